@@ -1,0 +1,137 @@
+// membranec: the policy compiler's command line.
+//
+// Exit codes (all subcommands): 0 success, 1 the policies have errors,
+// 2 usage or input errors (missing files, bad inventory).
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "driver/pipeline.h"
+#include "ir/ir_json.h"
+
+namespace {
+
+using namespace membrane;
+
+constexpr int kExitOk = 0;
+constexpr int kExitPolicyErrors = 1;
+constexpr int kExitInputErrors = 2;
+
+struct CommonOptions {
+  std::vector<std::string> paths;
+  std::vector<std::string> inventory;
+  std::string color = "auto";
+  bool quiet = false;
+};
+
+void addCommon(CLI::App* cmd, CommonOptions& opts) {
+  cmd->add_option("paths", opts.paths, "Policy files, or directories searched recursively for *.policy")
+      ->required()
+      ->type_name("FILES|DIRS");
+  cmd->add_option("-i,--inventory", opts.inventory,
+                  "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable")
+      ->type_name("FILE");
+  cmd->add_option("--color", opts.color, "Colour diagnostics: auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd->add_flag("-q,--quiet", opts.quiet, "Print diagnostics only, no summary");
+}
+
+bool useColor(const std::string& mode) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  return isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr;
+}
+
+// Runs the pipeline and prints diagnostics; returns the exit code.
+int compileAndReport(const CommonOptions& opts, driver::Compilation& c) {
+  driver::run({opts.paths, opts.inventory}, c);
+  for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
+  c.diags.print(std::cerr, useColor(opts.color));
+  switch (c.outcome()) {
+    case driver::Outcome::InputErrors: return kExitInputErrors;
+    case driver::Outcome::PolicyErrors: return kExitPolicyErrors;
+    case driver::Outcome::Ok: return kExitOk;
+  }
+  return kExitInputErrors;
+}
+
+std::string count(size_t n, const std::string& one, const std::string& many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+int runCheck(const CommonOptions& opts) {
+  driver::Compilation c;
+  int rc = compileAndReport(opts, c);
+  if (!opts.quiet && rc != kExitInputErrors) {
+    size_t policies = c.checked ? c.checked->policies.size() : 0;
+    std::cerr << "checked " << count(c.files.size(), "file", "files");
+    if (rc == kExitOk) {
+      std::cerr << ": " << count(policies, "policy", "policies");
+      if (c.ir && !c.ir->endpoints.empty()) {
+        std::cerr << ", " << count(c.ir->endpoints.size(), "endpoint", "endpoints") << " in "
+                  << count(c.ir->classes.size(), "class", "classes");
+      }
+    }
+    std::cerr << "; " << count(c.diags.errorCount(), "error", "errors") << ", "
+              << count(c.diags.warningCount(), "warning", "warnings") << "\n";
+  }
+  return rc;
+}
+
+int runIr(const CommonOptions& opts, const std::string& output, const std::string& format) {
+  driver::Compilation c;
+  int rc = compileAndReport(opts, c);
+  if (rc != kExitOk) return rc;
+  std::string text = format == "json" ? ir::toJson(*c.ir).dump(2) + "\n" : ir::toText(*c.ir);
+  if (output.empty() || output == "-") {
+    std::cout << text;
+    return kExitOk;
+  }
+  std::ofstream out(output, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (!out.flush()) {
+    std::cerr << "membranec: error: cannot write '" << output << "'\n";
+    return kExitInputErrors;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "membranec — compiles microservice network policy into eBPF programs.\n\n"
+      "Policies are written in the membrane policy language (*.policy, see docs/language.md).\n"
+      "Exit codes: 0 success, 1 policy errors, 2 usage or input errors.",
+      "membranec"};
+  app.set_version_flag("--version", "membranec " MEMBRANE_VERSION);
+  app.require_subcommand(1);
+
+  CommonOptions checkOpts;
+  auto* check = app.add_subcommand("check", "Parse and check policies; report every error with file:line:col");
+  addCommon(check, checkOpts);
+  check->footer("Example:\n  membranec check --inventory policies/shop/inventory.json policies/");
+
+  CommonOptions irOpts;
+  std::string irOutput;
+  std::string irFormat = "json";
+  auto* irCmd = app.add_subcommand("ir", "Print the policy IR (endpoint classes, selector bits, rules) as JSON");
+  addCommon(irCmd, irOpts);
+  irCmd->add_option("-o,--output", irOutput, "Write the JSON here instead of standard output")->type_name("FILE");
+  irCmd->add_option("--format", irFormat, "json (default) or text, a readable listing")
+      ->check(CLI::IsMember({"json", "text"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitInputErrors;
+  }
+  if (check->parsed()) return runCheck(checkOpts);
+  if (irCmd->parsed()) return runIr(irOpts, irOutput, irFormat);
+  return kExitInputErrors;
+}

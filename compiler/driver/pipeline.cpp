@@ -1,0 +1,98 @@
+#include "driver/pipeline.h"
+
+#include <algorithm>
+#include <filesystem>
+
+#include "frontend/parser.h"
+#include "ir/lower.h"
+
+namespace membrane::driver {
+
+namespace fs = std::filesystem;
+
+Outcome Compilation::outcome() const {
+  if (!inputErrors.empty()) return Outcome::InputErrors;
+  if (diags.hasErrors()) return Outcome::PolicyErrors;
+  return Outcome::Ok;
+}
+
+std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
+  std::vector<std::string> out;
+  for (const auto& p : paths) {
+    std::error_code ec;
+    auto status = fs::status(p, ec);
+    if (ec || !fs::exists(status)) {
+      errors.push_back("cannot open '" + p + "': no such file or directory");
+      continue;
+    }
+    if (!fs::is_directory(status)) {
+      out.push_back(p);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (it->is_regular_file() && it->path().extension() == ".policy") found.push_back(it->path().string());
+    }
+    if (ec) errors.push_back("cannot read directory '" + p + "': " + ec.message());
+    std::sort(found.begin(), found.end());
+    if (found.empty() && !ec) errors.push_back("no *.policy files in '" + p + "'");
+    out.insert(out.end(), found.begin(), found.end());
+  }
+  // The same file named twice (e.g. a file and its directory) is read once.
+  std::vector<std::string> unique;
+  for (const auto& f : out) {
+    auto canon = fs::weakly_canonical(f);
+    bool dup = std::any_of(unique.begin(), unique.end(),
+                           [&](const std::string& u) { return fs::weakly_canonical(u) == canon; });
+    if (!dup) unique.push_back(f);
+  }
+  return unique;
+}
+
+namespace {
+
+void parseAndLower(Compilation& c, const std::vector<FileId>& ids) {
+  // Stage 1: parse every file, so all syntax errors are reported at once.
+  for (FileId id : ids) {
+    if (auto file = frontend::parseFile(id, c.sources, c.diags)) c.ast.files.push_back(std::move(*file));
+  }
+  if (c.diags.hasErrors()) return;
+  // Stage 2: check.
+  c.checked = sema::check(c.ast, c.sources, c.diags);
+  if (!c.checked) return;
+  // Stage 3: lower.
+  c.ir = ir::lower(*c.checked, c.inventory, c.sources, c.diags);
+}
+
+}  // namespace
+
+void run(const Inputs& inputs, Compilation& c) {
+  c.files = expandPolicyPaths(inputs.paths, c.inputErrors);
+  for (const auto& inv : inputs.inventory) {
+    std::string error;
+    if (!inventory::loadInventoryFile(inv, c.inventory, &error)) c.inputErrors.push_back(error);
+  }
+  std::vector<FileId> ids;
+  for (const auto& f : c.files) {
+    std::string error;
+    if (auto id = c.sources.load(f, &error)) {
+      ids.push_back(*id);
+    } else {
+      c.inputErrors.push_back(error);
+    }
+  }
+  if (!c.inputErrors.empty()) return;
+  parseAndLower(c, ids);
+}
+
+void runText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c) {
+  std::vector<FileId> ids;
+  for (const auto& [path, text] : files) {
+    c.files.push_back(path);
+    ids.push_back(c.sources.add(path, text));
+  }
+  parseAndLower(c, ids);
+}
+
+}  // namespace membrane::driver

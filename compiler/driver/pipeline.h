@@ -1,0 +1,50 @@
+// The front half of every membranec command, as a plain list of stages:
+//   load files → parse → check → (with an inventory) lower to IR.
+// Each stage reports all its errors; the pipeline stops after the first
+// stage that had any, so later stages only ever see valid input.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "frontend/ast.h"
+#include "inventory/inventory.h"
+#include "ir/ir.h"
+#include "sema/sema.h"
+#include "support/diagnostics.h"
+
+namespace membrane::driver {
+
+enum class Outcome { Ok, PolicyErrors, InputErrors };
+
+struct Inputs {
+  std::vector<std::string> paths;      // files or directories (searched for *.policy)
+  std::vector<std::string> inventory;  // inventory JSON files
+};
+
+struct Compilation {
+  SourceManager sources;
+  DiagnosticEngine diags{sources};
+  std::vector<std::string> files;  // policy files, in the order loaded
+  inventory::Inventory inventory;
+  ast::Program ast;
+  std::optional<sema::CheckedProgram> checked;
+  std::optional<ir::Program> ir;
+  std::vector<std::string> inputErrors;  // I/O and inventory problems
+
+  Outcome outcome() const;
+};
+
+// Expands directories into their *.policy files (recursively, sorted) and
+// keeps files as given. Missing paths are input errors.
+std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors);
+
+// Runs the stages up to and including IR lowering (always run; without an
+// inventory the IR has classes for no endpoints).
+void run(const Inputs& inputs, Compilation& c);
+
+// Parses policy text held in memory; for tests and the fuzzer.
+void runText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c);
+
+}  // namespace membrane::driver

@@ -1,0 +1,146 @@
+// The policy AST: what the user wrote, with a source range on every node.
+// Built from the ANTLR parse tree in one visitor (ast_builder.cpp); the parse
+// tree is dropped right after. Names are not resolved here (see sema/).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "labels/selector.h"
+#include "support/source.h"
+
+namespace membrane::ast {
+
+struct Name {
+  std::string text;
+  SourceRange range;
+};
+
+struct LabelRequirement {
+  labels::Requirement req;
+  SourceRange range;
+};
+
+// `{ app = api, tier in (a, b) }` or a reference to a `selector` definition.
+struct SelectorRef {
+  std::vector<LabelRequirement> requirements;  // when inline
+  std::optional<Name> ref;                     // when a reference
+  SourceRange range;
+};
+
+struct NamespaceRef {
+  enum class Kind { BySelector, ByName } kind = Kind::ByName;
+  SelectorRef selector;  // BySelector
+  Name name;             // ByName
+  SourceRange range;
+};
+
+enum class Entity { World, Cluster, Host, All };
+
+struct CidrPeer {
+  std::string prefix;
+  SourceRange prefixRange;
+  std::vector<Name> except;  // prefix texts with their ranges
+};
+
+struct PodsPeer {
+  SelectorRef pods;
+  std::optional<NamespaceRef> ns;  // absent: the policy's namespace (all, if clusterwide)
+};
+
+struct ServicePeer {
+  Name ns;  // empty when not given
+  Name name;
+};
+
+struct Peer {
+  std::variant<PodsPeer, NamespaceRef, Entity, CidrPeer, ServicePeer, Name /*peers ref*/> value;
+  SourceRange range;
+};
+
+enum class Protocol : uint8_t { Any = 0, ICMP = 1, TCP = 6, UDP = 17, SCTP = 132, ICMPv6 = 58 };
+
+struct PortSpec {
+  // A number or range, or a named port (resolved against the inventory).
+  uint32_t first = 0, last = 0;  // may be out of range here; checked by sema
+  std::optional<std::string> name;
+  SourceRange range;
+};
+
+struct L4Item {
+  Protocol protocol = Protocol::Any;
+  std::vector<PortSpec> ports;  // empty = every port / ICMP type
+  std::optional<Name> ref;      // a `ports` definition instead
+  SourceRange range;
+};
+
+// `with http { ... }` and friends: parsed, then refused by sema until supported.
+struct Extension {
+  Name kind;
+  SourceRange range;
+};
+
+enum class Action { Allow, Deny };
+enum class Direction { Ingress, Egress };
+
+struct Rule {
+  Action action = Action::Allow;
+  bool fromKeyword = true;  // `from` or `to` as written; sema checks it fits the section
+  SourceRange dirRange;
+  std::vector<Peer> peers;
+  std::vector<L4Item> l4;  // empty = any protocol (no `on`)
+  std::vector<Extension> extensions;
+  SourceRange range;
+};
+
+struct Section {
+  Direction direction = Direction::Ingress;
+  std::vector<Rule> rules;
+  SourceRange range;  // the keyword
+};
+
+struct Policy {
+  Name name;
+  std::optional<Name> ns;  // `namespace` statement inside the policy
+  bool clusterwide = false;
+  SourceRange clusterwideRange;
+  std::optional<SelectorRef> selects;
+  std::optional<Name> mode;
+  std::vector<Section> sections;  // in source order; duplicates are a sema error
+  std::string fileNamespace;       // the file's `namespace` in force at this policy
+  SourceRange range;
+};
+
+struct SelectorDef {
+  Name name;
+  SelectorRef body;
+  SourceRange range;
+};
+struct PortsDef {
+  Name name;
+  std::vector<L4Item> items;
+  SourceRange range;
+};
+struct PeersDef {
+  Name name;
+  std::vector<Peer> peers;
+  SourceRange range;
+};
+
+struct File {
+  FileId id = kNoFile;
+  std::vector<SelectorDef> selectors;
+  std::vector<PortsDef> ports;
+  std::vector<PeersDef> peers;
+  std::vector<Policy> policies;
+};
+
+// Everything parsed in one run: definitions are global across files.
+struct Program {
+  std::vector<File> files;
+};
+
+}  // namespace membrane::ast

@@ -1,0 +1,163 @@
+#include "frontend/parser.h"
+
+#include <set>
+
+#include "MembraneLexer.h"
+#include "MembraneParser.h"
+#include "antlr4-runtime.h"
+#include "frontend/ast_builder.h"
+
+namespace membrane::frontend {
+
+namespace {
+
+using P = grammar::MembraneParser;
+
+// How an expected token reads in a message: keywords and punctuation quoted,
+// token classes by what they are.
+std::string describeToken(const antlr4::dfa::Vocabulary& vocab, size_t type) {
+  switch (type) {
+    case antlr4::Token::EOF: return "end of file";
+    case P::NAME: return "a name";
+    case P::NUMBER: return "a number";
+    case P::ADDRESS: return "an address or prefix";
+    case P::STRING: return "a string";
+  }
+  std::string lit = vocab.getLiteralName(type);
+  if (lit.size() >= 2 && lit.front() == '\'') return "`" + lit.substr(1, lit.size() - 2) + "`";
+  return vocab.getDisplayName(type);
+}
+
+class DiagnosticErrorListener : public antlr4::BaseErrorListener {
+ public:
+  DiagnosticErrorListener(const BuildContext& ctx) : ctx_(ctx) {}
+
+  void syntaxError(antlr4::Recognizer* recognizer, antlr4::Token* offending, size_t line,
+                   size_t col, const std::string& antlrMessage, std::exception_ptr) override {
+    ++errors_;
+    // After a syntax error, ANTLR's recovery often trips over the rest of the
+    // same item; report again only from the next top-level item on.
+    if (suppressing_) return;
+    suppressing_ = true;
+    lastErrorToken_ = offending ? offending->getTokenIndex() : SIZE_MAX;
+    SourceRange where;
+    if (offending) {
+      where = ctx_.rangeOf(offending, offending);
+      if (offending->getType() == antlr4::Token::EOF) where.length = 0;
+    } else {
+      where.begin = ctx_.sources.locate(ctx_.file, 0);
+      where.begin.line = static_cast<uint32_t>(line);
+      where.begin.column = static_cast<uint32_t>(col + 1);
+    }
+    // One error per position: ANTLR's recovery can report the same spot twice.
+    if (!reported_.insert(where.begin.offset).second) return;
+
+    auto* parser = dynamic_cast<antlr4::Parser*>(recognizer);
+    if (!parser || !offending) {
+      ctx_.diags.error(where, antlrMessage);
+      return;
+    }
+    const auto& vocab = parser->getVocabulary();
+    std::vector<std::string> expected;
+    std::vector<std::string> keywordsExpected;
+    bool nameExpected = false;
+    for (size_t t : parser->getExpectedTokens().toList()) {
+      if (t == P::NAME) nameExpected = true;
+      std::string lit = vocab.getLiteralName(t);
+      if (lit.size() > 2 && std::isalpha(static_cast<unsigned char>(lit[1])))
+        keywordsExpected.push_back(lit.substr(1, lit.size() - 2));
+      expected.push_back(describeToken(vocab, t));
+    }
+    // When any word would do, listing every keyword is noise.
+    if (nameExpected) {
+      std::vector<std::string> compact;
+      for (auto& e : expected)
+        if (e.empty() || e[0] != '`' || !std::isalpha(static_cast<unsigned char>(e[1]))) compact.push_back(e);
+      expected = compact;
+    }
+
+    std::string found = offending->getType() == antlr4::Token::EOF ? "end of file"
+                                                                   : "`" + offending->getText() + "`";
+    std::string message;
+    if (expected.empty()) {
+      message = "unexpected " + found;
+    } else if (expected.size() > 8) {
+      message = "unexpected " + found;
+    } else {
+      message = "expected ";
+      for (size_t i = 0; i < expected.size(); ++i) {
+        if (i) message += i + 1 == expected.size() ? " or " : ", ";
+        message += expected[i];
+      }
+      message += ", found " + found;
+    }
+    std::string hint;
+    if (offending->getType() == P::NAME && !nameExpected) {
+      std::string guess = closestMatch(offending->getText(), keywordsExpected);
+      if (!guess.empty()) hint = "did you mean `" + guess + "`?";
+    }
+    if (hint.empty() && offending->getType() == P::OTHER && offending->getText() == "\"")
+      hint = "strings must end on the same line";
+    ctx_.diags.error(where, message, hint);
+  }
+
+  size_t errors() const { return errors_; }
+
+  // A top-level item that starts after the last error: errors from here on
+  // are new ones, not fallout.
+  void itemStarted(antlr4::ParserRuleContext* item) {
+    if (suppressing_ && item->getStart() && item->getStart()->getTokenIndex() > lastErrorToken_ &&
+        lastErrorToken_ != SIZE_MAX)
+      suppressing_ = false;
+  }
+
+ private:
+  bool suppressing_ = false;
+  size_t lastErrorToken_ = 0;
+  const BuildContext& ctx_;
+  size_t errors_ = 0;
+  std::set<uint32_t> reported_;
+};
+
+class ItemListener : public antlr4::tree::ParseTreeListener {
+ public:
+  explicit ItemListener(DiagnosticErrorListener& errors) : errors_(errors) {}
+  void visitTerminal(antlr4::tree::TerminalNode*) override {}
+  void visitErrorNode(antlr4::tree::ErrorNode*) override {}
+  void enterEveryRule(antlr4::ParserRuleContext* ctx) override {
+    if (dynamic_cast<P::ItemContext*>(ctx)) errors_.itemStarted(ctx);
+  }
+  void exitEveryRule(antlr4::ParserRuleContext*) override {}
+
+ private:
+  DiagnosticErrorListener& errors_;
+};
+
+}  // namespace
+
+std::optional<ast::File> parseFile(FileId file, const SourceManager& sources, DiagnosticEngine& diags) {
+  const std::string& text = sources.text(file);
+  OffsetMap offsets(text);
+  BuildContext ctx{file, sources, diags, offsets};
+
+  antlr4::ANTLRInputStream input(text);
+  grammar::MembraneLexer lexer(&input);
+  antlr4::CommonTokenStream tokens(&lexer);
+  grammar::MembraneParser parser(&tokens);
+  DiagnosticErrorListener listener(ctx);
+  lexer.removeErrorListeners();
+  lexer.addErrorListener(&listener);
+  parser.removeErrorListeners();
+  parser.addErrorListener(&listener);
+  ItemListener items(listener);
+  parser.addParseListener(&items);
+
+  auto* tree = parser.file();
+  if (listener.errors() > 0) return std::nullopt;
+  size_t before = diags.errorCount();
+  ast::File result = buildAst(tree, ctx);
+  if (diags.errorCount() > before) return std::nullopt;
+  return result;
+}
+
+}  // namespace membrane::frontend

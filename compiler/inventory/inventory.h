@@ -1,0 +1,62 @@
+// The endpoints known at compile time. Schema: docs/inventory.md.
+//
+// Accepts membrane's own inventory JSON and, as they are, the JSON printed by
+// `kubectl get pods -A -o json` and `kubectl get namespaces -o json` (List,
+// PodList, NamespaceList, or a single Pod / Namespace object).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "labels/selector.h"
+#include "net/address.h"
+
+namespace membrane::inventory {
+
+// The label every namespace carries implicitly, as Kubernetes sets it.
+inline constexpr const char* kNamespaceNameLabel = "kubernetes.io/metadata.name";
+
+struct NamedPort {
+  std::string name;
+  uint8_t protocol = 6;  // IANA number: 6 TCP, 17 UDP, 132 SCTP
+  uint16_t port = 0;
+};
+
+struct Endpoint {
+  std::string name;
+  std::string ns = "default";
+  labels::LabelSet labels;
+  std::vector<net::Address> addresses;
+  std::vector<NamedPort> ports;
+  // Owning workload name (Deployment, StatefulSet, ...) or the pod's own name.
+  std::string workload;
+  std::string source;  // file the endpoint came from, for messages
+};
+
+struct Namespace {
+  std::string name;
+  labels::LabelSet labels;  // always includes kNamespaceNameLabel
+};
+
+struct Inventory {
+  std::vector<Namespace> namespaces;  // sorted by name, unique
+  std::vector<Endpoint> endpoints;    // sorted by (namespace, name), unique
+
+  const Namespace* findNamespace(const std::string& name) const;
+  // Labels of a namespace; a namespace that is referenced by an endpoint but
+  // not declared gets only its name label.
+  labels::LabelSet namespaceLabels(const std::string& name) const;
+  const Endpoint* findEndpoint(const std::string& ns, const std::string& name) const;
+};
+
+// Loads and merges inventory files. On any error nothing is merged into `inv`
+// and `error` says which file and field is wrong, e.g.
+//   inventory.json: endpoints[2].addresses[0]: "10.1.2.300" is not an IPv4 or IPv6 address
+// Never throws.
+bool loadInventoryFile(const std::string& path, Inventory& inv, std::string* error);
+// Same, from text already in memory (`path` is used in messages only).
+bool loadInventoryText(const std::string& path, const std::string& text, Inventory& inv,
+                       std::string* error);
+
+}  // namespace membrane::inventory

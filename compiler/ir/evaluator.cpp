@@ -1,0 +1,102 @@
+#include "ir/evaluator.h"
+
+#include <algorithm>
+
+namespace membrane::ir {
+
+bool peerMatches(const PeerMatch& m, const Peer& peer) {
+  if (m.all) return true;
+  switch (peer.kind) {
+    case Peer::Kind::Endpoint:
+      if (m.cluster) return true;
+      if (peer.identity)
+        for (uint32_t bit : m.selectorBits)
+          if (peer.identity->hasBit(bit)) return true;
+      break;
+    case Peer::Kind::Host:
+      if (m.host || m.cluster) return true;
+      break;
+    case Peer::Kind::World:
+      if (m.world) return true;
+      break;
+  }
+  if (peer.address)
+    for (const auto& c : m.cidrs)
+      if (c.matches(*peer.address)) return true;
+  return false;
+}
+
+bool trafficMatches(const std::vector<L4Match>& l4, const Traffic& t) {
+  if (l4.empty()) return true;
+  for (const auto& m : l4) {
+    if (m.protocol != kAnyProtocol && m.protocol != t.protocol) continue;
+    if (m.ports.empty() || m.protocol == kAnyProtocol) return true;
+    for (const auto& r : m.ports)
+      if (t.port >= r.first && t.port <= r.last) return true;
+  }
+  return false;
+}
+
+bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t) {
+  return peerMatches(rule.peer, peer) && trafficMatches(rule.l4, t);
+}
+
+namespace {
+// Deny wins; then the lowest-numbered allow; else default deny.
+Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t, bool includeAudit) {
+  const Rule* deny = nullptr;
+  const Rule* allow = nullptr;
+  for (const auto& r : policy.rules) {
+    if (r.audit && !includeAudit) continue;
+    if (!ruleMatches(r, peer, t)) continue;
+    const Rule*& slot = r.action == Action::Deny ? deny : allow;
+    if (!slot || r.id < slot->id) slot = &r;
+  }
+  if (deny) return {false, Reason::DeniedByRule, deny->id, false, 0};
+  if (allow) return {true, Reason::AllowedByRule, allow->id, false, 0};
+  return {false, Reason::DefaultDeny, 0, false, 0};
+}
+}  // namespace
+
+Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic& t) {
+  Verdict v = policy.enforced ? decide(policy, peer, t, false) : Verdict{};
+  if (v.allowed && policy.audited) {
+    Verdict would = decide(policy, peer, t, true);
+    if (!would.allowed) {
+      v.auditWouldDeny = true;
+      v.auditRule = would.rule;
+    }
+  }
+  return v;
+}
+
+Verdict evaluate(const Program& program, const Endpoint& subject, Direction dir, const Peer& peer,
+                 const Traffic& t) {
+  if (!subject.classIndex) return {};
+  return evaluate(program.classes.at(*subject.classIndex).direction(dir), peer, t);
+}
+
+static Peer peerOf(const Program& program, const FlowEnd& end) {
+  if (end.host) return Peer::host(end.address);
+  if (end.endpoint) return Peer::endpoint(program.identity(end.endpoint->identity), end.address);
+  return Peer::world(end.address);
+}
+
+FlowVerdict evaluateFlow(const Program& program, const FlowEnd& src, const FlowEnd& dst, const Traffic& t) {
+  FlowVerdict fv;
+  if (src.endpoint) fv.egress = evaluate(program, *src.endpoint, Direction::Egress, peerOf(program, dst), t);
+  if (dst.endpoint) fv.ingress = evaluate(program, *dst.endpoint, Direction::Ingress, peerOf(program, src), t);
+  return fv;
+}
+
+const char* reasonName(Reason r) {
+  switch (r) {
+    case Reason::NoPolicy: return "no-policy";
+    case Reason::AllowedByRule: return "allowed-by-rule";
+    case Reason::DeniedByRule: return "denied-by-rule";
+    case Reason::DefaultDeny: return "default-deny";
+  }
+  return "";
+}
+
+}  // namespace membrane::ir

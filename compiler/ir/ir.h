@@ -1,0 +1,164 @@
+// The policy IR: per endpoint class and direction, the effective rules in a
+// normalized form. Everything downstream (codegen, evaluator, lint, reach,
+// diff) reads this and nothing else. Documented in docs/architecture.md.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labels/selector.h"
+#include "net/address.h"
+#include "support/source.h"
+
+namespace membrane::ir {
+
+enum class Direction : uint8_t { Ingress, Egress };
+enum class Action : uint8_t { Allow, Deny };
+
+// IANA protocol numbers; 0 = any protocol.
+inline constexpr uint8_t kAnyProtocol = 0;
+inline constexpr uint8_t kICMP = 1;
+inline constexpr uint8_t kTCP = 6;
+inline constexpr uint8_t kUDP = 17;
+inline constexpr uint8_t kICMPv6 = 58;
+inline constexpr uint8_t kSCTP = 132;
+
+struct PortRange {
+  uint16_t first = 0, last = 0;  // inclusive
+  friend auto operator<=>(const PortRange&, const PortRange&) = default;
+};
+
+// One protocol with its ports (TCP/UDP/SCTP) or types (ICMP/ICMPv6).
+// `ports` is sorted, non-overlapping, non-adjacent; empty = all.
+struct L4Match {
+  uint8_t protocol = kAnyProtocol;
+  std::vector<PortRange> ports;
+  friend auto operator<=>(const L4Match&, const L4Match&) = default;
+};
+
+// Which namespaces a peer selector looks in.
+enum class NamespaceScope : uint8_t {
+  Exact,     // one namespace, by name (the policy's own, by default)
+  Selector,  // namespaces whose labels match `namespaces`
+  Any,       // every namespace (clusterwide policies)
+};
+
+// A distinct peer selector; each one owns a membership bit. An endpoint's
+// identity carries the bits of every selector it matches, so the datapath
+// tests membership with one AND.
+struct PeerSelector {
+  uint32_t bit = 0;
+  labels::Selector pods;
+  NamespaceScope scope = NamespaceScope::Exact;
+  std::string ns;                // Exact
+  labels::Selector namespaces;   // Selector
+
+  bool matches(const std::string& endpointNs, const labels::LabelSet& endpointLabels,
+               const labels::LabelSet& namespaceLabels) const;
+  std::string str() const;
+  friend bool operator==(const PeerSelector& a, const PeerSelector& b) {
+    return a.pods == b.pods && a.scope == b.scope && a.ns == b.ns && a.namespaces == b.namespaces;
+  }
+};
+
+// All endpoints with the same namespace and labels share an identity.
+struct Identity {
+  uint32_t id = 0;
+  std::string ns;
+  labels::LabelSet labels;
+  labels::LabelSet namespaceLabels;
+  std::vector<uint32_t> selectorBits;  // sorted
+  bool hasBit(uint32_t bit) const;
+};
+
+struct CidrMatch {
+  net::Prefix prefix;
+  std::vector<net::Prefix> except;  // each inside `prefix`, sorted
+  bool matches(const net::Address& a) const;
+  friend auto operator<=>(const CidrMatch&, const CidrMatch&) = default;
+};
+
+// The peer side of a rule: it matches when any part matches.
+struct PeerMatch {
+  std::vector<uint32_t> selectorBits;  // sorted; endpoint whose identity has one of them
+  bool world = false;    // an address that is no known endpoint and not the host
+  bool host = false;     // the node itself
+  bool cluster = false;  // any known endpoint, or the host
+  bool all = false;      // anything
+  std::vector<CidrMatch> cidrs;  // by address, whoever the peer is
+};
+
+struct Rule {
+  uint32_t id = 0;  // global, stable within one compile; 0 is never a rule
+  Action action = Action::Allow;
+  bool audit = false;  // from a policy in audit mode: logged, not enforced
+  PeerMatch peer;
+  std::vector<L4Match> l4;  // empty = any protocol, any port
+  std::string policy;       // "namespace/name" (or "name" when clusterwide)
+  SourceRange loc;
+};
+
+struct DirectionPolicy {
+  // Some enforcing policy that selects the class has this section: the
+  // direction is default-deny and only allow rules let traffic through.
+  bool enforced = false;
+  // Some audit-mode policy has this section: verdicts are also computed as if
+  // audit policies were enforced, and differences are reported.
+  bool audited = false;
+  std::vector<Rule> rules;  // deny rules first, then allow rules; each group by id
+};
+
+// Endpoints selected by the same set of policies (and resolving named ports
+// the same way) share a class and, later, one compiled program.
+struct EndpointClass {
+  uint32_t id = 0;
+  std::vector<std::string> policies;  // sorted
+  std::vector<std::string> endpoints; // "namespace/name", sorted
+  DirectionPolicy ingress, egress;
+
+  const DirectionPolicy& direction(Direction d) const { return d == Direction::Ingress ? ingress : egress; }
+};
+
+struct Endpoint {
+  std::string name, ns, workload;
+  uint32_t identity = 0;
+  std::vector<net::Address> addresses;
+  // Index into classes; nullopt when no policy selects it (unrestricted).
+  std::optional<uint32_t> classIndex;
+  std::string key() const { return ns + "/" + name; }
+};
+
+// Where a rule came from, for messages, manifests and `explain`.
+struct RuleInfo {
+  uint32_t id = 0;
+  std::string policy;
+  Direction direction = Direction::Ingress;
+  Action action = Action::Allow;
+  bool audit = false;
+  std::string text;     // the rule as written
+  std::string location; // "file:line:col"
+  SourceRange loc;
+};
+
+struct Program {
+  std::vector<PeerSelector> selectors;   // index == bit
+  std::vector<Identity> identities;      // sorted by id
+  std::vector<Endpoint> endpoints;       // sorted by (ns, name)
+  std::vector<EndpointClass> classes;    // sorted by id
+  std::map<uint32_t, RuleInfo> rules;
+
+  const Identity* identity(uint32_t id) const;
+  const Endpoint* findEndpoint(const std::string& ns, const std::string& name) const;
+  // Endpoint owning an address, if any.
+  const Endpoint* endpointByAddress(const net::Address& a) const;
+};
+
+const char* directionName(Direction d);
+const char* actionName(Action a);
+// "tcp", "udp", ... or the number.
+std::string protocolName(uint8_t protocol);
+
+}  // namespace membrane::ir

@@ -1,0 +1,182 @@
+#include "ir/ir_json.h"
+
+#include "ir/protocols.h"
+
+namespace membrane::ir {
+
+using nlohmann::json;
+
+static const char* scopeName(NamespaceScope s) {
+  switch (s) {
+    case NamespaceScope::Exact: return "exact";
+    case NamespaceScope::Selector: return "selector";
+    case NamespaceScope::Any: return "any";
+  }
+  return "";
+}
+
+json toJson(const L4Match& m) {
+  json j = {{"protocol", protocolName(m.protocol)}};
+  bool icmp = m.protocol == kICMP || m.protocol == kICMPv6;
+  json ports = json::array();
+  for (const auto& r : m.ports) {
+    if (icmp) {
+      ports.push_back(icmpTypeName(m.protocol == kICMPv6, static_cast<uint8_t>(r.first)));
+    } else {
+      ports.push_back(r.first == r.last ? std::to_string(r.first)
+                                        : std::to_string(r.first) + "-" + std::to_string(r.last));
+    }
+  }
+  j[icmp ? "types" : "ports"] = m.ports.empty() ? json("all") : ports;
+  return j;
+}
+
+json toJson(const Rule& rule) {
+  json peer = json::object();
+  if (!rule.peer.selectorBits.empty()) peer["selectorBits"] = rule.peer.selectorBits;
+  json entities = json::array();
+  if (rule.peer.world) entities.push_back("world");
+  if (rule.peer.host) entities.push_back("host");
+  if (rule.peer.cluster) entities.push_back("cluster");
+  if (rule.peer.all) entities.push_back("all");
+  if (!entities.empty()) peer["entities"] = entities;
+  if (!rule.peer.cidrs.empty()) {
+    json cidrs = json::array();
+    for (const auto& c : rule.peer.cidrs) {
+      json cj = {{"prefix", c.prefix.str()}};
+      if (!c.except.empty()) {
+        cj["except"] = json::array();
+        for (const auto& e : c.except) cj["except"].push_back(e.str());
+      }
+      cidrs.push_back(cj);
+    }
+    peer["cidrs"] = cidrs;
+  }
+  json l4 = json::array();
+  for (const auto& m : rule.l4) l4.push_back(toJson(m));
+  return {{"id", rule.id},
+          {"action", actionName(rule.action)},
+          {"audit", rule.audit},
+          {"policy", rule.policy},
+          {"peer", peer},
+          {"l4", rule.l4.empty() ? json("any") : l4}};
+}
+
+static json toJson(const DirectionPolicy& d) {
+  json rules = json::array();
+  for (const auto& r : d.rules) rules.push_back(toJson(r));
+  return {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", rules}};
+}
+
+json toJson(const Program& p) {
+  json j;
+  j["selectors"] = json::array();
+  for (const auto& s : p.selectors) {
+    json sj = {{"bit", s.bit}, {"pods", s.pods}, {"namespaceScope", scopeName(s.scope)}, {"text", s.str()}};
+    if (s.scope == NamespaceScope::Exact) sj["namespace"] = s.ns;
+    if (s.scope == NamespaceScope::Selector) sj["namespaces"] = s.namespaces;
+    j["selectors"].push_back(sj);
+  }
+  j["identities"] = json::array();
+  for (const auto& i : p.identities)
+    j["identities"].push_back({{"id", i.id}, {"namespace", i.ns}, {"labels", i.labels}, {"selectorBits", i.selectorBits}});
+  j["endpoints"] = json::array();
+  for (const auto& e : p.endpoints) {
+    json addrs = json::array();
+    for (const auto& a : e.addresses) addrs.push_back(a.str());
+    j["endpoints"].push_back({{"name", e.name},
+                              {"namespace", e.ns},
+                              {"workload", e.workload},
+                              {"identity", e.identity},
+                              {"addresses", addrs},
+                              {"class", e.classIndex ? json(*e.classIndex) : json(nullptr)}});
+  }
+  j["classes"] = json::array();
+  for (const auto& c : p.classes)
+    j["classes"].push_back({{"id", c.id},
+                            {"policies", c.policies},
+                            {"endpoints", c.endpoints},
+                            {"ingress", toJson(c.ingress)},
+                            {"egress", toJson(c.egress)}});
+  j["rules"] = json::array();
+  for (const auto& [id, r] : p.rules)
+    j["rules"].push_back({{"id", id},
+                          {"policy", r.policy},
+                          {"direction", directionName(r.direction)},
+                          {"action", actionName(r.action)},
+                          {"audit", r.audit},
+                          {"text", r.text},
+                          {"location", r.location}});
+  return j;
+}
+
+}  // namespace membrane::ir
+
+namespace membrane::ir {
+
+static std::string describePeer(const Program& p, const PeerMatch& m) {
+  std::vector<std::string> parts;
+  if (m.all) parts.push_back("all");
+  if (m.world) parts.push_back("world");
+  if (m.host) parts.push_back("host");
+  if (m.cluster) parts.push_back("cluster");
+  for (uint32_t b : m.selectorBits) parts.push_back("#" + std::to_string(b) + " " + p.selectors.at(b).str());
+  for (const auto& c : m.cidrs) {
+    std::string s = "cidr " + c.prefix.str();
+    for (size_t i = 0; i < c.except.size(); ++i) s += (i ? ", " : " except ") + c.except[i].str();
+    parts.push_back(s);
+  }
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) out += (i ? " | " : "") + parts[i];
+  return out;
+}
+
+static std::string describeL4(const std::vector<L4Match>& l4) {
+  if (l4.empty()) return "any";
+  std::string out;
+  for (size_t i = 0; i < l4.size(); ++i) {
+    auto j = toJson(l4[i]);
+    out += (i ? ", " : "") + j["protocol"].get<std::string>();
+    const auto& ports = j.contains("ports") ? j["ports"] : j["types"];
+    if (ports.is_array()) {
+      out += "/";
+      for (size_t k = 0; k < ports.size(); ++k) out += (k ? "," : "") + ports[k].get<std::string>();
+    }
+  }
+  return out;
+}
+
+std::string toText(const Program& p) {
+  std::string out;
+  out += std::to_string(p.selectors.size()) + " peer selectors, " + std::to_string(p.identities.size()) +
+         " identities, " + std::to_string(p.endpoints.size()) + " endpoints, " + std::to_string(p.classes.size()) +
+         " classes, " + std::to_string(p.rules.size()) + " rules\n";
+  for (const auto& s : p.selectors) out += "  selector #" + std::to_string(s.bit) + ": " + s.str() + "\n";
+  for (const auto& c : p.classes) {
+    out += "\nclass " + std::to_string(c.id) + "\n  endpoints: ";
+    for (size_t i = 0; i < c.endpoints.size(); ++i) out += (i ? ", " : "") + c.endpoints[i];
+    out += "\n  policies:  ";
+    for (size_t i = 0; i < c.policies.size(); ++i) out += (i ? ", " : "") + c.policies[i];
+    out += "\n";
+    for (Direction d : {Direction::Ingress, Direction::Egress}) {
+      const auto& dp = c.direction(d);
+      out += std::string("  ") + directionName(d) + ": " + (dp.enforced ? "default deny" : "open") +
+             (dp.audited ? " (audited)" : "") + "\n";
+      for (const auto& r : dp.rules) {
+        out += "    [" + std::to_string(r.id) + "] " + actionName(r.action) + (r.audit ? " (audit)" : "") + " " +
+               describePeer(p, r.peer) + " on " + describeL4(r.l4) + "\n";
+      }
+    }
+  }
+  std::vector<std::string> open;
+  for (const auto& e : p.endpoints)
+    if (!e.classIndex) open.push_back(e.key());
+  if (!open.empty()) {
+    out += "\nunrestricted (no policy selects them): ";
+    for (size_t i = 0; i < open.size(); ++i) out += (i ? ", " : "") + open[i];
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace membrane::ir

@@ -1,0 +1,610 @@
+#include "sema/sema.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "ir/protocols.h"
+
+namespace membrane::sema {
+
+namespace {
+
+bool isAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
+
+// RFC 1123 label: what Kubernetes requires of label names and namespaces.
+bool isDnsLabel(const std::string& s, bool allowUpper, bool allowDotUnderscore) {
+  if (s.empty() || s.size() > 63) return false;
+  if (!isAlnum(s.front()) || !isAlnum(s.back())) return false;
+  for (char c : s) {
+    if (isAlnum(c)) {
+      if (!allowUpper && std::isupper(static_cast<unsigned char>(c))) return false;
+      continue;
+    }
+    if (c == '-') continue;
+    if (allowDotUnderscore && (c == '.' || c == '_')) continue;
+    return false;
+  }
+  return true;
+}
+
+std::string foldWhitespace(std::string_view text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out += ' ';
+    space = false;
+    out += c;
+  }
+  return out;
+}
+
+std::string labelValueProblem(const std::string& v) {
+  if (v.empty()) return "";
+  if (v.size() > 63) return "is longer than 63 characters";
+  if (!isDnsLabel(v, true, true)) return "must start and end with a letter or digit and contain only letters, digits, '-', '_' and '.'";
+  return "";
+}
+
+// A selector no label set can satisfy, e.g. `{app = a, app = b}` or `{x, !x}`.
+bool neverMatches(const labels::Selector& sel) {
+  std::map<std::string, std::vector<const labels::Requirement*>> byKey;
+  for (const auto& r : sel.requirements) byKey[r.key].push_back(&r);
+  for (const auto& [key, reqs] : byKey) {
+    bool mustExist = false, mustNotExist = false;
+    std::optional<std::set<std::string>> allowed;
+    std::set<std::string> forbidden;
+    for (const auto* r : reqs) {
+      switch (r->op) {
+        case labels::Op::Equals:
+        case labels::Op::In: {
+          mustExist = true;
+          std::set<std::string> vals(r->values.begin(), r->values.end());
+          if (!allowed) {
+            allowed = vals;
+          } else {
+            std::set<std::string> both;
+            std::set_intersection(allowed->begin(), allowed->end(), vals.begin(), vals.end(),
+                                  std::inserter(both, both.begin()));
+            allowed = both;
+          }
+          break;
+        }
+        case labels::Op::NotEquals:
+        case labels::Op::NotIn: forbidden.insert(r->values.begin(), r->values.end()); break;
+        case labels::Op::Exists: mustExist = true; break;
+        case labels::Op::DoesNotExist: mustNotExist = true; break;
+      }
+    }
+    if (mustExist && mustNotExist) return true;
+    if (allowed && std::all_of(allowed->begin(), allowed->end(),
+                               [&](const std::string& v) { return forbidden.count(v) > 0; }))
+      return true;
+  }
+  return false;
+}
+
+// A DNS subdomain, as Kubernetes requires of object names.
+bool isValidPolicyName(const std::string& s) {
+  if (s.empty() || s.size() > 253 || !isAlnum(s.front()) || !isAlnum(s.back())) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (isAlnum(c) && !std::isupper(static_cast<unsigned char>(c))) || c == '-' || c == '.';
+  });
+}
+
+enum class DefKind { Selector, Ports, Peers };
+const char* defKindName(DefKind k) {
+  switch (k) {
+    case DefKind::Selector: return "selector";
+    case DefKind::Ports: return "ports";
+    case DefKind::Peers: return "peers";
+  }
+  return "";
+}
+
+// The namespace a `pods` peer without `in ...` looks in, filled in where a
+// definition is used, since definitions are shared by policies of any namespace.
+constexpr const char* kPolicyNamespace = "\x01policy-namespace";
+
+class Checker {
+ public:
+  Checker(const ast::Program& program, const SourceManager& sources, DiagnosticEngine& diags)
+      : program_(program), sources_(sources), diags_(diags) {}
+
+  std::optional<CheckedProgram> run() {
+    size_t before = diags_.errorCount();
+    collectDefinitions();
+    // Check every definition once, used or not, so errors in it are reported
+    // once at the definition rather than at each use.
+    for (const auto& [name, def] : defs_) {
+      switch (def.kind) {
+        case DefKind::Selector: resolveSelectorDef(name); break;
+        case DefKind::Ports: resolvePortsDef(name); break;
+        case DefKind::Peers: resolvePeersDef(name); break;
+      }
+    }
+    CheckedProgram out;
+    std::map<std::string, SourceRange> seen;
+    for (const auto& file : program_.files) {
+      for (const auto& p : file.policies) {
+        auto checked = policy(p);
+        if (!checked) continue;
+        auto [it, fresh] = seen.emplace(checked->key(), p.name.range);
+        if (!fresh) {
+          auto& d = diags_.error(p.name.range, "duplicate policy '" + checked->key() + "'",
+                                 "policy names are unique within a namespace");
+          d.notes.push_back({Severity::Note, it->second, "previous definition is here", "", {}});
+          continue;
+        }
+        out.policies.push_back(std::move(*checked));
+      }
+    }
+    if (diags_.errorCount() > before) return std::nullopt;
+    std::sort(out.policies.begin(), out.policies.end(),
+              [](const CheckedPolicy& a, const CheckedPolicy& b) { return a.key() < b.key(); });
+    return out;
+  }
+
+ private:
+  struct Def {
+    DefKind kind;
+    const void* node;
+    SourceRange range;
+  };
+
+  const ast::Program& program_;
+  const SourceManager& sources_;
+  DiagnosticEngine& diags_;
+  std::map<std::string, Def> defs_;
+  // Resolution caches; nullopt = the definition has errors (already reported).
+  std::map<std::string, std::optional<labels::Selector>> selectorCache_;
+  std::map<std::string, std::optional<std::vector<L4Spec>>> portsCache_;
+  std::map<std::string, std::optional<std::vector<PeerSpec>>> peersCache_;
+  std::set<std::string> resolving_;  // for cycle detection
+
+  void collectDefinitions() {
+    auto add = [&](const ast::Name& name, DefKind kind, const void* node) {
+      auto [it, fresh] = defs_.emplace(name.text, Def{kind, node, name.range});
+      if (!fresh) {
+        auto& d = diags_.error(name.range, std::string("redefinition of '") + name.text + "'");
+        d.notes.push_back({Severity::Note, it->second.range,
+                           std::string("previous definition (") + defKindName(it->second.kind) + ") is here", "", {}});
+      }
+    };
+    for (const auto& f : program_.files) {
+      for (const auto& d : f.selectors) add(d.name, DefKind::Selector, &d);
+      for (const auto& d : f.ports) add(d.name, DefKind::Ports, &d);
+      for (const auto& d : f.peers) add(d.name, DefKind::Peers, &d);
+    }
+  }
+
+  std::vector<std::string> namesOf(DefKind kind) const {
+    std::vector<std::string> out;
+    for (const auto& [n, d] : defs_)
+      if (d.kind == kind) out.push_back(n);
+    return out;
+  }
+
+  // Looks a reference up; reports unknown names and kind mismatches.
+  const Def* lookup(const ast::Name& ref, DefKind want, std::vector<std::string> extraCandidates = {}) {
+    auto it = defs_.find(ref.text);
+    if (it == defs_.end()) {
+      auto candidates = namesOf(want);
+      candidates.insert(candidates.end(), extraCandidates.begin(), extraCandidates.end());
+      std::string guess = closestMatch(ref.text, candidates);
+      diags_.error(ref.range, std::string("unknown ") + defKindName(want) + " '" + ref.text + "'",
+                   guess.empty() ? "" : "did you mean `" + guess + "`?");
+      return nullptr;
+    }
+    if (it->second.kind != want) {
+      auto& d = diags_.error(ref.range, "'" + ref.text + "' is a " + defKindName(it->second.kind) +
+                                            " definition, not a " + defKindName(want));
+      d.notes.push_back({Severity::Note, it->second.range, "defined here", "", {}});
+      return nullptr;
+    }
+    return &it->second;
+  }
+
+  bool enterDefinition(const ast::Name& ref) {
+    if (resolving_.count(ref.text)) {
+      diags_.error(ref.range, "definition '" + ref.text + "' refers to itself");
+      return false;
+    }
+    resolving_.insert(ref.text);
+    return true;
+  }
+
+  // ---- selectors --------------------------------------------------------
+
+  std::optional<labels::Selector> resolveSelectorDef(const std::string& name) {
+    if (auto it = selectorCache_.find(name); it != selectorCache_.end()) return it->second;
+    const auto* def = static_cast<const ast::SelectorDef*>(defs_.at(name).node);
+    auto sel = selector(def->body);
+    selectorCache_[name] = sel;
+    return sel;
+  }
+
+  std::optional<labels::Selector> selector(const ast::SelectorRef& ref) {
+    if (ref.ref) {
+      if (!lookup(*ref.ref, DefKind::Selector)) return std::nullopt;
+      return resolveSelectorDef(ref.ref->text);
+    }
+    labels::Selector sel;
+    bool ok = true;
+    for (const auto& lr : ref.requirements) {
+      if (auto why = labelKeyProblem(lr.req.key); !why.empty()) {
+        diags_.error(lr.range, "invalid label key '" + lr.req.key + "': " + why);
+        ok = false;
+      }
+      for (const auto& v : lr.req.values) {
+        if (auto why = labelValueProblem(v); !why.empty()) {
+          diags_.error(lr.range, "invalid label value '" + v + "': " + why);
+          ok = false;
+        }
+      }
+      sel.requirements.push_back(lr.req);
+    }
+    if (!ok) return std::nullopt;
+    sel.canonicalize();
+    if (neverMatches(sel)) {
+      diags_.error(ref.range, "selector " + sel.str() + " can never match: its requirements contradict each other");
+      return std::nullopt;
+    }
+    return sel;
+  }
+
+  // ---- peers ------------------------------------------------------------
+
+  std::optional<std::vector<PeerSpec>> resolvePeersDef(const std::string& name) {
+    if (auto it = peersCache_.find(name); it != peersCache_.end()) return it->second;
+    const auto* def = static_cast<const ast::PeersDef*>(defs_.at(name).node);
+    resolving_.insert(name);
+    std::vector<PeerSpec> out;
+    bool ok = true;
+    for (const auto& p : def->peers) ok &= peer(p, out);
+    resolving_.erase(name);
+    std::optional<std::vector<PeerSpec>> result;
+    if (ok) result = std::move(out);
+    peersCache_[name] = result;
+    return result;
+  }
+
+  bool namespaceScope(const ast::NamespaceRef& ns, PeerSpec& spec) {
+    if (ns.kind == ast::NamespaceRef::Kind::ByName) {
+      if (!isValidNamespaceName(ns.name.text)) {
+        diags_.error(ns.name.range, "invalid namespace name '" + ns.name.text + "'",
+                     "namespace names are lowercase letters, digits and '-', at most 63 characters");
+        return false;
+      }
+      spec.scope = ir::NamespaceScope::Exact;
+      spec.ns = ns.name.text;
+      return true;
+    }
+    auto sel = selector(ns.selector);
+    if (!sel) return false;
+    spec.scope = sel->empty() ? ir::NamespaceScope::Any : ir::NamespaceScope::Selector;
+    spec.namespaces = *sel;
+    return true;
+  }
+
+  bool peer(const ast::Peer& p, std::vector<PeerSpec>& out) {
+    PeerSpec spec;
+    spec.range = p.range;
+    if (auto* pods = std::get_if<ast::PodsPeer>(&p.value)) {
+      auto sel = selector(pods->pods);
+      if (!sel) return false;
+      spec.kind = PeerSpec::Kind::Pods;
+      spec.pods = *sel;
+      if (pods->ns) {
+        if (!namespaceScope(*pods->ns, spec)) return false;
+      } else {
+        spec.scope = ir::NamespaceScope::Exact;
+        spec.ns = kPolicyNamespace;
+      }
+    } else if (auto* ns = std::get_if<ast::NamespaceRef>(&p.value)) {
+      spec.kind = PeerSpec::Kind::Pods;
+      if (!namespaceScope(*ns, spec)) return false;
+    } else if (auto* ent = std::get_if<ast::Entity>(&p.value)) {
+      spec.kind = PeerSpec::Kind::Entity;
+      spec.entity = *ent;
+    } else if (auto* cidr = std::get_if<ast::CidrPeer>(&p.value)) {
+      spec.kind = PeerSpec::Kind::Cidr;
+      auto prefix = parsePrefix(cidr->prefix, cidr->prefixRange);
+      if (!prefix) return false;
+      spec.cidr.prefix = *prefix;
+      bool ok = true;
+      for (const auto& ex : cidr->except) {
+        auto e = parsePrefix(ex.text, ex.range);
+        if (!e) {
+          ok = false;
+          continue;
+        }
+        if (!prefix->contains(*e)) {
+          diags_.error(ex.range, "except " + e->str() + " is not inside " + prefix->str(),
+                       e->family() != prefix->family() ? "the except and the CIDR are of different IP versions"
+                                                       : "an except must be a sub-range of its CIDR");
+          ok = false;
+          continue;
+        }
+        if (*e == *prefix) {
+          diags_.error(ex.range, "except " + e->str() + " removes the whole of " + prefix->str());
+          ok = false;
+          continue;
+        }
+        spec.cidr.except.push_back(*e);
+      }
+      if (!ok) return false;
+      std::sort(spec.cidr.except.begin(), spec.cidr.except.end());
+      spec.cidr.except.erase(std::unique(spec.cidr.except.begin(), spec.cidr.except.end()), spec.cidr.except.end());
+    } else if (std::get_if<ast::ServicePeer>(&p.value)) {
+      diags_.error(p.range, "service peers are not supported yet",
+                   "select the service's pods with `pods { ... }` instead");
+      return false;
+    } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
+      if (!lookup(*ref, DefKind::Peers)) return false;
+      if (!enterDefinition(*ref)) return false;
+      resolving_.erase(ref->text);
+      auto resolved = resolvePeersDef(ref->text);
+      if (!resolved) return false;
+      out.insert(out.end(), resolved->begin(), resolved->end());
+      return true;
+    }
+    out.push_back(std::move(spec));
+    return true;
+  }
+
+  std::optional<net::Prefix> parsePrefix(const std::string& text, SourceRange range) {
+    bool hostBits = false;
+    auto p = net::Prefix::parse(text, &hostBits);
+    if (p) return p;
+    if (hostBits) {
+      auto slash = text.find('/');
+      auto addr = net::Address::parse(text.substr(0, slash));
+      std::string fixed;
+      if (addr) {
+        unsigned len = std::stoul(text.substr(slash + 1));
+        net::Prefix canon{*addr, static_cast<uint8_t>(len)};
+        for (unsigned i = len; i < addr->bits(); ++i)
+          canon.addr.bytes[i / 8] &= static_cast<uint8_t>(~(1u << (7 - i % 8)));
+        fixed = canon.str();
+      }
+      diags_.error(range, "CIDR '" + text + "' has host bits set",
+                   fixed.empty() ? "" : "did you mean `" + fixed + "`?");
+    } else {
+      diags_.error(range, "invalid CIDR '" + text + "'",
+                   "write an IPv4 or IPv6 prefix such as 198.18.0.0/15 or 2001:2::/48");
+    }
+    return std::nullopt;
+  }
+
+  // ---- ports ------------------------------------------------------------
+
+  std::optional<std::vector<L4Spec>> resolvePortsDef(const std::string& name) {
+    if (auto it = portsCache_.find(name); it != portsCache_.end()) return it->second;
+    const auto* def = static_cast<const ast::PortsDef*>(defs_.at(name).node);
+    resolving_.insert(name);
+    std::vector<L4Spec> out;
+    bool ok = true;
+    for (const auto& item : def->items) ok &= l4Item(item, out);
+    resolving_.erase(name);
+    std::optional<std::vector<L4Spec>> result;
+    if (ok) result = std::move(out);
+    portsCache_[name] = result;
+    return result;
+  }
+
+  bool l4Item(const ast::L4Item& item, std::vector<L4Spec>& out) {
+    if (item.ref) {
+      if (!lookup(*item.ref, DefKind::Ports)) return false;
+      if (!enterDefinition(*item.ref)) return false;
+      resolving_.erase(item.ref->text);
+      auto resolved = resolvePortsDef(item.ref->text);
+      if (!resolved) return false;
+      out.insert(out.end(), resolved->begin(), resolved->end());
+      return true;
+    }
+    L4Spec spec;
+    spec.protocol = static_cast<uint8_t>(item.protocol);
+    spec.range = item.range;
+    spec.allPorts = item.ports.empty();
+    bool icmp = item.protocol == ast::Protocol::ICMP || item.protocol == ast::Protocol::ICMPv6;
+    bool v6 = item.protocol == ast::Protocol::ICMPv6;
+    bool ok = true;
+    for (const auto& ps : item.ports) {
+      if (icmp) {
+        if (ps.name) {
+          auto t = ir::icmpTypeByName(v6, *ps.name);
+          if (!t) {
+            std::string guess = closestMatch(*ps.name, ir::icmpTypeNames(v6));
+            diags_.error(ps.range, std::string("unknown ") + (v6 ? "ICMPv6" : "ICMP") + " type '" + *ps.name + "'",
+                         guess.empty() ? "use a type number 0-255 or a name such as `echo-request`"
+                                       : "did you mean `" + guess + "`?");
+            ok = false;
+            continue;
+          }
+          spec.ports.push_back({*t, *t});
+        } else if (ps.first > 255) {
+          diags_.error(ps.range, (v6 ? "ICMPv6" : "ICMP") + std::string(" type ") + std::to_string(ps.first) +
+                                     " is out of range (0-255)",
+                       "ICMP has no ports; after `icmp/` come message types");
+          ok = false;
+        } else {
+          spec.ports.push_back({static_cast<uint16_t>(ps.first), static_cast<uint16_t>(ps.first)});
+        }
+        continue;
+      }
+      if (ps.name) {
+        if (!isDnsLabel(*ps.name, false, false) || ps.name->size() > 15) {
+          diags_.error(ps.range, "invalid port name '" + *ps.name + "'",
+                       "named ports are at most 15 lowercase letters, digits and '-'");
+          ok = false;
+          continue;
+        }
+        spec.namedPorts.push_back({spec.protocol, *ps.name, ps.range});
+        continue;
+      }
+      if (ps.first == 0 || ps.first > 65535 || ps.last == 0 || ps.last > 65535) {
+        diags_.error(ps.range, "port " + std::to_string(ps.first == 0 || ps.first > 65535 ? ps.first : ps.last) +
+                                   " is out of range (1-65535)");
+        ok = false;
+        continue;
+      }
+      if (ps.last < ps.first) {
+        diags_.error(ps.range, "port range " + std::to_string(ps.first) + "-" + std::to_string(ps.last) + " is reversed",
+                     "did you mean `" + std::to_string(ps.last) + "-" + std::to_string(ps.first) + "`?");
+        ok = false;
+        continue;
+      }
+      spec.ports.push_back({static_cast<uint16_t>(ps.first), static_cast<uint16_t>(ps.last)});
+    }
+    if (!ok) return false;
+    out.push_back(std::move(spec));
+    return true;
+  }
+
+  // ---- policies ---------------------------------------------------------
+
+  std::optional<CheckedPolicy> policy(const ast::Policy& p) {
+    size_t before = diags_.errorCount();
+    CheckedPolicy out;
+    out.name = p.name.text;
+    out.range = p.range;
+    out.clusterwide = p.clusterwide;
+    if (!isValidPolicyName(p.name.text)) {
+      diags_.error(p.name.range, "invalid policy name '" + p.name.text + "'",
+                   "policy names are lowercase letters, digits, '-' and '.'");
+    }
+    if (p.clusterwide && p.ns) {
+      auto& d = diags_.error(p.ns->range, "a clusterwide policy has no namespace");
+      d.notes.push_back({Severity::Note, p.clusterwideRange, "declared clusterwide here", "", {}});
+    }
+    if (!p.clusterwide) {
+      out.ns = p.ns ? p.ns->text : p.fileNamespace;
+      if (!isValidNamespaceName(out.ns)) {
+        diags_.error(p.ns ? p.ns->range : p.name.range, "invalid namespace name '" + out.ns + "'",
+                     "namespace names are lowercase letters, digits and '-', at most 63 characters");
+      }
+    }
+    if (p.mode) {
+      if (p.mode->text == "audit") {
+        out.audit = true;
+      } else if (p.mode->text != "enforce") {
+        std::string guess = closestMatch(p.mode->text, {"enforce", "audit"});
+        diags_.error(p.mode->range, "unknown mode '" + p.mode->text + "'",
+                     guess.empty() ? "the mode is `enforce` (the default) or `audit`" : "did you mean `" + guess + "`?");
+      }
+    }
+    if (!p.selects) {
+      diags_.error(p.name.range, "policy '" + p.name.text + "' does not say which endpoints it applies to",
+                   "add `selects { app = ... }`; `selects {}` selects every endpoint in the namespace");
+    } else if (auto sel = selector(*p.selects)) {
+      out.selects = *sel;
+    }
+
+    std::map<ir::Direction, SourceRange> sectionSeen;
+    for (const auto& section : p.sections) {
+      auto dir = section.direction == ast::Direction::Ingress ? ir::Direction::Ingress : ir::Direction::Egress;
+      auto [it, fresh] = sectionSeen.emplace(dir, section.range);
+      if (!fresh) {
+        auto& d = diags_.error(section.range, std::string("duplicate `") + ir::directionName(dir) + "` section",
+                               "put all rules of one direction in one section");
+        d.notes.push_back({Severity::Note, it->second, "previous section is here", "", {}});
+        continue;
+      }
+      (dir == ir::Direction::Ingress ? out.hasIngress : out.hasEgress) = true;
+      for (const auto& r : section.rules) {
+        if (auto checked = rule(r, dir, out)) out.rules.push_back(std::move(*checked));
+      }
+    }
+    if (p.sections.empty() && diags_.errorCount() == before) {
+      diags_.warning(p.name.range, "policy '" + p.name.text + "' has neither an `ingress` nor an `egress` section",
+                     "it selects endpoints but restricts nothing");
+    }
+    if (diags_.errorCount() > before) return std::nullopt;
+    return out;
+  }
+
+  std::optional<CheckedRule> rule(const ast::Rule& r, ir::Direction dir, const CheckedPolicy& pol) {
+    bool ok = true;
+    bool wantFrom = dir == ir::Direction::Ingress;
+    if (r.fromKeyword != wantFrom) {
+      diags_.error(r.dirRange,
+                   std::string("`") + (r.fromKeyword ? "from" : "to") + "` in an `" + ir::directionName(dir) + "` section",
+                   wantFrom ? "ingress rules name their sources: did you mean `from`?"
+                            : "egress rules name their destinations: did you mean `to`?");
+      ok = false;
+    }
+    for (const auto& ext : r.extensions) {
+      diags_.error(ext.range, "`with " + ext.kind.text + "` rules are not supported yet",
+                   "membrane enforces L3/L4 today; L7 and process rules are planned");
+      ok = false;
+    }
+    CheckedRule out;
+    out.action = r.action == ast::Action::Allow ? ir::Action::Allow : ir::Action::Deny;
+    out.direction = dir;
+    out.range = r.range;
+    out.text = foldWhitespace(sources_.slice(r.range));
+    for (const auto& p : r.peers) ok &= peer(p, out.peers);
+    for (const auto& item : r.l4) ok &= l4Item(item, out.l4);
+    if (!ok) return std::nullopt;
+    // Fill in "the policy's namespace" now that we know the policy.
+    for (auto& spec : out.peers) {
+      if (spec.kind == PeerSpec::Kind::Pods && spec.ns == kPolicyNamespace) {
+        if (pol.clusterwide) {
+          spec.scope = ir::NamespaceScope::Any;
+          spec.ns.clear();
+        } else {
+          spec.ns = pol.ns;
+        }
+      }
+    }
+    // `any` among other protocols makes the others redundant; keep one spec.
+    if (std::any_of(out.l4.begin(), out.l4.end(), [](const L4Spec& s) { return s.protocol == ir::kAnyProtocol; }))
+      out.l4.clear();
+    return out;
+  }
+};
+
+}  // namespace
+
+bool isValidNamespaceName(const std::string& name) { return isDnsLabel(name, false, false); }
+
+std::string labelKeyProblem(const std::string& key) {
+  std::string k = key;
+  // Cilium writes a label's source before a colon, e.g. `k8s:app`.
+  if (auto colon = k.find(':'); colon != std::string::npos && k.find('/') == std::string::npos) {
+    k = k.substr(colon + 1);
+  } else if (colon != std::string::npos && colon < k.find('/')) {
+    k = k.substr(colon + 1);
+  }
+  std::string name = k;
+  if (auto slash = k.find('/'); slash != std::string::npos) {
+    std::string prefix = k.substr(0, slash);
+    name = k.substr(slash + 1);
+    if (prefix.empty() || prefix.size() > 253) return "the prefix before '/' must be 1-253 characters";
+    size_t start = 0;
+    while (start <= prefix.size()) {
+      size_t dot = prefix.find('.', start);
+      std::string part = prefix.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      if (!isDnsLabel(part, false, false)) return "the prefix before '/' must be a DNS name";
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+  }
+  if (name.empty()) return "the name part is empty";
+  if (name.size() > 63) return "the name part is longer than 63 characters";
+  if (!isDnsLabel(name, true, true))
+    return "must start and end with a letter or digit and contain only letters, digits, '-', '_' and '.'";
+  return "";
+}
+
+std::optional<CheckedProgram> check(const ast::Program& program, const SourceManager& sources,
+                                    DiagnosticEngine& diags) {
+  return Checker(program, sources, diags).run();
+}
+
+}  // namespace membrane::sema

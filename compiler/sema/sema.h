@@ -1,0 +1,79 @@
+// The checker: resolves definitions, validates everything the grammar cannot,
+// and produces policies with every reference expanded. Reports all errors it
+// finds; returns nothing if there was any, so later stages never see bad input.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "frontend/ast.h"
+#include "ir/ir.h"
+#include "support/diagnostics.h"
+
+namespace membrane::sema {
+
+// One alternative of a rule's peer list, fully resolved.
+struct PeerSpec {
+  enum class Kind { Pods, Entity, Cidr } kind = Kind::Pods;
+  // Pods
+  labels::Selector pods;
+  ir::NamespaceScope scope = ir::NamespaceScope::Exact;
+  std::string ns;
+  labels::Selector namespaces;
+  // Entity
+  ast::Entity entity = ast::Entity::All;
+  // Cidr
+  ir::CidrMatch cidr;
+  SourceRange range;
+};
+
+struct NamedPortRef {
+  uint8_t protocol;
+  std::string name;
+  SourceRange range;
+};
+
+struct L4Spec {
+  uint8_t protocol = ir::kAnyProtocol;
+  std::vector<ir::PortRange> ports;       // numbers and ranges (or ICMP types)
+  std::vector<NamedPortRef> namedPorts;   // resolved against the inventory later
+  bool allPorts = true;                   // nothing after the protocol
+  SourceRange range;
+};
+
+struct CheckedRule {
+  ir::Action action = ir::Action::Allow;
+  ir::Direction direction = ir::Direction::Ingress;
+  std::vector<PeerSpec> peers;
+  std::vector<L4Spec> l4;  // empty = any protocol
+  SourceRange range;
+  std::string text;        // as written, whitespace folded
+};
+
+struct CheckedPolicy {
+  std::string name;
+  std::string ns;            // empty when clusterwide
+  bool clusterwide = false;
+  bool audit = false;
+  labels::Selector selects;
+  bool hasIngress = false, hasEgress = false;
+  std::vector<CheckedRule> rules;  // source order, ingress and egress mixed
+  SourceRange range;
+
+  std::string key() const { return clusterwide ? name : ns + "/" + name; }
+};
+
+struct CheckedProgram {
+  std::vector<CheckedPolicy> policies;  // sorted by key
+};
+
+std::optional<CheckedProgram> check(const ast::Program& program, const SourceManager& sources,
+                                    DiagnosticEngine& diags);
+
+// Kubernetes name rules, shared with the inventory checks.
+bool isValidNamespaceName(const std::string& name);
+// Empty string when valid, else why not.
+std::string labelKeyProblem(const std::string& key);
+
+}  // namespace membrane::sema

@@ -1,0 +1,98 @@
+#include "support/diagnostics.h"
+
+#include <algorithm>
+#include <ostream>
+
+namespace membrane {
+
+Diagnostic& DiagnosticEngine::error(SourceRange range, std::string message, std::string hint) {
+  report({Severity::Error, range, std::move(message), std::move(hint), {}});
+  return diagnostics_.back();
+}
+
+Diagnostic& DiagnosticEngine::warning(SourceRange range, std::string message, std::string hint) {
+  report({Severity::Warning, range, std::move(message), std::move(hint), {}});
+  return diagnostics_.back();
+}
+
+void DiagnosticEngine::report(Diagnostic d) {
+  if (d.severity == Severity::Error) ++errorCount_;
+  if (d.severity == Severity::Warning) ++warningCount_;
+  diagnostics_.push_back(std::move(d));
+}
+
+namespace {
+const char* kBold = "\033[1m";
+const char* kRed = "\033[1;31m";
+const char* kMagenta = "\033[1;35m";
+const char* kCyan = "\033[1;36m";
+const char* kGreen = "\033[1;32m";
+const char* kReset = "\033[0m";
+
+const char* label(Severity s) {
+  switch (s) {
+    case Severity::Error: return "error";
+    case Severity::Warning: return "warning";
+    case Severity::Note: return "note";
+  }
+  return "";
+}
+const char* colorOf(Severity s) {
+  switch (s) {
+    case Severity::Error: return kRed;
+    case Severity::Warning: return kMagenta;
+    case Severity::Note: return kCyan;
+  }
+  return "";
+}
+}  // namespace
+
+void DiagnosticEngine::print(std::ostream& out, const Diagnostic& d, bool color) const {
+  auto c = [&](const char* code) { return color ? code : ""; };
+  if (d.range.valid()) out << c(kBold) << sources_.describe(d.range.begin) << ": " << c(kReset);
+  out << c(colorOf(d.severity)) << label(d.severity) << ": " << c(kReset) << c(kBold) << d.message
+      << c(kReset) << "\n";
+  if (d.range.valid()) {
+    std::string_view line = sources_.lineText(d.range.begin.file, d.range.begin.line);
+    // Tabs are kept in the caret line so the caret stays under the right column.
+    std::string caret;
+    uint32_t col = d.range.begin.column;
+    for (uint32_t i = 1; i < col && i - 1 < line.size(); ++i) caret += line[i - 1] == '\t' ? '\t' : ' ';
+    uint32_t lineRest = line.size() >= col ? static_cast<uint32_t>(line.size() - col + 1) : 1;
+    uint32_t width = std::max<uint32_t>(1, std::min(d.range.length, lineRest));
+    caret += "^" + std::string(width - 1, '~');
+    out << "  " << line << "\n  " << c(kGreen) << caret << c(kReset) << "\n";
+  }
+  if (!d.hint.empty()) out << c(kCyan) << "hint: " << c(kReset) << d.hint << "\n";
+  for (const auto& n : d.notes) print(out, n, color);
+}
+
+void DiagnosticEngine::print(std::ostream& out, bool color) const {
+  for (const auto& d : diagnostics_) print(out, d, color);
+}
+
+static size_t editDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closestMatch(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t bestDist = SIZE_MAX;
+  for (const auto& cand : candidates) {
+    size_t d = editDistance(word, cand);
+    if (d < bestDist) bestDist = d, best = cand;
+  }
+  // Allow roughly one typo per three characters, at least one.
+  size_t limit = std::max<size_t>(1, word.size() / 3);
+  return bestDist <= limit && bestDist > 0 ? best : "";
+}
+
+}  // namespace membrane

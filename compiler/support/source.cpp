@@ -1,0 +1,61 @@
+#include "support/source.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+namespace membrane {
+
+std::optional<FileId> SourceManager::load(const std::string& path, std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    if (error) *error = "cannot open '" + path + "'";
+    return std::nullopt;
+  }
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  if (in.bad()) {
+    if (error) *error = "cannot read '" + path + "'";
+    return std::nullopt;
+  }
+  return add(path, buf.str());
+}
+
+FileId SourceManager::add(std::string path, std::string text) {
+  File f{std::move(path), std::move(text), {0}};
+  for (uint32_t i = 0; i < f.text.size(); ++i)
+    if (f.text[i] == '\n') f.lineStarts.push_back(i + 1);
+  files_.push_back(std::move(f));
+  return static_cast<FileId>(files_.size() - 1);
+}
+
+std::string_view SourceManager::lineText(FileId id, uint32_t line) const {
+  const File& f = files_.at(id);
+  if (line == 0 || line > f.lineStarts.size()) return {};
+  uint32_t start = f.lineStarts[line - 1];
+  uint32_t end = line < f.lineStarts.size() ? f.lineStarts[line] : f.text.size();
+  std::string_view sv(f.text.data() + start, end - start);
+  while (!sv.empty() && (sv.back() == '\n' || sv.back() == '\r')) sv.remove_suffix(1);
+  return sv;
+}
+
+std::string_view SourceManager::slice(const SourceRange& range) const {
+  if (!range.valid()) return {};
+  const std::string& t = files_.at(range.begin.file).text;
+  if (range.begin.offset >= t.size()) return {};
+  return std::string_view(t).substr(range.begin.offset, range.length);
+}
+
+SourceLoc SourceManager::locate(FileId id, uint32_t offset) const {
+  const File& f = files_.at(id);
+  auto it = std::upper_bound(f.lineStarts.begin(), f.lineStarts.end(), offset);
+  uint32_t line = static_cast<uint32_t>(it - f.lineStarts.begin());
+  return SourceLoc{id, line, offset - f.lineStarts[line - 1] + 1, offset};
+}
+
+std::string SourceManager::describe(const SourceLoc& loc) const {
+  if (loc.file == kNoFile) return "<unknown>";
+  return path(loc.file) + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column);
+}
+
+}  // namespace membrane

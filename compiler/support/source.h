@@ -1,0 +1,60 @@
+// Source files and locations. Every AST node, IR rule and diagnostic points
+// back into the policy text through a SourceRange.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace membrane {
+
+using FileId = uint32_t;
+inline constexpr FileId kNoFile = UINT32_MAX;
+
+struct SourceLoc {
+  FileId file = kNoFile;
+  uint32_t line = 0;    // 1-based; 0 = unknown
+  uint32_t column = 0;  // 1-based, in bytes
+  uint32_t offset = 0;  // byte offset in the file
+
+  bool valid() const { return file != kNoFile && line != 0; }
+  friend auto operator<=>(const SourceLoc&, const SourceLoc&) = default;
+};
+
+struct SourceRange {
+  SourceLoc begin;
+  uint32_t length = 0;  // bytes from begin; 0 = a point
+
+  bool valid() const { return begin.valid(); }
+};
+
+class SourceManager {
+ public:
+  // Reads a file; nullopt (and `error` set) when it cannot be read.
+  std::optional<FileId> load(const std::string& path, std::string* error);
+  FileId add(std::string path, std::string text);
+
+  const std::string& path(FileId id) const { return files_.at(id).path; }
+  const std::string& text(FileId id) const { return files_.at(id).text; }
+  std::string_view lineText(FileId id, uint32_t line) const;
+  // The exact source text a range covers.
+  std::string_view slice(const SourceRange& range) const;
+  size_t fileCount() const { return files_.size(); }
+  // Line and column of a byte offset.
+  SourceLoc locate(FileId id, uint32_t offset) const;
+  // "path:line:col"
+  std::string describe(const SourceLoc& loc) const;
+
+ private:
+  struct File {
+    std::string path;
+    std::string text;
+    std::vector<uint32_t> lineStarts;
+  };
+  std::vector<File> files_;
+};
+
+}  // namespace membrane

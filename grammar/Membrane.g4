@@ -1,0 +1,192 @@
+// The membrane policy language. Reference: docs/language.md.
+//
+// Design notes:
+//  - Keywords are reserved only where they start a construct; label keys and
+//    values accept any word (see `word`), so `role = ingress` just works.
+//  - Protocol and port are bound with '/', e.g. `tcp/8080`, so lists never
+//    need lookahead to know where a protocol's ports end.
+//  - Comments go to the hidden channel (not skipped) so `membranec fmt` can
+//    keep them.
+//  - `with NAME { ... }` after a rule and `service` peers parse today and are
+//    rejected by the checker: room for L7 rules, process constraints and
+//    services without a grammar change.
+grammar Membrane;
+
+file
+    : item* EOF
+    ;
+
+item
+    : NAMESPACE word                              # fileNamespace
+    | SELECTOR word '=' selectorBody              # selectorDef
+    | PORTS word '=' l4List                       # portsDef
+    | PEERS word '=' peerList                     # peersDef
+    | POLICY word '{' policyStmt* '}'             # policyDef
+    ;
+
+policyStmt
+    : NAMESPACE word                              # policyNamespace
+    | CLUSTERWIDE                                 # policyClusterwide
+    | SELECTS selectorRef                         # policySelects
+    | MODE word                                   # policyMode
+    | INGRESS '{' policyRule* '}'                       # ingressSection
+    | EGRESS '{' policyRule* '}'                        # egressSection
+    ;
+
+policyRule
+    : action=(ALLOW | DENY) dir=(FROM | TO) peerList (ON l4List)? extension*
+    ;
+
+// Reserved for L7 (http, kafka, dns), process constraints and more.
+extension
+    : WITH word '{' balanced* '}'
+    ;
+
+balanced
+    : '{' balanced* '}'
+    | ~('{' | '}')
+    ;
+
+peerList
+    : peer (',' peer)*
+    ;
+
+peer
+    : PODS selectorRef (IN namespaceRef)?         # podsPeer
+    | namespaceRef                                # namespacesPeer
+    | entity=(WORLD | CLUSTER | HOST | ALL)       # entityPeer
+    | CIDR ADDRESS (EXCEPT exceptList)?           # cidrPeer
+    | SERVICE word ('/' word)?                    # servicePeer
+    | word                                        # peerRef
+    ;
+
+namespaceRef
+    : NAMESPACES selectorRef                      # namespacesBySelector
+    | NAMESPACE word                              # namespaceByName
+    ;
+
+exceptList
+    : ADDRESS
+    | '(' ADDRESS (',' ADDRESS)* ','? ')'
+    ;
+
+selectorRef
+    : selectorBody                                # inlineSelector
+    | word                                        # namedSelector
+    ;
+
+selectorBody
+    : '{' (requirement (',' requirement)* ','?)? '}'
+    ;
+
+requirement
+    : labelKey op=('=' | '==' | '!=') labelValue                    # reqCompare
+    | labelKey op=(IN | NOTIN) '(' labelValue (',' labelValue)* ','? ')'  # reqSet
+    | labelKey                                                      # reqExists
+    | '!' labelKey                                                  # reqNotExists
+    ;
+
+labelKey
+    : word ('/' word)?
+    ;
+
+labelValue
+    : word
+    | NUMBER
+    | STRING
+    ;
+
+l4List
+    : l4Item (',' l4Item)*
+    ;
+
+l4Item
+    : proto=(TCP | UDP | SCTP) ('/' portSet)?     # portProto
+    | proto=(ICMP | ICMPV6) ('/' icmpSet)?        # icmpProto
+    | ANY                                         # anyProto
+    | word                                        # l4Ref
+    ;
+
+portSet
+    : portSpec
+    | '{' portSpec (',' portSpec)* ','? '}'
+    ;
+
+portSpec
+    : NUMBER ('-' NUMBER)?                        # portNumber
+    | word                                        # portName
+    ;
+
+icmpSet
+    : icmpType
+    | '{' icmpType (',' icmpType)* ','? '}'
+    ;
+
+icmpType
+    : NUMBER
+    | word
+    ;
+
+// Any identifier-like token, keywords included: label keys and values, names.
+word
+    : NAME
+    | STRING
+    | NAMESPACE | SELECTOR | PORTS | PEERS | POLICY | CLUSTERWIDE | SELECTS
+    | MODE | INGRESS | EGRESS | ALLOW | DENY | FROM | TO | ON | WITH | PODS
+    | NAMESPACES | IN | NOTIN | CIDR | EXCEPT | SERVICE | WORLD | CLUSTER
+    | HOST | ALL | ANY | TCP | UDP | SCTP | ICMP | ICMPV6
+    ;
+
+NAMESPACE   : 'namespace';
+SELECTOR    : 'selector';
+PORTS       : 'ports';
+PEERS       : 'peers';
+POLICY      : 'policy';
+CLUSTERWIDE : 'clusterwide';
+SELECTS     : 'selects';
+MODE        : 'mode';
+INGRESS     : 'ingress';
+EGRESS      : 'egress';
+ALLOW       : 'allow';
+DENY        : 'deny';
+FROM        : 'from';
+TO          : 'to';
+ON          : 'on';
+WITH        : 'with';
+PODS        : 'pods';
+NAMESPACES  : 'namespaces';
+IN          : 'in';
+NOTIN       : 'notin';
+CIDR        : 'cidr';
+EXCEPT      : 'except';
+SERVICE     : 'service';
+WORLD       : 'world';
+CLUSTER     : 'cluster';
+HOST        : 'host';
+ALL         : 'all';
+ANY         : 'any';
+TCP         : 'tcp';
+UDP         : 'udp';
+SCTP        : 'sctp';
+ICMP        : 'icmp';
+ICMPV6      : 'icmpv6';
+
+// An address or prefix. Listed before NAME so `fd00::1` is an address (ties go
+// to the first rule); IPv6 needs two colons, so `k8s:app` stays a NAME.
+ADDRESS
+    : DIGITS '.' DIGITS '.' DIGITS '.' DIGITS ('/' DIGITS)?
+    | HEX* ':' HEX* ':' (HEX | ':' | '.')* ('/' DIGITS)?
+    ;
+
+NUMBER  : DIGITS;
+NAME    : [a-zA-Z_] [a-zA-Z0-9_.:\-]*;
+STRING  : '"' (~["\\\r\n] | '\\' ["\\])* '"';
+
+LINE_COMMENT  : ('#' | '//') ~[\r\n]* -> channel(HIDDEN);
+BLOCK_COMMENT : '/*' .*? '*/' -> channel(HIDDEN);
+WS            : [ \t\r\n]+ -> channel(HIDDEN);
+
+OTHER : . ;
+
+fragment DIGITS : [0-9]+;
+fragment HEX    : [0-9a-fA-F];

@@ -1,0 +1,123 @@
+#include "labels/selector.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace membrane::labels {
+
+bool Requirement::matches(const LabelSet& labels) const {
+  auto it = labels.find(key);
+  bool present = it != labels.end();
+  auto contains = [&] {
+    return present && std::binary_search(values.begin(), values.end(), it->second);
+  };
+  switch (op) {
+    case Op::Equals:
+    case Op::In:
+      return contains();
+    case Op::NotEquals:
+    case Op::NotIn:
+      // Kubernetes semantics: a missing key satisfies != and notin.
+      return !contains();
+    case Op::Exists:
+      return present;
+    case Op::DoesNotExist:
+      return !present;
+  }
+  return false;
+}
+
+bool Selector::matches(const LabelSet& labels) const {
+  return std::all_of(requirements.begin(), requirements.end(),
+                     [&](const Requirement& r) { return r.matches(labels); });
+}
+
+void Selector::canonicalize() {
+  for (auto& r : requirements) {
+    std::sort(r.values.begin(), r.values.end());
+    r.values.erase(std::unique(r.values.begin(), r.values.end()), r.values.end());
+    // `in (x)` and `= x` select the same endpoints; keep one spelling.
+    if (r.op == Op::In && r.values.size() == 1) r.op = Op::Equals;
+    if (r.op == Op::NotIn && r.values.size() == 1) r.op = Op::NotEquals;
+  }
+  std::sort(requirements.begin(), requirements.end());
+  requirements.erase(std::unique(requirements.begin(), requirements.end()), requirements.end());
+}
+
+const char* opName(Op op) {
+  switch (op) {
+    case Op::Equals: return "=";
+    case Op::NotEquals: return "!=";
+    case Op::In: return "in";
+    case Op::NotIn: return "notin";
+    case Op::Exists: return "exists";
+    case Op::DoesNotExist: return "!exists";
+  }
+  return "?";
+}
+
+static std::string quoteIfNeeded(const std::string& s) {
+  bool plain = !s.empty() && (std::isalpha(static_cast<unsigned char>(s[0])) || s[0] == '_');
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-' ||
+          c == ':' || c == '/'))
+      plain = false;
+  }
+  if (plain) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string Selector::str() const {
+  std::string out = "{";
+  bool first = true;
+  for (const auto& r : requirements) {
+    out += first ? "" : ", ";
+    first = false;
+    switch (r.op) {
+      case Op::Equals: out += quoteIfNeeded(r.key) + " = " + quoteIfNeeded(r.values.at(0)); break;
+      case Op::NotEquals: out += quoteIfNeeded(r.key) + " != " + quoteIfNeeded(r.values.at(0)); break;
+      case Op::In:
+      case Op::NotIn: {
+        out += quoteIfNeeded(r.key) + (r.op == Op::In ? " in (" : " notin (");
+        for (size_t i = 0; i < r.values.size(); ++i)
+          out += (i ? ", " : "") + quoteIfNeeded(r.values[i]);
+        out += ")";
+        break;
+      }
+      case Op::Exists: out += quoteIfNeeded(r.key); break;
+      case Op::DoesNotExist: out += "!" + quoteIfNeeded(r.key); break;
+    }
+  }
+  return out + "}";
+}
+
+static Op opFromName(const std::string& s) {
+  for (Op op : {Op::Equals, Op::NotEquals, Op::In, Op::NotIn, Op::Exists, Op::DoesNotExist})
+    if (s == opName(op)) return op;
+  throw nlohmann::json::other_error::create(501, "unknown selector operator '" + s + "'", nullptr);
+}
+
+void to_json(nlohmann::json& j, const Requirement& r) {
+  j = {{"key", r.key}, {"op", opName(r.op)}};
+  if (!r.values.empty()) j["values"] = r.values;
+}
+
+void from_json(const nlohmann::json& j, Requirement& r) {
+  r.key = j.at("key").get<std::string>();
+  r.op = opFromName(j.at("op").get<std::string>());
+  r.values = j.value("values", std::vector<std::string>{});
+}
+
+void to_json(nlohmann::json& j, const Selector& s) { j = s.requirements; }
+void from_json(const nlohmann::json& j, Selector& s) {
+  s.requirements = j.get<std::vector<Requirement>>();
+  s.canonicalize();
+}
+
+}  // namespace membrane::labels

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs every Debian package membrane needs, then configures and builds it.
+# Idempotent: packages already present are not touched, so a second run only
+# rebuilds what changed.
+#
+#   scripts/setup.sh            install + build (build/)
+#   scripts/setup.sh --no-build install only
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  # toolchain
+  cmake make g++ pkg-config clang-14 llvm-14-dev libclang-14-dev libclang-cpp14-dev libclang-rt-14-dev
+  # parser generator (needs Java) and its runtime; this pair is tested together
+  antlr4 libantlr4-runtime-dev default-jre-headless
+  # libraries
+  libbpf-dev nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev libgtest-dev googletest
+  # tools the tests and the node side use
+  bpftool iproute2 python3
+)
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all ${#PACKAGES[@]} packages present"
+fi
+
+[[ ${1:-} == --no-build ]] && exit 0
+
+# Warnings are errors in CI, so they cannot creep in; locally they stay warnings.
+werror=OFF
+[[ ${CI:-} == true ]] && werror=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMEMBRANE_WERROR="$werror" >/dev/null
+cmake --build build -j"$(nproc)"
+echo "setup: built build/compiler/membranec"
