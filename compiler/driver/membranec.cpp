@@ -4,12 +4,14 @@
 // 2 usage or input errors (missing files, bad inventory).
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 
+#include "codegen/artifact_writer.h"
 #include "driver/pipeline.h"
 #include "ir/ir_json.h"
 
@@ -34,7 +36,8 @@ void addCommon(CLI::App* cmd, CommonOptions& opts) {
       ->type_name("FILES|DIRS");
   cmd->add_option("-i,--inventory", opts.inventory,
                   "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable")
-      ->type_name("FILE");
+      ->type_name("FILE")
+      ->allow_extra_args(false);  // one file per -i, so paths after it stay paths
   cmd->add_option("--color", opts.color, "Colour diagnostics: auto, always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->add_flag("-q,--quiet", opts.quiet, "Print diagnostics only, no summary");
@@ -100,6 +103,60 @@ int runIr(const CommonOptions& opts, const std::string& output, const std::strin
   return kExitOk;
 }
 
+struct CompileCommandOptions {
+  std::string output;
+  std::vector<std::string> emit;
+};
+
+int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
+  auto start = std::chrono::steady_clock::now();
+  driver::Compilation c;
+  int rc = compileAndReport(opts, c);
+  if (rc != kExitOk) return rc;
+
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  if (!compiler) {
+    std::cerr << "membranec: error: " << error << "\n";
+    return kExitInputErrors;
+  }
+  codegen::CompileOptions options;
+  options.compilerVersion = MEMBRANE_VERSION;
+  for (const auto& e : copts.emit) {
+    if (e == "llvm") options.emit.llvmIr = true;
+    if (e == "asm") options.emit.assembly = true;
+  }
+  bool tty = isatty(STDERR_FILENO) && !opts.quiet;
+  if (tty) {
+    options.progress = [](size_t i, size_t n, const ir::EndpointClass& cls) {
+      std::cerr << "\r\033[Kcompiling class " << cls.id << " (" << i + 1 << "/" << n << ", "
+                << count(cls.endpoints.size(), "endpoint", "endpoints") << ")" << std::flush;
+    };
+  }
+  codegen::Artifacts artifacts;
+  try {
+    artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, options);
+  } catch (const std::exception& e) {
+    if (tty) std::cerr << "\r\033[K";
+    std::cerr << "membranec: error: " << e.what() << "\n";
+    return kExitPolicyErrors;
+  }
+  if (tty) std::cerr << "\r\033[K";
+  if (!codegen::writeArtifacts(copts.output, artifacts, &error)) {
+    std::cerr << "membranec: error: " << error << "\n";
+    return kExitInputErrors;
+  }
+  if (!opts.quiet) {
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    char took[32];
+    std::snprintf(took, sizeof took, "%.2f s", seconds);
+    std::cerr << "wrote " << count(artifacts.objects.size(), "object", "objects") << " for "
+              << count(c.ir->endpoints.size(), "endpoint", "endpoints") << " and manifest.json to " << copts.output
+              << " in " << took << "; " << count(c.diags.warningCount(), "warning", "warnings") << "\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -121,9 +178,24 @@ int main(int argc, char** argv) {
   std::string irFormat = "json";
   auto* irCmd = app.add_subcommand("ir", "Print the policy IR (endpoint classes, selector bits, rules) as JSON");
   addCommon(irCmd, irOpts);
-  irCmd->add_option("-o,--output", irOutput, "Write the JSON here instead of standard output")->type_name("FILE");
+  irCmd->add_option("-o,--output", irOutput, "Write the output here instead of standard output")->type_name("FILE");
   irCmd->add_option("--format", irFormat, "json (default) or text, a readable listing")
       ->check(CLI::IsMember({"json", "text"}));
+
+  CommonOptions compileOpts;
+  CompileCommandOptions compileCmdOpts;
+  auto* compileCmd = app.add_subcommand(
+      "compile", "Compile policies into one BPF object per endpoint class plus manifest.json");
+  addCommon(compileCmd, compileOpts);
+  compileCmd->add_option("-o,--output", compileCmdOpts.output,
+                         "Output directory (replaced as a whole; a failed compile leaves it untouched)")
+      ->required()
+      ->type_name("DIR");
+  compileCmd->add_option("--emit", compileCmdOpts.emit,
+                         "Also write class-N.ll (llvm: optimized LLVM IR) or class-N.s (asm: BPF assembly); repeatable")
+      ->check(CLI::IsMember({"llvm", "asm"}))
+      ->type_name("llvm|asm");
+  compileCmd->footer("Example:\n  membranec compile --inventory policies/shop/inventory.json -o out/ policies/shop");
 
   try {
     app.parse(argc, argv);
@@ -133,5 +205,6 @@ int main(int argc, char** argv) {
   }
   if (check->parsed()) return runCheck(checkOpts);
   if (irCmd->parsed()) return runIr(irOpts, irOutput, irFormat);
+  if (compileCmd->parsed()) return runCompile(compileOpts, compileCmdOpts);
   return kExitInputErrors;
 }

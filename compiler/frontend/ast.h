@@ -110,7 +110,10 @@ struct Policy {
   std::optional<SelectorRef> selects;
   std::optional<Name> mode;
   std::vector<Section> sections;  // in source order; duplicates are a sema error
+  // Statements given more than once (keyword, where): a sema error.
+  std::vector<std::pair<std::string, SourceRange>> repeated;
   std::string fileNamespace;       // the file's `namespace` in force at this policy
+  SourceRange fileNamespaceRange;  // its name in that statement; invalid for the implicit "default"
   SourceRange range;
 };
 

@@ -37,10 +37,10 @@ class AstBuilder {
   ast::File build(P::FileContext* root) {
     ast::File file;
     file.id = ctx_.file;
-    std::string fileNamespace = "default";
+    ast::Name fileNamespace{"default", {}};
     for (auto* item : root->item()) {
       if (auto* ns = dynamic_cast<P::FileNamespaceContext*>(item)) {
-        fileNamespace = word(ns->word()).text;
+        fileNamespace = word(ns->word());
       } else if (auto* sel = dynamic_cast<P::SelectorDefContext*>(item)) {
         file.selectors.push_back({word(sel->word()), selectorBody(sel->selectorBody()), range(sel)});
       } else if (auto* ports = dynamic_cast<P::PortsDefContext*>(item)) {
@@ -73,33 +73,34 @@ class AstBuilder {
 
   ast::Name word(P::WordContext* w) const { return {unquote(w->getText()), range(w)}; }
 
-  ast::Policy policy(P::PolicyDefContext* c, const std::string& fileNamespace) {
+  ast::Policy policy(P::PolicyDefContext* c, const ast::Name& fileNamespace) {
     ast::Policy p;
     p.name = word(c->word());
-    p.fileNamespace = fileNamespace;
+    p.fileNamespace = fileNamespace.text;
+    p.fileNamespaceRange = fileNamespace.range;
     p.range = range(c);
     for (auto* stmt : c->policyStmt()) {
+      // A statement given twice keeps its first value; the checker reports
+      // the repeat (ast::Policy::repeated).
       if (auto* ns = dynamic_cast<P::PolicyNamespaceContext*>(stmt)) {
-        p.ns = word(ns->word());
+        if (p.ns) p.repeated.push_back({"namespace", range(ns)});
+        else p.ns = word(ns->word());
       } else if (auto* cw = dynamic_cast<P::PolicyClusterwideContext*>(stmt)) {
+        if (p.clusterwide) p.repeated.push_back({"clusterwide", range(cw)});
         p.clusterwide = true;
         p.clusterwideRange = range(cw);
       } else if (auto* sel = dynamic_cast<P::PolicySelectsContext*>(stmt)) {
-        // A second `selects` overwrites; sema reports duplicates from ranges.
-        if (p.selects) duplicateSelects_.push_back(range(sel));
-        p.selects = selectorRef(sel->selectorRef());
+        if (p.selects) p.repeated.push_back({"selects", range(sel)});
+        else p.selects = selectorRef(sel->selectorRef());
       } else if (auto* mode = dynamic_cast<P::PolicyModeContext*>(stmt)) {
-        p.mode = word(mode->word());
+        if (p.mode) p.repeated.push_back({"mode", range(mode)});
+        else p.mode = word(mode->word());
       } else if (auto* in = dynamic_cast<P::IngressSectionContext*>(stmt)) {
         p.sections.push_back(section(ast::Direction::Ingress, in->INGRESS()->getSymbol(), in->policyRule()));
       } else if (auto* eg = dynamic_cast<P::EgressSectionContext*>(stmt)) {
         p.sections.push_back(section(ast::Direction::Egress, eg->EGRESS()->getSymbol(), eg->policyRule()));
       }
     }
-    for (const auto& r : duplicateSelects_)
-      ctx_.diags.error(r, "policy '" + p.name.text + "' has more than one `selects`",
-                       "combine the requirements into one selector");
-    duplicateSelects_.clear();
     return p;
   }
 
@@ -280,7 +281,6 @@ class AstBuilder {
     return item;
   }
 
-  std::vector<SourceRange> duplicateSelects_;
 };
 
 }  // namespace

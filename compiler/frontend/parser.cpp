@@ -43,7 +43,13 @@ class DiagnosticErrorListener : public antlr4::BaseErrorListener {
     SourceRange where;
     if (offending) {
       where = ctx_.rangeOf(offending, offending);
-      if (offending->getType() == antlr4::Token::EOF) where.length = 0;
+      if (offending->getType() == antlr4::Token::EOF) {
+        // Point just past the last thing written, not at an empty last line.
+        const std::string& text = ctx_.sources.text(ctx_.file);
+        size_t end = text.find_last_not_of(" \t\r\n");
+        uint32_t at = end == std::string::npos ? 0 : static_cast<uint32_t>(end + 1);
+        where = SourceRange{ctx_.sources.locate(ctx_.file, at), 0};
+      }
     } else {
       where.begin = ctx_.sources.locate(ctx_.file, 0);
       where.begin.line = static_cast<uint32_t>(line);
@@ -98,6 +104,11 @@ class DiagnosticErrorListener : public antlr4::BaseErrorListener {
     }
     if (hint.empty() && offending->getType() == P::OTHER && offending->getText() == "\"")
       hint = "strings must end on the same line";
+    if (hint.empty() && offending->getText() == "/") {
+      const std::string& text = ctx_.sources.text(ctx_.file);
+      uint32_t next = where.begin.offset + 1;
+      if (next < text.size() && text[next] == '*') hint = "this `/*` comment is never closed with `*/`";
+    }
     ctx_.diags.error(where, message, hint);
   }
 
@@ -119,6 +130,24 @@ class DiagnosticErrorListener : public antlr4::BaseErrorListener {
   std::set<uint32_t> reported_;
 };
 
+// Byte offset of the first byte that is not part of well-formed UTF-8
+// (RFC 3629), or npos. ANTLR's input stream throws on such input.
+size_t firstInvalidUtf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+    unsigned char c = b(i);
+    size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return i;
+    for (size_t k = 1; k < len; ++k)
+      if ((b(i + k) & 0xC0) != 0x80) return i;
+    if (len == 3 && ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) >= 0xA0))) return i;  // overlong, surrogate
+    if (len == 4 && ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90))) return i;  // overlong, > U+10FFFF
+    i += len;
+  }
+  return std::string::npos;
+}
+
 class ItemListener : public antlr4::tree::ParseTreeListener {
  public:
   explicit ItemListener(DiagnosticErrorListener& errors) : errors_(errors) {}
@@ -137,6 +166,11 @@ class ItemListener : public antlr4::tree::ParseTreeListener {
 
 std::optional<ast::File> parseFile(FileId file, const SourceManager& sources, DiagnosticEngine& diags) {
   const std::string& text = sources.text(file);
+  if (size_t bad = firstInvalidUtf8(text); bad != std::string::npos) {
+    diags.error(SourceRange{sources.locate(file, static_cast<uint32_t>(bad)), 1}, "policy files must be UTF-8",
+                "this byte is not valid UTF-8; save the file as UTF-8");
+    return std::nullopt;
+  }
   OffsetMap offsets(text);
   BuildContext ctx{file, sources, diags, offsets};
 

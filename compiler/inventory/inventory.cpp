@@ -58,9 +58,13 @@ bool isIdentifier(std::string_view s) {
 std::string quote(std::string_view s) {
   // Input strings are valid UTF-8 (the parser checks), so dump() cannot throw;
   // long values are cut so that one bad field cannot flood the terminal.
+  // The cut backs off to a character boundary: half a UTF-8 sequence would
+  // make dump() throw.
   constexpr size_t kMax = 80;
-  std::string out = json(std::string(s.substr(0, kMax))).dump();
-  if (s.size() > kMax) out.insert(out.size() - 1, "...");
+  size_t cut = std::min(s.size(), kMax);
+  while (cut < s.size() && cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  std::string out = json(std::string(s.substr(0, cut))).dump();
+  if (cut < s.size()) out.insert(out.size() - 1, "...");
   return out;
 }
 
@@ -487,7 +491,8 @@ size_t findNumberLiteral(const std::string& text, std::string_view literal) {
         inString = false;
     } else if (c == '"') {
       inString = true;
-    } else if (text.compare(i, literal.size(), literal) == 0) {
+    } else if (text.compare(i, literal.size(), literal) == 0 &&
+               (i == 0 || std::string_view("0123456789+-.eE").find(text[i - 1]) == std::string_view::npos)) {
       return i;
     }
   }

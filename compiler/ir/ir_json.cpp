@@ -21,7 +21,9 @@ json toJson(const L4Match& m) {
   json ports = json::array();
   for (const auto& r : m.ports) {
     if (icmp) {
-      ports.push_back(icmpTypeName(m.protocol == kICMPv6, static_cast<uint8_t>(r.first)));
+      // Adjacent types are stored merged into one range; list each of them.
+      for (uint32_t t = r.first; t <= r.last; ++t)
+        ports.push_back(icmpTypeName(m.protocol == kICMPv6, static_cast<uint8_t>(t)));
     } else {
       ports.push_back(r.first == r.last ? std::to_string(r.first)
                                         : std::to_string(r.first) + "-" + std::to_string(r.last));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "ir/protocols.h"
 
@@ -28,7 +29,33 @@ bool isDnsLabel(const std::string& s, bool allowUpper, bool allowDotUnderscore) 
   return true;
 }
 
-std::string foldWhitespace(std::string_view text) {
+// The rule as written, for manifests and messages: comments dropped (label
+// words cannot contain '#' or '/', so no comment marker hides in a word; a
+// quoted string is copied as is), whitespace folded to single spaces.
+std::string foldWhitespace(std::string_view raw) {
+  std::string text;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '"') {
+      size_t end = i + 1;
+      while (end < raw.size() && raw[end] != '"' && raw[end] != '\n') end += raw[end] == '\\' ? 2 : 1;
+      text.append(raw.substr(i, std::min(end + 1, raw.size()) - i));
+      i = end;
+      continue;
+    }
+    if (c == '#' || (c == '/' && i + 1 < raw.size() && raw[i + 1] == '/')) {
+      while (i < raw.size() && raw[i] != '\n') ++i;
+      text += ' ';
+      continue;
+    }
+    if (c == '/' && i + 1 < raw.size() && raw[i + 1] == '*') {
+      size_t end = raw.find("*/", i + 2);
+      i = end == std::string_view::npos ? raw.size() : end + 1;
+      text += ' ';
+      continue;
+    }
+    text += c;
+  }
   std::string out;
   bool space = false;
   for (char c : text) {
@@ -165,9 +192,21 @@ class Checker {
   std::map<std::string, std::optional<std::vector<L4Spec>>> portsCache_;
   std::map<std::string, std::optional<std::vector<PeerSpec>>> peersCache_;
   std::set<std::string> resolving_;  // for cycle detection
+  std::set<SourceLoc> badFileNamespaces_;  // already reported
 
   void collectDefinitions() {
+    // A definition named like a keyword could never be referred to by that
+    // name (`allow to world` means the entity), so refuse the name.
+    static const std::set<std::string> kReserved = {
+        "namespace", "selector", "ports", "peers", "policy", "clusterwide", "selects", "mode", "ingress", "egress",
+        "allow", "deny", "from", "to", "on", "with", "pods", "namespaces", "in", "notin", "cidr", "except",
+        "service", "world", "cluster", "host", "all", "any", "tcp", "udp", "sctp", "icmp", "icmpv6"};
     auto add = [&](const ast::Name& name, DefKind kind, const void* node) {
+      if (kReserved.count(name.text)) {
+        diags_.error(name.range, "'" + name.text + "' is a keyword and cannot name a definition",
+                     "a reference to it would mean the keyword; choose another name");
+        return;
+      }
       auto [it, fresh] = defs_.emplace(name.text, Def{kind, node, name.range});
       if (!fresh) {
         auto& d = diags_.error(name.range, std::string("redefinition of '") + name.text + "'");
@@ -175,10 +214,15 @@ class Checker {
                            std::string("previous definition (") + defKindName(it->second.kind) + ") is here", "", {}});
       }
     };
+    // In source order, so a redefinition is reported at the later one.
     for (const auto& f : program_.files) {
-      for (const auto& d : f.selectors) add(d.name, DefKind::Selector, &d);
-      for (const auto& d : f.ports) add(d.name, DefKind::Ports, &d);
-      for (const auto& d : f.peers) add(d.name, DefKind::Peers, &d);
+      std::vector<std::tuple<uint32_t, const ast::Name*, DefKind, const void*>> inFile;
+      for (const auto& d : f.selectors) inFile.emplace_back(d.range.begin.offset, &d.name, DefKind::Selector, &d);
+      for (const auto& d : f.ports) inFile.emplace_back(d.range.begin.offset, &d.name, DefKind::Ports, &d);
+      for (const auto& d : f.peers) inFile.emplace_back(d.range.begin.offset, &d.name, DefKind::Peers, &d);
+      std::sort(inFile.begin(), inFile.end(),
+                [](const auto& x, const auto& y) { return std::get<0>(x) < std::get<0>(y); });
+      for (const auto& [offset, name, kind, node] : inFile) add(*name, kind, node);
     }
   }
 
@@ -211,7 +255,8 @@ class Checker {
 
   bool enterDefinition(const ast::Name& ref) {
     if (resolving_.count(ref.text)) {
-      diags_.error(ref.range, "definition '" + ref.text + "' refers to itself");
+      diags_.error(ref.range, "definition '" + ref.text + "' is defined in terms of itself",
+                   "definitions may use other definitions, but not in a cycle");
       return false;
     }
     resolving_.insert(ref.text);
@@ -235,7 +280,16 @@ class Checker {
     }
     labels::Selector sel;
     bool ok = true;
-    for (const auto& lr : ref.requirements) {
+    for (ast::LabelRequirement lr : ref.requirements) {
+      // Cilium writes Kubernetes labels with the source `k8s:`; they are the
+      // labels the inventory has, so the prefix is dropped.
+      if (lr.req.key.rfind("k8s:", 0) == 0) lr.req.key = lr.req.key.substr(4);
+      if (auto colon = lr.req.key.find(':'); colon != std::string::npos) {
+        diags_.error(lr.range, "label source '" + lr.req.key.substr(0, colon) + "' is not supported",
+                     "membrane matches Kubernetes labels: write the key without a source, or with `k8s:`");
+        ok = false;
+        continue;
+      }
       if (auto why = labelKeyProblem(lr.req.key); !why.empty()) {
         diags_.error(lr.range, "invalid label key '" + lr.req.key + "': " + why);
         ok = false;
@@ -345,7 +399,8 @@ class Checker {
                    "select the service's pods with `pods { ... }` instead");
       return false;
     } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
-      if (!lookup(*ref, DefKind::Peers)) return false;
+      // A misspelt `world` parses as a reference: suggest the entity keywords too.
+      if (!lookup(*ref, DefKind::Peers, {"world", "cluster", "host", "all"})) return false;
       if (!enterDefinition(*ref)) return false;
       resolving_.erase(ref->text);
       auto resolved = resolvePeersDef(ref->text);
@@ -399,7 +454,7 @@ class Checker {
 
   bool l4Item(const ast::L4Item& item, std::vector<L4Spec>& out) {
     if (item.ref) {
-      if (!lookup(*item.ref, DefKind::Ports)) return false;
+      if (!lookup(*item.ref, DefKind::Ports, {"tcp", "udp", "sctp", "icmp", "icmpv6", "any"})) return false;
       if (!enterDefinition(*item.ref)) return false;
       resolving_.erase(item.ref->text);
       auto resolved = resolvePortsDef(item.ref->text);
@@ -430,7 +485,8 @@ class Checker {
         } else if (ps.first > 255) {
           diags_.error(ps.range, (v6 ? "ICMPv6" : "ICMP") + std::string(" type ") + std::to_string(ps.first) +
                                      " is out of range (0-255)",
-                       "ICMP has no ports; after `icmp/` come message types");
+                       v6 ? "ICMPv6 has no ports; after `icmpv6/` come message types"
+                          : "ICMP has no ports; after `icmp/` come message types");
           ok = false;
         } else {
           spec.ports.push_back({static_cast<uint16_t>(ps.first), static_cast<uint16_t>(ps.first)});
@@ -448,8 +504,12 @@ class Checker {
         continue;
       }
       if (ps.first == 0 || ps.first > 65535 || ps.last == 0 || ps.last > 65535) {
-        diags_.error(ps.range, "port " + std::to_string(ps.first == 0 || ps.first > 65535 ? ps.first : ps.last) +
-                                   " is out of range (1-65535)");
+        // Quote the number as written: the parsed value saturates.
+        std::string text(sources_.slice(ps.range));
+        auto dash = text.find('-');
+        bool firstBad = ps.first == 0 || ps.first > 65535;
+        std::string bad = dash == std::string::npos ? text : firstBad ? text.substr(0, dash) : text.substr(dash + 1);
+        diags_.error(ps.range, "port " + bad + " is out of range (1-65535)");
         ok = false;
         continue;
       }
@@ -478,6 +538,10 @@ class Checker {
       diags_.error(p.name.range, "invalid policy name '" + p.name.text + "'",
                    "policy names are lowercase letters, digits, '-' and '.'");
     }
+    for (const auto& [keyword, where] : p.repeated) {
+      diags_.error(where, "policy '" + p.name.text + "' has more than one `" + keyword + "`",
+                   keyword == "selects" ? "combine the requirements into one selector" : "keep one of them");
+    }
     if (p.clusterwide && p.ns) {
       auto& d = diags_.error(p.ns->range, "a clusterwide policy has no namespace");
       d.notes.push_back({Severity::Note, p.clusterwideRange, "declared clusterwide here", "", {}});
@@ -485,8 +549,12 @@ class Checker {
     if (!p.clusterwide) {
       out.ns = p.ns ? p.ns->text : p.fileNamespace;
       if (!isValidNamespaceName(out.ns)) {
-        diags_.error(p.ns ? p.ns->range : p.name.range, "invalid namespace name '" + out.ns + "'",
-                     "namespace names are lowercase letters, digits and '-', at most 63 characters");
+        // A bad file-level `namespace` is reported once, where it is written
+        // (the run fails either way, so later policies need not repeat it).
+        SourceRange where = p.ns ? p.ns->range : p.fileNamespaceRange.valid() ? p.fileNamespaceRange : p.name.range;
+        if (p.ns || badFileNamespaces_.insert(where.begin).second)
+          diags_.error(where, "invalid namespace name '" + out.ns + "'",
+                       "namespace names are lowercase letters, digits and '-', at most 63 characters");
       }
     }
     if (p.mode) {
@@ -574,13 +642,7 @@ class Checker {
 bool isValidNamespaceName(const std::string& name) { return isDnsLabel(name, false, false); }
 
 std::string labelKeyProblem(const std::string& key) {
-  std::string k = key;
-  // Cilium writes a label's source before a colon, e.g. `k8s:app`.
-  if (auto colon = k.find(':'); colon != std::string::npos && k.find('/') == std::string::npos) {
-    k = k.substr(colon + 1);
-  } else if (colon != std::string::npos && colon < k.find('/')) {
-    k = k.substr(colon + 1);
-  }
+  const std::string& k = key;
   std::string name = k;
   if (auto slash = k.find('/'); slash != std::string::npos) {
     std::string prefix = k.substr(0, slash);

@@ -444,6 +444,15 @@ TEST(InventoryErrors, InvalidAddresses) {
   std::string err = loadError(R"({"endpoints": [{"name": "a", "addresses": [")" + longJunk + R"("]}]})");
   EXPECT_LT(err.size(), 200u);
   EXPECT_CONTAINS(err, R"(xxx..." is not an IPv4 or IPv6 address)");
+  // ... at a character boundary, whatever the encoding.
+  for (size_t pad = 0; pad < 9; ++pad) {
+    std::string wide = std::string(pad, 'x');
+    for (int i = 0; i < 40; ++i) wide += "\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80";  // 2-, 3- and 4-byte
+    err = loadError(R"({"endpoints": [{"name": "a", "addresses": [")" + wide + R"("]}]})");
+    EXPECT_CONTAINS(err, R"(..." is not an IPv4 or IPv6 address)");
+    err = loadError(R"({"endpoints": [{"name": "a", "labels": {")" + wide + R"(": 1}}]})");
+    EXPECT_CONTAINS(err, R"(..."]: expected a string, got number)");
+  }
 }
 
 TEST(InventoryErrors, KubectlAddressPaths) {
@@ -591,6 +600,8 @@ TEST(InventoryErrors, JsonSyntax) {
       loadError(
           "{\"endpoints\": [{\"name\": \"1e400\",\n  \"ports\": [{\"name\": \"h\", \"port\": 1e400}]}]}"),
       "inventory.json:2:35: invalid JSON: number 1e400 is out of range");
+  EXPECT_EQ(loadError("{\"a\": [11e400, -1e400]}"),
+            "inventory.json:1:8: invalid JSON: number 11e400 is out of range");
 }
 
 TEST(InventoryErrors, DuplicateKeys) {

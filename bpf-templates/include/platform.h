@@ -1,0 +1,156 @@
+/* Platform layer for the datapath: everything the BPF C code needs from the
+ * kernel and libbpf, written out here because the compiler builds the
+ * skeleton in-process with -nostdinc (no <linux/bpf.h>, no libbpf headers).
+ *
+ * Every number below is a kernel uapi fact (include/uapi/linux/bpf.h,
+ * if_ether.h, in.h, pkt_cls.h); the names follow the kernel's so the code
+ * reads like any other BPF program.
+ */
+#ifndef MB_PLATFORM_H
+#define MB_PLATFORM_H
+
+/* The datapath ABI (runtime/abi/datapath.h, on the include path). Included
+ * from here, not from lib/: inside lib/ a quoted "datapath.h" would find
+ * lib/datapath.h first. It also supplies the fixed-width mb_u* types. */
+#include "datapath.h"
+
+#if !defined(__bpf__)
+#error "platform.h is for BPF targets only (-target bpf)"
+#endif
+
+#ifndef NULL
+#define NULL ((void *)0)
+#endif
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* ---- ELF sections and BTF-defined maps (libbpf conventions) ------------ */
+
+#define SEC(name) __attribute__((section(name), used))
+
+/* BTF-defined map attributes: libbpf reads the map's parameters from the
+ * *types* of these members (array length for integers), never from values. */
+#define __uint(name, val) int(*name)[val]
+#define __type(name, val) __typeof__(val) *name
+#define __array(name, val) __typeof__(val) *name[]
+
+/* bpf_map_def.pinning / libbpf_pin_type */
+#define LIBBPF_PIN_NONE 0
+#define LIBBPF_PIN_BY_NAME 1
+
+/* enum bpf_map_type (only the ones we use) */
+#define BPF_MAP_TYPE_HASH 1
+#define BPF_MAP_TYPE_ARRAY 2
+#define BPF_MAP_TYPE_PERCPU_HASH 5
+#define BPF_MAP_TYPE_PERCPU_ARRAY 6
+#define BPF_MAP_TYPE_LRU_HASH 9
+#define BPF_MAP_TYPE_LRU_PERCPU_HASH 10
+#define BPF_MAP_TYPE_LPM_TRIE 11
+#define BPF_MAP_TYPE_RINGBUF 27
+
+/* map_flags */
+#define BPF_F_NO_PREALLOC (1U << 0)
+
+/* bpf_map_update_elem() flags */
+#define BPF_ANY 0
+#define BPF_NOEXIST 1
+#define BPF_EXIST 2
+
+/* ---- Helpers, declared by their kernel helper IDs (enum bpf_func_id) --- */
+
+static void *(*bpf_map_lookup_elem)(void *map, const void *key) = (void *)1;
+static long (*bpf_map_update_elem)(void *map, const void *key, const void *value,
+                                   mb_u64 flags) = (void *)2;
+static long (*bpf_map_delete_elem)(void *map, const void *key) = (void *)3;
+static mb_u64 (*bpf_ktime_get_ns)(void) = (void *)5;
+static long (*bpf_trace_printk)(const char *fmt, mb_u32 fmt_size, ...) = (void *)6;
+static mb_u32 (*bpf_get_prandom_u32)(void) = (void *)7;
+static mb_u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
+static long (*bpf_skb_load_bytes)(const void *skb, mb_u32 offset, void *to,
+                                  mb_u32 len) = (void *)26;
+static long (*bpf_ringbuf_output)(void *ringbuf, void *data, mb_u64 size,
+                                  mb_u64 flags) = (void *)130;
+static void *(*bpf_ringbuf_reserve)(void *ringbuf, mb_u64 size, mb_u64 flags) = (void *)131;
+static void (*bpf_ringbuf_submit)(void *data, mb_u64 flags) = (void *)132;
+static void (*bpf_ringbuf_discard)(void *data, mb_u64 flags) = (void *)133;
+
+/* ---- Program context ---------------------------------------------------- */
+
+/* struct __sk_buff, the uapi view of an skb, with the kernel's exact field
+ * offsets. Only the leading fields are spelled out (the verifier checks
+ * accesses by offset, so a prefix is enough); do not reorder. */
+struct __sk_buff {
+  mb_u32 len;            /*  0: bytes from skb->data (tc: L2, cgroup_skb: L3) */
+  mb_u32 pkt_type;       /*  4 */
+  mb_u32 mark;           /*  8 */
+  mb_u32 queue_mapping;  /* 12 */
+  mb_u32 protocol;       /* 16: ETH_P_* in network order */
+  mb_u32 vlan_present;   /* 20 */
+  mb_u32 vlan_tci;       /* 24 */
+  mb_u32 vlan_proto;     /* 28 */
+  mb_u32 priority;       /* 32 */
+  mb_u32 ingress_ifindex; /* 36 */
+  mb_u32 ifindex;        /* 40 */
+  mb_u32 tc_index;       /* 44 */
+  mb_u32 cb[5];          /* 48 */
+  mb_u32 hash;           /* 68 */
+  mb_u32 tc_classid;     /* 72 */
+  mb_u32 data;           /* 76 */
+  mb_u32 data_end;       /* 80 */
+  mb_u32 napi_id;        /* 84 */
+};
+
+_Static_assert(__builtin_offsetof(struct __sk_buff, protocol) == 16, "uapi __sk_buff layout");
+_Static_assert(__builtin_offsetof(struct __sk_buff, cb) == 48, "uapi __sk_buff layout");
+_Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "uapi __sk_buff layout");
+
+/* Program return codes. */
+#define TC_ACT_OK 0
+#define TC_ACT_SHOT 2
+#define MB_CGROUP_PASS 1
+#define MB_CGROUP_DROP 0
+
+/* ---- Protocol numbers --------------------------------------------------- */
+
+#define ETH_HLEN 14
+#define ETH_P_IP 0x0800
+#define ETH_P_ARP 0x0806
+#define ETH_P_IPV6 0x86DD
+
+#define IPPROTO_HOPOPTS 0
+#define IPPROTO_ICMP 1
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define IPPROTO_ROUTING 43
+#define IPPROTO_FRAGMENT 44
+#define IPPROTO_ESP 50
+#define IPPROTO_AH 51
+#define IPPROTO_ICMPV6 58
+#define IPPROTO_NONE 59
+#define IPPROTO_DSTOPTS 60
+#define IPPROTO_SCTP 132
+#define IPPROTO_MH 135
+
+/* ---- Byte order --------------------------------------------------------- */
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define bpf_htons(x) ((mb_u16)__builtin_bswap16((mb_u16)(x)))
+#define bpf_htonl(x) ((mb_u32)__builtin_bswap32((mb_u32)(x)))
+#elif __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define bpf_htons(x) ((mb_u16)(x))
+#define bpf_htonl(x) ((mb_u32)(x))
+#else
+#error "unknown byte order"
+#endif
+#define bpf_ntohs(x) bpf_htons(x)
+#define bpf_ntohl(x) bpf_htonl(x)
+
+/* ---- License ------------------------------------------------------------- */
+
+/* GPL-compatible: some helpers (e.g. bpf_trace_printk) are GPL-only. The
+ * skeleton is one translation unit, so defining it in a header is fine. */
+char mb_license[] SEC("license") = "GPL";
+
+#endif /* MB_PLATFORM_H */

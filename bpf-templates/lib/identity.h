@@ -1,0 +1,42 @@
+/* Peer identity: which selectors (and CIDR rules) an address belongs to.
+ *
+ * The loader fills an LPM trie keyed by {family, address}; prefixlen counts
+ * the 32-bit family word, so a /24 IPv4 entry has prefixlen 32 + 24 and a
+ * lookup uses the full 32 + 32 (or 32 + 128). Addresses missing from the
+ * trie are "world": no bits, MB_PEER_WORLD.
+ */
+#ifndef MB_LIB_IDENTITY_H
+#define MB_LIB_IDENTITY_H
+
+#include "include/platform.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+  __type(key, struct mb_lpm_key);
+  __type(value, struct mb_identity);
+  __uint(max_entries, MB_IDENTITY_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC); /* the kernel requires it for LPM tries */
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_identity SEC(".maps");
+
+/* The identity of every address the trie does not know. It lives in
+ * .rodata, so `peer` handed to the policy is always a readable map value
+ * and generated code never needs a NULL check. */
+static const struct mb_identity mb_world_identity = {.flags = MB_PEER_WORLD};
+
+static __always_inline const struct mb_identity *mb_identity_lookup(mb_u8 family,
+                                                                    const mb_u8 addr[16]) {
+  struct mb_lpm_key key;
+
+  __builtin_memset(&key, 0, sizeof(key));
+  key.prefixlen = 32 + (family == MB_FAMILY_V4 ? 32 : 128);
+  key.family = family;
+  /* The parser zeroes the tail of IPv4 addresses, so copying 16 bytes keeps
+   * the (unused) key bytes zero as well. */
+  __builtin_memcpy(key.addr, addr, 16);
+
+  const struct mb_identity *id = bpf_map_lookup_elem(&mb_identity, &key);
+  return id ? id : &mb_world_identity;
+}
+
+#endif /* MB_LIB_IDENTITY_H */

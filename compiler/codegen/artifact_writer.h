@@ -1,0 +1,42 @@
+// `membranec compile`: every endpoint class to a BPF object, plus the
+// manifest, written to a directory all at once or not at all.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "artifacts/manifest.h"
+#include "codegen/class_compiler.h"
+#include "ir/ir.h"
+#include "sema/sema.h"
+
+namespace membrane::codegen {
+
+struct CompileOptions {
+  EmitOptions emit;
+  std::string compilerVersion;
+  size_t cidrFoldLimit = PeerLowering::kDefaultFoldLimit;
+  // Called before each class: (index, total, class).
+  std::function<void(size_t, size_t, const ir::EndpointClass&)> progress;
+};
+
+struct Artifacts {
+  artifacts::Manifest manifest;
+  std::vector<ClassObject> objects;  // same order as manifest.classes
+};
+
+// Throws std::runtime_error on a class that cannot be lowered.
+Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
+                         const CompileOptions& options);
+
+// The object file name of a class.
+std::string objectName(uint32_t classId);
+
+// Writes manifest.json, the objects and any --emit files into `dir`, replacing
+// a previous membrane output there. Everything is written to a temporary
+// sibling directory first and renamed into place, so a failure leaves `dir`
+// as it was. Refuses a non-empty `dir` that holds no manifest.json.
+bool writeArtifacts(const std::string& dir, const Artifacts& artifacts, std::string* error);
+
+}  // namespace membrane::codegen

@@ -1,0 +1,92 @@
+#include "codegen/class_compiler.h"
+
+#include <llvm/Analysis/CGSCCPassManager.h>
+#include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/PassManager.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <stdexcept>
+
+#include "codegen/bpf_skeleton.h"
+#include "codegen/bpf_target.h"
+
+namespace membrane::codegen {
+
+ClassCompiler::ClassCompiler() = default;
+ClassCompiler::~ClassCompiler() = default;
+
+std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error) {
+  std::unique_ptr<ClassCompiler> cc(new ClassCompiler());
+  cc->context_ = std::make_unique<llvm::LLVMContext>();
+  cc->skeleton_ = compileSkeleton(*cc->context_, embeddedTemplates(), "bpf-templates/endpoint.c", error);
+  if (!cc->skeleton_) return nullptr;
+  cc->target_ = createBpfTargetMachine();
+  cc->skeleton_->setDataLayout(cc->target_->createDataLayout());
+  return cc;
+}
+
+namespace {
+
+void optimize(llvm::Module& module, llvm::TargetMachine& target) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(&target);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2);
+  mpm.run(module, mam);
+}
+
+std::string emit(llvm::Module& module, llvm::TargetMachine& target, llvm::CodeGenFileType type) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream out(buffer);
+  llvm::legacy::PassManager pm;
+  if (target.addPassesToEmitFile(pm, out, nullptr, type))
+    throw std::runtime_error("the BPF target cannot emit this file type");
+  pm.run(module);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+}  // namespace
+
+ClassObject ClassCompiler::compile(const ir::Program& program, const ir::EndpointClass& cls,
+                                   const PeerLowering& lowering, const EmitOptions& options) {
+  std::unique_ptr<llvm::Module> module = llvm::CloneModule(*skeleton_);
+  module->setModuleIdentifier("class-" + std::to_string(cls.id));
+  ClassObject out;
+  out.classId = cls.id;
+  out.stats = generateDecisions(*module, program, cls, lowering);
+
+  std::string problems;
+  llvm::raw_string_ostream problemStream(problems);
+  if (llvm::verifyModule(*module, &problemStream))
+    throw std::runtime_error("internal error: generated IR for class " + std::to_string(cls.id) +
+                             " is invalid:\n" + problemStream.str());
+  optimize(*module, *target_);
+  if (options.llvmIr) {
+    llvm::raw_string_ostream irStream(out.llvmIr);
+    module->print(irStream, nullptr);
+  }
+  if (options.assembly) {
+    // Emitting consumes nothing, but codegen passes may tweak IR: emit the
+    // assembly from a copy so the object comes from the same input.
+    std::unique_ptr<llvm::Module> copy = llvm::CloneModule(*module);
+    out.assembly = emit(*copy, *target_, llvm::CGFT_AssemblyFile);
+  }
+  out.elf = emit(*module, *target_, llvm::CGFT_ObjectFile);
+  return out;
+}
+
+}  // namespace membrane::codegen

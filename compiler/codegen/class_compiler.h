@@ -1,0 +1,49 @@
+// Turns one endpoint class into a BPF ELF object: clone the skeleton module,
+// generate the class's decision into it, optimize, emit — all in memory.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "codegen/decision_codegen.h"
+#include "ir/ir.h"
+
+namespace llvm {
+class LLVMContext;
+class Module;
+class TargetMachine;
+}  // namespace llvm
+
+namespace membrane::codegen {
+
+struct EmitOptions {
+  bool llvmIr = false;   // keep the optimized LLVM IR text
+  bool assembly = false; // keep the BPF assembly text
+};
+
+struct ClassObject {
+  uint32_t classId = 0;
+  std::string elf;       // the BPF object file
+  std::string llvmIr;    // with EmitOptions::llvmIr
+  std::string assembly;  // with EmitOptions::assembly
+  DecisionStats stats;
+};
+
+class ClassCompiler {
+ public:
+  // Compiles the embedded skeleton once. Null (and `error` set) on failure.
+  static std::unique_ptr<ClassCompiler> create(std::string* error);
+  ~ClassCompiler();
+
+  // Throws std::runtime_error when the class cannot be lowered.
+  ClassObject compile(const ir::Program& program, const ir::EndpointClass& cls, const PeerLowering& lowering,
+                      const EmitOptions& options);
+
+ private:
+  ClassCompiler();
+  std::unique_ptr<llvm::LLVMContext> context_;
+  std::unique_ptr<llvm::Module> skeleton_;
+  std::unique_ptr<llvm::TargetMachine> target_;
+};
+
+}  // namespace membrane::codegen

@@ -1,0 +1,471 @@
+#include "codegen/decision_codegen.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <stdexcept>
+
+#include <llvm/IR/Module.h>
+#include <llvm/Support/Host.h>
+
+#include "abi/datapath.h"
+#include "codegen/irbuilder_bpf.h"
+
+namespace membrane::codegen {
+
+namespace {
+
+// Field indices of the ABI structs as clang lays them out (checked below).
+enum InputField { kInPeer = 0, kInPeerFlags = 1, kInFamily = 2, kInProto = 3, kInPort = 4, kInAddr = 5 };
+enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdBits = 2 };
+enum DecisionField { kOutRule = 0, kOutAuditRule = 1, kOutVerdict = 2, kOutAuditDeny = 3, kOutEnforced = 4 };
+
+// A matcher returns the deciding rule id, with the top bit set for a deny;
+// kDefaultDeny is "no rule matched".
+constexpr uint32_t kDenyBit = 0x80000000u;
+constexpr uint32_t kDefaultDeny = kDenyBit;
+
+[[noreturn]] void notSupported(const std::string& what) {
+  throw std::runtime_error("code generation does not support " + what);
+}
+
+void expectStruct(llvm::Type* type, unsigned fields, const char* name) {
+  auto* st = llvm::dyn_cast<llvm::StructType>(type);
+  if (!st || st->getNumElements() != fields)
+    throw std::runtime_error(std::string("datapath skeleton ABI mismatch: struct ") + name +
+                             " does not have the layout of runtime/abi/datapath.h");
+}
+
+// A rule as it applies to one protocol: its port ranges there.
+struct Applicable {
+  const ir::Rule* rule;
+  bool allPorts;
+  std::vector<ir::PortRange> ranges;
+};
+
+class DecisionGenerator {
+ public:
+  DecisionGenerator(llvm::Module& module, const ir::Program& program, const PeerLowering& lowering)
+      : module_(module), program_(program), lowering_(lowering), b_(module.getContext(), module) {}
+
+  DecisionStats stats;
+
+  void decide(const char* name, const ir::DirectionPolicy& policy) {
+    llvm::Function* fn = module_.getFunction(name);
+    if (!fn) return;  // the skeleton never calls it (optimized away)
+    if (fn->arg_size() != 2) throw std::runtime_error(std::string("datapath skeleton declares ") + name + " with the wrong signature");
+    if (!fn->isDeclaration()) throw std::runtime_error(std::string("datapath skeleton already defines ") + name);
+    llvm::Value* in = fn->getArg(0);
+    llvm::Value* out = fn->getArg(1);
+    expectStruct(in->getType()->getPointerElementType(), 6, "mb_decision_input");
+    expectStruct(out->getType()->getPointerElementType(), 6, "mb_decision");
+    prepare(fn);
+
+    auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
+    b_.SetInsertPoint(entry);
+    if (!policy.enforced && !policy.audited) {
+      // Open direction: nothing to decide.
+      b_.storeConst(out, kOutRule, 0);
+      b_.storeConst(out, kOutAuditRule, 0);
+      b_.storeConst(out, kOutVerdict, MB_VERDICT_ALLOW);
+      b_.storeConst(out, kOutAuditDeny, 0);
+      b_.storeConst(out, kOutEnforced, 0);
+      b_.CreateRetVoid();
+      return;
+    }
+
+    std::vector<const ir::Rule*> enforcedRules, allRules;
+    for (const auto& r : policy.rules) {
+      allRules.push_back(&r);
+      if (!r.audit) enforcedRules.push_back(&r);
+    }
+    stats.rules += policy.rules.size();
+
+    llvm::Value* code = b_.getInt32(0);  // open: allowed, no rule
+    if (policy.enforced) {
+      llvm::Function* matcher = buildMatcher(std::string(name) + ".enforced", enforcedRules, in->getType());
+      b_.SetInsertPoint(entry);
+      code = b_.CreateCall(matcher, {in}, "code");
+    }
+    llvm::Value* denied = b_.CreateICmpNE(b_.CreateAnd(code, kDenyBit), b_.getInt32(0), "denied");
+    b_.storeField(out, kOutRule, b_.CreateAnd(code, ~kDenyBit));
+    b_.storeField(out, kOutVerdict, b_.CreateZExt(denied, b_.getInt8Ty()));
+    b_.storeConst(out, kOutEnforced, policy.enforced ? 1 : 0);
+    b_.storeConst(out, kOutAuditRule, 0);
+    b_.storeConst(out, kOutAuditDeny, 0);
+    if (!policy.audited) {
+      b_.CreateRetVoid();
+      return;
+    }
+    // Audit: what would the verdict be with audit policies enforced too?
+    llvm::Function* auditMatcher = buildMatcher(std::string(name) + ".audit", allRules, in->getType());
+    auto* auditBlock = llvm::BasicBlock::Create(ctx(), "audit", fn);
+    auto* done = llvm::BasicBlock::Create(ctx(), "done", fn);
+    b_.SetInsertPoint(entry);
+    b_.CreateCondBr(denied, done, auditBlock);
+    b_.SetInsertPoint(auditBlock);
+    llvm::Value* auditCode = b_.CreateCall(auditMatcher, {in}, "audit.code");
+    llvm::Value* wouldDeny = b_.CreateICmpNE(b_.CreateAnd(auditCode, kDenyBit), b_.getInt32(0));
+    b_.storeField(out, kOutAuditDeny, b_.CreateZExt(wouldDeny, b_.getInt8Ty()));
+    b_.storeField(out, kOutAuditRule, b_.CreateSelect(wouldDeny, b_.CreateAnd(auditCode, ~kDenyBit), b_.getInt32(0)));
+    b_.CreateBr(done);
+    b_.SetInsertPoint(done);
+    b_.CreateRetVoid();
+  }
+
+  void directionEnforced(const ir::EndpointClass& cls) {
+    llvm::Function* fn = module_.getFunction("mb_direction_enforced");
+    if (!fn) return;  // never called
+    if (fn->arg_size() != 1) throw std::runtime_error("datapath skeleton declares mb_direction_enforced with the wrong signature");
+    prepare(fn);
+    auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
+    b_.SetInsertPoint(entry);
+    llvm::Value* dir = fn->getArg(0);
+    auto* retType = llvm::cast<llvm::IntegerType>(fn->getReturnType());
+    llvm::Value* isEgress = b_.CreateICmpEQ(dir, llvm::ConstantInt::get(dir->getType(), MB_DIR_EGRESS));
+    b_.CreateRet(b_.CreateSelect(isEgress, llvm::ConstantInt::get(retType, cls.egress.enforced ? 1 : 0),
+                                 llvm::ConstantInt::get(retType, cls.ingress.enforced ? 1 : 0)));
+  }
+
+ private:
+  llvm::Module& module_;
+  const ir::Program& program_;
+  const PeerLowering& lowering_;
+  IRBuilderBPF b_;
+
+  llvm::LLVMContext& ctx() { return module_.getContext(); }
+
+  static void prepare(llvm::Function* fn) {
+    // Defined here for this class only: internal, and inlined into the
+    // skeleton so constants propagate into the caller.
+    fn->setLinkage(llvm::GlobalValue::InternalLinkage);
+    // clang attached the extern declaration's debug info (for BTF); a
+    // definition needs its own, and once inlined it needs none.
+    fn->setSubprogram(nullptr);
+    fn->addFnAttr(llvm::Attribute::AlwaysInline);
+    fn->removeFnAttr(llvm::Attribute::NoInline);
+  }
+
+  // One matcher over `rules` (in verdict order): i32 (input*) → code.
+  llvm::Function* buildMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Type* inType) {
+    auto* fnType = llvm::FunctionType::get(b_.getInt32Ty(), {inType}, false);
+    auto* fn = llvm::Function::Create(fnType, llvm::GlobalValue::InternalLinkage, name, module_);
+    fn->addFnAttr(llvm::Attribute::AlwaysInline);
+    llvm::Value* in = fn->getArg(0);
+
+    auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
+    b_.SetInsertPoint(entry);
+    Frame f;
+    f.fn = fn;
+    f.in = in;
+    f.peer = b_.loadField(in, kInPeer, "peer");
+    f.peerFlags = b_.loadField(in, kInPeerFlags, "peer.flags");
+    llvm::Value* proto = b_.loadField(in, kInProto, "proto");
+    f.port = b_.CreateZExt(b_.loadField(in, kInPort, "port"), b_.getInt32Ty(), "port32");
+    f.defaultDeny = llvm::BasicBlock::Create(ctx(), "default.deny", fn);
+    {
+      llvm::IRBuilderBase::InsertPointGuard guard(b_);
+      b_.SetInsertPoint(f.defaultDeny);
+      b_.CreateRet(b_.getInt32(kDefaultDeny));
+    }
+
+    // Protocols some rule names; every other protocol only meets rules for
+    // any protocol.
+    std::vector<uint8_t> protocols;
+    for (const auto* r : rules)
+      for (const auto& m : r->l4)
+        if (m.protocol != ir::kAnyProtocol) protocols.push_back(m.protocol);
+    std::sort(protocols.begin(), protocols.end());
+    protocols.erase(std::unique(protocols.begin(), protocols.end()), protocols.end());
+
+    auto* otherBlock = llvm::BasicBlock::Create(ctx(), "proto.other", fn);
+    auto* sw = b_.CreateSwitch(proto, otherBlock, static_cast<unsigned>(protocols.size()));
+    for (uint8_t p : protocols) {
+      auto* block = llvm::BasicBlock::Create(ctx(), "proto." + ir::protocolName(p), fn);
+      sw->addCase(llvm::ConstantInt::get(llvm::cast<llvm::IntegerType>(proto->getType()), p), block);
+      b_.SetInsertPoint(block);
+      emitProtocol(f, applicableFor(rules, p));
+    }
+    b_.SetInsertPoint(otherBlock);
+    emitProtocol(f, applicableFor(rules, std::nullopt));
+    return fn;
+  }
+
+  struct Frame {
+    llvm::Function* fn = nullptr;
+    llvm::Value* in = nullptr;
+    llvm::Value* peer = nullptr;
+    llvm::Value* peerFlags = nullptr;
+    llvm::Value* port = nullptr;
+    llvm::BasicBlock* defaultDeny = nullptr;
+    std::map<uint32_t, llvm::BasicBlock*> ruleReturn;  // rule id → block returning its code
+    std::map<std::vector<size_t>, llvm::BasicBlock*> leaves;
+    std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
+  };
+
+  // Rules that can match protocol `p` (nullopt: a protocol no rule names),
+  // with their port ranges for it.
+  static std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules, std::optional<uint8_t> p) {
+    std::vector<Applicable> out;
+    for (const auto* r : rules) {
+      Applicable a{r, false, {}};
+      bool applies = false;
+      if (r->l4.empty()) applies = a.allPorts = true;
+      for (const auto& m : r->l4) {
+        if (m.protocol == ir::kAnyProtocol || (p && m.protocol == *p)) {
+          applies = true;
+          if (m.ports.empty() || m.protocol == ir::kAnyProtocol) a.allPorts = true;
+          a.ranges.insert(a.ranges.end(), m.ports.begin(), m.ports.end());
+        }
+      }
+      if (!applies) continue;
+      if (a.allPorts) a.ranges.clear();
+      // A protocol no rule names has no port dimension worth searching.
+      if (!p) a.allPorts = true, a.ranges.clear();
+      out.push_back(std::move(a));
+    }
+    return out;
+  }
+
+  void emitProtocol(Frame& f, const std::vector<Applicable>& rules) {
+    // Elementary intervals: every range start and every end+1 is a boundary.
+    std::vector<uint32_t> bounds = {0};
+    for (const auto& a : rules)
+      for (const auto& r : a.ranges) {
+        bounds.push_back(r.first);
+        if (r.last < 65535) bounds.push_back(uint32_t(r.last) + 1);
+      }
+    std::sort(bounds.begin(), bounds.end());
+    bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+
+    // Rule list per interval, in verdict order (the order of `rules`).
+    std::vector<std::vector<size_t>> lists(bounds.size());
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (rules[i].allPorts) {
+        for (auto& l : lists) l.push_back(i);
+        continue;
+      }
+      std::vector<bool> covered(bounds.size(), false);
+      for (const auto& r : rules[i].ranges) {
+        size_t first = std::lower_bound(bounds.begin(), bounds.end(), uint32_t(r.first)) - bounds.begin();
+        for (size_t k = first; k < bounds.size() && bounds[k] <= r.last; ++k) covered[k] = true;
+      }
+      for (size_t k = 0; k < bounds.size(); ++k)
+        if (covered[k]) lists[k].push_back(i);
+    }
+    // Merge neighbours that decide alike.
+    std::vector<uint32_t> starts;
+    std::vector<std::vector<size_t>> merged;
+    for (size_t k = 0; k < bounds.size(); ++k) {
+      if (!merged.empty() && merged.back() == lists[k]) continue;
+      starts.push_back(bounds[k]);
+      merged.push_back(lists[k]);
+    }
+    stats.intervals += merged.size();
+    emitSearch(f, rules, starts, merged, 0, merged.size());
+  }
+
+  // Binary search over intervals [lo, hi) by port.
+  void emitSearch(Frame& f, const std::vector<Applicable>& rules, const std::vector<uint32_t>& starts,
+                  const std::vector<std::vector<size_t>>& lists, size_t lo, size_t hi) {
+    if (hi - lo == 1) {
+      b_.CreateBr(leaf(f, rules, lists[lo]));
+      return;
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    auto* left = llvm::BasicBlock::Create(ctx(), "port.lt." + std::to_string(starts[mid]), f.fn);
+    auto* right = llvm::BasicBlock::Create(ctx(), "port.ge." + std::to_string(starts[mid]), f.fn);
+    b_.CreateCondBr(b_.CreateICmpULT(f.port, b_.getInt32(starts[mid])), left, right);
+    b_.SetInsertPoint(left);
+    emitSearch(f, rules, starts, lists, lo, mid);
+    b_.SetInsertPoint(right);
+    emitSearch(f, rules, starts, lists, mid, hi);
+  }
+
+  llvm::BasicBlock* leaf(Frame& f, const std::vector<Applicable>& rules, const std::vector<size_t>& list) {
+    if (list.empty()) return f.defaultDeny;
+    std::vector<size_t> key;
+    for (size_t i : list) key.push_back(rules[i].rule->id);
+    if (auto it = f.leaves.find(key); it != f.leaves.end()) return it->second;
+
+    llvm::IRBuilderBase::InsertPointGuard guard(b_);
+    auto* block = llvm::BasicBlock::Create(ctx(), "leaf", f.fn);
+    f.leaves.emplace(key, block);
+    stats.leafRuleTests += list.size();
+    stats.maxLeafRules = std::max(stats.maxLeafRules, list.size());
+    b_.SetInsertPoint(block);
+    // Load every bit word the leaf needs here, in a block that dominates all
+    // its tests (a word first loaded inside one half would not reach the other).
+    f.bitsWords.assign(MB_PEER_WORDS, nullptr);
+    std::vector<const ir::Rule*> chain;
+    for (size_t i : list) {
+      chain.push_back(rules[i].rule);
+      for (const auto& entry : wordsOf(rules[i].rule->peer)) bitsWord(f, entry.first);
+    }
+    emitRuleSearch(f, chain, 0, chain.size());
+    return block;
+  }
+
+  // Peer conditions merged over several rules: true iff any of them matches.
+  struct Combined {
+    bool always = false;
+    uint32_t flags = 0;
+    std::map<unsigned, uint64_t> words;
+    std::vector<const ir::CidrMatch*> folded;
+  };
+
+  void combine(Combined& c, const ir::PeerMatch& m) {
+    if (m.all) c.always = true;
+    c.flags |= entityFlags(m);
+    for (const auto& [w, mask] : wordsOf(m)) c.words[w] |= mask;
+    for (const auto& cidr : m.cidrs)
+      if (!lowering_.cidrBits.count(cidr)) c.folded.push_back(&cidr);
+  }
+
+  llvm::Value* combinedTest(Frame& f, const Combined& c) {
+    if (c.always) return b_.getTrue();
+    std::vector<llvm::Value*> any;
+    if (c.flags) any.push_back(b_.testMask(f.peerFlags, c.flags));
+    for (const auto& [word, mask] : c.words) any.push_back(b_.testMask(bitsWord(f, word), mask));
+    for (const auto* cidr : c.folded) any.push_back(cidrTest(f, *cidr));
+    return b_.anyOf(any);
+  }
+
+  // First matching rule among chain[lo, hi), in order. Short runs are a
+  // chain of tests; long runs split in halves, each guarded by the OR of its
+  // rules' peer conditions — exact, so the first half whose guard holds
+  // contains the first match, and the path is log(n) guards long.
+  void emitRuleSearch(Frame& f, const std::vector<const ir::Rule*>& chain, size_t lo, size_t hi) {
+    constexpr size_t kChain = 4;
+    size_t foldedInRange = 0;
+    for (size_t i = lo; i < hi; ++i)
+      for (const auto& c : chain[i]->peer.cidrs) foldedInRange += !lowering_.cidrBits.count(c);
+    // Guards over folded CIDRs repeat their compares at every level: keep
+    // such runs linear (there are few of them, by the fold limit).
+    if (hi - lo <= kChain || foldedInRange > 0) {
+      for (size_t i = lo; i < hi; ++i) {
+        auto* next = llvm::BasicBlock::Create(ctx(), "next", f.fn);
+        Combined c;
+        combine(c, chain[i]->peer);
+        b_.CreateCondBr(combinedTest(f, c), ruleReturn(f, *chain[i]), next);
+        b_.SetInsertPoint(next);
+      }
+      b_.CreateBr(f.defaultDeny);
+      return;
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    Combined left;
+    for (size_t i = lo; i < mid; ++i) combine(left, chain[i]->peer);
+    ++stats.searchNodes;
+    auto* leftBlock = llvm::BasicBlock::Create(ctx(), "rules.lo", f.fn);
+    auto* rightBlock = llvm::BasicBlock::Create(ctx(), "rules.hi", f.fn);
+    b_.CreateCondBr(combinedTest(f, left), leftBlock, rightBlock);
+    // The bit words were loaded in this block, which dominates both halves.
+    b_.SetInsertPoint(leftBlock);
+    emitRuleSearch(f, chain, lo, mid);
+    b_.SetInsertPoint(rightBlock);
+    emitRuleSearch(f, chain, mid, hi);
+  }
+
+  static uint32_t entityFlags(const ir::PeerMatch& m) {
+    return (m.world ? MB_PEER_WORLD : 0) | (m.host ? MB_PEER_HOST : 0) |
+           (m.cluster ? (MB_PEER_ENDPOINT | MB_PEER_HOST) : 0);
+  }
+
+  std::map<unsigned, uint64_t> wordsOf(const ir::PeerMatch& m) const {
+    std::map<unsigned, uint64_t> words;
+    auto add = [&](uint32_t bit) {
+      if (bit >= MB_PEER_BITS)
+        notSupported("more than " + std::to_string(MB_PEER_BITS) + " peer bits (map-driven matching is planned)");
+      words[bit / 64] |= uint64_t(1) << (bit % 64);
+    };
+    for (uint32_t bit : m.selectorBits) add(bit);
+    for (const auto& c : m.cidrs)
+      if (auto it = lowering_.cidrBits.find(c); it != lowering_.cidrBits.end()) add(it->second);
+    return words;
+  }
+
+  llvm::BasicBlock* ruleReturn(Frame& f, const ir::Rule& rule) {
+    if (auto it = f.ruleReturn.find(rule.id); it != f.ruleReturn.end()) return it->second;
+    if (rule.id >= MB_RULE_MAX) notSupported("more than " + std::to_string(MB_RULE_MAX - 1) + " rules");
+    llvm::IRBuilderBase::InsertPointGuard guard(b_);
+    auto* block = llvm::BasicBlock::Create(ctx(), "rule." + std::to_string(rule.id), f.fn);
+    b_.SetInsertPoint(block);
+    b_.CreateRet(b_.getInt32(rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0)));
+    f.ruleReturn.emplace(rule.id, block);
+    return block;
+  }
+
+  llvm::Value* bitsWord(Frame& f, unsigned word) {
+    if (!f.bitsWords[word]) {
+      llvm::Value* bits = b_.fieldPtr(f.peer, kIdBits, "bits");
+      llvm::Value* ptr = b_.CreateConstInBoundsGEP2_32(bits->getType()->getPointerElementType(), bits, 0, word);
+      f.bitsWords[word] = b_.CreateLoad(b_.getInt64Ty(), ptr, "bits." + std::to_string(word));
+    }
+    return f.bitsWords[word];
+  }
+
+  // The peer address in prefix `p`, compared as 32-bit words in the byte
+  // order the BPF target loads them (little-endian here).
+  llvm::Value* prefixTest(Frame& f, const net::Prefix& p) {
+    ++stats.foldedCidrs;
+    uint8_t family = p.family() == net::Family::V4 ? MB_FAMILY_V4 : MB_FAMILY_V6;
+    std::vector<llvm::Value*> all = {b_.CreateICmpEQ(b_.loadField(f.in, kInFamily), b_.getInt8(family))};
+    llvm::Value* addr = b_.fieldPtr(f.in, kInAddr, "addr");
+    llvm::Value* words = b_.CreateBitCast(addr, b_.getInt32Ty()->getPointerTo());
+    for (unsigned w = 0; w * 32 < p.length; ++w) {
+      uint32_t mask = 0, value = 0;
+      for (unsigned byte = 0; byte < 4; ++byte) {
+        unsigned bitStart = (w * 4 + byte) * 8;
+        uint8_t m = 0;
+        if (p.length >= bitStart + 8) m = 0xff;
+        else if (p.length > bitStart) m = static_cast<uint8_t>(0xff << (8 - (p.length - bitStart)));
+        mask |= uint32_t(m) << (8 * byte);
+        value |= uint32_t(p.addr.bytes[w * 4 + byte] & m) << (8 * byte);
+      }
+      llvm::Value* ptr = b_.CreateConstInBoundsGEP1_32(b_.getInt32Ty(), words, w);
+      auto* load = b_.CreateAlignedLoad(b_.getInt32Ty(), ptr, llvm::MaybeAlign(1));
+      all.push_back(b_.CreateICmpEQ(b_.CreateAnd(load, b_.getInt32(mask)), b_.getInt32(value)));
+    }
+    llvm::Value* acc = all.front();
+    for (size_t i = 1; i < all.size(); ++i) acc = b_.CreateAnd(acc, all[i]);
+    return acc;
+  }
+
+  llvm::Value* cidrTest(Frame& f, const ir::CidrMatch& c) {
+    llvm::Value* in = prefixTest(f, c.prefix);
+    for (const auto& e : c.except) in = b_.CreateAnd(in, b_.CreateNot(prefixTest(f, e)));
+    return in;
+  }
+};
+
+}  // namespace
+
+PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit) {
+  std::set<ir::CidrMatch> cidrs;
+  for (const auto& cls : program.classes)
+    for (const auto* dp : {&cls.ingress, &cls.egress})
+      for (const auto& r : dp->rules) cidrs.insert(r.peer.cidrs.begin(), r.peer.cidrs.end());
+  PeerLowering out;
+  if (cidrs.size() > foldLimit) {
+    uint32_t next = static_cast<uint32_t>(program.selectors.size());
+    for (const auto& c : cidrs) out.cidrBits.emplace(c, next++);
+  }
+  if (out.bitCount(program) > MB_PEER_BITS)
+    notSupported(std::to_string(program.selectors.size()) + " peer selectors and " + std::to_string(out.cidrBits.size()) +
+                 " CIDRs: more than the datapath's " + std::to_string(MB_PEER_BITS) +
+                 " peer bits (map-driven matching is planned)");
+  return out;
+}
+
+DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program, const ir::EndpointClass& cls,
+                                const PeerLowering& lowering) {
+  if (!llvm::sys::IsLittleEndianHost) notSupported("big-endian hosts (CIDR constants assume bpfel)");
+  DecisionGenerator gen(module, program, lowering);
+  gen.decide("mb_decide_ingress", cls.ingress);
+  gen.decide("mb_decide_egress", cls.egress);
+  gen.directionEnforced(cls);
+  return gen.stats;
+}
+
+}  // namespace membrane::codegen

@@ -1,0 +1,56 @@
+// Generates a class's policy decision as LLVM IR, every rule folded in as
+// constants: a switch on the protocol, a binary search over the elementary
+// port intervals the rules distinguish, and at each leaf the few rules that
+// apply there, tested in verdict order (deny rules, then allow rules). The
+// path per packet grows with log(rules), not with rules.
+//
+// Defines, in a module cloned from the skeleton, the functions the skeleton
+// declares (runtime/abi/datapath.h):
+//   void mb_decide_ingress(const struct mb_decision_input*, struct mb_decision*)
+//   void mb_decide_egress(...)
+//   int  mb_direction_enforced(int direction)
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+#include "ir/ir.h"
+
+namespace llvm {
+class Module;
+}
+
+namespace membrane::codegen {
+
+// Program-wide choices about where peer tests live. Few CIDRs are folded into
+// code as immediates; past a limit every CIDR becomes a bit in the identity
+// trie (after the selector bits), so a peer test is always a few AND masks
+// and leaves can be searched in log time.
+struct PeerLowering {
+  std::map<ir::CidrMatch, uint32_t> cidrBits;  // empty: all CIDRs folded
+
+  static constexpr size_t kDefaultFoldLimit = 16;
+  // Throws std::runtime_error when selectors and lowered CIDRs exceed the
+  // datapath's peer bits.
+  static PeerLowering choose(const ir::Program& program, size_t foldLimit = kDefaultFoldLimit);
+  size_t bitCount(const ir::Program& program) const { return program.selectors.size() + cidrBits.size(); }
+};
+
+// How the compiler lowered a class; reported with --emit and in the manifest.
+struct DecisionStats {
+  size_t rules = 0;           // rules in both directions
+  size_t intervals = 0;       // leaves of the port search trees (after merging)
+  size_t leafRuleTests = 0;   // rule tests placed in leaves, summed
+  size_t maxLeafRules = 0;    // longest rule chain in any leaf
+  size_t foldedCidrs = 0;     // CIDR tests emitted as immediates
+  size_t searchNodes = 0;     // rule-search tree nodes in long leaves
+};
+
+// Throws std::runtime_error when the skeleton's declarations do not match the
+// ABI this generator was written for, or when a construct cannot be lowered
+// (fail closed: never emit a decision that is wrong).
+DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program, const ir::EndpointClass& cls,
+                                const PeerLowering& lowering);
+
+}  // namespace membrane::codegen

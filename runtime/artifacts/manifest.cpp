@@ -1,0 +1,353 @@
+#include "artifacts/manifest.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace membrane::artifacts {
+
+using nlohmann::json;
+
+namespace {
+
+const char* scopeName(NamespaceScope s) {
+  switch (s) {
+    case NamespaceScope::Exact: return "exact";
+    case NamespaceScope::Selector: return "selector";
+    case NamespaceScope::Any: return "any";
+  }
+  return "";
+}
+
+json addresses(const std::vector<net::Address>& as) {
+  json out = json::array();
+  for (const auto& a : as) out.push_back(a.str());
+  return out;
+}
+
+json direction(const DirectionSummary& d) {
+  return {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", d.rules}};
+}
+
+// Reading: every accessor names the field it failed on.
+struct FieldError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const json& field(const json& j, const std::string& path, const char* key) {
+  if (!j.is_object()) throw FieldError(path + ": expected an object");
+  auto it = j.find(key);
+  if (it == j.end()) throw FieldError(path + ": missing \"" + key + "\"");
+  return *it;
+}
+
+template <typename T>
+T get(const json& j, const std::string& path, const char* key) {
+  const json& v = field(j, path, key);
+  try {
+    return v.get<T>();
+  } catch (const json::exception&) {
+    throw FieldError(path + "." + key + ": has the wrong type");
+  }
+}
+
+const json& array(const json& j, const std::string& path, const char* key) {
+  const json& v = field(j, path, key);
+  if (!v.is_array()) throw FieldError(path + "." + key + ": expected an array");
+  return v;
+}
+
+std::vector<net::Address> readAddresses(const json& j, const std::string& path) {
+  std::vector<net::Address> out;
+  const json& arr = array(j, path, "addresses");
+  for (size_t i = 0; i < arr.size(); ++i) {
+    std::string where = path + ".addresses[" + std::to_string(i) + "]";
+    if (!arr[i].is_string()) throw FieldError(where + ": expected a string");
+    auto a = net::Address::parse(arr[i].get<std::string>());
+    if (!a) throw FieldError(where + ": not an IP address");
+    out.push_back(*a);
+  }
+  return out;
+}
+
+labels::Selector readSelector(const json& j, const std::string& path, const char* key) {
+  try {
+    return field(j, path, key).get<labels::Selector>();
+  } catch (const FieldError&) {
+    throw;
+  } catch (const std::exception&) {
+    throw FieldError(path + "." + key + ": not a valid label selector");
+  }
+}
+
+DirectionSummary readDirection(const json& j, const std::string& path, const char* key) {
+  const json& d = field(j, path, key);
+  std::string p = path + "." + key;
+  return {get<bool>(d, p, "enforced"), get<bool>(d, p, "audited"), get<std::vector<uint32_t>>(d, p, "rules")};
+}
+
+}  // namespace
+
+bool SelectorEntry::matches(const std::string& endpointNs, const labels::LabelSet& labelSet,
+                            const labels::LabelSet& namespaceLabels) const {
+  switch (scope) {
+    case NamespaceScope::Exact:
+      if (endpointNs != ns) return false;
+      break;
+    case NamespaceScope::Selector:
+      if (!namespaces.matches(namespaceLabels)) return false;
+      break;
+    case NamespaceScope::Any: break;
+  }
+  return pods.matches(labelSet);
+}
+
+bool CidrEntry::matches(const net::Address& a) const {
+  if (!prefix.contains(a)) return false;
+  for (const auto& e : except)
+    if (e.contains(a)) return false;
+  return true;
+}
+
+bool CidrEntry::matchesRegion(const net::Prefix& p) const {
+  if (!prefix.contains(p)) return false;
+  for (const auto& e : except)
+    if (e.contains(p)) return false;
+  return true;
+}
+
+std::string Manifest::toJson() const {
+  json j;
+  j["format"] = kFormatName;
+  j["formatVersion"] = formatVersion;
+  j["abiVersion"] = abiVersion;
+  j["compiler"] = {{"name", "membranec"}, {"version", compilerVersion}};
+  j["requiredFeatures"] = requiredFeatures;
+  j["selectors"] = json::array();
+  for (const auto& s : selectors) {
+    json sj = {{"bit", s.bit}, {"pods", s.pods}, {"namespaceScope", scopeName(s.scope)}, {"text", s.text}};
+    if (s.scope == NamespaceScope::Exact) sj["namespace"] = s.ns;
+    if (s.scope == NamespaceScope::Selector) sj["namespaces"] = s.namespaces;
+    j["selectors"].push_back(sj);
+  }
+  j["cidrs"] = json::array();
+  for (const auto& c : cidrs) {
+    json ex = json::array();
+    for (const auto& e : c.except) ex.push_back(e.str());
+    j["cidrs"].push_back({{"bit", c.bit}, {"prefix", c.prefix.str()}, {"except", ex}});
+  }
+  j["identities"] = json::array();
+  for (const auto& i : identities)
+    j["identities"].push_back({{"id", i.id},
+                               {"namespace", i.ns},
+                               {"labels", i.labels},
+                               {"namespaceLabels", i.namespaceLabels},
+                               {"bits", i.bits}});
+  j["endpoints"] = json::array();
+  for (const auto& e : endpoints)
+    j["endpoints"].push_back({{"name", e.name},
+                              {"namespace", e.ns},
+                              {"identity", e.identity},
+                              {"addresses", addresses(e.addresses)},
+                              {"class", e.classId ? json(*e.classId) : json(nullptr)}});
+  j["policies"] = json::array();
+  for (const auto& p : policies)
+    j["policies"].push_back({{"key", p.key},
+                             {"namespace", p.ns},
+                             {"clusterwide", p.clusterwide},
+                             {"audit", p.audit},
+                             {"selects", p.selects}});
+  j["classes"] = json::array();
+  for (const auto& c : classes)
+    j["classes"].push_back({{"id", c.id},
+                            {"object", c.object},
+                            {"sha256", c.sha256},
+                            {"policies", c.policies},
+                            {"endpoints", c.endpoints},
+                            {"ingress", direction(c.ingress)},
+                            {"egress", direction(c.egress)},
+                            {"lowering",
+                             {{"portIntervals", c.portIntervals},
+                              {"leafRuleTests", c.leafRuleTests},
+                              {"maxLeafRules", c.maxLeafRules},
+                              {"foldedCidrs", c.foldedCidrs}}}});
+  j["rules"] = json::array();
+  for (const auto& r : rules)
+    j["rules"].push_back({{"id", r.id},
+                          {"policy", r.policy},
+                          {"direction", r.direction},
+                          {"action", r.action},
+                          {"audit", r.audit},
+                          {"text", r.text},
+                          {"location", r.location}});
+  return j.dump(2) + "\n";
+}
+
+std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string* error) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) {
+    if (error) *error = "manifest.json is not valid JSON";
+    return std::nullopt;
+  }
+  try {
+    Manifest m;
+    if (get<std::string>(j, "manifest", "format") != kFormatName)
+      throw FieldError(std::string("manifest.format: expected \"") + kFormatName + "\"");
+    m.formatVersion = get<int>(j, "manifest", "formatVersion");
+    if (m.formatVersion != kFormatVersion)
+      throw FieldError("manifest.formatVersion: " + std::to_string(m.formatVersion) + " is not supported (this build reads " +
+                       std::to_string(kFormatVersion) + ")");
+    m.abiVersion = get<int>(j, "manifest", "abiVersion");
+    m.compilerVersion = get<std::string>(field(j, "manifest", "compiler"), "manifest.compiler", "version");
+    m.requiredFeatures = get<std::vector<std::string>>(j, "manifest", "requiredFeatures");
+
+    const json& sels = array(j, "manifest", "selectors");
+    for (size_t i = 0; i < sels.size(); ++i) {
+      std::string p = "manifest.selectors[" + std::to_string(i) + "]";
+      SelectorEntry s;
+      s.bit = get<uint32_t>(sels[i], p, "bit");
+      if (s.bit != i) throw FieldError(p + ".bit: expected " + std::to_string(i));
+      s.pods = readSelector(sels[i], p, "pods");
+      std::string scope = get<std::string>(sels[i], p, "namespaceScope");
+      if (scope == "exact") {
+        s.scope = NamespaceScope::Exact;
+        s.ns = get<std::string>(sels[i], p, "namespace");
+      } else if (scope == "selector") {
+        s.scope = NamespaceScope::Selector;
+        s.namespaces = readSelector(sels[i], p, "namespaces");
+      } else if (scope == "any") {
+        s.scope = NamespaceScope::Any;
+      } else {
+        throw FieldError(p + ".namespaceScope: unknown scope \"" + scope + "\"");
+      }
+      s.text = get<std::string>(sels[i], p, "text");
+      m.selectors.push_back(std::move(s));
+    }
+    const json& cidrs = array(j, "manifest", "cidrs");
+    for (size_t i = 0; i < cidrs.size(); ++i) {
+      std::string p = "manifest.cidrs[" + std::to_string(i) + "]";
+      CidrEntry c;
+      c.bit = get<uint32_t>(cidrs[i], p, "bit");
+      if (c.bit != m.selectors.size() + i) throw FieldError(p + ".bit: expected " + std::to_string(m.selectors.size() + i));
+      auto prefix = net::Prefix::parse(get<std::string>(cidrs[i], p, "prefix"));
+      if (!prefix) throw FieldError(p + ".prefix: not a canonical CIDR");
+      c.prefix = *prefix;
+      for (const auto& e : get<std::vector<std::string>>(cidrs[i], p, "except")) {
+        auto ep = net::Prefix::parse(e);
+        if (!ep || !c.prefix.contains(*ep)) throw FieldError(p + ".except: '" + e + "' is not a CIDR inside the prefix");
+        c.except.push_back(*ep);
+      }
+      m.cidrs.push_back(std::move(c));
+    }
+    const json& ids = array(j, "manifest", "identities");
+    for (size_t i = 0; i < ids.size(); ++i) {
+      std::string p = "manifest.identities[" + std::to_string(i) + "]";
+      IdentityEntry e;
+      e.id = get<uint32_t>(ids[i], p, "id");
+      e.ns = get<std::string>(ids[i], p, "namespace");
+      e.labels = get<labels::LabelSet>(ids[i], p, "labels");
+      e.namespaceLabels = get<labels::LabelSet>(ids[i], p, "namespaceLabels");
+      e.bits = get<std::vector<uint32_t>>(ids[i], p, "bits");
+      for (uint32_t b : e.bits)
+        if (b >= m.selectors.size()) throw FieldError(p + ".bits: bit " + std::to_string(b) + " has no selector");
+      m.identities.push_back(std::move(e));
+    }
+    const json& classes = array(j, "manifest", "classes");
+    for (size_t i = 0; i < classes.size(); ++i) {
+      std::string p = "manifest.classes[" + std::to_string(i) + "]";
+      ClassEntry c;
+      c.id = get<uint32_t>(classes[i], p, "id");
+      c.object = get<std::string>(classes[i], p, "object");
+      if (c.object.empty() || c.object.find('/') != std::string::npos || c.object[0] == '.')
+        throw FieldError(p + ".object: must be a plain file name next to the manifest");
+      c.sha256 = get<std::string>(classes[i], p, "sha256");
+      if (c.sha256.size() != 64 || c.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+        throw FieldError(p + ".sha256: expected 64 lowercase hex digits");
+      c.policies = get<std::vector<std::string>>(classes[i], p, "policies");
+      c.endpoints = get<std::vector<std::string>>(classes[i], p, "endpoints");
+      c.ingress = readDirection(classes[i], p, "ingress");
+      c.egress = readDirection(classes[i], p, "egress");
+      if (auto it = classes[i].find("lowering"); it != classes[i].end() && it->is_object()) {
+        c.portIntervals = it->value("portIntervals", uint64_t(0));
+        c.leafRuleTests = it->value("leafRuleTests", uint64_t(0));
+        c.maxLeafRules = it->value("maxLeafRules", uint64_t(0));
+        c.foldedCidrs = it->value("foldedCidrs", uint64_t(0));
+      }
+      m.classes.push_back(std::move(c));
+    }
+    const json& eps = array(j, "manifest", "endpoints");
+    for (size_t i = 0; i < eps.size(); ++i) {
+      std::string p = "manifest.endpoints[" + std::to_string(i) + "]";
+      EndpointEntry e;
+      e.name = get<std::string>(eps[i], p, "name");
+      e.ns = get<std::string>(eps[i], p, "namespace");
+      e.identity = get<uint32_t>(eps[i], p, "identity");
+      e.addresses = readAddresses(eps[i], p);
+      const json& cls = field(eps[i], p, "class");
+      if (!cls.is_null()) {
+        e.classId = get<uint32_t>(eps[i], p, "class");
+        if (!m.findClass(*e.classId)) throw FieldError(p + ".class: no class " + std::to_string(*e.classId));
+      }
+      m.endpoints.push_back(std::move(e));
+    }
+    const json& pols = array(j, "manifest", "policies");
+    for (size_t i = 0; i < pols.size(); ++i) {
+      std::string p = "manifest.policies[" + std::to_string(i) + "]";
+      PolicyEntry e;
+      e.key = get<std::string>(pols[i], p, "key");
+      e.ns = get<std::string>(pols[i], p, "namespace");
+      e.clusterwide = get<bool>(pols[i], p, "clusterwide");
+      e.audit = get<bool>(pols[i], p, "audit");
+      e.selects = readSelector(pols[i], p, "selects");
+      m.policies.push_back(std::move(e));
+    }
+    const json& rules = array(j, "manifest", "rules");
+    for (size_t i = 0; i < rules.size(); ++i) {
+      std::string p = "manifest.rules[" + std::to_string(i) + "]";
+      RuleEntry r;
+      r.id = get<uint32_t>(rules[i], p, "id");
+      r.policy = get<std::string>(rules[i], p, "policy");
+      r.direction = get<std::string>(rules[i], p, "direction");
+      r.action = get<std::string>(rules[i], p, "action");
+      r.audit = get<bool>(rules[i], p, "audit");
+      r.text = get<std::string>(rules[i], p, "text");
+      r.location = get<std::string>(rules[i], p, "location");
+      m.rules.push_back(std::move(r));
+    }
+    return m;
+  } catch (const FieldError& e) {
+    if (error) *error = e.what();
+    return std::nullopt;
+  }
+}
+
+const ClassEntry* Manifest::findClass(uint32_t id) const {
+  for (const auto& c : classes)
+    if (c.id == id) return &c;
+  return nullptr;
+}
+
+std::vector<uint32_t> Manifest::bitsFor(const std::string& ns, const labels::LabelSet& labelSet,
+                                        const labels::LabelSet& namespaceLabels) const {
+  std::vector<uint32_t> bits;
+  for (const auto& s : selectors)
+    if (s.matches(ns, labelSet, namespaceLabels)) bits.push_back(s.bit);
+  return bits;
+}
+
+std::string sha256Hex(const std::string& data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < length; ++i) {
+    out += hex[digest[i] >> 4];
+    out += hex[digest[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace membrane::artifacts

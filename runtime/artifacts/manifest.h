@@ -1,0 +1,129 @@
+// The artifact contract between membranec and the node: manifest.json next
+// to one BPF object per endpoint class. Schema: docs/artifacts.md.
+//
+// The runtime owns this model (read and write); the compiler links it to
+// write manifests. Reading validates everything a node relies on and never
+// throws: a bad manifest is refused with a message naming the field.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labels/selector.h"
+#include "net/address.h"
+
+namespace membrane::artifacts {
+
+inline constexpr const char* kFormatName = "membrane-artifacts";
+inline constexpr int kFormatVersion = 1;
+
+enum class NamespaceScope { Exact, Selector, Any };
+
+struct SelectorEntry {
+  uint32_t bit = 0;
+  labels::Selector pods;
+  NamespaceScope scope = NamespaceScope::Exact;
+  std::string ns;                // Exact
+  labels::Selector namespaces;   // Selector
+  std::string text;              // readable form
+
+  bool matches(const std::string& endpointNs, const labels::LabelSet& labels,
+               const labels::LabelSet& namespaceLabels) const;
+};
+
+// A CIDR (with excepts) lowered into the identity trie as a peer bit.
+struct CidrEntry {
+  uint32_t bit = 0;
+  net::Prefix prefix;
+  std::vector<net::Prefix> except;
+  bool matches(const net::Address& a) const;
+  // For the trie entry of prefix p (whose longer sub-prefixes have entries
+  // of their own): does this CIDR match the addresses that entry stands for?
+  bool matchesRegion(const net::Prefix& p) const;
+};
+
+struct IdentityEntry {
+  uint32_t id = 0;
+  std::string ns;
+  labels::LabelSet labels;
+  labels::LabelSet namespaceLabels;
+  std::vector<uint32_t> bits;  // sorted selector bits
+};
+
+struct EndpointEntry {
+  std::string name, ns;
+  uint32_t identity = 0;
+  std::vector<net::Address> addresses;
+  std::optional<uint32_t> classId;  // none: no policy selects it
+};
+
+// A policy's subject selector, so a node can tell which class an endpoint it
+// learns after compile belongs to.
+struct PolicyEntry {
+  std::string key;  // "namespace/name", or "name" when clusterwide
+  std::string ns;   // empty when clusterwide
+  bool clusterwide = false;
+  bool audit = false;
+  labels::Selector selects;
+};
+
+struct DirectionSummary {
+  bool enforced = false;
+  bool audited = false;
+  std::vector<uint32_t> rules;  // rule ids in verdict order
+};
+
+struct ClassEntry {
+  uint32_t id = 0;
+  std::string object;  // file name relative to the manifest
+  std::string sha256;  // hex, of the object file
+  std::vector<std::string> policies;   // policy keys, sorted
+  std::vector<std::string> endpoints;  // "namespace/name"
+  DirectionSummary ingress, egress;
+  // How the compiler lowered the decision (for review and benchmarks).
+  uint64_t portIntervals = 0;
+  uint64_t leafRuleTests = 0;
+  uint64_t maxLeafRules = 0;
+  uint64_t foldedCidrs = 0;
+};
+
+struct RuleEntry {
+  uint32_t id = 0;
+  std::string policy;
+  std::string direction;  // "ingress" | "egress"
+  std::string action;     // "allow" | "deny"
+  bool audit = false;
+  std::string text;
+  std::string location;  // "file:line:col"
+};
+
+struct Manifest {
+  int formatVersion = kFormatVersion;
+  int abiVersion = 0;
+  std::string compilerVersion;
+  std::vector<std::string> requiredFeatures;
+  std::vector<SelectorEntry> selectors;
+  std::vector<CidrEntry> cidrs;  // bits after the selectors'
+  std::vector<IdentityEntry> identities;
+  std::vector<EndpointEntry> endpoints;
+  std::vector<PolicyEntry> policies;
+  std::vector<ClassEntry> classes;
+  std::vector<RuleEntry> rules;
+
+  // Deterministic JSON text (sorted keys, 2-space indent, trailing newline).
+  std::string toJson() const;
+  // Parses and validates; nullopt with `error` naming the field on failure.
+  static std::optional<Manifest> fromJson(const std::string& text, std::string* error);
+
+  const ClassEntry* findClass(uint32_t id) const;
+  // Selector bits for an endpoint the node learns after compile.
+  std::vector<uint32_t> bitsFor(const std::string& ns, const labels::LabelSet& labels,
+                                const labels::LabelSet& namespaceLabels) const;
+};
+
+// Lowercase hex SHA-256 of `data`.
+std::string sha256Hex(const std::string& data);
+
+}  // namespace membrane::artifacts

@@ -1,0 +1,94 @@
+/* Test-only stand-in for the compiler's generated policy: defines the three
+ * functions lib/policy.h declares with a small fixed policy, then includes
+ * the skeleton, so the datapath can be tested before the compiler emits
+ * code. Static + always_inline, like the generated definitions end up.
+ *
+ * Ingress (always enforced), first match wins:
+ *   rule 2  deny  peers with bit 1
+ *   rule 1  allow tcp/80-81  from peers with bit 0
+ *   rule 3  allow udp/53     from peers with bit 0
+ *   rule 5  allow tcp/8080   from peers with bit 0 (audit rule 6 would deny)
+ *   rule 7  allow sctp/3868  from peers with bit 0
+ *   rule 4  allow ICMP echo request from world
+ *   default deny
+ * Egress: open unless the test sets stub_egress_enforced before load; then
+ *   rule 10 deny  tcp/25 to anyone
+ *   rule 11 allow tcp/443 to peers with bit 0
+ *   default deny
+ */
+#include "include/platform.h"
+
+/* Set by the test through .rodata, like mb_config. */
+volatile const mb_u32 stub_egress_enforced = 0;
+
+/* How often each decision ran (index MB_DIR_*): lets tests check that
+ * conntrack hits skip policy. Not pinned. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __type(key, mb_u32);
+  __type(value, mb_u64);
+  __uint(max_entries, 2);
+} stub_decide_calls SEC(".maps");
+
+static __always_inline void stub_count(mb_u32 dir) {
+  mb_u64 *n = bpf_map_lookup_elem(&stub_decide_calls, &dir);
+  if (n)
+    __sync_fetch_and_add(n, 1);
+}
+
+static __always_inline int stub_has_bit(const struct mb_decision_input *in, int bit) {
+  return (in->peer->bits[bit / 64] >> (bit % 64)) & 1;
+}
+
+static __always_inline void stub_set(struct mb_decision *out, mb_u8 verdict, mb_u32 rule,
+                                     mb_u8 enforced) {
+  out->verdict = verdict;
+  out->rule_id = rule;
+  out->audit_rule_id = 0;
+  out->audit_would_deny = 0;
+  out->enforced = enforced;
+  out->pad = 0;
+}
+
+static __always_inline int mb_direction_enforced(int direction) {
+  return direction == MB_DIR_INGRESS ? 1 : stub_egress_enforced != 0;
+}
+
+static __always_inline void mb_decide_ingress(const struct mb_decision_input *in,
+                                              struct mb_decision *out) {
+  stub_count(MB_DIR_INGRESS);
+  int icmp = in->family == MB_FAMILY_V4 ? in->proto == IPPROTO_ICMP : in->proto == IPPROTO_ICMPV6;
+  int echo_request = icmp && in->port == (in->family == MB_FAMILY_V4 ? 8 : 128);
+
+  if (stub_has_bit(in, 1))
+    stub_set(out, MB_VERDICT_DENY, 2, 1);
+  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_TCP && in->port >= 80 && in->port <= 81)
+    stub_set(out, MB_VERDICT_ALLOW, 1, 1);
+  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_UDP && in->port == 53)
+    stub_set(out, MB_VERDICT_ALLOW, 3, 1);
+  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_TCP && in->port == 8080) {
+    stub_set(out, MB_VERDICT_ALLOW, 5, 1);
+    out->audit_would_deny = 1;
+    out->audit_rule_id = 6;
+  } else if (stub_has_bit(in, 0) && in->proto == IPPROTO_SCTP && in->port == 3868)
+    stub_set(out, MB_VERDICT_ALLOW, 7, 1);
+  else if ((in->peer_flags & MB_PEER_WORLD) && echo_request)
+    stub_set(out, MB_VERDICT_ALLOW, 4, 1);
+  else
+    stub_set(out, MB_VERDICT_DENY, 0, 1);
+}
+
+static __always_inline void mb_decide_egress(const struct mb_decision_input *in,
+                                             struct mb_decision *out) {
+  stub_count(MB_DIR_EGRESS);
+  if (!mb_direction_enforced(MB_DIR_EGRESS))
+    stub_set(out, MB_VERDICT_ALLOW, 0, 0);
+  else if (in->proto == IPPROTO_TCP && in->port == 25)
+    stub_set(out, MB_VERDICT_DENY, 10, 1);
+  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_TCP && in->port == 443)
+    stub_set(out, MB_VERDICT_ALLOW, 11, 1);
+  else
+    stub_set(out, MB_VERDICT_DENY, 0, 1);
+}
+
+#include "endpoint.c"

@@ -1,0 +1,144 @@
+// Policy verdicts for new flows: allowed by rule, denied by a deny rule,
+// default deny, open direction; IPv4 and IPv6; tc and cgroup_skb.
+#include "fixture.h"
+
+namespace mbtest {
+namespace {
+
+class VerdictTest : public FamilyHookTest {
+ protected:
+  // Checks that exactly one packet was counted, under `reason`.
+  void expectOnlyReason(uint32_t reason) {
+    auto all = dp().reasons();
+    for (uint32_t r = 0; r < all.size(); r++)
+      EXPECT_EQ(all[r], r == reason ? 1u : 0u) << "reason " << r;
+  }
+};
+
+TEST_P(VerdictTest, AllowedByRuleIsTrackedAndCounted) {
+  Bytes p = pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 80));
+  uint64_t before = monotonicNs();
+  EXPECT_TRUE(dp().passes(in(), p));
+  uint64_t after = monotonicNs();
+
+  expectOnlyReason(MB_REASON_ALLOWED_NEW);
+  EXPECT_EQ(dp().rule(1).packets, 1u);
+  EXPECT_EQ(dp().rule(1).bytes, Datapath::seenLen(in(), p));
+  EXPECT_EQ(dp().decideCalls(MB_DIR_INGRESS), 1u);
+
+  auto e = dp().ct(ctKey(n().frontend, 40000, n().endpoint, 80, kTcp));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->state, MB_CT_NEW);
+  EXPECT_EQ(e->rule_id, 1u);
+  EXPECT_EQ(e->flags, 0u);  // opened on ingress
+  EXPECT_EQ(e->packets, 1u);
+  EXPECT_EQ(e->bytes, Datapath::seenLen(in(), p));
+  EXPECT_GE(e->expires_ns, before + MB_CT_TIMEOUT_TCP_SYN);
+  EXPECT_LE(e->expires_ns, after + MB_CT_TIMEOUT_TCP_SYN);
+  EXPECT_EQ(dp().ctSize(), 1u);
+}
+
+TEST_P(VerdictTest, PortRangeBoundaries) {
+  EXPECT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 81))));
+  EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40001, 82))));
+  EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40002, 79))));
+  EXPECT_EQ(dp().rule(1).packets, 1u);
+  EXPECT_EQ(dp().rule(0).packets, 2u);
+}
+
+TEST_P(VerdictTest, UdpAllowedByRule) {
+  EXPECT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kUdp, udp(5353, 53))));
+  expectOnlyReason(MB_REASON_ALLOWED_NEW);
+  EXPECT_EQ(dp().rule(3).packets, 1u);
+  auto e = dp().ct(ctKey(n().frontend, 5353, n().endpoint, 53, kUdp));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->rule_id, 3u);
+  // UDP on a TCP-only port is not allowed.
+  EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kUdp, udp(5353, 80))));
+}
+
+TEST_P(VerdictTest, SctpAllowedByRule) {
+  EXPECT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kSctp, sctp(3868, 3868))));
+  expectOnlyReason(MB_REASON_ALLOWED_NEW);
+  EXPECT_EQ(dp().rule(7).packets, 1u);
+  EXPECT_TRUE(dp().ct(ctKey(n().frontend, 3868, n().endpoint, 3868, kSctp)).has_value());
+}
+
+TEST_P(VerdictTest, DeniedByDenyRule) {
+  // The blocked peer also has bit 0, so the allow rule would match too.
+  Bytes p = pkt(n().blocked, n().endpoint, kTcp, tcp(40000, 80));
+  EXPECT_FALSE(dp().passes(in(), p));
+  expectOnlyReason(MB_REASON_DENIED_RULE);
+  EXPECT_EQ(dp().rule(2).packets, 1u);
+  EXPECT_EQ(dp().rule(2).bytes, Datapath::seenLen(in(), p));
+  EXPECT_EQ(dp().rule(1).packets, 0u);
+  EXPECT_EQ(dp().ctSize(), 0u);
+}
+
+TEST_P(VerdictTest, DefaultDenyForWorld) {
+  Bytes p = pkt(n().world, n().endpoint, kTcp, tcp(40000, 80));
+  EXPECT_FALSE(dp().passes(in(), p));
+  expectOnlyReason(MB_REASON_DENIED_DEFAULT);
+  EXPECT_EQ(dp().rule(0).packets, 1u);
+  EXPECT_EQ(dp().rule(0).bytes, Datapath::seenLen(in(), p));
+  EXPECT_EQ(dp().ctSize(), 0u);
+}
+
+TEST_P(VerdictTest, PortlessProtocolDecidedByPolicy) {
+  // GRE has no ports: policy sees port 0 and denies it here.
+  EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kGre, Bytes(8, 0))));
+  expectOnlyReason(MB_REASON_DENIED_DEFAULT);
+}
+
+TEST_P(VerdictTest, OpenEgressPassesAndTracks) {
+  Bytes p = pkt(n().endpoint, n().world, kTcp, tcp(40000, 5432));
+  EXPECT_TRUE(dp().passes(out(), p));
+  expectOnlyReason(MB_REASON_OPEN);
+  EXPECT_EQ(dp().rule(0).packets, 0u);  // rule 0 counts default deny only
+  auto e = dp().ct(ctKey(n().endpoint, 40000, n().world, 5432, kTcp));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->rule_id, 0u);
+  EXPECT_EQ(e->flags, MB_CT_EGRESS);
+  EXPECT_EQ(e->state, MB_CT_NEW);
+}
+
+TEST_P(VerdictTest, EnforcedEgressVerdicts) {
+  load(Options{.egress_enforced = true});
+  EXPECT_FALSE(dp().passes(out(), pkt(n().endpoint, n().frontend, kTcp, tcp(40000, 25))));
+  EXPECT_TRUE(dp().passes(out(), pkt(n().endpoint, n().frontend, kTcp, tcp(40001, 443))));
+  EXPECT_FALSE(dp().passes(out(), pkt(n().endpoint, n().world, kTcp, tcp(40002, 443))));
+  EXPECT_EQ(dp().reason(MB_REASON_DENIED_RULE), 1u);
+  EXPECT_EQ(dp().reason(MB_REASON_ALLOWED_NEW), 1u);
+  EXPECT_EQ(dp().reason(MB_REASON_DENIED_DEFAULT), 1u);
+  EXPECT_EQ(dp().rule(10).packets, 1u);
+  EXPECT_EQ(dp().rule(11).packets, 1u);
+  EXPECT_EQ(dp().rule(0).packets, 1u);
+  // The peer on egress is the destination: the entry is keyed as sent.
+  auto e = dp().ct(ctKey(n().endpoint, 40001, n().frontend, 443, kTcp));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->rule_id, 11u);
+  EXPECT_EQ(e->flags, MB_CT_EGRESS);
+}
+
+TEST_P(VerdictTest, IngressPeerIsTheSource) {
+  // Same ports, the frontend as destination instead of source: the peer is
+  // the (unknown) source, so the default deny applies.
+  EXPECT_FALSE(dp().passes(in(), pkt(n().world, n().frontend, kTcp, tcp(40000, 80))));
+  EXPECT_EQ(dp().reason(MB_REASON_DENIED_DEFAULT), 1u);
+}
+
+TEST_P(VerdictTest, EchoRequestFromWorldAllowed) {
+  Bytes p = pkt(n().world, n().endpoint, icmpProto(family()), icmp(echoRequest(family()), 0, 77));
+  EXPECT_TRUE(dp().passes(in(), p));
+  expectOnlyReason(MB_REASON_ALLOWED_NEW);
+  EXPECT_EQ(dp().rule(4).packets, 1u);
+  // Echo id as sport, 0 as dport.
+  auto e = dp().ct(ctKey(n().world, 77, n().endpoint, 0, icmpProto(family())));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->rule_id, 4u);
+}
+
+MB_INSTANTIATE_FAMILY_HOOK(VerdictTest);
+
+}  // namespace
+}  // namespace mbtest
