@@ -35,27 +35,18 @@
 static __always_inline int mb_decide_new(const struct mb_pkt *pkt, const int dir, mb_u64 now) {
   /* The peer is whoever is on the far side of the endpoint. */
   const mb_u8 *peer_addr = dir == MB_DIR_INGRESS ? pkt->t.saddr : pkt->t.daddr;
-  const struct mb_identity *peer = mb_identity_lookup(pkt->t.family, peer_addr);
+  struct mb_identity *peer = mb_identity_lookup(pkt->t.family, peer_addr);
   struct mb_decision_input in;
   struct mb_decision out;
 
   __builtin_memset(&in, 0, sizeof(in));
-  in.peer = peer;
   in.peer_flags = peer->flags;
   in.family = pkt->t.family;
   in.proto = pkt->t.proto;
   in.port = pkt->port;
   __builtin_memcpy(in.addr, peer_addr, 16);
 
-  /* Fail closed if the generated code leaves `out` untouched. */
-  __builtin_memset(&out, 0, sizeof(out));
-  out.verdict = MB_VERDICT_DENY;
-  out.enforced = 1;
-
-  if (dir == MB_DIR_INGRESS)
-    mb_decide_ingress(&in, &out);
-  else
-    mb_decide_egress(&in, &out);
+  mb_unpack_decision(dir == MB_DIR_INGRESS ? mb_decide_ingress(peer, &in) : mb_decide_egress(peer, &in), &out);
 
   if (out.verdict != MB_VERDICT_ALLOW) {
     mb_count_reason(out.rule_id ? MB_REASON_DENIED_RULE : MB_REASON_DENIED_DEFAULT);

@@ -19,12 +19,12 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_identity SEC(".maps");
 
-/* The identity of every address the trie does not know. It lives in
- * .rodata, so `peer` handed to the policy is always a readable map value
- * and generated code never needs a NULL check. */
-static const struct mb_identity mb_world_identity = {.flags = MB_PEER_WORLD};
+/* The identity of every address the trie does not know. It lives in .data,
+ * not .rodata: the decision is a global function, and the verifier wants its
+ * pointer arguments to be writable memory (nothing writes it). */
+static struct mb_identity mb_world_identity = {.flags = MB_PEER_WORLD};
 
-static __always_inline const struct mb_identity *mb_identity_lookup(mb_u8 family,
+static __always_inline struct mb_identity *mb_identity_lookup(mb_u8 family,
                                                                     const mb_u8 addr[16]) {
   struct mb_lpm_key key;
 
@@ -35,7 +35,7 @@ static __always_inline const struct mb_identity *mb_identity_lookup(mb_u8 family
    * the (unused) key bytes zero as well. */
   __builtin_memcpy(key.addr, addr, 16);
 
-  const struct mb_identity *id = bpf_map_lookup_elem(&mb_identity, &key);
+  struct mb_identity *id = bpf_map_lookup_elem(&mb_identity, &key);
   return id ? id : &mb_world_identity;
 }
 

@@ -16,19 +16,28 @@
 
 #include "codegen/bpf_skeleton.h"
 #include "codegen/bpf_target.h"
+#include "codegen/object_linker.h"
 
 namespace membrane::codegen {
 
 ClassCompiler::ClassCompiler() = default;
 ClassCompiler::~ClassCompiler() = default;
 
+namespace {
+std::string emit(llvm::Module& module, llvm::TargetMachine& target, llvm::CodeGenFileType type);
+}
+
 std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error) {
   std::unique_ptr<ClassCompiler> cc(new ClassCompiler());
   cc->context_ = std::make_unique<llvm::LLVMContext>();
-  cc->skeleton_ = compileSkeleton(*cc->context_, embeddedTemplates(), "bpf-templates/endpoint.c", error);
-  if (!cc->skeleton_) return nullptr;
   cc->target_ = createBpfTargetMachine();
-  cc->skeleton_->setDataLayout(cc->target_->createDataLayout());
+  auto skeleton = compileSkeleton(*cc->context_, embeddedTemplates(), "bpf-templates/endpoint.c", error);
+  if (!skeleton) return nullptr;
+  skeleton->setDataLayout(cc->target_->createDataLayout());
+  cc->skeletonObject_ = emit(*skeleton, *cc->target_, llvm::CGFT_ObjectFile);
+  cc->decisionShell_ = compileSkeleton(*cc->context_, embeddedTemplates(), "bpf-templates/decision.c", error);
+  if (!cc->decisionShell_) return nullptr;
+  cc->decisionShell_->setDataLayout(cc->target_->createDataLayout());
   return cc;
 }
 
@@ -63,7 +72,7 @@ std::string emit(llvm::Module& module, llvm::TargetMachine& target, llvm::CodeGe
 
 ClassObject ClassCompiler::compile(const ir::Program& program, const ir::EndpointClass& cls,
                                    const PeerLowering& lowering, const EmitOptions& options) {
-  std::unique_ptr<llvm::Module> module = llvm::CloneModule(*skeleton_);
+  std::unique_ptr<llvm::Module> module = llvm::CloneModule(*decisionShell_);
   module->setModuleIdentifier("class-" + std::to_string(cls.id));
   ClassObject out;
   out.classId = cls.id;
@@ -80,12 +89,13 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
     module->print(irStream, nullptr);
   }
   if (options.assembly) {
-    // Emitting consumes nothing, but codegen passes may tweak IR: emit the
-    // assembly from a copy so the object comes from the same input.
+    // Codegen passes may tweak the IR: emit the assembly from a copy so the
+    // object comes from the same input.
     std::unique_ptr<llvm::Module> copy = llvm::CloneModule(*module);
     out.assembly = emit(*copy, *target_, llvm::CGFT_AssemblyFile);
   }
-  out.elf = emit(*module, *target_, llvm::CGFT_ObjectFile);
+  std::string decision = emit(*module, *target_, llvm::CGFT_ObjectFile);
+  out.elf = linkBpfObjects({skeletonObject_, decision});
   return out;
 }
 

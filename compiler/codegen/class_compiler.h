@@ -1,5 +1,8 @@
-// Turns one endpoint class into a BPF ELF object: clone the skeleton module,
-// generate the class's decision into it, optimize, emit — all in memory.
+// Turns one endpoint class into a BPF ELF object, all in memory:
+//  - once per run: compile the datapath skeleton (bpf-templates/endpoint.c) to
+//    an object, and the decision shell (bpf-templates/decision.c) to IR;
+//  - per class: clone the shell, generate the class's decision into it,
+//    optimize and emit that small module, and link it with the skeleton.
 #pragma once
 
 #include <memory>
@@ -17,8 +20,8 @@ class TargetMachine;
 namespace membrane::codegen {
 
 struct EmitOptions {
-  bool llvmIr = false;   // keep the optimized LLVM IR text
-  bool assembly = false; // keep the BPF assembly text
+  bool llvmIr = false;   // keep the class decision's optimized LLVM IR text
+  bool assembly = false; // keep the class decision's BPF assembly text
 };
 
 struct ClassObject {
@@ -42,7 +45,8 @@ class ClassCompiler {
  private:
   ClassCompiler();
   std::unique_ptr<llvm::LLVMContext> context_;
-  std::unique_ptr<llvm::Module> skeleton_;
+  std::string skeletonObject_;                    // the datapath, same for every class
+  std::unique_ptr<llvm::Module> decisionShell_;   // cloned per class
   std::unique_ptr<llvm::TargetMachine> target_;
 };
 

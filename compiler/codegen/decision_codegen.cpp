@@ -16,9 +16,8 @@ namespace membrane::codegen {
 namespace {
 
 // Field indices of the ABI structs as clang lays them out (checked below).
-enum InputField { kInPeer = 0, kInPeerFlags = 1, kInFamily = 2, kInProto = 3, kInPort = 4, kInAddr = 5 };
+enum InputField { kInPeerFlags = 0, kInFamily = 1, kInProto = 2, kInPort = 3, kInAddr = 4 };
 enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdBits = 2 };
-enum DecisionField { kOutRule = 0, kOutAuditRule = 1, kOutVerdict = 2, kOutAuditDeny = 3, kOutEnforced = 4 };
 
 // A matcher returns the deciding rule id, with the top bit set for a deny;
 // kDefaultDeny is "no rule matched".
@@ -50,30 +49,24 @@ class DecisionGenerator {
 
   DecisionStats stats;
 
+  // Defines `name` (i64 (peer*, in*)): the packed result of runtime/abi/datapath.h.
   void decide(const char* name, const ir::DirectionPolicy& policy) {
     llvm::Function* fn = module_.getFunction(name);
-    if (!fn) return;  // the skeleton never calls it (optimized away)
-    if (fn->arg_size() != 2) throw std::runtime_error(std::string("datapath skeleton declares ") + name + " with the wrong signature");
-    if (!fn->isDeclaration()) throw std::runtime_error(std::string("datapath skeleton already defines ") + name);
-    llvm::Value* in = fn->getArg(0);
-    llvm::Value* out = fn->getArg(1);
-    expectStruct(in->getType()->getPointerElementType(), 6, "mb_decision_input");
-    expectStruct(out->getType()->getPointerElementType(), 6, "mb_decision");
+    if (!fn) throw std::runtime_error(std::string("the decision shell does not declare ") + name);
+    if (fn->arg_size() != 2 || !fn->getReturnType()->isIntegerTy(64))
+      throw std::runtime_error(std::string("the decision shell declares ") + name + " with the wrong signature");
+    llvm::Value* peer = fn->getArg(0);
+    llvm::Value* in = fn->getArg(1);
+    expectStruct(peer->getType()->getPointerElementType(), 3, "mb_identity");
+    expectStruct(in->getType()->getPointerElementType(), 5, "mb_decision_input");
     prepare(fn);
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);
     if (!policy.enforced && !policy.audited) {
-      // Open direction: nothing to decide.
-      b_.storeConst(out, kOutRule, 0);
-      b_.storeConst(out, kOutAuditRule, 0);
-      b_.storeConst(out, kOutVerdict, MB_VERDICT_ALLOW);
-      b_.storeConst(out, kOutAuditDeny, 0);
-      b_.storeConst(out, kOutEnforced, 0);
-      b_.CreateRetVoid();
+      b_.CreateRet(b_.getInt64(0));  // open direction: allowed, no rule
       return;
     }
-
     std::vector<const ir::Rule*> enforcedRules, allRules;
     for (const auto& r : policy.rules) {
       allRules.push_back(&r);
@@ -81,42 +74,45 @@ class DecisionGenerator {
     }
     stats.rules += policy.rules.size();
 
-    llvm::Value* code = b_.getInt32(0);  // open: allowed, no rule
+    llvm::Value* code = b_.getInt32(0);  // not enforced: allowed, no rule
     if (policy.enforced) {
-      llvm::Function* matcher = buildMatcher(std::string(name) + ".enforced", enforcedRules, in->getType());
+      llvm::Function* matcher = buildMatcher(std::string(name) + ".enforced", enforcedRules, peer->getType(), in->getType());
       b_.SetInsertPoint(entry);
-      code = b_.CreateCall(matcher, {in}, "code");
+      code = b_.CreateCall(matcher, {peer, in}, "code");
     }
     llvm::Value* denied = b_.CreateICmpNE(b_.CreateAnd(code, kDenyBit), b_.getInt32(0), "denied");
-    b_.storeField(out, kOutRule, b_.CreateAnd(code, ~kDenyBit));
-    b_.storeField(out, kOutVerdict, b_.CreateZExt(denied, b_.getInt8Ty()));
-    b_.storeConst(out, kOutEnforced, policy.enforced ? 1 : 0);
-    b_.storeConst(out, kOutAuditRule, 0);
-    b_.storeConst(out, kOutAuditDeny, 0);
+    // The matcher's rule id and deny bit sit where the packed result wants them.
+    llvm::Value* result = b_.CreateZExt(code, b_.getInt64Ty());
+    if (policy.enforced) result = b_.CreateOr(result, b_.getInt64(MB_RESULT_ENFORCED));
     if (!policy.audited) {
-      b_.CreateRetVoid();
+      b_.CreateRet(result);
       return;
     }
     // Audit: what would the verdict be with audit policies enforced too?
-    llvm::Function* auditMatcher = buildMatcher(std::string(name) + ".audit", allRules, in->getType());
+    llvm::Function* auditMatcher = buildMatcher(std::string(name) + ".audit", allRules, peer->getType(), in->getType());
     auto* auditBlock = llvm::BasicBlock::Create(ctx(), "audit", fn);
     auto* done = llvm::BasicBlock::Create(ctx(), "done", fn);
     b_.SetInsertPoint(entry);
     b_.CreateCondBr(denied, done, auditBlock);
     b_.SetInsertPoint(auditBlock);
-    llvm::Value* auditCode = b_.CreateCall(auditMatcher, {in}, "audit.code");
+    llvm::Value* auditCode = b_.CreateCall(auditMatcher, {peer, in}, "audit.code");
     llvm::Value* wouldDeny = b_.CreateICmpNE(b_.CreateAnd(auditCode, kDenyBit), b_.getInt32(0));
-    b_.storeField(out, kOutAuditDeny, b_.CreateZExt(wouldDeny, b_.getInt8Ty()));
-    b_.storeField(out, kOutAuditRule, b_.CreateSelect(wouldDeny, b_.CreateAnd(auditCode, ~kDenyBit), b_.getInt32(0)));
+    llvm::Value* auditBits = b_.CreateOr(
+        b_.CreateShl(b_.CreateZExt(b_.CreateAnd(auditCode, ~kDenyBit), b_.getInt64Ty()), MB_RESULT_AUDIT_SHIFT),
+        b_.getInt64(MB_RESULT_AUDIT_DENY));
+    llvm::Value* withAudit = b_.CreateSelect(wouldDeny, b_.CreateOr(result, auditBits), result);
     b_.CreateBr(done);
     b_.SetInsertPoint(done);
-    b_.CreateRetVoid();
+    auto* phi = b_.CreatePHI(b_.getInt64Ty(), 2);
+    phi->addIncoming(result, entry);
+    phi->addIncoming(withAudit, auditBlock);
+    b_.CreateRet(phi);
   }
 
   void directionEnforced(const ir::EndpointClass& cls) {
-    llvm::Function* fn = module_.getFunction("mb_direction_enforced");
-    if (!fn) return;  // never called
-    if (fn->arg_size() != 1) throw std::runtime_error("datapath skeleton declares mb_direction_enforced with the wrong signature");
+    llvm::Function* fn = module_.getFunction("mb_class_enforced");
+    if (!fn) throw std::runtime_error("the decision shell does not declare mb_class_enforced");
+    if (fn->arg_size() != 1) throw std::runtime_error("the decision shell declares mb_class_enforced with the wrong signature");
     prepare(fn);
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);
@@ -147,18 +143,19 @@ class DecisionGenerator {
   }
 
   // One matcher over `rules` (in verdict order): i32 (input*) → code.
-  llvm::Function* buildMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Type* inType) {
-    auto* fnType = llvm::FunctionType::get(b_.getInt32Ty(), {inType}, false);
+  llvm::Function* buildMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Type* peerType,
+                               llvm::Type* inType) {
+    auto* fnType = llvm::FunctionType::get(b_.getInt32Ty(), {peerType, inType}, false);
     auto* fn = llvm::Function::Create(fnType, llvm::GlobalValue::InternalLinkage, name, module_);
     fn->addFnAttr(llvm::Attribute::AlwaysInline);
-    llvm::Value* in = fn->getArg(0);
+    llvm::Value* in = fn->getArg(1);
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);
     Frame f;
     f.fn = fn;
     f.in = in;
-    f.peer = b_.loadField(in, kInPeer, "peer");
+    f.peer = fn->getArg(0);
     f.peerFlags = b_.loadField(in, kInPeerFlags, "peer.flags");
     llvm::Value* proto = b_.loadField(in, kInProto, "proto");
     f.port = b_.CreateZExt(b_.loadField(in, kInPort, "port"), b_.getInt32Ty(), "port32");
@@ -462,8 +459,8 @@ DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program
                                 const PeerLowering& lowering) {
   if (!llvm::sys::IsLittleEndianHost) notSupported("big-endian hosts (CIDR constants assume bpfel)");
   DecisionGenerator gen(module, program, lowering);
-  gen.decide("mb_decide_ingress", cls.ingress);
-  gen.decide("mb_decide_egress", cls.egress);
+  gen.decide("mb_class_ingress", cls.ingress);
+  gen.decide("mb_class_egress", cls.egress);
   gen.directionEnforced(cls);
   return gen.stats;
 }

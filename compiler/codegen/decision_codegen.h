@@ -4,11 +4,12 @@
 // apply there, tested in verdict order (deny rules, then allow rules). The
 // path per packet grows with log(rules), not with rules.
 //
-// Defines, in a module cloned from the skeleton, the functions the skeleton
-// declares (runtime/abi/datapath.h):
-//   void mb_decide_ingress(const struct mb_decision_input*, struct mb_decision*)
-//   void mb_decide_egress(...)
-//   int  mb_direction_enforced(int direction)
+// Defines, in a module cloned from the decision shell (bpf-templates/
+// decision.c), the functions the shell declares; each returns the packed
+// result of runtime/abi/datapath.h:
+//   u64 mb_class_ingress(const struct mb_identity*, const struct mb_decision_input*)
+//   u64 mb_class_egress(...)
+//   int mb_class_enforced(int direction)
 #pragma once
 
 #include <cstddef>
@@ -47,7 +48,7 @@ struct DecisionStats {
   size_t searchNodes = 0;     // rule-search tree nodes in long leaves
 };
 
-// Throws std::runtime_error when the skeleton's declarations do not match the
+// Throws std::runtime_error when the shell's declarations do not match the
 // ABI this generator was written for, or when a construct cannot be lowered
 // (fail closed: never emit a decision that is wrong).
 DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program, const ir::EndpointClass& cls,

@@ -155,25 +155,47 @@ struct mb_config {
   mb_u32 events; /* bitmask of MB_EVENT_* kinds to emit (1 << kind) */
 };
 
-/* What the generated policy code receives and returns. */
+/* The policy decision, generated per class by the compiler and linked into
+ * the skeleton as global BPF functions (so the verifier checks them once, on
+ * their own):
+ *
+ *   mb_u64 mb_decide_ingress(const struct mb_identity *peer,
+ *                            const struct mb_decision_input *in);
+ *   mb_u64 mb_decide_egress(...);
+ *   int mb_direction_enforced(int direction);  1 if policy restricts it
+ *
+ * Both pointers must be writable memory (stack or map values): the verifier
+ * checks global-function arguments that way. */
 struct mb_decision_input {
-  const struct mb_identity *peer; /* never NULL: world uses a zero entry */
-  mb_u32 peer_flags;
+  mb_u32 peer_flags; /* MB_PEER_* of the peer */
   mb_u8 family;
   mb_u8 proto;
   mb_u16 port; /* host order: destination port, or ICMP type */
   mb_u8 addr[16]; /* the peer's address, for CIDRs folded into code */
 };
 
+/* The packed result (a register, not an out-pointer):
+ *   bits 0-29   deciding rule id (0: open direction or default deny)
+ *   bit  30     the direction is enforced
+ *   bit  31     deny
+ *   bits 32-61  with MB_RESULT_AUDIT_DENY: the audit rule (0: audit default deny)
+ *   bit  63     allowed, but audit-mode policies would deny */
+#define MB_RESULT_RULE_MASK 0x3fffffffull
+#define MB_RESULT_ENFORCED (1ull << 30)
+#define MB_RESULT_DENY (1ull << 31)
+#define MB_RESULT_AUDIT_SHIFT 32
+#define MB_RESULT_AUDIT_DENY (1ull << 63)
+
 #define MB_VERDICT_ALLOW 0
 #define MB_VERDICT_DENY 1
 
+/* The result unpacked, as the skeleton uses it. */
 struct mb_decision {
-  mb_u32 rule_id;       /* deciding rule; 0 for open or default deny */
-  mb_u32 audit_rule_id; /* with audit_would_deny: the audit rule (0: default) */
-  mb_u8 verdict;        /* MB_VERDICT_* */
+  mb_u32 rule_id;
+  mb_u32 audit_rule_id;
+  mb_u8 verdict; /* MB_VERDICT_* */
   mb_u8 audit_would_deny;
-  mb_u8 enforced; /* the direction is restricted by policy */
+  mb_u8 enforced;
   mb_u8 pad;
 };
 

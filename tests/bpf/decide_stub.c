@@ -1,7 +1,7 @@
 /* Test-only stand-in for the compiler's generated policy: defines the three
  * functions lib/policy.h declares with a small fixed policy, then includes
  * the skeleton, so the datapath can be tested before the compiler emits
- * code. Static + always_inline, like the generated definitions end up.
+ * code. Global functions, as the compiler links the generated ones.
  *
  * Ingress (always enforced), first match wins:
  *   rule 2  deny  peers with bit 1
@@ -36,59 +36,53 @@ static __always_inline void stub_count(mb_u32 dir) {
     __sync_fetch_and_add(n, 1);
 }
 
-static __always_inline int stub_has_bit(const struct mb_decision_input *in, int bit) {
-  return (in->peer->bits[bit / 64] >> (bit % 64)) & 1;
+static __always_inline int stub_has_bit(const struct mb_identity *peer, int bit) {
+  return (peer->bits[bit / 64] >> (bit % 64)) & 1;
 }
 
-static __always_inline void stub_set(struct mb_decision *out, mb_u8 verdict, mb_u32 rule,
-                                     mb_u8 enforced) {
-  out->verdict = verdict;
-  out->rule_id = rule;
-  out->audit_rule_id = 0;
-  out->audit_would_deny = 0;
-  out->enforced = enforced;
-  out->pad = 0;
+static __always_inline mb_u64 stub_result(mb_u8 verdict, mb_u32 rule, mb_u8 enforced) {
+  return rule | (enforced ? MB_RESULT_ENFORCED : 0) | (verdict == MB_VERDICT_DENY ? MB_RESULT_DENY : 0);
 }
 
-static __always_inline int mb_direction_enforced(int direction) {
+/* Global functions, as the compiler links them: verified on their own, so
+ * the pointer arguments are checked for NULL. */
+__attribute__((noinline)) int mb_direction_enforced(int direction) {
   return direction == MB_DIR_INGRESS ? 1 : stub_egress_enforced != 0;
 }
 
-static __always_inline void mb_decide_ingress(const struct mb_decision_input *in,
-                                              struct mb_decision *out) {
+__attribute__((noinline)) mb_u64 mb_decide_ingress(const struct mb_identity *peer,
+                                                   const struct mb_decision_input *in) {
+  if (!peer || !in) return MB_RESULT_DENY | MB_RESULT_ENFORCED;
   stub_count(MB_DIR_INGRESS);
   int icmp = in->family == MB_FAMILY_V4 ? in->proto == IPPROTO_ICMP : in->proto == IPPROTO_ICMPV6;
   int echo_request = icmp && in->port == (in->family == MB_FAMILY_V4 ? 8 : 128);
 
-  if (stub_has_bit(in, 1))
-    stub_set(out, MB_VERDICT_DENY, 2, 1);
-  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_TCP && in->port >= 80 && in->port <= 81)
-    stub_set(out, MB_VERDICT_ALLOW, 1, 1);
-  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_UDP && in->port == 53)
-    stub_set(out, MB_VERDICT_ALLOW, 3, 1);
-  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_TCP && in->port == 8080) {
-    stub_set(out, MB_VERDICT_ALLOW, 5, 1);
-    out->audit_would_deny = 1;
-    out->audit_rule_id = 6;
-  } else if (stub_has_bit(in, 0) && in->proto == IPPROTO_SCTP && in->port == 3868)
-    stub_set(out, MB_VERDICT_ALLOW, 7, 1);
-  else if ((in->peer_flags & MB_PEER_WORLD) && echo_request)
-    stub_set(out, MB_VERDICT_ALLOW, 4, 1);
-  else
-    stub_set(out, MB_VERDICT_DENY, 0, 1);
+  if (stub_has_bit(peer, 1))
+    return stub_result(MB_VERDICT_DENY, 2, 1);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port >= 80 && in->port <= 81)
+    return stub_result(MB_VERDICT_ALLOW, 1, 1);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_UDP && in->port == 53)
+    return stub_result(MB_VERDICT_ALLOW, 3, 1);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 8080)
+    return stub_result(MB_VERDICT_ALLOW, 5, 1) | MB_RESULT_AUDIT_DENY | (6ull << MB_RESULT_AUDIT_SHIFT);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_SCTP && in->port == 3868)
+    return stub_result(MB_VERDICT_ALLOW, 7, 1);
+  if ((in->peer_flags & MB_PEER_WORLD) && echo_request)
+    return stub_result(MB_VERDICT_ALLOW, 4, 1);
+  return stub_result(MB_VERDICT_DENY, 0, 1);
 }
 
-static __always_inline void mb_decide_egress(const struct mb_decision_input *in,
-                                             struct mb_decision *out) {
+__attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer,
+                                                  const struct mb_decision_input *in) {
+  if (!peer || !in) return MB_RESULT_DENY | MB_RESULT_ENFORCED;
   stub_count(MB_DIR_EGRESS);
-  if (!mb_direction_enforced(MB_DIR_EGRESS))
-    stub_set(out, MB_VERDICT_ALLOW, 0, 0);
-  else if (in->proto == IPPROTO_TCP && in->port == 25)
-    stub_set(out, MB_VERDICT_DENY, 10, 1);
-  else if (stub_has_bit(in, 0) && in->proto == IPPROTO_TCP && in->port == 443)
-    stub_set(out, MB_VERDICT_ALLOW, 11, 1);
-  else
-    stub_set(out, MB_VERDICT_DENY, 0, 1);
+  if (!stub_egress_enforced)
+    return stub_result(MB_VERDICT_ALLOW, 0, 0);
+  if (in->proto == IPPROTO_TCP && in->port == 25)
+    return stub_result(MB_VERDICT_DENY, 10, 1);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 443)
+    return stub_result(MB_VERDICT_ALLOW, 11, 1);
+  return stub_result(MB_VERDICT_DENY, 0, 1);
 }
 
 #include "endpoint.c"

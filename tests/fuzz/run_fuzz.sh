@@ -15,7 +15,7 @@
 # CI=true, where a missing toolchain is a failure: CI must really fuzz.
 set -uo pipefail
 
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
@@ -54,6 +54,14 @@ EOF
 if ! "$FUZZ_CXX" -fsanitize=fuzzer,address,undefined "$probe/probe.cpp" -o "$probe/probe" >"$probe/log" 2>&1; then
   sed 's/^/  /' "$probe/log" >&2
   missing "$FUZZ_CXX cannot link -fsanitize=fuzzer,address,undefined (libFuzzer or sanitizer runtimes missing)"
+fi
+
+# One run at a time per build dir: concurrent configures, builds or corpus
+# writes in build-fuzz/ would trip over each other.
+mkdir -p "$build"
+if command -v flock >/dev/null; then
+  exec 9>"$build/.run_fuzz.lock"
+  flock -n 9 || { log "waiting for another run_fuzz.sh using $build"; flock 9; }
 fi
 
 # -O1 -g: the usual fuzzing trade-off (fast enough, readable stack traces),
@@ -110,4 +118,4 @@ if ((rc != 0)); then
   echo "run_fuzz: FAILED (libFuzzer exit $rc): see the report above; inputs in $artifacts/" >&2
   exit 1
 fi
-log "OK: ${runs:-?} runs, ${speed:-?} exec/s, ${corp:-corp: ?} ($(ls "$corpus" | wc -l) new inputs in $corpus)"
+log "OK: ${runs:-?} runs, ${speed:-?} exec/s, ${corp:-corp: ?} ($(find "$corpus" -type f | wc -l) inputs kept in $corpus)"
