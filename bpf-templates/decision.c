@@ -28,3 +28,85 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
 __attribute__((noinline)) int mb_direction_enforced(int direction) {
   return mb_class_enforced(direction);
 }
+
+/* ---- Table-driven matching, for large rule sets ---------------------------
+ *
+ * Small classes get their rules folded into code. Past a size where that code
+ * would be too large (for the verifier, for 16-bit jump offsets, for compile
+ * time) the compiler keeps the same port search in code but hands each leaf
+ * to this function: the leaf's rules live in .rodata as data the compiler
+ * generates per class, one entry per (rule, 64-bit word of peer bits) in
+ * verdict order (denies first), so the first entry that hits decides.
+ * Word MB_PEER_WORDS of a mask stands for the peer's MB_PEER_* flags.
+ */
+#define MB_TABLE_WORDS (MB_PEER_WORDS + 1)
+#define MB_TABLE_SCAN_MAX 4096
+#define MB_MATCH_DEFAULT_DENY 0x80000000u
+
+struct mb_table_leaf {
+  mb_u64 any[MB_TABLE_WORDS]; /* OR of every entry's mask: no hit, default deny */
+  mb_u32 first;               /* entries [first, first + count) */
+  mb_u32 count;
+};
+
+struct mb_table_entry {
+  mb_u64 mask;
+  mb_u32 code; /* rule id, with MB_MATCH_DEFAULT_DENY's bit for a deny rule */
+  mb_u32 word; /* which word of peer bits `mask` applies to */
+};
+
+/* Defined per class by the compiler (a single zero leaf when unused). */
+extern const struct mb_table_leaf mb_table_leaves[];
+extern const struct mb_table_entry mb_table_entries[];
+extern const mb_u32 mb_table_leaf_count;
+extern const mb_u32 mb_table_entry_count;
+
+struct mb_table_scan {
+  const struct mb_identity *peer;
+  mb_u32 flags;
+  mb_u32 first;
+  mb_u32 count;
+  mb_u32 code;
+};
+
+/* One entry of a leaf; returns 1 to stop the scan. */
+static long mb_table_scan_entry(mb_u64 i, void *ctx) {
+  struct mb_table_scan *scan = ctx;
+  if (i >= scan->count) return 1;
+  mb_u32 index = scan->first + (mb_u32)i;
+  if (index >= mb_table_entry_count) return 1;
+  /* Keep clang from folding the index into a pointer computed before the
+   * bounds check, which the verifier cannot follow. */
+  asm volatile("" : "+r"(index));
+  const struct mb_table_entry *e = &mb_table_entries[index];
+  mb_u32 w = e->word;
+  mb_u64 word = scan->flags;
+  if (w < MB_PEER_WORDS) {
+    /* The mask below is what bounds the load for the verifier; keep clang
+     * from dropping it as redundant after the comparison. */
+    asm volatile("" : "+r"(w));
+    word = scan->peer->bits[w & (MB_PEER_WORDS - 1)];
+  }
+  if (word & e->mask) {
+    scan->code = e->code;
+    return 1;
+  }
+  return 0;
+}
+
+/* Called by generated code only. A global function, so the verifier checks
+ * it once rather than once per port leaf that calls it; the scan runs in
+ * bpf_loop so its length costs the verifier nothing either. */
+__attribute__((noinline)) mb_u32 mb_table_match(const struct mb_identity *peer, mb_u32 flags,
+                                                mb_u32 leaf_index) {
+  if (!peer || leaf_index >= mb_table_leaf_count) return MB_MATCH_DEFAULT_DENY;
+  const struct mb_table_leaf *leaf = &mb_table_leaves[leaf_index];
+  mb_u64 hit = (mb_u64)flags & leaf->any[MB_PEER_WORDS];
+  for (int w = 0; w < MB_PEER_WORDS; w++) hit |= peer->bits[w] & leaf->any[w];
+  if (!hit) return MB_MATCH_DEFAULT_DENY;
+
+  struct mb_table_scan scan = {
+      .peer = peer, .flags = flags, .first = leaf->first, .count = leaf->count, .code = MB_MATCH_DEFAULT_DENY};
+  bpf_loop(MB_TABLE_SCAN_MAX, mb_table_scan_entry, &scan, 0);
+  return scan.code;
+}

@@ -75,6 +75,9 @@ static long (*bpf_ringbuf_output)(void *ringbuf, void *data, mb_u64 size,
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, mb_u64 size, mb_u64 flags) = (void *)131;
 static void (*bpf_ringbuf_submit)(void *data, mb_u64 flags) = (void *)132;
 static void (*bpf_ringbuf_discard)(void *data, mb_u64 flags) = (void *)133;
+/* Runs callback(i, ctx) for i in [0, nr) until it returns 1; the verifier
+ * checks the callback once, not once per iteration (Linux 5.17+). */
+static long (*bpf_loop)(mb_u32 nr_loops, void *callback_fn, void *callback_ctx, mb_u64 flags) = (void *)181;
 
 /* ---- Program context ---------------------------------------------------- */
 

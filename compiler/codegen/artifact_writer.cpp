@@ -59,7 +59,7 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   for (const auto& [id, r] : program.rules)
     m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
 
-  PeerLowering lowering = PeerLowering::choose(program, options.cidrFoldLimit);
+  PeerLowering lowering = PeerLowering::choose(program, options.cidrFoldLimit, options.decisionMode);
   for (const auto& [cidr, bit] : lowering.cidrBits) m.cidrs.push_back({bit, cidr.prefix, cidr.except});
   std::sort(m.cidrs.begin(), m.cidrs.end(), [](const auto& a, const auto& b) { return a.bit < b.bit; });
 
@@ -79,6 +79,8 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
     e.leafRuleTests = obj.stats.leafRuleTests;
     e.maxLeafRules = obj.stats.maxLeafRules;
     e.foldedCidrs = obj.stats.foldedCidrs;
+    e.tableLeaves = obj.stats.tableLeaves;
+    e.tableEntries = obj.stats.tableEntries;
     m.classes.push_back(std::move(e));
     out.objects.push_back(std::move(obj));
   }

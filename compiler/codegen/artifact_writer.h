@@ -17,6 +17,7 @@ struct CompileOptions {
   EmitOptions emit;
   std::string compilerVersion;
   size_t cidrFoldLimit = PeerLowering::kDefaultFoldLimit;
+  DecisionMode decisionMode = DecisionMode::Auto;
   // Called before each class: (index, total, class).
   std::function<void(size_t, size_t, const ir::EndpointClass&)> progress;
 };

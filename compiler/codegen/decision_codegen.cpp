@@ -1,6 +1,7 @@
 #include "codegen/decision_codegen.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -74,9 +75,11 @@ class DecisionGenerator {
     }
     stats.rules += policy.rules.size();
 
+    bool table = lowering_.usesTable(policy);
     llvm::Value* code = b_.getInt32(0);  // not enforced: allowed, no rule
     if (policy.enforced) {
-      llvm::Function* matcher = buildMatcher(std::string(name) + ".enforced", enforcedRules, peer->getType(), in->getType());
+      llvm::Function* matcher =
+          buildMatcher(std::string(name) + ".enforced", enforcedRules, peer->getType(), in->getType(), table);
       b_.SetInsertPoint(entry);
       code = b_.CreateCall(matcher, {peer, in}, "code");
     }
@@ -89,7 +92,8 @@ class DecisionGenerator {
       return;
     }
     // Audit: what would the verdict be with audit policies enforced too?
-    llvm::Function* auditMatcher = buildMatcher(std::string(name) + ".audit", allRules, peer->getType(), in->getType());
+    llvm::Function* auditMatcher =
+        buildMatcher(std::string(name) + ".audit", allRules, peer->getType(), in->getType(), table);
     auto* auditBlock = llvm::BasicBlock::Create(ctx(), "audit", fn);
     auto* done = llvm::BasicBlock::Create(ctx(), "done", fn);
     b_.SetInsertPoint(entry);
@@ -144,7 +148,7 @@ class DecisionGenerator {
 
   // One matcher over `rules` (in verdict order): i32 (input*) → code.
   llvm::Function* buildMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Type* peerType,
-                               llvm::Type* inType) {
+                               llvm::Type* inType, bool table) {
     auto* fnType = llvm::FunctionType::get(b_.getInt32Ty(), {peerType, inType}, false);
     auto* fn = llvm::Function::Create(fnType, llvm::GlobalValue::InternalLinkage, name, module_);
     fn->addFnAttr(llvm::Attribute::AlwaysInline);
@@ -155,6 +159,7 @@ class DecisionGenerator {
     Frame f;
     f.fn = fn;
     f.in = in;
+    f.table = table;
     f.peer = fn->getArg(0);
     f.peerFlags = b_.loadField(in, kInPeerFlags, "peer.flags");
     llvm::Value* proto = b_.loadField(in, kInProto, "proto");
@@ -195,6 +200,9 @@ class DecisionGenerator {
     llvm::Value* peerFlags = nullptr;
     llvm::Value* port = nullptr;
     llvm::BasicBlock* defaultDeny = nullptr;
+    bool table = false;  // leaves go to mb_table_match
+    llvm::BasicBlock* tableCallBlock = nullptr;
+    llvm::PHINode* tableLeafIndex = nullptr;
     std::map<uint32_t, llvm::BasicBlock*> ruleReturn;  // rule id → block returning its code
     std::map<std::vector<size_t>, llvm::BasicBlock*> leaves;
     std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
@@ -291,6 +299,15 @@ class DecisionGenerator {
     stats.leafRuleTests += list.size();
     stats.maxLeafRules = std::max(stats.maxLeafRules, list.size());
     b_.SetInsertPoint(block);
+    if (f.table) {
+      // Every table leaf joins one call, so the code stays one search plus
+      // one call however many leaves there are.
+      std::vector<const ir::Rule*> chain;
+      for (size_t i : list) chain.push_back(rules[i].rule);
+      tableCall(f)->addIncoming(b_.getInt32(tableLeaf(chain)), block);
+      b_.CreateBr(f.tableCallBlock);
+      return block;
+    }
     // Load every bit word the leaf needs here, in a block that dominates all
     // its tests (a word first loaded inside one half would not reach the other).
     f.bitsWords.assign(MB_PEER_WORDS, nullptr);
@@ -362,6 +379,111 @@ class DecisionGenerator {
     emitRuleSearch(f, chain, lo, mid);
     b_.SetInsertPoint(rightBlock);
     emitRuleSearch(f, chain, mid, hi);
+  }
+
+  // ---- tables -------------------------------------------------------------
+
+  struct TableEntry {
+    uint64_t mask;
+    uint32_t code;
+    uint32_t word;
+  };
+  struct TableLeaf {
+    std::array<uint64_t, MB_PEER_WORDS + 1> any{};
+    uint32_t first = 0, count = 0;
+  };
+  std::vector<TableLeaf> tableLeaves_;
+  std::vector<TableEntry> tableEntries_;
+  std::map<std::vector<uint32_t>, uint32_t> tableLeafByRules_;
+
+  // The block that calls mb_table_match with the leaf index of whichever
+  // leaf branched to it.
+  llvm::PHINode* tableCall(Frame& f) {
+    if (f.tableLeafIndex) return f.tableLeafIndex;
+    llvm::Function* match = module_.getFunction("mb_table_match");
+    if (!match) throw std::runtime_error("the decision shell does not define mb_table_match");
+    llvm::IRBuilderBase::InsertPointGuard guard(b_);
+    f.tableCallBlock = llvm::BasicBlock::Create(ctx(), "table.match", f.fn);
+    b_.SetInsertPoint(f.tableCallBlock);
+    f.tableLeafIndex = b_.CreatePHI(b_.getInt32Ty(), 0, "leaf.index");
+    b_.CreateRet(b_.CreateCall(match, {f.peer, f.peerFlags, f.tableLeafIndex}));
+    return f.tableLeafIndex;
+  }
+
+  uint32_t tableLeaf(const std::vector<const ir::Rule*>& chain) {
+    std::vector<uint32_t> key;
+    for (const auto* r : chain) key.push_back(r->id);
+    if (auto it = tableLeafByRules_.find(key); it != tableLeafByRules_.end()) return it->second;
+    TableLeaf leaf;
+    leaf.first = static_cast<uint32_t>(tableEntries_.size());
+    for (const auto* r : chain) {
+      uint32_t code = r->id | (r->action == ir::Action::Deny ? kDenyBit : 0);
+      if (r->id >= MB_RULE_MAX) notSupported("more than " + std::to_string(MB_RULE_MAX - 1) + " rules");
+      for (const auto& c : r->peer.cidrs)
+        if (!lowering_.cidrBits.count(c)) notSupported("a folded CIDR in a table-driven class");
+      uint64_t flags = r->peer.all ? (MB_PEER_WORLD | MB_PEER_HOST | MB_PEER_ENDPOINT) : entityFlags(r->peer);
+      if (flags) tableEntries_.push_back({flags, code, MB_PEER_WORDS});
+      for (const auto& [word, mask] : wordsOf(r->peer)) tableEntries_.push_back({mask, code, word});
+    }
+    leaf.count = static_cast<uint32_t>(tableEntries_.size()) - leaf.first;
+    if (leaf.count > 4096) notSupported("more than 4096 rule entries at one port of one class");
+    for (uint32_t i = leaf.first; i < leaf.first + leaf.count; ++i)
+      leaf.any[tableEntries_[i].word] |= tableEntries_[i].mask;
+    uint32_t index = static_cast<uint32_t>(tableLeaves_.size());
+    tableLeaves_.push_back(leaf);
+    tableLeafByRules_.emplace(key, index);
+    return index;
+  }
+
+ public:
+  // Defines the tables the shell declares (a zero leaf when no leaf used one).
+  void defineTables() {
+    stats.tableLeaves = tableLeaves_.size();
+    stats.tableEntries = tableEntries_.size();
+    if (tableLeaves_.empty()) tableLeaves_.push_back({});
+    if (tableEntries_.empty()) tableEntries_.push_back({0, kDefaultDeny, 0});
+
+    auto structOf = [&](const char* global) -> llvm::StructType* {
+      llvm::GlobalVariable* gv = module_.getGlobalVariable(global);
+      if (!gv) throw std::runtime_error(std::string("the decision shell does not declare ") + global);
+      auto* arr = llvm::dyn_cast<llvm::ArrayType>(gv->getValueType());
+      auto* st = arr ? llvm::dyn_cast<llvm::StructType>(arr->getElementType()) : nullptr;
+      if (!st) throw std::runtime_error(std::string("the decision shell declares ") + global + " with the wrong type");
+      return st;
+    };
+    llvm::StructType* leafType = structOf("mb_table_leaves");
+    llvm::StructType* entryType = structOf("mb_table_entries");
+    expectStruct(leafType, 3, "mb_table_leaf");
+    expectStruct(entryType, 3, "mb_table_entry");
+
+    auto* wordsType = llvm::ArrayType::get(b_.getInt64Ty(), MB_PEER_WORDS + 1);
+    std::vector<llvm::Constant*> leaves;
+    for (const auto& l : tableLeaves_) {
+      std::vector<llvm::Constant*> words;
+      for (uint64_t w : l.any) words.push_back(b_.getInt64(w));
+      leaves.push_back(llvm::ConstantStruct::get(
+          leafType, {llvm::ConstantArray::get(wordsType, words), b_.getInt32(l.first), b_.getInt32(l.count)}));
+    }
+    std::vector<llvm::Constant*> entries;
+    for (const auto& e : tableEntries_)
+      entries.push_back(llvm::ConstantStruct::get(entryType, {b_.getInt64(e.mask), b_.getInt32(e.code), b_.getInt32(e.word)}));
+    define("mb_table_leaves", llvm::ConstantArray::get(llvm::ArrayType::get(leafType, leaves.size()), leaves));
+    define("mb_table_entries", llvm::ConstantArray::get(llvm::ArrayType::get(entryType, entries.size()), entries));
+    define("mb_table_leaf_count", b_.getInt32(static_cast<uint32_t>(tableLeaves_.size())));
+    define("mb_table_entry_count", b_.getInt32(static_cast<uint32_t>(tableEntries_.size())));
+  }
+
+ private:
+  // Replaces the shell's extern declaration `name` with a constant definition.
+  void define(const char* name, llvm::Constant* init) {
+    llvm::GlobalVariable* decl = module_.getGlobalVariable(name);
+    if (!decl) throw std::runtime_error(std::string("the decision shell does not declare ") + name);
+    auto* def = new llvm::GlobalVariable(module_, init->getType(), /*isConstant=*/true,
+                                         llvm::GlobalValue::InternalLinkage, init, std::string(name) + ".def");
+    def->setAlignment(llvm::MaybeAlign(8));
+    decl->replaceAllUsesWith(llvm::ConstantExpr::getBitCast(def, decl->getType()));
+    decl->eraseFromParent();
+    def->setName(name);
   }
 
   static uint32_t entityFlags(const ir::PeerMatch& m) {
@@ -438,13 +560,17 @@ class DecisionGenerator {
 
 }  // namespace
 
-PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit) {
+PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, DecisionMode mode) {
   std::set<ir::CidrMatch> cidrs;
-  for (const auto& cls : program.classes)
-    for (const auto* dp : {&cls.ingress, &cls.egress})
-      for (const auto& r : dp->rules) cidrs.insert(r.peer.cidrs.begin(), r.peer.cidrs.end());
   PeerLowering out;
-  if (cidrs.size() > foldLimit) {
+  out.mode = mode;
+  bool tables = false;
+  for (const auto& cls : program.classes)
+    for (const auto* dp : {&cls.ingress, &cls.egress}) {
+      tables |= out.usesTable(*dp);
+      for (const auto& r : dp->rules) cidrs.insert(r.peer.cidrs.begin(), r.peer.cidrs.end());
+    }
+  if (cidrs.size() > foldLimit || (tables && !cidrs.empty())) {
     uint32_t next = static_cast<uint32_t>(program.selectors.size());
     for (const auto& c : cidrs) out.cidrBits.emplace(c, next++);
   }
@@ -462,6 +588,7 @@ DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program
   gen.decide("mb_class_ingress", cls.ingress);
   gen.decide("mb_class_egress", cls.egress);
   gen.directionEnforced(cls);
+  gen.defineTables();
   return gen.stats;
 }
 

@@ -28,13 +28,27 @@ namespace membrane::codegen {
 // code as immediates; past a limit every CIDR becomes a bit in the identity
 // trie (after the selector bits), so a peer test is always a few AND masks
 // and leaves can be searched in log time.
+// Where a class's rules live: folded into code (fastest, for the usual few
+// dozen rules) or, past kTableRuleThreshold rules in a direction, as data in
+// .rodata scanned by bpf-templates/decision.c's mb_table_match (compact, and
+// within verifier and jump-offset limits at 10,000 rules and beyond).
+enum class DecisionMode { Auto, Folded, Table };
+
 struct PeerLowering {
   std::map<ir::CidrMatch, uint32_t> cidrBits;  // empty: all CIDRs folded
+  DecisionMode mode = DecisionMode::Auto;
+
+  static constexpr size_t kTableRuleThreshold = 256;
+  bool usesTable(const ir::DirectionPolicy& d) const {
+    return mode == DecisionMode::Table || (mode == DecisionMode::Auto && d.rules.size() > kTableRuleThreshold);
+  }
 
   static constexpr size_t kDefaultFoldLimit = 16;
   // Throws std::runtime_error when selectors and lowered CIDRs exceed the
   // datapath's peer bits.
-  static PeerLowering choose(const ir::Program& program, size_t foldLimit = kDefaultFoldLimit);
+  // Tables hold only bit masks, so any table use lowers every CIDR.
+  static PeerLowering choose(const ir::Program& program, size_t foldLimit = kDefaultFoldLimit,
+                             DecisionMode mode = DecisionMode::Auto);
   size_t bitCount(const ir::Program& program) const { return program.selectors.size() + cidrBits.size(); }
 };
 
@@ -46,6 +60,8 @@ struct DecisionStats {
   size_t maxLeafRules = 0;    // longest rule chain in any leaf
   size_t foldedCidrs = 0;     // CIDR tests emitted as immediates
   size_t searchNodes = 0;     // rule-search tree nodes in long leaves
+  size_t tableLeaves = 0;     // leaves handed to the table matcher
+  size_t tableEntries = 0;    // (rule, word) entries in the tables
 };
 
 // Throws std::runtime_error when the shell's declarations do not match the

@@ -106,6 +106,7 @@ int runIr(const CommonOptions& opts, const std::string& output, const std::strin
 struct CompileCommandOptions {
   std::string output;
   std::vector<std::string> emit;
+  std::string decision = "auto";
 };
 
 int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
@@ -122,6 +123,8 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
   }
   codegen::CompileOptions options;
   options.compilerVersion = MEMBRANE_VERSION;
+  if (copts.decision == "folded") options.decisionMode = codegen::DecisionMode::Folded;
+  if (copts.decision == "table") options.decisionMode = codegen::DecisionMode::Table;
   for (const auto& e : copts.emit) {
     if (e == "llvm") options.emit.llvmIr = true;
     if (e == "asm") options.emit.assembly = true;
@@ -195,6 +198,10 @@ int main(int argc, char** argv) {
                          "Also write class-N.ll (llvm: optimized LLVM IR) or class-N.s (asm: BPF assembly); repeatable")
       ->check(CLI::IsMember({"llvm", "asm"}))
       ->type_name("llvm|asm");
+  compileCmd->add_option("--decision", compileCmdOpts.decision,
+                         "Where rules live: folded into code, in .rodata tables, or auto (tables past " +
+                             std::to_string(codegen::PeerLowering::kTableRuleThreshold) + " rules in a direction)")
+      ->check(CLI::IsMember({"auto", "folded", "table"}));
   compileCmd->footer("Example:\n  membranec compile --inventory policies/shop/inventory.json -o out/ policies/shop");
 
   try {

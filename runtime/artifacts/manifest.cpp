@@ -172,7 +172,9 @@ std::string Manifest::toJson() const {
                              {{"portIntervals", c.portIntervals},
                               {"leafRuleTests", c.leafRuleTests},
                               {"maxLeafRules", c.maxLeafRules},
-                              {"foldedCidrs", c.foldedCidrs}}}});
+                              {"foldedCidrs", c.foldedCidrs},
+                              {"tableLeaves", c.tableLeaves},
+                              {"tableEntries", c.tableEntries}}}});
   j["rules"] = json::array();
   for (const auto& r : rules)
     j["rules"].push_back({{"id", r.id},
@@ -274,6 +276,8 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
         c.leafRuleTests = it->value("leafRuleTests", uint64_t(0));
         c.maxLeafRules = it->value("maxLeafRules", uint64_t(0));
         c.foldedCidrs = it->value("foldedCidrs", uint64_t(0));
+        c.tableLeaves = it->value("tableLeaves", uint64_t(0));
+        c.tableEntries = it->value("tableEntries", uint64_t(0));
       }
       m.classes.push_back(std::move(c));
     }

@@ -87,6 +87,8 @@ struct ClassEntry {
   uint64_t leafRuleTests = 0;
   uint64_t maxLeafRules = 0;
   uint64_t foldedCidrs = 0;
+  uint64_t tableLeaves = 0;   // port leaves decided from .rodata tables
+  uint64_t tableEntries = 0;
 };
 
 struct RuleEntry {

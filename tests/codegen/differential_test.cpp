@@ -200,6 +200,8 @@ void runScenario(uint64_t seed, size_t packetBudget, codegen::ClassCompiler& com
   // Alternate between folding CIDRs into code and lowering them into the
   // trie, so both paths meet the oracle.
   options.cidrFoldLimit = seed % 2 ? 0 : codegen::PeerLowering::kDefaultFoldLimit;
+  // And every third scenario decides from .rodata tables instead of code.
+  options.decisionMode = seed % 3 == 2 ? codegen::DecisionMode::Table : codegen::DecisionMode::Auto;
   codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, program, *c.checked, options);
   if (program.classes.empty()) return;
 
