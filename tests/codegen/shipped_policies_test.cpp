@@ -1,0 +1,115 @@
+// The shipped examples (policies/) compile to objects the real verifier
+// accepts, deterministically, and a few flows a reader can check by eye
+// behave as the policies say.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "codegen/artifact_writer.h"
+#include "driver/pipeline.h"
+#include "loaded_object.h"
+
+namespace membrane::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Shop {
+  driver::Compilation c;
+  codegen::Artifacts artifacts;
+};
+
+std::unique_ptr<Shop> compileShop(codegen::ClassCompiler& compiler) {
+  auto shop = std::make_unique<Shop>();
+  std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
+  driver::run({{root}, {root + "/inventory.json"}}, shop->c);
+  EXPECT_EQ(shop->c.outcome(), driver::Outcome::Ok);
+  if (shop->c.outcome() != driver::Outcome::Ok) return nullptr;
+  shop->artifacts = codegen::buildArtifacts(compiler, *shop->c.ir, *shop->c.checked, {});
+  return shop;
+}
+
+TEST(ShippedPolicies, EveryClassPassesTheVerifier) {
+  MB_REQUIRE_KERNEL_BPF();
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(compiler) << error;
+  auto shop = compileShop(*compiler);
+  ASSERT_TRUE(shop);
+  ASSERT_FALSE(shop->artifacts.objects.empty());
+  for (size_t i = 0; i < shop->artifacts.objects.size(); ++i) {
+    const auto& cls = shop->c.ir->classes[i];
+    auto obj = LoadedObject::load(shop->artifacts.objects[i].elf, 1, &error);
+    ASSERT_TRUE(obj) << "class " << cls.id << ": " << error;
+    std::cout << "class " << cls.id << " (" << cls.endpoints.front() << (cls.endpoints.size() > 1 ? ", ..." : "")
+              << "): verifier processed";
+    for (Program p : {Program::FromEndpoint, Program::ToEndpoint, Program::CgroupIngress, Program::CgroupEgress}) {
+      uint32_t n = obj->verifiedInstructions(p);
+      EXPECT_GT(n, 0u) << programName(p);
+      std::cout << " " << programName(p) << "=" << n;
+    }
+    std::cout << "\n";
+  }
+}
+
+TEST(ShippedPolicies, OutputIsByteIdenticalAcrossRuns) {
+  std::string error;
+  auto first = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(first) << error;
+  auto second = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(second) << error;
+  auto a = compileShop(*first);
+  auto b = compileShop(*second);
+  ASSERT_TRUE(a && b);
+  ASSERT_EQ(a->artifacts.objects.size(), b->artifacts.objects.size());
+  for (size_t i = 0; i < a->artifacts.objects.size(); ++i)
+    EXPECT_EQ(a->artifacts.objects[i].elf, b->artifacts.objects[i].elf) << "class " << i;
+  EXPECT_EQ(a->artifacts.manifest.toJson(), b->artifacts.manifest.toJson());
+}
+
+TEST(ShippedPolicies, FlowsBehaveAsWritten) {
+  MB_REQUIRE_KERNEL_BPF();
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(compiler) << error;
+  auto shop = compileShop(*compiler);
+  ASSERT_TRUE(shop);
+  const ir::Program& program = *shop->c.ir;
+  auto load = [&](const std::string& ns, const std::string& name) {
+    const ir::Endpoint* ep = program.findEndpoint(ns, name);
+    EXPECT_TRUE(ep && ep->classIndex);
+    auto obj = LoadedObject::load(shop->artifacts.objects.at(*ep->classIndex).elf, 1, &error);
+    EXPECT_TRUE(obj) << error;
+    obj->fillIdentities(shop->artifacts.manifest, {*net::Address::parse("198.18.255.1")});
+    return obj;
+  };
+  using mbtest::Addr;
+  auto tcpTo = [](const char* src, const char* dst, uint16_t port) {
+    return mbtest::frame(mbtest::ip(Addr::parse(src), Addr::parse(dst), mbtest::kTcp, mbtest::tcp(40000, port)));
+  };
+  const char* frontend = "198.18.1.10";
+  const char* api = "198.18.1.20";
+  const char* postgres = "198.18.1.30";
+  const char* backup = "198.18.4.10";
+  const char* ciRunner = "198.18.4.20";
+
+  auto apiObj = load("shop", "api-0");
+  // api.policy: the frontend may call the API's http port (8080)...
+  EXPECT_TRUE(apiObj->passes(Program::ToEndpoint, tcpTo(frontend, api, 8080)));
+  // ...and nothing else; the database may not call the API at all.
+  EXPECT_FALSE(apiObj->passes(Program::ToEndpoint, tcpTo(frontend, api, 22)));
+  EXPECT_FALSE(apiObj->passes(Program::ToEndpoint, tcpTo(postgres, api, 8080)));
+  // The API may reach the payment provider on 443, not on 80.
+  EXPECT_TRUE(apiObj->passes(Program::FromEndpoint, tcpTo(api, "198.19.200.7", 443)));
+  EXPECT_FALSE(apiObj->passes(Program::FromEndpoint, tcpTo(api, "198.19.200.7", 80)));
+  // IPv6 too.
+  EXPECT_TRUE(apiObj->passes(Program::ToEndpoint, mbtest::frame(mbtest::ip(Addr::parse("2001:2::1:10"), Addr::parse("2001:2::1:20"), mbtest::kTcp, mbtest::tcp(40001, 8080)))));
+
+  auto dbObj = load("shop", "postgres-0");
+  // database.policy: backups from ops may connect, the untrusted runner may not (deny wins).
+  EXPECT_TRUE(dbObj->passes(Program::ToEndpoint, tcpTo(backup, postgres, 5432)));
+  EXPECT_FALSE(dbObj->passes(Program::ToEndpoint, tcpTo(ciRunner, postgres, 5432)));
+}
+
+}  // namespace
+}  // namespace membrane::testing
