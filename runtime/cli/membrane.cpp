@@ -1,0 +1,136 @@
+// membrane: the node side. Loads artifacts that membranec built, swaps them
+// in atomically, and reports what is enforced. Links libbpf and a JSON
+// library only — no compiler on nodes.
+//
+// Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "loader/kernel.h"
+#include "loader/loader.h"
+
+using namespace membrane;
+
+namespace {
+
+int fail(const std::string& message) {
+  std::cerr << "membrane: error: " << message << "\n";
+  return 1;
+}
+
+int runStatus(const loader::Paths& paths, const std::string& output) {
+  std::string error;
+  auto s = loader::status(paths, &error);
+  if (!s) return fail(error);
+  if (output == "json") {
+    nlohmann::json j = {{"version", s->version}, {"artifactDir", s->artifactDir}, {"endpoints", nlohmann::json::array()},
+                        {"rules", nlohmann::json::array()}, {"reasons", s->reasons}};
+    for (const auto& e : s->endpoints)
+      j["endpoints"].push_back({{"endpoint", e.key}, {"id", e.endpointId},
+                                {"class", e.classId ? nlohmann::json(*e.classId) : nlohmann::json(nullptr)},
+                                {"attachedTo", e.where}, {"programs", e.programs}});
+    for (const auto& r : s->rules)
+      j["rules"].push_back({{"id", r.id}, {"policy", r.policy}, {"rule", r.text}, {"location", r.location},
+                            {"packets", r.packets}, {"bytes", r.bytes}});
+    std::cout << j.dump(2) << "\n";
+    return 0;
+  }
+  std::cout << "policy version " << s->version << " from " << s->artifactDir << "\n\n";
+  std::printf("%-32s %-6s %-16s %s\n", "ENDPOINT", "CLASS", "ATTACHED TO", "PROGRAMS");
+  for (const auto& e : s->endpoints) {
+    std::string progs;
+    for (const auto& [hook, id] : e.programs) progs += (progs.empty() ? "" : " ") + hook + "=" + std::to_string(id);
+    std::printf("%-32s %-6s %-16s %s\n", e.key.c_str(), e.classId ? std::to_string(*e.classId).c_str() : "-",
+                e.where.c_str(), progs.empty() ? "(unrestricted)" : progs.c_str());
+  }
+  std::printf("\n%-6s %12s  %s\n", "RULE", "PACKETS", "POLICY / RULE");
+  for (const auto& r : s->rules)
+    std::printf("%-6u %12llu  %s%s%s\n", r.id, static_cast<unsigned long long>(r.packets), r.policy.c_str(),
+                r.policy.empty() ? "" : ": ", r.text.c_str());
+  std::cout << "\n";
+  for (const auto& [reason, n] : s->reasons) std::printf("%-16s %llu\n", reason.c_str(), static_cast<unsigned long long>(n));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"membrane — loads membranec's BPF artifacts on a node and swaps policy versions atomically.\n"
+               "Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage errors.",
+               "membrane"};
+  app.require_subcommand(1);
+  loader::Paths paths;
+  std::string netns;
+  app.add_option("--bpffs", paths.bpffsRoot, "bpffs directory for pinned links and maps (mounted if needed)")
+      ->capture_default_str();
+  app.add_option("--state-dir", paths.stateDir, "Where the applied manifest and state are kept")->capture_default_str();
+  app.add_option("--netns", netns, "Work in this network namespace (a name under /run/netns, or a path)");
+
+  std::string artifactDir, nodeFile;
+  auto* apply = app.add_subcommand("apply", "Verify artifacts, load every program, then attach or swap them atomically");
+  apply->add_option("artifacts", artifactDir, "Directory written by `membranec compile`")->required();
+  apply->add_option("--node", nodeFile, "NODE.json: local endpoints and where to enforce them")->required();
+
+  std::string output = "table";
+  auto* status = app.add_subcommand("status", "Endpoints, attached programs, policy version and per-rule counters");
+  status->add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
+
+  auto* detach = app.add_subcommand("detach", "Remove every program, link and map membrane attached");
+
+  auto* endpoint = app.add_subcommand("endpoint", "Tell the datapath about endpoints learned after compile");
+  endpoint->require_subcommand(1);
+  std::string epName, epNs = "default";
+  std::vector<std::string> epLabels, epAddresses;
+  auto* add = endpoint->add_subcommand("add", "Add (or update) an endpoint's identity: no recompile, no reload");
+  add->add_option("--name", epName)->required();
+  add->add_option("--namespace", epNs)->capture_default_str();
+  add->add_option("--label", epLabels, "key=value; repeatable")->allow_extra_args(false);
+  add->add_option("--address", epAddresses, "IPv4 or IPv6; repeatable")->required()->allow_extra_args(false);
+  auto* remove = endpoint->add_subcommand("remove", "Forget an endpoint added with `endpoint add`");
+  remove->add_option("--name", epName)->required();
+  remove->add_option("--namespace", epNs)->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+  std::string error;
+  if (!netns.empty() && !loader::enterNetns(netns, &error)) return fail(error);
+
+  if (apply->parsed()) {
+    auto node = loader::NodeConfig::load(nodeFile, &error);
+    if (!node) return fail(error);
+    loader::ApplyReport report;
+    if (!loader::apply(artifactDir, *node, paths, &report, &error)) return fail(error);
+    std::cerr << "applied version " << report.version
+              << (report.previousVersion.empty() ? "" : " (was " + report.previousVersion + ")") << ": "
+              << report.endpoints << " endpoints, " << report.attached << " links attached, " << report.swapped
+              << " swapped, " << report.detached << " detached\n";
+    return 0;
+  }
+  if (status->parsed()) return runStatus(paths, output);
+  if (detach->parsed()) return loader::detachAll(paths, &error) ? 0 : fail(error);
+  if (add->parsed()) {
+    loader::NodeEndpoint e;
+    e.name = epName;
+    e.ns = epNs;
+    e.labels = labels::LabelSet{};
+    for (const auto& kv : epLabels) {
+      auto eq = kv.find('=');
+      if (eq == std::string::npos) return fail("--label wants key=value, got '" + kv + "'");
+      (*e.labels)[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    for (const auto& a : epAddresses) {
+      auto addr = net::Address::parse(a);
+      if (!addr) return fail("'" + a + "' is not an IP address");
+      e.addresses.push_back(*addr);
+    }
+    return loader::endpointAdd(e, paths, &error) ? 0 : fail(error);
+  }
+  if (remove->parsed()) return loader::endpointRemove(epNs, epName, paths, &error) ? 0 : fail(error);
+  return 2;
+}

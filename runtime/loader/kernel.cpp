@@ -1,0 +1,144 @@
+#include "loader/kernel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace membrane::loader {
+
+namespace fs = std::filesystem;
+
+namespace {
+constexpr long kBpffsMagic = 0xcafe4a11;
+
+bool onBpffs(const std::string& dir) {
+  struct statfs st {};
+  return statfs(dir.c_str(), &st) == 0 && static_cast<long>(st.f_type) == kBpffsMagic;
+}
+}  // namespace
+
+bool ensureBpffs(const std::string& dir, std::string* error) {
+  std::error_code ec;
+  // Find the nearest existing ancestor: if it is a bpffs, mkdir below it.
+  fs::path p = fs::absolute(dir, ec);
+  fs::path existing = p;
+  while (!existing.empty() && !fs::exists(existing, ec)) existing = existing.parent_path();
+  if (onBpffs(existing.string())) {
+    fs::create_directories(p, ec);
+    if (ec && error) *error = "cannot create '" + dir + "': " + ec.message();
+    return !ec;
+  }
+  fs::create_directories(p, ec);
+  if (ec) {
+    if (error) *error = "cannot create '" + dir + "': " + ec.message();
+    return false;
+  }
+  if (onBpffs(p.string())) return true;
+  if (mount("bpf", p.c_str(), "bpf", 0, "mode=0700") != 0) {
+    if (error) *error = "cannot mount a bpffs at '" + dir + "': " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> missingFeatures(const std::vector<std::string>& required) {
+  std::vector<std::string> missing;
+  for (const auto& f : required) {
+    int ok = 1;
+    if (f == "btf") ok = fs::exists("/sys/kernel/btf/vmlinux");
+    else if (f == "map:lpm_trie") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LPM_TRIE, nullptr);
+    else if (f == "map:lru_hash") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LRU_HASH, nullptr);
+    else if (f == "map:percpu_array") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_PERCPU_ARRAY, nullptr);
+    else if (f == "map:ringbuf") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
+    else if (f == "prog:sched_cls") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, nullptr);
+    else if (f == "prog:cgroup_skb") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, nullptr);
+    else ok = 0;  // a feature this loader does not know cannot be promised
+    if (ok != 1) missing.push_back(f);
+  }
+  return missing;
+}
+
+bool enterNetns(const std::string& nameOrPath, std::string* error) {
+  std::string path = nameOrPath.find('/') == std::string::npos ? "/run/netns/" + nameOrPath : nameOrPath;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (error) *error = "cannot open network namespace '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  int rc = setns(fd, CLONE_NEWNET);
+  int saved = errno;
+  close(fd);
+  if (rc != 0) {
+    if (error) *error = "cannot enter network namespace '" + path + "': " + std::strerror(saved);
+    return false;
+  }
+  return true;
+}
+
+int attachTcx(int progFd, const std::string& interface, bool ingress, std::string* error) {
+  unsigned ifindex = if_nametoindex(interface.c_str());
+  if (ifindex == 0) {
+    if (error) *error = "no interface '" + interface + "' in this network namespace";
+    return -ENODEV;
+  }
+  // libbpf 1.1 predates TCX: issue BPF_LINK_CREATE ourselves. The TCX fields
+  // after `flags` stay zero (append at the end of the chain).
+  union bpf_attr attr;
+  std::memset(&attr, 0, sizeof attr);
+  attr.link_create.prog_fd = static_cast<__u32>(progFd);
+  attr.link_create.target_ifindex = ifindex;
+  attr.link_create.attach_type = static_cast<__u32>(ingress ? kBpfTcxIngress : kBpfTcxEgress);
+  int fd = static_cast<int>(syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr));
+  if (fd < 0) {
+    int err = errno;
+    if (error) *error = "TCX attach to " + interface + (ingress ? " ingress" : " egress") + ": " + std::strerror(err);
+    return -err;
+  }
+  return fd;
+}
+
+int attachCgroup(int progFd, const std::string& cgroupPath, bool ingress, std::string* error) {
+  int cg = open(cgroupPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cg < 0) {
+    if (error) *error = "cannot open cgroup '" + cgroupPath + "': " + std::strerror(errno);
+    return -errno;
+  }
+  int fd = bpf_link_create(progFd, cg, ingress ? BPF_CGROUP_INET_INGRESS : BPF_CGROUP_INET_EGRESS, nullptr);
+  int err = errno;
+  close(cg);
+  if (fd < 0) {
+    if (error) *error = "cgroup attach to " + cgroupPath + ": " + std::strerror(err);
+    return -err;
+  }
+  return fd;
+}
+
+bool updateLink(int linkFd, int newProgFd, int oldProgFd, std::string* error) {
+  LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE, .old_prog_fd = static_cast<__u32>(oldProgFd));
+  if (bpf_link_update(linkFd, newProgFd, &opts) != 0) {
+    if (error) *error = std::string("bpf_link_update: ") + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+uint32_t linkProgramId(int linkFd) {
+  bpf_link_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(linkFd, &info, &len) != 0) return 0;
+  return info.prog_id;
+}
+
+}  // namespace membrane::loader

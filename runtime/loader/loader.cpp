@@ -1,0 +1,626 @@
+#include "loader/loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "abi/datapath.h"
+#include "identity/identity_table.h"
+#include "loader/kernel.h"
+#include "loader/object_config.h"
+
+namespace membrane::loader {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+// ---- small helpers ---------------------------------------------------------
+
+std::string readFile(const fs::path& p, bool* ok) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  *ok = static_cast<bool>(in) || in.eof();
+  return buf.str();
+}
+
+bool writeFileAtomically(const fs::path& p, const std::string& data, std::string* error) {
+  fs::path tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out.flush()) {
+      if (error) *error = "cannot write '" + tmp.string() + "'";
+      return false;
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+  if (ec && error) *error = "cannot write '" + p.string() + "': " + ec.message();
+  return !ec;
+}
+
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd = o.fd;
+      o.fd = -1;
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+};
+
+// libbpf's messages (verifier logs included) for the current operation.
+std::string* libbpfLog = nullptr;
+int collectLibbpf(enum libbpf_print_level level, const char* format, va_list args) {
+  if (!libbpfLog || level == LIBBPF_DEBUG) return 0;
+  char buf[8192];
+  vsnprintf(buf, sizeof buf, format, args);
+  *libbpfLog += buf;
+  return 0;
+}
+
+// The last lines of a verifier log: where it gave up and why.
+std::string logTail(const std::string& log, size_t lines = 12) {
+  size_t pos = log.size();
+  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
+  return pos == std::string::npos ? log : log.substr(pos + 1);
+}
+
+struct Hook {
+  const char* name;     // in pin names and status
+  const char* program;  // in the class object
+  bool tc;
+  bool ingress;         // kernel hook direction (tc: of the host-side veth)
+};
+// tc: the host-side veth's ingress carries what the endpoint sends.
+constexpr Hook kHooks[] = {{"tc-from", "mb_tc_from_endpoint", true, true},
+                           {"tc-to", "mb_tc_to_endpoint", true, false},
+                           {"cg-in", "mb_cgroup_ingress", false, true},
+                           {"cg-out", "mb_cgroup_egress", false, false}};
+
+// bpffs refuses names with '.', which object names may contain: '/' and '.'
+// become '_' and '%', neither of which Kubernetes names use.
+std::string linkPin(const Paths& paths, const std::string& key, const char* hook) {
+  std::string flat = key;
+  for (char& c : flat) {
+    if (c == '/') c = '_';
+    if (c == '.') c = '%';
+  }
+  return paths.bpffsRoot + "/links/" + flat + "_" + hook;
+}
+
+std::string identityPin(const Paths& paths, const std::string& version) {
+  return paths.bpffsRoot + "/versions/" + version + "/mb_identity";
+}
+
+// ---- state -------------------------------------------------------------------
+
+struct EndpointState {
+  std::string key;
+  uint32_t id = 0;
+  std::optional<uint32_t> classId;
+  std::string interface, cgroup;
+  std::vector<std::string> hooks;  // pinned link hooks
+};
+
+struct State {
+  std::string version;
+  std::string artifactDir;
+  std::vector<EndpointState> endpoints;
+  std::vector<NodeEndpoint> learned;  // endpoint add
+  std::vector<net::Address> host;
+
+  json toJson() const {
+    json j = {{"version", version}, {"artifactDir", artifactDir}, {"endpoints", json::array()},
+              {"learned", json::array()}, {"host", json::array()}};
+    for (const auto& e : endpoints)
+      j["endpoints"].push_back({{"key", e.key},
+                                {"id", e.id},
+                                {"class", e.classId ? json(*e.classId) : json(nullptr)},
+                                {"interface", e.interface},
+                                {"cgroup", e.cgroup},
+                                {"hooks", e.hooks}});
+    for (const auto& l : learned) {
+      json addrs = json::array();
+      for (const auto& a : l.addresses) addrs.push_back(a.str());
+      j["learned"].push_back({{"name", l.name}, {"namespace", l.ns}, {"labels", *l.labels}, {"addresses", addrs}});
+    }
+    for (const auto& a : host) j["host"].push_back(a.str());
+    return j;
+  }
+
+  static std::optional<State> load(const Paths& paths) {
+    bool ok = false;
+    std::string text = readFile(fs::path(paths.stateDir) / "state.json", &ok);
+    if (!ok || text.empty()) return std::nullopt;
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded()) return std::nullopt;
+    try {
+      State s;
+      s.version = j.at("version");
+      s.artifactDir = j.at("artifactDir");
+      for (const auto& e : j.at("endpoints")) {
+        EndpointState es;
+        es.key = e.at("key");
+        es.id = e.at("id");
+        if (!e.at("class").is_null()) es.classId = e.at("class").get<uint32_t>();
+        es.interface = e.at("interface");
+        es.cgroup = e.at("cgroup");
+        es.hooks = e.at("hooks").get<std::vector<std::string>>();
+        s.endpoints.push_back(es);
+      }
+      for (const auto& l : j.at("learned")) {
+        NodeEndpoint ne;
+        ne.name = l.at("name");
+        ne.ns = l.at("namespace");
+        ne.labels = l.at("labels").get<labels::LabelSet>();
+        for (const auto& a : l.at("addresses")) ne.addresses.push_back(*net::Address::parse(a.get<std::string>()));
+        s.learned.push_back(ne);
+      }
+      for (const auto& a : j.at("host")) s.host.push_back(*net::Address::parse(a.get<std::string>()));
+      return s;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+};
+
+std::optional<artifacts::Manifest> loadAppliedManifest(const Paths& paths, std::string* error) {
+  bool ok = false;
+  std::string text = readFile(fs::path(paths.stateDir) / "manifest.json", &ok);
+  if (!ok || text.empty()) {
+    if (error) *error = "nothing applied on this node (no " + paths.stateDir + "/manifest.json)";
+    return std::nullopt;
+  }
+  return artifacts::Manifest::fromJson(text, error);
+}
+
+// Identity entries: compile-time endpoints, learned ones, peers, the host.
+bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoint>& extra,
+                     const std::vector<net::Address>& host, std::vector<identity::TrieEntry>& out, std::string* error) {
+  artifacts::Manifest withExtra = m;
+  uint32_t nextId = 0;
+  for (const auto& i : m.identities) nextId = std::max(nextId, i.id + 1);
+  nextId = std::max<uint32_t>(nextId, 0x10000);  // learned identities, above compiled ones
+  for (const auto& e : extra) {
+    if (!e.labels) continue;
+    labels::LabelSet nsLabels = {{"kubernetes.io/metadata.name", e.ns}};
+    for (const auto& i : m.identities)
+      if (i.ns == e.ns) nsLabels = i.namespaceLabels;
+    withExtra.identities.push_back({nextId, e.ns, *e.labels, nsLabels, m.bitsFor(e.ns, *e.labels, nsLabels)});
+    // A learned endpoint replaces a compiled one of the same name.
+    std::erase_if(withExtra.endpoints, [&](const artifacts::EndpointEntry& x) { return x.ns == e.ns && x.name == e.name; });
+    withExtra.endpoints.push_back({e.name, e.ns, nextId, e.addresses, std::nullopt});
+    ++nextId;
+  }
+  return identity::buildEntries(withExtra, host, out, error);
+}
+
+// The class an endpoint belongs to: from the manifest, or for one learned
+// after compile, the class compiled for exactly the policies that select it.
+// Returns false (error set) when there is none; `cls` empty = unrestricted.
+bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional<uint32_t>& cls, std::string* error) {
+  cls.reset();
+  if (!e.labels) {
+    for (const auto& me : m.endpoints)
+      if (me.ns == e.ns && me.name == e.name) {
+        cls = me.classId;
+        return true;
+      }
+    if (error) *error = "endpoint " + e.key() + " is not in the manifest; give its labels and addresses";
+    return false;
+  }
+  std::vector<std::string> selecting;
+  for (const auto& p : m.policies)
+    if ((p.clusterwide || p.ns == e.ns) && p.selects.matches(*e.labels)) selecting.push_back(p.key);
+  std::sort(selecting.begin(), selecting.end());
+  if (selecting.empty()) return true;
+  for (const auto& c : m.classes)
+    if (c.policies == selecting) {
+      cls = c.id;
+      return true;
+    }
+  std::string list;
+  for (const auto& s : selecting) list += (list.empty() ? "" : ", ") + s;
+  if (error) *error = "endpoint " + e.key() + " is selected by {" + list + "}, a combination no compiled class has; recompile with it in the inventory";
+  return false;
+}
+
+struct Loaded {
+  NodeEndpoint endpoint;
+  uint32_t id = 0;
+  std::optional<uint32_t> classId;
+  bpf_object* object = nullptr;
+};
+
+void closeAll(std::vector<Loaded>& loaded) {
+  for (auto& l : loaded)
+    if (l.object) bpf_object__close(l.object), l.object = nullptr;
+}
+
+}  // namespace
+
+uint32_t endpointId(const std::string& key) {
+  // FNV-1a: stable, cheap, and 0 is never used (0 means "unset").
+  uint32_t h = 2166136261u;
+  for (unsigned char c : key) h = (h ^ c) * 16777619u;
+  return h ? h : 1;
+}
+
+bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
+           std::string* error) {
+  // 1. Verify the artifacts before touching anything.
+  bool ok = false;
+  fs::path dir(artifactDir);
+  std::string manifestText = readFile(dir / "manifest.json", &ok);
+  if (!ok || manifestText.empty()) {
+    if (error) *error = "no manifest.json in '" + artifactDir + "'";
+    return false;
+  }
+  std::string why;
+  auto manifest = artifacts::Manifest::fromJson(manifestText, &why);
+  if (!manifest) {
+    if (error) *error = "refusing '" + artifactDir + "': " + why;
+    return false;
+  }
+  if (manifest->abiVersion != MB_ABI_VERSION) {
+    if (error) *error = "refusing '" + artifactDir + "': datapath ABI " + std::to_string(manifest->abiVersion) +
+                        ", this membrane speaks " + std::to_string(MB_ABI_VERSION);
+    return false;
+  }
+  for (const auto& c : manifest->classes) {
+    std::string object = readFile(dir / c.object, &ok);
+    if (!ok || object.empty()) {
+      if (error) *error = "refusing '" + artifactDir + "': object " + c.object + " of class " + std::to_string(c.id) + " is missing";
+      return false;
+    }
+    if (artifacts::sha256Hex(object) != c.sha256) {
+      if (error) *error = "refusing '" + artifactDir + "': " + c.object + " does not match its SHA-256 in the manifest (tampered or corrupt)";
+      return false;
+    }
+  }
+  if (auto missing = missingFeatures(manifest->requiredFeatures); !missing.empty()) {
+    std::string list;
+    for (const auto& f : missing) list += (list.empty() ? "" : ", ") + f;
+    if (error) *error = "this kernel lacks features the artifacts need: " + list;
+    return false;
+  }
+  std::string version = artifacts::sha256Hex(manifestText).substr(0, 16);
+  auto previous = State::load(paths);
+
+  // 2. Resolve endpoints to classes.
+  std::vector<Loaded> loaded;
+  std::set<uint32_t> ids;
+  for (const auto& e : node.endpoints) {
+    std::optional<uint32_t> cls;
+    if (!classFor(*manifest, e, cls, error)) return false;
+    Loaded l{e, endpointId(e.key()), cls, nullptr};
+    if (!ids.insert(l.id).second) {
+      if (error) *error = "endpoint id collision for " + e.key() + "; rename the endpoint";
+      return false;
+    }
+    loaded.push_back(std::move(l));
+  }
+
+  // 3. Load every program with shared and per-version maps.
+  if (!ensureBpffs(paths.bpffsRoot, error)) return false;
+  {
+    std::error_code ec;
+    for (const std::string& sub : std::vector<std::string>{"/maps", "/links", "/versions/" + version}) {
+      fs::create_directories(paths.bpffsRoot + sub, ec);
+      if (ec) {
+        if (error) *error = "cannot create '" + paths.bpffsRoot + sub + "': " + ec.message();
+        return false;
+      }
+    }
+  }
+  std::string log;
+  libbpfLog = &log;
+  libbpf_print_fn_t previousPrint = libbpf_set_print(collectLibbpf);
+  auto restorePrint = [&] {
+    libbpf_set_print(previousPrint);
+    libbpfLog = nullptr;
+  };
+  bool versionIsNew = !fs::exists(identityPin(paths, version));
+  auto abandon = [&](const std::string& message) {
+    closeAll(loaded);
+    restorePrint();
+    if (versionIsNew && (!previous || previous->version != version)) {
+      std::error_code ec;
+      fs::remove_all(paths.bpffsRoot + "/versions/" + version, ec);
+    }
+    if (error) *error = message;
+    return false;
+  };
+  for (auto& l : loaded) {
+    if (!l.classId) continue;  // unrestricted: nothing to load
+    const artifacts::ClassEntry* cls = manifest->findClass(*l.classId);
+    std::string path = (dir / cls->object).string();
+    std::string mapsRoot = paths.bpffsRoot + "/maps";
+    LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = mapsRoot.c_str());
+    log.clear();
+    l.object = bpf_object__open_file(path.c_str(), &opts);
+    if (!l.object) return abandon("cannot open " + path + ": " + log);
+    bpf_map* map = bpf_object__find_map_by_name(l.object, "mb_identity");
+    if (!map || bpf_map__set_pin_path(map, identityPin(paths, version).c_str()) != 0)
+      return abandon(path + " has no mb_identity map");
+    mb_config config{};
+    config.endpoint_id = l.id;
+    config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT);
+    if (!setConfig(l.object, config, &why)) return abandon(path + ": " + why);
+    // Only the programs this endpoint's hooks need are loaded.
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, l.object) {
+      bool needed = false;
+      for (const auto& h : kHooks)
+        if (std::strcmp(bpf_program__name(prog), h.program) == 0) needed = h.tc == !l.endpoint.interface.empty();
+      bpf_program__set_autoload(prog, needed);
+    }
+    log.clear();
+    if (int err = bpf_object__load(l.object); err)
+      return abandon("class " + std::to_string(*l.classId) + " (" + cls->object + ") failed to load for endpoint " +
+                     l.endpoint.key() + ": " + std::strerror(-err) + "\n" + logTail(log));
+  }
+  restorePrint();
+
+  // 4. Fill this version's identity trie before any program sees it.
+  std::vector<NodeEndpoint> extra;
+  for (const auto& e : node.endpoints)
+    if (e.labels) extra.push_back(e);
+  extra.insert(extra.end(), node.peers.begin(), node.peers.end());
+  if (previous)
+    for (const auto& l : previous->learned) extra.push_back(l);
+  std::vector<identity::TrieEntry> entries;
+  if (!identityEntries(*manifest, extra, node.hostAddresses, entries, &why)) return abandon(why);
+  {
+    Fd trie(bpf_obj_get(identityPin(paths, version).c_str()));
+    bool anyLoaded = std::any_of(loaded.begin(), loaded.end(), [](const Loaded& l) { return l.object != nullptr; });
+    if (anyLoaded && trie.fd < 0) return abandon("the identity map was not pinned");
+    if (trie.fd >= 0) {
+      // A re-apply of the same version rewrites the same trie: clear it first.
+      mb_lpm_key key{}, next{};
+      std::vector<mb_lpm_key> old;
+      const void* prev = nullptr;
+      while (bpf_map_get_next_key(trie.fd, prev, &next) == 0) {
+        old.push_back(next);
+        key = next;
+        prev = &key;
+      }
+      std::set<std::string> keep;
+      for (const auto& e : entries) {
+        if (bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0)
+          return abandon(std::string("cannot fill the identity map: ") + std::strerror(errno));
+        keep.insert(std::string(reinterpret_cast<const char*>(&e.key), sizeof e.key));
+      }
+      for (const auto& k : old)
+        if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(trie.fd, &k);
+    }
+  }
+
+  // 5. Attach or swap. Everything that can fail without changing the node
+  // has succeeded; from here each step is one atomic kernel operation.
+  ApplyReport r;
+  r.version = version;
+  r.previousVersion = previous ? previous->version : "";
+  State next;
+  next.version = version;
+  next.artifactDir = fs::absolute(dir).string();
+  next.host = node.hostAddresses;
+  if (previous) next.learned = previous->learned;
+  struct Done {
+    Fd link;
+    Fd oldProg;
+    std::string pin;
+    bool created;
+  };
+  std::vector<Done> done;
+  auto rollback = [&] {
+    for (auto& d : done) {
+      if (d.created) {
+        unlink(d.pin.c_str());
+      } else if (d.oldProg.fd >= 0) {
+        bpf_link_update(d.link.fd, d.oldProg.fd, nullptr);
+      }
+    }
+  };
+  for (auto& l : loaded) {
+    EndpointState es{l.endpoint.key(), l.id, l.classId, l.endpoint.interface, l.endpoint.cgroup, {}};
+    ++r.endpoints;
+    if (l.classId) {
+      for (const auto& h : kHooks) {
+        if (h.tc != !l.endpoint.interface.empty()) continue;
+        bpf_program* prog = bpf_object__find_program_by_name(l.object, h.program);
+        int progFd = prog ? bpf_program__fd(prog) : -1;
+        std::string pin = linkPin(paths, l.endpoint.key(), h.name);
+        Fd existing(bpf_obj_get(pin.c_str()));
+        if (existing.fd >= 0) {
+          Fd oldProg(bpf_prog_get_fd_by_id(linkProgramId(existing.fd)));
+          if (!updateLink(existing.fd, progFd, oldProg.fd, &why)) {
+            rollback();
+            closeAll(loaded);
+            if (error) *error = "swapping " + es.key + " " + h.name + ": " + why + " (rolled back)";
+            return false;
+          }
+          done.push_back({std::move(existing), std::move(oldProg), pin, false});
+          ++r.swapped;
+        } else {
+          int fd = h.tc ? attachTcx(progFd, l.endpoint.interface, h.ingress, &why)
+                        : attachCgroup(progFd, l.endpoint.cgroup, h.ingress, &why);
+          if (fd < 0 || bpf_obj_pin(fd, pin.c_str()) != 0) {
+            if (fd >= 0) close(fd);
+            rollback();
+            closeAll(loaded);
+            if (error) *error = "attaching " + es.key + " " + h.name + ": " + (fd < 0 ? why : std::strerror(errno)) + " (rolled back)";
+            return false;
+          }
+          done.push_back({Fd(fd), Fd(), pin, true});
+          ++r.attached;
+        }
+        es.hooks.push_back(h.name);
+      }
+    }
+    next.endpoints.push_back(es);
+  }
+  closeAll(loaded);  // the links hold the programs now
+
+  // 6. Endpoints no longer enforced (gone, or now unrestricted) lose their links.
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/links", ec); !ec && it != fs::directory_iterator(); ++it) {
+    std::string name = it->path().filename().string();
+    bool wanted = false;
+    for (const auto& es : next.endpoints)
+      for (const auto& h : es.hooks)
+        if (fs::path(linkPin(paths, es.key, h.c_str())).filename().string() == name) wanted = true;
+    if (!wanted) {
+      fs::remove(it->path(), ec);
+      ++r.detached;
+    }
+  }
+
+  // 7. Record, then drop the previous version's trie (no program uses it).
+  fs::create_directories(paths.stateDir, ec);
+  if (!writeFileAtomically(fs::path(paths.stateDir) / "manifest.json", manifestText, error) ||
+      !writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error))
+    return false;
+  if (previous && previous->version != version) fs::remove_all(paths.bpffsRoot + "/versions/" + previous->version, ec);
+  if (report) *report = r;
+  return true;
+}
+
+bool detachAll(const Paths& paths, std::string* error) {
+  std::error_code ec;
+  // Unpinning a link detaches it; maps go once no program holds them.
+  for (const char* sub : {"links", "versions", "maps"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
+  fs::remove(fs::path(paths.stateDir) / "state.json", ec);
+  fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
+  if (ec && error) *error = ec.message();
+  return true;
+}
+
+namespace {
+
+bool rewriteIdentities(const Paths& paths, State& state, std::string* error) {
+  auto manifest = loadAppliedManifest(paths, error);
+  if (!manifest) return false;
+  std::vector<identity::TrieEntry> entries;
+  if (!identityEntries(*manifest, state.learned, state.host, entries, error)) return false;
+  Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
+  if (trie.fd < 0) {
+    if (error) *error = "no identity map for version " + state.version + " under " + paths.bpffsRoot;
+    return false;
+  }
+  for (const auto& e : entries)
+    if (bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0) {
+      if (error) *error = std::string("cannot update the identity map: ") + std::strerror(errno);
+      return false;
+    }
+  return writeFileAtomically(fs::path(paths.stateDir) / "state.json", state.toJson().dump(2) + "\n", error);
+}
+
+}  // namespace
+
+bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* error) {
+  auto state = State::load(paths);
+  if (!state) {
+    if (error) *error = "nothing applied on this node";
+    return false;
+  }
+  if (!endpoint.labels || endpoint.addresses.empty()) {
+    if (error) *error = "an endpoint needs labels and at least one address";
+    return false;
+  }
+  std::erase_if(state->learned, [&](const NodeEndpoint& e) { return e.key() == endpoint.key(); });
+  state->learned.push_back(endpoint);
+  return rewriteIdentities(paths, *state, error);
+}
+
+bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error) {
+  auto state = State::load(paths);
+  if (!state) {
+    if (error) *error = "nothing applied on this node";
+    return false;
+  }
+  auto it = std::find_if(state->learned.begin(), state->learned.end(),
+                         [&](const NodeEndpoint& e) { return e.ns == ns && e.name == name; });
+  if (it == state->learned.end()) {
+    if (error) *error = "no endpoint " + ns + "/" + name + " was added on this node";
+    return false;
+  }
+  std::vector<net::Address> gone = it->addresses;
+  state->learned.erase(it);
+  Fd trie(bpf_obj_get(identityPin(paths, state->version).c_str()));
+  for (const auto& a : gone) {
+    mb_lpm_key key = identity::keyFor(a);
+    if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
+  }
+  return rewriteIdentities(paths, *state, error);
+}
+
+std::optional<Status> status(const Paths& paths, std::string* error) {
+  auto state = State::load(paths);
+  if (!state) {
+    if (error) *error = "nothing applied on this node (no state in " + paths.stateDir + ")";
+    return std::nullopt;
+  }
+  auto manifest = loadAppliedManifest(paths, error);
+  if (!manifest) return std::nullopt;
+  Status s;
+  s.version = state->version;
+  s.artifactDir = state->artifactDir;
+  for (const auto& e : state->endpoints) {
+    EndpointStatus es{e.key, e.id, e.classId, e.interface.empty() ? e.cgroup : e.interface, {}};
+    for (const auto& h : e.hooks) {
+      Fd link(bpf_obj_get(linkPin(paths, e.key, h.c_str()).c_str()));
+      es.programs[h] = link.fd >= 0 ? linkProgramId(link.fd) : 0;
+    }
+    s.endpoints.push_back(es);
+  }
+  int cpus = libbpf_num_possible_cpus();
+  Fd stats(bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str()));
+  auto ruleCounter = [&](uint32_t id, RuleCounter rc) {
+    std::vector<mb_rule_stats> v(static_cast<size_t>(std::max(cpus, 1)));
+    if (stats.fd >= 0 && bpf_map_lookup_elem(stats.fd, &id, v.data()) == 0)
+      for (const auto& x : v) rc.packets += x.packets, rc.bytes += x.bytes;
+    rc.id = id;
+    s.rules.push_back(rc);
+  };
+  ruleCounter(0, {0, "", "default deny", "", 0, 0});
+  for (const auto& r : manifest->rules) ruleCounter(r.id, {r.id, r.policy, r.text, r.location, 0, 0});
+  Fd reasons(bpf_obj_get((paths.bpffsRoot + "/maps/mb_reasons").c_str()));
+  static const char* names[] = {"allowed-new", "established", "reply", "denied-rule", "denied-default", "unparseable",
+                                "fragment", "unknown-l3", "ipv6-ext", "open", "always"};
+  for (uint32_t r = 0; r < sizeof names / sizeof names[0]; ++r) {
+    std::vector<uint64_t> v(static_cast<size_t>(std::max(cpus, 1)));
+    uint64_t sum = 0;
+    if (reasons.fd >= 0 && bpf_map_lookup_elem(reasons.fd, &r, v.data()) == 0)
+      for (auto x : v) sum += x;
+    s.reasons[names[r]] = sum;
+  }
+  return s;
+}
+
+}  // namespace membrane::loader

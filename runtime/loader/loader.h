@@ -1,0 +1,83 @@
+// The node loader behind `membrane`: verify artifacts, load every program,
+// then attach or swap them, all or nothing. Links and maps are pinned under
+// one bpffs root so they outlive the process; conntrack, counters, events
+// and fragments are shared across policy versions, the identity trie is per
+// version (its bits change with the policy) and swapped with the programs.
+//
+// Pins under the root:
+//   maps/mb_conntrack, mb_rule_stats, mb_reasons, mb_events, mb_fragments
+//   versions/<version>/mb_identity
+//   links/<namespace>_<name>_<hook>      hook: tc-from, tc-to, cg-in, cg-out
+// State (which version, which endpoints, their ids) is JSON in the state
+// directory, next to a copy of the applied manifest.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "artifacts/manifest.h"
+#include "loader/node_config.h"
+
+namespace membrane::loader {
+
+struct Paths {
+  std::string bpffsRoot = "/sys/fs/bpf/membrane";
+  std::string stateDir = "/run/membrane";
+};
+
+struct ApplyReport {
+  std::string version;
+  std::string previousVersion;  // empty on first apply
+  size_t endpoints = 0;
+  size_t attached = 0;  // new links
+  size_t swapped = 0;   // links updated in place
+  size_t detached = 0;  // links of endpoints no longer enforced
+};
+
+// Verifies `artifactDir` (manifest format and ABI, every object's SHA-256,
+// kernel features), resolves the node's endpoints to classes, loads all
+// programs, and only then changes anything. On any failure nothing has
+// changed and `error` says why (with the verifier log's tail for a load).
+bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
+           std::string* error);
+
+// Removes every link, map and the state membrane created.
+bool detachAll(const Paths& paths, std::string* error);
+
+// Identity updates for endpoints learned after compile: no recompile, no
+// reload; the current version's trie gets (or loses) the addresses.
+bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* error);
+bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error);
+
+struct EndpointStatus {
+  std::string key;
+  uint32_t endpointId = 0;
+  std::optional<uint32_t> classId;
+  std::string where;  // interface or cgroup
+  std::map<std::string, uint32_t> programs;  // hook → attached program id
+};
+
+struct RuleCounter {
+  uint32_t id = 0;
+  std::string policy, text, location;
+  uint64_t packets = 0, bytes = 0;
+};
+
+struct Status {
+  std::string version;
+  std::string artifactDir;
+  std::vector<EndpointStatus> endpoints;
+  std::vector<RuleCounter> rules;  // rule id 0 = default deny
+  std::map<std::string, uint64_t> reasons;
+};
+
+std::optional<Status> status(const Paths& paths, std::string* error);
+
+// The datapath id of an endpoint (mb_config.endpoint_id): stable across
+// versions and nodes, from its namespace and name.
+uint32_t endpointId(const std::string& key);
+
+}  // namespace membrane::loader

@@ -1,0 +1,46 @@
+// NODE.json: what `membrane apply` enforces on this node. Schema in
+// docs/runtime.md.
+//
+//   {"host": {"addresses": ["198.18.255.1"]},
+//    "endpoints": [
+//      {"name": "api-0", "namespace": "shop", "interface": "mbh1"},
+//      {"name": "db-0", "namespace": "shop", "cgroup": "/sys/fs/cgroup/unified/db"},
+//      {"name": "new-0", "namespace": "shop", "labels": {"app": "api"},
+//       "addresses": ["198.18.1.99"], "interface": "mbh9"}],
+//    "peers": [{"name": "far-0", "namespace": "shop", "labels": {...}, "addresses": [...]}]}
+//
+// Local endpoints name where to enforce: a host-side veth (`interface`) or a
+// cgroup v2 directory (`cgroup`). An endpoint the manifest knows needs only
+// its name; one learned after compile also gives labels and addresses.
+// `peers` are endpoints elsewhere that this node should recognise by address.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labels/selector.h"
+#include "net/address.h"
+
+namespace membrane::loader {
+
+struct NodeEndpoint {
+  std::string name, ns = "default";
+  std::optional<labels::LabelSet> labels;       // set: learned after compile
+  std::vector<net::Address> addresses;          // with labels
+  std::string interface;                        // host-side veth, or
+  std::string cgroup;                           // cgroup v2 directory
+  std::string key() const { return ns + "/" + name; }
+};
+
+struct NodeConfig {
+  std::vector<net::Address> hostAddresses;
+  std::vector<NodeEndpoint> endpoints;  // local: enforced here
+  std::vector<NodeEndpoint> peers;      // known by address only
+  labels::LabelSet namespaceLabels(const std::string& ns) const;
+
+  static std::optional<NodeConfig> parse(const std::string& text, std::string* error);
+  static std::optional<NodeConfig> load(const std::string& path, std::string* error);
+};
+
+}  // namespace membrane::loader
