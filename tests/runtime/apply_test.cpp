@@ -1,0 +1,183 @@
+// `membrane apply` refuses bad artifacts before changing anything, and on a
+// real cgroup attaches, swaps and detaches with links that outlive it.
+#include <gtest/gtest.h>
+
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "codegen/artifact_writer.h"
+#include "driver/pipeline.h"
+#include "loaded_object.h"
+#include "loader/loader.h"
+
+namespace membrane::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A scratch directory removed at the end, whatever happens.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/membrane-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::string compileShopTo(const fs::path& out, const std::string& extraPolicy = "") {
+  std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
+  driver::Compilation c;
+  std::vector<std::string> inputs = {root};
+  fs::path extra = out.parent_path() / (out.filename().string() + "-extra.policy");
+  if (!extraPolicy.empty()) {
+    std::ofstream(extra) << extraPolicy;
+    inputs.push_back(extra.string());
+  }
+  driver::run({inputs, {root + "/inventory.json"}}, c);
+  EXPECT_EQ(c.outcome(), driver::Outcome::Ok);
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  EXPECT_TRUE(compiler) << error;
+  auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, {});
+  EXPECT_TRUE(codegen::writeArtifacts(out.string(), artifacts, &error)) << error;
+  return error;
+}
+
+loader::NodeConfig cgroupNode(const std::string& cgroup) {
+  std::string error;
+  auto node = loader::NodeConfig::parse(
+      R"({"host": {"addresses": ["198.18.255.1"]}, "endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" +
+          cgroup + R"("}]})",
+      &error);
+  EXPECT_TRUE(node) << error;
+  return *node;
+}
+
+class ApplyTest : public ::testing::Test {
+ protected:
+  TempDir dir;
+  loader::Paths paths;
+  fs::path artifacts;
+  void SetUp() override {
+    paths.bpffsRoot = (dir.path / "bpf").string();
+    paths.stateDir = (dir.path / "state").string();
+    artifacts = dir.path / "out";
+    compileShopTo(artifacts);
+  }
+  void TearDown() override {
+    std::string error;
+    loader::detachAll(paths, &error);
+    umount2(paths.bpffsRoot.c_str(), MNT_DETACH);
+  }
+  bool nothingApplied() { return !fs::exists(fs::path(paths.stateDir) / "state.json"); }
+};
+
+TEST_F(ApplyTest, RefusesAnObjectThatDoesNotMatchItsHash) {
+  fs::path object = artifacts / "class-1.o";
+  {
+    std::fstream f(object, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x42');
+  }
+  std::string error;
+  EXPECT_FALSE(loader::apply(artifacts.string(), cgroupNode("/nonexistent"), paths, nullptr, &error));
+  EXPECT_NE(error.find("class-1.o does not match its SHA-256"), std::string::npos) << error;
+  EXPECT_TRUE(nothingApplied());
+  EXPECT_FALSE(fs::exists(paths.bpffsRoot + "/links")) << "refused before touching bpffs";
+}
+
+TEST_F(ApplyTest, RefusesAMissingObject) {
+  fs::remove(artifacts / "class-0.o");
+  std::string error;
+  EXPECT_FALSE(loader::apply(artifacts.string(), cgroupNode("/nonexistent"), paths, nullptr, &error));
+  EXPECT_NE(error.find("class-0.o of class 0 is missing"), std::string::npos) << error;
+  EXPECT_TRUE(nothingApplied());
+}
+
+TEST_F(ApplyTest, RefusesAnotherFormatVersion) {
+  fs::path manifest = artifacts / "manifest.json";
+  std::ifstream in(manifest);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  auto at = text.find("\"formatVersion\": 1");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 18, "\"formatVersion\": 9");
+  std::ofstream(manifest) << text;
+  std::string error;
+  EXPECT_FALSE(loader::apply(artifacts.string(), cgroupNode("/nonexistent"), paths, nullptr, &error));
+  EXPECT_NE(error.find("formatVersion: 9 is not supported"), std::string::npos) << error;
+  EXPECT_TRUE(nothingApplied());
+}
+
+TEST_F(ApplyTest, RefusesAnEndpointTheManifestDoesNotKnow) {
+  std::string error;
+  auto node = loader::NodeConfig::parse(R"({"endpoints": [{"name": "ghost", "namespace": "shop", "cgroup": "/x"}]})", &error);
+  ASSERT_TRUE(node) << error;
+  EXPECT_FALSE(loader::apply(artifacts.string(), *node, paths, nullptr, &error));
+  EXPECT_NE(error.find("shop/ghost is not in the manifest"), std::string::npos) << error;
+}
+
+// A cgroup of our own, removed at the end.
+struct TestCgroup {
+  fs::path path;
+  TestCgroup() {
+    path = fs::path("/sys/fs/cgroup/unified") / ("membrane-test-" + std::to_string(getpid()));
+    if (!fs::exists("/sys/fs/cgroup/unified")) path = fs::path("/sys/fs/cgroup") / ("membrane-test-" + std::to_string(getpid()));
+    std::error_code ec;
+    fs::create_directory(path, ec);
+  }
+  ~TestCgroup() { rmdir(path.c_str()); }
+};
+
+TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
+  MB_REQUIRE_KERNEL_BPF();
+  TestCgroup cg;
+  ASSERT_TRUE(fs::exists(cg.path)) << "cannot create a test cgroup";
+  std::string error;
+  loader::ApplyReport first;
+  ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, &first, &error)) << error;
+  EXPECT_EQ(first.attached, 2u);
+  auto s = loader::status(paths, &error);
+  ASSERT_TRUE(s) << error;
+  ASSERT_EQ(s->endpoints.size(), 1u);
+  uint32_t progIn = s->endpoints[0].programs.at("cg-in");
+  EXPECT_NE(progIn, 0u);
+
+  // A new policy version: the links stay, their programs change, atomically.
+  fs::path v2 = dir.path / "out2";
+  compileShopTo(v2, "namespace shop\npolicy extra {\n  selects { app = api }\n  ingress { allow from host on tcp/9999 }\n}\n");
+  loader::ApplyReport second;
+  ASSERT_TRUE(loader::apply(v2.string(), cgroupNode(cg.path.string()), paths, &second, &error)) << error;
+  EXPECT_EQ(second.swapped, 2u);
+  EXPECT_EQ(second.attached, 0u);
+  EXPECT_NE(second.version, first.version);
+  s = loader::status(paths, &error);
+  ASSERT_TRUE(s) << error;
+  EXPECT_NE(s->endpoints[0].programs.at("cg-in"), progIn) << "the link now runs the new program";
+  EXPECT_FALSE(fs::exists(paths.bpffsRoot + "/versions/" + first.version)) << "the old version's trie is gone";
+
+  ASSERT_TRUE(loader::detachAll(paths, &error)) << error;
+  EXPECT_TRUE(nothingApplied());
+  EXPECT_FALSE(loader::status(paths, &error));
+}
+
+TEST(NodeConfig, ErrorsNameTheField) {
+  std::string error;
+  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x", "cgroup": "/y"}]})", &error));
+  EXPECT_EQ(error, R"(endpoints[0]: a local endpoint needs exactly one of "interface" or "cgroup")");
+  EXPECT_FALSE(loader::NodeConfig::parse(R"({"host": {"addresses": ["198.18.0.300"]}})", &error));
+  EXPECT_EQ(error, "host.addresses[0]: not an IP address");
+  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoint": []})", &error));
+  EXPECT_EQ(error, R"(unknown key "endpoint")");
+  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x"}, {"name": "a", "interface": "y"}]})", &error));
+  EXPECT_EQ(error, "endpoint default/a is listed twice");
+}
+
+}  // namespace
+}  // namespace membrane::testing
