@@ -1,6 +1,11 @@
 #include "codegen/artifact_writer.h"
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <filesystem>
@@ -13,15 +18,6 @@ namespace membrane::codegen {
 namespace fs = std::filesystem;
 
 std::string objectName(uint32_t classId) { return "class-" + std::to_string(classId) + ".o"; }
-
-static artifacts::NamespaceScope scopeOf(ir::NamespaceScope s) {
-  switch (s) {
-    case ir::NamespaceScope::Exact: return artifacts::NamespaceScope::Exact;
-    case ir::NamespaceScope::Selector: return artifacts::NamespaceScope::Selector;
-    case ir::NamespaceScope::Any: return artifacts::NamespaceScope::Any;
-  }
-  return artifacts::NamespaceScope::Exact;
-}
 
 static artifacts::DirectionSummary summary(const ir::DirectionPolicy& d) {
   artifacts::DirectionSummary s{d.enforced, d.audited, {}};
@@ -40,11 +36,8 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
                         "map:ringbuf",  "prog:sched_cls",  "prog:cgroup_skb"};
   for (const auto& s : program.selectors) {
     artifacts::SelectorEntry e;
+    static_cast<labels::ScopedSelector&>(e) = s;
     e.bit = s.bit;
-    e.pods = s.pods;
-    e.scope = scopeOf(s.scope);
-    e.ns = s.ns;
-    e.namespaces = s.namespaces;
     e.text = s.str();
     m.selectors.push_back(std::move(e));
   }
@@ -60,6 +53,9 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
     m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
 
   PeerLowering lowering = PeerLowering::choose(program, options.cidrFoldLimit, options.decisionMode);
+  bool tables = false;
+  for (const auto& cls : program.classes) tables |= lowering.usesTable(cls.ingress) || lowering.usesTable(cls.egress);
+  if (tables) m.requiredFeatures.push_back("helper:bpf_loop");  // mb_table_match
   for (const auto& [cidr, bit] : lowering.cidrBits) m.cidrs.push_back({bit, cidr.prefix, cidr.except});
   std::sort(m.cidrs.begin(), m.cidrs.end(), [](const auto& a, const auto& b) { return a.bit < b.bit; });
 
@@ -89,15 +85,21 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
 
 namespace {
 
+// Written and synced, so a crash right after the rename cannot leave a
+// manifest pointing at empty objects.
 bool writeFile(const fs::path& path, const std::string& data, std::string* error) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(data.data(), static_cast<std::streamsize>(data.size()));
-  f.flush();
-  if (!f) {
-    if (error) *error = "cannot write '" + path.string() + "'";
-    return false;
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  bool ok = fd >= 0;
+  size_t done = 0;
+  while (ok && done < data.size()) {
+    ssize_t n = write(fd, data.data() + done, data.size() - done);
+    ok = n > 0;
+    done += ok ? static_cast<size_t>(n) : 0;
   }
-  return true;
+  ok = ok && fsync(fd) == 0;
+  if (fd >= 0) close(fd);
+  if (!ok && error) *error = "cannot write '" + path.string() + "': " + std::strerror(errno);
+  return ok;
 }
 
 }  // namespace
@@ -119,7 +121,6 @@ bool writeArtifacts(const std::string& dirName, const Artifacts& artifacts, std:
   fs::create_directories(parent, ec);
   std::string suffix = "." + std::to_string(getpid());
   fs::path staging = parent / ("." + dir.filename().string() + ".new" + suffix);
-  fs::path old = parent / ("." + dir.filename().string() + ".old" + suffix);
   fs::remove_all(staging, ec);
   if (!fs::create_directory(staging, ec)) {
     if (error) *error = "cannot create '" + staging.string() + "': " + ec.message();
@@ -138,20 +139,17 @@ bool writeArtifacts(const std::string& dirName, const Artifacts& artifacts, std:
   }
   if (!writeFile(staging / "manifest.json", artifacts.manifest.toJson(), error)) return fail("");
 
-  // Swap into place: the old output is moved aside first, and restored if
-  // the rename of the new one fails.
-  bool hadOld = fs::exists(dir, ec);
-  if (hadOld) {
-    fs::rename(dir, old, ec);
-    if (ec) return fail("cannot replace '" + dirName + "': " + ec.message());
+  // Into place in one step: a new directory is renamed over; an old one is
+  // exchanged with the staging directory (renameat2 RENAME_EXCHANGE), so at
+  // every moment `dir` is either all old or all new.
+  if (!fs::exists(dir, ec)) {
+    fs::rename(staging, dir, ec);
+    if (ec) return fail("cannot move the output into '" + dirName + "': " + ec.message());
+    return true;
   }
-  fs::rename(staging, dir, ec);
-  if (ec) {
-    std::string why = ec.message();
-    if (hadOld) fs::rename(old, dir, ec);
-    return fail("cannot move the output into '" + dirName + "': " + why);
-  }
-  if (hadOld) fs::remove_all(old, ec);
+  if (renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
+    return fail("cannot replace '" + dirName + "': " + std::strerror(errno));
+  fs::remove_all(staging, ec);  // now holds the previous output
   return true;
 }
 

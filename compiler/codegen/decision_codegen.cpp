@@ -43,6 +43,81 @@ struct Applicable {
   std::vector<ir::PortRange> ranges;
 };
 
+// Rules that can match protocol `p` (nullopt: a protocol no rule names),
+// with their port ranges for it.
+std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules, std::optional<uint8_t> p) {
+  std::vector<Applicable> out;
+  for (const auto* r : rules) {
+    Applicable a{r, false, {}};
+    bool applies = false;
+    if (r->l4.empty()) applies = a.allPorts = true;
+    for (const auto& m : r->l4) {
+      if (m.protocol == ir::kAnyProtocol || (p && m.protocol == *p)) {
+        applies = true;
+        if (m.ports.empty() || m.protocol == ir::kAnyProtocol) a.allPorts = true;
+        a.ranges.insert(a.ranges.end(), m.ports.begin(), m.ports.end());
+      }
+    }
+    if (!applies) continue;
+    if (a.allPorts) a.ranges.clear();
+    // A protocol no rule names has no port dimension worth searching.
+    if (!p) a.allPorts = true, a.ranges.clear();
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// Protocols some rule names explicitly.
+std::vector<uint8_t> namedProtocols(const std::vector<const ir::Rule*>& rules) {
+  std::vector<uint8_t> protocols;
+  for (const auto* r : rules)
+    for (const auto& m : r->l4)
+      if (m.protocol != ir::kAnyProtocol) protocols.push_back(m.protocol);
+  std::sort(protocols.begin(), protocols.end());
+  protocols.erase(std::unique(protocols.begin(), protocols.end()), protocols.end());
+  return protocols;
+}
+
+// The elementary port intervals the rules distinguish (neighbours that decide
+// alike merged), each with its rules in verdict order.
+struct PortLeaves {
+  std::vector<uint32_t> starts;
+  std::vector<std::vector<size_t>> lists;  // indices into the Applicable list
+};
+
+PortLeaves portLeaves(const std::vector<Applicable>& rules) {
+  // Every range start and every end+1 is a boundary.
+  std::vector<uint32_t> bounds = {0};
+  for (const auto& a : rules)
+    for (const auto& r : a.ranges) {
+      bounds.push_back(r.first);
+      if (r.last < 65535) bounds.push_back(uint32_t(r.last) + 1);
+    }
+  std::sort(bounds.begin(), bounds.end());
+  bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
+  std::vector<std::vector<size_t>> lists(bounds.size());
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (rules[i].allPorts) {
+      for (auto& l : lists) l.push_back(i);
+      continue;
+    }
+    std::vector<bool> covered(bounds.size(), false);
+    for (const auto& r : rules[i].ranges) {
+      size_t first = std::lower_bound(bounds.begin(), bounds.end(), uint32_t(r.first)) - bounds.begin();
+      for (size_t k = first; k < bounds.size() && bounds[k] <= r.last; ++k) covered[k] = true;
+    }
+    for (size_t k = 0; k < bounds.size(); ++k)
+      if (covered[k]) lists[k].push_back(i);
+  }
+  PortLeaves out;
+  for (size_t k = 0; k < bounds.size(); ++k) {
+    if (!out.lists.empty() && out.lists.back() == lists[k]) continue;
+    out.starts.push_back(bounds[k]);
+    out.lists.push_back(lists[k]);
+  }
+  return out;
+}
+
 class DecisionGenerator {
  public:
   DecisionGenerator(llvm::Module& module, const ir::Program& program, const PeerLowering& lowering)
@@ -173,12 +248,7 @@ class DecisionGenerator {
 
     // Protocols some rule names; every other protocol only meets rules for
     // any protocol.
-    std::vector<uint8_t> protocols;
-    for (const auto* r : rules)
-      for (const auto& m : r->l4)
-        if (m.protocol != ir::kAnyProtocol) protocols.push_back(m.protocol);
-    std::sort(protocols.begin(), protocols.end());
-    protocols.erase(std::unique(protocols.begin(), protocols.end()), protocols.end());
+    std::vector<uint8_t> protocols = namedProtocols(rules);
 
     auto* otherBlock = llvm::BasicBlock::Create(ctx(), "proto.other", fn);
     auto* sw = b_.CreateSwitch(proto, otherBlock, static_cast<unsigned>(protocols.size()));
@@ -208,66 +278,10 @@ class DecisionGenerator {
     std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
   };
 
-  // Rules that can match protocol `p` (nullopt: a protocol no rule names),
-  // with their port ranges for it.
-  static std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules, std::optional<uint8_t> p) {
-    std::vector<Applicable> out;
-    for (const auto* r : rules) {
-      Applicable a{r, false, {}};
-      bool applies = false;
-      if (r->l4.empty()) applies = a.allPorts = true;
-      for (const auto& m : r->l4) {
-        if (m.protocol == ir::kAnyProtocol || (p && m.protocol == *p)) {
-          applies = true;
-          if (m.ports.empty() || m.protocol == ir::kAnyProtocol) a.allPorts = true;
-          a.ranges.insert(a.ranges.end(), m.ports.begin(), m.ports.end());
-        }
-      }
-      if (!applies) continue;
-      if (a.allPorts) a.ranges.clear();
-      // A protocol no rule names has no port dimension worth searching.
-      if (!p) a.allPorts = true, a.ranges.clear();
-      out.push_back(std::move(a));
-    }
-    return out;
-  }
-
   void emitProtocol(Frame& f, const std::vector<Applicable>& rules) {
-    // Elementary intervals: every range start and every end+1 is a boundary.
-    std::vector<uint32_t> bounds = {0};
-    for (const auto& a : rules)
-      for (const auto& r : a.ranges) {
-        bounds.push_back(r.first);
-        if (r.last < 65535) bounds.push_back(uint32_t(r.last) + 1);
-      }
-    std::sort(bounds.begin(), bounds.end());
-    bounds.erase(std::unique(bounds.begin(), bounds.end()), bounds.end());
-
-    // Rule list per interval, in verdict order (the order of `rules`).
-    std::vector<std::vector<size_t>> lists(bounds.size());
-    for (size_t i = 0; i < rules.size(); ++i) {
-      if (rules[i].allPorts) {
-        for (auto& l : lists) l.push_back(i);
-        continue;
-      }
-      std::vector<bool> covered(bounds.size(), false);
-      for (const auto& r : rules[i].ranges) {
-        size_t first = std::lower_bound(bounds.begin(), bounds.end(), uint32_t(r.first)) - bounds.begin();
-        for (size_t k = first; k < bounds.size() && bounds[k] <= r.last; ++k) covered[k] = true;
-      }
-      for (size_t k = 0; k < bounds.size(); ++k)
-        if (covered[k]) lists[k].push_back(i);
-    }
-    // Merge neighbours that decide alike.
-    std::vector<uint32_t> starts;
-    std::vector<std::vector<size_t>> merged;
-    for (size_t k = 0; k < bounds.size(); ++k) {
-      if (!merged.empty() && merged.back() == lists[k]) continue;
-      starts.push_back(bounds[k]);
-      merged.push_back(lists[k]);
-    }
-    stats.intervals += merged.size();
-    emitSearch(f, rules, starts, merged, 0, merged.size());
+    PortLeaves leaves = portLeaves(rules);
+    stats.intervals += leaves.lists.size();
+    emitSearch(f, rules, leaves.starts, leaves.lists, 0, leaves.lists.size());
   }
 
   // Binary search over intervals [lo, hi) by port.
@@ -559,6 +573,28 @@ class DecisionGenerator {
 };
 
 }  // namespace
+
+size_t foldedRuleTests(const ir::DirectionPolicy& d) {
+  std::vector<const ir::Rule*> rules;
+  for (const auto& r : d.rules) rules.push_back(&r);
+  size_t tests = 0;
+  auto count = [&](std::optional<uint8_t> p) {
+    for (const auto& l : portLeaves(applicableFor(rules, p)).lists) tests += l.size();
+  };
+  for (uint8_t p : namedProtocols(rules)) count(p);
+  count(std::nullopt);
+  return d.audited ? 2 * tests : tests;  // an audited direction has two matchers
+}
+
+bool PeerLowering::usesTable(const ir::DirectionPolicy& d) const {
+  if (mode == DecisionMode::Table) return true;
+  if (mode == DecisionMode::Auto) return d.rules.size() > kTableRuleThreshold || foldedRuleTests(d) > kFoldedTestLimit;
+  size_t tests = foldedRuleTests(d);
+  if (tests > kFoldedTestLimit)
+    notSupported("folding " + std::to_string(tests) + " rule tests into code (more than " +
+                 std::to_string(kFoldedTestLimit) + " would not load); use --decision auto or table");
+  return false;
+}
 
 PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, DecisionMode mode) {
   std::set<ir::CidrMatch> cidrs;

@@ -24,24 +24,26 @@ class Module;
 
 namespace membrane::codegen {
 
-// Program-wide choices about where peer tests live. Few CIDRs are folded into
-// code as immediates; past a limit every CIDR becomes a bit in the identity
-// trie (after the selector bits), so a peer test is always a few AND masks
-// and leaves can be searched in log time.
 // Where a class's rules live: folded into code (fastest, for the usual few
-// dozen rules) or, past kTableRuleThreshold rules in a direction, as data in
-// .rodata scanned by bpf-templates/decision.c's mb_table_match (compact, and
-// within verifier and jump-offset limits at 10,000 rules and beyond).
+// dozen rules) or as data in .rodata scanned by bpf-templates/decision.c's
+// mb_table_match (compact, and within verifier and 16-bit jump-offset limits
+// at 10,000 rules and beyond). Auto picks tables past kTableRuleThreshold
+// rules in a direction, or when folded code would need more than
+// kFoldedTestLimit rule tests across its port leaves.
 enum class DecisionMode { Auto, Folded, Table };
 
+// Program-wide choices about where peer tests live. Few CIDRs are folded into
+// code as immediates; past a limit, or when any class uses tables (which hold
+// only bit masks), every CIDR becomes a bit in the identity trie after the
+// selector bits, so a peer test is always a few AND masks.
 struct PeerLowering {
   std::map<ir::CidrMatch, uint32_t> cidrBits;  // empty: all CIDRs folded
   DecisionMode mode = DecisionMode::Auto;
 
   static constexpr size_t kTableRuleThreshold = 256;
-  bool usesTable(const ir::DirectionPolicy& d) const {
-    return mode == DecisionMode::Table || (mode == DecisionMode::Auto && d.rules.size() > kTableRuleThreshold);
-  }
+  static constexpr size_t kFoldedTestLimit = 4000;
+  // Throws for --decision folded when folded code would be too large to load.
+  bool usesTable(const ir::DirectionPolicy& d) const;
 
   static constexpr size_t kDefaultFoldLimit = 16;
   // Throws std::runtime_error when selectors and lowered CIDRs exceed the
@@ -52,7 +54,11 @@ struct PeerLowering {
   size_t bitCount(const ir::Program& program) const { return program.selectors.size() + cidrBits.size(); }
 };
 
-// How the compiler lowered a class; reported with --emit and in the manifest.
+// Rule tests folded code needs for a direction: the sum over the elementary
+// port leaves of the rules that apply there.
+size_t foldedRuleTests(const ir::DirectionPolicy& d);
+
+// How the compiler lowered a class; reported in the manifest (`lowering`).
 struct DecisionStats {
   size_t rules = 0;           // rules in both directions
   size_t intervals = 0;       // leaves of the port search trees (after merging)

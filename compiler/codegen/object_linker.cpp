@@ -1,13 +1,13 @@
 #include "codegen/object_linker.h"
 
+#include "loader/libbpf_log.h"
+
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdarg>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 
 namespace membrane::codegen {
@@ -50,37 +50,15 @@ class MemFd {
   int fd_;
 };
 
-// libbpf reports through one process-wide print callback.
-std::mutex logMutex;
-std::string* activeLog = nullptr;
-
-int collect(enum libbpf_print_level level, const char* format, va_list args) {
-  if (!activeLog || level == LIBBPF_DEBUG) return 0;
-  char buf[2048];
-  vsnprintf(buf, sizeof buf, format, args);
-  *activeLog += buf;
-  return 0;
-}
-
 }  // namespace
 
 std::string linkBpfObjects(const std::vector<std::string_view>& objects) {
-  std::lock_guard<std::mutex> lock(logMutex);
-  std::string log;
-  activeLog = &log;
-  libbpf_print_fn_t previous = libbpf_set_print(collect);
-  auto restore = [&] {
-    libbpf_set_print(previous);
-    activeLog = nullptr;
-  };
+  loader::LibbpfLog log;
 
   MemFd output("membrane-linked");
   std::vector<std::unique_ptr<MemFd>> inputs;
   bpf_linker* linker = bpf_linker__new(output.path().c_str(), nullptr);
-  if (!linker) {
-    restore();
-    throw std::runtime_error("cannot start the BPF linker: " + log);
-  }
+  if (!linker) throw std::runtime_error("cannot start the BPF linker: " + log.text());
   int err = 0;
   for (size_t i = 0; i < objects.size() && !err; ++i) {
     inputs.push_back(std::make_unique<MemFd>("membrane-object"));
@@ -89,8 +67,7 @@ std::string linkBpfObjects(const std::vector<std::string_view>& objects) {
   }
   if (!err) err = bpf_linker__finalize(linker);
   bpf_linker__free(linker);
-  restore();
-  if (err) throw std::runtime_error("linking the class object failed (" + std::string(std::strerror(-err)) + "): " + log);
+  if (err) throw std::runtime_error("linking the class object failed (" + std::string(std::strerror(-err)) + "): " + log.text());
   return output.read();
 }
 

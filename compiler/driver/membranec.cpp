@@ -153,8 +153,10 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
     double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     char took[32];
     std::snprintf(took, sizeof took, "%.2f s", seconds);
+    size_t enforced = 0;
+    for (const auto& e : c.ir->endpoints) enforced += e.classIndex.has_value();
     std::cerr << "wrote " << count(artifacts.objects.size(), "object", "objects") << " for "
-              << count(c.ir->endpoints.size(), "endpoint", "endpoints") << " and manifest.json to " << copts.output
+              << count(enforced, "policed endpoint", "policed endpoints") << " and manifest.json to " << copts.output
               << " in " << took << "; " << count(c.diags.warningCount(), "warning", "warnings") << "\n";
   }
   return kExitOk;

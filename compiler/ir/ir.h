@@ -39,29 +39,13 @@ struct L4Match {
   friend auto operator<=>(const L4Match&, const L4Match&) = default;
 };
 
-// Which namespaces a peer selector looks in.
-enum class NamespaceScope : uint8_t {
-  Exact,     // one namespace, by name (the policy's own, by default)
-  Selector,  // namespaces whose labels match `namespaces`
-  Any,       // every namespace (clusterwide policies)
-};
+using labels::NamespaceScope;
 
 // A distinct peer selector; each one owns a membership bit. An endpoint's
 // identity carries the bits of every selector it matches, so the datapath
 // tests membership with one AND.
-struct PeerSelector {
+struct PeerSelector : labels::ScopedSelector {
   uint32_t bit = 0;
-  labels::Selector pods;
-  NamespaceScope scope = NamespaceScope::Exact;
-  std::string ns;                // Exact
-  labels::Selector namespaces;   // Selector
-
-  bool matches(const std::string& endpointNs, const labels::LabelSet& endpointLabels,
-               const labels::LabelSet& namespaceLabels) const;
-  std::string str() const;
-  friend bool operator==(const PeerSelector& a, const PeerSelector& b) {
-    return a.pods == b.pods && a.scope == b.scope && a.ns == b.ns && a.namespaces == b.namespaces;
-  }
 };
 
 // All endpoints with the same namespace and labels share an identity.

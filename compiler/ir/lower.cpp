@@ -46,6 +46,8 @@ class Lowering {
   std::map<std::pair<size_t, size_t>, uint32_t> ruleIds_;
   std::set<std::pair<uint32_t, std::string>> warnedNamedPorts_;
 
+  static bool sameSelector(const labels::ScopedSelector& a, const labels::ScopedSelector& b) { return a == b; }
+
   static PeerSelector selectorOf(const sema::PeerSpec& spec) {
     PeerSelector sel;
     sel.pods = spec.pods;
@@ -58,7 +60,7 @@ class Lowering {
   uint32_t bitOf(const sema::PeerSpec& spec) const {
     PeerSelector sel = selectorOf(spec);
     for (const auto& s : out_.selectors)
-      if (s == sel) return s.bit;
+      if (sameSelector(s, sel)) return s.bit;
     return UINT32_MAX;  // unreachable: every pods spec was collected
   }
 
@@ -68,7 +70,9 @@ class Lowering {
         for (const auto& spec : rule.peers) {
           if (spec.kind != sema::PeerSpec::Kind::Pods) continue;
           PeerSelector sel = selectorOf(spec);
-          if (std::find(out_.selectors.begin(), out_.selectors.end(), sel) != out_.selectors.end()) continue;
+          if (std::any_of(out_.selectors.begin(), out_.selectors.end(),
+                          [&](const PeerSelector& x) { return sameSelector(x, sel); }))
+            continue;
           sel.bit = static_cast<uint32_t>(out_.selectors.size());
           out_.selectors.push_back(std::move(sel));
         }
@@ -304,30 +308,6 @@ class Lowering {
 Program lower(const sema::CheckedProgram& checked, const inventory::Inventory& inventory,
               const SourceManager& sources, DiagnosticEngine& diags) {
   return Lowering(checked, inventory, sources, diags).run();
-}
-
-bool PeerSelector::matches(const std::string& endpointNs, const labels::LabelSet& endpointLabels,
-                           const labels::LabelSet& namespaceLabels) const {
-  switch (scope) {
-    case NamespaceScope::Exact:
-      if (endpointNs != ns) return false;
-      break;
-    case NamespaceScope::Selector:
-      if (!namespaces.matches(namespaceLabels)) return false;
-      break;
-    case NamespaceScope::Any: break;
-  }
-  return pods.matches(endpointLabels);
-}
-
-std::string PeerSelector::str() const {
-  std::string s = "pods " + pods.str();
-  switch (scope) {
-    case NamespaceScope::Exact: return s + " in namespace " + ns;
-    case NamespaceScope::Selector: return s + " in namespaces " + namespaces.str();
-    case NamespaceScope::Any: return s + " in namespaces {}";
-  }
-  return s;
 }
 
 bool Identity::hasBit(uint32_t bit) const {

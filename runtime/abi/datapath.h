@@ -27,8 +27,7 @@ typedef unsigned long long mb_u64;
 #define MB_ABI_VERSION 1
 
 /* Peer membership: selector bits (and CIDR bits lowered into the identity
- * trie) per address. 1024 bits; a policy set needing more falls back to
- * map-driven matching. */
+ * trie) per address. 1024 bits; membranec refuses a policy set needing more. */
 #define MB_PEER_WORDS 16
 #define MB_PEER_BITS (MB_PEER_WORDS * 64)
 

@@ -90,20 +90,6 @@ DirectionSummary readDirection(const json& j, const std::string& path, const cha
 
 }  // namespace
 
-bool SelectorEntry::matches(const std::string& endpointNs, const labels::LabelSet& labelSet,
-                            const labels::LabelSet& namespaceLabels) const {
-  switch (scope) {
-    case NamespaceScope::Exact:
-      if (endpointNs != ns) return false;
-      break;
-    case NamespaceScope::Selector:
-      if (!namespaces.matches(namespaceLabels)) return false;
-      break;
-    case NamespaceScope::Any: break;
-  }
-  return pods.matches(labelSet);
-}
-
 bool CidrEntry::matches(const net::Address& a) const {
   if (!prefix.contains(a)) return false;
   for (const auto& e : except)

@@ -19,18 +19,11 @@ namespace membrane::artifacts {
 inline constexpr const char* kFormatName = "membrane-artifacts";
 inline constexpr int kFormatVersion = 1;
 
-enum class NamespaceScope { Exact, Selector, Any };
+using labels::NamespaceScope;
 
-struct SelectorEntry {
+struct SelectorEntry : labels::ScopedSelector {
   uint32_t bit = 0;
-  labels::Selector pods;
-  NamespaceScope scope = NamespaceScope::Exact;
-  std::string ns;                // Exact
-  labels::Selector namespaces;   // Selector
-  std::string text;              // readable form
-
-  bool matches(const std::string& endpointNs, const labels::LabelSet& labels,
-               const labels::LabelSet& namespaceLabels) const;
+  std::string text;  // readable form
 };
 
 // A CIDR (with excepts) lowered into the identity trie as a peer bit.

@@ -97,6 +97,30 @@ std::string Selector::str() const {
   return out + "}";
 }
 
+bool ScopedSelector::matches(const std::string& endpointNs, const LabelSet& endpointLabels,
+                             const LabelSet& namespaceLabels) const {
+  switch (scope) {
+    case NamespaceScope::Exact:
+      if (endpointNs != ns) return false;
+      break;
+    case NamespaceScope::Selector:
+      if (!namespaces.matches(namespaceLabels)) return false;
+      break;
+    case NamespaceScope::Any: break;
+  }
+  return pods.matches(endpointLabels);
+}
+
+std::string ScopedSelector::str() const {
+  std::string s = "pods " + pods.str();
+  switch (scope) {
+    case NamespaceScope::Exact: return s + " in namespace " + ns;
+    case NamespaceScope::Selector: return s + " in namespaces " + namespaces.str();
+    case NamespaceScope::Any: return s + " in namespaces {}";
+  }
+  return s;
+}
+
 static Op opFromName(const std::string& s) {
   for (Op op : {Op::Equals, Op::NotEquals, Op::In, Op::NotIn, Op::Exists, Op::DoesNotExist})
     if (s == opName(op)) return op;

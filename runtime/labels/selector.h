@@ -3,6 +3,7 @@
 // endpoints it learns later).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -38,6 +39,27 @@ struct Selector {
 };
 
 const char* opName(Op op);
+
+// Which namespaces a pod selector looks in.
+enum class NamespaceScope : uint8_t {
+  Exact,     // one namespace, by name
+  Selector,  // namespaces whose labels match `namespaces`
+  Any,       // every namespace
+};
+
+// A pod selector within namespaces: what a policy peer names, and what the
+// node evaluates for endpoints it learns after compile.
+struct ScopedSelector {
+  Selector pods;
+  NamespaceScope scope = NamespaceScope::Exact;
+  std::string ns;         // Exact
+  Selector namespaces;    // Selector
+
+  bool matches(const std::string& endpointNs, const LabelSet& endpointLabels, const LabelSet& namespaceLabels) const;
+  // `pods {app = x} in namespace shop`, in policy-language syntax.
+  std::string str() const;
+  friend bool operator==(const ScopedSelector&, const ScopedSelector&) = default;
+};
 
 void to_json(nlohmann::json& j, const Requirement& r);
 void from_json(const nlohmann::json& j, Requirement& r);

@@ -17,6 +17,7 @@
 #include "abi/datapath.h"
 #include "identity/identity_table.h"
 #include "loader/kernel.h"
+#include "loader/libbpf_log.h"
 #include "loader/object_config.h"
 
 namespace membrane::loader {
@@ -72,23 +73,6 @@ struct Fd {
     fd = -1;
   }
 };
-
-// libbpf's messages (verifier logs included) for the current operation.
-std::string* libbpfLog = nullptr;
-int collectLibbpf(enum libbpf_print_level level, const char* format, va_list args) {
-  if (!libbpfLog || level == LIBBPF_DEBUG) return 0;
-  char buf[8192];
-  vsnprintf(buf, sizeof buf, format, args);
-  *libbpfLog += buf;
-  return 0;
-}
-
-// The last lines of a verifier log: where it gave up and why.
-std::string logTail(const std::string& log, size_t lines = 12) {
-  size_t pos = log.size();
-  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = log.rfind('\n', pos - 1);
-  return pos == std::string::npos ? log : log.substr(pos + 1);
-}
 
 struct Hook {
   const char* name;     // in pin names and status
@@ -338,13 +322,8 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
       }
     }
   }
-  std::string log;
-  libbpfLog = &log;
-  libbpf_print_fn_t previousPrint = libbpf_set_print(collectLibbpf);
-  auto restorePrint = [&] {
-    libbpf_set_print(previousPrint);
-    libbpfLog = nullptr;
-  };
+  auto log = std::make_unique<LibbpfLog>();
+  auto restorePrint = [&] { log.reset(); };
   bool versionIsNew = !fs::exists(identityPin(paths, version));
   auto abandon = [&](const std::string& message) {
     closeAll(loaded);
@@ -362,9 +341,9 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
     std::string path = (dir / cls->object).string();
     std::string mapsRoot = paths.bpffsRoot + "/maps";
     LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = mapsRoot.c_str());
-    log.clear();
+    log->clear();
     l.object = bpf_object__open_file(path.c_str(), &opts);
-    if (!l.object) return abandon("cannot open " + path + ": " + log);
+    if (!l.object) return abandon("cannot open " + path + ": " + log->text());
     bpf_map* map = bpf_object__find_map_by_name(l.object, "mb_identity");
     if (!map || bpf_map__set_pin_path(map, identityPin(paths, version).c_str()) != 0)
       return abandon(path + " has no mb_identity map");
@@ -380,10 +359,10 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
         if (std::strcmp(bpf_program__name(prog), h.program) == 0) needed = h.tc == !l.endpoint.interface.empty();
       bpf_program__set_autoload(prog, needed);
     }
-    log.clear();
+    log->clear();
     if (int err = bpf_object__load(l.object); err)
       return abandon("class " + std::to_string(*l.classId) + " (" + cls->object + ") failed to load for endpoint " +
-                     l.endpoint.key() + ": " + std::strerror(-err) + "\n" + logTail(log));
+                     l.endpoint.key() + ": " + std::strerror(-err) + "\n" + log->tail());
   }
   restorePrint();
 
@@ -506,7 +485,14 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   if (!writeFileAtomically(fs::path(paths.stateDir) / "manifest.json", manifestText, error) ||
       !writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error))
     return false;
-  if (previous && previous->version != version) fs::remove_all(paths.bpffsRoot + "/versions/" + previous->version, ec);
+  if (previous && previous->version != version) {
+    fs::remove_all(paths.bpffsRoot + "/versions/" + previous->version, ec);
+    // Rule ids are numbered per compile: counters of the previous version
+    // would be credited to other rules. They start over with the version.
+    Fd stats(bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str()));
+    std::vector<mb_rule_stats> zero(static_cast<size_t>(std::max(libbpf_num_possible_cpus(), 1)));
+    for (uint32_t id = 0; stats.fd >= 0 && id < MB_RULE_MAX; ++id) bpf_map_update_elem(stats.fd, &id, zero.data(), BPF_ANY);
+  }
   if (report) *report = r;
   return true;
 }

@@ -9,21 +9,12 @@
 #include <cstring>
 
 #include "abi/datapath.h"
+#include "loader/libbpf_log.h"
 #include "loader/object_config.h"
 
 namespace membrane::testing {
 
 namespace {
-
-thread_local std::string* libbpfLog = nullptr;
-
-int collectLog(enum libbpf_print_level level, const char* format, va_list args) {
-  if (!libbpfLog || level == LIBBPF_DEBUG) return 0;
-  char buf[4096];
-  vsnprintf(buf, sizeof buf, format, args);
-  *libbpfLog += buf;
-  return 0;
-}
 
 }  // namespace
 
@@ -51,16 +42,13 @@ const char* programName(Program p) {
 }
 
 std::unique_ptr<LoadedObject> LoadedObject::load(const std::string& elf, uint32_t endpointId, std::string* error) {
-  std::string log;
-  libbpfLog = &log;
-  libbpf_set_print(collectLog);
+  loader::LibbpfLog log;
   std::unique_ptr<LoadedObject> out(new LoadedObject());
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "membrane-class");
   out->object_ = bpf_object__open_mem(elf.data(), elf.size(), &opts);
   if (!out->object_) {
     out->object_ = nullptr;
-    if (error) *error = "bpf_object__open_mem failed: " + log;
-    libbpfLog = nullptr;
+    if (error) *error = "bpf_object__open_mem failed: " + log.text();
     return nullptr;
   }
   bpf_map* map;
@@ -72,15 +60,12 @@ std::unique_ptr<LoadedObject> LoadedObject::load(const std::string& elf, uint32_
   std::string configError;
   if (!loader::setConfig(out->object_, config, &configError)) {
     if (error) *error = configError;
-    libbpfLog = nullptr;
     return nullptr;
   }
   if (int err = bpf_object__load(out->object_); err) {
-    if (error) *error = "bpf_object__load failed (" + std::string(std::strerror(-err)) + "):\n" + log;
-    libbpfLog = nullptr;
+    if (error) *error = "bpf_object__load failed (" + std::string(std::strerror(-err)) + "):\n" + log.tail(40);
     return nullptr;
   }
-  libbpfLog = nullptr;
   return out;
 }
 

@@ -95,7 +95,7 @@ class Process {
                               const std::string*);
   template <typename Done>
   bool pump(std::chrono::steady_clock::time_point deadline, Done done);
-  void readAvailable(int fd, std::string& into, bool& open);
+  void drain();
   void reapIfExited();
   ExecResult result(bool timedOut) const;
   void release() noexcept;
@@ -163,14 +163,16 @@ class Topology {
   // is only recorded; after up() it is created at once. References stay
   // valid until the pod is removed or the Topology destroyed.
   Pod& addPod(const std::string& name);
-  // Kills the pod's processes and deletes its namespace (its veth with it).
+  // Kills the pod's processes and deletes its namespace; returns once the
+  // kernel has dismantled it (its host-side veth is gone).
   void removePod(const std::string& name);
   // Creates the host namespace and every pod added so far. Throws
   // std::runtime_error (with the failing command's output) on failure; the
   // destructor still removes whatever was created.
   void up();
-  // Kills every process in the topology's namespaces and deletes them.
-  // Idempotent; the destructor calls it.
+  // Kills every process in the topology's namespaces, waits (up to 2 s) until
+  // they are dead, and deletes the namespaces (the kernel dismantles them,
+  // veths included, asynchronously). Idempotent; the destructor calls it.
   void down() noexcept;
   bool isUp() const { return up_; }
 
@@ -191,8 +193,9 @@ class Topology {
 
   // Runs argv in namespace `ns` (see spawnProcess) and collects its output
   // and exit status; kills it after `timeout`.
+  // `input`, if given, is the child's stdin.
   static ExecResult exec(const std::string& ns, const std::vector<std::string>& argv,
-                         Millis timeout = Millis(10000));
+                         Millis timeout = Millis(10000), const std::string* input = nullptr);
   static Process spawn(const std::string& ns, const std::vector<std::string>& argv);
 
   // Names under /run/netns that start with "<prefix>-<digits>-".
@@ -203,7 +206,6 @@ class Topology {
 
  private:
   void createPods(const std::vector<Pod*>& pods);
-  void deleteNamespaces(const std::vector<std::string>& names) noexcept;
   void startGuardian();
 
   std::string prefix_, tag_, hostNs_, ip_;
