@@ -11,6 +11,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -107,6 +108,44 @@ std::string findExecutable(const std::string& name) {
       return candidate;
   }
   return {};
+}
+
+constexpr long kCgroup2Magic = 0x63677270;  // CGROUP2_SUPER_MAGIC
+
+// The cgroup v2 hierarchy: /sys/fs/cgroup/unified (hybrid) or /sys/fs/cgroup.
+std::string cgroup2Root() {
+  for (const char* dir : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    struct statfs fs {};
+    if (::statfs(dir, &fs) == 0 && static_cast<long>(fs.f_type) == kCgroup2Magic)
+      return dir;
+  }
+  return {};
+}
+
+// Kills everything in cgroup directory `dir` (and below), then removes its
+// subdirectories and itself, waiting up to 2 s for the dying. Never throws.
+void killAndRemoveCgroup(const std::string& dir) noexcept {
+  std::vector<std::string> dirs = {dir};
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (e->d_type == DT_DIR && std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0)
+        dirs.insert(dirs.begin(), dir + "/" + e->d_name);  // children first
+    ::closedir(d);
+  } else {
+    return;  // already gone
+  }
+  for (const auto& d : dirs) {
+    const int fd = ::open((d + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      [[maybe_unused]] ssize_t ignored = ::write(fd, "1", 1);
+      ::close(fd);
+    }
+  }
+  const auto deadline = Clock::now() + Millis(2000);
+  for (const auto& d : dirs) {
+    while (::rmdir(d.c_str()) != 0 && errno == EBUSY && Clock::now() < deadline)
+      std::this_thread::sleep_for(Millis(2));
+  }
 }
 
 std::string netnsPath(const std::string& ns) {
@@ -456,7 +495,7 @@ ExecResult Process::stop(Millis grace) {
 }
 
 Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv,
-                     const std::string* input) {
+                     const std::string* input, const std::string& cgroup) {
   if (argv.empty())
     throw std::invalid_argument("spawnProcess: empty argv");
   const std::string path = findExecutable(argv[0]);
@@ -468,6 +507,12 @@ Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv
     nsFd = Fd(::open(netnsPath(ns).c_str(), O_RDONLY | O_CLOEXEC));
     if (nsFd.get() < 0)
       throwErrno("spawnProcess: open netns " + netnsPath(ns));
+  }
+  Fd procs;
+  if (!cgroup.empty()) {
+    procs = Fd(::open((cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+    if (procs.get() < 0)
+      throwErrno("spawnProcess: open " + cgroup + "/cgroup.procs");
   }
   Fd in;
   if (input) {
@@ -523,6 +568,8 @@ Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv
       ::sigaction(sig, &dfl, nullptr);
     if (nsFd.get() >= 0 && ::setns(nsFd.get(), CLONE_NEWNET) != 0) {
       failure[0] = 1;
+    } else if (procs.get() >= 0 && ::write(procs.get(), "0", 1) != 1) {
+      failure[0] = 4;
     } else if (const int from[] = {in.get(), outW.get(), errW.get()}, to[] = {0, 1, 2};
                !installFds(from, to, 3)) {
       failure[0] = 2;
@@ -545,9 +592,10 @@ Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv
     int st = 0;
     while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
-    static const char* stages[] = {"", "setns", "dup2", "execve"};
+    static const char* stages[] = {"", "setns", "dup2", "execve", "join cgroup"};
+    const std::string stage = failure[0] >= 1 && failure[0] <= 4 ? stages[failure[0]] : "?";
     throw std::runtime_error("spawnProcess: cannot start " + path + " in netns '" + ns +
-                             "': " + stages[failure[0] & 3] + ": " + errnoText(failure[1]));
+                             "': " + stage + ": " + errnoText(failure[1]));
   }
 
   Process p;
@@ -564,11 +612,11 @@ Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv
 // ----------------------------------------------------------------------- Pod
 
 ExecResult Pod::exec(const std::vector<std::string>& argv, Millis timeout) const {
-  return Topology::exec(netns_, argv, timeout);
+  return spawnProcess(netns_, argv, nullptr, cgroup_).wait(timeout);
 }
 
 Process Pod::spawn(const std::vector<std::string>& argv) const {
-  return Topology::spawn(netns_, argv);
+  return spawnProcess(netns_, argv, nullptr, cgroup_);
 }
 
 // ------------------------------------------------------------------ Topology
@@ -583,6 +631,12 @@ Topology::Topology(std::string prefix) : prefix_(std::move(prefix)) {
   tag_ = prefix_ + "-" + std::to_string(::getpid()) + "-" + processToken() + "-" +
          std::to_string(++topologySeq);
   hostNs_ = tag_ + "-host";
+  if (const std::string root = cgroup2Root(); root.empty())
+    cgroupUnavailable_ = "no cgroup v2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup";
+  else if (::access(root.c_str(), W_OK) != 0)
+    cgroupUnavailable_ = root + " is not writable: " + errnoText(errno);
+  else
+    cgroupDir_ = root + "/" + tag_;
   removeStale(prefix_);
   startGuardian();
 }
@@ -613,6 +667,13 @@ void Topology::startGuardian() {
   // we found on disk (checked here).
   if (ip_.find('\'') != std::string::npos)
     throw std::runtime_error("Topology: unusable ip path " + ip_);
+  std::string cgroupCleanup;
+  if (!cgroupDir_.empty()) {
+    const std::string d = "'" + cgroupDir_ + "'";
+    cgroupCleanup = " for c in " + d + "/*/ " + d + "/; do [ -d \"$c\" ] && echo 1 > \"${c}cgroup.kill\"; done;"
+                    " for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do"
+                    " rmdir " + d + "/*/ " + d + "; [ -d " + d + " ] || break; sleep 0.1; done;";
+  }
   const std::string script =
       "( trap '' HUP INT TERM QUIT; echo ready >&4; exec 4>&-;"
       " while read -r _; do :; done;"
@@ -620,7 +681,8 @@ void Topology::startGuardian() {
       " [ -e \"$f\" ] || continue; n=\"${f##*/}\";"
       " for p in $('" + ip_ + "' netns pids \"$n\" 2>/dev/null); do kill -9 \"$p\"; done;"
       " '" + ip_ + "' netns delete \"$n\";"
-      " done ) <&3 3<&- >/dev/null 2>&1 &";
+      " done;" + cgroupCleanup +
+      " ) <&3 3<&- >/dev/null 2>&1 &";
   const char* args[] = {"sh", "-c", script.c_str(), nullptr};
   const pid_t pid = ::fork();
   if (pid < 0)
@@ -665,6 +727,8 @@ Pod& Topology::addPod(const std::string& name) {
   pod->index_ = nextIndex_++;
   pod->netns_ = tag_ + "-" + name;
   pod->hostInterface_ = "mbh" + std::to_string(pod->index_);
+  if (!cgroupDir_.empty())
+    pod->cgroup_ = cgroupDir_ + "/" + name;
   std::tie(pod->address4_, pod->address6_) = podAddresses(pod->index_);
   Pod& ref = *pod;
   pods_.push_back(std::move(pod));
@@ -681,6 +745,8 @@ void Topology::removePod(const std::string& name) {
   const std::string hostInterface = (*it)->hostInterface_;
   if (created)
     killAndDelete({(*it)->netns_});
+  if (!(*it)->cgroup_.empty())
+    killAndRemoveCgroup((*it)->cgroup_);
   pods_.erase(it);
   if (!created || !hostCreated_)
     return;
@@ -715,6 +781,18 @@ void Topology::createPods(const std::vector<Pod*>& pods) {
       throw std::runtime_error("Topology: ip -batch in netns '" + (ns.empty() ? "(root)" : ns) +
                                "' failed: " + r.describe() + "\n--- batch ---\n" + batch);
   };
+
+  // 0. Cgroups: <root>/<tag>/<pod>. Without a usable hierarchy pods simply
+  // have none (cgroupUnavailable() says why).
+  if (!cgroupDir_.empty() && ::mkdir(cgroupDir_.c_str(), 0755) != 0 && errno != EEXIST) {
+    cgroupUnavailable_ = "cannot create " + cgroupDir_ + ": " + errnoText(errno);
+    cgroupDir_.clear();
+    for (auto& p : pods_)
+      p->cgroup_.clear();
+  }
+  for (Pod* p : pods)
+    if (!p->cgroup_.empty() && ::mkdir(p->cgroup_.c_str(), 0755) != 0 && errno != EEXIST)
+      throwErrno("Topology: mkdir " + p->cgroup_);
 
   // 1. The namespaces (in the root namespace: only `netns add`).
   std::string batch;
@@ -824,6 +902,8 @@ void Topology::createPods(const std::vector<Pod*>& pods) {
 void Topology::down() noexcept {
   const std::vector<std::string> names = namespaces();
   killAndDelete(names);
+  if (!cgroupDir_.empty())
+    killAndRemoveCgroup(cgroupDir_);
   for (auto& p : pods_)
     p->created_ = false;
   hostCreated_ = false;
@@ -884,19 +964,33 @@ std::vector<std::string> Topology::listNamespaces(std::string_view prefix) {
 }
 
 std::size_t Topology::removeStale(std::string_view prefix) {
-  std::vector<std::string> stale;
-  for (const auto& name : listNamespaces(prefix)) {
+  // Stale: made by a process that is gone, or by an earlier process that had
+  // our pid (another token).
+  auto stale = [&](const char* name) {
     pid_t pid = 0;
     std::string token;
     if (!parseName(name, prefix, pid, token))
-      continue;
-    const bool gone = pid == ::getpid() ? token != processToken()
-                                        : ::kill(pid, 0) != 0 && errno == ESRCH;
-    if (gone)
-      stale.push_back(name);
+      return false;
+    return pid == ::getpid() ? token != processToken() : ::kill(pid, 0) != 0 && errno == ESRCH;
+  };
+  std::vector<std::string> names;
+  for (const auto& name : listNamespaces(prefix))
+    if (stale(name.c_str()))
+      names.push_back(name);
+  killAndDelete(names);
+  // Cgroup directories: <root>/<prefix>-<pid>-<token>-<n>.
+  if (const std::string root = cgroup2Root(); !root.empty()) {
+    std::vector<std::string> dirs;
+    if (DIR* d = ::opendir(root.c_str())) {
+      while (const dirent* e = ::readdir(d))
+        if (e->d_type == DT_DIR && stale(e->d_name))
+          dirs.push_back(root + "/" + e->d_name);
+      ::closedir(d);
+    }
+    for (const auto& dir : dirs)
+      killAndRemoveCgroup(dir);
   }
-  killAndDelete(stale);
-  return stale.size();
+  return names.size();
 }
 
 // ------------------------------------------------------------------- helpers

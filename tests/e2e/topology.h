@@ -22,8 +22,12 @@
 // Namespace names: <prefix>-<pid>-<token>-<n>-host and <prefix>-<pid>-<token>
 // -<n>-<pod name> (visible to `ip netns`), host-side veths mbh<k>.
 //
+// Each pod also gets a cgroup v2 directory, <root>/<tag>/<pod> (root:
+// /sys/fs/cgroup/unified or /sys/fs/cgroup, whichever is cgroup2), holding
+// the processes Pod::exec()/spawn() start.
+//
 // Cleanup: the destructor (or down()) kills every process inside the
-// topology's namespaces and deletes them; the veths die with them. A
+// topology's namespaces and cgroups and deletes them; the veths die with them. A
 // guardian process (one small `sh`, in its own session) does the same if
 // this process dies without running destructors (SIGKILL, abort, ctest
 // timeout). Constructing a Topology also removes namespaces with the same
@@ -92,7 +96,7 @@ class Process {
 
  private:
   friend Process spawnProcess(const std::string&, const std::vector<std::string>&,
-                              const std::string*);
+                              const std::string*, const std::string&);
   template <typename Done>
   bool pump(std::chrono::steady_clock::time_point deadline, Done done);
   void drain();
@@ -113,14 +117,15 @@ class Process {
 };
 
 // Starts argv in network namespace `ns` (a name under /run/netns, an absolute
-// path to a netns file, or "" for this process's own namespace). argv[0] is
-// looked up in PATH unless it contains '/'. The child gets its own process
-// group, stdin from `input` (or /dev/null), default signal dispositions and
-// an empty signal mask. Throws std::runtime_error if it cannot be started.
-// Only the network namespace changes (setns, no `ip netns exec`): mounts
-// such as /sys/fs/bpf and the cgroup hierarchy stay visible.
+// path to a netns file, or "" for this process's own namespace) and, if
+// `cgroup` is given, in that cgroup v2 directory. argv[0] is looked up in
+// PATH unless it contains '/'. The child gets its own process group, stdin
+// from `input` (or /dev/null), default signal dispositions and an empty
+// signal mask. Throws std::runtime_error if it cannot be started. Only the
+// network namespace changes (setns, no `ip netns exec`): mounts such as
+// /sys/fs/bpf and the cgroup hierarchy stay visible.
 Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv,
-                     const std::string* input = nullptr);
+                     const std::string* input = nullptr, const std::string& cgroup = {});
 
 class Topology;
 
@@ -138,13 +143,18 @@ class Pod {
   const std::string& address6() const { return address6_; }
   // 1, 2, ... in the order pods were added to the topology.
   int index() const { return index_; }
+  // The pod's cgroup v2 directory (<cgroup2 root>/<tag>/<name>), where
+  // exec() and spawn() put their processes: for cgroup-attached programs.
+  // Empty when cgroup v2 is unavailable (Topology::cgroupUnavailable()).
+  const std::string& cgroup() const { return cgroup_; }
 
+  // Run argv in the pod: its network namespace and its cgroup.
   ExecResult exec(const std::vector<std::string>& argv, Millis timeout = Millis(10000)) const;
   Process spawn(const std::vector<std::string>& argv) const;
 
  private:
   friend class Topology;
-  std::string name_, netns_, interface_ = "eth0", hostInterface_, address4_, address6_;
+  std::string name_, netns_, interface_ = "eth0", hostInterface_, address4_, address6_, cgroup_;
   int index_ = 0;
   bool created_ = false;
 };
@@ -184,6 +194,8 @@ class Topology {
   // The node's addresses (on every host-side veth).
   static constexpr const char* kNode4 = "198.19.255.254";
   static constexpr const char* kNode6 = "2001:2:0:ffff::1";
+  // Why pods have no cgroup (no writable cgroup v2 hierarchy), or "".
+  const std::string& cgroupUnavailable() const { return cgroupUnavailable_; }
 
   Pod& pod(const std::string& name);
   const Pod& pod(const std::string& name) const;
@@ -200,15 +212,20 @@ class Topology {
 
   // Names under /run/netns that start with "<prefix>-<digits>-".
   static std::vector<std::string> listNamespaces(std::string_view prefix);
-  // Deletes namespaces with `prefix` whose creating process is gone (or is
-  // this process under another token); returns how many.
+  // Deletes namespaces (and cgroup directories) with `prefix` whose creating
+  // process is gone (or is this process under another token); returns how
+  // many namespaces.
   static std::size_t removeStale(std::string_view prefix);
 
  private:
   void createPods(const std::vector<Pod*>& pods);
   void startGuardian();
 
+  void removeCgroups(const std::vector<std::string>& podCgroups, bool topDir) noexcept;
+
   std::string prefix_, tag_, hostNs_, ip_;
+  std::string cgroupDir_;          // <cgroup2 root>/<tag>, or "" without cgroup v2
+  std::string cgroupUnavailable_;  // why cgroupDir_ is empty
   std::vector<std::unique_ptr<Pod>> pods_;
   int nextIndex_ = 1;
   bool up_ = false;

@@ -4,10 +4,12 @@
 // what they claim, and teardown (normal, crashed, stale) leaves nothing.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,6 +59,13 @@ bool gone(pid_t pid) {
   std::fclose(f);
   return n == 2 && state == 'Z';
 }
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string parentDir(const std::string& path) { return path.substr(0, path.rfind('/')); }
 
 template <typename Pred>
 bool eventually(Pred pred, std::chrono::milliseconds within) {
@@ -290,7 +299,7 @@ TEST_F(E2e, HoldKeepsAConnectionAndNoticesWhenItBreaks) {
 }
 
 TEST_F(E2e, TeardownLeavesNoNamespacesOrProcesses) {
-  std::string tag;
+  std::string tag, cgroup;
   std::vector<std::string> created;
   pid_t orphan = 0;
   {
@@ -301,6 +310,10 @@ TEST_F(E2e, TeardownLeavesNoNamespacesOrProcesses) {
     tag = t.tag();
     created = withTag("mbe2e", tag);
     EXPECT_EQ(created.size(), 3u);
+    cgroup = a.cgroup();
+    if (!cgroup.empty()) {
+      EXPECT_TRUE(exists(cgroup));
+    }
     // A process nobody owns (reparented to init) inside a pod.
     const ExecResult r = a.exec({"sh", "-c", "sleep 60 </dev/null >/dev/null 2>&1 & echo $!"});
     ASSERT_TRUE(r.succeeded()) << r.describe();
@@ -315,6 +328,40 @@ TEST_F(E2e, TeardownLeavesNoNamespacesOrProcesses) {
   EXPECT_TRUE(withTag("mbe2e", tag).empty());
   EXPECT_TRUE(eventually([&] { return gone(orphan); }, 2s)) << "pid " << orphan << " survived";
   EXPECT_FALSE(created.empty());
+  if (!cgroup.empty()) {
+    EXPECT_FALSE(exists(cgroup));
+    EXPECT_FALSE(exists(parentDir(cgroup)));
+  }
+}
+
+TEST_F(E2e, PodProcessesRunInThePodsCgroup) {
+  Topology t("mbe2e");
+  Pod& a = t.addPod("x-a");
+  Pod& b = t.addPod("x-b");
+  t.up();
+  if (!t.cgroupUnavailable().empty()) {
+    if (runningInCi())
+      FAIL() << "no cgroup v2 under CI: " << t.cgroupUnavailable();
+    GTEST_SKIP() << "no cgroup v2 for pod cgroups: " << t.cgroupUnavailable();
+  }
+  ASSERT_NE(a.cgroup(), b.cgroup());
+  EXPECT_EQ(a.cgroup(), parentDir(a.cgroup()) + "/x-a");
+  const ExecResult self = a.exec({"cat", "/proc/self/cgroup"});
+  EXPECT_NE(self.out.find("0::/" + t.tag() + "/x-a\n"), std::string::npos) << self.describe();
+
+  Process server = b.spawn({proberPath(), "serve", "--tcp", kTcpPort});
+  ASSERT_TRUE(server.waitForOutput("ready", 5s)) << server.err();
+  const ExecResult procs = Topology::exec("", {"cat", b.cgroup() + "/cgroup.procs"});
+  EXPECT_NE(procs.out.find(std::to_string(server.pid()) + "\n"), std::string::npos)
+      << procs.describe();
+  // Traffic is unaffected by the cgroups (nothing is attached to them).
+  const ExecResult r = a.exec(probeArgs("tcp", b.address4(), kTcpPort, kOkTimeoutMs));
+  EXPECT_TRUE(r.succeeded()) << r.describe();
+
+  const std::string dir = parentDir(a.cgroup());
+  t.down();
+  EXPECT_FALSE(server.running());
+  EXPECT_FALSE(exists(dir)) << dir;
 }
 
 TEST_F(E2e, TwoTopologiesInOneProcessDoNotCollide) {
@@ -387,8 +434,10 @@ TEST_F(E2e, GuardianCleansUpAfterAKilledProcess) {
       Topology t("mbe2e");
       Pod& a = t.addPod("x-a");
       t.up();
-      Process server = serve(a.netns());
-      const std::string msg = t.tag() + " " + std::to_string(server.pid()) + "\n";
+      Process server = a.spawn({proberPath(), "serve", "--tcp", kTcpPort});
+      server.waitForOutput("ready", 5s);
+      const std::string msg = t.tag() + " " + std::to_string(server.pid()) + " " +
+                              (a.cgroup().empty() ? "-" : parentDir(a.cgroup())) + "\n";
       [[maybe_unused]] ssize_t n = ::write(p[1], msg.data(), msg.size());
       ::raise(SIGKILL);
     } catch (...) {
@@ -405,12 +454,18 @@ TEST_F(E2e, GuardianCleansUpAfterAKilledProcess) {
   int st = 0;
   ::waitpid(child, &st, 0);
   ASSERT_TRUE(WIFSIGNALED(st)) << "child did not get as far as SIGKILL";
-  const std::string tag = msg.substr(0, msg.find(' '));
-  const pid_t server = static_cast<pid_t>(std::stol(msg.substr(msg.find(' ') + 1)));
+  std::istringstream fields(msg);
+  std::string tag, cgroupDir;
+  pid_t server = 0;
+  fields >> tag >> server >> cgroupDir;
   ASSERT_FALSE(tag.empty());
+  ASSERT_GT(server, 0);
   EXPECT_TRUE(eventually([&] { return withTag("mbe2e", tag).empty(); }, 5s))
       << "namespaces of " << tag << " left behind";
   EXPECT_TRUE(eventually([&] { return gone(server); }, 5s)) << "server " << server << " survived";
+  if (cgroupDir != "-") {
+    EXPECT_TRUE(eventually([&] { return !exists(cgroupDir); }, 5s)) << cgroupDir << " left behind";
+  }
 }
 
 TEST_F(E2e, StaleNamespacesOfDeadProcessesAreRemoved) {
