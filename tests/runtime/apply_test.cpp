@@ -181,3 +181,23 @@ TEST(NodeConfig, ErrorsNameTheField) {
 
 }  // namespace
 }  // namespace membrane::testing
+
+namespace membrane::testing {
+namespace {
+
+// Nodes run `membrane` without a compiler: its link line must not pull LLVM,
+// clang or ANTLR in (the design keeps runtime/ free of them).
+TEST(MembraneBinary, LinksNoCompilerLibraries) {
+  FILE* ldd = popen("ldd " MEMBRANE_BIN " 2>&1", "r");
+  ASSERT_NE(ldd, nullptr);
+  std::string out;
+  char buf[512];
+  while (fgets(buf, sizeof buf, ldd)) out += buf;
+  ASSERT_EQ(pclose(ldd), 0) << out;
+  EXPECT_NE(out.find("libbpf"), std::string::npos) << out;
+  for (const char* forbidden : {"LLVM", "clang", "antlr"})
+    EXPECT_EQ(out.find(forbidden), std::string::npos) << "membrane links " << forbidden << ":\n" << out;
+}
+
+}  // namespace
+}  // namespace membrane::testing
