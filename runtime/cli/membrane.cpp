@@ -67,6 +67,10 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--state-dir", paths.stateDir, "Where the applied manifest and state are kept")->capture_default_str();
   app.add_option("--netns", netns, "Work in this network namespace (a name under /run/netns, or a path)");
+  app.add_option("--attach", paths.attach,
+                 "How to attach at interfaces: tcx links (Linux 6.6+), tc (cls_bpf filters), or auto")
+      ->check(CLI::IsMember({"auto", "tcx", "tc"}))
+      ->capture_default_str();
 
   std::string artifactDir, nodeFile;
   auto* apply = app.add_subcommand("apply", "Verify artifacts, load every program, then attach or swap them atomically");

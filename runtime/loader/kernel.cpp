@@ -126,6 +126,71 @@ int attachCgroup(int progFd, const std::string& cgroupPath, bool ingress, std::s
   return fd;
 }
 
+namespace {
+constexpr uint32_t kTcHandle = 0x6d62;   // "mb"
+constexpr uint32_t kTcPriority = 0x6d62;
+
+bool tcHook(const std::string& interface, bool ingress, bpf_tc_hook* hook, std::string* error) {
+  unsigned ifindex = if_nametoindex(interface.c_str());
+  if (ifindex == 0) {
+    if (error) *error = "no interface '" + interface + "' in this network namespace";
+    return false;
+  }
+  std::memset(hook, 0, sizeof *hook);
+  hook->sz = sizeof *hook;
+  hook->ifindex = static_cast<int>(ifindex);
+  hook->attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS;
+  return true;
+}
+}  // namespace
+
+bool attachTc(int progFd, const std::string& interface, bool ingress, std::string* error) {
+  bpf_tc_hook hook;
+  if (!tcHook(interface, ingress, &hook, error)) return false;
+  int err = bpf_tc_hook_create(&hook);  // the clsact qdisc; EEXIST is fine
+  if (err && err != -EEXIST) {
+    if (error) *error = "creating the clsact qdisc on " + interface + ": " + std::strerror(-err);
+    return false;
+  }
+  LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = progFd, .flags = BPF_TC_F_REPLACE, .handle = kTcHandle,
+              .priority = kTcPriority);
+  err = bpf_tc_attach(&hook, &opts);
+  if (err) {
+    if (error) *error = "cls_bpf attach to " + interface + (ingress ? " ingress" : " egress") + ": " + std::strerror(-err);
+    return false;
+  }
+  return true;
+}
+
+bool detachTc(const std::string& interface, bool ingress) {
+  bpf_tc_hook hook;
+  if (!tcHook(interface, ingress, &hook, nullptr)) return false;
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+  return bpf_tc_detach(&hook, &opts) == 0;
+}
+
+uint32_t tcProgramId(const std::string& interface, bool ingress) {
+  bpf_tc_hook hook;
+  if (!tcHook(interface, ingress, &hook, nullptr)) return 0;
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = kTcHandle, .priority = kTcPriority);
+  return bpf_tc_query(&hook, &opts) == 0 ? opts.prog_id : 0;
+}
+
+bool tcxSupported() {
+  // BPF_LINK_CREATE with a TCX attach type and no program: a kernel that knows
+  // TCX rejects the bad fd (EBADF); one that does not rejects the type (EINVAL).
+  static const bool supported = [] {
+    union bpf_attr attr;
+    std::memset(&attr, 0, sizeof attr);
+    attr.link_create.prog_fd = static_cast<__u32>(-1);
+    attr.link_create.target_ifindex = 1;
+    attr.link_create.attach_type = kBpfTcxIngress;
+    long rc = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof attr);
+    return rc < 0 && errno == EBADF;
+  }();
+  return supported;
+}
+
 bool updateLink(int linkFd, int newProgFd, int oldProgFd, std::string* error) {
   LIBBPF_OPTS(bpf_link_update_opts, opts, .flags = BPF_F_REPLACE, .old_prog_fd = static_cast<__u32>(oldProgFd));
   if (bpf_link_update(linkFd, newProgFd, &opts) != 0) {

@@ -29,6 +29,15 @@ bool enterNetns(const std::string& nameOrPath, std::string* error);
 int attachTcx(int progFd, const std::string& interface, bool ingress, std::string* error);
 int attachCgroup(int progFd, const std::string& cgroupPath, bool ingress, std::string* error);
 
+// The cls_bpf fallback for kernels without TCX (before 6.6): a direct-action
+// filter at membrane's handle and priority on the interface's clsact qdisc.
+// Attaching again replaces the program atomically (BPF_TC_F_REPLACE).
+bool attachTc(int progFd, const std::string& interface, bool ingress, std::string* error);
+bool detachTc(const std::string& interface, bool ingress);
+uint32_t tcProgramId(const std::string& interface, bool ingress);
+// Whether this kernel has TCX (probed once by attaching nothing).
+bool tcxSupported();
+
 // Replaces a link's program only if it still runs `oldProgFd`; atomic.
 bool updateLink(int linkFd, int newProgFd, int oldProgFd, std::string* error);
 

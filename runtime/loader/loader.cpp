@@ -108,8 +108,15 @@ struct EndpointState {
   uint32_t id = 0;
   std::optional<uint32_t> classId;
   std::string interface, cgroup;
-  std::vector<std::string> hooks;  // pinned link hooks
+  std::vector<std::string> hooks;  // attached hooks
+  std::string mode = "link";       // "link" (TCX or cgroup, pinned) or "tc" (cls_bpf)
 };
+
+const Hook* hookNamed(const std::string& name) {
+  for (const auto& h : kHooks)
+    if (name == h.name) return &h;
+  return nullptr;
+}
 
 struct State {
   std::string version;
@@ -127,7 +134,8 @@ struct State {
                                 {"class", e.classId ? json(*e.classId) : json(nullptr)},
                                 {"interface", e.interface},
                                 {"cgroup", e.cgroup},
-                                {"hooks", e.hooks}});
+                                {"hooks", e.hooks},
+                                {"mode", e.mode}});
     for (const auto& l : learned) {
       json addrs = json::array();
       for (const auto& a : l.addresses) addrs.push_back(a.str());
@@ -155,6 +163,7 @@ struct State {
         es.interface = e.at("interface");
         es.cgroup = e.at("cgroup");
         es.hooks = e.at("hooks").get<std::vector<std::string>>();
+        es.mode = e.value("mode", "link");
         s.endpoints.push_back(es);
       }
       for (const auto& l : j.at("learned")) {
@@ -410,22 +419,41 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   next.artifactDir = fs::absolute(dir).string();
   next.host = node.hostAddresses;
   if (previous) next.learned = previous->learned;
+  // cls_bpf filters of endpoints that are no longer enforced here.
+  auto dropStaleTc = [&] {
+    if (!previous) return;
+    for (const auto& old : previous->endpoints) {
+      if (old.mode != "tc") continue;
+      bool kept = std::any_of(next.endpoints.begin(), next.endpoints.end(), [&](const EndpointState& e) {
+        return e.key == old.key && e.mode == "tc" && e.interface == old.interface;
+      });
+      if (kept) continue;
+      for (const auto& h : old.hooks)
+        if (const Hook* hook = hookNamed(h); hook && detachTc(old.interface, hook->ingress)) ++r.detached;
+    }
+  };
   struct Done {
     Fd link;
     Fd oldProg;
     std::string pin;
     bool created;
+    std::string tcInterface;  // cls_bpf: where, to restore or remove
+    bool tcIngress = false;
   };
   std::vector<Done> done;
   auto rollback = [&] {
     for (auto& d : done) {
-      if (d.created) {
+      if (!d.tcInterface.empty()) {
+        if (d.oldProg.fd >= 0) attachTc(d.oldProg.fd, d.tcInterface, d.tcIngress, nullptr);
+        else detachTc(d.tcInterface, d.tcIngress);
+      } else if (d.created) {
         unlink(d.pin.c_str());
       } else if (d.oldProg.fd >= 0) {
         bpf_link_update(d.link.fd, d.oldProg.fd, nullptr);
       }
     }
   };
+  bool useTc = paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported());
   for (auto& l : loaded) {
     EndpointState es{l.endpoint.key(), l.id, l.classId, l.endpoint.interface, l.endpoint.cgroup, {}};
     ++r.endpoints;
@@ -434,6 +462,22 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
         if (h.tc != !l.endpoint.interface.empty()) continue;
         bpf_program* prog = bpf_object__find_program_by_name(l.object, h.program);
         int progFd = prog ? bpf_program__fd(prog) : -1;
+        if (h.tc && useTc) {
+          // cls_bpf: attaching replaces the filter's program in one step.
+          uint32_t oldId = tcProgramId(l.endpoint.interface, h.ingress);
+          Fd oldProg(oldId ? bpf_prog_get_fd_by_id(oldId) : -1);
+          if (!attachTc(progFd, l.endpoint.interface, h.ingress, &why)) {
+            rollback();
+            closeAll(loaded);
+            if (error) *error = "attaching " + es.key + " " + h.name + ": " + why + " (rolled back)";
+            return false;
+          }
+          done.push_back({Fd(), std::move(oldProg), "", oldId == 0, l.endpoint.interface, h.ingress});
+          (oldId ? r.swapped : r.attached)++;
+          es.hooks.push_back(h.name);
+          es.mode = "tc";
+          continue;
+        }
         std::string pin = linkPin(paths, l.endpoint.key(), h.name);
         Fd existing(bpf_obj_get(pin.c_str()));
         if (existing.fd >= 0) {
@@ -444,7 +488,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
             if (error) *error = "swapping " + es.key + " " + h.name + ": " + why + " (rolled back)";
             return false;
           }
-          done.push_back({std::move(existing), std::move(oldProg), pin, false});
+          done.push_back({std::move(existing), std::move(oldProg), pin, false, "", false});
           ++r.swapped;
         } else {
           int fd = h.tc ? attachTcx(progFd, l.endpoint.interface, h.ingress, &why)
@@ -456,7 +500,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
             if (error) *error = "attaching " + es.key + " " + h.name + ": " + (fd < 0 ? why : std::strerror(errno)) + " (rolled back)";
             return false;
           }
-          done.push_back({Fd(fd), Fd(), pin, true});
+          done.push_back({Fd(fd), Fd(), pin, true, "", false});
           ++r.attached;
         }
         es.hooks.push_back(h.name);
@@ -467,6 +511,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   closeAll(loaded);  // the links hold the programs now
 
   // 6. Endpoints no longer enforced (gone, or now unrestricted) lose their links.
+  dropStaleTc();
   std::error_code ec;
   for (auto it = fs::directory_iterator(paths.bpffsRoot + "/links", ec); !ec && it != fs::directory_iterator(); ++it) {
     std::string name = it->path().filename().string();
@@ -499,6 +544,11 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
 
 bool detachAll(const Paths& paths, std::string* error) {
   std::error_code ec;
+  if (auto state = State::load(paths))
+    for (const auto& e : state->endpoints)
+      if (e.mode == "tc")
+        for (const auto& h : e.hooks)
+          if (const Hook* hook = hookNamed(h)) detachTc(e.interface, hook->ingress);
   // Unpinning a link detaches it; maps go once no program holds them.
   for (const char* sub : {"links", "versions", "maps"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
   fs::remove(fs::path(paths.stateDir) / "state.json", ec);
@@ -580,6 +630,11 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   for (const auto& e : state->endpoints) {
     EndpointStatus es{e.key, e.id, e.classId, e.interface.empty() ? e.cgroup : e.interface, {}};
     for (const auto& h : e.hooks) {
+      if (e.mode == "tc") {
+        const Hook* hook = hookNamed(h);
+        es.programs[h] = hook ? tcProgramId(e.interface, hook->ingress) : 0;
+        continue;
+      }
       Fd link(bpf_obj_get(linkPin(paths, e.key, h.c_str()).c_str()));
       es.programs[h] = link.fd >= 0 ? linkProgramId(link.fd) : 0;
     }

@@ -26,6 +26,9 @@ namespace membrane::loader {
 struct Paths {
   std::string bpffsRoot = "/sys/fs/bpf/membrane";
   std::string stateDir = "/run/membrane";
+  // Interfaces: "tcx" links (Linux 6.6+), "tc" (cls_bpf filters, the
+  // fallback), or "auto" (TCX where the kernel has it).
+  std::string attach = "auto";
 };
 
 struct ApplyReport {

@@ -109,7 +109,8 @@ class Cluster {
   // Runs the membrane binary against this cluster's node.
   ExecResult run(std::vector<std::string> args) {
     std::vector<std::string> argv = {MEMBRANE_BIN, "--netns", topo_.hostNamespace(), "--bpffs",
-                                     (work_ / "bpf").string(), "--state-dir", (work_ / "state").string()};
+                                     (work_ / "bpf").string(), "--state-dir", (work_ / "state").string(),
+                                     "--attach", attach};
     argv.insert(argv.end(), args.begin(), args.end());
     return Topology::exec("", argv, Millis(30000));
   }
@@ -128,6 +129,8 @@ class Cluster {
   }
 
   const ir::Endpoint& endpoint(const Member& m) const { return *program().findEndpoint(m.ns, m.name); }
+
+  std::string attach = "auto";  // membrane --attach
 
  private:
   Topology topo_;
@@ -281,9 +284,9 @@ policy keep {
 }
 )";
 
-TEST(Enforcement, SwapKeepsConnectionsAndLosesNoPackets) {
-  MB_REQUIRE_ROOT();
+void swapUnderLoad(const std::string& attach) {
   Cluster c({{"x", "a", {}}, {"x", "b", {}}, {"y", "a", {}}});
+  c.attach = attach;
   fs::path v1 = c.compile(kSwapV1, "v1");
   fs::path v2 = c.compile(kSwapV2, "v2");
   ASSERT_TRUE(c.apply(v1).succeeded());
@@ -319,9 +322,41 @@ TEST(Enforcement, SwapKeepsConnectionsAndLosesNoPackets) {
   std::istringstream lines(counted.out);
   for (std::string line; std::getline(lines, line);)
     if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) receivedCount = std::stoul(line);
-  std::cout << "swap under load: sent " << sentCount << ", received " << receivedCount << " across two swaps\n";
+  std::cout << "swap under load (" << attach << "): sent " << sentCount << ", received " << receivedCount
+            << " across two swaps\n";
   EXPECT_GT(sentCount, 3000u);
   EXPECT_EQ(receivedCount, sentCount) << "zero packets may be lost during a swap\n" << counted.describe();
+  // The policy still bites after the swaps: y/a is not allowed in.
+  EXPECT_EQ(c.members()[2].pod->exec({proberPath(), "probe", "tcp", a.pod->address4(), "80", "--timeout-ms", "400"}).exitCode, 1);
+}
+
+TEST(Enforcement, SwapKeepsConnectionsAndLosesNoPackets) {
+  MB_REQUIRE_ROOT();
+  swapUnderLoad("auto");
+}
+
+// The cls_bpf fallback for kernels without TCX, forced here: same guarantees.
+TEST(Enforcement, TcFallbackSwapsAsAtomically) {
+  MB_REQUIRE_ROOT();
+  swapUnderLoad("tc");
+}
+
+TEST(Enforcement, TcFallbackMatrixEqualsTheEvaluator) {
+  MB_REQUIRE_ROOT();
+  Cluster c(kMembers);
+  c.attach = "tc";
+  std::vector<Process> servers;
+  startServers(c, servers);
+  ExecResult applied = c.apply(c.compile(kPolicies, "v1"));
+  ASSERT_TRUE(applied.succeeded()) << applied.describe();
+  size_t checked = 0, allowed = 0;
+  auto wrong = mismatches(c, {{"tcp", 80, false}, {"udp", 81, false}, {"tcp", 81, true}, {"icmp", 0, true}}, &checked, &allowed);
+  for (const auto& w : wrong) ADD_FAILURE() << w;
+  EXPECT_GT(allowed, 0u);
+  EXPECT_LT(allowed, checked);
+  ExecResult status = c.run({"status", "-o", "json"});
+  ASSERT_TRUE(status.succeeded());
+  EXPECT_EQ(status.out.find("\"tc-from\": 0"), std::string::npos) << "every hook reports its program:\n" << status.out;
 }
 
 // Flips the first instruction of a program section so the verifier rejects
