@@ -472,5 +472,35 @@ TEST(Enforcement, GeneratedPoliciesMatchTheEvaluator) {
   }
 }
 
+// An endpoint the compile never saw: unknown, it is world to the policy;
+// `membrane endpoint add` gives it its selector bits with no recompile and
+// no reload; `endpoint remove` takes them away again.
+TEST(Enforcement, EndpointsLearnedAfterCompileNeedOnlyAnIdentityUpdate) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "b", {}}});
+  Pod& late = c.topology().addPod("x-late");  // not in the inventory
+  std::vector<Process> servers;
+  startServers(c, servers);
+  ASSERT_TRUE(c.apply(c.compile(kSwapV1, "v1")).succeeded());
+  const auto& a = c.members()[0];
+  auto probe = [&] {
+    return late.exec({proberPath(), "probe", "tcp", a.pod->address4(), "80", "--timeout-ms", "400"}).exitCode;
+  };
+  EXPECT_EQ(probe(), 1) << "an unknown address is world, and x/a only admits pods { pod = b }";
+  ExecResult before = c.run({"status", "-o", "json"});
+
+  ExecResult added = c.run({"endpoint", "add", "--name", "late", "--namespace", "x", "--label", "pod=b", "--address",
+                            late.address4(), "--address", late.address6()});
+  ASSERT_TRUE(added.succeeded()) << added.describe();
+  EXPECT_EQ(probe(), 0) << "labelled pod=b, the new endpoint is admitted";
+  ExecResult after = c.run({"status", "-o", "json"});
+  EXPECT_EQ(nlohmann::json::parse(after.out)["endpoints"], nlohmann::json::parse(before.out)["endpoints"])
+      << "no program was reloaded";
+
+  ExecResult removed = c.run({"endpoint", "remove", "--name", "late", "--namespace", "x"});
+  ASSERT_TRUE(removed.succeeded()) << removed.describe();
+  EXPECT_EQ(probe(), 1) << "forgotten, it is world again";
+}
+
 }  // namespace
 }  // namespace membrane::e2e
