@@ -15,7 +15,7 @@ PACKAGES=(
   # parser generator (needs Java) and its runtime; this pair is tested together
   antlr4 libantlr4-runtime-dev default-jre-headless
   # libraries
-  libbpf-dev nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev libgtest-dev googletest
+  libbpf-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev libgtest-dev googletest
   # tools the tests and the node side use
   bpftool iproute2 python3
 )

@@ -16,40 +16,13 @@
 #include "MembraneLexer.h"
 #include "antlr4-runtime.h"
 #include "driver/pipeline.h"
+#include "frontend_test_support.h"
 
 namespace membrane {
 namespace {
 
-using Files = std::vector<std::pair<std::string, std::string>>;
+using namespace membrane::testing;
 
-std::unique_ptr<driver::Compilation> compile(const Files& files) {
-  auto c = std::make_unique<driver::Compilation>();
-  driver::runText(files, *c);
-  return c;
-}
-
-std::unique_ptr<driver::Compilation> compile(const std::string& text) { return compile(Files{{"a.policy", text}}); }
-
-// One line per diagnostic: "file:line:col: error: message | hint: ...".
-std::string oneLine(const driver::Compilation& c, const Diagnostic& d) {
-  static const char* names[] = {"note", "warning", "error"};
-  std::string s = c.sources.describe(d.range.begin) + ": " + names[static_cast<int>(d.severity)] + ": " + d.message;
-  if (!d.hint.empty()) s += " | hint: " + d.hint;
-  for (const auto& n : d.notes) s += " | note " + c.sources.describe(n.range.begin) + ": " + n.message;
-  return s;
-}
-
-std::vector<std::string> diagnostics(const driver::Compilation& c) {
-  std::vector<std::string> out;
-  for (const auto& d : c.diags.all()) out.push_back(oneLine(c, d));
-  return out;
-}
-
-std::string rendered(const driver::Compilation& c) {
-  std::ostringstream os;
-  c.diags.print(os, false);
-  return os.str();
-}
 
 std::string_view text(const driver::Compilation& c, const SourceRange& r) { return c.sources.slice(r); }
 

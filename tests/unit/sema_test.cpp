@@ -15,40 +15,13 @@
 #include <vector>
 
 #include "driver/pipeline.h"
+#include "frontend_test_support.h"
 
 namespace membrane {
 namespace {
 
-using Files = std::vector<std::pair<std::string, std::string>>;
-using Lines = std::vector<std::string>;
+using namespace membrane::testing;
 
-std::unique_ptr<driver::Compilation> compile(const Files& files) {
-  auto c = std::make_unique<driver::Compilation>();
-  driver::runText(files, *c);
-  return c;
-}
-
-std::unique_ptr<driver::Compilation> compile(const std::string& text) { return compile(Files{{"a.policy", text}}); }
-
-std::string oneLine(const driver::Compilation& c, const Diagnostic& d) {
-  static const char* names[] = {"note", "warning", "error"};
-  std::string s = c.sources.describe(d.range.begin) + ": " + names[static_cast<int>(d.severity)] + ": " + d.message;
-  if (!d.hint.empty()) s += " | hint: " + d.hint;
-  for (const auto& n : d.notes) s += " | note " + c.sources.describe(n.range.begin) + ": " + n.message;
-  return s;
-}
-
-Lines diagnostics(const driver::Compilation& c) {
-  Lines out;
-  for (const auto& d : c.diags.all()) out.push_back(oneLine(c, d));
-  return out;
-}
-
-std::string rendered(const driver::Compilation& c) {
-  std::ostringstream os;
-  c.diags.print(os, false);
-  return os.str();
-}
 
 // Checks `text` and expects exactly `expected` diagnostics, in order, and no
 // checked program when any of them is an error.
