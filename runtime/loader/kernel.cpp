@@ -200,6 +200,21 @@ bool updateLink(int linkFd, int newProgFd, int oldProgFd, std::string* error) {
   return true;
 }
 
+bool linkSevered(int linkFd) {
+  bpf_link_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(linkFd, &info, &len) != 0) return true;
+  // A TCX link (type 11, newer than our headers) whose device went away
+  // reports ifindex 0: the first field of its part of the info union.
+  constexpr uint32_t kLinkTypeTcx = 11;
+  if (info.type == kLinkTypeTcx) {
+    uint32_t ifindex = 0;
+    std::memcpy(&ifindex, &info.netns, sizeof ifindex);
+    return ifindex == 0;
+  }
+  return false;
+}
+
 uint32_t linkProgramId(int linkFd) {
   bpf_link_info info{};
   uint32_t len = sizeof info;

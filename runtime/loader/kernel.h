@@ -41,6 +41,8 @@ bool tcxSupported();
 // Replaces a link's program only if it still runs `oldProgFd`; atomic.
 bool updateLink(int linkFd, int newProgFd, int oldProgFd, std::string* error);
 
+// Whether the link's target (interface, cgroup) is gone.
+bool linkSevered(int linkFd);
 // The program id a link runs (0 on error).
 uint32_t linkProgramId(int linkFd);
 

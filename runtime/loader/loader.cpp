@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdarg>
+#include <net/if.h>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -232,11 +233,20 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
     if ((p.clusterwide || p.ns == e.ns) && p.selects.matches(*e.labels)) selecting.push_back(p.key);
   std::sort(selecting.begin(), selecting.end());
   if (selecting.empty()) return true;
+  std::vector<uint32_t> candidates;
   for (const auto& c : m.classes)
-    if (c.policies == selecting) {
-      cls = c.id;
-      return true;
-    }
+    if (c.policies == selecting) candidates.push_back(c.id);
+  if (candidates.size() == 1) {
+    cls = candidates[0];
+    return true;
+  }
+  if (candidates.size() > 1) {
+    // Classes with the same policies differ by how named ports resolved,
+    // which only the compile knows.
+    if (error) *error = "endpoint " + e.key() + " matches " + std::to_string(candidates.size()) +
+                        " classes that differ by named ports; recompile with it in the inventory";
+    return false;
+  }
   std::string list;
   for (const auto& s : selecting) list += (list.empty() ? "" : ", ") + s;
   if (error) *error = "endpoint " + e.key() + " is selected by {" + list + "}, a combination no compiled class has; recompile with it in the inventory";
@@ -454,6 +464,13 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
     }
   };
   bool useTc = paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported());
+  auto dropNewVersion = [&] {
+    if (versionIsNew && (!previous || previous->version != version)) {
+      std::error_code rec;
+      fs::remove_all(paths.bpffsRoot + "/versions/" + version, rec);
+    }
+  };
+  LibbpfLog quiet;  // libbpf's tc messages ("Parent Qdisc doesn't exists") are not errors here
   for (auto& l : loaded) {
     EndpointState es{l.endpoint.key(), l.id, l.classId, l.endpoint.interface, l.endpoint.cgroup, {}};
     ++r.endpoints;
@@ -470,6 +487,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
             rollback();
             closeAll(loaded);
             if (error) *error = "attaching " + es.key + " " + h.name + ": " + why + " (rolled back)";
+            dropNewVersion();
             return false;
           }
           done.push_back({Fd(), std::move(oldProg), "", oldId == 0, l.endpoint.interface, h.ingress});
@@ -480,12 +498,25 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
         }
         std::string pin = linkPin(paths, l.endpoint.key(), h.name);
         Fd existing(bpf_obj_get(pin.c_str()));
+        // A link whose interface or cgroup went away (severed), or that sits
+        // where the endpoint no longer is, cannot be swapped: replace it.
+        const EndpointState* before = nullptr;
+        if (previous)
+          for (const auto& pe : previous->endpoints)
+            if (pe.key == es.key) before = &pe;
+        bool moved = before && (before->interface != es.interface || before->cgroup != es.cgroup);
+        if (existing.fd >= 0 && (moved || linkProgramId(existing.fd) == 0 || linkSevered(existing.fd))) {
+          bpf_link_detach(existing.fd);
+          existing.reset();
+          unlink(pin.c_str());
+        }
         if (existing.fd >= 0) {
           Fd oldProg(bpf_prog_get_fd_by_id(linkProgramId(existing.fd)));
           if (!updateLink(existing.fd, progFd, oldProg.fd, &why)) {
             rollback();
             closeAll(loaded);
             if (error) *error = "swapping " + es.key + " " + h.name + ": " + why + " (rolled back)";
+            dropNewVersion();
             return false;
           }
           done.push_back({std::move(existing), std::move(oldProg), pin, false, "", false});
@@ -498,6 +529,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
             rollback();
             closeAll(loaded);
             if (error) *error = "attaching " + es.key + " " + h.name + ": " + (fd < 0 ? why : std::strerror(errno)) + " (rolled back)";
+            dropNewVersion();
             return false;
           }
           done.push_back({Fd(fd), Fd(), pin, true, "", false});
@@ -518,8 +550,12 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
     bool wanted = false;
     for (const auto& es : next.endpoints)
       for (const auto& h : es.hooks)
-        if (fs::path(linkPin(paths, es.key, h.c_str())).filename().string() == name) wanted = true;
+        if (es.mode == "link" && fs::path(linkPin(paths, es.key, h.c_str())).filename().string() == name) wanted = true;
     if (!wanted) {
+      // Detach now: dropping the last reference frees a link later, from a
+      // workqueue, and until then the old program would still run.
+      Fd link(bpf_obj_get(it->path().c_str()));
+      if (link.fd >= 0) bpf_link_detach(link.fd);
       fs::remove(it->path(), ec);
       ++r.detached;
     }
@@ -544,16 +580,40 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
 
 bool detachAll(const Paths& paths, std::string* error) {
   std::error_code ec;
-  if (auto state = State::load(paths))
+  if (auto state = State::load(paths)) {
+    // cls_bpf filters are not pinned: they are found by interface, in the
+    // network namespace they were attached in. Keep the state if any is
+    // left, so a second try (with --netns) can still find them.
+    std::string missed;
     for (const auto& e : state->endpoints)
       if (e.mode == "tc")
         for (const auto& h : e.hooks)
-          if (const Hook* hook = hookNamed(h)) detachTc(e.interface, hook->ingress);
-  // Unpinning a link detaches it; maps go once no program holds them.
+          if (const Hook* hook = hookNamed(h); hook && tcProgramId(e.interface, hook->ingress) != 0 &&
+                                               !detachTc(e.interface, hook->ingress))
+            missed += " " + e.interface;
+    for (const auto& e : state->endpoints)
+      if (e.mode == "tc" && !e.hooks.empty() && if_nametoindex(e.interface.c_str()) == 0)
+        missed += " " + e.interface;
+    if (!missed.empty()) {
+      if (error) *error = "cls_bpf filters on" + missed + " are not visible here; run detach with the --netns they were applied with";
+      return false;
+    }
+  }
+  // Links are detached before their pins go (a freed link detaches only
+  // later, from a workqueue); maps go once no program holds them.
+  for (auto it = fs::directory_iterator(fs::path(paths.bpffsRoot) / "links", ec); !ec && it != fs::directory_iterator();
+       ++it) {
+    Fd link(bpf_obj_get(it->path().c_str()));
+    if (link.fd >= 0) bpf_link_detach(link.fd);
+  }
+  ec.clear();
   for (const char* sub : {"links", "versions", "maps"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
   fs::remove(fs::path(paths.stateDir) / "state.json", ec);
   fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
-  if (ec && error) *error = ec.message();
+  if (ec) {
+    if (error) *error = ec.message();
+    return false;
+  }
   return true;
 }
 
@@ -589,6 +649,15 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
     if (error) *error = "an endpoint needs labels and at least one address";
     return false;
   }
+  // Re-adding an endpoint replaces it: addresses it no longer has go.
+  Fd trie(bpf_obj_get(identityPin(paths, state->version).c_str()));
+  for (const auto& old : state->learned)
+    if (old.key() == endpoint.key())
+      for (const auto& a : old.addresses)
+        if (std::find(endpoint.addresses.begin(), endpoint.addresses.end(), a) == endpoint.addresses.end()) {
+          mb_lpm_key key = identity::keyFor(a);
+          if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
+        }
   std::erase_if(state->learned, [&](const NodeEndpoint& e) { return e.key() == endpoint.key(); });
   state->learned.push_back(endpoint);
   return rewriteIdentities(paths, *state, error);

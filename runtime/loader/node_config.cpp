@@ -51,6 +51,8 @@ NodeEndpoint endpoint(const json& j, const std::string& path, bool local) {
     e.labels = ls;
   }
   if (j.contains("addresses")) e.addresses = addresses(j["addresses"], path + ".addresses");
+  if (local && j.contains("addresses") && !e.labels)
+    throw ConfigError(path + ": addresses belong to endpoints learned after compile; give labels too, or drop them");
   if (e.labels.has_value() != j.contains("addresses") && !local)
     throw ConfigError(path + ": a peer needs both labels and addresses");
   if (j.contains("interface")) {
@@ -86,6 +88,8 @@ std::optional<NodeConfig> NodeConfig::parse(const std::string& text, std::string
       if (k != "host" && k != "endpoints" && k != "peers") throw ConfigError("unknown key \"" + k + "\"");
     if (j.contains("host")) {
       if (!j["host"].is_object()) throw ConfigError("host: expected an object");
+      for (const auto& [k, v] : j["host"].items())
+        if (k != "addresses") throw ConfigError("host: unknown key \"" + k + "\"");
       if (j["host"].contains("addresses")) c.hostAddresses = addresses(j["host"]["addresses"], "host.addresses");
     }
     if (j.contains("endpoints")) {
