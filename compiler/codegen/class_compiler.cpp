@@ -85,7 +85,24 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
                              " is invalid:\n" + problemStream.str());
   optimize(*module, *target_);
   if (options.llvmIr) {
+    // A header a reviewer can read the IR against: what the class is, and
+    // every rule the decision folds in, with where it was written.
+    std::string header = "; membrane class " + std::to_string(cls.id) + ": ";
+    for (size_t i = 0; i < cls.endpoints.size(); ++i) header += (i ? ", " : "") + cls.endpoints[i];
+    header += "\n; matchers return the deciding rule id, | 0x80000000 for a deny (0x80000000 alone: default deny)\n";
+    for (const auto* dir : {&cls.ingress, &cls.egress}) {
+      bool ingress = dir == &cls.ingress;
+      header += std::string("; ") + (ingress ? "ingress" : "egress") + ": " +
+                (dir->enforced ? "default deny" : "open") + (dir->audited ? ", audited" : "") + "\n";
+      for (const auto& r : dir->rules) {
+        auto info = program.rules.find(r.id);
+        if (info == program.rules.end()) continue;
+        header += ";   rule " + std::to_string(r.id) + (r.audit ? " (audit)" : "") + ": " + info->second.text + "   [" +
+                  info->second.location + "]\n";
+      }
+    }
     llvm::raw_string_ostream irStream(out.llvmIr);
+    irStream << header << "\n";
     module->print(irStream, nullptr);
   }
   if (options.assembly) {

@@ -199,7 +199,8 @@ int main(int argc, char** argv) {
   compileCmd->add_option("--emit", compileCmdOpts.emit,
                          "Also write class-N.ll (llvm: optimized LLVM IR) or class-N.s (asm: BPF assembly); repeatable")
       ->check(CLI::IsMember({"llvm", "asm"}))
-      ->type_name("llvm|asm");
+      ->type_name("llvm|asm")
+      ->allow_extra_args(false);  // one value per --emit, so paths after it stay paths
   compileCmd->add_option("--decision", compileCmdOpts.decision,
                          "Where rules live: folded into code, in .rodata tables, or auto (tables past " +
                              std::to_string(codegen::PeerLowering::kTableRuleThreshold) + " rules in a direction)")
