@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 
 #include "codegen/artifact_writer.h"
+#include "driver/cmd_fmt.h"
+#include "driver/cmd_reach.h"
 #include "driver/pipeline.h"
 #include "ir/ir_json.h"
 
@@ -206,6 +208,8 @@ int main(int argc, char** argv) {
                              std::to_string(codegen::PeerLowering::kTableRuleThreshold) + " rules in a direction)")
       ->check(CLI::IsMember({"auto", "folded", "table"}));
   compileCmd->footer("Example:\n  membranec compile --inventory policies/shop/inventory.json -o out/ policies/shop");
+  auto fmtCmd = driver::addFmtCommand(app);
+  driver::ReachCommand reachCmd(app);
 
   try {
     app.parse(argc, argv);
@@ -216,5 +220,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return runCheck(checkOpts);
   if (irCmd->parsed()) return runIr(irOpts, irOutput, irFormat);
   if (compileCmd->parsed()) return runCompile(compileOpts, compileCmdOpts);
+  if (fmtCmd.command->parsed()) return fmtCmd.run();
+  if (reachCmd.parsed()) return reachCmd.run();
   return kExitInputErrors;
 }

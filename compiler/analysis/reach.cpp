@@ -1,0 +1,535 @@
+#include "analysis/reach.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "ir/evaluator.h"
+
+namespace membrane::analysis {
+
+namespace {
+
+using ir::PortRange;
+
+// ---- protocols and ports ----------------------------------------------------------
+//
+// Every rule's ports (or ICMP types) cut each protocol's space into
+// intervals on which every rule matches all ports or none, so every verdict
+// is constant on an interval: one probe per interval ("atom") is exact.
+
+struct ProtoSpace {
+  uint8_t protocol = 0;  // the number probed
+  std::string name;
+  bool hasPorts = true;
+  uint16_t lo = 0, hi = 0;  // the port or type space (hasPorts)
+};
+
+struct Atom {
+  size_t space = 0;  // index into the spaces
+  uint8_t protocol = 0;
+  uint16_t first = 0, last = 0;
+};
+
+struct Atoms {
+  std::vector<ProtoSpace> spaces;
+  std::vector<Atom> atoms;
+};
+
+Atoms buildAtoms(const ir::Program& program) {
+  std::map<uint8_t, std::set<uint32_t>> cuts;  // protocol -> first ports of intervals
+  std::set<uint8_t> named;
+  for (const auto& cls : program.classes) {
+    for (const auto* dp : {&cls.ingress, &cls.egress}) {
+      for (const auto& rule : dp->rules) {
+        for (const auto& m : rule.l4) {
+          if (m.protocol == ir::kAnyProtocol) continue;
+          named.insert(m.protocol);
+          for (const auto& r : m.ports) {
+            cuts[m.protocol].insert(r.first);
+            cuts[m.protocol].insert(static_cast<uint32_t>(r.last) + 1);
+          }
+        }
+      }
+    }
+  }
+
+  Atoms out;
+  out.spaces = {{ir::kTCP, "TCP", true, 1, 65535},
+                {ir::kUDP, "UDP", true, 1, 65535},
+                {ir::kSCTP, "SCTP", true, 1, 65535},
+                {ir::kICMP, "ICMP", true, 0, 255},
+                {ir::kICMPv6, "ICMPv6", true, 0, 255}};
+  auto known = [](uint8_t p) {
+    return p == ir::kTCP || p == ir::kUDP || p == ir::kSCTP || p == ir::kICMP || p == ir::kICMPv6;
+  };
+  // Protocols the language has no name for but a rule numbers: no ports.
+  for (uint8_t p : named)
+    if (!known(p)) out.spaces.push_back({p, std::to_string(p), false, 0, 0});
+  // Every protocol no rule names behaves alike; probe one (GRE, if free).
+  std::optional<uint8_t> other;
+  for (unsigned p : {47u, 4u, 41u, 50u, 51u, 103u, 253u, 254u}) {
+    if (!known(static_cast<uint8_t>(p)) && !named.count(static_cast<uint8_t>(p))) {
+      other = static_cast<uint8_t>(p);
+      break;
+    }
+  }
+  for (unsigned p = 2; !other && p < 256; ++p)
+    if (!known(static_cast<uint8_t>(p)) && !named.count(static_cast<uint8_t>(p))) other = static_cast<uint8_t>(p);
+  if (other) out.spaces.push_back({*other, "other", false, 0, 0});
+
+  for (size_t s = 0; s < out.spaces.size(); ++s) {
+    const auto& sp = out.spaces[s];
+    if (!sp.hasPorts) {
+      out.atoms.push_back({s, sp.protocol, 0, 0});
+      continue;
+    }
+    std::set<uint32_t> starts{sp.lo};
+    for (uint32_t c : cuts[sp.protocol])
+      if (c > sp.lo && c <= sp.hi) starts.insert(c);
+    for (auto it = starts.begin(); it != starts.end(); ++it) {
+      auto next = std::next(it);
+      uint32_t last = next == starts.end() ? sp.hi : *next - 1;
+      out.atoms.push_back({s, sp.protocol, static_cast<uint16_t>(*it), static_cast<uint16_t>(last)});
+    }
+  }
+  return out;
+}
+
+Conns connsOf(const Atoms& a, const std::vector<bool>& allowed) {
+  Conns c;
+  if (std::all_of(allowed.begin(), allowed.end(), [](bool b) { return b; })) {
+    c.all = true;
+    return c;
+  }
+  for (size_t s = 0; s < a.spaces.size(); ++s) {
+    Conns::Protocol p{a.spaces[s].name, a.spaces[s].hasPorts, {}};
+    bool any = false;
+    bool prevAllowed = false;
+    for (size_t i = 0; i < a.atoms.size(); ++i) {
+      if (a.atoms[i].space != s) continue;
+      if (allowed[i]) {
+        if (prevAllowed && !p.ports.empty())
+          p.ports.back().last = a.atoms[i].last;
+        else
+          p.ports.push_back({a.atoms[i].first, a.atoms[i].last});
+        any = true;
+      }
+      prevAllowed = allowed[i];
+    }
+    if (!any) continue;
+    if (!p.hasPorts) p.ports.clear();
+    c.protocols.push_back(std::move(p));
+  }
+  return c;
+}
+
+// ---- addresses ---------------------------------------------------------------------
+
+struct U128 {
+  uint64_t hi = 0, lo = 0;
+  friend auto operator<=>(const U128&, const U128&) = default;
+};
+
+U128 toU(const net::Address& a) {
+  U128 u;
+  if (a.family == net::Family::V4) {
+    for (int i = 0; i < 4; ++i) u.lo = (u.lo << 8) | a.bytes[i];
+  } else {
+    for (int i = 0; i < 8; ++i) u.hi = (u.hi << 8) | a.bytes[i];
+    for (int i = 8; i < 16; ++i) u.lo = (u.lo << 8) | a.bytes[i];
+  }
+  return u;
+}
+
+net::Address fromU(net::Family f, U128 u) {
+  net::Address a;
+  a.family = f;
+  if (f == net::Family::V4) {
+    for (int i = 3; i >= 0; --i, u.lo >>= 8) a.bytes[i] = static_cast<uint8_t>(u.lo & 0xff);
+  } else {
+    for (int i = 15; i >= 8; --i, u.lo >>= 8) a.bytes[i] = static_cast<uint8_t>(u.lo & 0xff);
+    for (int i = 7; i >= 0; --i, u.hi >>= 8) a.bytes[i] = static_cast<uint8_t>(u.hi & 0xff);
+  }
+  return a;
+}
+
+U128 maxOf(net::Family f) { return f == net::Family::V4 ? U128{0, 0xffffffffu} : U128{~0ull, ~0ull}; }
+U128 inc(U128 u) { return u.lo == ~0ull ? U128{u.hi + 1, 0} : U128{u.hi, u.lo + 1}; }
+U128 dec(U128 u) { return u.lo == 0 ? U128{u.hi - 1, ~0ull} : U128{u.hi, u.lo - 1}; }
+
+// The disjoint ranges the rules' CIDRs cut one family's space into.
+struct Ranges {
+  net::Family family = net::Family::V4;
+  std::vector<std::pair<U128, U128>> ranges;  // sorted, covering the space
+  size_t indexOf(const net::Address& a) const {
+    U128 u = toU(a);
+    auto it = std::upper_bound(ranges.begin(), ranges.end(), u,
+                               [](const U128& v, const std::pair<U128, U128>& r) { return v < r.first; });
+    return static_cast<size_t>(it - ranges.begin()) - 1;
+  }
+};
+
+Ranges buildRanges(const ir::Program& program, net::Family family) {
+  std::set<U128> starts{U128{}};
+  auto cut = [&](const net::Prefix& p) {
+    if (p.family() != family) return;
+    starts.insert(toU(p.first()));
+    U128 last = toU(p.last());
+    if (last != maxOf(family)) starts.insert(inc(last));
+  };
+  for (const auto& cls : program.classes) {
+    for (const auto* dp : {&cls.ingress, &cls.egress}) {
+      for (const auto& rule : dp->rules) {
+        for (const auto& c : rule.peer.cidrs) {
+          cut(c.prefix);
+          for (const auto& e : c.except) cut(e);
+        }
+      }
+    }
+  }
+  Ranges r;
+  r.family = family;
+  for (auto it = starts.begin(); it != starts.end(); ++it) {
+    auto next = std::next(it);
+    r.ranges.push_back({*it, next == starts.end() ? maxOf(family) : dec(*next)});
+  }
+  return r;
+}
+
+// ---- evaluation ----------------------------------------------------------------------
+
+// One side of a probed connection.
+struct End {
+  const ir::Endpoint* endpoint = nullptr;
+  bool host = false;
+  std::optional<net::Address> address;  // absent: the host, or an endpoint without one
+};
+
+class Evaluator {
+ public:
+  Evaluator(const ir::Program& program, const Atoms& atoms, const Ranges& v4, const Ranges& v6)
+      : program_(program), atoms_(atoms), v4_(v4), v6_(v6) {}
+
+  // Allowed atoms from `src` to `dst`.
+  const std::vector<bool>& verdicts(const End& src, const End& dst) {
+    Key key{};
+    describe(src, key.data());
+    describe(dst, key.data() + 5);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    std::vector<bool> v(atoms_.atoms.size());
+    for (size_t i = 0; i < v.size(); ++i) v[i] = allowed(src, dst, {atoms_.atoms[i].protocol, atoms_.atoms[i].first});
+    return cache_.emplace(key, std::move(v)).first->second;
+  }
+
+ private:
+  using Key = std::array<int64_t, 10>;
+  const ir::Program& program_;
+  const Atoms& atoms_;
+  const Ranges& v4_;
+  const Ranges& v6_;
+  std::map<Key, std::vector<bool>> cache_;
+
+  // What a verdict can depend on: the kind of peer, its identity and class,
+  // and which range its address is in (every CIDR matches a range whole).
+  void describe(const End& e, int64_t* k) const {
+    k[0] = e.host ? 1 : e.endpoint ? 0 : 2;
+    k[1] = e.endpoint ? e.endpoint->identity : 0;
+    k[2] = e.endpoint && e.endpoint->classIndex ? *e.endpoint->classIndex + 1 : 0;
+    k[3] = e.address ? static_cast<int64_t>(e.address->family) : 0;
+    k[4] = !e.address ? -1
+           : e.address->family == net::Family::V4 ? static_cast<int64_t>(v4_.indexOf(*e.address))
+                                                   : static_cast<int64_t>(v6_.indexOf(*e.address));
+  }
+
+  ir::Peer peerOf(const End& e) const {
+    if (e.host) return ir::Peer::host(e.address);
+    if (e.endpoint) return ir::Peer::endpoint(program_.identity(e.endpoint->identity), e.address);
+    return {ir::Peer::Kind::World, nullptr, e.address};
+  }
+
+  bool allowed(const End& src, const End& dst, const ir::Traffic& t) const {
+    if (src.address && dst.address) {
+      return ir::evaluateFlow(program_, {src.endpoint, *src.address, src.host},
+                              {dst.endpoint, *dst.address, dst.host}, t)
+          .allowed();
+    }
+    // An end without an address (the host, whose address the compiler does
+    // not know, or an endpoint with none): the same two verdicts that
+    // evaluateFlow combines, with no address for CIDR rules to match.
+    if (src.endpoint && !ir::evaluate(program_, *src.endpoint, ir::Direction::Egress, peerOf(dst), t).allowed)
+      return false;
+    if (dst.endpoint && !ir::evaluate(program_, *dst.endpoint, ir::Direction::Ingress, peerOf(src), t).allowed)
+      return false;
+    return true;
+  }
+};
+
+void intersect(std::vector<bool>& acc, const std::vector<bool>& v) {
+  for (size_t i = 0; i < acc.size(); ++i) acc[i] = acc[i] && v[i];
+}
+bool none(const std::vector<bool>& v) { return std::none_of(v.begin(), v.end(), [](bool b) { return b; }); }
+
+std::optional<net::Address> firstAddress(const ir::Endpoint& e) {
+  if (e.addresses.empty()) return std::nullopt;
+  return e.addresses.front();
+}
+
+}  // namespace
+
+// ---- the analysis ------------------------------------------------------------------
+
+Reachability computeReach(const ir::Program& program, const ReachOptions& options) {
+  Atoms atoms = buildAtoms(program);
+  Ranges v4 = buildRanges(program, net::Family::V4);
+  Ranges v6 = buildRanges(program, net::Family::V6);
+  Evaluator eval(program, atoms, v4, v6);
+
+  // Workloads, by name.
+  std::map<std::string, std::vector<const ir::Endpoint*>> byWorkload;
+  for (const auto& e : program.endpoints)
+    byWorkload[e.ns + "/" + (e.workload.empty() ? e.name : e.workload)].push_back(&e);
+
+  Reachability r;
+  std::vector<std::vector<const ir::Endpoint*>> members;  // per peer; empty for non-workloads
+  for (const auto& [name, eps] : byWorkload) {
+    ReachPeer p;
+    p.kind = ReachPeer::Kind::Workload;
+    p.name = name;
+    for (const auto* e : eps) p.endpoints.push_back(e->key());
+    r.peers.push_back(std::move(p));
+    members.push_back(eps);
+  }
+  if (options.host) {
+    ReachPeer p;
+    p.kind = ReachPeer::Kind::Host;
+    p.name = "host";
+    r.peers.push_back(std::move(p));
+    members.emplace_back();
+  }
+  if (options.external) {
+    std::set<net::Address> endpointAddresses;
+    for (const auto& e : program.endpoints) endpointAddresses.insert(e.addresses.begin(), e.addresses.end());
+    for (const Ranges* ranges : {&v4, &v6}) {
+      for (const auto& [first, last] : ranges->ranges) {
+        // The first address of the range that is no endpoint's.
+        std::optional<net::Address> rep;
+        for (U128 u = first;; u = inc(u)) {
+          net::Address a = fromU(ranges->family, u);
+          if (!endpointAddresses.count(a)) {
+            rep = a;
+            break;
+          }
+          if (u == last) break;
+        }
+        if (!rep) continue;
+        ReachPeer p;
+        p.kind = ReachPeer::Kind::External;
+        p.first = fromU(ranges->family, first);
+        p.last = fromU(ranges->family, last);
+        p.representative = *rep;
+        p.name = p.first.str() + "-" + p.last.str();
+        r.peers.push_back(std::move(p));
+        members.emplace_back();
+      }
+    }
+  }
+
+  // The probe ends standing for a peer that is not a workload.
+  auto endOf = [](const ReachPeer& p) {
+    return p.kind == ReachPeer::Kind::Host ? End{nullptr, true, std::nullopt} : End{nullptr, false, p.representative};
+  };
+
+  for (size_t s = 0; s < r.peers.size(); ++s) {
+    for (size_t d = 0; d < r.peers.size(); ++d) {
+      if (s == d) continue;
+      const auto& sm = members[s];
+      const auto& dm = members[d];
+      if (sm.empty() && dm.empty()) continue;  // neither side has a policy
+      std::vector<bool> acc(atoms.atoms.size(), true);
+      auto add = [&](const End& a, const End& b) { intersect(acc, eval.verdicts(a, b)); };
+      if (!sm.empty() && !dm.empty()) {
+        for (const auto* a : sm) {
+          for (const auto* b : dm) {
+            bool paired = false;
+            for (const auto& aa : a->addresses) {
+              for (const auto& ba : b->addresses) {
+                if (aa.family != ba.family) continue;
+                add({a, false, aa}, {b, false, ba});
+                paired = true;
+              }
+            }
+            if (!paired) add({a, false, std::nullopt}, {b, false, std::nullopt});
+            if (none(acc)) break;
+          }
+          if (none(acc)) break;
+        }
+      } else if (!sm.empty()) {
+        End other = endOf(r.peers[d]);
+        for (const auto* a : sm) {
+          add({a, false, firstAddress(*a)}, other);
+          if (none(acc)) break;
+        }
+      } else {
+        End other = endOf(r.peers[s]);
+        for (const auto* b : dm) {
+          add(other, {b, false, firstAddress(*b)});
+          if (none(acc)) break;
+        }
+      }
+      if (none(acc)) continue;
+      r.flows.push_back({r.peers[s].name, r.peers[d].name, connsOf(atoms, acc)});
+    }
+  }
+  return r;
+}
+
+// ---- renderers ---------------------------------------------------------------------
+
+namespace {
+
+std::string rangeText(const PortRange& r) {
+  return r.first == r.last ? std::to_string(r.first) : std::to_string(r.first) + "-" + std::to_string(r.last);
+}
+
+std::string portsText(const Conns::Protocol& p, const char* sep) {
+  if (!p.hasPorts) return "all";
+  std::string s;
+  for (const auto& r : p.ports) s += (s.empty() ? "" : sep) + rangeText(r);
+  return s;
+}
+
+std::string padded(const std::string& s, size_t width) { return s + std::string(width - s.size(), ' '); }
+
+std::string csvField(const std::string& s) {
+  if (s.find_first_of(",\"\n") == std::string::npos) return s;
+  std::string q = "\"";
+  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+std::string dotQuoted(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') q += '\\';
+    q += c;
+  }
+  return q + "\"";
+}
+
+}  // namespace
+
+std::string Conns::str() const {
+  if (all) return "all";
+  std::string s;
+  for (const auto& p : protocols) {
+    if (!s.empty()) s += "; ";
+    s += p.hasPorts ? p.name + " " + portsText(p, ",") : p.name;
+  }
+  return s;
+}
+
+std::string renderText(const Reachability& r) {
+  if (r.flows.empty()) return "no connections are allowed\n";
+  size_t ws = 6, wd = 11;  // "SOURCE", "DESTINATION"
+  for (const auto& f : r.flows) {
+    ws = std::max(ws, f.src.size());
+    wd = std::max(wd, f.dst.size());
+  }
+  std::string out = padded("SOURCE", ws) + "  " + padded("DESTINATION", wd) + "  CONNECTIONS\n";
+  for (const auto& f : r.flows) out += padded(f.src, ws) + "  " + padded(f.dst, wd) + "  " + f.conns.str() + "\n";
+  return out;
+}
+
+std::string renderJson(const Reachability& r) {
+  using nlohmann::ordered_json;
+  ordered_json flows = ordered_json::array();
+  for (const auto& f : r.flows) {
+    ordered_json conns;
+    if (f.conns.all) {
+      conns = "all";
+    } else {
+      conns = ordered_json::object();
+      for (const auto& p : f.conns.protocols) {
+        ordered_json ports = ordered_json::array();
+        if (!p.hasPorts) ports.push_back("all");
+        for (const auto& pr : p.ports) ports.push_back(rangeText(pr));
+        conns[p.name] = std::move(ports);
+      }
+    }
+    flows.push_back(ordered_json{{"src", f.src}, {"dst", f.dst}, {"conns", std::move(conns)}});
+  }
+  return ordered_json{{"flows", std::move(flows)}}.dump(2) + "\n";
+}
+
+std::string renderCsv(const Reachability& r) {
+  std::string out = "src,dst,protocol,ports\n";
+  for (const auto& f : r.flows) {
+    std::string head = csvField(f.src) + "," + csvField(f.dst) + ",";
+    if (f.conns.all) {
+      out += head + "all,all\n";
+      continue;
+    }
+    for (const auto& p : f.conns.protocols) out += head + csvField(p.name) + "," + csvField(portsText(p, " ")) + "\n";
+  }
+  return out;
+}
+
+std::string renderMarkdown(const Reachability& r) {
+  if (r.flows.empty()) return "No connections are allowed.\n";
+  std::string out = "| Source | Destination | Allowed |\n| --- | --- | --- |\n";
+  for (const auto& f : r.flows) {
+    std::string conns;
+    if (f.conns.all) {
+      conns = "all";
+    } else {
+      for (const auto& p : f.conns.protocols) {
+        if (!conns.empty()) conns += "<br>";
+        conns += p.hasPorts ? p.name + " " + portsText(p, ", ") : p.name + " (every protocol no policy names)";
+      }
+    }
+    out += "| `" + f.src + "` | `" + f.dst + "` | " + conns + " |\n";
+  }
+  return out;
+}
+
+std::string renderDot(const Reachability& r) {
+  std::set<std::string> used;
+  for (const auto& f : r.flows) {
+    used.insert(f.src);
+    used.insert(f.dst);
+  }
+  std::string out = "digraph reach {\n  rankdir=LR;\n  node [shape=box];\n";
+  for (const auto& p : r.peers) {
+    if (p.kind != ReachPeer::Kind::Workload && !used.count(p.name)) continue;
+    out += "  " + dotQuoted(p.name);
+    if (p.kind == ReachPeer::Kind::Host) out += " [shape=diamond]";
+    if (p.kind == ReachPeer::Kind::External) out += " [shape=ellipse, style=dashed]";
+    out += ";\n";
+  }
+  for (const auto& f : r.flows) {
+    std::string label = f.conns.str();
+    for (size_t i = 0; (i = label.find("; ", i)) != std::string::npos;) label.replace(i, 2, "\n");
+    std::string quoted = dotQuoted(label);
+    for (size_t i = 0; (i = quoted.find('\n', i)) != std::string::npos;) quoted.replace(i, 1, "\\n");
+    out += "  " + dotQuoted(f.src) + " -> " + dotQuoted(f.dst) + " [label=" + quoted + "];\n";
+  }
+  return out + "}\n";
+}
+
+std::string render(const Reachability& r, std::string_view format) {
+  if (format == "text") return renderText(r);
+  if (format == "json") return renderJson(r);
+  if (format == "csv") return renderCsv(r);
+  if (format == "md") return renderMarkdown(r);
+  if (format == "dot") return renderDot(r);
+  return "";
+}
+
+}  // namespace membrane::analysis

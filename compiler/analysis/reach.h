@@ -1,0 +1,91 @@
+// `membranec reach`: the connectivity the policies allow for an inventory —
+// who can reach whom, on which protocols and ports. Built on the reference
+// evaluator (ir/evaluator.h), which alone decides what "allowed" means.
+// Documented in docs/reach.md (the JSON output is a stable contract).
+//
+// Peers:
+//  - workloads, "namespace/name" (ir::Endpoint::workload), each standing for
+//    all its endpoints. A workload pair's connections are those allowed
+//    between EVERY member endpoint pair (the intersection), so a listed
+//    connection holds whichever pod of the source talks to whichever pod of
+//    the destination;
+//  - "host", the node itself (its address is not known at compile time, so
+//    CIDR rules never match it);
+//  - external ranges "first-last": the disjoint address ranges into which
+//    the rules' CIDR prefixes and excepts cut the IPv4 and IPv6 spaces, each
+//    evaluated as a world peer at an address of the range that no endpoint
+//    has.
+// Flows are reported only where at least one side is a workload; a
+// workload to itself and pairs with nothing allowed are left out.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "ir/ir.h"
+#include "net/address.h"
+
+namespace membrane::analysis {
+
+// The connections allowed on one flow.
+struct Conns {
+  bool all = false;  // every protocol, every port and type
+  // When not `all`: each allowed protocol with its ports (TCP, UDP, SCTP) or
+  // message types (ICMP, ICMPv6), in the order TCP, UDP, SCTP, ICMP, ICMPv6,
+  // other numbered protocols, then "other" (every protocol no rule names;
+  // it has no port list). Ranges sorted, merged, non-adjacent.
+  struct Protocol {
+    std::string name;  // "TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "47", "other"
+    bool hasPorts = true;
+    std::vector<ir::PortRange> ports;
+    friend bool operator==(const Protocol&, const Protocol&) = default;
+  };
+  std::vector<Protocol> protocols;
+  bool empty() const { return !all && protocols.empty(); }
+  // "all", or e.g. "TCP 80,8000-8080; UDP 53; other".
+  std::string str() const;
+  friend bool operator==(const Conns&, const Conns&) = default;
+};
+
+struct ReachPeer {
+  enum class Kind { Workload, Host, External } kind = Kind::Workload;
+  std::string name;                    // "shop/api", "host", "10.0.0.0-10.255.255.255"
+  std::vector<std::string> endpoints;  // Workload: member endpoints, "namespace/name"
+  net::Address first, last;            // External: the range
+  net::Address representative;         // External: the address evaluated
+};
+
+struct Flow {
+  std::string src, dst;
+  Conns conns;
+};
+
+struct Reachability {
+  // Workloads (by name), then host, then external ranges (IPv4, then IPv6,
+  // by address). Ranges whose every address belongs to an endpoint are left
+  // out: those addresses are the endpoints.
+  std::vector<ReachPeer> peers;
+  // Sorted by (src, dst) in the order of `peers`.
+  std::vector<Flow> flows;
+};
+
+struct ReachOptions {
+  bool host = true;      // include the node as peer "host"
+  bool external = true;  // include external address ranges
+};
+
+Reachability computeReach(const ir::Program& program, const ReachOptions& options = {});
+
+// Renderers. Every one ends with a newline.
+std::string renderText(const Reachability& r);      // a table for people
+std::string renderJson(const Reachability& r);      // the contract: {"flows": [...]}
+std::string renderCsv(const Reachability& r);       // src,dst,protocol,ports
+std::string renderMarkdown(const Reachability& r);  // a table for a PR comment
+std::string renderDot(const Reachability& r);       // graphviz digraph
+// By name: text, json, csv, md, dot. Unknown names give "".
+std::string render(const Reachability& r, std::string_view format);
+
+}  // namespace membrane::analysis
