@@ -8,6 +8,9 @@
 #include <cstring>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -59,10 +62,44 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   for (const auto& [cidr, bit] : lowering.cidrBits) m.cidrs.push_back({bit, cidr.prefix, cidr.except});
   std::sort(m.cidrs.begin(), m.cidrs.end(), [](const auto& a, const auto& b) { return a.bit < b.bit; });
 
-  for (size_t i = 0; i < program.classes.size(); ++i) {
+  // Classes are independent: compile them on every core. Each worker has its
+  // own compiler (LLVM contexts are not shared across threads); results land
+  // in their class's slot, so the output does not depend on scheduling.
+  size_t n = program.classes.size();
+  std::vector<ClassObject> objects(n);
+  size_t workers = std::min<size_t>(options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency()), n);
+  std::atomic<size_t> next{0}, done{0};
+  std::mutex progressMutex;
+  std::exception_ptr failure;
+  auto work = [&](ClassCompiler& cc) {
+    try {
+      for (size_t i; (i = next++) < n && !failure;) {
+        objects[i] = cc.compile(program, program.classes[i], lowering, options.emit);
+        std::lock_guard<std::mutex> lock(progressMutex);
+        if (options.progress) options.progress(done++, n, program.classes[i]);
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(progressMutex);
+      if (!failure) failure = std::current_exception();
+      next = n;
+    }
+  };
+  std::vector<std::unique_ptr<ClassCompiler>> extra;
+  std::vector<std::thread> threads;
+  for (size_t w = 1; w < workers; ++w) {
+    std::string error;
+    auto cc = ClassCompiler::create(&error);
+    if (!cc) throw std::runtime_error(error);
+    extra.push_back(std::move(cc));
+    threads.emplace_back(work, std::ref(*extra.back()));
+  }
+  work(compiler);
+  for (auto& t : threads) t.join();
+  if (failure) std::rethrow_exception(failure);
+
+  for (size_t i = 0; i < n; ++i) {
     const auto& cls = program.classes[i];
-    if (options.progress) options.progress(i, program.classes.size(), cls);
-    ClassObject obj = compiler.compile(program, cls, lowering, options.emit);
+    ClassObject& obj = objects[i];
     artifacts::ClassEntry e;
     e.id = cls.id;
     e.object = objectName(cls.id);

@@ -18,7 +18,9 @@ struct CompileOptions {
   std::string compilerVersion;
   size_t cidrFoldLimit = PeerLowering::kDefaultFoldLimit;
   DecisionMode decisionMode = DecisionMode::Auto;
-  // Called before each class: (index, total, class).
+  // Threads compiling classes; 0 = one per core.
+  size_t jobs = 0;
+  // Called as each class is done: (how many before it, total, class).
   std::function<void(size_t, size_t, const ir::EndpointClass&)> progress;
 };
 

@@ -109,6 +109,7 @@ struct CompileCommandOptions {
   std::string output;
   std::vector<std::string> emit;
   std::string decision = "auto";
+  size_t jobs = 0;
 };
 
 int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
@@ -125,6 +126,7 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
   }
   codegen::CompileOptions options;
   options.compilerVersion = MEMBRANE_VERSION;
+  options.jobs = copts.jobs;
   if (copts.decision == "folded") options.decisionMode = codegen::DecisionMode::Folded;
   if (copts.decision == "table") options.decisionMode = codegen::DecisionMode::Table;
   for (const auto& e : copts.emit) {
@@ -203,6 +205,7 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"llvm", "asm"}))
       ->type_name("llvm|asm")
       ->allow_extra_args(false);  // one value per --emit, so paths after it stay paths
+  compileCmd->add_option("-j,--jobs", compileCmdOpts.jobs, "Classes compiled in parallel (default: one per core)");
   compileCmd->add_option("--decision", compileCmdOpts.decision,
                          "Where rules live: folded into code, in .rodata tables, or auto (tables past " +
                              std::to_string(codegen::PeerLowering::kTableRuleThreshold) + " rules in a direction)")

@@ -19,13 +19,15 @@ struct Shop {
   codegen::Artifacts artifacts;
 };
 
-std::unique_ptr<Shop> compileShop(codegen::ClassCompiler& compiler) {
+std::unique_ptr<Shop> compileShop(codegen::ClassCompiler& compiler, size_t jobs = 0) {
   auto shop = std::make_unique<Shop>();
   std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
   driver::run({{root}, {root + "/inventory.json"}}, shop->c);
   EXPECT_EQ(shop->c.outcome(), driver::Outcome::Ok);
   if (shop->c.outcome() != driver::Outcome::Ok) return nullptr;
-  shop->artifacts = codegen::buildArtifacts(compiler, *shop->c.ir, *shop->c.checked, {});
+  codegen::CompileOptions options;
+  options.jobs = jobs;
+  shop->artifacts = codegen::buildArtifacts(compiler, *shop->c.ir, *shop->c.checked, options);
   return shop;
 }
 
@@ -58,8 +60,9 @@ TEST(ShippedPolicies, OutputIsByteIdenticalAcrossRuns) {
   ASSERT_TRUE(first) << error;
   auto second = codegen::ClassCompiler::create(&error);
   ASSERT_TRUE(second) << error;
-  auto a = compileShop(*first);
-  auto b = compileShop(*second);
+  // One worker against several: classes compiled in parallel land the same.
+  auto a = compileShop(*first, 1);
+  auto b = compileShop(*second, 3);
   ASSERT_TRUE(a && b);
   ASSERT_EQ(a->artifacts.objects.size(), b->artifacts.objects.size());
   for (size_t i = 0; i < a->artifacts.objects.size(); ++i)
