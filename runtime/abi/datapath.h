@@ -24,11 +24,12 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 1
+#define MB_ABI_VERSION 2
 
 /* Peer membership: selector bits (and CIDR bits lowered into the identity
- * trie) per address. 1024 bits; membranec refuses a policy set needing more. */
-#define MB_PEER_WORDS 16
+ * trie) per address. 4096 bits; membranec refuses a policy set needing more.
+ * Raised from 1024 in ABI 2. */
+#define MB_PEER_WORDS 64
 #define MB_PEER_BITS (MB_PEER_WORDS * 64)
 
 /* Map sizes. */
