@@ -125,17 +125,18 @@ class DecisionGenerator {
 
   DecisionStats stats;
 
-  // Defines `name` (i64 (peer*, in*)): the packed result of runtime/abi/datapath.h.
+  // Replaces the body of the shell's global `name` (i64 (peer*, in*)) with
+  // the decision: the packed result of runtime/abi/datapath.h. Generating in
+  // place, rather than in functions inlined later, spares the optimizer the
+  // inlining of every matcher (most of its time per class).
   void decide(const char* name, const ir::DirectionPolicy& policy) {
-    llvm::Function* fn = module_.getFunction(name);
-    if (!fn) throw std::runtime_error(std::string("the decision shell does not declare ") + name);
+    llvm::Function* fn = replaceBody(name);
     if (fn->arg_size() != 2 || !fn->getReturnType()->isIntegerTy(64))
       throw std::runtime_error(std::string("the decision shell declares ") + name + " with the wrong signature");
     llvm::Value* peer = fn->getArg(0);
     llvm::Value* in = fn->getArg(1);
     expectStruct(peer->getType()->getPointerElementType(), 3, "mb_identity");
     expectStruct(in->getType()->getPointerElementType(), 5, "mb_decision_input");
-    prepare(fn);
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);
@@ -143,6 +144,16 @@ class DecisionGenerator {
       b_.CreateRet(b_.getInt64(0));  // open direction: allowed, no rule
       return;
     }
+    // The verifier treats a global function's pointer arguments as possibly
+    // NULL. NULL is impossible here (the skeleton passes a stack variable and
+    // a map value), and would be denied.
+    auto* nullArgs = llvm::BasicBlock::Create(ctx(), "null.args", fn);
+    auto* body = llvm::BasicBlock::Create(ctx(), "body", fn);
+    b_.CreateCondBr(b_.CreateOr(b_.CreateIsNull(peer), b_.CreateIsNull(in)), nullArgs, body);
+    b_.SetInsertPoint(nullArgs);
+    b_.CreateRet(b_.getInt64(MB_RESULT_DENY | MB_RESULT_ENFORCED));
+    b_.SetInsertPoint(body);
+
     std::vector<const ir::Rule*> enforcedRules, allRules;
     for (const auto& r : policy.rules) {
       allRules.push_back(&r);
@@ -152,12 +163,8 @@ class DecisionGenerator {
 
     bool table = lowering_.usesTable(policy);
     llvm::Value* code = b_.getInt32(0);  // not enforced: allowed, no rule
-    if (policy.enforced) {
-      llvm::Function* matcher =
-          buildMatcher(std::string(name) + ".enforced", enforcedRules, peer->getType(), in->getType(), table);
-      b_.SetInsertPoint(entry);
-      code = b_.CreateCall(matcher, {peer, in}, "code");
-    }
+    if (policy.enforced) code = emitMatcher("enforced", enforcedRules, fn, peer, in, table);
+    llvm::BasicBlock* decided = b_.GetInsertBlock();
     llvm::Value* denied = b_.CreateICmpNE(b_.CreateAnd(code, kDenyBit), b_.getInt32(0), "denied");
     // The matcher's rule id and deny bit sit where the packed result wants them.
     llvm::Value* result = b_.CreateZExt(code, b_.getInt64Ty());
@@ -167,14 +174,12 @@ class DecisionGenerator {
       return;
     }
     // Audit: what would the verdict be with audit policies enforced too?
-    llvm::Function* auditMatcher =
-        buildMatcher(std::string(name) + ".audit", allRules, peer->getType(), in->getType(), table);
     auto* auditBlock = llvm::BasicBlock::Create(ctx(), "audit", fn);
     auto* done = llvm::BasicBlock::Create(ctx(), "done", fn);
-    b_.SetInsertPoint(entry);
     b_.CreateCondBr(denied, done, auditBlock);
     b_.SetInsertPoint(auditBlock);
-    llvm::Value* auditCode = b_.CreateCall(auditMatcher, {peer, in}, "audit.code");
+    llvm::Value* auditCode = emitMatcher("audit", allRules, fn, peer, in, table);
+    llvm::BasicBlock* audited = b_.GetInsertBlock();
     llvm::Value* wouldDeny = b_.CreateICmpNE(b_.CreateAnd(auditCode, kDenyBit), b_.getInt32(0));
     llvm::Value* auditBits = b_.CreateOr(
         b_.CreateShl(b_.CreateZExt(b_.CreateAnd(auditCode, ~kDenyBit), b_.getInt64Ty()), MB_RESULT_AUDIT_SHIFT),
@@ -183,16 +188,15 @@ class DecisionGenerator {
     b_.CreateBr(done);
     b_.SetInsertPoint(done);
     auto* phi = b_.CreatePHI(b_.getInt64Ty(), 2);
-    phi->addIncoming(result, entry);
-    phi->addIncoming(withAudit, auditBlock);
+    phi->addIncoming(result, decided);
+    phi->addIncoming(withAudit, audited);
     b_.CreateRet(phi);
   }
 
   void directionEnforced(const ir::EndpointClass& cls) {
-    llvm::Function* fn = module_.getFunction("mb_class_enforced");
-    if (!fn) throw std::runtime_error("the decision shell does not declare mb_class_enforced");
-    if (fn->arg_size() != 1) throw std::runtime_error("the decision shell declares mb_class_enforced with the wrong signature");
-    prepare(fn);
+    llvm::Function* fn = replaceBody("mb_direction_enforced");
+    if (fn->arg_size() != 1)
+      throw std::runtime_error("the decision shell declares mb_direction_enforced with the wrong signature");
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);
     llvm::Value* dir = fn->getArg(0);
@@ -210,56 +214,19 @@ class DecisionGenerator {
 
   llvm::LLVMContext& ctx() { return module_.getContext(); }
 
-  static void prepare(llvm::Function* fn) {
-    // Defined here for this class only: internal, and inlined into the
-    // skeleton so constants propagate into the caller.
-    fn->setLinkage(llvm::GlobalValue::InternalLinkage);
-    // clang attached the extern declaration's debug info (for BTF); a
-    // definition needs its own, and once inlined it needs none.
-    fn->setSubprogram(nullptr);
-    fn->addFnAttr(llvm::Attribute::AlwaysInline);
-    fn->removeFnAttr(llvm::Attribute::NoInline);
-  }
-
-  // One matcher over `rules` (in verdict order): i32 (input*) → code.
-  llvm::Function* buildMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Type* peerType,
-                               llvm::Type* inType, bool table) {
-    auto* fnType = llvm::FunctionType::get(b_.getInt32Ty(), {peerType, inType}, false);
-    auto* fn = llvm::Function::Create(fnType, llvm::GlobalValue::InternalLinkage, name, module_);
-    fn->addFnAttr(llvm::Attribute::AlwaysInline);
-    llvm::Value* in = fn->getArg(1);
-
-    auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
-    b_.SetInsertPoint(entry);
-    Frame f;
-    f.fn = fn;
-    f.in = in;
-    f.table = table;
-    f.peer = fn->getArg(0);
-    f.peerFlags = b_.loadField(in, kInPeerFlags, "peer.flags");
-    llvm::Value* proto = b_.loadField(in, kInProto, "proto");
-    f.port = b_.CreateZExt(b_.loadField(in, kInPort, "port"), b_.getInt32Ty(), "port32");
-    f.defaultDeny = llvm::BasicBlock::Create(ctx(), "default.deny", fn);
-    {
-      llvm::IRBuilderBase::InsertPointGuard guard(b_);
-      b_.SetInsertPoint(f.defaultDeny);
-      b_.CreateRet(b_.getInt32(kDefaultDeny));
-    }
-
-    // Protocols some rule names; every other protocol only meets rules for
-    // any protocol.
-    std::vector<uint8_t> protocols = namedProtocols(rules);
-
-    auto* otherBlock = llvm::BasicBlock::Create(ctx(), "proto.other", fn);
-    auto* sw = b_.CreateSwitch(proto, otherBlock, static_cast<unsigned>(protocols.size()));
-    for (uint8_t p : protocols) {
-      auto* block = llvm::BasicBlock::Create(ctx(), "proto." + ir::protocolName(p), fn);
-      sw->addCase(llvm::ConstantInt::get(llvm::cast<llvm::IntegerType>(proto->getType()), p), block);
-      b_.SetInsertPoint(block);
-      emitProtocol(f, applicableFor(rules, p));
-    }
-    b_.SetInsertPoint(otherBlock);
-    emitProtocol(f, applicableFor(rules, std::nullopt));
+  // Empties the shell's definition of `name` for a generated body. The
+  // function keeps its debug info (its BTF is what lets the verifier check
+  // it as a global function); generated instructions carry the shell's line.
+  llvm::Function* replaceBody(const char* name) {
+    llvm::Function* fn = module_.getFunction(name);
+    if (!fn || fn->isDeclaration())
+      throw std::runtime_error(std::string("the decision shell does not define ") + name);
+    llvm::DISubprogram* sp = fn->getSubprogram();
+    llvm::GlobalValue::LinkageTypes linkage = fn->getLinkage();
+    fn->deleteBody();
+    fn->setLinkage(linkage);
+    fn->setSubprogram(sp);
+    b_.SetCurrentDebugLocation(sp ? llvm::DebugLoc(llvm::DILocation::get(ctx(), sp->getLine(), 0, sp)) : llvm::DebugLoc());
     return fn;
   }
 
@@ -270,13 +237,66 @@ class DecisionGenerator {
     llvm::Value* peerFlags = nullptr;
     llvm::Value* port = nullptr;
     llvm::BasicBlock* defaultDeny = nullptr;
+    llvm::BasicBlock* exit = nullptr;  // where the code is known
+    llvm::PHINode* code = nullptr;
     bool table = false;  // leaves go to mb_table_match
     llvm::BasicBlock* tableCallBlock = nullptr;
     llvm::PHINode* tableLeafIndex = nullptr;
-    std::map<uint32_t, llvm::BasicBlock*> ruleReturn;  // rule id → block returning its code
+    std::map<uint32_t, llvm::BasicBlock*> ruleReturn;  // rule id → block exiting with its code
     std::map<std::vector<size_t>, llvm::BasicBlock*> leaves;
     std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
   };
+
+  // Emits the search over `rules` (in verdict order) at the insertion point
+  // of `fn`; returns the i32 code (the deciding rule id, with kDenyBit for a
+  // deny), leaving the insertion point where the code is known.
+  llvm::Value* emitMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Function* fn,
+                           llvm::Value* peer, llvm::Value* in, bool table) {
+    Frame f;
+    f.fn = fn;
+    f.in = in;
+    f.table = table;
+    f.peer = peer;
+    f.peerFlags = b_.loadField(in, kInPeerFlags, "peer.flags");
+    llvm::Value* proto = b_.loadField(in, kInProto, "proto");
+    f.port = b_.CreateZExt(b_.loadField(in, kInPort, "port"), b_.getInt32Ty(), "port32");
+    f.exit = llvm::BasicBlock::Create(ctx(), name + ".decided", fn);
+    {
+      llvm::IRBuilderBase::InsertPointGuard guard(b_);
+      b_.SetInsertPoint(f.exit);
+      f.code = b_.CreatePHI(b_.getInt32Ty(), 4, name + ".code");
+    }
+    f.defaultDeny = llvm::BasicBlock::Create(ctx(), name + ".default.deny", fn);
+    {
+      llvm::IRBuilderBase::InsertPointGuard guard(b_);
+      b_.SetInsertPoint(f.defaultDeny);
+      exitWith(f, b_.getInt32(kDefaultDeny));
+    }
+
+    // Protocols some rule names; every other protocol only meets rules for
+    // any protocol.
+    std::vector<uint8_t> protocols = namedProtocols(rules);
+
+    auto* otherBlock = llvm::BasicBlock::Create(ctx(), name + ".proto.other", fn);
+    auto* sw = b_.CreateSwitch(proto, otherBlock, static_cast<unsigned>(protocols.size()));
+    for (uint8_t p : protocols) {
+      auto* block = llvm::BasicBlock::Create(ctx(), name + ".proto." + ir::protocolName(p), fn);
+      sw->addCase(llvm::ConstantInt::get(llvm::cast<llvm::IntegerType>(proto->getType()), p), block);
+      b_.SetInsertPoint(block);
+      emitProtocol(f, applicableFor(rules, p));
+    }
+    b_.SetInsertPoint(otherBlock);
+    emitProtocol(f, applicableFor(rules, std::nullopt));
+    b_.SetInsertPoint(f.exit);
+    return f.code;
+  }
+
+  // Ends the current block: the matcher's code is `code`.
+  void exitWith(Frame& f, llvm::Value* code) {
+    f.code->addIncoming(code, b_.GetInsertBlock());
+    b_.CreateBr(f.exit);
+  }
+
 
   void emitProtocol(Frame& f, const std::vector<Applicable>& rules) {
     PortLeaves leaves = portLeaves(rules);
@@ -420,7 +440,7 @@ class DecisionGenerator {
     f.tableCallBlock = llvm::BasicBlock::Create(ctx(), "table.match", f.fn);
     b_.SetInsertPoint(f.tableCallBlock);
     f.tableLeafIndex = b_.CreatePHI(b_.getInt32Ty(), 0, "leaf.index");
-    b_.CreateRet(b_.CreateCall(match, {f.peer, f.peerFlags, f.tableLeafIndex}));
+    exitWith(f, b_.CreateCall(match, {f.peer, f.peerFlags, f.tableLeafIndex}));
     return f.tableLeafIndex;
   }
 
@@ -524,7 +544,7 @@ class DecisionGenerator {
     llvm::IRBuilderBase::InsertPointGuard guard(b_);
     auto* block = llvm::BasicBlock::Create(ctx(), "rule." + std::to_string(rule.id), f.fn);
     b_.SetInsertPoint(block);
-    b_.CreateRet(b_.getInt32(rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0)));
+    exitWith(f, b_.getInt32(rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0)));
     f.ruleReturn.emplace(rule.id, block);
     return block;
   }
@@ -621,8 +641,8 @@ DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program
                                 const PeerLowering& lowering) {
   if (!llvm::sys::IsLittleEndianHost) notSupported("big-endian hosts (CIDR constants assume bpfel)");
   DecisionGenerator gen(module, program, lowering);
-  gen.decide("mb_class_ingress", cls.ingress);
-  gen.decide("mb_class_egress", cls.egress);
+  gen.decide("mb_decide_ingress", cls.ingress);
+  gen.decide("mb_decide_egress", cls.egress);
   gen.directionEnforced(cls);
   gen.defineTables();
   return gen.stats;

@@ -4,12 +4,12 @@
 // apply there, tested in verdict order (deny rules, then allow rules). The
 // path per packet grows with log(rules), not with rules.
 //
-// Defines, in a module cloned from the decision shell (bpf-templates/
-// decision.c), the functions the shell declares; each returns the packed
-// result of runtime/abi/datapath.h:
-//   u64 mb_class_ingress(const struct mb_identity*, const struct mb_decision_input*)
-//   u64 mb_class_egress(...)
-//   int mb_class_enforced(int direction)
+// Replaces, in a module cloned from the decision shell (bpf-templates/
+// decision.c), the bodies of the global functions the skeleton calls; the
+// first two return the packed result of runtime/abi/datapath.h:
+//   u64 mb_decide_ingress(const struct mb_identity*, const struct mb_decision_input*)
+//   u64 mb_decide_egress(...)
+//   int mb_direction_enforced(int direction)
 #pragma once
 
 #include <cstddef>
