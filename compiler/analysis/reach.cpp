@@ -519,24 +519,24 @@ std::string renderText(const Reachability& r) {
   return out;
 }
 
+nlohmann::ordered_json connsToJson(const Conns& c) {
+  using nlohmann::ordered_json;
+  if (c.all) return "all";
+  ordered_json conns = ordered_json::object();
+  for (const auto& p : c.protocols) {
+    ordered_json ports = ordered_json::array();
+    if (!p.hasPorts) ports.push_back("all");
+    for (const auto& pr : p.ports) ports.push_back(rangeText(pr));
+    conns[p.name] = std::move(ports);
+  }
+  return conns;
+}
+
 std::string renderJson(const Reachability& r) {
   using nlohmann::ordered_json;
   ordered_json flows = ordered_json::array();
-  for (const auto& f : r.flows) {
-    ordered_json conns;
-    if (f.conns.all) {
-      conns = "all";
-    } else {
-      conns = ordered_json::object();
-      for (const auto& p : f.conns.protocols) {
-        ordered_json ports = ordered_json::array();
-        if (!p.hasPorts) ports.push_back("all");
-        for (const auto& pr : p.ports) ports.push_back(rangeText(pr));
-        conns[p.name] = std::move(ports);
-      }
-    }
-    flows.push_back(ordered_json{{"src", f.src}, {"dst", f.dst}, {"conns", std::move(conns)}});
-  }
+  for (const auto& f : r.flows)
+    flows.push_back(ordered_json{{"src", f.src}, {"dst", f.dst}, {"conns", connsToJson(f.conns)}});
   return ordered_json{{"flows", std::move(flows)}}.dump(2) + "\n";
 }
 

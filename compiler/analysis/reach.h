@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "ir/evaluator.h"
 #include "ir/ir.h"
 #include "net/address.h"
@@ -146,5 +148,7 @@ std::string renderMarkdown(const Reachability& r);  // a table for a PR comment
 std::string renderDot(const Reachability& r);       // graphviz digraph
 // By name: text, json, csv, md, dot. Unknown names give "".
 std::string render(const Reachability& r, std::string_view format);
+// A flow's "conns" in the JSON contract: "all" or {"TCP": ["80", "8000-8080"], ...}.
+nlohmann::ordered_json connsToJson(const Conns& c);
 
 }  // namespace membrane::analysis
