@@ -2,7 +2,7 @@
 // of the source's egress and of the destination's ingress as the reference
 // evaluator (ir/evaluator.h, evaluateFlow) gives them, the rule that decided
 // each, and why the other rules that could have applied did not.
-// Documented in docs/cli.md#membranec-explain.
+// Documented in docs/explain.md.
 #pragma once
 
 #include <optional>

@@ -1,5 +1,5 @@
 // `membranec explain`: why one connection is allowed or denied, rule by rule
-// (docs/cli.md#membranec-explain). Registration and implementation, so
+// (docs/explain.md). Registration and implementation, so
 // membranec.cpp only needs:
 //   driver::ExplainCommand explain(app);
 //   ...
