@@ -280,8 +280,8 @@ std::string causeBody(const Cause& c, bool markdown) {
         return "default deny: newly selected by " + joined(c.newlySelecting);
       return "default deny (" + selectionText(c) + ")";
     case Cause::Kind::Open:
-      return c.policies.empty() ? std::string("open: no policy selects it")
-                                : "open: no " + std::string(sideName(c.direction)) + " section in " + joined(c.policies);
+      if (c.policies.empty()) return "open: no policy selects it";
+      return "open: no " + std::string(sideName(c.direction)) + " section in " + joined(c.policies);
   }
   return "";
 }
@@ -326,7 +326,8 @@ std::string renderDiffMarkdown(const ReachDiff& d) {
   auto causes = [](const std::vector<Cause>& cs) {
     std::string s;
     for (const auto& c : cs)
-      s += (s.empty() ? "" : "<br>") + std::string(sideName(c.direction)) + " of `" + c.subject + "`: " + causeBody(c, true);
+      s += (s.empty() ? "" : "<br>") + std::string(sideName(c.direction)) + " of `" + c.subject +
+           "`: " + causeBody(c, true);
     return s.empty() ? std::string("—") : s;
   };
   auto table = [&](const std::vector<FlowChange>& changes, const std::string& title, const char* first,

@@ -47,8 +47,8 @@ bool runGit(const std::vector<std::string>& args, std::string& out) {
 // directory, relative to the current directory) as they are in revision REV,
 // read with `git ls-tree` and `git show`. Files are named `REV:path` (path
 // from the repository's top) in diagnostics and rule locations.
-bool loadFromGit(const std::string& rev, const std::string& path, std::vector<std::pair<std::string, std::string>>& files,
-                 std::vector<std::string>& errors) {
+bool loadFromGit(const std::string& rev, const std::string& path,
+                 std::vector<std::pair<std::string, std::string>>& files, std::vector<std::string>& errors) {
   std::string listing;
   if (!runGit({"ls-tree", "-r", "--name-only", "--full-name", rev, "--", path}, listing)) {
     errors.push_back("cannot list '" + path + "' at git revision '" + rev + "'");
@@ -118,7 +118,8 @@ std::vector<std::string> policyKeys(const Compilation& c) {
 }  // namespace
 
 DiffCommand::DiffCommand(CLI::App& app) {
-  cmd_ = app.add_subcommand("diff", "Show the connectivity a policy change adds and removes, with the rules responsible");
+  cmd_ = app.add_subcommand("diff",
+                            "Show the connectivity a policy change adds and removes, with the rules responsible");
   cmd_->add_option("old", old_, "The policies before: a file, a directory, or git:REV[:PATH]")
       ->required()
       ->type_name("OLD");

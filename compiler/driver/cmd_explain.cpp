@@ -26,7 +26,9 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
                    "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable")
       ->type_name("FILE")
       ->allow_extra_args(false);
-  cmd_->add_option("--from", from_, "The source: namespace/pod, pod, namespace/workload, labels (shop/app=api,tier=web), an IP address, or host")
+  cmd_->add_option("--from", from_,
+                   "The source: namespace/pod, pod, namespace/workload, labels (shop/app=api,tier=web), an IP "
+                   "address, or host")
       ->required()
       ->type_name("SRC");
   cmd_->add_option("--to", to_, "The destination, named like --from")->required()->type_name("DST");

@@ -181,7 +181,8 @@ policy a-ingress { selects { pod = a }
   EXPECT_NE(md.find("no flow changed"), std::string::npos) << md;
 
   // Moving a rule (only whitespace and lines change) is no policy change.
-  XyzCluster moved("\n\nnamespace x\npolicy a-in { selects { pod = a } ingress {\n allow from pods { pod = b } on tcp/80 } }\n");
+  XyzCluster moved(
+      "\n\nnamespace x\npolicy a-in { selects { pod = a } ingress {\n allow from pods { pod = b } on tcp/80 } }\n");
   ASSERT_TRUE(moved.ok());
   ReachDiff same = diff(before, moved);
   EXPECT_FALSE(same.connectivityChanged());
@@ -193,7 +194,8 @@ TEST(DiffFlows, AdjacentExternalRangesWithTheSameChangeMerge) {
   // x/a's new egress to the world changes all three alike.
   const char* other = "namespace y\npolicy y-out { selects { pod = a } egress { allow to cidr 198.19.0.0/24 } }\n";
   XyzCluster before(std::string(other) + "namespace x\npolicy a-out { selects { pod = a } egress {} }\n");
-  XyzCluster after(std::string(other) + "namespace x\npolicy a-out { selects { pod = a } egress { allow to world } }\n");
+  XyzCluster after(std::string(other) +
+                   "namespace x\npolicy a-out { selects { pod = a } egress { allow to world } }\n");
   ASSERT_TRUE(before.ok());
   ASSERT_TRUE(after.ok());
   ReachDiff d = diff(before, after, ReachOptions{false, true});
@@ -216,14 +218,16 @@ TEST(DiffFlows, CidrCutOnlyInTheNewVersionIsCompared) {
   // The new deny cuts a range the old version did not know; the diff sees it.
   XyzCluster before("namespace x\npolicy a-out { selects { pod = a } egress { allow to world } }\n");
   XyzCluster after(
-      "namespace x\npolicy a-out { selects { pod = a } egress { allow to world\n deny to cidr 198.19.66.0/24 on tcp } }\n");
+      "namespace x\npolicy a-out { selects { pod = a } egress { allow to world\n"
+      " deny to cidr 198.19.66.0/24 on tcp } }\n");
   ASSERT_TRUE(before.ok());
   ASSERT_TRUE(after.ok());
   ReachDiff d = diff(before, after, ReachOptions{false, true});
   EXPECT_EQ(flows(d.added), "");
   EXPECT_EQ(flows(d.removed), "x/a -> 198.19.66.0-198.19.66.255: TCP 1-65535\n");
   ASSERT_EQ(d.removed.size(), 1u);
-  EXPECT_EQ(causes(d.removed[0].after), "egress of x/a: `deny to cidr 198.19.66.0/24 on tcp` (x/a-out, t.policy:3:2)\n");
+  EXPECT_EQ(causes(d.removed[0].after),
+            "egress of x/a: `deny to cidr 198.19.66.0/24 on tcp` (x/a-out, t.policy:3:2)\n");
 }
 
 TEST(DiffFormats, JsonContract) {

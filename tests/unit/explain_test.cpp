@@ -159,7 +159,8 @@ TEST(ExplainVerdicts, RuleOfAPolicyThatDoesNotSelectTheSubject) {
 }
 
 TEST(ExplainVerdicts, OutsidePeerHasOneSide) {
-  XyzCluster c("namespace x\npolicy a { selects { pod = a } egress { allow to cidr 198.19.0.0/16 except 198.19.66.0/24 } }\n");
+  XyzCluster c(
+      "namespace x\npolicy a { selects { pod = a } egress { allow to cidr 198.19.0.0/16 except 198.19.66.0/24 } }\n");
   ASSERT_TRUE(c.ok());
   Result in = explain(c, "x/a", "198.19.1.1", "udp/53");
   ASSERT_TRUE(in.e) << in.error;
@@ -204,7 +205,8 @@ TEST(ExplainNames, AmbiguousAndUnknownNames) {
   ASSERT_TRUE(c.ok());
   std::string error;
   EXPECT_FALSE(resolveEnd(c.ir(), "a", &error));
-  EXPECT_EQ(error, "'a' is ambiguous; it names x/a (endpoint), y/a (endpoint), z/a (endpoint); give the namespace/name");
+  EXPECT_EQ(error,
+            "'a' is ambiguous; it names x/a (endpoint), y/a (endpoint), z/a (endpoint); give the namespace/name");
   EXPECT_FALSE(resolveEnd(c.ir(), "x/aa", &error));
   EXPECT_EQ(error, "no endpoint or workload named 'x/aa'; did you mean 'x/a'?");
   EXPECT_FALSE(resolveEnd(c.ir(), "x/pod=d", &error));
