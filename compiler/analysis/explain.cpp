@@ -466,10 +466,12 @@ std::optional<Explanation> explainFlow(const ir::Program& program, const SourceM
   if (dst.endpoints.size() > 1)
     e.notes.push_back("the destination names " + std::to_string(dst.endpoints.size()) +
                       " endpoints, all treated alike; shown for " + e.dst);
-  if (!p.src.endpoint)
-    e.notes.push_back(e.src + " is not an endpoint of the inventory: only the destination's ingress applies");
-  if (!p.dst.endpoint)
-    e.notes.push_back(e.dst + " is not an endpoint of the inventory: only the source's egress applies");
+  auto notEndpoint = [](const End& end, const std::string& name) {
+    return end.host ? std::string("host is the node, not an endpoint")
+                    : name + " is not an endpoint of the inventory";
+  };
+  if (!p.src.endpoint) e.notes.push_back(notEndpoint(p.src, e.src) + ": only the destination's ingress applies");
+  if (!p.dst.endpoint) e.notes.push_back(notEndpoint(p.dst, e.dst) + ": only the source's egress applies");
   return e;
 }
 

@@ -158,6 +158,36 @@ TEST(ExplainVerdicts, RuleOfAPolicyThatDoesNotSelectTheSubject) {
   EXPECT_EQ(in.others[0].detail, "would match, but policy x/a-in does not select x/b");
 }
 
+TEST(ExplainVerdicts, TheFirstOfTwoMatchingAllowsDecides) {
+  XyzCluster c(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80-81
+    allow from pods { pod in (b, c) } on tcp/80
+  }
+}
+)");
+  ASSERT_TRUE(c.ok());
+  Result both = explain(c, "x/b", "x/a", "tcp/80");
+  ASSERT_TRUE(both.e) << both.error;
+  EXPECT_EQ(both.e->ingress->deciding->location, "t.policy:5:5");
+  EXPECT_EQ(others(*both.e->ingress), "t.policy:6:5 also-matches\n");
+  EXPECT_EQ(both.e->ingress->others[0].detail,
+            "matches too; `allow from pods { pod = b } on tcp/80-81` (t.policy:5:5) comes first");
+  // On 81 only the first matches; the second is outside its port.
+  Result one = explain(c, "x/b", "x/a", "tcp/81");
+  ASSERT_TRUE(one.e) << one.error;
+  EXPECT_EQ(others(*one.e->ingress), "t.policy:6:5 port-mismatch\n");
+  // From the host, no rule's peer matches.
+  Result host = explain(c, "host", "x/a", "tcp/80");
+  ASSERT_TRUE(host.e) << host.error;
+  EXPECT_FALSE(host.e->allowed);
+  EXPECT_FALSE(host.e->egress);
+  EXPECT_EQ(others(*host.e->ingress), "t.policy:5:5 peer-mismatch\nt.policy:6:5 peer-mismatch\n");
+  EXPECT_EQ(host.e->notes.back(), "host is the node, not an endpoint: only the destination's ingress applies");
+}
+
 TEST(ExplainVerdicts, OutsidePeerHasOneSide) {
   XyzCluster c(
       "namespace x\npolicy a { selects { pod = a } egress { allow to cidr 198.19.0.0/16 except 198.19.66.0/24 } }\n");
