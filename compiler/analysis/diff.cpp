@@ -315,7 +315,7 @@ std::string renderDiffMarkdown(const ReachDiff& d) {
   std::string out = "<!-- membranec diff -->\n";
   std::string pl = policyLine(d.policies);
   if (!d.connectivityChanged()) {
-    out += "**Policy review:** no connectivity change for this inventory.";
+    out += "**Policy review:** No connectivity change for this inventory.";
     if (!pl.empty()) out += " Policies changed (" + pl + "), no flow changed.";
     return out + "\n";
   }

@@ -106,7 +106,7 @@ finish "diff --format md: a pull-request comment"
 
 run diff -i "$inv" "$shop" "$shop" --format md
 expect_rc 0
-expect_out "**Policy review:** no connectivity change for this inventory."
+expect_out "**Policy review:** No connectivity change for this inventory."
 finish "diff --format md: no change"
 
 run diff -i "$inv" "$shop" "$tmp/new" --format json

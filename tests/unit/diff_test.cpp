@@ -177,7 +177,7 @@ policy a-ingress { selects { pod = a }
   EXPECT_EQ(d.policies.rulesAdded, 1u);
   EXPECT_EQ(d.policies.rulesRemoved, 1u);
   std::string md = renderDiffMarkdown(d);
-  EXPECT_NE(md.find("no connectivity change"), std::string::npos) << md;
+  EXPECT_NE(md.find("**Policy review:** No connectivity change for this inventory."), std::string::npos) << md;
   EXPECT_NE(md.find("no flow changed"), std::string::npos) << md;
 
   // Moving a rule (only whitespace and lines change) is no policy change.
