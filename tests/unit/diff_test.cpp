@@ -230,6 +230,76 @@ TEST(DiffFlows, CidrCutOnlyInTheNewVersionIsCompared) {
             "egress of x/a: `deny to cidr 198.19.66.0/24 on tcp` (x/a-out, t.policy:3:2)\n");
 }
 
+// Whether `conns` allows `protocol` ("TCP", ...) on `port`.
+bool covers(const Conns& conns, const std::string& protocol, uint16_t port) {
+  if (conns.all) return true;
+  for (const auto& p : conns.protocols) {
+    if (p.name != protocol) continue;
+    if (!p.hasPorts) return true;
+    for (const auto& r : p.ports)
+      if (port >= r.first && port <= r.last) return true;
+  }
+  return false;
+}
+
+// The diff of every pair of versions agrees with `reach` of each version:
+// on every workload pair and sampled port, added = allowed now and not
+// before, removed = the other way round.
+TEST(DiffFlows, AgreesWithReachOfBothVersions) {
+  const std::vector<std::string> versions = {
+      "",
+      kBase,
+      "namespace x\npolicy all-in { selects {} ingress { allow from namespaces { ns = y } on tcp/80, tcp/443\n"
+      " deny from pods { pod = c } in namespace y on tcp/443 } }\n",
+      "namespace x\npolicy out { selects { pod in (a, b) } egress { allow to pods { pod = c } in namespaces {} on "
+      "udp/53, tcp/53\n allow to pods {} on tcp/8000-8080 } }\n",
+      "namespace y\npolicy y-in { selects { pod = b } ingress { allow from cluster on tcp/80-443 } }\n",
+  };
+  const std::vector<std::pair<std::string, uint16_t>> samples = {
+      {"TCP", 1},    {"TCP", 53},   {"TCP", 79},   {"TCP", 80}, {"TCP", 81}, {"TCP", 443},
+      {"TCP", 8000}, {"TCP", 8080}, {"TCP", 8081}, {"UDP", 53}, {"UDP", 54}, {"ICMP", 8}};
+  std::vector<std::unique_ptr<XyzCluster>> clusters;
+  for (const auto& v : versions) {
+    clusters.push_back(std::make_unique<XyzCluster>(v));
+    ASSERT_TRUE(clusters.back()->ok()) << v;
+  }
+  size_t changedSamples = 0;
+  for (size_t o = 0; o < clusters.size(); ++o) {
+    for (size_t n = 0; n < clusters.size(); ++n) {
+      Reachability before = computeReach(clusters[o]->ir(), kWorkloadsOnly);
+      Reachability after = computeReach(clusters[n]->ir(), kWorkloadsOnly);
+      ReachDiff d = diff(*clusters[o], *clusters[n]);
+      EXPECT_EQ(d.connectivityChanged(), o != n) << o << " -> " << n;
+      auto allowed = [](const Reachability& r, const std::string& src, const std::string& dst,
+                        const std::pair<std::string, uint16_t>& s) {
+        for (const auto& f : r.flows)
+          if (f.src == src && f.dst == dst) return covers(f.conns, s.first, s.second);
+        return false;
+      };
+      auto listed = [](const std::vector<FlowChange>& changes, const std::string& src, const std::string& dst,
+                       const std::pair<std::string, uint16_t>& s) {
+        for (const auto& f : changes)
+          if (f.src == src && f.dst == dst && covers(f.conns, s.first, s.second)) return true;
+        return false;
+      };
+      for (const auto& src : before.peers) {
+        for (const auto& dst : before.peers) {
+          if (src.name == dst.name) continue;
+          for (const auto& s : samples) {
+            bool was = allowed(before, src.name, dst.name, s), is = allowed(after, src.name, dst.name, s);
+            SCOPED_TRACE(std::to_string(o) + " -> " + std::to_string(n) + ": " + src.name + " -> " + dst.name +
+                         " " + s.first + " " + std::to_string(s.second));
+            EXPECT_EQ(listed(d.added, src.name, dst.name, s), is && !was);
+            EXPECT_EQ(listed(d.removed, src.name, dst.name, s), was && !is);
+            changedSamples += was != is;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(changedSamples, 100u);  // the versions do differ
+}
+
 TEST(DiffFormats, JsonContract) {
   XyzCluster before(kBase);
   XyzCluster after(R"(namespace x
