@@ -41,23 +41,28 @@ struct Atoms {
   std::vector<Atom> atoms;
 };
 
-Atoms buildAtoms(const ir::Program& program) {
+// Calls fn(rule) for every rule of every class of every program.
+template <typename Fn>
+void forEachRule(const std::vector<const ir::Program*>& programs, Fn fn) {
+  for (const auto* program : programs)
+    for (const auto& cls : program->classes)
+      for (const auto* dp : {&cls.ingress, &cls.egress})
+        for (const auto& rule : dp->rules) fn(rule);
+}
+
+Atoms buildAtoms(const std::vector<const ir::Program*>& programs) {
   std::map<uint8_t, std::set<uint32_t>> cuts;  // protocol -> first ports of intervals
   std::set<uint8_t> named;
-  for (const auto& cls : program.classes) {
-    for (const auto* dp : {&cls.ingress, &cls.egress}) {
-      for (const auto& rule : dp->rules) {
-        for (const auto& m : rule.l4) {
-          if (m.protocol == ir::kAnyProtocol) continue;
-          named.insert(m.protocol);
-          for (const auto& r : m.ports) {
-            cuts[m.protocol].insert(r.first);
-            cuts[m.protocol].insert(static_cast<uint32_t>(r.last) + 1);
-          }
-        }
+  forEachRule(programs, [&](const ir::Rule& rule) {
+    for (const auto& m : rule.l4) {
+      if (m.protocol == ir::kAnyProtocol) continue;
+      named.insert(m.protocol);
+      for (const auto& r : m.ports) {
+        cuts[m.protocol].insert(r.first);
+        cuts[m.protocol].insert(static_cast<uint32_t>(r.last) + 1);
       }
     }
-  }
+  });
 
   Atoms out;
   out.spaces = {{ir::kTCP, "TCP", true, 1, 65535},
@@ -175,7 +180,7 @@ struct Ranges {
   }
 };
 
-Ranges buildRanges(const ir::Program& program, net::Family family) {
+Ranges buildRanges(const std::vector<const ir::Program*>& programs, net::Family family) {
   std::set<U128> starts{U128{}};
   auto cut = [&](const net::Prefix& p) {
     if (p.family() != family) return;
@@ -183,16 +188,12 @@ Ranges buildRanges(const ir::Program& program, net::Family family) {
     U128 last = toU(p.last());
     if (last != maxOf(family)) starts.insert(inc(last));
   };
-  for (const auto& cls : program.classes) {
-    for (const auto* dp : {&cls.ingress, &cls.egress}) {
-      for (const auto& rule : dp->rules) {
-        for (const auto& c : rule.peer.cidrs) {
-          cut(c.prefix);
-          for (const auto& e : c.except) cut(e);
-        }
-      }
+  forEachRule(programs, [&](const ir::Rule& rule) {
+    for (const auto& c : rule.peer.cidrs) {
+      cut(c.prefix);
+      for (const auto& e : c.except) cut(e);
     }
-  }
+  });
   Ranges r;
   r.family = family;
   for (auto it = starts.begin(); it != starts.end(); ++it) {
@@ -211,6 +212,7 @@ struct End {
   std::optional<net::Address> address;  // absent: the host, or an endpoint without one
 };
 
+// Verdicts of one program, cached by what they can depend on.
 class Evaluator {
  public:
   Evaluator(const ir::Program& program, const Atoms& atoms, const Ranges& v4, const Ranges& v6)
@@ -224,8 +226,24 @@ class Evaluator {
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     std::vector<bool> v(atoms_.atoms.size());
-    for (size_t i = 0; i < v.size(); ++i) v[i] = allowed(src, dst, {atoms_.atoms[i].protocol, atoms_.atoms[i].first});
+    for (size_t i = 0; i < v.size(); ++i)
+      v[i] = flowVerdict(src, dst, {atoms_.atoms[i].protocol, atoms_.atoms[i].first}).allowed();
     return cache_.emplace(key, std::move(v)).first->second;
+  }
+
+  // Both verdicts of one probe, as ir::evaluateFlow gives them.
+  ir::FlowVerdict flowVerdict(const End& src, const End& dst, const ir::Traffic& t) const {
+    if (src.address && dst.address) {
+      return ir::evaluateFlow(program_, {src.endpoint, *src.address, src.host}, {dst.endpoint, *dst.address, dst.host},
+                              t);
+    }
+    // An end without an address (the host, whose address the compiler does
+    // not know, or an endpoint with none): the same two verdicts that
+    // evaluateFlow combines, with no address for CIDR rules to match.
+    ir::FlowVerdict fv;
+    if (src.endpoint) fv.egress = ir::evaluate(program_, *src.endpoint, ir::Direction::Egress, peerOf(dst), t);
+    if (dst.endpoint) fv.ingress = ir::evaluate(program_, *dst.endpoint, ir::Direction::Ingress, peerOf(src), t);
+    return fv;
   }
 
  private:
@@ -253,22 +271,6 @@ class Evaluator {
     if (e.endpoint) return ir::Peer::endpoint(program_.identity(e.endpoint->identity), e.address);
     return {ir::Peer::Kind::World, nullptr, e.address};
   }
-
-  bool allowed(const End& src, const End& dst, const ir::Traffic& t) const {
-    if (src.address && dst.address) {
-      return ir::evaluateFlow(program_, {src.endpoint, *src.address, src.host},
-                              {dst.endpoint, *dst.address, dst.host}, t)
-          .allowed();
-    }
-    // An end without an address (the host, whose address the compiler does
-    // not know, or an endpoint with none): the same two verdicts that
-    // evaluateFlow combines, with no address for CIDR rules to match.
-    if (src.endpoint && !ir::evaluate(program_, *src.endpoint, ir::Direction::Egress, peerOf(dst), t).allowed)
-      return false;
-    if (dst.endpoint && !ir::evaluate(program_, *dst.endpoint, ir::Direction::Ingress, peerOf(src), t).allowed)
-      return false;
-    return true;
-  }
 };
 
 void intersect(std::vector<bool>& acc, const std::vector<bool>& v) {
@@ -281,42 +283,84 @@ std::optional<net::Address> firstAddress(const ir::Endpoint& e) {
   return e.addresses.front();
 }
 
+using Members = std::vector<const ir::Endpoint*>;
+
+// Calls visit(src, dst) for every probe that stands for a peer pair: each
+// member endpoint pair over each address family both have (or by identity
+// alone when they have none in common); a workload against the host or a
+// range with the endpoint's first address. Stops when visit returns false.
+template <typename Visit>
+void forEachProbe(const Members& sm, const Members& dm, const End& srcOther, const End& dstOther, Visit visit) {
+  if (!sm.empty() && !dm.empty()) {
+    for (const auto* a : sm) {
+      for (const auto* b : dm) {
+        bool paired = false;
+        for (const auto& aa : a->addresses) {
+          for (const auto& ba : b->addresses) {
+            if (aa.family != ba.family) continue;
+            paired = true;
+            if (!visit(End{a, false, aa}, End{b, false, ba})) return;
+          }
+        }
+        if (!paired && !visit(End{a, false, std::nullopt}, End{b, false, std::nullopt})) return;
+      }
+    }
+  } else if (!sm.empty()) {
+    for (const auto* a : sm)
+      if (!visit(End{a, false, firstAddress(*a)}, dstOther)) return;
+  } else {
+    for (const auto* b : dm)
+      if (!visit(srcOther, End{b, false, firstAddress(*b)})) return;
+  }
+}
+
+// The probe end standing for a peer that is not a workload.
+End otherEnd(const ReachPeer& p) {
+  return p.kind == ReachPeer::Kind::Host ? End{nullptr, true, std::nullopt} : End{nullptr, false, p.representative};
+}
+
 }  // namespace
 
-// ---- the analysis ------------------------------------------------------------------
+// ---- the space -----------------------------------------------------------------------
 
-Reachability computeReach(const ir::Program& program, const ReachOptions& options) {
-  Atoms atoms = buildAtoms(program);
-  Ranges v4 = buildRanges(program, net::Family::V4);
-  Ranges v6 = buildRanges(program, net::Family::V6);
-  Evaluator eval(program, atoms, v4, v6);
+struct ReachSpace::Impl {
+  Atoms atoms;
+  Ranges v4, v6;
+  std::vector<ReachPeer> peers;
+};
 
-  // Workloads, by name.
-  std::map<std::string, std::vector<const ir::Endpoint*>> byWorkload;
-  for (const auto& e : program.endpoints)
-    byWorkload[e.ns + "/" + (e.workload.empty() ? e.name : e.workload)].push_back(&e);
+ReachSpace::ReachSpace(const std::vector<const ir::Program*>& programs, const ReachOptions& options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->atoms = buildAtoms(programs);
+  impl_->v4 = buildRanges(programs, net::Family::V4);
+  impl_->v6 = buildRanges(programs, net::Family::V6);
+  auto& peers = impl_->peers;
 
-  Reachability r;
-  std::vector<std::vector<const ir::Endpoint*>> members;  // per peer; empty for non-workloads
-  for (const auto& [name, eps] : byWorkload) {
+  // Workloads, by name. The programs share an inventory; an endpoint is
+  // taken from the first program that has it.
+  std::map<std::string, std::set<std::string>> byWorkload;
+  std::set<net::Address> endpointAddresses;
+  for (const auto* program : programs) {
+    for (const auto& e : program->endpoints) {
+      byWorkload[e.ns + "/" + (e.workload.empty() ? e.name : e.workload)].insert(e.key());
+      endpointAddresses.insert(e.addresses.begin(), e.addresses.end());
+    }
+  }
+  for (const auto& [name, keys] : byWorkload) {
     ReachPeer p;
     p.kind = ReachPeer::Kind::Workload;
     p.name = name;
-    for (const auto* e : eps) p.endpoints.push_back(e->key());
-    r.peers.push_back(std::move(p));
-    members.push_back(eps);
+    p.endpoints.assign(keys.begin(), keys.end());
+    peers.push_back(std::move(p));
   }
   if (options.host) {
     ReachPeer p;
     p.kind = ReachPeer::Kind::Host;
     p.name = "host";
-    r.peers.push_back(std::move(p));
-    members.emplace_back();
+    peers.push_back(std::move(p));
   }
   if (options.external) {
-    std::set<net::Address> endpointAddresses;
-    for (const auto& e : program.endpoints) endpointAddresses.insert(e.addresses.begin(), e.addresses.end());
-    for (const Ranges* ranges : {&v4, &v6}) {
+    for (const Ranges* ranges : {&impl_->v4, &impl_->v6}) {
       for (const auto& [first, last] : ranges->ranges) {
         // The first address of the range that is no endpoint's.
         std::optional<net::Address> rep;
@@ -335,56 +379,84 @@ Reachability computeReach(const ir::Program& program, const ReachOptions& option
         p.last = fromU(ranges->family, last);
         p.representative = *rep;
         p.name = p.first.str() + "-" + p.last.str();
-        r.peers.push_back(std::move(p));
-        members.emplace_back();
+        peers.push_back(std::move(p));
       }
     }
   }
+}
 
-  // The probe ends standing for a peer that is not a workload.
-  auto endOf = [](const ReachPeer& p) {
-    return p.kind == ReachPeer::Kind::Host ? End{nullptr, true, std::nullopt} : End{nullptr, false, p.representative};
-  };
+ReachSpace::~ReachSpace() = default;
+const std::vector<ReachPeer>& ReachSpace::peers() const { return impl_->peers; }
+size_t ReachSpace::atomCount() const { return impl_->atoms.atoms.size(); }
+ir::Traffic ReachSpace::probe(size_t atom) const {
+  const Atom& a = impl_->atoms.atoms.at(atom);
+  return {a.protocol, a.first};
+}
+Conns ReachSpace::conns(const std::vector<bool>& atoms) const { return connsOf(impl_->atoms, atoms); }
 
+// ---- one program's verdicts ----------------------------------------------------------
+
+struct ReachEvaluator::Impl {
+  const ReachSpace& space;
+  Evaluator eval;
+  std::vector<Members> members;  // per peer; empty for non-workloads
+  Impl(const ir::Program& program, const ReachSpace& s)
+      : space(s), eval(program, s.impl_->atoms, s.impl_->v4, s.impl_->v6) {
+    for (const auto& p : s.peers()) {
+      Members m;
+      for (const auto& key : p.endpoints) {
+        auto slash = key.find('/');
+        if (const auto* e = program.findEndpoint(key.substr(0, slash), key.substr(slash + 1))) m.push_back(e);
+      }
+      members.push_back(std::move(m));
+    }
+  }
+};
+
+ReachEvaluator::ReachEvaluator(const ir::Program& program, const ReachSpace& space)
+    : impl_(std::make_unique<Impl>(program, space)) {}
+ReachEvaluator::~ReachEvaluator() = default;
+
+bool ReachEvaluator::isFlow(size_t src, size_t dst) const {
+  return src != dst && !(impl_->members[src].empty() && impl_->members[dst].empty());
+}
+
+std::vector<bool> ReachEvaluator::allowed(size_t src, size_t dst) {
+  const auto& peers = impl_->space.peers();
+  std::vector<bool> acc(impl_->space.atomCount(), true);
+  forEachProbe(impl_->members[src], impl_->members[dst], otherEnd(peers[src]), otherEnd(peers[dst]),
+               [&](const End& a, const End& b) {
+                 intersect(acc, impl_->eval.verdicts(a, b));
+                 return !none(acc);
+               });
+  return acc;
+}
+
+std::vector<ReachEvaluator::Probe> ReachEvaluator::probes(size_t src, size_t dst, size_t atom) const {
+  const auto& peers = impl_->space.peers();
+  ir::Traffic t = impl_->space.probe(atom);
+  std::vector<Probe> out;
+  forEachProbe(impl_->members[src], impl_->members[dst], otherEnd(peers[src]), otherEnd(peers[dst]),
+               [&](const End& a, const End& b) {
+                 out.push_back({a.endpoint, b.endpoint, impl_->eval.flowVerdict(a, b, t)});
+                 return true;
+               });
+  return out;
+}
+
+// ---- the analysis ------------------------------------------------------------------
+
+Reachability computeReach(const ir::Program& program, const ReachOptions& options) {
+  ReachSpace space({&program}, options);
+  ReachEvaluator eval(program, space);
+  Reachability r;
+  r.peers = space.peers();
   for (size_t s = 0; s < r.peers.size(); ++s) {
     for (size_t d = 0; d < r.peers.size(); ++d) {
-      if (s == d) continue;
-      const auto& sm = members[s];
-      const auto& dm = members[d];
-      if (sm.empty() && dm.empty()) continue;  // neither side has a policy
-      std::vector<bool> acc(atoms.atoms.size(), true);
-      auto add = [&](const End& a, const End& b) { intersect(acc, eval.verdicts(a, b)); };
-      if (!sm.empty() && !dm.empty()) {
-        for (const auto* a : sm) {
-          for (const auto* b : dm) {
-            bool paired = false;
-            for (const auto& aa : a->addresses) {
-              for (const auto& ba : b->addresses) {
-                if (aa.family != ba.family) continue;
-                add({a, false, aa}, {b, false, ba});
-                paired = true;
-              }
-            }
-            if (!paired) add({a, false, std::nullopt}, {b, false, std::nullopt});
-            if (none(acc)) break;
-          }
-          if (none(acc)) break;
-        }
-      } else if (!sm.empty()) {
-        End other = endOf(r.peers[d]);
-        for (const auto* a : sm) {
-          add({a, false, firstAddress(*a)}, other);
-          if (none(acc)) break;
-        }
-      } else {
-        End other = endOf(r.peers[s]);
-        for (const auto* b : dm) {
-          add(other, {b, false, firstAddress(*b)});
-          if (none(acc)) break;
-        }
-      }
+      if (!eval.isFlow(s, d)) continue;
+      std::vector<bool> acc = eval.allowed(s, d);
       if (none(acc)) continue;
-      r.flows.push_back({r.peers[s].name, r.peers[d].name, connsOf(atoms, acc)});
+      r.flows.push_back({r.peers[s].name, r.peers[d].name, space.conns(acc)});
     }
   }
   return r;
@@ -447,24 +519,24 @@ std::string renderText(const Reachability& r) {
   return out;
 }
 
+nlohmann::ordered_json connsToJson(const Conns& c) {
+  using nlohmann::ordered_json;
+  if (c.all) return "all";
+  ordered_json conns = ordered_json::object();
+  for (const auto& p : c.protocols) {
+    ordered_json ports = ordered_json::array();
+    if (!p.hasPorts) ports.push_back("all");
+    for (const auto& pr : p.ports) ports.push_back(rangeText(pr));
+    conns[p.name] = std::move(ports);
+  }
+  return conns;
+}
+
 std::string renderJson(const Reachability& r) {
   using nlohmann::ordered_json;
   ordered_json flows = ordered_json::array();
-  for (const auto& f : r.flows) {
-    ordered_json conns;
-    if (f.conns.all) {
-      conns = "all";
-    } else {
-      conns = ordered_json::object();
-      for (const auto& p : f.conns.protocols) {
-        ordered_json ports = ordered_json::array();
-        if (!p.hasPorts) ports.push_back("all");
-        for (const auto& pr : p.ports) ports.push_back(rangeText(pr));
-        conns[p.name] = std::move(ports);
-      }
-    }
-    flows.push_back(ordered_json{{"src", f.src}, {"dst", f.dst}, {"conns", std::move(conns)}});
-  }
+  for (const auto& f : r.flows)
+    flows.push_back(ordered_json{{"src", f.src}, {"dst", f.dst}, {"conns", connsToJson(f.conns)}});
   return ordered_json{{"flows", std::move(flows)}}.dump(2) + "\n";
 }
 

@@ -20,11 +20,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "ir/evaluator.h"
 #include "ir/ir.h"
 #include "net/address.h"
 
@@ -79,6 +83,63 @@ struct ReachOptions {
 
 Reachability computeReach(const ir::Program& program, const ReachOptions& options = {});
 
+// ---- the pieces computeReach is made of, shared with `diff` (analysis/diff.h) ----
+
+// What connectivity is evaluated over: the peers, the protocol and port
+// intervals ("atoms", one probe each) and the external address ranges. Built
+// from one or several programs over the SAME inventory, so that two versions
+// of a policy set compared over one space have the same peers and port
+// intervals: every CIDR and port of either version cuts the space.
+class ReachSpace {
+ public:
+  ReachSpace(const std::vector<const ir::Program*>& programs, const ReachOptions& options = {});
+  ~ReachSpace();
+  ReachSpace(const ReachSpace&) = delete;
+  ReachSpace& operator=(const ReachSpace&) = delete;
+
+  // In the order of Reachability::peers.
+  const std::vector<ReachPeer>& peers() const;
+  size_t atomCount() const;
+  // The traffic probed for an atom (its first port or type).
+  ir::Traffic probe(size_t atom) const;
+  // A set of atoms (indexed like probe()) as connections.
+  Conns conns(const std::vector<bool>& atoms) const;
+
+ private:
+  friend class ReachEvaluator;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// One program's verdicts over a space.
+class ReachEvaluator {
+ public:
+  ReachEvaluator(const ir::Program& program, const ReachSpace& space);
+  ~ReachEvaluator();
+  ReachEvaluator(const ReachEvaluator&) = delete;
+  ReachEvaluator& operator=(const ReachEvaluator&) = delete;
+
+  // Whether a peer pair is a flow at all: not a peer to itself, and at
+  // least one side a workload.
+  bool isFlow(size_t src, size_t dst) const;
+  // The atoms allowed from every member endpoint of peer `src` to every one
+  // of peer `dst` (the intersection, see above). Only for isFlow pairs.
+  std::vector<bool> allowed(size_t src, size_t dst);
+
+  // The evaluator's verdicts behind one atom of a pair: one per member
+  // endpoint pair and address pair that computeReach evaluates.
+  struct Probe {
+    const ir::Endpoint* src = nullptr;  // null: not a workload's endpoint
+    const ir::Endpoint* dst = nullptr;
+    ir::FlowVerdict verdict;
+  };
+  std::vector<Probe> probes(size_t src, size_t dst, size_t atom) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Renderers. Every one ends with a newline.
 std::string renderText(const Reachability& r);      // a table for people
 std::string renderJson(const Reachability& r);      // the contract: {"flows": [...]}
@@ -87,5 +148,7 @@ std::string renderMarkdown(const Reachability& r);  // a table for a PR comment
 std::string renderDot(const Reachability& r);       // graphviz digraph
 // By name: text, json, csv, md, dot. Unknown names give "".
 std::string render(const Reachability& r, std::string_view format);
+// A flow's "conns" in the JSON contract: "all" or {"TCP": ["80", "8000-8080"], ...}.
+nlohmann::ordered_json connsToJson(const Conns& c);
 
 }  // namespace membrane::analysis

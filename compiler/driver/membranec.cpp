@@ -12,6 +12,8 @@
 #include <CLI/CLI.hpp>
 
 #include "codegen/artifact_writer.h"
+#include "driver/cmd_diff.h"
+#include "driver/cmd_explain.h"
 #include "driver/cmd_fmt.h"
 #include "driver/cmd_reach.h"
 #include "driver/pipeline.h"
@@ -213,6 +215,8 @@ int main(int argc, char** argv) {
   compileCmd->footer("Example:\n  membranec compile --inventory policies/shop/inventory.json -o out/ policies/shop");
   auto fmtCmd = driver::addFmtCommand(app);
   driver::ReachCommand reachCmd(app);
+  driver::DiffCommand diffCmd(app);
+  driver::ExplainCommand explainCmd(app);
 
   try {
     app.parse(argc, argv);
@@ -225,5 +229,7 @@ int main(int argc, char** argv) {
   if (compileCmd->parsed()) return runCompile(compileOpts, compileCmdOpts);
   if (fmtCmd.command->parsed()) return fmtCmd.run();
   if (reachCmd.parsed()) return reachCmd.run();
+  if (diffCmd.parsed()) return diffCmd.run();
+  if (explainCmd.parsed()) return explainCmd.run();
   return kExitInputErrors;
 }

@@ -1,0 +1,408 @@
+#include "analysis/diff.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "ir/evaluator.h"
+
+namespace membrane::analysis {
+
+namespace {
+
+using Causes = std::set<Cause>;
+
+const ir::EndpointClass* classOf(const ir::Program& p, const ir::Endpoint* e) {
+  if (!e || !e->classIndex) return nullptr;
+  return &p.classes.at(*e->classIndex);
+}
+
+// The class of the same endpoint (by key) in another program.
+const ir::EndpointClass* classInOther(const ir::Program& other, const ir::Endpoint* e) {
+  if (!e) return nullptr;
+  return classOf(other, other.findEndpoint(e->ns, e->name));
+}
+
+Cause causeOf(const ir::Program& program, const ir::Program& other, const ir::Verdict& v, ir::Direction dir,
+              const std::string& subject, const ir::Endpoint* endpoint) {
+  Cause c;
+  c.direction = dir;
+  c.subject = subject;
+  if (v.reason == ir::Reason::AllowedByRule || v.reason == ir::Reason::DeniedByRule) {
+    c.kind = Cause::Kind::Rule;
+    auto it = program.rules.find(v.rule);
+    if (it != program.rules.end()) {
+      c.action = it->second.action;
+      c.policy = it->second.policy;
+      c.text = it->second.text;
+      c.location = it->second.location;
+    }
+    return c;
+  }
+  c.kind = v.reason == ir::Reason::DefaultDeny ? Cause::Kind::DefaultDeny : Cause::Kind::Open;
+  if (const auto* cls = classOf(program, endpoint)) {
+    c.policies = cls->policies;
+    const auto* before = classInOther(other, endpoint);
+    for (const auto& p : cls->policies)
+      if (!before || !std::binary_search(before->policies.begin(), before->policies.end(), p))
+        c.newlySelecting.push_back(p);
+  }
+  return c;
+}
+
+// The causes of one version's verdicts on one probed interval of a pair:
+// every side (`denyingOnly`: only the sides that deny), over every probe.
+Causes causesOf(const ReachEvaluator& eval, const ir::Program& program, const ir::Program& other,
+                const std::vector<ReachPeer>& peers, size_t s, size_t d, size_t atom, bool denyingOnly) {
+  Causes out;
+  for (const auto& probe : eval.probes(s, d, atom)) {
+    if (probe.verdict.egress && !(denyingOnly && probe.verdict.egress->allowed))
+      out.insert(causeOf(program, other, *probe.verdict.egress, ir::Direction::Egress, peers[s].name, probe.src));
+    if (probe.verdict.ingress && !(denyingOnly && probe.verdict.ingress->allowed))
+      out.insert(causeOf(program, other, *probe.verdict.ingress, ir::Direction::Ingress, peers[d].name, probe.dst));
+  }
+  return out;
+}
+
+// The next address after `a` (wrapping is never asked for: a range that ends
+// the space has no successor range).
+net::Address successor(net::Address a) {
+  size_t n = a.family == net::Family::V4 ? 4 : 16;
+  for (size_t i = n; i-- > 0;) {
+    if (++a.bytes[i] != 0) break;
+  }
+  return a;
+}
+
+// A change under construction, with the peer indices of its ends so that
+// adjacent external ranges can be merged.
+struct Row {
+  size_t src = 0, dst = 0;
+  net::Address srcFirst, srcLast, dstFirst, dstLast;  // for external ends
+  Conns conns;
+  Causes before, after;
+};
+
+bool isExternal(const std::vector<ReachPeer>& peers, size_t i) { return peers[i].kind == ReachPeer::Kind::External; }
+
+// Rows that differ only in one external end, whose ranges touch, become one
+// row over the joined range: "api → 198.19.0.0-198.19.65.255" and
+// "api → 198.19.66.0-198.19.66.255" with the same change and causes read as
+// one change to 198.19.0.0-198.19.66.255.
+std::vector<Row> mergeRanges(std::vector<Row> rows, const std::vector<ReachPeer>& peers) {
+  std::vector<Row> out;
+  for (auto& r : rows) {
+    bool merged = false;
+    for (auto& o : out) {
+      if (o.conns != r.conns || o.before != r.before || o.after != r.after) continue;
+      if (o.src == r.src && isExternal(peers, r.dst) && isExternal(peers, o.dst) &&
+          o.dstLast.family == r.dstFirst.family && successor(o.dstLast) == r.dstFirst) {
+        o.dstLast = r.dstLast;
+        merged = true;
+      } else if (o.dst == r.dst && isExternal(peers, r.src) && isExternal(peers, o.src) &&
+                 o.srcLast.family == r.srcFirst.family && successor(o.srcLast) == r.srcFirst) {
+        o.srcLast = r.srcLast;
+        merged = true;
+      }
+      if (merged) break;
+    }
+    if (!merged) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::string endName(const std::vector<ReachPeer>& peers, size_t i, const net::Address& first,
+                    const net::Address& last) {
+  if (!isExternal(peers, i)) return peers[i].name;
+  return first.str() + "-" + last.str();
+}
+
+std::vector<FlowChange> toChanges(const std::vector<Row>& rows, const std::vector<ReachPeer>& peers) {
+  std::vector<FlowChange> out;
+  for (const auto& r : rows) {
+    FlowChange f;
+    f.src = endName(peers, r.src, r.srcFirst, r.srcLast);
+    f.dst = endName(peers, r.dst, r.dstFirst, r.dstLast);
+    f.conns = r.conns;
+    f.before.assign(r.before.begin(), r.before.end());
+    f.after.assign(r.after.begin(), r.after.end());
+    // The source's egress before the destination's ingress, as a packet goes.
+    auto egressFirst = [](const Cause& a, const Cause& b) {
+      return a.direction == ir::Direction::Egress && b.direction == ir::Direction::Ingress;
+    };
+    std::stable_sort(f.before.begin(), f.before.end(), egressFirst);
+    std::stable_sort(f.after.begin(), f.after.end(), egressFirst);
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+PolicyChanges policyChanges(const PolicyVersion& before, const PolicyVersion& after) {
+  PolicyChanges pc;
+  std::set<std::string> a(before.policyKeys.begin(), before.policyKeys.end());
+  std::set<std::string> b(after.policyKeys.begin(), after.policyKeys.end());
+  std::set_difference(b.begin(), b.end(), a.begin(), a.end(), std::back_inserter(pc.policiesAdded));
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(pc.policiesRemoved));
+
+  using RuleKey = std::tuple<std::string, ir::Direction, ir::Action, bool, std::string>;
+  auto rulesOf = [](const ir::Program& p) {
+    std::multiset<RuleKey> keys;
+    for (const auto& [id, r] : p.rules) keys.insert({r.policy, r.direction, r.action, r.audit, r.text});
+    return keys;
+  };
+  auto ra = rulesOf(*before.program);
+  auto rb = rulesOf(*after.program);
+  std::vector<RuleKey> diff;
+  std::set_difference(rb.begin(), rb.end(), ra.begin(), ra.end(), std::back_inserter(diff));
+  pc.rulesAdded = diff.size();
+  diff.clear();
+  std::set_difference(ra.begin(), ra.end(), rb.begin(), rb.end(), std::back_inserter(diff));
+  pc.rulesRemoved = diff.size();
+  return pc;
+}
+
+}  // namespace
+
+ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, const ReachOptions& options) {
+  const ir::Program& oldIr = *before.program;
+  const ir::Program& newIr = *after.program;
+  ReachSpace space({&oldIr, &newIr}, options);
+  ReachEvaluator oldEval(oldIr, space);
+  ReachEvaluator newEval(newIr, space);
+  const auto& peers = space.peers();
+
+  std::vector<Row> added, removed;
+  for (size_t s = 0; s < peers.size(); ++s) {
+    for (size_t d = 0; d < peers.size(); ++d) {
+      if (!oldEval.isFlow(s, d)) continue;  // the same for both: it depends on the peers only
+      std::vector<bool> was = oldEval.allowed(s, d);
+      std::vector<bool> is = newEval.allowed(s, d);
+      if (was == is) continue;
+      // Changed intervals, grouped by their causes in both versions.
+      std::map<std::pair<Causes, Causes>, std::vector<bool>> addedGroups, removedGroups;
+      std::vector<std::pair<Causes, Causes>> addedOrder, removedOrder;  // first-seen order
+      for (size_t atom = 0; atom < was.size(); ++atom) {
+        if (was[atom] == is[atom]) continue;
+        bool isAdded = is[atom];
+        std::pair<Causes, Causes> key{causesOf(oldEval, oldIr, newIr, peers, s, d, atom, isAdded),
+                                      causesOf(newEval, newIr, oldIr, peers, s, d, atom, !isAdded)};
+        auto& groups = isAdded ? addedGroups : removedGroups;
+        auto& order = isAdded ? addedOrder : removedOrder;
+        auto [it, fresh] = groups.try_emplace(key, std::vector<bool>(was.size(), false));
+        if (fresh) order.push_back(key);
+        it->second[atom] = true;
+      }
+      for (bool isAdded : {true, false}) {
+        auto& groups = isAdded ? addedGroups : removedGroups;
+        for (const auto& key : isAdded ? addedOrder : removedOrder) {
+          Row r;
+          r.src = s;
+          r.dst = d;
+          r.srcFirst = peers[s].first;
+          r.srcLast = peers[s].last;
+          r.dstFirst = peers[d].first;
+          r.dstLast = peers[d].last;
+          r.conns = space.conns(groups.at(key));
+          r.before = key.first;
+          r.after = key.second;
+          (isAdded ? added : removed).push_back(std::move(r));
+        }
+      }
+    }
+  }
+  ReachDiff out;
+  out.added = toChanges(mergeRanges(std::move(added), peers), peers);
+  out.removed = toChanges(mergeRanges(std::move(removed), peers), peers);
+  out.policies = policyChanges(before, after);
+  return out;
+}
+
+// ---- renderers ---------------------------------------------------------------------
+
+namespace {
+
+std::string count(size_t n, const std::string& one, const std::string& many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::string summaryLine(const ReachDiff& d) {
+  if (!d.connectivityChanged()) return "no connectivity change";
+  return count(d.added.size(), "flow", "flows") + " added, " + count(d.removed.size(), "flow", "flows") + " removed";
+}
+
+// "1 policy added (shop/x), 3 rules added, 1 removed", or "" when nothing changed.
+std::string policyLine(const PolicyChanges& pc) {
+  std::vector<std::string> parts;
+  if (!pc.policiesAdded.empty())
+    parts.push_back(count(pc.policiesAdded.size(), "policy", "policies") + " added (" + joined(pc.policiesAdded) + ")");
+  if (!pc.policiesRemoved.empty())
+    parts.push_back(count(pc.policiesRemoved.size(), "policy", "policies") + " removed (" +
+                    joined(pc.policiesRemoved) + ")");
+  if (pc.rulesAdded || pc.rulesRemoved)
+    parts.push_back(count(pc.rulesAdded, "rule", "rules") + " added, " + std::to_string(pc.rulesRemoved) + " removed");
+  return joined(parts, "; ");
+}
+
+const char* sideName(ir::Direction d) { return d == ir::Direction::Egress ? "egress" : "ingress"; }
+
+std::string selectionText(const Cause& c) {
+  if (c.policies.empty()) return "no policy selects it";
+  std::string s = "selected by " + joined(c.policies);
+  if (!c.newlySelecting.empty() && c.newlySelecting.size() < c.policies.size())
+    s += "; newly by " + joined(c.newlySelecting);
+  else if (!c.newlySelecting.empty())
+    s += ", all newly";
+  return s;
+}
+
+// The cause without its side, e.g. "default deny (selected by shop/api)".
+std::string causeBody(const Cause& c, bool markdown) {
+  auto code = [&](const std::string& s) {
+    if (!markdown) return "`" + s + "`";
+    std::string e;
+    for (char ch : s) e += ch == '|' ? std::string("\\|") : std::string(1, ch);
+    return "`" + e + "`";
+  };
+  switch (c.kind) {
+    case Cause::Kind::Rule:
+      return code(c.text) + " (" + c.policy + ", " + c.location + ")";
+    case Cause::Kind::DefaultDeny:
+      if (!c.newlySelecting.empty() && c.newlySelecting.size() == c.policies.size())
+        return "default deny: newly selected by " + joined(c.newlySelecting);
+      return "default deny (" + selectionText(c) + ")";
+    case Cause::Kind::Open:
+      if (c.policies.empty()) return "open: no policy selects it";
+      return "open: no " + std::string(sideName(c.direction)) + " section in " + joined(c.policies);
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string describeCause(const Cause& c) {
+  return std::string(sideName(c.direction)) + " of " + c.subject + ": " + causeBody(c, false);
+}
+
+std::string renderDiffText(const ReachDiff& d) {
+  std::string out = summaryLine(d);
+  std::string pl = policyLine(d.policies);
+  if (!pl.empty()) out += "; policies: " + pl;
+  out += "\n";
+  auto section = [&](const std::vector<FlowChange>& changes, const char* sign, const char* beforeLabel,
+                     const char* afterLabel) {
+    for (const auto& f : changes) {
+      out += std::string("\n") + sign + " " + f.src + " -> " + f.dst + ": " + f.conns.str() + "\n";
+      for (const auto& c : f.after) out += std::string("    ") + afterLabel + " " + describeCause(c) + "\n";
+      for (const auto& c : f.before) out += std::string("    ") + beforeLabel + " " + describeCause(c) + "\n";
+    }
+  };
+  section(d.added, "+", "was denied:", "now allowed:");
+  section(d.removed, "-", "was allowed:", "now denied:");
+  return out;
+}
+
+std::string renderDiffMarkdown(const ReachDiff& d) {
+  // The marker lets a CI job find and update its own comment.
+  std::string out = "<!-- membranec diff -->\n";
+  std::string pl = policyLine(d.policies);
+  if (!d.connectivityChanged()) {
+    out += "**Policy review:** No connectivity change for this inventory.";
+    if (!pl.empty()) out += " Policies changed (" + pl + "), no flow changed.";
+    return out + "\n";
+  }
+  out += "**Policy review:** " + summaryLine(d) + ".";
+  if (!pl.empty()) out += " Policies: " + pl + ".";
+  out += "\n";
+  constexpr size_t kFoldAbove = 10;  // rows; longer tables are collapsed
+  auto causes = [](const std::vector<Cause>& cs) {
+    std::string s;
+    for (const auto& c : cs)
+      s += (s.empty() ? "" : "<br>") + std::string(sideName(c.direction)) + " of `" + c.subject +
+           "`: " + causeBody(c, true);
+    return s.empty() ? std::string("—") : s;
+  };
+  auto table = [&](const std::vector<FlowChange>& changes, const std::string& title, const char* first,
+                   const char* second, bool afterFirst) {
+    if (changes.empty()) return;
+    std::string t = "| Source | Destination | Connections | " + std::string(first) + " | " + second +
+                    " |\n| --- | --- | --- | --- | --- |\n";
+    for (const auto& f : changes) {
+      std::string conns = f.conns.str();
+      for (size_t i = 0; (i = conns.find("; ", i)) != std::string::npos;) conns.replace(i, 2, "<br>");
+      t += "| `" + f.src + "` | `" + f.dst + "` | " + conns + " | " + causes(afterFirst ? f.after : f.before) + " | " +
+           causes(afterFirst ? f.before : f.after) + " |\n";
+    }
+    std::string heading = title + " (" + std::to_string(changes.size()) + ")";
+    if (changes.size() > kFoldAbove)
+      out += "\n<details><summary>" + heading + "</summary>\n\n" + t + "\n</details>\n";
+    else
+      out += "\n#### " + heading + "\n\n" + t;
+  };
+  table(d.added, "Added flows", "Now allowed by", "Was denied by", true);
+  table(d.removed, "Removed flows", "Now denied by", "Was allowed by", true);
+  return out;
+}
+
+std::string renderDiffJson(const ReachDiff& d) {
+  using nlohmann::ordered_json;
+  auto cause = [](const Cause& c) {
+    ordered_json j{{"side", sideName(c.direction)}, {"subject", c.subject}};
+    switch (c.kind) {
+      case Cause::Kind::Rule:
+        j["kind"] = "rule";
+        j["action"] = ir::actionName(c.action);
+        j["policy"] = c.policy;
+        j["text"] = c.text;
+        j["location"] = c.location;
+        break;
+      case Cause::Kind::DefaultDeny:
+      case Cause::Kind::Open:
+        j["kind"] = c.kind == Cause::Kind::DefaultDeny ? "default-deny" : "open";
+        j["policies"] = c.policies;
+        j["newlySelecting"] = c.newlySelecting;
+        break;
+    }
+    return j;
+  };
+  auto changes = [&](const std::vector<FlowChange>& fs) {
+    ordered_json arr = ordered_json::array();
+    for (const auto& f : fs) {
+      ordered_json before = ordered_json::array(), after = ordered_json::array();
+      for (const auto& c : f.before) before.push_back(cause(c));
+      for (const auto& c : f.after) after.push_back(cause(c));
+      arr.push_back(ordered_json{{"src", f.src},
+                                 {"dst", f.dst},
+                                 {"conns", connsToJson(f.conns)},
+                                 {"before", std::move(before)},
+                                 {"after", std::move(after)}});
+    }
+    return arr;
+  };
+  ordered_json j{{"changed", d.connectivityChanged()},
+                 {"added", changes(d.added)},
+                 {"removed", changes(d.removed)},
+                 {"policies",
+                  {{"added", d.policies.policiesAdded},
+                   {"removed", d.policies.policiesRemoved},
+                   {"rulesAdded", d.policies.rulesAdded},
+                   {"rulesRemoved", d.policies.rulesRemoved}}}};
+  return j.dump(2) + "\n";
+}
+
+std::string renderDiff(const ReachDiff& d, std::string_view format) {
+  if (format == "text") return renderDiffText(d);
+  if (format == "md") return renderDiffMarkdown(d);
+  if (format == "json") return renderDiffJson(d);
+  return "";
+}
+
+}  // namespace membrane::analysis

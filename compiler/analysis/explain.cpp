@@ -1,0 +1,579 @@
+#include "analysis/explain.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include <nlohmann/json.hpp>
+
+#include "ir/protocols.h"
+#include "support/diagnostics.h"
+
+namespace membrane::analysis {
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t");
+  size_t e = s.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+std::optional<unsigned> number(const std::string& s) {
+  unsigned v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+bool isIcmp(uint8_t p) { return p == ir::kICMP || p == ir::kICMPv6; }
+
+std::string portText(uint8_t protocol, uint16_t port) {
+  return isIcmp(protocol) ? ir::icmpTypeName(protocol == ir::kICMPv6, static_cast<uint8_t>(port))
+                          : std::to_string(port);
+}
+
+std::string rangesText(uint8_t protocol, const std::vector<ir::PortRange>& ranges) {
+  std::string s;
+  for (const auto& r : ranges) {
+    if (!s.empty()) s += ",";
+    s += portText(protocol, r.first);
+    if (r.last != r.first) s += "-" + portText(protocol, r.last);
+  }
+  return s;
+}
+
+std::string labelsText(const labels::LabelSet& labels) {
+  std::string s;
+  for (const auto& [k, v] : labels) s += (s.empty() ? "" : ",") + k + "=" + v;
+  return s;
+}
+
+std::string workloadOf(const ir::Endpoint& e) { return e.ns + "/" + (e.workload.empty() ? e.name : e.workload); }
+
+}  // namespace
+
+// ---- traffic -----------------------------------------------------------------------
+
+std::optional<ir::Traffic> parseTraffic(const std::string& spec, std::string* error) {
+  auto slash = spec.find('/');
+  std::string proto = lower(trim(spec.substr(0, slash)));
+  std::string value = slash == std::string::npos ? "" : trim(spec.substr(slash + 1));
+  auto fail = [&](const std::string& why) {
+    if (error) *error = "invalid --port '" + spec + "': " + why;
+    return std::nullopt;
+  };
+  ir::Traffic t;
+  if (proto == "tcp" || proto == "udp" || proto == "sctp") {
+    t.protocol = proto == "tcp" ? ir::kTCP : proto == "udp" ? ir::kUDP : ir::kSCTP;
+    auto n = number(value);
+    if (!n || *n < 1 || *n > 65535) return fail("expected a port number 1-65535 after '" + proto + "/'");
+    t.port = static_cast<uint16_t>(*n);
+    return t;
+  }
+  if (proto == "icmp" || proto == "icmpv6") {
+    bool v6 = proto == "icmpv6";
+    t.protocol = v6 ? ir::kICMPv6 : ir::kICMP;
+    if (auto n = number(value); n && *n <= 255) {
+      t.port = static_cast<uint16_t>(*n);
+      return t;
+    }
+    if (auto type = ir::icmpTypeByName(v6, lower(value))) {
+      t.port = *type;
+      return t;
+    }
+    std::string hint = closestMatch(lower(value), ir::icmpTypeNames(v6));
+    return fail("expected a type number 0-255 or name after '" + proto + "/'" +
+                (hint.empty() ? "" : "; did you mean '" + proto + "/" + hint + "'?"));
+  }
+  return fail("expected tcp/PORT, udp/PORT, sctp/PORT, icmp/TYPE or icmpv6/TYPE");
+}
+
+std::string trafficText(const ir::Traffic& t) {
+  return ir::protocolName(t.protocol) + "/" + portText(t.protocol, t.port);
+}
+
+// ---- naming an end -----------------------------------------------------------------
+
+std::optional<ResolvedEnd> resolveEnd(const ir::Program& program, const std::string& rawSpec, std::string* error) {
+  std::string spec = trim(rawSpec);
+  auto fail = [&](const std::string& why) -> std::optional<ResolvedEnd> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  if (spec.empty()) return fail("an empty name");
+  ResolvedEnd r;
+  if (spec == "host") {
+    r.kind = ResolvedEnd::Kind::Host;
+    return r;
+  }
+  if (auto a = net::Address::parse(spec)) {
+    r.address = *a;
+    if (const auto* e = program.endpointByAddress(*a)) {
+      r.endpoints = {e};
+    } else {
+      r.kind = ResolvedEnd::Kind::Outside;
+    }
+    return r;
+  }
+
+  std::set<std::string> namespaces;
+  for (const auto& e : program.endpoints) namespaces.insert(e.ns);
+
+  if (spec.find('=') != std::string::npos) {
+    // A label set, optionally `namespace/` first. Label keys may contain a
+    // '/' themselves (k8s.io/role), so a prefix only counts as a namespace
+    // when one by that name exists.
+    std::optional<std::string> ns;
+    std::string body = spec;
+    auto slash = spec.find('/');
+    if (slash != std::string::npos && slash < spec.find('=') && namespaces.count(spec.substr(0, slash))) {
+      ns = spec.substr(0, slash);
+      body = spec.substr(slash + 1);
+    }
+    labels::LabelSet wanted;
+    size_t start = 0;
+    while (start <= body.size()) {
+      size_t comma = body.find(',', start);
+      std::string pair = trim(body.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+      auto eq = pair.find('=');
+      if (eq == std::string::npos || trim(pair.substr(0, eq)).empty())
+        return fail("'" + spec + "': expected labels as key=value,key=value");
+      wanted[trim(pair.substr(0, eq))] = trim(pair.substr(eq + 1));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+    std::set<std::string> knownPairs;
+    for (const auto& e : program.endpoints) {
+      if (ns && e.ns != *ns) continue;
+      const auto* id = program.identity(e.identity);
+      if (!id) continue;
+      for (const auto& [k, v] : id->labels) knownPairs.insert(k + "=" + v);
+      bool all = std::all_of(wanted.begin(), wanted.end(), [&](const auto& kv) {
+        auto it = id->labels.find(kv.first);
+        return it != id->labels.end() && it->second == kv.second;
+      });
+      if (all) r.endpoints.push_back(&e);
+    }
+    if (r.endpoints.empty()) {
+      std::string msg = "no endpoint" + (ns ? " in namespace " + *ns : std::string()) + " has the labels " +
+                        labelsText(wanted);
+      for (const auto& [k, v] : wanted) {
+        if (knownPairs.count(k + "=" + v)) continue;
+        std::string close = closestMatch(k + "=" + v, {knownPairs.begin(), knownPairs.end()});
+        if (!close.empty()) {
+          msg += "; did you mean '" + close + "'?";
+          break;
+        }
+      }
+      return fail(msg);
+    }
+    return r;
+  }
+
+  // An endpoint or a workload name, with or without its namespace.
+  auto slash = spec.find('/');
+  std::optional<std::string> ns;
+  std::string name = spec;
+  if (slash != std::string::npos) {
+    ns = spec.substr(0, slash);
+    name = spec.substr(slash + 1);
+  }
+  // Candidates: each endpoint named so, and each workload named so (all its
+  // endpoints); one that is both (a pod that is its own workload) counts once.
+  std::map<std::vector<const ir::Endpoint*>, std::string> targets;
+  std::map<std::string, std::vector<const ir::Endpoint*>> workloads;
+  for (const auto& e : program.endpoints) {
+    if (ns && e.ns != *ns) continue;
+    if (e.name == name) targets.emplace(std::vector<const ir::Endpoint*>{&e}, e.key() + " (endpoint)");
+    if ((e.workload.empty() ? e.name : e.workload) == name) workloads[workloadOf(e)].push_back(&e);
+  }
+  for (const auto& [w, eps] : workloads) targets.emplace(eps, w + " (workload, " + std::to_string(eps.size()) +
+                                                                   (eps.size() == 1 ? " endpoint)" : " endpoints)"));
+  if (targets.size() == 1) {
+    r.endpoints = targets.begin()->first;
+    return r;
+  }
+  if (targets.size() > 1) {
+    std::vector<std::string> names;
+    for (const auto& [eps, label] : targets) names.push_back(label);
+    std::sort(names.begin(), names.end());
+    return fail("'" + spec + "' is ambiguous; it names " + joined(names) + "; give the namespace/name");
+  }
+  std::set<std::string> candidates;
+  for (const auto& e : program.endpoints) {
+    candidates.insert(e.key());
+    candidates.insert(workloadOf(e));
+    if (!ns) {
+      candidates.insert(e.name);
+      candidates.insert(e.workload.empty() ? e.name : e.workload);
+    }
+  }
+  std::string close = closestMatch(spec, {candidates.begin(), candidates.end()});
+  std::string msg = "no endpoint or workload named '" + spec + "'";
+  if (program.endpoints.empty()) msg += " (the inventory has no endpoints; give one with -i)";
+  if (!close.empty()) msg += "; did you mean '" + close + "'?";
+  return fail(msg);
+}
+
+// ---- explaining ----------------------------------------------------------------------
+
+namespace {
+
+struct End {
+  const ir::Endpoint* endpoint = nullptr;
+  bool host = false;
+  std::optional<net::Address> address;
+};
+
+ir::Peer peerOf(const ir::Program& program, const End& e) {
+  if (e.host) return ir::Peer::host(e.address);
+  if (e.endpoint) return ir::Peer::endpoint(program.identity(e.endpoint->identity), e.address);
+  return {ir::Peer::Kind::World, nullptr, e.address};
+}
+
+std::string describeEnd(const ir::Program& program, const End& e) {
+  if (e.host) return "the node (host)";
+  if (!e.endpoint) return "outside address " + (e.address ? e.address->str() : std::string("?")) + " (world)";
+  std::string s = "endpoint " + e.endpoint->key();
+  if (const auto* id = program.identity(e.endpoint->identity)) s += " {" + labelsText(id->labels) + "}";
+  if (e.address) s += " at " + e.address->str();
+  return s;
+}
+
+// The addresses a probe uses, where the user did not give one: one family
+// both ends have (IPv4 first, as the inventory lists them), like `reach`; an
+// end without an address (the host) leaves the other its first.
+void pickAddresses(End& src, End& dst) {
+  auto candidates = [](const End& e) -> std::vector<net::Address> {
+    if (e.address) return {*e.address};
+    if (e.endpoint) return e.endpoint->addresses;
+    return {};
+  };
+  auto sa = candidates(src), da = candidates(dst);
+  if (sa.empty() || da.empty()) {
+    if (!sa.empty()) src.address = sa.front();
+    if (!da.empty()) dst.address = da.front();
+    return;
+  }
+  for (const auto& a : sa) {
+    for (const auto& b : da) {
+      if (a.family != b.family) continue;
+      src.address = a;
+      dst.address = b;
+      return;
+    }
+  }
+}
+
+ir::FlowVerdict verdicts(const ir::Program& program, const End& src, const End& dst, const ir::Traffic& t) {
+  if (src.address && dst.address)
+    return ir::evaluateFlow(program, {src.endpoint, *src.address, src.host}, {dst.endpoint, *dst.address, dst.host}, t);
+  // Without an address on one end (the host, or an endpoint with none): the
+  // same two verdicts evaluateFlow combines, with no address for CIDR rules.
+  ir::FlowVerdict fv;
+  if (src.endpoint) fv.egress = ir::evaluate(program, *src.endpoint, ir::Direction::Egress, peerOf(program, dst), t);
+  if (dst.endpoint) fv.ingress = ir::evaluate(program, *dst.endpoint, ir::Direction::Ingress, peerOf(program, src), t);
+  return fv;
+}
+
+RuleVerdict ruleVerdict(const ir::Program& program, const SourceManager* sources, const ir::Rule& rule) {
+  RuleVerdict rv;
+  rv.id = rule.id;
+  rv.action = rule.action;
+  rv.audit = rule.audit;
+  rv.policy = rule.policy;
+  auto it = program.rules.find(rule.id);
+  if (it != program.rules.end()) {
+    rv.text = it->second.text;
+    rv.location = it->second.location;
+  }
+  const SourceRange& loc = it != program.rules.end() && it->second.loc.valid() ? it->second.loc : rule.loc;
+  if (sources && loc.valid() && loc.begin.file < sources->fileCount()) {
+    rv.sourceLine = std::string(sources->lineText(loc.begin.file, loc.begin.line));
+    rv.line = loc.begin.line;
+    rv.column = loc.begin.column;
+    uint32_t rest = rv.sourceLine.size() >= rv.column ? static_cast<uint32_t>(rv.sourceLine.size() - rv.column + 1) : 1;
+    rv.length = std::max<uint32_t>(1, std::min(loc.length, rest));
+  }
+  return rv;
+}
+
+// Why a rule's protocols and ports do not cover the traffic.
+std::string trafficMismatch(const ir::Rule& rule, const ir::Traffic& t, RuleVerdict::Status& status) {
+  std::vector<std::string> protocols;
+  for (const auto& m : rule.l4) {
+    if (m.protocol == t.protocol) {
+      status = RuleVerdict::Status::PortMismatch;
+      return std::string(isIcmp(t.protocol) ? "type " : "port ") + portText(t.protocol, t.port) + " is not in " +
+             ir::protocolName(t.protocol) + "/" + rangesText(t.protocol, m.ports);
+    }
+    protocols.push_back(ir::protocolName(m.protocol));
+  }
+  status = RuleVerdict::Status::ProtocolMismatch;
+  return "the rule is for " + joined(protocols) + ", not " + ir::protocolName(t.protocol);
+}
+
+std::string ruleRef(const ir::Program& program, uint32_t id) {
+  auto it = program.rules.find(id);
+  if (it == program.rules.end()) return "rule " + std::to_string(id);
+  return "`" + it->second.text + "` (" + it->second.location + ")";
+}
+
+SideExplanation explainSide(const ir::Program& program, const SourceManager* sources, const End& subject,
+                            const End& other, ir::Direction dir, const ir::Verdict& verdict, const ir::Traffic& t) {
+  SideExplanation side;
+  side.direction = dir;
+  side.subject = subject.endpoint->key();
+  side.peer = describeEnd(program, other);
+  side.verdict = verdict;
+  ir::Peer peer = peerOf(program, other);
+
+  std::set<uint32_t> seen;
+  if (subject.endpoint->classIndex) {
+    const auto& cls = program.classes.at(*subject.endpoint->classIndex);
+    side.classId = cls.id;
+    side.policies = cls.policies;
+    for (const auto& rule : cls.direction(dir).rules) {
+      seen.insert(rule.id);
+      RuleVerdict rv = ruleVerdict(program, sources, rule);
+      if (!ir::peerMatches(rule.peer, peer)) {
+        rv.status = RuleVerdict::Status::PeerMismatch;
+        rv.detail = "the rule's peers do not include " + side.peer;
+      } else if (!ir::trafficMatches(rule.l4, t)) {
+        rv.detail = trafficMismatch(rule, t, rv.status);
+      } else if (rule.audit) {
+        rv.status = RuleVerdict::Status::AuditOnly;
+        rv.detail = "policy " + rule.policy + " is in audit mode: a match is logged, not enforced";
+        if (verdict.auditWouldDeny && verdict.auditRule == rule.id) {
+          rv.detail += "; enforced, it would deny this connection";
+          side.audit = rv;
+        }
+      } else if (verdict.rule == rule.id) {
+        rv.status = RuleVerdict::Status::Decides;
+        side.deciding = rv;
+        continue;
+      } else if (rule.action == ir::Action::Allow && verdict.reason == ir::Reason::DeniedByRule) {
+        rv.status = RuleVerdict::Status::OverriddenByDeny;
+        rv.detail = "overridden: deny rules win, and " + ruleRef(program, verdict.rule) + " denies";
+      } else {
+        rv.status = RuleVerdict::Status::AlsoMatches;
+        rv.detail = "matches too; " + ruleRef(program, verdict.rule) + " comes first";
+      }
+      side.others.push_back(std::move(rv));
+    }
+  }
+  // Rules that would match if their policy selected the subject: the usual
+  // "why does my rule not apply" answer.
+  for (const auto& cls : program.classes) {
+    for (const auto& rule : cls.direction(dir).rules) {
+      if (!seen.insert(rule.id).second) continue;
+      if (std::binary_search(side.policies.begin(), side.policies.end(), rule.policy)) continue;
+      if (!ir::ruleMatches(rule, peer, t)) continue;
+      RuleVerdict rv = ruleVerdict(program, sources, rule);
+      rv.status = RuleVerdict::Status::NotSelected;
+      rv.detail = "would match, but policy " + rule.policy + " does not select " + side.subject;
+      side.others.push_back(std::move(rv));
+    }
+  }
+  return side;
+}
+
+// What must agree for several endpoints to be explained as one.
+using Signature = std::tuple<bool, int, uint32_t, uint32_t, bool, int, uint32_t, uint32_t>;
+Signature signatureOf(const ir::FlowVerdict& fv) {
+  auto part = [](const std::optional<ir::Verdict>& v) {
+    return v ? std::tuple<bool, int, uint32_t, uint32_t>{v->allowed, static_cast<int>(v->reason), v->rule, v->auditRule}
+             : std::tuple<bool, int, uint32_t, uint32_t>{true, -1, 0, 0};
+  };
+  return std::tuple_cat(part(fv.egress), part(fv.ingress));
+}
+
+std::vector<End> endsOf(const ResolvedEnd& r) {
+  if (r.kind == ResolvedEnd::Kind::Host) return {End{nullptr, true, std::nullopt}};
+  if (r.kind == ResolvedEnd::Kind::Outside) return {End{nullptr, false, r.address}};
+  std::vector<End> out;  // an endpoint named by its address keeps that address
+  for (const auto* e : r.endpoints) out.push_back(End{e, false, r.address});
+  return out;
+}
+
+std::string endName(const End& e) {
+  if (e.host) return "host";
+  if (e.endpoint) return e.endpoint->key();
+  return e.address ? e.address->str() : "?";
+}
+
+}  // namespace
+
+std::optional<Explanation> explainFlow(const ir::Program& program, const SourceManager* sources,
+                                       const ResolvedEnd& src, const ResolvedEnd& dst, const ir::Traffic& t,
+                                       std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<Explanation> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  if (src.kind != ResolvedEnd::Kind::Endpoints && dst.kind != ResolvedEnd::Kind::Endpoints)
+    return fail("neither end is an endpoint of the inventory; policies apply only to endpoints");
+
+  struct Pair {
+    End src, dst;
+    ir::FlowVerdict verdict;
+  };
+  std::vector<Pair> pairs;
+  for (End s : endsOf(src)) {
+    for (End d : endsOf(dst)) {
+      pickAddresses(s, d);
+      pairs.push_back({s, d, verdicts(program, s, d, t)});
+    }
+  }
+  // Several endpoints are explained as one only when they are treated alike.
+  std::map<Signature, std::vector<std::string>> groups;
+  for (const auto& p : pairs) groups[signatureOf(p.verdict)].push_back(endName(p.src) + " -> " + endName(p.dst));
+  if (groups.size() > 1) {
+    std::string msg = "the endpoints named are not treated alike for this connection; name one endpoint on each side:";
+    for (const auto& [sig, names] : groups)
+      msg += "\n  " + std::string(std::get<0>(sig) && std::get<4>(sig) ? "allowed: " : "denied:  ") + joined(names);
+    return fail(msg);
+  }
+
+  const Pair& p = pairs.front();
+  Explanation e;
+  e.src = endName(p.src);
+  e.dst = endName(p.dst);
+  e.traffic = trafficText(t);
+  e.allowed = p.verdict.allowed();
+  if (p.verdict.egress)
+    e.egress = explainSide(program, sources, p.src, p.dst, ir::Direction::Egress, *p.verdict.egress, t);
+  if (p.verdict.ingress)
+    e.ingress = explainSide(program, sources, p.dst, p.src, ir::Direction::Ingress, *p.verdict.ingress, t);
+  if (src.endpoints.size() > 1)
+    e.notes.push_back("the source names " + std::to_string(src.endpoints.size()) +
+                      " endpoints, all treated alike; shown for " + e.src);
+  if (dst.endpoints.size() > 1)
+    e.notes.push_back("the destination names " + std::to_string(dst.endpoints.size()) +
+                      " endpoints, all treated alike; shown for " + e.dst);
+  auto notEndpoint = [](const End& end, const std::string& name) {
+    return end.host ? std::string("host is the node, not an endpoint")
+                    : name + " is not an endpoint of the inventory";
+  };
+  if (!p.src.endpoint) e.notes.push_back(notEndpoint(p.src, e.src) + ": only the destination's ingress applies");
+  if (!p.dst.endpoint) e.notes.push_back(notEndpoint(p.dst, e.dst) + ": only the source's egress applies");
+  return e;
+}
+
+// ---- renderers ---------------------------------------------------------------------
+
+const char* statusName(RuleVerdict::Status s) {
+  switch (s) {
+    case RuleVerdict::Status::Decides: return "decides";
+    case RuleVerdict::Status::AlsoMatches: return "also-matches";
+    case RuleVerdict::Status::OverriddenByDeny: return "overridden-by-deny";
+    case RuleVerdict::Status::AuditOnly: return "audit-only";
+    case RuleVerdict::Status::PeerMismatch: return "peer-mismatch";
+    case RuleVerdict::Status::ProtocolMismatch: return "protocol-mismatch";
+    case RuleVerdict::Status::PortMismatch: return "port-mismatch";
+    case RuleVerdict::Status::NotSelected: return "not-selected";
+  }
+  return "";
+}
+
+namespace {
+
+const char* sideName(ir::Direction d) { return d == ir::Direction::Egress ? "egress" : "ingress"; }
+
+std::string verdictText(const SideExplanation& s) {
+  switch (s.verdict.reason) {
+    case ir::Reason::AllowedByRule: return "allowed by a rule";
+    case ir::Reason::DeniedByRule: return "denied by a deny rule";
+    case ir::Reason::DefaultDeny: return "denied: no rule matches (default deny)";
+    case ir::Reason::NoPolicy:
+      return s.policies.empty() ? "allowed: no policy selects " + s.subject
+                                : std::string("allowed: no policy that selects it has an ") + sideName(s.direction) +
+                                      " section";
+  }
+  return "";
+}
+
+// file:line:col, then the line and a caret, like a diagnostic.
+std::string snippet(const RuleVerdict& r, const std::string& indent) {
+  std::string out = indent + r.location + ": " + r.text + "  [" + r.policy + "]\n";
+  if (r.sourceLine.empty()) return out;
+  std::string caret;
+  for (uint32_t i = 1; i < r.column && i - 1 < r.sourceLine.size(); ++i)
+    caret += r.sourceLine[i - 1] == '\t' ? '\t' : ' ';
+  caret += "^" + std::string(r.length > 0 ? r.length - 1 : 0, '~');
+  return out + indent + "  " + r.sourceLine + "\n" + indent + "  " + caret + "\n";
+}
+
+}  // namespace
+
+std::string renderExplanationText(const Explanation& e) {
+  std::string out = e.src + " -> " + e.dst + " on " + e.traffic + ": " + (e.allowed ? "ALLOWED" : "DENIED") + "\n";
+  for (const auto& n : e.notes) out += "  note: " + n + "\n";
+  for (const auto* side : {&e.egress, &e.ingress}) {
+    if (!*side) continue;
+    const SideExplanation& s = **side;
+    out += std::string("\n") + sideName(s.direction) + " of " + s.subject + ": " + verdictText(s) + "\n";
+    out += "  peer: " + s.peer + "\n";
+    if (s.policies.empty())
+      out += "  selected by no policy\n";
+    else
+      out += "  selected by " + joined(s.policies) + " (class " + std::to_string(*s.classId) + ")\n";
+    if (s.deciding) out += "  decided by:\n" + snippet(*s.deciding, "    ");
+    if (s.audit) out += "  audit mode would deny it:\n" + snippet(*s.audit, "    ");
+    if (!s.others.empty()) {
+      out += "  other rules:\n";
+      for (const auto& r : s.others)
+        out += "    " + r.location + ": " + r.text + "  [" + r.policy + "]\n      " + statusName(r.status) + ": " +
+               r.detail + "\n";
+    }
+  }
+  return out;
+}
+
+std::string renderExplanationJson(const Explanation& e) {
+  using nlohmann::ordered_json;
+  auto rule = [](const RuleVerdict& r) {
+    ordered_json j{{"status", statusName(r.status)},
+                   {"action", ir::actionName(r.action)},
+                   {"audit", r.audit},
+                   {"policy", r.policy},
+                   {"text", r.text},
+                   {"location", r.location}};
+    if (!r.detail.empty()) j["detail"] = r.detail;
+    return j;
+  };
+  auto side = [&](const std::optional<SideExplanation>& s) -> ordered_json {
+    if (!s) return nullptr;
+    ordered_json others = ordered_json::array();
+    for (const auto& r : s->others) others.push_back(rule(r));
+    return ordered_json{{"subject", s->subject},
+                        {"allowed", s->verdict.allowed},
+                        {"reason", ir::reasonName(s->verdict.reason)},
+                        {"policies", s->policies},
+                        {"peer", s->peer},
+                        {"decidingRule", s->deciding ? rule(*s->deciding) : ordered_json(nullptr)},
+                        {"auditWouldDeny", s->verdict.auditWouldDeny},
+                        {"auditRule", s->audit ? rule(*s->audit) : ordered_json(nullptr)},
+                        {"otherRules", std::move(others)}};
+  };
+  ordered_json j{{"src", e.src},         {"dst", e.dst},         {"traffic", e.traffic}, {"allowed", e.allowed},
+                 {"egress", side(e.egress)}, {"ingress", side(e.ingress)}, {"notes", e.notes}};
+  return j.dump(2) + "\n";
+}
+
+}  // namespace membrane::analysis

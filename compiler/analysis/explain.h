@@ -1,0 +1,100 @@
+// `membranec explain`: why one connection is allowed or denied — the verdict
+// of the source's egress and of the destination's ingress as the reference
+// evaluator (ir/evaluator.h, evaluateFlow) gives them, the rule that decided
+// each, and why the other rules that could have applied did not.
+// Documented in docs/explain.md.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ir/evaluator.h"
+#include "ir/ir.h"
+#include "support/source.h"
+
+namespace membrane::analysis {
+
+// Parses `tcp/8080`, `udp/53`, `sctp/N`, `icmp/echo-request` or `icmp/8`,
+// `icmpv6/TYPE`. nullopt and `error` set when it is not one of those.
+std::optional<ir::Traffic> parseTraffic(const std::string& spec, std::string* error);
+std::string trafficText(const ir::Traffic& t);  // back to "tcp/8080", "icmp/echo-request"
+
+// One end of the connection to explain, as the user named it:
+//   `namespace/pod` or `pod`            an endpoint
+//   `namespace/workload` or `workload`  every endpoint of a workload
+//   `app=api,tier=web`, `shop/app=api`  every endpoint with those labels
+//                                       (in that namespace)
+//   an IPv4 or IPv6 address             the endpoint with that address, or
+//                                       an outside peer
+//   `host`                              the node itself
+struct ResolvedEnd {
+  enum class Kind { Endpoints, Host, Outside } kind = Kind::Endpoints;
+  std::vector<const ir::Endpoint*> endpoints;  // Kind::Endpoints: sorted by key, at least one
+  std::optional<net::Address> address;         // Kind::Outside, or the address that named an endpoint
+};
+// nullopt and `error` set when the name matches nothing (with a
+// did-you-mean when something is close) or is malformed.
+std::optional<ResolvedEnd> resolveEnd(const ir::Program& program, const std::string& spec, std::string* error);
+
+// One rule of a side, and what it did for this connection.
+struct RuleVerdict {
+  enum class Status {
+    Decides,           // matched and decided the verdict
+    AlsoMatches,       // matched; another rule of the same action decided first (lower id)
+    OverriddenByDeny,  // an allow rule that matched, but a deny rule matched too
+    AuditOnly,         // matched, but its policy is in audit mode: logged, not enforced
+    PeerMismatch,      // the peer is not one the rule names
+    ProtocolMismatch,  // the rule names other protocols
+    PortMismatch,      // the protocol matches, the port or ICMP type is outside the rule's
+    NotSelected,       // would match, but its policy does not select the subject
+  };
+  uint32_t id = 0;
+  Status status = Status::PeerMismatch;
+  std::string detail;  // the why, e.g. "port 8080 is not in 80,443"
+  ir::Action action = ir::Action::Allow;
+  bool audit = false;
+  std::string policy, text, location;
+  // The source line the rule starts on, and where the caret goes (1-based
+  // column, length), for a snippet like a diagnostic's; empty without sources.
+  std::string sourceLine;
+  uint32_t line = 0, column = 0, length = 0;
+};
+
+struct SideExplanation {
+  ir::Direction direction = ir::Direction::Egress;
+  std::string subject;                // endpoint key, "namespace/name"
+  std::optional<uint32_t> classId;    // none: no policy selects the subject
+  std::vector<std::string> policies;  // the policies that select the subject
+  std::string peer;                   // the other end, as the rules see it
+  ir::Verdict verdict;
+  std::optional<RuleVerdict> deciding;  // Reason::AllowedByRule or DeniedByRule
+  std::optional<RuleVerdict> audit;     // an audit-mode deny that would have denied
+  // The side's other rules (deny rules, then allow rules, by id), then rules
+  // of policies that do not select the subject but would match.
+  std::vector<RuleVerdict> others;
+};
+
+struct Explanation {
+  std::string src, dst;  // the ends as resolved: "shop/frontend-0", "198.19.66.5", "host"
+  std::string traffic;   // "tcp/8080"
+  std::optional<SideExplanation> egress;   // when the source is an endpoint
+  std::optional<SideExplanation> ingress;  // when the destination is an endpoint
+  bool allowed = true;
+  std::vector<std::string> notes;  // e.g. which endpoints a workload name stood for
+};
+
+// Explains the connection from `src` to `dst`. Ends naming several
+// endpoints are explained for one pair only when every pair gets the same
+// verdicts from the same rules; otherwise nullopt and `error` lists the
+// candidates. `sources` (optional) provides the source lines of rules.
+std::optional<Explanation> explainFlow(const ir::Program& program, const SourceManager* sources,
+                                       const ResolvedEnd& src, const ResolvedEnd& dst, const ir::Traffic& traffic,
+                                       std::string* error);
+
+std::string renderExplanationText(const Explanation& e);
+std::string renderExplanationJson(const Explanation& e);
+const char* statusName(RuleVerdict::Status s);  // "decides", "peer-mismatch", ...
+
+}  // namespace membrane::analysis

@@ -1,0 +1,93 @@
+#include "driver/cmd_explain.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "analysis/explain.h"
+#include "driver/pipeline.h"
+
+namespace membrane::driver {
+
+namespace {
+constexpr int kExitOk = 0;
+constexpr int kExitDenied = 1;
+constexpr int kExitInputErrors = 2;
+constexpr int kExitPolicyErrors = 3;
+}  // namespace
+
+ExplainCommand::ExplainCommand(CLI::App& app) {
+  cmd_ = app.add_subcommand("explain", "Explain why one connection is allowed or denied, rule by rule");
+  cmd_->add_option("paths", paths_, "Policy files, or directories searched recursively for *.policy")
+      ->required()
+      ->type_name("FILES|DIRS");
+  cmd_->add_option("-i,--inventory", inventory_,
+                   "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  cmd_->add_option("--from", from_,
+                   "The source: namespace/pod, pod, namespace/workload, labels (shop/app=api,tier=web), an IP "
+                   "address, or host")
+      ->required()
+      ->type_name("SRC");
+  cmd_->add_option("--to", to_, "The destination, named like --from")->required()->type_name("DST");
+  cmd_->add_option("--port", port_, "tcp/PORT, udp/PORT, sctp/PORT, icmp/TYPE or icmpv6/TYPE (number or name)")
+      ->required()
+      ->type_name("PROTO/N");
+  cmd_->add_option("--format", format_, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  cmd_->add_flag("--exit-code", exitCode_, "Exit with 1 when the connection is denied");
+  cmd_->add_option("--color", color_, "Colour diagnostics: auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd_->footer(
+      "Shows the verdict of the source's egress and the destination's ingress, the rule that decided each\n"
+      "(with its source line), and why the other rules did not apply.\n\n"
+      "Exit codes: 0 explained (with --exit-code: allowed), 1 denied (--exit-code only), 2 usage or input\n"
+      "errors (also an unknown or ambiguous name), 3 policy errors.\n\n"
+      "Example:\n"
+      "  membranec explain -i policies/shop/inventory.json policies/shop --from shop/frontend --to shop/api "
+      "--port tcp/8080");
+}
+
+int ExplainCommand::run() const {
+  Compilation c;
+  driver::run({paths_, inventory_}, c);
+  for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
+  bool color = color_ == "always" ||
+               (color_ == "auto" && isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr);
+  c.diags.print(std::cerr, color);
+  switch (c.outcome()) {
+    case Outcome::InputErrors: return kExitInputErrors;
+    case Outcome::PolicyErrors: return kExitPolicyErrors;
+    case Outcome::Ok: break;
+  }
+  if (!c.ir) return kExitPolicyErrors;
+
+  std::string error;
+  auto traffic = analysis::parseTraffic(port_, &error);
+  if (!traffic) {
+    std::cerr << "membranec: error: " << error << "\n";
+    return kExitInputErrors;
+  }
+  auto src = analysis::resolveEnd(*c.ir, from_, &error);
+  if (!src) {
+    std::cerr << "membranec: error: --from: " << error << "\n";
+    return kExitInputErrors;
+  }
+  auto dst = analysis::resolveEnd(*c.ir, to_, &error);
+  if (!dst) {
+    std::cerr << "membranec: error: --to: " << error << "\n";
+    return kExitInputErrors;
+  }
+  auto explanation = analysis::explainFlow(*c.ir, &c.sources, *src, *dst, *traffic, &error);
+  if (!explanation) {
+    std::cerr << "membranec: error: " << error << "\n";
+    return kExitInputErrors;
+  }
+  std::cout << (format_ == "json" ? analysis::renderExplanationJson(*explanation)
+                                  : analysis::renderExplanationText(*explanation));
+  if (!std::cout.flush()) return kExitInputErrors;
+  return exitCode_ && !explanation->allowed ? kExitDenied : kExitOk;
+}
+
+}  // namespace membrane::driver

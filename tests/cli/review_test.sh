@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# End-to-end tests of `membranec diff` and `membranec explain` on the shipped
+# shop example and a modified copy of it (in a temporary directory): output
+# formats, exit codes, git:REV, errors.
+#
+#   tests/cli/review_test.sh path/to/membranec
+#
+# Prints PASS or FAIL per case, then "N passed, M failed"; exits non-zero if
+# any case failed. Needs python3 (JSON checks) and git (git:REV).
+set -uo pipefail
+
+if (($# < 1)) || [[ ! -x $1 ]]; then
+  echo "usage: $0 path/to/membranec" >&2
+  exit 2
+fi
+membranec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+root=$(cd "$(dirname "$0")/../.." && pwd)
+shop=$root/policies/shop
+inv=$shop/inventory.json
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/membranec-review.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/stdout
+err=$tmp/stderr
+passed=0
+failed=0
+why=()
+
+run() {
+  last_cmd="membranec $*"
+  "$membranec" "$@" </dev/null >"$out" 2>"$err"
+  rc=$?
+}
+fail() { why+=("$*"); }
+expect_rc() { [[ $rc == "$1" ]] || fail "exit code $rc, expected $1"; }
+expect_out() { grep -qF -- "$1" "$out" || fail "stdout lacks: $1"; }
+expect_no_out_line() { ! grep -qF -- "$1" "$out" || fail "stdout has: $1"; }
+expect_err() { grep -qF -- "$1" "$err" || fail "stderr lacks: $1"; }
+# A Python expression over the JSON on stdout (as `j`) that must be true.
+expect_json() {
+  python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
+    "$out" "$1" 2>/dev/null || fail "JSON check failed: $1"
+}
+finish() {
+  if ((${#why[@]} == 0)); then
+    echo "PASS $1"
+    ((passed++))
+  else
+    echo "FAIL $1 ($last_cmd)"
+    printf '  - %s\n' "${why[@]}"
+    echo "  stdout:"; sed 's/^/    /' "$out"
+    echo "  stderr:"; sed 's/^/    /' "$err"
+    ((failed++))
+  fi
+  why=()
+}
+
+# The change under review: Prometheus may now scrape the frontend (a new
+# rule), and the partner block on the frontend grows from a /24 to a /22.
+cp -r "$shop" "$tmp/new"
+python3 - "$tmp/new/frontend.policy" <<'EOF'
+import sys
+p = sys.argv[1]
+s = open(p).read()
+s = s.replace("    allow from host on tcp/8081\n",
+              "    allow from host on tcp/8081\n"
+              "    allow from pods { app = prometheus } in namespaces { purpose = monitoring } on tcp/9100\n")
+s = s.replace("deny from cidr 198.19.66.0/24", "deny from cidr 198.19.64.0/22")
+open(p, "w").write(s)
+EOF
+
+# ---- diff ------------------------------------------------------------------------
+
+run diff -i "$inv" "$shop" "$shop" --exit-code
+expect_rc 0
+expect_out "no connectivity change"
+finish "diff: identical versions, exit code 0"
+
+run diff -i "$inv" "$shop" "$tmp/new"
+expect_rc 0
+expect_out "1 flow added, 2 flows removed; policies: 2 rules added, 1 removed"
+expect_out "+ monitoring/prometheus -> shop/frontend: TCP 9100"
+expect_out "now allowed: ingress of shop/frontend: \`allow from pods { app = prometheus } in namespaces { purpose = monitoring } on tcp/9100\` (shop/frontend, $tmp/new/frontend.policy:11:5)"
+expect_out "was denied: ingress of shop/frontend: default deny (selected by shop/default-deny, shop/frontend, shop/frontend-https-only)"
+expect_out "- 198.19.64.0-198.19.65.255 -> shop/frontend: TCP 80,443"
+expect_out "- 198.19.67.0-198.19.67.255 -> shop/frontend: TCP 80,443"
+expect_out "now denied: ingress of shop/frontend: \`deny from cidr 198.19.64.0/22\` (shop/frontend, $tmp/new/frontend.policy:13:5)"
+expect_out "was allowed: ingress of shop/frontend: \`allow from world on tcp/80, tcp/443\` (shop/frontend, $shop/frontend.policy:8:5)"
+# 198.19.66.0/24 was denied before and still is: no change there.
+expect_no_out_line "198.19.66.0-198.19.66.255"
+finish "diff: text lists the added and removed flows with their rules"
+
+run diff -i "$inv" "$shop" "$tmp/new" --exit-code
+expect_rc 1
+finish "diff --exit-code: 1 when connectivity changed"
+
+run diff -i "$inv" "$shop" "$tmp/new" --format md
+expect_rc 0
+expect_out "<!-- membranec diff -->"
+expect_out "**Policy review:** 1 flow added, 2 flows removed."
+expect_out "#### Added flows (1)"
+expect_out "| \`monitoring/prometheus\` | \`shop/frontend\` | TCP 9100 | "
+expect_out "#### Removed flows (2)"
+expect_out "| \`198.19.64.0-198.19.65.255\` | \`shop/frontend\` | TCP 80,443 | ingress of \`shop/frontend\`: \`deny from cidr 198.19.64.0/22\`"
+finish "diff --format md: a pull-request comment"
+
+run diff -i "$inv" "$shop" "$shop" --format md
+expect_rc 0
+expect_out "**Policy review:** No connectivity change for this inventory."
+finish "diff --format md: no change"
+
+run diff -i "$inv" "$shop" "$tmp/new" --format json
+expect_rc 0
+expect_json 'j["changed"] is True and len(j["added"]) == 1 and len(j["removed"]) == 2'
+expect_json 'j["added"][0]["src"] == "monitoring/prometheus" and j["added"][0]["dst"] == "shop/frontend"'
+expect_json 'j["added"][0]["conns"] == {"TCP": ["9100"]}'
+expect_json '[c["kind"] for c in j["added"][0]["after"]] == ["open", "rule"]'
+expect_json 'j["added"][0]["after"][1]["location"].endswith("/new/frontend.policy:11:5")'
+expect_json 'j["removed"][0]["after"][0]["action"] == "deny"'
+expect_json 'j["policies"] == {"added": [], "removed": [], "rulesAdded": 2, "rulesRemoved": 1}'
+finish "diff --format json: the contract"
+
+run diff -i "$inv" "$shop" "$tmp/new" --format json -o "$tmp/diff.json" --exit-code
+expect_rc 1
+python3 -c 'import json, sys; assert json.load(open(sys.argv[1]))["changed"]' "$tmp/diff.json" 2>/dev/null ||
+  fail "-o file missing or not the JSON"
+finish "diff -o FILE writes the output there"
+
+cp -r "$tmp/new" "$tmp/broken"
+printf 'namespace shop\npolicy oops { selects { app = api } ingress { allow from pods nope } }\n' >"$tmp/broken/oops.policy"
+run diff -i "$inv" "$shop" "$tmp/broken" --exit-code
+expect_rc 3
+expect_err "$tmp/broken/oops.policy:2:"
+expect_err "error:"
+finish "diff: policy errors in a version exit 3, with file:line:col"
+
+run diff -i "$inv" "$shop" "$tmp/missing"
+expect_rc 2
+expect_err "membranec: error: cannot open '$tmp/missing'"
+finish "diff: a missing version is exit code 2"
+
+run diff -i "$inv" "$shop"
+expect_rc 2
+finish "diff: one version only is a usage error"
+
+# git:REV — the old version from a commit of a scratch repository.
+repo=$tmp/repo
+mkdir -p "$repo/policies"
+cp -r "$shop" "$repo/policies/shop"
+git_() { git -C "$repo" -c user.name=t -c user.email=t@example.invalid -c commit.gpgsign=false "$@" >/dev/null 2>&1; }
+if git_ init -q && git_ add -A && git_ commit -qm base; then
+  cp "$tmp/new/frontend.policy" "$repo/policies/shop/frontend.policy"
+  cd "$repo" || exit 2
+  run diff -i "$inv" --format json git:HEAD policies/shop
+  expect_rc 0
+  expect_json 'len(j["added"]) == 1 and len(j["removed"]) == 2'
+  expect_json 'j["removed"][0]["before"][0]["location"] == "HEAD:policies/shop/frontend.policy:8:5"'
+  finish "diff git:HEAD PATH: the old version as committed"
+
+  cd "$repo/policies" || exit 2
+  run diff -i "$inv" git:HEAD:shop shop --exit-code
+  expect_rc 1
+  finish "diff git:REV:PATH from a subdirectory"
+
+  cd "$repo" || exit 2
+  run diff -i "$inv" git:no-such-rev policies/shop
+  expect_rc 2
+  expect_err "membranec: error: cannot list 'policies/shop' at git revision 'no-such-rev'"
+  finish "diff git:REV: an unknown revision is exit code 2"
+  cd "$root" || exit 2
+else
+  fail "cannot create a git repository in $repo"
+  finish "diff git:HEAD PATH: the old version as committed"
+fi
+
+# ---- explain ---------------------------------------------------------------------
+
+run explain -i "$inv" "$shop" --from shop/frontend --to shop/api --port tcp/8080 --exit-code
+expect_rc 0
+expect_out "shop/frontend-0 -> shop/api-0 on tcp/8080: ALLOWED"
+expect_out "egress of shop/frontend-0: allowed by a rule"
+expect_out "    $shop/frontend.policy:16:5: allow to pods api on tcp/http  [shop/frontend]"
+expect_out "ingress of shop/api-0: allowed by a rule"
+expect_out "    $shop/api.policy:7:5: allow from pods frontend on tcp/http  [shop/api]"
+expect_out "          allow from pods frontend on tcp/http"
+expect_out "          ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"
+expect_out "note: the destination names 2 endpoints, all treated alike; shown for shop/api-0"
+finish "explain: an allowed flow, deciding rules with source"
+
+run explain -i "$inv" "$shop" --from ops/ci-runner --to app=postgres --port tcp/5432
+expect_rc 0
+expect_out "ops/ci-runner-0 -> shop/postgres-0 on tcp/5432: DENIED"
+expect_out "egress of ops/ci-runner-0: allowed: no policy selects ops/ci-runner-0"
+expect_out "not-selected: would match, but policy shop/api does not select ops/ci-runner-0"
+expect_out "ingress of shop/postgres-0: denied by a deny rule"
+expect_out "    $shop/database.policy:10:5: deny from pods { role = backup, runner = untrusted } in namespace ops  [shop/database]"
+expect_out "overridden-by-deny: overridden: deny rules win"
+finish "explain: a denied flow, the deny rule and the allow it overrides"
+
+run explain -i "$inv" "$shop" --from ops/ci-runner --to shop/postgres --port tcp/5432 --exit-code
+expect_rc 1
+finish "explain --exit-code: 1 when denied"
+
+run explain -i "$inv" "$shop" --from 198.19.66.7 --to shop/frontend-1 --port tcp/443 --format json
+expect_rc 0
+expect_json 'j["allowed"] is False and j["egress"] is None'
+expect_json 'j["ingress"]["reason"] == "denied-by-rule" and j["ingress"]["decidingRule"]["location"].endswith("frontend.policy:12:5")'
+finish "explain --format json: an outside address"
+
+run explain -i "$inv" "$shop" --from shop/frontnd --to shop/api --port tcp/8080
+expect_rc 2
+expect_err "membranec: error: --from: no endpoint or workload named 'shop/frontnd'; did you mean 'shop/frontend'?"
+finish "explain: an unknown name, with did-you-mean"
+
+run explain -i "$inv" "$shop" --from shop/api --to shop/tier=data --port tcp/5432
+expect_rc 2
+expect_err "not treated alike"
+expect_err "allowed: shop/api-0 -> shop/postgres-0"
+finish "explain: a name for endpoints treated differently is an error listing them"
+
+run explain -i "$inv" "$shop" --from shop/api --to shop/nats --port tcp/http
+expect_rc 2
+expect_err "invalid --port 'tcp/http'"
+finish "explain: a bad --port is exit code 2"
+
+run explain -i "$inv" "$tmp/broken" --from shop/api --to shop/nats --port tcp/4222
+expect_rc 3
+expect_err "oops.policy:2:"
+finish "explain: policy errors exit 3"
+
+echo "$passed passed, $failed failed"
+((failed == 0))

@@ -1,0 +1,370 @@
+// `membranec diff`: connectivity added and removed between two versions of a
+// policy set, and the rules responsible, on the x/y/z × a/b/c cluster of
+// cluster_test_support.h.
+#include "analysis/diff.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster_test_support.h"
+
+namespace membrane::analysis {
+namespace {
+
+using membrane::testing::XyzCluster;
+
+const ReachOptions kWorkloadsOnly{false, false};
+
+// Line 1 is the namespace; the rule is on line 5, column 5.
+const char* kBase = R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80
+  }
+}
+)";
+
+ReachDiff diff(const XyzCluster& before, const XyzCluster& after, const ReachOptions& options = kWorkloadsOnly) {
+  return diffReach({&before.ir(), before.policyKeys()}, {&after.ir(), after.policyKeys()}, options);
+}
+
+// "src -> dst: conns" per change, one a line.
+std::string flows(const std::vector<FlowChange>& changes) {
+  std::string out;
+  for (const auto& f : changes) out += f.src + " -> " + f.dst + ": " + f.conns.str() + "\n";
+  return out;
+}
+
+std::string causes(const std::vector<Cause>& cs) {
+  std::string out;
+  for (const auto& c : cs) out += describeCause(c) + "\n";
+  return out;
+}
+
+TEST(DiffFlows, AddedRuleAddsExactlyItsFlowWithTheRuleResponsible) {
+  XyzCluster before(kBase, "old.policy");
+  XyzCluster after(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80
+    allow from pods { pod = c } on tcp/80
+  }
+}
+)",
+                   "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "x/c -> x/a: TCP 80\n");
+  EXPECT_EQ(flows(d.removed), "");
+  ASSERT_EQ(d.added.size(), 1u);
+  EXPECT_EQ(causes(d.added[0].after),
+            "egress of x/c: open: no policy selects it\n"
+            "ingress of x/a: `allow from pods { pod = c } on tcp/80` (x/a-in, new.policy:6:5)\n");
+  EXPECT_EQ(causes(d.added[0].before), "ingress of x/a: default deny (selected by x/a-in)\n");
+  EXPECT_TRUE(d.connectivityChanged());
+  EXPECT_EQ(d.policies.rulesAdded, 1u);
+  EXPECT_EQ(d.policies.rulesRemoved, 0u);
+}
+
+TEST(DiffFlows, RemovedRuleRemovesItsFlow) {
+  XyzCluster before(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80
+    allow from pods { pod = c } on tcp/80
+  }
+}
+)",
+                    "old.policy");
+  XyzCluster after(kBase, "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "x/c -> x/a: TCP 80\n");
+  ASSERT_EQ(d.removed.size(), 1u);
+  EXPECT_EQ(causes(d.removed[0].before),
+            "egress of x/c: open: no policy selects it\n"
+            "ingress of x/a: `allow from pods { pod = c } on tcp/80` (x/a-in, old.policy:6:5)\n");
+  // Only the side that now denies.
+  EXPECT_EQ(causes(d.removed[0].after), "ingress of x/a: default deny (selected by x/a-in)\n");
+}
+
+TEST(DiffFlows, WiderPortRangeAddsOnlyTheNewPorts) {
+  XyzCluster before(kBase);
+  XyzCluster after(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80-82
+  }
+}
+)");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "x/b -> x/a: TCP 81-82\n");
+  EXPECT_EQ(flows(d.removed), "");
+}
+
+TEST(DiffFlows, AddedDenyRemovesWithTheDenyRule) {
+  XyzCluster before(kBase);
+  XyzCluster after(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80
+    deny from pods { pod = b }
+  }
+}
+)");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "x/b -> x/a: TCP 80\n");
+  ASSERT_EQ(d.removed.size(), 1u);
+  ASSERT_EQ(d.removed[0].after.size(), 1u);
+  EXPECT_EQ(d.removed[0].after[0].kind, Cause::Kind::Rule);
+  EXPECT_EQ(d.removed[0].after[0].action, ir::Action::Deny);
+  EXPECT_EQ(d.removed[0].after[0].location, "t.policy:6:5");
+}
+
+TEST(DiffFlows, NewPolicyThatSelectsIsNamedInTheDefaultDeny) {
+  XyzCluster before(kBase);
+  XyzCluster after(std::string(kBase) + "policy b-out {\n  selects { pod = b }\n  egress {}\n}\n");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  // Everything x/b could open before: the whole cluster (all), and x/a on TCP 80.
+  EXPECT_EQ(flows(d.removed),
+            "x/b -> x/a: TCP 80\nx/b -> x/c: all\nx/b -> y/a: all\nx/b -> y/b: all\nx/b -> y/c: all\n"
+            "x/b -> z/a: all\nx/b -> z/b: all\nx/b -> z/c: all\n");
+  ASSERT_FALSE(d.removed.empty());
+  ASSERT_EQ(d.removed[0].after.size(), 1u);
+  const Cause& c = d.removed[0].after[0];
+  EXPECT_EQ(c.kind, Cause::Kind::DefaultDeny);
+  EXPECT_EQ(c.direction, ir::Direction::Egress);
+  EXPECT_EQ(c.newlySelecting, std::vector<std::string>{"x/b-out"});
+  EXPECT_EQ(describeCause(c), "egress of x/b: default deny: newly selected by x/b-out");
+  EXPECT_EQ(d.policies.policiesAdded, std::vector<std::string>{"x/b-out"});
+}
+
+TEST(DiffFlows, RenameAndReformatChangeNoFlow) {
+  XyzCluster before(kBase);
+  // The policy renamed, the peer through a named selector, reformatted.
+  XyzCluster after(R"(namespace x
+selector bees = { pod = b }
+
+
+policy a-ingress { selects { pod = a }
+  ingress { allow from pods bees on tcp/80 } }
+)");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after, ReachOptions{});  // with host and external ranges too
+  EXPECT_FALSE(d.connectivityChanged());
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "");
+  EXPECT_EQ(d.policies.policiesAdded, std::vector<std::string>{"x/a-ingress"});
+  EXPECT_EQ(d.policies.policiesRemoved, std::vector<std::string>{"x/a-in"});
+  EXPECT_EQ(d.policies.rulesAdded, 1u);
+  EXPECT_EQ(d.policies.rulesRemoved, 1u);
+  std::string md = renderDiffMarkdown(d);
+  EXPECT_NE(md.find("**Policy review:** No connectivity change for this inventory."), std::string::npos) << md;
+  EXPECT_NE(md.find("no flow changed"), std::string::npos) << md;
+
+  // Moving a rule (only whitespace and lines change) is no policy change.
+  XyzCluster moved(
+      "\n\nnamespace x\npolicy a-in { selects { pod = a } ingress {\n allow from pods { pod = b } on tcp/80 } }\n");
+  ASSERT_TRUE(moved.ok());
+  ReachDiff same = diff(before, moved);
+  EXPECT_FALSE(same.connectivityChanged());
+  EXPECT_TRUE(same.policies.empty());
+}
+
+TEST(DiffFlows, AdjacentExternalRangesWithTheSameChangeMerge) {
+  // The old version's CIDR on y/a cuts the IPv4 space into three ranges;
+  // x/a's new egress to the world changes all three alike.
+  const char* other = "namespace y\npolicy y-out { selects { pod = a } egress { allow to cidr 198.19.0.0/24 } }\n";
+  XyzCluster before(std::string(other) + "namespace x\npolicy a-out { selects { pod = a } egress {} }\n");
+  XyzCluster after(std::string(other) +
+                   "namespace x\npolicy a-out { selects { pod = a } egress { allow to world } }\n");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after, ReachOptions{false, true});
+  EXPECT_EQ(flows(d.added),
+            "x/a -> 0.0.0.0-255.255.255.255: all\n"
+            "x/a -> ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff: all\n");
+
+  // Ranges with different changes stay apart.
+  XyzCluster partial(std::string(other) +
+                     "namespace x\npolicy a-out { selects { pod = a } egress { allow to cidr 198.19.0.0/24 } }\n");
+  ASSERT_TRUE(partial.ok());
+  ReachDiff p = diff(partial, after, ReachOptions{false, true});
+  EXPECT_EQ(flows(p.added),
+            "x/a -> 0.0.0.0-198.18.255.255: all\n"
+            "x/a -> 198.19.1.0-255.255.255.255: all\n"
+            "x/a -> ::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff: all\n");
+}
+
+TEST(DiffFlows, CidrCutOnlyInTheNewVersionIsCompared) {
+  // The new deny cuts a range the old version did not know; the diff sees it.
+  XyzCluster before("namespace x\npolicy a-out { selects { pod = a } egress { allow to world } }\n");
+  XyzCluster after(
+      "namespace x\npolicy a-out { selects { pod = a } egress { allow to world\n"
+      " deny to cidr 198.19.66.0/24 on tcp } }\n");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after, ReachOptions{false, true});
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "x/a -> 198.19.66.0-198.19.66.255: TCP 1-65535\n");
+  ASSERT_EQ(d.removed.size(), 1u);
+  EXPECT_EQ(causes(d.removed[0].after),
+            "egress of x/a: `deny to cidr 198.19.66.0/24 on tcp` (x/a-out, t.policy:3:2)\n");
+}
+
+// Whether `conns` allows `protocol` ("TCP", ...) on `port`.
+bool covers(const Conns& conns, const std::string& protocol, uint16_t port) {
+  if (conns.all) return true;
+  for (const auto& p : conns.protocols) {
+    if (p.name != protocol) continue;
+    if (!p.hasPorts) return true;
+    for (const auto& r : p.ports)
+      if (port >= r.first && port <= r.last) return true;
+  }
+  return false;
+}
+
+// The diff of every pair of versions agrees with `reach` of each version:
+// on every workload pair and sampled port, added = allowed now and not
+// before, removed = the other way round.
+TEST(DiffFlows, AgreesWithReachOfBothVersions) {
+  const std::vector<std::string> versions = {
+      "",
+      kBase,
+      "namespace x\npolicy all-in { selects {} ingress { allow from namespaces { ns = y } on tcp/80, tcp/443\n"
+      " deny from pods { pod = c } in namespace y on tcp/443 } }\n",
+      "namespace x\npolicy out { selects { pod in (a, b) } egress { allow to pods { pod = c } in namespaces {} on "
+      "udp/53, tcp/53\n allow to pods {} on tcp/8000-8080 } }\n",
+      "namespace y\npolicy y-in { selects { pod = b } ingress { allow from cluster on tcp/80-443 } }\n",
+  };
+  const std::vector<std::pair<std::string, uint16_t>> samples = {
+      {"TCP", 1},    {"TCP", 53},   {"TCP", 79},   {"TCP", 80}, {"TCP", 81}, {"TCP", 443},
+      {"TCP", 8000}, {"TCP", 8080}, {"TCP", 8081}, {"UDP", 53}, {"UDP", 54}, {"ICMP", 8}};
+  std::vector<std::unique_ptr<XyzCluster>> clusters;
+  for (const auto& v : versions) {
+    clusters.push_back(std::make_unique<XyzCluster>(v));
+    ASSERT_TRUE(clusters.back()->ok()) << v;
+  }
+  size_t changedSamples = 0;
+  for (size_t o = 0; o < clusters.size(); ++o) {
+    for (size_t n = 0; n < clusters.size(); ++n) {
+      Reachability before = computeReach(clusters[o]->ir(), kWorkloadsOnly);
+      Reachability after = computeReach(clusters[n]->ir(), kWorkloadsOnly);
+      ReachDiff d = diff(*clusters[o], *clusters[n]);
+      EXPECT_EQ(d.connectivityChanged(), o != n) << o << " -> " << n;
+      auto allowed = [](const Reachability& r, const std::string& src, const std::string& dst,
+                        const std::pair<std::string, uint16_t>& s) {
+        for (const auto& f : r.flows)
+          if (f.src == src && f.dst == dst) return covers(f.conns, s.first, s.second);
+        return false;
+      };
+      auto listed = [](const std::vector<FlowChange>& changes, const std::string& src, const std::string& dst,
+                       const std::pair<std::string, uint16_t>& s) {
+        for (const auto& f : changes)
+          if (f.src == src && f.dst == dst && covers(f.conns, s.first, s.second)) return true;
+        return false;
+      };
+      for (const auto& src : before.peers) {
+        for (const auto& dst : before.peers) {
+          if (src.name == dst.name) continue;
+          for (const auto& s : samples) {
+            bool was = allowed(before, src.name, dst.name, s), is = allowed(after, src.name, dst.name, s);
+            SCOPED_TRACE(std::to_string(o) + " -> " + std::to_string(n) + ": " + src.name + " -> " + dst.name +
+                         " " + s.first + " " + std::to_string(s.second));
+            EXPECT_EQ(listed(d.added, src.name, dst.name, s), is && !was);
+            EXPECT_EQ(listed(d.removed, src.name, dst.name, s), was && !is);
+            changedSamples += was != is;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(changedSamples, 100u);  // the versions do differ
+}
+
+TEST(DiffFormats, JsonContract) {
+  XyzCluster before(kBase);
+  XyzCluster after(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = c } on tcp/80
+  }
+}
+)");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  auto j = nlohmann::json::parse(renderDiffJson(diff(before, after)));
+  EXPECT_EQ(j["changed"], true);
+  ASSERT_EQ(j["added"].size(), 1u);
+  ASSERT_EQ(j["removed"].size(), 1u);
+  EXPECT_EQ(j["added"][0]["src"], "x/c");
+  EXPECT_EQ(j["added"][0]["dst"], "x/a");
+  EXPECT_EQ(j["added"][0]["conns"], nlohmann::json({{"TCP", {"80"}}}));
+  const auto& allow = j["added"][0]["after"][1];
+  EXPECT_EQ(allow["side"], "ingress");
+  EXPECT_EQ(allow["subject"], "x/a");
+  EXPECT_EQ(allow["kind"], "rule");
+  EXPECT_EQ(allow["action"], "allow");
+  EXPECT_EQ(allow["policy"], "x/a-in");
+  EXPECT_EQ(allow["text"], "allow from pods { pod = c } on tcp/80");
+  EXPECT_EQ(allow["location"], "t.policy:5:5");
+  EXPECT_EQ(j["added"][0]["after"][0]["kind"], "open");
+  EXPECT_EQ(j["removed"][0]["src"], "x/b");
+  EXPECT_EQ(j["removed"][0]["after"][0]["kind"], "default-deny");
+  EXPECT_EQ(j["removed"][0]["after"][0]["policies"], nlohmann::json({"x/a-in"}));
+  EXPECT_EQ(j["policies"]["rulesAdded"], 1);
+  EXPECT_EQ(j["policies"]["rulesRemoved"], 1);
+
+  auto none = nlohmann::json::parse(renderDiffJson(diff(before, before)));
+  EXPECT_EQ(none["changed"], false);
+  EXPECT_TRUE(none["added"].empty());
+  EXPECT_TRUE(none["removed"].empty());
+}
+
+TEST(DiffFormats, MarkdownTablesAndFolding) {
+  XyzCluster before(kBase);
+  XyzCluster after(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = c } on tcp/80
+  }
+}
+)");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  std::string md = renderDiffMarkdown(diff(before, after));
+  EXPECT_NE(md.find("1 flow added, 1 flow removed"), std::string::npos) << md;
+  EXPECT_NE(md.find("#### Added flows (1)"), std::string::npos) << md;
+  EXPECT_NE(md.find("| `x/c` | `x/a` | TCP 80 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("#### Removed flows (1)"), std::string::npos) << md;
+  EXPECT_EQ(md.find("<details>"), std::string::npos) << md;
+
+  // Many rows are folded.
+  XyzCluster closed(std::string(kBase) + "policy b-out {\n  selects {}\n  egress {}\n}\n");
+  ASSERT_TRUE(closed.ok());
+  std::string long_md = renderDiffMarkdown(diff(before, closed));
+  EXPECT_NE(long_md.find("<details><summary>Removed flows ("), std::string::npos) << long_md;
+}
+
+}  // namespace
+}  // namespace membrane::analysis

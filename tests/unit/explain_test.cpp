@@ -1,0 +1,312 @@
+// `membranec explain`: the verdicts of one connection, the deciding rule and
+// why the others did not apply, on the x/y/z × a/b/c cluster of
+// cluster_test_support.h; plus naming ends and ports.
+#include "analysis/explain.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster_test_support.h"
+
+namespace membrane::analysis {
+namespace {
+
+using membrane::testing::XyzCluster;
+
+// Rules of x/a-in on lines 5-8, of x/b-out on line 12; audit on line 17.
+const char* kPolicy = R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80
+    allow from pods { pod = c } on tcp/{80, 443}
+    deny from pods { pod = c } on tcp/443
+    allow from pods { pod = b } on udp/53
+  }
+}
+policy b-out {
+  selects { pod = b }
+  egress { allow to pods { pod = a } on tcp/80 }
+}
+policy a-audit {
+  selects { pod = a }
+  mode audit
+  ingress { deny from pods { pod = b } on tcp/80 }
+}
+)";
+
+struct Result {
+  std::optional<Explanation> e;
+  std::string error;
+};
+
+Result explain(const XyzCluster& c, const std::string& from, const std::string& to, const std::string& port) {
+  Result r;
+  auto t = parseTraffic(port, &r.error);
+  if (!t) return r;
+  auto src = resolveEnd(c.ir(), from, &r.error);
+  if (!src) return r;
+  auto dst = resolveEnd(c.ir(), to, &r.error);
+  if (!dst) return r;
+  r.e = explainFlow(c.ir(), &c.compilation().sources, *src, *dst, *t, &r.error);
+  return r;
+}
+
+// "location status" per other rule, one a line.
+std::string others(const SideExplanation& s) {
+  std::string out;
+  for (const auto& r : s.others) out += r.location + " " + statusName(r.status) + "\n";
+  return out;
+}
+
+TEST(ExplainVerdicts, AllowedWithDecidingRulesAndWhyNot) {
+  XyzCluster c(kPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explain(c, "x/b", "x/a", "tcp/80");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_TRUE(r.e->allowed);
+  EXPECT_EQ(r.e->src, "x/b");
+  EXPECT_EQ(r.e->dst, "x/a");
+  ASSERT_TRUE(r.e->egress && r.e->ingress);
+  ASSERT_TRUE(r.e->egress->deciding);
+  EXPECT_EQ(r.e->egress->deciding->location, "t.policy:13:12");
+  EXPECT_EQ(r.e->egress->policies, std::vector<std::string>{"x/b-out"});
+
+  const SideExplanation& in = *r.e->ingress;
+  EXPECT_EQ(in.verdict.reason, ir::Reason::AllowedByRule);
+  ASSERT_TRUE(in.deciding);
+  EXPECT_EQ(in.deciding->location, "t.policy:5:5");
+  EXPECT_EQ(in.deciding->text, "allow from pods { pod = b } on tcp/80");
+  // The snippet: the source line and where the caret goes.
+  EXPECT_EQ(in.deciding->sourceLine, "    allow from pods { pod = b } on tcp/80");
+  EXPECT_EQ(in.deciding->column, 5u);
+  EXPECT_EQ(in.deciding->length, 37u);
+  EXPECT_EQ(in.policies, (std::vector<std::string>{"x/a-audit", "x/a-in"}));
+  // Deny rules first (the audit policy's has the lowest id), then allow rules.
+  EXPECT_EQ(others(in),
+            "t.policy:18:13 audit-only\n"
+            "t.policy:7:5 peer-mismatch\n"
+            "t.policy:6:5 peer-mismatch\n"
+            "t.policy:8:5 protocol-mismatch\n");
+  // The audit deny would have denied it.
+  EXPECT_TRUE(in.verdict.auditWouldDeny);
+  ASSERT_TRUE(in.audit);
+  EXPECT_EQ(in.audit->location, "t.policy:18:13");
+}
+
+TEST(ExplainVerdicts, DefaultDenyWithPortOutsideTheRanges) {
+  XyzCluster c(kPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explain(c, "x/b", "x/a", "tcp/8080");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_FALSE(r.e->allowed);
+  EXPECT_EQ(r.e->egress->verdict.reason, ir::Reason::DefaultDeny);
+  EXPECT_FALSE(r.e->egress->deciding);
+  ASSERT_EQ(r.e->egress->others.size(), 1u);
+  EXPECT_EQ(r.e->egress->others[0].status, RuleVerdict::Status::PortMismatch);
+  EXPECT_EQ(r.e->egress->others[0].detail, "port 8080 is not in tcp/80");
+  EXPECT_EQ(r.e->ingress->verdict.reason, ir::Reason::DefaultDeny);
+  EXPECT_EQ(others(*r.e->ingress),
+            "t.policy:18:13 port-mismatch\n"
+            "t.policy:7:5 peer-mismatch\n"
+            "t.policy:5:5 port-mismatch\n"
+            "t.policy:6:5 peer-mismatch\n"
+            "t.policy:8:5 protocol-mismatch\n");
+  EXPECT_EQ(r.e->ingress->others[4].detail, "the rule is for udp, not tcp");
+}
+
+TEST(ExplainVerdicts, DenyOverridesAMatchingAllow) {
+  XyzCluster c(kPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explain(c, "x/c", "x/a", "tcp/443");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_FALSE(r.e->allowed);
+  // x/c's egress is open: no policy selects it.
+  EXPECT_EQ(r.e->egress->verdict.reason, ir::Reason::NoPolicy);
+  EXPECT_TRUE(r.e->egress->policies.empty());
+  const SideExplanation& in = *r.e->ingress;
+  EXPECT_EQ(in.verdict.reason, ir::Reason::DeniedByRule);
+  ASSERT_TRUE(in.deciding);
+  EXPECT_EQ(in.deciding->location, "t.policy:7:5");
+  EXPECT_EQ(in.deciding->action, ir::Action::Deny);
+  EXPECT_EQ(others(in),
+            "t.policy:18:13 peer-mismatch\n"
+            "t.policy:5:5 peer-mismatch\n"
+            "t.policy:6:5 overridden-by-deny\n"
+            "t.policy:8:5 peer-mismatch\n");
+
+  // On tcp/80 the same allow decides and the deny does not match the port.
+  Result ok = explain(c, "x/c", "x/a", "tcp/80");
+  ASSERT_TRUE(ok.e) << ok.error;
+  EXPECT_TRUE(ok.e->allowed);
+  EXPECT_EQ(ok.e->ingress->deciding->location, "t.policy:6:5");
+}
+
+TEST(ExplainVerdicts, RuleOfAPolicyThatDoesNotSelectTheSubject) {
+  XyzCluster c(kPolicy);
+  ASSERT_TRUE(c.ok());
+  // x/b's ingress is open (b-out has no ingress); x/a-in's rule for x/c
+  // would match, but that policy selects x/a only.
+  Result r = explain(c, "x/c", "x/b", "tcp/80");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_TRUE(r.e->allowed);
+  const SideExplanation& in = *r.e->ingress;
+  EXPECT_EQ(in.verdict.reason, ir::Reason::NoPolicy);
+  EXPECT_EQ(in.policies, std::vector<std::string>{"x/b-out"});
+  EXPECT_EQ(others(in), "t.policy:6:5 not-selected\n");
+  EXPECT_EQ(in.others[0].detail, "would match, but policy x/a-in does not select x/b");
+}
+
+TEST(ExplainVerdicts, TheFirstOfTwoMatchingAllowsDecides) {
+  XyzCluster c(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80-81
+    allow from pods { pod in (b, c) } on tcp/80
+  }
+}
+)");
+  ASSERT_TRUE(c.ok());
+  Result both = explain(c, "x/b", "x/a", "tcp/80");
+  ASSERT_TRUE(both.e) << both.error;
+  EXPECT_EQ(both.e->ingress->deciding->location, "t.policy:5:5");
+  EXPECT_EQ(others(*both.e->ingress), "t.policy:6:5 also-matches\n");
+  EXPECT_EQ(both.e->ingress->others[0].detail,
+            "matches too; `allow from pods { pod = b } on tcp/80-81` (t.policy:5:5) comes first");
+  // On 81 only the first matches; the second is outside its port.
+  Result one = explain(c, "x/b", "x/a", "tcp/81");
+  ASSERT_TRUE(one.e) << one.error;
+  EXPECT_EQ(others(*one.e->ingress), "t.policy:6:5 port-mismatch\n");
+  // From the host, no rule's peer matches.
+  Result host = explain(c, "host", "x/a", "tcp/80");
+  ASSERT_TRUE(host.e) << host.error;
+  EXPECT_FALSE(host.e->allowed);
+  EXPECT_FALSE(host.e->egress);
+  EXPECT_EQ(others(*host.e->ingress), "t.policy:5:5 peer-mismatch\nt.policy:6:5 peer-mismatch\n");
+  EXPECT_EQ(host.e->notes.back(), "host is the node, not an endpoint: only the destination's ingress applies");
+}
+
+TEST(ExplainVerdicts, OutsidePeerHasOneSide) {
+  XyzCluster c(
+      "namespace x\npolicy a { selects { pod = a } egress { allow to cidr 198.19.0.0/16 except 198.19.66.0/24 } }\n");
+  ASSERT_TRUE(c.ok());
+  Result in = explain(c, "x/a", "198.19.1.1", "udp/53");
+  ASSERT_TRUE(in.e) << in.error;
+  EXPECT_TRUE(in.e->allowed);
+  EXPECT_FALSE(in.e->ingress);
+  EXPECT_EQ(in.e->egress->deciding->location, "t.policy:2:41");
+  Result out = explain(c, "198.18.1.1", "198.19.66.1", "udp/53");  // x/a by its address
+  ASSERT_TRUE(out.e) << out.error;
+  EXPECT_EQ(out.e->src, "x/a");
+  EXPECT_FALSE(out.e->allowed);
+  EXPECT_EQ(others(*out.e->egress), "t.policy:2:41 peer-mismatch\n");
+}
+
+TEST(ExplainNames, EndpointsWorkloadsLabelsAndAddresses) {
+  XyzCluster c(kPolicy);
+  ASSERT_TRUE(c.ok());
+  std::string error;
+  auto byKey = resolveEnd(c.ir(), "y/b", &error);
+  ASSERT_TRUE(byKey) << error;
+  ASSERT_EQ(byKey->endpoints.size(), 1u);
+  EXPECT_EQ(byKey->endpoints[0]->key(), "y/b");
+
+  auto byLabels = resolveEnd(c.ir(), "z/pod=c", &error);
+  ASSERT_TRUE(byLabels) << error;
+  ASSERT_EQ(byLabels->endpoints.size(), 1u);
+  EXPECT_EQ(byLabels->endpoints[0]->key(), "z/c");
+  auto allA = resolveEnd(c.ir(), "pod=a", &error);
+  ASSERT_TRUE(allA) << error;
+  EXPECT_EQ(allA->endpoints.size(), 3u);
+
+  auto byAddress = resolveEnd(c.ir(), "2001:2::3:2", &error);
+  ASSERT_TRUE(byAddress) << error;
+  EXPECT_EQ(byAddress->endpoints.at(0)->key(), "z/b");
+  auto outside = resolveEnd(c.ir(), "198.19.0.1", &error);
+  ASSERT_TRUE(outside) << error;
+  EXPECT_EQ(outside->kind, ResolvedEnd::Kind::Outside);
+  EXPECT_EQ(resolveEnd(c.ir(), "host", &error)->kind, ResolvedEnd::Kind::Host);
+}
+
+TEST(ExplainNames, AmbiguousAndUnknownNames) {
+  XyzCluster c(kPolicy);
+  ASSERT_TRUE(c.ok());
+  std::string error;
+  EXPECT_FALSE(resolveEnd(c.ir(), "a", &error));
+  EXPECT_EQ(error,
+            "'a' is ambiguous; it names x/a (endpoint), y/a (endpoint), z/a (endpoint); give the namespace/name");
+  EXPECT_FALSE(resolveEnd(c.ir(), "x/aa", &error));
+  EXPECT_EQ(error, "no endpoint or workload named 'x/aa'; did you mean 'x/a'?");
+  EXPECT_FALSE(resolveEnd(c.ir(), "x/pod=d", &error));
+  EXPECT_EQ(error, "no endpoint in namespace x has the labels pod=d; did you mean 'pod=a'?");
+  EXPECT_FALSE(resolveEnd(c.ir(), "x/nothing-like-it", &error));
+  EXPECT_EQ(error, "no endpoint or workload named 'x/nothing-like-it'");
+
+  // pod=a names x/a, y/a and z/a; only x/a has policies, so they are not
+  // treated alike and explain asks for one.
+  Result r = explain(c, "x/b", "pod=a", "tcp/80");
+  EXPECT_FALSE(r.e);
+  EXPECT_NE(r.error.find("not treated alike"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("x/b -> y/a, x/b -> z/a"), std::string::npos) << r.error;
+  // y/pod=a and z/... are alike: one explanation for the pair, with a note.
+  XyzCluster open("");
+  ASSERT_TRUE(open.ok());
+  Result alike = explain(open, "x/b", "pod=a", "tcp/80");
+  ASSERT_TRUE(alike.e) << alike.error;
+  EXPECT_EQ(alike.e->dst, "x/a");
+  ASSERT_EQ(alike.e->notes.size(), 1u);
+  EXPECT_EQ(alike.e->notes[0], "the destination names 3 endpoints, all treated alike; shown for x/a");
+}
+
+TEST(ExplainNames, Ports) {
+  std::string error;
+  auto t = parseTraffic("tcp/8080", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->protocol, ir::kTCP);
+  EXPECT_EQ(t->port, 8080);
+  t = parseTraffic("ICMP/echo-request", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->protocol, ir::kICMP);
+  EXPECT_EQ(t->port, 8);
+  EXPECT_EQ(trafficText(*t), "icmp/echo-request");
+  t = parseTraffic("icmpv6/128", &error);
+  ASSERT_TRUE(t) << error;
+  EXPECT_EQ(t->protocol, ir::kICMPv6);
+  EXPECT_EQ(t->port, 128);
+  EXPECT_TRUE(parseTraffic("sctp/9", &error));
+  EXPECT_TRUE(parseTraffic("udp/53", &error));
+
+  EXPECT_FALSE(parseTraffic("tcp/0", &error));
+  EXPECT_EQ(error, "invalid --port 'tcp/0': expected a port number 1-65535 after 'tcp/'");
+  EXPECT_FALSE(parseTraffic("tcp/http", &error));
+  EXPECT_FALSE(parseTraffic("gre/1", &error));
+  EXPECT_FALSE(parseTraffic("icmp/echo-requst", &error));
+  EXPECT_NE(error.find("did you mean 'icmp/echo-request'?"), std::string::npos) << error;
+}
+
+TEST(ExplainFormats, TextAndJson) {
+  XyzCluster c(kPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explain(c, "x/c", "x/a", "tcp/443");
+  ASSERT_TRUE(r.e) << r.error;
+  std::string text = renderExplanationText(*r.e);
+  EXPECT_EQ(text.substr(0, text.find('\n')), "x/c -> x/a on tcp/443: DENIED");
+  EXPECT_NE(text.find("ingress of x/a: denied by a deny rule"), std::string::npos) << text;
+  EXPECT_NE(text.find("    t.policy:7:5: deny from pods { pod = c } on tcp/443  [x/a-in]\n"
+                      "          deny from pods { pod = c } on tcp/443\n"
+                      "          ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~\n"),
+            std::string::npos)
+      << text;
+  auto j = nlohmann::json::parse(renderExplanationJson(*r.e));
+  EXPECT_EQ(j["allowed"], false);
+  EXPECT_EQ(j["traffic"], "tcp/443");
+  EXPECT_EQ(j["egress"]["reason"], "no-policy");
+  EXPECT_EQ(j["ingress"]["reason"], "denied-by-rule");
+  EXPECT_EQ(j["ingress"]["decidingRule"]["location"], "t.policy:7:5");
+  EXPECT_EQ(j["ingress"]["otherRules"][2]["status"], "overridden-by-deny");
+}
+
+}  // namespace
+}  // namespace membrane::analysis
