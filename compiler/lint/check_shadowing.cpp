@@ -42,7 +42,9 @@ class Shadowing {
       if (!cover) continue;
       dead[i] = true;
       report("MB102", i, *cover,
-             "this allow rule never allows anything: every connection it matches is denied by a deny rule",
+             rules_[i].policy->audit
+                 ? "this audit-mode allow rule is always overridden: every connection it matches is denied by a deny rule"
+                 : "this allow rule never allows anything: every connection it matches is denied by a deny rule",
              "deny wins over allow wherever it is written; narrow the deny or delete this rule", "denied by this rule");
     }
     // Greedy: a rule found redundant is left out when judging the others,
