@@ -460,14 +460,23 @@ TEST(LintSuppressions, SameLineAndLineBeforeWithReasons) {
       "  # (a plain comment in between is fine)\n"
       "\n"
       "  mode audit\n"
+      "  ingress {}\n"
+      "}\n"
+      "policy gateway {\n"
+      "  selects {}\n"
       "  ingress {\n"
       "    allow from world  // membrane-lint: disable MB106, MB112 -- public ingress gateway\n"
       "  }\n"
       "}\n",
-      false, only({"MB106", "MB111"}));
+      false, only({"MB001", "MB002", "MB106", "MB111"}));
+  // Used suppressions with reasons are neither malformed nor unused; MB112
+  // did not run, so its suppression is not reported as unused.
   EXPECT_TRUE(l.ids().empty()) << l.dump();
-  ASSERT_EQ(l.result.suppressed.size(), 1u);  // MB106 is skipped in audit policies
+  ASSERT_EQ(l.result.suppressed.size(), 2u);
+  EXPECT_EQ(l.result.suppressed[0].check, "MB111");
   EXPECT_EQ(*l.result.suppressed[0].suppressedBecause, "trial until 2027-01");
+  EXPECT_EQ(l.result.suppressed[1].check, "MB106");
+  EXPECT_EQ(*l.result.suppressed[1].suppressedBecause, "public ingress gateway");
 }
 
 TEST(LintSuppressions, SuppressesAFindingOnAContinuationLine) {
