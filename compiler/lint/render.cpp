@@ -193,7 +193,7 @@ std::string renderSarif(const driver::Compilation& c, const Result& r, const Ren
     region["endColumn"] = codePointColumn(sources, file, end.line, end.column);
     std::string rel = relativePath(sources.path(file), o.root);
     ordered_json artifact{{"uri", rel.rfind('/', 0) == 0 ? "file://" + percentEncodePath(rel) : percentEncodePath(rel)}};
-    if (rel.rfind('/', 0) != 0) artifact["uriBaseId"] = "SRCROOT";
+    if (rel.rfind('/', 0) != 0) artifact["uriBaseId"] = "%SRCROOT%";
     return ordered_json{{"physicalLocation", {{"artifactLocation", std::move(artifact)}, {"region", std::move(region)}}}};
   };
   ordered_json results = ordered_json::array();
@@ -225,7 +225,7 @@ std::string renderSarif(const driver::Compilation& c, const Result& r, const Ren
                       {{"name", "membranec lint"},
                        {"semanticVersion", o.toolVersion},
                        {"rules", std::move(rules)}}}}},
-                   {"originalUriBaseIds", {{"SRCROOT", {{"uri", rootUri}}}}},
+                   {"originalUriBaseIds", {{"%SRCROOT%", {{"uri", rootUri}}}}},
                    {"columnKind", "unicodeCodePoints"},
                    {"results", std::move(results)}};
   ordered_json doc{{"$schema", "https://json.schemastore.org/sarif-2.1.0.json"},

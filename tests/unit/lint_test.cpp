@@ -648,6 +648,12 @@ TEST(LintRender, SarifIsStructurallyValid) {
     std::string uri = loc["artifactLocation"]["uri"];
     EXPECT_EQ(uri.find("file:"), std::string::npos) << uri;
     EXPECT_NE(uri.front(), '/') << uri;
+    // A relative uri names its base, and the run declares that base as an absolute directory URI.
+    std::string base = loc["artifactLocation"]["uriBaseId"];
+    ASSERT_TRUE(run["originalUriBaseIds"].contains(base)) << base;
+    std::string baseUri = run["originalUriBaseIds"][base]["uri"];
+    EXPECT_EQ(baseUri.rfind("file:///", 0), 0u) << baseUri;
+    EXPECT_EQ(baseUri.back(), '/') << baseUri;
     EXPECT_GE(loc["region"]["startLine"].get<int>(), 1);
     EXPECT_GE(loc["region"]["startColumn"].get<int>(), 1);
     EXPECT_GT(loc["region"]["endColumn"].get<int>(), loc["region"]["startColumn"].get<int>());
