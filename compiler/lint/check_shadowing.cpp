@@ -108,9 +108,35 @@ class Shadowing {
       anyAtom = true;
       if (!coveredAt(space_.concrete[a], [&](size_t j) { return bool(rules_[j].concrete[a]); })) return std::nullopt;
     }
-    for (const auto& atom : space_.hypothetical(*r.rule)) {
+    // Hypothetical endpoints come grouped by selector, one atom per address
+    // range. Rules that match the selector whatever the address (by pods
+    // selector, `cluster`, `all`) are the same for the whole group: when they
+    // alone cover the rule, the group is covered without looking at ranges.
+    auto hypothetical = space_.hypothetical(*r.rule);
+    for (size_t a = 0; a < hypothetical.size();) {
+      const auto& selector = hypothetical[a].selector;
+      size_t end = a;
+      while (end < hypothetical.size() && hypothetical[end].selector == selector) ++end;
       anyAtom = true;
-      if (!coveredAt(atom, [&](size_t j) { return space_.matches(*rules_[j].rule, atom); })) return std::nullopt;
+      std::vector<char> always(rules_.size(), 0);
+      TrafficSet alwaysTraffic;
+      std::vector<size_t> alwaysRules;
+      for (size_t j : candidates) {
+        if (!space_.matchesAnyAddress(*rules_[j].rule, selector)) continue;
+        always[j] = 1;
+        alwaysTraffic.add(rules_[j].traffic);
+        alwaysRules.push_back(j);
+      }
+      if (alwaysTraffic.contains(r.traffic, ingress)) {
+        used.insert(alwaysRules.begin(), alwaysRules.end());
+      } else {
+        for (size_t k = a; k < end; ++k) {
+          const auto& atom = hypothetical[k];
+          if (!coveredAt(atom, [&](size_t j) { return always[j] || space_.matches(*rules_[j].rule, atom); }))
+            return std::nullopt;
+        }
+      }
+      a = end;
     }
     if (!anyAtom) return std::nullopt;  // matches no peer at all: another check's business
     return std::vector<size_t>(used.begin(), used.end());

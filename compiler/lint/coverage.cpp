@@ -318,6 +318,17 @@ bool PeerSpace::matches(const sema::CheckedRule& rule, const PeerAtom& atom) con
   return std::any_of(rule.peers.begin(), rule.peers.end(), [&](const sema::PeerSpec& s) { return matches(s, atom); });
 }
 
+bool PeerSpace::matchesAnyAddress(const sema::CheckedRule& rule, const labels::ScopedSelector& selector) const {
+  return std::any_of(rule.peers.begin(), rule.peers.end(), [&](const sema::PeerSpec& s) {
+    switch (s.kind) {
+      case sema::PeerSpec::Kind::Pods: return scopedImplies(selector, scopedOf(s));
+      case sema::PeerSpec::Kind::Entity: return s.entity == ast::Entity::All || s.entity == ast::Entity::Cluster;
+      case sema::PeerSpec::Kind::Cidr: return false;
+    }
+    return false;
+  });
+}
+
 std::vector<PeerAtom> PeerSpace::hypothetical(const sema::CheckedRule& rule) const {
   std::vector<labels::ScopedSelector> selectors;
   std::vector<net::Address> cidrReps;

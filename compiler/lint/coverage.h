@@ -73,6 +73,9 @@ struct PeerSpace {
   static PeerSpace build(const sema::CheckedProgram& program, const inventory::Inventory& inv);
   bool matches(const sema::PeerSpec& spec, const PeerAtom& atom) const;
   bool matches(const sema::CheckedRule& rule, const PeerAtom& atom) const;
+  // Whether the rule matches every endpoint that `selector` matches, at any
+  // address (by a pod selector it implies, `cluster` or `all`).
+  bool matchesAnyAddress(const sema::CheckedRule& rule, const labels::ScopedSelector& selector) const;
   // The hypothetical-endpoint atoms standing for what `rule` matches beyond the inventory.
   std::vector<PeerAtom> hypothetical(const sema::CheckedRule& rule) const;
 };
