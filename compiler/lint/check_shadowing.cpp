@@ -18,7 +18,7 @@ struct RuleRef {
 
 class Shadowing {
  public:
-  Shadowing(Context& ctx) : ctx_(ctx), space_(PeerSpace::build(ctx.checked(), ctx.inventory())) {
+  explicit Shadowing(Context& ctx) : ctx_(ctx), space_(PeerSpace::build(ctx.checked(), ctx.inventory())) {
     for (const auto& pol : ctx.checked().policies) {
       for (const auto& rule : pol.rules) {
         RuleRef r{&pol, &rule, TrafficSet::of(rule), {}};
@@ -90,7 +90,8 @@ class Shadowing {
     if (candidates.empty()) return std::nullopt;
     std::set<size_t> used;
     bool anyAtom = false;
-    auto coveredAt = [&](const PeerAtom& atom, auto&& candidateMatches) {
+    // Whether the candidates matching one peer atom cover the rule's traffic there.
+    auto coveredAt = [&](auto&& candidateMatches) {
       TrafficSet u;
       std::vector<size_t> here;
       for (size_t j : candidates) {
@@ -98,7 +99,6 @@ class Shadowing {
         u.add(rules_[j].traffic);
         here.push_back(j);
       }
-      (void)atom;
       if (!u.contains(r.traffic, ingress)) return false;
       used.insert(here.begin(), here.end());
       return true;
@@ -106,7 +106,7 @@ class Shadowing {
     for (size_t a = 0; a < space_.concrete.size(); ++a) {
       if (!r.concrete[a]) continue;
       anyAtom = true;
-      if (!coveredAt(space_.concrete[a], [&](size_t j) { return bool(rules_[j].concrete[a]); })) return std::nullopt;
+      if (!coveredAt([&](size_t j) { return bool(rules_[j].concrete[a]); })) return std::nullopt;
     }
     // Hypothetical endpoints come grouped by selector, one atom per address
     // range. Rules that match the selector whatever the address (by pods
@@ -132,7 +132,7 @@ class Shadowing {
       } else {
         for (size_t k = a; k < end; ++k) {
           const auto& atom = hypothetical[k];
-          if (!coveredAt(atom, [&](size_t j) { return always[j] || space_.matches(*rules_[j].rule, atom); }))
+          if (!coveredAt([&](size_t j) { return always[j] || space_.matches(*rules_[j].rule, atom); }))
             return std::nullopt;
         }
       }
