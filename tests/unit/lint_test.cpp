@@ -757,6 +757,11 @@ std::string randomPolicies(Rng& rng) {
   for (size_t p = 0; p < policies; ++p) {
     text += "policy p" + std::to_string(p) + " {\n  selects " + rng.of(kSelects) + "\n";
     if (rng.pick(5) == 0) text += "  mode audit\n";
+    switch (rng.pick(6)) {
+      case 0: text += "  clusterwide\n"; break;
+      case 1: text += "  namespace ops\n"; break;
+      default: break;
+    }
     for (const char* dir : {"ingress", "egress"}) {
       text += std::string("  ") + dir + " {\n";
       size_t rules = 2 + rng.pick(4);
