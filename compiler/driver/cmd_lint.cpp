@@ -68,7 +68,6 @@ int LintCommand::run() const {
   lint::Options options;
   options.enable.insert(enable_.begin(), enable_.end());
   options.disable.insert(disable_.begin(), disable_.end());
-  options.werror = werror_;
   if (std::string problem = lint::validate(options); !problem.empty()) {
     std::cerr << "membranec: error: " << problem << "\n";
     return kExitInputErrors;

@@ -57,7 +57,6 @@ struct Finding {
 struct Options {
   std::set<std::string> enable;   // ids switched on (also default-off checks)
   std::set<std::string> disable;  // ids switched off
-  bool werror = false;
 };
 
 struct Result {
