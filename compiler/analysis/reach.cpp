@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "analysis/address_space.h"
 #include "ir/evaluator.h"
 
 namespace membrane::analysis {
@@ -136,71 +137,17 @@ Conns connsOf(const Atoms& a, const std::vector<bool>& allowed) {
 
 // ---- addresses ---------------------------------------------------------------------
 
-struct U128 {
-  uint64_t hi = 0, lo = 0;
-  friend auto operator<=>(const U128&, const U128&) = default;
-};
-
-U128 toU(const net::Address& a) {
-  U128 u;
-  if (a.family == net::Family::V4) {
-    for (int i = 0; i < 4; ++i) u.lo = (u.lo << 8) | a.bytes[i];
-  } else {
-    for (int i = 0; i < 8; ++i) u.hi = (u.hi << 8) | a.bytes[i];
-    for (int i = 8; i < 16; ++i) u.lo = (u.lo << 8) | a.bytes[i];
-  }
-  return u;
-}
-
-net::Address fromU(net::Family f, U128 u) {
-  net::Address a;
-  a.family = f;
-  if (f == net::Family::V4) {
-    for (int i = 3; i >= 0; --i, u.lo >>= 8) a.bytes[i] = static_cast<uint8_t>(u.lo & 0xff);
-  } else {
-    for (int i = 15; i >= 8; --i, u.lo >>= 8) a.bytes[i] = static_cast<uint8_t>(u.lo & 0xff);
-    for (int i = 7; i >= 0; --i, u.hi >>= 8) a.bytes[i] = static_cast<uint8_t>(u.hi & 0xff);
-  }
-  return a;
-}
-
-U128 maxOf(net::Family f) { return f == net::Family::V4 ? U128{0, 0xffffffffu} : U128{~0ull, ~0ull}; }
-U128 inc(U128 u) { return u.lo == ~0ull ? U128{u.hi + 1, 0} : U128{u.hi, u.lo + 1}; }
-U128 dec(U128 u) { return u.lo == 0 ? U128{u.hi - 1, ~0ull} : U128{u.hi, u.lo - 1}; }
-
-// The disjoint ranges the rules' CIDRs cut one family's space into.
-struct Ranges {
-  net::Family family = net::Family::V4;
-  std::vector<std::pair<U128, U128>> ranges;  // sorted, covering the space
-  size_t indexOf(const net::Address& a) const {
-    U128 u = toU(a);
-    auto it = std::upper_bound(ranges.begin(), ranges.end(), u,
-                               [](const U128& v, const std::pair<U128, U128>& r) { return v < r.first; });
-    return static_cast<size_t>(it - ranges.begin()) - 1;
-  }
-};
+using Ranges = AddressRanges;
 
 Ranges buildRanges(const std::vector<const ir::Program*>& programs, net::Family family) {
-  std::set<U128> starts{U128{}};
-  auto cut = [&](const net::Prefix& p) {
-    if (p.family() != family) return;
-    starts.insert(toU(p.first()));
-    U128 last = toU(p.last());
-    if (last != maxOf(family)) starts.insert(inc(last));
-  };
+  std::vector<net::Prefix> cuts;
   forEachRule(programs, [&](const ir::Rule& rule) {
     for (const auto& c : rule.peer.cidrs) {
-      cut(c.prefix);
-      for (const auto& e : c.except) cut(e);
+      cuts.push_back(c.prefix);
+      cuts.insert(cuts.end(), c.except.begin(), c.except.end());
     }
   });
-  Ranges r;
-  r.family = family;
-  for (auto it = starts.begin(); it != starts.end(); ++it) {
-    auto next = std::next(it);
-    r.ranges.push_back({*it, next == starts.end() ? maxOf(family) : dec(*next)});
-  }
-  return r;
+  return partitionAddresses(family, cuts);
 }
 
 // ---- evaluation ----------------------------------------------------------------------

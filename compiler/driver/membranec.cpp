@@ -15,6 +15,7 @@
 #include "driver/cmd_diff.h"
 #include "driver/cmd_explain.h"
 #include "driver/cmd_fmt.h"
+#include "driver/cmd_lint.h"
 #include "driver/cmd_reach.h"
 #include "driver/pipeline.h"
 #include "ir/ir_json.h"
@@ -217,6 +218,7 @@ int main(int argc, char** argv) {
   driver::ReachCommand reachCmd(app);
   driver::DiffCommand diffCmd(app);
   driver::ExplainCommand explainCmd(app);
+  driver::LintCommand lintCmd(app);
 
   try {
     app.parse(argc, argv);
@@ -231,5 +233,6 @@ int main(int argc, char** argv) {
   if (reachCmd.parsed()) return reachCmd.run();
   if (diffCmd.parsed()) return diffCmd.run();
   if (explainCmd.parsed()) return explainCmd.run();
+  if (lintCmd.parsed()) return lintCmd.run();
   return kExitInputErrors;
 }

@@ -1,0 +1,122 @@
+#include "driver/cmd_lint.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "driver/pipeline.h"
+#include "lint/lint.h"
+#include "lint/render.h"
+
+namespace membrane::driver {
+
+namespace {
+
+constexpr int kExitInputErrors = 2;
+
+std::string checkList() {
+  std::string s = "Checks (severity; * needs -i; - off by default):\n";
+  for (const auto& c : lint::catalogue()) {
+    const char* sev = c.severity == Severity::Error ? "error  " : c.severity == Severity::Warning ? "warning" : "note   ";
+    s += "  " + c.id + " " + sev + " " + (c.needsInventory ? "*" : c.enabledByDefault ? " " : "-") + " " + c.name +
+         ": " + c.title + "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+LintCommand::LintCommand(CLI::App& app) {
+  cmd_ = app.add_subcommand("lint", "Review checks on valid policies: redundant and dead rules, broad exposure, "
+                                    "selectors that match nothing, unused definitions (docs/lint.md)");
+  cmd_->add_option("paths", paths_, "Policy files, or directories searched recursively for *.policy")
+      ->required()
+      ->type_name("FILES|DIRS");
+  cmd_->add_option("-i,--inventory", inventory_,
+                   "Inventory JSON; repeatable. Without one, the checks marked * below do not run")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  cmd_->add_option("--format", format_,
+                   "human (default: diagnostics with source line and caret), json, sarif (2.1.0, for GitHub code "
+                   "scanning) or github (workflow commands)")
+      ->check(CLI::IsMember({"human", "json", "sarif", "github"}));
+  cmd_->add_option("-o,--output", output_, "Write the findings here instead of standard output")->type_name("FILE");
+  cmd_->add_flag("--werror", werror_, "Warnings fail the run too (exit code 1)");
+  cmd_->add_option("--enable", enable_, "Turn a check on (e.g. the off-by-default MB112); repeatable")
+      ->type_name("ID")
+      ->allow_extra_args(false);
+  cmd_->add_option("--disable", disable_, "Turn a check off; repeatable")->type_name("ID")->allow_extra_args(false);
+  cmd_->add_option("--color", color_, "Colour human output: auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  cmd_->add_option("--sarif-root", sarifRoot_,
+                   "Directory that sarif and github paths are relative to (default: the current directory; use the "
+                   "repository root)")
+      ->type_name("DIR");
+  cmd_->footer(checkList() +
+               "\nSuppress one finding with a comment on its line or the line before:\n"
+               "  # membrane-lint: disable MB101 -- the reason\n"
+               "\nExit codes: 0 no finding at error level (warnings allowed unless --werror); 1 findings at error "
+               "level,\nor warnings with --werror, or policy errors (printed as by `check`; lint does not run); 2 "
+               "usage or input errors.\n"
+               "\nExample:\n  membranec lint -i policies/shop/inventory.json policies/shop --format sarif -o lint.sarif");
+}
+
+int LintCommand::run() const {
+  lint::Options options;
+  options.enable.insert(enable_.begin(), enable_.end());
+  options.disable.insert(disable_.begin(), disable_.end());
+  if (std::string problem = lint::validate(options); !problem.empty()) {
+    std::cerr << "membranec: error: " << problem << "\n";
+    return kExitInputErrors;
+  }
+
+  Compilation c;
+  driver::run({paths_, inventory_}, c);
+  for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
+  bool stderrColor = color_ == "always" ||
+                     (color_ == "auto" && isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr);
+  c.diags.print(std::cerr, stderrColor);
+  switch (c.outcome()) {
+    case Outcome::InputErrors: return kExitInputErrors;
+    case Outcome::PolicyErrors: return 1;
+    case Outcome::Ok: break;
+  }
+  if (!c.checked) return 1;
+
+  lint::Result result = lint::lint(c, options, !inventory_.empty());
+
+  bool toStdout = output_.empty() || output_ == "-";
+  lint::RenderOptions render;
+  render.color = color_ == "always" ||
+                 (color_ == "auto" && toStdout && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr);
+  std::error_code ec;
+  std::filesystem::path root = sarifRoot_.empty() ? std::filesystem::current_path(ec) : std::filesystem::path(sarifRoot_);
+  render.root = std::filesystem::absolute(root, ec).lexically_normal().string();
+  render.toolVersion = MEMBRANE_VERSION;
+  std::string text = lint::render(format_, c, result, render);
+
+  if (toStdout) {
+    std::cout << text;
+    if (!std::cout.flush()) return kExitInputErrors;
+  } else {
+    std::ofstream out(output_, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out.flush()) {
+      std::cerr << "membranec: error: cannot write '" << output_ << "'\n";
+      return kExitInputErrors;
+    }
+    // The findings went to a file; say what happened where people look.
+    if (format_ != "human") std::cerr << "wrote " << output_ << "; ";
+    else std::cerr << "wrote " << output_ << "\n";
+    if (format_ != "human") {
+      std::cerr << result.findings.size() << (result.findings.size() == 1 ? " finding" : " findings") << " ("
+                << result.errors << " errors, " << result.warnings << " warnings, " << result.notes << " notes)\n";
+    }
+  }
+  return result.exitCode(werror_);
+}
+
+}  // namespace membrane::driver

@@ -1,0 +1,174 @@
+// MB101 redundant-rule and MB102 dead-allow: coverage of one rule's
+// connections by other rules, exact over the model in coverage.h.
+#include <algorithm>
+
+#include "lint/check.h"
+#include "lint/coverage.h"
+
+namespace membrane::lint {
+
+namespace {
+
+struct RuleRef {
+  const sema::CheckedPolicy* policy;
+  const sema::CheckedRule* rule;
+  TrafficSet traffic;
+  std::vector<bool> concrete;  // which of PeerSpace::concrete it matches
+};
+
+class Shadowing {
+ public:
+  explicit Shadowing(Context& ctx) : ctx_(ctx), space_(PeerSpace::build(ctx.checked(), ctx.inventory())) {
+    for (const auto& pol : ctx.checked().policies) {
+      for (const auto& rule : pol.rules) {
+        RuleRef r{&pol, &rule, TrafficSet::of(rule), {}};
+        r.concrete.reserve(space_.concrete.size());
+        for (const auto& atom : space_.concrete) r.concrete.push_back(space_.matches(rule, atom));
+        rules_.push_back(std::move(r));
+      }
+    }
+    // Latest in the source first, so of rules that cover each other the
+    // last one written is the one reported.
+    std::sort(rules_.begin(), rules_.end(), [](const RuleRef& a, const RuleRef& b) {
+      return b.rule->range.begin < a.rule->range.begin;
+    });
+  }
+
+  void run() {
+    std::vector<bool> dead(rules_.size(), false);
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      if (rules_[i].rule->action != ir::Action::Allow) continue;
+      auto cover = covering(i, ir::Action::Deny, {});
+      if (!cover) continue;
+      dead[i] = true;
+      report("MB102", i, *cover,
+             rules_[i].policy->audit
+                 ? "this audit-mode allow rule is always overridden: every connection it matches is denied by a deny rule"
+                 : "this allow rule never allows anything: every connection it matches is denied by a deny rule",
+             "deny wins over allow wherever it is written; narrow the deny or delete this rule", "denied by this rule");
+    }
+    // Greedy: a rule found redundant is left out when judging the others,
+    // so two identical rules do not make each other redundant.
+    std::vector<bool> removed = dead;
+    for (size_t i = 0; i < rules_.size(); ++i) {
+      if (dead[i]) continue;
+      auto cover = covering(i, rules_[i].rule->action, removed);
+      if (!cover) continue;
+      removed[i] = true;
+      report("MB101", i, *cover,
+             std::string("this ") + ir::actionName(rules_[i].rule->action) +
+                 " rule is redundant: every connection it matches is matched by other " +
+                 ir::actionName(rules_[i].rule->action) + " rules",
+             "delete it; removing it changes no verdict", "covered by this rule");
+    }
+  }
+
+ private:
+  Context& ctx_;
+  PeerSpace space_;
+  std::vector<RuleRef> rules_;
+
+  // Whether rule `c` counts when judging rule `r`: same direction, applies
+  // to at least the same endpoints, and is enforced whenever `r` is.
+  bool eligible(const RuleRef& c, const RuleRef& r, ir::Action action) const {
+    if (&c == &r || c.rule->action != action || c.rule->direction != r.rule->direction) return false;
+    if (c.policy->audit && !r.policy->audit) return false;
+    return policySubsumes(*c.policy, *r.policy);
+  }
+
+  // The rules that together cover every connection of rule `i` (those that
+  // share at least one with it), or nullopt if they do not cover them all.
+  std::optional<std::vector<size_t>> covering(size_t i, ir::Action action, const std::vector<bool>& removed) const {
+    const RuleRef& r = rules_[i];
+    if (r.traffic.empty()) return std::nullopt;
+    bool ingress = r.rule->direction == ir::Direction::Ingress;
+    std::vector<size_t> candidates;
+    for (size_t j = 0; j < rules_.size(); ++j) {
+      if (!removed.empty() && removed[j]) continue;
+      if (eligible(rules_[j], r, action) && rules_[j].traffic.overlaps(r.traffic)) candidates.push_back(j);
+    }
+    if (candidates.empty()) return std::nullopt;
+    std::set<size_t> used;
+    bool anyAtom = false;
+    // Whether the candidates matching one peer atom cover the rule's traffic there.
+    auto coveredAt = [&](auto&& candidateMatches) {
+      TrafficSet u;
+      std::vector<size_t> here;
+      for (size_t j : candidates) {
+        if (!candidateMatches(j)) continue;
+        u.add(rules_[j].traffic);
+        here.push_back(j);
+      }
+      if (!u.contains(r.traffic, ingress)) return false;
+      used.insert(here.begin(), here.end());
+      return true;
+    };
+    for (size_t a = 0; a < space_.concrete.size(); ++a) {
+      if (!r.concrete[a]) continue;
+      anyAtom = true;
+      if (!coveredAt([&](size_t j) { return bool(rules_[j].concrete[a]); })) return std::nullopt;
+    }
+    // Hypothetical endpoints come grouped by selector, one atom per address
+    // range. Rules that match the selector whatever the address (by pods
+    // selector, `cluster`, `all`) are the same for the whole group: when they
+    // alone cover the rule, the group is covered without looking at ranges.
+    auto hypothetical = space_.hypothetical(*r.rule);
+    for (size_t a = 0; a < hypothetical.size();) {
+      const auto& selector = hypothetical[a].selector;
+      size_t end = a;
+      while (end < hypothetical.size() && hypothetical[end].selector == selector) ++end;
+      anyAtom = true;
+      std::vector<char> always(rules_.size(), 0);
+      TrafficSet alwaysTraffic;
+      std::vector<size_t> alwaysRules;
+      for (size_t j : candidates) {
+        if (!space_.matchesAnyAddress(*rules_[j].rule, selector)) continue;
+        always[j] = 1;
+        alwaysTraffic.add(rules_[j].traffic);
+        alwaysRules.push_back(j);
+      }
+      if (alwaysTraffic.contains(r.traffic, ingress)) {
+        used.insert(alwaysRules.begin(), alwaysRules.end());
+      } else {
+        for (size_t k = a; k < end; ++k) {
+          const auto& atom = hypothetical[k];
+          if (!coveredAt([&](size_t j) { return always[j] || space_.matches(*rules_[j].rule, atom); }))
+            return std::nullopt;
+        }
+      }
+      a = end;
+    }
+    if (!anyAtom) return std::nullopt;  // matches no peer at all: another check's business
+    return std::vector<size_t>(used.begin(), used.end());
+  }
+
+  void report(const std::string& id, size_t i, const std::vector<size_t>& cover, std::string message,
+              std::string hint, const std::string& noteText) {
+    const auto* rule = rules_[i].rule;
+    Finding* f = ctx_.report(id, rule->range, rule->range, std::move(message), std::move(hint));
+    if (!f) return;
+    // Closest first: same policy, then by source position.
+    std::vector<size_t> order = cover;
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      bool sa = rules_[a].policy == rules_[i].policy, sb = rules_[b].policy == rules_[i].policy;
+      if (sa != sb) return sa;
+      return rules_[a].rule->range.begin < rules_[b].rule->range.begin;
+    });
+    constexpr size_t kMaxNotes = 4;
+    for (size_t k = 0; k < order.size() && k < kMaxNotes; ++k) {
+      const auto& c = rules_[order[k]];
+      std::string where = c.policy == rules_[i].policy ? "" : " (policy " + c.policy->key() + ")";
+      f->related.push_back({c.rule->range, noteText + where});
+    }
+    if (order.size() > kMaxNotes) f->hint += " (" + std::to_string(order.size() - kMaxNotes) + " more rules cover it)";
+  }
+};
+
+}  // namespace
+
+void checkShadowing(Context& ctx) {
+  if (!ctx.enabled("MB101") && !ctx.enabled("MB102")) return;
+  Shadowing(ctx).run();
+}
+
+}  // namespace membrane::lint
