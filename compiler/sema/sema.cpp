@@ -304,10 +304,10 @@ class Checker {
     }
     if (!ok) return std::nullopt;
     sel.canonicalize();
-    if (neverMatches(sel)) {
-      diags_.error(ref.range, "selector " + sel.str() + " can never match: its requirements contradict each other");
-      return std::nullopt;
-    }
+    // Kubernetes accepts such selectors (they select nothing), and imported
+    // manifests must keep compiling: a warning, and the selector stays.
+    if (neverMatches(sel))
+      diags_.warning(ref.range, "selector " + sel.str() + " can never match: its requirements contradict each other");
     return sel;
   }
 

@@ -401,10 +401,10 @@ TEST(Sema, ContradictorySelector) {
       "    allow from pods { canary, !canary }, namespaces { env = a, env != a }\n"
       "  }\n"
       "}\n",
-      {std::string("a.policy:1:18: error: selector {env in (a, b), env notin (a, b)}") + tail,
-       std::string("a.policy:3:11: error: selector {app = a, app = b}") + tail,
-       std::string("a.policy:5:21: error: selector {canary, !canary}") + tail,
-       std::string("a.policy:5:53: error: selector {env = a, env != a}") + tail});
+      {std::string("a.policy:1:18: warning: selector {env in (a, b), env notin (a, b)}") + tail,
+       std::string("a.policy:3:11: warning: selector {app = a, app = b}") + tail,
+       std::string("a.policy:5:21: warning: selector {canary, !canary}") + tail,
+       std::string("a.policy:5:53: warning: selector {env = a, env != a}") + tail});
 }
 
 TEST(Sema, SatisfiableSelectorsAreFine) {
@@ -526,7 +526,7 @@ TEST(Sema, AllErrorsInARunAreReported) {
                          {"b.policy", "policy three { clusterwide namespace x selects bad egress {} egress {} }\n"}});
   Lines got = diagnostics(*c);
   Lines want = {
-      "a.policy:1:16: error: selector {app = a, app = b} can never match: its requirements contradict each other",
+      "a.policy:1:16: warning: selector {app = a, app = b} can never match: its requirements contradict each other",
       "a.policy:2:15: error: port 0 is out of range (1-65535)",
       "a.policy:4:8: error: unknown mode 'loud' | hint: the mode is `enforce` (the default) or `audit`",
       "a.policy:5:13: error: invalid label key 'x y': must start and end with a letter or digit and contain only "
@@ -548,7 +548,8 @@ TEST(Sema, AllErrorsInARunAreReported) {
   std::sort(got.begin(), got.end());
   std::sort(want.begin(), want.end());
   EXPECT_EQ(got, want) << rendered(*c);
-  EXPECT_EQ(c->diags.errorCount(), want.size());
+  EXPECT_EQ(c->diags.errorCount() + c->diags.warningCount(), want.size());
+  EXPECT_EQ(c->diags.warningCount(), 1u);  // the contradictory selector
   EXPECT_FALSE(c->checked);
   EXPECT_FALSE(c->ir);
 }
