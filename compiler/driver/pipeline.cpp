@@ -43,8 +43,7 @@ std::vector<std::string> expandPaths(const std::vector<std::string>& paths, std:
     if (ec) errors.push_back("cannot read directory '" + p + "': " + ec.message());
     std::sort(found.begin(), found.end());
     if (found.empty() && !ec)
-      errors.push_back(manifests ? "no *.policy files or Kubernetes manifests in '" + p + "'"
-                                 : "no *.policy files in '" + p + "'");
+      errors.push_back("no *.policy files in '" + p + "'" + (manifests ? " (nor Kubernetes manifests)" : ""));
     out.insert(out.end(), found.begin(), found.end());
   }
   // The same file named twice (e.g. a file and its directory) is read once.
