@@ -496,6 +496,28 @@ spec:
   EXPECT_NE(m.diagnostics().find("warning: entity 'cluster'"), std::string::npos);
 }
 
+TEST(K8sCilium, PortZeroIsTheWildcard) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: web}}]
+      toPorts: [{ports: [{port: "0", protocol: ANY}]}]
+    - fromEndpoints: [{matchLabels: {app: db}}]
+      toPorts: [{ports: [{port: "0", protocol: UDP}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  // 0/ANY: every protocol, ICMP included.
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kIcmpEcho);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp80);
+  // 0/UDP: every UDP port, nothing else.
+  EXPECT_ALLOWED(m, "shop/db-0", "shop/api-0", kUdp53);
+  EXPECT_DENIED(m, "shop/db-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/db-0", "shop/api-0", kIcmpEcho);
+}
+
 // ---- errors ------------------------------------------------------------------------------
 
 // Compiles one Cilium object (no cluster) and returns the diagnostics.
