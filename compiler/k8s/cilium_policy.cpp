@@ -72,7 +72,8 @@ class CiliumConverter {
       if (!ctx_.get(spec, "nodeSelector").IsDefined()) ctx_.error(spec, what + ": `endpointSelector` is required");
       return std::nullopt;
     }
-    if (auto sel = subjectSelector(selector, what + ".endpointSelector")) p.selects = {*sel, ctx_.at(selector)};
+    peersEverywhere_ = false;
+    if (auto sel = subjectSelector(selector, what + ".endpointSelector", p)) p.selects = {*sel, ctx_.at(selector)};
     if (YAML::Node dd = ctx_.get(spec, "enableDefaultDeny"); dd.IsDefined() && ctx_.isMap(dd, what + ".enableDefaultDeny")) {
       ctx_.checkKeys(dd, what + ".enableDefaultDeny", {"ingress", "egress"});
       for (const char* dir : {"ingress", "egress"}) {
@@ -361,9 +362,19 @@ class CiliumConverter {
     return ok;
   }
 
-  std::optional<std::string> subjectSelector(const YAML::Node& node, const std::string& what) {
+  std::optional<std::string> subjectSelector(const YAML::Node& node, const std::string& what, Policy& p) {
     std::vector<Requirement> pod, ns;
     if (!split(node, what, pod, ns)) return std::nullopt;
+    // A clusterwide rule for the endpoints of one namespace is that
+    // namespace's policy, whose endpoint peers still range over every
+    // namespace.
+    if (clusterwide_ && ns.size() == 1 && ns[0].key == "kubernetes.io/metadata.name" &&
+        (ns[0].op == Requirement::Op::Equals || (ns[0].op == Requirement::Op::In && ns[0].values.size() == 1))) {
+      p.clusterwide = false;
+      p.ns = ns[0].values[0];
+      peersEverywhere_ = true;
+      return selectorText(pod);
+    }
     if (!ns.empty()) {
       // A namespaced policy only ever selects its own namespace's endpoints;
       // naming that namespace again changes nothing.
@@ -372,7 +383,7 @@ class CiliumConverter {
                  std::find(ns[0].values.begin(), ns[0].values.end(), obj_.ns) != ns[0].values.end();
       if (!own) {
         ctx_.error(node, what + ": selecting endpoints by namespace is not supported",
-                   clusterwide_ ? "write a CiliumNetworkPolicy in each namespace instead"
+                   clusterwide_ ? "select one namespace by name, or write a policy per namespace"
                                 : "a CiliumNetworkPolicy selects only endpoints of its own namespace");
         return std::nullopt;
       }
@@ -383,13 +394,14 @@ class CiliumConverter {
   std::optional<std::string> peerSelector(const YAML::Node& node, const std::string& what) {
     std::vector<Requirement> pod, ns;
     if (!split(node, what, pod, ns)) return std::nullopt;
-    if (ns.empty()) return "pods " + selectorText(pod);
+    if (ns.empty()) return "pods " + selectorText(pod) + (peersEverywhere_ ? " in namespaces {}" : "");
     return "pods " + selectorText(pod) + " in " + namespaceRefText(ns);
   }
 
   Context& ctx_;
   const ObjectRef& obj_;
   bool clusterwide_;
+  bool peersEverywhere_ = false;  // endpoint peers without a namespace match in all of them
 };
 
 }  // namespace

@@ -187,7 +187,7 @@ struct Importer {
       if (p.kind == "NetworkPolicy") continue;
       std::string name = p.name;
       if (taken.count(key(p, name))) {
-        std::string base = p.name + (p.clusterwide ? "-ccnp" : "-cnp");
+        std::string base = p.name + (p.kind == "CiliumClusterwideNetworkPolicy" ? "-ccnp" : "-cnp");
         name = base;
         for (int i = 2; taken.count(key(p, name)); ++i) name = base + "-" + std::to_string(i);
         diags.report({Severity::Note, p.origin,

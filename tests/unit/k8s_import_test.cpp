@@ -496,6 +496,24 @@ spec:
   EXPECT_NE(m.diagnostics().find("warning: entity 'cluster'"), std::string::npos);
 }
 
+TEST(K8sCilium, ClusterwideForOneNamespace) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: ops-web}
+spec:
+  endpointSelector: {matchLabels: {"k8s:io.kubernetes.pod.namespace": ops, app: web}}
+  ingress: [{fromEndpoints: [{matchLabels: {app: api}}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  // Selects ops/web-0 only; the peer matches api pods of every namespace.
+  EXPECT_ALLOWED(m, "shop/api-0", "ops/web-0", kTcp80);
+  EXPECT_DENIED(m, "shop/db-0", "ops/web-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/db-0", "shop/web-0", kTcp80);
+  const ir::Endpoint* e = m.compilation().ir->findEndpoint("ops", "web-0");
+  ASSERT_TRUE(e->classIndex);
+  EXPECT_EQ(m.compilation().ir->classes[*e->classIndex].policies, std::vector<std::string>{"ops/ops-web"});
+}
+
 TEST(K8sCilium, PortZeroIsTheWildcard) {
   Manifests m(R"(apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -593,7 +611,7 @@ TEST(K8sCiliumErrors, SupportedRuleHasNoErrors) {
 kind: CiliumNetworkPolicy
 metadata: {name: p, namespace: shop}
 spec:
-  endpointSelector: {}
+  endpointSelector: {matchLabels: {"k8s:io.kubernetes.pod.namespace": shop}}  # its own: fine
   enableDefaultDeny: {ingress: true, egress: true}
   egress: [{toEntities: [host], toPorts: [{ports: [{port: "80"}]}]}]
 )");
