@@ -394,6 +394,11 @@ class CiliumConverter {
   std::optional<std::string> peerSelector(const YAML::Node& node, const std::string& what) {
     std::vector<Requirement> pod, ns;
     if (!split(node, what, pod, ns)) return std::nullopt;
+    if (ns.empty() && pod.empty() && (clusterwide_ || peersEverywhere_))
+      ctx_.warning(node,
+                   "an empty endpoint selector in a clusterwide policy becomes `pods {}` (every pod of every "
+                   "namespace); Cilium's wildcard selector may also match non-pod identities such as the host",
+                   "add fromEntities/toEntities for those if they are meant; see docs/kubernetes.md");
     if (ns.empty()) return "pods " + selectorText(pod) + (peersEverywhere_ ? " in namespaces {}" : "");
     return "pods " + selectorText(pod) + " in " + namespaceRefText(ns);
   }

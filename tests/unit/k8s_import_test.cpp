@@ -470,6 +470,34 @@ specs:
     for (const auto& p : c.policies) names.push_back(p);
   EXPECT_NE(std::find(names.begin(), names.end(), "web-1"), names.end());
   EXPECT_NE(std::find(names.begin(), names.end(), "web-2"), names.end());
+  EXPECT_EQ(m.diagnostics().find("empty endpoint selector"), std::string::npos) << m.diagnostics();
+}
+
+TEST(K8sCilium, EmptySelectorInAClusterwidePolicyWarns) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: all-pods}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress: [{fromEndpoints: [{}]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: own-ns, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress: [{fromEndpoints: [{}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/db-0", kTcp80);
+  EXPECT_DENIED(m, "host", "shop/db-0", kTcp80);
+  EXPECT_DENIED(m, "ops/web-0", "shop/api-0", kTcp80);  // CNP: its namespace only
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp80);
+  std::string d = m.diagnostics();
+  EXPECT_NE(d.find(":" + std::to_string(Manifests::line(6)) + ":30: warning: an empty endpoint selector"),
+            std::string::npos)
+      << d;
+  EXPECT_EQ(d.find(":" + std::to_string(Manifests::line(13)) + ":"), std::string::npos) << d;
 }
 
 TEST(K8sCilium, EntitiesAllAndCluster) {
