@@ -52,7 +52,12 @@ struct Importer {
     }
     for (const auto& doc : docs) {
       if (!doc.IsDefined() || doc.IsNull()) continue;  // empty document, e.g. after a trailing `---`
-      object(ctx, doc, "", "");
+      try {
+        object(ctx, doc, "", "");
+      } catch (const YAML::Exception& e) {
+        // Node access that yaml-cpp refuses; report it rather than crash.
+        diags.error(ctx.at(e.mark.is_null() ? doc.Mark() : e.mark), "cannot read this object: " + e.msg);
+      }
     }
   }
 

@@ -203,6 +203,7 @@ std::optional<Policy> convertNetworkPolicy(Context& ctx, const ObjectRef& obj) {
   p.apiVersion = obj.apiVersion;
   p.kind = obj.kind;
   p.origin = ctx.at(obj.node);
+  ctx.checkKeys(obj.node, "NetworkPolicy", {"apiVersion", "kind", "metadata", "spec", "status"});
   YAML::Node spec = ctx.get(obj.node, "spec");
   if (!spec.IsDefined()) {
     ctx.error(obj.node, "NetworkPolicy " + obj.ns + "/" + obj.name + " has no `spec`");

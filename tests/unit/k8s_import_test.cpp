@@ -672,6 +672,7 @@ TEST(K8sNetworkPolicyErrors, InvalidFieldsAreErrorsAtTheirLine) {
        "unknown operator 'Exist'"},
       {"  podSelector: {}\n  policyTypes: [Ingres]\n", "unknown policy type 'Ingres'"},
       {"  podSelector: {}\n  ingres: []\n", "6:3: error: NetworkPolicy spec: unknown field `ingres`"},
+      {"  podSelector: {}\nspecs: []\n", "6:1: error: NetworkPolicy: unknown field `specs`"},
   };
   for (const auto& c : cases) {
     Manifests m("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\n"
