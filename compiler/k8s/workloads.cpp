@@ -153,6 +153,11 @@ void convertWorkload(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv) 
   if (obj.kind == "Namespace") {
     auto labels = readLabels(ctx, ctx.get(metadata, "labels"), "metadata.labels");
     if (!labels) return;
+    if (labels->contains("kubernetes.io/metadata.name") && (*labels)["kubernetes.io/metadata.name"] != obj.name) {
+      ctx.error(ctx.get(metadata, "labels"),
+                "label kubernetes.io/metadata.name must equal the namespace name '" + obj.name + "'");
+      return;
+    }
     if (auto prev = inv.namespaceAt.find(obj.name); prev != inv.namespaceAt.end()) {
       ctx.error(obj.node, "namespace '" + obj.name + "' is defined twice",
                 "first defined at " + ctx.diags().sources().describe(prev->second.at.begin));

@@ -806,6 +806,17 @@ TEST(K8sInventory, BadPodAddressIsAnErrorAtItsLine) {
       << m.diagnostics();
 }
 
+TEST(K8sInventory, NamespaceNameLabelMustMatch) {
+  Manifests bad("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {kubernetes.io/metadata.name: web}\n",
+                false);
+  EXPECT_NE(bad.diagnostics().find("m.yaml:5:11: error: label kubernetes.io/metadata.name must equal"),
+            std::string::npos)
+      << bad.diagnostics();
+  Manifests good("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {kubernetes.io/metadata.name: shop}\n",
+                 false);
+  EXPECT_TRUE(good.ok());
+}
+
 // ---- generated text ------------------------------------------------------------------------
 
 TEST(K8sText, OutputIsFormattedAndNamesTheSource) {
@@ -859,6 +870,45 @@ policy api-cnp {
 }
 )";
   EXPECT_EQ(text, expected);
+}
+
+TEST(K8sText, CiliumRuleText) {
+  TempDir dir;
+  std::string path = dir.write("c.yaml", R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector:
+    matchLabels: {"k8s:app": api}
+    matchExpressions: [{key: "k8s:track", operator: NotIn, values: [canary]}]
+  ingress:
+    - fromEndpoints:
+        - matchLabels: {"k8s:io.kubernetes.pod.namespace": ops}
+        - matchExpressions: [{key: "k8s:io.kubernetes.pod.namespace", operator: In, values: [a, b]}]
+          matchLabels: {app: x}
+      fromEntities: [host]
+      toPorts: [{ports: [{port: "8080", protocol: TCP}, {port: "53"}, {port: "9000", endPort: 9100, protocol: UDP}]}]
+  egressDeny:
+    - toCIDRSet: [{cidr: "2001:2::/48", except: ["2001:2:0:1::/64"]}]
+      icmps: [{fields: [{type: 128, family: IPv6}, {type: DestinationUnreachable}]}]
+)");
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  std::string error;
+  ImportResult r = importManifests({*sources.load(path, &error)}, sources, diags);
+  ASSERT_FALSE(diags.hasErrors());
+  EXPECT_EQ(renderForOutput(r.policies, ""), "# from cilium.io/v2 CiliumNetworkPolicy shop/api (" + path + R"(:1)
+policy api {
+  namespace shop
+  selects { app = api, track != canary }
+  ingress {
+    allow from pods {} in namespace ops, pods { app = x } in namespaces { kubernetes.io/metadata.name in (a, b) }, host on tcp/8080, tcp/53, udp/53, sctp/53, udp/9000-9100
+  }
+  egress {
+    deny to cidr 2001:2::/48 except 2001:2:0:1::/64 on icmpv6/128, icmp/destination-unreachable
+  }
+}
+)");
 }
 
 TEST(K8sText, DiagnosticsOfConvertedPoliciesPointAtTheManifest) {
