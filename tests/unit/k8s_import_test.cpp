@@ -310,12 +310,12 @@ kind: NetworkPolicy
 metadata: {name: from-web, namespace: shop}
 spec:
   podSelector: {matchLabels: {app: db}}
-  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}], ports: []}]
 )");
   ASSERT_TRUE(m.ok());
   EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);
   EXPECT_DENIED(m, "world:198.19.1.1", "shop/web-0", kTcp80);
-  EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kTcp80);  // no ports: every port and protocol
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kTcp80);  // `ports: []`: every port and protocol
   EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kUdp53);
   EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kIcmpEcho);
   EXPECT_DENIED(m, "shop/api-0", "shop/db-0", kTcp80);
