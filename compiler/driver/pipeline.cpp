@@ -88,7 +88,12 @@ void run(const Inputs& inputs, Compilation& c) {
   c.files = expandInputPaths(inputs.paths, c.inputErrors);
   for (const auto& inv : inputs.inventory) {
     std::string error;
-    if (!inventory::loadInventoryFile(inv, c.inventory, &error)) c.inputErrors.push_back(error);
+    std::string ext = fs::path(inv).extension().string();
+    if (ext == ".yaml" || ext == ".yml") {
+      c.inputErrors.push_back("'" + inv + "' is a Kubernetes manifest, not an inventory: give it as a path, without -i");
+    } else if (!inventory::loadInventoryFile(inv, c.inventory, &error)) {
+      c.inputErrors.push_back(error);
+    }
   }
   std::vector<FileId> ids, manifests;
   for (const auto& f : c.files) {

@@ -123,6 +123,11 @@ expect_rc 2
 expect_err "is not a Kubernetes manifest"
 finish import_rejects_non_manifests
 
+run check -i "$data/shop.yaml" "$data/repo"
+expect_rc 2
+expect_err "shop.yaml' is a Kubernetes manifest, not an inventory: give it as a path, without -i"
+finish manifest_as_inventory
+
 run import k8s --help
 expect_rc 0
 expect_out "Exit codes: 0 converted, 1 errors in the manifests, 2 usage or I/O errors."
