@@ -34,20 +34,42 @@ const std::map<std::string, std::string> kUnsupportedPortRuleFields = {
     {"terminatingTLS", "TLS interception is L7 and not supported"},
 };
 
-// "EchoRequest" → "echo-request", to look Cilium's ICMP names up in membrane's.
-std::string kebab(const std::string& camel) {
-  std::string out;
-  for (size_t i = 0; i < camel.size(); ++i) {
-    char ch = camel[i];
-    if (std::isupper(static_cast<unsigned char>(ch))) {
-      if (i) out += '-';
-      out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
+// Cilium's ICMP type names (pkg/policy/api/icmp.go), case-sensitive.
+const std::map<std::string, uint8_t> kCiliumIcmpV4 = {
+    {"EchoReply", 0},          {"DestinationUnreachable", 3}, {"Redirect", 5},       {"Echo", 8},
+    {"EchoRequest", 8},        {"RouterAdvertisement", 9},    {"RouterSelection", 10}, {"TimeExceeded", 11},
+    {"ParameterProblem", 12},  {"Timestamp", 13},             {"TimestampReply", 14}, {"Photuris", 40},
+    {"ExtendedEchoRequest", 42}, {"ExtendedEchoReply", 43},
+};
+const std::map<std::string, uint8_t> kCiliumIcmpV6 = {
+    {"DestinationUnreachable", 1},
+    {"PacketTooBig", 2},
+    {"TimeExceeded", 3},
+    {"ParameterProblem", 4},
+    {"EchoRequest", 128},
+    {"EchoReply", 129},
+    {"MulticastListenerQuery", 130},
+    {"MulticastListenerReport", 131},
+    {"MulticastListenerDone", 132},
+    {"RouterSolicitation", 133},
+    {"RouterAdvertisement", 134},
+    {"NeighborSolicitation", 135},
+    {"NeighborAdvertisement", 136},
+    {"RedirectMessage", 137},
+    {"RouterRenumbering", 138},
+    {"ICMPNodeInformationQuery", 139},
+    {"ICMPNodeInformationResponse", 140},
+    {"InverseNeighborDiscoverySolicitation", 141},
+    {"InverseNeighborDiscoveryAdvertisement", 142},
+    {"HomeAgentAddressDiscoveryRequest", 144},
+    {"HomeAgentAddressDiscoveryReply", 145},
+    {"MobilePrefixSolicitation", 146},
+    {"MobilePrefixAdvertisement", 147},
+    {"DuplicateAddressRequestCodeSuffix", 157},
+    {"DuplicateAddressConfirmationCodeSuffix", 158},
+    {"ExtendedEchoRequest", 160},
+    {"ExtendedEchoReply", 161},
+};
 
 class CiliumConverter {
  public:
@@ -306,20 +328,28 @@ class CiliumConverter {
         continue;
       }
       const std::string& s = type.Scalar();
-      std::string text;
+      uint8_t number = 0;
       if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
         if (s.size() > 3 || std::stoi(s) > 255) {
           ctx_.error(type, fw + ".type: " + s + " is out of range (0-255)");
           continue;
         }
-        text = std::to_string(std::stoi(s));
-      } else if (ir::icmpTypeByName(v6, kebab(s))) {
-        text = kebab(s);
+        number = static_cast<uint8_t>(std::stoi(s));
       } else {
-        ctx_.error(type, fw + ".type: unknown " + std::string(v6 ? "ICMPv6" : "ICMP") + " type '" + s + "'");
-        continue;
+        const auto& names = v6 ? kCiliumIcmpV6 : kCiliumIcmpV4;
+        auto it = names.find(s);
+        if (it == names.end()) {
+          std::vector<std::string> known;
+          for (const auto& [name, n] : names) known.push_back(name);
+          std::string close = closestMatch(s, known);
+          ctx_.error(type, fw + ".type: unknown " + std::string(v6 ? "ICMPv6" : "ICMP") + " type '" + s + "'",
+                     close.empty() ? "" : "did you mean `" + close + "`?");
+          continue;
+        }
+        number = it->second;
       }
-      rule.protos.push_back({std::string(v6 ? "icmpv6/" : "icmp/") + text, ctx_.at(type)});
+      // membrane's name for the type where it has one, else the number.
+      rule.protos.push_back({std::string(v6 ? "icmpv6/" : "icmp/") + ir::icmpTypeName(v6, number), ctx_.at(type)});
     }
   }
 

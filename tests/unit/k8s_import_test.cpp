@@ -624,6 +624,8 @@ TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
        "unknown protocol 'ICMP' (expected TCP, UDP, SCTP or ANY)"},
       {"  endpointSelector: {}\n  egress: [{icmps: [{fields: [{type: EchoRequst}]}]}]\n",
        "unknown ICMP type 'EchoRequst'"},
+      {"  endpointSelector: {}\n  egress: [{icmps: [{fields: [{type: PacketTooBig}]}]}]\n",
+       "unknown ICMP type 'PacketTooBig'"},  // an ICMPv6 name without family: IPv6
       {"  endpointSelector: {}\n  egres: []\n", "6:3: error: spec: unknown field `egres`"},
   };
   for (const auto& c : cases) {
@@ -890,7 +892,7 @@ spec:
       toPorts: [{ports: [{port: "8080", protocol: TCP}, {port: "53"}, {port: "9000", endPort: 9100, protocol: UDP}]}]
   egressDeny:
     - toCIDRSet: [{cidr: "2001:2::/48", except: ["2001:2:0:1::/64"]}]
-      icmps: [{fields: [{type: 128, family: IPv6}, {type: DestinationUnreachable}]}]
+      icmps: [{fields: [{type: 128, family: IPv6}, {type: DestinationUnreachable}, {type: Timestamp}, {type: 40}]}]
 )");
   SourceManager sources;
   DiagnosticEngine diags(sources);
@@ -905,7 +907,7 @@ policy api {
     allow from pods {} in namespace ops, pods { app = x } in namespaces { kubernetes.io/metadata.name in (a, b) }, host on tcp/8080, tcp/53, udp/53, sctp/53, udp/9000-9100
   }
   egress {
-    deny to cidr 2001:2::/48 except 2001:2:0:1::/64 on icmpv6/128, icmp/destination-unreachable
+    deny to cidr 2001:2::/48 except 2001:2:0:1::/64 on icmpv6/echo-request, icmp/destination-unreachable, icmp/timestamp-request, icmp/40
   }
 }
 )");
