@@ -801,6 +801,18 @@ spec:
   EXPECT_FALSE(ir::evaluateFlow(m.compilation().ir.value(), m.end("shop/web-0"), dst, kTcp80).allowed());
 }
 
+TEST(K8sManifests, TypedPolicyListItemsMayOmitKind) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicyList
+items:
+  - metadata: {name: deny-web, namespace: shop}
+    spec: {podSelector: {matchLabels: {app: web}}}
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_DENIED(m, "shop/api-0", "shop/web-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp80);
+}
+
 TEST(K8sInventory, BadPodAddressIsAnErrorAtItsLine) {
   Manifests m("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus:\n  podIP: 198.18.0.256\n", false);
   EXPECT_NE(m.diagnostics().find("m.yaml:5:10: error: '198.18.0.256' is not an IPv4 or IPv6 address"),
