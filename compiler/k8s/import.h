@@ -41,7 +41,10 @@ struct ImportResult {
   nlohmann::json inventory;              // membrane's inventory format (docs/inventory.md)
   size_t objects = 0;                    // objects read (List items counted singly)
   size_t skipped = 0;                    // objects of kinds that are not modelled
-  bool hasInventory() const { return !inventory["namespaces"].empty() || !inventory["endpoints"].empty(); }
+  bool hasInventory() const {
+    auto nonEmpty = [&](const char* key) { return inventory.contains(key) && !inventory.at(key).empty(); };
+    return nonEmpty("namespaces") || nonEmpty("endpoints");
+  }
 };
 
 // True for paths that are manifests: *.yaml and *.yml, and *.json files
