@@ -241,6 +241,7 @@ spec:
   egress:
     - to:
         - ipBlock: {cidr: 198.19.0.0/16, except: [198.19.66.0/24, 198.19.67.0/24]}
+        - ipBlock: {cidr: "2001:2:ff::/48", except: ["2001:2:ff:1::/64"]}
 )");
   ASSERT_TRUE(m.ok());
   EXPECT_ALLOWED(m, "shop/web-0", "world:198.19.1.1", kTcp80);
@@ -248,6 +249,9 @@ spec:
   EXPECT_DENIED(m, "shop/web-0", "world:198.19.66.5", kTcp80);
   EXPECT_DENIED(m, "shop/web-0", "world:198.19.67.5", kTcp80);
   EXPECT_DENIED(m, "shop/web-0", "world:198.20.0.1", kTcp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "world:2001:2:ff:2::1", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "world:2001:2:ff:1::1", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "world:2001:2:fe::1", kTcp80);
   EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);  // egress restricted: pods not in the block
   // Egress rules present, no policyTypes: Ingress is still restricted.
   EXPECT_DENIED(m, "shop/api-0", "shop/web-0", kTcp80);
