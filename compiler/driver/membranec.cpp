@@ -16,6 +16,7 @@
 #include "driver/cmd_explain.h"
 #include "driver/cmd_fmt.h"
 #include "driver/cmd_lint.h"
+#include "driver/cmd_import.h"
 #include "driver/cmd_reach.h"
 #include "driver/pipeline.h"
 #include "ir/ir_json.h"
@@ -36,7 +37,8 @@ struct CommonOptions {
 };
 
 void addCommon(CLI::App* cmd, CommonOptions& opts) {
-  cmd->add_option("paths", opts.paths, "Policy files, or directories searched recursively for *.policy")
+  cmd->add_option("paths", opts.paths,
+                  "Policy files, Kubernetes manifests (*.yaml, *.yml, *.json), or directories searched recursively for both")
       ->required()
       ->type_name("FILES|DIRS");
   cmd->add_option("-i,--inventory", opts.inventory,
@@ -219,6 +221,7 @@ int main(int argc, char** argv) {
   driver::DiffCommand diffCmd(app);
   driver::ExplainCommand explainCmd(app);
   driver::LintCommand lintCmd(app);
+  auto importCmd = driver::addImportCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -234,5 +237,6 @@ int main(int argc, char** argv) {
   if (diffCmd.parsed()) return diffCmd.run();
   if (explainCmd.parsed()) return explainCmd.run();
   if (lintCmd.parsed()) return lintCmd.run();
+  if (importCmd.command->parsed()) return importCmd.run();
   return kExitInputErrors;
 }
