@@ -13,6 +13,7 @@
 
 #include "codegen/artifact_writer.h"
 #include "driver/cmd_fmt.h"
+#include "driver/cmd_import.h"
 #include "driver/cmd_reach.h"
 #include "driver/pipeline.h"
 #include "ir/ir_json.h"
@@ -213,6 +214,7 @@ int main(int argc, char** argv) {
   compileCmd->footer("Example:\n  membranec compile --inventory policies/shop/inventory.json -o out/ policies/shop");
   auto fmtCmd = driver::addFmtCommand(app);
   driver::ReachCommand reachCmd(app);
+  auto importCmd = driver::addImportCommand(app);
 
   try {
     app.parse(argc, argv);
@@ -225,5 +227,6 @@ int main(int argc, char** argv) {
   if (compileCmd->parsed()) return runCompile(compileOpts, compileCmdOpts);
   if (fmtCmd.command->parsed()) return fmtCmd.run();
   if (reachCmd.parsed()) return reachCmd.run();
+  if (importCmd.command->parsed()) return importCmd.run();
   return kExitInputErrors;
 }

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "frontend/parser.h"
+#include "k8s/import.h"
 #include "ir/lower.h"
 
 namespace membrane::driver {
@@ -16,7 +17,10 @@ Outcome Compilation::outcome() const {
   return Outcome::Ok;
 }
 
-std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
+namespace {
+
+std::vector<std::string> expandPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors,
+                                     bool manifests) {
   std::vector<std::string> out;
   for (const auto& p : paths) {
     std::error_code ec;
@@ -32,11 +36,14 @@ std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths
     std::vector<std::string> found;
     for (auto it = fs::recursive_directory_iterator(p, ec); !ec && it != fs::recursive_directory_iterator();
          it.increment(ec)) {
-      if (it->is_regular_file() && it->path().extension() == ".policy") found.push_back(it->path().string());
+      if (!it->is_regular_file()) continue;
+      if (it->path().extension() == ".policy" || (manifests && k8s::isManifestPath(it->path().string())))
+        found.push_back(it->path().string());
     }
     if (ec) errors.push_back("cannot read directory '" + p + "': " + ec.message());
     std::sort(found.begin(), found.end());
-    if (found.empty() && !ec) errors.push_back("no *.policy files in '" + p + "'");
+    if (found.empty() && !ec)
+      errors.push_back("no *.policy files in '" + p + "'" + (manifests ? " (nor Kubernetes manifests)" : ""));
     out.insert(out.end(), found.begin(), found.end());
   }
   // The same file named twice (e.g. a file and its directory) is read once.
@@ -48,6 +55,16 @@ std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths
     if (!dup) unique.push_back(f);
   }
   return unique;
+}
+
+}  // namespace
+
+std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
+  return expandPaths(paths, errors, false);
+}
+
+std::vector<std::string> expandInputPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
+  return expandPaths(paths, errors, true);
 }
 
 namespace {
@@ -68,23 +85,43 @@ void parseAndLower(Compilation& c, const std::vector<FileId>& ids) {
 }  // namespace
 
 void run(const Inputs& inputs, Compilation& c) {
-  c.files = expandPolicyPaths(inputs.paths, c.inputErrors);
+  c.files = expandInputPaths(inputs.paths, c.inputErrors);
   for (const auto& inv : inputs.inventory) {
     std::string error;
     if (!inventory::loadInventoryFile(inv, c.inventory, &error)) c.inputErrors.push_back(error);
   }
-  std::vector<FileId> ids;
+  std::vector<FileId> ids, manifests;
   for (const auto& f : c.files) {
     std::string error;
     if (auto id = c.sources.load(f, &error)) {
-      ids.push_back(*id);
+      (k8s::isManifestPath(f) ? manifests : ids).push_back(*id);
     } else {
       c.inputErrors.push_back(error);
     }
   }
   if (!c.inputErrors.empty()) return;
+  if (!manifests.empty()) {
+    // Manifests become one generated policy file whose lines map back to the
+    // YAML nodes, and inventory entries (docs/kubernetes.md).
+    k8s::ImportResult imported = k8s::importManifests(manifests, c.sources, c.diags, {.noteSkipped = false});
+    if (c.diags.hasErrors()) return;
+    std::string error;
+    if (imported.hasInventory() &&
+        !inventory::loadInventoryText("Kubernetes manifests", imported.inventory.dump(), c.inventory, &error)) {
+      c.inputErrors.push_back(error);
+      return;
+    }
+    if (!imported.policies.empty()) {
+      k8s::GeneratedText generated = k8s::renderForCompiler(imported.policies);
+      FileId id = c.sources.add("<policies converted from Kubernetes manifests>", std::move(generated.text));
+      c.sources.setLineOrigins(id, std::move(generated.origins));
+      ids.push_back(id);
+    }
+  }
   parseAndLower(c, ids);
 }
+
+void runLoaded(const std::vector<FileId>& ids, Compilation& c) { parseAndLower(c, ids); }
 
 void runText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c) {
   std::vector<FileId> ids;

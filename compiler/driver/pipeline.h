@@ -19,14 +19,16 @@ namespace membrane::driver {
 enum class Outcome { Ok, PolicyErrors, InputErrors };
 
 struct Inputs {
-  std::vector<std::string> paths;      // files or directories (searched for *.policy)
+  // Policy files, Kubernetes manifests (converted on the fly, see
+  // docs/kubernetes.md) or directories searched for both.
+  std::vector<std::string> paths;
   std::vector<std::string> inventory;  // inventory JSON files
 };
 
 struct Compilation {
   SourceManager sources;
   DiagnosticEngine diags{sources};
-  std::vector<std::string> files;  // policy files, in the order loaded
+  std::vector<std::string> files;  // policy files and manifests, in the order loaded
   inventory::Inventory inventory;
   ast::Program ast;
   std::optional<sema::CheckedProgram> checked;
@@ -40,9 +42,17 @@ struct Compilation {
 // keeps files as given. Missing paths are input errors.
 std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors);
 
+// Like expandPolicyPaths, but directories also yield Kubernetes manifests
+// (*.yaml, *.yml, and *.json files with `apiVersion` or `kind`; see
+// k8s::isManifestPath).
+std::vector<std::string> expandInputPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors);
+
 // Runs the stages up to and including IR lowering (always run; without an
 // inventory the IR has classes for no endpoints).
 void run(const Inputs& inputs, Compilation& c);
+
+// Parses, checks and lowers policy files already loaded into c.sources.
+void runLoaded(const std::vector<FileId>& ids, Compilation& c);
 
 // Parses policy text held in memory; for tests and the fuzzer.
 void runText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c);

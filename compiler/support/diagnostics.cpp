@@ -16,6 +16,7 @@ Diagnostic& DiagnosticEngine::warning(SourceRange range, std::string message, st
 }
 
 void DiagnosticEngine::report(Diagnostic d) {
+  d.range = sources_.original(d.range);
   if (d.severity == Severity::Error) ++errorCount_;
   if (d.severity == Severity::Warning) ++warningCount_;
   diagnostics_.push_back(std::move(d));
@@ -47,8 +48,11 @@ const char* colorOf(Severity s) {
 }
 }  // namespace
 
-void DiagnosticEngine::print(std::ostream& out, const Diagnostic& d, bool color) const {
+void DiagnosticEngine::print(std::ostream& out, const Diagnostic& diag, bool color) const {
   auto c = [&](const char* code) { return color ? code : ""; };
+  // Notes are attached after report(), so generated ranges are mapped here too.
+  Diagnostic d = diag;
+  d.range = sources_.original(d.range);
   if (d.range.valid()) out << c(kBold) << sources_.describe(d.range.begin) << ": " << c(kReset);
   out << c(colorOf(d.severity)) << label(d.severity) << ": " << c(kReset) << c(kBold) << d.message
       << c(kReset) << "\n";

@@ -22,7 +22,7 @@ std::optional<FileId> SourceManager::load(const std::string& path, std::string* 
 }
 
 FileId SourceManager::add(std::string path, std::string text) {
-  File f{std::move(path), std::move(text), {0}};
+  File f{std::move(path), std::move(text), {0}, {}};
   for (uint32_t i = 0; i < f.text.size(); ++i)
     if (f.text[i] == '\n') f.lineStarts.push_back(i + 1);
   files_.push_back(std::move(f));
@@ -53,9 +53,22 @@ SourceLoc SourceManager::locate(FileId id, uint32_t offset) const {
   return SourceLoc{id, line, offset - f.lineStarts[line - 1] + 1, offset};
 }
 
-std::string SourceManager::describe(const SourceLoc& loc) const {
-  if (loc.file == kNoFile) return "<unknown>";
+std::string SourceManager::describe(const SourceLoc& at) const {
+  if (at.file == kNoFile) return "<unknown>";
+  SourceLoc loc = original(SourceRange{at, 0}).begin;
   return path(loc.file) + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.column);
+}
+
+void SourceManager::setLineOrigins(FileId generated, std::vector<SourceRange> origins) {
+  files_.at(generated).lineOrigins = std::move(origins);
+}
+
+SourceRange SourceManager::original(const SourceRange& range) const {
+  if (range.begin.file == kNoFile || range.begin.file >= files_.size()) return range;
+  const auto& origins = files_[range.begin.file].lineOrigins;
+  if (range.begin.line == 0 || range.begin.line > origins.size()) return range;
+  const SourceRange& o = origins[range.begin.line - 1];
+  return o.valid() ? o : range;
 }
 
 }  // namespace membrane

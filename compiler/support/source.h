@@ -45,14 +45,23 @@ class SourceManager {
   size_t fileCount() const { return files_.size(); }
   // Line and column of a byte offset.
   SourceLoc locate(FileId id, uint32_t offset) const;
-  // "path:line:col"
+  // "path:line:col", of the original location (see setLineOrigins).
   std::string describe(const SourceLoc& loc) const;
+
+  // Text generated from another file (policies converted from Kubernetes
+  // manifests): `origins[i]` is where line i+1 of `generated` came from.
+  // Diagnostics and `describe` then point at the original, not the generated
+  // text the user never sees.
+  void setLineOrigins(FileId generated, std::vector<SourceRange> origins);
+  // The original of a range in generated text; other ranges unchanged.
+  SourceRange original(const SourceRange& range) const;
 
  private:
   struct File {
     std::string path;
     std::string text;
     std::vector<uint32_t> lineStarts;
+    std::vector<SourceRange> lineOrigins;  // empty unless generated
   };
   std::vector<File> files_;
 };

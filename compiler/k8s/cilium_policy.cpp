@@ -1,0 +1,416 @@
+// cilium.io/v2 CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy, the
+// L3/L4 part → one membrane policy per rule in `spec` and `specs`
+// (docs/kubernetes.md, "Cilium"). Everything membrane cannot express is an
+// error naming the field.
+#include <algorithm>
+
+#include "ir/protocols.h"
+#include "k8s/convert.h"
+
+namespace membrane::k8s {
+
+namespace {
+
+const std::string kPodNamespaceKey = "io.kubernetes.pod.namespace";
+const std::string kNamespaceLabelsPrefix = "io.cilium.k8s.namespace.labels.";
+
+const std::map<std::string, std::string> kUnsupportedRuleFields = {
+    {"fromRequires", "membrane has no equivalent of Cilium's requirements (deprecated in Cilium)"},
+    {"toRequires", "membrane has no equivalent of Cilium's requirements (deprecated in Cilium)"},
+    {"fromGroups", "cloud-provider groups are not modelled; use CIDRs"},
+    {"toGroups", "cloud-provider groups are not modelled; use CIDRs"},
+    {"fromNodes", "node selectors are not modelled; nodes other than this one are `world`"},
+    {"toNodes", "node selectors are not modelled; nodes other than this one are `world`"},
+    {"toFQDNs", "DNS-based rules are not supported; use CIDRs"},
+    {"toServices", "service peers are not supported yet; select the service's pods with toEndpoints"},
+    {"authentication", "mutual authentication is not modelled"},
+};
+
+const std::map<std::string, std::string> kUnsupportedPortRuleFields = {
+    {"rules", "L7 rules (http, kafka, dns) are not supported yet; membrane enforces L3/L4 only"},
+    {"serverNames", "TLS SNI matching is L7 and not supported"},
+    {"listener", "Envoy listeners are L7 and not supported"},
+    {"originatingTLS", "TLS interception is L7 and not supported"},
+    {"terminatingTLS", "TLS interception is L7 and not supported"},
+};
+
+// "EchoRequest" → "echo-request", to look Cilium's ICMP names up in membrane's.
+std::string kebab(const std::string& camel) {
+  std::string out;
+  for (size_t i = 0; i < camel.size(); ++i) {
+    char ch = camel[i];
+    if (std::isupper(static_cast<unsigned char>(ch))) {
+      if (i) out += '-';
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+class CiliumConverter {
+ public:
+  CiliumConverter(Context& ctx, const ObjectRef& obj, bool clusterwide)
+      : ctx_(ctx), obj_(obj), clusterwide_(clusterwide) {}
+
+  std::optional<Policy> rule(const YAML::Node& spec, const std::string& what) {
+    size_t errorsBefore = ctx_.errors();
+    Policy p;
+    p.ns = clusterwide_ ? "" : obj_.ns;
+    p.clusterwide = clusterwide_;
+    p.apiVersion = obj_.apiVersion;
+    p.kind = obj_.kind;
+    p.origin = ctx_.at(spec);
+    if (!ctx_.isMap(spec, what)) return std::nullopt;
+    ctx_.checkKeys(spec, what,
+                   {"endpointSelector", "ingress", "egress", "ingressDeny", "egressDeny", "labels", "description",
+                    "enableDefaultDeny"},
+                   {{"nodeSelector", "host policies (nodeSelector) are not modelled; membrane policies select pods"}});
+    YAML::Node selector = ctx_.get(spec, "endpointSelector");
+    if (!selector.IsDefined()) {
+      if (!ctx_.get(spec, "nodeSelector").IsDefined()) ctx_.error(spec, what + ": `endpointSelector` is required");
+      return std::nullopt;
+    }
+    if (auto sel = subjectSelector(selector, what + ".endpointSelector")) p.selects = {*sel, ctx_.at(selector)};
+    if (YAML::Node dd = ctx_.get(spec, "enableDefaultDeny"); dd.IsDefined() && ctx_.isMap(dd, what + ".enableDefaultDeny")) {
+      ctx_.checkKeys(dd, what + ".enableDefaultDeny", {"ingress", "egress"});
+      for (const char* dir : {"ingress", "egress"}) {
+        YAML::Node v = ctx_.get(dd, dir);
+        if (v.IsDefined() && ctx_.boolean(v, what + ".enableDefaultDeny." + dir) == false)
+          ctx_.error(v, what + ".enableDefaultDeny." + dir +
+                            ": false is not supported: in membrane a policy with rules for a direction always "
+                            "makes it default-deny");
+      }
+    }
+    section(spec, "ingress", "ingressDeny", false, what, p.ingress);
+    section(spec, "egress", "egressDeny", true, what, p.egress);
+    if (ctx_.errors() != errorsBefore) return std::nullopt;
+    return p;
+  }
+
+ private:
+  // Cilium enforces a direction when the rule has ingress (or ingressDeny)
+  // rules, even `[{}]`; an empty list does nothing.
+  void section(const YAML::Node& spec, const char* allowKey, const char* denyKey, bool egress,
+               const std::string& what, Section& out) {
+    for (const char* key : {allowKey, denyKey}) {
+      YAML::Node rules = ctx_.get(spec, key);
+      if (!rules.IsDefined() || !ctx_.isSequence(rules, what + "." + key)) continue;
+      if (rules.size() == 0) continue;
+      if (!out.present) out.origin = ctx_.at(rules);
+      out.present = true;
+      bool deny = key == denyKey;
+      for (const auto& r : rules)
+        if (auto rule = convertRule(r, egress, deny, what + "." + key + "[]")) {
+          if (!rule->peers.empty()) out.rules.push_back(std::move(*rule));
+        }
+    }
+  }
+
+  std::optional<Rule> convertRule(const YAML::Node& r, bool egress, bool deny, const std::string& what) {
+    if (!ctx_.isMap(r, what)) return std::nullopt;
+    const std::string dir = egress ? "to" : "from";
+    std::vector<std::string> known = {dir + "Endpoints", dir + "CIDR", dir + "CIDRSet", dir + "Entities", "toPorts",
+                                      "icmps"};
+    std::map<std::string, std::string> unsupported;
+    for (const auto& [k, why] : kUnsupportedRuleFields)
+      if (k.rfind(dir, 0) == 0 || k == "authentication") unsupported[k] = why;
+    // The known set depends on the direction, so not Context::checkKeys.
+    checkKeysDynamic(r, what, known, unsupported);
+
+    size_t errorsBefore = ctx_.errors();
+    Rule rule;
+    rule.deny = deny;
+    rule.origin = ctx_.at(r);
+    if (YAML::Node eps = ctx_.get(r, dir + "Endpoints"); eps.IsDefined() && ctx_.isSequence(eps, what + "." + dir + "Endpoints"))
+      for (const auto& sel : eps)
+        if (auto text = peerSelector(sel, what + "." + dir + "Endpoints[]")) rule.peers.push_back({*text, ctx_.at(sel)});
+    if (YAML::Node cidrs = ctx_.get(r, dir + "CIDR"); cidrs.IsDefined() && ctx_.isSequence(cidrs, what + "." + dir + "CIDR"))
+      for (const auto& c : cidrs)
+        if (auto text = cidrText(ctx_, c, {}, what + "." + dir + "CIDR[]")) rule.peers.push_back({*text, ctx_.at(c)});
+    if (YAML::Node sets = ctx_.get(r, dir + "CIDRSet"); sets.IsDefined() && ctx_.isSequence(sets, what + "." + dir + "CIDRSet"))
+      for (const auto& s : sets) cidrSet(s, what + "." + dir + "CIDRSet[]", rule);
+    if (YAML::Node ents = ctx_.get(r, dir + "Entities"); ents.IsDefined() && ctx_.isSequence(ents, what + "." + dir + "Entities"))
+      for (const auto& e : ents) entity(e, what + "." + dir + "Entities[]", rule);
+
+    if (YAML::Node ports = ctx_.get(r, "toPorts"); ports.IsDefined() && ctx_.isSequence(ports, what + ".toPorts"))
+      for (const auto& pr : ports) portRule(pr, what + ".toPorts[]", rule);
+    if (YAML::Node icmps = ctx_.get(r, "icmps"); icmps.IsDefined() && ctx_.isSequence(icmps, what + ".icmps"))
+      for (const auto& ir : icmps) icmpRule(ir, what + ".icmps[]", rule);
+    if (ctx_.errors() != errorsBefore) return std::nullopt;
+    // No L3 part: a rule with ports applies to every peer; an empty rule
+    // (`[{}]`) only makes the direction default-deny.
+    if (rule.peers.empty() && !rule.protos.empty()) rule.peers.push_back({"all", rule.origin});
+    if (rule.peers.empty()) rule.protos.clear();
+    return rule;
+  }
+
+  void checkKeysDynamic(const YAML::Node& map, const std::string& what, const std::vector<std::string>& known,
+                        const std::map<std::string, std::string>& unsupported) {
+    std::set<std::string> seen;
+    for (auto it = map.begin(); it != map.end(); ++it) {
+      if (!it->first.IsScalar()) continue;
+      const std::string& key = it->first.Scalar();
+      if (!seen.insert(key).second) {
+        ctx_.error(it->first, what + ": duplicate key '" + key + "'");
+      } else if (auto u = unsupported.find(key); u != unsupported.end()) {
+        ctx_.error(it->first, what + ": `" + key + "` is not supported: " + u->second);
+      } else if (std::find(known.begin(), known.end(), key) == known.end()) {
+        std::string close = closestMatch(key, known);
+        ctx_.error(it->first, what + ": unknown field `" + key + "`",
+                   close.empty() ? "" : "did you mean `" + close + "`?");
+      }
+    }
+  }
+
+  void cidrSet(const YAML::Node& s, const std::string& what, Rule& rule) {
+    if (!ctx_.isMap(s, what)) return;
+    ctx_.checkKeys(s, what, {"cidr", "except"},
+                   {{"cidrGroupRef", "CiliumCIDRGroups are not modelled; list the CIDRs"},
+                    {"cidrGroupSelector", "CiliumCIDRGroups are not modelled; list the CIDRs"}});
+    YAML::Node cidr = ctx_.get(s, "cidr");
+    if (!cidr.IsDefined()) {
+      if (!ctx_.get(s, "cidrGroupRef").IsDefined() && !ctx_.get(s, "cidrGroupSelector").IsDefined())
+        ctx_.error(s, what + ": `cidr` is required");
+      return;
+    }
+    std::vector<YAML::Node> excepts;
+    if (YAML::Node ex = ctx_.get(s, "except"); ex.IsDefined() && ctx_.isSequence(ex, what + ".except"))
+      for (const auto& e : ex) excepts.push_back(e);
+    if (auto text = cidrText(ctx_, cidr, excepts, what)) rule.peers.push_back({*text, ctx_.at(cidr)});
+  }
+
+  void entity(const YAML::Node& e, const std::string& what, Rule& rule) {
+    auto name = ctx_.string(e, what);
+    if (!name) return;
+    if (*name == "host" || *name == "all") {
+      rule.peers.push_back({*name, ctx_.at(e)});
+    } else if (*name == "world" || *name == "cluster") {
+      ctx_.warning(e,
+                   "entity '" + *name + "': other nodes of the cluster are `world` in membrane, while Cilium counts "
+                       "them (remote-node) as part of `cluster` and not of `world`",
+                   "see docs/kubernetes.md, \"Entities\"");
+      rule.peers.push_back({*name, ctx_.at(e)});
+    } else {
+      static const std::vector<std::string> known = {"world", "cluster", "host", "all", "remote-node",
+                                                     "kube-apiserver", "health", "init", "ingress",
+                                                     "unmanaged", "world-ipv4", "world-ipv6"};
+      bool cilium = std::find(known.begin(), known.end(), *name) != known.end();
+      ctx_.error(e, what + ": entity '" + *name + "' " +
+                        (cilium ? "has no membrane equivalent (only world, cluster, host and all do)"
+                                : "is not a Cilium entity"));
+    }
+  }
+
+  void portRule(const YAML::Node& pr, const std::string& what, Rule& rule) {
+    if (!ctx_.isMap(pr, what)) return;
+    ctx_.checkKeys(pr, what, {"ports"}, kUnsupportedPortRuleFields);
+    YAML::Node ports = ctx_.get(pr, "ports");
+    if (!ports.IsDefined()) {
+      return;  // only L7 fields, already reported
+    }
+    if (!ctx_.isSequence(ports, what + ".ports")) return;
+    for (const auto& p : ports) port(p, what + ".ports[]", rule);
+  }
+
+  void port(const YAML::Node& p, const std::string& what, Rule& rule) {
+    if (!ctx_.isMap(p, what)) return;
+    ctx_.checkKeys(p, what, {"port", "endPort", "protocol"});
+    std::vector<std::string> protos = {"tcp", "udp", "sctp"};  // Cilium's default protocol is ANY
+    YAML::Node protoNode = ctx_.get(p, "protocol");
+    if (protoNode.IsDefined()) {
+      auto s = ctx_.string(protoNode, what + ".protocol");
+      if (!s) return;
+      if (*s == "TCP") protos = {"tcp"};
+      else if (*s == "UDP") protos = {"udp"};
+      else if (*s == "SCTP") protos = {"sctp"};
+      else if (*s == "ANY") {}
+      else {
+        ctx_.error(protoNode, what + ".protocol: unknown protocol '" + *s + "' (expected TCP, UDP, SCTP or ANY)",
+                   *s == "ICMP" || *s == "ICMPv6" ? "use `icmps` for ICMP" : "");
+        return;
+      }
+    }
+    YAML::Node portNode = ctx_.get(p, "port"), endNode = ctx_.get(p, "endPort");
+    std::string port, endPort;
+    if (portNode.IsDefined()) {
+      auto s = ctx_.string(portNode, what + ".port");
+      if (!s) return;
+      bool digits = !s->empty() && s->find_first_not_of("0123456789") == std::string::npos;
+      if (digits) {
+        long v = s->size() > 6 ? 100000 : std::stol(*s);
+        if (v > 65535) {
+          ctx_.error(portNode, what + ".port: " + *s + " is out of range (0-65535)");
+          return;
+        }
+        if (v != 0) port = std::to_string(v);  // "0" means every port
+      } else if (isPortName(*s)) {
+        port = *s;
+      } else {
+        ctx_.error(portNode, what + ".port: '" + *s + "' is neither a port number nor a valid port name");
+        return;
+      }
+    }
+    if (endNode.IsDefined()) {
+      auto v = ctx_.integer(endNode, what + ".endPort");
+      if (!v) return;
+      if (*v != 0) {
+        if (port.empty() || !std::isdigit(static_cast<unsigned char>(port[0]))) {
+          ctx_.error(endNode, what + ".endPort: needs a numeric, non-zero `port`");
+          return;
+        }
+        if (*v < std::stol(port) || *v > 65535) {
+          ctx_.error(endNode, what + ".endPort: " + std::to_string(*v) + " must be between port " + port + " and 65535");
+          return;
+        }
+        endPort = std::to_string(*v);
+      }
+    }
+    SourceRange at = ctx_.at(portNode.IsDefined() ? portNode : p);
+    for (const auto& proto : protos) rule.protos.push_back({portItem(proto, port, endPort), at});
+  }
+
+  void icmpRule(const YAML::Node& ir, const std::string& what, Rule& rule) {
+    if (!ctx_.isMap(ir, what)) return;
+    ctx_.checkKeys(ir, what, {"fields"});
+    YAML::Node fields = ctx_.get(ir, "fields");
+    if (!fields.IsDefined() || !ctx_.isSequence(fields, what + ".fields")) return;
+    for (const auto& f : fields) {
+      std::string fw = what + ".fields[]";
+      if (!ctx_.isMap(f, fw)) continue;
+      ctx_.checkKeys(f, fw, {"type", "family"});
+      bool v6 = false;
+      if (YAML::Node fam = ctx_.get(f, "family"); fam.IsDefined()) {
+        auto s = ctx_.string(fam, fw + ".family");
+        if (!s) continue;
+        if (*s == "IPv6") v6 = true;
+        else if (*s != "IPv4") {
+          ctx_.error(fam, fw + ".family: unknown family '" + *s + "' (expected IPv4 or IPv6)");
+          continue;
+        }
+      }
+      YAML::Node type = ctx_.get(f, "type");
+      if (!type.IsDefined()) {
+        ctx_.error(f, fw + ": `type` is required");
+        continue;
+      }
+      if (!type.IsScalar()) {
+        ctx_.error(type, fw + ".type: expected a number or a name");
+        continue;
+      }
+      const std::string& s = type.Scalar();
+      std::string text;
+      if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
+        if (s.size() > 3 || std::stoi(s) > 255) {
+          ctx_.error(type, fw + ".type: " + s + " is out of range (0-255)");
+          continue;
+        }
+        text = std::to_string(std::stoi(s));
+      } else if (ir::icmpTypeByName(v6, kebab(s))) {
+        text = kebab(s);
+      } else {
+        ctx_.error(type, fw + ".type: unknown " + std::string(v6 ? "ICMPv6" : "ICMP") + " type '" + s + "'");
+        continue;
+      }
+      rule.protos.push_back({std::string(v6 ? "icmpv6/" : "icmp/") + text, ctx_.at(type)});
+    }
+  }
+
+  // Splits a Cilium endpoint selector into requirements on the pod's labels
+  // and on its namespace (the pseudo-labels io.kubernetes.pod.namespace and
+  // io.cilium.k8s.namespace.labels.*). Returns false after an error.
+  bool split(const YAML::Node& node, const std::string& what, std::vector<Requirement>& pod,
+             std::vector<Requirement>& ns) {
+    auto reqs = readLabelSelector(ctx_, node, what);
+    if (!reqs) return false;
+    bool ok = true;
+    for (auto r : *reqs) {
+      std::string key = r.key;
+      // Label sources: `k8s:` and `any:` match Kubernetes labels; others
+      // (reserved:, cidr:, container:, ...) have no inventory counterpart.
+      if (auto colon = key.find(':'); colon != std::string::npos) {
+        std::string source = key.substr(0, colon);
+        if (source != "k8s" && source != "any") {
+          ctx_.error(node, what + ": label '" + r.key + "' with source '" + source + ":' is not supported",
+                     source == "reserved" ? "use fromEntities/toEntities for reserved identities" : "");
+          ok = false;
+          continue;
+        }
+        key = key.substr(colon + 1);
+      }
+      if (key == kPodNamespaceKey) {
+        r.key = "kubernetes.io/metadata.name";
+        ns.push_back(r);
+      } else if (key.rfind(kNamespaceLabelsPrefix, 0) == 0) {
+        r.key = key.substr(kNamespaceLabelsPrefix.size());
+        ns.push_back(r);
+      } else if (key.rfind("io.cilium.", 0) == 0 || key.rfind("io.kubernetes.", 0) == 0) {
+        ctx_.error(node, what + ": label '" + r.key + "' is derived by Cilium and not in membrane's inventory");
+        ok = false;
+      } else {
+        r.key = key;
+        pod.push_back(r);
+      }
+    }
+    return ok;
+  }
+
+  std::optional<std::string> subjectSelector(const YAML::Node& node, const std::string& what) {
+    std::vector<Requirement> pod, ns;
+    if (!split(node, what, pod, ns)) return std::nullopt;
+    if (!ns.empty()) {
+      // A namespaced policy only ever selects its own namespace's endpoints;
+      // naming that namespace again changes nothing.
+      bool own = !clusterwide_ && ns.size() == 1 && ns[0].key == "kubernetes.io/metadata.name" &&
+                 (ns[0].op == Requirement::Op::Equals || ns[0].op == Requirement::Op::In) &&
+                 std::find(ns[0].values.begin(), ns[0].values.end(), obj_.ns) != ns[0].values.end();
+      if (!own) {
+        ctx_.error(node, what + ": selecting endpoints by namespace is not supported",
+                   clusterwide_ ? "write a CiliumNetworkPolicy in each namespace instead"
+                                : "a CiliumNetworkPolicy selects only endpoints of its own namespace");
+        return std::nullopt;
+      }
+    }
+    return selectorText(pod);
+  }
+
+  std::optional<std::string> peerSelector(const YAML::Node& node, const std::string& what) {
+    std::vector<Requirement> pod, ns;
+    if (!split(node, what, pod, ns)) return std::nullopt;
+    if (ns.empty()) return "pods " + selectorText(pod);
+    return "pods " + selectorText(pod) + " in " + namespaceRefText(ns);
+  }
+
+  Context& ctx_;
+  const ObjectRef& obj_;
+  bool clusterwide_;
+};
+
+}  // namespace
+
+std::vector<Policy> convertCiliumPolicy(Context& ctx, const ObjectRef& obj) {
+  bool clusterwide = obj.kind == "CiliumClusterwideNetworkPolicy";
+  CiliumConverter conv(ctx, obj, clusterwide);
+  ctx.checkKeys(obj.node, obj.kind, {"apiVersion", "kind", "metadata", "spec", "specs", "status"});
+  std::vector<Policy> out;
+  YAML::Node spec = ctx.get(obj.node, "spec"), specs = ctx.get(obj.node, "specs");
+  if (!spec.IsDefined() && !specs.IsDefined()) {
+    ctx.error(obj.node, obj.kind + " " + obj.name + " has neither `spec` nor `specs`");
+    return out;
+  }
+  std::vector<std::pair<YAML::Node, std::string>> rules;
+  if (spec.IsDefined()) rules.push_back({spec, "spec"});
+  if (specs.IsDefined() && ctx.isSequence(specs, "specs"))
+    for (size_t i = 0; i < specs.size(); ++i) rules.push_back({specs[i], "specs[" + std::to_string(i) + "]"});
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (auto p = conv.rule(rules[i].first, rules[i].second)) {
+      // One rule keeps the object's name; several are numbered in order.
+      p->name = rules.size() == 1 ? obj.name : obj.name + "-" + std::to_string(i + 1);
+      out.push_back(std::move(*p));
+    }
+  }
+  return out;
+}
+
+}  // namespace membrane::k8s

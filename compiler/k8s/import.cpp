@@ -1,0 +1,294 @@
+// Reading manifests (multi-document YAML, JSON, List kinds), dispatching
+// objects to the converters, naming, and writing the result as text.
+#include "k8s/import.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "format/formatter.h"
+#include "k8s/convert.h"
+
+namespace membrane::k8s {
+
+using nlohmann::json;
+
+bool isManifestPath(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  if (ext == ".yaml" || ext == ".yml") return true;
+  if (ext != ".json") return false;
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  json j = json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && (j.contains("apiVersion") || j.contains("kind"));
+}
+
+namespace {
+
+bool isPolicyKind(const std::string& kind) {
+  return kind == "NetworkPolicy" || kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy";
+}
+
+struct Importer {
+  const SourceManager& sources;
+  DiagnosticEngine& diags;
+  const ImportOptions& options;
+  ImportResult result;
+  std::vector<Policy> policies;
+  InventoryBuilder inventory;
+  std::map<std::string, SourceRange> objectAt;  // "Kind ns/name" → first definition
+
+  void file(FileId id) {
+    Context ctx(id, sources, diags);
+    std::vector<YAML::Node> docs;
+    try {
+      docs = YAML::LoadAll(sources.text(id));
+    } catch (const YAML::Exception& e) {
+      diags.error(ctx.at(e.mark), "invalid YAML: " + e.msg);
+      return;
+    }
+    for (const auto& doc : docs) {
+      if (!doc.IsDefined() || doc.IsNull()) continue;  // empty document, e.g. after a trailing `---`
+      object(ctx, doc, "", "");
+    }
+  }
+
+  void object(Context& ctx, const YAML::Node& node, const std::string& defaultApiVersion,
+              const std::string& defaultKind) {
+    if (!node.IsMap()) {
+      ctx.error(node, "expected a Kubernetes object (a map with `apiVersion` and `kind`)");
+      return;
+    }
+    YAML::Node apiNode = ctx.get(node, "apiVersion"), kindNode = ctx.get(node, "kind");
+    std::string apiVersion = defaultApiVersion, kind = defaultKind;
+    if (apiNode.IsDefined()) {
+      auto s = ctx.string(apiNode, "apiVersion");
+      if (!s) return;
+      apiVersion = *s;
+    }
+    if (kindNode.IsDefined()) {
+      auto s = ctx.string(kindNode, "kind");
+      if (!s) return;
+      kind = *s;
+    }
+    if (kind.empty() || apiVersion.empty()) {
+      ctx.error(node, "not a Kubernetes object: `apiVersion` and `kind` are required");
+      return;
+    }
+    // List, PodList, NamespaceList, ...: items of a typed list may omit kind.
+    if (kind == "List" || (kind.size() > 4 && kind.ends_with("List") && ctx.get(node, "items").IsDefined())) {
+      YAML::Node items = ctx.get(node, "items");
+      if (!items.IsDefined()) return;
+      if (!ctx.isSequence(items, kind + ".items")) return;
+      std::string itemKind = kind == "List" ? "" : kind.substr(0, kind.size() - 4);
+      for (const auto& item : items) object(ctx, item, kind == "List" ? "" : apiVersion, itemKind);
+      return;
+    }
+    ++result.objects;
+
+    ObjectRef obj{node, apiVersion, kind, "", ""};
+    YAML::Node metadata = ctx.get(node, "metadata");
+    bool modelled = isPolicyKind(kind) || isWorkloadKind(apiVersion, kind);
+    if (!modelled) {
+      ++result.skipped;
+      if (options.noteSkipped) {
+        std::string name = metadata.IsMap() && ctx.get(metadata, "name").IsScalar() ? ctx.get(metadata, "name").Scalar() : "";
+        std::string why = kind == "NetworkPolicy" || kind.starts_with("Cilium")
+                              ? " (unsupported apiVersion)"
+                              : "";
+        ctx.note(node, "skipped " + apiVersion + " " + kind + (name.empty() ? "" : " " + name) +
+                           ": membrane does not model this kind" + why);
+      }
+      return;
+    }
+    if (isPolicyKind(kind)) {
+      bool cilium = kind != "NetworkPolicy";
+      const char* expected = cilium ? "cilium.io/v2" : "networking.k8s.io/v1";
+      if (apiVersion != expected) {
+        ctx.error(apiNode.IsDefined() ? apiNode : node,
+                  kind + " " + apiVersion + " is not supported (expected apiVersion " + expected + ")");
+        return;
+      }
+    }
+    if (!metadata.IsDefined() || !ctx.isMap(metadata, "metadata")) {
+      if (!metadata.IsDefined()) ctx.error(node, kind + " without `metadata`");
+      return;
+    }
+    YAML::Node nameNode = ctx.get(metadata, "name");
+    if (!nameNode.IsDefined()) {
+      ctx.error(metadata, kind + " without `metadata.name`",
+                ctx.get(metadata, "generateName").IsDefined() ? "generateName is not supported; give a name" : "");
+      return;
+    }
+    auto name = ctx.string(nameNode, "metadata.name");
+    if (!name) return;
+    if (name->empty()) {
+      ctx.error(nameNode, "metadata.name must not be empty");
+      return;
+    }
+    obj.name = *name;
+    bool clusterScoped = kind == "Namespace" || kind == "CiliumClusterwideNetworkPolicy";
+    if (!clusterScoped) {
+      obj.ns = "default";
+      if (YAML::Node nsNode = ctx.get(metadata, "namespace"); nsNode.IsDefined()) {
+        auto ns = ctx.string(nsNode, "metadata.namespace");
+        if (!ns) return;
+        if (!ns->empty()) obj.ns = *ns;
+      }
+    }
+    std::string id = kind + " " + (obj.ns.empty() ? obj.name : obj.ns + "/" + obj.name);
+    if (auto prev = objectAt.find(id); prev != objectAt.end()) {
+      ctx.error(nameNode, id + " is defined twice", "first defined at " + sources.describe(prev->second.begin));
+      return;
+    }
+    objectAt[id] = ctx.at(node);
+
+    if (!isPolicyKind(kind)) {
+      convertWorkload(ctx, obj, inventory);
+      return;
+    }
+    std::string where = " (" + ctx.where(node) + ")";
+    std::string header = "from " + apiVersion + " " + kind + " " + (obj.ns.empty() ? "" : obj.ns + "/") + obj.name;
+    if (kind == "NetworkPolicy") {
+      if (auto p = convertNetworkPolicy(ctx, obj)) {
+        p->header = header + where;
+        policies.push_back(std::move(*p));
+      }
+      return;
+    }
+    auto converted = convertCiliumPolicy(ctx, obj);
+    bool several = converted.size() > 1 || ctx.get(node, "specs").IsDefined();
+    size_t specsIndex = 0;
+    for (auto& p : converted) {
+      std::string part;
+      if (several) {
+        bool fromSpec = ctx.get(node, "spec").IsDefined() && &p == &converted.front();
+        part = fromSpec ? " spec" : " specs[" + std::to_string(specsIndex++) + "]";
+      }
+      p.header = header + part + where;
+      policies.push_back(std::move(p));
+    }
+  }
+
+  // Policies of different kinds may share a name in one namespace
+  // (NetworkPolicy shop/api and CiliumNetworkPolicy shop/api); the
+  // NetworkPolicy keeps it and the others get a suffix for their kind.
+  void nameCollisions() {
+    std::set<std::string> taken;
+    auto key = [](const Policy& p, const std::string& name) { return p.clusterwide ? name : p.ns + "/" + name; };
+    for (const auto& p : policies)
+      if (p.kind == "NetworkPolicy") taken.insert(key(p, p.name));
+    for (auto& p : policies) {
+      if (p.kind == "NetworkPolicy") continue;
+      std::string name = p.name;
+      if (taken.count(key(p, name))) {
+        std::string base = p.name + (p.clusterwide ? "-ccnp" : "-cnp");
+        name = base;
+        for (int i = 2; taken.count(key(p, name)); ++i) name = base + "-" + std::to_string(i);
+        diags.report({Severity::Note, p.origin,
+                      "policy '" + p.name + "' is renamed '" + name + "': a policy of another kind has that name",
+                      "",
+                      {}});
+      }
+      p.name = name;
+      taken.insert(key(p, name));
+    }
+  }
+
+  void finishInventory() {
+    json endpoints = json::array();
+    for (auto& e : inventory.endpoints) {
+      if (e.contains("k8s.template")) {
+        // Real pods of this workload were given: they stand for it.
+        if (inventory.podWorkloads.count(e["namespace"].get<std::string>() + "/" + e["workload"].get<std::string>()))
+          continue;
+        e.erase("k8s.template");
+      }
+      endpoints.push_back(e);
+    }
+    result.inventory = {{"namespaces", inventory.namespaces}, {"endpoints", endpoints}};
+  }
+};
+
+std::vector<SourceLine> policyLines(const Policy& p) {
+  std::vector<SourceLine> out;
+  out.push_back({"policy " + p.name + " {", p.origin});
+  out.push_back({p.clusterwide ? "  clusterwide" : "  namespace " + quoteIfNeeded(p.ns), p.origin});
+  out.push_back({"  selects " + p.selects.text, p.selects.origin});
+  auto section = [&](const Section& s, const char* name, const char* dir) {
+    if (!s.present) return;
+    if (s.rules.empty()) {
+      out.push_back({std::string("  ") + name + " {}", s.origin});
+      return;
+    }
+    out.push_back({std::string("  ") + name + " {", s.origin});
+    // One peer or protocol item per line, so each maps to its own YAML node.
+    for (const auto& r : s.rules) {
+      out.push_back({std::string("    ") + (r.deny ? "deny " : "allow ") + dir, r.origin});
+      for (size_t i = 0; i < r.peers.size(); ++i)
+        out.push_back({std::string("      ") + (i ? ", " : "") + r.peers[i].text, r.peers[i].origin});
+      if (r.protos.empty()) continue;
+      out.push_back({"      on", r.origin});
+      for (size_t i = 0; i < r.protos.size(); ++i)
+        out.push_back({std::string("      ") + (i ? ", " : "") + r.protos[i].text, r.protos[i].origin});
+    }
+    out.push_back({"  }", s.origin});
+  };
+  section(p.ingress, "ingress", "from");
+  section(p.egress, "egress", "to");
+  out.push_back({"}", p.origin});
+  return out;
+}
+
+}  // namespace
+
+ImportResult importManifests(const std::vector<FileId>& files, const SourceManager& sources,
+                             DiagnosticEngine& diags, const ImportOptions& options) {
+  Importer imp{sources, diags, options, {}, {}, {}, {}};
+  for (FileId id : files) imp.file(id);
+  imp.nameCollisions();
+  imp.finishInventory();
+  for (const auto& p : imp.policies) {
+    ImportedPolicy out;
+    out.name = p.name;
+    out.ns = p.ns;
+    out.clusterwide = p.clusterwide;
+    out.kind = p.kind;
+    out.header = p.header;
+    out.lines = policyLines(p);
+    imp.result.policies.push_back(std::move(out));
+  }
+  return std::move(imp.result);
+}
+
+GeneratedText renderForCompiler(const std::vector<ImportedPolicy>& policies) {
+  GeneratedText g;
+  for (const auto& p : policies) {
+    g.text += "# " + p.header + "\n";
+    g.origins.push_back(p.lines.front().origin);
+    for (const auto& line : p.lines) {
+      g.text += line.text + "\n";
+      g.origins.push_back(line.origin);
+    }
+  }
+  return g;
+}
+
+std::string renderForOutput(const std::vector<ImportedPolicy>& policies, const std::string& fileComment) {
+  std::string text;
+  if (!fileComment.empty()) text += "# " + fileComment + "\n\n";
+  for (const auto& p : policies) {
+    text += "# " + p.header + "\n";
+    for (const auto& line : p.lines) text += line.text + "\n";
+    text += "\n";
+  }
+  std::string errors;
+  auto formatted = format::formatPolicy(text, &errors, "<converted>");
+  if (!formatted) throw std::runtime_error("converted policies do not parse:\n" + errors + "\n" + text);
+  return *formatted;
+}
+
+}  // namespace membrane::k8s

@@ -1,0 +1,79 @@
+// Kubernetes manifests → membrane policies and inventory (docs/kubernetes.md).
+//
+// Reads NetworkPolicy (networking.k8s.io/v1), CiliumNetworkPolicy and
+// CiliumClusterwideNetworkPolicy (cilium.io/v2, the L3/L4 part) and the
+// objects that make up the inventory (Namespace, Pod, and the workload kinds
+// whose pod template gives the labels and named ports of their replicas).
+//
+// The result is used two ways: `membranec import k8s` writes it out as
+// *.policy files and an inventory.json, and the pipeline (driver::run)
+// compiles manifests directly. In both cases every converted line remembers
+// the YAML node it came from, so diagnostics point at the manifest.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/diagnostics.h"
+#include "support/source.h"
+
+namespace membrane::k8s {
+
+// One line of generated policy text and the manifest node it came from.
+struct SourceLine {
+  std::string text;
+  SourceRange origin;
+};
+
+struct ImportedPolicy {
+  std::string name;        // after collision handling
+  std::string ns;          // empty when clusterwide
+  bool clusterwide = false;
+  std::string kind;        // e.g. "NetworkPolicy"
+  std::string header;      // "from networking.k8s.io/v1 NetworkPolicy shop/api (api.yaml:12)"
+  std::vector<SourceLine> lines;  // the whole `policy NAME { ... }` item
+};
+
+struct ImportResult {
+  std::vector<ImportedPolicy> policies;  // in manifest order
+  nlohmann::json inventory;              // membrane's inventory format (docs/inventory.md)
+  size_t objects = 0;                    // objects read (List items counted singly)
+  size_t skipped = 0;                    // objects of kinds that are not modelled
+  bool hasInventory() const { return !inventory["namespaces"].empty() || !inventory["endpoints"].empty(); }
+};
+
+// True for paths that are manifests: *.yaml and *.yml, and *.json files
+// whose top-level object has `apiVersion` or `kind` (membrane's own
+// inventory.json has neither).
+bool isManifestPath(const std::string& path);
+
+struct ImportOptions {
+  // Report objects of kinds that are not modelled (Service, ConfigMap, ...)
+  // as notes. `import` does; compiling manifests directly does not, since a
+  // repository of manifests is mostly such objects.
+  bool noteSkipped = true;
+};
+
+// Converts manifest files already loaded into `sources`. Problems are
+// reported to `diags` at the YAML node (file:line:col): malformed YAML,
+// invalid or unsupported fields (errors), documented approximations
+// (warnings), skipped objects (notes).
+ImportResult importManifests(const std::vector<FileId>& files, const SourceManager& sources,
+                             DiagnosticEngine& diags, const ImportOptions& options = {});
+
+// The policies as one policy file for the compiler, and the origin of each of
+// its lines (for SourceManager::setLineOrigins).
+struct GeneratedText {
+  std::string text;
+  std::vector<SourceRange> origins;
+};
+GeneratedText renderForCompiler(const std::vector<ImportedPolicy>& policies);
+
+// The policies as a file for people: a comment naming the source object above
+// each policy, in `membranec fmt` layout. Throws std::runtime_error if the
+// generated text does not parse (a bug in the converter).
+std::string renderForOutput(const std::vector<ImportedPolicy>& policies, const std::string& fileComment);
+
+}  // namespace membrane::k8s

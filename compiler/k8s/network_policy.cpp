@@ -1,0 +1,258 @@
+// networking.k8s.io/v1 NetworkPolicy → one membrane policy
+// (docs/kubernetes.md, "NetworkPolicy").
+#include "k8s/convert.h"
+#include "net/address.h"
+
+namespace membrane::k8s {
+
+std::string namespaceRefText(const std::vector<Requirement>& nsReqs) {
+  if (nsReqs.size() == 1 && nsReqs[0].key == "kubernetes.io/metadata.name" &&
+      (nsReqs[0].op == Requirement::Op::Equals ||
+       (nsReqs[0].op == Requirement::Op::In && nsReqs[0].values.size() == 1)))
+    return "namespace " + quoteIfNeeded(nsReqs[0].values[0]);
+  return "namespaces " + selectorText(nsReqs);
+}
+
+std::optional<std::string> cidrText(Context& ctx, const YAML::Node& cidr, const std::vector<YAML::Node>& excepts,
+                                    const std::string& what) {
+  auto prefixText = [&](const YAML::Node& n, const std::string& field) -> std::optional<std::string> {
+    auto s = ctx.string(n, what + field);
+    if (!s) return std::nullopt;
+    bool hostBits = false;
+    if (!net::Prefix::parse(*s, &hostBits) && !hostBits) {
+      ctx.error(n, what + field + ": '" + *s + "' is not an IPv4 or IPv6 CIDR");
+      return std::nullopt;
+    }
+    return s;
+  };
+  auto base = prefixText(cidr, ".cidr");
+  if (!base) return std::nullopt;
+  std::vector<std::string> ex;
+  for (const auto& e : excepts) {
+    auto t = prefixText(e, ".except[]");
+    if (!t) return std::nullopt;
+    ex.push_back(*t);
+  }
+  std::string out = "cidr " + *base;
+  if (ex.size() == 1) out += " except " + ex[0];
+  if (ex.size() > 1) {
+    out += " except (";
+    for (size_t i = 0; i < ex.size(); ++i) out += (i ? ", " : "") + ex[i];
+    out += ")";
+  }
+  return out;
+}
+
+std::string portItem(const std::string& proto, const std::string& port, const std::string& endPort) {
+  if (port.empty()) return proto;
+  if (endPort.empty() || endPort == port) return proto + "/" + port;
+  return proto + "/" + port + "-" + endPort;
+}
+
+bool isPortName(const std::string& name) {
+  if (name.empty() || name.size() > 15 || name.front() == '-' || name.back() == '-') return false;
+  bool letter = false;
+  for (size_t i = 0; i < name.size(); ++i) {
+    char ch = name[i];
+    if (ch >= 'a' && ch <= 'z') letter = true;
+    else if (!(ch >= '0' && ch <= '9') && ch != '-') return false;
+    if (ch == '-' && i && name[i - 1] == '-') return false;
+  }
+  return letter;
+}
+
+namespace {
+
+// One NetworkPolicyPort → a protocol item.
+std::optional<SourceLine> convertPort(Context& ctx, const YAML::Node& p, bool egress) {
+  const std::string what = "NetworkPolicyPort";
+  if (!ctx.isMap(p, what)) return std::nullopt;
+  ctx.checkKeys(p, what, {"protocol", "port", "endPort"});
+  std::string proto = "tcp";
+  if (YAML::Node n = ctx.get(p, "protocol"); n.IsDefined()) {
+    auto s = ctx.string(n, what + ".protocol");
+    if (!s) return std::nullopt;
+    if (*s == "TCP" || *s == "UDP" || *s == "SCTP") {
+      proto = *s == "TCP" ? "tcp" : *s == "UDP" ? "udp" : "sctp";
+    } else {
+      ctx.error(n, what + ".protocol: unknown protocol '" + *s + "' (expected TCP, UDP or SCTP)");
+      return std::nullopt;
+    }
+  }
+  YAML::Node portNode = ctx.get(p, "port"), endNode = ctx.get(p, "endPort");
+  std::string port, endPort;
+  bool named = false;
+  if (portNode.IsDefined()) {
+    if (!portNode.IsScalar()) {
+      ctx.error(portNode, what + ".port: expected a number or a port name");
+      return std::nullopt;
+    }
+    const std::string& s = portNode.Scalar();
+    bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+    if (digits && isPlainScalar(portNode)) {
+      auto v = ctx.integer(portNode, what + ".port");
+      if (!v) return std::nullopt;
+      if (*v < 1 || *v > 65535) {
+        ctx.error(portNode, what + ".port: " + s + " is out of range (1-65535)");
+        return std::nullopt;
+      }
+      port = std::to_string(*v);
+    } else if (isPortName(s)) {
+      port = s;
+      named = true;
+    } else {
+      ctx.error(portNode, what + ".port: '" + s + "' is neither a port number nor a valid port name",
+                digits ? "write the number without quotes" : "");
+      return std::nullopt;
+    }
+  }
+  if (endNode.IsDefined()) {
+    if (port.empty() || named) {
+      ctx.error(endNode, what + ".endPort: needs a numeric `port`");
+      return std::nullopt;
+    }
+    auto v = ctx.integer(endNode, what + ".endPort");
+    if (!v) return std::nullopt;
+    if (*v < std::stoi(port) || *v > 65535) {
+      ctx.error(endNode, what + ".endPort: " + std::to_string(*v) + " must be between port " + port + " and 65535");
+      return std::nullopt;
+    }
+    endPort = std::to_string(*v);
+  }
+  if (named && egress) {
+    ctx.warning(portNode,
+                "egress to named port '" + port +
+                    "': membrane allows the port numbers that any destination this rule matches gives the name, "
+                    "Kubernetes only the destination's own number",
+                "exact when all those destinations agree on the number; see docs/kubernetes.md");
+  }
+  return SourceLine{portItem(proto, port, endPort), ctx.at(portNode.IsDefined() ? portNode : p)};
+}
+
+std::optional<SourceLine> convertPeer(Context& ctx, const YAML::Node& peer) {
+  const std::string what = "NetworkPolicyPeer";
+  if (!ctx.isMap(peer, what)) return std::nullopt;
+  ctx.checkKeys(peer, what, {"podSelector", "namespaceSelector", "ipBlock"});
+  YAML::Node pods = ctx.get(peer, "podSelector"), nss = ctx.get(peer, "namespaceSelector"),
+             block = ctx.get(peer, "ipBlock");
+  // `podSelector: {}` is present but empty; yaml-cpp keeps it as an empty map.
+  bool hasPods = pods.IsDefined(), hasNs = nss.IsDefined();
+  if (block.IsDefined()) {
+    if (hasPods || hasNs) {
+      ctx.error(peer, what + ": `ipBlock` cannot be combined with `podSelector` or `namespaceSelector`");
+      return std::nullopt;
+    }
+    if (!ctx.isMap(block, what + ".ipBlock")) return std::nullopt;
+    ctx.checkKeys(block, what + ".ipBlock", {"cidr", "except"});
+    YAML::Node cidr = ctx.get(block, "cidr");
+    if (!cidr.IsDefined()) {
+      ctx.error(block, what + ".ipBlock: `cidr` is required");
+      return std::nullopt;
+    }
+    std::vector<YAML::Node> excepts;
+    if (YAML::Node ex = ctx.get(block, "except"); ex.IsDefined() && ctx.isSequence(ex, what + ".ipBlock.except"))
+      for (const auto& e : ex) excepts.push_back(e);
+    auto text = cidrText(ctx, cidr, excepts, what + ".ipBlock");
+    if (!text) return std::nullopt;
+    return SourceLine{*text, ctx.at(cidr)};
+  }
+  if (!hasPods && !hasNs) {
+    ctx.error(peer, what + ": needs `podSelector`, `namespaceSelector` or `ipBlock`");
+    return std::nullopt;
+  }
+  std::optional<std::vector<Requirement>> podReqs, nsReqs;
+  if (hasPods && !(podReqs = readLabelSelector(ctx, pods, what + ".podSelector"))) return std::nullopt;
+  if (hasNs && !(nsReqs = readLabelSelector(ctx, nss, what + ".namespaceSelector"))) return std::nullopt;
+  if (!hasNs) return SourceLine{"pods " + selectorText(*podReqs), ctx.at(pods)};
+  if (!hasPods) return SourceLine{namespaceRefText(*nsReqs), ctx.at(nss)};
+  return SourceLine{"pods " + selectorText(*podReqs) + " in " + namespaceRefText(*nsReqs), ctx.at(peer)};
+}
+
+// One NetworkPolicyIngressRule / EgressRule → one allow rule.
+std::optional<Rule> convertRule(Context& ctx, const YAML::Node& r, bool egress) {
+  const std::string what = egress ? "NetworkPolicyEgressRule" : "NetworkPolicyIngressRule";
+  const char* peersKey = egress ? "to" : "from";
+  if (!ctx.isMap(r, what)) return std::nullopt;
+  ctx.checkKeys(r, what, {peersKey, "ports"});
+  Rule rule;
+  rule.origin = ctx.at(r);
+  size_t errorsBefore = ctx.errors();
+  YAML::Node peers = ctx.get(r, peersKey);
+  if (peers.IsDefined() && ctx.isSequence(peers, what + "." + peersKey)) {
+    for (const auto& p : peers)
+      if (auto line = convertPeer(ctx, p)) rule.peers.push_back(*line);
+  }
+  // A missing or empty list matches every peer, inside the cluster or not.
+  if (!peers.IsDefined() || peers.size() == 0) rule.peers.push_back({"all", peers.IsDefined() ? ctx.at(peers) : rule.origin});
+  YAML::Node ports = ctx.get(r, "ports");
+  if (ports.IsDefined() && ctx.isSequence(ports, what + ".ports")) {
+    for (const auto& p : ports)
+      if (auto line = convertPort(ctx, p, egress)) rule.protos.push_back(*line);
+  }
+  if (ctx.errors() != errorsBefore) return std::nullopt;
+  return rule;
+}
+
+}  // namespace
+
+std::optional<Policy> convertNetworkPolicy(Context& ctx, const ObjectRef& obj) {
+  size_t errorsBefore = ctx.errors();
+  Policy p;
+  p.name = obj.name;
+  p.ns = obj.ns;
+  p.apiVersion = obj.apiVersion;
+  p.kind = obj.kind;
+  p.origin = ctx.at(obj.node);
+  YAML::Node spec = ctx.get(obj.node, "spec");
+  if (!spec.IsDefined()) {
+    ctx.error(obj.node, "NetworkPolicy " + obj.ns + "/" + obj.name + " has no `spec`");
+    return std::nullopt;
+  }
+  if (!ctx.isMap(spec, "NetworkPolicy spec")) return std::nullopt;
+  ctx.checkKeys(spec, "NetworkPolicy spec", {"podSelector", "policyTypes", "ingress", "egress"});
+
+  YAML::Node podSelector = ctx.get(spec, "podSelector");
+  if (auto reqs = readLabelSelector(ctx, podSelector, "spec.podSelector"))
+    p.selects = {selectorText(*reqs), podSelector.IsDefined() ? ctx.at(podSelector) : ctx.at(spec)};
+
+  YAML::Node ingress = ctx.get(spec, "ingress"), egress = ctx.get(spec, "egress");
+  bool ingressType = false, egressType = false;
+  YAML::Node types = ctx.get(spec, "policyTypes");
+  if (types.IsDefined() && ctx.isSequence(types, "spec.policyTypes") && types.size() > 0) {
+    for (const auto& t : types) {
+      auto s = ctx.string(t, "spec.policyTypes[]");
+      if (!s) continue;
+      if (*s == "Ingress") ingressType = true;
+      else if (*s == "Egress") egressType = true;
+      else ctx.error(t, "spec.policyTypes: unknown policy type '" + *s + "' (expected Ingress or Egress)");
+    }
+  } else {
+    // Kubernetes' defaults: Ingress always, Egress when there are egress rules.
+    ingressType = true;
+    egressType = egress.IsDefined() && egress.IsSequence() && egress.size() > 0;
+  }
+
+  auto section = [&](const YAML::Node& rules, bool isEgress, bool typed, Section& out) {
+    const char* name = isEgress ? "egress" : "ingress";
+    bool hasRules = rules.IsDefined() && rules.IsSequence() && rules.size() > 0;
+    if (rules.IsDefined() && !ctx.isSequence(rules, std::string("spec.") + name)) return;
+    if (!typed) {
+      if (hasRules)
+        ctx.warning(rules, std::string("these ") + name + " rules have no effect: spec.policyTypes does not list " +
+                               (isEgress ? "Egress" : "Ingress"),
+                    "Kubernetes ignores them too; they are not converted");
+      return;
+    }
+    out.present = true;
+    out.origin = rules.IsDefined() ? ctx.at(rules) : types.IsDefined() ? ctx.at(types) : p.origin;
+    if (!hasRules) return;
+    for (const auto& r : rules)
+      if (auto rule = convertRule(ctx, r, isEgress)) out.rules.push_back(std::move(*rule));
+  };
+  section(ingress, false, ingressType, p.ingress);
+  section(egress, true, egressType, p.egress);
+  if (ctx.errors() != errorsBefore) return std::nullopt;
+  return p;
+}
+
+}  // namespace membrane::k8s

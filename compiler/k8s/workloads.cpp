@@ -1,0 +1,222 @@
+// Namespaces, Pods and workloads → membrane's inventory format
+// (docs/kubernetes.md, "Inventory").
+#include <regex>
+
+#include "k8s/convert.h"
+#include "net/address.h"
+
+namespace membrane::k8s {
+
+using nlohmann::json;
+
+namespace {
+
+struct Kind {
+  const char* apiVersion;
+  const char* kind;
+  // Path from the object to its pod template (the metadata + spec of a Pod).
+  std::vector<const char*> templatePath;
+};
+
+const std::vector<Kind>& workloadKinds() {
+  static const std::vector<Kind> kinds = {
+      {"v1", "Namespace", {}},
+      {"v1", "Pod", {}},
+      {"apps/v1", "Deployment", {"spec", "template"}},
+      {"apps/v1", "ReplicaSet", {"spec", "template"}},
+      {"apps/v1", "StatefulSet", {"spec", "template"}},
+      {"apps/v1", "DaemonSet", {"spec", "template"}},
+      {"batch/v1", "Job", {"spec", "template"}},
+      {"batch/v1", "CronJob", {"spec", "jobTemplate", "spec", "template"}},
+  };
+  return kinds;
+}
+
+std::optional<json> readLabels(Context& ctx, const YAML::Node& labels, const std::string& what) {
+  json out = json::object();
+  if (!labels.IsDefined()) return out;
+  if (!ctx.isMap(labels, what)) return std::nullopt;
+  for (auto it = labels.begin(); it != labels.end(); ++it) {
+    auto k = ctx.string(it->first, what + " key");
+    auto v = it->second.IsNull() ? std::optional<std::string>("") : ctx.string(it->second, what + " value");
+    if (!k || !v) return std::nullopt;
+    if (out.contains(*k)) {
+      ctx.error(it->first, what + ": duplicate label '" + *k + "'");
+      return std::nullopt;
+    }
+    out[*k] = *v;
+  }
+  return out;
+}
+
+// Named container ports of a pod spec, as inventory port objects.
+std::optional<json> readPorts(Context& ctx, const YAML::Node& podSpec) {
+  json out = json::array();
+  std::map<std::pair<std::string, std::string>, std::pair<int64_t, YAML::Node>> seen;
+  YAML::Node containers = ctx.get(podSpec, "containers");
+  if (!containers.IsDefined()) return out;
+  if (!ctx.isSequence(containers, "spec.containers")) return std::nullopt;
+  for (const auto& c : containers) {
+    YAML::Node ports = ctx.get(c, "ports");
+    if (!ports.IsDefined()) continue;
+    if (!ctx.isSequence(ports, "containers[].ports")) return std::nullopt;
+    for (const auto& p : ports) {
+      YAML::Node name = ctx.get(p, "name");
+      if (!name.IsDefined()) continue;  // unnamed ports cannot be referred to
+      auto n = ctx.string(name, "containerPort name");
+      YAML::Node num = ctx.get(p, "containerPort");
+      if (!n) return std::nullopt;
+      if (!num.IsDefined()) {
+        ctx.error(p, "container port '" + *n + "' has no `containerPort`");
+        return std::nullopt;
+      }
+      auto v = ctx.integer(num, "containerPort");
+      if (!v) return std::nullopt;
+      if (*v < 1 || *v > 65535) {
+        ctx.error(num, "containerPort " + std::to_string(*v) + " is out of range (1-65535)");
+        return std::nullopt;
+      }
+      std::string proto = "TCP";
+      if (YAML::Node pr = ctx.get(p, "protocol"); pr.IsDefined()) {
+        auto s = ctx.string(pr, "containers[].ports[].protocol");
+        if (!s) return std::nullopt;
+        if (*s != "TCP" && *s != "UDP" && *s != "SCTP") {
+          ctx.error(pr, "unknown protocol '" + *s + "' (expected TCP, UDP or SCTP)");
+          return std::nullopt;
+        }
+        proto = *s;
+      }
+      auto [it, fresh] = seen.insert({{*n, proto}, {*v, name}});
+      if (!fresh) {
+        if (it->second.first != *v) {
+          ctx.error(name, "port name '" + *n + "' (" + proto + ") is " + std::to_string(*v) + " here but " +
+                              std::to_string(it->second.first) + " at " + ctx.where(it->second.second));
+          return std::nullopt;
+        }
+        continue;
+      }
+      out.push_back({{"name", *n}, {"port", *v}, {"protocol", proto}});
+    }
+  }
+  return out;
+}
+
+// The workload a pod belongs to, from its controller owner (as
+// docs/inventory.md describes for kubectl output).
+std::string podWorkload(Context& ctx, const ObjectRef& obj, const json& labels) {
+  YAML::Node owners = ctx.get(ctx.get(obj.node, "metadata"), "ownerReferences");
+  if (!owners.IsDefined() || !owners.IsSequence() || owners.size() == 0) return obj.name;
+  YAML::Node owner = owners[0];
+  for (size_t i = 0; i < owners.size(); ++i)
+    if (YAML::Node c = ctx.get(owners[i], "controller"); c.IsScalar() && c.Scalar() == "true") owner = owners[i];
+  YAML::Node kindNode = ctx.get(owner, "kind"), nameNode = ctx.get(owner, "name");
+  if (!kindNode.IsScalar() || !nameNode.IsScalar()) return obj.name;
+  const std::string& kind = kindNode.Scalar();
+  const std::string& name = nameNode.Scalar();
+  if (kind == "ReplicaSet" && labels.contains("pod-template-hash")) {
+    std::string hash = labels["pod-template-hash"].get<std::string>();
+    if (name.size() > hash.size() + 1 && name.ends_with("-" + hash)) return name.substr(0, name.size() - hash.size() - 1);
+  }
+  static const std::regex cronJobJob("(.+)-[0-9]{8,}");
+  std::smatch m;
+  if (kind == "Job" && std::regex_match(name, m, cronJobJob)) return m[1];
+  return name;
+}
+
+// The name of an object's controller (a ReplicaSet's Deployment, a Job's
+// CronJob), so the object's template endpoint is known by that workload.
+std::string controllerName(Context& ctx, const ObjectRef& obj) {
+  YAML::Node owners = ctx.get(ctx.get(obj.node, "metadata"), "ownerReferences");
+  if (owners.IsDefined() && owners.IsSequence())
+    for (const auto& o : owners)
+      if (YAML::Node c = ctx.get(o, "controller"); c.IsScalar() && c.Scalar() == "true")
+        if (YAML::Node n = ctx.get(o, "name"); n.IsScalar()) return n.Scalar();
+  return obj.name;
+}
+
+}  // namespace
+
+bool isWorkloadKind(const std::string& apiVersion, const std::string& kind) {
+  for (const auto& k : workloadKinds())
+    if (apiVersion == k.apiVersion && kind == k.kind) return true;
+  return false;
+}
+
+void convertWorkload(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv) {
+  const Kind* kind = nullptr;
+  for (const auto& k : workloadKinds())
+    if (obj.apiVersion == k.apiVersion && obj.kind == k.kind) kind = &k;
+  if (!kind) return;
+  YAML::Node metadata = ctx.get(obj.node, "metadata");
+  SourceRange here = ctx.at(obj.node);
+
+  if (obj.kind == "Namespace") {
+    auto labels = readLabels(ctx, ctx.get(metadata, "labels"), "metadata.labels");
+    if (!labels) return;
+    if (auto prev = inv.namespaceAt.find(obj.name); prev != inv.namespaceAt.end()) {
+      ctx.error(obj.node, "namespace '" + obj.name + "' is defined twice",
+                "first defined at " + ctx.diags().sources().describe(prev->second.at.begin));
+      return;
+    }
+    inv.namespaceAt[obj.name] = {here, obj.kind};
+    inv.namespaces.push_back({{"name", obj.name}, {"labels", *labels}});
+    return;
+  }
+
+  // A Pod itself, or the pod template of a workload.
+  YAML::Node pod = obj.node;
+  for (const char* step : kind->templatePath) pod = ctx.get(pod, step);
+  if (!pod.IsDefined()) {
+    ctx.error(obj.node, obj.kind + " " + obj.ns + "/" + obj.name + " has no pod template");
+    return;
+  }
+  bool isPod = obj.kind == "Pod";
+  std::string prefix = isPod ? "" : "pod template ";
+  auto labels = readLabels(ctx, ctx.get(ctx.get(pod, "metadata"), "labels"), prefix + "metadata.labels");
+  auto ports = readPorts(ctx, ctx.get(pod, "spec"));
+  if (!labels || !ports) return;
+
+  json endpoint = {{"name", obj.name}, {"namespace", obj.ns}, {"labels", *labels}, {"ports", *ports}};
+  if (isPod) {
+    std::string workload = podWorkload(ctx, obj, *labels);
+    endpoint["workload"] = workload;
+    inv.podWorkloads.insert(obj.ns + "/" + workload);
+    json addresses = json::array();
+    YAML::Node status = ctx.get(obj.node, "status");
+    YAML::Node podIPs = ctx.get(status, "podIPs");
+    std::vector<YAML::Node> ips;
+    if (podIPs.IsDefined() && ctx.isSequence(podIPs, "status.podIPs") && podIPs.size() > 0) {
+      for (const auto& entry : podIPs) {
+        if (YAML::Node ip = ctx.get(entry, "ip"); ip.IsDefined()) ips.push_back(ip);
+      }
+    } else if (YAML::Node ip = ctx.get(status, "podIP"); ip.IsDefined() && !(ip.IsScalar() && ip.Scalar().empty())) {
+      ips.push_back(ip);
+    }
+    for (const auto& ip : ips) {
+      auto s = ctx.string(ip, "pod IP");
+      if (!s) return;
+      if (!net::Address::parse(*s)) {
+        ctx.error(ip, "'" + *s + "' is not an IPv4 or IPv6 address");
+        return;
+      }
+      addresses.push_back(*s);
+    }
+    endpoint["addresses"] = addresses;
+  } else {
+    // The replicas of a template have no addresses at compile time; the
+    // endpoint stands for all of them (docs/kubernetes.md).
+    endpoint["workload"] = controllerName(ctx, obj);
+    endpoint["k8s.template"] = obj.kind;
+  }
+  std::string key = obj.ns + "/" + obj.name;
+  if (auto prev = inv.endpointAt.find(key); prev != inv.endpointAt.end()) {
+    ctx.error(obj.node,
+              "endpoint " + key + " is defined twice: by this " + obj.kind + " and by the " + prev->second.kind +
+                  " at " + ctx.diags().sources().describe(prev->second.at.begin));
+    return;
+  }
+  inv.endpointAt[key] = {here, obj.kind};
+  inv.endpoints.push_back(std::move(endpoint));
+}
+
+}  // namespace membrane::k8s
