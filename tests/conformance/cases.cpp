@@ -332,8 +332,11 @@ Case Case::load(const std::string& path, const Topology& topo) {
         const YAML::Node m = item;
         std::string key = manifestKey(m, where);
         auto it = std::find_if(inForce.begin(), inForce.end(), [&](const auto& e) { return e.first == key; });
-        if (it != inForce.end()) it->second = m;  // an update replaces the object, as kubectl apply does
-        else inForce.emplace_back(key, m);
+        // An update replaces the object, as kubectl apply does. (Never assign
+        // one YAML::Node to another here: nodes are references, and the
+        // assignment would rewrite the object earlier steps hold.)
+        if (it != inForce.end()) it = inForce.erase(it);
+        inForce.emplace(it, key, m);
       }
     }
     if (s["remove"]) {
@@ -345,7 +348,7 @@ Case Case::load(const std::string& path, const Topology& topo) {
       }
     }
     if (!s["apply"] && !s["remove"]) fail(where, "a step applies or removes something");
-    for (const auto& e : inForce) step.manifests.push_back(e.second);
+    for (const auto& e : inForce) step.manifests.push_back(YAML::Clone(e.second));
     step.expected = parseExpect(s["expect"], topo, c.ports, where);
     c.steps.push_back(std::move(step));
   }

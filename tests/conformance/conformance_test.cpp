@@ -220,6 +220,7 @@ steps:
   EXPECT_EQ(steps.steps[0].manifests.size(), 2u);
   ASSERT_EQ(steps.steps[1].manifests.size(), 1u);
   EXPECT_EQ(steps.steps[1].manifests[0]["spec"]["v"].as<int>(), 2) << "an applied object replaces its namesake";
+  EXPECT_EQ(steps.steps[0].manifests[0]["spec"]["v"].as<int>(), 1) << "and earlier steps keep what they had";
   EXPECT_FALSE(steps.steps[1].expected.at(xa, xb, 0));
   EXPECT_THROW(load("description: t\nsteps:\n- remove: [NetworkPolicy x/nope]\n  expect: {default: reachable}\n"),
                CaseError);
