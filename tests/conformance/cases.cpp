@@ -211,14 +211,44 @@ Reachability parseExpect(const YAML::Node& e, const Topology& topo, const std::v
   return r;
 }
 
-std::string manifestKey(const YAML::Node& m, const std::string& path) {
+// A Namespace or Pod of the topology, applied by a step: only new labels.
+void checkRelabel(const YAML::Node& m, const std::string& key, const std::string& path) {
+  std::string kind = m["kind"].as<std::string>();
+  if (kind != "Namespace" && kind != "Pod") fail(path, key + " collides with an object of the topology");
+  checkKeys(m, {"apiVersion", "kind", "metadata"}, path, key + " (a step may only relabel topology objects)");
+  checkKeys(m["metadata"], {"name", "namespace", "labels"}, path, key + ".metadata");
+  if (!m["metadata"]["labels"] || !m["metadata"]["labels"].IsMap())
+    fail(path, key + ": a relabelled object gives its complete new metadata.labels");
+}
+
+}  // namespace
+
+std::string objectKey(const YAML::Node& m, const std::string& path) {
   if (!m.IsMap() || !m["kind"] || !m["metadata"] || !m["metadata"]["name"])
     fail(path, "every manifest needs kind and metadata.name");
   std::string ns = m["metadata"]["namespace"] ? m["metadata"]["namespace"].as<std::string>() : "";
   return m["kind"].as<std::string>() + " " + (ns.empty() ? "" : ns + "/") + m["metadata"]["name"].as<std::string>();
 }
 
-}  // namespace
+std::vector<YAML::Node> stepInput(const Topology& topo, const Step& step) {
+  std::vector<YAML::Node> out;
+  std::set<std::string> relabelled;
+  for (size_t i = 0; i < topo.objects.size(); ++i) {
+    auto it = std::find_if(step.manifests.begin(), step.manifests.end(),
+                           [&](const YAML::Node& m) { return objectKey(m, topo.path) == topo.keys[i]; });
+    if (it == step.manifests.end()) {
+      out.push_back(topo.objects[i]);
+      continue;
+    }
+    YAML::Node changed = YAML::Clone(topo.objects[i]);
+    changed["metadata"]["labels"] = YAML::Clone((*it)["metadata"]["labels"]);
+    out.push_back(changed);
+    relabelled.insert(topo.keys[i]);
+  }
+  for (const auto& m : step.manifests)
+    if (!relabelled.count(objectKey(m, topo.path))) out.push_back(m);
+  return out;
+}
 
 const char* protocolName(Protocol p) {
   switch (p) {
@@ -246,7 +276,10 @@ Topology Topology::load(const std::string& path) {
     fail(path, e.what());
   }
   for (const auto& d : docs) {
-    if (!d.IsMap() || !d["kind"] || d["kind"].as<std::string>() != "Pod") continue;
+    if (d.IsNull()) continue;
+    t.objects.push_back(d);
+    t.keys.push_back(objectKey(d, path));
+    if (d["kind"].as<std::string>() != "Pod") continue;
     TopologyPod p;
     p.name = d["metadata"]["name"].as<std::string>();
     p.ns = d["metadata"]["namespace"] ? d["metadata"]["namespace"].as<std::string>() : "default";
@@ -330,7 +363,10 @@ Case Case::load(const std::string& path, const Topology& topo) {
       if (!s["apply"].IsSequence()) fail(where, "apply must be a list of manifests");
       for (const auto& item : s["apply"]) {
         const YAML::Node m = item;
-        std::string key = manifestKey(m, where);
+        std::string key = objectKey(m, where);
+        if (std::find(topo.keys.begin(), topo.keys.end(), key) != topo.keys.end()) checkRelabel(m, key, where);
+        else if (m["kind"].as<std::string>() == "Namespace" || m["kind"].as<std::string>() == "Pod")
+          fail(where, key + ": steps may relabel the topology's Namespaces and Pods, not add new ones");
         auto it = std::find_if(inForce.begin(), inForce.end(), [&](const auto& e) { return e.first == key; });
         // An update replaces the object, as kubectl apply does. (Never assign
         // one YAML::Node to another here: nodes are references, and the

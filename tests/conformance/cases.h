@@ -31,6 +31,8 @@ struct TopologyPod {
 struct Topology {
   std::string path;
   std::vector<TopologyPod> pods;
+  std::vector<YAML::Node> objects;  // every document of the file, in order
+  std::vector<std::string> keys;    // objectKey() of each
   static Topology load(const std::string& path);
   // Index of "ns/name", or -1.
   int indexOf(const std::string& key) const;
@@ -69,7 +71,9 @@ class Reachability {
 
 struct Step {
   std::string name;                  // "step 1" unless named
-  std::vector<YAML::Node> manifests; // every object in force during this step, in first-applied order
+  // Every object the case has applied and not removed, in first-applied
+  // order: policies, and relabelled topology Namespaces and Pods.
+  std::vector<YAML::Node> manifests;
   Reachability expected;
 };
 
@@ -84,6 +88,14 @@ struct Case {
 
   static Case load(const std::string& path, const Topology& topology);
 };
+
+// "Kind namespace/name", or "Kind name" for objects without a namespace.
+// Throws CaseError (naming `path`) when kind or metadata.name is missing.
+std::string objectKey(const YAML::Node& object, const std::string& path);
+
+// What the front end reads for a step: the topology's objects, those the
+// step relabels with the step's labels, then the step's other objects.
+std::vector<YAML::Node> stepInput(const Topology& topology, const Step& step);
 
 // Every cases/*.yaml under `dir`, sorted by name.
 std::vector<std::string> caseFiles(const std::string& dir);

@@ -49,11 +49,11 @@ std::string verdictText(const ir::Program& program, const std::optional<ir::Verd
 std::string checkStep(const Case& c, const Step& step, const fs::path& work) {
   const Topology& topo = topology();
   fs::path manifests = work / (c.name + ".yaml");
-  writeManifests(manifests.string(), step.manifests);
+  writeManifests(manifests.string(), stepInput(topo, step));
 
   driver::Compilation comp;
   driver::Inputs inputs;
-  inputs.paths = {topo.path, manifests.string()};
+  inputs.paths = {manifests.string()};
   driver::run(inputs, comp);
   std::ostringstream diags;
   comp.diags.print(diags, false);
@@ -236,6 +236,45 @@ steps:
     EXPECT_TRUE(m.steps[0].expected.at(zc, zc, p));
     EXPECT_TRUE(m.steps[0].expected.at(xb, xa, p));
   }
+}
+
+// Steps may relabel the topology's Namespaces and Pods (and nothing else
+// about them); the front end then sees the topology with the new labels.
+TEST(ConformanceCases, StepsRelabelTopologyObjects) {
+  char tmpl[] = "/tmp/membrane-conformance-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  fs::path dir = tmpl;
+  auto load = [&](const std::string& text) {
+    std::ofstream(dir / "c.yaml") << text;
+    return Case::load((dir / "c.yaml").string(), topology());
+  };
+  Case c = load(R"(
+description: t
+steps:
+- apply:
+  - {kind: Pod, metadata: {name: b, namespace: x, labels: {pod: b, extra: "yes"}}}
+  - {kind: NetworkPolicy, metadata: {name: p, namespace: x}}
+  expect: {default: reachable}
+)");
+  auto input = stepInput(topology(), c.steps[0]);
+  ASSERT_EQ(input.size(), topology().objects.size() + 1) << "the relabelled pod replaces its original";
+  size_t found = 0;
+  for (const auto& o : input) {
+    if (objectKey(o, "") != "Pod x/b") continue;
+    ++found;
+    EXPECT_EQ(o["metadata"]["labels"]["extra"].as<std::string>(), "yes");
+    EXPECT_EQ(o["status"]["podIP"].as<std::string>(), "198.18.0.12") << "everything but the labels is kept";
+  }
+  EXPECT_EQ(found, 1u);
+  EXPECT_FALSE(topology().objects[0]["metadata"]["labels"]["extra"]) << "the topology itself is untouched";
+  EXPECT_THROW(load("description: t\nsteps:\n- apply: [{kind: Pod, metadata: {name: d, namespace: x, labels: {}}}]"
+                    "\n  expect: {default: reachable}\n"),
+               CaseError) << "no new pods";
+  EXPECT_THROW(load("description: t\nsteps:\n- apply: [{kind: Pod, metadata: {name: a, namespace: x, labels: {}},"
+                    " status: {podIP: 198.18.9.9}}]\n  expect: {default: reachable}\n"),
+               CaseError) << "only labels change";
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace

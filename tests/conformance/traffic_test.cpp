@@ -42,7 +42,7 @@ using e2e::Process;
 
 const std::string kDir = MEMBRANE_CONFORMANCE_DIR;
 // A denied flow waits this long; an allowed one answers in well under 1 ms.
-constexpr int kProbeTimeoutMs = 400;
+constexpr int kProbeTimeoutMs = 300;
 // Cells that looked blocked but should be reachable are probed once more,
 // with this much patience, so a slow moment on a loaded machine is not
 // reported as a policy bug. (A leak is never retried: passing is conclusive.)
@@ -101,10 +101,10 @@ class Node {
   std::string apply(const Case& c, size_t stepIndex) {
     std::string name = c.name + "-" + std::to_string(stepIndex + 1);
     fs::path manifests = work_ / (name + ".yaml");
-    writeManifests(manifests.string(), c.steps[stepIndex].manifests);
+    writeManifests(manifests.string(), stepInput(topo_, c.steps[stepIndex]));
     driver::Compilation comp;
     driver::Inputs inputs;
-    inputs.paths = {topo_.path, manifests.string()};
+    inputs.paths = {manifests.string()};
     driver::run(inputs, comp);
     std::ostringstream diags;
     comp.diags.print(diags, false);
@@ -138,14 +138,14 @@ class Node {
             cells.push_back({s, d, p});
             o.probed.set(s, d, p, true);
           }
-    run(c, cells, kProbeTimeoutMs, o);
+    run(c, cells, kProbeTimeoutMs, expected, o);
     std::vector<Cell> again;
     for (const auto& cell : cells)
       if (!o.reached.at(cell.src, cell.dst, cell.port) && (!expected || expected->at(cell.src, cell.dst, cell.port)))
         again.push_back(cell);
     if (expected && !again.empty()) {
       o.retried = again.size();
-      run(c, again, kRetryTimeoutMs, o);
+      run(c, again, kRetryTimeoutMs, expected, o);
     }
     o.flows = cells.size();
     for (const auto& cell : cells) o.allowed += o.reached.at(cell.src, cell.dst, cell.port);
@@ -169,7 +169,7 @@ class Node {
     return p;
   }
 
-  void run(const Case& c, const std::vector<Cell>& cells, int timeoutMs, Observed& o) {
+  void run(const Case& c, const std::vector<Cell>& cells, int timeoutMs, const Reachability* expected, Observed& o) {
     const uint32_t tag = ++nonce_;
     std::vector<std::vector<std::string>> argvs(pods_.size());
     std::vector<std::vector<Cell>> bySource(pods_.size());
@@ -213,25 +213,41 @@ class Node {
       }
     }
     if (sctp.empty()) return;
-    // INITs left with the probes; give the receivers a moment to report.
-    std::this_thread::sleep_for(Millis(timeoutMs >= kRetryTimeoutMs ? 300 : 100));
-    for (size_t d = 0; d < servers_.size(); ++d) {
-      servers_[d].running();  // reads what the agent printed
-      const std::string& out = servers_[d].out();
-      std::istringstream lines(out.substr(seen_[d]));
-      seen_[d] = out.rfind('\n') == std::string::npos ? seen_[d] : out.rfind('\n') + 1;
-      for (std::string line; std::getline(lines, line);) {
-        std::istringstream words(line);
-        std::string word, src, crc;
-        unsigned sport = 0, dport = 0, gotTag = 0;
-        if (!(words >> word >> src >> sport >> dport >> gotTag >> crc) || word != "sctp") continue;
-        if (gotTag != tag) continue;  // a straggler from an earlier round
-        auto it = sctp.find({d, src, static_cast<uint16_t>(sport), static_cast<uint16_t>(dport)});
-        if (it == sctp.end()) continue;
-        if (crc != "crc-ok") o.harnessErrors.push_back("SCTP INIT with a bad checksum: " + line);
-        o.reached.set(it->second.src, it->second.dst, it->second.port, true);
+    // The INITs left when the probes started; the receivers report them as
+    // they arrive. Wait until every INIT that should arrive has (or up to
+    // `cap`), then a little longer: a leak would arrive just as fast.
+    auto collect = [&] {
+      for (size_t d = 0; d < servers_.size(); ++d) {
+        servers_[d].running();  // reads what the agent printed
+        const std::string& out = servers_[d].out();
+        size_t end = out.rfind('\n');
+        if (end == std::string::npos || end + 1 <= seen_[d]) continue;
+        std::istringstream lines(out.substr(seen_[d], end + 1 - seen_[d]));
+        seen_[d] = end + 1;
+        for (std::string line; std::getline(lines, line);) {
+          std::istringstream words(line);
+          std::string word, src, crc;
+          unsigned sport = 0, dport = 0, gotTag = 0;
+          if (!(words >> word >> src >> sport >> dport >> gotTag >> crc) || word != "sctp") continue;
+          if (gotTag != tag) continue;  // a straggler from an earlier round
+          auto it = sctp.find({d, src, static_cast<uint16_t>(sport), static_cast<uint16_t>(dport)});
+          if (it == sctp.end()) continue;
+          if (crc != "crc-ok") o.harnessErrors.push_back("SCTP INIT with a bad checksum: " + line);
+          o.reached.set(it->second.src, it->second.dst, it->second.port, true);
+        }
       }
-    }
+    };
+    auto allArrived = [&] {
+      for (const auto& [key, cell] : sctp)
+        if ((!expected || expected->at(cell.src, cell.dst, cell.port)) && !o.reached.at(cell.src, cell.dst, cell.port))
+          return false;
+      return true;
+    };
+    const auto cap = std::chrono::steady_clock::now() + Millis(timeoutMs);
+    for (collect(); !allArrived() && std::chrono::steady_clock::now() < cap; collect())
+      std::this_thread::sleep_for(Millis(5));
+    std::this_thread::sleep_for(Millis(20));
+    collect();
   }
 
   std::string address(size_t pod, Family f) const {
