@@ -13,7 +13,7 @@ namespace membrane::driver {
 
 ReachCommand::ReachCommand(CLI::App& app) {
   cmd_ = app.add_subcommand("reach", "Show who can reach whom, on which protocols and ports, for an inventory");
-  cmd_->add_option("paths", paths_, "Policy files, or directories searched recursively for *.policy")
+  cmd_->add_option("paths", paths_, "Policy files, Kubernetes manifests, or directories searched recursively for both")
       ->required()
       ->type_name("FILES|DIRS");
   cmd_->add_option("-i,--inventory", inventory_,
@@ -46,7 +46,8 @@ int ReachCommand::run() const {
     case Outcome::Ok: break;
   }
   if (!c.ir) return 1;
-  if (inventory_.empty())
+  // Manifests among the paths bring their own inventory.
+  if (inventory_.empty() && c.inventory.endpoints.empty())
     std::cerr << "membranec: warning: no --inventory given: there are no endpoints, so no flows\n";
 
   std::string text = analysis::render(analysis::computeReach(*c.ir), format_);

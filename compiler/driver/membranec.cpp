@@ -34,7 +34,8 @@ struct CommonOptions {
 };
 
 void addCommon(CLI::App* cmd, CommonOptions& opts) {
-  cmd->add_option("paths", opts.paths, "Policy files, or directories searched recursively for *.policy")
+  cmd->add_option("paths", opts.paths,
+                  "Policy files, Kubernetes manifests (*.yaml, *.yml, *.json), or directories searched recursively for both")
       ->required()
       ->type_name("FILES|DIRS");
   cmd->add_option("-i,--inventory", opts.inventory,

@@ -268,6 +268,11 @@ class CiliumConverter {
       }
     }
     SourceRange at = ctx_.at(portNode.IsDefined() ? portNode : p);
+    // "0/ANY" is Cilium's L4 wildcard: every protocol, ICMP included.
+    if (protos.size() == 3 && port.empty()) {
+      rule.protos.push_back({"any", at});
+      return;
+    }
     for (const auto& proto : protos) rule.protos.push_back({portItem(proto, port, endPort), at});
   }
 

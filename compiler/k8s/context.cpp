@@ -173,8 +173,13 @@ std::string selectorText(const std::vector<Requirement>& reqs) {
     };
     switch (r.op) {
       case Requirement::Op::Equals: out += keyText(r.key) + " = " + quoteIfNeeded(r.values.at(0)); break;
-      case Requirement::Op::In: out += keyText(r.key) + " in " + list(); break;
-      case Requirement::Op::NotIn: out += keyText(r.key) + " notin " + list(); break;
+      // One value reads better as `=` / `!=`, which membrane treats the same.
+      case Requirement::Op::In:
+        out += keyText(r.key) + (r.values.size() == 1 ? " = " + quoteIfNeeded(r.values[0]) : " in " + list());
+        break;
+      case Requirement::Op::NotIn:
+        out += keyText(r.key) + (r.values.size() == 1 ? " != " + quoteIfNeeded(r.values[0]) : " notin " + list());
+        break;
       case Requirement::Op::Exists: out += keyText(r.key); break;
       case Requirement::Op::DoesNotExist: out += "!" + keyText(r.key); break;
     }

@@ -163,6 +163,8 @@ struct Importer {
     bool several = converted.size() > 1 || ctx.get(node, "specs").IsDefined();
     size_t specsIndex = 0;
     for (auto& p : converted) {
+      // Point at the rule within the object when there are several.
+      if (several) where = " (" + ctx.path() + ":" + std::to_string(p.origin.begin.line) + ")";
       std::string part;
       if (several) {
         bool fromSpec = ctx.get(node, "spec").IsDefined() && &p == &converted.front();

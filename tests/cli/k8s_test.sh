@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# End-to-end tests of Kubernetes manifests in membranec: `import k8s`
+# (stdout, -o DIR, then check and fmt --check on what it wrote), and
+# check/ir reading manifests directly. Data: tests/data/k8s/.
+#
+#   tests/cli/k8s_test.sh path/to/membranec
+#
+# Prints PASS or FAIL per case, then "N passed, M failed"; exits non-zero if
+# any case failed.
+set -uo pipefail
+
+if (($# < 1)) || [[ ! -x $1 ]]; then
+  echo "usage: $0 path/to/membranec" >&2
+  exit 2
+fi
+membranec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+data=$(cd "$(dirname "$0")/../data/k8s" && pwd)
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/membranec-k8s.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp/stdout
+err=$tmp/stderr
+passed=0
+failed=0
+why=()
+
+run() {
+  last_cmd="membranec $*"
+  "$membranec" "$@" </dev/null >"$out" 2>"$err"
+  rc=$?
+}
+fail() { why+=("$*"); }
+expect_rc() { [[ $rc == "$1" ]] || fail "exit code $rc, expected $1"; }
+expect_out() { grep -qF -- "$1" "$out" || fail "stdout lacks: $1"; }
+expect_err() { grep -qF -- "$1" "$err" || fail "stderr lacks: $1"; }
+expect_no_err() { grep -qF -- "$1" "$err" && fail "stderr has: $1"; }
+finish() {
+  if ((${#why[@]} == 0)); then
+    echo "PASS $1"
+    ((passed++))
+  else
+    echo "FAIL $1 ($last_cmd)"
+    printf '  - %s\n' "${why[@]}"
+    echo "  stdout:"; sed 's/^/    /' "$out"
+    echo "  stderr:"; sed 's/^/    /' "$err"
+    ((failed++))
+  fi
+  why=()
+}
+
+# import to stdout: the policies, the note about the skipped Service.
+run import k8s "$data/shop.yaml"
+expect_rc 0
+expect_out "# from networking.k8s.io/v1 NetworkPolicy shop/api ($data/shop.yaml:95)"
+expect_out "allow from pods { app = prometheus } in namespaces { purpose = monitoring } on tcp/9090"
+expect_out "allow to cidr 198.19.0.0/16 except 198.19.66.0/24"
+expect_err "shop.yaml:84:1: note: skipped v1 Service api"
+expect_err "imported 9 objects from 1 file: 2 policies, 4 endpoints, 2 namespaces; 1 skipped"
+finish import_stdout
+
+# import -o: one file per namespace plus the inventory; fmt --check and
+# check accept what was written.
+run import k8s -o "$tmp/out" "$data/shop.yaml" "$data/repo"
+expect_rc 0
+for f in shop.policy inventory.json; do [[ -f $tmp/out/$f ]] || fail "$f not written"; done
+grep -qF '"name": "checkout"' "$tmp/out/inventory.json" || fail "inventory.json lacks the checkout Deployment"
+grep -qF 'policy checkout-cnp' "$tmp/out/shop.policy" && fail "checkout renamed without a collision"
+expect_err "skipped v1 ConfigMap settings"
+finish import_output_dir
+
+run fmt --check "$tmp/out"
+expect_rc 0
+finish import_output_is_formatted
+
+run check -i "$tmp/out/inventory.json" "$tmp/out"
+expect_rc 0
+expect_err "checked 1 file: 3 policies, 5 endpoints in 3 classes; 0 errors"
+finish import_output_checks
+
+# The same manifests compiled directly give the same IR as the imported files.
+run ir --format json "$data/shop.yaml" "$data/repo"
+expect_rc 0
+cp "$out" "$tmp/direct.json"
+run ir --format json -i "$tmp/out/inventory.json" "$tmp/out"
+expect_rc 0
+python3 - "$tmp/direct.json" "$out" <<'PY' || fail "IR from manifests differs from IR of the imported files"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+strip = lambda ir: {k: v for k, v in ir.items() if k != "rules"}
+sys.exit(0 if strip(a) == strip(b) else 1)
+PY
+finish check_manifests_directly_matches_import
+
+# Unsupported Cilium fields are errors at the manifest line; nothing is written.
+run import k8s -o "$tmp/l7" "$data/l7.yaml"
+expect_rc 1
+expect_err "l7.yaml:12:11: error: spec.ingress[].toPorts[]: \`rules\` is not supported"
+[[ -e $tmp/l7 ]] && fail "output directory created despite errors"
+finish import_l7_error
+
+run check "$data/l7.yaml"
+expect_rc 1
+expect_err "l7.yaml:12:11: error:"
+finish check_l7_error
+
+# A checker error in a converted policy points at the YAML node.
+printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a}\nspec:\n  podSelector: {}\n  egress: [{to: [{ipBlock: {cidr: 198.18.1.0/15}}]}]\n' >"$tmp/hostbits.yaml"
+run check "$tmp/hostbits.yaml"
+expect_rc 1
+expect_err "hostbits.yaml:6:35: error: CIDR '198.18.1.0/15' has host bits set"
+expect_err "hint: did you mean \`198.18.0.0/15\`?"
+expect_no_err "<policies converted"
+finish check_error_points_at_manifest
+
+printf 'kind: Pod\nmetadata: {name: [a\n' >"$tmp/broken.yaml"
+run check "$tmp/broken.yaml"
+expect_rc 1
+expect_err "broken.yaml:3:1: error: invalid YAML"
+finish malformed_yaml
+
+run import k8s "$data/../k8s/shop.yaml" "$tmp/hostbits.yaml" /dev/null
+expect_rc 2
+expect_err "is not a Kubernetes manifest"
+finish import_rejects_non_manifests
+
+run import k8s --help
+expect_rc 0
+expect_out "Exit codes: 0 converted, 1 errors in the manifests, 2 usage or I/O errors."
+finish import_help
+
+echo "$passed passed, $failed failed"
+((failed == 0))

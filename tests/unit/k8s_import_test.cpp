@@ -1,0 +1,869 @@
+// Kubernetes manifests → membrane (compiler/k8s, docs/kubernetes.md).
+//
+// Most tests compile manifests the way `membranec check` does (driver::run
+// on a YAML file) and compare the reference evaluator's verdicts on a small
+// cluster with what Kubernetes or Cilium would decide: a truth table per
+// feature, with flows that must be allowed and flows that must not. Others
+// check the generated text, the errors for everything that cannot be
+// converted (with file:line:col), List kinds and multi-document files.
+#include "k8s/import.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "driver/pipeline.h"
+#include "ir/evaluator.h"
+#include "ir/ir_json.h"
+
+namespace membrane::k8s {
+namespace {
+
+namespace fs = std::filesystem;
+using ir::FlowEnd;
+using ir::Traffic;
+
+// Namespaces shop (team=web) and ops (purpose=monitoring) and five pods.
+const char* kCluster = R"(apiVersion: v1
+kind: Namespace
+metadata: {name: shop, labels: {team: web}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: ops, labels: {purpose: monitoring}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-0, namespace: shop, labels: {app: api, tier: backend}}
+spec:
+  containers:
+    - name: api
+      ports:
+        - {name: http, containerPort: 8080}
+        - {name: dns, containerPort: 53, protocol: UDP}
+status: {podIP: 198.18.1.10}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-0, namespace: shop, labels: {app: web, env: prod}}
+spec: {containers: [{name: web, ports: [{name: http, containerPort: 80}]}]}
+status: {podIP: 198.18.1.20}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: db-0, namespace: shop, labels: {app: db, tier: data}}
+spec: {containers: [{name: db}]}
+status: {podIP: 198.18.1.30}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: prom-0, namespace: ops, labels: {app: prometheus}}
+spec: {containers: [{name: prom}]}
+status: {podIPs: [{ip: 198.18.2.10}, {ip: "2001:2::2:10"}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-0, namespace: ops, labels: {app: web}}
+spec: {containers: [{name: web}]}
+status: {podIP: 198.18.2.20}
+)";
+
+const Traffic kTcp80{ir::kTCP, 80}, kTcp8080{ir::kTCP, 8080}, kTcp9090{ir::kTCP, 9090}, kUdp53{ir::kUDP, 53},
+    kTcp53{ir::kTCP, 53}, kUdp80{ir::kUDP, 80}, kSctp80{ir::kSCTP, 80}, kIcmpEcho{ir::kICMP, 8};
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/membrane-k8s-test.XXXXXX";
+    path_ = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string write(const std::string& name, const std::string& text) const {
+    fs::path p = fs::path(path_) / name;
+    fs::create_directories(p.parent_path());
+    std::ofstream(p, std::ios::binary) << text;
+    return p.string();
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Manifests compiled through driver::run, as `membranec check m.yaml` does.
+class Manifests {
+ public:
+  explicit Manifests(const std::string& yaml, bool withCluster = true) {
+    path_ = dir_.write("m.yaml", withCluster ? std::string(kCluster) + "---\n" + yaml : yaml);
+    driver::run({{path_}, {}}, c_);
+  }
+
+  testing::AssertionResult ok() const {
+    if (c_.outcome() != driver::Outcome::Ok || !c_.ir)
+      return testing::AssertionFailure() << "did not compile:\n" << diagnostics();
+    return testing::AssertionSuccess();
+  }
+  std::string diagnostics() const {
+    std::ostringstream out;
+    for (const auto& e : c_.inputErrors) out << e << "\n";
+    c_.diags.print(out, false);
+    return out.str();
+  }
+  const std::string& path() const { return path_; }
+  // The manifest's line number `line` of the policy part (after kCluster).
+  static int line(int n) { return clusterLines() + 1 + n; }
+  static int clusterLines() {
+    std::string s(kCluster);
+    return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+  }
+
+  // "ns/name" of a pod, "world:ADDR" or "host".
+  FlowEnd end(const std::string& who) const {
+    if (who == "host") return {nullptr, *net::Address::parse("198.18.255.1"), true};
+    if (who.rfind("world:", 0) == 0) return {nullptr, *net::Address::parse(who.substr(6)), false};
+    auto slash = who.find('/');
+    const ir::Endpoint* e = c_.ir->findEndpoint(who.substr(0, slash), who.substr(slash + 1));
+    if (!e) throw std::runtime_error("no endpoint " + who);
+    return {e, e->addresses.at(0), false};
+  }
+  bool allowed(const std::string& src, const std::string& dst, Traffic t) const {
+    return ir::evaluateFlow(*c_.ir, end(src), end(dst), t).allowed();
+  }
+  const driver::Compilation& compilation() const { return c_; }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  driver::Compilation c_;
+};
+
+#define EXPECT_ALLOWED(m, src, dst, t) EXPECT_TRUE((m).allowed(src, dst, t)) << src << " -> " << dst
+#define EXPECT_DENIED(m, src, dst, t) EXPECT_FALSE((m).allowed(src, dst, t)) << src << " -> " << dst
+
+// ---- NetworkPolicy: truth tables -------------------------------------------------------
+
+TEST(K8sNetworkPolicy, PodSelectorAndNamedPort) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: web}}}]
+      ports: [{port: http}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp8080);  // http is 8080 on api-0
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);     // web-0's own http does not count
+  EXPECT_DENIED(m, "ops/web-0", "shop/api-0", kTcp8080);    // podSelector alone: own namespace only
+  EXPECT_DENIED(m, "shop/db-0", "shop/api-0", kTcp8080);
+  EXPECT_DENIED(m, "world:198.19.1.1", "shop/api-0", kTcp8080);
+  EXPECT_ALLOWED(m, "shop/api-0", "shop/db-0", kTcp80);     // Egress not in policyTypes: open
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kTcp80);     // db-0 not selected
+}
+
+TEST(K8sNetworkPolicy, MatchExpressions) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: exprs, namespace: shop}
+spec:
+  podSelector:
+    matchExpressions:
+      - {key: tier, operator: Exists}
+      - {key: app, operator: NotIn, values: [db]}
+  ingress:
+    - from:
+        - podSelector:
+            matchExpressions:
+              - {key: app, operator: In, values: [web, db]}
+              - {key: canary, operator: DoesNotExist}
+)");
+  ASSERT_TRUE(m.ok());
+  // Selected: api-0 (tier, app=api). Not: db-0 (app=db), web-0 (no tier).
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/db-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/api-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/api-0", "shop/db-0", kTcp80);  // db-0 not selected
+  EXPECT_ALLOWED(m, "shop/api-0", "shop/web-0", kTcp80);
+}
+
+TEST(K8sNetworkPolicy, NamespaceSelectorAndCombinedPeer) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: combined, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+    - from:
+        - namespaceSelector: {matchLabels: {purpose: monitoring}}
+          podSelector: {matchLabels: {app: prometheus}}
+      ports: [{port: 9090}]
+    - from:
+        - namespaceSelector: {matchLabels: {purpose: monitoring}}
+        - podSelector: {matchLabels: {app: web}}
+      ports: [{port: 80}]
+)");
+  ASSERT_TRUE(m.ok());
+  // One element: pod AND namespace.
+  EXPECT_ALLOWED(m, "ops/prom-0", "shop/api-0", kTcp9090);
+  EXPECT_DENIED(m, "ops/web-0", "shop/api-0", kTcp9090);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp9090);
+  // Two elements: pod OR namespace.
+  EXPECT_ALLOWED(m, "ops/prom-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/db-0", "shop/api-0", kTcp80);
+}
+
+TEST(K8sNetworkPolicy, EmptyNamespaceSelectorIsEveryPodNotOutside) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: pods-only, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress: [{from: [{namespaceSelector: {}}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/db-0", "shop/api-0", kUdp53);
+  EXPECT_DENIED(m, "world:198.19.1.1", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "host", "shop/api-0", kTcp80);
+}
+
+TEST(K8sNetworkPolicy, IpBlockWithExcept) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  egress:
+    - to:
+        - ipBlock: {cidr: 198.19.0.0/16, except: [198.19.66.0/24, 198.19.67.0/24]}
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "shop/web-0", "world:198.19.1.1", kTcp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "world:198.19.68.1", kUdp53);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.19.66.5", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.19.67.5", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.20.0.1", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);  // egress restricted: pods not in the block
+  // Egress rules present, no policyTypes: Ingress is still restricted.
+  EXPECT_DENIED(m, "shop/api-0", "shop/web-0", kTcp80);
+}
+
+TEST(K8sNetworkPolicy, PortsProtocolsAndRanges) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: ports, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress:
+    - ports:
+        - {port: 80}
+        - {protocol: UDP, port: 53}
+        - {protocol: SCTP, port: 9000, endPort: 9010}
+        - {port: 8000, endPort: 8010}
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kUdp80);   // default protocol is TCP only
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kSctp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kUdp53);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp53);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", (Traffic{ir::kSCTP, 9010}));
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", (Traffic{ir::kSCTP, 9011}));
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", (Traffic{ir::kTCP, 8000}));
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", (Traffic{ir::kTCP, 7999}));
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kIcmpEcho);
+  // No `from`: every source, pods, outside and the node.
+  EXPECT_ALLOWED(m, "world:198.19.1.1", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "host", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/api-0", kTcp80);
+}
+
+TEST(K8sNetworkPolicy, ProtocolWithoutPortMeansEveryPort) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: udp, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress: [{from: [], ports: [{protocol: UDP}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "world:198.19.1.1", "shop/api-0", kUdp53);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kUdp80);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);
+}
+
+TEST(K8sNetworkPolicy, EmptyIngressDeniesAllAndMissingPortsAllowAll) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-all, namespace: shop}
+spec:
+  podSelector: {}
+  ingress: []
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: from-web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "world:198.19.1.1", "shop/web-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kTcp80);  // no ports: every port and protocol
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kUdp53);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", kIcmpEcho);
+  EXPECT_DENIED(m, "shop/api-0", "shop/db-0", kTcp80);
+  EXPECT_ALLOWED(m, "shop/api-0", "ops/web-0", kTcp80);  // egress untouched
+}
+
+TEST(K8sNetworkPolicy, PolicyTypes) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: egress-only, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  ingress: [{}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: both, namespace: ops}
+spec:
+  podSelector: {}
+  policyTypes: [Ingress, Egress]
+)");
+  ASSERT_TRUE(m.ok());
+  // [Egress]: the ingress rules are ignored, with a warning.
+  EXPECT_ALLOWED(m, "shop/api-0", "shop/web-0", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.19.1.1", kTcp80);
+  EXPECT_NE(m.diagnostics().find("warning: these ingress rules have no effect"), std::string::npos)
+      << m.diagnostics();
+  // Both listed, no rules: all denied both ways.
+  EXPECT_DENIED(m, "ops/web-0", "ops/prom-0", kTcp80);
+  EXPECT_DENIED(m, "shop/api-0", "ops/prom-0", kTcp80);
+  EXPECT_DENIED(m, "ops/prom-0", "world:198.19.1.1", kUdp53);
+}
+
+TEST(K8sNetworkPolicy, MultipleRulesAndPeersAreAUnion) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+    - from: [{podSelector: {matchLabels: {app: api}}}, {ipBlock: {cidr: 198.19.5.0/24}}]
+      ports: [{port: 5432}]
+    - from: [{podSelector: {matchLabels: {app: web}}}]
+      ports: [{port: 6379}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "shop/api-0", "shop/db-0", (Traffic{ir::kTCP, 5432}));
+  EXPECT_ALLOWED(m, "world:198.19.5.9", "shop/db-0", (Traffic{ir::kTCP, 5432}));
+  EXPECT_DENIED(m, "shop/api-0", "shop/db-0", (Traffic{ir::kTCP, 6379}));
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/db-0", (Traffic{ir::kTCP, 6379}));
+  EXPECT_DENIED(m, "shop/web-0", "shop/db-0", (Traffic{ir::kTCP, 5432}));
+}
+
+TEST(K8sNetworkPolicy, EgressNamedPortWarnsAndUsesTheDestinationsNumbers) {
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  egress: [{to: [{podSelector: {matchLabels: {app: api}}}], ports: [{port: http}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp8080);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);
+  std::string d = m.diagnostics();
+  EXPECT_NE(d.find(":" + std::to_string(Manifests::line(6)) + ":"), std::string::npos) << d;
+  EXPECT_NE(d.find("warning: egress to named port 'http'"), std::string::npos) << d;
+}
+
+// ---- Cilium: truth tables ----------------------------------------------------------------
+
+TEST(K8sCilium, EndpointsNamespacesAndPorts) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {"k8s:app": api}}
+  ingress:
+    - fromEndpoints:
+        - matchLabels: {app: web}
+        - matchLabels: {"k8s:io.kubernetes.pod.namespace": ops, app: prometheus}
+      toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+    - fromEndpoints: [{matchLabels: {"io.cilium.k8s.namespace.labels.purpose": monitoring}}]
+      toPorts: [{ports: [{port: "53"}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp8080);
+  EXPECT_DENIED(m, "ops/web-0", "shop/api-0", kTcp8080);  // CNP: own namespace unless named
+  EXPECT_ALLOWED(m, "ops/prom-0", "shop/api-0", kTcp8080);
+  EXPECT_DENIED(m, "shop/db-0", "shop/api-0", kTcp8080);
+  // No protocol: ANY = TCP, UDP and SCTP.
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/api-0", kUdp53);
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/api-0", kTcp53);
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/api-0", (Traffic{ir::kSCTP, 53}));
+  EXPECT_DENIED(m, "ops/web-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kUdp53);
+}
+
+TEST(K8sCilium, EntitiesCidrSetsIcmpAndDeny) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress:
+    - toEntities: [host]
+    - toCIDRSet: [{cidr: 198.19.0.0/16, except: [198.19.66.0/24]}]
+      toPorts: [{ports: [{port: "443", protocol: TCP}]}]
+      icmps: [{fields: [{type: EchoRequest}, {type: 128, family: IPv6}]}]
+    - toCIDR: [198.20.0.0/16]
+  egressDeny:
+    - toCIDR: [198.20.1.0/24]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "shop/web-0", "host", kTcp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "world:198.19.1.1", (Traffic{ir::kTCP, 443}));
+  EXPECT_ALLOWED(m, "shop/web-0", "world:198.19.1.1", kIcmpEcho);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.19.1.1", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.19.66.1", (Traffic{ir::kTCP, 443}));
+  EXPECT_ALLOWED(m, "shop/web-0", "world:198.20.2.1", kUdp53);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.20.1.1", kUdp53);  // deny wins
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);
+}
+
+TEST(K8sCilium, ClusterwideSpecsAndEmptyRule) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: web}
+specs:
+  - endpointSelector: {matchLabels: {app: web}}
+    ingress:
+      - fromEndpoints: [{matchLabels: {app: prometheus}}]
+  - endpointSelector: {matchLabels: {app: db}}
+    ingress: [{}]
+    ingressDeny:
+      - fromEntities: [world]
+        toPorts: [{ports: [{port: "22"}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  // Clusterwide: endpoints of every namespace, peers in every namespace.
+  EXPECT_ALLOWED(m, "ops/prom-0", "shop/web-0", kTcp80);
+  EXPECT_ALLOWED(m, "ops/prom-0", "ops/web-0", kTcp80);
+  EXPECT_DENIED(m, "shop/api-0", "ops/web-0", kTcp80);
+  // `ingress: [{}]`: default deny, nothing allowed.
+  EXPECT_DENIED(m, "shop/api-0", "shop/db-0", kTcp80);
+  EXPECT_DENIED(m, "host", "shop/db-0", kTcp80);
+  ASSERT_TRUE(m.compilation().checked);
+  std::vector<std::string> names;
+  for (const auto& c : m.compilation().ir->classes)
+    for (const auto& p : c.policies) names.push_back(p);
+  EXPECT_NE(std::find(names.begin(), names.end(), "web-1"), names.end());
+  EXPECT_NE(std::find(names.begin(), names.end(), "web-2"), names.end());
+}
+
+TEST(K8sCilium, EntitiesAllAndCluster) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress: [{fromEntities: [cluster]}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: db, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: db}}
+  ingress: [{fromEntities: [all], toPorts: [{ports: [{port: "5432", protocol: TCP}]}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  EXPECT_ALLOWED(m, "ops/web-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "host", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "world:198.19.1.1", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(m, "world:198.19.1.1", "shop/db-0", (Traffic{ir::kTCP, 5432}));
+  EXPECT_DENIED(m, "world:198.19.1.1", "shop/db-0", kTcp80);
+  EXPECT_NE(m.diagnostics().find("warning: entity 'cluster'"), std::string::npos);
+}
+
+TEST(K8sCilium, PortZeroIsTheWildcard) {
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+    - fromEndpoints: [{matchLabels: {app: web}}]
+      toPorts: [{ports: [{port: "0", protocol: ANY}]}]
+    - fromEndpoints: [{matchLabels: {app: db}}]
+      toPorts: [{ports: [{port: "0", protocol: UDP}]}]
+)");
+  ASSERT_TRUE(m.ok());
+  // 0/ANY: every protocol, ICMP included.
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kIcmpEcho);
+  EXPECT_ALLOWED(m, "shop/web-0", "shop/api-0", kTcp80);
+  // 0/UDP: every UDP port, nothing else.
+  EXPECT_ALLOWED(m, "shop/db-0", "shop/api-0", kUdp53);
+  EXPECT_DENIED(m, "shop/db-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/db-0", "shop/api-0", kIcmpEcho);
+}
+
+// ---- errors ------------------------------------------------------------------------------
+
+// Compiles one Cilium object (no cluster) and returns the diagnostics.
+std::string ciliumErrors(const std::string& spec) {
+  Manifests m("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n" +
+                  spec,
+              false);
+  EXPECT_EQ(m.compilation().outcome(), driver::Outcome::PolicyErrors) << spec;
+  return m.diagnostics();
+}
+
+TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
+  struct Case {
+    std::string spec;
+    std::string expected;  // "LINE:COL: error: ..." within m.yaml
+  };
+  // Line 5 is the first line of `spec`.
+  const std::vector<Case> cases = {
+      {"  nodeSelector: {}\n", "5:3: error: spec: `nodeSelector` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toFQDNs: [{matchName: a.example}]}]\n",
+       "6:13: error: spec.egress[]: `toFQDNs` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toServices: [{k8sService: {serviceName: a}}]}]\n",
+       "6:13: error: spec.egress[]: `toServices` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toGroups: [{aws: {}}]}]\n", "`toGroups` is not supported"},
+      {"  endpointSelector: {}\n  ingress: [{fromGroups: [{aws: {}}]}]\n", "`fromGroups` is not supported"},
+      {"  endpointSelector: {}\n  ingress: [{fromRequires: [{}]}]\n", "`fromRequires` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toRequires: [{}]}]\n", "`toRequires` is not supported"},
+      {"  endpointSelector: {}\n  ingress: [{fromNodes: [{}]}]\n", "`fromNodes` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toNodes: [{}]}]\n", "`toNodes` is not supported"},
+      {"  endpointSelector: {}\n  ingress: [{authentication: {mode: required}}]\n",
+       "`authentication` is not supported"},
+      {"  endpointSelector: {}\n  ingress:\n    - toPorts:\n        - ports: [{port: \"80\"}]\n"
+       "          rules: {http: [{method: GET}]}\n",
+       "9:11: error: spec.ingress[].toPorts[]: `rules` is not supported: L7 rules"},
+      {"  endpointSelector: {}\n  egress: [{toPorts: [{serverNames: [a.example]}]}]\n",
+       "`serverNames` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toPorts: [{listener: {name: x}}]}]\n", "`listener` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toPorts: [{terminatingTLS: {}}]}]\n",
+       "`terminatingTLS` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toPorts: [{originatingTLS: {}}]}]\n",
+       "`originatingTLS` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toEntities: [kube-apiserver]}]\n",
+       "6:26: error: spec.egress[].toEntities[]: entity 'kube-apiserver' has no membrane equivalent"},
+      {"  endpointSelector: {}\n  egress: [{toEntities: [remote-node]}]\n", "entity 'remote-node' has no"},
+      {"  endpointSelector: {}\n  egress: [{toEntities: [health]}]\n", "entity 'health' has no"},
+      {"  endpointSelector: {}\n  egress: [{toEntities: [wrld]}]\n", "entity 'wrld' is not a Cilium entity"},
+      {"  endpointSelector: {}\n  egress: [{toCIDRSet: [{cidrGroupRef: grp}]}]\n", "`cidrGroupRef` is not supported"},
+      {"  endpointSelector: {}\n  enableDefaultDeny: {ingress: false}\n  ingress: [{}]\n",
+       "enableDefaultDeny.ingress: false is not supported"},
+      {"  endpointSelector: {matchLabels: {\"reserved:host\": \"\"}}\n  ingress: [{}]\n",
+       "label 'reserved:host' with source 'reserved:' is not supported"},
+      {"  endpointSelector: {matchLabels: {\"io.kubernetes.pod.namespace\": ops}}\n  ingress: [{}]\n",
+       "selecting endpoints by namespace is not supported"},
+      {"  endpointSelector: {}\n  ingress: [{fromEndpoints: [{matchLabels: "
+       "{\"io.cilium.k8s.policy.serviceaccount\": x}}]}]\n",
+       "label 'io.cilium.k8s.policy.serviceaccount' is derived by Cilium"},
+      {"  endpointSelector: {}\n  egress: [{toPorts: [{ports: [{port: \"80\", protocol: ICMP}]}]}]\n",
+       "unknown protocol 'ICMP' (expected TCP, UDP, SCTP or ANY)"},
+      {"  endpointSelector: {}\n  egress: [{icmps: [{fields: [{type: EchoRequst}]}]}]\n",
+       "unknown ICMP type 'EchoRequst'"},
+      {"  endpointSelector: {}\n  egres: []\n", "6:3: error: spec: unknown field `egres`"},
+  };
+  for (const auto& c : cases) {
+    std::string d = ciliumErrors(c.spec);
+    EXPECT_NE(d.find(c.expected), std::string::npos) << "spec:\n" << c.spec << "diagnostics:\n" << d;
+    EXPECT_NE(d.find("m.yaml:"), std::string::npos) << d;
+  }
+}
+
+TEST(K8sCiliumErrors, SupportedRuleHasNoErrors) {
+  // The control for the table above: the same shapes without the bad field.
+  Manifests m(R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: p, namespace: shop}
+spec:
+  endpointSelector: {}
+  enableDefaultDeny: {ingress: true, egress: true}
+  egress: [{toEntities: [host], toPorts: [{ports: [{port: "80"}]}]}]
+)");
+  EXPECT_TRUE(m.ok());
+}
+
+TEST(K8sNetworkPolicyErrors, InvalidFieldsAreErrorsAtTheirLine) {
+  struct Case {
+    std::string spec;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"  podSelector: {}\n  ingress: [{from: [{}]}]\n", "needs `podSelector`, `namespaceSelector` or `ipBlock`"},
+      {"  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 198.18.0.0/16}, podSelector: {}}]}]\n",
+       "`ipBlock` cannot be combined"},
+      {"  podSelector: {}\n  ingress: [{ports: [{port: http, endPort: 90}]}]\n",
+       "endPort: needs a numeric `port`"},
+      {"  podSelector: {}\n  ingress: [{ports: [{port: 90, endPort: 80}]}]\n",
+       "endPort: 80 must be between port 90 and 65535"},
+      {"  podSelector: {}\n  ingress: [{ports: [{port: 70000}]}]\n", "70000 is out of range"},
+      {"  podSelector: {}\n  ingress: [{ports: [{port: \"80\"}]}]\n", "neither a port number nor a valid port name"},
+      {"  podSelector: {}\n  ingress: [{ports: [{protocol: tcp}]}]\n", "unknown protocol 'tcp'"},
+      {"  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 198.18.0.0/33}}]}]\n",
+       "'198.18.0.0/33' is not an IPv4 or IPv6 CIDR"},
+      {"  podSelector: {}\n  ingress: [{from: [{ipBlock: {cidr: 198.18.1.0/15}}]}]\n",
+       "6:38: error: CIDR '198.18.1.0/15' has host bits set"},
+      {"  podSelector: {matchExpressions: [{key: a, operator: In, values: []}]}\n  ingress: []\n",
+       "operator In needs at least one value"},
+      {"  podSelector: {matchExpressions: [{key: a, operator: Exist}]}\n  ingress: []\n",
+       "unknown operator 'Exist'"},
+      {"  podSelector: {}\n  policyTypes: [Ingres]\n", "unknown policy type 'Ingres'"},
+      {"  podSelector: {}\n  ingres: []\n", "6:3: error: NetworkPolicy spec: unknown field `ingres`"},
+  };
+  for (const auto& c : cases) {
+    Manifests m("apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p, namespace: shop}\n"
+                "spec:\n" + c.spec,
+                false);
+    std::string d = m.diagnostics();
+    EXPECT_EQ(m.compilation().outcome(), driver::Outcome::PolicyErrors) << c.spec << d;
+    EXPECT_NE(d.find(c.expected), std::string::npos) << "spec:\n" << c.spec << "diagnostics:\n" << d;
+  }
+}
+
+TEST(K8sManifests, MalformedYamlIsReportedWithLineAndColumn) {
+  Manifests m("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n   labels: {x: y}\n", false);
+  EXPECT_EQ(m.compilation().outcome(), driver::Outcome::PolicyErrors);
+  std::string d = m.diagnostics();
+  EXPECT_NE(d.find("m.yaml:5:"), std::string::npos) << d;
+  EXPECT_NE(d.find("error: invalid YAML"), std::string::npos) << d;
+}
+
+TEST(K8sManifests, UnsupportedApiVersionOfAPolicyIsAnError) {
+  Manifests m("apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: a}\nspec: {podSelector: {}}\n",
+              false);
+  EXPECT_NE(m.diagnostics().find("1:13: error: NetworkPolicy extensions/v1beta1 is not supported"), std::string::npos)
+      << m.diagnostics();
+}
+
+TEST(K8sManifests, DuplicateObjectsAreErrors) {
+  std::string np = "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a, namespace: shop}\n"
+                   "spec: {podSelector: {}}\n";
+  Manifests dup(np + "---\n" + np, false);
+  EXPECT_NE(dup.diagnostics().find("NetworkPolicy shop/a is defined twice"), std::string::npos) << dup.diagnostics();
+  std::string inOps = np;
+  inOps.replace(inOps.find("shop"), 4, "ops");
+  Manifests otherNs(np + "---\n" + inOps, false);
+  EXPECT_TRUE(otherNs.ok());
+}
+
+// ---- inventory, Lists, multi-document ------------------------------------------------------
+
+TEST(K8sInventory, ListsWorkloadsAndAddresses) {
+  Manifests m(R"(apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Namespace
+    metadata: {name: shop, labels: {team: web}}
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: {name: api, namespace: shop}
+    spec:
+      replicas: 3
+      template:
+        metadata: {labels: {app: api}}
+        spec: {containers: [{name: api, ports: [{name: http, containerPort: 8080}]}]}
+  - apiVersion: batch/v1
+    kind: CronJob
+    metadata: {name: report, namespace: shop}
+    spec:
+      jobTemplate:
+        spec:
+          template:
+            metadata: {labels: {app: report}}
+            spec: {containers: [{name: r}]}
+---
+apiVersion: v1
+kind: PodList
+items:
+  - metadata: {name: web-0, namespace: shop, labels: {app: web}}
+    status: {podIP: 198.18.1.20}
+---
+kind: NamespaceList
+apiVersion: v1
+items:
+  - metadata: {name: ops}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db}]}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: db-0
+  namespace: shop
+  labels: {app: db}
+  ownerReferences: [{apiVersion: apps/v1, kind: StatefulSet, name: db, controller: true, uid: u}]
+status: {podIP: 198.18.1.30}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: http}]}]
+)",
+              false);
+  ASSERT_TRUE(m.ok());
+  const auto& inv = m.compilation().inventory;
+  ASSERT_NE(inv.findNamespace("ops"), nullptr);
+  EXPECT_EQ(inv.namespaceLabels("shop").size(), 2u);  // team + the name label
+  const auto* api = inv.findEndpoint("shop", "api");
+  ASSERT_NE(api, nullptr);
+  EXPECT_TRUE(api->addresses.empty());
+  EXPECT_EQ(api->workload, "api");
+  ASSERT_EQ(api->ports.size(), 1u);
+  EXPECT_EQ(api->ports[0].port, 8080);
+  ASSERT_NE(inv.findEndpoint("shop", "report"), nullptr);
+  ASSERT_NE(inv.findEndpoint("shop", "web-0"), nullptr);
+  // The StatefulSet's pod was given, so it stands for the StatefulSet.
+  EXPECT_EQ(inv.findEndpoint("shop", "db"), nullptr);
+  ASSERT_NE(inv.findEndpoint("shop", "db-0"), nullptr);
+  EXPECT_EQ(inv.findEndpoint("shop", "db-0")->workload, "db");
+  // The address-less Deployment endpoint is selected and gets a class.
+  const ir::Endpoint* irApi = m.compilation().ir->findEndpoint("shop", "api");
+  ASSERT_NE(irApi, nullptr);
+  EXPECT_TRUE(irApi->classIndex.has_value());
+  // As a destination it is known by identity, so web-0 reaches it on http.
+  FlowEnd dst{irApi, *net::Address::parse("198.18.1.99"), false};
+  EXPECT_TRUE(ir::evaluateFlow(m.compilation().ir.value(), m.end("shop/web-0"), dst, kTcp8080).allowed());
+  EXPECT_FALSE(ir::evaluateFlow(m.compilation().ir.value(), m.end("shop/web-0"), dst, kTcp80).allowed());
+}
+
+TEST(K8sInventory, BadPodAddressIsAnErrorAtItsLine) {
+  Manifests m("apiVersion: v1\nkind: Pod\nmetadata: {name: a}\nstatus:\n  podIP: 198.18.0.256\n", false);
+  EXPECT_NE(m.diagnostics().find("m.yaml:5:10: error: '198.18.0.256' is not an IPv4 or IPv6 address"),
+            std::string::npos)
+      << m.diagnostics();
+}
+
+// ---- generated text ------------------------------------------------------------------------
+
+TEST(K8sText, OutputIsFormattedAndNamesTheSource) {
+  TempDir dir;
+  std::string path = dir.write("api.yaml", R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector:
+    matchLabels: {app: api, "app.kubernetes.io/version": "1.2"}
+  ingress:
+    - from:
+        - namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ops}}
+          podSelector: {}
+        - ipBlock: {cidr: 198.19.0.0/16, except: [198.19.1.0/24, 198.19.2.0/24]}
+      ports: [{port: 80}, {protocol: UDP, port: 53}]
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {}
+  egress: [{toEntities: [world]}]
+)");
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  std::string error;
+  FileId id = *sources.load(path, &error);
+  ImportResult r = importManifests({id}, sources, diags);
+  ASSERT_FALSE(diags.hasErrors());
+  ASSERT_EQ(r.policies.size(), 2u);
+  EXPECT_EQ(r.policies[1].name, "api-cnp");  // the NetworkPolicy keeps the name
+  std::string text = renderForOutput(r.policies, "");
+  const std::string expected = "# from networking.k8s.io/v1 NetworkPolicy shop/api (" + path + ":1)\n" +
+                               R"(policy api {
+  namespace shop
+  selects { app = api, app.kubernetes.io/version = "1.2" }
+  ingress {
+    allow from pods {} in namespace ops, cidr 198.19.0.0/16 except (198.19.1.0/24, 198.19.2.0/24) on tcp/80, udp/53
+  }
+}
+
+# from cilium.io/v2 CiliumNetworkPolicy shop/api ()" +
+                               path + R"(:14)
+policy api-cnp {
+  namespace shop
+  selects {}
+  egress {
+    allow to world
+  }
+}
+)";
+  EXPECT_EQ(text, expected);
+}
+
+TEST(K8sText, DiagnosticsOfConvertedPoliciesPointAtTheManifest) {
+  // A named port no endpoint defines: the warning comes from lowering, on
+  // generated text, and must be reported at the YAML node.
+  Manifests m(R"(apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  ingress:
+    - ports:
+        - port: metrics
+)");
+  ASSERT_TRUE(m.ok());
+  std::string d = m.diagnostics();
+  EXPECT_NE(d.find("m.yaml:" + std::to_string(Manifests::line(8)) + ":17: warning: named port 'metrics'"),
+            std::string::npos)
+      << d;
+  EXPECT_EQ(d.find("<policies converted"), std::string::npos) << d;
+  // Rule locations in the IR point at the manifest too.
+  bool found = false;
+  for (const auto& [id, info] : m.compilation().ir->rules)
+    if (info.location.find(m.path() + ":") == 0) found = true;
+  EXPECT_TRUE(found);
+}
+
+TEST(K8sManifests, IsManifestPath) {
+  TempDir dir;
+  EXPECT_TRUE(isManifestPath(dir.write("a.yaml", "")));
+  EXPECT_TRUE(isManifestPath(dir.write("a.yml", "")));
+  EXPECT_TRUE(isManifestPath(dir.write("pods.json", R"({"apiVersion": "v1", "kind": "List", "items": []})")));
+  EXPECT_FALSE(isManifestPath(dir.write("inventory.json", R"({"endpoints": []})")));
+  EXPECT_FALSE(isManifestPath(dir.write("a.policy", "")));
+}
+
+TEST(K8sManifests, DirectoriesMixPoliciesAndManifests) {
+  TempDir dir;
+  dir.write("m/cluster.yaml", kCluster);
+  dir.write("m/pods.json", R"({"apiVersion": "v1", "kind": "Pod",
+    "metadata": {"name": "extra", "namespace": "shop", "labels": {"app": "extra"}},
+    "status": {"podIP": "198.18.1.99"}})");
+  dir.write("m/inventory.json", R"({"endpoints": "not read: not a manifest"})");
+  dir.write("m/api.policy", "namespace shop\npolicy api { selects { app = api } ingress {} }\n");
+  driver::Compilation c;
+  driver::run({{dir.path() + "/m"}, {}}, c);
+  ASSERT_EQ(c.outcome(), driver::Outcome::Ok);
+  EXPECT_EQ(c.files.size(), 3u);
+  ASSERT_TRUE(c.ir);
+  EXPECT_NE(c.ir->findEndpoint("shop", "extra"), nullptr);
+  EXPECT_TRUE(c.ir->findEndpoint("shop", "api-0")->classIndex.has_value());
+}
+
+}  // namespace
+}  // namespace membrane::k8s
