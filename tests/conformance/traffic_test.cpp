@@ -397,5 +397,8 @@ std::string testName(const ::testing::TestParamInfo<std::string>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Cases, ConformanceTraffic, ::testing::ValuesIn(allCases()), testName);
 
+// Without cases this binary would pass having checked nothing.
+TEST(ConformanceTrafficCases, ThereAreCases) { EXPECT_GE(allCases().size(), 40u) << kDir; }
+
 }  // namespace
 }  // namespace membrane::conformance
