@@ -30,21 +30,6 @@ inline const std::vector<KnownFailure>& knownFailures() {
        "egress named ports resolve to the union over all destinations, not per destination pod"},
       {"68-named-port-per-pod-egress", Check::Traffic,
        "egress named ports resolve to the union over all destinations, not per destination pod"},
-      // The policy is valid Kubernetes and selects no pod; membrane's checker
-      // rejects the whole input: "selector {pod = a, pod != a} can never
-      // match: its requirements contradict each other" (an error, where a
-      // warning would do), so nothing at all can be compiled.
-      {"59-selector-contradiction-selects-nothing", Check::Evaluator,
-       "a valid NetworkPolicy whose podSelector can never match is rejected as an error"},
-      {"59-selector-contradiction-selects-nothing", Check::Traffic,
-       "a valid NetworkPolicy whose podSelector can never match is rejected as an error"},
-      // The Cilium import refuses endpointSelector on
-      // k8s:io.kubernetes.pod.namespace ("selecting endpoints by namespace is
-      // not supported"), valid and common in clusterwide policies.
-      {"93-cilium-clusterwide-select-namespace", Check::Evaluator,
-       "the Cilium import rejects an endpointSelector on k8s:io.kubernetes.pod.namespace"},
-      {"93-cilium-clusterwide-select-namespace", Check::Traffic,
-       "the Cilium import rejects an endpointSelector on k8s:io.kubernetes.pod.namespace"},
   };
   return list;
 }
