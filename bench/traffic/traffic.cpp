@@ -374,7 +374,9 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick) {
          "**Where the filters sit.** All of them filter the same packets at the same place: in the node namespace, "
          "on the forwarding path to `rx`. iptables: `FORWARD -o <rx veth> -j MBRX`, MBRX holding the N rules "
          "(`-s CIDR -p udp --dport P -j ACCEPT`) then `DROP`, loaded with `iptables-legacy-restore` (x_tables) or "
-         "`iptables-nft-restore` (nf_tables with xtables matches; Debian's default `iptables`). nftables: a "
+         "`iptables-nft-restore` (Debian's default `iptables`: nf_tables rules that test the protocol before the "
+         "source, so a rule that does not match runs four expressions where the nftables rule below runs two). "
+         "nftables: a "
          "`forward` hook chain, `oifname <rx veth> jump rx`, `rx` holding N rules `ip saddr CIDR udp dport P "
          "accept` then `drop` (linear), or one rule `ip saddr . udp dport @allowed accept` against a set of the N "
          "pairs (`flags interval`, so the kernel's pipapo set). membrane: a policy selecting `rx` with N ingress "
@@ -437,6 +439,17 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick) {
   if (const Row* set = find(rows, "nftables set", n)) {
     std::cout << "- **On par with an nftables set** (at least 90 %): ";
     judge(set, 0.9);
+  }
+  if (const Row* mb10k = find(rows, "membrane", 10000)) {
+    std::cout << "- For comparison, at 10,000 rules (per core, one flow / new flow per packet):";
+    bool first = true;
+    for (const char* other : {"iptables-nft", "iptables-legacy", "nftables linear", "nftables set"})
+      if (const Row* o = find(rows, other, 10000)) {
+        std::cout << (first ? " " : "; ") << ratio(perCore(mb10k->oneFlow.median()), perCore(o->oneFlow.median()))
+                  << " / " << ratio(perCore(mb10k->newFlows.median()), perCore(o->newFlows.median())) << " " << other;
+        first = false;
+      }
+    std::cout << ".\n";
   }
 
   // Causes, from the measured costs.
