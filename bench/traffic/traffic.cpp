@@ -284,6 +284,7 @@ struct Node {
   // Drives the link with one sender thread; after a warm-up, measures one
   // window.
   Point measure(bool newFlows, const Settings& s) {
+    throwIfInterrupted();
     UdpSender sender;
     SenderOptions o;
     o.netns = tx->netns();
@@ -538,6 +539,7 @@ int run(const BenchArgs& args) {
     for (size_t n : s.ruleCounts) {
       std::vector<Row> round;
       for (size_t k = 1; k < kinds.size(); ++k) {
+        throwIfInterrupted();
         filters[k]->install(rulesFor(n));
         round.push_back({filters[k]->name(), n, {}, {}, nodes[k]->checkDenied(true)});
       }
@@ -592,6 +594,7 @@ int main(int argc, char** argv) {
                  "BPF).\n";
     return 0;
   }
+  installInterruptHandler();
   try {
     return run(args);
   } catch (const std::exception& e) {

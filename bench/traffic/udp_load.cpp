@@ -6,6 +6,7 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -37,6 +38,7 @@ in_addr_t parse4(const std::string& text) {
 }
 
 std::string progressName = "bench";
+volatile sig_atomic_t interruptedBy = 0;
 
 // The calling thread's CPU time, kept when it ends (a finished thread's clock
 // can no longer be read).
@@ -355,6 +357,18 @@ std::string withCommas(uint64_t n) {
     out += digits[i];
   }
   return out;
+}
+
+void installInterruptHandler() {
+  struct sigaction sa {};
+  sa.sa_handler = [](int sig) { interruptedBy = sig; };
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+void throwIfInterrupted() {
+  if (interruptedBy) throw std::runtime_error(std::string("interrupted by ") + strsignal(interruptedBy));
 }
 
 void setProgressName(const std::string& name) { progressName = name; }

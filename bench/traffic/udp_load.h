@@ -118,6 +118,12 @@ BenchArgs parseArgs(int argc, char** argv, const std::string& usage);
 bool haveRoot();
 bool runningInCi();
 
+// SIGINT and SIGTERM set a flag instead of killing the process, so that
+// throwIfInterrupted() (called between measurement steps) can unwind and the
+// destructors remove namespaces, links and mounts.
+void installInterruptHandler();
+void throwIfInterrupted();
+
 // "1,234,567"
 std::string withCommas(uint64_t n);
 // stderr progress line, prefixed with the program name.
