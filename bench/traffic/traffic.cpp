@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -209,6 +210,21 @@ class Membrane : public Filter {
     if (applied_) run({"detach"});
     applied_ = false;
   }
+  // mb_reasons from `membrane status` ("allowed-new 123", ...).
+  std::map<std::string, uint64_t> reasons() {
+    ExecResult r = run({"status"});
+    if (!r.succeeded()) throw std::runtime_error("membrane status: " + r.describe());
+    std::map<std::string, uint64_t> out;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream words(line);
+      std::string name, rest;
+      uint64_t count = 0;
+      if (words >> name >> count && !(words >> rest) && std::isalpha(static_cast<unsigned char>(name[0])))
+        out[name] = count;
+    }
+    return out;
+  }
 
  private:
   ExecResult run(std::vector<std::string> args) {
@@ -243,6 +259,23 @@ struct Result {
     return {pick(&Point::pps), pick(&Point::nsPerPacket), pick(&Point::senderNs), pick(&Point::receiverNs),
             pick(&Point::softirqNs)};
   }
+};
+
+// How membrane decided the packets of one pattern: by policy (a new flow
+// allowed) or by a conntrack hit.
+struct ReasonShare {
+  uint64_t decided = 0, tracked = 0;
+  std::string describe() const {
+    uint64_t total = decided + tracked;
+    if (!total) return "no packets counted";
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(decided * 1000 < total && decided ? 2 : 1) << 100.0 * decided / total
+      << " % decided by policy (`allowed-new`), " << 100.0 * tracked / total << " % conntrack hits (`established`)";
+    return s.str();
+  }
+};
+struct Reasons {
+  ReasonShare oneFlow, newFlows;
 };
 
 struct Row {
@@ -356,7 +389,7 @@ struct Pattern {
 };
 const Pattern kPatterns[] = {{"one flow", &Row::oneFlow}, {"new flow per packet", &Row::newFlows}};
 
-void printSection(const std::vector<Row>& rows, const Settings& s, bool quick) {
+void printSection(const std::vector<Row>& rows, const Settings& s, bool quick, const Reasons& reasons) {
   std::cout << "## 2. Real traffic\n\n";
   std::cout
       << "**How measured.** Two pods (network namespaces `tx` and `rx`) joined by veths to a node namespace that "
@@ -412,7 +445,10 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick) {
     std::cout << "\n";
   }
   std::cout << "Every filtered row was checked: 200 packets to udp/5999, which no rule allows, all dropped "
-               "(and all delivered with no filter).\n\n";
+               "(and all delivered with no filter). membrane's own counters (`membrane status`, `mb_reasons`) over all "
+               "its measurements, warm-ups included: "
+            << reasons.oneFlow.describe() << " with one flow, " << reasons.newFlows.describe()
+            << " with a new flow per packet.\n\n";
 
   // Goals, at 1,000 rules, on packets/s per core.
   const size_t n = 1000;
@@ -524,6 +560,7 @@ int run(const BenchArgs& args) {
   fs::path work = tmpl;
 
   std::vector<Row> rows;
+  Reasons reasons;
   const std::vector<std::string> kinds = {"none", "iptables-legacy", "iptables-nft", "nftables linear", "nftables set",
                                           "membrane"};
   try {
@@ -547,7 +584,17 @@ int run(const BenchArgs& args) {
         for (size_t k = 0; k < kinds.size(); ++k) {
           Row& row = k == 0 ? none : round[k - 1];
           for (const auto& p : kPatterns) {
+            auto* mb = dynamic_cast<Membrane*>(filters[k].get());
+            std::map<std::string, uint64_t> before;
+            if (mb) before = mb->reasons();
             Point point = nodes[k]->measure(p.result == &Row::newFlows, s);
+            if (mb) {
+              // What decided membrane's packets in this pattern: policy or conntrack.
+              auto after = mb->reasons();
+              ReasonShare& share = p.result == &Row::newFlows ? reasons.newFlows : reasons.oneFlow;
+              share.decided += after["allowed-new"] - before["allowed-new"];
+              share.tracked += after["established"] - before["established"];
+            }
             (row.*(p.result)).windows.push_back(point);
             progress(row.filter + (k ? " " + std::to_string(n) + " rules" : "") + ", " + p.name + ": " +
                      breakdown(point));
@@ -574,7 +621,7 @@ int run(const BenchArgs& args) {
   }
   std::error_code ec;
   fs::remove_all(work, ec);
-  printSection(rows, s, args.quick);
+  printSection(rows, s, args.quick, reasons);
   for (const auto& r : rows)
     if (!r.check.empty()) return 1;
   return 0;
