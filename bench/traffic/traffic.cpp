@@ -276,6 +276,14 @@ struct ReasonShare {
 };
 struct Reasons {
   ReasonShare oneFlow, newFlows;
+  // The patterns are what they claim: one flow passes on conntrack hits, a
+  // new flow per packet is decided by the policy. "" when that holds.
+  std::string check() const {
+    uint64_t one = oneFlow.decided + oneFlow.tracked, many = newFlows.decided + newFlows.tracked;
+    if (one && oneFlow.tracked < one * 99 / 100) return "one flow: " + oneFlow.describe();
+    if (many && newFlows.decided < many * 95 / 100) return "new flow per packet: " + newFlows.describe();
+    return "";
+  }
 };
 
 struct Row {
@@ -299,6 +307,7 @@ struct Node {
   e2e::Pod* rx = nullptr;
   UdpReceiver receiver, deniedReceiver;
   int senderCpu = 0, receiverCpu = 1;
+  uint64_t nextSequence = 0;  // where the next sender starts (see SenderOptions)
 
   Node() {
     tx = &topology.addPod("tx");
@@ -326,6 +335,7 @@ struct Node {
     o.destination = rx->address4();
     o.destinationPort = kPort;
     o.newFlowEachPacket = newFlows;
+    o.firstSequence = nextSequence;
     sender.start(o);
     std::this_thread::sleep_for(300ms);  // warm-up: caches, conntrack, the first decision
     auto snap = [&] {
@@ -338,6 +348,7 @@ struct Node {
     std::this_thread::sleep_for(std::chrono::duration<double>(s.windowSeconds));
     auto b = snap();
     sender.stop();
+    nextSequence += sender.sent() + sender.sendErrors();
     std::this_thread::sleep_for(100ms);  // let the receiver drain
     double packets = b[1] - a[1];
     double per = packets > 0 ? 1 / packets : 0;
@@ -448,7 +459,8 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick, c
                "(and all delivered with no filter). membrane's own counters (`membrane status`, `mb_reasons`) over all "
                "its measurements, warm-ups included: "
             << reasons.oneFlow.describe() << " with one flow, " << reasons.newFlows.describe()
-            << " with a new flow per packet.\n\n";
+            << " with a new flow per packet"
+            << (reasons.check().empty() ? "" : " (**check failed: the patterns are not what they claim**)") << ".\n\n";
 
   // Goals, at 1,000 rules, on packets/s per core.
   const size_t n = 1000;
@@ -622,6 +634,10 @@ int run(const BenchArgs& args) {
   std::error_code ec;
   fs::remove_all(work, ec);
   printSection(rows, s, args.quick, reasons);
+  if (!reasons.check().empty()) {
+    progress("CHECK: membrane's counters contradict the traffic pattern: " + reasons.check());
+    return 1;
+  }
   for (const auto& r : rows)
     if (!r.check.empty()) return 1;
   return 0;

@@ -175,14 +175,15 @@ void UdpSender::run(SenderOptions o, int fd) {
   }
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
-  uint64_t seq = 0;
+  uint64_t seq = o.firstSequence;
+  const uint64_t end = o.maxPackets ? o.firstSequence + o.maxPackets : 0;
   size_t batch = o.packetsPerSecond ? 16 : kBatch;
   while (!stop_.load(std::memory_order_relaxed)) {
-    if (o.maxPackets && seq >= o.maxPackets) break;
+    if (end && seq >= end) break;
     size_t n = batch;
-    if (o.maxPackets) n = std::min<uint64_t>(n, o.maxPackets - seq);
+    if (end) n = std::min<uint64_t>(n, end - seq);
     if (o.packetsPerSecond) {
-      auto due = started + std::chrono::nanoseconds(seq * 1000000000ull / o.packetsPerSecond);
+      auto due = started + std::chrono::nanoseconds((seq - o.firstSequence) * 1000000000ull / o.packetsPerSecond);
       if (due > Clock::now()) std::this_thread::sleep_until(due);
     }
     for (size_t i = 0; i < n; ++i) {

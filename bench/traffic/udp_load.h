@@ -45,6 +45,10 @@ struct SenderOptions {
   bool newFlowEachPacket = false;
   uint64_t packetsPerSecond = 0;  // 0: as fast as the sender's core allows
   uint64_t maxPackets = 0;        // 0: until stop()
+  // The first packet's sequence number, which also picks its flow in the
+  // new-flow mode: continue where the last sender stopped, or the flows of
+  // the last run would still be in conntrack.
+  uint64_t firstSequence = 0;
 };
 
 class UdpSender {
