@@ -37,6 +37,8 @@ using namespace std::chrono_literals;
 
 constexpr uint16_t kPort = 5201;        // the allowed traffic
 constexpr uint16_t kDeniedPort = 5999;  // no rule allows it: checks the filter is in place
+// More flows than membrane's conntrack holds (262,144).
+constexpr uint64_t kConntrackFill = 300000;
 constexpr const char* kAllowedSources = "198.18.0.0/16";  // the last rule: the tx pod and kManyFlowsSourcePrefix
 
 const char* kUsage =
@@ -167,7 +169,10 @@ class Nftables : public Filter {
 // by membranec and applied by the membrane binary at the host-side veths.
 class Membrane : public Filter {
  public:
-  Membrane(Topology& t, e2e::Pod& tx, e2e::Pod& rx, fs::path work) : t_(t), tx_(tx), rx_(rx), work_(std::move(work)) {
+  // emptyConntrack: the variant measured with conntrack emptied before each
+  // window (see run()).
+  Membrane(Topology& t, e2e::Pod& tx, e2e::Pod& rx, fs::path work, bool emptyConntrack)
+      : t_(t), tx_(tx), rx_(rx), work_(std::move(work)), emptyVariant_(emptyConntrack) {
     std::ofstream inv(work_ / "inventory.json");
     inv << R"({"namespaces": [{"name": "bench"}], "endpoints": [)"
         << R"({"name": "tx", "namespace": "bench", "labels": {"app": "tx"}, "addresses": [")" << tx_.address4()
@@ -182,7 +187,8 @@ class Membrane : public Filter {
     if (applied_) run({"detach"});
     umount2((work_ / "bpf").c_str(), MNT_DETACH);
   }
-  std::string name() const override { return "membrane"; }
+  std::string name() const override { return emptyVariant_ ? "membrane, conntrack empty" : "membrane"; }
+  bool emptyVariant() const { return emptyVariant_; }
   void install(const std::vector<Rule>& rules) override {
     fs::path dir = work_ / ("rules-" + std::to_string(rules.size()));
     fs::create_directories(dir);
@@ -198,7 +204,8 @@ class Membrane : public Filter {
     mustRun("", {MEMBRANEC_BIN, "compile", "-q", "-i", (work_ / "inventory.json").string(), "-o",
                  (dir / "out").string(), (dir / "bench.policy").string()});
     double compiled = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    ExecResult r = run({"apply", (dir / "out").string(), "--node", (work_ / "node.json").string()});
+    current_ = dir / "out";
+    ExecResult r = run({"apply", current_.string(), "--node", (work_ / "node.json").string()});
     if (!r.succeeded()) throw std::runtime_error("membrane apply: " + r.describe());
     applied_ = true;
     std::ostringstream msg;
@@ -209,6 +216,14 @@ class Membrane : public Filter {
   void remove() override {
     if (applied_) run({"detach"});
     applied_ = false;
+  }
+  // Detaches and applies the current artifacts again: the maps, conntrack
+  // included, start empty.
+  void emptyConntrack() {
+    ExecResult d = run({"detach"});
+    if (!d.succeeded()) throw std::runtime_error("membrane detach: " + d.describe());
+    ExecResult r = run({"apply", current_.string(), "--node", (work_ / "node.json").string()});
+    if (!r.succeeded()) throw std::runtime_error("membrane apply: " + r.describe());
   }
   // mb_reasons from `membrane status` ("allowed-new 123", ...).
   std::map<std::string, uint64_t> reasons() {
@@ -237,6 +252,8 @@ class Membrane : public Filter {
   e2e::Pod& tx_;
   e2e::Pod& rx_;
   fs::path work_;
+  fs::path current_;
+  bool emptyVariant_;
   bool applied_ = false;
 };
 
@@ -325,7 +342,7 @@ struct Node {
 
   // Drives the link with one sender thread; after a warm-up, measures one
   // window.
-  Point measure(bool newFlows, const Settings& s) {
+  Point measure(bool newFlows, double warmupSeconds, double windowSeconds) {
     throwIfInterrupted();
     UdpSender sender;
     SenderOptions o;
@@ -337,7 +354,8 @@ struct Node {
     o.newFlowEachPacket = newFlows;
     o.firstSequence = nextSequence;
     sender.start(o);
-    std::this_thread::sleep_for(300ms);  // warm-up: caches, conntrack, the first decision
+    // Warm-up: caches, conntrack, the first decision.
+    std::this_thread::sleep_for(std::chrono::duration<double>(warmupSeconds));
     auto snap = [&] {
       return std::array<double, 5>{
           std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(),
@@ -345,7 +363,7 @@ struct Node {
           static_cast<double>(receiver.cpuNanos()), static_cast<double>(softirqThreadNanos())};
     };
     auto a = snap();
-    std::this_thread::sleep_for(std::chrono::duration<double>(s.windowSeconds));
+    std::this_thread::sleep_for(std::chrono::duration<double>(windowSeconds));
     auto b = snap();
     sender.stop();
     nextSequence += sender.sent() + sender.sendErrors();
@@ -354,6 +372,22 @@ struct Node {
     double per = packets > 0 ? 1 / packets : 0;
     double senderCpu = (b[2] - a[2]) * per, receiverCpu = (b[3] - a[3]) * per, softirq = (b[4] - a[4]) * per;
     return {packets / (b[0] - a[0]), senderCpu + receiverCpu + softirq, senderCpu, receiverCpu, softirq};
+  }
+
+  // Sends `packets` new flows as fast as possible (continuing the cycle).
+  void fill(uint64_t packets) {
+    UdpSender sender;
+    SenderOptions o;
+    o.netns = tx->netns();
+    o.cpu = senderCpu;
+    o.destination = rx->address4();
+    o.destinationPort = kPort;
+    o.newFlowEachPacket = true;
+    o.firstSequence = nextSequence;
+    o.maxPackets = packets;
+    sender.start(o);
+    sender.join();
+    nextSequence += packets;
   }
 
   // Sends to a port no rule allows: a filter must drop all of it, no filter
@@ -435,8 +469,11 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick, c
          "membrane decides its first packet and passes the rest on a conntrack hit; iptables and nftables "
          "evaluate their rules for every packet. *New flow per packet*: source address from 198.18.64.0/20 and "
          "source port from 256 values, a cycle of 1,048,576 flows, four times membrane's conntrack (LRU, 262,144 "
-         "entries), so every packet is decided by the policy and then inserted into conntrack: the worst case "
-         "for membrane (a flood of new connections), and for the other filters the same work as one flow.\n\n";
+         "entries), so every packet is decided by the policy and then inserted into conntrack, which membrane's node "
+         "filled with 300,000 such flows before its first measurement, so every insert evicts: the worst case "
+         "for membrane (a flood of new connections), and for the other filters the same work as one flow. The row "
+         "*membrane, conntrack empty* is a second membrane node, applied afresh before each of its windows (0.1 s "
+         "warm-up, 0.5 s window: too few flows to fill conntrack): the cost of a decision without eviction.\n\n";
   std::cout << "Each figure is the median of " << s.windows << " window" << (s.windows > 1 ? "s" : "") << " of "
             << s.windowSeconds << " s, each after 0.3 s of warm-up; the filters take turns window by window, so a "
                "busy moment of the machine hits them alike"
@@ -447,6 +484,7 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick, c
               << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
     const Row* none = find(rows, "none", 0);
     for (const auto& r : rows) {
+      if ((r.*(p.result)).windows.empty()) continue;
       Point m = (r.*(p.result)).median();
       std::cout << "| " << r.filter << (r.check.empty() ? "" : " (**check failed: " + r.check + "**)") << " | "
                 << (r.rules ? withCommas(r.rules) : "-") << " | " << formatPps(m.pps) << " | "
@@ -523,6 +561,11 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick, c
             << " ns on new flows (parse, a conntrack miss, the identity trie lookup, a binary search on the port, "
                "the entries of that port's leaf, about 100 here, scanned in order with `bpf_loop` since more than "
                "256 rules put a direction in table mode, and a conntrack insert that evicts an LRU entry)";
+  if (const Row* empty = find(rows, "membrane, conntrack empty", n))
+    std::cout << ". Into an empty conntrack (the row *membrane, conntrack empty*: applied afresh, then "
+              << "0.5 s of new flows, too few to fill it) a new flow adds about " << formatNs(extra(empty, &Row::newFlows))
+              << " ns: the rest comes from the full conntrack, where every insert evicts an LRU entry and 262,144 entries no "
+                 "longer fit in the caches";
   if (const Row* set = find(rows, "nftables set", n))
     std::cout << "; the nftables set adds about " << formatNs(extra(set, &Row::oneFlow))
               << " ns (one pipapo lookup, no state)";
@@ -552,10 +595,11 @@ std::unique_ptr<Filter> makeFilter(const std::string& kind, Node& node, const fs
   if (kind == "iptables-nft") return std::make_unique<Iptables>(host, rxVeth, "nft");
   if (kind == "nftables linear") return std::make_unique<Nftables>(host, rxVeth, false);
   if (kind == "nftables set") return std::make_unique<Nftables>(host, rxVeth, true);
-  if (kind == "membrane") {
-    fs::path dir = work / "membrane";
+  if (kind == "membrane" || kind == "membrane, conntrack empty") {
+    bool empty = kind != "membrane";
+    fs::path dir = work / (empty ? "membrane-empty" : "membrane");
     fs::create_directories(dir);
-    return std::make_unique<Membrane>(node.topology, *node.tx, *node.rx, dir);
+    return std::make_unique<Membrane>(node.topology, *node.tx, *node.rx, dir, empty);
   }
   return std::make_unique<NoFilter>();
 }
@@ -573,8 +617,9 @@ int run(const BenchArgs& args) {
 
   std::vector<Row> rows;
   Reasons reasons;
-  const std::vector<std::string> kinds = {"none", "iptables-legacy", "iptables-nft", "nftables linear", "nftables set",
-                                          "membrane"};
+  const std::vector<std::string> kinds = {"none",         "iptables-legacy", "iptables-nft",
+                                          "nftables linear", "nftables set",  "membrane",
+                                          "membrane, conntrack empty"};
   try {
     // One node per filter, side by side, so no filter leaves hooks behind for
     // another and windows can alternate between them. Filters go first.
@@ -591,15 +636,32 @@ int run(const BenchArgs& args) {
         throwIfInterrupted();
         filters[k]->install(rulesFor(n));
         round.push_back({filters[k]->name(), n, {}, {}, nodes[k]->checkDenied(true)});
+        auto* mb = dynamic_cast<Membrane*>(filters[k].get());
+        if (mb && !mb->emptyVariant() && nodes[k]->nextSequence < kConntrackFill) {
+          // Fill conntrack once, so every measured new flow evicts an entry
+          // (versions share the map, so it stays full across rule counts).
+          progress("membrane: filling its conntrack with " + withCommas(kConntrackFill) + " flows");
+          nodes[k]->fill(kConntrackFill);
+        }
       }
       for (int w = 0; w < s.windows; ++w) {
         for (size_t k = 0; k < kinds.size(); ++k) {
           Row& row = k == 0 ? none : round[k - 1];
+          auto* mb = dynamic_cast<Membrane*>(filters[k].get());
+          if (mb && mb->emptyVariant()) {
+            // New flows into an empty conntrack: a decision without an LRU
+            // eviction. Applied afresh, then short, so the table does not
+            // fill up (< 262,144 packets even at 250,000 packets/s).
+            mb->emptyConntrack();
+            Point point = nodes[k]->measure(true, 0.1, std::min(0.5, s.windowSeconds));
+            round[k - 1].newFlows.windows.push_back(point);
+            progress(mb->name() + " " + std::to_string(n) + " rules, new flow per packet: " + breakdown(point));
+            continue;
+          }
           for (const auto& p : kPatterns) {
-            auto* mb = dynamic_cast<Membrane*>(filters[k].get());
             std::map<std::string, uint64_t> before;
             if (mb) before = mb->reasons();
-            Point point = nodes[k]->measure(p.result == &Row::newFlows, s);
+            Point point = nodes[k]->measure(p.result == &Row::newFlows, 0.3, s.windowSeconds);
             if (mb) {
               // What decided membrane's packets in this pattern: policy or conntrack.
               auto after = mb->reasons();
