@@ -18,6 +18,8 @@ PACKAGES=(
   libbpf-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev libgtest-dev googletest
   # tools the tests and the node side use
   bpftool iproute2 python3
+  # the traffic benchmark compares membrane with them (bench/traffic)
+  iptables nftables
 )
 
 as_root() {
