@@ -2,6 +2,9 @@
 // real cgroup attaches, swaps and detaches with links that outlive it.
 #include <gtest/gtest.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include <sys/mount.h>
 #include <unistd.h>
 
@@ -149,6 +152,15 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   uint32_t progIn = s->endpoints[0].programs.at("cg-in");
   EXPECT_NE(progIn, 0u);
 
+  // Counts as traffic would leave them, at the first, a middle and the last
+  // rule id (the reset works in batches: cover both ends and a batch edge).
+  int ruleStats = bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str());
+  ASSERT_GE(ruleStats, 0);
+  size_t cpus = static_cast<size_t>(std::max(libbpf_num_possible_cpus(), 1));
+  const std::vector<uint32_t> countedIds = {0, 4095, 4096, MB_RULE_MAX - 1};
+  std::vector<mb_rule_stats> counted(cpus, mb_rule_stats{7, 700});
+  for (uint32_t id : countedIds) ASSERT_EQ(bpf_map_update_elem(ruleStats, &id, counted.data(), BPF_ANY), 0);
+
   // A new policy version: the links stay, their programs change, atomically.
   fs::path v2 = dir.path / "out2";
   compileShopTo(v2, "namespace shop\npolicy extra {\n  selects { app = api }\n  ingress { allow from host on tcp/9999 }\n}\n");
@@ -161,6 +173,13 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   ASSERT_TRUE(s) << error;
   EXPECT_NE(s->endpoints[0].programs.at("cg-in"), progIn) << "the link now runs the new program";
   EXPECT_FALSE(fs::exists(paths.bpffsRoot + "/versions/" + first.version)) << "the old version's trie is gone";
+  // Rule ids are renumbered per compile: the old version's counts are gone.
+  for (uint32_t id : countedIds) {
+    std::vector<mb_rule_stats> now(cpus, mb_rule_stats{1, 1});
+    ASSERT_EQ(bpf_map_lookup_elem(ruleStats, &id, now.data()), 0);
+    for (const auto& c : now) EXPECT_EQ(c.packets + c.bytes, 0u) << "rule " << id << " kept its count";
+  }
+  close(ruleStats);
 
   ASSERT_TRUE(loader::detachAll(paths, &error)) << error;
   EXPECT_TRUE(nothingApplied());
