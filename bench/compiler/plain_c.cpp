@@ -1,22 +1,25 @@
 #include "compiler/plain_c.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 
 namespace membrane::bench {
 namespace {
 
-std::string bytesLiteral(const net::Address& a) {
-  std::ostringstream s;
-  s << "(const mb_u8[16]){";
-  for (size_t i = 0; i < 16; ++i) s << (i ? "," : "") << unsigned(a.bytes[i]);
-  s << "}";
-  return s.str();
-}
-
+// Byte by byte against immediates, as hand-written per-endpoint code would:
+// no constant arrays (which clang would build on the 512-byte BPF stack).
 std::string cidrTest(const net::Prefix& p) {
-  return "pc_cidr(in, " + std::to_string(unsigned(p.family())) + ", " + bytesLiteral(p.addr) + ", " +
-         std::to_string(unsigned(p.length)) + ")";
+  std::string t = "(in->family == " + std::to_string(unsigned(p.family()));
+  for (unsigned i = 0; i * 8 < p.length; ++i) {
+    unsigned bits = std::min(8u, p.length - i * 8);
+    unsigned mask = (0xffu << (8 - bits)) & 0xffu;
+    t += " && ";
+    t += mask == 0xff ? "in->addr[" + std::to_string(i) + "] == " + std::to_string(unsigned(p.addr.bytes[i]))
+                      : "(in->addr[" + std::to_string(i) + "] & " + std::to_string(mask) +
+                            ") == " + std::to_string(unsigned(p.addr.bytes[i]));
+  }
+  return t + ")";
 }
 
 std::string peerTest(const ir::PeerMatch& m) {
@@ -56,7 +59,27 @@ std::string l4Test(const std::vector<ir::L4Match>& l4) {
   return "(" + out + ")";
 }
 
+// Rules per helper function: one function holding thousands of rules makes
+// clang spill past the 512-byte BPF stack, so long directions are split
+// into static helpers called in order (each returns 0 when no rule matched;
+// a result always has MB_RESULT_ENFORCED set).
+constexpr size_t kRulesPerChunk = 128;
+
 void writeDirection(std::ostringstream& c, const char* name, const ir::DirectionPolicy& d) {
+  size_t chunks = 0;
+  if (d.enforced) {
+    for (size_t first = 0; first < d.rules.size(); first += kRulesPerChunk, ++chunks) {
+      c << "static __attribute__((noinline)) mb_u64 " << name << "_" << chunks
+        << "(const struct mb_identity *peer, const struct mb_decision_input *in) {\n";
+      for (size_t i = first; i < std::min(d.rules.size(), first + kRulesPerChunk); ++i) {
+        const ir::Rule& r = d.rules[i];
+        if (r.audit) throw std::runtime_error("the plain C model leaves audit-mode rules out");
+        c << "  if (" << peerTest(r.peer) << " && " << l4Test(r.l4) << ") return " << r.id
+          << "ull | MB_RESULT_ENFORCED" << (r.action == ir::Action::Deny ? " | MB_RESULT_DENY" : "") << ";\n";
+      }
+      c << "  return 0;\n}\n\n";
+    }
+  }
   c << "__attribute__((noinline)) mb_u64 " << name
     << "(const struct mb_identity *peer, const struct mb_decision_input *in) {\n"
     << "  if (!peer || !in) return MB_RESULT_DENY | MB_RESULT_ENFORCED;\n";
@@ -64,11 +87,8 @@ void writeDirection(std::ostringstream& c, const char* name, const ir::Direction
     c << "  return 0; /* open direction */\n}\n\n";
     return;
   }
-  for (const ir::Rule& r : d.rules) {
-    if (r.audit) throw std::runtime_error("the plain C model leaves audit-mode rules out");
-    c << "  if (" << peerTest(r.peer) << " && " << l4Test(r.l4) << ") return " << r.id << "ull | MB_RESULT_ENFORCED"
-      << (r.action == ir::Action::Deny ? " | MB_RESULT_DENY" : "") << ";\n";
-  }
+  c << "  mb_u64 r;\n";
+  for (size_t k = 0; k < chunks; ++k) c << "  if ((r = " << name << "_" << k << "(peer, in))) return r;\n";
   c << "  return MB_RESULT_DENY | MB_RESULT_ENFORCED;\n}\n\n";
 }
 
@@ -81,15 +101,6 @@ std::string plainCDecision(const ir::Program& program, const ir::EndpointClass& 
     << "#include \"include/platform.h\"\n\n"
     << "static __always_inline int pc_bit(const struct mb_identity *peer, unsigned bit) {\n"
     << "  return (peer->bits[bit / 64] >> (bit % 64)) & 1;\n}\n\n"
-    << "static __always_inline int pc_cidr(const struct mb_decision_input *in, mb_u8 family, const mb_u8 *net, int len) {\n"
-    << "  if (in->family != family) return 0;\n"
-    << "#pragma unroll\n"
-    << "  for (int i = 0; i < 16; i++) {\n"
-    << "    int bits = len - 8 * i;\n"
-    << "    if (bits <= 0) break;\n"
-    << "    mb_u8 mask = bits >= 8 ? 0xff : (mb_u8)(0xff << (8 - bits));\n"
-    << "    if ((in->addr[i] & mask) != net[i]) return 0;\n"
-    << "  }\n  return 1;\n}\n\n"
     << "__attribute__((noinline)) int mb_direction_enforced(int direction) {\n"
     << "  return direction == MB_DIR_INGRESS ? " << (cls.ingress.enforced ? 1 : 0) << " : "
     << (cls.egress.enforced ? 1 : 0) << ";\n}\n\n";
