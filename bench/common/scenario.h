@@ -1,0 +1,39 @@
+// Generated policy sets and inventories for the benchmarks: realistic mixes
+// of selectors, namespace scopes, port ranges, CIDRs and deny rules, the same
+// every run (fixed seeds). Addresses come only from the test ranges
+// (198.18.0.0/15, 2001:2::/48).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace membrane::bench {
+
+// Namespace every generated policy and endpoint lives in (clients are spread
+// over this one and seven team namespaces).
+inline constexpr const char* kBenchNamespace = "bench";
+
+// Distinct client apps rules refer to, and client endpoints in the inventory.
+inline constexpr unsigned kServices = 200;
+inline constexpr unsigned kClients = 60;
+
+// One policy selecting `{ app = <subjectApp> }` with `ingressRules` rules in
+// its ingress section and `egressRules` in its egress section. Rule i of a
+// section is, by i % 10: a CIDR (IPv4 or IPv6) on a TCP port; a deny from
+// canary pods; a port range; a namespace-scoped UDP rule; otherwise a plain
+// selector on a TCP port. `seed` varies services and ports between policies.
+std::string generatePolicy(const std::string& name, const std::string& subjectApp, size_t ingressRules,
+                           size_t egressRules, uint32_t seed);
+
+// The inventory (membrane's JSON format): `subjects` endpoints with
+// app = <subjectPrefix><i> in the bench namespace, and kClients dual-stack
+// client endpoints (app = svc-<5i>, every fourth a canary) over the team
+// namespaces t0..t6 and the bench namespace.
+std::string generateInventory(const std::string& subjectPrefix, size_t subjects);
+
+// The IPv4 / IPv6 address of subject i and of client i.
+std::string subjectAddress(size_t i, bool v6);
+std::string clientAddress(size_t i, bool v6);
+
+}  // namespace membrane::bench
