@@ -34,13 +34,11 @@ __attribute__((noinline)) int mb_direction_enforced(int direction) {
  * verdict order (denies first), so the first entry that hits decides.
  * Word MB_PEER_WORDS of a mask stands for the peer's MB_PEER_* flags.
  */
-#define MB_TABLE_WORDS (MB_PEER_WORDS + 1)
 #define MB_TABLE_SCAN_MAX 4096
 #define MB_MATCH_DEFAULT_DENY 0x80000000u
 
 struct mb_table_leaf {
-  mb_u64 any[MB_TABLE_WORDS]; /* OR of every entry's mask: no hit, default deny */
-  mb_u32 first;               /* entries [first, first + count) */
+  mb_u32 first; /* entries [first, first + count) */
   mb_u32 count;
 };
 
@@ -64,44 +62,50 @@ struct mb_table_scan {
   mb_u32 code;
 };
 
-/* One entry of a leaf; returns 1 to stop the scan. */
-static long mb_table_scan_entry(mb_u64 i, void *ctx) {
+/* Entries per bpf_loop callback: the call costs about as much as testing a
+ * few entries, so each call tests a block of them. */
+#define MB_TABLE_BLOCK 8
+
+/* Block `block` of a leaf's entries; returns 1 to stop the scan. */
+static long mb_table_scan_block(mb_u64 block, void *ctx) {
   struct mb_table_scan *scan = ctx;
-  if (i >= scan->count) return 1;
-  mb_u32 index = scan->first + (mb_u32)i;
-  if (index >= mb_table_entry_count) return 1;
-  /* Keep clang from folding the index into a pointer computed before the
-   * bounds check, which the verifier cannot follow. */
-  asm volatile("" : "+r"(index));
-  const struct mb_table_entry *e = &mb_table_entries[index];
-  mb_u32 w = e->word;
-  mb_u64 word = scan->flags;
-  if (w < MB_PEER_WORDS) {
-    /* The mask below is what bounds the load for the verifier; keep clang
-     * from dropping it as redundant after the comparison. */
-    asm volatile("" : "+r"(w));
-    word = scan->peer->bits[w & (MB_PEER_WORDS - 1)];
-  }
-  if (word & e->mask) {
-    scan->code = e->code;
-    return 1;
+#pragma unroll
+  for (mb_u32 k = 0; k < MB_TABLE_BLOCK; k++) {
+    mb_u32 i = (mb_u32)block * MB_TABLE_BLOCK + k;
+    if (i >= scan->count) return 1;
+    mb_u32 index = scan->first + i;
+    if (index >= mb_table_entry_count) return 1;
+    /* Keep clang from folding the index into a pointer computed before the
+     * bounds check, which the verifier cannot follow. */
+    asm volatile("" : "+r"(index));
+    const struct mb_table_entry *e = &mb_table_entries[index];
+    mb_u32 w = e->word;
+    mb_u64 word = scan->flags;
+    if (w < MB_PEER_WORDS) {
+      /* The mask below is what bounds the load for the verifier; keep clang
+       * from dropping it as redundant after the comparison. */
+      asm volatile("" : "+r"(w));
+      word = scan->peer->bits[w & (MB_PEER_WORDS - 1)];
+    }
+    if (word & e->mask) {
+      scan->code = e->code;
+      return 1;
+    }
   }
   return 0;
 }
 
 /* Called by generated code only. A global function, so the verifier checks
  * it once rather than once per port leaf that calls it; the scan runs in
- * bpf_loop so its length costs the verifier nothing either. */
+ * bpf_loop so its length costs the verifier nothing either. No early exit
+ * on the leaf's `any` words: with 64 words of peer bits that test costs more
+ * than the scan of a typical leaf. */
 __attribute__((noinline)) mb_u32 mb_table_match(const struct mb_identity *peer, mb_u32 flags,
                                                 mb_u32 leaf_index) {
   if (!peer || leaf_index >= mb_table_leaf_count) return MB_MATCH_DEFAULT_DENY;
   const struct mb_table_leaf *leaf = &mb_table_leaves[leaf_index];
-  mb_u64 hit = (mb_u64)flags & leaf->any[MB_PEER_WORDS];
-  for (int w = 0; w < MB_PEER_WORDS; w++) hit |= peer->bits[w] & leaf->any[w];
-  if (!hit) return MB_MATCH_DEFAULT_DENY;
-
   struct mb_table_scan scan = {
       .peer = peer, .flags = flags, .first = leaf->first, .count = leaf->count, .code = MB_MATCH_DEFAULT_DENY};
-  bpf_loop(MB_TABLE_SCAN_MAX, mb_table_scan_entry, &scan, 0);
+  bpf_loop((MB_TABLE_SCAN_MAX + MB_TABLE_BLOCK - 1) / MB_TABLE_BLOCK, mb_table_scan_block, &scan, 0);
   return scan.code;
 }

@@ -423,7 +423,6 @@ class DecisionGenerator {
     uint32_t word;
   };
   struct TableLeaf {
-    std::array<uint64_t, MB_PEER_WORDS + 1> any{};
     uint32_t first = 0, count = 0;
   };
   std::vector<TableLeaf> tableLeaves_;
@@ -461,8 +460,6 @@ class DecisionGenerator {
     }
     leaf.count = static_cast<uint32_t>(tableEntries_.size()) - leaf.first;
     if (leaf.count > 4096) notSupported("more than 4096 rule entries at one port of one class");
-    for (uint32_t i = leaf.first; i < leaf.first + leaf.count; ++i)
-      leaf.any[tableEntries_[i].word] |= tableEntries_[i].mask;
     uint32_t index = static_cast<uint32_t>(tableLeaves_.size());
     tableLeaves_.push_back(leaf);
     tableLeafByRules_.emplace(key, index);
@@ -487,17 +484,12 @@ class DecisionGenerator {
     };
     llvm::StructType* leafType = structOf("mb_table_leaves");
     llvm::StructType* entryType = structOf("mb_table_entries");
-    expectStruct(leafType, 3, "mb_table_leaf");
+    expectStruct(leafType, 2, "mb_table_leaf");
     expectStruct(entryType, 3, "mb_table_entry");
 
-    auto* wordsType = llvm::ArrayType::get(b_.getInt64Ty(), MB_PEER_WORDS + 1);
     std::vector<llvm::Constant*> leaves;
-    for (const auto& l : tableLeaves_) {
-      std::vector<llvm::Constant*> words;
-      for (uint64_t w : l.any) words.push_back(b_.getInt64(w));
-      leaves.push_back(llvm::ConstantStruct::get(
-          leafType, {llvm::ConstantArray::get(wordsType, words), b_.getInt32(l.first), b_.getInt32(l.count)}));
-    }
+    for (const auto& l : tableLeaves_)
+      leaves.push_back(llvm::ConstantStruct::get(leafType, {b_.getInt32(l.first), b_.getInt32(l.count)}));
     std::vector<llvm::Constant*> entries;
     for (const auto& e : tableEntries_)
       entries.push_back(llvm::ConstantStruct::get(entryType, {b_.getInt64(e.mask), b_.getInt32(e.code), b_.getInt32(e.word)}));
