@@ -6,46 +6,7 @@
 #
 # Prints PASS or FAIL per case, then "N passed, M failed"; exits non-zero if
 # any case failed.
-set -uo pipefail
-
-if (($# < 1)) || [[ ! -x $1 ]]; then
-  echo "usage: $0 path/to/membranec" >&2
-  exit 2
-fi
-membranec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-root=$(cd "$(dirname "$0")/../.." && pwd)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/membranec-fmt.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/stdout
-err=$tmp/stderr
-passed=0
-failed=0
-why=()
-
-run() {
-  last_cmd="membranec $*"
-  "$membranec" "$@" </dev/null >"$out" 2>"$err"
-  rc=$?
-}
-fail() { why+=("$*"); }
-expect_rc() { [[ $rc == "$1" ]] || fail "exit code $rc, expected $1"; }
-expect_out() { grep -qF -- "$1" "$out" || fail "stdout lacks: $1"; }
-expect_err() { grep -qF -- "$1" "$err" || fail "stderr lacks: $1"; }
-expect_no_out() { [[ ! -s $out ]] || fail "stdout not empty"; }
-finish() {
-  if ((${#why[@]} == 0)); then
-    echo "PASS $1"
-    ((passed++))
-  else
-    echo "FAIL $1 ($last_cmd)"
-    printf '  - %s\n' "${why[@]}"
-    echo "  stdout:"; sed 's/^/    /' "$out"
-    echo "  stderr:"; sed 's/^/    /' "$err"
-    ((failed++))
-  fi
-  why=()
-}
+source "$(dirname "$0")/harness.sh"
 
 messy=$'namespace   shop\npolicy p{selects {app=web}\ningress{allow from world on tcp / {80,443}}  # web\n\n\n\negress { }}'
 canonical=$'namespace shop\n\npolicy p {\n  selects { app = web }\n  ingress {\n    allow from world on tcp/{80, 443}\n  } # web\n\n  egress {}\n}\n'
@@ -163,5 +124,4 @@ run fmt
 expect_rc 2
 finish "no paths: usage error"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary

@@ -7,46 +7,10 @@
 #
 # Prints PASS or FAIL per case, then "N passed, M failed"; exits non-zero if
 # any case failed.
-set -uo pipefail
-
-if (($# < 1)) || [[ ! -x $1 ]]; then
-  echo "usage: $0 path/to/membranec" >&2
-  exit 2
-fi
-membranec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+source "$(dirname "$0")/harness.sh"
 data=$(cd "$(dirname "$0")/../data/k8s" && pwd)
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/membranec-k8s.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/stdout
-err=$tmp/stderr
-passed=0
-failed=0
-why=()
-
-run() {
-  last_cmd="membranec $*"
-  "$membranec" "$@" </dev/null >"$out" 2>"$err"
-  rc=$?
-}
-fail() { why+=("$*"); }
-expect_rc() { [[ $rc == "$1" ]] || fail "exit code $rc, expected $1"; }
-expect_out() { grep -qF -- "$1" "$out" || fail "stdout lacks: $1"; }
-expect_err() { grep -qF -- "$1" "$err" || fail "stderr lacks: $1"; }
 expect_no_err() { grep -qF -- "$1" "$err" && fail "stderr has: $1"; }
-finish() {
-  if ((${#why[@]} == 0)); then
-    echo "PASS $1"
-    ((passed++))
-  else
-    echo "FAIL $1 ($last_cmd)"
-    printf '  - %s\n' "${why[@]}"
-    echo "  stdout:"; sed 's/^/    /' "$out"
-    echo "  stderr:"; sed 's/^/    /' "$err"
-    ((failed++))
-  fi
-  why=()
-}
 
 # import to stdout: the policies, the note about the skipped Service.
 run import k8s "$data/shop.yaml"
@@ -133,5 +97,4 @@ expect_rc 0
 expect_out "Exit codes: 0 converted, 1 errors in the manifests, 2 usage or I/O errors."
 finish import_help
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary

@@ -7,47 +7,8 @@
 #
 # Prints PASS or FAIL per case, then "N passed, M failed"; exits non-zero if
 # any case failed. Needs python3 for the JSON checks.
-set -uo pipefail
+source "$(dirname "$0")/harness.sh"
 
-if (($# < 1)) || [[ ! -x $1 ]]; then
-  echo "usage: $0 path/to/membranec" >&2
-  exit 2
-fi
-membranec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-root=$(cd "$(dirname "$0")/../.." && pwd)
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/membranec-lint.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/stdout
-err=$tmp/stderr
-passed=0
-failed=0
-why=()
-
-run() {
-  last_cmd="membranec $*"
-  "$membranec" "$@" </dev/null >"$out" 2>"$err"
-  rc=$?
-}
-fail() { why+=("$*"); }
-expect_rc() { [[ $rc == "$1" ]] || fail "exit code $rc, expected $1"; }
-expect_out() { grep -qF -- "$1" "$out" || fail "stdout lacks: $1"; }
-expect_no_out_text() { ! grep -qF -- "$1" "$out" || fail "stdout has: $1"; }
-expect_err() { grep -qF -- "$1" "$err" || fail "stderr lacks: $1"; }
-expect_no_out() { [[ ! -s $out ]] || fail "stdout not empty"; }
-finish() {
-  if ((${#why[@]} == 0)); then
-    echo "PASS $1"
-    ((passed++))
-  else
-    echo "FAIL $1 ($last_cmd)"
-    printf '  - %s\n' "${why[@]}"
-    echo "  stdout:"; sed 's/^/    /' "$out"
-    echo "  stderr:"; sed 's/^/    /' "$err"
-    ((failed++))
-  fi
-  why=()
-}
 # Runs a python3 check on the stdout file; its exit status decides.
 py() { python3 - "$out" "$@" || fail "python check failed: $*"; }
 
@@ -228,5 +189,4 @@ expect_out "Exit codes: 0 no finding at error level"
 expect_out "membrane-lint: disable MB101 -- the reason"
 finish "--help lists the checks, suppressions and exit codes"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary

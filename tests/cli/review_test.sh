@@ -7,52 +7,14 @@
 #
 # Prints PASS or FAIL per case, then "N passed, M failed"; exits non-zero if
 # any case failed. Needs python3 (JSON checks) and git (git:REV).
-set -uo pipefail
-
-if (($# < 1)) || [[ ! -x $1 ]]; then
-  echo "usage: $0 path/to/membranec" >&2
-  exit 2
-fi
-membranec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-root=$(cd "$(dirname "$0")/../.." && pwd)
+source "$(dirname "$0")/harness.sh"
 shop=$root/policies/shop
 inv=$shop/inventory.json
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/membranec-review.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-out=$tmp/stdout
-err=$tmp/stderr
-passed=0
-failed=0
-why=()
-
-run() {
-  last_cmd="membranec $*"
-  "$membranec" "$@" </dev/null >"$out" 2>"$err"
-  rc=$?
-}
-fail() { why+=("$*"); }
-expect_rc() { [[ $rc == "$1" ]] || fail "exit code $rc, expected $1"; }
-expect_out() { grep -qF -- "$1" "$out" || fail "stdout lacks: $1"; }
-expect_no_out_line() { ! grep -qF -- "$1" "$out" || fail "stdout has: $1"; }
-expect_err() { grep -qF -- "$1" "$err" || fail "stderr lacks: $1"; }
 # A Python expression over the JSON on stdout (as `j`) that must be true.
 expect_json() {
   python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
     "$out" "$1" 2>/dev/null || fail "JSON check failed: $1"
-}
-finish() {
-  if ((${#why[@]} == 0)); then
-    echo "PASS $1"
-    ((passed++))
-  else
-    echo "FAIL $1 ($last_cmd)"
-    printf '  - %s\n' "${why[@]}"
-    echo "  stdout:"; sed 's/^/    /' "$out"
-    echo "  stderr:"; sed 's/^/    /' "$err"
-    ((failed++))
-  fi
-  why=()
 }
 
 # The change under review: Prometheus may now scrape the frontend (a new
@@ -87,7 +49,7 @@ expect_out "- 198.19.67.0-198.19.67.255 -> shop/frontend: TCP 80,443"
 expect_out "now denied: ingress of shop/frontend: \`deny from cidr 198.19.64.0/22\` (shop/frontend, $tmp/new/frontend.policy:13:5)"
 expect_out "was allowed: ingress of shop/frontend: \`allow from world on tcp/80, tcp/443\` (shop/frontend, $shop/frontend.policy:8:5)"
 # 198.19.66.0/24 was denied before and still is: no change there.
-expect_no_out_line "198.19.66.0-198.19.66.255"
+expect_no_out_text "198.19.66.0-198.19.66.255"
 finish "diff: text lists the added and removed flows with their rules"
 
 run diff -i "$inv" "$shop" "$tmp/new" --exit-code
@@ -228,5 +190,4 @@ expect_rc 3
 expect_err "oops.policy:2:"
 finish "explain: policy errors exit 3"
 
-echo "$passed passed, $failed failed"
-((failed == 0))
+summary
