@@ -1,17 +1,15 @@
 #include "driver/cmd_diff.h"
 
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "analysis/diff.h"
-#include "driver/pipeline.h"
+#include "driver/command_support.h"
 
 namespace membrane::driver {
 
@@ -19,7 +17,6 @@ namespace {
 
 constexpr int kExitOk = 0;
 constexpr int kExitChanged = 1;
-constexpr int kExitInputErrors = 2;
 constexpr int kExitPolicyErrors = 3;
 
 std::string shellQuoted(const std::string& s) {
@@ -126,18 +123,13 @@ DiffCommand::DiffCommand(CLI::App& app) {
   cmd_->add_option("new", new_, "The policies after: a file, a directory, or git:REV[:PATH]")
       ->required()
       ->type_name("NEW");
-  cmd_->add_option("-i,--inventory", inventory_,
-                   "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable; used for "
-                   "both versions")
-      ->type_name("FILE")
-      ->allow_extra_args(false);
+  addInventoryOption(cmd_, inventory_, std::string(kInventoryHelp) + "; used for both versions");
   cmd_->add_option("--format", format_,
                    "text (default), md (a pull-request comment) or json (the stable contract in docs/diff.md)")
       ->check(CLI::IsMember({"text", "md", "json"}));
   cmd_->add_option("-o,--output", output_, "Write the output here instead of standard output")->type_name("FILE");
   cmd_->add_flag("--exit-code", exitCode_, "Exit with 1 when connectivity changed (like git diff --exit-code)");
-  cmd_->add_option("--color", color_, "Colour diagnostics: auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  addColorOption(cmd_, color_);
   cmd_->footer(
       "Flows are those of `membranec reach`: workload to workload, host or external range, per protocol and ports.\n"
       "git:REV:PATH reads PATH as of git revision REV; git:REV alone takes the path from the other side.\n\n"
@@ -152,8 +144,7 @@ int DiffCommand::run() const {
   Compilation before, after;
   compileVersion(old_, new_, inventory_, before);
   compileVersion(new_, old_, inventory_, after);
-  bool color = color_ == "always" ||
-               (color_ == "auto" && isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr);
+  bool color = useColor(color_);
   // Inventory errors are the same on both sides; print them once.
   std::vector<std::string> errors = before.inputErrors;
   for (const auto& e : after.inputErrors)

@@ -1,31 +1,21 @@
 #include "driver/cmd_explain.h"
 
-#include <unistd.h>
-
-#include <cstdlib>
 #include <iostream>
 
 #include "analysis/explain.h"
-#include "driver/pipeline.h"
+#include "driver/command_support.h"
 
 namespace membrane::driver {
 
 namespace {
 constexpr int kExitOk = 0;
 constexpr int kExitDenied = 1;
-constexpr int kExitInputErrors = 2;
 constexpr int kExitPolicyErrors = 3;
 }  // namespace
 
 ExplainCommand::ExplainCommand(CLI::App& app) {
   cmd_ = app.add_subcommand("explain", "Explain why one connection is allowed or denied, rule by rule");
-  cmd_->add_option("paths", paths_, "Policy files, or directories searched recursively for *.policy")
-      ->required()
-      ->type_name("FILES|DIRS");
-  cmd_->add_option("-i,--inventory", inventory_,
-                   "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable")
-      ->type_name("FILE")
-      ->allow_extra_args(false);
+  addPolicyInputs(cmd_, inputs_, kPolicyPathsHelp);
   cmd_->add_option("--from", from_,
                    "The source: namespace/pod, pod, namespace/workload, labels (shop/app=api,tier=web), an IP "
                    "address, or host")
@@ -37,8 +27,7 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
       ->type_name("PROTO/N");
   cmd_->add_option("--format", format_, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   cmd_->add_flag("--exit-code", exitCode_, "Exit with 1 when the connection is denied");
-  cmd_->add_option("--color", color_, "Colour diagnostics: auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  addColorOption(cmd_, color_);
   cmd_->footer(
       "Shows the verdict of the source's egress and the destination's ingress, the rule that decided each\n"
       "(with its source line), and why the other rules did not apply.\n\n"
@@ -51,16 +40,7 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
 
 int ExplainCommand::run() const {
   Compilation c;
-  driver::run({paths_, inventory_}, c);
-  for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
-  bool color = color_ == "always" ||
-               (color_ == "auto" && isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr);
-  c.diags.print(std::cerr, color);
-  switch (c.outcome()) {
-    case Outcome::InputErrors: return kExitInputErrors;
-    case Outcome::PolicyErrors: return kExitPolicyErrors;
-    case Outcome::Ok: break;
-  }
+  if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
   if (!c.ir) return kExitPolicyErrors;
 
   std::string error;

@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "driver/pipeline.h"
+
 namespace membrane::driver {
 
 class ExplainCommand {
@@ -24,8 +26,7 @@ class ExplainCommand {
 
  private:
   CLI::App* cmd_ = nullptr;
-  std::vector<std::string> paths_;
-  std::vector<std::string> inventory_;
+  Inputs inputs_;
   std::string from_, to_, port_;
   std::string format_ = "text";
   std::string color_ = "auto";

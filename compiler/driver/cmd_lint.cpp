@@ -2,20 +2,17 @@
 
 #include <unistd.h>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 
-#include "driver/pipeline.h"
+#include "driver/command_support.h"
 #include "lint/lint.h"
 #include "lint/render.h"
 
 namespace membrane::driver {
 
 namespace {
-
-constexpr int kExitInputErrors = 2;
 
 std::string checkList() {
   std::string s = "Checks (severity; * needs -i; - off by default):\n";
@@ -32,13 +29,8 @@ std::string checkList() {
 LintCommand::LintCommand(CLI::App& app) {
   cmd_ = app.add_subcommand("lint", "Review checks on valid policies: redundant and dead rules, broad exposure, "
                                     "selectors that match nothing, unused definitions (docs/lint.md)");
-  cmd_->add_option("paths", paths_, "Policy files, or directories searched recursively for *.policy")
-      ->required()
-      ->type_name("FILES|DIRS");
-  cmd_->add_option("-i,--inventory", inventory_,
-                   "Inventory JSON; repeatable. Without one, the checks marked * below do not run")
-      ->type_name("FILE")
-      ->allow_extra_args(false);
+  addPolicyInputs(cmd_, inputs_, kPolicyPathsHelp,
+                  "Inventory JSON; repeatable. Without one, the checks marked * below do not run");
   cmd_->add_option("--format", format_,
                    "human (default: diagnostics with source line and caret), json, sarif (2.1.0, for GitHub code "
                    "scanning) or github (workflow commands)")
@@ -49,8 +41,7 @@ LintCommand::LintCommand(CLI::App& app) {
       ->type_name("ID")
       ->allow_extra_args(false);
   cmd_->add_option("--disable", disable_, "Turn a check off; repeatable")->type_name("ID")->allow_extra_args(false);
-  cmd_->add_option("--color", color_, "Colour human output: auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  addColorOption(cmd_, color_, "Colour human output: auto, always or never");
   cmd_->add_option("--sarif-root", sarifRoot_,
                    "Directory that sarif and github paths are relative to (default: the current directory; use the "
                    "repository root)")
@@ -74,24 +65,15 @@ int LintCommand::run() const {
   }
 
   Compilation c;
-  driver::run({paths_, inventory_}, c);
-  for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
-  bool stderrColor = color_ == "always" ||
-                     (color_ == "auto" && isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr);
-  c.diags.print(std::cerr, stderrColor);
-  switch (c.outcome()) {
-    case Outcome::InputErrors: return kExitInputErrors;
-    case Outcome::PolicyErrors: return 1;
-    case Outcome::Ok: break;
-  }
+  if (int rc = loadAndReport(inputs_, color_, c, 1)) return rc;
   if (!c.checked) return 1;
 
-  lint::Result result = lint::lint(c, options, !inventory_.empty());
+  lint::Result result = lint::lint(c, options, !inputs_.inventory.empty());
 
   bool toStdout = output_.empty() || output_ == "-";
   lint::RenderOptions render;
-  render.color = color_ == "always" ||
-                 (color_ == "auto" && toStdout && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr);
+  // Colour only where a terminal may show it; --color always still forces it.
+  render.color = toStdout ? useColor(color_, STDOUT_FILENO) : color_ == "always";
   std::error_code ec;
   std::filesystem::path root = sarifRoot_.empty() ? std::filesystem::current_path(ec) : std::filesystem::path(sarifRoot_);
   render.root = std::filesystem::absolute(root, ec).lexically_normal().string();

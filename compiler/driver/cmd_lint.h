@@ -10,6 +10,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "driver/pipeline.h"
+
 namespace membrane::driver {
 
 class LintCommand {
@@ -22,8 +24,7 @@ class LintCommand {
 
  private:
   CLI::App* cmd_ = nullptr;
-  std::vector<std::string> paths_;
-  std::vector<std::string> inventory_;
+  Inputs inputs_;
   std::string format_ = "human";
   std::string output_;
   std::string color_ = "auto";

@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "driver/pipeline.h"
+
 namespace membrane::driver {
 
 class ReachCommand {
@@ -22,8 +24,7 @@ class ReachCommand {
 
  private:
   CLI::App* cmd_ = nullptr;
-  std::vector<std::string> paths_;
-  std::vector<std::string> inventory_;
+  Inputs inputs_;
   std::string format_ = "text";
   std::string output_;
   std::string color_ = "auto";

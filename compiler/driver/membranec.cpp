@@ -18,6 +18,7 @@
 #include "driver/cmd_lint.h"
 #include "driver/cmd_import.h"
 #include "driver/cmd_reach.h"
+#include "driver/command_support.h"
 #include "driver/pipeline.h"
 #include "ir/ir_json.h"
 
@@ -30,43 +31,22 @@ constexpr int kExitPolicyErrors = 1;
 constexpr int kExitInputErrors = 2;
 
 struct CommonOptions {
-  std::vector<std::string> paths;
-  std::vector<std::string> inventory;
+  driver::Inputs inputs;
   std::string color = "auto";
   bool quiet = false;
 };
 
 void addCommon(CLI::App* cmd, CommonOptions& opts) {
-  cmd->add_option("paths", opts.paths,
-                  "Policy files, Kubernetes manifests (*.yaml, *.yml, *.json), or directories searched recursively for both")
-      ->required()
-      ->type_name("FILES|DIRS");
-  cmd->add_option("-i,--inventory", opts.inventory,
-                  "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable")
-      ->type_name("FILE")
-      ->allow_extra_args(false);  // one file per -i, so paths after it stay paths
-  cmd->add_option("--color", opts.color, "Colour diagnostics: auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  driver::addPolicyInputs(
+      cmd, opts.inputs,
+      "Policy files, Kubernetes manifests (*.yaml, *.yml, *.json), or directories searched recursively for both");
+  driver::addColorOption(cmd, opts.color);
   cmd->add_flag("-q,--quiet", opts.quiet, "Print diagnostics only, no summary");
-}
-
-bool useColor(const std::string& mode) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  return isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr;
 }
 
 // Runs the pipeline and prints diagnostics; returns the exit code.
 int compileAndReport(const CommonOptions& opts, driver::Compilation& c) {
-  driver::run({opts.paths, opts.inventory}, c);
-  for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
-  c.diags.print(std::cerr, useColor(opts.color));
-  switch (c.outcome()) {
-    case driver::Outcome::InputErrors: return kExitInputErrors;
-    case driver::Outcome::PolicyErrors: return kExitPolicyErrors;
-    case driver::Outcome::Ok: return kExitOk;
-  }
-  return kExitInputErrors;
+  return driver::loadAndReport(opts.inputs, opts.color, c, kExitPolicyErrors);
 }
 
 std::string count(size_t n, const std::string& one, const std::string& many) {

@@ -1,0 +1,39 @@
+#include "driver/command_support.h"
+
+#include <cstdlib>
+#include <iostream>
+
+namespace membrane::driver {
+
+void addPolicyInputs(CLI::App* cmd, Inputs& inputs, const std::string& pathsHelp, const std::string& inventoryHelp) {
+  cmd->add_option("paths", inputs.paths, pathsHelp)->required()->type_name("FILES|DIRS");
+  addInventoryOption(cmd, inputs.inventory, inventoryHelp);
+}
+
+CLI::Option* addInventoryOption(CLI::App* cmd, std::vector<std::string>& inventory, const std::string& help) {
+  return cmd->add_option("-i,--inventory", inventory, help)->type_name("FILE")->allow_extra_args(false);
+}
+
+CLI::Option* addColorOption(CLI::App* cmd, std::string& mode, const std::string& help) {
+  return cmd->add_option("--color", mode, help)->check(CLI::IsMember({"auto", "always", "never"}));
+}
+
+bool useColor(const std::string& mode, int fd) {
+  if (mode == "always") return true;
+  if (mode == "never") return false;
+  return isatty(fd) && std::getenv("NO_COLOR") == nullptr;
+}
+
+int loadAndReport(const Inputs& inputs, const std::string& colorMode, Compilation& c, int policyErrorsExit) {
+  run(inputs, c);
+  for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
+  c.diags.print(std::cerr, useColor(colorMode));
+  switch (c.outcome()) {
+    case Outcome::InputErrors: return kExitInputErrors;
+    case Outcome::PolicyErrors: return policyErrorsExit;
+    case Outcome::Ok: return 0;
+  }
+  return kExitInputErrors;
+}
+
+}  // namespace membrane::driver

@@ -1,0 +1,45 @@
+// Option plumbing shared by the membranec subcommands that read policies:
+// the `paths` positional and -i/--inventory, --color and the colour decision,
+// and running the pipeline with its errors and diagnostics printed.
+#pragma once
+
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "driver/pipeline.h"
+
+namespace membrane::driver {
+
+// Help texts more than one command uses as they are.
+inline constexpr const char* kPolicyPathsHelp = "Policy files, or directories searched recursively for *.policy";
+inline constexpr const char* kInventoryHelp =
+    "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable";
+inline constexpr const char* kColorHelp = "Colour diagnostics: auto, always or never";
+
+// Exit code of every command for usage and input errors (missing files, bad
+// inventory); the code for policy errors differs between commands.
+inline constexpr int kExitInputErrors = 2;
+
+// The required `paths` positional followed by -i/--inventory.
+void addPolicyInputs(CLI::App* cmd, Inputs& inputs, const std::string& pathsHelp,
+                     const std::string& inventoryHelp = kInventoryHelp);
+// -i/--inventory alone, one file per flag so that paths after it stay paths.
+CLI::Option* addInventoryOption(CLI::App* cmd, std::vector<std::string>& inventory,
+                                const std::string& help = kInventoryHelp);
+// --color auto|always|never.
+CLI::Option* addColorOption(CLI::App* cmd, std::string& mode, const std::string& help = kColorHelp);
+
+// Whether to colour what goes to fd: always, never, or (auto) when fd is a
+// terminal and NO_COLOR is not set.
+bool useColor(const std::string& mode, int fd = STDERR_FILENO);
+
+// Runs the pipeline on inputs and prints the input errors and diagnostics to
+// standard error (coloured per colorMode). Returns 0 when the outcome is Ok,
+// kExitInputErrors for input errors, policyErrorsExit for policy errors.
+int loadAndReport(const Inputs& inputs, const std::string& colorMode, Compilation& c, int policyErrorsExit);
+
+}  // namespace membrane::driver
