@@ -1,7 +1,6 @@
 #include "codegen/decision_codegen.h"
 
 #include <algorithm>
-#include <array>
 #include <map>
 #include <set>
 #include <stdexcept>

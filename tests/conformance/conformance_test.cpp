@@ -125,15 +125,7 @@ TEST_P(Conformance, EvaluatorMatchesKubernetes) {
   std::error_code ec;
   fs::remove_all(work, ec);
 
-  const KnownFailure* known = knownFailure(c.name, Check::Evaluator);
-  if (known) {
-    EXPECT_FALSE(report.empty()) << c.name << " is listed in known_failures.h (" << known->reason
-                                 << ") but now passes: remove it from the list.";
-    if (!report.empty())
-      std::cout << "[known failure] " << c.name << ": " << known->reason << "\n" << report;
-    return;
-  }
-  EXPECT_TRUE(report.empty()) << c.path << "\n" << c.description << "\n" << report;
+  expectCaseOutcome(c, Check::Evaluator, report);
 }
 
 std::vector<std::string> allCases() {

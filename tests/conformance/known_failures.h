@@ -5,8 +5,13 @@
 // go stale: fix the bug, then delete its line here and in README.md.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <iostream>
 #include <string>
 #include <vector>
+
+#include "cases.h"
 
 namespace membrane::conformance {
 
@@ -38,6 +43,19 @@ inline const KnownFailure* knownFailure(const std::string& caseName, Check check
   for (const auto& k : knownFailures())
     if (k.caseName == caseName && k.check == check) return &k;
   return nullptr;
+}
+
+// The verdict on one case: `report` lists its differences from the
+// expectation (empty: it passed). A known failure must still fail, and is
+// printed instead of failing the test.
+inline void expectCaseOutcome(const Case& c, Check check, const std::string& report) {
+  if (const KnownFailure* known = knownFailure(c.name, check)) {
+    EXPECT_FALSE(report.empty()) << c.name << " is listed in known_failures.h (" << known->reason << ") but now passes"
+                                 << (check == Check::Traffic ? " on real traffic" : "") << ": remove it from the list.";
+    if (!report.empty()) std::cout << "[known failure] " << c.name << ": " << known->reason << "\n" << report;
+    return;
+  }
+  EXPECT_TRUE(report.empty()) << c.path << "\n" << c.description << "\n" << report;
 }
 
 }  // namespace membrane::conformance

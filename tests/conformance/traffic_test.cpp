@@ -370,14 +370,7 @@ TEST_P(ConformanceTraffic, RealTrafficMatchesKubernetes) {
   std::cout << c.name << ": " << c.steps.size() << " step(s), " << flows << " flows probed, " << allowed
             << " got through, " << retried << " retried, " << ms << " ms\n";
 
-  const KnownFailure* known = knownFailure(c.name, Check::Traffic);
-  if (known) {
-    EXPECT_FALSE(report.empty()) << c.name << " is listed in known_failures.h (" << known->reason
-                                 << ") but now passes on real traffic: remove it from the list.";
-    if (!report.empty()) std::cout << "[known failure] " << c.name << ": " << known->reason << "\n" << report;
-    return;
-  }
-  EXPECT_TRUE(report.empty()) << c.path << "\n" << c.description << "\n" << report;
+  expectCaseOutcome(c, Check::Traffic, report);
 }
 
 std::vector<std::string> allCases() {
