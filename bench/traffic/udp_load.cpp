@@ -125,35 +125,44 @@ void writeHeaders(uint8_t* p, in_addr_t src, in_addr_t dst, uint16_t sport, uint
   std::memcpy(p + sizeof(iphdr) + sizeof(udphdr), &seq, sizeof(seq));
 }
 
-}  // namespace
-
-void UdpSender::start(const SenderOptions& options) {
-  stop_ = false;
-  sent_ = 0;
-  errors_ = 0;
-  // The socket is opened inside the thread (its namespace); hand errors back.
+// Runs open() and then work(fd) on `thread`: the socket is opened inside
+// the thread, which may enter a network namespace. Returns once the socket
+// is open; open()'s error is rethrown here.
+template <class Open, class Work>
+void startSocketThread(std::thread& thread, std::atomic<uint64_t>& finalCpu, Open open, Work work) {
   std::atomic<int> ready{0};
   std::string openError;
-  thread_ = std::thread([this, options, &ready, &openError] {
+  thread = std::thread([&ready, &openError, &finalCpu, open, work] {
     int fd = -1;
     try {
-      pinToCpu(options.cpu);
-      fd = openRawSocket(options.netns);
+      fd = open();
     } catch (const std::exception& e) {
       openError = e.what();
       ready = -1;
       return;
     }
     ready = 1;
-    run(options, fd);
+    work(fd);
     ::close(fd);
-    finalCpu_ = ownCpuNanos();
+    finalCpu = ownCpuNanos();
   });
   while (ready.load() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
   if (ready.load() < 0) {
-    thread_.join();
+    thread.join();
     throw std::runtime_error(openError);
   }
+}
+
+}  // namespace
+
+void UdpSender::start(const SenderOptions& options) {
+  stop_ = false;
+  sent_ = 0;
+  errors_ = 0;
+  startSocketThread(thread_, finalCpu_, [options] {
+    pinToCpu(options.cpu);
+    return openRawSocket(options.netns);
+  }, [this, options](int fd) { run(options, fd); });
 }
 
 void UdpSender::run(SenderOptions o, int fd) {
@@ -229,9 +238,7 @@ void UdpReceiver::start(const ReceiverOptions& options) {
   received_ = 0;
   distinct_ = 0;
   seen_.assign((options.trackSequencesBelow + 63) / 64, 0);
-  std::atomic<int> ready{0};
-  std::string openError;
-  thread_ = std::thread([this, options, &ready, &openError] {
+  startSocketThread(thread_, finalCpu_, [options] {
     int fd = -1;
     try {
       pinToCpu(options.cpu);
@@ -248,22 +255,12 @@ void UdpReceiver::start(const ReceiverOptions& options) {
       if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0)
         throw std::runtime_error("bind udp/" + std::to_string(options.port) + " in " + options.netns + ": " +
                                  errnoText(errno));
-    } catch (const std::exception& e) {
+    } catch (...) {
       if (fd >= 0) ::close(fd);
-      openError = e.what();
-      ready = -1;
-      return;
+      throw;
     }
-    ready = 1;
-    run(options, fd);
-    ::close(fd);
-    finalCpu_ = ownCpuNanos();
-  });
-  while (ready.load() == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
-  if (ready.load() < 0) {
-    thread_.join();
-    throw std::runtime_error(openError);
-  }
+    return fd;
+  }, [this, options](int fd) { run(options, fd); });
 }
 
 void UdpReceiver::run(ReceiverOptions o, int fd) {
