@@ -334,6 +334,23 @@ std::string ruleRef(const ir::Program& program, uint32_t id) {
   return "`" + it->second.text + "` (" + it->second.location + ")";
 }
 
+// A rule with egress named ports is several IR rules with one id (one per
+// number the name resolves to): explain it by the part that matches the
+// flow, else one whose peers match (so the port is what differs), else its
+// first part.
+const ir::Rule& representative(const std::vector<ir::Rule>& rules, uint32_t id, const ir::Peer& peer,
+                               const ir::Traffic& t) {
+  const ir::Rule* peerMatch = nullptr;
+  const ir::Rule* first = nullptr;
+  for (const auto& r : rules) {
+    if (r.id != id) continue;
+    if (ir::ruleMatches(r, peer, t)) return r;
+    if (!peerMatch && ir::peerMatches(r.peer, peer)) peerMatch = &r;
+    if (!first) first = &r;
+  }
+  return peerMatch ? *peerMatch : *first;
+}
+
 SideExplanation explainSide(const ir::Program& program, const SourceManager* sources, const End& subject,
                             const End& other, ir::Direction dir, const ir::Verdict& verdict, const ir::Traffic& t) {
   SideExplanation side;
@@ -348,8 +365,10 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
     const auto& cls = program.classes.at(*subject.endpoint->classIndex);
     side.classId = cls.id;
     side.policies = cls.policies;
-    for (const auto& rule : cls.direction(dir).rules) {
-      seen.insert(rule.id);
+    const auto& rules = cls.direction(dir).rules;
+    for (const auto& part : rules) {
+      if (!seen.insert(part.id).second) continue;
+      const ir::Rule& rule = representative(rules, part.id, peer, t);
       RuleVerdict rv = ruleVerdict(program, sources, rule);
       if (!ir::peerMatches(rule.peer, peer)) {
         rv.status = RuleVerdict::Status::PeerMismatch;

@@ -39,13 +39,15 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
                         "map:ringbuf",  "prog:sched_cls",  "prog:cgroup_skb"};
   for (const auto& s : program.selectors) {
     artifacts::SelectorEntry e;
-    static_cast<labels::ScopedSelector&>(e) = s;
+    static_cast<labels::PeerCondition&>(e) = s;
     e.bit = s.bit;
     e.text = s.str();
     m.selectors.push_back(std::move(e));
   }
+  if (std::any_of(program.selectors.begin(), program.selectors.end(), [](const auto& s) { return s.definesPort; }))
+    m.requiredFeatures.push_back(artifacts::kNamedPortPeersFeature);
   for (const auto& i : program.identities)
-    m.identities.push_back({i.id, i.ns, i.labels, i.namespaceLabels, i.selectorBits});
+    m.identities.push_back({i.id, i.ns, i.labels, i.namespaceLabels, i.ports, i.selectorBits});
   for (const auto& e : program.endpoints) {
     std::optional<uint32_t> cls;
     if (e.classIndex) cls = program.classes.at(*e.classIndex).id;

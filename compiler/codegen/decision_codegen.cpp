@@ -242,7 +242,9 @@ class DecisionGenerator {
     llvm::BasicBlock* tableCallBlock = nullptr;
     llvm::PHINode* tableLeafIndex = nullptr;
     std::map<uint32_t, llvm::BasicBlock*> ruleReturn;  // rule id → block exiting with its code
-    std::map<std::vector<size_t>, llvm::BasicBlock*> leaves;
+    // By the rules a leaf tests (not their ids: one rule whose named port
+    // resolves per destination lowers to several IR rules with one id).
+    std::map<std::vector<const ir::Rule*>, llvm::BasicBlock*> leaves;
     std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
   };
 
@@ -322,8 +324,8 @@ class DecisionGenerator {
 
   llvm::BasicBlock* leaf(Frame& f, const std::vector<Applicable>& rules, const std::vector<size_t>& list) {
     if (list.empty()) return f.defaultDeny;
-    std::vector<size_t> key;
-    for (size_t i : list) key.push_back(rules[i].rule->id);
+    std::vector<const ir::Rule*> key;
+    for (size_t i : list) key.push_back(rules[i].rule);
     if (auto it = f.leaves.find(key); it != f.leaves.end()) return it->second;
 
     llvm::IRBuilderBase::InsertPointGuard guard(b_);
@@ -426,7 +428,7 @@ class DecisionGenerator {
   };
   std::vector<TableLeaf> tableLeaves_;
   std::vector<TableEntry> tableEntries_;
-  std::map<std::vector<uint32_t>, uint32_t> tableLeafByRules_;
+  std::map<std::vector<const ir::Rule*>, uint32_t> tableLeafByRules_;
 
   // The block that calls mb_table_match with the leaf index of whichever
   // leaf branched to it.
@@ -443,9 +445,7 @@ class DecisionGenerator {
   }
 
   uint32_t tableLeaf(const std::vector<const ir::Rule*>& chain) {
-    std::vector<uint32_t> key;
-    for (const auto* r : chain) key.push_back(r->id);
-    if (auto it = tableLeafByRules_.find(key); it != tableLeafByRules_.end()) return it->second;
+    if (auto it = tableLeafByRules_.find(chain); it != tableLeafByRules_.end()) return it->second;
     TableLeaf leaf;
     leaf.first = static_cast<uint32_t>(tableEntries_.size());
     for (const auto* r : chain) {
@@ -461,7 +461,7 @@ class DecisionGenerator {
     if (leaf.count > 4096) notSupported("more than 4096 rule entries at one port of one class");
     uint32_t index = static_cast<uint32_t>(tableLeaves_.size());
     tableLeaves_.push_back(leaf);
-    tableLeafByRules_.emplace(key, index);
+    tableLeafByRules_.emplace(chain, index);
     return index;
   }
 

@@ -17,11 +17,7 @@ namespace membrane::inventory {
 // The label every namespace carries implicitly, as Kubernetes sets it.
 inline constexpr const char* kNamespaceNameLabel = "kubernetes.io/metadata.name";
 
-struct NamedPort {
-  std::string name;
-  uint8_t protocol = 6;  // IANA number: 6 TCP, 17 UDP, 132 SCTP
-  uint16_t port = 0;
-};
+using labels::NamedPort;
 
 struct Endpoint {
   std::string name;

@@ -41,20 +41,23 @@ struct L4Match {
 
 using labels::NamespaceScope;
 
-// A distinct peer selector; each one owns a membership bit. An endpoint's
-// identity carries the bits of every selector it matches, so the datapath
+// A distinct peer condition (pod selector, and for egress named ports the
+// number the pod must define); each one owns a membership bit. An endpoint's
+// identity carries the bits of every condition it matches, so the datapath
 // tests membership with one AND.
-struct PeerSelector : labels::ScopedSelector {
+struct PeerSelector : labels::PeerCondition {
   uint32_t bit = 0;
 };
 
-// All endpoints with the same namespace and labels share an identity.
+// All endpoints with the same namespace, labels and (of the names some
+// condition looks at) named ports share an identity.
 struct Identity {
   uint32_t id = 0;
   std::string ns;
   labels::LabelSet labels;
   labels::LabelSet namespaceLabels;
-  std::vector<uint32_t> selectorBits;  // sorted
+  std::vector<labels::NamedPort> ports;  // sorted; only names a condition looks at
+  std::vector<uint32_t> selectorBits;    // sorted
   bool hasBit(uint32_t bit) const;
 };
 
@@ -75,6 +78,9 @@ struct PeerMatch {
   std::vector<CidrMatch> cidrs;  // by address, whoever the peer is
 };
 
+// One rule of the policy as it applies to one class. A rule with egress named
+// ports lowers to several of these with the same id: one per number the name
+// has among the destinations, each with peers narrowed to the pods defining it.
 struct Rule {
   uint32_t id = 0;  // global, stable within one compile; 0 is never a rule
   Action action = Action::Allow;

@@ -6,15 +6,6 @@ namespace membrane::ir {
 
 using nlohmann::json;
 
-static const char* scopeName(NamespaceScope s) {
-  switch (s) {
-    case NamespaceScope::Exact: return "exact";
-    case NamespaceScope::Selector: return "selector";
-    case NamespaceScope::Any: return "any";
-  }
-  return "";
-}
-
 json toJson(const L4Match& m) {
   json j = {{"protocol", protocolName(m.protocol)}};
   bool icmp = m.protocol == kICMP || m.protocol == kICMPv6;
@@ -74,14 +65,17 @@ json toJson(const Program& p) {
   json j;
   j["selectors"] = json::array();
   for (const auto& s : p.selectors) {
-    json sj = {{"bit", s.bit}, {"pods", s.pods}, {"namespaceScope", scopeName(s.scope)}, {"text", s.str()}};
-    if (s.scope == NamespaceScope::Exact) sj["namespace"] = s.ns;
-    if (s.scope == NamespaceScope::Selector) sj["namespaces"] = s.namespaces;
+    json sj = static_cast<const labels::PeerCondition&>(s);
+    sj["bit"] = s.bit;
+    sj["text"] = s.str();
     j["selectors"].push_back(sj);
   }
   j["identities"] = json::array();
-  for (const auto& i : p.identities)
-    j["identities"].push_back({{"id", i.id}, {"namespace", i.ns}, {"labels", i.labels}, {"selectorBits", i.selectorBits}});
+  for (const auto& i : p.identities) {
+    json ij = {{"id", i.id}, {"namespace", i.ns}, {"labels", i.labels}, {"selectorBits", i.selectorBits}};
+    if (!i.ports.empty()) ij["ports"] = i.ports;
+    j["identities"].push_back(ij);
+  }
   j["endpoints"] = json::array();
   for (const auto& e : p.endpoints) {
     json addrs = json::array();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace membrane::ir {
 
@@ -30,6 +31,7 @@ class Lowering {
 
   Program run() {
     buildSelectorTable();
+    resolveEgressNamedPorts();
     buildIdentities();
     assignRuleIds();
     buildEndpointsAndClasses();
@@ -45,8 +47,17 @@ class Lowering {
   // Rule id of each checked rule, by (policy index, rule index).
   std::map<std::pair<size_t, size_t>, uint32_t> ruleIds_;
   std::set<std::pair<uint32_t, std::string>> warnedNamedPorts_;
-
-  static bool sameSelector(const labels::ScopedSelector& a, const labels::ScopedSelector& b) { return a == b; }
+  std::set<std::tuple<size_t, size_t, uint8_t, std::string>> warnedEgressNamedPorts_;
+  // Egress named ports, resolved per destination: by (policy index, rule
+  // index), one entry per (name, number) with the peers that define it.
+  struct NamedPortPeers {
+    labels::NamedPort port;
+    PeerMatch peer;
+  };
+  std::map<std::pair<size_t, size_t>, std::vector<NamedPortPeers>> egressNamedPorts_;
+  // (protocol, name) of every port some peer condition looks at: identities
+  // are split by what endpoints define for these.
+  std::set<std::pair<uint8_t, std::string>> conditionPortNames_;
 
   static PeerSelector selectorOf(const sema::PeerSpec& spec) {
     PeerSelector sel;
@@ -60,41 +71,112 @@ class Lowering {
   uint32_t bitOf(const sema::PeerSpec& spec) const {
     PeerSelector sel = selectorOf(spec);
     for (const auto& s : out_.selectors)
-      if (sameSelector(s, sel)) return s.bit;
+      if (s == sel) return s.bit;
     return UINT32_MAX;  // unreachable: every pods spec was collected
   }
 
+  // The bit of a condition, allocating one for a new condition.
+  uint32_t bitFor(const labels::PeerCondition& cond) {
+    for (const auto& s : out_.selectors)
+      if (static_cast<const labels::PeerCondition&>(s) == cond) return s.bit;
+    PeerSelector sel;
+    static_cast<labels::PeerCondition&>(sel) = cond;
+    sel.bit = static_cast<uint32_t>(out_.selectors.size());
+    out_.selectors.push_back(std::move(sel));
+    return out_.selectors.back().bit;
+  }
+
   void buildSelectorTable() {
-    for (const auto& pol : checked_.policies) {
-      for (const auto& rule : pol.rules) {
-        for (const auto& spec : rule.peers) {
-          if (spec.kind != sema::PeerSpec::Kind::Pods) continue;
-          PeerSelector sel = selectorOf(spec);
-          if (std::any_of(out_.selectors.begin(), out_.selectors.end(),
-                          [&](const PeerSelector& x) { return sameSelector(x, sel); }))
-            continue;
-          sel.bit = static_cast<uint32_t>(out_.selectors.size());
-          out_.selectors.push_back(std::move(sel));
-        }
+    for (const auto& pol : checked_.policies)
+      for (const auto& rule : pol.rules)
+        for (const auto& spec : rule.peers)
+          if (spec.kind == sema::PeerSpec::Kind::Pods) bitFor(selectorOf(spec));
+  }
+
+  // Kubernetes resolves an egress rule's named port in each destination pod:
+  // `port web` is 80 towards pods defining web=80 and 81 towards pods defining
+  // web=81. So each number the name has among the endpoints the rule's peers
+  // match becomes its own peer set, narrowed to the pods defining that
+  // number: selectors (and `cluster`/`all`, as any pod) gain the port as a
+  // condition with a bit of its own; CIDRs narrow to the addresses of the
+  // known endpoints inside them that define it. Entities other than pods
+  // define no ports.
+  void resolveEgressNamedPorts() {
+    for (size_t p = 0; p < checked_.policies.size(); ++p) {
+      const auto& rule = checked_.policies[p].rules;
+      for (size_t r = 0; r < rule.size(); ++r) {
+        if (rule[r].direction != Direction::Egress) continue;
+        PeerMatch peer = peerMatch(rule[r]);
+        for (const auto& spec : rule[r].l4)
+          for (const auto& ref : spec.namedPorts) resolveEgressNamedPort(p, r, ref, peer);
       }
+    }
+  }
+
+  void resolveEgressNamedPort(size_t p, size_t r, const sema::NamedPortRef& ref, const PeerMatch& peer) {
+    std::set<uint16_t> numbers;
+    for (const auto& ep : inv_.endpoints)
+      if (peerMatchesEndpoint(peer, ep))
+        for (const auto& np : ep.ports)
+          if (np.name == ref.name && np.protocol == ref.protocol) numbers.insert(np.port);
+    if (numbers.empty()) {
+      warnUnresolvedEgress(ref, p, r);
+      return;
+    }
+    conditionPortNames_.insert({ref.protocol, ref.name});
+    for (uint16_t number : numbers) {
+      NamedPortPeers out;
+      out.port = {ref.name, ref.protocol, number};
+      auto narrowed = [&](const labels::ScopedSelector& pods) {
+        labels::PeerCondition cond;
+        static_cast<labels::ScopedSelector&>(cond) = pods;
+        cond.definesPort = out.port;
+        return bitFor(cond);
+      };
+      for (uint32_t bit : peer.selectorBits) out.peer.selectorBits.push_back(narrowed(out_.selectors[bit]));
+      if (peer.all || peer.cluster) {
+        labels::ScopedSelector anyPod;
+        anyPod.scope = NamespaceScope::Any;
+        out.peer.selectorBits.push_back(narrowed(anyPod));
+      }
+      for (const auto& cidr : peer.cidrs)
+        for (const auto& ep : inv_.endpoints) {
+          if (std::find(ep.ports.begin(), ep.ports.end(), out.port) == ep.ports.end()) continue;
+          for (const auto& a : ep.addresses)
+            if (cidr.matches(a)) out.peer.cidrs.push_back({net::Prefix{a, static_cast<uint8_t>(a.bits())}, {}});
+        }
+      std::sort(out.peer.selectorBits.begin(), out.peer.selectorBits.end());
+      out.peer.selectorBits.erase(std::unique(out.peer.selectorBits.begin(), out.peer.selectorBits.end()),
+                                  out.peer.selectorBits.end());
+      std::sort(out.peer.cidrs.begin(), out.peer.cidrs.end());
+      out.peer.cidrs.erase(std::unique(out.peer.cidrs.begin(), out.peer.cidrs.end()), out.peer.cidrs.end());
+      egressNamedPorts_[{p, r}].push_back(std::move(out));
     }
   }
 
   void buildIdentities() {
     // Identities are numbered from 256: lower numbers are reserved for
     // entities (host, world) in the datapath.
-    std::map<std::pair<std::string, labels::LabelSet>, uint32_t> byLabels;
-    for (const auto& ep : inv_.endpoints) byLabels.emplace(std::make_pair(ep.ns, ep.labels), 0);
+    using Key = std::tuple<std::string, labels::LabelSet, std::vector<labels::NamedPort>>;
+    auto keyOf = [&](const inventory::Endpoint& ep) {
+      std::vector<labels::NamedPort> ports;
+      for (const auto& np : ep.ports)
+        if (conditionPortNames_.count({np.protocol, np.name})) ports.push_back(np);
+      std::sort(ports.begin(), ports.end());
+      return Key{ep.ns, ep.labels, std::move(ports)};
+    };
+    std::map<Key, uint32_t> byKey;
+    for (const auto& ep : inv_.endpoints) byKey.emplace(keyOf(ep), 0);
     uint32_t next = 256;
-    for (auto& [key, id] : byLabels) {
+    for (auto& [key, id] : byKey) {
       id = next++;
       Identity ident;
       ident.id = id;
-      ident.ns = key.first;
-      ident.labels = key.second;
-      ident.namespaceLabels = inv_.namespaceLabels(key.first);
+      std::tie(ident.ns, ident.labels, ident.ports) = key;
+      ident.namespaceLabels = inv_.namespaceLabels(ident.ns);
       for (const auto& sel : out_.selectors)
-        if (sel.matches(ident.ns, ident.labels, ident.namespaceLabels)) ident.selectorBits.push_back(sel.bit);
+        if (sel.matches(ident.ns, ident.labels, ident.namespaceLabels, ident.ports))
+          ident.selectorBits.push_back(sel.bit);
       out_.identities.push_back(std::move(ident));
     }
     for (const auto& ep : inv_.endpoints) {
@@ -102,7 +184,7 @@ class Lowering {
       e.name = ep.name;
       e.ns = ep.ns;
       e.workload = ep.workload;
-      e.identity = byLabels.at({ep.ns, ep.labels});
+      e.identity = byKey.at(keyOf(ep));
       e.addresses = ep.addresses;
       out_.endpoints.push_back(std::move(e));
     }
@@ -135,14 +217,12 @@ class Lowering {
     return pol.selects.matches(ep.labels);
   }
 
-  // Does a rule's peer side match this inventory endpoint (by identity or address)?
+  // Does a rule's peer side match this inventory endpoint (by selector or address)?
   bool peerMatchesEndpoint(const PeerMatch& peer, const inventory::Endpoint& ep) const {
     if (peer.all || peer.cluster) return true;
-    const Identity* ident = nullptr;
-    for (const auto& e : out_.endpoints)
-      if (e.ns == ep.ns && e.name == ep.name) ident = out_.identity(e.identity);
+    labels::LabelSet nsLabels = inv_.namespaceLabels(ep.ns);
     for (uint32_t bit : peer.selectorBits)
-      if (ident && ident->hasBit(bit)) return true;
+      if (out_.selectors[bit].matches(ep.ns, ep.labels, nsLabels, ep.ports)) return true;
     for (const auto& cidr : peer.cidrs)
       for (const auto& a : ep.addresses)
         if (cidr.matches(a)) return true;
@@ -172,28 +252,11 @@ class Lowering {
     return m;
   }
 
-  // Port numbers a named port stands for. Ingress: the selected endpoint's
-  // own ports (one endpoint; classes are split by this). Egress: every
-  // endpoint the rule's peers match that defines the name.
-  std::vector<uint16_t> resolveNamedPort(const sema::NamedPortRef& ref, Direction dir,
-                                         const inventory::Endpoint& subject, const PeerMatch& peer) const {
-    std::set<uint16_t> ports;
-    auto collect = [&](const inventory::Endpoint& ep) {
-      for (const auto& np : ep.ports)
-        if (np.name == ref.name && np.protocol == ref.protocol) ports.insert(np.port);
-    };
-    if (dir == Direction::Ingress) {
-      collect(subject);
-    } else {
-      for (const auto& ep : inv_.endpoints)
-        if (peerMatchesEndpoint(peer, ep)) collect(ep);
-    }
-    return {ports.begin(), ports.end()};
-  }
-
   // The L4 side of a rule for one subject endpoint; nullopt = matches nothing.
+  // Ingress named ports resolve to the subject's own ports (classes are split
+  // by this); egress named ports are left to egressNamedPorts_.
   std::optional<std::vector<L4Match>> l4For(const sema::CheckedRule& rule, uint32_t ruleId,
-                                            const inventory::Endpoint& subject, const PeerMatch& peer) {
+                                            const inventory::Endpoint& subject) {
     if (rule.l4.empty()) return std::vector<L4Match>{};
     std::map<uint8_t, std::vector<PortRange>> byProto;
     std::set<uint8_t> allPorts;
@@ -204,10 +267,15 @@ class Lowering {
       }
       auto& ranges = byProto[spec.protocol];
       ranges.insert(ranges.end(), spec.ports.begin(), spec.ports.end());
+      if (rule.direction != Direction::Ingress) continue;
       for (const auto& np : spec.namedPorts) {
-        auto ports = resolveNamedPort(np, rule.direction, subject, peer);
-        if (ports.empty()) warnUnresolved(np, ruleId, rule.direction, subject);
-        for (uint16_t port : ports) ranges.push_back({port, port});
+        bool found = false;
+        for (const auto& port : subject.ports)
+          if (port.name == np.name && port.protocol == np.protocol) {
+            ranges.push_back({port.port, port.port});
+            found = true;
+          }
+        if (!found) warnUnresolvedIngress(np, ruleId, subject);
       }
     }
     std::vector<L4Match> out;
@@ -221,18 +289,19 @@ class Lowering {
     return out;
   }
 
-  void warnUnresolved(const sema::NamedPortRef& np, uint32_t ruleId, Direction dir, const inventory::Endpoint& subject) {
-    std::string key = dir == Direction::Ingress ? subject.ns + "/" + subject.name : "";
+  void warnUnresolvedIngress(const sema::NamedPortRef& np, uint32_t ruleId, const inventory::Endpoint& subject) {
+    std::string key = subject.ns + "/" + subject.name;
     if (!warnedNamedPorts_.insert({ruleId, np.name + "\n" + key}).second) return;
-    if (dir == Direction::Ingress) {
-      diags_.warning(np.range, "named port '" + np.name + "' (" + protocolName(np.protocol) + ") is not defined by endpoint " +
-                                   key + "; this part of the rule matches nothing there",
-                     "define the port in the inventory, or use its number");
-    } else {
-      diags_.warning(np.range, "named port '" + np.name + "' (" + protocolName(np.protocol) +
-                                   ") is defined by no endpoint this rule's peers match; it matches nothing",
-                     "define the port in the inventory, or use its number");
-    }
+    diags_.warning(np.range, "named port '" + np.name + "' (" + protocolName(np.protocol) + ") is not defined by endpoint " +
+                                 key + "; this part of the rule matches nothing there",
+                   "define the port in the inventory, or use its number");
+  }
+
+  void warnUnresolvedEgress(const sema::NamedPortRef& np, size_t policy, size_t rule) {
+    if (!warnedEgressNamedPorts_.insert({policy, rule, np.protocol, np.name}).second) return;
+    diags_.warning(np.range, "named port '" + np.name + "' (" + protocolName(np.protocol) +
+                                 ") is defined by no endpoint this rule's peers match; it matches nothing",
+                   "define the port in the inventory, or use its number");
   }
 
   void buildEndpointsAndClasses() {
@@ -264,17 +333,26 @@ class Lowering {
           lowered.policy = pol.key();
           lowered.loc = rule.range;
           lowered.peer = peerMatch(rule);
-          auto l4 = l4For(rule, id, ep, lowered.peer);
-          if (!l4) {
-            key += "r" + std::to_string(id) + "=none;";
-            continue;  // a rule whose ports resolve to nothing can match nothing
+          auto& rules = (rule.direction == Direction::Ingress ? cls.ingress : cls.egress).rules;
+          size_t before = rules.size();
+          if (auto l4 = l4For(rule, id, ep)) {
+            lowered.l4 = std::move(*l4);
+            if (rule.direction == Direction::Ingress) {
+              for (const auto& spec : rule.l4)
+                if (!spec.namedPorts.empty()) key += "r" + std::to_string(id) + "=" + l4Key(lowered.l4) + ";";
+            }
+            rules.push_back(lowered);
           }
-          lowered.l4 = std::move(*l4);
-          if (rule.direction == Direction::Ingress) {
-            for (const auto& spec : rule.l4)
-              if (!spec.namedPorts.empty()) key += "r" + std::to_string(id) + "=" + l4Key(lowered.l4) + ";";
+          if (auto it = egressNamedPorts_.find({p, r}); it != egressNamedPorts_.end()) {
+            for (const auto& named : it->second) {
+              Rule part = lowered;
+              part.peer = named.peer;
+              part.l4 = {{named.port.protocol, {{named.port.port, named.port.port}}}};
+              rules.push_back(std::move(part));
+            }
           }
-          (rule.direction == Direction::Ingress ? cls.ingress : cls.egress).rules.push_back(std::move(lowered));
+          // A rule whose ports resolve to nothing can match nothing.
+          if (rules.size() == before) key += "r" + std::to_string(id) + "=none;";
         }
       }
       for (auto* dp : {&cls.ingress, &cls.egress}) {

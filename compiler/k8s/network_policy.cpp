@@ -64,7 +64,7 @@ bool isPortName(const std::string& name) {
 namespace {
 
 // One NetworkPolicyPort → a protocol item.
-std::optional<SourceLine> convertPort(Context& ctx, const YAML::Node& p, bool egress) {
+std::optional<SourceLine> convertPort(Context& ctx, const YAML::Node& p) {
   const std::string what = "NetworkPolicyPort";
   if (!ctx.isMap(p, what)) return std::nullopt;
   ctx.checkKeys(p, what, {"protocol", "port", "endPort"});
@@ -118,13 +118,6 @@ std::optional<SourceLine> convertPort(Context& ctx, const YAML::Node& p, bool eg
       return std::nullopt;
     }
     endPort = std::to_string(*v);
-  }
-  if (named && egress) {
-    ctx.warning(portNode,
-                "egress to named port '" + port +
-                    "': membrane allows the port numbers that any destination this rule matches gives the name, "
-                    "Kubernetes only the destination's own number",
-                "exact when all those destinations agree on the number; see docs/kubernetes.md");
   }
   return SourceLine{portItem(proto, port, endPort), ctx.at(portNode.IsDefined() ? portNode : p)};
 }
@@ -187,7 +180,7 @@ std::optional<Rule> convertRule(Context& ctx, const YAML::Node& r, bool egress) 
   YAML::Node ports = ctx.get(r, "ports");
   if (ports.IsDefined() && ctx.isSequence(ports, what + ".ports")) {
     for (const auto& p : ports)
-      if (auto line = convertPort(ctx, p, egress)) rule.protos.push_back(*line);
+      if (auto line = convertPort(ctx, p)) rule.protos.push_back(*line);
   }
   if (ctx.errors() != errorsBefore) return std::nullopt;
   return rule;

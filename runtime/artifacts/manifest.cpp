@@ -12,15 +12,6 @@ using nlohmann::json;
 
 namespace {
 
-const char* scopeName(NamespaceScope s) {
-  switch (s) {
-    case NamespaceScope::Exact: return "exact";
-    case NamespaceScope::Selector: return "selector";
-    case NamespaceScope::Any: return "any";
-  }
-  return "";
-}
-
 json addresses(const std::vector<net::Address>& as) {
   json out = json::array();
   for (const auto& a : as) out.push_back(a.str());
@@ -82,6 +73,19 @@ labels::Selector readSelector(const json& j, const std::string& path, const char
   }
 }
 
+labels::NamedPort readNamedPort(const json& j, const std::string& path) {
+  labels::NamedPort np;
+  np.name = get<std::string>(j, path, "name");
+  if (np.name.empty()) throw FieldError(path + ".name: must not be empty");
+  auto proto = labels::portProtocolFromName(get<std::string>(j, path, "protocol"));
+  if (!proto) throw FieldError(path + ".protocol: expected tcp, udp or sctp");
+  np.protocol = *proto;
+  uint32_t port = get<uint32_t>(j, path, "port");
+  if (port == 0 || port > 65535) throw FieldError(path + ".port: expected 1-65535");
+  np.port = static_cast<uint16_t>(port);
+  return np;
+}
+
 DirectionSummary readDirection(const json& j, const std::string& path, const char* key) {
   const json& d = field(j, path, key);
   std::string p = path + "." + key;
@@ -113,9 +117,9 @@ std::string Manifest::toJson() const {
   j["requiredFeatures"] = requiredFeatures;
   j["selectors"] = json::array();
   for (const auto& s : selectors) {
-    json sj = {{"bit", s.bit}, {"pods", s.pods}, {"namespaceScope", scopeName(s.scope)}, {"text", s.text}};
-    if (s.scope == NamespaceScope::Exact) sj["namespace"] = s.ns;
-    if (s.scope == NamespaceScope::Selector) sj["namespaces"] = s.namespaces;
+    json sj = static_cast<const labels::PeerCondition&>(s);
+    sj["bit"] = s.bit;
+    sj["text"] = s.text;
     j["selectors"].push_back(sj);
   }
   j["cidrs"] = json::array();
@@ -125,12 +129,11 @@ std::string Manifest::toJson() const {
     j["cidrs"].push_back({{"bit", c.bit}, {"prefix", c.prefix.str()}, {"except", ex}});
   }
   j["identities"] = json::array();
-  for (const auto& i : identities)
-    j["identities"].push_back({{"id", i.id},
-                               {"namespace", i.ns},
-                               {"labels", i.labels},
-                               {"namespaceLabels", i.namespaceLabels},
-                               {"bits", i.bits}});
+  for (const auto& i : identities) {
+    json ij = {{"id", i.id}, {"namespace", i.ns}, {"labels", i.labels}, {"namespaceLabels", i.namespaceLabels}, {"bits", i.bits}};
+    if (!i.ports.empty()) ij["ports"] = i.ports;
+    j["identities"].push_back(ij);
+  }
   j["endpoints"] = json::array();
   for (const auto& e : endpoints)
     j["endpoints"].push_back({{"name", e.name},
@@ -210,6 +213,12 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       } else {
         throw FieldError(p + ".namespaceScope: unknown scope \"" + scope + "\"");
       }
+      if (sels[i].contains("definesPort")) {
+        s.definesPort = readNamedPort(field(sels[i], p, "definesPort"), p + ".definesPort");
+        if (std::find(m.requiredFeatures.begin(), m.requiredFeatures.end(), kNamedPortPeersFeature) ==
+            m.requiredFeatures.end())
+          throw FieldError(p + ".definesPort: requiredFeatures must list \"" + kNamedPortPeersFeature + "\"");
+      }
       s.text = get<std::string>(sels[i], p, "text");
       m.selectors.push_back(std::move(s));
     }
@@ -237,6 +246,11 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       e.ns = get<std::string>(ids[i], p, "namespace");
       e.labels = get<labels::LabelSet>(ids[i], p, "labels");
       e.namespaceLabels = get<labels::LabelSet>(ids[i], p, "namespaceLabels");
+      if (ids[i].contains("ports")) {
+        const json& ports = array(ids[i], p, "ports");
+        for (size_t k = 0; k < ports.size(); ++k)
+          e.ports.push_back(readNamedPort(ports[k], p + ".ports[" + std::to_string(k) + "]"));
+      }
       e.bits = get<std::vector<uint32_t>>(ids[i], p, "bits");
       for (uint32_t b : e.bits)
         if (b >= m.selectors.size()) throw FieldError(p + ".bits: bit " + std::to_string(b) + " has no selector");
@@ -320,10 +334,11 @@ const ClassEntry* Manifest::findClass(uint32_t id) const {
 }
 
 std::vector<uint32_t> Manifest::bitsFor(const std::string& ns, const labels::LabelSet& labelSet,
-                                        const labels::LabelSet& namespaceLabels) const {
+                                        const labels::LabelSet& namespaceLabels,
+                                        const std::vector<labels::NamedPort>& ports) const {
   std::vector<uint32_t> bits;
   for (const auto& s : selectors)
-    if (s.matches(ns, labelSet, namespaceLabels)) bits.push_back(s.bit);
+    if (s.matches(ns, labelSet, namespaceLabels, ports)) bits.push_back(s.bit);
   return bits;
 }
 

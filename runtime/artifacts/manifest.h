@@ -18,10 +18,13 @@ namespace membrane::artifacts {
 
 inline constexpr const char* kFormatName = "membrane-artifacts";
 inline constexpr int kFormatVersion = 1;
+// In requiredFeatures when some selector carries definesPort (egress named
+// ports): a loader that does not know the field must refuse, not over-allow.
+inline constexpr const char* kNamedPortPeersFeature = "manifest:named-port-peers";
 
 using labels::NamespaceScope;
 
-struct SelectorEntry : labels::ScopedSelector {
+struct SelectorEntry : labels::PeerCondition {
   uint32_t bit = 0;
   std::string text;  // readable form
 };
@@ -42,7 +45,8 @@ struct IdentityEntry {
   std::string ns;
   labels::LabelSet labels;
   labels::LabelSet namespaceLabels;
-  std::vector<uint32_t> bits;  // sorted selector bits
+  std::vector<labels::NamedPort> ports;  // those some selector's definesPort names
+  std::vector<uint32_t> bits;            // sorted selector bits
 };
 
 struct EndpointEntry {
@@ -115,7 +119,8 @@ struct Manifest {
   const ClassEntry* findClass(uint32_t id) const;
   // Selector bits for an endpoint the node learns after compile.
   std::vector<uint32_t> bitsFor(const std::string& ns, const labels::LabelSet& labels,
-                                const labels::LabelSet& namespaceLabels) const;
+                                const labels::LabelSet& namespaceLabels,
+                                const std::vector<labels::NamedPort>& ports) const;
 };
 
 // Lowercase hex SHA-256 of `data`.

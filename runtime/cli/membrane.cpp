@@ -3,6 +3,7 @@
 // library only — no compiler on nodes.
 //
 // Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage.
+#include <algorithm>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,26 @@ namespace {
 int fail(const std::string& message) {
   std::cerr << "membrane: error: " << message << "\n";
   return 1;
+}
+
+// NAME=NUMBER[/PROTOCOL], protocol TCP by default.
+std::optional<labels::NamedPort> parseNamedPort(const std::string& spec) {
+  auto eq = spec.find('=');
+  if (eq == 0 || eq == std::string::npos) return std::nullopt;
+  labels::NamedPort port;
+  port.name = spec.substr(0, eq);
+  std::string rest = spec.substr(eq + 1);
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    auto proto = labels::portProtocolFromName(rest.substr(slash + 1));
+    if (!proto) return std::nullopt;
+    port.protocol = *proto;
+    rest.resize(slash);
+  }
+  if (rest.empty() || rest.size() > 5 || rest.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  unsigned long number = std::stoul(rest);
+  if (number == 0 || number > 65535) return std::nullopt;
+  port.port = static_cast<uint16_t>(number);
+  return port;
 }
 
 int runStatus(const loader::Paths& paths, const std::string& output) {
@@ -86,12 +107,16 @@ int main(int argc, char** argv) {
   auto* endpoint = app.add_subcommand("endpoint", "Tell the datapath about endpoints learned after compile");
   endpoint->require_subcommand(1);
   std::string epName, epNs = "default";
-  std::vector<std::string> epLabels, epAddresses;
+  std::vector<std::string> epLabels, epAddresses, epPorts;
   auto* add = endpoint->add_subcommand("add", "Add (or update) an endpoint's identity: no recompile, no reload");
   add->add_option("--name", epName)->required();
   add->add_option("--namespace", epNs)->capture_default_str();
   add->add_option("--label", epLabels, "key=value; repeatable")->allow_extra_args(false);
   add->add_option("--address", epAddresses, "IPv4 or IPv6; repeatable")->required()->allow_extra_args(false);
+  add->add_option("--port", epPorts,
+                  "a named container port, NAME=NUMBER[/tcp|udp|sctp] (tcp by default); repeatable. Egress rules "
+                  "on a named port reach this endpoint only if it defines the name with the number they resolved")
+      ->allow_extra_args(false);
   auto* remove = endpoint->add_subcommand("remove", "Forget an endpoint added with `endpoint add`");
   remove->add_option("--name", epName)->required();
   remove->add_option("--namespace", epNs)->capture_default_str();
@@ -133,6 +158,12 @@ int main(int argc, char** argv) {
       if (!addr) return fail("'" + a + "' is not an IP address");
       e.addresses.push_back(*addr);
     }
+    for (const auto& spec : epPorts) {
+      auto port = parseNamedPort(spec);
+      if (!port) return fail("--port wants NAME=NUMBER[/tcp|udp|sctp] with NUMBER 1-65535, got '" + spec + "'");
+      e.ports.push_back(*port);
+    }
+    std::sort(e.ports.begin(), e.ports.end());
     return loader::endpointAdd(e, paths, &error) ? 0 : fail(error);
   }
   if (remove->parsed()) return loader::endpointRemove(epNs, epName, paths, &error) ? 0 : fail(error);

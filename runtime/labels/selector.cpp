@@ -121,6 +121,36 @@ std::string ScopedSelector::str() const {
   return s;
 }
 
+std::string portProtocolName(uint8_t protocol) {
+  switch (protocol) {
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 132: return "sctp";
+  }
+  return std::to_string(protocol);
+}
+
+std::optional<uint8_t> portProtocolFromName(const std::string& name) {
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  for (uint8_t p : {6, 17, 132})
+    if (lower == portProtocolName(p)) return p;
+  return std::nullopt;
+}
+
+bool PeerCondition::matches(const std::string& endpointNs, const LabelSet& endpointLabels,
+                            const LabelSet& namespaceLabels, const std::vector<NamedPort>& endpointPorts) const {
+  if (definesPort && std::find(endpointPorts.begin(), endpointPorts.end(), *definesPort) == endpointPorts.end())
+    return false;
+  return ScopedSelector::matches(endpointNs, endpointLabels, namespaceLabels);
+}
+
+std::string PeerCondition::str() const {
+  std::string s = ScopedSelector::str();
+  if (!definesPort) return s;
+  return s + " defining " + portProtocolName(definesPort->protocol) + " port " + definesPort->name + " = " + std::to_string(definesPort->port);
+}
+
 static Op opFromName(const std::string& s) {
   for (Op op : {Op::Equals, Op::NotEquals, Op::In, Op::NotIn, Op::Exists, Op::DoesNotExist})
     if (s == opName(op)) return op;
@@ -139,6 +169,18 @@ void from_json(const nlohmann::json& j, Requirement& r) {
 }
 
 void to_json(nlohmann::json& j, const Selector& s) { j = s.requirements; }
+
+void to_json(nlohmann::json& j, const NamedPort& p) {
+  j = {{"name", p.name}, {"protocol", portProtocolName(p.protocol)}, {"port", p.port}};
+}
+
+void to_json(nlohmann::json& j, const PeerCondition& c) {
+  static constexpr const char* scopes[] = {"exact", "selector", "any"};
+  j = {{"pods", c.pods}, {"namespaceScope", scopes[static_cast<int>(c.scope)]}};
+  if (c.scope == NamespaceScope::Exact) j["namespace"] = c.ns;
+  if (c.scope == NamespaceScope::Selector) j["namespaces"] = c.namespaces;
+  if (c.definesPort) j["definesPort"] = *c.definesPort;
+}
 void from_json(const nlohmann::json& j, Selector& s) {
   s.requirements = j.get<std::vector<Requirement>>();
   s.canonicalize();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,9 +62,41 @@ struct ScopedSelector {
   friend bool operator==(const ScopedSelector&, const ScopedSelector&) = default;
 };
 
+// A named container port: `web` is TCP port 80 in this pod.
+struct NamedPort {
+  std::string name;
+  uint8_t protocol = 6;  // IANA number: 6 TCP, 17 UDP, 132 SCTP
+  uint16_t port = 0;
+  friend auto operator<=>(const NamedPort&, const NamedPort&) = default;
+};
+
+// "tcp", "udp" or "sctp" (the protocols a named port can have); any other
+// number as digits.
+std::string portProtocolName(uint8_t protocol);
+// TCP, UDP or SCTP in any case; nullopt for anything else.
+std::optional<uint8_t> portProtocolFromName(const std::string& name);
+
+// What a peer bit stands for: a pod selector within namespaces and,
+// optionally, a named port the pod must define with exactly that number.
+// Kubernetes resolves an egress rule's named port in each destination pod, so
+// `to pods {} port web` becomes one condition per number `web` has.
+struct PeerCondition : ScopedSelector {
+  std::optional<NamedPort> definesPort;
+
+  bool matches(const std::string& endpointNs, const LabelSet& endpointLabels, const LabelSet& namespaceLabels,
+               const std::vector<NamedPort>& endpointPorts) const;
+  // `pods {} in namespaces {} defining tcp port web = 80`.
+  std::string str() const;
+  friend bool operator==(const PeerCondition&, const PeerCondition&) = default;
+};
+
 void to_json(nlohmann::json& j, const Requirement& r);
 void from_json(const nlohmann::json& j, Requirement& r);
 void to_json(nlohmann::json& j, const Selector& s);
 void from_json(const nlohmann::json& j, Selector& s);
+void to_json(nlohmann::json& j, const NamedPort& p);
+// {"pods", "namespaceScope": "exact" | "selector" | "any", "namespace" or
+// "namespaces", "definesPort"}: the form the IR listing and the manifest share.
+void to_json(nlohmann::json& j, const PeerCondition& c);
 
 }  // namespace membrane::labels

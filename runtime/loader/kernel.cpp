@@ -1,5 +1,7 @@
 #include "loader/kernel.h"
 
+#include "artifacts/manifest.h"
+
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
@@ -64,6 +66,7 @@ std::vector<std::string> missingFeatures(const std::vector<std::string>& require
     else if (f == "map:ringbuf") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
     else if (f == "prog:sched_cls") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, nullptr);
     else if (f == "prog:cgroup_skb") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, nullptr);
+    else if (f == artifacts::kNamedPortPeersFeature) ok = 1;  // manifest content this loader reads
     else if (f == "helper:bpf_loop") ok = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, nullptr);
     else ok = 0;  // a feature this loader does not know cannot be promised
     if (ok != 1) missing.push_back(f);

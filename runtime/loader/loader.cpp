@@ -140,7 +140,8 @@ struct State {
     for (const auto& l : learned) {
       json addrs = json::array();
       for (const auto& a : l.addresses) addrs.push_back(a.str());
-      j["learned"].push_back({{"name", l.name}, {"namespace", l.ns}, {"labels", *l.labels}, {"addresses", addrs}});
+      j["learned"].push_back(
+          {{"name", l.name}, {"namespace", l.ns}, {"labels", *l.labels}, {"addresses", addrs}, {"ports", l.ports}});
     }
     for (const auto& a : host) j["host"].push_back(a.str());
     return j;
@@ -173,6 +174,11 @@ struct State {
         ne.ns = l.at("namespace");
         ne.labels = l.at("labels").get<labels::LabelSet>();
         for (const auto& a : l.at("addresses")) ne.addresses.push_back(*net::Address::parse(a.get<std::string>()));
+        for (const auto& p : l.value("ports", json::array())) {
+          auto proto = labels::portProtocolFromName(p.at("protocol").get<std::string>());
+          if (!proto) return std::nullopt;
+          ne.ports.push_back({p.at("name").get<std::string>(), *proto, p.at("port").get<uint16_t>()});
+        }
         s.learned.push_back(ne);
       }
       for (const auto& a : j.at("host")) s.host.push_back(*net::Address::parse(a.get<std::string>()));
@@ -205,7 +211,8 @@ bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoin
     labels::LabelSet nsLabels = {{"kubernetes.io/metadata.name", e.ns}};
     for (const auto& i : m.identities)
       if (i.ns == e.ns) nsLabels = i.namespaceLabels;
-    withExtra.identities.push_back({nextId, e.ns, *e.labels, nsLabels, m.bitsFor(e.ns, *e.labels, nsLabels)});
+    withExtra.identities.push_back(
+        {nextId, e.ns, *e.labels, nsLabels, e.ports, m.bitsFor(e.ns, *e.labels, nsLabels, e.ports)});
     // A learned endpoint replaces a compiled one of the same name.
     std::erase_if(withExtra.endpoints, [&](const artifacts::EndpointEntry& x) { return x.ns == e.ns && x.name == e.name; });
     withExtra.endpoints.push_back({e.name, e.ns, nextId, e.addresses, std::nullopt});

@@ -28,9 +28,39 @@ std::vector<net::Address> addresses(const json& j, const std::string& path) {
   return out;
 }
 
+// [{"name": "web", "port": 80, "protocol": "TCP"}], protocol TCP by default.
+std::vector<labels::NamedPort> namedPorts(const json& j, const std::string& path) {
+  if (!j.is_array()) throw ConfigError(path + ": expected an array of named ports");
+  std::vector<labels::NamedPort> out;
+  for (size_t i = 0; i < j.size(); ++i) {
+    std::string at = path + "[" + std::to_string(i) + "]";
+    const json& p = j[i];
+    if (!p.is_object()) throw ConfigError(at + ": expected an object with name, port and protocol");
+    for (const auto& [k, v] : p.items())
+      if (k != "name" && k != "port" && k != "protocol") throw ConfigError(at + ": unknown key \"" + k + "\"");
+    labels::NamedPort np;
+    if (!p.contains("name") || !p["name"].is_string() || p["name"].get<std::string>().empty())
+      throw ConfigError(at + ".name: required, a non-empty string");
+    np.name = p["name"];
+    if (!p.contains("port") || !p["port"].is_number_unsigned() || p["port"].get<uint64_t>() == 0 ||
+        p["port"].get<uint64_t>() > 65535)
+      throw ConfigError(at + ".port: required, a port number 1-65535");
+    np.port = static_cast<uint16_t>(p["port"].get<uint64_t>());
+    if (p.contains("protocol")) {
+      auto proto = p["protocol"].is_string() ? labels::portProtocolFromName(p["protocol"]) : std::nullopt;
+      if (!proto) throw ConfigError(at + ".protocol: expected TCP, UDP or SCTP");
+      np.protocol = *proto;
+    }
+    out.push_back(std::move(np));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 NodeEndpoint endpoint(const json& j, const std::string& path, bool local) {
   if (!j.is_object()) throw ConfigError(path + ": expected an object");
-  static const std::vector<std::string> known = {"name", "namespace", "labels", "addresses", "interface", "cgroup"};
+  static const std::vector<std::string> known = {"name",      "namespace", "labels", "addresses",
+                                                 "ports",     "interface", "cgroup"};
   for (const auto& [k, v] : j.items())
     if (std::find(known.begin(), known.end(), k) == known.end()) throw ConfigError(path + ": unknown key \"" + k + "\"");
   NodeEndpoint e;
@@ -51,6 +81,10 @@ NodeEndpoint endpoint(const json& j, const std::string& path, bool local) {
     e.labels = ls;
   }
   if (j.contains("addresses")) e.addresses = addresses(j["addresses"], path + ".addresses");
+  if (j.contains("ports")) {
+    if (!e.labels) throw ConfigError(path + ".ports: named ports belong to endpoints learned after compile; give labels too");
+    e.ports = namedPorts(j["ports"], path + ".ports");
+  }
   if (local && j.contains("addresses") && !e.labels)
     throw ConfigError(path + ": addresses belong to endpoints learned after compile; give labels too, or drop them");
   if (e.labels.has_value() != j.contains("addresses") && !local)

@@ -6,7 +6,8 @@
 //      {"name": "api-0", "namespace": "shop", "interface": "mbh1"},
 //      {"name": "db-0", "namespace": "shop", "cgroup": "/sys/fs/cgroup/unified/db"},
 //      {"name": "new-0", "namespace": "shop", "labels": {"app": "api"},
-//       "addresses": ["198.18.1.99"], "interface": "mbh9"}],
+//       "addresses": ["198.18.1.99"], "ports": [{"name": "web", "port": 80}],
+//       "interface": "mbh9"}],
 //    "peers": [{"name": "far-0", "namespace": "shop", "labels": {...}, "addresses": [...]}]}
 //
 // Local endpoints name where to enforce: a host-side veth (`interface`) or a
@@ -28,6 +29,7 @@ struct NodeEndpoint {
   std::string name, ns = "default";
   std::optional<labels::LabelSet> labels;       // set: learned after compile
   std::vector<net::Address> addresses;          // with labels
+  std::vector<labels::NamedPort> ports;         // with labels: for egress named ports (sorted)
   std::string interface;                        // host-side veth, or
   std::string cgroup;                           // cgroup v2 directory
   std::string key() const { return ns + "/" + name; }

@@ -25,16 +25,6 @@ struct KnownFailure {
 
 inline const std::vector<KnownFailure>& knownFailures() {
   static const std::vector<KnownFailure> list = {
-      // Egress named ports are resolved at compile time to the union of the
-      // numbers every matching endpoint gives the name (docs/language.md,
-      // "Named ports"), and that union is allowed to every destination.
-      // Kubernetes resolves the name in each destination pod. With web = 80
-      // on the a pods and 81 on the b pods, y may reach the a pods on 81, the
-      // b pods on 80 and the c pods (no web port) on both: 36 flows too many.
-      {"68-named-port-per-pod-egress", Check::Evaluator,
-       "egress named ports resolve to the union over all destinations, not per destination pod"},
-      {"68-named-port-per-pod-egress", Check::Traffic,
-       "egress named ports resolve to the union over all destinations, not per destination pod"},
   };
   return list;
 }

@@ -87,6 +87,11 @@ class Cluster {
 
   const std::vector<Member>& members() const { return members_; }
   Topology& topology() { return topo_; }
+  // Gives an inventory endpoint a named port (for the next compile).
+  void definePort(const std::string& ns, const std::string& name, labels::NamedPort port) {
+    for (auto& e : inventory_.endpoints)
+      if (e.ns == ns && e.name == name) e.ports.push_back(std::move(port));
+  }
   const ir::Program& program() const { return *compilation_->ir; }
 
   // Compiles `policy` for this cluster's inventory into a new artifact dir.
@@ -500,6 +505,54 @@ TEST(Enforcement, EndpointsLearnedAfterCompileNeedOnlyAnIdentityUpdate) {
   ExecResult removed = c.run({"endpoint", "remove", "--name", "late", "--namespace", "x"});
   ASSERT_TRUE(removed.succeeded()) << removed.describe();
   EXPECT_EQ(probe(), 1) << "forgotten, it is world again";
+}
+
+// Kubernetes resolves an egress named port in each destination pod. x/b
+// calls 80 `web`, so x/a reaches it on 80 and not on 81. An endpoint learned
+// after the compile is reached on `web` only once it says it defines the name
+// with a number the compile resolved (`endpoint add --port`).
+TEST(Enforcement, EgressNamedPortsFollowTheDestinationsOwnNumber) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "b", {}}});
+  c.definePort("x", "b", {"web", ir::kTCP, 80});
+  Pod& late = c.topology().addPod("x-late");
+  std::vector<Process> servers;
+  startServers(c, servers);
+  servers.push_back(late.spawn({proberPath(), "serve", "--tcp", "80,81"}));
+  ASSERT_TRUE(servers.back().waitForOutput("ready", Millis(3000)));
+  ASSERT_TRUE(c.apply(c.compile("namespace x\npolicy out { selects { pod = a } egress { allow to pods {} on tcp/web } }",
+                                "named"))
+                  .succeeded());
+  const auto& a = c.members()[0];
+  const auto& b = c.members()[1];
+  auto probe = [&](const std::string& address, int port) {
+    return a.pod->exec({proberPath(), "probe", "tcp", address, std::to_string(port), "--timeout-ms", "400"}).exitCode;
+  };
+  EXPECT_EQ(probe(b.pod->address4(), 80), 0) << "web is 80 on x/b";
+  EXPECT_EQ(probe(b.pod->address6(), 80), 0);
+  EXPECT_EQ(probe(b.pod->address4(), 81), 1);
+  EXPECT_EQ(probe(late.address4(), 80), 1) << "unknown: world defines no ports";
+
+  auto add = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {"endpoint", "add", "--name", "late", "--namespace", "x", "--label", "pod=late",
+                                     "--address", late.address4()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    ExecResult r = c.run(args);
+    EXPECT_TRUE(r.succeeded()) << r.describe();
+  };
+  add({});
+  EXPECT_EQ(probe(late.address4(), 80), 1) << "a pod, but it defines no web port";
+  add({"--port", "web=80"});
+  EXPECT_EQ(probe(late.address4(), 80), 0) << "defines web = 80, a number the compile resolved";
+  EXPECT_EQ(probe(late.address4(), 81), 1);
+  add({"--port", "web=81"});
+  EXPECT_EQ(probe(late.address4(), 81), 1) << "81 is no number the compile resolved web to";
+  EXPECT_EQ(probe(late.address4(), 80), 1);
+
+  ExecResult bad = c.run({"endpoint", "add", "--name", "late", "--namespace", "x", "--address", late.address4(),
+                          "--port", "web=http"});
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_NE(bad.err.find("--port wants NAME=NUMBER"), std::string::npos) << bad.describe();
 }
 
 }  // namespace

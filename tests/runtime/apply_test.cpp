@@ -186,6 +186,62 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   EXPECT_FALSE(loader::status(paths, &error));
 }
 
+// The shop's frontend calls the api pods on `tcp/http`, an egress named port:
+// its condition (`definesPort`) must survive the manifest, and a manifest that
+// carries one without promising the loader reads it is refused.
+TEST_F(ApplyTest, NamedPortConditionsRoundTripAndNeedTheirFeature) {
+  fs::path manifest = artifacts / "manifest.json";
+  std::ifstream in(manifest);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::string error;
+  auto m = artifacts::Manifest::fromJson(text, &error);
+  ASSERT_TRUE(m) << error;
+  EXPECT_EQ(m->toJson(), text);
+  const artifacts::SelectorEntry* cond = nullptr;
+  for (const auto& sel : m->selectors)
+    if (sel.definesPort) cond = &sel;
+  ASSERT_TRUE(cond) << "the shop has an egress named port";
+  EXPECT_EQ(*cond->definesPort, (labels::NamedPort{"http", 6, 8080}));
+  // Learned endpoints get the condition's bit only with the port.
+  labels::LabelSet api = {{"app", "api"}}, ns = {{"kubernetes.io/metadata.name", "shop"}};
+  auto has = [&](const std::vector<uint32_t>& bits) {
+    return std::find(bits.begin(), bits.end(), cond->bit) != bits.end();
+  };
+  EXPECT_TRUE(has(m->bitsFor("shop", api, ns, {{"http", 6, 8080}})));
+  EXPECT_FALSE(has(m->bitsFor("shop", api, ns, {})));
+  EXPECT_FALSE(has(m->bitsFor("shop", api, ns, {{"http", 6, 8081}})));
+  EXPECT_FALSE(has(m->bitsFor("shop", api, ns, {{"http", 17, 8080}})));
+
+  auto at = text.find(",\n    \"manifest:named-port-peers\"");
+  ASSERT_NE(at, std::string::npos) << text.substr(0, 400);
+  text.erase(at, std::string(",\n    \"manifest:named-port-peers\"").size());
+  EXPECT_FALSE(artifacts::Manifest::fromJson(text, &error));
+  EXPECT_NE(error.find(".definesPort: requiredFeatures must list \"manifest:named-port-peers\""), std::string::npos)
+      << error;
+  std::ofstream(manifest) << text;
+  EXPECT_FALSE(loader::apply(artifacts.string(), cgroupNode("/nonexistent"), paths, nullptr, &error));
+  EXPECT_TRUE(nothingApplied());
+}
+
+TEST(NodeConfig, NamedPortsOfLearnedEndpoints) {
+  std::string error;
+  auto node = loader::NodeConfig::parse(
+      R"({"peers": [{"name": "p", "labels": {}, "addresses": ["198.18.0.9"],
+                     "ports": [{"name": "web", "port": 8080}, {"name": "dns", "port": 53, "protocol": "udp"}]}]})",
+      &error);
+  ASSERT_TRUE(node) << error;
+  EXPECT_EQ(node->peers[0].ports, (std::vector<labels::NamedPort>{{"dns", 17, 53}, {"web", 6, 8080}}));
+  EXPECT_FALSE(loader::NodeConfig::parse(
+      R"({"peers": [{"name": "p", "labels": {}, "addresses": [], "ports": [{"name": "web", "port": 0}]}]})", &error));
+  EXPECT_EQ(error, "peers[0].ports[0].port: required, a port number 1-65535");
+  EXPECT_FALSE(loader::NodeConfig::parse(
+      R"({"peers": [{"name": "p", "labels": {}, "addresses": [], "ports": [{"name": "web", "port": 1, "protocol": "icmp"}]}]})",
+      &error));
+  EXPECT_EQ(error, "peers[0].ports[0].protocol: expected TCP, UDP or SCTP");
+  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x", "ports": []}]})", &error));
+  EXPECT_EQ(error, "endpoints[0].ports: named ports belong to endpoints learned after compile; give labels too");
+}
+
 TEST(NodeConfig, ErrorsNameTheField) {
   std::string error;
   EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x", "cgroup": "/y"}]})", &error));

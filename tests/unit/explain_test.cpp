@@ -204,6 +204,39 @@ TEST(ExplainVerdicts, OutsidePeerHasOneSide) {
   EXPECT_EQ(others(*out.e->egress), "t.policy:2:41 peer-mismatch\n");
 }
 
+// An egress rule on a named port is one rule per number in the IR; explain
+// still shows it once, by the part that fits the flow.
+TEST(ExplainVerdicts, EgressNamedPortIsOneRule) {
+  nlohmann::json inv = membrane::testing::xyzInventory();
+  for (auto& e : inv["endpoints"]) {
+    if (e["namespace"] != "y") continue;
+    if (e["name"] == "a") e["ports"] = {{{"name", "web"}, {"port", 80}}};
+    if (e["name"] == "b") e["ports"] = {{{"name", "web"}, {"port", 81}}};
+  }
+  XyzCluster c({{"t.policy", "namespace x\npolicy out {\n  selects { pod = a }\n  egress { allow to namespace y on tcp/web }\n}\n"}},
+               inv);
+  ASSERT_TRUE(c.ok());
+  Result r = explain(c, "x/a", "y/b", "tcp/81");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_TRUE(r.e->allowed);
+  ASSERT_TRUE(r.e->egress && r.e->egress->deciding);
+  EXPECT_EQ(r.e->egress->deciding->location, "t.policy:4:12");
+  EXPECT_TRUE(r.e->egress->others.empty()) << others(*r.e->egress);
+
+  r = explain(c, "x/a", "y/b", "tcp/80");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_FALSE(r.e->allowed);
+  ASSERT_EQ(r.e->egress->others.size(), 1u) << others(*r.e->egress);
+  EXPECT_EQ(r.e->egress->others[0].status, RuleVerdict::Status::PortMismatch);
+  EXPECT_EQ(r.e->egress->others[0].detail, "port 80 is not in tcp/81");
+
+  r = explain(c, "x/a", "y/c", "tcp/80");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_FALSE(r.e->allowed);
+  ASSERT_EQ(r.e->egress->others.size(), 1u) << others(*r.e->egress);
+  EXPECT_EQ(r.e->egress->others[0].status, RuleVerdict::Status::PeerMismatch) << "y/c defines no web port";
+}
+
 TEST(ExplainNames, EndpointsWorkloadsLabelsAndAddresses) {
   XyzCluster c(kPolicy);
   ASSERT_TRUE(c.ok());

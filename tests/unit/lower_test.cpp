@@ -430,19 +430,142 @@ TEST(LowerClasses, EgressNamedPortsDoNotSplitClasses) {
       endpoint("x", "a", {{"pod", "a"}}, "198.18.1.1", json::array({namedPort("web", 80)})),
       endpoint("x", "b", {{"pod", "b"}}, "198.18.1.2", json::array({namedPort("web", 81)})),
       endpoint("y", "a", {{"pod", "a"}}, "198.18.2.1", json::array({namedPort("web", 8080)})),
+  }));
+  Compiled c("namespace x\npolicy out { selects {} egress { allow to pods {} in namespace y on tcp/web } }", inv);
+  ASSERT_TRUE(c.ok());
+  const Program& p = c.ir();
+  ASSERT_EQ(p.classes.size(), 1u) << "the subject's own ports do not matter on egress\n" << toText(p);
+  EXPECT_EQ(p.classes[0].endpoints, (std::vector<std::string>{"x/a", "x/b"}));
+  EXPECT_EQ(c.diags().warningCount(), 0u) << c.diagnostics();
+}
+
+// ---- egress named ports, resolved in each destination -----------------------------------------
+
+// Kubernetes resolves an egress rule's named port in the destination pod, so
+// the rule allows 8080 towards y/a, 8443 towards y/b and nothing else.
+TEST(LowerEgressNamedPorts, EachDestinationIsReachedOnItsOwnNumberOnly) {
+  json inv = inventoryOf(json::array({
+      endpoint("x", "a", {{"pod", "a"}}, "198.18.1.1"),
+      endpoint("y", "a", {{"pod", "a"}}, "198.18.2.1", json::array({namedPort("web", 8080)})),
       endpoint("y", "b", {{"pod", "b"}}, "198.18.2.2", json::array({namedPort("web", 8443)})),
       endpoint("y", "c", {{"pod", "c"}}, "198.18.2.3", json::array({namedPort("web", 9000)})),
+      endpoint("y", "d", {{"pod", "d"}}, "198.18.2.4"),
   }));
   Compiled c("namespace x\npolicy out { selects {} egress { allow to pods {pod != c} in namespace y on tcp/web } }",
              inv);
   ASSERT_TRUE(c.ok());
   const Program& p = c.ir();
-  ASSERT_EQ(p.classes.size(), 1u) << toText(p);
-  EXPECT_EQ(p.classes[0].endpoints, (std::vector<std::string>{"x/a", "x/b"}));
-  ASSERT_EQ(p.classes[0].egress.rules.size(), 1u);
-  // The ports of the peers the rule matches (y/a, y/b), not the subject's and not y/c's.
-  EXPECT_EQ(p.classes[0].egress.rules[0].l4, (std::vector<L4Match>{{kTCP, {{8080, 8080}, {8443, 8443}}}}));
-  EXPECT_EQ(c.diags().warningCount(), 0u) << c.diagnostics();
+  const Endpoint& xa = *p.findEndpoint("x", "a");
+  struct Row {
+    const char* dst;
+    uint16_t port;
+    bool allowed;
+  };
+  for (Row row : {Row{"a", 8080, true}, Row{"a", 8443, false}, Row{"b", 8443, true}, Row{"b", 8080, false},
+                  Row{"c", 9000, false}, Row{"c", 8080, false}, Row{"d", 8080, false}, Row{"d", 8443, false}}) {
+    const Endpoint& dst = *p.findEndpoint("y", row.dst);
+    Verdict v = evaluate(p, xa, Direction::Egress, Peer::endpoint(p.identity(dst.identity), dst.addresses[0]),
+                         {kTCP, row.port});
+    EXPECT_EQ(v.allowed, row.allowed) << "x/a -> y/" << row.dst << " tcp/" << row.port << "\n" << toText(p);
+  }
+  // One IR rule per number, all with the source rule's id, each towards the
+  // pods that define the name with that number.
+  const auto& rules = p.classes[0].egress.rules;
+  ASSERT_EQ(rules.size(), 2u) << toText(p);
+  uint32_t id = c.rule("allow to pods {pod != c} in namespace y on tcp/web");
+  for (const auto& r : rules) {
+    EXPECT_EQ(r.id, id);
+    ASSERT_EQ(r.peer.selectorBits.size(), 1u);
+    const PeerSelector& cond = p.selectors.at(r.peer.selectorBits[0]);
+    ASSERT_TRUE(cond.definesPort);
+    EXPECT_EQ(r.l4, (std::vector<L4Match>{{kTCP, {{cond.definesPort->port, cond.definesPort->port}}}}));
+    EXPECT_EQ(cond.pods.str(), "{pod != c}");
+  }
+  EXPECT_EQ(p.selectors.at(rules[0].peer.selectorBits[0]).str(),
+            "pods {pod != c} in namespace y defining tcp port web = 8080");
+}
+
+TEST(LowerEgressNamedPorts, NumbersAndNamesInOneRule) {
+  json inv = inventoryOf(json::array({
+      endpoint("x", "a", {{"pod", "a"}}, "198.18.1.1"),
+      endpoint("y", "a", {{"pod", "a"}}, "198.18.2.1", json::array({namedPort("web", 80)})),
+      endpoint("y", "b", {{"pod", "b"}}, "198.18.2.2", json::array({namedPort("web", 81)})),
+  }));
+  Compiled c("namespace x\npolicy out { selects {} egress { allow to namespace y on tcp/{web, 443}, udp } }", inv);
+  ASSERT_TRUE(c.ok());
+  const Program& p = c.ir();
+  const Endpoint& xa = *p.findEndpoint("x", "a");
+  auto allowed = [&](const char* dst, uint8_t proto, uint16_t port) {
+    const Endpoint& e = *p.findEndpoint("y", dst);
+    return evaluate(p, xa, Direction::Egress, Peer::endpoint(p.identity(e.identity)), {proto, port}).allowed;
+  };
+  // The numbered part keeps the whole peer set.
+  EXPECT_TRUE(allowed("a", kTCP, 443));
+  EXPECT_TRUE(allowed("b", kTCP, 443));
+  EXPECT_TRUE(allowed("b", kUDP, 80));
+  EXPECT_TRUE(allowed("a", kTCP, 80));
+  EXPECT_FALSE(allowed("a", kTCP, 81));
+  EXPECT_TRUE(allowed("b", kTCP, 81));
+  EXPECT_FALSE(allowed("b", kTCP, 80));
+}
+
+// `to all` / `to cluster` with a named port: any pod that defines it, and
+// nothing that is not a pod (world and the host define no ports). CIDR peers
+// narrow to the known endpoints inside them that define the number.
+TEST(LowerEgressNamedPorts, EntitiesAndCidrsNarrowToPodsDefiningThePort) {
+  json inv = inventoryOf(json::array({
+      endpoint("x", "a", {{"pod", "a"}}, "198.18.1.1"),
+      endpoint("y", "a", {{"pod", "a"}}, "198.18.2.1", json::array({namedPort("web", 80)})),
+      endpoint("z", "a", {{"pod", "a"}}, "198.18.3.1", json::array({namedPort("web", 81)})),
+  }));
+  for (const char* peer : {"all", "cluster", "cidr 198.18.0.0/16"}) {
+    Compiled c(std::string("namespace x\npolicy out { selects {pod = a} egress { allow to ") + peer + " on tcp/web } }",
+               inv);
+    ASSERT_TRUE(c.ok()) << peer;
+    const Program& p = c.ir();
+    const Endpoint& xa = *p.findEndpoint("x", "a");
+    auto toPod = [&](const char* ns, uint16_t port) {
+      const Endpoint& e = *p.findEndpoint(ns, "a");
+      return evaluate(p, xa, Direction::Egress, Peer::endpoint(p.identity(e.identity), e.addresses[0]), {kTCP, port})
+          .allowed;
+    };
+    EXPECT_TRUE(toPod("y", 80)) << peer << "\n" << toText(p);
+    EXPECT_FALSE(toPod("y", 81)) << peer;
+    EXPECT_TRUE(toPod("z", 81)) << peer;
+    EXPECT_FALSE(toPod("z", 80)) << peer;
+    for (const char* outside : {"198.18.9.9", "198.19.0.1"})
+      for (uint16_t port : {80, 81})
+        EXPECT_FALSE(evaluate(p, xa, Direction::Egress, Peer::world(*net::Address::parse(outside)), {kTCP, port}).allowed)
+            << peer << " -> " << outside << ":" << port;
+    EXPECT_FALSE(evaluate(p, xa, Direction::Egress, Peer::host(), {kTCP, 80}).allowed) << peer;
+  }
+}
+
+// Endpoints with the same labels but different numbers for a name some rule
+// resolves per destination get different identities; names no egress rule
+// uses do not split identities.
+TEST(LowerEgressNamedPorts, IdentitiesSplitOnlyByNamesTheRulesUse) {
+  json inv = inventoryOf(json::array({
+      endpoint("x", "a", {{"pod", "a"}}, "198.18.1.1"),
+      endpoint("y", "old", {{"app", "web"}}, "198.18.2.1", json::array({namedPort("web", 80), namedPort("m", 9)})),
+      endpoint("y", "new", {{"app", "web"}}, "198.18.2.2", json::array({namedPort("web", 81), namedPort("m", 9)})),
+      endpoint("y", "other", {{"app", "web"}}, "198.18.2.3", json::array({namedPort("web", 81), namedPort("m", 10)})),
+  }));
+  Compiled c("namespace x\npolicy out { selects {pod = a} egress { allow to pods {app = web} in namespace y on tcp/web } }",
+             inv);
+  ASSERT_TRUE(c.ok());
+  const Program& p = c.ir();
+  const Endpoint& oldEp = *p.findEndpoint("y", "old");
+  const Endpoint& newEp = *p.findEndpoint("y", "new");
+  const Endpoint& other = *p.findEndpoint("y", "other");
+  EXPECT_NE(oldEp.identity, newEp.identity);
+  EXPECT_EQ(newEp.identity, other.identity) << "port m is not resolved per destination";
+  const Identity& id = *p.identity(newEp.identity);
+  EXPECT_EQ(id.ports, (std::vector<labels::NamedPort>{{"web", kTCP, 81}}));
+  const Endpoint& xa = *p.findEndpoint("x", "a");
+  EXPECT_TRUE(evaluate(p, xa, Direction::Egress, Peer::endpoint(p.identity(oldEp.identity)), {kTCP, 80}).allowed);
+  EXPECT_FALSE(evaluate(p, xa, Direction::Egress, Peer::endpoint(p.identity(oldEp.identity)), {kTCP, 81}).allowed);
+  EXPECT_TRUE(evaluate(p, xa, Direction::Egress, Peer::endpoint(&id), {kTCP, 81}).allowed);
 }
 
 // ---- ports ------------------------------------------------------------------------------------
