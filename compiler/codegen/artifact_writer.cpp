@@ -24,7 +24,9 @@ std::string objectName(uint32_t classId) { return "class-" + std::to_string(clas
 
 static artifacts::DirectionSummary summary(const ir::DirectionPolicy& d) {
   artifacts::DirectionSummary s{d.enforced, d.audited, {}};
-  for (const auto& r : d.rules) s.rules.push_back(r.id);
+  // The parts of one rule (egress named ports, one per number) are adjacent.
+  for (const auto& r : d.rules)
+    if (s.rules.empty() || s.rules.back() != r.id) s.rules.push_back(r.id);
   return s;
 }
 
@@ -108,6 +110,7 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
     e.sha256 = artifacts::sha256Hex(obj.elf);
     e.policies = cls.policies;
     e.endpoints = cls.endpoints;
+    e.ingressNamedPorts = cls.ingressNamedPorts;
     e.ingress = summary(cls.ingress);
     e.egress = summary(cls.egress);
     e.portIntervals = obj.stats.intervals;

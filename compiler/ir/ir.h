@@ -101,12 +101,16 @@ struct DirectionPolicy {
   std::vector<Rule> rules;  // deny rules first, then allow rules; each group by id
 };
 
-// Endpoints selected by the same set of policies (and resolving named ports
-// the same way) share a class and, later, one compiled program.
+// Endpoints selected by the same set of policies (and giving the port names
+// their ingress rules use the same numbers) share a class and, later, one
+// compiled program.
 struct EndpointClass {
   uint32_t id = 0;
   std::vector<std::string> policies;  // sorted
   std::vector<std::string> endpoints; // "namespace/name", sorted
+  // The port names its ingress rules use, sorted by (protocol, name), with
+  // the number its endpoints give each (all the same, by construction).
+  std::vector<labels::PortNameBinding> ingressNamedPorts;
   DirectionPolicy ingress, egress;
 
   const DirectionPolicy& direction(Direction d) const { return d == Direction::Ingress ? ingress : egress; }

@@ -88,12 +88,15 @@ json toJson(const Program& p) {
                               {"class", e.classIndex ? json(*e.classIndex) : json(nullptr)}});
   }
   j["classes"] = json::array();
-  for (const auto& c : p.classes)
-    j["classes"].push_back({{"id", c.id},
-                            {"policies", c.policies},
-                            {"endpoints", c.endpoints},
-                            {"ingress", toJson(c.ingress)},
-                            {"egress", toJson(c.egress)}});
+  for (const auto& c : p.classes) {
+    json cj = {{"id", c.id},
+               {"policies", c.policies},
+               {"endpoints", c.endpoints},
+               {"ingress", toJson(c.ingress)},
+               {"egress", toJson(c.egress)}};
+    if (!c.ingressNamedPorts.empty()) cj["ingressNamedPorts"] = c.ingressNamedPorts;
+    j["classes"].push_back(cj);
+  }
   j["rules"] = json::array();
   for (const auto& [id, r] : p.rules)
     j["rules"].push_back({{"id", id},
@@ -154,6 +157,15 @@ std::string toText(const Program& p) {
     out += "\n  policies:  ";
     for (size_t i = 0; i < c.policies.size(); ++i) out += (i ? ", " : "") + c.policies[i];
     out += "\n";
+    if (!c.ingressNamedPorts.empty()) {
+      out += "  named ports: ";
+      for (size_t i = 0; i < c.ingressNamedPorts.size(); ++i) {
+        const auto& b = c.ingressNamedPorts[i];
+        out += (i ? ", " : "") + labels::portProtocolName(b.protocol) + "/" + b.name + " = " +
+               (b.port ? std::to_string(*b.port) : "undefined");
+      }
+      out += "\n";
+    }
     for (Direction d : {Direction::Ingress, Direction::Egress}) {
       const auto& dp = c.direction(d);
       out += std::string("  ") + directionName(d) + ": " + (dp.enforced ? "default deny" : "open") +

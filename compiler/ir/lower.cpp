@@ -305,8 +305,8 @@ class Lowering {
   }
 
   void buildEndpointsAndClasses() {
-    // Class key: the selecting policies plus, for ingress named ports, what
-    // they resolve to on this endpoint.
+    // Class key: the selecting policies plus what the endpoint gives the
+    // names its ingress rules use (which decides how they resolve on it).
     std::map<std::string, uint32_t> classByKey;
     for (size_t e = 0; e < inv_.endpoints.size(); ++e) {
       const auto& ep = inv_.endpoints[e];
@@ -317,6 +317,7 @@ class Lowering {
 
       EndpointClass cls;
       std::string key;
+      std::set<std::pair<uint8_t, std::string>> ingressNames;
       for (size_t p : selecting) {
         const auto& pol = checked_.policies[p];
         cls.policies.push_back(pol.key());
@@ -334,13 +335,11 @@ class Lowering {
           lowered.loc = rule.range;
           lowered.peer = peerMatch(rule);
           auto& rules = (rule.direction == Direction::Ingress ? cls.ingress : cls.egress).rules;
-          size_t before = rules.size();
+          if (rule.direction == Direction::Ingress)
+            for (const auto& spec : rule.l4)
+              for (const auto& np : spec.namedPorts) ingressNames.insert({np.protocol, np.name});
           if (auto l4 = l4For(rule, id, ep)) {
             lowered.l4 = std::move(*l4);
-            if (rule.direction == Direction::Ingress) {
-              for (const auto& spec : rule.l4)
-                if (!spec.namedPorts.empty()) key += "r" + std::to_string(id) + "=" + l4Key(lowered.l4) + ";";
-            }
             rules.push_back(lowered);
           }
           if (auto it = egressNamedPorts_.find({p, r}); it != egressNamedPorts_.end()) {
@@ -351,10 +350,11 @@ class Lowering {
               rules.push_back(std::move(part));
             }
           }
-          // A rule whose ports resolve to nothing can match nothing.
-          if (rules.size() == before) key += "r" + std::to_string(id) + "=none;";
         }
       }
+      cls.ingressNamedPorts = labels::bindingsOf({ingressNames.begin(), ingressNames.end()}, ep.ports);
+      for (const auto& b : cls.ingressNamedPorts)
+        key += labels::portProtocolName(b.protocol) + "/" + b.name + "=" + (b.port ? std::to_string(*b.port) : "-") + ";";
       for (auto* dp : {&cls.ingress, &cls.egress}) {
         std::stable_sort(dp->rules.begin(), dp->rules.end(), [](const Rule& a, const Rule& b) {
           if (a.action != b.action) return a.action == Action::Deny;
@@ -369,15 +369,6 @@ class Lowering {
       out_.classes[it->second].endpoints.push_back(ep.ns + "/" + ep.name);
       out_.endpoints[e].classIndex = it->second;
     }
-  }
-
-  static std::string l4Key(const std::vector<L4Match>& l4) {
-    std::string k;
-    for (const auto& m : l4) {
-      k += std::to_string(m.protocol) + ":";
-      for (const auto& r : m.ports) k += std::to_string(r.first) + "-" + std::to_string(r.last) + ",";
-    }
-    return k;
   }
 };
 

@@ -149,21 +149,24 @@ std::string Manifest::toJson() const {
                              {"audit", p.audit},
                              {"selects", p.selects}});
   j["classes"] = json::array();
-  for (const auto& c : classes)
-    j["classes"].push_back({{"id", c.id},
-                            {"object", c.object},
-                            {"sha256", c.sha256},
-                            {"policies", c.policies},
-                            {"endpoints", c.endpoints},
-                            {"ingress", direction(c.ingress)},
-                            {"egress", direction(c.egress)},
-                            {"lowering",
-                             {{"portIntervals", c.portIntervals},
-                              {"leafRuleTests", c.leafRuleTests},
-                              {"maxLeafRules", c.maxLeafRules},
-                              {"foldedCidrs", c.foldedCidrs},
-                              {"tableLeaves", c.tableLeaves},
-                              {"tableEntries", c.tableEntries}}}});
+  for (const auto& c : classes) {
+    json cj = {{"id", c.id},
+               {"object", c.object},
+               {"sha256", c.sha256},
+               {"policies", c.policies},
+               {"endpoints", c.endpoints},
+               {"ingress", direction(c.ingress)},
+               {"egress", direction(c.egress)},
+               {"lowering",
+                {{"portIntervals", c.portIntervals},
+                 {"leafRuleTests", c.leafRuleTests},
+                 {"maxLeafRules", c.maxLeafRules},
+                 {"foldedCidrs", c.foldedCidrs},
+                 {"tableLeaves", c.tableLeaves},
+                 {"tableEntries", c.tableEntries}}}};
+    if (!c.ingressNamedPorts.empty()) cj["ingressNamedPorts"] = c.ingressNamedPorts;
+    j["classes"].push_back(cj);
+  }
   j["rules"] = json::array();
   for (const auto& r : rules)
     j["rules"].push_back({{"id", r.id},
@@ -269,6 +272,23 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
         throw FieldError(p + ".sha256: expected 64 lowercase hex digits");
       c.policies = get<std::vector<std::string>>(classes[i], p, "policies");
       c.endpoints = get<std::vector<std::string>>(classes[i], p, "endpoints");
+      if (classes[i].contains("ingressNamedPorts")) {
+        const json& names = array(classes[i], p, "ingressNamedPorts");
+        for (size_t k = 0; k < names.size(); ++k) {
+          std::string at = p + ".ingressNamedPorts[" + std::to_string(k) + "]";
+          labels::PortNameBinding b;
+          if (names[k].contains("port")) {
+            labels::NamedPort np = readNamedPort(names[k], at);
+            b = {np.name, np.protocol, np.port};
+          } else {
+            b.name = get<std::string>(names[k], at, "name");
+            auto proto = labels::portProtocolFromName(get<std::string>(names[k], at, "protocol"));
+            if (b.name.empty() || !proto) throw FieldError(at + ": expected a name and tcp, udp or sctp");
+            b.protocol = *proto;
+          }
+          c.ingressNamedPorts.push_back(std::move(b));
+        }
+      }
       c.ingress = readDirection(classes[i], p, "ingress");
       c.egress = readDirection(classes[i], p, "egress");
       if (auto it = classes[i].find("lowering"); it != classes[i].end() && it->is_object()) {

@@ -78,6 +78,9 @@ struct ClassEntry {
   std::string sha256;  // hex, of the object file
   std::vector<std::string> policies;   // policy keys, sorted
   std::vector<std::string> endpoints;  // "namespace/name"
+  // What the class's endpoints give the port names its ingress rules use:
+  // an endpoint learned after compile belongs here only if it gives the same.
+  std::vector<labels::PortNameBinding> ingressNamedPorts;
   DirectionSummary ingress, egress;
   // How the compiler lowered the decision (for review and benchmarks).
   uint64_t portIntervals = 0;

@@ -138,6 +138,18 @@ std::optional<uint8_t> portProtocolFromName(const std::string& name) {
   return std::nullopt;
 }
 
+std::vector<PortNameBinding> bindingsOf(const std::vector<std::pair<uint8_t, std::string>>& names,
+                                        const std::vector<NamedPort>& ports) {
+  std::vector<PortNameBinding> out;
+  for (const auto& [protocol, name] : names) {
+    PortNameBinding b{name, protocol, std::nullopt};
+    for (const auto& p : ports)
+      if (p.protocol == protocol && p.name == name) b.port = p.port;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 bool PeerCondition::matches(const std::string& endpointNs, const LabelSet& endpointLabels,
                             const LabelSet& namespaceLabels, const std::vector<NamedPort>& endpointPorts) const {
   if (definesPort && std::find(endpointPorts.begin(), endpointPorts.end(), *definesPort) == endpointPorts.end())
@@ -172,6 +184,11 @@ void to_json(nlohmann::json& j, const Selector& s) { j = s.requirements; }
 
 void to_json(nlohmann::json& j, const NamedPort& p) {
   j = {{"name", p.name}, {"protocol", portProtocolName(p.protocol)}, {"port", p.port}};
+}
+
+void to_json(nlohmann::json& j, const PortNameBinding& b) {
+  j = {{"name", b.name}, {"protocol", portProtocolName(b.protocol)}};
+  if (b.port) j["port"] = *b.port;
 }
 
 void to_json(nlohmann::json& j, const PeerCondition& c) {

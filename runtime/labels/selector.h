@@ -70,6 +70,22 @@ struct NamedPort {
   friend auto operator<=>(const NamedPort&, const NamedPort&) = default;
 };
 
+// What an endpoint gives one port name: a number, or nothing (undefined).
+// Ingress rules on a named port resolve on the endpoint itself, so endpoints
+// of one policy set are classed by these; a node matches endpoints it learns
+// after the compile against them.
+struct PortNameBinding {
+  std::string name;
+  uint8_t protocol = 6;
+  std::optional<uint16_t> port;
+  friend auto operator<=>(const PortNameBinding&, const PortNameBinding&) = default;
+};
+
+// The binding of each (protocol, name) of `names` among `ports`, in the
+// order of `names`.
+std::vector<PortNameBinding> bindingsOf(const std::vector<std::pair<uint8_t, std::string>>& names,
+                                        const std::vector<NamedPort>& ports);
+
 // "tcp", "udp" or "sctp" (the protocols a named port can have); any other
 // number as digits.
 std::string portProtocolName(uint8_t protocol);
@@ -95,6 +111,8 @@ void from_json(const nlohmann::json& j, Requirement& r);
 void to_json(nlohmann::json& j, const Selector& s);
 void from_json(const nlohmann::json& j, Selector& s);
 void to_json(nlohmann::json& j, const NamedPort& p);
+// {"name", "protocol", "port"}; "port" absent when the name is undefined.
+void to_json(nlohmann::json& j, const PortNameBinding& b);
 // {"pods", "namespaceScope": "exact" | "selector" | "any", "namespace" or
 // "namespaces", "definesPort"}: the form the IR listing and the manifest share.
 void to_json(nlohmann::json& j, const PeerCondition& c);

@@ -240,18 +240,28 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
     if ((p.clusterwide || p.ns == e.ns) && p.selects.matches(*e.labels)) selecting.push_back(p.key);
   std::sort(selecting.begin(), selecting.end());
   if (selecting.empty()) return true;
-  std::vector<uint32_t> candidates;
+  // Classes of one policy set differ by what their endpoints give the port
+  // names ingress rules use; the endpoint's own ports pick among them.
+  std::vector<const artifacts::ClassEntry*> candidates;
   for (const auto& c : m.classes)
-    if (c.policies == selecting) candidates.push_back(c.id);
-  if (candidates.size() == 1) {
-    cls = candidates[0];
-    return true;
+    if (c.policies == selecting) candidates.push_back(&c);
+  std::string theirs;
+  for (const auto* c : candidates) {
+    std::vector<std::pair<uint8_t, std::string>> names;
+    for (const auto& b : c->ingressNamedPorts) names.emplace_back(b.protocol, b.name);
+    if (labels::bindingsOf(names, e.ports) == c->ingressNamedPorts) {
+      cls = c->id;
+      return true;
+    }
+    std::string one;
+    for (const auto& b : c->ingressNamedPorts)
+      one += (one.empty() ? "" : ", ") + labels::portProtocolName(b.protocol) + "/" + b.name + "=" +
+             (b.port ? std::to_string(*b.port) : "undefined");
+    theirs += (theirs.empty() ? "" : "; ") + ("class " + std::to_string(c->id) + ": " + one);
   }
-  if (candidates.size() > 1) {
-    // Classes with the same policies differ by how named ports resolved,
-    // which only the compile knows.
-    if (error) *error = "endpoint " + e.key() + " matches " + std::to_string(candidates.size()) +
-                        " classes that differ by named ports; recompile with it in the inventory";
+  if (!candidates.empty()) {
+    if (error) *error = "endpoint " + e.key() + " gives its named ports numbers no class compiled for its policies has (" +
+                        theirs + "); give its ports, or recompile with it in the inventory";
     return false;
   }
   std::string list;

@@ -223,6 +223,43 @@ TEST_F(ApplyTest, NamedPortConditionsRoundTripAndNeedTheirFeature) {
   EXPECT_TRUE(nothingApplied());
 }
 
+// A local endpoint learned after the compile runs the class compiled for its
+// policies and for what it gives the port names their ingress rules use: the
+// shop's api class resolved tcp/http = 8080 and tcp/metrics = 9090.
+TEST_F(ApplyTest, LearnedEndpointsPickTheirClassByNamedPorts) {
+  MB_REQUIRE_KERNEL_BPF();
+  TestCgroup cg;
+  ASSERT_TRUE(fs::exists(cg.path)) << "cannot create a test cgroup";
+  auto node = [&](const std::string& ports) {
+    std::string error;
+    auto n = loader::NodeConfig::parse(R"({"endpoints": [{"name": "api-9", "namespace": "shop", "labels": {"app": "api"},
+        "cgroup": ")" + cg.path.string() + R"(", "ports": )" + ports + "}]}",
+                                       &error);
+    EXPECT_TRUE(n) << error;
+    return *n;
+  };
+  std::string error;
+  EXPECT_FALSE(loader::apply(artifacts.string(), node("[]"), paths, nullptr, &error));
+  EXPECT_NE(error.find("endpoint shop/api-9 gives its named ports numbers no class compiled for its policies has "
+                       "(class 1: tcp/http=8080, tcp/metrics=9090)"),
+            std::string::npos)
+      << error;
+  EXPECT_TRUE(nothingApplied());
+  EXPECT_FALSE(loader::apply(artifacts.string(), node(R"([{"name": "http", "port": 80}, {"name": "metrics", "port": 9090}])"),
+                             paths, nullptr, &error));
+  EXPECT_TRUE(nothingApplied());
+
+  ASSERT_TRUE(loader::apply(artifacts.string(),
+                            node(R"([{"name": "http", "port": 8080}, {"name": "metrics", "port": 9090},
+                                     {"name": "other", "port": 1}])"),
+                            paths, nullptr, &error))
+      << error;
+  auto s = loader::status(paths, &error);
+  ASSERT_TRUE(s) << error;
+  ASSERT_EQ(s->endpoints.size(), 1u);
+  EXPECT_EQ(s->endpoints[0].classId, std::optional<uint32_t>(1));
+}
+
 TEST(NodeConfig, NamedPortsOfLearnedEndpoints) {
   std::string error;
   auto node = loader::NodeConfig::parse(

@@ -415,6 +415,12 @@ TEST(LowerClasses, IngressNamedPortsSplitClasses) {
   EXPECT_EQ(b->endpoints, std::vector<std::string>{"x/b"});
   EXPECT_EQ(d->endpoints, (std::vector<std::string>{"x/d", "x/e"})) << "a UDP port named web is not tcp/web";
   EXPECT_EQ(a->policies, b->policies);
+  // Recorded per class, so a node can place endpoints learned later.
+  using B = labels::PortNameBinding;
+  EXPECT_EQ(a->ingressNamedPorts, (std::vector<B>{{"web", kTCP, 80}}));
+  EXPECT_EQ(b->ingressNamedPorts, (std::vector<B>{{"web", kTCP, 81}}));
+  EXPECT_EQ(d->ingressNamedPorts, (std::vector<B>{{"web", kTCP, std::nullopt}}));
+  EXPECT_EQ(toJson(p)["classes"][d->id]["ingressNamedPorts"], json::parse(R"([{"name": "web", "protocol": "tcp"}])"));
   ASSERT_EQ(a->ingress.rules.size(), 1u);
   EXPECT_EQ(a->ingress.rules[0].l4, (std::vector<L4Match>{{kTCP, {{80, 80}}}}));
   ASSERT_EQ(b->ingress.rules.size(), 1u);
