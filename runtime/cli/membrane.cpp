@@ -4,11 +4,15 @@
 //
 // Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage.
 #include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <ctime>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "loader/events.h"
 #include "loader/kernel.h"
 #include "loader/loader.h"
 
@@ -75,6 +79,63 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
   return 0;
 }
 
+std::atomic<bool> stopEvents{false};
+
+// 2026-11-26T05:40:01.123456Z
+std::string isoTime(uint64_t ns) {
+  time_t secs = static_cast<time_t>(ns / 1000000000ull);
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lluZ", static_cast<unsigned long long>(ns % 1000000000ull / 1000));
+  return std::string(buf) + frac;
+}
+
+std::string endText(const loader::FlowEnd& e, uint8_t protocol) {
+  bool ports = protocol == 6 || protocol == 17 || protocol == 132;
+  std::string a = e.address.family == net::Family::V6 ? "[" + e.address.str() + "]" : e.address.str();
+  if (ports) a += ":" + std::to_string(e.port);
+  return e.name.empty() ? a : a + " (" + e.name + ")";
+}
+
+int runEvents(const loader::Paths& paths, const std::string& output, const loader::EventOptions& options) {
+  std::signal(SIGINT, [](int) { stopEvents = true; });
+  std::signal(SIGTERM, [](int) { stopEvents = true; });
+  std::string error;
+  bool ok = loader::readEvents(paths, options, [&](const loader::FlowEvent& e) {
+    if (output == "json") {
+      auto end = [](const loader::FlowEnd& x) {
+        nlohmann::json j = {{"address", x.address.str()}, {"port", x.port}};
+        if (!x.name.empty()) j["endpoint"] = x.name;
+        return j;
+      };
+      nlohmann::json j = {{"time", isoTime(e.wallTimeNs)},
+                          {"kind", e.kind},
+                          {"direction", e.direction},
+                          {"endpoint", e.endpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(e.endpoint)},
+                          {"endpointId", e.endpointId},
+                          {"protocol", loader::protocolText(e.protocol)},
+                          {"src", end(e.src)},
+                          {"dst", end(e.dst)},
+                          {"rule", {{"id", e.ruleId}, {"text", e.ruleText}, {"location", e.ruleLocation}}}};
+      if (e.protocol == 1 || e.protocol == 58) j["icmpType"] = e.dst.port;
+      std::cout << j.dump() << "\n";
+    } else {
+      std::string icmp = e.protocol == 1 || e.protocol == 58 ? " type " + std::to_string(e.dst.port) : "";
+      std::cout << isoTime(e.wallTimeNs) << " " << e.kind << " " << e.direction << " "
+                << (e.endpoint.empty() ? "endpoint " + std::to_string(e.endpointId) : e.endpoint) << ": "
+                << loader::protocolText(e.protocol) << icmp << " " << endText(e.src, e.protocol) << " -> "
+                << endText(e.dst, e.protocol) << "  rule " << e.ruleId << " " << e.ruleText
+                << (e.ruleLocation.empty() ? "" : " (" + e.ruleLocation + ")") << "\n";
+    }
+    std::cout.flush();  // one line per event, as it happens: pipelines read it live
+  }, &error);
+  if (!ok) return fail(error);
+  return std::cout.good() ? 0 : fail("cannot write the events");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,6 +164,27 @@ int main(int argc, char** argv) {
   status->add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
   auto* detach = app.add_subcommand("detach", "Remove every program, link and map membrane attached");
+
+  loader::EventOptions eventOptions;
+  std::string eventOutput = "text";
+  double eventTimeout = -1;
+  auto* events = app.add_subcommand(
+      "events", "Print flow events as they happen: denies and audit findings, with the endpoint, peer and rule");
+  events->add_option("-o,--output", eventOutput, "text, or json (one object per line)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  events->add_option("--count", eventOptions.count, "Stop after this many events (default: until interrupted)");
+  events->add_option("--timeout", eventTimeout, "Stop after this many seconds (default: until interrupted)")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            char* end = nullptr;
+            double d = std::strtod(v.c_str(), &end);
+            return end != v.c_str() && *end == 0 && d >= 0 && d < 1e9 ? std::string()
+                                                                     : "expected seconds (0 or more), got '" + v + "'";
+          },
+          "SECONDS"));
+  events->add_flag("--backlog", eventOptions.backlog,
+                   "Also print events written before the command started and not read yet");
 
   auto* endpoint = app.add_subcommand("endpoint", "Tell the datapath about endpoints learned after compile");
   endpoint->require_subcommand(1);
@@ -142,6 +224,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (status->parsed()) return runStatus(paths, output);
+  if (events->parsed()) {
+    eventOptions.timeoutMs = eventTimeout < 0 ? -1 : static_cast<int>(eventTimeout * 1000);
+    eventOptions.stop = &stopEvents;
+    return runEvents(paths, eventOutput, eventOptions);
+  }
   if (detach->parsed()) return loader::detachAll(paths, &error) ? 0 : fail(error);
   if (add->parsed()) {
     loader::NodeEndpoint e;

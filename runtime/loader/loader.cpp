@@ -772,4 +772,8 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   return s;
 }
 
+std::optional<artifacts::Manifest> appliedManifest(const Paths& paths, std::string* error) {
+  return loadAppliedManifest(paths, error);
+}
+
 }  // namespace membrane::loader

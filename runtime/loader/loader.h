@@ -79,6 +79,10 @@ struct Status {
 
 std::optional<Status> status(const Paths& paths, std::string* error);
 
+// The manifest of the version applied on this node (the state directory's
+// copy); nullopt with `error` set when nothing is applied.
+std::optional<artifacts::Manifest> appliedManifest(const Paths& paths, std::string* error);
+
 // The datapath id of an endpoint (mb_config.endpoint_id): stable across
 // versions and nodes, from its namespace and name.
 uint32_t endpointId(const std::string& key);

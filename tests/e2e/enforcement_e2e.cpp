@@ -134,6 +134,7 @@ class Cluster {
   }
 
   const ir::Endpoint& endpoint(const Member& m) const { return *program().findEndpoint(m.ns, m.name); }
+  const fs::path& workDir() const { return work_; }
 
   std::string attach = "auto";  // membrane --attach
 
@@ -553,6 +554,84 @@ TEST(Enforcement, EgressNamedPortsFollowTheDestinationsOwnNumber) {
                           "--port", "web=http"});
   EXPECT_EQ(bad.exitCode, 1);
   EXPECT_NE(bad.err.find("--port wants NAME=NUMBER"), std::string::npos) << bad.describe();
+}
+
+// `membrane events` prints what the datapath denied, named from the applied
+// version: the enforcing endpoint, both ends and the deciding rule (or the
+// default deny). Allowed flows write no events; events older than the
+// command are left out unless asked for with --backlog.
+TEST(Enforcement, EventsNameTheEndpointThePeersAndTheRule) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "b", {}}, {"x", "c", {}}});
+  std::vector<Process> servers;
+  startServers(c, servers);
+  ASSERT_TRUE(c.apply(c.compile(R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/80
+    deny from pods { pod = c } on tcp/81
+  }
+}
+)",
+                                "events"))
+                  .succeeded());
+  const auto& a = c.members()[0];
+  const auto& b = c.members()[1];
+  const auto& cc = c.members()[2];
+  auto probe = [&](const Cluster::Member& from, int port) {
+    return from.pod->exec({proberPath(), "probe", "tcp", a.pod->address4(), std::to_string(port), "--timeout-ms", "300"})
+        .exitCode;
+  };
+  ASSERT_EQ(probe(cc, 81), 1);
+  ExecResult fresh = c.run({"events", "-o", "json", "--timeout", "0.5"});
+  ASSERT_TRUE(fresh.succeeded()) << fresh.describe();
+  EXPECT_EQ(fresh.out, "") << "the deny happened before the command started";
+
+  ASSERT_EQ(probe(b, 80), 0);
+  ASSERT_EQ(probe(cc, 81), 1);
+  ASSERT_EQ(probe(cc, 80), 1);
+
+  ExecResult backlog = c.run({"events", "-o", "json", "--backlog", "--timeout", "1"});
+  ASSERT_TRUE(backlog.succeeded()) << backlog.describe();
+  std::map<int, nlohmann::json> byPort;
+  std::istringstream lines(backlog.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    byPort[j["dst"]["port"].get<int>()] = j;
+    EXPECT_NE(j["src"].value("endpoint", ""), "x/b") << "allowed flows write no events: " << line;
+  }
+  ASSERT_EQ(byPort.size(), 2u) << backlog.out;
+  const auto& denied = byPort[81];
+  EXPECT_EQ(denied["kind"], "deny");
+  EXPECT_EQ(denied["direction"], "ingress");
+  EXPECT_EQ(denied["endpoint"], "x/a");
+  EXPECT_EQ(denied["protocol"], "tcp");
+  EXPECT_EQ(denied["src"]["endpoint"], "x/c");
+  EXPECT_EQ(denied["src"]["address"], cc.pod->address4());
+  EXPECT_EQ(denied["dst"]["endpoint"], "x/a");
+  EXPECT_EQ(denied["rule"]["text"], "deny from pods { pod = c } on tcp/81");
+  EXPECT_EQ(denied["rule"]["location"], "events.policy:6:5");
+  EXPECT_NE(denied["rule"]["id"], 0);
+  const auto& byDefault = byPort[80];
+  EXPECT_EQ(byDefault["rule"]["id"], 0);
+  EXPECT_EQ(byDefault["rule"]["text"], "default deny");
+
+  // Text, one line per event; --count stops after that many.
+  Process live = Topology::spawn(c.topology().hostNamespace(),
+                                 {MEMBRANE_BIN, "--bpffs", (c.workDir() / "bpf").string(), "--state-dir",
+                                  (c.workDir() / "state").string(), "events", "--count", "1", "--timeout", "10"});
+  ExecResult text;
+  for (int attempt = 0; attempt < 20 && live.running(); ++attempt) {
+    probe(cc, 81);  // until the reader, started concurrently, has seen one
+  }
+  text = live.wait(Millis(5000));
+  ASSERT_TRUE(text.succeeded()) << text.describe();
+  EXPECT_EQ(std::count(text.out.begin(), text.out.end(), '\n'), 1) << text.out;
+  EXPECT_NE(text.out.find(" deny ingress x/a: tcp " + cc.pod->address4()), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find(" (x/c) -> " + a.pod->address4() + ":81 (x/a)  rule "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("deny from pods { pod = c } on tcp/81 (events.policy:6:5)"), std::string::npos) << text.out;
 }
 
 }  // namespace

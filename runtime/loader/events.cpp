@@ -1,0 +1,159 @@
+#include "loader/events.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <map>
+
+#include "abi/datapath.h"
+
+namespace membrane::loader {
+
+namespace {
+
+static_assert(sizeof(mb_event) == 56, "struct mb_event is ABI: the datapath writes it, this reads it");
+
+uint64_t clockNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+// What the applied version says about ids and addresses. Reloaded when an
+// event names an endpoint it does not know (a new version was applied).
+struct Names {
+  std::map<uint32_t, std::string> endpoints;
+  std::map<uint32_t, std::pair<std::string, std::string>> rules;  // id → text, location
+  std::map<net::Address, std::string> addresses;
+  std::chrono::steady_clock::time_point loadedAt;
+
+  bool load(const Paths& paths, std::string* error) {
+    auto manifest = appliedManifest(paths, error);
+    if (!manifest) return false;
+    auto st = status(paths, error);
+    if (!st) return false;
+    endpoints.clear();
+    rules.clear();
+    addresses.clear();
+    for (const auto& e : st->endpoints) endpoints[e.endpointId] = e.key;
+    for (const auto& r : manifest->rules) rules[r.id] = {r.text, r.location};
+    for (const auto& e : manifest->endpoints)
+      for (const auto& a : e.addresses) addresses[a] = e.ns + "/" + e.name;
+    loadedAt = std::chrono::steady_clock::now();
+    return true;
+  }
+};
+
+net::Address addressOf(uint8_t family, const uint8_t bytes[16]) {
+  net::Address a;
+  a.bytes.fill(0);
+  size_t n = family == MB_FAMILY_V4 ? 4 : 16;
+  a.family = family == MB_FAMILY_V4 ? net::Family::V4 : net::Family::V6;
+  std::memcpy(a.bytes.data(), bytes, n);
+  return a;
+}
+
+struct Reader {
+  const Paths& paths;
+  const EventOptions& options;
+  const std::function<void(const FlowEvent&)>& onEvent;
+  Names names;
+  uint64_t startMonotonic = 0;
+  size_t delivered = 0;
+
+  int handle(const void* data, size_t size) {
+    if (size < sizeof(mb_event)) return 0;  // not ours; skip
+    mb_event raw;
+    std::memcpy(&raw, data, sizeof raw);
+    if (!options.backlog && raw.timestamp_ns < startMonotonic) return 0;
+    if (!names.endpoints.count(raw.endpoint) &&
+        std::chrono::steady_clock::now() - names.loadedAt > std::chrono::seconds(1))
+      names.load(paths, nullptr);  // best effort: keep the old names if it fails
+
+    FlowEvent ev;
+    uint64_t now = clockNs(CLOCK_MONOTONIC);
+    uint64_t age = now > raw.timestamp_ns ? now - raw.timestamp_ns : 0;
+    ev.wallTimeNs = clockNs(CLOCK_REALTIME) - age;
+    ev.kind = raw.kind == MB_EVENT_DENY ? "deny" : raw.kind == MB_EVENT_AUDIT ? "audit" : "allow";
+    ev.direction = raw.direction == MB_DIR_EGRESS ? "egress" : "ingress";
+    ev.endpointId = raw.endpoint;
+    if (auto it = names.endpoints.find(raw.endpoint); it != names.endpoints.end()) ev.endpoint = it->second;
+    ev.protocol = raw.proto;
+    ev.src = {addressOf(raw.family, raw.saddr), raw.sport, ""};
+    ev.dst = {addressOf(raw.family, raw.daddr), raw.dport, ""};
+    for (FlowEnd* end : {&ev.src, &ev.dst})
+      if (auto it = names.addresses.find(end->address); it != names.addresses.end()) end->name = it->second;
+    ev.ruleId = raw.rule_id;
+    if (raw.rule_id == 0) {
+      ev.ruleText = "default deny";
+    } else if (auto it = names.rules.find(raw.rule_id); it != names.rules.end()) {
+      std::tie(ev.ruleText, ev.ruleLocation) = it->second;
+    }
+    onEvent(ev);
+    ++delivered;
+    // A negative return stops libbpf's consumer right after this record.
+    return options.count && delivered >= options.count ? -ECANCELED : 0;
+  }
+
+  static int callback(void* ctx, void* data, size_t size) { return static_cast<Reader*>(ctx)->handle(data, size); }
+};
+
+}  // namespace
+
+std::string protocolText(uint8_t protocol) {
+  switch (protocol) {
+    case 1: return "icmp";
+    case 6: return "tcp";
+    case 17: return "udp";
+    case 58: return "icmpv6";
+    case 132: return "sctp";
+  }
+  return std::to_string(protocol);
+}
+
+bool readEvents(const Paths& paths, const EventOptions& options, const std::function<void(const FlowEvent&)>& onEvent,
+                std::string* error) {
+  Reader reader{paths, options, onEvent, {}, clockNs(CLOCK_MONOTONIC), 0};
+  if (!reader.names.load(paths, error)) return false;
+  std::string pin = paths.bpffsRoot + "/maps/mb_events";
+  int fd = bpf_obj_get(pin.c_str());
+  if (fd < 0) {
+    if (error) *error = "cannot open " + pin + ": " + std::strerror(errno);
+    return false;
+  }
+  ring_buffer* rb = ring_buffer__new(fd, &Reader::callback, &reader, nullptr);
+  if (!rb) {
+    int saved = errno;
+    close(fd);
+    if (error) *error = "cannot read the ring buffer " + pin + ": " + std::strerror(saved);
+    return false;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.timeoutMs);
+  bool ok = true;
+  while (!(options.stop && options.stop->load())) {
+    int wait = 100;
+    if (options.timeoutMs >= 0) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) break;
+      wait = static_cast<int>(std::min<long long>(wait, left.count()));
+    }
+    int n = ring_buffer__poll(rb, wait);
+    if (n == -ECANCELED) break;  // the count was reached
+    if (n == -EINTR) continue;   // a signal; the loop condition decides
+    if (n < 0) {
+      if (error) *error = std::string("reading events: ") + std::strerror(-n);
+      ok = false;
+      break;
+    }
+  }
+  ring_buffer__free(rb);
+  close(fd);
+  return ok;
+}
+
+}  // namespace membrane::loader

@@ -1,0 +1,53 @@
+// Flow events: what the datapath writes to the mb_events ring buffer (a deny,
+// an audit finding, or with events enabled an allowed new flow), decoded and
+// named from the applied version: which endpoint, which rule, who the peer
+// is. `membrane events` prints them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "loader/loader.h"
+#include "net/address.h"
+
+namespace membrane::loader {
+
+struct FlowEnd {
+  net::Address address;
+  uint16_t port = 0;  // host order; ICMP: the echo id (source) or the type (destination)
+  std::string name;   // "namespace/name" of a known endpoint, "host", or empty
+};
+
+struct FlowEvent {
+  uint64_t wallTimeNs = 0;  // the event's time, CLOCK_REALTIME nanoseconds
+  std::string kind;         // "deny", "audit" or "allow"
+  std::string direction;    // "ingress" or "egress", as seen by the endpoint
+  uint32_t endpointId = 0;
+  std::string endpoint;     // "namespace/name", or empty if the id is unknown
+  uint8_t protocol = 0;
+  FlowEnd src, dst;
+  uint32_t ruleId = 0;      // 0: no rule matched (default deny)
+  std::string ruleText;     // "default deny" for 0; the rule as written
+  std::string ruleLocation; // "file:line:col", empty for 0
+};
+
+struct EventOptions {
+  size_t count = 0;         // stop after this many events; 0 = until stopped
+  int timeoutMs = -1;       // stop after this long; -1 = until stopped
+  bool backlog = false;     // also events written before we started
+  const std::atomic<bool>* stop = nullptr;  // set (by a signal handler) to stop
+};
+
+// Reads events until `count`, the timeout or `stop`, calling `onEvent` for
+// each. False with `error` set when nothing is applied on this node or the
+// ring buffer cannot be read. Only one reader should run at a time: the ring
+// buffer's read position is shared.
+bool readEvents(const Paths& paths, const EventOptions& options, const std::function<void(const FlowEvent&)>& onEvent,
+                std::string* error);
+
+std::string protocolText(uint8_t protocol);
+
+}  // namespace membrane::loader
