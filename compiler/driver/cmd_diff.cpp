@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -161,17 +160,7 @@ int DiffCommand::run() const {
   analysis::ReachDiff diff = analysis::diffReach({&*before.ir, policyKeys(before)}, {&*after.ir, policyKeys(after)});
   std::string text = analysis::renderDiff(diff, format_);
   int rc = exitCode_ && diff.connectivityChanged() ? kExitChanged : kExitOk;
-  if (output_.empty() || output_ == "-") {
-    std::cout << text;
-    return std::cout.flush() ? rc : kExitInputErrors;
-  }
-  std::ofstream out(output_, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) {
-    std::cerr << "membranec: error: cannot write '" << output_ << "'\n";
-    return kExitInputErrors;
-  }
-  return rc;
+  return writeOutput(output_, text) ? rc : kExitInputErrors;
 }
 
 }  // namespace membrane::driver

@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 
 #include "driver/command_support.h"
@@ -70,7 +69,7 @@ int LintCommand::run() const {
 
   lint::Result result = lint::lint(c, options, !inputs_.inventory.empty());
 
-  bool toStdout = output_.empty() || output_ == "-";
+  bool toStdout = writesToStdout(output_);
   lint::RenderOptions render;
   // Colour only where a terminal may show it; --color always still forces it.
   render.color = toStdout ? useColor(color_, STDOUT_FILENO) : color_ == "always";
@@ -80,16 +79,8 @@ int LintCommand::run() const {
   render.toolVersion = MEMBRANE_VERSION;
   std::string text = lint::render(format_, c, result, render);
 
-  if (toStdout) {
-    std::cout << text;
-    if (!std::cout.flush()) return kExitInputErrors;
-  } else {
-    std::ofstream out(output_, std::ios::binary | std::ios::trunc);
-    out << text;
-    if (!out.flush()) {
-      std::cerr << "membranec: error: cannot write '" << output_ << "'\n";
-      return kExitInputErrors;
-    }
+  if (!writeOutput(output_, text)) return kExitInputErrors;
+  if (!toStdout) {
     // The findings went to a file; say what happened where people look.
     if (format_ != "human") std::cerr << "wrote " << output_ << "; ";
     else std::cerr << "wrote " << output_ << "\n";

@@ -1,6 +1,5 @@
 #include "driver/cmd_reach.h"
 
-#include <fstream>
 #include <iostream>
 
 #include "analysis/reach.h"
@@ -32,17 +31,7 @@ int ReachCommand::run() const {
     std::cerr << "membranec: warning: no --inventory given: there are no endpoints, so no flows\n";
 
   std::string text = analysis::render(analysis::computeReach(*c.ir), format_);
-  if (output_.empty() || output_ == "-") {
-    std::cout << text;
-    return std::cout.flush() ? 0 : kExitInputErrors;
-  }
-  std::ofstream out(output_, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) {
-    std::cerr << "membranec: error: cannot write '" << output_ << "'\n";
-    return kExitInputErrors;
-  }
-  return 0;
+  return writeOutput(output_, text) ? 0 : kExitInputErrors;
 }
 
 }  // namespace membrane::driver

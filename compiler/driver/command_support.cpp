@@ -1,6 +1,7 @@
 #include "driver/command_support.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 namespace membrane::driver {
@@ -34,6 +35,20 @@ int loadAndReport(const Inputs& inputs, const std::string& colorMode, Compilatio
     case Outcome::Ok: return 0;
   }
   return kExitInputErrors;
+}
+
+bool writeOutput(const std::string& path, const std::string& text) {
+  if (writesToStdout(path)) {
+    std::cout << text;
+    if (std::cout.flush()) return true;
+    std::cerr << "membranec: error: cannot write to standard output\n";
+    return false;
+  }
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  if (out.flush()) return true;
+  std::cerr << "membranec: error: cannot write '" << path << "'\n";
+  return false;
 }
 
 }  // namespace membrane::driver

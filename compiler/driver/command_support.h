@@ -42,4 +42,10 @@ bool useColor(const std::string& mode, int fd = STDERR_FILENO);
 // kExitInputErrors for input errors, policyErrorsExit for policy errors.
 int loadAndReport(const Inputs& inputs, const std::string& colorMode, Compilation& c, int policyErrorsExit);
 
+// Writes a command's report to `path`, or to standard output when `path` is
+// empty or "-". False (with the error printed) when it could not be written
+// completely, so that a pipeline never mistakes a cut-off report for a whole one.
+bool writeOutput(const std::string& path, const std::string& text);
+inline bool writesToStdout(const std::string& path) { return path.empty() || path == "-"; }
+
 }  // namespace membrane::driver

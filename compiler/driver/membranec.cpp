@@ -6,7 +6,6 @@
 
 #include <chrono>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -77,17 +76,7 @@ int runIr(const CommonOptions& opts, const std::string& output, const std::strin
   int rc = compileAndReport(opts, c);
   if (rc != kExitOk) return rc;
   std::string text = format == "json" ? ir::toJson(*c.ir).dump(2) + "\n" : ir::toText(*c.ir);
-  if (output.empty() || output == "-") {
-    std::cout << text;
-    return kExitOk;
-  }
-  std::ofstream out(output, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) {
-    std::cerr << "membranec: error: cannot write '" << output << "'\n";
-    return kExitInputErrors;
-  }
-  return kExitOk;
+  return driver::writeOutput(output, text) ? kExitOk : kExitInputErrors;
 }
 
 struct CompileCommandOptions {
