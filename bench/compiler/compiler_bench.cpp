@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/program.h"
 #include "common/report.h"
 #include "common/scenario.h"
 #include "compiler/plain_c.h"
@@ -195,23 +196,13 @@ ClangResult runClang(const Workload& w, const ir::Program& program, const Option
 
 std::string mib(long kib) { return fixed(double(kib) / 1024.0, 0); }
 
-int usage(const char* argv0, int code) {
-  (code ? std::cerr : std::cout)
-      << "usage: " << argv0 << " [--quick] [--clang-sample N] [--workdir DIR] [--classes L] [--big-rules N]\n\n"
-      << "Section 3 of docs/benchmarks.md: membranec compile time and peak memory for 10, 100\n"
-      << "and 1,000 endpoint classes of 50 rules and one class of 10,000 rules, against clang\n"
-      << "compiling one C file per class (sequentially and two at a time), and a recompile\n"
-      << "after a one-rule change. Prints a markdown section on stdout.\n\n"
-      << "  --quick           CI-sized: 10 and 50 classes and a 500-rule class; clang on a\n"
-      << "                    sample of 2 classes per workload, extrapolated\n"
-      << "  --clang-sample N  compile at most N classes per workload with clang (spread over\n"
-      << "                    them) and extrapolate; 0 = all (default: 100)\n"
-      << "  --workdir DIR     generate into DIR (kept) instead of a temporary directory\n"
-      << "  --classes L       class counts of 50 rules, comma-separated (default 10,100,1000)\n"
-      << "  --big-rules N     rules of the single large class (default 10,000)\n\n"
-      << "Exit status: 0 done; 1 a compile failed; 2 usage.\n";
-  return code;
-}
+const char* kDescription =
+    "Section 3 of docs/benchmarks.md: membranec compile time and peak memory for 10, 100 and 1,000\n"
+    "endpoint classes of 50 rules and one class of 10,000 rules, against clang compiling one C file\n"
+    "per class (sequentially and two at a time), and a recompile after a one-rule change. Prints a\n"
+    "markdown section on stdout. --quick: 10 and 50 classes and a 500-rule class; clang on a sample\n"
+    "of 2 classes per workload, extrapolated.";
+const char* kExitCodes = "Exit status: 0 done; 1 a compile failed; 2 usage.";
 
 void run(const Options& o) {
   fs::path root;
@@ -377,50 +368,30 @@ void run(const Options& o) {
 int main(int argc, char** argv) {
   using namespace membrane::bench;
   Options o;
-  bool sampleSet = false, classesSet = false, bigSet = false;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-        return argv[++i];
-      };
-      if (a == "--quick") {
-        o.quick = true;
-      } else if (a == "--clang-sample") {
-        o.clangSample = std::stoul(value());
-        sampleSet = true;
-      } else if (a == "--workdir") {
-        o.workdir = value();
-      } else if (a == "--classes") {
-        o.classCounts.clear();
-        std::stringstream list(value());
-        for (std::string item; std::getline(list, item, ',');) o.classCounts.push_back(std::stoul(item));
-        classesSet = true;
-      } else if (a == "--big-rules") {
-        o.bigRules = std::stoul(value());
-        bigSet = true;
-      } else if (a == "-h" || a == "--help") {
-        return usage(argv[0], 0);
-      } else {
-        throw std::invalid_argument("unknown option " + a);
-      }
-    }
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": " << e.what() << "\n";
-    return usage(argv[0], 2);
-  }
-  if (!o.quick && !sampleSet) o.clangSample = 100;
+  o.clangSample = 100;
+  BenchProgram program("bench/compiler", kDescription, kExitCodes);
+  auto* sample = program.app()
+                     .add_option("--clang-sample", o.clangSample,
+                                 "Compile at most N classes per workload with clang (spread over them) and "
+                                 "extrapolate; 0 = all")
+                     ->capture_default_str();
+  program.app().add_option("--workdir", o.workdir, "Generate into DIR (kept) instead of a temporary directory");
+  auto* classes = program.app()
+                      .add_option("--classes", o.classCounts, "Class counts of 50 rules, comma-separated")
+                      ->delimiter(',')
+                      ->capture_default_str();
+  auto* big = program.app()
+                  .add_option("--big-rules", o.bigRules, "Rules of the single large class")
+                  ->capture_default_str();
+  if (auto rc = program.parse(argc, argv)) return *rc;
+  o.quick = program.quick;
   if (o.quick) {
-    if (!classesSet) o.classCounts = {10, 50};
-    if (!bigSet) o.bigRules = 500;
-    if (!sampleSet) o.clangSample = 2;
+    if (!classes->count()) o.classCounts = {10, 50};
+    if (!big->count()) o.bigRules = 500;
+    if (!sample->count()) o.clangSample = 2;
   }
-  try {
+  return program.run([&] {
     run(o);
-  } catch (const std::exception& e) {
-    std::cerr << "membrane_bench_compiler: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

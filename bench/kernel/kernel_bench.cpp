@@ -32,6 +32,7 @@
 
 #include "abi/datapath.h"
 #include "codegen/artifact_writer.h"
+#include "common/program.h"
 #include "common/report.h"
 #include "common/scenario.h"
 #include "driver/pipeline.h"
@@ -621,20 +622,14 @@ void printSection(const std::vector<SizeResult>& results, const Options& o) {
   std::cout << out.str();
 }
 
-int usage(const char* argv0, int code) {
-  (code ? std::cerr : std::cout)
-      << "usage: " << argv0 << " [--quick] [--repeat N] [--runs N] [--sizes 10,100,...]\n\n"
-      << "Section 1 of docs/benchmarks.md: per-packet cost of membrane's datapath in the kernel\n"
-      << "(BPF_PROG_TEST_RUN), against an empty program, an allow-all decision and a generic\n"
-      << "map-driven decision. Prints a markdown section on stdout. Needs root (bpf()).\n\n"
-      << "  --quick      CI-sized: 20,000 repeats, 3 runs, 1,000 fresh flows\n"
-      << "  --repeat N   repeats per BPF_PROG_TEST_RUN (default 1,000,000)\n"
-      << "  --runs N     runs per figure, median reported (default 5)\n"
-      << "  --sizes L    rules per direction, comma-separated (default 10,100,1000,10000)\n\n"
-      << "Exit status: 0 done; 1 a program failed to build or load, or disagreed with the\n"
-      << "reference evaluator; 2 usage.\n";
-  return code;
-}
+const char* kDescription =
+    "Section 1 of docs/benchmarks.md: per-packet cost of membrane's datapath in the kernel\n"
+    "(BPF_PROG_TEST_RUN), against an empty program, an allow-all decision and a generic map-driven\n"
+    "decision. Prints a markdown section on stdout. --quick: 20,000 repeats, 3 runs, 1,000 fresh flows.";
+const char* kExitCodes =
+    "Needs root (bpf()). Exit status: 0 done (or, without root and CI unset, a section saying it was\n"
+    "not measured); 1 a program failed to build or load, or disagreed with the reference evaluator,\n"
+    "or under CI=true not root; 2 usage.";
 
 }  // namespace
 }  // namespace membrane::bench
@@ -642,44 +637,28 @@ int usage(const char* argv0, int code) {
 int main(int argc, char** argv) {
   using namespace membrane::bench;
   Options o;
-  bool repeatSet = false, runsSet = false;
-  try {
-    for (int i = 1; i < argc; ++i) {
-      std::string a = argv[i];
-      auto value = [&]() -> std::string {
-        if (i + 1 >= argc) throw std::invalid_argument(a + " needs a value");
-        return argv[++i];
-      };
-      if (a == "--quick") {
-        o.quick = true;
-      } else if (a == "--repeat") {
-        o.repeat = uint32_t(std::stoul(value()));
-        repeatSet = true;
-      } else if (a == "--runs") {
-        o.runs = std::stoi(value());
-        runsSet = true;
-      } else if (a == "--sizes") {
-        o.sizes.clear();
-        std::stringstream list(value());
-        for (std::string item; std::getline(list, item, ',');) o.sizes.push_back(std::stoul(item));
-      } else if (a == "-h" || a == "--help") {
-        return usage(argv[0], 0);
-      } else {
-        throw std::invalid_argument("unknown option " + a);
-      }
-    }
-  } catch (const std::exception& e) {
-    std::cerr << argv[0] << ": " << e.what() << "\n";
-    return usage(argv[0], 2);
-  }
+  BenchProgram program("bench/kernel", kDescription, kExitCodes);
+  auto* repeat = program.app()
+                     .add_option("--repeat", o.repeat, "Repeats per BPF_PROG_TEST_RUN")
+                     ->capture_default_str()
+                     ->check(CLI::Range(1, 100000000));
+  auto* runs = program.app()
+                   .add_option("--runs", o.runs, "Runs per figure, median reported")
+                   ->capture_default_str()
+                   ->check(CLI::Range(1, 1000));
+  program.app()
+      .add_option("--sizes", o.sizes, "Rules per direction, comma-separated")
+      ->delimiter(',')
+      ->capture_default_str();
+  if (auto rc = program.parse(argc, argv)) return *rc;
+  o.quick = program.quick;
   if (o.quick) {
-    if (!repeatSet) o.repeat = 20000;
-    if (!runsSet) o.runs = 3;
+    if (!repeat->count()) o.repeat = 20000;
+    if (!runs->count()) o.runs = 3;
     o.freshFlows = 1000;
   }
-  if (o.repeat == 0 || o.runs <= 0) return usage(argv[0], 2);
-
-  try {
+  program.needsRoot("## 1. Per-packet cost in the kernel", "bpf()");
+  return program.run([&] {
     std::string error;
     auto compiler = membrane::codegen::ClassCompiler::create(&error);
     if (!compiler) throw std::runtime_error("creating the class compiler: " + error);
@@ -687,9 +666,6 @@ int main(int argc, char** argv) {
     std::vector<SizeResult> results;
     for (size_t rules : o.sizes) results.push_back(benchSize(rules, o, *compiler, *floor1));
     printSection(results, o);
-  } catch (const std::exception& e) {
-    std::cerr << "membrane_bench_kernel: " << e.what() << "\n";
-    return 1;
-  }
-  return 0;
+    return 0;
+  });
 }

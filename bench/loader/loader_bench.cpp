@@ -35,21 +35,16 @@ constexpr uint16_t kNewFlowsPort = 5202;
 constexpr uint16_t kDeniedPort = 5999;
 constexpr uint64_t kLoadPps = 10000;  // per stream; two streams
 
-const char* kUsage =
-    "usage: membrane_bench_loader [--quick]\n"
-    "\n"
-    "Times `membrane apply` attaching the programs of 1, 10 and 100 endpoints\n"
-    "(veths in network namespaces), swapping all of them to a new policy version,\n"
-    "and `membrane detach`; then swaps twice while two UDP streams run (one\n"
-    "flow, and a new flow in every packet) and counts the packets lost.\n"
-    "Prints a markdown section on stdout.\n"
-    "\n"
-    "  --quick   one run per size (for CI); otherwise the median of 5 runs\n"
-    "            (3 at 100 endpoints)\n"
-    "\n"
-    "Needs root. Exit codes: 0 measured (or, without root and CI unset, a\n"
-    "section saying it was not measured); 1 a step failed, the programs\n"
-    "stopped enforcing after the swaps, or, under CI=true, not root; 2 usage.\n";
+const char* kDescription =
+    "Section 4 of docs/benchmarks.md. Times `membrane apply` attaching the programs of 1, 10 and 100\n"
+    "endpoints (veths in network namespaces), swapping all of them to a new policy version, and\n"
+    "`membrane detach`; then swaps twice while two UDP streams run (one flow, and a new flow in every\n"
+    "packet) and counts the packets lost. Prints a markdown section on stdout. --quick: one run per\n"
+    "size; otherwise the median of 5 runs (3 at 100 endpoints).";
+const char* kExitCodes =
+    "Needs root. Exit codes: 0 measured (or, without root and CI unset, a section saying it was not\n"
+    "measured); 1 a step failed, the programs stopped enforcing after the swaps, or, under CI=true,\n"
+    "not root; 2 usage.";
 
 std::string policy(bool v2) {
   std::ostringstream p;
@@ -283,7 +278,7 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
   }
   std::cout << "\n**Packets lost during a swap under load.** While v1 is applied, the sending pod runs two paced "
                "UDP streams of "
-            << withCommas(kLoadPps)
+            << thousands(kLoadPps)
             << " packets/s each to the first endpoint, which counts distinct sequence numbers: one flow (decided "
                "once, then conntrack hits) and a new flow in every packet (source from 198.18.64.0/20, so every "
                "packet is decided by the policy of whichever version runs at that instant). After 0.5 s the node "
@@ -296,9 +291,9 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
   for (const auto& l : losses) {
     allZero = allZero && l.oneFlowLost == 0 && l.newFlowsLost == 0;
     enforcing = enforcing && l.deniedCheck.empty();
-    std::cout << "| " << l.endpoints << " | " << ms(l.swapSeconds) << " | " << withCommas(l.oneFlowSent) << " | "
-              << withCommas(l.oneFlowLost) << " | " << withCommas(l.newFlowsSent) << " | "
-              << withCommas(l.newFlowsLost) << " | " << (l.deniedCheck.empty() ? "yes" : "**no: " + l.deniedCheck + "**")
+    std::cout << "| " << l.endpoints << " | " << ms(l.swapSeconds) << " | " << thousands(l.oneFlowSent) << " | "
+              << thousands(l.oneFlowLost) << " | " << thousands(l.newFlowsSent) << " | "
+              << thousands(l.newFlowsLost) << " | " << (l.deniedCheck.empty() ? "yes" : "**no: " + l.deniedCheck + "**")
               << " |\n";
   }
   std::cout << "\n**Goal** (no packet lost during a swap): "
@@ -312,7 +307,7 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
             << "\n";
 }
 
-int run(const BenchArgs& args) {
+int run(bool quick) {
   char tmpl[] = "/tmp/membrane-bench-loader-XXXXXX";
   if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
   fs::path work = tmpl;
@@ -323,7 +318,7 @@ int run(const BenchArgs& args) {
       fs::path dir = work / std::to_string(endpoints);
       fs::create_directories(dir);
       Node node(endpoints, dir);
-      int runs = args.quick ? 1 : (endpoints >= 100 ? 3 : 5);
+      int runs = quick ? 1 : (endpoints >= 100 ? 3 : 5);
       timings.push_back(timeApply(node, endpoints, runs));
       losses.push_back(swapUnderLoad(node, endpoints));
     }
@@ -334,7 +329,7 @@ int run(const BenchArgs& args) {
   }
   std::error_code ec;
   fs::remove_all(work, ec);
-  printSection(timings, losses, args.quick);
+  printSection(timings, losses, quick);
   // Losses are a figure (reported, goal not met); programs that stopped
   // enforcing are a broken benchmark.
   for (const auto& l : losses)
@@ -347,19 +342,8 @@ int run(const BenchArgs& args) {
 
 int main(int argc, char** argv) {
   using namespace membrane::bench;
-  setProgressName("bench/loader");
-  BenchArgs args = parseArgs(argc, argv, kUsage);
-  if (!haveRoot()) {
-    progress("needs root (network namespaces, BPF)");
-    if (runningInCi()) return 1;
-    std::cout << "## 4. The loader\n\nNot measured: the benchmark needs root (network namespaces, BPF).\n";
-    return 0;
-  }
-  installInterruptHandler();
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    progress(std::string("error: ") + e.what());
-    return 1;
-  }
+  BenchProgram program("bench/loader", kDescription, kExitCodes);
+  if (auto rc = program.parse(argc, argv)) return *rc;
+  program.needsRoot("## 4. The loader", "network namespaces, BPF");
+  return program.run([&] { return run(program.quick); });
 }

@@ -41,21 +41,16 @@ constexpr uint16_t kDeniedPort = 5999;  // no rule allows it: checks the filter 
 constexpr uint64_t kConntrackFill = 300000;
 constexpr const char* kAllowedSources = "198.18.0.0/16";  // the last rule: the tx pod and kManyFlowsSourcePrefix
 
-const char* kUsage =
-    "usage: membrane_bench_traffic [--quick]\n"
-    "\n"
-    "Measures packets per second and CPU per packet through a node (network\n"
-    "namespaces joined by veths) with no filter, iptables-legacy, iptables-nft,\n"
-    "nftables linear rules, an nftables set and membrane, at 10, 100, 1,000\n"
-    "and 10,000 rules with the allowing rule last, for one long flow and for a\n"
-    "new flow in every packet. Prints a markdown section on stdout.\n"
-    "\n"
-    "  --quick   1,000 rules only (plus no filter), one 1 s window per point\n"
-    "            (for CI); otherwise every N, three 2 s windows, median\n"
-    "\n"
-    "Needs root. Exit codes: 0 measured (or, without root and CI unset,\n"
-    "a section saying it was not measured); 1 a setup step failed or, under\n"
-    "CI=true, not root; 2 usage.\n";
+const char* kDescription =
+    "Section 2 of docs/benchmarks.md. Measures packets per second and CPU per packet through a node\n"
+    "(network namespaces joined by veths) with no filter, iptables-legacy, iptables-nft, nftables\n"
+    "linear rules, an nftables set and membrane, at 10, 100, 1,000 and 10,000 rules with the allowing\n"
+    "rule last, for one long flow and for a new flow in every packet. Prints a markdown section on\n"
+    "stdout. --quick: 1,000 rules only (plus no filter), one 1 s window per point; otherwise every N,\n"
+    "three 2 s windows, median.";
+const char* kExitCodes =
+    "Needs root. Exit codes: 0 measured (or, without root and CI unset, a section saying it was not\n"
+    "measured); 1 a setup step failed or, under CI=true, not root; 2 usage.";
 
 struct Rule {
   std::string source;  // CIDR
@@ -403,9 +398,9 @@ struct Node {
   }
 };
 
-std::string formatPps(double pps) { return withCommas(static_cast<uint64_t>(std::llround(pps))); }
+std::string formatPps(double pps) { return thousands(static_cast<uint64_t>(std::llround(pps))); }
 std::string formatNs(double ns) {
-  return (ns < 0 ? "-" : "") + withCommas(static_cast<uint64_t>(std::llround(std::fabs(ns))));
+  return (ns < 0 ? "-" : "") + thousands(static_cast<uint64_t>(std::llround(std::fabs(ns))));
 }
 std::string breakdown(const Point& p) {
   return formatPps(p.pps) + " pps, " + formatNs(p.nsPerPacket) + " ns/pkt (sender " + formatNs(p.senderNs) +
@@ -487,7 +482,7 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick, c
       if ((r.*(p.result)).windows.empty()) continue;
       Point m = (r.*(p.result)).median();
       std::cout << "| " << r.filter << (r.check.empty() ? "" : " (**check failed: " + r.check + "**)") << " | "
-                << (r.rules ? withCommas(r.rules) : "-") << " | " << formatPps(m.pps) << " | "
+                << (r.rules ? thousands(r.rules) : "-") << " | " << formatPps(m.pps) << " | "
                 << formatNs(m.nsPerPacket) << " | " << formatPps(perCore(m)) << " | "
                 << (none ? ratio(perCore(m), perCore((none->*(p.result)).median())) : "") << " |\n";
     }
@@ -604,9 +599,9 @@ std::unique_ptr<Filter> makeFilter(const std::string& kind, Node& node, const fs
   return std::make_unique<NoFilter>();
 }
 
-int run(const BenchArgs& args) {
+int run(bool quick) {
   Settings s;
-  if (args.quick) {
+  if (quick) {
     s = {{1000}, 1.0, 1};
   } else {
     s = {{10, 100, 1000, 10000}, 2.0, 3};
@@ -640,7 +635,7 @@ int run(const BenchArgs& args) {
         if (mb && !mb->emptyVariant() && nodes[k]->nextSequence < kConntrackFill) {
           // Fill conntrack once, so every measured new flow evicts an entry
           // (versions share the map, so it stays full across rule counts).
-          progress("membrane: filling its conntrack with " + withCommas(kConntrackFill) + " flows");
+          progress("membrane: filling its conntrack with " + thousands(kConntrackFill) + " flows");
           nodes[k]->fill(kConntrackFill);
         }
       }
@@ -695,7 +690,7 @@ int run(const BenchArgs& args) {
   }
   std::error_code ec;
   fs::remove_all(work, ec);
-  printSection(rows, s, args.quick, reasons);
+  printSection(rows, s, quick, reasons);
   if (!reasons.check().empty()) {
     progress("CHECK: membrane's counters contradict the traffic pattern: " + reasons.check());
     return 1;
@@ -710,20 +705,8 @@ int run(const BenchArgs& args) {
 
 int main(int argc, char** argv) {
   using namespace membrane::bench;
-  setProgressName("bench/traffic");
-  BenchArgs args = parseArgs(argc, argv, kUsage);
-  if (!haveRoot()) {
-    progress("needs root (network namespaces, iptables, BPF)");
-    if (runningInCi()) return 1;
-    std::cout << "## 2. Real traffic\n\nNot measured: the benchmark needs root (network namespaces, iptables, "
-                 "BPF).\n";
-    return 0;
-  }
-  installInterruptHandler();
-  try {
-    return run(args);
-  } catch (const std::exception& e) {
-    progress(std::string("error: ") + e.what());
-    return 1;
-  }
+  BenchProgram program("bench/traffic", kDescription, kExitCodes);
+  if (auto rc = program.parse(argc, argv)) return *rc;
+  program.needsRoot("## 2. Real traffic", "network namespaces, iptables, BPF");
+  return program.run([&] { return run(program.quick); });
 }

@@ -37,9 +37,6 @@ in_addr_t parse4(const std::string& text) {
   return a.s_addr;
 }
 
-std::string progressName = "bench";
-volatile sig_atomic_t interruptedBy = 0;
-
 // The calling thread's CPU time, kept when it ends (a finished thread's clock
 // can no longer be read).
 uint64_t ownCpuNanos() {
@@ -316,61 +313,5 @@ uint64_t sendBurst(const std::string& netns, const std::string& source, const st
   s.join();
   return s.sent();
 }
-
-double median(std::vector<double> values) {
-  if (values.empty()) return 0;
-  std::sort(values.begin(), values.end());
-  size_t m = values.size() / 2;
-  return values.size() % 2 ? values[m] : (values[m - 1] + values[m]) / 2;
-}
-
-BenchArgs parseArgs(int argc, char** argv, const std::string& usage) {
-  BenchArgs args;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a == "--quick") {
-      args.quick = true;
-    } else if (a == "-h" || a == "--help") {
-      std::cout << usage;
-      std::exit(0);
-    } else {
-      std::cerr << argv[0] << ": unknown argument '" << a << "'\n" << usage;
-      std::exit(2);
-    }
-  }
-  return args;
-}
-
-bool haveRoot() { return geteuid() == 0; }
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci && std::strcmp(ci, "true") == 0;
-}
-
-std::string withCommas(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-void installInterruptHandler() {
-  struct sigaction sa {};
-  sa.sa_handler = [](int sig) { interruptedBy = sig; };
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-}
-
-void throwIfInterrupted() {
-  if (interruptedBy) throw std::runtime_error(std::string("interrupted by ") + strsignal(interruptedBy));
-}
-
-void setProgressName(const std::string& name) { progressName = name; }
-
-void progress(const std::string& line) { std::cerr << progressName << ": " << line << std::endl; }
 
 }  // namespace membrane::bench

@@ -18,6 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "common/program.h"
+#include "common/report.h"
+
 namespace membrane::bench {
 
 // Source addresses of the "new flow per packet" mode: 198.18.64.0/20.
@@ -106,32 +109,5 @@ class UdpReceiver {
 // how many the kernel accepted.
 uint64_t sendBurst(const std::string& netns, const std::string& source, const std::string& destination,
                    uint16_t destinationPort, uint64_t count);
-
-double median(std::vector<double> values);
-
-// Common command line of the benchmark programs.
-struct BenchArgs {
-  bool quick = false;
-};
-// Parses --quick / --help (printing `usage`); exits 2 on anything else.
-BenchArgs parseArgs(int argc, char** argv, const std::string& usage);
-
-// Root is needed. Returns true when the benchmark can run. Otherwise prints
-// why on stderr; under CI=true the caller must exit 1, else it prints a
-// markdown section saying it was not measured and exits 0.
-bool haveRoot();
-bool runningInCi();
-
-// SIGINT and SIGTERM set a flag instead of killing the process, so that
-// throwIfInterrupted() (called between measurement steps) can unwind and the
-// destructors remove namespaces, links and mounts.
-void installInterruptHandler();
-void throwIfInterrupted();
-
-// "1,234,567"
-std::string withCommas(uint64_t n);
-// stderr progress line, prefixed with the program name.
-void progress(const std::string& line);
-void setProgressName(const std::string& name);
 
 }  // namespace membrane::bench
