@@ -351,6 +351,33 @@ const ir::Rule& representative(const std::vector<ir::Rule>& rules, uint32_t id, 
   return peerMatch ? *peerMatch : *first;
 }
 
+// When a rule's pods include the peer but the peer does not define the
+// egress named port the way any part of the rule resolved it: say so, since
+// the rule as written seems to name the peer.
+std::string namedPortMismatch(const ir::Program& program, const std::vector<ir::Rule>& rules, uint32_t id,
+                              const ir::Peer& peer) {
+  if (!peer.identity) return "";
+  std::set<std::string> names;
+  std::set<uint16_t> numbers;
+  bool podsMatch = false;
+  for (const auto& r : rules) {
+    if (r.id != id) continue;
+    for (uint32_t bit : r.peer.selectorBits) {
+      const ir::PeerSelector& cond = program.selectors.at(bit);
+      if (!cond.definesPort) continue;
+      const labels::ScopedSelector& pods = cond;
+      podsMatch |= pods.matches(peer.identity->ns, peer.identity->labels, peer.identity->namespaceLabels);
+      names.insert(labels::portProtocolName(cond.definesPort->protocol) + " port " + cond.definesPort->name);
+      numbers.insert(cond.definesPort->port);
+    }
+  }
+  if (!podsMatch || names.size() != 1) return "";
+  std::vector<std::string> list;
+  for (uint16_t n : numbers) list.push_back(std::to_string(n));
+  return ": it does not define " + *names.begin() + " as " + joined(list, " or ") +
+         ", the number" + (list.size() == 1 ? "" : "s") + " the rule resolved it to (named ports resolve in each destination)";
+}
+
 SideExplanation explainSide(const ir::Program& program, const SourceManager* sources, const End& subject,
                             const End& other, ir::Direction dir, const ir::Verdict& verdict, const ir::Traffic& t) {
   SideExplanation side;
@@ -372,7 +399,7 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
       RuleVerdict rv = ruleVerdict(program, sources, rule);
       if (!ir::peerMatches(rule.peer, peer)) {
         rv.status = RuleVerdict::Status::PeerMismatch;
-        rv.detail = "the rule's peers do not include " + side.peer;
+        rv.detail = "the rule's peers do not include " + side.peer + namedPortMismatch(program, rules, part.id, peer);
       } else if (!ir::trafficMatches(rule.l4, t)) {
         rv.detail = trafficMismatch(rule, t, rv.status);
       } else if (rule.audit) {

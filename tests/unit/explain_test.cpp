@@ -235,6 +235,15 @@ TEST(ExplainVerdicts, EgressNamedPortIsOneRule) {
   EXPECT_FALSE(r.e->allowed);
   ASSERT_EQ(r.e->egress->others.size(), 1u) << others(*r.e->egress);
   EXPECT_EQ(r.e->egress->others[0].status, RuleVerdict::Status::PeerMismatch) << "y/c defines no web port";
+  EXPECT_EQ(r.e->egress->others[0].detail,
+            "the rule's peers do not include endpoint y/c {pod=c} at 198.18.2.3: it does not define tcp port web as "
+            "80 or 81, the numbers the rule resolved it to (named ports resolve in each destination)");
+
+  r = explain(c, "x/a", "z/a", "tcp/80");
+  ASSERT_TRUE(r.e) << r.error;
+  ASSERT_EQ(r.e->egress->others.size(), 1u) << others(*r.e->egress);
+  EXPECT_EQ(r.e->egress->others[0].detail, "the rule's peers do not include endpoint z/a {pod=a} at 198.18.3.1")
+      << "not in namespace y at all";
 }
 
 TEST(ExplainNames, EndpointsWorkloadsLabelsAndAddresses) {
