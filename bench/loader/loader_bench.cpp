@@ -270,11 +270,12 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
               << ms(std::max(0.0, a.swap - swapSlope * a.endpoints))
               << " fixed). Per endpoint: its own load of the class object's two programs, each through the "
                  "verifier (the kernel freezes `.rodata`, which holds the endpoint's id, so endpoints of one class "
-                 "cannot share a load), its `.rodata`/`.data` maps, and then two TCX links created (attach) or "
-                 "updated (swap). Fixed: process start, hashing the artifacts, kernel feature probes, the trie, "
-                 "state files, and on a swap of version the reset of all 65,536 `mb_rule_stats` entries, one "
-                 "`bpf()` call each (seen with `strace`). None of this stops traffic: each endpoint runs the old "
-                 "version until its own links are updated.\n";
+                 "cannot share a load; after the first, the loads run on every core at once), its "
+                 "`.rodata`/`.data` maps, and then two TCX links created and pinned (attach, one after the other) "
+                 "or updated (swap). Fixed: process start, hashing the artifacts, kernel feature probes, the "
+                 "trie, state files, and on a swap of version the reset of the 65,536 `mb_rule_stats` entries (in "
+                 "batches of 4,096). None of this stops traffic: each endpoint runs the old version until its "
+                 "own links are updated.\n";
   }
   std::cout << "\n**Packets lost during a swap under load.** While v1 is applied, the sending pod runs two paced "
                "UDP streams of "

@@ -10,6 +10,8 @@ namespace membrane::loader {
 namespace {
 std::mutex captureMutex;
 std::string* active = nullptr;
+std::mutex activeMutex;  // worker threads append to `active` too
+thread_local std::string* threadCapture = nullptr;
 
 int collect(enum libbpf_print_level level, const char* format, va_list args) {
   if (!active || level == LIBBPF_DEBUG) return 0;
@@ -21,7 +23,12 @@ int collect(enum libbpf_print_level level, const char* format, va_list args) {
   std::string line(static_cast<size_t>(n) + 1, '\0');
   vsnprintf(line.data(), line.size(), format, args);
   line.pop_back();
-  *active += line;
+  if (threadCapture) {
+    *threadCapture += line;
+  } else {
+    std::lock_guard<std::mutex> guard(activeMutex);
+    *active += line;
+  }
   return 0;
 }
 }  // namespace
@@ -36,10 +43,16 @@ LibbpfLog::~LibbpfLog() {
   active = nullptr;
 }
 
-std::string LibbpfLog::tail(size_t lines) const {
-  size_t pos = text_.size();
-  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = text_.rfind('\n', pos - 1);
-  return pos == std::string::npos ? text_ : text_.substr(pos + 1);
+std::string LibbpfLog::tail(size_t lines) const { return lastLines(text_, lines); }
+
+ThreadLog::ThreadLog() : previous_(threadCapture) { threadCapture = &text_; }
+ThreadLog::~ThreadLog() { threadCapture = previous_; }
+std::string ThreadLog::tail(size_t lines) const { return lastLines(text_, lines); }
+
+std::string lastLines(const std::string& text, size_t lines) {
+  size_t pos = text.size();
+  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = text.rfind('\n', pos - 1);
+  return pos == std::string::npos ? text : text.substr(pos + 1);
 }
 
 }  // namespace membrane::loader

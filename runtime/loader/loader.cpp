@@ -4,14 +4,18 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
-#include <cstdarg>
 #include <net/if.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdarg>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -394,6 +398,12 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
     if (error) *error = message;
     return false;
   };
+  // Open and configure every object (cheap), then load them. Loading (one
+  // verifier run per program) is most of apply's time: the first object
+  // loads alone, since it creates and pins the shared and per-version maps
+  // the others then reuse; the rest load in parallel (the kernel verifies
+  // privileged loads concurrently).
+  std::vector<Loaded*> toLoad;
   for (auto& l : loaded) {
     if (!l.classId) continue;  // unrestricted: nothing to load
     const artifacts::ClassEntry* cls = manifest->findClass(*l.classId);
@@ -418,10 +428,32 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
         if (std::strcmp(bpf_program__name(prog), h.program) == 0) needed = h.tc == !l.endpoint.interface.empty();
       bpf_program__set_autoload(prog, needed);
     }
-    log->clear();
+    toLoad.push_back(&l);
+  }
+  std::vector<std::string> failures(toLoad.size());
+  auto loadOne = [&](size_t i) {
+    Loaded& l = *toLoad[i];
+    ThreadLog threadLog;
     if (int err = bpf_object__load(l.object); err)
-      return abandon("class " + std::to_string(*l.classId) + " (" + cls->object + ") failed to load for endpoint " +
-                     l.endpoint.key() + ": " + std::strerror(-err) + "\n" + log->tail());
+      failures[i] = "class " + std::to_string(*l.classId) + " (" + manifest->findClass(*l.classId)->object +
+                    ") failed to load for endpoint " + l.endpoint.key() + ": " + std::strerror(-err) + "\n" +
+                    threadLog.tail();
+  };
+  if (!toLoad.empty()) {
+    loadOne(0);
+    if (failures[0].empty()) {
+      std::atomic<size_t> next{1};
+      auto work = [&] {
+        for (size_t i = next++; i < toLoad.size(); i = next++) loadOne(i);
+      };
+      size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), toLoad.size() - 1);
+      std::vector<std::thread> threads;
+      for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+      work();
+      for (auto& t : threads) t.join();
+    }
+    for (const auto& f : failures)
+      if (!f.empty()) return abandon(f);  // the first in endpoint order: deterministic
   }
   restorePrint();
 
