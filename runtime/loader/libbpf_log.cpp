@@ -43,16 +43,13 @@ LibbpfLog::~LibbpfLog() {
   active = nullptr;
 }
 
-std::string LibbpfLog::tail(size_t lines) const { return lastLines(text_, lines); }
-
 ThreadLog::ThreadLog() : previous_(threadCapture) { threadCapture = &text_; }
 ThreadLog::~ThreadLog() { threadCapture = previous_; }
-std::string ThreadLog::tail(size_t lines) const { return lastLines(text_, lines); }
 
-std::string lastLines(const std::string& text, size_t lines) {
-  size_t pos = text.size();
-  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = text.rfind('\n', pos - 1);
-  return pos == std::string::npos ? text : text.substr(pos + 1);
+std::string CapturedText::tail(size_t lines) const {
+  size_t pos = text_.size();
+  for (size_t n = 0; n <= lines && pos != std::string::npos && pos > 0; ++n) pos = text_.rfind('\n', pos - 1);
+  return pos == std::string::npos ? text_ : text_.substr(pos + 1);
 }
 
 }  // namespace membrane::loader

@@ -9,43 +9,42 @@
 
 namespace membrane::loader {
 
-class LibbpfLog {
+// The text a capture collected.
+class CapturedText {
+ public:
+  const std::string& text() const { return text_; }
+  void clear() { text_.clear(); }
+  // The last lines: where a verifier gave up and why.
+  std::string tail(size_t lines = 12) const;
+
+ protected:
+  std::string text_;
+};
+
+// Installs the capturing print callback; messages of threads without a
+// ThreadLog land here.
+class LibbpfLog : public CapturedText {
  public:
   LibbpfLog();
   ~LibbpfLog();
   LibbpfLog(const LibbpfLog&) = delete;
   LibbpfLog& operator=(const LibbpfLog&) = delete;
 
-  const std::string& text() const { return text_; }
-  void clear() { text_.clear(); }
-  // The last lines: where a verifier gave up and why.
-  std::string tail(size_t lines = 12) const;
-
  private:
   std::unique_lock<std::mutex> lock_;
-  std::string text_;
   void* previous_;
 };
 
-// While alive (and a LibbpfLog is), libbpf's messages on this thread go here
-// instead of into the LibbpfLog.
-class ThreadLog {
+// While alive (and a LibbpfLog is), libbpf's messages on this thread go here.
+class ThreadLog : public CapturedText {
  public:
   ThreadLog();
   ~ThreadLog();
   ThreadLog(const ThreadLog&) = delete;
   ThreadLog& operator=(const ThreadLog&) = delete;
 
-  const std::string& text() const { return text_; }
-  void clear() { text_.clear(); }
-  std::string tail(size_t lines = 12) const;
-
  private:
-  std::string text_;
   std::string* previous_;
 };
-
-// The last `lines` lines of `text`.
-std::string lastLines(const std::string& text, size_t lines);
 
 }  // namespace membrane::loader

@@ -409,6 +409,7 @@ TEST(Enforcement, AVersionThatFailsVerificationChangesNothing) {
   ExecResult refused = c.apply(bad);
   EXPECT_EQ(refused.exitCode, 1) << refused.describe();
   EXPECT_NE(refused.err.find("failed to load"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("PROG LOAD LOG"), std::string::npos) << "the verifier's log comes with it: " << refused.err;
   std::cout << "refused: " << refused.err.substr(0, 400) << "\n";
 
   ExecResult after = c.run({"status", "-o", "json"});
