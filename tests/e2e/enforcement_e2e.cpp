@@ -420,6 +420,22 @@ TEST(Enforcement, AVersionThatFailsVerificationChangesNothing) {
   };
   EXPECT_EQ(programs(after.out), programs(before.out)) << "same version, same attached programs";
 
+  // The same when the failing load is not the first one, which loads alone,
+  // but one of those loaded in parallel after it (x/b's class here).
+  fs::path bad2 = c.compile(R"(namespace x
+policy pa { selects { pod = a } ingress { allow from all } }
+policy pb { selects { pod = b } ingress { allow from all } }
+)",
+                            "bad2");
+  breakObject(bad2, "class-1.o", "tc");
+  ExecResult refused2 = c.apply(bad2);
+  EXPECT_EQ(refused2.exitCode, 1) << refused2.describe();
+  EXPECT_NE(refused2.err.find("class 1 (class-1.o) failed to load for endpoint x/b"), std::string::npos) << refused2.err;
+  EXPECT_NE(refused2.err.find("PROG LOAD LOG"), std::string::npos) << refused2.err;
+  ExecResult after2 = c.run({"status", "-o", "json"});
+  ASSERT_TRUE(after2.succeeded()) << after2.describe();
+  EXPECT_EQ(programs(after2.out), programs(before.out)) << "nothing applied, x/a's good load closed again";
+
   const auto& a = c.members()[0];
   const auto& b = c.members()[1];
   const auto& ya = c.members()[2];
