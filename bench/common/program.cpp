@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -63,6 +64,17 @@ int BenchProgram::run(const std::function<int()>& body) {
     progress(std::string("error: ") + e.what());
     return 1;
   }
+}
+
+ScratchDir::ScratchDir(const std::string& prefix) {
+  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  if (!mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a directory " + tmpl + ": " + std::strerror(errno));
+  path_ = tmpl;
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 bool runningInCi() {

@@ -4,6 +4,7 @@
 // namespaces, links and mounts are cleaned up, and errors as exit status 1.
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -32,6 +33,21 @@ class BenchProgram {
  private:
   CLI::App app_;
   std::string rootSection_, rootWhy_;
+};
+
+// A fresh directory under the system's temporary directory, named
+// `<prefix>-XXXXXX`, removed with everything in it when this goes out of
+// scope (a measurement that throws included).
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix);
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
 };
 
 bool runningInCi();

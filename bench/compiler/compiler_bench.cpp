@@ -19,6 +19,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -205,24 +206,14 @@ const char* kDescription =
 const char* kExitCodes = "Exit status: 0 done; 1 a compile failed; 2 usage.";
 
 void run(const Options& o) {
-  fs::path root;
-  bool temporary = o.workdir.empty();
-  if (temporary) {
-    std::string tmpl = (fs::temp_directory_path() / "membrane-bench-XXXXXX").string();
-    if (!mkdtemp(tmpl.data())) fail(std::string("mkdtemp: ") + std::strerror(errno));
-    root = tmpl;
+  std::optional<ScratchDir> scratch;
+  fs::path root = o.workdir;
+  if (root.empty()) {
+    scratch.emplace("membrane-bench");
+    root = scratch->path();
   } else {
-    root = o.workdir;
     fs::create_directories(root);
   }
-  struct Cleanup {
-    fs::path root;
-    bool active;
-    ~Cleanup() {
-      std::error_code ec;
-      if (active) fs::remove_all(root, ec);
-    }
-  } cleanup{root, temporary};
 
   struct Row {
     std::string label;

@@ -309,27 +309,19 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
 }
 
 int run(bool quick) {
-  char tmpl[] = "/tmp/membrane-bench-loader-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  fs::path work = tmpl;
   std::vector<Timing> timings;
   std::vector<SwapLoss> losses;
-  try {
+  {
+    ScratchDir work("membrane-bench-loader");
     for (size_t endpoints : {1, 10, 100}) {
-      fs::path dir = work / std::to_string(endpoints);
+      fs::path dir = work.path() / std::to_string(endpoints);
       fs::create_directories(dir);
       Node node(endpoints, dir);
       int runs = quick ? 1 : (endpoints >= 100 ? 3 : 5);
       timings.push_back(timeApply(node, endpoints, runs));
       losses.push_back(swapUnderLoad(node, endpoints));
     }
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(work, ec);
-    throw;
   }
-  std::error_code ec;
-  fs::remove_all(work, ec);
   printSection(timings, losses, quick);
   // Losses are a figure (reported, goal not met); programs that stopped
   // enforcing are a broken benchmark.

@@ -606,23 +606,21 @@ int run(bool quick) {
   } else {
     s = {{10, 100, 1000, 10000}, 2.0, 3};
   }
-  char tmpl[] = "/tmp/membrane-bench-traffic-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
-  fs::path work = tmpl;
 
   std::vector<Row> rows;
   Reasons reasons;
   const std::vector<std::string> kinds = {"none",         "iptables-legacy", "iptables-nft",
                                           "nftables linear", "nftables set",  "membrane",
                                           "membrane, conntrack empty"};
-  try {
+  {
+    ScratchDir work("membrane-bench-traffic");
     // One node per filter, side by side, so no filter leaves hooks behind for
     // another and windows can alternate between them. Filters go first.
     std::vector<std::unique_ptr<Node>> nodes;
     std::vector<std::unique_ptr<Filter>> filters;
     for (const auto& kind : kinds) {
       nodes.push_back(std::make_unique<Node>());
-      filters.push_back(makeFilter(kind, *nodes.back(), work));
+      filters.push_back(makeFilter(kind, *nodes.back(), work.path()));
     }
     Row none{"none", 0, {}, {}, nodes[0]->checkDenied(false)};
     for (size_t n : s.ruleCounts) {
@@ -683,13 +681,7 @@ int run(bool quick) {
       return rank(a) < rank(b);
     });
     for (auto& f : filters) f->remove();
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(work, ec);
-    throw;
   }
-  std::error_code ec;
-  fs::remove_all(work, ec);
   printSection(rows, s, quick, reasons);
   if (!reasons.check().empty()) {
     progress("CHECK: membrane's counters contradict the traffic pattern: " + reasons.check());
