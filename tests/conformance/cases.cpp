@@ -1,6 +1,7 @@
 #include "cases.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -397,6 +398,21 @@ std::vector<std::string> caseFiles(const std::string& dir) {
     if (e.is_regular_file() && e.path().extension() == ".yaml") out.push_back(e.path().string());
   std::sort(out.begin(), out.end());
   return out;
+}
+
+std::vector<std::string> caseFilesOrNone(const std::string& dir) {
+  try {
+    return caseFiles(dir);
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::string caseTestName(const std::string& path) {
+  std::string n = fs::path(path).stem().string();
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
 }
 
 void writeManifests(const std::string& path, const std::vector<YAML::Node>& manifests) {

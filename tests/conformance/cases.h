@@ -99,6 +99,12 @@ std::vector<YAML::Node> stepInput(const Topology& topology, const Step& step);
 
 // Every cases/*.yaml under `dir`, sorted by name.
 std::vector<std::string> caseFiles(const std::string& dir);
+// The same for a runner's test list: empty when the directory cannot be
+// read (each runner has a test that fails on too few cases).
+std::vector<std::string> caseFilesOrNone(const std::string& dir);
+// A test name for a case file: its stem, other characters than letters and
+// digits as '_'.
+std::string caseTestName(const std::string& path);
 
 // Writes `manifests` as one multi-document YAML file.
 void writeManifests(const std::string& path, const std::vector<YAML::Node>& manifests);

@@ -108,42 +108,47 @@ std::string checkStep(const Case& c, const Step& step, const fs::path& work) {
   return out.str();
 }
 
+// A directory for one test's files, removed however the test ends.
+struct ScratchDir {
+  fs::path path;
+  ScratchDir() {
+    char tmpl[] = "/tmp/membrane-conformance-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a scratch directory");
+    path = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// A case from YAML text (Case::load reads a file).
+Case loadCaseText(const ScratchDir& dir, const std::string& text) {
+  std::ofstream(dir.path / "c.yaml") << text;
+  return Case::load((dir.path / "c.yaml").string(), topology());
+}
+
 class Conformance : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Conformance, EvaluatorMatchesKubernetes) {
   const Case c = Case::load(GetParam(), topology());
-  char tmpl[] = "/tmp/membrane-conformance-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  fs::path work = tmpl;
-
   std::string report;
-  for (size_t i = 0; i < c.steps.size(); ++i) {
-    std::string r = checkStep(c, c.steps[i], work);
-    if (!r.empty())
-      report += "step " + std::to_string(i + 1) + " (" + c.steps[i].name + "): " + r;
+  {
+    ScratchDir work;
+    for (size_t i = 0; i < c.steps.size(); ++i) {
+      std::string r = checkStep(c, c.steps[i], work.path);
+      if (!r.empty())
+        report += "step " + std::to_string(i + 1) + " (" + c.steps[i].name + "): " + r;
+    }
   }
-  std::error_code ec;
-  fs::remove_all(work, ec);
 
   expectCaseOutcome(c, Check::Evaluator, report);
 }
 
-std::vector<std::string> allCases() {
-  try {
-    return caseFiles(kDir + "/cases");
-  } catch (const std::exception&) {
-    return {};  // ConformanceCases.AllLoad reports it
-  }
-}
+std::vector<std::string> allCases() { return caseFilesOrNone(kDir + "/cases"); }  // AllLoad checks there are some
 
-std::string testName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string n = fs::path(info.param).stem().string();
-  for (char& ch : n)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return n;
-}
-
-INSTANTIATE_TEST_SUITE_P(Cases, Conformance, ::testing::ValuesIn(allCases()), testName);
+INSTANTIATE_TEST_SUITE_P(Cases, Conformance, ::testing::ValuesIn(allCases()),
+                         [](const auto& test) { return caseTestName(test.param); });
 
 // The suite must not shrink to nothing unnoticed, and every case file must
 // load (a case with a typo would otherwise fail only when run).
@@ -161,13 +166,8 @@ TEST(ConformanceCases, AllLoad) {
 // The expectation language itself: rules apply in order, later ones win;
 // a matrix sets cells; port patterns select what they say.
 TEST(ConformanceCases, ExpectationsMeanWhatTheySay) {
-  char tmpl[] = "/tmp/membrane-conformance-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  fs::path dir = tmpl;
-  auto load = [&](const std::string& text) {
-    std::ofstream(dir / "c.yaml") << text;
-    return Case::load((dir / "c.yaml").string(), topology());
-  };
+  ScratchDir dir;
+  auto load = [&](const std::string& text) { return loadCaseText(dir, text); };
   const Topology& t = topology();
   int xa = t.indexOf("x/a"), xb = t.indexOf("x/b"), ya = t.indexOf("y/a");
   Case c = load(R"(
@@ -216,8 +216,6 @@ steps:
   EXPECT_FALSE(steps.steps[1].expected.at(xa, xb, 0));
   EXPECT_THROW(load("description: t\nsteps:\n- remove: [NetworkPolicy x/nope]\n  expect: {default: reachable}\n"),
                CaseError);
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 
   // A matrix: case 43's irregular ipBlock table, rows from, columns to.
   Case m = Case::load(kDir + "/cases/43-ipblock-ingress-irregular.yaml", t);
@@ -233,13 +231,8 @@ steps:
 // Steps may relabel the topology's Namespaces and Pods (and nothing else
 // about them); the front end then sees the topology with the new labels.
 TEST(ConformanceCases, StepsRelabelTopologyObjects) {
-  char tmpl[] = "/tmp/membrane-conformance-XXXXXX";
-  ASSERT_NE(mkdtemp(tmpl), nullptr);
-  fs::path dir = tmpl;
-  auto load = [&](const std::string& text) {
-    std::ofstream(dir / "c.yaml") << text;
-    return Case::load((dir / "c.yaml").string(), topology());
-  };
+  ScratchDir dir;
+  auto load = [&](const std::string& text) { return loadCaseText(dir, text); };
   Case c = load(R"(
 description: t
 steps:
@@ -265,8 +258,6 @@ steps:
   EXPECT_THROW(load("description: t\nsteps:\n- apply: [{kind: Pod, metadata: {name: a, namespace: x, labels: {}},"
                     " status: {podIP: 198.18.9.9}}]\n  expect: {default: reachable}\n"),
                CaseError) << "only labels change";
-  std::error_code ec;
-  fs::remove_all(dir, ec);
 }
 
 }  // namespace

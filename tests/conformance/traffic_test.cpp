@@ -373,22 +373,10 @@ TEST_P(ConformanceTraffic, RealTrafficMatchesKubernetes) {
   expectCaseOutcome(c, Check::Traffic, report);
 }
 
-std::vector<std::string> allCases() {
-  try {
-    return caseFiles(kDir + "/cases");
-  } catch (const std::exception&) {
-    return {};
-  }
-}
+std::vector<std::string> allCases() { return caseFilesOrNone(kDir + "/cases"); }
 
-std::string testName(const ::testing::TestParamInfo<std::string>& info) {
-  std::string n = fs::path(info.param).stem().string();
-  for (char& ch : n)
-    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
-  return n;
-}
-
-INSTANTIATE_TEST_SUITE_P(Cases, ConformanceTraffic, ::testing::ValuesIn(allCases()), testName);
+INSTANTIATE_TEST_SUITE_P(Cases, ConformanceTraffic, ::testing::ValuesIn(allCases()),
+                         [](const auto& test) { return caseTestName(test.param); });
 
 // Without cases this binary would pass having checked nothing.
 TEST(ConformanceTrafficCases, ThereAreCases) { EXPECT_GE(allCases().size(), 40u) << kDir; }
