@@ -40,6 +40,7 @@
 #include "inventory/inventory.h"
 #include "ir/evaluator.h"
 #include "kernel/generic_policy.h"
+#include "loader/kernel.h"
 #include "loader/libbpf_log.h"
 #include "loader/object_config.h"
 #include "packets.h"
@@ -160,15 +161,7 @@ void fillTrie(const Loaded& l, const std::vector<identity::TrieEntry>& entries) 
 
 void clearConntrack(const Loaded& l) {
   int fd = l.mapFd("mb_conntrack");
-  std::vector<mb_ct_key> keys;
-  mb_ct_key key{}, next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    keys.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (const auto& k : keys) bpf_map_delete_elem(fd, &k);
+  for (const auto& k : membrane::loader::mapKeys<mb_ct_key>(fd)) bpf_map_delete_elem(fd, &k);
 }
 
 // ---- running ----------------------------------------------------------------

@@ -4,6 +4,8 @@
 // headers defined here.
 #pragma once
 
+#include <bpf/bpf.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -17,6 +19,21 @@ inline constexpr int kBpfTcxEgress = 47;
 // Makes `dir` (and parents) exist on a bpffs, mounting one at `dir` if it is
 // not on one already.
 bool ensureBpffs(const std::string& dir, std::string* error);
+
+// Every key of a map with keys of type Key, all read before the caller
+// deletes any (deleting while walking would skip or repeat keys).
+template <typename Key>
+std::vector<Key> mapKeys(int fd) {
+  std::vector<Key> keys;
+  Key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    keys.push_back(next);
+    key = next;
+    prev = &key;
+  }
+  return keys;
+}
 
 // Names of required features (manifest `requiredFeatures`) this kernel lacks.
 std::vector<std::string> missingFeatures(const std::vector<std::string>& required);

@@ -472,14 +472,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
     if (anyLoaded && trie.fd < 0) return abandon("the identity map was not pinned");
     if (trie.fd >= 0) {
       // A re-apply of the same version rewrites the same trie: clear it first.
-      mb_lpm_key key{}, next{};
-      std::vector<mb_lpm_key> old;
-      const void* prev = nullptr;
-      while (bpf_map_get_next_key(trie.fd, prev, &next) == 0) {
-        old.push_back(next);
-        key = next;
-        prev = &key;
-      }
+      std::vector<mb_lpm_key> old = mapKeys<mb_lpm_key>(trie.fd);
       std::set<std::string> keep;
       for (const auto& e : entries) {
         if (bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0)

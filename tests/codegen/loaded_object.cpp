@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "abi/datapath.h"
+#include "loader/kernel.h"
 #include "loader/libbpf_log.h"
 #include "loader/object_config.h"
 
@@ -122,15 +123,7 @@ uint32_t LoadedObject::verifiedInstructions(Program p) const {
 
 void LoadedObject::clearConntrack() {
   int fd = mapFd("mb_conntrack");
-  mb_ct_key key{}, next{};
-  std::vector<mb_ct_key> keys;
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    keys.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (const auto& k : keys) bpf_map_delete_elem(fd, &k);
+  for (const auto& k : loader::mapKeys<mb_ct_key>(fd)) bpf_map_delete_elem(fd, &k);
 }
 
 uint64_t LoadedObject::rulePackets(uint32_t ruleId) const {
