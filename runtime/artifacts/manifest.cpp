@@ -73,17 +73,25 @@ labels::Selector readSelector(const json& j, const std::string& path, const char
   }
 }
 
-labels::NamedPort readNamedPort(const json& j, const std::string& path) {
-  labels::NamedPort np;
-  np.name = get<std::string>(j, path, "name");
-  if (np.name.empty()) throw FieldError(path + ".name: must not be empty");
+// {"name", "protocol", "port"}; "port" may be absent only if !portRequired.
+labels::PortNameBinding readPortBinding(const json& j, const std::string& path, bool portRequired) {
+  labels::PortNameBinding b;
+  b.name = get<std::string>(j, path, "name");
+  if (b.name.empty()) throw FieldError(path + ".name: must not be empty");
   auto proto = labels::portProtocolFromName(get<std::string>(j, path, "protocol"));
   if (!proto) throw FieldError(path + ".protocol: expected tcp, udp or sctp");
-  np.protocol = *proto;
-  uint32_t port = get<uint32_t>(j, path, "port");
-  if (port == 0 || port > 65535) throw FieldError(path + ".port: expected 1-65535");
-  np.port = static_cast<uint16_t>(port);
-  return np;
+  b.protocol = *proto;
+  if (portRequired || j.contains("port")) {
+    uint32_t port = get<uint32_t>(j, path, "port");
+    if (port == 0 || port > 65535) throw FieldError(path + ".port: expected 1-65535");
+    b.port = static_cast<uint16_t>(port);
+  }
+  return b;
+}
+
+labels::NamedPort readNamedPort(const json& j, const std::string& path) {
+  labels::PortNameBinding b = readPortBinding(j, path, true);
+  return {b.name, b.protocol, *b.port};
 }
 
 DirectionSummary readDirection(const json& j, const std::string& path, const char* key) {
@@ -276,17 +284,7 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
         const json& names = array(classes[i], p, "ingressNamedPorts");
         for (size_t k = 0; k < names.size(); ++k) {
           std::string at = p + ".ingressNamedPorts[" + std::to_string(k) + "]";
-          labels::PortNameBinding b;
-          if (names[k].contains("port")) {
-            labels::NamedPort np = readNamedPort(names[k], at);
-            b = {np.name, np.protocol, np.port};
-          } else {
-            b.name = get<std::string>(names[k], at, "name");
-            auto proto = labels::portProtocolFromName(get<std::string>(names[k], at, "protocol"));
-            if (b.name.empty() || !proto) throw FieldError(at + ": expected a name and tcp, udp or sctp");
-            b.protocol = *proto;
-          }
-          c.ingressNamedPorts.push_back(std::move(b));
+          c.ingressNamedPorts.push_back(readPortBinding(names[k], at, false));
         }
       }
       c.ingress = readDirection(classes[i], p, "ingress");

@@ -186,6 +186,15 @@ void to_json(nlohmann::json& j, const NamedPort& p) {
   j = {{"name", p.name}, {"protocol", portProtocolName(p.protocol)}, {"port", p.port}};
 }
 
+void from_json(const nlohmann::json& j, NamedPort& p) {
+  p.name = j.at("name").get<std::string>();
+  p.port = j.at("port").get<uint16_t>();
+  std::string proto = j.at("protocol").get<std::string>();
+  auto number = portProtocolFromName(proto);
+  if (!number) throw nlohmann::json::other_error::create(501, "unknown port protocol '" + proto + "'", nullptr);
+  p.protocol = *number;
+}
+
 void to_json(nlohmann::json& j, const PortNameBinding& b) {
   j = {{"name", b.name}, {"protocol", portProtocolName(b.protocol)}};
   if (b.port) j["port"] = *b.port;

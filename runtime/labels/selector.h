@@ -111,6 +111,8 @@ void from_json(const nlohmann::json& j, Requirement& r);
 void to_json(nlohmann::json& j, const Selector& s);
 void from_json(const nlohmann::json& j, Selector& s);
 void to_json(nlohmann::json& j, const NamedPort& p);
+// Throws nlohmann::json exceptions on a missing field or an unknown protocol.
+void from_json(const nlohmann::json& j, NamedPort& p);
 // {"name", "protocol", "port"}; "port" absent when the name is undefined.
 void to_json(nlohmann::json& j, const PortNameBinding& b);
 // {"pods", "namespaceScope": "exact" | "selector" | "any", "namespace" or

@@ -178,11 +178,7 @@ struct State {
         ne.ns = l.at("namespace");
         ne.labels = l.at("labels").get<labels::LabelSet>();
         for (const auto& a : l.at("addresses")) ne.addresses.push_back(*net::Address::parse(a.get<std::string>()));
-        for (const auto& p : l.value("ports", json::array())) {
-          auto proto = labels::portProtocolFromName(p.at("protocol").get<std::string>());
-          if (!proto) return std::nullopt;
-          ne.ports.push_back({p.at("name").get<std::string>(), *proto, p.at("port").get<uint16_t>()});
-        }
+        ne.ports = l.value("ports", json::array()).get<std::vector<labels::NamedPort>>();
         s.learned.push_back(ne);
       }
       for (const auto& a : j.at("host")) s.host.push_back(*net::Address::parse(a.get<std::string>()));
