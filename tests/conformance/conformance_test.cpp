@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "cases.h"
+#include "front_end.h"
 #include "driver/pipeline.h"
 #include "ir/evaluator.h"
 #include "known_failures.h"
@@ -48,25 +49,17 @@ std::string verdictText(const ir::Program& program, const std::optional<ir::Verd
 // evaluator's egress and ingress verdicts.
 std::string checkStep(const Case& c, const Step& step, const fs::path& work) {
   const Topology& topo = topology();
-  fs::path manifests = work / (c.name + ".yaml");
-  writeManifests(manifests.string(), stepInput(topo, step));
-
   driver::Compilation comp;
-  driver::Inputs inputs;
-  inputs.paths = {manifests.string()};
-  driver::run(inputs, comp);
-  std::ostringstream diags;
-  comp.diags.print(diags, false);
-  for (const auto& e : comp.inputErrors) diags << e << "\n";
-  if (comp.outcome() != driver::Outcome::Ok || !comp.ir)
-    return "the manifests were not accepted:\n" + diags.str();
+  std::string diags;
+  if (!compileStep(topo, step, (work / (c.name + ".yaml")).string(), comp, diags))
+    return "the manifests were not accepted:\n" + diags;
   const ir::Program& program = *comp.ir;
 
   std::vector<const ir::Endpoint*> endpoints;
   std::vector<net::Address> addresses;
   for (const auto& pod : topo.pods) {
     const ir::Endpoint* e = program.findEndpoint(pod.ns, pod.name);
-    if (!e) return "pod " + pod.key() + " of the topology is no endpoint of the IR\n" + diags.str();
+    if (!e) return "pod " + pod.key() + " of the topology is no endpoint of the IR\n" + diags;
     endpoints.push_back(e);
     auto a = net::Address::parse(c.family == Family::IPv4 ? pod.ipv4 : pod.ipv6);
     if (!a) return "pod " + pod.key() + ": bad address";
@@ -104,7 +97,7 @@ std::string checkStep(const Case& c, const Step& step, const fs::path& work) {
     if (differs) out << c.ports[p].str() << ":\n" << renderMatrix(topo, step.expected, p, &got);
   }
   out << "flows:\n" << cells.str();
-  if (!diags.str().empty()) out << "membranec said:\n" << diags.str();
+  if (!diags.empty()) out << "membranec said:\n" << diags;
   return out.str();
 }
 

@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "cases.h"
+#include "front_end.h"
 #include "codegen/artifact_writer.h"
 #include "driver/pipeline.h"
 #include "known_failures.h"
@@ -100,17 +101,10 @@ class Node {
   // Compiles and applies one step; "" on success, else what went wrong.
   std::string apply(const Case& c, size_t stepIndex) {
     std::string name = c.name + "-" + std::to_string(stepIndex + 1);
-    fs::path manifests = work_ / (name + ".yaml");
-    writeManifests(manifests.string(), stepInput(topo_, c.steps[stepIndex]));
     driver::Compilation comp;
-    driver::Inputs inputs;
-    inputs.paths = {manifests.string()};
-    driver::run(inputs, comp);
-    std::ostringstream diags;
-    comp.diags.print(diags, false);
-    for (const auto& e : comp.inputErrors) diags << e << "\n";
-    if (comp.outcome() != driver::Outcome::Ok || !comp.ir || !comp.checked)
-      return "the manifests were not accepted:\n" + diags.str();
+    std::string diags;
+    if (!compileStep(topo_, c.steps[stepIndex], (work_ / (name + ".yaml")).string(), comp, diags))
+      return "the manifests were not accepted:\n" + diags;
     fs::path out = work_ / name;
     std::string error;
     try {
