@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target with clang-14 (ASan + UBSan) in build-fuzz/ and
-# fuzzes the policy front end for a bounded time.
+# Builds every libFuzzer target (tests/fuzz/*_fuzzer.cpp) with clang-14
+# (ASan + UBSan) in build-fuzz/ and fuzzes each for a bounded time.
 #
-#   tests/fuzz/run_fuzz.sh                 # 60 s
-#   FUZZ_SECONDS=600 tests/fuzz/run_fuzz.sh
-#   tests/fuzz/run_fuzz.sh -- -jobs=4      # extra libFuzzer flags after --
+#   tests/fuzz/run_fuzz.sh                    # every target, 30 s each
+#   FUZZ_SECONDS=600 tests/fuzz/run_fuzz.sh   # the longer run (docs/fuzzing.md)
+#   FUZZ_TARGETS="k8s manifest" tests/fuzz/run_fuzz.sh
+#   tests/fuzz/run_fuzz.sh -- -jobs=4         # extra libFuzzer flags after --
 #
-# Inputs: tests/fuzz/corpus/ (seeds) and policies/ (read only); new inputs go
-# to build-fuzz/fuzz-corpus/, crashes to build-fuzz/fuzz-artifacts/.
-# Replay a crash: build-fuzz/tests/fuzz/parser_fuzzer build-fuzz/fuzz-artifacts/crash-...
+# A target <name> has seeds in tests/fuzz/corpus/<name>/ (read only), and
+# optionally tests/fuzz/<name>.dict and tests/fuzz/<name>.args (one libFuzzer
+# argument per line; a line not starting with '-' is another seed folder,
+# relative to the repository). New inputs go to build-fuzz/fuzz-corpus/<name>/,
+# crashes to build-fuzz/fuzz-artifacts/<name>/.
+# Replay a crash: build-fuzz/tests/fuzz/<name>_fuzzer build-fuzz/fuzz-artifacts/<name>/crash-...
 #
-# Exit codes: 0 no finding; 1 a crash, leak, UB, timeout or a build failure;
-# 77 (ctest's "skipped") when clang-14 or libFuzzer is missing, except under
-# CI=true, where a missing toolchain is a failure: CI must really fuzz.
+# Exit codes: 0 no finding; 1 a crash, leak, UB, timeout or a build failure in
+# any target; 77 (ctest's "skipped") when clang-14 or libFuzzer is missing,
+# except under CI=true, where a missing toolchain is a failure: CI must really
+# fuzz.
 set -uo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
 root=$PWD
 
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 FUZZ_CC=${FUZZ_CC:-clang-14}
 FUZZ_CXX=${FUZZ_CXX:-clang++-14}
 build=$root/build-fuzz
@@ -76,46 +81,67 @@ CC=$FUZZ_CC CXX=$FUZZ_CXX cmake -S "$root" -B "$build" \
   exit 1
 }
 
-log "building parser_fuzzer"
+all_targets=()
+for source in "$root"/tests/fuzz/*_fuzzer.cpp; do
+  name=$(basename "$source" _fuzzer.cpp)
+  all_targets+=("$name")
+done
+read -r -a targets <<<"${FUZZ_TARGETS:-${all_targets[*]}}"
+for name in "${targets[@]}"; do
+  [[ -f $root/tests/fuzz/${name}_fuzzer.cpp ]] || { echo "run_fuzz: no target '$name' (have: ${all_targets[*]})" >&2; exit 1; }
+done
+
+log "building ${targets[*]/%/_fuzzer}"
 start=$SECONDS
-cmake --build "$build" --target parser_fuzzer -j"$(nproc)" || { echo "run_fuzz: FAILED: build" >&2; exit 1; }
+cmake --build "$build" --target "${targets[@]/%/_fuzzer}" -j"$(nproc)" || { echo "run_fuzz: FAILED: build" >&2; exit 1; }
 log "built in $((SECONDS - start)) s"
 
-fuzzer=$build/tests/fuzz/parser_fuzzer
-corpus=$build/fuzz-corpus
-artifacts=$build/fuzz-artifacts
-mkdir -p "$corpus" "$artifacts"
-
-# -timeout: the slowest input known is ~4000 unclosed `{` inside a `with`
-# block: ANTLR's error recovery rebuilds the prediction context from the whole
-# rule stack at every level (PredictionContext::fromRuleContext), which is
-# quadratic: ~2 s in the optimized g++ build, ~30 s here under ASan for both
-# runs of the input. Anything slower than 120 s is treated as a hang.
-#
-# New inputs are written to the first directory only, so the seeds and
-# policies/ stay untouched. Non-zero libFuzzer exits mean a finding; the exit
-# codes are set to 1 so a finding can never look like ctest's skip code (77,
-# which is also libFuzzer's default).
-log "fuzzing for ${FUZZ_SECONDS}s"
-ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1} \
-UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
-"$fuzzer" "$corpus" "$root/tests/fuzz/corpus" "$root/policies" \
-  -dict="$root/tests/fuzz/policy.dict" \
-  -max_len=4096 \
-  -max_total_time="$FUZZ_SECONDS" \
-  -timeout=120 \
-  -rss_limit_mb=2048 \
-  -error_exitcode=1 -timeout_exitcode=1 \
-  -artifact_prefix="$artifacts/" \
-  -print_final_stats=1 \
-  "${extra[@]}" 2>&1 | tee "$build/fuzz.log"
-rc=${PIPESTATUS[0]}
-
-runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz.log" | tail -1)
-speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$build/fuzz.log" | tail -1)
-corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$build/fuzz.log" | tail -1)
-if ((rc != 0)); then
-  echo "run_fuzz: FAILED (libFuzzer exit $rc): see the report above; inputs in $artifacts/" >&2
+# -timeout defaults to 60 s per input; a target's .args may change it (the
+# policy parser's does: ANTLR's error recovery is quadratic in unclosed `{`).
+# New inputs are written to the first directory only, so the seeds stay
+# untouched. Non-zero libFuzzer exits mean a finding; the exit codes are set
+# to 1 so a finding can never look like ctest's skip code (77, which is also
+# libFuzzer's default).
+failed=()
+for name in "${targets[@]}"; do
+  fuzzer=$build/tests/fuzz/${name}_fuzzer
+  corpus=$build/fuzz-corpus/$name
+  artifacts=$build/fuzz-artifacts/$name
+  mkdir -p "$corpus" "$artifacts"
+  args=(-timeout=60 -max_len=4096)
+  seeds=("$root/tests/fuzz/corpus/$name")
+  [[ -f $root/tests/fuzz/$name.dict ]] && args+=("-dict=$root/tests/fuzz/$name.dict")
+  if [[ -f $root/tests/fuzz/$name.args ]]; then
+    while IFS= read -r line; do
+      [[ -z $line || $line == \#* ]] && continue
+      if [[ $line == -* ]]; then args+=("$line"); else seeds+=("$root/$line"); fi
+    done <"$root/tests/fuzz/$name.args"
+  fi
+  log "fuzzing $name for ${FUZZ_SECONDS}s"
+  ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1} \
+  UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+  "$fuzzer" "$corpus" "${seeds[@]}" \
+    "${args[@]}" \
+    -max_total_time="$FUZZ_SECONDS" \
+    -rss_limit_mb=2048 \
+    -error_exitcode=1 -timeout_exitcode=1 \
+    -artifact_prefix="$artifacts/" \
+    -print_final_stats=1 \
+    "${extra[@]}" >"$build/fuzz-$name.log" 2>&1
+  rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz-$name.log" | tail -1)
+  speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$build/fuzz-$name.log" | tail -1)
+  corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$build/fuzz-$name.log" | tail -1)
+  if ((rc != 0)); then
+    tail -n 80 "$build/fuzz-$name.log" >&2
+    echo "run_fuzz: $name FAILED (libFuzzer exit $rc): see the report above ($build/fuzz-$name.log); inputs in $artifacts/" >&2
+    failed+=("$name")
+    continue
+  fi
+  log "$name OK: ${runs:-?} runs, ${speed:-?} exec/s, ${corp:-corp: ?} ($(find "$corpus" -type f | wc -l) inputs kept in $corpus)"
+done
+if ((${#failed[@]})); then
+  echo "run_fuzz: FAILED: ${failed[*]}" >&2
   exit 1
 fi
-log "OK: ${runs:-?} runs, ${speed:-?} exec/s, ${corp:-corp: ?} ($(find "$corpus" -type f | wc -l) inputs kept in $corpus)"
+log "OK: ${targets[*]}"
