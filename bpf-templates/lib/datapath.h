@@ -1,6 +1,7 @@
 /* The per-packet flow shared by every program:
  *
- *   parse ─┬─ ARP / ND ────────────────────────────────▶ pass (ALWAYS)
+ *   parse ─── leaving the endpoint: source not its own ─▶ drop (SPOOFED, lib/source.h)
+ *         ─┬─ ARP / ND ────────────────────────────────▶ pass (ALWAYS)
  *          ├─ cannot classify ─▶ drop if the direction is enforced, else pass
  *          └─ parsed ─▶ ICMP error related to a tracked flow ─▶ pass
  *                    ─▶ conntrack hit (either orientation)  ─▶ pass
@@ -23,6 +24,7 @@
 #include "lib/identity.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/source.h"
 
 #define MB_PASS 1
 #define MB_DROP 0
@@ -77,6 +79,19 @@ static __always_inline int mb_process(struct __sk_buff *skb, const int dir, cons
   int reason;
 
   reason = mb_parse(skb, l2, &pkt);
+  if (dir == MB_DIR_EGRESS) {
+    /* Whatever policy says, an endpoint only speaks for itself. */
+    int source = mb_source_check(skb, l2, &pkt);
+    if (source != MB_SOURCE_OK) {
+      if (source == MB_SOURCE_SPOOFED) {
+        mb_count_reason(MB_REASON_SPOOFED);
+        mb_emit(MB_EVENT_SPOOFED, dir, 0, &pkt, bpf_ktime_get_ns());
+      } else {
+        mb_count_reason(reason != MB_PARSED && reason != MB_REASON_ALWAYS ? reason : MB_REASON_UNPARSEABLE);
+      }
+      return MB_DROP;
+    }
+  }
   if (reason != MB_PARSED) {
     mb_count_reason(reason);
     if (reason == MB_REASON_ALWAYS)

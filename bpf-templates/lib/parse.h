@@ -53,6 +53,7 @@ struct mb_pkt {
   mb_u16 port;   /* host order: what policy matches (destination port, ICMP type) */
   mb_u8 tcp_flags;
   mb_u8 kind; /* enum mb_pkt_kind */
+  mb_u8 arp;  /* an ARP packet (no tuple; lib/source.h reads its sender) */
 };
 
 /* Wire layouts (no system headers). */
@@ -212,9 +213,9 @@ static __always_inline int mb_parse_l4(struct __sk_buff *skb, mb_u32 off, struct
     mb_u8 type = h[0];
     mb_u8 family = pkt->t.family;
 
+    pkt->port = type;
     if (family == MB_FAMILY_V6 && mb_icmp6_is_nd(type))
       return MB_REASON_ALWAYS;
-    pkt->port = type;
     if (mb_icmp_is_echo_request(family, type) || mb_icmp_is_echo_reply(family, type)) {
       /* The echo id plays the source port, so conntrack can tell pings
        * apart; the ABI keeps dport 0 for ICMP. */
@@ -363,6 +364,7 @@ static __always_inline int mb_parse(struct __sk_buff *skb, const int l2, struct 
   case ETH_P_IPV6:
     return mb_parse_ipv6(skb, off, pkt);
   case ETH_P_ARP:
+    pkt->arp = 1;
     return MB_REASON_ALWAYS; /* address resolution must always work */
   default:
     return MB_REASON_UNKNOWN_L3;

@@ -30,6 +30,14 @@ static artifacts::DirectionSummary summary(const ir::DirectionPolicy& d) {
   return s;
 }
 
+ir::EndpointClass openClass(const ir::Program& program) {
+  ir::EndpointClass open;
+  open.id = static_cast<uint32_t>(program.classes.size());
+  for (const auto& e : program.endpoints)
+    if (!e.classIndex) open.endpoints.push_back(e.key());
+  return open;
+}
+
 Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
                          const CompileOptions& options) {
   Artifacts out;
@@ -50,18 +58,21 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
     m.requiredFeatures.push_back(artifacts::kNamedPortPeersFeature);
   for (const auto& i : program.identities)
     m.identities.push_back({i.id, i.ns, i.labels, i.namespaceLabels, i.ports, i.selectorBits});
-  for (const auto& e : program.endpoints) {
-    std::optional<uint32_t> cls;
-    if (e.classIndex) cls = program.classes.at(*e.classIndex).id;
-    m.endpoints.push_back({e.name, e.ns, e.identity, e.addresses, cls});
-  }
+  // The IR's classes, then the open class for the endpoints no policy selects.
+  const ir::EndpointClass open = openClass(program);
+  std::vector<const ir::EndpointClass*> classes;
+  for (const auto& c : program.classes) classes.push_back(&c);
+  classes.push_back(&open);
+  for (const auto& e : program.endpoints)
+    m.endpoints.push_back(
+        {e.name, e.ns, e.identity, e.addresses, e.classIndex ? program.classes.at(*e.classIndex).id : open.id});
   for (const auto& p : checked.policies) m.policies.push_back({p.key(), p.ns, p.clusterwide, p.audit, p.selects});
   for (const auto& [id, r] : program.rules)
     m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
 
   PeerLowering lowering = PeerLowering::choose(program, options.cidrFoldLimit, options.decisionMode);
   bool tables = false;
-  for (const auto& cls : program.classes) tables |= lowering.usesTable(cls.ingress) || lowering.usesTable(cls.egress);
+  for (const auto* cls : classes) tables |= lowering.usesTable(cls->ingress) || lowering.usesTable(cls->egress);
   if (tables) m.requiredFeatures.push_back("helper:bpf_loop");  // mb_table_match
   for (const auto& [cidr, bit] : lowering.cidrBits) m.cidrs.push_back({bit, cidr.prefix, cidr.except});
   std::sort(m.cidrs.begin(), m.cidrs.end(), [](const auto& a, const auto& b) { return a.bit < b.bit; });
@@ -69,7 +80,7 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   // Classes are independent: compile them on every core. Each worker has its
   // own compiler (LLVM contexts are not shared across threads); results land
   // in their class's slot, so the output does not depend on scheduling.
-  size_t n = program.classes.size();
+  size_t n = classes.size();
   std::vector<ClassObject> objects(n);
   size_t workers = std::min<size_t>(options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency()), n);
   std::atomic<size_t> next{0}, done{0};
@@ -78,9 +89,9 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   auto work = [&](ClassCompiler& cc) {
     try {
       for (size_t i; (i = next++) < n && !failure;) {
-        objects[i] = cc.compile(program, program.classes[i], lowering, options.emit);
+        objects[i] = cc.compile(program, *classes[i], lowering, options.emit);
         std::lock_guard<std::mutex> lock(progressMutex);
-        if (options.progress) options.progress(done++, n, program.classes[i]);
+        if (options.progress) options.progress(done++, n, *classes[i]);
       }
     } catch (...) {
       std::lock_guard<std::mutex> lock(progressMutex);
@@ -102,7 +113,7 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   if (failure) std::rethrow_exception(failure);
 
   for (size_t i = 0; i < n; ++i) {
-    const auto& cls = program.classes[i];
+    const auto& cls = *classes[i];
     ClassObject& obj = objects[i];
     artifacts::ClassEntry e;
     e.id = cls.id;

@@ -29,7 +29,16 @@ struct Artifacts {
   std::vector<ClassObject> objects;  // same order as manifest.classes
 };
 
-// Throws std::runtime_error on a class that cannot be lowered.
+// The class of the endpoints no policy selects, numbered after the IR's
+// classes: policy leaves both directions open, but they still get programs,
+// because every packet an endpoint sends must carry its own address
+// (bpf-templates/lib/source.h) and only a program at its hooks can check that.
+// Its manifest entry has no policies.
+ir::EndpointClass openClass(const ir::Program& program);
+
+// Every class of `program` and the open class, compiled; the manifest lists
+// them in that order. Throws std::runtime_error on a class that cannot be
+// lowered.
 Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
                          const CompileOptions& options);
 

@@ -133,8 +133,10 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
     std::snprintf(took, sizeof took, "%.2f s", seconds);
     size_t enforced = 0;
     for (const auto& e : c.ir->endpoints) enforced += e.classIndex.has_value();
-    std::cerr << "wrote " << count(artifacts.objects.size(), "object", "objects") << " for "
-              << count(enforced, "policed endpoint", "policed endpoints") << " and manifest.json to " << copts.output
+    // The last object is the open class's (unrestricted endpoints).
+    std::cerr << "wrote " << count(artifacts.objects.size(), "object", "objects") << " ("
+              << count(enforced, "policed endpoint", "policed endpoints") << ", "
+              << c.ir->endpoints.size() - enforced << " unrestricted) and manifest.json to " << copts.output
               << " in " << took << "; " << count(c.diags.warningCount(), "warning", "warnings") << "\n";
   }
   return kExitOk;

@@ -24,7 +24,7 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 2
+#define MB_ABI_VERSION 3 /* 3: mb_endpoint_addrs, MB_REASON_SPOOFED, MB_EVENT_SPOOFED */
 
 /* Peer membership: selector bits (and CIDR bits lowered into the identity
  * trie) per address. 4096 bits; membranec refuses a policy set needing more.
@@ -37,6 +37,7 @@ typedef unsigned long long mb_u64;
 #define MB_CONNTRACK_MAX 262144
 #define MB_RULE_MAX 65536 /* rule ids are 1..MB_RULE_MAX-1 */
 #define MB_EVENTS_BYTES (1 << 20)
+#define MB_ENDPOINT_ADDRS_MAX 16384
 
 /* Address families as stored in keys (not AF_*: these are ours). */
 #define MB_FAMILY_V4 4
@@ -60,6 +61,19 @@ struct mb_identity {
   mb_u32 flags;    /* MB_PEER_* */
   mb_u32 identity; /* numeric identity (informational) */
   mb_u64 bits[MB_PEER_WORDS];
+};
+
+/* The addresses each local endpoint owns (BPF_MAP_TYPE_HASH, name
+ * "mb_endpoint_addrs"): a packet leaving an endpoint must carry one of them
+ * as its source (or an ARP sender address), or it is dropped as spoofed.
+ * Keyed by endpoint, so endpoints that share an address (host-network
+ * workloads in cgroups) each own it. Filled by the loader before it attaches
+ * an endpoint's programs; shared by every policy version. The value is
+ * reserved (1). */
+struct mb_endpoint_addr_key {
+  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u32 family;   /* MB_FAMILY_* */
+  mb_u8 addr[16];  /* network order; IPv4 in the first 4 bytes, rest zero */
 };
 
 /* Conntrack (BPF_MAP_TYPE_LRU_HASH, name "mb_conntrack"). The key is the
@@ -123,6 +137,7 @@ enum mb_reason {
   MB_REASON_IPV6_EXT = 8,       /* too many / unsupported IPv6 extension headers */
   MB_REASON_OPEN = 9,           /* direction not restricted by any policy */
   MB_REASON_ALWAYS = 10,        /* ARP and IPv6 neighbour discovery */
+  MB_REASON_SPOOFED = 11,       /* left an endpoint with a source it does not own */
   MB_REASON_MAX = 16,
 };
 
@@ -130,6 +145,7 @@ enum mb_reason {
 #define MB_EVENT_ALLOW 1
 #define MB_EVENT_DENY 2
 #define MB_EVENT_AUDIT 3 /* allowed, would be denied by an audit policy */
+#define MB_EVENT_SPOOFED 4 /* dropped: the source is not the endpoint's (rule_id 0) */
 
 #define MB_DIR_INGRESS 0
 #define MB_DIR_EGRESS 1

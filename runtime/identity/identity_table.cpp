@@ -17,6 +17,14 @@ mb_lpm_key keyFor(const net::Address& address) {
   return keyFor(net::Prefix{address, static_cast<uint8_t>(address.bits())});
 }
 
+mb_endpoint_addr_key ownedAddressKey(uint32_t endpoint, const net::Address& address) {
+  mb_endpoint_addr_key key{};
+  key.endpoint = endpoint;
+  key.family = address.family == net::Family::V4 ? MB_FAMILY_V4 : MB_FAMILY_V6;
+  std::memcpy(key.addr, address.bytes.data(), sizeof key.addr);
+  return key;
+}
+
 void setBits(mb_identity& value, const std::vector<uint32_t>& bits) {
   for (uint32_t b : bits) value.bits[b / 64] |= uint64_t(1) << (b % 64);
 }

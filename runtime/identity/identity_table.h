@@ -25,6 +25,10 @@ mb_lpm_key keyFor(const net::Prefix& prefix);
 mb_lpm_key keyFor(const net::Address& address);
 void setBits(mb_identity& value, const std::vector<uint32_t>& bits);
 
+// The mb_endpoint_addrs key saying that local endpoint `endpoint` owns
+// `address`: packets it sends may carry it as their source.
+mb_endpoint_addr_key ownedAddressKey(uint32_t endpoint, const net::Address& address);
+
 // One entry per endpoint address and per host address (with the bits of the
 // selectors and lowered CIDRs they match), and one per lowered CIDR prefix
 // and except (world, with the CIDR bits of that region). Fails (returns false,

@@ -79,7 +79,10 @@ struct Reader {
     uint64_t now = clockNs(CLOCK_MONOTONIC);
     uint64_t age = now > raw.timestamp_ns ? now - raw.timestamp_ns : 0;
     ev.wallTimeNs = clockNs(CLOCK_REALTIME) - age;
-    ev.kind = raw.kind == MB_EVENT_DENY ? "deny" : raw.kind == MB_EVENT_AUDIT ? "audit" : "allow";
+    ev.kind = raw.kind == MB_EVENT_DENY      ? "deny"
+              : raw.kind == MB_EVENT_AUDIT   ? "audit"
+              : raw.kind == MB_EVENT_SPOOFED ? "spoofed"
+                                             : "allow";
     ev.direction = raw.direction == MB_DIR_EGRESS ? "egress" : "ingress";
     ev.endpointId = raw.endpoint;
     if (auto it = names.endpoints.find(raw.endpoint); it != names.endpoints.end()) ev.endpoint = it->second;
@@ -89,7 +92,9 @@ struct Reader {
     for (FlowEnd* end : {&ev.src, &ev.dst})
       if (auto it = names.addresses.find(end->address); it != names.addresses.end()) end->name = it->second;
     ev.ruleId = raw.rule_id;
-    if (raw.rule_id == 0) {
+    if (raw.kind == MB_EVENT_SPOOFED) {
+      ev.ruleText = "source address not the endpoint's";  // no rule decides: lib/source.h
+    } else if (raw.rule_id == 0) {
       ev.ruleText = "default deny";
     } else if (auto it = names.rules.find(raw.rule_id); it != names.rules.end()) {
       std::tie(ev.ruleText, ev.ruleLocation) = it->second;

@@ -222,8 +222,9 @@ bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoin
 }
 
 // The class an endpoint belongs to: from the manifest, or for one learned
-// after compile, the class compiled for exactly the policies that select it.
-// Returns false (error set) when there is none; `cls` empty = unrestricted.
+// after compile, the class compiled for exactly the policies that select it
+// (the open class, with no policies, when none does). Returns false (error
+// set) when there is none.
 bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional<uint32_t>& cls, std::string* error) {
   cls.reset();
   if (!e.labels) {
@@ -239,7 +240,6 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
   for (const auto& p : m.policies)
     if ((p.clusterwide || p.ns == e.ns) && p.selects.matches(*e.labels)) selecting.push_back(p.key);
   std::sort(selecting.begin(), selecting.end());
-  if (selecting.empty()) return true;
   // Classes of one policy set differ by what their endpoints give the port
   // names ingress rules use; the endpoint's own ports pick among them.
   std::vector<const artifacts::ClassEntry*> candidates;
@@ -270,12 +270,59 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
   return false;
 }
 
+// The addresses a local endpoint may send from: NODE.json's for one learned
+// after the compile, else the manifest's.
+std::vector<net::Address> ownAddresses(const artifacts::Manifest& m, const NodeEndpoint& e) {
+  if (e.labels) return e.addresses;
+  for (const auto& me : m.endpoints)
+    if (me.ns == e.ns && me.name == e.name) return me.addresses;
+  return {};
+}
+
 struct Loaded {
   NodeEndpoint endpoint;
   uint32_t id = 0;
   std::optional<uint32_t> classId;
+  std::vector<net::Address> own;  // its source addresses (mb_endpoint_addrs)
   bpf_object* object = nullptr;
 };
+
+std::string ownedAddressesPin(const Paths& paths) { return paths.bpffsRoot + "/maps/mb_endpoint_addrs"; }
+
+// Puts every local endpoint's addresses into mb_endpoint_addrs before any of
+// its programs is attached: from then on, what it sends from another address
+// is dropped (bpf-templates/lib/source.h).
+bool addOwnedAddresses(const Paths& paths, const std::vector<Loaded>& loaded, std::string* error) {
+  Fd map(bpf_obj_get(ownedAddressesPin(paths).c_str()));
+  if (map.fd < 0) {
+    if (error) *error = "the endpoint address map was not pinned at " + ownedAddressesPin(paths);
+    return false;
+  }
+  uint32_t one = 1;
+  for (const auto& l : loaded)
+    for (const auto& a : l.own) {
+      mb_endpoint_addr_key key = identity::ownedAddressKey(l.id, a);
+      if (bpf_map_update_elem(map.fd, &key, &one, BPF_ANY) != 0) {
+        if (error) *error = "cannot fill the endpoint address map: " + std::string(std::strerror(errno));
+        return false;
+      }
+    }
+  return true;
+}
+
+// After the attach: addresses no endpoint here owns any more go.
+void pruneOwnedAddresses(const Paths& paths, const std::vector<Loaded>& loaded) {
+  Fd map(bpf_obj_get(ownedAddressesPin(paths).c_str()));
+  if (map.fd < 0) return;
+  std::set<std::string> keep;
+  for (const auto& l : loaded)
+    for (const auto& a : l.own) {
+      mb_endpoint_addr_key key = identity::ownedAddressKey(l.id, a);
+      keep.insert(std::string(reinterpret_cast<const char*>(&key), sizeof key));
+    }
+  for (const auto& k : mapKeys<mb_endpoint_addr_key>(map.fd))
+    if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(map.fd, &k);
+}
 
 void closeAll(std::vector<Loaded>& loaded) {
   for (auto& l : loaded)
@@ -361,7 +408,11 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   for (const auto& e : node.endpoints) {
     std::optional<uint32_t> cls;
     if (!classFor(*manifest, e, cls, error)) return false;
-    Loaded l{e, endpointId(e.key()), cls, nullptr};
+    Loaded l{e, endpointId(e.key()), cls, ownAddresses(*manifest, e), nullptr};
+    if (l.own.empty()) {
+      if (error) *error = "endpoint " + e.key() + " has no addresses: every packet it sends would be dropped as spoofed; give its labels and addresses in NODE.json";
+      return false;
+    }
     if (!ids.insert(l.id).second) {
       if (error) *error = "endpoint id collision for " + e.key() + "; rename the endpoint";
       return false;
@@ -414,7 +465,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
       return abandon(path + " has no mb_identity map");
     mb_config config{};
     config.endpoint_id = l.id;
-    config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT);
+    config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED);
     if (!setConfig(l.object, config, &why)) return abandon(path + ": " + why);
     // Only the programs this endpoint's hooks need are loaded.
     bpf_program* prog;
@@ -479,6 +530,10 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
         if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(trie.fd, &k);
     }
   }
+
+  if (std::any_of(loaded.begin(), loaded.end(), [](const Loaded& l) { return l.object != nullptr; }) &&
+      !addOwnedAddresses(paths, loaded, &why))
+    return abandon(why);
 
   // 5. Attach or swap. Everything that can fail without changing the node
   // has succeeded; from here each step is one atomic kernel operation.
@@ -621,6 +676,8 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
       ++r.detached;
     }
   }
+
+  pruneOwnedAddresses(paths, loaded);
 
   // 7. Record, then drop the previous version's trie (no program uses it).
   fs::create_directories(paths.stateDir, ec);
@@ -782,7 +839,7 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   for (const auto& r : manifest->rules) ruleCounter(r.id, {r.id, r.policy, r.text, r.location, 0, 0});
   Fd reasons(bpf_obj_get((paths.bpffsRoot + "/maps/mb_reasons").c_str()));
   static const char* names[] = {"allowed-new", "established", "reply", "denied-rule", "denied-default", "unparseable",
-                                "fragment", "unknown-l3", "ipv6-ext", "open", "always"};
+                                "fragment", "unknown-l3", "ipv6-ext", "open", "always", "spoofed"};
   for (uint32_t r = 0; r < sizeof names / sizeof names[0]; ++r) {
     std::vector<uint64_t> v(static_cast<size_t>(std::max(cpus, 1)));
     uint64_t sum = 0;

@@ -1,6 +1,7 @@
 // Shared fixtures: a loaded datapath with a small identity world.
 //
-//   endpoint  198.19.0.10    2001:2::10      the endpoint the programs guard (ENDPOINT)
+//   endpoint  198.19.0.10    2001:2::10      the endpoint the programs guard (ENDPOINT);
+//                                            its own addresses (mb_endpoint_addrs)
 //   frontend  198.18.1.0/24  2001:2:0:1::/64 ENDPOINT, selector bit 0
 //   blocked   198.18.2.0/24  2001:2:0:2::/64 ENDPOINT, bits 0 and 1 (the deny rule wins)
 //   world     198.18.9.9     2001:2:0:9::9   not in the trie
@@ -62,6 +63,7 @@ class DatapathTest : public ::testing::Test {
     for (int family : {4, 6}) {
       const bool v4 = family == 4;
       dp_->setIdentity(net(family).endpoint, v4 ? 32 : 128, MB_PEER_ENDPOINT, {}, 100);
+      dp_->ownAddress(net(family).endpoint);
       dp_->setIdentity(v4 ? "198.18.1.0" : "2001:2:0:1::", v4 ? 24 : 64, MB_PEER_ENDPOINT, {0},
                        101);
       dp_->setIdentity(v4 ? "198.18.2.0" : "2001:2:0:2::", v4 ? 24 : 64, MB_PEER_ENDPOINT,

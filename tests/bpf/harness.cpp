@@ -131,6 +131,7 @@ Datapath::Datapath(const Options& options) {
   }
   mb_config config{};
   config.endpoint_id = options.endpoint_id;
+  endpointId_ = options.endpoint_id;
   config.events = options.events;
   uint32_t egress = options.egress_enforced ? 1 : 0;
   std::string err = setRodata(obj, "mb_config", &config, sizeof(config));
@@ -228,6 +229,17 @@ void Datapath::setIdentity(const std::string& addr, int prefix, uint32_t flags,
   value.identity = identity;
   for (int bit : bits) value.bits[bit / 64] |= 1ull << (bit % 64);
   ASSERT_EQ(bpf_map_update_elem(mapFd("mb_identity"), &key, &value, BPF_ANY), 0)
+      << std::strerror(errno);
+}
+
+void Datapath::ownAddress(const std::string& addr, std::optional<uint32_t> endpoint) {
+  Addr a = Addr::parse(addr);
+  mb_endpoint_addr_key key{};
+  key.endpoint = endpoint.value_or(endpointId_);
+  key.family = uint32_t(a.family);
+  std::memcpy(key.addr, a.bytes.data(), 16);
+  uint32_t one = 1;
+  ASSERT_EQ(bpf_map_update_elem(mapFd("mb_endpoint_addrs"), &key, &one, BPF_ANY), 0)
       << std::strerror(errno);
 }
 

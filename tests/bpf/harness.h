@@ -88,6 +88,10 @@ class Datapath {
   void setIdentity(const std::string& addr, int prefix, uint32_t flags,
                    std::initializer_list<int> bits, uint32_t identity = 0);
 
+  // The endpoint's own addresses (mb_endpoint_addrs): the sources it may
+  // send from. `endpoint` defaults to the loaded one's id.
+  void ownAddress(const std::string& addr, std::optional<uint32_t> endpoint = std::nullopt);
+
   // Conntrack.
   std::optional<mb_ct_entry> ct(const mb_ct_key& key) const;
   void putCt(const mb_ct_key& key, const mb_ct_entry& entry);
@@ -107,6 +111,7 @@ class Datapath {
 
  private:
   bpf_object* obj_ = nullptr;
+  uint32_t endpointId_ = 0;
   std::string error_;
 };
 

@@ -128,8 +128,11 @@ TEST_P(IcmpTest, UnrelatedErrorIsDecidedAsNewFlow) {
   EXPECT_FALSE(dp().passes(in(), err));
   EXPECT_EQ(dp().reason(MB_REASON_DENIED_DEFAULT), 1u);
   EXPECT_EQ(dp().decideCalls(MB_DIR_INGRESS), 1u);
-  // On the open direction it just passes, untracked.
-  EXPECT_TRUE(dp().passes(out(), err));
+  // On the open direction (the endpoint's own error about a flow it never
+  // saw) it just passes, untracked.
+  Bytes own = error(n().endpoint, n().world, mtuErrorType(), mtuErrorCode(),
+                    quote(n().world, n().endpoint, kTcp, tcp(443, 40000)));
+  EXPECT_TRUE(dp().passes(out(), own));
   EXPECT_EQ(dp().ctSize(), 0u);
 }
 
@@ -178,7 +181,10 @@ TEST_F(AlwaysPassTest, NeighbourDiscoveryPassesEveryProgram) {
       SCOPED_TRACE(std::string(progName(p)) + " type " + std::to_string(type));
       const std::string& src = progDirection(p) == MB_DIR_INGRESS ? v6.world : v6.endpoint;
       const std::string& dst = progDirection(p) == MB_DIR_INGRESS ? v6.endpoint : v6.world;
-      EXPECT_TRUE(dp().passes(p, pkt(src, dst, kIcmp6, icmp(type, 0, 0, 0, Bytes(16, 0)))));
+      // Solicitations and advertisements name a target: the sender's own.
+      const Addr target = Addr::parse(src);
+      EXPECT_TRUE(dp().passes(p, pkt(src, dst, kIcmp6,
+                                     icmp(type, 0, 0, 0, Bytes(target.bytes.begin(), target.bytes.end())))));
     }
   }
   EXPECT_EQ(dp().reason(MB_REASON_ALWAYS), 20u);
@@ -191,10 +197,12 @@ TEST_F(AlwaysPassTest, NeighbourDiscoveryPassesEveryProgram) {
 
 TEST_F(AlwaysPassTest, ArpPassesEveryProgram) {
   load(Options{.egress_enforced = true});
-  Bytes arp = arpRequest(Addr::parse("198.18.9.9"), Addr::parse("198.19.0.10"));
+  // Asked of the endpoint, and asked by it (about its own address).
+  Bytes toEndpoint = arpRequest(Addr::parse("198.18.9.9"), Addr::parse("198.19.0.10"));
+  Bytes fromEndpoint = arpRequest(Addr::parse("198.19.0.10"), Addr::parse("198.18.9.9"));
   for (Prog p : kAllProgs) {
     SCOPED_TRACE(progName(p));
-    EXPECT_TRUE(dp().passes(p, arp));
+    EXPECT_TRUE(dp().passes(p, progDirection(p) == MB_DIR_INGRESS ? toEndpoint : fromEndpoint));
   }
   EXPECT_EQ(dp().reason(MB_REASON_ALWAYS), 4u);
   EXPECT_EQ(dp().decideCalls(MB_DIR_INGRESS) + dp().decideCalls(MB_DIR_EGRESS), 0u);

@@ -1,6 +1,8 @@
 // Parsing: malformed and truncated packets (fail closed where policy
 // applies, open elsewhere), non-IP, IPv4 options, IPv6 extension headers,
 // fragments.
+#include <functional>
+
 #include "fixture.h"
 
 namespace mbtest {
@@ -11,7 +13,12 @@ const Addr kWorld6 = Addr::parse("2001:2:0:9::9"), kEp6 = Addr::parse("2001:2::1
 
 struct Malformed {
   const char* name;
-  Bytes frame;
+  Bytes toEndpoint;    // from the world to the endpoint
+  Bytes fromEndpoint;  // the same damage, sent by the endpoint
+  // Whether the parser gets as far as the IP source address. If not, a
+  // packet leaving the endpoint cannot be checked for spoofing and is
+  // dropped even where egress is open.
+  bool sourceRead;
 };
 
 // Each one is cut short or inconsistent at a different header. IP headers
@@ -28,53 +35,78 @@ std::vector<Malformed> malformedPackets() {
   longIhl.ihl = 15;
   Ipv4Opts firstFragment;
   firstFragment.frag = 0x2000;
-  return {
-      {"ipv4_header_only", frame(kEthIp, cut(ipv4(kWorld4, kEp4, kTcp, t), 20))},
-      {"ipv4_bad_version", frame(kEthIp, ipv4(kWorld4, kEp4, kTcp, t, badVersion))},
-      {"ipv4_ihl_below_5", frame(kEthIp, ipv4(kWorld4, kEp4, kTcp, t, shortIhl))},
-      {"ipv4_options_past_end", frame(kEthIp, ipv4(kWorld4, kEp4, kUdp, udp(1, 53, 0), longIhl))},
-      {"ipv4_tcp_cut", frame(ipv4(kWorld4, kEp4, kTcp, cut(t, 13)))},
-      {"ipv4_tcp_doff_below_5", frame(ipv4(kWorld4, kEp4, kTcp, tcp(40000, 80, kSyn, 4)))},
-      {"ipv4_udp_cut", frame(ipv4(kWorld4, kEp4, kUdp, cut(udp(1, 53), 6)))},
-      {"ipv4_sctp_cut", frame(ipv4(kWorld4, kEp4, kSctp, cut(sctp(1, 3868), 8)))},
-      {"ipv4_icmp_cut", frame(ipv4(kWorld4, kEp4, kIcmp, cut(icmp(8), 4)))},
-      {"ipv4_first_fragment_l4_cut", frame(ipv4(kWorld4, kEp4, kTcp, cut(t, 8), firstFragment))},
-      {"ipv6_in_ipv4_ethertype", frame(kEthIp, ipv6(kWorld6, kEp6, kTcp, t))},
-      {"ipv6_header_only", frame(cut(ipv6(kWorld6, kEp6, kTcp, t), 40))},
-      {"ipv4_in_ipv6_ethertype",
-       frame(kEthIpv6, ipv4(kWorld4, kEp4, kTcp, t))},
-      {"ipv6_bad_version", frame(kEthIpv6, ipv6(kWorld6, kEp6, kTcp, t, 4))},
-      {"ipv6_ext_cut", frame(cut(ipv6(kWorld6, kEp6, kHopByHop, ext6(kHopByHop, kTcp, t)), 41))},
-      {"ipv6_ext_length_past_end",
-       frame(ipv6(kWorld6, kEp6, kHopByHop, cut(ext6(kHopByHop, kTcp, t, 4), 28)))},
-      {"ipv6_fragment_header_cut",
-       frame(ipv6(kWorld6, kEp6, kFragment, cut(frag6(kTcp, 0, true, 1, t), 4)))},
-      {"ipv6_tcp_cut", frame(ipv6(kWorld6, kEp6, kTcp, cut(t, 19)))},
-      {"ipv6_udp_cut", frame(ipv6(kWorld6, kEp6, kUdp, cut(udp(1, 53), 7)))},
-      {"ipv6_icmp_cut", frame(ipv6(kWorld6, kEp6, kIcmp6, cut(icmp(128), 5)))},
+  // Built both ways: `make(src, dst)` for each family's pair.
+  struct Maker {
+    const char* name;
+    int family;
+    bool sourceRead;
+    std::function<Bytes(const Addr&, const Addr&)> make;
   };
+  const std::vector<Maker> makers = {
+      {"ipv4_header_only", 4, true, [&](auto& s, auto& d) { return frame(kEthIp, cut(ipv4(s, d, kTcp, t), 20)); }},
+      {"ipv4_bad_version", 4, false, [&](auto& s, auto& d) { return frame(kEthIp, ipv4(s, d, kTcp, t, badVersion)); }},
+      {"ipv4_ihl_below_5", 4, false, [&](auto& s, auto& d) { return frame(kEthIp, ipv4(s, d, kTcp, t, shortIhl)); }},
+      {"ipv4_options_past_end", 4, false,
+       [&](auto& s, auto& d) { return frame(kEthIp, ipv4(s, d, kUdp, udp(1, 53, 0), longIhl)); }},
+      {"ipv4_tcp_cut", 4, true, [&](auto& s, auto& d) { return frame(ipv4(s, d, kTcp, cut(t, 13))); }},
+      {"ipv4_tcp_doff_below_5", 4, true,
+       [&](auto& s, auto& d) { return frame(ipv4(s, d, kTcp, tcp(40000, 80, kSyn, 4))); }},
+      {"ipv4_udp_cut", 4, true, [&](auto& s, auto& d) { return frame(ipv4(s, d, kUdp, cut(udp(1, 53), 6))); }},
+      {"ipv4_sctp_cut", 4, true, [&](auto& s, auto& d) { return frame(ipv4(s, d, kSctp, cut(sctp(1, 3868), 8))); }},
+      {"ipv4_icmp_cut", 4, true, [&](auto& s, auto& d) { return frame(ipv4(s, d, kIcmp, cut(icmp(8), 4))); }},
+      {"ipv4_first_fragment_l4_cut", 4, true,
+       [&](auto& s, auto& d) { return frame(ipv4(s, d, kTcp, cut(t, 8), firstFragment)); }},
+      {"ipv6_in_ipv4_ethertype", 6, false, [&](auto& s, auto& d) { return frame(kEthIp, ipv6(s, d, kTcp, t)); }},
+      {"ipv6_header_only", 6, true, [&](auto& s, auto& d) { return frame(cut(ipv6(s, d, kTcp, t), 40)); }},
+      {"ipv4_in_ipv6_ethertype", 4, false, [&](auto& s, auto& d) { return frame(kEthIpv6, ipv4(s, d, kTcp, t)); }},
+      {"ipv6_bad_version", 6, false, [&](auto& s, auto& d) { return frame(kEthIpv6, ipv6(s, d, kTcp, t, 4)); }},
+      {"ipv6_ext_cut", 6, true,
+       [&](auto& s, auto& d) { return frame(cut(ipv6(s, d, kHopByHop, ext6(kHopByHop, kTcp, t)), 41)); }},
+      {"ipv6_ext_length_past_end", 6, true,
+       [&](auto& s, auto& d) { return frame(ipv6(s, d, kHopByHop, cut(ext6(kHopByHop, kTcp, t, 4), 28))); }},
+      {"ipv6_fragment_header_cut", 6, true,
+       [&](auto& s, auto& d) { return frame(ipv6(s, d, kFragment, cut(frag6(kTcp, 0, true, 1, t), 4))); }},
+      {"ipv6_tcp_cut", 6, true, [&](auto& s, auto& d) { return frame(ipv6(s, d, kTcp, cut(t, 19))); }},
+      {"ipv6_udp_cut", 6, true, [&](auto& s, auto& d) { return frame(ipv6(s, d, kUdp, cut(udp(1, 53), 7))); }},
+      {"ipv6_icmp_cut", 6, true, [&](auto& s, auto& d) { return frame(ipv6(s, d, kIcmp6, cut(icmp(128), 5))); }},
+  };
+  std::vector<Malformed> out;
+  for (const auto& m : makers) {
+    const Addr& world = m.family == 4 ? kWorld4 : kWorld6;
+    const Addr& ep = m.family == 4 ? kEp4 : kEp6;
+    out.push_back({m.name, m.make(world, ep), m.make(ep, world), m.sourceRead});
+  }
+  return out;
 }
 
 void PrintTo(const Malformed& m, std::ostream* os) { *os << m.name; }
 
 class MalformedTest : public DatapathTest, public ::testing::WithParamInterface<Malformed> {};
 
-TEST_P(MalformedTest, DroppedWhereEnforcedPassedWhereOpen) {
+TEST_P(MalformedTest, DroppedWhereEnforcedPassedWhereOpenIfItsSourceIsTheEndpoints) {
   for (Prog p : kAllProgs) {
     SCOPED_TRACE(progName(p));
-    EXPECT_EQ(dp().passes(p, GetParam().frame), progDirection(p) == MB_DIR_EGRESS);
+    const bool leaving = progDirection(p) == MB_DIR_EGRESS;
+    EXPECT_EQ(dp().passes(p, leaving ? GetParam().fromEndpoint : GetParam().toEndpoint),
+              leaving && GetParam().sourceRead);
   }
   // Counted either way, so malformed traffic shows on open directions too.
   EXPECT_EQ(dp().reason(MB_REASON_UNPARSEABLE), 4u);
+  EXPECT_EQ(dp().reason(MB_REASON_SPOOFED), 0u);
   EXPECT_EQ(dp().decideCalls(MB_DIR_INGRESS) + dp().decideCalls(MB_DIR_EGRESS), 0u);
   EXPECT_EQ(dp().ctSize(), 0u);
 }
 
 TEST_P(MalformedTest, DroppedOnEnforcedEgress) {
   load(Options{.egress_enforced = true});
-  EXPECT_FALSE(dp().passes(Prog::TcFromEndpoint, GetParam().frame));
-  EXPECT_FALSE(dp().passes(Prog::CgroupEgress, GetParam().frame));
+  EXPECT_FALSE(dp().passes(Prog::TcFromEndpoint, GetParam().fromEndpoint));
+  EXPECT_FALSE(dp().passes(Prog::CgroupEgress, GetParam().fromEndpoint));
   EXPECT_EQ(dp().reason(MB_REASON_UNPARSEABLE), 2u);
+}
+
+TEST_P(MalformedTest, LeavingTheEndpointWithAnotherSourceIsSpoofed) {
+  for (Prog p : {Prog::TcFromEndpoint, Prog::CgroupEgress}) EXPECT_FALSE(dp().passes(p, GetParam().toEndpoint));
+  EXPECT_EQ(dp().reason(GetParam().sourceRead ? MB_REASON_SPOOFED : MB_REASON_UNPARSEABLE), 2u);
 }
 
 INSTANTIATE_TEST_SUITE_P(All, MalformedTest, ::testing::ValuesIn(malformedPackets()),
@@ -82,16 +114,15 @@ INSTANTIATE_TEST_SUITE_P(All, MalformedTest, ::testing::ValuesIn(malformedPacket
 
 using ParseTest = DatapathTest;
 
-TEST_F(ParseTest, NonIpDroppedWhereEnforcedPassedWhereOpen) {
+TEST_F(ParseTest, NonIpIsDroppedWhereEnforcedAndWhenLeavingTheEndpoint) {
+  // Arriving: open directions pass what they cannot classify. Leaving: no
+  // source address can be checked, so it never leaves.
   Bytes lldp = frame(kEthLldp, Bytes(46, 0x02));
-  for (Prog p : kAllProgs) {
-    SCOPED_TRACE(progName(p));
-    EXPECT_EQ(dp().passes(p, lldp), progDirection(p) == MB_DIR_EGRESS);
-  }
-  EXPECT_EQ(dp().reason(MB_REASON_UNKNOWN_L3), 4u);
-  load(Options{.egress_enforced = true});
+  EXPECT_FALSE(dp().passes(Prog::TcToEndpoint, lldp));
   EXPECT_FALSE(dp().passes(Prog::TcFromEndpoint, lldp));
   EXPECT_FALSE(dp().passes(Prog::CgroupEgress, lldp));
+  EXPECT_EQ(dp().reason(MB_REASON_UNKNOWN_L3), 3u);
+  EXPECT_EQ(dp().reason(MB_REASON_SPOOFED), 0u);
 }
 
 TEST_F(ParseTest, Ipv4OptionsAreSkipped) {
@@ -170,11 +201,13 @@ TEST_F(ParseTest, Ipv6EachExtensionHeaderType) {
 TEST_F(ParseTest, Ipv6FiveExtensionHeadersAreTooMany) {
   const Addr frontend = Addr::parse(net(6).frontend);
   uint8_t first;
-  Bytes five = frame(ipv6(frontend, kEp6, 0, chain(5, tcp(40000, 80), kTcp, &first)));
-  five[14 + 6] = first;
+  Bytes chained = chain(5, tcp(40000, 80), kTcp, &first);
+  Bytes five = frame(ipv6(frontend, kEp6, first, chained));
+  Bytes fiveOut = frame(ipv6(kEp6, frontend, first, chained));
   for (Prog p : kAllProgs) {
     SCOPED_TRACE(progName(p));
-    EXPECT_EQ(dp().passes(p, five), progDirection(p) == MB_DIR_EGRESS);
+    const bool leaving = progDirection(p) == MB_DIR_EGRESS;
+    EXPECT_EQ(dp().passes(p, leaving ? fiveOut : five), leaving);
   }
   EXPECT_EQ(dp().reason(MB_REASON_IPV6_EXT), 4u);
   EXPECT_EQ(dp().ctSize(), 0u);
@@ -184,9 +217,10 @@ TEST_F(ParseTest, Ipv6UnsupportedExtensionHeader) {
   const Addr frontend = Addr::parse(net(6).frontend);
   Bytes mobility = frame(ipv6(frontend, kEp6, kMobility, ext6(kDstOpts, 59, {})));
   Bytes behind = frame(ipv6(frontend, kEp6, kHopByHop, ext6(kHopByHop, kMobility, Bytes(8, 0))));
+  Bytes mobilityOut = frame(ipv6(kEp6, frontend, kMobility, ext6(kDstOpts, 59, {})));
   EXPECT_FALSE(dp().passes(Prog::TcToEndpoint, mobility));
   EXPECT_FALSE(dp().passes(Prog::CgroupIngress, behind));
-  EXPECT_TRUE(dp().passes(Prog::TcFromEndpoint, mobility));
+  EXPECT_TRUE(dp().passes(Prog::TcFromEndpoint, mobilityOut));
   EXPECT_EQ(dp().reason(MB_REASON_IPV6_EXT), 3u);
 }
 

@@ -214,7 +214,10 @@ void runScenario(uint64_t seed, size_t packetBudget, codegen::ClassCompiler& com
     obj->fillIdentities(artifacts.manifest, sc.host);
     std::vector<const ir::Endpoint*> members;
     for (const auto& e : program.endpoints)
-      if (e.classIndex == ci) members.push_back(&e);
+      if (e.classIndex == ci) {
+        members.push_back(&e);
+        obj->ownAddresses(e.addresses);  // every member sends through this one load
+      }
 
     for (size_t i = 0; i < perClass; ++i) {
       const ir::Endpoint& subject = *r.pick(members);

@@ -58,6 +58,7 @@ std::unique_ptr<LoadedObject> LoadedObject::load(const std::string& elf, uint32_
   }
   mb_config config{};
   config.endpoint_id = endpointId;
+  out->endpointId_ = endpointId;
   std::string configError;
   if (!loader::setConfig(out->object_, config, &configError)) {
     if (error) *error = configError;
@@ -91,6 +92,16 @@ void LoadedObject::fillIdentities(const artifacts::Manifest& manifest, const std
   int fd = mapFd("mb_identity");
   ASSERT_GE(fd, 0);
   for (const auto& e : entries) ASSERT_EQ(bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY), 0) << std::strerror(errno);
+}
+
+void LoadedObject::ownAddresses(const std::vector<net::Address>& addresses) {
+  int fd = mapFd("mb_endpoint_addrs");
+  ASSERT_GE(fd, 0);
+  uint32_t one = 1;
+  for (const auto& a : addresses) {
+    mb_endpoint_addr_key key = identity::ownedAddressKey(endpointId_, a);
+    ASSERT_EQ(bpf_map_update_elem(fd, &key, &one, BPF_ANY), 0) << std::strerror(errno);
+  }
 }
 
 int LoadedObject::run(Program p, const mbtest::Bytes& frame) {

@@ -42,6 +42,8 @@ class LoadedObject {
 
   // Fills mb_identity from the manifest (plus host addresses).
   void fillIdentities(const artifacts::Manifest& manifest, const std::vector<net::Address>& hostAddresses);
+  // The addresses the loaded endpoint may send from (mb_endpoint_addrs).
+  void ownAddresses(const std::vector<net::Address>& addresses);
   // The program's raw return value for an Ethernet frame.
   int run(Program p, const mbtest::Bytes& frame);
   bool passes(Program p, const mbtest::Bytes& frame);
@@ -54,6 +56,7 @@ class LoadedObject {
  private:
   LoadedObject() = default;
   bpf_object* object_ = nullptr;
+  uint32_t endpointId_ = 0;
   int progFd(Program p) const;
 };
 

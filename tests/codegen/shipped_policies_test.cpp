@@ -39,12 +39,14 @@ TEST(ShippedPolicies, EveryClassPassesTheVerifier) {
   auto shop = compileShop(*compiler);
   ASSERT_TRUE(shop);
   ASSERT_FALSE(shop->artifacts.objects.empty());
+  // The IR's classes, then the open class of the unrestricted endpoints.
+  ASSERT_EQ(shop->artifacts.objects.size(), shop->c.ir->classes.size() + 1);
   for (size_t i = 0; i < shop->artifacts.objects.size(); ++i) {
-    const auto& cls = shop->c.ir->classes[i];
+    const auto& cls = shop->artifacts.manifest.classes[i];
     auto obj = LoadedObject::load(shop->artifacts.objects[i].elf, 1, &error);
     ASSERT_TRUE(obj) << "class " << cls.id << ": " << error;
-    std::cout << "class " << cls.id << " (" << cls.endpoints.front() << (cls.endpoints.size() > 1 ? ", ..." : "")
-              << "): verifier processed";
+    std::cout << "class " << cls.id << " (" << (cls.endpoints.empty() ? "-" : cls.endpoints.front())
+              << (cls.endpoints.size() > 1 ? ", ..." : "") << "): verifier processed";
     for (Program p : {Program::FromEndpoint, Program::ToEndpoint, Program::CgroupIngress, Program::CgroupEgress}) {
       uint32_t n = obj->verifiedInstructions(p);
       EXPECT_GT(n, 0u) << programName(p);
@@ -84,6 +86,7 @@ TEST(ShippedPolicies, FlowsBehaveAsWritten) {
     auto obj = LoadedObject::load(shop->artifacts.objects.at(*ep->classIndex).elf, 1, &error);
     EXPECT_TRUE(obj) << error;
     obj->fillIdentities(shop->artifacts.manifest, {*net::Address::parse("198.18.255.1")});
+    obj->ownAddresses(ep->addresses);
     return obj;
   };
   using mbtest::Addr;

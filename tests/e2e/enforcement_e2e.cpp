@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <map>
 #include <random>
@@ -649,6 +650,109 @@ policy a-in {
   EXPECT_NE(text.out.find(" deny ingress x/a: tcp " + cc.pod->address4()), std::string::npos) << text.out;
   EXPECT_NE(text.out.find(" (x/c) -> " + a.pod->address4() + ":81 (x/a)  rule "), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("deny from pods { pod = c } on tcp/81 (events.policy:6:5)"), std::string::npos) << text.out;
+}
+
+// Anti-spoofing: b accepts only a; c (no policy selects it) and d (its
+// egress allows everything) send raw packets carrying a's address. None may
+// reach b, on IPv4 or IPv6, whatever c's and d's own policy says; a's own
+// raw packets do (so the sender works), and the drops are counted and
+// reported as events naming the sender.
+TEST(Enforcement, PacketsCarryingAnotherPodsAddressNeverLeaveTheirPod) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "b", {}}, {"x", "c", {}}, {"x", "d", {}}});
+  ASSERT_TRUE(c.apply(c.compile(R"(namespace x
+policy b-in {
+  selects { pod = b }
+  ingress {
+    allow from pods { pod = a } on udp/5000, tcp/80
+  }
+}
+policy d-out {
+  selects { pod = d }
+  egress {
+    allow to all
+  }
+}
+)",
+                                "spoof"))
+                  .succeeded());
+  const auto& a = c.members()[0];
+  const auto& b = c.members()[1];
+  const auto& cc = c.members()[2];
+  const auto& d = c.members()[3];
+
+  // What b receives on udp/5000 while `send` runs.
+  auto receivedByB = [&](const std::function<void()>& send) {
+    Process counter = b.pod->spawn({proberPath(), "count", "udp", "--port", "5000", "--seconds", "10"});
+    EXPECT_TRUE(counter.waitForOutput("ready", Millis(3000)));
+    send();
+    ExecResult r = counter.stop();
+    std::istringstream lines(r.out);
+    std::string line, last;
+    while (std::getline(lines, line)) last = line;
+    return std::stoul(last);
+  };
+  auto spoof = [&](const Cluster::Member& from, const std::string& proto, const std::string& source,
+                   const std::string& target, const std::string& port) {
+    ExecResult r = from.pod->exec({proberPath(), "spoof", proto, source, target, port, "--count", "10"});
+    EXPECT_TRUE(r.succeeded()) << r.describe();
+  };
+  auto status = [&] {
+    ExecResult r = c.run({"status", "-o", "json"});
+    EXPECT_TRUE(r.succeeded()) << r.describe();
+    return nlohmann::json::parse(r.out, nullptr, false);
+  };
+  auto ruleCount = [&](const nlohmann::json& st, const std::string& text) {
+    for (const auto& r : st["rules"])
+      if (r["rule"] == text) return r["packets"].get<uint64_t>();
+    ADD_FAILURE() << "no rule " << text;
+    return uint64_t{0};
+  };
+
+  EXPECT_EQ(receivedByB([&] {
+              for (const auto* from : {&cc, &d}) {
+                spoof(*from, "udp", a.pod->address4(), b.pod->address4(), "5000");
+                spoof(*from, "udp", a.pod->address6(), b.pod->address6(), "5000");
+              }
+            }),
+            0u)
+      << "a packet from c or d carrying a's address reached b";
+  EXPECT_EQ(receivedByB([&] {
+              spoof(a, "udp", a.pod->address4(), b.pod->address4(), "5000");
+              spoof(a, "udp", a.pod->address6(), b.pod->address6(), "5000");
+            }),
+            10u)
+      << "a's own raw datagrams (the positive control) did not reach b";
+
+  // TCP SYNs with a's address: no flow is allowed by b's rule.
+  const std::string rule = "allow from pods { pod = a } on udp/5000, tcp/80";
+  nlohmann::json before = status();
+  spoof(cc, "tcp", a.pod->address4(), b.pod->address4(), "80");
+  spoof(d, "tcp", a.pod->address6(), b.pod->address6(), "80");
+  nlohmann::json after = status();
+  EXPECT_EQ(ruleCount(after, rule), ruleCount(before, rule)) << "a spoofed SYN was allowed as a's";
+  EXPECT_EQ(after["reasons"]["spoofed"].get<uint64_t>() - before["reasons"]["spoofed"].get<uint64_t>(), 20u);
+  EXPECT_EQ(a.pod->exec({proberPath(), "probe", "tcp", b.pod->address4(), "80", "--timeout-ms", "500", "--connect-only"})
+                .exitCode,
+            1)
+      << "nothing listens on b: refused, but the SYN got through policy";
+  EXPECT_EQ(ruleCount(status(), rule), ruleCount(after, rule) + 1) << "a's real SYN is counted under its rule";
+
+  // Each drop is an event naming the pod that sent it.
+  ExecResult events = c.run({"events", "-o", "json", "--backlog", "--timeout", "1"});
+  ASSERT_TRUE(events.succeeded()) << events.describe();
+  std::map<std::string, int> spoofedBy;
+  std::istringstream lines(events.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    if (j["kind"] != "spoofed") continue;
+    EXPECT_EQ(j["direction"], "egress");
+    EXPECT_TRUE(j["src"]["address"] == a.pod->address4() || j["src"]["address"] == a.pod->address6()) << line;
+    ++spoofedBy[j["endpoint"].get<std::string>()];
+  }
+  EXPECT_EQ(spoofedBy["x/c"], 30) << events.out;
+  EXPECT_EQ(spoofedBy["x/d"], 30) << events.out;
 }
 
 }  // namespace

@@ -21,6 +21,10 @@
 //       (IPv4 and IPv6). Prints "ready", then on SIGTERM/SIGINT (or after S
 //       seconds), once 50 ms pass without a datagram, the count on a line of
 //       its own; details (received, duplicates, foreign, max_seq) to stderr.
+//   spoof  udp|tcp SOURCE ADDRESS PORT [--count N]
+//       Sends N (default 10) packets through a raw socket with SOURCE, any
+//       address, as their source: UDP datagrams numbered as `stream` numbers
+//       them (so `count` counts them), or TCP SYNs. Prints "sent N".
 //   hold   tcp ADDRESS PORT [--seconds S] [--timeout-ms N]
 //       Connects to an echo server, prints "connected", then every 100 ms
 //       sends a message and waits (up to N ms, default 1000) for its echo.
@@ -959,6 +963,109 @@ int cmdCount(int argc, char** argv) {
   return kOk;
 }
 
+// ------------------------------------------------------------------ spoof
+
+// The Internet checksum over a pseudo-header and a segment (RFC 1071).
+uint16_t checksum(const std::vector<uint8_t>& pseudo, const std::vector<uint8_t>& segment) {
+  uint32_t sum = 0;
+  for (const auto* part : {&pseudo, &segment})
+    for (std::size_t i = 0; i < part->size(); i += 2)
+      sum += static_cast<uint32_t>((*part)[i] << 8 | (i + 1 < part->size() ? (*part)[i + 1] : 0));
+  while (sum >> 16)
+    sum = (sum & 0xffff) + (sum >> 16);
+  const auto folded = static_cast<uint16_t>(~sum);
+  return folded ? folded : 0xffff;
+}
+
+void put16(std::vector<uint8_t>& b, std::size_t at, uint16_t v) {
+  b[at] = static_cast<uint8_t>(v >> 8);
+  b[at + 1] = static_cast<uint8_t>(v);
+}
+
+int cmdSpoof(int argc, char** argv) {
+  const Args a = parseArgs(argc, argv, 2, {"count"}, {});
+  if (a.positional.size() != 4 || (a.positional[0] != "udp" && a.positional[0] != "tcp"))
+    usage("spoof takes udp|tcp SOURCE ADDRESS PORT");
+  const bool udp = a.positional[0] == "udp";
+  const auto port = static_cast<uint16_t>(parseNumber(a.positional[3], 1, 65535, "port"));
+  const Address src = parseAddress(a.positional[1], 0);
+  Address dst = parseAddress(a.positional[2], 0);  // raw sockets take no port
+  if (src.family != dst.family)
+    usage("spoof: SOURCE and ADDRESS must be of one family");
+  const long count = parseNumber(a.get("count").value_or("10"), 1, 1000000, "count");
+  const bool v6 = dst.family == AF_INET6;
+  const uint8_t proto = udp ? IPPROTO_UDP : IPPROTO_TCP;
+  const std::size_t alen = v6 ? 16 : 4;
+  const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&src.ss);
+  const auto* d6 = reinterpret_cast<const sockaddr_in6*>(&dst.ss);
+  const auto* s4 = reinterpret_cast<const sockaddr_in*>(&src.ss);
+  const auto* d4 = reinterpret_cast<const sockaddr_in*>(&dst.ss);
+  const auto* sbytes = v6 ? reinterpret_cast<const uint8_t*>(&s6->sin6_addr) : reinterpret_cast<const uint8_t*>(&s4->sin_addr);
+  const auto* dbytes = v6 ? reinterpret_cast<const uint8_t*>(&d6->sin6_addr) : reinterpret_cast<const uint8_t*>(&d4->sin_addr);
+
+  // IPPROTO_RAW: we write the IP header ourselves, source included.
+  Socket s(::socket(dst.family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+  if (s.get() < 0)
+    return failErrno("raw socket");
+  const uint16_t sport = 40000;
+  long sent = 0;
+  for (long seq = 0; seq < count; ++seq) {
+    std::vector<uint8_t> l4;
+    if (udp) {
+      l4.assign(8 + kStreamHeader, 0);
+      put16(l4, 0, sport);
+      put16(l4, 2, port);
+      put16(l4, 4, static_cast<uint16_t>(l4.size()));
+      std::memcpy(l4.data() + 8, kStreamMagic, sizeof kStreamMagic);
+      for (int b = 0; b < 8; ++b)
+        l4[8 + sizeof kStreamMagic + static_cast<std::size_t>(b)] = static_cast<uint8_t>(static_cast<uint64_t>(seq) >> (56 - 8 * b));
+    } else {
+      l4.assign(20, 0);
+      put16(l4, 0, static_cast<uint16_t>(sport + seq % 1000));
+      put16(l4, 2, port);
+      l4[7] = static_cast<uint8_t>(seq);  // sequence number
+      l4[12] = 5 << 4;                    // data offset
+      l4[13] = 0x02;                      // SYN
+      put16(l4, 14, 65535);               // window
+    }
+    // Pseudo-header: both addresses, then (IPv6) a 32-bit length and the
+    // next header, or (IPv4) a zero byte, the protocol and a 16-bit length.
+    std::vector<uint8_t> pseudo(sbytes, sbytes + alen);
+    pseudo.insert(pseudo.end(), dbytes, dbytes + alen);
+    const auto hi = static_cast<uint8_t>(l4.size() >> 8), lo = static_cast<uint8_t>(l4.size());
+    if (v6)
+      pseudo.insert(pseudo.end(), {0, 0, hi, lo, 0, 0, 0, proto});
+    else
+      pseudo.insert(pseudo.end(), {0, proto, hi, lo});
+    put16(l4, udp ? 6 : 16, checksum(pseudo, l4));
+
+    std::vector<uint8_t> pkt;
+    if (v6) {
+      pkt.assign(40, 0);
+      pkt[0] = 0x60;
+      put16(pkt, 4, static_cast<uint16_t>(l4.size()));
+      pkt[6] = proto;
+      pkt[7] = 64;
+      std::memcpy(pkt.data() + 8, sbytes, 16);
+      std::memcpy(pkt.data() + 24, dbytes, 16);
+    } else {
+      pkt.assign(20, 0);
+      pkt[0] = 0x45;
+      put16(pkt, 2, static_cast<uint16_t>(20 + l4.size()));
+      pkt[8] = 64;
+      pkt[9] = proto;
+      std::memcpy(pkt.data() + 12, sbytes, 4);
+      std::memcpy(pkt.data() + 16, dbytes, 4);  // the kernel fills the checksum
+    }
+    pkt.insert(pkt.end(), l4.begin(), l4.end());
+    if (::sendto(s.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&dst.ss), dst.len) < 0)
+      return failErrno("sendto");
+    ++sent;
+  }
+  say("sent " + std::to_string(sent));
+  return kOk;
+}
+
 // ------------------------------------------------------------------ hold
 
 int cmdHold(int argc, char** argv) {
@@ -1022,6 +1129,8 @@ int main(int argc, char** argv) {
     return cmdCount(argc, argv);
   if (cmd == "hold")
     return cmdHold(argc, argv);
+  if (cmd == "spoof")
+    return cmdSpoof(argc, argv);
   if (cmd == "-h" || cmd == "--help") {
     std::printf("see the comment at the top of tests/e2e/prober.cpp; run without arguments for usage\n");
     return kOk;

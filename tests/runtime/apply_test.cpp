@@ -233,7 +233,7 @@ TEST_F(ApplyTest, LearnedEndpointsPickTheirClassByNamedPorts) {
   auto node = [&](const std::string& ports) {
     std::string error;
     auto n = loader::NodeConfig::parse(R"({"endpoints": [{"name": "api-9", "namespace": "shop", "labels": {"app": "api"},
-        "cgroup": ")" + cg.path.string() + R"(", "ports": )" + ports + "}]}",
+        "addresses": ["198.18.1.99"], "cgroup": ")" + cg.path.string() + R"(", "ports": )" + ports + "}]}",
                                        &error);
     EXPECT_TRUE(n) << error;
     return *n;
@@ -258,6 +258,48 @@ TEST_F(ApplyTest, LearnedEndpointsPickTheirClassByNamedPorts) {
   ASSERT_TRUE(s) << error;
   ASSERT_EQ(s->endpoints.size(), 1u);
   EXPECT_EQ(s->endpoints[0].classId, std::optional<uint32_t>(1));
+}
+
+// Anti-spoofing drops whatever an endpoint sends from an address it does not
+// own: an enforced endpoint with no address at all could send nothing, so
+// apply says so instead of attaching a program that silences it.
+TEST_F(ApplyTest, RefusesALocalEndpointWithoutAddresses) {
+  MB_REQUIRE_KERNEL_BPF();
+  TestCgroup cg;
+  std::string error;
+  auto node = loader::NodeConfig::parse(R"({"endpoints": [{"name": "tool-9", "namespace": "ops", "labels": {"app": "tool"},
+      "cgroup": ")" + cg.path.string() + R"("}]})",
+                                        &error);
+  ASSERT_TRUE(node) << error;
+  EXPECT_FALSE(loader::apply(artifacts.string(), *node, paths, nullptr, &error));
+  EXPECT_EQ(error, "endpoint ops/tool-9 has no addresses: every packet it sends would be dropped as spoofed; give its "
+                   "labels and addresses in NODE.json");
+  EXPECT_TRUE(nothingApplied());
+}
+
+// Endpoints no policy selects run the open class: policy leaves them alone,
+// but anti-spoofing still needs a program at their hooks.
+TEST_F(ApplyTest, UnselectedEndpointsRunTheOpenClass) {
+  MB_REQUIRE_KERNEL_BPF();
+  TestCgroup cg;
+  std::string error;
+  auto node = loader::NodeConfig::parse(R"({"endpoints": [{"name": "tool-0", "namespace": "ops", "labels": {"app": "tool"},
+      "addresses": ["198.18.4.99"], "cgroup": ")" + cg.path.string() + R"("}]})",
+                                        &error);
+  ASSERT_TRUE(node) << error;
+  ASSERT_TRUE(loader::apply(artifacts.string(), *node, paths, nullptr, &error)) << error;
+  auto s = loader::status(paths, &error);
+  ASSERT_TRUE(s) << error;
+  ASSERT_EQ(s->endpoints.size(), 1u);
+  auto m = loader::appliedManifest(paths, &error);
+  ASSERT_TRUE(m) << error;
+  ASSERT_TRUE(s->endpoints[0].classId);
+  const artifacts::ClassEntry* cls = m->findClass(*s->endpoints[0].classId);
+  ASSERT_TRUE(cls);
+  EXPECT_TRUE(cls->policies.empty());
+  EXPECT_FALSE(cls->ingress.enforced || cls->egress.enforced);
+  EXPECT_EQ(s->endpoints[0].programs.size(), 2u);
+  for (const auto& [hook, id] : s->endpoints[0].programs) EXPECT_NE(id, 0u) << hook;
 }
 
 TEST(NodeConfig, NamedPortsOfLearnedEndpoints) {
