@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "analysis/address_space.h"
+#include "analysis/traffic_space.h"
 #include "ir/evaluator.h"
 
 namespace membrane::analysis {
@@ -17,30 +18,6 @@ namespace membrane::analysis {
 namespace {
 
 using ir::PortRange;
-
-// ---- protocols and ports ----------------------------------------------------------
-//
-// Every rule's ports (or ICMP types) cut each protocol's space into
-// intervals on which every rule matches all ports or none, so every verdict
-// is constant on an interval: one probe per interval ("atom") is exact.
-
-struct ProtoSpace {
-  uint8_t protocol = 0;  // the number probed
-  std::string name;
-  bool hasPorts = true;
-  uint16_t lo = 0, hi = 0;  // the port or type space (hasPorts)
-};
-
-struct Atom {
-  size_t space = 0;  // index into the spaces
-  uint8_t protocol = 0;
-  uint16_t first = 0, last = 0;
-};
-
-struct Atoms {
-  std::vector<ProtoSpace> spaces;
-  std::vector<Atom> atoms;
-};
 
 // Calls fn(rule) for every rule of every class of every program.
 template <typename Fn>
@@ -52,59 +29,9 @@ void forEachRule(const std::vector<const ir::Program*>& programs, Fn fn) {
 }
 
 Atoms buildAtoms(const std::vector<const ir::Program*>& programs) {
-  std::map<uint8_t, std::set<uint32_t>> cuts;  // protocol -> first ports of intervals
-  std::set<uint8_t> named;
-  forEachRule(programs, [&](const ir::Rule& rule) {
-    for (const auto& m : rule.l4) {
-      if (m.protocol == ir::kAnyProtocol) continue;
-      named.insert(m.protocol);
-      for (const auto& r : m.ports) {
-        cuts[m.protocol].insert(r.first);
-        cuts[m.protocol].insert(static_cast<uint32_t>(r.last) + 1);
-      }
-    }
-  });
-
-  Atoms out;
-  out.spaces = {{ir::kTCP, "TCP", true, 1, 65535},
-                {ir::kUDP, "UDP", true, 1, 65535},
-                {ir::kSCTP, "SCTP", true, 1, 65535},
-                {ir::kICMP, "ICMP", true, 0, 255},
-                {ir::kICMPv6, "ICMPv6", true, 0, 255}};
-  auto known = [](uint8_t p) {
-    return p == ir::kTCP || p == ir::kUDP || p == ir::kSCTP || p == ir::kICMP || p == ir::kICMPv6;
-  };
-  // Protocols the language has no name for but a rule numbers: no ports.
-  for (uint8_t p : named)
-    if (!known(p)) out.spaces.push_back({p, std::to_string(p), false, 0, 0});
-  // Every protocol no rule names behaves alike; probe one (GRE, if free).
-  std::optional<uint8_t> other;
-  for (unsigned p : {47u, 4u, 41u, 50u, 51u, 103u, 253u, 254u}) {
-    if (!known(static_cast<uint8_t>(p)) && !named.count(static_cast<uint8_t>(p))) {
-      other = static_cast<uint8_t>(p);
-      break;
-    }
-  }
-  for (unsigned p = 2; !other && p < 256; ++p)
-    if (!known(static_cast<uint8_t>(p)) && !named.count(static_cast<uint8_t>(p))) other = static_cast<uint8_t>(p);
-  if (other) out.spaces.push_back({*other, "other", false, 0, 0});
-
-  for (size_t s = 0; s < out.spaces.size(); ++s) {
-    const auto& sp = out.spaces[s];
-    if (!sp.hasPorts) {
-      out.atoms.push_back({s, sp.protocol, 0, 0});
-      continue;
-    }
-    std::set<uint32_t> starts{sp.lo};
-    for (uint32_t c : cuts[sp.protocol])
-      if (c > sp.lo && c <= sp.hi) starts.insert(c);
-    for (auto it = starts.begin(); it != starts.end(); ++it) {
-      auto next = std::next(it);
-      uint32_t last = next == starts.end() ? sp.hi : *next - 1;
-      out.atoms.push_back({s, sp.protocol, static_cast<uint16_t>(*it), static_cast<uint16_t>(last)});
-    }
-  }
-  return out;
+  std::vector<const ir::Rule*> rules;
+  forEachRule(programs, [&](const ir::Rule& rule) { rules.push_back(&rule); });
+  return partitionTraffic(rules, 1);  // port 0 is no connection anyone makes
 }
 
 Conns connsOf(const Atoms& a, const std::vector<bool>& allowed) {
