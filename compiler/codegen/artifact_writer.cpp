@@ -38,12 +38,9 @@ ir::EndpointClass openClass(const ir::Program& program) {
   return open;
 }
 
-Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
-                         const CompileOptions& options) {
-  Artifacts out;
-  artifacts::Manifest& m = out.manifest;
+artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::CheckedProgram& checked) {
+  artifacts::Manifest m;
   m.abiVersion = MB_ABI_VERSION;
-  m.compilerVersion = options.compilerVersion;
   // What a node must offer to load these objects.
   m.requiredFeatures = {"btf",          "map:lpm_trie",    "map:lru_hash", "map:percpu_array",
                         "map:ringbuf",  "prog:sched_cls",  "prog:cgroup_skb"};
@@ -58,17 +55,40 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
     m.requiredFeatures.push_back(artifacts::kNamedPortPeersFeature);
   for (const auto& i : program.identities)
     m.identities.push_back({i.id, i.ns, i.labels, i.namespaceLabels, i.ports, i.selectorBits});
+  const uint32_t openId = static_cast<uint32_t>(program.classes.size());
+  for (const auto& e : program.endpoints)
+    m.endpoints.push_back(
+        {e.name, e.ns, e.identity, e.addresses, e.classIndex ? program.classes.at(*e.classIndex).id : openId});
+  for (const auto& p : checked.policies) m.policies.push_back({p.key(), p.ns, p.clusterwide, p.audit, p.selects});
+  for (const auto& [id, r] : program.rules)
+    m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
   // The IR's classes, then the open class for the endpoints no policy selects.
+  auto describe = [&](const ir::EndpointClass& cls) {
+    artifacts::ClassEntry e;
+    e.id = cls.id;
+    e.object = objectName(cls.id);
+    e.policies = cls.policies;
+    e.endpoints = cls.endpoints;
+    e.ingressNamedPorts = cls.ingressNamedPorts;
+    e.ingress = summary(cls.ingress);
+    e.egress = summary(cls.egress);
+    m.classes.push_back(std::move(e));
+  };
+  for (const auto& cls : program.classes) describe(cls);
+  describe(openClass(program));
+  return m;
+}
+
+Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
+                         const CompileOptions& options) {
+  Artifacts out;
+  artifacts::Manifest& m = out.manifest;
+  m = describeArtifacts(program, checked);
+  m.compilerVersion = options.compilerVersion;
   const ir::EndpointClass open = openClass(program);
   std::vector<const ir::EndpointClass*> classes;
   for (const auto& c : program.classes) classes.push_back(&c);
   classes.push_back(&open);
-  for (const auto& e : program.endpoints)
-    m.endpoints.push_back(
-        {e.name, e.ns, e.identity, e.addresses, e.classIndex ? program.classes.at(*e.classIndex).id : open.id});
-  for (const auto& p : checked.policies) m.policies.push_back({p.key(), p.ns, p.clusterwide, p.audit, p.selects});
-  for (const auto& [id, r] : program.rules)
-    m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
 
   PeerLowering lowering = PeerLowering::choose(program, options.cidrFoldLimit, options.decisionMode);
   bool tables = false;
@@ -113,24 +133,15 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   if (failure) std::rethrow_exception(failure);
 
   for (size_t i = 0; i < n; ++i) {
-    const auto& cls = *classes[i];
     ClassObject& obj = objects[i];
-    artifacts::ClassEntry e;
-    e.id = cls.id;
-    e.object = objectName(cls.id);
+    artifacts::ClassEntry& e = m.classes[i];
     e.sha256 = artifacts::sha256Hex(obj.elf);
-    e.policies = cls.policies;
-    e.endpoints = cls.endpoints;
-    e.ingressNamedPorts = cls.ingressNamedPorts;
-    e.ingress = summary(cls.ingress);
-    e.egress = summary(cls.egress);
     e.portIntervals = obj.stats.intervals;
     e.leafRuleTests = obj.stats.leafRuleTests;
     e.maxLeafRules = obj.stats.maxLeafRules;
     e.foldedCidrs = obj.stats.foldedCidrs;
     e.tableLeaves = obj.stats.tableLeaves;
     e.tableEntries = obj.stats.tableEntries;
-    m.classes.push_back(std::move(e));
     out.objects.push_back(std::move(obj));
   }
   return out;

@@ -36,6 +36,13 @@ struct Artifacts {
 // Its manifest entry has no policies.
 ir::EndpointClass openClass(const ir::Program& program);
 
+// The manifest's description of `program`: selectors, identities, endpoints,
+// policies, rules and classes (the open class last), without what depends on
+// how the classes are lowered and compiled (CIDR bits, objects' hashes and
+// lowering counts, compiler version). `membranec verify` compares it with
+// the manifest it is given.
+artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::CheckedProgram& checked);
+
 // Every class of `program` and the open class, compiled; the manifest lists
 // them in that order. Throws std::runtime_error on a class that cannot be
 // lowered.
