@@ -17,6 +17,7 @@
 #include "driver/cmd_lint.h"
 #include "driver/cmd_import.h"
 #include "driver/cmd_reach.h"
+#include "driver/cmd_verify.h"
 #include "driver/command_support.h"
 #include "driver/pipeline.h"
 #include "ir/ir_json.h"
@@ -193,6 +194,7 @@ int main(int argc, char** argv) {
   driver::ExplainCommand explainCmd(app);
   driver::LintCommand lintCmd(app);
   auto importCmd = driver::addImportCommand(app);
+  driver::VerifyCommand verifyCmd(app);
 
   try {
     app.parse(argc, argv);
@@ -209,5 +211,6 @@ int main(int argc, char** argv) {
   if (explainCmd.parsed()) return explainCmd.run();
   if (lintCmd.parsed()) return lintCmd.run();
   if (importCmd.command->parsed()) return importCmd.run();
+  if (verifyCmd.parsed()) return verifyCmd.run();
   return kExitInputErrors;
 }

@@ -26,6 +26,12 @@ typedef unsigned long long mb_u64;
 
 #define MB_ABI_VERSION 3 /* 3: mb_endpoint_addrs, MB_REASON_SPOOFED, MB_EVENT_SPOOFED */
 
+/* The programs of every class object, by function name (bpf-templates/endpoint.c). */
+#define MB_PROG_TC_FROM_ENDPOINT "mb_tc_from_endpoint" /* tc ingress of the host-side veth: egress */
+#define MB_PROG_TC_TO_ENDPOINT "mb_tc_to_endpoint"     /* tc egress of the host-side veth: ingress */
+#define MB_PROG_CGROUP_INGRESS "mb_cgroup_ingress"
+#define MB_PROG_CGROUP_EGRESS "mb_cgroup_egress"
+
 /* Peer membership: selector bits (and CIDR bits lowered into the identity
  * trie) per address. 4096 bits; membranec refuses a policy set needing more.
  * Raised from 1024 in ABI 2. */

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# `membranec verify` as a pipeline runs it: the shipped policies compiled and
+# proven equal to their IR; text and JSON reports; a miscompiled object (one
+# folded constant flipped, its hash updated) found; a tampered object, a
+# missing directory and policy errors refused with their exit codes. Loads
+# BPF programs: needs root (skipped without it, a failure under CI=true).
+#
+#   tests/cli/verify_test.sh path/to/membranec
+source "$(dirname "$0")/harness.sh"
+
+if [[ $(id -u) != 0 ]]; then
+  [[ ${CI:-} == true ]] && { echo "FAIL verify needs root under CI"; exit 1; }
+  echo "SKIPPED: membranec verify loads BPF programs; run as root"
+  exit 77
+fi
+
+shop=$root/policies/shop
+run compile -i "$shop/inventory.json" -o "$tmp/out" "$shop"
+expect_rc 0
+finish compile_shop
+
+run verify "$tmp/out" -i "$shop/inventory.json" "$shop"
+expect_rc 0
+expect_out "verified $tmp/out: 7 classes,"
+expect_out "every object decides as the policies say"
+expect_out "class 6 (class-6.o, open):"
+finish shipped_policies_verified
+
+run verify -o json "$tmp/out" -i "$shop/inventory.json" "$shop"
+expect_rc 0
+python3 - "$out" <<'PY' || fail "bad JSON report"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["equal"] is True and r["mismatchCount"] == 0 and r["manifestDifferences"] == []
+assert len(r["classes"]) == 7 and r["classes"][-1]["open"] is True
+assert r["regions"] > 1000 and r["probes"] > r["regions"], r
+assert all(c["regions"] > 0 and c["probes"] > 0 for c in r["classes"])
+PY
+finish json_report
+
+# Flip the first folded 8080 (the api's http port) in class 1's code to 8081
+# and re-hash it into the manifest, as someone able to write the artifacts
+# would: verify must find it.
+cp -r "$tmp/out" "$tmp/bad"
+python3 - "$tmp/bad" <<'PY' || fail "could not patch the object"
+import hashlib, json, struct, sys
+d = sys.argv[1]
+elf = bytearray(open(f"{d}/class-1.o", "rb").read())
+shoff, = struct.unpack_from("<Q", elf, 0x28)
+size, num = struct.unpack_from("<HH", elf, 0x3a)
+for i in range(num):
+    _, typ, flags, _, off, length = struct.unpack_from("<IIQQQQ", elf, shoff + i * size)
+    if typ != 1 or not flags & 4:
+        continue
+    for at in range(off, off + length, 8):
+        code = elf[at]
+        if code & 7 in (5, 6) and not code & 8 and struct.unpack_from("<i", elf, at + 4)[0] == 8080:
+            struct.pack_into("<i", elf, at + 4, 8081)
+            open(f"{d}/class-1.o", "wb").write(elf)
+            m = json.load(open(f"{d}/manifest.json"))
+            for c in m["classes"]:
+                if c["object"] == "class-1.o":
+                    c["sha256"] = hashlib.sha256(elf).hexdigest()
+            open(f"{d}/manifest.json", "w").write(json.dumps(m, indent=2, sort_keys=True) + "\n")
+            sys.exit(0)
+sys.exit(1)
+PY
+run verify "$tmp/bad" -i "$shop/inventory.json" "$shop"
+expect_rc 1
+expect_out "MISMATCH class 1 tc ingress: identity"
+expect_out "tcp/8081: the object passes; the policies: denies (default deny)"
+expect_out "NOT verified $tmp/bad"
+finish miscompiled_object_found
+
+# A changed byte without a new hash is refused before anything is loaded.
+cp -r "$tmp/out" "$tmp/tampered"
+printf '\x00' | dd of="$tmp/tampered/class-2.o" bs=1 seek=200 conv=notrunc status=none
+run verify "$tmp/tampered" -i "$shop/inventory.json" "$shop"
+expect_rc 2
+expect_err "membranec: error: class-2.o does not match its SHA-256 in the manifest (tampered or corrupt)"
+finish tampered_object_refused
+
+run verify "$tmp/nowhere" -i "$shop/inventory.json" "$shop"
+expect_rc 2
+expect_err "membranec: error: cannot open '$tmp/nowhere/manifest.json': No such file or directory"
+finish missing_artifacts
+
+printf 'namespace x\npolicy p {\n  selects { app = a }\n  ingress { allow from nowhere }\n}\n' >"$tmp/broken.policy"
+run verify "$tmp/out" "$tmp/broken.policy"
+expect_rc 3
+finish policy_errors
+
+# Policies other than those compiled: the manifest says so.
+cp -r "$shop" "$tmp/shop-less"
+rm "$tmp/shop-less/audit.policy"
+run verify "$tmp/out" -i "$shop/inventory.json" "$tmp/shop-less"
+expect_rc 1
+expect_out "DIFFERS manifest."
+finish other_policies_differ
+
+summary
