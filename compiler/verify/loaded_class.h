@@ -45,6 +45,10 @@ class LoadedClass {
   // Events written since the last call, in order.
   std::vector<mb_event> takeEvents();
 
+  // For tests and measurements that look further in.
+  int programFd(Hook hook) const { return progFds_[static_cast<int>(hook)]; }
+  int mapFd(const char* name) const;
+
  private:
   LoadedClass() = default;
   bpf_object* object_ = nullptr;
@@ -53,7 +57,6 @@ class LoadedClass {
   int progFds_[4] = {-1, -1, -1, -1};
   std::vector<mb_event> pending_;
   static int onEvent(void* ctx, void* data, size_t size);
-  int mapFd(const char* name) const;
 };
 
 }  // namespace membrane::verify

@@ -264,8 +264,8 @@ void runScenario(uint64_t seed, size_t packetBudget, codegen::ClassCompiler& com
           break;
       }
       Bytes frame = mbtest::frame(mbtest::ip(src, dst, proto, l4));
-      Program prog = ingress ? (r.chance(0.8) ? Program::ToEndpoint : Program::CgroupIngress)
-                             : (r.chance(0.8) ? Program::FromEndpoint : Program::CgroupEgress);
+      Program prog = ingress ? (r.chance(0.8) ? Program::TcToEndpoint : Program::CgroupIngress)
+                             : (r.chance(0.8) ? Program::TcFromEndpoint : Program::CgroupEgress);
 
       ir::Peer peer;
       if (const ir::Endpoint* pe = program.endpointByAddress(peerAddr)) {

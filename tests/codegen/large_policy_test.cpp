@@ -87,10 +87,10 @@ TEST(LargePolicy, TenThousandRulesCompileLoadAndAgree) {
   const auto& stats = artifacts.objects[0].stats;
   std::cout << "10,000 rules: compiled in " << seconds << " s; " << stats.intervals << " port intervals, "
             << stats.maxLeafRules << " rules in the longest leaf, " << stats.searchNodes << " search nodes; "
-            << "verifier processed " << obj->verifiedInstructions(Program::ToEndpoint) << " instructions for "
-            << programName(Program::ToEndpoint) << ", " << obj->verifiedInstructions(Program::FromEndpoint)
-            << " for " << programName(Program::FromEndpoint) << "\n";
-  EXPECT_LT(obj->verifiedInstructions(Program::ToEndpoint), 1000000u);
+            << "verifier processed " << obj->verifiedInstructions(Program::TcToEndpoint) << " instructions for "
+            << programName(Program::TcToEndpoint) << ", " << obj->verifiedInstructions(Program::TcFromEndpoint)
+            << " for " << programName(Program::TcFromEndpoint) << "\n";
+  EXPECT_LT(obj->verifiedInstructions(Program::TcToEndpoint), 1000000u);
 
   // Spot-check against the evaluator: clients, outside addresses, ports.
   const ir::Program& program = *c.ir;
@@ -113,7 +113,7 @@ TEST(LargePolicy, TenThousandRulesCompileLoadAndAgree) {
     uint16_t sport = static_cast<uint16_t>(20000 + i);
     mbtest::Bytes l4 = proto == ir::kTCP ? mbtest::tcp(sport, port) : mbtest::udp(sport, port);
     auto frame = mbtest::frame(mbtest::ip(mbtest::Addr::parse(peerAddr.str()), mbtest::Addr::parse("198.18.0.1"), proto, l4));
-    bool passed = obj->passes(Program::ToEndpoint, frame);
+    bool passed = obj->passes(Program::TcToEndpoint, frame);
     ir::Verdict v = ir::evaluate(program, target, ir::Direction::Ingress, peer, {proto, port});
     ASSERT_EQ(passed, v.allowed) << "from " << peerAddr.str() << " " << ir::protocolName(proto) << "/" << port
                                  << ": evaluator says rule " << v.rule << " (" << ir::reasonName(v.reason) << ")";

@@ -1,6 +1,7 @@
-// A compiled class object loaded into the kernel for tests: from memory,
-// pinning off (fresh maps, nothing left behind), the identity trie filled
-// from a manifest, packets run with BPF_PROG_TEST_RUN. Nothing is attached.
+// A compiled class object loaded into the kernel for tests: verify's
+// LoadedClass (private maps, nothing pinned or attached, packets run with
+// BPF_PROG_TEST_RUN) with what the codegen tests look at besides verdicts:
+// verifier statistics, rule counters, conntrack.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -10,10 +11,8 @@
 #include <vector>
 
 #include "artifacts/manifest.h"
-#include "identity/identity_table.h"
 #include "packets.h"
-
-struct bpf_object;
+#include "verify/loaded_class.h"
 
 namespace membrane::testing {
 
@@ -31,33 +30,26 @@ bool runningInCi();
     }                                                                                               \
   } while (0)
 
-enum class Program { FromEndpoint, ToEndpoint, CgroupIngress, CgroupEgress };
-const char* programName(Program p);
+using Program = verify::Hook;
+inline const char* programName(Program p) { return verify::hookProgram(p); }
 
 class LoadedObject {
  public:
   // Null and `error` set (with the verifier log's tail) when loading fails.
   static std::unique_ptr<LoadedObject> load(const std::string& elf, uint32_t endpointId, std::string* error);
-  ~LoadedObject();
 
   // Fills mb_identity from the manifest (plus host addresses).
   void fillIdentities(const artifacts::Manifest& manifest, const std::vector<net::Address>& hostAddresses);
   // The addresses the loaded endpoint may send from (mb_endpoint_addrs).
   void ownAddresses(const std::vector<net::Address>& addresses);
-  // The program's raw return value for an Ethernet frame.
-  int run(Program p, const mbtest::Bytes& frame);
   bool passes(Program p, const mbtest::Bytes& frame);
   uint32_t verifiedInstructions(Program p) const;
-  int mapFd(const char* name) const;
   void clearConntrack();
   // Summed over CPUs.
   uint64_t rulePackets(uint32_t ruleId) const;
 
  private:
-  LoadedObject() = default;
-  bpf_object* object_ = nullptr;
-  uint32_t endpointId_ = 0;
-  int progFd(Program p) const;
+  std::unique_ptr<verify::LoadedClass> object_;
 };
 
 }  // namespace membrane::testing

@@ -47,7 +47,7 @@ TEST(ShippedPolicies, EveryClassPassesTheVerifier) {
     ASSERT_TRUE(obj) << "class " << cls.id << ": " << error;
     std::cout << "class " << cls.id << " (" << (cls.endpoints.empty() ? "-" : cls.endpoints.front())
               << (cls.endpoints.size() > 1 ? ", ..." : "") << "): verifier processed";
-    for (Program p : {Program::FromEndpoint, Program::ToEndpoint, Program::CgroupIngress, Program::CgroupEgress}) {
+    for (Program p : {Program::TcFromEndpoint, Program::TcToEndpoint, Program::CgroupIngress, Program::CgroupEgress}) {
       uint32_t n = obj->verifiedInstructions(p);
       EXPECT_GT(n, 0u) << programName(p);
       std::cout << " " << programName(p) << "=" << n;
@@ -101,20 +101,20 @@ TEST(ShippedPolicies, FlowsBehaveAsWritten) {
 
   auto apiObj = load("shop", "api-0");
   // api.policy: the frontend may call the API's http port (8080)...
-  EXPECT_TRUE(apiObj->passes(Program::ToEndpoint, tcpTo(frontend, api, 8080)));
+  EXPECT_TRUE(apiObj->passes(Program::TcToEndpoint, tcpTo(frontend, api, 8080)));
   // ...and nothing else; the database may not call the API at all.
-  EXPECT_FALSE(apiObj->passes(Program::ToEndpoint, tcpTo(frontend, api, 22)));
-  EXPECT_FALSE(apiObj->passes(Program::ToEndpoint, tcpTo(postgres, api, 8080)));
+  EXPECT_FALSE(apiObj->passes(Program::TcToEndpoint, tcpTo(frontend, api, 22)));
+  EXPECT_FALSE(apiObj->passes(Program::TcToEndpoint, tcpTo(postgres, api, 8080)));
   // The API may reach the payment provider on 443, not on 80.
-  EXPECT_TRUE(apiObj->passes(Program::FromEndpoint, tcpTo(api, "198.19.200.7", 443)));
-  EXPECT_FALSE(apiObj->passes(Program::FromEndpoint, tcpTo(api, "198.19.200.7", 80)));
+  EXPECT_TRUE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, "198.19.200.7", 443)));
+  EXPECT_FALSE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, "198.19.200.7", 80)));
   // IPv6 too.
-  EXPECT_TRUE(apiObj->passes(Program::ToEndpoint, mbtest::frame(mbtest::ip(Addr::parse("2001:2::1:10"), Addr::parse("2001:2::1:20"), mbtest::kTcp, mbtest::tcp(40001, 8080)))));
+  EXPECT_TRUE(apiObj->passes(Program::TcToEndpoint, mbtest::frame(mbtest::ip(Addr::parse("2001:2::1:10"), Addr::parse("2001:2::1:20"), mbtest::kTcp, mbtest::tcp(40001, 8080)))));
 
   auto dbObj = load("shop", "postgres-0");
   // database.policy: backups from ops may connect, the untrusted runner may not (deny wins).
-  EXPECT_TRUE(dbObj->passes(Program::ToEndpoint, tcpTo(backup, postgres, 5432)));
-  EXPECT_FALSE(dbObj->passes(Program::ToEndpoint, tcpTo(ciRunner, postgres, 5432)));
+  EXPECT_TRUE(dbObj->passes(Program::TcToEndpoint, tcpTo(backup, postgres, 5432)));
+  EXPECT_FALSE(dbObj->passes(Program::TcToEndpoint, tcpTo(ciRunner, postgres, 5432)));
 }
 
 }  // namespace
