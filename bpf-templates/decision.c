@@ -109,3 +109,47 @@ __attribute__((noinline)) mb_u32 mb_table_match(const struct mb_identity *peer, 
   bpf_loop((MB_TABLE_SCAN_MAX + MB_TABLE_BLOCK - 1) / MB_TABLE_BLOCK, mb_table_scan_block, &scan, 0);
   return scan.code;
 }
+
+/* ---- Port search as data, for classes with very many port intervals -------
+ *
+ * The port search is code: a balanced tree of comparisons, one per interval
+ * boundary. Past a few thousand intervals for one protocol (every rule with a
+ * port of its own), that code costs the compiler and the verifier more than
+ * it saves, so a table-driven matcher keeps the intervals as data instead:
+ * per protocol, a run of interval starts in increasing order (the first is
+ * 0), each with the table leaf its ports go to. */
+#define MB_PORT_NO_LEAF 0xffffffffu /* no rule applies: default deny */
+#define MB_PORT_SEARCH_STEPS 17      /* ceil(log2(65536 intervals)) + 1 */
+
+struct mb_port_interval {
+  mb_u32 start;
+  mb_u32 leaf; /* index into mb_table_leaves, or MB_PORT_NO_LEAF */
+};
+
+/* Defined per class by the compiler (a single zero interval when unused). */
+extern const struct mb_port_interval mb_port_intervals[];
+extern const mb_u32 mb_port_interval_count;
+
+/* Called by generated code only: the leaf of the last interval among
+ * [first, first + count) whose start is at most `port`. A global function,
+ * verified once; the search is a fixed number of halvings. */
+__attribute__((noinline)) mb_u32 mb_port_leaf(mb_u32 first, mb_u32 count, mb_u32 port) {
+  mb_u32 base = 0, len = count, outside = 0;
+  /* Halving `len` 17 times brings any count up to 65,536 down to 1; steps
+   * after that change nothing (half is 0). No early exit, so it unrolls. */
+#pragma unroll
+  for (int step = 0; step < MB_PORT_SEARCH_STEPS; step++) {
+    mb_u32 half = len / 2;
+    mb_u32 index = first + base + half;
+    if (index >= mb_port_interval_count)
+      outside = 1;
+    else if (half && mb_port_intervals[index].start <= port)
+      base += half;
+    len -= half;
+  }
+  mb_u32 index = first + base;
+  if (outside || index >= mb_port_interval_count)
+    return MB_PORT_NO_LEAF;
+  asm volatile("" : "+r"(index));
+  return mb_port_intervals[index].leaf;
+}

@@ -57,6 +57,43 @@ std::string generatePolicy(const std::string& name, const std::string& subjectAp
   return p.str();
 }
 
+const char* vocabularyName(PortVocabulary v) {
+  switch (v) {
+    case PortVocabulary::Small: return "420 port values";
+    case PortVocabulary::Distinct: return "a port per rule";
+    case PortVocabulary::Sets: return "five ports per rule";
+  }
+  return "";
+}
+
+std::string generatePortPolicy(size_t rules, PortVocabulary v, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::ostringstream p;
+  p << "namespace " << kBenchNamespace << "\n\npolicy ports {\n  selects { app = target }\n  ingress {\n";
+  for (size_t i = 0; i < rules; ++i) {
+    p << "    allow from pods { app = p" << rng() % kPortPeers << " } on ";
+    size_t ports = v == PortVocabulary::Sets ? 5 : 1;
+    for (size_t k = 0; k < ports; ++k) {
+      unsigned port = v == PortVocabulary::Small ? 1000 + rng() % 420 : 1024 + rng() % (60000 - 1024 + 1);
+      p << (k ? ", " : "") << "tcp/" << port;
+    }
+    p << "\n";
+  }
+  p << "  }\n}\n";
+  return p.str();
+}
+
+std::string generatePortInventory() {
+  std::ostringstream j;
+  j << "{\n  \"endpoints\": [\n    {\"name\": \"target-0\", \"namespace\": \"" << kBenchNamespace
+    << "\", \"labels\": {\"app\": \"target\"}, \"addresses\": [\"198.18.0.1\", \"2001:2::1\"]}";
+  for (unsigned i = 0; i < kPortPeers; ++i)
+    j << ",\n    {\"name\": \"p" << i << "-0\", \"namespace\": \"" << kBenchNamespace << "\", \"labels\": {\"app\": \"p"
+      << i << "\"}, \"addresses\": [\"198.18." << 2 + i / 250 << "." << 1 + i % 250 << "\"]}";
+  j << "\n  ]\n}\n";
+  return j.str();
+}
+
 std::string subjectAddress(size_t i, bool v6) {
   std::ostringstream a;
   if (v6)

@@ -32,6 +32,23 @@ std::string generatePolicy(const std::string& name, const std::string& subjectAp
 // namespaces t0..t6 and the bench namespace.
 std::string generateInventory(const std::string& subjectPrefix, size_t subjects);
 
+// How the rules of a port-vocabulary workload pick their ports.
+enum class PortVocabulary {
+  Small,     // one port each, from 420 values (1000-1419): what most policies look like
+  Distinct,  // one port each, drawn from 1024-60000: nearly every rule a port of its own
+  Sets,      // five ports each, drawn from 1024-60000
+};
+const char* vocabularyName(PortVocabulary v);
+
+// One policy, selecting `{ app = target }`, whose ingress has `rules` rules
+// `allow from pods { app = pN } on tcp/P` (N among kPortPeers apps), with
+// ports drawn as `v` says; and its inventory: the target and one endpoint per
+// peer app. Compile time and the datapath's port search as the number of
+// distinct ports grows (issue: compile time grew quadratically with it).
+inline constexpr unsigned kPortPeers = 400;
+std::string generatePortPolicy(size_t rules, PortVocabulary v, uint32_t seed);
+std::string generatePortInventory();
+
 // The IPv4 / IPv6 address of subject i and of client i.
 std::string subjectAddress(size_t i, bool v6);
 std::string clientAddress(size_t i, bool v6);

@@ -30,6 +30,7 @@
 #include "common/report.h"
 #include "common/scenario.h"
 #include "compiler/plain_c.h"
+#include "codegen/decision_codegen.h"
 #include "driver/pipeline.h"
 
 namespace fs = std::filesystem;
@@ -45,6 +46,7 @@ struct Options {
   std::string workdir;     // "" = a fresh temporary directory, removed afterwards
   std::vector<size_t> classCounts = {10, 100, 1000};
   size_t bigRules = 10000;
+  std::vector<size_t> portRules = {2500, 5000, 10000, 40000};
 };
 
 struct ChildResult {
@@ -139,6 +141,21 @@ Workload writeWorkload(const fs::path& root, const std::string& label, size_t cl
   for (size_t i = 0; i < classes; ++i)
     writeFile(w.policies / ("p" + std::to_string(i) + ".policy"),
               generatePolicy("p" + std::to_string(i), "c" + std::to_string(i), ingress, egress, uint32_t(1000 + i)));
+  return w;
+}
+
+// A one-class workload of `generatePortPolicy`.
+Workload writePortWorkload(const fs::path& root, size_t rules, PortVocabulary v) {
+  Workload w;
+  w.label = thousands(rules) + " rules, " + vocabularyName(v);
+  w.classes = 1;
+  w.dir = root / ("ports-" + std::to_string(rules) + "-" + std::to_string(int(v)));
+  w.policies = w.dir / "policies";
+  w.inventory = w.dir / "inventory.json";
+  w.out = w.dir / "out";
+  fs::create_directories(w.policies);
+  writeFile(w.inventory, generatePortInventory());
+  writeFile(w.policies / "ports.policy", generatePortPolicy(rules, v, uint32_t(7 + rules)));
   return w;
 }
 
@@ -260,6 +277,24 @@ void run(const Options& o) {
     }
   }
 
+  // Port vocabularies: the same rule counts with few ports, a port per rule,
+  // and five ports per rule.
+  struct PortRow {
+    size_t rules;
+    ChildResult result[3];
+  };
+  std::vector<PortRow> portRows;
+  for (size_t rules : o.portRules) {
+    PortRow row{rules, {}};
+    for (int v = 0; v < 3; ++v) {
+      Workload w = writePortWorkload(root, rules, PortVocabulary(v));
+      std::cerr << "bench compiler: " << w.label << "\n";
+      row.result[v] = runMembranec(w);
+      peakRss = std::max(peakRss, row.result[v].maxRssKiB);
+    }
+    portRows.push_back(row);
+  }
+
   std::ostringstream out;
   out << "## 3. The compiler\n\n"
       << "`build/bench/membrane_bench_compiler" << (o.quick ? " --quick" : "")
@@ -302,8 +337,45 @@ void run(const Options& o) {
            "recompiles only the affected class, one clang run: "
         << fixed(clangOne.seconds, 2) << " s wall, " << fixed(clangOne.cpuSeconds, 2) << " s CPU.\n\n";
 
+  out << "### Port vocabulary\n\n"
+      << "One class whose ingress has N rules `allow from pods { app = pK } on tcp/P` (" << kPortPeers
+      << " peer apps), with ports drawn from 420 values, one per rule from 1024-60000 (nearly all distinct), "
+         "or five per rule: `membranec compile`, CPU seconds (wall in brackets). Past "
+      << codegen::PeerLowering::kCodedPortSearchLimit
+      << " port intervals in a table-driven class the port search is data (`mb_port_leaf` in "
+         "`bpf-templates/decision.c`) rather than code.\n\n";
+  {
+    Table pt({"rules", vocabularyName(PortVocabulary::Small), vocabularyName(PortVocabulary::Distinct),
+              vocabularyName(PortVocabulary::Sets), "a port per rule / 420 values"});
+    for (const PortRow& r : portRows) {
+      auto cell = [](const ChildResult& c) { return fixed(c.cpuSeconds, 2) + " (" + fixed(c.seconds, 2) + ")"; };
+      pt.row({thousands(r.rules), cell(r.result[0]), cell(r.result[1]), cell(r.result[2]),
+              fixed(r.result[1].cpuSeconds / r.result[0].cpuSeconds, 2) + "×"});
+    }
+    out << pt.markdown() << "\n";
+  }
+
   out << "### Goals\n\n";
   auto verdict = [](bool met) { return met ? "**met**" : "**not met**"; };
+  {
+    const PortRow* ten = nullptr;
+    const PortRow* forty = nullptr;
+    for (const PortRow& r : portRows) {
+      if (r.rules == 10000) ten = &r;
+      if (r.rules == 40000) forty = &r;
+    }
+    if (ten) {
+      double ratio = ten->result[1].cpuSeconds / ten->result[0].cpuSeconds;
+      out << "- 10,000 rules with a port per rule within 2× the time of 10,000 rules with 420 port values (CPU): "
+          << verdict(ratio <= 2) << " (" << fixed(ratio, 2) << "×).\n";
+    }
+    if (ten && forty) {
+      double growth = forty->result[1].cpuSeconds / ten->result[1].cpuSeconds;
+      out << "- A port per rule, 10,000 to 40,000 rules, at most 5× (CPU): " << verdict(growth <= 5) << " ("
+          << fixed(growth, 2) << "×: " << fixed(ten->result[1].cpuSeconds, 2) << " → "
+          << fixed(forty->result[1].cpuSeconds, 2) << " s).\n";
+    }
+  }
   const Row* thousand = nullptr;
   for (const Row& r : rows)
     if (r.classes == 1000 && r.rules == 50) thousand = &r;
@@ -380,6 +452,7 @@ int main(int argc, char** argv) {
     if (!classes->count()) o.classCounts = {10, 50};
     if (!big->count()) o.bigRules = 500;
     if (!sample->count()) o.clangSample = 2;
+    o.portRules = {2500, 10000};
   }
   return program.run([&] {
     run(o);

@@ -90,7 +90,8 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   for (const auto& c : program.classes) classes.push_back(&c);
   classes.push_back(&open);
 
-  PeerLowering lowering = PeerLowering::choose(program, options.cidrFoldLimit, options.decisionMode);
+  PeerLowering lowering =
+      PeerLowering::choose(program, options.cidrFoldLimit, options.decisionMode, options.codedPortSearchLimit);
   bool tables = false;
   for (const auto* cls : classes) tables |= lowering.usesTable(cls->ingress) || lowering.usesTable(cls->egress);
   if (tables) m.requiredFeatures.push_back("helper:bpf_loop");  // mb_table_match

@@ -18,6 +18,7 @@ struct CompileOptions {
   std::string compilerVersion;
   size_t cidrFoldLimit = PeerLowering::kDefaultFoldLimit;
   DecisionMode decisionMode = DecisionMode::Auto;
+  size_t codedPortSearchLimit = PeerLowering::kCodedPortSearchLimit;
   // Threads compiling classes; 0 = one per core.
   size_t jobs = 0;
   // Called as each class is done: (how many before it, total, class).

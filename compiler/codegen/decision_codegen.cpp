@@ -100,13 +100,13 @@ PortLeaves portLeaves(const std::vector<Applicable>& rules) {
       for (auto& l : lists) l.push_back(i);
       continue;
     }
-    std::vector<bool> covered(bounds.size(), false);
+    // Only the intervals the rule's ranges cover: touching every interval per
+    // rule made this quadratic when each rule has ports of its own.
     for (const auto& r : rules[i].ranges) {
       size_t first = std::lower_bound(bounds.begin(), bounds.end(), uint32_t(r.first)) - bounds.begin();
-      for (size_t k = first; k < bounds.size() && bounds[k] <= r.last; ++k) covered[k] = true;
+      for (size_t k = first; k < bounds.size() && bounds[k] <= r.last; ++k)
+        if (lists[k].empty() || lists[k].back() != i) lists[k].push_back(i);
     }
-    for (size_t k = 0; k < bounds.size(); ++k)
-      if (covered[k]) lists[k].push_back(i);
   }
   PortLeaves out;
   for (size_t k = 0; k < bounds.size(); ++k) {
@@ -237,10 +237,14 @@ class DecisionGenerator {
     llvm::Value* port = nullptr;
     llvm::BasicBlock* defaultDeny = nullptr;
     llvm::BasicBlock* exit = nullptr;  // where the code is known
-    llvm::PHINode* code = nullptr;
+    // Every way out stores its code here: a phi with an incoming value per
+    // way out (and LLVM folds every search node that reaches default deny
+    // into one) makes SimplifyCFG and CodeGenPrepare quadratic in them, and
+    // classes with a port per rule have tens of thousands.
+    llvm::AllocaInst* code = nullptr;
     bool table = false;  // leaves go to mb_table_match
     llvm::BasicBlock* tableCallBlock = nullptr;
-    llvm::PHINode* tableLeafIndex = nullptr;
+    llvm::AllocaInst* tableLeafIndex = nullptr;
     std::map<uint32_t, llvm::BasicBlock*> ruleReturn;  // rule id → block exiting with its code
     // By the rules a leaf tests (not their ids: one rule whose named port
     // resolves per destination lowers to several IR rules with one id).
@@ -264,8 +268,8 @@ class DecisionGenerator {
     f.exit = llvm::BasicBlock::Create(ctx(), name + ".decided", fn);
     {
       llvm::IRBuilderBase::InsertPointGuard guard(b_);
-      b_.SetInsertPoint(f.exit);
-      f.code = b_.CreatePHI(b_.getInt32Ty(), 4, name + ".code");
+      b_.SetInsertPoint(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+      f.code = b_.CreateAlloca(b_.getInt32Ty(), nullptr, name + ".code");
     }
     f.defaultDeny = llvm::BasicBlock::Create(ctx(), name + ".default.deny", fn);
     {
@@ -289,12 +293,12 @@ class DecisionGenerator {
     b_.SetInsertPoint(otherBlock);
     emitProtocol(f, applicableFor(rules, std::nullopt));
     b_.SetInsertPoint(f.exit);
-    return f.code;
+    return b_.CreateLoad(b_.getInt32Ty(), f.code, name + ".result");
   }
 
   // Ends the current block: the matcher's code is `code`.
   void exitWith(Frame& f, llvm::Value* code) {
-    f.code->addIncoming(code, b_.GetInsertBlock());
+    b_.CreateStore(code, f.code);
     b_.CreateBr(f.exit);
   }
 
@@ -302,7 +306,38 @@ class DecisionGenerator {
   void emitProtocol(Frame& f, const std::vector<Applicable>& rules) {
     PortLeaves leaves = portLeaves(rules);
     stats.intervals += leaves.lists.size();
+    if (f.table && leaves.lists.size() > lowering_.codedPortSearchLimit) {
+      emitDataSearch(f, rules, leaves);
+      return;
+    }
     emitSearch(f, rules, leaves.starts, leaves.lists, 0, leaves.lists.size());
+  }
+
+  // The port search as data: the intervals and their table leaves appended to
+  // mb_port_intervals, and one call of mb_port_leaf.
+  void emitDataSearch(Frame& f, const std::vector<Applicable>& rules, const PortLeaves& leaves) {
+    llvm::Function* search = module_.getFunction("mb_port_leaf");
+    if (!search) throw std::runtime_error("the decision shell does not define mb_port_leaf");
+    uint32_t first = static_cast<uint32_t>(portIntervals_.size());
+    for (size_t k = 0; k < leaves.lists.size(); ++k) {
+      uint32_t leaf = kNoPortLeaf;
+      if (!leaves.lists[k].empty()) {
+        std::vector<const ir::Rule*> chain;
+        for (size_t i : leaves.lists[k]) chain.push_back(rules[i].rule);
+        leaf = tableLeaf(chain);
+        stats.leafRuleTests += chain.size();
+        stats.maxLeafRules = std::max(stats.maxLeafRules, chain.size());
+      }
+      portIntervals_.push_back({leaves.starts[k], leaf});
+    }
+    stats.dataPortIntervals += leaves.lists.size();
+    llvm::Value* leaf = b_.CreateCall(search, {b_.getInt32(first), b_.getInt32(static_cast<uint32_t>(leaves.lists.size())),
+                                               f.port});
+    auto* found = llvm::BasicBlock::Create(ctx(), "port.leaf", f.fn);
+    b_.CreateCondBr(b_.CreateICmpEQ(leaf, b_.getInt32(kNoPortLeaf)), f.defaultDeny, found);
+    b_.SetInsertPoint(found);
+    b_.CreateStore(leaf, tableCall(f));
+    b_.CreateBr(f.tableCallBlock);
   }
 
   // Binary search over intervals [lo, hi) by port.
@@ -315,7 +350,12 @@ class DecisionGenerator {
     size_t mid = lo + (hi - lo) / 2;
     auto* left = llvm::BasicBlock::Create(ctx(), "port.lt." + std::to_string(starts[mid]), f.fn);
     auto* right = llvm::BasicBlock::Create(ctx(), "port.ge." + std::to_string(starts[mid]), f.fn);
-    b_.CreateCondBr(b_.CreateICmpULT(f.port, b_.getInt32(starts[mid])), left, right);
+    // `port >= start`, not `port < start`: for every unsigned less-than (or
+    // greater-than, which it swaps into one), CodeGenPrepare
+    // (combineToUSubWithOverflow) walks all users of the port looking for a
+    // subtraction, which is quadratic in the search's nodes: tens of
+    // thousands when every rule has a port of its own.
+    b_.CreateCondBr(b_.CreateICmpUGE(f.port, b_.getInt32(starts[mid])), right, left);
     b_.SetInsertPoint(left);
     emitSearch(f, rules, starts, lists, lo, mid);
     b_.SetInsertPoint(right);
@@ -339,7 +379,7 @@ class DecisionGenerator {
       // one call however many leaves there are.
       std::vector<const ir::Rule*> chain;
       for (size_t i : list) chain.push_back(rules[i].rule);
-      tableCall(f)->addIncoming(b_.getInt32(tableLeaf(chain)), block);
+      b_.CreateStore(b_.getInt32(tableLeaf(chain)), tableCall(f));
       b_.CreateBr(f.tableCallBlock);
       return block;
     }
@@ -428,19 +468,26 @@ class DecisionGenerator {
   };
   std::vector<TableLeaf> tableLeaves_;
   std::vector<TableEntry> tableEntries_;
+  struct PortInterval {
+    uint32_t start, leaf;
+  };
+  static constexpr uint32_t kNoPortLeaf = 0xffffffffu;  // decision.c's MB_PORT_NO_LEAF
+  std::vector<PortInterval> portIntervals_;
   std::map<std::vector<const ir::Rule*>, uint32_t> tableLeafByRules_;
 
   // The block that calls mb_table_match with the leaf index of whichever
-  // leaf branched to it.
-  llvm::PHINode* tableCall(Frame& f) {
+  // leaf branched to it, and the stack slot where each leaf leaves its index
+  // (a slot rather than a phi, as for the code: Frame::code).
+  llvm::AllocaInst* tableCall(Frame& f) {
     if (f.tableLeafIndex) return f.tableLeafIndex;
     llvm::Function* match = module_.getFunction("mb_table_match");
     if (!match) throw std::runtime_error("the decision shell does not define mb_table_match");
     llvm::IRBuilderBase::InsertPointGuard guard(b_);
+    b_.SetInsertPoint(&f.fn->getEntryBlock(), f.fn->getEntryBlock().begin());
+    f.tableLeafIndex = b_.CreateAlloca(b_.getInt32Ty(), nullptr, "leaf.index");
     f.tableCallBlock = llvm::BasicBlock::Create(ctx(), "table.match", f.fn);
     b_.SetInsertPoint(f.tableCallBlock);
-    f.tableLeafIndex = b_.CreatePHI(b_.getInt32Ty(), 0, "leaf.index");
-    exitWith(f, b_.CreateCall(match, {f.peer, f.peerFlags, f.tableLeafIndex}));
+    exitWith(f, b_.CreateCall(match, {f.peer, f.peerFlags, b_.CreateLoad(b_.getInt32Ty(), f.tableLeafIndex)}));
     return f.tableLeafIndex;
   }
 
@@ -496,6 +543,15 @@ class DecisionGenerator {
     define("mb_table_entries", llvm::ConstantArray::get(llvm::ArrayType::get(entryType, entries.size()), entries));
     define("mb_table_leaf_count", b_.getInt32(static_cast<uint32_t>(tableLeaves_.size())));
     define("mb_table_entry_count", b_.getInt32(static_cast<uint32_t>(tableEntries_.size())));
+
+    if (portIntervals_.empty()) portIntervals_.push_back({0, kNoPortLeaf});
+    llvm::StructType* intervalType = structOf("mb_port_intervals");
+    expectStruct(intervalType, 2, "mb_port_interval");
+    std::vector<llvm::Constant*> intervals;
+    for (const auto& i : portIntervals_)
+      intervals.push_back(llvm::ConstantStruct::get(intervalType, {b_.getInt32(i.start), b_.getInt32(i.leaf)}));
+    define("mb_port_intervals", llvm::ConstantArray::get(llvm::ArrayType::get(intervalType, intervals.size()), intervals));
+    define("mb_port_interval_count", b_.getInt32(static_cast<uint32_t>(portIntervals_.size())));
   }
 
  private:
@@ -607,10 +663,12 @@ bool PeerLowering::usesTable(const ir::DirectionPolicy& d) const {
   return false;
 }
 
-PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, DecisionMode mode) {
+PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, DecisionMode mode,
+                                  size_t codedPortSearchLimit) {
   std::set<ir::CidrMatch> cidrs;
   PeerLowering out;
   out.mode = mode;
+  out.codedPortSearchLimit = codedPortSearchLimit;
   bool tables = false;
   for (const auto& cls : program.classes)
     for (const auto* dp : {&cls.ingress, &cls.egress}) {

@@ -42,6 +42,12 @@ struct PeerLowering {
 
   static constexpr size_t kTableRuleThreshold = 256;
   static constexpr size_t kFoldedTestLimit = 4000;
+  // A table-driven matcher searches a protocol's ports in code up to this
+  // many intervals, past it in data (decision.c's mb_port_leaf): a code
+  // search of tens of thousands of nodes costs the compiler (LLVM's back end
+  // is superlinear in it) and the verifier (every path) more than it saves.
+  static constexpr size_t kCodedPortSearchLimit = 2048;
+  size_t codedPortSearchLimit = kCodedPortSearchLimit;
   // Throws for --decision folded when folded code would be too large to load.
   bool usesTable(const ir::DirectionPolicy& d) const;
 
@@ -50,7 +56,8 @@ struct PeerLowering {
   // datapath's peer bits.
   // Tables hold only bit masks, so any table use lowers every CIDR.
   static PeerLowering choose(const ir::Program& program, size_t foldLimit = kDefaultFoldLimit,
-                             DecisionMode mode = DecisionMode::Auto);
+                             DecisionMode mode = DecisionMode::Auto,
+                             size_t codedPortSearchLimit = kCodedPortSearchLimit);
   size_t bitCount(const ir::Program& program) const { return program.selectors.size() + cidrBits.size(); }
 };
 
@@ -68,6 +75,7 @@ struct DecisionStats {
   size_t searchNodes = 0;     // rule-search tree nodes in long leaves
   size_t tableLeaves = 0;     // leaves handed to the table matcher
   size_t tableEntries = 0;    // (rule, word) entries in the tables
+  size_t dataPortIntervals = 0;  // intervals searched as data (mb_port_leaf), not code
 };
 
 // Throws std::runtime_error when the shell's declarations do not match the
