@@ -1,6 +1,10 @@
 #include "codegen/bpf_target.h"
 
+#include <llvm/ADT/SmallVector.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
 #include <llvm/MC/TargetRegistry.h>
+#include <llvm/Support/raw_ostream.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/Target/TargetOptions.h>
@@ -28,6 +32,16 @@ std::unique_ptr<llvm::TargetMachine> createBpfTargetMachine() {
   llvm::TargetOptions options;
   return std::unique_ptr<llvm::TargetMachine>(target->createTargetMachine(
       kBpfTriple, kBpfCpu, "", options, llvm::Reloc::PIC_, llvm::None, llvm::CodeGenOpt::Aggressive));
+}
+
+std::string emitBpf(llvm::Module& module, llvm::TargetMachine& target, llvm::CodeGenFileType type) {
+  llvm::SmallVector<char, 0> buffer;
+  llvm::raw_svector_ostream out(buffer);
+  llvm::legacy::PassManager pm;
+  if (target.addPassesToEmitFile(pm, out, nullptr, type))
+    throw std::runtime_error("the BPF target cannot emit this file type");
+  pm.run(module);
+  return std::string(buffer.begin(), buffer.end());
 }
 
 }  // namespace membrane::codegen

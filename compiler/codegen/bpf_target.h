@@ -3,9 +3,12 @@
 #pragma once
 
 #include <memory>
+#include <string>
+
+#include <llvm/Target/TargetMachine.h>
 
 namespace llvm {
-class TargetMachine;
+class Module;
 }
 
 namespace membrane::codegen {
@@ -16,5 +19,9 @@ inline constexpr const char* kBpfTriple = "bpf";  // host byte order (bpfel here
 
 void initializeBpfTarget();
 std::unique_ptr<llvm::TargetMachine> createBpfTargetMachine();
+
+// Runs the target's code generation on `module`: an object (ELF) or assembly
+// text. Throws std::runtime_error when the target cannot emit that type.
+std::string emitBpf(llvm::Module& module, llvm::TargetMachine& target, llvm::CodeGenFileType type);
 
 }  // namespace membrane::codegen

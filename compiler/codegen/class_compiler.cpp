@@ -1,6 +1,9 @@
 #include "codegen/class_compiler.h"
 
 #include <llvm/Analysis/CGSCCPassManager.h>
+#include <llvm/Bitcode/BitcodeReader.h>
+#include <llvm/Support/Error.h>
+#include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Analysis/LoopAnalysisManager.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/LegacyPassManager.h>
@@ -20,30 +23,30 @@
 
 #include <stdexcept>
 
-#include "codegen/bpf_skeleton.h"
 #include "codegen/bpf_target.h"
 #include "codegen/object_linker.h"
+#include "codegen/precompiled_skeleton.h"
 
 namespace membrane::codegen {
 
 ClassCompiler::ClassCompiler() = default;
 ClassCompiler::~ClassCompiler() = default;
 
-namespace {
-std::string emit(llvm::Module& module, llvm::TargetMachine& target, llvm::CodeGenFileType type);
-}
-
 std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error) {
   std::unique_ptr<ClassCompiler> cc(new ClassCompiler());
   cc->context_ = std::make_unique<llvm::LLVMContext>();
   cc->target_ = createBpfTargetMachine();
-  auto skeleton = compileSkeleton(*cc->context_, embeddedTemplates(), "bpf-templates/endpoint.c", error);
-  if (!skeleton) return nullptr;
-  skeleton->setDataLayout(cc->target_->createDataLayout());
-  cc->skeletonObject_ = emit(*skeleton, *cc->target_, llvm::CGFT_ObjectFile);
-  cc->decisionShell_ = compileSkeleton(*cc->context_, embeddedTemplates(), "bpf-templates/decision.c", error);
-  if (!cc->decisionShell_) return nullptr;
-  cc->decisionShell_->setDataLayout(cc->target_->createDataLayout());
+  // Both were compiled when membranec was built (codegen/skeleton_builder.cpp).
+  const PrecompiledSkeleton& pre = precompiledSkeleton();
+  cc->skeletonObject_ = std::string(pre.object);
+  auto shell = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(llvm::StringRef(pre.decisionShell.data(), pre.decisionShell.size()), "decision.bc"),
+      *cc->context_);
+  if (!shell) {
+    if (error) *error = "the embedded decision shell does not load: " + llvm::toString(shell.takeError());
+    return nullptr;
+  }
+  cc->decisionShell_ = std::move(*shell);
   return cc;
 }
 
@@ -77,16 +80,6 @@ void optimize(llvm::Module& module, llvm::TargetMachine& target) {
   mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
   mpm.addPass(llvm::GlobalDCEPass());
   mpm.run(module, mam);
-}
-
-std::string emit(llvm::Module& module, llvm::TargetMachine& target, llvm::CodeGenFileType type) {
-  llvm::SmallVector<char, 0> buffer;
-  llvm::raw_svector_ostream out(buffer);
-  llvm::legacy::PassManager pm;
-  if (target.addPassesToEmitFile(pm, out, nullptr, type))
-    throw std::runtime_error("the BPF target cannot emit this file type");
-  pm.run(module);
-  return std::string(buffer.begin(), buffer.end());
 }
 
 }  // namespace
@@ -130,9 +123,9 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
     // Codegen passes may tweak the IR: emit the assembly from a copy so the
     // object comes from the same input.
     std::unique_ptr<llvm::Module> copy = llvm::CloneModule(*module);
-    out.assembly = emit(*copy, *target_, llvm::CGFT_AssemblyFile);
+    out.assembly = emitBpf(*copy, *target_, llvm::CGFT_AssemblyFile);
   }
-  std::string decision = emit(*module, *target_, llvm::CGFT_ObjectFile);
+  std::string decision = emitBpf(*module, *target_, llvm::CGFT_ObjectFile);
   out.elf = linkBpfObjects({skeletonObject_, decision});
   return out;
 }
