@@ -413,8 +413,9 @@ void run(const Options& o) {
     double fixedCost = a.membranec.cpuSeconds - marginal * double(a.classes);
     double clangPerClass = b.clang.cpuTotal / double(b.classes);
     if (marginal > 0)
-      out << "; membranec's CPU time fits a fixed start-up of " << fixed(fixedCost, 2) << " s (compiling the "
-          << "skeleton once) plus " << fixed(marginal * 1000, 1) << " ms per class of 50 rules, against "
+      out << "; membranec's CPU time fits a fixed start-up of " << fixed(fixedCost, 2) << " s (process start, "
+          << "reading the policies, the threads' compilers) plus " << fixed(marginal * 1000, 1)
+          << " ms per class of 50 rules, against "
           << fixed(clangPerClass * 1000, 0) << " ms for each class clang compiles, so each further class is "
           << fixed(clangPerClass / marginal, 0) << "× cheaper and the start-up is what small workloads and the "
           << "single large class pay";
