@@ -386,6 +386,32 @@ Figures measure(const Loaded& l, Program which, const std::vector<Probe>& probes
   return f;
 }
 
+// A scenario's class compiled, and loaded twice with the same identity
+// trie: as membrane built it, and as floor 2 (the skeleton with an allow-all
+// decision), so identity lookups cost both the same.
+struct LoadedScenario {
+  codegen::DecisionStats stats;
+  double compileMs = 0;
+  std::unique_ptr<Loaded> membrane, floor2;
+};
+
+LoadedScenario compileAndLoad(const Scenario& s, codegen::ClassCompiler& compiler) {
+  LoadedScenario l;
+  auto start = Clock::now();
+  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, *s.compilation.ir, *s.compilation.checked, {});
+  l.compileMs = secondsSince(start) * 1000;
+  const codegen::ClassObject& object = artifacts.objects.at(*s.target->classIndex);
+  l.stats = object.stats;
+  std::vector<identity::TrieEntry> trie;
+  std::string error;
+  if (!identity::buildEntries(artifacts.manifest, {}, trie, &error)) fail(error);
+  l.membrane = loadObject(object.elf, true, "mb_tc_to_endpoint");
+  fillTrie(*l.membrane, trie);
+  l.floor2 = loadObject(bpfObjectPath("decide_allow"), false, "mb_tc_to_endpoint");
+  fillTrie(*l.floor2, trie);
+  return l;
+}
+
 struct SizeResult {
   size_t rules = 0;
   std::string decisionMode;
@@ -404,21 +430,12 @@ SizeResult benchSize(size_t rules, const Options& o, codegen::ClassCompiler& com
   std::cerr << "bench kernel: " << rules << " rules per direction\n";
   auto s = buildScenario(rules);
   const ir::Program& program = *s->compilation.ir;
-
-  auto start = Clock::now();
-  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, program, *s->compilation.checked, {});
-  r.compileMs = secondsSince(start) * 1000;
-  const codegen::ClassObject& object = artifacts.objects.at(*s->target->classIndex);
-  r.decisionMode = object.stats.tableLeaves ? "table" : "folded";
-  r.stats = object.stats;
-  std::vector<identity::TrieEntry> trie;
-  std::string error;
-  if (!identity::buildEntries(artifacts.manifest, {}, trie, &error)) fail(error);
-
-  auto membrane = loadObject(object.elf, true, "mb_tc_to_endpoint");
-  fillTrie(*membrane, trie);
-  auto floor2 = loadObject(bpfObjectPath("decide_allow"), false, "mb_tc_to_endpoint");
-  fillTrie(*floor2, trie);  // the same trie: identity lookups cost the same
+  LoadedScenario loaded = compileAndLoad(*s, compiler);
+  r.compileMs = loaded.compileMs;
+  r.stats = loaded.stats;
+  r.decisionMode = r.stats.tableLeaves ? "table" : "folded";
+  auto& membrane = loaded.membrane;
+  auto& floor2 = loaded.floor2;
 
   GenericPolicy g = buildGenericPolicy(program, *s->cls);
   auto generic = loadObject(bpfObjectPath("decide_generic"), false, "mb_tc_to_endpoint", [&](bpf_object* obj) {
@@ -519,19 +536,12 @@ PortSearchResult benchPortSearch(size_t rules, PortVocabulary v, const Options& 
   r.rules = rules;
   r.vocabulary = v;
   auto s = buildPortScenario(rules, v);
-  auto start = Clock::now();
-  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, *s->compilation.ir, *s->compilation.checked, {});
-  r.compileMs = secondsSince(start) * 1000;
-  const codegen::ClassObject& object = artifacts.objects.at(*s->target->classIndex);
-  r.stats = object.stats;
-  std::vector<identity::TrieEntry> trie;
-  std::string error;
-  if (!identity::buildEntries(artifacts.manifest, {}, trie, &error)) fail(error);
-  auto membrane = loadObject(object.elf, true, "mb_tc_to_endpoint");
-  fillTrie(*membrane, trie);
+  LoadedScenario loaded = compileAndLoad(*s, compiler);
+  r.compileMs = loaded.compileMs;
+  r.stats = loaded.stats;
+  auto& membrane = loaded.membrane;
+  auto& floor2 = loaded.floor2;
   r.verified = membrane->verifiedInsns;
-  auto floor2 = loadObject(bpfObjectPath("decide_allow"), false, "mb_tc_to_endpoint");
-  fillTrie(*floor2, trie);
   checkAgreement("membrane", *membrane, *s, net::Family::V4, o.quick ? 200 : 2000);
   clearConntrack(*membrane);
   std::vector<Probe> probes = chooseProbes(*s, net::Family::V4);
