@@ -66,22 +66,6 @@ int BenchProgram::run(const std::function<int()>& body) {
   }
 }
 
-ScratchDir::ScratchDir(const std::string& prefix) {
-  std::string tmpl = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a directory " + tmpl + ": " + std::strerror(errno));
-  path_ = tmpl;
-}
-
-ScratchDir::~ScratchDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci && std::strcmp(ci, "true") == 0;
-}
-
 void throwIfInterrupted() {
   if (interruptedBy) throw std::runtime_error(std::string("interrupted by ") + strsignal(interruptedBy));
 }

@@ -11,6 +11,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "environment.h"  // testkit
+
 namespace membrane::bench {
 
 class BenchProgram {
@@ -35,22 +37,8 @@ class BenchProgram {
   std::string rootSection_, rootWhy_;
 };
 
-// A fresh directory under the system's temporary directory, named
-// `<prefix>-XXXXXX`, removed with everything in it when this goes out of
-// scope (a measurement that throws included).
-class ScratchDir {
- public:
-  explicit ScratchDir(const std::string& prefix);
-  ~ScratchDir();
-  ScratchDir(const ScratchDir&) = delete;
-  ScratchDir& operator=(const ScratchDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-bool runningInCi();
+using testkit::runningInCi;
+using testkit::ScratchDir;
 // Throws once SIGINT or SIGTERM arrived (after BenchProgram::run installed
 // the handler): call it between measurement steps.
 void throwIfInterrupted();

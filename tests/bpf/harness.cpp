@@ -68,30 +68,6 @@ std::string setRodata(bpf_object* obj, const char* name, const void* value, size
 
 const char* stubObjectPath() { return MEMBRANE_BPF_STUB_OBJ; }
 
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci && std::strcmp(ci, "true") == 0;
-}
-
-std::string bpfUnavailableReason() {
-  static const std::string reason = [] {
-    int map = bpf_map_create(BPF_MAP_TYPE_ARRAY, nullptr, 4, 4, 1, nullptr);
-    if (map < 0)
-      return std::string("creating a BPF map failed: ") + std::strerror(errno);
-    close(map);
-    // r0 = 0; exit: a tc program, which needs CAP_NET_ADMIN as well.
-    bpf_insn insns[2] = {};
-    insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K;
-    insns[1].code = BPF_JMP | BPF_EXIT;
-    int prog = bpf_prog_load(BPF_PROG_TYPE_SCHED_CLS, nullptr, "GPL", insns, 2, nullptr);
-    if (prog < 0)
-      return std::string("loading a tc program failed: ") + std::strerror(errno);
-    close(prog);
-    return std::string();
-  }();
-  return reason;
-}
-
 const char* progName(Prog p) {
   switch (p) {
   case Prog::TcFromEndpoint:

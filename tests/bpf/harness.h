@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "datapath.h"  // the ABI (runtime/abi)
+#include "environment.h"  // testkit: MB_REQUIRE_BPF
 #include "packets.h"
 
 struct bpf_object;
@@ -22,24 +23,8 @@ struct bpf_map;
 
 namespace mbtest {
 
-// Why bpf() cannot be used here, or "" when it can.
-std::string bpfUnavailableReason();
-
-// In a fixture's SetUp (or a test): without bpf(), fail under CI=true and
-// skip with the reason otherwise. Never silently.
-#define MB_REQUIRE_BPF()                                                              \
-  do {                                                                                \
-    const std::string mb_why = ::mbtest::bpfUnavailableReason();                      \
-    if (!mb_why.empty()) {                                                            \
-      if (::mbtest::runningInCi())                                                    \
-        FAIL() << "bpf() unavailable under CI: " << mb_why;                           \
-      GTEST_SKIP() << "bpf() unavailable (" << mb_why                                 \
-                   << "); run as root or with CAP_BPF+CAP_NET_ADMIN. Set CI=true to " \
-                      "make this a failure.";                                         \
-    }                                                                                 \
-  } while (0)
-
-bool runningInCi();
+using membrane::testkit::bpfUnavailableReason;
+using membrane::testkit::runningInCi;
 
 enum class Prog { TcFromEndpoint, TcToEndpoint, CgroupIngress, CgroupEgress };
 const char* progName(Prog p);

@@ -302,7 +302,7 @@ void runScenario(uint64_t seed, size_t packetBudget, codegen::ClassCompiler& com
 }
 
 TEST(Differential, DatapathAgreesWithEvaluator) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   std::string error;
   auto compiler = codegen::ClassCompiler::create(&error);
   ASSERT_TRUE(compiler) << error;

@@ -64,7 +64,7 @@ inventory::Inventory largeInventory() {
 }
 
 TEST(LargePolicy, TenThousandRulesCompileLoadAndAgree) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   const size_t kRules = 10000;
   driver::Compilation c;
   c.inventory = largeInventory();

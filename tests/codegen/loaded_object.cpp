@@ -12,19 +12,6 @@
 
 namespace membrane::testing {
 
-std::string bpfUnavailableReason() {
-  // The cheapest thing that needs the same privileges as loading programs.
-  int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "mb_probe", 4, 4, 1, nullptr);
-  if (fd < 0) return std::string("bpf_map_create: ") + std::strerror(errno);
-  close(fd);
-  return "";
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
 std::unique_ptr<LoadedObject> LoadedObject::load(const std::string& elf, uint32_t endpointId, std::string* error) {
   auto object = verify::LoadedClass::load(elf, endpointId, 0, error);
   if (!object) return nullptr;

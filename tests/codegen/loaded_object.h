@@ -11,24 +11,11 @@
 #include <vector>
 
 #include "artifacts/manifest.h"
+#include "environment.h"  // testkit: MB_REQUIRE_BPF
 #include "packets.h"
 #include "verify/loaded_class.h"
 
 namespace membrane::testing {
-
-// "" when bpf() works here, else why not.
-std::string bpfUnavailableReason();
-bool runningInCi();
-
-// Without bpf(): fail under CI=true, skip (with the reason) otherwise.
-#define MB_REQUIRE_KERNEL_BPF()                                                                     \
-  do {                                                                                              \
-    const std::string mbWhy = ::membrane::testing::bpfUnavailableReason();                          \
-    if (!mbWhy.empty()) {                                                                           \
-      if (::membrane::testing::runningInCi()) FAIL() << "bpf() unavailable under CI: " << mbWhy;   \
-      GTEST_SKIP() << "bpf() unavailable (" << mbWhy << "); run as root. CI=true makes this fail."; \
-    }                                                                                               \
-  } while (0)
 
 using Program = verify::Hook;
 inline const char* programName(Program p) { return verify::hookProgram(p); }

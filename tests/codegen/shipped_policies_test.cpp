@@ -32,7 +32,7 @@ std::unique_ptr<Shop> compileShop(codegen::ClassCompiler& compiler, size_t jobs 
 }
 
 TEST(ShippedPolicies, EveryClassPassesTheVerifier) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   std::string error;
   auto compiler = codegen::ClassCompiler::create(&error);
   ASSERT_TRUE(compiler) << error;
@@ -73,7 +73,7 @@ TEST(ShippedPolicies, OutputIsByteIdenticalAcrossRuns) {
 }
 
 TEST(ShippedPolicies, FlowsBehaveAsWritten) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   std::string error;
   auto compiler = codegen::ClassCompiler::create(&error);
   ASSERT_TRUE(compiler) << error;

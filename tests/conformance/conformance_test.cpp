@@ -7,6 +7,8 @@
 // traffic_test.cpp. How cases are written: README.md.
 #include <gtest/gtest.h>
 
+#include "environment.h"  // testkit
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,24 +103,12 @@ std::string checkStep(const Case& c, const Step& step, const fs::path& work) {
   return out.str();
 }
 
-// A directory for one test's files, removed however the test ends.
-struct ScratchDir {
-  fs::path path;
-  ScratchDir() {
-    char tmpl[] = "/tmp/membrane-conformance-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a scratch directory");
-    path = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using testkit::ScratchDir;
 
 // A case from YAML text (Case::load reads a file).
 Case loadCaseText(const ScratchDir& dir, const std::string& text) {
-  std::ofstream(dir.path / "c.yaml") << text;
-  return Case::load((dir.path / "c.yaml").string(), topology());
+  std::ofstream(dir / "c.yaml") << text;
+  return Case::load((dir / "c.yaml").string(), topology());
 }
 
 class Conformance : public ::testing::TestWithParam<std::string> {};
@@ -127,9 +117,9 @@ TEST_P(Conformance, EvaluatorMatchesKubernetes) {
   const Case c = Case::load(GetParam(), topology());
   std::string report;
   {
-    ScratchDir work;
+    ScratchDir work("membrane-conformance");
     for (size_t i = 0; i < c.steps.size(); ++i) {
-      std::string r = checkStep(c, c.steps[i], work.path);
+      std::string r = checkStep(c, c.steps[i], work.path());
       if (!r.empty())
         report += "step " + std::to_string(i + 1) + " (" + c.steps[i].name + "): " + r;
     }
@@ -159,7 +149,7 @@ TEST(ConformanceCases, AllLoad) {
 // The expectation language itself: rules apply in order, later ones win;
 // a matrix sets cells; port patterns select what they say.
 TEST(ConformanceCases, ExpectationsMeanWhatTheySay) {
-  ScratchDir dir;
+  ScratchDir dir("membrane-conformance");
   auto load = [&](const std::string& text) { return loadCaseText(dir, text); };
   const Topology& t = topology();
   int xa = t.indexOf("x/a"), xb = t.indexOf("x/b"), ya = t.indexOf("y/a");
@@ -224,7 +214,7 @@ steps:
 // Steps may relabel the topology's Namespaces and Pods (and nothing else
 // about them); the front end then sees the topology with the new labels.
 TEST(ConformanceCases, StepsRelabelTopologyObjects) {
-  ScratchDir dir;
+  ScratchDir dir("membrane-conformance");
   auto load = [&](const std::string& text) { return loadCaseText(dir, text); };
   Case c = load(R"(
 description: t

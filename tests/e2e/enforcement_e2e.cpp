@@ -30,19 +30,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
-#define MB_REQUIRE_ROOT()                                                                        \
-  do {                                                                                           \
-    if (geteuid() != 0) {                                                                        \
-      if (runningInCi()) FAIL() << "end-to-end tests need root under CI";                        \
-      GTEST_SKIP() << "end-to-end tests need root (network namespaces, BPF); CI=true makes this fail"; \
-    }                                                                                            \
-  } while (0)
-
 // A cluster of pods with their inventory, and a node running `membrane`.
 class Cluster {
  public:

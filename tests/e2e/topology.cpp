@@ -1005,11 +1005,6 @@ std::string proberPath() {
 #endif
 }
 
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci && std::strcmp(ci, "true") == 0;
-}
-
 std::optional<std::string> missingPrivileges() {
   std::ifstream status("/proc/self/status");
   unsigned long long eff = 0;

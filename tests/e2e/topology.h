@@ -44,6 +44,8 @@
 #include <string_view>
 #include <vector>
 
+#include "environment.h"  // testkit
+
 namespace membrane::e2e {
 
 using Millis = std::chrono::milliseconds;
@@ -240,8 +242,7 @@ std::string proberPath();
 // Why these tests cannot run here (no CAP_NET_ADMIN / CAP_SYS_ADMIN, no
 // `ip`), or nullopt when they can.
 std::optional<std::string> missingPrivileges();
-// CI=true in the environment.
-bool runningInCi();
+using testkit::runningInCi;
 
 }  // namespace membrane::e2e
 

@@ -139,7 +139,7 @@ struct TestCgroup {
 };
 
 TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   TestCgroup cg;
   ASSERT_TRUE(fs::exists(cg.path)) << "cannot create a test cgroup";
   std::string error;
@@ -227,7 +227,7 @@ TEST_F(ApplyTest, NamedPortConditionsRoundTripAndNeedTheirFeature) {
 // policies and for what it gives the port names their ingress rules use: the
 // shop's api class resolved tcp/http = 8080 and tcp/metrics = 9090.
 TEST_F(ApplyTest, LearnedEndpointsPickTheirClassByNamedPorts) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   TestCgroup cg;
   ASSERT_TRUE(fs::exists(cg.path)) << "cannot create a test cgroup";
   auto node = [&](const std::string& ports) {
@@ -264,7 +264,7 @@ TEST_F(ApplyTest, LearnedEndpointsPickTheirClassByNamedPorts) {
 // own: an enforced endpoint with no address at all could send nothing, so
 // apply says so instead of attaching a program that silences it.
 TEST_F(ApplyTest, RefusesALocalEndpointWithoutAddresses) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   TestCgroup cg;
   std::string error;
   auto node = loader::NodeConfig::parse(R"({"endpoints": [{"name": "tool-9", "namespace": "ops", "labels": {"app": "tool"},
@@ -280,7 +280,7 @@ TEST_F(ApplyTest, RefusesALocalEndpointWithoutAddresses) {
 // Endpoints no policy selects run the open class: policy leaves them alone,
 // but anti-spoofing still needs a program at their hooks.
 TEST_F(ApplyTest, UnselectedEndpointsRunTheOpenClass) {
-  MB_REQUIRE_KERNEL_BPF();
+  MB_REQUIRE_BPF();
   TestCgroup cg;
   std::string error;
   auto node = loader::NodeConfig::parse(R"({"endpoints": [{"name": "tool-0", "namespace": "ops", "labels": {"app": "tool"},

@@ -1,6 +1,8 @@
 // io::readRegularFile: what every reader of inputs refuses (runtime/io/file.h).
 #include "io/file.h"
 
+#include "environment.h"  // testkit
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,24 +15,10 @@ namespace {
 namespace fs = std::filesystem;
 using membrane::io::readRegularFile;
 
-class ScratchDir {
- public:
-  ScratchDir() {
-    std::string tmpl = (fs::temp_directory_path() / "membrane-file-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~ScratchDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  fs::path operator/(const std::string& name) const { return fs::path(path_) / name; }
-
- private:
-  std::string path_;
-};
+using membrane::testkit::ScratchDir;
 
 TEST(ReadRegularFile, ReadsAWholeFile) {
-  ScratchDir dir;
+  ScratchDir dir("membrane-file-test");
   std::ofstream(dir / "a.policy") << "namespace x\n";
   std::string error;
   auto text = readRegularFile((dir / "a.policy").string(), 1024, "a policy file", &error);
@@ -39,7 +27,7 @@ TEST(ReadRegularFile, ReadsAWholeFile) {
 }
 
 TEST(ReadRegularFile, RefusesAFifoWithoutWaitingForAWriter) {
-  ScratchDir dir;
+  ScratchDir dir("membrane-file-test");
   ASSERT_EQ(::mkfifo((dir / "pipe").c_str(), 0600), 0);
   std::string error;
   EXPECT_FALSE(readRegularFile((dir / "pipe").string(), 1024, "a policy file", &error));
@@ -53,7 +41,7 @@ TEST(ReadRegularFile, RefusesADeviceThatNeverEnds) {
 }
 
 TEST(ReadRegularFile, RefusesADirectory) {
-  ScratchDir dir;
+  ScratchDir dir("membrane-file-test");
   fs::create_directory(dir / "d");
   std::string error;
   EXPECT_FALSE(readRegularFile((dir / "d").string(), 1024, "an inventory", &error));
@@ -61,7 +49,7 @@ TEST(ReadRegularFile, RefusesADirectory) {
 }
 
 TEST(ReadRegularFile, RefusesAFileLargerThanTheCapNamingBothSizes) {
-  ScratchDir dir;
+  ScratchDir dir("membrane-file-test");
   std::ofstream(dir / "big") << std::string(3 * 1024 * 1024, ' ');
   std::string error;
   EXPECT_FALSE(readRegularFile((dir / "big").string(), 2 * membrane::io::kMiB, "policy files", &error));
@@ -69,7 +57,7 @@ TEST(ReadRegularFile, RefusesAFileLargerThanTheCapNamingBothSizes) {
 }
 
 TEST(ReadRegularFile, AcceptsAFileOfExactlyTheCap) {
-  ScratchDir dir;
+  ScratchDir dir("membrane-file-test");
   std::ofstream(dir / "edge") << std::string(4096, 'x');
   std::string error;
   auto text = readRegularFile((dir / "edge").string(), 4096, "policy files", &error);

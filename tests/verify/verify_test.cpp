@@ -16,32 +16,18 @@
 #include "artifacts/manifest.h"
 #include "codegen/artifact_writer.h"
 #include "driver/pipeline.h"
+#include "environment.h"
 
 namespace membrane::verify {
 namespace {
 
 namespace fs = std::filesystem;
 
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci && std::string(ci) == "true";
-}
-
-#define MB_REQUIRE_ROOT()                                                                         \
-  do {                                                                                            \
-    if (geteuid() != 0) {                                                                         \
-      if (runningInCi()) FAIL() << "verify loads BPF programs: it needs root under CI";           \
-      GTEST_SKIP() << "verify loads BPF programs: run as root (CI=true makes this a failure)";    \
-    }                                                                                             \
-  } while (0)
-
 // Policies compiled into a scratch artifact directory, removed afterwards.
 class Compiled {
  public:
   Compiled(const std::vector<std::pair<std::string, std::string>>& files, const inventory::Inventory& inv,
            const codegen::CompileOptions& options = {}) {
-    char tmpl[] = "/tmp/membrane-verify-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     c.inventory = inv;
     driver::runText(files, c);
     std::ostringstream diags;
@@ -51,11 +37,7 @@ class Compiled {
     auto compiler = codegen::ClassCompiler::create(&error);
     EXPECT_TRUE(compiler) << error;
     auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, options);
-    EXPECT_TRUE(codegen::writeArtifacts((dir_ / "out").string(), artifacts, &error)) << error;
-  }
-  ~Compiled() {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
+    EXPECT_TRUE(codegen::writeArtifacts(out().string(), artifacts, &error)) << error;
   }
   fs::path out() const { return dir_ / "out"; }
 
@@ -87,7 +69,7 @@ class Compiled {
   driver::Compilation c;
 
  private:
-  fs::path dir_;
+  testkit::ScratchDir dir_{"membrane-verify-test"};
 };
 
 inventory::Endpoint endpoint(const std::string& ns, const std::string& name, labels::LabelSet labels,
@@ -198,7 +180,7 @@ inventory::Inventory smallInventory() {
 }
 
 TEST(Verify, CorrectObjectsAreProvenEqualOnEveryRegion) {
-  MB_REQUIRE_ROOT();
+  MB_REQUIRE_BPF();
   Compiled c({{"a.policy", kSmallPolicy}}, smallInventory());
   Report r = c.verify();
   EXPECT_TRUE(r.equal()) << r.mismatchCount << " mismatches; first: "
@@ -218,7 +200,7 @@ TEST(Verify, CorrectObjectsAreProvenEqualOnEveryRegion) {
 }
 
 TEST(Verify, AFlippedFoldedPortIsCaughtAtTheBoundaryItMoved) {
-  MB_REQUIRE_ROOT();
+  MB_REQUIRE_BPF();
   Compiled c({{"a.policy", kSmallPolicy}}, smallInventory());
   std::string elf = c.object("class-0.o");
   // b may use tcp/8080 and is denied tcp/8081: the port search separates
@@ -236,7 +218,7 @@ TEST(Verify, AFlippedFoldedPortIsCaughtAtTheBoundaryItMoved) {
 }
 
 TEST(Verify, AFlippedFoldedCidrIsCaught) {
-  MB_REQUIRE_ROOT();
+  MB_REQUIRE_BPF();
   Compiled c({{"a.policy", kSmallPolicy}}, smallInventory());
   std::string elf = c.object("class-0.o");
   // 198.19.7.0/24, compared as the address's first word in host order
@@ -254,7 +236,7 @@ TEST(Verify, AFlippedFoldedCidrIsCaught) {
 // edges of the data search (the first interval, the last, default deny)
 // included.
 TEST(Verify, APortSearchKeptAsDataIsProvenEqual) {
-  MB_REQUIRE_ROOT();
+  MB_REQUIRE_BPF();
   std::ostringstream p;
   p << "namespace x\npolicy a-in {\n  selects { app = a }\n  ingress {\n";
   std::mt19937 rng(3);
@@ -286,7 +268,7 @@ TEST(Verify, APortSearchKeptAsDataIsProvenEqual) {
 }
 
 TEST(Verify, AManifestThatDoesNotDescribeThePoliciesIsReported) {
-  MB_REQUIRE_ROOT();
+  MB_REQUIRE_BPF();
   Compiled c({{"a.policy", kSmallPolicy}}, smallInventory());
   std::ifstream in(c.out() / "manifest.json");
   std::string text((std::istreambuf_iterator<char>(in)), {});
@@ -303,7 +285,7 @@ TEST(Verify, AManifestThatDoesNotDescribeThePoliciesIsReported) {
 }
 
 TEST(Verify, RefusesATamperedObjectInsteadOfProbingIt) {
-  MB_REQUIRE_ROOT();
+  MB_REQUIRE_BPF();
   Compiled c({{"a.policy", kSmallPolicy}}, smallInventory());
   std::string elf = c.object("class-0.o");
   elf[elf.size() / 2] ^= 1;
@@ -344,7 +326,7 @@ std::string generatedPolicy(size_t rules) {
 }
 
 TEST(Verify, AGenerated1000RulePolicyIsProvenEqual) {
-  MB_REQUIRE_ROOT();
+  MB_REQUIRE_BPF();
   inventory::Inventory inv;
   inv.endpoints.push_back(endpoint("big", "target-0", {{"app", "target"}}, {"198.18.0.1", "2001:2::1"}));
   for (unsigned i = 0; i < 20; ++i) {
