@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <sstream>
 #include <stdexcept>
+
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 
 #include "frontend/lexical.h"
 #include "k8s/convert.h"
@@ -190,7 +194,7 @@ bool Context::checkText() {
   for (size_t i = 0; i < text.size();) {
     size_t start = i;
     char32_t c = nextCodePoint(text, i);
-    if (isYamlPrintable(c) || (c == 0xFEFF && start == 0)) continue;
+    if (isYamlPrintable(c)) continue;
     SourceRange where{sources_.locate(file_, static_cast<uint32_t>(start)), static_cast<uint32_t>(i - start)};
     if (c == 0) {
       error(where, "a NUL byte is not allowed in YAML", "kubectl refuses the file too");
@@ -201,6 +205,45 @@ bool Context::checkText() {
     return false;
   }
   return true;
+}
+
+namespace {
+
+// Counts documents and notes where each starts; builds nothing.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  YAML::Mark start;
+  void OnDocumentStart(const YAML::Mark& mark) override { start = mark; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t, const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+}  // namespace
+
+std::vector<YAML::Node> loadDocuments(const std::string& text) {
+  // yaml-cpp 0.7 loops forever, allocating, on a document that starts with a
+  // flow entry (a `,` at the top level, or `[a], b`): its parser reports an
+  // empty document without consuming the token, again and again (yaml-cpp
+  // issue #1040; LoadAll was fixed upstream after 0.8). A first pass builds
+  // nothing and stops where a document starts where the previous one did;
+  // a stream also has at most one document per 3 bytes (`---`) and one more.
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  size_t documents = 0;
+  std::optional<int> previous;
+  while (parser.HandleNextDocument(counter)) {
+    if ((previous && *previous == counter.start.pos) || ++documents > text.size() / 3 + 2)
+      throw YAML::ParserException(counter.start, "unexpected `,` outside a flow collection");
+    previous = counter.start.pos;
+  }
+  return YAML::LoadAll(text);
 }
 
 // The key as kubectl sees it: sigs.k8s.io/yaml turns typed keys into strings

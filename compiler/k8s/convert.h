@@ -114,6 +114,10 @@ class Context {
   std::set<int> reportedKeys_;  // positions of keys already reported (aliases revisit nodes)
 };
 
+// YAML::LoadAll, without yaml-cpp 0.7's endless loop on a stray flow entry;
+// throws YAML::Exception on invalid YAML.
+std::vector<YAML::Node> loadDocuments(const std::string& text);
+
 // A plain YAML scalar (not quoted) is typed: `80` is a number, `"80"` a string.
 bool isPlainScalar(const YAML::Node& node);
 // `text` for a message: control characters escaped, cut after `max`

@@ -47,7 +47,7 @@ struct Importer {
     if (!ctx.checkText()) return;
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(sources.text(id));
+      docs = loadDocuments(sources.text(id));
     } catch (const YAML::Exception& e) {
       ctx.error(ctx.at(e.mark), "invalid YAML: " + e.msg);
       return;

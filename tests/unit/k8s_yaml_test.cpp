@@ -70,6 +70,16 @@ TEST(K8sYaml, AByteOrderMarkIsAcceptedAndPositionsStayRight) {
   EXPECT_TRUE(ok.ok());
 }
 
+TEST(K8sYaml, AStrayCommaIsAnErrorNotAnEndlessLoop) {
+  // yaml-cpp 0.7 loops forever, allocating, on these (found by k8s_fuzzer).
+  EXPECT_TRUE(hasError(Manifests(", tier: c}\n---\napiVersion: v1\n", false),
+                       "m.yaml:1:1: error: invalid YAML: unexpected `,` outside a flow collection"));
+  EXPECT_TRUE(hasError(Manifests("apiVersion: v1\nkind: Pod\n---\n[a], b\n", false),
+                       "m.yaml:4:4: error: invalid YAML: unexpected `,` outside a flow collection"));
+  // Empty documents are not mistaken for it.
+  EXPECT_TRUE(Manifests("---\n---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n", false).ok());
+}
+
 // ---- keys -----------------------------------------------------------------------------------
 
 TEST(K8sYaml, DuplicateKeysAreRefusedAtTheSecondWithANoteAtTheFirst) {
