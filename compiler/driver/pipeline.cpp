@@ -69,17 +69,59 @@ std::vector<std::string> expandInputPaths(const std::vector<std::string>& paths,
 
 namespace {
 
-void parseAndLower(Compilation& c, const std::vector<FileId>& ids) {
+// Policies converted from Kubernetes manifests, as one generated file.
+struct Converted {
+  FileId file = kNoFile;
+  std::vector<k8s::ImportedPolicy> policies;
+};
+
+void parseAndLower(Compilation& c, const std::vector<FileId>& ids, const Converted& converted = {}) {
   // Stage 1: parse every file, so all syntax errors are reported at once.
   for (FileId id : ids) {
     if (auto file = frontend::parseFile(id, c.sources, c.diags)) c.ast.files.push_back(std::move(*file));
   }
   if (c.diags.hasErrors()) return;
+  // The converted text must read back as exactly the policies the manifests
+  // give: a manifest string that changed its structure is refused here, not
+  // compiled (k8s::verifyParsed).
+  for (const auto& f : c.ast.files) {
+    if (f.id != converted.file) continue;
+    if (std::string why = k8s::verifyParsed(converted.policies, f); !why.empty()) {
+      c.diags.error(SourceRange{c.sources.locate(f.id, 0), 0},
+                    "internal error: the policies converted from Kubernetes manifests do not read back as "
+                    "converted: " + why);
+      return;
+    }
+  }
   // Stage 2: check.
   c.checked = sema::check(c.ast, c.sources, c.diags);
   if (!c.checked) return;
   // Stage 3: lower.
   c.ir = ir::lower(*c.checked, c.inventory, c.sources, c.diags);
+}
+
+// Manifests become one generated policy file whose lines map back to the
+// YAML nodes, and inventory entries (docs/kubernetes.md).
+void runWithManifests(Compilation& c, std::vector<FileId> ids, const std::vector<FileId>& manifests) {
+  Converted converted;
+  if (!manifests.empty()) {
+    k8s::ImportResult imported = k8s::importManifests(manifests, c.sources, c.diags, {.noteSkipped = false});
+    if (c.diags.hasErrors()) return;
+    std::string error;
+    if (imported.hasInventory() &&
+        !inventory::loadInventoryText("Kubernetes manifests", imported.inventory.dump(), c.inventory, &error)) {
+      c.inputErrors.push_back(error);
+      return;
+    }
+    if (!imported.policies.empty()) {
+      k8s::GeneratedText generated = k8s::renderForCompiler(imported.policies);
+      converted.file = c.sources.add("<policies converted from Kubernetes manifests>", std::move(generated.text));
+      c.sources.setLineOrigins(converted.file, std::move(generated.origins));
+      converted.policies = std::move(imported.policies);
+      ids.push_back(converted.file);
+    }
+  }
+  parseAndLower(c, ids, converted);
 }
 
 }  // namespace
@@ -105,25 +147,16 @@ void run(const Inputs& inputs, Compilation& c) {
     }
   }
   if (!c.inputErrors.empty()) return;
-  if (!manifests.empty()) {
-    // Manifests become one generated policy file whose lines map back to the
-    // YAML nodes, and inventory entries (docs/kubernetes.md).
-    k8s::ImportResult imported = k8s::importManifests(manifests, c.sources, c.diags, {.noteSkipped = false});
-    if (c.diags.hasErrors()) return;
-    std::string error;
-    if (imported.hasInventory() &&
-        !inventory::loadInventoryText("Kubernetes manifests", imported.inventory.dump(), c.inventory, &error)) {
-      c.inputErrors.push_back(error);
-      return;
-    }
-    if (!imported.policies.empty()) {
-      k8s::GeneratedText generated = k8s::renderForCompiler(imported.policies);
-      FileId id = c.sources.add("<policies converted from Kubernetes manifests>", std::move(generated.text));
-      c.sources.setLineOrigins(id, std::move(generated.origins));
-      ids.push_back(id);
-    }
+  runWithManifests(c, ids, manifests);
+}
+
+void runManifestText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c) {
+  std::vector<FileId> manifests;
+  for (const auto& [path, text] : files) {
+    c.files.push_back(path);
+    manifests.push_back(c.sources.add(path, text));
   }
-  parseAndLower(c, ids);
+  runWithManifests(c, {}, manifests);
 }
 
 void runLoaded(const std::vector<FileId>& ids, Compilation& c) { parseAndLower(c, ids); }

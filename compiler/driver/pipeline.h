@@ -57,4 +57,7 @@ void runLoaded(const std::vector<FileId>& ids, Compilation& c);
 // Parses policy text held in memory; for tests and the fuzzer.
 void runText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c);
 
+// Like run on Kubernetes manifests, held in memory; for tests and the fuzzer.
+void runManifestText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c);
+
 }  // namespace membrane::driver

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "frontend/lexical.h"
+
 namespace membrane::frontend {
 
 using P = grammar::MembraneParser;
@@ -61,15 +63,7 @@ class AstBuilder {
   SourceRange range(antlr4::Token* t) const { return ctx_.rangeOf(t, t); }
   SourceRange range(antlr4::tree::TerminalNode* n) const { return range(n->getSymbol()); }
 
-  static std::string unquote(const std::string& s) {
-    if (s.size() < 2 || s.front() != '"') return s;
-    std::string out;
-    for (size_t i = 1; i + 1 < s.size(); ++i) {
-      if (s[i] == '\\' && i + 2 < s.size()) ++i;
-      out += s[i];
-    }
-    return out;
-  }
+  static std::string unquote(const std::string& s) { return unquoteWord(s); }
 
   ast::Name word(P::WordContext* w) const { return {unquote(w->getText()), range(w)}; }
 

@@ -6,6 +6,7 @@
 #include "MembraneParser.h"
 #include "antlr4-runtime.h"
 #include "frontend/ast_builder.h"
+#include "support/utf8.h"
 
 namespace membrane::frontend {
 
@@ -129,24 +130,6 @@ class DiagnosticErrorListener : public antlr4::BaseErrorListener {
   size_t errors_ = 0;
   std::set<uint32_t> reported_;
 };
-
-// Byte offset of the first byte that is not part of well-formed UTF-8
-// (RFC 3629), or npos. ANTLR's input stream throws on such input.
-size_t firstInvalidUtf8(const std::string& s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    auto b = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
-    unsigned char c = b(i);
-    size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
-    if (len == 0 || i + len > s.size()) return i;
-    for (size_t k = 1; k < len; ++k)
-      if ((b(i + k) & 0xC0) != 0x80) return i;
-    if (len == 3 && ((c == 0xE0 && b(i + 1) < 0xA0) || (c == 0xED && b(i + 1) >= 0xA0))) return i;  // overlong, surrogate
-    if (len == 4 && ((c == 0xF0 && b(i + 1) < 0x90) || (c == 0xF4 && b(i + 1) >= 0x90))) return i;  // overlong, > U+10FFFF
-    i += len;
-  }
-  return std::string::npos;
-}
 
 class ItemListener : public antlr4::tree::ParseTreeListener {
  public:

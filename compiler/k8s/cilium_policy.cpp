@@ -6,6 +6,7 @@
 
 #include "ir/protocols.h"
 #include "k8s/convert.h"
+#include "sema/names.h"
 
 namespace membrane::k8s {
 
@@ -139,8 +140,7 @@ class CiliumConverter {
     std::map<std::string, std::string> unsupported;
     for (const auto& [k, why] : kUnsupportedRuleFields)
       if (k.rfind(dir, 0) == 0 || k == "authentication") unsupported[k] = why;
-    // The known set depends on the direction, so not Context::checkKeys.
-    checkKeysDynamic(r, what, known, unsupported);
+    ctx_.checkKeys(r, what, known, unsupported);
 
     size_t errorsBefore = ctx_.errors();
     Rule rule;
@@ -151,7 +151,7 @@ class CiliumConverter {
         if (auto text = peerSelector(sel, what + "." + dir + "Endpoints[]")) rule.peers.push_back({*text, ctx_.at(sel)});
     if (YAML::Node cidrs = ctx_.get(r, dir + "CIDR"); cidrs.IsDefined() && ctx_.isSequence(cidrs, what + "." + dir + "CIDR"))
       for (const auto& c : cidrs)
-        if (auto text = cidrText(ctx_, c, {}, what + "." + dir + "CIDR[]")) rule.peers.push_back({*text, ctx_.at(c)});
+        if (auto line = cidrText(ctx_, c, {}, what + "." + dir + "CIDR[]")) rule.peers.push_back(*line);
     if (YAML::Node sets = ctx_.get(r, dir + "CIDRSet"); sets.IsDefined() && ctx_.isSequence(sets, what + "." + dir + "CIDRSet"))
       for (const auto& s : sets) cidrSet(s, what + "." + dir + "CIDRSet[]", rule);
     if (YAML::Node ents = ctx_.get(r, dir + "Entities"); ents.IsDefined() && ctx_.isSequence(ents, what + "." + dir + "Entities"))
@@ -169,24 +169,6 @@ class CiliumConverter {
     return rule;
   }
 
-  void checkKeysDynamic(const YAML::Node& map, const std::string& what, const std::vector<std::string>& known,
-                        const std::map<std::string, std::string>& unsupported) {
-    std::set<std::string> seen;
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      if (!it->first.IsScalar()) continue;
-      const std::string& key = it->first.Scalar();
-      if (!seen.insert(key).second) {
-        ctx_.error(it->first, what + ": duplicate key '" + key + "'");
-      } else if (auto u = unsupported.find(key); u != unsupported.end()) {
-        ctx_.error(it->first, what + ": `" + key + "` is not supported: " + u->second);
-      } else if (std::find(known.begin(), known.end(), key) == known.end()) {
-        std::string close = closestMatch(key, known);
-        ctx_.error(it->first, what + ": unknown field `" + key + "`",
-                   close.empty() ? "" : "did you mean `" + close + "`?");
-      }
-    }
-  }
-
   void cidrSet(const YAML::Node& s, const std::string& what, Rule& rule) {
     if (!ctx_.isMap(s, what)) return;
     ctx_.checkKeys(s, what, {"cidr", "except"},
@@ -201,7 +183,7 @@ class CiliumConverter {
     std::vector<YAML::Node> excepts;
     if (YAML::Node ex = ctx_.get(s, "except"); ex.IsDefined() && ctx_.isSequence(ex, what + ".except"))
       for (const auto& e : ex) excepts.push_back(e);
-    if (auto text = cidrText(ctx_, cidr, excepts, what)) rule.peers.push_back({*text, ctx_.at(cidr)});
+    if (auto line = cidrText(ctx_, cidr, excepts, what)) rule.peers.push_back(*line);
   }
 
   void entity(const YAML::Node& e, const std::string& what, Rule& rule) {
@@ -258,6 +240,13 @@ class CiliumConverter {
     YAML::Node portNode = ctx_.get(p, "port"), endNode = ctx_.get(p, "endPort");
     std::string port, endPort;
     if (portNode.IsDefined()) {
+      // A string in Cilium's schema: the API server refuses `port: 80`.
+      if (portNode.IsScalar() && kubectlReads(portNode.Scalar(), portNode.Tag()).type == KubectlScalar::Type::Int) {
+        ctx_.error(portNode, what + ".port: Cilium's `port` is a string; kubectl sends `" + portNode.Scalar() +
+                                 "` as a number, which the API server refuses",
+                   "quote it: \"" + portNode.Scalar() + "\"");
+        return;
+      }
       auto s = ctx_.string(portNode, what + ".port");
       if (!s) return;
       bool digits = !s->empty() && s->find_first_not_of("0123456789") == std::string::npos;
@@ -268,10 +257,10 @@ class CiliumConverter {
           return;
         }
         if (v != 0) port = std::to_string(v);  // "0" means every port
-      } else if (isPortName(*s)) {
+      } else if (sema::isPortName(*s)) {
         port = *s;
       } else {
-        ctx_.error(portNode, what + ".port: '" + *s + "' is neither a port number nor a valid port name");
+        ctx_.error(portNode, what + ".port: '" + shown(*s) + "' is neither a port number nor a valid port name");
         return;
       }
     }
@@ -323,27 +312,27 @@ class CiliumConverter {
         ctx_.error(f, fw + ": `type` is required");
         continue;
       }
-      if (!type.IsScalar()) {
-        ctx_.error(type, fw + ".type: expected a number or a name");
-        continue;
-      }
-      const std::string& s = type.Scalar();
+      // IntOrString: a number, or one of Cilium's type names.
+      auto t = ctx_.intOrString(type, fw + ".type");
+      if (!t) continue;
       uint8_t number = 0;
-      if (!s.empty() && s.find_first_not_of("0123456789") == std::string::npos) {
-        if (s.size() > 3 || std::stoi(s) > 255) {
-          ctx_.error(type, fw + ".type: " + s + " is out of range (0-255)");
+      if (t->number) {
+        if (*t->number < 0 || *t->number > 255) {
+          ctx_.error(type, fw + ".type: " + std::to_string(*t->number) + " is out of range (0-255)");
           continue;
         }
-        number = static_cast<uint8_t>(std::stoi(s));
+        number = static_cast<uint8_t>(*t->number);
       } else {
+        const std::string& s = t->text;
         const auto& names = v6 ? kCiliumIcmpV6 : kCiliumIcmpV4;
         auto it = names.find(s);
         if (it == names.end()) {
           std::vector<std::string> known;
           for (const auto& [name, n] : names) known.push_back(name);
           std::string close = closestMatch(s, known);
-          ctx_.error(type, fw + ".type: unknown " + std::string(v6 ? "ICMPv6" : "ICMP") + " type '" + s + "'",
-                     close.empty() ? "" : "did you mean `" + close + "`?");
+          bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+          ctx_.error(type, fw + ".type: unknown " + std::string(v6 ? "ICMPv6" : "ICMP") + " type '" + shown(s) + "'",
+                     digits ? "write the number without quotes" : close.empty() ? "" : "did you mean `" + close + "`?");
           continue;
         }
         number = it->second;
@@ -358,7 +347,7 @@ class CiliumConverter {
   // io.cilium.k8s.namespace.labels.*). Returns false after an error.
   bool split(const YAML::Node& node, const std::string& what, std::vector<Requirement>& pod,
              std::vector<Requirement>& ns) {
-    auto reqs = readLabelSelector(ctx_, node, what);
+    auto reqs = readLabelSelector(ctx_, node, what, /*checkKeys=*/false);
     if (!reqs) return false;
     bool ok = true;
     for (auto r : *reqs) {
@@ -368,21 +357,30 @@ class CiliumConverter {
       if (auto colon = key.find(':'); colon != std::string::npos) {
         std::string source = key.substr(0, colon);
         if (source != "k8s" && source != "any") {
-          ctx_.error(node, what + ": label '" + r.key + "' with source '" + source + ":' is not supported",
+          ctx_.error(r.keyNode, what + ": label '" + shown(r.key) + "' with source '" + shown(source) +
+                                    ":' is not supported",
                      source == "reserved" ? "use fromEntities/toEntities for reserved identities" : "");
           ok = false;
           continue;
         }
         key = key.substr(colon + 1);
       }
+      // What remains is a Kubernetes label key (of the pod, or of its
+      // namespace after the pseudo-label prefix).
       if (key == kPodNamespaceKey) {
         r.key = "kubernetes.io/metadata.name";
         ns.push_back(r);
       } else if (key.rfind(kNamespaceLabelsPrefix, 0) == 0) {
         r.key = key.substr(kNamespaceLabelsPrefix.size());
+        if (!ctx_.checkName(r.keyNode, r.key, NameRule::LabelKey, what + " namespace label key")) {
+          ok = false;
+          continue;
+        }
         ns.push_back(r);
       } else if (key.rfind("io.cilium.", 0) == 0 || key.rfind("io.kubernetes.", 0) == 0) {
-        ctx_.error(node, what + ": label '" + r.key + "' is derived by Cilium and not in membrane's inventory");
+        ctx_.error(r.keyNode, what + ": label '" + shown(r.key) + "' is derived by Cilium and not in membrane's inventory");
+        ok = false;
+      } else if (!ctx_.checkName(r.keyNode, key, NameRule::LabelKey, what + " key")) {
         ok = false;
       } else {
         r.key = key;
@@ -400,9 +398,12 @@ class CiliumConverter {
     // namespace.
     if (clusterwide_ && ns.size() == 1 && ns[0].key == "kubernetes.io/metadata.name" &&
         (ns[0].op == Requirement::Op::Equals || (ns[0].op == Requirement::Op::In && ns[0].values.size() == 1))) {
+      if (!ctx_.checkName(ns[0].valueNodes.at(0), ns[0].values[0], NameRule::Namespace, what + " namespace"))
+        return std::nullopt;
       p.clusterwide = false;
       p.ns = ns[0].values[0];
       peersEverywhere_ = true;
+      p.selectsCount = pod.size();
       return selectorText(pod);
     }
     if (!ns.empty()) {
@@ -418,6 +419,7 @@ class CiliumConverter {
         return std::nullopt;
       }
     }
+    p.selectsCount = pod.size();
     return selectorText(pod);
   }
 

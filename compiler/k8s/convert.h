@@ -3,7 +3,7 @@
 // text.
 #pragma once
 
-#include <initializer_list>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
@@ -13,8 +13,31 @@
 #include <yaml-cpp/yaml.h>
 
 #include "k8s/import.h"
+#include "support/diagnostics.h"
 
 namespace membrane::k8s {
+
+// How kubectl reads a YAML scalar. kubectl (sigs.k8s.io/yaml) decodes YAML
+// with go-yaml v2, which types plain (unquoted) scalars by YAML 1.1 rules:
+// `yes`, `on` and `y` are booleans, `017620` is octal, `0x1F90` hex, `1_000`
+// an integer, `08080` a float. membrane's YAML parser types nothing, so every
+// scalar a converter reads goes through this, and a spelling that YAML 1.1
+// and YAML 1.2 read differently is refused (docs/kubernetes.md, "YAML").
+struct KubectlScalar {
+  enum class Type { Null, Bool, Int, Float, String, Tagged } type = Type::String;
+  bool boolean = false;            // Bool
+  std::optional<int64_t> integer;  // Int, when it fits in 64 bits
+  double number = 0;               // Int and Float
+  // Read the same way by YAML 1.2 and 1.1: decimal integers without sign or
+  // leading zeros, true/false (any case style YAML 1.2 has), quoted strings.
+  bool unambiguous = true;
+};
+// `tag` as yaml-cpp reports it: "?" for plain scalars, "!" for quoted ones.
+KubectlScalar kubectlReads(const std::string& text, const std::string& tag);
+
+// The Kubernetes name rules (sema/names.h) a string read from a manifest must
+// follow before it may reach policy text or the inventory.
+enum class NameRule { Namespace, ObjectName, LabelKey, LabelValue, PortName };
 
 // One manifest file being read: turns yaml-cpp marks into SourceRanges and
 // reports problems at them.
@@ -24,7 +47,8 @@ class Context {
 
   SourceRange at(const YAML::Node& node) const;
   SourceRange at(const YAML::Mark& mark, uint32_t length = 0) const;
-  void error(const YAML::Node& node, const std::string& message, const std::string& hint = {});
+  Diagnostic* error(const YAML::Node& node, const std::string& message, const std::string& hint = {});
+  Diagnostic* error(SourceRange range, const std::string& message, const std::string& hint = {});
   void warning(const YAML::Node& node, const std::string& message, const std::string& hint = {});
   void note(const YAML::Node& node, const std::string& message);
   // "api.yaml:12"
@@ -35,30 +59,70 @@ class Context {
   const std::string& path() const { return sources_.path(file_); }
   DiagnosticEngine& diags() { return diags_; }
 
+  // --- the file and each document as a whole, before any object is read ---
+  // The bytes: UTF-8, without NUL or the other control characters YAML (and
+  // kubectl) refuse. An error at the first offending byte; false after one.
+  bool checkText();
+  // The document as kubectl would decode it: no key twice in a map (strict
+  // decoding refuses it, lax decoding keeps the last one), no merge keys
+  // (`<<`, which go-yaml v2 expands and membrane's parser does not), only
+  // scalar keys; nesting and alias expansion bounded (a recursive alias is
+  // infinitely deep). False after an error.
+  bool checkDocument(const YAML::Node& doc);
+
   // --- typed access; each reports a type error and returns nullopt/empty ---
   // A map's value for `key`, or an undefined node when absent or null.
   YAML::Node get(const YAML::Node& map, const std::string& key);
+  // A string: quoted, or plain and not something else to kubectl (`yes`,
+  // `80`, `1.2` and `~` are not strings). Valid UTF-8 without control
+  // characters (which YAML escapes can produce).
   std::optional<std::string> string(const YAML::Node& node, const std::string& what);
+  // A string that must follow `rule`; the error names the rule.
+  std::optional<std::string> name(const YAML::Node& node, NameRule rule, const std::string& what);
+  // Checks a value read (or derived) from `node` against `rule`.
+  bool checkName(const YAML::Node& node, const std::string& value, NameRule rule, const std::string& what);
+  // A plain decimal integer (`8080`; not `"8080"`, `8080.0` or `0x1F90`).
   std::optional<int64_t> integer(const YAML::Node& node, const std::string& what);
+  // An IntOrString field: an integer as `integer` reads it, or a string.
+  struct IntOrString {
+    std::optional<int64_t> number;
+    std::string text;  // when not a number
+  };
+  std::optional<IntOrString> intOrString(const YAML::Node& node, const std::string& what);
   std::optional<bool> boolean(const YAML::Node& node, const std::string& what);
   bool isMap(const YAML::Node& node, const std::string& what);
   bool isSequence(const YAML::Node& node, const std::string& what);
-  // Checks that a map has no repeated keys and only `known` keys; an
-  // unknown key is an error (`what` names the object, e.g. "NetworkPolicy
-  // spec"), with a suggestion. `unsupported` keys get `unsupportedWhy`.
-  void checkKeys(const YAML::Node& map, const std::string& what, std::initializer_list<const char*> known,
+  // Checks that a map has only `known` keys; an unknown key is an error
+  // (`what` names the object, e.g. "NetworkPolicy spec"), with a suggestion.
+  // `unsupported` keys get `unsupportedWhy`. (Duplicate keys are refused for
+  // the whole document by checkDocument.)
+  void checkKeys(const YAML::Node& map, const std::string& what, const std::vector<std::string>& known,
                  const std::map<std::string, std::string>& unsupported = {});
 
  private:
+  bool walk(const YAML::Node& node, size_t depth, size_t& budget, const YAML::Node& doc);
+  // The integer of an Int scalar, or an error saying how to write it.
+  std::optional<int64_t> plainInteger(const YAML::Node& node, const KubectlScalar& k, const std::string& what);
+  // Reports a Float where an integer is expected, with the integer when it is one.
+  void notWhole(const YAML::Node& node, const KubectlScalar& k, const std::string& message);
+
   FileId file_;
   const SourceManager& sources_;
   DiagnosticEngine& diags_;
-  std::vector<uint32_t> lineStarts_;
+  uint32_t bomLength_ = 0;  // yaml-cpp's positions start after a UTF-8 byte order mark
   size_t errors_ = 0;
+  std::set<int> reportedKeys_;  // positions of keys already reported (aliases revisit nodes)
 };
+
+// YAML::LoadAll, without yaml-cpp 0.7's endless loop on a stray flow entry;
+// throws YAML::Exception on invalid YAML.
+std::vector<YAML::Node> loadDocuments(const std::string& text);
 
 // A plain YAML scalar (not quoted) is typed: `80` is a number, `"80"` a string.
 bool isPlainScalar(const YAML::Node& node);
+// `text` for a message: control characters escaped, cut after `max`
+// characters.
+std::string shown(const std::string& text, size_t max = 80);
 
 // ---- the policy model ---------------------------------------------------------
 struct Rule {
@@ -82,6 +146,7 @@ struct Policy {
   SourceRange origin;
   std::string header;
   SourceLine selects;  // the selector text, e.g. "{ app = api }"
+  size_t selectsCount = 0;  // its requirements
   Section ingress, egress;
 };
 
@@ -90,29 +155,32 @@ struct Requirement {
   enum class Op { Equals, In, NotIn, Exists, DoesNotExist } op = Op::Equals;
   std::string key;
   std::vector<std::string> values;
+  YAML::Node keyNode;  // where the key and values are written, for errors about them
+  std::vector<YAML::Node> valueNodes;
 };
 // Membrane text for `{ ... }`.
 std::string selectorText(const std::vector<Requirement>& reqs);
-// A name or string token for a label key, value, or namespace name.
-std::string quoteIfNeeded(const std::string& word);
-// Reads a Kubernetes LabelSelector (matchLabels + matchExpressions). Keys are
-// returned as written; the caller interprets them.
+// The token for a label key part, value, namespace or policy name
+// (frontend::quoteWord). Every string from a manifest that reaches policy
+// text goes through here; the name rules are checked before, so a string no
+// token can hold is a converter bug, thrown as std::logic_error.
+std::string word(const std::string& text);
+// Reads a Kubernetes LabelSelector (matchLabels + matchExpressions). Values
+// are checked as label values. Keys are returned as written and checked as
+// label keys when `checkKeys` (Cilium keys carry a source prefix and
+// pseudo-labels; its converter checks what remains).
 std::optional<std::vector<Requirement>> readLabelSelector(Context& ctx, const YAML::Node& node,
-                                                          const std::string& what);
+                                                          const std::string& what, bool checkKeys = true);
 
 // `namespace X` when the selector only fixes the namespace name, else
 // `namespaces { ... }`.
 std::string namespaceRefText(const std::vector<Requirement>& nsReqs);
 // `cidr C` / `cidr C except E` / `cidr C except (E1, E2)`; checks that each
 // prefix parses (host bits are left to the checker, which suggests a fix).
-std::optional<std::string> cidrText(Context& ctx, const YAML::Node& cidr, const std::vector<YAML::Node>& excepts,
-                                    const std::string& what);
+std::optional<SourceLine> cidrText(Context& ctx, const YAML::Node& cidr, const std::vector<YAML::Node>& excepts,
+                                   const std::string& what);
 // `tcp/80`, `udp/8000-8100`, `sctp/http`, `tcp`; `proto` is lowercase.
 std::string portItem(const std::string& proto, const std::string& port, const std::string& endPort = {});
-// A valid Kubernetes port name (IANA service name): at most 15 lowercase
-// letters, digits and '-', at least one letter, no leading, trailing or
-// double '-'.
-bool isPortName(const std::string& name);
 
 // ---- converters --------------------------------------------------------------------
 struct ObjectRef {

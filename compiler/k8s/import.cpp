@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "format/formatter.h"
+#include "frontend/parser.h"
 #include "k8s/convert.h"
 
 namespace membrane::k8s {
@@ -43,20 +44,26 @@ struct Importer {
 
   void file(FileId id) {
     Context ctx(id, sources, diags);
+    if (!ctx.checkText()) return;
     std::vector<YAML::Node> docs;
     try {
-      docs = YAML::LoadAll(sources.text(id));
+      docs = loadDocuments(sources.text(id));
     } catch (const YAML::Exception& e) {
-      diags.error(ctx.at(e.mark), "invalid YAML: " + e.msg);
+      ctx.error(ctx.at(e.mark), "invalid YAML: " + e.msg);
       return;
     }
     for (const auto& doc : docs) {
       if (!doc.IsDefined() || doc.IsNull()) continue;  // empty document, e.g. after a trailing `---`
+      if (!ctx.checkDocument(doc)) continue;
       try {
         object(ctx, doc, "", "");
       } catch (const YAML::Exception& e) {
         // Node access that yaml-cpp refuses; report it rather than crash.
-        diags.error(ctx.at(e.mark.is_null() ? doc.Mark() : e.mark), "cannot read this object: " + e.msg);
+        ctx.error(ctx.at(e.mark.is_null() ? doc.Mark() : e.mark), "cannot read this object: " + e.msg);
+      } catch (const std::logic_error& e) {
+        // A converter bug (a name that no policy word can hold got past the
+        // name rules): refuse the document rather than write it.
+        ctx.error(doc, std::string("internal error converting this object: ") + e.what());
       }
     }
   }
@@ -100,7 +107,8 @@ struct Importer {
     if (!modelled) {
       ++result.skipped;
       if (options.noteSkipped) {
-        std::string name = metadata.IsMap() && ctx.get(metadata, "name").IsScalar() ? ctx.get(metadata, "name").Scalar() : "";
+        std::string name =
+            metadata.IsMap() && ctx.get(metadata, "name").IsScalar() ? shown(ctx.get(metadata, "name").Scalar()) : "";
         std::string why = kind == "NetworkPolicy" || kind.starts_with("Cilium")
                               ? " (unsupported apiVersion)"
                               : "";
@@ -128,12 +136,11 @@ struct Importer {
                 ctx.get(metadata, "generateName").IsDefined() ? "generateName is not supported; give a name" : "");
       return;
     }
-    auto name = ctx.string(nameNode, "metadata.name");
+    // Names as the API server checks them: a Namespace's is a DNS label,
+    // every other kind's here a DNS subdomain. Nothing else can reach policy
+    // text, file names or the inventory.
+    auto name = ctx.name(nameNode, kind == "Namespace" ? NameRule::Namespace : NameRule::ObjectName, "metadata.name");
     if (!name) return;
-    if (name->empty()) {
-      ctx.error(nameNode, "metadata.name must not be empty");
-      return;
-    }
     obj.name = *name;
     bool clusterScoped = kind == "Namespace" || kind == "CiliumClusterwideNetworkPolicy";
     if (!clusterScoped) {
@@ -141,7 +148,10 @@ struct Importer {
       if (YAML::Node nsNode = ctx.get(metadata, "namespace"); nsNode.IsDefined()) {
         auto ns = ctx.string(nsNode, "metadata.namespace");
         if (!ns) return;
-        if (!ns->empty()) obj.ns = *ns;
+        if (!ns->empty()) {
+          if (!ctx.checkName(nsNode, *ns, NameRule::Namespace, "metadata.namespace")) return;
+          obj.ns = *ns;
+        }
       }
     }
     std::string id = kind + " " + (obj.ns.empty() ? obj.name : obj.ns + "/" + obj.name);
@@ -155,7 +165,9 @@ struct Importer {
       convertWorkload(ctx, obj, inventory);
       return;
     }
-    std::string where = " (" + ctx.where(node) + ")";
+    // The path goes into a comment: no line break or stray byte may end it.
+    std::string path = shown(ctx.path(), SIZE_MAX);
+    std::string where = " (" + path + ":" + std::to_string(ctx.at(node).begin.line) + ")";
     std::string header = "from " + apiVersion + " " + kind + " " + (obj.ns.empty() ? "" : obj.ns + "/") + obj.name;
     if (kind == "NetworkPolicy") {
       if (auto p = convertNetworkPolicy(ctx, obj)) {
@@ -169,7 +181,7 @@ struct Importer {
     size_t specsIndex = 0;
     for (auto& p : converted) {
       // Point at the rule within the object when there are several.
-      if (several) where = " (" + ctx.path() + ":" + std::to_string(p.origin.begin.line) + ")";
+      if (several) where = " (" + path + ":" + std::to_string(p.origin.begin.line) + ")";
       std::string part;
       if (several) {
         bool fromSpec = ctx.get(node, "spec").IsDefined() && &p == &converted.front();
@@ -222,8 +234,8 @@ struct Importer {
 
 std::vector<SourceLine> policyLines(const Policy& p) {
   std::vector<SourceLine> out;
-  out.push_back({"policy " + p.name + " {", p.origin});
-  out.push_back({p.clusterwide ? "  clusterwide" : "  namespace " + quoteIfNeeded(p.ns), p.origin});
+  out.push_back({"policy " + word(p.name) + " {", p.origin});
+  out.push_back({p.clusterwide ? "  clusterwide" : "  namespace " + word(p.ns), p.origin});
   out.push_back({"  selects " + p.selects.text, p.selects.origin});
   auto section = [&](const Section& s, const char* name, const char* dir) {
     if (!s.present) return;
@@ -235,8 +247,10 @@ std::vector<SourceLine> policyLines(const Policy& p) {
     // One peer or protocol item per line, so each maps to its own YAML node.
     for (const auto& r : s.rules) {
       out.push_back({std::string("    ") + (r.deny ? "deny " : "allow ") + dir, r.origin});
-      for (size_t i = 0; i < r.peers.size(); ++i)
+      for (size_t i = 0; i < r.peers.size(); ++i) {
         out.push_back({std::string("      ") + (i ? ", " : "") + r.peers[i].text, r.peers[i].origin});
+        for (const auto& more : r.peers[i].continued) out.push_back({"        " + more.text, more.origin});
+      }
       if (r.protos.empty()) continue;
       out.push_back({"      on", r.origin});
       for (size_t i = 0; i < r.protos.size(); ++i)
@@ -250,7 +264,51 @@ std::vector<SourceLine> policyLines(const Policy& p) {
   return out;
 }
 
+// The structure a policy's text must parse back to (verifyParsed).
+std::string shapeOf(const Policy& p) {
+  std::string out = p.name + "|" + (p.clusterwide ? "*" : p.ns) + "|" + std::to_string(p.selectsCount);
+  auto section = [&](const Section& s, char dir) {
+    if (!s.present) return;
+    out += std::string("|") + dir;
+    for (const auto& r : s.rules)
+      out += std::string(" ") + (r.deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
+             std::to_string(r.protos.size());
+  };
+  section(p.ingress, 'I');
+  section(p.egress, 'E');
+  return out;
+}
+
+std::string shapeOf(const ast::Policy& p) {
+  std::string out = p.name.text + "|" + (p.clusterwide ? "*" : p.ns ? p.ns->text : "?") + "|" +
+                    (p.selects && !p.selects->ref ? std::to_string(p.selects->requirements.size()) : "?");
+  if (p.mode) out += "|mode";
+  for (const auto& s : p.sections) {
+    out += std::string("|") + (s.direction == ast::Direction::Ingress ? 'I' : 'E');
+    for (const auto& r : s.rules)
+      out += std::string(" ") + (r.action == ast::Action::Deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
+             std::to_string(r.l4.size()) + (r.extensions.empty() ? "" : "+with");
+  }
+  if (!p.repeated.empty()) out += "|repeated";
+  return out;
+}
+
 }  // namespace
+
+std::string verifyParsed(const std::vector<ImportedPolicy>& policies, const ast::File& parsed) {
+  if (!parsed.selectors.empty() || !parsed.ports.empty() || !parsed.peers.empty())
+    return "the text has definitions no manifest gave";
+  if (parsed.policies.size() != policies.size())
+    return "the text has " + std::to_string(parsed.policies.size()) + " policies, the manifests " +
+           std::to_string(policies.size());
+  for (size_t i = 0; i < policies.size(); ++i) {
+    std::string got = shapeOf(parsed.policies[i]);
+    if (got != policies[i].shape)
+      return "policy " + std::to_string(i + 1) + " (" + policies[i].header + ") reads back as [" + got +
+             "], expected [" + policies[i].shape + "]";
+  }
+  return "";
+}
 
 ImportResult importManifests(const std::vector<FileId>& files, const SourceManager& sources,
                              DiagnosticEngine& diags, const ImportOptions& options) {
@@ -265,7 +323,15 @@ ImportResult importManifests(const std::vector<FileId>& files, const SourceManag
     out.clusterwide = p.clusterwide;
     out.kind = p.kind;
     out.header = p.header;
-    out.lines = policyLines(p);
+    out.shape = shapeOf(p);
+    try {
+      out.lines = policyLines(p);
+    } catch (const std::logic_error& e) {
+      // A name no policy word can hold got past the name rules: a bug,
+      // reported rather than written.
+      diags.error(p.origin, std::string("internal error converting this policy: ") + e.what());
+      continue;
+    }
     imp.result.policies.push_back(std::move(out));
   }
   return std::move(imp.result);
@@ -295,6 +361,15 @@ std::string renderForOutput(const std::vector<ImportedPolicy>& policies, const s
   std::string errors;
   auto formatted = format::formatPolicy(text, &errors, "<converted>");
   if (!formatted) throw std::runtime_error("converted policies do not parse:\n" + errors + "\n" + text);
+  // What is written must read back as exactly the converted policies, header
+  // comments included (they hold the manifest's path).
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  FileId id = sources.add("<converted>", *formatted);
+  auto parsed = frontend::parseFile(id, sources, diags);
+  if (!parsed) throw std::runtime_error("formatted converted policies do not parse:\n" + *formatted);
+  if (std::string why = verifyParsed(policies, *parsed); !why.empty())
+    throw std::runtime_error("converted policies do not read back as converted: " + why);
   return *formatted;
 }
 

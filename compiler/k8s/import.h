@@ -16,15 +16,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "frontend/ast.h"
 #include "support/diagnostics.h"
 #include "support/source.h"
 
 namespace membrane::k8s {
 
-// One line of generated policy text and the manifest node it came from.
+// One line of generated policy text and the manifest node it came from,
+// and the lines that continue it, each from its own node (the excepts of a
+// CIDR).
 struct SourceLine {
   std::string text;
   SourceRange origin;
+  std::vector<SourceLine> continued = {};
 };
 
 struct ImportedPolicy {
@@ -34,6 +38,7 @@ struct ImportedPolicy {
   std::string kind;        // e.g. "NetworkPolicy"
   std::string header;      // "from networking.k8s.io/v1 NetworkPolicy shop/api (api.yaml:12)"
   std::vector<SourceLine> lines;  // the whole `policy NAME { ... }` item
+  std::string shape;              // its structure, as verifyParsed compares it
 };
 
 struct ImportResult {
@@ -76,7 +81,17 @@ GeneratedText renderForCompiler(const std::vector<ImportedPolicy>& policies);
 
 // The policies as a file for people: a comment naming the source object above
 // each policy, in `membranec fmt` layout. Throws std::runtime_error if the
-// generated text does not parse (a bug in the converter).
+// generated text does not parse, or does not read back as exactly these
+// policies (a bug in the converter).
 std::string renderForOutput(const std::vector<ImportedPolicy>& policies, const std::string& fileComment);
+
+// Whether policy text parsed from the converted policies has exactly their
+// structure: no definitions, the same policies in order, each with the same
+// name, namespace, number of selector requirements, sections, rules, and
+// peers and protocol items per rule. Every string from a manifest is checked
+// and quoted before it becomes text, so a difference is a converter bug that
+// let a field change the structure of the text; the caller refuses the result.
+// Empty when they match, else what differs.
+std::string verifyParsed(const std::vector<ImportedPolicy>& policies, const ast::File& parsed);
 
 }  // namespace membrane::k8s

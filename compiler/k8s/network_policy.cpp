@@ -2,63 +2,67 @@
 // (docs/kubernetes.md, "NetworkPolicy").
 #include "k8s/convert.h"
 #include "net/address.h"
+#include "sema/names.h"
 
 namespace membrane::k8s {
 
 std::string namespaceRefText(const std::vector<Requirement>& nsReqs) {
+  // `namespace X` only for a name a namespace can have; any other value is a
+  // selector that matches no namespace, as in Kubernetes.
   if (nsReqs.size() == 1 && nsReqs[0].key == "kubernetes.io/metadata.name" &&
       (nsReqs[0].op == Requirement::Op::Equals ||
-       (nsReqs[0].op == Requirement::Op::In && nsReqs[0].values.size() == 1)))
-    return "namespace " + quoteIfNeeded(nsReqs[0].values[0]);
+       (nsReqs[0].op == Requirement::Op::In && nsReqs[0].values.size() == 1)) &&
+      sema::isDnsLabel(nsReqs[0].values[0]))
+    return "namespace " + word(nsReqs[0].values[0]);
   return "namespaces " + selectorText(nsReqs);
 }
 
-std::optional<std::string> cidrText(Context& ctx, const YAML::Node& cidr, const std::vector<YAML::Node>& excepts,
-                                    const std::string& what) {
+std::optional<SourceLine> cidrText(Context& ctx, const YAML::Node& cidr, const std::vector<YAML::Node>& excepts,
+                                   const std::string& what) {
   auto prefixText = [&](const YAML::Node& n, const std::string& field) -> std::optional<std::string> {
     auto s = ctx.string(n, what + field);
     if (!s) return std::nullopt;
     bool hostBits = false;
-    if (!net::Prefix::parse(*s, &hostBits) && !hostBits) {
-      ctx.error(n, what + field + ": '" + *s + "' is not an IPv4 or IPv6 CIDR");
+    // The text goes into the policy as it is (host bits are reported there,
+    // with a fix): nothing but the characters of an address may reach it.
+    bool addressChars = s->find_first_not_of("0123456789abcdefABCDEF.:/") == std::string::npos;
+    if (!addressChars || (!net::Prefix::parse(*s, &hostBits) && !hostBits)) {
+      ctx.error(n, what + field + ": '" + shown(*s) + "' is not an IPv4 or IPv6 CIDR");
       return std::nullopt;
     }
     return s;
   };
   auto base = prefixText(cidr, ".cidr");
   if (!base) return std::nullopt;
-  std::vector<std::string> ex;
+  SourceLine out{"cidr " + *base, ctx.at(cidr)};
+  // Each except on its own line, so the checker's findings about it point at
+  // its own node.
+  std::vector<SourceLine> ex;
   for (const auto& e : excepts) {
     auto t = prefixText(e, ".except[]");
     if (!t) return std::nullopt;
-    ex.push_back(*t);
+    ex.push_back({*t, ctx.at(e)});
   }
-  std::string out = "cidr " + *base;
-  if (ex.size() == 1) out += " except " + ex[0];
-  if (ex.size() > 1) {
-    out += " except (";
-    for (size_t i = 0; i < ex.size(); ++i) out += (i ? ", " : "") + ex[i];
-    out += ")";
+  if (ex.size() == 1) {
+    out.text += " except";
+    out.continued = ex;
+  } else if (ex.size() > 1) {
+    out.text += " except (";
+    for (size_t i = 0; i + 1 < ex.size(); ++i) ex[i].text += ",";
+    out.continued = ex;
+    out.continued.push_back({")", out.origin});
   }
   return out;
 }
 
 std::string portItem(const std::string& proto, const std::string& port, const std::string& endPort) {
   if (port.empty()) return proto;
+  bool number = port.find_first_not_of("0123456789") == std::string::npos;
+  // A port name may start with a digit (`8080-http`), which would lex as a
+  // number: names are words.
+  if (!number) return proto + "/" + word(port);
   if (endPort.empty() || endPort == port) return proto + "/" + port;
   return proto + "/" + port + "-" + endPort;
-}
-
-bool isPortName(const std::string& name) {
-  if (name.empty() || name.size() > 15 || name.front() == '-' || name.back() == '-') return false;
-  bool letter = false;
-  for (size_t i = 0; i < name.size(); ++i) {
-    char ch = name[i];
-    if (ch >= 'a' && ch <= 'z') letter = true;
-    else if (!(ch >= '0' && ch <= '9') && ch != '-') return false;
-    if (ch == '-' && i && name[i - 1] == '-') return false;
-  }
-  return letter;
 }
 
 namespace {
@@ -83,25 +87,21 @@ std::optional<SourceLine> convertPort(Context& ctx, const YAML::Node& p) {
   std::string port, endPort;
   bool named = false;
   if (portNode.IsDefined()) {
-    if (!portNode.IsScalar()) {
-      ctx.error(portNode, what + ".port: expected a number or a port name");
-      return std::nullopt;
-    }
-    const std::string& s = portNode.Scalar();
-    bool digits = !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
-    if (digits && isPlainScalar(portNode)) {
-      auto v = ctx.integer(portNode, what + ".port");
-      if (!v) return std::nullopt;
-      if (*v < 1 || *v > 65535) {
-        ctx.error(portNode, what + ".port: " + s + " is out of range (1-65535)");
+    // IntOrString: a number is a port, a string a port name.
+    auto v = ctx.intOrString(portNode, what + ".port");
+    if (!v) return std::nullopt;
+    if (v->number) {
+      if (*v->number < 1 || *v->number > 65535) {
+        ctx.error(portNode, what + ".port: " + std::to_string(*v->number) + " is out of range (1-65535)");
         return std::nullopt;
       }
-      port = std::to_string(*v);
-    } else if (isPortName(s)) {
-      port = s;
+      port = std::to_string(*v->number);
+    } else if (sema::isPortName(v->text)) {
+      port = v->text;
       named = true;
     } else {
-      ctx.error(portNode, what + ".port: '" + s + "' is neither a port number nor a valid port name",
+      bool digits = !v->text.empty() && v->text.find_first_not_of("0123456789") == std::string::npos;
+      ctx.error(portNode, what + ".port: '" + shown(v->text) + "' is neither a port number nor a valid port name",
                 digits ? "write the number without quotes" : "");
       return std::nullopt;
     }
@@ -145,9 +145,7 @@ std::optional<SourceLine> convertPeer(Context& ctx, const YAML::Node& peer) {
     std::vector<YAML::Node> excepts;
     if (YAML::Node ex = ctx.get(block, "except"); ex.IsDefined() && ctx.isSequence(ex, what + ".ipBlock.except"))
       for (const auto& e : ex) excepts.push_back(e);
-    auto text = cidrText(ctx, cidr, excepts, what + ".ipBlock");
-    if (!text) return std::nullopt;
-    return SourceLine{*text, ctx.at(cidr)};
+    return cidrText(ctx, cidr, excepts, what + ".ipBlock");
   }
   if (!hasPods && !hasNs) {
     ctx.error(peer, what + ": needs `podSelector`, `namespaceSelector` or `ipBlock`");
@@ -206,8 +204,10 @@ std::optional<Policy> convertNetworkPolicy(Context& ctx, const ObjectRef& obj) {
   ctx.checkKeys(spec, "NetworkPolicy spec", {"podSelector", "policyTypes", "ingress", "egress"});
 
   YAML::Node podSelector = ctx.get(spec, "podSelector");
-  if (auto reqs = readLabelSelector(ctx, podSelector, "spec.podSelector"))
+  if (auto reqs = readLabelSelector(ctx, podSelector, "spec.podSelector")) {
     p.selects = {selectorText(*reqs), podSelector.IsDefined() ? ctx.at(podSelector) : ctx.at(spec)};
+    p.selectsCount = reqs->size();
+  }
 
   YAML::Node ingress = ctx.get(spec, "ingress"), egress = ctx.get(spec, "egress");
   bool ingressType = false, egressType = false;

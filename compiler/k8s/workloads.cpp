@@ -36,16 +36,19 @@ std::optional<json> readLabels(Context& ctx, const YAML::Node& labels, const std
   json out = json::object();
   if (!labels.IsDefined()) return out;
   if (!ctx.isMap(labels, what)) return std::nullopt;
+  bool ok = true;
   for (auto it = labels.begin(); it != labels.end(); ++it) {
-    auto k = ctx.string(it->first, what + " key");
-    auto v = it->second.IsNull() ? std::optional<std::string>("") : ctx.string(it->second, what + " value");
-    if (!k || !v) return std::nullopt;
-    if (out.contains(*k)) {
-      ctx.error(it->first, what + ": duplicate label '" + *k + "'");
-      return std::nullopt;
+    // A null value is the empty string, as the API server reads it.
+    auto k = ctx.name(it->first, NameRule::LabelKey, what + " key");
+    auto v = it->second.IsNull() ? std::optional<std::string>("")
+                                 : ctx.name(it->second, NameRule::LabelValue, what + " value");
+    if (!k || !v) {
+      ok = false;
+      continue;
     }
-    out[*k] = *v;
+    out[*k] = *v;  // no key twice: checkDocument
   }
+  if (!ok) return std::nullopt;
   return out;
 }
 
@@ -63,7 +66,7 @@ std::optional<json> readPorts(Context& ctx, const YAML::Node& podSpec) {
     for (const auto& p : ports) {
       YAML::Node name = ctx.get(p, "name");
       if (!name.IsDefined()) continue;  // unnamed ports cannot be referred to
-      auto n = ctx.string(name, "containerPort name");
+      auto n = ctx.name(name, NameRule::PortName, "containers[].ports[].name");
       YAML::Node num = ctx.get(p, "containerPort");
       if (!n) return std::nullopt;
       if (!num.IsDefined()) {
@@ -101,37 +104,71 @@ std::optional<json> readPorts(Context& ctx, const YAML::Node& podSpec) {
   return out;
 }
 
+// The controller among an object's ownerReferences (the one with
+// `controller: true`, else the first), or an undefined node. nullopt after
+// an error.
+std::optional<YAML::Node> controllerOwner(Context& ctx, const ObjectRef& obj, bool firstIfNone) {
+  YAML::Node owners = ctx.get(ctx.get(obj.node, "metadata"), "ownerReferences");
+  if (!owners.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+  if (!ctx.isSequence(owners, "metadata.ownerReferences")) return std::nullopt;
+  std::optional<size_t> found;
+  for (size_t i = 0; i < owners.size(); ++i) {
+    YAML::Node o = owners[i];
+    if (!ctx.isMap(o, "metadata.ownerReferences[]")) return std::nullopt;
+    if (YAML::Node c = ctx.get(o, "controller"); c.IsDefined()) {
+      auto b = ctx.boolean(c, "metadata.ownerReferences[].controller");
+      if (!b) return std::nullopt;
+      if (*b) found = i;
+    }
+  }
+  if (!found && firstIfNone && owners.size() > 0) found = 0;
+  if (!found) return YAML::Node(YAML::NodeType::Undefined);
+  return owners[*found];
+}
+
+// The name of an owner reference, or nullopt after an error.
+std::optional<std::string> ownerName(Context& ctx, const YAML::Node& owner) {
+  YAML::Node n = ctx.get(owner, "name");
+  if (!n.IsDefined()) {
+    ctx.error(owner, "metadata.ownerReferences[]: `name` is required");
+    return std::nullopt;
+  }
+  return ctx.name(n, NameRule::ObjectName, "metadata.ownerReferences[].name");
+}
+
 // The workload a pod belongs to, from its controller owner (as
 // docs/inventory.md describes for kubectl output).
-std::string podWorkload(Context& ctx, const ObjectRef& obj, const json& labels) {
-  YAML::Node owners = ctx.get(ctx.get(obj.node, "metadata"), "ownerReferences");
-  if (!owners.IsDefined() || !owners.IsSequence() || owners.size() == 0) return obj.name;
-  YAML::Node owner = owners[0];
-  for (size_t i = 0; i < owners.size(); ++i)
-    if (YAML::Node c = ctx.get(owners[i], "controller"); c.IsScalar() && c.Scalar() == "true") owner = owners[i];
-  YAML::Node kindNode = ctx.get(owner, "kind"), nameNode = ctx.get(owner, "name");
-  if (!kindNode.IsScalar() || !nameNode.IsScalar()) return obj.name;
-  const std::string& kind = kindNode.Scalar();
-  const std::string& name = nameNode.Scalar();
+std::optional<std::string> podWorkload(Context& ctx, const ObjectRef& obj, const json& labels) {
+  auto owner = controllerOwner(ctx, obj, true);
+  if (!owner) return std::nullopt;
+  if (!owner->IsDefined()) return obj.name;
+  YAML::Node kindNode = ctx.get(*owner, "kind");
+  auto name = ownerName(ctx, *owner);
+  if (!name) return std::nullopt;
+  std::string kind;
+  if (kindNode.IsDefined()) {
+    auto k = ctx.string(kindNode, "metadata.ownerReferences[].kind");
+    if (!k) return std::nullopt;
+    kind = *k;
+  }
   if (kind == "ReplicaSet" && labels.contains("pod-template-hash")) {
     std::string hash = labels["pod-template-hash"].get<std::string>();
-    if (name.size() > hash.size() + 1 && name.ends_with("-" + hash)) return name.substr(0, name.size() - hash.size() - 1);
+    if (name->size() > hash.size() + 1 && name->ends_with("-" + hash))
+      return name->substr(0, name->size() - hash.size() - 1);
   }
   static const std::regex cronJobJob("(.+)-[0-9]{8,}");
   std::smatch m;
-  if (kind == "Job" && std::regex_match(name, m, cronJobJob)) return m[1];
+  if (kind == "Job" && std::regex_match(*name, m, cronJobJob)) return m[1];
   return name;
 }
 
 // The name of an object's controller (a ReplicaSet's Deployment, a Job's
 // CronJob), so the object's template endpoint is known by that workload.
-std::string controllerName(Context& ctx, const ObjectRef& obj) {
-  YAML::Node owners = ctx.get(ctx.get(obj.node, "metadata"), "ownerReferences");
-  if (owners.IsDefined() && owners.IsSequence())
-    for (const auto& o : owners)
-      if (YAML::Node c = ctx.get(o, "controller"); c.IsScalar() && c.Scalar() == "true")
-        if (YAML::Node n = ctx.get(o, "name"); n.IsScalar()) return n.Scalar();
-  return obj.name;
+std::optional<std::string> controllerName(Context& ctx, const ObjectRef& obj) {
+  auto owner = controllerOwner(ctx, obj, false);
+  if (!owner) return std::nullopt;
+  if (!owner->IsDefined()) return obj.name;
+  return ownerName(ctx, *owner);
 }
 
 }  // namespace
@@ -183,9 +220,10 @@ void convertWorkload(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv) 
 
   json endpoint = {{"name", obj.name}, {"namespace", obj.ns}, {"labels", *labels}, {"ports", *ports}};
   if (isPod) {
-    std::string workload = podWorkload(ctx, obj, *labels);
-    endpoint["workload"] = workload;
-    inv.podWorkloads.insert(obj.ns + "/" + workload);
+    auto workload = podWorkload(ctx, obj, *labels);
+    if (!workload) return;
+    endpoint["workload"] = *workload;
+    inv.podWorkloads.insert(obj.ns + "/" + *workload);
     json addresses = json::array();
     YAML::Node status = ctx.get(obj.node, "status");
     YAML::Node podIPs = ctx.get(status, "podIPs");
@@ -210,7 +248,9 @@ void convertWorkload(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv) 
   } else {
     // The replicas of a template have no addresses at compile time; the
     // endpoint stands for all of them (docs/kubernetes.md).
-    endpoint["workload"] = controllerName(ctx, obj);
+    auto workload = controllerName(ctx, obj);
+    if (!workload) return;
+    endpoint["workload"] = *workload;
     endpoint["k8s.template"] = obj.kind;
   }
   std::string key = obj.ns + "/" + obj.name;

@@ -11,24 +11,6 @@ namespace membrane::sema {
 
 namespace {
 
-bool isAlnum(char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; }
-
-// RFC 1123 label: what Kubernetes requires of label names and namespaces.
-bool isDnsLabel(const std::string& s, bool allowUpper, bool allowDotUnderscore) {
-  if (s.empty() || s.size() > 63) return false;
-  if (!isAlnum(s.front()) || !isAlnum(s.back())) return false;
-  for (char c : s) {
-    if (isAlnum(c)) {
-      if (!allowUpper && std::isupper(static_cast<unsigned char>(c))) return false;
-      continue;
-    }
-    if (c == '-') continue;
-    if (allowDotUnderscore && (c == '.' || c == '_')) continue;
-    return false;
-  }
-  return true;
-}
-
 // The rule as written, for manifests and messages: comments dropped (label
 // words cannot contain '#' or '/', so no comment marker hides in a word; a
 // quoted string is copied as is), whitespace folded to single spaces.
@@ -70,13 +52,6 @@ std::string foldWhitespace(std::string_view raw) {
   return out;
 }
 
-std::string labelValueProblem(const std::string& v) {
-  if (v.empty()) return "";
-  if (v.size() > 63) return "is longer than 63 characters";
-  if (!isDnsLabel(v, true, true)) return "must start and end with a letter or digit and contain only letters, digits, '-', '_' and '.'";
-  return "";
-}
-
 // A selector no label set can satisfy, e.g. `{app = a, app = b}` or `{x, !x}`.
 bool neverMatches(const labels::Selector& sel) {
   std::map<std::string, std::vector<const labels::Requirement*>> byKey;
@@ -113,14 +88,6 @@ bool neverMatches(const labels::Selector& sel) {
       return true;
   }
   return false;
-}
-
-// A DNS subdomain, as Kubernetes requires of object names.
-bool isValidPolicyName(const std::string& s) {
-  if (s.empty() || s.size() > 253 || !isAlnum(s.front()) || !isAlnum(s.back())) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (isAlnum(c) && !std::isupper(static_cast<unsigned char>(c))) || c == '-' || c == '.';
-  });
 }
 
 enum class DefKind { Selector, Ports, Peers };
@@ -494,7 +461,7 @@ class Checker {
         continue;
       }
       if (ps.name) {
-        if (!isDnsLabel(*ps.name, false, false) || ps.name->size() > 15) {
+        if (!isPortName(*ps.name)) {
           diags_.error(ps.range, "invalid port name '" + *ps.name + "'",
                        "named ports are at most 15 lowercase letters, digits and '-'");
           ok = false;
@@ -534,7 +501,7 @@ class Checker {
     out.name = p.name.text;
     out.range = p.range;
     out.clusterwide = p.clusterwide;
-    if (!isValidPolicyName(p.name.text)) {
+    if (!isDnsSubdomain(p.name.text)) {
       diags_.error(p.name.range, "invalid policy name '" + p.name.text + "'",
                    "policy names are lowercase letters, digits, '-' and '.'");
     }
@@ -638,31 +605,6 @@ class Checker {
 };
 
 }  // namespace
-
-bool isValidNamespaceName(const std::string& name) { return isDnsLabel(name, false, false); }
-
-std::string labelKeyProblem(const std::string& key) {
-  const std::string& k = key;
-  std::string name = k;
-  if (auto slash = k.find('/'); slash != std::string::npos) {
-    std::string prefix = k.substr(0, slash);
-    name = k.substr(slash + 1);
-    if (prefix.empty() || prefix.size() > 253) return "the prefix before '/' must be 1-253 characters";
-    size_t start = 0;
-    while (start <= prefix.size()) {
-      size_t dot = prefix.find('.', start);
-      std::string part = prefix.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      if (!isDnsLabel(part, false, false)) return "the prefix before '/' must be a DNS name";
-      if (dot == std::string::npos) break;
-      start = dot + 1;
-    }
-  }
-  if (name.empty()) return "the name part is empty";
-  if (name.size() > 63) return "the name part is longer than 63 characters";
-  if (!isDnsLabel(name, true, true))
-    return "must start and end with a letter or digit and contain only letters, digits, '-', '_' and '.'";
-  return "";
-}
 
 std::optional<CheckedProgram> check(const ast::Program& program, const SourceManager& sources,
                                     DiagnosticEngine& diags) {

@@ -9,6 +9,7 @@
 
 #include "frontend/ast.h"
 #include "ir/ir.h"
+#include "sema/names.h"
 #include "support/diagnostics.h"
 
 namespace membrane::sema {
@@ -70,10 +71,5 @@ struct CheckedProgram {
 
 std::optional<CheckedProgram> check(const ast::Program& program, const SourceManager& sources,
                                     DiagnosticEngine& diags);
-
-// Kubernetes name rules, shared with the inventory checks.
-bool isValidNamespaceName(const std::string& name);
-// Empty string when valid, else why not.
-std::string labelKeyProblem(const std::string& key);
 
 }  // namespace membrane::sema

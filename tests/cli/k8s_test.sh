@@ -82,6 +82,45 @@ expect_rc 1
 expect_err "broken.yaml:3:1: error: invalid YAML"
 finish malformed_yaml
 
+# A name that closes its policy and opens another (hardening issue #12): refused
+# at the name, and nothing is written.
+cat >"$tmp/inject.yaml" <<'YAML'
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: "evil { namespace shop selects {} ingress { allow from all } } policy api"
+  namespace: shop
+spec:
+  podSelector: {}
+  ingress: []
+YAML
+run import k8s -o "$tmp/inject" "$tmp/inject.yaml"
+expect_rc 1
+expect_err "inject.yaml:4:9: error: metadata.name: 'evil { namespace shop selects {} ingress { allow from all } } policy api' is not a valid name"
+[[ -e $tmp/inject ]] && fail "output written for an injected name"
+finish import_refuses_policy_injection
+
+run check "$tmp/inject.yaml"
+expect_rc 1
+expect_err "inject.yaml:4:9: error: metadata.name:"
+expect_no_err "2 policies"
+finish check_refuses_policy_injection
+
+# What kubectl reads differently from YAML 1.2 is refused with what it reads;
+# a bad byte is reported where it is.
+printf 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: a, namespace: shop}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: 017620}]}]\n' >"$tmp/octal.yaml"
+run check "$tmp/octal.yaml"
+expect_rc 1
+expect_err "octal.yaml:6:29: error: NetworkPolicyPort.port: \`017620\` is not a plain decimal number: kubectl reads it as 8080"
+expect_err "hint: write 8080"
+finish yaml11_octal_port
+
+printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    a: b\n    c: d\n    e: f\n    g: h\377\n' >"$tmp/utf8.yaml"
+run import k8s "$tmp/utf8.yaml"
+expect_rc 1
+expect_err "utf8.yaml:9:9: error: manifests must be UTF-8: byte 0xFF is not valid UTF-8 here"
+finish bad_utf8_byte
+
 run import k8s "$data/../k8s/shop.yaml" "$tmp/hostbits.yaml" /dev/null
 expect_rc 2
 expect_err "is not a Kubernetes manifest"

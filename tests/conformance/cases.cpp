@@ -415,11 +415,46 @@ std::string caseTestName(const std::string& path) {
   return n;
 }
 
+namespace {
+
+// Emits a node so that kubectl (YAML 1.1) reads the types the case files
+// mean (YAML 1.2): every string double-quoted, so names like `y` and `n`
+// stay strings (YAML 1.1 booleans otherwise); decimal integers, true/false
+// and null plain.
+void emitForKubectl(YAML::Emitter& e, const YAML::Node& n) {
+  if (n.IsMap()) {
+    e << YAML::BeginMap;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      e << YAML::Key;
+      emitForKubectl(e, it->first);
+      e << YAML::Value;
+      emitForKubectl(e, it->second);
+    }
+    e << YAML::EndMap;
+  } else if (n.IsSequence()) {
+    e << YAML::BeginSeq;
+    for (const auto& item : n) emitForKubectl(e, item);
+    e << YAML::EndSeq;
+  } else if (n.IsScalar()) {
+    const std::string& s = n.Scalar();
+    std::string digits = !s.empty() && s[0] == '-' ? s.substr(1) : s;
+    bool integer = !digits.empty() && digits.find_first_not_of("0123456789") == std::string::npos &&
+                   (digits == "0" || digits[0] != '0');
+    bool typed = n.Tag() == "?" && (integer || s == "true" || s == "false");
+    if (typed) e << s;
+    else e << YAML::DoubleQuoted << s;
+  } else {
+    e << YAML::Null;
+  }
+}
+
+}  // namespace
+
 void writeManifests(const std::string& path, const std::vector<YAML::Node>& manifests) {
   std::ofstream out(path, std::ios::trunc);
   for (const auto& m : manifests) {
     YAML::Emitter e;
-    e << m;
+    emitForKubectl(e, m);
     out << "---\n" << e.c_str() << "\n";
   }
   if (!out) throw CaseError(path + ": cannot write");

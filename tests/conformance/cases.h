@@ -106,7 +106,8 @@ std::vector<std::string> caseFilesOrNone(const std::string& dir);
 // digits as '_'.
 std::string caseTestName(const std::string& path);
 
-// Writes `manifests` as one multi-document YAML file.
+// Writes `manifests` as one multi-document YAML file, strings quoted so that
+// kubectl's YAML 1.1 reads the types the case files mean.
 void writeManifests(const std::string& path, const std::vector<YAML::Node>& manifests);
 
 // An upstream-style truth table for one port: rows are sources, columns

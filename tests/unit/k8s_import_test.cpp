@@ -17,6 +17,7 @@
 #include "driver/pipeline.h"
 #include "ir/evaluator.h"
 #include "ir/ir_json.h"
+#include "k8s_test_support.h"
 
 namespace membrane::k8s {
 namespace {
@@ -24,120 +25,12 @@ namespace {
 namespace fs = std::filesystem;
 using ir::FlowEnd;
 using ir::Traffic;
-
-// Namespaces shop (team=web) and ops (purpose=monitoring) and five pods.
-const char* kCluster = R"(apiVersion: v1
-kind: Namespace
-metadata: {name: shop, labels: {team: web}}
----
-apiVersion: v1
-kind: Namespace
-metadata: {name: ops, labels: {purpose: monitoring}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: api-0, namespace: shop, labels: {app: api, tier: backend}}
-spec:
-  containers:
-    - name: api
-      ports:
-        - {name: http, containerPort: 8080}
-        - {name: dns, containerPort: 53, protocol: UDP}
-status: {podIP: 198.18.1.10}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, namespace: shop, labels: {app: web, env: prod}}
-spec: {containers: [{name: web, ports: [{name: http, containerPort: 80}]}]}
-status: {podIP: 198.18.1.20}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: db-0, namespace: shop, labels: {app: db, tier: data}}
-spec: {containers: [{name: db}]}
-status: {podIP: 198.18.1.30}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: prom-0, namespace: ops, labels: {app: prometheus}}
-spec: {containers: [{name: prom}]}
-status: {podIPs: [{ip: 198.18.2.10}, {ip: "2001:2::2:10"}]}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-0, namespace: ops, labels: {app: web}}
-spec: {containers: [{name: web}]}
-status: {podIP: 198.18.2.20}
-)";
+using fixtures::kCluster;
+using fixtures::Manifests;
+using fixtures::TempDir;
 
 const Traffic kTcp80{ir::kTCP, 80}, kTcp8080{ir::kTCP, 8080}, kTcp9090{ir::kTCP, 9090}, kUdp53{ir::kUDP, 53},
     kTcp53{ir::kTCP, 53}, kUdp80{ir::kUDP, 80}, kSctp80{ir::kSCTP, 80}, kIcmpEcho{ir::kICMP, 8};
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/membrane-k8s-test.XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  std::string write(const std::string& name, const std::string& text) const {
-    fs::path p = fs::path(path_) / name;
-    fs::create_directories(p.parent_path());
-    std::ofstream(p, std::ios::binary) << text;
-    return p.string();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-// Manifests compiled through driver::run, as `membranec check m.yaml` does.
-class Manifests {
- public:
-  explicit Manifests(const std::string& yaml, bool withCluster = true) {
-    path_ = dir_.write("m.yaml", withCluster ? std::string(kCluster) + "---\n" + yaml : yaml);
-    driver::run({{path_}, {}}, c_);
-  }
-
-  testing::AssertionResult ok() const {
-    if (c_.outcome() != driver::Outcome::Ok || !c_.ir)
-      return testing::AssertionFailure() << "did not compile:\n" << diagnostics();
-    return testing::AssertionSuccess();
-  }
-  std::string diagnostics() const {
-    std::ostringstream out;
-    for (const auto& e : c_.inputErrors) out << e << "\n";
-    c_.diags.print(out, false);
-    return out.str();
-  }
-  const std::string& path() const { return path_; }
-  // The manifest's line number `line` of the policy part (after kCluster).
-  static int line(int n) { return clusterLines() + 1 + n; }
-  static int clusterLines() {
-    std::string s(kCluster);
-    return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-  }
-
-  // "ns/name" of a pod, "world:ADDR" or "host".
-  FlowEnd end(const std::string& who) const {
-    if (who == "host") return {nullptr, *net::Address::parse("198.18.255.1"), true};
-    if (who.rfind("world:", 0) == 0) return {nullptr, *net::Address::parse(who.substr(6)), false};
-    auto slash = who.find('/');
-    const ir::Endpoint* e = c_.ir->findEndpoint(who.substr(0, slash), who.substr(slash + 1));
-    if (!e) throw std::runtime_error("no endpoint " + who);
-    return {e, e->addresses.at(0), false};
-  }
-  bool allowed(const std::string& src, const std::string& dst, Traffic t) const {
-    return ir::evaluateFlow(*c_.ir, end(src), end(dst), t).allowed();
-  }
-  const driver::Compilation& compilation() const { return c_; }
-
- private:
-  TempDir dir_;
-  std::string path_;
-  driver::Compilation c_;
-};
 
 #define EXPECT_ALLOWED(m, src, dst, t) EXPECT_TRUE((m).allowed(src, dst, t)) << src << " -> " << dst
 #define EXPECT_DENIED(m, src, dst, t) EXPECT_FALSE((m).allowed(src, dst, t)) << src << " -> " << dst
