@@ -7,6 +7,8 @@
 namespace membrane::net {
 
 std::optional<Address> Address::parse(std::string_view text) {
+  // inet_pton reads a C string: "198.18.0.1\0junk" would parse as its prefix.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::string s(text);
   Address a;
   if (s.find(':') != std::string::npos) {
