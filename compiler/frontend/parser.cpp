@@ -148,6 +148,27 @@ size_t firstInvalidUtf8(const std::string& s) {
   return std::string::npos;
 }
 
+// The parser descends once per nested `{` (the bodies of `with NAME { ... }`
+// nest freely), so 70,000 of them overflowed the stack, and ANTLR's error
+// recovery costs the square of the depth at each error. Real policies nest
+// four or five levels; the lexed tokens are checked before parsing, so the
+// parser never sees a deeper file. Returns false (reported at the first `{`
+// past the limit) when the file nests too deep.
+bool nestingWithinLimit(antlr4::CommonTokenStream& tokens, const BuildContext& ctx) {
+  tokens.fill();
+  size_t depth = 0;
+  for (antlr4::Token* t : tokens.getTokens()) {
+    if (t->getChannel() != antlr4::Token::DEFAULT_CHANNEL || t->getStopIndex() != t->getStartIndex()) continue;
+    std::string text = t->getText();
+    if (text == "}" && depth > 0) --depth;
+    if (text != "{" || ++depth <= kMaxNesting) continue;
+    ctx.diags.error(ctx.rangeOf(t, t), "blocks nest deeper than " + std::to_string(kMaxNesting),
+                    "policies need a few levels; look for a `}` missing further up");
+    return false;
+  }
+  return true;
+}
+
 class ItemListener : public antlr4::tree::ParseTreeListener {
  public:
   explicit ItemListener(DiagnosticErrorListener& errors) : errors_(errors) {}
@@ -181,6 +202,7 @@ std::optional<ast::File> parseFile(FileId file, const SourceManager& sources, Di
   DiagnosticErrorListener listener(ctx);
   lexer.removeErrorListeners();
   lexer.addErrorListener(&listener);
+  if (!nestingWithinLimit(tokens, ctx)) return std::nullopt;
   parser.removeErrorListeners();
   parser.addErrorListener(&listener);
   ItemListener items(listener);
