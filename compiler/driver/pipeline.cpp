@@ -67,6 +67,19 @@ std::vector<std::string> expandInputPaths(const std::vector<std::string>& paths,
   return expandPaths(paths, errors, true);
 }
 
+bool hasManifestExtension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  return ext == ".yaml" || ext == ".yml" || ext == ".json";
+}
+
+std::optional<FileId> loadInput(SourceManager& sources, const std::string& path, std::string* error) {
+  // By name, not content: reading a file to classify it would read a FIFO
+  // before it is refused.
+  if (hasManifestExtension(path))
+    return sources.load(path, error, kMaxManifestFileBytes, "a Kubernetes manifest");
+  return sources.load(path, error);
+}
+
 namespace {
 
 void parseAndLower(Compilation& c, const std::vector<FileId>& ids) {
@@ -98,7 +111,7 @@ void run(const Inputs& inputs, Compilation& c) {
   std::vector<FileId> ids, manifests;
   for (const auto& f : c.files) {
     std::string error;
-    if (auto id = c.sources.load(f, &error)) {
+    if (auto id = loadInput(c.sources, f, &error)) {
       (k8s::isManifestPath(f) ? manifests : ids).push_back(*id);
     } else {
       c.inputErrors.push_back(error);

@@ -47,6 +47,14 @@ std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths
 // k8s::isManifestPath).
 std::vector<std::string> expandInputPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors);
 
+// *.yaml, *.yml and *.json: what may be a Kubernetes manifest, by name alone.
+bool hasManifestExtension(const std::string& path);
+
+// Loads one input path into `sources`: a Kubernetes manifest (*.yaml, *.yml,
+// *.json) up to kMaxManifestFileBytes, anything else as a policy file up to
+// kMaxPolicyFileBytes. Paths that are not regular files are refused.
+std::optional<FileId> loadInput(SourceManager& sources, const std::string& path, std::string* error);
+
 // Runs the stages up to and including IR lowering (always run; without an
 // inventory the IR has classes for no endpoints).
 void run(const Inputs& inputs, Compilation& c);

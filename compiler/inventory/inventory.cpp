@@ -2,12 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <initializer_list>
 #include <map>
-#include <memory>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -15,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/file.h"
 #include "support/diagnostics.h"
 
 namespace membrane::inventory {
@@ -685,22 +682,10 @@ bool loadInventoryText(const std::string& path, const std::string& text, Invento
 }
 
 bool loadInventoryFile(const std::string& path, Inventory& inv, std::string* error) {
-  std::string text;
-  try {
-    struct Closer {
-      void operator()(std::FILE* f) const { std::fclose(f); }
-    };
-    std::unique_ptr<std::FILE, Closer> f(std::fopen(path.c_str(), "rb"));
-    if (!f) return setError(error, path + ": cannot open: " + std::strerror(errno));
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
-    // fread on a directory fails with EISDIR rather than at fopen.
-    if (std::ferror(f.get())) return setError(error, path + ": cannot read: " + std::strerror(errno));
-  } catch (const std::exception& e) {
-    return setError(error, path + ": cannot read: " + e.what());
-  }
-  return loadInventoryText(path, text, inv, error);
+  std::string why;
+  auto text = io::readRegularFile(path, kMaxInventoryFileBytes, "an inventory file", &why);
+  if (!text) return setError(error, why);
+  return loadInventoryText(path, *text, inv, error);
 }
 
 }  // namespace membrane::inventory

@@ -37,4 +37,66 @@ expect_rc 0
 expect_err "checked 1 file: 1 policy; 0 errors"
 finish "check resolves a chain of 10,000 definitions"
 
+# ---- paths that are not files, and size caps ---------------------------------------
+
+# run_bounded ARGS...: run, but killed after 20 s (exit 124): a read that
+# blocks on a FIFO or never ends on /dev/zero must fail the case, not hang it.
+run_bounded() {
+  last_cmd="membranec $*"
+  timeout 20 "$membranec" "$@" </dev/null >"$out" 2>"$err"
+  rc=$?
+}
+
+mkfifo "$tmp/fifo.policy" "$tmp/fifo.json"
+echo 'policy p { selects {} ingress {} }' >"$tmp/ok.policy"
+
+run_bounded check /dev/zero
+expect_rc 2
+expect_err "membranec: error: '/dev/zero' is not a regular file (a character device); a policy file must be a file"
+finish "check refuses /dev/zero as a policy file"
+
+run_bounded check "$tmp/fifo.policy"
+expect_rc 2
+expect_err "'$tmp/fifo.policy' is not a regular file (a FIFO); a policy file must be a file"
+finish "check refuses a FIFO as a policy file without waiting for a writer"
+
+run_bounded check -i /dev/zero "$tmp/ok.policy"
+expect_rc 2
+expect_err "'/dev/zero' is not a regular file (a character device); an inventory file must be a file"
+finish "check refuses /dev/zero as an inventory"
+
+run_bounded check -i "$tmp/fifo.json" "$tmp/ok.policy"
+expect_rc 2
+expect_err "'$tmp/fifo.json' is not a regular file (a FIFO); an inventory file must be a file"
+finish "check refuses a FIFO as an inventory"
+
+run_bounded check "$tmp/fifo.json"
+expect_rc 2
+expect_err "'$tmp/fifo.json' is not a regular file (a FIFO); a Kubernetes manifest must be a file"
+finish "check refuses a FIFO named like a manifest"
+
+run_bounded import k8s "$tmp/fifo.json"
+expect_rc 2
+expect_err "'$tmp/fifo.json' is not a regular file (a FIFO); a Kubernetes manifest must be a file"
+finish "import refuses a FIFO named like a manifest"
+
+run_bounded fmt "$tmp/fifo.policy"
+expect_rc 2
+expect_err "'$tmp/fifo.policy' is not a regular file (a FIFO); a policy file must be a file"
+finish "fmt refuses a FIFO"
+
+last_cmd="membranec fmt - </dev/zero"
+timeout 20 "$membranec" fmt - </dev/zero >"$out" 2>"$err"
+rc=$?
+expect_rc 2
+expect_err "membranec: error: standard input is larger than 16 MiB; membrane reads a policy file of at most 16 MiB"
+finish "fmt stops reading an endless standard input at the cap"
+
+# 100 MB of whitespace peaked at 2.2 GB; past the cap it is not read at all.
+truncate -s 100M "$tmp/blank.policy"
+run_bounded check "$tmp/blank.policy"
+expect_rc 2
+expect_err "'$tmp/blank.policy' is 100 MiB; membrane reads a policy file of at most 16 MiB"
+finish "check refuses a policy file past the cap"
+
 summary

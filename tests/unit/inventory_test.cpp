@@ -1,8 +1,11 @@
 #include "inventory/inventory.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -652,13 +655,45 @@ TEST(InventoryErrors, Files) {
   Inventory inv;
   std::string error;
   EXPECT_FALSE(loadInventoryFile("/nonexistent/inventory.json", inv, &error));
-  EXPECT_EQ(error, "/nonexistent/inventory.json: cannot open: No such file or directory");
+  EXPECT_EQ(error, "cannot open '/nonexistent/inventory.json': No such file or directory");
   const std::string dir = std::string(MEMBRANE_TEST_DATA) + "/inventory";
   EXPECT_FALSE(loadInventoryFile(dir, inv, &error));
-  EXPECT_EQ(error, dir + ": cannot read: Is a directory");
+  EXPECT_EQ(error, "'" + dir + "' is not a regular file (a directory); an inventory file must be a file");
   // A null error pointer is allowed.
   EXPECT_FALSE(loadInventoryText("x.json", "[", inv, nullptr));
   EXPECT_FALSE(loadInventoryFile("/nonexistent/inventory.json", inv, nullptr));
+}
+
+// /dev/zero never ends and a FIFO without a writer never answers: both used
+// to be read until memory ran out or forever.
+TEST(InventoryErrors, DevicesAndFifosAreRefusedWithoutReading) {
+  Inventory inv;
+  std::string error;
+  EXPECT_FALSE(loadInventoryFile("/dev/zero", inv, &error));
+  EXPECT_EQ(error, "'/dev/zero' is not a regular file (a character device); an inventory file must be a file");
+
+  std::string dir = (std::filesystem::temp_directory_path() / "membrane-inventory-XXXXXX").string();
+  ASSERT_TRUE(::mkdtemp(dir.data()));
+  std::string fifo = dir + "/pods.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_FALSE(loadInventoryFile(fifo, inv, &error));
+  EXPECT_EQ(error, "'" + fifo + "' is not a regular file (a FIFO); an inventory file must be a file");
+  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(inv.endpoints.empty());
+}
+
+TEST(InventoryErrors, FilesPastTheCapAreRefusedWithoutReading) {
+  std::string dir = (std::filesystem::temp_directory_path() / "membrane-inventory-XXXXXX").string();
+  ASSERT_TRUE(::mkdtemp(dir.data()));
+  std::string big = dir + "/big.json";
+  std::ofstream{big};
+  // Sparse: refused by its size before a byte is read.
+  ASSERT_EQ(::truncate(big.c_str(), static_cast<off_t>(kMaxInventoryFileBytes + (size_t{1} << 20))), 0);
+  Inventory inv;
+  std::string error;
+  EXPECT_FALSE(loadInventoryFile(big, inv, &error));
+  EXPECT_EQ(error, "'" + big + "' is 257 MiB; membrane reads an inventory file of at most 256 MiB");
+  std::filesystem::remove_all(dir);
 }
 
 // ---- robustness ------------------------------------------------------------------------------
