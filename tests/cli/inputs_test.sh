@@ -99,4 +99,21 @@ expect_rc 2
 expect_err "'$tmp/blank.policy' is 100 MiB; membrane reads a policy file of at most 16 MiB"
 finish "check refuses a policy file past the cap"
 
+# ---- long lines in diagnostics ------------------------------------------------------
+
+# A 10 MB label value printed 31 MB of errors (the message, the line and the
+# caret line each held it whole).
+{
+  printf 'policy p {\n  selects { app = '
+  head -c 10000000 /dev/zero | tr '\0' 'v'
+  printf ' }\n  ingress {}\n}\n'
+} >"$tmp/long.policy"
+run check "$tmp/long.policy"
+expect_rc 1
+expect_err "long.policy:2:13: error: invalid label value 'vvvvvvvvvv"
+expect_err "...': is longer than 63 characters"
+size=$(wc -c <"$err")
+((size < 2000)) || fail "stderr is $size bytes, expected a few lines"
+finish "a 10 MB label value is reported in a few short lines"
+
 summary

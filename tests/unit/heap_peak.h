@@ -1,8 +1,10 @@
 // Counts the heap the unit tests allocate through operator new, so a test can
 // bound the peak memory of one step ("parsing N bytes takes at most 6N").
 //
-// This header replaces the global operator new and delete, so it must be
-// included by exactly one test file of the binary (parser_test.cpp).
+// The counters work once the global operator new and delete are replaced:
+// exactly one test file of the binary (parser_test.cpp) defines
+// MEMBRANE_COUNT_HEAP before including this header, and that file's copy
+// replaces them.
 #pragma once
 
 #include <malloc.h>
@@ -27,6 +29,7 @@ inline size_t resetHeapPeak() {
 
 }  // namespace membrane::testing
 
+#ifdef MEMBRANE_COUNT_HEAP
 void* operator new(size_t size) {
   void* p = std::malloc(size ? size : 1);
   if (!p) throw std::bad_alloc();
@@ -45,3 +48,4 @@ void operator delete(void* p) noexcept {
 void operator delete[](void* p) noexcept { operator delete(p); }
 void operator delete(void* p, size_t) noexcept { operator delete(p); }
 void operator delete[](void* p, size_t) noexcept { operator delete(p); }
+#endif  // MEMBRANE_COUNT_HEAP

@@ -17,6 +17,8 @@
 #include "antlr4-runtime.h"
 #include "driver/pipeline.h"
 #include "frontend_test_support.h"
+// This file replaces operator new for the whole test binary (heap_peak.h).
+#define MEMBRANE_COUNT_HEAP
 #include "heap_peak.h"
 
 namespace membrane {
