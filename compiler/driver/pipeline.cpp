@@ -47,17 +47,25 @@ std::vector<std::string> expandPaths(const std::vector<std::string>& paths, std:
     out.insert(out.end(), found.begin(), found.end());
   }
   // The same file named twice (e.g. a file and its directory) is read once.
+  return uniquePaths(out, [](const std::string& path) {
+    std::error_code ec;
+    fs::path canon = fs::weakly_canonical(path, ec);
+    return ec ? path : canon.string();
+  });
+}
+
+}  // namespace
+
+std::vector<std::string> uniquePaths(const std::vector<std::string>& paths,
+                                     const std::function<std::string(const std::string&)>& canonical) {
   std::vector<std::string> unique;
-  for (const auto& f : out) {
-    auto canon = fs::weakly_canonical(f);
-    bool dup = std::any_of(unique.begin(), unique.end(),
-                           [&](const std::string& u) { return fs::weakly_canonical(u) == canon; });
+  for (const auto& f : paths) {
+    auto canon = canonical(f);
+    bool dup = std::any_of(unique.begin(), unique.end(), [&](const std::string& u) { return canonical(u) == canon; });
     if (!dup) unique.push_back(f);
   }
   return unique;
 }
-
-}  // namespace
 
 std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
   return expandPaths(paths, errors, false);

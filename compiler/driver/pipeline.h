@@ -4,6 +4,7 @@
 // stage that had any, so later stages only ever see valid input.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,11 @@ struct Compilation {
 // Expands directories into their *.policy files (recursively, sorted) and
 // keeps files as given. Missing paths are input errors.
 std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors);
+
+// `paths` without the ones that name a file named before: equal after
+// `canonical` (weakly_canonical for files), the first one kept, in order.
+std::vector<std::string> uniquePaths(const std::vector<std::string>& paths,
+                                     const std::function<std::string(const std::string&)>& canonical);
 
 // Like expandPolicyPaths, but directories also yield Kubernetes manifests
 // (*.yaml, *.yml, and *.json files with `apiVersion` or `kind`; see
