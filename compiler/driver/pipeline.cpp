@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "frontend/parser.h"
 #include "k8s/import.h"
@@ -59,11 +60,9 @@ std::vector<std::string> expandPaths(const std::vector<std::string>& paths, std:
 std::vector<std::string> uniquePaths(const std::vector<std::string>& paths,
                                      const std::function<std::string(const std::string&)>& canonical) {
   std::vector<std::string> unique;
-  for (const auto& f : paths) {
-    auto canon = canonical(f);
-    bool dup = std::any_of(unique.begin(), unique.end(), [&](const std::string& u) { return canonical(u) == canon; });
-    if (!dup) unique.push_back(f);
-  }
+  std::set<std::string> seen;
+  for (const auto& f : paths)
+    if (seen.insert(canonical(f)).second) unique.push_back(f);
   return unique;
 }
 
