@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "heap_peak.h"
+
 namespace membrane::inventory {
 namespace {
 
@@ -694,6 +696,68 @@ TEST(InventoryErrors, FilesPastTheCapAreRefusedWithoutReading) {
   EXPECT_FALSE(loadInventoryFile(big, inv, &error));
   EXPECT_EQ(error, "'" + big + "' is 257 MiB; membrane reads an inventory file of at most 256 MiB");
   std::filesystem::remove_all(dir);
+}
+
+// ---- large inventories ----------------------------------------------------------------------
+//
+// The entries of a file are read one at a time as the text is parsed,
+// never as one JSON document. What that must not change:
+
+TEST(InventoryStreaming, TheFormatIsKnownWhateverTheOrderOfTopLevelKeys) {
+  // "items" before "kind", as kubectl prints them; the items of a typed
+  // list have no kind of their own.
+  Inventory inv = loadOk(R"({"apiVersion": "v1", "items": [{"metadata": {"name": "p", "namespace": "x"}}],
+                             "kind": "PodList"})");
+  EXPECT_NE(inv.findEndpoint("x", "p"), nullptr);
+  // An "endpoints" key in kubectl output is not membrane's: ignored, as any
+  // unknown field there.
+  inv = loadOk(R"({"endpoints": [{"bogus": 1}], "kind": "List", "items": []})");
+  EXPECT_TRUE(inv.endpoints.empty());
+}
+
+TEST(InventoryStreaming, TopLevelMistakesAreReportedBeforeEntries) {
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": ""}], "endpionts": {}})"),
+            R"(inventory.json: unknown top-level key "endpionts" (did you mean "endpoints"?))");
+  EXPECT_EQ(loadError(R"({"items": [{"kind": "Pod"}], "kind": "PodLst"})"),
+            R"(inventory.json: kind: unsupported kind "PodLst" (did you mean "PodList"?))");
+  // A syntax error anywhere comes first, then a repeated key.
+  EXPECT_CONTAINS(loadError(R"({"endpoints": [{"name": ""}], "namespaces": [})"), "inventory.json:1:46: invalid JSON");
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": ""}, {"name": "a", "name": "b"}]})"),
+            R"(inventory.json: endpoints[1]: duplicate key "name")");
+}
+
+TEST(InventoryStreaming, EntriesKeepTheirIndexAndTypesAreChecked) {
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": "a"}, 7, {"name": "b"}]})"),
+            "inventory.json: endpoints[1]: expected an object, got number");
+  EXPECT_EQ(loadError(R"({"namespaces": [{"name": "a"}], "endpoints": [{"name": "a"}, [], {}]})"),
+            "inventory.json: endpoints[1]: expected an object, got array");
+  EXPECT_EQ(loadError(R"({"endpoints": {"name": "a"}})"), "inventory.json: endpoints: expected an array, got object");
+  EXPECT_EQ(loadError(R"({"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "p"}}, {"metadata": {}}]})"),
+            R"(inventory.json: items[1]: missing "kind")");
+}
+
+// A million endpoints took 2.3 GB and 3 minutes: the whole file became one
+// JSON document (about 1.2 KB per endpoint) through nlohmann's callback
+// parser, which also rescanned the enclosing array after every object.
+TEST(InventoryStreaming, LoadingKeepsLittleMoreThanTheEndpoints) {
+  std::string text = R"({"endpoints": [)";
+  const size_t n = 20000;
+  for (size_t i = 0; i < n; ++i) {
+    text += (i ? "," : "") + std::string(R"({"name": "pod-)") + std::to_string(i) +
+            R"(", "namespace": "ns)" + std::to_string(i % 50) + R"(", "labels": {"app": "a)" +
+            std::to_string(i % 1000) + R"(", "tier": "t"}, "addresses": ["198.18.)" + std::to_string(i / 250) +
+            "." + std::to_string(i % 250) + R"("], "ports": [{"name": "http", "port": 8080}]})";
+  }
+  text += "]}";
+  Inventory inv;
+  std::string error;
+  size_t before = testing::resetHeapPeak();
+  ASSERT_TRUE(loadInventoryText("big.json", text, inv, &error)) << error;
+  size_t peak = testing::heapPeak.load() - before;
+  size_t kept = testing::heapInUse.load() - before;
+  ASSERT_EQ(inv.endpoints.size(), n);
+  // What the endpoints keep, and at most as much again while loading.
+  EXPECT_LT(peak, 2 * kept) << "peak " << peak / n << " bytes per endpoint, kept " << kept / n;
 }
 
 // ---- robustness ------------------------------------------------------------------------------
