@@ -151,6 +151,11 @@ class Reader {
     return v.get_ref<const std::string&>();
   }
 
+  bool boolean(const json& v, const std::string& path) const {
+    expectType(v, json::value_t::boolean, "boolean", path);
+    return v.get<bool>();
+  }
+
   const std::string& name(const json& v, const std::string& path) const {
     const std::string& s = string(v, path);
     if (s.empty()) fail(path, "must not be empty");
@@ -375,9 +380,25 @@ void readPod(const Reader& r, const std::string& file, const json& pod, const st
   if (const json* l = r.find(meta, "labels", true)) e.ep.labels = r.labelSet(*l, member(metaPath, "labels"));
   e.ep.workload = podWorkload(r, meta, metaPath, e.ep.name, e.ep.labels);
 
-  if (const json* status = r.find(pod, "status", true)) {
+  // A hostNetwork pod's address is its node's: traffic from it is the node's
+  // (the `host` entity), and the node loader would otherwise take the node's
+  // address for this pod's. A finished pod's address may already be another
+  // pod's. Neither has an address of its own.
+  bool ownAddress = true;
+  if (const json* spec = r.find(pod, "spec", true)) {
+    if (const json* h = r.find(r.object(*spec, member(path, "spec")), "hostNetwork", true))
+      ownAddress &= !r.boolean(*h, member(member(path, "spec"), "hostNetwork"));
+  }
+  const json* status = r.find(pod, "status", true);
+  if (status) {
+    if (const json* phase = r.find(r.object(*status, member(path, "status")), "phase", true)) {
+      const std::string& p = r.string(*phase, member(member(path, "status"), "phase"));
+      ownAddress &= p != "Succeeded" && p != "Failed";
+    }
+  }
+
+  if (status && ownAddress) {
     std::string sp = member(path, "status");
-    r.object(*status, sp);
     const json* ips = r.find(*status, "podIPs", true);
     if (ips && !r.array(*ips, member(sp, "podIPs")).empty()) {
       for (size_t i = 0; i < ips->size(); ++i) {
@@ -854,6 +875,42 @@ void merge(const std::string& file, Loaded&& loaded, Inventory& inv) {
     if (const Endpoint* old = inv.findEndpoint(e.ns, e.name))
       r.fail(paths[i], "duplicate endpoint " + quote(e.ns + "/" + e.name) + ", first defined in " + old->source);
   }
+
+  // An address shared by two endpoints would map to either's identity on the
+  // node (and an endpoint's address overrides the node's own there). The
+  // first repeat in file order is reported, against the endpoint that has it
+  // first, earlier files before this one. By sorting, as above.
+  struct Use {
+    net::Address address;
+    size_t rank;  // earlier endpoints first, then this file's in order
+  };
+  std::vector<Use> uses;
+  for (size_t j = 0; j < inv.endpoints.size(); ++j)
+    for (const auto& a : inv.endpoints[j].addresses) uses.push_back({a, j});
+  for (size_t i = 0; i < eps.size(); ++i)
+    for (const auto& a : eps[i].addresses) uses.push_back({a, inv.endpoints.size() + i});
+  std::sort(uses.begin(), uses.end(),
+            [](const Use& a, const Use& b) { return std::tie(a.address, a.rank) < std::tie(b.address, b.rank); });
+  const Use* repeat = nullptr;
+  const Use* owner = nullptr;
+  for (size_t k = 1; k < uses.size(); ++k) {
+    if (uses[k].address != uses[k - 1].address || uses[k].rank < inv.endpoints.size() ||
+        (repeat && repeat->rank <= uses[k].rank))
+      continue;
+    size_t first = k - 1;
+    while (first > 0 && uses[first - 1].address == uses[k].address) --first;
+    repeat = &uses[k];
+    owner = &uses[first];
+  }
+  if (repeat) {
+    size_t i = repeat->rank - inv.endpoints.size();
+    bool inFile = owner->rank >= inv.endpoints.size();
+    const Endpoint& other = inFile ? eps[owner->rank - inv.endpoints.size()] : inv.endpoints[owner->rank];
+    r.fail(paths[i], "address " + repeat->address.str() + " is also the address of endpoint " +
+                         quote(other.ns + "/" + other.name) +
+                         (inFile ? " at " + paths[owner->rank - inv.endpoints.size()] : " in " + other.source));
+  }
+  uses = {};
 
   // The result is built aside, so that `inv` changes only if everything
   // succeeded (allocations included). The file's endpoints are put in order

@@ -90,7 +90,7 @@ TEST(InventoryOwnFormat, LoadsFixtureWithDefaults) {
   ASSERT_NE(api, nullptr);
   EXPECT_EQ(api->workload, "api");
   EXPECT_EQ(api->labels, (labels::LabelSet{{"app", "api"}}));
-  EXPECT_EQ(api->addresses, (std::vector<net::Address>{addr("198.18.1.10"), addr("2001:2::1:10")}));
+  EXPECT_EQ(api->addresses, (std::vector<net::Address>{addr("198.18.1.11"), addr("2001:2::1:11")}));
   ASSERT_EQ(api->ports.size(), 1u);
   EXPECT_EQ(api->ports[0].name, "http");
   EXPECT_EQ(api->ports[0].port, 8080);
@@ -376,6 +376,61 @@ TEST(InventoryMerge, DuplicateEndpoints) {
   EXPECT_FALSE(
       loadInventoryText("a.json", R"({"endpoints": [{"name": "api", "namespace": "shop"}]})", inv, &error));
   EXPECT_EQ(error, R"(a.json: endpoints[0]: duplicate endpoint "shop/api", first defined in a.json)");
+}
+
+// Two endpoints with one address were accepted silently; on the node the
+// address then maps to whichever came last (and an endpoint's address
+// overrides the node's own), so a pod could be taken for another.
+TEST(InventoryMerge, RefusesTwoEndpointsSharingAnAddress) {
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": "a", "addresses": ["198.18.1.1", "2001:2::1"]},
+                                        {"name": "b", "addresses": ["198.18.1.2"]},
+                                        {"name": "c", "namespace": "x", "addresses": ["2001:2:0::1"]}]})"),
+            R"(inventory.json: endpoints[2]: address 2001:2::1 is also the address of endpoint "default/a" at endpoints[0])");
+  // The first repeat in file order is reported, whatever the addresses' order.
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": "a", "addresses": ["198.18.9.9", "198.18.1.1"]},
+                                        {"name": "b", "addresses": ["198.18.1.1"]},
+                                        {"name": "c", "addresses": ["198.18.9.9"]}]})"),
+            R"(inventory.json: endpoints[1]: address 198.18.1.1 is also the address of endpoint "default/a" at endpoints[0])");
+  // An endpoint repeating its own address is fine: kept once.
+  loadOk(R"({"endpoints": [{"name": "a", "addresses": ["198.18.1.1", "198.18.1.1"]}]})");
+
+  Inventory inv;
+  std::string error;
+  ASSERT_TRUE(loadInventoryText("a.json", R"({"endpoints": [{"name": "a", "addresses": ["198.18.1.1"]}]})", inv,
+                                &error));
+  EXPECT_FALSE(loadInventoryText("b.json", R"({"kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
+                                              "status": {"podIP": "198.18.1.1"}})",
+                                 inv, &error));
+  EXPECT_EQ(error, R"(b.json: address 198.18.1.1 is also the address of endpoint "default/a" in a.json)");
+  EXPECT_EQ(inv.endpoints.size(), 1u);
+}
+
+// kubectl lists pods that have no address of their own: hostNetwork pods
+// (the node's address, which is the `host` entity) and finished ones (whose
+// address may already be another pod's). They are endpoints without
+// addresses.
+TEST(InventoryKubectl, HostNetworkAndFinishedPodsHaveNoAddress) {
+  Inventory inv = loadOk(R"({"kind": "List", "items": [
+      {"kind": "Pod", "metadata": {"name": "proxy-a", "namespace": "kube-system"},
+       "spec": {"hostNetwork": true}, "status": {"phase": "Running", "podIP": "198.18.0.1"}},
+      {"kind": "Pod", "metadata": {"name": "proxy-b", "namespace": "kube-system"},
+       "spec": {"hostNetwork": true}, "status": {"phase": "Running", "podIP": "198.18.0.1"}},
+      {"kind": "Pod", "metadata": {"name": "job-1", "namespace": "ops"},
+       "status": {"phase": "Succeeded", "podIPs": [{"ip": "198.18.2.7"}]}},
+      {"kind": "Pod", "metadata": {"name": "job-2", "namespace": "ops"},
+       "status": {"phase": "Failed", "podIP": "198.18.2.7"}},
+      {"kind": "Pod", "metadata": {"name": "web", "namespace": "ops"},
+       "spec": {"hostNetwork": false}, "status": {"phase": "Running", "podIP": "198.18.2.7"}}]})");
+  ASSERT_EQ(inv.endpoints.size(), 5u);
+  EXPECT_TRUE(inv.findEndpoint("kube-system", "proxy-a")->addresses.empty());
+  EXPECT_TRUE(inv.findEndpoint("kube-system", "proxy-b")->addresses.empty());
+  EXPECT_TRUE(inv.findEndpoint("ops", "job-1")->addresses.empty());
+  EXPECT_TRUE(inv.findEndpoint("ops", "job-2")->addresses.empty());
+  EXPECT_EQ(inv.findEndpoint("ops", "web")->addresses, (std::vector<net::Address>{addr("198.18.2.7")}));
+  EXPECT_EQ(loadError(R"({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostNetwork": "yes"}})"),
+            "inventory.json: spec.hostNetwork: expected a boolean, got string");
+  EXPECT_EQ(loadError(R"({"kind": "Pod", "metadata": {"name": "p"}, "status": {"phase": 1}})"),
+            "inventory.json: status.phase: expected a string, got number");
 }
 
 TEST(InventoryMerge, NamespaceDeclaredTwice) {
