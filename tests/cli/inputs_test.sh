@@ -99,6 +99,28 @@ expect_rc 2
 expect_err "'$tmp/blank.policy' is 100 MiB; membrane reads a policy file of at most 16 MiB"
 finish "check refuses a policy file past the cap"
 
+# ---- compile -o DIR ------------------------------------------------------------------
+
+# Any folder holding a file named manifest.json was replaced whole.
+mkdir -p "$tmp/webapp/static"
+echo '{"name": "My App", "start_url": "/"}' >"$tmp/webapp/manifest.json"
+echo '<!doctype html>' >"$tmp/webapp/index.html"
+echo 'console.log(1)' >"$tmp/webapp/static/app.js"
+(cd "$tmp/webapp" && find . -type f -exec md5sum {} + | sort) >"$tmp/webapp.before"
+run compile -i "$root/policies/shop/inventory.json" -o "$tmp/webapp" "$root/policies/shop"
+expect_rc 2
+expect_err "membranec: error: '$tmp/webapp' is not membrane's output: it holds 'index.html' and 1 more, which membrane does not write; refusing to replace it"
+(cd "$tmp/webapp" && find . -type f -exec md5sum {} + | sort) >"$tmp/webapp.after"
+cmp -s "$tmp/webapp.before" "$tmp/webapp.after" || fail "the folder changed"
+finish "compile -o refuses a web app's folder that holds a manifest.json, and leaves it as it was"
+
+run compile -q -i "$root/policies/shop/inventory.json" -o "$tmp/out" "$root/policies/shop"
+expect_rc 0
+run compile -q -o "$tmp/out" "$root/policies/shop"
+expect_rc 0
+[[ $(ls "$tmp/out") == manifest.json ]] || fail "the earlier objects were not replaced: $(ls "$tmp/out" | tr '\n' ' ')"
+finish "compile -o replaces its own earlier output as a whole"
+
 # ---- long lines in diagnostics ------------------------------------------------------
 
 # A 10 MB label value printed 31 MB of errors (the message, the line and the
