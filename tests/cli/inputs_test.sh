@@ -99,6 +99,21 @@ expect_rc 2
 expect_err "'$tmp/blank.policy' is 100 MiB; membrane reads a policy file of at most 16 MiB"
 finish "check refuses a policy file past the cap"
 
+# A policy file at a git revision has the same cap as one on disk.
+mkdir -p "$tmp/repo"
+(
+  cd "$tmp/repo" && git init -q && git config user.email t@example.invalid && git config user.name t &&
+    { echo 'policy p { selects {} ingress {} }'; head -c 17000000 /dev/zero | tr '\0' ' '; } >big.policy &&
+    git add big.policy && git commit -q -m big
+) || fail "cannot make the scratch repository"
+echo 'policy p { selects {} ingress {} }' >"$tmp/repo/small.policy"
+last_cmd="membranec diff git:HEAD:big.policy small.policy (in the repository)"
+(cd "$tmp/repo" && timeout 20 "$membranec" diff git:HEAD:big.policy small.policy </dev/null >"$out" 2>"$err")
+rc=$?
+expect_rc 2
+expect_err "cannot read 'big.policy' at git revision 'HEAD': larger than 16 MiB, the most membrane reads of a policy file"
+finish "diff refuses a policy file past the cap at a git revision"
+
 # ---- compile -o DIR ------------------------------------------------------------------
 
 # Any folder holding a file named manifest.json was replaced whole.
