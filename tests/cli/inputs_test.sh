@@ -89,21 +89,21 @@ last_cmd="membranec fmt - </dev/zero"
 timeout 20 "$membranec" fmt - </dev/zero >"$out" 2>"$err"
 rc=$?
 expect_rc 2
-expect_err "membranec: error: standard input is larger than 16 MiB; membrane reads a policy file of at most 16 MiB"
+expect_err "membranec: error: standard input is larger than 8 MiB; membrane reads a policy file of at most 8 MiB"
 finish "fmt stops reading an endless standard input at the cap"
 
 # 100 MB of whitespace peaked at 2.2 GB; past the cap it is not read at all.
 truncate -s 100M "$tmp/blank.policy"
 run_bounded check "$tmp/blank.policy"
 expect_rc 2
-expect_err "'$tmp/blank.policy' is 100 MiB; membrane reads a policy file of at most 16 MiB"
+expect_err "'$tmp/blank.policy' is 100 MiB; membrane reads a policy file of at most 8 MiB"
 finish "check refuses a policy file past the cap"
 
 # A policy file at a git revision has the same cap as one on disk.
 mkdir -p "$tmp/repo"
 (
   cd "$tmp/repo" && git init -q && git config user.email t@example.invalid && git config user.name t &&
-    { echo 'policy p { selects {} ingress {} }'; head -c 17000000 /dev/zero | tr '\0' ' '; } >big.policy &&
+    { echo 'policy p { selects {} ingress {} }'; head -c 9000000 /dev/zero | tr '\0' ' '; } >big.policy &&
     git add big.policy && git commit -q -m big
 ) || fail "cannot make the scratch repository"
 echo 'policy p { selects {} ingress {} }' >"$tmp/repo/small.policy"
@@ -111,7 +111,7 @@ last_cmd="membranec diff git:HEAD:big.policy small.policy (in the repository)"
 (cd "$tmp/repo" && timeout 20 "$membranec" diff git:HEAD:big.policy small.policy </dev/null >"$out" 2>"$err")
 rc=$?
 expect_rc 2
-expect_err "cannot read 'big.policy' at git revision 'HEAD': larger than 16 MiB, the most membrane reads of a policy file"
+expect_err "cannot read 'big.policy' at git revision 'HEAD': larger than 8 MiB, the most membrane reads of a policy file"
 finish "diff refuses a policy file past the cap at a git revision"
 
 # ---- compile -o DIR ------------------------------------------------------------------
@@ -139,10 +139,10 @@ finish "compile -o replaces its own earlier output as a whole"
 # ---- long lines in diagnostics ------------------------------------------------------
 
 # A 10 MB label value printed 31 MB of errors (the message, the line and the
-# caret line each held it whole).
+# caret line each held it whole); 7 MB stays under the policy file cap.
 {
   printf 'policy p {\n  selects { app = '
-  head -c 10000000 /dev/zero | tr '\0' 'v'
+  head -c 7000000 /dev/zero | tr '\0' 'v'
   printf ' }\n  ingress {}\n}\n'
 } >"$tmp/long.policy"
 run check "$tmp/long.policy"
@@ -151,6 +151,6 @@ expect_err "long.policy:2:13: error: invalid label value 'vvvvvvvvvv"
 expect_err "...': is longer than 63 characters"
 size=$(wc -c <"$err")
 ((size < 2000)) || fail "stderr is $size bytes, expected a few lines"
-finish "a 10 MB label value is reported in a few short lines"
+finish "a 7 MB label value is reported in a few short lines"
 
 summary

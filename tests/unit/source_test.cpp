@@ -62,7 +62,7 @@ TEST(SourceManager, RefusesPolicyFilesPastTheCap) {
   SourceManager sources;
   std::string error;
   EXPECT_FALSE(sources.load(dir / "big.policy", &error));
-  EXPECT_EQ(error, "'" + (dir / "big.policy") + "' is 17 MiB; membrane reads a policy file of at most 16 MiB");
+  EXPECT_EQ(error, "'" + (dir / "big.policy") + "' is 9 MiB; membrane reads a policy file of at most 8 MiB");
   // Other kinds of input name themselves and have caps of their own.
   auto id = sources.load(dir / "big.policy", &error, kMaxManifestFileBytes, "a Kubernetes manifest");
   EXPECT_TRUE(id) << error;
