@@ -136,4 +136,28 @@ std::string generateInventory(const std::string& subjectPrefix, size_t subjects)
   return j.str();
 }
 
+std::string generateSmallPolicy(size_t i) {
+  std::ostringstream p;
+  p << "namespace ns" << i % 50 << "\n\npolicy p" << i << " {\n  selects { app = a" << i % 1000
+    << " }\n  ingress {\n    allow from pods { app = b" << i % 997 << " } on tcp/8080\n  }\n  egress {\n"
+    << "    allow to cidr 198.18." << i % 256 << ".0/24 on tcp/443\n  }\n}\n";
+  return p.str();
+}
+
+std::string generateLargeInventory(size_t endpoints) {
+  std::string j = "{\"endpoints\": [\n";
+  j.reserve(endpoints * 190);
+  for (size_t i = 0; i < endpoints; ++i) {
+    std::ostringstream e;
+    e << (i ? ",\n" : "") << R"(  {"name": "pod-)" << i << R"(", "namespace": "ns)" << i % 50
+      << R"(", "labels": {"app": "a)" << i % 1000 << R"(", "tier": "t)" << i % 7 << R"("}, "addresses": [")"
+      << "2001:2:0:" << std::hex << (i >> 16) << ":1::" << (i & 0xffff) << std::dec << '"';
+    if (i < 65536) e << ", \"198.18." << i / 256 << "." << i % 256 << '"';
+    e << R"(], "ports": [{"name": "http", "port": 8080}]})";
+    j += e.str();
+  }
+  j += "\n]}\n";
+  return j;
+}
+
 }  // namespace membrane::bench

@@ -49,6 +49,14 @@ inline constexpr unsigned kPortPeers = 400;
 std::string generatePortPolicy(size_t rules, PortVocabulary v, uint32_t seed);
 std::string generatePortInventory();
 
+// Inputs at scale (section 3, "Reading inputs at scale"): policy i of a set
+// of small policies, one rule each way, in one of 50 namespaces; and an
+// inventory of `endpoints` endpoints in membrane's format, each with its own
+// IPv6 address in 2001:2::/48 (the first 65,536 also with an IPv4 one in
+// 198.18.0.0/15), labels app = a<i % 1000>, a named port.
+std::string generateSmallPolicy(size_t i);
+std::string generateLargeInventory(size_t endpoints);
+
 // The IPv4 / IPv6 address of subject i and of client i.
 std::string subjectAddress(size_t i, bool v6);
 std::string clientAddress(size_t i, bool v6);

@@ -558,11 +558,8 @@ std::string verdictText(const SideExplanation& s) {
 std::string snippet(const RuleVerdict& r, const std::string& indent) {
   std::string out = indent + r.location + ": " + r.text + "  [" + r.policy + "]\n";
   if (r.sourceLine.empty()) return out;
-  std::string caret;
-  for (uint32_t i = 1; i < r.column && i - 1 < r.sourceLine.size(); ++i)
-    caret += r.sourceLine[i - 1] == '\t' ? '\t' : ' ';
-  caret += "^" + std::string(r.length > 0 ? r.length - 1 : 0, '~');
-  return out + indent + "  " + r.sourceLine + "\n" + indent + "  " + caret + "\n";
+  SourceExcerpt e = excerpt(r.sourceLine, r.column, r.length);
+  return out + indent + "  " + e.line + "\n" + indent + "  " + e.caret + "\n";
 }
 
 }  // namespace

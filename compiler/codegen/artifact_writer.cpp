@@ -14,7 +14,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "abi/datapath.h"
+#include "io/file.h"
 
 namespace membrane::codegen {
 
@@ -167,6 +170,53 @@ bool writeFile(const fs::path& path, const std::string& data, std::string* error
   return ok;
 }
 
+// The names writeArtifacts gives files: manifest.json and class-N.o, .ll, .s.
+bool isArtifactName(const std::string& name) {
+  if (name == "manifest.json") return true;
+  if (!name.starts_with("class-")) return false;
+  size_t dot = name.find('.');
+  if (dot == std::string::npos || dot == 6) return false;
+  std::string ext = name.substr(dot);
+  bool digits = std::all_of(name.begin() + 6, name.begin() + static_cast<std::ptrdiff_t>(dot),
+                            [](char c) { return c >= '0' && c <= '9'; });
+  return digits && (ext == ".o" || ext == ".ll" || ext == ".s");
+}
+
+// Whether `dir`, an existing non-empty directory, is earlier output that may
+// be replaced as a whole: its manifest.json says it is membrane's
+// ("format": "membrane-artifacts") and every other entry is a plain file
+// named like membrane's. Anything else, a folder of a web app that happens to
+// hold a manifest.json say, is refused: `error` says why.
+bool isMembraneOutput(const fs::path& dir, const std::string& dirName, std::string* error) {
+  auto refuse = [&](const std::string& why) {
+    if (error) *error = "'" + dirName + "' " + why + "; refusing to replace it";
+    return false;
+  };
+  std::error_code ec;
+  std::vector<std::string> foreign;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    // symlink_status: a link is not one of membrane's files, whatever it names.
+    if (!isArtifactName(name) || !fs::is_regular_file(it->symlink_status(ec))) foreign.push_back(name);
+  }
+  if (ec) return refuse("cannot be listed (" + ec.message() + ")");
+  if (!foreign.empty()) {
+    std::sort(foreign.begin(), foreign.end());
+    std::string list = "'" + foreign[0] + "'";
+    if (foreign.size() > 1) list += " and " + std::to_string(foreign.size() - 1) + " more";
+    return refuse("is not membrane's output: it holds " + list + ", which membrane does not write");
+  }
+  std::string why;
+  auto text = io::readRegularFile((dir / "manifest.json").string(), kMaxManifestBytes, "a manifest", &why);
+  if (!text) return refuse("holds no readable manifest.json (" + why + ")");
+  nlohmann::json manifest = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  const nlohmann::json* format = manifest.is_object() && manifest.contains("format") ? &manifest["format"] : nullptr;
+  if (!format || !format->is_string() || format->get<std::string>() != artifacts::kFormatName)
+    return refuse(std::string("holds a manifest.json that is not membrane's (no \"format\": \"") +
+                  artifacts::kFormatName + "\")");
+  return true;
+}
+
 }  // namespace
 
 bool writeArtifacts(const std::string& dirName, const Artifacts& artifacts, std::string* error) {
@@ -177,10 +227,7 @@ bool writeArtifacts(const std::string& dirName, const Artifacts& artifacts, std:
       if (error) *error = "'" + dirName + "' exists and is not a directory";
       return false;
     }
-    if (!fs::is_empty(dir, ec) && !fs::exists(dir / "manifest.json", ec)) {
-      if (error) *error = "'" + dirName + "' is not empty and holds no membrane output (no manifest.json); refusing to replace it";
-      return false;
-    }
+    if (!fs::is_empty(dir, ec) && !isMembraneOutput(dir, dirName, error)) return false;
   }
   fs::path parent = dir.parent_path();
   fs::create_directories(parent, ec);

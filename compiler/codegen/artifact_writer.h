@@ -53,10 +53,16 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
 // The object file name of a class.
 std::string objectName(uint32_t classId);
 
+// The largest manifest.json writeArtifacts reads to tell earlier output from
+// a foreign directory.
+inline constexpr size_t kMaxManifestBytes = size_t{64} << 20;
+
 // Writes manifest.json, the objects and any --emit files into `dir`, replacing
 // a previous membrane output there. Everything is written to a temporary
 // sibling directory first and renamed into place, so a failure leaves `dir`
-// as it was. Refuses a non-empty `dir` that holds no manifest.json.
+// as it was. A non-empty `dir` is replaced only if it is membrane's output:
+// a manifest.json whose "format" is "membrane-artifacts" and nothing but
+// class-N.o/.ll/.s files besides; anything else is refused and left alone.
 bool writeArtifacts(const std::string& dir, const Artifacts& artifacts, std::string* error);
 
 }  // namespace membrane::codegen

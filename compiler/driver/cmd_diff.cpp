@@ -9,6 +9,7 @@
 
 #include "analysis/diff.h"
 #include "driver/command_support.h"
+#include "io/file.h"
 
 namespace membrane::driver {
 
@@ -24,9 +25,13 @@ std::string shellQuoted(const std::string& s) {
   return q + "'";
 }
 
+// File names under a path at a revision: far more than any repository has.
+constexpr size_t kMaxListingBytes = size_t{64} << 20;
+
 // Runs a git command (arguments quoted for the shell) and captures its
-// standard output; git's own messages go to our standard error.
-bool runGit(const std::vector<std::string>& args, std::string& out) {
+// standard output, at most `maxBytes` of it (past that the command fails, as
+// a file past its cap does); git's own messages go to our standard error.
+bool runGit(const std::vector<std::string>& args, std::string& out, size_t maxBytes = kMaxPolicyFileBytes) {
   std::string cmd = "git";
   for (const auto& a : args) cmd += " " + shellQuoted(a);
   FILE* pipe = popen(cmd.c_str(), "r");
@@ -34,9 +39,9 @@ bool runGit(const std::vector<std::string>& args, std::string& out) {
   char buf[65536];
   size_t n;
   out.clear();
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
-  int status = pclose(pipe);
-  return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  while (out.size() <= maxBytes && (n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  int status = pclose(pipe);  // git stops on the closed pipe if it had more
+  return out.size() <= maxBytes && status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 // A version given as `git:REV:PATH`: the policy files under PATH (a file or a
@@ -46,7 +51,7 @@ bool runGit(const std::vector<std::string>& args, std::string& out) {
 bool loadFromGit(const std::string& rev, const std::string& path,
                  std::vector<std::pair<std::string, std::string>>& files, std::vector<std::string>& errors) {
   std::string listing;
-  if (!runGit({"ls-tree", "-r", "--name-only", "--full-name", rev, "--", path}, listing)) {
+  if (!runGit({"ls-tree", "-r", "--name-only", "--full-name", rev, "--", path}, listing, kMaxListingBytes)) {
     errors.push_back("cannot list '" + path + "' at git revision '" + rev + "'");
     return false;
   }
@@ -72,7 +77,10 @@ bool loadFromGit(const std::string& rev, const std::string& path,
   for (const auto& name : names) {
     std::string text;
     if (!runGit({"show", rev + ":" + name}, text)) {
-      errors.push_back("cannot read '" + name + "' at git revision '" + rev + "'");
+      errors.push_back("cannot read '" + name + "' at git revision '" + rev + "'" +
+                       (text.size() > kMaxPolicyFileBytes
+                            ? ": larger than " + io::sizeText(kMaxPolicyFileBytes) + ", the most membrane reads of a policy file"
+                            : ""));
       return false;
     }
     files.emplace_back(rev + ":" + name, std::move(text));

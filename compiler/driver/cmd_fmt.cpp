@@ -9,13 +9,13 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
-#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "driver/pipeline.h"
 #include "format/formatter.h"
+#include "io/file.h"
 
 namespace membrane::driver {
 
@@ -91,6 +91,26 @@ bool replaceFile(const std::string& path, const std::string& text, std::string* 
   return true;
 }
 
+// Standard input, with the same cap as a policy file: `fmt - </dev/zero`
+// must end.
+std::optional<std::string> readStdin(std::string* error) {
+  std::string text;
+  char buf[65536];
+  while (std::cin.read(buf, sizeof buf) || std::cin.gcount() > 0) {
+    text.append(buf, static_cast<size_t>(std::cin.gcount()));
+    if (text.size() > kMaxPolicyFileBytes) {
+      *error = "standard input is larger than " + io::sizeText(kMaxPolicyFileBytes) +
+               "; membrane reads a policy file of at most " + io::sizeText(kMaxPolicyFileBytes);
+      return std::nullopt;
+    }
+  }
+  if (std::cin.bad()) {
+    *error = "cannot read standard input";
+    return std::nullopt;
+  }
+  return text;
+}
+
 std::string diffLabel(const std::string& side, const std::string& path) {
   return !path.empty() && path[0] == '/' ? path : side + path;
 }
@@ -120,9 +140,7 @@ int runFmt(const FmtOptions& opts) {
     std::optional<FileId> id;
     std::string error;
     if (file == "-") {
-      std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-      if (std::cin.bad()) error = "cannot read standard input";
-      else id = sources.add("<stdin>", std::move(text));
+      if (auto text = readStdin(&error)) id = sources.add("<stdin>", std::move(*text));
     } else {
       id = sources.load(file, &error);
     }

@@ -45,13 +45,17 @@ int runImport(const ImportOptions& opts) {
   std::vector<std::string> files = expandInputPaths(opts.paths, errors);
   std::vector<FileId> ids;
   for (const auto& f : files) {
-    if (!k8s::isManifestPath(f)) {
-      errors.push_back("'" + f + "' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind)");
-      continue;
-    }
+    // Loaded before a *.json is read to tell a manifest from other JSON, so
+    // that a FIFO or a device is refused before anything reads it.
     std::string error;
-    if (auto id = c.sources.load(f, &error)) ids.push_back(*id);
-    else errors.push_back(error);
+    std::optional<FileId> id;
+    if (hasManifestExtension(f) && !(id = loadInput(c.sources, f, &error))) {
+      errors.push_back(error);
+    } else if (!id || !k8s::isManifestPath(f)) {
+      errors.push_back("'" + f + "' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind)");
+    } else {
+      ids.push_back(*id);
+    }
   }
   auto fail = [&](int rc) {
     for (const auto& e : errors) std::cerr << "membranec: error: " << e << "\n";

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 
 #include "frontend/parser.h"
 #include "k8s/import.h"
@@ -47,17 +48,23 @@ std::vector<std::string> expandPaths(const std::vector<std::string>& paths, std:
     out.insert(out.end(), found.begin(), found.end());
   }
   // The same file named twice (e.g. a file and its directory) is read once.
-  std::vector<std::string> unique;
-  for (const auto& f : out) {
-    auto canon = fs::weakly_canonical(f);
-    bool dup = std::any_of(unique.begin(), unique.end(),
-                           [&](const std::string& u) { return fs::weakly_canonical(u) == canon; });
-    if (!dup) unique.push_back(f);
-  }
-  return unique;
+  return uniquePaths(out, [](const std::string& path) {
+    std::error_code ec;
+    fs::path canon = fs::weakly_canonical(path, ec);
+    return ec ? path : canon.string();
+  });
 }
 
 }  // namespace
+
+std::vector<std::string> uniquePaths(const std::vector<std::string>& paths,
+                                     const std::function<std::string(const std::string&)>& canonical) {
+  std::vector<std::string> unique;
+  std::set<std::string> seen;
+  for (const auto& f : paths)
+    if (seen.insert(canonical(f)).second) unique.push_back(f);
+  return unique;
+}
 
 std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
   return expandPaths(paths, errors, false);
@@ -65,6 +72,19 @@ std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths
 
 std::vector<std::string> expandInputPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors) {
   return expandPaths(paths, errors, true);
+}
+
+bool hasManifestExtension(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
+  return ext == ".yaml" || ext == ".yml" || ext == ".json";
+}
+
+std::optional<FileId> loadInput(SourceManager& sources, const std::string& path, std::string* error) {
+  // By name, not content: reading a file to classify it would read a FIFO
+  // before it is refused.
+  if (hasManifestExtension(path))
+    return sources.load(path, error, kMaxManifestFileBytes, "a Kubernetes manifest");
+  return sources.load(path, error);
 }
 
 namespace {
@@ -140,7 +160,7 @@ void run(const Inputs& inputs, Compilation& c) {
   std::vector<FileId> ids, manifests;
   for (const auto& f : c.files) {
     std::string error;
-    if (auto id = c.sources.load(f, &error)) {
+    if (auto id = loadInput(c.sources, f, &error)) {
       (k8s::isManifestPath(f) ? manifests : ids).push_back(*id);
     } else {
       c.inputErrors.push_back(error);

@@ -4,6 +4,7 @@
 // stage that had any, so later stages only ever see valid input.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,10 +43,23 @@ struct Compilation {
 // keeps files as given. Missing paths are input errors.
 std::vector<std::string> expandPolicyPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors);
 
+// `paths` without the ones that name a file named before: equal after
+// `canonical` (weakly_canonical for files), the first one kept, in order.
+std::vector<std::string> uniquePaths(const std::vector<std::string>& paths,
+                                     const std::function<std::string(const std::string&)>& canonical);
+
 // Like expandPolicyPaths, but directories also yield Kubernetes manifests
 // (*.yaml, *.yml, and *.json files with `apiVersion` or `kind`; see
 // k8s::isManifestPath).
 std::vector<std::string> expandInputPaths(const std::vector<std::string>& paths, std::vector<std::string>& errors);
+
+// *.yaml, *.yml and *.json: what may be a Kubernetes manifest, by name alone.
+bool hasManifestExtension(const std::string& path);
+
+// Loads one input path into `sources`: a Kubernetes manifest (*.yaml, *.yml,
+// *.json) up to kMaxManifestFileBytes, anything else as a policy file up to
+// kMaxPolicyFileBytes. Paths that are not regular files are refused.
+std::optional<FileId> loadInput(SourceManager& sources, const std::string& path, std::string* error);
 
 // Runs the stages up to and including IR lowering (always run; without an
 // inventory the IR has classes for no endpoints).

@@ -8,6 +8,7 @@
 #include "MembraneLexer.h"
 #include "MembraneParser.h"
 #include "antlr4-runtime.h"
+#include "frontend/input_stream.h"
 #include "frontend/parser.h"
 
 namespace membrane::format {
@@ -68,7 +69,7 @@ size_t displayWidth(const std::string& s) {
 // Every non-whitespace token as (type, text), comments normalized: two texts
 // with the same signature are the same program with the same comments.
 std::vector<std::pair<size_t, std::string>> signature(const std::string& text) {
-  antlr4::ANTLRInputStream input(text);
+  frontend::Utf8InputStream input(text);
   grammar::MembraneLexer lexer(&input);
   lexer.removeErrorListeners();
   std::vector<std::pair<size_t, std::string>> out;
@@ -335,7 +336,7 @@ class Formatter {
 };
 
 std::string formatParsed(const std::string& text) {
-  antlr4::ANTLRInputStream input(text);
+  frontend::Utf8InputStream input(text);
   grammar::MembraneLexer lexer(&input);
   antlr4::CommonTokenStream stream(&lexer);
   P parser(&stream);

@@ -6,6 +6,7 @@
 #include "MembraneParser.h"
 #include "antlr4-runtime.h"
 #include "frontend/ast_builder.h"
+#include "frontend/input_stream.h"
 #include "support/utf8.h"
 
 namespace membrane::frontend {
@@ -131,6 +132,50 @@ class DiagnosticErrorListener : public antlr4::BaseErrorListener {
   std::set<uint32_t> reported_;
 };
 
+// The lexer's tokens without the hidden channel. The parser never looks at
+// whitespace and comments (the formatter lexes for itself), and every token
+// kept costs about 150 bytes: half of a typical file's tokens are whitespace,
+// all of a file of comments.
+class DefaultChannelOnly : public antlr4::TokenSource {
+ public:
+  explicit DefaultChannelOnly(antlr4::Lexer& lexer) : lexer_(lexer) {}
+  std::unique_ptr<antlr4::Token> nextToken() override {
+    for (;;) {
+      auto t = lexer_.nextToken();
+      if (t->getChannel() == antlr4::Token::DEFAULT_CHANNEL || t->getType() == antlr4::Token::EOF) return t;
+    }
+  }
+  size_t getLine() const override { return lexer_.getLine(); }
+  size_t getCharPositionInLine() override { return lexer_.getCharPositionInLine(); }
+  antlr4::CharStream* getInputStream() override { return lexer_.getInputStream(); }
+  std::string getSourceName() override { return lexer_.getSourceName(); }
+  antlr4::TokenFactory<antlr4::CommonToken>* getTokenFactory() override { return lexer_.getTokenFactory(); }
+
+ private:
+  antlr4::Lexer& lexer_;
+};
+
+// The parser descends once per nested `{` (the bodies of `with NAME { ... }`
+// nest freely), so 70,000 of them overflowed the stack, and ANTLR's error
+// recovery costs the square of the depth at each error. Real policies nest
+// four or five levels; the lexed tokens are checked before parsing, so the
+// parser never sees a deeper file. Returns false (reported at the first `{`
+// past the limit) when the file nests too deep.
+bool nestingWithinLimit(antlr4::CommonTokenStream& tokens, const BuildContext& ctx) {
+  tokens.fill();
+  size_t depth = 0;
+  for (antlr4::Token* t : tokens.getTokens()) {
+    if (t->getStopIndex() != t->getStartIndex()) continue;
+    std::string text = t->getText();
+    if (text == "}" && depth > 0) --depth;
+    if (text != "{" || ++depth <= kMaxNesting) continue;
+    ctx.diags.error(ctx.rangeOf(t, t), "blocks nest deeper than " + std::to_string(kMaxNesting),
+                    "policies need a few levels; look for a `}` missing further up");
+    return false;
+  }
+  return true;
+}
+
 class ItemListener : public antlr4::tree::ParseTreeListener {
  public:
   explicit ItemListener(DiagnosticErrorListener& errors) : errors_(errors) {}
@@ -157,13 +202,15 @@ std::optional<ast::File> parseFile(FileId file, const SourceManager& sources, Di
   OffsetMap offsets(text);
   BuildContext ctx{file, sources, diags, offsets};
 
-  antlr4::ANTLRInputStream input(text);
+  Utf8InputStream input(text);
   grammar::MembraneLexer lexer(&input);
-  antlr4::CommonTokenStream tokens(&lexer);
+  DefaultChannelOnly visible(lexer);
+  antlr4::CommonTokenStream tokens(&visible);
   grammar::MembraneParser parser(&tokens);
   DiagnosticErrorListener listener(ctx);
   lexer.removeErrorListeners();
   lexer.addErrorListener(&listener);
+  if (!nestingWithinLimit(tokens, ctx)) return std::nullopt;
   parser.removeErrorListeners();
   parser.addErrorListener(&listener);
   ItemListener items(listener);

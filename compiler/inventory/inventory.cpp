@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
+#include <functional>
 #include <initializer_list>
+#include <iterator>
 #include <map>
-#include <memory>
+#include <numeric>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -15,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/file.h"
 #include "support/diagnostics.h"
 
 namespace membrane::inventory {
@@ -151,6 +151,11 @@ class Reader {
     return v.get_ref<const std::string&>();
   }
 
+  bool boolean(const json& v, const std::string& path) const {
+    expectType(v, json::value_t::boolean, "boolean", path);
+    return v.get<bool>();
+  }
+
   const std::string& name(const json& v, const std::string& path) const {
     const std::string& s = string(v, path);
     if (s.empty()) fail(path, "must not be empty");
@@ -210,7 +215,15 @@ struct Loaded {
     std::string path;
   };
   std::vector<Ns> namespaces;
-  std::vector<Ep> endpoints;
+  // Endpoints and their JSON paths apart, so that the endpoints can become
+  // the inventory's without a copy.
+  std::vector<Endpoint> endpoints;
+  std::vector<std::string> endpointPaths;
+
+  void add(Ep&& e) {
+    endpoints.push_back(std::move(e.ep));
+    endpointPaths.push_back(std::move(e.path));
+  }
 };
 
 std::string protocolName(uint8_t p) { return p == 6 ? "TCP" : p == 17 ? "UDP" : "SCTP"; }
@@ -286,11 +299,13 @@ void readMembraneEndpoint(const Reader& r, const std::string& file, const json& 
   }
   e.ep.workload = e.ep.name;
   if (const json* w = r.find(v, "workload", false)) e.ep.workload = r.name(*w, member(path, "workload"));
-  out.endpoints.push_back(std::move(e));
+  out.add(std::move(e));
 }
 
+void checkMembraneTopLevel(const Reader& r, const json& root) { r.checkKeys(root, "", {"namespaces", "endpoints"}); }
+
 void readMembrane(const Reader& r, const std::string& file, const json& root, Loaded& out) {
-  r.checkKeys(root, "", {"namespaces", "endpoints"});
+  checkMembraneTopLevel(r, root);
   if (const json* nss = r.find(root, "namespaces", false)) {
     r.array(*nss, "namespaces");
     for (size_t i = 0; i < nss->size(); ++i)
@@ -365,9 +380,25 @@ void readPod(const Reader& r, const std::string& file, const json& pod, const st
   if (const json* l = r.find(meta, "labels", true)) e.ep.labels = r.labelSet(*l, member(metaPath, "labels"));
   e.ep.workload = podWorkload(r, meta, metaPath, e.ep.name, e.ep.labels);
 
-  if (const json* status = r.find(pod, "status", true)) {
+  // A hostNetwork pod's address is its node's: traffic from it is the node's
+  // (the `host` entity), and the node loader would otherwise take the node's
+  // address for this pod's. A finished pod's address may already be another
+  // pod's. Neither has an address of its own.
+  bool ownAddress = true;
+  if (const json* spec = r.find(pod, "spec", true)) {
+    if (const json* h = r.find(r.object(*spec, member(path, "spec")), "hostNetwork", true))
+      ownAddress &= !r.boolean(*h, member(member(path, "spec"), "hostNetwork"));
+  }
+  const json* status = r.find(pod, "status", true);
+  if (status) {
+    if (const json* phase = r.find(r.object(*status, member(path, "status")), "phase", true)) {
+      const std::string& p = r.string(*phase, member(member(path, "status"), "phase"));
+      ownAddress &= p != "Succeeded" && p != "Failed";
+    }
+  }
+
+  if (status && ownAddress) {
     std::string sp = member(path, "status");
-    r.object(*status, sp);
     const json* ips = r.find(*status, "podIPs", true);
     if (ips && !r.array(*ips, member(sp, "podIPs")).empty()) {
       for (size_t i = 0; i < ips->size(); ++i) {
@@ -410,7 +441,7 @@ void readPod(const Reader& r, const std::string& file, const json& pod, const st
       }
     }
   }
-  out.endpoints.push_back(std::move(e));
+  out.add(std::move(e));
 }
 
 void readKubeNamespace(const Reader& r, const json& obj, const std::string& path, Loaded& out) {
@@ -425,37 +456,48 @@ void readKubeNamespace(const Reader& r, const json& obj, const std::string& path
 
 const std::vector<std::string> kTopLevelKinds = {"List", "PodList", "NamespaceList", "Pod", "Namespace"};
 
-void readKubectl(const Reader& r, const std::string& file, const json& root, Loaded& out) {
+// The top-level kind, checked.
+std::string kubectlKind(const Reader& r, const json& root) {
   const json* kindValue = r.find(root, "kind", true);
   if (!kindValue) r.fail("", "missing \"kind\" (expected List, PodList, NamespaceList, Pod or Namespace)");
   const std::string& kind = r.string(*kindValue, "kind");
-  if (kind == "Pod") return readPod(r, file, root, "", out);
-  if (kind == "Namespace") return readKubeNamespace(r, root, "", out);
-  if (kind != "List" && kind != "PodList" && kind != "NamespaceList") {
+  if (kind != "List" && kind != "PodList" && kind != "NamespaceList" && kind != "Pod" && kind != "Namespace") {
     std::string hint = suggest(kind, kTopLevelKinds);
     r.fail("kind", "unsupported kind " + quote(kind) +
                        (hint.empty() ? " (expected List, PodList, NamespaceList, Pod or Namespace)"
                                      : " (did you mean " + quote(hint) + "?)"));
   }
-  // The API server omits kind on items of a typed list; `kubectl get -o json`
-  // always sets it.
-  std::string implied = kind == "PodList" ? "Pod" : kind == "NamespaceList" ? "Namespace" : "";
+  return kind;
+}
+
+// The kind of the items of a list: the API server omits kind on items of a
+// typed list; `kubectl get -o json` always sets it.
+std::string impliedItemKind(const std::string& listKind) {
+  return listKind == "PodList" ? "Pod" : listKind == "NamespaceList" ? "Namespace" : "";
+}
+
+void readKubectlItem(const Reader& r, const std::string& file, const json& value, const std::string& path,
+                     const std::string& implied, Loaded& out) {
+  const json& item = r.object(value, path);
+  std::string itemKind = implied;
+  if (const json* k = r.find(item, "kind", true)) itemKind = r.string(*k, member(path, "kind"));
+  if (itemKind.empty()) r.fail(path, "missing \"kind\"");
+  if (itemKind == "Pod")
+    readPod(r, file, item, path, out);
+  else if (itemKind == "Namespace")
+    readKubeNamespace(r, item, path, out);
+  // Other kinds (Services, Deployments, ...) may share the list; they carry
+  // no endpoint addresses we could use.
+}
+
+void readKubectl(const Reader& r, const std::string& file, const json& root, Loaded& out) {
+  std::string kind = kubectlKind(r, root);
+  if (kind == "Pod") return readPod(r, file, root, "", out);
+  if (kind == "Namespace") return readKubeNamespace(r, root, "", out);
   const json* items = r.find(root, "items", true);
   if (!items) return;
   r.array(*items, "items");
-  for (size_t i = 0; i < items->size(); ++i) {
-    std::string ip = element("items", i);
-    const json& item = r.object((*items)[i], ip);
-    std::string itemKind = implied;
-    if (const json* k = r.find(item, "kind", true)) itemKind = r.string(*k, member(ip, "kind"));
-    if (itemKind.empty()) r.fail(ip, "missing \"kind\"");
-    if (itemKind == "Pod")
-      readPod(r, file, item, ip, out);
-    else if (itemKind == "Namespace")
-      readKubeNamespace(r, item, ip, out);
-    // Other kinds (Services, Deployments, ...) may share the list; they carry
-    // no endpoint addresses we could use.
-  }
+  for (size_t i = 0; i < items->size(); ++i) readKubectlItem(r, file, (*items)[i], element("items", i), impliedItemKind(kind), out);
 }
 
 // ---- parsing --------------------------------------------------------------------------
@@ -499,113 +541,285 @@ size_t findNumberLiteral(const std::string& text, std::string_view literal) {
   return std::string::npos;
 }
 
-// nlohmann keeps the last of duplicate keys; like an unknown key, a repeated
-// one usually means an edit went wrong, so it is reported. The parse callback
-// sees events without positions, so the JSON path is tracked here.
-class DuplicateKeyFinder {
+// ---- reading a file -------------------------------------------------------------------
+//
+// A file is parsed twice with nlohmann's SAX interface, and never into one
+// document: a million endpoints took 1.2 GB as a document, more than the
+// endpoints themselves.
+//  1. OutlineScanner checks the syntax and repeated keys and outlines the top
+//     level (its keys, with scalar values such as "kind" and containers
+//     emptied), so the format is known, and mistakes there are reported,
+//     before anything is read.
+//  2. DocumentBuilder builds the document, except that each element of the
+//     top-level arrays of entries ("namespaces" and "endpoints", or kubectl's
+//     "items") is handed to its reader as soon as it is complete, and dropped.
+//     The rest is read as before, with those arrays left empty.
+// (nlohmann's callback parser, which this replaces, also scanned the whole
+// enclosing array after every object it ended: quadratic, 3 minutes for a
+// million endpoints.)
+
+class OutlineScanner {
  public:
-  bool operator()(int, json::parse_event_t event, json& value) {
-    using E = json::parse_event_t;
-    if (found_) return true;
-    switch (event) {
-      case E::object_start:
-      case E::array_start:
-        enterValue();
-        frames_.push_back({event == E::object_start, {}, {}, 0});
-        break;
-      case E::object_end:
-      case E::array_end:
-        if (!frames_.empty()) frames_.pop_back();
-        break;
-      case E::key: {
-        Frame& f = frames_.back();
-        f.key = value.get<std::string>();
-        if (!f.keys.insert(f.key).second) {
-          found_ = true;
-          firstPath_ = objectPath();
-          firstKey_ = f.key;
-        }
-        break;
-      }
-      case E::value:
-        enterValue();
-        break;
+  using string_t = json::string_t;
+
+  bool null() { return value(nullptr); }
+  bool boolean(bool v) { return value(v); }
+  bool number_integer(json::number_integer_t v) { return value(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return value(v); }
+  bool number_float(json::number_float_t v, const string_t&) { return value(v); }
+  bool string(string_t& v) { return value(std::move(v)); }
+  bool binary(json::binary_t&) { return value(json::binary({})); }
+  bool start_object(size_t) { return open(true); }
+  bool start_array(size_t) { return open(false); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+
+  // A repeated key is reported (nlohmann keeps the last copy; like an
+  // unknown key, a repeat usually means an edit went wrong).
+  bool key(string_t& k) {
+    Frame& f = frames_.back();
+    if (!duplicate_ && !f.keys.insert(k).second) {
+      duplicate_ = true;
+      duplicatePath_ = path();
+      duplicateKey_ = k;
+    }
+    f.key = std::move(k);
+    return true;
+  }
+
+  bool parse_error(size_t position, const std::string&, const nlohmann::detail::exception& e) {
+    errorPosition_ = position;
+    errorId_ = e.id;
+    errorWhat_ = e.what();
+    return false;
+  }
+
+  const json& top() const { return top_; }
+  // Elements of each array at the top level, by its key.
+  const std::map<std::string, size_t>& elements() const { return elements_; }
+  bool duplicate() const { return duplicate_; }
+  const std::string& duplicatePath() const { return duplicatePath_; }
+  const std::string& duplicateKey() const { return duplicateKey_; }
+  size_t errorPosition() const { return errorPosition_; }
+  int errorId() const { return errorId_; }
+  const std::string& errorWhat() const { return errorWhat_; }
+
+ private:
+  struct Frame {
+    bool object;
+    std::set<std::string> keys;  // objects: keys so far
+    std::string key;             // objects: the last key
+    size_t count = 0;            // arrays: elements started
+  };
+
+  // A value starts (a scalar, or a container emptied): the root and the
+  // root's members go into the outline.
+  void starting(json&& outline) {
+    if (frames_.empty()) {
+      top_ = std::move(outline);
+    } else if (frames_.size() == 1 && frames_[0].object) {
+      top_[frames_[0].key] = std::move(outline);
+    } else if (frames_.size() == 2 && frames_[0].object && !frames_[1].object) {
+      ++elements_[frames_[0].key];
+    }
+    if (!frames_.empty() && !frames_.back().object) ++frames_.back().count;
+  }
+
+  bool value(json&& v) {
+    starting(std::move(v));
+    return true;
+  }
+
+  bool open(bool object) {
+    starting(object ? json::object() : json::array());
+    frames_.push_back({object, {}, {}, 0});
+    return true;
+  }
+
+  bool close() {
+    frames_.pop_back();
+    return true;
+  }
+
+  // The JSON path of the innermost (object) frame.
+  std::string path() const {
+    std::string p;
+    for (size_t i = 0; i + 1 < frames_.size(); ++i)
+      p = frames_[i].object ? member(p, frames_[i].key) : element(p, frames_[i].count - 1);
+    return p;
+  }
+
+  json top_;
+  std::map<std::string, size_t> elements_;
+  std::vector<Frame> frames_;
+  bool duplicate_ = false;
+  std::string duplicatePath_, duplicateKey_;
+  size_t errorPosition_ = 0;
+  int errorId_ = 0;
+  std::string errorWhat_;
+};
+
+// Builds a document from SAX events of text the scanner accepted. Elements
+// of the top-level arrays named in `streamed` go to `onElement` (key, index,
+// element) instead, one at a time.
+class DocumentBuilder {
+ public:
+  using string_t = json::string_t;
+  using ElementReader = std::function<void(const std::string&, size_t, const json&)>;
+
+  DocumentBuilder(std::set<std::string> streamed, ElementReader onElement)
+      : streamed_(std::move(streamed)), onElement_(std::move(onElement)) {}
+
+  bool null() { return add(nullptr); }
+  bool boolean(bool v) { return add(v); }
+  bool number_integer(json::number_integer_t v) { return add(v); }
+  bool number_unsigned(json::number_unsigned_t v) { return add(v); }
+  bool number_float(json::number_float_t v, const string_t&) { return add(v); }
+  bool string(string_t& v) { return add(std::move(v)); }
+  bool binary(json::binary_t& v) { return add(json::binary(std::move(v))); }
+  bool start_object(size_t) { return open(json::object()); }
+  bool start_array(size_t) { return open(json::array()); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(string_t& k) {
+    key_ = &(*open_.back())[k];
+    keys_.back() = std::move(k);
+    return true;
+  }
+  bool parse_error(size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+  json& root() { return root_; }
+
+ private:
+  // Inside a streamed array, directly: the next value is one of its elements.
+  bool inStreamedArray() const {
+    return open_.size() == 2 && open_[0]->is_object() && open_[1]->is_array() && streamed_.count(keys_[0]);
+  }
+
+  // Where the next value goes: the root, the member whose key came last, or
+  // the end of the enclosing array.
+  json* slot() {
+    if (open_.empty()) return &root_;
+    json& parent = *open_.back();
+    if (parent.is_object()) return key_;
+    parent.push_back(nullptr);
+    return &parent.back();
+  }
+
+  bool add(json&& v) {
+    if (inStreamedArray()) {
+      onElement_(keys_[0], elements_++, v);
+    } else {
+      *slot() = std::move(v);
     }
     return true;
   }
 
-  bool found() const { return found_; }
-  const std::string& path() const { return firstPath_; }
-  const std::string& key() const { return firstKey_; }
-
- private:
-  struct Frame {
-    bool isObject;
-    std::set<std::string> keys;
-    std::string key;
-    size_t count;  // elements started, for arrays
-  };
-
-  void enterValue() {
-    if (!frames_.empty() && !frames_.back().isObject) ++frames_.back().count;
+  bool open(json&& container) {
+    if (open_.size() == 1) elements_ = 0;  // a member of the root: maybe a streamed array
+    json* at = inStreamedArray() ? &element_ : slot();
+    *at = std::move(container);
+    open_.push_back(at);
+    keys_.emplace_back();
+    return true;
   }
 
-  // Path of the innermost object, where the duplicate is.
-  std::string objectPath() const {
-    std::string p;
-    for (size_t i = 0; i + 1 < frames_.size(); ++i)
-      p = frames_[i].isObject ? member(p, frames_[i].key) : element(p, frames_[i].count - 1);
-    return p;
+  bool close() {
+    bool element = open_.back() == &element_;
+    open_.pop_back();
+    keys_.pop_back();
+    if (element) {
+      onElement_(keys_[0], elements_++, element_);
+      element_ = nullptr;
+    }
+    return true;
   }
 
-  std::vector<Frame> frames_;
-  bool found_ = false;
-  std::string firstPath_, firstKey_;
+  std::set<std::string> streamed_;
+  ElementReader onElement_;
+  json root_;
+  json element_;                    // the streamed element being built
+  size_t elements_ = 0;             // elements of the current streamed array so far
+  std::vector<json*> open_;         // the containers being filled, outermost first
+  std::vector<std::string> keys_;   // per open container: its last key (objects)
+  json* key_ = nullptr;             // the member the last key named
 };
 
-json parse(const std::string& file, const std::string& text) {
-  DuplicateKeyFinder finder;
-  json root;
-  try {
-    root = json::parse(text,
-                       [&finder](int depth, json::parse_event_t e, json& v) { return finder(depth, e, v); });
-  } catch (const json::parse_error& e) {
-    // e.byte counts the offending character itself.
-    LineCol lc = lineColAt(text, e.byte > 0 ? e.byte - 1 : 0);
-    std::string what = e.what();
+// Pass 1: the outline, or the first syntax error or repeated key.
+struct Outline {
+  json top;                                // the root, its containers emptied
+  std::map<std::string, size_t> elements;  // elements of each top-level array
+};
+
+Outline outline(const std::string& file, const std::string& text) {
+  OutlineScanner scanner;
+  if (!json::sax_parse(text, &scanner)) {
+    const std::string& what = scanner.errorWhat();
+    if (scanner.errorId() == 406) {  // out_of_range: a number too large for a double
+      auto open = what.find('\''), close = what.rfind('\'');
+      std::string literal =
+          open != std::string::npos && close > open ? what.substr(open + 1, close - open - 1) : "";
+      std::string where = file;
+      if (size_t at = literal.empty() ? std::string::npos : findNumberLiteral(text, literal);
+          at != std::string::npos) {
+        LineCol lc = lineColAt(text, at);
+        where += ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
+      }
+      throw LoadError{where + ": invalid JSON: number " + literal + " is out of range"};
+    }
+    // The position counts the offending character itself.
+    LineCol lc = lineColAt(text, scanner.errorPosition() > 0 ? scanner.errorPosition() - 1 : 0);
     auto detail = what.find(": ");
     throw LoadError{file + ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column) +
                     ": invalid JSON: " + (detail == std::string::npos ? what : what.substr(detail + 2))};
-  } catch (const json::out_of_range& e) {
-    std::string what = e.what();
-    auto open = what.find('\''), close = what.rfind('\'');
-    std::string literal =
-        open != std::string::npos && close > open ? what.substr(open + 1, close - open - 1) : "";
-    std::string where = file;
-    if (size_t at = literal.empty() ? std::string::npos : findNumberLiteral(text, literal);
-        at != std::string::npos) {
-      LineCol lc = lineColAt(text, at);
-      where += ":" + std::to_string(lc.line) + ":" + std::to_string(lc.column);
-    }
-    throw LoadError{where + ": invalid JSON: number " + literal + " is out of range"};
   }
-  if (finder.found()) {
-    std::string where = finder.path().empty() ? "" : finder.path() + ": ";
-    throw LoadError{file + ": " + where + "duplicate key " + quote(finder.key())};
+  if (scanner.duplicate()) {
+    std::string where = scanner.duplicatePath().empty() ? "" : scanner.duplicatePath() + ": ";
+    throw LoadError{file + ": " + where + "duplicate key " + quote(scanner.duplicateKey())};
   }
-  return root;
+  return {scanner.top(), scanner.elements()};
 }
 
 void load(const std::string& file, const std::string& text, Loaded& out) {
-  json root = parse(file, text);
+  Outline o = outline(file, text);
+  const json& top = o.top;
   Reader r(file);
-  if (!root.is_object())
-    r.fail("", std::string("expected a JSON object at the top level, got ") + root.type_name());
+  if (!top.is_object())
+    r.fail("", std::string("expected a JSON object at the top level, got ") + top.type_name());
   // kubectl output always has kind and apiVersion; membrane's format has neither.
-  if (root.contains("kind") || root.contains("apiVersion") || root.contains("items"))
-    readKubectl(r, file, root, out);
+  bool kubectl = top.contains("kind") || top.contains("apiVersion") || top.contains("items");
+  std::set<std::string> streamed;
+  DocumentBuilder::ElementReader onElement;
+  if (kubectl) {
+    std::string kind = kubectlKind(r, top);
+    if (kind != "Pod" && kind != "Namespace") {
+      streamed = {"items"};
+      out.endpoints.reserve(o.elements["items"]);
+      out.endpointPaths.reserve(o.elements["items"]);
+      onElement = [&, implied = impliedItemKind(kind)](const std::string&, size_t i, const json& item) {
+        readKubectlItem(r, file, item, element("items", i), implied, out);
+      };
+    }
+  } else {
+    checkMembraneTopLevel(r, top);
+    streamed = {"namespaces", "endpoints"};
+    out.namespaces.reserve(o.elements["namespaces"]);
+    out.endpoints.reserve(o.elements["endpoints"]);
+    out.endpointPaths.reserve(o.elements["endpoints"]);
+    onElement = [&](const std::string& key, size_t i, const json& entry) {
+      if (key == "namespaces")
+        readMembraneNamespace(r, entry, element(key, i), out);
+      else
+        readMembraneEndpoint(r, file, entry, element(key, i), out);
+    };
+  }
+  DocumentBuilder builder(std::move(streamed), std::move(onElement));
+  if (!json::sax_parse(text, &builder)) r.fail("", "internal error: the second parse disagrees with the first");
+  // The rest: wrong types at the top level, and all of a single Pod or Namespace.
+  if (kubectl)
+    readKubectl(r, file, builder.root(), out);
   else
-    readMembrane(r, file, root, out);
+    readMembrane(r, file, builder.root(), out);
 }
 
 // ---- merging --------------------------------------------------------------------------------
@@ -639,27 +853,100 @@ void merge(const std::string& file, Loaded&& loaded, Inventory& inv) {
       r.fail(n.path, "namespace " + quote(n.ns.name) + " is declared again with different labels: " +
                          labelDifference(n.ns.labels, old->labels, "in an earlier inventory file"));
   }
-  std::map<std::pair<std::string, std::string>, const Loaded::Ep*> fileEndpoints;
-  for (const Loaded::Ep& e : loaded.endpoints) {
-    std::string id = quote(e.ep.ns + "/" + e.ep.name);
-    auto [it, inserted] = fileEndpoints.emplace(std::pair(e.ep.ns, e.ep.name), &e);
-    if (!inserted)
-      r.fail(e.path, "duplicate endpoint " + id + ", first defined at " + it->second->path + " in " + file);
-    if (const Endpoint* old = inv.findEndpoint(e.ep.ns, e.ep.name))
-      r.fail(e.path, "duplicate endpoint " + id + ", first defined in " + old->source);
+  // An endpoint defined again, in this file or an earlier one: the first in
+  // file order is reported. Found by sorting (a map of a million endpoints
+  // costs seconds and a hundred MB).
+  std::vector<Endpoint>& eps = loaded.endpoints;
+  const std::vector<std::string>& paths = loaded.endpointPaths;
+  auto key = [&](size_t i) { return std::tie(eps[i].ns, eps[i].name); };
+  std::vector<size_t> order(eps.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return key(a) < key(b); });
+  constexpr size_t kFirst = SIZE_MAX;
+  std::vector<size_t> firstDefinition(eps.size(), kFirst);
+  for (size_t k = 1; k < order.size(); ++k)
+    if (key(order[k]) == key(order[k - 1]))
+      firstDefinition[order[k]] = firstDefinition[order[k - 1]] == kFirst ? order[k - 1] : firstDefinition[order[k - 1]];
+  for (size_t i = 0; i < eps.size(); ++i) {
+    const Endpoint& e = eps[i];
+    if (firstDefinition[i] != kFirst)
+      r.fail(paths[i], "duplicate endpoint " + quote(e.ns + "/" + e.name) + ", first defined at " +
+                           paths[firstDefinition[i]] + " in " + file);
+    if (const Endpoint* old = inv.findEndpoint(e.ns, e.name))
+      r.fail(paths[i], "duplicate endpoint " + quote(e.ns + "/" + e.name) + ", first defined in " + old->source);
   }
 
-  // Build the result aside so that `inv` changes only if nothing can fail.
-  Inventory next = inv;
+  // An address shared by two endpoints would map to either's identity on the
+  // node (and an endpoint's address overrides the node's own there). The
+  // first repeat in file order is reported, against the endpoint that has it
+  // first, earlier files before this one. By sorting, as above.
+  struct Use {
+    net::Address address;
+    size_t rank;  // earlier endpoints first, then this file's in order
+  };
+  std::vector<Use> uses;
+  for (size_t j = 0; j < inv.endpoints.size(); ++j)
+    for (const auto& a : inv.endpoints[j].addresses) uses.push_back({a, j});
+  for (size_t i = 0; i < eps.size(); ++i)
+    for (const auto& a : eps[i].addresses) uses.push_back({a, inv.endpoints.size() + i});
+  std::sort(uses.begin(), uses.end(),
+            [](const Use& a, const Use& b) { return std::tie(a.address, a.rank) < std::tie(b.address, b.rank); });
+  const Use* repeat = nullptr;
+  const Use* owner = nullptr;
+  for (size_t k = 1; k < uses.size(); ++k) {
+    if (uses[k].address != uses[k - 1].address || uses[k].rank < inv.endpoints.size() ||
+        (repeat && repeat->rank <= uses[k].rank))
+      continue;
+    size_t first = k - 1;
+    while (first > 0 && uses[first - 1].address == uses[k].address) --first;
+    repeat = &uses[k];
+    owner = &uses[first];
+  }
+  if (repeat) {
+    size_t i = repeat->rank - inv.endpoints.size();
+    bool inFile = owner->rank >= inv.endpoints.size();
+    const Endpoint& other = inFile ? eps[owner->rank - inv.endpoints.size()] : inv.endpoints[owner->rank];
+    r.fail(paths[i], "address " + repeat->address.str() + " is also the address of endpoint " +
+                         quote(other.ns + "/" + other.name) +
+                         (inFile ? " at " + paths[owner->rank - inv.endpoints.size()] : " in " + other.source));
+  }
+  uses = {};
+
+  // The result is built aside, so that `inv` changes only if everything
+  // succeeded (allocations included). The file's endpoints are put in order
+  // where they are (`order` is the sorted permutation, now without repeats)
+  // and merged with the sorted earlier ones.
+  std::vector<Namespace> namespaces = inv.namespaces;
   for (auto& [name, n] : fileNamespaces)
-    if (!inv.findNamespace(name)) next.namespaces.push_back(n->ns);
-  for (Loaded::Ep& e : loaded.endpoints) next.endpoints.push_back(std::move(e.ep));
-  std::sort(next.namespaces.begin(), next.namespaces.end(),
+    if (!inv.findNamespace(name)) namespaces.push_back(n->ns);
+  std::sort(namespaces.begin(), namespaces.end(),
             [](const Namespace& a, const Namespace& b) { return a.name < b.name; });
-  std::sort(next.endpoints.begin(), next.endpoints.end(), [](const Endpoint& a, const Endpoint& b) {
-    return std::tie(a.ns, a.name) < std::tie(b.ns, b.name);
-  });
-  inv = std::move(next);
+  for (size_t k = 0; k < order.size(); ++k) {
+    // Follow the cycle through k, moving each endpoint once; done ones are
+    // marked by order[j] == j.
+    if (order[k] == k) continue;
+    Endpoint first = std::move(eps[k]);
+    size_t j = k;
+    while (order[j] != k) {
+      eps[j] = std::move(eps[order[j]]);
+      size_t from = order[j];
+      order[j] = j;
+      j = from;
+    }
+    eps[j] = std::move(first);
+    order[j] = j;
+  }
+  if (!inv.endpoints.empty()) {
+    std::vector<Endpoint> all;
+    all.reserve(inv.endpoints.size() + eps.size());
+    // Copies of the earlier ones: a failure here leaves them as they were.
+    std::merge(inv.endpoints.begin(), inv.endpoints.end(), std::make_move_iterator(eps.begin()),
+               std::make_move_iterator(eps.end()), std::back_inserter(all),
+               [](const Endpoint& a, const Endpoint& b) { return std::tie(a.ns, a.name) < std::tie(b.ns, b.name); });
+    eps = std::move(all);
+  }
+  inv.namespaces = std::move(namespaces);
+  inv.endpoints = std::move(eps);
 }
 
 bool setError(std::string* error, std::string message) {
@@ -669,10 +956,17 @@ bool setError(std::string* error, std::string message) {
 
 }  // namespace
 
-bool loadInventoryText(const std::string& path, const std::string& text, Inventory& inv, std::string* error) {
+namespace {
+
+// Loads `text` and merges it into `inv`. `release` is called once the text
+// has been read and before merging, so that a caller owning a large text
+// can free it first.
+bool loadAndMerge(const std::string& path, const std::string& text, const std::function<void()>& release,
+                  Inventory& inv, std::string* error) {
   try {
     Loaded loaded;
     load(path, text, loaded);
+    release();
     merge(path, std::move(loaded), inv);
     return true;
   } catch (const LoadError& e) {
@@ -684,23 +978,17 @@ bool loadInventoryText(const std::string& path, const std::string& text, Invento
   }
 }
 
+}  // namespace
+
+bool loadInventoryText(const std::string& path, const std::string& text, Inventory& inv, std::string* error) {
+  return loadAndMerge(path, text, [] {}, inv, error);
+}
+
 bool loadInventoryFile(const std::string& path, Inventory& inv, std::string* error) {
-  std::string text;
-  try {
-    struct Closer {
-      void operator()(std::FILE* f) const { std::fclose(f); }
-    };
-    std::unique_ptr<std::FILE, Closer> f(std::fopen(path.c_str(), "rb"));
-    if (!f) return setError(error, path + ": cannot open: " + std::strerror(errno));
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) text.append(buf, n);
-    // fread on a directory fails with EISDIR rather than at fopen.
-    if (std::ferror(f.get())) return setError(error, path + ": cannot read: " + std::strerror(errno));
-  } catch (const std::exception& e) {
-    return setError(error, path + ": cannot read: " + e.what());
-  }
-  return loadInventoryText(path, text, inv, error);
+  std::string why;
+  auto text = io::readRegularFile(path, kMaxInventoryFileBytes, "an inventory file", &why);
+  if (!text) return setError(error, why);
+  return loadAndMerge(path, *text, [&] { *text = std::string(); }, inv, error);
 }
 
 }  // namespace membrane::inventory

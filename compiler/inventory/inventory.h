@@ -5,6 +5,7 @@
 // PodList, NamespaceList, or a single Pod / Namespace object).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -45,6 +46,10 @@ struct Inventory {
   labels::LabelSet namespaceLabels(const std::string& name) const;
   const Endpoint* findEndpoint(const std::string& ns, const std::string& name) const;
 };
+
+// The largest inventory file loadInventoryFile reads (docs/cli.md#inputs):
+// room for a million endpoints in membrane's format.
+inline constexpr size_t kMaxInventoryFileBytes = size_t{256} << 20;
 
 // Loads and merges inventory files. On any error nothing is merged into `inv`
 // and `error` says which file and field is wrong, e.g.

@@ -104,6 +104,20 @@ const char* defKindName(DefKind k) {
 // definition is used, since definitions are shared by policies of any namespace.
 constexpr const char* kPolicyNamespace = "\x01policy-namespace";
 
+// The budget of peers and protocol items that uses of definitions may copy in
+// one run (see Checker::expand). A few hundred bytes each: a few hundred MB at most.
+constexpr size_t kMaxExpandedItems = 1'000'000;
+
+// 4000000 → "4,000,000".
+std::string withThousands(size_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
 class Checker {
  public:
   Checker(const ast::Program& program, const SourceManager& sources, DiagnosticEngine& diags)
@@ -158,7 +172,9 @@ class Checker {
   std::map<std::string, std::optional<labels::Selector>> selectorCache_;
   std::map<std::string, std::optional<std::vector<L4Spec>>> portsCache_;
   std::map<std::string, std::optional<std::vector<PeerSpec>>> peersCache_;
-  std::set<std::string> resolving_;  // for cycle detection
+  std::set<std::string> resolving_;  // on resolve()'s stack: a reference to one is a cycle
+  size_t expanded_ = 0;              // items copied out of definitions so far
+  bool expansionExhausted_ = false;  // past kMaxExpandedItems, reported once
   std::set<SourceLoc> badFileNamespaces_;  // already reported
 
   void collectDefinitions() {
@@ -220,13 +236,94 @@ class Checker {
     return &it->second;
   }
 
-  bool enterDefinition(const ast::Name& ref) {
-    if (resolving_.count(ref.text)) {
-      diags_.error(ref.range, "definition '" + ref.text + "' is defined in terms of itself",
-                   "definitions may use other definitions, but not in a cycle");
+  // ---- definitions using definitions -------------------------------------
+  //
+  // `peers` and `ports` definitions may use others of their kind, in chains
+  // as long as the input. Each definition is checked once, after everything
+  // it uses: resolve() walks the references with an explicit stack (a chain
+  // of 10,000 definitions overflowed the call stack when this recursed), so
+  // when a body is checked every definition it names is either resolved
+  // (cached) or still on the stack, which is a cycle.
+
+  bool resolved(const std::string& name) const { return peersCache_.count(name) || portsCache_.count(name); }
+
+  // The definitions of its own kind that `name`'s body names; unknown names
+  // and other kinds are reported when the body is checked.
+  std::vector<std::string> dependencies(const std::string& name) const {
+    std::vector<std::string> out;
+    const Def& def = defs_.at(name);
+    auto add = [&](const std::string& ref) {
+      auto it = defs_.find(ref);
+      if (it != defs_.end() && it->second.kind == def.kind) out.push_back(ref);
+    };
+    if (def.kind == DefKind::Peers) {
+      for (const auto& p : static_cast<const ast::PeersDef*>(def.node)->peers)
+        if (auto* ref = std::get_if<ast::Name>(&p.value)) add(ref->text);
+    } else if (def.kind == DefKind::Ports) {
+      for (const auto& item : static_cast<const ast::PortsDef*>(def.node)->items)
+        if (item.ref) add(item.ref->text);
+    }
+    return out;
+  }
+
+  // Resolves `root` and, first, everything it depends on.
+  void resolve(const std::string& root) {
+    struct Frame {
+      std::string name;
+      std::vector<std::string> dependencies;
+      size_t next = 0;
+    };
+    std::vector<Frame> stack;
+    auto enter = [&](const std::string& name) {
+      resolving_.insert(name);
+      stack.push_back({name, dependencies(name)});
+    };
+    if (resolved(root) || resolving_.count(root)) return;
+    enter(root);
+    while (!stack.empty()) {
+      Frame& top = stack.back();
+      if (top.next < top.dependencies.size()) {
+        std::string dep = top.dependencies[top.next++];
+        if (!resolved(dep) && !resolving_.count(dep)) enter(dep);  // may invalidate `top`
+        continue;
+      }
+      std::string name = std::move(top.name);
+      if (defs_.at(name).kind == DefKind::Peers)
+        checkPeersBody(name);
+      else
+        checkPortsBody(name);
+      resolving_.erase(name);
+      stack.pop_back();
+    }
+  }
+
+  // A reference inside a body being checked: false (reported) when it
+  // closes a cycle.
+  bool notCyclic(const ast::Name& ref) {
+    if (!resolving_.count(ref.text)) return true;
+    diags_.error(ref.range, "definition '" + ref.text + "' is defined in terms of itself",
+                 "definitions may use other definitions, but not in a cycle");
+    return false;
+  }
+
+  // Every use of a definition copies its items, so definitions that use
+  // others several times multiply: 40 lines that each use the next line
+  // twice would expand to 2^40 peers. The copies of a whole run share one
+  // budget, far above what real policies use; past it the run fails once,
+  // at the reference that crossed it.
+  template <typename T>
+  bool expand(const ast::Name& ref, const std::vector<T>& items, std::vector<T>& out) {
+    if (expansionExhausted_) return false;
+    expanded_ += items.size();
+    if (expanded_ > kMaxExpandedItems) {
+      expansionExhausted_ = true;
+      diags_.error(ref.range, "definitions expand to more than " + withThousands(kMaxExpandedItems) +
+                                  " peers and protocol items",
+                   "every use of a definition copies its items, so definitions that use others several times "
+                   "multiply; list the items once");
       return false;
     }
-    resolving_.insert(ref.text);
+    out.insert(out.end(), items.begin(), items.end());
     return true;
   }
 
@@ -280,18 +377,20 @@ class Checker {
 
   // ---- peers ------------------------------------------------------------
 
-  std::optional<std::vector<PeerSpec>> resolvePeersDef(const std::string& name) {
-    if (auto it = peersCache_.find(name); it != peersCache_.end()) return it->second;
+  const std::optional<std::vector<PeerSpec>>& resolvePeersDef(const std::string& name) {
+    resolve(name);
+    return peersCache_.at(name);
+  }
+
+  // Called by resolve() once every definition the body uses is resolved.
+  void checkPeersBody(const std::string& name) {
     const auto* def = static_cast<const ast::PeersDef*>(defs_.at(name).node);
-    resolving_.insert(name);
     std::vector<PeerSpec> out;
     bool ok = true;
     for (const auto& p : def->peers) ok &= peer(p, out);
-    resolving_.erase(name);
     std::optional<std::vector<PeerSpec>> result;
     if (ok) result = std::move(out);
-    peersCache_[name] = result;
-    return result;
+    peersCache_[name] = std::move(result);
   }
 
   bool namespaceScope(const ast::NamespaceRef& ns, PeerSpec& spec) {
@@ -368,12 +467,9 @@ class Checker {
     } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
       // A misspelt `world` parses as a reference: suggest the entity keywords too.
       if (!lookup(*ref, DefKind::Peers, {"world", "cluster", "host", "all"})) return false;
-      if (!enterDefinition(*ref)) return false;
-      resolving_.erase(ref->text);
-      auto resolved = resolvePeersDef(ref->text);
-      if (!resolved) return false;
-      out.insert(out.end(), resolved->begin(), resolved->end());
-      return true;
+      if (!notCyclic(*ref)) return false;
+      const auto& resolved = resolvePeersDef(ref->text);
+      return resolved && expand(*ref, *resolved, out);
     }
     out.push_back(std::move(spec));
     return true;
@@ -405,29 +501,28 @@ class Checker {
 
   // ---- ports ------------------------------------------------------------
 
-  std::optional<std::vector<L4Spec>> resolvePortsDef(const std::string& name) {
-    if (auto it = portsCache_.find(name); it != portsCache_.end()) return it->second;
+  const std::optional<std::vector<L4Spec>>& resolvePortsDef(const std::string& name) {
+    resolve(name);
+    return portsCache_.at(name);
+  }
+
+  // Called by resolve() once every definition the body uses is resolved.
+  void checkPortsBody(const std::string& name) {
     const auto* def = static_cast<const ast::PortsDef*>(defs_.at(name).node);
-    resolving_.insert(name);
     std::vector<L4Spec> out;
     bool ok = true;
     for (const auto& item : def->items) ok &= l4Item(item, out);
-    resolving_.erase(name);
     std::optional<std::vector<L4Spec>> result;
     if (ok) result = std::move(out);
-    portsCache_[name] = result;
-    return result;
+    portsCache_[name] = std::move(result);
   }
 
   bool l4Item(const ast::L4Item& item, std::vector<L4Spec>& out) {
     if (item.ref) {
       if (!lookup(*item.ref, DefKind::Ports, {"tcp", "udp", "sctp", "icmp", "icmpv6", "any"})) return false;
-      if (!enterDefinition(*item.ref)) return false;
-      resolving_.erase(item.ref->text);
-      auto resolved = resolvePortsDef(item.ref->text);
-      if (!resolved) return false;
-      out.insert(out.end(), resolved->begin(), resolved->end());
-      return true;
+      if (!notCyclic(*item.ref)) return false;
+      const auto& resolved = resolvePortsDef(item.ref->text);
+      return resolved && expand(*item.ref, *resolved, out);
     }
     L4Spec spec;
     spec.protocol = static_cast<uint8_t>(item.protocol);

@@ -48,26 +48,82 @@ const char* colorOf(Severity s) {
 }
 }  // namespace
 
+namespace {
+
+// Back from `at` to the start of a UTF-8 character, so a cut never splits one.
+size_t characterStart(std::string_view text, size_t at) {
+  while (at > 0 && at < text.size() && (static_cast<unsigned char>(text[at]) & 0xC0) == 0x80) --at;
+  return at;
+}
+
+}  // namespace
+
+std::string shortenLongWords(std::string_view text) {
+  std::string out;
+  size_t i = 0;
+  while (i < text.size() && out.size() <= kMaxMessageBytes) {
+    size_t end = text.find(' ', i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(i, end - i);
+    if (word.size() > kMaxWordBytes) {
+      // Keep a closing quote and the punctuation after it, so that
+      // `'aaa...':` still reads as a quoted value.
+      size_t tail = 0;
+      while (tail < 3 && tail < word.size() &&
+             std::string_view("'`\":,;.)").find(word[word.size() - 1 - tail]) != std::string_view::npos)
+        ++tail;
+      out.append(word.substr(0, characterStart(word, kWordKeptBytes)));
+      out += "...";
+      out.append(word.substr(word.size() - tail));
+    } else {
+      out.append(word);
+    }
+    if (end < text.size()) out += ' ';
+    i = end + 1;
+  }
+  if (out.size() > kMaxMessageBytes) {
+    out.resize(characterStart(out, kMaxMessageBytes));
+    out += "...";
+  }
+  return out;
+}
+
+SourceExcerpt excerpt(std::string_view line, uint32_t column, uint32_t length) {
+  SourceExcerpt e;
+  size_t caretAt = std::min<size_t>(column > 0 ? column - 1 : 0, line.size());
+  size_t from = 0, to = line.size();
+  if (line.size() > kMaxLineBytes) {
+    // A window around the caret: some context before it, the rest after.
+    from = characterStart(line, caretAt > kContextBytes ? caretAt - kContextBytes : 0);
+    to = std::min(line.size(), from + kMaxLineBytes);
+    if (to < line.size()) to = characterStart(line, to);
+  }
+  if (from > 0) e.line = "...";
+  e.line.append(line.substr(from, to - from));
+  if (to < line.size()) e.line += "...";
+  // Tabs are kept in the caret line so the caret stays under the right column.
+  e.caret.assign(from > 0 ? 3 : 0, ' ');
+  for (size_t i = from; i < caretAt && i < to; ++i) e.caret += line[i] == '\t' ? '\t' : ' ';
+  size_t rest = caretAt < to ? to - caretAt : 1;
+  size_t width = std::max<size_t>(1, std::min<size_t>(length, rest));
+  e.caret += "^" + std::string(width - 1, '~');
+  return e;
+}
+
 void DiagnosticEngine::print(std::ostream& out, const Diagnostic& diag, bool color) const {
   auto c = [&](const char* code) { return color ? code : ""; };
   // Notes are attached after report(), so generated ranges are mapped here too.
   Diagnostic d = diag;
   d.range = sources_.original(d.range);
   if (d.range.valid()) out << c(kBold) << sources_.describe(d.range.begin) << ": " << c(kReset);
-  out << c(colorOf(d.severity)) << label(d.severity) << ": " << c(kReset) << c(kBold) << d.message
-      << c(kReset) << "\n";
+  out << c(colorOf(d.severity)) << label(d.severity) << ": " << c(kReset) << c(kBold)
+      << shortenLongWords(d.message) << c(kReset) << "\n";
   if (d.range.valid()) {
-    std::string_view line = sources_.lineText(d.range.begin.file, d.range.begin.line);
-    // Tabs are kept in the caret line so the caret stays under the right column.
-    std::string caret;
-    uint32_t col = d.range.begin.column;
-    for (uint32_t i = 1; i < col && i - 1 < line.size(); ++i) caret += line[i - 1] == '\t' ? '\t' : ' ';
-    uint32_t lineRest = line.size() >= col ? static_cast<uint32_t>(line.size() - col + 1) : 1;
-    uint32_t width = std::max<uint32_t>(1, std::min(d.range.length, lineRest));
-    caret += "^" + std::string(width - 1, '~');
-    out << "  " << line << "\n  " << c(kGreen) << caret << c(kReset) << "\n";
+    SourceExcerpt e =
+        excerpt(sources_.lineText(d.range.begin.file, d.range.begin.line), d.range.begin.column, d.range.length);
+    out << "  " << e.line << "\n  " << c(kGreen) << e.caret << c(kReset) << "\n";
   }
-  if (!d.hint.empty()) out << c(kCyan) << "hint: " << c(kReset) << d.hint << "\n";
+  if (!d.hint.empty()) out << c(kCyan) << "hint: " << c(kReset) << shortenLongWords(d.hint) << "\n";
   for (const auto& n : d.notes) print(out, n, color);
 }
 
@@ -91,14 +147,19 @@ static size_t editDistance(const std::string& a, const std::string& b) {
 }
 
 std::string closestMatch(const std::string& word, const std::vector<std::string>& candidates) {
+  if (word.size() > kMaxSuggestedWordBytes) return "";
+  // Allow roughly one typo per three characters, at least one.
+  size_t limit = std::max<size_t>(1, word.size() / 3);
   std::string best;
   size_t bestDist = SIZE_MAX;
   for (const auto& cand : candidates) {
+    // The distance is at least the difference in length: no need to compute
+    // it for a candidate that cannot be close enough.
+    size_t apart = word.size() > cand.size() ? word.size() - cand.size() : cand.size() - word.size();
+    if (apart > limit) continue;
     size_t d = editDistance(word, cand);
     if (d < bestDist) bestDist = d, best = cand;
   }
-  // Allow roughly one typo per three characters, at least one.
-  size_t limit = std::max<size_t>(1, word.size() / 3);
   return bestDist <= limit && bestDist > 0 ? best : "";
 }
 

@@ -5,8 +5,10 @@
 //   hint: did you mean `egress`?
 #pragma once
 
+#include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "support/source.h"
@@ -48,7 +50,30 @@ class DiagnosticEngine {
   size_t warningCount_ = 0;
 };
 
-// Closest candidate by edit distance, or "" when nothing is close enough.
+// What the printer shows of one source line: the whole line, or past
+// kMaxLineBytes a window around the caret with "..." where it was cut, and
+// the caret line under it. A 10 MB label value printed 31 MB of errors.
+inline constexpr size_t kMaxLineBytes = 160;
+inline constexpr size_t kContextBytes = 40;  // shown before the caret in a cut line
+struct SourceExcerpt {
+  std::string line;
+  std::string caret;  // "   ^~~~"
+};
+SourceExcerpt excerpt(std::string_view line, uint32_t column, uint32_t length);
+
+// Messages and hints quote names and values from the source, which may be
+// megabytes long: a space-separated word longer than kMaxWordBytes keeps its
+// first kWordKeptBytes, then "..." (and its closing quote), and the whole
+// text is cut at kMaxMessageBytes. Applied by the printer to every message.
+inline constexpr size_t kMaxWordBytes = 100;
+inline constexpr size_t kWordKeptBytes = 80;
+inline constexpr size_t kMaxMessageBytes = 1000;
+std::string shortenLongWords(std::string_view text);
+
+// Closest candidate by edit distance, or "" when nothing is close enough (or
+// the word is longer than any name, past kMaxSuggestedWordBytes: the
+// distance costs the product of the lengths).
+inline constexpr size_t kMaxSuggestedWordBytes = 256;
 std::string closestMatch(const std::string& word, const std::vector<std::string>& candidates);
 
 }  // namespace membrane

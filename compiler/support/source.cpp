@@ -1,24 +1,16 @@
 #include "support/source.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+
+#include "io/file.h"
 
 namespace membrane {
 
-std::optional<FileId> SourceManager::load(const std::string& path, std::string* error) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (error) *error = "cannot open '" + path + "'";
-    return std::nullopt;
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  if (in.bad()) {
-    if (error) *error = "cannot read '" + path + "'";
-    return std::nullopt;
-  }
-  return add(path, buf.str());
+std::optional<FileId> SourceManager::load(const std::string& path, std::string* error, size_t maxBytes,
+                                          const std::string& what) {
+  auto text = io::readRegularFile(path, maxBytes, what, error);
+  if (!text) return std::nullopt;
+  return add(path, std::move(*text));
 }
 
 FileId SourceManager::add(std::string path, std::string text) {

@@ -328,6 +328,14 @@ TEST(FormatterErrors, RefusesSyntaxErrorsWithCheckStyleDiagnostics) {
   EXPECT_NE(errors.find("UTF-8"), std::string::npos);
 }
 
+TEST(FormatterErrors, RefusesBlocksNestedTooDeepWithoutCrashing) {
+  std::string errors;
+  std::string deep = "policy p { selects {} ingress { allow from world with x " + std::string(70000, '{') +
+                     std::string(70000, '}') + " } }\n";
+  EXPECT_FALSE(format::formatPolicy(deep, &errors, "d.policy"));
+  EXPECT_NE(errors.find("d.policy:1:119: error: blocks nest deeper than 64"), std::string::npos) << errors;
+}
+
 TEST(FormatterErrors, SemanticErrorsAreStillFormatted) {
   // fmt only needs the syntax; the checker's errors are `check`'s business.
   EXPECT_EQ(fmt("policy x{selects undefined}"), "policy x {\n  selects undefined\n}\n");

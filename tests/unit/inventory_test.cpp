@@ -1,14 +1,19 @@
 #include "inventory/inventory.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "heap_peak.h"
 
 namespace membrane::inventory {
 namespace {
@@ -85,7 +90,7 @@ TEST(InventoryOwnFormat, LoadsFixtureWithDefaults) {
   ASSERT_NE(api, nullptr);
   EXPECT_EQ(api->workload, "api");
   EXPECT_EQ(api->labels, (labels::LabelSet{{"app", "api"}}));
-  EXPECT_EQ(api->addresses, (std::vector<net::Address>{addr("198.18.1.10"), addr("2001:2::1:10")}));
+  EXPECT_EQ(api->addresses, (std::vector<net::Address>{addr("198.18.1.11"), addr("2001:2::1:11")}));
   ASSERT_EQ(api->ports.size(), 1u);
   EXPECT_EQ(api->ports[0].name, "http");
   EXPECT_EQ(api->ports[0].port, 8080);
@@ -373,6 +378,61 @@ TEST(InventoryMerge, DuplicateEndpoints) {
   EXPECT_EQ(error, R"(a.json: endpoints[0]: duplicate endpoint "shop/api", first defined in a.json)");
 }
 
+// Two endpoints with one address were accepted silently; on the node the
+// address then maps to whichever came last (and an endpoint's address
+// overrides the node's own), so a pod could be taken for another.
+TEST(InventoryMerge, RefusesTwoEndpointsSharingAnAddress) {
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": "a", "addresses": ["198.18.1.1", "2001:2::1"]},
+                                        {"name": "b", "addresses": ["198.18.1.2"]},
+                                        {"name": "c", "namespace": "x", "addresses": ["2001:2:0::1"]}]})"),
+            R"(inventory.json: endpoints[2]: address 2001:2::1 is also the address of endpoint "default/a" at endpoints[0])");
+  // The first repeat in file order is reported, whatever the addresses' order.
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": "a", "addresses": ["198.18.9.9", "198.18.1.1"]},
+                                        {"name": "b", "addresses": ["198.18.1.1"]},
+                                        {"name": "c", "addresses": ["198.18.9.9"]}]})"),
+            R"(inventory.json: endpoints[1]: address 198.18.1.1 is also the address of endpoint "default/a" at endpoints[0])");
+  // An endpoint repeating its own address is fine: kept once.
+  loadOk(R"({"endpoints": [{"name": "a", "addresses": ["198.18.1.1", "198.18.1.1"]}]})");
+
+  Inventory inv;
+  std::string error;
+  ASSERT_TRUE(loadInventoryText("a.json", R"({"endpoints": [{"name": "a", "addresses": ["198.18.1.1"]}]})", inv,
+                                &error));
+  EXPECT_FALSE(loadInventoryText("b.json", R"({"kind": "Pod", "metadata": {"name": "p", "namespace": "shop"},
+                                              "status": {"podIP": "198.18.1.1"}})",
+                                 inv, &error));
+  EXPECT_EQ(error, R"(b.json: address 198.18.1.1 is also the address of endpoint "default/a" in a.json)");
+  EXPECT_EQ(inv.endpoints.size(), 1u);
+}
+
+// kubectl lists pods that have no address of their own: hostNetwork pods
+// (the node's address, which is the `host` entity) and finished ones (whose
+// address may already be another pod's). They are endpoints without
+// addresses.
+TEST(InventoryKubectl, HostNetworkAndFinishedPodsHaveNoAddress) {
+  Inventory inv = loadOk(R"({"kind": "List", "items": [
+      {"kind": "Pod", "metadata": {"name": "proxy-a", "namespace": "kube-system"},
+       "spec": {"hostNetwork": true}, "status": {"phase": "Running", "podIP": "198.18.0.1"}},
+      {"kind": "Pod", "metadata": {"name": "proxy-b", "namespace": "kube-system"},
+       "spec": {"hostNetwork": true}, "status": {"phase": "Running", "podIP": "198.18.0.1"}},
+      {"kind": "Pod", "metadata": {"name": "job-1", "namespace": "ops"},
+       "status": {"phase": "Succeeded", "podIPs": [{"ip": "198.18.2.7"}]}},
+      {"kind": "Pod", "metadata": {"name": "job-2", "namespace": "ops"},
+       "status": {"phase": "Failed", "podIP": "198.18.2.7"}},
+      {"kind": "Pod", "metadata": {"name": "web", "namespace": "ops"},
+       "spec": {"hostNetwork": false}, "status": {"phase": "Running", "podIP": "198.18.2.7"}}]})");
+  ASSERT_EQ(inv.endpoints.size(), 5u);
+  EXPECT_TRUE(inv.findEndpoint("kube-system", "proxy-a")->addresses.empty());
+  EXPECT_TRUE(inv.findEndpoint("kube-system", "proxy-b")->addresses.empty());
+  EXPECT_TRUE(inv.findEndpoint("ops", "job-1")->addresses.empty());
+  EXPECT_TRUE(inv.findEndpoint("ops", "job-2")->addresses.empty());
+  EXPECT_EQ(inv.findEndpoint("ops", "web")->addresses, (std::vector<net::Address>{addr("198.18.2.7")}));
+  EXPECT_EQ(loadError(R"({"kind": "Pod", "metadata": {"name": "p"}, "spec": {"hostNetwork": "yes"}})"),
+            "inventory.json: spec.hostNetwork: expected a boolean, got string");
+  EXPECT_EQ(loadError(R"({"kind": "Pod", "metadata": {"name": "p"}, "status": {"phase": 1}})"),
+            "inventory.json: status.phase: expected a string, got number");
+}
+
 TEST(InventoryMerge, NamespaceDeclaredTwice) {
   // Identical declarations are fine, within a file and across files.
   Inventory inv = loadOk(R"({"namespaces": [{"name": "shop", "labels": {"team": "web"}},
@@ -652,13 +712,107 @@ TEST(InventoryErrors, Files) {
   Inventory inv;
   std::string error;
   EXPECT_FALSE(loadInventoryFile("/nonexistent/inventory.json", inv, &error));
-  EXPECT_EQ(error, "/nonexistent/inventory.json: cannot open: No such file or directory");
+  EXPECT_EQ(error, "cannot open '/nonexistent/inventory.json': No such file or directory");
   const std::string dir = std::string(MEMBRANE_TEST_DATA) + "/inventory";
   EXPECT_FALSE(loadInventoryFile(dir, inv, &error));
-  EXPECT_EQ(error, dir + ": cannot read: Is a directory");
+  EXPECT_EQ(error, "'" + dir + "' is not a regular file (a directory); an inventory file must be a file");
   // A null error pointer is allowed.
   EXPECT_FALSE(loadInventoryText("x.json", "[", inv, nullptr));
   EXPECT_FALSE(loadInventoryFile("/nonexistent/inventory.json", inv, nullptr));
+}
+
+// /dev/zero never ends and a FIFO without a writer never answers: both used
+// to be read until memory ran out or forever.
+TEST(InventoryErrors, DevicesAndFifosAreRefusedWithoutReading) {
+  Inventory inv;
+  std::string error;
+  EXPECT_FALSE(loadInventoryFile("/dev/zero", inv, &error));
+  EXPECT_EQ(error, "'/dev/zero' is not a regular file (a character device); an inventory file must be a file");
+
+  std::string dir = (std::filesystem::temp_directory_path() / "membrane-inventory-XXXXXX").string();
+  ASSERT_TRUE(::mkdtemp(dir.data()));
+  std::string fifo = dir + "/pods.json";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_FALSE(loadInventoryFile(fifo, inv, &error));
+  EXPECT_EQ(error, "'" + fifo + "' is not a regular file (a FIFO); an inventory file must be a file");
+  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(inv.endpoints.empty());
+}
+
+TEST(InventoryErrors, FilesPastTheCapAreRefusedWithoutReading) {
+  std::string dir = (std::filesystem::temp_directory_path() / "membrane-inventory-XXXXXX").string();
+  ASSERT_TRUE(::mkdtemp(dir.data()));
+  std::string big = dir + "/big.json";
+  std::ofstream{big};
+  // Sparse: refused by its size before a byte is read.
+  ASSERT_EQ(::truncate(big.c_str(), static_cast<off_t>(kMaxInventoryFileBytes + (size_t{1} << 20))), 0);
+  Inventory inv;
+  std::string error;
+  EXPECT_FALSE(loadInventoryFile(big, inv, &error));
+  EXPECT_EQ(error, "'" + big + "' is 257 MiB; membrane reads an inventory file of at most 256 MiB");
+  std::filesystem::remove_all(dir);
+}
+
+// ---- large inventories ----------------------------------------------------------------------
+//
+// The entries of a file are read one at a time as the text is parsed,
+// never as one JSON document. What that must not change:
+
+TEST(InventoryStreaming, TheFormatIsKnownWhateverTheOrderOfTopLevelKeys) {
+  // "items" before "kind", as kubectl prints them; the items of a typed
+  // list have no kind of their own.
+  Inventory inv = loadOk(R"({"apiVersion": "v1", "items": [{"metadata": {"name": "p", "namespace": "x"}}],
+                             "kind": "PodList"})");
+  EXPECT_NE(inv.findEndpoint("x", "p"), nullptr);
+  // An "endpoints" key in kubectl output is not membrane's: ignored, as any
+  // unknown field there.
+  inv = loadOk(R"({"endpoints": [{"bogus": 1}], "kind": "List", "items": []})");
+  EXPECT_TRUE(inv.endpoints.empty());
+}
+
+TEST(InventoryStreaming, TopLevelMistakesAreReportedBeforeEntries) {
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": ""}], "endpionts": {}})"),
+            R"(inventory.json: unknown top-level key "endpionts" (did you mean "endpoints"?))");
+  EXPECT_EQ(loadError(R"({"items": [{"kind": "Pod"}], "kind": "PodLst"})"),
+            R"(inventory.json: kind: unsupported kind "PodLst" (did you mean "PodList"?))");
+  // A syntax error anywhere comes first, then a repeated key.
+  EXPECT_CONTAINS(loadError(R"({"endpoints": [{"name": ""}], "namespaces": [})"), "inventory.json:1:46: invalid JSON");
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": ""}, {"name": "a", "name": "b"}]})"),
+            R"(inventory.json: endpoints[1]: duplicate key "name")");
+}
+
+TEST(InventoryStreaming, EntriesKeepTheirIndexAndTypesAreChecked) {
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": "a"}, 7, {"name": "b"}]})"),
+            "inventory.json: endpoints[1]: expected an object, got number");
+  EXPECT_EQ(loadError(R"({"namespaces": [{"name": "a"}], "endpoints": [{"name": "a"}, [], {}]})"),
+            "inventory.json: endpoints[1]: expected an object, got array");
+  EXPECT_EQ(loadError(R"({"endpoints": {"name": "a"}})"), "inventory.json: endpoints: expected an array, got object");
+  EXPECT_EQ(loadError(R"({"kind": "List", "items": [{"kind": "Pod", "metadata": {"name": "p"}}, {"metadata": {}}]})"),
+            R"(inventory.json: items[1]: missing "kind")");
+}
+
+// A million endpoints took 2.3 GB and 3 minutes: the whole file became one
+// JSON document (about 1.2 KB per endpoint) through nlohmann's callback
+// parser, which also rescanned the enclosing array after every object.
+TEST(InventoryStreaming, LoadingKeepsLittleMoreThanTheEndpoints) {
+  std::string text = R"({"endpoints": [)";
+  const size_t n = 20000;
+  for (size_t i = 0; i < n; ++i) {
+    text += (i ? "," : "") + std::string(R"({"name": "pod-)") + std::to_string(i) +
+            R"(", "namespace": "ns)" + std::to_string(i % 50) + R"(", "labels": {"app": "a)" +
+            std::to_string(i % 1000) + R"(", "tier": "t"}, "addresses": ["198.18.)" + std::to_string(i / 250) +
+            "." + std::to_string(i % 250) + R"("], "ports": [{"name": "http", "port": 8080}]})";
+  }
+  text += "]}";
+  Inventory inv;
+  std::string error;
+  size_t before = testing::resetHeapPeak();
+  ASSERT_TRUE(loadInventoryText("big.json", text, inv, &error)) << error;
+  size_t peak = testing::heapPeak.load() - before;
+  size_t kept = testing::heapInUse.load() - before;
+  ASSERT_EQ(inv.endpoints.size(), n);
+  // What the endpoints keep, and at most as much again while loading.
+  EXPECT_LT(peak, 2 * kept) << "peak " << peak / n << " bytes per endpoint, kept " << kept / n;
 }
 
 // ---- robustness ------------------------------------------------------------------------------

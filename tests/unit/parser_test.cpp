@@ -17,6 +17,9 @@
 #include "antlr4-runtime.h"
 #include "driver/pipeline.h"
 #include "frontend_test_support.h"
+// This file replaces operator new for the whole test binary (heap_peak.h).
+#define MEMBRANE_COUNT_HEAP
+#include "heap_peak.h"
 
 namespace membrane {
 namespace {
@@ -506,6 +509,81 @@ TEST(Parser, DuplicateSelectsIsReportedByTheFrontEnd) {
   EXPECT_EQ(diagnostics(*c), std::vector<std::string>{"a.policy:3:3: error: policy 'p' has more than one `selects` | "
                                                       "hint: combine the requirements into one selector"});
   EXPECT_FALSE(c->checked);
+}
+
+// ---- nesting -------------------------------------------------------------
+
+// `with` bodies nest braces freely and the parser recursed once per level:
+// 70,000 levels overflowed the stack. The depth is checked on the tokens,
+// before parsing, and reported at the first `{` past the limit.
+TEST(Parser, BlocksNestedPastTheLimitAreAnErrorNotACrash) {
+  constexpr size_t kLevels = 70000;
+  // `policy p {` and `ingress {` are levels 1 and 2, the extension's braces 3 on.
+  std::string text = "policy p {\n  selects {}\n  ingress {\n    allow from world with x " +
+                     std::string(kLevels, '{') + std::string(kLevels, '}') + "\n  }\n}\n";
+  auto c = compile(text);
+  size_t column = std::string("    allow from world with x ").size() + (frontend::kMaxNesting - 2) + 1;
+  EXPECT_EQ(diagnostics(*c), Lines{"a.policy:4:" + std::to_string(column) + ": error: blocks nest deeper than 64 | "
+                                   "hint: policies need a few levels; look for a `}` missing further up"});
+  EXPECT_FALSE(c->checked);
+}
+
+TEST(Parser, NestingUpToTheLimitParses) {
+  std::string text = "policy p {\n  selects {}\n  ingress {\n    allow from world with x " +
+                     std::string(frontend::kMaxNesting - 2, '{') + std::string(frontend::kMaxNesting - 2, '}') +
+                     "\n  }\n}\n";
+  auto c = compile(text);
+  // Parsed: the checker is what refuses the extension.
+  EXPECT_EQ(diagnostics(*c), Lines{"a.policy:4:22: error: `with x` rules are not supported yet | hint: membrane "
+                                   "enforces L3/L4 today; L7 and process rules are planned"});
+}
+
+// Unclosed braces count too: ANTLR's recovery from 4,000 of them took
+// seconds (quadratic in the depth); now it never starts.
+TEST(Parser, UnclosedBracesPastTheLimitAreOneError) {
+  auto c = compile("policy p {\n  selects {}\n  ingress {\n    allow from world with x " + std::string(4000, '{'));
+  ASSERT_EQ(c->diags.all().size(), 1u) << rendered(*c);
+  EXPECT_EQ(c->diags.all()[0].message, "blocks nest deeper than 64");
+}
+
+// Braces in strings and comments are not blocks.
+TEST(Parser, BracesInStringsAndCommentsDoNotNest) {
+  std::string braces(200, '{');
+  auto c = compile("# " + braces + "\n/* " + braces + " */\npolicy p { selects { app = \"" + braces +
+                   "\" } ingress {} }\n");
+  // The string is no valid label value, but it parses.
+  ASSERT_EQ(c->diags.all().size(), 1u) << rendered(*c);
+  EXPECT_EQ(c->diags.all()[0].message.rfind("invalid label value", 0), 0u) << rendered(*c);
+}
+
+// ---- memory -----------------------------------------------------------------
+
+// 100 MB of whitespace peaked at 2.2 GB: ANTLR's UTF-8 to UTF-32 conversion
+// (std::wstring_convert) leaves its buffer five times too large, 20 bytes per
+// input byte. Parsing now costs the exact UTF-32 copy (4 bytes per byte) and
+// the tokens, and whitespace and comments are not kept as tokens.
+TEST(Parser, ParsingTakesAFewBytesOfHeapPerByteOfWhitespace) {
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  const size_t size = 8 << 20;
+  FileId id = sources.add("w.policy", "policy p { selects {} ingress {} }\n" + std::string(size, ' ') +
+                                          "\n# comment\n" + std::string(size / 2, '\n'));
+  size_t before = testing::resetHeapPeak();
+  ASSERT_TRUE(frontend::parseFile(id, sources, diags));
+  size_t used = testing::heapPeak.load() - before;
+  EXPECT_LT(used, 6 * sources.text(id).size()) << "peak heap " << used << " bytes for " << sources.text(id).size();
+}
+
+TEST(Parser, ParsingTakesAFewBytesOfHeapPerByteOfComments) {
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  std::string text = "policy p { selects {} ingress {} }\n";
+  while (text.size() < (4u << 20)) text += "# c\n";
+  FileId id = sources.add("c.policy", text);
+  size_t before = testing::resetHeapPeak();
+  ASSERT_TRUE(frontend::parseFile(id, sources, diags));
+  size_t used = testing::heapPeak.load() - before;
+  EXPECT_LT(used, 6 * text.size()) << "peak heap " << used << " bytes for " << text.size();
 }
 
 TEST(Parser, ParseFileDirectly) {

@@ -640,6 +640,71 @@ TEST(Sema, NestedDefinitionsResolve) {
   EXPECT_EQ(r.l4[1].ports.at(0).first, 443);
 }
 
+// Definitions are resolved with an explicit stack, deepest first: a chain as
+// long as the file allows must not overflow the call stack (it did at about
+// 10,000 with recursive resolution).
+TEST(Sema, AChainOfTenThousandDefinitionsResolves) {
+  constexpr int kLength = 10000;
+  std::string text;
+  for (int i = 0; i < kLength; ++i) {
+    text += "peers p" + std::to_string(i) + " = p" + std::to_string(i + 1) + "\n";
+    text += "ports q" + std::to_string(i) + " = q" + std::to_string(i + 1) + "\n";
+  }
+  text += "peers p" + std::to_string(kLength) + " = world\n";
+  text += "ports q" + std::to_string(kLength) + " = tcp/80\n";
+  text += "policy p { selects {} egress { allow to p0 on q0 } }\n";
+  auto c = compile(text);
+  ASSERT_TRUE(c->checked) << rendered(*c);
+  const auto& r = c->checked->policies.at(0).rules.at(0);
+  ASSERT_EQ(r.peers.size(), 1u);
+  EXPECT_EQ(r.peers[0].kind, sema::PeerSpec::Kind::Entity);
+  EXPECT_EQ(r.peers[0].entity, ast::Entity::World);
+  ASSERT_EQ(r.l4.size(), 1u);
+  EXPECT_EQ(r.l4[0].ports.at(0).first, 80);
+}
+
+TEST(Sema, ACycleThroughTenThousandDefinitionsIsReportedOnce) {
+  constexpr int kLength = 10000;
+  std::string text;
+  for (int i = 0; i < kLength; ++i)
+    text += "peers c" + std::to_string(i) + " = c" + std::to_string((i + 1) % kLength) + "\n";
+  // Resolution starts at the first name in order, c0, and closes the cycle at
+  // the last definition's reference back to it.
+  expectDiagnostics(text, {"a.policy:10000:15: error: definition 'c0' is defined in terms of itself | hint: "
+                           "definitions may use other definitions, but not in a cycle"});
+}
+
+// Each definition uses the next one twice: 40 lines would expand to 2^40
+// peers. The expansion has a budget, reported where it runs out.
+TEST(Sema, DefinitionsThatDoubleAtEveryStepAreRefused) {
+  std::string text;
+  for (int i = 0; i < 40; ++i)
+    text += "peers d" + std::to_string(i) + " = d" + std::to_string(i + 1) + ", d" + std::to_string(i + 1) + "\n";
+  text += "peers d40 = world\n";
+  text += "policy p { selects {} egress { allow to d0 } }\n";
+  auto c = compile(text);
+  EXPECT_FALSE(c->checked);
+  auto lines = diagnostics(*c);
+  ASSERT_EQ(lines.size(), 1u) << rendered(*c);
+  EXPECT_NE(lines[0].find(": error: definitions expand to more than 1,000,000 peers and protocol items | hint: "),
+            std::string::npos)
+      << lines[0];
+}
+
+TEST(Sema, ARuleRepeatingABigDefinitionIsRefused) {
+  // 2^10 ports, used 1,000 times by one rule: 1,024,000 protocol items.
+  std::string text;
+  for (int i = 0; i < 10; ++i)
+    text += "ports d" + std::to_string(i) + " = d" + std::to_string(i + 1) + ", d" + std::to_string(i + 1) + "\n";
+  text += "ports d10 = tcp/80\n";
+  std::string uses = "d0";
+  for (int i = 1; i < 1000; ++i) uses += ", d0";
+  text += "policy p { selects {} egress { allow to world on " + uses + " } }\n";
+  auto c = compile(text);
+  EXPECT_FALSE(c->checked);
+  EXPECT_EQ(c->diags.errorCount(), 1u) << rendered(*c);
+}
+
 TEST(Sema, PodsPeerInADefinitionTakesTheUsingPolicysNamespace) {
   auto c = compile(Files{
       {"common.policy", "peers web-pods = pods { app = web }, pods { app = db } in namespace data\n"},

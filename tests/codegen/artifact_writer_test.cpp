@@ -1,0 +1,158 @@
+// writeArtifacts: which output directories `membranec compile -o DIR` may
+// replace, and that a refused one is left exactly as it was. No kernel and
+// no code generation needed: the artifacts are made up.
+#include "codegen/artifact_writer.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace membrane::codegen {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/membrane-writer-test-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+Artifacts someArtifacts(const std::string& version, std::vector<uint32_t> classes) {
+  Artifacts a;
+  a.manifest.compilerVersion = version;
+  for (uint32_t id : classes) {
+    ClassObject obj;
+    obj.classId = id;
+    obj.elf = "ELF of class " + std::to_string(id);
+    a.objects.push_back(std::move(obj));
+  }
+  return a;
+}
+
+// Every file under `dir`, relative path → content.
+std::map<std::string, std::string> contents(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    std::string rel = fs::relative(e.path(), dir).string();
+    if (e.is_symlink()) {
+      out[rel] = "-> " + fs::read_symlink(e.path()).string();
+    } else if (e.is_regular_file()) {
+      std::ifstream in(e.path(), std::ios::binary);
+      std::stringstream s;
+      s << in.rdbuf();
+      out[rel] = s.str();
+    } else {
+      out[rel] = "<dir>";
+    }
+  }
+  return out;
+}
+
+void write(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+TEST(ArtifactWriter, ReplacesItsOwnOutputAsAWhole) {
+  TempDir t;
+  fs::path out = t.path / "out";
+  std::string error;
+  ASSERT_TRUE(writeArtifacts(out.string(), someArtifacts("1", {0, 7}), &error)) << error;
+  write(out / "class-7.ll", "from --emit llvm");
+  ASSERT_TRUE(writeArtifacts(out.string(), someArtifacts("2", {0}), &error)) << error;
+  auto files = contents(out);
+  EXPECT_EQ(files.size(), 2u);
+  EXPECT_EQ(files["class-0.o"], "ELF of class 0");
+  EXPECT_EQ(files["manifest.json"], someArtifacts("2", {0}).manifest.toJson());
+  EXPECT_EQ(files.count("class-7.o") + files.count("class-7.ll"), 0u);
+}
+
+TEST(ArtifactWriter, WritesIntoAnEmptyOrNewDirectory) {
+  TempDir t;
+  std::string error;
+  fs::create_directory(t.path / "empty");
+  EXPECT_TRUE(writeArtifacts((t.path / "empty").string(), someArtifacts("1", {0}), &error)) << error;
+  EXPECT_TRUE(writeArtifacts((t.path / "new" / "deeper").string(), someArtifacts("1", {}), &error)) << error;
+  EXPECT_TRUE(fs::exists(t.path / "new" / "deeper" / "manifest.json"));
+}
+
+// `compile -o DIR` replaced any folder holding a file named manifest.json:
+// a web app's folder was replaced whole.
+TEST(ArtifactWriter, RefusesAWebAppFolderWithAManifestJson) {
+  TempDir t;
+  fs::path app = t.path / "app";
+  fs::create_directories(app / "static");
+  write(app / "manifest.json", R"({"name": "My App", "start_url": "/", "display": "standalone"})");
+  write(app / "index.html", "<!doctype html>");
+  write(app / "static" / "app.js", "console.log(1)");
+  auto before = contents(app);
+  std::string error;
+  EXPECT_FALSE(writeArtifacts(app.string(), someArtifacts("1", {0}), &error));
+  EXPECT_EQ(error, "'" + app.string() +
+                       "' is not membrane's output: it holds 'index.html' and 1 more, which membrane does not "
+                       "write; refusing to replace it");
+  EXPECT_EQ(contents(app), before);
+  EXPECT_EQ(std::distance(fs::directory_iterator(t.path), fs::directory_iterator()), 1) << "no staging left";
+}
+
+TEST(ArtifactWriter, RefusesAManifestJsonThatIsNotMembranes) {
+  TempDir t;
+  fs::path dir = t.path / "out";
+  fs::create_directory(dir);
+  std::string error;
+  for (std::string manifest : {R"({"name": "My App"})", R"({"format": "other", "formatVersion": 1})",
+                               R"({"format": 1})", "[1, 2]", "not json", ""}) {
+    write(dir / "manifest.json", manifest);
+    write(dir / "class-0.o", "mine");
+    auto before = contents(dir);
+    EXPECT_FALSE(writeArtifacts(dir.string(), someArtifacts("1", {0}), &error)) << manifest;
+    EXPECT_EQ(error, "'" + dir.string() +
+                         "' holds a manifest.json that is not membrane's (no \"format\": \"membrane-artifacts\"); "
+                         "refusing to replace it");
+    EXPECT_EQ(contents(dir), before) << manifest;
+  }
+}
+
+TEST(ArtifactWriter, RefusesItsOwnOutputWithSomethingElseInIt) {
+  TempDir t;
+  fs::path out = t.path / "out";
+  std::string error;
+  ASSERT_TRUE(writeArtifacts(out.string(), someArtifacts("1", {0}), &error)) << error;
+  for (std::string extra : {"notes.txt", "class-0.o.bak", "class-.o", "class-x.o", ".keep"}) {
+    write(out / extra, "keep me");
+    auto before = contents(out);
+    EXPECT_FALSE(writeArtifacts(out.string(), someArtifacts("2", {0}), &error)) << extra;
+    EXPECT_EQ(error, "'" + out.string() + "' is not membrane's output: it holds '" + extra +
+                         "', which membrane does not write; refusing to replace it");
+    EXPECT_EQ(contents(out), before);
+    fs::remove(out / extra);
+  }
+  // Named like membrane's files, but a directory or a link: not membrane's.
+  fs::create_directory(out / "class-5.o");
+  EXPECT_FALSE(writeArtifacts(out.string(), someArtifacts("2", {0}), &error));
+  fs::remove(out / "class-5.o");
+  fs::create_symlink("/etc/hostname", out / "class-5.s");
+  EXPECT_FALSE(writeArtifacts(out.string(), someArtifacts("2", {0}), &error));
+  EXPECT_EQ(error, "'" + out.string() +
+                       "' is not membrane's output: it holds 'class-5.s', which membrane does not write; refusing "
+                       "to replace it");
+}
+
+TEST(ArtifactWriter, RefusesAPathThatIsNotADirectory) {
+  TempDir t;
+  write(t.path / "file", "x");
+  std::string error;
+  EXPECT_FALSE(writeArtifacts((t.path / "file").string(), someArtifacts("1", {}), &error));
+  EXPECT_EQ(error, "'" + (t.path / "file").string() + "' exists and is not a directory");
+}
+
+}  // namespace
+}  // namespace membrane::codegen
