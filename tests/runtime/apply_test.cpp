@@ -5,82 +5,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <sys/mount.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-
-#include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
-#include "loaded_object.h"
-#include "loader/loader.h"
+#include "runtime_test_support.h"
 
 namespace membrane::testing {
 namespace {
-
-namespace fs = std::filesystem;
-
-// A scratch directory removed at the end, whatever happens.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/membrane-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string compileShopTo(const fs::path& out, const std::string& extraPolicy = "") {
-  std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
-  driver::Compilation c;
-  std::vector<std::string> inputs = {root};
-  fs::path extra = out.parent_path() / (out.filename().string() + "-extra.policy");
-  if (!extraPolicy.empty()) {
-    std::ofstream(extra) << extraPolicy;
-    inputs.push_back(extra.string());
-  }
-  driver::run({inputs, {root + "/inventory.json"}}, c);
-  EXPECT_EQ(c.outcome(), driver::Outcome::Ok);
-  std::string error;
-  auto compiler = codegen::ClassCompiler::create(&error);
-  EXPECT_TRUE(compiler) << error;
-  auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, {});
-  EXPECT_TRUE(codegen::writeArtifacts(out.string(), artifacts, &error)) << error;
-  return error;
-}
-
-loader::NodeConfig cgroupNode(const std::string& cgroup) {
-  std::string error;
-  auto node = loader::NodeConfig::parse(
-      R"({"host": {"addresses": ["198.18.255.1"]}, "endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" +
-          cgroup + R"("}]})",
-      &error);
-  EXPECT_TRUE(node) << error;
-  return *node;
-}
-
-class ApplyTest : public ::testing::Test {
- protected:
-  TempDir dir;
-  loader::Paths paths;
-  fs::path artifacts;
-  void SetUp() override {
-    paths.bpffsRoot = (dir.path / "bpf").string();
-    paths.stateDir = (dir.path / "state").string();
-    artifacts = dir.path / "out";
-    compileShopTo(artifacts);
-  }
-  void TearDown() override {
-    std::string error;
-    loader::detachAll(paths, &error);
-    umount2(paths.bpffsRoot.c_str(), MNT_DETACH);
-  }
-  bool nothingApplied() { return !fs::exists(fs::path(paths.stateDir) / "state.json"); }
-};
 
 TEST_F(ApplyTest, RefusesAnObjectThatDoesNotMatchItsHash) {
   fs::path object = artifacts / "class-1.o";
@@ -125,18 +53,6 @@ TEST_F(ApplyTest, RefusesAnEndpointTheManifestDoesNotKnow) {
   EXPECT_FALSE(loader::apply(artifacts.string(), *node, paths, nullptr, &error));
   EXPECT_NE(error.find("shop/ghost is not in the manifest"), std::string::npos) << error;
 }
-
-// A cgroup of our own, removed at the end.
-struct TestCgroup {
-  fs::path path;
-  TestCgroup() {
-    path = fs::path("/sys/fs/cgroup/unified") / ("membrane-test-" + std::to_string(getpid()));
-    if (!fs::exists("/sys/fs/cgroup/unified")) path = fs::path("/sys/fs/cgroup") / ("membrane-test-" + std::to_string(getpid()));
-    std::error_code ec;
-    fs::create_directory(path, ec);
-  }
-  ~TestCgroup() { rmdir(path.c_str()); }
-};
 
 TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   MB_REQUIRE_KERNEL_BPF();
