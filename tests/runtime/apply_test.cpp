@@ -176,37 +176,6 @@ TEST_F(ApplyTest, LearnedEndpointsPickTheirClassByNamedPorts) {
   EXPECT_EQ(s->endpoints[0].classId, std::optional<uint32_t>(1));
 }
 
-TEST(NodeConfig, NamedPortsOfLearnedEndpoints) {
-  std::string error;
-  auto node = loader::NodeConfig::parse(
-      R"({"peers": [{"name": "p", "labels": {}, "addresses": ["198.18.0.9"],
-                     "ports": [{"name": "web", "port": 8080}, {"name": "dns", "port": 53, "protocol": "udp"}]}]})",
-      &error);
-  ASSERT_TRUE(node) << error;
-  EXPECT_EQ(node->peers[0].ports, (std::vector<labels::NamedPort>{{"dns", 17, 53}, {"web", 6, 8080}}));
-  EXPECT_FALSE(loader::NodeConfig::parse(
-      R"({"peers": [{"name": "p", "labels": {}, "addresses": [], "ports": [{"name": "web", "port": 0}]}]})", &error));
-  EXPECT_EQ(error, "peers[0].ports[0].port: required, a port number 1-65535");
-  EXPECT_FALSE(loader::NodeConfig::parse(
-      R"({"peers": [{"name": "p", "labels": {}, "addresses": [], "ports": [{"name": "web", "port": 1, "protocol": "icmp"}]}]})",
-      &error));
-  EXPECT_EQ(error, "peers[0].ports[0].protocol: expected TCP, UDP or SCTP");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x", "ports": []}]})", &error));
-  EXPECT_EQ(error, "endpoints[0].ports: named ports belong to endpoints learned after compile; give labels too");
-}
-
-TEST(NodeConfig, ErrorsNameTheField) {
-  std::string error;
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x", "cgroup": "/y"}]})", &error));
-  EXPECT_EQ(error, R"(endpoints[0]: a local endpoint needs exactly one of "interface" or "cgroup")");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"host": {"addresses": ["198.18.0.300"]}})", &error));
-  EXPECT_EQ(error, "host.addresses[0]: not an IP address");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoint": []})", &error));
-  EXPECT_EQ(error, R"(unknown key "endpoint")");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x"}, {"name": "a", "interface": "y"}]})", &error));
-  EXPECT_EQ(error, "endpoint default/a is listed twice");
-}
-
 }  // namespace
 }  // namespace membrane::testing
 
