@@ -176,6 +176,39 @@ TEST_F(ApplyTest, LearnedEndpointsPickTheirClassByNamedPorts) {
   EXPECT_EQ(s->endpoints[0].classId, std::optional<uint32_t>(1));
 }
 
+// An address is one endpoint's: a peer or learned endpoint (NODE.json, or
+// `endpoint add`) that claims a compiled endpoint's address would take its
+// identity in the trie, and is refused.
+TEST_F(ApplyTest, RefusesAnEndpointClaimingAnotherEndpointsAddress) {
+  MB_REQUIRE_KERNEL_BPF();
+  TestCgroup cg;
+  ASSERT_TRUE(fs::exists(cg.path));
+  std::string error;
+  auto node = loader::NodeConfig::parse(R"({"endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" +
+                                            cg.path.string() + R"("}], "peers": [{"name": "intruder", "namespace": "shop",
+        "labels": {"app": "frontend"}, "addresses": ["198.18.9.1", "198.18.1.20"]}]})",
+                                        &error);
+  ASSERT_TRUE(node) << error;
+  EXPECT_FALSE(loader::apply(artifacts.string(), *node, paths, nullptr, &error));
+  EXPECT_EQ(error, "endpoint shop/intruder claims 198.18.1.20, which is shop/api-0's address");
+  EXPECT_TRUE(nothingApplied());
+
+  ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, nullptr, &error)) << error;
+  e2e::ExecResult added = membrane({"endpoint", "add", "--name", "intruder", "--namespace", "shop", "--label",
+                                    "app=frontend", "--address", "198.18.1.20"});
+  EXPECT_EQ(added.exitCode, 1) << added.describe();
+  EXPECT_EQ(added.err, "membrane: error: endpoint shop/intruder claims 198.18.1.20, which is shop/api-0's address\n");
+  e2e::ExecResult badName = membrane({"endpoint", "add", "--name", "b%x", "--namespace", "shop", "--label", "app=api",
+                                      "--address", "198.18.9.1"});
+  EXPECT_EQ(badName.exitCode, 1) << badName.describe();
+  EXPECT_TRUE(Contains(badName.err, "membrane: error: --name: \"b%x\" is not a DNS-1123 subdomain"));
+  e2e::ExecResult badNs = membrane({"endpoint", "add", "--name", "b", "--namespace", "Shop", "--label", "app=api",
+                                    "--address", "198.18.9.1"});
+  EXPECT_TRUE(Contains(badNs.err, "membrane: error: --namespace: \"Shop\" is not a DNS-1123 label"));
+  auto state = readText(fs::path(paths.stateDir) / "state.json");
+  EXPECT_EQ(state.find("intruder"), std::string::npos) << "nothing was added";
+}
+
 }  // namespace
 }  // namespace membrane::testing
 

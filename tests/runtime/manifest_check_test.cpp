@@ -194,5 +194,40 @@ TEST_F(ApplyTest, RefusesAnInconsistentManifestBeforeTouchingTheKernel) {
   EXPECT_FALSE(fs::exists(paths.bpffsRoot)) << "refused before touching bpffs";
 }
 
+// manifest.json and the objects are read with io::readRegularFile: a FIFO
+// or a device in their place is refused at once, not waited on.
+TEST_F(ApplyTest, RefusesAFifoOrADeviceAsManifestOrObjectAtOnce) {
+  auto applyRefusal = [this] {
+    auto error = std::make_shared<std::string>();
+    auto ok = std::make_shared<bool>(true);
+    std::string dir = artifacts.string();
+    loader::Paths p = paths;
+    loader::NodeConfig node = cgroupNode("/nonexistent");
+    EXPECT_TRUE(finishesWithin(std::chrono::seconds(10), [=] {
+      *ok = loader::apply(dir, node, p, nullptr, error.get());
+    })) << "apply blocked on a FIFO or device";
+    EXPECT_FALSE(*ok);
+    return *error;
+  };
+  fs::path object = artifacts / "class-0.o";
+  fs::remove(object);
+  ASSERT_EQ(mkfifo(object.c_str(), 0600), 0);
+  EXPECT_TRUE(Contains(applyRefusal(), "object class-0.o of class 0: '" + object.string() +
+                                           "' is not a regular file (a FIFO); a class object must be a file"));
+  fs::remove(object);
+  fs::create_symlink("/dev/zero", object);
+  EXPECT_TRUE(Contains(applyRefusal(), "is not a regular file (a character device)"));
+
+  fs::path manifest = artifacts / "manifest.json";
+  fs::remove(manifest);
+  ASSERT_EQ(mkfifo(manifest.c_str(), 0600), 0);
+  EXPECT_TRUE(Contains(applyRefusal(),
+                       "'" + manifest.string() + "' is not a regular file (a FIFO); manifest.json must be a file"));
+  fs::remove(manifest);
+  fs::create_symlink("/dev/zero", manifest);
+  EXPECT_TRUE(Contains(applyRefusal(), "is not a regular file (a character device); manifest.json must be a file"));
+  EXPECT_TRUE(nothingApplied());
+}
+
 }  // namespace
 }  // namespace membrane::testing
