@@ -40,12 +40,35 @@ const json& field(const json& j, const std::string& path, const char* key) {
 }
 
 template <typename T>
+struct IsIntegerVector : std::false_type {};
+template <typename U>
+struct IsIntegerVector<std::vector<U>> : std::bool_constant<std::is_integral_v<U>> {};
+
+// Integers through io::integerIn: a float or a number out of range is the
+// wrong type, never converted.
+template <typename T>
 T get(const json& j, const std::string& path, const char* key) {
   const json& v = field(j, path, key);
-  try {
-    return v.get<T>();
-  } catch (const json::exception&) {
-    throw FieldError(path + "." + key + ": has the wrong type");
+  auto wrong = [&] { return FieldError(path + "." + key + ": has the wrong type"); };
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    auto n = io::integerIn<T>(v);
+    if (!n) throw wrong();
+    return *n;
+  } else if constexpr (IsIntegerVector<T>::value) {
+    if (!v.is_array()) throw wrong();
+    T out;
+    for (const auto& x : v) {
+      auto n = io::integerIn<typename T::value_type>(x);
+      if (!n) throw wrong();
+      out.push_back(*n);
+    }
+    return out;
+  } else {
+    try {
+      return v.get<T>();
+    } catch (const json::exception&) {
+      throw wrong();
+    }
   }
 }
 
@@ -297,12 +320,13 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       c.ingress = readDirection(classes[i], p, "ingress");
       c.egress = readDirection(classes[i], p, "egress");
       if (auto it = classes[i].find("lowering"); it != classes[i].end() && it->is_object()) {
-        c.portIntervals = it->value("portIntervals", uint64_t(0));
-        c.leafRuleTests = it->value("leafRuleTests", uint64_t(0));
-        c.maxLeafRules = it->value("maxLeafRules", uint64_t(0));
-        c.foldedCidrs = it->value("foldedCidrs", uint64_t(0));
-        c.tableLeaves = it->value("tableLeaves", uint64_t(0));
-        c.tableEntries = it->value("tableEntries", uint64_t(0));
+        auto count = [&](const char* key) { return it->contains(key) ? get<uint64_t>(*it, p + ".lowering", key) : 0; };
+        c.portIntervals = count("portIntervals");
+        c.leafRuleTests = count("leafRuleTests");
+        c.maxLeafRules = count("maxLeafRules");
+        c.foldedCidrs = count("foldedCidrs");
+        c.tableLeaves = count("tableLeaves");
+        c.tableEntries = count("tableEntries");
       }
       m.classes.push_back(std::move(c));
     }

@@ -8,9 +8,13 @@
 #pragma once
 
 #include <cstddef>
-#include <nlohmann/json.hpp>
+#include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
+#include <type_traits>
+
+#include <nlohmann/json.hpp>
 
 namespace membrane::io {
 
@@ -36,6 +40,25 @@ struct JsonDocument {
 //   "5:3: endpoints[0]: duplicate key \"name\" (first at 4:6)"  (the object's path, then the key)
 //   "1:9: duplicate key \"endpoints\" (first at 1:2)"           (at the top level)
 std::optional<JsonDocument> parseJsonStrictly(const std::string& text, std::string* error);
+
+// `v` as an integer of type T, or nullopt unless it is a JSON integer that T
+// holds. nlohmann's get<T>() converts anything numeric: a float too large
+// for T is undefined behaviour, and 4294967301 read as uint32_t is 5.
+template <typename T>
+std::optional<T> integerIn(const nlohmann::json& v) {
+  static_assert(std::numeric_limits<T>::is_integer && !std::is_same_v<T, bool>);
+  using Limits = std::numeric_limits<T>;
+  if (v.is_number_unsigned()) {
+    uint64_t u = v.get<uint64_t>();
+    if (u <= static_cast<uint64_t>(Limits::max())) return static_cast<T>(u);
+  } else if (v.is_number_integer()) {
+    int64_t i = v.get<int64_t>();
+    bool fits = Limits::is_signed ? i >= static_cast<int64_t>(Limits::min()) && i <= static_cast<int64_t>(Limits::max())
+                                  : i >= 0 && static_cast<uint64_t>(i) <= static_cast<uint64_t>(Limits::max());
+    if (fits) return static_cast<T>(i);
+  }
+  return std::nullopt;
+}
 
 // "line:column" of a byte offset in `text`.
 std::string lineColumn(const std::string& text, size_t offset);

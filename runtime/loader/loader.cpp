@@ -198,6 +198,11 @@ struct State {
       if (!parsed) throw std::runtime_error("'" + a.get<std::string>() + "' is not an IP address");
       return *parsed;
     };
+    auto u32 = [](const json& v) {
+      auto n = io::integerIn<uint32_t>(v);
+      if (!n) throw std::runtime_error(v.dump() + " is not a 32-bit id");
+      return *n;
+    };
     const json& j = doc->value;
     try {
       State s;
@@ -210,15 +215,15 @@ struct State {
         auto slash = es.key.find('/');
         es.ns = e.value("namespace", es.key.substr(0, slash));
         es.name = e.value("name", slash == std::string::npos ? es.key : es.key.substr(slash + 1));
-        es.id = e.at("id");
-        if (!e.at("class").is_null()) es.classId = e.at("class").get<uint32_t>();
+        es.id = u32(e.at("id"));
+        if (!e.at("class").is_null()) es.classId = u32(e.at("class"));
         es.interface = e.at("interface");
         es.cgroup = e.at("cgroup");
         es.hooks = e.at("hooks").get<std::vector<std::string>>();
         es.mode = e.value("mode", "link");
         if (e.contains("programs"))
           for (const auto& [hook, p] : e.at("programs").items())
-            es.programs[hook] = {p.at("id").get<uint32_t>(), p.at("tag").get<std::string>()};
+            es.programs[hook] = {u32(p.at("id")), p.at("tag").get<std::string>()};
         s.endpoints.push_back(es);
       }
       for (const auto& l : j.at("learned")) {

@@ -171,6 +171,20 @@ TEST_F(ManifestCheck, RefusesRulesThatDoNotFitTheirPolicyOrTheCounters) {
             "manifest.policies[0].namespace: required unless clusterwide");
 }
 
+// Found by manifest_fuzzer: nlohmann converts any number to the integer type
+// asked for, a float too large for it being undefined behaviour and an
+// integer too large wrapping around (4294967297 read as a uint32_t is 1).
+TEST_F(ManifestCheck, RefusesNumbersThatAreNotIntegersOfTheirType) {
+  EXPECT_EQ(refusal([](json& m) { m["rules"][0]["id"] = 1.68889e75; }), "manifest.rules[0].id: has the wrong type");
+  EXPECT_EQ(refusal([](json& m) { m["rules"][0]["id"] = 4294967297ull; }), "manifest.rules[0].id: has the wrong type");
+  EXPECT_EQ(refusal([](json& m) { m["rules"][0]["id"] = -1; }), "manifest.rules[0].id: has the wrong type");
+  EXPECT_EQ(refusal([](json& m) { m["classes"][1]["ingress"]["rules"] = {3.0, 4}; }),
+            "manifest.classes[1].ingress.rules: has the wrong type");
+  EXPECT_EQ(refusal([](json& m) { m["classes"][0]["lowering"]["portIntervals"] = -1; }),
+            "manifest.classes[0].lowering.portIntervals: has the wrong type");
+  EXPECT_EQ(refusal([](json& m) { m["formatVersion"] = 1.5; }), "manifest.formatVersion: has the wrong type");
+}
+
 TEST_F(ManifestCheck, RefusesAKeyRepeatedAnywhere) {
   std::string text = shop_->dump(2);
   auto at = text.find("\"abiVersion\"");

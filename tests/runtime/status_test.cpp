@@ -223,6 +223,12 @@ TEST_F(StatusTest, RefusesAStateThatIsAFifoOrHasARepeatedKey) {
   EXPECT_EQ(why, "unreadable state: " + state.string() + ":1:18: duplicate key \"version\" (first at 1:2)");
   EXPECT_FALSE(loader::apply(artifacts.string(), cgroupNode("/nonexistent"), paths, nullptr, &why));
   EXPECT_TRUE(Contains(why, "duplicate key \"version\" (first at 1:2); remove it, or run membrane detach"));
+  // A number that is no 32-bit id (found by manifest_fuzzer in the manifest
+  // reader; the state's reader converted the same way).
+  writeText(state, R"({"version": "a", "artifactDir": "/x", "learned": [], "host": [],
+      "endpoints": [{"key": "a/b", "id": 1e75, "class": null, "interface": "", "cgroup": "/c", "hooks": []}]})");
+  EXPECT_FALSE(loader::status(paths, &why));
+  EXPECT_EQ(why, "unreadable state: " + state.string() + ": 1e+75 is not a 32-bit id");
 }
 
 }  // namespace
