@@ -3,8 +3,13 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include <nlohmann/json.hpp>
+
+#include "abi/datapath.h"
+#include "io/json.h"
 
 namespace membrane::artifacts {
 
@@ -35,12 +40,35 @@ const json& field(const json& j, const std::string& path, const char* key) {
 }
 
 template <typename T>
+struct IsIntegerVector : std::false_type {};
+template <typename U>
+struct IsIntegerVector<std::vector<U>> : std::bool_constant<std::is_integral_v<U>> {};
+
+// Integers through io::integerIn: a float or a number out of range is the
+// wrong type, never converted.
+template <typename T>
 T get(const json& j, const std::string& path, const char* key) {
   const json& v = field(j, path, key);
-  try {
-    return v.get<T>();
-  } catch (const json::exception&) {
-    throw FieldError(path + "." + key + ": has the wrong type");
+  auto wrong = [&] { return FieldError(path + "." + key + ": has the wrong type"); };
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    auto n = io::integerIn<T>(v);
+    if (!n) throw wrong();
+    return *n;
+  } else if constexpr (IsIntegerVector<T>::value) {
+    if (!v.is_array()) throw wrong();
+    T out;
+    for (const auto& x : v) {
+      auto n = io::integerIn<typename T::value_type>(x);
+      if (!n) throw wrong();
+      out.push_back(*n);
+    }
+    return out;
+  } else {
+    try {
+      return v.get<T>();
+    } catch (const json::exception&) {
+      throw wrong();
+    }
   }
 }
 
@@ -188,11 +216,13 @@ std::string Manifest::toJson() const {
 }
 
 std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string* error) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded()) {
-    if (error) *error = "manifest.json is not valid JSON";
+  std::string why;
+  auto doc = io::parseJsonStrictly(text, &why);
+  if (!doc) {
+    if (error) *error = "manifest.json:" + why;
     return std::nullopt;
   }
+  const json& j = doc->value;
   try {
     Manifest m;
     if (get<std::string>(j, "manifest", "format") != kFormatName)
@@ -290,12 +320,13 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       c.ingress = readDirection(classes[i], p, "ingress");
       c.egress = readDirection(classes[i], p, "egress");
       if (auto it = classes[i].find("lowering"); it != classes[i].end() && it->is_object()) {
-        c.portIntervals = it->value("portIntervals", uint64_t(0));
-        c.leafRuleTests = it->value("leafRuleTests", uint64_t(0));
-        c.maxLeafRules = it->value("maxLeafRules", uint64_t(0));
-        c.foldedCidrs = it->value("foldedCidrs", uint64_t(0));
-        c.tableLeaves = it->value("tableLeaves", uint64_t(0));
-        c.tableEntries = it->value("tableEntries", uint64_t(0));
+        auto count = [&](const char* key) { return it->contains(key) ? get<uint64_t>(*it, p + ".lowering", key) : 0; };
+        c.portIntervals = count("portIntervals");
+        c.leafRuleTests = count("leafRuleTests");
+        c.maxLeafRules = count("maxLeafRules");
+        c.foldedCidrs = count("foldedCidrs");
+        c.tableLeaves = count("tableLeaves");
+        c.tableEntries = count("tableEntries");
       }
       m.classes.push_back(std::move(c));
     }
@@ -338,6 +369,7 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       r.location = get<std::string>(rules[i], p, "location");
       m.rules.push_back(std::move(r));
     }
+    if (!m.check(error)) return std::nullopt;
     return m;
   } catch (const FieldError& e) {
     if (error) *error = e.what();
@@ -349,6 +381,229 @@ const ClassEntry* Manifest::findClass(uint32_t id) const {
   for (const auto& c : classes)
     if (c.id == id) return &c;
   return nullptr;
+}
+
+const IdentityEntry* Manifest::findIdentity(uint32_t id) const {
+  for (const auto& i : identities)
+    if (i.id == id) return &i;
+  return nullptr;
+}
+
+std::vector<std::string> Manifest::selectingPolicies(const std::string& ns, const labels::LabelSet& labelSet) const {
+  std::vector<std::string> keys;
+  for (const auto& p : policies)
+    if ((p.clusterwide || p.ns == ns) && p.selects.matches(labelSet)) keys.push_back(p.key);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+namespace {
+
+std::string listText(const std::vector<std::string>& xs) {
+  std::string out;
+  for (const auto& x : xs) out += (out.empty() ? "" : ", ") + x;
+  return "{" + out + "}";
+}
+
+std::string jsonString(const std::string& s) { return json(s).dump(); }
+
+// The checks of Manifest::check, each throwing a FieldError named by path.
+void checkManifest(const Manifest& m) {
+  auto at = [](const char* list, size_t i) { return std::string("manifest.") + list + "[" + std::to_string(i) + "]"; };
+
+  if (m.selectors.size() + m.cidrs.size() > MB_PEER_BITS)
+    throw FieldError("manifest.cidrs: " + std::to_string(m.selectors.size()) + " selectors and " +
+                     std::to_string(m.cidrs.size()) + " CIDRs need more than the datapath's " +
+                     std::to_string(MB_PEER_BITS) + " peer bits");
+
+  // Policies: unique keys, "namespace/name" or a clusterwide name.
+  std::map<std::string, const PolicyEntry*> policyByKey;
+  for (size_t i = 0; i < m.policies.size(); ++i) {
+    const PolicyEntry& p = m.policies[i];
+    if (!policyByKey.emplace(p.key, &p).second)
+      throw FieldError(at("policies", i) + ".key: " + jsonString(p.key) + " is listed twice");
+    if (p.clusterwide != p.ns.empty())
+      throw FieldError(at("policies", i) + ".namespace: " +
+                       (p.clusterwide ? "a clusterwide policy has no namespace" : "required unless clusterwide"));
+    bool shaped = p.clusterwide ? p.key.find('/') == std::string::npos && !p.key.empty()
+                                : p.key.size() > p.ns.size() + 1 && p.key.compare(0, p.ns.size() + 1, p.ns + "/") == 0;
+    if (!shaped)
+      throw FieldError(at("policies", i) + ".key: " + jsonString(p.key) + " is not " +
+                       (p.clusterwide ? "a clusterwide policy's name" : "\"" + p.ns + "/<name>\""));
+  }
+
+  // Rules: unique ids that fit the counters, of a listed policy.
+  std::map<uint32_t, const RuleEntry*> ruleById;
+  for (size_t i = 0; i < m.rules.size(); ++i) {
+    const RuleEntry& r = m.rules[i];
+    std::string p = at("rules", i);
+    if (r.id == 0 || r.id >= MB_RULE_MAX)
+      throw FieldError(p + ".id: " + std::to_string(r.id) + " is not a rule id (1-" + std::to_string(MB_RULE_MAX - 1) +
+                       ")");
+    if (!ruleById.emplace(r.id, &r).second) throw FieldError(p + ".id: rule " + std::to_string(r.id) + " is listed twice");
+    auto pol = policyByKey.find(r.policy);
+    if (pol == policyByKey.end())
+      throw FieldError(p + ".policy: no policy " + jsonString(r.policy) + " in manifest.policies");
+    if (r.direction != "ingress" && r.direction != "egress")
+      throw FieldError(p + ".direction: expected \"ingress\" or \"egress\"");
+    if (r.action != "allow" && r.action != "deny") throw FieldError(p + ".action: expected \"allow\" or \"deny\"");
+    if (r.audit != pol->second->audit)
+      throw FieldError(p + ".audit: policy " + r.policy + (pol->second->audit ? " is" : " is not") + " in audit mode");
+  }
+
+  // Identities: unique, numbered from 256, with the bits their labels give.
+  std::map<uint32_t, const IdentityEntry*> identityById;
+  for (size_t i = 0; i < m.identities.size(); ++i) {
+    const IdentityEntry& e = m.identities[i];
+    std::string p = at("identities", i);
+    if (e.id < 256) throw FieldError(p + ".id: " + std::to_string(e.id) + " is reserved (identities start at 256)");
+    if (!identityById.emplace(e.id, &e).second)
+      throw FieldError(p + ".id: identity " + std::to_string(e.id) + " is listed twice");
+    auto nsName = e.namespaceLabels.find("kubernetes.io/metadata.name");
+    if (nsName == e.namespaceLabels.end() || nsName->second != e.ns)
+      throw FieldError(p + ".namespaceLabels: must hold kubernetes.io/metadata.name = " + jsonString(e.ns));
+    if (m.bitsFor(e.ns, e.labels, e.namespaceLabels, e.ports) != e.bits)
+      throw FieldError(p + ".bits: not the selectors its namespace, labels and ports match");
+  }
+
+  // Classes: unique ids and objects, sorted known policies, rules of those
+  // policies in that direction, in verdict order.
+  std::set<uint32_t> classIds;
+  std::set<std::string> objects;
+  const ClassEntry* openClass = nullptr;
+  for (size_t i = 0; i < m.classes.size(); ++i) {
+    const ClassEntry& c = m.classes[i];
+    std::string p = at("classes", i);
+    if (!classIds.insert(c.id).second) throw FieldError(p + ".id: class " + std::to_string(c.id) + " is listed twice");
+    if (!objects.insert(c.object).second) throw FieldError(p + ".object: " + c.object + " is another class's object too");
+    // The open class (no policies) runs on endpoints no policy selects: it
+    // checks source addresses and allows everything else, so it has no
+    // rules and enforces nothing. There is one.
+    if (c.policies.empty()) {
+      if (openClass)
+        throw FieldError(p + ".policies: empty, but class " + std::to_string(openClass->id) +
+                         " is the open class already");
+      if (!c.ingress.rules.empty() || !c.egress.rules.empty() || c.ingress.enforced || c.egress.enforced ||
+          c.ingress.audited || c.egress.audited)
+        throw FieldError(p + ": the open class (no policies) has no rules and enforces nothing");
+      openClass = &c;
+    }
+    for (size_t k = 0; k < c.policies.size(); ++k) {
+      if (!policyByKey.count(c.policies[k]))
+        throw FieldError(p + ".policies[" + std::to_string(k) + "]: no policy " + jsonString(c.policies[k]) +
+                         " in manifest.policies");
+      if (k > 0 && !(c.policies[k - 1] < c.policies[k]))
+        throw FieldError(p + ".policies: not sorted, or a policy listed twice");
+    }
+    for (size_t k = 1; k < c.ingressNamedPorts.size(); ++k) {
+      const auto& a = c.ingressNamedPorts[k - 1];
+      const auto& b = c.ingressNamedPorts[k];
+      if (!(std::tie(a.protocol, a.name) < std::tie(b.protocol, b.name)))
+        throw FieldError(p + ".ingressNamedPorts: not sorted by protocol and name, or a name listed twice");
+    }
+    bool unboundIngressName = std::any_of(c.ingressNamedPorts.begin(), c.ingressNamedPorts.end(),
+                                          [](const labels::PortNameBinding& b) { return !b.port; });
+    for (const std::string dir : {"ingress", "egress"}) {
+      const DirectionSummary& d = dir == "ingress" ? c.ingress : c.egress;
+      std::string dp = p + "." + dir;
+      std::set<uint32_t> listed;
+      for (size_t k = 0; k < d.rules.size(); ++k) {
+        std::string rp = dp + ".rules[" + std::to_string(k) + "]";
+        auto r = ruleById.find(d.rules[k]);
+        if (r == ruleById.end())
+          throw FieldError(rp + ": rule " + std::to_string(d.rules[k]) + " is not in manifest.rules");
+        const RuleEntry& rule = *r->second;
+        if (rule.direction != dir)
+          throw FieldError(rp + ": rule " + std::to_string(rule.id) + " is an " + rule.direction + " rule");
+        if (!std::binary_search(c.policies.begin(), c.policies.end(), rule.policy))
+          throw FieldError(rp + ": rule " + std::to_string(rule.id) + " belongs to " + rule.policy +
+                           ", which is not among the class's policies");
+        if (!(rule.audit ? d.audited : d.enforced))
+          throw FieldError(dp + (rule.audit ? ".audited" : ".enforced") + ": false, but the class has rule " +
+                           std::to_string(rule.id) + " of " + rule.policy);
+        if (k > 0) {
+          const RuleEntry& prev = *ruleById.at(d.rules[k - 1]);
+          bool ordered = prev.action != rule.action ? prev.action == "deny" : prev.id < rule.id;
+          if (!ordered) throw FieldError(rp + ": not in verdict order (denies, then allows, each by id, once)");
+        }
+        listed.insert(rule.id);
+      }
+      // A rule of the class's policies is left out only where it matches
+      // nothing: an ingress rule on named ports the class's endpoints do not
+      // define, or an egress rule on named ports no destination defines,
+      // which every class of the policy then leaves out.
+      for (const auto& [id, rule] : ruleById) {
+        if (rule->direction != dir || listed.count(id) ||
+            !std::binary_search(c.policies.begin(), c.policies.end(), rule->policy))
+          continue;
+        if (dir == "ingress" && unboundIngressName) continue;
+        if (dir == "egress" && std::none_of(m.classes.begin(), m.classes.end(), [id = id](const ClassEntry& other) {
+              return std::find(other.egress.rules.begin(), other.egress.rules.end(), id) != other.egress.rules.end();
+            }))
+          continue;
+        throw FieldError(dp + ".rules: rule " + std::to_string(id) + " of " + rule->policy + " is missing");
+      }
+    }
+  }
+
+  // Endpoints: unique names and addresses, a known identity in their
+  // namespace, and the class for exactly the policies that select them.
+  std::map<std::string, const EndpointEntry*> endpointByKey;
+  std::map<net::Address, std::string> addressOwner;
+  for (size_t i = 0; i < m.endpoints.size(); ++i) {
+    const EndpointEntry& e = m.endpoints[i];
+    std::string p = at("endpoints", i);
+    std::string key = e.ns + "/" + e.name;
+    if (e.name.empty() || e.ns.empty()) throw FieldError(p + ": name and namespace must not be empty");
+    if (!endpointByKey.emplace(key, &e).second) throw FieldError(p + ": endpoint " + key + " is listed twice");
+    for (size_t k = 0; k < e.addresses.size(); ++k) {
+      auto [owner, fresh] = addressOwner.emplace(e.addresses[k], key);
+      if (!fresh)
+        throw FieldError(p + ".addresses[" + std::to_string(k) + "]: " + e.addresses[k].str() + " is also " +
+                         (owner->second == key ? "listed earlier" : "the address of " + owner->second));
+    }
+    auto id = identityById.find(e.identity);
+    if (id == identityById.end()) throw FieldError(p + ".identity: no identity " + std::to_string(e.identity));
+    if (id->second->ns != e.ns)
+      throw FieldError(p + ".identity: identity " + std::to_string(e.identity) + " is of namespace " + id->second->ns);
+    std::vector<std::string> selecting = m.selectingPolicies(e.ns, id->second->labels);
+    if (!e.classId)
+      throw FieldError(p + ".class: null, but every endpoint runs a class (" +
+                       (selecting.empty() ? "the open class, as no policy selects it)" : listText(selecting) + " select it)"));
+    const ClassEntry* c = m.findClass(*e.classId);
+    if (!c) throw FieldError(p + ".class: no class " + std::to_string(*e.classId));
+    if (c->policies != selecting)
+      throw FieldError(p + ".class: class " + std::to_string(c->id) + " is for " + listText(c->policies) + ", but " +
+                       listText(selecting) + " select " + key);
+    if (std::find(c->endpoints.begin(), c->endpoints.end(), key) == c->endpoints.end())
+      throw FieldError(p + ".class: class " + std::to_string(c->id) + " does not list " + key);
+  }
+  for (size_t i = 0; i < m.classes.size(); ++i) {
+    const ClassEntry& c = m.classes[i];
+    std::set<std::string> seen;
+    for (size_t k = 0; k < c.endpoints.size(); ++k) {
+      std::string p = at("classes", i) + ".endpoints[" + std::to_string(k) + "]";
+      if (!seen.insert(c.endpoints[k]).second) throw FieldError(p + ": " + c.endpoints[k] + " is listed twice");
+      auto e = endpointByKey.find(c.endpoints[k]);
+      if (e == endpointByKey.end())
+        throw FieldError(p + ": no endpoint " + jsonString(c.endpoints[k]) + " in manifest.endpoints");
+      if (e->second->classId != c.id)
+        throw FieldError(p + ": " + c.endpoints[k] + " runs " +
+                         (e->second->classId ? "class " + std::to_string(*e->second->classId) : "no class"));
+    }
+  }
+}
+
+}  // namespace
+
+bool Manifest::check(std::string* error) const {
+  try {
+    checkManifest(*this);
+    return true;
+  } catch (const FieldError& e) {
+    if (error) *error = e.what();
+    return false;
+  }
 }
 
 std::vector<uint32_t> Manifest::bitsFor(const std::string& ns, const labels::LabelSet& labelSet,

@@ -53,7 +53,7 @@ struct EndpointEntry {
   std::string name, ns;
   uint32_t identity = 0;
   std::vector<net::Address> addresses;
-  std::optional<uint32_t> classId;  // none: no policy selects it
+  std::optional<uint32_t> classId;  // always set by check(): the open class when no policy selects it
 };
 
 // A policy's subject selector, so a node can tell which class an endpoint it
@@ -116,10 +116,24 @@ struct Manifest {
 
   // Deterministic JSON text (sorted keys, 2-space indent, trailing newline).
   std::string toJson() const;
-  // Parses and validates; nullopt with `error` naming the field on failure.
+  // Parses and validates, including check(); nullopt with `error` naming the
+  // field on failure. A key repeated in an object is refused, with its line
+  // and column ("manifest.json:12:7: ...").
   static std::optional<Manifest> fromJson(const std::string& text, std::string* error);
+  // Whether the parts agree with each other (docs/artifacts.md, "What the
+  // reader checks"): ids unique; every rule a class lists exists, belongs to
+  // one of the class's policies and has the list's direction; classes and
+  // endpoints name each other; each endpoint's class is the one for exactly
+  // the policies that select it; identities' bits are those their labels
+  // give, within the datapath's bits. False with `error` naming the field.
+  bool check(std::string* error) const;
 
   const ClassEntry* findClass(uint32_t id) const;
+  const IdentityEntry* findIdentity(uint32_t id) const;
+  // Keys of the policies that select an endpoint with these labels in `ns`
+  // (its namespace's, and clusterwide ones), sorted: the `policies` of the
+  // class it belongs to; empty when it is unrestricted.
+  std::vector<std::string> selectingPolicies(const std::string& ns, const labels::LabelSet& labels) const;
   // Selector bits for an endpoint the node learns after compile.
   std::vector<uint32_t> bitsFor(const std::string& ns, const labels::LabelSet& labels,
                                 const labels::LabelSet& namespaceLabels,

@@ -2,9 +2,11 @@
 // in atomically, and reports what is enforced. Links libbpf and a JSON
 // library only — no compiler on nodes.
 //
-// Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage.
+// Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage,
+// 3 (status) the kernel does not run what was applied.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <ctime>
 #include <iostream>
@@ -45,30 +47,59 @@ std::optional<labels::NamedPort> parseNamedPort(const std::string& spec) {
   return port;
 }
 
+// `status` exits 3 when the kernel does not run what was applied.
+constexpr int kExitNotAsApplied = 3;
+
+// A hook in the PROGRAMS column: its program id, marked unless it is the
+// one apply attached.
+std::string hookText(const loader::HookStatus& h) {
+  switch (h.state) {
+    case loader::HookStatus::State::Ok: return std::to_string(h.program);
+    case loader::HookStatus::State::NotAttached: return "NOT-ATTACHED";
+    case loader::HookStatus::State::Differs: return std::to_string(h.program) + "(DIFFERS)";
+    case loader::HookStatus::State::Unexpected: return std::to_string(h.program) + "(UNEXPECTED)";
+    case loader::HookStatus::State::Unknown: return "UNKNOWN";
+  }
+  return "?";
+}
+
 int runStatus(const loader::Paths& paths, const std::string& output) {
   std::string error;
   auto s = loader::status(paths, &error);
   if (!s) return fail(error);
+  int rc = s->problems.empty() ? 0 : kExitNotAsApplied;
   if (output == "json") {
     nlohmann::json j = {{"version", s->version}, {"artifactDir", s->artifactDir}, {"endpoints", nlohmann::json::array()},
-                        {"rules", nlohmann::json::array()}, {"reasons", s->reasons}};
-    for (const auto& e : s->endpoints)
+                        {"rules", nlohmann::json::array()}, {"reasons", s->reasons},
+                        {"asApplied", s->problems.empty()}, {"problems", s->problems}};
+    for (const auto& e : s->endpoints) {
+      nlohmann::json hooks = nlohmann::json::object();
+      for (const auto& [hook, h] : e.hooks) {
+        hooks[hook] = {{"state", loader::hookStateName(h.state)}, {"program", h.program}, {"applied", h.applied},
+                       {"tag", h.tag}};
+        if (!h.detail.empty()) hooks[hook]["detail"] = h.detail;
+      }
       j["endpoints"].push_back({{"endpoint", e.key}, {"id", e.endpointId},
                                 {"class", e.classId ? nlohmann::json(*e.classId) : nlohmann::json(nullptr)},
-                                {"attachedTo", e.where}, {"programs", e.programs}});
+                                {"attachedTo", e.where}, {"programs", e.programs}, {"hooks", hooks}});
+    }
     for (const auto& r : s->rules)
       j["rules"].push_back({{"id", r.id}, {"policy", r.policy}, {"rule", r.text}, {"location", r.location},
                             {"packets", r.packets}, {"bytes", r.bytes}});
     std::cout << j.dump(2) << "\n";
-    return 0;
+    return rc;
   }
   std::cout << "policy version " << s->version << " from " << s->artifactDir << "\n\n";
   std::printf("%-32s %-6s %-16s %s\n", "ENDPOINT", "CLASS", "ATTACHED TO", "PROGRAMS");
   for (const auto& e : s->endpoints) {
     std::string progs;
-    for (const auto& [hook, id] : e.programs) progs += (progs.empty() ? "" : " ") + hook + "=" + std::to_string(id);
+    for (const auto& [hook, h] : e.hooks) progs += (progs.empty() ? "" : " ") + hook + "=" + hookText(h);
     std::printf("%-32s %-6s %-16s %s\n", e.key.c_str(), e.classId ? std::to_string(*e.classId).c_str() : "-",
                 e.where.c_str(), progs.empty() ? "(unrestricted)" : progs.c_str());
+  }
+  if (!s->problems.empty()) {
+    std::cout << "\nNOT AS APPLIED: the kernel does not run what version " << s->version << " attached:\n";
+    for (const auto& p : s->problems) std::cout << "  " << p << "\n";
   }
   std::printf("\n%-6s %12s  %s\n", "RULE", "PACKETS", "POLICY / RULE");
   for (const auto& r : s->rules)
@@ -76,7 +107,11 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
                 r.policy.empty() ? "" : ": ", r.text.c_str());
   std::cout << "\n";
   for (const auto& [reason, n] : s->reasons) std::printf("%-16s %llu\n", reason.c_str(), static_cast<unsigned long long>(n));
-  return 0;
+  std::cout.flush();
+  if (rc)
+    std::cerr << "membrane: status: the kernel does not run what was applied (" << s->problems.size()
+              << (s->problems.size() == 1 ? " difference" : " differences") << ")\n";
+  return rc;
 }
 
 std::atomic<bool> stopEvents{false};
@@ -140,7 +175,8 @@ int runEvents(const loader::Paths& paths, const std::string& output, const loade
 
 int main(int argc, char** argv) {
   CLI::App app{"membrane — loads membranec's BPF artifacts on a node and swaps policy versions atomically.\n"
-               "Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage errors.",
+               "Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage errors, 3 (status) the "
+               "kernel does not run what was applied.",
                "membrane"};
   app.require_subcommand(1);
   loader::Paths paths;
@@ -153,6 +189,12 @@ int main(int argc, char** argv) {
                  "How to attach at interfaces: tcx links (Linux 6.6+), tc (cls_bpf filters), or auto")
       ->check(CLI::IsMember({"auto", "tcx", "tc"}))
       ->capture_default_str();
+  double lockTimeout = 60;
+  app.add_option("--lock-timeout", lockTimeout,
+                 "How long apply, detach and endpoint add/remove wait for another of them to finish on this node "
+                 "(seconds; 0: fail at once)")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
 
   std::string artifactDir, nodeFile;
   auto* apply = app.add_subcommand("apply", "Verify artifacts, load every program, then attach or swap them atomically");
@@ -160,7 +202,8 @@ int main(int argc, char** argv) {
   apply->add_option("--node", nodeFile, "NODE.json: local endpoints and where to enforce them")->required();
 
   std::string output = "table";
-  auto* status = app.add_subcommand("status", "Endpoints, attached programs, policy version and per-rule counters");
+  auto* status = app.add_subcommand("status", "Endpoints, the programs the kernel runs for them against what was applied (exit code 3 if they differ), "
+      "policy version and per-rule counters");
   status->add_option("-o,--output", output, "table or json")->check(CLI::IsMember({"table", "json"}));
 
   auto* detach = app.add_subcommand("detach", "Remove every program, link and map membrane attached");
@@ -211,6 +254,11 @@ int main(int argc, char** argv) {
   }
   std::string error;
   if (!netns.empty() && !loader::enterNetns(netns, &error)) return fail(error);
+  // The node lock (docs/runtime.md): the command line goes into the lock
+  // file, and waiting for another holder is said once.
+  paths.lockTimeout = std::chrono::milliseconds(static_cast<long long>(lockTimeout * 1000));
+  for (int i = 0; i < argc; ++i) paths.command += (i ? " " : "") + std::string(i ? argv[i] : "membrane");
+  paths.onLockWait = [](const std::string& message) { std::cerr << "membrane: " << message << "\n"; };
 
   if (apply->parsed()) {
     auto node = loader::NodeConfig::load(nodeFile, &error);

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "io/json.h"
+
 namespace membrane::labels {
 
 bool Requirement::matches(const LabelSet& labels) const {
@@ -188,7 +190,9 @@ void to_json(nlohmann::json& j, const NamedPort& p) {
 
 void from_json(const nlohmann::json& j, NamedPort& p) {
   p.name = j.at("name").get<std::string>();
-  p.port = j.at("port").get<uint16_t>();
+  auto port = io::integerIn<uint16_t>(j.at("port"));
+  if (!port || *port == 0) throw nlohmann::json::other_error::create(501, "port " + j.at("port").dump() + " is not 1-65535", nullptr);
+  p.port = *port;
   std::string proto = j.at("protocol").get<std::string>();
   auto number = portProtocolFromName(proto);
   if (!number) throw nlohmann::json::other_error::create(501, "unknown port protocol '" + proto + "'", nullptr);

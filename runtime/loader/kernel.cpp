@@ -14,6 +14,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -216,6 +217,67 @@ bool linkSevered(int linkFd) {
     return ifindex == 0;
   }
   return false;
+}
+
+std::optional<LinkTarget> linkTarget(int linkFd) {
+  bpf_link_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(linkFd, &info, &len) != 0) return std::nullopt;
+  LinkTarget t;
+  t.programId = info.prog_id;
+  constexpr uint32_t kLinkTypeTcx = 11;  // newer than our headers; ifindex first in its union member
+  if (info.type == kLinkTypeTcx) {
+    t.tcx = true;
+    std::memcpy(&t.ifindex, &info.netns, sizeof t.ifindex);
+  } else if (info.type == BPF_LINK_TYPE_CGROUP) {
+    t.cgroup = true;
+    t.cgroupId = info.cgroup.cgroup_id;
+  }
+  return t;
+}
+
+uint64_t cgroupId(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
+
+std::optional<ProgramInfo> programInfo(int progFd) {
+  bpf_prog_info info{};
+  uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(progFd, &info, &len) != 0) return std::nullopt;
+  ProgramInfo out;
+  out.id = info.id;
+  static const char* hex = "0123456789abcdef";
+  for (unsigned char b : info.tag) {
+    out.tag += hex[b >> 4];
+    out.tag += hex[b & 15];
+  }
+  // A second call with room for the map ids.
+  std::vector<uint32_t> ids(info.nr_map_ids);
+  if (!ids.empty()) {
+    bpf_prog_info again{};
+    again.nr_map_ids = static_cast<uint32_t>(ids.size());
+    again.map_ids = reinterpret_cast<uint64_t>(ids.data());
+    len = sizeof again;
+    if (bpf_obj_get_info_by_fd(progFd, &again, &len) != 0) return std::nullopt;
+    ids.resize(std::min<size_t>(ids.size(), again.nr_map_ids));
+  }
+  out.mapIds = std::move(ids);
+  return out;
+}
+
+std::optional<ProgramInfo> programInfoById(uint32_t id) {
+  int fd = id ? bpf_prog_get_fd_by_id(id) : -1;
+  if (fd < 0) return std::nullopt;
+  auto info = programInfo(fd);
+  close(fd);
+  return info;
+}
+
+uint32_t mapId(int mapFd) {
+  bpf_map_info info{};
+  uint32_t len = sizeof info;
+  return bpf_obj_get_info_by_fd(mapFd, &info, &len) == 0 ? info.id : 0;
 }
 
 uint32_t linkProgramId(int linkFd) {

@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,5 +63,30 @@ bool updateLink(int linkFd, int newProgFd, int oldProgFd, std::string* error);
 bool linkSevered(int linkFd);
 // The program id a link runs (0 on error).
 uint32_t linkProgramId(int linkFd);
+
+// What a TCX or cgroup link is attached to: the interface's index (TCX) or
+// the cgroup's id (cgroup links); nullopt when the link cannot be queried.
+struct LinkTarget {
+  uint32_t programId = 0;
+  bool tcx = false, cgroup = false;
+  uint32_t ifindex = 0;   // TCX; 0 once the interface is gone
+  uint64_t cgroupId = 0;  // cgroup links
+};
+std::optional<LinkTarget> linkTarget(int linkFd);
+// The id the kernel gives the cgroup v2 directory `path` (its inode number),
+// as cgroup links report it; 0 if it cannot be read.
+uint64_t cgroupId(const std::string& path);
+
+// A loaded program: its id, its tag (16 hex digits, a hash of its
+// instructions) and the ids of the maps it uses.
+struct ProgramInfo {
+  uint32_t id = 0;
+  std::string tag;
+  std::vector<uint32_t> mapIds;
+};
+std::optional<ProgramInfo> programInfo(int progFd);
+std::optional<ProgramInfo> programInfoById(uint32_t id);
+// The id of a map (0 on error).
+uint32_t mapId(int mapFd);
 
 }  // namespace membrane::loader

@@ -1,29 +1,39 @@
+// The node loader (loader.h). `apply` runs in stages, each a function below:
+//   verifyArtifacts  the manifest (format, consistency, ABI), objects, kernel
+//   features planEndpoints    NODE.json's endpoints → classes, ids, hooks, trie
+//   entries loadPrograms     bpffs, one load per enforced endpoint, maps pinned
+//   fillTrie         this version's identity trie
+//   attachAll        attach or swap every hook (undone by
+//   Attachments::rollback) checkAttached    read every hook back from the
+//   kernel commit           detach what is no longer wanted, write state, drop
+//   old versions
+// Nothing before attachAll changes what runs; all of it holds the node lock.
 #include "loader/loader.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <unistd.h>
-
 #include <net/if.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cstdarg>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <set>
-#include <sstream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
 
 #include "abi/datapath.h"
 #include "identity/identity_table.h"
+#include "io/file.h"
+#include "io/json.h"
 #include "loader/kernel.h"
 #include "loader/libbpf_log.h"
+#include "loader/lock.h"
 #include "loader/object_config.h"
+#include "loader/pins.h"
 
 namespace membrane::loader {
 
@@ -32,15 +42,13 @@ using nlohmann::json;
 
 namespace {
 
-// ---- small helpers ---------------------------------------------------------
+// Caps on what the node reads (io::readRegularFile): far above real inputs
+// (a 10,000-rule class is 804 KB, its manifest a few MB).
+constexpr size_t kMaxManifestBytes = 64 * io::kMiB;
+constexpr size_t kMaxObjectBytes = 64 * io::kMiB;
+constexpr size_t kMaxStateBytes = 64 * io::kMiB;
 
-std::string readFile(const fs::path& p, bool* ok) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  *ok = static_cast<bool>(in) || in.eof();
-  return buf.str();
-}
+// ---- small helpers ---------------------------------------------------------
 
 bool writeFileAtomically(const fs::path& p, const std::string& data, std::string* error) {
   fs::path tmp = p;
@@ -83,7 +91,7 @@ struct Hook {
   const char* name;     // in pin names and status
   const char* program;  // in the class object
   bool tc;
-  bool ingress;         // kernel hook direction (tc: of the host-side veth)
+  bool ingress;  // kernel hook direction (tc: of the host-side veth)
 };
 // tc: the host-side veth's ingress carries what the endpoint sends.
 constexpr Hook kHooks[] = {{"tc-from", "mb_tc_from_endpoint", true, true},
@@ -91,37 +99,47 @@ constexpr Hook kHooks[] = {{"tc-from", "mb_tc_from_endpoint", true, true},
                            {"cg-in", "mb_cgroup_ingress", false, true},
                            {"cg-out", "mb_cgroup_egress", false, false}};
 
-// bpffs refuses names with '.', which object names may contain: '/' and '.'
-// become '_' and '%', neither of which Kubernetes names use.
-std::string linkPin(const Paths& paths, const std::string& key, const char* hook) {
-  std::string flat = key;
-  for (char& c : flat) {
-    if (c == '/') c = '_';
-    if (c == '.') c = '%';
-  }
-  return paths.bpffsRoot + "/links/" + flat + "_" + hook;
+const Hook* hookNamed(const std::string& name) {
+  for (const auto& h : kHooks)
+    if (name == h.name) return &h;
+  return nullptr;
+}
+
+std::string linkPin(const Paths& paths, const std::string& ns, const std::string& name, const std::string& hook) {
+  return paths.bpffsRoot + "/links/" + linkPinName(ns, name, hook);
 }
 
 std::string identityPin(const Paths& paths, const std::string& version) {
   return paths.bpffsRoot + "/versions/" + version + "/mb_identity";
 }
 
-// ---- state -------------------------------------------------------------------
+std::string commandFor(const Paths& paths, const char* operation) {
+  return paths.command.empty() ? operation : paths.command;
+}
+
+std::optional<NodeLock> lockNode(const Paths& paths, const char* operation, std::string* error) {
+  return NodeLock::acquire(paths.stateDir, commandFor(paths, operation), paths.lockTimeout, paths.onLockWait, error);
+}
+
+// ---- state
+// -------------------------------------------------------------------
+
+// The program apply attached at a hook, to compare with what runs there later.
+struct HookRecord {
+  uint32_t id = 0;
+  std::string tag;
+};
 
 struct EndpointState {
-  std::string key;
+  std::string key, ns, name;
   uint32_t id = 0;
   std::optional<uint32_t> classId;
   std::string interface, cgroup;
-  std::vector<std::string> hooks;  // attached hooks
-  std::string mode = "link";       // "link" (TCX or cgroup, pinned) or "tc" (cls_bpf)
+  std::vector<std::string> hooks;              // attached hooks
+  std::string mode = "link";                   // "link" (TCX or cgroup, pinned) or "tc" (cls_bpf)
+  std::map<std::string, HookRecord> programs;  // hook → what apply attached
+  std::string pin(const Paths& paths, const std::string& hook) const { return linkPin(paths, ns, name, hook); }
 };
-
-const Hook* hookNamed(const std::string& name) {
-  for (const auto& h : kHooks)
-    if (name == h.name) return &h;
-  return nullptr;
-}
 
 struct State {
   std::string version;
@@ -131,16 +149,25 @@ struct State {
   std::vector<net::Address> host;
 
   json toJson() const {
-    json j = {{"version", version}, {"artifactDir", artifactDir}, {"endpoints", json::array()},
-              {"learned", json::array()}, {"host", json::array()}};
-    for (const auto& e : endpoints)
+    json j = {{"version", version},
+              {"artifactDir", artifactDir},
+              {"endpoints", json::array()},
+              {"learned", json::array()},
+              {"host", json::array()}};
+    for (const auto& e : endpoints) {
+      json programs = json::object();
+      for (const auto& [hook, p] : e.programs) programs[hook] = {{"id", p.id}, {"tag", p.tag}};
       j["endpoints"].push_back({{"key", e.key},
+                                {"namespace", e.ns},
+                                {"name", e.name},
                                 {"id", e.id},
                                 {"class", e.classId ? json(*e.classId) : json(nullptr)},
                                 {"interface", e.interface},
                                 {"cgroup", e.cgroup},
                                 {"hooks", e.hooks},
-                                {"mode", e.mode}});
+                                {"mode", e.mode},
+                                {"programs", programs}});
+    }
     for (const auto& l : learned) {
       json addrs = json::array();
       for (const auto& a : l.addresses) addrs.push_back(a.str());
@@ -151,12 +178,32 @@ struct State {
     return j;
   }
 
-  static std::optional<State> load(const Paths& paths) {
-    bool ok = false;
-    std::string text = readFile(fs::path(paths.stateDir) / "state.json", &ok);
-    if (!ok || text.empty()) return std::nullopt;
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded()) return std::nullopt;
+  // nullopt with `error` empty: nothing applied (no state.json); with
+  // `error` set: a state.json that cannot be read.
+  static std::optional<State> load(const Paths& paths, std::string* error) {
+    if (error) error->clear();
+    std::string path = (fs::path(paths.stateDir) / "state.json").string();
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec))) return std::nullopt;
+    std::string why;
+    auto text = io::readRegularFile(path, kMaxStateBytes, "state.json", &why);
+    std::optional<io::JsonDocument> doc;
+    if (text) doc = io::parseJsonStrictly(*text, &why);
+    if (!doc) {
+      if (error) *error = "unreadable state: " + (text ? path + ":" : "") + why;
+      return std::nullopt;
+    }
+    auto address = [](const json& a) {
+      auto parsed = net::Address::parse(a.get<std::string>());
+      if (!parsed) throw std::runtime_error("'" + a.get<std::string>() + "' is not an IP address");
+      return *parsed;
+    };
+    auto u32 = [](const json& v) {
+      auto n = io::integerIn<uint32_t>(v);
+      if (!n) throw std::runtime_error(v.dump() + " is not a 32-bit id");
+      return *n;
+    };
+    const json& j = doc->value;
     try {
       State s;
       s.version = j.at("version");
@@ -164,12 +211,19 @@ struct State {
       for (const auto& e : j.at("endpoints")) {
         EndpointState es;
         es.key = e.at("key");
-        es.id = e.at("id");
-        if (!e.at("class").is_null()) es.classId = e.at("class").get<uint32_t>();
+        // Older states have only the key; namespaces hold no '/'.
+        auto slash = es.key.find('/');
+        es.ns = e.value("namespace", es.key.substr(0, slash));
+        es.name = e.value("name", slash == std::string::npos ? es.key : es.key.substr(slash + 1));
+        es.id = u32(e.at("id"));
+        if (!e.at("class").is_null()) es.classId = u32(e.at("class"));
         es.interface = e.at("interface");
         es.cgroup = e.at("cgroup");
         es.hooks = e.at("hooks").get<std::vector<std::string>>();
         es.mode = e.value("mode", "link");
+        if (e.contains("programs"))
+          for (const auto& [hook, p] : e.at("programs").items())
+            es.programs[hook] = {u32(p.at("id")), p.at("tag").get<std::string>()};
         s.endpoints.push_back(es);
       }
       for (const auto& l : j.at("learned")) {
@@ -177,29 +231,47 @@ struct State {
         ne.name = l.at("name");
         ne.ns = l.at("namespace");
         ne.labels = l.at("labels").get<labels::LabelSet>();
-        for (const auto& a : l.at("addresses")) ne.addresses.push_back(*net::Address::parse(a.get<std::string>()));
+        for (const auto& a : l.at("addresses")) ne.addresses.push_back(address(a));
         ne.ports = l.value("ports", json::array()).get<std::vector<labels::NamedPort>>();
         s.learned.push_back(ne);
       }
-      for (const auto& a : j.at("host")) s.host.push_back(*net::Address::parse(a.get<std::string>()));
+      for (const auto& a : j.at("host")) s.host.push_back(address(a));
       return s;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+      if (error) *error = "unreadable state: " + path + ": " + e.what();
       return std::nullopt;
     }
   }
 };
 
+// The state, or nullopt with `error` saying why: nothing applied, or
+// unreadable.
+std::optional<State> requireState(const Paths& paths, std::string* error) {
+  std::string why;
+  auto s = State::load(paths, &why);
+  if (!s && error) *error = why.empty() ? "nothing applied on this node (no state in " + paths.stateDir + ")" : why;
+  return s;
+}
+
 std::optional<artifacts::Manifest> loadAppliedManifest(const Paths& paths, std::string* error) {
-  bool ok = false;
-  std::string text = readFile(fs::path(paths.stateDir) / "manifest.json", &ok);
-  if (!ok || text.empty()) {
-    if (error) *error = "nothing applied on this node (no " + paths.stateDir + "/manifest.json)";
+  std::string path = (fs::path(paths.stateDir) / "manifest.json").string();
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) {
+    if (error) *error = "nothing applied on this node (no " + path + ")";
     return std::nullopt;
   }
-  return artifacts::Manifest::fromJson(text, error);
+  auto text = io::readRegularFile(path, kMaxManifestBytes, "manifest.json", error);
+  if (!text) return std::nullopt;
+  std::string why;
+  auto m = artifacts::Manifest::fromJson(*text, &why);
+  if (!m && error) *error = "the applied manifest " + path + " is unreadable: " + why;
+  return m;
 }
 
 // Identity entries: compile-time endpoints, learned ones, peers, the host.
+// An address belongs to one endpoint: one that claims another's is refused
+// (a learned endpoint with a compiled one's name replaces it, addresses and
+// all).
 bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoint>& extra,
                      const std::vector<net::Address>& host, std::vector<identity::TrieEntry>& out, std::string* error) {
   artifacts::Manifest withExtra = m;
@@ -213,11 +285,21 @@ bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoin
       if (i.ns == e.ns) nsLabels = i.namespaceLabels;
     withExtra.identities.push_back(
         {nextId, e.ns, *e.labels, nsLabels, e.ports, m.bitsFor(e.ns, *e.labels, nsLabels, e.ports)});
-    // A learned endpoint replaces a compiled one of the same name.
-    std::erase_if(withExtra.endpoints, [&](const artifacts::EndpointEntry& x) { return x.ns == e.ns && x.name == e.name; });
+    std::erase_if(withExtra.endpoints,
+                  [&](const artifacts::EndpointEntry& x) { return x.ns == e.ns && x.name == e.name; });
     withExtra.endpoints.push_back({e.name, e.ns, nextId, e.addresses, std::nullopt});
     ++nextId;
   }
+  std::map<net::Address, std::string> owner;
+  for (const auto& e : withExtra.endpoints)
+    for (const auto& a : e.addresses) {
+      std::string key = e.ns + "/" + e.name;
+      auto [it, fresh] = owner.emplace(a, key);
+      if (!fresh && it->second != key) {
+        if (error) *error = "endpoint " + key + " claims " + a.str() + ", which is " + it->second + "'s address";
+        return false;
+      }
+    }
   return identity::buildEntries(withExtra, host, out, error);
 }
 
@@ -236,10 +318,7 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
     if (error) *error = "endpoint " + e.key() + " is not in the manifest; give its labels and addresses";
     return false;
   }
-  std::vector<std::string> selecting;
-  for (const auto& p : m.policies)
-    if ((p.clusterwide || p.ns == e.ns) && p.selects.matches(*e.labels)) selecting.push_back(p.key);
-  std::sort(selecting.begin(), selecting.end());
+  std::vector<std::string> selecting = m.selectingPolicies(e.ns, *e.labels);
   // Classes of one policy set differ by what their endpoints give the port
   // names ingress rules use; the endpoint's own ports pick among them.
   std::vector<const artifacts::ClassEntry*> candidates;
@@ -260,85 +339,21 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
     theirs += (theirs.empty() ? "" : "; ") + ("class " + std::to_string(c->id) + ": " + one);
   }
   if (!candidates.empty()) {
-    if (error) *error = "endpoint " + e.key() + " gives its named ports numbers no class compiled for its policies has (" +
-                        theirs + "); give its ports, or recompile with it in the inventory";
+    if (error)
+      *error = "endpoint " + e.key() +
+               " gives its named ports numbers no class compiled for its "
+               "policies has (" +
+               theirs + "); give its ports, or recompile with it in the inventory";
     return false;
   }
   std::string list;
   for (const auto& s : selecting) list += (list.empty() ? "" : ", ") + s;
-  if (error) *error = "endpoint " + e.key() + " is selected by {" + list + "}, a combination no compiled class has; recompile with it in the inventory";
+  if (error)
+    *error = "endpoint " + e.key() + " is selected by {" + list +
+             "}, a combination no compiled class has; recompile with it in the "
+             "inventory";
   return false;
 }
-
-// The addresses a local endpoint may send from: NODE.json's for one learned
-// after the compile, else the manifest's.
-std::vector<net::Address> ownAddresses(const artifacts::Manifest& m, const NodeEndpoint& e) {
-  if (e.labels) return e.addresses;
-  for (const auto& me : m.endpoints)
-    if (me.ns == e.ns && me.name == e.name) return me.addresses;
-  return {};
-}
-
-struct Loaded {
-  NodeEndpoint endpoint;
-  uint32_t id = 0;
-  std::optional<uint32_t> classId;
-  std::vector<net::Address> own;  // its source addresses (mb_endpoint_addrs)
-  bpf_object* object = nullptr;
-};
-
-std::string ownedAddressesPin(const Paths& paths) { return paths.bpffsRoot + "/maps/mb_endpoint_addrs"; }
-
-// Puts every local endpoint's addresses into mb_endpoint_addrs before any of
-// its programs is attached: from then on, what it sends from another address
-// is dropped (bpf-templates/lib/source.h).
-bool addOwnedAddresses(const Paths& paths, const std::vector<Loaded>& loaded, std::string* error) {
-  Fd map(bpf_obj_get(ownedAddressesPin(paths).c_str()));
-  if (map.fd < 0) {
-    if (error) *error = "the endpoint address map was not pinned at " + ownedAddressesPin(paths);
-    return false;
-  }
-  uint32_t one = 1;
-  for (const auto& l : loaded)
-    for (const auto& a : l.own) {
-      mb_endpoint_addr_key key = identity::ownedAddressKey(l.id, a);
-      if (bpf_map_update_elem(map.fd, &key, &one, BPF_ANY) != 0) {
-        if (error) *error = "cannot fill the endpoint address map: " + std::string(std::strerror(errno));
-        return false;
-      }
-    }
-  return true;
-}
-
-// After the attach: addresses no endpoint here owns any more go.
-void pruneOwnedAddresses(const Paths& paths, const std::vector<Loaded>& loaded) {
-  Fd map(bpf_obj_get(ownedAddressesPin(paths).c_str()));
-  if (map.fd < 0) return;
-  std::set<std::string> keep;
-  for (const auto& l : loaded)
-    for (const auto& a : l.own) {
-      mb_endpoint_addr_key key = identity::ownedAddressKey(l.id, a);
-      keep.insert(std::string(reinterpret_cast<const char*>(&key), sizeof key));
-    }
-  for (const auto& k : mapKeys<mb_endpoint_addr_key>(map.fd))
-    if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(map.fd, &k);
-}
-
-void closeAll(std::vector<Loaded>& loaded) {
-  for (auto& l : loaded)
-    if (l.object) bpf_object__close(l.object), l.object = nullptr;
-}
-
-}  // namespace
-
-uint32_t endpointId(const std::string& key) {
-  // FNV-1a: stable, cheap, and 0 is never used (0 means "unset").
-  uint32_t h = 2166136261u;
-  for (unsigned char c : key) h = (h ^ c) * 16777619u;
-  return h ? h : 1;
-}
-
-namespace {
 
 // Zeroes every rule counter (a per-CPU array of MB_RULE_MAX entries): in
 // batches of a few thousand keys, one bpf() call each, instead of one call
@@ -359,195 +374,447 @@ void resetRuleCounters(int fd) {
   }
 }
 
-}  // namespace
+// ---- apply, stage by stage
+// -----------------------------------------------------
 
-bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
-           std::string* error) {
-  // 1. Verify the artifacts before touching anything.
-  bool ok = false;
-  fs::path dir(artifactDir);
-  std::string manifestText = readFile(dir / "manifest.json", &ok);
-  if (!ok || manifestText.empty()) {
+struct Artifacts {
+  fs::path dir;
+  std::string manifestText;
+  artifacts::Manifest manifest;
+  std::string version;  // first 16 hex digits of the manifest's SHA-256
+};
+
+// 1. The artifacts as a whole: manifest (format, consistency, ABI), every
+// object against its hash, the kernel features they need.
+bool verifyArtifacts(const std::string& artifactDir, Artifacts& out, std::string* error) {
+  out.dir = artifactDir;
+  std::string why;
+  std::string manifestPath = (out.dir / "manifest.json").string();
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(manifestPath, ec))) {
     if (error) *error = "no manifest.json in '" + artifactDir + "'";
     return false;
   }
-  std::string why;
-  auto manifest = artifacts::Manifest::fromJson(manifestText, &why);
-  if (!manifest) {
-    if (error) *error = "refusing '" + artifactDir + "': " + why;
+  auto text = io::readRegularFile(manifestPath, kMaxManifestBytes, "manifest.json", &why);
+  auto refuse = [&](const std::string& message) {
+    if (error) *error = "refusing '" + artifactDir + "': " + message;
     return false;
+  };
+  if (!text) return refuse(why);
+  out.manifestText = *text;
+  auto manifest = artifacts::Manifest::fromJson(out.manifestText, &why);
+  if (!manifest) return refuse(why);
+  out.manifest = std::move(*manifest);
+  if (out.manifest.abiVersion != MB_ABI_VERSION)
+    return refuse("datapath ABI " + std::to_string(out.manifest.abiVersion) + ", this membrane speaks " +
+                  std::to_string(MB_ABI_VERSION));
+  for (const auto& c : out.manifest.classes) {
+    std::string path = (out.dir / c.object).string();
+    if (!fs::exists(fs::symlink_status(path, ec)))
+      return refuse("object " + c.object + " of class " + std::to_string(c.id) + " is missing");
+    auto object = io::readRegularFile(path, kMaxObjectBytes, "a class object", &why);
+    if (!object) return refuse("object " + c.object + " of class " + std::to_string(c.id) + ": " + why);
+    if (artifacts::sha256Hex(*object) != c.sha256)
+      return refuse(c.object + " does not match its SHA-256 in the manifest (tampered or corrupt)");
   }
-  if (manifest->abiVersion != MB_ABI_VERSION) {
-    if (error) *error = "refusing '" + artifactDir + "': datapath ABI " + std::to_string(manifest->abiVersion) +
-                        ", this membrane speaks " + std::to_string(MB_ABI_VERSION);
-    return false;
-  }
-  for (const auto& c : manifest->classes) {
-    std::string object = readFile(dir / c.object, &ok);
-    if (!ok || object.empty()) {
-      if (error) *error = "refusing '" + artifactDir + "': object " + c.object + " of class " + std::to_string(c.id) + " is missing";
-      return false;
-    }
-    if (artifacts::sha256Hex(object) != c.sha256) {
-      if (error) *error = "refusing '" + artifactDir + "': " + c.object + " does not match its SHA-256 in the manifest (tampered or corrupt)";
-      return false;
-    }
-  }
-  if (auto missing = missingFeatures(manifest->requiredFeatures); !missing.empty()) {
+  if (auto missing = missingFeatures(out.manifest.requiredFeatures); !missing.empty()) {
     std::string list;
     for (const auto& f : missing) list += (list.empty() ? "" : ", ") + f;
     if (error) *error = "this kernel lacks features the artifacts need: " + list;
     return false;
   }
-  std::string version = artifacts::sha256Hex(manifestText).substr(0, 16);
-  auto previous = State::load(paths);
+  out.version = artifacts::sha256Hex(out.manifestText).substr(0, 16);
+  return true;
+}
 
-  // 2. Resolve endpoints to classes.
-  std::vector<Loaded> loaded;
+// The addresses a local endpoint may send from: NODE.json's for one learned
+// after the compile, else the manifest's.
+std::vector<net::Address> ownAddresses(const artifacts::Manifest& m, const NodeEndpoint& e) {
+  if (e.labels) return e.addresses;
+  for (const auto& me : m.endpoints)
+    if (me.ns == e.ns && me.name == e.name) return me.addresses;
+  return {};
+}
+
+struct ObjectCloser {
+  void operator()(bpf_object* o) const { bpf_object__close(o); }
+};
+
+// One local endpoint as this apply will leave it.
+struct PlannedEndpoint {
+  NodeEndpoint endpoint;
+  uint32_t id = 0;
+  std::optional<uint32_t> classId;                   // none: unrestricted
+  std::vector<const Hook*> hooks;                    // where its programs go (none if unrestricted)
+  std::vector<net::Address> own;                     // its source addresses (mb_endpoint_addrs)
+  std::unique_ptr<bpf_object, ObjectCloser> object;  // its load of its class's object
+};
+
+struct Plan {
+  std::vector<PlannedEndpoint> endpoints;
+  std::vector<identity::TrieEntry> trie;
+};
+
+// 2. NODE.json against the manifest: every endpoint's class, datapath id and
+// hooks, and the trie's entries. Nothing is touched yet.
+bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* previous, Plan& plan, std::string* error) {
   std::set<uint32_t> ids;
   for (const auto& e : node.endpoints) {
-    std::optional<uint32_t> cls;
-    if (!classFor(*manifest, e, cls, error)) return false;
-    Loaded l{e, endpointId(e.key()), cls, ownAddresses(*manifest, e), nullptr};
-    if (l.own.empty()) {
-      if (error) *error = "endpoint " + e.key() + " has no addresses: every packet it sends would be dropped as spoofed; give its labels and addresses in NODE.json";
+    PlannedEndpoint p;
+    p.endpoint = e;
+    p.id = endpointId(e.key());
+    if (!classFor(a.manifest, e, p.classId, error)) return false;
+    p.own = ownAddresses(a.manifest, e);
+    if (p.own.empty()) {
+      if (error)
+        *error = "endpoint " + e.key() +
+                 " has no addresses: every packet it sends would be dropped as spoofed; give its labels and "
+                 "addresses in NODE.json";
       return false;
     }
-    if (!ids.insert(l.id).second) {
+    if (!ids.insert(p.id).second) {
       if (error) *error = "endpoint id collision for " + e.key() + "; rename the endpoint";
       return false;
     }
-    loaded.push_back(std::move(l));
+    if (p.classId)
+      for (const auto& h : kHooks)
+        if (h.tc == !e.interface.empty()) p.hooks.push_back(&h);
+    plan.endpoints.push_back(std::move(p));
   }
+  std::vector<NodeEndpoint> extra;
+  for (const auto& e : node.endpoints)
+    if (e.labels) extra.push_back(e);
+  extra.insert(extra.end(), node.peers.begin(), node.peers.end());
+  if (previous) extra.insert(extra.end(), previous->learned.begin(), previous->learned.end());
+  return identityEntries(a.manifest, extra, node.hostAddresses, plan.trie, error);
+}
 
-  // 3. Load every program with shared and per-version maps.
+// 3. One load of its class's object per enforced endpoint, with the shared
+// maps under maps/ and this version's trie under versions/<version>/.
+bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::string* error) {
   if (!ensureBpffs(paths.bpffsRoot, error)) return false;
-  {
-    std::error_code ec;
-    for (const std::string& sub : std::vector<std::string>{"/maps", "/links", "/versions/" + version}) {
-      fs::create_directories(paths.bpffsRoot + sub, ec);
-      if (ec) {
-        if (error) *error = "cannot create '" + paths.bpffsRoot + sub + "': " + ec.message();
-        return false;
-      }
+  std::error_code ec;
+  for (const std::string& sub : std::vector<std::string>{"/maps", "/links", "/versions/" + a.version}) {
+    fs::create_directories(paths.bpffsRoot + sub, ec);
+    if (ec) {
+      if (error) *error = "cannot create '" + paths.bpffsRoot + sub + "': " + ec.message();
+      return false;
     }
   }
-  auto log = std::make_unique<LibbpfLog>();
-  auto restorePrint = [&] { log.reset(); };
-  bool versionIsNew = !fs::exists(identityPin(paths, version));
-  auto abandon = [&](const std::string& message) {
-    closeAll(loaded);
-    restorePrint();
-    if (versionIsNew && (!previous || previous->version != version)) {
-      std::error_code ec;
-      fs::remove_all(paths.bpffsRoot + "/versions/" + version, ec);
-    }
-    if (error) *error = message;
-    return false;
-  };
+  LibbpfLog log;
+  std::string why;
   // Open and configure every object (cheap), then load them. Loading (one
   // verifier run per program) is most of apply's time: the first object
   // loads alone, since it creates and pins the shared and per-version maps
   // the others then reuse; the rest load in parallel (the kernel verifies
   // privileged loads concurrently).
-  std::vector<Loaded*> toLoad;
-  for (auto& l : loaded) {
-    if (!l.classId) continue;  // unrestricted: nothing to load
-    const artifacts::ClassEntry* cls = manifest->findClass(*l.classId);
-    std::string path = (dir / cls->object).string();
+  std::vector<PlannedEndpoint*> toLoad;
+  for (auto& p : plan.endpoints) {
+    if (!p.classId) continue;  // unrestricted: nothing to load
+    const artifacts::ClassEntry* cls = a.manifest.findClass(*p.classId);
+    std::string path = (a.dir / cls->object).string();
     std::string mapsRoot = paths.bpffsRoot + "/maps";
     LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = mapsRoot.c_str());
-    log->clear();
-    l.object = bpf_object__open_file(path.c_str(), &opts);
-    if (!l.object) return abandon("cannot open " + path + ": " + log->text());
-    bpf_map* map = bpf_object__find_map_by_name(l.object, "mb_identity");
-    if (!map || bpf_map__set_pin_path(map, identityPin(paths, version).c_str()) != 0)
-      return abandon(path + " has no mb_identity map");
+    log.clear();
+    p.object.reset(bpf_object__open_file(path.c_str(), &opts));
+    auto fail = [&](const std::string& message) {
+      if (error) *error = message;
+      return false;
+    };
+    if (!p.object) return fail("cannot open " + path + ": " + log.text());
+    bpf_map* map = bpf_object__find_map_by_name(p.object.get(), "mb_identity");
+    if (!map || bpf_map__set_pin_path(map, identityPin(paths, a.version).c_str()) != 0)
+      return fail(path + " has no mb_identity map");
     mb_config config{};
-    config.endpoint_id = l.id;
+    config.endpoint_id = p.id;
     config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED);
-    if (!setConfig(l.object, config, &why)) return abandon(path + ": " + why);
+    if (!setConfig(p.object.get(), config, &why)) return fail(path + ": " + why);
     // Only the programs this endpoint's hooks need are loaded.
     bpf_program* prog;
-    bpf_object__for_each_program(prog, l.object) {
-      bool needed = false;
-      for (const auto& h : kHooks)
-        if (std::strcmp(bpf_program__name(prog), h.program) == 0) needed = h.tc == !l.endpoint.interface.empty();
+    bpf_object__for_each_program(prog, p.object.get()) {
+      bool needed = std::any_of(p.hooks.begin(), p.hooks.end(),
+                                [&](const Hook* h) { return std::strcmp(bpf_program__name(prog), h->program) == 0; });
       bpf_program__set_autoload(prog, needed);
     }
-    toLoad.push_back(&l);
+    toLoad.push_back(&p);
   }
   std::vector<std::string> failures(toLoad.size());
   auto loadOne = [&](size_t i) {
-    Loaded& l = *toLoad[i];
+    PlannedEndpoint& p = *toLoad[i];
     ThreadLog threadLog;
-    if (int err = bpf_object__load(l.object); err)
-      failures[i] = "class " + std::to_string(*l.classId) + " (" + manifest->findClass(*l.classId)->object +
-                    ") failed to load for endpoint " + l.endpoint.key() + ": " + std::strerror(-err) + "\n" +
+    if (int err = bpf_object__load(p.object.get()); err)
+      failures[i] = "class " + std::to_string(*p.classId) + " (" + a.manifest.findClass(*p.classId)->object +
+                    ") failed to load for endpoint " + p.endpoint.key() + ": " + std::strerror(-err) + "\n" +
                     threadLog.tail();
   };
-  if (!toLoad.empty()) {
-    loadOne(0);
-    if (failures[0].empty()) {
-      std::atomic<size_t> next{1};
-      auto work = [&] {
-        for (size_t i = next++; i < toLoad.size(); i = next++) loadOne(i);
-      };
-      size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), toLoad.size() - 1);
-      std::vector<std::thread> threads;
-      for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
-      work();
-      for (auto& t : threads) t.join();
-    }
-    for (const auto& f : failures)
-      if (!f.empty()) return abandon(f);  // the first in endpoint order: deterministic
+  if (toLoad.empty()) return true;
+  loadOne(0);
+  if (failures[0].empty()) {
+    std::atomic<size_t> next{1};
+    auto work = [&] {
+      for (size_t i = next++; i < toLoad.size(); i = next++) loadOne(i);
+    };
+    size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), toLoad.size() - 1);
+    std::vector<std::thread> threads;
+    for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
+    work();
+    for (auto& t : threads) t.join();
   }
-  restorePrint();
+  for (const auto& f : failures)
+    if (!f.empty()) {
+      if (error) *error = f;  // the first in endpoint order: deterministic
+      return false;
+    }
+  return true;
+}
 
-  // 4. Fill this version's identity trie before any program sees it.
-  std::vector<NodeEndpoint> extra;
-  for (const auto& e : node.endpoints)
-    if (e.labels) extra.push_back(e);
-  extra.insert(extra.end(), node.peers.begin(), node.peers.end());
-  if (previous)
-    for (const auto& l : previous->learned) extra.push_back(l);
-  std::vector<identity::TrieEntry> entries;
-  if (!identityEntries(*manifest, extra, node.hostAddresses, entries, &why)) return abandon(why);
-  {
-    Fd trie(bpf_obj_get(identityPin(paths, version).c_str()));
-    bool anyLoaded = std::any_of(loaded.begin(), loaded.end(), [](const Loaded& l) { return l.object != nullptr; });
-    if (anyLoaded && trie.fd < 0) return abandon("the identity map was not pinned");
-    if (trie.fd >= 0) {
-      // A re-apply of the same version rewrites the same trie: clear it first.
-      std::vector<mb_lpm_key> old = mapKeys<mb_lpm_key>(trie.fd);
-      std::set<std::string> keep;
-      for (const auto& e : entries) {
-        if (bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0)
-          return abandon(std::string("cannot fill the identity map: ") + std::strerror(errno));
-        keep.insert(std::string(reinterpret_cast<const char*>(&e.key), sizeof e.key));
+// 4. This version's trie, before any program of it runs. Re-applying the
+// same version rewrites it in place: entries added or updated, then the
+// ones no longer wanted deleted.
+bool fillTrie(const Paths& paths, const std::string& version, const Plan& plan, std::string* error) {
+  Fd trie(bpf_obj_get(identityPin(paths, version).c_str()));
+  bool anyLoaded = std::any_of(plan.endpoints.begin(), plan.endpoints.end(),
+                               [](const PlannedEndpoint& p) { return p.object != nullptr; });
+  if (trie.fd < 0) {
+    if (anyLoaded && error) *error = "the identity map was not pinned";
+    return !anyLoaded;
+  }
+  std::vector<mb_lpm_key> old = mapKeys<mb_lpm_key>(trie.fd);
+  std::set<std::string> keep;
+  for (const auto& e : plan.trie) {
+    if (bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0) {
+      if (error) *error = std::string("cannot fill the identity map: ") + std::strerror(errno);
+      return false;
+    }
+    keep.insert(std::string(reinterpret_cast<const char*>(&e.key), sizeof e.key));
+  }
+  for (const auto& k : old)
+    if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(trie.fd, &k);
+  return true;
+}
+
+std::string ownedAddressesPin(const Paths& paths) { return paths.bpffsRoot + "/maps/mb_endpoint_addrs"; }
+
+// 4b. Every local endpoint's addresses into mb_endpoint_addrs, before any of
+// its programs is attached: from then on, what it sends from another address
+// is dropped (bpf-templates/lib/source.h). Entries are only added here;
+// pruneOwnedAddresses removes the ones no endpoint owns after the commit.
+bool addOwnedAddresses(const Paths& paths, const Plan& plan, std::string* error) {
+  bool anyLoaded = std::any_of(plan.endpoints.begin(), plan.endpoints.end(),
+                               [](const PlannedEndpoint& p) { return p.object != nullptr; });
+  if (!anyLoaded) return true;
+  Fd map(bpf_obj_get(ownedAddressesPin(paths).c_str()));
+  if (map.fd < 0) {
+    if (error) *error = "the endpoint address map was not pinned at " + ownedAddressesPin(paths);
+    return false;
+  }
+  uint32_t one = 1;
+  for (const auto& p : plan.endpoints)
+    for (const auto& addr : p.own) {
+      mb_endpoint_addr_key key = identity::ownedAddressKey(p.id, addr);
+      if (bpf_map_update_elem(map.fd, &key, &one, BPF_ANY) != 0) {
+        if (error) *error = "cannot fill the endpoint address map: " + std::string(std::strerror(errno));
+        return false;
       }
-      for (const auto& k : old)
-        if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(trie.fd, &k);
+    }
+  return true;
+}
+
+// After the commit: addresses no endpoint here owns any more go.
+void pruneOwnedAddresses(const Paths& paths, const Plan& plan) {
+  Fd map(bpf_obj_get(ownedAddressesPin(paths).c_str()));
+  if (map.fd < 0) return;
+  std::set<std::string> keep;
+  for (const auto& p : plan.endpoints)
+    for (const auto& addr : p.own) {
+      mb_endpoint_addr_key key = identity::ownedAddressKey(p.id, addr);
+      keep.insert(std::string(reinterpret_cast<const char*>(&key), sizeof key));
+    }
+  for (const auto& k : mapKeys<mb_endpoint_addr_key>(map.fd))
+    if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(map.fd, &k);
+}
+
+// One hook this apply attached or swapped, and how to undo it.
+struct Attached {
+  const PlannedEndpoint* endpoint = nullptr;
+  const Hook* hook = nullptr;
+  HookRecord program;  // what was attached
+  bool tc = false;     // a cls_bpf filter, found by interface
+  Fd link;             // the link (TCX, cgroup)
+  std::string pin;
+  bool created = false;  // a new link or filter, not a swap
+  Fd oldProg;            // what ran before a swap
+};
+
+class Attachments {
+ public:
+  std::vector<Attached> done;
+
+  // Undoes every change, the last first: new links are detached and
+  // unpinned, swapped ones get their previous program back; in tc mode the
+  // previous program is attached again, or the new filter removed. Best
+  // effort: its own failures are not checked.
+  void rollback() {
+    for (auto it = done.rbegin(); it != done.rend(); ++it) {
+      Attached& d = *it;
+      const std::string& iface = d.endpoint->endpoint.interface;
+      if (d.tc) {
+        if (d.oldProg.fd >= 0)
+          attachTc(d.oldProg.fd, iface, d.hook->ingress, nullptr);
+        else
+          detachTc(iface, d.hook->ingress);
+      } else if (d.created) {
+        bpf_link_detach(d.link.fd);
+        unlink(d.pin.c_str());
+      } else if (d.oldProg.fd >= 0) {
+        bpf_link_update(d.link.fd, d.oldProg.fd, nullptr);
+      }
+    }
+    done.clear();
+  }
+};
+
+// 5. Attaches or swaps every hook of every enforced endpoint.
+bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Attachments& out, ApplyReport& report,
+               std::string* error) {
+  bool useTc = paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported());
+  LibbpfLog quiet;  // libbpf's tc messages ("Parent Qdisc doesn't exists") are
+                    // not errors here
+  std::string why;
+  for (const auto& p : plan.endpoints) {
+    const NodeEndpoint& e = p.endpoint;
+    const EndpointState* before = nullptr;
+    if (previous)
+      for (const auto& pe : previous->endpoints)
+        if (pe.key == e.key()) before = &pe;
+    for (const Hook* h : p.hooks) {
+      bpf_program* prog = bpf_object__find_program_by_name(p.object.get(), h->program);
+      int progFd = prog ? bpf_program__fd(prog) : -1;
+      auto info = progFd >= 0 ? programInfo(progFd) : std::nullopt;
+      if (!info) {
+        if (error) *error = "attaching " + e.key() + " " + h->name + ": its program is not loaded";
+        return false;
+      }
+      Attached a;
+      a.endpoint = &p;
+      a.hook = h;
+      a.program = {info->id, info->tag};
+      if (h->tc && useTc) {
+        // cls_bpf: attaching replaces the filter's program in one step.
+        uint32_t oldId = tcProgramId(e.interface, h->ingress);
+        a.tc = true;
+        a.oldProg = Fd(oldId ? bpf_prog_get_fd_by_id(oldId) : -1);
+        a.created = oldId == 0;
+        if (!attachTc(progFd, e.interface, h->ingress, &why)) {
+          if (error) *error = "attaching " + e.key() + " " + h->name + ": " + why;
+          return false;
+        }
+        (a.created ? report.attached : report.swapped)++;
+        out.done.push_back(std::move(a));
+        continue;
+      }
+      a.pin = linkPin(paths, e.ns, e.name, h->name);
+      Fd existing(bpf_obj_get(a.pin.c_str()));
+      // A link whose interface or cgroup went away (severed), or that sits
+      // where the endpoint no longer is, cannot be swapped: replace it.
+      bool moved = before && (before->interface != e.interface || before->cgroup != e.cgroup);
+      if (existing.fd >= 0 && (moved || linkProgramId(existing.fd) == 0 || linkSevered(existing.fd))) {
+        bpf_link_detach(existing.fd);
+        existing.reset();
+        unlink(a.pin.c_str());
+      }
+      if (existing.fd >= 0) {
+        a.oldProg = Fd(bpf_prog_get_fd_by_id(linkProgramId(existing.fd)));
+        if (!updateLink(existing.fd, progFd, a.oldProg.fd, &why)) {
+          if (error) *error = "swapping " + e.key() + " " + h->name + ": " + why;
+          return false;
+        }
+        a.link = std::move(existing);
+        ++report.swapped;
+      } else {
+        int fd =
+            h->tc ? attachTcx(progFd, e.interface, h->ingress, &why) : attachCgroup(progFd, e.cgroup, h->ingress, &why);
+        if (fd < 0 || bpf_obj_pin(fd, a.pin.c_str()) != 0) {
+          if (fd >= 0) {
+            why = std::strerror(errno);
+            bpf_link_detach(fd);
+            close(fd);
+          }
+          if (error) *error = "attaching " + e.key() + " " + h->name + ": " + why;
+          return false;
+        }
+        a.link = Fd(fd);
+        a.created = true;
+        ++report.attached;
+      }
+      out.done.push_back(std::move(a));
     }
   }
+  return true;
+}
 
-  if (std::any_of(loaded.begin(), loaded.end(), [](const Loaded& l) { return l.object != nullptr; }) &&
-      !addOwnedAddresses(paths, loaded, &why))
-    return abandon(why);
+// 5b. Every hook read back from the kernel, through its pin or its filter:
+// it must run the program this apply loaded for it, where the endpoint is.
+bool checkAttached(const Attachments& att, std::string* error) {
+  for (const auto& a : att.done) {
+    const NodeEndpoint& e = a.endpoint->endpoint;
+    std::string at = e.key() + " " + a.hook->name;
+    auto mismatch = [&](const std::string& what) {
+      if (error) *error = "after attaching, " + at + " " + what;
+      return false;
+    };
+    if (a.tc) {
+      uint32_t running = tcProgramId(e.interface, a.hook->ingress);
+      if (running != a.program.id)
+        return mismatch("runs program " + std::to_string(running) + ", not program " + std::to_string(a.program.id) +
+                        " loaded for it");
+      continue;
+    }
+    Fd link(bpf_obj_get(a.pin.c_str()));
+    if (link.fd < 0) return mismatch("has no link pinned at " + a.pin);
+    auto target = linkTarget(link.fd);
+    if (!target) return mismatch("has a link at " + a.pin + " that cannot be read");
+    if (target->programId != a.program.id)
+      return mismatch("runs program " + std::to_string(target->programId) + ", not program " +
+                      std::to_string(a.program.id) + " loaded for it");
+    if (target->tcx && target->ifindex != if_nametoindex(e.interface.c_str()))
+      return mismatch("is attached to interface index " + std::to_string(target->ifindex) + ", not to " + e.interface);
+    if (target->cgroup && target->cgroupId != cgroupId(e.cgroup))
+      return mismatch("is attached to cgroup id " + std::to_string(target->cgroupId) + ", not to " + e.cgroup);
+  }
+  return true;
+}
 
-  // 5. Attach or swap. Everything that can fail without changing the node
-  // has succeeded; from here each step is one atomic kernel operation.
-  ApplyReport r;
-  r.version = version;
-  r.previousVersion = previous ? previous->version : "";
+// 6, 7. What the new state does not list loses its links and filters; the
+// state is written; tries of other versions are unpinned (no program reads
+// them now); a new version's rule counters start at zero.
+bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const Attachments& att, const Paths& paths,
+            const State* previous, ApplyReport& report, std::string* error) {
   State next;
-  next.version = version;
-  next.artifactDir = fs::absolute(dir).string();
+  next.version = a.version;
+  next.artifactDir = fs::absolute(a.dir).string();
   next.host = node.hostAddresses;
   if (previous) next.learned = previous->learned;
+  for (const auto& p : plan.endpoints) {
+    EndpointState es;
+    es.key = p.endpoint.key();
+    es.ns = p.endpoint.ns;
+    es.name = p.endpoint.name;
+    es.id = p.id;
+    es.classId = p.classId;
+    es.interface = p.endpoint.interface;
+    es.cgroup = p.endpoint.cgroup;
+    for (const auto& d : att.done)
+      if (d.endpoint == &p) {
+        es.hooks.push_back(d.hook->name);
+        es.programs[d.hook->name] = d.program;
+        if (d.tc) es.mode = "tc";
+      }
+    next.endpoints.push_back(std::move(es));
+    ++report.endpoints;
+  }
   // cls_bpf filters of endpoints that are no longer enforced here.
-  auto dropStaleTc = [&] {
-    if (!previous) return;
+  if (previous)
     for (const auto& old : previous->endpoints) {
       if (old.mode != "tc") continue;
       bool kept = std::any_of(next.endpoints.begin(), next.endpoints.end(), [&](const EndpointState& e) {
@@ -555,149 +822,113 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
       });
       if (kept) continue;
       for (const auto& h : old.hooks)
-        if (const Hook* hook = hookNamed(h); hook && detachTc(old.interface, hook->ingress)) ++r.detached;
+        if (const Hook* hook = hookNamed(h); hook && detachTc(old.interface, hook->ingress)) ++report.detached;
     }
-  };
-  struct Done {
-    Fd link;
-    Fd oldProg;
-    std::string pin;
-    bool created;
-    std::string tcInterface;  // cls_bpf: where, to restore or remove
-    bool tcIngress = false;
-  };
-  std::vector<Done> done;
-  auto rollback = [&] {
-    for (auto& d : done) {
-      if (!d.tcInterface.empty()) {
-        if (d.oldProg.fd >= 0) attachTc(d.oldProg.fd, d.tcInterface, d.tcIngress, nullptr);
-        else detachTc(d.tcInterface, d.tcIngress);
-      } else if (d.created) {
-        unlink(d.pin.c_str());
-      } else if (d.oldProg.fd >= 0) {
-        bpf_link_update(d.link.fd, d.oldProg.fd, nullptr);
-      }
-    }
-  };
-  bool useTc = paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported());
-  auto dropNewVersion = [&] {
-    if (versionIsNew && (!previous || previous->version != version)) {
-      std::error_code rec;
-      fs::remove_all(paths.bpffsRoot + "/versions/" + version, rec);
-    }
-  };
-  LibbpfLog quiet;  // libbpf's tc messages ("Parent Qdisc doesn't exists") are not errors here
-  for (auto& l : loaded) {
-    EndpointState es{l.endpoint.key(), l.id, l.classId, l.endpoint.interface, l.endpoint.cgroup, {}};
-    ++r.endpoints;
-    if (l.classId) {
-      for (const auto& h : kHooks) {
-        if (h.tc != !l.endpoint.interface.empty()) continue;
-        bpf_program* prog = bpf_object__find_program_by_name(l.object, h.program);
-        int progFd = prog ? bpf_program__fd(prog) : -1;
-        if (h.tc && useTc) {
-          // cls_bpf: attaching replaces the filter's program in one step.
-          uint32_t oldId = tcProgramId(l.endpoint.interface, h.ingress);
-          Fd oldProg(oldId ? bpf_prog_get_fd_by_id(oldId) : -1);
-          if (!attachTc(progFd, l.endpoint.interface, h.ingress, &why)) {
-            rollback();
-            closeAll(loaded);
-            if (error) *error = "attaching " + es.key + " " + h.name + ": " + why + " (rolled back)";
-            dropNewVersion();
-            return false;
-          }
-          done.push_back({Fd(), std::move(oldProg), "", oldId == 0, l.endpoint.interface, h.ingress});
-          (oldId ? r.swapped : r.attached)++;
-          es.hooks.push_back(h.name);
-          es.mode = "tc";
-          continue;
-        }
-        std::string pin = linkPin(paths, l.endpoint.key(), h.name);
-        Fd existing(bpf_obj_get(pin.c_str()));
-        // A link whose interface or cgroup went away (severed), or that sits
-        // where the endpoint no longer is, cannot be swapped: replace it.
-        const EndpointState* before = nullptr;
-        if (previous)
-          for (const auto& pe : previous->endpoints)
-            if (pe.key == es.key) before = &pe;
-        bool moved = before && (before->interface != es.interface || before->cgroup != es.cgroup);
-        if (existing.fd >= 0 && (moved || linkProgramId(existing.fd) == 0 || linkSevered(existing.fd))) {
-          bpf_link_detach(existing.fd);
-          existing.reset();
-          unlink(pin.c_str());
-        }
-        if (existing.fd >= 0) {
-          Fd oldProg(bpf_prog_get_fd_by_id(linkProgramId(existing.fd)));
-          if (!updateLink(existing.fd, progFd, oldProg.fd, &why)) {
-            rollback();
-            closeAll(loaded);
-            if (error) *error = "swapping " + es.key + " " + h.name + ": " + why + " (rolled back)";
-            dropNewVersion();
-            return false;
-          }
-          done.push_back({std::move(existing), std::move(oldProg), pin, false, "", false});
-          ++r.swapped;
-        } else {
-          int fd = h.tc ? attachTcx(progFd, l.endpoint.interface, h.ingress, &why)
-                        : attachCgroup(progFd, l.endpoint.cgroup, h.ingress, &why);
-          if (fd < 0 || bpf_obj_pin(fd, pin.c_str()) != 0) {
-            if (fd >= 0) close(fd);
-            rollback();
-            closeAll(loaded);
-            if (error) *error = "attaching " + es.key + " " + h.name + ": " + (fd < 0 ? why : std::strerror(errno)) + " (rolled back)";
-            dropNewVersion();
-            return false;
-          }
-          done.push_back({Fd(fd), Fd(), pin, true, "", false});
-          ++r.attached;
-        }
-        es.hooks.push_back(h.name);
-      }
-    }
-    next.endpoints.push_back(es);
-  }
-  closeAll(loaded);  // the links hold the programs now
-
-  // 6. Endpoints no longer enforced (gone, or now unrestricted) lose their links.
-  dropStaleTc();
+  // Links no hook of the new state owns (endpoints gone or now unrestricted,
+  // hooks of an endpoint that moved between an interface and a cgroup).
+  std::set<std::string> wanted;
+  for (const auto& es : next.endpoints)
+    if (es.mode == "link")
+      for (const auto& h : es.hooks) wanted.insert(linkPinName(es.ns, es.name, h));
   std::error_code ec;
   for (auto it = fs::directory_iterator(paths.bpffsRoot + "/links", ec); !ec && it != fs::directory_iterator(); ++it) {
-    std::string name = it->path().filename().string();
-    bool wanted = false;
-    for (const auto& es : next.endpoints)
-      for (const auto& h : es.hooks)
-        if (es.mode == "link" && fs::path(linkPin(paths, es.key, h.c_str())).filename().string() == name) wanted = true;
-    if (!wanted) {
-      // Detach now: dropping the last reference frees a link later, from a
-      // workqueue, and until then the old program would still run.
-      Fd link(bpf_obj_get(it->path().c_str()));
-      if (link.fd >= 0) bpf_link_detach(link.fd);
-      fs::remove(it->path(), ec);
-      ++r.detached;
-    }
+    if (wanted.count(it->path().filename().string())) continue;
+    // Detach now: dropping the last reference frees a link later, from a
+    // workqueue, and until then the old program would still run.
+    Fd link(bpf_obj_get(it->path().c_str()));
+    if (link.fd >= 0) bpf_link_detach(link.fd);
+    fs::remove(it->path(), ec);
+    ++report.detached;
   }
 
-  pruneOwnedAddresses(paths, loaded);
-
-  // 7. Record, then drop the previous version's trie (no program uses it).
   fs::create_directories(paths.stateDir, ec);
-  if (!writeFileAtomically(fs::path(paths.stateDir) / "manifest.json", manifestText, error) ||
+  if (!writeFileAtomically(fs::path(paths.stateDir) / "manifest.json", a.manifestText, error) ||
       !writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error))
     return false;
-  if (previous && previous->version != version) {
-    fs::remove_all(paths.bpffsRoot + "/versions/" + previous->version, ec);
+  // Every hook runs this version now: other versions' tries (the previous
+  // one, or one an interrupted apply left) are read by nothing.
+  ec.clear();
+  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/versions", ec); !ec && it != fs::directory_iterator(); ++it)
+    if (it->path().filename() != a.version) {
+      std::error_code rec;
+      fs::remove_all(it->path(), rec);
+    }
+  if (previous && previous->version != a.version) {
     // Rule ids are numbered per compile: counters of the previous version
     // would be credited to other rules. They start over with the version.
     Fd stats(bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str()));
     if (stats.fd >= 0) resetRuleCounters(stats.fd);
   }
+  return true;
+}
+
+}  // namespace
+
+uint32_t endpointId(const std::string& key) {
+  // FNV-1a: stable, cheap, and 0 is never used (0 means "unset").
+  uint32_t h = 2166136261u;
+  for (unsigned char c : key) h = (h ^ c) * 16777619u;
+  return h ? h : 1;
+}
+
+bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
+           std::string* error) {
+  auto lock = lockNode(paths, "apply", error);
+  if (!lock) return false;
+
+  Artifacts a;
+  if (!verifyArtifacts(artifactDir, a, error)) return false;
+  std::string why;
+  auto previous = State::load(paths, &why);
+  if (!previous && !why.empty()) {
+    if (error) *error = why + "; remove it, or run membrane detach";
+    return false;
+  }
+  const State* before = previous ? &*previous : nullptr;
+  Plan plan;
+  if (!planEndpoints(a, node, before, plan, error)) return false;
+
+  // From here the bpffs is touched. A failure before attaching leaves what
+  // runs as it was; a new version's directory is removed again.
+  bool versionIsNew = !fs::exists(identityPin(paths, a.version));
+  auto dropNewVersion = [&] {
+    if (versionIsNew && (!previous || previous->version != a.version)) {
+      std::error_code ec;
+      fs::remove_all(paths.bpffsRoot + "/versions/" + a.version, ec);
+    }
+  };
+  if (!loadPrograms(a, plan, paths, error) || !fillTrie(paths, a.version, plan, error) ||
+      !addOwnedAddresses(paths, plan, error)) {
+    plan.endpoints.clear();  // closes the objects before their version's pins go
+    dropNewVersion();
+    return false;
+  }
+
+  ApplyReport r;
+  r.version = a.version;
+  r.previousVersion = previous ? previous->version : "";
+  Attachments att;
+  bool attached = attachAll(plan, paths, before, att, r, error);
+  if (attached && paths.afterAttachForTesting) paths.afterAttachForTesting();
+  if (!attached || !checkAttached(att, error)) {
+    att.rollback();
+    if (error) *error += " (rolled back)";
+    plan.endpoints.clear();
+    dropNewVersion();
+    return false;
+  }
+  if (!commit(a, node, plan, att, paths, before, r, error)) return false;
+  pruneOwnedAddresses(paths, plan);
   if (report) *report = r;
   return true;
 }
 
 bool detachAll(const Paths& paths, std::string* error) {
+  auto lock = lockNode(paths, "detach", error);
+  if (!lock) return false;
   std::error_code ec;
-  if (auto state = State::load(paths)) {
+  std::string why;
+  if (auto state = State::load(paths, &why)) {
     // cls_bpf filters are not pinned: they are found by interface, in the
     // network namespace they were attached in. Keep the state if any is
     // left, so a second try (with --netns) can still find them.
@@ -705,14 +936,16 @@ bool detachAll(const Paths& paths, std::string* error) {
     for (const auto& e : state->endpoints)
       if (e.mode == "tc")
         for (const auto& h : e.hooks)
-          if (const Hook* hook = hookNamed(h); hook && tcProgramId(e.interface, hook->ingress) != 0 &&
-                                               !detachTc(e.interface, hook->ingress))
+          if (const Hook* hook = hookNamed(h);
+              hook && tcProgramId(e.interface, hook->ingress) != 0 && !detachTc(e.interface, hook->ingress))
             missed += " " + e.interface;
     for (const auto& e : state->endpoints)
-      if (e.mode == "tc" && !e.hooks.empty() && if_nametoindex(e.interface.c_str()) == 0)
-        missed += " " + e.interface;
+      if (e.mode == "tc" && !e.hooks.empty() && if_nametoindex(e.interface.c_str()) == 0) missed += " " + e.interface;
     if (!missed.empty()) {
-      if (error) *error = "cls_bpf filters on" + missed + " are not visible here; run detach with the --netns they were applied with";
+      if (error)
+        *error = "cls_bpf filters on" + missed +
+                 " are not visible here; run detach with the --netns they were "
+                 "applied with";
       return false;
     }
   }
@@ -757,14 +990,32 @@ bool rewriteIdentities(const Paths& paths, State& state, std::string* error) {
 }  // namespace
 
 bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* error) {
-  auto state = State::load(paths);
-  if (!state) {
-    if (error) *error = "nothing applied on this node";
+  if (std::string why = namespaceNameProblem(endpoint.ns); !why.empty()) {
+    if (error) *error = "--namespace: " + why;
+    return false;
+  }
+  if (std::string why = podNameProblem(endpoint.name); !why.empty()) {
+    if (error) *error = "--name: " + why;
     return false;
   }
   if (!endpoint.labels || endpoint.addresses.empty()) {
     if (error) *error = "an endpoint needs labels and at least one address";
     return false;
+  }
+  auto lock = lockNode(paths, "endpoint add", error);
+  if (!lock) return false;
+  auto state = requireState(paths, error);
+  if (!state) return false;
+  // The new entries are computed (and an address another endpoint has is
+  // refused) before the trie loses anything.
+  State updated = *state;
+  std::erase_if(updated.learned, [&](const NodeEndpoint& e) { return e.key() == endpoint.key(); });
+  updated.learned.push_back(endpoint);
+  if (auto manifest = loadAppliedManifest(paths, error); !manifest) {
+    return false;
+  } else {
+    std::vector<identity::TrieEntry> entries;
+    if (!identityEntries(*manifest, updated.learned, updated.host, entries, error)) return false;
   }
   // Re-adding an endpoint replaces it: addresses it no longer has go.
   Fd trie(bpf_obj_get(identityPin(paths, state->version).c_str()));
@@ -775,17 +1026,14 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
           mb_lpm_key key = identity::keyFor(a);
           if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
         }
-  std::erase_if(state->learned, [&](const NodeEndpoint& e) { return e.key() == endpoint.key(); });
-  state->learned.push_back(endpoint);
-  return rewriteIdentities(paths, *state, error);
+  return rewriteIdentities(paths, updated, error);
 }
 
 bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error) {
-  auto state = State::load(paths);
-  if (!state) {
-    if (error) *error = "nothing applied on this node";
-    return false;
-  }
+  auto lock = lockNode(paths, "endpoint remove", error);
+  if (!lock) return false;
+  auto state = requireState(paths, error);
+  if (!state) return false;
   auto it = std::find_if(state->learned.begin(), state->learned.end(),
                          [&](const NodeEndpoint& e) { return e.ns == ns && e.name == name; });
   if (it == state->learned.end()) {
@@ -802,30 +1050,156 @@ bool endpointRemove(const std::string& ns, const std::string& name, const Paths&
   return rewriteIdentities(paths, *state, error);
 }
 
-std::optional<Status> status(const Paths& paths, std::string* error) {
-  auto state = State::load(paths);
-  if (!state) {
-    if (error) *error = "nothing applied on this node (no state in " + paths.stateDir + ")";
-    return std::nullopt;
+const char* hookStateName(HookStatus::State s) {
+  switch (s) {
+    case HookStatus::State::Ok:
+      return "ok";
+    case HookStatus::State::NotAttached:
+      return "not attached";
+    case HookStatus::State::Differs:
+      return "differs";
+    case HookStatus::State::Unexpected:
+      return "unexpected";
+    case HookStatus::State::Unknown:
+      return "unknown";
   }
+  return "unknown";
+}
+
+namespace {
+
+// The version whose trie a program reads (its maps include a pinned
+// versions/<v>/mb_identity), or "".
+std::string versionOfProgram(const Paths& paths, uint32_t progId) {
+  auto info = programInfoById(progId);
+  if (!info) return "";
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/versions", ec); !ec && it != fs::directory_iterator();
+       ++it) {
+    Fd trie(bpf_obj_get((it->path() / "mb_identity").c_str()));
+    uint32_t id = trie.fd >= 0 ? mapId(trie.fd) : 0;
+    if (id && std::find(info->mapIds.begin(), info->mapIds.end(), id) != info->mapIds.end())
+      return it->path().filename().string();
+  }
+  return "";
+}
+
+// One hook as the kernel has it, against the record of what was applied.
+HookStatus hookStatus(const Paths& paths, const EndpointState& e, const std::string& hookName, bool recorded) {
+  HookStatus hs;
+  if (auto it = e.programs.find(hookName); it != e.programs.end()) {
+    hs.applied = it->second.id;
+    hs.tag = it->second.tag;
+  }
+  const Hook* hook = hookNamed(hookName);
+  bool tc = recorded ? e.mode == "tc" : false;
+  if (tc) {
+    if (!hook || if_nametoindex(e.interface.c_str()) == 0) {
+      hs.state = HookStatus::State::Unknown;
+      hs.detail = "interface " + e.interface +
+                  " is not in this network namespace; pass the --netns it was "
+                  "applied in";
+      return hs;
+    }
+    hs.program = tcProgramId(e.interface, hook->ingress);
+    if (hs.program == 0) {
+      hs.state = HookStatus::State::NotAttached;
+      hs.detail = "no membrane filter on " + e.interface + (hook->ingress ? " ingress" : " egress");
+      return hs;
+    }
+  } else {
+    std::string pin = e.pin(paths, hookName);
+    Fd link(bpf_obj_get(pin.c_str()));
+    if (link.fd < 0) {
+      hs.state = HookStatus::State::NotAttached;
+      hs.detail = "no link pinned at " + pin + " (" + std::strerror(errno) + ")";
+      return hs;
+    }
+    auto target = linkTarget(link.fd);
+    hs.program = target ? target->programId : 0;
+    if (!target || hs.program == 0 || linkSevered(link.fd)) {
+      hs.state = HookStatus::State::NotAttached;
+      hs.detail = "the link pinned at " + pin + " is detached from its " + (hook && hook->tc ? "interface" : "cgroup");
+      hs.program = 0;
+      return hs;
+    }
+  }
+  if (!recorded) {
+    hs.state = HookStatus::State::Unexpected;
+    hs.detail = "runs program " + std::to_string(hs.program) + ", but the applied state has no program here";
+  } else if (hs.applied != 0 && hs.program != hs.applied) {
+    hs.state = HookStatus::State::Differs;
+    std::string v = versionOfProgram(paths, hs.program);
+    hs.detail = "runs program " + std::to_string(hs.program) + (v.empty() ? "" : " (of version " + v + ")") +
+                ", not program " + std::to_string(hs.applied) + " that apply attached";
+  }
+  return hs;
+}
+
+}  // namespace
+
+std::optional<Status> status(const Paths& paths, std::string* error) {
+  auto state = requireState(paths, error);
+  if (!state) return std::nullopt;
   auto manifest = loadAppliedManifest(paths, error);
   if (!manifest) return std::nullopt;
   Status s;
   s.version = state->version;
   s.artifactDir = state->artifactDir;
+  std::set<std::string> known;  // link pins the state accounts for
+  bool anyRecorded = false;
   for (const auto& e : state->endpoints) {
-    EndpointStatus es{e.key, e.id, e.classId, e.interface.empty() ? e.cgroup : e.interface, {}};
+    EndpointStatus es{e.key, e.id, e.classId, e.interface.empty() ? e.cgroup : e.interface, {}, {}};
     for (const auto& h : e.hooks) {
-      if (e.mode == "tc") {
-        const Hook* hook = hookNamed(h);
-        es.programs[h] = hook ? tcProgramId(e.interface, hook->ingress) : 0;
-        continue;
+      es.hooks[h] = hookStatus(paths, e, h, true);
+      if (e.mode == "link") known.insert(linkPinName(e.ns, e.name, h));
+      anyRecorded = true;
+    }
+    // Hooks the state does not give this endpoint, attached anyway: a link
+    // pinned under its name, or (seen from its namespace) our tc filter.
+    for (const auto& h : kHooks) {
+      if (es.hooks.count(h.name)) continue;
+      std::string pinName = linkPinName(e.ns, e.name, h.name);
+      bool linkThere = fs::exists(paths.bpffsRoot + "/links/" + pinName);
+      bool filterThere = h.tc && !e.interface.empty() && e.mode != "tc" && if_nametoindex(e.interface.c_str()) != 0 &&
+                         tcProgramId(e.interface, h.ingress) != 0;
+      if (!linkThere && !filterThere) continue;
+      EndpointState as = e;
+      as.mode = linkThere ? "link" : "tc";
+      HookStatus hs = hookStatus(paths, as, h.name, false);
+      if (filterThere && !linkThere) {
+        hs.program = tcProgramId(e.interface, h.ingress);
+        hs.state = HookStatus::State::Unexpected;
+        hs.detail = "a membrane filter on " + e.interface + " runs program " + std::to_string(hs.program) +
+                    ", but the applied state has none there";
       }
-      Fd link(bpf_obj_get(linkPin(paths, e.key, h.c_str()).c_str()));
-      es.programs[h] = link.fd >= 0 ? linkProgramId(link.fd) : 0;
+      if (hs.state == HookStatus::State::NotAttached) continue;  // a dead pin: nothing runs
+      es.hooks[h.name] = hs;
+      known.insert(pinName);
+    }
+    for (const auto& [h, hs] : es.hooks) {
+      es.programs[h] = hs.program;
+      if (hs.state != HookStatus::State::Ok)
+        s.problems.push_back(e.key + " " + h + ": " + hookStateName(hs.state) + ": " + hs.detail);
     }
     s.endpoints.push_back(es);
   }
+  // Links of no endpoint the state lists.
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/links", ec); !ec && it != fs::directory_iterator(); ++it) {
+    std::string name = it->path().filename().string();
+    if (known.count(name)) continue;
+    Fd link(bpf_obj_get(it->path().c_str()));
+    uint32_t prog = link.fd >= 0 ? linkProgramId(link.fd) : 0;
+    auto parts = parseLinkPinName(name);
+    std::string who = parts && !parts->hashed ? parts->ns + "/" + parts->name + " " + parts->hook : "links/" + name;
+    s.problems.push_back(who + ": unexpected: a link (program " + std::to_string(prog) +
+                         ") of no endpoint the applied state lists");
+  }
+  if (anyRecorded && !fs::exists(identityPin(paths, state->version)))
+    s.problems.push_back("version " + state->version + ": its identity map is not pinned at " +
+                         identityPin(paths, state->version));
+
   int cpus = libbpf_num_possible_cpus();
   Fd stats(bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str()));
   auto ruleCounter = [&](uint32_t id, RuleCounter rc) {
@@ -838,8 +1212,9 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   ruleCounter(0, {0, "", "default deny", "", 0, 0});
   for (const auto& r : manifest->rules) ruleCounter(r.id, {r.id, r.policy, r.text, r.location, 0, 0});
   Fd reasons(bpf_obj_get((paths.bpffsRoot + "/maps/mb_reasons").c_str()));
-  static const char* names[] = {"allowed-new", "established", "reply", "denied-rule", "denied-default", "unparseable",
-                                "fragment", "unknown-l3", "ipv6-ext", "open", "always", "spoofed"};
+  static const char* names[] = {"allowed-new",    "established", "reply",    "denied-rule",
+                                "denied-default", "unparseable", "fragment", "unknown-l3",
+                                "ipv6-ext",       "open",        "always",   "spoofed"};
   for (uint32_t r = 0; r < sizeof names / sizeof names[0]; ++r) {
     std::vector<uint64_t> v(static_cast<size_t>(std::max(cpus, 1)));
     uint64_t sum = 0;

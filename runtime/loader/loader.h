@@ -8,11 +8,16 @@
 //   maps/mb_conntrack, mb_rule_stats, mb_reasons, mb_events, mb_fragments
 //   versions/<version>/mb_identity
 //   links/<namespace>_<name>_<hook>      hook: tc-from, tc-to, cg-in, cg-out
-// State (which version, which endpoints, their ids) is JSON in the state
-// directory, next to a copy of the applied manifest.
+//                                        (escaped, injectively: pins.h)
+// State (which version, which endpoints, their ids, the program each hook
+// was given) is JSON in the state directory, next to a copy of the applied
+// manifest and the node lock (lock.h), which every command that changes the
+// node holds throughout.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +34,18 @@ struct Paths {
   // Interfaces: "tcx" links (Linux 6.6+), "tc" (cls_bpf filters, the
   // fallback), or "auto" (TCX where the kernel has it).
   std::string attach = "auto";
+
+  // The node lock (lock.h), taken by apply, detachAll, endpointAdd and
+  // endpointRemove: how long to wait for another command holding it, whom to
+  // tell that we wait (once, with the holder), and what to write into the
+  // lock file for others to read (the operation's name when empty).
+  std::chrono::milliseconds lockTimeout{60000};
+  std::function<void(const std::string&)> onLockWait;
+  std::string command;
+
+  // Tests only: runs in apply after every hook is attached and before apply
+  // reads them back, standing in for someone changing a hook meanwhile.
+  std::function<void()> afterAttachForTesting;
 };
 
 struct ApplyReport {
@@ -40,10 +57,13 @@ struct ApplyReport {
   size_t detached = 0;  // links of endpoints no longer enforced
 };
 
-// Verifies `artifactDir` (manifest format and ABI, every object's SHA-256,
-// kernel features), resolves the node's endpoints to classes, loads all
-// programs, and only then changes anything. On any failure nothing has
-// changed and `error` says why (with the verifier log's tail for a load).
+// Verifies `artifactDir` (manifest format, consistency and ABI, every
+// object's SHA-256, kernel features), resolves the node's endpoints to
+// classes, loads all programs, and only then changes anything; after
+// attaching, reads every hook back from the kernel and rolls back unless each
+// runs the program loaded for it. On any failure nothing has changed (see
+// docs/runtime.md for the limits) and `error` says why (with the verifier
+// log's tail for a load).
 bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
            std::string* error);
 
@@ -55,12 +75,31 @@ bool detachAll(const Paths& paths, std::string* error);
 bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* error);
 bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error);
 
+// What the kernel has at one hook, against what apply attached there.
+struct HookStatus {
+  enum class State {
+    Ok,           // runs the program apply attached
+    NotAttached,  // recorded, but no link, filter or program is there
+    Differs,      // runs another program
+    Unexpected,   // not recorded (the endpoint is unrestricted, or the hook is not its), yet attached
+    Unknown,      // cannot be checked from here (tc filters outside this network namespace)
+  };
+  State state = State::Ok;
+  uint32_t program = 0;  // what the kernel runs there now, 0 if nothing
+  uint32_t applied = 0;  // what apply attached, 0 if not recorded
+  std::string tag;       // the applied program's tag
+  std::string detail;    // why, for every state but Ok
+};
+// "ok", "not attached", "differs", "unexpected", "unknown"
+const char* hookStateName(HookStatus::State s);
+
 struct EndpointStatus {
   std::string key;
   uint32_t endpointId = 0;
   std::optional<uint32_t> classId;
   std::string where;  // interface or cgroup
-  std::map<std::string, uint32_t> programs;  // hook → attached program id
+  std::map<std::string, uint32_t> programs;  // hook → program id the kernel runs there (0: none)
+  std::map<std::string, HookStatus> hooks;   // hook → against what was applied
 };
 
 struct RuleCounter {
@@ -75,8 +114,14 @@ struct Status {
   std::vector<EndpointStatus> endpoints;
   std::vector<RuleCounter> rules;  // rule id 0 = default deny
   std::map<std::string, uint64_t> reasons;
+  // Every way the kernel differs from the applied state, one sentence each
+  // ("shop/api-0 tc-from: not attached: ..."); empty when it runs exactly
+  // what was applied. `membrane status` exits 3 when it is not.
+  std::vector<std::string> problems;
 };
 
+// What is applied (state directory) and what the kernel runs (links,
+// filters, programs, the version's trie), compared. Takes no lock.
 std::optional<Status> status(const Paths& paths, std::string* error);
 
 // The manifest of the version applied on this node (the state directory's

@@ -14,6 +14,11 @@
 // cgroup v2 directory (`cgroup`). An endpoint the manifest knows needs only
 // its name; one learned after compile also gives labels and addresses.
 // `peers` are endpoints elsewhere that this node should recognise by address.
+//
+// Refused, with the key path and line:column: a key repeated in any object,
+// names Kubernetes would refuse (namespace: DNS-1123 label; name: DNS-1123
+// subdomain), two endpoints (or peers) with one namespace/name, two local
+// endpoints on one interface or cgroup, an address claimed twice.
 #pragma once
 
 #include <optional>
@@ -41,8 +46,17 @@ struct NodeConfig {
   std::vector<NodeEndpoint> peers;      // known by address only
   labels::LabelSet namespaceLabels(const std::string& ns) const;
 
-  static std::optional<NodeConfig> parse(const std::string& text, std::string* error);
+  // Errors read "<source>:<line>:<col>: <key path>: <problem>".
+  static std::optional<NodeConfig> parse(const std::string& text, std::string* error,
+                                         const std::string& source = "NODE.json");
+  // A regular file of at most 16 MiB (FIFOs and devices are refused at once).
   static std::optional<NodeConfig> load(const std::string& path, std::string* error);
 };
+
+// Why Kubernetes would refuse `ns` as a namespace name (a DNS-1123 label) or
+// `name` as a pod name (a DNS-1123 subdomain), or "" if it would not:
+//   "\"b%x\" is not a DNS-1123 subdomain: ... (as Kubernetes requires of pod names)"
+std::string namespaceNameProblem(const std::string& ns);
+std::string podNameProblem(const std::string& name);
 
 }  // namespace membrane::loader

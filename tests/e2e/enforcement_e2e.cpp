@@ -5,6 +5,7 @@
 // version that fails verification changes nothing.
 #include <gtest/gtest.h>
 
+#include <bpf/bpf.h>
 #include <elf.h>
 #include <sys/mount.h>
 #include <unistd.h>
@@ -22,6 +23,8 @@
 #include "codegen/artifact_writer.h"
 #include "driver/pipeline.h"
 #include "ir/evaluator.h"
+#include "loader/kernel.h"
+#include "loader/loader.h"
 #include "topology.h"
 
 namespace membrane::e2e {
@@ -79,6 +82,13 @@ class Cluster {
   void definePort(const std::string& ns, const std::string& name, labels::NamedPort port) {
     for (auto& e : inventory_.endpoints)
       if (e.ns == ns && e.name == name) e.ports.push_back(std::move(port));
+  }
+  // Leaves a member out of the inventory (for the next compile): its pod
+  // runs, and NODE.json can name it as an endpoint learned after the compile.
+  void leaveOutOfInventory(const std::string& ns, const std::string& name) {
+    auto& eps = inventory_.endpoints;
+    eps.erase(std::remove_if(eps.begin(), eps.end(), [&](const auto& e) { return e.ns == ns && e.name == name; }),
+              eps.end());
   }
   const ir::Program& program() const { return *compilation_->ir; }
 
@@ -351,6 +361,201 @@ TEST(Enforcement, TcFallbackMatrixEqualsTheEvaluator) {
   ExecResult status = c.run({"status", "-o", "json"});
   ASSERT_TRUE(status.succeeded());
   EXPECT_EQ(status.out.find("\"tc-from\": 0"), std::string::npos) << "every hook reports its program:\n" << status.out;
+  // Filters are found by interface: from another network namespace status
+  // cannot check them, and says so instead of reporting them as running.
+  ExecResult elsewhere = Topology::exec("", {MEMBRANE_BIN, "--bpffs", (c.workDir() / "bpf").string(), "--state-dir",
+                                             (c.workDir() / "state").string(), "status"});
+  EXPECT_EQ(elsewhere.exitCode, 3) << elsewhere.describe();
+  EXPECT_NE(elsewhere.out.find("tc-from=UNKNOWN tc-to=UNKNOWN"), std::string::npos) << elsewhere.out;
+  EXPECT_NE(elsewhere.out.find("is not in this network namespace; pass the --netns it was applied in"), std::string::npos)
+      << elsewhere.out;
+}
+
+// Two applies of two versions at once, again and again: each waits for the
+// node lock, so afterwards every hook of every endpoint runs a program of the
+// version state.json names, that version's trie is pinned (and no other),
+// status finds nothing amiss and `endpoint add` works. Without the lock they
+// interleaved: both exited 0, hooks ran a mix of versions and the trie of the
+// recorded one could be unpinned.
+const char* kBroadV1 = R"(
+namespace x
+policy all-x { selects {} ingress { allow from pods {} on tcp/80 } }
+namespace y
+policy all-y { selects {} egress { allow to all } }
+)";
+const char* kBroadV2 = R"(
+namespace x
+policy all-x { selects {} ingress { allow from pods {} on tcp/80, tcp/81 } }
+namespace y
+policy all-y { selects {} egress { allow to all } }
+)";
+
+// Every hook the state records runs a program reading the recorded
+// version's trie; that trie is the only one pinned. "" when so.
+std::string versionsAgree(Cluster& c) {
+  fs::path bpf = c.workDir() / "bpf";
+  auto state = nlohmann::json::parse(std::ifstream(c.workDir() / "state" / "state.json"), nullptr, false);
+  if (state.is_discarded()) return "state.json is unreadable";
+  std::string version = state["version"];
+  std::string trie = (bpf / "versions" / version / "mb_identity").string();
+  int trieFd = bpf_obj_get(trie.c_str());
+  if (trieFd < 0) return "the recorded version's trie is not pinned: " + trie;
+  uint32_t trieId = membrane::loader::mapId(trieFd);
+  close(trieFd);
+  std::string problems;
+  for (const auto& v : fs::directory_iterator(bpf / "versions"))
+    if (v.path().filename() != version) problems += "another version's trie is pinned: " + v.path().string() + "\n";
+  size_t hooks = 0, links = 0;
+  for (const auto& e : state["endpoints"]) hooks += e["hooks"].size();
+  for (const auto& l : fs::directory_iterator(bpf / "links")) {
+    ++links;
+    int fd = bpf_obj_get(l.path().c_str());
+    uint32_t prog = fd >= 0 ? membrane::loader::linkProgramId(fd) : 0;
+    if (fd >= 0) close(fd);
+    auto info = membrane::loader::programInfoById(prog);
+    if (!info || std::find(info->mapIds.begin(), info->mapIds.end(), trieId) == info->mapIds.end())
+      problems += l.path().filename().string() + " runs program " + std::to_string(prog) +
+                  ", which does not read version " + version + "'s trie\n";
+  }
+  if (links != hooks)
+    problems += std::to_string(links) + " links pinned for " + std::to_string(hooks) + " hooks recorded\n";
+  return problems;
+}
+
+TEST(Enforcement, ConcurrentAppliesLeaveOneVersionEverywhere) {
+  MB_REQUIRE_ROOT();
+  Cluster c(kMembers);
+  fs::path v1 = c.compile(kBroadV1, "v1");
+  fs::path v2 = c.compile(kBroadV2, "v2");
+  ASSERT_TRUE(c.apply(v1).succeeded());
+  fs::path node = c.workDir() / "node.json";  // written by apply
+  std::mt19937 rng(7);
+  for (int round = 0; round < 5; ++round) {
+    std::vector<Process> applies;
+    for (int i = 0; i < 4; ++i) {
+      fs::path version = (i + round + rng() % 2) % 2 ? v2 : v1;
+      applies.push_back(Topology::spawn(
+          c.topology().hostNamespace(),
+          {MEMBRANE_BIN, "--bpffs", (c.workDir() / "bpf").string(), "--state-dir", (c.workDir() / "state").string(),
+           "apply", version.string(), "--node", node.string()}));
+    }
+    for (auto& a : applies) {
+      ExecResult r = a.wait(Millis(120000));
+      EXPECT_TRUE(r.succeeded()) << "round " << round << ": " << r.describe();
+    }
+    std::string wrong = versionsAgree(c);
+    ASSERT_EQ(wrong, "") << "after round " << round;
+    ExecResult status = c.run({"status"});
+    ASSERT_EQ(status.exitCode, 0) << "after round " << round << ": " << status.describe();
+  }
+  ExecResult added = c.run({"endpoint", "add", "--name", "late", "--namespace", "x", "--label", "pod=late",
+                            "--address", "198.18.9.9"});
+  EXPECT_TRUE(added.succeeded()) << added.describe();
+  // Traffic follows the recorded version: x/b reaches x/a on tcp/81 only
+  // under v2.
+  std::vector<Process> servers;
+  startServers(c, servers);
+  auto state = nlohmann::json::parse(std::ifstream(c.workDir() / "state" / "state.json"));
+  bool underV2 = state["artifactDir"] == fs::absolute(v2).string();
+  int reached = c.members()[1].pod->exec({proberPath(), "probe", "tcp", c.members()[0].pod->address4(), "81",
+                                          "--timeout-ms", "400"}).exitCode;
+  EXPECT_EQ(reached == 0, underV2) << "recorded: " << state["artifactDir"];
+}
+
+// Endpoint names reach pin names. `b.x` and `b%x` both became `b%x`, so the
+// second endpoint swapped the first one's links to its own program and its
+// own interface stayed unfiltered, while apply reported both enforced. Now
+// a name Kubernetes would refuse is refused, and names it allows get pins of
+// their own.
+TEST(Enforcement, EndpointsWithSimilarNamesEachGetTheirOwnPrograms) {
+  MB_REQUIRE_ROOT();
+  // t0 stays in the inventory so the targets' class is compiled.
+  Cluster c({{"x", "t1", {{"role", "target"}}},
+             {"x", "t2", {{"role", "target"}}},
+             {"x", "c", {}},
+             {"x", "d", {}},
+             {"x", "t0", {{"role", "target"}}}});
+  std::vector<Process> servers;
+  startServers(c, servers);
+  // t1 and t2 join NODE.json under other names, with their own addresses.
+  c.leaveOutOfInventory("x", "t1");
+  c.leaveOutOfInventory("x", "t2");
+  fs::path dir = c.compile(
+      "namespace x\npolicy targets { selects { role = target } ingress { allow from pods { pod = c } on tcp/80 } }",
+      "targets");
+  const auto& t1 = c.members()[0];
+  const auto& t2 = c.members()[1];
+  auto nodeWith = [&](const std::string& name1, const std::string& name2) {
+    fs::path node = c.workDir() / "names.json";
+    std::ofstream(node) << R"({"endpoints": [{"name": ")" << name1
+                        << R"(", "namespace": "x", "labels": {"role": "target"}, "addresses": [")"
+                        << t1.pod->address4() << R"("], "interface": ")" << t1.pod->hostInterface()
+                        << R"("}, {"name": ")" << name2
+                        << R"(", "namespace": "x", "labels": {"role": "target"}, "addresses": [")"
+                        << t2.pod->address4() << R"("], "interface": ")" << t2.pod->hostInterface() << R"("}]})";
+    return node.string();
+  };
+  ExecResult refused = c.run({"apply", dir.string(), "--node", nodeWith("b.x", "b%x")});
+  EXPECT_EQ(refused.exitCode, 1) << refused.describe();
+  EXPECT_NE(refused.err.find(": endpoints[1].name: \"b%x\" is not a DNS-1123 subdomain"), std::string::npos)
+      << refused.err;
+
+  ExecResult applied = c.run({"apply", dir.string(), "--node", nodeWith("b.x", "b-x")});
+  ASSERT_TRUE(applied.succeeded()) << applied.describe();
+  auto probe = [&](const Cluster::Member& from, const Cluster::Member& to) {
+    return from.pod->exec({proberPath(), "probe", "tcp", to.pod->address4(), "80", "--timeout-ms", "400"}).exitCode;
+  };
+  const auto& client = c.members()[2];
+  const auto& other = c.members()[3];
+  EXPECT_EQ(probe(client, t1), 0);
+  EXPECT_EQ(probe(client, t2), 0);
+  EXPECT_EQ(probe(other, t1), 1) << "x/b.x is enforced";
+  EXPECT_EQ(probe(other, t2), 1) << "x/b-x is enforced";
+  ExecResult status = c.run({"status", "-o", "json"});
+  ASSERT_EQ(status.exitCode, 0) << status.describe();
+  auto eps = nlohmann::json::parse(status.out)["endpoints"];
+  ASSERT_EQ(eps.size(), 2u);
+  EXPECT_NE(eps[0]["programs"]["tc-from"], eps[1]["programs"]["tc-from"]) << eps;
+  EXPECT_NE(eps[0]["programs"]["tc-to"], eps[1]["programs"]["tc-to"]) << eps;
+}
+
+// apply reads every hook back after attaching. Two endpoints on one
+// interface (which NODE.json refuses, but a program calling the loader can
+// ask for) in tc mode: the second one's filter replaces the first one's, the
+// read-back sees it, and everything is rolled back.
+TEST(Enforcement, ApplyRollsBackWhenAHookDoesNotRunWhatItLoaded) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "b", {}}});
+  fs::path dir = c.compile("namespace x\npolicy all { selects {} ingress { allow from pods {} on tcp/80 } }", "all");
+  loader::NodeConfig node;
+  std::string shared = c.members()[0].pod->hostInterface();
+  for (const char* name : {"a", "b"}) {
+    loader::NodeEndpoint e;
+    e.name = name;
+    e.ns = "x";
+    e.interface = shared;
+    node.endpoints.push_back(e);
+  }
+  loader::Paths paths;
+  paths.bpffsRoot = (c.workDir() / "bpf").string();
+  paths.stateDir = (c.workDir() / "state").string();
+  paths.attach = "tc";
+  bool ok = true;
+  std::string error;
+  uint32_t left[2] = {1, 1};
+  // The loader looks interfaces up in the network namespace of its thread.
+  std::thread([&] {
+    if (!loader::enterNetns(c.topology().hostNamespace(), &error)) return;
+    ok = loader::apply(dir.string(), node, paths, nullptr, &error);
+    left[0] = loader::tcProgramId(shared, true);
+    left[1] = loader::tcProgramId(shared, false);
+  }).join();
+  EXPECT_FALSE(ok);
+  EXPECT_NE(error.find("after attaching, x/a tc-from runs program "), std::string::npos) << error;
+  EXPECT_NE(error.find(" loaded for it (rolled back)"), std::string::npos) << error;
+  EXPECT_EQ(left[0], 0u) << "the filters apply added are gone again";
+  EXPECT_EQ(left[1], 0u);
+  EXPECT_FALSE(fs::exists(c.workDir() / "state" / "state.json"));
 }
 
 // Flips the first instruction of a program section so the verifier rejects

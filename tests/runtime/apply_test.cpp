@@ -5,82 +5,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include <sys/mount.h>
-#include <unistd.h>
-
-#include <filesystem>
-#include <fstream>
-
-#include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
-#include "loaded_object.h"
-#include "loader/loader.h"
+#include "runtime_test_support.h"
 
 namespace membrane::testing {
 namespace {
-
-namespace fs = std::filesystem;
-
-// A scratch directory removed at the end, whatever happens.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/membrane-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
-std::string compileShopTo(const fs::path& out, const std::string& extraPolicy = "") {
-  std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
-  driver::Compilation c;
-  std::vector<std::string> inputs = {root};
-  fs::path extra = out.parent_path() / (out.filename().string() + "-extra.policy");
-  if (!extraPolicy.empty()) {
-    std::ofstream(extra) << extraPolicy;
-    inputs.push_back(extra.string());
-  }
-  driver::run({inputs, {root + "/inventory.json"}}, c);
-  EXPECT_EQ(c.outcome(), driver::Outcome::Ok);
-  std::string error;
-  auto compiler = codegen::ClassCompiler::create(&error);
-  EXPECT_TRUE(compiler) << error;
-  auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, {});
-  EXPECT_TRUE(codegen::writeArtifacts(out.string(), artifacts, &error)) << error;
-  return error;
-}
-
-loader::NodeConfig cgroupNode(const std::string& cgroup) {
-  std::string error;
-  auto node = loader::NodeConfig::parse(
-      R"({"host": {"addresses": ["198.18.255.1"]}, "endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" +
-          cgroup + R"("}]})",
-      &error);
-  EXPECT_TRUE(node) << error;
-  return *node;
-}
-
-class ApplyTest : public ::testing::Test {
- protected:
-  TempDir dir;
-  loader::Paths paths;
-  fs::path artifacts;
-  void SetUp() override {
-    paths.bpffsRoot = (dir.path / "bpf").string();
-    paths.stateDir = (dir.path / "state").string();
-    artifacts = dir.path / "out";
-    compileShopTo(artifacts);
-  }
-  void TearDown() override {
-    std::string error;
-    loader::detachAll(paths, &error);
-    umount2(paths.bpffsRoot.c_str(), MNT_DETACH);
-  }
-  bool nothingApplied() { return !fs::exists(fs::path(paths.stateDir) / "state.json"); }
-};
 
 TEST_F(ApplyTest, RefusesAnObjectThatDoesNotMatchItsHash) {
   fs::path object = artifacts / "class-1.o";
@@ -125,18 +53,6 @@ TEST_F(ApplyTest, RefusesAnEndpointTheManifestDoesNotKnow) {
   EXPECT_FALSE(loader::apply(artifacts.string(), *node, paths, nullptr, &error));
   EXPECT_NE(error.find("shop/ghost is not in the manifest"), std::string::npos) << error;
 }
-
-// A cgroup of our own, removed at the end.
-struct TestCgroup {
-  fs::path path;
-  TestCgroup() {
-    path = fs::path("/sys/fs/cgroup/unified") / ("membrane-test-" + std::to_string(getpid()));
-    if (!fs::exists("/sys/fs/cgroup/unified")) path = fs::path("/sys/fs/cgroup") / ("membrane-test-" + std::to_string(getpid()));
-    std::error_code ec;
-    fs::create_directory(path, ec);
-  }
-  ~TestCgroup() { rmdir(path.c_str()); }
-};
 
 TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   MB_REQUIRE_BPF();
@@ -302,35 +218,37 @@ TEST_F(ApplyTest, UnselectedEndpointsRunTheOpenClass) {
   for (const auto& [hook, id] : s->endpoints[0].programs) EXPECT_NE(id, 0u) << hook;
 }
 
-TEST(NodeConfig, NamedPortsOfLearnedEndpoints) {
+// An address is one endpoint's: a peer or learned endpoint (NODE.json, or
+// `endpoint add`) that claims a compiled endpoint's address would take its
+// identity in the trie, and is refused.
+TEST_F(ApplyTest, RefusesAnEndpointClaimingAnotherEndpointsAddress) {
+  MB_REQUIRE_BPF();
+  TestCgroup cg;
+  ASSERT_TRUE(fs::exists(cg.path));
   std::string error;
-  auto node = loader::NodeConfig::parse(
-      R"({"peers": [{"name": "p", "labels": {}, "addresses": ["198.18.0.9"],
-                     "ports": [{"name": "web", "port": 8080}, {"name": "dns", "port": 53, "protocol": "udp"}]}]})",
-      &error);
+  auto node = loader::NodeConfig::parse(R"({"endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" +
+                                            cg.path.string() + R"("}], "peers": [{"name": "intruder", "namespace": "shop",
+        "labels": {"app": "frontend"}, "addresses": ["198.18.9.1", "198.18.1.20"]}]})",
+                                        &error);
   ASSERT_TRUE(node) << error;
-  EXPECT_EQ(node->peers[0].ports, (std::vector<labels::NamedPort>{{"dns", 17, 53}, {"web", 6, 8080}}));
-  EXPECT_FALSE(loader::NodeConfig::parse(
-      R"({"peers": [{"name": "p", "labels": {}, "addresses": [], "ports": [{"name": "web", "port": 0}]}]})", &error));
-  EXPECT_EQ(error, "peers[0].ports[0].port: required, a port number 1-65535");
-  EXPECT_FALSE(loader::NodeConfig::parse(
-      R"({"peers": [{"name": "p", "labels": {}, "addresses": [], "ports": [{"name": "web", "port": 1, "protocol": "icmp"}]}]})",
-      &error));
-  EXPECT_EQ(error, "peers[0].ports[0].protocol: expected TCP, UDP or SCTP");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x", "ports": []}]})", &error));
-  EXPECT_EQ(error, "endpoints[0].ports: named ports belong to endpoints learned after compile; give labels too");
-}
+  EXPECT_FALSE(loader::apply(artifacts.string(), *node, paths, nullptr, &error));
+  EXPECT_EQ(error, "endpoint shop/intruder claims 198.18.1.20, which is shop/api-0's address");
+  EXPECT_TRUE(nothingApplied());
 
-TEST(NodeConfig, ErrorsNameTheField) {
-  std::string error;
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x", "cgroup": "/y"}]})", &error));
-  EXPECT_EQ(error, R"(endpoints[0]: a local endpoint needs exactly one of "interface" or "cgroup")");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"host": {"addresses": ["198.18.0.300"]}})", &error));
-  EXPECT_EQ(error, "host.addresses[0]: not an IP address");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoint": []})", &error));
-  EXPECT_EQ(error, R"(unknown key "endpoint")");
-  EXPECT_FALSE(loader::NodeConfig::parse(R"({"endpoints": [{"name": "a", "interface": "x"}, {"name": "a", "interface": "y"}]})", &error));
-  EXPECT_EQ(error, "endpoint default/a is listed twice");
+  ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, nullptr, &error)) << error;
+  e2e::ExecResult added = membrane({"endpoint", "add", "--name", "intruder", "--namespace", "shop", "--label",
+                                    "app=frontend", "--address", "198.18.1.20"});
+  EXPECT_EQ(added.exitCode, 1) << added.describe();
+  EXPECT_EQ(added.err, "membrane: error: endpoint shop/intruder claims 198.18.1.20, which is shop/api-0's address\n");
+  e2e::ExecResult badName = membrane({"endpoint", "add", "--name", "b%x", "--namespace", "shop", "--label", "app=api",
+                                      "--address", "198.18.9.1"});
+  EXPECT_EQ(badName.exitCode, 1) << badName.describe();
+  EXPECT_TRUE(Contains(badName.err, "membrane: error: --name: \"b%x\" is not a DNS-1123 subdomain"));
+  e2e::ExecResult badNs = membrane({"endpoint", "add", "--name", "b", "--namespace", "Shop", "--label", "app=api",
+                                    "--address", "198.18.9.1"});
+  EXPECT_TRUE(Contains(badNs.err, "membrane: error: --namespace: \"Shop\" is not a DNS-1123 label"));
+  auto state = readText(fs::path(paths.stateDir) / "state.json");
+  EXPECT_EQ(state.find("intruder"), std::string::npos) << "nothing was added";
 }
 
 }  // namespace

@@ -1,0 +1,43 @@
+// See names.h: Kubernetes' rules for namespace and pod names.
+#include "labels/names.h"
+
+namespace membrane::labels {
+
+namespace {
+
+bool lowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// Why `s` is not a DNS-1123 label, without the length limit of 63.
+std::string labelShape(const std::string& s) {
+  if (s.empty()) return "is empty";
+  for (char c : s)
+    if (!lowerAlnum(c) && c != '-') return "may contain only lowercase letters, digits and '-'";
+  if (!lowerAlnum(s.front()) || !lowerAlnum(s.back())) return "must start and end with a lowercase letter or digit";
+  return "";
+}
+
+}  // namespace
+
+std::string dnsLabelProblem(const std::string& name) {
+  if (std::string why = labelShape(name); !why.empty()) return "is not a DNS-1123 label: it " + why;
+  if (name.size() > 63) return "is not a DNS-1123 label: it is longer than 63 characters";
+  return "";
+}
+
+std::string dnsSubdomainProblem(const std::string& name) {
+  if (name.size() > 253) return "is not a DNS-1123 subdomain: it is longer than 253 characters";
+  size_t start = 0;
+  for (;;) {
+    size_t dot = name.find('.', start);
+    std::string part = name.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (std::string why = labelShape(part); !why.empty())
+      return "is not a DNS-1123 subdomain: each part between dots " + why;
+    if (part.size() > 63)
+      return "is not a DNS-1123 subdomain: a part between dots is longer than "
+             "63 characters";
+    if (dot == std::string::npos) return "";
+    start = dot + 1;
+  }
+}
+
+}  // namespace membrane::labels
