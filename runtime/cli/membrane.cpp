@@ -155,6 +155,8 @@ int runEvents(const loader::Paths& paths, const std::string& output, const loade
                           {"src", end(e.src)},
                           {"dst", end(e.dst)},
                           {"rule", {{"id", e.ruleId}, {"text", e.ruleText}, {"location", e.ruleLocation}}}};
+      // No rule decides a spoofed packet: lib/source.h drops it before any.
+      if (e.kind == "spoofed") j["rule"] = nullptr;
       if (e.protocol == 1 || e.protocol == 58) j["icmpType"] = e.dst.port;
       std::cout << j.dump() << "\n";
     } else {
@@ -162,7 +164,8 @@ int runEvents(const loader::Paths& paths, const std::string& output, const loade
       std::cout << isoTime(e.wallTimeNs) << " " << e.kind << " " << e.direction << " "
                 << (e.endpoint.empty() ? "endpoint " + std::to_string(e.endpointId) : e.endpoint) << ": "
                 << loader::protocolText(e.protocol) << icmp << " " << endText(e.src, e.protocol) << " -> "
-                << endText(e.dst, e.protocol) << "  rule " << e.ruleId << " " << e.ruleText
+                << endText(e.dst, e.protocol) << "  "
+                << (e.kind == "spoofed" ? e.ruleText : "rule " + std::to_string(e.ruleId) + " " + e.ruleText)
                 << (e.ruleLocation.empty() ? "" : " (" + e.ruleLocation + ")") << "\n";
     }
     std::cout.flush();  // one line per event, as it happens: pipelines read it live

@@ -941,10 +941,18 @@ policy d-out {
     if (j["kind"] != "spoofed") continue;
     EXPECT_EQ(j["direction"], "egress");
     EXPECT_TRUE(j["src"]["address"] == a.pod->address4() || j["src"]["address"] == a.pod->address6()) << line;
+    EXPECT_TRUE(j["rule"].is_null()) << "no rule decides a spoofed packet: " << line;
     ++spoofedBy[j["endpoint"].get<std::string>()];
   }
   EXPECT_EQ(spoofedBy["x/c"], 30) << events.out;
   EXPECT_EQ(spoofedBy["x/d"], 30) << events.out;
+  // As text, the event names the sender and why, not a rule.
+  cc.pod->exec({proberPath(), "spoof", "udp", a.pod->address4(), b.pod->address4(), "5000", "--count", "1"});
+  ExecResult text = c.run({"events", "--backlog", "--count", "1", "--timeout", "5"});
+  EXPECT_NE(text.out.find(" spoofed egress x/c: udp " + a.pod->address4() + ":"), std::string::npos) << text.out;
+  EXPECT_TRUE(text.out.size() > 1 &&
+              text.out.compare(text.out.size() - 36, 36, "  source address not the endpoint's\n") == 0)
+      << text.out;
 }
 
 }  // namespace
