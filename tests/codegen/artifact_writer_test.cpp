@@ -2,6 +2,7 @@
 // replace, and that a refused one is left exactly as it was. No kernel and
 // no code generation needed: the artifacts are made up.
 #include "codegen/artifact_writer.h"
+#include "environment.h"  // testkit: ScratchDir
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -15,18 +16,6 @@ namespace membrane::codegen {
 namespace {
 
 namespace fs = std::filesystem;
-
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/membrane-writer-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 Artifacts someArtifacts(const std::string& version, std::vector<uint32_t> classes) {
   Artifacts a;
@@ -62,8 +51,8 @@ std::map<std::string, std::string> contents(const fs::path& dir) {
 void write(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
 
 TEST(ArtifactWriter, ReplacesItsOwnOutputAsAWhole) {
-  TempDir t;
-  fs::path out = t.path / "out";
+  testkit::ScratchDir t{"membrane-writer-test"};
+  fs::path out = t.path() / "out";
   std::string error;
   ASSERT_TRUE(writeArtifacts(out.string(), someArtifacts("1", {0, 7}), &error)) << error;
   write(out / "class-7.ll", "from --emit llvm");
@@ -76,19 +65,19 @@ TEST(ArtifactWriter, ReplacesItsOwnOutputAsAWhole) {
 }
 
 TEST(ArtifactWriter, WritesIntoAnEmptyOrNewDirectory) {
-  TempDir t;
+  testkit::ScratchDir t{"membrane-writer-test"};
   std::string error;
-  fs::create_directory(t.path / "empty");
-  EXPECT_TRUE(writeArtifacts((t.path / "empty").string(), someArtifacts("1", {0}), &error)) << error;
-  EXPECT_TRUE(writeArtifacts((t.path / "new" / "deeper").string(), someArtifacts("1", {}), &error)) << error;
-  EXPECT_TRUE(fs::exists(t.path / "new" / "deeper" / "manifest.json"));
+  fs::create_directory(t.path() / "empty");
+  EXPECT_TRUE(writeArtifacts((t.path() / "empty").string(), someArtifacts("1", {0}), &error)) << error;
+  EXPECT_TRUE(writeArtifacts((t.path() / "new" / "deeper").string(), someArtifacts("1", {}), &error)) << error;
+  EXPECT_TRUE(fs::exists(t.path() / "new" / "deeper" / "manifest.json"));
 }
 
 // `compile -o DIR` replaced any folder holding a file named manifest.json:
 // a web app's folder was replaced whole.
 TEST(ArtifactWriter, RefusesAWebAppFolderWithAManifestJson) {
-  TempDir t;
-  fs::path app = t.path / "app";
+  testkit::ScratchDir t{"membrane-writer-test"};
+  fs::path app = t.path() / "app";
   fs::create_directories(app / "static");
   write(app / "manifest.json", R"({"name": "My App", "start_url": "/", "display": "standalone"})");
   write(app / "index.html", "<!doctype html>");
@@ -100,12 +89,12 @@ TEST(ArtifactWriter, RefusesAWebAppFolderWithAManifestJson) {
                        "' is not membrane's output: it holds 'index.html' and 1 more, which membrane does not "
                        "write; refusing to replace it");
   EXPECT_EQ(contents(app), before);
-  EXPECT_EQ(std::distance(fs::directory_iterator(t.path), fs::directory_iterator()), 1) << "no staging left";
+  EXPECT_EQ(std::distance(fs::directory_iterator(t.path()), fs::directory_iterator()), 1) << "no staging left";
 }
 
 TEST(ArtifactWriter, RefusesAManifestJsonThatIsNotMembranes) {
-  TempDir t;
-  fs::path dir = t.path / "out";
+  testkit::ScratchDir t{"membrane-writer-test"};
+  fs::path dir = t.path() / "out";
   fs::create_directory(dir);
   std::string error;
   for (std::string manifest : {R"({"name": "My App"})", R"({"format": "other", "formatVersion": 1})",
@@ -122,8 +111,8 @@ TEST(ArtifactWriter, RefusesAManifestJsonThatIsNotMembranes) {
 }
 
 TEST(ArtifactWriter, RefusesItsOwnOutputWithSomethingElseInIt) {
-  TempDir t;
-  fs::path out = t.path / "out";
+  testkit::ScratchDir t{"membrane-writer-test"};
+  fs::path out = t.path() / "out";
   std::string error;
   ASSERT_TRUE(writeArtifacts(out.string(), someArtifacts("1", {0}), &error)) << error;
   for (std::string extra : {"notes.txt", "class-0.o.bak", "class-.o", "class-x.o", ".keep"}) {
@@ -147,11 +136,11 @@ TEST(ArtifactWriter, RefusesItsOwnOutputWithSomethingElseInIt) {
 }
 
 TEST(ArtifactWriter, RefusesAPathThatIsNotADirectory) {
-  TempDir t;
-  write(t.path / "file", "x");
+  testkit::ScratchDir t{"membrane-writer-test"};
+  write(t.path() / "file", "x");
   std::string error;
-  EXPECT_FALSE(writeArtifacts((t.path / "file").string(), someArtifacts("1", {}), &error));
-  EXPECT_EQ(error, "'" + (t.path / "file").string() + "' exists and is not a directory");
+  EXPECT_FALSE(writeArtifacts((t.path() / "file").string(), someArtifacts("1", {}), &error));
+  EXPECT_EQ(error, "'" + (t.path() / "file").string() + "' exists and is not a directory");
 }
 
 }  // namespace

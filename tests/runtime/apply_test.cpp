@@ -78,7 +78,7 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   for (uint32_t id : countedIds) ASSERT_EQ(bpf_map_update_elem(ruleStats, &id, counted.data(), BPF_ANY), 0);
 
   // A new policy version: the links stay, their programs change, atomically.
-  fs::path v2 = dir.path / "out2";
+  fs::path v2 = dir.path() / "out2";
   compileShopTo(v2, "namespace shop\npolicy extra {\n  selects { app = api }\n  ingress { allow from host on tcp/9999 }\n}\n");
   loader::ApplyReport second;
   ASSERT_TRUE(loader::apply(v2.string(), cgroupNode(cg.path.string()), paths, &second, &error)) << error;

@@ -17,14 +17,14 @@ using namespace std::chrono_literals;
 using loader::NodeLock;
 
 TEST(NodeLock, ASecondHolderWaitsThenGivesUpNamingTheFirst) {
-  TempDir dir;
+  testkit::ScratchDir dir{"membrane-test"};
   std::string error;
-  auto first = NodeLock::acquire(dir.path.string(), "membrane apply /a --node n.json", 0ms, nullptr, &error);
+  auto first = NodeLock::acquire(dir.path().string(), "membrane apply /a --node n.json", 0ms, nullptr, &error);
   ASSERT_TRUE(first) << error;
   std::vector<std::string> told;
   auto start = std::chrono::steady_clock::now();
   auto second = NodeLock::acquire(
-      dir.path.string(), "membrane detach", 300ms, [&](const std::string& m) { told.push_back(m); }, &error);
+      dir.path().string(), "membrane detach", 300ms, [&](const std::string& m) { told.push_back(m); }, &error);
   auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_FALSE(second);
   EXPECT_GE(waited, 300ms);
@@ -37,37 +37,37 @@ TEST(NodeLock, ASecondHolderWaitsThenGivesUpNamingTheFirst) {
   EXPECT_TRUE(EndsWith(told[0], ") to finish (up to 0.3 s)"));
 
   first.reset();
-  EXPECT_EQ(NodeLock::holder(dir.path.string()), "") << "a released lock names nobody";
-  EXPECT_TRUE(NodeLock::acquire(dir.path.string(), "membrane detach", 0ms, nullptr, &error)) << error;
+  EXPECT_EQ(NodeLock::holder(dir.path().string()), "") << "a released lock names nobody";
+  EXPECT_TRUE(NodeLock::acquire(dir.path().string(), "membrane detach", 0ms, nullptr, &error)) << error;
 }
 
 // flock(2) locks go with their holder: a holder killed with SIGKILL leaves
 // the node unlocked. (The holder here is util-linux `flock`, which writes
 // no note: the waiter names the lock file instead.)
 TEST(NodeLock, GoesWithAHolderThatIsKilled) {
-  TempDir dir;
-  std::string lockFile = NodeLock::lockPath(dir.path.string());
+  testkit::ScratchDir dir{"membrane-test"};
+  std::string lockFile = NodeLock::lockPath(dir.path().string());
   e2e::Process holder = e2e::Topology::spawn("", {"flock", lockFile, "sh", "-c", "echo held; exec sleep 60"});
   ASSERT_TRUE(holder.waitForOutput("held", 5s));
   std::string error;
-  EXPECT_FALSE(NodeLock::acquire(dir.path.string(), "membrane apply", 0ms, nullptr, &error));
+  EXPECT_FALSE(NodeLock::acquire(dir.path().string(), "membrane apply", 0ms, nullptr, &error));
   EXPECT_EQ(error, "another membrane is changing this node: a process holding " + lockFile +
                        "; gave up after 0 s (--lock-timeout)");
   holder.signal(SIGKILL);
   holder.wait(5s);
-  EXPECT_TRUE(NodeLock::acquire(dir.path.string(), "membrane apply", 1s, nullptr, &error)) << error;
+  EXPECT_TRUE(NodeLock::acquire(dir.path().string(), "membrane apply", 1s, nullptr, &error)) << error;
 }
 
 TEST(NodeLock, RefusesALockFileThatIsNotAFile) {
-  TempDir dir;
-  std::string lockFile = NodeLock::lockPath(dir.path.string());
+  testkit::ScratchDir dir{"membrane-test"};
+  std::string lockFile = NodeLock::lockPath(dir.path().string());
   ASSERT_EQ(mkfifo(lockFile.c_str(), 0600), 0);
   std::string error;
-  EXPECT_FALSE(NodeLock::acquire(dir.path.string(), "membrane apply", 0ms, nullptr, &error));
+  EXPECT_FALSE(NodeLock::acquire(dir.path().string(), "membrane apply", 0ms, nullptr, &error));
   EXPECT_EQ(error, "the lock '" + lockFile + "' is not a regular file");
   fs::remove(lockFile);
-  fs::create_symlink(dir.path / "elsewhere", lockFile);
-  EXPECT_FALSE(NodeLock::acquire(dir.path.string(), "membrane apply", 0ms, nullptr, &error));
+  fs::create_symlink(dir.path() / "elsewhere", lockFile);
+  EXPECT_FALSE(NodeLock::acquire(dir.path().string(), "membrane apply", 0ms, nullptr, &error));
   EXPECT_TRUE(Contains(error, "cannot open the lock '" + lockFile + "': ")) << "a symlink is not followed";
 }
 
@@ -78,7 +78,7 @@ TEST_F(ApplyTest, ASecondApplyGivesUpNamingTheHolder) {
   std::string error;
   auto held = NodeLock::acquire(paths.stateDir, "membrane apply /elsewhere --node other.json", 0ms, nullptr, &error);
   ASSERT_TRUE(held) << error;
-  fs::path node = dir.path / "node.json";
+  fs::path node = dir.path() / "node.json";
   writeText(node, R"({"endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": "/nonexistent"}]})");
   e2e::ExecResult r = membrane({"--lock-timeout", "0.3", "apply", artifacts.string(), "--node", node.string()});
   EXPECT_EQ(r.exitCode, 1) << r.describe();
@@ -97,7 +97,7 @@ TEST_F(ApplyTest, ASecondApplyWaitsForTheHolderThenApplies) {
   std::string error;
   auto held = NodeLock::acquire(paths.stateDir, "membrane endpoint add --name x", 0ms, nullptr, &error);
   ASSERT_TRUE(held) << error;
-  fs::path node = dir.path / "node.json";
+  fs::path node = dir.path() / "node.json";
   writeText(node, R"({"endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" + cg.path.string() + "\"}]}");
   std::vector<std::string> argv = globalOptions();
   argv.insert(argv.end(), {"--lock-timeout", "30", "apply", artifacts.string(), "--node", node.string()});

@@ -16,9 +16,9 @@ using nlohmann::json;
 class ManifestCheck : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new TempDir;
-    compileShopTo(dir_->path / "out");
-    shop_ = new json(json::parse(readText(dir_->path / "out" / "manifest.json")));
+    dir_ = new testkit::ScratchDir("membrane-test");
+    compileShopTo(dir_->path() / "out");
+    shop_ = new json(json::parse(readText(dir_->path() / "out" / "manifest.json")));
   }
   static void TearDownTestSuite() {
     delete shop_;
@@ -46,11 +46,11 @@ class ManifestCheck : public ::testing::Test {
     return 0;
   }
 
-  static TempDir* dir_;
+  static testkit::ScratchDir* dir_;
   static json* shop_;
 };
 
-TempDir* ManifestCheck::dir_ = nullptr;
+testkit::ScratchDir* ManifestCheck::dir_ = nullptr;
 json* ManifestCheck::shop_ = nullptr;
 
 TEST_F(ManifestCheck, TheCompilersManifestPasses) {

@@ -147,8 +147,8 @@ TEST(NodeConfig, RefusesInterfaceNamesAndCgroupsTheKernelWouldReadOtherwise) {
 // NODE.json is read with io::readRegularFile: a FIFO with no writer or an
 // endless device is refused at once, not waited on.
 TEST(NodeConfig, RefusesAFifoOrADeviceAtOnce) {
-  TempDir dir;
-  std::string fifo = (dir.path / "node.json").string();
+  testkit::ScratchDir dir{"membrane-test"};
+  std::string fifo = (dir.path() / "node.json").string();
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
   for (const std::string& path : {fifo, std::string("/dev/zero")}) {
     auto error = std::make_shared<std::string>();
@@ -163,8 +163,8 @@ TEST(NodeConfig, RefusesAFifoOrADeviceAtOnce) {
 }
 
 TEST(NodeConfig, ErrorsOfAFileNameItsPath) {
-  TempDir dir;
-  fs::path node = dir.path / "node.json";
+  testkit::ScratchDir dir{"membrane-test"};
+  fs::path node = dir.path() / "node.json";
   writeText(node,
             "{\n  \"endpoints\": [\n    {\"name\": \"a\", \"interface\": "
             "\"h1\"},\n    {\"name\": \"b\", \"interface\": \"h1\"}\n  ]\n}\n");

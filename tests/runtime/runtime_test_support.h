@@ -21,6 +21,7 @@
 #include "driver/pipeline.h"
 #include "loaded_object.h"
 #include "loader/loader.h"
+#include "environment.h"  // testkit: ScratchDir
 #include "topology.h"
 
 namespace membrane::testing {
@@ -37,19 +38,6 @@ inline ::testing::AssertionResult EndsWith(const std::string& text, const std::s
     return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure() << "\n  " << text << "\ndoes not end with\n  " << end;
 }
-
-// A scratch directory removed at the end, whatever happens.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/membrane-test-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
 
 inline std::string readText(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -108,13 +96,13 @@ struct TestCgroup {
 // A bpffs and a state directory of the test's own; the shop compiled.
 class ApplyTest : public ::testing::Test {
  protected:
-  TempDir dir;
+  testkit::ScratchDir dir{"membrane-test"};
   loader::Paths paths;
   fs::path artifacts;
   void SetUp() override {
-    paths.bpffsRoot = (dir.path / "bpf").string();
-    paths.stateDir = (dir.path / "state").string();
-    artifacts = dir.path / "out";
+    paths.bpffsRoot = (dir.path() / "bpf").string();
+    paths.stateDir = (dir.path() / "state").string();
+    artifacts = dir.path() / "out";
     compileShopTo(artifacts);
   }
   void TearDown() override {

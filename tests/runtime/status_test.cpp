@@ -103,10 +103,10 @@ TEST_F(StatusTest, SaysWhenAProgramWasSwappedBehindItsBack) {
   // A program of the same kind from elsewhere: another node's state on
   // another cgroup, with a bpffs of its own.
   TestCgroup other("-other");
-  TempDir elsewhere;
+  testkit::ScratchDir elsewhere{"membrane-test"};
   loader::Paths otherPaths;
-  otherPaths.bpffsRoot = (elsewhere.path / "bpf").string();
-  otherPaths.stateDir = (elsewhere.path / "state").string();
+  otherPaths.bpffsRoot = (elsewhere.path() / "bpf").string();
+  otherPaths.stateDir = (elsewhere.path() / "state").string();
   std::string error;
   ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(other.path.string()), otherPaths, nullptr, &error)) << error;
   uint32_t applied = programAt(pin("shop", "api-0", "cg-in"));
@@ -153,7 +153,7 @@ TEST_F(StatusTest, SaysWhenAnotherVersionRunsThanTheStateRecords) {
   std::string v1State = readText(state / "state.json"), v1Manifest = readText(state / "manifest.json");
 
   // Version 2 also selects prometheus-0, which runs the open class in version 1.
-  fs::path v2 = dir.path / "out2";
+  fs::path v2 = dir.path() / "out2";
   compileShopTo(
       v2, "namespace monitoring\npolicy scraped {\n  selects { app = prometheus }\n  ingress { allow from all }\n}\n");
   loader::ApplyReport report;
