@@ -204,21 +204,6 @@ bool updateLink(int linkFd, int newProgFd, int oldProgFd, std::string* error) {
   return true;
 }
 
-bool linkSevered(int linkFd) {
-  bpf_link_info info{};
-  uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(linkFd, &info, &len) != 0) return true;
-  // A TCX link (type 11, newer than our headers) whose device went away
-  // reports ifindex 0: the first field of its part of the info union.
-  constexpr uint32_t kLinkTypeTcx = 11;
-  if (info.type == kLinkTypeTcx) {
-    uint32_t ifindex = 0;
-    std::memcpy(&ifindex, &info.netns, sizeof ifindex);
-    return ifindex == 0;
-  }
-  return false;
-}
-
 std::optional<LinkTarget> linkTarget(int linkFd) {
   bpf_link_info info{};
   uint32_t len = sizeof info;
@@ -234,6 +219,12 @@ std::optional<LinkTarget> linkTarget(int linkFd) {
     t.cgroupId = info.cgroup.cgroup_id;
   }
   return t;
+}
+
+bool linkSevered(int linkFd) {
+  // A TCX link whose device went away reports ifindex 0.
+  auto t = linkTarget(linkFd);
+  return !t || (t->tcx && t->ifindex == 0);
 }
 
 uint64_t cgroupId(const std::string& path) {
@@ -281,10 +272,8 @@ uint32_t mapId(int mapFd) {
 }
 
 uint32_t linkProgramId(int linkFd) {
-  bpf_link_info info{};
-  uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(linkFd, &info, &len) != 0) return 0;
-  return info.prog_id;
+  auto t = linkTarget(linkFd);
+  return t ? t->programId : 0;
 }
 
 }  // namespace membrane::loader
