@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "inventory/workload.h"
 #include "io/file.h"
 #include "support/diagnostics.h"
 
@@ -324,48 +325,28 @@ void readMembrane(const Reader& r, const std::string& file, const json& root, Lo
 // every release, so unknown keys are ignored and null counts as absent. The
 // fields we do use are still type-checked.
 
-// CronJob-created Jobs are named <cronjob>-<scheduled time in minutes>.
-bool isCronJobSuffix(std::string_view digits) {
-  return digits.size() >= 8 &&
-         std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
-}
-
+// The pod's owner references, and its workload from them (workload.h).
 std::string podWorkload(const Reader& r, const json& meta, const std::string& metaPath,
                         const std::string& podName, const labels::LabelSet& podLabels) {
-  const json* owners = r.find(meta, "ownerReferences", true);
-  if (!owners) return podName;
+  const json* ownersJson = r.find(meta, "ownerReferences", true);
+  if (!ownersJson) return podName;
   std::string ownersPath = member(metaPath, "ownerReferences");
-  if (r.array(*owners, ownersPath).empty()) return podName;
-  size_t chosen = 0;
-  for (size_t i = 0; i < owners->size(); ++i) {
-    const json& o = r.object((*owners)[i], element(ownersPath, i));
-    const json* c = r.find(o, "controller", true);
-    if (c && c->is_boolean() && c->get<bool>()) {
-      chosen = i;
-      break;
-    }
+  std::vector<OwnerReference> owners;
+  for (size_t i = 0; i < r.array(*ownersJson, ownersPath).size(); ++i) {
+    std::string op = element(ownersPath, i);
+    const json& o = r.object((*ownersJson)[i], op);
+    OwnerReference owner;
+    owner.name = r.name(r.require(o, "name", op), member(op, "name"));
+    if (const json* k = r.find(o, "kind", true)) owner.kind = r.string(*k, member(op, "kind"));
+    if (const json* c = r.find(o, "controller", true)) owner.controller = r.boolean(*c, member(op, "controller"));
+    owners.push_back(std::move(owner));
   }
-  std::string op = element(ownersPath, chosen);
-  const json& owner = (*owners)[chosen];
-  std::string name = r.name(r.require(owner, "name", op), member(op, "name"));
-  std::string kind;
-  if (const json* k = r.find(owner, "kind", true)) kind = r.string(*k, member(op, "kind"));
-
-  if (kind == "ReplicaSet") {
-    // The Deployment controller names its ReplicaSets <deployment>-<hash>
-    // and stamps the same hash on the pods.
-    auto hash = podLabels.find("pod-template-hash");
-    if (hash != podLabels.end() && !hash->second.empty()) {
-      std::string suffix = "-" + hash->second;
-      if (name.size() > suffix.size() && name.ends_with(suffix))
-        return name.substr(0, name.size() - suffix.size());
-    }
-  } else if (kind == "Job") {
-    auto dash = name.rfind('-');
-    if (dash != std::string::npos && dash > 0 && isCronJobSuffix(std::string_view(name).substr(dash + 1)))
-      return name.substr(0, dash);
-  }
-  return name;
+  std::optional<size_t> second;
+  auto chosen = controllerIndex(owners, true, &second);
+  if (second)
+    r.fail(member(element(ownersPath, *second), "controller"),
+           "a second owner marked controller (Kubernetes allows one)");
+  return inventory::podWorkload(podName, podLabels, chosen ? &owners[*chosen] : nullptr);
 }
 
 void readPod(const Reader& r, const std::string& file, const json& pod, const std::string& path,

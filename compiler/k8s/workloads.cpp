@@ -1,7 +1,7 @@
 // Namespaces, Pods and workloads → membrane's inventory format
 // (docs/kubernetes.md, "Inventory").
-#include <regex>
 
+#include "inventory/workload.h"
 #include "k8s/convert.h"
 #include "net/address.h"
 
@@ -104,71 +104,67 @@ std::optional<json> readPorts(Context& ctx, const YAML::Node& podSpec) {
   return out;
 }
 
-// The controller among an object's ownerReferences (the one with
-// `controller: true`, else the first), or an undefined node. nullopt after
-// an error.
-std::optional<YAML::Node> controllerOwner(Context& ctx, const ObjectRef& obj, bool firstIfNone) {
+// An object's owner references and its controller among them
+// (inventory/workload.h), or nullopt after an error.
+struct Owners {
+  std::vector<inventory::OwnerReference> refs;
+  std::optional<size_t> controller;
+};
+std::optional<Owners> readOwners(Context& ctx, const ObjectRef& obj, bool firstIfNone) {
+  Owners out;
   YAML::Node owners = ctx.get(ctx.get(obj.node, "metadata"), "ownerReferences");
-  if (!owners.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+  if (!owners.IsDefined()) return out;
   if (!ctx.isSequence(owners, "metadata.ownerReferences")) return std::nullopt;
-  std::optional<size_t> found;
   for (size_t i = 0; i < owners.size(); ++i) {
     YAML::Node o = owners[i];
     if (!ctx.isMap(o, "metadata.ownerReferences[]")) return std::nullopt;
+    inventory::OwnerReference ref;
+    YAML::Node n = ctx.get(o, "name");
+    if (!n.IsDefined()) {
+      ctx.error(o, "metadata.ownerReferences[]: `name` is required");
+      return std::nullopt;
+    }
+    auto name = ctx.name(n, NameRule::ObjectName, "metadata.ownerReferences[].name");
+    if (!name) return std::nullopt;
+    ref.name = *name;
+    if (YAML::Node k = ctx.get(o, "kind"); k.IsDefined()) {
+      auto kind = ctx.string(k, "metadata.ownerReferences[].kind");
+      if (!kind) return std::nullopt;
+      ref.kind = *kind;
+    }
     if (YAML::Node c = ctx.get(o, "controller"); c.IsDefined()) {
       auto b = ctx.boolean(c, "metadata.ownerReferences[].controller");
       if (!b) return std::nullopt;
-      if (*b) found = i;
+      ref.controller = *b;
     }
+    out.refs.push_back(std::move(ref));
   }
-  if (!found && firstIfNone && owners.size() > 0) found = 0;
-  if (!found) return YAML::Node(YAML::NodeType::Undefined);
-  return owners[*found];
-}
-
-// The name of an owner reference, or nullopt after an error.
-std::optional<std::string> ownerName(Context& ctx, const YAML::Node& owner) {
-  YAML::Node n = ctx.get(owner, "name");
-  if (!n.IsDefined()) {
-    ctx.error(owner, "metadata.ownerReferences[]: `name` is required");
+  std::optional<size_t> second;
+  out.controller = inventory::controllerIndex(out.refs, firstIfNone, &second);
+  if (second) {
+    ctx.error(ctx.get(owners[*second], "controller"),
+              "metadata.ownerReferences[].controller: a second owner marked controller (Kubernetes allows one)");
     return std::nullopt;
   }
-  return ctx.name(n, NameRule::ObjectName, "metadata.ownerReferences[].name");
+  return out;
 }
 
 // The workload a pod belongs to, from its controller owner (as
 // docs/inventory.md describes for kubectl output).
-std::optional<std::string> podWorkload(Context& ctx, const ObjectRef& obj, const json& labels) {
-  auto owner = controllerOwner(ctx, obj, true);
-  if (!owner) return std::nullopt;
-  if (!owner->IsDefined()) return obj.name;
-  YAML::Node kindNode = ctx.get(*owner, "kind");
-  auto name = ownerName(ctx, *owner);
-  if (!name) return std::nullopt;
-  std::string kind;
-  if (kindNode.IsDefined()) {
-    auto k = ctx.string(kindNode, "metadata.ownerReferences[].kind");
-    if (!k) return std::nullopt;
-    kind = *k;
-  }
-  if (kind == "ReplicaSet" && labels.contains("pod-template-hash")) {
-    std::string hash = labels["pod-template-hash"].get<std::string>();
-    if (name->size() > hash.size() + 1 && name->ends_with("-" + hash))
-      return name->substr(0, name->size() - hash.size() - 1);
-  }
-  static const std::regex cronJobJob("(.+)-[0-9]{8,}");
-  std::smatch m;
-  if (kind == "Job" && std::regex_match(*name, m, cronJobJob)) return m[1];
-  return name;
+std::optional<std::string> podWorkload(Context& ctx, const ObjectRef& obj, const json& labelsJson) {
+  auto owners = readOwners(ctx, obj, true);
+  if (!owners) return std::nullopt;
+  labels::LabelSet podLabels;
+  for (const auto& [k, v] : labelsJson.items()) podLabels[k] = v.get<std::string>();
+  return inventory::podWorkload(obj.name, podLabels, owners->controller ? &owners->refs[*owners->controller] : nullptr);
 }
 
 // The name of an object's controller (a ReplicaSet's Deployment, a Job's
 // CronJob), so the object's template endpoint is known by that workload.
 std::optional<std::string> controllerName(Context& ctx, const ObjectRef& obj) {
-  auto owner = controllerOwner(ctx, obj, false);
-  if (!owner) return std::nullopt;
-  if (!owner->IsDefined()) return obj.name;
-  return ownerName(ctx, *owner);
+  auto owners = readOwners(ctx, obj, false);
+  if (!owners) return std::nullopt;
+  return owners->controller ? owners->refs[*owners->controller].name : obj.name;
 }
 
 }  // namespace
