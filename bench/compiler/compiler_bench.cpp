@@ -31,7 +31,7 @@
 #include "common/scenario.h"
 #include "compiler/plain_c.h"
 #include "codegen/decision_codegen.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace fs = std::filesystem;
 
@@ -170,10 +170,10 @@ ChildResult runMembranec(const Workload& w) {
 }
 
 // The IR of a workload, for the plain C model.
-std::unique_ptr<driver::Compilation> lower(const Workload& w) {
-  auto c = std::make_unique<driver::Compilation>();
-  driver::run(driver::Inputs{{w.policies.string()}, {w.inventory.string()}}, *c);
-  if (c->outcome() != driver::Outcome::Ok || !c->ir) fail("the generated workload " + w.label + " does not compile");
+std::unique_ptr<pipeline::Compilation> lower(const Workload& w) {
+  auto c = std::make_unique<pipeline::Compilation>();
+  pipeline::run(pipeline::Inputs{{w.policies.string()}, {w.inventory.string()}}, *c);
+  if (c->outcome() != pipeline::Outcome::Ok || !c->ir) fail("the generated workload " + w.label + " does not compile");
   return c;
 }
 

@@ -35,13 +35,13 @@
 #include "common/program.h"
 #include "common/report.h"
 #include "common/scenario.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "identity/identity_table.h"
 #include "inventory/inventory.h"
 #include "ir/evaluator.h"
 #include "kernel/generic_policy.h"
 #include "loader/kernel.h"
-#include "loader/libbpf_log.h"
+#include "libbpf/libbpf_log.h"
 #include "loader/object_config.h"
 #include "packets.h"
 
@@ -120,7 +120,7 @@ struct Loaded {
 // it with private maps and measures the load (verification included).
 std::unique_ptr<Loaded> loadObject(const std::string& pathOrElf, bool inMemory, const char* program,
                                    const std::function<void(bpf_object*)>& configure = {}) {
-  loader::LibbpfLog log;
+  libbpf::LibbpfLog log;
   auto out = std::make_unique<Loaded>();
   out->object = inMemory ? bpf_object__open_mem(pathOrElf.data(), pathOrElf.size(), nullptr)
                          : bpf_object__open_file(pathOrElf.c_str(), nullptr);
@@ -205,7 +205,7 @@ mbtest::Bytes packet(const net::Address& src, const net::Address& dst, uint8_t p
 }
 
 struct Scenario {
-  driver::Compilation compilation;
+  pipeline::Compilation compilation;
   const ir::Endpoint* target = nullptr;
   const ir::EndpointClass* cls = nullptr;
 };
@@ -217,7 +217,7 @@ std::unique_ptr<Scenario> buildPortScenario(size_t rules, PortVocabulary v) {
   std::string error;
   if (!inventory::loadInventoryText("ports-inventory.json", generatePortInventory(), s->compilation.inventory, &error))
     fail(error);
-  driver::runText({{"ports.policy", generatePortPolicy(rules, v, uint32_t(7 + rules))}}, s->compilation);
+  pipeline::runText({{"ports.policy", generatePortPolicy(rules, v, uint32_t(7 + rules))}}, s->compilation);
   if (s->compilation.diags.hasErrors() || !s->compilation.ir) fail("the generated port policy does not compile");
   s->target = s->compilation.ir->findEndpoint(kBenchNamespace, "target-0");
   if (!s->target || !s->target->classIndex) fail("the port policy's target has no class");
@@ -231,7 +231,7 @@ std::unique_ptr<Scenario> buildScenario(size_t rules) {
   if (!inventory::loadInventoryText("bench-inventory.json", generateInventory("target", 1), s->compilation.inventory,
                                     &error))
     fail(error);
-  driver::runText({{"bench.policy", generatePolicy("bench", "target0", rules, rules, 7)}}, s->compilation);
+  pipeline::runText({{"bench.policy", generatePolicy("bench", "target0", rules, rules, 7)}}, s->compilation);
   if (s->compilation.diags.hasErrors() || !s->compilation.ir) fail("the generated policy does not compile");
   s->target = s->compilation.ir->findEndpoint(kBenchNamespace, "target0-0");
   if (!s->target || !s->target->classIndex) fail("the target endpoint has no class");

@@ -241,7 +241,7 @@ std::string ms(double seconds) {
 void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss>& losses, bool quick) {
   std::cout << "## 4. The loader\n\n";
   std::cout
-      << "**How measured.** For each size, a fresh node (`tests/e2e/topology.h`): S pods, each a network namespace "
+      << "**How measured.** For each size, a fresh node (`testkit/topology.h`): S pods, each a network namespace "
          "with a veth to the node namespace, all enforced endpoints of one class (a policy with three ingress "
          "rules and one egress rule, so two programs per endpoint: `tc-from` and `tc-to`), plus one pod that only "
          "sends. `membranec compile` writes two versions (the second adds a rule). Times are the wall time of the "

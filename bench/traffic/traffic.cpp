@@ -433,7 +433,7 @@ void printSection(const std::vector<Row>& rows, const Settings& s, bool quick, c
   std::cout << "## 2. Real traffic\n\n";
   std::cout
       << "**How measured.** Two pods (network namespaces `tx` and `rx`) joined by veths to a node namespace that "
-         "routes between them (`tests/e2e/topology.h`, addresses from 198.18.0.0/15). One sender thread in `tx`, "
+         "routes between them (`testkit/topology.h`, addresses from 198.18.0.0/15). One sender thread in `tx`, "
          "pinned to CPU 0, writes minimum-size IPv4/UDP packets (46 bytes of IP) with `sendmmsg` on a raw socket as "
          "fast as its core allows; one receiver thread in `rx`, pinned to CPU 1, counts them with `recvmmsg`. "
          "**packets/s** is what the receiver got. On veths the whole path (the sender's stack, the node's "

@@ -1,6 +1,6 @@
 #include "codegen/object_linker.h"
 
-#include "loader/libbpf_log.h"
+#include "libbpf/libbpf_log.h"
 
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
@@ -53,7 +53,7 @@ class MemFd {
 }  // namespace
 
 std::string linkBpfObjects(const std::vector<std::string_view>& objects) {
-  loader::LibbpfLog log;
+  libbpf::LibbpfLog log;
 
   MemFd output("membrane-linked");
   std::vector<std::unique_ptr<MemFd>> inputs;

@@ -92,7 +92,7 @@ bool loadFromGit(const std::string& rev, const std::string& path,
 void compileVersion(const std::string& spec, const std::string& otherPath, const std::vector<std::string>& inventory,
                     Compilation& c) {
   if (!spec.starts_with("git:")) {
-    driver::run({{spec}, inventory}, c);
+    pipeline::run({{spec}, inventory}, c);
     return;
   }
   std::string rest = spec.substr(4);
@@ -109,7 +109,7 @@ void compileVersion(const std::string& spec, const std::string& otherPath, const
   }
   std::vector<std::pair<std::string, std::string>> files;
   if (!loadFromGit(rev, path, files, c.inputErrors) || !c.inputErrors.empty()) return;
-  driver::runText(files, c);
+  pipeline::runText(files, c);
 }
 
 std::vector<std::string> policyKeys(const Compilation& c) {

@@ -39,7 +39,7 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
 }
 
 int ExplainCommand::run() const {
-  Compilation c;
+  pipeline::Compilation c;
   if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
   if (!c.ir) return kExitPolicyErrors;
 

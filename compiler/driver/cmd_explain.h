@@ -11,7 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::driver {
 
@@ -26,7 +26,7 @@ class ExplainCommand {
 
  private:
   CLI::App* cmd_ = nullptr;
-  Inputs inputs_;
+  pipeline::Inputs inputs_;
   std::string from_, to_, port_;
   std::string format_ = "text";
   std::string color_ = "auto";

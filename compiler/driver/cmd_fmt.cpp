@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "format/formatter.h"
 #include "io/file.h"
 
@@ -122,7 +122,7 @@ int runFmt(const FmtOptions& opts) {
     return kExitInputErrors;
   }
   std::vector<std::string> errors;
-  std::vector<std::string> files = fromStdin ? std::vector<std::string>{"-"} : expandPolicyPaths(opts.paths, errors);
+  std::vector<std::string> files = fromStdin ? std::vector<std::string>{"-"} : pipeline::expandPolicyPaths(opts.paths, errors);
   for (const auto& e : errors) std::cerr << "membranec: error: " << e << "\n";
   if (!errors.empty()) return kExitInputErrors;
   if (!opts.check && !opts.write && files.size() != 1) {

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <map>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "k8s/import.h"
 
 namespace membrane::driver {
@@ -40,16 +40,16 @@ std::string plural(size_t n, const char* one, const char* many) {
 int runImport(const ImportOptions& opts) {
   bool color = opts.color == "always" ||
                (opts.color == "auto" && isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr);
-  Compilation c;
+  pipeline::Compilation c;
   std::vector<std::string> errors;
-  std::vector<std::string> files = expandInputPaths(opts.paths, errors);
+  std::vector<std::string> files = pipeline::expandInputPaths(opts.paths, errors);
   std::vector<FileId> ids;
   for (const auto& f : files) {
     // Loaded before a *.json is read to tell a manifest from other JSON, so
     // that a FIFO or a device is refused before anything reads it.
     std::string error;
     std::optional<FileId> id;
-    if (hasManifestExtension(f) && !(id = loadInput(c.sources, f, &error))) {
+    if (pipeline::hasManifestExtension(f) && !(id = pipeline::loadInput(c.sources, f, &error))) {
       errors.push_back(error);
     } else if (!id || !k8s::isManifestPath(f)) {
       errors.push_back("'" + f + "' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind)");
@@ -78,7 +78,7 @@ int runImport(const ImportOptions& opts) {
   k8s::GeneratedText generated = k8s::renderForCompiler(result.policies);
   FileId generatedId = c.sources.add("<converted policies>", std::move(generated.text));
   c.sources.setLineOrigins(generatedId, std::move(generated.origins));
-  runLoaded({generatedId}, c);
+  pipeline::runLoaded({generatedId}, c);
   if (c.diags.hasErrors()) return fail(kExitPolicyErrors);
 
   // One file per namespace; clusterwide policies in _clusterwide.policy

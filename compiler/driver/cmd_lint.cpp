@@ -63,7 +63,7 @@ int LintCommand::run() const {
     return kExitInputErrors;
   }
 
-  Compilation c;
+  pipeline::Compilation c;
   if (int rc = loadAndReport(inputs_, color_, c, 1)) return rc;
   if (!c.checked) return 1;
 

@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::driver {
 
@@ -24,7 +24,7 @@ class LintCommand {
 
  private:
   CLI::App* cmd_ = nullptr;
-  Inputs inputs_;
+  pipeline::Inputs inputs_;
   std::string format_ = "human";
   std::string output_;
   std::string color_ = "auto";

@@ -23,7 +23,7 @@ ReachCommand::ReachCommand(CLI::App& app) {
 }
 
 int ReachCommand::run() const {
-  Compilation c;
+  pipeline::Compilation c;
   if (int rc = loadAndReport(inputs_, color_, c, 1)) return rc;
   if (!c.ir) return 1;
   // Manifests among the paths bring their own inventory.

@@ -11,7 +11,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::driver {
 
@@ -24,7 +24,7 @@ class ReachCommand {
 
  private:
   CLI::App* cmd_ = nullptr;
-  Inputs inputs_;
+  pipeline::Inputs inputs_;
   std::string format_ = "text";
   std::string output_;
   std::string color_ = "auto";

@@ -118,7 +118,7 @@ VerifyCommand::VerifyCommand(CLI::App& app) {
 }
 
 int VerifyCommand::run() const {
-  Compilation c;
+  pipeline::Compilation c;
   if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
   if (!c.ir || !c.checked) return kExitPolicyErrors;
 

@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::driver {
 
@@ -26,7 +26,7 @@ class VerifyCommand {
  private:
   CLI::App* cmd_ = nullptr;
   std::string artifacts_;
-  Inputs inputs_;
+  pipeline::Inputs inputs_;
   std::string format_ = "text";
   std::string color_ = "auto";
   size_t maxListed_ = 20;

@@ -10,9 +10,14 @@
 
 #include <CLI/CLI.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::driver {
+
+// The commands run the pipeline (compiler/pipeline/) and report on it.
+using pipeline::Compilation;
+using pipeline::Inputs;
+using pipeline::Outcome;
 
 // Help texts more than one command uses as they are.
 inline constexpr const char* kPolicyPathsHelp = "Policy files, or directories searched recursively for *.policy";

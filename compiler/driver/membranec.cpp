@@ -19,7 +19,7 @@
 #include "driver/cmd_reach.h"
 #include "driver/cmd_verify.h"
 #include "driver/command_support.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/ir_json.h"
 
 namespace {
@@ -31,7 +31,7 @@ constexpr int kExitPolicyErrors = 1;
 constexpr int kExitInputErrors = 2;
 
 struct CommonOptions {
-  driver::Inputs inputs;
+  pipeline::Inputs inputs;
   std::string color = "auto";
   bool quiet = false;
 };
@@ -45,7 +45,7 @@ void addCommon(CLI::App* cmd, CommonOptions& opts) {
 }
 
 // Runs the pipeline and prints diagnostics; returns the exit code.
-int compileAndReport(const CommonOptions& opts, driver::Compilation& c) {
+int compileAndReport(const CommonOptions& opts, pipeline::Compilation& c) {
   return driver::loadAndReport(opts.inputs, opts.color, c, kExitPolicyErrors);
 }
 
@@ -54,7 +54,7 @@ std::string count(size_t n, const std::string& one, const std::string& many) {
 }
 
 int runCheck(const CommonOptions& opts) {
-  driver::Compilation c;
+  pipeline::Compilation c;
   int rc = compileAndReport(opts, c);
   if (!opts.quiet && rc != kExitInputErrors) {
     size_t policies = c.checked ? c.checked->policies.size() : 0;
@@ -73,7 +73,7 @@ int runCheck(const CommonOptions& opts) {
 }
 
 int runIr(const CommonOptions& opts, const std::string& output, const std::string& format) {
-  driver::Compilation c;
+  pipeline::Compilation c;
   int rc = compileAndReport(opts, c);
   if (rc != kExitOk) return rc;
   std::string text = format == "json" ? ir::toJson(*c.ir).dump(2) + "\n" : ir::toText(*c.ir);
@@ -89,7 +89,7 @@ struct CompileCommandOptions {
 
 int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
   auto start = std::chrono::steady_clock::now();
-  driver::Compilation c;
+  pipeline::Compilation c;
   int rc = compileAndReport(opts, c);
   if (rc != kExitOk) return rc;
 

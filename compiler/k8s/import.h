@@ -6,7 +6,7 @@
 // whose pod template gives the labels and named ports of their replicas).
 //
 // The result is used two ways: `membranec import k8s` writes it out as
-// *.policy files and an inventory.json, and the pipeline (driver::run)
+// *.policy files and an inventory.json, and the pipeline (pipeline::run)
 // compiles manifests directly. In both cases every converted line remembers
 // the YAML node it came from, so diagnostics point at the manifest.
 #pragma once

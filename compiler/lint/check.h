@@ -5,14 +5,14 @@
 #include <string>
 #include <vector>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "lint/lint.h"
 
 namespace membrane::lint {
 
 class Context {
  public:
-  Context(const driver::Compilation& c, std::set<std::string> enabled, bool inventoryGiven)
+  Context(const pipeline::Compilation& c, std::set<std::string> enabled, bool inventoryGiven)
       : c_(c), enabled_(std::move(enabled)), inventoryGiven_(inventoryGiven) {}
 
   const ast::Program& ast() const { return c_.ast; }
@@ -29,7 +29,7 @@ class Context {
   std::vector<Finding>& findings() { return findings_; }
 
  private:
-  const driver::Compilation& c_;
+  const pipeline::Compilation& c_;
   std::set<std::string> enabled_;
   bool inventoryGiven_;
   std::vector<Finding> findings_;

@@ -216,7 +216,7 @@ bool sortBefore(const Finding& a, const Finding& b) {
 
 // ---- the run -----------------------------------------------------------------------
 
-Result lint(const driver::Compilation& c, const Options& options, bool inventoryGiven) {
+Result lint(const pipeline::Compilation& c, const Options& options, bool inventoryGiven) {
   std::set<std::string> enabled;
   for (const auto& check : catalogue()) {
     bool on = check.enabledByDefault;

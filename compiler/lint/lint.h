@@ -15,7 +15,7 @@
 
 #include "support/diagnostics.h"
 
-namespace membrane::driver {
+namespace membrane::pipeline {
 struct Compilation;
 }
 
@@ -76,6 +76,6 @@ std::string validate(const Options& options);
 // Runs the enabled checks on a compilation that has a checked program (no
 // policy errors). `inventoryGiven`: whether -i was passed (an empty
 // inventory still counts).
-Result lint(const driver::Compilation& c, const Options& options, bool inventoryGiven);
+Result lint(const pipeline::Compilation& c, const Options& options, bool inventoryGiven);
 
 }  // namespace membrane::lint

@@ -47,7 +47,7 @@ std::string plural(size_t n, const char* one, const char* many) {
   return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
-std::string summaryLine(const driver::Compilation& c, const Result& r) {
+std::string summaryLine(const pipeline::Compilation& c, const Result& r) {
   std::string s = "lint: ";
   if (r.findings.empty()) {
     s += "no findings";
@@ -65,7 +65,7 @@ std::string summaryLine(const driver::Compilation& c, const Result& r) {
   return s + "\n";
 }
 
-ordered_json findingJson(const driver::Compilation& c, const Finding& f) {
+ordered_json findingJson(const pipeline::Compilation& c, const Finding& f) {
   const auto& sources = c.sources;
   const CheckInfo* info = findCheck(f.check);
   SourceLoc end = endOf(sources, f.range);
@@ -138,7 +138,7 @@ std::string githubEscapeProperty(std::string_view s) {
   return out;
 }
 
-std::string renderHuman(const driver::Compilation& c, const Result& r, const RenderOptions& o) {
+std::string renderHuman(const pipeline::Compilation& c, const Result& r, const RenderOptions& o) {
   std::ostringstream out;
   DiagnosticEngine printer(c.sources);
   for (const auto& f : r.findings) {
@@ -150,7 +150,7 @@ std::string renderHuman(const driver::Compilation& c, const Result& r, const Ren
   return out.str();
 }
 
-std::string renderJson(const driver::Compilation& c, const Result& r, const RenderOptions&) {
+std::string renderJson(const pipeline::Compilation& c, const Result& r, const RenderOptions&) {
   ordered_json findings = ordered_json::array(), suppressed = ordered_json::array();
   for (const auto& f : r.findings) findings.push_back(findingJson(c, f));
   for (const auto& f : r.suppressed) suppressed.push_back(findingJson(c, f));
@@ -167,7 +167,7 @@ std::string renderJson(const driver::Compilation& c, const Result& r, const Rend
   return doc.dump(2) + "\n";
 }
 
-std::string renderSarif(const driver::Compilation& c, const Result& r, const RenderOptions& o) {
+std::string renderSarif(const pipeline::Compilation& c, const Result& r, const RenderOptions& o) {
   const auto& sources = c.sources;
   ordered_json rules = ordered_json::array();
   for (const auto& check : catalogue()) {
@@ -234,7 +234,7 @@ std::string renderSarif(const driver::Compilation& c, const Result& r, const Ren
   return doc.dump(2) + "\n";
 }
 
-std::string renderGithub(const driver::Compilation& c, const Result& r, const RenderOptions& o) {
+std::string renderGithub(const pipeline::Compilation& c, const Result& r, const RenderOptions& o) {
   std::string out;
   for (const auto& f : r.findings) {
     const char* command = f.severity == Severity::Error ? "error" : f.severity == Severity::Warning ? "warning" : "notice";
@@ -253,7 +253,7 @@ std::string renderGithub(const driver::Compilation& c, const Result& r, const Re
   return out;
 }
 
-std::string render(std::string_view format, const driver::Compilation& c, const Result& r, const RenderOptions& o) {
+std::string render(std::string_view format, const pipeline::Compilation& c, const Result& r, const RenderOptions& o) {
   if (format == "human") return renderHuman(c, r, o);
   if (format == "json") return renderJson(c, r, o);
   if (format == "sarif") return renderSarif(c, r, o);

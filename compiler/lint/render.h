@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "lint/lint.h"
 
 namespace membrane::lint {
@@ -16,15 +16,15 @@ struct RenderOptions {
 };
 
 // Clang-style diagnostics with the source line and a caret, then a summary.
-std::string renderHuman(const driver::Compilation& c, const Result& r, const RenderOptions& o);
+std::string renderHuman(const pipeline::Compilation& c, const Result& r, const RenderOptions& o);
 // The documented JSON document.
-std::string renderJson(const driver::Compilation& c, const Result& r, const RenderOptions& o);
+std::string renderJson(const pipeline::Compilation& c, const Result& r, const RenderOptions& o);
 // SARIF 2.1.0 as GitHub code scanning accepts it. Suppressed findings are left out.
-std::string renderSarif(const driver::Compilation& c, const Result& r, const RenderOptions& o);
+std::string renderSarif(const pipeline::Compilation& c, const Result& r, const RenderOptions& o);
 // GitHub Actions workflow commands (::error / ::warning / ::notice), one a line.
-std::string renderGithub(const driver::Compilation& c, const Result& r, const RenderOptions& o);
+std::string renderGithub(const pipeline::Compilation& c, const Result& r, const RenderOptions& o);
 // By name: human, json, sarif, github. "" for an unknown name.
-std::string render(std::string_view format, const driver::Compilation& c, const Result& r, const RenderOptions& o);
+std::string render(std::string_view format, const pipeline::Compilation& c, const Result& r, const RenderOptions& o);
 
 // A path as given on the command line, relative to `root` when it lies
 // inside it ("policies/shop/api.policy"), else absolute. Exposed for tests.

@@ -8,7 +8,7 @@
 #include <cstring>
 
 #include "loader/kernel.h"
-#include "loader/libbpf_log.h"
+#include "libbpf/libbpf_log.h"
 #include "loader/object_config.h"
 
 namespace membrane::verify {
@@ -47,7 +47,7 @@ Hook oppositeHook(Hook h) {
 
 std::unique_ptr<LoadedClass> LoadedClass::load(const std::string& elf, uint32_t endpointId, uint32_t eventKinds,
                                                std::string* error) {
-  loader::LibbpfLog log;
+  libbpf::LibbpfLog log;
   std::unique_ptr<LoadedClass> out(new LoadedClass());
   out->endpointId_ = endpointId;
   LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = "membrane-verify");

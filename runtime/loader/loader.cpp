@@ -30,7 +30,7 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "loader/kernel.h"
-#include "loader/libbpf_log.h"
+#include "libbpf/libbpf_log.h"
 #include "loader/lock.h"
 #include "loader/object_config.h"
 #include "loader/pins.h"
@@ -501,7 +501,7 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       return false;
     }
   }
-  LibbpfLog log;
+  libbpf::LibbpfLog log;
   std::string why;
   // Open and configure every object (cheap), then load them. Loading (one
   // verifier run per program) is most of apply's time: the first object
@@ -541,7 +541,7 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
   std::vector<std::string> failures(toLoad.size());
   auto loadOne = [&](size_t i) {
     PlannedEndpoint& p = *toLoad[i];
-    ThreadLog threadLog;
+    libbpf::ThreadLog threadLog;
     if (int err = bpf_object__load(p.object.get()); err)
       failures[i] = "class " + std::to_string(*p.classId) + " (" + a.manifest.findClass(*p.classId)->object +
                     ") failed to load for endpoint " + p.endpoint.key() + ": " + std::strerror(-err) + "\n" +
@@ -678,7 +678,7 @@ class Attachments {
 bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Attachments& out, ApplyReport& report,
                std::string* error) {
   bool useTc = paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported());
-  LibbpfLog quiet;  // libbpf's tc messages ("Parent Qdisc doesn't exists") are
+  libbpf::LibbpfLog quiet;  // libbpf's tc messages ("Parent Qdisc doesn't exists") are
                     // not errors here
   std::string why;
   for (const auto& p : plan.endpoints) {

@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "loaded_object.h"
 
@@ -191,9 +191,9 @@ constexpr uint32_t kEndpointId = 42;
 void runScenario(uint64_t seed, size_t packetBudget, codegen::ClassCompiler& compiler, Checked& total) {
   Random r(seed);
   Scenario sc = randomScenario(r);
-  driver::Compilation c;
+  pipeline::Compilation c;
   c.inventory = sc.inventory;
-  driver::runText({{"random.policy", sc.policy}}, c);
+  pipeline::runText({{"random.policy", sc.policy}}, c);
   if (c.diags.hasErrors()) return;  // e.g. a contradictory random selector: not this test's subject
   const ir::Program& program = *c.ir;
   codegen::CompileOptions options;

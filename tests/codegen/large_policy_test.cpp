@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "loaded_object.h"
 
@@ -66,9 +66,9 @@ inventory::Inventory largeInventory() {
 TEST(LargePolicy, TenThousandRulesCompileLoadAndAgree) {
   MB_REQUIRE_BPF();
   const size_t kRules = 10000;
-  driver::Compilation c;
+  pipeline::Compilation c;
   c.inventory = largeInventory();
-  driver::runText({{"large.policy", largePolicy(kRules)}}, c);
+  pipeline::runText({{"large.policy", largePolicy(kRules)}}, c);
   ASSERT_FALSE(c.diags.hasErrors());
   ASSERT_EQ(c.ir->classes.size(), 1u);
   ASSERT_EQ(c.ir->classes[0].ingress.rules.size(), kRules);

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "loaded_object.h"
 
 namespace membrane::testing {
@@ -15,16 +15,16 @@ namespace {
 namespace fs = std::filesystem;
 
 struct Shop {
-  driver::Compilation c;
+  pipeline::Compilation c;
   codegen::Artifacts artifacts;
 };
 
 std::unique_ptr<Shop> compileShop(codegen::ClassCompiler& compiler, size_t jobs = 0) {
   auto shop = std::make_unique<Shop>();
   std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
-  driver::run({{root}, {root + "/inventory.json"}}, shop->c);
-  EXPECT_EQ(shop->c.outcome(), driver::Outcome::Ok);
-  if (shop->c.outcome() != driver::Outcome::Ok) return nullptr;
+  pipeline::run({{root}, {root + "/inventory.json"}}, shop->c);
+  EXPECT_EQ(shop->c.outcome(), pipeline::Outcome::Ok);
+  if (shop->c.outcome() != pipeline::Outcome::Ok) return nullptr;
   codegen::CompileOptions options;
   options.jobs = jobs;
   shop->artifacts = codegen::buildArtifacts(compiler, *shop->c.ir, *shop->c.checked, options);

@@ -1,6 +1,6 @@
 // NetworkPolicy conformance, checked by the IR evaluator: every case of
 // cases/*.yaml, step by step, goes through the same front end as
-// `membranec` (driver::run on topology.yaml plus the step's manifests), and
+// `membranec` (pipeline::run on topology.yaml plus the step's manifests), and
 // ir::evaluateFlow must give, for every (source pod, destination pod, port,
 // protocol), the reachability the case writes down from Kubernetes
 // semantics. Fast; runs on every CI build. The same cases on real traffic:
@@ -19,7 +19,7 @@
 
 #include "cases.h"
 #include "front_end.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "known_failures.h"
 
@@ -51,7 +51,7 @@ std::string verdictText(const ir::Program& program, const std::optional<ir::Verd
 // evaluator's egress and ingress verdicts.
 std::string checkStep(const Case& c, const Step& step, const fs::path& work) {
   const Topology& topo = topology();
-  driver::Compilation comp;
+  pipeline::Compilation comp;
   std::string diags;
   if (!compileStep(topo, step, (work / (c.name + ".yaml")).string(), comp, diags))
     return "the manifests were not accepted:\n" + diags;

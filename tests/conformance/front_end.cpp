@@ -5,16 +5,16 @@
 namespace membrane::conformance {
 
 bool compileStep(const Topology& topology, const Step& step, const std::string& manifestsPath,
-                 driver::Compilation& comp, std::string& diagnostics) {
+                 pipeline::Compilation& comp, std::string& diagnostics) {
   writeManifests(manifestsPath, stepInput(topology, step));
-  driver::Inputs inputs;
+  pipeline::Inputs inputs;
   inputs.paths = {manifestsPath};
-  driver::run(inputs, comp);
+  pipeline::run(inputs, comp);
   std::ostringstream out;
   comp.diags.print(out, false);
   for (const auto& e : comp.inputErrors) out << e << "\n";
   diagnostics = out.str();
-  return comp.outcome() == driver::Outcome::Ok && comp.ir && comp.checked;
+  return comp.outcome() == pipeline::Outcome::Ok && comp.ir && comp.checked;
 }
 
 }  // namespace membrane::conformance

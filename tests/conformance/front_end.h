@@ -6,7 +6,7 @@
 #include <string>
 
 #include "cases.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::conformance {
 
@@ -14,6 +14,6 @@ namespace membrane::conformance {
 // `comp`. `diagnostics` gets what membranec printed (diagnostics and input
 // errors). False when the manifests were not accepted (no IR).
 bool compileStep(const Topology& topology, const Step& step, const std::string& manifestsPath,
-                 driver::Compilation& comp, std::string& diagnostics);
+                 pipeline::Compilation& comp, std::string& diagnostics);
 
 }  // namespace membrane::conformance

@@ -1,7 +1,7 @@
 // NetworkPolicy conformance on real traffic: the 9 pods of topology.yaml as
-// network namespaces (tests/e2e/topology.h) with the addresses the topology
+// network namespaces (testkit/topology.h) with the addresses the topology
 // file gives them, built once. For every case and step, the manifests are
-// compiled in-process (driver::run + codegen, as `membranec compile` does),
+// compiled in-process (pipeline::run + codegen, as `membranec compile` does),
 // applied by the `membrane` binary (a swap after the first), and every flow
 // between two different pods is probed on every port of the case: TCP
 // connect, UDP echo, SCTP INIT counted by the receiver's raw socket (the
@@ -29,7 +29,7 @@
 #include "cases.h"
 #include "front_end.h"
 #include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "known_failures.h"
 #include "topology.h"
 
@@ -101,7 +101,7 @@ class Node {
   // Compiles and applies one step; "" on success, else what went wrong.
   std::string apply(const Case& c, size_t stepIndex) {
     std::string name = c.name + "-" + std::to_string(stepIndex + 1);
-    driver::Compilation comp;
+    pipeline::Compilation comp;
     std::string diags;
     if (!compileStep(topo_, c.steps[stepIndex], (work_ / (name + ".yaml")).string(), comp, diags))
       return "the manifests were not accepted:\n" + diags;

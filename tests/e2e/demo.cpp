@@ -20,7 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "topology.h"
 
@@ -131,8 +131,8 @@ int run(const fs::path& policyDir) {
   if (!applied.succeeded()) return 1;
 
   // The evaluator, for "by which rule".
-  driver::Compilation c;
-  driver::run({{policyDir.string()}, {(work / "inventory.json").string()}}, c);
+  pipeline::Compilation c;
+  pipeline::run({{policyDir.string()}, {(work / "inventory.json").string()}}, c);
   if (!c.ir) return 1;
   const ir::Program& program = *c.ir;
 

@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "loader/kernel.h"
 #include "loader/loader.h"
@@ -94,9 +94,9 @@ class Cluster {
 
   // Compiles `policy` for this cluster's inventory into a new artifact dir.
   fs::path compile(const std::string& policy, const std::string& name) {
-    compilation_ = std::make_unique<driver::Compilation>();
+    compilation_ = std::make_unique<pipeline::Compilation>();
     compilation_->inventory = inventory_;
-    driver::runText({{name + ".policy", policy}}, *compilation_);
+    pipeline::runText({{name + ".policy", policy}}, *compilation_);
     std::ostringstream diags;
     compilation_->diags.print(diags, false);
     EXPECT_FALSE(compilation_->diags.hasErrors()) << diags.str();
@@ -141,7 +141,7 @@ class Cluster {
   fs::path work_;
   std::vector<Member> members_;
   inventory::Inventory inventory_;
-  std::unique_ptr<driver::Compilation> compilation_;
+  std::unique_ptr<pipeline::Compilation> compilation_;
   std::unique_ptr<codegen::ClassCompiler> compiler_;
 };
 

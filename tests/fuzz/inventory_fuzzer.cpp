@@ -29,7 +29,7 @@
 #include <string>
 #include <tuple>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
 #include "ir/ir_json.h"
 
@@ -111,10 +111,10 @@ void checkInvariants(const inventory::Inventory& inv) {
 }
 
 void lowerAgainst(const inventory::Inventory& inv) {
-  driver::Compilation c;
+  pipeline::Compilation c;
   c.inventory = inv;
-  driver::runText({{"fuzz.policy", kPolicies}}, c);
-  if (c.outcome() != driver::Outcome::Ok || !c.ir) broken("the fixed policies did not lower");
+  pipeline::runText({{"fuzz.policy", kPolicies}}, c);
+  if (c.outcome() != pipeline::Outcome::Ok || !c.ir) broken("the fixed policies did not lower");
   std::string text = ir::toJson(*c.ir).dump(2) + ir::toText(*c.ir);
   (void)text;
 }

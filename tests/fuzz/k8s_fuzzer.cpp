@@ -8,7 +8,7 @@
 //   1. as `membranec import k8s` does: importManifests, then every output
 //      file rendered (renderForOutput, which parses its text again) and
 //      parsed once more here, and the inventory serialized;
-//   2. as `membranec check` does on manifests: driver::runManifestText, with
+//   2. as `membranec check` does on manifests: pipeline::runManifestText, with
 //      the diagnostics printed and, when it compiles, the IR serialized.
 //
 // A bug is: a crash, an exception escaping, an ASan/UBSan report, a timeout,
@@ -32,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "frontend/parser.h"
 #include "ir/ir_json.h"
 #include "k8s/import.h"
@@ -96,12 +96,12 @@ long importAndRender(const Files& files) {
 
 // The pipeline as `membranec check` / `compile` run it on manifests.
 void compile(const Files& files, long imported) {
-  driver::Compilation c;
-  driver::runManifestText(files, c);
+  pipeline::Compilation c;
+  pipeline::runManifestText(files, c);
   std::ostringstream out;
   c.diags.print(out, true);
   noInternalErrors(c.diags);
-  if (c.outcome() == driver::Outcome::Ok && !c.ir) bug("no errors reported, but no IR either");
+  if (c.outcome() == pipeline::Outcome::Ok && !c.ir) bug("no errors reported, but no IR either");
   if (c.checked) {
     // Only converted policies are compiled here: as many as were imported.
     if (imported < 0) bug("the import reported errors, the pipeline checked policies");
@@ -114,7 +114,7 @@ void compile(const Files& files, long imported) {
       for (const auto& [id, rule] : c.ir->rules)
         if (!keys.count(rule.policy)) bug("IR rule from a policy no manifest gave: " + rule.policy);
   }
-  if (c.ir && c.outcome() == driver::Outcome::Ok) out << ir::toJson(*c.ir).dump(2) << ir::toText(*c.ir);
+  if (c.ir && c.outcome() == pipeline::Outcome::Ok) out << ir::toJson(*c.ir).dump(2) << ir::toText(*c.ir);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/ir_json.h"
 
 namespace {
@@ -74,19 +74,19 @@ const inventory::Inventory& fixedInventory() {
 
 void compile(const std::vector<std::pair<std::string, std::string>>& files, const inventory::Inventory* inv,
              bool color) {
-  driver::Compilation c;
+  pipeline::Compilation c;
   if (inv) c.inventory = *inv;
-  driver::runText(files, c);
+  pipeline::runText(files, c);
 
   std::ostringstream out;
   c.diags.print(out, color);
   // A compilation that reports no error must have produced IR, and one that
   // reports errors must not be Ok: the exit code depends on it.
-  if (c.outcome() == driver::Outcome::Ok && !c.ir) {
+  if (c.outcome() == pipeline::Outcome::Ok && !c.ir) {
     std::fprintf(stderr, "parser_fuzzer: no errors reported, but no IR either\n");
     std::abort();
   }
-  if (c.ir && c.outcome() == driver::Outcome::Ok) {
+  if (c.ir && c.outcome() == pipeline::Outcome::Ok) {
     out << ir::toJson(*c.ir).dump(2) << ir::toText(*c.ir);
   }
 }

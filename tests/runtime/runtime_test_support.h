@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "loaded_object.h"
 #include "loader/loader.h"
 #include "environment.h"  // testkit: ScratchDir
@@ -51,15 +51,15 @@ inline void writeText(const fs::path& p, const std::string& text) {
 // policies/shop (plus `extraPolicy`, if any) compiled into `out`.
 inline void compileShopTo(const fs::path& out, const std::string& extraPolicy = "") {
   std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
-  driver::Compilation c;
+  pipeline::Compilation c;
   std::vector<std::string> inputs = {root};
   fs::path extra = out.parent_path() / (out.filename().string() + "-extra.policy");
   if (!extraPolicy.empty()) {
     writeText(extra, extraPolicy);
     inputs.push_back(extra.string());
   }
-  driver::run({inputs, {root + "/inventory.json"}}, c);
-  ASSERT_EQ(c.outcome(), driver::Outcome::Ok);
+  pipeline::run({inputs, {root + "/inventory.json"}}, c);
+  ASSERT_EQ(c.outcome(), pipeline::Outcome::Ok);
   std::string error;
   auto compiler = codegen::ClassCompiler::create(&error);
   ASSERT_TRUE(compiler) << error;

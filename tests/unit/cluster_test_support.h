@@ -1,7 +1,7 @@
 // A small cluster for analysis tests (diff, explain): namespaces x, y, z
 // labelled ns=<name>, each with pods a, b, c labelled pod=<name>, each pod
 // its own workload; x/a is 198.18.1.1 and 2001:2::1:1, y/b 198.18.2.2, ...
-// Policies are compiled in memory with driver::runText.
+// Policies are compiled in memory with pipeline::runText.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
 
 namespace membrane::testing {
@@ -42,9 +42,9 @@ class XyzCluster {
  public:
   explicit XyzCluster(std::vector<std::pair<std::string, std::string>> files,
                       const nlohmann::json& inv = xyzInventory()) {
-    c_ = std::make_unique<driver::Compilation>();
+    c_ = std::make_unique<pipeline::Compilation>();
     if (!inventory::loadInventoryText("inventory.json", inv.dump(), c_->inventory, &inventoryError_)) return;
-    driver::runText(files, *c_);
+    pipeline::runText(files, *c_);
   }
   explicit XyzCluster(const std::string& policy, const std::string& file = "t.policy")
       : XyzCluster(std::vector<std::pair<std::string, std::string>>{{file, policy}}) {}
@@ -59,7 +59,7 @@ class XyzCluster {
     return ::testing::AssertionSuccess();
   }
   const ir::Program& ir() const { return *c_->ir; }
-  const driver::Compilation& compilation() const { return *c_; }
+  const pipeline::Compilation& compilation() const { return *c_; }
   std::vector<std::string> policyKeys() const {
     std::vector<std::string> keys;
     if (c_->checked)
@@ -68,7 +68,7 @@ class XyzCluster {
   }
 
  private:
-  std::unique_ptr<driver::Compilation> c_;
+  std::unique_ptr<pipeline::Compilation> c_;
   std::string inventoryError_;
 };
 

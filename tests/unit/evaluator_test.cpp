@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
 
 namespace membrane::ir {
@@ -105,9 +105,9 @@ class Cluster {
   explicit Cluster(const std::string& policy, const json& inv = standardInventory())
       : Cluster(std::vector<std::pair<std::string, std::string>>{{"t.policy", policy}}, inv) {}
   Cluster(const std::vector<std::pair<std::string, std::string>>& files, const json& inv) {
-    c_ = std::make_unique<driver::Compilation>();
+    c_ = std::make_unique<pipeline::Compilation>();
     if (!inventory::loadInventoryText("inventory.json", inv.dump(), c_->inventory, &inventoryError_)) return;
-    driver::runText(files, *c_);
+    pipeline::runText(files, *c_);
   }
 
   // Use as ASSERT_TRUE(cluster.ok()).
@@ -122,7 +122,7 @@ class Cluster {
   }
 
   const Program& ir() const { return *c_->ir; }
-  const driver::Compilation& compilation() const { return *c_; }
+  const pipeline::Compilation& compilation() const { return *c_; }
 
   // The id of the rule written as `text` (whitespace folded).
   uint32_t rule(std::string_view text) const {
@@ -135,7 +135,7 @@ class Cluster {
   }
 
  private:
-  std::unique_ptr<driver::Compilation> c_;
+  std::unique_ptr<pipeline::Compilation> c_;
   std::string inventoryError_;
 };
 

@@ -8,22 +8,22 @@
 #include <utility>
 #include <vector>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::testing {
 
 using Files = std::vector<std::pair<std::string, std::string>>;
 using Lines = std::vector<std::string>;
 
-inline std::unique_ptr<driver::Compilation> compile(const Files& files) {
-  auto c = std::make_unique<driver::Compilation>();
-  driver::runText(files, *c);
+inline std::unique_ptr<pipeline::Compilation> compile(const Files& files) {
+  auto c = std::make_unique<pipeline::Compilation>();
+  pipeline::runText(files, *c);
   return c;
 }
 
-inline std::unique_ptr<driver::Compilation> compile(const std::string& text) { return compile(Files{{"a.policy", text}}); }
+inline std::unique_ptr<pipeline::Compilation> compile(const std::string& text) { return compile(Files{{"a.policy", text}}); }
 
-inline std::string oneLine(const driver::Compilation& c, const Diagnostic& d) {
+inline std::string oneLine(const pipeline::Compilation& c, const Diagnostic& d) {
   static const char* names[] = {"note", "warning", "error"};
   std::string s = c.sources.describe(d.range.begin) + ": " + names[static_cast<int>(d.severity)] + ": " + d.message;
   if (!d.hint.empty()) s += " | hint: " + d.hint;
@@ -31,13 +31,13 @@ inline std::string oneLine(const driver::Compilation& c, const Diagnostic& d) {
   return s;
 }
 
-inline Lines diagnostics(const driver::Compilation& c) {
+inline Lines diagnostics(const pipeline::Compilation& c) {
   Lines out;
   for (const auto& d : c.diags.all()) out.push_back(oneLine(c, d));
   return out;
 }
 
-inline std::string rendered(const driver::Compilation& c) {
+inline std::string rendered(const pipeline::Compilation& c) {
   std::ostringstream os;
   c.diags.print(os, false);
   return os.str();

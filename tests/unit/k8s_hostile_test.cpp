@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "frontend/lexical.h"
 #include "frontend/parser.h"
 #include "k8s/import.h"
@@ -218,7 +218,7 @@ struct Baseline {
   size_t policies = 0, rules = 0;
 };
 
-Baseline counts(const driver::Compilation& c) {
+Baseline counts(const pipeline::Compilation& c) {
   Baseline b;
   if (c.checked) {
     b.policies = c.checked->policies.size();
@@ -253,7 +253,7 @@ TEST(K8sHostile, EveryFieldIsRefusedAtItsLocationOrKeepsThePolicyStructure) {
       const auto& c = m.compilation();
       std::string d = m.diagnostics();
       ASSERT_EQ(d.find("internal error"), std::string::npos) << d;
-      if (c.outcome() == driver::Outcome::Ok) {
+      if (c.outcome() == pipeline::Outcome::Ok) {
         ++accepted;
         Baseline got = counts(c);
         EXPECT_EQ(got.policies, expected.policies) << d;
@@ -302,7 +302,7 @@ spec:
   ingress: []
 )",
               false);
-  EXPECT_EQ(m.compilation().outcome(), driver::Outcome::PolicyErrors);
+  EXPECT_EQ(m.compilation().outcome(), pipeline::Outcome::PolicyErrors);
   std::string d = m.diagnostics();
   EXPECT_NE(d.find("m.yaml:4:9: error: metadata.name: 'evil { namespace shop selects {} ingress { allow from all } } "
                    "policy api' is not a valid name"),
@@ -360,8 +360,8 @@ TEST(K8sHostile, AFileNameCannotEndTheCommentThatNamesIt) {
   std::string text = renderForOutput(r.policies, "");
   EXPECT_EQ(text.find("\npolicy evil"), std::string::npos) << text;
   EXPECT_NE(text.find("a\\npolicy evil"), std::string::npos) << text;
-  driver::Compilation c;
-  driver::run({{path}, {}}, c);
+  pipeline::Compilation c;
+  pipeline::run({{path}, {}}, c);
   ASSERT_TRUE(c.checked) << text;
   EXPECT_EQ(c.checked->policies.size(), 1u);
 }

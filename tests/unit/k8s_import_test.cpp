@@ -1,6 +1,6 @@
 // Kubernetes manifests → membrane (compiler/k8s, docs/kubernetes.md).
 //
-// Most tests compile manifests the way `membranec check` does (driver::run
+// Most tests compile manifests the way `membranec check` does (pipeline::run
 // on a YAML file) and compare the reference evaluator's verdicts on a small
 // cluster with what Kubernetes or Cilium would decide: a truth table per
 // feature, with flows that must be allowed and flows that must not. Others
@@ -14,7 +14,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "ir/ir_json.h"
 #include "k8s_test_support.h"
@@ -471,7 +471,7 @@ std::string ciliumErrors(const std::string& spec) {
   Manifests m("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: shop}\nspec:\n" +
                   spec,
               false);
-  EXPECT_EQ(m.compilation().outcome(), driver::Outcome::PolicyErrors) << spec;
+  EXPECT_EQ(m.compilation().outcome(), pipeline::Outcome::PolicyErrors) << spec;
   return m.diagnostics();
 }
 
@@ -581,14 +581,14 @@ TEST(K8sNetworkPolicyErrors, InvalidFieldsAreErrorsAtTheirLine) {
                 "spec:\n" + c.spec,
                 false);
     std::string d = m.diagnostics();
-    EXPECT_EQ(m.compilation().outcome(), driver::Outcome::PolicyErrors) << c.spec << d;
+    EXPECT_EQ(m.compilation().outcome(), pipeline::Outcome::PolicyErrors) << c.spec << d;
     EXPECT_NE(d.find(c.expected), std::string::npos) << "spec:\n" << c.spec << "diagnostics:\n" << d;
   }
 }
 
 TEST(K8sManifests, MalformedYamlIsReportedWithLineAndColumn) {
   Manifests m("apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\n   labels: {x: y}\n", false);
-  EXPECT_EQ(m.compilation().outcome(), driver::Outcome::PolicyErrors);
+  EXPECT_EQ(m.compilation().outcome(), pipeline::Outcome::PolicyErrors);
   std::string d = m.diagnostics();
   EXPECT_NE(d.find("m.yaml:5:"), std::string::npos) << d;
   EXPECT_NE(d.find("error: invalid YAML"), std::string::npos) << d;
@@ -867,9 +867,9 @@ TEST(K8sManifests, DirectoriesMixPoliciesAndManifests) {
     "status": {"podIP": "198.18.1.99"}})");
   dir.write("m/inventory.json", R"({"endpoints": "not read: not a manifest"})");
   dir.write("m/api.policy", "namespace shop\npolicy api { selects { app = api } ingress {} }\n");
-  driver::Compilation c;
-  driver::run({{dir.path() + "/m"}, {}}, c);
-  ASSERT_EQ(c.outcome(), driver::Outcome::Ok);
+  pipeline::Compilation c;
+  pipeline::run({{dir.path() + "/m"}, {}}, c);
+  ASSERT_EQ(c.outcome(), pipeline::Outcome::Ok);
   EXPECT_EQ(c.files.size(), 3u);
   ASSERT_TRUE(c.ir);
   EXPECT_NE(c.ir->findEndpoint("shop", "extra"), nullptr);

@@ -1,6 +1,6 @@
 // Helpers shared by the Kubernetes import tests: a small cluster as
 // manifests, a temporary directory, and manifests compiled the way
-// `membranec check m.yaml` does (driver::run on a YAML file).
+// `membranec check m.yaml` does (pipeline::run on a YAML file).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 
 #include <stdlib.h>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "net/address.h"
 
@@ -87,16 +87,16 @@ class TempDir {
   std::string path_;
 };
 
-// Manifests compiled through driver::run, as `membranec check m.yaml` does.
+// Manifests compiled through pipeline::run, as `membranec check m.yaml` does.
 class Manifests {
  public:
   explicit Manifests(const std::string& yaml, bool withCluster = true) {
     path_ = dir_.write("m.yaml", withCluster ? std::string(kCluster) + "---\n" + yaml : yaml);
-    driver::run({{path_}, {}}, c_);
+    pipeline::run({{path_}, {}}, c_);
   }
 
   testing::AssertionResult ok() const {
-    if (c_.outcome() != driver::Outcome::Ok || !c_.ir)
+    if (c_.outcome() != pipeline::Outcome::Ok || !c_.ir)
       return testing::AssertionFailure() << "did not compile:\n" << diagnostics();
     return testing::AssertionSuccess();
   }
@@ -126,12 +126,12 @@ class Manifests {
   bool allowed(const std::string& src, const std::string& dst, ir::Traffic t) const {
     return ir::evaluateFlow(*c_.ir, end(src), end(dst), t).allowed();
   }
-  const driver::Compilation& compilation() const { return c_; }
+  const pipeline::Compilation& compilation() const { return c_; }
 
  private:
   TempDir dir_;
   std::string path_;
-  driver::Compilation c_;
+  pipeline::Compilation c_;
 };
 
 }  // namespace membrane::k8s::fixtures

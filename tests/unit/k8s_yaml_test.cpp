@@ -26,7 +26,7 @@ Manifests policy(const std::string& spec) {
 
 testing::AssertionResult hasError(const Manifests& m, const std::string& expected) {
   std::string d = m.diagnostics();
-  if (m.compilation().outcome() == driver::Outcome::Ok)
+  if (m.compilation().outcome() == pipeline::Outcome::Ok)
     return testing::AssertionFailure() << "accepted, expected: " << expected << "\n" << d;
   if (d.find(expected) == std::string::npos)
     return testing::AssertionFailure() << "expected: " << expected << "\ngot:\n" << d;

@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
 #include "ir/evaluator.h"
 #include "lint/render.h"
@@ -28,7 +28,7 @@ std::string shopInventory() {
 }
 
 struct Linted {
-  std::unique_ptr<driver::Compilation> c;
+  std::unique_ptr<pipeline::Compilation> c;
   Result result;
   // "file:line:col: ID" per finding, in order.
   std::vector<std::string> ids() const {
@@ -58,12 +58,12 @@ struct Linted {
 
 Linted lintText(const std::string& text, bool withInventory = false, Options options = {}) {
   Linted l;
-  l.c = std::make_unique<driver::Compilation>();
+  l.c = std::make_unique<pipeline::Compilation>();
   if (withInventory) {
     std::string error;
     EXPECT_TRUE(inventory::loadInventoryFile(shopInventory(), l.c->inventory, &error)) << error;
   }
-  driver::runText({{"t.policy", text}}, *l.c);
+  pipeline::runText({{"t.policy", text}}, *l.c);
   std::ostringstream diags;
   l.c->diags.print(diags, false);
   EXPECT_FALSE(l.c->diags.hasErrors()) << diags.str();
@@ -582,11 +582,11 @@ TEST(LintCatalogue, IdsAreUniqueAndDocumented) {
 
 TEST(LintShop, LintsCleanWithItsJustifiedSuppression) {
   for (bool inv : {false, true}) {
-    auto c = std::make_unique<driver::Compilation>();
+    auto c = std::make_unique<pipeline::Compilation>();
     std::vector<std::string> inventory;
     if (inv) inventory.push_back(shopInventory());
-    driver::run({{std::string(MEMBRANE_SOURCE_DIR) + "/policies/shop"}, inventory}, *c);
-    ASSERT_EQ(c->outcome(), driver::Outcome::Ok);
+    pipeline::run({{std::string(MEMBRANE_SOURCE_DIR) + "/policies/shop"}, inventory}, *c);
+    ASSERT_EQ(c->outcome(), pipeline::Outcome::Ok);
     Options all;
     all.enable.insert("MB112");
     auto r = lint(*c, all, inv);
@@ -779,7 +779,7 @@ std::string randomPolicies(Rng& rng) {
 }
 
 // Every verdict the evaluator gives for the probes, as one string.
-std::string verdicts(const driver::Compilation& c) {
+std::string verdicts(const pipeline::Compilation& c) {
   const ir::Program& ir = *c.ir;
   std::vector<net::Address> outside;
   for (const char* a : {"198.18.1.5", "198.18.1.200", "198.18.1.22", "198.18.2.1", "198.18.0.1", "10.0.0.1",
@@ -829,10 +829,10 @@ TEST(LintShadowingProperty, DeletingFlaggedRulesChangesNoVerdict) {
     std::string line;
     for (uint32_t n = 1; std::getline(in, line); ++n)
       if (!lines.count(n)) pruned += line + "\n";
-    auto after = std::make_unique<driver::Compilation>();
+    auto after = std::make_unique<pipeline::Compilation>();
     std::string error;
     ASSERT_TRUE(inventory::loadInventoryFile(shopInventory(), after->inventory, &error));
-    driver::runText({{"t.policy", pruned}}, *after);
+    pipeline::runText({{"t.policy", pruned}}, *after);
     ASSERT_TRUE(after->ir) << pruned;
     ASSERT_EQ(verdicts(*l.c), verdicts(*after)) << "run " << run << ": lint flagged\n"
                                                 << l.dump() << "in\n"

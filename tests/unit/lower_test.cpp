@@ -1,7 +1,7 @@
 // Lowering checked policies and an inventory to the policy IR: the selector
 // table, identities, endpoint classes and the normalized rule lists that
 // every later stage reads.
-#include "ir/lower.h"
+#include "lower/lower.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "ir/evaluator.h"
 #include "ir/ir_json.h"
 
@@ -51,11 +51,11 @@ class Compiled {
   explicit Compiled(const std::string& policy, const json& inv = smallInventory())
       : Compiled(std::vector<std::pair<std::string, std::string>>{{"t.policy", policy}}, inv) {}
   Compiled(const std::vector<std::pair<std::string, std::string>>& files, const json& inv) {
-    c_ = std::make_unique<driver::Compilation>();
+    c_ = std::make_unique<pipeline::Compilation>();
     if (!inv.is_null() &&
         !inventory::loadInventoryText("inventory.json", inv.dump(), c_->inventory, &inventoryError_))
       return;
-    driver::runText(files, *c_);
+    pipeline::runText(files, *c_);
   }
 
   testing::AssertionResult ok() const {
@@ -70,7 +70,7 @@ class Compiled {
   }
 
   const Program& ir() const { return *c_->ir; }
-  driver::Compilation& compilation() { return *c_; }
+  pipeline::Compilation& compilation() { return *c_; }
   const DiagnosticEngine& diags() const { return c_->diags; }
 
   uint32_t rule(std::string_view text) const {
@@ -90,7 +90,7 @@ class Compiled {
   }
 
  private:
-  std::unique_ptr<driver::Compilation> c_;
+  std::unique_ptr<pipeline::Compilation> c_;
   std::string inventoryError_;
 };
 
@@ -899,7 +899,7 @@ TEST(LowerDeterminism, SameInputSameJson) {
   // Lowering the same checked program again gives the same IR.
   auto& comp = one.compilation();
   DiagnosticEngine diags(comp.sources);
-  Program again = lower(*comp.checked, comp.inventory, comp.sources, diags);
+  Program again = lowering::lower(*comp.checked, comp.inventory, comp.sources, diags);
   EXPECT_EQ(toJson(again).dump(2), toJson(one.ir()).dump(2));
 }
 

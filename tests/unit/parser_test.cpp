@@ -15,7 +15,7 @@
 
 #include "MembraneLexer.h"
 #include "antlr4-runtime.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "frontend_test_support.h"
 // This file replaces operator new for the whole test binary (heap_peak.h).
 #define MEMBRANE_COUNT_HEAP
@@ -27,7 +27,7 @@ namespace {
 using namespace membrane::testing;
 
 
-std::string_view text(const driver::Compilation& c, const SourceRange& r) { return c.sources.slice(r); }
+std::string_view text(const pipeline::Compilation& c, const SourceRange& r) { return c.sources.slice(r); }
 
 // Token type names for a lexed string, hidden channel dropped.
 std::vector<std::string> lex(const std::string& src) {

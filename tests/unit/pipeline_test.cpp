@@ -1,12 +1,12 @@
 // The pipeline's input handling: expanding and de-duplicating paths.
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-namespace membrane::driver {
+namespace membrane::pipeline {
 namespace {
 
 std::string lower(const std::string& s) {
@@ -37,4 +37,4 @@ TEST(Pipeline, UniquePathsCanonicalizesEachPathOnce) {
 }
 
 }  // namespace
-}  // namespace membrane::driver
+}  // namespace membrane::pipeline

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
 
 namespace membrane::analysis {
@@ -42,9 +42,9 @@ json standardInventory() {
 class Cluster {
  public:
   explicit Cluster(const std::string& policy, const json& inv = standardInventory()) {
-    c_ = std::make_unique<driver::Compilation>();
+    c_ = std::make_unique<pipeline::Compilation>();
     if (!inventory::loadInventoryText("inventory.json", inv.dump(), c_->inventory, &inventoryError_)) return;
-    driver::runText({{"t.policy", policy}}, *c_);
+    pipeline::runText({{"t.policy", policy}}, *c_);
   }
   testing::AssertionResult ok() const {
     if (!inventoryError_.empty()) return testing::AssertionFailure() << "inventory: " << inventoryError_;
@@ -58,7 +58,7 @@ class Cluster {
   const ir::Program& ir() const { return *c_->ir; }
 
  private:
-  std::unique_ptr<driver::Compilation> c_;
+  std::unique_ptr<pipeline::Compilation> c_;
   std::string inventoryError_;
 };
 
@@ -472,9 +472,9 @@ TEST(ReachFormats, TextCsvMarkdownDot) {
 // ---- the shipped example -------------------------------------------------------------------
 
 TEST(ReachShop, ShippedPolicies) {
-  driver::Compilation c;
-  driver::run({{MEMBRANE_SOURCE_DIR "/policies/shop"}, {MEMBRANE_SOURCE_DIR "/policies/shop/inventory.json"}}, c);
-  ASSERT_EQ(c.outcome(), driver::Outcome::Ok);
+  pipeline::Compilation c;
+  pipeline::run({{MEMBRANE_SOURCE_DIR "/policies/shop"}, {MEMBRANE_SOURCE_DIR "/policies/shop/inventory.json"}}, c);
+  ASSERT_EQ(c.outcome(), pipeline::Outcome::Ok);
   Reachability r = computeReach(*c.ir);
   EXPECT_EQ(conns(r, "shop/frontend", "shop/api"), "TCP 8080");
   EXPECT_EQ(conns(r, "shop/api", "shop/postgres"), "TCP 5432");

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "frontend_test_support.h"
 
 namespace membrane {
@@ -787,9 +787,9 @@ TEST(Sema, NameValidationHelpers) {
 // ---- follow-ups from review ---------------------------------------------
 
 TEST(Sema, CiliumK8sSourcePrefixMatchesKubernetesLabels) {
-  driver::Compilation c;
+  pipeline::Compilation c;
   c.inventory.endpoints.push_back({"a", "default", {{"app", "web"}}, {}, {}, "a", ""});
-  driver::runText({{"a.policy", "policy p {\n  selects { k8s:app = web }\n  ingress {}\n}\n"}}, c);
+  pipeline::runText({{"a.policy", "policy p {\n  selects { k8s:app = web }\n  ingress {}\n}\n"}}, c);
   ASSERT_TRUE(c.ir) << rendered(c);
   ASSERT_EQ(c.ir->classes.size(), 1u) << "`k8s:app` must select the endpoint labelled app=web";
 }
@@ -813,8 +813,8 @@ TEST(Sema, RepeatedPolicyStatementsAreErrors) {
 }
 
 TEST(Sema, RuleTextDropsComments) {
-  driver::Compilation c;
-  driver::runText({{"a.policy", "policy p {\n  selects {}\n  ingress {\n    allow from world # the internet\n"
+  pipeline::Compilation c;
+  pipeline::runText({{"a.policy", "policy p {\n  selects {}\n  ingress {\n    allow from world # the internet\n"
                                 "      on tcp/80 /* web */, tcp/443\n  }\n}\n"}},
                   c);
   ASSERT_TRUE(c.ir) << rendered(c);

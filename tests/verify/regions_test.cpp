@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <sstream>
 
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 namespace membrane::verify {
 namespace {
@@ -21,10 +21,10 @@ inventory::Endpoint endpoint(const std::string& name, labels::LabelSet labels, c
   return e;
 }
 
-std::unique_ptr<driver::Compilation> compile(const std::string& policy, std::vector<inventory::Endpoint> endpoints) {
-  auto c = std::make_unique<driver::Compilation>();
+std::unique_ptr<pipeline::Compilation> compile(const std::string& policy, std::vector<inventory::Endpoint> endpoints) {
+  auto c = std::make_unique<pipeline::Compilation>();
   c->inventory.endpoints = std::move(endpoints);
-  driver::runText({{"t.policy", policy}}, *c);
+  pipeline::runText({{"t.policy", policy}}, *c);
   std::ostringstream diags;
   c->diags.print(diags, false);
   EXPECT_FALSE(c->diags.hasErrors()) << diags.str();

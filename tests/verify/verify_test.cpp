@@ -15,7 +15,7 @@
 
 #include "artifacts/manifest.h"
 #include "codegen/artifact_writer.h"
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 #include "environment.h"
 
 namespace membrane::verify {
@@ -29,7 +29,7 @@ class Compiled {
   Compiled(const std::vector<std::pair<std::string, std::string>>& files, const inventory::Inventory& inv,
            const codegen::CompileOptions& options = {}) {
     c.inventory = inv;
-    driver::runText(files, c);
+    pipeline::runText(files, c);
     std::ostringstream diags;
     c.diags.print(diags, false);
     EXPECT_FALSE(c.diags.hasErrors()) << diags.str();
@@ -66,7 +66,7 @@ class Compiled {
     return std::string((std::istreambuf_iterator<char>(in)), {});
   }
 
-  driver::Compilation c;
+  pipeline::Compilation c;
 
  private:
   testkit::ScratchDir dir_{"membrane-verify-test"};

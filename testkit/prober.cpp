@@ -1132,7 +1132,7 @@ int main(int argc, char** argv) {
   if (cmd == "spoof")
     return cmdSpoof(argc, argv);
   if (cmd == "-h" || cmd == "--help") {
-    std::printf("see the comment at the top of tests/e2e/prober.cpp; run without arguments for usage\n");
+    std::printf("see the comment at the top of testkit/prober.cpp; run without arguments for usage\n");
     return kOk;
   }
   usage("unknown command '" + cmd + "'");

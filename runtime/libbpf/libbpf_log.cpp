@@ -1,11 +1,11 @@
-#include "loader/libbpf_log.h"
+#include "libbpf/libbpf_log.h"
 
 #include <bpf/libbpf.h>
 
 #include <cstdarg>
 #include <cstdio>
 
-namespace membrane::loader {
+namespace membrane::libbpf {
 
 namespace {
 std::mutex captureMutex;
@@ -52,4 +52,4 @@ std::string CapturedText::tail(size_t lines) const {
   return pos == std::string::npos ? text_ : text_.substr(pos + 1);
 }
 
-}  // namespace membrane::loader
+}  // namespace membrane::libbpf

@@ -1,4 +1,4 @@
-#include "driver/pipeline.h"
+#include "pipeline/pipeline.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -6,9 +6,9 @@
 
 #include "frontend/parser.h"
 #include "k8s/import.h"
-#include "ir/lower.h"
+#include "lower/lower.h"
 
-namespace membrane::driver {
+namespace membrane::pipeline {
 
 namespace fs = std::filesystem;
 
@@ -117,7 +117,7 @@ void parseAndLower(Compilation& c, const std::vector<FileId>& ids, const Convert
   c.checked = sema::check(c.ast, c.sources, c.diags);
   if (!c.checked) return;
   // Stage 3: lower.
-  c.ir = ir::lower(*c.checked, c.inventory, c.sources, c.diags);
+  c.ir = lowering::lower(*c.checked, c.inventory, c.sources, c.diags);
 }
 
 // Manifests become one generated policy file whose lines map back to the
@@ -190,4 +190,4 @@ void runText(const std::vector<std::pair<std::string, std::string>>& files, Comp
   parseAndLower(c, ids);
 }
 
-}  // namespace membrane::driver
+}  // namespace membrane::pipeline

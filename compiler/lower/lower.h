@@ -7,11 +7,11 @@
 #include "sema/sema.h"
 #include "support/diagnostics.h"
 
-namespace membrane::ir {
+namespace membrane::lowering {
 
 // Never fails on checked input; reports warnings (e.g. a named port no
 // endpoint defines) to `diags`.
-Program lower(const sema::CheckedProgram& checked, const inventory::Inventory& inventory,
-              const SourceManager& sources, DiagnosticEngine& diags);
+ir::Program lower(const sema::CheckedProgram& checked, const inventory::Inventory& inventory,
+                  const SourceManager& sources, DiagnosticEngine& diags);
 
-}  // namespace membrane::ir
+}  // namespace membrane::lowering

@@ -15,7 +15,7 @@
 #include "sema/sema.h"
 #include "support/diagnostics.h"
 
-namespace membrane::driver {
+namespace membrane::pipeline {
 
 enum class Outcome { Ok, PolicyErrors, InputErrors };
 
@@ -74,4 +74,4 @@ void runText(const std::vector<std::pair<std::string, std::string>>& files, Comp
 // Like run on Kubernetes manifests, held in memory; for tests and the fuzzer.
 void runManifestText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c);
 
-}  // namespace membrane::driver
+}  // namespace membrane::pipeline

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <string>
 
-namespace membrane::loader {
+namespace membrane::libbpf {
 
 // The text a capture collected.
 class CapturedText {
@@ -47,4 +47,4 @@ class ThreadLog : public CapturedText {
   std::string* previous_;
 };
 
-}  // namespace membrane::loader
+}  // namespace membrane::libbpf
