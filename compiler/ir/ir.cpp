@@ -9,10 +9,7 @@ bool Identity::hasBit(uint32_t bit) const {
   return std::binary_search(selectorBits.begin(), selectorBits.end(), bit);
 }
 
-bool CidrMatch::matches(const net::Address& a) const {
-  if (!prefix.contains(a)) return false;
-  return std::none_of(except.begin(), except.end(), [&](const net::Prefix& e) { return e.contains(a); });
-}
+bool CidrMatch::matches(const net::Address& a) const { return net::inPrefixExcept(prefix, except, a); }
 
 const Identity* Program::identity(uint32_t id) const {
   auto it = std::lower_bound(identities.begin(), identities.end(), id,

@@ -130,19 +130,9 @@ DirectionSummary readDirection(const json& j, const std::string& path, const cha
 
 }  // namespace
 
-bool CidrEntry::matches(const net::Address& a) const {
-  if (!prefix.contains(a)) return false;
-  for (const auto& e : except)
-    if (e.contains(a)) return false;
-  return true;
-}
+bool CidrEntry::matches(const net::Address& a) const { return net::inPrefixExcept(prefix, except, a); }
 
-bool CidrEntry::matchesRegion(const net::Prefix& p) const {
-  if (!prefix.contains(p)) return false;
-  for (const auto& e : except)
-    if (e.contains(p)) return false;
-  return true;
-}
+bool CidrEntry::matchesRegion(const net::Prefix& p) const { return net::inPrefixExcept(prefix, except, p); }
 
 std::string Manifest::toJson() const {
   json j;

@@ -1,5 +1,7 @@
 #include "net/address.h"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 
 #include <charconv>
@@ -67,6 +69,14 @@ Address Prefix::last() const {
   Address a = addr;
   for (unsigned i = length; i < a.bits(); ++i) a.bytes[i / 8] |= static_cast<uint8_t>(1u << (7 - i % 8));
   return a;
+}
+
+bool inPrefixExcept(const Prefix& prefix, const std::vector<Prefix>& except, const Address& a) {
+  return prefix.contains(a) && std::none_of(except.begin(), except.end(), [&](const Prefix& e) { return e.contains(a); });
+}
+
+bool inPrefixExcept(const Prefix& prefix, const std::vector<Prefix>& except, const Prefix& p) {
+  return prefix.contains(p) && std::none_of(except.begin(), except.end(), [&](const Prefix& e) { return e.contains(p); });
 }
 
 }  // namespace membrane::net

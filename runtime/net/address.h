@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace membrane::net {
 
@@ -42,5 +43,13 @@ struct Prefix {
   Address last() const;
   friend auto operator<=>(const Prefix&, const Prefix&) = default;
 };
+
+// A CIDR with exceptions (`cidr P except (E1, E2)`, an ipBlock's `except`):
+// inside `prefix` and inside none of `except`. The one definition the IR,
+// the manifest and the node share. The Prefix form is for a trie entry `p`,
+// whose longer sub-prefixes (the exceptions among them) have entries of
+// their own: inside `prefix`, and inside no exception.
+bool inPrefixExcept(const Prefix& prefix, const std::vector<Prefix>& except, const Address& a);
+bool inPrefixExcept(const Prefix& prefix, const std::vector<Prefix>& except, const Prefix& p);
 
 }  // namespace membrane::net

@@ -50,5 +50,26 @@ TEST(Prefix, ABareAddressIsItsFullLength) {
   EXPECT_FALSE(Prefix::parse("198.18.0.0/"));
 }
 
+// `cidr 198.18.0.0/16 except (198.18.7.0/24)`, as the IR, the manifest and
+// the node all match it.
+TEST(PrefixExcept, InsideThePrefixAndOutsideEveryException) {
+  Prefix cidr = *Prefix::parse("198.18.0.0/16");
+  std::vector<Prefix> except = {*Prefix::parse("198.18.7.0/24"), *Prefix::parse("198.18.9.128/25")};
+  EXPECT_TRUE(inPrefixExcept(cidr, except, *Address::parse("198.18.6.255")));
+  EXPECT_FALSE(inPrefixExcept(cidr, except, *Address::parse("198.18.7.0")));
+  EXPECT_FALSE(inPrefixExcept(cidr, except, *Address::parse("198.18.9.200")));
+  EXPECT_TRUE(inPrefixExcept(cidr, except, *Address::parse("198.18.9.127")));
+  EXPECT_FALSE(inPrefixExcept(cidr, except, *Address::parse("198.19.0.1")));
+  EXPECT_FALSE(inPrefixExcept(cidr, except, *Address::parse("2001:2::1"))) << "another family";
+  EXPECT_TRUE(inPrefixExcept(cidr, {}, *Address::parse("198.18.7.1")));
+  // A region is a trie entry: its longer sub-prefixes (an exception among
+  // them) have entries of their own, so it matches unless an exception
+  // covers it whole, or it is wider than the prefix.
+  EXPECT_TRUE(inPrefixExcept(cidr, except, *Prefix::parse("198.18.8.0/24")));
+  EXPECT_FALSE(inPrefixExcept(cidr, except, *Prefix::parse("198.18.7.0/25")));
+  EXPECT_TRUE(inPrefixExcept(cidr, except, *Prefix::parse("198.18.0.0/20")));
+  EXPECT_FALSE(inPrefixExcept(cidr, except, *Prefix::parse("198.16.0.0/14"))) << "wider than the prefix";
+}
+
 }  // namespace
 }  // namespace membrane::net
