@@ -444,8 +444,8 @@ struct ObjectCloser {
 struct PlannedEndpoint {
   NodeEndpoint endpoint;
   uint32_t id = 0;
-  std::optional<uint32_t> classId;                   // none: unrestricted
-  std::vector<const Hook*> hooks;                    // where its programs go (none if unrestricted)
+  std::optional<uint32_t> classId;                   // set for every endpoint (the open class if unselected)
+  std::vector<const Hook*> hooks;                    // where its programs go
   std::vector<net::Address> own;                     // its source addresses (mb_endpoint_addrs)
   std::unique_ptr<bpf_object, ObjectCloser> object;  // its load of its class's object
 };
@@ -510,7 +510,7 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
   // privileged loads concurrently).
   std::vector<PlannedEndpoint*> toLoad;
   for (auto& p : plan.endpoints) {
-    if (!p.classId) continue;  // unrestricted: nothing to load
+    if (!p.classId) continue;  // classFor always sets one; a checked manifest has no class-less endpoint
     const artifacts::ClassEntry* cls = a.manifest.findClass(*p.classId);
     std::string path = (a.dir / cls->object).string();
     std::string mapsRoot = paths.bpffsRoot + "/maps";
