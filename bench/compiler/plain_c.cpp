@@ -4,6 +4,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "features/l4/l4.h"
+
 namespace membrane::bench {
 namespace {
 
@@ -74,7 +76,7 @@ void writeDirection(std::ostringstream& c, const char* name, const ir::Direction
       for (size_t i = first; i < std::min(d.rules.size(), first + kRulesPerChunk); ++i) {
         const ir::Rule& r = d.rules[i];
         if (r.audit) throw std::runtime_error("the plain C model leaves audit-mode rules out");
-        c << "  if (" << peerTest(r.peer) << " && " << l4Test(r.l4) << ") return " << r.id
+        c << "  if (" << peerTest(r.peer) << " && " << l4Test(features::l4::matchesOf(r)) << ") return " << r.id
           << "ull | MB_RESULT_ENFORCED" << (r.action == ir::Action::Deny ? " | MB_RESULT_DENY" : "") << ";\n";
       }
       c << "  return 0;\n}\n\n";

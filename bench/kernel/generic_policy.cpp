@@ -5,7 +5,8 @@
 #include <stdexcept>
 
 #include "abi/datapath.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
+#include "features/l4/l4.h"
 
 namespace membrane::bench {
 namespace {
@@ -44,11 +45,11 @@ void addDirection(const ir::DirectionPolicy& d, const std::vector<Candidate>& ca
     for (const ir::Rule& rule : d.rules) {
       if (rule.audit || !ir::peerMatches(rule.peer, c.peer)) continue;
       uint64_t value = packedResult(rule);
-      if (rule.l4.empty()) {
+      if (features::l4::matchesOf(rule).empty()) {
         put(GenericKey{c.identity, 0, 1, 0}, value);
         continue;
       }
-      for (const ir::L4Match& l4 : rule.l4) {
+      for (const ir::L4Match& l4 : features::l4::matchesOf(rule)) {
         if (l4.protocol == ir::kAnyProtocol) {
           put(GenericKey{c.identity, 0, 1, 0}, value);
         } else if (l4.ports.empty()) {

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "features/l4/l4.h"
 #include "abi/datapath.h"
 #include "codegen/artifact_writer.h"
 #include "common/program.h"
@@ -38,7 +39,7 @@
 #include "pipeline/pipeline.h"
 #include "identity/identity_table.h"
 #include "inventory/inventory.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "kernel/generic_policy.h"
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
@@ -271,14 +272,14 @@ std::vector<Probe> chooseProbes(const Scenario& s, net::Family family) {
   const ir::Program& program = *s.compilation.ir;
   std::vector<const ir::Rule*> allows;
   for (const ir::Rule& r : s.cls->ingress.rules)
-    if (r.action == ir::Action::Allow && !r.l4.empty() && r.l4[0].protocol == ir::kTCP) allows.push_back(&r);
+    if (r.action == ir::Action::Allow && !features::l4::matchesOf(r).empty() && features::l4::matchesOf(r)[0].protocol == ir::kTCP) allows.push_back(&r);
   std::vector<Probe> probes;
   for (double at : {0.1, 0.5, 0.9}) {
     for (size_t i = size_t(at * double(allows.size())); i < allows.size(); ++i) {
       const ir::Rule& rule = *allows[i];
       std::optional<net::Address> peer = peerMatching(program, rule, family);
       if (!peer) continue;
-      uint16_t port = rule.l4[0].ports.empty() ? 80 : rule.l4[0].ports[0].first;
+      uint16_t port = features::l4::matchesOf(rule)[0].ports.empty() ? 80 : features::l4::matchesOf(rule)[0].ports[0].first;
       ir::Verdict v = ir::evaluate(program, *s.target, ir::Direction::Ingress, peerFor(program, *peer), {ir::kTCP, port});
       if (!v.allowed) continue;  // an earlier deny rule shadows it for this peer
       probes.push_back({"allowed by rule " + std::to_string(v.rule), *peer, ir::kTCP, port, true});
@@ -308,9 +309,9 @@ void checkAgreement(const char* name, const Loaded& l, const Scenario& s, net::F
     // policies see allowed packets too; the rest is random.
     const ir::Rule& aimed = s.cls->ingress.rules[rng() % s.cls->ingress.rules.size()];
     std::optional<net::Address> aimedPeer = peerMatching(program, aimed, family);
-    if (i % 2 == 0 && aimedPeer && !aimed.l4.empty() && aimed.l4[0].protocol == ir::kTCP) {
+    if (i % 2 == 0 && aimedPeer && !features::l4::matchesOf(aimed).empty() && features::l4::matchesOf(aimed)[0].protocol == ir::kTCP) {
       peer = *aimedPeer;
-      port = aimed.l4[0].ports.empty() ? port : aimed.l4[0].ports[0].first;
+      port = features::l4::matchesOf(aimed)[0].ports.empty() ? port : features::l4::matchesOf(aimed)[0].ports[0].first;
     } else if (rng() % 4) {
       peer = *net::Address::parse(clientAddress(rng() % kClients, family == net::Family::V6));
     } else {

@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 
 namespace membrane::analysis {
 

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "features/l4/l4.h"
 #include "ir/protocols.h"
 #include "support/diagnostics.h"
 
@@ -316,7 +317,7 @@ RuleVerdict ruleVerdict(const ir::Program& program, const SourceManager* sources
 // Why a rule's protocols and ports do not cover the traffic.
 std::string trafficMismatch(const ir::Rule& rule, const ir::Traffic& t, RuleVerdict::Status& status) {
   std::vector<std::string> protocols;
-  for (const auto& m : rule.l4) {
+  for (const auto& m : features::l4::matchesOf(rule)) {
     if (m.protocol == t.protocol) {
       status = RuleVerdict::Status::PortMismatch;
       return std::string(isIcmp(t.protocol) ? "type " : "port ") + portText(t.protocol, t.port) + " is not in " +
@@ -400,7 +401,7 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
       if (!ir::peerMatches(rule.peer, peer)) {
         rv.status = RuleVerdict::Status::PeerMismatch;
         rv.detail = "the rule's peers do not include " + side.peer + namedPortMismatch(program, rules, part.id, peer);
-      } else if (!ir::trafficMatches(rule.l4, t)) {
+      } else if (!ir::conditionsMatch(rule, t)) {
         rv.detail = trafficMismatch(rule, t, rv.status);
       } else if (rule.audit) {
         rv.status = RuleVerdict::Status::AuditOnly;

@@ -1,6 +1,6 @@
 // `membranec explain`: why one connection is allowed or denied — the verdict
 // of the source's egress and of the destination's ingress as the reference
-// evaluator (ir/evaluator.h, evaluateFlow) gives them, the rule that decided
+// evaluator (evaluator/evaluator.h, evaluateFlow) gives them, the rule that decided
 // each, and why the other rules that could have applied did not.
 // Documented in docs/explain.md.
 #pragma once
@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "ir/ir.h"
 #include "support/source.h"
 

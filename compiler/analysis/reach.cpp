@@ -11,7 +11,7 @@
 
 #include "analysis/address_space.h"
 #include "analysis/traffic_space.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 
 namespace membrane::analysis {
 

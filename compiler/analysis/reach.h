@@ -1,6 +1,6 @@
 // `membranec reach`: the connectivity the policies allow for an inventory —
 // who can reach whom, on which protocols and ports. Built on the reference
-// evaluator (ir/evaluator.h), which alone decides what "allowed" means.
+// evaluator (evaluator/evaluator.h), which alone decides what "allowed" means.
 // Documented in docs/reach.md (the JSON output is a stable contract).
 //
 // Peers:
@@ -28,7 +28,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "ir/ir.h"
 #include "net/address.h"
 

@@ -5,13 +5,15 @@
 #include <optional>
 #include <set>
 
+#include "features/l4/l4.h"
+
 namespace membrane::analysis {
 
 Atoms partitionTraffic(const std::vector<const ir::Rule*>& rules, uint16_t lowestPort) {
   std::map<uint8_t, std::set<uint32_t>> cuts;  // protocol -> first ports of intervals
   std::set<uint8_t> named;
   for (const auto* rule : rules)
-    for (const auto& m : rule->l4) {
+    for (const auto& m : features::l4::matchesOf(*rule)) {
       if (m.protocol == ir::kAnyProtocol) continue;
       named.insert(m.protocol);
       for (const auto& r : m.ports) {

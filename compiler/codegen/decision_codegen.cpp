@@ -10,6 +10,8 @@
 
 #include "abi/datapath.h"
 #include "codegen/irbuilder_bpf.h"
+#include "features/l4/l4.h"
+#include "features/registry/registry.h"
 
 namespace membrane::codegen {
 
@@ -49,8 +51,8 @@ std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules,
   for (const auto* r : rules) {
     Applicable a{r, false, {}};
     bool applies = false;
-    if (r->l4.empty()) applies = a.allPorts = true;
-    for (const auto& m : r->l4) {
+    if (features::l4::matchesOf(*r).empty()) applies = a.allPorts = true;
+    for (const auto& m : features::l4::matchesOf(*r)) {
       if (m.protocol == ir::kAnyProtocol || (p && m.protocol == *p)) {
         applies = true;
         if (m.ports.empty() || m.protocol == ir::kAnyProtocol) a.allPorts = true;
@@ -70,7 +72,7 @@ std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules,
 std::vector<uint8_t> namedProtocols(const std::vector<const ir::Rule*>& rules) {
   std::vector<uint8_t> protocols;
   for (const auto* r : rules)
-    for (const auto& m : r->l4)
+    for (const auto& m : features::l4::matchesOf(*r))
       if (m.protocol != ir::kAnyProtocol) protocols.push_back(m.protocol);
   std::sort(protocols.begin(), protocols.end());
   protocols.erase(std::unique(protocols.begin(), protocols.end()), protocols.end());
@@ -689,6 +691,14 @@ PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, 
 DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program, const ir::EndpointClass& cls,
                                 const PeerLowering& lowering) {
   if (!llvm::sys::IsLittleEndianHost) notSupported("big-endian hosts (CIDR constants assume bpfel)");
+  // Packet decisions test L4 conditions only. Any other kind reaching here
+  // slipped past the pipeline's enforceability check: fail rather than
+  // generate a rule without its condition.
+  for (const auto* dp : {&cls.ingress, &cls.egress})
+    for (const auto& r : dp->rules)
+      for (const auto& c : r.conditions)
+        if (!std::holds_alternative<ir::L4Condition>(c))
+          notSupported("rule " + std::to_string(r.id) + "'s " + features::kindName(c) + " condition in a packet program");
   DecisionGenerator gen(module, program, lowering);
   gen.decide("mb_decide_ingress", cls.ingress);
   gen.decide("mb_decide_egress", cls.egress);

@@ -20,7 +20,7 @@
 #include "driver/cmd_verify.h"
 #include "driver/command_support.h"
 #include "pipeline/pipeline.h"
-#include "ir/ir_json.h"
+#include "ir_print/ir_json.h"
 
 namespace {
 

@@ -77,9 +77,13 @@ struct L4Item {
   SourceRange range;
 };
 
-// `with http { ... }` and friends: parsed, then refused by sema until supported.
+// `with NAME { ... }`: a condition of the rule kind NAME. The grammar only
+// balances its braces; the kind's module parses the body (docs/extending.md),
+// so it is kept here as the tokens between the outer braces, as written
+// (strings with their quotes, nested braces included).
 struct Extension {
   Name kind;
+  std::vector<Name> body;
   SourceRange range;
 };
 

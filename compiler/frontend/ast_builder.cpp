@@ -111,9 +111,23 @@ class AstBuilder {
     r.dirRange = range(c->dir);
     r.peers = peerList(c->peerList());
     if (c->l4List()) r.l4 = l4List(c->l4List());
-    for (auto* ext : c->extension()) r.extensions.push_back({word(ext->word()), range(ext)});
+    for (auto* ext : c->extension()) r.extensions.push_back(extension(ext));
     r.range = range(c);
     return r;
+  }
+
+  ast::Extension extension(P::ExtensionContext* c) {
+    ast::Extension e{word(c->word()), {}, range(c)};
+    for (auto* b : c->balanced()) bodyTokens(b, e.body);
+    return e;
+  }
+
+  void bodyTokens(antlr4::tree::ParseTree* node, std::vector<ast::Name>& out) const {
+    if (auto* leaf = dynamic_cast<antlr4::tree::TerminalNode*>(node)) {
+      out.push_back({leaf->getText(), range(leaf)});
+      return;
+    }
+    for (auto* child : node->children) bodyTokens(child, out);
   }
 
   std::vector<ast::Peer> peerList(P::PeerListContext* c) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "labels/selector.h"
@@ -78,6 +79,22 @@ struct PeerMatch {
   std::vector<CidrMatch> cidrs;  // by address, whoever the peer is
 };
 
+// A rule's conditions beside its peer: each kind of rule (compiler/features/
+// <kind>/) adds one data type here and owns everything else about it —
+// checking, lowering, its meaning in the evaluator, printing, and which
+// program kinds can enforce it (docs/extending.md). A rule holds at most one
+// condition of each kind; all must hold for the rule to match.
+
+// L4: the protocols and ports (or ICMP types) the rule applies to. A rule
+// without one applies to any protocol and port. `matches` is non-empty,
+// sorted, one entry per protocol.
+struct L4Condition {
+  std::vector<L4Match> matches;
+  friend auto operator<=>(const L4Condition&, const L4Condition&) = default;
+};
+
+using Condition = std::variant<L4Condition>;
+
 // One rule of the policy as it applies to one class. A rule with egress named
 // ports lowers to several of these with the same id: one per number the name
 // has among the destinations, each with peers narrowed to the pods defining it.
@@ -86,9 +103,17 @@ struct Rule {
   Action action = Action::Allow;
   bool audit = false;  // from a policy in audit mode: logged, not enforced
   PeerMatch peer;
-  std::vector<L4Match> l4;  // empty = any protocol, any port
+  std::vector<Condition> conditions;  // at most one of each kind; none = the peer decides
   std::string policy;       // "namespace/name" (or "name" when clusterwide)
   SourceRange loc;
+
+  // The rule's condition of kind C, or null when it has none.
+  template <class C>
+  const C* condition() const {
+    for (const auto& c : conditions)
+      if (const C* found = std::get_if<C>(&c)) return found;
+    return nullptr;
+  }
 };
 
 struct DirectionPolicy {

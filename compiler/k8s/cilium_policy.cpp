@@ -6,7 +6,7 @@
 
 #include "ir/protocols.h"
 #include "k8s/convert.h"
-#include "sema/names.h"
+#include "names/names.h"
 
 namespace membrane::k8s {
 
@@ -257,7 +257,7 @@ class CiliumConverter {
           return;
         }
         if (v != 0) port = std::to_string(v);  // "0" means every port
-      } else if (sema::isPortName(*s)) {
+      } else if (names::isPortName(*s)) {
         port = *s;
       } else {
         ctx_.error(portNode, what + ".port: '" + shown(*s) + "' is neither a port number nor a valid port name");

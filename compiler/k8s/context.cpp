@@ -11,7 +11,7 @@
 
 #include "frontend/lexical.h"
 #include "k8s/convert.h"
-#include "sema/names.h"
+#include "names/names.h"
 #include "support/utf8.h"
 
 namespace membrane::k8s {
@@ -362,11 +362,11 @@ bool Context::checkName(const YAML::Node& node, const std::string& value, NameRu
   std::string why;  // for label keys and values: which part of the rule is broken
   bool ok = true;
   switch (rule) {
-    case NameRule::Namespace: ok = sema::isDnsLabel(value); break;
-    case NameRule::ObjectName: ok = sema::isDnsSubdomain(value); break;
-    case NameRule::PortName: ok = sema::isPortName(value); break;
-    case NameRule::LabelKey: ok = (why = sema::labelKeyProblem(value)).empty(); break;
-    case NameRule::LabelValue: ok = (why = sema::labelValueProblem(value)).empty(); break;
+    case NameRule::Namespace: ok = names::isDnsLabel(value); break;
+    case NameRule::ObjectName: ok = names::isDnsSubdomain(value); break;
+    case NameRule::PortName: ok = names::isPortName(value); break;
+    case NameRule::LabelKey: ok = (why = names::labelKeyProblem(value)).empty(); break;
+    case NameRule::LabelValue: ok = (why = names::labelValueProblem(value)).empty(); break;
   }
   if (ok) return true;
   const char* kind = rule == NameRule::Namespace    ? "namespace name"

@@ -2,7 +2,7 @@
 // (docs/kubernetes.md, "NetworkPolicy").
 #include "k8s/convert.h"
 #include "net/address.h"
-#include "sema/names.h"
+#include "names/names.h"
 
 namespace membrane::k8s {
 
@@ -12,7 +12,7 @@ std::string namespaceRefText(const std::vector<Requirement>& nsReqs) {
   if (nsReqs.size() == 1 && nsReqs[0].key == "kubernetes.io/metadata.name" &&
       (nsReqs[0].op == Requirement::Op::Equals ||
        (nsReqs[0].op == Requirement::Op::In && nsReqs[0].values.size() == 1)) &&
-      sema::isDnsLabel(nsReqs[0].values[0]))
+      names::isDnsLabel(nsReqs[0].values[0]))
     return "namespace " + word(nsReqs[0].values[0]);
   return "namespaces " + selectorText(nsReqs);
 }
@@ -96,7 +96,7 @@ std::optional<SourceLine> convertPort(Context& ctx, const YAML::Node& p) {
         return std::nullopt;
       }
       port = std::to_string(*v->number);
-    } else if (sema::isPortName(v->text)) {
+    } else if (names::isPortName(v->text)) {
       port = v->text;
       named = true;
     } else {

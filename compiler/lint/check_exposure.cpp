@@ -3,6 +3,7 @@
 // Audit-mode policies allow nothing, so their rules are skipped.
 #include <algorithm>
 
+#include "features/l4/l4.h"
 #include "lint/check.h"
 
 namespace membrane::lint {
@@ -54,10 +55,10 @@ void checkExposure(Context& ctx) {
         std::string peer = peerText(ctx, *wide);
         // MB106: every port.
         std::string everything;
-        if (rule.l4.empty()) {
+        if (features::l4::specsOf(rule).empty()) {
           everything = "every protocol and port";
         } else {
-          for (const auto& l4 : rule.l4)
+          for (const auto& l4 : features::l4::specsOf(rule))
             if (isTransport(l4.protocol) && l4.allPorts) {
               everything = "every " + ir::protocolName(l4.protocol) + " port";
               break;
@@ -73,8 +74,8 @@ void checkExposure(Context& ctx) {
         // MB107: explicit ports that are administrative or databases.
         if (ingress) {
           std::vector<std::string> hits;
-          const sema::L4Spec* first = nullptr;
-          for (const auto& l4 : rule.l4) {
+          const features::l4::L4Spec* first = nullptr;
+          for (const auto& l4 : features::l4::specsOf(rule)) {
             if (!isTransport(l4.protocol) || l4.allPorts) continue;
             for (const auto& s : kSensitive) {
               bool hit = std::any_of(l4.ports.begin(), l4.ports.end(),
@@ -99,7 +100,7 @@ void checkExposure(Context& ctx) {
         }
       }
       // MB112: no `on` at all.
-      if (rule.l4.empty() && !broadReported) {
+      if (features::l4::specsOf(rule).empty() && !broadReported) {
         ctx.report("MB112", rule.range, rule.range,
                    std::string("allow rule matches every protocol and port ") + fromTo + " its peers",
                    "add `on` with the protocols and ports that are used");

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "features/l4/l4.h"
+
 namespace membrane::lint {
 
 namespace {
@@ -150,11 +152,11 @@ bool policySubsumes(const sema::CheckedPolicy& outer, const sema::CheckedPolicy&
 
 TrafficSet TrafficSet::of(const sema::CheckedRule& rule) {
   TrafficSet t;
-  if (rule.l4.empty()) {
+  if (features::l4::specsOf(rule).empty()) {
     t.anyProtocol = true;
     return t;
   }
-  for (const auto& spec : rule.l4) {
+  for (const auto& spec : features::l4::specsOf(rule)) {
     if (spec.protocol == ir::kAnyProtocol) {
       t.anyProtocol = true;
       continue;

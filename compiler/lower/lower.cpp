@@ -6,25 +6,14 @@
 #include <set>
 #include <tuple>
 
+#include "features/l4/l4.h"
+#include "features/registry/registry.h"
+
 namespace membrane::lowering {
 
 using namespace ir;  // lowering builds the IR: its types read better unqualified
 
 namespace {
-
-// Sorted, merged (overlapping and adjacent ranges joined).
-std::vector<PortRange> normalizeRanges(std::vector<PortRange> ranges) {
-  std::sort(ranges.begin(), ranges.end());
-  std::vector<PortRange> out;
-  for (const auto& r : ranges) {
-    if (!out.empty() && static_cast<uint32_t>(out.back().last) + 1 >= r.first) {
-      out.back().last = std::max(out.back().last, r.last);
-    } else {
-      out.push_back(r);
-    }
-  }
-  return out;
-}
 
 class Lowering {
  public:
@@ -110,18 +99,17 @@ class Lowering {
       for (size_t r = 0; r < rule.size(); ++r) {
         if (rule[r].direction != Direction::Egress) continue;
         PeerMatch peer = peerMatch(rule[r]);
-        for (const auto& spec : rule[r].l4)
+        for (const auto& spec : features::l4::specsOf(rule[r]))
           for (const auto& ref : spec.namedPorts) resolveEgressNamedPort(p, r, ref, peer);
       }
     }
   }
 
-  void resolveEgressNamedPort(size_t p, size_t r, const sema::NamedPortRef& ref, const PeerMatch& peer) {
+  void resolveEgressNamedPort(size_t p, size_t r, const features::l4::NamedPortRef& ref, const PeerMatch& peer) {
     std::set<uint16_t> numbers;
     for (const auto& ep : inv_.endpoints)
       if (peerMatchesEndpoint(peer, ep))
-        for (const auto& np : ep.ports)
-          if (np.name == ref.name && np.protocol == ref.protocol) numbers.insert(np.port);
+        for (uint16_t n : labels::numbersNamed(ep.ports, ref.protocol, ref.name)) numbers.insert(n);
     if (numbers.empty()) {
       warnUnresolvedEgress(ref, p, r);
       return;
@@ -255,44 +243,24 @@ class Lowering {
     return m;
   }
 
-  // The L4 side of a rule for one subject endpoint; nullopt = matches nothing.
-  // Ingress named ports resolve to the subject's own ports (classes are split
-  // by this); egress named ports are left to egressNamedPorts_.
-  std::optional<std::vector<L4Match>> l4For(const sema::CheckedRule& rule, uint32_t ruleId,
-                                            const inventory::Endpoint& subject) {
-    if (rule.l4.empty()) return std::vector<L4Match>{};
-    std::map<uint8_t, std::vector<PortRange>> byProto;
-    std::set<uint8_t> allPorts;
-    for (const auto& spec : rule.l4) {
-      if (spec.allPorts) {
-        allPorts.insert(spec.protocol);
-        continue;
-      }
-      auto& ranges = byProto[spec.protocol];
-      ranges.insert(ranges.end(), spec.ports.begin(), spec.ports.end());
-      if (rule.direction != Direction::Ingress) continue;
-      for (const auto& np : spec.namedPorts) {
-        bool found = false;
-        for (const auto& port : subject.ports)
-          if (port.name == np.name && port.protocol == np.protocol) {
-            ranges.push_back({port.port, port.port});
-            found = true;
-          }
-        if (!found) warnUnresolvedIngress(np, ruleId, subject);
-      }
+  // The rule's conditions on one subject endpoint, each lowered by its kind;
+  // nullopt when one matches nothing there.
+  std::optional<std::vector<Condition>> conditionsFor(const sema::CheckedRule& rule, uint32_t ruleId,
+                                                      const inventory::Endpoint& subject) {
+    features::Subject s;
+    s.direction = rule.direction;
+    s.ports = &subject.ports;
+    s.unresolvedPort = [&](const features::l4::NamedPortRef& np) { warnUnresolvedIngress(np, ruleId, subject); };
+    std::vector<Condition> out;
+    for (const auto& checked : rule.conditions) {
+      auto lowered = features::lowerForSubject(checked, s);
+      if (!lowered) return std::nullopt;
+      out.push_back(std::move(*lowered));
     }
-    std::vector<L4Match> out;
-    for (uint8_t proto : allPorts) out.push_back({proto, {}});
-    for (auto& [proto, ranges] : byProto) {
-      if (allPorts.count(proto) || ranges.empty()) continue;
-      out.push_back({proto, normalizeRanges(std::move(ranges))});
-    }
-    if (out.empty()) return std::nullopt;
-    std::sort(out.begin(), out.end());
     return out;
   }
 
-  void warnUnresolvedIngress(const sema::NamedPortRef& np, uint32_t ruleId, const inventory::Endpoint& subject) {
+  void warnUnresolvedIngress(const features::l4::NamedPortRef& np, uint32_t ruleId, const inventory::Endpoint& subject) {
     std::string key = subject.ns + "/" + subject.name;
     if (!warnedNamedPorts_.insert({ruleId, np.name + "\n" + key}).second) return;
     diags_.warning(np.range, "named port '" + np.name + "' (" + protocolName(np.protocol) + ") is not defined by endpoint " +
@@ -300,7 +268,7 @@ class Lowering {
                    "define the port in the inventory, or use its number");
   }
 
-  void warnUnresolvedEgress(const sema::NamedPortRef& np, size_t policy, size_t rule) {
+  void warnUnresolvedEgress(const features::l4::NamedPortRef& np, size_t policy, size_t rule) {
     if (!warnedEgressNamedPorts_.insert({policy, rule, np.protocol, np.name}).second) return;
     diags_.warning(np.range, "named port '" + np.name + "' (" + protocolName(np.protocol) +
                                  ") is defined by no endpoint this rule's peers match; it matches nothing",
@@ -339,17 +307,21 @@ class Lowering {
           lowered.peer = peerMatch(rule);
           auto& rules = (rule.direction == Direction::Ingress ? cls.ingress : cls.egress).rules;
           if (rule.direction == Direction::Ingress)
-            for (const auto& spec : rule.l4)
+            for (const auto& spec : features::l4::specsOf(rule))
               for (const auto& np : spec.namedPorts) ingressNames.insert({np.protocol, np.name});
-          if (auto l4 = l4For(rule, id, ep)) {
-            lowered.l4 = std::move(*l4);
+          auto conditions = conditionsFor(rule, id, ep);
+          if (conditions) {
+            lowered.conditions = std::move(*conditions);
             rules.push_back(lowered);
           }
           if (auto it = egressNamedPorts_.find({p, r}); it != egressNamedPorts_.end()) {
             for (const auto& named : it->second) {
+              // The part for one number: the rule's other conditions, its
+              // L4 condition narrowed to that port.
               Rule part = lowered;
               part.peer = named.peer;
-              part.l4 = {{named.port.protocol, {{named.port.port, named.port.port}}}};
+              std::erase_if(part.conditions, [](const Condition& c) { return std::holds_alternative<L4Condition>(c); });
+              part.conditions.push_back(features::l4::single(named.port.protocol, named.port.port));
               rules.push_back(std::move(part));
             }
           }

@@ -1,9 +1,11 @@
+// See pipeline.h: the front half of every command, stage by stage.
 #include "pipeline/pipeline.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <set>
 
+#include "features/registry/registry.h"
 #include "frontend/parser.h"
 #include "k8s/import.h"
 #include "lower/lower.h"
@@ -116,6 +118,13 @@ void parseAndLower(Compilation& c, const std::vector<FileId>& ids, const Convert
   // Stage 2: check.
   c.checked = sema::check(c.ast, c.sources, c.diags);
   if (!c.checked) return;
+  // Stage 2b: every condition of every rule can be enforced where it runs.
+  const features::Target target = features::endpointTarget();
+  bool enforceable = true;
+  for (const auto& pol : c.checked->policies)
+    for (const auto& rule : pol.rules)
+      enforceable &= features::checkEnforceable(rule.conditions, rule.text, pol.key(), rule.range, target, c.diags);
+  if (!enforceable) return;
   // Stage 3: lower.
   c.ir = lowering::lower(*c.checked, c.inventory, c.sources, c.diags);
 }

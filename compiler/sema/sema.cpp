@@ -9,6 +9,9 @@
 
 namespace membrane::sema {
 
+using namespace names;  // the Kubernetes name rules read as the checker's own
+using features::l4::L4Spec;
+
 namespace {
 
 // The rule as written, for manifests and messages: comments dropped (label
@@ -524,68 +527,7 @@ class Checker {
       const auto& resolved = resolvePortsDef(item.ref->text);
       return resolved && expand(*item.ref, *resolved, out);
     }
-    L4Spec spec;
-    spec.protocol = static_cast<uint8_t>(item.protocol);
-    spec.range = item.range;
-    spec.allPorts = item.ports.empty();
-    bool icmp = item.protocol == ast::Protocol::ICMP || item.protocol == ast::Protocol::ICMPv6;
-    bool v6 = item.protocol == ast::Protocol::ICMPv6;
-    bool ok = true;
-    for (const auto& ps : item.ports) {
-      if (icmp) {
-        if (ps.name) {
-          auto t = ir::icmpTypeByName(v6, *ps.name);
-          if (!t) {
-            std::string guess = closestMatch(*ps.name, ir::icmpTypeNames(v6));
-            diags_.error(ps.range, std::string("unknown ") + (v6 ? "ICMPv6" : "ICMP") + " type '" + *ps.name + "'",
-                         guess.empty() ? "use a type number 0-255 or a name such as `echo-request`"
-                                       : "did you mean `" + guess + "`?");
-            ok = false;
-            continue;
-          }
-          spec.ports.push_back({*t, *t});
-        } else if (ps.first > 255) {
-          diags_.error(ps.range, (v6 ? "ICMPv6" : "ICMP") + std::string(" type ") + std::to_string(ps.first) +
-                                     " is out of range (0-255)",
-                       v6 ? "ICMPv6 has no ports; after `icmpv6/` come message types"
-                          : "ICMP has no ports; after `icmp/` come message types");
-          ok = false;
-        } else {
-          spec.ports.push_back({static_cast<uint16_t>(ps.first), static_cast<uint16_t>(ps.first)});
-        }
-        continue;
-      }
-      if (ps.name) {
-        if (!isPortName(*ps.name)) {
-          diags_.error(ps.range, "invalid port name '" + *ps.name + "'",
-                       "named ports are at most 15 lowercase letters, digits and '-'");
-          ok = false;
-          continue;
-        }
-        spec.namedPorts.push_back({spec.protocol, *ps.name, ps.range});
-        continue;
-      }
-      if (ps.first == 0 || ps.first > 65535 || ps.last == 0 || ps.last > 65535) {
-        // Quote the number as written: the parsed value saturates.
-        std::string text(sources_.slice(ps.range));
-        auto dash = text.find('-');
-        bool firstBad = ps.first == 0 || ps.first > 65535;
-        std::string bad = dash == std::string::npos ? text : firstBad ? text.substr(0, dash) : text.substr(dash + 1);
-        diags_.error(ps.range, "port " + bad + " is out of range (1-65535)");
-        ok = false;
-        continue;
-      }
-      if (ps.last < ps.first) {
-        diags_.error(ps.range, "port range " + std::to_string(ps.first) + "-" + std::to_string(ps.last) + " is reversed",
-                     "did you mean `" + std::to_string(ps.last) + "-" + std::to_string(ps.first) + "`?");
-        ok = false;
-        continue;
-      }
-      spec.ports.push_back({static_cast<uint16_t>(ps.first), static_cast<uint16_t>(ps.last)});
-    }
-    if (!ok) return false;
-    out.push_back(std::move(spec));
-    return true;
+    return features::l4::checkItem(item, sources_, diags_, out);
   }
 
   // ---- policies ---------------------------------------------------------
@@ -668,18 +610,16 @@ class Checker {
                             : "egress rules name their destinations: did you mean `to`?");
       ok = false;
     }
-    for (const auto& ext : r.extensions) {
-      diags_.error(ext.range, "`with " + ext.kind.text + "` rules are not supported yet",
-                   "membrane enforces L3/L4 today; L7 and process rules are planned");
-      ok = false;
-    }
     CheckedRule out;
+    for (const auto& ext : r.extensions) ok &= features::checkWith(ext, sources_, diags_, out.conditions);
     out.action = r.action == ast::Action::Allow ? ir::Action::Allow : ir::Action::Deny;
     out.direction = dir;
     out.range = r.range;
     out.text = foldWhitespace(sources_.slice(r.range));
     for (const auto& p : r.peers) ok &= peer(p, out.peers);
-    for (const auto& item : r.l4) ok &= l4Item(item, out.l4);
+    std::vector<L4Spec> l4;
+    for (const auto& item : r.l4) ok &= l4Item(item, l4);
+    if (auto condition = features::l4::finish(std::move(l4))) out.conditions.push_back(std::move(*condition));
     if (!ok) return std::nullopt;
     // Fill in "the policy's namespace" now that we know the policy.
     for (auto& spec : out.peers) {
@@ -692,9 +632,6 @@ class Checker {
         }
       }
     }
-    // `any` among other protocols makes the others redundant; keep one spec.
-    if (std::any_of(out.l4.begin(), out.l4.end(), [](const L4Spec& s) { return s.protocol == ir::kAnyProtocol; }))
-      out.l4.clear();
     return out;
   }
 };

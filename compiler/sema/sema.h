@@ -7,9 +7,10 @@
 #include <string>
 #include <vector>
 
+#include "features/registry/registry.h"
 #include "frontend/ast.h"
 #include "ir/ir.h"
-#include "sema/names.h"
+#include "names/names.h"
 #include "support/diagnostics.h"
 
 namespace membrane::sema {
@@ -29,27 +30,23 @@ struct PeerSpec {
   SourceRange range;
 };
 
-struct NamedPortRef {
-  uint8_t protocol;
-  std::string name;
-  SourceRange range;
-};
-
-struct L4Spec {
-  uint8_t protocol = ir::kAnyProtocol;
-  std::vector<ir::PortRange> ports;       // numbers and ranges (or ICMP types)
-  std::vector<NamedPortRef> namedPorts;   // resolved against the inventory later
-  bool allPorts = true;                   // nothing after the protocol
-  SourceRange range;
-};
-
 struct CheckedRule {
   ir::Action action = ir::Action::Allow;
   ir::Direction direction = ir::Direction::Ingress;
   std::vector<PeerSpec> peers;
-  std::vector<L4Spec> l4;  // empty = any protocol
+  // Beside the peers, at most one condition of each rule kind, each checked
+  // by its kind's module (compiler/features/); none = the peer decides.
+  std::vector<features::CheckedCondition> conditions;
   SourceRange range;
   std::string text;        // as written, whitespace folded
+
+  // The rule's condition of kind C, or null when it has none.
+  template <class C>
+  const C* condition() const {
+    for (const auto& c : conditions)
+      if (const C* found = std::get_if<C>(&c)) return found;
+    return nullptr;
+  }
 };
 
 struct CheckedPolicy {

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "ir/ir.h"
 #include "net/address.h"
 

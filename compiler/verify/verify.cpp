@@ -12,7 +12,7 @@
 #include "artifacts/manifest.h"
 #include "codegen/artifact_writer.h"
 #include "io/file.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "verify/loaded_class.h"
 #include "verify/probe_packets.h"
 #include "verify/regions.h"

@@ -140,13 +140,20 @@ std::optional<uint8_t> portProtocolFromName(const std::string& name) {
   return std::nullopt;
 }
 
+std::vector<uint16_t> numbersNamed(const std::vector<NamedPort>& ports, uint8_t protocol, const std::string& name) {
+  std::vector<uint16_t> out;
+  for (const auto& p : ports)
+    if (p.protocol == protocol && p.name == name) out.push_back(p.port);
+  return out;
+}
+
 std::vector<PortNameBinding> bindingsOf(const std::vector<std::pair<uint8_t, std::string>>& names,
                                         const std::vector<NamedPort>& ports) {
   std::vector<PortNameBinding> out;
   for (const auto& [protocol, name] : names) {
     PortNameBinding b{name, protocol, std::nullopt};
-    for (const auto& p : ports)
-      if (p.protocol == protocol && p.name == name) b.port = p.port;
+    auto numbers = numbersNamed(ports, protocol, name);
+    if (!numbers.empty()) b.port = numbers.back();
     out.push_back(std::move(b));
   }
   return out;

@@ -81,6 +81,10 @@ struct PortNameBinding {
   friend auto operator<=>(const PortNameBinding&, const PortNameBinding&) = default;
 };
 
+// The numbers `ports` give (protocol, name), in their order: the one lookup
+// of a named port, for bindings here and for rules in the compiler.
+std::vector<uint16_t> numbersNamed(const std::vector<NamedPort>& ports, uint8_t protocol, const std::string& name);
+
 // The binding of each (protocol, name) of `names` among `ports`, in the
 // order of `names`.
 std::vector<PortNameBinding> bindingsOf(const std::vector<std::pair<uint8_t, std::string>>& names,

@@ -9,7 +9,7 @@
 
 #include "codegen/artifact_writer.h"
 #include "pipeline/pipeline.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "loaded_object.h"
 
 namespace membrane::testing {

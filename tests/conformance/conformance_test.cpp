@@ -20,7 +20,7 @@
 #include "cases.h"
 #include "front_end.h"
 #include "pipeline/pipeline.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "known_failures.h"
 
 namespace membrane::conformance {

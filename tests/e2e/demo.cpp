@@ -21,7 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/pipeline.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "topology.h"
 
 using namespace membrane;

@@ -22,7 +22,7 @@
 
 #include "codegen/artifact_writer.h"
 #include "pipeline/pipeline.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "loader/kernel.h"
 #include "loader/loader.h"
 #include "topology.h"

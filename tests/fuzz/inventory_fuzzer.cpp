@@ -31,7 +31,7 @@
 
 #include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
-#include "ir/ir_json.h"
+#include "ir_print/ir_json.h"
 
 namespace {
 

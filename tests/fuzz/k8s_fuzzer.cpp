@@ -34,7 +34,7 @@
 
 #include "pipeline/pipeline.h"
 #include "frontend/parser.h"
-#include "ir/ir_json.h"
+#include "ir_print/ir_json.h"
 #include "k8s/import.h"
 
 namespace {

@@ -24,7 +24,7 @@
 #include <vector>
 
 #include "pipeline/pipeline.h"
-#include "ir/ir_json.h"
+#include "ir_print/ir_json.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 // expected grid: rows are sources, columns destinations, '.' allowed and 'X'
 // blocked. On a mismatch the actual grid is printed with the wrong cells in
 // [brackets], followed by the verdicts behind each wrong cell.
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 
 #include <gtest/gtest.h>
 
@@ -1484,14 +1484,15 @@ TEST(EvaluatorVerdict, PeerAndTrafficMatchingOnHandBuiltRules) {
 
   EXPECT_FALSE(peerMatches(PeerMatch{}, pod)) << "an empty peer matches nothing";
 
-  std::vector<L4Match> l4 = {{kTCP, {{80, 81}, {443, 443}}}, {kUDP, {}}};
-  EXPECT_TRUE(trafficMatches(l4, {kTCP, 80}));
-  EXPECT_TRUE(trafficMatches(l4, {kTCP, 81}));
-  EXPECT_FALSE(trafficMatches(l4, {kTCP, 82}));
-  EXPECT_TRUE(trafficMatches(l4, {kTCP, 443}));
-  EXPECT_TRUE(trafficMatches(l4, {kUDP, 9}));
-  EXPECT_FALSE(trafficMatches(l4, {kSCTP, 80}));
-  EXPECT_TRUE(trafficMatches({}, {47, 0}));
+  Rule ports;
+  ports.conditions.push_back(L4Condition{{{kTCP, {{80, 81}, {443, 443}}}, {kUDP, {}}}});
+  EXPECT_TRUE(conditionsMatch(ports, {kTCP, 80}));
+  EXPECT_TRUE(conditionsMatch(ports, {kTCP, 81}));
+  EXPECT_FALSE(conditionsMatch(ports, {kTCP, 82}));
+  EXPECT_TRUE(conditionsMatch(ports, {kTCP, 443}));
+  EXPECT_TRUE(conditionsMatch(ports, {kUDP, 9}));
+  EXPECT_FALSE(conditionsMatch(ports, {kSCTP, 80}));
+  EXPECT_TRUE(conditionsMatch(Rule{}, {47, 0})) << "a rule without conditions: the peer decides";
 
   // An enforced direction with no rules denies; an open one allows.
   DirectionPolicy closed;

@@ -15,8 +15,8 @@
 #include <sstream>
 
 #include "pipeline/pipeline.h"
-#include "ir/evaluator.h"
-#include "ir/ir_json.h"
+#include "evaluator/evaluator.h"
+#include "ir_print/ir_json.h"
 #include "k8s_test_support.h"
 
 namespace membrane::k8s {

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 
 #include "pipeline/pipeline.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "net/address.h"
 
 namespace membrane::k8s::fixtures {

@@ -111,6 +111,19 @@ std::vector<std::string> problems(const Graph& g) {
       forbid(from == "compiler/ir" && !(to == "compiler/support" || under(to, "runtime")),
              "the IR is a data model: support/ and runtime/ only");
       forbid(under(from, "compiler") && under(to, "tests"), "no production code includes tests");
+      // A rule kind is one folder, compiler/features/<kind>/: it may use the
+      // shared program kinds (compiler/features) but no other kind and not
+      // the registry that lists them all; and no kind reaches into the
+      // stages that call it.
+      const bool fromKind = under(from, "compiler/features") && from != "compiler/features" &&
+                            from != "compiler/features/registry";
+      forbid(fromKind && under(to, "compiler/features") && to != "compiler/features" && to != from,
+             "a rule kind depends on no other kind and not on the registry");
+      forbid(under(from, "compiler/features") &&
+                 (under(to, "compiler/sema") || under(to, "compiler/lower") || under(to, "compiler/pipeline") ||
+                  under(to, "compiler/codegen") || under(to, "compiler/evaluator") || under(to, "compiler/lint") ||
+                  under(to, "compiler/analysis") || under(to, "compiler/driver")),
+             "rule kinds are called by the stages, never the reverse");
     }
   // Cycles: a folder that reaches itself, reported once per cycle by its
   // smallest member, with the path.
@@ -181,8 +194,12 @@ TEST(Layering, ReportsCyclesAndForbiddenEdgesWithTheirPlace) {
   g["compiler/driver"]["compiler/lint"] = "compiler/driver/cmd_lint.cpp:3";
   g["runtime/loader"]["compiler/codegen"] = "runtime/loader/loader.cpp:12";
   g["compiler/codegen"]["runtime/abi"] = "compiler/codegen/decision_codegen.cpp:5";
+  g["compiler/features/http"]["compiler/features/l4"] = "compiler/features/http/check.cpp:4";
+  g["compiler/features/http"]["compiler/features"] = "compiler/features/http/http.h:9";
   auto found = problems(g);
   EXPECT_EQ(found, (std::vector<std::string>{
+                       "compiler/features/http/check.cpp:4: compiler/features/http includes compiler/features/l4: "
+                       "a rule kind depends on no other kind and not on the registry",
                        "runtime/loader/loader.cpp:12: runtime/loader includes compiler/codegen: the node side never "
                        "includes the compiler",
                        "cycle: compiler/driver -> compiler/lint -> compiler/driver (closed at "

@@ -15,7 +15,7 @@
 
 #include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
-#include "ir/evaluator.h"
+#include "evaluator/evaluator.h"
 #include "lint/render.h"
 
 namespace membrane::lint {

@@ -11,8 +11,9 @@
 #include <nlohmann/json.hpp>
 
 #include "pipeline/pipeline.h"
-#include "ir/evaluator.h"
-#include "ir/ir_json.h"
+#include "evaluator/evaluator.h"
+#include "features/l4/l4.h"
+#include "ir_print/ir_json.h"
 
 namespace membrane::ir {
 namespace {
@@ -114,7 +115,7 @@ labels::Selector selector(std::vector<labels::Requirement> reqs) {
 
 std::string str(const std::vector<L4Match>& l4) {
   json j = json::array();
-  for (const auto& m : l4) j.push_back(toJson(m));
+  for (const auto& m : l4) j.push_back(features::l4::toJson(m));
   return j.dump();
 }
 
@@ -422,9 +423,9 @@ TEST(LowerClasses, IngressNamedPortsSplitClasses) {
   EXPECT_EQ(d->ingressNamedPorts, (std::vector<B>{{"web", kTCP, std::nullopt}}));
   EXPECT_EQ(toJson(p)["classes"][d->id]["ingressNamedPorts"], json::parse(R"([{"name": "web", "protocol": "tcp"}])"));
   ASSERT_EQ(a->ingress.rules.size(), 1u);
-  EXPECT_EQ(a->ingress.rules[0].l4, (std::vector<L4Match>{{kTCP, {{80, 80}}}}));
+  EXPECT_EQ(features::l4::matchesOf(a->ingress.rules[0]), (std::vector<L4Match>{{kTCP, {{80, 80}}}}));
   ASSERT_EQ(b->ingress.rules.size(), 1u);
-  EXPECT_EQ(b->ingress.rules[0].l4, (std::vector<L4Match>{{kTCP, {{81, 81}}}}));
+  EXPECT_EQ(features::l4::matchesOf(b->ingress.rules[0]), (std::vector<L4Match>{{kTCP, {{81, 81}}}}));
   EXPECT_TRUE(d->ingress.rules.empty());
   EXPECT_TRUE(d->ingress.enforced);
   // One warning per endpoint lacking the port.
@@ -484,7 +485,7 @@ TEST(LowerEgressNamedPorts, EachDestinationIsReachedOnItsOwnNumberOnly) {
     ASSERT_EQ(r.peer.selectorBits.size(), 1u);
     const PeerSelector& cond = p.selectors.at(r.peer.selectorBits[0]);
     ASSERT_TRUE(cond.definesPort);
-    EXPECT_EQ(r.l4, (std::vector<L4Match>{{kTCP, {{cond.definesPort->port, cond.definesPort->port}}}}));
+    EXPECT_EQ(features::l4::matchesOf(r), (std::vector<L4Match>{{kTCP, {{cond.definesPort->port, cond.definesPort->port}}}}));
     EXPECT_EQ(cond.pods.str(), "{pod != c}");
   }
   EXPECT_EQ(p.selectors.at(rules[0].peer.selectorBits[0]).str(),
@@ -600,7 +601,7 @@ TEST(LowerPorts, RangesAreSortedAndMerged) {
   const DirectionPolicy& in = c.classOf("x", "a")->ingress;
   auto l4Of = [&](const char* text) {
     const Rule* r = findRule(in, c.rule(text));
-    return r ? str(r->l4) : std::string("(no rule)");
+    return r ? str(features::l4::matchesOf(*r)) : std::string("(no rule)");
   };
   EXPECT_EQ(l4Of("allow from pods {pod = a1} on tcp/{80-81, 82}"), R"([{"ports":["80-82"],"protocol":"tcp"}])");
   EXPECT_EQ(l4Of("allow from pods {pod = a2} on tcp/{80-90, 85-100, 200, 101}"),
@@ -617,7 +618,7 @@ TEST(LowerPorts, RangesAreSortedAndMerged) {
 
   // The normal form is what the IR promises: sorted, non-overlapping, non-adjacent.
   for (const auto& r : in.rules)
-    for (const auto& m : r.l4)
+    for (const auto& m : features::l4::matchesOf(r))
       for (size_t i = 0; i < m.ports.size(); ++i) {
         EXPECT_LE(m.ports[i].first, m.ports[i].last);
         if (i > 0) {
@@ -644,7 +645,7 @@ TEST(LowerPorts, ProtocolWithoutPortsIsAllPorts) {
   )");
   ASSERT_TRUE(c.ok());
   const DirectionPolicy& in = c.classOf("x", "a")->ingress;
-  auto l4Of = [&](const char* text) { return findRule(in, c.rule(text))->l4; };
+  auto l4Of = [&](const char* text) { return features::l4::matchesOf(*findRule(in, c.rule(text))); };
   EXPECT_EQ(l4Of("allow from pods {pod = a1} on tcp"), (std::vector<L4Match>{{kTCP, {}}}));
   EXPECT_EQ(l4Of("allow from pods {pod = a2} on tcp, tcp/80"), (std::vector<L4Match>{{kTCP, {}}}));
   EXPECT_EQ(l4Of("allow from pods {pod = a3} on tcp/80, udp"),
@@ -672,7 +673,7 @@ TEST(LowerPorts, IcmpTypesMergeAndPrintEveryType) {
   const auto& rules = c.classOf("x", "a")->ingress.rules;
   ASSERT_EQ(rules.size(), 1u);
   // Type numbers are stored like ports: 0, 3-4, 8 and 128-129.
-  EXPECT_EQ(rules[0].l4, (std::vector<L4Match>{{kICMP, {{0, 0}, {3, 4}, {8, 8}}}, {kICMPv6, {{128, 129}}}}));
+  EXPECT_EQ(features::l4::matchesOf(rules[0]), (std::vector<L4Match>{{kICMP, {{0, 0}, {3, 4}, {8, 8}}}, {kICMPv6, {{128, 129}}}}));
   // ... and every one of them is listed by name in the JSON.
   EXPECT_EQ(toJson(rules[0])["l4"], json::parse(R"([
     {"protocol": "icmp", "types": ["echo-reply", "destination-unreachable", "source-quench", "echo-request"]},
@@ -807,8 +808,8 @@ TEST(LowerNamedPorts, UnresolvedIngressRuleIsDroppedForThatClassWithAWarning) {
   ASSERT_NE(a, b);
   EXPECT_EQ(ruleIds(a->ingress), (std::vector<uint32_t>{web, mixed, plain}));
   EXPECT_EQ(ruleIds(b->ingress), (std::vector<uint32_t>{mixed, plain})) << "the tcp/web rule matches nothing on x/b";
-  EXPECT_EQ(findRule(b->ingress, mixed)->l4, (std::vector<L4Match>{{kTCP, {{8080, 8080}}}}));
-  EXPECT_EQ(findRule(a->ingress, mixed)->l4, (std::vector<L4Match>{{kTCP, {{80, 80}, {8080, 8080}}}}));
+  EXPECT_EQ(features::l4::matchesOf(*findRule(b->ingress, mixed)), (std::vector<L4Match>{{kTCP, {{8080, 8080}}}}));
+  EXPECT_EQ(features::l4::matchesOf(*findRule(a->ingress, mixed)), (std::vector<L4Match>{{kTCP, {{80, 80}, {8080, 8080}}}}));
   EXPECT_TRUE(c.ir().rules.count(web)) << "the rule itself is still known";
 
   // Both references to web are reported, for x/b only.

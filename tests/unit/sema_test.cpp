@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "features/l4/l4.h"
 #include "pipeline/pipeline.h"
 #include "frontend_test_support.h"
 
@@ -201,7 +202,7 @@ TEST(Sema, PortsOutOfRangeAndReversed) {
 TEST(Sema, PortBoundsAreInclusive) {
   auto c = compile(withRule("ingress", "allow from world on tcp/{1, 65535, 1-65535}"));
   ASSERT_TRUE(c->checked) << rendered(*c);
-  const auto& l4 = c->checked->policies.at(0).rules.at(0).l4;
+  const auto& l4 = features::l4::specsOf(c->checked->policies.at(0).rules.at(0));
   ASSERT_EQ(l4.size(), 1u);
   EXPECT_EQ(l4[0].ports.size(), 3u);
   EXPECT_FALSE(l4[0].allPorts);
@@ -225,7 +226,7 @@ TEST(Sema, IcmpTypeNamesAreFamilySpecific) {
                      "name such as `echo-request`"});
   auto c = compile(withRule("ingress", "allow from world on icmp/echo-request, icmpv6/echo-request"));
   ASSERT_TRUE(c->checked) << rendered(*c);
-  const auto& l4 = c->checked->policies.at(0).rules.at(0).l4;
+  const auto& l4 = features::l4::specsOf(c->checked->policies.at(0).rules.at(0));
   ASSERT_EQ(l4.size(), 2u);
   EXPECT_EQ(l4[0].ports.at(0).first, 8);
   EXPECT_EQ(l4[1].ports.at(0).first, 128);
@@ -242,7 +243,7 @@ TEST(Sema, InvalidNamedPort) {
 TEST(Sema, NamedPortsAreKeptForTheInventory) {
   auto c = compile(withRule("ingress", "allow from world on tcp/{http, 8080}, udp/dns"));
   ASSERT_TRUE(c->checked) << rendered(*c);
-  const auto& l4 = c->checked->policies.at(0).rules.at(0).l4;
+  const auto& l4 = features::l4::specsOf(c->checked->policies.at(0).rules.at(0));
   ASSERT_EQ(l4.size(), 2u);
   ASSERT_EQ(l4[0].namedPorts.size(), 1u);
   EXPECT_EQ(l4[0].namedPorts[0].name, "http");
@@ -608,20 +609,20 @@ TEST(Sema, DefinitionsResolveAcrossFiles) {
   ASSERT_EQ(in.peers.size(), 1u);
   EXPECT_EQ(in.peers[0].pods.str(), "{app = web}");
   EXPECT_EQ(in.peers[0].ns, "shop");
-  ASSERT_EQ(in.l4.size(), 1u);
-  EXPECT_EQ(in.l4[0].protocol, ir::kTCP);
-  EXPECT_EQ(in.l4[0].ports.size(), 2u);
+  ASSERT_EQ(features::l4::specsOf(in).size(), 1u);
+  EXPECT_EQ(features::l4::specsOf(in)[0].protocol, ir::kTCP);
+  EXPECT_EQ(features::l4::specsOf(in)[0].ports.size(), 2u);
   // The L4 spec keeps the location of the definition it came from.
-  EXPECT_EQ(c->sources.describe(in.l4[0].range.begin), "b.policy:3:14");
+  EXPECT_EQ(c->sources.describe(features::l4::specsOf(in)[0].range.begin), "b.policy:3:14");
 
   const auto& out = p.rules[1];
   EXPECT_EQ(out.direction, ir::Direction::Egress);
   ASSERT_EQ(out.peers.size(), 2u);
   EXPECT_EQ(out.peers[0].cidr.prefix.str(), "198.18.53.0/24");
   EXPECT_EQ(out.peers[1].cidr.prefix.str(), "2001:2::53/128");
-  ASSERT_EQ(out.l4.size(), 2u);
-  EXPECT_EQ(out.l4[0].protocol, ir::kUDP);
-  EXPECT_EQ(out.l4[1].protocol, ir::kTCP);
+  ASSERT_EQ(features::l4::specsOf(out).size(), 2u);
+  EXPECT_EQ(features::l4::specsOf(out)[0].protocol, ir::kUDP);
+  EXPECT_EQ(features::l4::specsOf(out)[1].protocol, ir::kTCP);
 }
 
 TEST(Sema, NestedDefinitionsResolve) {
@@ -636,8 +637,8 @@ TEST(Sema, NestedDefinitionsResolve) {
   EXPECT_EQ(r.peers[0].kind, sema::PeerSpec::Kind::Cidr);
   EXPECT_EQ(r.peers[1].kind, sema::PeerSpec::Kind::Entity);
   EXPECT_EQ(r.peers[1].entity, ast::Entity::World);
-  ASSERT_EQ(r.l4.size(), 2u);
-  EXPECT_EQ(r.l4[1].ports.at(0).first, 443);
+  ASSERT_EQ(features::l4::specsOf(r).size(), 2u);
+  EXPECT_EQ(features::l4::specsOf(r)[1].ports.at(0).first, 443);
 }
 
 // Definitions are resolved with an explicit stack, deepest first: a chain as
@@ -659,8 +660,8 @@ TEST(Sema, AChainOfTenThousandDefinitionsResolves) {
   ASSERT_EQ(r.peers.size(), 1u);
   EXPECT_EQ(r.peers[0].kind, sema::PeerSpec::Kind::Entity);
   EXPECT_EQ(r.peers[0].entity, ast::Entity::World);
-  ASSERT_EQ(r.l4.size(), 1u);
-  EXPECT_EQ(r.l4[0].ports.at(0).first, 80);
+  ASSERT_EQ(features::l4::specsOf(r).size(), 1u);
+  EXPECT_EQ(features::l4::specsOf(r)[0].ports.at(0).first, 80);
 }
 
 TEST(Sema, ACycleThroughTenThousandDefinitionsIsReportedOnce) {
@@ -755,10 +756,10 @@ TEST(Sema, AnyAmongProtocolsCollapsesToAny) {
   ASSERT_TRUE(c->checked) << rendered(*c);
   const auto& ps = c->checked->policies;
   ASSERT_EQ(ps.size(), 3u);
-  EXPECT_TRUE(ps[0].rules.at(0).l4.empty()) << "empty = any protocol, as without `on`";
-  EXPECT_TRUE(ps[1].rules.at(0).l4.empty()) << "also through a ports definition";
-  ASSERT_EQ(ps[2].rules.at(0).l4.size(), 2u);
-  EXPECT_TRUE(ps[2].rules.at(0).l4[1].allPorts);
+  EXPECT_TRUE(features::l4::specsOf(ps[0].rules.at(0)).empty()) << "empty = any protocol, as without `on`";
+  EXPECT_TRUE(features::l4::specsOf(ps[1].rules.at(0)).empty()) << "also through a ports definition";
+  ASSERT_EQ(features::l4::specsOf(ps[2].rules.at(0)).size(), 2u);
+  EXPECT_TRUE(features::l4::specsOf(ps[2].rules.at(0))[1].allPorts);
 }
 
 TEST(Sema, RuleTextIsWhitespaceFolded) {
@@ -769,17 +770,17 @@ TEST(Sema, RuleTextIsWhitespaceFolded) {
 }
 
 TEST(Sema, NameValidationHelpers) {
-  EXPECT_TRUE(sema::isValidNamespaceName("kube-system"));
-  EXPECT_TRUE(sema::isValidNamespaceName(std::string(63, 'a')));
-  EXPECT_FALSE(sema::isValidNamespaceName(std::string(64, 'a')));
-  EXPECT_FALSE(sema::isValidNamespaceName("Kube"));
-  EXPECT_FALSE(sema::isValidNamespaceName("-a"));
-  EXPECT_FALSE(sema::isValidNamespaceName(""));
-  EXPECT_EQ(sema::labelKeyProblem("app"), "");
-  EXPECT_NE(sema::labelKeyProblem("k8s:app"), "") << "sources are stripped before the key is checked";
-  EXPECT_EQ(sema::labelKeyProblem("app.kubernetes.io/name"), "");
-  EXPECT_EQ(sema::labelKeyProblem("a..b/name"), "the prefix before '/' must be a DNS name");
-  EXPECT_EQ(sema::labelKeyProblem(""), "the name part is empty");
+  EXPECT_TRUE(names::isValidNamespaceName("kube-system"));
+  EXPECT_TRUE(names::isValidNamespaceName(std::string(63, 'a')));
+  EXPECT_FALSE(names::isValidNamespaceName(std::string(64, 'a')));
+  EXPECT_FALSE(names::isValidNamespaceName("Kube"));
+  EXPECT_FALSE(names::isValidNamespaceName("-a"));
+  EXPECT_FALSE(names::isValidNamespaceName(""));
+  EXPECT_EQ(names::labelKeyProblem("app"), "");
+  EXPECT_NE(names::labelKeyProblem("k8s:app"), "") << "sources are stripped before the key is checked";
+  EXPECT_EQ(names::labelKeyProblem("app.kubernetes.io/name"), "");
+  EXPECT_EQ(names::labelKeyProblem("a..b/name"), "the prefix before '/' must be a DNS name");
+  EXPECT_EQ(names::labelKeyProblem(""), "the name part is empty");
 }
 
 }  // namespace

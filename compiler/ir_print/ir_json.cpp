@@ -1,28 +1,12 @@
-#include "ir/ir_json.h"
+// See ir_json.h: the IR as JSON and as a readable listing.
+#include "ir_print/ir_json.h"
 
+#include "features/registry/registry.h"
 #include "ir/protocols.h"
 
 namespace membrane::ir {
 
 using nlohmann::json;
-
-json toJson(const L4Match& m) {
-  json j = {{"protocol", protocolName(m.protocol)}};
-  bool icmp = m.protocol == kICMP || m.protocol == kICMPv6;
-  json ports = json::array();
-  for (const auto& r : m.ports) {
-    if (icmp) {
-      // Adjacent types are stored merged into one range; list each of them.
-      for (uint32_t t = r.first; t <= r.last; ++t)
-        ports.push_back(icmpTypeName(m.protocol == kICMPv6, static_cast<uint8_t>(t)));
-    } else {
-      ports.push_back(r.first == r.last ? std::to_string(r.first)
-                                        : std::to_string(r.first) + "-" + std::to_string(r.last));
-    }
-  }
-  j[icmp ? "types" : "ports"] = m.ports.empty() ? json("all") : ports;
-  return j;
-}
 
 json toJson(const Rule& rule) {
   json peer = json::object();
@@ -45,14 +29,13 @@ json toJson(const Rule& rule) {
     }
     peer["cidrs"] = cidrs;
   }
-  json l4 = json::array();
-  for (const auto& m : rule.l4) l4.push_back(toJson(m));
-  return {{"id", rule.id},
-          {"action", actionName(rule.action)},
-          {"audit", rule.audit},
-          {"policy", rule.policy},
-          {"peer", peer},
-          {"l4", rule.l4.empty() ? json("any") : l4}};
+  json out = {{"id", rule.id},
+              {"action", actionName(rule.action)},
+              {"audit", rule.audit},
+              {"policy", rule.policy},
+              {"peer", peer}};
+  features::printJson(rule, out);
+  return out;
 }
 
 static json toJson(const DirectionPolicy& d) {
@@ -130,21 +113,6 @@ static std::string describePeer(const Program& p, const PeerMatch& m) {
   return out;
 }
 
-static std::string describeL4(const std::vector<L4Match>& l4) {
-  if (l4.empty()) return "any";
-  std::string out;
-  for (size_t i = 0; i < l4.size(); ++i) {
-    auto j = toJson(l4[i]);
-    out += (i ? ", " : "") + j["protocol"].get<std::string>();
-    const auto& ports = j.contains("ports") ? j["ports"] : j["types"];
-    if (ports.is_array()) {
-      out += "/";
-      for (size_t k = 0; k < ports.size(); ++k) out += (k ? "," : "") + ports[k].get<std::string>();
-    }
-  }
-  return out;
-}
-
 std::string toText(const Program& p) {
   std::string out;
   out += std::to_string(p.selectors.size()) + " peer selectors, " + std::to_string(p.identities.size()) +
@@ -172,7 +140,7 @@ std::string toText(const Program& p) {
              (dp.audited ? " (audited)" : "") + "\n";
       for (const auto& r : dp.rules) {
         out += "    [" + std::to_string(r.id) + "] " + actionName(r.action) + (r.audit ? " (audit)" : "") + " " +
-               describePeer(p, r.peer) + " on " + describeL4(r.l4) + "\n";
+               describePeer(p, r.peer) + features::describeConditions(r) + "\n";
       }
     }
   }

@@ -13,27 +13,9 @@
 #include <optional>
 
 #include "ir/ir.h"
+#include "ir/traffic.h"
 
 namespace membrane::ir {
-
-// Who is on the other side of a packet.
-struct Peer {
-  enum class Kind { Endpoint, Host, World } kind = Kind::World;
-  const Identity* identity = nullptr;   // Kind::Endpoint
-  std::optional<net::Address> address;  // for CIDR rules; may be absent
-
-  static Peer world(net::Address a) { return {Kind::World, nullptr, a}; }
-  static Peer host(std::optional<net::Address> a = {}) { return {Kind::Host, nullptr, a}; }
-  static Peer endpoint(const Identity* id, std::optional<net::Address> a = {}) { return {Kind::Endpoint, id, a}; }
-};
-
-// The part of a packet rules look at. `port` is the destination port for
-// TCP/UDP/SCTP (the subject's port on ingress, the peer's on egress) and the
-// message type for ICMP/ICMPv6; other protocols have none.
-struct Traffic {
-  uint8_t protocol = kTCP;
-  uint16_t port = 0;
-};
 
 enum class Reason { NoPolicy, AllowedByRule, DeniedByRule, DefaultDeny };
 
@@ -47,7 +29,8 @@ struct Verdict {
 };
 
 bool peerMatches(const PeerMatch& m, const Peer& peer);
-bool trafficMatches(const std::vector<L4Match>& l4, const Traffic& t);
+// Every condition of the rule holds (each kind's meaning is its module's).
+bool conditionsMatch(const Rule& rule, const Traffic& t);
 bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t);
 
 Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic& t);

@@ -9,7 +9,6 @@ namespace membrane::ir {
 
 nlohmann::json toJson(const Program& program);
 nlohmann::json toJson(const Rule& rule);
-nlohmann::json toJson(const L4Match& m);
 
 }  // namespace membrane::ir
 

@@ -1,8 +1,9 @@
-#include "sema/names.h"
+// See names.h: the Kubernetes name rules.
+#include "names/names.h"
 
 #include <cctype>
 
-namespace membrane::sema {
+namespace membrane::names {
 
 namespace {
 
@@ -82,4 +83,4 @@ bool isPortName(std::string_view name) {
   return letter;
 }
 
-}  // namespace membrane::sema
+}  // namespace membrane::names

@@ -1,6 +1,9 @@
-#include "ir/evaluator.h"
+// See evaluator.h: the one definition of "allowed".
+#include "evaluator/evaluator.h"
 
 #include <algorithm>
+
+#include "features/registry/registry.h"
 
 namespace membrane::ir {
 
@@ -26,19 +29,14 @@ bool peerMatches(const PeerMatch& m, const Peer& peer) {
   return false;
 }
 
-bool trafficMatches(const std::vector<L4Match>& l4, const Traffic& t) {
-  if (l4.empty()) return true;
-  for (const auto& m : l4) {
-    if (m.protocol != kAnyProtocol && m.protocol != t.protocol) continue;
-    if (m.ports.empty() || m.protocol == kAnyProtocol) return true;
-    for (const auto& r : m.ports)
-      if (t.port >= r.first && t.port <= r.last) return true;
-  }
-  return false;
+bool conditionsMatch(const Rule& rule, const Traffic& t) {
+  for (const auto& c : rule.conditions)
+    if (!features::matches(c, t)) return false;
+  return true;
 }
 
 bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t) {
-  return peerMatches(rule.peer, peer) && trafficMatches(rule.l4, t);
+  return peerMatches(rule.peer, peer) && conditionsMatch(rule, t);
 }
 
 namespace {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace membrane::sema {
+namespace membrane::names {
 
 // RFC 1123 label, what Kubernetes requires of namespace names: 1-63
 // lowercase letters, digits and '-', starting and ending with a letter or
@@ -30,4 +30,4 @@ std::string labelValueProblem(const std::string& value);
 // and '-', at least one letter, no leading, trailing or double '-'.
 bool isPortName(std::string_view name);
 
-}  // namespace membrane::sema
+}  // namespace membrane::names
