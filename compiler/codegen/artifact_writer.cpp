@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abi/datapath.h"
+#include "artifacts/programs.h"
 #include "io/file.h"
 
 namespace membrane::codegen {
@@ -44,9 +45,9 @@ ir::EndpointClass openClass(const ir::Program& program) {
 artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::CheckedProgram& checked) {
   artifacts::Manifest m;
   m.abiVersion = MB_ABI_VERSION;
-  // What a node must offer to load these objects.
-  m.requiredFeatures = {"btf",          "map:lpm_trie",    "map:lru_hash", "map:percpu_array",
-                        "map:ringbuf",  "prog:sched_cls",  "prog:cgroup_skb"};
+  // What a node must offer to load these objects; each program lists what
+  // its kind needs besides.
+  m.requiredFeatures = artifacts::skeletonFeatures();
   for (const auto& s : program.selectors) {
     artifacts::SelectorEntry e;
     static_cast<labels::PeerCondition&>(e) = s;
@@ -75,6 +76,12 @@ artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::Ch
     e.ingressNamedPorts = cls.ingressNamedPorts;
     e.ingress = summary(cls.ingress);
     e.egress = summary(cls.egress);
+    // Every class object is the skeleton linked with its decision, so it
+    // carries the skeleton's programs.
+    for (const auto& prog : artifacts::skeletonPrograms()) {
+      const artifacts::HookSpec* hook = artifacts::findHook(prog.hook);
+      e.programs.push_back({prog.name, hook->kind, hook->name, hook->direction, artifacts::kindFeatures(hook->kind)});
+    }
     m.classes.push_back(std::move(e));
   };
   for (const auto& cls : program.classes) describe(cls);
