@@ -398,7 +398,7 @@ struct LoadedScenario {
 LoadedScenario compileAndLoad(const Scenario& s, codegen::ClassCompiler& compiler) {
   LoadedScenario l;
   auto start = Clock::now();
-  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, *s.compilation.ir, *s.compilation.checked, {});
+  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, *s.compilation.ir, {});
   l.compileMs = secondsSince(start) * 1000;
   const codegen::ClassObject& object = artifacts.objects.at(*s.target->classIndex);
   l.stats = object.stats;

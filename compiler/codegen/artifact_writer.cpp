@@ -42,7 +42,7 @@ ir::EndpointClass openClass(const ir::Program& program) {
   return open;
 }
 
-artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::CheckedProgram& checked) {
+artifacts::Manifest describeArtifacts(const ir::Program& program) {
   artifacts::Manifest m;
   m.abiVersion = MB_ABI_VERSION;
   // What a node must offer to load these objects; each program lists what
@@ -63,7 +63,7 @@ artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::Ch
   for (const auto& e : program.endpoints)
     m.endpoints.push_back(
         {e.name, e.ns, e.identity, e.addresses, e.classIndex ? program.classes.at(*e.classIndex).id : openId});
-  for (const auto& p : checked.policies) m.policies.push_back({p.key(), p.ns, p.clusterwide, p.audit, p.selects});
+  for (const auto& p : program.policies) m.policies.push_back({p.key, p.ns, p.clusterwide, p.audit, p.selects});
   for (const auto& [id, r] : program.rules)
     m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
   // The IR's classes, then the open class for the endpoints no policy selects.
@@ -89,11 +89,10 @@ artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::Ch
   return m;
 }
 
-Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
-                         const CompileOptions& options) {
+Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const CompileOptions& options) {
   Artifacts out;
   artifacts::Manifest& m = out.manifest;
-  m = describeArtifacts(program, checked);
+  m = describeArtifacts(program);
   m.compilerVersion = options.compilerVersion;
   const ir::EndpointClass open = openClass(program);
   std::vector<const ir::EndpointClass*> classes;
