@@ -1,34 +1,11 @@
-/* The endpoint datapath: four thin entry points around lib/datapath.h.
+/* The skeleton: every program a class object carries, one entry file per
+ * program kind (entry/), over the shared lib/. Compiled once, when membranec
+ * is built, and linked with each class's generated decision (lib/policy.h).
  *
- * Directions are the endpoint's: traffic leaving the pod is its EGRESS,
- * traffic arriving is its INGRESS. On the host side of a pod's veth, tc
- * ingress sees what the pod sends and tc egress what it receives.
- *
- * The per-class policy (mb_decide_*, mb_direction_enforced) is linked in by
- * the compiler; see lib/policy.h.
+ * The kinds here share one program context (include/ctx/skb.h) and so one
+ * translation unit. The manifest lists these programs per class with their
+ * kind and hook (runtime/artifacts/programs.h); a kind added here is added
+ * there and gets an attach point in the loader.
  */
-#include "include/platform.h"
-#include "lib/datapath.h"
-
-/* Host-side veth, tc ingress: packets sent by the endpoint. */
-SEC("tc")
-int mb_tc_from_endpoint(struct __sk_buff *skb) {
-  return mb_process(skb, MB_DIR_EGRESS, MB_L2) == MB_PASS ? TC_ACT_OK : TC_ACT_SHOT;
-}
-
-/* Host-side veth, tc egress: packets delivered to the endpoint. */
-SEC("tc")
-int mb_tc_to_endpoint(struct __sk_buff *skb) {
-  return mb_process(skb, MB_DIR_INGRESS, MB_L2) == MB_PASS ? TC_ACT_OK : TC_ACT_SHOT;
-}
-
-/* The endpoint's cgroup, for workloads without a veth of their own. */
-SEC("cgroup_skb/ingress")
-int mb_cgroup_ingress(struct __sk_buff *skb) {
-  return mb_process(skb, MB_DIR_INGRESS, MB_L3) == MB_PASS ? MB_CGROUP_PASS : MB_CGROUP_DROP;
-}
-
-SEC("cgroup_skb/egress")
-int mb_cgroup_egress(struct __sk_buff *skb) {
-  return mb_process(skb, MB_DIR_EGRESS, MB_L3) == MB_PASS ? MB_CGROUP_PASS : MB_CGROUP_DROP;
-}
+#include "entry/tc.c"
+#include "entry/cgroup_skb.c"

@@ -399,16 +399,16 @@ struct LoadedScenario {
 LoadedScenario compileAndLoad(const Scenario& s, codegen::ClassCompiler& compiler) {
   LoadedScenario l;
   auto start = Clock::now();
-  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, *s.compilation.ir, *s.compilation.checked, {});
+  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, *s.compilation.ir, {});
   l.compileMs = secondsSince(start) * 1000;
   const codegen::ClassObject& object = artifacts.objects.at(*s.target->classIndex);
   l.stats = object.stats;
   std::vector<identity::TrieEntry> trie;
   std::string error;
   if (!identity::buildEntries(artifacts.manifest, {}, trie, &error)) fail(error);
-  l.membrane = loadObject(object.elf, true, "mb_tc_to_endpoint");
+  l.membrane = loadObject(object.elf, true, MB_PROG_TC_TO_ENDPOINT);
   fillTrie(*l.membrane, trie);
-  l.floor2 = loadObject(bpfObjectPath("decide_allow"), false, "mb_tc_to_endpoint");
+  l.floor2 = loadObject(bpfObjectPath("decide_allow"), false, MB_PROG_TC_TO_ENDPOINT);
   fillTrie(*l.floor2, trie);
   return l;
 }
@@ -439,7 +439,7 @@ SizeResult benchSize(size_t rules, const Options& o, codegen::ClassCompiler& com
   auto& floor2 = loaded.floor2;
 
   GenericPolicy g = buildGenericPolicy(program, *s->cls);
-  auto generic = loadObject(bpfObjectPath("decide_generic"), false, "mb_tc_to_endpoint", [&](bpf_object* obj) {
+  auto generic = loadObject(bpfObjectPath("decide_generic"), false, MB_PROG_TC_TO_ENDPOINT, [&](bpf_object* obj) {
     for (int d = 0; d < 2; ++d) {
       const char* map = d == 0 ? "bench_policy_ingress" : "bench_policy_egress";
       bpf_map__set_max_entries(bpf_object__find_map_by_name(obj, map), uint32_t(std::max<size_t>(1, g.entries[d].size())));
@@ -501,8 +501,8 @@ SourceCheckFigures measureSourceCheck(net::Family family, const Options& o) {
   const net::Address peer = *net::Address::parse(v4 ? "198.18.7.7" : "2001:2::7:7");
   const net::Address other = *net::Address::parse(v4 ? "198.18.7.8" : "2001:2::7:8");
   SourceCheckFigures f;
-  auto to = loadObject(bpfObjectPath("decide_allow"), false, "mb_tc_to_endpoint");
-  auto from = loadObject(bpfObjectPath("decide_allow"), false, "mb_tc_from_endpoint");
+  auto to = loadObject(bpfObjectPath("decide_allow"), false, MB_PROG_TC_TO_ENDPOINT);
+  auto from = loadObject(bpfObjectPath("decide_allow"), false, MB_PROG_TC_FROM_ENDPOINT);
   mb_endpoint_addr_key own = identity::ownedAddressKey(kEndpointId, self);
   uint32_t one = 1;
   if (bpf_map_update_elem(from->mapFd("mb_endpoint_addrs"), &own, &one, BPF_ANY) != 0)

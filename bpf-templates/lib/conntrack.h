@@ -18,6 +18,7 @@
 #define MB_LIB_CONNTRACK_H
 
 #include "include/platform.h"
+#include "lib/ctx.h"
 #include "lib/config.h"
 #include "lib/parse.h"
 
@@ -147,13 +148,13 @@ static __always_inline int mb_ct_track(const struct mb_pkt *pkt, mb_u64 now) {
  * the error travels as a reply; if it was itself a reply, the error travels
  * in the original direction. Returns the reason, or -1 (not related). The
  * entry is left untouched: errors neither refresh nor close flows. */
-static __always_inline int mb_ct_related(struct __sk_buff *skb, const struct mb_pkt *pkt,
+static __always_inline int mb_ct_related(mb_ctx_t *ctx, const struct mb_pkt *pkt,
                                          mb_u64 now) {
   struct mb_tuple q;
   struct mb_ct_key k;
   mb_u8 qkind;
 
-  if (mb_parse_icmp_quote(skb, pkt, &q, &qkind) < 0)
+  if (mb_parse_icmp_quote(ctx, pkt, &q, &qkind) < 0)
     return -1;
   mb_ct_key_init(&k, &q);
   if (qkind != MB_PKT_ECHO_REPLY && mb_ct_get(&k, now))

@@ -1,17 +1,20 @@
-/* Packet parsing: from an skb to the tuple that conntrack and policy use.
+/* Packet parsing: from a packet to the tuple that conntrack and policy use.
  *
- * Every read goes through bpf_skb_load_bytes(), which checks the offset and
- * length against the packet at run time (and also works on non-linear skbs,
- * where direct packet access would see only the linear head). A read past
- * the end means the packet is truncated: MB_REASON_UNPARSEABLE.
+ * Every read goes through the program context (include/ctx/):
+ * mb_ctx_load_bytes(), which for an skb is bpf_skb_load_bytes(), checking the
+ * offset and length against the packet at run time (and also working on
+ * non-linear skbs, where direct packet access would see only the linear
+ * head). A read past the end means the packet is truncated:
+ * MB_REASON_UNPARSEABLE.
  *
  * tc programs see the Ethernet header; cgroup_skb programs start at L3 and
- * take the family from skb->protocol.
+ * take the family from the context (mb_ctx_protocol).
  */
 #ifndef MB_LIB_PARSE_H
 #define MB_LIB_PARSE_H
 
 #include "include/platform.h"
+#include "lib/ctx.h"
 
 /* mb_parse() result: MB_PARSED, or the mb_reason that keeps the packet away
  * from policy (MB_REASON_ALLOWED_NEW is 0 too, but is never a parse result). */
@@ -48,8 +51,8 @@ struct mb_tuple {
 
 struct mb_pkt {
   struct mb_tuple t;
-  mb_u32 len;    /* skb->len, for byte counters */
-  mb_u32 l4_off; /* offset of the L4 header from skb->data */
+  mb_u32 len;    /* mb_ctx_len(), for byte counters */
+  mb_u32 l4_off; /* offset of the L4 header from the start the program sees */
   mb_u16 port;   /* host order: what policy matches (destination port, ICMP type) */
   mb_u8 tcp_flags;
   mb_u8 kind; /* enum mb_pkt_kind */
@@ -189,26 +192,26 @@ static __always_inline int mb_icmp_is_error(mb_u8 family, mb_u8 type) {
  * them IPv6 stops working, so no policy may block them. */
 static __always_inline int mb_icmp6_is_nd(mb_u8 type) { return type >= 133 && type <= 137; }
 
-static __always_inline int mb_parse_l4(struct __sk_buff *skb, mb_u32 off, struct mb_pkt *pkt) {
+static __always_inline int mb_parse_l4(mb_ctx_t *ctx, mb_u32 off, struct mb_pkt *pkt) {
   mb_u8 h[20];
 
   pkt->l4_off = off;
   if (pkt->t.proto == IPPROTO_TCP) {
-    if (bpf_skb_load_bytes(skb, off, h, 20) < 0)
+    if (mb_ctx_load_bytes(ctx, off, h, 20) < 0)
       return MB_REASON_UNPARSEABLE;
     if ((h[12] >> 4) < 5) /* data offset below the fixed header */
       return MB_REASON_UNPARSEABLE;
     pkt->tcp_flags = h[13];
   } else if (pkt->t.proto == IPPROTO_UDP) {
-    if (bpf_skb_load_bytes(skb, off, h, 8) < 0)
+    if (mb_ctx_load_bytes(ctx, off, h, 8) < 0)
       return MB_REASON_UNPARSEABLE;
   } else if (pkt->t.proto == IPPROTO_SCTP) {
-    if (bpf_skb_load_bytes(skb, off, h, 12) < 0) /* common header */
+    if (mb_ctx_load_bytes(ctx, off, h, 12) < 0) /* common header */
       return MB_REASON_UNPARSEABLE;
   } else if (mb_pkt_is_icmp(pkt)) {
     /* type, code, checksum, then (echo) id and sequence: 8 bytes for every
      * message type we look at. */
-    if (bpf_skb_load_bytes(skb, off, h, 8) < 0)
+    if (mb_ctx_load_bytes(ctx, off, h, 8) < 0)
       return MB_REASON_UNPARSEABLE;
     mb_u8 type = h[0];
     mb_u8 family = pkt->t.family;
@@ -240,10 +243,10 @@ static __always_inline int mb_parse_l4(struct __sk_buff *skb, mb_u32 off, struct
 
 /* ---- IPv4 ---------------------------------------------------------------- */
 
-static __always_inline int mb_parse_ipv4(struct __sk_buff *skb, mb_u32 off, struct mb_pkt *pkt) {
+static __always_inline int mb_parse_ipv4(mb_ctx_t *ctx, mb_u32 off, struct mb_pkt *pkt) {
   struct mb_iphdr ip;
 
-  if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
+  if (mb_ctx_load_bytes(ctx, off, &ip, sizeof(ip)) < 0)
     return MB_REASON_UNPARSEABLE;
   mb_u32 ihl = (ip.ver_ihl & 0xf) * 4;
   if ((ip.ver_ihl >> 4) != 4 || ihl < sizeof(ip))
@@ -262,7 +265,7 @@ static __always_inline int mb_parse_ipv4(struct __sk_buff *skb, mb_u32 off, stru
   if (frag & MB_IP_OFFSET)
     return mb_frag_lookup(pkt, ip.id, ip.protocol);
 
-  int rc = mb_parse_l4(skb, off + ihl, pkt);
+  int rc = mb_parse_l4(ctx, off + ihl, pkt);
   if (rc == MB_PARSED && (frag & MB_IP_MF))
     mb_frag_remember(pkt, ip.id, ip.protocol);
   return rc;
@@ -282,10 +285,10 @@ static __always_inline int mb_ipv6_is_unsupported_ext(mb_u8 nexthdr) {
          nexthdr == 254;
 }
 
-static __always_inline int mb_parse_ipv6(struct __sk_buff *skb, mb_u32 off, struct mb_pkt *pkt) {
+static __always_inline int mb_parse_ipv6(mb_ctx_t *ctx, mb_u32 off, struct mb_pkt *pkt) {
   struct mb_ipv6hdr ip6;
 
-  if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) < 0)
+  if (mb_ctx_load_bytes(ctx, off, &ip6, sizeof(ip6)) < 0)
     return MB_REASON_UNPARSEABLE;
   if ((ip6.ver_tc >> 4) != 6)
     return MB_REASON_UNPARSEABLE;
@@ -310,7 +313,7 @@ static __always_inline int mb_parse_ipv6(struct __sk_buff *skb, mb_u32 off, stru
       break;
     if (nexthdr == IPPROTO_FRAGMENT) {
       /* next header, reserved, offset|M (16 bits), identification */
-      if (bpf_skb_load_bytes(skb, off, ext, 8) < 0)
+      if (mb_ctx_load_bytes(ctx, off, ext, 8) < 0)
         return MB_REASON_UNPARSEABLE;
       mb_u16 frag = ((mb_u16)ext[2] << 8) | ext[3];
       __builtin_memcpy(&frag_id, &ext[4], 4);
@@ -320,7 +323,7 @@ static __always_inline int mb_parse_ipv6(struct __sk_buff *skb, mb_u32 off, stru
       first_fragment = frag & MB_IP6_FRAG_MF; /* else an atomic fragment */
       off += 8;
     } else {
-      if (bpf_skb_load_bytes(skb, off, ext, 2) < 0)
+      if (mb_ctx_load_bytes(ctx, off, ext, 2) < 0)
         return MB_REASON_UNPARSEABLE;
       /* AH counts its length in 4-byte units minus 2, the others in
        * 8-byte units minus 1. */
@@ -333,7 +336,7 @@ static __always_inline int mb_parse_ipv6(struct __sk_buff *skb, mb_u32 off, stru
     return MB_REASON_IPV6_EXT;
 
   pkt->t.proto = nexthdr;
-  int rc = mb_parse_l4(skb, off, pkt);
+  int rc = mb_parse_l4(ctx, off, pkt);
   if (rc == MB_PARSED && first_fragment)
     mb_frag_remember(pkt, frag_id, frag_next);
   return rc;
@@ -343,26 +346,26 @@ static __always_inline int mb_parse_ipv6(struct __sk_buff *skb, mb_u32 off, stru
 
 /* Fills `pkt` (zeroed first, so unused address bytes and padding are zero
  * for map keys) and returns MB_PARSED or a reason. */
-static __always_inline int mb_parse(struct __sk_buff *skb, const int l2, struct mb_pkt *pkt) {
+static __always_inline int mb_parse(mb_ctx_t *ctx, const int l2, struct mb_pkt *pkt) {
   mb_u32 off = 0;
   mb_u16 l3;
 
   __builtin_memset(pkt, 0, sizeof(*pkt));
-  pkt->len = skb->len;
+  pkt->len = mb_ctx_len(ctx);
 
   if (l2) {
-    if (bpf_skb_load_bytes(skb, 12, &l3, 2) < 0) /* the EtherType */
+    if (mb_ctx_load_bytes(ctx, 12, &l3, 2) < 0) /* the EtherType */
       return MB_REASON_UNPARSEABLE;
     off = ETH_HLEN;
   } else {
-    l3 = (mb_u16)skb->protocol;
+    l3 = mb_ctx_protocol(ctx);
   }
 
   switch (bpf_ntohs(l3)) {
   case ETH_P_IP:
-    return mb_parse_ipv4(skb, off, pkt);
+    return mb_parse_ipv4(ctx, off, pkt);
   case ETH_P_IPV6:
-    return mb_parse_ipv6(skb, off, pkt);
+    return mb_parse_ipv6(ctx, off, pkt);
   case ETH_P_ARP:
     pkt->arp = 1;
     return MB_REASON_ALWAYS; /* address resolution must always work */
@@ -377,7 +380,7 @@ static __always_inline int mb_parse(struct __sk_buff *skb, const int l2, struct 
  * (as it was sent) and `qkind` with its kind; returns 0, or -1 when the
  * quote is unusable (truncated, a non-first fragment, IPv6 extension headers,
  * ICMP other than echo). The caller then treats the error as a new flow. */
-static __always_inline int mb_parse_icmp_quote(struct __sk_buff *skb, const struct mb_pkt *pkt,
+static __always_inline int mb_parse_icmp_quote(mb_ctx_t *ctx, const struct mb_pkt *pkt,
                                                struct mb_tuple *q, mb_u8 *qkind) {
   mb_u32 off = pkt->l4_off + 8; /* every error type has an 8-byte header */
   mb_u8 l4[8];
@@ -387,7 +390,7 @@ static __always_inline int mb_parse_icmp_quote(struct __sk_buff *skb, const stru
   if (pkt->t.family == MB_FAMILY_V4) {
     struct mb_iphdr ip;
 
-    if (bpf_skb_load_bytes(skb, off, &ip, sizeof(ip)) < 0)
+    if (mb_ctx_load_bytes(ctx, off, &ip, sizeof(ip)) < 0)
       return -1;
     mb_u32 ihl = (ip.ver_ihl & 0xf) * 4;
     if ((ip.ver_ihl >> 4) != 4 || ihl < sizeof(ip))
@@ -401,7 +404,7 @@ static __always_inline int mb_parse_icmp_quote(struct __sk_buff *skb, const stru
   } else {
     struct mb_ipv6hdr ip6;
 
-    if (bpf_skb_load_bytes(skb, off, &ip6, sizeof(ip6)) < 0)
+    if (mb_ctx_load_bytes(ctx, off, &ip6, sizeof(ip6)) < 0)
       return -1;
     if ((ip6.ver_tc >> 4) != 6 || mb_ipv6_is_ext(ip6.nexthdr))
       return -1;
@@ -413,12 +416,12 @@ static __always_inline int mb_parse_icmp_quote(struct __sk_buff *skb, const stru
 
   *qkind = MB_PKT_FLOW;
   if (q->proto == IPPROTO_TCP || q->proto == IPPROTO_UDP || q->proto == IPPROTO_SCTP) {
-    if (bpf_skb_load_bytes(skb, off, l4, 4) < 0)
+    if (mb_ctx_load_bytes(ctx, off, l4, 4) < 0)
       return -1;
     __builtin_memcpy(&q->sport, &l4[0], 2);
     __builtin_memcpy(&q->dport, &l4[2], 2);
   } else if (mb_is_icmp(q->family, q->proto)) {
-    if (bpf_skb_load_bytes(skb, off, l4, 8) < 0)
+    if (mb_ctx_load_bytes(ctx, off, l4, 8) < 0)
       return -1;
     if (mb_icmp_is_echo_request(q->family, l4[0]))
       *qkind = MB_PKT_ECHO_REQUEST;

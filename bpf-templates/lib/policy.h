@@ -26,7 +26,10 @@ extern int mb_direction_enforced(int direction);
 
 static __always_inline void mb_unpack_decision(mb_u64 result, struct mb_decision *out) {
   out->rule_id = (mb_u32)(result & MB_RESULT_RULE_MASK);
-  out->verdict = (result & MB_RESULT_DENY) ? MB_VERDICT_DENY : MB_VERDICT_ALLOW;
+  /* A verdict in bits 24-27 wins; without one, bit 31 is a deny. Either
+   * way, a result is an allow only if it says nothing else. */
+  mb_u8 verdict = (mb_u8)((result >> MB_RESULT_VERDICT_SHIFT) & MB_RESULT_VERDICT_MASK);
+  out->verdict = verdict ? verdict : (result & MB_RESULT_DENY) ? MB_VERDICT_DENY : MB_VERDICT_ALLOW;
   out->enforced = (result & MB_RESULT_ENFORCED) ? 1 : 0;
   out->audit_would_deny = (result & MB_RESULT_AUDIT_DENY) ? 1 : 0;
   out->audit_rule_id = (mb_u32)((result >> MB_RESULT_AUDIT_SHIFT) & MB_RESULT_RULE_MASK);

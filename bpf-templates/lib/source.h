@@ -24,6 +24,7 @@
 #define MB_LIB_SOURCE_H
 
 #include "include/platform.h"
+#include "lib/ctx.h"
 #include "lib/config.h"
 #include "lib/parse.h"
 
@@ -81,10 +82,10 @@ static __always_inline int mb_icmp6_is_link_scoped(mb_u8 type) {
 }
 
 /* ARP: htype(2) ptype(2) hlen(1) plen(1) oper(2) sha(6) spa(4) tha(6) tpa(4). */
-static __always_inline int mb_arp_source_check(struct __sk_buff *skb, const int l2) {
+static __always_inline int mb_arp_source_check(mb_ctx_t *ctx, const int l2) {
   mb_u8 arp[18];
 
-  if (bpf_skb_load_bytes(skb, l2 ? ETH_HLEN : 0, arp, sizeof(arp)) < 0)
+  if (mb_ctx_load_bytes(ctx, l2 ? ETH_HLEN : 0, arp, sizeof(arp)) < 0)
     return MB_SOURCE_UNCHECKABLE;
   if (arp[0] != 0 || arp[1] != 1 || arp[2] != 0x08 || arp[3] != 0x00 || arp[4] != 6 || arp[5] != 4)
     return MB_SOURCE_UNCHECKABLE;
@@ -104,9 +105,9 @@ static __always_inline int mb_is_icmp6_type(const struct mb_pkt *pkt, int type) 
 }
 
 /* `pkt` as mb_parse() left it, whatever it returned. */
-static __always_inline int mb_source_check(struct __sk_buff *skb, const int l2, const struct mb_pkt *pkt) {
+static __always_inline int mb_source_check(mb_ctx_t *ctx, const int l2, const struct mb_pkt *pkt) {
   if (pkt->arp)
-    return mb_arp_source_check(skb, l2);
+    return mb_arp_source_check(ctx, l2);
   if (pkt->t.family == 0) /* no source address was read */
     return MB_SOURCE_UNCHECKABLE;
   const mb_u8 *src = pkt->t.saddr;
@@ -123,7 +124,7 @@ own:
   /* A neighbour advertisement speaks for its target address. */
   if (mb_is_icmp6_type(pkt, 136)) {
     mb_u8 target[16];
-    if (bpf_skb_load_bytes(skb, pkt->l4_off + 8, target, 16) < 0)
+    if (mb_ctx_load_bytes(ctx, pkt->l4_off + 8, target, 16) < 0)
       return MB_SOURCE_UNCHECKABLE;
     if (!mb_is_link_local6(target) && !mb_owns(MB_FAMILY_V6, target))
       return MB_SOURCE_SPOOFED;

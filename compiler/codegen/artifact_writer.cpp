@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abi/datapath.h"
+#include "artifacts/programs.h"
 #include "io/file.h"
 
 namespace membrane::codegen {
@@ -41,12 +42,12 @@ ir::EndpointClass openClass(const ir::Program& program) {
   return open;
 }
 
-artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::CheckedProgram& checked) {
+artifacts::Manifest describeArtifacts(const ir::Program& program) {
   artifacts::Manifest m;
   m.abiVersion = MB_ABI_VERSION;
-  // What a node must offer to load these objects.
-  m.requiredFeatures = {"btf",          "map:lpm_trie",    "map:lru_hash", "map:percpu_array",
-                        "map:ringbuf",  "prog:sched_cls",  "prog:cgroup_skb"};
+  // What a node must offer to load these objects; each program lists what
+  // its kind needs besides.
+  m.requiredFeatures = artifacts::skeletonFeatures();
   for (const auto& s : program.selectors) {
     artifacts::SelectorEntry e;
     static_cast<labels::PeerCondition&>(e) = s;
@@ -62,7 +63,7 @@ artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::Ch
   for (const auto& e : program.endpoints)
     m.endpoints.push_back(
         {e.name, e.ns, e.identity, e.addresses, e.classIndex ? program.classes.at(*e.classIndex).id : openId});
-  for (const auto& p : checked.policies) m.policies.push_back({p.key(), p.ns, p.clusterwide, p.audit, p.selects});
+  for (const auto& p : program.policies) m.policies.push_back({p.key, p.ns, p.clusterwide, p.audit, p.selects});
   for (const auto& [id, r] : program.rules)
     m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
   // The IR's classes, then the open class for the endpoints no policy selects.
@@ -75,6 +76,12 @@ artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::Ch
     e.ingressNamedPorts = cls.ingressNamedPorts;
     e.ingress = summary(cls.ingress);
     e.egress = summary(cls.egress);
+    // Every class object is the skeleton linked with its decision, so it
+    // carries the skeleton's programs.
+    for (const auto& prog : artifacts::skeletonPrograms()) {
+      const artifacts::HookSpec* hook = artifacts::findHook(prog.hook);
+      e.programs.push_back({prog.name, hook->kind, hook->name, hook->direction, artifacts::kindFeatures(hook->kind)});
+    }
     m.classes.push_back(std::move(e));
   };
   for (const auto& cls : program.classes) describe(cls);
@@ -82,11 +89,10 @@ artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::Ch
   return m;
 }
 
-Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
-                         const CompileOptions& options) {
+Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const CompileOptions& options) {
   Artifacts out;
   artifacts::Manifest& m = out.manifest;
-  m = describeArtifacts(program, checked);
+  m = describeArtifacts(program);
   m.compilerVersion = options.compilerVersion;
   const ir::EndpointClass open = openClass(program);
   std::vector<const ir::EndpointClass*> classes;

@@ -9,7 +9,6 @@
 #include "artifacts/manifest.h"
 #include "codegen/class_compiler.h"
 #include "ir/ir.h"
-#include "sema/sema.h"
 
 namespace membrane::codegen {
 
@@ -38,17 +37,17 @@ struct Artifacts {
 ir::EndpointClass openClass(const ir::Program& program);
 
 // The manifest's description of `program`: selectors, identities, endpoints,
-// policies, rules and classes (the open class last), without what depends on
+// policies, rules and classes with their programs (the open class last),
+// all from the IR, without what depends on
 // how the classes are lowered and compiled (CIDR bits, objects' hashes and
 // lowering counts, compiler version). `membranec verify` compares it with
 // the manifest it is given.
-artifacts::Manifest describeArtifacts(const ir::Program& program, const sema::CheckedProgram& checked);
+artifacts::Manifest describeArtifacts(const ir::Program& program);
 
 // Every class of `program` and the open class, compiled; the manifest lists
 // them in that order. Throws std::runtime_error on a class that cannot be
 // lowered.
-Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const sema::CheckedProgram& checked,
-                         const CompileOptions& options);
+Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, const CompileOptions& options);
 
 // The object file name of a class.
 std::string objectName(uint32_t classId);

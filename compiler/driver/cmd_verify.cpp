@@ -131,7 +131,7 @@ int VerifyCommand::run() const {
     };
   verify::Report report;
   std::string error;
-  bool ran = verify::verifyArtifacts(artifacts_, *c.ir, *c.checked, options, &report, &error);
+  bool ran = verify::verifyArtifacts(artifacts_, *c.ir, options, &report, &error);
   if (tty) std::cerr << "\r\033[K";
   if (!ran) {
     std::cerr << "membranec: error: " << error << "\n";

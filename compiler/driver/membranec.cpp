@@ -117,7 +117,7 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
   }
   codegen::Artifacts artifacts;
   try {
-    artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, options);
+    artifacts = codegen::buildArtifacts(*compiler, *c.ir, options);
   } catch (const std::exception& e) {
     if (tty) std::cerr << "\r\033[K";
     std::cerr << "membranec: error: " << e.what() << "\n";

@@ -1,8 +1,8 @@
 // The kinds of BPF program the compiler generates, as far as rule kinds care:
 // each rule kind (compiler/features/<kind>/) says which of them can enforce
 // it, and a rule whose condition no program of the target can enforce is a
-// compile error (features/registry, checkEnforceable). The names are the
-// manifest's program kinds (docs/runtime.md).
+// compile error (features/registry, checkEnforceable). Their names are the
+// manifest's program kinds, defined once in runtime/artifacts/programs.h.
 #pragma once
 
 #include <cstdint>

@@ -162,7 +162,19 @@ struct RuleInfo {
   SourceRange loc;
 };
 
+// A policy as the node needs it: its key, mode and whom it selects, so that
+// an endpoint learned after the compile can be placed in a class. Code
+// generation copies these into the manifest.
+struct PolicyInfo {
+  std::string key;  // "namespace/name", or "name" when clusterwide
+  std::string ns;   // empty when clusterwide
+  bool clusterwide = false;
+  bool audit = false;
+  labels::Selector selects;
+};
+
 struct Program {
+  std::vector<PolicyInfo> policies;      // every policy, sorted by key
   std::vector<PeerSelector> selectors;   // index == bit
   std::vector<Identity> identities;      // sorted by id
   std::vector<Endpoint> endpoints;       // sorted by (ns, name)

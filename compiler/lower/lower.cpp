@@ -22,6 +22,8 @@ class Lowering {
       : checked_(checked), inv_(inv), sources_(sources), diags_(diags) {}
 
   Program run() {
+    for (const auto& pol : checked_.policies)
+      out_.policies.push_back({pol.key(), pol.ns, pol.clusterwide, pol.audit, pol.selects});
     buildSelectorTable();
     resolveEgressNamedPorts();
     buildIdentities();

@@ -318,7 +318,7 @@ bool verifyClass(LoadedClass& object, const artifacts::Manifest& manifest, const
 
 }  // namespace
 
-bool verifyArtifacts(const std::string& artifactDir, const ir::Program& program, const sema::CheckedProgram& checked,
+bool verifyArtifacts(const std::string& artifactDir, const ir::Program& program,
                      const Options& options, Report* report, std::string* error) {
   auto start = std::chrono::steady_clock::now();
   Report r;
@@ -340,7 +340,7 @@ bool verifyArtifacts(const std::string& artifactDir, const ir::Program& program,
                         "; this membranec verifies ABI " + std::to_string(MB_ABI_VERSION);
     return false;
   }
-  r.manifestDifferences = manifestDifferences(codegen::describeArtifacts(program, checked), *manifest);
+  r.manifestDifferences = manifestDifferences(codegen::describeArtifacts(program), *manifest);
 
   const std::vector<PeerKind> kinds = peerKinds(program);
   const ir::EndpointClass open = codegen::openClass(program);

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "ir/ir.h"
-#include "sema/sema.h"
 
 namespace membrane::verify {
 
@@ -62,7 +61,7 @@ struct Options {
 // False, `error` set, when verification could not run at all (unreadable
 // artifacts, a tampered object, an object the kernel refuses, no bpf()).
 // Otherwise true, with the findings in `report`.
-bool verifyArtifacts(const std::string& artifactDir, const ir::Program& program, const sema::CheckedProgram& checked,
+bool verifyArtifacts(const std::string& artifactDir, const ir::Program& program,
                      const Options& options, Report* report, std::string* error);
 
 }  // namespace membrane::verify

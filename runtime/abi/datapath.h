@@ -26,7 +26,9 @@ typedef unsigned long long mb_u64;
 
 #define MB_ABI_VERSION 3 /* 3: mb_endpoint_addrs, MB_REASON_SPOOFED, MB_EVENT_SPOOFED */
 
-/* The programs of every class object, by function name (bpf-templates/endpoint.c). */
+/* The programs of every class object, by function name: the entry points of
+ * bpf-templates/entry/, one file per program kind. The manifest lists them
+ * per class with their kind and hook (runtime/artifacts/programs.h). */
 #define MB_PROG_TC_FROM_ENDPOINT "mb_tc_from_endpoint" /* tc ingress of the host-side veth: egress */
 #define MB_PROG_TC_TO_ENDPOINT "mb_tc_to_endpoint"     /* tc egress of the host-side veth: ingress */
 #define MB_PROG_CGROUP_INGRESS "mb_cgroup_ingress"
@@ -197,19 +199,34 @@ struct mb_decision_input {
 };
 
 /* The packed result (a register, not an out-pointer):
- *   bits 0-29   deciding rule id (0: open direction or default deny)
+ *   bits 0-23   deciding rule id (0: open direction or default deny; ids
+ *               stay below MB_RULE_MAX)
+ *   bits 24-27  a verdict other than allow or deny (MB_VERDICT_L7, ...);
+ *               0 for those two
  *   bit  30     the direction is enforced
- *   bit  31     deny
- *   bits 32-61  with MB_RESULT_AUDIT_DENY: the audit rule (0: audit default deny)
- *   bit  63     allowed, but audit-mode policies would deny */
-#define MB_RESULT_RULE_MASK 0x3fffffffull
+ *   bit  31     the packet may not simply pass: deny, or any verdict of
+ *               bits 24-27 (so code that only tests this bit drops it)
+ *   bits 32-55  with MB_RESULT_AUDIT_DENY: the audit rule (0: audit default deny)
+ *   bit  63     allowed, but audit-mode policies would deny
+ * Other bits are 0. */
+#define MB_RESULT_RULE_MASK 0xffffffull
+#define MB_RESULT_VERDICT_SHIFT 24
+#define MB_RESULT_VERDICT_MASK 0xfull
 #define MB_RESULT_ENFORCED (1ull << 30)
 #define MB_RESULT_DENY (1ull << 31)
 #define MB_RESULT_AUDIT_SHIFT 32
 #define MB_RESULT_AUDIT_DENY (1ull << 63)
 
+/* What the decision says to do with a new flow. Each program kind acts on
+ * the verdicts it supports and drops every other one (fail closed), so a
+ * verdict added here never passes a packet through a kind that predates it.
+ * Today every kind supports ALLOW only; generated code returns ALLOW and
+ * DENY. */
 #define MB_VERDICT_ALLOW 0
 #define MB_VERDICT_DENY 1
+/* Reserved, not generated yet: */
+#define MB_VERDICT_L7 2       /* hand the flow to an L7 parser before deciding */
+#define MB_VERDICT_REDIRECT 3 /* deliver the packet elsewhere (a proxy, another interface) */
 
 /* The result unpacked, as the skeleton uses it. */
 struct mb_decision {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abi/datapath.h"
+#include "artifacts/programs.h"
 #include "io/json.h"
 
 namespace membrane::artifacts {
@@ -183,6 +184,7 @@ std::string Manifest::toJson() const {
                {"endpoints", c.endpoints},
                {"ingress", direction(c.ingress)},
                {"egress", direction(c.egress)},
+               {"programs", json::array()},
                {"lowering",
                 {{"portIntervals", c.portIntervals},
                  {"leafRuleTests", c.leafRuleTests},
@@ -190,6 +192,12 @@ std::string Manifest::toJson() const {
                  {"foldedCidrs", c.foldedCidrs},
                  {"tableLeaves", c.tableLeaves},
                  {"tableEntries", c.tableEntries}}}};
+    for (const auto& prog : c.programs)
+      cj["programs"].push_back({{"name", prog.name},
+                                {"kind", prog.kind},
+                                {"hook", prog.hook},
+                                {"direction", prog.direction},
+                                {"requiredFeatures", prog.requiredFeatures}});
     if (!c.ingressNamedPorts.empty()) cj["ingressNamedPorts"] = c.ingressNamedPorts;
     j["classes"].push_back(cj);
   }
@@ -309,6 +317,17 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       }
       c.ingress = readDirection(classes[i], p, "ingress");
       c.egress = readDirection(classes[i], p, "egress");
+      const json& progs = array(classes[i], p, "programs");
+      for (size_t k = 0; k < progs.size(); ++k) {
+        std::string at = p + ".programs[" + std::to_string(k) + "]";
+        ProgramEntry prog;
+        prog.name = get<std::string>(progs[k], at, "name");
+        prog.kind = get<std::string>(progs[k], at, "kind");
+        prog.hook = get<std::string>(progs[k], at, "hook");
+        prog.direction = get<std::string>(progs[k], at, "direction");
+        prog.requiredFeatures = get<std::vector<std::string>>(progs[k], at, "requiredFeatures");
+        c.programs.push_back(std::move(prog));
+      }
       if (auto it = classes[i].find("lowering"); it != classes[i].end() && it->is_object()) {
         auto count = [&](const char* key) { return it->contains(key) ? get<uint64_t>(*it, p + ".lowering", key) : 0; };
         c.portIntervals = count("portIntervals");
@@ -397,6 +416,42 @@ std::string listText(const std::vector<std::string>& xs) {
 
 std::string jsonString(const std::string& s) { return json(s).dump(); }
 
+// A C identifier: what a BPF program's name is.
+bool isIdentifier(const std::string& s) {
+  if (s.empty() || s.size() > 128 || (s[0] >= '0' && s[0] <= '9')) return false;
+  return std::all_of(s.begin(), s.end(), [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+  });
+}
+
+// A class's programs: at least one; each a named program of a known kind at
+// a known hook of that kind and its direction, listing the kind's features;
+// no program and no hook twice. Kinds and hooks are the manifest format's
+// (programs.h): a node must not guess where a program it does not know runs.
+void checkPrograms(const ClassEntry& c, const std::string& p) {
+  if (c.programs.empty()) throw FieldError(p + ".programs: empty, but every class object runs at some hook");
+  std::set<std::string> names, hooks;
+  for (size_t k = 0; k < c.programs.size(); ++k) {
+    const ProgramEntry& prog = c.programs[k];
+    std::string at = p + ".programs[" + std::to_string(k) + "]";
+    if (!isIdentifier(prog.name)) throw FieldError(at + ".name: " + jsonString(prog.name) + " is not a program name");
+    if (!names.insert(prog.name).second) throw FieldError(at + ".name: " + prog.name + " is listed twice");
+    if (!isProgramKind(prog.kind)) throw FieldError(at + ".kind: unknown program kind " + jsonString(prog.kind));
+    const HookSpec* hook = findHook(prog.hook);
+    if (!hook) throw FieldError(at + ".hook: unknown hook " + jsonString(prog.hook));
+    if (prog.kind != hook->kind)
+      throw FieldError(at + ".hook: " + prog.hook + " runs " + hook->kind + " programs, not " + prog.kind);
+    if (prog.direction != "ingress" && prog.direction != "egress")
+      throw FieldError(at + ".direction: expected \"ingress\" or \"egress\"");
+    if (prog.direction != hook->direction)
+      throw FieldError(at + ".direction: " + prog.hook + " guards the endpoint's " + hook->direction);
+    if (!hooks.insert(prog.hook).second) throw FieldError(at + ".hook: " + prog.hook + " has another program already");
+    for (const auto& f : kindFeatures(prog.kind))
+      if (std::find(prog.requiredFeatures.begin(), prog.requiredFeatures.end(), f) == prog.requiredFeatures.end())
+        throw FieldError(at + ".requiredFeatures: a " + prog.kind + " program needs " + jsonString(f));
+  }
+}
+
 // The checks of Manifest::check, each throwing a FieldError named by path.
 void checkManifest(const Manifest& m) {
   auto at = [](const char* list, size_t i) { return std::string("manifest.") + list + "[" + std::to_string(i) + "]"; };
@@ -466,6 +521,7 @@ void checkManifest(const Manifest& m) {
     std::string p = at("classes", i);
     if (!classIds.insert(c.id).second) throw FieldError(p + ".id: class " + std::to_string(c.id) + " is listed twice");
     if (!objects.insert(c.object).second) throw FieldError(p + ".object: " + c.object + " is another class's object too");
+    checkPrograms(c, p);
     // The open class (no policies) runs on endpoints no policy selects: it
     // checks source addresses and allows everything else, so it has no
     // rules and enforces nothing. There is one.
@@ -594,6 +650,18 @@ bool Manifest::check(std::string* error) const {
     if (error) *error = e.what();
     return false;
   }
+}
+
+std::vector<std::string> Manifest::allRequiredFeatures() const {
+  std::vector<std::string> all;
+  auto add = [&](const std::string& f) {
+    if (std::find(all.begin(), all.end(), f) == all.end()) all.push_back(f);
+  };
+  for (const auto& f : requiredFeatures) add(f);
+  for (const auto& c : classes)
+    for (const auto& prog : c.programs)
+      for (const auto& f : prog.requiredFeatures) add(f);
+  return all;
 }
 
 std::vector<uint32_t> Manifest::bitsFor(const std::string& ns, const labels::LabelSet& labelSet,

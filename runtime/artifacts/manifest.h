@@ -17,7 +17,9 @@
 namespace membrane::artifacts {
 
 inline constexpr const char* kFormatName = "membrane-artifacts";
-inline constexpr int kFormatVersion = 1;
+// 2: every class lists its programs (`programs`), with their kind, hook and
+// kernel features.
+inline constexpr int kFormatVersion = 2;
 // In requiredFeatures when some selector carries definesPort (egress named
 // ports): a loader that does not know the field must refuse, not over-allow.
 inline constexpr const char* kNamedPortPeersFeature = "manifest:named-port-peers";
@@ -72,6 +74,16 @@ struct DirectionSummary {
   std::vector<uint32_t> rules;  // rule ids in verdict order
 };
 
+// One program of a class object, where it runs and what it needs
+// (programs.h has the kinds and hooks a manifest may name).
+struct ProgramEntry {
+  std::string name;       // the program (function) in the object, e.g. "mb_tc_to_endpoint"
+  std::string kind;       // "tc" | "cgroup_skb"
+  std::string hook;       // "tc-from" | "tc-to" | "cg-in" | "cg-out"
+  std::string direction;  // the endpoint's: "ingress" | "egress"
+  std::vector<std::string> requiredFeatures;  // kernel features it needs, besides the manifest's own
+};
+
 struct ClassEntry {
   uint32_t id = 0;
   std::string object;  // file name relative to the manifest
@@ -82,6 +94,8 @@ struct ClassEntry {
   // an endpoint learned after compile belongs here only if it gives the same.
   std::vector<labels::PortNameBinding> ingressNamedPorts;
   DirectionSummary ingress, egress;
+  // The object's programs, each at its hook; a node attaches what this lists.
+  std::vector<ProgramEntry> programs;
   // How the compiler lowered the decision (for review and benchmarks).
   uint64_t portIntervals = 0;
   uint64_t leafRuleTests = 0;
@@ -105,6 +119,8 @@ struct Manifest {
   int formatVersion = kFormatVersion;
   int abiVersion = 0;
   std::string compilerVersion;
+  // Kernel features every object needs (BTF, map types, helpers) and
+  // promises about the manifest's content; each program lists its own too.
   std::vector<std::string> requiredFeatures;
   std::vector<SelectorEntry> selectors;
   std::vector<CidrEntry> cidrs;  // bits after the selectors'
@@ -125,8 +141,13 @@ struct Manifest {
   // one of the class's policies and has the list's direction; classes and
   // endpoints name each other; each endpoint's class is the one for exactly
   // the policies that select it; identities' bits are those their labels
-  // give, within the datapath's bits. False with `error` naming the field.
+  // give, within the datapath's bits; every class's programs of known kinds
+  // at hooks of their kind and direction, each once. False with `error`
+  // naming the field.
   bool check(std::string* error) const;
+  // requiredFeatures and every program's, each once, in order of first
+  // appearance: what a node must offer to load these artifacts.
+  std::vector<std::string> allRequiredFeatures() const;
 
   const ClassEntry* findClass(uint32_t id) const;
   const IdentityEntry* findIdentity(uint32_t id) const;

@@ -31,6 +31,7 @@
 #include "io/json.h"
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
+#include "loader/attach.h"
 #include "loader/lock.h"
 #include "loader/object_config.h"
 #include "loader/pins.h"
@@ -87,23 +88,15 @@ struct Fd {
   }
 };
 
+// One hook of a planned endpoint: a program its class's manifest entry
+// lists, and how that program's kind attaches (attach.h).
 struct Hook {
-  const char* name;     // in pin names and status
-  const char* program;  // in the class object
-  bool tc;
-  bool ingress;  // kernel hook direction (tc: of the host-side veth)
+  std::string name;     // the manifest's hook: in pin names, the state and status
+  std::string program;  // in the class object
+  const AttachPoint* point = nullptr;
+  bool ingress = false;  // kernel hook direction (tc: of the host-side veth)
+  bool tc() const { return point->target == AttachTarget::Interface; }
 };
-// tc: the host-side veth's ingress carries what the endpoint sends.
-constexpr Hook kHooks[] = {{"tc-from", "mb_tc_from_endpoint", true, true},
-                           {"tc-to", "mb_tc_to_endpoint", true, false},
-                           {"cg-in", "mb_cgroup_ingress", false, true},
-                           {"cg-out", "mb_cgroup_egress", false, false}};
-
-const Hook* hookNamed(const std::string& name) {
-  for (const auto& h : kHooks)
-    if (name == h.name) return &h;
-  return nullptr;
-}
 
 std::string linkPin(const Paths& paths, const std::string& ns, const std::string& name, const std::string& hook) {
   return paths.bpffsRoot + "/links/" + linkPinName(ns, name, hook);
@@ -417,7 +410,10 @@ bool verifyArtifacts(const std::string& artifactDir, Artifacts& out, std::string
     if (artifacts::sha256Hex(*object) != c.sha256)
       return refuse(c.object + " does not match its SHA-256 in the manifest (tampered or corrupt)");
   }
-  if (auto missing = missingFeatures(out.manifest.requiredFeatures); !missing.empty()) {
+  // Every program must be of a kind this loader attaches, before anything
+  // is touched: a program it cannot place would leave its hook unguarded.
+  if (!checkAttachable(out.manifest, &why)) return refuse(why);
+  if (auto missing = missingFeatures(out.manifest.allRequiredFeatures()); !missing.empty()) {
     std::string list;
     for (const auto& f : missing) list += (list.empty() ? "" : ", ") + f;
     if (error) *error = "this kernel lacks features the artifacts need: " + list;
@@ -445,7 +441,7 @@ struct PlannedEndpoint {
   NodeEndpoint endpoint;
   uint32_t id = 0;
   std::optional<uint32_t> classId;                   // set for every endpoint (the open class if unselected)
-  std::vector<const Hook*> hooks;                    // where its programs go
+  std::vector<Hook> hooks;                           // where its programs go
   std::vector<net::Address> own;                     // its source addresses (mb_endpoint_addrs)
   std::unique_ptr<bpf_object, ObjectCloser> object;  // its load of its class's object
 };
@@ -476,9 +472,23 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
       if (error) *error = "endpoint id collision for " + e.key() + "; rename the endpoint";
       return false;
     }
-    if (p.classId)
-      for (const auto& h : kHooks)
-        if (h.tc == !e.interface.empty()) p.hooks.push_back(&h);
+    if (p.classId) {
+      // The programs of its class whose kind attaches to what NODE.json
+      // names it by: its interface or its cgroup.
+      AttachTarget target = e.interface.empty() ? AttachTarget::Cgroup : AttachTarget::Interface;
+      const artifacts::ClassEntry* cls = a.manifest.findClass(*p.classId);
+      for (const auto& prog : cls->programs) {
+        const AttachPoint* point = attachPointFor(prog.kind);  // checkAttachable: never null
+        if (point && point->target == target)
+          p.hooks.push_back({prog.hook, prog.name, point, point->kernelIngress(prog.direction)});
+      }
+      if (p.hooks.empty()) {
+        if (error)
+          *error = "endpoint " + e.key() + ": class " + std::to_string(cls->id) + " has no program for " +
+                   (target == AttachTarget::Cgroup ? "a cgroup" : "an interface");
+        return false;
+      }
+    }
     plan.endpoints.push_back(std::move(p));
   }
   std::vector<NodeEndpoint> extra;
@@ -529,11 +539,16 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
     config.endpoint_id = p.id;
     config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED);
     if (!setConfig(p.object.get(), config, &why)) return fail(path + ": " + why);
+    // The manifest names the programs; the object must have them, or a hook
+    // would be left without one halfway through attaching.
+    for (const Hook& h : p.hooks)
+      if (!bpf_object__find_program_by_name(p.object.get(), h.program.c_str()))
+        return fail(path + " has no program " + h.program + ", which the manifest lists at " + h.name);
     // Only the programs this endpoint's hooks need are loaded.
     bpf_program* prog;
     bpf_object__for_each_program(prog, p.object.get()) {
       bool needed = std::any_of(p.hooks.begin(), p.hooks.end(),
-                                [&](const Hook* h) { return std::strcmp(bpf_program__name(prog), h->program) == 0; });
+                                [&](const Hook& h) { return h.program == bpf_program__name(prog); });
       bpf_program__set_autoload(prog, needed);
     }
     toLoad.push_back(&p);
@@ -687,8 +702,9 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
     if (previous)
       for (const auto& pe : previous->endpoints)
         if (pe.key == e.key()) before = &pe;
-    for (const Hook* h : p.hooks) {
-      bpf_program* prog = bpf_object__find_program_by_name(p.object.get(), h->program);
+    for (const Hook& hook : p.hooks) {
+      const Hook* h = &hook;
+      bpf_program* prog = bpf_object__find_program_by_name(p.object.get(), h->program.c_str());
       int progFd = prog ? bpf_program__fd(prog) : -1;
       auto info = progFd >= 0 ? programInfo(progFd) : std::nullopt;
       if (!info) {
@@ -699,7 +715,7 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
       a.endpoint = &p;
       a.hook = h;
       a.program = {info->id, info->tag};
-      if (h->tc && useTc) {
+      if (h->tc() && useTc) {
         // cls_bpf: attaching replaces the filter's program in one step.
         uint32_t oldId = tcProgramId(e.interface, h->ingress);
         a.tc = true;
@@ -733,7 +749,7 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
         ++report.swapped;
       } else {
         int fd =
-            h->tc ? attachTcx(progFd, e.interface, h->ingress, &why) : attachCgroup(progFd, e.cgroup, h->ingress, &why);
+            h->tc() ? attachTcx(progFd, e.interface, h->ingress, &why) : attachCgroup(progFd, e.cgroup, h->ingress, &why);
         if (fd < 0 || bpf_obj_pin(fd, a.pin.c_str()) != 0) {
           if (fd >= 0) {
             why = std::strerror(errno);
@@ -822,7 +838,7 @@ bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const 
       });
       if (kept) continue;
       for (const auto& h : old.hooks)
-        if (const Hook* hook = hookNamed(h); hook && detachTc(old.interface, hook->ingress)) ++report.detached;
+        if (auto hook = resolveHook(h); hook && detachTc(old.interface, hook->kernelIngress)) ++report.detached;
     }
   // Links no hook of the new state owns (endpoints gone or now unrestricted,
   // hooks of an endpoint that moved between an interface and a cgroup).
@@ -936,8 +952,8 @@ bool detachAll(const Paths& paths, std::string* error) {
     for (const auto& e : state->endpoints)
       if (e.mode == "tc")
         for (const auto& h : e.hooks)
-          if (const Hook* hook = hookNamed(h);
-              hook && tcProgramId(e.interface, hook->ingress) != 0 && !detachTc(e.interface, hook->ingress))
+          if (auto hook = resolveHook(h);
+              hook && tcProgramId(e.interface, hook->kernelIngress) != 0 && !detachTc(e.interface, hook->kernelIngress))
             missed += " " + e.interface;
     for (const auto& e : state->endpoints)
       if (e.mode == "tc" && !e.hooks.empty() && if_nametoindex(e.interface.c_str()) == 0) missed += " " + e.interface;
@@ -1091,7 +1107,7 @@ HookStatus hookStatus(const Paths& paths, const EndpointState& e, const std::str
     hs.applied = it->second.id;
     hs.tag = it->second.tag;
   }
-  const Hook* hook = hookNamed(hookName);
+  auto hook = resolveHook(hookName);
   bool tc = recorded ? e.mode == "tc" : false;
   if (tc) {
     if (!hook || if_nametoindex(e.interface.c_str()) == 0) {
@@ -1101,10 +1117,10 @@ HookStatus hookStatus(const Paths& paths, const EndpointState& e, const std::str
                   "applied in";
       return hs;
     }
-    hs.program = tcProgramId(e.interface, hook->ingress);
+    hs.program = tcProgramId(e.interface, hook->kernelIngress);
     if (hs.program == 0) {
       hs.state = HookStatus::State::NotAttached;
-      hs.detail = "no membrane filter on " + e.interface + (hook->ingress ? " ingress" : " egress");
+      hs.detail = "no membrane filter on " + e.interface + (hook->kernelIngress ? " ingress" : " egress");
       return hs;
     }
   } else {
@@ -1119,7 +1135,8 @@ HookStatus hookStatus(const Paths& paths, const EndpointState& e, const std::str
     hs.program = target ? target->programId : 0;
     if (!target || hs.program == 0 || linkSevered(link.fd)) {
       hs.state = HookStatus::State::NotAttached;
-      hs.detail = "the link pinned at " + pin + " is detached from its " + (hook && hook->tc ? "interface" : "cgroup");
+      hs.detail = "the link pinned at " + pin + " is detached from its " +
+                  (hook && hook->point->target == AttachTarget::Interface ? "interface" : "cgroup");
       hs.program = 0;
       return hs;
     }
@@ -1148,6 +1165,11 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   s.artifactDir = state->artifactDir;
   std::set<std::string> known;  // link pins the state accounts for
   bool anyRecorded = false;
+  // Every hook the applied manifest's programs run at: where a program could
+  // be attached to an endpoint although the state does not say so.
+  std::set<std::string> hookNames;
+  for (const auto& c : manifest->classes)
+    for (const auto& prog : c.programs) hookNames.insert(prog.hook);
   for (const auto& e : state->endpoints) {
     EndpointStatus es{e.key, e.id, e.classId, e.interface.empty() ? e.cgroup : e.interface, {}, {}};
     for (const auto& h : e.hooks) {
@@ -1157,24 +1179,27 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
     }
     // Hooks the state does not give this endpoint, attached anyway: a link
     // pinned under its name, or (seen from its namespace) our tc filter.
-    for (const auto& h : kHooks) {
-      if (es.hooks.count(h.name)) continue;
-      std::string pinName = linkPinName(e.ns, e.name, h.name);
+    for (const auto& name : hookNames) {
+      if (es.hooks.count(name)) continue;
+      auto h = resolveHook(name);
+      if (!h) continue;
+      bool tcHook = h->point->target == AttachTarget::Interface;
+      std::string pinName = linkPinName(e.ns, e.name, name);
       bool linkThere = fs::exists(paths.bpffsRoot + "/links/" + pinName);
-      bool filterThere = h.tc && !e.interface.empty() && e.mode != "tc" && if_nametoindex(e.interface.c_str()) != 0 &&
-                         tcProgramId(e.interface, h.ingress) != 0;
+      bool filterThere = tcHook && !e.interface.empty() && e.mode != "tc" && if_nametoindex(e.interface.c_str()) != 0 &&
+                         tcProgramId(e.interface, h->kernelIngress) != 0;
       if (!linkThere && !filterThere) continue;
       EndpointState as = e;
       as.mode = linkThere ? "link" : "tc";
-      HookStatus hs = hookStatus(paths, as, h.name, false);
+      HookStatus hs = hookStatus(paths, as, name, false);
       if (filterThere && !linkThere) {
-        hs.program = tcProgramId(e.interface, h.ingress);
+        hs.program = tcProgramId(e.interface, h->kernelIngress);
         hs.state = HookStatus::State::Unexpected;
         hs.detail = "a membrane filter on " + e.interface + " runs program " + std::to_string(hs.program) +
                     ", but the applied state has none there";
       }
       if (hs.state == HookStatus::State::NotAttached) continue;  // a dead pin: nothing runs
-      es.hooks[h.name] = hs;
+      es.hooks[name] = hs;
       known.insert(pinName);
     }
     for (const auto& [h, hs] : es.hooks) {

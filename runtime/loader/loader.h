@@ -7,7 +7,7 @@
 // Pins under the root:
 //   maps/mb_conntrack, mb_rule_stats, mb_reasons, mb_events, mb_fragments
 //   versions/<version>/mb_identity
-//   links/<namespace>_<name>_<hook>      hook: tc-from, tc-to, cg-in, cg-out
+//   links/<namespace>_<name>_<hook>      hook: the manifest program's (tc-from, tc-to, cg-in, cg-out)
 //                                        (escaped, injectively: pins.h)
 // State (which version, which endpoints, their ids, the program each hook
 // was given) is JSON in the state directory, next to a copy of the applied

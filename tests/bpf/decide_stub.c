@@ -9,6 +9,10 @@
  *   rule 3  allow udp/53     from peers with bit 0
  *   rule 5  allow tcp/8080   from peers with bit 0 (audit rule 6 would deny)
  *   rule 7  allow sctp/3868  from peers with bit 0
+ *   rule 8  tcp/8443 from peers with bit 0: MB_VERDICT_L7, in the verdict
+ *           field only (MB_RESULT_DENY clear), which no kind acts on yet
+ *   rule 9  tcp/8444 from peers with bit 0: MB_VERDICT_REDIRECT, with
+ *           MB_RESULT_DENY as generated code sets it
  *   rule 4  allow ICMP echo request from world
  *   default deny
  * Egress: open unless the test sets stub_egress_enforced before load; then
@@ -44,6 +48,11 @@ static __always_inline mb_u64 stub_result(mb_u8 verdict, mb_u32 rule, mb_u8 enfo
   return rule | (enforced ? MB_RESULT_ENFORCED : 0) | (verdict == MB_VERDICT_DENY ? MB_RESULT_DENY : 0);
 }
 
+/* A verdict other than allow or deny, in bits 24-27. */
+static __always_inline mb_u64 stub_verdict(mb_u64 verdict, mb_u32 rule) {
+  return rule | MB_RESULT_ENFORCED | (verdict << MB_RESULT_VERDICT_SHIFT);
+}
+
 /* Global functions, as the compiler links them: verified on their own, so
  * the pointer arguments are checked for NULL. */
 __attribute__((noinline)) int mb_direction_enforced(int direction) {
@@ -67,6 +76,10 @@ __attribute__((noinline)) mb_u64 mb_decide_ingress(const struct mb_identity *pee
     return stub_result(MB_VERDICT_ALLOW, 5, 1) | MB_RESULT_AUDIT_DENY | (6ull << MB_RESULT_AUDIT_SHIFT);
   if (stub_has_bit(peer, 0) && in->proto == IPPROTO_SCTP && in->port == 3868)
     return stub_result(MB_VERDICT_ALLOW, 7, 1);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 8443)
+    return stub_verdict(MB_VERDICT_L7, 8);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 8444)
+    return stub_verdict(MB_VERDICT_REDIRECT, 9) | MB_RESULT_DENY;
   if ((in->peer_flags & MB_PEER_WORLD) && echo_request)
     return stub_result(MB_VERDICT_ALLOW, 4, 1);
   return stub_result(MB_VERDICT_DENY, 0, 1);

@@ -71,13 +71,13 @@ const char* stubObjectPath() { return MEMBRANE_BPF_STUB_OBJ; }
 const char* progName(Prog p) {
   switch (p) {
   case Prog::TcFromEndpoint:
-    return "mb_tc_from_endpoint";
+    return MB_PROG_TC_FROM_ENDPOINT;
   case Prog::TcToEndpoint:
-    return "mb_tc_to_endpoint";
+    return MB_PROG_TC_TO_ENDPOINT;
   case Prog::CgroupIngress:
-    return "mb_cgroup_ingress";
+    return MB_PROG_CGROUP_INGRESS;
   case Prog::CgroupEgress:
-    return "mb_cgroup_egress";
+    return MB_PROG_CGROUP_EGRESS;
   }
   return "?";
 }

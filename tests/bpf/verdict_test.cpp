@@ -75,6 +75,27 @@ TEST_P(VerdictTest, DeniedByDenyRule) {
   EXPECT_EQ(dp().ctSize(), 0u);
 }
 
+// Verdicts beyond allow and deny are reserved (runtime/abi/datapath.h): no
+// program kind acts on them yet, so every entry point drops them, counted
+// and reported as denied by their rule, and tracks nothing. Rule 8's result
+// carries MB_VERDICT_L7 without the deny bit: the verdict alone must drop it.
+TEST_P(VerdictTest, VerdictsNoKindActsOnAreDropped) {
+  Bytes l7 = pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 8443));
+  EXPECT_FALSE(dp().passes(in(), l7));
+  expectOnlyReason(MB_REASON_DENIED_RULE);
+  EXPECT_EQ(dp().rule(8).packets, 1u);
+  EXPECT_EQ(dp().ctSize(), 0u);
+
+  Bytes redirect = pkt(n().frontend, n().endpoint, kTcp, tcp(40001, 8444));
+  EXPECT_FALSE(dp().passes(in(), redirect));
+  EXPECT_EQ(dp().rule(9).packets, 1u);
+  EXPECT_EQ(dp().reasons()[MB_REASON_DENIED_RULE], 2u);
+  EXPECT_EQ(dp().ctSize(), 0u);
+  // A second packet of the flow is decided again, and dropped again.
+  EXPECT_FALSE(dp().passes(in(), l7));
+  EXPECT_EQ(dp().rule(8).packets, 2u);
+}
+
 TEST_P(VerdictTest, DefaultDenyForWorld) {
   Bytes p = pkt(n().world, n().endpoint, kTcp, tcp(40000, 80));
   EXPECT_FALSE(dp().passes(in(), p));

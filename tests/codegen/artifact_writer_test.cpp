@@ -1,6 +1,9 @@
 // writeArtifacts: which output directories `membranec compile -o DIR` may
-// replace, and that a refused one is left exactly as it was. No kernel and
-// no code generation needed: the artifacts are made up.
+// replace, and that a refused one is left exactly as it was; and what
+// describeArtifacts takes from the IR alone. No kernel and no code
+// generation needed: the artifacts and the IR are made up.
+#include "abi/datapath.h"
+#include "artifacts/programs.h"
 #include "codegen/artifact_writer.h"
 #include "environment.h"  // testkit: ScratchDir
 
@@ -49,6 +52,38 @@ std::map<std::string, std::string> contents(const fs::path& dir) {
 }
 
 void write(const fs::path& path, const std::string& text) { std::ofstream(path, std::ios::binary) << text; }
+
+// The manifest's policies come from the IR (lowering copies every checked
+// policy, selecting anything or not), and every class, the open one too,
+// lists the skeleton's programs with their kinds' features.
+TEST(ArtifactWriter, DescribesPoliciesAndProgramsFromTheIrAlone) {
+  ir::Program program;
+  labels::Selector api;
+  api.requirements.push_back({"app", labels::Op::In, {"api"}});
+  program.policies.push_back({"audit-all", "", true, true, labels::Selector{}});
+  program.policies.push_back({"shop/api", "shop", false, false, api});
+  artifacts::Manifest m = describeArtifacts(program);
+  ASSERT_EQ(m.policies.size(), 2u);
+  EXPECT_EQ(m.policies[0].key, "audit-all");
+  EXPECT_TRUE(m.policies[0].clusterwide);
+  EXPECT_TRUE(m.policies[0].audit);
+  EXPECT_EQ(m.policies[1].key, "shop/api");
+  EXPECT_EQ(m.policies[1].ns, "shop");
+  EXPECT_EQ(m.policies[1].selects, api);
+
+  ASSERT_EQ(m.classes.size(), 1u) << "the open class";
+  const auto& programs = m.classes[0].programs;
+  ASSERT_EQ(programs.size(), artifacts::skeletonPrograms().size());
+  for (size_t i = 0; i < programs.size(); ++i) {
+    EXPECT_EQ(programs[i].name, artifacts::skeletonPrograms()[i].name);
+    EXPECT_EQ(programs[i].hook, artifacts::skeletonPrograms()[i].hook);
+    EXPECT_EQ(programs[i].requiredFeatures, artifacts::kindFeatures(programs[i].kind));
+  }
+  EXPECT_EQ(programs[1].name, MB_PROG_TC_TO_ENDPOINT);
+  EXPECT_EQ(programs[1].kind, artifacts::kKindTc);
+  EXPECT_EQ(programs[1].direction, "ingress");
+  EXPECT_EQ(m.requiredFeatures, artifacts::skeletonFeatures());
+}
 
 TEST(ArtifactWriter, ReplacesItsOwnOutputAsAWhole) {
   testkit::ScratchDir t{"membrane-writer-test"};

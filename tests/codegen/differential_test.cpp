@@ -202,7 +202,7 @@ void runScenario(uint64_t seed, size_t packetBudget, codegen::ClassCompiler& com
   options.cidrFoldLimit = seed % 2 ? 0 : codegen::PeerLowering::kDefaultFoldLimit;
   // And every third scenario decides from .rodata tables instead of code.
   options.decisionMode = seed % 3 == 2 ? codegen::DecisionMode::Table : codegen::DecisionMode::Auto;
-  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, program, *c.checked, options);
+  codegen::Artifacts artifacts = codegen::buildArtifacts(compiler, program, options);
   if (program.classes.empty()) return;
 
   size_t perClass = packetBudget / program.classes.size() + 1;

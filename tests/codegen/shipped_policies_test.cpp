@@ -27,7 +27,7 @@ std::unique_ptr<Shop> compileShop(codegen::ClassCompiler& compiler, size_t jobs 
   if (shop->c.outcome() != pipeline::Outcome::Ok) return nullptr;
   codegen::CompileOptions options;
   options.jobs = jobs;
-  shop->artifacts = codegen::buildArtifacts(compiler, *shop->c.ir, *shop->c.checked, options);
+  shop->artifacts = codegen::buildArtifacts(compiler, *shop->c.ir, options);
   return shop;
 }
 

@@ -108,7 +108,7 @@ class Node {
     fs::path out = work_ / name;
     std::string error;
     try {
-      auto artifacts = codegen::buildArtifacts(*compiler_, *comp.ir, *comp.checked, {});
+      auto artifacts = codegen::buildArtifacts(*compiler_, *comp.ir, {});
       if (!codegen::writeArtifacts(out.string(), artifacts, &error)) return "writing artifacts: " + error;
     } catch (const std::exception& e) {
       return std::string("compiling: ") + e.what();

@@ -103,7 +103,7 @@ class Cluster {
     std::string error;
     if (!compiler_) compiler_ = codegen::ClassCompiler::create(&error);
     EXPECT_TRUE(compiler_) << error;
-    auto artifacts = codegen::buildArtifacts(*compiler_, *compilation_->ir, *compilation_->checked, {});
+    auto artifacts = codegen::buildArtifacts(*compiler_, *compilation_->ir, {});
     fs::path out = work_ / name;
     EXPECT_TRUE(codegen::writeArtifacts(out.string(), artifacts, &error)) << error;
     return out;

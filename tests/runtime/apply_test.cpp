@@ -36,7 +36,7 @@ TEST_F(ApplyTest, RefusesAnotherFormatVersion) {
   fs::path manifest = artifacts / "manifest.json";
   std::ifstream in(manifest);
   std::string text((std::istreambuf_iterator<char>(in)), {});
-  auto at = text.find("\"formatVersion\": 1");
+  auto at = text.find("\"formatVersion\": 2");
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 18, "\"formatVersion\": 9");
   std::ofstream(manifest) << text;

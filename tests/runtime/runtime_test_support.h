@@ -63,7 +63,7 @@ inline void compileShopTo(const fs::path& out, const std::string& extraPolicy = 
   std::string error;
   auto compiler = codegen::ClassCompiler::create(&error);
   ASSERT_TRUE(compiler) << error;
-  auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, {});
+  auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, {});
   ASSERT_TRUE(codegen::writeArtifacts(out.string(), artifacts, &error)) << error;
 }
 

@@ -104,6 +104,8 @@ std::vector<std::string> problems(const Graph& g) {
       };
       forbid(under(from, "runtime") && under(to, "compiler"), "the node side never includes the compiler");
       forbid(from == "compiler/codegen" && to == "runtime/loader", "codegen uses no loader code");
+      forbid(from == "compiler/codegen" && (to == "compiler/sema" || to == "compiler/frontend"),
+             "codegen reads the IR, not the checker's output");
       forbid(from == "bench" && under(to, "tests"), "bench uses testkit/, not test sources");
       forbid(from == "testkit" && (under(to, "tests") || under(to, "bench") || under(to, "compiler")),
              "testkit depends on nothing it serves");
@@ -194,10 +196,13 @@ TEST(Layering, ReportsCyclesAndForbiddenEdgesWithTheirPlace) {
   g["compiler/driver"]["compiler/lint"] = "compiler/driver/cmd_lint.cpp:3";
   g["runtime/loader"]["compiler/codegen"] = "runtime/loader/loader.cpp:12";
   g["compiler/codegen"]["runtime/abi"] = "compiler/codegen/decision_codegen.cpp:5";
+  g["compiler/codegen"]["compiler/sema"] = "compiler/codegen/artifact_writer.h:12";
   g["compiler/features/http"]["compiler/features/l4"] = "compiler/features/http/check.cpp:4";
   g["compiler/features/http"]["compiler/features"] = "compiler/features/http/http.h:9";
   auto found = problems(g);
   EXPECT_EQ(found, (std::vector<std::string>{
+                       "compiler/codegen/artifact_writer.h:12: compiler/codegen includes compiler/sema: codegen reads "
+                       "the IR, not the checker's output",
                        "compiler/features/http/check.cpp:4: compiler/features/http includes compiler/features/l4: "
                        "a rule kind depends on no other kind and not on the registry",
                        "runtime/loader/loader.cpp:12: runtime/loader includes compiler/codegen: the node side never "

@@ -36,7 +36,7 @@ class Compiled {
     std::string error;
     auto compiler = codegen::ClassCompiler::create(&error);
     EXPECT_TRUE(compiler) << error;
-    auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, *c.checked, options);
+    auto artifacts = codegen::buildArtifacts(*compiler, *c.ir, options);
     EXPECT_TRUE(codegen::writeArtifacts(out().string(), artifacts, &error)) << error;
   }
   fs::path out() const { return dir_ / "out"; }
@@ -44,7 +44,7 @@ class Compiled {
   Report verify() {
     Report r;
     std::string error;
-    EXPECT_TRUE(verifyArtifacts(out().string(), *c.ir, *c.checked, {}, &r, &error)) << error;
+    EXPECT_TRUE(verifyArtifacts(out().string(), *c.ir, {}, &r, &error)) << error;
     return r;
   }
 
@@ -292,7 +292,7 @@ TEST(Verify, RefusesATamperedObjectInsteadOfProbingIt) {
   std::ofstream(c.out() / "class-0.o", std::ios::binary | std::ios::trunc) << elf;
   Report r;
   std::string error;
-  EXPECT_FALSE(verifyArtifacts(c.out().string(), *c.c.ir, *c.c.checked, {}, &r, &error));
+  EXPECT_FALSE(verifyArtifacts(c.out().string(), *c.c.ir, {}, &r, &error));
   EXPECT_EQ(error, "class-0.o does not match its SHA-256 in the manifest (tampered or corrupt)");
 }
 
