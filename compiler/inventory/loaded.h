@@ -1,0 +1,48 @@
+// What one inventory file contributes before it is merged (inventory.cpp),
+// and the checks both formats apply while filling it: a port name meaning
+// two numbers, a repeated address, a namespace's name label.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "inventory/inventory.h"
+#include "inventory/json_reader.h"
+
+namespace membrane::inventory::detail {
+
+struct Loaded {
+  struct Ns {
+    Namespace ns;
+    std::string path;  // JSON path of the declaration, for messages
+  };
+  struct Ep {
+    Endpoint ep;
+    std::string path;
+  };
+  std::vector<Ns> namespaces;
+  // Endpoints and their JSON paths apart, so that the endpoints can become
+  // the inventory's without a copy.
+  std::vector<Endpoint> endpoints;
+  std::vector<std::string> endpointPaths;
+
+  void add(Ep&& e) {
+    endpoints.push_back(std::move(e.ep));
+    endpointPaths.push_back(std::move(e.path));
+  }
+};
+
+// Adds `p` (read at `path`) to the endpoint; `portPaths` holds the paths of
+// its ports so far. Identical duplicates are harmless (two containers may
+// repeat a port), but one name meaning two numbers would make named-port
+// resolution ambiguous: that fails.
+void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths, NamedPort p,
+             const std::string& path);
+// Adds `a` unless the endpoint has it already.
+void addAddress(Endpoint& e, const net::Address& a);
+// Namespace labels always carry the name label, as Kubernetes guarantees, so
+// that `namespaceSelector: {kubernetes.io/metadata.name: x}` works
+// everywhere; a different value for it fails.
+void addNameLabel(const Reader& r, Namespace& ns, const std::string& labelsPath);
+
+}  // namespace membrane::inventory::detail
