@@ -59,13 +59,11 @@ class OutlineScanner {
   // A repeated key is reported (nlohmann keeps the last copy; like an
   // unknown key, a repeat usually means an edit went wrong).
   bool key(string_t& k) {
-    Frame& f = frames_.back();
-    if (!duplicate_ && !f.keys.insert(k).second) {
+    if (nesting_.key(k, 0) && !duplicate_) {
       duplicate_ = true;
-      duplicatePath_ = path();
+      duplicatePath_ = nesting_.path(nesting_.depth() - 1, memberStep);
       duplicateKey_ = k;
     }
-    f.key = std::move(k);
     return true;
   }
 
@@ -87,24 +85,21 @@ class OutlineScanner {
   const std::string& errorWhat() const { return errorWhat_; }
 
  private:
-  struct Frame {
-    bool object;
-    std::set<std::string> keys;  // objects: keys so far
-    std::string key;             // objects: the last key
-    size_t count = 0;            // arrays: elements started
-  };
+  // Paths in messages quote keys that are not identifiers (json_reader.h).
+  static std::string memberStep(const std::string& parent, const std::string& key) { return member(parent, key); }
 
   // A value starts (a scalar, or a container emptied): the root and the
   // root's members go into the outline.
   void starting(json&& outline) {
-    if (frames_.empty()) {
+    size_t depth = nesting_.depth();
+    if (depth == 0) {
       top_ = std::move(outline);
-    } else if (frames_.size() == 1 && frames_[0].object) {
-      top_[frames_[0].key] = std::move(outline);
-    } else if (frames_.size() == 2 && frames_[0].object && !frames_[1].object) {
-      ++elements_[frames_[0].key];
+    } else if (depth == 1 && nesting_.isObject(0)) {
+      top_[nesting_.currentKey(0)] = std::move(outline);
+    } else if (depth == 2 && nesting_.isObject(0) && !nesting_.isObject(1)) {
+      ++elements_[nesting_.currentKey(0)];
     }
-    if (!frames_.empty() && !frames_.back().object) ++frames_.back().count;
+    nesting_.value();
   }
 
   bool value(json&& v) {
@@ -114,26 +109,18 @@ class OutlineScanner {
 
   bool open(bool object) {
     starting(object ? json::object() : json::array());
-    frames_.push_back({object, {}, {}, 0});
+    nesting_.open(object);
     return true;
   }
 
   bool close() {
-    frames_.pop_back();
+    nesting_.close();
     return true;
-  }
-
-  // The JSON path of the innermost (object) frame.
-  std::string path() const {
-    std::string p;
-    for (size_t i = 0; i + 1 < frames_.size(); ++i)
-      p = frames_[i].object ? member(p, frames_[i].key) : element(p, frames_[i].count - 1);
-    return p;
   }
 
   json top_;
   std::map<std::string, size_t> elements_;
-  std::vector<Frame> frames_;
+  io::JsonNesting nesting_;  // finds the repeated key
   bool duplicate_ = false;
   std::string duplicatePath_, duplicateKey_;
   size_t errorPosition_ = 0;
