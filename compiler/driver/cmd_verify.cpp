@@ -15,9 +15,7 @@ namespace membrane::driver {
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitDiffers = 1;
-constexpr int kExitPolicyErrors = 3;
+constexpr int kExitDiffers = kExitFinding;
 
 // 1234567 -> "1,234,567"
 std::string thousands(uint64_t n) {
@@ -119,12 +117,12 @@ VerifyCommand::VerifyCommand(CLI::App& app) {
 
 int VerifyCommand::run() const {
   pipeline::Compilation c;
-  if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
-  if (!c.ir || !c.checked) return kExitPolicyErrors;
+  if (int rc = loadAndReport(inputs_, color_, c, kExitReviewPolicyErrors)) return rc;
+  if (!c.ir || !c.checked) return kExitReviewPolicyErrors;
 
   verify::Options options;
   options.maxListed = maxListed_;
-  const bool tty = !quiet_ && isatty(STDERR_FILENO);
+  const bool tty = showProgress(quiet_);
   if (tty)
     options.progress = [](size_t done, size_t total, uint32_t id) {
       std::cerr << "\r\033[Kverifying class " << id << " (" << done + 1 << "/" << total << ")" << std::flush;

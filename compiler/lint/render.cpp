@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/text.h"
+
 namespace membrane::lint {
 
 namespace fs = std::filesystem;
@@ -41,10 +43,6 @@ uint32_t codePointColumn(const SourceManager& sources, FileId file, uint32_t lin
     if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++col;
   if (byteColumn > text.size() + 1) col += byteColumn - static_cast<uint32_t>(text.size()) - 1;
   return col;
-}
-
-std::string plural(size_t n, const char* one, const char* many) {
-  return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
 std::string summaryLine(const pipeline::Compilation& c, const Result& r) {
