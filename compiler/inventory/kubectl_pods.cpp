@@ -46,12 +46,7 @@ void readPod(const Reader& r, const std::string& file, const json& pod, const st
              Loaded& out) {
   std::string metaPath = member(path, "metadata");
   const json& meta = r.object(r.require(pod, "metadata", path), metaPath);
-  Loaded::Ep e;
-  e.path = path;
-  e.ep.source = file;
-  e.ep.name = r.name(r.require(meta, "name", metaPath), member(metaPath, "name"));
-  if (const json* ns = r.find(meta, "namespace", true)) e.ep.ns = r.name(*ns, member(metaPath, "namespace"));
-  if (const json* l = r.find(meta, "labels", true)) e.ep.labels = r.labelSet(*l, member(metaPath, "labels"));
+  Loaded::Ep e = readEndpointNames(r, file, meta, metaPath, path, true);
   e.ep.workload = podWorkload(r, meta, metaPath, e.ep.name, e.ep.labels);
 
   // A hostNetwork pod's address is its node's: traffic from it is the node's
@@ -121,11 +116,7 @@ void readPod(const Reader& r, const std::string& file, const json& pod, const st
 void readKubeNamespace(const Reader& r, const json& obj, const std::string& path, Loaded& out) {
   std::string metaPath = member(path, "metadata");
   const json& meta = r.object(r.require(obj, "metadata", path), metaPath);
-  Namespace ns;
-  ns.name = r.name(r.require(meta, "name", metaPath), member(metaPath, "name"));
-  if (const json* l = r.find(meta, "labels", true)) ns.labels = r.labelSet(*l, member(metaPath, "labels"));
-  addNameLabel(r, ns, member(metaPath, "labels"));
-  out.namespaces.push_back({std::move(ns), path});
+  addNamespace(r, meta, metaPath, path, true, out);
 }
 
 const std::vector<std::string> kTopLevelKinds = {"List", "PodList", "NamespaceList", "Pod", "Namespace"};

@@ -9,7 +9,34 @@ namespace {
 
 std::string protocolName(uint8_t p) { return p == 6 ? "TCP" : p == 17 ? "UDP" : "SCTP"; }
 
+void addNameLabel(const Reader& r, Namespace& ns, const std::string& labelsPath) {
+  auto [it, inserted] = ns.labels.emplace(kNamespaceNameLabel, ns.name);
+  if (!inserted && it->second != ns.name)
+    r.fail(member(labelsPath, kNamespaceNameLabel),
+           "must equal the namespace name " + quote(ns.name) + ", got " + quote(it->second));
+}
+
 }  // namespace
+
+Loaded::Ep readEndpointNames(const Reader& r, const std::string& file, const nlohmann::json& obj,
+                             const std::string& objPath, const std::string& path, bool nullIsAbsent) {
+  Loaded::Ep e;
+  e.path = path;
+  e.ep.source = file;
+  e.ep.name = r.name(r.require(obj, "name", objPath), member(objPath, "name"));
+  if (const auto* ns = r.find(obj, "namespace", nullIsAbsent)) e.ep.ns = r.name(*ns, member(objPath, "namespace"));
+  if (const auto* l = r.find(obj, "labels", nullIsAbsent)) e.ep.labels = r.labelSet(*l, member(objPath, "labels"));
+  return e;
+}
+
+void addNamespace(const Reader& r, const nlohmann::json& obj, const std::string& objPath, const std::string& path,
+                  bool nullIsAbsent, Loaded& out) {
+  Namespace ns;
+  ns.name = r.name(r.require(obj, "name", objPath), member(objPath, "name"));
+  if (const auto* l = r.find(obj, "labels", nullIsAbsent)) ns.labels = r.labelSet(*l, member(objPath, "labels"));
+  addNameLabel(r, ns, member(objPath, "labels"));
+  out.namespaces.push_back({std::move(ns), path});
+}
 
 void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths, NamedPort p,
              const std::string& path) {
@@ -28,11 +55,5 @@ void addAddress(Endpoint& e, const net::Address& a) {
   if (std::find(e.addresses.begin(), e.addresses.end(), a) == e.addresses.end()) e.addresses.push_back(a);
 }
 
-void addNameLabel(const Reader& r, Namespace& ns, const std::string& labelsPath) {
-  auto [it, inserted] = ns.labels.emplace(kNamespaceNameLabel, ns.name);
-  if (!inserted && it->second != ns.name)
-    r.fail(member(labelsPath, kNamespaceNameLabel),
-           "must equal the namespace name " + quote(ns.name) + ", got " + quote(it->second));
-}
 
 }  // namespace membrane::inventory::detail

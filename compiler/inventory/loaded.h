@@ -1,6 +1,6 @@
 // What one inventory file contributes before it is merged (inventory.cpp),
-// and the checks both formats apply while filling it: a port name meaning
-// two numbers, a repeated address, a namespace's name label.
+// and what both formats read alike: an endpoint's names and labels, a
+// namespace, ports, addresses.
 #pragma once
 
 #include <string>
@@ -32,6 +32,18 @@ struct Loaded {
   }
 };
 
+// The fields an endpoint has in both formats: its name, namespace and
+// labels, read from `obj` at `objPath` (the entry itself, or a pod's
+// metadata); the entry is at `path`. `nullIsAbsent` as in Reader::find.
+Loaded::Ep readEndpointNames(const Reader& r, const std::string& file, const nlohmann::json& obj,
+                             const std::string& objPath, const std::string& path, bool nullIsAbsent);
+// A namespace declared at `path`: its name and labels read from `obj` at
+// `objPath`. Its labels always carry the name label, as Kubernetes
+// guarantees, so that `namespaceSelector: {kubernetes.io/metadata.name: x}`
+// works everywhere; a different value for that label fails.
+void addNamespace(const Reader& r, const nlohmann::json& obj, const std::string& objPath, const std::string& path,
+                  bool nullIsAbsent, Loaded& out);
+
 // Adds `p` (read at `path`) to the endpoint; `portPaths` holds the paths of
 // its ports so far. Identical duplicates are harmless (two containers may
 // repeat a port), but one name meaning two numbers would make named-port
@@ -40,9 +52,5 @@ void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths
              const std::string& path);
 // Adds `a` unless the endpoint has it already.
 void addAddress(Endpoint& e, const net::Address& a);
-// Namespace labels always carry the name label, as Kubernetes guarantees, so
-// that `namespaceSelector: {kubernetes.io/metadata.name: x}` works
-// everywhere; a different value for it fails.
-void addNameLabel(const Reader& r, Namespace& ns, const std::string& labelsPath);
 
 }  // namespace membrane::inventory::detail

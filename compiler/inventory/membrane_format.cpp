@@ -11,23 +11,14 @@ using nlohmann::json;
 void readMembraneNamespace(const Reader& r, const json& v, const std::string& path, Loaded& out) {
   r.object(v, path);
   r.checkKeys(v, path, {"name", "labels"});
-  Namespace ns;
-  ns.name = r.name(r.require(v, "name", path), member(path, "name"));
-  if (const json* l = r.find(v, "labels", false)) ns.labels = r.labelSet(*l, member(path, "labels"));
-  addNameLabel(r, ns, member(path, "labels"));
-  out.namespaces.push_back({std::move(ns), path});
+  addNamespace(r, v, path, path, false, out);
 }
 
 void readMembraneEndpoint(const Reader& r, const std::string& file, const json& v, const std::string& path,
                           Loaded& out) {
   r.object(v, path);
   r.checkKeys(v, path, {"name", "namespace", "labels", "addresses", "ports", "workload"});
-  Loaded::Ep e;
-  e.path = path;
-  e.ep.source = file;
-  e.ep.name = r.name(r.require(v, "name", path), member(path, "name"));
-  if (const json* ns = r.find(v, "namespace", false)) e.ep.ns = r.name(*ns, member(path, "namespace"));
-  if (const json* l = r.find(v, "labels", false)) e.ep.labels = r.labelSet(*l, member(path, "labels"));
+  Loaded::Ep e = readEndpointNames(r, file, v, path, path, false);
   if (const json* a = r.find(v, "addresses", false)) {
     std::string ap = member(path, "addresses");
     for (size_t i = 0; i < r.array(*a, ap).size(); ++i) addAddress(e.ep, r.address((*a)[i], element(ap, i)));
