@@ -44,10 +44,12 @@ TEST(PortLeaves, CutsThePortsAtEveryRangeStartAndEnd) {
 }
 
 TEST(PortLeaves, MergesNeighboursThatDecideAlike) {
-  // 80-90 and 91-100 of one rule are one interval of the search.
-  IngressOfA in("    allow from pods { pod = b } on tcp/80-90, tcp/91-100, tcp/200\n");
-  ASSERT_TRUE(in.ok());
-  PortLeaves leaves = portLeaves(applicableFor(in.rules(), ir::kTCP));
+  // Lowering merges a rule's adjacent ranges itself; given apart (as two
+  // protocol items of one rule could be), 80-90 and 91-100 are still one
+  // interval of the search.
+  ir::Rule rule;
+  std::vector<codegen::Applicable> rules = {{&rule, false, {{80, 90}, {91, 100}, {200, 200}}}};
+  PortLeaves leaves = portLeaves(rules);
   EXPECT_EQ(leaves.starts, (std::vector<uint32_t>{0, 80, 101, 200, 201}));
   EXPECT_EQ(leaves.lists, (std::vector<std::vector<size_t>>{{}, {0}, {}, {0}, {}}));
 }
