@@ -1,7 +1,5 @@
 #include "driver/cmd_import.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>

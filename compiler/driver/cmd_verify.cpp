@@ -1,14 +1,12 @@
 #include "driver/cmd_verify.h"
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "driver/command_support.h"
+#include "support/text.h"
 #include "verify/verify.h"
 
 namespace membrane::driver {
@@ -22,12 +20,6 @@ std::string thousands(uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
   return s;
-}
-
-std::string seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f s", s);
-  return buf;
 }
 
 std::string renderText(const verify::Report& r) {
@@ -44,12 +36,12 @@ std::string renderText(const verify::Report& r) {
     out << "... and " << thousands(r.mismatchCount - r.mismatches.size()) << " more mismatches\n";
   for (const auto& c : r.classes) {
     out << "class " << c.id << " (" << c.object << (c.open ? ", open" : "") << "): " << thousands(c.regions)
-        << " regions, " << thousands(c.probes) << " probes, " << seconds(c.seconds)
+        << " regions, " << thousands(c.probes) << " probes, " << secondsText(c.seconds)
         << (c.mismatches ? ", " + thousands(c.mismatches) + " mismatches" : "") << "\n";
     for (const auto& s : c.skipped) out << "  not a policy decision: " << s << "\n";
   }
   out << (r.equal() ? "verified " : "NOT verified ") << r.artifactDir << ": " << r.classes.size() << " classes, "
-      << thousands(r.regions) << " regions, " << thousands(r.probes) << " probes in " << seconds(r.seconds) << "; ";
+      << thousands(r.regions) << " regions, " << thousands(r.probes) << " probes in " << secondsText(r.seconds) << "; ";
   if (r.equal())
     out << "every object decides as the policies say\n";
   else

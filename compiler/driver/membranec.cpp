@@ -2,10 +2,7 @@
 //
 // Exit codes (all subcommands): 0 success, 1 the policies have errors,
 // 2 usage or input errors (missing files, bad inventory).
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -126,9 +123,7 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
     return kExitInputErrors;
   }
   if (!opts.quiet) {
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    char took[32];
-    std::snprintf(took, sizeof took, "%.2f s", seconds);
+    std::string took = secondsText(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     size_t enforced = 0;
     for (const auto& e : c.ir->endpoints) enforced += e.classIndex.has_value();
     // The last object is the open class's (unrestricted endpoints).

@@ -1,4 +1,4 @@
-// support/text.h: the counting every command's summary line uses.
+// support/text.h: the counting and timing every command's summary line uses.
 #include "support/text.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +16,12 @@ TEST(Plural, UsesThePluralForZeroAndForMany) {
   EXPECT_EQ(plural(0, "file", "files"), "0 files");
   EXPECT_EQ(plural(2, "class", "classes"), "2 classes");
   EXPECT_EQ(plural(1000000, "endpoint", "endpoints"), "1000000 endpoints");
+}
+
+TEST(SecondsText, PrintsHundredthsOfASecond) {
+  EXPECT_EQ(membrane::secondsText(0.184), "0.18 s");
+  EXPECT_EQ(membrane::secondsText(12.5), "12.50 s");
+  EXPECT_EQ(membrane::secondsText(0), "0.00 s");
 }
 
 }  // namespace
