@@ -36,10 +36,7 @@ size_t findNumberLiteral(const std::string& text, std::string_view literal) {
   return std::string::npos;
 }
 
-// (nlohmann's callback parser, which these passes replace, also scanned the
-// whole enclosing array after every object it ended: quadratic, 3 minutes
-// for a million endpoints.)
-
+// Pass 1: the outline, and the first repeated key.
 class OutlineScanner {
  public:
   using string_t = json::string_t;
