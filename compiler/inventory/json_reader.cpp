@@ -149,13 +149,9 @@ uint16_t Reader::port(const json& v, const std::string& path) const {
 }
 
 uint8_t Reader::protocol(const json& v, const std::string& path) const {
-  std::string upper = string(v, path);
-  std::transform(upper.begin(), upper.end(), upper.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  if (upper == "TCP") return 6;
-  if (upper == "UDP") return 17;
-  if (upper == "SCTP") return 132;
-  fail(path, "unknown protocol " + quote(v.get_ref<const std::string&>()) + " (expected TCP, UDP or SCTP)");
+  const std::string& name = string(v, path);
+  if (auto p = labels::portProtocolFromName(name)) return *p;
+  fail(path, "unknown protocol " + quote(name) + " (expected TCP, UDP or SCTP)");
 }
 
 }  // namespace membrane::inventory::detail

@@ -169,8 +169,7 @@ std::string renderSarif(const pipeline::Compilation& c, const Result& r, const R
   const auto& sources = c.sources;
   ordered_json rules = ordered_json::array();
   for (const auto& check : catalogue()) {
-    std::string anchor = check.id;
-    for (auto& ch : anchor) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string anchor = lowercase(check.id);
     std::string help = check.explanation + "\n\nFix: " + check.fix;
     std::string markdown = check.explanation + "\n\n**Fix:** " + check.fix + "\n\nSee `docs/lint.md` (`" + check.id + "`).";
     if (check.needsInventory) help += "\n\nRuns only with an inventory (-i).";

@@ -1,4 +1,4 @@
-// support/text.h: the counting and timing every command's summary line uses.
+// support/text.h: the counting, timing and case folding the commands share.
 #include "support/text.h"
 
 #include <gtest/gtest.h>
@@ -16,6 +16,11 @@ TEST(Plural, UsesThePluralForZeroAndForMany) {
   EXPECT_EQ(plural(0, "file", "files"), "0 files");
   EXPECT_EQ(plural(2, "class", "classes"), "2 classes");
   EXPECT_EQ(plural(1000000, "endpoint", "endpoints"), "1000000 endpoints");
+}
+
+TEST(Lowercase, LowersAsciiLettersOnly) {
+  EXPECT_EQ(membrane::lowercase("MB101 Shadowed-Rule"), "mb101 shadowed-rule");
+  EXPECT_EQ(membrane::lowercase("\xC3\x89T\xC3\x89"), "\xC3\x89t\xC3\x89");  // UTF-8 bytes stay as they are
 }
 
 TEST(SecondsText, PrintsHundredthsOfASecond) {
