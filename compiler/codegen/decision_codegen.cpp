@@ -10,6 +10,7 @@
 
 #include "abi/datapath.h"
 #include "codegen/irbuilder_bpf.h"
+#include "codegen/port_leaves.h"
 #include "features/l4/l4.h"
 #include "features/registry/registry.h"
 
@@ -37,15 +38,8 @@ void expectStruct(llvm::Type* type, unsigned fields, const char* name) {
                              " does not have the layout of runtime/abi/datapath.h");
 }
 
-// A rule as it applies to one protocol: its port ranges there.
-struct Applicable {
-  const ir::Rule* rule;
-  bool allPorts;
-  std::vector<ir::PortRange> ranges;
-};
+}  // namespace
 
-// Rules that can match protocol `p` (nullopt: a protocol no rule names),
-// with their port ranges for it.
 std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules, std::optional<uint8_t> p) {
   std::vector<Applicable> out;
   for (const auto* r : rules) {
@@ -68,7 +62,6 @@ std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules,
   return out;
 }
 
-// Protocols some rule names explicitly.
 std::vector<uint8_t> namedProtocols(const std::vector<const ir::Rule*>& rules) {
   std::vector<uint8_t> protocols;
   for (const auto* r : rules)
@@ -78,13 +71,6 @@ std::vector<uint8_t> namedProtocols(const std::vector<const ir::Rule*>& rules) {
   protocols.erase(std::unique(protocols.begin(), protocols.end()), protocols.end());
   return protocols;
 }
-
-// The elementary port intervals the rules distinguish (neighbours that decide
-// alike merged), each with its rules in verdict order.
-struct PortLeaves {
-  std::vector<uint32_t> starts;
-  std::vector<std::vector<size_t>> lists;  // indices into the Applicable list
-};
 
 PortLeaves portLeaves(const std::vector<Applicable>& rules) {
   // Every range start and every end+1 is a boundary.
@@ -118,6 +104,8 @@ PortLeaves portLeaves(const std::vector<Applicable>& rules) {
   }
   return out;
 }
+
+namespace {
 
 class DecisionGenerator {
  public:

@@ -15,9 +15,7 @@ namespace membrane::driver {
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitChanged = 1;
-constexpr int kExitPolicyErrors = 3;
+constexpr int kExitChanged = kExitFinding;  // with --exit-code
 
 std::string shellQuoted(const std::string& s) {
   std::string q = "'";
@@ -161,7 +159,7 @@ int DiffCommand::run() const {
   after.diags.print(std::cerr, color);
   if (!errors.empty()) return kExitInputErrors;
   if (before.outcome() != Outcome::Ok || after.outcome() != Outcome::Ok || !before.ir || !after.ir)
-    return kExitPolicyErrors;
+    return kExitReviewPolicyErrors;
   if (inventory_.empty())
     std::cerr << "membranec: warning: no --inventory given: there are no endpoints, so no flows\n";
 

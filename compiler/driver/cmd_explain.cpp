@@ -8,9 +8,7 @@
 namespace membrane::driver {
 
 namespace {
-constexpr int kExitOk = 0;
-constexpr int kExitDenied = 1;
-constexpr int kExitPolicyErrors = 3;
+constexpr int kExitDenied = kExitFinding;  // with --exit-code
 }  // namespace
 
 ExplainCommand::ExplainCommand(CLI::App& app) {
@@ -40,8 +38,8 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
 
 int ExplainCommand::run() const {
   pipeline::Compilation c;
-  if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
-  if (!c.ir) return kExitPolicyErrors;
+  if (int rc = loadAndReport(inputs_, color_, c, kExitReviewPolicyErrors)) return rc;
+  if (!c.ir) return kExitReviewPolicyErrors;
 
   std::string error;
   auto traffic = analysis::parseTraffic(port_, &error);

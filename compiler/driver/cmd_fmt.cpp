@@ -13,8 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/pipeline.h"
+#include "driver/command_support.h"
 #include "format/formatter.h"
+#include "pipeline/pipeline.h"
 #include "io/file.h"
 
 namespace membrane::driver {
@@ -23,9 +24,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr int kExitOk = 0;
-constexpr int kExitNotFormatted = 1;  // also: syntax errors
-constexpr int kExitInputErrors = 2;
+constexpr int kExitNotFormatted = kExitFinding;  // also: syntax errors
 
 struct FmtOptions {
   std::vector<std::string> paths;
@@ -33,12 +32,6 @@ struct FmtOptions {
   bool write = false;
   std::string color = "auto";
 };
-
-bool useColor(const std::string& mode) {
-  if (mode == "always") return true;
-  if (mode == "never") return false;
-  return isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr;
-}
 
 // Writes `text` next to `path` and renames it over `path`, keeping the file's
 // permissions; the original is untouched if anything fails. A symlink is
@@ -206,8 +199,7 @@ FmtCommand addFmtCommand(CLI::App& app) {
                               "Write nothing; print a diff for each file that is not formatted, exit 1 if any");
   auto* write = cmd->add_flag("-w,--write", opts->write, "Rewrite files in place (only those that change)");
   check->excludes(write);
-  cmd->add_option("--color", opts->color, "Colour diagnostics: auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  addColorOption(cmd, opts->color);
   cmd->footer(
       "Without -w or --check, prints the one file given, formatted, to standard output.\n"
       "Exit codes: 0 formatted (--check: nothing to do), 1 syntax errors or (--check) files to format,\n"

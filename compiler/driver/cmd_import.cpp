@@ -1,24 +1,20 @@
 #include "driver/cmd_import.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 
-#include "pipeline/pipeline.h"
+#include "driver/command_support.h"
 #include "k8s/import.h"
+#include "pipeline/pipeline.h"
+#include "support/text.h"
 
 namespace membrane::driver {
 
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr int kExitOk = 0;
-constexpr int kExitPolicyErrors = 1;
-constexpr int kExitInputErrors = 2;
 
 struct ImportOptions {
   std::vector<std::string> paths;
@@ -33,13 +29,8 @@ bool writeFile(const fs::path& path, const std::string& text) {
   return static_cast<bool>(out.flush());
 }
 
-std::string plural(size_t n, const char* one, const char* many) {
-  return std::to_string(n) + " " + (n == 1 ? one : many);
-}
-
 int runImport(const ImportOptions& opts) {
-  bool color = opts.color == "always" ||
-               (opts.color == "auto" && isatty(STDERR_FILENO) && std::getenv("NO_COLOR") == nullptr);
+  bool color = useColor(opts.color);
   pipeline::Compilation c;
   std::vector<std::string> errors;
   std::vector<std::string> files = pipeline::expandInputPaths(opts.paths, errors);
@@ -148,8 +139,7 @@ ImportCommand addImportCommand(CLI::App& app) {
                      "Write NAMESPACE.policy per namespace, _clusterwide.policy and inventory.json here "
                      "(created if missing; other files are left alone). Default: policies to standard output")
       ->type_name("DIR");
-  k8sCmd->add_option("--color", opts->color, "Colour diagnostics: auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  addColorOption(k8sCmd, opts->color);
   k8sCmd->add_flag("-q,--quiet", opts->quiet, "Print diagnostics only, no summary");
   k8sCmd->footer(
       "Every object of a kind membrane does not model (Service, ConfigMap, ...) is skipped with a note.\n"

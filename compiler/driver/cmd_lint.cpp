@@ -8,6 +8,7 @@
 #include "driver/command_support.h"
 #include "lint/lint.h"
 #include "lint/render.h"
+#include "support/text.h"
 
 namespace membrane::driver {
 
@@ -64,8 +65,8 @@ int LintCommand::run() const {
   }
 
   pipeline::Compilation c;
-  if (int rc = loadAndReport(inputs_, color_, c, 1)) return rc;
-  if (!c.checked) return 1;
+  if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
+  if (!c.checked) return kExitPolicyErrors;
 
   lint::Result result = lint::lint(c, options, !inputs_.inventory.empty());
 
@@ -85,7 +86,7 @@ int LintCommand::run() const {
     if (format_ != "human") std::cerr << "wrote " << output_ << "; ";
     else std::cerr << "wrote " << output_ << "\n";
     if (format_ != "human") {
-      std::cerr << result.findings.size() << (result.findings.size() == 1 ? " finding" : " findings") << " ("
+      std::cerr << plural(result.findings.size(), "finding", "findings") << " ("
                 << result.errors << " errors, " << result.warnings << " warnings, " << result.notes << " notes)\n";
     }
   }

@@ -24,14 +24,14 @@ ReachCommand::ReachCommand(CLI::App& app) {
 
 int ReachCommand::run() const {
   pipeline::Compilation c;
-  if (int rc = loadAndReport(inputs_, color_, c, 1)) return rc;
-  if (!c.ir) return 1;
+  if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
+  if (!c.ir) return kExitPolicyErrors;
   // Manifests among the paths bring their own inventory.
   if (inputs_.inventory.empty() && c.inventory.endpoints.empty())
     std::cerr << "membranec: warning: no --inventory given: there are no endpoints, so no flows\n";
 
   std::string text = analysis::render(analysis::computeReach(*c.ir), format_);
-  return writeOutput(output_, text) ? 0 : kExitInputErrors;
+  return writeOutput(output_, text) ? kExitOk : kExitInputErrors;
 }
 
 }  // namespace membrane::driver

@@ -1,35 +1,25 @@
 #include "driver/cmd_verify.h"
 
-#include <unistd.h>
-
-#include <cstdio>
 #include <iostream>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "driver/command_support.h"
+#include "support/text.h"
 #include "verify/verify.h"
 
 namespace membrane::driver {
 
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitDiffers = 1;
-constexpr int kExitPolicyErrors = 3;
+constexpr int kExitDiffers = kExitFinding;
 
 // 1234567 -> "1,234,567"
 std::string thousands(uint64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
   return s;
-}
-
-std::string seconds(double s) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f s", s);
-  return buf;
 }
 
 std::string renderText(const verify::Report& r) {
@@ -46,12 +36,12 @@ std::string renderText(const verify::Report& r) {
     out << "... and " << thousands(r.mismatchCount - r.mismatches.size()) << " more mismatches\n";
   for (const auto& c : r.classes) {
     out << "class " << c.id << " (" << c.object << (c.open ? ", open" : "") << "): " << thousands(c.regions)
-        << " regions, " << thousands(c.probes) << " probes, " << seconds(c.seconds)
+        << " regions, " << thousands(c.probes) << " probes, " << secondsText(c.seconds)
         << (c.mismatches ? ", " + thousands(c.mismatches) + " mismatches" : "") << "\n";
     for (const auto& s : c.skipped) out << "  not a policy decision: " << s << "\n";
   }
   out << (r.equal() ? "verified " : "NOT verified ") << r.artifactDir << ": " << r.classes.size() << " classes, "
-      << thousands(r.regions) << " regions, " << thousands(r.probes) << " probes in " << seconds(r.seconds) << "; ";
+      << thousands(r.regions) << " regions, " << thousands(r.probes) << " probes in " << secondsText(r.seconds) << "; ";
   if (r.equal())
     out << "every object decides as the policies say\n";
   else
@@ -119,12 +109,12 @@ VerifyCommand::VerifyCommand(CLI::App& app) {
 
 int VerifyCommand::run() const {
   pipeline::Compilation c;
-  if (int rc = loadAndReport(inputs_, color_, c, kExitPolicyErrors)) return rc;
-  if (!c.ir || !c.checked) return kExitPolicyErrors;
+  if (int rc = loadAndReport(inputs_, color_, c, kExitReviewPolicyErrors)) return rc;
+  if (!c.ir || !c.checked) return kExitReviewPolicyErrors;
 
   verify::Options options;
   options.maxListed = maxListed_;
-  const bool tty = !quiet_ && isatty(STDERR_FILENO);
+  const bool tty = showProgress(quiet_);
   if (tty)
     options.progress = [](size_t done, size_t total, uint32_t id) {
       std::cerr << "\r\033[Kverifying class " << id << " (" << done + 1 << "/" << total << ")" << std::flush;

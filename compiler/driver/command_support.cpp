@@ -25,6 +25,8 @@ bool useColor(const std::string& mode, int fd) {
   return isatty(fd) && std::getenv("NO_COLOR") == nullptr;
 }
 
+bool showProgress(bool quiet) { return !quiet && isatty(STDERR_FILENO); }
+
 int loadAndReport(const Inputs& inputs, const std::string& colorMode, Compilation& c, int policyErrorsExit) {
   run(inputs, c);
   for (const auto& e : c.inputErrors) std::cerr << "membranec: error: " << e << "\n";
@@ -32,7 +34,7 @@ int loadAndReport(const Inputs& inputs, const std::string& colorMode, Compilatio
   switch (c.outcome()) {
     case Outcome::InputErrors: return kExitInputErrors;
     case Outcome::PolicyErrors: return policyErrorsExit;
-    case Outcome::Ok: return 0;
+    case Outcome::Ok: return kExitOk;
   }
   return kExitInputErrors;
 }

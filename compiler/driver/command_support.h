@@ -25,9 +25,20 @@ inline constexpr const char* kInventoryHelp =
     "Inventory JSON (membrane's own, or `kubectl get pods/namespaces -o json`); repeatable";
 inline constexpr const char* kColorHelp = "Colour diagnostics: auto, always or never";
 
-// Exit code of every command for usage and input errors (missing files, bad
-// inventory); the code for policy errors differs between commands.
+// Exit codes: one table for every command (docs/cli.md#output-and-exit-codes
+// and each command's help footer).
+inline constexpr int kExitOk = 0;
+// The policies have errors, for the commands that produce something
+// (check, ir, compile, import, lint, reach).
+inline constexpr int kExitPolicyErrors = 1;
+// Usage and input errors (missing files, bad inventory), for every command.
 inline constexpr int kExitInputErrors = 2;
+// The review commands (diff, explain, verify) and `fmt --check` report what
+// they found in exit code 1: connectivity changed, a flow denied, objects
+// that differ from the IR, files to format.
+inline constexpr int kExitFinding = 1;
+// Policy errors of the review commands, whose 1 is a finding.
+inline constexpr int kExitReviewPolicyErrors = 3;
 
 // The required `paths` positional followed by -i/--inventory.
 void addPolicyInputs(CLI::App* cmd, Inputs& inputs, const std::string& pathsHelp,
@@ -41,6 +52,10 @@ CLI::Option* addColorOption(CLI::App* cmd, std::string& mode, const std::string&
 // Whether to colour what goes to fd: always, never, or (auto) when fd is a
 // terminal and NO_COLOR is not set.
 bool useColor(const std::string& mode, int fd = STDERR_FILENO);
+
+// Whether to show progress lines (rewritten in place with \r) on standard
+// error: when it is a terminal and -q/--quiet was not given.
+bool showProgress(bool quiet);
 
 // Runs the pipeline on inputs and prints the input errors and diagnostics to
 // standard error (coloured per colorMode). Returns 0 when the outcome is Ok,

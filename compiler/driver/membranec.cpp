@@ -2,10 +2,7 @@
 //
 // Exit codes (all subcommands): 0 success, 1 the policies have errors,
 // 2 usage or input errors (missing files, bad inventory).
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdio>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -21,14 +18,15 @@
 #include "driver/command_support.h"
 #include "pipeline/pipeline.h"
 #include "ir_print/ir_json.h"
+#include "support/text.h"
 
 namespace {
 
 using namespace membrane;
 
-constexpr int kExitOk = 0;
-constexpr int kExitPolicyErrors = 1;
-constexpr int kExitInputErrors = 2;
+using driver::kExitInputErrors;
+using driver::kExitOk;
+using driver::kExitPolicyErrors;
 
 struct CommonOptions {
   pipeline::Inputs inputs;
@@ -49,25 +47,21 @@ int compileAndReport(const CommonOptions& opts, pipeline::Compilation& c) {
   return driver::loadAndReport(opts.inputs, opts.color, c, kExitPolicyErrors);
 }
 
-std::string count(size_t n, const std::string& one, const std::string& many) {
-  return std::to_string(n) + " " + (n == 1 ? one : many);
-}
-
 int runCheck(const CommonOptions& opts) {
   pipeline::Compilation c;
   int rc = compileAndReport(opts, c);
   if (!opts.quiet && rc != kExitInputErrors) {
     size_t policies = c.checked ? c.checked->policies.size() : 0;
-    std::cerr << "checked " << count(c.files.size(), "file", "files");
+    std::cerr << "checked " << plural(c.files.size(), "file", "files");
     if (rc == kExitOk) {
-      std::cerr << ": " << count(policies, "policy", "policies");
+      std::cerr << ": " << plural(policies, "policy", "policies");
       if (c.ir && !c.ir->endpoints.empty()) {
-        std::cerr << ", " << count(c.ir->endpoints.size(), "endpoint", "endpoints") << " in "
-                  << count(c.ir->classes.size(), "class", "classes");
+        std::cerr << ", " << plural(c.ir->endpoints.size(), "endpoint", "endpoints") << " in "
+                  << plural(c.ir->classes.size(), "class", "classes");
       }
     }
-    std::cerr << "; " << count(c.diags.errorCount(), "error", "errors") << ", "
-              << count(c.diags.warningCount(), "warning", "warnings") << "\n";
+    std::cerr << "; " << plural(c.diags.errorCount(), "error", "errors") << ", "
+              << plural(c.diags.warningCount(), "warning", "warnings") << "\n";
   }
   return rc;
 }
@@ -108,11 +102,11 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
     if (e == "llvm") options.emit.llvmIr = true;
     if (e == "asm") options.emit.assembly = true;
   }
-  bool tty = isatty(STDERR_FILENO) && !opts.quiet;
+  bool tty = driver::showProgress(opts.quiet);
   if (tty) {
     options.progress = [](size_t i, size_t n, const ir::EndpointClass& cls) {
       std::cerr << "\r\033[Kcompiling class " << cls.id << " (" << i + 1 << "/" << n << ", "
-                << count(cls.endpoints.size(), "endpoint", "endpoints") << ")" << std::flush;
+                << plural(cls.endpoints.size(), "endpoint", "endpoints") << ")" << std::flush;
     };
   }
   codegen::Artifacts artifacts;
@@ -129,16 +123,14 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
     return kExitInputErrors;
   }
   if (!opts.quiet) {
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    char took[32];
-    std::snprintf(took, sizeof took, "%.2f s", seconds);
+    std::string took = secondsText(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     size_t enforced = 0;
     for (const auto& e : c.ir->endpoints) enforced += e.classIndex.has_value();
     // The last object is the open class's (unrestricted endpoints).
-    std::cerr << "wrote " << count(artifacts.objects.size(), "object", "objects") << " ("
-              << count(enforced, "policed endpoint", "policed endpoints") << ", "
+    std::cerr << "wrote " << plural(artifacts.objects.size(), "object", "objects") << " ("
+              << plural(enforced, "policed endpoint", "policed endpoints") << ", "
               << c.ir->endpoints.size() - enforced << " unrestricted) and manifest.json to " << copts.output
-              << " in " << took << "; " << count(c.diags.warningCount(), "warning", "warnings") << "\n";
+              << " in " << took << "; " << plural(c.diags.warningCount(), "warning", "warnings") << "\n";
   }
   return kExitOk;
 }

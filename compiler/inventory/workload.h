@@ -1,5 +1,5 @@
 // Which workload a pod belongs to, from its owner references: one rule for
-// both readers of pods (kubectl's JSON in inventory.cpp, manifests in
+// both readers of pods (kubectl's JSON in kubectl_pods.cpp, manifests in
 // k8s/workloads.cpp), so the same pod gets the same workload either way.
 #pragma once
 

@@ -4,6 +4,7 @@
 #include <cctype>
 
 #include "lint/lint.h"
+#include "support/text.h"
 
 namespace membrane::lint {
 
@@ -92,17 +93,11 @@ const std::vector<CheckInfo>& catalogue() {
   return kChecks;
 }
 
-namespace {
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  return s;
-}
-}  // namespace
 
 const CheckInfo* findCheck(const std::string& idOrName) {
-  std::string want = lower(idOrName);
+  std::string want = lowercase(idOrName);
   for (const auto& c : catalogue())
-    if (lower(c.id) == want || c.name == want) return &c;
+    if (lowercase(c.id) == want || c.name == want) return &c;
   return nullptr;
 }
 
@@ -117,7 +112,7 @@ std::string suggestCheck(const std::string& word) {
   std::string up = word;
   std::transform(up.begin(), up.end(), up.begin(), [](unsigned char ch) { return static_cast<char>(std::toupper(ch)); });
   std::string guess = closestMatch(up, candidates);
-  if (guess.empty()) guess = closestMatch(lower(w), candidates);
+  if (guess.empty()) guess = closestMatch(lowercase(w), candidates);
   return guess;
 }
 

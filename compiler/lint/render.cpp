@@ -5,6 +5,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/text.h"
+
 namespace membrane::lint {
 
 namespace fs = std::filesystem;
@@ -41,10 +43,6 @@ uint32_t codePointColumn(const SourceManager& sources, FileId file, uint32_t lin
     if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) ++col;
   if (byteColumn > text.size() + 1) col += byteColumn - static_cast<uint32_t>(text.size()) - 1;
   return col;
-}
-
-std::string plural(size_t n, const char* one, const char* many) {
-  return std::to_string(n) + " " + (n == 1 ? one : many);
 }
 
 std::string summaryLine(const pipeline::Compilation& c, const Result& r) {
@@ -171,8 +169,7 @@ std::string renderSarif(const pipeline::Compilation& c, const Result& r, const R
   const auto& sources = c.sources;
   ordered_json rules = ordered_json::array();
   for (const auto& check : catalogue()) {
-    std::string anchor = check.id;
-    for (auto& ch : anchor) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    std::string anchor = lowercase(check.id);
     std::string help = check.explanation + "\n\nFix: " + check.fix;
     std::string markdown = check.explanation + "\n\n**Fix:** " + check.fix + "\n\nSee `docs/lint.md` (`" + check.id + "`).";
     if (check.needsInventory) help += "\n\nRuns only with an inventory (-i).";

@@ -78,20 +78,6 @@ size_t scalarStart(const std::string& text, size_t at) {
   return at;
 }
 
-// One container being read: an object's keys so far, or an array's count.
-struct Frame {
-  bool isObject;
-  std::string key;   // the member being read
-  size_t count = 0;  // elements started, for arrays
-};
-
-std::string pathOf(const std::vector<Frame>& frames, size_t depth) {
-  std::string p;
-  for (size_t i = 0; i < depth; ++i)
-    p = frames[i].isObject ? memberPath(p, frames[i].key) : elementPath(p, frames[i].count - 1);
-  return p;
-}
-
 struct Refusal {
   size_t offset;
   std::string message;
@@ -108,30 +94,27 @@ class StrictCallback {
     switch (event) {
       case E::object_start:
       case E::array_start:
-        enter();
-        if (frames_.size() >= kMaxJsonDepth)
+        nesting_.value();
+        if (nesting_.depth() >= kMaxJsonDepth)
           throw Refusal{here(), "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels"};
-        frames_.push_back({event == E::object_start, {}, 0});
-        keys_.emplace_back();
+        nesting_.open(event == E::object_start);
         break;
       case E::object_end:
       case E::array_end:
-        frames_.pop_back();
-        keys_.pop_back();
+        nesting_.close();
         break;
       case E::key: {
-        frames_.back().key = value.get<std::string>();
+        std::string key = value.get<std::string>();
         size_t at = stringStart(text_, here());
-        auto [it, fresh] = keys_.back().emplace(frames_.back().key, at);
-        if (!fresh) {
-          std::string object = pathOf(frames_, frames_.size() - 1);
-          throw Refusal{at, (object.empty() ? "" : object + ": ") + "duplicate key " + json(frames_.back().key).dump() +
-                                " (first at " + lineColumn(text_, it->second) + ")"};
+        if (auto first = nesting_.key(key, at)) {
+          std::string object = nesting_.path(nesting_.depth() - 1, memberPath);
+          throw Refusal{at, (object.empty() ? "" : object + ": ") + "duplicate key " + json(key).dump() +
+                                " (first at " + lineColumn(text_, *first) + ")"};
         }
         break;
       }
       case E::value:
-        enter();
+        nesting_.value();
         break;
     }
     return true;
@@ -139,13 +122,9 @@ class StrictCallback {
 
  private:
   size_t here() const { return last ? static_cast<size_t>(last - text_.data()) : 0; }
-  void enter() {
-    if (!frames_.empty() && !frames_.back().isObject) ++frames_.back().count;
-  }
 
   const std::string& text_;
-  std::vector<Frame> frames_;
-  std::vector<std::map<std::string, size_t>> keys_;  // per open object: key → offset
+  JsonNesting nesting_;
 };
 
 // A path split into its members and elements: "a[1].b" is a, 1, b.
@@ -191,9 +170,10 @@ class Finder : public nlohmann::json_sax<json> {
   bool end_object() override { return close(); }
   bool end_array() override { return close(); }
   bool key(string_t& k) override {
-    frames_.back().key = k;
     // A member starts at its key.
-    if (matches(frames_.size(), Step(k))) return reached(stringStart(text_, here()));
+    size_t at = stringStart(text_, here());
+    nesting_.key(k, at);
+    if (matches(nesting_.depth(), Step(k))) return reached(at);
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
@@ -214,25 +194,26 @@ class Finder : public nlohmann::json_sax<json> {
   }
   // An element of an array starts; members were matched at their key.
   bool element(size_t offset) {
-    if (frames_.empty() || frames_.back().isObject) return true;
-    size_t index = frames_.back().count++;
-    if (matches(frames_.size(), Step(index))) return reached(offset);
+    nesting_.value();
+    size_t depth = nesting_.depth();
+    if (depth == 0 || nesting_.isObject(depth - 1)) return true;
+    if (matches(depth, Step(nesting_.currentIndex(depth - 1)))) return reached(offset);
     return true;
   }
   bool scalar(bool isString) {
     size_t at = isString ? stringStart(text_, here()) : scalarStart(text_, here());
     bool go = element(at);
-    leave(frames_.size());
+    leave(nesting_.depth());
     return go;
   }
   bool open(bool isObject) {
     bool go = element(here());
-    frames_.push_back({isObject, {}, 0});
+    nesting_.open(isObject);
     return go;
   }
   bool close() {
-    frames_.pop_back();
-    leave(frames_.size());
+    nesting_.close();
+    leave(nesting_.depth());
     return true;
   }
   // The value at `depth` (steps from the root) ended: it no longer matches.
@@ -242,11 +223,34 @@ class Finder : public nlohmann::json_sax<json> {
 
   const std::string& text_;
   std::vector<Step> steps_;
-  std::vector<Frame> frames_;
+  JsonNesting nesting_;
   size_t matchedDepth_ = 0;
 };
 
 }  // namespace
+
+void JsonNesting::value() {
+  if (!frames_.empty() && !frames_.back().isObject) ++frames_.back().count;
+}
+
+void JsonNesting::open(bool isObject) { frames_.push_back({isObject, {}, 0, {}}); }
+
+void JsonNesting::close() { frames_.pop_back(); }
+
+std::optional<size_t> JsonNesting::key(std::string k, size_t offset) {
+  Frame& f = frames_.back();
+  auto [it, fresh] = f.keys.emplace(k, offset);
+  f.key = std::move(k);
+  if (fresh) return std::nullopt;
+  return it->second;
+}
+
+std::string JsonNesting::path(size_t levels, MemberStep member) const {
+  std::string p;
+  for (size_t i = 0; i < levels && i < frames_.size(); ++i)
+    p = frames_[i].isObject ? member(p, frames_[i].key) : elementPath(p, frames_[i].count - 1);
+  return p;
+}
 
 std::string memberPath(const std::string& parent, const std::string& key) {
   return parent.empty() ? key : parent + "." + key;

@@ -10,9 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -59,6 +61,46 @@ std::optional<T> integerIn(const nlohmann::json& v) {
   }
   return std::nullopt;
 }
+
+// The containers a streaming JSON reader is inside, outermost first: the
+// member or element each is at, and the keys each object has had so far, so
+// that a repeated key is found as it is read (nlohmann keeps the last of two
+// equal keys). The one finder of repeated keys: parseJsonStrictly's, and the
+// compiler's streaming inventory reader's, which reports them in its own
+// words. Only the keys of the open objects are kept.
+class JsonNesting {
+ public:
+  // A value starts (a scalar or a container): the next element when the
+  // innermost container is an array.
+  void value();
+  // A container opens, after its value(), or closes.
+  void open(bool isObject);
+  void close();
+  // A key of the innermost object, starting at byte `offset`: the offset of
+  // the same key earlier in that object, or nullopt when it is new.
+  std::optional<size_t> key(std::string k, size_t offset);
+
+  size_t depth() const { return frames_.size(); }
+  bool isObject(size_t level) const { return frames_[level].isObject; }
+  // Level `level`'s current key (objects) or element index (arrays).
+  const std::string& currentKey(size_t level) const { return frames_[level].key; }
+  size_t currentIndex(size_t level) const { return frames_[level].count - 1; }
+
+  // The path of the member or element being read at level `levels` - 1,
+  // the outermost `levels` containers' steps, "" for none. `member`
+  // forms a member step (memberPath, or a reader's own quoting).
+  using MemberStep = std::string (*)(const std::string& parent, const std::string& key);
+  std::string path(size_t levels, MemberStep member) const;
+
+ private:
+  struct Frame {
+    bool isObject;
+    std::string key;                     // objects: the member being read
+    size_t count = 0;                    // arrays: elements started
+    std::map<std::string, size_t> keys;  // objects: keys so far → offset
+  };
+  std::vector<Frame> frames_;
+};
 
 // "line:column" of a byte offset in `text`.
 std::string lineColumn(const std::string& text, size_t offset);

@@ -50,6 +50,52 @@ TEST(Prefix, ABareAddressIsItsFullLength) {
   EXPECT_FALSE(Prefix::parse("198.18.0.0/"));
 }
 
+TEST(Address, PrintsIpv6InItsCanonicalForm) {
+  // RFC 5952: lower case, no leading zeros, the longest run of zero groups
+  // (the first of equal runs) as "::", a single zero group kept.
+  EXPECT_EQ(Address::parse("2001:0002:0000:0000:0000:0000:0000:0001")->str(), "2001:2::1");
+  EXPECT_EQ(Address::parse("2001:2:0:0:1:0:0:0")->str(), "2001:2:0:0:1::");
+  EXPECT_EQ(Address::parse("2001:2:0:1:0:0:1:1")->str(), "2001:2:0:1::1:1");
+  EXPECT_EQ(Address::parse("2001:2:0:1:2:3:4:5")->str(), "2001:2:0:1:2:3:4:5");
+  EXPECT_EQ(Address::parse("2001:2::ABCD")->str(), "2001:2::abcd");
+  EXPECT_EQ(Address::parse("::")->str(), "::");
+}
+
+TEST(Address, OrdersByFamilyThenBytesAndReadsBitsFromTheTop) {
+  Address v4 = *Address::parse("198.18.0.1"), v4b = *Address::parse("198.18.0.2"), v6 = *Address::parse("::1");
+  EXPECT_LT(v4, v4b);
+  EXPECT_LT(v4b, v6);  // every IPv4 address before every IPv6 one
+  EXPECT_EQ(v4.bits(), 32u);
+  EXPECT_EQ(v6.bits(), 128u);
+  EXPECT_TRUE(v4.bit(0));    // 198 = 0b11000110
+  EXPECT_FALSE(v4.bit(2));
+  EXPECT_TRUE(v4.bit(31));   // ...1
+  EXPECT_FALSE(v4.bit(30));
+}
+
+TEST(Prefix, ContainsAndOverlapsOnlyWithinAFamily) {
+  Prefix wide = *Prefix::parse("198.18.0.0/15"), narrow = *Prefix::parse("198.19.3.0/24");
+  Prefix other = *Prefix::parse("198.20.0.0/16"), v6 = *Prefix::parse("::/0");
+  EXPECT_TRUE(wide.contains(narrow));
+  EXPECT_FALSE(narrow.contains(wide));
+  EXPECT_TRUE(narrow.overlaps(wide));
+  EXPECT_TRUE(wide.overlaps(narrow));
+  EXPECT_FALSE(wide.overlaps(other));
+  EXPECT_FALSE(v6.contains(narrow)) << "::/0 is every IPv6 address, no IPv4 one";
+  EXPECT_FALSE(v6.contains(*Address::parse("198.18.0.1")));
+  EXPECT_TRUE(v6.contains(*Address::parse("2001:2::1")));
+}
+
+TEST(Prefix, PrintsAndSpansItsRange) {
+  Prefix p = *Prefix::parse("2001:2::/48");
+  EXPECT_EQ(p.str(), "2001:2::/48");
+  EXPECT_EQ(p.first().str(), "2001:2::");
+  EXPECT_EQ(p.last().str(), "2001:2:0:ffff:ffff:ffff:ffff:ffff");
+  Prefix all = *Prefix::parse("0.0.0.0/0");
+  EXPECT_EQ(all.last().str(), "255.255.255.255");
+  EXPECT_EQ(Prefix::parse("198.18.0.1")->str(), "198.18.0.1/32");
+}
+
 // `cidr 198.18.0.0/16 except (198.18.7.0/24)`, as the IR, the manifest and
 // the node all match it.
 TEST(PrefixExcept, InsideThePrefixAndOutsideEveryException) {

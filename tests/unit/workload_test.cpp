@@ -1,5 +1,5 @@
 // inventory/workload.h: a pod's workload from its owner references, the one
-// rule both readers of pods use (kubectl JSON in inventory.cpp, manifests in
+// rule both readers of pods use (kubectl JSON in kubectl_pods.cpp, manifests in
 // k8s/workloads.cpp). The same pod must get the same workload either way,
 // and two controller owners (which the API server refuses) are refused.
 #include "inventory/workload.h"

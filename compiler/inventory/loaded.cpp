@@ -1,0 +1,59 @@
+// See loaded.h: the checks both inventory formats apply to what they read.
+#include "inventory/loaded.h"
+
+#include <algorithm>
+
+namespace membrane::inventory::detail {
+
+namespace {
+
+std::string protocolName(uint8_t p) { return p == 6 ? "TCP" : p == 17 ? "UDP" : "SCTP"; }
+
+void addNameLabel(const Reader& r, Namespace& ns, const std::string& labelsPath) {
+  auto [it, inserted] = ns.labels.emplace(kNamespaceNameLabel, ns.name);
+  if (!inserted && it->second != ns.name)
+    r.fail(member(labelsPath, kNamespaceNameLabel),
+           "must equal the namespace name " + quote(ns.name) + ", got " + quote(it->second));
+}
+
+}  // namespace
+
+Loaded::Ep readEndpointNames(const Reader& r, const std::string& file, const nlohmann::json& obj,
+                             const std::string& objPath, const std::string& path, bool nullIsAbsent) {
+  Loaded::Ep e;
+  e.path = path;
+  e.ep.source = file;
+  e.ep.name = r.name(r.require(obj, "name", objPath), member(objPath, "name"));
+  if (const auto* ns = r.find(obj, "namespace", nullIsAbsent)) e.ep.ns = r.name(*ns, member(objPath, "namespace"));
+  if (const auto* l = r.find(obj, "labels", nullIsAbsent)) e.ep.labels = r.labelSet(*l, member(objPath, "labels"));
+  return e;
+}
+
+void addNamespace(const Reader& r, const nlohmann::json& obj, const std::string& objPath, const std::string& path,
+                  bool nullIsAbsent, Loaded& out) {
+  Namespace ns;
+  ns.name = r.name(r.require(obj, "name", objPath), member(objPath, "name"));
+  if (const auto* l = r.find(obj, "labels", nullIsAbsent)) ns.labels = r.labelSet(*l, member(objPath, "labels"));
+  addNameLabel(r, ns, member(objPath, "labels"));
+  out.namespaces.push_back({std::move(ns), path});
+}
+
+void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths, NamedPort p,
+             const std::string& path) {
+  for (size_t i = 0; i < e.ep.ports.size(); ++i) {
+    const NamedPort& q = e.ep.ports[i];
+    if (q.name != p.name || q.protocol != p.protocol) continue;
+    if (q.port == p.port) return;
+    r.fail(path, "port name " + quote(p.name) + " (" + protocolName(p.protocol) + ") is " +
+                     std::to_string(p.port) + " here but " + std::to_string(q.port) + " at " + portPaths[i]);
+  }
+  e.ep.ports.push_back(std::move(p));
+  portPaths.push_back(path);
+}
+
+void addAddress(Endpoint& e, const net::Address& a) {
+  if (std::find(e.addresses.begin(), e.addresses.end(), a) == e.addresses.end()) e.addresses.push_back(a);
+}
+
+
+}  // namespace membrane::inventory::detail

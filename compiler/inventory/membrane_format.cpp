@@ -1,0 +1,62 @@
+// membrane's own inventory format (docs/inventory.md): strict, so that a
+// misspelt key is an error rather than a silently dropped field.
+#include <nlohmann/json.hpp>
+
+#include "inventory/formats.h"
+
+namespace membrane::inventory::detail {
+
+using nlohmann::json;
+
+void readMembraneNamespace(const Reader& r, const json& v, const std::string& path, Loaded& out) {
+  r.object(v, path);
+  r.checkKeys(v, path, {"name", "labels"});
+  addNamespace(r, v, path, path, false, out);
+}
+
+void readMembraneEndpoint(const Reader& r, const std::string& file, const json& v, const std::string& path,
+                          Loaded& out) {
+  r.object(v, path);
+  r.checkKeys(v, path, {"name", "namespace", "labels", "addresses", "ports", "workload"});
+  Loaded::Ep e = readEndpointNames(r, file, v, path, path, false);
+  if (const json* a = r.find(v, "addresses", false)) {
+    std::string ap = member(path, "addresses");
+    for (size_t i = 0; i < r.array(*a, ap).size(); ++i) addAddress(e.ep, r.address((*a)[i], element(ap, i)));
+  }
+  if (const json* ports = r.find(v, "ports", false)) {
+    std::string pp = member(path, "ports");
+    std::vector<std::string> portPaths;
+    for (size_t i = 0; i < r.array(*ports, pp).size(); ++i) {
+      std::string ip = element(pp, i);
+      const json& p = r.object((*ports)[i], ip);
+      r.checkKeys(p, ip, {"name", "port", "protocol"});
+      NamedPort np;
+      np.name = r.name(r.require(p, "name", ip), member(ip, "name"));
+      np.port = r.port(r.require(p, "port", ip), member(ip, "port"));
+      if (const json* proto = r.find(p, "protocol", false))
+        np.protocol = r.protocol(*proto, member(ip, "protocol"));
+      addPort(r, e, portPaths, std::move(np), ip);
+    }
+  }
+  e.ep.workload = e.ep.name;
+  if (const json* w = r.find(v, "workload", false)) e.ep.workload = r.name(*w, member(path, "workload"));
+  out.add(std::move(e));
+}
+
+void checkMembraneTopLevel(const Reader& r, const json& root) { r.checkKeys(root, "", {"namespaces", "endpoints"}); }
+
+void readMembrane(const Reader& r, const std::string& file, const json& root, Loaded& out) {
+  checkMembraneTopLevel(r, root);
+  if (const json* nss = r.find(root, "namespaces", false)) {
+    r.array(*nss, "namespaces");
+    for (size_t i = 0; i < nss->size(); ++i)
+      readMembraneNamespace(r, (*nss)[i], element("namespaces", i), out);
+  }
+  if (const json* eps = r.find(root, "endpoints", false)) {
+    r.array(*eps, "endpoints");
+    for (size_t i = 0; i < eps->size(); ++i)
+      readMembraneEndpoint(r, file, (*eps)[i], element("endpoints", i), out);
+  }
+}
+
+}  // namespace membrane::inventory::detail

@@ -1,0 +1,141 @@
+// identity/identity_table: the identity trie's entries computed from a
+// manifest (runtime/identity/identity_table.h): who each address is and
+// which peer bits it carries. Checked as data, without the kernel; the
+// tests in tests/codegen/ run packets against a filled trie.
+#include "identity/identity_table.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <optional>
+
+#include "small_manifest.h"
+
+namespace membrane::identity {
+namespace {
+
+using artifacts::testing::smallManifest;
+
+net::Address addr(const char* text) { return *net::Address::parse(text); }
+net::Prefix prefix(const char* text) { return *net::Prefix::parse(text); }
+
+bool hasBit(const mb_identity& v, uint32_t bit) { return (v.bits[bit / 64] >> (bit % 64)) & 1; }
+size_t bitCount(const mb_identity& v) {
+  size_t n = 0;
+  for (uint64_t w : v.bits) n += static_cast<size_t>(__builtin_popcountll(w));
+  return n;
+}
+
+std::optional<TrieEntry> entryFor(const std::vector<TrieEntry>& entries, const net::Prefix& p) {
+  mb_lpm_key key = keyFor(p);
+  for (const auto& e : entries)
+    if (std::memcmp(&e.key, &key, sizeof key) == 0) return e;
+  return std::nullopt;
+}
+
+// The small manifest with 198.18.9.0/24 except 198.18.9.128/25 lowered as bit 1.
+artifacts::Manifest withCidr() {
+  artifacts::Manifest m = smallManifest();
+  m.cidrs.push_back({1, prefix("198.18.9.0/24"), {prefix("198.18.9.128/25")}});
+  return m;
+}
+
+TEST(TrieKeys, CountTheFamilyFieldInThePrefixLength) {
+  mb_lpm_key v4 = keyFor(prefix("198.18.9.0/24"));
+  EXPECT_EQ(v4.prefixlen, 32u + 24u);
+  EXPECT_EQ(v4.family, static_cast<uint32_t>(MB_FAMILY_V4));
+  EXPECT_EQ(v4.addr[0], 198);
+  EXPECT_EQ(v4.addr[2], 9);
+  mb_lpm_key v6 = keyFor(addr("2001:2::1"));
+  EXPECT_EQ(v6.prefixlen, 32u + 128u);
+  EXPECT_EQ(v6.family, static_cast<uint32_t>(MB_FAMILY_V6));
+  EXPECT_EQ(v6.addr[15], 1);
+}
+
+TEST(TrieKeys, SetBitsSpreadsBitsOverTheWords) {
+  mb_identity v{};
+  setBits(v, {0, 63, 64, MB_PEER_BITS - 1});
+  EXPECT_EQ(v.bits[0], (uint64_t{1} << 63) | 1u);
+  EXPECT_EQ(v.bits[1], 1u);
+  EXPECT_EQ(v.bits[MB_PEER_WORDS - 1], uint64_t{1} << 63);
+}
+
+TEST(IdentityTable, GivesEveryEndpointAddressItsIdentityAndSelectorBits) {
+  std::vector<TrieEntry> entries;
+  std::string error;
+  ASSERT_TRUE(buildEntries(smallManifest(), {}, entries, &error)) << error;
+  EXPECT_EQ(entries.size(), 3u);  // x/a's address and x/b's two
+  auto a = entryFor(entries, prefix("198.18.1.1/32"));
+  auto b4 = entryFor(entries, prefix("198.18.1.2/32"));
+  auto b6 = entryFor(entries, prefix("2001:2::1:2/128"));
+  ASSERT_TRUE(a && b4 && b6);
+  EXPECT_EQ(a->value.flags, MB_PEER_ENDPOINT);
+  EXPECT_EQ(a->value.identity, 256u);
+  EXPECT_EQ(bitCount(a->value), 0u);
+  EXPECT_EQ(b4->value.identity, 257u);
+  EXPECT_TRUE(hasBit(b4->value, 0));
+  EXPECT_EQ(bitCount(b6->value), 1u);
+}
+
+TEST(IdentityTable, TheHostIsItsAddressesUnlessAnEndpointHasThem) {
+  std::vector<TrieEntry> entries;
+  std::string error;
+  ASSERT_TRUE(buildEntries(smallManifest(), {addr("198.18.0.1"), addr("198.18.1.2")}, entries, &error)) << error;
+  auto host = entryFor(entries, prefix("198.18.0.1/32"));
+  ASSERT_TRUE(host);
+  EXPECT_EQ(host->value.flags, MB_PEER_HOST);
+  EXPECT_EQ(host->value.identity, kHostIdentity);
+  auto b = entryFor(entries, prefix("198.18.1.2/32"));
+  ASSERT_TRUE(b);
+  EXPECT_EQ(b->value.flags, MB_PEER_ENDPOINT);  // the endpoint's, not the host's
+}
+
+TEST(IdentityTable, ALoweredCidrGetsARegionPerPrefixAndExcept) {
+  std::vector<TrieEntry> entries;
+  std::string error;
+  ASSERT_TRUE(buildEntries(withCidr(), {addr("198.18.9.7")}, entries, &error)) << error;
+  auto inside = entryFor(entries, prefix("198.18.9.0/24"));
+  auto except = entryFor(entries, prefix("198.18.9.128/25"));
+  ASSERT_TRUE(inside && except);
+  EXPECT_EQ(inside->value.flags, MB_PEER_WORLD);
+  EXPECT_EQ(inside->value.identity, kWorldIdentity);
+  EXPECT_TRUE(hasBit(inside->value, 1));
+  EXPECT_EQ(bitCount(except->value), 0u);  // the except is outside the CIDR
+  // A host address inside the CIDR carries its bit too.
+  auto host = entryFor(entries, prefix("198.18.9.7/32"));
+  ASSERT_TRUE(host);
+  EXPECT_EQ(host->value.flags, MB_PEER_HOST);
+  EXPECT_TRUE(hasBit(host->value, 1));
+  // An endpoint outside it does not.
+  auto a = entryFor(entries, prefix("198.18.1.1/32"));
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(hasBit(a->value, 1));
+}
+
+TEST(IdentityTable, RefusesAnEndpointOfAnUnknownIdentity) {
+  artifacts::Manifest m = smallManifest();
+  m.endpoints[0].identity = 999;
+  std::vector<TrieEntry> entries;
+  std::string error;
+  EXPECT_FALSE(buildEntries(m, {}, entries, &error));
+  EXPECT_EQ(error, "endpoint x/a has unknown identity 999");
+}
+
+TEST(IdentityTable, RefusesMoreBitsThanTheDatapathHas) {
+  artifacts::Manifest m = smallManifest();
+  for (uint32_t i = 0; i < MB_PEER_BITS; ++i) m.cidrs.push_back({1 + i, prefix("198.18.9.0/24"), {}});
+  std::vector<TrieEntry> entries;
+  std::string error;
+  EXPECT_FALSE(buildEntries(m, {}, entries, &error));
+  EXPECT_EQ(error, std::to_string(MB_PEER_BITS + 1) + " peer bits exceed the datapath's " + std::to_string(MB_PEER_BITS));
+}
+
+TEST(IdentityTable, OwnedAddressKeysNameTheEndpointAndTheAddress) {
+  mb_endpoint_addr_key k = ownedAddressKey(7, addr("2001:2::5"));
+  EXPECT_EQ(k.endpoint, 7u);
+  EXPECT_EQ(k.family, static_cast<uint32_t>(MB_FAMILY_V6));
+  EXPECT_EQ(k.addr[15], 5);
+}
+
+}  // namespace
+}  // namespace membrane::identity
