@@ -76,12 +76,7 @@ artifacts::Manifest describeArtifacts(const ir::Program& program) {
     e.ingressNamedPorts = cls.ingressNamedPorts;
     e.ingress = summary(cls.ingress);
     e.egress = summary(cls.egress);
-    // Every class object is the skeleton linked with its decision, so it
-    // carries the skeleton's programs.
-    for (const auto& prog : artifacts::skeletonPrograms()) {
-      const artifacts::HookSpec* hook = artifacts::findHook(prog.hook);
-      e.programs.push_back({prog.name, hook->kind, hook->name, hook->direction, artifacts::kindFeatures(hook->kind)});
-    }
+    e.programs = artifacts::skeletonProgramEntries();
     m.classes.push_back(std::move(e));
   };
   for (const auto& cls : program.classes) describe(cls);

@@ -386,6 +386,15 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
   }
 }
 
+std::vector<ProgramEntry> skeletonProgramEntries() {
+  std::vector<ProgramEntry> out;
+  for (const auto& prog : skeletonPrograms()) {
+    const HookSpec* hook = findHook(prog.hook);
+    out.push_back({prog.name, hook->kind, hook->name, hook->direction, kindFeatures(hook->kind)});
+  }
+  return out;
+}
+
 const ClassEntry* Manifest::findClass(uint32_t id) const {
   for (const auto& c : classes)
     if (c.id == id) return &c;

@@ -84,6 +84,10 @@ struct ProgramEntry {
   std::vector<std::string> requiredFeatures;  // kernel features it needs, besides the manifest's own
 };
 
+// The programs every class object carries (each is the skeleton linked with
+// its decision), as the manifest lists them.
+std::vector<ProgramEntry> skeletonProgramEntries();
+
 struct ClassEntry {
   uint32_t id = 0;
   std::string object;  // file name relative to the manifest

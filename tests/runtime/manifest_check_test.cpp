@@ -13,25 +13,8 @@ namespace {
 
 using nlohmann::json;
 
-class ManifestCheck : public ::testing::Test {
+class ManifestCheck : public ShopManifestTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testkit::ScratchDir("membrane-test");
-    compileShopTo(dir_->path() / "out");
-    shop_ = new json(json::parse(readText(dir_->path() / "out" / "manifest.json")));
-  }
-  static void TearDownTestSuite() {
-    delete shop_;
-    delete dir_;
-  }
-
-  // The error the shop's manifest, edited by `edit`, is refused with ("" if accepted).
-  static std::string refusal(const std::function<void(json&)>& edit) {
-    json m = *shop_;
-    edit(m);
-    std::string error;
-    return artifacts::Manifest::fromJson(m.dump(2), &error) ? "" : error;
-  }
   // The index of the class with this id, of the endpoint with this name.
   static size_t classIndex(const json& m, uint32_t id) {
     for (size_t i = 0; i < m["classes"].size(); ++i)
@@ -45,13 +28,7 @@ class ManifestCheck : public ::testing::Test {
     ADD_FAILURE() << "no endpoint " << ns << "/" << name;
     return 0;
   }
-
-  static testkit::ScratchDir* dir_;
-  static json* shop_;
 };
-
-testkit::ScratchDir* ManifestCheck::dir_ = nullptr;
-json* ManifestCheck::shop_ = nullptr;
 
 TEST_F(ManifestCheck, TheCompilersManifestPasses) {
   EXPECT_EQ(refusal([](json&) {}), "");

@@ -18,33 +18,11 @@ namespace {
 using nlohmann::json;
 
 // The shop's manifest, compiled once, edited one way per case.
-class ProgramList : public ::testing::Test {
+class ProgramList : public ShopManifestTest {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new testkit::ScratchDir("membrane-test");
-    compileShopTo(dir_->path() / "out");
-    shop_ = new json(json::parse(readText(dir_->path() / "out" / "manifest.json")));
-  }
-  static void TearDownTestSuite() {
-    delete shop_;
-    delete dir_;
-  }
-  // The error the edited manifest is refused with ("" if accepted).
-  static std::string refusal(const std::function<void(json&)>& edit) {
-    json m = *shop_;
-    edit(m);
-    std::string error;
-    return artifacts::Manifest::fromJson(m.dump(2), &error) ? "" : error;
-  }
   // classes[0].programs[0] is mb_tc_from_endpoint at tc-from.
   static json& first(json& m) { return m["classes"][0]["programs"][0]; }
-
-  static testkit::ScratchDir* dir_;
-  static json* shop_;
 };
-
-testkit::ScratchDir* ProgramList::dir_ = nullptr;
-json* ProgramList::shop_ = nullptr;
 
 TEST_F(ProgramList, EveryClassListsTheSkeletonsProgramsWithKindHookAndFeatures) {
   std::string error;

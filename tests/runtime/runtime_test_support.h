@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "codegen/artifact_writer.h"
 #include "pipeline/pipeline.h"
 #include "loaded_object.h"
@@ -134,5 +136,32 @@ inline bool finishesWithin(std::chrono::milliseconds limit, std::function<void()
   }).detach();
   return future.wait_for(limit) == std::future_status::ready;
 }
+
+// The shop's manifest, compiled once per suite, for tests that edit it one
+// way per case and read it back (manifest_check_test, program_kinds_test).
+class ShopManifestTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testkit::ScratchDir("membrane-test");
+    compileShopTo(dir_->path() / "out");
+    shop_ = new nlohmann::json(nlohmann::json::parse(readText(dir_->path() / "out" / "manifest.json")));
+  }
+  static void TearDownTestSuite() {
+    delete shop_;
+    shop_ = nullptr;
+    delete dir_;
+    dir_ = nullptr;
+  }
+  // The error the shop's manifest, edited by `edit`, is refused with ("" if accepted).
+  static std::string refusal(const std::function<void(nlohmann::json&)>& edit) {
+    nlohmann::json m = *shop_;
+    edit(m);
+    std::string error;
+    return artifacts::Manifest::fromJson(m.dump(2), &error) ? "" : error;
+  }
+
+  static inline testkit::ScratchDir* dir_ = nullptr;
+  static inline nlohmann::json* shop_ = nullptr;
+};
 
 }  // namespace membrane::testing

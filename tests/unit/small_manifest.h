@@ -43,11 +43,13 @@ inline Manifest smallManifest() {
   selected.endpoints = {"x/a"};
   selected.ingress = {true, false, {2, 1}};
   selected.portIntervals = 7;
+  selected.programs = artifacts::skeletonProgramEntries();
   ClassEntry open;
   open.id = 1;
   open.object = "class-1.o";
   open.sha256 = std::string(64, 'b');
   open.endpoints = {"x/b"};
+  open.programs = artifacts::skeletonProgramEntries();
   m.classes = {selected, open};
 
   m.endpoints.push_back({"a", "x", 256, {*net::Address::parse("198.18.1.1")}, 0});
