@@ -235,17 +235,7 @@ std::optional<ResolvedEnd> resolveEnd(const ir::Program& program, const std::str
 
 namespace {
 
-struct End {
-  const ir::Endpoint* endpoint = nullptr;
-  bool host = false;
-  std::optional<net::Address> address;
-};
-
-ir::Peer peerOf(const ir::Program& program, const End& e) {
-  if (e.host) return ir::Peer::host(e.address);
-  if (e.endpoint) return ir::Peer::endpoint(program.identity(e.endpoint->identity), e.address);
-  return {ir::Peer::Kind::World, nullptr, e.address};
-}
+using End = ir::FlowEnd;
 
 std::string describeEnd(const ir::Program& program, const End& e) {
   if (e.host) return "the node (host)";
@@ -279,17 +269,6 @@ void pickAddresses(End& src, End& dst) {
       return;
     }
   }
-}
-
-ir::FlowVerdict verdicts(const ir::Program& program, const End& src, const End& dst, const ir::Traffic& t) {
-  if (src.address && dst.address)
-    return ir::evaluateFlow(program, {src.endpoint, *src.address, src.host}, {dst.endpoint, *dst.address, dst.host}, t);
-  // Without an address on one end (the host, or an endpoint with none): the
-  // same two verdicts evaluateFlow combines, with no address for CIDR rules.
-  ir::FlowVerdict fv;
-  if (src.endpoint) fv.egress = ir::evaluate(program, *src.endpoint, ir::Direction::Egress, peerOf(program, dst), t);
-  if (dst.endpoint) fv.ingress = ir::evaluate(program, *dst.endpoint, ir::Direction::Ingress, peerOf(program, src), t);
-  return fv;
 }
 
 RuleVerdict ruleVerdict(const ir::Program& program, const SourceManager* sources, const ir::Rule& rule) {
@@ -386,7 +365,7 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
   side.subject = subject.endpoint->key();
   side.peer = describeEnd(program, other);
   side.verdict = verdict;
-  ir::Peer peer = peerOf(program, other);
+  ir::Peer peer = ir::peerOf(program, other);
 
   std::set<uint32_t> seen;
   if (subject.endpoint->classIndex) {
@@ -451,10 +430,10 @@ Signature signatureOf(const ir::FlowVerdict& fv) {
 }
 
 std::vector<End> endsOf(const ResolvedEnd& r) {
-  if (r.kind == ResolvedEnd::Kind::Host) return {End{nullptr, true, std::nullopt}};
-  if (r.kind == ResolvedEnd::Kind::Outside) return {End{nullptr, false, r.address}};
+  if (r.kind == ResolvedEnd::Kind::Host) return {End{nullptr, std::nullopt, true}};
+  if (r.kind == ResolvedEnd::Kind::Outside) return {End{nullptr, r.address}};
   std::vector<End> out;  // an endpoint named by its address keeps that address
-  for (const auto* e : r.endpoints) out.push_back(End{e, false, r.address});
+  for (const auto* e : r.endpoints) out.push_back(End{e, r.address});
   return out;
 }
 
@@ -484,7 +463,7 @@ std::optional<Explanation> explainFlow(const ir::Program& program, const SourceM
   for (End s : endsOf(src)) {
     for (End d : endsOf(dst)) {
       pickAddresses(s, d);
-      pairs.push_back({s, d, verdicts(program, s, d, t)});
+      pairs.push_back({s, d, ir::evaluateFlow(program, s, d, t)});
     }
   }
   // Several endpoints are explained as one only when they are treated alike.

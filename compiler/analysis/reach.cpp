@@ -80,11 +80,7 @@ Ranges buildRanges(const std::vector<const ir::Program*>& programs, net::Family 
 // ---- evaluation ----------------------------------------------------------------------
 
 // One side of a probed connection.
-struct End {
-  const ir::Endpoint* endpoint = nullptr;
-  bool host = false;
-  std::optional<net::Address> address;  // absent: the host, or an endpoint without one
-};
+using End = ir::FlowEnd;
 
 // Verdicts of one program, cached by what they can depend on.
 class Evaluator {
@@ -105,19 +101,9 @@ class Evaluator {
     return cache_.emplace(key, std::move(v)).first->second;
   }
 
-  // Both verdicts of one probe, as ir::evaluateFlow gives them.
+  // Both verdicts of one probe.
   ir::FlowVerdict flowVerdict(const End& src, const End& dst, const ir::Traffic& t) const {
-    if (src.address && dst.address) {
-      return ir::evaluateFlow(program_, {src.endpoint, *src.address, src.host}, {dst.endpoint, *dst.address, dst.host},
-                              t);
-    }
-    // An end without an address (the host, whose address the compiler does
-    // not know, or an endpoint with none): the same two verdicts that
-    // evaluateFlow combines, with no address for CIDR rules to match.
-    ir::FlowVerdict fv;
-    if (src.endpoint) fv.egress = ir::evaluate(program_, *src.endpoint, ir::Direction::Egress, peerOf(dst), t);
-    if (dst.endpoint) fv.ingress = ir::evaluate(program_, *dst.endpoint, ir::Direction::Ingress, peerOf(src), t);
-    return fv;
+    return ir::evaluateFlow(program_, src, dst, t);
   }
 
  private:
@@ -138,12 +124,6 @@ class Evaluator {
     k[4] = !e.address ? -1
            : e.address->family == net::Family::V4 ? static_cast<int64_t>(v4_.indexOf(*e.address))
                                                    : static_cast<int64_t>(v6_.indexOf(*e.address));
-  }
-
-  ir::Peer peerOf(const End& e) const {
-    if (e.host) return ir::Peer::host(e.address);
-    if (e.endpoint) return ir::Peer::endpoint(program_.identity(e.endpoint->identity), e.address);
-    return {ir::Peer::Kind::World, nullptr, e.address};
   }
 };
 
@@ -173,24 +153,24 @@ void forEachProbe(const Members& sm, const Members& dm, const End& srcOther, con
           for (const auto& ba : b->addresses) {
             if (aa.family != ba.family) continue;
             paired = true;
-            if (!visit(End{a, false, aa}, End{b, false, ba})) return;
+            if (!visit(End{a, aa}, End{b, ba})) return;
           }
         }
-        if (!paired && !visit(End{a, false, std::nullopt}, End{b, false, std::nullopt})) return;
+        if (!paired && !visit(End{a, std::nullopt}, End{b, std::nullopt})) return;
       }
     }
   } else if (!sm.empty()) {
     for (const auto* a : sm)
-      if (!visit(End{a, false, firstAddress(*a)}, dstOther)) return;
+      if (!visit(End{a, firstAddress(*a)}, dstOther)) return;
   } else {
     for (const auto* b : dm)
-      if (!visit(srcOther, End{b, false, firstAddress(*b)})) return;
+      if (!visit(srcOther, End{b, firstAddress(*b)})) return;
   }
 }
 
 // The probe end standing for a peer that is not a workload.
 End otherEnd(const ReachPeer& p) {
-  return p.kind == ReachPeer::Kind::Host ? End{nullptr, true, std::nullopt} : End{nullptr, false, p.representative};
+  return p.kind == ReachPeer::Kind::Host ? End{nullptr, std::nullopt, true} : End{nullptr, p.representative};
 }
 
 }  // namespace

@@ -74,10 +74,10 @@ Verdict evaluate(const Program& program, const Endpoint& subject, Direction dir,
   return evaluate(program.classes.at(*subject.classIndex).direction(dir), peer, t);
 }
 
-static Peer peerOf(const Program& program, const FlowEnd& end) {
+Peer peerOf(const Program& program, const FlowEnd& end) {
   if (end.host) return Peer::host(end.address);
   if (end.endpoint) return Peer::endpoint(program.identity(end.endpoint->identity), end.address);
-  return Peer::world(end.address);
+  return {Peer::Kind::World, nullptr, end.address};
 }
 
 FlowVerdict evaluateFlow(const Program& program, const FlowEnd& src, const FlowEnd& dst, const Traffic& t) {

@@ -47,11 +47,16 @@ struct FlowVerdict {
   bool allowed() const { return (!egress || egress->allowed) && (!ingress || ingress->allowed); }
 };
 
+// One end of a connection, as every flow question (explain, reach, verify,
+// the differential tests) asks it.
 struct FlowEnd {
-  const Endpoint* endpoint = nullptr;  // null: not a known endpoint
-  net::Address address;
-  bool host = false;  // the node itself
+  const Endpoint* endpoint = nullptr;   // null: not a known endpoint
+  std::optional<net::Address> address;  // absent: the host, or an endpoint without one; CIDR rules then match nothing
+  bool host = false;                    // the node itself
 };
+
+// The peer an end is to the other end's rules.
+Peer peerOf(const Program& program, const FlowEnd& end);
 
 FlowVerdict evaluateFlow(const Program& program, const FlowEnd& src, const FlowEnd& dst, const Traffic& t);
 

@@ -1,10 +1,10 @@
 // See registry.h: the rule kinds, dispatched to their folders.
 #include "features/registry/registry.h"
 
-
 namespace membrane::features {
 
 namespace {
+// One lambda per kind: a kind added to a variant and missing here does not compile.
 template <class... F>
 struct Overloaded : F... {
   using F::operator()...;
