@@ -63,7 +63,7 @@ artifacts::Manifest describeArtifacts(const ir::Program& program) {
   for (const auto& e : program.endpoints)
     m.endpoints.push_back(
         {e.name, e.ns, e.identity, e.addresses, e.classIndex ? program.classes.at(*e.classIndex).id : openId});
-  for (const auto& p : program.policies) m.policies.push_back({p.key, p.ns, p.clusterwide, p.audit, p.selects});
+  m.policies = program.policies;
   for (const auto& [id, r] : program.rules)
     m.rules.push_back({id, r.policy, ir::directionName(r.direction), ir::actionName(r.action), r.audit, r.text, r.location});
   // The IR's classes, then the open class for the endpoints no policy selects.

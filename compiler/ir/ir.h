@@ -10,6 +10,7 @@
 #include <variant>
 #include <vector>
 
+#include "artifacts/manifest.h"
 #include "labels/selector.h"
 #include "net/address.h"
 #include "support/source.h"
@@ -163,15 +164,9 @@ struct RuleInfo {
 };
 
 // A policy as the node needs it: its key, mode and whom it selects, so that
-// an endpoint learned after the compile can be placed in a class. Code
-// generation copies these into the manifest.
-struct PolicyInfo {
-  std::string key;  // "namespace/name", or "name" when clusterwide
-  std::string ns;   // empty when clusterwide
-  bool clusterwide = false;
-  bool audit = false;
-  labels::Selector selects;
-};
+// an endpoint learned after the compile can be placed in a class. The
+// manifest's own type: lowering fills what code generation copies.
+using PolicyInfo = artifacts::PolicyEntry;
 
 struct Program {
   std::vector<PolicyInfo> policies;      // every policy, sorted by key
