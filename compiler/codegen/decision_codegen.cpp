@@ -125,7 +125,7 @@ class DecisionGenerator {
     llvm::Value* peer = fn->getArg(0);
     llvm::Value* in = fn->getArg(1);
     expectStruct(peer->getType()->getPointerElementType(), 3, "mb_identity");
-    expectStruct(in->getType()->getPointerElementType(), 5, "mb_decision_input");
+    expectStruct(in->getType()->getPointerElementType(), 9, "mb_decision_input");
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);

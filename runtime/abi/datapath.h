@@ -24,7 +24,7 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 3 /* 3: mb_endpoint_addrs, MB_REASON_SPOOFED, MB_EVENT_SPOOFED */
+#define MB_ABI_VERSION 4 /* 4: DNS (mb_dns_*), mb_decision_input grew; 3: mb_endpoint_addrs, MB_REASON_SPOOFED */
 
 /* The programs of every class object, by function name: the entry points of
  * bpf-templates/entry/, one file per program kind. The manifest lists them
@@ -146,6 +146,10 @@ enum mb_reason {
   MB_REASON_OPEN = 9,           /* direction not restricted by any policy */
   MB_REASON_ALWAYS = 10,        /* ARP and IPv6 neighbour discovery */
   MB_REASON_SPOOFED = 11,       /* left an endpoint with a source it does not own */
+  MB_REASON_DNS_REFUSED = 12,   /* a query for a name no rule lets the endpoint look up: answered REFUSED */
+  MB_REASON_DNS_UNREADABLE = 13, /* a DNS message the parser could not read: teaches nothing */
+  MB_REASON_DNS_LEARNED = 14,   /* a response that taught addresses */
+  MB_REASON_DNS_UNSOLICITED = 15, /* a response to no query we recorded (wrong id, ports or name) */
   MB_REASON_MAX = 16,
 };
 
@@ -154,6 +158,7 @@ enum mb_reason {
 #define MB_EVENT_DENY 2
 #define MB_EVENT_AUDIT 3 /* allowed, would be denied by an audit policy */
 #define MB_EVENT_SPOOFED 4 /* dropped: the source is not the endpoint's (rule_id 0) */
+#define MB_EVENT_DNS_REFUSED 5 /* a query answered REFUSED by the datapath (rule_id: deciding rule, 0 default) */
 
 #define MB_DIR_INGRESS 0
 #define MB_DIR_EGRESS 1
@@ -196,13 +201,24 @@ struct mb_decision_input {
   mb_u8 proto;
   mb_u16 port; /* host order: destination port, or ICMP type */
   mb_u8 addr[16]; /* the peer's address, for CIDRs folded into code */
+  /* DNS (docs/dns.md); all zero in classes without DNS rules. */
+  mb_u8 dns;       /* MB_DNS_MSG_*: what the packet carries on a port a dns condition covers */
+  mb_u8 pad[7];
+  mb_u64 dns_query; /* the query's name: bits of the class's name patterns it matches */
+  mb_u64 dns_peer;  /* egress: bits of the patterns some live learned name of the peer address matches */
 };
+
+/* mb_decision_input.dns */
+#define MB_DNS_MSG_NONE 0  /* no DNS message: not a DNS port, or a TCP packet without payload */
+#define MB_DNS_MSG_QUERY 1 /* a query the parser read; dns_query holds its name's bits */
+#define MB_DNS_MSG_BAD 2   /* on a DNS port, but not a query the parser can read: a dns condition fails */
 
 /* The packed result (a register, not an out-pointer):
  *   bits 0-23   deciding rule id (0: open direction or default deny; ids
  *               stay below MB_RULE_MAX)
  *   bits 24-27  a verdict other than allow or deny (MB_VERDICT_L7, ...);
  *               0 for those two
+ *   bit  28     allowed by a rule with a dns condition (MB_RESULT_DNS_LEARN)
  *   bit  30     the direction is enforced
  *   bit  31     the packet may not simply pass: deny, or any verdict of
  *               bits 24-27 (so code that only tests this bit drops it)
@@ -212,6 +228,8 @@ struct mb_decision_input {
 #define MB_RESULT_RULE_MASK 0xffffffull
 #define MB_RESULT_VERDICT_SHIFT 24
 #define MB_RESULT_VERDICT_MASK 0xfull
+#define MB_RESULT_DNS_LEARN (1ull << 28) /* allowed by a rule with a dns condition: record the
+                                           query, learn from its answer */
 #define MB_RESULT_ENFORCED (1ull << 30)
 #define MB_RESULT_DENY (1ull << 31)
 #define MB_RESULT_AUDIT_SHIFT 32
@@ -237,5 +255,94 @@ struct mb_decision {
   mb_u8 enforced;
   mb_u8 pad;
 };
+
+/* ---- DNS (docs/dns.md) -----------------------------------------------------
+ *
+ * Queries on ports that a rule's dns condition covers are read at egress and
+ * decided with their name (mb_decision_input.dns_query); an allowed query
+ * whose rule has a dns condition is recorded in mb_dns_pending. A response
+ * on ingress teaches only if it answers a recorded query (endpoint, both
+ * addresses and ports, protocol, message id, and the question's name); its
+ * A/AAAA answers (through CNAME chains, credited to the name asked) go into
+ * mb_dns_learned for the endpoint, with their TTL. A new egress flow to an
+ * address with live learned names gets their pattern bits in
+ * mb_decision_input.dns_peer. Both maps are pinned and shared by every
+ * policy version: learned state is facts (this endpoint asked this name and
+ * was told this address until then), never compiled bits, so a version swap
+ * re-reads it with the new patterns. */
+#define MB_DNS_NAME_BYTES 256  /* name text incl. NUL (253 chars at most); a power of two for masks */
+#define MB_DNS_LABELS_MAX 32   /* names with more labels are not understood: fail closed */
+#define MB_DNS_SLOTS 4         /* names remembered per learned address (oldest-expiring replaced) */
+#define MB_DNS_LEARNED_MAX 16384
+#define MB_DNS_PENDING_MAX 16384
+#define MB_DNS_RECORDS_MAX 64  /* resource records read per response; later ones teach nothing */
+#define MB_DNS_POINTER_HOPS 8  /* compression pointers followed per name */
+#define MB_DNS_TTL_FLOOR_S 5   /* a learned address lives at least this long (a TTL of 0 still connects) */
+#define MB_DNS_TTL_CAP_S 86400 /* and at most this long */
+#define MB_DNS_PENDING_NS (10ull * 1000000000ull) /* a query's answer must come within */
+
+/* A name as the datapath keeps and matches it: lowercased dotted text
+ * without the trailing dot ("api.stripe.com"), NUL-terminated, the rest of
+ * `text` zero; its labels counted from the right (label 0 is the top-level
+ * domain "com"), each by its offset in `text` and its size. The root name
+ * has no labels and empty text. */
+struct mb_dns_name {
+  mb_u8 labels; /* number of labels, at most MB_DNS_LABELS_MAX */
+  mb_u8 pad;
+  mb_u16 len;   /* bytes of text before the NUL */
+  mb_u8 start[MB_DNS_LABELS_MAX];
+  mb_u8 size[MB_DNS_LABELS_MAX];
+  char text[MB_DNS_NAME_BYTES];
+};
+
+/* Queries awaiting their answer (BPF_MAP_TYPE_LRU_HASH, name "mb_dns_pending"). */
+struct mb_dns_pending_key {
+  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u8 family;    /* MB_FAMILY_* */
+  mb_u8 proto;     /* IPPROTO_UDP or IPPROTO_TCP */
+  mb_u16 id;       /* DNS message id, as on the wire */
+  mb_u16 client_port;   /* network order: the endpoint's port */
+  mb_u16 resolver_port; /* network order */
+  mb_u8 client[16];     /* the endpoint's address */
+  mb_u8 resolver[16];
+};
+
+struct mb_dns_pending {
+  mb_u64 expires_ns; /* recorded + MB_DNS_PENDING_NS */
+  mb_u32 rule_id;    /* the rule that allowed the query */
+  mb_u32 pad;
+  char name[MB_DNS_NAME_BYTES]; /* the question, as mb_dns_name.text */
+};
+
+/* Learned addresses (BPF_MAP_TYPE_LRU_HASH, name "mb_dns_learned"). */
+struct mb_dns_learned_key {
+  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u32 family;   /* MB_FAMILY_* */
+  mb_u8 addr[16];  /* network order; IPv4 in the first 4 bytes, rest zero */
+};
+
+struct mb_dns_learned_slot {
+  mb_u64 expires_ns; /* bpf_ktime_get_ns() deadline; 0 or past: empty */
+  mb_u64 learned_ns; /* when the answer arrived */
+  char name[MB_DNS_NAME_BYTES]; /* the name the endpoint asked, as mb_dns_name.text */
+};
+
+struct mb_dns_learned {
+  struct mb_dns_learned_slot slot[MB_DNS_SLOTS];
+};
+
+/* The class's DNS tables, generated by the compiler beside the decision:
+ *
+ *   extern const mb_u32 mb_dns_class_features;  MB_DNS_F_* (.rodata: the
+ *       verifier prunes all DNS work from classes without DNS rules)
+ *   mb_u64 mb_dns_match(const struct mb_dns_name *name);
+ *       bit i set: the name matches the class's name pattern i (every
+ *       pattern of the class, name peers and dns conditions, in one table)
+ *   int mb_dns_port(int proto, int port);
+ *       1 if a rule's dns condition covers that protocol and port (host
+ *       order): queries to it are read, responses from it are learned from
+ */
+#define MB_DNS_F_QUERIES 0x1u /* some egress rule has a dns condition */
+#define MB_DNS_F_NAMES 0x2u   /* some egress rule has name peers */
 
 #endif /* MEMBRANE_ABI_DATAPATH_H */
