@@ -7,9 +7,11 @@
 //    need lookahead to know where a protocol's ports end.
 //  - Comments go to the hidden channel (not skipped) so `membranec fmt` can
 //    keep them.
-//  - `with NAME { ... }` after a rule and `service` peers parse today and are
-//    rejected by the checker: room for L7 rules, process constraints and
-//    services without a grammar change.
+//  - `with NAME { ... }` after a rule: each rule kind parses its own body
+//    (compiler/features/<kind>/), so a kind needs no grammar change.
+//    `service` peers parse and are rejected by the checker.
+//  - `dns "a.example.com", "*.example.com"`: strings after `dns` continue
+//    its list (the loop is greedy), any other peer ends it.
 grammar Membrane;
 
 file
@@ -57,6 +59,7 @@ peer
     | entity=(WORLD | CLUSTER | HOST | ALL)       # entityPeer
     | CIDR ADDRESS (EXCEPT exceptList)?           # cidrPeer
     | SERVICE word ('/' word)?                    # servicePeer
+    | DNS STRING (',' STRING)*                    # dnsPeer
     | word                                        # peerRef
     ;
 
@@ -134,7 +137,7 @@ word
     | NAMESPACE | SELECTOR | PORTS | PEERS | POLICY | CLUSTERWIDE | SELECTS
     | MODE | INGRESS | EGRESS | ALLOW | DENY | FROM | TO | ON | WITH | PODS
     | NAMESPACES | IN | NOTIN | CIDR | EXCEPT | SERVICE | WORLD | CLUSTER
-    | HOST | ALL | ANY | TCP | UDP | SCTP | ICMP | ICMPV6
+    | HOST | ALL | ANY | TCP | UDP | SCTP | ICMP | ICMPV6 | DNS
     ;
 
 NAMESPACE   : 'namespace';
@@ -160,6 +163,7 @@ NOTIN       : 'notin';
 CIDR        : 'cidr';
 EXCEPT      : 'except';
 SERVICE     : 'service';
+DNS         : 'dns';
 WORLD       : 'world';
 CLUSTER     : 'cluster';
 HOST        : 'host';

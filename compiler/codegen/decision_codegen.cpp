@@ -9,6 +9,7 @@
 #include <llvm/Support/Host.h>
 
 #include "abi/datapath.h"
+#include "codegen/dns_codegen.h"
 #include "codegen/irbuilder_bpf.h"
 #include "codegen/port_leaves.h"
 #include "features/l4/l4.h"
@@ -19,7 +20,10 @@ namespace membrane::codegen {
 namespace {
 
 // Field indices of the ABI structs as clang lays them out (checked below).
-enum InputField { kInPeerFlags = 0, kInFamily = 1, kInProto = 2, kInPort = 3, kInAddr = 4 };
+enum InputField {
+  kInPeerFlags = 0, kInFamily = 1, kInProto = 2, kInPort = 3, kInAddr = 4,
+  kInDns = 5, kInDnsQuery = 7, kInDnsPeer = 8
+};
 enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdBits = 2 };
 
 // A matcher returns the deciding rule id, with the top bit set for a deny;
@@ -109,8 +113,9 @@ namespace {
 
 class DecisionGenerator {
  public:
-  DecisionGenerator(llvm::Module& module, const ir::Program& program, const PeerLowering& lowering)
-      : module_(module), program_(program), lowering_(lowering), b_(module.getContext(), module) {}
+  DecisionGenerator(llvm::Module& module, const ir::Program& program, const PeerLowering& lowering,
+                    const DnsPatterns& dns)
+      : module_(module), program_(program), lowering_(lowering), dns_(dns), b_(module.getContext(), module) {}
 
   DecisionStats stats;
 
@@ -171,7 +176,8 @@ class DecisionGenerator {
     llvm::BasicBlock* audited = b_.GetInsertBlock();
     llvm::Value* wouldDeny = b_.CreateICmpNE(b_.CreateAnd(auditCode, kDenyBit), b_.getInt32(0));
     llvm::Value* auditBits = b_.CreateOr(
-        b_.CreateShl(b_.CreateZExt(b_.CreateAnd(auditCode, ~kDenyBit), b_.getInt64Ty()), MB_RESULT_AUDIT_SHIFT),
+        b_.CreateShl(b_.CreateZExt(b_.CreateAnd(auditCode, uint32_t(MB_RESULT_RULE_MASK)), b_.getInt64Ty()),
+                     MB_RESULT_AUDIT_SHIFT),
         b_.getInt64(MB_RESULT_AUDIT_DENY));
     llvm::Value* withAudit = b_.CreateSelect(wouldDeny, b_.CreateOr(result, auditBits), result);
     b_.CreateBr(done);
@@ -199,25 +205,12 @@ class DecisionGenerator {
   llvm::Module& module_;
   const ir::Program& program_;
   const PeerLowering& lowering_;
+  const DnsPatterns& dns_;
   IRBuilderBPF b_;
 
   llvm::LLVMContext& ctx() { return module_.getContext(); }
 
-  // Empties the shell's definition of `name` for a generated body. The
-  // function keeps its debug info (its BTF is what lets the verifier check
-  // it as a global function); generated instructions carry the shell's line.
-  llvm::Function* replaceBody(const char* name) {
-    llvm::Function* fn = module_.getFunction(name);
-    if (!fn || fn->isDeclaration())
-      throw std::runtime_error(std::string("the decision shell does not define ") + name);
-    llvm::DISubprogram* sp = fn->getSubprogram();
-    llvm::GlobalValue::LinkageTypes linkage = fn->getLinkage();
-    fn->deleteBody();
-    fn->setLinkage(linkage);
-    fn->setSubprogram(sp);
-    b_.SetCurrentDebugLocation(sp ? llvm::DebugLoc(llvm::DILocation::get(ctx(), sp->getLine(), 0, sp)) : llvm::DebugLoc());
-    return fn;
-  }
+  llvm::Function* replaceBody(const char* name) { return b_.replaceBody(name); }
 
   struct Frame {
     llvm::Function* fn = nullptr;
@@ -391,6 +384,7 @@ class DecisionGenerator {
     uint32_t flags = 0;
     std::map<unsigned, uint64_t> words;
     std::vector<const ir::CidrMatch*> folded;
+    uint64_t dnsPeer = 0;  // bits of in->dns_peer (name peers)
   };
 
   void combine(Combined& c, const ir::PeerMatch& m) {
@@ -399,6 +393,7 @@ class DecisionGenerator {
     for (const auto& [w, mask] : wordsOf(m)) c.words[w] |= mask;
     for (const auto& cidr : m.cidrs)
       if (!lowering_.cidrBits.count(cidr)) c.folded.push_back(&cidr);
+    c.dnsPeer |= dns_.mask(m.dnsNames);
   }
 
   llvm::Value* combinedTest(Frame& f, const Combined& c) {
@@ -407,7 +402,18 @@ class DecisionGenerator {
     if (c.flags) any.push_back(b_.testMask(f.peerFlags, c.flags));
     for (const auto& [word, mask] : c.words) any.push_back(b_.testMask(bitsWord(f, word), mask));
     for (const auto* cidr : c.folded) any.push_back(cidrTest(f, *cidr));
+    if (c.dnsPeer) any.push_back(b_.testMask(b_.loadField(f.in, kInDnsPeer, "dns.peer"), c.dnsPeer));
     return b_.anyOf(any);
+  }
+
+  // A rule's dns condition (features/dns/evaluate.cpp): no DNS message
+  // (TCP set-up), or a readable query whose name matches.
+  llvm::Value* dnsConditionTest(Frame& f, const ir::DnsCondition& c) {
+    llvm::Value* kind = b_.loadField(f.in, kInDns, "dns");
+    llvm::Value* none = b_.CreateICmpEQ(kind, b_.getInt8(MB_DNS_MSG_NONE));
+    llvm::Value* query = b_.CreateICmpEQ(kind, b_.getInt8(MB_DNS_MSG_QUERY));
+    llvm::Value* named = b_.testMask(b_.loadField(f.in, kInDnsQuery, "dns.query"), dns_.mask(c.names));
+    return b_.CreateOr(none, b_.CreateAnd(query, named));
   }
 
   // First matching rule among chain[lo, hi), in order. Short runs are a
@@ -416,17 +422,29 @@ class DecisionGenerator {
   // contains the first match, and the path is log(n) guards long.
   void emitRuleSearch(Frame& f, const std::vector<const ir::Rule*>& chain, size_t lo, size_t hi) {
     constexpr size_t kChain = 4;
-    size_t foldedInRange = 0;
-    for (size_t i = lo; i < hi; ++i)
+    size_t foldedInRange = 0, dnsConditions = 0;
+    for (size_t i = lo; i < hi; ++i) {
       for (const auto& c : chain[i]->peer.cidrs) foldedInRange += !lowering_.cidrBits.count(c);
+      dnsConditions += chain[i]->condition<ir::DnsCondition>() != nullptr;
+    }
     // Guards over folded CIDRs repeat their compares at every level: keep
-    // such runs linear (there are few of them, by the fold limit).
-    if (hi - lo <= kChain || foldedInRange > 0) {
+    // such runs linear (there are few of them, by the fold limit). Guards
+    // test peers only, so they are exact only where nothing but the peer
+    // decides: runs with dns conditions are linear too.
+    if (hi - lo <= kChain || foldedInRange > 0 || dnsConditions > 0) {
       for (size_t i = lo; i < hi; ++i) {
         auto* next = llvm::BasicBlock::Create(ctx(), "next", f.fn);
         Combined c;
         combine(c, chain[i]->peer);
-        b_.CreateCondBr(combinedTest(f, c), ruleReturn(f, *chain[i]), next);
+        llvm::BasicBlock* matched = ruleReturn(f, *chain[i]);
+        if (const auto* dns = chain[i]->condition<ir::DnsCondition>()) {
+          auto* peerMatched = llvm::BasicBlock::Create(ctx(), "peer.matched", f.fn);
+          b_.CreateCondBr(combinedTest(f, c), peerMatched, next);
+          b_.SetInsertPoint(peerMatched);
+          b_.CreateCondBr(dnsConditionTest(f, *dns), matched, next);
+        } else {
+          b_.CreateCondBr(combinedTest(f, c), matched, next);
+        }
         b_.SetInsertPoint(next);
       }
       b_.CreateBr(f.defaultDeny);
@@ -490,6 +508,9 @@ class DecisionGenerator {
       if (r->id >= MB_RULE_MAX) notSupported("more than " + std::to_string(MB_RULE_MAX - 1) + " rules");
       for (const auto& c : r->peer.cidrs)
         if (!lowering_.cidrBits.count(c)) notSupported("a folded CIDR in a table-driven class");
+      if (!r->peer.dnsNames.empty() || r->condition<ir::DnsCondition>())
+        notSupported("DNS rules in a table-driven class (more than " +
+                     std::to_string(PeerLowering::kTableRuleThreshold) + " rules in a direction)");
       uint64_t flags = r->peer.all ? (MB_PEER_WORLD | MB_PEER_HOST | MB_PEER_ENDPOINT) : entityFlags(r->peer);
       if (flags) tableEntries_.push_back({flags, code, MB_PEER_WORDS});
       for (const auto& [word, mask] : wordsOf(r->peer)) tableEntries_.push_back({mask, code, word});
@@ -581,7 +602,9 @@ class DecisionGenerator {
     llvm::IRBuilderBase::InsertPointGuard guard(b_);
     auto* block = llvm::BasicBlock::Create(ctx(), "rule." + std::to_string(rule.id), f.fn);
     b_.SetInsertPoint(block);
-    exitWith(f, b_.getInt32(rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0)));
+    // An allow by a rule with a dns condition also says: learn from the answer.
+    uint32_t learn = rule.action == ir::Action::Allow && rule.condition<ir::DnsCondition>() ? uint32_t(MB_RESULT_DNS_LEARN) : 0;
+    exitWith(f, b_.getInt32(rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0) | learn));
     f.ruleReturn.emplace(rule.id, block);
     return block;
   }
@@ -679,15 +702,17 @@ PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, 
 DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program, const ir::EndpointClass& cls,
                                 const PeerLowering& lowering) {
   if (!llvm::sys::IsLittleEndianHost) notSupported("big-endian hosts (CIDR constants assume bpfel)");
-  // Packet decisions test L4 conditions only. Any other kind reaching here
-  // slipped past the pipeline's enforceability check: fail rather than
+  // Packet decisions test L4 and DNS conditions. Any other kind reaching
+  // here slipped past the pipeline's enforceability check: fail rather than
   // generate a rule without its condition.
   for (const auto* dp : {&cls.ingress, &cls.egress})
     for (const auto& r : dp->rules)
       for (const auto& c : r.conditions)
-        if (!std::holds_alternative<ir::L4Condition>(c))
+        if (!std::holds_alternative<ir::L4Condition>(c) && !std::holds_alternative<ir::DnsCondition>(c))
           notSupported("rule " + std::to_string(r.id) + "'s " + features::kindName(c) + " condition in a packet program");
-  DecisionGenerator gen(module, program, lowering);
+  DnsPatterns dns(cls);
+  generateDnsTables(module, dns);
+  DecisionGenerator gen(module, program, lowering, dns);
   gen.decide("mb_decide_ingress", cls.ingress);
   gen.decide("mb_decide_egress", cls.egress);
   gen.directionEnforced(cls);

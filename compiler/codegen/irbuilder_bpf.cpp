@@ -1,4 +1,11 @@
+// See irbuilder_bpf.h.
 #include "codegen/irbuilder_bpf.h"
+
+#include <stdexcept>
+#include <string>
+
+#include <llvm/IR/DebugInfoMetadata.h>
+#include <llvm/IR/Module.h>
 
 namespace membrane::codegen {
 
@@ -42,6 +49,18 @@ llvm::Value* IRBuilderBPF::anyOf(const std::vector<llvm::Value*>& conditions) {
   llvm::Value* acc = conditions.front();
   for (size_t i = 1; i < conditions.size(); ++i) acc = CreateOr(acc, conditions[i]);
   return acc;
+}
+
+llvm::Function* IRBuilderBPF::replaceBody(const char* name) {
+  llvm::Function* fn = module_.getFunction(name);
+  if (!fn || fn->isDeclaration()) throw std::runtime_error(std::string("the decision shell does not define ") + name);
+  llvm::DISubprogram* sp = fn->getSubprogram();
+  llvm::GlobalValue::LinkageTypes linkage = fn->getLinkage();
+  fn->deleteBody();
+  fn->setLinkage(linkage);
+  fn->setSubprogram(sp);
+  SetCurrentDebugLocation(sp ? llvm::DebugLoc(llvm::DILocation::get(Context, sp->getLine(), 0, sp)) : llvm::DebugLoc());
+  return fn;
 }
 
 }  // namespace membrane::codegen

@@ -27,6 +27,12 @@ class IRBuilderBPF : public llvm::IRBuilder<> {
   // OR of conditions; false for none.
   llvm::Value* anyOf(const std::vector<llvm::Value*>& conditions);
 
+  // Empties the decision shell's definition of global function `name` for a
+  // generated body. The function keeps its debug info (its BTF is what lets
+  // the verifier check it as a global function); generated instructions
+  // carry the shell's line. Throws when the shell does not define it.
+  llvm::Function* replaceBody(const char* name);
+
  private:
   llvm::Module& module_;
 };

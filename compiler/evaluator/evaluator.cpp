@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "features/dns/dns.h"
 #include "features/registry/registry.h"
 
 namespace membrane::ir {
@@ -26,7 +27,7 @@ bool peerMatches(const PeerMatch& m, const Peer& peer) {
   if (peer.address)
     for (const auto& c : m.cidrs)
       if (c.matches(*peer.address)) return true;
-  return false;
+  return !m.dnsNames.empty() && features::dns::peerMatches(m.dnsNames, peer);
 }
 
 bool conditionsMatch(const Rule& rule, const Traffic& t) {
@@ -51,7 +52,11 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
     if (!slot || r.id < slot->id) slot = &r;
   }
   if (deny) return {false, Reason::DeniedByRule, deny->id, false, 0};
-  if (allow) return {true, Reason::AllowedByRule, allow->id, false, 0};
+  if (allow) {
+    Verdict v{true, Reason::AllowedByRule, allow->id, false, 0};
+    v.learnsDns = allow->condition<DnsCondition>() != nullptr;
+    return v;
+  }
   return {false, Reason::DefaultDeny, 0, false, 0};
 }
 }  // namespace
@@ -74,10 +79,23 @@ Verdict evaluate(const Program& program, const Endpoint& subject, Direction dir,
   return evaluate(program.classes.at(*subject.classIndex).direction(dir), peer, t);
 }
 
+bool refusedByName(const DirectionPolicy& policy, const Peer& peer, const Traffic& t) {
+  if (t.dns.kind != DnsMessage::Kind::Query || evaluate(policy, peer, t).allowed) return false;
+  Traffic anyName = t;
+  anyName.dns = {};  // no message: every dns condition holds
+  return evaluate(policy, peer, anyName).allowed;
+}
+
 Peer peerOf(const Program& program, const FlowEnd& end) {
-  if (end.host) return Peer::host(end.address);
-  if (end.endpoint) return Peer::endpoint(program.identity(end.endpoint->identity), end.address);
-  return {Peer::Kind::World, nullptr, end.address};
+  Peer p;
+  if (end.host)
+    p = Peer::host(end.address);
+  else if (end.endpoint)
+    p = Peer::endpoint(program.identity(end.endpoint->identity), end.address);
+  else
+    p = {Peer::Kind::World, nullptr, end.address, {}};
+  p.learnedNames = end.learnedNames;
+  return p;
 }
 
 FlowVerdict evaluateFlow(const Program& program, const FlowEnd& src, const FlowEnd& dst, const Traffic& t) {

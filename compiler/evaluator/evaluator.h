@@ -26,6 +26,9 @@ struct Verdict {
   // Audit: the verdict had audit-mode policies been enforced.
   bool auditWouldDeny = false;
   uint32_t auditRule = 0;  // the audit deny rule, or 0 for audit default-deny
+  // Allowed by a rule with a dns condition: the answer to this query teaches
+  // the subject addresses (docs/dns.md).
+  bool learnsDns = false;
 };
 
 bool peerMatches(const PeerMatch& m, const Peer& peer);
@@ -34,6 +37,9 @@ bool conditionsMatch(const Rule& rule, const Traffic& t);
 bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t);
 
 Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic& t);
+// A query denied only for its name (some rule would allow it for some name):
+// the datapath answers it REFUSED rather than dropping it.
+bool refusedByName(const DirectionPolicy& policy, const Peer& peer, const Traffic& t);
 // For an endpoint; unrestricted (NoPolicy) when no policy selects it.
 Verdict evaluate(const Program& program, const Endpoint& subject, Direction dir, const Peer& peer,
                  const Traffic& t);
@@ -50,9 +56,16 @@ struct FlowVerdict {
 // One end of a connection, as every flow question (explain, reach, verify,
 // the differential tests) asks it.
 struct FlowEnd {
+  FlowEnd() = default;
+  FlowEnd(const Endpoint* e, std::optional<net::Address> a, bool isHost = false)
+      : endpoint(e), address(std::move(a)), host(isHost) {}
+
   const Endpoint* endpoint = nullptr;   // null: not a known endpoint
   std::optional<net::Address> address;  // absent: the host, or an endpoint without one; CIDR rules then match nothing
   bool host = false;                    // the node itself
+  // The names the other end looked up and was answered this address for,
+  // still live: what name peers match (docs/dns.md).
+  std::vector<std::string> learnedNames;
 };
 
 // The peer an end is to the other end's rules.

@@ -56,8 +56,15 @@ struct ServicePeer {
   Name name;
 };
 
+// `dns "api.example.com", "*.example.com"`: destinations by the names the
+// endpoint looked up (docs/dns.md). Each name is the string's content,
+// unescaped, with the range of the whole string.
+struct DnsPeer {
+  std::vector<Name> names;
+};
+
 struct Peer {
-  std::variant<PodsPeer, NamespaceRef, Entity, CidrPeer, ServicePeer, Name /*peers ref*/> value;
+  std::variant<PodsPeer, NamespaceRef, Entity, CidrPeer, ServicePeer, Name /*peers ref*/, DnsPeer> value;
   SourceRange range;
 };
 

@@ -165,6 +165,10 @@ class AstBuilder {
       p.value = std::move(sp);
     } else if (auto* ref = dynamic_cast<P::PeerRefContext*>(c)) {
       p.value = word(ref->word());
+    } else if (auto* dns = dynamic_cast<P::DnsPeerContext*>(c)) {
+      ast::DnsPeer dp;
+      for (auto* s : dns->STRING()) dp.names.push_back({unquote(s->getText()), range(s)});
+      p.value = std::move(dp);
     }
     return p;
   }

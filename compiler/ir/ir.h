@@ -78,6 +78,10 @@ struct PeerMatch {
   bool cluster = false;  // any known endpoint, or the host
   bool all = false;      // anything
   std::vector<CidrMatch> cidrs;  // by address, whoever the peer is
+  // Egress: an address the subject learned from a DNS answer to a name one
+  // of these matches (docs/dns.md), whoever owns it. Normalized names and
+  // patterns (names/dns.h), sorted, unique.
+  std::vector<std::string> dnsNames;
 };
 
 // A rule's conditions beside its peer: each kind of rule (compiler/features/
@@ -94,7 +98,16 @@ struct L4Condition {
   friend auto operator<=>(const L4Condition&, const L4Condition&) = default;
 };
 
-using Condition = std::variant<L4Condition>;
+// DNS (compiler/features/dns/): on an egress rule to a resolver, a query on
+// the rule's ports matches only if its name matches one of `names`
+// (normalized names and patterns, names/dns.h; sorted, unique, non-empty).
+// Answers to queries such a rule allows teach the subject addresses.
+struct DnsCondition {
+  std::vector<std::string> names;
+  friend auto operator<=>(const DnsCondition&, const DnsCondition&) = default;
+};
+
+using Condition = std::variant<L4Condition, DnsCondition>;
 
 // One rule of the policy as it applies to one class. A rule with egress named
 // ports lowers to several of these with the same id: one per number the name

@@ -29,6 +29,7 @@ json toJson(const Rule& rule) {
     }
     peer["cidrs"] = cidrs;
   }
+  if (!rule.peer.dnsNames.empty()) peer["dns"] = rule.peer.dnsNames;
   json out = {{"id", rule.id},
               {"action", actionName(rule.action)},
               {"audit", rule.audit},
@@ -108,6 +109,7 @@ static std::string describePeer(const Program& p, const PeerMatch& m) {
     for (size_t i = 0; i < c.except.size(); ++i) s += (i ? ", " : " except ") + c.except[i].str();
     parts.push_back(s);
   }
+  if (!m.dnsNames.empty()) parts.push_back(features::dns::describePeer(m.dnsNames));
   std::string out;
   for (size_t i = 0; i < parts.size(); ++i) out += (i ? " | " : "") + parts[i];
   return out;

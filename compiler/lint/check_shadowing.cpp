@@ -21,6 +21,12 @@ class Shadowing {
   explicit Shadowing(Context& ctx) : ctx_(ctx), space_(PeerSpace::build(ctx.checked(), ctx.inventory())) {
     for (const auto& pol : ctx.checked().policies) {
       for (const auto& rule : pol.rules) {
+        // What a rule with name peers or a dns condition matches depends on
+        // lookups made at run time: it neither is judged nor covers others.
+        if (std::any_of(rule.peers.begin(), rule.peers.end(),
+                        [](const sema::PeerSpec& s) { return s.kind == sema::PeerSpec::Kind::Dns; }) ||
+            rule.condition<features::dns::Checked>())
+          continue;
         RuleRef r{&pol, &rule, TrafficSet::of(rule), {}};
         r.concrete.reserve(space_.concrete.size());
         for (const auto& atom : space_.concrete) r.concrete.push_back(space_.matches(rule, atom));

@@ -312,6 +312,9 @@ bool PeerSpace::matches(const sema::PeerSpec& spec, const PeerAtom& atom) const 
       }
       return false;
     case sema::PeerSpec::Kind::Cidr: return atom.address && spec.cidr.matches(*atom.address);
+    // Which addresses a name peer matches is learned at run time: no atom
+    // of the static model (rules with name peers are left out of coverage).
+    case sema::PeerSpec::Kind::Dns: return false;
   }
   return false;
 }
@@ -325,7 +328,8 @@ bool PeerSpace::matchesAnyAddress(const sema::CheckedRule& rule, const labels::S
     switch (s.kind) {
       case sema::PeerSpec::Kind::Pods: return scopedImplies(selector, scopedOf(s));
       case sema::PeerSpec::Kind::Entity: return s.entity == ast::Entity::All || s.entity == ast::Entity::Cluster;
-      case sema::PeerSpec::Kind::Cidr: return false;
+      case sema::PeerSpec::Kind::Cidr:
+      case sema::PeerSpec::Kind::Dns: return false;
     }
     return false;
   });
@@ -349,6 +353,7 @@ std::vector<PeerAtom> PeerSpace::hypothetical(const sema::CheckedRule& rule) con
         for (const auto& rep : representatives)
           if (spec.cidr.matches(rep)) cidrReps.push_back(rep);
         break;
+      case sema::PeerSpec::Kind::Dns: break;
     }
   }
   std::vector<PeerAtom> out;

@@ -236,8 +236,11 @@ class Lowering {
           }
           break;
         case sema::PeerSpec::Kind::Cidr: m.cidrs.push_back(spec.cidr); break;
+        case sema::PeerSpec::Kind::Dns: m.dnsNames.insert(m.dnsNames.end(), spec.dnsNames.begin(), spec.dnsNames.end()); break;
       }
     }
+    std::sort(m.dnsNames.begin(), m.dnsNames.end());
+    m.dnsNames.erase(std::unique(m.dnsNames.begin(), m.dnsNames.end()), m.dnsNames.end());
     std::sort(m.selectorBits.begin(), m.selectorBits.end());
     m.selectorBits.erase(std::unique(m.selectorBits.begin(), m.selectorBits.end()), m.selectorBits.end());
     std::sort(m.cidrs.begin(), m.cidrs.end());

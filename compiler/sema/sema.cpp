@@ -463,6 +463,13 @@ class Checker {
       if (!ok) return false;
       std::sort(spec.cidr.except.begin(), spec.cidr.except.end());
       spec.cidr.except.erase(std::unique(spec.cidr.except.begin(), spec.cidr.except.end()), spec.cidr.except.end());
+    } else if (auto* dns = std::get_if<ast::DnsPeer>(&p.value)) {
+      spec.kind = PeerSpec::Kind::Dns;
+      std::vector<features::dns::CheckedName> names;
+      bool ok = true;
+      for (const auto& n : dns->names) ok &= features::dns::checkName(n, diags_, names);
+      if (!ok) return false;
+      spec.dnsNames = features::dns::texts(names);
     } else if (std::get_if<ast::ServicePeer>(&p.value)) {
       diags_.error(p.range, "service peers are not supported yet",
                    "select the service's pods with `pods { ... }` instead");
@@ -620,6 +627,13 @@ class Checker {
     std::vector<L4Spec> l4;
     for (const auto& item : r.l4) ok &= l4Item(item, l4);
     if (auto condition = features::l4::finish(std::move(l4))) out.conditions.push_back(std::move(*condition));
+    for (const auto& spec : out.peers)
+      if (spec.kind == PeerSpec::Kind::Dns && dir != ir::Direction::Egress) {
+        diags_.error(spec.range, "a `dns` peer names destinations: it belongs in an `egress` section",
+                     "an ingress rule cannot name its sources by DNS; use pods, namespaces or cidr");
+        ok = false;
+      }
+    if (ok) ok = features::checkCombination(out.conditions, dir, out.action, diags_);
     if (!ok) return std::nullopt;
     // Fill in "the policy's namespace" now that we know the policy.
     for (auto& spec : out.peers) {

@@ -17,7 +17,7 @@ namespace membrane::sema {
 
 // One alternative of a rule's peer list, fully resolved.
 struct PeerSpec {
-  enum class Kind { Pods, Entity, Cidr } kind = Kind::Pods;
+  enum class Kind { Pods, Entity, Cidr, Dns } kind = Kind::Pods;
   // Pods
   labels::Selector pods;
   ir::NamespaceScope scope = ir::NamespaceScope::Exact;
@@ -27,6 +27,8 @@ struct PeerSpec {
   ast::Entity entity = ast::Entity::All;
   // Cidr
   ir::CidrMatch cidr;
+  // Dns: names and patterns, normalized, sorted, unique (egress only)
+  std::vector<std::string> dnsNames;
   SourceRange range;
 };
 

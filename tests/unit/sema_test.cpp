@@ -272,10 +272,10 @@ TEST(Sema, DirectionKeywordMustFitTheSection) {
        "mean `to`?"});
 }
 
-TEST(Sema, WithExtensionsAreNotSupported) {
+TEST(Sema, WithExtensionsOtherThanDnsAreNotSupported) {
   expectDiagnostics(withRule("ingress", "allow from world on tcp/80 with http { path = \"/api\" { nested } }"),
                     {"a.policy:4:32: error: `with http` rules are not supported yet | hint: membrane enforces L3/L4 "
-                     "today; L7 and process rules are planned"});
+                     "and DNS (`with dns`) today; HTTP and process rules are planned"});
 }
 
 TEST(Sema, ServicePeersAreNotSupported) {

@@ -14,37 +14,97 @@ Overloaded(F...) -> Overloaded<F...>;
 }  // namespace
 
 const char* kindName(const ir::Condition& condition) {
-  return std::visit(Overloaded{[](const ir::L4Condition&) { return l4::kName; }}, condition);
+  return std::visit(Overloaded{[](const ir::L4Condition&) { return l4::kName; },
+                                [](const ir::DnsCondition&) { return dns::kName; }},
+                    condition);
 }
 
-bool checkWith(const ast::Extension& extension, const SourceManager&, DiagnosticEngine& diags,
-               std::vector<CheckedCondition>&) {
+bool checkWith(const ast::Extension& extension, const SourceManager& sources, DiagnosticEngine& diags,
+               std::vector<CheckedCondition>& out) {
+  if (extension.kind.text == dns::kName) {
+    for (const auto& c : out)
+      if (std::holds_alternative<dns::Checked>(c)) {
+        auto& d = diags.error(extension.range, "a rule has at most one `with dns { ... }`",
+                              "list every name in one condition");
+        d.notes.push_back({Severity::Note, std::get<dns::Checked>(c).range, "the first one is here", "", {}});
+        return false;
+      }
+    auto checked = dns::check(extension, sources, diags);
+    if (!checked) return false;
+    out.push_back(std::move(*checked));
+    return true;
+  }
   diags.error(extension.range, "`with " + extension.kind.text + "` rules are not supported yet",
-              "membrane enforces L3/L4 today; L7 and process rules are planned");
+              "membrane enforces L3/L4 and DNS (`with dns`) today; HTTP and process rules are planned");
   return false;
+}
+
+bool checkCombination(const std::vector<CheckedCondition>& conditions, ir::Direction direction, ir::Action action,
+                      DiagnosticEngine& diags) {
+  const dns::Checked* dnsCondition = nullptr;
+  const l4::Checked* l4Condition = nullptr;
+  for (const auto& c : conditions) {
+    if (const auto* d = std::get_if<dns::Checked>(&c)) dnsCondition = d;
+    if (const auto* l = std::get_if<l4::Checked>(&c)) l4Condition = l;
+  }
+  if (!dnsCondition) return true;
+  if (direction != ir::Direction::Egress) {
+    diags.error(dnsCondition->range, "`with dns` is for egress rules",
+                "it says which names the selected endpoints may look up, on the rule that lets them reach their "
+                "resolver");
+    return false;
+  }
+  if (action != ir::Action::Allow) {
+    diags.error(dnsCondition->range, "`with dns` is for allow rules",
+                "list the names that may be looked up; every other name is refused");
+    return false;
+  }
+  const char* hint = "the ports are where queries are read, e.g. `on udp/53, tcp/53 with dns { ... }`";
+  if (!l4Condition) {
+    diags.error(dnsCondition->range, "a rule with `with dns` must name its ports", hint);
+    return false;
+  }
+  for (const auto& spec : l4Condition->specs) {
+    if ((spec.protocol != ir::kUDP && spec.protocol != ir::kTCP) || spec.allPorts || !spec.namedPorts.empty()) {
+      diags.error(spec.range, "a rule with `with dns` reads DNS on TCP and UDP ports given by number", hint);
+      return false;
+    }
+  }
+  return true;
 }
 
 std::optional<ir::Condition> lowerForSubject(const CheckedCondition& condition, const Subject& subject) {
   return std::visit(Overloaded{[&](const l4::Checked& c) -> std::optional<ir::Condition> {
-                      return l4::lowerForSubject(c, subject.direction, *subject.ports, subject.unresolvedPort);
-                    }},
+                                  return l4::lowerForSubject(c, subject.direction, *subject.ports,
+                                                             subject.unresolvedPort);
+                                },
+                                [&](const dns::Checked& c) -> std::optional<ir::Condition> { return dns::lower(c); }},
                     condition);
 }
 
 bool matches(const ir::Condition& condition, const ir::Traffic& traffic) {
-  return std::visit(Overloaded{[&](const ir::L4Condition& c) { return l4::matches(c, traffic); }}, condition);
+  return std::visit(Overloaded{[&](const ir::L4Condition& c) { return l4::matches(c, traffic); },
+                                [&](const ir::DnsCondition& c) { return dns::matches(c, traffic); }},
+                    condition);
 }
 
-void printJson(const ir::Rule& rule, nlohmann::json& out) { l4::printJson(rule, out); }
+void printJson(const ir::Rule& rule, nlohmann::json& out) {
+  l4::printJson(rule, out);
+  dns::printJson(rule, out);
+}
 
-std::string describeConditions(const ir::Rule& rule) { return " on " + l4::describe(rule); }
+std::string describeConditions(const ir::Rule& rule) { return " on " + l4::describe(rule) + dns::describe(rule); }
 
 bool enforceableBy(const CheckedCondition& condition, ProgramKind kind) {
-  return std::visit(Overloaded{[&](const l4::Checked&) { return l4::enforceableBy(kind); }}, condition);
+  return std::visit(Overloaded{[&](const l4::Checked&) { return l4::enforceableBy(kind); },
+                                [&](const dns::Checked&) { return dns::enforceableBy(kind); }},
+                    condition);
 }
 
 const char* kindName(const CheckedCondition& condition) {
-  return std::visit(Overloaded{[](const l4::Checked&) { return l4::kName; }}, condition);
+  return std::visit(Overloaded{[](const l4::Checked&) { return l4::kName; },
+                                [](const dns::Checked&) { return dns::kName; }},
+                    condition);
 }
 
 bool checkEnforceable(const std::vector<CheckedCondition>& conditions, const std::string& ruleText,

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "features/dns/dns.h"
 #include "features/l4/l4.h"
 #include "features/program_kind.h"
 #include "frontend/ast.h"
@@ -24,16 +25,24 @@ namespace membrane::features {
 
 // A rule's checked condition, one alternative per rule kind (the checker's
 // output; lowering turns each into an ir::Condition).
-using CheckedCondition = std::variant<l4::Checked>;
+using CheckedCondition = std::variant<l4::Checked, dns::Checked>;
 
 // The kind's name: "l4", and `with NAME` for kinds written that way.
 const char* kindName(const ir::Condition& condition);
 
 // Checks a `with NAME { ... }` body with the module of kind NAME, appending
-// its condition to `out`. No kind is written with `with` yet (L4 is the `on`
-// clause), so every NAME is reported as not supported.
+// its condition to `out`. `dns` is the one kind written this way (L4 is the
+// `on` clause); any other NAME is reported as not supported, and a kind
+// given twice on one rule is an error.
 bool checkWith(const ast::Extension& extension, const SourceManager& sources, DiagnosticEngine& diags,
                std::vector<CheckedCondition>& out);
+
+// What holds between a rule's conditions, its direction and action, which no
+// kind can check alone (a kind knows no other kind): a dns condition needs
+// an egress allow rule whose L4 condition names TCP or UDP ports only.
+// Reports at the condition; false when it did.
+bool checkCombination(const std::vector<CheckedCondition>& conditions, ir::Direction direction, ir::Action action,
+                      DiagnosticEngine& diags);
 
 // What lowering knows of the endpoint a rule is lowered for.
 struct Subject {
