@@ -1,11 +1,12 @@
 // cilium.io/v2 CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy, the
-// L3/L4 part → one membrane policy per rule in `spec` and `specs`
-// (docs/kubernetes.md, "Cilium"). Everything membrane cannot express is an
-// error naming the field.
+// L3/L4 part and DNS (`toFQDNs`, `rules.dns`) → one membrane policy per rule
+// in `spec` and `specs` (docs/kubernetes.md, "Cilium"). Everything membrane
+// cannot express is an error naming the field.
 #include <algorithm>
 
 #include "ir/protocols.h"
 #include "k8s/convert.h"
+#include "names/dns.h"
 #include "names/names.h"
 
 namespace membrane::k8s {
@@ -22,13 +23,11 @@ const std::map<std::string, std::string> kUnsupportedRuleFields = {
     {"toGroups", "cloud-provider groups are not modelled; use CIDRs"},
     {"fromNodes", "node selectors are not modelled; nodes other than this one are `world`"},
     {"toNodes", "node selectors are not modelled; nodes other than this one are `world`"},
-    {"toFQDNs", "DNS-based rules are not supported; use CIDRs"},
     {"toServices", "service peers are not supported yet; select the service's pods with toEndpoints"},
     {"authentication", "mutual authentication is not modelled"},
 };
 
 const std::map<std::string, std::string> kUnsupportedPortRuleFields = {
-    {"rules", "L7 rules (http, kafka, dns) are not supported yet; membrane enforces L3/L4 only"},
     {"serverNames", "TLS SNI matching is L7 and not supported"},
     {"listener", "Envoy listeners are L7 and not supported"},
     {"originatingTLS", "TLS interception is L7 and not supported"},
@@ -70,6 +69,14 @@ const std::map<std::string, uint8_t> kCiliumIcmpV6 = {
     {"DuplicateAddressConfirmationCodeSuffix", 158},
     {"ExtendedEchoRequest", 160},
     {"ExtendedEchoReply", 161},
+};
+
+// The L7 rules of a port rule (`toPorts[].rules`) other than `dns`.
+const std::map<std::string, std::string> kUnsupportedL7Rules = {
+    {"http", "HTTP rules are L7 and not supported yet; membrane enforces L3/L4 and DNS"},
+    {"kafka", "Kafka rules are L7 and not supported yet; membrane enforces L3/L4 and DNS"},
+    {"l7proto", "L7 protocol parsers are not supported yet; membrane enforces L3/L4 and DNS"},
+    {"l7", "L7 protocol parsers are not supported yet; membrane enforces L3/L4 and DNS"},
 };
 
 class CiliumConverter {
@@ -126,20 +133,25 @@ class CiliumConverter {
       out.present = true;
       bool deny = key == denyKey;
       for (const auto& r : rules)
-        if (auto rule = convertRule(r, egress, deny, what + "." + key + "[]")) {
-          if (!rule->peers.empty()) out.rules.push_back(std::move(*rule));
-        }
+        for (auto& rule : convertRule(r, egress, deny, what + "." + key + "[]"))
+          if (!rule.peers.empty()) out.rules.push_back(std::move(rule));
     }
   }
 
-  std::optional<Rule> convertRule(const YAML::Node& r, bool egress, bool deny, const std::string& what) {
-    if (!ctx_.isMap(r, what)) return std::nullopt;
+  // One Cilium rule becomes one membrane rule, plus one per `toPorts` entry
+  // with `rules.dns` (its ports get the dns condition, the rule's other
+  // ports do not). Empty after an error.
+  std::vector<Rule> convertRule(const YAML::Node& r, bool egress, bool deny, const std::string& what) {
+    if (!ctx_.isMap(r, what)) return {};
     const std::string dir = egress ? "to" : "from";
     std::vector<std::string> known = {dir + "Endpoints", dir + "CIDR", dir + "CIDRSet", dir + "Entities", "toPorts",
                                       "icmps"};
     std::map<std::string, std::string> unsupported;
     for (const auto& [k, why] : kUnsupportedRuleFields)
       if (k.rfind(dir, 0) == 0 || k == "authentication") unsupported[k] = why;
+    // Cilium's egress deny rules have no toFQDNs.
+    if (egress && !deny) known.push_back("toFQDNs");
+    else if (egress) unsupported["toFQDNs"] = "Cilium's egressDeny rules have no toFQDNs (names can only allow)";
     ctx_.checkKeys(r, what, known, unsupported);
 
     size_t errorsBefore = ctx_.errors();
@@ -156,17 +168,90 @@ class CiliumConverter {
       for (const auto& s : sets) cidrSet(s, what + "." + dir + "CIDRSet[]", rule);
     if (YAML::Node ents = ctx_.get(r, dir + "Entities"); ents.IsDefined() && ctx_.isSequence(ents, what + "." + dir + "Entities"))
       for (const auto& e : ents) entity(e, what + "." + dir + "Entities[]", rule);
+    if (egress && !deny) toFqdns(r, what, rule);
 
+    std::vector<Rule> withDns;
     if (YAML::Node ports = ctx_.get(r, "toPorts"); ports.IsDefined() && ctx_.isSequence(ports, what + ".toPorts"))
-      for (const auto& pr : ports) portRule(pr, what + ".toPorts[]", rule);
+      for (const auto& pr : ports) portRule(pr, what + ".toPorts[]", egress, deny, rule, withDns);
     if (YAML::Node icmps = ctx_.get(r, "icmps"); icmps.IsDefined() && ctx_.isSequence(icmps, what + ".icmps"))
       for (const auto& ir : icmps) icmpRule(ir, what + ".icmps[]", rule);
-    if (ctx_.errors() != errorsBefore) return std::nullopt;
+    if (ctx_.errors() != errorsBefore) return {};
     // No L3 part: a rule with ports applies to every peer; an empty rule
     // (`[{}]`) only makes the direction default-deny.
-    if (rule.peers.empty() && !rule.protos.empty()) rule.peers.push_back({"all", rule.origin});
-    if (rule.peers.empty()) rule.protos.clear();
-    return rule;
+    if (rule.peers.empty() && (!rule.protos.empty() || !withDns.empty())) rule.peers.push_back({"all", rule.origin});
+    std::vector<Rule> out;
+    for (auto& d : withDns) {
+      d.peers = rule.peers;
+      out.push_back(std::move(d));
+    }
+    // The ports without a dns condition, if any: when every `toPorts` entry
+    // had one, an empty protocol list here would mean every port.
+    if (withDns.empty() || !rule.protos.empty()) {
+      if (rule.peers.empty()) rule.protos.clear();
+      out.insert(out.begin(), std::move(rule));
+    }
+    return out;
+  }
+
+  // `toFQDNs: [{matchName}, {matchPattern}]` → one name peer,
+  // `dns "a.example.com", "*.b.example.com"`. Cilium accepts no other peer
+  // kind beside toFQDNs in one rule ("combining ToFQDNs and ToEndpoints is
+  // not supported"), so neither does the import: the name peer is the rule's
+  // only peer.
+  void toFqdns(const YAML::Node& r, const std::string& what, Rule& rule) {
+    YAML::Node fqdns = ctx_.get(r, "toFQDNs");
+    if (!fqdns.IsDefined() || !ctx_.isSequence(fqdns, what + ".toFQDNs") || fqdns.size() == 0) return;
+    if (!rule.peers.empty()) {
+      ctx_.error(fqdns, what + ".toFQDNs: Cilium does not combine toFQDNs with other peers (toEndpoints, toCIDR, "
+                               "toCIDRSet, toEntities) in one rule",
+                 "write the names and the other peers as separate egress rules");
+      return;
+    }
+    SourceLine peer;
+    for (const auto& sel : fqdns) {
+      auto name = fqdnSelector(sel, what + ".toFQDNs[]");
+      if (!name) continue;
+      if (peer.text.empty()) peer = {"dns " + name->text, name->origin};
+      else peer.continued.push_back({", " + name->text, name->origin});
+    }
+    if (!peer.text.empty()) rule.peers.push_back(std::move(peer));
+  }
+
+  // One of Cilium's FQDNSelectors ({matchName} or {matchPattern}), in
+  // toFQDNs and in rules.dns: the normalized name or pattern, quoted.
+  std::optional<SourceLine> fqdnSelector(const YAML::Node& sel, const std::string& what) {
+    if (!ctx_.isMap(sel, what)) return std::nullopt;
+    ctx_.checkKeys(sel, what, {"matchName", "matchPattern"});
+    YAML::Node name = ctx_.get(sel, "matchName"), pattern = ctx_.get(sel, "matchPattern");
+    if (name.IsDefined() == pattern.IsDefined()) {
+      ctx_.error(sel, what + (name.IsDefined() ? ": give `matchName` or `matchPattern`, not both"
+                                               : ": needs `matchName` or `matchPattern`"));
+      return std::nullopt;
+    }
+    const bool isPattern = pattern.IsDefined();
+    const YAML::Node& node = isPattern ? pattern : name;
+    const std::string field = what + (isPattern ? ".matchPattern" : ".matchName");
+    auto text = ctx_.string(node, field);
+    if (!text) return std::nullopt;
+    size_t column = std::string::npos;
+    auto parsed = names::parseDnsPattern(*text, &column);
+    if (auto* why = std::get_if<std::string>(&parsed)) {
+      std::string hint;
+      if (text->find("**") != std::string::npos)
+        hint = "Cilium's `**.` (any number of labels) has no membrane equivalent; write a pattern per depth "
+               "(`*.example.com`, `*.*.example.com`)";
+      ctx_.error(column == std::string::npos ? ctx_.at(node) : ctx_.atChar(node, column),
+                 field + ": '" + shown(*text) + "': " + *why, hint);
+      return std::nullopt;
+    }
+    const auto& p = std::get<names::DnsPattern>(parsed);
+    if (!isPattern && p.wildcard) {
+      ctx_.error(ctx_.atChar(node, text->find('*')), field + ": '" + shown(*text) + "' holds a '*'",
+                 "use `matchPattern` for patterns");
+      return std::nullopt;
+    }
+    // Only [a-z0-9-_.*] after parseDnsPattern: nothing to escape.
+    return SourceLine{"\"" + p.text + "\"", ctx_.at(node)};
   }
 
   void cidrSet(const YAML::Node& s, const std::string& what, Rule& rule) {
@@ -208,27 +293,74 @@ class CiliumConverter {
     }
   }
 
-  void portRule(const YAML::Node& pr, const std::string& what, Rule& rule) {
+  // A `toPorts` entry: its ports go to `rule`, or, with `rules.dns`, to a
+  // rule of their own in `withDns` carrying the dns condition.
+  void portRule(const YAML::Node& pr, const std::string& what, bool egress, bool deny, Rule& rule,
+                std::vector<Rule>& withDns) {
     if (!ctx_.isMap(pr, what)) return;
-    ctx_.checkKeys(pr, what, {"ports"}, kUnsupportedPortRuleFields);
+    std::map<std::string, std::string> unsupported = kUnsupportedPortRuleFields;
+    if (deny) unsupported["rules"] = "Cilium's deny rules have no L7 rules";
+    ctx_.checkKeys(pr, what, {"ports", "rules"}, unsupported);
+    Rule dns;
+    dns.origin = ctx_.at(pr);
+    bool hasDns = false;
+    if (YAML::Node l7 = ctx_.get(pr, "rules"); l7.IsDefined() && !deny) hasDns = dnsRules(l7, what + ".rules", egress, dns);
     YAML::Node ports = ctx_.get(pr, "ports");
     if (!ports.IsDefined()) {
-      return;  // only L7 fields, already reported
+      // Only L7 fields: those are reported, but DNS names must know their
+      // ports.
+      if (hasDns) ctx_.error(pr, what + ": `rules.dns` needs `ports` (e.g. port \"53\"): the ports whose traffic is "
+                                        "read as DNS");
+      return;
     }
     if (!ctx_.isSequence(ports, what + ".ports")) return;
-    for (const auto& p : ports) port(p, what + ".ports[]", rule);
+    if (hasDns && ports.size() == 0)
+      ctx_.error(ports, what + ".ports: `rules.dns` needs ports (e.g. port \"53\"): the ports whose traffic is "
+                               "read as DNS");
+    for (const auto& p : ports) port(p, what + ".ports[]", hasDns, hasDns ? dns : rule);
+    if (hasDns) withDns.push_back(std::move(dns));
   }
 
-  void port(const YAML::Node& p, const std::string& what, Rule& rule) {
+  // `rules` of a port rule: `dns` becomes the dns condition in `out`; the
+  // other L7 rules are errors. True when there are DNS names.
+  bool dnsRules(const YAML::Node& l7, const std::string& what, bool egress, Rule& out) {
+    if (!ctx_.isMap(l7, what)) return false;
+    ctx_.checkKeys(l7, what, {"dns"}, kUnsupportedL7Rules);
+    YAML::Node dns = ctx_.get(l7, "dns");
+    if (!dns.IsDefined() || !ctx_.isSequence(dns, what + ".dns")) return false;
+    if (!egress) {
+      ctx_.error(dns, what + ".dns: DNS rules apply to egress only (they restrict the names a pod may look up)");
+      return false;
+    }
+    if (dns.size() == 0) {
+      ctx_.error(dns, what + ".dns: an empty list allows no name", "list the names, or `matchPattern: \"*\"` for all");
+      return false;
+    }
+    for (const auto& sel : dns)
+      if (auto name = fqdnSelector(sel, what + ".dns[]")) out.dnsNames.push_back(std::move(*name));
+    return !out.dnsNames.empty();
+  }
+
+  // One `ports[]` item. `forDns`: the ports of a rule with a dns condition,
+  // which must be numbers or names, on UDP or TCP (where DNS is read).
+  void port(const YAML::Node& p, const std::string& what, bool forDns, Rule& rule) {
     if (!ctx_.isMap(p, what)) return;
     ctx_.checkKeys(p, what, {"port", "endPort", "protocol"});
-    std::vector<std::string> protos = {"tcp", "udp", "sctp"};  // Cilium's default protocol is ANY
+    // Cilium's default protocol is ANY; for DNS that is UDP and TCP, the
+    // transports membrane reads DNS on (docs/kubernetes.md).
+    std::vector<std::string> protos = forDns ? std::vector<std::string>{"udp", "tcp"}
+                                             : std::vector<std::string>{"tcp", "udp", "sctp"};
     YAML::Node protoNode = ctx_.get(p, "protocol");
     if (protoNode.IsDefined()) {
       auto s = ctx_.string(protoNode, what + ".protocol");
       if (!s) return;
       if (*s == "TCP") protos = {"tcp"};
       else if (*s == "UDP") protos = {"udp"};
+      else if (*s == "SCTP" && forDns) {
+        ctx_.error(protoNode, what + ".protocol: DNS rules need UDP, TCP or ANY: membrane reads DNS over UDP and "
+                                     "TCP only");
+        return;
+      }
       else if (*s == "SCTP") protos = {"sctp"};
       else if (*s == "ANY") {}
       else {
@@ -280,6 +412,11 @@ class CiliumConverter {
       }
     }
     SourceRange at = ctx_.at(portNode.IsDefined() ? portNode : p);
+    if (forDns && port.empty()) {
+      ctx_.error(at, what + ": `rules.dns` needs a port (e.g. \"53\"), not every port: the ports whose traffic is "
+                            "read as DNS");
+      return;
+    }
     // "0/ANY" is Cilium's L4 wildcard: every protocol, ICMP included.
     if (protos.size() == 3 && port.empty()) {
       rule.protos.push_back({"any", at});

@@ -154,6 +154,21 @@ SourceRange Context::at(const YAML::Node& node) const {
   return at(node.Mark(), length);
 }
 
+SourceRange Context::atChar(const YAML::Node& scalar, size_t offset) const {
+  if (!scalar.IsScalar() || scalar.Mark().pos < 0 || offset >= scalar.Scalar().size()) return at(scalar);
+  const std::string& text = sources_.text(file_);
+  size_t start = static_cast<size_t>(scalar.Mark().pos) + bomLength_;
+  if (!isPlainScalar(scalar) && start < text.size() && (text[start] == '"' || text[start] == '\'')) ++start;
+  // The value's first offset+1 characters, byte for byte in the source, and
+  // no line break among them: then the offending character is right there.
+  std::string_view written = std::string_view(text).substr(std::min(start, text.size()), offset + 1);
+  if (written != std::string_view(scalar.Scalar()).substr(0, offset + 1) || written.find('\n') != std::string_view::npos)
+    return at(scalar);
+  YAML::Mark mark = scalar.Mark();
+  mark.pos = static_cast<int>(start - bomLength_ + offset);
+  return at(mark, 1);
+}
+
 Diagnostic* Context::error(SourceRange range, const std::string& message, const std::string& hint) {
   ++errors_;
   // Messages quote values from the manifest: no control character reaches

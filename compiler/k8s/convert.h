@@ -79,6 +79,10 @@ class Context {
   std::optional<std::string> string(const YAML::Node& node, const std::string& what);
   // A string that must follow `rule`; the error names the rule.
   std::optional<std::string> name(const YAML::Node& node, NameRule rule, const std::string& what);
+  // The range of the character at `offset` in a scalar's value, where the
+  // manifest writes the value as is up to there (plain, or quoted without an
+  // escape before it, on the scalar's first line); else the whole scalar.
+  SourceRange atChar(const YAML::Node& scalar, size_t offset) const;
   // Checks a value read (or derived) from `node` against `rule`.
   bool checkName(const YAML::Node& node, const std::string& value, NameRule rule, const std::string& what);
   // A plain decimal integer (`8080`; not `"8080"`, `8080.0` or `0x1F90`).
@@ -129,6 +133,9 @@ struct Rule {
   bool deny = false;
   std::vector<SourceLine> peers;   // at least one
   std::vector<SourceLine> protos;  // empty: every protocol and port
+  // `with dns { ... }`: the names and patterns, each a quoted string
+  // (docs/dns.md); empty: no dns condition.
+  std::vector<SourceLine> dnsNames;
   SourceRange origin;
 };
 

@@ -1,9 +1,10 @@
 // Kubernetes manifests → membrane policies and inventory (docs/kubernetes.md).
 //
 // Reads NetworkPolicy (networking.k8s.io/v1), CiliumNetworkPolicy and
-// CiliumClusterwideNetworkPolicy (cilium.io/v2, the L3/L4 part) and the
-// objects that make up the inventory (Namespace, Pod, and the workload kinds
-// whose pod template gives the labels and named ports of their replicas).
+// CiliumClusterwideNetworkPolicy (cilium.io/v2, the L3/L4 part and DNS
+// rules) and the objects that make up the inventory (Namespace, Pod, and the
+// workload kinds whose pod template gives the labels and named ports of
+// their replicas).
 //
 // The result is used two ways: `membranec import k8s` writes it out as
 // *.policy files and an inventory.json, and the pipeline (pipeline::run)

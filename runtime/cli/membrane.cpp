@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "loader/dns_state.h"
 #include "loader/events.h"
 #include "loader/kernel.h"
 #include "loader/loader.h"
@@ -174,6 +175,57 @@ int runEvents(const loader::Paths& paths, const std::string& output, const loade
   return std::cout.good() ? 0 : fail("cannot write the events");
 }
 
+// 12.3s, 1h02m: a duration as the DNS table shows it.
+std::string durationText(uint64_t ns) {
+  uint64_t s = ns / 1000000000ull;
+  char buf[32];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1fs", static_cast<double>(ns) / 1e9);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%llum%02llus", static_cast<unsigned long long>(s / 60),
+                                   static_cast<unsigned long long>(s % 60));
+  else std::snprintf(buf, sizeof buf, "%lluh%02llum", static_cast<unsigned long long>(s / 3600),
+                     static_cast<unsigned long long>(s % 3600 / 60));
+  return buf;
+}
+
+int runDns(const loader::Paths& paths, const std::string& output, const std::string& endpoint) {
+  std::string error;
+  auto st = loader::readDnsState(paths, &error);
+  if (!st) return fail(error);
+  if (!st->pinned)
+    std::cerr << "membrane: no DNS state on this node yet: " << st->pin
+              << " is not pinned (it is created when a policy with DNS rules is applied)\n";
+  std::vector<const loader::LearnedName*> shown;
+  for (const auto& l : st->learned)
+    if (endpoint.empty() || l.endpoint == endpoint) shown.push_back(&l);
+  if (!endpoint.empty() && shown.empty() && st->pinned) {
+    // An endpoint that learned nothing is fine; a name no endpoint has is a typo.
+    std::string statusError;
+    auto s = loader::status(paths, &statusError);
+    bool known = s && std::any_of(s->endpoints.begin(), s->endpoints.end(),
+                                  [&](const loader::EndpointStatus& e) { return e.key == endpoint; });
+    if (!known) return fail("no endpoint '" + endpoint + "' is applied on this node");
+  }
+  if (output == "json") {
+    nlohmann::json j = {{"pinned", st->pinned}, {"learned", nlohmann::json::array()}};
+    for (const auto* l : shown)
+      j["learned"].push_back({{"endpoint", l->endpoint.empty() ? nlohmann::json(nullptr) : nlohmann::json(l->endpoint)},
+                              {"endpointId", l->endpointId},
+                              {"address", l->address.str()},
+                              {"name", l->name},
+                              {"learnedAgoMs", l->learnedAgoNs / 1000000},
+                              {"expiresInMs", l->expiresInNs / 1000000}});
+    std::cout << j.dump(2) << "\n";
+  } else if (st->pinned) {
+    std::printf("%-32s %-40s %-40s %10s %10s\n", "ENDPOINT", "ADDRESS", "NAME", "LEARNED", "EXPIRES IN");
+    for (const auto* l : shown) {
+      std::string who = l->endpoint.empty() ? "endpoint " + std::to_string(l->endpointId) : l->endpoint;
+      std::printf("%-32s %-40s %-40s %10s %10s\n", who.c_str(), l->address.str().c_str(), l->name.c_str(),
+                  (durationText(l->learnedAgoNs) + " ago").c_str(), durationText(l->expiresInNs).c_str());
+    }
+  }
+  return std::cout.flush().good() ? 0 : fail("cannot write the DNS state");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -232,6 +284,14 @@ int main(int argc, char** argv) {
   events->add_flag("--backlog", eventOptions.backlog,
                    "Also print events written before the command started and not read yet");
 
+  std::string dnsOutput = "table", dnsEndpoint;
+  auto* dns = app.add_subcommand(
+      "dns", "Addresses the datapath learned from DNS answers: endpoint, address, the name asked, when, until when");
+  dns->add_option("-o,--output", dnsOutput, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  dns->add_option("--endpoint", dnsEndpoint, "Only this endpoint's (namespace/name)");
+
   auto* endpoint = app.add_subcommand("endpoint", "Tell the datapath about endpoints learned after compile");
   endpoint->require_subcommand(1);
   std::string epName, epNs = "default";
@@ -280,6 +340,7 @@ int main(int argc, char** argv) {
     eventOptions.stop = &stopEvents;
     return runEvents(paths, eventOutput, eventOptions);
   }
+  if (dns->parsed()) return runDns(paths, dnsOutput, dnsEndpoint);
   if (detach->parsed()) return loader::detachAll(paths, &error) ? 0 : fail(error);
   if (add->parsed()) {
     loader::NodeEndpoint e;

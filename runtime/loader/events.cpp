@@ -11,6 +11,7 @@
 #include <map>
 
 #include "abi/datapath.h"
+#include "loader/reasons.h"
 
 namespace membrane::loader {
 
@@ -79,10 +80,7 @@ struct Reader {
     uint64_t now = clockNs(CLOCK_MONOTONIC);
     uint64_t age = now > raw.timestamp_ns ? now - raw.timestamp_ns : 0;
     ev.wallTimeNs = clockNs(CLOCK_REALTIME) - age;
-    ev.kind = raw.kind == MB_EVENT_DENY      ? "deny"
-              : raw.kind == MB_EVENT_AUDIT   ? "audit"
-              : raw.kind == MB_EVENT_SPOOFED ? "spoofed"
-                                             : "allow";
+    ev.kind = eventKindName(raw.kind);
     ev.direction = raw.direction == MB_DIR_EGRESS ? "egress" : "ingress";
     ev.endpointId = raw.endpoint;
     if (auto it = names.endpoints.find(raw.endpoint); it != names.endpoints.end()) ev.endpoint = it->second;
@@ -94,6 +92,8 @@ struct Reader {
     ev.ruleId = raw.rule_id;
     if (raw.kind == MB_EVENT_SPOOFED) {
       ev.ruleText = "source address not the endpoint's";  // no rule decides: lib/source.h
+    } else if (raw.rule_id == 0 && raw.kind == MB_EVENT_DNS_REFUSED) {
+      ev.ruleText = "no rule lets the endpoint look up this name";  // answered REFUSED, docs/dns.md
     } else if (raw.rule_id == 0) {
       ev.ruleText = "default deny";
     } else if (auto it = names.rules.find(raw.rule_id); it != names.rules.end()) {

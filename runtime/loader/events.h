@@ -23,7 +23,7 @@ struct FlowEnd {
 
 struct FlowEvent {
   uint64_t wallTimeNs = 0;  // the event's time, CLOCK_REALTIME nanoseconds
-  std::string kind;         // "deny", "audit" or "allow"
+  std::string kind;         // eventKindName: "deny", "audit", "allow", "spoofed", "dns-refused"
   std::string direction;    // "ingress" or "egress", as seen by the endpoint
   uint32_t endpointId = 0;
   std::string endpoint;     // "namespace/name", or empty if the id is unknown

@@ -35,6 +35,7 @@
 #include "loader/lock.h"
 #include "loader/object_config.h"
 #include "loader/pins.h"
+#include "loader/reasons.h"
 
 namespace membrane::loader {
 
@@ -537,7 +538,8 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       return fail(path + " has no mb_identity map");
     mb_config config{};
     config.endpoint_id = p.id;
-    config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED);
+    config.events =
+        (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED) | (1u << MB_EVENT_DNS_REFUSED);
     if (!setConfig(p.object.get(), config, &why)) return fail(path + ": " + why);
     // The manifest names the programs; the object must have them, or a hook
     // would be left without one halfway through attaching.
@@ -1236,16 +1238,18 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   };
   ruleCounter(0, {0, "", "default deny", "", 0, 0});
   for (const auto& r : manifest->rules) ruleCounter(r.id, {r.id, r.policy, r.text, r.location, 0, 0});
-  Fd reasons(bpf_obj_get((paths.bpffsRoot + "/maps/mb_reasons").c_str()));
-  static const char* names[] = {"allowed-new",    "established", "reply",    "denied-rule",
-                                "denied-default", "unparseable", "fragment", "unknown-l3",
-                                "ipv6-ext",       "open",        "always",   "spoofed"};
-  for (uint32_t r = 0; r < sizeof names / sizeof names[0]; ++r) {
+  // Each counter from the map reasons.h says holds it (opened once each).
+  std::map<std::string, Fd> counterMaps;
+  for (const auto& c : reasonCounters()) {
+    auto it = counterMaps.find(c.map);
+    if (it == counterMaps.end())
+      it = counterMaps.emplace(c.map, Fd(bpf_obj_get((paths.bpffsRoot + "/maps/" + c.map).c_str()))).first;
     std::vector<uint64_t> v(static_cast<size_t>(std::max(cpus, 1)));
     uint64_t sum = 0;
-    if (reasons.fd >= 0 && bpf_map_lookup_elem(reasons.fd, &r, v.data()) == 0)
+    uint32_t index = c.index;
+    if (it->second.fd >= 0 && bpf_map_lookup_elem(it->second.fd, &index, v.data()) == 0)
       for (auto x : v) sum += x;
-    s.reasons[names[r]] = sum;
+    s.reasons[c.name] = sum;
   }
   return s;
 }

@@ -483,8 +483,6 @@ TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
   // Line 5 is the first line of `spec`.
   const std::vector<Case> cases = {
       {"  nodeSelector: {}\n", "5:3: error: spec: `nodeSelector` is not supported"},
-      {"  endpointSelector: {}\n  egress: [{toFQDNs: [{matchName: a.example}]}]\n",
-       "6:13: error: spec.egress[]: `toFQDNs` is not supported"},
       {"  endpointSelector: {}\n  egress: [{toServices: [{k8sService: {serviceName: a}}]}]\n",
        "6:13: error: spec.egress[]: `toServices` is not supported"},
       {"  endpointSelector: {}\n  egress: [{toGroups: [{aws: {}}]}]\n", "`toGroups` is not supported"},
@@ -497,7 +495,12 @@ TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
        "`authentication` is not supported"},
       {"  endpointSelector: {}\n  ingress:\n    - toPorts:\n        - ports: [{port: \"80\"}]\n"
        "          rules: {http: [{method: GET}]}\n",
-       "9:11: error: spec.ingress[].toPorts[]: `rules` is not supported: L7 rules"},
+       "9:19: error: spec.ingress[].toPorts[].rules: `http` is not supported: HTTP rules are L7"},
+      {"  endpointSelector: {}\n  egress:\n    - toPorts:\n        - ports: [{port: \"9092\"}]\n"
+       "          rules: {kafka: [{topic: t}]}\n",
+       "9:19: error: spec.egress[].toPorts[].rules: `kafka` is not supported: Kafka rules are L7"},
+      {"  endpointSelector: {}\n  egress: [{toPorts: [{ports: [{port: \"80\"}], rules: {l7proto: x}}]}]\n",
+       "`l7proto` is not supported"},
       {"  endpointSelector: {}\n  egress: [{toPorts: [{serverNames: [a.example]}]}]\n",
        "`serverNames` is not supported"},
       {"  endpointSelector: {}\n  egress: [{toPorts: [{listener: {name: x}}]}]\n", "`listener` is not supported"},

@@ -1,0 +1,43 @@
+// See reasons.h: the datapath's counters and event kinds, named.
+#include "loader/reasons.h"
+
+#include "abi/datapath.h"
+
+namespace membrane::loader {
+
+const std::vector<ReasonCounter>& reasonCounters() {
+  static const std::vector<ReasonCounter> counters = {
+      {"allowed-new", "mb_reasons", MB_REASON_ALLOWED_NEW},
+      {"established", "mb_reasons", MB_REASON_ESTABLISHED},
+      {"reply", "mb_reasons", MB_REASON_REPLY},
+      {"denied-rule", "mb_reasons", MB_REASON_DENIED_RULE},
+      {"denied-default", "mb_reasons", MB_REASON_DENIED_DEFAULT},
+      {"unparseable", "mb_reasons", MB_REASON_UNPARSEABLE},
+      {"fragment", "mb_reasons", MB_REASON_FRAGMENT},
+      {"unknown-l3", "mb_reasons", MB_REASON_UNKNOWN_L3},
+      {"ipv6-ext", "mb_reasons", MB_REASON_IPV6_EXT},
+      {"open", "mb_reasons", MB_REASON_OPEN},
+      {"always", "mb_reasons", MB_REASON_ALWAYS},
+      {"spoofed", "mb_reasons", MB_REASON_SPOOFED},
+      // DNS (docs/dns.md); the names are the ones docs/dns.md uses.
+      {"dns-refused", "mb_reasons", MB_REASON_DNS_REFUSED},
+      {"dns-unreadable", "mb_reasons", MB_REASON_DNS_UNREADABLE},
+      {"dns-learned", "mb_reasons", MB_REASON_DNS_LEARNED},
+      {"dns-unsolicited", "mb_reasons", MB_REASON_DNS_UNSOLICITED},
+  };
+  static_assert(MB_REASON_MAX == 16, "a new mb_reason needs its name in reasonCounters()");
+  return counters;
+}
+
+std::string eventKindName(uint8_t kind) {
+  switch (kind) {
+    case MB_EVENT_ALLOW: return "allow";
+    case MB_EVENT_DENY: return "deny";
+    case MB_EVENT_AUDIT: return "audit";
+    case MB_EVENT_SPOOFED: return "spoofed";
+    case MB_EVENT_DNS_REFUSED: return "dns-refused";
+  }
+  return "kind-" + std::to_string(kind);
+}
+
+}  // namespace membrane::loader
