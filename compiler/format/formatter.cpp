@@ -199,7 +199,12 @@ class Formatter {
 
   // The separator between two default tokens on the same line.
   std::string inlineSeparator(size_t prev, size_t cur) const {
-    if (roles_[cur].inExtension) return prev + 1 == cur ? "" : " ";  // anything between was whitespace
+    if (roles_[cur].inExtension) {
+      // A separator hugs what it follows, however the input was spaced (an
+      // import writes one name a line); elsewhere whitespace stays one space.
+      if (text(cur) == "," || text(cur) == ";") return "";
+      return prev + 1 == cur ? "" : " ";  // anything between was whitespace
+    }
     const std::string p = text(prev), c = text(cur);
     if (c == "," || c == ")") return "";
     if (p == "(" || p == "!") return "";

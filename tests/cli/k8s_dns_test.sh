@@ -3,19 +3,13 @@
 # import k8s`, then `membranec check` on what it wrote and on the manifest
 # itself. Data: tests/data/k8s/cilium-dns.yaml.
 #
-# Passes only once the language has name peers (`to dns "..."`) and dns
-# conditions (`with dns { ... }`, docs/dns.md); until then it is not in
-# tests/cli/CMakeLists.txt. To enable it, add there:
-#   add_test(NAME cli_k8s_dns COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/k8s_dns_test.sh $<TARGET_FILE:membranec>)
-#   set_tests_properties(cli_k8s_dns PROPERTIES LABELS cli TIMEOUT 60)
-#
 #   tests/cli/k8s_dns_test.sh path/to/membranec
 source "$(dirname "$0")/harness.sh"
 data=$(cd "$(dirname "$0")/../data/k8s" && pwd)
 
 run import k8s "$data/cilium-dns.yaml"
 expect_rc 0
-expect_out "# from cilium.io/v2 CiliumNetworkPolicy shop/payments-egress ($data/cilium-dns.yaml:36)"
+expect_out "# from cilium.io/v2 CiliumNetworkPolicy shop/payments-egress ($data/cilium-dns.yaml:35)"
 expect_out 'with dns { "*.payments.example", "status.payments.example" }'
 expect_out 'allow to dns "api.payments.example", "eu-*.payments.example" on tcp/443'
 finish import_dns_stdout

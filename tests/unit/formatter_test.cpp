@@ -245,6 +245,11 @@ TEST(FormatterLayout, ExtensionsKeepTheirTouchingTokens) {
             "policy p {\n  ingress {\n    allow to world on tcp/80 with http {get \"/x\" {{nested}} }\n  }\n}\n");
 }
 
+TEST(FormatterLayout, SeparatorsInAnExtensionHugWhatTheyFollow) {
+  EXPECT_EQ(fmt("policy p { egress { allow to world on udp/53 with dns {\n  \"a.b\"\n  , \"c.d\" ;\"e.f\" } } }"),
+            "policy p {\n  egress {\n    allow to world on udp/53 with dns { \"a.b\", \"c.d\";\"e.f\" }\n  }\n}\n");
+}
+
 // ---- comments ----------------------------------------------------------------
 
 TEST(FormatterComments, AllThreeKindsStayInPlace) {
