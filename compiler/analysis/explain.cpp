@@ -9,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "features/dns/dns.h"
 #include "features/l4/l4.h"
+#include "names/dns.h"
 #include "ir/protocols.h"
 #include "support/diagnostics.h"
 
@@ -105,7 +107,25 @@ std::optional<ir::Traffic> parseTraffic(const std::string& spec, std::string* er
 }
 
 std::string trafficText(const ir::Traffic& t) {
-  return ir::protocolName(t.protocol) + "/" + portText(t.protocol, t.port);
+  std::string out = ir::protocolName(t.protocol) + "/" + portText(t.protocol, t.port);
+  if (t.dns.kind == ir::DnsMessage::Kind::Query) out += " query " + t.dns.name;
+  if (t.dns.kind == ir::DnsMessage::Kind::Unreadable) out += " (not a readable DNS query)";
+  return out;
+}
+
+std::optional<std::string> parseDnsName(const std::string& written, std::string* error) {
+  size_t column = std::string::npos;
+  auto parsed = names::parseDnsPattern(written, &column);
+  if (const auto* why = std::get_if<std::string>(&parsed)) {
+    if (error) *error = "invalid DNS name '" + written + "': " + *why;
+    return std::nullopt;
+  }
+  const auto& name = std::get<names::DnsPattern>(parsed);
+  if (name.wildcard) {
+    if (error) *error = "'" + written + "' is a pattern; name one DNS name";
+    return std::nullopt;
+  }
+  return name.text;
 }
 
 // ---- naming an end -----------------------------------------------------------------
@@ -293,8 +313,16 @@ RuleVerdict ruleVerdict(const ir::Program& program, const SourceManager* sources
   return rv;
 }
 
-// Why a rule's protocols and ports do not cover the traffic.
+// Why a rule's protocols and ports (or, past them, its DNS names) do not
+// cover the traffic.
 std::string trafficMismatch(const ir::Rule& rule, const ir::Traffic& t, RuleVerdict::Status& status) {
+  const auto* dns = rule.condition<ir::DnsCondition>();
+  if (dns && (!rule.condition<ir::L4Condition>() || features::l4::matches(*rule.condition<ir::L4Condition>(), t))) {
+    status = RuleVerdict::Status::DnsMismatch;
+    std::string names = features::dns::describe(rule).substr(std::string(" with dns ").size());
+    if (t.dns.kind == ir::DnsMessage::Kind::Query) return "the query's name " + t.dns.name + " is not in " + names;
+    return "the packet is not a DNS query the datapath can read; the rule allows queries for " + names;
+  }
   std::vector<std::string> protocols;
   for (const auto& m : features::l4::matchesOf(rule)) {
     if (m.protocol == t.protocol) {
@@ -380,6 +408,11 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
       if (!ir::peerMatches(rule.peer, peer)) {
         rv.status = RuleVerdict::Status::PeerMismatch;
         rv.detail = "the rule's peers do not include " + side.peer + namedPortMismatch(program, rules, part.id, peer);
+        if (!rule.peer.dnsNames.empty())
+          rv.detail += peer.learnedNames.empty()
+                           ? " (no name was learned for it: explain --learned NAME says it was)"
+                           : " (it was learned for " + joined(peer.learnedNames) + ", which " +
+                                 features::dns::describePeer(rule.peer.dnsNames) + " does not match)";
       } else if (!ir::conditionsMatch(rule, t)) {
         rv.detail = trafficMismatch(rule, t, rv.status);
       } else if (rule.audit) {
@@ -431,9 +464,14 @@ Signature signatureOf(const ir::FlowVerdict& fv) {
 
 std::vector<End> endsOf(const ResolvedEnd& r) {
   if (r.kind == ResolvedEnd::Kind::Host) return {End{nullptr, std::nullopt, true}};
-  if (r.kind == ResolvedEnd::Kind::Outside) return {End{nullptr, r.address}};
+  if (r.kind == ResolvedEnd::Kind::Outside) {
+    End e{nullptr, r.address};
+    e.learnedNames = r.learnedNames;
+    return {e};
+  }
   std::vector<End> out;  // an endpoint named by its address keeps that address
   for (const auto* e : r.endpoints) out.push_back(End{e, r.address});
+  for (auto& e : out) e.learnedNames = r.learnedNames;
   return out;
 }
 
@@ -482,6 +520,15 @@ std::optional<Explanation> explainFlow(const ir::Program& program, const SourceM
   e.dst = endName(p.dst);
   e.traffic = trafficText(t);
   e.allowed = p.verdict.allowed();
+  if (p.verdict.egress && !p.verdict.egress->allowed && p.src.endpoint && p.src.endpoint->classIndex) {
+    const auto& egressPolicy = program.classes.at(*p.src.endpoint->classIndex).egress;
+    e.refusedByName = ir::refusedByName(egressPolicy, ir::peerOf(program, p.dst), t);
+    if (e.refusedByName)
+      e.notes.push_back("denied for its name only: the datapath answers the query REFUSED (on tc; cgroup_skb drops it)");
+  }
+  if (p.verdict.egress && p.verdict.egress->learnsDns && t.dns.kind == ir::DnsMessage::Kind::Query)
+    e.notes.push_back("allowed by a rule with a dns condition: the answer teaches " + e.src +
+                      " addresses for " + t.dns.name + " (name peers then match them)");
   if (p.verdict.egress)
     e.egress = explainSide(program, sources, p.src, p.dst, ir::Direction::Egress, *p.verdict.egress, t);
   if (p.verdict.ingress)
@@ -512,6 +559,7 @@ const char* statusName(RuleVerdict::Status s) {
     case RuleVerdict::Status::PeerMismatch: return "peer-mismatch";
     case RuleVerdict::Status::ProtocolMismatch: return "protocol-mismatch";
     case RuleVerdict::Status::PortMismatch: return "port-mismatch";
+    case RuleVerdict::Status::DnsMismatch: return "dns-mismatch";
     case RuleVerdict::Status::NotSelected: return "not-selected";
   }
   return "";
@@ -594,8 +642,14 @@ std::string renderExplanationJson(const Explanation& e) {
                         {"auditRule", s->audit ? rule(*s->audit) : ordered_json(nullptr)},
                         {"otherRules", std::move(others)}};
   };
-  ordered_json j{{"src", e.src},         {"dst", e.dst},         {"traffic", e.traffic}, {"allowed", e.allowed},
-                 {"egress", side(e.egress)}, {"ingress", side(e.ingress)}, {"notes", e.notes}};
+  ordered_json j{{"src", e.src},
+                 {"dst", e.dst},
+                 {"traffic", e.traffic},
+                 {"allowed", e.allowed},
+                 {"refusedByName", e.refusedByName},
+                 {"egress", side(e.egress)},
+                 {"ingress", side(e.ingress)},
+                 {"notes", e.notes}};
   return j.dump(2) + "\n";
 }
 

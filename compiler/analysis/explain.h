@@ -19,7 +19,10 @@ namespace membrane::analysis {
 // Parses `tcp/8080`, `udp/53`, `sctp/N`, `icmp/echo-request` or `icmp/8`,
 // `icmpv6/TYPE`. nullopt and `error` set when it is not one of those.
 std::optional<ir::Traffic> parseTraffic(const std::string& spec, std::string* error);
-std::string trafficText(const ir::Traffic& t);  // back to "tcp/8080", "icmp/echo-request"
+std::string trafficText(const ir::Traffic& t);  // back to "tcp/8080", "icmp/echo-request", "udp/53 query a.example.com"
+// A DNS name as `explain --query` and `--learned` take it: normalized
+// (names/dns.h), without '*'. nullopt and `error` set when it is not one.
+std::optional<std::string> parseDnsName(const std::string& written, std::string* error);
 
 // One end of the connection to explain, as the user named it:
 //   `namespace/pod` or `pod`            an endpoint
@@ -33,6 +36,9 @@ struct ResolvedEnd {
   enum class Kind { Endpoints, Host, Outside } kind = Kind::Endpoints;
   std::vector<const ir::Endpoint*> endpoints;  // Kind::Endpoints: sorted by key, at least one
   std::optional<net::Address> address;         // Kind::Outside, or the address that named an endpoint
+  // The names this end's address was learned under by the other end's DNS
+  // lookups (explain --learned): what name peers match.
+  std::vector<std::string> learnedNames;
 };
 // nullopt and `error` set when the name matches nothing (with a
 // did-you-mean when something is close) or is malformed.
@@ -48,6 +54,7 @@ struct RuleVerdict {
     PeerMismatch,      // the peer is not one the rule names
     ProtocolMismatch,  // the rule names other protocols
     PortMismatch,      // the protocol matches, the port or ICMP type is outside the rule's
+    DnsMismatch,       // protocol and port match; the DNS query's name is not one the rule lists
     NotSelected,       // would match, but its policy does not select the subject
   };
   uint32_t id = 0;
@@ -82,6 +89,9 @@ struct Explanation {
   std::optional<SideExplanation> egress;   // when the source is an endpoint
   std::optional<SideExplanation> ingress;  // when the destination is an endpoint
   bool allowed = true;
+  // A DNS query denied only for its name: the datapath answers it REFUSED
+  // (tc) rather than dropping it silently.
+  bool refusedByName = false;
   std::vector<std::string> notes;  // e.g. which endpoints a workload name stood for
 };
 

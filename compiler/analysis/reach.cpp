@@ -92,7 +92,7 @@ class Evaluator {
   const std::vector<bool>& verdicts(const End& src, const End& dst) {
     Key key{};
     describe(src, key.data());
-    describe(dst, key.data() + 5);
+    describe(dst, key.data() + 6);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second;
     std::vector<bool> v(atoms_.atoms.size());
@@ -107,12 +107,13 @@ class Evaluator {
   }
 
  private:
-  using Key = std::array<int64_t, 10>;
+  using Key = std::array<int64_t, 12>;
   const ir::Program& program_;
   const Atoms& atoms_;
   const Ranges& v4_;
   const Ranges& v6_;
   std::map<Key, std::vector<bool>> cache_;
+  mutable std::map<std::vector<std::string>, int64_t> learnedIds_;
 
   // What a verdict can depend on: the kind of peer, its identity and class,
   // and which range its address is in (every CIDR matches a range whole).
@@ -124,6 +125,7 @@ class Evaluator {
     k[4] = !e.address ? -1
            : e.address->family == net::Family::V4 ? static_cast<int64_t>(v4_.indexOf(*e.address))
                                                    : static_cast<int64_t>(v6_.indexOf(*e.address));
+    k[5] = learnedIds_.emplace(e.learnedNames, static_cast<int64_t>(learnedIds_.size())).first->second;
   }
 };
 
@@ -170,7 +172,21 @@ void forEachProbe(const Members& sm, const Members& dm, const End& srcOther, con
 
 // The probe end standing for a peer that is not a workload.
 End otherEnd(const ReachPeer& p) {
-  return p.kind == ReachPeer::Kind::Host ? End{nullptr, std::nullopt, true} : End{nullptr, p.representative};
+  if (p.kind == ReachPeer::Kind::Host) return End{nullptr, std::nullopt, true};
+  if (p.kind == ReachPeer::Kind::Name) {
+    End e{nullptr, std::nullopt};
+    e.learnedNames = {p.learnedName};
+    return e;
+  }
+  return End{nullptr, p.representative};
+}
+
+// A name a pattern matches, standing for it: each '*' read as "x".
+std::string nameFor(const std::string& pattern) {
+  std::string out = pattern;
+  for (auto& c : out)
+    if (c == '*') c = 'x';
+  return out;
 }
 
 }  // namespace
@@ -237,6 +253,17 @@ ReachSpace::ReachSpace(const std::vector<const ir::Program*>& programs, const Re
       }
     }
   }
+  if (options.names) {
+    std::set<std::string> names;
+    forEachRule(programs, [&](const ir::Rule& rule) { names.insert(rule.peer.dnsNames.begin(), rule.peer.dnsNames.end()); });
+    for (const auto& n : names) {
+      ReachPeer p;
+      p.kind = ReachPeer::Kind::Name;
+      p.name = "dns " + n;
+      p.learnedName = nameFor(n);
+      peers.push_back(std::move(p));
+    }
+  }
 }
 
 ReachSpace::~ReachSpace() = default;
@@ -272,7 +299,9 @@ ReachEvaluator::ReachEvaluator(const ir::Program& program, const ReachSpace& spa
 ReachEvaluator::~ReachEvaluator() = default;
 
 bool ReachEvaluator::isFlow(size_t src, size_t dst) const {
-  return src != dst && !(impl_->members[src].empty() && impl_->members[dst].empty());
+  // A name stands for addresses a workload learned: only ever a destination.
+  return src != dst && !(impl_->members[src].empty() && impl_->members[dst].empty()) &&
+         impl_->space.peers()[src].kind != ReachPeer::Kind::Name;
 }
 
 std::vector<bool> ReachEvaluator::allowed(size_t src, size_t dst) {
@@ -437,6 +466,7 @@ std::string renderDot(const Reachability& r) {
     out += "  " + dotQuoted(p.name);
     if (p.kind == ReachPeer::Kind::Host) out += " [shape=diamond]";
     if (p.kind == ReachPeer::Kind::External) out += " [shape=ellipse, style=dashed]";
+    if (p.kind == ReachPeer::Kind::Name) out += " [shape=note, style=dashed]";
     out += ";\n";
   }
   for (const auto& f : r.flows) {

@@ -14,7 +14,12 @@
 //  - external ranges "first-last": the disjoint address ranges into which
 //    the rules' CIDR prefixes and excepts cut the IPv4 and IPv6 spaces, each
 //    evaluated as a world peer at an address of the range that no endpoint
-//    has.
+//    has;
+//  - names "dns NAME", one per name or pattern of the rules' name peers
+//    (docs/dns.md), as destinations only: an outside address, outside every
+//    CIDR the rules name, that the workload learned from a lookup of NAME
+//    (of a name the pattern matches: '*' read as "x"). Whether it may look
+//    NAME up is its flow to its resolver.
 // Flows are reported only where at least one side is a workload; a
 // workload to itself and pairs with nothing allowed are left out.
 #pragma once
@@ -55,11 +60,12 @@ struct Conns {
 };
 
 struct ReachPeer {
-  enum class Kind { Workload, Host, External } kind = Kind::Workload;
-  std::string name;                    // "shop/api", "host", "10.0.0.0-10.255.255.255"
+  enum class Kind { Workload, Host, External, Name } kind = Kind::Workload;
+  std::string name;                    // "shop/api", "host", "10.0.0.0-10.255.255.255", "dns *.example.com"
   std::vector<std::string> endpoints;  // Workload: member endpoints, "namespace/name"
   net::Address first, last;            // External: the range
   net::Address representative;         // External: the address evaluated
+  std::string learnedName;             // Name: the name the address was learned under
 };
 
 struct Flow {
@@ -79,6 +85,7 @@ struct Reachability {
 struct ReachOptions {
   bool host = true;      // include the node as peer "host"
   bool external = true;  // include external address ranges
+  bool names = true;     // include the names of name peers
 };
 
 Reachability computeReach(const ir::Program& program, const ReachOptions& options = {});

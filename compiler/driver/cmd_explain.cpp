@@ -23,6 +23,14 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
   cmd_->add_option("--port", port_, "tcp/PORT, udp/PORT, sctp/PORT, icmp/TYPE or icmpv6/TYPE (number or name)")
       ->required()
       ->type_name("PROTO/N");
+  cmd_->add_option("--query", query_,
+                   "The packet is a DNS query for NAME (on a port a `with dns` rule reads): which rule lets the "
+                   "source look it up, or why it is refused")
+      ->type_name("NAME");
+  cmd_->add_option("--learned", learned_,
+                   "The destination's address was learned from the source's lookup of NAME (repeatable): what "
+                   "name peers (`to dns \"...\"`) match")
+      ->type_name("NAME");
   cmd_->add_option("--format", format_, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   cmd_->add_flag("--exit-code", exitCode_, "Exit with 1 when the connection is denied");
   addColorOption(cmd_, color_);
@@ -31,9 +39,11 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
       "(with its source line), and why the other rules did not apply.\n\n"
       "Exit codes: 0 explained (with --exit-code: allowed), 1 denied (--exit-code only), 2 usage or input\n"
       "errors (also an unknown or ambiguous name), 3 policy errors.\n\n"
-      "Example:\n"
+      "Examples:\n"
       "  membranec explain -i policies/shop/inventory.json policies/shop --from shop/frontend --to shop/api "
-      "--port tcp/8080");
+      "--port tcp/8080\n"
+      "  membranec explain ... --from shop/api --to kube-system/coredns --port udp/53 --query api.stripe.com\n"
+      "  membranec explain ... --from shop/api --to 198.51.100.7 --port tcp/443 --learned api.stripe.com");
 }
 
 int ExplainCommand::run() const {
@@ -47,6 +57,14 @@ int ExplainCommand::run() const {
     std::cerr << "membranec: error: " << error << "\n";
     return kExitInputErrors;
   }
+  if (!query_.empty()) {
+    auto name = analysis::parseDnsName(query_, &error);
+    if (!name) {
+      std::cerr << "membranec: error: --query: " << error << "\n";
+      return kExitInputErrors;
+    }
+    traffic->dns = ir::DnsMessage::query(*name);
+  }
   auto src = analysis::resolveEnd(*c.ir, from_, &error);
   if (!src) {
     std::cerr << "membranec: error: --from: " << error << "\n";
@@ -56,6 +74,14 @@ int ExplainCommand::run() const {
   if (!dst) {
     std::cerr << "membranec: error: --to: " << error << "\n";
     return kExitInputErrors;
+  }
+  for (const auto& written : learned_) {
+    auto name = analysis::parseDnsName(written, &error);
+    if (!name) {
+      std::cerr << "membranec: error: --learned: " << error << "\n";
+      return kExitInputErrors;
+    }
+    dst->learnedNames.push_back(*name);
   }
   auto explanation = analysis::explainFlow(*c.ir, &c.sources, *src, *dst, *traffic, &error);
   if (!explanation) {

@@ -240,6 +240,7 @@ Result lint(const pipeline::Compilation& c, const Options& options, bool invento
     checkInventory(ctx);
     checkExposure(ctx);
     checkStructure(ctx);
+    checkDns(ctx);
   }
 
   std::map<FileId, std::vector<Suppression>> suppressions;

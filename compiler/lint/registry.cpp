@@ -89,6 +89,17 @@ const std::vector<CheckInfo>& catalogue() {
        "privilege says to name them. Off by default; turn on with `--enable MB112`.",
        "Add `on` with the protocols and ports the peers use.",
        false, false},
+      {"MB113", "dns-match-all", Severity::Warning, "A DNS name list holds \"*\" alone",
+       "The pattern \"*\" matches every name. In `with dns { ... }` it lets the selected endpoints look up any "
+       "name (and learn any address); as a name peer, `dns \"*\"`, it allows every address they learn.",
+       "List the domains that are needed, e.g. \"*.example.com\"."},
+      {"MB114", "dns-name-not-looked-up", Severity::Warning,
+       "A name peer's name can never be learned: no DNS rule lets the endpoints look it up",
+       "A name peer (`to dns \"NAME\"`) matches only addresses the endpoints learned from answers to their own "
+       "lookups, and only lookups a `with dns { ... }` rule allows teach (docs/dns.md). No allow rule with a dns "
+       "condition in this policy, or in a policy that applies to at least the same endpoints, has a name or pattern "
+       "covering NAME, so the peer matches nothing.",
+       "Add the name (or a pattern covering it) to the `with dns` rule that lets the endpoints reach their resolver."},
   };
   return kChecks;
 }

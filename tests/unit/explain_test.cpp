@@ -60,6 +60,21 @@ std::string others(const SideExplanation& s) {
   return out;
 }
 
+Result explainDns(const XyzCluster& c, const std::string& from, const std::string& to, const std::string& port,
+                  const std::string& query, const std::vector<std::string>& learned) {
+  Result r;
+  auto t = parseTraffic(port, &r.error);
+  if (!t) return r;
+  if (!query.empty()) t->dns = ir::DnsMessage::query(*parseDnsName(query, &r.error));
+  auto src = resolveEnd(c.ir(), from, &r.error);
+  if (!src) return r;
+  auto dst = resolveEnd(c.ir(), to, &r.error);
+  if (!dst) return r;
+  dst->learnedNames = learned;
+  r.e = explainFlow(c.ir(), &c.compilation().sources, *src, *dst, *t, &r.error);
+  return r;
+}
+
 TEST(ExplainVerdicts, AllowedWithDecidingRulesAndWhyNot) {
   XyzCluster c(kPolicy);
   ASSERT_TRUE(c.ok());
@@ -93,6 +108,72 @@ TEST(ExplainVerdicts, AllowedWithDecidingRulesAndWhyNot) {
   EXPECT_TRUE(in.verdict.auditWouldDeny);
   ASSERT_TRUE(in.audit);
   EXPECT_EQ(in.audit->location, "t.policy:18:13");
+}
+
+// Pod x/b may look up *.example.com through x/c, and connect to what
+// api.example.com resolved to.
+const char* kDnsPolicy = R"(namespace x
+policy b-dns {
+  selects { pod = b }
+  egress {
+    allow to pods { pod = c } on udp/53 with dns { "*.example.com" }
+    allow to dns "api.example.com" on tcp/443
+  }
+}
+)";
+
+TEST(ExplainDns, AQueryForAnAllowedNameTeachesAndAnotherIsRefused) {
+  XyzCluster c(kDnsPolicy);
+  ASSERT_TRUE(c.ok());
+  Result allowed = explainDns(c, "x/b", "x/c", "udp/53", "API.example.com.", {});
+  ASSERT_TRUE(allowed.e) << allowed.error;
+  EXPECT_TRUE(allowed.e->allowed);
+  EXPECT_FALSE(allowed.e->refusedByName);
+  EXPECT_EQ(allowed.e->traffic, "udp/53 query api.example.com");
+  EXPECT_TRUE(allowed.e->egress->verdict.learnsDns);
+
+  Result refused = explainDns(c, "x/b", "x/c", "udp/53", "api.example.org", {});
+  ASSERT_TRUE(refused.e) << refused.error;
+  EXPECT_FALSE(refused.e->allowed);
+  EXPECT_TRUE(refused.e->refusedByName);
+  ASSERT_FALSE(refused.e->egress->others.empty());
+  EXPECT_EQ(refused.e->egress->others[0].status, RuleVerdict::Status::DnsMismatch);
+  EXPECT_EQ(refused.e->egress->others[0].detail, "the query's name api.example.org is not in { \"*.example.com\" }");
+
+  Result wrongResolver = explainDns(c, "x/b", "x/a", "udp/53", "api.example.com", {});
+  ASSERT_TRUE(wrongResolver.e) << wrongResolver.error;
+  EXPECT_FALSE(wrongResolver.e->allowed);
+  EXPECT_FALSE(wrongResolver.e->refusedByName) << "no rule would allow it for any name: dropped";
+}
+
+TEST(ExplainDns, ANamePeerMatchesOnlyAnAddressLearnedForItsName) {
+  XyzCluster c(kDnsPolicy);
+  ASSERT_TRUE(c.ok());
+  Result learned = explainDns(c, "x/b", "198.51.100.7", "tcp/443", "", {"api.example.com"});
+  ASSERT_TRUE(learned.e) << learned.error;
+  EXPECT_TRUE(learned.e->allowed);
+  ASSERT_TRUE(learned.e->egress->deciding);
+  EXPECT_EQ(learned.e->egress->deciding->text, "allow to dns \"api.example.com\" on tcp/443");
+
+  Result unknown = explainDns(c, "x/b", "198.51.100.7", "tcp/443", "", {});
+  ASSERT_TRUE(unknown.e) << unknown.error;
+  EXPECT_FALSE(unknown.e->allowed);
+  bool explained = false;
+  for (const auto& o : unknown.e->egress->others)
+    explained |= o.detail.find("no name was learned for it") != std::string::npos;
+  EXPECT_TRUE(explained);
+
+  Result other = explainDns(c, "x/b", "198.51.100.7", "tcp/443", "", {"www.example.com"});
+  ASSERT_TRUE(other.e) << other.error;
+  EXPECT_FALSE(other.e->allowed);
+}
+
+TEST(ExplainDns, NamesArePlainDnsNames) {
+  std::string error;
+  EXPECT_EQ(parseDnsName("Api.Example.COM.", &error), "api.example.com");
+  EXPECT_FALSE(parseDnsName("*.example.com", &error));
+  EXPECT_NE(error.find("is a pattern"), std::string::npos);
+  EXPECT_FALSE(parseDnsName("a..b", &error));
 }
 
 TEST(ExplainVerdicts, DefaultDenyWithPortOutsideTheRanges) {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "features/dns/dns.h"
 #include "pipeline/pipeline.h"
 #include "inventory/inventory.h"
 #include "evaluator/evaluator.h"
@@ -566,6 +567,64 @@ TEST(LintOptions, WerrorTurnsWarningsIntoFailure) {
   EXPECT_EQ(l.result.exitCode(true), 1);
   auto clean = lintText("policy a {\n  selects {}\n  ingress {}\n}\n");
   EXPECT_EQ(clean.result.exitCode(true), 0) << clean.dump();
+}
+
+// ---- MB113 dns-match-all, MB114 dns-name-not-looked-up -----------------------------
+
+TEST(LintDns, AStarAloneIsReportedInAConditionAndAsANamePeer) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to world on udp/53 with dns { \"*.example.com\", \"*\" }\n"
+      "    allow to dns \"*\" on tcp/443\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB113"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:58: MB113", "t.policy:5:14: MB113"})) << l.dump();
+}
+
+TEST(LintDns, ANameNoDnsRuleLetsTheEndpointsLookUpIsReported) {
+  auto l = lintText(
+      "namespace shop\n"
+      "policy resolver {\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to world on udp/53 with dns { \"*.stripe.com\", \"api-*.example.com\" }\n"
+      "  }\n"
+      "}\n"
+      "policy api {\n"
+      "  selects { app = api }\n"
+      "  egress {\n"
+      "    allow to dns \"api.stripe.com\", \"api-eu*.example.com\", \"a.b.stripe.com\" on tcp/443\n"
+      "  }\n"
+      "}\n"
+      "policy other-namespace {\n"
+      "  namespace ops\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to dns \"api.stripe.com\" on tcp/443\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB114"}));
+  ASSERT_EQ(l.ids(), (std::vector<std::string>{"t.policy:11:14: MB114", "t.policy:18:14: MB114"})) << l.dump();
+  EXPECT_NE(l.result.findings[0].message.find("\"a.b.stripe.com\""), std::string::npos)
+      << "'*' covers one label: a.b.stripe.com is never learned; the other two names are";
+  EXPECT_NE(l.result.findings[1].message.find("\"api.stripe.com\""), std::string::npos)
+      << "the resolver policy does not apply to namespace ops";
+}
+
+TEST(LintDns, CoverageBetweenPatternsIsLabelByLabel) {
+  using features::dns::covers;
+  EXPECT_TRUE(covers("*", "a.b"));
+  EXPECT_TRUE(covers("*.example.com", "api.example.com"));
+  EXPECT_TRUE(covers("*.example.com", "api-*.example.com"));
+  EXPECT_TRUE(covers("api-*.example.com", "api-eu*.example.com"));
+  EXPECT_FALSE(covers("api-eu*.example.com", "api-*.example.com"));
+  EXPECT_FALSE(covers("*.example.com", "example.com"));
+  EXPECT_FALSE(covers("*.example.com", "a.b.example.com"));
+  EXPECT_FALSE(covers("*.example.com", "*"));
+  EXPECT_TRUE(covers("a.example.com", "a.example.com"));
 }
 
 TEST(LintCatalogue, IdsAreUniqueAndDocumented) {

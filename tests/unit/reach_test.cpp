@@ -218,6 +218,26 @@ TEST(ReachPorts, AdjacentAndOverlappingRangesMerge) {
   EXPECT_EQ(conns(r, "y/a", "x/a"), "TCP 80-90,8000-8100; UDP 53");
 }
 
+TEST(ReachNames, ANamePeerIsADestinationStandingForAddressesLearnedUnderIt) {
+  Cluster c(R"(
+    namespace x
+    policy a { selects { pod = a } egress {
+      allow to pods { pod = b } on udp/53 with dns { "*.example.com" }
+      allow to dns "*.example.com" on tcp/443
+      allow to dns "api.example.com" on tcp/8443
+    } }
+  )");
+  ASSERT_TRUE(c.ok());
+  ReachOptions options;
+  options.host = false;
+  options.external = false;
+  Reachability r = computeReach(c.ir(), options);
+  EXPECT_EQ(conns(r, "x/a", "dns *.example.com"), "TCP 443") << "x.example.com stands for the pattern";
+  EXPECT_EQ(conns(r, "x/a", "dns api.example.com"), "TCP 443,8443") << "the pattern matches api.example.com too";
+  EXPECT_EQ(conns(r, "x/a", "x/b"), "UDP 53");
+  for (const auto& f : r.flows) EXPECT_NE(f.src.rfind("dns ", 0), 0u) << "a name is never a source: " << f.src;
+}
+
 TEST(ReachPorts, DenyCarvesHoles) {
   Cluster c(R"(
     namespace x

@@ -73,6 +73,10 @@ bool peerMatches(const std::vector<std::string>& names, const ir::Peer& peer);
 // patterns)?
 bool anyMatches(const std::vector<std::string>& names, const std::string& name);
 
+// Does every name `inner` matches also match `outer` (both normalized
+// names or patterns)? Exact for the pattern language of docs/dns.md.
+bool covers(const std::string& outer, const std::string& inner);
+
 // ---- printing -----------------------------------------------------------
 
 // The rule's "dns" member of `membranec ir -o json`, when it has the condition.

@@ -31,4 +31,34 @@ bool peerMatches(const std::vector<std::string>& names, const ir::Peer& peer) {
   return false;
 }
 
+namespace {
+// One label (with at most one '*') covering another, label by label.
+bool labelCovers(const std::string& outer, const std::string& inner) {
+  size_t star = outer.find('*');
+  if (star == std::string::npos) return outer == inner;
+  std::string prefix = outer.substr(0, star), suffix = outer.substr(star + 1);
+  size_t innerStar = inner.find('*');
+  if (innerStar == std::string::npos) {
+    names::DnsPattern glob{outer, {outer}, true};
+    return names::dnsPatternMatches(glob, inner);
+  }
+  // Both globs: the inner one's fixed ends must extend the outer one's.
+  std::string innerPrefix = inner.substr(0, innerStar), innerSuffix = inner.substr(innerStar + 1);
+  return innerPrefix.starts_with(prefix) && innerSuffix.ends_with(suffix);
+}
+}  // namespace
+
+bool covers(const std::string& outer, const std::string& inner) {
+  if (outer == "*") return true;
+  if (inner == "*") return false;
+  auto o = names::parseDnsPattern(outer);
+  auto i = names::parseDnsPattern(inner);
+  const auto* op = std::get_if<names::DnsPattern>(&o);
+  const auto* ip = std::get_if<names::DnsPattern>(&i);
+  if (!op || !ip || op->labels.size() != ip->labels.size()) return false;
+  for (size_t k = 0; k < op->labels.size(); ++k)
+    if (!labelCovers(op->labels[k], ip->labels[k])) return false;
+  return true;
+}
+
 }  // namespace membrane::features::dns
