@@ -653,7 +653,11 @@ int bindWildcard(int family, int type, uint16_t port) {
     ::close(fd);
     return -1;
   }
-  if (type == SOCK_STREAM && ::listen(fd, 256) != 0) {
+  // The largest accept queue the kernel allows (net.core.somaxconn, 4096 by
+  // default): one thread serves every connection, and on a busy machine a
+  // burst of thousands of short connections (lookup-connect) overflowed a
+  // queue of 256, dropping SYNs that the client then waited 1 s to resend.
+  if (type == SOCK_STREAM && ::listen(fd, 4096) != 0) {
     failErrno("listen port " + std::to_string(port));
     ::close(fd);
     return -1;

@@ -772,7 +772,13 @@ void Topology::routePrefixToPod(const std::string& name, const std::string& pref
   // nothing else can reach its batch.
   if (prefix.empty() || prefix.find_first_not_of("0123456789abcdefABCDEF.:/") != std::string::npos)
     throw std::invalid_argument("Topology::routePrefixToPod: bad prefix '" + prefix + "'");
-  ipBatch(hostNs_, "route add " + prefix + " dev " + p.hostInterface_ + "\n");
+  // Via the pod's own address, not on-link: the node then resolves one
+  // neighbour (the pod), not one per address of the prefix, which would
+  // overflow its neighbour table (gc_thresh3, 1,024 entries) and need the pod
+  // to answer ARP/NDP for addresses it holds only as a local route.
+  const bool v6 = prefix.find(':') != std::string::npos;
+  ipBatch(hostNs_, "route add " + prefix + " via " + (v6 ? p.address6_ : p.address4_) + " dev " + p.hostInterface_ +
+                       " onlink\n");
   ipBatch(p.netns_, "route add local " + prefix + " dev lo\n");
 }
 
