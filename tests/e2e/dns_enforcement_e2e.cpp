@@ -219,8 +219,12 @@ TEST_F(DnsEnforcement, TtlExpiryEndsAccessForNewConnectionsOnly) {
 }
 
 TEST_F(DnsEnforcement, AForgedResponseTeachesNothing) {
-  // No real answer may race the forged ones.
+  // No real answer may race the forged ones: the server is replaced by a
+  // sink that reads queries and answers none (a closed port would turn the
+  // query away with ICMP, and the client would stop waiting).
   dns_->stop();
+  Process sink = resolver_->spawn({proberPath(), "count", "udp", "--port", "53"});
+  ASSERT_TRUE(sink.waitForOutput("ready", 3s)) << sink.err();
   const std::string id = "4660", port = "40053";
   // A real query is pending (the client waits on its socket for 4 s).
   Process query = client_->spawn({proberPath(), "dns", "query", dns_->address4(), "api.test", "--id", id,
