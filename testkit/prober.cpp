@@ -30,12 +30,13 @@
 //       sends a message and waits (up to N ms, default 1000) for its echo.
 //       Prints "exchanges N".
 //   dns query SERVER NAME [--type A|AAAA|CNAME] [--tcp] [--count N] [--id I]
-//             [--source-port P] [--timeout-ms N]
+//             [--source-port P] [--timeout-ms N] [--latencies]
 //       DNS lookups of NAME at SERVER:53, one after another, each from a
 //       fresh socket (fresh port) and a random id unless given. One lookup
 //       prints "status RCODE id I answers N [truncated] latency-us U" and a line
 //       "answer NAME TYPE TTL VALUE" per answer record; N lookups print
-//       "lookups N answered M noerror K refused R p50-us X p99-us Y max-us Z".
+//       "lookups N answered M noerror K refused R p50-us X p99-us Y max-us Z",
+//       after "latency-us U" per answered lookup with --latencies.
 //       Exit 1 when a lookup got no response in time (whatever its RCODE).
 //   dns forge SERVER CLIENT PORT NAME ADDRESS [--id I] [--ttl T]
 //       Sends, through a raw socket, a response from SERVER:53 to
@@ -113,7 +114,7 @@ int failErrno(const std::string& what, int e = errno) { return fail(what + ": " 
                "  membrane_e2e_prober count udp --port P [--seconds S]\n"
                "  membrane_e2e_prober hold tcp ADDRESS PORT [--seconds S] [--timeout-ms N]\n"
                "  membrane_e2e_prober spoof udp|tcp SOURCE ADDRESS PORT [--count N]\n"
-               "  membrane_e2e_prober dns query SERVER NAME [--type T] [--tcp] [--count N] [--id I] [--source-port P] [--timeout-ms N]\n"
+               "  membrane_e2e_prober dns query SERVER NAME [--type T] [--tcp] [--count N] [--id I] [--source-port P] [--timeout-ms N] [--latencies]\n"
                "  membrane_e2e_prober dns forge SERVER CLIENT PORT NAME ADDRESS [--id I] [--ttl T]\n"
                "  membrane_e2e_prober lookup-connect NAME PORT [--rounds N] [--cycle K] [--family 4|6|any] [--timeout-ms N]\n",
                why.c_str());
@@ -1327,7 +1328,7 @@ int cmdDns(int argc, char** argv) {
     usage("dns takes query or forge");
   const std::string sub = argv[2];
   if (sub == "query") {
-    const Args a = parseArgs(argc, argv, 3, {"type", "count", "id", "source-port", "timeout-ms"}, {"tcp"});
+    const Args a = parseArgs(argc, argv, 3, {"type", "count", "id", "source-port", "timeout-ms"}, {"tcp", "latencies"});
     if (a.positional.size() != 2)
       usage("dns query takes SERVER NAME");
     const Address server = parseAddress(a.positional[0], 53);
@@ -1374,6 +1375,9 @@ int cmdDns(int argc, char** argv) {
         say("answer " + ans.name + " " + typeName(ans.type) + " " + std::to_string(ans.ttl) + " " + ans.value);
       return kOk;
     }
+    if (a.has("latencies"))
+      for (long us : latencies)
+        say("latency-us " + std::to_string(us));
     std::sort(latencies.begin(), latencies.end());
     auto pct = [&](double p) {
       if (latencies.empty())
