@@ -20,6 +20,10 @@ PACKAGES=(
   bpftool iproute2 python3
   # the traffic benchmark compares membrane with them (bench/traffic)
   iptables nftables
+  # DNS tests and the lookup benchmark (tests/e2e/README.md, bench/dns): a real
+  # DNS server run as a plain process in a pod (dnsmasq-base ships no service,
+  # so nothing starts on the machine itself), and dig
+  dnsmasq-base bind9-dnsutils
 )
 
 as_root() {

@@ -29,6 +29,24 @@
 //       Connects to an echo server, prints "connected", then every 100 ms
 //       sends a message and waits (up to N ms, default 1000) for its echo.
 //       Prints "exchanges N".
+//   dns query SERVER NAME [--type A|AAAA|CNAME] [--tcp] [--count N] [--id I]
+//             [--source-port P] [--timeout-ms N] [--latencies]
+//       DNS lookups of NAME at SERVER:53, one after another, each from a
+//       fresh socket (fresh port) and a random id unless given. One lookup
+//       prints "status RCODE id I answers N [truncated] latency-us U" and a line
+//       "answer NAME TYPE TTL VALUE" per answer record; N lookups print
+//       "lookups N answered M noerror K refused R p50-us X p99-us Y max-us Z",
+//       after "latency-us U" per answered lookup with --latencies.
+//       Exit 1 when a lookup got no response in time (whatever its RCODE).
+//   dns forge SERVER CLIENT PORT NAME ADDRESS [--id I] [--ttl T]
+//       Sends, through a raw socket, a response from SERVER:53 to
+//       CLIENT:PORT with id I saying NAME has the A (or AAAA) record ADDRESS.
+//   lookup-connect NAME PORT [--rounds N] [--cycle K] [--family 4|6|any]
+//                  [--timeout-ms N]
+//       N rounds of getaddrinfo(NAME) with the glibc resolver, then one TCP
+//       connect to the first address (no retry); "{}" in NAME becomes the
+//       round number modulo K. Prints "rounds N lookup-failures L
+//       connect-failures C elapsed-ms T" and up to 5 failures; exit 1 if any.
 //
 // Exit status: 0 connected / echoed / every exchange succeeded; 1 blocked,
 // timed out, refused, or any exchange failed; 2 usage or local error.
@@ -36,6 +54,7 @@
 // PORTS: comma-separated ports and ranges, e.g. 80,8000-8003.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -47,6 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -92,7 +112,11 @@ int failErrno(const std::string& what, int e = errno) { return fail(what + ": " 
                "  membrane_e2e_prober probe icmp ADDRESS [PORT] [--timeout-ms N]\n"
                "  membrane_e2e_prober stream udp ADDRESS PORT [--pps N] [--seconds S] [--size B]\n"
                "  membrane_e2e_prober count udp --port P [--seconds S]\n"
-               "  membrane_e2e_prober hold tcp ADDRESS PORT [--seconds S] [--timeout-ms N]\n",
+               "  membrane_e2e_prober hold tcp ADDRESS PORT [--seconds S] [--timeout-ms N]\n"
+               "  membrane_e2e_prober spoof udp|tcp SOURCE ADDRESS PORT [--count N]\n"
+               "  membrane_e2e_prober dns query SERVER NAME [--type T] [--tcp] [--count N] [--id I] [--source-port P] [--timeout-ms N] [--latencies]\n"
+               "  membrane_e2e_prober dns forge SERVER CLIENT PORT NAME ADDRESS [--id I] [--ttl T]\n"
+               "  membrane_e2e_prober lookup-connect NAME PORT [--rounds N] [--cycle K] [--family 4|6|any] [--timeout-ms N]\n",
                why.c_str());
   std::exit(kError);
 }
@@ -630,7 +654,11 @@ int bindWildcard(int family, int type, uint16_t port) {
     ::close(fd);
     return -1;
   }
-  if (type == SOCK_STREAM && ::listen(fd, 256) != 0) {
+  // The largest accept queue the kernel allows (net.core.somaxconn, 4096 by
+  // default): one thread serves every connection, and on a busy machine a
+  // burst of thousands of short connections (lookup-connect) overflowed a
+  // queue of 256, dropping SYNs that the client then waited 1 s to resend.
+  if (type == SOCK_STREAM && ::listen(fd, 4096) != 0) {
     failErrno("listen port " + std::to_string(port));
     ::close(fd);
     return -1;
@@ -982,6 +1010,62 @@ void put16(std::vector<uint8_t>& b, std::size_t at, uint16_t v) {
   b[at + 1] = static_cast<uint8_t>(v);
 }
 
+// An IP packet from src to dst carrying the L4 segment `l4`, whose checksum
+// (at `checksumAt` in the segment) is filled in over the pseudo-header: what
+// an IPPROTO_RAW socket sends as is, source address included.
+std::vector<uint8_t> rawIpPacket(const Address& src, const Address& dst, uint8_t proto, std::vector<uint8_t> l4,
+                                 std::size_t checksumAt) {
+  const bool v6 = dst.family == AF_INET6;
+  const std::size_t alen = v6 ? 16 : 4;
+  const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&src.ss);
+  const auto* d6 = reinterpret_cast<const sockaddr_in6*>(&dst.ss);
+  const auto* s4 = reinterpret_cast<const sockaddr_in*>(&src.ss);
+  const auto* d4 = reinterpret_cast<const sockaddr_in*>(&dst.ss);
+  const auto* sbytes = v6 ? reinterpret_cast<const uint8_t*>(&s6->sin6_addr) : reinterpret_cast<const uint8_t*>(&s4->sin_addr);
+  const auto* dbytes = v6 ? reinterpret_cast<const uint8_t*>(&d6->sin6_addr) : reinterpret_cast<const uint8_t*>(&d4->sin_addr);
+  // Pseudo-header: both addresses, then (IPv6) a 32-bit length and the
+  // next header, or (IPv4) a zero byte, the protocol and a 16-bit length.
+  std::vector<uint8_t> pseudo(sbytes, sbytes + alen);
+  pseudo.insert(pseudo.end(), dbytes, dbytes + alen);
+  const auto hi = static_cast<uint8_t>(l4.size() >> 8), lo = static_cast<uint8_t>(l4.size());
+  if (v6)
+    pseudo.insert(pseudo.end(), {0, 0, hi, lo, 0, 0, 0, proto});
+  else
+    pseudo.insert(pseudo.end(), {0, proto, hi, lo});
+  put16(l4, checksumAt, checksum(pseudo, l4));
+
+  std::vector<uint8_t> pkt;
+  if (v6) {
+    pkt.assign(40, 0);
+    pkt[0] = 0x60;
+    put16(pkt, 4, static_cast<uint16_t>(l4.size()));
+    pkt[6] = proto;
+    pkt[7] = 64;
+    std::memcpy(pkt.data() + 8, sbytes, 16);
+    std::memcpy(pkt.data() + 24, dbytes, 16);
+  } else {
+    pkt.assign(20, 0);
+    pkt[0] = 0x45;
+    put16(pkt, 2, static_cast<uint16_t>(20 + l4.size()));
+    pkt[8] = 64;
+    pkt[9] = proto;
+    std::memcpy(pkt.data() + 12, sbytes, 4);
+    std::memcpy(pkt.data() + 16, dbytes, 4);  // the kernel fills the checksum
+  }
+  pkt.insert(pkt.end(), l4.begin(), l4.end());
+  return pkt;
+}
+
+// A UDP datagram from src:sport to dst:dport, sent through a raw socket.
+std::vector<uint8_t> udpSegment(uint16_t sport, uint16_t dport, const std::vector<uint8_t>& payload) {
+  std::vector<uint8_t> l4(8, 0);
+  put16(l4, 0, sport);
+  put16(l4, 2, dport);
+  put16(l4, 4, static_cast<uint16_t>(8 + payload.size()));
+  l4.insert(l4.end(), payload.begin(), payload.end());
+  return l4;
+}
+
 int cmdSpoof(int argc, char** argv) {
   const Args a = parseArgs(argc, argv, 2, {"count"}, {});
   if (a.positional.size() != 4 || (a.positional[0] != "udp" && a.positional[0] != "tcp"))
@@ -993,15 +1077,7 @@ int cmdSpoof(int argc, char** argv) {
   if (src.family != dst.family)
     usage("spoof: SOURCE and ADDRESS must be of one family");
   const long count = parseNumber(a.get("count").value_or("10"), 1, 1000000, "count");
-  const bool v6 = dst.family == AF_INET6;
   const uint8_t proto = udp ? IPPROTO_UDP : IPPROTO_TCP;
-  const std::size_t alen = v6 ? 16 : 4;
-  const auto* s6 = reinterpret_cast<const sockaddr_in6*>(&src.ss);
-  const auto* d6 = reinterpret_cast<const sockaddr_in6*>(&dst.ss);
-  const auto* s4 = reinterpret_cast<const sockaddr_in*>(&src.ss);
-  const auto* d4 = reinterpret_cast<const sockaddr_in*>(&dst.ss);
-  const auto* sbytes = v6 ? reinterpret_cast<const uint8_t*>(&s6->sin6_addr) : reinterpret_cast<const uint8_t*>(&s4->sin_addr);
-  const auto* dbytes = v6 ? reinterpret_cast<const uint8_t*>(&d6->sin6_addr) : reinterpret_cast<const uint8_t*>(&d4->sin_addr);
 
   // IPPROTO_RAW: we write the IP header ourselves, source included.
   Socket s(::socket(dst.family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
@@ -1012,13 +1088,11 @@ int cmdSpoof(int argc, char** argv) {
   for (long seq = 0; seq < count; ++seq) {
     std::vector<uint8_t> l4;
     if (udp) {
-      l4.assign(8 + kStreamHeader, 0);
-      put16(l4, 0, sport);
-      put16(l4, 2, port);
-      put16(l4, 4, static_cast<uint16_t>(l4.size()));
-      std::memcpy(l4.data() + 8, kStreamMagic, sizeof kStreamMagic);
+      std::vector<uint8_t> payload(kStreamHeader, 0);
+      std::memcpy(payload.data(), kStreamMagic, sizeof kStreamMagic);
       for (int b = 0; b < 8; ++b)
-        l4[8 + sizeof kStreamMagic + static_cast<std::size_t>(b)] = static_cast<uint8_t>(static_cast<uint64_t>(seq) >> (56 - 8 * b));
+        payload[sizeof kStreamMagic + static_cast<std::size_t>(b)] = static_cast<uint8_t>(static_cast<uint64_t>(seq) >> (56 - 8 * b));
+      l4 = udpSegment(sport, port, payload);
     } else {
       l4.assign(20, 0);
       put16(l4, 0, static_cast<uint16_t>(sport + seq % 1000));
@@ -1028,42 +1102,393 @@ int cmdSpoof(int argc, char** argv) {
       l4[13] = 0x02;                      // SYN
       put16(l4, 14, 65535);               // window
     }
-    // Pseudo-header: both addresses, then (IPv6) a 32-bit length and the
-    // next header, or (IPv4) a zero byte, the protocol and a 16-bit length.
-    std::vector<uint8_t> pseudo(sbytes, sbytes + alen);
-    pseudo.insert(pseudo.end(), dbytes, dbytes + alen);
-    const auto hi = static_cast<uint8_t>(l4.size() >> 8), lo = static_cast<uint8_t>(l4.size());
-    if (v6)
-      pseudo.insert(pseudo.end(), {0, 0, hi, lo, 0, 0, 0, proto});
-    else
-      pseudo.insert(pseudo.end(), {0, proto, hi, lo});
-    put16(l4, udp ? 6 : 16, checksum(pseudo, l4));
-
-    std::vector<uint8_t> pkt;
-    if (v6) {
-      pkt.assign(40, 0);
-      pkt[0] = 0x60;
-      put16(pkt, 4, static_cast<uint16_t>(l4.size()));
-      pkt[6] = proto;
-      pkt[7] = 64;
-      std::memcpy(pkt.data() + 8, sbytes, 16);
-      std::memcpy(pkt.data() + 24, dbytes, 16);
-    } else {
-      pkt.assign(20, 0);
-      pkt[0] = 0x45;
-      put16(pkt, 2, static_cast<uint16_t>(20 + l4.size()));
-      pkt[8] = 64;
-      pkt[9] = proto;
-      std::memcpy(pkt.data() + 12, sbytes, 4);
-      std::memcpy(pkt.data() + 16, dbytes, 4);  // the kernel fills the checksum
-    }
-    pkt.insert(pkt.end(), l4.begin(), l4.end());
+    const std::vector<uint8_t> pkt = rawIpPacket(src, dst, proto, std::move(l4), udp ? 6 : 16);
     if (::sendto(s.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&dst.ss), dst.len) < 0)
       return failErrno("sendto");
     ++sent;
   }
   say("sent " + std::to_string(sent));
   return kOk;
+}
+
+// ------------------------------------------------------------------ dns
+
+// DNS messages (RFC 1035), as much as the tests need: a query, a forged
+// one-answer response, and a reader of responses that follows compression
+// pointers (bounded, so a hostile message cannot loop it).
+constexpr uint16_t kTypeA = 1, kTypeCname = 5, kTypeAaaa = 28, kClassIn = 1;
+
+const char* rcodeName(int rcode) {
+  static const char* names[] = {"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"};
+  return rcode >= 0 && rcode <= 5 ? names[rcode] : "RCODE?";
+}
+
+uint16_t parseType(const std::string& t) {
+  if (t == "A")
+    return kTypeA;
+  if (t == "AAAA")
+    return kTypeAaaa;
+  if (t == "CNAME")
+    return kTypeCname;
+  usage("bad record type '" + t + "' (A, AAAA or CNAME)");
+}
+
+std::string typeName(uint16_t t) {
+  return t == kTypeA ? "A" : t == kTypeAaaa ? "AAAA" : t == kTypeCname ? "CNAME" : "TYPE" + std::to_string(t);
+}
+
+void appendName(std::vector<uint8_t>& b, const std::string& name) {
+  std::size_t pos = 0;
+  while (pos < name.size()) {
+    std::size_t dot = name.find('.', pos);
+    if (dot == std::string::npos)
+      dot = name.size();
+    const std::size_t len = dot - pos;
+    if (len == 0 || len > 63)
+      usage("bad DNS name '" + name + "'");
+    b.push_back(static_cast<uint8_t>(len));
+    b.insert(b.end(), name.begin() + static_cast<long>(pos), name.begin() + static_cast<long>(dot));
+    pos = dot + 1;
+  }
+  b.push_back(0);
+}
+
+void append16(std::vector<uint8_t>& b, uint16_t v) {
+  b.push_back(static_cast<uint8_t>(v >> 8));
+  b.push_back(static_cast<uint8_t>(v));
+}
+
+// Header (RD set for a query, QR+RD+RA for a response) and one question.
+std::vector<uint8_t> dnsMessage(uint16_t id, bool response, uint16_t answers, const std::string& name, uint16_t type) {
+  std::vector<uint8_t> b;
+  append16(b, id);
+  append16(b, response ? 0x8180 : 0x0100);
+  append16(b, 1);
+  append16(b, answers);
+  append16(b, 0);
+  append16(b, 0);
+  appendName(b, name);
+  append16(b, type);
+  append16(b, kClassIn);
+  return b;
+}
+
+struct DnsAnswer {
+  std::string name;
+  uint16_t type = 0;
+  uint32_t ttl = 0;
+  std::string value;  // address or CNAME target
+};
+
+struct DnsResponse {
+  uint16_t id = 0;
+  int rcode = -1;
+  bool truncated = false;  // TC: the rest only over TCP
+  std::vector<DnsAnswer> answers;
+};
+
+// Reads the name at `pos`; advances `pos` past it (not past pointer targets).
+bool readName(const std::vector<uint8_t>& m, std::size_t& pos, std::string& out) {
+  std::size_t at = pos;
+  bool jumped = false;
+  out.clear();
+  for (int hops = 0;;) {
+    if (at >= m.size())
+      return false;
+    const uint8_t len = m[at];
+    if ((len & 0xc0) == 0xc0) {
+      if (at + 1 >= m.size() || ++hops > 16)
+        return false;
+      if (!jumped)
+        pos = at + 2;
+      jumped = true;
+      at = static_cast<std::size_t>((len & 0x3f) << 8 | m[at + 1]);
+      continue;
+    }
+    if (len == 0) {
+      if (!jumped)
+        pos = at + 1;
+      return true;
+    }
+    if (len > 63 || at + 1 + len > m.size() || out.size() > 255)
+      return false;
+    if (!out.empty())
+      out += '.';
+    out.append(reinterpret_cast<const char*>(m.data() + at + 1), len);
+    at += 1 + len;
+  }
+}
+
+std::optional<DnsResponse> parseResponse(const std::vector<uint8_t>& m) {
+  if (m.size() < 12 || !(m[2] & 0x80))
+    return std::nullopt;
+  DnsResponse r;
+  r.id = static_cast<uint16_t>(m[0] << 8 | m[1]);
+  r.rcode = m[3] & 0x0f;
+  r.truncated = m[2] & 0x02;
+  const int qd = m[4] << 8 | m[5], an = m[6] << 8 | m[7];
+  std::size_t pos = 12;
+  std::string name;
+  for (int i = 0; i < qd; ++i) {
+    if (!readName(m, pos, name) || pos + 4 > m.size())
+      return std::nullopt;
+    pos += 4;
+  }
+  for (int i = 0; i < an; ++i) {
+    DnsAnswer a;
+    if (!readName(m, pos, a.name) || pos + 10 > m.size())
+      return std::nullopt;
+    a.type = static_cast<uint16_t>(m[pos] << 8 | m[pos + 1]);
+    a.ttl = static_cast<uint32_t>(m[pos + 4]) << 24 | static_cast<uint32_t>(m[pos + 5]) << 16 |
+            static_cast<uint32_t>(m[pos + 6]) << 8 | m[pos + 7];
+    const std::size_t rdlen = static_cast<std::size_t>(m[pos + 8] << 8 | m[pos + 9]);
+    pos += 10;
+    if (pos + rdlen > m.size())
+      return std::nullopt;
+    char text[INET6_ADDRSTRLEN] = {};
+    if (a.type == kTypeA && rdlen == 4) {
+      ::inet_ntop(AF_INET, m.data() + pos, text, sizeof text);
+      a.value = text;
+    } else if (a.type == kTypeAaaa && rdlen == 16) {
+      ::inet_ntop(AF_INET6, m.data() + pos, text, sizeof text);
+      a.value = text;
+    } else if (a.type == kTypeCname) {
+      std::size_t at = pos;
+      if (!readName(m, at, a.value))
+        return std::nullopt;
+    }
+    pos += rdlen;
+    r.answers.push_back(std::move(a));
+  }
+  return r;
+}
+
+// One query over UDP (a fresh socket, so a fresh source port, as the glibc
+// resolver does, unless `sourcePort` is set) or TCP; the response with the
+// query's id, or an errno (ETIMEDOUT, ECONNREFUSED, ...).
+int dnsExchange(const Address& server, bool tcp, uint16_t sourcePort, const std::vector<uint8_t>& query,
+                Clock::time_point deadline, DnsResponse& out) {
+  Socket s = connectedSocket(server, tcp ? SOCK_STREAM : SOCK_DGRAM, 0);
+  if (s.get() < 0)
+    return errno;
+  if (sourcePort) {
+    const int one = 1;
+    ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    Address local = parseAddress(server.family == AF_INET6 ? "::" : "0.0.0.0", sourcePort);
+    if (::bind(s.get(), reinterpret_cast<const sockaddr*>(&local.ss), local.len) != 0)
+      return errno;
+  }
+  if (int e = connectBy(s.get(), server, deadline))
+    return e;
+  std::vector<uint8_t> wire;
+  if (tcp)
+    append16(wire, static_cast<uint16_t>(query.size()));
+  wire.insert(wire.end(), query.begin(), query.end());
+  if (::send(s.get(), wire.data(), wire.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(wire.size()))
+    return errno ? errno : EIO;
+  const uint16_t id = static_cast<uint16_t>(query[0] << 8 | query[1]);
+  std::vector<uint8_t> got;
+  for (;;) {
+    const int w = waitFor(s.get(), POLLIN, deadline);
+    if (w <= 0)
+      return w == 0 ? ETIMEDOUT : errno;
+    uint8_t buf[65536];
+    const ssize_t n = ::recv(s.get(), buf, sizeof buf, 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR)
+        continue;
+      return errno;
+    }
+    if (n == 0)
+      return ECONNRESET;
+    got.insert(got.end(), buf, buf + n);
+    std::vector<uint8_t> msg;
+    if (tcp) {
+      if (got.size() < 2 || got.size() < 2u + (got[0] << 8 | got[1]))
+        continue;  // more of the message to come
+      msg.assign(got.begin() + 2, got.begin() + 2 + (got[0] << 8 | got[1]));
+    } else {
+      msg = got;
+      got.clear();
+    }
+    auto r = parseResponse(msg);
+    if (r && r->id == id) {
+      out = std::move(*r);
+      return 0;
+    }
+    if (tcp)
+      return EBADMSG;
+  }
+}
+
+//   dns query SERVER NAME [--type T] [--tcp] [--count N] [--id I] [--source-port P] [--timeout-ms N]
+//   dns forge SERVER CLIENT PORT NAME ADDRESS [--id I] [--ttl T]
+int cmdDns(int argc, char** argv) {
+  if (argc < 3)
+    usage("dns takes query or forge");
+  const std::string sub = argv[2];
+  if (sub == "query") {
+    const Args a = parseArgs(argc, argv, 3, {"type", "count", "id", "source-port", "timeout-ms"}, {"tcp", "latencies"});
+    if (a.positional.size() != 2)
+      usage("dns query takes SERVER NAME");
+    const Address server = parseAddress(a.positional[0], 53);
+    const std::string& name = a.positional[1];
+    const uint16_t type = parseType(a.get("type").value_or("A"));
+    const bool tcp = a.has("tcp");
+    const long count = parseNumber(a.get("count").value_or("1"), 1, 10000000, "count");
+    const auto fixedId = a.get("id");
+    const auto sourcePort = static_cast<uint16_t>(parseNumber(a.get("source-port").value_or("0"), 0, 65535, "port"));
+    const int timeoutMs = static_cast<int>(parseNumber(a.get("timeout-ms").value_or("1000"), 1, 600000, "timeout"));
+    std::mt19937 rng(std::random_device{}());
+    std::vector<long> latencies;
+    latencies.reserve(static_cast<std::size_t>(count));
+    long failed = 0;
+    long rcodes[16] = {};
+    std::string firstFailure;
+    DnsResponse last;
+    for (long i = 0; i < count; ++i) {
+      const auto id = static_cast<uint16_t>(fixedId ? parseNumber(*fixedId, 0, 65535, "id") : rng() & 0xffff);
+      const std::vector<uint8_t> q = dnsMessage(id, false, 0, name, type);
+      const auto start = Clock::now();
+      DnsResponse r;
+      const int e = dnsExchange(server, tcp, sourcePort, q, start + std::chrono::milliseconds(timeoutMs), r);
+      const long us = elapsedUs(start);
+      if (e) {
+        ++failed;
+        if (firstFailure.empty()) {
+          const char* reason = blockedReason(e);
+          firstFailure = std::string(reason ? reason : std::strerror(e)) + " after " + std::to_string(us) + "us";
+        }
+        continue;
+      }
+      latencies.push_back(us);
+      ++rcodes[r.rcode & 15];
+      last = std::move(r);
+    }
+    if (count == 1) {
+      if (failed)
+        return blocked(firstFailure.c_str(), "dns " + name + " @" + server.text);
+      say("status " + std::string(rcodeName(last.rcode)) + " id " + std::to_string(last.id) + " answers " +
+          std::to_string(last.answers.size()) + (last.truncated ? " truncated" : "") + " latency-us " +
+          std::to_string(latencies[0]));
+      for (const auto& ans : last.answers)
+        say("answer " + ans.name + " " + typeName(ans.type) + " " + std::to_string(ans.ttl) + " " + ans.value);
+      return kOk;
+    }
+    if (a.has("latencies"))
+      for (long us : latencies)
+        say("latency-us " + std::to_string(us));
+    std::sort(latencies.begin(), latencies.end());
+    auto pct = [&](double p) {
+      if (latencies.empty())
+        return 0L;
+      return latencies[std::min(latencies.size() - 1, static_cast<std::size_t>(p * static_cast<double>(latencies.size())))];
+    };
+    say("lookups " + std::to_string(count) + " answered " + std::to_string(latencies.size()) + " noerror " +
+        std::to_string(rcodes[0]) + " refused " + std::to_string(rcodes[5]) + " p50-us " + std::to_string(pct(0.5)) +
+        " p99-us " + std::to_string(pct(0.99)) + " max-us " + std::to_string(latencies.empty() ? 0 : latencies.back()));
+    if (failed)
+      say("failed " + std::to_string(failed) + " first: " + firstFailure);
+    return failed ? kBlocked : kOk;
+  }
+  if (sub == "forge") {
+    const Args a = parseArgs(argc, argv, 3, {"id", "ttl"}, {});
+    if (a.positional.size() != 5)
+      usage("dns forge takes SERVER CLIENT PORT NAME ADDRESS");
+    const Address server = parseAddress(a.positional[0], 0);
+    const Address client = parseAddress(a.positional[1], 0);
+    const auto port = static_cast<uint16_t>(parseNumber(a.positional[2], 1, 65535, "port"));
+    const std::string& name = a.positional[3];
+    const Address answer = parseAddress(a.positional[4], 0);
+    if (server.family != client.family)
+      usage("dns forge: SERVER and CLIENT must be of one family");
+    const auto id = static_cast<uint16_t>(parseNumber(a.get("id").value_or("0"), 0, 65535, "id"));
+    const auto ttl = static_cast<uint32_t>(parseNumber(a.get("ttl").value_or("60"), 0, 86400, "ttl"));
+    const bool v6 = answer.family == AF_INET6;
+    const uint16_t type = v6 ? kTypeAaaa : kTypeA;
+    std::vector<uint8_t> msg = dnsMessage(id, true, 1, name, type);
+    append16(msg, 0xc00c);  // the question's name
+    append16(msg, type);
+    append16(msg, kClassIn);
+    append16(msg, static_cast<uint16_t>(ttl >> 16));
+    append16(msg, static_cast<uint16_t>(ttl));
+    append16(msg, v6 ? 16 : 4);
+    const auto* bytes = v6 ? reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in6*>(&answer.ss)->sin6_addr)
+                           : reinterpret_cast<const uint8_t*>(&reinterpret_cast<const sockaddr_in*>(&answer.ss)->sin_addr);
+    msg.insert(msg.end(), bytes, bytes + (v6 ? 16 : 4));
+    Socket s(::socket(client.family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW));
+    if (s.get() < 0)
+      return failErrno("raw socket");
+    const std::vector<uint8_t> pkt = rawIpPacket(server, client, IPPROTO_UDP, udpSegment(53, port, msg), 6);
+    if (::sendto(s.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&client.ss), client.len) < 0)
+      return failErrno("sendto");
+    say("sent response id " + std::to_string(id) + " " + name + " " + typeName(type) + " " + answer.text + " to " +
+        client.text + " " + std::to_string(port));
+    return kOk;
+  }
+  usage("dns takes query or forge");
+}
+
+// ------------------------------------------------------------------ lookup-connect
+
+// Rounds of what an application does: resolve with the glibc resolver
+// (getaddrinfo, /etc/resolv.conf and nsswitch.conf as the process sees
+// them), then one TCP connect to the first address, no retry. "{}" in the
+// name is replaced by the round number modulo --cycle.
+int cmdLookupConnect(int argc, char** argv) {
+  const Args a = parseArgs(argc, argv, 2, {"rounds", "cycle", "timeout-ms", "family"}, {});
+  if (a.positional.size() != 2)
+    usage("lookup-connect takes NAME PORT");
+  const std::string pattern = a.positional[0];
+  const std::string port = std::to_string(parseNumber(a.positional[1], 1, 65535, "port"));
+  const long rounds = parseNumber(a.get("rounds").value_or("1"), 1, 100000000, "rounds");
+  const long cycle = parseNumber(a.get("cycle").value_or("1"), 1, 100000000, "cycle");
+  const int timeoutMs = static_cast<int>(parseNumber(a.get("timeout-ms").value_or("1000"), 1, 600000, "timeout"));
+  const std::string family = a.get("family").value_or("any");
+  if (family != "4" && family != "6" && family != "any")
+    usage("--family takes 4, 6 or any");
+  long lookupFailures = 0, connectFailures = 0;
+  std::vector<std::string> examples;
+  const auto start = Clock::now();
+  for (long i = 0; i < rounds; ++i) {
+    std::string name = pattern;
+    if (auto at = name.find("{}"); at != std::string::npos)
+      name.replace(at, 2, std::to_string(i % cycle));
+    addrinfo hints{};
+    hints.ai_family = family == "4" ? AF_INET : family == "6" ? AF_INET6 : AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* res = nullptr;
+    if (const int rc = ::getaddrinfo(name.c_str(), port.c_str(), &hints, &res); rc != 0 || !res) {
+      ++lookupFailures;
+      if (examples.size() < 5)
+        examples.push_back("round " + std::to_string(i) + ": lookup " + name + ": " + ::gai_strerror(rc));
+      continue;
+    }
+    Address dst;
+    std::memcpy(&dst.ss, res->ai_addr, res->ai_addrlen);
+    dst.len = res->ai_addrlen;
+    dst.family = res->ai_family;
+    char text[INET6_ADDRSTRLEN] = {};
+    ::getnameinfo(res->ai_addr, res->ai_addrlen, text, sizeof text, nullptr, 0, NI_NUMERICHOST);
+    dst.text = text;
+    ::freeaddrinfo(res);
+    Socket s = connectedSocket(dst, SOCK_STREAM, 0);
+    if (s.get() < 0)
+      return failErrno("socket");
+    if (const int e = connectBy(s.get(), dst, Clock::now() + std::chrono::milliseconds(timeoutMs))) {
+      ++connectFailures;
+      if (examples.size() < 5) {
+        const char* reason = blockedReason(e);
+        examples.push_back("round " + std::to_string(i) + ": connect " + name + " " + dst.text + ": " +
+                           (reason ? reason : std::strerror(e)));
+      }
+    }
+  }
+  say("rounds " + std::to_string(rounds) + " lookup-failures " + std::to_string(lookupFailures) +
+      " connect-failures " + std::to_string(connectFailures) + " elapsed-ms " + std::to_string(elapsedUs(start) / 1000));
+  for (const auto& e : examples)
+    say(e);
+  return lookupFailures || connectFailures ? kBlocked : kOk;
 }
 
 // ------------------------------------------------------------------ hold
@@ -1131,6 +1556,10 @@ int main(int argc, char** argv) {
     return cmdHold(argc, argv);
   if (cmd == "spoof")
     return cmdSpoof(argc, argv);
+  if (cmd == "dns")
+    return cmdDns(argc, argv);
+  if (cmd == "lookup-connect")
+    return cmdLookupConnect(argc, argv);
   if (cmd == "-h" || cmd == "--help") {
     std::printf("see the comment at the top of testkit/prober.cpp; run without arguments for usage\n");
     return kOk;

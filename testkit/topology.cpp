@@ -148,6 +148,19 @@ void killAndRemoveCgroup(const std::string& dir) noexcept {
   }
 }
 
+// In a forked child (async-signal-safe calls only): a private mount
+// namespace whose changes do not propagate back, then each bind mount.
+bool applyOverlays(const std::vector<FileOverlay>& overlays) {
+  if (::unshare(CLONE_NEWNS) != 0)
+    return false;
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) != 0)
+    return false;
+  for (const auto& o : overlays)
+    if (::mount(o.source.c_str(), o.target.c_str(), nullptr, MS_BIND, nullptr) != 0)
+      return false;
+  return true;
+}
+
 std::string netnsPath(const std::string& ns) {
   return ns.empty() || ns[0] == '/' ? ns : std::string(kNetnsDir) + "/" + ns;
 }
@@ -495,7 +508,8 @@ ExecResult Process::stop(Millis grace) {
 }
 
 Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv,
-                     const std::string* input, const std::string& cgroup) {
+                     const std::string* input, const std::string& cgroup,
+                     const std::vector<FileOverlay>& overlays) {
   if (argv.empty())
     throw std::invalid_argument("spawnProcess: empty argv");
   const std::string path = findExecutable(argv[0]);
@@ -570,6 +584,8 @@ Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv
       failure[0] = 1;
     } else if (procs.get() >= 0 && ::write(procs.get(), "0", 1) != 1) {
       failure[0] = 4;
+    } else if (!overlays.empty() && !applyOverlays(overlays)) {
+      failure[0] = 5;
     } else if (const int from[] = {in.get(), outW.get(), errW.get()}, to[] = {0, 1, 2};
                !installFds(from, to, 3)) {
       failure[0] = 2;
@@ -592,8 +608,8 @@ Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv
     int st = 0;
     while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
     }
-    static const char* stages[] = {"", "setns", "dup2", "execve", "join cgroup"};
-    const std::string stage = failure[0] >= 1 && failure[0] <= 4 ? stages[failure[0]] : "?";
+    static const char* stages[] = {"", "setns", "dup2", "execve", "join cgroup", "mount file overlays"};
+    const std::string stage = failure[0] >= 1 && failure[0] <= 5 ? stages[failure[0]] : "?";
     throw std::runtime_error("spawnProcess: cannot start " + path + " in netns '" + ns +
                              "': " + stage + ": " + errnoText(failure[1]));
   }
@@ -612,11 +628,22 @@ Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv
 // ----------------------------------------------------------------------- Pod
 
 ExecResult Pod::exec(const std::vector<std::string>& argv, Millis timeout) const {
-  return spawnProcess(netns_, argv, nullptr, cgroup_).wait(timeout);
+  return spawnProcess(netns_, argv, nullptr, cgroup_, overlays_).wait(timeout);
 }
 
 Process Pod::spawn(const std::vector<std::string>& argv) const {
-  return spawnProcess(netns_, argv, nullptr, cgroup_);
+  return spawnProcess(netns_, argv, nullptr, cgroup_, overlays_);
+}
+
+void Pod::overlayFile(const std::string& target, const std::string& source) {
+  if (target.empty() || target[0] != '/' || source.empty() || source[0] != '/')
+    throw std::invalid_argument("Pod::overlayFile: paths must be absolute ('" + target + "', '" + source + "')");
+  for (auto& o : overlays_)
+    if (o.target == target) {
+      o.source = source;
+      return;
+    }
+  overlays_.push_back({target, source});
 }
 
 // ------------------------------------------------------------------ Topology
@@ -737,6 +764,24 @@ Pod& Topology::addPod(const std::string& name) {
   return ref;
 }
 
+void Topology::routePrefixToPod(const std::string& name, const std::string& prefix) {
+  const Pod& p = pod(name);
+  if (!p.created_)
+    throw std::logic_error("Topology::routePrefixToPod: pod '" + name + "' is not up");
+  // Validated by `ip` itself; only the characters of a CIDR get through, so
+  // nothing else can reach its batch.
+  if (prefix.empty() || prefix.find_first_not_of("0123456789abcdefABCDEF.:/") != std::string::npos)
+    throw std::invalid_argument("Topology::routePrefixToPod: bad prefix '" + prefix + "'");
+  // Via the pod's own address, not on-link: the node then resolves one
+  // neighbour (the pod), not one per address of the prefix, which would
+  // overflow its neighbour table (gc_thresh3, 1,024 entries) and need the pod
+  // to answer ARP/NDP for addresses it holds only as a local route.
+  const bool v6 = prefix.find(':') != std::string::npos;
+  ipBatch(hostNs_, "route add " + prefix + " via " + (v6 ? p.address6_ : p.address4_) + " dev " + p.hostInterface_ +
+                       " onlink\n");
+  ipBatch(p.netns_, "route add local " + prefix + " dev lo\n");
+}
+
 void Topology::removePod(const std::string& name) {
   auto it = std::find_if(pods_.begin(), pods_.end(), [&](const auto& p) { return p->name_ == name; });
   if (it == pods_.end())
@@ -774,13 +819,15 @@ void Topology::up() {
   up_ = true;
 }
 
+void Topology::ipBatch(const std::string& ns, const std::string& batch) const {
+  ExecResult r = exec(ns, {ip_, "-batch", "-"}, Millis(10000), &batch);
+  if (!r.succeeded())
+    throw std::runtime_error("Topology: ip -batch in netns '" + (ns.empty() ? "(root)" : ns) +
+                             "' failed: " + r.describe() + "\n--- batch ---\n" + batch);
+}
+
 void Topology::createPods(const std::vector<Pod*>& pods) {
-  auto run = [&](const std::string& ns, const std::string& batch) {
-    ExecResult r = exec(ns, {ip_, "-batch", "-"}, Millis(10000), &batch);
-    if (!r.succeeded())
-      throw std::runtime_error("Topology: ip -batch in netns '" + (ns.empty() ? "(root)" : ns) +
-                               "' failed: " + r.describe() + "\n--- batch ---\n" + batch);
-  };
+  auto run = [&](const std::string& ns, const std::string& batch) { ipBatch(ns, batch); };
 
   // 0. Cgroups: <root>/<tag>/<pod>. Without a usable hierarchy pods simply
   // have none (cgroupUnavailable() says why).

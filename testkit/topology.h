@@ -64,6 +64,14 @@ struct ExecResult {
   std::string describe() const;
 };
 
+// A file that processes see at `target` in place of what is there: `source`
+// bind-mounted over it in a mount namespace of their own (as `ip netns exec`
+// does with /etc/netns/NS/*, which spawnProcess does not apply).
+struct FileOverlay {
+  std::string target;  // absolute; must exist (a symlink is followed)
+  std::string source;  // absolute
+};
+
 // A child process running in a network namespace, its stdout/stderr read
 // through pipes. Destroying a Process that is still running kills it
 // (SIGKILL to its process group) and reaps it. Move-only.
@@ -98,7 +106,7 @@ class Process {
 
  private:
   friend Process spawnProcess(const std::string&, const std::vector<std::string>&,
-                              const std::string*, const std::string&);
+                              const std::string*, const std::string&, const std::vector<FileOverlay>&);
   template <typename Done>
   bool pump(std::chrono::steady_clock::time_point deadline, Done done);
   void drain();
@@ -120,14 +128,18 @@ class Process {
 
 // Starts argv in network namespace `ns` (a name under /run/netns, an absolute
 // path to a netns file, or "" for this process's own namespace) and, if
-// `cgroup` is given, in that cgroup v2 directory. argv[0] is looked up in
+// `cgroup` is given, in that cgroup v2 directory. With `overlays`, the child
+// gets a private mount namespace (a copy of this one, so /sys/fs/bpf and the
+// cgroup hierarchy stay visible) with each source bind-mounted over its
+// target; nothing changes for other processes. argv[0] is looked up in
 // PATH unless it contains '/'. The child gets its own process group, stdin
 // from `input` (or /dev/null), default signal dispositions and an empty
 // signal mask. Throws std::runtime_error if it cannot be started. Only the
 // network namespace changes (setns, no `ip netns exec`): mounts such as
 // /sys/fs/bpf and the cgroup hierarchy stay visible.
 Process spawnProcess(const std::string& ns, const std::vector<std::string>& argv,
-                     const std::string* input = nullptr, const std::string& cgroup = {});
+                     const std::string* input = nullptr, const std::string& cgroup = {},
+                     const std::vector<FileOverlay>& overlays = {});
 
 class Topology;
 
@@ -150,13 +162,23 @@ class Pod {
   // Empty when cgroup v2 is unavailable (Topology::cgroupUnavailable()).
   const std::string& cgroup() const { return cgroup_; }
 
-  // Run argv in the pod: its network namespace and its cgroup.
+  // Run argv in the pod: its network namespace, its cgroup and its file
+  // overlays.
   ExecResult exec(const std::vector<std::string>& argv, Millis timeout = Millis(10000)) const;
   Process spawn(const std::vector<std::string>& argv) const;
+
+  // From now on, processes this pod starts see `source` at `target` (e.g. a
+  // resolv.conf naming the pod's DNS server over /etc/resolv.conf): the
+  // per-pod files `ip netns exec` takes from /etc/netns/<ns>/, without its
+  // remount of /sys. Replaces an earlier overlay of the same target. The
+  // caller keeps `source` alive while the pod runs processes.
+  void overlayFile(const std::string& target, const std::string& source);
+  const std::vector<FileOverlay>& overlays() const { return overlays_; }
 
  private:
   friend class Topology;
   std::string name_, netns_, interface_ = "eth0", hostInterface_, address4_, address6_, cgroup_;
+  std::vector<FileOverlay> overlays_;
   int index_ = 0;
   bool created_ = false;
 };
@@ -175,6 +197,12 @@ class Topology {
   // is only recorded; after up() it is created at once. References stay
   // valid until the pod is removed or the Topology destroyed.
   Pod& addPod(const std::string& name);
+  // Routes `prefix` (IPv4 or IPv6 CIDR, e.g. "198.18.128.0/17") from the
+  // node to the pod and has the pod accept every address in it as its own (a
+  // local route on its loopback): one pod then answers for many hosts, e.g.
+  // the thousands of addresses a DNS zone hands out. Needs up(); throws
+  // std::runtime_error with `ip`'s output on failure.
+  void routePrefixToPod(const std::string& pod, const std::string& prefix);
   // Kills the pod's processes and deletes its namespace; returns once the
   // kernel has dismantled it (its host-side veth is gone).
   void removePod(const std::string& name);
@@ -221,6 +249,8 @@ class Topology {
 
  private:
   void createPods(const std::vector<Pod*>& pods);
+  // `ip -batch -` in namespace `ns`; throws with ip's output on failure.
+  void ipBatch(const std::string& ns, const std::string& batch) const;
   void startGuardian();
 
   void removeCgroups(const std::vector<std::string>& podCgroups, bool topDir) noexcept;

@@ -25,6 +25,7 @@
 #include "evaluator/evaluator.h"
 #include "loader/kernel.h"
 #include "loader/loader.h"
+#include "cluster.h"
 #include "topology.h"
 
 namespace membrane::e2e {
@@ -32,118 +33,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-// A cluster of pods with their inventory, and a node running `membrane`.
-class Cluster {
- public:
-  struct Member {
-    std::string ns, name;
-    labels::LabelSet labels;
-    Pod* pod = nullptr;
-    std::string key() const { return ns + "/" + name; }
-  };
-
-  explicit Cluster(const std::vector<std::tuple<std::string, std::string, labels::LabelSet>>& members)
-      : topo_("mbpol") {
-    char tmpl[] = "/tmp/membrane-e2e-XXXXXX";
-    work_ = mkdtemp(tmpl);
-    for (const auto& [ns, name, l] : members) {
-      Member m{ns, name, l, nullptr};
-      m.labels["pod"] = name;
-      m.pod = &topo_.addPod(ns + "-" + name);
-      members_.push_back(m);
-    }
-    topo_.up();
-    for (const auto& ns : {"x", "y", "z"})
-      inventory_.namespaces.push_back({ns, {{"ns", ns}, {inventory::kNamespaceNameLabel, ns}}});
-    for (const auto& m : members_) {
-      inventory::Endpoint e;
-      e.ns = m.ns;
-      e.name = m.name;
-      e.workload = m.name;
-      e.labels = m.labels;
-      e.addresses = {*net::Address::parse(m.pod->address4()), *net::Address::parse(m.pod->address6())};
-      inventory_.endpoints.push_back(e);
-    }
-    std::sort(inventory_.endpoints.begin(), inventory_.endpoints.end(),
-              [](const auto& a, const auto& b) { return std::tie(a.ns, a.name) < std::tie(b.ns, b.name); });
-  }
-
-  ~Cluster() {
-    run({"detach"});
-    umount2((work_ / "bpf").c_str(), MNT_DETACH);
-    std::error_code ec;
-    fs::remove_all(work_, ec);
-  }
-
-  const std::vector<Member>& members() const { return members_; }
-  Topology& topology() { return topo_; }
-  // Gives an inventory endpoint a named port (for the next compile).
-  void definePort(const std::string& ns, const std::string& name, labels::NamedPort port) {
-    for (auto& e : inventory_.endpoints)
-      if (e.ns == ns && e.name == name) e.ports.push_back(std::move(port));
-  }
-  // Leaves a member out of the inventory (for the next compile): its pod
-  // runs, and NODE.json can name it as an endpoint learned after the compile.
-  void leaveOutOfInventory(const std::string& ns, const std::string& name) {
-    auto& eps = inventory_.endpoints;
-    eps.erase(std::remove_if(eps.begin(), eps.end(), [&](const auto& e) { return e.ns == ns && e.name == name; }),
-              eps.end());
-  }
-  const ir::Program& program() const { return *compilation_->ir; }
-
-  // Compiles `policy` for this cluster's inventory into a new artifact dir.
-  fs::path compile(const std::string& policy, const std::string& name) {
-    compilation_ = std::make_unique<pipeline::Compilation>();
-    compilation_->inventory = inventory_;
-    pipeline::runText({{name + ".policy", policy}}, *compilation_);
-    std::ostringstream diags;
-    compilation_->diags.print(diags, false);
-    EXPECT_FALSE(compilation_->diags.hasErrors()) << diags.str();
-    std::string error;
-    if (!compiler_) compiler_ = codegen::ClassCompiler::create(&error);
-    EXPECT_TRUE(compiler_) << error;
-    auto artifacts = codegen::buildArtifacts(*compiler_, *compilation_->ir, {});
-    fs::path out = work_ / name;
-    EXPECT_TRUE(codegen::writeArtifacts(out.string(), artifacts, &error)) << error;
-    return out;
-  }
-
-  // Runs the membrane binary against this cluster's node.
-  ExecResult run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {MEMBRANE_BIN, "--netns", topo_.hostNamespace(), "--bpffs",
-                                     (work_ / "bpf").string(), "--state-dir", (work_ / "state").string(),
-                                     "--attach", attach};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Topology::exec("", argv, Millis(30000));
-  }
-
-  ExecResult apply(const fs::path& artifacts) {
-    fs::path node = work_ / "node.json";
-    std::ofstream out(node);
-    out << R"({"host": {"addresses": [")" << Topology::kNode4 << R"(", ")" << Topology::kNode6
-        << R"("]}, "endpoints": [)";
-    for (size_t i = 0; i < members_.size(); ++i)
-      out << (i ? ", " : "") << R"({"name": ")" << members_[i].name << R"(", "namespace": ")" << members_[i].ns
-          << R"(", "interface": ")" << members_[i].pod->hostInterface() << R"("})";
-    out << "]}\n";
-    out.close();
-    return run({"apply", artifacts.string(), "--node", node.string()});
-  }
-
-  const ir::Endpoint& endpoint(const Member& m) const { return *program().findEndpoint(m.ns, m.name); }
-  const fs::path& workDir() const { return work_; }
-
-  std::string attach = "auto";  // membrane --attach
-
- private:
-  Topology topo_;
-  fs::path work_;
-  std::vector<Member> members_;
-  inventory::Inventory inventory_;
-  std::unique_ptr<pipeline::Compilation> compilation_;
-  std::unique_ptr<codegen::ClassCompiler> compiler_;
-};
 
 struct Probe {
   std::string proto;  // tcp, udp, icmp
