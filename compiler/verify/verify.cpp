@@ -304,8 +304,14 @@ bool verifyClass(LoadedClass& object, const artifacts::Manifest& manifest, const
             case ir::Peer::Kind::World: peer = ir::Peer::world(a); break;
           }
           for (const auto& t : fr.traffic) {
-            // One verdict of the IR, held against both hooks.
-            const ir::Verdict want = ir::evaluate(*d.policy, peer, t);
+            // One verdict of the IR, held against both hooks. A UDP probe's
+            // payload is no DNS message: on a port a dns condition reads, the
+            // datapath finds it unreadable, and so must the evaluator (the
+            // condition fails); elsewhere that changes nothing. A TCP probe
+            // is a SYN without payload: no message, as the default says.
+            ir::Traffic asSent = t;
+            if (asSent.protocol == ir::kUDP) asSent.dns = ir::DnsMessage::unreadable();
+            const ir::Verdict want = ir::evaluate(*d.policy, peer, asSent);
             for (size_t slot = 0; slot < d.hooks.size(); ++slot)
               if (!prober.probe(d.hooks[slot], slot, kind, a, t, want, error)) return false;
           }

@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "abi/datapath.h"
@@ -38,6 +39,21 @@ bool LoadedObject::passes(Program p, const mbtest::Bytes& frame) {
   EXPECT_TRUE(passed) << error;
   return passed.value_or(false);
 }
+
+int LoadedObject::run(Program p, const mbtest::Bytes& frame, mbtest::Bytes* out) {
+  mbtest::Bytes buffer(frame.size() + 256);
+  LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = buffer.data(),
+              .data_size_in = static_cast<uint32_t>(frame.size()), .data_size_out = static_cast<uint32_t>(buffer.size()),
+              .repeat = 1);
+  EXPECT_EQ(bpf_prog_test_run_opts(object_->programFd(p), &opts), 0) << std::strerror(errno);
+  if (out) {
+    buffer.resize(std::min<size_t>(opts.data_size_out, buffer.size()));
+    *out = std::move(buffer);
+  }
+  return static_cast<int>(opts.retval);
+}
+
+int LoadedObject::mapFd(const char* name) const { return object_->mapFd(name); }
 
 uint32_t LoadedObject::verifiedInstructions(Program p) const {
   bpf_prog_info info{};

@@ -30,6 +30,10 @@ class LoadedObject {
   // The addresses the loaded endpoint may send from (mb_endpoint_addrs).
   void ownAddresses(const std::vector<net::Address>& addresses);
   bool passes(Program p, const mbtest::Bytes& frame);
+  // The program's raw return value (tc: TC_ACT_*, cgroup_skb: 1 or 0), and
+  // the packet as the program left it in `out` when given.
+  int run(Program p, const mbtest::Bytes& frame, mbtest::Bytes* out = nullptr);
+  int mapFd(const char* name) const;
   uint32_t verifiedInstructions(Program p) const;
   void clearConntrack();
   // Summed over CPUs.
