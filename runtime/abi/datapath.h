@@ -366,8 +366,9 @@ enum mb_dns_stat {
 };
 
 /* The datapath's working memory for DNS (BPF_MAP_TYPE_PERCPU_ARRAY, name
- * "mb_dns_scratch", MB_DNS_SCRATCH_DEPTH entries of MB_DNS_SCRATCH_BYTES;
- * its layout is private to bpf-templates/lib/dns_maps.h). Pinned so a node
+ * "mb_dns_scratch", MB_DNS_SCRATCH_DEPTH entries; the value's layout and
+ * size are private to bpf-templates/lib/dns_maps.h, but being pinned, a
+ * change to them goes with MB_ABI_VERSION like any map's). Pinned so a node
  * allocates it once, not once per endpoint object. One entry per nesting
  * level: a program in process context (cgroup egress) can be interrupted
  * by one in softirq on the same CPU; "mb_dns_nesting" (per-CPU array of

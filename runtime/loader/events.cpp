@@ -82,6 +82,7 @@ struct Reader {
     ev.kind = raw.kind == MB_EVENT_DENY      ? "deny"
               : raw.kind == MB_EVENT_AUDIT   ? "audit"
               : raw.kind == MB_EVENT_SPOOFED ? "spoofed"
+              : raw.kind == MB_EVENT_DNS_REFUSED ? "dns-refused"
                                              : "allow";
     ev.direction = raw.direction == MB_DIR_EGRESS ? "egress" : "ingress";
     ev.endpointId = raw.endpoint;

@@ -537,7 +537,8 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       return fail(path + " has no mb_identity map");
     mb_config config{};
     config.endpoint_id = p.id;
-    config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED);
+    config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED) |
+                    (1u << MB_EVENT_DNS_REFUSED);
     if (!setConfig(p.object.get(), config, &why)) return fail(path + ": " + why);
     // The manifest names the programs; the object must have them, or a hook
     // would be left without one halfway through attaching.
@@ -1239,14 +1240,25 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   Fd reasons(bpf_obj_get((paths.bpffsRoot + "/maps/mb_reasons").c_str()));
   static const char* names[] = {"allowed-new",    "established", "reply",    "denied-rule",
                                 "denied-default", "unparseable", "fragment", "unknown-l3",
-                                "ipv6-ext",       "open",        "always",   "spoofed"};
-  for (uint32_t r = 0; r < sizeof names / sizeof names[0]; ++r) {
+                                "ipv6-ext",       "open",        "always",   "spoofed",
+                                "dns-refused"};
+  static_assert(sizeof names / sizeof names[0] == MB_REASON_MAX, "a name per mb_reason");
+  // Sums a per-CPU counter array's entry over CPUs (0 if the map is missing).
+  auto perCpuSum = [&](int fd, uint32_t key) {
     std::vector<uint64_t> v(static_cast<size_t>(std::max(cpus, 1)));
     uint64_t sum = 0;
-    if (reasons.fd >= 0 && bpf_map_lookup_elem(reasons.fd, &r, v.data()) == 0)
+    if (fd >= 0 && bpf_map_lookup_elem(fd, &key, v.data()) == 0)
       for (auto x : v) sum += x;
-    s.reasons[names[r]] = sum;
-  }
+    return sum;
+  };
+  for (uint32_t r = 0; r < MB_REASON_MAX; ++r) s.reasons[names[r]] = perCpuSum(reasons.fd, r);
+  Fd dns(bpf_obj_get((paths.bpffsRoot + "/maps/mb_dns_stats").c_str()));
+  static const char* dnsNames[] = {"dns-queries",   "dns-query-unreadable", "dns-recorded",
+                                   "dns-learned",   "dns-nothing",          "dns-unsolicited",
+                                   "dns-unreadable", "dns-addresses",       "dns-over-limit",
+                                   "dns-busy"};
+  static_assert(sizeof dnsNames / sizeof dnsNames[0] == MB_DNS_STAT_MAX, "a name per mb_dns_stat");
+  for (uint32_t d = 0; d < MB_DNS_STAT_MAX; ++d) s.dns[dnsNames[d]] = perCpuSum(dns.fd, d);
   return s;
 }
 
