@@ -17,7 +17,8 @@
  *
  * tc only: it needs the Ethernet header and helpers cgroup_skb programs
  * do not have. Queries over TCP are not answered this way (they are
- * dropped: the connection times out).
+ * dropped: the connection times out), nor IPv6 queries with extension
+ * headers.
  */
 #ifndef MB_LIB_DNS_REFUSE_H
 #define MB_LIB_DNS_REFUSE_H
@@ -63,6 +64,10 @@ static __always_inline int mb_dns_refuse(mb_ctx_t *ctx, const struct mb_pkt *pkt
     return -1;
   mb_u32 cut = old_len - new_len;
   mb_u8 b[16];
+  /* IPv6 extension headers (a routing header's addresses, say) would need
+   * more than swapping the fixed header's: such a query is just dropped. */
+  if (pkt->t.family == MB_FAMILY_V6 && l4 != l3 + sizeof(struct mb_ipv6hdr))
+    return -1;
 
   /* Ethernet: back to whoever sent it. */
   if (mb_ctx_load_bytes(ctx, 0, b, 12) < 0)

@@ -199,6 +199,16 @@ TEST_P(DnsTest, NameNoRuleAllowsIsAnsweredRefusedAndSentBackIntoTheEndpoint) {
   expectRefusedReplyTo(plain, dp().runOut(out(), plain), family());
 }
 
+TEST_P(DnsTest, Ipv6QueryWithExtensionHeadersIsDroppedNotRefused) {
+  if (family() != 6 || hook() != Hook::Tc)
+    return;  // only IPv6 has such headers, only tc answers REFUSED
+  Bytes udp = udpDatagram(40000, 53, dnsQuery(1, "evil.org"));
+  Bytes l3 = ipv6(Addr::parse(n().endpoint), Addr::parse(resolver()), kDstOpts, ext6(kDstOpts, kUdp, udp));
+  EXPECT_FALSE(dp().passes(out(), frame(l3)));
+  EXPECT_EQ(dp().reason(MB_REASON_DNS_REFUSED), 0u);
+  EXPECT_EQ(dp().reason(MB_REASON_DENIED_DEFAULT), 1u);
+}
+
 TEST_P(DnsTest, QueryToAResolverNoRuleAllowsIsDroppedNotRefused) {
   // The world resolver: no name would help, so no REFUSED.
   Bytes query = withChecksums(
@@ -360,13 +370,13 @@ const Malformed kMalformed[] = {
 class DnsMalformedTest : public DnsTest {};
 
 TEST_P(DnsMalformedTest, MalformedResponsesTeachNothing) {
+  uint64_t k = 0;
   for (const Malformed& m : kMalformed) {
     SCOPED_TRACE(m.name);
-    loadDns();
-    ASSERT_TRUE(ask(77, "api.stripe.com"));
-    Bytes msg = m.build(77);
-    dp().passes(in(), udpResponse(msg));
-    EXPECT_EQ(dp().dnsStat(MB_DNS_STAT_RESPONSE_UNREADABLE), 1u);
+    uint16_t id = uint16_t(77 + k);
+    ASSERT_TRUE(ask(id, "api.stripe.com"));
+    dp().passes(in(), udpResponse(m.build(id)));
+    EXPECT_EQ(dp().dnsStat(MB_DNS_STAT_RESPONSE_UNREADABLE), ++k);
     EXPECT_EQ(dp().learnedSize(), 0u);
     EXPECT_EQ(dp().dnsStat(MB_DNS_STAT_LEARNED), 0u);
   }
@@ -450,7 +460,9 @@ TEST_P(DnsTest, TtlHasAFloorAndACap) {
   ASSERT_TRUE(capped);
   EXPECT_LE(capped->slot[0].expires_ns, after + MB_DNS_TTL_CAP_S * s);
   // A TTL of 0 still lets the first connection through.
-  if (family() == 4) EXPECT_TRUE(connects(v4(1), 443));
+  if (family() == 4) {
+    EXPECT_TRUE(connects(v4(1), 443));
+  }
 }
 
 TEST_P(DnsTest, ExpiredNamesNoLongerReachTheDecision) {
@@ -490,8 +502,11 @@ TEST_P(DnsTest, AnAddressKeepsItsLatestNamesBeyondItsSlots) {
   ASSERT_TRUE(answer(dnsResponse(1, "c.example.com", {dnsA(q, v4(1), 5000)})));
   auto after = dp().learned(v4(1));
   EXPECT_EQ(namesFor(v4(1)), want);
-  for (int j = 0; j < MB_DNS_SLOTS; j++)
-    if (std::string(after->slot[j].name) == "c.example.com") EXPECT_GT(after->slot[j].expires_ns, before->slot[j].expires_ns);
+  for (int j = 0; j < MB_DNS_SLOTS; j++) {
+    if (std::string(after->slot[j].name) == "c.example.com") {
+      EXPECT_GT(after->slot[j].expires_ns, before->slot[j].expires_ns);
+    }
+  }
 }
 
 TEST_P(DnsTest, WithoutDnsFeaturesNothingIsReadOrLearned) {
