@@ -44,6 +44,7 @@
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
 #include "loader/object_config.h"
+#include "dns_packets.h"
 #include "packets.h"
 
 namespace membrane::bench {
@@ -518,6 +519,100 @@ SourceCheckFigures measureSourceCheck(net::Family family, const Options& o) {
   return f;
 }
 
+// ---- DNS responses -----------------------------------------------------------
+
+// What reading a DNS response costs at ingress (bpf-templates/lib/dns_response.h):
+// a UDP response with N A answers (owners compressed to the question, as
+// resolvers send them) to a query the endpoint made, through
+// mb_tc_to_endpoint of decide_dns.c, beside the same packet through floor 2
+// (decide_allow.c, no DNS tables: an established flow). A response teaches
+// once (its pending record is deleted), so every run is a single
+// BPF_PROG_TEST_RUN after the record is put back from userspace; the figure
+// is the median of the kernel's own time for those runs, and the floor is
+// measured the same way. "new": the learned map emptied before each run (an
+// insert per address); "known": the addresses already learned under the
+// name (a deadline refresh per address); "unsolicited": no record (header,
+// question and a lookup).
+struct DnsFigures {
+  int answers = 0;
+  double floor = 0, known = 0, fresh = 0, unsolicited = 0;
+};
+
+std::vector<DnsFigures> measureDns(const Options& o) {
+  const mbtest::Addr self = mbtest::Addr::parse("198.18.0.1"), resolver = mbtest::Addr::parse("198.18.0.53");
+  const uint16_t kId = 0x4242, kClientPort = 40000;
+  const std::string kName = "api.example.com";
+  const int samples = o.quick ? 200 : 2000;
+  auto floor2 = loadObject(bpfObjectPath("decide_allow"), false, MB_PROG_TC_TO_ENDPOINT);
+  auto dns = loadObject(bpfObjectPath("decide_dns"), false, MB_PROG_TC_TO_ENDPOINT);
+  int pendingFd = dns->mapFd("mb_dns_pending"), learnedFd = dns->mapFd("mb_dns_learned");
+
+  mb_dns_pending_key key{};
+  key.endpoint = kEndpointId;
+  key.family = MB_FAMILY_V4;
+  key.proto = mbtest::kUdp;
+  key.id = htons(kId);
+  key.client_port = htons(kClientPort);
+  key.resolver_port = htons(53);
+  std::memcpy(key.client, self.bytes.data(), 4);
+  std::memcpy(key.resolver, resolver.bytes.data(), 4);
+  mb_dns_pending value{};
+  value.rule_id = 1;
+  std::memcpy(value.name, kName.data(), kName.size());
+  auto putPending = [&] {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns()'s clock
+    value.expires_ns = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec) + MB_DNS_PENDING_NS;
+    if (bpf_map_update_elem(pendingFd, &key, &value, BPF_ANY) != 0)
+      fail(std::string("filling mb_dns_pending: ") + std::strerror(errno));
+  };
+  auto learnedCount = [&] { return membrane::loader::mapKeys<mb_dns_learned_key>(learnedFd).size(); };
+  auto clearLearned = [&] {
+    for (const auto& k : membrane::loader::mapKeys<mb_dns_learned_key>(learnedFd)) bpf_map_delete_elem(learnedFd, &k);
+  };
+  auto medianOf = [&](int fd, const mbtest::Bytes& frame, const std::function<void()>& before) {
+    std::vector<double> ns;
+    for (int i = 0; i < samples; ++i) {
+      if (before) before();
+      RunResult r = testRun(fd, frame, 1);
+      if (r.retval != kTcOk) fail("DNS: the response was dropped");
+      ns.push_back(r.nsPerPacket);
+    }
+    return median(ns);
+  };
+
+  std::vector<DnsFigures> out;
+  for (int answers : {1, 8, 32}) {
+    std::cerr << "bench kernel: DNS response, " << answers << " answers\n";
+    std::vector<mbtest::Bytes> records;
+    for (int i = 0; i < answers; ++i)
+      records.push_back(mbtest::dnsA(mbtest::dnsPointer(mbtest::kDnsQuestionAt), "198.18.6." + std::to_string(i + 1)));
+    mbtest::Bytes frame = mbtest::frame(
+        mbtest::ip(resolver, self, mbtest::kUdp, mbtest::udpDatagram(53, kClientPort, mbtest::dnsResponse(kId, kName, records))));
+    DnsFigures f;
+    f.answers = answers;
+    // The first run opens the flow in each object's conntrack (ingress
+    // allows it: rule 1); every measured run is then a conntrack hit.
+    testRun(floor2->fd, frame, 1);
+    testRun(dns->fd, frame, 1);
+    f.floor = medianOf(floor2->fd, frame, {});
+    clearLearned();
+    putPending();
+    if (testRun(dns->fd, frame, 1).retval != kTcOk || learnedCount() != size_t(answers))
+      fail("DNS: the response did not teach its " + std::to_string(answers) + " addresses");
+    f.known = medianOf(dns->fd, frame, putPending);
+    f.fresh = medianOf(dns->fd, frame, [&] {
+      clearLearned();
+      putPending();
+    });
+    if (learnedCount() != size_t(answers)) fail("DNS: a measured response taught nothing");
+    bpf_map_delete_elem(pendingFd, &key);
+    f.unsolicited = medianOf(dns->fd, frame, {});
+    out.push_back(f);
+  }
+  return out;
+}
+
 // ---- port vocabulary --------------------------------------------------------
 
 // The new-flow cost of a class with very many port intervals (a port per
@@ -556,8 +651,32 @@ PortSearchResult benchPortSearch(size_t rules, PortVocabulary v, const Options& 
 
 std::string ratio(double a, double b) { return b > 0 ? fixed(a / b, 2) + "×" : "n/a"; }
 
+// The DNS subsection (also printed alone with --dns-only).
+std::string dnsSubsection(const std::vector<DnsFigures>& dns, const Options& o) {
+  std::ostringstream out;
+  out << "### DNS responses (ns per response)\n\n"
+      << "A UDP response to a recorded query, with N A answers whose owners point at the question, through "
+         "`mb_tc_to_endpoint` of a class with DNS rules (`bench/bpf/decide_dns.c`: floor 2 with the DNS tables, a "
+         "name table matching every name), beside the same packet through floor 2 (no DNS tables). Both are "
+         "conntrack hits; the difference is reading the response and learning from it. A response teaches once, "
+         "so each figure is the median of "
+      << (o.quick ? 200 : 2000)
+      << " single runs (repeat = 1, the pending record put back from userspace between runs), floor included: a "
+         "repeat-1 figure holds the harness's timer read. **new**: the addresses not yet learned (an LRU insert "
+         "each); **known**: already learned under the name (a deadline refresh each); **unsolicited**: no "
+         "recorded query (header, question, one lookup).\n\n";
+  Table t({"answers", "floor 2", "new", "new - floor 2", "known", "known - floor 2", "unsolicited",
+           "unsolicited - floor 2"});
+  for (const DnsFigures& f : dns)
+    t.row({std::to_string(f.answers), fixed(f.floor), fixed(f.fresh), fixed(f.fresh - f.floor), fixed(f.known),
+           fixed(f.known - f.floor), fixed(f.unsolicited), fixed(f.unsolicited - f.floor)});
+  out << t.markdown() << "\n";
+  return out.str();
+}
+
 void printSection(const std::vector<SizeResult>& results, const SourceCheckFigures (&source)[2],
-                  const std::vector<PortSearchResult>& ports, const Options& o) {
+                  const std::vector<PortSearchResult>& ports, const std::vector<DnsFigures>& dns,
+                  const Options& o) {
   std::ostringstream out;
   out << "## 1. Per-packet cost in the kernel\n\n";
   out << "`build/bench/membrane_bench_kernel" << (o.quick ? " --quick" : "") << "`: BPF_PROG_TEST_RUN on the tc "
@@ -627,6 +746,8 @@ void printSection(const std::vector<SizeResult>& results, const SourceCheckFigur
              fixed(source[f].leaving - source[f].arriving), fixed(source[f].spoofed)});
     out << t.markdown() << "\n";
   }
+
+  out << dnsSubsection(dns, o);
 
   if (!ports.empty()) {
     out << "### Port vocabulary (ns per packet, IPv4 new flow)\n\n"
@@ -776,6 +897,8 @@ int main(int argc, char** argv) {
       .add_option("--sizes", o.sizes, "Rules per direction, comma-separated")
       ->delimiter(',')
       ->capture_default_str();
+  bool dnsOnly = false;
+  program.app().add_flag("--dns-only", dnsOnly, "Only the DNS responses subsection");
   if (auto rc = program.parse(argc, argv)) return *rc;
   o.quick = program.quick;
   if (o.quick) {
@@ -787,6 +910,10 @@ int main(int argc, char** argv) {
   program.needsRoot("## 1. Per-packet cost in the kernel", "bpf()");
   return program.run([&] {
     std::string error;
+    if (dnsOnly) {
+      std::cout << "## 1. Per-packet cost in the kernel (DNS only)\n\n" << dnsSubsection(measureDns(o), o);
+      return 0;
+    }
     auto compiler = membrane::codegen::ClassCompiler::create(&error);
     if (!compiler) throw std::runtime_error("creating the class compiler: " + error);
     auto floor1 = loadObject(bpfObjectPath("empty"), false, "bench_empty");
@@ -798,7 +925,8 @@ int main(int argc, char** argv) {
     for (size_t rules : o.portSizes)
       for (PortVocabulary v : {PortVocabulary::Small, PortVocabulary::Distinct})
         ports.push_back(benchPortSearch(rules, v, o, *compiler));
-    printSection(results, source, ports, o);
+    std::vector<DnsFigures> dns = measureDns(o);
+    printSection(results, source, ports, dns, o);
     return 0;
   });
 }

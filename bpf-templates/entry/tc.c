@@ -13,15 +13,22 @@
 #include "lib/datapath.h"
 
 /* Only an allowed packet passes; every other verdict, including ones tc
- * does not act on yet (MB_VERDICT_L7, MB_VERDICT_REDIRECT), drops. */
+ * does not act on yet (MB_VERDICT_L7), drops. */
 static __always_inline int mb_tc_action(int verdict) {
   return verdict == MB_VERDICT_ALLOW ? TC_ACT_OK : TC_ACT_SHOT;
 }
 
-/* Host-side veth, tc ingress: packets sent by the endpoint. */
+/* Host-side veth, tc ingress: packets sent by the endpoint. MB_VERDICT_REDIRECT
+ * here is a packet the datapath turned around (a DNS query answered
+ * REFUSED, lib/dns_refuse.h): out of this veth again, into the endpoint.
+ * (mb_process never passes a decision's own verdicts other than allow
+ * on: they are drops.) */
 SEC("tc")
 int mb_tc_from_endpoint(struct __sk_buff *skb) {
-  return mb_tc_action(mb_process(skb, MB_DIR_EGRESS, MB_L2));
+  int verdict = mb_process(skb, MB_DIR_EGRESS, MB_L2);
+  if (verdict == MB_VERDICT_REDIRECT)
+    return (int)bpf_redirect(skb->ifindex, 0);
+  return mb_tc_action(verdict);
 }
 
 /* Host-side veth, tc egress: packets delivered to the endpoint. */

@@ -53,6 +53,11 @@
 /* map_flags */
 #define BPF_F_NO_PREALLOC (1U << 0)
 
+/* bpf_l4_csum_replace() flags; the low 4 bits are the field's size
+ * (0: `to` is a checksum difference) */
+#define BPF_F_PSEUDO_HDR (1ULL << 4)
+#define BPF_F_MARK_MANGLED_0 (1ULL << 5)
+
 /* bpf_map_update_elem() flags */
 #define BPF_ANY 0
 #define BPF_NOEXIST 1
@@ -68,8 +73,16 @@ static mb_u64 (*bpf_ktime_get_ns)(void) = (void *)5;
 static long (*bpf_trace_printk)(const char *fmt, mb_u32 fmt_size, ...) = (void *)6;
 static mb_u32 (*bpf_get_prandom_u32)(void) = (void *)7;
 static mb_u32 (*bpf_get_smp_processor_id)(void) = (void *)8;
+static long (*bpf_skb_store_bytes)(void *skb, mb_u32 offset, const void *from, mb_u32 len,
+                                   mb_u64 flags) = (void *)9;
+static long (*bpf_l3_csum_replace)(void *skb, mb_u32 offset, mb_u64 from, mb_u64 to,
+                                   mb_u64 size) = (void *)10;
+static long (*bpf_l4_csum_replace)(void *skb, mb_u32 offset, mb_u64 from, mb_u64 to,
+                                   mb_u64 flags) = (void *)11;
+static long (*bpf_redirect)(mb_u32 ifindex, mb_u64 flags) = (void *)23;
 static long (*bpf_skb_load_bytes)(const void *skb, mb_u32 offset, void *to,
                                   mb_u32 len) = (void *)26;
+static long (*bpf_skb_change_tail)(void *skb, mb_u32 len, mb_u64 flags) = (void *)38;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, mb_u64 size,
                                   mb_u64 flags) = (void *)130;
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, mb_u64 size, mb_u64 flags) = (void *)131;
@@ -112,6 +125,7 @@ _Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "uapi __sk_
 /* Program return codes. */
 #define TC_ACT_OK 0
 #define TC_ACT_SHOT 2
+#define TC_ACT_REDIRECT 7
 #define MB_CGROUP_PASS 1
 #define MB_CGROUP_DROP 0
 

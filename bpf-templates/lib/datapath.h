@@ -3,13 +3,20 @@
  *   parse ─── leaving the endpoint: source not its own ─▶ drop (SPOOFED, lib/source.h)
  *         ─┬─ ARP / ND ────────────────────────────────▶ pass (ALWAYS)
  *          ├─ cannot classify ─▶ drop if the direction is enforced, else pass
- *          └─ parsed ─▶ ICMP error related to a tracked flow ─▶ pass
+ *          └─ parsed ─▶ egress to a DNS port: the query decided by name (lib/dns.h)
+ *                         allow ─▶ record it (dns condition), pass, track
+ *                         deny for its name (UDP, tc) ─▶ REFUSED reply, redirect
+ *                         deny ─▶ drop
+ *                    ─▶ ingress from a DNS port: learn from the response, go on
+ *                    ─▶ ICMP error related to a tracked flow ─▶ pass
  *                    ─▶ conntrack hit (either orientation)  ─▶ pass
- *                    ─▶ new flow: identity → mb_decide_<dir> ─▶ verdict
+ *                    ─▶ new flow: identity (+ learned names, egress)
+ *                                 → mb_decide_<dir> ─▶ verdict
  *                         deny  ─▶ drop, count, DENY event
  *                         allow ─▶ pass, count, ALLOW/AUDIT events, track
  *
- * Every packet is counted under exactly one mb_reason. "Cannot classify"
+ * Every packet is counted under exactly one mb_reason; what DNS learned
+ * from it is counted beside it, in mb_dns_stats. "Cannot classify"
  * packets are counted under their reason whether they pass or not, so
  * malformed traffic is visible on open directions too.
  */
@@ -20,6 +27,8 @@
 #include "lib/config.h"
 #include "lib/conntrack.h"
 #include "lib/counters.h"
+#include "lib/decide.h"
+#include "lib/dns.h"
 #include "lib/events.h"
 #include "lib/identity.h"
 #include "lib/parse.h"
@@ -32,50 +41,23 @@
 #define MB_L3 0
 
 /* Asks the generated policy about the first packet of a flow; returns its
- * MB_VERDICT_*. */
+ * MB_VERDICT_* (ALLOW or DENY). */
 static __always_inline int mb_decide_new(const struct mb_pkt *pkt, const int dir, mb_u64 now) {
-  /* The peer is whoever is on the far side of the endpoint. */
-  const mb_u8 *peer_addr = dir == MB_DIR_INGRESS ? pkt->t.saddr : pkt->t.daddr;
-  struct mb_identity *peer = mb_identity_lookup(pkt->t.family, peer_addr);
   struct mb_decision_input in;
   struct mb_decision out;
 
   __builtin_memset(&in, 0, sizeof(in));
-  in.peer_flags = peer->flags;
-  in.family = pkt->t.family;
-  in.proto = pkt->t.proto;
-  in.port = pkt->port;
-  __builtin_memcpy(in.addr, peer_addr, 16);
-
-  mb_unpack_decision(dir == MB_DIR_INGRESS ? mb_decide_ingress(peer, &in) : mb_decide_egress(peer, &in), &out);
-
-  if (out.verdict != MB_VERDICT_ALLOW) {
-    /* Deny, or a verdict no kind acts on yet (MB_VERDICT_L7, ...): the
-     * entry point drops both, so both are counted and reported as denied.
-     * A kind that supports another verdict branches off before this. */
-    mb_count_reason(out.rule_id ? MB_REASON_DENIED_RULE : MB_REASON_DENIED_DEFAULT);
-    mb_count_rule(out.rule_id, pkt->len); /* rule 0 counts default deny */
-    mb_emit(MB_EVENT_DENY, dir, out.rule_id, pkt, now);
-    return out.verdict;
-  }
-
-  if (out.enforced) {
-    mb_count_reason(MB_REASON_ALLOWED_NEW);
-    mb_count_rule(out.rule_id, pkt->len);
-  } else {
-    /* Open direction: nothing decided, so no rule to count. */
-    mb_count_reason(MB_REASON_OPEN);
-  }
-  mb_emit(MB_EVENT_ALLOW, dir, out.rule_id, pkt, now);
-  if (out.audit_would_deny)
-    mb_emit(MB_EVENT_AUDIT, dir, out.audit_rule_id, pkt, now);
-  mb_ct_create(pkt, dir, out.rule_id, out.audit_would_deny, now);
-  return MB_VERDICT_ALLOW;
+  struct mb_identity *peer = mb_decision_input_init(&in, pkt, dir);
+  if (dir == MB_DIR_EGRESS)
+    in.dns_peer = mb_dns_peer_bits(pkt, NULL, now);
+  mb_unpack_decision(mb_decide(dir, peer, &in), &out);
+  return mb_decided(pkt, dir, &out, now);
 }
 
-/* Returns the packet's MB_VERDICT_*: ALLOW or DENY, or what the decision
- * said for a new flow; the entry point (entry/) turns it into its kind's
- * return code, dropping every verdict it does not act on. `dir` is the
+/* Returns the packet's MB_VERDICT_*: ALLOW or DENY, or REDIRECT for a
+ * packet the datapath rewrote to send back where it came from (a DNS query
+ * answered REFUSED; only with l2); the entry point (entry/) turns it into
+ * its kind's return code, dropping every verdict it does not act on. `dir` is the
  * endpoint's direction (ingress: traffic to the endpoint); both arguments
  * are constants at each call site, so the unused half of the code folds
  * away. */
@@ -107,6 +89,12 @@ static __always_inline int mb_process(mb_ctx_t *ctx, const int dir, const int l2
   }
 
   mb_u64 now = bpf_ktime_get_ns();
+
+  if (mb_dns_on_port(&pkt, dir)) {
+    if (dir == MB_DIR_EGRESS)
+      return mb_dns_query(ctx, &pkt, l2, now);
+    mb_dns_response(ctx, &pkt, now);
+  }
 
   if (pkt.kind == MB_PKT_ICMP_ERROR)
     reason = mb_ct_related(ctx, &pkt, now);

@@ -147,11 +147,11 @@ enum mb_reason {
   MB_REASON_ALWAYS = 10,        /* ARP and IPv6 neighbour discovery */
   MB_REASON_SPOOFED = 11,       /* left an endpoint with a source it does not own */
   MB_REASON_DNS_REFUSED = 12,   /* a query for a name no rule lets the endpoint look up: answered REFUSED */
-  MB_REASON_DNS_UNREADABLE = 13, /* a DNS message the parser could not read: teaches nothing */
-  MB_REASON_DNS_LEARNED = 14,   /* a response that taught addresses */
-  MB_REASON_DNS_UNSOLICITED = 15, /* a response to no query we recorded (wrong id, ports or name) */
-  MB_REASON_MAX = 16,
+  MB_REASON_MAX = 16, /* the map's size: room for reasons to come */
 };
+/* What the datapath learned (or refused to learn) from DNS is not a reason:
+ * such packets pass or drop under one of the reasons above, and these are
+ * facts about them, counted in mb_dns_stats (enum mb_dns_stat, below). */
 
 /* Verdict events (BPF_MAP_TYPE_RINGBUF, name "mb_events"). */
 #define MB_EVENT_ALLOW 1
@@ -344,5 +344,36 @@ struct mb_dns_learned {
  */
 #define MB_DNS_F_QUERIES 0x1u /* some egress rule has a dns condition */
 #define MB_DNS_F_NAMES 0x2u   /* some egress rule has name peers */
+
+/* DNS counters (BPF_MAP_TYPE_PERCPU_ARRAY, name "mb_dns_stats", index =
+ * enum mb_dns_stat, value = count; pinned, shared by every version). Each
+ * message is counted under at most one of QUERY..RESPONSE_UNREADABLE;
+ * ADDRESSES and OVER_LIMIT add detail, BUSY is the rare case where the
+ * datapath had no scratch memory (then it fails closed: the query is
+ * unreadable, the response teaches nothing). */
+enum mb_dns_stat {
+  MB_DNS_STAT_QUERY = 0,              /* a query read at egress and decided by its name */
+  MB_DNS_STAT_QUERY_UNREADABLE = 1,   /* on a DNS port at egress, but not a query the parser can read */
+  MB_DNS_STAT_RECORDED = 2,           /* an allowed query recorded in mb_dns_pending (also counted as QUERY) */
+  MB_DNS_STAT_LEARNED = 3,            /* a response that taught addresses */
+  MB_DNS_STAT_NOTHING = 4,            /* a response to a recorded query that taught nothing (error RCODE, no A/AAAA for the name) */
+  MB_DNS_STAT_UNSOLICITED = 5,        /* a response to no recorded query (wrong id, addresses, ports or name) */
+  MB_DNS_STAT_RESPONSE_UNREADABLE = 6, /* a response the parser could not read: teaches nothing */
+  MB_DNS_STAT_ADDRESSES = 7,          /* addresses learned or refreshed */
+  MB_DNS_STAT_OVER_LIMIT = 8,         /* responses with more than MB_DNS_RECORDS_MAX answers (the rest unread) */
+  MB_DNS_STAT_BUSY = 9,               /* no scratch memory free on this CPU */
+  MB_DNS_STAT_MAX = 10,
+};
+
+/* The datapath's working memory for DNS (BPF_MAP_TYPE_PERCPU_ARRAY, name
+ * "mb_dns_scratch", MB_DNS_SCRATCH_DEPTH entries; the value's layout and
+ * size are private to bpf-templates/lib/dns_maps.h, but being pinned, a
+ * change to them goes with MB_ABI_VERSION like any map's). Pinned so a node
+ * allocates it once, not once per endpoint object. One entry per nesting
+ * level: a program in process context (cgroup egress) can be interrupted
+ * by one in softirq on the same CPU; "mb_dns_nesting" (per-CPU array of
+ * one mb_u32, pinned) counts the levels in use. */
+#define MB_DNS_SCRATCH_DEPTH 2
+#define MB_DNS_MSG_MAX 4096 /* bytes of a DNS message read; a power of two for masks */
 
 #endif /* MEMBRANE_ABI_DATAPATH_H */

@@ -1240,17 +1240,19 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   for (const auto& r : manifest->rules) ruleCounter(r.id, {r.id, r.policy, r.text, r.location, 0, 0});
   // Each counter from the map reasons.h says holds it (opened once each).
   std::map<std::string, Fd> counterMaps;
-  for (const auto& c : reasonCounters()) {
+  auto sum = [&](const ReasonCounter& c) {
     auto it = counterMaps.find(c.map);
     if (it == counterMaps.end())
       it = counterMaps.emplace(c.map, Fd(bpf_obj_get((paths.bpffsRoot + "/maps/" + c.map).c_str()))).first;
     std::vector<uint64_t> v(static_cast<size_t>(std::max(cpus, 1)));
-    uint64_t sum = 0;
+    uint64_t total = 0;
     uint32_t index = c.index;
     if (it->second.fd >= 0 && bpf_map_lookup_elem(it->second.fd, &index, v.data()) == 0)
-      for (auto x : v) sum += x;
-    s.reasons[c.name] = sum;
-  }
+      for (auto x : v) total += x;
+    return total;
+  };
+  for (const auto& c : reasonCounters()) s.reasons[c.name] = sum(c);
+  for (const auto& c : dnsCounters()) s.dns[c.name] = sum(c);
   return s;
 }
 

@@ -5,7 +5,10 @@
 // version (its bits change with the policy) and swapped with the programs.
 //
 // Pins under the root:
-//   maps/mb_conntrack, mb_rule_stats, mb_reasons, mb_events, mb_fragments
+//   maps/mb_conntrack, mb_rule_stats, mb_reasons, mb_events, mb_fragments,
+//        mb_endpoint_addrs, mb_dns_pending, mb_dns_learned, mb_dns_stats,
+//        mb_dns_scratch, mb_dns_nesting (every map the skeleton pins by
+//        name: shared by all versions, never cleared by a swap)
 //   versions/<version>/mb_identity
 //   links/<namespace>_<name>_<hook>      hook: the manifest program's (tc-from, tc-to, cg-in, cg-out)
 //                                        (escaped, injectively: pins.h)
@@ -114,6 +117,7 @@ struct Status {
   std::vector<EndpointStatus> endpoints;
   std::vector<RuleCounter> rules;  // rule id 0 = default deny
   std::map<std::string, uint64_t> reasons;
+  std::map<std::string, uint64_t> dns;  // mb_dns_stats by name ("dns-learned", ...: docs/dns.md)
   // Every way the kernel differs from the applied state, one sentence each
   // ("shop/api-0 tc-from: not attached: ..."); empty when it runs exactly
   // what was applied. `membrane status` exits 3 when it is not.

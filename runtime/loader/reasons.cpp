@@ -19,13 +19,26 @@ const std::vector<ReasonCounter>& reasonCounters() {
       {"open", "mb_reasons", MB_REASON_OPEN},
       {"always", "mb_reasons", MB_REASON_ALWAYS},
       {"spoofed", "mb_reasons", MB_REASON_SPOOFED},
-      // DNS (docs/dns.md); the names are the ones docs/dns.md uses.
-      {"dns-refused", "mb_reasons", MB_REASON_DNS_REFUSED},
-      {"dns-unreadable", "mb_reasons", MB_REASON_DNS_UNREADABLE},
-      {"dns-learned", "mb_reasons", MB_REASON_DNS_LEARNED},
-      {"dns-unsolicited", "mb_reasons", MB_REASON_DNS_UNSOLICITED},
+      {"dns-refused", "mb_reasons", MB_REASON_DNS_REFUSED},  // docs/dns.md
   };
-  static_assert(MB_REASON_MAX == 16, "a new mb_reason needs its name in reasonCounters()");
+  static_assert(MB_REASON_DNS_REFUSED + 1 == 13, "a new mb_reason needs its name in reasonCounters()");
+  return counters;
+}
+
+const std::vector<ReasonCounter>& dnsCounters() {
+  static const std::vector<ReasonCounter> counters = {
+      {"dns-queries", "mb_dns_stats", MB_DNS_STAT_QUERY},
+      {"dns-query-unreadable", "mb_dns_stats", MB_DNS_STAT_QUERY_UNREADABLE},
+      {"dns-recorded", "mb_dns_stats", MB_DNS_STAT_RECORDED},
+      {"dns-learned", "mb_dns_stats", MB_DNS_STAT_LEARNED},
+      {"dns-nothing", "mb_dns_stats", MB_DNS_STAT_NOTHING},
+      {"dns-unsolicited", "mb_dns_stats", MB_DNS_STAT_UNSOLICITED},
+      {"dns-unreadable", "mb_dns_stats", MB_DNS_STAT_RESPONSE_UNREADABLE},
+      {"dns-addresses", "mb_dns_stats", MB_DNS_STAT_ADDRESSES},
+      {"dns-over-limit", "mb_dns_stats", MB_DNS_STAT_OVER_LIMIT},
+      {"dns-busy", "mb_dns_stats", MB_DNS_STAT_BUSY},
+  };
+  static_assert(MB_DNS_STAT_MAX == 10, "a new mb_dns_stat needs its name in dnsCounters()");
   return counters;
 }
 

@@ -17,8 +17,12 @@ struct ReasonCounter {
   const char* map;   // "mb_reasons"
   uint32_t index;    // enum mb_reason
 };
-// Every counter, in the datapath's order.
+// Every packet's reason (mb_reasons), in the datapath's order: `status`'s
+// "reasons".
 const std::vector<ReasonCounter>& reasonCounters();
+// The DNS counters (mb_dns_stats: facts about DNS messages, beside the
+// packets' reasons), in the datapath's order: `status`'s "dns".
+const std::vector<ReasonCounter>& dnsCounters();
 
 // "deny", "audit", "allow", "spoofed", "dns-refused"; "kind-N" for a kind
 // this membrane does not know (a newer datapath), never another kind's name.

@@ -18,12 +18,25 @@
  * Egress: open unless the test sets stub_egress_enforced before load; then
  *   rule 10 deny  tcp/25 to anyone
  *   rule 11 allow tcp/443 to peers with bit 0
+ *   rule 12 allow udp/53, tcp/53 to peers with bit 0 with dns { "*.example.com",
+ *           "api.stripe.com" } (MB_RESULT_DNS_LEARN); a TCP segment without
+ *           a message passes, an unreadable message does not
+ *   rule 13 allow tcp/443 to dns "api.stripe.com"
+ *   rule 14 allow tcp/80 to dns "*.example.com"
  *   default deny
+ *
+ * DNS tables (runtime/abi/datapath.h): mb_dns_class_features is set by the
+ * test through .rodata (0: no DNS work at all); name patterns
+ *   bit 0  "*.example.com"  (one label of any characters before it)
+ *   bit 1  "api.stripe.com"
+ *   bit 2  "example.com"    (so a name can match two patterns)
+ * and DNS ports udp/53 and tcp/53.
  */
 #include "include/platform.h"
 
 /* Set by the test through .rodata, like mb_config. */
 volatile const mb_u32 stub_egress_enforced = 0;
+volatile const mb_u32 mb_dns_class_features = 0;
 
 /* How often each decision ran (index MB_DIR_*): lets tests check that
  * conntrack hits skip policy. Not pinned. */
@@ -95,7 +108,45 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
     return stub_result(MB_VERDICT_DENY, 10, 1);
   if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 443)
     return stub_result(MB_VERDICT_ALLOW, 11, 1);
+  if (stub_has_bit(peer, 0) && (in->proto == IPPROTO_UDP || in->proto == IPPROTO_TCP) && in->port == 53 &&
+      (in->dns == MB_DNS_MSG_NONE || (in->dns == MB_DNS_MSG_QUERY && (in->dns_query & 0x3))))
+    return stub_result(MB_VERDICT_ALLOW, 12, 1) | MB_RESULT_DNS_LEARN;
+  if ((in->dns_peer & 0x2) && in->proto == IPPROTO_TCP && in->port == 443)
+    return stub_result(MB_VERDICT_ALLOW, 13, 1);
+  if ((in->dns_peer & 0x1) && in->proto == IPPROTO_TCP && in->port == 80)
+    return stub_result(MB_VERDICT_ALLOW, 14, 1);
   return stub_result(MB_VERDICT_DENY, 0, 1);
+}
+
+/* The name's label `i` from the right is `want` (of `size` bytes). */
+static __always_inline int stub_label_is(const struct mb_dns_name *name, int i, const char *want, int size) {
+  if (i >= name->labels || name->size[i] != size)
+    return 0;
+  int start = name->start[i];
+  for (int k = 0; k < size; k++)
+    if (name->text[(start + k) & (MB_DNS_NAME_BYTES - 1)] != want[k])
+      return 0;
+  return 1;
+}
+
+__attribute__((noinline)) mb_u64 mb_dns_match(const struct mb_dns_name *name) {
+  if (!name)
+    return 0;
+  mb_u64 bits = 0;
+  if (stub_label_is(name, 0, "com", 3) && stub_label_is(name, 1, "example", 7)) {
+    if (name->labels == 3 && name->size[2] > 0)
+      bits |= 1;
+    if (name->labels == 2)
+      bits |= 4;
+  }
+  if (name->labels == 3 && stub_label_is(name, 0, "com", 3) && stub_label_is(name, 1, "stripe", 6) &&
+      stub_label_is(name, 2, "api", 3))
+    bits |= 2;
+  return bits;
+}
+
+__attribute__((noinline)) int mb_dns_port(int proto, int port) {
+  return (proto == IPPROTO_UDP || proto == IPPROTO_TCP) && port == 53;
 }
 
 #include "endpoint.c"

@@ -113,6 +113,8 @@ Datapath::Datapath(const Options& options) {
   std::string err = setRodata(obj, "mb_config", &config, sizeof(config));
   if (err.empty())
     err = setRodata(obj, "stub_egress_enforced", &egress, sizeof(egress));
+  if (err.empty())
+    err = setRodata(obj, "mb_dns_class_features", &options.dns_features, sizeof(options.dns_features));
   if (err.empty() && bpf_object__load(obj) != 0)
     err = std::string("bpf_object__load: ") + std::strerror(errno);
   if (!err.empty()) {
@@ -147,6 +149,23 @@ int Datapath::run(Prog p, const Bytes& frame) {
   return err ? -1 : int(opts.retval);
 }
 
+RunResult Datapath::runOut(Prog p, const Bytes& frame) {
+  RunResult r;
+  r.out.resize(frame.size() + 256);
+  bpf_test_run_opts opts{};
+  opts.sz = sizeof(opts);
+  opts.data_in = frame.data();
+  opts.data_size_in = uint32_t(frame.size());
+  opts.data_out = r.out.data();
+  opts.data_size_out = uint32_t(r.out.size());
+  opts.repeat = 1;
+  int err = bpf_prog_test_run_opts(bpf_program__fd(program(p)), &opts);
+  EXPECT_EQ(err, 0) << "BPF_PROG_TEST_RUN(" << progName(p) << "): " << std::strerror(errno);
+  r.retval = err ? -1 : int(opts.retval);
+  r.out.resize(err ? 0 : opts.data_size_out);
+  return r;
+}
+
 bool Datapath::passes(Prog p, const Bytes& frame) {
   int rc = run(p, frame);
   int pass = progIsTc(p) ? 0 /* TC_ACT_OK */ : 1;
@@ -166,6 +185,70 @@ uint64_t Datapath::reason(uint32_t r) const {
   uint64_t sum = 0;
   for (uint64_t v : values) sum += v;
   return sum;
+}
+
+uint64_t Datapath::dnsStat(uint32_t stat) const {
+  std::vector<uint64_t> values(possibleCpus());
+  if (bpf_map_lookup_elem(mapFd("mb_dns_stats"), &stat, values.data()) != 0)
+    return ~0ull;
+  uint64_t sum = 0;
+  for (uint64_t v : values) sum += v;
+  return sum;
+}
+
+std::vector<std::pair<mb_dns_pending_key, mb_dns_pending>> Datapath::pending() const {
+  std::vector<std::pair<mb_dns_pending_key, mb_dns_pending>> out;
+  int fd = mapFd("mb_dns_pending");
+  mb_dns_pending_key key{}, next{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    mb_dns_pending v{};
+    if (bpf_map_lookup_elem(fd, &next, &v) == 0)
+      out.emplace_back(next, v);
+    key = next;
+    prev = &key;
+  }
+  return out;
+}
+
+namespace {
+mb_dns_learned_key learnedKey(const std::string& addr, uint32_t endpoint) {
+  Addr a = Addr::parse(addr);
+  mb_dns_learned_key key{};
+  key.endpoint = endpoint;
+  key.family = uint32_t(a.family);
+  std::memcpy(key.addr, a.bytes.data(), 16);
+  return key;
+}
+}  // namespace
+
+std::optional<mb_dns_learned> Datapath::learned(const std::string& addr,
+                                                std::optional<uint32_t> endpoint) const {
+  mb_dns_learned_key key = learnedKey(addr, endpoint.value_or(endpointId_));
+  mb_dns_learned v{};
+  if (bpf_map_lookup_elem(mapFd("mb_dns_learned"), &key, &v) != 0)
+    return std::nullopt;
+  return v;
+}
+
+void Datapath::putLearned(const std::string& addr, const mb_dns_learned& value,
+                          std::optional<uint32_t> endpoint) {
+  mb_dns_learned_key key = learnedKey(addr, endpoint.value_or(endpointId_));
+  ASSERT_EQ(bpf_map_update_elem(mapFd("mb_dns_learned"), &key, &value, BPF_ANY), 0)
+      << std::strerror(errno);
+}
+
+size_t Datapath::learnedSize() const {
+  int fd = mapFd("mb_dns_learned");
+  mb_dns_learned_key key{}, next{};
+  size_t n = 0;
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    n++;
+    key = next;
+    prev = &key;
+  }
+  return n;
 }
 
 std::vector<uint64_t> Datapath::reasons() const {

@@ -39,6 +39,14 @@ struct Options {
   uint32_t endpoint_id = 7;
   uint32_t events = 0;           // mb_config.events
   bool egress_enforced = false;  // the stub's egress policy
+  uint32_t dns_features = 0;     // the stub class's mb_dns_class_features (MB_DNS_F_*)
+};
+
+// What a program did with a packet: its return value and the packet as it
+// left (a program may rewrite it).
+struct RunResult {
+  int retval = -1;
+  Bytes out;
 };
 
 // Monotonic clock, the one bpf_ktime_get_ns() reads.
@@ -63,8 +71,12 @@ class Datapath {
   // The skb->len the program saw (tc: the frame, cgroup_skb: from L3).
   static uint32_t seenLen(Prog p, const Bytes& frame);
 
+  // Runs `frame` and returns what came out.
+  RunResult runOut(Prog p, const Bytes& frame);
+
   // Counters, summed over CPUs.
   uint64_t reason(uint32_t r) const;
+  uint64_t dnsStat(uint32_t s) const;  // mb_dns_stats
   std::vector<uint64_t> reasons() const;
   mb_rule_stats rule(uint32_t id) const;
   uint64_t decideCalls(int dir) const;  // the stub's call counter
@@ -83,6 +95,15 @@ class Datapath {
   size_t ctSize() const;
   std::vector<std::pair<mb_ct_key, mb_ct_entry>> ctEntries() const;
   size_t fragmentsSize() const;
+
+  // DNS state (mb_dns_pending, mb_dns_learned). `endpoint` defaults to the
+  // loaded one's id.
+  std::vector<std::pair<mb_dns_pending_key, mb_dns_pending>> pending() const;
+  std::optional<mb_dns_learned> learned(const std::string& addr,
+                                        std::optional<uint32_t> endpoint = std::nullopt) const;
+  void putLearned(const std::string& addr, const mb_dns_learned& value,
+                  std::optional<uint32_t> endpoint = std::nullopt);
+  size_t learnedSize() const;
 
   // Drains the ring buffer.
   std::vector<mb_event> events();

@@ -30,6 +30,9 @@ TEST_F(LoadTest, VerifierAcceptsEveryProgram) {
       {"egress enforced, all events",
        Options{.events = (1u << MB_EVENT_ALLOW) | (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT),
                .egress_enforced = true}},
+      {"DNS queries and names, all events",
+       Options{.events = ~0u, .egress_enforced = true, .dns_features = MB_DNS_F_QUERIES | MB_DNS_F_NAMES}},
+      {"DNS names only", Options{.egress_enforced = true, .dns_features = MB_DNS_F_NAMES}},
   };
   for (const auto& c : configs) {
     SCOPED_TRACE(c.name);
@@ -40,6 +43,7 @@ TEST_F(LoadTest, VerifierAcceptsEveryProgram) {
       std::cout << "[ verifier ] " << c.name << ": " << progName(p) << " " << xlated
                 << " insns, " << verified << " verified\n";
       RecordProperty(std::string(progName(p)) + (c.options.egress_enforced ? "_enforced" : "_open") +
+                         (c.options.dns_features ? "_dns" + std::to_string(c.options.dns_features) : "") +
                          "_verified_insns",
                      std::to_string(verified));
       EXPECT_GT(xlated, 0u);
@@ -78,6 +82,12 @@ TEST_F(LoadTest, MapsMatchTheAbi) {
       {"mb_reasons", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, MB_REASON_MAX, 0},
       {"mb_events", BPF_MAP_TYPE_RINGBUF, 0, 0, MB_EVENTS_BYTES, 0},
       {"mb_fragments", BPF_MAP_TYPE_LRU_HASH, 40, 8, 8192, 0},
+      {"mb_dns_pending", BPF_MAP_TYPE_LRU_HASH, sizeof(mb_dns_pending_key), sizeof(mb_dns_pending),
+       MB_DNS_PENDING_MAX, 0},
+      {"mb_dns_learned", BPF_MAP_TYPE_LRU_HASH, sizeof(mb_dns_learned_key), sizeof(mb_dns_learned),
+       MB_DNS_LEARNED_MAX, 0},
+      {"mb_dns_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, MB_DNS_STAT_MAX, 0},
+      {"mb_dns_nesting", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, 0},
   };
   for (const auto& w : wants) {
     SCOPED_TRACE(w.name);

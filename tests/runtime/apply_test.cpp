@@ -5,6 +5,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <cstring>
+
 #include "runtime_test_support.h"
 
 namespace membrane::testing {
@@ -100,6 +102,66 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   ASSERT_TRUE(loader::detachAll(paths, &error)) << error;
   EXPECT_TRUE(nothingApplied());
   EXPECT_FALSE(loader::status(paths, &error));
+}
+
+// What the datapath learned from DNS is facts, not compiled bits: the DNS
+// maps are pinned by name under maps/ like conntrack, shared by every
+// object, and a new version reuses them untouched. `status` reports the DNS
+// counters.
+TEST_F(ApplyTest, DnsStateSurvivesAVersionSwapAndStatusCountsIt) {
+  MB_REQUIRE_BPF();
+  TestCgroup cg;
+  ASSERT_TRUE(fs::exists(cg.path)) << "cannot create a test cgroup";
+  std::string error;
+  ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, nullptr, &error)) << error;
+
+  int learned = bpf_obj_get((paths.bpffsRoot + "/maps/mb_dns_learned").c_str());
+  int pending = bpf_obj_get((paths.bpffsRoot + "/maps/mb_dns_pending").c_str());
+  int stats = bpf_obj_get((paths.bpffsRoot + "/maps/mb_dns_stats").c_str());
+  ASSERT_GE(learned, 0) << "mb_dns_learned is not pinned under maps/";
+  ASSERT_GE(pending, 0) << "mb_dns_pending is not pinned under maps/";
+  ASSERT_GE(stats, 0) << "mb_dns_stats is not pinned under maps/";
+  for (const char* name : {"mb_dns_scratch", "mb_dns_nesting"})
+    EXPECT_TRUE(fs::exists(paths.bpffsRoot + "/maps/" + name)) << name;
+  mb_dns_learned_key lk{};
+  lk.endpoint = 7;
+  lk.family = MB_FAMILY_V4;
+  lk.addr[0] = 198, lk.addr[1] = 18, lk.addr[2] = 5, lk.addr[3] = 1;
+  mb_dns_learned lv{};
+  std::strcpy(lv.slot[0].name, "api.stripe.com");
+  lv.slot[0].expires_ns = ~0ull;
+  ASSERT_EQ(bpf_map_update_elem(learned, &lk, &lv, BPF_ANY), 0);
+  mb_dns_pending_key pk{};
+  pk.endpoint = 7;
+  pk.id = 0x4242;
+  mb_dns_pending pv{};
+  std::strcpy(pv.name, "www.example.com");
+  ASSERT_EQ(bpf_map_update_elem(pending, &pk, &pv, BPF_ANY), 0);
+  size_t cpus = static_cast<size_t>(std::max(libbpf_num_possible_cpus(), 1));
+  std::vector<uint64_t> three(cpus, 0);
+  three[0] = 3;
+  uint32_t learnedStat = MB_DNS_STAT_LEARNED;
+  ASSERT_EQ(bpf_map_update_elem(stats, &learnedStat, three.data(), BPF_ANY), 0);
+
+  fs::path v2 = dir.path() / "out2";
+  compileShopTo(v2, "namespace shop\npolicy extra {\n  selects { app = api }\n  ingress { allow from host on tcp/9999 }\n}\n");
+  loader::ApplyReport second;
+  ASSERT_TRUE(loader::apply(v2.string(), cgroupNode(cg.path.string()), paths, &second, &error)) << error;
+  EXPECT_EQ(second.swapped, 2u);
+  mb_dns_learned lnow{};
+  ASSERT_EQ(bpf_map_lookup_elem(learned, &lk, &lnow), 0) << "the swap lost a learned address";
+  EXPECT_STREQ(lnow.slot[0].name, "api.stripe.com");
+  mb_dns_pending pnow{};
+  ASSERT_EQ(bpf_map_lookup_elem(pending, &pk, &pnow), 0) << "the swap lost a pending query";
+  auto s = loader::status(paths, &error);
+  ASSERT_TRUE(s) << error;
+  EXPECT_EQ(s->dns.at("dns-learned"), 3u);
+  EXPECT_EQ(s->dns.size(), size_t(MB_DNS_STAT_MAX));
+  EXPECT_EQ(s->reasons.count("dns-refused"), 1u);
+  close(learned);
+  close(pending);
+  close(stats);
+  ASSERT_TRUE(loader::detachAll(paths, &error)) << error;
 }
 
 // The shop's frontend calls the api pods on `tcp/http`, an egress named port:

@@ -32,6 +32,24 @@ static __always_inline long mb_ctx_load_bytes(const mb_ctx_t *ctx, mb_u32 off, v
   return bpf_skb_load_bytes(ctx, off, to, len);
 }
 
+/* Rewriting a packet (lib/dns_refuse.h). Only tc programs may: cgroup_skb
+ * has none of these helpers, so code calling them must fold away in its
+ * programs (it sits behind MB_L2, a constant). */
+static __always_inline long mb_ctx_store_bytes(mb_ctx_t *ctx, mb_u32 off, const void *from, mb_u32 len) {
+  return bpf_skb_store_bytes(ctx, off, from, len, 0);
+}
+
+static __always_inline long mb_ctx_l3_csum_replace(mb_ctx_t *ctx, mb_u32 off, mb_u64 from, mb_u64 to, mb_u64 size) {
+  return bpf_l3_csum_replace(ctx, off, from, to, size);
+}
+
+static __always_inline long mb_ctx_l4_csum_replace(mb_ctx_t *ctx, mb_u32 off, mb_u64 from, mb_u64 to, mb_u64 flags) {
+  return bpf_l4_csum_replace(ctx, off, from, to, flags);
+}
+
+/* Cuts (or grows) the packet to `len` bytes from the start the kind sees. */
+static __always_inline long mb_ctx_change_tail(mb_ctx_t *ctx, mb_u32 len) { return bpf_skb_change_tail(ctx, len, 0); }
+
 /* Bytes from the start the kind sees to the end of the packet. */
 static __always_inline mb_u32 mb_ctx_len(const mb_ctx_t *ctx) { return ctx->len; }
 
