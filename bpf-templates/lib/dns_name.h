@@ -12,7 +12,10 @@
  *     characters of dotted text;
  *   - bytes 0x21-0x7e except '.', so the dotted text splits back into the
  *     same labels (a label holding a '.' or a NUL could otherwise pose as
- *     two); upper case is folded to lower case;
+ *     two), and except '*', which in a pattern is the wildcard (a query for
+ *     the literal "*.example.com" must not pass as a name "*.example.com"
+ *     matches: the evaluator matches no name holding one); upper case is
+ *     folded to lower case;
  *   - compression pointers (RFC 1035 4.1.4) at most MB_DNS_POINTER_HOPS per
  *     name, each pointing before itself and past the header: a pointer
  *     loop cannot go on, and a pointer out of bounds fails.
@@ -42,7 +45,7 @@ static __always_inline mb_u32 mb_dns_u32(const mb_u8 *msg, mb_u32 off) {
 
 /* 0 for a byte a name may not hold, else the byte lowercased. */
 static __always_inline mb_u8 mb_dns_name_char(mb_u8 c) {
-  if (c < 0x21 || c > 0x7e || c == '.')
+  if (c < 0x21 || c > 0x7e || c == '.' || c == '*')
     return 0;
   if (c >= 'A' && c <= 'Z')
     c += 'a' - 'A';

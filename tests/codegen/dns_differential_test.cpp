@@ -10,7 +10,7 @@
 //    mb_dns_learned, some slots expired) is passed or dropped as the
 //    evaluator decides with the live names.
 // Seeded: MEMBRANE_DNS_DIFF_SEED picks the first seed, MEMBRANE_DNS_DIFF_CASES
-// the number of packets (default 20000). A failure prints the seed, the
+// the number of packets (default 10000). A failure prints the seed, the
 // policy and the packet.
 #include <gtest/gtest.h>
 #include <time.h>
@@ -90,9 +90,10 @@ std::string randomPattern(Random& r) {
   return out;
 }
 
-std::string quotedList(Random& r, size_t n, bool patterns) {
+std::string quotedList(Random& r, size_t n, bool patterns, std::vector<std::string>& written) {
   std::set<std::string> names;
   while (names.size() < n) names.insert(patterns ? randomPattern(r) : randomName(r));
+  written.insert(written.end(), names.begin(), names.end());
   std::string out;
   for (const auto& s : names) out += (out.empty() ? "\"" : ", \"") + s + "\"";
   return out;
@@ -101,7 +102,28 @@ std::string quotedList(Random& r, size_t n, bool patterns) {
 struct Scenario {
   std::string policy;
   inventory::Inventory inventory;
+  std::vector<std::string> written;  // every name and pattern of the policy
 };
+
+// A name a pattern matches: each '*' read as one to three letters.
+std::string instance(Random& r, const std::string& pattern) {
+  std::string out;
+  for (char ch : pattern) {
+    if (ch != '*') {
+      out += ch;
+      continue;
+    }
+    size_t n = 1 + r.below(3);
+    for (size_t i = 0; i < n; ++i) out += static_cast<char>('a' + r.below(3));
+  }
+  return out;
+}
+
+// Half the time a name some pattern of the policy matches (if it is not
+// refused by another), else any name.
+std::string someName(Random& r, const Scenario& sc) {
+  return r.chance(0.5) ? instance(r, r.pick(sc.written)) : instance(r, r.chance(0.5) ? randomName(r) : randomPattern(r));
+}
 
 const char* kInventory = R"({
   "namespaces": [{"name": "d"}],
@@ -115,10 +137,11 @@ Scenario randomScenario(Random& r) {
   std::string error;
   EXPECT_TRUE(inventory::loadInventoryText("inventory.json", kInventory, sc.inventory, &error)) << error;
   std::string rules = "    allow to pods { app = resolver } on udp/53, tcp/53 with dns { " +
-                      quotedList(r, 1 + r.below(4), true) + " }\n";
-  rules += "    allow to dns " + quotedList(r, 1 + r.below(4), true) + " on tcp/443\n";
-  if (r.chance(0.3)) rules += "    deny to dns " + quotedList(r, 1, true) + " on tcp/443\n";
-  if (r.chance(0.3)) rules += "    allow to dns " + quotedList(r, 1 + r.below(2), false) + " on tcp/443, tcp/8443\n";
+                      quotedList(r, 1 + r.below(4), true, sc.written) + " }\n";
+  rules += "    allow to dns " + quotedList(r, 1 + r.below(4), true, sc.written) + " on tcp/443\n";
+  if (r.chance(0.3)) rules += "    deny to dns " + quotedList(r, 1, true, sc.written) + " on tcp/443\n";
+  if (r.chance(0.3))
+    rules += "    allow to dns " + quotedList(r, 1 + r.below(2), false, sc.written) + " on tcp/443, tcp/8443\n";
   if (r.chance(0.2)) rules += "    allow to world on udp/53\n";  // queries to the world pass unread... and teach nothing
   sc.policy = "namespace d\npolicy client {\n  selects { app = client }\n  egress {\n" + rules + "  }\n}\n";
   return sc;
@@ -165,15 +188,17 @@ void runScenario(uint64_t seed, size_t cases, codegen::ClassCompiler& compiler, 
       bool toResolver = r.chance(0.85);
       net::Address dst = toResolver ? resolver->addresses[v6 ? 1 : 0]
                                     : *net::Address::parse(v6 ? "2001:2::77:1" : "198.19.77.1");
-      std::string name = r.chance(0.5) ? randomName(r) : randomPattern(r);
-      for (auto& ch : name)
-        if (ch == '*') ch = static_cast<char>('a' + r.below(3));  // a name the pattern would match
+      std::string name = someName(r, sc);
+      // Sometimes the literal wildcard name: the datapath reads no name
+      // holding '*' (docs/dns.md), so the query is unreadable.
+      bool literalStar = r.chance(0.05);
+      if (literalStar) name = "*." + name;
       uint16_t id = static_cast<uint16_t>(r.below(65536));
       Bytes frame = mbtest::withChecksums(
           mbtest::frame(mbtest::ip(toAddr(self), toAddr(dst), mbtest::kUdp,
                                    mbtest::udpDatagram(sport, 53, mbtest::dnsQuery(id, name)))));
       ir::Peer peer = toResolver ? ir::Peer::endpoint(program.identity(resolver->identity), dst) : ir::Peer::world(dst);
-      ir::Traffic t{ir::kUDP, 53, ir::DnsMessage::query(name)};
+      ir::Traffic t{ir::kUDP, 53, literalStar ? ir::DnsMessage::unreadable() : ir::DnsMessage::query(name)};
       bool allowed = ir::evaluate(egress, peer, t).allowed;
       bool refused = !allowed && ir::refusedByName(egress, peer, t);
       Bytes out;
@@ -207,7 +232,7 @@ void runScenario(uint64_t seed, size_t cases, codegen::ClassCompiler& compiler, 
       uint64_t now = monotonicNs();
       size_t slots = r.below(MB_DNS_SLOTS + 1);
       for (size_t s = 0; s < slots; ++s) {
-        std::string name = randomName(r);
+        std::string name = someName(r, sc);
         bool expired = r.chance(0.25);
         value.slot[s].learned_ns = now - 1000000000ull;
         value.slot[s].expires_ns = expired ? now - 1 : now + 60ull * 1000000000ull;
@@ -242,7 +267,7 @@ TEST(DnsDifferential, QueriesAndLearnedNamesAgreeWithTheEvaluator) {
   auto compiler = codegen::ClassCompiler::create(&error);
   ASSERT_TRUE(compiler) << error;
   uint64_t seed = envOr("MEMBRANE_DNS_DIFF_SEED", 1);
-  size_t budget = envOr("MEMBRANE_DNS_DIFF_CASES", 20000);
+  size_t budget = envOr("MEMBRANE_DNS_DIFF_CASES", 10000);
   Checked total;
   size_t scenarios = 0;
   while (total.queries + total.connections < budget && total.mismatches == 0) {
