@@ -25,6 +25,7 @@
 #define MB_DNS_FLAG_QR 0x8000
 #define MB_DNS_OPCODE(flags) (((flags) >> 11) & 0xf)
 #define MB_DNS_RCODE(flags) ((flags) & 0xf)
+#define MB_DNS_RCODE_REFUSED 5
 
 #define MB_DNS_CLASS_IN 1
 #define MB_DNS_TYPE_A 1

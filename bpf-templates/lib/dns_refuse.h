@@ -29,7 +29,6 @@
 #include "lib/dns_msg.h"
 #include "lib/parse.h"
 
-#define MB_DNS_RCODE_REFUSED 5
 /* Kept from the query: opcode (bits 14-11) and RD (bit 8). */
 #define MB_DNS_REFUSE_KEEP 0x7900
 

@@ -232,7 +232,11 @@ static __always_inline void mb_dns_read_response(mb_ctx_t *ctx, const struct mb_
   __builtin_memcpy(k.resolver, pkt->t.saddr, 16);
   struct mb_dns_pending *p = bpf_map_lookup_elem(&mb_dns_pending, &k);
   if (!p || p->expires_ns <= now) {
-    mb_dns_count(MB_DNS_STAT_UNSOLICITED);
+    /* The datapath's own REFUSED answers (lib/dns_refuse.h) come this way
+     * into the endpoint: they answer no recorded query, but are not
+     * unsolicited. (A forged one teaches nothing either way.) */
+    if (MB_DNS_RCODE(flags) != MB_DNS_RCODE_REFUSED)
+      mb_dns_count(MB_DNS_STAT_UNSOLICITED);
     return;
   }
 

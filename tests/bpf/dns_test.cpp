@@ -193,6 +193,13 @@ TEST_P(DnsTest, NameNoRuleAllowsIsAnsweredRefusedAndSentBackIntoTheEndpoint) {
   EXPECT_EQ(events[0].rule_id, 0u);
   EXPECT_EQ(events[0].dport, 53);
 
+  // Sent back out of the veth, the answer crosses the endpoint's ingress
+  // program: it passes as the reply of the query's flow, and is not taken
+  // for an unsolicited response.
+  EXPECT_TRUE(dp().passes(in(), r.out));
+  EXPECT_EQ(dp().reason(MB_REASON_REPLY), 1u);
+  EXPECT_EQ(dp().dnsStat(MB_DNS_STAT_UNSOLICITED), 0u);
+
   // Without options after the question, nothing is cut.
   SCOPED_TRACE("without");
   Bytes plain = udpQuery(dnsQuery(7, "evil.org"));
