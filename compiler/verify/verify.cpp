@@ -12,6 +12,7 @@
 #include "artifacts/manifest.h"
 #include "codegen/artifact_writer.h"
 #include "io/file.h"
+#include "loader/reasons.h"
 #include "evaluator/evaluator.h"
 #include "verify/loaded_class.h"
 #include "verify/probe_packets.h"
@@ -107,16 +108,6 @@ std::string verdictText(const ir::Verdict& v) {
   return "";
 }
 
-const char* eventName(uint8_t kind) {
-  switch (kind) {
-    case MB_EVENT_ALLOW: return "allow";
-    case MB_EVENT_DENY: return "deny";
-    case MB_EVENT_AUDIT: return "audit";
-    case MB_EVENT_SPOOFED: return "spoofed";
-  }
-  return "?";
-}
-
 class ClassProber {
  public:
   ClassProber(LoadedClass& object, ClassResult& result, Report& report, size_t maxListed)
@@ -205,8 +196,8 @@ class ClassProber {
       const Pending& want = pending_[i];
       if (got[i].kind == want.kind && got[i].rule_id == want.rule) continue;
       Mismatch m = want.where;
-      m.object = std::string("writes a ") + eventName(got[i].kind) + " event for rule " + std::to_string(got[i].rule_id);
-      m.evaluator += " (a " + std::string(eventName(want.kind)) + " event for rule " + std::to_string(want.rule) + ")";
+      m.object = "writes a " + loader::eventKindName(got[i].kind) + " event for rule " + std::to_string(got[i].rule_id);
+      m.evaluator += " (a " + loader::eventKindName(want.kind) + " event for rule " + std::to_string(want.rule) + ")";
       record(std::move(m));
       break;  // the rest would be out of step
     }
