@@ -26,6 +26,27 @@ expect_out "every object decides as the policies say"
 expect_out "class 6 (class-6.o, open):"
 finish shipped_policies_verified
 
+# DNS rules: UDP probes to a port a dns condition reads carry no DNS
+# message, which the datapath finds unreadable (a rule `with dns` fails);
+# verify must hold the evaluator to the same reading, not report a mismatch.
+mkdir -p "$tmp/dns"
+cat >"$tmp/dns/dns.policy" <<'EOF2'
+namespace shop
+policy api-dns {
+  selects { app = api }
+  egress {
+    allow to pods { k8s-app = kube-dns } in namespace kube-system on udp/53, tcp/53 with dns { "*.example.com" }
+    allow to dns "api.example.com" on tcp/443
+  }
+}
+EOF2
+run compile -i "$shop/inventory.json" -o "$tmp/dns-out" "$tmp/dns"
+expect_rc 0
+run verify "$tmp/dns-out" -i "$shop/inventory.json" "$tmp/dns"
+expect_rc 0
+expect_out "every object decides as the policies say"
+finish dns_rules_verified
+
 run verify -o json "$tmp/out" -i "$shop/inventory.json" "$shop"
 expect_rc 0
 python3 - "$out" <<'PY' || fail "bad JSON report"
