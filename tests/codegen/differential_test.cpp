@@ -7,12 +7,12 @@
 // prints the seed, the policy text and the packet.
 #include <gtest/gtest.h>
 
-#include <random>
 #include <set>
 #include <sstream>
 
 #include "codegen/artifact_writer.h"
 #include "pipeline/pipeline.h"
+#include "seeded_random.h"
 #include "evaluator/evaluator.h"
 #include "loaded_object.h"
 
@@ -22,22 +22,6 @@ namespace {
 using mbtest::Addr;
 using mbtest::Bytes;
 
-uint64_t envOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
-class Random {
- public:
-  explicit Random(uint64_t seed) : rng_(seed) {}
-  size_t below(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
-  bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
-  template <typename T>
-  const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
-
- private:
-  std::mt19937_64 rng_;
-};
 
 struct Scenario {
   std::string policy;

@@ -18,7 +18,6 @@
 #include <bpf/bpf.h>
 
 #include <cstring>
-#include <random>
 #include <set>
 
 #include "codegen/artifact_writer.h"
@@ -26,6 +25,7 @@
 #include "evaluator/evaluator.h"
 #include "loaded_object.h"
 #include "pipeline/pipeline.h"
+#include "seeded_random.h"
 
 namespace membrane::testing {
 namespace {
@@ -36,28 +36,12 @@ using mbtest::Bytes;
 constexpr uint32_t kEndpointId = 42;
 constexpr int kTcActOk = 0, kTcActShot = 2, kTcActRedirect = 7;
 
-uint64_t envOr(const char* name, uint64_t fallback) {
-  const char* v = std::getenv(name);
-  return v ? std::strtoull(v, nullptr, 10) : fallback;
-}
-
 uint64_t monotonicNs() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
 }
 
-class Random {
- public:
-  explicit Random(uint64_t seed) : rng_(seed) {}
-  size_t below(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
-  bool chance(double p) { return std::bernoulli_distribution(p)(rng_); }
-  template <typename T>
-  const T& pick(const std::vector<T>& v) { return v[below(v.size())]; }
-
- private:
-  std::mt19937_64 rng_;
-};
 
 // Few words, so random names often meet random patterns.
 const std::vector<std::string> kWords = {"a", "b", "api", "apx", "x-1", "s3", "www", "eu-api"};
