@@ -30,7 +30,8 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
   cmd_->add_option("--learned", learned_,
                    "The destination's address was learned from the source's lookup of NAME (repeatable): what "
                    "name peers (`to dns \"...\"`) match")
-      ->type_name("NAME");
+      ->type_name("NAME")
+      ->allow_extra_args(false);  // one name per --learned, so paths after it stay paths
   cmd_->add_option("--format", format_, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   cmd_->add_flag("--exit-code", exitCode_, "Exit with 1 when the connection is denied");
   addColorOption(cmd_, color_);
