@@ -13,16 +13,11 @@
 #include <tuple>
 
 #include "abi/datapath.h"
+#include "loader/kernel.h"
 
 namespace membrane::loader {
 
 namespace {
-
-uint64_t monotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // The datapath writes names it read from packets: whatever the bytes, only
 // printable ASCII reaches a terminal or a JSON string (which must be UTF-8).
@@ -75,7 +70,7 @@ std::optional<DnsState> readDnsState(const Paths& paths, std::string* error) {
   if (auto s = status(paths, nullptr))
     for (const auto& e : s->endpoints) names[e.endpointId] = e.key;
 
-  uint64_t now = monotonicNs();
+  uint64_t now = clockNs(CLOCK_MONOTONIC);
   mb_dns_learned_key key{}, next{};
   mb_dns_learned value{};
   bool first = true;

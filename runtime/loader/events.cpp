@@ -11,6 +11,7 @@
 #include <map>
 
 #include "abi/datapath.h"
+#include "loader/kernel.h"
 #include "loader/reasons.h"
 
 namespace membrane::loader {
@@ -18,12 +19,6 @@ namespace membrane::loader {
 namespace {
 
 static_assert(sizeof(mb_event) == 56, "struct mb_event is ABI: the datapath writes it, this reads it");
-
-uint64_t clockNs(clockid_t clock) {
-  timespec ts{};
-  clock_gettime(clock, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // What the applied version says about ids and addresses. Reloaded when an
 // event names an endpoint it does not know (a new version was applied).

@@ -21,6 +21,12 @@
 
 namespace membrane::loader {
 
+uint64_t clockNs(clockid_t clock) {
+  timespec ts{};
+  clock_gettime(clock, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 namespace fs = std::filesystem;
 
 namespace {

@@ -6,6 +6,8 @@
 
 #include <bpf/bpf.h>
 
+#include <time.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +18,10 @@ namespace membrane::loader {
 // Attach types added after Linux 6.1's uapi headers.
 inline constexpr int kBpfTcxIngress = 46;
 inline constexpr int kBpfTcxEgress = 47;
+
+// Now on `clock` in ns: CLOCK_MONOTONIC is the clock bpf_ktime_get_ns()
+// reads, so deadlines and timestamps the datapath writes compare with it.
+uint64_t clockNs(clockid_t clock);
 
 // Makes `dir` (and parents) exist on a bpffs, mounting one at `dir` if it is
 // not on one already.
