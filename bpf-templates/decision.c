@@ -28,20 +28,8 @@ __attribute__((noinline)) int mb_direction_enforced(int direction) {
  *
  * Generated per class like the decision: the compiler sets the features'
  * initializer and replaces the two bodies. Stand-ins, should one survive:
- * no DNS rules, no name matches, no DNS ports. `volatile` keeps clang from
- * folding the shell's 0 into the skeleton's code; the loader's frozen
- * .rodata lets the verifier see the generated value as a constant. */
-volatile const mb_u32 mb_dns_class_features = 0;
-
-__attribute__((noinline)) mb_u64 mb_dns_match(const struct mb_dns_name *name) {
-  (void)name;
-  return 0;
-}
-
-__attribute__((noinline)) int mb_dns_port(int proto, int port) {
-  (void)proto, (void)port;
-  return 0;
-}
+ * those of a class without DNS rules. */
+#include "include/dns_none.h"
 
 /* ---- Table-driven matching, for large rule sets ---------------------------
  *

@@ -23,5 +23,5 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
   return 1 | MB_RESULT_ENFORCED;
 }
 
-#include "no_dns.h"
+#include "include/dns_none.h"
 #include "endpoint.c"

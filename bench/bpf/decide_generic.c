@@ -84,5 +84,5 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
   return bench_lookup(&bench_policy_egress, bench_enforced_egress, peer, in);
 }
 
-#include "no_dns.h"
+#include "include/dns_none.h"
 #include "endpoint.c"

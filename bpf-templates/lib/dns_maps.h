@@ -45,17 +45,13 @@ struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_dns_stats SEC(".maps");
 
-static __always_inline void mb_dns_count(mb_u32 stat) {
-  mb_u64 *n = bpf_map_lookup_elem(&mb_dns_stats, &stat);
-  if (n)
-    *n += 1;
-}
-
 static __always_inline void mb_dns_count_n(mb_u32 stat, mb_u32 count) {
   mb_u64 *n = bpf_map_lookup_elem(&mb_dns_stats, &stat);
   if (n)
     *n += count;
 }
+
+static __always_inline void mb_dns_count(mb_u32 stat) { mb_dns_count_n(stat, 1); }
 
 /* Chain names kept per response: the name asked and the CNAME targets it
  * leads to. Addresses of names further down a longer chain teach nothing. */
