@@ -24,6 +24,7 @@
 #include "dns_packets.h"
 #include "evaluator/evaluator.h"
 #include "loaded_object.h"
+#include "loader/kernel.h"
 #include "pipeline/pipeline.h"
 #include "seeded_random.h"
 
@@ -36,11 +37,7 @@ using mbtest::Bytes;
 constexpr uint32_t kEndpointId = 42;
 constexpr int kTcActOk = 0, kTcActShot = 2, kTcActRedirect = 7;
 
-uint64_t monotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-}
+uint64_t monotonicNs() { return loader::clockNs(CLOCK_MONOTONIC); }
 
 
 // Few words, so random names often meet random patterns.

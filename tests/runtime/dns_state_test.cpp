@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "abi/datapath.h"
+#include "loader/kernel.h"
 #include "loader/reasons.h"
 #include "runtime_test_support.h"
 
@@ -22,11 +23,7 @@ namespace {
 
 using nlohmann::json;
 
-uint64_t monotonicNs() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
+uint64_t monotonicNs() { return loader::clockNs(CLOCK_MONOTONIC); }
 constexpr uint64_t kSecond = 1000000000ull;
 
 class DnsStateTest : public ApplyTest {
