@@ -31,6 +31,13 @@ __attribute__((noinline)) int mb_direction_enforced(int direction) {
  * those of a class without DNS rules. */
 #include "include/dns_none.h"
 
+/* ---- The class's HTTP tables and request decisions (docs/http.md) ---------
+ *
+ * Generated per class like the decision (codegen/http_codegen.cpp); the
+ * stand-ins, should one survive, are those of a class without HTTP rules,
+ * whose request decisions deny. */
+#include "include/http_none.h"
+
 /* ---- Table-driven matching, for large rule sets ---------------------------
  *
  * Small classes get their rules folded into code. Past a size where that code

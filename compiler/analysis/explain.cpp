@@ -574,6 +574,7 @@ std::string verdictText(const SideExplanation& s) {
     case ir::Reason::AllowedByRule: return "allowed by a rule";
     case ir::Reason::DeniedByRule: return "denied by a deny rule";
     case ir::Reason::DefaultDeny: return "denied: no rule matches (default deny)";
+    case ir::Reason::UnreadableRequest: return "denied: not an HTTP/1.x request membrane reads";
     case ir::Reason::NoPolicy:
       return s.policies.empty() ? "allowed: no policy selects " + s.subject
                                 : std::string("allowed: no policy that selects it has an ") + sideName(s.direction) +

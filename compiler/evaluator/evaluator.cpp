@@ -41,13 +41,37 @@ bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t) {
 }
 
 namespace {
-// Deny wins; then the lowest-numbered allow; else default deny.
+// Deny wins; then the lowest-numbered allow; else default deny. On a
+// connection (no request read), a rule with an http condition stands for
+// the requests it may match: an allow lets the connection through to the
+// socket layer, a deny does not deny the connection but makes its requests
+// worth reading.
 Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t, bool includeAudit) {
+  if (t.http.kind == HttpMessage::Kind::Unreadable) {
+    // Not a request: denied if the connection is one the socket layer
+    // reads; otherwise nothing reads it, and the connection's verdict holds.
+    Traffic connection = t;
+    connection.http = {};
+    Verdict v = decide(policy, peer, connection, includeAudit);
+    if (v.allowed && v.inspectsHttp) return {false, Reason::UnreadableRequest, 0, false, 0};
+    return v;
+  }
+  const bool connection = t.http.kind == HttpMessage::Kind::None;
   const Rule* deny = nullptr;
   const Rule* allow = nullptr;
+  bool httpRule = false, httpDeny = false, plainAllow = false;
   for (const auto& r : policy.rules) {
     if (r.audit && !includeAudit) continue;
     if (!ruleMatches(r, peer, t)) continue;
+    const bool http = r.condition<HttpCondition>() != nullptr;
+    if (connection && http) {
+      httpRule = true;
+      if (r.action == Action::Deny) {
+        httpDeny = true;
+        continue;
+      }
+    }
+    if (!http && r.action == Action::Allow) plainAllow = true;
     const Rule*& slot = r.action == Action::Deny ? deny : allow;
     if (!slot || r.id < slot->id) slot = &r;
   }
@@ -55,6 +79,7 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
   if (allow) {
     Verdict v{true, Reason::AllowedByRule, allow->id, false, 0};
     v.learnsDns = allow->condition<DnsCondition>() != nullptr;
+    v.inspectsHttp = connection && httpRule && (httpDeny || !plainAllow);
     return v;
   }
   return {false, Reason::DefaultDeny, 0, false, 0};
@@ -111,6 +136,7 @@ const char* reasonName(Reason r) {
     case Reason::AllowedByRule: return "allowed-by-rule";
     case Reason::DeniedByRule: return "denied-by-rule";
     case Reason::DefaultDeny: return "default-deny";
+    case Reason::UnreadableRequest: return "unreadable-request";
   }
   return "";
 }

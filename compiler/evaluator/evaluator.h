@@ -7,7 +7,12 @@
 //  - otherwise a matching deny rule denies, else a matching allow rule
 //    allows, else the default is deny;
 //  - audit-mode policies never change the verdict; they only report what
-//    would have been denied had they been enforced.
+//    would have been denied had they been enforced;
+//  - HTTP (docs/http.md): a connection some matching rule's http condition
+//    covers is allowed for the socket layer to decide its requests (deny
+//    rules with an http condition deny requests, never the connection);
+//    each request is then decided like a packet; bytes on such a connection
+//    that are not a readable request are denied.
 #pragma once
 
 #include <optional>
@@ -17,7 +22,7 @@
 
 namespace membrane::ir {
 
-enum class Reason { NoPolicy, AllowedByRule, DeniedByRule, DefaultDeny };
+enum class Reason { NoPolicy, AllowedByRule, DeniedByRule, DefaultDeny, UnreadableRequest };
 
 struct Verdict {
   bool allowed = true;
@@ -29,6 +34,11 @@ struct Verdict {
   // Allowed by a rule with a dns condition: the answer to this query teaches
   // the subject addresses (docs/dns.md).
   bool learnsDns = false;
+  // The connection (Traffic::http None) is allowed, and its requests are
+  // decided one by one by the socket layer (MB_VERDICT_L7): some matching
+  // rule has an http condition and no rule without one allows every
+  // request. False for a request's own verdict.
+  bool inspectsHttp = false;
 };
 
 bool peerMatches(const PeerMatch& m, const Peer& peer);

@@ -9,10 +9,14 @@ const char* programKindName(ProgramKind kind) {
   switch (kind) {
     case ProgramKind::Tc: return artifacts::kKindTc;
     case ProgramKind::CgroupSkb: return artifacts::kKindCgroupSkb;
+    case ProgramKind::SkSkb: return artifacts::kKindSkSkb;
+    case ProgramKind::SkMsg: return artifacts::kKindSkMsg;
   }
   return "?";
 }
 
-Target endpointTarget() { return Target{{ProgramKind::Tc, ProgramKind::CgroupSkb}}; }
+Target endpointTarget() {
+  return Target{{ProgramKind::Tc, ProgramKind::CgroupSkb}, {ProgramKind::SkSkb, ProgramKind::SkMsg}};
+}
 
 }  // namespace membrane::features

@@ -13,16 +13,24 @@ namespace membrane::features {
 enum class ProgramKind : uint8_t {
   Tc,         // tc on the endpoint's host-side veth: every packet, L2 up
   CgroupSkb,  // cgroup_skb on the endpoint's cgroup: every packet, L3 up
+  SkSkb,      // the socket layer, server side: what a policed socket receives, as a byte stream
+  SkMsg,      // the socket layer, client side: what a policed socket sends
 };
 
 const char* programKindName(ProgramKind kind);
 
-// What every endpoint class gets today: packet programs on tc or, for an
-// endpoint without a veth, on its cgroup. A class may run on either, so a
-// condition must be enforceable by each kind a class can be attached with.
+// What every endpoint class gets: packet programs on tc or, for an
+// endpoint without a veth, on its cgroup; and the node's socket layer
+// (docs/http.md), which decides the requests of connections the packet
+// programs let through to it (MB_VERDICT_L7). A class may run on either
+// packet hook, so a condition the packet programs decide must be
+// enforceable by each of them; a condition a socket kind enforces needs
+// only that kind (the packet programs pass its connections on).
 struct Target {
   // Alternatives: a class runs on exactly one of these per endpoint.
   std::vector<ProgramKind> packetHooks;
+  // Every class has all of these (the socket layer is node-wide).
+  std::vector<ProgramKind> socketHooks;
 };
 
 Target endpointTarget();

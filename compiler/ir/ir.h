@@ -107,7 +107,31 @@ struct DnsCondition {
   friend auto operator<=>(const DnsCondition&, const DnsCondition&) = default;
 };
 
-using Condition = std::variant<L4Condition, DnsCondition>;
+// HTTP (compiler/features/http/, docs/http.md): on a rule whose ports are
+// TCP numbers, a request on the connection matches only if one of
+// `requests` matches it; the connection itself is allowed for the socket
+// layer to decide its requests one by one.
+struct HttpHeaderMatch {
+  std::string name;                  // lowercase
+  std::optional<std::string> value;  // none: the header need only be present
+  friend auto operator<=>(const HttpHeaderMatch&, const HttpHeaderMatch&) = default;
+};
+
+// Every part given must match; an empty part matches anything.
+struct HttpRequestMatch {
+  std::string method;  // "GET"; "" = any method
+  std::string path;    // a path pattern (names/http.h); "" = any path
+  std::string host;    // a DNS name or pattern, normalized (names/dns.h); "" = any host
+  std::vector<HttpHeaderMatch> headers;  // sorted by name, names unique
+  friend auto operator<=>(const HttpRequestMatch&, const HttpRequestMatch&) = default;
+};
+
+struct HttpCondition {
+  std::vector<HttpRequestMatch> requests;  // sorted, unique, non-empty
+  friend auto operator<=>(const HttpCondition&, const HttpCondition&) = default;
+};
+
+using Condition = std::variant<L4Condition, DnsCondition, HttpCondition>;
 
 // One rule of the policy as it applies to one class. A rule with egress named
 // ports lowers to several of these with the same id: one per number the name

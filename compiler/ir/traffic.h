@@ -45,6 +45,27 @@ struct DnsMessage {
   static DnsMessage unreadable() { return {Kind::Unreadable, {}}; }
 };
 
+// HTTP's slot (docs/http.md): what the socket layer read on a connection
+// whose port some rule's http condition covers. None is the connection
+// itself (its packets, before any request); a Request is one request's
+// header block as read (features/http, readRequest); Unreadable is bytes
+// that are not a request the datapath reads (TLS, HTTP/2, malformed, too
+// long), which are denied on such a connection whatever the rules say.
+struct HttpRequest {
+  std::string method;  // as sent
+  std::string target;  // the request-target as sent, query included
+  std::vector<std::pair<std::string, std::string>> headers;  // in order; names as sent, values trimmed
+};
+
+struct HttpMessage {
+  enum class Kind : uint8_t { None, Request, Unreadable } kind = Kind::None;
+  HttpRequest request;  // Request
+  std::string why;      // Unreadable: what the reader refused, for explain
+
+  static HttpMessage of(HttpRequest r) { return {Kind::Request, std::move(r), {}}; }
+  static HttpMessage unreadable(std::string why) { return {Kind::Unreadable, {}, std::move(why)}; }
+};
+
 struct Traffic {
   Traffic() = default;
   Traffic(uint8_t p, uint16_t destinationPort, DnsMessage message = {})
@@ -53,6 +74,7 @@ struct Traffic {
   uint8_t protocol = kTCP;
   uint16_t port = 0;
   DnsMessage dns;
+  HttpMessage http;
 };
 
 }  // namespace membrane::ir

@@ -104,6 +104,7 @@ std::string verdictText(const ir::Verdict& v) {
     case ir::Reason::AllowedByRule: return "allows by rule " + std::to_string(v.rule);
     case ir::Reason::DeniedByRule: return "denies by rule " + std::to_string(v.rule);
     case ir::Reason::DefaultDeny: return "denies (default deny)";
+    case ir::Reason::UnreadableRequest: return "denies (not a request membrane reads)";
   }
   return "";
 }

@@ -24,7 +24,8 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 4 /* 4: DNS (mb_dns_*), mb_decision_input grew; 3: mb_endpoint_addrs, MB_REASON_SPOOFED */
+#define MB_ABI_VERSION 5 /* 5: HTTP (mb_l7_*, mb_http_*), MB_CT_L7, mb_config.flags; 4: DNS (mb_dns_*),
+                            mb_decision_input grew; 3: mb_endpoint_addrs, MB_REASON_SPOOFED */
 
 /* The programs of every class object, by function name: the entry points of
  * bpf-templates/entry/, one file per program kind. The manifest lists them
@@ -33,6 +34,17 @@ typedef unsigned long long mb_u64;
 #define MB_PROG_TC_TO_ENDPOINT "mb_tc_to_endpoint"     /* tc egress of the host-side veth: ingress */
 #define MB_PROG_CGROUP_INGRESS "mb_cgroup_ingress"
 #define MB_PROG_CGROUP_EGRESS "mb_cgroup_egress"
+/* The socket layer (docs/http.md, "Datapath"): node-wide programs that pick
+ * and frame the sockets whose requests are decided, entry/sockops.c and
+ * entry/sk_skb.c, entry/sk_msg.c ... */
+#define MB_PROG_SOCKOPS "mb_sockops"                 /* the cgroup root: puts policed sockets in mb_l7_socks_* */
+#define MB_PROG_L7_PARSER "mb_l7_parser"             /* mb_l7_socks_in's stream parser: one message per call */
+#define MB_PROG_L7_SKB_DISPATCH "mb_l7_skb_dispatch" /* mb_l7_socks_in's stream verdict: tail call to the endpoint's */
+#define MB_PROG_L7_MSG_DISPATCH "mb_l7_msg_dispatch" /* mb_l7_socks_out's sk_msg verdict: tail call to the endpoint's */
+/* ... and per endpoint, the class's request decisions, reached through the
+ * prog arrays by the endpoint's slot (never attached themselves). */
+#define MB_PROG_L7_SKB_VERDICT "mb_l7_skb_verdict" /* requests the endpoint receives (ingress rules) */
+#define MB_PROG_L7_MSG_VERDICT "mb_l7_msg_verdict" /* requests the endpoint sends (egress rules) */
 
 /* Peer membership: selector bits (and CIDR bits lowered into the identity
  * trie) per address. 4096 bits; membranec refuses a policy set needing more.
@@ -107,6 +119,7 @@ struct mb_ct_key {
 #define MB_CT_FIN_REPLY 0x2
 #define MB_CT_EGRESS 0x4 /* opened by the endpoint (egress); else ingress */
 #define MB_CT_AUDIT 0x8  /* allowed, but an audit policy would have denied */
+#define MB_CT_L7 0x10    /* allowed for the socket layer to decide its requests (MB_VERDICT_L7) */
 
 struct mb_ct_entry {
   mb_u64 expires_ns; /* bpf_ktime_get_ns() deadline; past it the entry is dead */
@@ -159,6 +172,9 @@ enum mb_reason {
 #define MB_EVENT_AUDIT 3 /* allowed, would be denied by an audit policy */
 #define MB_EVENT_SPOOFED 4 /* dropped: the source is not the endpoint's (rule_id 0) */
 #define MB_EVENT_DNS_REFUSED 5 /* a query answered REFUSED by the datapath (rule_id: deciding rule, 0 default) */
+#define MB_EVENT_HTTP_ALLOW 6  /* a request allowed (struct mb_http_event) */
+#define MB_EVENT_HTTP_DENY 7   /* a request denied, or bytes that are not one (struct mb_http_event) */
+#define MB_EVENT_HTTP_AUDIT 8  /* a request allowed that an audit policy would deny (struct mb_http_event) */
 
 #define MB_DIR_INGRESS 0
 #define MB_DIR_EGRESS 1
@@ -182,7 +198,14 @@ struct mb_event {
 struct mb_config {
   mb_u32 endpoint_id;
   mb_u32 events; /* bitmask of MB_EVENT_* kinds to emit (1 << kind) */
+  mb_u32 flags;  /* MB_CONFIG_* */
+  mb_u32 l7_slot; /* the endpoint's slot in mb_l7_endpoints' values and the prog arrays */
 };
+
+/* mb_config.flags */
+#define MB_CONFIG_SOCKETS 0x1u /* the node's socket layer is attached and this endpoint's
+                                  addresses are in mb_l7_endpoints: a packet program may
+                                  pass an MB_VERDICT_L7 flow (else it drops it) */
 
 /* The policy decision, generated per class by the compiler and linked into
  * the skeleton as global BPF functions (so the verifier checks them once, on
@@ -242,9 +265,9 @@ struct mb_decision_input {
  * DENY. */
 #define MB_VERDICT_ALLOW 0
 #define MB_VERDICT_DENY 1
-/* Reserved, not generated yet: */
-#define MB_VERDICT_L7 2       /* hand the flow to an L7 parser before deciding */
-#define MB_VERDICT_REDIRECT 3 /* deliver the packet elsewhere (a proxy, another interface) */
+#define MB_VERDICT_L7 2       /* allow the connection; the socket layer decides each request
+                                 (docs/http.md); passed only under MB_CONFIG_SOCKETS */
+#define MB_VERDICT_REDIRECT 3 /* deliver the packet elsewhere (the datapath's own answer) */
 
 /* The result unpacked, as the skeleton uses it. */
 struct mb_decision {
@@ -375,5 +398,150 @@ enum mb_dns_stat {
  * one mb_u32, pinned) counts the levels in use. */
 #define MB_DNS_SCRATCH_DEPTH 2
 #define MB_DNS_MSG_MAX 4096 /* bytes of a DNS message read; a power of two for masks */
+
+/* ---- The socket layer and HTTP (docs/http.md) ----------------------------
+ *
+ * A connection whose packet decision says MB_VERDICT_L7 carries requests the
+ * class decides one by one. mb_sockops (attached once per node at the cgroup
+ * root) looks every newly established TCP socket up in mb_l7_endpoints: a
+ * server socket by (its address, its port, ingress), a client socket by (its
+ * address, the peer's port, egress). A hit puts it in mb_l7_socks_in (server
+ * side: the stream parser frames what it receives into messages, the stream
+ * verdict decides each) or mb_l7_socks_out (client side: the sk_msg verdict
+ * decides what it sends), and records the slot in the socket's state. The
+ * programs attached to the two sockhashes are node-wide dispatchers: they
+ * tail-call the endpoint's own verdict program through mb_l7_skb_progs /
+ * mb_l7_msg_progs at the slot, which the loader points at the endpoint's
+ * current policy version, so a swap changes the decision of live
+ * connections at once. A missing program drops (fail closed). Every map
+ * here is pinned by name and shared by every object and version. The
+ * protocol of a slot's port (MB_L7_HTTP; Kafka next) picks the framing. */
+#define MB_L7_SLOTS 4096         /* endpoints with L7 rules per node */
+#define MB_L7_ENDPOINTS_MAX 65536 /* (address, port, direction) entries */
+#define MB_L7_SOCKS_MAX 65536     /* policed sockets per direction */
+
+#define MB_L7_HTTP 1 /* HTTP/1.x requests */
+
+/* Which sockets are policed (BPF_MAP_TYPE_HASH, name "mb_l7_endpoints"):
+ * filled by the loader from each class's L7 ports (the manifest's
+ * classes[].l7), for every address of every local endpoint of the class. */
+struct mb_l7_endpoint_key {
+  mb_u8 family;    /* MB_FAMILY_* */
+  mb_u8 direction; /* MB_DIR_*: ingress = the endpoint serves on `port` */
+  mb_u16 port;     /* host order: the endpoint's port (ingress), the peer's (egress) */
+  mb_u8 addr[16];  /* the endpoint's address, network order, IPv4 in the first 4 bytes */
+};
+
+struct mb_l7_endpoint {
+  mb_u32 slot;     /* index into mb_l7_skb_progs / mb_l7_msg_progs */
+  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u8 protocol;  /* MB_L7_* */
+  mb_u8 pad[7];
+};
+
+/* The sockhashes' key (mb_l7_socks_in, mb_l7_socks_out): the socket's own
+ * connection, so a verdict can redirect to the socket itself. */
+struct mb_l7_sock_key {
+  mb_u64 netns;       /* the socket's network namespace cookie */
+  mb_u8 family;       /* MB_FAMILY_* */
+  mb_u8 pad;
+  mb_u16 local_port;  /* host order */
+  mb_u16 remote_port; /* host order */
+  mb_u16 pad2;
+  mb_u8 local[16];
+  mb_u8 remote[16];
+};
+
+/* HTTP requests as the socket layer reads them. A header block (request
+ * line, headers, the empty line) longer than MB_HTTP_HEADER_MAX is not
+ * read: the request is denied (unreadable). */
+#define MB_HTTP_HEADER_MAX 8192
+#define MB_HTTP_METHOD_BYTES 16  /* longer methods match no rule's method */
+#define MB_HTTP_PATH_BYTES 512   /* paths of more than MB_HTTP_PATH_BYTES - 1 bytes match no path pattern */
+#define MB_HTTP_HOST_BYTES 256   /* hosts of more than 253 characters match no host pattern */
+#define MB_HTTP_HEADERS_MAX 16   /* distinct header names a class's rules may name */
+#define MB_HTTP_HEADER_NAME_BYTES 64
+#define MB_HTTP_VALUE_BYTES 128  /* header values a rule may require are at most this long */
+#define MB_HTTP_EVENT_PATH_BYTES 128
+
+/* mb_http_request.flags */
+#define MB_HTTP_REQ_HOST 0x1u          /* exactly one Host header; `host` holds it */
+#define MB_HTTP_REQ_PATH_NOMATCH 0x2u  /* the path is too long or not canonical: no path pattern matches */
+
+/* One request's header block, read into scratch memory and handed to the
+ * class's generated request decision:
+ *
+ *   mb_u64 mb_http_decide_ingress(const struct mb_identity *peer,
+ *                                 const struct mb_decision_input *in,
+ *                                 const struct mb_http_request *req);
+ *   mb_u64 mb_http_decide_egress(...);
+ *
+ * `in` is the connection's (peer flags, family, proto, port, peer address;
+ * its DNS fields zero), the result packed as mb_decide_*'s with verdict
+ * ALLOW or DENY. With them the compiler generates the class's table of
+ * header names (lowercase, NUL-padded):
+ *
+ *   extern const char mb_http_header_names[MB_HTTP_HEADERS_MAX][MB_HTTP_HEADER_NAME_BYTES];
+ *   extern const mb_u32 mb_http_header_count;
+ *   extern const mb_u32 mb_http_class_features;  MB_HTTP_F_*
+ */
+struct mb_http_request {
+  mb_u8 method_len;  /* bytes of `method`; 0 when longer than MB_HTTP_METHOD_BYTES */
+  mb_u8 flags;       /* MB_HTTP_REQ_* */
+  mb_u16 path_len;   /* bytes of `path`: the target up to '?' (0 with MB_HTTP_REQ_PATH_NOMATCH) */
+  mb_u16 host_len;   /* bytes of `host` (MB_HTTP_REQ_HOST) */
+  mb_u16 pad;
+  mb_u32 header_seen;     /* bit i: header name i of the class's table appears */
+  mb_u32 header_repeated; /* bit i: ... more than once (a value condition then fails) */
+  char method[MB_HTTP_METHOD_BYTES];
+  char path[MB_HTTP_PATH_BYTES];  /* as sent, case kept; bytes past path_len zero */
+  char host[MB_HTTP_HOST_BYTES];  /* lowercased, without ":port" and a trailing dot; rest zero */
+  mb_u16 value_len[MB_HTTP_HEADERS_MAX]; /* length of header i's value, spaces around it trimmed */
+  char value[MB_HTTP_HEADERS_MAX][MB_HTTP_VALUE_BYTES]; /* its first bytes; rest zero */
+};
+
+#define MB_HTTP_F_INGRESS 0x1u /* some ingress rule of the class has an http condition */
+#define MB_HTTP_F_EGRESS 0x2u  /* some egress rule ... */
+
+/* Why a request was denied, in mb_http_event.why. */
+#define MB_HTTP_WHY_RULE 0        /* the decision (rule_id: the deny rule, or 0 for default deny) */
+#define MB_HTTP_WHY_MALFORMED 1   /* not an HTTP/1.x request as docs/http.md reads them */
+#define MB_HTTP_WHY_TOO_LONG 2    /* header block over MB_HTTP_HEADER_MAX */
+#define MB_HTTP_WHY_TLS 3         /* a TLS ClientHello where HTTP/1.x is policed */
+#define MB_HTTP_WHY_HTTP2 4       /* the HTTP/2 connection preface */
+#define MB_HTTP_WHY_AFTER_ERROR 5 /* bytes after an unreadable request on the same connection */
+
+/* An HTTP event: the flow's record followed by the request's. Ringbuf
+ * records carry their size; readers tell the kinds apart by `flow.kind`. */
+struct mb_http_event {
+  struct mb_event flow; /* kind MB_EVENT_HTTP_*; sport/dport of the connection */
+  mb_u8 why;            /* MB_HTTP_WHY_* (deny) */
+  mb_u8 method_len;
+  mb_u16 path_len;      /* bytes of `path` kept (at most MB_HTTP_EVENT_PATH_BYTES) */
+  mb_u32 audit_rule_id; /* MB_EVENT_HTTP_AUDIT: the audit deny rule (0: audit default deny) */
+  char method[MB_HTTP_METHOD_BYTES];
+  char path[MB_HTTP_EVENT_PATH_BYTES];
+};
+
+/* HTTP and socket-layer counters (BPF_MAP_TYPE_PERCPU_ARRAY, name
+ * "mb_http_stats", index = enum mb_http_stat, value = count; pinned). */
+enum mb_http_stat {
+  MB_HTTP_STAT_ALLOWED = 0,       /* requests allowed */
+  MB_HTTP_STAT_DENIED = 1,        /* requests denied by the decision (answered 403) */
+  MB_HTTP_STAT_AUDIT = 2,         /* allowed, an audit policy would deny */
+  MB_HTTP_STAT_MALFORMED = 3,     /* unreadable requests (answered 400, connection discarded) */
+  MB_HTTP_STAT_TOO_LONG = 4,
+  MB_HTTP_STAT_TLS = 5,
+  MB_HTTP_STAT_HTTP2 = 6,
+  MB_HTTP_STAT_DISCARDED = 7,     /* messages dropped after an unreadable request */
+  MB_HTTP_STAT_BODY_BYTES = 8,    /* body bytes passed */
+  MB_HTTP_STAT_SOCKS_IN = 9,      /* server sockets put in mb_l7_socks_in */
+  MB_HTTP_STAT_SOCKS_OUT = 10,    /* client sockets put in mb_l7_socks_out */
+  MB_HTTP_STAT_SOCK_REFUSED = 11, /* a policed socket the sockhash refused (full): its flow is dropped */
+  MB_HTTP_STAT_NO_PROGRAM = 12,   /* no verdict program at the slot: dropped */
+  MB_HTTP_STAT_ANSWER_FAILED = 13, /* the 403/400 could not be written: the request dropped all the same */
+  MB_HTTP_STAT_BUSY = 14,         /* no scratch memory free on this CPU: dropped */
+  MB_HTTP_STAT_MAX = 16,
+};
 
 #endif /* MEMBRANE_ABI_DATAPATH_H */

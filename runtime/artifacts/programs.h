@@ -19,6 +19,11 @@ namespace membrane::artifacts {
 // Program kinds: the kind of kernel hook a program runs at.
 inline constexpr const char* kKindTc = "tc";                  // the host side of an endpoint's veth
 inline constexpr const char* kKindCgroupSkb = "cgroup_skb";  // an endpoint's cgroup v2 directory
+// The socket layer (docs/http.md): node-wide dispatchers over sockhashes,
+// reaching each endpoint's verdict programs through prog arrays.
+inline constexpr const char* kKindSockOps = "sockops";  // the node's cgroup root
+inline constexpr const char* kKindSkSkb = "sk_skb";     // mb_l7_socks_in (and the endpoint's slot)
+inline constexpr const char* kKindSkMsg = "sk_msg";     // mb_l7_socks_out (and the endpoint's slot)
 
 // A hook: where on an endpoint a program runs. Its name is part of link pin
 // names, of the node's state and of `membrane status`.

@@ -10,6 +10,10 @@ bool enforceableBy(ProgramKind kind) {
     // the query and the client times out (docs/dns.md).
     case ProgramKind::Tc:
     case ProgramKind::CgroupSkb: return true;
+    // The socket layer sees connections the packet programs let through,
+    // never packets: it cannot decide this kind.
+    case ProgramKind::SkSkb:
+    case ProgramKind::SkMsg: return false;
   }
   return false;
 }

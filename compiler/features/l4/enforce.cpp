@@ -7,6 +7,10 @@ bool enforceableBy(ProgramKind kind) {
   switch (kind) {
     case ProgramKind::Tc:
     case ProgramKind::CgroupSkb: return true;  // both parse every packet's L4 header
+    // The socket layer sees connections the packet programs let through,
+    // never packets: it cannot decide this kind.
+    case ProgramKind::SkSkb:
+    case ProgramKind::SkMsg: return false;
   }
   return false;
 }

@@ -15,7 +15,8 @@ Overloaded(F...) -> Overloaded<F...>;
 
 const char* kindName(const ir::Condition& condition) {
   return std::visit(Overloaded{[](const ir::L4Condition&) { return l4::kName; },
-                                [](const ir::DnsCondition&) { return dns::kName; }},
+                                [](const ir::DnsCondition&) { return dns::kName; },
+                                [](const ir::HttpCondition&) { return http::kName; }},
                     condition);
 }
 
@@ -84,16 +85,20 @@ std::optional<ir::Condition> lowerForSubject(const CheckedCondition& condition, 
 
 bool matches(const ir::Condition& condition, const ir::Traffic& traffic) {
   return std::visit(Overloaded{[&](const ir::L4Condition& c) { return l4::matches(c, traffic); },
-                                [&](const ir::DnsCondition& c) { return dns::matches(c, traffic); }},
+                                [&](const ir::DnsCondition& c) { return dns::matches(c, traffic); },
+                                [&](const ir::HttpCondition& c) { return http::matches(c, traffic); }},
                     condition);
 }
 
 void printJson(const ir::Rule& rule, nlohmann::json& out) {
   l4::printJson(rule, out);
   dns::printJson(rule, out);
+  http::printJson(rule, out);
 }
 
-std::string describeConditions(const ir::Rule& rule) { return " on " + l4::describe(rule) + dns::describe(rule); }
+std::string describeConditions(const ir::Rule& rule) {
+  return " on " + l4::describe(rule) + dns::describe(rule) + http::describe(rule);
+}
 
 bool enforceableBy(const CheckedCondition& condition, ProgramKind kind) {
   return std::visit(Overloaded{[&](const l4::Checked&) { return l4::enforceableBy(kind); },
@@ -115,6 +120,10 @@ bool checkEnforceable(const std::vector<CheckedCondition>& conditions, const std
     for (ProgramKind hook : target.packetHooks)
       if (!enforceableBy(c, hook)) missing += std::string(missing.empty() ? "" : " and ") + programKindName(hook);
     if (missing.empty() && !target.packetHooks.empty()) continue;
+    // The socket layer decides what the packet programs pass on to it.
+    bool bySockets = false;
+    for (ProgramKind hook : target.socketHooks) bySockets |= enforceableBy(c, hook);
+    if (bySockets) continue;
     ok = false;
     diags.error(where,
                 "rule `" + ruleText + "` of policy " + policy + " has a condition of kind " + kindName(c) +

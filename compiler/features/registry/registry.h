@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "features/dns/dns.h"
+#include "features/http/http.h"
 #include "features/l4/l4.h"
 #include "features/program_kind.h"
 #include "frontend/ast.h"

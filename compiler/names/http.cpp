@@ -1,0 +1,217 @@
+// See http.h: HTTP methods, path patterns and header names, checked and
+// matched.
+#include "names/http.h"
+
+#include <vector>
+
+namespace membrane::names {
+
+namespace {
+
+std::string shown(char c) {
+  auto u = static_cast<unsigned char>(c);
+  if (u >= 0x21 && u < 0x7f) return std::string("'") + c + "'";
+  static const char hex[] = "0123456789abcdef";
+  return std::string("byte 0x") + hex[u >> 4] + hex[u & 15];
+}
+
+bool isVisible(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return u >= 0x21 && u <= 0x7e;
+}
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// "%2f", "%2e", "%5c" in any case at `i`.
+bool hiddenSeparatorAt(std::string_view s, size_t i) {
+  if (i + 2 >= s.size() || s[i] != '%') return false;
+  char a = s[i + 1], b = lower(s[i + 2]);
+  return (a == '2' && (b == 'f' || b == 'e')) || (a == '5' && b == 'c');
+}
+
+// Glob match of one segment: '*' is any run of characters (the segment has
+// no '/'). Iterative with one remembered star: linear in practice, no
+// backtracking blow-up since a later star supersedes an earlier one.
+bool segmentMatches(std::string_view glob, std::string_view text) {
+  size_t g = 0, t = 0, star = std::string_view::npos, mark = 0;
+  while (t < text.size()) {
+    if (g < glob.size() && glob[g] == '*') {
+      star = g++;
+      mark = t;
+    } else if (g < glob.size() && glob[g] == text[t]) {
+      ++g, ++t;
+    } else if (star != std::string_view::npos) {
+      g = star + 1;
+      t = ++mark;
+    } else {
+      return false;
+    }
+  }
+  while (g < glob.size() && glob[g] == '*') ++g;
+  return g == glob.size();
+}
+
+std::vector<std::string_view> segments(std::string_view path) {
+  // path starts with '/'; segments are what lies between slashes.
+  std::vector<std::string_view> out;
+  size_t start = 1;
+  for (;;) {
+    size_t slash = path.find('/', start);
+    out.push_back(path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+bool isHttpTokenChar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+  }
+  return false;
+}
+
+std::string asciiLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = lower(c);
+  return out;
+}
+
+bool httpPathCanonical(std::string_view path) {
+  if (path.empty() || path[0] != '/') return false;
+  for (size_t i = 0; i < path.size(); ++i) {
+    char c = path[i];
+    if (!isVisible(c) || c == '\\' || c == '#' || c == '?') return false;
+    if (hiddenSeparatorAt(path, i)) return false;
+  }
+  for (auto seg : segments(path)) {
+    if (seg == "." || seg == "..") return false;
+  }
+  // An empty segment anywhere but last ("/a//b", "//"): the last one is the
+  // trailing slash of "/a/" (and the only segment of "/").
+  auto segs = segments(path);
+  for (size_t i = 0; i + 1 < segs.size(); ++i)
+    if (segs[i].empty()) return false;
+  return true;
+}
+
+std::variant<HttpPathPattern, std::string> parseHttpPathPattern(std::string_view written, size_t* column) {
+  size_t unused = 0;
+  size_t& col = column ? *column : unused;
+  col = std::string::npos;
+  auto fail = [&](size_t at, std::string message) -> std::variant<HttpPathPattern, std::string> {
+    col = at;
+    return message;
+  };
+  if (written.empty()) return fail(std::string::npos, "the path is empty");
+  if (written[0] != '/') return fail(0, "a path starts with '/'");
+  if (written.size() > kHttpPathPatternMaxChars)
+    return fail(kHttpPathPatternMaxChars, "the path is " + std::to_string(written.size()) +
+                                              " characters long, more than " +
+                                              std::to_string(kHttpPathPatternMaxChars));
+  for (size_t i = 0; i < written.size(); ++i) {
+    char c = written[i];
+    if (!isVisible(c) || c == '\\' || c == '#')
+      return fail(i, "character " + shown(c) + " is not allowed in a path");
+    if (c == '?')
+      return fail(i, "a path pattern has no query: the path is matched up to '?', whatever follows it");
+    if (hiddenSeparatorAt(written, i))
+      return fail(i, "\"" + std::string(written.substr(i, 3)) +
+                         "\" hides a '/', '.' or '\\': requests carrying it are refused whatever the rules say, "
+                         "so no pattern may hold it");
+  }
+  HttpPathPattern p{std::string(written), written.find('*') != std::string_view::npos};
+  auto segs = segments(written);
+  for (size_t i = 0; i < segs.size(); ++i) {
+    auto seg = segs[i];
+    size_t at = static_cast<size_t>(seg.data() - written.data());
+    if (seg.empty() && i + 1 < segs.size()) return fail(at, "empty path segment: two '/' in a row");
+    if (seg == "." || seg == "..")
+      return fail(at, "\"" + std::string(seg) + "\" segments are refused in requests, so no pattern may hold one");
+    size_t dbl = seg.find("**");
+    if (dbl != std::string_view::npos && (seg != "**" || i + 1 != segs.size()))
+      return fail(at + dbl, "\"**\" stands only as the last segment (\"/static/**\"); '*' matches within one segment");
+  }
+  return p;
+}
+
+bool httpPathMatches(const HttpPathPattern& pattern, std::string_view path) {
+  if (path.size() > kHttpPathMaxBytes || !httpPathCanonical(path)) return false;
+  auto globs = segments(pattern.text);
+  auto parts = segments(path);
+  bool rest = !globs.empty() && globs.back() == "**";
+  if (rest) {
+    globs.pop_back();
+    // "/static/**" matches "/static" and everything below it; "/**" all.
+    if (parts.size() < globs.size()) return false;
+    for (size_t i = 0; i < globs.size(); ++i)
+      if (!segmentMatches(globs[i], parts[i])) return false;
+    return true;
+  }
+  if (globs.size() != parts.size()) return false;
+  for (size_t i = 0; i < globs.size(); ++i)
+    if (!segmentMatches(globs[i], parts[i])) return false;
+  return true;
+}
+
+std::string checkHttpMethod(std::string_view written, size_t* column) {
+  size_t unused = 0;
+  size_t& col = column ? *column : unused;
+  col = std::string::npos;
+  if (written.empty()) return "the method is empty";
+  for (size_t i = 0; i < written.size(); ++i)
+    if (written[i] < 'A' || written[i] > 'Z') {
+      col = i;
+      return "a method is written in capital letters A-Z only (methods are case-sensitive)";
+    }
+  if (written.size() > kHttpMethodMaxChars) {
+    col = kHttpMethodMaxChars;
+    return "the method is longer than " + std::to_string(kHttpMethodMaxChars) + " letters";
+  }
+  return "";
+}
+
+std::string checkHttpHeaderName(std::string_view written, size_t* column) {
+  size_t unused = 0;
+  size_t& col = column ? *column : unused;
+  col = std::string::npos;
+  if (written.empty()) return "the header name is empty";
+  for (size_t i = 0; i < written.size(); ++i)
+    if (!isHttpTokenChar(written[i])) {
+      col = i;
+      return "character " + shown(written[i]) + " is not allowed in a header name";
+    }
+  if (written.size() > kHttpHeaderNameMaxChars) {
+    col = kHttpHeaderNameMaxChars;
+    return "the header name is longer than " + std::to_string(kHttpHeaderNameMaxChars) + " characters";
+  }
+  return "";
+}
+
+std::string checkHttpHeaderValue(std::string_view written, size_t* column) {
+  size_t unused = 0;
+  size_t& col = column ? *column : unused;
+  col = std::string::npos;
+  if (written.empty()) return "the header value is empty (to require only that the header is present, give no value)";
+  for (size_t i = 0; i < written.size(); ++i)
+    if (!isVisible(written[i]) && written[i] != ' ') {
+      col = i;
+      return "character " + shown(written[i]) + " is not allowed in a header value";
+    }
+  if (written.front() == ' ' || written.back() == ' ') {
+    col = written.front() == ' ' ? 0 : written.size() - 1;
+    return "a header value is compared without the spaces around it, so it cannot begin or end with one";
+  }
+  if (written.size() > kHttpHeaderValueMaxChars) {
+    col = kHttpHeaderValueMaxChars;
+    return "the header value is longer than " + std::to_string(kHttpHeaderValueMaxChars) + " characters";
+  }
+  return "";
+}
+
+}  // namespace membrane::names

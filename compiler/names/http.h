@@ -1,0 +1,66 @@
+// HTTP request parts as policies write them and as requests carry them
+// (docs/http.md, "Requests and patterns"): the one place that checks a
+// method, a path pattern, a header name or a header value, and the reference
+// meaning of a path pattern and of a canonical path. Shared by the checker
+// (`with http { ... }`), the Kubernetes import (Cilium's rules.http) and the
+// evaluator, which the generated request decision is held to.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace membrane::names {
+
+// Limits docs/http.md states; the datapath's request layout
+// (runtime/abi/datapath.h, struct mb_http_request) assumes them.
+inline constexpr size_t kHttpMethodMaxChars = 16;
+inline constexpr size_t kHttpPathPatternMaxChars = 256;
+inline constexpr size_t kHttpPathMaxBytes = 511;       // longer paths match no path pattern
+inline constexpr size_t kHttpHeaderNameMaxChars = 63;
+inline constexpr size_t kHttpHeaderValueMaxChars = 128;
+inline constexpr size_t kHttpHeaderBlockMaxBytes = 8192;  // request line to the empty line, inclusive
+
+// A path pattern as docs/http.md defines it: starts with '/'; '*' is any
+// run (possibly empty) of characters other than '/'; a final segment "**"
+// (the pattern ends in "/**", or is "/**") matches the path before it and
+// everything below it. Stored as written.
+struct HttpPathPattern {
+  std::string text;
+  bool wildcard = false;  // holds a '*'
+};
+
+// Checks a path pattern (the string's content, without quotes). On error
+// returns the message and, in *column, the 0-based offset of the offending
+// character (npos when the whole string is at fault).
+std::variant<HttpPathPattern, std::string> parseHttpPathPattern(std::string_view written, size_t* column = nullptr);
+
+// Does `path` (the request's target up to '?') match `pattern`? The
+// reference meaning: a path that is not canonical or longer than
+// kHttpPathMaxBytes matches no pattern (fail closed).
+bool httpPathMatches(const HttpPathPattern& pattern, std::string_view path);
+
+// A path the datapath matches patterns against: starts with '/', holds only
+// visible ASCII (no space, no control byte, no byte past 0x7e), no '\',
+// no '#', no empty segment ("//"), no "." or ".." segment, and no
+// percent-escape of '/', '.' or '\' ("%2f", "%2e", "%5c", any case): a
+// server could read any of those as a different path than the policy sees.
+bool httpPathCanonical(std::string_view path);
+
+// A method as a rule names it: 1 to kHttpMethodMaxChars of 'A'-'Z'. Returns
+// an error message, or "" when valid (*column as above).
+std::string checkHttpMethod(std::string_view written, size_t* column = nullptr);
+// A header name as a rule names it: an RFC 9110 token of at most
+// kHttpHeaderNameMaxChars. Compared without regard to ASCII case.
+std::string checkHttpHeaderName(std::string_view written, size_t* column = nullptr);
+// A header value a rule requires: visible ASCII and inner spaces, no space
+// or tab at either end, at most kHttpHeaderValueMaxChars.
+std::string checkHttpHeaderValue(std::string_view written, size_t* column = nullptr);
+
+// RFC 9110 token characters (methods and header names on the wire).
+bool isHttpTokenChar(char c);
+// ASCII lowercase.
+std::string asciiLower(std::string_view s);
+
+}  // namespace membrane::names
