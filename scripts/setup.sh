@@ -24,6 +24,11 @@ PACKAGES=(
   # DNS server run as a plain process in a pod (dnsmasq-base ships no service,
   # so nothing starts on the machine itself), and dig
   dnsmasq-base bind9-dnsutils
+  # HTTP tests and benchmarks (docs/http.md, bench/http): nginx as the server in
+  # a pod, curl and wrk as clients, HAProxy as the in-path L7 proxy compared
+  # with. Their services are never started (see policy-rc.d below): the tests
+  # run them as plain processes in network namespaces.
+  nginx-light curl wrk haproxy
 )
 
 as_root() {
@@ -40,7 +45,21 @@ done
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   as_root apt-get update -qq
+  # Packages with services (nginx, haproxy) would start them on the machine
+  # itself at install; Debian's policy-rc.d hook (exit 101) forbids that.
+  # Only while installing, and only if the machine has none of its own.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=0
+  if [[ ! -e $policy ]]; then
+    as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy"
+    own_policy=1
+    trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT  # also when the install fails
+  fi
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ((own_policy)); then
+    as_root rm -f "$policy"
+    trap - EXIT
+  fi
 else
   echo "setup: all ${#PACKAGES[@]} packages present"
 fi

@@ -15,14 +15,6 @@
 namespace membrane::e2e {
 namespace {
 
-// dnsmasq lives in /usr/sbin, which a test's PATH may lack.
-std::string findProgram(const std::string& name) {
-  for (const char* dir : {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/", "/usr/local/sbin/", "/usr/local/bin/"})
-    if (::access((dir + name).c_str(), X_OK) == 0)
-      return dir + name;
-  return {};
-}
-
 // The zone's names become dnsmasq configuration lines: no character but
 // those of a host name may get there.
 void checkName(const std::string& name) {
@@ -49,9 +41,9 @@ DnsZone& DnsZone::alias(const std::string& name, const std::string& target, int 
 }
 
 std::optional<std::string> DnsServer::unavailable() {
-  if (findProgram("dnsmasq").empty())
+  if (testkit::findSystemProgram("dnsmasq").empty())
     return "dnsmasq is not installed (Debian package dnsmasq-base)";
-  if (findProgram("dig").empty())
+  if (testkit::findSystemProgram("dig").empty())
     return "dig is not installed (Debian package bind9-dnsutils)";
   return std::nullopt;
 }
@@ -90,7 +82,7 @@ DnsServer::DnsServer(const Pod& pod, const DnsZone& zone, const std::string& dom
 DnsServer::~DnsServer() { stop(); }
 
 void DnsServer::start() {
-  const std::string dnsmasq = findProgram("dnsmasq");
+  const std::string dnsmasq = testkit::findSystemProgram("dnsmasq");
   if (dnsmasq.empty())
     throw std::runtime_error("DnsServer: " + *unavailable());
   // -k: stay in the foreground (our child, killed with its process group);

@@ -12,6 +12,12 @@
 
 namespace membrane::testkit {
 
+std::string findSystemProgram(const std::string& name) {
+  for (const char* dir : {"/usr/sbin/", "/usr/bin/", "/sbin/", "/bin/", "/usr/local/sbin/", "/usr/local/bin/"})
+    if (::access((dir + name).c_str(), X_OK) == 0) return dir + name;
+  return {};
+}
+
 bool runningInCi() {
   const char* ci = std::getenv("CI");
   return ci && std::strcmp(ci, "true") == 0;

@@ -14,6 +14,11 @@ namespace membrane::testkit {
 // CI=true in the environment.
 bool runningInCi();
 
+// The absolute path of a system program (nginx, dnsmasq, ...) in the
+// directories Debian installs them to, which a test's PATH may lack
+// (/usr/sbin); "" when it is not installed.
+std::string findSystemProgram(const std::string& name);
+
 // "" when this process can create BPF maps and load tc programs (which also
 // needs CAP_NET_ADMIN), else what failed. Probed once.
 std::string bpfUnavailableReason();
