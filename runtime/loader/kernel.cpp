@@ -121,12 +121,17 @@ int attachTcx(int progFd, const std::string& interface, bool ingress, std::strin
 }
 
 int attachCgroup(int progFd, const std::string& cgroupPath, bool ingress, std::string* error) {
+  return attachCgroupAs(progFd, cgroupPath, ingress ? BPF_CGROUP_INET_INGRESS : BPF_CGROUP_INET_EGRESS, error);
+}
+
+int attachCgroupAs(int progFd, const std::string& cgroupPath, int attachType, std::string* error) {
   int cg = open(cgroupPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (cg < 0) {
-    if (error) *error = "cannot open cgroup '" + cgroupPath + "': " + std::strerror(errno);
-    return -errno;
+    int err = errno;
+    if (error) *error = "cannot open cgroup '" + cgroupPath + "': " + std::strerror(err);
+    return -err;
   }
-  int fd = bpf_link_create(progFd, cg, ingress ? BPF_CGROUP_INET_INGRESS : BPF_CGROUP_INET_EGRESS, nullptr);
+  int fd = bpf_link_create(progFd, cg, static_cast<bpf_attach_type>(attachType), nullptr);
   int err = errno;
   close(cg);
   if (fd < 0) {

@@ -52,6 +52,8 @@ bool enterNetns(const std::string& nameOrPath, std::string* error);
 // the link fd or -errno.
 int attachTcx(int progFd, const std::string& interface, bool ingress, std::string* error);
 int attachCgroup(int progFd, const std::string& cgroupPath, bool ingress, std::string* error);
+// The same at any cgroup attach type (BPF_CGROUP_SOCK_OPS, ...).
+int attachCgroupAs(int progFd, const std::string& cgroupPath, int attachType, std::string* error);
 
 // The cls_bpf fallback for kernels without TCX (before 6.6): a direct-action
 // filter at membrane's handle and priority on the interface's clsact qdisc.

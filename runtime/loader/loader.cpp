@@ -35,6 +35,7 @@
 #include "loader/lock.h"
 #include "loader/object_config.h"
 #include "loader/pins.h"
+#include "loader/sockets.h"
 #include "loader/reasons.h"
 
 namespace membrane::loader {
@@ -99,6 +100,16 @@ struct Hook {
   bool tc() const { return point->target == AttachTarget::Interface; }
 };
 
+// A class's L7 ports by direction (the manifest's classes[].l7): the ports
+// whose sockets the socket layer polices for the class's endpoints.
+struct L7Ports {
+  std::vector<uint16_t> ingress, egress;
+};
+L7Ports classL7Ports(const artifacts::ClassEntry& cls) {
+  (void)cls;  // the manifest's classes[].l7 arrives with the request decision's code generation
+  return {};
+}
+
 std::string linkPin(const Paths& paths, const std::string& ns, const std::string& name, const std::string& hook) {
   return paths.bpffsRoot + "/links/" + linkPinName(ns, name, hook);
 }
@@ -132,6 +143,7 @@ struct EndpointState {
   std::vector<std::string> hooks;              // attached hooks
   std::string mode = "link";                   // "link" (TCX or cgroup, pinned) or "tc" (cls_bpf)
   std::map<std::string, HookRecord> programs;  // hook → what apply attached
+  std::optional<uint32_t> l7Slot;              // the socket layer's slot (sockets.h), if its class has L7 rules
   std::string pin(const Paths& paths, const std::string& hook) const { return linkPin(paths, ns, name, hook); }
 };
 
@@ -160,7 +172,8 @@ struct State {
                                 {"cgroup", e.cgroup},
                                 {"hooks", e.hooks},
                                 {"mode", e.mode},
-                                {"programs", programs}});
+                                {"programs", programs},
+                                {"l7Slot", e.l7Slot ? json(*e.l7Slot) : json(nullptr)}});
     }
     for (const auto& l : learned) {
       json addrs = json::array();
@@ -218,6 +231,7 @@ struct State {
         if (e.contains("programs"))
           for (const auto& [hook, p] : e.at("programs").items())
             es.programs[hook] = {u32(p.at("id")), p.at("tag").get<std::string>()};
+        if (e.contains("l7Slot") && !e.at("l7Slot").is_null()) es.l7Slot = u32(e.at("l7Slot"));
         s.endpoints.push_back(es);
       }
       for (const auto& l : j.at("learned")) {
@@ -445,11 +459,26 @@ struct PlannedEndpoint {
   std::vector<Hook> hooks;                           // where its programs go
   std::vector<net::Address> own;                     // its source addresses (mb_endpoint_addrs)
   std::unique_ptr<bpf_object, ObjectCloser> object;  // its load of its class's object
+  // The socket layer (sockets.h): its class's L7 ports and, with any, its slot.
+  L7Ports l7;
+  std::optional<uint32_t> l7Slot;
+  bool usesSockets() const { return !l7.ingress.empty() || !l7.egress.empty(); }
 };
 
 struct Plan {
   std::vector<PlannedEndpoint> endpoints;
   std::vector<identity::TrieEntry> trie;
+  bool usesSockets() const {
+    return std::any_of(endpoints.begin(), endpoints.end(), [](const PlannedEndpoint& p) { return p.usesSockets(); });
+  }
+  // What mb_l7_endpoints holds for this plan.
+  std::vector<sockets::EndpointL7> l7Entries() const {
+    std::vector<sockets::EndpointL7> out;
+    for (const auto& p : endpoints)
+      if (p.usesSockets() && p.l7Slot)
+        out.push_back({p.endpoint.key(), p.id, *p.l7Slot, MB_L7_HTTP, p.own, p.l7.ingress, p.l7.egress});
+    return out;
+  }
 };
 
 // 2. NODE.json against the manifest: every endpoint's class, datapath id and
@@ -489,9 +518,23 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
                    (target == AttachTarget::Cgroup ? "a cgroup" : "an interface");
         return false;
       }
+      p.l7 = classL7Ports(*cls);
     }
     plan.endpoints.push_back(std::move(p));
   }
+  // Slots of the socket layer: kept from the previous apply, else the
+  // lowest free.
+  std::vector<std::string> need;
+  std::map<std::string, uint32_t> had;
+  for (const auto& p : plan.endpoints)
+    if (p.usesSockets()) need.push_back(p.endpoint.key());
+  if (previous)
+    for (const auto& pe : previous->endpoints)
+      if (pe.l7Slot) had[pe.key] = *pe.l7Slot;
+  auto slots = sockets::assignSlots(need, had, error);
+  if (!slots) return false;
+  for (auto& p : plan.endpoints)
+    if (auto it = slots->find(p.endpoint.key()); it != slots->end()) p.l7Slot = it->second;
   std::vector<NodeEndpoint> extra;
   for (const auto& e : node.endpoints)
     if (e.labels) extra.push_back(e);
@@ -538,8 +581,15 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       return fail(path + " has no mb_identity map");
     mb_config config{};
     config.endpoint_id = p.id;
-    config.events =
-        (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED) | (1u << MB_EVENT_DNS_REFUSED);
+    config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED) |
+                    (1u << MB_EVENT_DNS_REFUSED) | (1u << MB_EVENT_HTTP_DENY) | (1u << MB_EVENT_HTTP_AUDIT);
+    if (p.usesSockets()) {
+      // A promise the loader keeps before any packet program of this load
+      // runs: the socket layer is attached and polices this endpoint's
+      // sockets at this slot (setUpSockets).
+      config.flags |= MB_CONFIG_SOCKETS;
+      config.l7_slot = *p.l7Slot;
+    }
     if (!setConfig(p.object.get(), config, &why)) return fail(path + ": " + why);
     // The manifest names the programs; the object must have them, or a hook
     // would be left without one halfway through attaching.
@@ -549,8 +599,10 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
     // Only the programs this endpoint's hooks need are loaded.
     bpf_program* prog;
     bpf_object__for_each_program(prog, p.object.get()) {
-      bool needed = std::any_of(p.hooks.begin(), p.hooks.end(),
-                                [&](const Hook& h) { return h.program == bpf_program__name(prog); });
+      std::string_view name = bpf_program__name(prog);
+      bool needed = std::any_of(p.hooks.begin(), p.hooks.end(), [&](const Hook& h) { return h.program == name; }) ||
+                    (!p.l7.ingress.empty() && name == MB_PROG_L7_SKB_VERDICT) ||
+                    (!p.l7.egress.empty() && name == MB_PROG_L7_MSG_VERDICT);
       bpf_program__set_autoload(prog, needed);
     }
     toLoad.push_back(&p);
@@ -649,6 +701,95 @@ void pruneOwnedAddresses(const Paths& paths, const Plan& plan) {
     }
   for (const auto& k : mapKeys<mb_endpoint_addr_key>(map.fd))
     if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(map.fd, &k);
+}
+
+// What setUpSockets changed, to undo it if a later step fails: the slots'
+// previous programs (by id) and the endpoint entries it added.
+struct SocketChanges {
+  std::vector<std::pair<uint32_t, std::pair<uint32_t, uint32_t>>> slots;  // slot → (skb, msg) program ids before
+  sockets::EndpointSnapshot endpoints;  // mb_l7_endpoints before
+  bool touched = false;
+
+  void rollback(const Paths& paths) {
+    if (!touched) return;
+    for (const auto& [slot, ids] : slots) {
+      Fd skb(ids.first ? bpf_prog_get_fd_by_id(ids.first) : -1);
+      Fd msg(ids.second ? bpf_prog_get_fd_by_id(ids.second) : -1);
+      sockets::setSlot(paths.bpffsRoot, slot, skb.fd, msg.fd, nullptr);
+    }
+    sockets::restoreEndpoints(paths.bpffsRoot, endpoints);
+  }
+};
+
+uint32_t slotProgramId(const Paths& paths, const char* map, uint32_t slot) {
+  Fd m(bpf_obj_get((paths.bpffsRoot + "/maps/" + map).c_str()));
+  uint32_t id = 0;
+  if (m.fd < 0 || bpf_map_lookup_elem(m.fd, &slot, &id) != 0) return 0;
+  return id;  // a prog array read from user space gives the program's id
+}
+
+// 4c. The socket layer, before any packet program that passes L7 flows
+// (MB_CONFIG_SOCKETS) is attached: the node-wide programs (from a load of
+// one L7 class's object, with only them), every L7 endpoint's sockets in
+// mb_l7_endpoints, and its slot pointing at this version's verdicts.
+bool setUpSockets(const Artifacts& a, const Plan& plan, const Paths& paths, SocketChanges& changes,
+                  std::string* error) {
+  if (!plan.usesSockets()) return true;
+  const PlannedEndpoint* first = nullptr;
+  for (const auto& p : plan.endpoints)
+    if (p.usesSockets()) {
+      first = &p;
+      break;
+    }
+  const artifacts::ClassEntry* cls = a.manifest.findClass(*first->classId);
+  std::string path = (a.dir / cls->object).string();
+  std::string mapsRoot = paths.bpffsRoot + "/maps";
+  libbpf::LibbpfLog log;
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = mapsRoot.c_str());
+  std::unique_ptr<bpf_object, ObjectCloser> object(bpf_object__open_file(path.c_str(), &opts));
+  if (!object) {
+    if (error) *error = "cannot open " + path + " for the socket layer: " + log.text();
+    return false;
+  }
+  bpf_map* trie = bpf_object__find_map_by_name(object.get(), "mb_identity");
+  if (!trie || bpf_map__set_pin_path(trie, identityPin(paths, a.version).c_str()) != 0) {
+    if (error) *error = path + " has no mb_identity map";
+    return false;
+  }
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, object.get()) {
+    std::string_view name = bpf_program__name(prog);
+    bpf_program__set_autoload(prog, name == MB_PROG_SOCKOPS || name == MB_PROG_L7_PARSER ||
+                                        name == MB_PROG_L7_SKB_DISPATCH || name == MB_PROG_L7_MSG_DISPATCH);
+  }
+  if (int err = bpf_object__load(object.get()); err) {
+    if (error) *error = "the socket layer's programs failed to load: " + std::string(std::strerror(-err)) + "\n" + log.tail();
+    return false;
+  }
+  std::string root = paths.cgroupRoot.empty() ? sockets::defaultCgroupRoot() : paths.cgroupRoot;
+  if (!sockets::attachNodePrograms(object.get(), root, paths.bpffsRoot, error)) return false;
+
+  changes.touched = true;
+  changes.endpoints = sockets::snapshotEndpoints(paths.bpffsRoot);
+  if (!sockets::addEndpoints(paths.bpffsRoot, plan.l7Entries(), error)) return false;
+  for (const auto& p : plan.endpoints) {
+    if (!p.usesSockets()) continue;
+    auto fdOf = [&](const char* name) {
+      bpf_program* pr = bpf_object__find_program_by_name(p.object.get(), name);
+      return pr ? bpf_program__fd(pr) : -1;
+    };
+    int skb = p.l7.ingress.empty() ? -1 : fdOf(MB_PROG_L7_SKB_VERDICT);
+    int msg = p.l7.egress.empty() ? -1 : fdOf(MB_PROG_L7_MSG_VERDICT);
+    if ((!p.l7.ingress.empty() && skb < 0) || (!p.l7.egress.empty() && msg < 0)) {
+      if (error) *error = "endpoint " + p.endpoint.key() + ": its class object has no loaded L7 verdict program";
+      return false;
+    }
+    changes.slots.push_back({*p.l7Slot,
+                             {slotProgramId(paths, "mb_l7_skb_progs", *p.l7Slot),
+                              slotProgramId(paths, "mb_l7_msg_progs", *p.l7Slot)}});
+    if (!sockets::setSlot(paths.bpffsRoot, *p.l7Slot, skb, msg, error)) return false;
+  }
+  return true;
 }
 
 // One hook this apply attached or swapped, and how to undo it.
@@ -822,6 +963,7 @@ bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const 
     es.classId = p.classId;
     es.interface = p.endpoint.interface;
     es.cgroup = p.endpoint.cgroup;
+    es.l7Slot = p.l7Slot;
     for (const auto& d : att.done)
       if (d.endpoint == &p) {
         es.hooks.push_back(d.hook->name);
@@ -922,6 +1064,14 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
     return false;
   }
 
+  SocketChanges socketChanges;
+  if (!setUpSockets(a, plan, paths, socketChanges, error)) {
+    socketChanges.rollback(paths);
+    plan.endpoints.clear();
+    dropNewVersion();
+    return false;
+  }
+
   ApplyReport r;
   r.version = a.version;
   r.previousVersion = previous ? previous->version : "";
@@ -930,6 +1080,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   if (attached && paths.afterAttachForTesting) paths.afterAttachForTesting();
   if (!attached || !checkAttached(att, error)) {
     att.rollback();
+    socketChanges.rollback(paths);
     if (error) *error += " (rolled back)";
     plan.endpoints.clear();
     dropNewVersion();
@@ -937,6 +1088,15 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   }
   if (!commit(a, node, plan, att, paths, before, r, error)) return false;
   pruneOwnedAddresses(paths, plan);
+  // The socket layer keeps only what this version's endpoints use; with none
+  // it is detached (its sockops program would run for every new connection
+  // of the node for nothing).
+  std::set<uint32_t> slotsInUse;
+  for (const auto& p : plan.endpoints)
+    if (p.l7Slot) slotsInUse.insert(*p.l7Slot);
+  sockets::pruneEndpoints(paths.bpffsRoot, plan.l7Entries());
+  sockets::clearSlotsExcept(paths.bpffsRoot, slotsInUse);
+  if (!plan.usesSockets()) sockets::detachNodePrograms(paths.bpffsRoot);
   if (report) *report = r;
   return true;
 }
@@ -974,8 +1134,9 @@ bool detachAll(const Paths& paths, std::string* error) {
     Fd link(bpf_obj_get(it->path().c_str()));
     if (link.fd >= 0) bpf_link_detach(link.fd);
   }
+  sockets::detachNodePrograms(paths.bpffsRoot);
   ec.clear();
-  for (const char* sub : {"links", "versions", "maps"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
+  for (const char* sub : {"links", "versions", "maps", "node"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
   fs::remove(fs::path(paths.stateDir) / "state.json", ec);
   fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
   if (ec) {

@@ -10,6 +10,8 @@
 //        mb_dns_scratch, mb_dns_nesting (every map the skeleton pins by
 //        name: shared by all versions, never cleared by a swap)
 //   versions/<version>/mb_identity
+//   node/sockops                         the socket layer's cgroup link (sockets.h), while some
+//                                        endpoint's class has L7 rules
 //   links/<namespace>_<name>_<hook>      hook: the manifest program's (tc-from, tc-to, cg-in, cg-out)
 //                                        (escaped, injectively: pins.h)
 // State (which version, which endpoints, their ids, the program each hook
@@ -37,6 +39,10 @@ struct Paths {
   // Interfaces: "tcx" links (Linux 6.6+), "tc" (cls_bpf filters, the
   // fallback), or "auto" (TCX where the kernel has it).
   std::string attach = "auto";
+  // Where the socket layer's sockops program attaches (docs/http.md): only
+  // sockets of processes in this cgroup v2 subtree are policed by request.
+  // Empty: the hierarchy's root, which no process of the node is outside of.
+  std::string cgroupRoot;
 
   // The node lock (lock.h), taken by apply, detachAll, endpointAdd and
   // endpointRemove: how long to wait for another command holding it, whom to
