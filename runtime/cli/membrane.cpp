@@ -250,6 +250,11 @@ int main(int argc, char** argv) {
                  "How to attach at interfaces: tcx links (Linux 6.6+), tc (cls_bpf filters), or auto")
       ->check(CLI::IsMember({"auto", "tcx", "tc"}))
       ->capture_default_str();
+  app.add_option("--cgroup-root", paths.cgroupRoot,
+                 "Where the socket layer (HTTP rules) watches sockets being opened: a cgroup v2 directory whose "
+                 "processes' connections are decided by request. Default: the cgroup v2 root, which leaves no "
+                 "process of the node out")
+      ->check(CLI::ExistingDirectory);
   double lockTimeout = 60;
   app.add_option("--lock-timeout", lockTimeout,
                  "How long apply, detach and endpoint add/remove wait for another of them to finish on this node "

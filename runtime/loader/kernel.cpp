@@ -73,6 +73,13 @@ std::vector<std::string> missingFeatures(const std::vector<std::string>& require
     else if (f == "map:ringbuf") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr);
     else if (f == "prog:sched_cls") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, nullptr);
     else if (f == "prog:cgroup_skb") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, nullptr);
+    // The socket layer (docs/http.md).
+    else if (f == "prog:sock_ops") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SOCK_OPS, nullptr);
+    else if (f == "prog:sk_skb") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_SKB, nullptr);
+    else if (f == "prog:sk_msg") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SK_MSG, nullptr);
+    else if (f == "map:sockhash") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, nullptr);
+    else if (f == "map:prog_array") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_PROG_ARRAY, nullptr);
+    else if (f == "map:sk_storage") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, nullptr);
     else if (f == artifacts::kNamedPortPeersFeature) ok = 1;  // manifest content this loader reads
     else if (f == "helper:bpf_loop") ok = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, nullptr);
     else ok = 0;  // a feature this loader does not know cannot be promised
