@@ -226,6 +226,11 @@ class Topology {
   static constexpr const char* kNode6 = "2001:2:0:ffff::1";
   // Why pods have no cgroup (no writable cgroup v2 hierarchy), or "".
   const std::string& cgroupUnavailable() const { return cgroupUnavailable_; }
+  // The cgroup v2 directory holding every pod's cgroup (<cgroup2 root>/<tag>):
+  // where a node-wide cgroup program (the socket layer's sockops) attaches
+  // to see the pods' processes and nothing else of the machine. "" without
+  // cgroup v2.
+  const std::string& cgroupDir() const { return cgroupDir_; }
 
   Pod& pod(const std::string& name);
   const Pod& pod(const std::string& name) const;

@@ -112,6 +112,8 @@ class Cluster {
     std::vector<std::string> argv = {MEMBRANE_BIN, "--netns", topo_.hostNamespace(), "--bpffs",
                                      (work_ / "bpf").string(), "--state-dir", (work_ / "state").string(),
                                      "--attach", attach};
+    // The socket layer watches the pods' processes only, not the machine's.
+    if (!topo_.cgroupDir().empty()) argv.insert(argv.end(), {"--cgroup-root", topo_.cgroupDir()});
     argv.insert(argv.end(), args.begin(), args.end());
     return Topology::exec("", argv, Millis(30000));
   }
