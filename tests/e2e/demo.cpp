@@ -46,6 +46,7 @@ std::string because(const ir::Program& p, const std::optional<ir::Verdict>& v, c
   switch (v->reason) {
     case ir::Reason::NoPolicy: return std::string(side) + " open";
     case ir::Reason::DefaultDeny: return std::string(side) + " default deny";
+    case ir::Reason::UnreadableRequest: return std::string(side) + " not a readable request";
     case ir::Reason::AllowedByRule:
     case ir::Reason::DeniedByRule:
       return std::string(side) + " rule " + std::to_string(v->rule) + " (" + ruleText(p, v->rule) + ")";
