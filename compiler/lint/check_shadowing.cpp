@@ -22,10 +22,13 @@ class Shadowing {
     for (const auto& pol : ctx.checked().policies) {
       for (const auto& rule : pol.rules) {
         // What a rule with name peers or a dns condition matches depends on
-        // lookups made at run time: it neither is judged nor covers others.
+        // lookups made at run time, and a rule with an http condition
+        // matches some requests of its connections only (an http deny never
+        // denies a connection): it neither is judged nor covers others here
+        // (MB115 and MB116 judge http rules).
         if (std::any_of(rule.peers.begin(), rule.peers.end(),
                         [](const sema::PeerSpec& s) { return s.kind == sema::PeerSpec::Kind::Dns; }) ||
-            rule.condition<features::dns::Checked>())
+            rule.condition<features::dns::Checked>() || rule.condition<features::http::Checked>())
           continue;
         RuleRef r{&pol, &rule, TrafficSet::of(rule), {}};
         r.concrete.reserve(space_.concrete.size());

@@ -614,6 +614,24 @@ TEST(LintDns, ANameNoDnsRuleLetsTheEndpointsLookUpIsReported) {
       << "the resolver policy does not apply to namespace ops";
 }
 
+// ---- HTTP rules and MB101/MB102, MB115 http-request-shadowed, MB116 http-rule-restricts-nothing ----
+
+TEST(LintHttp, RulesWithHttpConditionsNeitherAreJudgedNorCoverOthersForRedundancy) {
+  // The http allow matches only GETs: the plain allow is not redundant, and
+  // the http deny (which denies only DELETEs) does not make it dead.
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  ingress {\n"
+      "    allow from world on tcp/8080 with http { GET }\n"
+      "    allow from world on tcp/8080\n"
+      "    deny from world on tcp/8080 with http { DELETE }\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB101", "MB102"}));
+  EXPECT_EQ(l.ids(), std::vector<std::string>{}) << l.dump();
+}
+
 TEST(LintDns, CoverageBetweenPatternsIsLabelByLabel) {
   using features::dns::covers;
   EXPECT_TRUE(covers("*", "a.b"));
