@@ -10,8 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "features/dns/dns.h"
+#include "features/http/http.h"
 #include "features/l4/l4.h"
 #include "names/dns.h"
+#include "names/http.h"
 #include "ir/protocols.h"
 #include "support/diagnostics.h"
 
@@ -110,7 +112,32 @@ std::string trafficText(const ir::Traffic& t) {
   std::string out = ir::protocolName(t.protocol) + "/" + portText(t.protocol, t.port);
   if (t.dns.kind == ir::DnsMessage::Kind::Query) out += " query " + t.dns.name;
   if (t.dns.kind == ir::DnsMessage::Kind::Unreadable) out += " (not a readable DNS query)";
+  if (t.http.kind == ir::HttpMessage::Kind::Request) out += " request " + t.http.request.method + " " + t.http.request.target;
+  if (t.http.kind == ir::HttpMessage::Kind::Unreadable)
+    out += " (not an HTTP/1.x request membrane reads: " + t.http.why + ")";
   return out;
+}
+
+std::optional<ir::HttpMessage> parseHttpRequest(const std::string& requestLine,
+                                                const std::vector<std::string>& headers, std::string* error) {
+  auto fail = [&](const std::string& why) -> std::optional<ir::HttpMessage> {
+    if (error) *error = why;
+    return std::nullopt;
+  };
+  auto breaksLine = [](const std::string& s) { return s.find_first_of("\r\n") != std::string::npos; };
+  if (breaksLine(requestLine)) return fail("--request: a line break in the request line");
+  std::string line = trim(requestLine);
+  size_t space = line.find(' ');
+  if (space == std::string::npos || line.find(' ', space + 1) != std::string::npos || line.find('\t') != std::string::npos)
+    return fail("--request: expected 'METHOD TARGET', e.g. 'GET /api/v1/orders'");
+  std::string bytes = line + " HTTP/1.1\r\n";
+  for (const auto& h : headers) {
+    if (breaksLine(h)) return fail("--header '" + h + "': a line break in a header");
+    size_t colon = h.find(':');
+    if (colon == std::string::npos || colon == 0) return fail("--header '" + h + "': expected 'Name: value'");
+    bytes += h + "\r\n";
+  }
+  return features::http::readRequest(bytes + "\r\n");
 }
 
 std::optional<std::string> parseDnsName(const std::string& written, std::string* error) {
@@ -313,9 +340,66 @@ RuleVerdict ruleVerdict(const ir::Program& program, const SourceManager* sources
   return rv;
 }
 
-// Why a rule's protocols and ports (or, past them, its DNS names) do not
-// cover the traffic.
+// Why one request item does not match the request: the first part that
+// fails, as a sentence.
+std::string itemMismatch(const ir::HttpRequestMatch& m, const ir::HttpRequest& r) {
+  if (!m.method.empty() && m.method != r.method) return "the method is " + r.method + ", not " + m.method;
+  if (!m.path.empty()) {
+    std::string path(features::http::pathOf(r));
+    ir::HttpRequestMatch pathOnly{"", m.path, "", {}};
+    if (!features::http::requestMatches(pathOnly, r)) {
+      if (!names::httpPathCanonical(path))
+        return "the path " + path + " is not canonical, so it matches no path pattern (docs/http.md)";
+      if (path.size() > names::kHttpPathMaxBytes)
+        return "the path is longer than " + std::to_string(names::kHttpPathMaxBytes) + " bytes, so it matches no path pattern";
+      return "the path " + path + " does not match \"" + m.path + "\"";
+    }
+  }
+  if (!m.host.empty()) {
+    ir::HttpRequestMatch hostOnly{"", "", m.host, {}};
+    if (!features::http::requestMatches(hostOnly, r)) {
+      auto host = features::http::hostOf(r);
+      return host ? "the host " + *host + " does not match \"" + m.host + "\""
+                  : "the request has no single Host header naming a DNS name, so host \"" + m.host + "\" does not match";
+    }
+  }
+  for (const auto& h : m.headers) {
+    ir::HttpRequestMatch one{"", "", "", {h}};
+    if (features::http::requestMatches(one, r)) continue;
+    ir::HttpRequestMatch present{"", "", "", {{h.name, std::nullopt}}};
+    if (!features::http::requestMatches(present, r)) return "the request has no " + h.name + " header";
+    std::vector<std::string> values;
+    for (const auto& [name, value] : r.headers)
+      if (names::asciiLower(name) == h.name) values.push_back(value);
+    if (values.size() > 1) return "header " + h.name + " appears " + std::to_string(values.size()) + " times, not once";
+    return "header " + h.name + " is \"" + values.front() + "\", not \"" + *h.value + "\"";
+  }
+  return "";  // matches
+}
+
+// Why a rule's http condition does not match the request (or the bytes).
+std::string httpMismatch(const ir::HttpCondition& c, const ir::Traffic& t) {
+  if (t.http.kind == ir::HttpMessage::Kind::Unreadable)
+    return "the bytes are not an HTTP/1.x request membrane reads (" + t.http.why + "): no request item matches";
+  const auto& r = t.http.request;
+  if (c.requests.size() == 1)
+    return "the request " + r.method + " " + r.target + " does not match " +
+           features::http::describeRequest(c.requests[0]) + ": " + itemMismatch(c.requests[0], r);
+  std::string out = "the request " + r.method + " " + r.target + " matches none of the rule's " +
+                    std::to_string(c.requests.size()) + " request items:";
+  for (const auto& m : c.requests) out += " " + features::http::describeRequest(m) + ": " + itemMismatch(m, r) + ";";
+  out.pop_back();
+  return out;
+}
+
+// Why a rule's protocols and ports (or, past them, its DNS names or HTTP
+// requests) do not cover the traffic.
 std::string trafficMismatch(const ir::Rule& rule, const ir::Traffic& t, RuleVerdict::Status& status) {
+  const auto* http = rule.condition<ir::HttpCondition>();
+  if (http && (!rule.condition<ir::L4Condition>() || features::l4::matches(*rule.condition<ir::L4Condition>(), t))) {
+    status = RuleVerdict::Status::HttpMismatch;
+    return httpMismatch(*http, t);
+  }
   const auto* dns = rule.condition<ir::DnsCondition>();
   if (dns && (!rule.condition<ir::L4Condition>() || features::l4::matches(*rule.condition<ir::L4Condition>(), t))) {
     status = RuleVerdict::Status::DnsMismatch;
@@ -394,6 +478,14 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
   side.peer = describeEnd(program, other);
   side.verdict = verdict;
   ir::Peer peer = ir::peerOf(program, other);
+  if (t.http.kind == ir::HttpMessage::Kind::None) {
+    side.inspectsHttp = verdict.inspectsHttp;
+  } else if (subject.endpoint->classIndex) {
+    ir::Traffic connection = t;
+    connection.http = {};
+    side.inspectsHttp =
+        ir::evaluate(program.classes.at(*subject.endpoint->classIndex).direction(dir), peer, connection).inspectsHttp;
+  }
 
   std::set<uint32_t> seen;
   if (subject.endpoint->classIndex) {
@@ -415,6 +507,10 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
                                  features::dns::describePeer(rule.peer.dnsNames) + " does not match)";
       } else if (!ir::conditionsMatch(rule, t)) {
         rv.detail = trafficMismatch(rule, t, rv.status);
+      } else if (t.http.kind == ir::HttpMessage::Kind::None && rule.action == ir::Action::Deny &&
+                 rule.condition<ir::HttpCondition>()) {
+        rv.status = RuleVerdict::Status::AlsoMatches;
+        rv.detail = "denies the requests it matches, never the connection: the socket layer reads each request";
       } else if (rule.audit) {
         rv.status = RuleVerdict::Status::AuditOnly;
         rv.detail = "policy " + rule.policy + " is in audit mode: a match is logged, not enforced";
@@ -533,6 +629,13 @@ std::optional<Explanation> explainFlow(const ir::Program& program, const SourceM
     e.egress = explainSide(program, sources, p.src, p.dst, ir::Direction::Egress, *p.verdict.egress, t);
   if (p.verdict.ingress)
     e.ingress = explainSide(program, sources, p.dst, p.src, ir::Direction::Ingress, *p.verdict.ingress, t);
+  bool inspects = (e.egress && e.egress->inspectsHttp) || (e.ingress && e.ingress->inspectsHttp);
+  if (t.http.kind == ir::HttpMessage::Kind::None && inspects && e.allowed)
+    e.notes.push_back("HTTP rules apply: the connection is let through to the socket layer, which decides its "
+                      "requests one by one (explain --request 'METHOD /path' decides one)");
+  if (t.http.kind != ir::HttpMessage::Kind::None && !inspects)
+    e.notes.push_back("no HTTP rule applies to this connection: its requests are not read, and the connection's "
+                      "verdict is every request's");
   if (src.endpoints.size() > 1)
     e.notes.push_back("the source names " + std::to_string(src.endpoints.size()) +
                       " endpoints, all treated alike; shown for " + e.src);
@@ -560,6 +663,7 @@ const char* statusName(RuleVerdict::Status s) {
     case RuleVerdict::Status::ProtocolMismatch: return "protocol-mismatch";
     case RuleVerdict::Status::PortMismatch: return "port-mismatch";
     case RuleVerdict::Status::DnsMismatch: return "dns-mismatch";
+    case RuleVerdict::Status::HttpMismatch: return "http-mismatch";
     case RuleVerdict::Status::NotSelected: return "not-selected";
   }
   return "";
@@ -601,6 +705,7 @@ std::string renderExplanationText(const Explanation& e) {
     const SideExplanation& s = **side;
     out += std::string("\n") + sideName(s.direction) + " of " + s.subject + ": " + verdictText(s) + "\n";
     out += "  peer: " + s.peer + "\n";
+    if (s.inspectsHttp) out += "  requests: read by the socket layer and decided one by one (HTTP rules apply)\n";
     if (s.policies.empty())
       out += "  selected by no policy\n";
     else
@@ -639,6 +744,7 @@ std::string renderExplanationJson(const Explanation& e) {
                         {"policies", s->policies},
                         {"peer", s->peer},
                         {"decidingRule", s->deciding ? rule(*s->deciding) : ordered_json(nullptr)},
+                        {"inspectsHttp", s->inspectsHttp},
                         {"auditWouldDeny", s->verdict.auditWouldDeny},
                         {"auditRule", s->audit ? rule(*s->audit) : ordered_json(nullptr)},
                         {"otherRules", std::move(others)}};

@@ -23,6 +23,15 @@ std::string trafficText(const ir::Traffic& t);  // back to "tcp/8080", "icmp/ech
 // A DNS name as `explain --query` and `--learned` take it: normalized
 // (names/dns.h), without '*'. nullopt and `error` set when it is not one.
 std::optional<std::string> parseDnsName(const std::string& written, std::string* error);
+// The request `explain --request 'GET /api/v1/orders' --header 'Host: a'`
+// names: the bytes a client would send (`METHOD TARGET HTTP/1.1`, each
+// header, the empty line), read by the reference reader
+// (features::http::readRequest), so the same reading rules apply — two Host
+// headers, say, make it unreadable. nullopt and `error` set only when the
+// text cannot be a request line or header line at all (a line break in it,
+// a header without ':', more than METHOD and TARGET).
+std::optional<ir::HttpMessage> parseHttpRequest(const std::string& requestLine,
+                                                const std::vector<std::string>& headers, std::string* error);
 
 // One end of the connection to explain, as the user named it:
 //   `namespace/pod` or `pod`            an endpoint
@@ -55,6 +64,7 @@ struct RuleVerdict {
     ProtocolMismatch,  // the rule names other protocols
     PortMismatch,      // the protocol matches, the port or ICMP type is outside the rule's
     DnsMismatch,       // protocol and port match; the DNS query's name is not one the rule lists
+    HttpMismatch,      // protocol and port match; no request item of the rule matches the request
     NotSelected,       // would match, but its policy does not select the subject
   };
   uint32_t id = 0;
@@ -76,6 +86,9 @@ struct SideExplanation {
   std::vector<std::string> policies;  // the policies that select the subject
   std::string peer;                   // the other end, as the rules see it
   ir::Verdict verdict;
+  // HTTP: the connection's requests are decided one by one (Verdict::
+  // inspectsHttp of the connection itself, also when a request is given).
+  bool inspectsHttp = false;
   std::optional<RuleVerdict> deciding;  // Reason::AllowedByRule or DeniedByRule
   std::optional<RuleVerdict> audit;     // an audit-mode deny that would have denied
   // The side's other rules (deny rules, then allow rules, by id), then rules

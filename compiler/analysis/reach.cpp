@@ -11,6 +11,7 @@
 
 #include "analysis/address_space.h"
 #include "analysis/traffic_space.h"
+#include "features/http/http.h"
 #include "evaluator/evaluator.h"
 
 namespace membrane::analysis {
@@ -278,11 +279,16 @@ Conns ReachSpace::conns(const std::vector<bool>& atoms) const { return connsOf(i
 // ---- one program's verdicts ----------------------------------------------------------
 
 struct ReachEvaluator::Impl {
+  const ir::Program& program;
   const ReachSpace& space;
   Evaluator eval;
   std::vector<Members> members;  // per peer; empty for non-workloads
+  bool hasHttp = false;          // some rule has an http condition: requests may be read
   Impl(const ir::Program& program, const ReachSpace& s)
-      : space(s), eval(program, s.impl_->atoms, s.impl_->v4, s.impl_->v6) {
+      : program(program), space(s), eval(program, s.impl_->atoms, s.impl_->v4, s.impl_->v6) {
+    for (const auto& cls : program.classes)
+      for (const auto* dp : {&cls.ingress, &cls.egress})
+        for (const auto& r : dp->rules) hasHttp |= r.condition<ir::HttpCondition>() != nullptr;
     for (const auto& p : s.peers()) {
       Members m;
       for (const auto& key : p.endpoints) {
@@ -327,7 +333,77 @@ std::vector<ReachEvaluator::Probe> ReachEvaluator::probes(size_t src, size_t dst
   return out;
 }
 
+std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> ReachEvaluator::httpItems(
+    size_t src, size_t dst, size_t atom) const {
+  const auto& peers = impl_->space.peers();
+  const ir::Program& program = impl_->program;
+  ir::Traffic t = impl_->space.probe(atom);
+  if (!impl_->hasHttp || t.protocol != ir::kTCP) return std::nullopt;
+  bool read = false;
+  std::set<std::string> allowed, denied;
+  bool plainAllow = false;
+  // The http rules of `subject`'s side that match the connection from `other`.
+  auto collect = [&](const End& subject, const End& other, ir::Direction dir) {
+    const auto& rules = program.classes.at(*subject.endpoint->classIndex).direction(dir).rules;
+    ir::Peer peer = ir::peerOf(program, other);
+    for (const auto& r : rules) {
+      if (r.audit || !ir::ruleMatches(r, peer, t)) continue;
+      const auto* h = r.condition<ir::HttpCondition>();
+      if (!h) {
+        plainAllow |= r.action == ir::Action::Allow;
+        continue;
+      }
+      for (const auto& m : h->requests)
+        (r.action == ir::Action::Allow ? allowed : denied).insert(features::http::describeRequest(m));
+    }
+  };
+  forEachProbe(impl_->members[src], impl_->members[dst], otherEnd(peers[src]), otherEnd(peers[dst]),
+               [&](const End& a, const End& b) {
+                 ir::FlowVerdict v = impl_->eval.flowVerdict(a, b, t);
+                 if (!v.allowed()) return true;
+                 if (v.egress && v.egress->inspectsHttp && a.endpoint) {
+                   read = true;
+                   collect(a, b, ir::Direction::Egress);
+                 }
+                 if (v.ingress && v.ingress->inspectsHttp && b.endpoint) {
+                   read = true;
+                   collect(b, a, ir::Direction::Ingress);
+                 }
+                 return true;
+               });
+  if (!read) return std::nullopt;
+  // A plain allow on a read connection allows every request the denies leave.
+  if (plainAllow) allowed.clear();
+  return std::make_pair(std::vector<std::string>(allowed.begin(), allowed.end()),
+                        std::vector<std::string>(denied.begin(), denied.end()));
+}
+
 // ---- the analysis ------------------------------------------------------------------
+
+namespace {
+// The TCP ports of allowed atoms whose requests are read, grouped by the
+// items that decide them.
+std::vector<HttpPorts> httpPortsOf(const ReachEvaluator& eval, const ReachSpace& space, size_t s, size_t d,
+                                   const std::vector<bool>& acc) {
+  std::map<std::pair<std::vector<std::string>, std::vector<std::string>>, std::vector<bool>> byItems;
+  for (size_t a = 0; a < acc.size(); ++a) {
+    if (!acc[a]) continue;
+    auto items = eval.httpItems(s, d, a);
+    if (!items) continue;
+    auto& atoms = byItems[*items];
+    if (atoms.empty()) atoms.assign(acc.size(), false);
+    atoms[a] = true;
+  }
+  std::vector<HttpPorts> out;
+  for (const auto& [items, atoms] : byItems) {
+    Conns c = space.conns(atoms);
+    for (const auto& p : c.protocols)
+      if (p.name == "TCP") out.push_back({p.ports, items.first, items.second});
+  }
+  std::sort(out.begin(), out.end(), [](const HttpPorts& a, const HttpPorts& b) { return a.ports < b.ports; });
+  return out;
+}
+}  // namespace
 
 Reachability computeReach(const ir::Program& program, const ReachOptions& options) {
   ReachSpace space({&program}, options);
@@ -339,7 +415,7 @@ Reachability computeReach(const ir::Program& program, const ReachOptions& option
       if (!eval.isFlow(s, d)) continue;
       std::vector<bool> acc = eval.allowed(s, d);
       if (none(acc)) continue;
-      r.flows.push_back({r.peers[s].name, r.peers[d].name, space.conns(acc)});
+      r.flows.push_back({r.peers[s].name, r.peers[d].name, space.conns(acc), httpPortsOf(eval, space, s, d, acc)});
     }
   }
   return r;
@@ -358,6 +434,19 @@ std::string portsText(const Conns::Protocol& p, const char* sep) {
   std::string s;
   for (const auto& r : p.ports) s += (s.empty() ? "" : sep) + rangeText(r);
   return s;
+}
+
+// "TCP 8080 HTTP: GET \"/a\"; POST \"/b\"; denied DELETE".
+std::string httpText(const HttpPorts& h) {
+  std::string ports;
+  for (const auto& r : h.ports) ports += (ports.empty() ? "" : ",") + rangeText(r);
+  std::string out = "TCP " + ports + " HTTP: " + (h.allowed.empty() ? "every request" : "");
+  for (size_t i = 0; i < h.allowed.size(); ++i) out += (i ? "; " : "") + h.allowed[i];
+  if (!h.denied.empty()) {
+    out += "; denied ";
+    for (size_t i = 0; i < h.denied.size(); ++i) out += (i ? "; " : "") + h.denied[i];
+  }
+  return out;
 }
 
 std::string padded(const std::string& s, size_t width) { return s + std::string(width - s.size(), ' '); }
@@ -398,7 +487,10 @@ std::string renderText(const Reachability& r) {
     wd = std::max(wd, f.dst.size());
   }
   std::string out = padded("SOURCE", ws) + "  " + padded("DESTINATION", wd) + "  CONNECTIONS\n";
-  for (const auto& f : r.flows) out += padded(f.src, ws) + "  " + padded(f.dst, wd) + "  " + f.conns.str() + "\n";
+  for (const auto& f : r.flows) {
+    out += padded(f.src, ws) + "  " + padded(f.dst, wd) + "  " + f.conns.str() + "\n";
+    for (const auto& h : f.http) out += std::string(ws + wd + 4, ' ') + httpText(h) + "\n";
+  }
   return out;
 }
 
@@ -418,8 +510,19 @@ nlohmann::ordered_json connsToJson(const Conns& c) {
 std::string renderJson(const Reachability& r) {
   using nlohmann::ordered_json;
   ordered_json flows = ordered_json::array();
-  for (const auto& f : r.flows)
-    flows.push_back(ordered_json{{"src", f.src}, {"dst", f.dst}, {"conns", connsToJson(f.conns)}});
+  for (const auto& f : r.flows) {
+    ordered_json flow{{"src", f.src}, {"dst", f.dst}, {"conns", connsToJson(f.conns)}};
+    if (!f.http.empty()) {
+      ordered_json http = ordered_json::array();
+      for (const auto& h : f.http) {
+        ordered_json ports = ordered_json::array();
+        for (const auto& pr : h.ports) ports.push_back(rangeText(pr));
+        http.push_back(ordered_json{{"ports", std::move(ports)}, {"requests", h.allowed}, {"deniedRequests", h.denied}});
+      }
+      flow["http"] = std::move(http);
+    }
+    flows.push_back(std::move(flow));
+  }
   return ordered_json{{"flows", std::move(flows)}}.dump(2) + "\n";
 }
 

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -68,9 +69,21 @@ struct ReachPeer {
   std::string learnedName;             // Name: the name the address was learned under
 };
 
+// TCP ports of a flow on which HTTP rules apply (docs/http.md): the
+// connection is let through to the socket layer, which decides each request
+// by these items of the rules that match the flow ("GET \"/api/*\"", as
+// written). `allowed` empty: no allow rule restricts the requests (a rule
+// without an http condition allows them all), only `denied` ones are.
+struct HttpPorts {
+  std::vector<ir::PortRange> ports;
+  std::vector<std::string> allowed, denied;
+  friend bool operator==(const HttpPorts&, const HttpPorts&) = default;
+};
+
 struct Flow {
   std::string src, dst;
   Conns conns;
+  std::vector<HttpPorts> http;  // by first port; empty when no HTTP rule applies
 };
 
 struct Reachability {
@@ -141,6 +154,11 @@ class ReachEvaluator {
     ir::FlowVerdict verdict;
   };
   std::vector<Probe> probes(size_t src, size_t dst, size_t atom) const;
+  // Where the socket layer decides this atom's requests on some probe of
+  // the pair: the request items of the http rules matching it there
+  // ("allow"/"deny" by action); nullopt when no probe's connection is read.
+  std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> httpItems(size_t src, size_t dst,
+                                                                                        size_t atom) const;
 
  private:
   struct Impl;

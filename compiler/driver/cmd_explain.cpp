@@ -27,6 +27,15 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
                    "The packet is a DNS query for NAME (on a port a `with dns` rule reads): which rule lets the "
                    "source look it up, or why it is refused")
       ->type_name("NAME");
+  auto* request = cmd_->add_option(
+      "--request", request_,
+      "The connection carries this HTTP request, 'METHOD TARGET' (on a port a `with http` rule reads): which rule "
+      "decides it, and why each http rule does or does not match");
+  request->type_name("'METHOD /PATH'");
+  cmd_->add_option("--header", headers_, "A header of the --request, 'Name: value' (repeatable; Host is one)")
+      ->type_name("'NAME: VALUE'")
+      ->allow_extra_args(false)
+      ->needs(request);
   cmd_->add_option("--learned", learned_,
                    "The destination's address was learned from the source's lookup of NAME (repeatable): what "
                    "name peers (`to dns \"...\"`) match")
@@ -44,7 +53,9 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
       "  membranec explain -i policies/shop/inventory.json policies/shop --from shop/frontend --to shop/api "
       "--port tcp/8080\n"
       "  membranec explain ... --from shop/api --to kube-system/coredns --port udp/53 --query api.stripe.com\n"
-      "  membranec explain ... --from shop/api --to 198.51.100.7 --port tcp/443 --learned api.stripe.com");
+      "  membranec explain ... --from shop/api --to 198.51.100.7 --port tcp/443 --learned api.stripe.com\n"
+      "  membranec explain ... --from shop/frontend --to shop/api --port tcp/8080 --request 'GET /api/v1/orders' "
+      "--header 'Host: api'");
 }
 
 int ExplainCommand::run() const {
@@ -65,6 +76,18 @@ int ExplainCommand::run() const {
       return kExitInputErrors;
     }
     traffic->dns = ir::DnsMessage::query(*name);
+  }
+  if (!request_.empty()) {
+    if (traffic->protocol != ir::kTCP) {
+      std::cerr << "membranec: error: --request: HTTP requests are read on TCP ports only, not " << port_ << "\n";
+      return kExitInputErrors;
+    }
+    auto message = analysis::parseHttpRequest(request_, headers_, &error);
+    if (!message) {
+      std::cerr << "membranec: error: " << error << "\n";
+      return kExitInputErrors;
+    }
+    traffic->http = std::move(*message);
   }
   auto src = analysis::resolveEnd(*c.ir, from_, &error);
   if (!src) {

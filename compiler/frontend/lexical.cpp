@@ -41,4 +41,12 @@ std::string unquoteWord(std::string_view token) {
   return out;
 }
 
+SourceRange characterRange(SourceRange token, std::string_view content, size_t column) {
+  if (column == std::string_view::npos || column >= content.size() || token.length != content.size() + 2) return token;
+  token.begin.offset += static_cast<uint32_t>(column + 1);
+  token.begin.column += static_cast<uint32_t>(column + 1);
+  token.length = 1;
+  return token;
+}
+
 }  // namespace membrane::frontend

@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#include "support/source.h"
+
 namespace membrane::frontend {
 
 // `text` as one token that the parser reads back as exactly `text` wherever
@@ -23,5 +25,12 @@ std::optional<std::string> quoteWord(std::string_view text);
 // The word a NAME or STRING token stands for: a STRING without its quotes and
 // escapes, anything else as it is.
 std::string unquoteWord(std::string_view token);
+
+// The range of one character of a STRING token's content (0-based
+// `column` into `content`, the unquoted text), so a check can point at the
+// offending character: only when the string has no escapes (its content's
+// offsets are then the source's, one past the opening quote); else, or for
+// npos, the whole token.
+SourceRange characterRange(SourceRange token, std::string_view content, size_t column);
 
 }  // namespace membrane::frontend

@@ -1,12 +1,17 @@
 // cilium.io/v2 CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy, the
-// L3/L4 part and DNS (`toFQDNs`, `rules.dns`) → one membrane policy per rule
+// L3/L4 part, DNS (`toFQDNs`, `rules.dns`) and HTTP (`rules.http`, the
+// regular expressions that map exactly) → one membrane policy per rule
 // in `spec` and `specs` (docs/kubernetes.md, "Cilium"). Everything membrane
 // cannot express is an error naming the field.
 #include <algorithm>
+#include <cctype>
+#include <set>
+#include <string_view>
 
 #include "ir/protocols.h"
 #include "k8s/convert.h"
 #include "names/dns.h"
+#include "names/http.h"
 #include "names/names.h"
 
 namespace membrane::k8s {
@@ -71,13 +76,72 @@ const std::map<std::string, uint8_t> kCiliumIcmpV6 = {
     {"ExtendedEchoReply", 161},
 };
 
-// The L7 rules of a port rule (`toPorts[].rules`) other than `dns`.
+// The L7 rules of a port rule (`toPorts[].rules`) other than `dns` and `http`.
 const std::map<std::string, std::string> kUnsupportedL7Rules = {
-    {"http", "HTTP rules are L7 and not supported yet; membrane enforces L3/L4 and DNS"},
-    {"kafka", "Kafka rules are L7 and not supported yet; membrane enforces L3/L4 and DNS"},
-    {"l7proto", "L7 protocol parsers are not supported yet; membrane enforces L3/L4 and DNS"},
-    {"l7", "L7 protocol parsers are not supported yet; membrane enforces L3/L4 and DNS"},
+    {"kafka", "Kafka rules are L7 and not supported yet; membrane enforces L3/L4, DNS and HTTP"},
+    {"l7proto", "L7 protocol parsers are not supported yet; membrane enforces L3/L4, DNS and HTTP"},
+    {"l7", "L7 protocol parsers are not supported yet; membrane enforces L3/L4, DNS and HTTP"},
 };
+
+// Which L7 rules a `toPorts` entry carries: its ports are where they are read.
+enum class L7 { None, Dns, Http };
+
+const char* l7Field(L7 kind) { return kind == L7::Http ? "`rules.http`" : "`rules.dns`"; }
+const char* l7Read(L7 kind) {
+  return kind == L7::Http ? "the ports whose traffic is read as HTTP" : "the ports whose traffic is read as DNS";
+}
+const char* l7Example(L7 kind) { return kind == L7::Http ? "port \"80\"" : "port \"53\""; }
+
+// `text` as a policy STRING token (docs/language.md): quoted, '"' and '\'
+// escaped. The parts it is used for are checked visible ASCII first.
+std::string policyString(const std::string& text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// One of Cilium's regular expressions (Go RE2, matched against the whole
+// value) that is a literal: every character plain or backslash-escaped
+// punctuation, an optional `^` and `$` at the ends. `dots`: an unescaped '.'
+// stands for itself (the rule then allows less than Cilium's, which lets '.'
+// match any character: safe for allow rules, and host names are written
+// that way). `extra(i)` may consume constructs at offset i (returns how many
+// characters, 0 if none). nullopt with the offending offset otherwise.
+struct Literal {
+  std::string text;
+  size_t bad = std::string::npos;  // offset of the first construct with no exact equivalent
+};
+template <class Extra>
+Literal literalOf(const std::string& regex, bool dots, Extra extra) {
+  Literal out;
+  size_t i = 0, end = regex.size();
+  if (i < end && regex[i] == '^') ++i;
+  if (end > i && regex[end - 1] == '$' && (end < 2 || regex[end - 2] != '\\')) --end;
+  while (i < end) {
+    if (size_t n = extra(i, out.text)) {
+      i += n;
+      continue;
+    }
+    char c = regex[i];
+    if (c == '\\' && i + 1 < end && std::ispunct(static_cast<unsigned char>(regex[i + 1]))) {
+      out.text += regex[i + 1];
+      i += 2;
+      continue;
+    }
+    bool meta = std::string_view("\\[](){}*+?|^$").find(c) != std::string_view::npos;
+    if (meta || (c == '.' && (!dots || (i + 1 < end && std::string_view("*+?{").find(regex[i + 1]) != std::string_view::npos)))) {
+      out.bad = i;
+      return out;
+    }
+    out.text += c;
+    ++i;
+  }
+  return out;
+}
+
 
 class CiliumConverter {
  public:
@@ -301,31 +365,224 @@ class CiliumConverter {
     std::map<std::string, std::string> unsupported = kUnsupportedPortRuleFields;
     if (deny) unsupported["rules"] = "Cilium's deny rules have no L7 rules";
     ctx_.checkKeys(pr, what, {"ports", "rules"}, unsupported);
-    Rule dns;
-    dns.origin = ctx_.at(pr);
-    bool hasDns = false;
-    if (YAML::Node l7 = ctx_.get(pr, "rules"); l7.IsDefined() && !deny) hasDns = dnsRules(l7, what + ".rules", egress, dns);
+    Rule l7;  // the entry's own rule, carrying its dns or http condition
+    l7.origin = ctx_.at(pr);
+    L7 kind = L7::None;
+    if (YAML::Node rules = ctx_.get(pr, "rules"); rules.IsDefined() && !deny)
+      kind = l7Rules(rules, what + ".rules", egress, l7);
     YAML::Node ports = ctx_.get(pr, "ports");
     if (!ports.IsDefined()) {
-      // Only L7 fields: those are reported, but DNS names must know their
+      // Only L7 fields: those are reported, but L7 rules must know their
       // ports.
-      if (hasDns) ctx_.error(pr, what + ": `rules.dns` needs `ports` (e.g. port \"53\"): the ports whose traffic is "
-                                        "read as DNS");
+      if (kind != L7::None)
+        ctx_.error(pr, what + ": " + l7Field(kind) + " needs `ports` (e.g. " + l7Example(kind) + "): " + l7Read(kind));
       return;
     }
     if (!ctx_.isSequence(ports, what + ".ports")) return;
-    if (hasDns && ports.size() == 0)
-      ctx_.error(ports, what + ".ports: `rules.dns` needs ports (e.g. port \"53\"): the ports whose traffic is "
-                               "read as DNS");
-    for (const auto& p : ports) port(p, what + ".ports[]", hasDns, hasDns ? dns : rule);
-    if (hasDns) withDns.push_back(std::move(dns));
+    if (kind != L7::None && ports.size() == 0)
+      ctx_.error(ports, what + ".ports: " + l7Field(kind) + " needs ports (e.g. " + l7Example(kind) + "): " +
+                            l7Read(kind));
+    for (const auto& p : ports) port(p, what + ".ports[]", kind, kind != L7::None ? l7 : rule);
+    if (kind != L7::None) withDns.push_back(std::move(l7));
   }
 
-  // `rules` of a port rule: `dns` becomes the dns condition in `out`; the
-  // other L7 rules are errors. True when there are DNS names.
+  // `rules` of a port rule: `dns` becomes the dns condition in `out`, `http`
+  // the http condition; the other L7 rules are errors. Which one `out` got.
+  L7 l7Rules(const YAML::Node& l7, const std::string& what, bool egress, Rule& out) {
+    if (!ctx_.isMap(l7, what)) return L7::None;
+    ctx_.checkKeys(l7, what, {"dns", "http"}, kUnsupportedL7Rules);
+    YAML::Node http = ctx_.get(l7, "http");
+    if (http.IsDefined() && ctx_.get(l7, "dns").IsDefined()) {
+      ctx_.error(http, what + ": give `dns` or `http`, not both (Cilium reads one L7 protocol per port rule)");
+      return L7::None;
+    }
+    if (http.IsDefined()) return httpRules(http, what + ".http", out) ? L7::Http : L7::None;
+    return dnsRules(l7, what, egress, out) ? L7::Dns : L7::None;
+  }
+
+  // `rules.http: [{method, path, host, headers, headerMatches}, ...]` → the
+  // items of `with http { ... }`. Cilium's method, path and host are regular
+  // expressions; only those that map exactly (docs/kubernetes.md) are
+  // accepted. True when there are items.
+  bool httpRules(const YAML::Node& http, const std::string& what, Rule& out) {
+    if (!ctx_.isSequence(http, what)) return false;
+    if (http.size() == 0) {
+      ctx_.error(http, what + ": an empty list allows no request", "list the requests, or `[{}]` for all");
+      return false;
+    }
+    size_t errorsBefore = ctx_.errors();
+    for (const auto& entry : http) {
+      std::string w = what + "[]";
+      if (!ctx_.isMap(entry, w)) continue;
+      ctx_.checkKeys(entry, w, {"method", "path", "host", "headers", "headerMatches"});
+      std::vector<std::string> parts;
+      if (YAML::Node n = ctx_.get(entry, "method"); n.IsDefined()) {
+        auto text = ctx_.string(n, w + ".method");
+        if (!text) continue;
+        Literal lit = literalOf(*text, false, [](size_t, const std::string&) { return size_t{0}; });
+        size_t column = std::string::npos;
+        std::string why = lit.bad == std::string::npos ? names::checkHttpMethod(lit.text, &column) : "";
+        if (lit.bad != std::string::npos) {
+          ctx_.error(ctx_.atChar(n, lit.bad), w + ".method: '" + shown(*text) + "': the regular expression '" +
+                                                  shown(text->substr(lit.bad)) + "' has no exact membrane equivalent",
+                     "give one method per entry, e.g. method: GET");
+          continue;
+        }
+        if (!why.empty()) {
+          ctx_.error(n, w + ".method: '" + shown(*text) + "': " + why);
+          continue;
+        }
+        if (!lit.text.empty()) parts.push_back(lit.text);
+      }
+      if (YAML::Node n = ctx_.get(entry, "path"); n.IsDefined()) {
+        auto text = ctx_.string(n, w + ".path");
+        if (!text) continue;
+        auto path = pathPattern(n, *text, w + ".path");
+        if (!path) continue;
+        if (!path->empty()) parts.push_back(policyString(*path));
+      }
+      if (YAML::Node n = ctx_.get(entry, "host"); n.IsDefined()) {
+        auto text = ctx_.string(n, w + ".host");
+        if (!text) continue;
+        Literal lit = literalOf(*text, true, [](size_t, const std::string&) { return size_t{0}; });
+        if (lit.bad != std::string::npos) {
+          ctx_.error(ctx_.atChar(n, lit.bad), w + ".host: '" + shown(*text) + "': the regular expression '" +
+                                                  shown(text->substr(lit.bad)) + "' has no exact membrane equivalent",
+                     "give the host name itself, e.g. host: api.example.com");
+          continue;
+        }
+        size_t column = std::string::npos;
+        auto parsed = names::parseDnsPattern(lit.text, &column);
+        if (auto* why = std::get_if<std::string>(&parsed)) {
+          ctx_.error(n, w + ".host: '" + shown(*text) + "': " + *why);
+          continue;
+        }
+        parts.push_back("host " + policyString(std::get<names::DnsPattern>(parsed).text));
+      }
+      std::set<std::string> headerNames;
+      auto header = [&](const YAML::Node& at, const std::string& field, const std::string& name,
+                        const std::optional<std::string>& value) {
+        size_t column = std::string::npos;
+        std::string why = names::checkHttpHeaderName(name, &column);
+        if (why.empty() && value) why = names::checkHttpHeaderValue(*value, &column);
+        if (!why.empty()) {
+          ctx_.error(at, field + ": '" + shown(name) + "': " + why);
+          return;
+        }
+        if (!headerNames.insert(names::asciiLower(name)).second) {
+          ctx_.error(at, field + ": header '" + shown(name) + "' is named twice in one entry");
+          return;
+        }
+        parts.push_back("header " + policyString(name) + (value ? " = " + policyString(*value) : ""));
+      };
+      if (YAML::Node hs = ctx_.get(entry, "headers"); hs.IsDefined() && ctx_.isSequence(hs, w + ".headers")) {
+        for (const auto& h : hs) {
+          auto text = ctx_.string(h, w + ".headers[]");
+          if (!text) continue;
+          // "Name: value" requires the value, "Name" only the header.
+          size_t colon = text->find(':');
+          auto trim = [](std::string v) {
+            while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.erase(v.begin());
+            while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.pop_back();
+            return v;
+          };
+          if (colon == std::string::npos) header(h, w + ".headers[]", trim(*text), std::nullopt);
+          else header(h, w + ".headers[]", trim(text->substr(0, colon)), trim(text->substr(colon + 1)));
+        }
+      }
+      if (YAML::Node hm = ctx_.get(entry, "headerMatches"); hm.IsDefined() && ctx_.isSequence(hm, w + ".headerMatches")) {
+        for (const auto& m : hm) {
+          std::string mw = w + ".headerMatches[]";
+          if (!ctx_.isMap(m, mw)) continue;
+          ctx_.checkKeys(m, mw, {"name", "value"},
+                         {{"mismatch", "header rewriting on a mismatch needs a proxy; membrane only allows or denies"},
+                          {"secret", "header values from Kubernetes secrets are not read at compile time"}});
+          YAML::Node nameNode = ctx_.get(m, "name");
+          if (!nameNode.IsDefined()) {
+            ctx_.error(m, mw + ": `name` is required");
+            continue;
+          }
+          auto name = ctx_.string(nameNode, mw + ".name");
+          if (!name) continue;
+          std::optional<std::string> value;
+          if (YAML::Node v = ctx_.get(m, "value"); v.IsDefined()) {
+            value = ctx_.string(v, mw + ".value");
+            if (!value) continue;
+          }
+          header(nameNode, mw, *name, value);
+        }
+      }
+      // `{}` allows every request: every canonical path (docs/http.md).
+      if (parts.empty()) parts.push_back(policyString("/**"));
+      std::string item;
+      for (const auto& p : parts) item += (item.empty() ? "" : " ") + p;
+      out.httpItems.push_back({item, ctx_.at(entry)});
+    }
+    return ctx_.errors() == errorsBefore && !out.httpItems.empty();
+  }
+
+  // Cilium's `path` (a regular expression matched against the whole path)
+  // as a path pattern: a literal; `[^/]*` → `*` (any run within a segment);
+  // a final `/.*` → `/**`, which also matches the path without its final
+  // `/` (warned). "" for `.*` alone (every path); nullopt after an error.
+  std::optional<std::string> pathPattern(const YAML::Node& n, const std::string& regex, const std::string& what) {
+    std::string body = regex;
+    if (body == ".*" || body == "^.*$" || body == "^.*") return std::string();
+    bool rest = false;
+    Literal lit = literalOf(regex, true, [&](size_t i, const std::string& sofar) -> size_t {
+      if (regex.compare(i, 5, "[^/]*") == 0) return 5;
+      // A final ".*" after '/' (then only "$" may follow).
+      if (regex.compare(i, 2, ".*") == 0 && !sofar.empty() && sofar.back() == '/' &&
+          (i + 2 == regex.size() || (i + 3 == regex.size() && regex[i + 2] == '$'))) {
+        rest = true;
+        return regex.size() - i;
+      }
+      return 0;
+    });
+    if (lit.bad != std::string::npos) {
+      ctx_.error(ctx_.atChar(n, lit.bad), what + ": '" + shown(regex) + "': the regular expression '" +
+                                              shown(regex.substr(lit.bad)) + "' has no exact membrane equivalent",
+                 "membrane takes a literal path, '[^/]*' within a segment, or a final '/.*' (docs/kubernetes.md)");
+      return std::nullopt;
+    }
+    // Rebuild with '*' where "[^/]*" stood: literalOf skipped it, so walk again.
+    std::string pattern;
+    {
+      size_t i = 0, end = regex.size();
+      if (i < end && regex[i] == '^') ++i;
+      if (end > i && regex[end - 1] == '$') --end;
+      while (i < end) {
+        if (regex.compare(i, 5, "[^/]*") == 0) {
+          pattern += '*';
+          i += 5;
+        } else if (rest && regex.compare(i, 2, ".*") == 0 && !pattern.empty() && pattern.back() == '/' &&
+                   i + 2 >= end) {
+          pattern += "**";
+          i = end;
+        } else if (regex[i] == '\\' && i + 1 < end) {
+          pattern += regex[i + 1];
+          i += 2;
+        } else {
+          pattern += regex[i++];
+        }
+      }
+    }
+    size_t column = std::string::npos;
+    auto parsed = names::parseHttpPathPattern(pattern, &column);
+    if (auto* why = std::get_if<std::string>(&parsed)) {
+      ctx_.error(n, what + ": '" + shown(regex) + "' as the path pattern \"" + shown(pattern) + "\": " + *why);
+      return std::nullopt;
+    }
+    if (rest && pattern != "/**")
+      ctx_.warning(n, what + ": '" + shown(regex) + "' becomes \"" + pattern + "\", which also matches " +
+                          pattern.substr(0, pattern.size() - 3) + " itself (Cilium's does not)",
+                   "see docs/kubernetes.md, \"HTTP rules\"");
+    return pattern;
+  }
+
+  // `rules.dns` of a port rule: the dns condition in `out`. True when there
+  // are DNS names.
   bool dnsRules(const YAML::Node& l7, const std::string& what, bool egress, Rule& out) {
-    if (!ctx_.isMap(l7, what)) return false;
-    ctx_.checkKeys(l7, what, {"dns"}, kUnsupportedL7Rules);
     YAML::Node dns = ctx_.get(l7, "dns");
     if (!dns.IsDefined() || !ctx_.isSequence(dns, what + ".dns")) return false;
     if (!egress) {
@@ -341,19 +598,26 @@ class CiliumConverter {
     return !out.dnsNames.empty();
   }
 
-  // One `ports[]` item. `forDns`: the ports of a rule with a dns condition,
-  // which must be numbers or names, on UDP or TCP (where DNS is read).
-  void port(const YAML::Node& p, const std::string& what, bool forDns, Rule& rule) {
+  // One `ports[]` item. `l7`: the ports of a rule with a dns condition,
+  // which must be numbers or names, on UDP or TCP (where DNS is read), or
+  // with an http condition, which must be TCP numbers.
+  void port(const YAML::Node& p, const std::string& what, L7 l7, Rule& rule) {
+    const bool forDns = l7 == L7::Dns, forHttp = l7 == L7::Http;
     if (!ctx_.isMap(p, what)) return;
     ctx_.checkKeys(p, what, {"port", "endPort", "protocol"});
     // Cilium's default protocol is ANY; for DNS that is UDP and TCP, the
     // transports membrane reads DNS on (docs/kubernetes.md).
-    std::vector<std::string> protos = forDns ? std::vector<std::string>{"udp", "tcp"}
-                                             : std::vector<std::string>{"tcp", "udp", "sctp"};
+    std::vector<std::string> protos = forDns    ? std::vector<std::string>{"udp", "tcp"}
+                                      : forHttp ? std::vector<std::string>{"tcp"}
+                                                : std::vector<std::string>{"tcp", "udp", "sctp"};
     YAML::Node protoNode = ctx_.get(p, "protocol");
     if (protoNode.IsDefined()) {
       auto s = ctx_.string(protoNode, what + ".protocol");
       if (!s) return;
+      if (forHttp && (*s == "UDP" || *s == "SCTP")) {
+        ctx_.error(protoNode, what + ".protocol: HTTP rules need TCP or ANY: HTTP is read on TCP");
+        return;
+      }
       if (*s == "TCP") protos = {"tcp"};
       else if (*s == "UDP") protos = {"udp"};
       else if (*s == "SCTP" && forDns) {
@@ -362,7 +626,8 @@ class CiliumConverter {
         return;
       }
       else if (*s == "SCTP") protos = {"sctp"};
-      else if (*s == "ANY") {}
+      else if (*s == "ANY") {
+      }
       else {
         ctx_.error(protoNode, what + ".protocol: unknown protocol '" + *s + "' (expected TCP, UDP, SCTP or ANY)",
                    *s == "ICMP" || *s == "ICMPv6" ? "use `icmps` for ICMP" : "");
@@ -389,6 +654,11 @@ class CiliumConverter {
           return;
         }
         if (v != 0) port = std::to_string(v);  // "0" means every port
+      } else if (names::isPortName(*s) && forHttp) {
+        ctx_.error(portNode, what + ".port: '" + *s + "': membrane's http rules take port numbers; named ports are "
+                                 "not supported with HTTP yet",
+                   "give the port's number");
+        return;
       } else if (names::isPortName(*s)) {
         port = *s;
       } else {
@@ -412,9 +682,9 @@ class CiliumConverter {
       }
     }
     SourceRange at = ctx_.at(portNode.IsDefined() ? portNode : p);
-    if (forDns && port.empty()) {
-      ctx_.error(at, what + ": `rules.dns` needs a port (e.g. \"53\"), not every port: the ports whose traffic is "
-                            "read as DNS");
+    if (l7 != L7::None && port.empty()) {
+      ctx_.error(at, what + ": " + l7Field(l7) + " needs a port (e.g. " + l7Example(l7) + "), not every port: " +
+                            l7Read(l7));
       return;
     }
     // "0/ANY" is Cilium's L4 wildcard: every protocol, ICMP included.

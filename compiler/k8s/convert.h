@@ -136,6 +136,9 @@ struct Rule {
   // `with dns { ... }`: the names and patterns, each a quoted string
   // (docs/dns.md); empty: no dns condition.
   std::vector<SourceLine> dnsNames;
+  // `with http { ... }`: one request item each, as written in the body
+  // (docs/http.md); empty: no http condition.
+  std::vector<SourceLine> httpItems;
   SourceRange origin;
 };
 

@@ -255,11 +255,18 @@ std::vector<SourceLine> policyLines(const Policy& p) {
       out.push_back({"      on", r.origin});
       for (size_t i = 0; i < r.protos.size(); ++i)
         out.push_back({std::string("      ") + (i ? ", " : "") + r.protos[i].text, r.protos[i].origin});
-      if (r.dnsNames.empty()) continue;
-      out.push_back({"      with dns {", r.origin});
-      for (size_t i = 0; i < r.dnsNames.size(); ++i)
-        out.push_back({std::string("        ") + (i ? ", " : "") + r.dnsNames[i].text, r.dnsNames[i].origin});
-      out.push_back({"      }", r.origin});
+      if (!r.dnsNames.empty()) {
+        out.push_back({"      with dns {", r.origin});
+        for (size_t i = 0; i < r.dnsNames.size(); ++i)
+          out.push_back({std::string("        ") + (i ? ", " : "") + r.dnsNames[i].text, r.dnsNames[i].origin});
+        out.push_back({"      }", r.origin});
+      }
+      if (!r.httpItems.empty()) {
+        out.push_back({"      with http {", r.origin});
+        for (size_t i = 0; i < r.httpItems.size(); ++i)
+          out.push_back({std::string("        ") + (i ? "; " : "") + r.httpItems[i].text, r.httpItems[i].origin});
+        out.push_back({"      }", r.origin});
+      }
     }
     out.push_back({"  }", s.origin});
   };
@@ -277,7 +284,7 @@ std::string shapeOf(const Policy& p) {
     out += std::string("|") + dir;
     for (const auto& r : s.rules)
       out += std::string(" ") + (r.deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
-             std::to_string(r.protos.size()) + (r.dnsNames.empty() ? "" : "+with");
+             std::to_string(r.protos.size()) + (r.dnsNames.empty() && r.httpItems.empty() ? "" : "+with");
   };
   section(p.ingress, 'I');
   section(p.egress, 'E');

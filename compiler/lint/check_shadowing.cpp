@@ -1,5 +1,6 @@
-// MB101 redundant-rule and MB102 dead-allow: coverage of one rule's
-// connections by other rules, exact over the model in coverage.h.
+// MB101 redundant-rule, MB102 dead-allow and MB116 http-rule-restricts-
+// nothing: coverage of one rule's connections by other rules, exact over the
+// model in coverage.h.
 #include <algorithm>
 
 #include "lint/check.h"
@@ -22,7 +23,10 @@ class Shadowing {
     for (const auto& pol : ctx.checked().policies) {
       for (const auto& rule : pol.rules) {
         // What a rule with name peers or a dns condition matches depends on
-        // lookups made at run time: it neither is judged nor covers others.
+        // lookups made at run time, and a rule with an http condition
+        // matches some requests of its connections only (an http deny never
+        // denies a connection): it neither is judged nor covers others here
+        // (MB115 and MB116 judge http rules).
         if (std::any_of(rule.peers.begin(), rule.peers.end(),
                         [](const sema::PeerSpec& s) { return s.kind == sema::PeerSpec::Kind::Dns; }) ||
             rule.condition<features::dns::Checked>())
@@ -30,6 +34,12 @@ class Shadowing {
         RuleRef r{&pol, &rule, TrafficSet::of(rule), {}};
         r.concrete.reserve(space_.concrete.size());
         for (const auto& atom : space_.concrete) r.concrete.push_back(space_.matches(rule, atom));
+        // Allow rules with an http condition are judged by MB116 only (their
+        // connections, which their L4 part and peers give).
+        if (rule.condition<features::http::Checked>()) {
+          if (rule.action == ir::Action::Allow) http_.push_back(std::move(r));
+          continue;
+        }
         rules_.push_back(std::move(r));
       }
     }
@@ -67,12 +77,25 @@ class Shadowing {
                  ir::actionName(rules_[i].rule->action) + " rules",
              "delete it; removing it changes no verdict", "covered by this rule");
     }
+    // MB116: an http allow whose connections plain allows already allow
+    // (every request on them): its items restrict nothing.
+    if (!ctx_.enabled("MB116")) return;
+    for (const auto& h : http_) {
+      auto cover = covering(h, ir::Action::Allow, dead);
+      if (!cover) continue;
+      reportAt("MB116", h, *cover,
+               "this http rule restricts nothing: allow rules without an http condition already allow every "
+               "connection it matches, and so every request on it",
+               "narrow or delete the plain allow so that this rule decides the requests, or delete this rule",
+               "allowed by this rule");
+    }
   }
 
  private:
   Context& ctx_;
   PeerSpace space_;
   std::vector<RuleRef> rules_;
+  std::vector<RuleRef> http_;  // allow rules with an http condition (MB116)
 
   // Whether rule `c` counts when judging rule `r`: same direction, applies
   // to at least the same endpoints, and is enforced whenever `r` is.
@@ -85,7 +108,10 @@ class Shadowing {
   // The rules that together cover every connection of rule `i` (those that
   // share at least one with it), or nullopt if they do not cover them all.
   std::optional<std::vector<size_t>> covering(size_t i, ir::Action action, const std::vector<bool>& removed) const {
-    const RuleRef& r = rules_[i];
+    return covering(rules_[i], action, removed);
+  }
+  std::optional<std::vector<size_t>> covering(const RuleRef& r, ir::Action action,
+                                              const std::vector<bool>& removed) const {
     if (r.traffic.empty()) return std::nullopt;
     bool ingress = r.rule->direction == ir::Direction::Ingress;
     std::vector<size_t> candidates;
@@ -150,20 +176,24 @@ class Shadowing {
 
   void report(const std::string& id, size_t i, const std::vector<size_t>& cover, std::string message,
               std::string hint, const std::string& noteText) {
-    const auto* rule = rules_[i].rule;
+    reportAt(id, rules_[i], cover, std::move(message), std::move(hint), noteText);
+  }
+  void reportAt(const std::string& id, const RuleRef& judged, const std::vector<size_t>& cover, std::string message,
+                std::string hint, const std::string& noteText) {
+    const auto* rule = judged.rule;
     Finding* f = ctx_.report(id, rule->range, rule->range, std::move(message), std::move(hint));
     if (!f) return;
     // Closest first: same policy, then by source position.
     std::vector<size_t> order = cover;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      bool sa = rules_[a].policy == rules_[i].policy, sb = rules_[b].policy == rules_[i].policy;
+      bool sa = rules_[a].policy == judged.policy, sb = rules_[b].policy == judged.policy;
       if (sa != sb) return sa;
       return rules_[a].rule->range.begin < rules_[b].rule->range.begin;
     });
     constexpr size_t kMaxNotes = 4;
     for (size_t k = 0; k < order.size() && k < kMaxNotes; ++k) {
       const auto& c = rules_[order[k]];
-      std::string where = c.policy == rules_[i].policy ? "" : " (policy " + c.policy->key() + ")";
+      std::string where = c.policy == judged.policy ? "" : " (policy " + c.policy->key() + ")";
       f->related.push_back({c.rule->range, noteText + where});
     }
     if (order.size() > kMaxNotes) f->hint += " (" + std::to_string(order.size() - kMaxNotes) + " more rules cover it)";
@@ -173,7 +203,7 @@ class Shadowing {
 }  // namespace
 
 void checkShadowing(Context& ctx) {
-  if (!ctx.enabled("MB101") && !ctx.enabled("MB102")) return;
+  if (!ctx.enabled("MB101") && !ctx.enabled("MB102") && !ctx.enabled("MB116")) return;
   Shadowing(ctx).run();
 }
 

@@ -241,6 +241,7 @@ Result lint(const pipeline::Compilation& c, const Options& options, bool invento
     checkExposure(ctx);
     checkStructure(ctx);
     checkDns(ctx);
+    checkHttp(ctx);
   }
 
   std::map<FileId, std::vector<Suppression>> suppressions;

@@ -100,6 +100,23 @@ const std::vector<CheckInfo>& catalogue() {
        "condition in this policy, or in a policy that applies to at least the same endpoints, has a name or pattern "
        "covering NAME, so the peer matches nothing.",
        "Add the name (or a pattern covering it) to the `with dns` rule that lets the endpoints reach their resolver."},
+      {"MB115", "http-request-shadowed", Severity::Warning,
+       "An HTTP request item is already matched by an earlier one",
+       "Every request this item of a `with http { ... }` condition matches is also matched by an earlier item of "
+       "the same rule, or of an earlier rule of the same policy with the same action, peers and ports (as "
+       "written). Coverage is shown part by part: an absent method, path, host or header covers anything; a path "
+       "pattern covers another segment by segment (`*` covers any segment, a final `/**` what is below it), a host "
+       "pattern label by label, a required header the same header (with the same value, if it gives one). The item "
+       "changes no verdict.",
+       "Delete the item, or narrow the earlier one if this one was meant to differ."},
+      {"MB116", "http-rule-restricts-nothing", Severity::Warning,
+       "An allow rule with `with http` restricts nothing: plain allow rules already allow its connections",
+       "Allow rules without an http condition, in this policy or in policies that apply to at least the same "
+       "endpoints, already allow every connection this rule matches, and so every request on them: its request "
+       "items allow nothing more, and read alone they suggest the port is restricted to those requests. Coverage "
+       "of connections is computed as for MB101.",
+       "Narrow or delete the plain allow rule so that the http rule decides the port's requests, or delete the "
+       "http rule."},
   };
   return kChecks;
 }

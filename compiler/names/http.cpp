@@ -159,6 +159,24 @@ bool httpPathMatches(const HttpPathPattern& pattern, std::string_view path) {
   return true;
 }
 
+bool httpPathPatternCovers(std::string_view outer, std::string_view inner) {
+  if (outer == inner || outer == "/**") return true;
+  auto o = segments(outer);
+  auto in = segments(inner);
+  bool oRest = o.back() == "**", iRest = in.back() == "**";
+  if (oRest) o.pop_back();
+  if (iRest) in.pop_back();
+  // Without a final "**" the outer matches exactly its number of segments;
+  // with one, at least its prefix (and the inner must not reach above it).
+  if (oRest ? in.size() < o.size() : (iRest || in.size() != o.size())) return false;
+  for (size_t k = 0; k < o.size(); ++k) {
+    if (o[k] == in[k] || o[k] == "*") continue;
+    // A literal inner segment: the outer glob must match it.
+    if (in[k].find('*') != std::string_view::npos || !segmentMatches(o[k], in[k])) return false;
+  }
+  return true;
+}
+
 std::string checkHttpMethod(std::string_view written, size_t* column) {
   size_t unused = 0;
   size_t& col = column ? *column : unused;

@@ -41,6 +41,12 @@ std::variant<HttpPathPattern, std::string> parseHttpPathPattern(std::string_view
 // kHttpPathMaxBytes matches no pattern (fail closed).
 bool httpPathMatches(const HttpPathPattern& pattern, std::string_view path);
 
+// Does every path `inner` matches also match `outer` (both valid path
+// patterns)? Sound, not complete: true only when it can show it segment by
+// segment (equal segments, a '*' segment, or a literal segment the outer
+// glob matches; a final "**" covering what is below it). Used by lint.
+bool httpPathPatternCovers(std::string_view outer, std::string_view inner);
+
 // A path the datapath matches patterns against: starts with '/', holds only
 // visible ASCII (no space, no control byte, no byte past 0x7e), no '\',
 // no '#', no empty segment ("//"), no "." or ".." segment, and no

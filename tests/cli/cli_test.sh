@@ -155,6 +155,20 @@ cat >"$tmp/bad-address.json" <<'EOF'
 }
 EOF
 policy_files=$(find "$policies" -name '*.policy' | wc -l)
+mkdir -p "$tmp/http"
+http_policy=$tmp/http/api.policy
+cat >"$http_policy" <<'EOF'
+namespace shop
+policy api-http {
+  selects { app = api }
+  ingress {
+    allow from pods { app = frontend } on tcp/8080 with http {
+      GET "/api/v1/products/*";
+      POST "/api/v1/orders" header "Content-Type" = "application/json"
+    }
+  }
+}
+EOF
 
 # ---- cases -----------------------------------------------------------------
 
@@ -349,6 +363,27 @@ case_ir_output_unwritable() {
   expect_contains "$err" "$tmp/no-such-dir/ir.json"
 }
 
+# An http policy checks and prints its requests in the IR; `compile` refuses
+# it at the rule until the socket layer's code generation is built.
+case_http_rules_check_print_and_refuse_compile() {
+  run check --inventory "$inventory" "$http_policy"
+  expect_rc 0
+  run ir --inventory "$inventory" "$http_policy"
+  expect_rc 0
+  python3 - "$out" <<'PY' || fail "the IR's http member is not the two request items"
+import json, sys
+ir = json.load(open(sys.argv[1]))
+rules = [r for c in ir["classes"] for r in c["ingress"]["rules"]]
+want = [{"method": "GET", "path": "/api/v1/products/*"},
+        {"method": "POST", "path": "/api/v1/orders", "headers": [{"name": "content-type", "value": "application/json"}]}]
+sys.exit(0 if rules and all(r.get("http") == want for r in rules) else 1)
+PY
+  run compile --inventory "$inventory" -o "$tmp/out/http" "$http_policy"
+  expect_rc 1
+  expect_line "$err" 1 "$http_policy:5:5: error: rule of policy shop/api-http has an http condition: code generation for the socket layer is not built yet"
+  [[ ! -e $tmp/out/http/manifest.json ]] || fail "compile wrote a manifest for a policy it refused"
+}
+
 case_color_always() {
   run check --color always "$syntax"
   expect_rc 1
@@ -445,6 +480,7 @@ t ir_json
 t ir_text_lists_classes
 t ir_output_file
 t ir_output_unwritable
+t http_rules_check_print_and_refuse_compile
 t color_always
 t color_never
 t color_auto_not_a_tty

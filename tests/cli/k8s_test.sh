@@ -58,7 +58,7 @@ finish check_manifests_directly_matches_import
 # Unsupported Cilium fields are errors at the manifest line; nothing is written.
 run import k8s -o "$tmp/l7" "$data/l7.yaml"
 expect_rc 1
-expect_err "l7.yaml:13:13: error: spec.ingress[].toPorts[].rules: \`http\` is not supported"
+expect_err "l7.yaml:13:13: error: spec.ingress[].toPorts[].rules: \`kafka\` is not supported"
 [[ -e $tmp/l7 ]] && fail "output directory created despite errors"
 finish import_l7_error
 

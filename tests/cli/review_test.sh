@@ -185,6 +185,33 @@ expect_rc 2
 expect_err "invalid --port 'tcp/http'"
 finish "explain: a bad --port is exit code 2"
 
+# HTTP: the API on tcp/8080 takes only GETs of products from the frontend.
+mkdir -p "$tmp/http"
+cat >"$tmp/http/api.policy" <<'EOF'
+namespace shop
+policy api-http {
+  selects { app = api }
+  ingress {
+    allow from pods { app = frontend } on tcp/8080 with http { GET "/api/v1/products/*" }
+  }
+}
+EOF
+run explain -i "$inv" "$tmp/http" --from shop/frontend-0 --to shop/api-0 --port tcp/8080
+expect_rc 0
+expect_out "  requests: read by the socket layer and decided one by one (HTTP rules apply)"
+finish "explain: a connection on an HTTP port is decided request by request"
+
+run explain -i "$inv" "$tmp/http" --from shop/frontend-0 --to shop/api-0 --port tcp/8080 \
+  --request 'POST /api/v1/products/1' --header 'Host: api' --format json --exit-code
+expect_rc 1
+expect_json 'j["traffic"] == "tcp/8080 request POST /api/v1/products/1" and j["ingress"]["otherRules"][0]["status"] == "http-mismatch" and j["ingress"]["otherRules"][0]["detail"].endswith("the method is POST, not GET")'
+finish "explain --request: the http rule that did not match says why"
+
+run explain -i "$inv" "$tmp/http" --from shop/frontend-0 --to shop/api-0 --port tcp/8080 --request 'GET'
+expect_rc 2
+expect_err "--request: expected 'METHOD TARGET'"
+finish "explain --request: a malformed request is exit code 2"
+
 run explain -i "$inv" "$tmp/broken" --from shop/api --to shop/nats --port tcp/4222
 expect_rc 3
 expect_err "oops.policy:2:"

@@ -176,6 +176,135 @@ TEST(ExplainDns, NamesArePlainDnsNames) {
   EXPECT_FALSE(parseDnsName("a..b", &error));
 }
 
+// Pod x/a serves HTTP on tcp/8080 to x/b; nobody may DELETE; x/c reaches
+// tcp/9090 without HTTP rules.
+const char* kHttpPolicy = R"(namespace x
+policy a-http {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/8080 with http {
+      GET "/api/v1/products/*";
+      POST "/api/v1/orders" header "Content-Type" = "application/json"
+    }
+    deny from all on tcp/8080 with http { DELETE }
+    allow from pods { pod = c } on tcp/9090
+  }
+}
+)";
+
+Result explainRequest(const XyzCluster& c, const std::string& from, const std::string& port,
+                      const std::string& request, const std::vector<std::string>& headers) {
+  Result r;
+  auto t = parseTraffic(port, &r.error);
+  if (!t) return r;
+  if (!request.empty()) {
+    auto m = parseHttpRequest(request, headers, &r.error);
+    if (!m) return r;
+    t->http = *m;
+  }
+  auto src = resolveEnd(c.ir(), from, &r.error);
+  auto dst = resolveEnd(c.ir(), "x/a", &r.error);
+  if (!src || !dst) return r;
+  r.e = explainFlow(c.ir(), &c.compilation().sources, *src, *dst, *t, &r.error);
+  return r;
+}
+
+const RuleVerdict* otherAt(const SideExplanation& s, const std::string& location) {
+  for (const auto& r : s.others)
+    if (r.location == location) return &r;
+  return nullptr;
+}
+
+TEST(ExplainHttp, AConnectionOnAnHttpPortSaysItsRequestsAreDecidedOneByOne) {
+  XyzCluster c(kHttpPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explainRequest(c, "x/b", "tcp/8080", "", {});
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_TRUE(r.e->allowed);
+  EXPECT_TRUE(r.e->ingress->inspectsHttp);
+  const auto* deny = otherAt(*r.e->ingress, "t.policy:9:5");
+  ASSERT_NE(deny, nullptr);
+  EXPECT_EQ(deny->detail, "denies the requests it matches, never the connection: the socket layer reads each request");
+  EXPECT_NE(renderExplanationText(*r.e).find("requests: read by the socket layer and decided one by one"),
+            std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(renderExplanationJson(*r.e))["ingress"]["inspectsHttp"], true);
+
+  Result plain = explainRequest(c, "x/c", "tcp/9090", "", {});
+  ASSERT_TRUE(plain.e) << plain.error;
+  EXPECT_FALSE(plain.e->ingress->inspectsHttp);
+  EXPECT_EQ(nlohmann::json::parse(renderExplanationJson(*plain.e))["ingress"]["inspectsHttp"], false);
+}
+
+TEST(ExplainHttp, ARequestIsDecidedAndEachHttpRuleSaysWhichPartFailed) {
+  XyzCluster c(kHttpPolicy);
+  ASSERT_TRUE(c.ok());
+  Result ok = explainRequest(c, "x/b", "tcp/8080", "GET /api/v1/products/42?x=1", {"Host: a"});
+  ASSERT_TRUE(ok.e) << ok.error;
+  EXPECT_TRUE(ok.e->allowed);
+  EXPECT_EQ(ok.e->traffic, "tcp/8080 request GET /api/v1/products/42?x=1");
+  ASSERT_TRUE(ok.e->ingress->deciding);
+  EXPECT_EQ(ok.e->ingress->deciding->location, "t.policy:5:5");
+  EXPECT_EQ(otherAt(*ok.e->ingress, "t.policy:9:5")->detail,
+            "the request GET /api/v1/products/42?x=1 does not match DELETE: the method is GET, not DELETE");
+
+  Result wrongType = explainRequest(c, "x/b", "tcp/8080", "POST /api/v1/orders", {"Content-Type: text/plain"});
+  ASSERT_TRUE(wrongType.e) << wrongType.error;
+  EXPECT_FALSE(wrongType.e->allowed);
+  const auto* allow = otherAt(*wrongType.e->ingress, "t.policy:5:5");
+  ASSERT_NE(allow, nullptr);
+  EXPECT_EQ(allow->status, RuleVerdict::Status::HttpMismatch);
+  EXPECT_EQ(std::string(statusName(allow->status)), "http-mismatch");
+  EXPECT_EQ(allow->detail,
+            "the request POST /api/v1/orders matches none of the rule's 2 request items: GET \"/api/v1/products/*\": "
+            "the method is POST, not GET; POST \"/api/v1/orders\" header \"content-type\" = \"application/json\": "
+            "header content-type is \"text/plain\", not \"application/json\"");
+
+  Result twice = explainRequest(c, "x/b", "tcp/8080", "POST /api/v1/orders",
+                                {"Content-Type: application/json", "content-type: application/json"});
+  ASSERT_TRUE(twice.e) << twice.error;
+  EXPECT_NE(otherAt(*twice.e->ingress, "t.policy:5:5")->detail.find("header content-type appears 2 times, not once"),
+            std::string::npos);
+
+  Result nonCanonical = explainRequest(c, "x/b", "tcp/8080", "GET /api/v1/products/../../admin", {});
+  ASSERT_TRUE(nonCanonical.e) << nonCanonical.error;
+  EXPECT_FALSE(nonCanonical.e->allowed);
+  EXPECT_NE(otherAt(*nonCanonical.e->ingress, "t.policy:5:5")->detail.find(
+                "the path /api/v1/products/../../admin is not canonical, so it matches no path pattern"),
+            std::string::npos);
+
+  Result deleted = explainRequest(c, "x/b", "tcp/8080", "DELETE /api/v1/products/1", {});
+  ASSERT_TRUE(deleted.e) << deleted.error;
+  EXPECT_FALSE(deleted.e->allowed);
+  ASSERT_TRUE(deleted.e->ingress->deciding);
+  EXPECT_EQ(deleted.e->ingress->deciding->location, "t.policy:9:5");
+}
+
+TEST(ExplainHttp, TheRequestIsReadByTheReferenceReader) {
+  XyzCluster c(kHttpPolicy);
+  ASSERT_TRUE(c.ok());
+  Result twoHosts = explainRequest(c, "x/b", "tcp/8080", "GET /api/v1/products/1", {"Host: a", "Host: b"});
+  ASSERT_TRUE(twoHosts.e) << twoHosts.error;
+  EXPECT_FALSE(twoHosts.e->allowed);
+  EXPECT_EQ(twoHosts.e->ingress->verdict.reason, ir::Reason::UnreadableRequest);
+  EXPECT_EQ(twoHosts.e->traffic,
+            "tcp/8080 (not an HTTP/1.x request membrane reads: more than one Host header)");
+
+  Result notRead = explainRequest(c, "x/c", "tcp/9090", "GET /", {"Host: a", "Host: b"});
+  ASSERT_TRUE(notRead.e) << notRead.error;
+  EXPECT_TRUE(notRead.e->allowed) << "no HTTP rule there: nothing reads the request";
+  bool noted = false;
+  for (const auto& n : notRead.e->notes) noted |= n.find("no HTTP rule applies") != std::string::npos;
+  EXPECT_TRUE(noted);
+
+  std::string error;
+  EXPECT_FALSE(parseHttpRequest("GET", {}, &error));
+  EXPECT_FALSE(parseHttpRequest("GET / x", {}, &error));
+  EXPECT_FALSE(parseHttpRequest("GET /\r\nX: y", {}, &error)) << "no header smuggled into the request line";
+  EXPECT_FALSE(parseHttpRequest("GET /", {"NoColon"}, &error));
+  EXPECT_NE(error.find("expected 'Name: value'"), std::string::npos);
+  EXPECT_FALSE(parseHttpRequest("GET /", {"X: a\r\nHost: b"}, &error));
+}
+
 TEST(ExplainVerdicts, DefaultDenyWithPortOutsideTheRanges) {
   XyzCluster c(kPolicy);
   ASSERT_TRUE(c.ok());

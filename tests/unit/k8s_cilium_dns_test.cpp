@@ -15,45 +15,13 @@
 namespace membrane::k8s {
 namespace {
 
+using fixtures::convert;
+using fixtures::Converted;
 using fixtures::Manifests;
 using fixtures::TempDir;
 
 const std::string kHead = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: shop}\n"
                           "spec:\n  endpointSelector: {matchLabels: {app: api}}\n";
-
-// The converted text of one manifest (without its header comment) and the
-// manifest line each text line came from, as "TEXT @LINE".
-struct Converted {
-  std::string text;
-  std::string withLines;
-  std::string shape;
-  std::string diagnostics;
-  bool errors = false;
-};
-
-Converted convert(const std::string& yaml) {
-  TempDir dir;
-  std::string path = dir.write("c.yaml", yaml);
-  SourceManager sources;
-  DiagnosticEngine diags(sources);
-  std::string error;
-  auto id = sources.load(path, &error);
-  EXPECT_TRUE(id) << error;
-  ImportResult r = importManifests({*id}, sources, diags);
-  Converted c;
-  std::ostringstream d;
-  diags.print(d, false);
-  c.diagnostics = d.str();
-  c.errors = diags.hasErrors();
-  for (const auto& p : r.policies) {
-    c.shape += p.shape + "\n";
-    for (const auto& line : p.lines) {
-      c.text += line.text + "\n";
-      c.withLines += line.text + " @" + std::to_string(line.origin.begin.line) + "\n";
-    }
-  }
-  return c;
-}
 
 // The egress section's lines of a converted policy `p` in namespace shop
 // selecting app=api.
@@ -299,9 +267,10 @@ TEST(K8sCiliumDnsErrors, WhatDoesNotMapIsAnErrorAtItsLineAndColumn) {
        "6:55: error: spec.egress[].toPorts[].ports[].protocol: DNS rules need UDP, TCP or ANY"},
       {"  egress: [{toPorts: [{ports: [{port: \"53\"}], rules: {dns: []}}]}]\n",
        "6:60: error: spec.egress[].toPorts[].rules.dns: an empty list allows no name"},
-      // The other L7 rules stay errors.
-      {"  egress: [{toPorts: [{ports: [{port: \"80\"}], rules: {http: [{method: GET}]}}]}]\n",
-       "6:55: error: spec.egress[].toPorts[].rules: `http` is not supported: HTTP rules are L7 and not supported yet"},
+      // The other L7 rules stay errors (HTTP: k8s_cilium_http_test.cpp).
+      {"  egress: [{toPorts: [{ports: [{port: \"80\"}], rules: {kafka: [{topic: t}]}}]}]\n",
+       "6:55: error: spec.egress[].toPorts[].rules: `kafka` is not supported: Kafka rules are L7 and not supported "
+       "yet"},
   };
   for (const auto& c : cases) {
     std::string d = errorsOf(c.spec);

@@ -494,8 +494,9 @@ TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
       {"  endpointSelector: {}\n  ingress: [{authentication: {mode: required}}]\n",
        "`authentication` is not supported"},
       {"  endpointSelector: {}\n  ingress:\n    - toPorts:\n        - ports: [{port: \"80\"}]\n"
-       "          rules: {http: [{method: GET}]}\n",
-       "9:19: error: spec.ingress[].toPorts[].rules: `http` is not supported: HTTP rules are L7"},
+       "          rules: {l7proto: x}\n",
+       "9:19: error: spec.ingress[].toPorts[].rules: `l7proto` is not supported: L7 protocol parsers are not "
+       "supported yet"},
       {"  endpointSelector: {}\n  egress:\n    - toPorts:\n        - ports: [{port: \"9092\"}]\n"
        "          rules: {kafka: [{topic: t}]}\n",
        "9:19: error: spec.egress[].toPorts[].rules: `kafka` is not supported: Kafka rules are L7"},

@@ -14,6 +14,7 @@
 
 #include <stdlib.h>
 
+#include "k8s/import.h"
 #include "pipeline/pipeline.h"
 #include "evaluator/evaluator.h"
 #include "net/address.h"
@@ -133,5 +134,39 @@ class Manifests {
   std::string path_;
   pipeline::Compilation c_;
 };
+
+// The converted text of one manifest (without its header comment) and the
+// manifest line each text line came from, as "TEXT @LINE".
+struct Converted {
+  std::string text;
+  std::string withLines;
+  std::string shape;
+  std::string diagnostics;
+  bool errors = false;
+};
+
+inline Converted convert(const std::string& yaml) {
+  TempDir dir;
+  std::string path = dir.write("c.yaml", yaml);
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  std::string error;
+  auto id = sources.load(path, &error);
+  EXPECT_TRUE(id) << error;
+  ImportResult r = importManifests({*id}, sources, diags);
+  Converted c;
+  std::ostringstream d;
+  diags.print(d, false);
+  c.diagnostics = d.str();
+  c.errors = diags.hasErrors();
+  for (const auto& p : r.policies) {
+    c.shape += p.shape + "\n";
+    for (const auto& line : p.lines) {
+      c.text += line.text + "\n";
+      c.withLines += line.text + " @" + std::to_string(line.origin.begin.line) + "\n";
+    }
+  }
+  return c;
+}
 
 }  // namespace membrane::k8s::fixtures

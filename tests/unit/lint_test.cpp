@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "names/http.h"
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -612,6 +614,80 @@ TEST(LintDns, ANameNoDnsRuleLetsTheEndpointsLookUpIsReported) {
       << "'*' covers one label: a.b.stripe.com is never learned; the other two names are";
   EXPECT_NE(l.result.findings[1].message.find("\"api.stripe.com\""), std::string::npos)
       << "the resolver policy does not apply to namespace ops";
+}
+
+// ---- HTTP rules and MB101/MB102, MB115 http-request-shadowed, MB116 http-rule-restricts-nothing ----
+
+TEST(LintHttp, RulesWithHttpConditionsNeitherAreJudgedNorCoverOthersForRedundancy) {
+  // The http allow matches only GETs: the plain allow is not redundant, and
+  // the http deny (which denies only DELETEs) does not make it dead.
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  ingress {\n"
+      "    allow from world on tcp/8080 with http { GET }\n"
+      "    allow from world on tcp/8080\n"
+      "    deny from world on tcp/8080 with http { DELETE }\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB101", "MB102"}));
+  EXPECT_EQ(l.ids(), std::vector<std::string>{}) << l.dump();
+}
+
+TEST(LintHttp, AnItemAnEarlierItemOrRuleAlreadyMatchesIsShadowed) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  ingress {\n"
+      "    allow from world on tcp/8080 with http { GET \"/api/*\"; GET \"/api/v1\" header \"x-k\" }\n"
+      "    allow from world on tcp/8080 with http { \"/static/**\" host \"*.example.com\"; POST \"/api/v1\" }\n"
+      "    allow from world on tcp/8080 with http { GET \"/static/css/*\" host \"www.example.com\" }\n"
+      "    allow from world on tcp/9090 with http { GET \"/api/v1\" }\n"
+      "    deny from world on tcp/8080 with http { GET \"/api/v1\" }\n"
+      "    allow from world on tcp/8080 with http { GET \"/api/v1/x\"; GET header \"X-K\" = \"v\" }\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB115"}));
+  // Line 4's second item (covered by "/api/*"), line 6 (by line 5's first
+  // item). Not line 7 (other port), 8 (deny), 9 ("/api/*" is one segment;
+  // no earlier item requires no more than X-K).
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:60: MB115", "t.policy:6:46: MB115"})) << l.dump();
+  ASSERT_EQ(l.result.findings.size(), 2u);
+  EXPECT_NE(l.result.findings[0].message.find("`GET \"/api/*\"`"), std::string::npos) << l.dump();
+}
+
+TEST(LintHttp, AnHttpRuleAPlainAllowAlreadyOpensRestrictsNothing) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  ingress {\n"
+      "    allow from world on tcp/8080 with http { GET }\n"
+      "    allow from cidr 198.19.0.0/16 on tcp/9090 with http { GET }\n"
+      "    allow from world on tcp/8000-8100\n"
+      "    allow from cidr 198.19.1.0/24 on tcp/9090\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB116"}));
+  // Line 4 is opened by line 6; line 5's peer is wider than line 7's.
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:5: MB116"})) << l.dump();
+}
+
+TEST(LintHttp, PathPatternCoverageIsSound) {
+  using names::httpPathPatternCovers;
+  EXPECT_TRUE(httpPathPatternCovers("/**", "/a/*"));
+  EXPECT_TRUE(httpPathPatternCovers("/a/*", "/a/b"));
+  EXPECT_TRUE(httpPathPatternCovers("/a/*", "/a/b*"));
+  EXPECT_TRUE(httpPathPatternCovers("/a/*.pdf", "/a/x.pdf"));
+  EXPECT_TRUE(httpPathPatternCovers("/a/**", "/a"));
+  EXPECT_TRUE(httpPathPatternCovers("/a/**", "/a/b/**"));
+  EXPECT_TRUE(httpPathPatternCovers("/a/**", "/a/*/c"));
+  EXPECT_FALSE(httpPathPatternCovers("/a/*", "/a/b/c"));
+  EXPECT_FALSE(httpPathPatternCovers("/a/*", "/a/**")) << "the inner reaches below one segment";
+  EXPECT_FALSE(httpPathPatternCovers("/a/**", "/**"));
+  EXPECT_FALSE(httpPathPatternCovers("/a/b*", "/a/*")) << "'*' matches what 'b*' does not";
+  EXPECT_FALSE(httpPathPatternCovers("/a/x.pdf", "/a/*.pdf"));
+  EXPECT_FALSE(httpPathPatternCovers("/a", "/a/"));
+  EXPECT_FALSE(httpPathPatternCovers("/a/b", "/a"));
 }
 
 TEST(LintDns, CoverageBetweenPatternsIsLabelByLabel) {

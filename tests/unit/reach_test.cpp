@@ -218,6 +218,50 @@ TEST(ReachPorts, AdjacentAndOverlappingRangesMerge) {
   EXPECT_EQ(conns(r, "y/a", "x/a"), "TCP 80-90,8000-8100; UDP 53");
 }
 
+TEST(ReachHttp, AnHttpRestrictedFlowListsTheRequestItemsPerPort) {
+  Cluster c(R"(
+    namespace x
+    policy a { selects { pod = a } ingress {
+      allow from pods { pod = b } on tcp/8080 with http { GET "/api/*"; POST "/orders" }
+      allow from pods { pod = c } on tcp/8080, tcp/9090
+      deny from all on tcp/8080 with http { DELETE }
+    } }
+  )");
+  ASSERT_TRUE(c.ok());
+  Reachability r = computeReach(c.ir(), kWorkloadsOnly);
+  const Flow* fromB = nullptr;
+  const Flow* fromC = nullptr;
+  for (const auto& f : r.flows) {
+    if (f.src == "x/b" && f.dst == "x/a") fromB = &f;
+    if (f.src == "x/c" && f.dst == "x/a") fromC = &f;
+  }
+  ASSERT_NE(fromB, nullptr);
+  EXPECT_EQ(fromB->conns.str(), "TCP 8080");
+  ASSERT_EQ(fromB->http.size(), 1u);
+  EXPECT_EQ(fromB->http[0].ports, (std::vector<ir::PortRange>{{8080, 8080}}));
+  EXPECT_EQ(fromB->http[0].allowed, (std::vector<std::string>{"GET \"/api/*\"", "POST \"/orders\""}));
+  EXPECT_EQ(fromB->http[0].denied, (std::vector<std::string>{"DELETE"}));
+  ASSERT_NE(fromC, nullptr);
+  ASSERT_EQ(fromC->http.size(), 1u) << "a plain allow with an http deny: read, every request but the denied";
+  EXPECT_TRUE(fromC->http[0].allowed.empty());
+  EXPECT_EQ(fromC->http[0].denied, (std::vector<std::string>{"DELETE"}));
+
+  auto json = nlohmann::json::parse(render(r, "json"));
+  bool found = false;
+  for (const auto& f : json["flows"])
+    if (f["src"] == "x/b" && f["dst"] == "x/a") {
+      found = true;
+      EXPECT_EQ(f["http"], nlohmann::json::parse(R"([{"ports": ["8080"], "requests": ["GET \"/api/*\"", "POST \"/orders\""],
+                                                   "deniedRequests": ["DELETE"]}])"));
+    }
+  EXPECT_TRUE(found);
+  EXPECT_NE(render(r, "text").find("TCP 8080 HTTP: GET \"/api/*\"; POST \"/orders\"; denied DELETE"),
+            std::string::npos)
+      << render(r, "text");
+  for (const auto& f : json["flows"])
+    if (f["src"] != "x/b" && f["src"] != "x/c") EXPECT_FALSE(f.contains("http")) << f.dump();
+}
+
 TEST(ReachNames, ANamePeerIsADestinationStandingForAddressesLearnedUnderIt) {
   Cluster c(R"(
     namespace x

@@ -272,10 +272,10 @@ TEST(Sema, DirectionKeywordMustFitTheSection) {
        "mean `to`?"});
 }
 
-TEST(Sema, WithExtensionsOtherThanDnsAreNotSupported) {
-  expectDiagnostics(withRule("ingress", "allow from world on tcp/80 with http { path = \"/api\" { nested } }"),
-                    {"a.policy:4:32: error: `with http` rules are not supported yet | hint: membrane enforces L3/L4 "
-                     "and DNS (`with dns`) today; HTTP and process rules are planned"});
+TEST(Sema, WithExtensionsOtherThanDnsAndHttpAreNotSupported) {
+  expectDiagnostics(withRule("ingress", "allow from world on tcp/80 with kafka { topic = \"orders\" { nested } }"),
+                    {"a.policy:4:32: error: `with kafka` rules are not supported yet | hint: membrane enforces "
+                     "L3/L4, DNS (`with dns`) and HTTP (`with http`) today; process rules are planned"});
 }
 
 TEST(Sema, ServicePeersAreNotSupported) {

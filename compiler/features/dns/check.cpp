@@ -11,15 +11,7 @@ bool checkName(const ast::Name& written, DiagnosticEngine& diags, std::vector<Ch
   size_t column = std::string::npos;
   auto parsed = names::parseDnsPattern(written.text, &column);
   if (auto* error = std::get_if<std::string>(&parsed)) {
-    SourceRange where = written.range;
-    // Point at the character when the string has no escapes (so offsets in
-    // its content are offsets in the source, one past the opening quote).
-    if (column != std::string::npos && column < written.text.size() && where.length == written.text.size() + 2) {
-      where.begin.offset += static_cast<uint32_t>(column + 1);
-      where.begin.column += static_cast<uint32_t>(column + 1);
-      where.length = 1;
-    }
-    diags.error(where, "invalid DNS name \"" + written.text + "\": " + *error,
+    diags.error(frontend::characterRange(written.range, written.text, column), "invalid DNS name \"" + written.text + "\": " + *error,
                 "a name is labels of letters, digits, '-' and '_' separated by '.'; a pattern may hold one '*' "
                 "per label (docs/dns.md)");
     return false;

@@ -20,34 +20,82 @@ const char* kindName(const ir::Condition& condition) {
                     condition);
 }
 
+namespace {
+// Checks the one `with NAME` of kind K on a rule: a second is an error.
+template <class K, class Check>
+bool checkOnce(const ast::Extension& extension, DiagnosticEngine& diags, std::vector<CheckedCondition>& out,
+               const char* name, const char* hint, Check check) {
+  for (const auto& c : out)
+    if (const auto* first = std::get_if<K>(&c)) {
+      auto& d = diags.error(extension.range, std::string("a rule has at most one `with ") + name + " { ... }`", hint);
+      d.notes.push_back({Severity::Note, first->range, "the first one is here", "", {}});
+      return false;
+    }
+  auto checked = check();
+  if (!checked) return false;
+  out.push_back(std::move(*checked));
+  return true;
+}
+}  // namespace
+
 bool checkWith(const ast::Extension& extension, const SourceManager& sources, DiagnosticEngine& diags,
                std::vector<CheckedCondition>& out) {
-  if (extension.kind.text == dns::kName) {
-    for (const auto& c : out)
-      if (std::holds_alternative<dns::Checked>(c)) {
-        auto& d = diags.error(extension.range, "a rule has at most one `with dns { ... }`",
-                              "list every name in one condition");
-        d.notes.push_back({Severity::Note, std::get<dns::Checked>(c).range, "the first one is here", "", {}});
-        return false;
-      }
-    auto checked = dns::check(extension, sources, diags);
-    if (!checked) return false;
-    out.push_back(std::move(*checked));
-    return true;
-  }
+  if (extension.kind.text == dns::kName)
+    return checkOnce<dns::Checked>(extension, diags, out, dns::kName, "list every name in one condition",
+                                   [&] { return dns::check(extension, sources, diags); });
+  if (extension.kind.text == http::kName)
+    return checkOnce<http::Checked>(extension, diags, out, http::kName,
+                                    "list every request in one condition, items separated by `;`",
+                                    [&] { return http::check(extension, sources, diags); });
   diags.error(extension.range, "`with " + extension.kind.text + "` rules are not supported yet",
-              "membrane enforces L3/L4 and DNS (`with dns`) today; HTTP and process rules are planned");
+              "membrane enforces L3/L4, DNS (`with dns`) and HTTP (`with http`) today; process rules are planned");
   return false;
 }
+
+namespace {
+// An http condition (docs/http.md): requests are read on TCP ports given by
+// number, in either direction, for allow and deny rules alike; not with a
+// dns condition (DNS is not HTTP).
+bool checkHttpCombination(const http::Checked& httpCondition, const l4::Checked* l4Condition,
+                          const dns::Checked* dnsCondition, DiagnosticEngine& diags) {
+  if (dnsCondition) {
+    auto& d = diags.error(httpCondition.range, "a rule cannot have both `with http` and `with dns`",
+                          "DNS queries are not HTTP requests: write two rules");
+    d.notes.push_back({Severity::Note, dnsCondition->range, "the dns condition is here", "", {}});
+    return false;
+  }
+  const char* hint = "the ports are where requests are read, e.g. `on tcp/8080 with http { ... }`";
+  if (!l4Condition) {
+    diags.error(httpCondition.range, "a rule with `with http` must name its ports", hint);
+    return false;
+  }
+  for (const auto& spec : l4Condition->specs) {
+    if (spec.protocol != ir::kTCP || spec.allPorts) {
+      diags.error(spec.range, "a rule with `with http` reads requests on TCP ports given by number", hint);
+      return false;
+    }
+    if (!spec.namedPorts.empty()) {
+      diags.error(spec.namedPorts.front().range,
+                  "a rule with `with http` takes port numbers: named ports are not supported with `with http` yet",
+                  "write the port's number, e.g. `on tcp/8080`");
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
 
 bool checkCombination(const std::vector<CheckedCondition>& conditions, ir::Direction direction, ir::Action action,
                       DiagnosticEngine& diags) {
   const dns::Checked* dnsCondition = nullptr;
+  const http::Checked* httpCondition = nullptr;
   const l4::Checked* l4Condition = nullptr;
   for (const auto& c : conditions) {
     if (const auto* d = std::get_if<dns::Checked>(&c)) dnsCondition = d;
+    if (const auto* h = std::get_if<http::Checked>(&c)) httpCondition = h;
     if (const auto* l = std::get_if<l4::Checked>(&c)) l4Condition = l;
   }
+  if (httpCondition) return checkHttpCombination(*httpCondition, l4Condition, dnsCondition, diags);
   if (!dnsCondition) return true;
   if (direction != ir::Direction::Egress) {
     diags.error(dnsCondition->range, "`with dns` is for egress rules",
@@ -79,7 +127,8 @@ std::optional<ir::Condition> lowerForSubject(const CheckedCondition& condition, 
                                   return l4::lowerForSubject(c, subject.direction, *subject.ports,
                                                              subject.unresolvedPort);
                                 },
-                                [&](const dns::Checked& c) -> std::optional<ir::Condition> { return dns::lower(c); }},
+                                [&](const dns::Checked& c) -> std::optional<ir::Condition> { return dns::lower(c); },
+                                [&](const http::Checked& c) -> std::optional<ir::Condition> { return http::lower(c); }},
                     condition);
 }
 
@@ -102,13 +151,15 @@ std::string describeConditions(const ir::Rule& rule) {
 
 bool enforceableBy(const CheckedCondition& condition, ProgramKind kind) {
   return std::visit(Overloaded{[&](const l4::Checked&) { return l4::enforceableBy(kind); },
-                                [&](const dns::Checked&) { return dns::enforceableBy(kind); }},
+                                [&](const dns::Checked&) { return dns::enforceableBy(kind); },
+                                [&](const http::Checked&) { return http::enforceableBy(kind); }},
                     condition);
 }
 
 const char* kindName(const CheckedCondition& condition) {
   return std::visit(Overloaded{[](const l4::Checked&) { return l4::kName; },
-                                [](const dns::Checked&) { return dns::kName; }},
+                                [](const dns::Checked&) { return dns::kName; },
+                                [](const http::Checked&) { return http::kName; }},
                     condition);
 }
 

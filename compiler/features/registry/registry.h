@@ -26,21 +26,23 @@ namespace membrane::features {
 
 // A rule's checked condition, one alternative per rule kind (the checker's
 // output; lowering turns each into an ir::Condition).
-using CheckedCondition = std::variant<l4::Checked, dns::Checked>;
+using CheckedCondition = std::variant<l4::Checked, dns::Checked, http::Checked>;
 
 // The kind's name: "l4", and `with NAME` for kinds written that way.
 const char* kindName(const ir::Condition& condition);
 
 // Checks a `with NAME { ... }` body with the module of kind NAME, appending
-// its condition to `out`. `dns` is the one kind written this way (L4 is the
-// `on` clause); any other NAME is reported as not supported, and a kind
-// given twice on one rule is an error.
+// its condition to `out`. `dns` and `http` are the kinds written this way
+// (L4 is the `on` clause); any other NAME is reported as not supported, and
+// a kind given twice on one rule is an error.
 bool checkWith(const ast::Extension& extension, const SourceManager& sources, DiagnosticEngine& diags,
                std::vector<CheckedCondition>& out);
 
 // What holds between a rule's conditions, its direction and action, which no
 // kind can check alone (a kind knows no other kind): a dns condition needs
-// an egress allow rule whose L4 condition names TCP or UDP ports only.
+// an egress allow rule whose L4 condition names TCP or UDP ports only; an
+// http condition needs TCP port numbers (any direction and action) and no
+// dns condition beside it.
 // Reports at the condition; false when it did.
 bool checkCombination(const std::vector<CheckedCondition>& conditions, ir::Direction direction, ir::Action action,
                       DiagnosticEngine& diags);
