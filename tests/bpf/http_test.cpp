@@ -770,6 +770,20 @@ TEST_P(SocketLayerTest, DISABLED_RequestAfterOneThatArrivedBeforeAcceptIsDecided
   }
 }
 
+// The socket layer's programs, as the verifier sees them: far from its
+// limit (1M instructions processed), so the request reader's loops stay
+// bpf_loop callbacks. Prints the figures for docs/datapath.md.
+TEST_P(SocketLayerTest, ProgramsStayFarBelowTheVerifiersLimit) {
+  for (const char* name : {MB_PROG_SOCKOPS, MB_PROG_L7_PARSER, MB_PROG_L7_SKB_DISPATCH, MB_PROG_L7_SKB_VERDICT}) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_program__fd(prog(name)), &info, &len), 0);
+    std::printf("%s: %u instructions verified, %u translated\n", name, info.verified_insns,
+                unsigned(info.xlated_prog_len / sizeof(bpf_insn)));
+    EXPECT_LT(info.verified_insns, 200000u) << name;
+  }
+}
+
 // Rough cost of the socket layer: keep-alive request/response round trips
 // on loopback, policed against not (the port's mb_l7_endpoints entry
 // removed). Prints the figures; asserts only that every request passed.
