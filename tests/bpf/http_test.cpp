@@ -30,6 +30,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -289,8 +291,15 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
                           "ip addr add 2001:2:0:7::2/128 dev lo nodad"),
               0);
 
-    // A cgroup of our own, holding this process.
+    // A cgroup of our own, holding this process; first the empty ones of
+    // runs that were killed before their TearDown.
     std::string root = cgroup2Root();
+    for (const auto& entry : std::filesystem::directory_iterator(root)) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind("mb-http-test-", 0) != 0) continue;
+      pid_t pid = pid_t(std::atoi(name.c_str() + 13));
+      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) rmdir(entry.path().c_str());
+    }
     cgroup_ = root + "/mb-http-test-" + std::to_string(getpid());
     ASSERT_EQ(mkdir(cgroup_.c_str(), 0755), 0) << cgroup_ << ": " << std::strerror(errno);
     origCgroup_ = root + currentCgroup();
