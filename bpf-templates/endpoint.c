@@ -9,3 +9,5 @@
  */
 #include "entry/tc.c"
 #include "entry/cgroup_skb.c"
+#include "entry/sockops.c"
+#include "entry/sk_skb.c"

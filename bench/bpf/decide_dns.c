@@ -31,4 +31,5 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
   return 1 | MB_RESULT_ENFORCED | MB_RESULT_DNS_LEARN;
 }
 
+#include "include/http_none.h"
 #include "endpoint.c"

@@ -43,11 +43,13 @@
 /* enum bpf_map_type (only the ones we use) */
 #define BPF_MAP_TYPE_HASH 1
 #define BPF_MAP_TYPE_ARRAY 2
+#define BPF_MAP_TYPE_PROG_ARRAY 3
 #define BPF_MAP_TYPE_PERCPU_HASH 5
 #define BPF_MAP_TYPE_PERCPU_ARRAY 6
 #define BPF_MAP_TYPE_LRU_HASH 9
 #define BPF_MAP_TYPE_LRU_PERCPU_HASH 10
 #define BPF_MAP_TYPE_LPM_TRIE 11
+#define BPF_MAP_TYPE_SOCKHASH 18
 #define BPF_MAP_TYPE_RINGBUF 27
 
 /* map_flags */
@@ -57,6 +59,9 @@
  * (0: `to` is a checksum difference) */
 #define BPF_F_PSEUDO_HDR (1ULL << 4)
 #define BPF_F_MARK_MANGLED_0 (1ULL << 5)
+
+/* bpf_sk_redirect_hash() / bpf_msg_redirect_hash() flags */
+#define BPF_F_INGRESS (1ULL << 0)
 
 /* bpf_map_update_elem() flags */
 #define BPF_ANY 0
@@ -79,10 +84,23 @@ static long (*bpf_l3_csum_replace)(void *skb, mb_u32 offset, mb_u64 from, mb_u64
                                    mb_u64 size) = (void *)10;
 static long (*bpf_l4_csum_replace)(void *skb, mb_u32 offset, mb_u64 from, mb_u64 to,
                                    mb_u64 flags) = (void *)11;
+static long (*bpf_tail_call)(void *ctx, void *prog_array, mb_u32 index) = (void *)12;
 static long (*bpf_redirect)(mb_u32 ifindex, mb_u64 flags) = (void *)23;
 static long (*bpf_skb_load_bytes)(const void *skb, mb_u32 offset, void *to,
                                   mb_u32 len) = (void *)26;
 static long (*bpf_skb_change_tail)(void *skb, mb_u32 len, mb_u64 flags) = (void *)38;
+static long (*bpf_skb_pull_data)(void *skb, mb_u32 len) = (void *)39;
+static mb_u64 (*bpf_get_socket_cookie)(void *ctx) = (void *)46;
+static long (*bpf_sock_ops_cb_flags_set)(void *skops, int flags) = (void *)59;
+static long (*bpf_msg_apply_bytes)(void *msg, mb_u32 bytes) = (void *)61;
+static long (*bpf_msg_cork_bytes)(void *msg, mb_u32 bytes) = (void *)62;
+static long (*bpf_msg_pull_data)(void *msg, mb_u32 start, mb_u32 end, mb_u64 flags) = (void *)63;
+static long (*bpf_sock_hash_update)(void *skops, void *map, void *key, mb_u64 flags) = (void *)70;
+static long (*bpf_msg_redirect_hash)(void *msg, void *map, void *key, mb_u64 flags) = (void *)71;
+static long (*bpf_sk_redirect_hash)(void *skb, void *map, void *key, mb_u64 flags) = (void *)72;
+static long (*bpf_msg_push_data)(void *msg, mb_u32 start, mb_u32 len, mb_u64 flags) = (void *)90;
+static long (*bpf_msg_pop_data)(void *msg, mb_u32 start, mb_u32 len, mb_u64 flags) = (void *)91;
+static mb_u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)122;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, mb_u64 size,
                                   mb_u64 flags) = (void *)130;
 static void *(*bpf_ringbuf_reserve)(void *ringbuf, mb_u64 size, mb_u64 flags) = (void *)131;
@@ -121,6 +139,56 @@ struct __sk_buff {
 _Static_assert(__builtin_offsetof(struct __sk_buff, protocol) == 16, "uapi __sk_buff layout");
 _Static_assert(__builtin_offsetof(struct __sk_buff, cb) == 48, "uapi __sk_buff layout");
 _Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "uapi __sk_buff layout");
+
+/* struct bpf_sock_ops (sockops programs), with the kernel's offsets up to
+ * the fields the socket layer reads. */
+struct bpf_sock_ops {
+  mb_u32 op;              /*  0: BPF_SOCK_OPS_* */
+  mb_u32 args[4];         /*  4 */
+  mb_u32 family;          /* 20: AF_INET / AF_INET6 */
+  mb_u32 remote_ip4;      /* 24: network order */
+  mb_u32 local_ip4;       /* 28: network order */
+  mb_u32 remote_ip6[4];   /* 32: network order */
+  mb_u32 local_ip6[4];    /* 48: network order */
+  mb_u32 remote_port;     /* 64: network order, in the low 16 bits */
+  mb_u32 local_port;      /* 68: host order */
+  mb_u32 is_fullsock;     /* 72 */
+  mb_u32 snd_cwnd;        /* 76 */
+  mb_u32 srtt_us;         /* 80 */
+  mb_u32 bpf_sock_ops_cb_flags; /* 84 */
+  mb_u32 state;           /* 88 */
+};
+_Static_assert(__builtin_offsetof(struct bpf_sock_ops, remote_port) == 64, "uapi bpf_sock_ops layout");
+_Static_assert(__builtin_offsetof(struct bpf_sock_ops, bpf_sock_ops_cb_flags) == 84, "uapi bpf_sock_ops layout");
+
+/* struct sk_msg_md (sk_msg programs). */
+struct sk_msg_md {
+  union { void *data; mb_u64 data_u64; };         /*  0 */
+  union { void *data_end; mb_u64 data_end_u64; }; /*  8 */
+  mb_u32 family;        /* 16 */
+  mb_u32 remote_ip4;    /* 20 */
+  mb_u32 local_ip4;     /* 24 */
+  mb_u32 remote_ip6[4]; /* 28 */
+  mb_u32 local_ip6[4];  /* 44 */
+  mb_u32 remote_port;   /* 60: network order */
+  mb_u32 local_port;    /* 64: host order */
+  mb_u32 size;          /* 68: bytes of the whole message */
+};
+_Static_assert(__builtin_offsetof(struct sk_msg_md, size) == 68, "uapi sk_msg_md layout");
+
+/* enum bpf_sock_ops op values and callback flags */
+#define BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB 4
+#define BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB 5
+#define BPF_SOCK_OPS_STATE_CB 10
+#define BPF_SOCK_OPS_STATE_CB_FLAG (1 << 2)
+#define BPF_TCP_CLOSE 7
+
+#define AF_INET 2
+#define AF_INET6 10
+
+/* sk_skb / sk_msg verdicts */
+#define SK_DROP 0
+#define SK_PASS 1
 
 /* Program return codes. */
 #define TC_ACT_OK 0

@@ -107,7 +107,7 @@ static __always_inline void mb_ct_touch(struct mb_ct_entry *e, const struct mb_p
 
 /* Looks the packet up in both orientations. Returns MB_REASON_ESTABLISHED or
  * MB_REASON_REPLY on a hit (the entry updated), or -1 for a new flow. */
-static __always_inline int mb_ct_track(const struct mb_pkt *pkt, mb_u64 now) {
+static __always_inline int mb_ct_track_flags(const struct mb_pkt *pkt, mb_u64 now, mb_u8 *flags) {
   struct mb_ct_key k;
   struct mb_ct_entry *e;
 
@@ -122,6 +122,7 @@ static __always_inline int mb_ct_track(const struct mb_pkt *pkt, mb_u64 now) {
     if (e) {
       if (!mb_ct_reopens(e, pkt)) {
         mb_ct_touch(e, pkt, 0, now);
+        *flags = e->flags;
         return MB_REASON_ESTABLISHED;
       }
       bpf_map_delete_elem(&mb_conntrack, &k);
@@ -133,6 +134,7 @@ static __always_inline int mb_ct_track(const struct mb_pkt *pkt, mb_u64 now) {
     if (e) {
       if (!mb_ct_reopens(e, pkt)) {
         mb_ct_touch(e, pkt, 1, now);
+        *flags = e->flags;
         return MB_REASON_REPLY;
       }
       /* The peer reuses the tuple the other way round: drop the old entry
@@ -141,6 +143,11 @@ static __always_inline int mb_ct_track(const struct mb_pkt *pkt, mb_u64 now) {
     }
   }
   return -1;
+}
+
+static __always_inline int mb_ct_track(const struct mb_pkt *pkt, mb_u64 now) {
+  mb_u8 flags = 0;
+  return mb_ct_track_flags(pkt, now, &flags);
 }
 
 /* ICMP errors about a tracked flow pass ("related"). The quoted packet is one
@@ -169,7 +176,7 @@ static __always_inline int mb_ct_related(mb_ctx_t *ctx, const struct mb_pkt *pkt
 
 /* Starts tracking a flow that policy (or an open direction) let through. */
 static __always_inline void mb_ct_create(const struct mb_pkt *pkt, int dir, mb_u32 rule_id,
-                                         int audit, mb_u64 now) {
+                                         int audit, int l7, mb_u64 now) {
   struct mb_ct_key k;
   struct mb_ct_entry e;
 
@@ -186,7 +193,7 @@ static __always_inline void mb_ct_create(const struct mb_pkt *pkt, int dir, mb_u
       now + (pkt->t.proto == IPPROTO_TCP ? MB_CT_TIMEOUT_TCP_SYN : MB_CT_TIMEOUT_OTHER);
   e.rule_id = rule_id;
   e.state = MB_CT_NEW;
-  e.flags = (dir == MB_DIR_EGRESS ? MB_CT_EGRESS : 0) | (audit ? MB_CT_AUDIT : 0);
+  e.flags = (dir == MB_DIR_EGRESS ? MB_CT_EGRESS : 0) | (audit ? MB_CT_AUDIT : 0) | (l7 ? MB_CT_L7 : 0);
   e.packets = 1;
   e.bytes = pkt->len;
   bpf_map_update_elem(&mb_conntrack, &k, &e, BPF_ANY);

@@ -31,6 +31,7 @@
 #include "lib/dns.h"
 #include "lib/events.h"
 #include "lib/identity.h"
+#include "lib/l7_refused.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
 #include "lib/source.h"
@@ -39,6 +40,18 @@
  * IP header. */
 #define MB_L2 1
 #define MB_L3 0
+
+/* Whether the packet belongs to a connection the socket layer refused:
+ * its tuple as the endpoint's socket sees it (local: the endpoint's side). */
+static __always_inline int mb_pkt_l7_refused(const struct mb_pkt *pkt, const int dir) {
+  if (pkt->t.proto != IPPROTO_TCP)
+    return 0;
+  if (dir == MB_DIR_INGRESS)
+    return mb_l7_is_refused(pkt->t.family, pkt->t.daddr, bpf_ntohs(pkt->t.dport), pkt->t.saddr,
+                            bpf_ntohs(pkt->t.sport));
+  return mb_l7_is_refused(pkt->t.family, pkt->t.saddr, bpf_ntohs(pkt->t.sport), pkt->t.daddr,
+                          bpf_ntohs(pkt->t.dport));
+}
 
 /* Asks the generated policy about the first packet of a flow; returns its
  * MB_VERDICT_* (ALLOW or DENY). */
@@ -96,10 +109,17 @@ static __always_inline int mb_process(mb_ctx_t *ctx, const int dir, const int l2
     mb_dns_response(ctx, &pkt, now);
   }
 
+  mb_u8 ct_flags = 0;
   if (pkt.kind == MB_PKT_ICMP_ERROR)
     reason = mb_ct_related(ctx, &pkt, now);
   else
-    reason = mb_ct_track(&pkt, now);
+    reason = mb_ct_track_flags(&pkt, now, &ct_flags);
+  if (reason >= 0 && (ct_flags & MB_CT_L7) && mb_pkt_l7_refused(&pkt, dir)) {
+    /* The socket layer could not take the connection's socket: its
+     * requests would go undecided (lib/l7_refused.h). */
+    mb_count_reason(MB_REASON_L7_REFUSED);
+    return MB_VERDICT_DENY;
+  }
   if (reason >= 0) {
     mb_count_reason(reason);
     return MB_VERDICT_ALLOW;

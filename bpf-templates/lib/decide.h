@@ -7,6 +7,7 @@
 #define MB_LIB_DECIDE_H
 
 #include "include/platform.h"
+#include "lib/config.h"
 #include "lib/conntrack.h"
 #include "lib/counters.h"
 #include "lib/events.h"
@@ -35,13 +36,17 @@ static __always_inline mb_u64 mb_decide(const int dir, const struct mb_identity 
 }
 
 /* Acts on the decision about a new flow's packet: a deny, or a verdict no
- * kind acts on yet (MB_VERDICT_L7, ...), is counted and reported as denied
- * and returned as MB_VERDICT_DENY, so only the datapath's own rewrites
- * (lib/dns_refuse.h) ever leave mb_process as another verdict; an allow is
- * counted, reported and tracked. */
+ * kind acts on (MB_VERDICT_REDIRECT, MB_VERDICT_L7 without the socket
+ * layer), is counted and reported as denied and returned as
+ * MB_VERDICT_DENY, so only the datapath's own rewrites (lib/dns_refuse.h)
+ * ever leave mb_process as another verdict; an allow is counted, reported
+ * and tracked. MB_VERDICT_L7 is an allow of the connection when
+ * mb_config.flags has MB_CONFIG_SOCKETS (the socket layer decides its
+ * requests): tracked with MB_CT_L7. */
 static __always_inline int mb_decided(const struct mb_pkt *pkt, const int dir, const struct mb_decision *out,
                                       mb_u64 now) {
-  if (out->verdict != MB_VERDICT_ALLOW) {
+  int l7 = out->verdict == MB_VERDICT_L7 && (mb_config.flags & MB_CONFIG_SOCKETS);
+  if (out->verdict != MB_VERDICT_ALLOW && !l7) {
     mb_count_reason(out->rule_id ? MB_REASON_DENIED_RULE : MB_REASON_DENIED_DEFAULT);
     mb_count_rule(out->rule_id, pkt->len); /* rule 0 counts default deny */
     mb_emit(MB_EVENT_DENY, dir, out->rule_id, pkt, now);
@@ -58,7 +63,7 @@ static __always_inline int mb_decided(const struct mb_pkt *pkt, const int dir, c
   mb_emit(MB_EVENT_ALLOW, dir, out->rule_id, pkt, now);
   if (out->audit_would_deny)
     mb_emit(MB_EVENT_AUDIT, dir, out->audit_rule_id, pkt, now);
-  mb_ct_create(pkt, dir, out->rule_id, out->audit_would_deny, now);
+  mb_ct_create(pkt, dir, out->rule_id, out->audit_would_deny, l7, now);
   return MB_VERDICT_ALLOW;
 }
 

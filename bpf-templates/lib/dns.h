@@ -107,7 +107,7 @@ static __always_inline int mb_dns_query(mb_ctx_t *ctx, const struct mb_pkt *pkt,
       /* The answer goes out of the veth again, through the endpoint's
        * ingress program: tracking the query's flow lets it pass there as
        * a reply, as a resolver's answer would. */
-      mb_ct_create(pkt, MB_DIR_EGRESS, out.rule_id, 0, now);
+      mb_ct_create(pkt, MB_DIR_EGRESS, out.rule_id, 0, 0, now);
       verdict = MB_VERDICT_REDIRECT;
     } else {
       verdict = mb_decided(pkt, MB_DIR_EGRESS, &out, now);

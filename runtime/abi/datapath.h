@@ -160,6 +160,8 @@ enum mb_reason {
   MB_REASON_ALWAYS = 10,        /* ARP and IPv6 neighbour discovery */
   MB_REASON_SPOOFED = 11,       /* left an endpoint with a source it does not own */
   MB_REASON_DNS_REFUSED = 12,   /* a query for a name no rule lets the endpoint look up: answered REFUSED */
+  MB_REASON_L7_REFUSED = 13,    /* a packet of an MB_CT_L7 connection whose socket the socket layer
+                                   could not take (its sockhash was full): dropped */
   MB_REASON_MAX = 16, /* the map's size: room for reasons to come */
 };
 /* What the datapath learned (or refused to learn) from DNS is not a reason:

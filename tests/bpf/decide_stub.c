@@ -31,6 +31,15 @@
  *   bit 1  "api.stripe.com"
  *   bit 2  "example.com"    (so a name can match two patterns)
  * and DNS ports udp/53 and tcp/53.
+ *
+ * HTTP (the socket layer's tests, http_test.cpp); header names table:
+ *   0 "x-deny", 1 "x-env"
+ * Requests received (ingress) and sent (egress) alike, first match wins:
+ *   rule 22 deny  header "x-deny" present
+ *   rule 23 allow POST "/ok/env" with header "x-env" = "prod" (exactly once)
+ *   rule 21 allow GET on paths starting "/ok" (path canonical)
+ *   rule 24 allow every method on host "api.test" (any path)
+ *   default deny
  */
 #include "include/platform.h"
 
@@ -147,6 +156,48 @@ __attribute__((noinline)) mb_u64 mb_dns_match(const struct mb_dns_name *name) {
 
 __attribute__((noinline)) int mb_dns_port(int proto, int port) {
   return (proto == IPPROTO_UDP || proto == IPPROTO_TCP) && port == 53;
+}
+
+/* ---- HTTP ---------------------------------------------------------------- */
+
+volatile const mb_u32 mb_http_class_features = MB_HTTP_F_INGRESS | MB_HTTP_F_EGRESS;
+volatile const mb_u32 mb_http_header_count = 2;
+volatile const char mb_http_header_names[MB_HTTP_HEADERS_MAX][MB_HTTP_HEADER_NAME_BYTES] = {"x-deny", "x-env"};
+
+static __always_inline mb_u64 stub_http(const struct mb_http_request *req) {
+  if (req->header_seen & 1)
+    return 22 | MB_RESULT_ENFORCED | MB_RESULT_DENY;
+  if (req->method_len == 4 && req->method[0] == 'P' && req->method[1] == 'O' && req->method[2] == 'S' &&
+      req->method[3] == 'T' && req->path_len == 7 && req->path[0] == '/' && req->path[1] == 'o' &&
+      req->path[2] == 'k' && req->path[3] == '/' && req->path[4] == 'e' && req->path[5] == 'n' &&
+      req->path[6] == 'v' && (req->header_seen & 2) && !(req->header_repeated & 2) && req->value_len[1] == 4 &&
+      req->value[1][0] == 'p' && req->value[1][1] == 'r' && req->value[1][2] == 'o' && req->value[1][3] == 'd')
+    return 23 | MB_RESULT_ENFORCED;
+  if (req->method_len == 3 && req->method[0] == 'G' && req->method[1] == 'E' && req->method[2] == 'T' &&
+      !(req->flags & MB_HTTP_REQ_PATH_NOMATCH) && req->path_len >= 3 && req->path[0] == '/' &&
+      req->path[1] == 'o' && req->path[2] == 'k')
+    return 21 | MB_RESULT_ENFORCED;
+  if ((req->flags & MB_HTTP_REQ_HOST) && req->host_len == 8 && req->host[0] == 'a' && req->host[1] == 'p' &&
+      req->host[2] == 'i' && req->host[3] == '.' && req->host[4] == 't' && req->host[5] == 'e' &&
+      req->host[6] == 's' && req->host[7] == 't')
+    return 24 | MB_RESULT_ENFORCED;
+  return MB_RESULT_ENFORCED | MB_RESULT_DENY;
+}
+
+__attribute__((noinline)) mb_u64 mb_http_decide_ingress(const struct mb_identity *peer,
+                                                        const struct mb_decision_input *in,
+                                                        const struct mb_http_request *req) {
+  if (!peer || !in || !req)
+    return MB_RESULT_DENY | MB_RESULT_ENFORCED;
+  return stub_http(req);
+}
+
+__attribute__((noinline)) mb_u64 mb_http_decide_egress(const struct mb_identity *peer,
+                                                       const struct mb_decision_input *in,
+                                                       const struct mb_http_request *req) {
+  if (!peer || !in || !req)
+    return MB_RESULT_DENY | MB_RESULT_ENFORCED;
+  return stub_http(req);
 }
 
 #include "endpoint.c"

@@ -109,6 +109,7 @@ Datapath::Datapath(const Options& options) {
   config.endpoint_id = options.endpoint_id;
   endpointId_ = options.endpoint_id;
   config.events = options.events;
+  config.flags = options.config_flags;
   uint32_t egress = options.egress_enforced ? 1 : 0;
   std::string err = setRodata(obj, "mb_config", &config, sizeof(config));
   if (err.empty())

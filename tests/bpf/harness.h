@@ -40,6 +40,7 @@ struct Options {
   uint32_t events = 0;           // mb_config.events
   bool egress_enforced = false;  // the stub's egress policy
   uint32_t dns_features = 0;     // the stub class's mb_dns_class_features (MB_DNS_F_*)
+  uint32_t config_flags = 0;     // mb_config.flags (MB_CONFIG_*)
 };
 
 // What a program did with a packet: its return value and the packet as it

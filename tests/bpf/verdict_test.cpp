@@ -1,5 +1,9 @@
 // Policy verdicts for new flows: allowed by rule, denied by a deny rule,
 // default deny, open direction; IPv4 and IPv6; tc and cgroup_skb.
+#include <bpf/bpf.h>
+
+#include <cstring>
+
 #include "fixture.h"
 
 namespace mbtest {
@@ -94,6 +98,46 @@ TEST_P(VerdictTest, VerdictsNoKindActsOnAreDropped) {
   // A second packet of the flow is decided again, and dropped again.
   EXPECT_FALSE(dp().passes(in(), l7));
   EXPECT_EQ(dp().rule(8).packets, 2u);
+}
+
+// With the socket layer attached (MB_CONFIG_SOCKETS), MB_VERDICT_L7 allows
+// the connection, tracked with MB_CT_L7 so its later packets pass as
+// established: the socket layer decides its requests.
+TEST_P(VerdictTest, L7VerdictPassesAndTracksOnlyWithTheSocketLayer) {
+  load(Options{.config_flags = MB_CONFIG_SOCKETS});
+  Bytes syn = pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 8443));
+  EXPECT_TRUE(dp().passes(in(), syn));
+  expectOnlyReason(MB_REASON_ALLOWED_NEW);
+  EXPECT_EQ(dp().rule(8).packets, 1u);
+  auto e = dp().ct(ctKey(n().frontend, 40000, n().endpoint, 8443, kTcp));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->flags & MB_CT_L7, MB_CT_L7);
+  EXPECT_EQ(e->rule_id, 8u);
+  EXPECT_TRUE(dp().passes(out(), pkt(n().endpoint, n().frontend, kTcp, tcp(8443, 40000, kSyn | kAck))));
+  // MB_VERDICT_REDIRECT is still no allow.
+  EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40001, 8444))));
+}
+
+// A connection whose socket the socket layer could not take (recorded in
+// mb_l7_refused by mb_sockops) is dropped in both directions, though
+// tracked: its requests would go undecided. Other L7 flows pass.
+TEST_P(VerdictTest, L7ConnectionTheSocketLayerRefusedIsDropped) {
+  load(Options{.config_flags = MB_CONFIG_SOCKETS});
+  ASSERT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 8443))));
+  ASSERT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40002, 8443))));
+  Addr ep = Addr::parse(n().endpoint), fe = Addr::parse(n().frontend);
+  mb_l7_sock_key k{};
+  k.family = uint8_t(ep.family);
+  k.local_port = 8443;
+  k.remote_port = 40000;
+  std::memcpy(k.local, ep.bytes.data(), 16);
+  std::memcpy(k.remote, fe.bytes.data(), 16);
+  uint64_t cookie = 1;
+  ASSERT_EQ(bpf_map_update_elem(dp().mapFd("mb_l7_refused"), &k, &cookie, BPF_ANY), 0);
+  EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 8443, kAck))));
+  EXPECT_FALSE(dp().passes(out(), pkt(n().endpoint, n().frontend, kTcp, tcp(8443, 40000, kAck))));
+  EXPECT_EQ(dp().reason(MB_REASON_L7_REFUSED), 2u);
+  EXPECT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40002, 8443, kAck))));
 }
 
 TEST_P(VerdictTest, DefaultDenyForWorld) {

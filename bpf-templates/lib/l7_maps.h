@@ -1,0 +1,119 @@
+/* The socket layer's maps (runtime/abi/datapath.h, "The socket layer and
+ * HTTP"): which sockets are policed, the two sockhashes, the prog arrays of
+ * the endpoints' verdict programs, per-socket state, counters and per-CPU
+ * scratch memory. Every map is pinned by name and shared by every class
+ * object and policy version on the node.
+ *
+ * Per-socket state is a hash keyed by the socket cookie, not socket-local
+ * storage: bpf_sk_storage_get is not among the helpers of sk_skb programs
+ * (the stream parser and verdict), which need the state most. sockops
+ * creates the entry when it polices a socket and deletes it when the socket
+ * closes (BPF_SOCK_OPS_STATE_CB); an entry the map has no room for means
+ * the socket is refused (MB_HTTP_STAT_SOCK_REFUSED).
+ */
+#ifndef MB_LIB_L7_MAPS_H
+#define MB_LIB_L7_MAPS_H
+
+#include "include/platform.h"
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __type(key, struct mb_l7_endpoint_key);
+  __type(value, struct mb_l7_endpoint);
+  __uint(max_entries, MB_L7_ENDPOINTS_MAX);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_l7_endpoints SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_SOCKHASH);
+  __type(key, struct mb_l7_sock_key);
+  __type(value, mb_u64);
+  __uint(max_entries, MB_L7_SOCKS_MAX);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_l7_socks_in SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_SOCKHASH);
+  __type(key, struct mb_l7_sock_key);
+  __type(value, mb_u64);
+  __uint(max_entries, MB_L7_SOCKS_MAX);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_l7_socks_out SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __type(key, mb_u32);
+  __type(value, mb_u32);
+  __uint(max_entries, MB_L7_SLOTS);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_l7_skb_progs SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+  __type(key, mb_u32);
+  __type(value, mb_u32);
+  __uint(max_entries, MB_L7_SLOTS);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_l7_msg_progs SEC(".maps");
+
+/* Where a socket's byte stream is: what the next message is. */
+enum mb_l7_phase {
+  MB_L7_HEAD = 0,       /* a request's header block */
+  MB_L7_BODY = 1,       /* Content-Length body bytes (remaining) */
+  MB_L7_CHUNK_SIZE = 2, /* a chunk-size line */
+  MB_L7_CHUNK_DATA = 3, /* chunk data (remaining) */
+  MB_L7_CHUNK_END = 4,  /* the CRLF after a chunk's data */
+  MB_L7_TRAILERS = 5,   /* the trailer section after the last chunk, up to the empty line */
+  MB_L7_DISCARD = 6,    /* after an unreadable request: every byte dropped */
+};
+
+/* Per-socket state (BPF_MAP_TYPE_HASH "mb_l7_state", keyed by socket
+ * cookie). The layout is private to the skeleton but pinned, so a change to
+ * it goes with MB_ABI_VERSION like any map's. */
+struct mb_l7_state {
+  struct mb_l7_sock_key key; /* the socket's own key in its sockhash: a verdict redirects to it */
+  mb_u64 remaining;          /* MB_L7_BODY / MB_L7_CHUNK_DATA: bytes still to come */
+  mb_u32 slot;
+  mb_u32 endpoint;
+  mb_u8 protocol;  /* MB_L7_* */
+  mb_u8 direction; /* MB_DIR_* */
+  mb_u8 phase;     /* enum mb_l7_phase */
+  mb_u8 deny;      /* the current request was denied: its body is dropped */
+  mb_u8 in_msg;    /* the stream parser has started measuring the next message */
+  mb_u8 pad[3];
+  /* Where messages are in the skbs the stream parser and verdict see
+   * (entry/sk_skb.c): */
+  mb_u32 msg_off; /* the message being measured starts here */
+  mb_u32 msg_len; /* and is this long, once measured */
+  mb_u32 extra;   /* bytes after the last decided message in its skb */
+  mb_u32 cur_off; /* the message being decided */
+  mb_u32 cur_len;
+};
+
+#define MB_L7_STATE_MAX (2 * MB_L7_SOCKS_MAX)
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __type(key, mb_u64);
+  __type(value, struct mb_l7_state);
+  __uint(max_entries, MB_L7_STATE_MAX);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_l7_state SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __type(key, mb_u32);
+  __type(value, mb_u64);
+  __uint(max_entries, MB_HTTP_STAT_MAX);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_http_stats SEC(".maps");
+
+static __always_inline void mb_http_count_n(mb_u32 stat, mb_u64 n) {
+  mb_u64 *v = bpf_map_lookup_elem(&mb_http_stats, &stat);
+  if (v)
+    *v += n;
+}
+
+static __always_inline void mb_http_count(mb_u32 stat) { mb_http_count_n(stat, 1); }
+
+#endif /* MB_LIB_L7_MAPS_H */

@@ -1,0 +1,48 @@
+/* Policed sockets the socket layer could not take (its sockhash or state
+ * map was full): their connections must not carry undecided requests. The
+ * tuple (struct mb_l7_sock_key with netns 0: the packet programs see the
+ * tuple, not the namespace) goes into mb_l7_refused (LRU hash, pinned), and
+ * the packet programs drop packets of MB_CT_L7 flows found there; mb_sockops
+ * removes the entry when the socket closes. */
+#ifndef MB_LIB_L7_REFUSED_H
+#define MB_LIB_L7_REFUSED_H
+
+#include "include/platform.h"
+
+#define MB_L7_REFUSED_MAX 16384
+
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __type(key, struct mb_l7_sock_key);
+  __type(value, mb_u64);
+  __uint(max_entries, MB_L7_REFUSED_MAX);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_l7_refused SEC(".maps");
+
+static __always_inline void mb_l7_refuse(const struct mb_l7_sock_key *key, mb_u64 cookie) {
+  struct mb_l7_sock_key k = *key;
+  k.netns = 0;
+  bpf_map_update_elem(&mb_l7_refused, &k, &cookie, BPF_ANY);
+}
+
+static __always_inline void mb_l7_unrefuse(const struct mb_l7_sock_key *key) {
+  struct mb_l7_sock_key k = *key;
+  k.netns = 0;
+  bpf_map_delete_elem(&mb_l7_refused, &k);
+}
+
+/* Whether the connection (the endpoint's side: its address and port are
+ * `local`) was refused by the socket layer. */
+static __always_inline int mb_l7_is_refused(mb_u8 family, const mb_u8 *local, mb_u16 local_port, const mb_u8 *remote,
+                                            mb_u16 remote_port) {
+  struct mb_l7_sock_key k;
+  __builtin_memset(&k, 0, sizeof(k));
+  k.family = family;
+  k.local_port = local_port;
+  k.remote_port = remote_port;
+  __builtin_memcpy(k.local, local, 16);
+  __builtin_memcpy(k.remote, remote, 16);
+  return bpf_map_lookup_elem(&mb_l7_refused, &k) != NULL;
+}
+
+#endif /* MB_LIB_L7_REFUSED_H */

@@ -1,0 +1,843 @@
+// The socket layer on real sockets (bpf-templates/entry/sockops.c, sk_skb.c,
+// lib/l7_*.h, lib/http_read.h; docs/http.md "Datapath").
+//
+// Each test loads the stub-compiled datapath (decide_stub.c: its HTTP
+// decision allows GET on paths starting "/ok", POST "/ok/env" with
+// "X-Env: prod", every request for host "api.test", denies requests with
+// an "X-Deny" header, default deny), moves this process into a network
+// namespace and a cgroup of its own, attaches mb_sockops to the cgroup and
+// the stream parser and dispatch to mb_l7_socks_in, and drives real TCP
+// over loopback: a server (a thread that answers every complete request
+// "200 OK") on SERVER:8080, a client from CLIENT. Everything is undone in
+// TearDown, also after a failure.
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <linux/bpf.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness.h"
+
+namespace mbtest {
+namespace {
+
+constexpr uint16_t kPort = 8080;
+constexpr uint32_t kSlot = 5;
+constexpr const char* kCgroupRoot = "/sys/fs/cgroup/unified";
+
+std::string cgroup2Root() {
+  std::ifstream mounts("/proc/self/mounts");
+  std::string dev, dir, type, rest;
+  while (mounts >> dev >> dir >> type && std::getline(mounts, rest))
+    if (type == "cgroup2") return dir;
+  return kCgroupRoot;
+}
+
+// A request's end in `buf` from `at` (header block, then Content-Length or
+// chunked body), or npos while incomplete. The server's framing, for tests.
+size_t requestEnd(const std::string& buf, size_t at) {
+  size_t head = buf.find("\r\n\r\n", at);
+  if (head == std::string::npos) return std::string::npos;
+  head += 4;
+  std::string block = buf.substr(at, head - at);
+  for (auto& c : block) c = char(std::tolower(static_cast<unsigned char>(c)));
+  size_t cl = block.find("\r\ncontent-length:");
+  if (cl != std::string::npos) {
+    size_t n = std::stoul(block.substr(cl + 17));
+    return buf.size() >= head + n ? head + n : std::string::npos;
+  }
+  if (block.find("\r\ntransfer-encoding:") != std::string::npos) {
+    size_t pos = head;
+    for (;;) {
+      size_t line = buf.find("\r\n", pos);
+      if (line == std::string::npos) return std::string::npos;
+      size_t size = std::stoul(buf.substr(pos, line - pos), nullptr, 16);
+      pos = line + 2;
+      if (size == 0) {
+        size_t end = buf.find("\r\n\r\n", pos - 2);
+        return end == std::string::npos ? std::string::npos : end + 4;
+      }
+      if (buf.size() < pos + size + 2) return std::string::npos;
+      pos += size + 2;
+    }
+  }
+  return head;
+}
+
+// One server connection at a time; answers each complete request.
+class Server {
+ public:
+  enum class Send { Write, Sendfile };
+
+  Server(int family, const std::string& addr, Send send = Send::Write) : send_(send) {
+    fd_ = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    sockaddr_storage ss = sockaddrOf(family, addr, kPort);
+    if (bind(fd_, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)) != 0 || listen(fd_, 16) != 0)
+      error_ = std::string("server: ") + std::strerror(errno);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Server() {
+    stop_ = true;
+    thread_.join();
+    close(fd_);
+  }
+  const std::string& error() const { return error_; }
+  std::string received() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return received_;
+  }
+  int requests() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return requests_;
+  }
+
+  static sockaddr_storage sockaddrOf(int family, const std::string& addr, uint16_t port) {
+    sockaddr_storage ss{};
+    if (family == 4) {
+      auto* s = reinterpret_cast<sockaddr_in*>(&ss);
+      s->sin_family = AF_INET;
+      s->sin_port = htons(port);
+      inet_pton(AF_INET, addr.c_str(), &s->sin_addr);
+    } else {
+      auto* s = reinterpret_cast<sockaddr_in6*>(&ss);
+      s->sin6_family = AF_INET6;
+      s->sin6_port = htons(port);
+      inet_pton(AF_INET6, addr.c_str(), &s->sin6_addr);
+    }
+    return ss;
+  }
+
+ private:
+  void answer(int c) {
+    static const std::string ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    if (send_ == Send::Write) {
+      (void)!write(c, ok.data(), ok.size());
+      return;
+    }
+    char path[] = "/tmp/mb-http-test-XXXXXX";
+    int f = mkstemp(path);
+    unlink(path);
+    (void)!write(f, ok.data(), ok.size());
+    off_t off = 0;
+    if (sendfile(c, f, &off, ok.size()) != ssize_t(ok.size())) sendfileFailed_ = true;
+    close(f);
+  }
+
+  void run() {
+    while (!stop_) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) continue;
+      accepted_++;
+      std::string buf;
+      size_t at = 0;
+      // No SO_RCVTIMEO here: the stream parser takes the socket's receive
+      // timeout as the time a message may take to arrive, and stops the
+      // socket's parsing for good when one takes longer (docs/datapath.md).
+      while (!stop_) {
+        pollfd q{c, POLLIN, 0};
+        if (poll(&q, 1, 20) <= 0) continue;
+        char tmp[16384];
+        ssize_t n = recv(c, tmp, sizeof(tmp), MSG_DONTWAIT);
+        // Bytes that arrived before accept() make the first read fail
+        // with EAGAIN although poll() said readable, even on a blocking
+        // socket (tcp_bpf hands them to the stream parser then): servers
+        // retry, as event loops do.
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          eagain_++;
+          continue;
+        }
+        if (n <= 0) break;
+        buf.append(tmp, size_t(n));
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          received_.append(tmp, size_t(n));
+        }
+        for (size_t end; (end = requestEnd(buf, at)) != std::string::npos; at = end) {
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            requests_++;
+          }
+          answer(c);
+        }
+      }
+      close(c);
+    }
+  }
+
+  int fd_ = -1;
+  Send send_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::string received_, error_;
+  int requests_ = 0;
+
+ public:
+  std::atomic<int> eagain_{0};
+  std::atomic<int> accepted_{0};
+  // Waits until the server accepted `n` connections: requests sent before
+  // that meet the kernel's pre-accept path (see the tests at the end).
+  bool waitAccepted(int n = 1) {
+    for (int i = 0; i < 400 && accepted_ < n; i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return accepted_ >= n;
+  }
+  std::atomic<bool> sendfileFailed_{false};
+};
+
+// A client connection with blocking reads that time out.
+class Client {
+ public:
+  Client(int family, const std::string& from, const std::string& to) {
+    fd_ = socket(family == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+    sockaddr_storage src = Server::sockaddrOf(family, from, 0), dst = Server::sockaddrOf(family, to, kPort);
+    timeval tv{2, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int one = 1;
+    setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    connected_ = bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src)) == 0 &&
+                 connect(fd_, reinterpret_cast<sockaddr*>(&dst), sizeof(dst)) == 0;
+  }
+  ~Client() { close(fd_); }
+  bool connected() const { return connected_; }
+  int fd() const { return fd_; }
+
+  bool send(const std::string& s) { return write(fd_, s.data(), s.size()) == ssize_t(s.size()); }
+
+  // One response (header block and Content-Length body), or "" on timeout
+  // or EOF. Keeps what follows for the next call.
+  std::string response() {
+    for (;;) {
+      size_t head = buf_.find("\r\n\r\n");
+      if (head != std::string::npos) {
+        size_t cl = buf_.find("Content-Length: ");
+        size_t n = cl != std::string::npos && cl < head ? std::stoul(buf_.substr(cl + 16)) : 0;
+        if (buf_.size() >= head + 4 + n) {
+          std::string r = buf_.substr(0, head + 4 + n);
+          buf_.erase(0, head + 4 + n);
+          return r;
+        }
+      }
+      char tmp[4096];
+      ssize_t n = read(fd_, tmp, sizeof(tmp));
+      if (n <= 0) return "";
+      buf_.append(tmp, size_t(n));
+    }
+  }
+  // Whether the connection reads EOF (or an error) within the timeout, no data.
+  bool closedOrSilent() {
+    char c;
+    return read(fd_, &c, 1) <= 0;
+  }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+const std::string k403Head = "HTTP/1.1 403 Forbidden\r\n";
+const std::string k400Head = "HTTP/1.1 400 Bad Request\r\n";
+const std::string k200 = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+
+std::string get(const std::string& path, const std::string& extra = "") {
+  return "GET " + path + " HTTP/1.1\r\nHost: svc\r\nUser-Agent: membrane-test\r\n" + extra + "\r\n";
+}
+
+class SocketLayerTest : public ::testing::TestWithParam<int> {
+ protected:
+  int family() const { return GetParam(); }
+  std::string server() const { return family() == 4 ? "198.18.7.1" : "2001:2:0:7::1"; }
+  std::string client() const { return family() == 4 ? "198.18.7.2" : "2001:2:0:7::2"; }
+
+  void SetUp() override {
+    MB_REQUIRE_BPF();
+    dp_ = std::make_unique<Datapath>(Options{});
+    ASSERT_TRUE(dp_->loaded()) << dp_->error();
+
+    // A network namespace of our own, for this thread (and what it forks).
+    origNetns_ = open("/proc/thread-self/ns/net", O_RDONLY);
+    ASSERT_GE(origNetns_, 0);
+    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << std::strerror(errno);
+    inNetns_ = true;
+    ASSERT_EQ(std::system("ip link set lo up && ip addr add 198.18.7.1/32 dev lo && "
+                          "ip addr add 198.18.7.2/32 dev lo && ip addr add 2001:2:0:7::1/128 dev lo nodad && "
+                          "ip addr add 2001:2:0:7::2/128 dev lo nodad"),
+              0);
+
+    // A cgroup of our own, holding this process; first the empty ones of
+    // runs that were killed before their TearDown.
+    std::string root = cgroup2Root();
+    for (const auto& entry : std::filesystem::directory_iterator(root)) {
+      std::string name = entry.path().filename().string();
+      if (name.rfind("mb-http-test-", 0) != 0) continue;
+      pid_t pid = pid_t(std::atoi(name.c_str() + 13));
+      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) rmdir(entry.path().c_str());
+    }
+    cgroup_ = root + "/mb-http-test-" + std::to_string(getpid());
+    ASSERT_EQ(mkdir(cgroup_.c_str(), 0755), 0) << cgroup_ << ": " << std::strerror(errno);
+    origCgroup_ = root + currentCgroup();
+    ASSERT_TRUE(writeFile(cgroup_ + "/cgroup.procs", std::to_string(getpid())));
+    movedIn_ = true;
+    cgFd_ = open(cgroup_.c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_GE(cgFd_, 0);
+
+    sockops_ = bpf_program__attach_cgroup(prog(MB_PROG_SOCKOPS), cgFd_);
+    ASSERT_NE(sockops_, nullptr) << "attach sockops: " << std::strerror(errno);
+    int in = dp_->mapFd("mb_l7_socks_in");
+    ASSERT_EQ(bpf_prog_attach(bpf_program__fd(prog(MB_PROG_L7_PARSER)), in, BPF_SK_SKB_STREAM_PARSER, 0), 0)
+        << std::strerror(errno);
+    ASSERT_EQ(bpf_prog_attach(bpf_program__fd(prog(MB_PROG_L7_SKB_DISPATCH)), in, BPF_SK_SKB_STREAM_VERDICT, 0), 0)
+        << std::strerror(errno);
+    fillSlot();
+    police(server(), kPort, MB_DIR_INGRESS);
+  }
+
+  void TearDown() override {
+    if (sockops_) bpf_link__destroy(sockops_);
+    if (cgFd_ >= 0) close(cgFd_);
+    if (movedIn_) writeFile(origCgroup_ + "/cgroup.procs", std::to_string(getpid()));
+    if (!cgroup_.empty()) rmdir(cgroup_.c_str());
+    if (inNetns_) setns(origNetns_, CLONE_NEWNET);
+    if (origNetns_ >= 0) close(origNetns_);
+    dp_.reset();
+  }
+
+  bpf_program* prog(const char* name) { return bpf_object__find_program_by_name(dp_->object(), name); }
+
+  void fillSlot() {
+    uint32_t slot = kSlot;
+    int fd = bpf_program__fd(prog(MB_PROG_L7_SKB_VERDICT));
+    ASSERT_EQ(bpf_map_update_elem(dp_->mapFd("mb_l7_skb_progs"), &slot, &fd, BPF_ANY), 0) << std::strerror(errno);
+  }
+  void emptySlot() {
+    uint32_t slot = kSlot;
+    bpf_map_delete_elem(dp_->mapFd("mb_l7_skb_progs"), &slot);
+  }
+
+  void police(const std::string& addr, uint16_t port, int dir) {
+    Addr a = Addr::parse(addr);
+    mb_l7_endpoint_key k{};
+    k.family = uint8_t(a.family);
+    k.direction = uint8_t(dir);
+    k.port = port;
+    std::memcpy(k.addr, a.bytes.data(), 16);
+    mb_l7_endpoint v{};
+    v.slot = kSlot;
+    v.endpoint = 7;
+    v.protocol = MB_L7_HTTP;
+    ASSERT_EQ(bpf_map_update_elem(dp_->mapFd("mb_l7_endpoints"), &k, &v, BPF_ANY), 0) << std::strerror(errno);
+  }
+
+  uint64_t stat(uint32_t s) const {
+    std::vector<uint64_t> values(libbpf_num_possible_cpus());
+    if (bpf_map_lookup_elem(dp_->mapFd("mb_http_stats"), &s, values.data()) != 0) return ~0ull;
+    uint64_t sum = 0;
+    for (uint64_t v : values) sum += v;
+    return sum;
+  }
+
+  static bool writeFile(const std::string& path, const std::string& text) {
+    std::ofstream f(path);
+    f << text;
+    f.flush();
+    return bool(f);
+  }
+  static std::string currentCgroup() {
+    std::ifstream f("/proc/self/cgroup");
+    std::string line;
+    while (std::getline(f, line))
+      if (line.rfind("0::", 0) == 0) return line.substr(3) == "/" ? "" : line.substr(3);
+    return "";
+  }
+
+  // Waits until the server has seen `n` requests (or a second passed).
+  static void waitFor(const std::function<bool()>& done) {
+    for (int i = 0; i < 200 && !done(); i++) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  std::unique_ptr<Datapath> dp_;
+  int origNetns_ = -1, cgFd_ = -1;
+  bool inNetns_ = false, movedIn_ = false;
+  std::string cgroup_, origCgroup_;
+  bpf_link* sockops_ = nullptr;
+};
+
+INSTANTIATE_TEST_SUITE_P(Families, SocketLayerTest, ::testing::Values(4, 6),
+                         [](const ::testing::TestParamInfo<int>& p) { return p.param == 4 ? "IPv4" : "IPv6"; });
+
+TEST_P(SocketLayerTest, AllowedRequestReachesTheServerByteForByte) {
+  Server srv(family(), server());
+  ASSERT_EQ(srv.error(), "");
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected()) << std::strerror(errno);
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string req = get("/ok/items?x=1");
+  ASSERT_TRUE(c.send(req));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), req);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 1u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 1u);
+}
+
+TEST_P(SocketLayerTest, DeniedRequestGetsA403AndNeverReachesTheServer) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send(get("/secret")));
+  std::string r = c.response();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+  EXPECT_EQ(r.rfind(k403Head, 0), 0u) << r;
+  // Written over the request, as long as it: the body pads it.
+  EXPECT_EQ(r.size(), get("/secret").size()) << r;
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(srv.received(), "");
+  EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 1u);
+}
+
+TEST_P(SocketLayerTest, DeniedRequestTooShortForA403WithLengthGetsAStatusLineAndTheConnectionIsDiscarded) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string tiny = "GET /no HTTP/1.1\r\nHost: s\r\n\r\n";
+  ASSERT_TRUE(c.send(tiny));
+  std::string got;
+  char tmp[64];
+  for (ssize_t n; got.size() < tiny.size() && (n = read(c.fd(), tmp, sizeof(tmp))) > 0;) got.append(tmp, size_t(n));
+  // Exactly as long as the request; spaces pad it, ended by the connection.
+  EXPECT_EQ(got, "HTTP/1.1 403 \r\n\r\n" + std::string(tiny.size() - 17, ' '));
+  ASSERT_TRUE(c.send(get("/ok/after")));
+  EXPECT_TRUE(c.closedOrSilent());
+  EXPECT_EQ(srv.received(), "");
+}
+
+TEST_P(SocketLayerTest, KeepAliveConnectionMixesAllowedAndDeniedRequests) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string expected;
+  for (int i = 0; i < 6; i++) {
+    bool allowed = i % 2 == 0;
+    std::string req = allowed ? get("/ok/" + std::to_string(i)) : get("/ok/" + std::to_string(i), "X-Deny: 1\r\n");
+    ASSERT_TRUE(c.send(req));
+    std::string r = c.response();
+    if (allowed) {
+      EXPECT_EQ(r, k200) << i;
+      expected += req;
+    } else {
+      EXPECT_EQ(r.rfind(k403Head, 0), 0u) << i << ": " << r;
+    }
+  }
+  EXPECT_EQ(srv.received(), expected);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 3u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 3u);
+}
+
+TEST_P(SocketLayerTest, PipelinedRequestsAreEachDecided) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string all = get("/ok/1") + get("/ok/2") + get("/ok/3");
+  ASSERT_TRUE(c.send(all));
+  for (int i = 0; i < 3; i++) EXPECT_EQ(c.response(), k200) << i;
+  EXPECT_EQ(srv.received(), all);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 3u);
+}
+
+TEST_P(SocketLayerTest, RequestSplitAcrossManySmallWritesIsReadWhole) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string req = get("/ok/split", "X-Env: prod\r\nAccept: */*\r\n");
+  for (size_t i = 0; i < req.size(); i += 3) {
+    ASSERT_TRUE(c.send(req.substr(i, 3)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), req);
+  // A denied one split the same way: nothing of it reaches the server.
+  std::string denied = get("/nope", "X-Env: prod\r\n");
+  for (size_t i = 0; i < denied.size(); i += 3) ASSERT_TRUE(c.send(denied.substr(i, 3)));
+  EXPECT_EQ(c.response().rfind(k403Head, 0), 0u);
+  EXPECT_EQ(srv.received(), req);
+}
+
+TEST_P(SocketLayerTest, ContentLengthBodyFollowsItsRequestsVerdict) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string body(3000, 'b');
+  std::string allowed = "POST /ok/env HTTP/1.1\r\nHost: svc\r\nX-Env:  prod \r\nContent-Length: 3000\r\n\r\n" + body;
+  std::string denied = "POST /ok/env HTTP/1.1\r\nHost: svc\r\nX-Env: dev\r\nContent-Length: 3000\r\n\r\n" +
+                       std::string(3000, 'D');
+  ASSERT_TRUE(c.send(allowed.substr(0, 100)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(c.send(allowed.substr(100)));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(denied));
+  EXPECT_EQ(c.response().rfind(k403Head, 0), 0u);
+  ASSERT_TRUE(c.send(get("/ok/after")));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), allowed + get("/ok/after"));
+  EXPECT_EQ(stat(MB_HTTP_STAT_BODY_BYTES), 3000u);
+}
+
+TEST_P(SocketLayerTest, ChunkedBodyFollowsItsRequestsVerdict) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string chunks = "5\r\nhello\r\n1a;ext=1\r\n" + std::string(26, 'z') + "\r\n0\r\nX-Trailer: t\r\n\r\n";
+  std::string allowed = "GET /ok/chunked HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks;
+  std::string denied = "GET /no HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: Chunked\r\n\r\n" +
+                       std::string("3\r\nDDD\r\n0\r\n\r\n");
+  ASSERT_TRUE(c.send(allowed));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(denied));
+  EXPECT_EQ(c.response().rfind(k403Head, 0), 0u);
+  ASSERT_TRUE(c.send(get("/ok/after")));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), allowed + get("/ok/after"));
+}
+
+// KNOWN HAZARD (docs/datapath.md, "Socket layer", "Where a message is"):
+// small writes that TCP coalesces into a segment the stream parser has
+// already read from put the next message at an offset the socket layer's
+// bookkeeping does not predict; the request then stalls (or is framed from
+// the wrong bytes) until more data arrives. Fails about one run in six
+// here; disabled until messages are located without that bookkeeping.
+TEST_P(SocketLayerTest, DISABLED_ChunkedRequestInSevenByteWritesIsFramedExactly) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string allowed = "GET /ok/chunked HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n";
+  for (int round = 0; round < 10; round++) {
+    for (size_t i = 0; i < allowed.size(); i += 7) ASSERT_TRUE(c.send(allowed.substr(i, 7)));
+    EXPECT_EQ(c.response(), k200) << round;
+  }
+}
+
+struct Unreadable {
+  const char* name;
+  std::string bytes;
+  uint32_t stat;
+};
+
+TEST_P(SocketLayerTest, UnreadableBytesGetA400AndEverythingAfterIsDiscarded) {
+  const Unreadable cases[] = {
+      {"header block over the limit", "GET /ok HTTP/1.1\r\nX-Long: " + std::string(9000, 'a') + "\r\n\r\n",
+       MB_HTTP_STAT_TOO_LONG},
+      {"TLS ClientHello", std::string("\x16\x03\x01\x00\x2a\x01\x00\x00\x26\x03\x03", 11) + std::string(38, '\0'),
+       MB_HTTP_STAT_TLS},
+      {"HTTP/2 preface", "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", MB_HTTP_STAT_HTTP2},
+      {"bare LF", "GET /ok HTTP/1.1\nHost: svc\r\n\r\n", MB_HTTP_STAT_MALFORMED},
+      {"two Content-Length", "GET /ok HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+       MB_HTTP_STAT_MALFORMED},
+      {"gzip coding", "GET /ok HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", MB_HTTP_STAT_MALFORMED},
+  };
+  for (const auto& u : cases) {
+    SCOPED_TRACE(u.name);
+    Server srv(family(), server());
+    Client c(family(), client(), server());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(srv.waitAccepted());
+    uint64_t before = stat(u.stat);
+    ASSERT_TRUE(c.send(u.bytes));
+    std::string r = c.response();
+    // Written over the bytes: with its length and "Connection: close" where
+    // they are long enough (66 bytes), else the status line alone.
+    EXPECT_EQ(r.rfind(u.bytes.size() >= 66 ? k400Head + "Connection: close\r\n" : "HTTP/1.1 400 \r\n", 0), 0u) << r;
+    ASSERT_TRUE(c.send(get("/ok/later")));
+    EXPECT_TRUE(c.closedOrSilent());
+    EXPECT_EQ(srv.received(), "");
+    EXPECT_EQ(stat(u.stat), before + 1);
+  }
+  EXPECT_GE(stat(MB_HTTP_STAT_DISCARDED), 1u);
+}
+
+TEST_P(SocketLayerTest, EmptySlotDropsAndCountsNoProgram) {
+  emptySlot();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send(get("/ok")));
+  EXPECT_TRUE(c.closedOrSilent());
+  EXPECT_EQ(srv.received(), "");
+  EXPECT_GE(stat(MB_HTTP_STAT_NO_PROGRAM), 1u);
+}
+
+TEST_P(SocketLayerTest, UnpolicedPortIsNotPutInTheSockhash) {
+  // The policed address, another port: no entry in mb_l7_endpoints.
+  uint32_t key = 0;
+  mb_l7_endpoint_key k{};
+  ASSERT_EQ(bpf_map_get_next_key(dp_->mapFd("mb_l7_endpoints"), nullptr, &k), 0);
+  ASSERT_EQ(bpf_map_delete_elem(dp_->mapFd("mb_l7_endpoints"), &k), 0);
+  (void)key;
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send(get("/secret")));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 0u);
+}
+
+}  // namespace
+}  // namespace mbtest
+
+namespace mbtest {
+namespace {
+
+// The hazards of sockets in a sockhash on this kernel (docs/datapath.md,
+// "Socket layer"): readiness, FIONREAD, bytes before accept(), a server
+// that sends with sendfile() or reads with splice().
+TEST_P(SocketLayerTest, PolicedSocketWakesEpollAndCountsFionreadForAPassedRequest) {
+  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  int s = accept(l, nullptr, nullptr);
+  ASSERT_GE(s, 0);
+  int ep = epoll_create1(0);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+  std::string req = get("/ok/epoll");
+  ASSERT_TRUE(c.send(req));
+  epoll_event out{};
+  EXPECT_EQ(epoll_wait(ep, &out, 1, 1000), 1) << "an edge-triggered wait is woken";
+  int avail = -1;
+  ASSERT_EQ(ioctl(s, FIONREAD, &avail), 0);
+  EXPECT_EQ(avail, int(req.size()));
+  std::string got(512, '\0');
+  ssize_t n = recv(s, got.data(), got.size(), MSG_DONTWAIT);
+  EXPECT_EQ(n, ssize_t(req.size()));
+  close(ep);
+  close(s);
+  close(l);
+}
+
+// Bytes that arrive before accept() wait in the TCP receive queue: the
+// stream parser cannot read a socket that has no file yet. poll() reports
+// them, FIONREAD counts 0 and the first read fails with EAGAIN (it hands
+// them to the parser); the verdict then runs and an edge-triggered epoll
+// is woken again, so event-loop servers read the request.
+TEST_P(SocketLayerTest, RequestThatArrivesBeforeAcceptIsDecidedOnTheFirstRead) {
+  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  std::string req = get("/ok/early");
+  ASSERT_TRUE(c.send(req));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int s = accept4(l, nullptr, nullptr, SOCK_NONBLOCK);
+  ASSERT_GE(s, 0);
+  int ep = epoll_create1(0);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), 0);
+  std::string got;
+  for (int i = 0; i < 5 && got.size() < req.size(); i++) {
+    epoll_event out{};
+    if (epoll_wait(ep, &out, 1, 1000) != 1) continue;
+    char tmp[512];
+    for (ssize_t n; (n = recv(s, tmp, sizeof(tmp), 0)) > 0;) got.append(tmp, size_t(n));
+  }
+  EXPECT_EQ(got, req);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 1u);
+  close(ep);
+  close(s);
+  close(l);
+}
+
+TEST_P(SocketLayerTest, ServerThatAnswersWithSendfileOnAPolicedSocketReachesTheClient) {
+  Server srv(family(), server(), Server::Send::Sendfile);
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  for (int i = 0; i < 3; i++) {
+    ASSERT_TRUE(c.send(get("/ok/file")));
+    EXPECT_EQ(c.response(), k200) << i;
+  }
+  ASSERT_TRUE(c.send(get("/denied")));
+  EXPECT_EQ(c.response().rfind(k403Head, 0), 0u);
+  EXPECT_FALSE(srv.sendfileFailed_);
+  EXPECT_EQ(srv.requests(), 3);
+}
+
+// splice() reads the TCP receive queue, where the socket layer leaves
+// nothing once the socket is accepted: passed requests wait in the
+// socket's own queue, which recv() reads and splice() does not see. A
+// server that splices from its client sockets never gets a request (it
+// hangs; nothing undecided reaches it).
+TEST_P(SocketLayerTest, SpliceFromAnAcceptedPolicedSocketFindsNothingAndRecvReadsTheRequest) {
+  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  int s = accept4(l, nullptr, nullptr, SOCK_NONBLOCK);
+  ASSERT_GE(s, 0);
+  std::string req = get("/ok/splice");
+  ASSERT_TRUE(c.send(req) && c.send(get("/denied/splice")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  errno = 0;
+  EXPECT_EQ(splice(s, nullptr, p[1], nullptr, 4096, SPLICE_F_NONBLOCK), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  std::string got(512, '\0');
+  EXPECT_EQ(recv(s, got.data(), got.size(), MSG_DONTWAIT), ssize_t(req.size()));
+  EXPECT_EQ(got.substr(0, req.size()), req);
+  close(p[0]);
+  close(p[1]);
+  close(s);
+  close(l);
+}
+
+// KNOWN HOLE (docs/datapath.md, "Socket layer"): bytes that arrive before
+// accept() sit in the TCP receive queue until the first recv() hands them
+// to the stream parser; a server that splices from the socket instead
+// reads them undecided. Disabled until the socket layer closes it (e.g. by
+// holding such bytes at the packet programs until the socket is accepted).
+TEST_P(SocketLayerTest, DISABLED_DeniedRequestThatArrivesBeforeAcceptNeverReachesASpliceReader) {
+  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
+  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
+  ASSERT_EQ(listen(l, 4), 0);
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(get("/denied/splice")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  int s = accept4(l, nullptr, nullptr, SOCK_NONBLOCK);
+  ASSERT_GE(s, 0);
+  int p[2];
+  ASSERT_EQ(pipe(p), 0);
+  EXPECT_LE(splice(s, nullptr, p[1], nullptr, 4096, SPLICE_F_NONBLOCK), 0);
+  close(p[0]);
+  close(p[1]);
+  close(s);
+  close(l);
+}
+
+// KNOWN KERNEL HAZARD (docs/datapath.md, "Socket layer"): after a request
+// that arrived before accept() (decided on the first read, above), the
+// next request on the connection often stalls in the TCP receive queue:
+// the stream parser is not run on it (seen on 6.18; the pre-accept path of
+// tcp_bpf's recvmsg and the parser's read position disagree). Disabled:
+// it fails on this kernel most runs.
+TEST_P(SocketLayerTest, DISABLED_RequestAfterOneThatArrivedBeforeAcceptIsDecided) {
+  Server srv(family(), server());
+  for (int round = 0; round < 5; round++) {
+    Client c(family(), client(), server());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send(get("/ok/first")));  // before the server accepts, most likely
+    EXPECT_EQ(c.response(), k200);
+    ASSERT_TRUE(c.send(get("/ok/second")));
+    EXPECT_EQ(c.response(), k200) << "round " << round;
+  }
+}
+
+// The socket layer's programs, as the verifier sees them: far from its
+// limit (1M instructions processed), so the request reader's loops stay
+// bpf_loop callbacks. Prints the figures for docs/datapath.md.
+TEST_P(SocketLayerTest, ProgramsStayFarBelowTheVerifiersLimit) {
+  for (const char* name : {MB_PROG_SOCKOPS, MB_PROG_L7_PARSER, MB_PROG_L7_SKB_DISPATCH, MB_PROG_L7_SKB_VERDICT}) {
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_program__fd(prog(name)), &info, &len), 0);
+    std::printf("%s: %u instructions verified, %u translated\n", name, info.verified_insns,
+                unsigned(info.xlated_prog_len / sizeof(bpf_insn)));
+    EXPECT_LT(info.verified_insns, 200000u) << name;
+  }
+}
+
+// Rough cost of the socket layer: keep-alive request/response round trips
+// on loopback, policed against not (the port's mb_l7_endpoints entry
+// removed). Prints the figures; asserts only that every request passed.
+TEST_P(SocketLayerTest, RoundTripLatencyWithAndWithoutTheSocketLayer) {
+  const int kTrips = 10000;
+  auto run = [&]() -> double {
+    Server srv(family(), server());
+    Client c(family(), client(), server());
+    EXPECT_TRUE(c.connected() && srv.waitAccepted());
+    std::string req = get("/ok/bench");
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < kTrips; i++) {
+      if (!c.send(req) || c.response() != k200) {
+        ADD_FAILURE() << "trip " << i << " eagain " << srv.eagain_.load() << " server got " << srv.requests();
+        uint64_t key = 0, next = 0;
+        const void* prev = nullptr;
+        int fd = dp_->mapFd("mb_l7_state");
+        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+          struct {
+            mb_l7_sock_key k;
+            uint64_t remaining;
+            uint32_t slot, endpoint;
+            uint8_t protocol, direction, phase, deny, in_msg, pad[3];
+            uint32_t msg_off, msg_len, extra, cur_off, cur_len;
+          } st{};
+          bpf_map_lookup_elem(fd, &next, &st);
+          ADD_FAILURE() << "state phase " << int(st.phase) << " in_msg " << int(st.in_msg) << " msg_off " << st.msg_off
+                        << " msg_len " << st.msg_len << " extra " << st.extra << " cur " << st.cur_off << "+" << st.cur_len;
+          key = next;
+          prev = &key;
+        }
+        break;
+      }
+    }
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count() / kTrips;
+  };
+  double policed = run();
+  mb_l7_endpoint_key k{};
+  ASSERT_EQ(bpf_map_get_next_key(dp_->mapFd("mb_l7_endpoints"), nullptr, &k), 0);
+  ASSERT_EQ(bpf_map_delete_elem(dp_->mapFd("mb_l7_endpoints"), &k), 0);
+  double plain = run();
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), uint64_t(kTrips));
+  std::printf("round trip: %.1f us policed, %.1f us plain (%d trips; the test server polls every 20 ms at most)\n",
+              policed, plain, kTrips);
+}
+
+}  // namespace
+}  // namespace mbtest
