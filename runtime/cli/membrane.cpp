@@ -71,7 +71,7 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
   int rc = s->problems.empty() ? 0 : kExitNotAsApplied;
   if (output == "json") {
     nlohmann::json j = {{"version", s->version}, {"artifactDir", s->artifactDir}, {"endpoints", nlohmann::json::array()},
-                        {"rules", nlohmann::json::array()}, {"reasons", s->reasons}, {"dns", s->dns},
+                        {"rules", nlohmann::json::array()}, {"reasons", s->reasons}, {"dns", s->dns}, {"http", s->http},
                         {"asApplied", s->problems.empty()}, {"problems", s->problems}};
     for (const auto& e : s->endpoints) {
       nlohmann::json hooks = nlohmann::json::object();
@@ -108,11 +108,14 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
                 r.policy.empty() ? "" : ": ", r.text.c_str());
   std::cout << "\n";
   for (const auto& [reason, n] : s->reasons) std::printf("%-16s %llu\n", reason.c_str(), static_cast<unsigned long long>(n));
-  bool anyDns = false;
-  for (const auto& [stat, n] : s->dns) anyDns = anyDns || n;
-  if (anyDns) {
+  // DNS and HTTP counters, once there is something to count.
+  for (const auto* counters : {&s->dns, &s->http}) {
+    bool any = false;
+    for (const auto& [stat, n] : *counters) any = any || n;
+    if (!any) continue;
     std::cout << "\n";
-    for (const auto& [stat, n] : s->dns) std::printf("%-20s %llu\n", stat.c_str(), static_cast<unsigned long long>(n));
+    for (const auto& [stat, n] : *counters)
+      std::printf("%-20s %llu\n", stat.c_str(), static_cast<unsigned long long>(n));
   }
   std::cout.flush();
   if (rc)

@@ -1414,6 +1414,7 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   };
   for (const auto& c : reasonCounters()) s.reasons[c.name] = sum(c);
   for (const auto& c : dnsCounters()) s.dns[c.name] = sum(c);
+  for (const auto& c : httpCounters()) s.http[c.name] = sum(c);
   return s;
 }
 

@@ -124,6 +124,7 @@ struct Status {
   std::vector<RuleCounter> rules;  // rule id 0 = default deny
   std::map<std::string, uint64_t> reasons;
   std::map<std::string, uint64_t> dns;  // mb_dns_stats by name ("dns-learned", ...: docs/dns.md)
+  std::map<std::string, uint64_t> http;  // mb_http_stats by name ("http-denied", ...: docs/http.md)
   // Every way the kernel differs from the applied state, one sentence each
   // ("shop/api-0 tc-from: not attached: ..."); empty when it runs exactly
   // what was applied. `membrane status` exits 3 when it is not.

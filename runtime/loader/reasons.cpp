@@ -20,8 +20,9 @@ const std::vector<ReasonCounter>& reasonCounters() {
       {"always", "mb_reasons", MB_REASON_ALWAYS},
       {"spoofed", "mb_reasons", MB_REASON_SPOOFED},
       {"dns-refused", "mb_reasons", MB_REASON_DNS_REFUSED},  // docs/dns.md
+      {"l7-refused", "mb_reasons", MB_REASON_L7_REFUSED},    // docs/http.md
   };
-  static_assert(MB_REASON_DNS_REFUSED + 1 == 13, "a new mb_reason needs its name in reasonCounters()");
+  static_assert(MB_REASON_L7_REFUSED + 1 == 14, "a new mb_reason needs its name in reasonCounters()");
   return counters;
 }
 
@@ -42,6 +43,28 @@ const std::vector<ReasonCounter>& dnsCounters() {
   return counters;
 }
 
+const std::vector<ReasonCounter>& httpCounters() {
+  static const std::vector<ReasonCounter> counters = {
+      {"http-allowed", "mb_http_stats", MB_HTTP_STAT_ALLOWED},
+      {"http-denied", "mb_http_stats", MB_HTTP_STAT_DENIED},
+      {"http-audit", "mb_http_stats", MB_HTTP_STAT_AUDIT},
+      {"http-malformed", "mb_http_stats", MB_HTTP_STAT_MALFORMED},
+      {"http-too-long", "mb_http_stats", MB_HTTP_STAT_TOO_LONG},
+      {"http-tls", "mb_http_stats", MB_HTTP_STAT_TLS},
+      {"http-http2", "mb_http_stats", MB_HTTP_STAT_HTTP2},
+      {"http-discarded", "mb_http_stats", MB_HTTP_STAT_DISCARDED},
+      {"http-body-bytes", "mb_http_stats", MB_HTTP_STAT_BODY_BYTES},
+      {"l7-sockets-in", "mb_http_stats", MB_HTTP_STAT_SOCKS_IN},
+      {"l7-sockets-out", "mb_http_stats", MB_HTTP_STAT_SOCKS_OUT},
+      {"l7-socket-refused", "mb_http_stats", MB_HTTP_STAT_SOCK_REFUSED},
+      {"l7-no-program", "mb_http_stats", MB_HTTP_STAT_NO_PROGRAM},
+      {"http-answer-failed", "mb_http_stats", MB_HTTP_STAT_ANSWER_FAILED},
+      {"http-busy", "mb_http_stats", MB_HTTP_STAT_BUSY},
+  };
+  static_assert(MB_HTTP_STAT_BUSY + 1 == 15, "a new mb_http_stat needs its name in httpCounters()");
+  return counters;
+}
+
 std::string eventKindName(uint8_t kind) {
   switch (kind) {
     case MB_EVENT_ALLOW: return "allow";
@@ -49,6 +72,9 @@ std::string eventKindName(uint8_t kind) {
     case MB_EVENT_AUDIT: return "audit";
     case MB_EVENT_SPOOFED: return "spoofed";
     case MB_EVENT_DNS_REFUSED: return "dns-refused";
+    case MB_EVENT_HTTP_ALLOW: return "http-allow";
+    case MB_EVENT_HTTP_DENY: return "http-deny";
+    case MB_EVENT_HTTP_AUDIT: return "http-audit";
   }
   return "kind-" + std::to_string(kind);
 }

@@ -23,6 +23,9 @@ const std::vector<ReasonCounter>& reasonCounters();
 // The DNS counters (mb_dns_stats: facts about DNS messages, beside the
 // packets' reasons), in the datapath's order: `status`'s "dns".
 const std::vector<ReasonCounter>& dnsCounters();
+// The socket layer's and HTTP's counters (mb_http_stats), in the datapath's
+// order: `status`'s "http".
+const std::vector<ReasonCounter>& httpCounters();
 
 // "deny", "audit", "allow", "spoofed", "dns-refused"; "kind-N" for a kind
 // this membrane does not know (a newer datapath), never another kind's name.

@@ -258,8 +258,11 @@ TEST(ReachHttp, AnHttpRestrictedFlowListsTheRequestItemsPerPort) {
   EXPECT_NE(render(r, "text").find("TCP 8080 HTTP: GET \"/api/*\"; POST \"/orders\"; denied DELETE"),
             std::string::npos)
       << render(r, "text");
-  for (const auto& f : json["flows"])
-    if (f["src"] != "x/b" && f["src"] != "x/c") EXPECT_FALSE(f.contains("http")) << f.dump();
+  for (const auto& f : json["flows"]) {
+    if (f["src"] != "x/b" && f["src"] != "x/c") {
+      EXPECT_FALSE(f.contains("http")) << f.dump();
+    }
+  }
 }
 
 TEST(ReachNames, ANamePeerIsADestinationStandingForAddressesLearnedUnderIt) {
@@ -498,7 +501,7 @@ TEST(ReachFormats, TextCsvMarkdownDot) {
   small.peers = {r.peers[0], r.peers[1], r.peers[2]};
   for (const auto& f : r.flows)
     if (f.src == "x/a" && f.dst.starts_with("x/")) small.flows.push_back(f);
-  small.flows.push_back({"x/b", "x/c", Conns{true, {}}});
+  small.flows.push_back({"x/b", "x/c", Conns{true, {}}, {}});
   EXPECT_EQ(renderText(small),
             "SOURCE  DESTINATION  CONNECTIONS\n"
             "x/a     x/b          TCP 80; UDP 53\n"
