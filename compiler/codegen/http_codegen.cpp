@@ -275,7 +275,7 @@ uint32_t HttpTables::hostBit(const std::string& h) const {
 }
 uint32_t HttpTables::headerIndex(const std::string& n) const { return indexIn(headers_, names::asciiLower(n), "header"); }
 
-std::vector<uint16_t> httpPorts(const ir::DirectionPolicy& direction) {
+std::vector<ir::PortRange> httpPorts(const ir::DirectionPolicy& direction) {
   std::vector<ir::PortRange> ranges;
   for (const auto& r : direction.rules) {
     if (!r.condition<ir::HttpCondition>()) continue;
@@ -287,9 +287,11 @@ std::vector<uint16_t> httpPorts(const ir::DirectionPolicy& direction) {
       ranges.insert(ranges.end(), m.ports.begin(), m.ports.end());
     }
   }
-  std::vector<uint16_t> out;
-  for (const auto& r : features::l4::normalizeRanges(ranges))
-    for (uint32_t p = std::max<uint32_t>(r.first, 1); p <= r.last; ++p) out.push_back(static_cast<uint16_t>(p));
+  std::vector<ir::PortRange> out;
+  for (auto r : features::l4::normalizeRanges(ranges)) {
+    if (r.first == 0) r.first = 1;  // port 0 carries no connection
+    if (r.first <= r.last) out.push_back(r);
+  }
   return out;
 }
 

@@ -80,8 +80,8 @@ class HttpTables {
 };
 
 // The TCP ports some http rule of a direction covers (the manifest's
-// classes[].l7.http), sorted.
-std::vector<uint16_t> httpPorts(const ir::DirectionPolicy& direction);
+// classes[].l7.http), as sorted, disjoint ranges.
+std::vector<ir::PortRange> httpPorts(const ir::DirectionPolicy& direction);
 
 // Defines the class's header table, features and automaton in `module`.
 void generateHttpTables(llvm::Module& module, const HttpTables& tables);

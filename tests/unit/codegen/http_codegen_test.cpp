@@ -9,9 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 #include <set>
 
+#include "cluster_test_support.h"
+#include "codegen/artifact_writer.h"
 #include "names/dns.h"
 #include "names/http.h"
 
@@ -130,6 +133,60 @@ TEST(HttpAutomaton, KeepsAThousandPathPatternsSmall) {
   EXPECT_TRUE(bitSet(bits, seven));
   bits = a.run(0, "/api/v1/items7/42/x");
   EXPECT_FALSE(bitSet(bits, seven));
+}
+
+// The rules of x/a's class under `policy`, each given `http` when `pick` says.
+ir::Program withHttp(const std::string& policy, const std::function<bool(const ir::Rule&)>& pick,
+                     const ir::HttpCondition& http) {
+  XyzCluster cluster(policy);
+  EXPECT_TRUE(cluster.ok());
+  ir::Program program = cluster.ir();
+  for (auto& cls : program.classes)
+    for (auto* dp : {&cls.ingress, &cls.egress})
+      for (auto& r : dp->rules)
+        if (pick(r)) r.conditions.push_back(http);
+  return program;
+}
+
+const ir::HttpCondition kGet{{ir::HttpRequestMatch{"GET", "/api/*", "", {}}}};
+
+TEST(HttpTables, ListTheL7PortsOfEachDirectionInTheManifest) {
+  ir::Program program = withHttp(
+      "namespace x\npolicy p {\n  selects { pod = a }\n  ingress {\n"
+      "    allow from pods { pod = b } on tcp/8080, tcp/{9000-9010}, udp/53\n"
+      "    allow from pods { pod = c } on tcp/7000\n  }\n"
+      "  egress {\n    deny to pods { pod = b } on tcp/80\n  }\n}\n",
+      [](const ir::Rule&) { return true; }, kGet);
+  artifacts::Manifest m = codegen::describeArtifacts(program);
+  const artifacts::ClassEntry& a = m.classes.at(0);
+  EXPECT_EQ(a.l7.httpEgress, (std::vector<artifacts::PortSpan>{{80, 80}}));
+  EXPECT_EQ(a.l7.httpIngress,
+            (std::vector<artifacts::PortSpan>{{7000, 7000}, {8080, 8080}, {9000, 9010}}));
+  EXPECT_TRUE(m.classes.back().l7.empty()) << "the open class has no http rules";
+}
+
+TEST(HttpTables, RefuseAClassNamingMoreThanSixteenHeadersNamingItsRules) {
+  ir::HttpCondition many;
+  for (int i = 0; i < 17; ++i)
+    many.requests.push_back({"", "", "", {ir::HttpHeaderMatch{"x-h" + std::to_string(100 + i), std::nullopt}}});
+  ir::Program program = withHttp(
+      "namespace x\npolicy p {\n  selects { pod = a }\n  ingress {\n    allow from pods { pod = b } on tcp/8080\n  }\n}\n",
+      [](const ir::Rule&) { return true; }, many);
+  try {
+    codegen::HttpTables tables(program.classes.at(0));
+    FAIL() << "17 header names accepted";
+  } catch (const std::runtime_error& e) {
+    std::string rule = std::to_string(program.classes.at(0).ingress.rules.at(0).id);
+    EXPECT_EQ(std::string(e.what()), "class " + std::to_string(program.classes.at(0).id) + "'s http rules (" + rule +
+                                         ") name 17 distinct headers; the datapath reads at most 16 per class");
+  }
+  many.requests.pop_back();
+  program = withHttp(
+      "namespace x\npolicy p {\n  selects { pod = a }\n  ingress {\n    allow from pods { pod = b } on tcp/8080\n  }\n}\n",
+      [](const ir::Rule&) { return true; }, many);
+  codegen::HttpTables tables(program.classes.at(0));
+  EXPECT_EQ(tables.headers().size(), 16u);
+  EXPECT_EQ(tables.headers().front(), "x-h100");
 }
 
 }  // namespace
