@@ -250,13 +250,17 @@ Request randomRequest(Random& r, const std::vector<std::string>& patterns) {
   if (r.chance(0.3)) method = "GET";
   std::string block = method + " " + randomTarget(r, patterns) + (r.chance(0.5) ? " HTTP/1.1" : " HTTP/1.0") + "\r\n";
   if (r.chance(0.85)) block += "Host: " + randomHost(r) + "\r\n";
-  size_t headers = r.below(4);
+  size_t headers = r.below(5);
+  std::vector<std::string> lines;
   for (size_t i = 0; i < headers; ++i) {
     std::string name = r.pick(kHeaderNames);
     if (r.chance(0.3)) name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
     std::string value = r.chance(0.8) ? r.pick(kValues) : "prodx";
-    block += name + ":" + (r.chance(0.5) ? " " : "") + value + (r.chance(0.2) ? " \t" : "") + "\r\n";
+    lines.push_back(name + ":" + (r.chance(0.5) ? " " : "") + value + (r.chance(0.2) ? " \t" : "") + "\r\n");
   }
+  // A header sent twice: a value condition then fails, whatever the values.
+  if (!lines.empty() && r.chance(0.4)) lines.push_back(lines[r.below(lines.size())]);
+  for (const auto& l : lines) block += l;
   block += "\r\n";
   Request out;
   out.block = block;
