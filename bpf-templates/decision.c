@@ -167,3 +167,79 @@ __attribute__((noinline)) mb_u32 mb_port_leaf(mb_u32 first, mb_u32 count, mb_u32
   asm volatile("" : "+r"(index));
   return mb_port_intervals[index].leaf;
 }
+
+/* ---- HTTP paths and hosts, by automaton (codegen/http_codegen.cpp) ---------
+ *
+ * The class's path patterns and host patterns compile into one DFA over
+ * bytes (no backtracking): bytes map to classes, each state has a next
+ * state per class, state 0 is dead. Each state names a row of bits: bit i
+ * set when pattern i (the compiler's numbering: path patterns, then host
+ * patterns) matches the bytes that reached it. The walk runs in bpf_loop,
+ * so the verifier checks one step however long the path; the generated
+ * request decision calls the two functions below and tests the bits it
+ * needs. A class without HTTP rules has the one dead state. */
+#define MB_HTTP_DFA_PATH 0
+#define MB_HTTP_DFA_HOST 1
+#define MB_HTTP_HOST_MAX 253 /* longer hosts match no host pattern */
+
+extern const mb_u8 mb_http_byte_class[256];
+extern const mb_u16 mb_http_dfa_next[];   /* [state * mb_http_dfa_classes + class] */
+extern const mb_u16 mb_http_dfa_accept[]; /* [state]: row of mb_http_dfa_bits */
+extern const mb_u64 mb_http_dfa_bits[];   /* [row * mb_http_dfa_words + word] */
+extern const mb_u32 mb_http_dfa_start[2]; /* MB_HTTP_DFA_PATH, MB_HTTP_DFA_HOST */
+extern const mb_u32 mb_http_dfa_classes;
+extern const mb_u32 mb_http_dfa_states;
+extern const mb_u32 mb_http_dfa_words;
+extern const mb_u32 mb_http_dfa_cells; /* entries of mb_http_dfa_next */
+extern const mb_u32 mb_http_dfa_bit_count; /* entries of mb_http_dfa_bits */
+
+struct mb_http_dfa_walk {
+  const struct mb_http_request *req;
+  mb_u32 which;
+  mb_u32 len;
+  mb_u32 state;
+};
+
+static long mb_http_dfa_step(mb_u64 i, void *ctx) {
+  struct mb_http_dfa_walk *w = ctx;
+  if (i >= w->len || w->state == 0) return 1;
+  mb_u8 c = w->which == MB_HTTP_DFA_HOST ? (mb_u8)w->req->host[i & (MB_HTTP_HOST_BYTES - 1)]
+                                         : (mb_u8)w->req->path[i & (MB_HTTP_PATH_BYTES - 1)];
+  mb_u32 index = w->state * mb_http_dfa_classes + mb_http_byte_class[c];
+  if (index >= mb_http_dfa_cells) {
+    w->state = 0;
+    return 1;
+  }
+  asm volatile("" : "+r"(index));
+  w->state = mb_http_dfa_next[index];
+  return 0;
+}
+
+/* Called by generated code only: the DFA state the request's path
+ * (MB_HTTP_DFA_PATH) or host (MB_HTTP_DFA_HOST) ends in; 0 (no pattern)
+ * for a path the reader flagged MB_HTTP_REQ_PATH_NOMATCH or longer than
+ * the buffer, and for a missing or over-long host. */
+__attribute__((noinline)) mb_u32 mb_http_dfa_run(const struct mb_http_request *req, mb_u32 which) {
+  if (!req || which > MB_HTTP_DFA_HOST) return 0;
+  struct mb_http_dfa_walk w = {.req = req, .which = which, .state = mb_http_dfa_start[which & 1]};
+  if (which == MB_HTTP_DFA_HOST) {
+    if (!(req->flags & MB_HTTP_REQ_HOST) || req->host_len > MB_HTTP_HOST_MAX) return 0;
+    w.len = req->host_len;
+  } else {
+    if ((req->flags & MB_HTTP_REQ_PATH_NOMATCH) || req->path_len >= MB_HTTP_PATH_BYTES) return 0;
+    w.len = req->path_len;
+  }
+  if (w.state >= mb_http_dfa_states) return 0;
+  bpf_loop(MB_HTTP_PATH_BYTES, mb_http_dfa_step, &w, 0);
+  return w.state < mb_http_dfa_states ? w.state : 0;
+}
+
+/* Called by generated code only: word `word` of the pattern bits of `state`. */
+__attribute__((noinline)) mb_u64 mb_http_dfa_word(mb_u32 state, mb_u32 word) {
+  if (state >= mb_http_dfa_states || word >= mb_http_dfa_words) return 0;
+  asm volatile("" : "+r"(state));
+  mb_u32 index = (mb_u32)mb_http_dfa_accept[state] * mb_http_dfa_words + word;
+  if (index >= mb_http_dfa_bit_count) return 0;
+  asm volatile("" : "+r"(index));
+  return mb_http_dfa_bits[index];
+}

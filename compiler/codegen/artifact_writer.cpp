@@ -18,6 +18,7 @@
 
 #include "abi/datapath.h"
 #include "artifacts/programs.h"
+#include "codegen/http_codegen.h"
 #include "io/file.h"
 
 namespace membrane::codegen {
@@ -74,6 +75,14 @@ artifacts::Manifest describeArtifacts(const ir::Program& program) {
     e.policies = cls.policies;
     e.endpoints = cls.endpoints;
     e.ingressNamedPorts = cls.ingressNamedPorts;
+    // Where the socket layer reads requests: every port an http rule covers.
+    auto spans = [](const ir::DirectionPolicy& d) {
+      std::vector<artifacts::PortSpan> out;
+      for (const auto& r : httpPorts(d)) out.push_back({r.first, r.last});
+      return out;
+    };
+    e.l7.httpIngress = spans(cls.ingress);
+    e.l7.httpEgress = spans(cls.egress);
     e.ingress = summary(cls.ingress);
     e.egress = summary(cls.egress);
     e.programs = artifacts::skeletonProgramEntries();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -10,6 +11,7 @@
 
 #include "abi/datapath.h"
 #include "codegen/dns_codegen.h"
+#include "codegen/http_codegen.h"
 #include "codegen/irbuilder_bpf.h"
 #include "codegen/port_leaves.h"
 #include "features/l4/l4.h"
@@ -113,9 +115,16 @@ namespace {
 
 class DecisionGenerator {
  public:
+  // With `http`, generates request decisions (mb_http_decide_*): each
+  // rule's http condition tested against the request. Without, packet
+  // decisions: an allow whose leaf holds a matching http rule becomes
+  // MB_VERDICT_L7 as the evaluator's decide() says, and http deny rules
+  // never deny the connection.
   DecisionGenerator(llvm::Module& module, const ir::Program& program, const PeerLowering& lowering,
-                    const DnsPatterns& dns)
-      : module_(module), program_(program), lowering_(lowering), dns_(dns), b_(module.getContext(), module) {}
+                    const DnsPatterns& dns, const HttpTables* http = nullptr)
+      : module_(module), program_(program), lowering_(lowering), dns_(dns), b_(module.getContext(), module) {
+    if (http) request_.emplace(b_, *http);
+  }
 
   DecisionStats stats;
 
@@ -125,10 +134,11 @@ class DecisionGenerator {
   // inlining of every matcher (most of its time per class).
   void decide(const char* name, const ir::DirectionPolicy& policy) {
     llvm::Function* fn = replaceBody(name);
-    if (fn->arg_size() != 2 || !fn->getReturnType()->isIntegerTy(64))
+    if (fn->arg_size() != (request_ ? 3u : 2u) || !fn->getReturnType()->isIntegerTy(64))
       throw std::runtime_error(std::string("the decision shell declares ") + name + " with the wrong signature");
     llvm::Value* peer = fn->getArg(0);
     llvm::Value* in = fn->getArg(1);
+    llvm::Value* req = request_ ? fn->getArg(2) : nullptr;
     expectStruct(peer->getType()->getPointerElementType(), 3, "mb_identity");
     expectStruct(in->getType()->getPointerElementType(), 9, "mb_decision_input");
 
@@ -138,15 +148,26 @@ class DecisionGenerator {
       b_.CreateRet(b_.getInt64(0));  // open direction: allowed, no rule
       return;
     }
+    bool httpRules = false;
+    for (const auto& r : policy.rules) httpRules |= r.condition<ir::HttpCondition>() != nullptr;
+    if (request_ && !httpRules) {
+      // No connection in this direction is handed to the socket layer, so
+      // no request is ever asked about: the stand-in's deny.
+      b_.CreateRet(b_.getInt64(MB_RESULT_DENY | MB_RESULT_ENFORCED));
+      return;
+    }
     // The verifier treats a global function's pointer arguments as possibly
     // NULL. NULL is impossible here (the skeleton passes a stack variable and
     // a map value), and would be denied.
     auto* nullArgs = llvm::BasicBlock::Create(ctx(), "null.args", fn);
     auto* body = llvm::BasicBlock::Create(ctx(), "body", fn);
-    b_.CreateCondBr(b_.CreateOr(b_.CreateIsNull(peer), b_.CreateIsNull(in)), nullArgs, body);
+    llvm::Value* anyNull = b_.CreateOr(b_.CreateIsNull(peer), b_.CreateIsNull(in));
+    if (req) anyNull = b_.CreateOr(anyNull, b_.CreateIsNull(req));
+    b_.CreateCondBr(anyNull, nullArgs, body);
     b_.SetInsertPoint(nullArgs);
     b_.CreateRet(b_.getInt64(MB_RESULT_DENY | MB_RESULT_ENFORCED));
     b_.SetInsertPoint(body);
+    if (request_) request_->prepare(req, policy);
 
     std::vector<const ir::Rule*> enforcedRules, allRules;
     for (const auto& r : policy.rules) {
@@ -156,13 +177,26 @@ class DecisionGenerator {
     stats.rules += policy.rules.size();
 
     bool table = lowering_.usesTable(policy);
+    if (table && httpRules)
+      notSupported("http rules in a table-driven class (more than " + std::to_string(PeerLowering::kTableRuleThreshold) +
+                   " rules in a direction)");
     llvm::Value* code = b_.getInt32(0);  // not enforced: allowed, no rule
-    if (policy.enforced) code = emitMatcher("enforced", enforcedRules, fn, peer, in, table);
-    llvm::BasicBlock* decided = b_.GetInsertBlock();
+    llvm::Value* l7 = nullptr;
+    if (policy.enforced) code = emitMatcher("enforced", enforcedRules, fn, peer, in, table, &l7);
     llvm::Value* denied = b_.CreateICmpNE(b_.CreateAnd(code, kDenyBit), b_.getInt32(0), "denied");
     // The matcher's rule id and deny bit sit where the packed result wants them.
     llvm::Value* result = b_.CreateZExt(code, b_.getInt64Ty());
     if (policy.enforced) result = b_.CreateOr(result, b_.getInt64(MB_RESULT_ENFORCED));
+    if (l7) {
+      // Allowed, and the socket layer decides the requests: a verdict of
+      // bits 24-27, with bit 31 so code testing only that bit drops it.
+      llvm::Value* inspect = b_.CreateAnd(l7, b_.CreateNot(denied), "l7");
+      result = b_.CreateSelect(
+          inspect,
+          b_.CreateOr(result, b_.getInt64((uint64_t(MB_VERDICT_L7) << MB_RESULT_VERDICT_SHIFT) | MB_RESULT_DENY)),
+          result);
+    }
+    llvm::BasicBlock* decided = b_.GetInsertBlock();
     if (!policy.audited) {
       b_.CreateRet(result);
       return;
@@ -172,7 +206,7 @@ class DecisionGenerator {
     auto* done = llvm::BasicBlock::Create(ctx(), "done", fn);
     b_.CreateCondBr(denied, done, auditBlock);
     b_.SetInsertPoint(auditBlock);
-    llvm::Value* auditCode = emitMatcher("audit", allRules, fn, peer, in, table);
+    llvm::Value* auditCode = emitMatcher("audit", allRules, fn, peer, in, table, nullptr);
     llvm::BasicBlock* audited = b_.GetInsertBlock();
     llvm::Value* wouldDeny = b_.CreateICmpNE(b_.CreateAnd(auditCode, kDenyBit), b_.getInt32(0));
     llvm::Value* auditBits = b_.CreateOr(
@@ -207,6 +241,7 @@ class DecisionGenerator {
   const PeerLowering& lowering_;
   const DnsPatterns& dns_;
   IRBuilderBPF b_;
+  std::optional<HttpRequestTests> request_;  // request decisions
 
   llvm::LLVMContext& ctx() { return module_.getContext(); }
 
@@ -233,13 +268,18 @@ class DecisionGenerator {
     // resolves per destination lowers to several IR rules with one id).
     std::map<std::vector<const ir::Rule*>, llvm::BasicBlock*> leaves;
     std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
+    // Packet decisions: set at a leaf when the connection is the socket
+    // layer's (MB_VERDICT_L7) should an allow decide it.
+    llvm::AllocaInst* l7 = nullptr;
   };
 
   // Emits the search over `rules` (in verdict order) at the insertion point
   // of `fn`; returns the i32 code (the deciding rule id, with kDenyBit for a
   // deny), leaving the insertion point where the code is known.
+  // With `l7` (packet decisions), *l7 is set to the i1 "the socket layer
+  // decides the requests" (meaningful when the code is an allow).
   llvm::Value* emitMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Function* fn,
-                           llvm::Value* peer, llvm::Value* in, bool table) {
+                           llvm::Value* peer, llvm::Value* in, bool table, llvm::Value** l7) {
     Frame f;
     f.fn = fn;
     f.in = in;
@@ -253,7 +293,9 @@ class DecisionGenerator {
       llvm::IRBuilderBase::InsertPointGuard guard(b_);
       b_.SetInsertPoint(&fn->getEntryBlock(), fn->getEntryBlock().begin());
       f.code = b_.CreateAlloca(b_.getInt32Ty(), nullptr, name + ".code");
+      if (l7 && !request_) f.l7 = b_.CreateAlloca(b_.getInt1Ty(), nullptr, name + ".l7");
     }
+    if (f.l7) b_.CreateStore(b_.getFalse(), f.l7);
     f.defaultDeny = llvm::BasicBlock::Create(ctx(), name + ".default.deny", fn);
     {
       llvm::IRBuilderBase::InsertPointGuard guard(b_);
@@ -276,6 +318,7 @@ class DecisionGenerator {
     b_.SetInsertPoint(otherBlock);
     emitProtocol(f, applicableFor(rules, std::nullopt));
     b_.SetInsertPoint(f.exit);
+    if (f.l7) *l7 = b_.CreateLoad(b_.getInt1Ty(), f.l7, name + ".l7.result");
     return b_.CreateLoad(b_.getInt32Ty(), f.code, name + ".result");
   }
 
@@ -374,6 +417,7 @@ class DecisionGenerator {
       chain.push_back(rules[i].rule);
       for (const auto& entry : wordsOf(rules[i].rule->peer)) bitsWord(f, entry.first);
     }
+    if (f.l7) emitL7(f, chain);
     emitRuleSearch(f, chain, 0, chain.size());
     return block;
   }
@@ -406,6 +450,33 @@ class DecisionGenerator {
     return b_.anyOf(any);
   }
 
+  // The rule matches the connection (peer and dns condition; its http
+  // condition holds for a connection, no request read).
+  llvm::Value* connectionTest(Frame& f, const ir::Rule& r) {
+    Combined c;
+    combine(c, r.peer);
+    llvm::Value* test = combinedTest(f, c);
+    if (const auto* dns = r.condition<ir::DnsCondition>()) test = b_.CreateAnd(test, dnsConditionTest(f, *dns));
+    return test;
+  }
+
+  // The evaluator's inspectsHttp at this leaf: some http rule matches, and
+  // an http deny rule matches or no rule without an http condition allows.
+  void emitL7(Frame& f, const std::vector<const ir::Rule*>& chain) {
+    std::vector<llvm::Value*> http, httpDeny, plainAllow;
+    for (const auto* r : chain) {
+      bool isHttp = r->condition<ir::HttpCondition>() != nullptr;
+      if (!isHttp && r->action != ir::Action::Allow) continue;
+      llvm::Value* t = connectionTest(f, *r);
+      if (isHttp) http.push_back(t);
+      if (isHttp && r->action == ir::Action::Deny) httpDeny.push_back(t);
+      if (!isHttp) plainAllow.push_back(t);
+    }
+    if (http.empty()) return;
+    b_.CreateStore(b_.CreateAnd(b_.anyOf(http), b_.CreateOr(b_.anyOf(httpDeny), b_.CreateNot(b_.anyOf(plainAllow)))),
+                   f.l7);
+  }
+
   // A rule's dns condition (features/dns/evaluate.cpp): no DNS message
   // (TCP set-up), or a readable query whose name matches.
   llvm::Value* dnsConditionTest(Frame& f, const ir::DnsCondition& c) {
@@ -426,6 +497,7 @@ class DecisionGenerator {
     for (size_t i = lo; i < hi; ++i) {
       for (const auto& c : chain[i]->peer.cidrs) foldedInRange += !lowering_.cidrBits.count(c);
       dnsConditions += chain[i]->condition<ir::DnsCondition>() != nullptr;
+      dnsConditions += chain[i]->condition<ir::HttpCondition>() != nullptr;
     }
     // Guards over folded CIDRs repeat their compares at every level: keep
     // such runs linear (there are few of them, by the fold limit). Guards
@@ -433,15 +505,21 @@ class DecisionGenerator {
     // decides: runs with dns conditions are linear too.
     if (hi - lo <= kChain || foldedInRange > 0 || dnsConditions > 0) {
       for (size_t i = lo; i < hi; ++i) {
+        const auto* http = chain[i]->condition<ir::HttpCondition>();
+        // On a connection an http deny rule denies nothing (emitL7 counts it).
+        if (http && !request_ && chain[i]->action == ir::Action::Deny) continue;
         auto* next = llvm::BasicBlock::Create(ctx(), "next", f.fn);
         Combined c;
         combine(c, chain[i]->peer);
         llvm::BasicBlock* matched = ruleReturn(f, *chain[i]);
-        if (const auto* dns = chain[i]->condition<ir::DnsCondition>()) {
+        const auto* dns = chain[i]->condition<ir::DnsCondition>();
+        if (dns || (http && request_)) {
           auto* peerMatched = llvm::BasicBlock::Create(ctx(), "peer.matched", f.fn);
           b_.CreateCondBr(combinedTest(f, c), peerMatched, next);
           b_.SetInsertPoint(peerMatched);
-          b_.CreateCondBr(dnsConditionTest(f, *dns), matched, next);
+          llvm::Value* test = dns ? dnsConditionTest(f, *dns) : b_.getTrue();
+          if (http && request_) test = b_.CreateAnd(test, request_->condition(*http));
+          b_.CreateCondBr(test, matched, next);
         } else {
           b_.CreateCondBr(combinedTest(f, c), matched, next);
         }
@@ -508,6 +586,9 @@ class DecisionGenerator {
       if (r->id >= MB_RULE_MAX) notSupported("more than " + std::to_string(MB_RULE_MAX - 1) + " rules");
       for (const auto& c : r->peer.cidrs)
         if (!lowering_.cidrBits.count(c)) notSupported("a folded CIDR in a table-driven class");
+      if (r->condition<ir::HttpCondition>())
+        notSupported("http rules in a table-driven class (more than " +
+                     std::to_string(PeerLowering::kTableRuleThreshold) + " rules in a direction)");
       if (!r->peer.dnsNames.empty() || r->condition<ir::DnsCondition>())
         notSupported("DNS rules in a table-driven class (more than " +
                      std::to_string(PeerLowering::kTableRuleThreshold) + " rules in a direction)");
@@ -603,7 +684,10 @@ class DecisionGenerator {
     auto* block = llvm::BasicBlock::Create(ctx(), "rule." + std::to_string(rule.id), f.fn);
     b_.SetInsertPoint(block);
     // An allow by a rule with a dns condition also says: learn from the answer.
-    uint32_t learn = rule.action == ir::Action::Allow && rule.condition<ir::DnsCondition>() ? uint32_t(MB_RESULT_DNS_LEARN) : 0;
+    // (Not for a request: it has no answer to learn from.)
+    uint32_t learn = !request_ && rule.action == ir::Action::Allow && rule.condition<ir::DnsCondition>()
+                         ? uint32_t(MB_RESULT_DNS_LEARN)
+                         : 0;
     exitWith(f, b_.getInt32(rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0) | learn));
     f.ruleReturn.emplace(rule.id, block);
     return block;
@@ -668,7 +752,19 @@ size_t foldedRuleTests(const ir::DirectionPolicy& d) {
 
 bool PeerLowering::usesTable(const ir::DirectionPolicy& d) const {
   if (mode == DecisionMode::Table) return true;
-  if (mode == DecisionMode::Auto) return d.rules.size() > kTableRuleThreshold || foldedRuleTests(d) > kFoldedTestLimit;
+  if (mode == DecisionMode::Auto) {
+    // Tables hold peers only: a direction with http rules stays folded while
+    // its code fits (past that, generating its decision fails, naming it).
+    bool http = std::any_of(d.rules.begin(), d.rules.end(),
+                            [](const ir::Rule& r) { return r.condition<ir::HttpCondition>() != nullptr; });
+    if (http) {
+      if (size_t tests = foldedRuleTests(d); tests > kFoldedTestLimit)
+        notSupported("a direction with http rules needing " + std::to_string(tests) + " rule tests (more than " +
+                     std::to_string(kFoldedTestLimit) + " would not load, and table-driven classes hold no http rules)");
+      return false;
+    }
+    return d.rules.size() > kTableRuleThreshold || foldedRuleTests(d) > kFoldedTestLimit;
+  }
   size_t tests = foldedRuleTests(d);
   if (tests > kFoldedTestLimit)
     notSupported("folding " + std::to_string(tests) + " rule tests into code (more than " +
@@ -702,13 +798,16 @@ PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, 
 DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program, const ir::EndpointClass& cls,
                                 const PeerLowering& lowering) {
   if (!llvm::sys::IsLittleEndianHost) notSupported("big-endian hosts (CIDR constants assume bpfel)");
-  // Packet decisions test L4 and DNS conditions. Any other kind reaching
-  // here slipped past the pipeline's enforceability check: fail rather than
-  // generate a rule without its condition.
+  // Decisions test L4, DNS and HTTP conditions (packet decisions give an
+  // http rule's connection to the socket layer, request decisions test its
+  // condition). Any other kind reaching here slipped past the pipeline's
+  // enforceability check: fail rather than generate a rule without its
+  // condition.
   for (const auto* dp : {&cls.ingress, &cls.egress})
     for (const auto& r : dp->rules)
       for (const auto& c : r.conditions)
-        if (!std::holds_alternative<ir::L4Condition>(c) && !std::holds_alternative<ir::DnsCondition>(c))
+        if (!std::holds_alternative<ir::L4Condition>(c) && !std::holds_alternative<ir::DnsCondition>(c) &&
+            !std::holds_alternative<ir::HttpCondition>(c))
           notSupported("rule " + std::to_string(r.id) + "'s " + features::kindName(c) + " condition in a packet program");
   DnsPatterns dns(cls);
   generateDnsTables(module, dns);
@@ -717,6 +816,13 @@ DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program
   gen.decide("mb_decide_egress", cls.egress);
   gen.directionEnforced(cls);
   gen.defineTables();
+  // The request decisions (http_codegen.h) reuse the packet decision's port
+  // and peer search, with each rule's http condition tested on the request.
+  HttpTables http(cls);
+  generateHttpTables(module, http);
+  DecisionGenerator requests(module, program, lowering, dns, &http);
+  requests.decide("mb_http_decide_ingress", cls.ingress);
+  requests.decide("mb_http_decide_egress", cls.egress);
   return gen.stats;
 }
 

@@ -10,6 +10,10 @@
 //   u64 mb_decide_ingress(const struct mb_identity*, const struct mb_decision_input*)
 //   u64 mb_decide_egress(...)
 //   int mb_direction_enforced(int direction)
+// A connection an http rule covers gets MB_VERDICT_L7 as the evaluator's
+// decide() says (docs/http.md). The same generator, in request mode, writes
+// the class's request decisions (mb_http_decide_*, http_codegen.h), which
+// test each rule's http condition on the request.
 #pragma once
 
 #include <cstddef>

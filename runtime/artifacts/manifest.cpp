@@ -129,6 +129,40 @@ DirectionSummary readDirection(const json& j, const std::string& path, const cha
   return {get<bool>(d, p, "enforced"), get<bool>(d, p, "audited"), get<std::vector<uint32_t>>(d, p, "rules")};
 }
 
+json spans(const std::vector<PortSpan>& list) {
+  json out = json::array();
+  for (const auto& s : list) out.push_back({s.first, s.last});
+  return out;
+}
+
+// [[first, last], ...]: ports 1-65535, first <= last, increasing and disjoint.
+std::vector<PortSpan> readSpans(const json& j, const std::string& path, const char* key) {
+  const json& arr = array(j, path, key);
+  std::vector<PortSpan> out;
+  for (size_t i = 0; i < arr.size(); ++i) {
+    std::string at = path + "." + key + "[" + std::to_string(i) + "]";
+    auto first = arr[i].is_array() && arr[i].size() == 2 ? io::integerIn<uint16_t>(arr[i][0]) : std::nullopt;
+    auto last = arr[i].is_array() && arr[i].size() == 2 ? io::integerIn<uint16_t>(arr[i][1]) : std::nullopt;
+    if (!first || !last) throw FieldError(at + ": expected [first, last], ports 1-65535");
+    if (*first == 0 || *first > *last) throw FieldError(at + ": expected 1 <= first <= last");
+    if (!out.empty() && *first <= out.back().last)
+      throw FieldError(at + ": ranges must be increasing and disjoint");
+    out.push_back({*first, *last});
+  }
+  return out;
+}
+
+L7Ports readL7(const json& j, const std::string& path) {
+  const json& l7 = field(j, path, "l7");
+  std::string p = path + ".l7";
+  const json& http = field(l7, p, "http");
+  L7Ports out;
+  out.httpIngress = readSpans(http, p + ".http", "ingress");
+  out.httpEgress = readSpans(http, p + ".http", "egress");
+  if (out.empty()) throw FieldError(p + ": lists no port (leave \"l7\" out instead)");
+  return out;
+}
+
 }  // namespace
 
 bool CidrEntry::matches(const net::Address& a) const { return net::inPrefixExcept(prefix, except, a); }
@@ -199,6 +233,7 @@ std::string Manifest::toJson() const {
                                 {"direction", prog.direction},
                                 {"requiredFeatures", prog.requiredFeatures}});
     if (!c.ingressNamedPorts.empty()) cj["ingressNamedPorts"] = c.ingressNamedPorts;
+    if (!c.l7.empty()) cj["l7"] = {{"http", {{"ingress", spans(c.l7.httpIngress)}, {"egress", spans(c.l7.httpEgress)}}}};
     j["classes"].push_back(cj);
   }
   j["rules"] = json::array();
@@ -315,6 +350,7 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
           c.ingressNamedPorts.push_back(readPortBinding(names[k], at, false));
         }
       }
+      if (classes[i].contains("l7")) c.l7 = readL7(classes[i], p);
       c.ingress = readDirection(classes[i], p, "ingress");
       c.egress = readDirection(classes[i], p, "egress");
       const json& progs = array(classes[i], p, "programs");

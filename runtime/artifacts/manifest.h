@@ -88,6 +88,21 @@ struct ProgramEntry {
 // its decision), as the manifest lists them.
 std::vector<ProgramEntry> skeletonProgramEntries();
 
+// Ports whose connections the socket layer reads (docs/http.md): per
+// protocol and direction, every TCP port some rule of the class's with that
+// protocol's condition covers, as sorted, disjoint ranges. The node loader
+// fills mb_l7_endpoints from them (runtime/abi/datapath.h).
+struct PortSpan {
+  uint16_t first = 0, last = 0;
+  friend bool operator==(const PortSpan&, const PortSpan&) = default;
+};
+
+struct L7Ports {
+  std::vector<PortSpan> httpIngress, httpEgress;
+  bool empty() const { return httpIngress.empty() && httpEgress.empty(); }
+  friend bool operator==(const L7Ports&, const L7Ports&) = default;
+};
+
 struct ClassEntry {
   uint32_t id = 0;
   std::string object;  // file name relative to the manifest
@@ -98,6 +113,8 @@ struct ClassEntry {
   // an endpoint learned after compile belongs here only if it gives the same.
   std::vector<labels::PortNameBinding> ingressNamedPorts;
   DirectionSummary ingress, egress;
+  // "l7": absent when the class has no http rules.
+  L7Ports l7;
   // The object's programs, each at its hook; a node attaches what this lists.
   std::vector<ProgramEntry> programs;
   // How the compiler lowered the decision (for review and benchmarks).

@@ -127,6 +127,39 @@ TEST(Manifest, RefusesPartsThatDisagree) {
             "manifest.identities[0].bits: not the selectors its namespace, labels and ports match");
 }
 
+TEST(Manifest, ReadsBackAClassesL7PortsAndLeavesThemOutWhenThereAreNone) {
+  Manifest m = smallManifest();
+  m.classes[0].l7.httpIngress = {{80, 80}, {8000, 8100}};
+  m.classes[0].l7.httpEgress = {{443, 443}};
+  std::string text = m.toJson();
+  std::string error;
+  auto back = Manifest::fromJson(text, &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->findClass(0)->l7, m.classes[0].l7);
+  EXPECT_TRUE(back->findClass(1)->l7.empty());
+  auto j = json::parse(text);
+  EXPECT_EQ(j["classes"][0]["l7"]["http"]["ingress"], json::parse("[[80, 80], [8000, 8100]]"));
+  EXPECT_FALSE(j["classes"][1].contains("l7"));
+}
+
+TEST(Manifest, RefusesL7PortsThatAreNotIncreasingDisjointRanges) {
+  auto with = [](const char* ingress) {
+    return [ingress](json& j) {
+      j["classes"][0]["l7"] = {{"http", {{"ingress", json::parse(ingress)}, {"egress", json::array()}}}};
+    };
+  };
+  EXPECT_EQ(refusal(with("[[80, 80], [80, 90]]")),
+            "manifest.classes[0].l7.http.ingress[1]: ranges must be increasing and disjoint");
+  EXPECT_EQ(refusal(with("[[90, 80]]")), "manifest.classes[0].l7.http.ingress[0]: expected 1 <= first <= last");
+  EXPECT_EQ(refusal(with("[[0, 80]]")), "manifest.classes[0].l7.http.ingress[0]: expected 1 <= first <= last");
+  EXPECT_EQ(refusal(with("[[1, 65536]]")),
+            "manifest.classes[0].l7.http.ingress[0]: expected [first, last], ports 1-65535");
+  EXPECT_EQ(refusal(with("[8080]")), "manifest.classes[0].l7.http.ingress[0]: expected [first, last], ports 1-65535");
+  EXPECT_EQ(refusal(with("[]")), "manifest.classes[0].l7: lists no port (leave \"l7\" out instead)");
+  EXPECT_EQ(refusal([](json& j) { j["classes"][0]["l7"] = json::object(); }),
+            "manifest.classes[0].l7: missing \"http\"");
+}
+
 TEST(Manifest, RefusesTextThatIsNotStrictJsonWithItsPosition) {
   std::string error;
   EXPECT_FALSE(Manifest::fromJson("{\"format\": \"membrane-artifacts\",\n \"format\": 1}", &error));

@@ -1,0 +1,632 @@
+// Differential test for HTTP rules (docs/http.md): random classes whose
+// rules carry random http conditions (methods, path patterns with '*' and
+// "/**", host patterns with wildcards, headers with and without values;
+// deny and audit rules; plain rules mixed in), and random requests near the
+// patterns' edges (paths that almost match, non-canonical and long paths,
+// repeated headers, a missing or odd Host), through the generated code in
+// the kernel, against the reference evaluator:
+//  - each request is written as a raw header block, read with
+//    features::http::readRequest and evaluated; the same request, filled
+//    into struct mb_http_request as docs/http.md says the socket layer reads
+//    one, goes to the class's mb_http_decide_* (http_wrapper.c, linked with
+//    the class, run with BPF_PROG_TEST_RUN): verdict, rule and audit bits
+//    must agree;
+//  - random connections (peers, ports) go to mb_decide_*: allowed, denied
+//    or MB_VERDICT_L7 as the evaluator's allowed and inspectsHttp say.
+// `with http` is built into the IR here (the policies give peers and ports;
+// http conditions are attached to their rules), so the test does not depend
+// on the language's front end. Seeded: MEMBRANE_HTTP_DIFF_SEED picks the
+// first seed, MEMBRANE_HTTP_DIFF_CASES the number of requests (default
+// 10000; connections are a quarter of that on top). A failure prints the
+// seed, the rules and the request.
+#include <gtest/gtest.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "abi/datapath.h"
+#include "codegen/class_compiler.h"
+#include "codegen/decision_codegen.h"
+#include "codegen/http_codegen.h"
+#include "codegen/object_linker.h"
+#include "environment.h"  // testkit: MB_REQUIRE_BPF
+#include "evaluator/evaluator.h"
+#include "features/http/http.h"
+#include "loaded_object.h"
+#include "names/http.h"
+#include "pipeline/pipeline.h"
+#include "seeded_random.h"
+
+namespace membrane::testing {
+namespace {
+
+// http_wrapper.c's case, field for field.
+struct HttpCase {
+  mb_identity peer;
+  mb_decision_input in;
+  mb_http_request req;
+  uint32_t egress;
+  uint32_t request;
+  uint64_t result;
+};
+
+std::string readFile(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+// A class object linked with the wrapper, loaded with private maps and only
+// the wrapper's program.
+class Wrapped {
+ public:
+  static std::unique_ptr<Wrapped> load(const std::string& classElf, std::string* error) {
+    std::string wrapper = readFile(MEMBRANE_HTTP_WRAPPER_OBJ);
+    if (wrapper.empty()) {
+      *error = "no wrapper object at " MEMBRANE_HTTP_WRAPPER_OBJ;
+      return nullptr;
+    }
+    std::unique_ptr<Wrapped> w(new Wrapped());
+    try {
+      w->elf_ = codegen::linkBpfObjects({classElf, wrapper});
+    } catch (const std::exception& e) {
+      *error = e.what();
+      return nullptr;
+    }
+    w->object_ = bpf_object__open_mem(w->elf_.data(), w->elf_.size(), nullptr);
+    if (!w->object_) {
+      *error = "bpf_object__open_mem failed";
+      return nullptr;
+    }
+    bpf_map* map;
+    bpf_object__for_each_map(map, w->object_) bpf_map__set_pin_path(map, nullptr);  // private maps
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, w->object_)
+        bpf_program__set_autoload(prog, std::string(bpf_program__name(prog)) == "mbt_http_decide");
+    if (int rc = bpf_object__load(w->object_); rc != 0) {
+      *error = "load failed: " + std::string(std::strerror(-rc));
+      return nullptr;
+    }
+    w->prog_ = bpf_program__fd(bpf_object__find_program_by_name(w->object_, "mbt_http_decide"));
+    w->map_ = bpf_map__fd(bpf_object__find_map_by_name(w->object_, "mbt_http_case"));
+    return w;
+  }
+  ~Wrapped() {
+    if (object_) bpf_object__close(object_);
+  }
+
+  uint64_t run(HttpCase& c) {
+    uint32_t key = 0;
+    c.result = ~0ull;
+    EXPECT_EQ(bpf_map_update_elem(map_, &key, &c, BPF_ANY), 0) << std::strerror(errno);
+    unsigned char packet[64] = {};
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet, .data_size_in = sizeof packet, .repeat = 1);
+    EXPECT_EQ(bpf_prog_test_run_opts(prog_, &opts), 0) << std::strerror(errno);
+    EXPECT_EQ(opts.retval, 1u);
+    EXPECT_EQ(bpf_map_lookup_elem(map_, &key, &c), 0);
+    return c.result;
+  }
+
+  uint32_t verifiedInstructions() const {
+    bpf_prog_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(prog_, &info, &len) != 0) return 0;
+    return info.verified_insns;
+  }
+
+ private:
+  Wrapped() = default;
+  std::string elf_;
+  bpf_object* object_ = nullptr;
+  int prog_ = -1, map_ = -1;
+};
+
+// ---- random conditions ----------------------------------------------------
+
+const std::vector<std::string> kMethods = {"GET", "POST", "DELETE", "VERYLONGMETHODXY"};
+const std::vector<std::string> kSegments = {"api", "v1", "orders", "a", "*", "x*", "*.pdf", "a*b", "files", "%41"};
+const std::vector<std::string> kHostPatterns = {"api.shop.test", "*.shop.test", "api-*.shop.test", "*",
+                                                "shop.test",     "a*.*.test",   "x_y.test"};
+const std::vector<std::string> kHeaderNames = {"x-api-key", "content-type", "x-env", "accept"};
+const std::vector<std::string> kValues = {"prod", "application/json", "a b", "k1"};
+
+std::string randomPathPattern(Random& r) {
+  std::string p;
+  size_t n = 1 + r.below(3);
+  for (size_t i = 0; i < n; ++i) p += "/" + r.pick(kSegments);
+  if (r.chance(0.25)) p += "/**";
+  if (r.chance(0.05)) p = "/**";
+  return p;
+}
+
+ir::HttpCondition randomCondition(Random& r) {
+  std::set<ir::HttpRequestMatch> items;
+  size_t n = 1 + r.below(3);
+  while (items.size() < n) {
+    ir::HttpRequestMatch m;
+    if (r.chance(0.5)) m.method = r.pick(kMethods);
+    if (r.chance(0.65)) m.path = randomPathPattern(r);
+    if (r.chance(0.25)) m.host = r.pick(kHostPatterns);
+    if (r.chance(0.3)) {
+      std::set<std::string> names;
+      size_t k = 1 + r.below(2);
+      while (names.size() < k) names.insert(r.pick(kHeaderNames));
+      for (const auto& name : names) {
+        ir::HttpHeaderMatch h{name, std::nullopt};
+        if (r.chance(0.5)) h.value = r.pick(kValues);
+        m.headers.push_back(h);
+      }
+    }
+    items.insert(m);
+  }
+  return {std::vector<ir::HttpRequestMatch>(items.begin(), items.end())};
+}
+
+std::string describe(const ir::HttpCondition& c) {
+  std::string out = "with http {";
+  for (const auto& m : c.requests) {
+    out += " [" + m.method + " \"" + m.path + "\"" + (m.host.empty() ? "" : " host " + m.host);
+    for (const auto& h : m.headers) out += " header " + h.name + (h.value ? "=" + *h.value : "");
+    out += "];";
+  }
+  return out + " }";
+}
+
+// ---- random requests ------------------------------------------------------
+
+// Bytes a pattern matches, mostly: '*' as 0-3 characters, "**" as a tail.
+std::string instance(Random& r, const std::string& pattern, const char* alphabet) {
+  std::string out;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] != '*') {
+      out += pattern[i];
+      continue;
+    }
+    if (i + 1 < pattern.size() && pattern[i + 1] == '*') {
+      ++i;
+      size_t n = r.below(3);
+      for (size_t k = 0; k < n; ++k) out += (k ? "/" : "") + std::string(1 + r.below(2), alphabet[r.below(3)]);
+      if (n == 0 && !out.empty()) out.pop_back();  // "/static/**" → "/static"
+      continue;
+    }
+    size_t n = r.below(4);
+    for (size_t k = 0; k < n; ++k) out += alphabet[r.below(std::strlen(alphabet))];
+  }
+  return out;
+}
+
+std::string randomTarget(Random& r, const std::vector<std::string>& patterns) {
+  std::string path = patterns.empty() || r.chance(0.2) ? randomPathPattern(r) : r.pick(patterns);
+  path = instance(r, path, "ab.x-");
+  if (path.empty()) path = "/";
+  switch (r.below(20)) {
+    case 0: path += "/"; break;
+    case 1: if (path.size() > 1) path.pop_back(); break;
+    case 2: path.insert(path.rfind('/'), "/"); break;                 // an empty segment
+    case 3: path.insert(path.rfind('/'), "/."); break;                // a "." segment
+    case 4: path.insert(path.rfind('/'), "/.."); break;
+    case 5: path += r.chance(0.5) ? "%2F" : "%2e"; break;
+    case 6: path += "?q=1&x=/a"; break;
+    case 7: path = std::string(400 + r.below(200), 'a'); path[0] = '/'; break;  // around the 511-byte limit
+    case 8: path = r.chance(0.5) ? "*" : "http://api.shop.test" + path; break;
+    case 9: for (auto& c : path) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c))); break;
+    case 10: path += "\\"; break;
+    default: break;
+  }
+  return path;
+}
+
+std::string randomHost(Random& r) {
+  std::string host = instance(r, r.pick(kHostPatterns), "ab1-");
+  if (host.empty() || host == "*") host = "a";
+  switch (r.below(10)) {
+    case 0: host += ":8080"; break;
+    case 1: host += "."; break;
+    case 2: host[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(host[0]))); break;
+    case 3: host += ":x"; break;
+    case 4: host = "a..shop.test"; break;
+    case 5: host = ""; break;
+    default: break;
+  }
+  return host;
+}
+
+struct Request {
+  std::string block;  // the raw header block
+  ir::HttpRequest read;
+  bool readable = false;
+};
+
+Request randomRequest(Random& r, const std::vector<std::string>& patterns) {
+  std::string method = r.chance(0.9) ? r.pick(kMethods) : (r.chance(0.5) ? "get" : "VERYLONGMETHODXYZ");
+  if (r.chance(0.3)) method = "GET";
+  std::string block = method + " " + randomTarget(r, patterns) + (r.chance(0.5) ? " HTTP/1.1" : " HTTP/1.0") + "\r\n";
+  if (r.chance(0.85)) block += "Host: " + randomHost(r) + "\r\n";
+  size_t headers = r.below(5);
+  std::vector<std::string> lines;
+  for (size_t i = 0; i < headers; ++i) {
+    std::string name = r.pick(kHeaderNames);
+    if (r.chance(0.3)) name[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(name[0])));
+    std::string value = r.chance(0.8) ? r.pick(kValues) : "prodx";
+    lines.push_back(name + ":" + (r.chance(0.5) ? " " : "") + value + (r.chance(0.2) ? " \t" : "") + "\r\n");
+  }
+  // A header sent twice: a value condition then fails, whatever the values.
+  if (!lines.empty() && r.chance(0.4)) lines.push_back(lines[r.below(lines.size())]);
+  for (const auto& l : lines) block += l;
+  block += "\r\n";
+  Request out;
+  out.block = block;
+  ir::HttpMessage m = features::http::readRequest(block);
+  out.readable = m.kind == ir::HttpMessage::Kind::Request;
+  out.read = m.request;
+  return out;
+}
+
+// The request as the socket layer hands it to the decision (docs/http.md,
+// runtime/abi/datapath.h struct mb_http_request).
+void fill(mb_http_request& q, const ir::HttpRequest& req, const std::vector<std::string>& headerTable) {
+  std::memset(&q, 0, sizeof q);
+  if (req.method.size() <= MB_HTTP_METHOD_BYTES) {
+    q.method_len = static_cast<uint8_t>(req.method.size());
+    std::memcpy(q.method, req.method.data(), req.method.size());
+  }
+  std::string_view path = features::http::pathOf(req);
+  if (path.size() > names::kHttpPathMaxBytes || !names::httpPathCanonical(path)) {
+    q.flags |= MB_HTTP_REQ_PATH_NOMATCH;
+  } else {
+    q.path_len = static_cast<uint16_t>(path.size());
+    std::memcpy(q.path, path.data(), path.size());
+  }
+  size_t hosts = 0;
+  std::string host;
+  for (const auto& [name, value] : req.headers)
+    if (names::asciiLower(name) == "host") ++hosts, host = names::asciiLower(value);
+  if (hosts == 1) {
+    q.flags |= MB_HTTP_REQ_HOST;
+    size_t colon = host.rfind(':');
+    if (colon != std::string::npos && colon + 1 < host.size() &&
+        host.find_first_not_of("0123456789", colon + 1) == std::string::npos)
+      host.resize(colon);
+    if (!host.empty() && host.back() == '.') host.pop_back();
+    q.host_len = static_cast<uint16_t>(host.size());
+    std::memcpy(q.host, host.data(), std::min<size_t>(host.size(), MB_HTTP_HOST_BYTES));
+  }
+  for (size_t i = 0; i < headerTable.size(); ++i) {
+    size_t n = 0;
+    for (const auto& [name, value] : req.headers)
+      if (names::asciiLower(name) == headerTable[i]) {
+        if (n++ == 0) {
+          q.value_len[i] = static_cast<uint16_t>(value.size());
+          std::memcpy(q.value[i], value.data(), std::min<size_t>(value.size(), MB_HTTP_VALUE_BYTES));
+        }
+      }
+    if (n) q.header_seen |= 1u << i;
+    if (n > 1) q.header_repeated |= 1u << i;
+  }
+}
+
+// ---- scenarios -----------------------------------------------------------
+
+const char* kInventory = R"({
+  "namespaces": [{"name": "h"}],
+  "endpoints": [
+    {"name": "server", "namespace": "h", "labels": {"app": "server"}, "addresses": ["198.18.7.1"]},
+    {"name": "web", "namespace": "h", "labels": {"app": "web", "tier": "front"}, "addresses": ["198.18.7.2"]},
+    {"name": "back", "namespace": "h", "labels": {"app": "web", "tier": "back"}, "addresses": ["198.18.7.3"]},
+    {"name": "batch", "namespace": "h", "labels": {"app": "batch"}, "addresses": ["198.18.7.4"]}
+  ]})";
+
+const std::vector<std::string> kIngress = {
+    "allow from pods { app = web } on tcp/8080",
+    "allow from pods { tier = back } on tcp/8080, tcp/9090",
+    "deny from pods { app = batch } on tcp/9090",
+    "allow from pods { app = batch } on tcp/8080",
+    "allow from cidr 198.19.0.0/16 on tcp/8080",
+    "deny from cidr 198.19.66.0/24 on tcp/8080",
+    "allow from world on tcp/80",
+    "allow from pods { app = web }",
+    "deny from pods { tier = front } on tcp/8080",
+};
+const std::vector<std::string> kEgress = {
+    "allow to pods { app = server } on tcp/8080",
+    "allow to pods { app = server } on tcp/8080, tcp/9090",
+    "deny to cidr 198.19.66.0/24 on tcp/80",
+    "allow to world on tcp/80",
+    "allow to cidr 198.19.0.0/16 on tcp/80, tcp/8080",
+    "deny to pods { app = server } on tcp/9090",
+};
+
+std::string section(Random& r, const std::vector<std::string>& lines) {
+  std::string out;
+  size_t n = 2 + r.below(4);
+  for (size_t i = 0; i < n; ++i) out += "    " + r.pick(lines) + "\n";
+  return out;
+}
+
+std::string randomPolicy(Random& r) {
+  std::string p = "namespace h\n";
+  p += "policy server {\n  selects { app = server }\n  ingress {\n" + section(r, kIngress) + "  }\n}\n";
+  p += "policy web {\n  selects { app = web }\n  egress {\n" + section(r, kEgress) + "  }\n}\n";
+  if (r.chance(0.6))
+    p += "policy watch {\n  selects { app = server }\n  mode audit\n  ingress {\n" + section(r, kIngress) +
+         "    deny from pods { app = web } on tcp/8080\n  }\n}\n";
+  return p;
+}
+
+struct Checked {
+  size_t requests = 0, allowed = 0, auditDenied = 0, unreadable = 0, connections = 0, l7 = 0, passed = 0,
+         mismatches = 0;
+};
+
+struct PeerCase {
+  ir::Peer peer;
+  net::Address address;
+};
+
+PeerCase randomPeer(Random& r, const ir::Program& program) {
+  static const std::vector<std::string> names = {"server", "web", "back", "batch"};
+  switch (r.below(6)) {
+    case 0: case 1: case 2: {
+      const ir::Endpoint* e = program.findEndpoint("h", r.pick(names));
+      return {ir::Peer::endpoint(program.identity(e->identity), e->addresses[0]), e->addresses[0]};
+    }
+    case 3: {
+      auto a = *net::Address::parse("198.18.0.9");
+      return {ir::Peer::host(a), a};
+    }
+    default: {
+      auto a = *net::Address::parse(r.chance(0.5) ? "198.19.66." + std::to_string(1 + r.below(200))
+                                                  : "198.19." + std::to_string(r.below(256)) + ".7");
+      return {ir::Peer::world(a), a};
+    }
+  }
+}
+
+void fillPeer(HttpCase& c, const PeerCase& p) {
+  std::memset(&c.peer, 0, sizeof c.peer);
+  std::memset(&c.in, 0, sizeof c.in);
+  uint32_t flags = p.peer.kind == ir::Peer::Kind::Endpoint ? MB_PEER_ENDPOINT
+                   : p.peer.kind == ir::Peer::Kind::Host   ? MB_PEER_HOST
+                                                           : MB_PEER_WORLD;
+  c.peer.flags = flags;
+  if (p.peer.identity) {
+    c.peer.identity = p.peer.identity->id;
+    for (uint32_t bit : p.peer.identity->selectorBits) c.peer.bits[bit / 64] |= uint64_t(1) << (bit % 64);
+  }
+  c.in.peer_flags = flags;
+  c.in.family = MB_FAMILY_V4;
+  std::memcpy(c.in.addr, p.address.bytes.data(), 4);
+}
+
+std::string verdictText(const ir::Verdict& v) {
+  return std::string(v.allowed ? "allow" : "deny") + " rule " + std::to_string(v.rule) +
+         (v.inspectsHttp ? " l7" : "") + (v.auditWouldDeny ? " audit-deny " + std::to_string(v.auditRule) : "");
+}
+
+std::string resultText(uint64_t r) {
+  uint64_t verdict = (r >> MB_RESULT_VERDICT_SHIFT) & MB_RESULT_VERDICT_MASK;
+  return std::string(r & MB_RESULT_DENY ? (verdict ? "non-allow" : "deny") : "allow") + " rule " +
+         std::to_string(r & MB_RESULT_RULE_MASK) + (verdict == MB_VERDICT_L7 ? " l7" : "") +
+         (r & MB_RESULT_AUDIT_DENY ? " audit-deny " + std::to_string((r >> MB_RESULT_AUDIT_SHIFT) & MB_RESULT_RULE_MASK) : "");
+}
+
+// The packed result the evaluator's verdict stands for (enforced bit aside).
+bool agrees(const ir::Verdict& v, uint64_t r, bool connection) {
+  uint64_t verdict = (r >> MB_RESULT_VERDICT_SHIFT) & MB_RESULT_VERDICT_MASK;
+  bool deny = r & MB_RESULT_DENY;
+  if (v.allowed) {
+    if (connection && v.inspectsHttp ? (verdict != MB_VERDICT_L7 || !deny) : (verdict != 0 || deny)) return false;
+  } else if (!deny || verdict != 0) {
+    return false;
+  }
+  if ((r & MB_RESULT_RULE_MASK) != v.rule) return false;
+  bool audit = r & MB_RESULT_AUDIT_DENY;
+  if (audit != v.auditWouldDeny) return false;
+  return !audit || ((r >> MB_RESULT_AUDIT_SHIFT) & MB_RESULT_RULE_MASK) == v.auditRule;
+}
+
+void runScenario(uint64_t seed, size_t requests, codegen::ClassCompiler& compiler, Checked& total) {
+  Random r(seed);
+  std::string policy = randomPolicy(r);
+  pipeline::Compilation c;
+  std::string error;
+  ASSERT_TRUE(inventory::loadInventoryText("inventory.json", kInventory, c.inventory, &error)) << error;
+  pipeline::runText({{"random.policy", policy}}, c);
+  ASSERT_FALSE(c.diags.hasErrors()) << policy;
+  ir::Program& program = *c.ir;
+  // Attach http conditions: every rule sharing an id gets the same one.
+  std::string rules;
+  std::map<uint32_t, std::optional<ir::HttpCondition>> chosen;
+  for (auto& cls : program.classes)
+    for (auto* dp : {&cls.ingress, &cls.egress})
+      for (auto& rule : dp->rules) {
+        auto [it, added] = chosen.emplace(rule.id, std::nullopt);
+        if (added && r.chance(0.6)) it->second = randomCondition(r);
+        if (it->second) rule.conditions.push_back(*it->second);
+        rules += "  rule " + std::to_string(rule.id) + (rule.audit ? " (audit) " : " ") +
+                 (rule.action == ir::Action::Deny ? "deny" : "allow") +
+                 (it->second ? " " + describe(*it->second) : "") + "\n";
+      }
+  codegen::PeerLowering lowering = codegen::PeerLowering::choose(program);
+  auto fail = [&](const std::string& what) {
+    ++total.mismatches;
+    ADD_FAILURE() << "seed " << seed << ": " << what << "\npolicy:\n" << policy << "http conditions:\n" << rules;
+  };
+
+  for (const char* name : {"server", "web"}) {
+    const ir::Endpoint* subject = program.findEndpoint("h", name);
+    ASSERT_TRUE(subject && subject->classIndex);
+    const ir::EndpointClass& cls = program.classes.at(*subject->classIndex);
+    codegen::ClassObject object = compiler.compile(program, cls, lowering, {});
+    auto wrapped = Wrapped::load(object.elf, &error);
+    ASSERT_TRUE(wrapped) << "seed " << seed << ": " << error << "\n" << policy << rules;
+    codegen::HttpTables tables(cls);
+    bool egress = std::string(name) == "web";
+    const ir::DirectionPolicy& dir = egress ? cls.egress : cls.ingress;
+    bool httpRules = false;
+    for (const auto& rule : dir.rules) httpRules |= rule.condition<ir::HttpCondition>() != nullptr;
+    const std::vector<uint16_t> ports = {80, 8080, 9090, 443};
+
+    // Connections.
+    for (size_t i = 0; i < requests / 4 && total.mismatches < 5; ++i) {
+      PeerCase p = randomPeer(r, program);
+      HttpCase hc{};
+      fillPeer(hc, p);
+      bool udp = r.chance(0.1);
+      uint16_t port = r.pick(ports);
+      hc.in.proto = udp ? ir::kUDP : ir::kTCP;
+      hc.in.port = port;
+      hc.egress = egress;
+      hc.request = 0;
+      ir::Verdict v = ir::evaluate(dir, p.peer, ir::Traffic{hc.in.proto, port});
+      uint64_t result = wrapped->run(hc);
+      ++total.connections;
+      total.l7 += v.allowed && v.inspectsHttp;
+      total.passed += v.allowed && !v.inspectsHttp;
+      if (!agrees(v, result, true))
+        fail(std::string(name) + " connection " + (udp ? "udp/" : "tcp/") + std::to_string(port) + " from " +
+             p.address.str() + ": the datapath says " + resultText(result) + ", the evaluator " + verdictText(v));
+    }
+    if (!httpRules) continue;  // no request is asked about in this direction
+    // Requests.
+    std::vector<std::string> patterns = tables.paths();
+    for (size_t i = 0; i < requests && total.mismatches < 5; ++i) {
+      Request req = randomRequest(r, patterns);
+      if (!req.readable) {
+        ++total.unreadable;  // the socket layer answers it: not the decision's question
+        continue;
+      }
+      // Mostly on connections the socket layer reads, where requests are
+      // asked about; sometimes on any.
+      PeerCase p = randomPeer(r, program);
+      uint16_t port = r.pick(ports);
+      bool wantL7 = r.chance(0.85);
+      for (int tries = 0; wantL7 && tries < 30; ++tries) {
+        ir::Verdict cv = ir::evaluate(dir, p.peer, ir::Traffic{ir::kTCP, port});
+        if (cv.allowed && cv.inspectsHttp) break;
+        p = randomPeer(r, program);
+        port = r.pick(ports);
+      }
+      HttpCase hc{};
+      fillPeer(hc, p);
+      hc.in.proto = ir::kTCP;
+      hc.in.port = port;
+      hc.egress = egress;
+      hc.request = 1;
+      fill(hc.req, req.read, tables.headers());
+      ir::Traffic t{ir::kTCP, port};
+      t.http = ir::HttpMessage::of(req.read);
+      ir::Verdict v = ir::evaluate(dir, p.peer, t);
+      uint64_t result = wrapped->run(hc);
+      ++total.requests;
+      total.allowed += v.allowed;
+      total.auditDenied += v.auditWouldDeny;
+      if (!agrees(v, result, false)) {
+        std::string block = req.block;
+        for (size_t at; (at = block.find("\r\n")) != std::string::npos;) block.replace(at, 2, " | ");
+        fail(std::string(name) + " request on tcp/" + std::to_string(port) + " from " + p.address.str() + ": " +
+             block + ": the datapath says " + resultText(result) + ", the evaluator " + verdictText(v));
+      }
+    }
+  }
+}
+
+TEST(HttpDifferential, RequestsAndConnectionsAgreeWithTheEvaluator) {
+  MB_REQUIRE_BPF();
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(compiler) << error;
+  uint64_t seed = envOr("MEMBRANE_HTTP_DIFF_SEED", 1);
+  size_t budget = envOr("MEMBRANE_HTTP_DIFF_CASES", 10000);
+  Checked total;
+  size_t scenarios = 0;
+  while (total.requests < budget && total.mismatches == 0) {
+    runScenario(seed++, 400, *compiler, total);
+    if (HasFatalFailure()) return;
+    ++scenarios;
+  }
+  std::cout << "http differential: " << total.requests << " requests (" << total.allowed << " allowed, "
+            << total.auditDenied << " audit would deny, " << total.unreadable << " unreadable skipped), "
+            << total.connections << " connections (" << total.l7 << " to the socket layer, " << total.passed
+            << " passed) over " << scenarios << " scenarios, " << total.mismatches << " mismatches\n";
+  EXPECT_EQ(total.mismatches, 0u);
+  // Every outcome must be well represented, or the test proves little.
+  EXPECT_GT(total.allowed, total.requests / 10);
+  EXPECT_LT(total.allowed, total.requests * 9 / 10);
+  EXPECT_GT(total.auditDenied, 0u);
+  EXPECT_GT(total.l7, total.connections / 20);
+  EXPECT_GT(total.passed, total.connections / 50);
+}
+
+// The request decision's size for N path rules on one port (GET
+// "/api/v1/itemsK/*" and "/staticK/**" alternately): it must load, with
+// the whole class object, and decide a matching and a near-miss request.
+// Prints the compile time and the verifier's instruction count (the
+// wrapper's, which includes every global function it reaches: the request
+// decision, the packet decision, the automaton walk).
+TEST(HttpDifferential, AThousandPathRulesOnOnePortLoad) {
+  MB_REQUIRE_BPF();
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(compiler) << error;
+  for (size_t n : {10, 100, 1000}) {
+    pipeline::Compilation c;
+    ASSERT_TRUE(inventory::loadInventoryText("inventory.json", kInventory, c.inventory, &error)) << error;
+    pipeline::runText({{"p.policy", "namespace h\npolicy server {\n  selects { app = server }\n  ingress {\n"
+                                    "    allow from pods { app = web } on tcp/8080\n  }\n}\n"}},
+                      c);
+    ASSERT_FALSE(c.diags.hasErrors());
+    ir::Program& program = *c.ir;
+    const ir::Endpoint* server = program.findEndpoint("h", "server");
+    ir::EndpointClass& cls = program.classes.at(*server->classIndex);
+    ir::Rule base = cls.ingress.rules.at(0);
+    cls.ingress.rules.clear();
+    for (size_t k = 0; k < n; ++k) {
+      ir::Rule rule = base;
+      rule.id = static_cast<uint32_t>(100 + k);
+      std::string path = k % 2 ? "/api/v1/items" + std::to_string(k) + "/*" : "/static" + std::to_string(k) + "/**";
+      rule.conditions.push_back(ir::HttpCondition{{ir::HttpRequestMatch{"GET", path, "", {}}}});
+      cls.ingress.rules.push_back(rule);
+    }
+    auto start = std::chrono::steady_clock::now();
+    codegen::ClassObject object = compiler->compile(program, cls, codegen::PeerLowering::choose(program), {});
+    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    auto whole = LoadedObject::load(object.elf, 1, &error);
+    ASSERT_TRUE(whole) << n << " rules: the class object does not load: " << error;
+    auto wrapped = Wrapped::load(object.elf, &error);
+    ASSERT_TRUE(wrapped) << n << " rules: " << error;
+
+    const ir::Endpoint* web = program.findEndpoint("h", "web");
+    PeerCase peer{ir::Peer::endpoint(program.identity(web->identity), web->addresses[0]), web->addresses[0]};
+    codegen::HttpTables tables(cls);
+    uint32_t want = static_cast<uint32_t>(100 + n - 1);  // the last rule: an items rule (n is even)
+    for (const auto& [target, allowed] : std::vector<std::pair<std::string, bool>>{
+             {"/api/v1/items" + std::to_string(n - 1) + "/42", true},
+             {"/api/v1/items" + std::to_string(n - 1) + "/42/x", false}}) {
+      HttpCase hc{};
+      fillPeer(hc, peer);
+      hc.in.proto = ir::kTCP;
+      hc.in.port = 8080;
+      hc.request = 1;
+      ir::HttpRequest req{"GET", target, {{"Host", "a.test"}}};
+      fill(hc.req, req, tables.headers());
+      uint64_t result = wrapped->run(hc);
+      EXPECT_EQ(!(result & MB_RESULT_DENY), allowed) << n << " rules, " << target << ": " << resultText(result);
+      if (allowed) EXPECT_EQ(result & MB_RESULT_RULE_MASK, want);
+    }
+    std::cout << "http request decision, " << n << " path rules on one port: compiled in " << static_cast<int>(ms)
+              << " ms, " << tables.automaton().states() << " automaton states, " << wrapped->verifiedInstructions()
+              << " verified instructions\n";
+  }
+}
+
+}  // namespace
+}  // namespace membrane::testing
