@@ -263,8 +263,9 @@ struct mb_decision_input {
 /* What the decision says to do with a new flow. Each program kind acts on
  * the verdicts it supports and drops every other one (fail closed), so a
  * verdict added here never passes a packet through a kind that predates it.
- * Today every kind supports ALLOW only; generated code returns ALLOW and
- * DENY. */
+ * Generated code returns ALLOW, DENY and (a connection whose requests the
+ * socket layer decides) L7; the packet kinds pass L7 only under
+ * MB_CONFIG_SOCKETS. */
 #define MB_VERDICT_ALLOW 0
 #define MB_VERDICT_DENY 1
 #define MB_VERDICT_L7 2       /* allow the connection; the socket layer decides each request

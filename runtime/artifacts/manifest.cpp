@@ -141,13 +141,14 @@ std::vector<PortSpan> readSpans(const json& j, const std::string& path, const ch
   std::vector<PortSpan> out;
   for (size_t i = 0; i < arr.size(); ++i) {
     std::string at = path + "." + key + "[" + std::to_string(i) + "]";
-    auto first = arr[i].is_array() && arr[i].size() == 2 ? io::integerIn<uint16_t>(arr[i][0]) : std::nullopt;
-    auto last = arr[i].is_array() && arr[i].size() == 2 ? io::integerIn<uint16_t>(arr[i][1]) : std::nullopt;
-    if (!first || !last) throw FieldError(at + ": expected [first, last], ports 1-65535");
-    if (*first == 0 || *first > *last) throw FieldError(at + ": expected 1 <= first <= last");
-    if (!out.empty() && *first <= out.back().last)
-      throw FieldError(at + ": ranges must be increasing and disjoint");
-    out.push_back({*first, *last});
+    if (!arr[i].is_array() || arr[i].size() != 2) throw FieldError(at + ": expected [first, last], ports 1-65535");
+    const auto first = io::integerIn<uint16_t>(arr[i][0]);
+    const auto last = io::integerIn<uint16_t>(arr[i][1]);
+    if (!first.has_value() || !last.has_value()) throw FieldError(at + ": expected [first, last], ports 1-65535");
+    const uint16_t a = first.value(), b = last.value();
+    if (a == 0 || a > b) throw FieldError(at + ": expected 1 <= first <= last");
+    if (!out.empty() && a <= out.back().last) throw FieldError(at + ": ranges must be increasing and disjoint");
+    out.push_back({a, b});
   }
   return out;
 }

@@ -100,14 +100,21 @@ struct Hook {
   bool tc() const { return point->target == AttachTarget::Interface; }
 };
 
-// A class's L7 ports by direction (the manifest's classes[].l7): the ports
-// whose sockets the socket layer polices for the class's endpoints.
-struct L7Ports {
+// A class's L7 ports by direction, one by one (the manifest's
+// classes[].l7 gives ranges): the ports whose sockets the socket layer
+// polices for the class's endpoints.
+struct L7PortList {
   std::vector<uint16_t> ingress, egress;
 };
-L7Ports classL7Ports(const artifacts::ClassEntry& cls) {
-  (void)cls;  // the manifest's classes[].l7 arrives with the request decision's code generation
-  return {};
+L7PortList classL7Ports(const artifacts::ClassEntry& cls) {
+  L7PortList out;
+  auto expand = [](const std::vector<artifacts::PortSpan>& spans, std::vector<uint16_t>& ports) {
+    for (const auto& s : spans)
+      for (uint32_t p = s.first; p <= s.last; ++p) ports.push_back(static_cast<uint16_t>(p));
+  };
+  expand(cls.l7.httpIngress, out.ingress);
+  expand(cls.l7.httpEgress, out.egress);
+  return out;
 }
 
 std::string linkPin(const Paths& paths, const std::string& ns, const std::string& name, const std::string& hook) {
@@ -460,7 +467,7 @@ struct PlannedEndpoint {
   std::vector<net::Address> own;                     // its source addresses (mb_endpoint_addrs)
   std::unique_ptr<bpf_object, ObjectCloser> object;  // its load of its class's object
   // The socket layer (sockets.h): its class's L7 ports and, with any, its slot.
-  L7Ports l7;
+  L7PortList l7;
   std::optional<uint32_t> l7Slot;
   bool usesSockets() const { return !l7.ingress.empty() || !l7.egress.empty(); }
 };
@@ -533,6 +540,15 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
       if (pe.l7Slot) had[pe.key] = *pe.l7Slot;
   auto slots = sockets::assignSlots(need, had, error);
   if (!slots) return false;
+  // Every (address, port, direction) is an entry of mb_l7_endpoints.
+  size_t entries = 0;
+  for (const auto& p : plan.endpoints) entries += p.own.size() * (p.l7.ingress.size() + p.l7.egress.size());
+  if (entries > MB_L7_ENDPOINTS_MAX) {
+    if (error)
+      *error = "the endpoints' HTTP rules cover " + std::to_string(entries) + " (address, port) pairs, more than the "
+               "socket layer's " + std::to_string(MB_L7_ENDPOINTS_MAX) + "; give HTTP rules fewer ports";
+    return false;
+  }
   for (auto& p : plan.endpoints)
     if (auto it = slots->find(p.endpoint.key()); it != slots->end()) p.l7Slot = it->second;
   std::vector<NodeEndpoint> extra;

@@ -101,8 +101,11 @@ bool attachNodePrograms(bpf_object* object, const std::string& cgroupRoot, const
   int sockops = programFd(object, MB_PROG_SOCKOPS, error);
   int parser = programFd(object, MB_PROG_L7_PARSER, error);
   int skbDispatch = programFd(object, MB_PROG_L7_SKB_DISPATCH, error);
-  int msgDispatch = programFd(object, MB_PROG_L7_MSG_DISPATCH, error);
-  if (sockops < 0 || parser < 0 || skbDispatch < 0 || msgDispatch < 0) return false;
+  if (sockops < 0 || parser < 0 || skbDispatch < 0) return false;
+  // The client side (sk_msg) is optional: objects without it police no
+  // client socket (the compiler gives no class egress HTTP ports then).
+  bpf_program* msg = bpf_object__find_program_by_name(object, MB_PROG_L7_MSG_DISPATCH);
+  int msgDispatch = msg ? bpf_program__fd(msg) : -1;
   Fd in(bpf_obj_get(mapPin(bpffsRoot, "mb_l7_socks_in").c_str()));
   Fd out(bpf_obj_get(mapPin(bpffsRoot, "mb_l7_socks_out").c_str()));
   if (in.fd < 0 || out.fd < 0) {
@@ -120,7 +123,7 @@ bool attachNodePrograms(bpf_object* object, const std::string& cgroupRoot, const
                 {skbDispatch, in.fd, BPF_SK_SKB_STREAM_VERDICT, "stream verdict"},
                 {msgDispatch, out.fd, BPF_SK_MSG_VERDICT, "sk_msg verdict"}};
   for (const auto& a : onMaps)
-    if (bpf_prog_attach(a.prog, a.map, a.type, 0) != 0) {
+    if (a.prog >= 0 && bpf_prog_attach(a.prog, a.map, a.type, 0) != 0) {
       if (error) *error = std::string("attaching the socket layer's ") + a.what + ": " + std::strerror(errno);
       return false;
     }

@@ -52,8 +52,9 @@ std::optional<std::map<std::string, uint32_t>> assignSlots(const std::vector<std
                                                            const std::map<std::string, uint32_t>& previous,
                                                            std::string* error);
 
-// The node-wide programs of a loaded object (the four MB_PROG_SOCKOPS,
-// MB_PROG_L7_* dispatch and parser programs must be loaded): mb_sockops at
+// The node-wide programs of a loaded object (MB_PROG_SOCKOPS, the parser
+// and the stream verdict's dispatch must be loaded; the sk_msg dispatch is
+// attached when the object has it): mb_sockops at
 // `cgroupRoot` (a new link pinned at <bpffsRoot>/node/sockops, or the pinned
 // one swapped in place), the parser and dispatchers onto their sockhashes.
 bool attachNodePrograms(bpf_object* object, const std::string& cgroupRoot, const std::string& bpffsRoot,

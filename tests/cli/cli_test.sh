@@ -380,7 +380,7 @@ sys.exit(0 if rules and all(r.get("http") == want for r in rules) else 1)
 PY
   run compile --inventory "$inventory" -o "$tmp/out/http" "$http_policy"
   expect_rc 1
-  expect_line "$err" 1 "$http_policy:5:5: error: rule of policy shop/api-http has an http condition: code generation for the socket layer is not built yet"
+  expect_line "$err" 1 "$http_policy:5:5: error: rule of policy shop/api-http has an http condition: membrane does not enforce HTTP rules on nodes yet"
   [[ ! -e $tmp/out/http/manifest.json ]] || fail "compile wrote a manifest for a policy it refused"
 }
 
