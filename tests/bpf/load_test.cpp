@@ -151,7 +151,8 @@ class PinningTest : public LoadTest {
     if (!obj)
       return nullptr;
     objs_.push_back(obj);
-    mb_config config{endpoint_id, 0};
+    mb_config config{};
+    config.endpoint_id = endpoint_id;
     if (!setRodata(obj, "mb_config", &config, sizeof(config)).empty())
       return nullptr;
     if (bpf_object__load(obj) != 0)

@@ -620,7 +620,9 @@ TEST(HttpDifferential, AThousandPathRulesOnOnePortLoad) {
       fill(hc.req, req, tables.headers());
       uint64_t result = wrapped->run(hc);
       EXPECT_EQ(!(result & MB_RESULT_DENY), allowed) << n << " rules, " << target << ": " << resultText(result);
-      if (allowed) EXPECT_EQ(result & MB_RESULT_RULE_MASK, want);
+      if (allowed) {
+        EXPECT_EQ(result & MB_RESULT_RULE_MASK, want);
+      }
     }
     std::cout << "http request decision, " << n << " path rules on one port: compiled in " << static_cast<int>(ms)
               << " ms, " << tables.automaton().states() << " automaton states, " << wrapped->verifiedInstructions()
