@@ -7,7 +7,6 @@
 // answer (the prober's `dns query --count N`). A scenario whose policy does
 // not compile (DNS rules before the compiler knows them) is reported as not
 // available, with the compiler's message, never with a figure.
-#include <sys/mount.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -19,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "common/pod_node.h"
 #include "common/program.h"
 #include "dns_server.h"
 #include "topology.h"
@@ -68,68 +68,6 @@ struct Row {
   std::string scenario;
   std::optional<Figures> figures;
   std::string note;  // why there are no figures, or a remark
-};
-
-// The node: the membrane binary against a private bpffs, the client and the
-// resolver as endpoints.
-class Node {
- public:
-  Node(Topology& t, Pod& client, Pod& resolver, fs::path work) : t_(t), work_(std::move(work)) {
-    std::ofstream inv(work_ / "inventory.json");
-    inv << R"({"namespaces": [{"name": "bench"}], "endpoints": [)"
-        << R"({"name": "client", "namespace": "bench", "labels": {"app": "client"}, "addresses": [")"
-        << client.address4() << R"(", ")" << client.address6() << R"("]}, )"
-        << R"({"name": "resolver", "namespace": "bench", "labels": {"app": "resolver"}, "addresses": [")"
-        << resolver.address4() << R"(", ")" << resolver.address6() << "\"]}]}\n";
-    std::ofstream node(work_ / "node.json");
-    node << R"({"host": {"addresses": [")" << Topology::kNode4 << R"(", ")" << Topology::kNode6
-         << R"("]}, "endpoints": [)"
-         << R"({"name": "client", "namespace": "bench", "interface": ")" << client.hostInterface() << R"("}, )"
-         << R"({"name": "resolver", "namespace": "bench", "interface": ")" << resolver.hostInterface() << "\"}]}\n";
-  }
-  ~Node() {
-    if (applied_) run({"detach"});
-    umount2((work_ / "bpf").c_str(), MNT_DETACH);
-  }
-
-  // Compiles `policy` into artifacts named `name`; the compiler's first
-  // error (its file name relative) if it does not compile.
-  std::optional<std::string> compile(const std::string& name, const std::string& policy) {
-    fs::path dir = work_ / name;
-    fs::create_directories(dir);
-    std::ofstream(dir / "bench.policy") << policy;
-    ExecResult c = Topology::exec("", {MEMBRANEC_BIN, "compile", "-q", "-i", (work_ / "inventory.json").string(), "-o",
-                                       (dir / "out").string(), (dir / "bench.policy").string()},
-                                  Millis(120000));
-    if (c.succeeded()) return std::nullopt;
-    std::string first = c.err.substr(0, c.err.find('\n'));
-    if (auto at = first.find(dir.string() + "/"); at != std::string::npos) first.erase(at, dir.string().size() + 1);
-    return first.empty() ? c.describe() : first;
-  }
-  // Applies (or swaps to) the artifacts of compile(name).
-  void apply(const std::string& name) {
-    ExecResult r = run({"apply", (work_ / name / "out").string(), "--node", (work_ / "node.json").string()});
-    if (!r.succeeded()) throw std::runtime_error("membrane apply: " + r.describe());
-    applied_ = true;
-  }
-  void detach() {
-    if (!applied_) return;
-    ExecResult r = run({"detach"});
-    if (!r.succeeded()) throw std::runtime_error("membrane detach: " + r.describe());
-    applied_ = false;
-  }
-
- private:
-  ExecResult run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {MEMBRANE_BIN, "--netns", t_.hostNamespace(), "--bpffs", (work_ / "bpf").string(),
-                                     "--state-dir", (work_ / "state").string()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Topology::exec("", argv, Millis(60000));
-  }
-
-  Topology& t_;
-  fs::path work_;
-  bool applied_ = false;
 };
 
 // `lookups` queries of api.test; the latency of each, in µs.
@@ -183,7 +121,7 @@ int run(bool quick) {
   DnsZone zone;
   zone.address("api.test", resolver.address4(), 60).address("api.test", resolver.address6(), 60);
   DnsServer dns(resolver, zone);
-  Node node(t, client, resolver, work.path());
+  PodNode node(t, {&client, &resolver}, work.path());
 
   // The scenarios take turns, block after block, so that what else the
   // machine runs weighs on each alike; every lookup of a scenario is pooled.

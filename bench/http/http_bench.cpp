@@ -6,7 +6,6 @@
 // same rules as ACLs (the proxy model, standing in for Envoy, which Debian
 // does not ship). A scenario whose policy does not compile is reported as not
 // available, with the compiler's message, never with a figure.
-#include <sys/mount.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -20,6 +19,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/pod_node.h"
 #include "common/program.h"
 #include "http_server.h"
 #include "topology.h"
@@ -118,65 +118,6 @@ Figures parseWrk(const std::string& out) {
   return f;
 }
 
-// The node: the membrane binary against a private bpffs.
-class Node {
- public:
-  Node(Topology& t, Pod& client, Pod& api, fs::path work) : t_(t), work_(std::move(work)) {
-    std::ofstream inv(work_ / "inventory.json");
-    inv << R"({"namespaces": [{"name": "bench"}], "endpoints": [)"
-        << R"({"name": "client", "namespace": "bench", "labels": {"app": "client"}, "addresses": [")"
-        << client.address4() << R"(", ")" << client.address6() << R"("]}, )"
-        << R"({"name": "api", "namespace": "bench", "labels": {"app": "api"}, "addresses": [")" << api.address4()
-        << R"(", ")" << api.address6() << "\"]}]}\n";
-    std::ofstream node(work_ / "node.json");
-    node << R"({"host": {"addresses": [")" << Topology::kNode4 << R"(", ")" << Topology::kNode6
-         << R"("]}, "endpoints": [)"
-         << R"({"name": "client", "namespace": "bench", "interface": ")" << client.hostInterface() << R"("}, )"
-         << R"({"name": "api", "namespace": "bench", "interface": ")" << api.hostInterface() << "\"}]}\n";
-  }
-  ~Node() {
-    if (applied_) run({"detach"});
-    umount2((work_ / "bpf").c_str(), MNT_DETACH);
-  }
-
-  std::optional<std::string> compile(const std::string& name, const std::string& policy) {
-    fs::path dir = work_ / name;
-    fs::create_directories(dir);
-    std::ofstream(dir / "bench.policy") << policy;
-    ExecResult c = Topology::exec("", {MEMBRANEC_BIN, "compile", "-q", "-i", (work_ / "inventory.json").string(), "-o",
-                                       (dir / "out").string(), (dir / "bench.policy").string()},
-                                  Millis(300000));
-    if (c.succeeded()) return std::nullopt;
-    std::string first = c.err.substr(0, c.err.find('\n'));
-    if (auto at = first.find(dir.string() + "/"); at != std::string::npos) first.erase(at, dir.string().size() + 1);
-    return first.empty() ? c.describe() : first;
-  }
-  void apply(const std::string& name) {
-    ExecResult r = run({"apply", (work_ / name / "out").string(), "--node", (work_ / "node.json").string()});
-    if (!r.succeeded()) throw std::runtime_error("membrane apply: " + r.describe());
-    applied_ = true;
-  }
-  void detach() {
-    if (!applied_) return;
-    ExecResult r = run({"detach"});
-    if (!r.succeeded()) throw std::runtime_error("membrane detach: " + r.describe());
-    applied_ = false;
-  }
-
- private:
-  ExecResult run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {MEMBRANE_BIN, "--netns", t_.hostNamespace(), "--bpffs", (work_ / "bpf").string(),
-                                     "--state-dir", (work_ / "state").string()};
-    if (!t_.cgroupDir().empty()) argv.insert(argv.end(), {"--cgroup-root", t_.cgroupDir()});
-    argv.insert(argv.end(), args.begin(), args.end());
-    return Topology::exec("", argv, Millis(120000));
-  }
-
-  Topology& t_;
-  fs::path work_;
-  bool applied_ = false;
-};
-
 Figures load(Pod& client, const std::string& url, int seconds) {
   ExecResult r = client.exec({testkit::findSystemProgram("wrk"), "-t2", "-c32", "-d" + std::to_string(seconds) + "s",
                               "--latency", url},
@@ -228,7 +169,7 @@ int run(bool quick) {
   Pod& api = t.addPod("api");
   t.up();
   HttpServer nginx(api, HttpServerOptions{.port = kPort, .upstream = {}});
-  Node node(t, client, api, work.path());
+  PodNode node(t, {&client, &api}, work.path());
 
   const std::vector<int> ruleCounts = {10, 100, 1000};
   if (auto e = node.compile("l3l4", l3l4Policy())) throw std::runtime_error("the L3/L4 policy does not compile: " + *e);

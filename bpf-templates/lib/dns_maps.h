@@ -20,6 +20,7 @@
 #include "lib/config.h"
 #include "lib/dns_name.h"
 #include "lib/parse.h"
+#include "lib/scratch.h"
 
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -108,28 +109,13 @@ struct {
 /* This CPU's next free scratch entry, or NULL (counted: the caller fails
  * closed). Every non-NULL return is paired with mb_dns_leave(). */
 static __always_inline struct mb_dns_scratch *mb_dns_enter(void) {
-  mb_u32 zero = 0;
-  mb_u32 *depth = bpf_map_lookup_elem(&mb_dns_nesting, &zero);
-  if (!depth)
-    return NULL;
-  mb_u32 level = *depth;
-  struct mb_dns_scratch *s = NULL;
-  if (level < MB_DNS_SCRATCH_DEPTH)
-    s = bpf_map_lookup_elem(&mb_dns_scratch, &level);
-  if (!s) {
+  struct mb_dns_scratch *s = mb_scratch_enter(&mb_dns_nesting, &mb_dns_scratch, MB_DNS_SCRATCH_DEPTH);
+  if (!s)
     mb_dns_count(MB_DNS_STAT_BUSY);
-    return NULL;
-  }
-  *depth = level + 1;
   return s;
 }
 
-static __always_inline void mb_dns_leave(void) {
-  mb_u32 zero = 0;
-  mb_u32 *depth = bpf_map_lookup_elem(&mb_dns_nesting, &zero);
-  if (depth && *depth)
-    *depth -= 1;
-}
+static __always_inline void mb_dns_leave(void) { mb_scratch_leave(&mb_dns_nesting); }
 
 /* The class's DNS tables, generated beside the decision (decision.c). */
 extern volatile const mb_u32 mb_dns_class_features;

@@ -3,9 +3,9 @@
  *
  * sk_msg programs run in process context (sendmsg) and can be interrupted
  * on their CPU by a stream parser or verdict in softirq, so each CPU has
- * MB_L7_SCRATCH_DEPTH entries and a nesting count, as lib/dns_maps.h does
- * for DNS: mb_l7_enter takes the next entry, mb_l7_leave gives it back. With
- * no entry free the caller fails closed (MB_HTTP_STAT_BUSY).
+ * MB_L7_SCRATCH_DEPTH entries and a nesting count (lib/scratch.h, shared
+ * with DNS): mb_l7_enter takes the next entry, mb_l7_leave gives it back.
+ * With no entry free the caller fails closed (MB_HTTP_STAT_BUSY).
  */
 #ifndef MB_LIB_L7_SCRATCH_H
 #define MB_LIB_L7_SCRATCH_H
@@ -13,6 +13,7 @@
 #include "include/platform.h"
 #include "lib/http_read.h"
 #include "lib/l7_maps.h"
+#include "lib/scratch.h"
 
 #define MB_L7_SCRATCH_DEPTH 2
 
@@ -33,27 +34,12 @@ struct {
 } mb_l7_nesting SEC(".maps");
 
 static __always_inline struct mb_http_scratch *mb_l7_enter(void) {
-  mb_u32 zero = 0;
-  mb_u32 *depth = bpf_map_lookup_elem(&mb_l7_nesting, &zero);
-  if (!depth)
-    return NULL;
-  mb_u32 level = *depth;
-  struct mb_http_scratch *s = NULL;
-  if (level < MB_L7_SCRATCH_DEPTH)
-    s = bpf_map_lookup_elem(&mb_l7_scratch, &level);
-  if (!s) {
+  struct mb_http_scratch *s = mb_scratch_enter(&mb_l7_nesting, &mb_l7_scratch, MB_L7_SCRATCH_DEPTH);
+  if (!s)
     mb_http_count(MB_HTTP_STAT_BUSY);
-    return NULL;
-  }
-  *depth = level + 1;
   return s;
 }
 
-static __always_inline void mb_l7_leave(void) {
-  mb_u32 zero = 0;
-  mb_u32 *depth = bpf_map_lookup_elem(&mb_l7_nesting, &zero);
-  if (depth && *depth)
-    *depth -= 1;
-}
+static __always_inline void mb_l7_leave(void) { mb_scratch_leave(&mb_l7_nesting); }
 
 #endif /* MB_LIB_L7_SCRATCH_H */
