@@ -84,7 +84,11 @@ int mb_l7_skb_dispatch(struct __sk_buff *skb) {
 SEC("sk_skb/stream_verdict")
 int mb_l7_skb_verdict(struct __sk_buff *skb) {
   struct mb_l7_state *st = mb_l7_state_of(skb);
-  if (!st || st->direction != MB_DIR_INGRESS)
+  /* A socket of another endpoint (its slot since given to this one) is
+   * never decided by this endpoint's rules. */
+  if (!st || st->direction != MB_DIR_INGRESS || st->endpoint != mb_endpoint_id()) {
+    mb_http_count(MB_HTTP_STAT_NO_PROGRAM);
     return SK_DROP;
+  }
   return mb_l7_message(skb, st, MB_DIR_INGRESS) == MB_L7_PASS ? SK_PASS : SK_DROP;
 }

@@ -80,10 +80,21 @@ std::optional<std::map<std::string, uint32_t>> assignSlots(const std::vector<std
   for (const auto& key : need)
     if (auto it = previous.find(key); it != previous.end() && it->second < MB_L7_SLOTS && used.insert(it->second).second)
       out[key] = it->second;
+  // A slot an endpoint that is gone held is taken last: its connections may
+  // still be in the sockhash, and reach the slot (the verdict drops them, as
+  // they are not the new holder's).
+  std::set<uint32_t> recentlyFreed;
+  for (const auto& [key, slot] : previous)
+    if (!used.count(slot)) recentlyFreed.insert(slot);
   uint32_t next = 0;
+  auto freeSlot = [&](uint32_t s) { return !used.count(s) && (s >= MB_L7_SLOTS || !recentlyFreed.count(s)); };
   for (const auto& key : need) {
     if (out.count(key)) continue;
-    while (used.count(next)) ++next;
+    while (next < MB_L7_SLOTS && !freeSlot(next)) ++next;
+    if (next >= MB_L7_SLOTS && !recentlyFreed.empty()) {
+      next = *recentlyFreed.begin();
+      recentlyFreed.erase(recentlyFreed.begin());
+    }
     if (next >= MB_L7_SLOTS) {
       if (error)
         *error = std::to_string(need.size()) + " endpoints on this node have L7 rules, more than the socket layer's " +
