@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 
 #include <time.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <optional>
@@ -14,6 +15,28 @@
 #include <vector>
 
 namespace membrane::loader {
+
+// A file descriptor (bpf objects, links, maps) closed when it goes out of
+// scope; movable, not copyable.
+struct Fd {
+  int fd = -1;
+  Fd() = default;
+  explicit Fd(int f) : fd(f) {}
+  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd = o.fd;
+      o.fd = -1;
+    }
+    return *this;
+  }
+  ~Fd() { reset(); }
+  void reset() {
+    if (fd >= 0) close(fd);
+    fd = -1;
+  }
+};
 
 // Attach types added after Linux 6.1's uapi headers.
 inline constexpr int kBpfTcxIngress = 46;

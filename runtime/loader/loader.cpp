@@ -70,26 +70,6 @@ bool writeFileAtomically(const fs::path& p, const std::string& data, std::string
   return !ec;
 }
 
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(o.fd) { o.fd = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd = o.fd;
-      o.fd = -1;
-    }
-    return *this;
-  }
-  ~Fd() { reset(); }
-  void reset() {
-    if (fd >= 0) close(fd);
-    fd = -1;
-  }
-};
-
 // One hook of a planned endpoint: a program its class's manifest entry
 // lists, and how that program's kind attaches (attach.h).
 struct Hook {

@@ -21,16 +21,6 @@ namespace {
 
 constexpr long kCgroup2Magic = 0x63677270;  // CGROUP2_SUPER_MAGIC
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f = -1) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
 std::string mapPin(const std::string& root, const char* name) { return root + "/maps/" + name; }
 std::string sockopsPin(const std::string& root) { return root + "/node/sockops"; }
 
