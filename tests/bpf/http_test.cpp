@@ -275,6 +275,15 @@ std::string get(const std::string& path, const std::string& extra = "") {
 class SocketLayerTest : public ::testing::TestWithParam<int> {
  protected:
   int family() const { return GetParam(); }
+  // A listening socket on the server's address and port that no Server
+  // thread accepts from: the test accepts (or not) when it wants.
+  void listenOnServer(int& l) const {
+    l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+    ASSERT_GE(l, 0) << std::strerror(errno);
+    sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
+    ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0) << std::strerror(errno);
+    ASSERT_EQ(listen(l, 4), 0);
+  }
   std::string server() const { return family() == 4 ? "198.18.7.1" : "2001:2:0:7::1"; }
   std::string client() const { return family() == 4 ? "198.18.7.2" : "2001:2:0:7::2"; }
 
@@ -635,10 +644,8 @@ namespace {
 // "Socket layer"): readiness, FIONREAD, bytes before accept(), a server
 // that sends with sendfile() or reads with splice().
 TEST_P(SocketLayerTest, PolicedSocketWakesEpollAndCountsFionreadForAPassedRequest) {
-  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
-  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
-  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
-  ASSERT_EQ(listen(l, 4), 0);
+  int l = -1;
+  ASSERT_NO_FATAL_FAILURE(listenOnServer(l));
   Client c(family(), client(), server());
   ASSERT_TRUE(c.connected());
   int s = accept(l, nullptr, nullptr);
@@ -668,10 +675,8 @@ TEST_P(SocketLayerTest, PolicedSocketWakesEpollAndCountsFionreadForAPassedReques
 // them to the parser); the verdict then runs and an edge-triggered epoll
 // is woken again, so event-loop servers read the request.
 TEST_P(SocketLayerTest, RequestThatArrivesBeforeAcceptIsDecidedOnTheFirstRead) {
-  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
-  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
-  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
-  ASSERT_EQ(listen(l, 4), 0);
+  int l = -1;
+  ASSERT_NO_FATAL_FAILURE(listenOnServer(l));
   Client c(family(), client(), server());
   ASSERT_TRUE(c.connected());
   std::string req = get("/ok/early");
@@ -718,10 +723,8 @@ TEST_P(SocketLayerTest, ServerThatAnswersWithSendfileOnAPolicedSocketReachesTheC
 // server that splices from its client sockets never gets a request (it
 // hangs; nothing undecided reaches it).
 TEST_P(SocketLayerTest, SpliceFromAnAcceptedPolicedSocketFindsNothingAndRecvReadsTheRequest) {
-  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
-  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
-  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
-  ASSERT_EQ(listen(l, 4), 0);
+  int l = -1;
+  ASSERT_NO_FATAL_FAILURE(listenOnServer(l));
   Client c(family(), client(), server());
   ASSERT_TRUE(c.connected());
   int s = accept4(l, nullptr, nullptr, SOCK_NONBLOCK);
@@ -749,10 +752,8 @@ TEST_P(SocketLayerTest, SpliceFromAnAcceptedPolicedSocketFindsNothingAndRecvRead
 // reads them undecided. Disabled until the socket layer closes it (e.g. by
 // holding such bytes at the packet programs until the socket is accepted).
 TEST_P(SocketLayerTest, DISABLED_DeniedRequestThatArrivesBeforeAcceptNeverReachesASpliceReader) {
-  int l = socket(family() == 4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
-  sockaddr_storage ss = Server::sockaddrOf(family(), server(), kPort);
-  ASSERT_EQ(bind(l, reinterpret_cast<sockaddr*>(&ss), sizeof(ss)), 0);
-  ASSERT_EQ(listen(l, 4), 0);
+  int l = -1;
+  ASSERT_NO_FATAL_FAILURE(listenOnServer(l));
   Client c(family(), client(), server());
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(c.send(get("/denied/splice")));
