@@ -89,14 +89,11 @@ bool httpPathCanonical(std::string_view path) {
     if (!isVisible(c) || c == '\\' || c == '#' || c == '?') return false;
     if (hiddenSeparatorAt(path, i)) return false;
   }
-  for (auto seg : segments(path)) {
-    if (seg == "." || seg == "..") return false;
-  }
-  // An empty segment anywhere but last ("/a//b", "//"): the last one is the
-  // trailing slash of "/a/" (and the only segment of "/").
+  // No "." or ".." segment, and no empty one but the last ("/a//b", "//"):
+  // the last is the trailing slash of "/a/" (and the only segment of "/").
   auto segs = segments(path);
-  for (size_t i = 0; i + 1 < segs.size(); ++i)
-    if (segs[i].empty()) return false;
+  for (size_t i = 0; i < segs.size(); ++i)
+    if (segs[i] == "." || segs[i] == ".." || (segs[i].empty() && i + 1 < segs.size())) return false;
   return true;
 }
 

@@ -5,6 +5,8 @@
 // differential tests.
 #include "features/http/http.h"
 
+#include <algorithm>
+
 #include "names/dns.h"
 #include "names/http.h"
 
@@ -13,10 +15,10 @@ namespace membrane::features::http {
 namespace {
 
 bool equalsIgnoringCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (names::asciiLower(a.substr(i, 1)) != names::asciiLower(b.substr(i, 1))) return false;
-  return true;
+  auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) {
+           return lower(x) == lower(y);
+         });
 }
 
 size_t countHeader(const ir::HttpRequest& request, std::string_view lowerName, const std::string** value) {
