@@ -8,7 +8,8 @@
  * port, direction egress. A hit records the socket's state (its own key,
  * slot, endpoint, protocol, direction; keyed by socket cookie) and puts it
  * in mb_l7_socks_in or mb_l7_socks_out under its own key, and asks for the
- * TCP state callback so the state goes when the socket closes.
+ * TCP state callback so the state (and any bytes held back for it,
+ * lib/l7_hold.h) goes when the socket closes.
  *
  * If the sockhash (or the state map) refuses the socket, its requests
  * cannot be decided: it is counted (MB_HTTP_STAT_SOCK_REFUSED) and its
@@ -19,6 +20,7 @@
  * as IPv4, as the packet path sees them.
  */
 #include "include/ctx/skb.h"
+#include "lib/l7_hold.h"
 #include "lib/l7_maps.h"
 #include "lib/l7_refused.h"
 
@@ -119,6 +121,7 @@ int mb_sockops(struct bpf_sock_ops *skops) {
     if (skops->args[1] == BPF_TCP_CLOSE) {
       mb_u64 cookie = bpf_get_socket_cookie(skops);
       bpf_map_delete_elem(&mb_l7_state, &cookie);
+      bpf_map_delete_elem(&mb_l7_held, &cookie);
       struct mb_l7_sock_key key;
       __builtin_memset(&key, 0, sizeof(key));
       if (mb_sockops_key(skops, &key) == 0)

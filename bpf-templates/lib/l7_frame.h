@@ -1,14 +1,14 @@
-/* Framing a policed socket's byte stream into messages (the stream
- * parser's job, docs/http.md "Datapath"): given the socket's state and the
- * bytes waiting, how long the next message is (0: wait for more bytes).
+/* Framing a policed socket's byte stream into messages (docs/http.md
+ * "Datapath"): given the socket's state and the bytes at hand, how long the
+ * next message is (0: an incomplete block, to be held back until more
+ * bytes arrive, lib/l7_hold.h).
  *
  * HTTP/1.x: a header block (request line through the empty line, at most
  * MB_HTTP_HEADER_MAX bytes), then its body as runs of bytes (Content-Length:
  * as many as have arrived, up to what is left; chunked: each chunk-size
  * line, its data in runs, the CRLF after it, and after the last chunk the
- * trailer section), then the next request. The verdict (lib/l7_verdict.h)
- * reads each message and moves the state on; the parser only measures, so
- * it may be asked again about the same bytes.
+ * trailer section), then the next request. Framing only measures; the
+ * verdict (lib/l7_verdict.h) reads each message and moves the state on.
  *
  * What cannot be a header block is cut early so the verdict answers it at
  * once: a TLS record, or MB_HTTP_HEADER_MAX bytes without the empty line
@@ -121,14 +121,28 @@ static __always_inline mb_u32 mb_http_frame(mb_ctx_t *ctx, const struct mb_l7_st
   return len; /* MB_L7_DISCARD */
 }
 
-/* The next message's length on a socket in state `st`, `len` bytes waiting
- * from `off` in the context. */
-static __always_inline mb_u32 mb_l7_frame(mb_ctx_t *ctx, const struct mb_l7_state *st, mb_u32 off, mb_u32 len) {
-  switch (st->protocol) {
+/* The next message's length on a socket in state `st`, `len` bytes at
+ * hand from `off` in the context.
+ *
+ * A global function, so the verifier checks it once, on its own, and its
+ * callers see one unknown length: inlined, each of its paths would be
+ * carried into the verdict's, which branches on the phase again. */
+__attribute__((noinline)) int mb_l7_frame_at(mb_ctx_t *ctx, mb_u32 protocol, mb_u32 phase, mb_u64 remaining,
+                                             mb_u64 at) {
+  if (!ctx)
+    return 0;
+  struct mb_l7_state st = {.remaining = remaining, .phase = (mb_u8)phase};
+  mb_u32 off = (mb_u32)(at >> 32), len = (mb_u32)at;
+  switch (protocol) {
   case MB_L7_HTTP:
-    return mb_http_frame(ctx, st, off, len);
+    return (int)mb_http_frame(ctx, &st, off, len);
   }
-  return len; /* an unknown protocol: one message, which the verdict drops */
+  return (int)len; /* an unknown protocol: one message, which the verdict drops */
+}
+
+static __always_inline mb_u32 mb_l7_frame(mb_ctx_t *ctx, const struct mb_l7_state *st, mb_u32 off, mb_u32 len) {
+  int n = mb_l7_frame_at(ctx, st->protocol, st->phase, st->remaining, ((mb_u64)off << 32) | len);
+  return n > 0 ? (mb_u32)n : 0;
 }
 
 #endif /* MB_LIB_L7_FRAME_H */

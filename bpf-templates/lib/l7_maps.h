@@ -6,7 +6,7 @@
  *
  * Per-socket state is a hash keyed by the socket cookie, not socket-local
  * storage: bpf_sk_storage_get is not among the helpers of sk_skb programs
- * (the stream parser and verdict), which need the state most. sockops
+ * (the stream verdict), which needs the state most. sockops
  * creates the entry when it polices a socket and deletes it when the socket
  * closes (BPF_SOCK_OPS_STATE_CB); an entry the map has no room for means
  * the socket is refused (MB_HTTP_STAT_SOCK_REFUSED).
@@ -64,7 +64,7 @@ enum mb_l7_phase {
   MB_L7_CHUNK_DATA = 3, /* chunk data (remaining) */
   MB_L7_CHUNK_END = 4,  /* the CRLF after a chunk's data */
   MB_L7_TRAILERS = 5,   /* the trailer section after the last chunk, up to the empty line */
-  MB_L7_DISCARD = 6,    /* after an unreadable request: every byte dropped */
+  MB_L7_DISCARD = 6,    /* after an unreadable request (or one cut): every byte dropped */
 };
 
 /* Per-socket state (BPF_MAP_TYPE_HASH "mb_l7_state", keyed by socket
@@ -79,14 +79,9 @@ struct mb_l7_state {
   mb_u8 direction; /* MB_DIR_* */
   mb_u8 phase;     /* enum mb_l7_phase */
   mb_u8 deny;      /* the current request was denied: its body is dropped */
-  mb_u8 in_msg;    /* the stream parser has started measuring the next message */
-  mb_u8 pad[3];
-  /* Where messages are in the skbs the stream parser and verdict see
-   * (entry/sk_skb.c): */
-  mb_u32 msg_off; /* the message being measured starts here */
-  mb_u32 msg_len; /* and is this long, once measured */
-  mb_u32 extra;   /* bytes after the last decided message in its skb */
-  mb_u32 cur_off; /* the message being decided */
+  mb_u32 held;     /* bytes of an incomplete block held back in mb_l7_held (lib/l7_hold.h) */
+  /* The message being decided: cur_len bytes at cur_off in the context. */
+  mb_u32 cur_off;
   mb_u32 cur_len;
 };
 

@@ -2,7 +2,7 @@
  * the request read from them do not fit the 512-byte stack.
  *
  * sk_msg programs run in process context (sendmsg) and can be interrupted
- * on their CPU by a stream parser or verdict in softirq, so each CPU has
+ * on their CPU by a stream verdict in softirq, so each CPU has
  * MB_L7_SCRATCH_DEPTH entries and a nesting count (lib/scratch.h, shared
  * with DNS): mb_l7_enter takes the next entry, mb_l7_leave gives it back.
  * With no entry free the caller fails closed (MB_HTTP_STAT_BUSY).

@@ -1,19 +1,18 @@
 /* Deciding a policed socket's messages (docs/http.md "Datapath"): the
- * endpoint's verdict program (entry/sk_skb.c, and sk_msg) hands each
- * message framed by lib/l7_frame.h here with the socket's state.
+ * walk over what a socket received (lib/l7_skb.h; sk_msg's for what it
+ * sends) hands each message framed by lib/l7_frame.h here with the
+ * socket's state, and gets back what to do with it.
  *
  * A header block is read (lib/http_read.h) and decided by the class's
  * mb_http_decide_<dir>; the verdict then covers its body. A denied header
- * block is rewritten into a complete 403 response sent back to the peer on
- * the same socket; bytes that are not a request HTTP/1.x reads get a 400
- * with Connection: close, and everything after them on the connection is
- * dropped. The state moves on per message: HEAD → BODY or CHUNK_SIZE →
- * CHUNK_DATA → CHUNK_END → CHUNK_SIZE ... → TRAILERS → HEAD.
+ * block is answered 403 (the connection stays open); bytes that are not a
+ * request HTTP/1.x reads are answered 400 with Connection: close, and
+ * everything after them on the connection is dropped. The answers' bytes
+ * are laid out here; writing them is the walk's. The state moves on
+ * per message: HEAD → BODY or CHUNK_SIZE → CHUNK_DATA → CHUNK_END →
+ * CHUNK_SIZE ... → TRAILERS → HEAD.
  *
- * The message is st->cur_len bytes at st->cur_off in the context (set by
- * the entry file: entry/sk_skb.c explains why a stream verdict's message
- * need not start at 0). The entry file supplies mb_l7_answer_ctx (write
- * the answer over the message and send it back).
+ * The message is st->cur_len bytes at st->cur_off in the context.
  */
 #ifndef MB_LIB_L7_VERDICT_H
 #define MB_LIB_L7_VERDICT_H
@@ -29,95 +28,125 @@
 #include "lib/l7_scratch.h"
 #include "lib/policy.h"
 
-#define MB_L7_PASS 1
+/* What becomes of a message. */
 #define MB_L7_DROP 0
+#define MB_L7_PASS 1
+#define MB_L7_ANSWER_403 2 /* drop it and answer 403 */
+#define MB_L7_ANSWER_400 3 /* drop it, answer 400 and drop the rest of the connection */
 
-/* The answers. A message redirected by a stream verdict goes out with the
- * length the stream parser gave it (the kernel sends the parser's message,
- * not the skb as the program left it), so an answer is written over the
- * message exactly: status line, Content-Length, and a body that pads it
- * to the message's length. A message too short for that gets the status
- * line alone and a body delimited by the connection's end (the rest of the
- * connection is discarded); one shorter than that cannot be answered. */
-#define MB_HTTP_ANSWER_403 0
-#define MB_HTTP_ANSWER_400 1
+/* The answers. What the kernel counts as read from the connection is the
+ * length a dropped or redirected segment has when its verdict returns, so
+ * an answer takes exactly the place of the bytes it answers (lib/l7_skb.h):
+ * status line, Content-Length, and a body that pads it to that length
+ * ("Forbidden", spaces, a final newline). Bytes too few for that get the
+ * status line alone and a body of spaces delimited by the connection's end
+ * (the rest of the connection is then discarded); fewer than that cannot
+ * be answered. */
+#define MB_HTTP_ANSWER_MAX 65536 /* longer: not answered, dropped (5 digits of Content-Length) */
+#define MB_HTTP_403_HEAD 40       /* bytes of each head before the length's digits */
+#define MB_HTTP_403_CLOSE_HEAD 59
+#define MB_HTTP_400_HEAD 61
+#define MB_HTTP_SHORT_HEAD 17
 /* Padded to powers of two, so a masked index stays inside each; one
  * object, so clang keeps it in .rodata (a lone 16-byte array would go to a
  * mergeable-constant section libbpf does not map). */
 static const struct {
-  char head_403[64];
-  char head_400[64];
+  char head[3][64]; /* MB_L7_ANSWER_403, its closing form, MB_L7_ANSWER_400 */
   char short_head[2][32];
   char forbidden[16];
 } mb_http_answers = {
-    .head_403 = "HTTP/1.1 403 Forbidden\r\nContent-Length: ",
-    .head_400 = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: ",
+    .head = {"HTTP/1.1 403 Forbidden\r\nContent-Length: ",
+             "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: ",
+             "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: "},
     .short_head = {"HTTP/1.1 403 \r\n\r\n", "HTTP/1.1 400 \r\n\r\n"},
     .forbidden = "Forbidden",
 };
-#define MB_HTTP_403_HEAD 40
-#define MB_HTTP_400_HEAD 61
-#define MB_HTTP_SHORT_HEAD 17
+
+/* How an answer of `len` bytes is laid out. */
+struct mb_http_answer {
+  mb_u32 len;    /* the whole answer */
+  mb_u32 form;   /* index into mb_http_answers.head */
+  mb_u32 head;   /* bytes of the head before the digits */
+  mb_u32 digits; /* of the body length, 0: the short form */
+  mb_u32 body;   /* body length */
+};
+
+/* 1 (with Content-Length), 2 (the short form: the connection must be
+ * discarded after it) or 0 (too short or too long to answer). */
+static __always_inline int mb_http_answer_layout(struct mb_http_answer *a, mb_u32 len, int kind, int close) {
+  a->len = len;
+  a->form = kind == MB_L7_ANSWER_400 ? 2 : close ? 1 : 0;
+  a->head = kind == MB_L7_ANSWER_400 ? MB_HTTP_400_HEAD : close ? MB_HTTP_403_CLOSE_HEAD : MB_HTTP_403_HEAD;
+  a->digits = 0;
+  a->body = 0;
+  if (len > MB_HTTP_ANSWER_MAX)
+    return 0;
+  for (mb_u32 d = 1; d <= 5; d++) {
+    if (len < a->head + 4 + d)
+      break;
+    mb_u32 body = len - a->head - 4 - d;
+    mb_u32 need = body < 10 ? 1 : body < 100 ? 2 : body < 1000 ? 3 : body < 10000 ? 4 : 5;
+    if (need == d) {
+      a->digits = d;
+      a->body = body;
+      break;
+    }
+  }
+  if (!a->digits && len < MB_HTTP_SHORT_HEAD)
+    return 0;
+  return a->digits ? 1 : 2;
+}
 
 struct mb_http_fill {
   struct mb_http_scratch *s;
-  mb_u32 len;    /* the whole answer */
-  mb_u32 head;   /* bytes of the head's prefix */
-  mb_u32 digits; /* of the body length, 0: the short form */
-  mb_u32 body;   /* body length */
-  mb_u32 kind;   /* MB_HTTP_ANSWER_* */
+  struct mb_http_answer a;
+  mb_u32 from; /* the answer's bytes [from, from + n) go to s->buf */
+  mb_u32 n;
 };
 
+/* An index into one of the answers' arrays, masked to its size after the
+ * compiler has forgotten the range it tested (else it drops the mask and
+ * the verifier sees an unbounded offset). */
+static __always_inline mb_u32 mb_http_index(mb_u32 at, mb_u32 mask) {
+  asm volatile("" : "+r"(at));
+  return at & mask;
+}
+
 static long mb_http_fill_step(mb_u32 i, struct mb_http_fill *f) {
-  if (i >= f->len)
+  if (i >= f->n)
     return 1;
   char c = ' ';
-  mb_u32 at = i;
-  if (!f->digits) {
+  mb_u32 at = f->from + i;
+  if (!f->a.digits) {
     if (at < MB_HTTP_SHORT_HEAD)
-      c = mb_http_answers.short_head[f->kind & 1][at & 31];
-  } else if (at < f->head) {
-    c = f->kind == MB_HTTP_ANSWER_403 ? mb_http_answers.head_403[at & 63] : mb_http_answers.head_400[at & 63];
-  } else if ((at -= f->head) < f->digits) {
-    mb_u32 v = f->body;
-    for (mb_u32 k = 0; k < 4; k++)
-      if (k + 1 + at < f->digits)
+      c = mb_http_answers.short_head[f->a.form == 2][mb_http_index(at, 31)];
+  } else if (at < f->a.head) {
+    c = mb_http_answers.head[f->a.form > 2 ? 2 : f->a.form][mb_http_index(at, 63)];
+  } else if ((at -= f->a.head) < f->a.digits) {
+    mb_u32 v = f->a.body;
+    for (mb_u32 k = 0; k < 5; k++)
+      if (k + 1 + at < f->a.digits)
         v /= 10;
     c = (char)('0' + v % 10);
-  } else if ((at -= f->digits) < 4) {
+  } else if ((at -= f->a.digits) < 4) {
     c = (at & 1) ? '\n' : '\r';
   } else {
     at -= 4;
-    if (f->kind == MB_HTTP_ANSWER_403 && f->body >= 10 && at < 9)
-      c = mb_http_answers.forbidden[at & 15];
-    else if (at + 1 == f->body)
+    if (f->a.form != 2 && f->a.body >= 10 && at < 9)
+      c = mb_http_answers.forbidden[mb_http_index(at, 15)];
+    else if (at + 1 == f->a.body)
       c = '\n';
   }
   f->s->buf[i & (MB_HTTP_HEADER_MAX - 1)] = c;
   return 0;
 }
 
-/* Writes the answer of `kind` for a message of `len` bytes into s->buf.
- * Returns 1 (with Content-Length), 2 (the short form: the connection must
- * be discarded after it) or 0 (too short to answer). */
-static __always_inline int mb_http_fill(struct mb_http_scratch *s, mb_u32 len, mb_u32 kind) {
-  struct mb_http_fill f = {.s = s, .len = len, .kind = kind};
-  f.head = kind == MB_HTTP_ANSWER_403 ? MB_HTTP_403_HEAD : MB_HTTP_400_HEAD;
-  for (mb_u32 d = 1; d <= 4; d++) {
-    if (len < f.head + 4 + d)
-      break;
-    mb_u32 body = len - f.head - 4 - d;
-    mb_u32 need = body < 10 ? 1 : body < 100 ? 2 : body < 1000 ? 3 : 4;
-    if (need == d) {
-      f.digits = d;
-      f.body = body;
-      break;
-    }
-  }
-  if (!f.digits && len < MB_HTTP_SHORT_HEAD)
-    return 0;
+/* Writes the answer's bytes [from, from + n) into s->buf (n at most
+ * MB_HTTP_HEADER_MAX). */
+static __always_inline void mb_http_fill(struct mb_http_scratch *s, const struct mb_http_answer *a, mb_u32 from,
+                                         mb_u32 n) {
+  struct mb_http_fill f = {.s = s, .a = *a, .from = from, .n = n};
   bpf_loop(MB_HTTP_HEADER_MAX, mb_http_fill_step, &f, 0);
-  return f.digits ? 1 : 2;
 }
 
 static __always_inline void mb_http_emit(int kind, const struct mb_l7_state *st, mb_u32 rule_id, mb_u32 audit_rule,
@@ -158,29 +187,8 @@ static __always_inline void mb_http_emit(int kind, const struct mb_l7_state *st,
   bpf_ringbuf_submit(ev, 0);
 }
 
-/* Rewrites the message into the answer of `kind` and sends it back to
- * the peer. A message the answer cannot be written over is dropped. */
-static __always_inline int mb_l7_answer(mb_ctx_t *ctx, struct mb_l7_state *st, mb_u32 kind) {
-  mb_u32 len = st->cur_len;
-  int rc = MB_L7_DROP;
-  struct mb_http_scratch *s = len <= MB_HTTP_HEADER_MAX ? mb_l7_enter() : NULL;
-  if (s) {
-    int form = mb_http_fill(s, len, kind);
-    if (form == 2)
-      st->phase = MB_L7_DISCARD;
-    if (form)
-      rc = mb_l7_answer_ctx(ctx, st, st->cur_off, s->buf, len);
-    mb_l7_leave();
-  }
-  if (rc != MB_L7_PASS) {
-    st->phase = MB_L7_DISCARD;
-    mb_http_count(MB_HTTP_STAT_ANSWER_FAILED);
-  }
-  return rc;
-}
-
 /* Bytes that are not a request: 400, and the rest of the stream dropped. */
-static __always_inline int mb_http_unreadable(mb_ctx_t *ctx, struct mb_l7_state *st, mb_u8 why) {
+static __always_inline int mb_http_unreadable(struct mb_l7_state *st, mb_u8 why) {
   mb_u32 stat = why == MB_HTTP_WHY_TOO_LONG ? MB_HTTP_STAT_TOO_LONG
                 : why == MB_HTTP_WHY_TLS     ? MB_HTTP_STAT_TLS
                 : why == MB_HTTP_WHY_HTTP2   ? MB_HTTP_STAT_HTTP2
@@ -189,7 +197,7 @@ static __always_inline int mb_http_unreadable(mb_ctx_t *ctx, struct mb_l7_state 
   st->phase = MB_L7_DISCARD;
   st->deny = 1;
   mb_http_emit(MB_EVENT_HTTP_DENY, st, 0, 0, why, NULL);
-  return mb_l7_answer(ctx, st, MB_HTTP_ANSWER_400);
+  return MB_L7_ANSWER_400;
 }
 
 static __always_inline mb_u64 mb_http_decide(const int dir, const struct mb_identity *peer,
@@ -200,10 +208,11 @@ static __always_inline mb_u64 mb_http_decide(const int dir, const struct mb_iden
 /* A header block: read, decide, pass or answer 403. */
 static __always_inline int mb_http_head(mb_ctx_t *ctx, struct mb_l7_state *st, mb_u32 len, const int dir) {
   if (len > MB_HTTP_HEADER_MAX)
-    return mb_http_unreadable(ctx, st, MB_HTTP_WHY_TOO_LONG);
+    return mb_http_unreadable(st, MB_HTTP_WHY_TOO_LONG);
   struct mb_http_scratch *s = mb_l7_enter();
-  if (!s) {
+  if (!s) { /* busy (counted): where the next message starts is unknown */
     st->deny = 1;
+    st->phase = MB_L7_DISCARD;
     return MB_L7_DROP;
   }
   int rc = MB_L7_DROP;
@@ -258,7 +267,7 @@ static __always_inline int mb_http_head(mb_ctx_t *ctx, struct mb_l7_state *st, m
     mb_http_count(MB_HTTP_STAT_DENIED);
     mb_http_emit(MB_EVENT_HTTP_DENY, st, d.rule_id, 0, MB_HTTP_WHY_RULE, &s->req);
     mb_l7_leave();
-    return mb_l7_answer(ctx, st, MB_HTTP_ANSWER_403);
+    return MB_L7_ANSWER_403;
   }
   st->deny = 0;
   mb_http_count(MB_HTTP_STAT_ALLOWED);
@@ -271,7 +280,7 @@ static __always_inline int mb_http_head(mb_ctx_t *ctx, struct mb_l7_state *st, m
 out:
   mb_l7_leave();
   if (why)
-    return mb_http_unreadable(ctx, st, why);
+    return mb_http_unreadable(st, why);
   return rc;
 }
 
@@ -307,10 +316,11 @@ static long mb_http_chunk_step(mb_u32 i, struct mb_http_chunk_line *cl) {
 
 static __always_inline int mb_http_chunk_size(mb_ctx_t *ctx, struct mb_l7_state *st, mb_u32 len) {
   if (len < 3 || len > MB_HTTP_CHUNK_LINE_MAX)
-    return mb_http_unreadable(ctx, st, MB_HTTP_WHY_MALFORMED);
+    return mb_http_unreadable(st, MB_HTTP_WHY_MALFORMED);
   struct mb_http_scratch *s = mb_l7_enter();
-  if (!s) {
+  if (!s) { /* busy (counted): where the next message starts is unknown */
     st->deny = 1;
+    st->phase = MB_L7_DISCARD;
     return MB_L7_DROP;
   }
   struct mb_http_chunk_line cl = {.s = s, .n = len - 2};
@@ -322,7 +332,7 @@ static __always_inline int mb_http_chunk_size(mb_ctx_t *ctx, struct mb_l7_state 
     bpf_loop(MB_HTTP_CHUNK_LINE_MAX, mb_http_chunk_step, &cl, 0);
   mb_l7_leave();
   if (cl.bad || !cl.digits)
-    return mb_http_unreadable(ctx, st, MB_HTTP_WHY_MALFORMED);
+    return mb_http_unreadable(st, MB_HTTP_WHY_MALFORMED);
   st->remaining = cl.size;
   st->phase = cl.size ? MB_L7_CHUNK_DATA : MB_L7_TRAILERS;
   return st->deny ? MB_L7_DROP : MB_L7_PASS;
@@ -344,7 +354,7 @@ static __always_inline int mb_http_message(mb_ctx_t *ctx, struct mb_l7_state *st
   case MB_L7_BODY:
   case MB_L7_CHUNK_DATA:
     if (len > st->remaining)
-      return mb_http_unreadable(ctx, st, MB_HTTP_WHY_MALFORMED); /* the parser never cuts such a run */
+      return mb_http_unreadable(st, MB_HTTP_WHY_MALFORMED); /* framing never cuts such a run */
     st->remaining -= len;
     if (!st->remaining)
       st->phase = st->phase == MB_L7_BODY ? MB_L7_HEAD : MB_L7_CHUNK_END;
@@ -352,7 +362,7 @@ static __always_inline int mb_http_message(mb_ctx_t *ctx, struct mb_l7_state *st
   case MB_L7_CHUNK_END: {
     mb_u8 two[2];
     if (len != 2 || mb_ctx_load_bytes(ctx, st->cur_off, two, 2) < 0 || two[0] != '\r' || two[1] != '\n')
-      return mb_http_unreadable(ctx, st, MB_HTTP_WHY_MALFORMED);
+      return mb_http_unreadable(st, MB_HTTP_WHY_MALFORMED);
     st->phase = MB_L7_CHUNK_SIZE;
     return st->deny ? MB_L7_DROP : MB_L7_PASS;
   }
@@ -361,7 +371,7 @@ static __always_inline int mb_http_message(mb_ctx_t *ctx, struct mb_l7_state *st
   case MB_L7_TRAILERS:
     st->phase = MB_L7_HEAD;
     if (len > MB_HTTP_HEADER_MAX)
-      return mb_http_unreadable(ctx, st, MB_HTTP_WHY_TOO_LONG);
+      return mb_http_unreadable(st, MB_HTTP_WHY_TOO_LONG);
     return mb_http_body(st, 0);
   }
   mb_http_count(MB_HTTP_STAT_DISCARDED);

@@ -88,8 +88,9 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
   int rc = compileAndReport(opts, c);
   if (rc != kExitOk) return rc;
   // HTTP rules are checked, lowered, explained and linted, and their code is
-  // generated and tested; but the socket layer's server side still has known
-  // framing holes and its client side is not built (docs/http.md, "Status"),
+  // generated and tested; but the socket layer's server side still has a
+  // known hole (splice before the first read) and its client side is not
+  // built (docs/http.md, "Status"),
   // so no artifact a node would enforce carries them yet: a rule with an
   // http condition stops here, at the rule. Tests reach code generation
   // directly (codegen::buildArtifacts).

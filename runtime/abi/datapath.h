@@ -24,8 +24,10 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 5 /* 5: HTTP (mb_l7_*, mb_http_*), MB_CT_L7, mb_config.flags; 4: DNS (mb_dns_*),
-                            mb_decision_input grew; 3: mb_endpoint_addrs, MB_REASON_SPOOFED */
+#define MB_ABI_VERSION 6 /* 6: the socket layer frames in its verdict alone (mb_l7_parser gone, mb_l7_held,
+                            mb_l7_state's layout, mb_http_stats grew); 5: HTTP (mb_l7_*, mb_http_*), MB_CT_L7,
+                            mb_config.flags; 4: DNS (mb_dns_*), mb_decision_input grew; 3: mb_endpoint_addrs,
+                            MB_REASON_SPOOFED */
 
 /* The programs of every class object, by function name: the entry points of
  * bpf-templates/entry/, one file per program kind. The manifest lists them
@@ -35,10 +37,9 @@ typedef unsigned long long mb_u64;
 #define MB_PROG_CGROUP_INGRESS "mb_cgroup_ingress"
 #define MB_PROG_CGROUP_EGRESS "mb_cgroup_egress"
 /* The socket layer (docs/http.md, "Datapath"): node-wide programs that pick
- * and frame the sockets whose requests are decided, entry/sockops.c and
- * entry/sk_skb.c, entry/sk_msg.c ... */
+ * the sockets whose requests are decided and hand what they receive or send
+ * to the endpoint's verdict, entry/sockops.c and entry/sk_skb.c, entry/sk_msg.c ... */
 #define MB_PROG_SOCKOPS "mb_sockops"                 /* the cgroup root: puts policed sockets in mb_l7_socks_* */
-#define MB_PROG_L7_PARSER "mb_l7_parser"             /* mb_l7_socks_in's stream parser: one message per call */
 #define MB_PROG_L7_SKB_DISPATCH "mb_l7_skb_dispatch" /* mb_l7_socks_in's stream verdict: tail call to the endpoint's */
 #define MB_PROG_L7_MSG_DISPATCH "mb_l7_msg_dispatch" /* mb_l7_socks_out's sk_msg verdict: tail call to the endpoint's */
 /* ... and per endpoint, the class's request decisions, reached through the
@@ -409,8 +410,9 @@ enum mb_dns_stat {
  * root) looks every newly established TCP socket up in mb_l7_endpoints: a
  * server socket by (its address, its port, ingress), a client socket by (its
  * address, the peer's port, egress). A hit puts it in mb_l7_socks_in (server
- * side: the stream parser frames what it receives into messages, the stream
- * verdict decides each) or mb_l7_socks_out (client side: the sk_msg verdict
+ * side: the stream verdict, without a stream parser, frames each received
+ * segment into messages and decides them, holding an incomplete header block
+ * back until the rest arrives) or mb_l7_socks_out (client side: the sk_msg verdict
  * decides what it sends), and records the slot in the socket's state. The
  * programs attached to the two sockhashes are node-wide dispatchers: they
  * tail-call the endpoint's own verdict program through mb_l7_skb_progs /
@@ -544,7 +546,11 @@ enum mb_http_stat {
   MB_HTTP_STAT_NO_PROGRAM = 12,   /* no verdict program at the slot: dropped */
   MB_HTTP_STAT_ANSWER_FAILED = 13, /* the 403/400 could not be written: the request dropped all the same */
   MB_HTTP_STAT_BUSY = 14,         /* no scratch memory free on this CPU: dropped */
-  MB_HTTP_STAT_MAX = 16,
+  MB_HTTP_STAT_HELD = 15,         /* incomplete header blocks (or chunk lines) held back for the next segment */
+  MB_HTTP_STAT_HOLD_FAILED = 16,  /* one that could not be held or given back: the connection discarded */
+  MB_HTTP_STAT_CUT = 17,          /* a request that could not be delivered or answered in order (behind
+                                     another's bytes in one segment): the connection discarded from it on */
+  MB_HTTP_STAT_MAX = 24,
 };
 
 #endif /* MEMBRANE_ABI_DATAPATH_H */

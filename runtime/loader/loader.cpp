@@ -755,8 +755,8 @@ bool setUpSockets(const Artifacts& a, const Plan& plan, const Paths& paths, Sock
   bpf_program* prog;
   bpf_object__for_each_program(prog, object.get()) {
     std::string_view name = bpf_program__name(prog);
-    bpf_program__set_autoload(prog, name == MB_PROG_SOCKOPS || name == MB_PROG_L7_PARSER ||
-                                        name == MB_PROG_L7_SKB_DISPATCH || name == MB_PROG_L7_MSG_DISPATCH);
+    bpf_program__set_autoload(prog, name == MB_PROG_SOCKOPS || name == MB_PROG_L7_SKB_DISPATCH ||
+                                        name == MB_PROG_L7_MSG_DISPATCH);
   }
   if (int err = bpf_object__load(object.get()); err) {
     if (error) *error = "the socket layer's programs failed to load: " + std::string(std::strerror(-err)) + "\n" + log.tail();

@@ -52,6 +52,18 @@ void forEachKey(const EndpointL7& e, F f) {
   }
 }
 
+// A sockhash detaches a program only when told which one: ask it
+// (BPF_PROG_QUERY on a sockmap, Linux 6.0+).
+void detachFrom(int mapFd, bpf_attach_type type) {
+  if (mapFd < 0) return;
+  uint32_t ids[4] = {}, count = 4;
+  if (bpf_prog_query(mapFd, type, 0, nullptr, ids, &count) != 0) return;
+  for (uint32_t i = 0; i < count; ++i) {
+    Fd prog(bpf_prog_get_fd_by_id(ids[i]));
+    if (prog.fd >= 0) bpf_prog_detach2(prog.fd, mapFd, type);
+  }
+}
+
 }  // namespace
 
 std::string defaultCgroupRoot() {
@@ -100,9 +112,8 @@ std::optional<std::map<std::string, uint32_t>> assignSlots(const std::vector<std
 bool attachNodePrograms(bpf_object* object, const std::string& cgroupRoot, const std::string& bpffsRoot,
                         std::string* error) {
   int sockops = programFd(object, MB_PROG_SOCKOPS, error);
-  int parser = programFd(object, MB_PROG_L7_PARSER, error);
   int skbDispatch = programFd(object, MB_PROG_L7_SKB_DISPATCH, error);
-  if (sockops < 0 || parser < 0 || skbDispatch < 0) return false;
+  if (sockops < 0 || skbDispatch < 0) return false;
   // The client side (sk_msg) is optional: objects without it police no
   // client socket (the compiler gives no class egress HTTP ports then).
   bpf_program* msg = bpf_object__find_program_by_name(object, MB_PROG_L7_MSG_DISPATCH);
@@ -114,14 +125,15 @@ bool attachNodePrograms(bpf_object* object, const std::string& cgroupRoot, const
     return false;
   }
   // The map holds what is attached to it; attaching again replaces it for
-  // sockets policed from now on.
+  // sockets policed from now on. A stream parser (ABI 5's framing) would
+  // change how the verdict sees segments: none may stay.
+  detachFrom(in.fd, BPF_SK_SKB_STREAM_PARSER);
   struct {
     int prog;
     int map;
     bpf_attach_type type;
     const char* what;
-  } onMaps[] = {{parser, in.fd, BPF_SK_SKB_STREAM_PARSER, "stream parser"},
-                {skbDispatch, in.fd, BPF_SK_SKB_STREAM_VERDICT, "stream verdict"},
+  } onMaps[] = {{skbDispatch, in.fd, BPF_SK_SKB_STREAM_VERDICT, "stream verdict"},
                 {msgDispatch, out.fd, BPF_SK_MSG_VERDICT, "sk_msg verdict"}};
   for (const auto& a : onMaps)
     if (a.prog >= 0 && bpf_prog_attach(a.prog, a.map, a.type, 0) != 0) {
@@ -256,17 +268,6 @@ void detachNodePrograms(const std::string& bpffsRoot) {
   unlink(sockopsPin(bpffsRoot).c_str());
   Fd in(bpf_obj_get(mapPin(bpffsRoot, "mb_l7_socks_in").c_str()));
   Fd out(bpf_obj_get(mapPin(bpffsRoot, "mb_l7_socks_out").c_str()));
-  // A sockhash detaches a program only when told which one: ask it
-  // (BPF_PROG_QUERY on a sockmap, Linux 6.0+).
-  auto detachFrom = [](int mapFd, bpf_attach_type type) {
-    if (mapFd < 0) return;
-    uint32_t ids[4] = {}, count = 4;
-    if (bpf_prog_query(mapFd, type, 0, nullptr, ids, &count) != 0) return;
-    for (uint32_t i = 0; i < count; ++i) {
-      Fd prog(bpf_prog_get_fd_by_id(ids[i]));
-      if (prog.fd >= 0) bpf_prog_detach2(prog.fd, mapFd, type);
-    }
-  };
   detachFrom(in.fd, BPF_SK_SKB_STREAM_PARSER);
   detachFrom(in.fd, BPF_SK_SKB_STREAM_VERDICT);
   detachFrom(out.fd, BPF_SK_MSG_VERDICT);

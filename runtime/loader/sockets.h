@@ -3,7 +3,7 @@
 // passes with MB_VERDICT_L7 have their requests decided.
 //
 //   node/sockops      a cgroup link: mb_sockops at the node's cgroup root
-//   maps/mb_l7_socks_in   mb_l7_parser + mb_l7_skb_dispatch attached (the map holds them)
+//   maps/mb_l7_socks_in   mb_l7_skb_dispatch attached as its stream verdict, no parser (the map holds it)
 //   maps/mb_l7_socks_out  mb_l7_msg_dispatch attached
 //   maps/mb_l7_endpoints  (address, port, direction) → the endpoint's slot
 //   maps/mb_l7_skb_progs, mb_l7_msg_progs   slot → the endpoint's verdict programs
