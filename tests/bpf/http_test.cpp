@@ -872,6 +872,119 @@ TEST_P(SocketLayerTest, RequestAfterOneThatArrivedBeforeAcceptIsDecided) {
   }
 }
 
+// Another program's sockmap (a second BPF application on the node). A
+// socket's psock takes one stream verdict: whichever sockops program puts
+// the socket in its sockhash first owns it, and the other's insert fails
+// (EBUSY). When the other wins, the socket layer refuses the socket and
+// records its tuple, so the packet programs drop the connection
+// (verdict_test.cpp, L7_REFUSED); when the socket layer wins, it decides the
+// requests as always.
+class ForeignSockmap {
+ public:
+  ForeignSockmap() {
+    map_ = bpf_map_create(BPF_MAP_TYPE_SOCKHASH, "foreign_socks", 4, 8, 16, nullptr);
+    // The foreign verdict passes everything.
+    const bpf_insn pass[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, SK_PASS},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, vopts, .expected_attach_type = BPF_SK_SKB_STREAM_VERDICT);
+    verdict_ = bpf_prog_load(BPF_PROG_TYPE_SK_SKB, "foreign_verdict", "GPL", pass, 2, &vopts);
+    // The foreign sockops: every passively established socket into its
+    // sockhash under key 0.
+    const bpf_insn ops[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_6, BPF_REG_1, 0, 0},
+        {BPF_LDX | BPF_MEM | BPF_W, BPF_REG_2, BPF_REG_1, 0, 0},  // op
+        {BPF_JMP | BPF_JNE | BPF_K, BPF_REG_2, 0, 8, BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB},
+        {BPF_ST | BPF_MEM | BPF_W, BPF_REG_10, 0, -4, 0},
+        {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_1, BPF_REG_6, 0, 0},
+        {BPF_LD | BPF_DW | BPF_IMM, BPF_REG_2, BPF_PSEUDO_MAP_FD, 0, map_},
+        {0, 0, 0, 0, 0},
+        {BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_3, BPF_REG_10, 0, 0},
+        {BPF_ALU64 | BPF_ADD | BPF_K, BPF_REG_3, 0, 0, -4},
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_4, 0, 0, BPF_ANY},
+        {BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_sock_hash_update},
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, 1},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    sockops_ = bpf_prog_load(BPF_PROG_TYPE_SOCK_OPS, "foreign_sockops", "GPL", ops, 13, nullptr);
+    ok_ = map_ >= 0 && verdict_ >= 0 && sockops_ >= 0 &&
+          bpf_prog_attach(verdict_, map_, BPF_SK_SKB_STREAM_VERDICT, 0) == 0;
+  }
+  ~ForeignSockmap() {
+    if (cgroup_ >= 0) bpf_prog_detach2(sockops_, cgroup_, BPF_CGROUP_SOCK_OPS);
+    for (int fd : {sockops_, verdict_, map_})
+      if (fd >= 0) close(fd);
+  }
+  bool ok() const { return ok_; }
+  bool attachTo(int cgroupFd) {
+    if (bpf_prog_attach(sockops_, cgroupFd, BPF_CGROUP_SOCK_OPS, BPF_F_ALLOW_MULTI) != 0) return false;
+    cgroup_ = cgroupFd;
+    return true;
+  }
+  // Whether the foreign sockhash holds a socket.
+  bool holdsASocket() const {
+    uint32_t next = 0;
+    return bpf_map_get_next_key(map_, nullptr, &next) == 0;
+  }
+
+ private:
+  int map_ = -1, verdict_ = -1, sockops_ = -1, cgroup_ = -1;
+  bool ok_ = false;
+};
+
+TEST_P(SocketLayerTest, SocketAnotherProgramsSockmapTookFirstIsRefusedAndRecorded) {
+  ForeignSockmap foreign;
+  ASSERT_TRUE(foreign.ok()) << std::strerror(errno);
+  // The foreign program in a cgroup below ours runs first (a pod's own
+  // program below the node's root).
+  std::string inner = cgroup_ + "/inner";
+  ASSERT_EQ(mkdir(inner.c_str(), 0755), 0) << std::strerror(errno);
+  int innerFd = open(inner.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(innerFd, 0);
+  struct Leave {
+    std::string outer, inner;
+    int fd;
+    ~Leave() {
+      writeFile(outer + "/cgroup.procs", std::to_string(getpid()));
+      close(fd);
+      rmdir(inner.c_str());
+    }
+  } leave{cgroup_, inner, innerFd};
+  ASSERT_TRUE(foreign.attachTo(innerFd)) << std::strerror(errno);
+  ASSERT_TRUE(writeFile(inner + "/cgroup.procs", std::to_string(getpid())));
+  {
+    Server srv(family(), server());
+    Client c(family(), client(), server());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(srv.waitAccepted());
+    EXPECT_TRUE(foreign.holdsASocket());
+    EXPECT_EQ(stat(MB_HTTP_STAT_SOCK_REFUSED), 1u);
+    EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 0u);
+    mb_l7_sock_key k{};
+    EXPECT_EQ(bpf_map_get_next_key(dp_->mapFd("mb_l7_refused"), nullptr, &k), 0) << "no refused tuple recorded";
+    EXPECT_EQ(k.local_port, kPort);
+  }
+}
+
+TEST_P(SocketLayerTest, SocketTheSocketLayerTookFirstIsDecidedWhateverAnotherSockmapWants) {
+  ForeignSockmap foreign;
+  ASSERT_TRUE(foreign.ok()) << std::strerror(errno);
+  ASSERT_TRUE(foreign.attachTo(cgFd_)) << std::strerror(errno);  // after ours: runs second
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  EXPECT_FALSE(foreign.holdsASocket());
+  ASSERT_TRUE(c.send(get("/secret")));
+  EXPECT_EQ(c.response().rfind(k403Head, 0), 0u);
+  ASSERT_TRUE(c.send(get("/ok/mine")));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), get("/ok/mine"));
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 1u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCK_REFUSED), 0u);
+}
+
 // The socket layer's programs, as the verifier sees them: far from its
 // limit (1M instructions processed), so the request reader's loops stay
 // bpf_loop callbacks. Prints the figures for docs/datapath.md.
