@@ -48,15 +48,19 @@ class PodNode {
   PodNode(const PodNode&) = delete;
   PodNode& operator=(const PodNode&) = delete;
 
-  // Compiles `policy` into artifacts named `name`; the compiler's first
-  // error (its file name relative) if it does not compile.
-  std::optional<std::string> compile(const std::string& name, const std::string& policy) {
+  // Compiles `policy` into artifacts named `name` (`flags` go to
+  // `membranec compile` too); the compiler's first error (its file name
+  // relative) if it does not compile.
+  std::optional<std::string> compile(const std::string& name, const std::string& policy,
+                                     const std::vector<std::string>& flags = {}) {
     std::filesystem::path dir = work_ / name;
     std::filesystem::create_directories(dir);
     std::ofstream(dir / "bench.policy") << policy;
-    e2e::ExecResult c = e2e::Topology::exec("", {MEMBRANEC_BIN, "compile", "-q", "-i", (work_ / "inventory.json").string(),
-                                                 "-o", (dir / "out").string(), (dir / "bench.policy").string()},
-                                            e2e::Millis(300000));
+    std::vector<std::string> args = {MEMBRANEC_BIN, "compile", "-q", "-i", (work_ / "inventory.json").string(),
+                                      "-o", (dir / "out").string()};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back((dir / "bench.policy").string());
+    e2e::ExecResult c = e2e::Topology::exec("", args, e2e::Millis(300000));
     if (c.succeeded()) return std::nullopt;
     std::string first = c.err.substr(0, c.err.find('\n'));
     if (auto at = first.find(dir.string() + "/"); at != std::string::npos) first.erase(at, dir.string().size() + 1);

@@ -46,7 +46,7 @@ Hook oppositeHook(Hook h) {
 }
 
 std::unique_ptr<LoadedClass> LoadedClass::load(const std::string& elf, uint32_t endpointId, uint32_t eventKinds,
-                                               std::string* error) {
+                                               uint32_t configFlags, std::string* error) {
   libbpf::LibbpfLog log;
   std::unique_ptr<LoadedClass> out(new LoadedClass());
   out->endpointId_ = endpointId;
@@ -61,6 +61,7 @@ std::unique_ptr<LoadedClass> LoadedClass::load(const std::string& elf, uint32_t 
   mb_config config{};
   config.endpoint_id = endpointId;
   config.events = eventKinds;
+  config.flags = configFlags;
   if (!loader::setConfig(out->object_, config, error)) return nullptr;
   if (int err = bpf_object__load(out->object_); err) {
     if (error) *error = "the kernel refused it (" + std::string(std::strerror(-err)) + "):\n" + log.tail(20);

@@ -27,9 +27,10 @@ Hook oppositeHook(Hook h);             // the other direction at the same hook
 class LoadedClass {
  public:
   // Loads `elf` as endpoint `endpointId`, with events of `eventKinds`
-  // (bits 1 << MB_EVENT_*) enabled. Null, `error` set (with the verifier
-  // log's tail), when it does not load.
+  // (bits 1 << MB_EVENT_*) and `configFlags` (MB_CONFIG_*) set. Null,
+  // `error` set (with the verifier log's tail), when it does not load.
   static std::unique_ptr<LoadedClass> load(const std::string& elf, uint32_t endpointId, uint32_t eventKinds,
+                                           uint32_t configFlags,
                                            std::string* error);
   ~LoadedClass();
   LoadedClass(const LoadedClass&) = delete;

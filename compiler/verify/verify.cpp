@@ -359,8 +359,14 @@ bool verifyArtifacts(const std::string& artifactDir, const ir::Program& program,
       return false;
     }
     auto classStart = std::chrono::steady_clock::now();
+    // As a node loads it: a class whose requests the socket layer decides
+    // gets its connections through (MB_CONFIG_SOCKETS), the requests being
+    // the socket layer's (held to the evaluator by the HTTP differential
+    // test, not probed here).
+    const uint32_t flags = entry.l7.empty() ? 0u : MB_CONFIG_SOCKETS;
     auto object = LoadedClass::load(*elf, kEndpointId,
-                                    (1u << MB_EVENT_ALLOW) | (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT), &why);
+                                    (1u << MB_EVENT_ALLOW) | (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT), flags,
+                                    &why);
     if (!object) {
       if (error) *error = entry.object + " (class " + std::to_string(entry.id) + ") does not load: " + why;
       return false;

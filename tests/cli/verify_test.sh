@@ -47,6 +47,28 @@ expect_rc 0
 expect_out "every object decides as the policies say"
 finish dns_rules_verified
 
+# HTTP rules (compiled with --experimental-http): the connections an http
+# rule lets through are the socket layer's, so verify loads the class as a
+# node does (MB_CONFIG_SOCKETS) and holds its packet programs to the
+# evaluator's connection verdicts.
+mkdir -p "$tmp/http"
+cat >"$tmp/http/api.policy" <<'EOF2'
+namespace shop
+policy api-http {
+  selects { app = api }
+  ingress {
+    allow from pods { app = frontend } on tcp/8080 with http { GET "/api/v1/products/*"; POST "/api/v1/orders" }
+    deny from pods { app = frontend } on tcp/8080 with http { "/admin/**" }
+  }
+}
+EOF2
+run compile --experimental-http -i "$shop/inventory.json" -o "$tmp/http-out" "$tmp/http"
+expect_rc 0
+run verify "$tmp/http-out" -i "$shop/inventory.json" "$tmp/http"
+expect_rc 0
+expect_out "every object decides as the policies say"
+finish http_rules_verified
+
 run verify -o json "$tmp/out" -i "$shop/inventory.json" "$shop"
 expect_rc 0
 python3 - "$out" <<'PY' || fail "bad JSON report"
