@@ -364,6 +364,21 @@ std::vector<mb_event> Datapath::events() {
   return out;
 }
 
+std::vector<std::string> Datapath::records() {
+  std::vector<std::string> out;
+  auto collect = [](void* ctx, void* data, size_t size) -> int {
+    static_cast<std::vector<std::string>*>(ctx)->emplace_back(static_cast<const char*>(data), size);
+    return 0;
+  };
+  ring_buffer* rb = ring_buffer__new(mapFd("mb_events"), collect, &out, nullptr);
+  EXPECT_NE(rb, nullptr) << "ring_buffer__new: " << std::strerror(errno);
+  if (rb) {
+    EXPECT_GE(ring_buffer__consume(rb), 0);
+    ring_buffer__free(rb);
+  }
+  return out;
+}
+
 namespace {
 bpf_prog_info progInfo(bpf_program* prog) {
   bpf_prog_info info{};

@@ -108,6 +108,9 @@ class Datapath {
 
   // Drains the ring buffer.
   std::vector<mb_event> events();
+  // Drains the ring buffer, records of every kind as they are (an HTTP
+  // event is longer than an mb_event).
+  std::vector<std::string> records();
 
   bpf_object* object() const { return obj_; }
   bpf_program* program(Prog p) const;

@@ -314,7 +314,8 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
 
   void SetUp() override {
     MB_REQUIRE_BPF();
-    dp_ = std::make_unique<Datapath>(Options{});
+    dp_ = std::make_unique<Datapath>(
+        Options{.events = (1u << MB_EVENT_HTTP_ALLOW) | (1u << MB_EVENT_HTTP_DENY) | (1u << MB_EVENT_HTTP_AUDIT)});
     ASSERT_TRUE(dp_->loaded()) << dp_->error();
 
     // A network namespace of our own, for this thread (and what it forks).
@@ -453,6 +454,50 @@ TEST_P(SocketLayerTest, DeniedRequestGetsA403AndNeverReachesTheServer) {
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
   EXPECT_EQ(srv.received(), "");
   EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 1u);
+}
+
+// What `membrane events` and `status` show of requests: an event per
+// request with its method, path, rule and connection, and the deciding
+// rule's counter.
+TEST_P(SocketLayerTest, EachDecidedRequestIsAnEventAndCountsUnderItsRule) {
+  dp_->records();  // nothing from before
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send(get("/ok/seen")));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(get("/ok/hidden", "X-Deny: 1\r\n")));
+  EXPECT_EQ(c.response().rfind(k403Head, 0), 0u);
+  std::vector<mb_http_event> http;
+  for (const std::string& r : dp_->records()) {
+    ASSERT_GE(r.size(), sizeof(mb_event));
+    mb_event flow{};
+    std::memcpy(&flow, r.data(), sizeof flow);
+    if (flow.kind != MB_EVENT_HTTP_ALLOW && flow.kind != MB_EVENT_HTTP_DENY) continue;
+    ASSERT_EQ(r.size(), sizeof(mb_http_event));
+    http.emplace_back();
+    std::memcpy(&http.back(), r.data(), sizeof(mb_http_event));
+  }
+  ASSERT_EQ(http.size(), 2u);
+  auto path = [](const mb_http_event& e) { return std::string(e.path, e.path_len); };
+  EXPECT_EQ(http[0].flow.kind, MB_EVENT_HTTP_ALLOW);
+  EXPECT_EQ(http[0].flow.rule_id, 21u);
+  EXPECT_EQ(std::string(http[0].method, http[0].method_len), "GET");
+  EXPECT_EQ(path(http[0]), "/ok/seen");
+  EXPECT_EQ(http[1].flow.kind, MB_EVENT_HTTP_DENY);
+  EXPECT_EQ(http[1].flow.rule_id, 22u);
+  EXPECT_EQ(http[1].why, MB_HTTP_WHY_RULE);
+  EXPECT_EQ(path(http[1]), "/ok/hidden");
+  for (const auto& e : http) {
+    EXPECT_EQ(e.flow.endpoint, 7u);
+    EXPECT_EQ(e.flow.direction, MB_DIR_INGRESS);
+    EXPECT_EQ(e.flow.dport, kPort);
+    EXPECT_EQ(e.flow.family, family() == 4 ? MB_FAMILY_V4 : MB_FAMILY_V6);
+  }
+  EXPECT_EQ(dp_->rule(21).packets, 1u);
+  EXPECT_EQ(dp_->rule(21).bytes, get("/ok/seen").size());
+  EXPECT_EQ(dp_->rule(22).packets, 1u);
 }
 
 TEST_P(SocketLayerTest, DeniedRequestTooShortForA403WithLengthGetsAStatusLineAndTheConnectionIsDiscarded) {
