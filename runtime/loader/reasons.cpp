@@ -60,8 +60,9 @@ const std::vector<ReasonCounter>& httpCounters() {
       {"l7-no-program", "mb_http_stats", MB_HTTP_STAT_NO_PROGRAM},
       {"http-answer-failed", "mb_http_stats", MB_HTTP_STAT_ANSWER_FAILED},
       {"http-busy", "mb_http_stats", MB_HTTP_STAT_BUSY},
+      {"http-path", "mb_http_stats", MB_HTTP_STAT_PATH},
   };
-  static_assert(MB_HTTP_STAT_BUSY + 1 == 15, "a new mb_http_stat needs its name in httpCounters()");
+  static_assert(MB_HTTP_STAT_PATH + 1 == 16, "a new mb_http_stat needs its name in httpCounters()");
   return counters;
 }
 
