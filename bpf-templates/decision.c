@@ -217,8 +217,9 @@ static long mb_http_dfa_step(mb_u64 i, void *ctx) {
 
 /* Called by generated code only: the DFA state the request's path
  * (MB_HTTP_DFA_PATH) or host (MB_HTTP_DFA_HOST) ends in; 0 (no pattern)
- * for a path the reader flagged MB_HTTP_REQ_PATH_NOMATCH or longer than
- * the buffer, and for a missing or over-long host. */
+ * for a path longer than the buffer (the reader hands over canonical paths
+ * of at most MB_HTTP_PATH_BYTES - 1 only), and for a missing or over-long
+ * host. */
 __attribute__((noinline)) mb_u32 mb_http_dfa_run(const struct mb_http_request *req, mb_u32 which) {
   if (!req || which > MB_HTTP_DFA_HOST) return 0;
   struct mb_http_dfa_walk w = {.req = req, .which = which, .state = mb_http_dfa_start[which & 1]};
@@ -226,7 +227,7 @@ __attribute__((noinline)) mb_u32 mb_http_dfa_run(const struct mb_http_request *r
     if (!(req->flags & MB_HTTP_REQ_HOST) || req->host_len > MB_HTTP_HOST_MAX) return 0;
     w.len = req->host_len;
   } else {
-    if ((req->flags & MB_HTTP_REQ_PATH_NOMATCH) || req->path_len >= MB_HTTP_PATH_BYTES) return 0;
+    if (req->path_len >= MB_HTTP_PATH_BYTES) return 0;
     w.len = req->path_len;
   }
   if (w.state >= mb_http_dfa_states) return 0;

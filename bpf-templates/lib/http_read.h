@@ -12,6 +12,11 @@
  * the method, the path (with its canonical-form checks), the Host header,
  * the class's named headers (mb_http_header_names) and the framing headers.
  *
+ * A path that is not canonical (names::httpPathFault: docs/http.md,
+ * "Canonical paths") or longer than MB_HTTP_PATH_BYTES - 1 makes the
+ * request unreadable, told apart from malformed bytes by the return value
+ * (MB_HTTP_READ_PATH): no request with such a path reaches the decision.
+ *
  * Known difference from the reference: a Host value longer than
  * MB_HTTP_HOST_BYTES - 1 bytes (before ":port" is cut) is taken as no Host
  * (a host pattern then fails, which only denies).
@@ -52,11 +57,11 @@ struct mb_http_reader {
   mb_u32 bad; /* unreadable */
   mb_u32 mlen, tlen, plen, vlen;
   mb_u32 in_query;
-  mb_u32 nomatch; /* path not canonical */
-  mb_u32 prev;    /* previous path byte */
+  mb_u32 noncanon; /* the path is not canonical or too long */
+  mb_u32 prev;     /* previous path byte */
   mb_u32 seg_len, seg_dots;
-  mb_u32 pct;     /* path: 1 after '%', 2 after '%' and one more byte */
-  mb_u32 pct1;
+  mb_u32 pct;      /* path: 1 after '%', 2 after '%' and one hex digit */
+  mb_u32 pct1;     /* that digit's value */
   mb_u32 nlen;
   mb_u32 nhash;
   mb_u32 special; /* MB_HH_* of the current header */
@@ -99,6 +104,29 @@ static __always_inline int mb_http_token(mb_u8 c) {
     return 1;
   }
   return 0;
+}
+
+/* mb_http_read's result. */
+#define MB_HTTP_READ_OK 0
+#define MB_HTTP_READ_MALFORMED (-1) /* not an HTTP/1.x request as docs/http.md reads them */
+#define MB_HTTP_READ_PATH (-2)      /* readable, but its path is not canonical or too long */
+
+/* A hex digit's value, or -1. */
+static __always_inline int mb_http_hex(mb_u8 c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  return -1;
+}
+
+/* A byte a canonical path never escapes: a separator, or an RFC 3986
+ * unreserved character (a server decodes its escape: "%61dmin" is "admin"). */
+static __always_inline int mb_http_never_escaped(mb_u8 b) {
+  return (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9') || b == '-' || b == '.' ||
+         b == '_' || b == '~' || b == '/' || b == '\\';
 }
 
 /* An index masked into its array where the verifier sees it: the barrier
@@ -218,10 +246,10 @@ static __always_inline void mb_http_value_done(struct mb_http_scratch *s) {
 /* The path ended (at '?' or the space before the version). */
 static __always_inline void mb_http_path_done(struct mb_http_reader *rd) {
   if (rd->plen == 0 || rd->plen > MB_HTTP_PATH_BYTES - 1)
-    rd->nomatch = 1;
-  /* A '.' or '..' last segment; a '%' escape cut short is harmless. */
-  if ((rd->seg_len == 1 && rd->seg_dots == 1) || (rd->seg_len == 2 && rd->seg_dots == 2))
-    rd->nomatch = 1;
+    rd->noncanon = 1;
+  /* A '.' or '..' last segment; an escape cut short ("/a%4?x"). */
+  if ((rd->seg_len == 1 && rd->seg_dots == 1) || (rd->seg_len == 2 && rd->seg_dots == 2) || rd->pct)
+    rd->noncanon = 1;
 }
 
 static __always_inline void mb_http_path_byte(struct mb_http_scratch *s, mb_u8 c) {
@@ -231,25 +259,30 @@ static __always_inline void mb_http_path_byte(struct mb_http_scratch *s, mb_u8 c
     s->req.path[mb_http_idx(at, MB_HTTP_PATH_BYTES - 1)] = c;
   rd->plen = at + 1;
   if (at == 0 && c != '/')
-    rd->nomatch = 1;
+    rd->noncanon = 1;
   if (c == '\\' || c == '#')
-    rd->nomatch = 1;
-  if (rd->pct == 2) {
-    mb_u8 b = mb_http_lower(c);
-    if ((rd->pct1 == '2' && (b == 'f' || b == 'e')) || (rd->pct1 == '5' && b == 'c'))
-      rd->nomatch = 1;
-    rd->pct = 0;
-  } else if (rd->pct == 1) {
-    rd->pct1 = c;
-    rd->pct = 2;
-  }
-  if (c == '%')
+    rd->noncanon = 1;
+  if (rd->pct) {
+    /* Two hex digits in capitals, of a byte a canonical path escapes. */
+    int h = mb_http_hex(c);
+    if (h < 0 || c >= 'a')
+      rd->noncanon = 1;
+    if (rd->pct == 1) {
+      rd->pct1 = (mb_u32)h & 15;
+      rd->pct = 2;
+    } else {
+      if (mb_http_never_escaped((mb_u8)((rd->pct1 << 4) | ((mb_u32)h & 15))))
+        rd->noncanon = 1;
+      rd->pct = 0;
+    }
+  } else if (c == '%') {
     rd->pct = 1;
+  }
   if (c == '/') {
     if (at > 0 && rd->prev == '/')
-      rd->nomatch = 1; /* an empty segment before the last */
+      rd->noncanon = 1; /* an empty segment before the last */
     if ((rd->seg_len == 1 && rd->seg_dots == 1) || (rd->seg_len == 2 && rd->seg_dots == 2))
-      rd->nomatch = 1;
+      rd->noncanon = 1;
     rd->seg_len = 0;
     rd->seg_dots = 0;
   } else {
@@ -476,14 +509,10 @@ static long mb_http_zero_step(mb_u32 i, struct mb_http_loop *l) {
   return 0;
 }
 
-static long mb_http_path_zero(mb_u32 i, struct mb_http_loop *l) {
-  l->s->req.path[mb_http_idx(i, MB_HTTP_PATH_BYTES - 1)] = 0;
-  return 0;
-}
-
 /* Reads the header block in s->buf[0, len) (len ends after CRLFCRLF, at
- * most MB_HTTP_HEADER_MAX) into s->req. Returns 0 and the body's framing,
- * or -1: unreadable. */
+ * most MB_HTTP_HEADER_MAX) into s->req. Returns MB_HTTP_READ_OK and the
+ * body's framing, or a negative MB_HTTP_READ_*: unreadable (malformed
+ * bytes are reported before the path, as the reference reader does). */
 static __always_inline int mb_http_read(struct mb_http_scratch *s, mb_u32 len, struct mb_http_framing *fr) {
   struct mb_http_loop l = {.s = s};
   bpf_loop(MB_HTTP_ZERO_WORDS, mb_http_zero_step, &l, 0);
@@ -494,19 +523,14 @@ static __always_inline int mb_http_read(struct mb_http_scratch *s, mb_u32 len, s
   bpf_loop(MB_HTTP_HEADER_MAX, mb_http_read_step, &l, 0);
   struct mb_http_reader *rd = &s->rd;
   if (rd->bad || rd->st != MB_HR_DONE)
-    return -1;
+    return MB_HTTP_READ_MALFORMED;
   if (rd->hosts > 1 || rd->cls > 1 || rd->tes > 1 || (rd->cls && rd->tes) || (rd->cls && rd->cl_bad))
-    return -1;
+    return MB_HTTP_READ_MALFORMED;
+  if (rd->noncanon)
+    return MB_HTTP_READ_PATH;
   fr->length = rd->cls ? rd->cl : 0;
   fr->chunked = rd->tes ? 1 : 0;
-
-  if (rd->nomatch) {
-    s->req.flags |= MB_HTTP_REQ_PATH_NOMATCH;
-    s->req.path_len = 0;
-    bpf_loop(MB_HTTP_PATH_BYTES, mb_http_path_zero, &l, 0);
-  } else {
-    s->req.path_len = (mb_u16)rd->plen;
-  }
+  s->req.path_len = (mb_u16)rd->plen;
 
   if (rd->hosts == 1 && rd->host_len > 0 && rd->host_len < MB_HTTP_HOST_BYTES) {
     rd->colon = -1;
@@ -529,7 +553,7 @@ static __always_inline int mb_http_read(struct mb_http_scratch *s, mb_u32 len, s
     rd->host_len = 0;
     bpf_loop(MB_HTTP_HOST_BYTES, mb_http_host_check, &l, 0);
   }
-  return 0;
+  return MB_HTTP_READ_OK;
 }
 
 #endif /* MB_LIB_HTTP_READ_H */

@@ -192,6 +192,7 @@ static __always_inline int mb_http_unreadable(struct mb_l7_state *st, mb_u8 why)
   mb_u32 stat = why == MB_HTTP_WHY_TOO_LONG ? MB_HTTP_STAT_TOO_LONG
                 : why == MB_HTTP_WHY_TLS     ? MB_HTTP_STAT_TLS
                 : why == MB_HTTP_WHY_HTTP2   ? MB_HTTP_STAT_HTTP2
+                : why == MB_HTTP_WHY_PATH    ? MB_HTTP_STAT_PATH
                                              : MB_HTTP_STAT_MALFORMED;
   mb_http_count(stat);
   st->phase = MB_L7_DISCARD;
@@ -243,8 +244,9 @@ static __always_inline int mb_http_head(mb_ctx_t *ctx, struct mb_l7_state *st, m
     goto out;
   }
   struct mb_http_framing fr = {0};
-  if (mb_http_read(s, n, &fr) < 0) {
-    why = MB_HTTP_WHY_MALFORMED;
+  int rd = mb_http_read(s, n, &fr);
+  if (rd < 0) {
+    why = rd == MB_HTTP_READ_PATH ? MB_HTTP_WHY_PATH : MB_HTTP_WHY_MALFORMED;
     goto out;
   }
 

@@ -22,11 +22,39 @@ bool isVisible(char c) {
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// "%2f", "%2e", "%5c" in any case at `i`.
-bool hiddenSeparatorAt(std::string_view s, size_t i) {
-  if (i + 2 >= s.size() || s[i] != '%') return false;
-  char a = s[i + 1], b = lower(s[i + 2]);
-  return (a == '2' && (b == 'f' || b == 'e')) || (a == '5' && b == 'c');
+std::string asciiUpper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
+int hexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// RFC 3986 section 2.3: characters a URI writes as themselves, whose
+// escapes a normalizing server decodes (section 6.2.2.2).
+bool isUnreserved(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+
+// What is wrong with the escape at s[i] == '%', or "" when it is canonical.
+std::string escapeFault(std::string_view s, size_t i) {
+  if (i + 2 >= s.size() || hexValue(s[i + 1]) < 0 || hexValue(s[i + 2]) < 0)
+    return "'%' not followed by two hex digits";
+  std::string escape(s.substr(i, 3));
+  char byte = static_cast<char>(hexValue(s[i + 1]) * 16 + hexValue(s[i + 2]));
+  if (byte == '/' || byte == '\\' || byte == '.') return "\"" + escape + "\" hides a " + shown(byte);
+  if (isUnreserved(byte))
+    return "\"" + escape + "\" escapes " + shown(byte) + ", which a canonical path writes as itself";
+  if (s[i + 1] >= 'a' || s[i + 2] >= 'a')
+    return "\"" + escape + "\" has a lowercase hex digit (the canonical escape is \"" + asciiUpper(escape) + "\")";
+  return "";
 }
 
 // Glob match of one segment: '*' is any run of characters (the segment has
@@ -82,20 +110,30 @@ std::string asciiLower(std::string_view s) {
   return out;
 }
 
-bool httpPathCanonical(std::string_view path) {
-  if (path.empty() || path[0] != '/') return false;
+std::optional<HttpPathFault> httpPathFault(std::string_view path) {
+  if (path.empty()) return HttpPathFault{std::string::npos, "the path is empty"};
+  if (path[0] != '/') return HttpPathFault{0, "it does not start with '/'"};
   for (size_t i = 0; i < path.size(); ++i) {
     char c = path[i];
-    if (!isVisible(c) || c == '\\' || c == '#' || c == '?') return false;
-    if (hiddenSeparatorAt(path, i)) return false;
+    if (!isVisible(c) || c == '\\' || c == '#' || c == '?')
+      return HttpPathFault{i, "character " + shown(c) + " is not allowed in a path"};
+    if (c == '%') {
+      if (std::string why = escapeFault(path, i); !why.empty()) return HttpPathFault{i, why};
+      i += 2;
+    }
   }
   // No "." or ".." segment, and no empty one but the last ("/a//b", "//"):
   // the last is the trailing slash of "/a/" (and the only segment of "/").
   auto segs = segments(path);
-  for (size_t i = 0; i < segs.size(); ++i)
-    if (segs[i] == "." || segs[i] == ".." || (segs[i].empty() && i + 1 < segs.size())) return false;
-  return true;
+  for (size_t i = 0; i < segs.size(); ++i) {
+    size_t at = static_cast<size_t>(segs[i].data() - path.data());
+    if (segs[i].empty() && i + 1 < segs.size()) return HttpPathFault{at, "empty path segment (two '/' in a row)"};
+    if (segs[i] == "." || segs[i] == "..") return HttpPathFault{at, "a \"" + std::string(segs[i]) + "\" segment"};
+  }
+  return std::nullopt;
 }
+
+bool httpPathCanonical(std::string_view path) { return !httpPathFault(path); }
 
 std::variant<HttpPathPattern, std::string> parseHttpPathPattern(std::string_view written, size_t* column) {
   size_t unused = 0;
@@ -111,25 +149,20 @@ std::variant<HttpPathPattern, std::string> parseHttpPathPattern(std::string_view
     return fail(kHttpPathPatternMaxChars, "the path is " + std::to_string(written.size()) +
                                               " characters long, more than " +
                                               std::to_string(kHttpPathPatternMaxChars));
-  for (size_t i = 0; i < written.size(); ++i) {
-    char c = written[i];
-    if (!isVisible(c) || c == '\\' || c == '#')
-      return fail(i, "character " + shown(c) + " is not allowed in a path");
-    if (c == '?')
-      return fail(i, "a path pattern has no query: the path is matched up to '?', whatever follows it");
-    if (hiddenSeparatorAt(written, i))
-      return fail(i, "\"" + std::string(written.substr(i, 3)) +
-                         "\" hides a '/', '.' or '\\': requests carrying it are refused whatever the rules say, "
-                         "so no pattern may hold it");
-  }
+  // A pattern is held to the rules of a canonical path ('*' is visible
+  // ASCII like any other character): a request that needs a non-canonical
+  // path to match is unreadable, whatever the rules say.
+  size_t query = written.find('?');
+  if (auto fault = httpPathFault(written.substr(0, query)))
+    return fail(fault->at, fault->why + "; requests with such a path are denied as unreadable, so no pattern may "
+                                        "hold one");
+  if (query != std::string_view::npos)
+    return fail(query, "a path pattern has no query: the path is matched up to '?', whatever follows it");
   HttpPathPattern p{std::string(written), written.find('*') != std::string_view::npos};
   auto segs = segments(written);
   for (size_t i = 0; i < segs.size(); ++i) {
     auto seg = segs[i];
     size_t at = static_cast<size_t>(seg.data() - written.data());
-    if (seg.empty() && i + 1 < segs.size()) return fail(at, "empty path segment: two '/' in a row");
-    if (seg == "." || seg == "..")
-      return fail(at, "\"" + std::string(seg) + "\" segments are refused in requests, so no pattern may hold one");
     size_t dbl = seg.find("**");
     if (dbl != std::string_view::npos && (seg != "**" || i + 1 != segs.size()))
       return fail(at + dbl, "\"**\" stands only as the last segment (\"/static/**\"); '*' matches within one segment");

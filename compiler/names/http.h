@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -17,7 +18,7 @@ namespace membrane::names {
 // (runtime/abi/datapath.h, struct mb_http_request) assumes them.
 inline constexpr size_t kHttpMethodMaxChars = 16;
 inline constexpr size_t kHttpPathPatternMaxChars = 256;
-inline constexpr size_t kHttpPathMaxBytes = 511;       // longer paths match no path pattern
+inline constexpr size_t kHttpPathMaxBytes = 511;       // a request with a longer path is unreadable
 inline constexpr size_t kHttpHeaderNameMaxChars = 63;
 inline constexpr size_t kHttpHeaderValueMaxChars = 128;
 inline constexpr size_t kHttpHeaderBlockMaxBytes = 8192;  // request line to the empty line, inclusive
@@ -38,7 +39,8 @@ std::variant<HttpPathPattern, std::string> parseHttpPathPattern(std::string_view
 
 // Does `path` (the request's target up to '?') match `pattern`? The
 // reference meaning: a path that is not canonical or longer than
-// kHttpPathMaxBytes matches no pattern (fail closed).
+// kHttpPathMaxBytes matches no pattern (fail closed; the reader refuses
+// such a request before any pattern is asked, see readRequest).
 bool httpPathMatches(const HttpPathPattern& pattern, std::string_view path);
 
 // Does every path `inner` matches also match `outer` (both valid path
@@ -47,11 +49,22 @@ bool httpPathMatches(const HttpPathPattern& pattern, std::string_view path);
 // glob matches; a final "**" covering what is below it). Used by lint.
 bool httpPathPatternCovers(std::string_view outer, std::string_view inner);
 
-// A path the datapath matches patterns against: starts with '/', holds only
-// visible ASCII (no space, no control byte, no byte past 0x7e), no '\',
-// no '#', no empty segment ("//"), no "." or ".." segment, and no
-// percent-escape of '/', '.' or '\' ("%2f", "%2e", "%5c", any case): a
-// server could read any of those as a different path than the policy sees.
+// A canonical path, the only kind the datapath matches patterns against
+// (docs/http.md, "Canonical paths"): starts with '/'; holds only visible
+// ASCII (no space, no control byte, no byte past 0x7e), no '\', no '#';
+// no empty segment ("//"), no "." or ".." segment; and every '%' starts an
+// escape of two capital hex digits ("%C3", not "%c3" or "%4") that hides
+// neither a separator ('/', '\') nor an RFC 3986 unreserved character
+// (A-Z a-z 0-9 '-' '.' '_' '~', which a canonical path writes as itself).
+// A server could read any other spelling as a different path than the
+// policy sees ("/%61dmin" as "/admin"). Length is not part of it: requests
+// are held to kHttpPathMaxBytes, patterns to kHttpPathPatternMaxChars.
+struct HttpPathFault {
+  size_t at = 0;    // 0-based offset of the offending character (npos: the whole path)
+  std::string why;  // a phrase: "empty path segment (two '/' in a row)"
+};
+// Why `path` is not canonical, at its first fault; nullopt when it is.
+std::optional<HttpPathFault> httpPathFault(std::string_view path);
 bool httpPathCanonical(std::string_view path);
 
 // A method as a rule names it: 1 to kHttpMethodMaxChars of 'A'-'Z'. Returns

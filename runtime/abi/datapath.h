@@ -462,7 +462,7 @@ struct mb_l7_sock_key {
  * read: the request is denied (unreadable). */
 #define MB_HTTP_HEADER_MAX 8192
 #define MB_HTTP_METHOD_BYTES 16  /* longer methods match no rule's method */
-#define MB_HTTP_PATH_BYTES 512   /* paths of more than MB_HTTP_PATH_BYTES - 1 bytes match no path pattern */
+#define MB_HTTP_PATH_BYTES 512   /* a path of more than MB_HTTP_PATH_BYTES - 1 bytes makes the request unreadable */
 #define MB_HTTP_HOST_BYTES 256   /* hosts of more than 253 characters match no host pattern */
 #define MB_HTTP_HEADERS_MAX 16   /* distinct header names a class's rules may name */
 #define MB_HTTP_HEADER_NAME_BYTES 64
@@ -470,8 +470,9 @@ struct mb_l7_sock_key {
 #define MB_HTTP_EVENT_PATH_BYTES 128
 
 /* mb_http_request.flags */
-#define MB_HTTP_REQ_HOST 0x1u          /* exactly one Host header; `host` holds it */
-#define MB_HTTP_REQ_PATH_NOMATCH 0x2u  /* the path is too long or not canonical: no path pattern matches */
+#define MB_HTTP_REQ_HOST 0x1u /* exactly one Host header; `host` holds it */
+/* 0x2 was MB_HTTP_REQ_PATH_NOMATCH: a request whose path is not canonical
+ * or too long is now unreadable and never reaches the decision. */
 
 /* One request's header block, read into scratch memory and handed to the
  * class's generated request decision:
@@ -493,7 +494,7 @@ struct mb_l7_sock_key {
 struct mb_http_request {
   mb_u8 method_len;  /* bytes of `method`; 0 when longer than MB_HTTP_METHOD_BYTES */
   mb_u8 flags;       /* MB_HTTP_REQ_* */
-  mb_u16 path_len;   /* bytes of `path`: the target up to '?' (0 with MB_HTTP_REQ_PATH_NOMATCH) */
+  mb_u16 path_len;   /* bytes of `path`: the target up to '?', canonical (docs/http.md), 1 to 511 */
   mb_u16 host_len;   /* bytes of `host` (MB_HTTP_REQ_HOST) */
   mb_u16 pad;
   mb_u32 header_seen;     /* bit i: header name i of the class's table appears */
@@ -515,6 +516,7 @@ struct mb_http_request {
 #define MB_HTTP_WHY_TLS 3         /* a TLS ClientHello where HTTP/1.x is policed */
 #define MB_HTTP_WHY_HTTP2 4       /* the HTTP/2 connection preface */
 #define MB_HTTP_WHY_AFTER_ERROR 5 /* bytes after an unreadable request on the same connection */
+#define MB_HTTP_WHY_PATH 6        /* a path that is not canonical or longer than MB_HTTP_PATH_BYTES - 1 */
 
 /* An HTTP event: the flow's record followed by the request's. Ringbuf
  * records carry their size; readers tell the kinds apart by `flow.kind`. */
@@ -550,6 +552,7 @@ enum mb_http_stat {
   MB_HTTP_STAT_HOLD_FAILED = 16,  /* one that could not be held or given back: the connection discarded */
   MB_HTTP_STAT_CUT = 17,          /* a request that could not be delivered or answered in order (behind
                                      another's bytes in one segment): the connection discarded from it on */
+  MB_HTTP_STAT_PATH = 18,         /* unreadable for their path: not canonical or too long (answered 400) */
   MB_HTTP_STAT_MAX = 24,
 };
 

@@ -63,8 +63,9 @@ const std::vector<ReasonCounter>& httpCounters() {
       {"http-held", "mb_http_stats", MB_HTTP_STAT_HELD},
       {"http-hold-failed", "mb_http_stats", MB_HTTP_STAT_HOLD_FAILED},
       {"http-cut", "mb_http_stats", MB_HTTP_STAT_CUT},
+      {"http-path", "mb_http_stats", MB_HTTP_STAT_PATH},
   };
-  static_assert(MB_HTTP_STAT_CUT + 1 == 18, "a new mb_http_stat needs its name in httpCounters()");
+  static_assert(MB_HTTP_STAT_PATH + 1 == 19, "a new mb_http_stat needs its name in httpCounters()");
   return counters;
 }
 

@@ -37,7 +37,7 @@
  * Requests received (ingress) and sent (egress) alike, first match wins:
  *   rule 22 deny  header "x-deny" present
  *   rule 23 allow POST "/ok/env" with header "x-env" = "prod" (exactly once)
- *   rule 21 allow GET on paths starting "/ok" (path canonical)
+ *   rule 21 allow GET on paths starting "/ok"
  *   rule 24 allow every method on host "api.test" (any path)
  *   default deny
  */
@@ -174,8 +174,7 @@ static __always_inline mb_u64 stub_http(const struct mb_http_request *req) {
       req->value[1][0] == 'p' && req->value[1][1] == 'r' && req->value[1][2] == 'o' && req->value[1][3] == 'd')
     return 23 | MB_RESULT_ENFORCED;
   if (req->method_len == 3 && req->method[0] == 'G' && req->method[1] == 'E' && req->method[2] == 'T' &&
-      !(req->flags & MB_HTTP_REQ_PATH_NOMATCH) && req->path_len >= 3 && req->path[0] == '/' &&
-      req->path[1] == 'o' && req->path[2] == 'k')
+      req->path_len >= 3 && req->path[0] == '/' && req->path[1] == 'o' && req->path[2] == 'k')
     return 21 | MB_RESULT_ENFORCED;
   if ((req->flags & MB_HTTP_REQ_HOST) && req->host_len == 8 && req->host[0] == 'a' && req->host[1] == 'p' &&
       req->host[2] == 'i' && req->host[3] == '.' && req->host[4] == 't' && req->host[5] == 'e' &&

@@ -721,6 +721,8 @@ TEST_P(SocketLayerTest, UnreadableBytesGetA400AndEverythingAfterIsDiscarded) {
       {"two Content-Length", "GET /ok HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
        MB_HTTP_STAT_MALFORMED},
       {"gzip coding", "GET /ok HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", MB_HTTP_STAT_MALFORMED},
+      {"a path that is not canonical", get("/%6Fk"), MB_HTTP_STAT_PATH},
+      {"a path that hides a dot segment", get("/ok/%2E%2E/secret"), MB_HTTP_STAT_PATH},
   };
   for (const auto& u : cases) {
     SCOPED_TRACE(u.name);

@@ -2,15 +2,20 @@
 // rules carry random http conditions (methods, path patterns with '*' and
 // "/**", host patterns with wildcards, headers with and without values;
 // deny and audit rules; plain rules mixed in), and random requests near the
-// patterns' edges (paths that almost match, non-canonical and long paths,
-// repeated headers, a missing or odd Host), through the generated code in
-// the kernel, against the reference evaluator:
+// patterns' edges (paths that almost match, non-canonical and long paths:
+// escapes of unreserved and reserved bytes in either case, malformed
+// escapes, dot segments, double slashes; repeated headers, a missing or odd
+// Host), through the generated code in the kernel, against the reference
+// evaluator:
 //  - each request is written as a raw header block, read with
-//    features::http::readRequest and evaluated; the same request, filled
-//    into struct mb_http_request as docs/http.md says the socket layer reads
-//    one, goes to the class's mb_http_decide_* (http_wrapper.c, linked with
-//    the class, run with BPF_PROG_TEST_RUN): verdict, rule and audit bits
-//    must agree;
+//    features::http::readRequest and evaluated; the same block goes to the
+//    datapath's reader (lib/http_read.h) in http_wrapper.c (linked with the
+//    class, run with BPF_PROG_TEST_RUN): both must find it readable or
+//    unreadable alike, for its path or for other bytes alike;
+//  - a readable request goes to the class's mb_http_decide_* twice: as the
+//    datapath's reader read it, and filled into struct mb_http_request from
+//    the reference's reading (which holds the decision to the evaluator
+//    whatever the reader does): verdict, rule and audit bits must agree;
 //  - random connections (peers, ports) go to mb_decide_*: allowed, denied
 //    or MB_VERDICT_L7 as the evaluator's allowed and inspectsHttp say.
 // `with http` is built into the IR here (the policies give peers and ports;
@@ -53,9 +58,13 @@ struct HttpCase {
   mb_decision_input in;
   mb_http_request req;
   uint32_t egress;
-  uint32_t request;
+  uint32_t request;  // mbt_http_decide: kConnection or kRequest
+  uint32_t blockLen;
+  int32_t read;      // mb_http_read's result, http_read.h's MB_HTTP_READ_*
   uint64_t result;
 };
+constexpr uint32_t kConnection = 0, kRequest = 1;
+constexpr int32_t kReadOk = 0, kReadPath = -2;
 
 std::string readFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -90,26 +99,45 @@ class Wrapped {
     bpf_object__for_each_map(map, w->object_) bpf_map__set_pin_path(map, nullptr);  // private maps
     bpf_program* prog;
     bpf_object__for_each_program(prog, w->object_)
-        bpf_program__set_autoload(prog, std::string(bpf_program__name(prog)) == "mbt_http_decide");
+        bpf_program__set_autoload(prog, std::string(bpf_program__name(prog)).starts_with("mbt_http_"));
     if (int rc = bpf_object__load(w->object_); rc != 0) {
       *error = "load failed: " + std::string(std::strerror(-rc));
       return nullptr;
     }
     w->prog_ = bpf_program__fd(bpf_object__find_program_by_name(w->object_, "mbt_http_decide"));
+    w->readProg_ = bpf_program__fd(bpf_object__find_program_by_name(w->object_, "mbt_http_read"));
     w->map_ = bpf_map__fd(bpf_object__find_map_by_name(w->object_, "mbt_http_case"));
+    bpf_map* scratch = bpf_object__find_map_by_name(w->object_, "mbt_http_scratch");
+    w->scratch_ = bpf_map__fd(scratch);
+    w->scratchBytes_.assign(bpf_map__value_size(scratch), '\0');
     return w;
   }
   ~Wrapped() {
     if (object_) bpf_object__close(object_);
   }
 
-  uint64_t run(HttpCase& c) {
+  // The datapath's reader on `block` (its buffer at the start of the
+  // scratch, as in struct mb_http_scratch), then, if it reads, the decision.
+  uint64_t read(HttpCase& c, const std::string& block) {
+    EXPECT_LE(block.size(), size_t{MB_HTTP_HEADER_MAX});
+    std::fill(scratchBytes_.begin(), scratchBytes_.end(), '\0');
+    std::memcpy(scratchBytes_.data(), block.data(), std::min<size_t>(block.size(), MB_HTTP_HEADER_MAX));
+    uint32_t key = 0;
+    EXPECT_EQ(bpf_map_update_elem(scratch_, &key, scratchBytes_.data(), BPF_ANY), 0) << std::strerror(errno);
+    c.blockLen = static_cast<uint32_t>(block.size());
+    c.read = 1;  // not a result: the reader must write it
+    return run(c, readProg_);
+  }
+
+  uint64_t run(HttpCase& c) { return run(c, prog_); }
+
+  uint64_t run(HttpCase& c, int prog) {
     uint32_t key = 0;
     c.result = ~0ull;
     EXPECT_EQ(bpf_map_update_elem(map_, &key, &c, BPF_ANY), 0) << std::strerror(errno);
     unsigned char packet[64] = {};
     LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = packet, .data_size_in = sizeof packet, .repeat = 1);
-    EXPECT_EQ(bpf_prog_test_run_opts(prog_, &opts), 0) << std::strerror(errno);
+    EXPECT_EQ(bpf_prog_test_run_opts(prog, &opts), 0) << std::strerror(errno);
     EXPECT_EQ(opts.retval, 1u);
     EXPECT_EQ(bpf_map_lookup_elem(map_, &key, &c), 0);
     return c.result;
@@ -126,13 +154,16 @@ class Wrapped {
   Wrapped() = default;
   std::string elf_;
   bpf_object* object_ = nullptr;
-  int prog_ = -1, map_ = -1;
+  int prog_ = -1, readProg_ = -1, map_ = -1, scratch_ = -1;
+  std::string scratchBytes_;
 };
 
 // ---- random conditions ----------------------------------------------------
 
 const std::vector<std::string> kMethods = {"GET", "POST", "DELETE", "VERYLONGMETHODXY"};
-const std::vector<std::string> kSegments = {"api", "v1", "orders", "a", "*", "x*", "*.pdf", "a*b", "files", "%41"};
+const std::vector<std::string> kSegments = {"api", "v1",    "orders", "a",         "*",
+                                            "x*",  "*.pdf", "a*b",    "files",     "%20",
+                                            "a%3B", "caf%C3%A9"};
 const std::vector<std::string> kHostPatterns = {"api.shop.test", "*.shop.test", "api-*.shop.test", "*",
                                                 "shop.test",     "a*.*.test",   "x_y.test"};
 const std::vector<std::string> kHeaderNames = {"x-api-key", "content-type", "x-env", "accept"};
@@ -203,11 +234,17 @@ std::string instance(Random& r, const std::string& pattern, const char* alphabet
   return out;
 }
 
+// Escapes a canonical path never holds (unreserved characters and
+// separators in either case, lowercase hex, malformed ones) and some it may.
+const std::vector<std::string> kEscapes = {"%61", "%41", "%2D", "%5F", "%7E", "%7e", "%30", "%2E", "%2e", "%2F",
+                                           "%2f", "%5C", "%5c", "%20", "%3A", "%3a", "%3B", "%C3%A9", "%c3%a9",
+                                           "%25", "%",   "%4",  "%G1", "%4g", "%%41", "%FF"};
+
 std::string randomTarget(Random& r, const std::vector<std::string>& patterns) {
   std::string path = patterns.empty() || r.chance(0.2) ? randomPathPattern(r) : r.pick(patterns);
   path = instance(r, path, "ab.x-");
   if (path.empty()) path = "/";
-  switch (r.below(20)) {
+  switch (r.below(26)) {
     case 0: path += "/"; break;
     case 1: if (path.size() > 1) path.pop_back(); break;
     case 2: path.insert(path.rfind('/'), "/"); break;                 // an empty segment
@@ -219,6 +256,11 @@ std::string randomTarget(Random& r, const std::vector<std::string>& patterns) {
     case 8: path = r.chance(0.5) ? "*" : "http://api.shop.test" + path; break;
     case 9: for (auto& c : path) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c))); break;
     case 10: path += "\\"; break;
+    case 11: case 12: case 13: path.insert(1 + r.below(path.size()), r.pick(kEscapes)); break;
+    case 14: path += r.pick(kEscapes) + (r.chance(0.5) ? "?q=%zz/../%61" : ""); break;
+    case 15: path = (r.chance(0.5) ? "/" : "//.") + path; break;              // "//a", "//./a"
+    case 16: path = "/" + std::string(509 + r.below(4), 'b'); break;          // 510 to 513 bytes
+    case 17: path = "/" + std::string(505 + r.below(10), 'c') + "?" + std::string(r.below(50), 'q'); break;
     default: break;
   }
   return path;
@@ -243,6 +285,7 @@ struct Request {
   std::string block;  // the raw header block
   ir::HttpRequest read;
   bool readable = false;
+  bool pathUnreadable = false;  // unreadable for its path (readRequest's reasons starting "a path")
 };
 
 Request randomRequest(Random& r, const std::vector<std::string>& patterns) {
@@ -261,11 +304,20 @@ Request randomRequest(Random& r, const std::vector<std::string>& patterns) {
   // A header sent twice: a value condition then fails, whatever the values.
   if (!lines.empty() && r.chance(0.4)) lines.push_back(lines[r.below(lines.size())]);
   for (const auto& l : lines) block += l;
+  // Sometimes malformed as well: the readers must refuse it for that first,
+  // whatever its path.
+  if (r.chance(0.05)) {
+    static const std::vector<std::string> kMalformed = {"Host: a\r\nHost: b\r\n", "Content-Length: 1x\r\n",
+                                                        "Transfer-Encoding: gzip\r\n", "X-Folded: a\r\n b\r\n",
+                                                        "No colon\r\n"};
+    block += r.pick(kMalformed);
+  }
   block += "\r\n";
   Request out;
   out.block = block;
   ir::HttpMessage m = features::http::readRequest(block);
   out.readable = m.kind == ir::HttpMessage::Kind::Request;
+  out.pathUnreadable = !out.readable && m.why.starts_with("a path");
   out.read = m.request;
   return out;
 }
@@ -278,13 +330,11 @@ void fill(mb_http_request& q, const ir::HttpRequest& req, const std::vector<std:
     q.method_len = static_cast<uint8_t>(req.method.size());
     std::memcpy(q.method, req.method.data(), req.method.size());
   }
+  // A readable request's path is canonical and within the limit.
   std::string_view path = features::http::pathOf(req);
-  if (path.size() > names::kHttpPathMaxBytes || !names::httpPathCanonical(path)) {
-    q.flags |= MB_HTTP_REQ_PATH_NOMATCH;
-  } else {
-    q.path_len = static_cast<uint16_t>(path.size());
-    std::memcpy(q.path, path.data(), path.size());
-  }
+  EXPECT_TRUE(path.size() <= names::kHttpPathMaxBytes && names::httpPathCanonical(path)) << path;
+  q.path_len = static_cast<uint16_t>(std::min<size_t>(path.size(), names::kHttpPathMaxBytes));
+  std::memcpy(q.path, path.data(), q.path_len);
   size_t hosts = 0;
   std::string host;
   for (const auto& [name, value] : req.headers)
@@ -362,8 +412,8 @@ std::string randomPolicy(Random& r) {
 }
 
 struct Checked {
-  size_t requests = 0, allowed = 0, auditDenied = 0, unreadable = 0, connections = 0, l7 = 0, passed = 0,
-         mismatches = 0;
+  size_t requests = 0, allowed = 0, auditDenied = 0, unreadable = 0, pathUnreadable = 0, connections = 0, l7 = 0,
+         passed = 0, mismatches = 0;
 };
 
 struct PeerCase {
@@ -485,7 +535,7 @@ void runScenario(uint64_t seed, size_t requests, codegen::ClassCompiler& compile
       hc.in.proto = udp ? ir::kUDP : ir::kTCP;
       hc.in.port = port;
       hc.egress = egress;
-      hc.request = 0;
+      hc.request = kConnection;
       ir::Verdict v = ir::evaluate(dir, p.peer, ir::Traffic{hc.in.proto, port});
       uint64_t result = wrapped->run(hc);
       ++total.connections;
@@ -500,8 +550,23 @@ void runScenario(uint64_t seed, size_t requests, codegen::ClassCompiler& compile
     std::vector<std::string> patterns = tables.paths();
     for (size_t i = 0; i < requests && total.mismatches < 5; ++i) {
       Request req = randomRequest(r, patterns);
+      std::string shown = req.block;
+      for (size_t at; (at = shown.find("\r\n")) != std::string::npos;) shown.replace(at, 2, " | ");
+      // The datapath's reader must read what the reference reads, and refuse
+      // the rest for the same kind of reason.
+      HttpCase rc{};
+      rc.egress = egress;
+      wrapped->read(rc, req.block);
+      int32_t want = req.readable ? kReadOk : req.pathUnreadable ? kReadPath : -1;
+      if (rc.read != want) {
+        fail(std::string(name) + " request " + shown + ": the datapath's reader returns " + std::to_string(rc.read) +
+             ", the reference " + (req.readable ? "reads it" : "refuses it (" + std::to_string(want) + ")"));
+        continue;
+      }
       if (!req.readable) {
-        ++total.unreadable;  // the socket layer answers it: not the decision's question
+        // The socket layer answers it 400: not the decision's question.
+        ++total.unreadable;
+        total.pathUnreadable += req.pathUnreadable;
         continue;
       }
       // Mostly on connections the socket layer reads, where requests are
@@ -520,21 +585,24 @@ void runScenario(uint64_t seed, size_t requests, codegen::ClassCompiler& compile
       hc.in.proto = ir::kTCP;
       hc.in.port = port;
       hc.egress = egress;
-      hc.request = 1;
+      hc.request = kRequest;
       fill(hc.req, req.read, tables.headers());
       ir::Traffic t{ir::kTCP, port};
       t.http = ir::HttpMessage::of(req.read);
       ir::Verdict v = ir::evaluate(dir, p.peer, t);
       uint64_t result = wrapped->run(hc);
+      HttpCase bc = hc;  // the same question, on the request the datapath's reader reads
+      uint64_t readDecided = wrapped->read(bc, req.block);
       ++total.requests;
       total.allowed += v.allowed;
       total.auditDenied += v.auditWouldDeny;
-      if (!agrees(v, result, false)) {
-        std::string block = req.block;
-        for (size_t at; (at = block.find("\r\n")) != std::string::npos;) block.replace(at, 2, " | ");
-        fail(std::string(name) + " request on tcp/" + std::to_string(port) + " from " + p.address.str() + ": " +
-             block + ": the datapath says " + resultText(result) + ", the evaluator " + verdictText(v));
-      }
+      std::string where = std::string(name) + " request on tcp/" + std::to_string(port) + " from " +
+                          p.address.str() + ": " + shown + ": ";
+      if (!agrees(v, result, false))
+        fail(where + "the decision says " + resultText(result) + ", the evaluator " + verdictText(v));
+      else if (bc.read != kReadOk || !agrees(v, readDecided, false))
+        fail(where + "as the datapath's reader reads it, the decision says " + resultText(readDecided) +
+             " (reader " + std::to_string(bc.read) + "), the evaluator " + verdictText(v));
     }
   }
 }
@@ -554,7 +622,8 @@ TEST(HttpDifferential, RequestsAndConnectionsAgreeWithTheEvaluator) {
     ++scenarios;
   }
   std::cout << "http differential: " << total.requests << " requests (" << total.allowed << " allowed, "
-            << total.auditDenied << " audit would deny, " << total.unreadable << " unreadable skipped), "
+            << total.auditDenied << " audit would deny; " << total.unreadable << " unreadable, "
+            << total.pathUnreadable << " of them for their path, refused by both readers), "
             << total.connections << " connections (" << total.l7 << " to the socket layer, " << total.passed
             << " passed) over " << scenarios << " scenarios, " << total.mismatches << " mismatches\n";
   EXPECT_EQ(total.mismatches, 0u);
@@ -562,6 +631,8 @@ TEST(HttpDifferential, RequestsAndConnectionsAgreeWithTheEvaluator) {
   EXPECT_GT(total.allowed, total.requests / 10);
   EXPECT_LT(total.allowed, total.requests * 9 / 10);
   EXPECT_GT(total.auditDenied, 0u);
+  EXPECT_GT(total.pathUnreadable, total.requests / 10) << "paths that are not canonical or too long";
+  EXPECT_GT(total.unreadable, total.pathUnreadable) << "unreadable for other reasons too";
   EXPECT_GT(total.l7, total.connections / 20);
   EXPECT_GT(total.passed, total.connections / 50);
 }
@@ -615,7 +686,7 @@ TEST(HttpDifferential, AThousandPathRulesOnOnePortLoad) {
       fillPeer(hc, peer);
       hc.in.proto = ir::kTCP;
       hc.in.port = 8080;
-      hc.request = 1;
+      hc.request = kRequest;
       ir::HttpRequest req{"GET", target, {{"Host", "a.test"}}};
       fill(hc.req, req, tables.headers());
       uint64_t result = wrapped->run(hc);

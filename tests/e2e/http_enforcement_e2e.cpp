@@ -93,7 +93,7 @@ class HttpEnforcement : public ::testing::Test {
   }
 
   // The evaluator's verdict on the request the client sends the api pod.
-  bool evaluatorAllows(const Request& r) {
+  ir::Verdict evaluatorVerdict(const Request& r) {
     std::string bytes = r.method + " " + r.path + " HTTP/1.1\r\nHost: " + api_->address4() + ":8080\r\n";
     for (const auto& h : r.headers) bytes += h + "\r\n";
     bytes += "\r\n";
@@ -103,7 +103,7 @@ class HttpEnforcement : public ::testing::Test {
     const ir::Endpoint* api = program.findEndpoint("e2e", "api");
     const ir::Endpoint* client = program.findEndpoint("e2e", "client");
     ir::Peer peer = ir::Peer::endpoint(program.identity(client->identity), *net::Address::parse(api_->address4()));
-    return ir::evaluate(program, *api, ir::Direction::Ingress, peer, t).allowed;
+    return ir::evaluate(program, *api, ir::Direction::Ingress, peer, t);
   }
 
   std::unique_ptr<Cluster> cluster_;
@@ -125,14 +125,21 @@ TEST_F(HttpEnforcement, TheAllowedAndDeniedRequestsAreTheEvaluatorsAndOnlyAllowe
       {"GET", "/files/a/b.txt", {}},
       {"GET", "/files", {}},
       {"GET", "/echo/products/%2e%2e/x", {}},
+      {"GET", "/echo/%70roducts/secret", {}},
       {"GET", "/echo/products/1?q=1", {}},
   };
   std::vector<std::string> expectedLog;
   for (const auto& r : requests) {
     std::vector<int> codes = send({r});
     ASSERT_EQ(codes.size(), 1u) << r.method << " " << r.path;
-    const bool allowed = evaluatorAllows(r);
-    EXPECT_EQ(codes[0] != 403, allowed) << r.method << " " << r.path << " got " << codes[0];
+    const ir::Verdict v = evaluatorVerdict(r);
+    const bool allowed = v.allowed;
+    // Denied: 403; unreadable (a path that is not canonical): 400.
+    const int denial = v.reason == ir::Reason::UnreadableRequest ? 400 : 403;
+    EXPECT_EQ(codes[0] != 400 && codes[0] != 403, allowed) << r.method << " " << r.path << " got " << codes[0];
+    if (!allowed) {
+      EXPECT_EQ(codes[0], denial) << r.method << " " << r.path;
+    }
     if (allowed) expectedLog.push_back(r.method + " " + r.path);
   }
   EXPECT_EQ(server_->requests(), expectedLog);

@@ -95,8 +95,34 @@ TEST(HttpMeaning, RequestsAreDecidedOneByOneAgainstTheItems) {
       << "the host lowercased, without its port and trailing dot";
   EXPECT_FALSE(ir::evaluate(p, kWorld, request("PUT /x HTTP/1.1\r\nHost: shop.example\r\n\r\n")).allowed);
   EXPECT_FALSE(ir::evaluate(p, kWorld, request("PUT /x HTTP/1.1\r\n\r\n")).allowed) << "no host matches no pattern";
-  EXPECT_FALSE(ir::evaluate(p, kWorld, request("GET /api/v1//products/42 HTTP/1.1\r\n\r\n")).allowed)
-      << "a path that is not canonical matches no path pattern";
+  EXPECT_EQ(ir::evaluate(p, kWorld, request("GET /api/v1//products/42 HTTP/1.1\r\n\r\n")).reason,
+            ir::Reason::UnreadableRequest)
+      << "a path that is not canonical makes the request unreadable";
+}
+
+// The bypass a path that merely matched no pattern allowed: the server reads
+// each of these as /admin/x, the deny rule must not be stepped around.
+TEST(HttpMeaning, ADenyRulesPathCannotBeSteppedAroundWithAnotherSpellingOfIt) {
+  auto p = policy({rule(1, ir::Action::Allow, {{"GET", "", "", {}}}), rule(2, ir::Action::Deny, {get("/admin/**")})});
+  ASSERT_TRUE(ir::evaluate(p, kWorld, connection()).inspectsHttp);
+  auto admin = ir::evaluate(p, kWorld, request("GET /admin/x HTTP/1.1\r\nHost: a\r\n\r\n"));
+  EXPECT_EQ(admin.reason, ir::Reason::DeniedByRule);
+  EXPECT_EQ(admin.rule, 2u);
+  EXPECT_TRUE(ir::evaluate(p, kWorld, request("GET /public/x HTTP/1.1\r\nHost: a\r\n\r\n")).allowed);
+  const std::string padded = "/admin/" + std::string(names::kHttpPathMaxBytes, 'x');
+  const std::vector<std::string> spellings = {"/%61dmin/x", "/%61%64%6D%69%6E/x", "/adm%69n/x", "/./admin/x",
+                                              "//admin/x",  "/x/../admin/x",      "/admin%2Fx", "/admin%2fx",
+                                              "/admin%5Cx", "/%2E/admin/x",       "/%2e%2e/admin/x", padded};
+  for (const std::string& path : spellings) {
+    auto v = ir::evaluate(p, kWorld, request("GET " + path + " HTTP/1.1\r\nHost: a\r\n\r\n"));
+    EXPECT_FALSE(v.allowed) << path;
+    EXPECT_EQ(v.reason, ir::Reason::UnreadableRequest) << path;
+  }
+  EXPECT_TRUE(ir::evaluate(p, kWorld, request("GET /public?next=/%61dmin/../x%zz HTTP/1.1\r\n\r\n")).allowed)
+      << "the query is not the path: it is not checked";
+  auto plain = policy({rule(1, ir::Action::Allow)});
+  EXPECT_TRUE(ir::evaluate(plain, kWorld, request("GET /%61dmin/x HTTP/1.1\r\n\r\n")).allowed)
+      << "a connection nothing reads: the connection's verdict holds";
 }
 
 TEST(HttpMeaning, UnreadableBytesAreDeniedOnlyOnInspectedConnections) {
@@ -173,6 +199,41 @@ TEST(HttpReader, RefusesAmbiguousFraming) {
   EXPECT_NE(unreadable("G(T / HTTP/1.1\r\n\r\n"), "readable");
   EXPECT_NE(unreadable("GET /\x80 HTTP/1.1\r\n\r\n"), "readable");
   EXPECT_NE(unreadable("GET / HTTP/1.1\r\nX: a\x01\r\n\r\n"), "readable");
+}
+
+TEST(HttpReader, APathThatIsNotCanonicalMakesTheRequestUnreadable) {
+  EXPECT_EQ(unreadable("GET /%61dmin/x HTTP/1.1\r\n\r\n"),
+            "a path that is not canonical: \"%61\" escapes 'a', which a canonical path writes as itself");
+  EXPECT_EQ(unreadable("GET /a/%7e HTTP/1.1\r\n\r\n"),
+            "a path that is not canonical: \"%7e\" escapes '~', which a canonical path writes as itself");
+  EXPECT_EQ(unreadable("GET /a%2Fb HTTP/1.1\r\n\r\n"), "a path that is not canonical: \"%2F\" hides a '/'");
+  EXPECT_EQ(unreadable("GET /caf%c3%a9 HTTP/1.1\r\n\r\n"),
+            "a path that is not canonical: \"%c3\" has a lowercase hex digit (the canonical escape is \"%C3\")");
+  EXPECT_EQ(unreadable("GET /50% HTTP/1.1\r\n\r\n"),
+            "a path that is not canonical: '%' not followed by two hex digits");
+  EXPECT_EQ(unreadable("GET /a%4?x=1 HTTP/1.1\r\n\r\n"),
+            "a path that is not canonical: '%' not followed by two hex digits")
+      << "the escape is cut short by the query";
+  EXPECT_EQ(unreadable("GET //a HTTP/1.1\r\n\r\n"),
+            "a path that is not canonical: empty path segment (two '/' in a row)");
+  EXPECT_EQ(unreadable("GET /a/./b HTTP/1.1\r\n\r\n"), "a path that is not canonical: a \".\" segment");
+  EXPECT_EQ(unreadable("GET /a\\b HTTP/1.1\r\n\r\n"),
+            "a path that is not canonical: character '\\' is not allowed in a path");
+  EXPECT_EQ(unreadable("OPTIONS * HTTP/1.1\r\n\r\n"), "a path that is not canonical: it does not start with '/'");
+  EXPECT_EQ(unreadable("GET http://h/a HTTP/1.1\r\n\r\n"), "a path that is not canonical: it does not start with '/'");
+  EXPECT_EQ(unreadable("GET ?a HTTP/1.1\r\n\r\n"), "a path that is not canonical: the path is empty");
+  EXPECT_EQ(unreadable("GET /caf%C3%A9/%20?q=%zz/../%61 HTTP/1.1\r\n\r\n"), "readable")
+      << "escapes of other bytes are canonical; the query is not checked";
+  EXPECT_EQ(unreadable("GET //a HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), "more than one Host header")
+      << "malformed bytes are reported before the path";
+}
+
+TEST(HttpReader, APathOverTheLimitMakesTheRequestUnreadable) {
+  const std::string atLimit = "/" + std::string(names::kHttpPathMaxBytes - 1, 'a');
+  EXPECT_EQ(unreadable("GET " + atLimit + " HTTP/1.1\r\n\r\n"), "readable");
+  EXPECT_EQ(unreadable("GET " + atLimit + "?" + std::string(1000, 'q') + " HTTP/1.1\r\n\r\n"), "readable")
+      << "the query does not count";
+  EXPECT_EQ(unreadable("GET " + atLimit + "a HTTP/1.1\r\n\r\n"), "a path longer than 511 bytes");
 }
 
 // A header block of exactly `size` bytes, request line through the empty line.

@@ -107,9 +107,10 @@ TEST(FeaturesHttp, EveryBadPartIsAnErrorAtItsTokenOrCharacter) {
                 "a.policy:4:44: error: invalid method `get`: a method is written in capital letters A-Z only "
                 "(methods are case-sensitive)",
                 "a.policy:5:49: error: invalid path pattern \"api\": a path starts with '/'",
-                "a.policy:6:52: error: invalid path pattern \"/a//b\": empty path segment: two '/' in a row",
-                "a.policy:7:48: error: invalid path pattern \"/a/%2e/b\": \"%2e\" hides a '/', '.' or '\\': requests "
-                "carrying it are refused whatever the rules say, so no pattern may hold it",
+                "a.policy:6:52: error: invalid path pattern \"/a//b\": empty path segment (two '/' in a row); "
+                "requests with such a path are denied as unreadable, so no pattern may hold one",
+                "a.policy:7:48: error: invalid path pattern \"/a/%2e/b\": \"%2e\" hides a '.'; requests with such a "
+                "path are denied as unreadable, so no pattern may hold one",
                 "a.policy:8:52: error: invalid host \"a..b\": empty label: a leading '.' or two '.' in a row",
                 "a.policy:9:53: error: invalid header name \"X Y\": character byte 0x20 is not allowed in a header "
                 "name",

@@ -43,7 +43,7 @@ TEST(NamesHttp, PathPatternsAreRefusedAtTheirOffendingCharacter) {
   EXPECT_EQ(refused("/" + std::string(kHttpPathPatternMaxChars, 'a')).second, kHttpPathPatternMaxChars);
   EXPECT_EQ(refused("/" + std::string(kHttpPathPatternMaxChars - 1, 'a')).first, "accepted") << "the limit itself";
   EXPECT_EQ(refused("/a/").first, "accepted") << "a trailing slash is the empty last segment";
-  EXPECT_EQ(refused("/%41").first, "accepted") << "only escapes of '/', '.' and '\\' are refused";
+  EXPECT_EQ(refused("/%20/caf%C3%A9").first, "accepted") << "escapes of other bytes, in capitals, are canonical";
   EXPECT_TRUE(pattern("/a/*").wildcard);
   EXPECT_FALSE(pattern("/a").wildcard);
 }
@@ -96,14 +96,73 @@ TEST(NamesHttp, NonCanonicalPathsMatchNoPatternNotEvenEverything) {
   auto all = pattern("/**");
   for (std::string_view path : {"", "*", "http://h/a", "//", "/a//b", "/a/./b", "/a/../b", "/.", "/a/..", "/a%2Fb",
                                 "/a%2fb", "/%2e%2e/x", "/a%5Cb", "/a\\b", "/a b", "/a\tb", "/a\x7f", "/caf\xc3\xa9",
-                                "/a#frag"}) {
+                                "/a#frag", "/%61dmin", "/%41", "/a%2", "/a%", "/caf%c3%a9"}) {
     EXPECT_FALSE(httpPathCanonical(path)) << path;
     EXPECT_FALSE(httpPathMatches(all, path)) << path;
   }
-  for (std::string_view path : {"/", "/a/", "/a/b", "/a/.b", "/a/..b", "/a%20b", "/%41", "/a%2", "/a%"}) {
+  for (std::string_view path : {"/", "/a/", "/a/b", "/a/.b", "/a/..b", "/a%20b", "/caf%C3%A9", "/a%3B", "/%25"}) {
     EXPECT_TRUE(httpPathCanonical(path)) << path;
     EXPECT_TRUE(httpPathMatches(all, path)) << path;
   }
+}
+
+// RFC 3986 section 2.3: a canonical URI writes these as themselves, and a
+// server that normalizes decodes their escapes ("/%61dmin" is "/admin").
+const std::string kUnreserved = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
+
+std::string escaped(unsigned byte, bool lowercase) {
+  const char* digits = lowercase ? "0123456789abcdef" : "0123456789ABCDEF";
+  return std::string("%") + digits[byte >> 4] + digits[byte & 15];
+}
+
+TEST(NamesHttp, OnlyCapitalEscapesOfBytesOtherThanUnreservedCharactersAndSeparatorsAreCanonical) {
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    bool neverEscaped = kUnreserved.find(static_cast<char>(byte)) != std::string::npos || byte == '/' || byte == '\\';
+    for (bool lowercase : {false, true}) {
+      std::string path = "/a" + escaped(byte, lowercase) + "b";
+      bool hasLetter = path.substr(2, 3).find_first_of("abcdef") != std::string::npos;
+      EXPECT_EQ(httpPathCanonical(path), !neverEscaped && !hasLetter) << path;
+    }
+  }
+}
+
+TEST(NamesHttp, AnEscapeWithALowercaseHexDigitIsNotCanonical) {
+  EXPECT_TRUE(httpPathCanonical("/caf%C3%A9/%3A%2C%20"));
+  for (std::string_view path : {"/caf%c3%A9", "/caf%C3%a9", "/%3a", "/%2c", "/a%ff"})
+    EXPECT_FALSE(httpPathCanonical(path)) << path;
+}
+
+TEST(NamesHttp, APercentSignNotFollowedByTwoHexDigitsIsNotCanonical) {
+  for (std::string_view path : {"/a%", "/a%4", "/a%4/b", "/a%G1", "/a%4G", "/%%41", "/a%/b", "/100%", "/a%2"})
+    EXPECT_FALSE(httpPathCanonical(path)) << path;
+}
+
+TEST(NamesHttp, TheFaultOfAPathNamesItsCharacterAndWhy) {
+  auto fault = httpPathFault("/%61dmin/x");
+  ASSERT_TRUE(fault);
+  EXPECT_EQ(fault->at, 1u);
+  EXPECT_EQ(fault->why, "\"%61\" escapes 'a', which a canonical path writes as itself");
+  EXPECT_EQ(httpPathFault("/a/%2f")->why, "\"%2f\" hides a '/'");
+  EXPECT_EQ(httpPathFault("/a/%5C")->why, "\"%5C\" hides a '\\'");
+  EXPECT_EQ(httpPathFault("/x%c3")->why, "\"%c3\" has a lowercase hex digit (the canonical escape is \"%C3\")");
+  EXPECT_EQ(httpPathFault("/x%c")->at, 2u);
+  EXPECT_EQ(httpPathFault("/x%c")->why, "'%' not followed by two hex digits");
+  EXPECT_EQ(httpPathFault("/a//b")->at, 3u);
+  EXPECT_EQ(httpPathFault("/a/../b")->why, "a \"..\" segment");
+  EXPECT_FALSE(httpPathFault("/a/%C3%A9"));
+}
+
+TEST(NamesHttp, PatternsHoldingANonCanonicalEscapeAreRefusedAtThePercentSign) {
+  EXPECT_EQ(refused("/%61dmin/**"),
+            (std::pair<std::string, size_t>{"\"%61\" escapes 'a', which a canonical path writes as itself; requests "
+                                            "with such a path are denied as unreadable, so no pattern may hold one",
+                                            1}));
+  EXPECT_EQ(refused("/api/%7Euser").second, 5u);
+  EXPECT_EQ(refused("/api/x%2Dy").second, 6u);
+  EXPECT_EQ(refused("/a/b%c3%a9").second, 4u) << "lowercase hex";
+  EXPECT_EQ(refused("/a/50%").second, 5u) << "a malformed escape";
+  EXPECT_EQ(refused("/a/%4*").second, 3u) << "'*' is no hex digit";
+  EXPECT_EQ(refused("/a/%C3%A9/*").first, "accepted");
 }
 
 TEST(NamesHttp, PathsOverTheLimitMatchNoPattern) {

@@ -180,6 +180,16 @@ ir::HttpMessage readRequest(std::string_view bytes) {
     for (char c : contentLength)
       if (c < '0' || c > '9') return HttpMessage::unreadable("a Content-Length that is not a number below 10^18");
   }
+  // Last, as the datapath's reader tells a path apart from the rest (it
+  // reports malformed bytes first): a path a server could read differently
+  // from the policy is refused, not matched against no pattern, or a deny
+  // rule's path could be stepped around ("/%61dmin", "//admin") or padded
+  // past the limit.
+  std::string_view path = pathOf(r);
+  if (path.size() > names::kHttpPathMaxBytes)
+    return HttpMessage::unreadable("a path longer than " + std::to_string(names::kHttpPathMaxBytes) + " bytes");
+  if (auto fault = names::httpPathFault(path))
+    return HttpMessage::unreadable("a path that is not canonical: " + fault->why);
   return HttpMessage::of(std::move(r));
 }
 

@@ -77,7 +77,10 @@ std::optional<std::string> hostOf(const ir::HttpRequest& request);
 // The reference reader (docs/http.md, "What the datapath reads"): the first
 // request of `bytes`, which must hold its whole header block. TLS, the
 // HTTP/2 preface, a header block over names::kHttpHeaderBlockMaxBytes or
-// without its end, and anything malformed are Unreadable with the reason.
+// without its end, anything malformed, and a path (the target up to '?')
+// that is not canonical (names::httpPathFault) or longer than
+// names::kHttpPathMaxBytes are Unreadable with the reason; the reason of a
+// path starts "a path" (the datapath reports those apart).
 ir::HttpMessage readRequest(std::string_view bytes);
 
 // ---- printing -----------------------------------------------------------

@@ -26,8 +26,8 @@ using codegen::HttpAutomaton;
 bool bitSet(const std::vector<uint64_t>& words, size_t bit) { return (words[bit / 64] >> (bit % 64)) & 1; }
 
 // What the request reader promises the automaton: only canonical paths of
-// at most kHttpPathMaxBytes reach it (the others carry
-// MB_HTTP_REQ_PATH_NOMATCH and are never walked).
+// at most kHttpPathMaxBytes reach it (a request with another path is
+// unreadable and never decided).
 bool walked(const std::string& path) {
   return path.size() <= names::kHttpPathMaxBytes && names::httpPathCanonical(path);
 }
