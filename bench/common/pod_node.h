@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "topology.h"
 
 namespace membrane::bench {
@@ -71,6 +73,14 @@ class PodNode {
     e2e::ExecResult r = run({"apply", (work_ / name / "out").string(), "--node", (work_ / "node.json").string()});
     if (!r.succeeded()) throw std::runtime_error("membrane apply: " + r.describe());
     applied_ = true;
+  }
+  // One of `membrane status -o json`'s HTTP counters (docs/runtime.md).
+  uint64_t httpCounter(const std::string& name) {
+    e2e::ExecResult r = run({"status", "-o", "json"});
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    if (j.is_discarded() || !j.contains("http") || !j["http"].contains(name))
+      throw std::runtime_error("membrane status -o json has no http counter " + name + ": " + r.describe());
+    return j["http"][name].get<uint64_t>();
   }
   void detach() {
     if (!applied_) return;

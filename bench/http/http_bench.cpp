@@ -210,7 +210,22 @@ int run(bool quick) {
     for (int n : ruleCounts) {
       if (httpError[n]) continue;
       node.apply("http" + std::to_string(n));
+      uint64_t before = node.httpCounter("http-allowed");
+      uint64_t socksBefore = node.httpCounter("l7-sockets-in");
       http[n].blocks.push_back(load(client, url + requestedPath(n), seconds));
+      // The figure is the socket layer's only if it decided every request.
+      uint64_t decided = node.httpCounter("http-allowed") - before;
+      if (decided < static_cast<uint64_t>(http[n].blocks.back().requests))
+        throw std::runtime_error("the socket layer decided " + std::to_string(decided) + " requests of the " +
+                                 std::to_string(http[n].blocks.back().requests) + " wrk made with " +
+                                 std::to_string(n) + " HTTP rules; sockets policed " +
+                                 std::to_string(node.httpCounter("l7-sockets-in") - socksBefore) + ", refused " +
+                                 std::to_string(node.httpCounter("l7-socket-refused")) + ", cut " +
+                                 std::to_string(node.httpCounter("http-cut")) + ", held " +
+                                 std::to_string(node.httpCounter("http-held")) + ", body bytes " +
+                                 std::to_string(node.httpCounter("http-body-bytes")) + ", denied " +
+                                 std::to_string(node.httpCounter("http-denied")) + ", malformed " +
+                                 std::to_string(node.httpCounter("http-malformed")));
     }
   }
   node.detach();

@@ -62,7 +62,12 @@ static __always_inline int mb_sockops_key(struct bpf_sock_ops *skops, struct mb_
   }
   key->family = (mb_u8)family;
   key->local_port = (mb_u16)skops->local_port;
-  key->remote_port = bpf_ntohs((mb_u16)skops->remote_port);
+  /* bpf_sock_ops.remote_port holds the port in network order in its upper
+   * 16 bits (the kernel loads skc_dport and shifts it up), so as a 32-bit
+   * network-order value it is the port: its low 16 bits are always 0, and
+   * keying with them gave every connection from one client address to one
+   * port the same key, each new one replacing the last in the sockhash. */
+  key->remote_port = (mb_u16)bpf_ntohl(skops->remote_port);
   return 0;
 }
 

@@ -540,6 +540,36 @@ TEST_P(SocketLayerTest, KeepAliveConnectionMixesAllowedAndDeniedRequests) {
   EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 3u);
 }
 
+// Connections from one client address to one server port differ only in
+// the client's port: each must stay in the sockhash under its own key (one
+// keyed without the port replaced the one before it, whose requests then
+// reached the server undecided).
+TEST_P(SocketLayerTest, ConcurrentConnectionsFromOneClientAreEachDecided) {
+  int l = -1;
+  ASSERT_NO_FATAL_FAILURE(listenOnServer(l));
+  Client first(family(), client(), server());
+  Client second(family(), client(), server());
+  ASSERT_TRUE(first.connected() && second.connected());
+  int a = accept4(l, nullptr, nullptr, 0), b = accept4(l, nullptr, nullptr, 0);
+  ASSERT_GE(a, 0);
+  ASSERT_GE(b, 0);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 2u);
+  mb_l7_sock_key refused{};
+  EXPECT_NE(bpf_map_get_next_key(dp_->mapFd("mb_l7_refused"), nullptr, &refused), 0) << "a socket was refused";
+  // The first connection's denied request: answered, never read.
+  ASSERT_TRUE(first.send(get("/secret")));
+  EXPECT_EQ(first.response().rfind(k403Head, 0), 0u);
+  ASSERT_TRUE(second.send(get("/secret")));
+  EXPECT_EQ(second.response().rfind(k403Head, 0), 0u);
+  char buf[512];
+  EXPECT_EQ(recv(a, buf, sizeof buf, MSG_DONTWAIT), -1);
+  EXPECT_EQ(recv(b, buf, sizeof buf, MSG_DONTWAIT), -1);
+  EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 2u);
+  close(a);
+  close(b);
+  close(l);
+}
+
 TEST_P(SocketLayerTest, PipelinedRequestsAreEachDecided) {
   Server srv(family(), server());
   Client c(family(), client(), server());
@@ -1011,6 +1041,12 @@ TEST_P(SocketLayerTest, SocketAnotherProgramsSockmapTookFirstIsRefusedAndRecorde
     mb_l7_sock_key k{};
     EXPECT_EQ(bpf_map_get_next_key(dp_->mapFd("mb_l7_refused"), nullptr, &k), 0) << "no refused tuple recorded";
     EXPECT_EQ(k.local_port, kPort);
+    sockaddr_storage own{};
+    socklen_t len = sizeof own;
+    ASSERT_EQ(getsockname(c.fd(), reinterpret_cast<sockaddr*>(&own), &len), 0);
+    uint16_t clientPort = ntohs(own.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&own)->sin_port
+                                                         : reinterpret_cast<sockaddr_in6*>(&own)->sin6_port);
+    EXPECT_EQ(k.remote_port, clientPort) << "the refused tuple must be the connection's, as packets carry it";
   }
 }
 
