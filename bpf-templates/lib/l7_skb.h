@@ -123,9 +123,9 @@ static __always_inline long mb_l7_skb_shorten(struct __sk_buff *skb, mb_u32 n) {
   if (n)
     return bpf_skb_change_tail(skb, n, 0);
   /* Nothing accounted: all of it is a held block, shorter than
-   * MB_HTTP_HEADER_MAX, so two steps at most. */
+   * MB_HTTP_HEADER_MAX, so three steps at most. */
   mb_u32 cut = skb->len;
-  for (int i = 0; i < 2 && cut; i++) {
+  for (int i = 0; i < (MB_HTTP_HEADER_MAX + MB_L7_ROOM_STEP - 1) / MB_L7_ROOM_STEP && cut; i++) {
     mb_u32 step = cut < MB_L7_ROOM_STEP ? cut : MB_L7_ROOM_STEP;
     if (bpf_skb_adjust_room(skb, -(int)step, 0, 0) < 0)
       return -1;

@@ -672,6 +672,26 @@ TEST_P(SocketLayerTest, PartOfAHeaderBlockIsHeldBackUntilTheBlockIsWhole) {
   EXPECT_EQ(stat(MB_HTTP_STAT_HELD), 2u);
 }
 
+// The longest header block read (8,192 bytes), all but its last byte in
+// one segment: the whole segment is held back, and its length accounted
+// for later (cut to 0 in three steps of at most 4,095 bytes).
+TEST_P(SocketLayerTest, LongestHeaderBlockHeldAllButItsLastByteIsReadWhole) {
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string head = "GET /ok/longest HTTP/1.1\r\nHost: svc\r\nX-Pad: ";
+  std::string req = head + std::string(MB_HTTP_HEADER_MAX - head.size() - 4, 'p') + "\r\n\r\n";
+  ASSERT_EQ(req.size(), size_t(MB_HTTP_HEADER_MAX));
+  ASSERT_TRUE(c.send(req.substr(0, req.size() - 1)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(srv.received(), "");
+  ASSERT_TRUE(c.send(req.substr(req.size() - 1)));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), req);
+  EXPECT_EQ(stat(MB_HTTP_STAT_CUT), 0u);
+}
+
 // The held part goes back in front of a segment much larger than itself.
 TEST_P(SocketLayerTest, HeldPartOfAHeaderBlockGoesBackInFrontOfALargeBody) {
   Server srv(family(), server());
