@@ -104,14 +104,6 @@ struct mb_http_fill {
   mb_u32 n;
 };
 
-/* An index into one of the answers' arrays, masked to its size after the
- * compiler has forgotten the range it tested (else it drops the mask and
- * the verifier sees an unbounded offset). */
-static __always_inline mb_u32 mb_http_index(mb_u32 at, mb_u32 mask) {
-  asm volatile("" : "+r"(at));
-  return at & mask;
-}
-
 static long mb_http_fill_step(mb_u32 i, struct mb_http_fill *f) {
   if (i >= f->n)
     return 1;
@@ -119,9 +111,9 @@ static long mb_http_fill_step(mb_u32 i, struct mb_http_fill *f) {
   mb_u32 at = f->from + i;
   if (!f->a.digits) {
     if (at < MB_HTTP_SHORT_HEAD)
-      c = mb_http_answers.short_head[f->a.form == 2][mb_http_index(at, 31)];
+      c = mb_http_answers.short_head[f->a.form == 2][mb_http_idx(at, 31)];
   } else if (at < f->a.head) {
-    c = mb_http_answers.head[f->a.form > 2 ? 2 : f->a.form][mb_http_index(at, 63)];
+    c = mb_http_answers.head[f->a.form > 2 ? 2 : f->a.form][mb_http_idx(at, 63)];
   } else if ((at -= f->a.head) < f->a.digits) {
     mb_u32 v = f->a.body;
     for (mb_u32 k = 0; k < 5; k++)
@@ -133,7 +125,7 @@ static long mb_http_fill_step(mb_u32 i, struct mb_http_fill *f) {
   } else {
     at -= 4;
     if (f->a.form != 2 && f->a.body >= 10 && at < 9)
-      c = mb_http_answers.forbidden[mb_http_index(at, 15)];
+      c = mb_http_answers.forbidden[mb_http_idx(at, 15)];
     else if (at + 1 == f->a.body)
       c = '\n';
   }
@@ -303,11 +295,11 @@ static long mb_http_chunk_step(mb_u32 i, struct mb_http_chunk_line *cl) {
       cl->bad = 1;
     return 0;
   }
-  mb_u32 v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : 16;
-  if (v < 16) {
+  int v = mb_http_hex(c);
+  if (v >= 0) {
     if (++cl->digits > 15)
       cl->bad = 1;
-    cl->size = (cl->size << 4) | v;
+    cl->size = (cl->size << 4) | (mb_u32)v;
   } else if (c == ';' && cl->digits) {
     cl->ext = 1;
   } else {
