@@ -112,13 +112,13 @@ struct mb_frag_ports {
   mb_u8 kind;
 };
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __type(key, struct mb_frag_key);
   __type(value, struct mb_frag_ports);
   __uint(max_entries, MB_FRAGMENTS_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_fragments SEC(".maps");
+} mb_fragments MB_MAPS;
 
 static __always_inline void mb_frag_key_init(struct mb_frag_key *k, const struct mb_pkt *pkt,
                                              mb_u32 id, mb_u8 proto) {

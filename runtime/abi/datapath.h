@@ -24,7 +24,8 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 6 /* 6: the socket layer frames in its verdict alone (mb_l7_parser gone, mb_l7_held,
+#define MB_ABI_VERSION 7 /* 7: the socket layer's client side (mb_l7_msg_*, mb_l7_out_state);
+                            6: the socket layer frames in its verdict alone (mb_l7_parser gone, mb_l7_held,
                             mb_l7_state's layout, mb_http_stats grew); 5: HTTP (mb_l7_*, mb_http_*), MB_CT_L7,
                             mb_config.flags; 4: DNS (mb_dns_*), mb_decision_input grew; 3: mb_endpoint_addrs,
                             MB_REASON_SPOOFED */
