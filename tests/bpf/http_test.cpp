@@ -1221,6 +1221,54 @@ TEST_P(SocketLayerTest, ClientSideEmptySlotFailsTheSendAndCountsNoProgram) {
   EXPECT_GE(stat(MB_HTTP_STAT_NO_PROGRAM), 1u);
 }
 
+// A client that sends its requests with sendfile(2) (as a proxy relaying a
+// file, or nginx's proxy with a buffered body does) goes through the same
+// verdict: allowed bytes arrive whole, a denied request is answered.
+TEST_P(SocketLayerTest, ClientSideRequestsSentWithSendfileAreDecided) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  auto sendFile = [&](const std::string& bytes) {
+    char path[] = "/tmp/mb-http-test-XXXXXX";
+    int f = mkstemp(path);
+    unlink(path);
+    (void)!write(f, bytes.data(), bytes.size());
+    off_t off = 0;
+    ssize_t n = sendfile(c.fd(), f, &off, bytes.size());
+    close(f);
+    return n == ssize_t(bytes.size());
+  };
+  ASSERT_TRUE(sendFile(get("/ok/file")));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(sendFile(get("/secret")));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403Head));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(srv.received(), get("/ok/file"));
+}
+
+// Both sides on one node: the client's egress rules decide first, the
+// server's ingress rules then decide what the client side let through.
+TEST_P(SocketLayerTest, RequestsBetweenTwoPolicedEndpointsPassBothSides) {
+  police(client(), kPort, MB_DIR_EGRESS);
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send(get("/ok/both")));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(get("/secret")));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403Head)) << "the client side answers first";
+  ASSERT_TRUE(c.send(get("/ok/again")));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), get("/ok/both") + get("/ok/again"));
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 1u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_OUT), 1u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 4u) << "each allowed request decided on both sides";
+  EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 1u);
+}
+
 class ForeignSockmap {
  public:
   ForeignSockmap() {
