@@ -549,7 +549,8 @@ enum mb_http_stat {
   MB_HTTP_STAT_NO_PROGRAM = 12,   /* no verdict program at the slot: dropped */
   MB_HTTP_STAT_ANSWER_FAILED = 13, /* the 403/400 could not be written: the request dropped all the same */
   MB_HTTP_STAT_BUSY = 14,         /* no scratch memory free on this CPU: dropped */
-  MB_HTTP_STAT_HELD = 15,         /* incomplete header blocks (or chunk lines) held back for the next segment */
+  MB_HTTP_STAT_HELD = 15,         /* incomplete header blocks (or chunk lines) held back for the next segment
+                                     (server side) or corked until more is written (client side) */
   MB_HTTP_STAT_HOLD_FAILED = 16,  /* one that could not be held or given back: the connection discarded */
   MB_HTTP_STAT_CUT = 17,          /* a request that could not be delivered or answered in order (behind
                                      another's bytes in one segment): the connection discarded from it on */

@@ -88,6 +88,19 @@ size_t requestEnd(const std::string& buf, size_t at) {
 }
 
 // One server connection at a time; answers each complete request.
+// Writes `bytes` to the socket with sendfile(2), from a file holding them.
+bool sendWithSendfile(int socket, const std::string& bytes) {
+  char path[] = "/tmp/mb-http-test-XXXXXX";
+  int f = mkstemp(path);
+  if (f < 0) return false;
+  unlink(path);
+  bool ok = write(f, bytes.data(), bytes.size()) == ssize_t(bytes.size());
+  off_t off = 0;
+  ok = ok && sendfile(socket, f, &off, bytes.size()) == ssize_t(bytes.size());
+  close(f);
+  return ok;
+}
+
 class Server {
  public:
   enum class Send { Write, Sendfile };
@@ -139,13 +152,7 @@ class Server {
       (void)!write(c, ok.data(), ok.size());
       return;
     }
-    char path[] = "/tmp/mb-http-test-XXXXXX";
-    int f = mkstemp(path);
-    unlink(path);
-    (void)!write(f, ok.data(), ok.size());
-    off_t off = 0;
-    if (sendfile(c, f, &off, ok.size()) != ssize_t(ok.size())) sendfileFailed_ = true;
-    close(f);
+    if (!sendWithSendfile(c, ok)) sendfileFailed_ = true;
   }
 
   void run() {
@@ -1013,6 +1020,16 @@ const std::string kClient403Head = "HTTP/1.1 403 Forbidden\r\nContent-Length: ";
 const std::string kClient403CloseHead = "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: ";
 const std::string kClient400Head = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: ";
 
+// What a client side that refuses a write looks like: the write fails with
+// EACCES and nothing reaches the server.
+void expectWriteRefused(Client& c, Server& srv, const std::string& bytes) {
+  errno = 0;
+  EXPECT_LT(write(c.fd(), bytes.data(), bytes.size()), 0);
+  EXPECT_EQ(errno, EACCES);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(srv.received(), "");
+}
+
 TEST_P(SocketLayerTest, ClientSideAllowedRequestReachesTheServerByteForByte) {
   policeClientOnly();
   Server srv(family(), server());
@@ -1136,10 +1153,7 @@ TEST_P(SocketLayerTest, ClientSideDeniedChunkedRequestGetsA403ThatClosesAndLater
   ASSERT_TRUE(srv.waitAccepted());
   ASSERT_TRUE(c.send("POST /secret HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"));
   EXPECT_EQ(c.response(), clientAnswer(kClient403CloseHead));
-  EXPECT_LT(write(c.fd(), "0\r\n\r\n", 5), 0);
-  EXPECT_EQ(errno, EACCES);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(srv.received(), "");
+  expectWriteRefused(c, srv, "0\r\n\r\n");
 }
 
 TEST_P(SocketLayerTest, ClientSideUnreadableBytesGetA400AndLaterSendsFail) {
@@ -1150,10 +1164,7 @@ TEST_P(SocketLayerTest, ClientSideUnreadableBytesGetA400AndLaterSendsFail) {
   ASSERT_TRUE(srv.waitAccepted());
   ASSERT_TRUE(c.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
   EXPECT_EQ(c.response(), clientAnswer(kClient400Head));
-  EXPECT_LT(write(c.fd(), "GET / HTTP/1.1\r\n\r\n", 18), 0);
-  EXPECT_EQ(errno, EACCES);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(srv.received(), "");
+  expectWriteRefused(c, srv, "GET / HTTP/1.1\r\n\r\n");
   EXPECT_EQ(stat(MB_HTTP_STAT_HTTP2), 1u);
 }
 
@@ -1214,10 +1225,7 @@ TEST_P(SocketLayerTest, ClientSideEmptySlotFailsTheSendAndCountsNoProgram) {
   Client c(family(), client(), server());
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(srv.waitAccepted());
-  EXPECT_LT(write(c.fd(), "GET /ok HTTP/1.1\r\n\r\n", 20), 0);
-  EXPECT_EQ(errno, EACCES);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(srv.received(), "");
+  expectWriteRefused(c, srv, "GET /ok HTTP/1.1\r\n\r\n");
   EXPECT_GE(stat(MB_HTTP_STAT_NO_PROGRAM), 1u);
 }
 
@@ -1230,19 +1238,9 @@ TEST_P(SocketLayerTest, ClientSideRequestsSentWithSendfileAreDecided) {
   Client c(family(), client(), server());
   ASSERT_TRUE(c.connected());
   ASSERT_TRUE(srv.waitAccepted());
-  auto sendFile = [&](const std::string& bytes) {
-    char path[] = "/tmp/mb-http-test-XXXXXX";
-    int f = mkstemp(path);
-    unlink(path);
-    (void)!write(f, bytes.data(), bytes.size());
-    off_t off = 0;
-    ssize_t n = sendfile(c.fd(), f, &off, bytes.size());
-    close(f);
-    return n == ssize_t(bytes.size());
-  };
-  ASSERT_TRUE(sendFile(get("/ok/file")));
+  ASSERT_TRUE(sendWithSendfile(c.fd(), get("/ok/file")));
   EXPECT_EQ(c.response(), k200);
-  ASSERT_TRUE(sendFile(get("/secret")));
+  ASSERT_TRUE(sendWithSendfile(c.fd(), get("/secret")));
   EXPECT_EQ(c.response(), clientAnswer(kClient403Head));
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(srv.received(), get("/ok/file"));
