@@ -364,6 +364,8 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
     police(server(), kPort, MB_DIR_INGRESS);
   }
 
+  void expectEachDecidedRequestIsAnEvent(int direction);
+
   // The client side alone: the server's port unpoliced, the client's
   // requests to it decided where the client sends them.
   void policeClientOnly() {
@@ -484,9 +486,9 @@ TEST_P(SocketLayerTest, DeniedRequestGetsA403AndNeverReachesTheServer) {
 }
 
 // What `membrane events` and `status` show of requests: an event per
-// request with its method, path, rule and connection, and the deciding
-// rule's counter.
-TEST_P(SocketLayerTest, EachDecidedRequestIsAnEventAndCountsUnderItsRule) {
+// request with its method, path, rule, direction and connection (source the
+// client, as the packet path reports it), and the deciding rule's counter.
+void SocketLayerTest::expectEachDecidedRequestIsAnEvent(int direction) {
   dp_->records();  // nothing from before
   Server srv(family(), server());
   Client c(family(), client(), server());
@@ -516,15 +518,26 @@ TEST_P(SocketLayerTest, EachDecidedRequestIsAnEventAndCountsUnderItsRule) {
   EXPECT_EQ(http[1].flow.rule_id, 22u);
   EXPECT_EQ(http[1].why, MB_HTTP_WHY_RULE);
   EXPECT_EQ(path(http[1]), "/ok/hidden");
+  Addr clientAddr = Addr::parse(client());
   for (const auto& e : http) {
     EXPECT_EQ(e.flow.endpoint, 7u);
-    EXPECT_EQ(e.flow.direction, MB_DIR_INGRESS);
+    EXPECT_EQ(e.flow.direction, direction);
     EXPECT_EQ(e.flow.dport, kPort);
     EXPECT_EQ(e.flow.family, family() == 4 ? MB_FAMILY_V4 : MB_FAMILY_V6);
+    EXPECT_EQ(std::memcmp(e.flow.saddr, clientAddr.bytes.data(), 16), 0);
   }
   EXPECT_EQ(dp_->rule(21).packets, 1u);
   EXPECT_EQ(dp_->rule(21).bytes, get("/ok/seen").size());
   EXPECT_EQ(dp_->rule(22).packets, 1u);
+}
+
+TEST_P(SocketLayerTest, EachDecidedRequestIsAnEventAndCountsUnderItsRule) {
+  expectEachDecidedRequestIsAnEvent(MB_DIR_INGRESS);
+}
+
+TEST_P(SocketLayerTest, ClientSideEachDecidedRequestIsAnEventAndCountsUnderItsRule) {
+  policeClientOnly();
+  expectEachDecidedRequestIsAnEvent(MB_DIR_EGRESS);
 }
 
 TEST_P(SocketLayerTest, DeniedRequestTooShortForA403WithLengthGetsAStatusLineAndTheConnectionIsDiscarded) {
