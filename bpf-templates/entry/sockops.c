@@ -25,6 +25,7 @@
 #include "lib/l7_hold.h"
 #include "lib/l7_maps.h"
 #include "lib/l7_refused.h"
+#include "lib/l7_sent.h"
 
 static __always_inline void mb_sockops_addr(mb_u8 *out, mb_u32 family, const mb_u32 *ip6, mb_u32 ip4) {
   __builtin_memset(out, 0, 16);
@@ -100,10 +101,10 @@ static __always_inline void mb_sockops_police(struct bpf_sock_ops *skops, const 
 
   mb_u64 cookie = bpf_get_socket_cookie(skops);
   long err;
+  /* Both callbacks must be asked before the socket is policed: the state
+   * callback deletes what this one creates. */
+  bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
   if (dir == MB_DIR_INGRESS) {
-    /* Both callbacks must be asked before the socket is policed: the state
-     * callback deletes what this one creates. */
-    bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
     err = bpf_map_update_elem(&mb_l7_state, &cookie, &st, BPF_ANY);
     if (!err)
       err = bpf_sock_hash_update(skops, &mb_l7_socks_in, &st.key, BPF_ANY);
@@ -115,9 +116,15 @@ static __always_inline void mb_sockops_police(struct bpf_sock_ops *skops, const 
     struct bpf_sock *sk = skops->sk;
     struct mb_l7_state *out =
         sk ? bpf_sk_storage_get(&mb_l7_out_state, sk, &st, BPF_SK_STORAGE_GET_F_CREATE) : NULL;
-    err = out ? bpf_sock_hash_update(skops, &mb_l7_socks_out, &st.key, BPF_ANY) : -1;
     if (out)
       *out = st; /* a socket policed before (a reused storage) starts over */
+    /* Nothing may leave beyond what the verdict lets go, from the first
+     * byte not yet acknowledged on (lib/l7_sent.h). */
+    err = out ? mb_l7_sent_open(&st.key, skops->snd_una) : -1;
+    if (!err)
+      err = bpf_sock_hash_update(skops, &mb_l7_socks_out, &st.key, BPF_ANY);
+    if (err)
+      mb_l7_sent_close(&st.key);
   }
   if (err) {
     mb_http_count(MB_HTTP_STAT_SOCK_REFUSED);
@@ -143,8 +150,10 @@ int mb_sockops(struct bpf_sock_ops *skops) {
       bpf_map_delete_elem(&mb_l7_held, &cookie);
       struct mb_l7_sock_key key;
       __builtin_memset(&key, 0, sizeof(key));
-      if (mb_sockops_key(skops, &key) == 0)
+      if (mb_sockops_key(skops, &key) == 0) {
         mb_l7_unrefuse(&key);
+        mb_l7_sent_close(&key);
+      }
     }
     break;
   }

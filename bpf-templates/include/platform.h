@@ -179,11 +179,17 @@ struct bpf_sock_ops {
   mb_u32 srtt_us;         /* 80 */
   mb_u32 bpf_sock_ops_cb_flags; /* 84 */
   mb_u32 state;           /* 88 */
-  mb_u32 unread[23];      /* 92: rtt_min ... bytes_acked */
+  mb_u32 rtt_min;         /* 92 */
+  mb_u32 snd_ssthresh;    /* 96 */
+  mb_u32 rcv_nxt;         /* 100 */
+  mb_u32 snd_nxt;         /* 104 */
+  mb_u32 snd_una;         /* 108: the first byte not yet acknowledged */
+  mb_u32 unread[18];      /* 112: mss_cache ... bytes_acked */
   union { struct bpf_sock *sk; mb_u64 sk_u64; }; /* 184: the socket (a full one in the *_ESTABLISHED_CB ops) */
 };
 _Static_assert(__builtin_offsetof(struct bpf_sock_ops, remote_port) == 64, "uapi bpf_sock_ops layout");
 _Static_assert(__builtin_offsetof(struct bpf_sock_ops, bpf_sock_ops_cb_flags) == 84, "uapi bpf_sock_ops layout");
+_Static_assert(__builtin_offsetof(struct bpf_sock_ops, snd_una) == 108, "uapi bpf_sock_ops layout");
 _Static_assert(__builtin_offsetof(struct bpf_sock_ops, sk) == 184, "uapi bpf_sock_ops layout");
 
 /* struct sk_msg_md (sk_msg programs). */

@@ -37,6 +37,7 @@
 #include "lib/ctx.h"
 #include "lib/l7_frame.h"
 #include "lib/l7_maps.h"
+#include "lib/l7_sent.h"
 #include "lib/l7_verdict.h"
 
 #define MB_L7_MSG_APPLY_MAX (1u << 30) /* body bytes one verdict passes at most */
@@ -157,6 +158,11 @@ static __always_inline int mb_l7_msg_send(struct sk_msg_md *msg, struct mb_l7_st
       if (!st->remaining)
         st->phase = st->phase == MB_L7_BODY ? MB_L7_HEAD : MB_L7_CHUNK_END;
       mb_http_count_n(MB_HTTP_STAT_BODY_BYTES, more);
+    }
+    if (mb_l7_sent_pass(&st->key, n + (mb_u32)more) < 0) {
+      /* The packet programs would drop the bytes: fail the write now. */
+      mb_l7_cut(st, MB_HTTP_STAT_SOCK_REFUSED);
+      return SK_DROP;
     }
     bpf_msg_apply_bytes(msg, n + (mb_u32)more);
     return SK_PASS;

@@ -164,6 +164,9 @@ enum mb_reason {
   MB_REASON_DNS_REFUSED = 12,   /* a query for a name no rule lets the endpoint look up: answered REFUSED */
   MB_REASON_L7_REFUSED = 13,    /* a packet of an MB_CT_L7 connection whose socket the socket layer
                                    could not take (its sockhash was full): dropped */
+  MB_REASON_L7_UNDECIDED = 14,  /* data an endpoint sends on a connection whose requests its client side
+                                   decides, beyond what the sk_msg verdict let go (mb_l7_sent), or in an
+                                   IP fragment, or on the SYN: dropped */
   MB_REASON_MAX = 16, /* the map's size: room for reasons to come */
 };
 /* What the datapath learned (or refused to learn) from DNS is not a reason:

@@ -11,7 +11,7 @@ data=$(cd "$(dirname "$0")/../data/k8s" && pwd)
 
 run import k8s "$data/cilium-http.yaml"
 expect_rc 0
-expect_out "# from cilium.io/v2 CiliumNetworkPolicy empire/deathstar-landing ($data/cilium-http.yaml:21)"
+expect_out "# from cilium.io/v2 CiliumNetworkPolicy empire/deathstar-landing ($data/cilium-http.yaml:22)"
 expect_out 'allow from pods { org = empire } on tcp/80 with http { POST "/v1/request-landing"; GET "/v1/ships/*/status" header "X-Fleet" = "empire" }'
 finish import_http_stdout
 

@@ -8,7 +8,9 @@
 //     connection, which then carries the next request;
 //   - nginx as the client: a "gateway" pod's nginx proxies /proxy/... to the
 //     api pod; its egress rules decide each request it forwards, and the
-//     403 reaches curl through it.
+//     403 reaches curl through it;
+//   - bytes that reach TCP without the verdict (TCP Fast Open) never leave
+//     the pod.
 //
 // Label e2e.
 #include <gtest/gtest.h>
@@ -140,6 +142,26 @@ TEST_F(HttpEgressEnforcement, RequestsNginxProxiesAreDecidedByTheProxysEgressRul
   EXPECT_EQ(codes, (std::vector<int>{404, 403}));
   EXPECT_EQ(api->requests(), (std::vector<std::string>{"GET /proxy/products/7"}));
   EXPECT_EQ(gateway->requests(), (std::vector<std::string>{"GET /proxy/products/7", "GET /proxy/admin"}));
+}
+
+// Bytes that reach TCP before the socket is policed never pass the sk_msg
+// verdict: TCP Fast Open puts them on the SYN (and, when the SYN's data is
+// not taken, TCP sends them again after the handshake from its own queue);
+// a send() blocked while another thread connects, or a raw socket, gets
+// them there the same way. The packet programs let a policed connection's
+// bytes go only as far as its verdict did (lib/l7_sent.h): the request
+// never reaches nginx, and requests the verdict decides still do.
+TEST_F(HttpEgressEnforcement, BytesThatBypassTheClientSidesVerdictNeverLeaveThePod) {
+  ExecResult tfo = client_->exec({"sh", "-c", "echo 5 > /proc/sys/net/ipv4/tcp_fastopen"});
+  ASSERT_TRUE(tfo.succeeded()) << tfo.describe();
+  const std::string denied = "GET /echo/admin HTTP/1.1\\r\\nHost: api\\r\\n\\r\\n";
+  ExecResult early =
+      client_->exec({proberPath(), "send-early", "tcp", api_->address4(), "8080", denied, "--timeout-ms", "1500"});
+  EXPECT_EQ(early.out, "sent " + std::to_string(denied.size() - 6) + " answer none\n") << early.describe();
+  EXPECT_EQ(api->requests(), std::vector<std::string>{});
+  EXPECT_EQ(curlStatusCodes(*client_, *api, {{"GET", "/echo/products/1", {}}, {"GET", "/echo/admin", {}}}),
+            (std::vector<int>{200, 403}));
+  EXPECT_EQ(api->requests(), std::vector<std::string>{"GET /echo/products/1"});
 }
 
 }  // namespace
