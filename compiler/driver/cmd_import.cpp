@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 struct ImportOptions {
   std::vector<std::string> paths;
   std::string outputDir;
+  std::vector<std::string> skipKinds;
   std::string color = "auto";
   bool quiet = false;
 };
@@ -55,7 +56,7 @@ int runImport(const ImportOptions& opts) {
   };
   if (!errors.empty()) return fail(kExitInputErrors);
 
-  k8s::ImportResult result = k8s::importManifests(ids, c.sources, c.diags);
+  k8s::ImportResult result = k8s::importManifests(ids, c.sources, c.diags, {.skipKinds = opts.skipKinds});
   if (c.diags.hasErrors()) return fail(kExitPolicyErrors);
   // Check the converted policies like `membranec check` would, so problems
   // the converter passes on (a CIDR with host bits, a named port no pod
@@ -139,10 +140,13 @@ ImportCommand addImportCommand(CLI::App& app) {
                      "Write NAMESPACE.policy per namespace, _clusterwide.policy and inventory.json here "
                      "(created if missing; other files are left alone). Default: policies to standard output")
       ->type_name("DIR");
+  addSkipKindOption(k8sCmd, opts->skipKinds);
   addColorOption(k8sCmd, opts->color);
   k8sCmd->add_flag("-q,--quiet", opts->quiet, "Print diagnostics only, no summary");
   k8sCmd->footer(
-      "Every object of a kind membrane does not model (Service, ConfigMap, ...) is skipped with a note.\n"
+      "Every object of a kind membrane does not model (Service, ConfigMap, ...) is skipped with a note;\n"
+      "one of a policy kind membrane does not enforce (AdminNetworkPolicy, Calico, Istio, ...) is an error\n"
+      "unless --skip-kind names it.\n"
       "What cannot be converted exactly (L7 rules, toFQDNs, nodeSelector, ...) is an error at the manifest\n"
       "line; nothing is written then. The mapping is in docs/kubernetes.md. The manifests can also be given\n"
       "directly to check, compile, ir and reach, which convert them on the fly.\n"
