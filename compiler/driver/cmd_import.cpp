@@ -44,7 +44,9 @@ int runImport(const ImportOptions& opts) {
     if (pipeline::hasManifestExtension(f) && !(id = pipeline::loadInput(c.sources, f, &error))) {
       errors.push_back(error);
     } else if (!id || !k8s::isManifestPath(f)) {
-      errors.push_back("'" + f + "' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind)");
+      errors.push_back("'" + f +
+                       "' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind) nor a "
+                       "Cilium rule array (*.json holding an array of rules)");
     } else {
       ids.push_back(*id);
     }
@@ -130,10 +132,12 @@ ImportCommand addImportCommand(CLI::App& app) {
   auto* import = app.add_subcommand("import", "Convert policies from other systems into membrane policies");
   import->require_subcommand(1);
   auto* k8sCmd = import->add_subcommand(
-      "k8s", "Kubernetes manifests (NetworkPolicy, Cilium policies, Namespaces, Pods, workloads) → policies + inventory");
+      "k8s",
+      "Kubernetes manifests (NetworkPolicy, Cilium policies and rule arrays, Namespaces, Pods, workloads) → policies "
+      "+ inventory");
   k8sCmd->add_option("paths", opts->paths,
-                     "Manifest files (YAML, multi-document, or JSON), or directories searched recursively for "
-                     "*.yaml, *.yml and *.json manifests")
+                     "Manifest files (YAML, multi-document, or JSON; also Cilium rule arrays in *.json), or "
+                     "directories searched recursively for *.yaml, *.yml and *.json manifests")
       ->required()
       ->type_name("FILES|DIRS");
   k8sCmd->add_option("-o,--output", opts->outputDir,

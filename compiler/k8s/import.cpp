@@ -26,7 +26,23 @@ bool isManifestPath(const std::string& path) {
   std::ostringstream buf;
   buf << in.rdbuf();
   json j = json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_array()) return std::all_of(j.begin(), j.end(), [](const json& rule) { return rule.is_object(); });
   return j.is_object() && (j.contains("apiVersion") || j.contains("kind"));
+}
+
+std::string ruleArrayName(const std::string& path) {
+  std::string stem = std::filesystem::path(path).stem().string(), name;
+  for (char c : stem) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9');
+    if (ok || ((l == '-' || l == '.') && !name.empty() && name.back() != '-' && name.back() != '.'))
+      name += l;
+    else if (!name.empty() && name.back() != '-' && name.back() != '.')
+      name += '-';
+    if (name.size() >= 200) break;  // room for a numbered suffix within the 253 of a name
+  }
+  while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
+  return name.empty() ? "cilium-rules" : name;
 }
 
 namespace {
@@ -86,6 +102,7 @@ struct Importer {
   std::vector<Policy> policies;
   InventoryBuilder inventory;
   std::map<std::string, SourceRange> objectAt;  // "Kind ns/name" → first definition
+  std::set<std::string> ruleArrayNames;         // the names given to Cilium rule arrays
 
   void file(FileId id) {
     Context ctx(id, sources, diags);
@@ -97,11 +114,15 @@ struct Importer {
       ctx.error(ctx.at(e.mark), "invalid YAML: " + e.msg);
       return;
     }
+    bool json = std::filesystem::path(ctx.path()).extension() == ".json";
     for (const auto& doc : docs) {
       if (!doc.IsDefined() || doc.IsNull()) continue;  // empty document, e.g. after a trailing `---`
       if (!ctx.checkDocument(doc)) continue;
       try {
-        object(ctx, doc, "", "");
+        if (json && doc.IsSequence())
+          ruleArray(ctx, doc);
+        else
+          object(ctx, doc, "", "");
       } catch (const YAML::Exception& e) {
         // Node access that yaml-cpp refuses; report it rather than crash.
         ctx.error(ctx.at(e.mark.is_null() ? doc.Mark() : e.mark), "cannot read this object: " + e.msg);
@@ -225,6 +246,30 @@ struct Importer {
         part = fromSpec ? " spec" : " specs[" + std::to_string(specsIndex++) + "]";
       }
       p.header = header + part + where;
+      policies.push_back(std::move(p));
+    }
+  }
+
+  // A Cilium rule array (isManifestPath): the rules of a
+  // CiliumClusterwideNetworkPolicy named after the file. Cilium applies the
+  // rules it imports through its API (`cilium policy import`) to every
+  // namespace unless a rule's selectors name one, and that is what a
+  // clusterwide policy's rules mean; the converter is the same one.
+  void ruleArray(Context& ctx, const YAML::Node& doc) {
+    ++result.objects;
+    std::string base = ruleArrayName(ctx.path()), name = base;
+    for (int i = 2; !ruleArrayNames.insert(name).second; ++i) name = base + "-" + std::to_string(i);
+    if (!ctx.checkName(doc, name, NameRule::ObjectName, "the name of a Cilium rule array (from its file name)")) return;
+    ObjectRef obj{doc, "cilium.io/v2", "CiliumClusterwideNetworkPolicy", name, ""};
+    std::string path = shown(ctx.path(), SIZE_MAX);
+    auto converted = convertCiliumRuleArray(ctx, obj);
+    for (auto& p : converted) {
+      // The index of the rule: converted policies keep the rules' order, but
+      // a rule with errors gives none.
+      size_t index = 0;
+      while (index < doc.size() && ctx.at(doc[index]).begin.offset != p.origin.begin.offset) ++index;
+      p.header = "from Cilium rule array " + name + " [" + std::to_string(index) + "] (" + path + ":" +
+                 std::to_string(p.origin.begin.line) + ")";
       policies.push_back(std::move(p));
     }
   }
@@ -395,7 +440,7 @@ std::string verifyParsed(const std::vector<ImportedPolicy>& policies, const ast:
 
 ImportResult importManifests(const std::vector<FileId>& files, const SourceManager& sources,
                              DiagnosticEngine& diags, const ImportOptions& options) {
-  Importer imp{sources, diags, options, {}, {}, {}, {}};
+  Importer imp{sources, diags, options, {}, {}, {}, {}, {}};
   for (FileId id : files) imp.file(id);
   imp.nameCollisions();
   imp.finishInventory();

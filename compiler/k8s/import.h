@@ -55,8 +55,14 @@ struct ImportResult {
 
 // True for paths that are manifests: *.yaml and *.yml, and *.json files
 // whose top-level object has `apiVersion` or `kind` (membrane's own
-// inventory.json has neither).
+// inventory.json, NODE.json and IR have neither) or whose top-level value is
+// an array of objects (a Cilium rule array, as `cilium policy import` reads).
 bool isManifestPath(const std::string& path);
+
+// The name of the policy a Cilium rule array in `path` becomes: the file's
+// stem as an object name (lowercase letters, digits, `-` and `.`; any other
+// run of characters one `-`), `cilium-rules` when nothing is left.
+std::string ruleArrayName(const std::string& path);
 
 struct ImportOptions {
   // Report objects of kinds that are not modelled (Service, ConfigMap, ...)

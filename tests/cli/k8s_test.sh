@@ -186,6 +186,65 @@ expect_rc 2
 expect_err "'*' is not a kind"
 finish skip_kind_refuses_a_wildcard
 
+# Cilium rule arrays (`cilium policy import` JSON) are read by every command
+# that reads manifests, as the rules of a CiliumClusterwideNetworkPolicy
+# named after the file; errors point into the JSON.
+cat >"$tmp/allow-web.json" <<'JSON'
+[{"endpointSelector": {"matchLabels": {"app": "api"}},
+  "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "web"}}],
+               "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}]},
+ {"endpointSelector": {"matchLabels": {"app": "web"}},
+  "egressDeny": [{"toCIDR": ["198.19.0.0/16"]}]}]
+JSON
+cat >"$tmp/allow-web.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: allow-web}
+specs:
+  - endpointSelector: {matchLabels: {app: api}}
+    ingress:
+      - fromEndpoints: [{matchLabels: {app: web}}]
+        toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+  - endpointSelector: {matchLabels: {app: web}}
+    egressDeny: [{toCIDR: [198.19.0.0/16]}]
+YAML
+run import k8s "$tmp/allow-web.json"
+expect_rc 0
+expect_out "# from Cilium rule array allow-web [0] ($tmp/allow-web.json:1)"
+expect_out "policy allow-web-1 {"
+expect_out "deny to cidr 198.19.0.0/16"
+expect_err "imported 1 object from 1 file: 2 policies"
+finish import_cilium_rule_array
+
+run ir --format json "$data/shop.yaml" "$tmp/allow-web.json"
+expect_rc 0
+cp "$out" "$tmp/rules-ir.json"
+run ir --format json "$data/shop.yaml" "$tmp/allow-web.yaml"
+expect_rc 0
+python3 - "$tmp/rules-ir.json" "$out" <<'PY' || fail "IR of the rule array differs from IR of the same rules in a CiliumClusterwideNetworkPolicy"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+strip = lambda ir: {k: v for k, v in ir.items() if k != "rules"}
+sys.exit(0 if strip(a) == strip(b) and a["classes"] else 1)
+PY
+finish cilium_rule_array_compiles_as_the_crd
+
+printf '[{"endpointSelector": {"matchLabels": {"app": "api"}},\n  "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "fromNodes": []}]}]\n' >"$tmp/bad-rules.json"
+for cmd in check "import k8s"; do
+  # shellcheck disable=SC2206 # "import k8s" is two words
+  words=($cmd)
+  run "${words[@]}" "$tmp/bad-rules.json"
+  expect_rc 1
+  expect_err "bad-rules.json:2:68: error: [0].ingress[]: \`fromNodes\` is not supported"
+  finish "${cmd// /_}_locates_errors_in_a_cilium_rule_array"
+done
+
+printf '[1, 2]\n' >"$tmp/numbers.json"
+run import k8s "$tmp/numbers.json"
+expect_rc 2
+expect_err "numbers.json' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind) nor a Cilium rule array"
+finish import_rejects_a_json_array_of_non_objects
+
 run import k8s --help
 expect_rc 0
 expect_out "Exit codes: 0 converted, 1 errors in the manifests, 2 usage or I/O errors."
