@@ -88,9 +88,9 @@ bool loadFromGit(const std::string& rev, const std::string& path,
 
 // One version: a path, or git:REV[:PATH] (PATH defaulting to `otherPath`).
 void compileVersion(const std::string& spec, const std::string& otherPath, const std::vector<std::string>& inventory,
-                    Compilation& c) {
+                    const std::vector<std::string>& skipKinds, Compilation& c) {
   if (!spec.starts_with("git:")) {
-    pipeline::run({{spec}, inventory}, c);
+    pipeline::run({{spec}, inventory, skipKinds}, c);
     return;
   }
   std::string rest = spec.substr(4);
@@ -129,6 +129,7 @@ DiffCommand::DiffCommand(CLI::App& app) {
       ->required()
       ->type_name("NEW");
   addInventoryOption(cmd_, inventory_, std::string(kInventoryHelp) + "; used for both versions");
+  addSkipKindOption(cmd_, skipKinds_);
   cmd_->add_option("--format", format_,
                    "text (default), md (a pull-request comment) or json (the stable contract in docs/diff.md)")
       ->check(CLI::IsMember({"text", "md", "json"}));
@@ -147,8 +148,8 @@ DiffCommand::DiffCommand(CLI::App& app) {
 
 int DiffCommand::run() const {
   Compilation before, after;
-  compileVersion(old_, new_, inventory_, before);
-  compileVersion(new_, old_, inventory_, after);
+  compileVersion(old_, new_, inventory_, skipKinds_, before);
+  compileVersion(new_, old_, inventory_, skipKinds_, after);
   bool color = useColor(color_);
   // Inventory errors are the same on both sides; print them once.
   std::vector<std::string> errors = before.inputErrors;
