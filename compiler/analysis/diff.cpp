@@ -110,7 +110,8 @@ Causes requestCausesOf(const ReachEvaluator& eval, const ir::Program& program, c
     for (const auto& probe : eval.probes(s, d, atom)) {
       const auto& v = dir == ir::Direction::Egress ? probe.verdict.egress : probe.verdict.ingress;
       if (v && v->allowed)
-        out.insert(causeOf(program, other, *v, dir, subjectOf(dir), dir == ir::Direction::Egress ? probe.src : probe.dst));
+        out.insert(causeOf(program, other, *v, dir, subjectOf(dir),
+                           dir == ir::Direction::Egress ? probe.src : probe.dst));
     }
   }
   return out;
