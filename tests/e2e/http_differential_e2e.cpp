@@ -492,7 +492,7 @@ class HttpDifferentialThroughSockets : public ::testing::Test {
     EXPECT_GT(counts[Outcome::Denied], n / 10);
     EXPECT_GT(counts[Outcome::Unreadable], n / 20);
     if (!whole) {
-      EXPECT_GT(p.pipelined, n / 50);
+      EXPECT_GT(p.pipelined, n / 100);
       EXPECT_GT(p.split, n / 10);
     }
     EXPECT_GT(p.bodies, n / 20);
