@@ -81,7 +81,8 @@ struct mb_l7_state {
   mb_u8 direction; /* MB_DIR_* */
   mb_u8 phase;     /* enum mb_l7_phase */
   mb_u8 deny;      /* the current request was denied: its body is dropped */
-  mb_u32 held;     /* bytes of an incomplete block held back in mb_l7_held (lib/l7_hold.h) */
+  mb_u32 held;     /* server side: bytes of an incomplete block held back in mb_l7_held (lib/l7_hold.h);
+                      client side: 1 once the kernel keeps a cork message for the socket (lib/l7_msg.h) */
   /* The message being decided: cur_len bytes at cur_off in the context. */
   mb_u32 cur_off;
   mb_u32 cur_len;

@@ -29,6 +29,15 @@
  * The answer's length is the verdict's choice here (bpf_msg_push_data and
  * bpf_msg_pop_data resize the message), unlike the server side, where it
  * must keep the length of the bytes it answers (lib/l7_skb.h).
+ *
+ * Once a socket has corked, the kernel keeps its messages in the cork
+ * message (psock->cork) from then on, and a redirect out of it frees the
+ * whole message: bytes after the answered ones would be lost, the write
+ * reported whole. So on a socket that has corked (st->held, on the client
+ * side: "the kernel holds a cork message") an answer that does not end the
+ * message says Connection: close and covers all of it; an HTTP client does
+ * not expect answers to requests pipelined after it, and resends them on a
+ * new connection. The redirect frees the cork message, so the flag clears.
  */
 #ifndef MB_LIB_L7_MSG_H
 #define MB_LIB_L7_MSG_H
@@ -62,7 +71,7 @@ static __always_inline int mb_l7_msg_answer(struct sk_msg_md *msg, struct mb_l7_
     echo = st->remaining;
   else if (st->phase != MB_L7_HEAD && st->phase != MB_L7_DISCARD)
     close = 1; /* a chunked body: how long it is, nobody knows yet */
-  if (echo > MB_HTTP_ANSWER_MAX - MB_L7_MSG_ANSWER_MAX) {
+  if (echo > MB_HTTP_ANSWER_MAX - MB_L7_MSG_ANSWER_MAX || (st->held && n + echo < msg->size)) {
     echo = 0;
     close = 1;
   }
@@ -116,8 +125,10 @@ static __always_inline int mb_l7_msg_answer(struct sk_msg_md *msg, struct mb_l7_
   if (err)
     goto fail;
   bpf_msg_apply_bytes(msg, len + (mb_u32)echo);
-  if (bpf_msg_redirect_hash(msg, &mb_l7_socks_out, &st->key, BPF_F_INGRESS) == SK_PASS)
+  if (bpf_msg_redirect_hash(msg, &mb_l7_socks_out, &st->key, BPF_F_INGRESS) == SK_PASS) {
+    st->held = 0; /* the redirect frees a cork message */
     return SK_PASS;
+  }
 fail:
   mb_l7_cut(st, MB_HTTP_STAT_ANSWER_FAILED);
   return SK_DROP;
@@ -138,6 +149,7 @@ static __always_inline int mb_l7_msg_send(struct sk_msg_md *msg, struct mb_l7_st
      * (the message has no room left): then the bytes are dropped, and
      * sendmsg fails. */
     bpf_msg_cork_bytes(msg, size + 1);
+    st->held = 1;
     mb_http_count(MB_HTTP_STAT_HELD);
     return SK_DROP;
   }

@@ -1034,14 +1034,15 @@ const std::string kClient403CloseHead = "HTTP/1.1 403 Forbidden\r\nConnection: c
 const std::string kClient400Head = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: ";
 
 // What a client side that refuses a write looks like: the write fails with
-// EACCES and nothing reaches the server.
-void expectWriteRefused(Client& c, Server& srv, const std::string& bytes) {
+// EACCES and the server has received only `before`.
+void expectWriteRefusedAfter(Client& c, Server& srv, const std::string& bytes, const std::string& before) {
   errno = 0;
   EXPECT_LT(write(c.fd(), bytes.data(), bytes.size()), 0);
   EXPECT_EQ(errno, EACCES);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(srv.received(), "");
+  EXPECT_EQ(srv.received(), before);
 }
+void expectWriteRefused(Client& c, Server& srv, const std::string& bytes) { expectWriteRefusedAfter(c, srv, bytes, ""); }
 
 TEST_P(SocketLayerTest, ClientSideAllowedRequestReachesTheServerByteForByte) {
   policeClientOnly();
@@ -1240,6 +1241,27 @@ TEST_P(SocketLayerTest, ClientSideEmptySlotFailsTheSendAndCountsNoProgram) {
   ASSERT_TRUE(srv.waitAccepted());
   expectWriteRefused(c, srv, "GET /ok HTTP/1.1\r\n\r\n");
   EXPECT_GE(stat(MB_HTTP_STAT_NO_PROGRAM), 1u);
+}
+
+// Once a write was corked (a header block split across writes), the kernel
+// keeps the socket's writes in its cork message, and redirecting an answer
+// out of it frees the rest of the message: a request pipelined behind a
+// denied one was lost while the write reported it sent, and the client
+// waited for its answer. Such an answer now closes the connection.
+TEST_P(SocketLayerTest, ClientSideAnswerWithBytesAfterItOnACorkedSocketClosesTheConnection) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string first = get("/ok/first");
+  ASSERT_TRUE(c.send(first.substr(0, 20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(c.send(first.substr(20)));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(get("/secret") + get("/ok/behind")));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403CloseHead));
+  expectWriteRefusedAfter(c, srv, get("/ok/after"), first);
 }
 
 // A client that sends its requests with sendfile(2) (as a proxy relaying a
