@@ -412,31 +412,30 @@ llvm::Value* HttpRequestTests::bit(const std::vector<llvm::Value*>& words, uint3
 
 // The method's bytes as two little-endian words compared under a mask
 // (bytes past method_len are not promised to be zero).
-llvm::Value* HttpRequestTests::method(const std::string& m) {
-  llvm::Value* all = b_.CreateICmpEQ(methodLen_, b_.getInt8(static_cast<uint8_t>(m.size())));
+std::vector<llvm::Value*> HttpRequestTests::method(const std::string& m) {
+  std::vector<llvm::Value*> all = {b_.CreateICmpEQ(methodLen_, b_.getInt8(static_cast<uint8_t>(m.size())))};
   for (unsigned w = 0; w < 2 && w * 8 < m.size(); ++w) {
     uint64_t value = 0, mask = 0;
     for (unsigned i = 0; i < 8 && w * 8 + i < m.size(); ++i) {
       value |= uint64_t(static_cast<uint8_t>(m[w * 8 + i])) << (8 * i);
       mask |= uint64_t(0xff) << (8 * i);
     }
-    all = b_.CreateAnd(all, b_.CreateICmpEQ(b_.CreateAnd(methodWords_[w], b_.getInt64(mask)), b_.getInt64(value)));
+    all.push_back(b_.CreateICmpEQ(b_.CreateAnd(methodWords_[w], b_.getInt64(mask)), b_.getInt64(value)));
   }
   return all;
 }
 
-llvm::Value* HttpRequestTests::header(const ir::HttpHeaderMatch& h) {
+std::vector<llvm::Value*> HttpRequestTests::header(const ir::HttpHeaderMatch& h) {
   uint32_t i = tables_.headerIndex(h.name);
-  llvm::Value* seen = b_.testMask(seen_, uint64_t(1) << i);
-  if (!h.value) return seen;
+  std::vector<llvm::Value*> all = {b_.testMask(seen_, uint64_t(1) << i)};
+  if (!h.value) return all;
   // Exactly once, with exactly this value (value_len is the whole value's
   // length, so a longer one never passes for its first bytes).
-  llvm::Value* once = b_.CreateNot(b_.testMask(repeated_, uint64_t(1) << i));
+  all.push_back(b_.CreateNot(b_.testMask(repeated_, uint64_t(1) << i)));
   llvm::Value* lens = b_.fieldPtr(req_, kReqValueLen);
   llvm::Value* lenPtr = b_.CreateConstInBoundsGEP2_32(lens->getType()->getPointerElementType(), lens, 0, i);
   llvm::Value* len = b_.CreateLoad(b_.getInt16Ty(), lenPtr, "value.len");
-  llvm::Value* all = b_.CreateAnd(b_.CreateAnd(seen, once),
-                                  b_.CreateICmpEQ(len, b_.getInt16(static_cast<uint16_t>(h.value->size()))));
+  all.push_back(b_.CreateICmpEQ(len, b_.getInt16(static_cast<uint16_t>(h.value->size()))));
   llvm::Value* values = b_.fieldPtr(req_, kReqValue);
   llvm::Value* row = b_.CreateConstInBoundsGEP2_32(values->getType()->getPointerElementType(), values, 0, i);
   llvm::Value* words = b_.CreateBitCast(row, b_.getInt64Ty()->getPointerTo());
@@ -449,22 +448,48 @@ llvm::Value* HttpRequestTests::header(const ir::HttpHeaderMatch& h) {
     }
     llvm::Value* word = b_.CreateAlignedLoad(b_.getInt64Ty(), b_.CreateConstInBoundsGEP1_32(b_.getInt64Ty(), words, w),
                                              llvm::MaybeAlign(8));
-    all = b_.CreateAnd(all, b_.CreateICmpEQ(b_.CreateAnd(word, b_.getInt64(mask)), b_.getInt64(value)));
+    all.push_back(b_.CreateICmpEQ(b_.CreateAnd(word, b_.getInt64(mask)), b_.getInt64(value)));
   }
   return all;
 }
 
+// Control flow, not arithmetic: each test of an item branches on to the
+// next test, or to the next item when it fails. BPF has no instruction that
+// sets a register from a comparison, so an i1 kept as a value is a branch
+// writing 0 or 1; the and/or of an item's tests kept several such values
+// live at once, and the verifier walked every combination of them (one rule
+// of 8 items exceeded its million instructions). Branching to where the
+// next test starts leaves nothing but the request's words live there.
 llvm::Value* HttpRequestTests::condition(const ir::HttpCondition& c) {
-  std::vector<llvm::Value*> items;
+  llvm::LLVMContext& ctx = b_.getContext();
+  llvm::Function* f = b_.GetInsertBlock()->getParent();
+  llvm::BasicBlock* match = llvm::BasicBlock::Create(ctx, "http.match", f);
   for (const auto& m : c.requests) {
-    llvm::Value* all = b_.getTrue();
-    if (!m.method.empty()) all = b_.CreateAnd(all, method(m.method));
-    if (!m.path.empty()) all = b_.CreateAnd(all, bit(pathWords_, tables_.pathBit(m.path)));
-    if (!m.host.empty()) all = b_.CreateAnd(all, bit(hostWords_, tables_.hostBit(m.host)));
-    for (const auto& h : m.headers) all = b_.CreateAnd(all, header(h));
-    items.push_back(all);
+    llvm::BasicBlock* nextItem = llvm::BasicBlock::Create(ctx, "http.item", f);
+    auto require = [&](llvm::Value* test) {
+      llvm::BasicBlock* then = llvm::BasicBlock::Create(ctx, "http.test", f);
+      b_.CreateCondBr(test, then, nextItem);
+      b_.SetInsertPoint(then);
+    };
+    if (!m.method.empty())
+      for (llvm::Value* t : method(m.method)) require(t);
+    if (!m.path.empty()) require(bit(pathWords_, tables_.pathBit(m.path)));
+    if (!m.host.empty()) require(bit(hostWords_, tables_.hostBit(m.host)));
+    for (const auto& h : m.headers)
+      for (llvm::Value* t : header(h)) require(t);
+    b_.CreateBr(match);
+    b_.SetInsertPoint(nextItem);
   }
-  return b_.anyOf(items);
+  llvm::BasicBlock* noMatch = b_.GetInsertBlock();
+  llvm::BasicBlock* done = llvm::BasicBlock::Create(ctx, "http.done", f);
+  b_.CreateBr(done);
+  b_.SetInsertPoint(match);
+  b_.CreateBr(done);
+  b_.SetInsertPoint(done);
+  llvm::PHINode* matched = b_.CreatePHI(b_.getInt1Ty(), 2, "http.matched");
+  matched->addIncoming(b_.getTrue(), match);
+  matched->addIncoming(b_.getFalse(), noMatch);
+  return matched;
 }
 
 }  // namespace membrane::codegen

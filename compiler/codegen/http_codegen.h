@@ -107,8 +107,9 @@ class HttpRequestTests {
   llvm::Value* repeated_ = nullptr;
 
   llvm::Value* bit(const std::vector<llvm::Value*>& words, uint32_t bit);
-  llvm::Value* method(const std::string& m);
-  llvm::Value* header(const ir::HttpHeaderMatch& h);
+  // The conjuncts (i1) a request must meet for the method / the header.
+  std::vector<llvm::Value*> method(const std::string& m);
+  std::vector<llvm::Value*> header(const ir::HttpHeaderMatch& h);
 };
 
 }  // namespace membrane::codegen
