@@ -94,7 +94,7 @@ static __always_inline int mb_l7_msg_answer(struct sk_msg_md *msg, struct mb_l7_
   mb_u32 head = kind == MB_L7_ANSWER_400 ? MB_HTTP_400_HEAD : close ? MB_HTTP_403_CLOSE_HEAD : MB_HTTP_403_HEAD;
   for (mb_u32 d = 1; d <= 5 && !len; d++) {
     mb_u32 total = head + d + 4 + MB_L7_MSG_ANSWER_BODY + (mb_u32)echo;
-    if (mb_http_answer_layout(&a, total, kind, close) == 1 && a.digits == d)
+    if (mb_http_answer_layout(&a, total, kind, close) == 1 && a.digits == d && !a.pad)
       len = total - (mb_u32)echo;
   }
   struct mb_http_scratch *s = len ? mb_l7_enter() : NULL;

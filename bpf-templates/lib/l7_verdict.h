@@ -68,28 +68,34 @@ struct mb_http_answer {
   mb_u32 form;   /* index into mb_http_answers.head */
   mb_u32 head;   /* bytes of the head before the digits */
   mb_u32 digits; /* of the body length, 0: the short form */
+  mb_u32 pad;    /* spaces after the digits (whitespace a field value may end in) */
   mb_u32 body;   /* body length */
 };
 
 /* 1 (with Content-Length), 2 (the short form: the connection must be
- * discarded after it) or 0 (too short or too long to answer). */
+ * discarded after it) or 0 (too short or too long to answer). Where the
+ * body's digit count changes (a 403 of 55 bytes: 1 digit leaves a body of
+ * 10, 2 digits one of 9), no count fits exactly: a space after the digits
+ * takes up the byte. */
 static __always_inline int mb_http_answer_layout(struct mb_http_answer *a, mb_u32 len, int kind, int close) {
   a->len = len;
   a->form = kind == MB_L7_ANSWER_400 ? 2 : close ? 1 : 0;
   a->head = kind == MB_L7_ANSWER_400 ? MB_HTTP_400_HEAD : close ? MB_HTTP_403_CLOSE_HEAD : MB_HTTP_403_HEAD;
   a->digits = 0;
+  a->pad = 0;
   a->body = 0;
   if (len > MB_HTTP_ANSWER_MAX)
     return 0;
-  for (mb_u32 d = 1; d <= 5; d++) {
-    if (len < a->head + 4 + d)
+  for (mb_u32 k = 0; k < 10 && !a->digits; k++) {
+    mb_u32 d = 1 + k / 2, pad = k % 2;
+    if (len < a->head + 4 + d + pad)
       break;
-    mb_u32 body = len - a->head - 4 - d;
+    mb_u32 body = len - a->head - 4 - d - pad;
     mb_u32 need = body < 10 ? 1 : body < 100 ? 2 : body < 1000 ? 3 : body < 10000 ? 4 : 5;
     if (need == d) {
       a->digits = d;
+      a->pad = pad;
       a->body = body;
-      break;
     }
   }
   if (!a->digits && len < MB_HTTP_SHORT_HEAD)
@@ -120,7 +126,9 @@ static long mb_http_fill_step(mb_u32 i, struct mb_http_fill *f) {
       if (k + 1 + at < f->a.digits)
         v /= 10;
     c = (char)('0' + v % 10);
-  } else if ((at -= f->a.digits) < 4) {
+  } else if ((at -= f->a.digits) < f->a.pad) {
+    c = ' ';
+  } else if ((at -= f->a.pad) < 4) {
     c = (at & 1) ? '\n' : '\r';
   } else {
     at -= 4;
