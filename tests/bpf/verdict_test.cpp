@@ -118,6 +118,19 @@ TEST_P(VerdictTest, L7VerdictPassesAndTracksOnlyWithTheSocketLayer) {
   EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40001, 8444))));
 }
 
+// A connection as the socket layer keys it (struct mb_l7_sock_key, netns 0,
+// as mb_l7_refused and mb_l7_sent hold it), from the endpoint's side.
+mb_l7_sock_key sockKey(const std::string& local, uint16_t localPort, const std::string& remote, uint16_t remotePort) {
+  Addr l = Addr::parse(local), r = Addr::parse(remote);
+  mb_l7_sock_key k{};
+  k.family = uint8_t(l.family);
+  k.local_port = localPort;
+  k.remote_port = remotePort;
+  std::memcpy(k.local, l.bytes.data(), 16);
+  std::memcpy(k.remote, r.bytes.data(), 16);
+  return k;
+}
+
 // A connection whose socket the socket layer could not take (recorded in
 // mb_l7_refused by mb_sockops) is dropped in both directions, though
 // tracked: its requests would go undecided. Other L7 flows pass.
@@ -125,13 +138,7 @@ TEST_P(VerdictTest, L7ConnectionTheSocketLayerRefusedIsDropped) {
   load(Options{.config_flags = MB_CONFIG_SOCKETS});
   ASSERT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 8443))));
   ASSERT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40002, 8443))));
-  Addr ep = Addr::parse(n().endpoint), fe = Addr::parse(n().frontend);
-  mb_l7_sock_key k{};
-  k.family = uint8_t(ep.family);
-  k.local_port = 8443;
-  k.remote_port = 40000;
-  std::memcpy(k.local, ep.bytes.data(), 16);
-  std::memcpy(k.remote, fe.bytes.data(), 16);
+  mb_l7_sock_key k = sockKey(n().endpoint, 8443, n().frontend, 40000);
   uint64_t cookie = 1;
   ASSERT_EQ(bpf_map_update_elem(dp().mapFd("mb_l7_refused"), &k, &cookie, BPF_ANY), 0);
   EXPECT_FALSE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40000, 8443, kAck))));
@@ -164,13 +171,7 @@ TEST_P(VerdictTest, L7ClientConnectionSendsOnlyTheBytesItsVerdictLetGo) {
   EXPECT_TRUE(dp().passes(out(), segment(40001, kAck, 0))) << "no data";
   EXPECT_FALSE(dp().passes(out(), segment(40001, kAck | kPsh, 10))) << "no entry: no verdict let it go";
 
-  Addr ep = Addr::parse(n().endpoint), fe = Addr::parse(n().frontend);
-  mb_l7_sock_key k{};
-  k.family = uint8_t(ep.family);
-  k.local_port = 40001;
-  k.remote_port = 8443;
-  std::memcpy(k.local, ep.bytes.data(), 16);
-  std::memcpy(k.remote, fe.bytes.data(), 16);
+  mb_l7_sock_key k = sockKey(n().endpoint, 40001, n().frontend, 8443);
   auto letGoUpTo = [&](uint32_t end) {
     uint32_t v[2] = {end, 0};
     ASSERT_EQ(bpf_map_update_elem(dp().mapFd("mb_l7_sent"), &k, v, BPF_ANY), 0);
