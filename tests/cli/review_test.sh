@@ -143,11 +143,22 @@ expect_out "shop/frontend-0 -> shop/api-0 on tcp/8080: ALLOWED"
 expect_out "egress of shop/frontend-0: allowed by a rule"
 expect_out "    $shop/frontend.policy:16:5: allow to pods api on tcp/http  [shop/frontend]"
 expect_out "ingress of shop/api-0: allowed by a rule"
-expect_out "    $shop/api.policy:7:5: allow from pods frontend on tcp/http  [shop/api]"
-expect_out "          allow from pods frontend on tcp/http"
+expect_out "    $shop/api.policy:11:5: allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products\"; GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" header \"Content-Type\" = \"application/json\" }  [shop/api]"
+expect_out "  requests: read by the socket layer and decided one by one (HTTP rules apply)"
+expect_out "          allow from pods frontend on tcp/8080 with http { GET"
 expect_out "          ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"
 expect_out "note: the destination names 2 endpoints, all treated alike; shown for shop/api-0"
 finish "explain: an allowed flow, deciding rules with source"
+
+# The shop's api decides the frontend's requests one by one (HTTP rules).
+run explain -i "$inv" "$shop" --from shop/frontend --to shop/api --port tcp/8080 --request 'POST /api/v1/orders' --header 'Content-Type: application/json' --exit-code
+expect_rc 0
+expect_out "shop/frontend-0 -> shop/api-0 on tcp/8080 request POST /api/v1/orders: ALLOWED"
+run explain -i "$inv" "$shop" --from shop/frontend --to shop/api --port tcp/8080 --request 'DELETE /api/v1/products/42' --exit-code
+expect_rc 1
+expect_out "ingress of shop/api-0: denied: no rule matches (default deny)"
+expect_out "http-mismatch: the request DELETE /api/v1/products/42 matches none of the rule's 3 request items"
+finish "explain --request: the shop's HTTP rule allows an order and denies a DELETE"
 
 run explain -i "$inv" "$shop" --from ops/ci-runner --to app=postgres --port tcp/5432
 expect_rc 0

@@ -8,6 +8,10 @@
 #   tests/cli/verify_test.sh path/to/membranec
 source "$(dirname "$0")/harness.sh"
 
+# The shop's api has ingress HTTP rules, which `compile` takes only with
+# --experimental-http for now (docs/http.md, "Status"); drop this with the flag.
+shop_http=--experimental-http
+
 if [[ $(id -u) != 0 ]]; then
   [[ ${CI:-} == true ]] && { echo "FAIL verify needs root under CI"; exit 1; }
   echo "SKIPPED: membranec verify loads BPF programs; run as root"
@@ -15,7 +19,7 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 shop=$root/policies/shop
-run compile -i "$shop/inventory.json" -o "$tmp/out" "$shop"
+run compile $shop_http -i "$shop/inventory.json" -o "$tmp/out" "$shop"
 expect_rc 0
 finish compile_shop
 
