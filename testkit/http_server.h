@@ -34,7 +34,7 @@ struct HttpServerOptions {
   std::string upstream;  // "http://ADDR:PORT" for /proxy/, or none
   // More path prefixes answered like /echo/ (e.g. "/api/"): an
   // application's routes, for every method (a static file answers POST 405).
-  std::vector<std::string> echoPrefixes;
+  std::vector<std::string> echoPrefixes = {};
 };
 
 class HttpServer {
