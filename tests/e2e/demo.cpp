@@ -48,7 +48,7 @@ struct Service {
 const char* const kExperimentalHttp = "--experimental-http";
 
 // The rule as written; an http condition's items shortened to "{...}" (the
-// requests table below names the items that matter).
+// HTTP part prints its rule whole).
 std::string ruleText(const ir::Program& p, uint32_t id) {
   auto it = p.rules.find(id);
   if (it == p.rules.end()) return "";
@@ -108,8 +108,11 @@ NodeCounts nodeCounts(const ExecResult& status) {
 template <typename K>
 std::map<K, int64_t> grown(const std::map<K, int64_t>& before, const std::map<K, int64_t>& after) {
   std::map<K, int64_t> d;
-  for (const auto& [k, n] : after)
-    if (auto it = before.find(k); n != (it == before.end() ? 0 : it->second)) d[k] = n - (it == before.end() ? 0 : it->second);
+  for (const auto& [k, n] : after) {
+    auto it = before.find(k);
+    const int64_t was = it == before.end() ? 0 : it->second;
+    if (n != was) d[k] = n - was;
+  }
   return d;
 }
 
@@ -178,11 +181,18 @@ int run(const fs::path& policyDir) {
         httpPorts.insert({dstKey, s.port});
         if (!httpFlow) httpFlow = {srcKey, dstKey, s};
       }
+  if (!httpPorts.empty())
+    if (auto why = HttpServer::unavailable()) {
+      std::cerr << "membrane_demo: the policies have HTTP rules, which the demo shows with nginx and curl: " << *why
+                << " (scripts/setup.sh installs it)\n";
+      return 2;
+    }
 
   // 2. Compile with membranec, as a build pipeline would.
   fs::path out = work / "artifacts";
   ExecResult compiled = Topology::exec("", {MEMBRANEC_BIN, "compile", kExperimentalHttp, "--inventory",
-                                            (work / "inventory.json").string(), "-o", out.string(), policyDir.string()});
+                                            (work / "inventory.json").string(), "-o", out.string(),
+                                            policyDir.string()});
   std::cout << "$ membranec compile " << kExperimentalHttp << " --inventory inventory.json -o artifacts "
             << policyDir.string() << "\n"
             << compiled.err;
@@ -198,8 +208,8 @@ int run(const fs::path& policyDir) {
     std::string tcp, udp;
     for (const auto& s : services[key]) {
       if (s.proto == "tcp" && httpPorts.count({key, s.port})) {
-        webServers[{key, s.port}] =
-            std::make_unique<HttpServer>(*pod, HttpServerOptions{.port = s.port, .upstream = {}, .echoPrefixes = {"/api/"}});
+        webServers[{key, s.port}] = std::make_unique<HttpServer>(
+            *pod, HttpServerOptions{.port = s.port, .upstream = {}, .echoPrefixes = {"/api/"}});
         continue;
       }
       std::string& list = s.proto == "tcp" ? tcp : udp;
@@ -305,7 +315,10 @@ int run(const fs::path& policyDir) {
     ExecResult connected = srcPod->exec(
         {proberPath(), "probe", "tcp", dstPod->address4(), std::to_string(service.port), "--connect-only"});
     std::map<uint32_t, int64_t> perConnection = grown(before.rules, counts().rules);
-    if (!connected.succeeded()) std::cout << "  (the connection alone failed: " << connected.describe() << ")\n";
+    if (!connected.succeeded()) {
+      std::cout << "  the connection alone failed: " << connected.describe() << "   <-- the evaluator disagrees!\n";
+      ++requestDisagreements;
+    }
     // The node's own report of each denial, printed after the table.
     Process events = Topology::spawn("", [&] {
       std::vector<std::string> argv = membrane;
@@ -317,7 +330,8 @@ int run(const fs::path& policyDir) {
     for (const auto& r : kRequests) {
       NodeCounts at = counts();
       size_t logged = web.requests().size();
-      std::vector<std::string> argv = {"curl", "-s", "--max-time", "3", "-o", "/dev/null", "-w", "%{http_code}", "-X", r.method};
+      std::vector<std::string> argv = {"curl", "-s", "--max-time", "3", "-o", "/dev/null",
+                                       "-w", "%{http_code}", "-X", r.method};
       for (const auto& h : r.headers) argv.insert(argv.end(), {"-H", h});
       if (r.method == "POST") argv.insert(argv.end(), {"--data", "{}"});
       argv.push_back(web.url(r.path));
@@ -356,10 +370,13 @@ int run(const fs::path& policyDir) {
 
       std::string request = r.method + " " + r.path;
       for (const auto& h : r.headers) request += " (" + h + ")";
-      std::string outcome = code == 0 ? "no answer" : std::to_string(code) + (reached ? " from nginx" : " from the datapath");
-      std::string rule = nodeRule ? "rule " + std::to_string(*nodeRule) + " " + (*nodeRule ? ruleText(program, *nodeRule) : "default deny")
-                         : ruleGrowth.empty() ? "no rule: not a readable request"
-                                              : "rules counted: ?";
+      std::string outcome =
+          code == 0 ? "no answer" : std::to_string(code) + (reached ? " from nginx" : " from the datapath");
+      std::string rule;
+      if (!nodeRule)
+        rule = ruleGrowth.empty() ? "no rule: not a readable request" : "rules counted: ?";
+      else
+        rule = "rule " + std::to_string(*nodeRule) + " " + (*nodeRule ? ruleText(program, *nodeRule) : "default deny");
       std::printf("%-7s %-55s %-21s %-12s %s%s\n", reached ? "ALLOW" : "deny", request.c_str(), outcome.c_str(),
                   counted.c_str(), rule.c_str(), agree ? "" : "   <-- the evaluator disagrees!");
     }
@@ -367,8 +384,9 @@ int run(const fs::path& policyDir) {
     ExecResult seen = events.wait(Millis(5000));
     std::cout << "\n$ membrane events   (while the requests ran: the node's report of each denial)\n" << seen.out;
     std::cout << "\n" << kRequests.size() << " requests sent; "
-              << (requestDisagreements ? std::to_string(requestDisagreements) + " disagree with the reference evaluator\n"
-                                       : "every one answered and counted as the reference evaluator predicts\n");
+              << (requestDisagreements
+                      ? std::to_string(requestDisagreements) + " disagree with the reference evaluator\n"
+                      : "every one answered and counted as the reference evaluator predicts\n");
   }
 
   ExecResult status = membraneCmd({"status"});
