@@ -8,8 +8,6 @@
 #     by which rule; then send HTTP requests (curl) from the frontend to the
 #     api's nginx, where HTTP rules decide each one, and print each answer
 #     and the rule the node counted it against; then clean everything up.
-#     (HTTP rules compile with --experimental-http for now: membrane_demo,
-#     tests/e2e/demo.cpp, asks for it.)
 # Step 3 needs root (network namespaces and BPF) and nginx and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."

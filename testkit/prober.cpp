@@ -47,6 +47,12 @@
 //       connect to the first address (no retry); "{}" in NAME becomes the
 //       round number modulo K. Prints "rounds N lookup-failures L
 //       connect-failures C elapsed-ms T" and up to 5 failures; exit 1 if any.
+//   send-early tcp ADDRESS PORT DATA [--timeout-ms N]
+//       Sends DATA ("\r" and "\n" written as such) before the connection is
+//       up: on the SYN, with TCP Fast Open (sendto MSG_FASTOPEN; without a
+//       cookie when net.ipv4.tcp_fastopen has 0x4). Then waits N ms (default
+//       2000) for an answer. Prints "sent N answer LINE" (the answer's first
+//       line) or "sent N answer none". Exit 0 when an answer came.
 //
 // Exit status: 0 connected / echoed / every exchange succeeded; 1 blocked,
 // timed out, refused, or any exchange failed; 2 usage or local error.
@@ -116,7 +122,8 @@ int failErrno(const std::string& what, int e = errno) { return fail(what + ": " 
                "  membrane_e2e_prober spoof udp|tcp SOURCE ADDRESS PORT [--count N]\n"
                "  membrane_e2e_prober dns query SERVER NAME [--type T] [--tcp] [--count N] [--id I] [--source-port P] [--timeout-ms N] [--latencies]\n"
                "  membrane_e2e_prober dns forge SERVER CLIENT PORT NAME ADDRESS [--id I] [--ttl T]\n"
-               "  membrane_e2e_prober lookup-connect NAME PORT [--rounds N] [--cycle K] [--family 4|6|any] [--timeout-ms N]\n",
+               "  membrane_e2e_prober lookup-connect NAME PORT [--rounds N] [--cycle K] [--family 4|6|any] [--timeout-ms N]\n"
+               "  membrane_e2e_prober send-early tcp ADDRESS PORT DATA [--timeout-ms N]\n",
                why.c_str());
   std::exit(kError);
 }
@@ -1538,6 +1545,45 @@ int cmdHold(int argc, char** argv) {
   return kOk;
 }
 
+int cmdSendEarly(int argc, char** argv) {
+  const Args a = parseArgs(argc, argv, 2, {"timeout-ms"}, {});
+  if (a.positional.size() != 4 || a.positional[0] != "tcp")
+    usage("send-early takes tcp ADDRESS PORT DATA");
+  const auto port = static_cast<uint16_t>(parseNumber(a.positional[2], 1, 65535, "port"));
+  const Address dst = parseAddress(a.positional[1], port);
+  const int timeoutMs =
+      static_cast<int>(parseNumber(a.get("timeout-ms").value_or("2000"), 1, 600000, "timeout"));
+  std::string data;
+  const std::string& raw = a.positional[3];
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] == '\\' && i + 1 < raw.size() && (raw[i + 1] == 'r' || raw[i + 1] == 'n')) {
+      data += raw[++i] == 'r' ? '\r' : '\n';
+    } else {
+      data += raw[i];
+    }
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+  Socket s(::socket(dst.family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (s.get() < 0)
+    return failErrno("socket");
+  const ssize_t sent = ::sendto(s.get(), data.data(), data.size(), MSG_FASTOPEN,
+                                reinterpret_cast<const sockaddr*>(&dst.ss), dst.len);
+  if (sent < 0)
+    return failErrno("send");
+  std::string answer;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeoutMs);
+  char buf[512];
+  while (answer.find('\n') == std::string::npos && waitFor(s.get(), POLLIN, deadline) > 0) {
+    const ssize_t n = ::recv(s.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n <= 0)
+      break;
+    answer.append(buf, static_cast<size_t>(n));
+  }
+  const size_t eol = answer.find_first_of("\r\n");
+  say("sent " + std::to_string(sent) + " answer " + (answer.empty() ? "none" : answer.substr(0, eol)));
+  return answer.empty() ? kBlocked : kOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -1560,6 +1606,8 @@ int main(int argc, char** argv) {
     return cmdDns(argc, argv);
   if (cmd == "lookup-connect")
     return cmdLookupConnect(argc, argv);
+  if (cmd == "send-early")
+    return cmdSendEarly(argc, argv);
   if (cmd == "-h" || cmd == "--help") {
     std::printf("see the comment at the top of testkit/prober.cpp; run without arguments for usage\n");
     return kOk;

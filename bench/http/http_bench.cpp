@@ -176,7 +176,7 @@ int run(bool quick) {
   std::map<int, std::optional<std::string>> httpError;
   for (int n : ruleCounts) {
     progress("compiling " + std::to_string(n) + " HTTP rules");
-    httpError[n] = node.compile("http" + std::to_string(n), httpPolicy(n), {"--experimental-http"});
+    httpError[n] = node.compile("http" + std::to_string(n), httpPolicy(n), {});
     if (httpError[n]) progress("membrane HTTP rules: not available: " + *httpError[n]);
   }
 

@@ -6,10 +6,12 @@
  * a server socket (passive) by its own address and port, direction
  * ingress; a client socket (active) by its own address and the peer's
  * port, direction egress. A hit records the socket's state (its own key,
- * slot, endpoint, protocol, direction; keyed by socket cookie) and puts it
- * in mb_l7_socks_in or mb_l7_socks_out under its own key, and asks for the
- * TCP state callback so the state (and any bytes held back for it,
- * lib/l7_hold.h) goes when the socket closes.
+ * slot, endpoint, protocol, direction) and puts it in mb_l7_socks_in or
+ * mb_l7_socks_out under its own key. A server socket's state is keyed by
+ * its cookie in mb_l7_state, and the TCP state callback removes it (and
+ * any bytes held back for it, lib/l7_hold.h) when the socket closes; a
+ * client socket's is socket-local storage (mb_l7_out_state), which the
+ * kernel frees with the socket.
  *
  * If the sockhash (or the state map) refuses the socket, its requests
  * cannot be decided: it is counted (MB_HTTP_STAT_SOCK_REFUSED) and its
@@ -23,6 +25,7 @@
 #include "lib/l7_hold.h"
 #include "lib/l7_maps.h"
 #include "lib/l7_refused.h"
+#include "lib/l7_sent.h"
 
 static __always_inline void mb_sockops_addr(mb_u8 *out, mb_u32 family, const mb_u32 *ip6, mb_u32 ip4) {
   __builtin_memset(out, 0, 16);
@@ -97,15 +100,33 @@ static __always_inline void mb_sockops_police(struct bpf_sock_ops *skops, const 
   st.phase = MB_L7_HEAD;
 
   mb_u64 cookie = bpf_get_socket_cookie(skops);
+  long err;
   /* Both callbacks must be asked before the socket is policed: the state
    * callback deletes what this one creates. */
   bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-  long err = bpf_map_update_elem(&mb_l7_state, &cookie, &st, BPF_ANY);
-  if (!err)
-    err = bpf_sock_hash_update(skops, dir == MB_DIR_INGRESS ? (void *)&mb_l7_socks_in : (void *)&mb_l7_socks_out,
-                               &st.key, BPF_ANY);
+  if (dir == MB_DIR_INGRESS) {
+    err = bpf_map_update_elem(&mb_l7_state, &cookie, &st, BPF_ANY);
+    if (!err)
+      err = bpf_sock_hash_update(skops, &mb_l7_socks_in, &st.key, BPF_ANY);
+    if (err)
+      bpf_map_delete_elem(&mb_l7_state, &cookie);
+  } else {
+    /* A client socket's state lives in the socket (sk_msg programs have
+     * no cookie to find it by) and goes with it. */
+    struct bpf_sock *sk = skops->sk;
+    struct mb_l7_state *out =
+        sk ? bpf_sk_storage_get(&mb_l7_out_state, sk, &st, BPF_SK_STORAGE_GET_F_CREATE) : NULL;
+    if (out)
+      *out = st; /* a socket policed before (a reused storage) starts over */
+    /* Nothing may leave beyond what the verdict lets go, from the first
+     * byte not yet acknowledged on (lib/l7_sent.h). */
+    err = out ? mb_l7_sent_open(&st.key, skops->snd_una) : -1;
+    if (!err)
+      err = bpf_sock_hash_update(skops, &mb_l7_socks_out, &st.key, BPF_ANY);
+    if (err)
+      mb_l7_sent_close(&st.key);
+  }
   if (err) {
-    bpf_map_delete_elem(&mb_l7_state, &cookie);
     mb_http_count(MB_HTTP_STAT_SOCK_REFUSED);
     mb_l7_refuse(&st.key, cookie);
     return;
@@ -129,8 +150,10 @@ int mb_sockops(struct bpf_sock_ops *skops) {
       bpf_map_delete_elem(&mb_l7_held, &cookie);
       struct mb_l7_sock_key key;
       __builtin_memset(&key, 0, sizeof(key));
-      if (mb_sockops_key(skops, &key) == 0)
+      if (mb_sockops_key(skops, &key) == 0) {
         mb_l7_unrefuse(&key);
+        mb_l7_sent_close(&key);
+      }
     }
     break;
   }

@@ -40,6 +40,22 @@
 #define LIBBPF_PIN_NONE 0
 #define LIBBPF_PIN_BY_NAME 1
 
+/* A map or variable every translation unit of a class object shares
+ * (bpf-templates/README.md, "Program kinds and contexts"): defined in the
+ * skeleton's unit (endpoint.c), declared `extern` in the others, which
+ * define MB_SHARED_EXTERN first; libbpf's linker joins them into one.
+ * MB_SHARED_INIT gives the definition its initializer; MB_MAPS puts a map
+ * in .maps (only a definition can be marked used). */
+#ifdef MB_SHARED_EXTERN
+#define MB_SHARED extern
+#define MB_SHARED_INIT(...)
+#define MB_MAPS __attribute__((section(".maps")))
+#else
+#define MB_SHARED
+#define MB_SHARED_INIT(...) = __VA_ARGS__
+#define MB_MAPS SEC(".maps")
+#endif
+
 /* enum bpf_map_type (only the ones we use) */
 #define BPF_MAP_TYPE_HASH 1
 #define BPF_MAP_TYPE_ARRAY 2
@@ -50,6 +66,7 @@
 #define BPF_MAP_TYPE_LRU_PERCPU_HASH 10
 #define BPF_MAP_TYPE_LPM_TRIE 11
 #define BPF_MAP_TYPE_SOCKHASH 18
+#define BPF_MAP_TYPE_SK_STORAGE 24
 #define BPF_MAP_TYPE_RINGBUF 27
 
 /* map_flags */
@@ -101,6 +118,8 @@ static long (*bpf_msg_redirect_hash)(void *msg, void *map, void *key, mb_u64 fla
 static long (*bpf_sk_redirect_hash)(void *skb, void *map, void *key, mb_u64 flags) = (void *)72;
 static long (*bpf_msg_push_data)(void *msg, mb_u32 start, mb_u32 len, mb_u64 flags) = (void *)90;
 static long (*bpf_msg_pop_data)(void *msg, mb_u32 start, mb_u32 len, mb_u64 flags) = (void *)91;
+static void *(*bpf_sk_storage_get)(void *map, void *sk, void *value, mb_u64 flags) = (void *)107;
+static long (*bpf_probe_read_kernel)(void *dst, mb_u32 size, const void *unsafe_ptr) = (void *)113;
 static mb_u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)122;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, mb_u64 size,
                                   mb_u64 flags) = (void *)130;
@@ -141,6 +160,8 @@ _Static_assert(__builtin_offsetof(struct __sk_buff, protocol) == 16, "uapi __sk_
 _Static_assert(__builtin_offsetof(struct __sk_buff, cb) == 48, "uapi __sk_buff layout");
 _Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "uapi __sk_buff layout");
 
+struct bpf_sock; /* a socket: only passed on to helpers */
+
 /* struct bpf_sock_ops (sockops programs), with the kernel's offsets up to
  * the fields the socket layer reads. */
 struct bpf_sock_ops {
@@ -151,16 +172,25 @@ struct bpf_sock_ops {
   mb_u32 local_ip4;       /* 28: network order */
   mb_u32 remote_ip6[4];   /* 32: network order */
   mb_u32 local_ip6[4];    /* 48: network order */
-  mb_u32 remote_port;     /* 64: network order, in the low 16 bits */
+  mb_u32 remote_port;     /* 64: network order, in the upper 16 bits */
   mb_u32 local_port;      /* 68: host order */
   mb_u32 is_fullsock;     /* 72 */
   mb_u32 snd_cwnd;        /* 76 */
   mb_u32 srtt_us;         /* 80 */
   mb_u32 bpf_sock_ops_cb_flags; /* 84 */
   mb_u32 state;           /* 88 */
+  mb_u32 rtt_min;         /* 92 */
+  mb_u32 snd_ssthresh;    /* 96 */
+  mb_u32 rcv_nxt;         /* 100 */
+  mb_u32 snd_nxt;         /* 104 */
+  mb_u32 snd_una;         /* 108: the first byte not yet acknowledged */
+  mb_u32 unread[18];      /* 112: mss_cache ... bytes_acked */
+  union { struct bpf_sock *sk; mb_u64 sk_u64; }; /* 184: the socket (a full one in the *_ESTABLISHED_CB ops) */
 };
 _Static_assert(__builtin_offsetof(struct bpf_sock_ops, remote_port) == 64, "uapi bpf_sock_ops layout");
 _Static_assert(__builtin_offsetof(struct bpf_sock_ops, bpf_sock_ops_cb_flags) == 84, "uapi bpf_sock_ops layout");
+_Static_assert(__builtin_offsetof(struct bpf_sock_ops, snd_una) == 108, "uapi bpf_sock_ops layout");
+_Static_assert(__builtin_offsetof(struct bpf_sock_ops, sk) == 184, "uapi bpf_sock_ops layout");
 
 /* struct sk_msg_md (sk_msg programs). */
 struct sk_msg_md {
@@ -174,8 +204,12 @@ struct sk_msg_md {
   mb_u32 remote_port;   /* 60: network order */
   mb_u32 local_port;    /* 64: host order */
   mb_u32 size;          /* 68: bytes of the whole message */
+  union { struct bpf_sock *sk; mb_u64 sk_u64; };  /* 72: the sending socket */
 };
 _Static_assert(__builtin_offsetof(struct sk_msg_md, size) == 68, "uapi sk_msg_md layout");
+_Static_assert(__builtin_offsetof(struct sk_msg_md, sk) == 72, "uapi sk_msg_md layout");
+
+#define BPF_SK_STORAGE_GET_F_CREATE (1ULL << 0)
 
 /* enum bpf_sock_ops op values and callback flags */
 #define BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB 4

@@ -12,7 +12,7 @@
 
 #include "include/platform.h"
 
-volatile const struct mb_config mb_config = {0};
+MB_SHARED volatile const struct mb_config mb_config MB_SHARED_INIT({0});
 
 static __always_inline mb_u32 mb_endpoint_id(void) { return mb_config.endpoint_id; }
 

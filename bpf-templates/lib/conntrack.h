@@ -22,13 +22,13 @@
 #include "lib/config.h"
 #include "lib/parse.h"
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __type(key, struct mb_ct_key);
   __type(value, struct mb_ct_entry);
   __uint(max_entries, MB_CONNTRACK_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_conntrack SEC(".maps");
+} mb_conntrack MB_MAPS;
 
 static __always_inline void mb_ct_key_init(struct mb_ct_key *k, const struct mb_tuple *t) {
   __builtin_memset(k, 0, sizeof(*k));

@@ -9,21 +9,21 @@
 
 #include "include/platform.h"
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, struct mb_rule_stats);
   __uint(max_entries, MB_RULE_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_rule_stats SEC(".maps");
+} mb_rule_stats MB_MAPS;
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, mb_u64);
   __uint(max_entries, MB_REASON_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_reasons SEC(".maps");
+} mb_reasons MB_MAPS;
 
 static __always_inline void mb_count_reason(mb_u32 reason) {
   mb_u64 *n = bpf_map_lookup_elem(&mb_reasons, &reason);

@@ -32,6 +32,7 @@
 #include "lib/events.h"
 #include "lib/identity.h"
 #include "lib/l7_refused.h"
+#include "lib/l7_sent.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
 #include "lib/source.h"
@@ -51,6 +52,27 @@ static __always_inline int mb_pkt_l7_refused(const struct mb_pkt *pkt, const int
                             bpf_ntohs(pkt->t.sport));
   return mb_l7_is_refused(pkt->t.family, pkt->t.saddr, bpf_ntohs(pkt->t.sport), pkt->t.daddr,
                           bpf_ntohs(pkt->t.dport));
+}
+
+/* Whether a TCP segment the endpoint sends on a connection it opened, which
+ * the client side polices, carries only bytes the sk_msg verdict let go
+ * (lib/l7_sent.h; sequence arithmetic modulo 2^32). */
+static __always_inline int mb_pkt_l7_sent(const struct mb_pkt *pkt) {
+  if (pkt->fragment)
+    return 0;
+  if (pkt->tcp_payload == 0)
+    return 1; /* SYN, ACK, FIN, RST: no data */
+  struct mb_l7_sock_key k;
+  __builtin_memset(&k, 0, sizeof(k));
+  k.family = pkt->t.family;
+  k.local_port = bpf_ntohs(pkt->t.sport);
+  k.remote_port = bpf_ntohs(pkt->t.dport);
+  __builtin_memcpy(k.local, pkt->t.saddr, 16);
+  __builtin_memcpy(k.remote, pkt->t.daddr, 16);
+  struct mb_l7_sent *v = bpf_map_lookup_elem(&mb_l7_sent, &k);
+  if (!v)
+    return 0;
+  return (int)(pkt->tcp_seq + pkt->tcp_payload - v->end) <= 0;
 }
 
 /* Asks the generated policy about the first packet of a flow; returns its
@@ -118,6 +140,13 @@ static __always_inline int mb_process(mb_ctx_t *ctx, const int dir, const int l2
     /* The socket layer could not take the connection's socket: its
      * requests would go undecided (lib/l7_refused.h). */
     mb_count_reason(MB_REASON_L7_REFUSED);
+    return MB_VERDICT_DENY;
+  }
+  if (dir == MB_DIR_EGRESS && reason == MB_REASON_ESTABLISHED && (ct_flags & MB_CT_L7) && (ct_flags & MB_CT_EGRESS) &&
+      !mb_pkt_l7_sent(&pkt)) {
+    /* Bytes of a policed client connection that its sk_msg verdict did not
+     * let go (lib/l7_sent.h). */
+    mb_count_reason(MB_REASON_L7_UNDECIDED);
     return MB_VERDICT_DENY;
   }
   if (reason >= 0) {

@@ -46,6 +46,12 @@ static __always_inline mb_u64 mb_decide(const int dir, const struct mb_identity 
 static __always_inline int mb_decided(const struct mb_pkt *pkt, const int dir, const struct mb_decision *out,
                                       mb_u64 now) {
   int l7 = out->verdict == MB_VERDICT_L7 && (mb_config.flags & MB_CONFIG_SOCKETS);
+  if (l7 && dir == MB_DIR_EGRESS && (pkt->tcp_payload || pkt->fragment)) {
+    /* Data before the socket layer has the socket (TCP Fast Open, a raw
+     * socket): undecided (lib/l7_sent.h). */
+    mb_count_reason(MB_REASON_L7_UNDECIDED);
+    return MB_VERDICT_DENY;
+  }
   if (out->verdict != MB_VERDICT_ALLOW && !l7) {
     mb_count_reason(out->rule_id ? MB_REASON_DENIED_RULE : MB_REASON_DENIED_DEFAULT);
     mb_count_rule(out->rule_id, pkt->len); /* rule 0 counts default deny */

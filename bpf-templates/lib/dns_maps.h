@@ -22,29 +22,29 @@
 #include "lib/parse.h"
 #include "lib/scratch.h"
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __type(key, struct mb_dns_pending_key);
   __type(value, struct mb_dns_pending);
   __uint(max_entries, MB_DNS_PENDING_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_dns_pending SEC(".maps");
+} mb_dns_pending MB_MAPS;
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __type(key, struct mb_dns_learned_key);
   __type(value, struct mb_dns_learned);
   __uint(max_entries, MB_DNS_LEARNED_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_dns_learned SEC(".maps");
+} mb_dns_learned MB_MAPS;
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, mb_u64);
   __uint(max_entries, MB_DNS_STAT_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_dns_stats SEC(".maps");
+} mb_dns_stats MB_MAPS;
 
 static __always_inline void mb_dns_count_n(mb_u32 stat, mb_u32 count) {
   mb_u64 *n = bpf_map_lookup_elem(&mb_dns_stats, &stat);
@@ -90,21 +90,21 @@ struct mb_dns_scratch {
   mb_u32 question_end; /* offset in msg after the question */
 };
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, struct mb_dns_scratch);
   __uint(max_entries, MB_DNS_SCRATCH_DEPTH);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_dns_scratch SEC(".maps");
+} mb_dns_scratch MB_MAPS;
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, mb_u32);
   __uint(max_entries, 1);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_dns_nesting SEC(".maps");
+} mb_dns_nesting MB_MAPS;
 
 /* This CPU's next free scratch entry, or NULL (counted: the caller fails
  * closed). Every non-NULL return is paired with mb_dns_leave(). */

@@ -8,13 +8,8 @@
 
 #include "include/platform.h"
 #include "lib/config.h"
+#include "lib/event_ring.h"
 #include "lib/parse.h"
-
-struct {
-  __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, MB_EVENTS_BYTES);
-  __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_events SEC(".maps");
 
 static __always_inline void mb_emit(int kind, int dir, mb_u32 rule_id, const struct mb_pkt *pkt,
                                     mb_u64 now) {

@@ -10,14 +10,14 @@
 
 #include "include/platform.h"
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_LPM_TRIE);
   __type(key, struct mb_lpm_key);
   __type(value, struct mb_identity);
   __uint(max_entries, MB_IDENTITY_MAX);
   __uint(map_flags, BPF_F_NO_PREALLOC); /* the kernel requires it for LPM tries */
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_identity SEC(".maps");
+} mb_identity MB_MAPS;
 
 /* The identity of every address the trie does not know. It lives in .data,
  * not .rodata: the decision is a global function, and the verifier wants its

@@ -127,7 +127,7 @@ static __always_inline mb_u32 mb_http_frame(mb_ctx_t *ctx, const struct mb_l7_st
  * A global function, so the verifier checks it once, on its own, and its
  * callers see one unknown length: inlined, each of its paths would be
  * carried into the verdict's, which branches on the phase again. */
-__attribute__((noinline)) int mb_l7_frame_at(mb_ctx_t *ctx, mb_u32 protocol, mb_u32 phase, mb_u64 remaining,
+__attribute__((noinline)) int MB_CTX_FN(mb_l7_frame_at)(mb_ctx_t *ctx, mb_u32 protocol, mb_u32 phase, mb_u64 remaining,
                                              mb_u64 at) {
   if (!ctx)
     return 0;
@@ -141,7 +141,7 @@ __attribute__((noinline)) int mb_l7_frame_at(mb_ctx_t *ctx, mb_u32 protocol, mb_
 }
 
 static __always_inline mb_u32 mb_l7_frame(mb_ctx_t *ctx, const struct mb_l7_state *st, mb_u32 off, mb_u32 len) {
-  int n = mb_l7_frame_at(ctx, st->protocol, st->phase, st->remaining, ((mb_u64)off << 32) | len);
+  int n = MB_CTX_FN(mb_l7_frame_at)(ctx, st->protocol, st->phase, st->remaining, ((mb_u64)off << 32) | len);
   return n > 0 ? (mb_u32)n : 0;
 }
 

@@ -35,24 +35,24 @@ struct mb_l7_held {
   char buf[MB_HTTP_HEADER_MAX];
 };
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(map_flags, BPF_F_NO_PREALLOC);
   __type(key, mb_u64);
   __type(value, struct mb_l7_held);
   __uint(max_entries, MB_L7_HELD_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_l7_held SEC(".maps");
+} mb_l7_held MB_MAPS;
 
 /* What a new entry starts from: the update helper copies a whole value,
  * which the 512-byte stack cannot hold. */
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, struct mb_l7_held);
   __uint(max_entries, 1);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_l7_held_blank SEC(".maps");
+} mb_l7_held_blank MB_MAPS;
 
 /* Holds the `n` bytes at `off` (the segment's last ones). 0, or -1 when
  * they cannot be held. */

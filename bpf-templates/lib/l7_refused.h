@@ -11,13 +11,13 @@
 
 #define MB_L7_REFUSED_MAX 16384
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __type(key, struct mb_l7_sock_key);
   __type(value, mb_u64);
   __uint(max_entries, MB_L7_REFUSED_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_l7_refused SEC(".maps");
+} mb_l7_refused MB_MAPS;
 
 static __always_inline void mb_l7_refuse(const struct mb_l7_sock_key *key, mb_u64 cookie) {
   struct mb_l7_sock_key k = *key;

@@ -17,21 +17,21 @@
 
 #define MB_L7_SCRATCH_DEPTH 2
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, struct mb_http_scratch);
   __uint(max_entries, MB_L7_SCRATCH_DEPTH);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_l7_scratch SEC(".maps");
+} mb_l7_scratch MB_MAPS;
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __type(key, mb_u32);
   __type(value, mb_u32);
   __uint(max_entries, 1);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_l7_nesting SEC(".maps");
+} mb_l7_nesting MB_MAPS;
 
 static __always_inline struct mb_http_scratch *mb_l7_enter(void) {
   struct mb_http_scratch *s = mb_scratch_enter(&mb_l7_nesting, &mb_l7_scratch, MB_L7_SCRATCH_DEPTH);

@@ -60,12 +60,6 @@ struct mb_l7_walk {
   mb_u32 cut;    /* the segment is dropped whole */
 };
 
-static __always_inline void mb_l7_cut(struct mb_l7_state *st, mb_u32 stat) {
-  st->phase = MB_L7_DISCARD;
-  st->deny = 1;
-  mb_http_count(stat);
-}
-
 /* The endpoint's verdict on one message it received. A global function,
  * checked once on its own by the verifier, like mb_l7_frame_at. */
 __attribute__((noinline)) int mb_l7_message_in(mb_ctx_t *ctx, struct mb_l7_state *st) {

@@ -21,7 +21,7 @@
 #include "lib/config.h"
 #include "lib/counters.h"
 #include "lib/ctx.h"
-#include "lib/events.h"
+#include "lib/event_ring.h"
 #include "lib/identity.h"
 #include "lib/l7_frame.h"
 #include "lib/l7_maps.h"
@@ -370,6 +370,13 @@ static __always_inline int mb_http_message(mb_ctx_t *ctx, struct mb_l7_state *st
   }
   mb_http_count(MB_HTTP_STAT_DISCARDED);
   return MB_L7_DROP;
+}
+
+/* Ends the connection's inspection: every later byte is dropped. */
+static __always_inline void mb_l7_cut(struct mb_l7_state *st, mb_u32 stat) {
+  st->phase = MB_L7_DISCARD;
+  st->deny = 1;
+  mb_http_count(stat);
 }
 
 /* The endpoint's verdict on one message of a socket in state `st`. */

@@ -53,10 +53,14 @@ struct mb_pkt {
   struct mb_tuple t;
   mb_u32 len;    /* mb_ctx_len(), for byte counters */
   mb_u32 l4_off; /* offset of the L4 header from the start the program sees */
+  mb_u32 l3_end; /* where the IP packet ends, by its header (the packet's end for GSO/BIG TCP) */
+  mb_u32 tcp_seq;     /* host order */
+  mb_u32 tcp_payload; /* bytes of TCP data (0 in a fragment: the data is not all here) */
   mb_u16 port;   /* host order: what policy matches (destination port, ICMP type) */
   mb_u8 tcp_flags;
   mb_u8 kind; /* enum mb_pkt_kind */
   mb_u8 arp;  /* an ARP packet (no tuple; lib/source.h reads its sender) */
+  mb_u8 fragment; /* a fragment of an IP packet (first or later) */
 };
 
 /* Wire layouts (no system headers). */
@@ -112,13 +116,13 @@ struct mb_frag_ports {
   mb_u8 kind;
 };
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __type(key, struct mb_frag_key);
   __type(value, struct mb_frag_ports);
   __uint(max_entries, MB_FRAGMENTS_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_fragments SEC(".maps");
+} mb_fragments MB_MAPS;
 
 static __always_inline void mb_frag_key_init(struct mb_frag_key *k, const struct mb_pkt *pkt,
                                              mb_u32 id, mb_u8 proto) {
@@ -202,6 +206,11 @@ static __always_inline int mb_parse_l4(mb_ctx_t *ctx, mb_u32 off, struct mb_pkt 
     if ((h[12] >> 4) < 5) /* data offset below the fixed header */
       return MB_REASON_UNPARSEABLE;
     pkt->tcp_flags = h[13];
+    mb_u32 seq;
+    __builtin_memcpy(&seq, &h[4], 4);
+    pkt->tcp_seq = bpf_ntohl(seq);
+    mb_u32 data = off + (mb_u32)(h[12] >> 4) * 4;
+    pkt->tcp_payload = !pkt->fragment && pkt->l3_end > data ? pkt->l3_end - data : 0;
   } else if (pkt->t.proto == IPPROTO_UDP) {
     if (mb_ctx_load_bytes(ctx, off, h, 8) < 0)
       return MB_REASON_UNPARSEABLE;
@@ -261,7 +270,10 @@ static __always_inline int mb_parse_ipv4(mb_ctx_t *ctx, mb_u32 off, struct mb_pk
   __builtin_memcpy(pkt->t.saddr, ip.saddr, 4);
   __builtin_memcpy(pkt->t.daddr, ip.daddr, 4);
 
+  mb_u32 tot = bpf_ntohs(ip.tot_len);
+  pkt->l3_end = tot && off + tot < pkt->len ? off + tot : pkt->len;
   mb_u16 frag = bpf_ntohs(ip.frag_off);
+  pkt->fragment = (frag & (MB_IP_OFFSET | MB_IP_MF)) != 0;
   if (frag & MB_IP_OFFSET)
     return mb_frag_lookup(pkt, ip.id, ip.protocol);
 
@@ -297,6 +309,8 @@ static __always_inline int mb_parse_ipv6(mb_ctx_t *ctx, mb_u32 off, struct mb_pk
   __builtin_memcpy(pkt->t.saddr, ip6.saddr, 16);
   __builtin_memcpy(pkt->t.daddr, ip6.daddr, 16);
 
+  mb_u32 plen = bpf_ntohs(ip6.payload_len);
+  pkt->l3_end = plen && off + sizeof(ip6) + plen < pkt->len ? off + sizeof(ip6) + plen : pkt->len;
   mb_u8 nexthdr = ip6.nexthdr;
   int first_fragment = 0;
   mb_u32 frag_id = 0;
@@ -318,6 +332,7 @@ static __always_inline int mb_parse_ipv6(mb_ctx_t *ctx, mb_u32 off, struct mb_pk
       mb_u16 frag = ((mb_u16)ext[2] << 8) | ext[3];
       __builtin_memcpy(&frag_id, &ext[4], 4);
       frag_next = ext[0];
+      pkt->fragment = (frag & (MB_IP6_FRAG_OFFSET | MB_IP6_FRAG_MF)) != 0;
       if (frag & MB_IP6_FRAG_OFFSET)
         return mb_frag_lookup(pkt, frag_id, frag_next);
       first_fragment = frag & MB_IP6_FRAG_MF; /* else an atomic fragment */

@@ -28,13 +28,13 @@
 #include "lib/config.h"
 #include "lib/parse.h"
 
-struct {
+MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __type(key, struct mb_endpoint_addr_key);
   __type(value, mb_u32);
   __uint(max_entries, MB_ENDPOINT_ADDRS_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_endpoint_addrs SEC(".maps");
+} mb_endpoint_addrs MB_MAPS;
 
 /* mb_source_check() results. */
 #define MB_SOURCE_OK 0

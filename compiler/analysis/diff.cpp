@@ -26,22 +26,29 @@ const ir::EndpointClass* classInOther(const ir::Program& other, const ir::Endpoi
   return classOf(other, other.findEndpoint(e->ns, e->name));
 }
 
-Cause causeOf(const ir::Program& program, const ir::Program& other, const ir::Verdict& v, ir::Direction dir,
-              const std::string& subject, const ir::Endpoint* endpoint) {
+// A rule of `program` (by id) as the cause on one side.
+Cause ruleCause(const ir::Program& program, uint32_t rule, ir::Direction dir, const std::string& subject) {
   Cause c;
   c.direction = dir;
   c.subject = subject;
-  if (v.reason == ir::Reason::AllowedByRule || v.reason == ir::Reason::DeniedByRule) {
-    c.kind = Cause::Kind::Rule;
-    auto it = program.rules.find(v.rule);
-    if (it != program.rules.end()) {
-      c.action = it->second.action;
-      c.policy = it->second.policy;
-      c.text = it->second.text;
-      c.location = it->second.location;
-    }
-    return c;
+  c.kind = Cause::Kind::Rule;
+  auto it = program.rules.find(rule);
+  if (it != program.rules.end()) {
+    c.action = it->second.action;
+    c.policy = it->second.policy;
+    c.text = it->second.text;
+    c.location = it->second.location;
   }
+  return c;
+}
+
+Cause causeOf(const ir::Program& program, const ir::Program& other, const ir::Verdict& v, ir::Direction dir,
+              const std::string& subject, const ir::Endpoint* endpoint) {
+  if (v.reason == ir::Reason::AllowedByRule || v.reason == ir::Reason::DeniedByRule)
+    return ruleCause(program, v.rule, dir, subject);
+  Cause c;
+  c.direction = dir;
+  c.subject = subject;
   c.kind = v.reason == ir::Reason::DefaultDeny ? Cause::Kind::DefaultDeny : Cause::Kind::Open;
   if (const auto* cls = classOf(program, endpoint)) {
     c.policies = cls->policies;
@@ -67,6 +74,49 @@ Causes causesOf(const ReachEvaluator& eval, const ir::Program& program, const ir
   return out;
 }
 
+// How one version decides the requests of a probed interval of a pair, as
+// `reach` lists them; nullopt when it does not read them.
+std::optional<HttpRequests> requestsOf(const ReachEvaluator& eval, size_t s, size_t d, size_t atom) {
+  auto items = eval.httpItems(s, d, atom);
+  if (!items) return std::nullopt;
+  return HttpRequests{std::move(items->first), std::move(items->second)};
+}
+
+// The sides (by direction) on which `rules` read requests.
+std::set<ir::Direction> readingSides(const std::optional<std::vector<ReachEvaluator::HttpRule>>& rules) {
+  std::set<ir::Direction> out;
+  if (rules)
+    for (const auto& r : *rules) out.insert(r.direction);
+  return out;
+}
+
+// The causes of one version's request decision on one probed interval of a
+// pair, on the `sides` that read requests in either version: where this
+// version reads them, the rules that decide them (`rules`, from
+// ReachEvaluator::httpRules); where it does not, what allows the connection
+// on that side (every request then passes unread).
+Causes requestCausesOf(const ReachEvaluator& eval, const ir::Program& program, const ir::Program& other,
+                       const std::vector<ReachPeer>& peers, size_t s, size_t d, size_t atom,
+                       const std::optional<std::vector<ReachEvaluator::HttpRule>>& rules,
+                       const std::set<ir::Direction>& sides) {
+  Causes out;
+  std::set<ir::Direction> reading = readingSides(rules);
+  auto subjectOf = [&](ir::Direction dir) { return dir == ir::Direction::Egress ? peers[s].name : peers[d].name; };
+  if (rules)
+    for (const auto& r : *rules)
+      if (sides.count(r.direction)) out.insert(ruleCause(program, r.rule->id, r.direction, subjectOf(r.direction)));
+  for (ir::Direction dir : sides) {
+    if (reading.count(dir)) continue;
+    for (const auto& probe : eval.probes(s, d, atom)) {
+      const auto& v = dir == ir::Direction::Egress ? probe.verdict.egress : probe.verdict.ingress;
+      if (v && v->allowed)
+        out.insert(causeOf(program, other, *v, dir, subjectOf(dir),
+                           dir == ir::Direction::Egress ? probe.src : probe.dst));
+    }
+  }
+  return out;
+}
+
 // The next address after `a` (wrapping is never asked for: a range that ends
 // the space has no successor range).
 net::Address successor(net::Address a) {
@@ -84,6 +134,7 @@ struct Row {
   net::Address srcFirst, srcLast, dstFirst, dstLast;  // for external ends
   Conns conns;
   Causes before, after;
+  std::optional<HttpRequests> requestsBefore, requestsAfter;  // request changes only
 };
 
 bool isExternal(const std::vector<ReachPeer>& peers, size_t i) { return peers[i].kind == ReachPeer::Kind::External; }
@@ -97,7 +148,9 @@ std::vector<Row> mergeRanges(std::vector<Row> rows, const std::vector<ReachPeer>
   for (auto& r : rows) {
     bool merged = false;
     for (auto& o : out) {
-      if (o.conns != r.conns || o.before != r.before || o.after != r.after) continue;
+      if (o.conns != r.conns || o.before != r.before || o.after != r.after || o.requestsBefore != r.requestsBefore ||
+          o.requestsAfter != r.requestsAfter)
+        continue;
       if (o.src == r.src && isExternal(peers, r.dst) && isExternal(peers, o.dst) &&
           o.dstLast.family == r.dstFirst.family && successor(o.dstLast) == r.dstFirst) {
         o.dstLast = r.dstLast;
@@ -127,6 +180,8 @@ std::vector<FlowChange> toChanges(const std::vector<Row>& rows, const std::vecto
     f.src = endName(peers, r.src, r.srcFirst, r.srcLast);
     f.dst = endName(peers, r.dst, r.dstFirst, r.dstLast);
     f.conns = r.conns;
+    f.requestsBefore = r.requestsBefore;
+    f.requestsAfter = r.requestsAfter;
     f.before.assign(r.before.begin(), r.before.end());
     f.after.assign(r.after.begin(), r.after.end());
     // The source's egress before the destination's ingress, as a packet goes.
@@ -174,12 +229,52 @@ ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, con
   ReachEvaluator newEval(newIr, space);
   const auto& peers = space.peers();
 
-  std::vector<Row> added, removed;
+  std::vector<Row> added, removed, requestsChanged;
   for (size_t s = 0; s < peers.size(); ++s) {
     for (size_t d = 0; d < peers.size(); ++d) {
       if (!oldEval.isFlow(s, d)) continue;  // the same for both: it depends on the peers only
       std::vector<bool> was = oldEval.allowed(s, d);
       std::vector<bool> is = newEval.allowed(s, d);
+      auto row = [&](const std::vector<bool>& atoms) {
+        Row r;
+        r.src = s;
+        r.dst = d;
+        r.srcFirst = peers[s].first;
+        r.srcLast = peers[s].last;
+        r.dstFirst = peers[d].first;
+        r.dstLast = peers[d].last;
+        r.conns = space.conns(atoms);
+        return r;
+      };
+      // Intervals allowed in both whose requests are decided differently,
+      // grouped by the requests and the causes in both versions.
+      using RequestKey = std::tuple<std::optional<HttpRequests>, std::optional<HttpRequests>, Causes, Causes>;
+      std::map<RequestKey, std::vector<bool>> requestGroups;
+      std::vector<RequestKey> requestOrder;  // first-seen order
+      for (size_t atom = 0; atom < was.size(); ++atom) {
+        if (!was[atom] || !is[atom]) continue;
+        auto oldRequests = requestsOf(oldEval, s, d, atom);
+        auto newRequests = requestsOf(newEval, s, d, atom);
+        if (oldRequests == newRequests) continue;
+        auto oldRules = oldEval.httpRules(s, d, atom);
+        auto newRules = newEval.httpRules(s, d, atom);
+        std::set<ir::Direction> sides = readingSides(oldRules);
+        sides.merge(readingSides(newRules));
+        RequestKey key{std::move(oldRequests), std::move(newRequests),
+                       requestCausesOf(oldEval, oldIr, newIr, peers, s, d, atom, oldRules, sides),
+                       requestCausesOf(newEval, newIr, oldIr, peers, s, d, atom, newRules, sides)};
+        auto [it, fresh] = requestGroups.try_emplace(key, std::vector<bool>(was.size(), false));
+        if (fresh) requestOrder.push_back(key);
+        it->second[atom] = true;
+      }
+      for (const auto& key : requestOrder) {
+        Row r = row(requestGroups.at(key));
+        r.requestsBefore = std::get<0>(key);
+        r.requestsAfter = std::get<1>(key);
+        r.before = std::get<2>(key);
+        r.after = std::get<3>(key);
+        requestsChanged.push_back(std::move(r));
+      }
       if (was == is) continue;
       // Changed intervals, grouped by their causes in both versions.
       std::map<std::pair<Causes, Causes>, std::vector<bool>> addedGroups, removedGroups;
@@ -198,14 +293,7 @@ ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, con
       for (bool isAdded : {true, false}) {
         auto& groups = isAdded ? addedGroups : removedGroups;
         for (const auto& key : isAdded ? addedOrder : removedOrder) {
-          Row r;
-          r.src = s;
-          r.dst = d;
-          r.srcFirst = peers[s].first;
-          r.srcLast = peers[s].last;
-          r.dstFirst = peers[d].first;
-          r.dstLast = peers[d].last;
-          r.conns = space.conns(groups.at(key));
+          Row r = row(groups.at(key));
           r.before = key.first;
           r.after = key.second;
           (isAdded ? added : removed).push_back(std::move(r));
@@ -216,6 +304,7 @@ ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, con
   ReachDiff out;
   out.added = toChanges(mergeRanges(std::move(added), peers), peers);
   out.removed = toChanges(mergeRanges(std::move(removed), peers), peers);
+  out.requestsChanged = toChanges(mergeRanges(std::move(requestsChanged), peers), peers);
   out.policies = policyChanges(before, after);
   return out;
 }
@@ -235,8 +324,35 @@ std::string joined(const std::vector<std::string>& v, const char* sep = ", ") {
 }
 
 std::string summaryLine(const ReachDiff& d) {
-  if (!d.connectivityChanged()) return "no connectivity change";
-  return count(d.added.size(), "flow", "flows") + " added, " + count(d.removed.size(), "flow", "flows") + " removed";
+  if (!d.changed()) return "no connectivity change";
+  std::string s =
+      count(d.added.size(), "flow", "flows") + " added, " + count(d.removed.size(), "flow", "flows") + " removed";
+  if (!d.requestsChanged.empty())
+    s += ", " + count(d.requestsChanged.size(), "flow", "flows") + " with HTTP requests changed";
+  return s;
+}
+
+// The requests of a connection in one version, in words.
+std::string requestsText(const std::optional<HttpRequests>& r) {
+  if (!r) return "every request (not read)";
+  return httpItemsText(r->allowed, r->denied);
+}
+
+// `s` as Markdown code, a `|` escaped so that it stays in its table cell.
+std::string mdCode(const std::string& s) {
+  std::string e;
+  for (char ch : s) e += ch == '|' ? std::string("\\|") : std::string(1, ch);
+  return "`" + e + "`";
+}
+
+// The requests of a connection in one version, for a Markdown table cell.
+std::string requestsMarkdown(const std::optional<HttpRequests>& r) {
+  if (!r) return "every request (not read)";
+  std::string s;
+  for (const auto& item : r->allowed) s += (s.empty() ? "" : "<br>") + mdCode(item);
+  if (r->allowed.empty()) s = "every request";
+  for (const auto& item : r->denied) s += "<br>denied " + mdCode(item);
+  return s;
 }
 
 // "1 policy added (shop/x), 3 rules added, 1 removed", or "" when nothing changed.
@@ -266,12 +382,7 @@ std::string selectionText(const Cause& c) {
 
 // The cause without its side, e.g. "default deny (selected by shop/api)".
 std::string causeBody(const Cause& c, bool markdown) {
-  auto code = [&](const std::string& s) {
-    if (!markdown) return "`" + s + "`";
-    std::string e;
-    for (char ch : s) e += ch == '|' ? std::string("\\|") : std::string(1, ch);
-    return "`" + e + "`";
-  };
+  auto code = [&](const std::string& s) { return markdown ? mdCode(s) : "`" + s + "`"; };
   switch (c.kind) {
     case Cause::Kind::Rule:
       return code(c.text) + " (" + c.policy + ", " + c.location + ")";
@@ -307,6 +418,13 @@ std::string renderDiffText(const ReachDiff& d) {
   };
   section(d.added, "+", "was denied:", "now allowed:");
   section(d.removed, "-", "was allowed:", "now denied:");
+  for (const auto& f : d.requestsChanged) {
+    out += "\n~ " + f.src + " -> " + f.dst + ": " + f.conns.str() + " HTTP requests changed\n";
+    out += "    requests now: " + requestsText(f.requestsAfter) + "\n";
+    out += "    requests were: " + requestsText(f.requestsBefore) + "\n";
+    for (const auto& c : f.after) out += "    now decided by: " + describeCause(c) + "\n";
+    for (const auto& c : f.before) out += "    was decided by: " + describeCause(c) + "\n";
+  }
   return out;
 }
 
@@ -314,7 +432,7 @@ std::string renderDiffMarkdown(const ReachDiff& d) {
   // The marker lets a CI job find and update its own comment.
   std::string out = "<!-- membranec diff -->\n";
   std::string pl = policyLine(d.policies);
-  if (!d.connectivityChanged()) {
+  if (!d.changed()) {
     out += "**Policy review:** No connectivity change for this inventory.";
     if (!pl.empty()) out += " Policies changed (" + pl + "), no flow changed.";
     return out + "\n";
@@ -330,16 +448,19 @@ std::string renderDiffMarkdown(const ReachDiff& d) {
            "`: " + causeBody(c, true);
     return s.empty() ? std::string("—") : s;
   };
+  // `requests`: the table of request changes, with the requests in both versions.
   auto table = [&](const std::vector<FlowChange>& changes, const std::string& title, const char* first,
-                   const char* second, bool afterFirst) {
+                   const char* second, bool afterFirst, bool requests = false) {
     if (changes.empty()) return;
-    std::string t = "| Source | Destination | Connections | " + std::string(first) + " | " + second +
-                    " |\n| --- | --- | --- | --- | --- |\n";
+    std::string t = "| Source | Destination | Connections | " +
+                    std::string(requests ? "Requests now | Requests before | " : "") + first + " | " + second +
+                    " |\n| --- | --- | --- | --- | --- |" + (requests ? " --- | --- |" : "") + "\n";
     for (const auto& f : changes) {
       std::string conns = f.conns.str();
       for (size_t i = 0; (i = conns.find("; ", i)) != std::string::npos;) conns.replace(i, 2, "<br>");
-      t += "| `" + f.src + "` | `" + f.dst + "` | " + conns + " | " + causes(afterFirst ? f.after : f.before) + " | " +
-           causes(afterFirst ? f.before : f.after) + " |\n";
+      t += "| `" + f.src + "` | `" + f.dst + "` | " + conns + " | ";
+      if (requests) t += requestsMarkdown(f.requestsAfter) + " | " + requestsMarkdown(f.requestsBefore) + " | ";
+      t += causes(afterFirst ? f.after : f.before) + " | " + causes(afterFirst ? f.before : f.after) + " |\n";
     }
     std::string heading = title + " (" + std::to_string(changes.size()) + ")";
     if (changes.size() > kFoldAbove)
@@ -349,6 +470,7 @@ std::string renderDiffMarkdown(const ReachDiff& d) {
   };
   table(d.added, "Added flows", "Now allowed by", "Was denied by", true);
   table(d.removed, "Removed flows", "Now denied by", "Was allowed by", true);
+  table(d.requestsChanged, "HTTP requests changed", "Now decided by", "Was decided by", true, true);
   return out;
 }
 
@@ -373,23 +495,32 @@ std::string renderDiffJson(const ReachDiff& d) {
     }
     return j;
   };
-  auto changes = [&](const std::vector<FlowChange>& fs) {
+  // null when the requests are not read; otherwise reach's "http" keys.
+  auto requests = [](const std::optional<HttpRequests>& r) -> ordered_json {
+    if (!r) return nullptr;
+    return ordered_json{{"requests", r->allowed}, {"deniedRequests", r->denied}};
+  };
+  auto changes = [&](const std::vector<FlowChange>& fs, bool withRequests) {
     ordered_json arr = ordered_json::array();
     for (const auto& f : fs) {
       ordered_json before = ordered_json::array(), after = ordered_json::array();
       for (const auto& c : f.before) before.push_back(cause(c));
       for (const auto& c : f.after) after.push_back(cause(c));
-      arr.push_back(ordered_json{{"src", f.src},
-                                 {"dst", f.dst},
-                                 {"conns", connsToJson(f.conns)},
-                                 {"before", std::move(before)},
-                                 {"after", std::move(after)}});
+      ordered_json change{{"src", f.src}, {"dst", f.dst}, {"conns", connsToJson(f.conns)}};
+      if (withRequests) {
+        change["requestsBefore"] = requests(f.requestsBefore);
+        change["requestsAfter"] = requests(f.requestsAfter);
+      }
+      change["before"] = std::move(before);
+      change["after"] = std::move(after);
+      arr.push_back(std::move(change));
     }
     return arr;
   };
-  ordered_json j{{"changed", d.connectivityChanged()},
-                 {"added", changes(d.added)},
-                 {"removed", changes(d.removed)},
+  ordered_json j{{"changed", d.changed()},
+                 {"added", changes(d.added, false)},
+                 {"removed", changes(d.removed, false)},
+                 {"requestsChanged", changes(d.requestsChanged, true)},
                  {"policies",
                   {{"added", d.policies.policiesAdded},
                    {"removed", d.policies.policiesRemoved},

@@ -10,8 +10,15 @@
 // old one did not, removed the other way round. The changed intervals of a
 // pair are grouped by their causes (the rules that decide, in each version),
 // so each reported change has one set of responsible rules.
+//
+// HTTP (docs/http.md): an interval allowed in both versions whose requests
+// the socket layer decides differently — read in one version and not the
+// other, or read in both by different request items, as `reach` lists them
+// (ReachEvaluator::httpItems) — is a request change: the connection still
+// passes, the API surface it carries does not.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +50,16 @@ struct Cause {
   friend auto operator<=>(const Cause&, const Cause&) = default;
 };
 
+// How the socket layer decides the requests on a connection, as `reach`
+// lists them for a flow's HTTP ports (HttpPorts, without the ports): the
+// request items of the matching allow rules and of the matching deny rules,
+// as written. `allowed` empty: a rule without an http condition allows every
+// request the denied items leave.
+struct HttpRequests {
+  std::vector<std::string> allowed, denied;
+  friend auto operator<=>(const HttpRequests&, const HttpRequests&) = default;
+};
+
 struct FlowChange {
   std::string src, dst;  // peer names as in `reach`; adjacent external ranges with the same change are merged
   Conns conns;           // the connections added or removed
@@ -50,7 +67,17 @@ struct FlowChange {
   //          after  = what allows it in the new version (both sides).
   // Removed: before = what allowed it in the old version (both sides),
   //          after  = what denies it in the new version (the denying sides only).
+  //
+  // Requests changed (the connections are allowed in both versions):
+  //          before, after = in each version, on each side that reads the
+  //          requests in either version: the rules that decide them there
+  //          (the matching rules with an http condition, and the matching
+  //          allow rules without one), or, on a side that does not read them
+  //          in that version, what allows the connection there.
   std::vector<Cause> before, after;
+  // Requests changed only: how the requests are decided in each version;
+  // nullopt when that version does not read them (every request passes).
+  std::optional<HttpRequests> requestsBefore, requestsAfter;
 };
 
 // Changes to the policies themselves, whether or not they change a flow.
@@ -65,8 +92,14 @@ struct PolicyChanges {
 
 struct ReachDiff {
   std::vector<FlowChange> added, removed;  // by source, then destination, in peer order
+  // Connections allowed in both versions whose HTTP requests are decided
+  // differently; in the same order.
+  std::vector<FlowChange> requestsChanged;
   PolicyChanges policies;
   bool connectivityChanged() const { return !added.empty() || !removed.empty(); }
+  // What --exit-code and the JSON "changed" report: a flow added or removed,
+  // or the requests of one changed.
+  bool changed() const { return connectivityChanged() || !requestsChanged.empty(); }
 };
 
 // One version: its IR and the keys of all its policies (including those

@@ -333,28 +333,24 @@ std::vector<ReachEvaluator::Probe> ReachEvaluator::probes(size_t src, size_t dst
   return out;
 }
 
-std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> ReachEvaluator::httpItems(
-    size_t src, size_t dst, size_t atom) const {
+std::optional<std::vector<ReachEvaluator::HttpRule>> ReachEvaluator::httpRules(size_t src, size_t dst,
+                                                                                size_t atom) const {
   const auto& peers = impl_->space.peers();
   const ir::Program& program = impl_->program;
   ir::Traffic t = impl_->space.probe(atom);
   if (!impl_->hasHttp || t.protocol != ir::kTCP) return std::nullopt;
   bool read = false;
-  std::set<std::string> allowed, denied;
-  bool plainAllow = false;
-  // The http rules of `subject`'s side that match the connection from `other`.
+  std::vector<HttpRule> out;
+  std::set<std::pair<ir::Direction, const ir::Rule*>> seen;
+  // The rules of `subject`'s side that match the connection from `other`
+  // and decide its requests.
   auto collect = [&](const End& subject, const End& other, ir::Direction dir) {
     const auto& rules = program.classes.at(*subject.endpoint->classIndex).direction(dir).rules;
     ir::Peer peer = ir::peerOf(program, other);
     for (const auto& r : rules) {
       if (r.audit || !ir::ruleMatches(r, peer, t)) continue;
-      const auto* h = r.condition<ir::HttpCondition>();
-      if (!h) {
-        plainAllow |= r.action == ir::Action::Allow;
-        continue;
-      }
-      for (const auto& m : h->requests)
-        (r.action == ir::Action::Allow ? allowed : denied).insert(features::http::describeRequest(m));
+      if (!r.condition<ir::HttpCondition>() && r.action != ir::Action::Allow) continue;
+      if (seen.insert({dir, &r}).second) out.push_back({dir, &r});
     }
   };
   forEachProbe(impl_->members[src], impl_->members[dst], otherEnd(peers[src]), otherEnd(peers[dst]),
@@ -372,6 +368,24 @@ std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> Rea
                  return true;
                });
   if (!read) return std::nullopt;
+  return out;
+}
+
+std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> ReachEvaluator::httpItems(
+    size_t src, size_t dst, size_t atom) const {
+  auto rules = httpRules(src, dst, atom);
+  if (!rules) return std::nullopt;
+  std::set<std::string> allowed, denied;
+  bool plainAllow = false;
+  for (const auto& [dir, r] : *rules) {
+    const auto* h = r->condition<ir::HttpCondition>();
+    if (!h) {
+      plainAllow = true;  // httpRules gives only allow rules without an http condition
+      continue;
+    }
+    for (const auto& m : h->requests)
+      (r->action == ir::Action::Allow ? allowed : denied).insert(features::http::describeRequest(m));
+  }
   // A plain allow on a read connection allows every request the denies leave.
   if (plainAllow) allowed.clear();
   return std::make_pair(std::vector<std::string>(allowed.begin(), allowed.end()),
@@ -440,13 +454,7 @@ std::string portsText(const Conns::Protocol& p, const char* sep) {
 std::string httpText(const HttpPorts& h) {
   std::string ports;
   for (const auto& r : h.ports) ports += (ports.empty() ? "" : ",") + rangeText(r);
-  std::string out = "TCP " + ports + " HTTP: " + (h.allowed.empty() ? "every request" : "");
-  for (size_t i = 0; i < h.allowed.size(); ++i) out += (i ? "; " : "") + h.allowed[i];
-  if (!h.denied.empty()) {
-    out += "; denied ";
-    for (size_t i = 0; i < h.denied.size(); ++i) out += (i ? "; " : "") + h.denied[i];
-  }
-  return out;
+  return "TCP " + ports + " HTTP: " + httpItemsText(h.allowed, h.denied);
 }
 
 std::string padded(const std::string& s, size_t width) { return s + std::string(width - s.size(), ' '); }
@@ -490,6 +498,16 @@ std::string renderText(const Reachability& r) {
   for (const auto& f : r.flows) {
     out += padded(f.src, ws) + "  " + padded(f.dst, wd) + "  " + f.conns.str() + "\n";
     for (const auto& h : f.http) out += std::string(ws + wd + 4, ' ') + httpText(h) + "\n";
+  }
+  return out;
+}
+
+std::string httpItemsText(const std::vector<std::string>& allowed, const std::vector<std::string>& denied) {
+  std::string out = allowed.empty() ? "every request" : "";
+  for (size_t i = 0; i < allowed.size(); ++i) out += (i ? "; " : "") + allowed[i];
+  if (!denied.empty()) {
+    out += "; denied ";
+    for (size_t i = 0; i < denied.size(); ++i) out += (i ? "; " : "") + denied[i];
   }
   return out;
 }

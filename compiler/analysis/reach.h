@@ -159,6 +159,16 @@ class ReachEvaluator {
   // ("allow"/"deny" by action); nullopt when no probe's connection is read.
   std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> httpItems(size_t src, size_t dst,
                                                                                         size_t atom) const;
+  // The rules behind httpItems: on each probe of the pair whose connection
+  // is allowed and read, on each side that reads it, the matching rules with
+  // an http condition (allow and deny) and the matching allow rules without
+  // one (which allow every request the denies leave). In probe order, each
+  // (side, rule) once; nullopt exactly when httpItems is.
+  struct HttpRule {
+    ir::Direction direction = ir::Direction::Ingress;  // the side: the source's egress or the destination's ingress
+    const ir::Rule* rule = nullptr;
+  };
+  std::optional<std::vector<HttpRule>> httpRules(size_t src, size_t dst, size_t atom) const;
 
  private:
   struct Impl;
@@ -173,6 +183,10 @@ std::string renderMarkdown(const Reachability& r);  // a table for a PR comment
 std::string renderDot(const Reachability& r);       // graphviz digraph
 // By name: text, json, csv, md, dot. Unknown names give "".
 std::string render(const Reachability& r, std::string_view format);
+// Request items in words, as the text renderer shows them after "HTTP: ":
+// "GET \"/a\"; POST \"/b\"; denied DELETE", or "every request" when
+// `allowed` is empty (no item restricts them).
+std::string httpItemsText(const std::vector<std::string>& allowed, const std::vector<std::string>& denied);
 // A flow's "conns" in the JSON contract: "all" or {"TCP": ["80", "8000-8080"], ...}.
 nlohmann::ordered_json connsToJson(const Conns& c);
 

@@ -3,7 +3,10 @@
 //
 //   membrane_skeleton_builder OBJECT BITCODE
 //
-// OBJECT: bpf-templates/endpoint.c for the BPF target, as an ELF object.
+// OBJECT: the skeleton for the BPF target, as one ELF object: its
+// translation units (bpf-templates/endpoint.c, the skb kinds, and msg.c,
+// the sk_msg kind: one program context each) compiled apart and linked with
+// libbpf's linker, as each class's decision is linked to it later.
 // BITCODE: bpf-templates/decision.c, the decision shell each class clones,
 // as LLVM bitcode. Both from the embedded templates (bpf_skeleton.cpp: the
 // same in-memory file system and flags, so no machine header is read), with
@@ -15,9 +18,12 @@
 
 #include <fstream>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include "codegen/bpf_skeleton.h"
 #include "codegen/bpf_target.h"
+#include "codegen/object_linker.h"
 
 int main(int argc, char** argv) {
   using namespace membrane::codegen;
@@ -29,10 +35,14 @@ int main(int argc, char** argv) {
     llvm::LLVMContext context;
     auto target = createBpfTargetMachine();
     std::string error;
-    auto skeleton = compileSkeleton(context, embeddedTemplates(), "bpf-templates/endpoint.c", &error);
-    if (!skeleton) throw std::runtime_error(error);
-    skeleton->setDataLayout(target->createDataLayout());
-    std::ofstream(argv[1], std::ios::binary | std::ios::trunc) << emitBpf(*skeleton, *target, llvm::CGFT_ObjectFile);
+    std::vector<std::string> units;
+    for (const char* unit : {"bpf-templates/endpoint.c", "bpf-templates/msg.c"}) {
+      auto module = compileSkeleton(context, embeddedTemplates(), unit, &error);
+      if (!module) throw std::runtime_error(error);
+      module->setDataLayout(target->createDataLayout());
+      units.push_back(emitBpf(*module, *target, llvm::CGFT_ObjectFile));
+    }
+    std::ofstream(argv[1], std::ios::binary | std::ios::trunc) << linkBpfObjects({units[0], units[1]});
 
     auto shell = compileSkeleton(context, embeddedTemplates(), "bpf-templates/decision.c", &error);
     if (!shell) throw std::runtime_error(error);

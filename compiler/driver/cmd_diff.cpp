@@ -88,9 +88,9 @@ bool loadFromGit(const std::string& rev, const std::string& path,
 
 // One version: a path, or git:REV[:PATH] (PATH defaulting to `otherPath`).
 void compileVersion(const std::string& spec, const std::string& otherPath, const std::vector<std::string>& inventory,
-                    Compilation& c) {
+                    const std::vector<std::string>& skipKinds, Compilation& c) {
   if (!spec.starts_with("git:")) {
-    pipeline::run({{spec}, inventory}, c);
+    pipeline::run({{spec}, inventory, skipKinds}, c);
     return;
   }
   std::string rest = spec.substr(4);
@@ -121,7 +121,8 @@ std::vector<std::string> policyKeys(const Compilation& c) {
 
 DiffCommand::DiffCommand(CLI::App& app) {
   cmd_ = app.add_subcommand("diff",
-                            "Show the connectivity a policy change adds and removes, with the rules responsible");
+                            "Show the connectivity a policy change adds and removes (HTTP requests included), "
+                            "with the rules responsible");
   cmd_->add_option("old", old_, "The policies before: a file, a directory, or git:REV[:PATH]")
       ->required()
       ->type_name("OLD");
@@ -129,17 +130,20 @@ DiffCommand::DiffCommand(CLI::App& app) {
       ->required()
       ->type_name("NEW");
   addInventoryOption(cmd_, inventory_, std::string(kInventoryHelp) + "; used for both versions");
+  addSkipKindOption(cmd_, skipKinds_);
   cmd_->add_option("--format", format_,
                    "text (default), md (a pull-request comment) or json (the stable contract in docs/diff.md)")
       ->check(CLI::IsMember({"text", "md", "json"}));
   cmd_->add_option("-o,--output", output_, "Write the output here instead of standard output")->type_name("FILE");
-  cmd_->add_flag("--exit-code", exitCode_, "Exit with 1 when connectivity changed (like git diff --exit-code)");
+  cmd_->add_flag("--exit-code", exitCode_,
+                 "Exit with 1 when connectivity or the HTTP requests allowed changed (like git diff --exit-code)");
   addColorOption(cmd_, color_);
   cmd_->footer(
-      "Flows are those of `membranec reach`: workload to workload, host or external range, per protocol and ports.\n"
+      "Flows are those of `membranec reach`: workload to workload, host or external range, per protocol and ports;\n"
+      "a flow allowed in both versions whose HTTP requests are decided differently is listed as requests changed.\n"
       "git:REV:PATH reads PATH as of git revision REV; git:REV alone takes the path from the other side.\n\n"
-      "Exit codes: 0 success (with --exit-code: no connectivity change), 1 connectivity changed (--exit-code only),\n"
-      "2 usage or input errors, 3 policy errors in either version.\n\n"
+      "Exit codes: 0 success (with --exit-code: no change), 1 connectivity or HTTP requests changed\n"
+      "(--exit-code only), 2 usage or input errors, 3 policy errors in either version.\n\n"
       "Examples:\n"
       "  membranec diff -i policies/shop/inventory.json base/policies/shop policies/shop\n"
       "  membranec diff -i policies/shop/inventory.json --format md git:origin/main policies/shop");
@@ -147,8 +151,8 @@ DiffCommand::DiffCommand(CLI::App& app) {
 
 int DiffCommand::run() const {
   Compilation before, after;
-  compileVersion(old_, new_, inventory_, before);
-  compileVersion(new_, old_, inventory_, after);
+  compileVersion(old_, new_, inventory_, skipKinds_, before);
+  compileVersion(new_, old_, inventory_, skipKinds_, after);
   bool color = useColor(color_);
   // Inventory errors are the same on both sides; print them once.
   std::vector<std::string> errors = before.inputErrors;
@@ -165,7 +169,7 @@ int DiffCommand::run() const {
 
   analysis::ReachDiff diff = analysis::diffReach({&*before.ir, policyKeys(before)}, {&*after.ir, policyKeys(after)});
   std::string text = analysis::renderDiff(diff, format_);
-  int rc = exitCode_ && diff.connectivityChanged() ? kExitChanged : kExitOk;
+  int rc = exitCode_ && diff.changed() ? kExitChanged : kExitOk;
   return writeOutput(output_, text) ? rc : kExitInputErrors;
 }
 

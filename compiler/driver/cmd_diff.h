@@ -26,6 +26,7 @@ class DiffCommand {
   CLI::App* cmd_ = nullptr;
   std::string old_, new_;
   std::vector<std::string> inventory_;
+  std::vector<std::string> skipKinds_;  // --skip-kind, for manifests on either side
   std::string format_ = "text";
   std::string output_;
   std::string color_ = "auto";

@@ -19,6 +19,7 @@ namespace fs = std::filesystem;
 struct ImportOptions {
   std::vector<std::string> paths;
   std::string outputDir;
+  std::vector<std::string> skipKinds;
   std::string color = "auto";
   bool quiet = false;
 };
@@ -43,7 +44,9 @@ int runImport(const ImportOptions& opts) {
     if (pipeline::hasManifestExtension(f) && !(id = pipeline::loadInput(c.sources, f, &error))) {
       errors.push_back(error);
     } else if (!id || !k8s::isManifestPath(f)) {
-      errors.push_back("'" + f + "' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind)");
+      errors.push_back("'" + f +
+                       "' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind) nor a "
+                       "Cilium rule array (*.json holding an array of rules)");
     } else {
       ids.push_back(*id);
     }
@@ -55,7 +58,7 @@ int runImport(const ImportOptions& opts) {
   };
   if (!errors.empty()) return fail(kExitInputErrors);
 
-  k8s::ImportResult result = k8s::importManifests(ids, c.sources, c.diags);
+  k8s::ImportResult result = k8s::importManifests(ids, c.sources, c.diags, {.skipKinds = opts.skipKinds});
   if (c.diags.hasErrors()) return fail(kExitPolicyErrors);
   // Check the converted policies like `membranec check` would, so problems
   // the converter passes on (a CIDR with host bits, a named port no pod
@@ -129,20 +132,25 @@ ImportCommand addImportCommand(CLI::App& app) {
   auto* import = app.add_subcommand("import", "Convert policies from other systems into membrane policies");
   import->require_subcommand(1);
   auto* k8sCmd = import->add_subcommand(
-      "k8s", "Kubernetes manifests (NetworkPolicy, Cilium policies, Namespaces, Pods, workloads) → policies + inventory");
+      "k8s",
+      "Kubernetes manifests (NetworkPolicy, Cilium policies and rule arrays, Namespaces, Pods, workloads) → policies "
+      "+ inventory");
   k8sCmd->add_option("paths", opts->paths,
-                     "Manifest files (YAML, multi-document, or JSON), or directories searched recursively for "
-                     "*.yaml, *.yml and *.json manifests")
+                     "Manifest files (YAML, multi-document, or JSON; also Cilium rule arrays in *.json), or "
+                     "directories searched recursively for *.yaml, *.yml and *.json manifests")
       ->required()
       ->type_name("FILES|DIRS");
   k8sCmd->add_option("-o,--output", opts->outputDir,
                      "Write NAMESPACE.policy per namespace, _clusterwide.policy and inventory.json here "
                      "(created if missing; other files are left alone). Default: policies to standard output")
       ->type_name("DIR");
+  addSkipKindOption(k8sCmd, opts->skipKinds);
   addColorOption(k8sCmd, opts->color);
   k8sCmd->add_flag("-q,--quiet", opts->quiet, "Print diagnostics only, no summary");
   k8sCmd->footer(
-      "Every object of a kind membrane does not model (Service, ConfigMap, ...) is skipped with a note.\n"
+      "Every object of a kind membrane does not model (Service, ConfigMap, ...) is skipped with a note;\n"
+      "one of a policy kind membrane does not enforce (AdminNetworkPolicy, Calico, Istio, ...) is an error\n"
+      "unless --skip-kind names it.\n"
       "What cannot be converted exactly (L7 rules, toFQDNs, nodeSelector, ...) is an error at the manifest\n"
       "line; nothing is written then. The mapping is in docs/kubernetes.md. The manifests can also be given\n"
       "directly to check, compile, ir and reach, which convert them on the fly.\n"

@@ -4,11 +4,24 @@
 #include <fstream>
 #include <iostream>
 
+#include "k8s/import.h"
+
 namespace membrane::driver {
 
 void addPolicyInputs(CLI::App* cmd, Inputs& inputs, const std::string& pathsHelp, const std::string& inventoryHelp) {
   cmd->add_option("paths", inputs.paths, pathsHelp)->required()->type_name("FILES|DIRS");
   addInventoryOption(cmd, inputs.inventory, inventoryHelp);
+  addSkipKindOption(cmd, inputs.skipKinds);
+}
+
+CLI::Option* addSkipKindOption(CLI::App* cmd, std::vector<std::string>& kinds) {
+  return cmd
+      ->add_option("--skip-kind", kinds,
+                   "Go on without manifest objects of this policy kind, which membrane does not enforce (each one "
+                   "skipped is a warning; without this they are errors): KIND, GROUP/KIND or GROUP/*; repeatable")
+      ->type_name("KIND")
+      ->allow_extra_args(false)
+      ->check(CLI::Validator([](std::string& v) { return k8s::checkSkipKind(v); }, ""));
 }
 
 CLI::Option* addInventoryOption(CLI::App* cmd, std::vector<std::string>& inventory, const std::string& help) {

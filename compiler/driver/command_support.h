@@ -40,9 +40,12 @@ inline constexpr int kExitFinding = 1;
 // Policy errors of the review commands, whose 1 is a finding.
 inline constexpr int kExitReviewPolicyErrors = 3;
 
-// The required `paths` positional followed by -i/--inventory.
+// The required `paths` positional followed by -i/--inventory and --skip-kind.
 void addPolicyInputs(CLI::App* cmd, Inputs& inputs, const std::string& pathsHelp,
                      const std::string& inventoryHelp = kInventoryHelp);
+// --skip-kind KIND, repeatable: every command that reads Kubernetes manifests
+// has it (docs/kubernetes.md, "Policies membrane does not enforce").
+CLI::Option* addSkipKindOption(CLI::App* cmd, std::vector<std::string>& kinds);
 // -i/--inventory alone, one file per flag so that paths after it stay paths.
 CLI::Option* addInventoryOption(CLI::App* cmd, std::vector<std::string>& inventory,
                                 const std::string& help = kInventoryHelp);

@@ -80,7 +80,6 @@ struct CompileCommandOptions {
   std::vector<std::string> emit;
   std::string decision = "auto";
   size_t jobs = 0;
-  bool experimentalHttp = false;
 };
 
 int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
@@ -88,44 +87,6 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
   pipeline::Compilation c;
   int rc = compileAndReport(opts, c);
   if (rc != kExitOk) return rc;
-  // HTTP rules are checked, lowered, explained and linted, and their code is
-  // generated and tested; but the socket layer's server side still has a
-  // known hole (bytes that arrive before accept() reach a server that reads
-  // them with splice()) and its client side is not built (docs/http.md,
-  // "Status"). So no artifact a node would enforce carries them unless asked
-  // for with --experimental-http, and even then only ingress ones: an egress
-  // http rule would let the connection through with nothing deciding its
-  // requests. A refused rule stops here, at the rule. Tests reach code
-  // generation directly (codegen::buildArtifacts).
-  DiagnosticEngine refused(c.sources);
-  for (const auto& cls : c.ir->classes)
-    for (const auto* dp : {&cls.ingress, &cls.egress})
-      for (const auto& r : dp->rules) {
-        if (!r.condition<ir::HttpCondition>() || (copts.experimentalHttp && dp == &cls.ingress)) continue;
-        if (std::any_of(refused.all().begin(), refused.all().end(), [&](const Diagnostic& d) {
-              return d.range.begin.offset == r.loc.begin.offset && d.range.begin.file == r.loc.begin.file;
-            }))
-          continue;
-        if (dp == &cls.egress)
-          refused.error(r.loc,
-                        "rule of policy " + r.policy +
-                            " has an http condition on egress: membrane does not enforce HTTP rules on requests an "
-                            "endpoint sends yet",
-                        "docs/http.md, \"Status\": the socket layer's client side is not built; ingress http rules "
-                        "compile with --experimental-http");
-        else
-          refused.error(r.loc,
-                        "rule of policy " + r.policy +
-                            " has an http condition: membrane enforces HTTP rules on nodes only with "
-                            "--experimental-http",
-                        "docs/http.md, \"Status\", says what is not enforced yet; `membranec check`, `explain`, "
-                        "`lint` and `reach` read them already");
-      }
-  if (refused.hasErrors()) {
-    refused.print(std::cerr, driver::useColor(opts.color));
-    return kExitPolicyErrors;
-  }
-
   std::string error;
   auto compiler = codegen::ClassCompiler::create(&error);
   if (!compiler) {
@@ -218,10 +179,6 @@ int main(int argc, char** argv) {
                          "Where rules live: folded into code, in .rodata tables, or auto (tables past " +
                              std::to_string(codegen::PeerLowering::kTableRuleThreshold) + " rules in a direction)")
       ->check(CLI::IsMember({"auto", "folded", "table"}));
-  compileCmd->add_flag("--experimental-http", compileCmdOpts.experimentalHttp,
-                       "Compile ingress HTTP rules although the socket layer is not complete: bytes that arrive "
-                       "before accept() reach a server reading them with splice() undecided (docs/http.md, "
-                       "\"Status\"); egress HTTP rules are refused all the same");
   compileCmd->footer("Example:\n  membranec compile --inventory policies/shop/inventory.json -o out/ policies/shop");
   auto fmtCmd = driver::addFmtCommand(app);
   driver::ReachCommand reachCmd(app);

@@ -848,22 +848,12 @@ class CiliumConverter {
   bool peersEverywhere_ = false;  // endpoint peers without a namespace match in all of them
 };
 
-}  // namespace
-
-std::vector<Policy> convertCiliumPolicy(Context& ctx, const ObjectRef& obj) {
-  bool clusterwide = obj.kind == "CiliumClusterwideNetworkPolicy";
-  CiliumConverter conv(ctx, obj, clusterwide);
-  ctx.checkKeys(obj.node, obj.kind, {"apiVersion", "kind", "metadata", "spec", "specs", "status"});
+// The rules of one object (each a node and how messages name it), one policy
+// each: one rule keeps the object's name, several are numbered in order.
+std::vector<Policy> convertRules(Context& ctx, const ObjectRef& obj,
+                                 const std::vector<std::pair<YAML::Node, std::string>>& rules) {
+  CiliumConverter conv(ctx, obj, obj.kind == "CiliumClusterwideNetworkPolicy");
   std::vector<Policy> out;
-  YAML::Node spec = ctx.get(obj.node, "spec"), specs = ctx.get(obj.node, "specs");
-  if (!spec.IsDefined() && !specs.IsDefined()) {
-    ctx.error(obj.node, obj.kind + " " + obj.name + " has neither `spec` nor `specs`");
-    return out;
-  }
-  std::vector<std::pair<YAML::Node, std::string>> rules;
-  if (spec.IsDefined()) rules.push_back({spec, "spec"});
-  if (specs.IsDefined() && ctx.isSequence(specs, "specs"))
-    for (size_t i = 0; i < specs.size(); ++i) rules.push_back({specs[i], "specs[" + std::to_string(i) + "]"});
   for (size_t i = 0; i < rules.size(); ++i) {
     if (auto p = conv.rule(rules[i].first, rules[i].second)) {
       // One rule keeps the object's name; several are numbered in order.
@@ -872,6 +862,28 @@ std::vector<Policy> convertCiliumPolicy(Context& ctx, const ObjectRef& obj) {
     }
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<Policy> convertCiliumPolicy(Context& ctx, const ObjectRef& obj) {
+  ctx.checkKeys(obj.node, obj.kind, {"apiVersion", "kind", "metadata", "spec", "specs", "status"});
+  YAML::Node spec = ctx.get(obj.node, "spec"), specs = ctx.get(obj.node, "specs");
+  if (!spec.IsDefined() && !specs.IsDefined()) {
+    ctx.error(obj.node, obj.kind + " " + obj.name + " has neither `spec` nor `specs`");
+    return {};
+  }
+  std::vector<std::pair<YAML::Node, std::string>> rules;
+  if (spec.IsDefined()) rules.push_back({spec, "spec"});
+  if (specs.IsDefined() && ctx.isSequence(specs, "specs"))
+    for (size_t i = 0; i < specs.size(); ++i) rules.push_back({specs[i], "specs[" + std::to_string(i) + "]"});
+  return convertRules(ctx, obj, rules);
+}
+
+std::vector<Policy> convertCiliumRuleArray(Context& ctx, const ObjectRef& obj) {
+  std::vector<std::pair<YAML::Node, std::string>> rules;
+  for (size_t i = 0; i < obj.node.size(); ++i) rules.push_back({obj.node[i], "[" + std::to_string(i) + "]"});
+  return convertRules(ctx, obj, rules);
 }
 
 }  // namespace membrane::k8s

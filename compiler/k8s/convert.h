@@ -200,6 +200,11 @@ struct ObjectRef {
 
 std::optional<Policy> convertNetworkPolicy(Context& ctx, const ObjectRef& obj);
 std::vector<Policy> convertCiliumPolicy(Context& ctx, const ObjectRef& obj);
+// A Cilium rule array (`cilium policy import` JSON; obj.node is the
+// sequence): its rules read exactly as the `specs` of `obj`, a
+// CiliumClusterwideNetworkPolicy named obj.name (docs/kubernetes.md,
+// "Cilium rule arrays").
+std::vector<Policy> convertCiliumRuleArray(Context& ctx, const ObjectRef& obj);
 
 // Workload kinds into membrane's inventory format. Endpoints get a "k8s.template"
 // key (removed before output) when they stand for the replicas of a template.

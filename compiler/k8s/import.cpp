@@ -2,6 +2,8 @@
 // objects to the converters, naming, and writing the result as text.
 #include "k8s/import.h"
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -24,13 +26,72 @@ bool isManifestPath(const std::string& path) {
   std::ostringstream buf;
   buf << in.rdbuf();
   json j = json::parse(buf.str(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_array()) return std::all_of(j.begin(), j.end(), [](const json& rule) { return rule.is_object(); });
   return j.is_object() && (j.contains("apiVersion") || j.contains("kind"));
+}
+
+std::string ruleArrayName(const std::string& path) {
+  std::string stem = std::filesystem::path(path).stem().string(), name;
+  for (char c : stem) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    bool ok = (l >= 'a' && l <= 'z') || (l >= '0' && l <= '9');
+    if (ok || ((l == '-' || l == '.') && !name.empty() && name.back() != '-' && name.back() != '.'))
+      name += l;
+    else if (!name.empty() && name.back() != '-' && name.back() != '.')
+      name += '-';
+    if (name.size() >= 200) break;  // room for a numbered suffix within the 253 of a name
+  }
+  while (!name.empty() && (name.back() == '-' || name.back() == '.')) name.pop_back();
+  return name.empty() ? "cilium-rules" : name;
 }
 
 namespace {
 
+// The group of an apiVersion: `policy.networking.k8s.io` of
+// `policy.networking.k8s.io/v1alpha1`, empty for the core group's `v1`.
+std::string apiGroup(const std::string& apiVersion) {
+  auto slash = apiVersion.find('/');
+  return slash == std::string::npos ? "" : apiVersion.substr(0, slash);
+}
+
+}  // namespace
+
+bool isPolicyLike(const std::string& apiVersion, const std::string& kind) {
+  if (kind.ends_with("Policy")) return true;
+  std::string group = apiGroup(apiVersion);
+  return std::any_of(std::begin(kPolicyGroups), std::end(kPolicyGroups),
+                     [&](const char* g) { return group == g; });
+}
+
+bool skipKindMatches(const std::string& pattern, const std::string& apiVersion, const std::string& kind) {
+  auto slash = pattern.find('/');
+  if (slash == std::string::npos) return pattern == kind;
+  std::string k = pattern.substr(slash + 1);
+  return pattern.substr(0, slash) == apiGroup(apiVersion) && (k == "*" || k == kind);
+}
+
+std::string checkSkipKind(const std::string& pattern) {
+  auto slash = pattern.find('/');
+  std::string group = slash == std::string::npos ? "" : pattern.substr(0, slash);
+  std::string kind = slash == std::string::npos ? pattern : pattern.substr(slash + 1);
+  auto isKindChar = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  auto isGroupChar = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-'; };
+  bool kindOk = !kind.empty() && (kind == "*" ? slash != std::string::npos
+                                              : std::all_of(kind.begin(), kind.end(), isKindChar));
+  bool groupOk = slash == std::string::npos || (!group.empty() && std::all_of(group.begin(), group.end(), isGroupChar));
+  if (kindOk && groupOk) return "";
+  return "'" + pattern + "' is not a kind: expected KIND (AdminNetworkPolicy), GROUP/KIND "
+         "(crd.projectcalico.org/NetworkPolicy) or GROUP/* (security.istio.io/*)";
+}
+
+namespace {
+
+// The policy kinds membrane reads, and the apiVersion it reads them in.
 bool isPolicyKind(const std::string& kind) {
   return kind == "NetworkPolicy" || kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy";
+}
+const char* policyApiVersion(const std::string& kind) {
+  return kind == "NetworkPolicy" ? "networking.k8s.io/v1" : "cilium.io/v2";
 }
 
 struct Importer {
@@ -41,6 +102,7 @@ struct Importer {
   std::vector<Policy> policies;
   InventoryBuilder inventory;
   std::map<std::string, SourceRange> objectAt;  // "Kind ns/name" → first definition
+  std::set<std::string> ruleArrayNames;         // the names given to Cilium rule arrays
 
   void file(FileId id) {
     Context ctx(id, sources, diags);
@@ -52,11 +114,15 @@ struct Importer {
       ctx.error(ctx.at(e.mark), "invalid YAML: " + e.msg);
       return;
     }
+    bool json = std::filesystem::path(ctx.path()).extension() == ".json";
     for (const auto& doc : docs) {
       if (!doc.IsDefined() || doc.IsNull()) continue;  // empty document, e.g. after a trailing `---`
       if (!ctx.checkDocument(doc)) continue;
       try {
-        object(ctx, doc, "", "");
+        if (json && doc.IsSequence())
+          ruleArray(ctx, doc);
+        else
+          object(ctx, doc, "", "");
       } catch (const YAML::Exception& e) {
         // Node access that yaml-cpp refuses; report it rather than crash.
         ctx.error(ctx.at(e.mark.is_null() ? doc.Mark() : e.mark), "cannot read this object: " + e.msg);
@@ -103,28 +169,20 @@ struct Importer {
 
     ObjectRef obj{node, apiVersion, kind, "", ""};
     YAML::Node metadata = ctx.get(node, "metadata");
-    bool modelled = isPolicyKind(kind) || isWorkloadKind(apiVersion, kind);
+    bool enforced = isPolicyKind(kind) && apiVersion == policyApiVersion(kind);
+    if (!enforced && isPolicyLike(apiVersion, kind)) {
+      unenforcedPolicy(ctx, node, apiNode, metadata, apiVersion, kind);
+      return;
+    }
+    bool modelled = enforced || isWorkloadKind(apiVersion, kind);
     if (!modelled) {
       ++result.skipped;
       if (options.noteSkipped) {
-        std::string name =
-            metadata.IsMap() && ctx.get(metadata, "name").IsScalar() ? shown(ctx.get(metadata, "name").Scalar()) : "";
-        std::string why = kind == "NetworkPolicy" || kind.starts_with("Cilium")
-                              ? " (unsupported apiVersion)"
-                              : "";
-        ctx.note(node, "skipped " + apiVersion + " " + kind + (name.empty() ? "" : " " + name) +
+        std::string why = kind.starts_with("Cilium") ? " (unsupported apiVersion)" : "";
+        ctx.note(node, "skipped " + apiVersion + " " + kind + shownName(ctx, metadata) +
                            ": membrane does not model this kind" + why);
       }
       return;
-    }
-    if (isPolicyKind(kind)) {
-      bool cilium = kind != "NetworkPolicy";
-      const char* expected = cilium ? "cilium.io/v2" : "networking.k8s.io/v1";
-      if (apiVersion != expected) {
-        ctx.error(apiNode.IsDefined() ? apiNode : node,
-                  kind + " " + apiVersion + " is not supported (expected apiVersion " + expected + ")");
-        return;
-      }
     }
     if (!metadata.IsDefined() || !ctx.isMap(metadata, "metadata")) {
       if (!metadata.IsDefined()) ctx.error(node, kind + " without `metadata`");
@@ -190,6 +248,64 @@ struct Importer {
       p.header = header + part + where;
       policies.push_back(std::move(p));
     }
+  }
+
+  // A Cilium rule array (isManifestPath): the rules of a
+  // CiliumClusterwideNetworkPolicy named after the file. Cilium applies the
+  // rules it imports through its API (`cilium policy import`) to every
+  // namespace unless a rule's selectors name one, and that is what a
+  // clusterwide policy's rules mean; the converter is the same one.
+  void ruleArray(Context& ctx, const YAML::Node& doc) {
+    ++result.objects;
+    std::string base = ruleArrayName(ctx.path()), name = base;
+    for (int i = 2; !ruleArrayNames.insert(name).second; ++i) name = base + "-" + std::to_string(i);
+    if (!ctx.checkName(doc, name, NameRule::ObjectName, "the name of a Cilium rule array (from its file name)")) return;
+    ObjectRef obj{doc, "cilium.io/v2", "CiliumClusterwideNetworkPolicy", name, ""};
+    std::string path = shown(ctx.path(), SIZE_MAX);
+    auto converted = convertCiliumRuleArray(ctx, obj);
+    for (auto& p : converted) {
+      // The index of the rule: converted policies keep the rules' order, but
+      // a rule with errors gives none.
+      size_t index = 0;
+      while (index < doc.size() && ctx.at(doc[index]).begin.offset != p.origin.begin.offset) ++index;
+      p.header = "from Cilium rule array " + name + " [" + std::to_string(index) + "] (" + path + ":" +
+                 std::to_string(p.origin.begin.line) + ")";
+      policies.push_back(std::move(p));
+    }
+  }
+
+  // " NAME" of an object for a message, when it has a name.
+  static std::string shownName(Context& ctx, const YAML::Node& metadata) {
+    if (!metadata.IsMap() || !ctx.get(metadata, "name").IsScalar()) return "";
+    return " " + shown(ctx.get(metadata, "name").Scalar());
+  }
+
+  // An object of a policy-like kind membrane does not enforce: dropping it
+  // unnoticed would leave traffic open that its author meant to close (or
+  // the reverse), so it is an error unless the user named it in
+  // --skip-kind, and then still a warning.
+  void unenforcedPolicy(Context& ctx, const YAML::Node& node, const YAML::Node& apiNode, const YAML::Node& metadata,
+                        const std::string& apiVersion, const std::string& kind) {
+    std::string what = apiVersion + " " + kind + shownName(ctx, metadata);
+    for (const auto& pattern : options.skipKinds) {
+      if (!skipKindMatches(pattern, apiVersion, kind)) continue;
+      ++result.skipped;
+      ctx.warning(node, "skipped " + what + " (--skip-kind " + pattern + "): its rules are not enforced");
+      return;
+    }
+    std::string group = apiGroup(apiVersion);
+    std::string hint = "remove it from the inputs, or pass --skip-kind " + (group.empty() ? "" : group + "/") + kind +
+                       " to go on without it (each object skipped is reported as a warning)";
+    // A kind membrane reads, in an apiVersion it does not (Calico's
+    // NetworkPolicy, the old extensions/v1beta1 one): at the apiVersion.
+    bool otherVersion = isPolicyKind(kind);
+    ctx.error(otherVersion && apiNode.IsDefined() ? apiNode : node,
+              what + ": membrane does not enforce this kind of policy" +
+                  (otherVersion ? std::string(" (it reads ") + kind + " in apiVersion " + policyApiVersion(kind) +
+                                      " only)"
+                                : "") +
+                  "; ignoring it would drop its rules",
+              hint);
   }
 
   // Policies of different kinds may share a name in one namespace
@@ -324,7 +440,7 @@ std::string verifyParsed(const std::vector<ImportedPolicy>& policies, const ast:
 
 ImportResult importManifests(const std::vector<FileId>& files, const SourceManager& sources,
                              DiagnosticEngine& diags, const ImportOptions& options) {
-  Importer imp{sources, diags, options, {}, {}, {}, {}};
+  Importer imp{sources, diags, options, {}, {}, {}, {}, {}};
   for (FileId id : files) imp.file(id);
   imp.nameCollisions();
   imp.finishInventory();

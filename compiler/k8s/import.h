@@ -55,15 +55,43 @@ struct ImportResult {
 
 // True for paths that are manifests: *.yaml and *.yml, and *.json files
 // whose top-level object has `apiVersion` or `kind` (membrane's own
-// inventory.json has neither).
+// inventory.json, NODE.json and IR have neither) or whose top-level value is
+// an array of objects (a Cilium rule array, as `cilium policy import` reads).
 bool isManifestPath(const std::string& path);
+
+// The name of the policy a Cilium rule array in `path` becomes: the file's
+// stem as an object name (lowercase letters, digits, `-` and `.`; any other
+// run of characters one `-`), `cilium-rules` when nothing is left.
+std::string ruleArrayName(const std::string& path);
 
 struct ImportOptions {
   // Report objects of kinds that are not modelled (Service, ConfigMap, ...)
   // as notes. `import` does; compiling manifests directly does not, since a
   // repository of manifests is mostly such objects.
   bool noteSkipped = true;
+  // `--skip-kind`: policy-like objects (isPolicyLike) that membrane does not
+  // enforce and the user chose to go on without; each is skipped with a
+  // warning. Without a match such an object is an error. Each entry is
+  // `Kind`, `group/Kind` or `group/*` (skipKindMatches).
+  std::vector<std::string> skipKinds = {};
 };
+
+// Whether an object holds network or security policy, so that leaving it out
+// would silently drop rules someone relies on: its kind ends in `Policy`
+// (AdminNetworkPolicy, GlobalNetworkPolicy, AuthorizationPolicy, ...), or its
+// API group is one that only holds policy (kPolicyGroups). Objects of such
+// kinds that membrane does not enforce are errors unless skipped
+// (docs/kubernetes.md, "Policies membrane does not enforce").
+bool isPolicyLike(const std::string& apiVersion, const std::string& kind);
+// API groups all of whose kinds are policy or change what policy means
+// (Calico's network sets, Istio's peer authentication, ...).
+inline constexpr const char* kPolicyGroups[] = {"policy.networking.k8s.io", "crd.projectcalico.org",
+                                                "projectcalico.org", "security.istio.io", "crd.antrea.io"};
+// Whether a `--skip-kind` value names this object's kind: `Kind`,
+// `group/Kind` (the group of apiVersion; empty for the core `v1`) or `group/*`.
+bool skipKindMatches(const std::string& pattern, const std::string& apiVersion, const std::string& kind);
+// Empty when `pattern` is a valid `--skip-kind` value, else why not.
+std::string checkSkipKind(const std::string& pattern);
 
 // Converts manifest files already loaded into `sources`. Problems are
 // reported to `diags` at the YAML node (file:line:col): malformed YAML,

@@ -131,10 +131,12 @@ void parseAndLower(Compilation& c, const std::vector<FileId>& ids, const Convert
 
 // Manifests become one generated policy file whose lines map back to the
 // YAML nodes, and inventory entries (docs/kubernetes.md).
-void runWithManifests(Compilation& c, std::vector<FileId> ids, const std::vector<FileId>& manifests) {
+void runWithManifests(Compilation& c, std::vector<FileId> ids, const std::vector<FileId>& manifests,
+                      const std::vector<std::string>& skipKinds) {
   Converted converted;
   if (!manifests.empty()) {
-    k8s::ImportResult imported = k8s::importManifests(manifests, c.sources, c.diags, {.noteSkipped = false});
+    k8s::ImportResult imported =
+        k8s::importManifests(manifests, c.sources, c.diags, {.noteSkipped = false, .skipKinds = skipKinds});
     if (c.diags.hasErrors()) return;
     std::string error;
     if (imported.hasInventory() &&
@@ -176,16 +178,17 @@ void run(const Inputs& inputs, Compilation& c) {
     }
   }
   if (!c.inputErrors.empty()) return;
-  runWithManifests(c, ids, manifests);
+  runWithManifests(c, ids, manifests, inputs.skipKinds);
 }
 
-void runManifestText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c) {
+void runManifestText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c,
+                     const std::vector<std::string>& skipKinds) {
   std::vector<FileId> manifests;
   for (const auto& [path, text] : files) {
     c.files.push_back(path);
     manifests.push_back(c.sources.add(path, text));
   }
-  runWithManifests(c, {}, manifests);
+  runWithManifests(c, {}, manifests, skipKinds);
 }
 
 void runLoaded(const std::vector<FileId>& ids, Compilation& c) { parseAndLower(c, ids); }

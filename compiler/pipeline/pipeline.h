@@ -24,6 +24,9 @@ struct Inputs {
   // docs/kubernetes.md) or directories searched for both.
   std::vector<std::string> paths;
   std::vector<std::string> inventory;  // inventory JSON files
+  // --skip-kind: policy kinds membrane does not enforce, skipped with a
+  // warning instead of refused (k8s::ImportOptions::skipKinds).
+  std::vector<std::string> skipKinds = {};
 };
 
 struct Compilation {
@@ -72,6 +75,7 @@ void runLoaded(const std::vector<FileId>& ids, Compilation& c);
 void runText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c);
 
 // Like run on Kubernetes manifests, held in memory; for tests and the fuzzer.
-void runManifestText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c);
+void runManifestText(const std::vector<std::pair<std::string, std::string>>& files, Compilation& c,
+                     const std::vector<std::string>& skipKinds = {});
 
 }  // namespace membrane::pipeline

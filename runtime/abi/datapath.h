@@ -24,7 +24,8 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 6 /* 6: the socket layer frames in its verdict alone (mb_l7_parser gone, mb_l7_held,
+#define MB_ABI_VERSION 7 /* 7: the socket layer's client side (mb_l7_msg_*, mb_l7_out_state);
+                            6: the socket layer frames in its verdict alone (mb_l7_parser gone, mb_l7_held,
                             mb_l7_state's layout, mb_http_stats grew); 5: HTTP (mb_l7_*, mb_http_*), MB_CT_L7,
                             mb_config.flags; 4: DNS (mb_dns_*), mb_decision_input grew; 3: mb_endpoint_addrs,
                             MB_REASON_SPOOFED */
@@ -163,6 +164,9 @@ enum mb_reason {
   MB_REASON_DNS_REFUSED = 12,   /* a query for a name no rule lets the endpoint look up: answered REFUSED */
   MB_REASON_L7_REFUSED = 13,    /* a packet of an MB_CT_L7 connection whose socket the socket layer
                                    could not take (its sockhash was full): dropped */
+  MB_REASON_L7_UNDECIDED = 14,  /* data an endpoint sends on a connection whose requests its client side
+                                   decides, beyond what the sk_msg verdict let go (mb_l7_sent), or in an
+                                   IP fragment, or on the SYN: dropped */
   MB_REASON_MAX = 16, /* the map's size: room for reasons to come */
 };
 /* What the datapath learned (or refused to learn) from DNS is not a reason:
@@ -548,7 +552,8 @@ enum mb_http_stat {
   MB_HTTP_STAT_NO_PROGRAM = 12,   /* no verdict program at the slot: dropped */
   MB_HTTP_STAT_ANSWER_FAILED = 13, /* the 403/400 could not be written: the request dropped all the same */
   MB_HTTP_STAT_BUSY = 14,         /* no scratch memory free on this CPU: dropped */
-  MB_HTTP_STAT_HELD = 15,         /* incomplete header blocks (or chunk lines) held back for the next segment */
+  MB_HTTP_STAT_HELD = 15,         /* incomplete header blocks (or chunk lines) held back for the next segment
+                                     (server side) or corked until more is written (client side) */
   MB_HTTP_STAT_HOLD_FAILED = 16,  /* one that could not be held or given back: the connection discarded */
   MB_HTTP_STAT_CUT = 17,          /* a request that could not be delivered or answered in order (behind
                                      another's bytes in one segment): the connection discarded from it on */

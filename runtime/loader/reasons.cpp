@@ -21,8 +21,9 @@ const std::vector<ReasonCounter>& reasonCounters() {
       {"spoofed", "mb_reasons", MB_REASON_SPOOFED},
       {"dns-refused", "mb_reasons", MB_REASON_DNS_REFUSED},  // docs/dns.md
       {"l7-refused", "mb_reasons", MB_REASON_L7_REFUSED},    // docs/http.md
+      {"l7-undecided", "mb_reasons", MB_REASON_L7_UNDECIDED},  // docs/http.md
   };
-  static_assert(MB_REASON_L7_REFUSED + 1 == 14, "a new mb_reason needs its name in reasonCounters()");
+  static_assert(MB_REASON_L7_UNDECIDED + 1 == 15, "a new mb_reason needs its name in reasonCounters()");
   return counters;
 }
 

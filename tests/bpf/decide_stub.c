@@ -23,6 +23,7 @@
  *           a message passes, an unreadable message does not
  *   rule 13 allow tcp/443 to dns "api.stripe.com"
  *   rule 14 allow tcp/80 to dns "*.example.com"
+ *   rule 15 tcp/8443 to peers with bit 0: MB_VERDICT_L7 (egress http rules)
  *   default deny
  *
  * DNS tables (runtime/abi/datapath.h): mb_dns_class_features is set by the
@@ -115,6 +116,8 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
     return stub_result(MB_VERDICT_ALLOW, 0, 0);
   if (in->proto == IPPROTO_TCP && in->port == 25)
     return stub_result(MB_VERDICT_DENY, 10, 1);
+  if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 8443)
+    return stub_verdict(MB_VERDICT_L7, 15);
   if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 443)
     return stub_result(MB_VERDICT_ALLOW, 11, 1);
   if (stub_has_bit(peer, 0) && (in->proto == IPPROTO_UDP || in->proto == IPPROTO_TCP) && in->port == 53 &&

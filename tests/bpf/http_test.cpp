@@ -88,6 +88,19 @@ size_t requestEnd(const std::string& buf, size_t at) {
 }
 
 // One server connection at a time; answers each complete request.
+// Writes `bytes` to the socket with sendfile(2), from a file holding them.
+bool sendWithSendfile(int socket, const std::string& bytes) {
+  char path[] = "/tmp/mb-http-test-XXXXXX";
+  int f = mkstemp(path);
+  if (f < 0) return false;
+  unlink(path);
+  bool ok = write(f, bytes.data(), bytes.size()) == ssize_t(bytes.size());
+  off_t off = 0;
+  ok = ok && sendfile(socket, f, &off, bytes.size()) == ssize_t(bytes.size());
+  close(f);
+  return ok;
+}
+
 class Server {
  public:
   enum class Send { Write, Sendfile };
@@ -139,13 +152,7 @@ class Server {
       (void)!write(c, ok.data(), ok.size());
       return;
     }
-    char path[] = "/tmp/mb-http-test-XXXXXX";
-    int f = mkstemp(path);
-    unlink(path);
-    (void)!write(f, ok.data(), ok.size());
-    off_t off = 0;
-    if (sendfile(c, f, &off, ok.size()) != ssize_t(ok.size())) sendfileFailed_ = true;
-    close(f);
+    if (!sendWithSendfile(c, ok)) sendfileFailed_ = true;
   }
 
   void run() {
@@ -350,8 +357,20 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
     int in = dp_->mapFd("mb_l7_socks_in");
     ASSERT_EQ(bpf_prog_attach(bpf_program__fd(prog(MB_PROG_L7_SKB_DISPATCH)), in, BPF_SK_SKB_STREAM_VERDICT, 0), 0)
         << std::strerror(errno);
+    int out = dp_->mapFd("mb_l7_socks_out");
+    ASSERT_EQ(bpf_prog_attach(bpf_program__fd(prog(MB_PROG_L7_MSG_DISPATCH)), out, BPF_SK_MSG_VERDICT, 0), 0)
+        << std::strerror(errno);
     fillSlot();
     police(server(), kPort, MB_DIR_INGRESS);
+  }
+
+  void expectEachDecidedRequestIsAnEvent(int direction);
+
+  // The client side alone: the server's port unpoliced, the client's
+  // requests to it decided where the client sends them.
+  void policeClientOnly() {
+    unpolice(server(), kPort, MB_DIR_INGRESS);
+    police(client(), kPort, MB_DIR_EGRESS);
   }
 
   void TearDown() override {
@@ -370,19 +389,29 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
     uint32_t slot = kSlot;
     int fd = bpf_program__fd(prog(MB_PROG_L7_SKB_VERDICT));
     ASSERT_EQ(bpf_map_update_elem(dp_->mapFd("mb_l7_skb_progs"), &slot, &fd, BPF_ANY), 0) << std::strerror(errno);
+    fd = bpf_program__fd(prog(MB_PROG_L7_MSG_VERDICT));
+    ASSERT_EQ(bpf_map_update_elem(dp_->mapFd("mb_l7_msg_progs"), &slot, &fd, BPF_ANY), 0) << std::strerror(errno);
   }
-  void emptySlot() {
+  void emptySlot(const char* progs = "mb_l7_skb_progs") {
     uint32_t slot = kSlot;
-    bpf_map_delete_elem(dp_->mapFd("mb_l7_skb_progs"), &slot);
+    bpf_map_delete_elem(dp_->mapFd(progs), &slot);
   }
 
-  void police(const std::string& addr, uint16_t port, int dir) {
+  static mb_l7_endpoint_key endpointKey(const std::string& addr, uint16_t port, int dir) {
     Addr a = Addr::parse(addr);
     mb_l7_endpoint_key k{};
     k.family = uint8_t(a.family);
     k.direction = uint8_t(dir);
     k.port = port;
     std::memcpy(k.addr, a.bytes.data(), 16);
+    return k;
+  }
+  void unpolice(const std::string& addr, uint16_t port, int dir) {
+    mb_l7_endpoint_key k = endpointKey(addr, port, dir);
+    bpf_map_delete_elem(dp_->mapFd("mb_l7_endpoints"), &k);
+  }
+  void police(const std::string& addr, uint16_t port, int dir) {
+    mb_l7_endpoint_key k = endpointKey(addr, port, dir);
     mb_l7_endpoint v{};
     v.slot = kSlot;
     v.endpoint = 7;
@@ -457,9 +486,9 @@ TEST_P(SocketLayerTest, DeniedRequestGetsA403AndNeverReachesTheServer) {
 }
 
 // What `membrane events` and `status` show of requests: an event per
-// request with its method, path, rule and connection, and the deciding
-// rule's counter.
-TEST_P(SocketLayerTest, EachDecidedRequestIsAnEventAndCountsUnderItsRule) {
+// request with its method, path, rule, direction and connection (source the
+// client, as the packet path reports it), and the deciding rule's counter.
+void SocketLayerTest::expectEachDecidedRequestIsAnEvent(int direction) {
   dp_->records();  // nothing from before
   Server srv(family(), server());
   Client c(family(), client(), server());
@@ -489,15 +518,26 @@ TEST_P(SocketLayerTest, EachDecidedRequestIsAnEventAndCountsUnderItsRule) {
   EXPECT_EQ(http[1].flow.rule_id, 22u);
   EXPECT_EQ(http[1].why, MB_HTTP_WHY_RULE);
   EXPECT_EQ(path(http[1]), "/ok/hidden");
+  Addr clientAddr = Addr::parse(client());
   for (const auto& e : http) {
     EXPECT_EQ(e.flow.endpoint, 7u);
-    EXPECT_EQ(e.flow.direction, MB_DIR_INGRESS);
+    EXPECT_EQ(e.flow.direction, direction);
     EXPECT_EQ(e.flow.dport, kPort);
     EXPECT_EQ(e.flow.family, family() == 4 ? MB_FAMILY_V4 : MB_FAMILY_V6);
+    EXPECT_EQ(std::memcmp(e.flow.saddr, clientAddr.bytes.data(), 16), 0);
   }
   EXPECT_EQ(dp_->rule(21).packets, 1u);
   EXPECT_EQ(dp_->rule(21).bytes, get("/ok/seen").size());
   EXPECT_EQ(dp_->rule(22).packets, 1u);
+}
+
+TEST_P(SocketLayerTest, EachDecidedRequestIsAnEventAndCountsUnderItsRule) {
+  expectEachDecidedRequestIsAnEvent(MB_DIR_INGRESS);
+}
+
+TEST_P(SocketLayerTest, ClientSideEachDecidedRequestIsAnEventAndCountsUnderItsRule) {
+  policeClientOnly();
+  expectEachDecidedRequestIsAnEvent(MB_DIR_EGRESS);
 }
 
 TEST_P(SocketLayerTest, DeniedRequestTooShortForA403WithLengthGetsAStatusLineAndTheConnectionIsDiscarded) {
@@ -976,6 +1016,292 @@ TEST_P(SocketLayerTest, RequestAfterOneThatArrivedBeforeAcceptIsDecided) {
 // records its tuple, so the packet programs drop the connection
 // (verdict_test.cpp, L7_REFUSED); when the socket layer wins, it decides the
 // requests as always.
+// ---- The client side: requests decided where the client sends them ------
+//
+// The server's port is not policed in these tests: what they show is the
+// client side alone (entry/sk_msg.c, lib/l7_msg.h), as for an egress rule
+// toward a server on a node without membrane.
+
+// The client side's answers: a 403 or 400 of its own length, with the
+// Content-Length body of a denied request after "Forbidden " when it has one.
+std::string clientAnswer(const std::string& head, const std::string& echo = "") {
+  std::string body = head.find("403") != std::string::npos ? "Forbidden" : std::string(9, ' ');
+  body += echo.empty() ? "\n" : " " + echo;
+  return head + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+const std::string kClient403Head = "HTTP/1.1 403 Forbidden\r\nContent-Length: ";
+const std::string kClient403CloseHead = "HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: ";
+const std::string kClient400Head = "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: ";
+
+// What a client side that refuses a write looks like: the write fails with
+// EACCES and the server has received only `before`.
+void expectWriteRefusedAfter(Client& c, Server& srv, const std::string& bytes, const std::string& before) {
+  errno = 0;
+  EXPECT_LT(write(c.fd(), bytes.data(), bytes.size()), 0);
+  EXPECT_EQ(errno, EACCES);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(srv.received(), before);
+}
+void expectWriteRefused(Client& c, Server& srv, const std::string& bytes) { expectWriteRefusedAfter(c, srv, bytes, ""); }
+
+TEST_P(SocketLayerTest, ClientSideAllowedRequestReachesTheServerByteForByte) {
+  policeClientOnly();
+  Server srv(family(), server());
+  ASSERT_EQ(srv.error(), "");
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected()) << std::strerror(errno);
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string req = get("/ok/items?x=1");
+  ASSERT_TRUE(c.send(req));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), req);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_OUT), 1u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 0u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 1u);
+}
+
+TEST_P(SocketLayerTest, ClientSideDeniedRequestIsAnsweredOnTheClientsOwnSocketAndNeverSent) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.send(get("/secret"))) << "the client's write succeeds: " << std::strerror(errno);
+  EXPECT_EQ(c.response(), clientAnswer(kClient403Head));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(srv.received(), "");
+  EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 1u);
+}
+
+TEST_P(SocketLayerTest, ClientSideKeepAliveConnectionMixesAllowedAndDeniedRequests) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string expected;
+  for (int i = 0; i < 6; i++) {
+    bool allowed = i % 2 == 0;
+    std::string req = allowed ? get("/ok/" + std::to_string(i)) : get("/ok/" + std::to_string(i), "X-Deny: 1\r\n");
+    ASSERT_TRUE(c.send(req));
+    std::string r = c.response();
+    if (allowed) {
+      EXPECT_EQ(r, k200) << i;
+      expected += req;
+    } else {
+      EXPECT_EQ(r, clientAnswer(kClient403Head)) << i;
+    }
+  }
+  EXPECT_EQ(srv.received(), expected);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 3u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 3u);
+}
+
+TEST_P(SocketLayerTest, ClientSideRequestSplitAcrossManySmallWritesIsDecidedWhole) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  for (const std::string& req : {get("/ok/split"), get("/ok/split", "X-Deny: 1\r\n")}) {
+    for (size_t i = 0; i < req.size(); i += 3) ASSERT_TRUE(c.send(req.substr(i, 3)));
+    std::string r = c.response();
+    if (req.find("X-Deny") == std::string::npos)
+      EXPECT_EQ(r, k200);
+    else
+      EXPECT_EQ(r, clientAnswer(kClient403Head));
+  }
+  EXPECT_EQ(srv.received(), get("/ok/split"));
+  EXPECT_GT(stat(MB_HTTP_STAT_HELD), 0u);
+}
+
+TEST_P(SocketLayerTest, ClientSidePipelinedRequestsAreEachDecided) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send(get("/ok/1") + get("/ok/2") + get("/ok/3")));
+  for (int i = 0; i < 3; i++) EXPECT_EQ(c.response(), k200) << i;
+  EXPECT_EQ(srv.received(), get("/ok/1") + get("/ok/2") + get("/ok/3"));
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 3u);
+}
+
+// A denied request's Content-Length body is not sent either: it comes back
+// as the rest of the 403's body, so the connection stays in step and the
+// next request is decided and sent as usual. An allowed one's body passes
+// whole, written apart from its head or not.
+TEST_P(SocketLayerTest, ClientSideContentLengthBodyFollowsItsRequestsVerdict) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string body(3000, 'b');
+  std::string allowed = "POST /ok/env HTTP/1.1\r\nHost: svc\r\nX-Env:  prod \r\nContent-Length: 3000\r\n\r\n" + body;
+  std::string deniedHead = "POST /ok/env HTTP/1.1\r\nHost: svc\r\nX-Env: dev\r\nContent-Length: 3000\r\n\r\n";
+  std::string deniedBody(3000, 'D');
+  ASSERT_TRUE(c.send(allowed.substr(0, 100)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(c.send(allowed.substr(100)));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(deniedHead + deniedBody.substr(0, 1000)));
+  ASSERT_TRUE(c.send(deniedBody.substr(1000)));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403Head, deniedBody));
+  ASSERT_TRUE(c.send(get("/ok/after")));
+  EXPECT_EQ(c.response(), k200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(srv.received(), allowed + get("/ok/after"));
+  EXPECT_EQ(stat(MB_HTTP_STAT_BODY_BYTES), 3000u);
+}
+
+// A denied request with a chunked body: its length is unknown, so the 403
+// closes the connection and what the client sends after it fails.
+TEST_P(SocketLayerTest, ClientSideDeniedChunkedRequestGetsA403ThatClosesAndLaterSendsFail) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send("POST /secret HTTP/1.1\r\nHost: svc\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403CloseHead));
+  expectWriteRefused(c, srv, "0\r\n\r\n");
+}
+
+TEST_P(SocketLayerTest, ClientSideUnreadableBytesGetA400AndLaterSendsFail) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+  EXPECT_EQ(c.response(), clientAnswer(kClient400Head));
+  expectWriteRefused(c, srv, "GET / HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(stat(MB_HTTP_STAT_HTTP2), 1u);
+}
+
+// The sockmap hazard (a socket in a sockmap without a stream verdict): the
+// client socket has the sk_msg verdict only. An event loop waiting with
+// epoll must be woken both for the server's answer (the TCP receive queue)
+// and for the 403 (the socket's own message queue, where the redirect puts
+// it), and recv() must read both in order.
+TEST_P(SocketLayerTest, ClientSideEventLoopIsWokenForTheServersAnswerAndForThe403) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  int ep = epoll_create1(0);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLET;
+  ASSERT_EQ(epoll_ctl(ep, EPOLL_CTL_ADD, c.fd(), &ev), 0);
+  for (const std::string& req : {get("/ok/loop"), get("/secret"), get("/ok/again")}) {
+    ASSERT_TRUE(c.send(req));
+    epoll_event out{};
+    ASSERT_EQ(epoll_wait(ep, &out, 1, 1000), 1) << "woken for the answer to " << req;
+    std::string got(512, '\0');
+    ssize_t n = recv(c.fd(), got.data(), got.size(), MSG_DONTWAIT);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    got.resize(size_t(n));
+    EXPECT_EQ(got, req.find("secret") == std::string::npos ? k200 : clientAnswer(kClient403Head));
+    int avail = -1;
+    ASSERT_EQ(ioctl(c.fd(), FIONREAD, &avail), 0);
+    EXPECT_EQ(avail, 0) << "nothing left after the whole answer was read";
+  }
+  close(ep);
+}
+
+// A 403 waits in the socket's message queue, not the TCP receive queue:
+// poll() must report it and FIONREAD count it, or clients that size their
+// reads by FIONREAD would read nothing.
+TEST_P(SocketLayerTest, ClientSidePollReportsThe403ReadableAndFionreadCountsIt) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send(get("/secret")));
+  pollfd p{c.fd(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 1000), 1);
+  EXPECT_TRUE(p.revents & POLLIN);
+  int avail = -1;
+  ASSERT_EQ(ioctl(c.fd(), FIONREAD, &avail), 0);
+  EXPECT_EQ(avail, int(clientAnswer(kClient403Head).size()));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403Head));
+}
+
+TEST_P(SocketLayerTest, ClientSideEmptySlotFailsTheSendAndCountsNoProgram) {
+  policeClientOnly();
+  emptySlot("mb_l7_msg_progs");
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  expectWriteRefused(c, srv, "GET /ok HTTP/1.1\r\n\r\n");
+  EXPECT_GE(stat(MB_HTTP_STAT_NO_PROGRAM), 1u);
+}
+
+// Once a write was corked (a header block split across writes), the kernel
+// keeps the socket's writes in its cork message, and redirecting an answer
+// out of it frees the rest of the message: a request pipelined behind a
+// denied one was lost while the write reported it sent, and the client
+// waited for its answer. Such an answer now closes the connection.
+TEST_P(SocketLayerTest, ClientSideAnswerWithBytesAfterItOnACorkedSocketClosesTheConnection) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  std::string first = get("/ok/first");
+  ASSERT_TRUE(c.send(first.substr(0, 20)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_TRUE(c.send(first.substr(20)));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(get("/secret") + get("/ok/behind")));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403CloseHead));
+  expectWriteRefusedAfter(c, srv, get("/ok/after"), first);
+}
+
+// A client that sends its requests with sendfile(2) (as a proxy relaying a
+// file, or nginx's proxy with a buffered body does) goes through the same
+// verdict: allowed bytes arrive whole, a denied request is answered.
+TEST_P(SocketLayerTest, ClientSideRequestsSentWithSendfileAreDecided) {
+  policeClientOnly();
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(sendWithSendfile(c.fd(), get("/ok/file")));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(sendWithSendfile(c.fd(), get("/secret")));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403Head));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(srv.received(), get("/ok/file"));
+}
+
+// Both sides on one node: the client's egress rules decide first, the
+// server's ingress rules then decide what the client side let through.
+TEST_P(SocketLayerTest, RequestsBetweenTwoPolicedEndpointsPassBothSides) {
+  police(client(), kPort, MB_DIR_EGRESS);
+  Server srv(family(), server());
+  Client c(family(), client(), server());
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(srv.waitAccepted());
+  ASSERT_TRUE(c.send(get("/ok/both")));
+  EXPECT_EQ(c.response(), k200);
+  ASSERT_TRUE(c.send(get("/secret")));
+  EXPECT_EQ(c.response(), clientAnswer(kClient403Head)) << "the client side answers first";
+  ASSERT_TRUE(c.send(get("/ok/again")));
+  EXPECT_EQ(c.response(), k200);
+  EXPECT_EQ(srv.received(), get("/ok/both") + get("/ok/again"));
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_IN), 1u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_SOCKS_OUT), 1u);
+  EXPECT_EQ(stat(MB_HTTP_STAT_ALLOWED), 4u) << "each allowed request decided on both sides";
+  EXPECT_EQ(stat(MB_HTTP_STAT_DENIED), 1u);
+}
+
 class ForeignSockmap {
  public:
   ForeignSockmap() {
@@ -1092,7 +1418,8 @@ TEST_P(SocketLayerTest, SocketTheSocketLayerTookFirstIsDecidedWhateverAnotherSoc
 // limit (1M instructions processed), so the request reader's loops stay
 // bpf_loop callbacks. Prints the figures for docs/datapath.md.
 TEST_P(SocketLayerTest, ProgramsStayFarBelowTheVerifiersLimit) {
-  for (const char* name : {MB_PROG_SOCKOPS, MB_PROG_L7_SKB_DISPATCH, MB_PROG_L7_SKB_VERDICT}) {
+  for (const char* name : {MB_PROG_SOCKOPS, MB_PROG_L7_SKB_DISPATCH, MB_PROG_L7_SKB_VERDICT,
+                           MB_PROG_L7_MSG_DISPATCH, MB_PROG_L7_MSG_VERDICT}) {
     bpf_prog_info info{};
     uint32_t len = sizeof(info);
     ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_program__fd(prog(name)), &info, &len), 0);

@@ -140,6 +140,54 @@ TEST_P(VerdictTest, L7ConnectionTheSocketLayerRefusedIsDropped) {
   EXPECT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(40002, 8443, kAck))));
 }
 
+// The client side's gate (lib/l7_sent.h): on a connection the endpoint
+// opened whose requests its sk_msg verdict decides, data leaves only up to
+// where the verdict let it go (mb_l7_sent, which sockops opens and the
+// verdict moves on); data on the SYN (TCP Fast Open) and data with no entry
+// (a raw socket, a send that raced the socket's policing) never. Segments
+// without data, and the server's answers, pass.
+TEST_P(VerdictTest, L7ClientConnectionSendsOnlyTheBytesItsVerdictLetGo) {
+  load(Options{.egress_enforced = true, .config_flags = MB_CONFIG_SOCKETS});
+  auto segment = [&](uint16_t sport, uint8_t flags, size_t bytes) {
+    Bytes l4 = tcp(sport, 8443, flags);  // sequence number 1000
+    l4.insert(l4.end(), bytes, uint8_t('x'));
+    return pkt(n().endpoint, n().frontend, kTcp, l4);
+  };
+  EXPECT_FALSE(dp().passes(out(), segment(40000, kSyn, 10))) << "data on the SYN";
+  EXPECT_EQ(dp().reason(MB_REASON_L7_UNDECIDED), 1u);
+
+  ASSERT_TRUE(dp().passes(out(), segment(40001, kSyn, 0)));
+  auto e = dp().ct(ctKey(n().endpoint, 40001, n().frontend, 8443, kTcp));
+  ASSERT_TRUE(e.has_value());
+  EXPECT_EQ(e->flags & (MB_CT_L7 | MB_CT_EGRESS), MB_CT_L7 | MB_CT_EGRESS);
+  EXPECT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(8443, 40001, kSyn | kAck))));
+  EXPECT_TRUE(dp().passes(out(), segment(40001, kAck, 0))) << "no data";
+  EXPECT_FALSE(dp().passes(out(), segment(40001, kAck | kPsh, 10))) << "no entry: no verdict let it go";
+
+  Addr ep = Addr::parse(n().endpoint), fe = Addr::parse(n().frontend);
+  mb_l7_sock_key k{};
+  k.family = uint8_t(ep.family);
+  k.local_port = 40001;
+  k.remote_port = 8443;
+  std::memcpy(k.local, ep.bytes.data(), 16);
+  std::memcpy(k.remote, fe.bytes.data(), 16);
+  auto letGoUpTo = [&](uint32_t end) {
+    uint32_t v[2] = {end, 0};
+    ASSERT_EQ(bpf_map_update_elem(dp().mapFd("mb_l7_sent"), &k, v, BPF_ANY), 0);
+  };
+  letGoUpTo(1005);
+  EXPECT_FALSE(dp().passes(out(), segment(40001, kAck | kPsh, 10))) << "half of it let go";
+  letGoUpTo(1010);
+  EXPECT_TRUE(dp().passes(out(), segment(40001, kAck | kPsh, 10)));
+  letGoUpTo(1020);
+  EXPECT_TRUE(dp().passes(out(), segment(40001, kAck | kPsh, 10))) << "a retransmission";
+  letGoUpTo(uint32_t(1010 - 0x7fffffff));
+  EXPECT_FALSE(dp().passes(out(), segment(40001, kAck | kPsh, 10))) << "sequence numbers compare modulo 2^32";
+  EXPECT_TRUE(dp().passes(in(), pkt(n().frontend, n().endpoint, kTcp, tcp(8443, 40001, kAck | kPsh))))
+      << "the server's answer";
+  EXPECT_EQ(dp().reason(MB_REASON_L7_UNDECIDED), 4u);
+}
+
 TEST_P(VerdictTest, DefaultDenyForWorld) {
   Bytes p = pkt(n().world, n().endpoint, kTcp, tcp(40000, 80));
   EXPECT_FALSE(dp().passes(in(), p));

@@ -10,10 +10,6 @@
 # any case failed. Inputs are generated here, never committed.
 source "$(dirname "$0")/harness.sh"
 
-# The shop's api has ingress HTTP rules, which `compile` takes only with
-# --experimental-http for now (docs/http.md, "Status"); drop this with the flag.
-shop_http=--experimental-http
-
 # ---- nesting ------------------------------------------------------------------------
 
 # 70,000 nested braces in a `with` body: a stack overflow (SIGSEGV) in check,
@@ -126,16 +122,16 @@ echo '{"name": "My App", "start_url": "/"}' >"$tmp/webapp/manifest.json"
 echo '<!doctype html>' >"$tmp/webapp/index.html"
 echo 'console.log(1)' >"$tmp/webapp/static/app.js"
 (cd "$tmp/webapp" && find . -type f -exec md5sum {} + | sort) >"$tmp/webapp.before"
-run compile $shop_http -i "$root/policies/shop/inventory.json" -o "$tmp/webapp" "$root/policies/shop"
+run compile -i "$root/policies/shop/inventory.json" -o "$tmp/webapp" "$root/policies/shop"
 expect_rc 2
 expect_err "membranec: error: '$tmp/webapp' is not membrane's output: it holds 'index.html' and 1 more, which membrane does not write; refusing to replace it"
 (cd "$tmp/webapp" && find . -type f -exec md5sum {} + | sort) >"$tmp/webapp.after"
 cmp -s "$tmp/webapp.before" "$tmp/webapp.after" || fail "the folder changed"
 finish "compile -o refuses a web app's folder that holds a manifest.json, and leaves it as it was"
 
-run compile -q $shop_http -i "$root/policies/shop/inventory.json" -o "$tmp/out" "$root/policies/shop"
+run compile -q -i "$root/policies/shop/inventory.json" -o "$tmp/out" "$root/policies/shop"
 expect_rc 0
-run compile -q $shop_http -o "$tmp/out" "$root/policies/shop"
+run compile -q -o "$tmp/out" "$root/policies/shop"
 expect_rc 0
 # Without an inventory nothing is selected: only the open class is written.
 [[ $(ls "$tmp/out" | tr '\n' ' ') == "class-0.o manifest.json " ]] ||

@@ -131,6 +131,120 @@ expect_rc 2
 expect_err "shop.yaml' is a Kubernetes manifest, not an inventory: give it as a path, without -i"
 finish manifest_as_inventory
 
+# A policy membrane does not enforce is an error in every command that reads
+# manifests, unless --skip-kind names it; then a warning (never silence).
+cat >"$tmp/anp.yaml" <<'YAML'
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-0, namespace: shop, labels: {app: api}}
+status: {podIP: 198.18.1.10}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata:
+  name: deny-all
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  ingress: [{action: Deny, from: [{namespaces: {}}]}]
+YAML
+anp_error="anp.yaml:10:1: error: policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy deny-all: membrane does not enforce this kind of policy"
+anp_warning="anp.yaml:10:1: warning: skipped policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy deny-all (--skip-kind AdminNetworkPolicy): its rules are not enforced"
+explain_args=(--from shop/api-0 --to shop/api-0 --port tcp/80)
+for cmd in check ir compile lint reach explain "import k8s"; do
+  # shellcheck disable=SC2206 # "import k8s" is two words
+  words=($cmd)
+  extra=()
+  [[ $cmd == explain ]] && extra=("${explain_args[@]}")
+  [[ $cmd == compile ]] && extra=(-o "$tmp/anp-out")
+  run "${words[@]}" "${extra[@]}" "$tmp/anp.yaml"
+  expect_rc "$([[ $cmd == explain ]] && echo 3 || echo 1)"
+  expect_err "$anp_error"
+  expect_err "hint: remove it from the inputs, or pass --skip-kind policy.networking.k8s.io/AdminNetworkPolicy"
+  finish "${cmd// /_}_refuses_an_unenforced_policy_kind"
+  [[ $cmd == compile ]] && extra=(-o "$tmp/anp-out-skipped")
+  run "${words[@]}" "${extra[@]}" --skip-kind AdminNetworkPolicy "$tmp/anp.yaml"
+  expect_err "$anp_warning"
+  expect_no_err "error:"
+  finish "${cmd// /_}_skips_a_kind_named_with_skip_kind"
+done
+run diff "$tmp/anp.yaml" "$tmp/anp.yaml"
+expect_rc 3
+expect_err "$anp_error"
+finish diff_refuses_an_unenforced_policy_kind
+run diff --skip-kind AdminNetworkPolicy "$tmp/anp.yaml" "$tmp/anp.yaml"
+expect_rc 0
+expect_err "$anp_warning"
+finish diff_skips_a_kind_named_with_skip_kind
+
+run check --skip-kind '*' "$tmp/anp.yaml"
+expect_rc 2
+expect_err "'*' is not a kind"
+finish skip_kind_refuses_a_wildcard
+
+# Cilium rule arrays (`cilium policy import` JSON) are read by every command
+# that reads manifests, as the rules of a CiliumClusterwideNetworkPolicy
+# named after the file; errors point into the JSON.
+cat >"$tmp/allow-web.json" <<'JSON'
+[{"endpointSelector": {"matchLabels": {"app": "api"}},
+  "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "web"}}],
+               "toPorts": [{"ports": [{"port": "8080", "protocol": "TCP"}]}]}]},
+ {"endpointSelector": {"matchLabels": {"app": "web"}},
+  "egressDeny": [{"toCIDR": ["198.19.0.0/16"]}]}]
+JSON
+cat >"$tmp/allow-web.yaml" <<'YAML'
+apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: allow-web}
+specs:
+  - endpointSelector: {matchLabels: {app: api}}
+    ingress:
+      - fromEndpoints: [{matchLabels: {app: web}}]
+        toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
+  - endpointSelector: {matchLabels: {app: web}}
+    egressDeny: [{toCIDR: [198.19.0.0/16]}]
+YAML
+run import k8s "$tmp/allow-web.json"
+expect_rc 0
+expect_out "# from Cilium rule array allow-web [0] ($tmp/allow-web.json:1)"
+expect_out "policy allow-web-1 {"
+expect_out "deny to cidr 198.19.0.0/16"
+expect_err "imported 1 object from 1 file: 2 policies"
+finish import_cilium_rule_array
+
+run ir --format json "$data/shop.yaml" "$tmp/allow-web.json"
+expect_rc 0
+cp "$out" "$tmp/rules-ir.json"
+run ir --format json "$data/shop.yaml" "$tmp/allow-web.yaml"
+expect_rc 0
+python3 - "$tmp/rules-ir.json" "$out" <<'PY' || fail "IR of the rule array differs from IR of the same rules in a CiliumClusterwideNetworkPolicy"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+strip = lambda ir: {k: v for k, v in ir.items() if k != "rules"}
+sys.exit(0 if strip(a) == strip(b) and a["classes"] else 1)
+PY
+finish cilium_rule_array_compiles_as_the_crd
+
+printf '[{"endpointSelector": {"matchLabels": {"app": "api"}},\n  "ingress": [{"fromEndpoints": [{"matchLabels": {"app": "web"}}], "fromNodes": []}]}]\n' >"$tmp/bad-rules.json"
+for cmd in check "import k8s"; do
+  # shellcheck disable=SC2206 # "import k8s" is two words
+  words=($cmd)
+  run "${words[@]}" "$tmp/bad-rules.json"
+  expect_rc 1
+  expect_err "bad-rules.json:2:68: error: [0].ingress[]: \`fromNodes\` is not supported"
+  finish "${cmd// /_}_locates_errors_in_a_cilium_rule_array"
+done
+
+printf '[1, 2]\n' >"$tmp/numbers.json"
+run import k8s "$tmp/numbers.json"
+expect_rc 2
+expect_err "numbers.json' is not a Kubernetes manifest (*.yaml, *.yml, or *.json with apiVersion/kind) nor a Cilium rule array"
+finish import_rejects_a_json_array_of_non_objects
+
 run import k8s --help
 expect_rc 0
 expect_out "Exit codes: 0 converted, 1 errors in the manifests, 2 usage or I/O errors."

@@ -135,6 +135,65 @@ else
   finish "diff git:HEAD PATH: the old version as committed"
 fi
 
+# ---- diff: HTTP requests ---------------------------------------------------------
+# The API's rule from the frontend gains an http condition (http-new), then
+# its GET widens (http-wider): the same flows, different requests.
+http_variant() { # http_variant DIR ITEMS: the shop with the frontend's API rule allowing ITEMS, or every request if none
+  cp -r "$shop" "$1"
+  python3 - "$1/api.policy" "$2" <<'EOF'
+import re, sys
+p, items = sys.argv[1], sys.argv[2]
+s = open(p).read()
+rule = re.compile(r"allow from pods frontend on tcp/8080 with http \{.*\}\n")
+if not rule.search(s):
+    sys.exit("api.policy has no http rule from the frontend to change")
+new = "allow from pods frontend on tcp/8080 with http { " + items + " }\n" if items else "allow from pods frontend on tcp/http\n"
+open(p, "w").write(rule.sub(lambda m: new, s, count=1))
+EOF
+}
+# The shop as it was before its api read the frontend's requests.
+http_variant "$tmp/http-plain" "" || fail "cannot write the plain variant"
+http_variant "$tmp/http-new" 'GET "/api/v1/products/*"; POST "/api/v1/orders"' || fail "cannot write the http variant"
+http_variant "$tmp/http-wider" 'GET "/api/**"; POST "/api/v1/orders"' || fail "cannot write the http variant"
+
+run diff -i "$inv" "$tmp/http-plain" "$tmp/http-new"
+expect_rc 0
+expect_out "0 flows added, 0 flows removed, 1 flow with HTTP requests changed; policies: 1 rule added, 1 removed"
+expect_out "~ shop/frontend -> shop/api: TCP 8080 HTTP requests changed"
+expect_out '    requests now: GET "/api/v1/products/*"; POST "/api/v1/orders"'
+expect_out "    requests were: every request (not read)"
+expect_out "    now decided by: ingress of shop/api: \`allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" }\` (shop/api, $tmp/http-new/api.policy:11:5)"
+expect_out "    was decided by: ingress of shop/api: \`allow from pods frontend on tcp/http\` (shop/api, $tmp/http-plain/api.policy:11:5)"
+expect_no_out_text "no connectivity change"
+finish "diff: an http condition added to a plain rule is a request change"
+
+run diff -i "$inv" "$tmp/http-plain" "$tmp/http-new" --exit-code
+expect_rc 1
+finish "diff --exit-code: 1 when only HTTP requests changed"
+
+run diff -i "$inv" "$tmp/http-new" "$tmp/http-wider" --exit-code --format json
+expect_rc 1
+expect_json 'j["changed"] is True and j["added"] == [] and j["removed"] == [] and len(j["requestsChanged"]) == 1'
+expect_json 'j["requestsChanged"][0]["src"] == "shop/frontend" and j["requestsChanged"][0]["dst"] == "shop/api"'
+expect_json 'j["requestsChanged"][0]["conns"] == {"TCP": ["8080"]}'
+expect_json 'j["requestsChanged"][0]["requestsBefore"] == {"requests": ["GET \"/api/v1/products/*\"", "POST \"/api/v1/orders\""], "deniedRequests": []}'
+expect_json 'j["requestsChanged"][0]["requestsAfter"] == {"requests": ["GET \"/api/**\"", "POST \"/api/v1/orders\""], "deniedRequests": []}'
+expect_json '[c["location"] for c in j["requestsChanged"][0]["before"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-new/api.policy:11:5"]'
+expect_json '[c["location"] for c in j["requestsChanged"][0]["after"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-wider/api.policy:11:5"]'
+finish "diff --exit-code --format json: request items changed, with the rules in both versions"
+
+run diff -i "$inv" "$tmp/http-wider" "$tmp/http-plain" --format md
+expect_rc 0
+expect_out "**Policy review:** 0 flows added, 0 flows removed, 1 flow with HTTP requests changed."
+expect_out "#### HTTP requests changed (1)"
+expect_out "| \`shop/frontend\` | \`shop/api\` | TCP 8080 | every request (not read) | \`GET \"/api/**\"\`<br>\`POST \"/api/v1/orders\"\` | "
+finish "diff --format md: an http condition removed"
+
+run diff -i "$inv" "$tmp/http-new" "$tmp/http-new" --exit-code --format json
+expect_rc 0
+expect_json 'j["changed"] is False and j["requestsChanged"] == []'
+finish "diff --exit-code: the same HTTP rules are no change"
+
 # ---- explain ---------------------------------------------------------------------
 
 run explain -i "$inv" "$shop" --from shop/frontend --to shop/api --port tcp/8080 --exit-code

@@ -8,10 +8,6 @@
 #   tests/cli/verify_test.sh path/to/membranec
 source "$(dirname "$0")/harness.sh"
 
-# The shop's api has ingress HTTP rules, which `compile` takes only with
-# --experimental-http for now (docs/http.md, "Status"); drop this with the flag.
-shop_http=--experimental-http
-
 if [[ $(id -u) != 0 ]]; then
   [[ ${CI:-} == true ]] && { echo "FAIL verify needs root under CI"; exit 1; }
   echo "SKIPPED: membranec verify loads BPF programs; run as root"
@@ -19,7 +15,7 @@ if [[ $(id -u) != 0 ]]; then
 fi
 
 shop=$root/policies/shop
-run compile $shop_http -i "$shop/inventory.json" -o "$tmp/out" "$shop"
+run compile -i "$shop/inventory.json" -o "$tmp/out" "$shop"
 expect_rc 0
 finish compile_shop
 
@@ -51,10 +47,10 @@ expect_rc 0
 expect_out "every object decides as the policies say"
 finish dns_rules_verified
 
-# HTTP rules (compiled with --experimental-http): the connections an http
-# rule lets through are the socket layer's, so verify loads the class as a
-# node does (MB_CONFIG_SOCKETS) and holds its packet programs to the
-# evaluator's connection verdicts.
+# HTTP rules, ingress and egress: the connections an http rule lets through
+# are the socket layer's, so verify loads the class as a node does
+# (MB_CONFIG_SOCKETS, the sk_skb and sk_msg verdicts with it) and holds its
+# packet programs to the evaluator's connection verdicts.
 mkdir -p "$tmp/http"
 cat >"$tmp/http/api.policy" <<'EOF2'
 namespace shop
@@ -65,8 +61,14 @@ policy api-http {
     deny from pods { app = frontend } on tcp/8080 with http { "/admin/**" }
   }
 }
+policy frontend-http {
+  selects { app = frontend }
+  egress {
+    allow to pods { app = api } on tcp/8080 with http { GET "/api/v1/products/*" }
+  }
+}
 EOF2
-run compile --experimental-http -i "$shop/inventory.json" -o "$tmp/http-out" "$tmp/http"
+run compile -i "$shop/inventory.json" -o "$tmp/http-out" "$tmp/http"
 expect_rc 0
 run verify "$tmp/http-out" -i "$shop/inventory.json" "$tmp/http"
 expect_rc 0

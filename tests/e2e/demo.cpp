@@ -42,11 +42,6 @@ struct Service {
   std::string name;
 };
 
-// HTTP rules compile only with --experimental-http for now (docs/http.md,
-// "Status"), and the shop's api has ingress ones. The one place the demo asks
-// for it: remove this when the flag goes.
-const char* const kExperimentalHttp = "--experimental-http";
-
 // The rule as written; an http condition's items shortened to "{...}" (the
 // HTTP part prints its rule whole).
 std::string ruleText(const ir::Program& p, uint32_t id) {
@@ -190,11 +185,9 @@ int run(const fs::path& policyDir) {
 
   // 2. Compile with membranec, as a build pipeline would.
   fs::path out = work / "artifacts";
-  ExecResult compiled = Topology::exec("", {MEMBRANEC_BIN, "compile", kExperimentalHttp, "--inventory",
-                                            (work / "inventory.json").string(), "-o", out.string(),
-                                            policyDir.string()});
-  std::cout << "$ membranec compile " << kExperimentalHttp << " --inventory inventory.json -o artifacts "
-            << policyDir.string() << "\n"
+  ExecResult compiled = Topology::exec("", {MEMBRANEC_BIN, "compile", "--inventory", (work / "inventory.json").string(),
+                                            "-o", out.string(), policyDir.string()});
+  std::cout << "$ membranec compile --inventory inventory.json -o artifacts " << policyDir.string() << "\n"
             << compiled.err;
   if (!compiled.succeeded()) return 1;
 

@@ -4,7 +4,8 @@
 //
 // A NUL byte splits the input into several manifest files (a NUL is refused
 // inside a manifest anyway), so cross-file duplicates and name collisions are
-// reachable. Each input runs two ways:
+// reachable. A file that starts with `[` is named *.json and so read as a
+// Cilium rule array; the others *.yaml. Each input runs two ways:
 //   1. as `membranec import k8s` does: importManifests, then every output
 //      file rendered (renderForOutput, which parses its text again) and
 //      parsed once more here, and the inventory serialized;
@@ -20,7 +21,8 @@
 //
 // Build and run: FUZZ_TARGETS=k8s tests/fuzz/run_fuzz.sh (30 s by default;
 // FUZZ_SECONDS=600 for the longer run). Seeds: tests/fuzz/corpus/k8s (one
-// manifest per kind, and the regression inputs of hardening issue #12).
+// manifest per kind, a Cilium rule array, and the regression inputs of
+// hardening issue #12).
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -126,7 +128,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (;;) {
     size_t nul = text.find('\0', start);
     std::string part = text.substr(start, nul == std::string::npos ? std::string::npos : nul - start);
-    files.emplace_back("fuzz" + std::to_string(files.size()) + ".yaml", std::move(part));
+    // A file that starts with `[` is named *.json, so that Cilium rule arrays
+    // (a JSON array of rules) are read as one.
+    const char* ext = part.starts_with('[') ? ".json" : ".yaml";
+    files.emplace_back("fuzz" + std::to_string(files.size()) + ext, std::move(part));
     if (nul == std::string::npos) break;
     start = nul + 1;
   }

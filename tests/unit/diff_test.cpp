@@ -300,6 +300,278 @@ TEST(DiffFlows, AgreesWithReachOfBothVersions) {
   EXPECT_GT(changedSamples, 100u);  // the versions do differ
 }
 
+// ---- HTTP requests (docs/http.md) ----------------------------------------------------
+
+// Line 1 is the namespace; the rule is on line 5, column 5.
+const char* kHttpBase = R"(namespace x
+policy a-in {
+  selects { pod = a }
+  ingress {
+    allow from pods { pod = b } on tcp/8080 with http { GET "/api/v1/products/*"; POST "/api/v1/orders" }
+  }
+}
+)";
+
+// kHttpBase with `rules` in place of its rule (line 5 and on).
+std::string aIngress(const std::string& rules) {
+  return "namespace x\npolicy a-in {\n  selects { pod = a }\n  ingress {\n" + rules + "  }\n}\n";
+}
+
+std::string requests(const std::optional<HttpRequests>& r) {
+  if (!r) return "not read";
+  std::string out = "allowed:";
+  for (const auto& i : r->allowed) out += " " + i + ";";
+  out += " denied:";
+  for (const auto& i : r->denied) out += " " + i + ";";
+  return out;
+}
+
+TEST(DiffRequests, ChangedRequestItemsAreARequestChangeWithTheRulesInBothVersions) {
+  XyzCluster before(kHttpBase, "old.policy");
+  XyzCluster after(aIngress("    allow from pods { pod = b } on tcp/8080 with http { GET \"/api/**\"; POST "
+                            "\"/api/v1/orders\" }\n"),
+                   "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "");
+  EXPECT_FALSE(d.connectivityChanged());
+  EXPECT_TRUE(d.changed());
+  EXPECT_EQ(flows(d.requestsChanged), "x/b -> x/a: TCP 8080\n");
+  ASSERT_EQ(d.requestsChanged.size(), 1u);
+  const FlowChange& f = d.requestsChanged[0];
+  EXPECT_EQ(requests(f.requestsBefore), "allowed: GET \"/api/v1/products/*\"; POST \"/api/v1/orders\"; denied:");
+  EXPECT_EQ(requests(f.requestsAfter), "allowed: GET \"/api/**\"; POST \"/api/v1/orders\"; denied:");
+  EXPECT_EQ(causes(f.before),
+            "ingress of x/a: `allow from pods { pod = b } on tcp/8080 with http { GET \"/api/v1/products/*\"; POST "
+            "\"/api/v1/orders\" }` (x/a-in, old.policy:5:5)\n");
+  EXPECT_EQ(causes(f.after),
+            "ingress of x/a: `allow from pods { pod = b } on tcp/8080 with http { GET \"/api/**\"; POST "
+            "\"/api/v1/orders\" }` (x/a-in, new.policy:5:5)\n");
+}
+
+TEST(DiffRequests, PortsChangedByTheSameRulesAreOneChangeOthersApart) {
+  XyzCluster before(aIngress("    allow from pods { pod = b } on tcp/8080, tcp/9090 with http { GET }\n"
+                             "    allow from pods { pod = b } on tcp/7070 with http { GET }\n"));
+  XyzCluster after(aIngress("    allow from pods { pod = b } on tcp/8080, tcp/9090 with http { GET \"/x\" }\n"
+                            "    allow from pods { pod = b } on tcp/7070 with http { GET \"/y\" }\n"));
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  // Groups in the order of their first port.
+  EXPECT_EQ(flows(d.requestsChanged), "x/b -> x/a: TCP 7070\nx/b -> x/a: TCP 8080,9090\n");
+}
+
+TEST(DiffRequests, HttpConditionAddedToAPlainRuleMeansTheRequestsAreNowRead) {
+  XyzCluster before(aIngress("    allow from pods { pod = b } on tcp/8080\n"), "old.policy");
+  XyzCluster after(kHttpBase, "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "");
+  EXPECT_EQ(flows(d.requestsChanged), "x/b -> x/a: TCP 8080\n");
+  ASSERT_EQ(d.requestsChanged.size(), 1u);
+  const FlowChange& f = d.requestsChanged[0];
+  EXPECT_EQ(requests(f.requestsBefore), "not read");
+  EXPECT_EQ(requests(f.requestsAfter), "allowed: GET \"/api/v1/products/*\"; POST \"/api/v1/orders\"; denied:");
+  // Only the side that reads the requests; the open egress of x/b is no cause.
+  EXPECT_EQ(causes(f.before), "ingress of x/a: `allow from pods { pod = b } on tcp/8080` (x/a-in, old.policy:5:5)\n");
+  ASSERT_EQ(f.after.size(), 1u);
+  EXPECT_EQ(f.after[0].location, "new.policy:5:5");
+  EXPECT_TRUE(d.changed());
+}
+
+TEST(DiffRequests, HttpConditionRemovedMeansEveryRequestPassesUnread) {
+  XyzCluster before(kHttpBase, "old.policy");
+  XyzCluster after(aIngress("    allow from pods { pod = b } on tcp/8080\n"), "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "");
+  EXPECT_EQ(flows(d.requestsChanged), "x/b -> x/a: TCP 8080\n");
+  ASSERT_EQ(d.requestsChanged.size(), 1u);
+  const FlowChange& f = d.requestsChanged[0];
+  EXPECT_EQ(requests(f.requestsBefore), "allowed: GET \"/api/v1/products/*\"; POST \"/api/v1/orders\"; denied:");
+  EXPECT_EQ(requests(f.requestsAfter), "not read");
+  EXPECT_EQ(causes(f.after), "ingress of x/a: `allow from pods { pod = b } on tcp/8080` (x/a-in, new.policy:5:5)\n");
+}
+
+TEST(DiffRequests, AddedHttpDenyRuleIsARequestChangeNamingBothRules) {
+  XyzCluster before(aIngress("    allow from pods { pod = b } on tcp/8080\n"), "old.policy");
+  XyzCluster after(aIngress("    allow from pods { pod = b } on tcp/8080\n"
+                            "    deny from all on tcp/8080 with http { DELETE }\n"),
+                   "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "");
+  // Every workload's connection to x/a on 8080 is now read; only x/b had it allowed before and after.
+  EXPECT_EQ(flows(d.requestsChanged), "x/b -> x/a: TCP 8080\n");
+  ASSERT_EQ(d.requestsChanged.size(), 1u);
+  const FlowChange& f = d.requestsChanged[0];
+  EXPECT_EQ(requests(f.requestsBefore), "not read");
+  EXPECT_EQ(requests(f.requestsAfter), "allowed: denied: DELETE;");
+  EXPECT_EQ(causes(f.after),
+            "ingress of x/a: `allow from pods { pod = b } on tcp/8080` (x/a-in, new.policy:5:5)\n"
+            "ingress of x/a: `deny from all on tcp/8080 with http { DELETE }` (x/a-in, new.policy:6:5)\n");
+}
+
+TEST(DiffRequests, UnchangedRequestsAreNoChangeWhateverElseMoved) {
+  XyzCluster before(kHttpBase);
+  // Renamed, reformatted, the items in another order; and an unrelated flow added.
+  XyzCluster after(R"(namespace x
+policy a-ingress { selects { pod = a }
+  ingress { allow from pods { pod = b } on tcp/8080 with http {
+      POST "/api/v1/orders";
+      GET "/api/v1/products/*" }
+    allow from pods { pod = c } on tcp/22 } }
+)");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after, ReachOptions{});  // with host and external ranges too
+  EXPECT_EQ(flows(d.requestsChanged), "");
+  EXPECT_EQ(flows(d.added), "x/c -> x/a: TCP 22\n");
+  ReachDiff same = diff(before, before, ReachOptions{});
+  EXPECT_FALSE(same.changed());
+  EXPECT_EQ(renderDiffText(same), "no connectivity change\n");
+}
+
+// The HTTP groups of reach for a flow and a TCP port: nullopt when the port's requests are not read.
+std::optional<HttpRequests> reachRequests(const Reachability& r, const std::string& src, const std::string& dst,
+                                          uint16_t port) {
+  for (const auto& f : r.flows) {
+    if (f.src != src || f.dst != dst) continue;
+    for (const auto& h : f.http)
+      for (const auto& p : h.ports)
+        if (port >= p.first && port <= p.last) return HttpRequests{h.allowed, h.denied};
+  }
+  return std::nullopt;
+}
+
+// Request changes agree with `reach` of both versions: on every workload
+// pair and sampled TCP port allowed in both, a change is listed exactly when
+// reach's HTTP items differ, with reach's items on each side.
+TEST(DiffRequests, AgreesWithReachOfBothVersions) {
+  const std::vector<std::string> versions = {
+      "",
+      aIngress("    allow from pods { pod = b } on tcp/8080\n"),
+      kHttpBase,
+      aIngress("    allow from pods { pod in (b, c) } on tcp/8080-8081 with http { GET \"/a/**\"; POST \"/o\" }\n"
+               "    allow from pods { pod = c } on tcp/8081\n"),
+      aIngress("    allow from pods {} on tcp/8080, tcp/9090\n    deny from all on tcp/8080 with http { DELETE }\n"),
+      "namespace x\npolicy b-out { selects { pod = b } egress { allow to pods { pod = a } on tcp/8080 with http "
+      "{ GET }\n allow to pods {} on tcp/9090 } }\n",
+  };
+  const std::vector<uint16_t> ports = {80, 8080, 8081, 9090};
+  std::vector<std::unique_ptr<XyzCluster>> clusters;
+  for (const auto& v : versions) {
+    clusters.push_back(std::make_unique<XyzCluster>(v));
+    ASSERT_TRUE(clusters.back()->ok()) << v;
+  }
+  size_t changedSamples = 0;
+  for (size_t o = 0; o < clusters.size(); ++o) {
+    for (size_t n = 0; n < clusters.size(); ++n) {
+      Reachability before = computeReach(clusters[o]->ir(), kWorkloadsOnly);
+      Reachability after = computeReach(clusters[n]->ir(), kWorkloadsOnly);
+      ReachDiff d = diff(*clusters[o], *clusters[n]);
+      if (o == n) {
+        EXPECT_FALSE(d.changed()) << o;
+      }
+      auto allowed = [](const Reachability& r, const std::string& src, const std::string& dst, uint16_t port) {
+        for (const auto& f : r.flows)
+          if (f.src == src && f.dst == dst) return covers(f.conns, "TCP", port);
+        return false;
+      };
+      for (const auto& src : before.peers) {
+        for (const auto& dst : before.peers) {
+          if (src.name == dst.name) continue;
+          for (uint16_t port : ports) {
+            SCOPED_TRACE(std::to_string(o) + " -> " + std::to_string(n) + ": " + src.name + " -> " + dst.name +
+                         " TCP " + std::to_string(port));
+            const FlowChange* listed = nullptr;
+            for (const auto& f : d.requestsChanged)
+              if (f.src == src.name && f.dst == dst.name && covers(f.conns, "TCP", port)) listed = &f;
+            bool both = allowed(before, src.name, dst.name, port) && allowed(after, src.name, dst.name, port);
+            auto was = reachRequests(before, src.name, dst.name, port);
+            auto is = reachRequests(after, src.name, dst.name, port);
+            bool differs = both && was != is;
+            EXPECT_EQ(listed != nullptr, differs);
+            if (listed) {
+              EXPECT_EQ(requests(listed->requestsBefore), requests(was));
+              EXPECT_EQ(requests(listed->requestsAfter), requests(is));
+            }
+            changedSamples += differs;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(changedSamples, 20u);  // the versions do differ in their requests
+}
+
+TEST(DiffFormats, RequestChangesInTextMarkdownAndJson) {
+  XyzCluster before(aIngress("    allow from pods { pod = b } on tcp/8080\n"), "old.policy");
+  XyzCluster after(kHttpBase, "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+
+  std::string text = renderDiffText(d);
+  EXPECT_NE(text.find("0 flows added, 0 flows removed, 1 flow with HTTP requests changed; policies: 1 rule added, 1 "
+                      "removed\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("\n~ x/b -> x/a: TCP 8080 HTTP requests changed\n"
+                      "    requests now: GET \"/api/v1/products/*\"; POST \"/api/v1/orders\"\n"
+                      "    requests were: every request (not read)\n"
+                      "    now decided by: ingress of x/a: `allow from pods { pod = b } on tcp/8080 with http"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("    was decided by: ingress of x/a: `allow from pods { pod = b } on tcp/8080` (x/a-in, "
+                      "old.policy:5:5)\n"),
+            std::string::npos)
+      << text;
+
+  std::string md = renderDiffMarkdown(d);
+  EXPECT_NE(md.find("**Policy review:** 0 flows added, 0 flows removed, 1 flow with HTTP requests changed."),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("#### HTTP requests changed (1)\n\n| Source | Destination | Connections | Requests now | Requests "
+                    "before | Now decided by | Was decided by |\n| --- | --- | --- | --- | --- | --- | --- |\n"
+                    "| `x/b` | `x/a` | TCP 8080 | `GET \"/api/v1/products/*\"`<br>`POST \"/api/v1/orders\"` | "
+                    "every request (not read) | ingress of `x/a`: "),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(md.find("No connectivity change"), std::string::npos) << md;
+
+  auto j = nlohmann::json::parse(renderDiffJson(d));
+  EXPECT_EQ(j["changed"], true);
+  EXPECT_TRUE(j["added"].empty());
+  EXPECT_TRUE(j["removed"].empty());
+  ASSERT_EQ(j["requestsChanged"].size(), 1u);
+  const auto& c = j["requestsChanged"][0];
+  EXPECT_EQ(c["src"], "x/b");
+  EXPECT_EQ(c["dst"], "x/a");
+  EXPECT_EQ(c["conns"], nlohmann::json({{"TCP", {"8080"}}}));
+  EXPECT_TRUE(c["requestsBefore"].is_null());
+  EXPECT_EQ(c["requestsAfter"], nlohmann::json::parse(R"({"requests": ["GET \"/api/v1/products/*\"",
+      "POST \"/api/v1/orders\""], "deniedRequests": []})"));
+  ASSERT_EQ(c["before"].size(), 1u);
+  EXPECT_EQ(c["before"][0]["kind"], "rule");
+  EXPECT_EQ(c["before"][0]["location"], "old.policy:5:5");
+  ASSERT_EQ(c["after"].size(), 1u);
+  EXPECT_EQ(c["after"][0]["side"], "ingress");
+  EXPECT_EQ(c["after"][0]["location"], "new.policy:5:5");
+
+  auto none = nlohmann::json::parse(renderDiffJson(diff(after, after)));
+  EXPECT_EQ(none["changed"], false);
+  EXPECT_TRUE(none["requestsChanged"].empty());
+}
+
 TEST(DiffFormats, JsonContract) {
   XyzCluster before(kBase);
   XyzCluster after(R"(namespace x

@@ -601,7 +601,8 @@ TEST(K8sManifests, MalformedYamlIsReportedWithLineAndColumn) {
 TEST(K8sManifests, UnsupportedApiVersionOfAPolicyIsAnError) {
   Manifests m("apiVersion: extensions/v1beta1\nkind: NetworkPolicy\nmetadata: {name: a}\nspec: {podSelector: {}}\n",
               false);
-  EXPECT_NE(m.diagnostics().find("1:13: error: NetworkPolicy extensions/v1beta1 is not supported"), std::string::npos)
+  EXPECT_NE(m.diagnostics().find("1:13: error: extensions/v1beta1 NetworkPolicy a: membrane does not enforce this kind of policy (it "
+                                     "reads NetworkPolicy in apiVersion networking.k8s.io/v1 only)"), std::string::npos)
       << m.diagnostics();
 }
 

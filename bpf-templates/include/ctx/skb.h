@@ -8,8 +8,8 @@
  * header of its own beside this one that defines the same names, so the
  * parsing code builds for it unchanged wherever the operation exists there.
  * One translation unit holds one context: kinds with different contexts are
- * compiled separately (today every kind is an skb kind, and endpoint.c is
- * one translation unit).
+ * compiled separately (endpoint.c holds the skb kinds, msg.c the sk_msg
+ * kind, include/ctx/msg.h).
  */
 #ifndef MB_CTX_SKB_H
 #define MB_CTX_SKB_H
@@ -21,6 +21,9 @@
 #endif
 #define MB_CTX_KIND_SKB 1
 #define MB_CTX MB_CTX_KIND_SKB
+/* A global function taking the context needs a name of its own per
+ * context: the units of a class object are linked into one. */
+#define MB_CTX_FN(name) name##_skb
 
 typedef struct __sk_buff mb_ctx_t;
 
