@@ -5,8 +5,10 @@
 #  3. on real traffic: start one pod (network namespace) per endpoint of the
 #     shop example, compile with membranec, apply with membrane, probe every
 #     pod from every other pod, print which flows were allowed or denied and
-#     by which rule, then clean everything up.
-# Step 3 needs root (network namespaces and BPF).
+#     by which rule; then send HTTP requests (curl) from the frontend to the
+#     api's nginx, where HTTP rules decide each one, and print each answer
+#     and the rule the node counted it against; then clean everything up.
+# Step 3 needs root (network namespaces and BPF) and nginx and curl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -31,6 +31,11 @@ HttpServer::HttpServer(const Pod& pod, HttpServerOptions options)
   if (!options_.upstream.empty() &&
       options_.upstream.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789:/.[]") != std::string::npos)
     throw std::invalid_argument("HttpServer: bad upstream '" + options_.upstream + "'");
+  for (const auto& prefix : options_.echoPrefixes)  // written into nginx.conf: nothing that could end the line
+    if (prefix.size() < 2 || prefix.front() != '/' || prefix.back() != '/' ||
+        prefix.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-") !=
+            std::string::npos)
+      throw std::invalid_argument("HttpServer: bad echo prefix '" + prefix + "'");
   const fs::path root = dir_.path();
   fs::create_directories(root / "www");
   fs::create_directories(root / "tmp");
@@ -59,6 +64,8 @@ HttpServer::HttpServer(const Pod& pod, HttpServerOptions options)
        << "    root " << (root / "www").string() << ";\n"
        << "    location = " << kReadyPath << " { access_log off; }\n"
        << "    location /echo/ { return 200 \"echo $request_method $uri\\n\"; }\n";
+  for (const auto& prefix : options_.echoPrefixes)
+    conf << "    location " << prefix << " { return 200 \"echo $request_method $uri\\n\"; }\n";
   if (!options_.upstream.empty())
     conf << "    location /proxy/ { proxy_pass " << options_.upstream << "; proxy_http_version 1.1;"
          << " proxy_set_header Connection \"\"; }\n";

@@ -5,7 +5,8 @@
 //   - static files the test writes (HttpServer::writeFile), sent with
 //     sendfile(2) as nginx does in production;
 //   - `/echo/...`: a small answer naming the method and path nginx saw
-//     ("echo GET /echo/a\n"), without touching the disk;
+//     ("echo GET /echo/a\n"), without touching the disk; so are the paths
+//     under each of `echoPrefixes` ("/api/": an application's routes);
 //   - `/proxy/...` when `upstream` is given: proxy_pass to another server
 //     ("http://198.18.1.2:8080"), the path kept.
 // Every request nginx receives is logged ("METHOD URI" per line, unbuffered)
@@ -31,6 +32,9 @@ namespace membrane::e2e {
 struct HttpServerOptions {
   int port = 8080;
   std::string upstream;  // "http://ADDR:PORT" for /proxy/, or none
+  // More path prefixes answered like /echo/ (e.g. "/api/"): an
+  // application's routes, for every method (a static file answers POST 405).
+  std::vector<std::string> echoPrefixes = {};
 };
 
 class HttpServer {

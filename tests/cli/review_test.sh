@@ -138,33 +138,36 @@ fi
 # ---- diff: HTTP requests ---------------------------------------------------------
 # The API's rule from the frontend gains an http condition (http-new), then
 # its GET widens (http-wider): the same flows, different requests.
-http_variant() { # http_variant DIR ITEMS: the shop with the frontend's API rule restricted to ITEMS
+http_variant() { # http_variant DIR ITEMS: the shop with the frontend's API rule allowing ITEMS, or every request if none
   cp -r "$shop" "$1"
   python3 - "$1/api.policy" "$2" <<'EOF'
-import sys
+import re, sys
 p, items = sys.argv[1], sys.argv[2]
 s = open(p).read()
-old = "allow from pods frontend on tcp/http\n"
-if old not in s:
-    sys.exit("api.policy has no rule '" + old.strip() + "' to restrict")
-open(p, "w").write(s.replace(old, "allow from pods frontend on tcp/8080 with http { " + items + " }\n"))
+rule = re.compile(r"allow from pods frontend on tcp/8080 with http \{.*\}\n")
+if not rule.search(s):
+    sys.exit("api.policy has no http rule from the frontend to change")
+new = "allow from pods frontend on tcp/8080 with http { " + items + " }\n" if items else "allow from pods frontend on tcp/http\n"
+open(p, "w").write(rule.sub(lambda m: new, s, count=1))
 EOF
 }
+# The shop as it was before its api read the frontend's requests.
+http_variant "$tmp/http-plain" "" || fail "cannot write the plain variant"
 http_variant "$tmp/http-new" 'GET "/api/v1/products/*"; POST "/api/v1/orders"' || fail "cannot write the http variant"
 http_variant "$tmp/http-wider" 'GET "/api/**"; POST "/api/v1/orders"' || fail "cannot write the http variant"
 
-run diff -i "$inv" "$shop" "$tmp/http-new"
+run diff -i "$inv" "$tmp/http-plain" "$tmp/http-new"
 expect_rc 0
 expect_out "0 flows added, 0 flows removed, 1 flow with HTTP requests changed; policies: 1 rule added, 1 removed"
 expect_out "~ shop/frontend -> shop/api: TCP 8080 HTTP requests changed"
 expect_out '    requests now: GET "/api/v1/products/*"; POST "/api/v1/orders"'
 expect_out "    requests were: every request (not read)"
-expect_out "    now decided by: ingress of shop/api: \`allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" }\` (shop/api, $tmp/http-new/api.policy:7:5)"
-expect_out "    was decided by: ingress of shop/api: \`allow from pods frontend on tcp/http\` (shop/api, $shop/api.policy:7:5)"
+expect_out "    now decided by: ingress of shop/api: \`allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" }\` (shop/api, $tmp/http-new/api.policy:11:5)"
+expect_out "    was decided by: ingress of shop/api: \`allow from pods frontend on tcp/http\` (shop/api, $tmp/http-plain/api.policy:11:5)"
 expect_no_out_text "no connectivity change"
 finish "diff: an http condition added to a plain rule is a request change"
 
-run diff -i "$inv" "$shop" "$tmp/http-new" --exit-code
+run diff -i "$inv" "$tmp/http-plain" "$tmp/http-new" --exit-code
 expect_rc 1
 finish "diff --exit-code: 1 when only HTTP requests changed"
 
@@ -175,11 +178,11 @@ expect_json 'j["requestsChanged"][0]["src"] == "shop/frontend" and j["requestsCh
 expect_json 'j["requestsChanged"][0]["conns"] == {"TCP": ["8080"]}'
 expect_json 'j["requestsChanged"][0]["requestsBefore"] == {"requests": ["GET \"/api/v1/products/*\"", "POST \"/api/v1/orders\""], "deniedRequests": []}'
 expect_json 'j["requestsChanged"][0]["requestsAfter"] == {"requests": ["GET \"/api/**\"", "POST \"/api/v1/orders\""], "deniedRequests": []}'
-expect_json '[c["location"] for c in j["requestsChanged"][0]["before"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-new/api.policy:7:5"]'
-expect_json '[c["location"] for c in j["requestsChanged"][0]["after"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-wider/api.policy:7:5"]'
+expect_json '[c["location"] for c in j["requestsChanged"][0]["before"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-new/api.policy:11:5"]'
+expect_json '[c["location"] for c in j["requestsChanged"][0]["after"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-wider/api.policy:11:5"]'
 finish "diff --exit-code --format json: request items changed, with the rules in both versions"
 
-run diff -i "$inv" "$tmp/http-wider" "$shop" --format md
+run diff -i "$inv" "$tmp/http-wider" "$tmp/http-plain" --format md
 expect_rc 0
 expect_out "**Policy review:** 0 flows added, 0 flows removed, 1 flow with HTTP requests changed."
 expect_out "#### HTTP requests changed (1)"
@@ -199,11 +202,22 @@ expect_out "shop/frontend-0 -> shop/api-0 on tcp/8080: ALLOWED"
 expect_out "egress of shop/frontend-0: allowed by a rule"
 expect_out "    $shop/frontend.policy:16:5: allow to pods api on tcp/http  [shop/frontend]"
 expect_out "ingress of shop/api-0: allowed by a rule"
-expect_out "    $shop/api.policy:7:5: allow from pods frontend on tcp/http  [shop/api]"
-expect_out "          allow from pods frontend on tcp/http"
+expect_out "    $shop/api.policy:11:5: allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products\"; GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" header \"Content-Type\" = \"application/json\" }  [shop/api]"
+expect_out "  requests: read by the socket layer and decided one by one (HTTP rules apply)"
+expect_out "          allow from pods frontend on tcp/8080 with http { GET"
 expect_out "          ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"
 expect_out "note: the destination names 2 endpoints, all treated alike; shown for shop/api-0"
 finish "explain: an allowed flow, deciding rules with source"
+
+# The shop's api decides the frontend's requests one by one (HTTP rules).
+run explain -i "$inv" "$shop" --from shop/frontend --to shop/api --port tcp/8080 --request 'POST /api/v1/orders' --header 'Content-Type: application/json' --exit-code
+expect_rc 0
+expect_out "shop/frontend-0 -> shop/api-0 on tcp/8080 request POST /api/v1/orders: ALLOWED"
+run explain -i "$inv" "$shop" --from shop/frontend --to shop/api --port tcp/8080 --request 'DELETE /api/v1/products/42' --exit-code
+expect_rc 1
+expect_out "ingress of shop/api-0: denied: no rule matches (default deny)"
+expect_out "http-mismatch: the request DELETE /api/v1/products/42 matches none of the rule's 3 request items"
+finish "explain --request: the shop's HTTP rule allows an order and denies a DELETE"
 
 run explain -i "$inv" "$shop" --from ops/ci-runner --to app=postgres --port tcp/5432
 expect_rc 0

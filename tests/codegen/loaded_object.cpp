@@ -13,8 +13,9 @@
 
 namespace membrane::testing {
 
-std::unique_ptr<LoadedObject> LoadedObject::load(const std::string& elf, uint32_t endpointId, std::string* error) {
-  auto object = verify::LoadedClass::load(elf, endpointId, 0, 0, error);
+std::unique_ptr<LoadedObject> LoadedObject::load(const std::string& elf, uint32_t endpointId, std::string* error,
+                                                 uint32_t configFlags) {
+  auto object = verify::LoadedClass::load(elf, endpointId, 0, configFlags, error);
   if (!object) return nullptr;
   std::unique_ptr<LoadedObject> out(new LoadedObject());
   out->object_ = std::move(object);

@@ -23,7 +23,10 @@ inline const char* programName(Program p) { return verify::hookProgram(p); }
 class LoadedObject {
  public:
   // Null and `error` set (with the verifier log's tail) when loading fails.
-  static std::unique_ptr<LoadedObject> load(const std::string& elf, uint32_t endpointId, std::string* error);
+  // `configFlags`: mb_config.flags as a node sets them (MB_CONFIG_SOCKETS for
+  // a class whose requests the socket layer decides).
+  static std::unique_ptr<LoadedObject> load(const std::string& elf, uint32_t endpointId, std::string* error,
+                                            uint32_t configFlags = 0);
 
   // Fills mb_identity from the manifest (plus host addresses).
   void fillIdentities(const artifacts::Manifest& manifest, const std::vector<net::Address>& hostAddresses);

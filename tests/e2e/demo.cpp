@@ -2,13 +2,16 @@
 // `membranec`, starts one pod (network namespace) per inventory endpoint,
 // applies the artifacts with the real `membrane`, sends real traffic between
 // every pair of pods on the ports their services use, and prints which flows
-// were allowed or denied and by which rule. Cleans everything up, also on
-// failure. Needs root.
+// were allowed or denied and by which rule. Where HTTP rules decide each
+// request (the shop's frontend -> api), nginx serves the port, and real curl
+// requests, allowed and denied, show each request's answer and the rule the
+// node counted it against. Cleans everything up, also on failure. Needs root.
 //
 //   membrane_demo [POLICY_DIR]      (default: policies/shop of the source tree)
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -17,11 +20,14 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
-#include "pipeline/pipeline.h"
 #include "evaluator/evaluator.h"
+#include "features/http/http.h"
+#include "http_server.h"
+#include "pipeline/pipeline.h"
 #include "topology.h"
 
 using namespace membrane;
@@ -36,9 +42,14 @@ struct Service {
   std::string name;
 };
 
+// The rule as written; an http condition's items shortened to "{...}" (the
+// HTTP part prints its rule whole).
 std::string ruleText(const ir::Program& p, uint32_t id) {
   auto it = p.rules.find(id);
-  return it == p.rules.end() ? "" : it->second.policy + ": " + it->second.text;
+  if (it == p.rules.end()) return "";
+  std::string text = it->second.text;
+  if (auto at = text.find(" with http {"); at != std::string::npos) text = text.substr(0, at) + " with http {...}";
+  return it->second.policy + ": " + text;
 }
 
 std::string because(const ir::Program& p, const std::optional<ir::Verdict>& v, const char* side) {
@@ -52,6 +63,52 @@ std::string because(const ir::Program& p, const std::optional<ir::Verdict>& v, c
       return std::string(side) + " rule " + std::to_string(v->rule) + " (" + ruleText(p, v->rule) + ")";
   }
   return "";
+}
+
+// Requests the HTTP part sends: the shop's api lets the frontend read the
+// catalogue and place orders as JSON; the others show what it denies, and
+// why (the method, the path, a header, a path that is not canonical).
+struct HttpProbe {
+  std::string method, path;
+  std::vector<std::string> headers;  // "Name: value"
+};
+const std::vector<HttpProbe> kRequests = {
+    {"GET", "/api/v1/products", {}},
+    {"GET", "/api/v1/products/42", {}},
+    {"POST", "/api/v1/orders", {"Content-Type: application/json"}},
+    {"POST", "/api/v1/orders", {"Content-Type: text/plain"}},
+    {"DELETE", "/api/v1/products/42", {}},
+    {"GET", "/api/v1/products/42/reviews", {}},
+    {"GET", "/api/v1/admin/users", {}},
+    {"GET", "/api/v1/%70roducts/42", {}},
+};
+
+// What the node counts (`membrane status -o json`): packets (and requests)
+// per rule, and the socket layer's counters.
+struct NodeCounts {
+  std::map<uint32_t, int64_t> rules;
+  std::map<std::string, int64_t> http;
+};
+
+NodeCounts nodeCounts(const ExecResult& status) {
+  NodeCounts c;
+  auto j = nlohmann::json::parse(status.out, nullptr, false);
+  if (j.is_discarded()) throw std::runtime_error("membrane status -o json: " + status.describe());
+  for (const auto& r : j["rules"]) c.rules[r["id"].get<uint32_t>()] = r["packets"].get<int64_t>();
+  for (const auto& [name, n] : j["http"].items()) c.http[name] = n.get<int64_t>();
+  return c;
+}
+
+// after - before, without the zeros.
+template <typename K>
+std::map<K, int64_t> grown(const std::map<K, int64_t>& before, const std::map<K, int64_t>& after) {
+  std::map<K, int64_t> d;
+  for (const auto& [k, n] : after) {
+    auto it = before.find(k);
+    const int64_t was = it == before.end() ? 0 : it->second;
+    if (n != was) d[k] = n - was;
+  }
+  return d;
 }
 
 int run(const fs::path& policyDir) {
@@ -93,6 +150,39 @@ int run(const fs::path& policyDir) {
   }
   std::ofstream(work / "inventory.json") << inventory.dump(2);
 
+  // The evaluator, for "by which rule" and for which ports HTTP rules read.
+  pipeline::Compilation c;
+  pipeline::run({{policyDir.string()}, {(work / "inventory.json").string()}}, c);
+  if (!c.ir) return 1;
+  const ir::Program& program = *c.ir;
+  auto endpointOf = [&](const std::string& key) {
+    return program.findEndpoint(key.substr(0, key.find('/')), key.substr(key.find('/') + 1));
+  };
+  auto flowVerdict = [&](const std::string& srcKey, const std::string& dstKey, const Service& s) {
+    return ir::evaluateFlow(program, {endpointOf(srcKey), *net::Address::parse(pods[srcKey]->address4()), false},
+                            {endpointOf(dstKey), *net::Address::parse(pods[dstKey]->address4()), false},
+                            {s.proto == "tcp" ? ir::kTCP : ir::kUDP, s.port});
+  };
+  // The ports whose requests the socket layer reads (for some peer): nginx
+  // serves them, and the first such flow gets the HTTP requests below.
+  std::set<std::pair<std::string, uint16_t>> httpPorts;  // ns/name, port
+  std::optional<std::tuple<std::string, std::string, Service>> httpFlow;
+  for (const auto& [srcKey, srcPod] : pods)
+    for (const auto& [dstKey, dstPod] : pods)
+      for (const auto& s : services[dstKey]) {
+        if (dstKey == srcKey || s.proto != "tcp") continue;
+        ir::FlowVerdict v = flowVerdict(srcKey, dstKey, s);
+        if (!v.allowed() || !v.ingress || !v.ingress->inspectsHttp) continue;
+        httpPorts.insert({dstKey, s.port});
+        if (!httpFlow) httpFlow = {srcKey, dstKey, s};
+      }
+  if (!httpPorts.empty())
+    if (auto why = HttpServer::unavailable()) {
+      std::cerr << "membrane_demo: the policies have HTTP rules, which the demo shows with nginx and curl: " << *why
+                << " (scripts/setup.sh installs it)\n";
+      return 2;
+    }
+
   // 2. Compile with membranec, as a build pipeline would.
   fs::path out = work / "artifacts";
   ExecResult compiled = Topology::exec("", {MEMBRANEC_BIN, "compile", "--inventory", (work / "inventory.json").string(),
@@ -101,7 +191,32 @@ int run(const fs::path& policyDir) {
             << compiled.err;
   if (!compiled.succeeded()) return 1;
 
-  // 3. Apply with membrane, as a node would.
+  // 3. Servers on every service port: nginx where HTTP rules read the
+  // requests, an echo server elsewhere. Started before the policy is
+  // applied: nginx's start-up check asks itself for a page, which the api's
+  // HTTP rules would deny.
+  std::vector<Process> servers;
+  std::map<std::pair<std::string, uint16_t>, std::unique_ptr<HttpServer>> webServers;
+  for (const auto& [key, pod] : pods) {
+    std::string tcp, udp;
+    for (const auto& s : services[key]) {
+      if (s.proto == "tcp" && httpPorts.count({key, s.port})) {
+        webServers[{key, s.port}] = std::make_unique<HttpServer>(
+            *pod, HttpServerOptions{.port = s.port, .upstream = {}, .echoPrefixes = {"/api/"}});
+        continue;
+      }
+      std::string& list = s.proto == "tcp" ? tcp : udp;
+      list += (list.empty() ? "" : ",") + std::to_string(s.port);
+    }
+    std::vector<std::string> argv = {proberPath(), "serve"};
+    if (!tcp.empty()) argv.insert(argv.end(), {"--tcp", tcp});
+    if (!udp.empty()) argv.insert(argv.end(), {"--udp", udp});
+    if (tcp.empty() && udp.empty()) continue;
+    servers.push_back(pod->spawn(argv));
+    servers.back().waitForOutput("ready", Millis(3000));
+  }
+
+  // 4. Apply with membrane, as a node would.
   std::ofstream node(work / "node.json");
   node << R"({"host": {"addresses": [")" << Topology::kNode4 << R"(", ")" << Topology::kNode6 << R"("]}, "endpoints": [)";
   bool first = true;
@@ -115,6 +230,8 @@ int run(const fs::path& policyDir) {
   node.close();
   std::vector<std::string> membrane = {MEMBRANE_BIN, "--netns", topo.hostNamespace(), "--bpffs", (work / "bpf").string(),
                                        "--state-dir", (work / "state").string()};
+  // The socket layer watches the pods' processes, not the machine's.
+  if (!topo.cgroupDir().empty()) membrane.insert(membrane.end(), {"--cgroup-root", topo.cgroupDir()});
   auto membraneCmd = [&](std::vector<std::string> args) {
     std::vector<std::string> argv = membrane;
     argv.insert(argv.end(), args.begin(), args.end());
@@ -131,24 +248,7 @@ int run(const fs::path& policyDir) {
   }};
   if (!applied.succeeded()) return 1;
 
-  // The evaluator, for "by which rule".
-  pipeline::Compilation c;
-  pipeline::run({{policyDir.string()}, {(work / "inventory.json").string()}}, c);
-  if (!c.ir) return 1;
-  const ir::Program& program = *c.ir;
-
-  // 4. Servers on every service port, then every pod to every other pod.
-  std::vector<Process> servers;
-  for (const auto& [key, pod] : pods) {
-    std::string tcp, udp;
-    for (const auto& s : services[key]) (s.proto == "tcp" ? tcp : udp) += (s.proto == "tcp" ? tcp : udp).empty() ? std::to_string(s.port) : "," + std::to_string(s.port);
-    std::vector<std::string> argv = {proberPath(), "serve"};
-    if (!tcp.empty()) argv.insert(argv.end(), {"--tcp", tcp});
-    if (!udp.empty()) argv.insert(argv.end(), {"--udp", udp});
-    if (tcp.empty() && udp.empty()) continue;
-    servers.push_back(pod->spawn(argv));
-    servers.back().waitForOutput("ready", Millis(3000));
-  }
+  // 5. Every pod to every other pod.
   std::cout << "\nprobing every pod from every other pod on the ports its services listen on (IPv4)...\n\n";
   size_t allowed = 0, denied = 0, disagreements = 0;
   for (const auto& [srcKey, srcPod] : pods) {
@@ -160,38 +260,134 @@ int run(const fs::path& policyDir) {
     std::vector<Pending> pending;
     for (const auto& [dstKey, dstPod] : pods) {
       if (dstKey == srcKey) continue;
-      for (const auto& s : services[dstKey])
-        pending.push_back({dstKey, s,
-                           srcPod->spawn({proberPath(), "probe", s.proto, dstPod->address4(), std::to_string(s.port),
-                                          "--timeout-ms", "500"})});
+      for (const auto& s : services[dstKey]) {
+        std::vector<std::string> argv = {proberPath(), "probe", s.proto, dstPod->address4(), std::to_string(s.port),
+                                         "--timeout-ms", "500"};
+        // nginx echoes nothing: a connection to it is the probe.
+        if (s.proto == "tcp" && httpPorts.count({dstKey, s.port})) argv.push_back("--connect-only");
+        pending.push_back({dstKey, s, srcPod->spawn(argv)});
+      }
     }
     for (auto& p : pending) {
       bool passed = p.process.wait(Millis(5000)).exitCode == 0;
-      const ir::Endpoint* src = program.findEndpoint(srcKey.substr(0, srcKey.find('/')), srcKey.substr(srcKey.find('/') + 1));
-      const ir::Endpoint* dst = program.findEndpoint(p.dstKey.substr(0, p.dstKey.find('/')), p.dstKey.substr(p.dstKey.find('/') + 1));
-      ir::FlowVerdict v = ir::evaluateFlow(
-          program, {src, *net::Address::parse(srcPod->address4()), false},
-          {dst, *net::Address::parse(pods[p.dstKey]->address4()), false},
-          {p.service.proto == "tcp" ? ir::kTCP : ir::kUDP, p.service.port});
+      ir::FlowVerdict v = flowVerdict(srcKey, p.dstKey, p.service);
       (passed ? allowed : denied)++;
       bool agree = passed == v.allowed();
       disagreements += !agree;
-      std::printf("%-7s %-26s -> %-26s %s/%-5u %-8s %s%s%s%s\n", passed ? "ALLOW" : "deny", srcKey.c_str(),
+      std::printf("%-7s %-26s -> %-26s %s/%-5u %-8s %s%s%s%s%s\n", passed ? "ALLOW" : "deny", srcKey.c_str(),
                   p.dstKey.c_str(), p.service.proto.c_str(), p.service.port, p.service.name.c_str(),
                   because(program, v.egress, "egress:").c_str(), v.egress && v.ingress ? "; " : "",
-                  because(program, v.ingress, "ingress:").c_str(), agree ? "" : "   <-- the evaluator disagrees!");
+                  because(program, v.ingress, "ingress:").c_str(),
+                  v.ingress && v.ingress->inspectsHttp ? "; each request decided on its own" : "",
+                  agree ? "" : "   <-- the evaluator disagrees!");
     }
   }
-  ExecResult status = membraneCmd({"status"});
-  std::cout << "\n$ membrane status\n" << status.out;
   std::cout << "\n" << allowed << " flows allowed, " << denied << " denied";
   if (disagreements)
     std::cout << "; " << disagreements << " disagree with the reference evaluator\n";
   else
     std::cout << "; every one as the reference evaluator predicts\n";
+
+  // 6. HTTP requests where the HTTP rules decide each one: curl in the
+  // source pod, nginx in the destination. The deciding rule is the one the
+  // node counted the request against: each request goes on a connection of
+  // its own, and a connection alone (no request) is counted once first, so
+  // what a request adds beyond that is its own decision.
+  size_t requestDisagreements = 0;
+  if (httpFlow) {
+    const auto& [srcKey, dstKey, service] = *httpFlow;
+    Pod* srcPod = pods[srcKey];
+    Pod* dstPod = pods[dstKey];
+    HttpServer& web = *webServers.at({dstKey, service.port});
+    std::cout << "\nHTTP requests from " << srcKey << " (curl) to " << dstKey << " (nginx) on tcp/" << service.port
+              << ", each decided on the server's socket:\n";
+    if (auto it = program.rules.find(flowVerdict(srcKey, dstKey, service).ingress->rule); it != program.rules.end())
+      std::cout << "  rule " << it->first << " " << it->second.policy << ": " << it->second.text << "\n";
+    auto counts = [&] { return nodeCounts(membraneCmd({"status", "-o", "json"})); };
+    NodeCounts before = counts();
+    ExecResult connected = srcPod->exec(
+        {proberPath(), "probe", "tcp", dstPod->address4(), std::to_string(service.port), "--connect-only"});
+    std::map<uint32_t, int64_t> perConnection = grown(before.rules, counts().rules);
+    if (!connected.succeeded()) {
+      std::cout << "  the connection alone failed: " << connected.describe() << "   <-- the evaluator disagrees!\n";
+      ++requestDisagreements;
+    }
+    // The node's own report of each denial, printed after the table.
+    Process events = Topology::spawn("", [&] {
+      std::vector<std::string> argv = membrane;
+      argv.insert(argv.end(), {"events", "--timeout", "60"});
+      return argv;
+    }());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // events skips what came before it started
+    std::cout << "\n";
+    for (const auto& r : kRequests) {
+      NodeCounts at = counts();
+      size_t logged = web.requests().size();
+      std::vector<std::string> argv = {"curl", "-s", "--max-time", "3", "-o", "/dev/null",
+                                       "-w", "%{http_code}", "-X", r.method};
+      for (const auto& h : r.headers) argv.insert(argv.end(), {"-H", h});
+      if (r.method == "POST") argv.insert(argv.end(), {"--data", "{}"});
+      argv.push_back(web.url(r.path));
+      ExecResult sent = srcPod->exec(argv, Millis(10000));
+      NodeCounts after = counts();
+      const int code = std::atoi(sent.out.c_str());
+      const bool reached = web.requests().size() > logged;
+
+      // What the node counted: the socket layer's counters, and the rule
+      // beyond what the connection itself counts.
+      std::string counted;
+      for (const auto& [name, n] : grown(at.http, after.http))
+        if (name.rfind("http-", 0) == 0 && name != "http-body-bytes" && name != "http-discarded")
+          counted += (counted.empty() ? "" : ", ") + name;
+      std::map<uint32_t, int64_t> ruleGrowth = grown(at.rules, after.rules);
+      for (const auto& [id, n] : perConnection)
+        if ((ruleGrowth[id] -= n) == 0) ruleGrowth.erase(id);
+      std::optional<uint32_t> nodeRule;
+      if (ruleGrowth.size() == 1 && ruleGrowth.begin()->second == 1) nodeRule = ruleGrowth.begin()->first;
+
+      // The evaluator's verdict on the request as curl sends it.
+      std::string bytes = r.method + " " + r.path + " HTTP/1.1\r\nHost: " + dstPod->address4() + ":" +
+                          std::to_string(service.port) + "\r\n";
+      for (const auto& h : r.headers) bytes += h + "\r\n";
+      if (r.method == "POST") bytes += "Content-Length: 2\r\n";
+      bytes += "\r\n";
+      ir::Traffic t(ir::kTCP, service.port);
+      t.http = features::http::readRequest(bytes);
+      const ir::Endpoint* dst = endpointOf(dstKey);
+      ir::Peer peer = ir::Peer::endpoint(program.identity(endpointOf(srcKey)->identity),
+                                         *net::Address::parse(srcPod->address4()));
+      ir::Verdict v = ir::evaluate(program, *dst, ir::Direction::Ingress, peer, t);
+      const bool unreadable = v.reason == ir::Reason::UnreadableRequest;
+      bool agree = reached == v.allowed && (unreadable ? ruleGrowth.empty() : nodeRule && *nodeRule == v.rule);
+      requestDisagreements += !agree;
+
+      std::string request = r.method + " " + r.path;
+      for (const auto& h : r.headers) request += " (" + h + ")";
+      std::string outcome =
+          code == 0 ? "no answer" : std::to_string(code) + (reached ? " from nginx" : " from the datapath");
+      std::string rule;
+      if (!nodeRule)
+        rule = ruleGrowth.empty() ? "no rule: not a readable request" : "rules counted: ?";
+      else
+        rule = "rule " + std::to_string(*nodeRule) + " " + (*nodeRule ? ruleText(program, *nodeRule) : "default deny");
+      std::printf("%-7s %-55s %-21s %-12s %s%s\n", reached ? "ALLOW" : "deny", request.c_str(), outcome.c_str(),
+                  counted.c_str(), rule.c_str(), agree ? "" : "   <-- the evaluator disagrees!");
+    }
+    events.signal(SIGINT);
+    ExecResult seen = events.wait(Millis(5000));
+    std::cout << "\n$ membrane events   (while the requests ran: the node's report of each denial)\n" << seen.out;
+    std::cout << "\n" << kRequests.size() << " requests sent; "
+              << (requestDisagreements
+                      ? std::to_string(requestDisagreements) + " disagree with the reference evaluator\n"
+                      : "every one answered and counted as the reference evaluator predicts\n");
+  }
+
+  ExecResult status = membraneCmd({"status"});
+  std::cout << "\n$ membrane status\n" << status.out;
   std::cout << "cleaning up (detach, delete namespaces)...\n";
   for (auto& s : servers) s.stop(Millis(500));
-  return disagreements ? 1 : 0;
+  webServers.clear();
+  return disagreements || requestDisagreements ? 1 : 0;
 }
 
 }  // namespace
