@@ -19,9 +19,7 @@
 #include <vector>
 
 #include "cluster.h"
-#include "curl_requests.h"
-#include "evaluator/evaluator.h"
-#include "features/http/http.h"
+#include "http_requests_e2e.h"
 #include "http_server.h"
 #include "topology.h"
 
@@ -71,16 +69,9 @@ class HttpEgressEnforcement : public ::testing::Test {
 
   // The evaluator's verdict on a request the client pod sends the api pod.
   ir::Verdict evaluatorVerdict(const HttpRequest& r) {
-    std::string bytes = r.method + " " + r.path + " HTTP/1.1\r\nHost: " + api_->address4() + ":8080\r\n";
-    for (const auto& h : r.headers) bytes += h + "\r\n";
-    bytes += "\r\n";
-    ir::Traffic t(ir::kTCP, 8080);
-    t.http = features::http::readRequest(bytes);
     const auto& program = cluster_->program();
-    const ir::Endpoint* client = program.findEndpoint("e2e", "client");
-    const ir::Endpoint* server = program.findEndpoint("e2e", "api");
-    ir::Peer peer = ir::Peer::endpoint(program.identity(server->identity), *net::Address::parse(api_->address4()));
-    return ir::evaluate(program, *client, ir::Direction::Egress, peer, t);
+    return evaluateHttpRequest(program, *program.findEndpoint("e2e", "client"), ir::Direction::Egress,
+                               *program.findEndpoint("e2e", "api"), api_->address4(), api_->address4(), 8080, r);
   }
 
   std::unique_ptr<Cluster> cluster_;

@@ -27,6 +27,7 @@
 #include "cluster.h"
 #include "evaluator/evaluator.h"
 #include "features/http/http.h"
+#include "http_requests_e2e.h"
 #include "http_server.h"
 #include "topology.h"
 
@@ -50,10 +51,7 @@ policy api {
 }
 )";
 
-struct Request {
-  std::string method, path;
-  std::vector<std::string> headers;  // "Name: value"
-};
+using Request = HttpRequest;
 
 class HttpEnforcement : public ::testing::Test {
  protected:
@@ -77,39 +75,15 @@ class HttpEnforcement : public ::testing::Test {
 
   // curl's status code for each request, all on one keep-alive connection.
   std::vector<int> send(const std::vector<Request>& requests, bool ipv6 = false) {
-    std::vector<std::string> argv = {"curl", "-s", "--max-time", "3"};
-    for (size_t i = 0; i < requests.size(); ++i) {
-      const auto& r = requests[i];
-      if (i) argv.push_back("--next");
-      argv.insert(argv.end(), {"-o", "/dev/null", "-w", "%{http_code}\\n", "-X", r.method});
-      for (const auto& h : r.headers) argv.insert(argv.end(), {"-H", h});
-      if (r.method == "POST") argv.insert(argv.end(), {"--data", "{}"});
-      argv.push_back(server_->url(r.path, ipv6));
-    }
-    ExecResult res = client_->exec(argv, 20s);
-    std::vector<int> codes;
-    size_t at = 0;
-    while (at < res.out.size()) {
-      size_t nl = res.out.find('\n', at);
-      codes.push_back(std::atoi(res.out.substr(at, nl - at).c_str()));
-      if (nl == std::string::npos) break;
-      at = nl + 1;
-    }
-    return codes;
+    return curlStatusCodes(*client_, *server_, requests, ipv6);
   }
 
   // The evaluator's verdict on the request the client sends the api pod.
   ir::Verdict evaluatorVerdict(const Request& r) {
-    std::string bytes = r.method + " " + r.path + " HTTP/1.1\r\nHost: " + api_->address4() + ":8080\r\n";
-    for (const auto& h : r.headers) bytes += h + "\r\n";
-    bytes += "\r\n";
-    ir::Traffic t(ir::kTCP, 8080);
-    t.http = features::http::readRequest(bytes);
     const auto& program = cluster_->program();
-    const ir::Endpoint* api = program.findEndpoint("e2e", "api");
-    const ir::Endpoint* client = program.findEndpoint("e2e", "client");
-    ir::Peer peer = ir::Peer::endpoint(program.identity(client->identity), *net::Address::parse(api_->address4()));
-    return ir::evaluate(program, *api, ir::Direction::Ingress, peer, t);
+    return evaluateHttpRequest(program, *program.findEndpoint("e2e", "api"), ir::Direction::Ingress,
+                               *program.findEndpoint("e2e", "client"), client_->address4(), api_->address4(), 8080,
+                               r);
   }
 
   std::unique_ptr<Cluster> cluster_;
