@@ -168,6 +168,7 @@ int runEvents(const loader::Paths& paths, const std::string& output, const loade
       // No rule decides a spoofed packet: lib/source.h drops it before any.
       if (e.kind == "spoofed") j["rule"] = nullptr;
       if (e.protocol == 1 || e.protocol == 58) j["icmpType"] = e.dst.port;
+      if (!e.why.empty()) j["http"] = {{"method", e.method}, {"path", e.path}, {"why", e.why}};
       std::cout << j.dump() << "\n";
     } else {
       std::string icmp = e.protocol == 1 || e.protocol == 58 ? " type " + std::to_string(e.dst.port) : "";
@@ -175,6 +176,7 @@ int runEvents(const loader::Paths& paths, const std::string& output, const loade
                 << (e.endpoint.empty() ? "endpoint " + std::to_string(e.endpointId) : e.endpoint) << ": "
                 << loader::protocolText(e.protocol) << icmp << " " << endText(e.src, e.protocol) << " -> "
                 << endText(e.dst, e.protocol) << "  "
+                << (e.method.empty() && e.path.empty() ? "" : e.method + " " + e.path + "  ")
                 << (e.kind == "spoofed" ? e.ruleText : "rule " + std::to_string(e.ruleId) + " " + e.ruleText)
                 << (e.ruleLocation.empty() ? "" : " (" + e.ruleLocation + ")") << "\n";
     }

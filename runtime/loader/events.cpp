@@ -5,8 +5,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -54,6 +56,36 @@ net::Address addressOf(uint8_t family, const uint8_t bytes[16]) {
   return a;
 }
 
+// Bytes from the network, for a terminal or a log: printable ASCII kept,
+// the rest (and the backslash) as \xNN.
+std::string printable(const char* bytes, size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    auto c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", c);
+      out += hex;
+    }
+  }
+  return out;
+}
+
+std::string httpWhyName(uint8_t why) {
+  switch (why) {
+    case MB_HTTP_WHY_RULE: return "rule";
+    case MB_HTTP_WHY_MALFORMED: return "malformed";
+    case MB_HTTP_WHY_TOO_LONG: return "too-long";
+    case MB_HTTP_WHY_TLS: return "tls";
+    case MB_HTTP_WHY_HTTP2: return "http2";
+    case MB_HTTP_WHY_AFTER_ERROR: return "after-error";
+    case MB_HTTP_WHY_PATH: return "path";
+  }
+  return std::to_string(why);
+}
+
 struct Reader {
   const Paths& paths;
   const EventOptions& options;
@@ -93,6 +125,18 @@ struct Reader {
       ev.ruleText = "default deny";
     } else if (auto it = names.rules.find(raw.rule_id); it != names.rules.end()) {
       std::tie(ev.ruleText, ev.ruleLocation) = it->second;
+    }
+    if ((raw.kind == MB_EVENT_HTTP_ALLOW || raw.kind == MB_EVENT_HTTP_DENY || raw.kind == MB_EVENT_HTTP_AUDIT) &&
+        size >= sizeof(mb_http_event)) {
+      mb_http_event http;
+      std::memcpy(&http, data, sizeof http);
+      ev.method = printable(http.method, std::min<size_t>(http.method_len, sizeof http.method));
+      ev.path = printable(http.path, std::min<size_t>(http.path_len, sizeof http.path));
+      ev.why = httpWhyName(http.why);
+      if (raw.kind == MB_EVENT_HTTP_DENY && http.why != MB_HTTP_WHY_RULE) {
+        ev.ruleText = "not a readable request (" + ev.why + ")";
+        ev.ruleLocation.clear();
+      }
     }
     onEvent(ev);
     ++delivered;

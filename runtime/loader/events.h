@@ -32,6 +32,12 @@ struct FlowEvent {
   uint32_t ruleId = 0;      // 0: no rule matched (default deny)
   std::string ruleText;     // "default deny" for 0; the rule as written
   std::string ruleLocation; // "file:line:col", empty for 0
+  // HTTP events (kind "http-*"): the request as the socket layer read it,
+  // bytes outside printable ASCII escaped (\xNN), the path cut at
+  // MB_HTTP_EVENT_PATH_BYTES; and why a request was refused ("rule", or what
+  // made it unreadable: "malformed", "too-long", "tls", "http2",
+  // "after-error", "path").
+  std::string method, path, why;
 };
 
 struct EventOptions {

@@ -320,6 +320,9 @@ int run(const fs::path& policyDir) {
     }());
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // events skips what came before it started
     std::cout << "\n";
+    // What `membrane events` must show of each denial: "METHOD path" for a
+    // request a rule denied, why for bytes that were not a readable request.
+    std::vector<std::string> deniedRequests;
     for (const auto& r : kRequests) {
       NodeCounts at = counts();
       size_t logged = web.requests().size();
@@ -360,6 +363,7 @@ int run(const fs::path& policyDir) {
       const bool unreadable = v.reason == ir::Reason::UnreadableRequest;
       bool agree = reached == v.allowed && (unreadable ? ruleGrowth.empty() : nodeRule && *nodeRule == v.rule);
       requestDisagreements += !agree;
+      if (!v.allowed) deniedRequests.push_back(unreadable ? "not a readable request" : r.method + " " + r.path + "  ");
 
       std::string request = r.method + " " + r.path;
       for (const auto& h : r.headers) request += " (" + h + ")";
@@ -376,6 +380,11 @@ int run(const fs::path& policyDir) {
     events.signal(SIGINT);
     ExecResult seen = events.wait(Millis(5000));
     std::cout << "\n$ membrane events   (while the requests ran: the node's report of each denial)\n" << seen.out;
+    for (const auto& d : deniedRequests)
+      if (seen.out.find(d) == std::string::npos) {
+        std::cout << "  no event names the denied request " << d << "   <-- the node did not report it!\n";
+        ++requestDisagreements;
+      }
     std::cout << "\n" << kRequests.size() << " requests sent; "
               << (requestDisagreements
                       ? std::to_string(requestDisagreements) + " disagree with the reference evaluator\n"
