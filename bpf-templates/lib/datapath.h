@@ -63,12 +63,7 @@ static __always_inline int mb_pkt_l7_sent(const struct mb_pkt *pkt) {
   if (pkt->tcp_payload == 0)
     return 1; /* SYN, ACK, FIN, RST: no data */
   struct mb_l7_sock_key k;
-  __builtin_memset(&k, 0, sizeof(k));
-  k.family = pkt->t.family;
-  k.local_port = bpf_ntohs(pkt->t.sport);
-  k.remote_port = bpf_ntohs(pkt->t.dport);
-  __builtin_memcpy(k.local, pkt->t.saddr, 16);
-  __builtin_memcpy(k.remote, pkt->t.daddr, 16);
+  mb_l7_tuple(&k, pkt->t.family, pkt->t.saddr, bpf_ntohs(pkt->t.sport), pkt->t.daddr, bpf_ntohs(pkt->t.dport));
   struct mb_l7_sent *v = bpf_map_lookup_elem(&mb_l7_sent, &k);
   if (!v)
     return 0;

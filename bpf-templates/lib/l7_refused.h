@@ -8,6 +8,7 @@
 #define MB_LIB_L7_REFUSED_H
 
 #include "include/platform.h"
+#include "lib/l7_tuple.h"
 
 #define MB_L7_REFUSED_MAX 16384
 
@@ -20,14 +21,14 @@ MB_SHARED struct {
 } mb_l7_refused MB_MAPS;
 
 static __always_inline void mb_l7_refuse(const struct mb_l7_sock_key *key, mb_u64 cookie) {
-  struct mb_l7_sock_key k = *key;
-  k.netns = 0;
+  struct mb_l7_sock_key k;
+  mb_l7_tuple_of(&k, key);
   bpf_map_update_elem(&mb_l7_refused, &k, &cookie, BPF_ANY);
 }
 
 static __always_inline void mb_l7_unrefuse(const struct mb_l7_sock_key *key) {
-  struct mb_l7_sock_key k = *key;
-  k.netns = 0;
+  struct mb_l7_sock_key k;
+  mb_l7_tuple_of(&k, key);
   bpf_map_delete_elem(&mb_l7_refused, &k);
 }
 
@@ -36,12 +37,7 @@ static __always_inline void mb_l7_unrefuse(const struct mb_l7_sock_key *key) {
 static __always_inline int mb_l7_is_refused(mb_u8 family, const mb_u8 *local, mb_u16 local_port, const mb_u8 *remote,
                                             mb_u16 remote_port) {
   struct mb_l7_sock_key k;
-  __builtin_memset(&k, 0, sizeof(k));
-  k.family = family;
-  k.local_port = local_port;
-  k.remote_port = remote_port;
-  __builtin_memcpy(k.local, local, 16);
-  __builtin_memcpy(k.remote, remote, 16);
+  mb_l7_tuple(&k, family, local, local_port, remote, remote_port);
   return bpf_map_lookup_elem(&mb_l7_refused, &k) != NULL;
 }
 

@@ -19,6 +19,7 @@
 #define MB_LIB_L7_SENT_H
 
 #include "include/platform.h"
+#include "lib/l7_tuple.h"
 
 struct mb_l7_sent {
   mb_u32 end; /* TCP sequence number just past the last byte let go */
@@ -33,29 +34,24 @@ MB_SHARED struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_l7_sent MB_MAPS;
 
-static __always_inline void mb_l7_sent_key(struct mb_l7_sock_key *k, const struct mb_l7_sock_key *key) {
-  *k = *key;
-  k->netns = 0;
-}
-
 /* A policed client connection: nothing let go beyond `una` yet. */
 static __always_inline long mb_l7_sent_open(const struct mb_l7_sock_key *key, mb_u32 una) {
   struct mb_l7_sock_key k;
-  mb_l7_sent_key(&k, key);
+  mb_l7_tuple_of(&k, key);
   struct mb_l7_sent v = {.end = una};
   return bpf_map_update_elem(&mb_l7_sent, &k, &v, BPF_ANY);
 }
 
 static __always_inline void mb_l7_sent_close(const struct mb_l7_sock_key *key) {
   struct mb_l7_sock_key k;
-  mb_l7_sent_key(&k, key);
+  mb_l7_tuple_of(&k, key);
   bpf_map_delete_elem(&mb_l7_sent, &k);
 }
 
 /* The verdict lets `n` more bytes go; -1 when the connection has no entry. */
 static __always_inline int mb_l7_sent_pass(const struct mb_l7_sock_key *key, mb_u32 n) {
   struct mb_l7_sock_key k;
-  mb_l7_sent_key(&k, key);
+  mb_l7_tuple_of(&k, key);
   struct mb_l7_sent *v = bpf_map_lookup_elem(&mb_l7_sent, &k);
   if (!v)
     return -1;
