@@ -60,6 +60,8 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
   const Rule* deny = nullptr;
   const Rule* allow = nullptr;
   bool httpRule = false, httpDeny = false, plainAllow = false;
+  const bool packet = !t.executable;
+  bool processRule = false, processFreeAllow = false;
   for (const auto& r : policy.rules) {
     if (r.audit && !includeAudit) continue;
     if (!ruleMatches(r, peer, t)) continue;
@@ -72,6 +74,11 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
       }
     }
     if (!http && r.action == Action::Allow) plainAllow = true;
+    if (r.action == Action::Allow) {
+      const bool process = r.condition<ProcessCondition>() != nullptr;
+      processRule |= process;
+      processFreeAllow |= !process;
+    }
     const Rule*& slot = r.action == Action::Deny ? deny : allow;
     if (!slot || r.id < slot->id) slot = &r;
   }
@@ -80,6 +87,7 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
     Verdict v{true, Reason::AllowedByRule, allow->id, false, 0};
     v.learnsDns = allow->condition<DnsCondition>() != nullptr;
     v.inspectsHttp = connection && httpRule && (httpDeny || !plainAllow);
+    v.needsProcess = packet && processRule && !processFreeAllow;
     return v;
   }
   return {false, Reason::DefaultDeny, 0, false, 0};

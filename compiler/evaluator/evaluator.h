@@ -12,7 +12,12 @@
 //    covers is allowed for the socket layer to decide its requests (deny
 //    rules with an http condition deny requests, never the connection);
 //    each request is then decided like a packet; bytes on such a connection
-//    that are not a readable request are denied.
+//    that are not a readable request are denied;
+//  - process (docs/process.md): a call (Traffic::executable set) is decided
+//    with each process condition tested on its executable; a packet (no
+//    executable) meets process rules as the calls the socket hooks
+//    allowed: allowed, but only on sockets those hooks let through
+//    (needsProcess), unless a rule without a process condition allows it.
 #pragma once
 
 #include <optional>
@@ -39,6 +44,11 @@ struct Verdict {
   // rule has an http condition and no rule without one allows every
   // request. False for a request's own verdict.
   bool inspectsHttp = false;
+  // A packet (Traffic::executable absent) allowed only by rules with a
+  // process condition: allowed on a socket whose call (connect, sendmsg)
+  // the socket hooks allowed, denied on any other (a raw socket, a socket
+  // opened before the rules; MB_VERDICT_PROCESS). False for a call.
+  bool needsProcess = false;
 };
 
 bool peerMatches(const PeerMatch& m, const Peer& peer);

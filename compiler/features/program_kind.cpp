@@ -11,12 +11,13 @@ const char* programKindName(ProgramKind kind) {
     case ProgramKind::CgroupSkb: return artifacts::kKindCgroupSkb;
     case ProgramKind::SkSkb: return artifacts::kKindSkSkb;
     case ProgramKind::SkMsg: return artifacts::kKindSkMsg;
+    case ProgramKind::SockAddr: return artifacts::kKindSockAddr;
   }
   return "?";
 }
 
 Target endpointTarget() {
-  return Target{{ProgramKind::Tc, ProgramKind::CgroupSkb}, {ProgramKind::SkSkb, ProgramKind::SkMsg}};
+  return Target{{ProgramKind::Tc, ProgramKind::CgroupSkb}, {ProgramKind::SkSkb, ProgramKind::SkMsg, ProgramKind::SockAddr}};
 }
 
 }  // namespace membrane::features

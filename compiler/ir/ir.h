@@ -131,7 +131,18 @@ struct HttpCondition {
   friend auto operator<=>(const HttpCondition&, const HttpCondition&) = default;
 };
 
-using Condition = std::variant<L4Condition, DnsCondition, HttpCondition>;
+// Process (compiler/features/process/, docs/process.md): on an egress allow
+// rule, a connection or datagram matches only if the task that opens it
+// (connect) or sends it (sendmsg without a connection) runs one of
+// `executables`: absolute, normalized paths (labels/names.h), sorted,
+// unique, non-empty. The packet programs see no task: for them the rule
+// stands for the calls the socket hooks allowed (Verdict::needsProcess).
+struct ProcessCondition {
+  std::vector<std::string> executables;
+  friend auto operator<=>(const ProcessCondition&, const ProcessCondition&) = default;
+};
+
+using Condition = std::variant<L4Condition, DnsCondition, HttpCondition, ProcessCondition>;
 
 // One rule of the policy as it applies to one class. A rule with egress named
 // ports lowers to several of these with the same id: one per number the name

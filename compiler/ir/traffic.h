@@ -75,6 +75,12 @@ struct Traffic {
   uint16_t port = 0;
   DnsMessage dns;
   HttpMessage http;
+  // Process's slot (docs/process.md): the executable of the subject's task
+  // that makes the call — connect(), or sendmsg() with an address — as the
+  // socket hooks see it. Absent for a packet: the packet programs see no
+  // task, and a process condition then holds for the connection, whose
+  // call the socket hooks decided (Verdict::needsProcess).
+  std::optional<std::string> executable;
 };
 
 }  // namespace membrane::ir

@@ -127,6 +127,33 @@ void parseAndLower(Compilation& c, const std::vector<FileId>& ids, const Convert
   if (!enforceable) return;
   // Stage 3: lower.
   c.ir = lowering::lower(*c.checked, c.inventory, c.sources, c.diags);
+  if (!c.ir) return;
+  // Stage 3b: what holds between rules of different policies once they meet
+  // in a class: http and process rules do not share a direction of one class
+  // yet (docs/process.md, "Limits"). Reported at the process rule, the http
+  // rule in a note, rather than by code generation without a location.
+  for (const auto& cls : c.ir->classes)
+    for (const auto* dir : {&cls.ingress, &cls.egress}) {
+      const ir::Rule *http = nullptr, *process = nullptr;
+      for (const auto& r : dir->rules) {
+        if (!http && r.condition<ir::HttpCondition>()) http = &r;
+        if (!process && r.condition<ir::ProcessCondition>()) process = &r;
+      }
+      if (!http || !process) continue;
+      auto text = [&](const ir::Rule& r) {
+        auto it = c.ir->rules.find(r.id);
+        return it == c.ir->rules.end() ? std::string("?") : it->second.text;
+      };
+      auto& d = c.diags.error(process->loc,
+                              "rule `" + text(*process) + "` of policy " + process->policy +
+                                  " has a process condition, and rule `" + text(*http) + "` of policy " +
+                                  http->policy + " an http condition, for the same endpoints (" +
+                                  (cls.endpoints.empty() ? std::string("none yet") : cls.endpoints.front()) +
+                                  (cls.endpoints.size() > 1 ? ", ..." : "") + ")",
+                              "http and process rules cannot share a direction of one endpoint yet: the socket "
+                              "layer and the socket calls do not share a verdict");
+      d.notes.push_back({Severity::Note, http->loc, "the http rule is here", "", {}});
+    }
 }
 
 // Manifests become one generated policy file whose lines map back to the

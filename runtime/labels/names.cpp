@@ -41,3 +41,34 @@ std::string dnsSubdomainProblem(const std::string& name) {
 }
 
 }  // namespace membrane::labels
+
+namespace membrane::labels {
+
+std::string executablePathProblem(const std::string& path, size_t* column) {
+  auto at = [&](size_t offset, std::string why) {
+    if (column) *column = offset;
+    return why;
+  };
+  if (path.empty() || path[0] != '/') return at(0, "is not an absolute path (it must start with '/')");
+  if (path.size() > 4095) return at(4095, "is longer than 4095 bytes");
+  for (size_t i = 0; i < path.size(); ++i) {
+    auto c = static_cast<unsigned char>(path[i]);
+    if (c < 0x20 || c == 0x7f) return at(i, "holds a control character");
+  }
+  if (path.size() > 1 && path.back() == '/') return at(path.size() - 1, "ends with '/' (a directory, not a file)");
+  if (path == "/") return at(0, "is the root directory, not a file");
+  size_t start = 1;
+  while (start <= path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string component = path.substr(start, end - start);
+    if (component.empty()) return at(start, "has an empty component ('//')");
+    if (component == "." || component == "..")
+      return at(start, "has a '" + component + "' component (write the path without it)");
+    if (component.size() > 255) return at(start, "has a component longer than 255 bytes");
+    start = end + 1;
+  }
+  return "";
+}
+
+}  // namespace membrane::labels

@@ -17,3 +17,16 @@ std::string dnsLabelProblem(const std::string& name);
 std::string dnsSubdomainProblem(const std::string& name);
 
 }  // namespace membrane::labels
+
+namespace membrane::labels {
+
+// "" when `path` names an executable the way process rules and the node
+// resolve it (docs/process.md): absolute; components of 1-255 bytes
+// separated by single '/', none of them "." or ".."; no trailing '/'; no
+// byte below 0x20 or 0x7f; at most 4095 bytes. Else why not, and in
+// `*column` the 0-based offset of the offending byte. Such a path can be
+// appended to a pod's root directory without leaving it by itself
+// (symbolic links are the resolver's concern).
+std::string executablePathProblem(const std::string& path, size_t* column = nullptr);
+
+}  // namespace membrane::labels

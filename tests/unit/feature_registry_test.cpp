@@ -31,8 +31,8 @@ TEST(FeatureRegistry, AWithKindNoModuleProvidesIsAnErrorAtItsWith) {
   EXPECT_FALSE(c->checked);
   EXPECT_EQ(testing::diagnostics(*c),
             (testing::Lines{"a.policy:4:22: error: `with kafka` rules are not supported yet | hint: membrane "
-                            "enforces L3/L4, DNS (`with dns`) and HTTP (`with http`) today; process rules are "
-                            "planned"}));
+                            "enforces L3/L4, DNS (`with dns`), HTTP (`with http`) and executables (`with "
+                            "process`) today"}));
 }
 
 TEST(FeatureRegistry, AConditionNoHookOfTheTargetEnforcesIsAnErrorNamingTheRule) {

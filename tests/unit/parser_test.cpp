@@ -535,8 +535,8 @@ TEST(Parser, NestingUpToTheLimitParses) {
   auto c = compile(text);
   // Parsed: the checker is what refuses the extension.
   EXPECT_EQ(diagnostics(*c), Lines{"a.policy:4:22: error: `with x` rules are not supported yet | hint: membrane "
-                                   "enforces L3/L4, DNS (`with dns`) and HTTP (`with http`) today; "
-                                   "process rules are planned"});
+                                   "enforces L3/L4, DNS (`with dns`), HTTP (`with http`) and "
+                                   "executables (`with process`) today"});
 }
 
 // Unclosed braces count too: ANTLR's recovery from 4,000 of them took

@@ -272,10 +272,10 @@ TEST(Sema, DirectionKeywordMustFitTheSection) {
        "mean `to`?"});
 }
 
-TEST(Sema, WithExtensionsOtherThanDnsAndHttpAreNotSupported) {
+TEST(Sema, WithExtensionsOtherThanDnsHttpAndProcessAreNotSupported) {
   expectDiagnostics(withRule("ingress", "allow from world on tcp/80 with kafka { topic = \"orders\" { nested } }"),
                     {"a.policy:4:32: error: `with kafka` rules are not supported yet | hint: membrane enforces "
-                     "L3/L4, DNS (`with dns`) and HTTP (`with http`) today; process rules are planned"});
+                     "L3/L4, DNS (`with dns`), HTTP (`with http`) and executables (`with process`) today"});
 }
 
 TEST(Sema, ServicePeersAreNotSupported) {

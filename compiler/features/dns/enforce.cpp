@@ -13,7 +13,8 @@ bool enforceableBy(ProgramKind kind) {
     // The socket layer sees connections the packet programs let through,
     // never packets: it cannot decide this kind.
     case ProgramKind::SkSkb:
-    case ProgramKind::SkMsg: return false;
+    case ProgramKind::SkMsg:
+    case ProgramKind::SockAddr: return false;
   }
   return false;
 }

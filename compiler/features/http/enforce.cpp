@@ -12,7 +12,8 @@ bool enforceableBy(ProgramKind kind) {
     case ProgramKind::SkSkb:
     case ProgramKind::SkMsg: return true;
     case ProgramKind::Tc:
-    case ProgramKind::CgroupSkb: return false;
+    case ProgramKind::CgroupSkb:
+    case ProgramKind::SockAddr: return false;
   }
   return false;
 }

@@ -16,6 +16,7 @@
 #include "features/dns/dns.h"
 #include "features/http/http.h"
 #include "features/l4/l4.h"
+#include "features/process/process.h"
 #include "features/program_kind.h"
 #include "frontend/ast.h"
 #include "ir/ir.h"
@@ -26,7 +27,7 @@ namespace membrane::features {
 
 // A rule's checked condition, one alternative per rule kind (the checker's
 // output; lowering turns each into an ir::Condition).
-using CheckedCondition = std::variant<l4::Checked, dns::Checked, http::Checked>;
+using CheckedCondition = std::variant<l4::Checked, dns::Checked, http::Checked, process::Checked>;
 
 // The kind's name: "l4", and `with NAME` for kinds written that way.
 const char* kindName(const ir::Condition& condition);
@@ -34,7 +35,7 @@ const char* kindName(const ir::Condition& condition);
 // Checks a `with NAME { ... }` body with the module of kind NAME, appending
 // its condition to `out`. `dns` and `http` are the kinds written this way
 // (L4 is the `on` clause); any other NAME is reported as not supported, and
-// a kind given twice on one rule is an error.
+// a kind given twice on one rule is an error. `process` too.
 bool checkWith(const ast::Extension& extension, const SourceManager& sources, DiagnosticEngine& diags,
                std::vector<CheckedCondition>& out);
 
@@ -42,7 +43,8 @@ bool checkWith(const ast::Extension& extension, const SourceManager& sources, Di
 // kind can check alone (a kind knows no other kind): a dns condition needs
 // an egress allow rule whose L4 condition names TCP or UDP ports only; an
 // http condition needs TCP port numbers (any direction and action) and no
-// dns condition beside it.
+// dns condition beside it; a process condition needs an egress allow rule
+// without an http or dns condition.
 // Reports at the condition; false when it did.
 bool checkCombination(const std::vector<CheckedCondition>& conditions, ir::Direction direction, ir::Action action,
                       DiagnosticEngine& diags);
