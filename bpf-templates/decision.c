@@ -38,6 +38,12 @@ __attribute__((noinline)) int mb_direction_enforced(int direction) {
  * whose request decisions deny. */
 #include "include/http_none.h"
 
+/* ---- The socket calls' decision (docs/process.md) ---------------------------
+ *
+ * Generated per class with process rules (codegen/decision_codegen.cpp); the
+ * stand-in, should it survive, is that of a class without any: it denies. */
+#include "include/process_none.h"
+
 /* ---- Table-driven matching, for large rule sets ---------------------------
  *
  * Small classes get their rules folded into code. Past a size where that code

@@ -11,3 +11,5 @@
 #include "entry/cgroup_skb.c"
 #include "entry/sockops.c"
 #include "entry/sk_skb.c"
+#include "entry/sock_addr.c"
+#include "entry/process_gate.c"

@@ -25,4 +25,5 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
 
 #include "include/dns_none.h"
 #include "include/http_none.h"
+#include "include/process_none.h"
 #include "endpoint.c"

@@ -71,6 +71,7 @@
 
 /* map_flags */
 #define BPF_F_NO_PREALLOC (1U << 0)
+#define BPF_F_NO_COMMON_LRU (1U << 1) /* an LRU list per CPU: no lock shared across CPUs on update */
 
 /* bpf_l4_csum_replace() flags; the low 4 bits are the field's size
  * (0: `to` is a checksum difference) */
@@ -119,6 +120,12 @@ static long (*bpf_sk_redirect_hash)(void *skb, void *map, void *key, mb_u64 flag
 static long (*bpf_msg_push_data)(void *msg, mb_u32 start, mb_u32 len, mb_u64 flags) = (void *)90;
 static long (*bpf_msg_pop_data)(void *msg, mb_u32 start, mb_u32 len, mb_u64 flags) = (void *)91;
 static void *(*bpf_sk_storage_get)(void *map, void *sk, void *value, mb_u64 flags) = (void *)107;
+static mb_u64 (*bpf_get_current_pid_tgid)(void) = (void *)14;
+static long (*bpf_get_current_comm)(void *buf, mb_u32 size) = (void *)16;
+static struct bpf_sock *(*bpf_sk_fullsock)(struct bpf_sock *sk) = (void *)95;
+/* The calling task as a pointer the verifier types by the kernel's BTF
+ * (Linux 5.11+); fields are read with CO-RE relocations (lib/process.h). */
+static struct task_struct *(*bpf_get_current_task_btf)(void) = (void *)158;
 static long (*bpf_probe_read_kernel)(void *dst, mb_u32 size, const void *unsafe_ptr) = (void *)113;
 static mb_u64 (*bpf_get_netns_cookie)(void *ctx) = (void *)122;
 static long (*bpf_ringbuf_output)(void *ringbuf, void *data, mb_u64 size,
@@ -154,11 +161,18 @@ struct __sk_buff {
   mb_u32 data;           /* 76 */
   mb_u32 data_end;       /* 80 */
   mb_u32 napi_id;        /* 84 */
+  mb_u32 sk_fields[13];  /* 88: family ... local_port (sk_skb), data_meta */
+  mb_u64 flow_keys;      /* 144 */
+  mb_u64 tstamp;         /* 152 */
+  mb_u32 wire_len;       /* 160 */
+  mb_u32 gso_segs;       /* 164 */
+  union { struct bpf_sock *sk; mb_u64 sk_u64; }; /* 168: the sending socket (cgroup_skb egress), or NULL */
 };
 
 _Static_assert(__builtin_offsetof(struct __sk_buff, protocol) == 16, "uapi __sk_buff layout");
 _Static_assert(__builtin_offsetof(struct __sk_buff, cb) == 48, "uapi __sk_buff layout");
 _Static_assert(__builtin_offsetof(struct __sk_buff, data_end) == 80, "uapi __sk_buff layout");
+_Static_assert(__builtin_offsetof(struct __sk_buff, sk) == 168, "uapi __sk_buff layout");
 
 struct bpf_sock; /* a socket: only passed on to helpers */
 
@@ -208,6 +222,27 @@ struct sk_msg_md {
 };
 _Static_assert(__builtin_offsetof(struct sk_msg_md, size) == 68, "uapi sk_msg_md layout");
 _Static_assert(__builtin_offsetof(struct sk_msg_md, sk) == 72, "uapi sk_msg_md layout");
+
+/* struct bpf_sock_addr (cgroup sock_addr programs: connect, sendmsg). */
+struct bpf_sock_addr {
+  mb_u32 user_family;    /*  0: AF_INET / AF_INET6, as the caller gave it */
+  mb_u32 user_ip4;       /*  4: network order */
+  mb_u32 user_ip6[4];    /*  8: network order */
+  mb_u32 user_port;      /* 24: network order, in the low 16 bits */
+  mb_u32 family;         /* 28: the socket's */
+  mb_u32 type;           /* 32: SOCK_STREAM, SOCK_DGRAM, ... */
+  mb_u32 protocol;       /* 36: IPPROTO_* */
+  mb_u32 msg_src_ip4;    /* 40 */
+  mb_u32 msg_src_ip6[4]; /* 44 */
+  union { struct bpf_sock *sk; mb_u64 sk_u64; }; /* 64 */
+};
+_Static_assert(__builtin_offsetof(struct bpf_sock_addr, user_port) == 24, "uapi bpf_sock_addr layout");
+_Static_assert(__builtin_offsetof(struct bpf_sock_addr, protocol) == 36, "uapi bpf_sock_addr layout");
+_Static_assert(__builtin_offsetof(struct bpf_sock_addr, sk) == 64, "uapi bpf_sock_addr layout");
+
+/* cgroup sock_addr return codes: 1 lets the call go on, 0 fails it with EPERM. */
+#define MB_SOCK_ADDR_PASS 1
+#define MB_SOCK_ADDR_EPERM 0
 
 #define BPF_SK_STORAGE_GET_F_CREATE (1ULL << 0)
 

@@ -72,7 +72,8 @@ static __always_inline int mb_pkt_l7_sent(const struct mb_pkt *pkt) {
 
 /* Asks the generated policy about the first packet of a flow; returns its
  * MB_VERDICT_* (ALLOW or DENY). */
-static __always_inline int mb_decide_new(const struct mb_pkt *pkt, const int dir, mb_u64 now) {
+static __always_inline int mb_decide_new(mb_ctx_t *ctx, const struct mb_pkt *pkt, const int dir, mb_u64 now,
+                                         const int l2) {
   struct mb_decision_input in;
   struct mb_decision out;
 
@@ -81,7 +82,7 @@ static __always_inline int mb_decide_new(const struct mb_pkt *pkt, const int dir
   if (dir == MB_DIR_EGRESS)
     in.dns_peer = mb_dns_peer_bits(pkt, NULL, now);
   mb_unpack_decision(mb_decide(dir, peer, &in), &out);
-  return mb_decided(pkt, dir, &out, now);
+  return mb_decided(ctx, pkt, dir, &out, now, l2);
 }
 
 /* Returns the packet's MB_VERDICT_*: ALLOW or DENY, or REDIRECT for a
@@ -149,7 +150,7 @@ static __always_inline int mb_process(mb_ctx_t *ctx, const int dir, const int l2
     return MB_VERDICT_ALLOW;
   }
 
-  return mb_decide_new(&pkt, dir, now);
+  return mb_decide_new(ctx, &pkt, dir, now, l2);
 }
 
 #endif /* MB_LIB_DATAPATH_H */

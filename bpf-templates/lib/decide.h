@@ -14,6 +14,7 @@
 #include "lib/identity.h"
 #include "lib/parse.h"
 #include "lib/policy.h"
+#include "lib/process.h"
 
 /* Fills the flow's part of `in` (the caller sets the DNS fields) and
  * returns the peer's identity: whoever is on the far side of the endpoint. */
@@ -42,17 +43,29 @@ static __always_inline mb_u64 mb_decide(const int dir, const struct mb_identity 
  * ever leave mb_process as another verdict; an allow is counted, reported
  * and tracked. MB_VERDICT_L7 is an allow of the connection when
  * mb_config.flags has MB_CONFIG_SOCKETS (the socket layer decides its
- * requests): tracked with MB_CT_L7. */
-static __always_inline int mb_decided(const struct mb_pkt *pkt, const int dir, const struct mb_decision *out,
-                                      mb_u64 now) {
+ * requests): tracked with MB_CT_L7. MB_VERDICT_PROCESS is an allow of a
+ * flow the endpoint sends from a socket whose call the socket-call
+ * programs let through (lib/process.h), else a drop counted under
+ * MB_REASON_PROCESS_UNAPPROVED. `l2` is the kind's (a constant). */
+static __always_inline int mb_decided(mb_ctx_t *ctx, const struct mb_pkt *pkt, const int dir,
+                                      const struct mb_decision *out, mb_u64 now, const int l2) {
   int l7 = out->verdict == MB_VERDICT_L7 && (mb_config.flags & MB_CONFIG_SOCKETS);
+  int process = out->verdict == MB_VERDICT_PROCESS;
+  if (process && (dir != MB_DIR_EGRESS || !mb_process_approved(ctx, pkt, l2))) {
+    /* A raw or packet socket, one opened before the rules, or one whose
+     * call went past no socket-call program: no rule allows it. */
+    mb_count_reason(MB_REASON_PROCESS_UNAPPROVED);
+    mb_count_rule(0, pkt->len);
+    mb_emit(MB_EVENT_DENY, dir, 0, pkt, now);
+    return MB_VERDICT_DENY;
+  }
   if (l7 && dir == MB_DIR_EGRESS && (pkt->tcp_payload || pkt->fragment)) {
     /* Data before the socket layer has the socket (TCP Fast Open, a raw
      * socket): undecided (lib/l7_sent.h). */
     mb_count_reason(MB_REASON_L7_UNDECIDED);
     return MB_VERDICT_DENY;
   }
-  if (out->verdict != MB_VERDICT_ALLOW && !l7) {
+  if (out->verdict != MB_VERDICT_ALLOW && !l7 && !process) {
     mb_count_reason(out->rule_id ? MB_REASON_DENIED_RULE : MB_REASON_DENIED_DEFAULT);
     mb_count_rule(out->rule_id, pkt->len); /* rule 0 counts default deny */
     mb_emit(MB_EVENT_DENY, dir, out->rule_id, pkt, now);

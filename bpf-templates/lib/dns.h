@@ -93,7 +93,7 @@ static __always_inline int mb_dns_query(mb_ctx_t *ctx, const struct mb_pkt *pkt,
       mb_count_reason(reason);
       verdict = MB_VERDICT_ALLOW;
     } else {
-      verdict = mb_decided(pkt, MB_DIR_EGRESS, &out, now);
+      verdict = mb_decided(ctx, pkt, MB_DIR_EGRESS, &out, now, l2);
     }
   } else if (l2 && s && in.dns == MB_DNS_MSG_QUERY && pkt->t.proto == IPPROTO_UDP) {
     /* Denied: was it for the name? Then any name would have passed. */
@@ -110,10 +110,10 @@ static __always_inline int mb_dns_query(mb_ctx_t *ctx, const struct mb_pkt *pkt,
       mb_ct_create(pkt, MB_DIR_EGRESS, out.rule_id, 0, 0, now);
       verdict = MB_VERDICT_REDIRECT;
     } else {
-      verdict = mb_decided(pkt, MB_DIR_EGRESS, &out, now);
+      verdict = mb_decided(ctx, pkt, MB_DIR_EGRESS, &out, now, l2);
     }
   } else {
-    verdict = mb_decided(pkt, MB_DIR_EGRESS, &out, now);
+    verdict = mb_decided(ctx, pkt, MB_DIR_EGRESS, &out, now, l2);
   }
   if (s)
     mb_dns_leave();

@@ -9,6 +9,10 @@
  *     Called once per new flow, never for conntrack hits, with the peer's
  *     identity (never NULL: world is a zeroed entry) and the flow.
  *     Returns the packed result; mb_unpack_decision spells it out.
+ *   mb_process_decide_egress
+ *     The socket-call programs' (entry/sock_addr.c): a connect() or
+ *     sendmsg() the egress decision left to them (MB_VERDICT_PROCESS),
+ *     decided with the calling executable's bits in in->exe.
  *   mb_direction_enforced(MB_DIR_*)
  *     1 if any policy restricts that direction. Only used to decide what
  *     happens to packets that cannot be classified (unparseable, unknown L3,
@@ -23,6 +27,9 @@
 extern mb_u64 mb_decide_ingress(const struct mb_identity *peer, const struct mb_decision_input *in);
 extern mb_u64 mb_decide_egress(const struct mb_identity *peer, const struct mb_decision_input *in);
 extern int mb_direction_enforced(int direction);
+/* The socket-call programs' decision (docs/process.md): mb_decide_egress's
+ * rules with every process condition tested on in->exe. */
+extern mb_u64 mb_process_decide_egress(const struct mb_identity *peer, const struct mb_decision_input *in);
 
 static __always_inline void mb_unpack_decision(mb_u64 result, struct mb_decision *out) {
   out->rule_id = (mb_u32)(result & MB_RESULT_RULE_MASK);

@@ -18,6 +18,7 @@
 
 #include "abi/datapath.h"
 #include "artifacts/programs.h"
+#include "codegen/decision_codegen.h"
 #include "codegen/http_codegen.h"
 #include "io/file.h"
 
@@ -86,6 +87,11 @@ artifacts::Manifest describeArtifacts(const ir::Program& program) {
     e.ingress = summary(cls.ingress);
     e.egress = summary(cls.egress);
     e.programs = artifacts::skeletonProgramEntries();
+    // Process rules: the executables the node resolves, and the programs
+    // that decide the socket calls (docs/process.md).
+    e.executables = classExecutables(cls);
+    if (!e.executables.empty())
+      for (auto& prog : artifacts::processProgramEntries()) e.programs.push_back(std::move(prog));
     m.classes.push_back(std::move(e));
   };
   for (const auto& cls : program.classes) describe(cls);

@@ -24,7 +24,7 @@ namespace {
 // Field indices of the ABI structs as clang lays them out (checked below).
 enum InputField {
   kInPeerFlags = 0, kInFamily = 1, kInProto = 2, kInPort = 3, kInAddr = 4,
-  kInDns = 5, kInDnsQuery = 7, kInDnsPeer = 8
+  kInDns = 5, kInDnsQuery = 7, kInDnsPeer = 8, kInExe = 9
 };
 enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdBits = 2 };
 
@@ -45,6 +45,17 @@ void expectStruct(llvm::Type* type, unsigned fields, const char* name) {
 }
 
 }  // namespace
+
+std::vector<std::string> classExecutables(const ir::EndpointClass& cls) {
+  std::set<std::string> all;
+  for (const auto* dp : {&cls.ingress, &cls.egress})
+    for (const auto& r : dp->rules)
+      if (const auto* c = r.condition<ir::ProcessCondition>()) all.insert(c->executables.begin(), c->executables.end());
+  if (all.size() > MB_PROCESS_EXE_BITS)
+    notSupported(std::to_string(all.size()) + " executables in the process rules of one class (at most " +
+                 std::to_string(MB_PROCESS_EXE_BITS) + ")");
+  return {all.begin(), all.end()};
+}
 
 std::vector<Applicable> applicableFor(const std::vector<const ir::Rule*>& rules, std::optional<uint8_t> p) {
   std::vector<Applicable> out;
@@ -116,13 +127,19 @@ namespace {
 class DecisionGenerator {
  public:
   // With `http`, generates request decisions (mb_http_decide_*): each
-  // rule's http condition tested against the request. Without, packet
-  // decisions: an allow whose leaf holds a matching http rule becomes
-  // MB_VERDICT_L7 as the evaluator's decide() says, and http deny rules
-  // never deny the connection.
+  // rule's http condition tested against the request. With `executables`
+  // (the class's, classExecutables), the socket calls' decision
+  // (mb_process_decide_egress): each rule's process condition tested on
+  // in->exe, bit i for executables[i]. Without either, packet decisions: an
+  // allow whose leaf holds a matching http rule becomes MB_VERDICT_L7 as
+  // the evaluator's decide() says, and http deny rules never deny the
+  // connection; one only rules with a process condition allow becomes
+  // MB_VERDICT_PROCESS (the evaluator's needsProcess).
   DecisionGenerator(llvm::Module& module, const ir::Program& program, const PeerLowering& lowering,
-                    const DnsPatterns& dns, const HttpTables* http = nullptr)
-      : module_(module), program_(program), lowering_(lowering), dns_(dns), b_(module.getContext(), module) {
+                    const DnsPatterns& dns, const HttpTables* http = nullptr,
+                    const std::vector<std::string>* executables = nullptr)
+      : module_(module), program_(program), lowering_(lowering), dns_(dns), b_(module.getContext(), module),
+        executables_(executables) {
     if (http) request_.emplace(b_, *http);
   }
 
@@ -140,7 +157,7 @@ class DecisionGenerator {
     llvm::Value* in = fn->getArg(1);
     llvm::Value* req = request_ ? fn->getArg(2) : nullptr;
     expectStruct(peer->getType()->getPointerElementType(), 3, "mb_identity");
-    expectStruct(in->getType()->getPointerElementType(), 9, "mb_decision_input");
+    expectStruct(in->getType()->getPointerElementType(), 10, "mb_decision_input");
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);
@@ -180,6 +197,13 @@ class DecisionGenerator {
     if (table && httpRules)
       notSupported("http rules in a table-driven class (more than " + std::to_string(PeerLowering::kTableRuleThreshold) +
                    " rules in a direction)");
+    bool processRules = false;
+    for (const auto& r : policy.rules) processRules |= r.condition<ir::ProcessCondition>() != nullptr;
+    if (table && processRules)
+      notSupported("process rules in a table-driven class (more than " +
+                   std::to_string(PeerLowering::kTableRuleThreshold) + " rules in a direction)");
+    if (httpRules && processRules)
+      notSupported("http and process rules in one direction of a class (their programs share no verdict yet)");
     llvm::Value* code = b_.getInt32(0);  // not enforced: allowed, no rule
     llvm::Value* l7 = nullptr;
     if (policy.enforced) code = emitMatcher("enforced", enforcedRules, fn, peer, in, table, &l7);
@@ -188,13 +212,13 @@ class DecisionGenerator {
     llvm::Value* result = b_.CreateZExt(code, b_.getInt64Ty());
     if (policy.enforced) result = b_.CreateOr(result, b_.getInt64(MB_RESULT_ENFORCED));
     if (l7) {
-      // Allowed, and the socket layer decides the requests: a verdict of
+      // Allowed, and the socket layer decides the requests (or, for
+      // process rules, the socket calls decided the flow): a verdict of
       // bits 24-27, with bit 31 so code testing only that bit drops it.
-      llvm::Value* inspect = b_.CreateAnd(l7, b_.CreateNot(denied), "l7");
+      uint64_t verdict = processRules ? MB_VERDICT_PROCESS : MB_VERDICT_L7;
+      llvm::Value* inspect = b_.CreateAnd(l7, b_.CreateNot(denied), processRules ? "process" : "l7");
       result = b_.CreateSelect(
-          inspect,
-          b_.CreateOr(result, b_.getInt64((uint64_t(MB_VERDICT_L7) << MB_RESULT_VERDICT_SHIFT) | MB_RESULT_DENY)),
-          result);
+          inspect, b_.CreateOr(result, b_.getInt64((verdict << MB_RESULT_VERDICT_SHIFT) | MB_RESULT_DENY)), result);
     }
     llvm::BasicBlock* decided = b_.GetInsertBlock();
     if (!policy.audited) {
@@ -242,6 +266,7 @@ class DecisionGenerator {
   const DnsPatterns& dns_;
   IRBuilderBPF b_;
   std::optional<HttpRequestTests> request_;  // request decisions
+  const std::vector<std::string>* executables_ = nullptr;  // the socket calls' decision
 
   llvm::LLVMContext& ctx() { return module_.getContext(); }
 
@@ -269,7 +294,8 @@ class DecisionGenerator {
     std::map<std::vector<const ir::Rule*>, llvm::BasicBlock*> leaves;
     std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
     // Packet decisions: set at a leaf when the connection is the socket
-    // layer's (MB_VERDICT_L7) should an allow decide it.
+    // layer's (MB_VERDICT_L7), or the socket calls' (MB_VERDICT_PROCESS),
+    // should an allow decide it.
     llvm::AllocaInst* l7 = nullptr;
   };
 
@@ -293,7 +319,7 @@ class DecisionGenerator {
       llvm::IRBuilderBase::InsertPointGuard guard(b_);
       b_.SetInsertPoint(&fn->getEntryBlock(), fn->getEntryBlock().begin());
       f.code = b_.CreateAlloca(b_.getInt32Ty(), nullptr, name + ".code");
-      if (l7 && !request_) f.l7 = b_.CreateAlloca(b_.getInt1Ty(), nullptr, name + ".l7");
+      if (l7 && !request_ && !executables_) f.l7 = b_.CreateAlloca(b_.getInt1Ty(), nullptr, name + ".l7");
     }
     if (f.l7) b_.CreateStore(b_.getFalse(), f.l7);
     f.defaultDeny = llvm::BasicBlock::Create(ctx(), name + ".default.deny", fn);
@@ -417,7 +443,10 @@ class DecisionGenerator {
       chain.push_back(rules[i].rule);
       for (const auto& entry : wordsOf(rules[i].rule->peer)) bitsWord(f, entry.first);
     }
-    if (f.l7) emitL7(f, chain);
+    if (f.l7) {
+      emitL7(f, chain);
+      emitProcess(f, chain);
+    }
     emitRuleSearch(f, chain, 0, chain.size());
     return block;
   }
@@ -477,6 +506,35 @@ class DecisionGenerator {
                    f.l7);
   }
 
+  // The evaluator's needsProcess at this leaf (on a packet): some rule with
+  // a process condition allows, and no allow rule without one does. (A
+  // leaf's deny decides before this counts: decide() masks it with the
+  // deny bit.) Classes mixing http and process rules in a direction are
+  // refused, so a leaf sets f.l7 for at most one of the two.
+  void emitProcess(Frame& f, const std::vector<const ir::Rule*>& chain) {
+    std::vector<llvm::Value*> process, processFree;
+    for (const auto* r : chain) {
+      if (r->action != ir::Action::Allow) continue;
+      llvm::Value* t = connectionTest(f, *r);
+      (r->condition<ir::ProcessCondition>() ? process : processFree).push_back(t);
+    }
+    if (process.empty()) return;
+    b_.CreateStore(b_.CreateAnd(b_.anyOf(process), b_.CreateNot(b_.anyOf(processFree))), f.l7);
+  }
+
+  // A rule's process condition on a call: some bit of its executables is
+  // among in->exe's (the calling executable's, lib/process.h).
+  llvm::Value* processConditionTest(Frame& f, const ir::ProcessCondition& c) {
+    uint64_t mask = 0;
+    for (const auto& path : c.executables) {
+      auto it = std::lower_bound(executables_->begin(), executables_->end(), path);
+      if (it == executables_->end() || *it != path)
+        throw std::runtime_error("the class's executables do not list " + path);
+      mask |= uint64_t(1) << (it - executables_->begin());
+    }
+    return b_.testMask(b_.loadField(f.in, kInExe, "exe"), mask);
+  }
+
   // A rule's dns condition (features/dns/evaluate.cpp): no DNS message
   // (TCP set-up), or a readable query whose name matches.
   llvm::Value* dnsConditionTest(Frame& f, const ir::DnsCondition& c) {
@@ -498,6 +556,7 @@ class DecisionGenerator {
       for (const auto& c : chain[i]->peer.cidrs) foldedInRange += !lowering_.cidrBits.count(c);
       dnsConditions += chain[i]->condition<ir::DnsCondition>() != nullptr;
       dnsConditions += chain[i]->condition<ir::HttpCondition>() != nullptr;
+      dnsConditions += executables_ && chain[i]->condition<ir::ProcessCondition>() != nullptr;
     }
     // Guards over folded CIDRs repeat their compares at every level: keep
     // such runs linear (there are few of them, by the fold limit). Guards
@@ -513,12 +572,14 @@ class DecisionGenerator {
         combine(c, chain[i]->peer);
         llvm::BasicBlock* matched = ruleReturn(f, *chain[i]);
         const auto* dns = chain[i]->condition<ir::DnsCondition>();
-        if (dns || (http && request_)) {
+        const auto* process = executables_ ? chain[i]->condition<ir::ProcessCondition>() : nullptr;
+        if (dns || (http && request_) || process) {
           auto* peerMatched = llvm::BasicBlock::Create(ctx(), "peer.matched", f.fn);
           b_.CreateCondBr(combinedTest(f, c), peerMatched, next);
           b_.SetInsertPoint(peerMatched);
           llvm::Value* test = dns ? dnsConditionTest(f, *dns) : b_.getTrue();
           if (http && request_) test = b_.CreateAnd(test, request_->condition(*http));
+          if (process) test = b_.CreateAnd(test, processConditionTest(f, *process));
           b_.CreateCondBr(test, matched, next);
         } else {
           b_.CreateCondBr(combinedTest(f, c), matched, next);
@@ -798,16 +859,16 @@ PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, 
 DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program, const ir::EndpointClass& cls,
                                 const PeerLowering& lowering) {
   if (!llvm::sys::IsLittleEndianHost) notSupported("big-endian hosts (CIDR constants assume bpfel)");
-  // Decisions test L4, DNS and HTTP conditions (packet decisions give an
-  // http rule's connection to the socket layer, request decisions test its
-  // condition). Any other kind reaching here slipped past the pipeline's
+  // Decisions test L4, DNS, HTTP and process conditions (packet decisions
+  // give an http rule's connection to the socket layer and a process rule's
+  // flow to the socket calls; request and call decisions test them). Any other kind reaching here slipped past the pipeline's
   // enforceability check: fail rather than generate a rule without its
   // condition.
   for (const auto* dp : {&cls.ingress, &cls.egress})
     for (const auto& r : dp->rules)
       for (const auto& c : r.conditions)
         if (!std::holds_alternative<ir::L4Condition>(c) && !std::holds_alternative<ir::DnsCondition>(c) &&
-            !std::holds_alternative<ir::HttpCondition>(c))
+            !std::holds_alternative<ir::HttpCondition>(c) && !std::holds_alternative<ir::ProcessCondition>(c))
           notSupported("rule " + std::to_string(r.id) + "'s " + features::kindName(c) + " condition in a packet program");
   DnsPatterns dns(cls);
   generateDnsTables(module, dns);
@@ -823,6 +884,13 @@ DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program
   DecisionGenerator requests(module, program, lowering, dns, &http);
   requests.decide("mb_http_decide_ingress", cls.ingress);
   requests.decide("mb_http_decide_egress", cls.egress);
+  // The socket calls' decision: the egress rules with each process
+  // condition tested on the calling executable (only egress rules have one).
+  std::vector<std::string> executables = classExecutables(cls);
+  if (!executables.empty()) {
+    DecisionGenerator calls(module, program, lowering, dns, nullptr, &executables);
+    calls.decide("mb_process_decide_egress", cls.egress);
+  }
   return gen.stats;
 }
 

@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "ir/ir.h"
 
@@ -64,6 +65,12 @@ struct PeerLowering {
                              size_t codedPortSearchLimit = kCodedPortSearchLimit);
   size_t bitCount(const ir::Program& program) const { return program.selectors.size() + cidrBits.size(); }
 };
+
+// The executables of a class's process rules, sorted and unique: bit i of
+// mb_decision_input.exe and of mb_process_exe's values is executables[i],
+// and the manifest lists them in that order. Throws past
+// MB_PROCESS_EXE_BITS.
+std::vector<std::string> classExecutables(const ir::EndpointClass& cls);
 
 // Rule tests folded code needs for a direction: the sum over the elementary
 // port leaves of the rules that apply there.

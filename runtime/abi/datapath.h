@@ -24,7 +24,9 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 7 /* 7: the socket layer's client side (mb_l7_msg_*, mb_l7_out_state);
+#define MB_ABI_VERSION 8 /* 8: process rules (the socket-call programs, mb_process_*, MB_VERDICT_PROCESS,
+                            mb_decision_input.exe);
+                            7: the socket layer's client side (mb_l7_msg_*, mb_l7_out_state);
                             6: the socket layer frames in its verdict alone (mb_l7_parser gone, mb_l7_held,
                             mb_l7_state's layout, mb_http_stats grew); 5: HTTP (mb_l7_*, mb_http_*), MB_CT_L7,
                             mb_config.flags; 4: DNS (mb_dns_*), mb_decision_input grew; 3: mb_endpoint_addrs,
@@ -47,6 +49,17 @@ typedef unsigned long long mb_u64;
  * prog arrays by the endpoint's slot (never attached themselves). */
 #define MB_PROG_L7_SKB_VERDICT "mb_l7_skb_verdict" /* requests the endpoint receives (ingress rules) */
 #define MB_PROG_L7_MSG_VERDICT "mb_l7_msg_verdict" /* requests the endpoint sends (egress rules) */
+
+/* Process rules (docs/process.md): on the endpoint's cgroup, in the task
+ * that makes the call, entry/sock_addr.c decides connect() and sendmsg()
+ * with an address by the calling executable; and, for an endpoint whose
+ * packet programs are on its veth, a cgroup_skb egress program records the
+ * flows of sockets those calls let through (entry/process_gate.c). */
+#define MB_PROG_CONNECT4 "mb_connect4"
+#define MB_PROG_CONNECT6 "mb_connect6"
+#define MB_PROG_SENDMSG4 "mb_sendmsg4"
+#define MB_PROG_SENDMSG6 "mb_sendmsg6"
+#define MB_PROG_PROCESS_GATE "mb_process_gate"
 
 /* Peer membership: selector bits (and CIDR bits lowered into the identity
  * trie) per address. 4096 bits; membranec refuses a policy set needing more.
@@ -167,6 +180,9 @@ enum mb_reason {
   MB_REASON_L7_UNDECIDED = 14,  /* data an endpoint sends on a connection whose requests its client side
                                    decides, beyond what the sk_msg verdict let go (mb_l7_sent), or in an
                                    IP fragment, or on the SYN: dropped */
+  MB_REASON_PROCESS_UNAPPROVED = 15, /* a new flow only rules with a process condition allow, from a
+                                        socket whose call the socket-call programs did not let through
+                                        (a raw or packet socket, one opened before the rules): dropped */
   MB_REASON_MAX = 16, /* the map's size: room for reasons to come */
 };
 /* What the datapath learned (or refused to learn) from DNS is not a reason:
@@ -182,6 +198,8 @@ enum mb_reason {
 #define MB_EVENT_HTTP_ALLOW 6  /* a request allowed (struct mb_http_event) */
 #define MB_EVENT_HTTP_DENY 7   /* a request denied, or bytes that are not one (struct mb_http_event) */
 #define MB_EVENT_HTTP_AUDIT 8  /* a request allowed that an audit policy would deny (struct mb_http_event) */
+#define MB_EVENT_PROCESS_DENY 9  /* a call refused with EPERM for its executable (struct mb_process_event) */
+#define MB_EVENT_PROCESS_AUDIT 10 /* a call allowed that an audit policy would refuse (struct mb_process_event) */
 
 #define MB_DIR_INGRESS 0
 #define MB_DIR_EGRESS 1
@@ -236,6 +254,10 @@ struct mb_decision_input {
   mb_u8 pad[7];
   mb_u64 dns_query; /* the query's name: bits of the class's name patterns it matches */
   mb_u64 dns_peer;  /* egress: bits of the patterns some live learned name of the peer address matches */
+  /* Process (docs/process.md): in mb_process_decide_egress, bits of the
+   * class's executables (mb_process_exe) the calling task runs; 0 in the
+   * packet decisions, which test no executable. */
+  mb_u64 exe;
 };
 
 /* mb_decision_input.dns */
@@ -276,6 +298,9 @@ struct mb_decision_input {
 #define MB_VERDICT_L7 2       /* allow the connection; the socket layer decides each request
                                  (docs/http.md); passed only under MB_CONFIG_SOCKETS */
 #define MB_VERDICT_REDIRECT 3 /* deliver the packet elsewhere (the datapath's own answer) */
+#define MB_VERDICT_PROCESS 4  /* allow the flow only from a socket whose call the socket-call
+                                 programs let through (docs/process.md): only rules with a
+                                 process condition allow it */
 
 /* The result unpacked, as the skeleton uses it. */
 struct mb_decision {
@@ -285,6 +310,64 @@ struct mb_decision {
   mb_u8 audit_would_deny;
   mb_u8 enforced;
   mb_u8 pad;
+};
+
+/* ---- Process rules (docs/process.md) ----------------------------------------
+ *
+ * A class with process rules carries the socket-call programs
+ * (MB_PROG_CONNECT4 ...), attached to the endpoint's cgroup. They run in the
+ * calling task: its executable, as (device, inode) of mm->exe_file, is
+ * looked up in mb_process_exe (per endpoint, filled by the loader from the
+ * manifest's executables resolved in the endpoint's root) for the bits of
+ * mb_decision_input.exe, and the generated
+ *
+ *   mb_u64 mb_process_decide_egress(const struct mb_identity *peer,
+ *                                   const struct mb_decision_input *in);
+ *
+ * decides the call with every process condition tested on those bits. A call
+ * the packet decision leaves to them (MB_VERDICT_PROCESS) fails with EPERM
+ * when this decision denies it, and marks its socket (by cookie, in
+ * mb_process_socks) when it allows it. The packet programs pass an
+ * MB_VERDICT_PROCESS flow only from a marked socket: cgroup_skb asks the
+ * socket's cookie itself, tc asks mb_process_flows, where the gate
+ * (MB_PROG_PROCESS_GATE, cgroup_skb egress on the endpoint's cgroup) records
+ * the tuples marked sockets send. */
+struct mb_process_exe_key {
+  mb_u64 ino;
+  mb_u32 dev; /* the kernel's dev_t: major << 20 | minor */
+  mb_u32 pad;
+};
+#define MB_PROCESS_EXE_MAX 1024 /* (device, inode) pairs per endpoint */
+#define MB_PROCESS_EXE_BITS 64  /* executables per class */
+#define MB_PROCESS_FLOWS_MAX 65536
+#define MB_PROCESS_SOCKS_MAX 65536
+
+/* mb_process_socks (BPF_MAP_TYPE_LRU_HASH, pinned): key the socket's cookie
+ * (bpf_get_socket_cookie, never reused while the machine runs), value: */
+struct mb_process_sock {
+  mb_u32 endpoint; /* mb_config.endpoint_id of the program that let the call through */
+  mb_u32 pad;
+};
+
+/* mb_process_flows: key struct mb_ct_key as the endpoint sent the packet
+ * (endpoint set), value mb_u64 (when the gate last recorded it,
+ * bpf_ktime_get_ns). LRU, pinned. The gate records a marked socket's tuple
+ * at most once per MB_PROCESS_FLOW_REFRESH_NS; tc takes an entry at most
+ * MB_PROCESS_FLOW_FRESH_NS old as approval, so a tuple an approved socket
+ * once sent does not approve another socket's (a raw one's) packets later. */
+#define MB_PROCESS_FLOW_REFRESH_NS 1000000000ull
+#define MB_PROCESS_FLOW_FRESH_NS 2000000000ull
+
+/* MB_EVENT_PROCESS_*: the call, and who made it. */
+struct mb_process_event {
+  struct mb_event flow; /* daddr/dport: where the call was to; saddr unset */
+  mb_u32 pid;           /* the calling thread group */
+  mb_u32 exe_dev;       /* its executable's device (kernel dev_t) and inode */
+  mb_u64 exe_ino;
+  mb_u64 exe_bits;      /* the class's executables it is (0: none of them) */
+  mb_u32 audit_rule_id; /* MB_EVENT_PROCESS_AUDIT: the audit rule (0: audit default deny) */
+  mb_u32 pad;
+  char comm[16];        /* the calling thread's name */
 };
 
 /* ---- DNS (docs/dns.md) -----------------------------------------------------

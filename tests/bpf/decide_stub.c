@@ -1,4 +1,4 @@
-/* Test-only stand-in for the compiler's generated policy: defines the three
+/* Test-only stand-in for the compiler's generated policy: defines the
  * functions lib/policy.h declares with a small fixed policy, then includes
  * the skeleton, so the datapath can be tested before the compiler emits
  * code. Global functions, as the compiler links the generated ones.
@@ -24,6 +24,11 @@
  *   rule 13 allow tcp/443 to dns "api.stripe.com"
  *   rule 14 allow tcp/80 to dns "*.example.com"
  *   rule 15 tcp/8443 to peers with bit 0: MB_VERDICT_L7 (egress http rules)
+ *   rule 16 allow tcp/5432, udp/5353 to peers with bit 0 with process
+ *           { executable bit 0 }: MB_VERDICT_PROCESS here (with
+ *           MB_RESULT_DENY, as generated code sets it); the socket calls'
+ *           decision (mb_process_decide_egress) allows it when in->exe has
+ *           bit 0, else default deny
  *   default deny
  *
  * DNS tables (runtime/abi/datapath.h): mb_dns_class_features is set by the
@@ -108,6 +113,19 @@ __attribute__((noinline)) mb_u64 mb_decide_ingress(const struct mb_identity *pee
   return stub_result(MB_VERDICT_DENY, 0, 1);
 }
 
+static __always_inline int stub_process_port(const struct mb_identity *peer, const struct mb_decision_input *in) {
+  return stub_has_bit(peer, 0) &&
+         ((in->proto == IPPROTO_TCP && in->port == 5432) || (in->proto == IPPROTO_UDP && in->port == 5353));
+}
+
+__attribute__((noinline)) mb_u64 mb_process_decide_egress(const struct mb_identity *peer,
+                                                          const struct mb_decision_input *in) {
+  if (!peer || !in) return MB_RESULT_DENY | MB_RESULT_ENFORCED;
+  if (stub_process_port(peer, in) && (in->exe & 1))
+    return stub_result(MB_VERDICT_ALLOW, 16, 1);
+  return stub_result(MB_VERDICT_DENY, 0, 1);
+}
+
 __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer,
                                                   const struct mb_decision_input *in) {
   if (!peer || !in) return MB_RESULT_DENY | MB_RESULT_ENFORCED;
@@ -120,6 +138,8 @@ __attribute__((noinline)) mb_u64 mb_decide_egress(const struct mb_identity *peer
     return stub_verdict(MB_VERDICT_L7, 15);
   if (stub_has_bit(peer, 0) && in->proto == IPPROTO_TCP && in->port == 443)
     return stub_result(MB_VERDICT_ALLOW, 11, 1);
+  if (stub_process_port(peer, in))
+    return stub_verdict(MB_VERDICT_PROCESS, 16) | MB_RESULT_DENY;
   if (stub_has_bit(peer, 0) && (in->proto == IPPROTO_UDP || in->proto == IPPROTO_TCP) && in->port == 53 &&
       (in->dns == MB_DNS_MSG_NONE || (in->dns == MB_DNS_MSG_QUERY && (in->dns_query & 0x3))))
     return stub_result(MB_VERDICT_ALLOW, 12, 1) | MB_RESULT_DNS_LEARN;

@@ -1,7 +1,9 @@
-/* Test-only programs that ask a class's generated decisions one question:
+/* Test-only programs that ask a class's generated decisions one question
+ * (the HTTP and process differential tests, decision_wrapper.h):
  * the case in map mbt_http_case (a peer, the connection's input, a request)
- * goes to mb_http_decide_ingress/egress (request) or mb_decide_ingress/
- * egress (connection), and the packed result is written back into the
+ * goes to mb_http_decide_ingress/egress (request), mb_decide_ingress/
+ * egress (connection) or mb_process_decide_egress (a socket call, its
+ * executable's bits in the input), and the packed result is written back into the
  * case (mbt_http_decide). Or the datapath's reader (lib/http_read.h) first
  * reads a raw header block from mbt_http_scratch, as the socket layer's
  * verdict does, and what it read is decided (mbt_http_read).
@@ -17,6 +19,7 @@
 
 #define MBT_CONNECTION 0 /* mbt_http_decide: the packet decision */
 #define MBT_REQUEST 1    /* mbt_http_decide: the request decision, on the request in the case */
+#define MBT_CALL 2       /* mbt_http_decide: the socket calls' decision (mb_process_decide_egress, docs/process.md) */
 
 struct mbt_http_case {
   struct mb_identity peer;
@@ -46,6 +49,7 @@ struct {
 
 extern mb_u64 mb_decide_ingress(const struct mb_identity *peer, const struct mb_decision_input *in);
 extern mb_u64 mb_decide_egress(const struct mb_identity *peer, const struct mb_decision_input *in);
+extern mb_u64 mb_process_decide_egress(const struct mb_identity *peer, const struct mb_decision_input *in);
 
 static __always_inline mb_u64 mbt_decide_request(const struct mbt_http_case *c, const struct mb_http_request *req) {
   return c->egress ? mb_http_decide_egress(&c->peer, &c->in, req) : mb_http_decide_ingress(&c->peer, &c->in, req);
@@ -61,6 +65,8 @@ SEC("tc") int mbt_http_decide(void *skb) {
     return 0;
   if (c->request == MBT_REQUEST)
     c->result = mbt_decide_request(c, &c->req);
+  else if (c->request == MBT_CALL)
+    c->result = mb_process_decide_egress(&c->peer, &c->in);
   else
     c->result = c->egress ? mb_decide_egress(&c->peer, &c->in) : mb_decide_ingress(&c->peer, &c->in);
   return 1;

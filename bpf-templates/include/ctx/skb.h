@@ -60,4 +60,8 @@ static __always_inline mb_u32 mb_ctx_len(const mb_ctx_t *ctx) { return ctx->len;
  * packet: what a kind that starts at L3 has instead of an EtherType. */
 static __always_inline mb_u16 mb_ctx_protocol(const mb_ctx_t *ctx) { return (mb_u16)ctx->protocol; }
 
+/* The socket that sends the packet, or NULL: only cgroup_skb egress sees
+ * one (tc on the host side of a veth runs after the packet left it). */
+static __always_inline struct bpf_sock *mb_ctx_socket(const mb_ctx_t *ctx) { return ctx->sk; }
+
 #endif /* MB_CTX_SKB_H */
