@@ -11,6 +11,7 @@
 #include "abi/datapath.h"
 #include "artifacts/programs.h"
 #include "io/json.h"
+#include "labels/names.h"
 
 namespace membrane::artifacts {
 
@@ -164,6 +165,25 @@ L7Ports readL7(const json& j, const std::string& path) {
   return out;
 }
 
+// "process": {"executables": [...]}: paths the node may resolve under an
+// endpoint's root (labels::executablePathProblem: nothing that climbs out),
+// sorted, unique, at most MB_PROCESS_EXE_BITS.
+std::vector<std::string> readExecutables(const json& j, const std::string& path) {
+  const json& process = field(j, path, "process");
+  std::string p = path + ".process";
+  std::vector<std::string> out = get<std::vector<std::string>>(process, p, "executables");
+  if (out.empty()) throw FieldError(p + ".executables: lists no executable (leave \"process\" out instead)");
+  if (out.size() > MB_PROCESS_EXE_BITS)
+    throw FieldError(p + ".executables: more than " + std::to_string(MB_PROCESS_EXE_BITS) + " executables");
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::string at = p + ".executables[" + std::to_string(i) + "]";
+    if (std::string why = labels::executablePathProblem(out[i]); !why.empty())
+      throw FieldError(at + ": " + json(out[i]).dump() + " " + why);
+    if (i && out[i] <= out[i - 1]) throw FieldError(at + ": executables must be sorted and unique");
+  }
+  return out;
+}
+
 }  // namespace
 
 bool CidrEntry::matches(const net::Address& a) const { return net::inPrefixExcept(prefix, except, a); }
@@ -235,6 +255,7 @@ std::string Manifest::toJson() const {
                                 {"requiredFeatures", prog.requiredFeatures}});
     if (!c.ingressNamedPorts.empty()) cj["ingressNamedPorts"] = c.ingressNamedPorts;
     if (!c.l7.empty()) cj["l7"] = {{"http", {{"ingress", spans(c.l7.httpIngress)}, {"egress", spans(c.l7.httpEgress)}}}};
+    if (!c.executables.empty()) cj["process"] = {{"executables", c.executables}};
     j["classes"].push_back(cj);
   }
   j["rules"] = json::array();
@@ -352,6 +373,7 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
         }
       }
       if (classes[i].contains("l7")) c.l7 = readL7(classes[i], p);
+      if (classes[i].contains("process")) c.executables = readExecutables(classes[i], p);
       c.ingress = readDirection(classes[i], p, "ingress");
       c.egress = readDirection(classes[i], p, "egress");
       const json& progs = array(classes[i], p, "programs");
@@ -423,14 +445,19 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
   }
 }
 
-std::vector<ProgramEntry> skeletonProgramEntries() {
+namespace {
+std::vector<ProgramEntry> entriesOf(const std::vector<SkeletonProgram>& programs) {
   std::vector<ProgramEntry> out;
-  for (const auto& prog : skeletonPrograms()) {
+  for (const auto& prog : programs) {
     const HookSpec* hook = findHook(prog.hook);
     out.push_back({prog.name, hook->kind, hook->name, hook->direction, kindFeatures(hook->kind)});
   }
   return out;
 }
+}  // namespace
+
+std::vector<ProgramEntry> skeletonProgramEntries() { return entriesOf(skeletonPrograms()); }
+std::vector<ProgramEntry> processProgramEntries() { return entriesOf(processPrograms()); }
 
 const ClassEntry* Manifest::findClass(uint32_t id) const {
   for (const auto& c : classes)

@@ -85,8 +85,10 @@ struct ProgramEntry {
 };
 
 // The programs every class object carries (each is the skeleton linked with
-// its decision), as the manifest lists them.
+// its decision), as the manifest lists them; and, for a class with process
+// rules, those it lists besides.
 std::vector<ProgramEntry> skeletonProgramEntries();
+std::vector<ProgramEntry> processProgramEntries();
 
 // Ports whose connections the socket layer reads (docs/http.md): per
 // protocol and direction, every TCP port some rule of the class's with that
@@ -115,6 +117,10 @@ struct ClassEntry {
   DirectionSummary ingress, egress;
   // "l7": absent when the class has no http rules.
   L7Ports l7;
+  // "process": the executables of the class's process rules, sorted and
+  // unique; bit i of mb_process_exe's values is executables[i]. The node
+  // resolves each in the endpoint's root (docs/process.md).
+  std::vector<std::string> executables;
   // The object's programs, each at its hook; a node attaches what this lists.
   std::vector<ProgramEntry> programs;
   // How the compiler lowered the decision (for review and benchmarks).

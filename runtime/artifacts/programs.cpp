@@ -11,11 +11,15 @@ const HookSpec* findHook(std::string_view name) {
   return nullptr;
 }
 
-bool isProgramKind(std::string_view kind) { return kind == kKindTc || kind == kKindCgroupSkb; }
+bool isProgramKind(std::string_view kind) {
+  return kind == kKindTc || kind == kKindCgroupSkb || kind == kKindSockAddr || kind == kKindProcessGate;
+}
 
 std::vector<std::string> kindFeatures(std::string_view kind) {
   if (kind == kKindTc) return {"prog:sched_cls"};
-  if (kind == kKindCgroupSkb) return {"prog:cgroup_skb"};
+  if (kind == kKindCgroupSkb || kind == kKindProcessGate) return {"prog:cgroup_skb"};
+  // The caller's executable is read through the kernel's BTF (CO-RE).
+  if (kind == kKindSockAddr) return {"prog:cgroup_sock_addr", "helper:bpf_get_current_task_btf"};
   return {};
 }
 
@@ -30,6 +34,14 @@ const std::vector<SkeletonProgram>& skeletonPrograms() {
       {MB_PROG_TC_TO_ENDPOINT, "tc-to"},
       {MB_PROG_CGROUP_INGRESS, "cg-in"},
       {MB_PROG_CGROUP_EGRESS, "cg-out"},
+  };
+  return programs;
+}
+
+const std::vector<SkeletonProgram>& processPrograms() {
+  static const std::vector<SkeletonProgram> programs = {
+      {MB_PROG_CONNECT4, "connect4"}, {MB_PROG_CONNECT6, "connect6"},         {MB_PROG_SENDMSG4, "sendmsg4"},
+      {MB_PROG_SENDMSG6, "sendmsg6"}, {MB_PROG_PROCESS_GATE, "process-gate"},
   };
   return programs;
 }

@@ -24,6 +24,12 @@ inline constexpr const char* kKindCgroupSkb = "cgroup_skb";  // an endpoint's cg
 inline constexpr const char* kKindSockOps = "sockops";  // the node's cgroup root
 inline constexpr const char* kKindSkSkb = "sk_skb";     // mb_l7_socks_in (and the endpoint's slot)
 inline constexpr const char* kKindSkMsg = "sk_msg";     // mb_l7_socks_out (and the endpoint's slot)
+// Socket calls (docs/process.md): connect() and sendmsg() with an address,
+// in the calling task, on the endpoint's cgroup.
+inline constexpr const char* kKindSockAddr = "cgroup_sock_addr";
+// A cgroup_skb egress program beside tc (docs/process.md): records the flows
+// of sockets the socket calls let through, for tc, which sees no socket.
+inline constexpr const char* kKindProcessGate = "process_gate";
 
 // A hook: where on an endpoint a program runs. Its name is part of link pin
 // names, of the node's state and of `membrane status`.
@@ -39,6 +45,13 @@ inline constexpr HookSpec kHooks[] = {
     {"tc-to", kKindTc, "ingress"},   // tc egress of the host-side veth: what it receives
     {"cg-in", kKindCgroupSkb, "ingress"},
     {"cg-out", kKindCgroupSkb, "egress"},
+    // Process rules (docs/process.md): the socket calls on the endpoint's
+    // cgroup, and the gate that tells tc which flows they let through.
+    {"connect4", kKindSockAddr, "egress"},
+    {"connect6", kKindSockAddr, "egress"},
+    {"sendmsg4", kKindSockAddr, "egress"},
+    {"sendmsg6", kKindSockAddr, "egress"},
+    {"process-gate", kKindProcessGate, "egress"},
 };
 
 // The hook named `name`, or nullptr.
@@ -60,5 +73,8 @@ struct SkeletonProgram {
 };
 // Every program a class object carries, in the order the manifest lists them.
 const std::vector<SkeletonProgram>& skeletonPrograms();
+// What a class with process rules carries besides (entry/sock_addr.c,
+// entry/process_gate.c).
+const std::vector<SkeletonProgram>& processPrograms();
 
 }  // namespace membrane::artifacts

@@ -169,7 +169,19 @@ int runEvents(const loader::Paths& paths, const std::string& output, const loade
       if (e.kind == "spoofed") j["rule"] = nullptr;
       if (e.protocol == 1 || e.protocol == 58) j["icmpType"] = e.dst.port;
       if (!e.why.empty()) j["http"] = {{"method", e.method}, {"path", e.path}, {"why", e.why}};
+      if (e.process) {
+        // A refused call sent nothing: no source.
+        j["src"] = nullptr;
+        j["process"] = {{"pid", e.process->pid}, {"executable", e.process->executable}, {"command", e.process->command}};
+      }
       std::cout << j.dump() << "\n";
+    } else if (e.process) {
+      std::cout << isoTime(e.wallTimeNs) << " " << e.kind << " " << e.direction << " "
+                << (e.endpoint.empty() ? "endpoint " + std::to_string(e.endpointId) : e.endpoint) << ": "
+                << loader::protocolText(e.protocol) << " call to " << endText(e.dst, e.protocol) << " by "
+                << e.process->executable << " (pid " << e.process->pid << ", " << e.process->command << ")  rule "
+                << e.ruleId << " " << e.ruleText << (e.ruleLocation.empty() ? "" : " (" + e.ruleLocation + ")")
+                << "\n";
     } else {
       std::string icmp = e.protocol == 1 || e.protocol == 58 ? " type " + std::to_string(e.dst.port) : "";
       std::cout << isoTime(e.wallTimeNs) << " " << e.kind << " " << e.direction << " "
@@ -344,6 +356,7 @@ int main(int argc, char** argv) {
     if (!node) return fail(error);
     loader::ApplyReport report;
     if (!loader::apply(artifactDir, *node, paths, &report, &error)) return fail(error);
+    for (const auto& w : report.warnings) std::cerr << "warning: " << w << "\n";
     std::cerr << "applied version " << report.version
               << (report.previousVersion.empty() ? "" : " (was " + report.previousVersion + ")") << ": "
               << report.endpoints << " endpoints, " << report.attached << " links attached, " << report.swapped

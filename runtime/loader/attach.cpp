@@ -1,14 +1,18 @@
 // The attach points of the program kinds this loader attaches (attach.h).
 #include "loader/attach.h"
 
+#include <bpf/bpf.h>
+
 #include "artifacts/programs.h"
 
 namespace membrane::loader {
 
 namespace {
 constexpr AttachPoint kAttachPoints[] = {
-    {artifacts::kKindTc, AttachTarget::Interface, true},
-    {artifacts::kKindCgroupSkb, AttachTarget::Cgroup, false},
+    {artifacts::kKindTc, AttachTarget::Interface, AttachWhen::PacketHook, true},
+    {artifacts::kKindCgroupSkb, AttachTarget::Cgroup, AttachWhen::PacketHook, false},
+    {artifacts::kKindSockAddr, AttachTarget::Cgroup, AttachWhen::AlwaysCgroup, false},
+    {artifacts::kKindProcessGate, AttachTarget::Cgroup, AttachWhen::CgroupBesideTc, false},
 };
 }  // namespace
 
@@ -16,6 +20,18 @@ const AttachPoint* attachPointFor(std::string_view kind) {
   for (const auto& a : kAttachPoints)
     if (kind == a.kind) return &a;
   return nullptr;
+}
+
+int cgroupAttachType(std::string_view hook, bool kernelIngress) {
+  const artifacts::HookSpec* spec = artifacts::findHook(hook);
+  const AttachPoint* point = spec ? attachPointFor(spec->kind) : nullptr;
+  if (!point || point->target != AttachTarget::Cgroup) return -1;
+  if (hook == "connect4") return BPF_CGROUP_INET4_CONNECT;
+  if (hook == "connect6") return BPF_CGROUP_INET6_CONNECT;
+  if (hook == "sendmsg4") return BPF_CGROUP_UDP4_SENDMSG;
+  if (hook == "sendmsg6") return BPF_CGROUP_UDP6_SENDMSG;
+  if (std::string_view(spec->kind) == artifacts::kKindSockAddr) return -1;  // a hook added without its type
+  return kernelIngress ? BPF_CGROUP_INET_INGRESS : BPF_CGROUP_INET_EGRESS;
 }
 
 std::optional<ResolvedHook> resolveHook(std::string_view hook) {

@@ -22,9 +22,17 @@ enum class AttachTarget {
   Cgroup,     // its cgroup v2 directory: cgroup links
 };
 
+// Which endpoints a kind's programs go on, by what NODE.json names them by.
+enum class AttachWhen {
+  PacketHook,       // the endpoint's packet hook: tc if it has an interface, else cgroup_skb
+  AlwaysCgroup,     // every endpoint, on its cgroup (the socket calls: an endpoint needs one)
+  CgroupBesideTc,   // endpoints whose packet hook is tc, on their cgroup (the process gate)
+};
+
 struct AttachPoint {
   const char* kind;  // artifacts::kKind*
   AttachTarget target;
+  AttachWhen when;
   // Whether the kernel side of the target sees the endpoint's traffic the
   // other way round: the host side of a veth receives (tc ingress) what the
   // endpoint sends (its egress).
@@ -37,6 +45,11 @@ struct AttachPoint {
 // The attach point of a program kind, or nullptr when this loader cannot
 // attach that kind.
 const AttachPoint* attachPointFor(std::string_view kind);
+
+// The kernel's attach type (enum bpf_attach_type) of a cgroup hook: by the
+// hook's name for the socket calls (connect4 ...), else by direction
+// (BPF_CGROUP_INET_INGRESS/EGRESS); -1 for a hook that is not on a cgroup.
+int cgroupAttachType(std::string_view hook, bool kernelIngress);
 
 // A hook named in the node's state (a manifest's program hook), resolved to
 // its attach point and kernel direction; nullopt for a name no manifest may

@@ -2,6 +2,8 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -86,6 +88,20 @@ std::string httpWhyName(uint8_t why) {
   return std::to_string(why);
 }
 
+// The executable of a process event: /proc/<pid>/exe while the process
+// still runs the file the event names, else the file's kernel identity.
+std::string executableOf(uint32_t pid, uint32_t dev, uint64_t ino) {
+  std::string proc = "/proc/" + std::to_string(pid) + "/exe";
+  struct stat st{};
+  if (stat(proc.c_str(), &st) == 0 && st.st_ino == ino &&
+      ((static_cast<uint32_t>(major(st.st_dev)) << 20) | minor(st.st_dev)) == dev) {
+    char buf[4096];
+    ssize_t n = readlink(proc.c_str(), buf, sizeof buf);
+    if (n > 0) return printable(buf, static_cast<size_t>(n));
+  }
+  return std::to_string(dev >> 20) + ":" + std::to_string(dev & 0xfffff) + ":" + std::to_string(ino);
+}
+
 struct Reader {
   const Paths& paths;
   const EventOptions& options;
@@ -136,6 +152,25 @@ struct Reader {
       if (raw.kind == MB_EVENT_HTTP_DENY && http.why != MB_HTTP_WHY_RULE) {
         ev.ruleText = "not a readable request (" + ev.why + ")";
         ev.ruleLocation.clear();
+      }
+    }
+    if ((raw.kind == MB_EVENT_PROCESS_DENY || raw.kind == MB_EVENT_PROCESS_AUDIT) &&
+        size >= sizeof(mb_process_event)) {
+      mb_process_event process;
+      std::memcpy(&process, data, sizeof process);
+      ev.src = {};  // a call: nothing was sent yet, from no address
+      FlowEvent::Process p;
+      p.pid = process.pid;
+      p.executable = executableOf(process.pid, process.exe_dev, process.exe_ino);
+      p.command = printable(process.comm, strnlen(process.comm, sizeof process.comm));
+      ev.process = p;
+      if (raw.kind == MB_EVENT_PROCESS_AUDIT) {
+        // The audit rule that would refuse the call, as audit flow events say.
+        ev.ruleId = process.audit_rule_id;
+        ev.ruleText = "default deny";
+        ev.ruleLocation.clear();
+        if (auto it = names.rules.find(ev.ruleId); it != names.rules.end())
+          std::tie(ev.ruleText, ev.ruleLocation) = it->second;
       }
     }
     onEvent(ev);

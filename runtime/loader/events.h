@@ -38,6 +38,15 @@ struct FlowEvent {
   // made it unreadable: "malformed", "too-long", "tls", "http2",
   // "after-error", "path").
   std::string method, path, why;
+  // Process events (kind "process-*", docs/process.md): the call and who
+  // made it. `executable` is /proc/<pid>/exe while that process still runs
+  // the same file, else "device:inode" (major:minor:inode).
+  struct Process {
+    uint32_t pid = 0;
+    std::string executable;
+    std::string command;  // the thread's name (comm), escaped like paths
+  };
+  std::optional<Process> process;
 };
 
 struct EventOptions {

@@ -80,6 +80,10 @@ std::vector<std::string> missingFeatures(const std::vector<std::string>& require
     else if (f == "map:sockhash") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SOCKHASH, nullptr);
     else if (f == "map:prog_array") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_PROG_ARRAY, nullptr);
     else if (f == "map:sk_storage") ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_SK_STORAGE, nullptr);
+    // Process rules (docs/process.md).
+    else if (f == "prog:cgroup_sock_addr") ok = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, nullptr);
+    else if (f == "helper:bpf_get_current_task_btf")
+      ok = libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_FUNC_get_current_task_btf, nullptr);
     else if (f == artifacts::kNamedPortPeersFeature) ok = 1;  // manifest content this loader reads
     else if (f == "helper:bpf_loop") ok = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_loop, nullptr);
     else ok = 0;  // a feature this loader does not know cannot be promised

@@ -32,6 +32,7 @@
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
 #include "loader/attach.h"
+#include "loader/executables.h"
 #include "loader/lock.h"
 #include "loader/object_config.h"
 #include "loader/pins.h"
@@ -77,6 +78,7 @@ struct Hook {
   std::string program;  // in the class object
   const AttachPoint* point = nullptr;
   bool ingress = false;  // kernel hook direction (tc: of the host-side veth)
+  int cgroupAttachType = -1;  // enum bpf_attach_type of a cgroup hook
   bool tc() const { return point->target == AttachTarget::Interface; }
 };
 
@@ -491,13 +493,26 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
     }
     if (p.classId) {
       // The programs of its class whose kind attaches to what NODE.json
-      // names it by: its interface or its cgroup.
+      // names it by: the packet programs on its interface, else on its
+      // cgroup; the socket calls on its cgroup, and beside tc the gate.
       AttachTarget target = e.interface.empty() ? AttachTarget::Cgroup : AttachTarget::Interface;
       const artifacts::ClassEntry* cls = a.manifest.findClass(*p.classId);
       for (const auto& prog : cls->programs) {
         const AttachPoint* point = attachPointFor(prog.kind);  // checkAttachable: never null
-        if (point && point->target == target)
-          p.hooks.push_back({prog.hook, prog.name, point, point->kernelIngress(prog.direction)});
+        if (!point) continue;
+        bool wanted = point->when == AttachWhen::PacketHook       ? point->target == target
+                      : point->when == AttachWhen::CgroupBesideTc ? target == AttachTarget::Interface
+                                                                  : true;
+        if (!wanted) continue;
+        if (point->target == AttachTarget::Cgroup && e.cgroup.empty()) {
+          if (error)
+            *error = "endpoint " + e.key() + ": its class has process rules, whose programs (" + prog.name +
+                     " at " + prog.hook + ") run on the endpoint's cgroup; give its \"cgroup\" in NODE.json "
+                     "(docs/process.md)";
+          return false;
+        }
+        bool ingress = point->kernelIngress(prog.direction);
+        p.hooks.push_back({prog.hook, prog.name, point, ingress, cgroupAttachType(prog.hook, ingress)});
       }
       if (p.hooks.empty()) {
         if (error)
@@ -578,7 +593,8 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
     mb_config config{};
     config.endpoint_id = p.id;
     config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED) |
-                    (1u << MB_EVENT_DNS_REFUSED) | (1u << MB_EVENT_HTTP_DENY) | (1u << MB_EVENT_HTTP_AUDIT);
+                    (1u << MB_EVENT_DNS_REFUSED) | (1u << MB_EVENT_HTTP_DENY) | (1u << MB_EVENT_HTTP_AUDIT) |
+                    (1u << MB_EVENT_PROCESS_DENY) | (1u << MB_EVENT_PROCESS_AUDIT);
     if (p.usesSockets()) {
       // A promise the loader keeps before any packet program of this load
       // runs: the socket layer is attached and polices this endpoint's
@@ -630,6 +646,27 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       if (error) *error = f;  // the first in endpoint order: deterministic
       return false;
     }
+  return true;
+}
+
+// 4a. Each endpoint's executables (process rules), resolved in its root,
+// before any program of it runs (docs/process.md).
+bool fillEndpointExecutables(const Artifacts& a, const Plan& plan, std::vector<std::string>& warnings,
+                             std::string* error) {
+  for (const auto& p : plan.endpoints) {
+    if (!p.object || !p.classId) continue;
+    const artifacts::ClassEntry* cls = a.manifest.findClass(*p.classId);
+    if (cls->executables.empty()) continue;
+    bpf_map* map = bpf_object__find_map_by_name(p.object.get(), "mb_process_exe");
+    if (!map || bpf_map__fd(map) < 0) {
+      if (error) *error = "class " + std::to_string(cls->id) + " (" + cls->object + ") has no loaded mb_process_exe map";
+      return false;
+    }
+    std::vector<std::string> missing;
+    if (!fillExecutables(bpf_map__fd(map), cls->executables, p.endpoint.root, &missing, error)) return false;
+    for (const auto& m : missing)
+      warnings.push_back("endpoint " + p.endpoint.key() + ": executable " + m + "; its process rules let no call of it through");
+  }
   return true;
 }
 
@@ -888,7 +925,8 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
         ++report.swapped;
       } else {
         int fd =
-            h->tc() ? attachTcx(progFd, e.interface, h->ingress, &why) : attachCgroup(progFd, e.cgroup, h->ingress, &why);
+            h->tc() ? attachTcx(progFd, e.interface, h->ingress, &why)
+                    : attachCgroupAs(progFd, e.cgroup, h->cgroupAttachType, &why);
         if (fd < 0 || bpf_obj_pin(fd, a.pin.c_str()) != 0) {
           if (fd >= 0) {
             why = std::strerror(errno);
@@ -1053,8 +1091,9 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
       fs::remove_all(paths.bpffsRoot + "/versions/" + a.version, ec);
     }
   };
-  if (!loadPrograms(a, plan, paths, error) || !fillTrie(paths, a.version, plan, error) ||
-      !addOwnedAddresses(paths, plan, error)) {
+  std::vector<std::string> warnings;
+  if (!loadPrograms(a, plan, paths, error) || !fillEndpointExecutables(a, plan, warnings, error) ||
+      !fillTrie(paths, a.version, plan, error) || !addOwnedAddresses(paths, plan, error)) {
     plan.endpoints.clear();  // closes the objects before their version's pins go
     dropNewVersion();
     return false;
@@ -1069,6 +1108,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   }
 
   ApplyReport r;
+  r.warnings = std::move(warnings);
   r.version = a.version;
   r.previousVersion = previous ? previous->version : "";
   Attachments att;

@@ -64,6 +64,9 @@ struct ApplyReport {
   size_t attached = 0;  // new links
   size_t swapped = 0;   // links updated in place
   size_t detached = 0;  // links of endpoints no longer enforced
+  // What is enforced, but maybe not as meant: an executable of a process
+  // rule that names no file in an endpoint's root (no call of it can match).
+  std::vector<std::string> warnings;
 };
 
 // Verifies `artifactDir` (manifest format, consistency and ABI, every

@@ -96,7 +96,7 @@ std::string stringField(const json& j, const std::string& path, const char* key)
 
 NodeEndpoint endpoint(const json& j, const std::string& path, bool local) {
   if (!j.is_object()) fail(path, "expected an object");
-  onlyKeys(j, path, {"name", "namespace", "labels", "addresses", "ports", "interface", "cgroup"});
+  onlyKeys(j, path, {"name", "namespace", "labels", "addresses", "ports", "interface", "cgroup", "root"});
   NodeEndpoint e;
   if (!j.contains("name") || !j["name"].is_string() || j["name"].get<std::string>().empty())
     fail(path + ".name", "required, a non-empty string");
@@ -138,8 +138,16 @@ NodeEndpoint endpoint(const json& j, const std::string& path, bool local) {
     if (e.cgroup.empty() || e.cgroup[0] != '/' || e.cgroup.find('\0') != std::string::npos)
       fail(path + ".cgroup", jsonString(e.cgroup) + " is not an absolute path");
   }
-  if (local && j.contains("interface") == j.contains("cgroup"))
-    fail(path, "a local endpoint needs exactly one of \"interface\" or \"cgroup\"");
+  if (j.contains("root")) {
+    e.root = stringField(j, path, "root");
+    if (e.root.empty() || e.root[0] != '/' || e.root.find('\0') != std::string::npos)
+      fail(path + ".root", jsonString(e.root) + " is not an absolute path");
+    if (!local) fail(path + ".root", "peers run nothing here; \"root\" belongs to local endpoints");
+  }
+  if (local && !j.contains("interface") && !j.contains("cgroup"))
+    fail(path,
+         "a local endpoint needs \"interface\" or \"cgroup\" (both, when its class has process rules: the "
+         "packet programs go on the interface, the socket calls' on the cgroup)");
   if (!local && (j.contains("interface") || j.contains("cgroup")))
     fail(path,
          "peers are not enforced here; \"interface\"/\"cgroup\" belong "

@@ -5,13 +5,17 @@
 //    "endpoints": [
 //      {"name": "api-0", "namespace": "shop", "interface": "mbh1"},
 //      {"name": "db-0", "namespace": "shop", "cgroup": "/sys/fs/cgroup/unified/db"},
+//      {"name": "api-0", "namespace": "shop", "interface": "mbh2",
+//       "cgroup": "/sys/fs/cgroup/unified/api-0", "root": "/proc/4242/root"},
 //      {"name": "new-0", "namespace": "shop", "labels": {"app": "api"},
 //       "addresses": ["198.18.1.99"], "ports": [{"name": "web", "port": 80}],
 //       "interface": "mbh9"}],
 //    "peers": [{"name": "far-0", "namespace": "shop", "labels": {...}, "addresses": [...]}]}
 //
 // Local endpoints name where to enforce: a host-side veth (`interface`) or a
-// cgroup v2 directory (`cgroup`). An endpoint the manifest knows needs only
+// cgroup v2 directory (`cgroup`), or both: the packet programs then go on the
+// interface, and the programs that need the calling task (process rules,
+// docs/process.md) on the cgroup. An endpoint the manifest knows needs only
 // its name; one learned after compile also gives labels and addresses.
 // `peers` are endpoints elsewhere that this node should recognise by address.
 //
@@ -37,6 +41,10 @@ struct NodeEndpoint {
   std::vector<labels::NamedPort> ports;         // with labels: for egress named ports (sorted)
   std::string interface;                        // host-side veth, or
   std::string cgroup;                           // cgroup v2 directory
+  // Where its processes' "/" is, for the executables of process rules
+  // (docs/process.md): /proc/<pid>/root of one of them, or its root
+  // filesystem's directory. Default "/".
+  std::string root = "/";
   std::string key() const { return ns + "/" + name; }
 };
 

@@ -22,8 +22,9 @@ const std::vector<ReasonCounter>& reasonCounters() {
       {"dns-refused", "mb_reasons", MB_REASON_DNS_REFUSED},  // docs/dns.md
       {"l7-refused", "mb_reasons", MB_REASON_L7_REFUSED},    // docs/http.md
       {"l7-undecided", "mb_reasons", MB_REASON_L7_UNDECIDED},  // docs/http.md
+      {"process-unapproved", "mb_reasons", MB_REASON_PROCESS_UNAPPROVED},  // docs/process.md
   };
-  static_assert(MB_REASON_L7_UNDECIDED + 1 == 15, "a new mb_reason needs its name in reasonCounters()");
+  static_assert(MB_REASON_PROCESS_UNAPPROVED + 1 == 16, "a new mb_reason needs its name in reasonCounters()");
   return counters;
 }
 
@@ -80,6 +81,8 @@ std::string eventKindName(uint8_t kind) {
     case MB_EVENT_HTTP_ALLOW: return "http-allow";
     case MB_EVENT_HTTP_DENY: return "http-deny";
     case MB_EVENT_HTTP_AUDIT: return "http-audit";
+    case MB_EVENT_PROCESS_DENY: return "process-deny";
+    case MB_EVENT_PROCESS_AUDIT: return "process-audit";
   }
   return "kind-" + std::to_string(kind);
 }

@@ -6,7 +6,7 @@
 // A bug is anything that escapes as an exception, any ASan/UBSan report, and
 // these broken promises (each abort()s with a message): a refusal without
 // "NODE.json:" and a position; an accepted NODE.json with a name Kubernetes
-// would refuse, a local endpoint without exactly one of interface and cgroup,
+// would refuse, a local endpoint with neither an interface nor a cgroup,
 // two endpoints or peers of one namespace/name, two local endpoints on one
 // interface, an address claimed twice, or two endpoint hooks sharing a pin.
 //
@@ -53,7 +53,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (!loader::namespaceNameProblem(e.ns).empty() || !loader::podNameProblem(e.name).empty())
         broken("accepted a name Kubernetes would refuse: " + e.key());
       if (!keys.insert(e.key()).second) broken("accepted " + e.key() + " twice");
-      if (local && e.interface.empty() == e.cgroup.empty()) broken("a local endpoint without exactly one place");
+      if (local && e.interface.empty() && e.cgroup.empty()) broken("a local endpoint with no place");
       if (!local && (!e.interface.empty() || !e.cgroup.empty())) broken("a peer with a place");
       if (!e.interface.empty() && !interfaces.insert(e.interface).second) broken("two endpoints on one interface");
       for (const auto& a : e.addresses)

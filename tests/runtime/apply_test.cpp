@@ -63,7 +63,9 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   std::string error;
   loader::ApplyReport first;
   ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, &first, &error)) << error;
-  EXPECT_EQ(first.attached, 2u);
+  // cg-in, cg-out, and the socket calls of the api's process rule
+  // (connect4, connect6, sendmsg4, sendmsg6).
+  EXPECT_EQ(first.attached, 6u);
   auto s = loader::status(paths, &error);
   ASSERT_TRUE(s) << error;
   ASSERT_EQ(s->endpoints.size(), 1u);
@@ -84,7 +86,7 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   compileShopTo(v2, "namespace shop\npolicy extra {\n  selects { app = api }\n  ingress { allow from host on tcp/9999 }\n}\n");
   loader::ApplyReport second;
   ASSERT_TRUE(loader::apply(v2.string(), cgroupNode(cg.path.string()), paths, &second, &error)) << error;
-  EXPECT_EQ(second.swapped, 2u);
+  EXPECT_EQ(second.swapped, 6u);
   EXPECT_EQ(second.attached, 0u);
   EXPECT_NE(second.version, first.version);
   s = loader::status(paths, &error);
@@ -147,7 +149,7 @@ TEST_F(ApplyTest, DnsStateSurvivesAVersionSwapAndStatusCountsIt) {
   compileShopTo(v2, "namespace shop\npolicy extra {\n  selects { app = api }\n  ingress { allow from host on tcp/9999 }\n}\n");
   loader::ApplyReport second;
   ASSERT_TRUE(loader::apply(v2.string(), cgroupNode(cg.path.string()), paths, &second, &error)) << error;
-  EXPECT_EQ(second.swapped, 2u);
+  EXPECT_EQ(second.swapped, 6u);
   mb_dns_learned lnow{};
   ASSERT_EQ(bpf_map_lookup_elem(learned, &lk, &lnow), 0) << "the swap lost a learned address";
   EXPECT_STREQ(lnow.slot[0].name, "api.stripe.com");

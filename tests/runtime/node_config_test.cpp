@@ -35,8 +35,9 @@ TEST(NodeConfig, NamedPortsOfLearnedEndpoints) {
 }
 
 TEST(NodeConfig, ErrorsNameTheFileTheFieldAndWhereItIs) {
-  EXPECT_EQ(refusal(R"({"endpoints": [{"name": "a", "interface": "x", "cgroup": "/y"}]})"),
-            R"(NODE.json:1:16: endpoints[0]: a local endpoint needs exactly one of "interface" or "cgroup")");
+  EXPECT_EQ(refusal(R"({"endpoints": [{"name": "a"}]})"),
+            R"(NODE.json:1:16: endpoints[0]: a local endpoint needs "interface" or "cgroup" (both, when its class )"
+            R"(has process rules: the packet programs go on the interface, the socket calls' on the cgroup))");
   EXPECT_EQ(refusal(R"({"host": {"addresses": ["198.18.0.300"]}})"),
             "NODE.json:1:25: host.addresses[0]: not an IP address");
   EXPECT_EQ(refusal(R"({"endpoint": []})"), R"(NODE.json:1:2: unknown key "endpoint")");

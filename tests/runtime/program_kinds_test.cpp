@@ -30,7 +30,15 @@ TEST_F(ProgramList, EveryClassListsTheSkeletonsProgramsWithKindHookAndFeatures) 
   ASSERT_TRUE(m) << error;
   ASSERT_FALSE(m->classes.empty());
   for (const auto& c : m->classes) {
-    ASSERT_EQ(c.programs.size(), 4u) << "class " << c.id;
+    // The packet programs; a class with process rules (the api's) also the
+    // socket calls and the gate.
+    ASSERT_EQ(c.programs.size(), c.executables.empty() ? 4u : 9u) << "class " << c.id;
+    for (size_t i = 4; i < c.programs.size(); ++i) {
+      const auto& p = c.programs[i];
+      EXPECT_EQ(p.name, artifacts::processPrograms()[i - 4].name);
+      EXPECT_EQ(p.kind, p.hook == "process-gate" ? artifacts::kKindProcessGate : artifacts::kKindSockAddr);
+      EXPECT_EQ(p.direction, "egress");
+    }
     EXPECT_EQ(c.programs[0].name, MB_PROG_TC_FROM_ENDPOINT);
     EXPECT_EQ(c.programs[0].kind, artifacts::kKindTc);
     EXPECT_EQ(c.programs[0].hook, "tc-from");
@@ -179,12 +187,15 @@ TEST_F(ApplyTest, AttachesTheProgramsTheManifestLists) {
   std::string error;
   loader::ApplyReport report;
   ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, &report, &error)) << error;
-  EXPECT_EQ(report.attached, 1u);
+  // cg-in and the api's four socket calls: what the manifest lists for a
+  // cgroup, and nothing at cg-out.
+  EXPECT_EQ(report.attached, 5u);
   auto s = loader::status(paths, &error);
   ASSERT_TRUE(s) << error;
   ASSERT_EQ(s->endpoints.size(), 1u);
-  EXPECT_EQ(s->endpoints[0].hooks.size(), 1u);
+  EXPECT_EQ(s->endpoints[0].hooks.size(), 5u);
   EXPECT_TRUE(s->endpoints[0].hooks.count("cg-in"));
+  EXPECT_FALSE(s->endpoints[0].hooks.count("cg-out"));
   EXPECT_TRUE(s->problems.empty()) << s->problems.front();
   ASSERT_TRUE(loader::detachAll(paths, &error)) << error;
 
