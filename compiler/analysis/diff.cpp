@@ -117,6 +117,22 @@ Causes requestCausesOf(const ReachEvaluator& eval, const ir::Program& program, c
   return out;
 }
 
+// The causes of one version's executables on one probed interval of a
+// pair: where it restricts them, its process rules (the source's egress);
+// where it does not, what allows the connection on the source's egress.
+Causes executableCausesOf(const ReachEvaluator& eval, const ir::Program& program, const ir::Program& other,
+                          const std::vector<ReachPeer>& peers, size_t s, size_t d, size_t atom) {
+  Causes out;
+  if (auto rules = eval.processRules(s, d, atom)) {
+    for (const auto* r : *rules) out.insert(ruleCause(program, r->id, ir::Direction::Egress, peers[s].name));
+    return out;
+  }
+  for (const auto& probe : eval.probes(s, d, atom))
+    if (probe.verdict.egress && probe.verdict.egress->allowed)
+      out.insert(causeOf(program, other, *probe.verdict.egress, ir::Direction::Egress, peers[s].name, probe.src));
+  return out;
+}
+
 // The next address after `a` (wrapping is never asked for: a range that ends
 // the space has no successor range).
 net::Address successor(net::Address a) {
@@ -135,6 +151,7 @@ struct Row {
   Conns conns;
   Causes before, after;
   std::optional<HttpRequests> requestsBefore, requestsAfter;  // request changes only
+  std::optional<std::vector<std::string>> executablesBefore, executablesAfter;  // executable changes only
 };
 
 bool isExternal(const std::vector<ReachPeer>& peers, size_t i) { return peers[i].kind == ReachPeer::Kind::External; }
@@ -149,7 +166,8 @@ std::vector<Row> mergeRanges(std::vector<Row> rows, const std::vector<ReachPeer>
     bool merged = false;
     for (auto& o : out) {
       if (o.conns != r.conns || o.before != r.before || o.after != r.after || o.requestsBefore != r.requestsBefore ||
-          o.requestsAfter != r.requestsAfter)
+          o.requestsAfter != r.requestsAfter || o.executablesBefore != r.executablesBefore ||
+          o.executablesAfter != r.executablesAfter)
         continue;
       if (o.src == r.src && isExternal(peers, r.dst) && isExternal(peers, o.dst) &&
           o.dstLast.family == r.dstFirst.family && successor(o.dstLast) == r.dstFirst) {
@@ -182,6 +200,8 @@ std::vector<FlowChange> toChanges(const std::vector<Row>& rows, const std::vecto
     f.conns = r.conns;
     f.requestsBefore = r.requestsBefore;
     f.requestsAfter = r.requestsAfter;
+    f.executablesBefore = r.executablesBefore;
+    f.executablesAfter = r.executablesAfter;
     f.before.assign(r.before.begin(), r.before.end());
     f.after.assign(r.after.begin(), r.after.end());
     // The source's egress before the destination's ingress, as a packet goes.
@@ -221,6 +241,26 @@ PolicyChanges policyChanges(const PolicyVersion& before, const PolicyVersion& af
 
 }  // namespace
 
+namespace {
+// The executables of `a` not in `b`; a version that lets every executable
+// (nullopt) lists none.
+std::vector<std::string> listedOnlyIn(const std::optional<std::vector<std::string>>& a,
+                                      const std::optional<std::vector<std::string>>& b) {
+  std::vector<std::string> out;
+  if (!a) return out;
+  for (const auto& e : *a)
+    if (!b || !std::binary_search(b->begin(), b->end(), e)) out.push_back(e);
+  return out;
+}
+}  // namespace
+
+std::vector<std::string> FlowChange::executablesAdded() const {
+  return listedOnlyIn(executablesAfter, executablesBefore);
+}
+std::vector<std::string> FlowChange::executablesRemoved() const {
+  return listedOnlyIn(executablesBefore, executablesAfter);
+}
+
 ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, const ReachOptions& options) {
   const ir::Program& oldIr = *before.program;
   const ir::Program& newIr = *after.program;
@@ -229,7 +269,7 @@ ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, con
   ReachEvaluator newEval(newIr, space);
   const auto& peers = space.peers();
 
-  std::vector<Row> added, removed, requestsChanged;
+  std::vector<Row> added, removed, requestsChanged, executablesChanged;
   for (size_t s = 0; s < peers.size(); ++s) {
     for (size_t d = 0; d < peers.size(); ++d) {
       if (!oldEval.isFlow(s, d)) continue;  // the same for both: it depends on the peers only
@@ -275,6 +315,32 @@ ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, con
         r.after = std::get<3>(key);
         requestsChanged.push_back(std::move(r));
       }
+      // Intervals allowed in both whose executables differ, grouped by the
+      // executables and the causes in both versions.
+      using Executables = std::optional<std::vector<std::string>>;
+      using ExecutableKey = std::tuple<Executables, Executables, Causes, Causes>;
+      std::map<ExecutableKey, std::vector<bool>> executableGroups;
+      std::vector<ExecutableKey> executableOrder;  // first-seen order
+      for (size_t atom = 0; atom < was.size(); ++atom) {
+        if (!was[atom] || !is[atom]) continue;
+        auto oldExecutables = oldEval.processExecutables(s, d, atom);
+        auto newExecutables = newEval.processExecutables(s, d, atom);
+        if (oldExecutables == newExecutables) continue;
+        ExecutableKey key{std::move(oldExecutables), std::move(newExecutables),
+                          executableCausesOf(oldEval, oldIr, newIr, peers, s, d, atom),
+                          executableCausesOf(newEval, newIr, oldIr, peers, s, d, atom)};
+        auto [it, fresh] = executableGroups.try_emplace(key, std::vector<bool>(was.size(), false));
+        if (fresh) executableOrder.push_back(key);
+        it->second[atom] = true;
+      }
+      for (const auto& key : executableOrder) {
+        Row r = row(executableGroups.at(key));
+        r.executablesBefore = std::get<0>(key);
+        r.executablesAfter = std::get<1>(key);
+        r.before = std::get<2>(key);
+        r.after = std::get<3>(key);
+        executablesChanged.push_back(std::move(r));
+      }
       if (was == is) continue;
       // Changed intervals, grouped by their causes in both versions.
       std::map<std::pair<Causes, Causes>, std::vector<bool>> addedGroups, removedGroups;
@@ -305,6 +371,7 @@ ReachDiff diffReach(const PolicyVersion& before, const PolicyVersion& after, con
   out.added = toChanges(mergeRanges(std::move(added), peers), peers);
   out.removed = toChanges(mergeRanges(std::move(removed), peers), peers);
   out.requestsChanged = toChanges(mergeRanges(std::move(requestsChanged), peers), peers);
+  out.executablesChanged = toChanges(mergeRanges(std::move(executablesChanged), peers), peers);
   out.policies = policyChanges(before, after);
   return out;
 }
@@ -329,7 +396,15 @@ std::string summaryLine(const ReachDiff& d) {
       count(d.added.size(), "flow", "flows") + " added, " + count(d.removed.size(), "flow", "flows") + " removed";
   if (!d.requestsChanged.empty())
     s += ", " + count(d.requestsChanged.size(), "flow", "flows") + " with HTTP requests changed";
+  if (!d.executablesChanged.empty())
+    s += ", " + count(d.executablesChanged.size(), "flow", "flows") + " with executables changed";
   return s;
+}
+
+// The executables that may open a connection in one version, in words.
+std::string executablesText(const std::optional<std::vector<std::string>>& e) {
+  if (!e) return "every executable (no process rule)";
+  return joined(*e);
 }
 
 // The requests of a connection in one version, in words.
@@ -425,6 +500,16 @@ std::string renderDiffText(const ReachDiff& d) {
     for (const auto& c : f.after) out += "    now decided by: " + describeCause(c) + "\n";
     for (const auto& c : f.before) out += "    was decided by: " + describeCause(c) + "\n";
   }
+  for (const auto& f : d.executablesChanged) {
+    out += "\n~ " + f.src + " -> " + f.dst + ": " + f.conns.str() + " executables changed\n";
+    out += "    executables now: " + executablesText(f.executablesAfter) + "\n";
+    out += "    executables were: " + executablesText(f.executablesBefore) + "\n";
+    if (auto added = f.executablesAdded(); !added.empty()) out += "    executables added: " + joined(added) + "\n";
+    if (auto removed = f.executablesRemoved(); !removed.empty())
+      out += "    executables removed: " + joined(removed) + "\n";
+    for (const auto& c : f.after) out += "    now decided by: " + describeCause(c) + "\n";
+    for (const auto& c : f.before) out += "    was decided by: " + describeCause(c) + "\n";
+  }
   return out;
 }
 
@@ -448,18 +533,34 @@ std::string renderDiffMarkdown(const ReachDiff& d) {
            "`: " + causeBody(c, true);
     return s.empty() ? std::string("—") : s;
   };
-  // `requests`: the table of request changes, with the requests in both versions.
+  // The executables of a connection in one version, for a table cell.
+  auto executablesMarkdown = [](const std::optional<std::vector<std::string>>& e) {
+    if (!e) return std::string("every executable");
+    std::string s;
+    for (const auto& x : *e) s += (s.empty() ? "" : "<br>") + mdCode(x);
+    return s;
+  };
+  enum class Extra { None, Requests, Executables };
+  // `extra`: the table of request (or executable) changes, with the
+  // requests (executables) in both versions.
   auto table = [&](const std::vector<FlowChange>& changes, const std::string& title, const char* first,
-                   const char* second, bool afterFirst, bool requests = false) {
+                   const char* second, bool afterFirst, Extra extra = Extra::None) {
     if (changes.empty()) return;
+    const bool twoMore = extra != Extra::None;
     std::string t = "| Source | Destination | Connections | " +
-                    std::string(requests ? "Requests now | Requests before | " : "") + first + " | " + second +
-                    " |\n| --- | --- | --- | --- | --- |" + (requests ? " --- | --- |" : "") + "\n";
+                    std::string(extra == Extra::Requests      ? "Requests now | Requests before | "
+                                : extra == Extra::Executables ? "Executables now | Executables before | "
+                                                              : "") +
+                    first + " | " + second + " |\n| --- | --- | --- | --- | --- |" + (twoMore ? " --- | --- |" : "") +
+                    "\n";
     for (const auto& f : changes) {
       std::string conns = f.conns.str();
       for (size_t i = 0; (i = conns.find("; ", i)) != std::string::npos;) conns.replace(i, 2, "<br>");
       t += "| `" + f.src + "` | `" + f.dst + "` | " + conns + " | ";
-      if (requests) t += requestsMarkdown(f.requestsAfter) + " | " + requestsMarkdown(f.requestsBefore) + " | ";
+      if (extra == Extra::Requests)
+        t += requestsMarkdown(f.requestsAfter) + " | " + requestsMarkdown(f.requestsBefore) + " | ";
+      if (extra == Extra::Executables)
+        t += executablesMarkdown(f.executablesAfter) + " | " + executablesMarkdown(f.executablesBefore) + " | ";
       t += causes(afterFirst ? f.after : f.before) + " | " + causes(afterFirst ? f.before : f.after) + " |\n";
     }
     std::string heading = title + " (" + std::to_string(changes.size()) + ")";
@@ -470,7 +571,8 @@ std::string renderDiffMarkdown(const ReachDiff& d) {
   };
   table(d.added, "Added flows", "Now allowed by", "Was denied by", true);
   table(d.removed, "Removed flows", "Now denied by", "Was allowed by", true);
-  table(d.requestsChanged, "HTTP requests changed", "Now decided by", "Was decided by", true, true);
+  table(d.requestsChanged, "HTTP requests changed", "Now decided by", "Was decided by", true, Extra::Requests);
+  table(d.executablesChanged, "Executables changed", "Now decided by", "Was decided by", true, Extra::Executables);
   return out;
 }
 
@@ -500,16 +602,27 @@ std::string renderDiffJson(const ReachDiff& d) {
     if (!r) return nullptr;
     return ordered_json{{"requests", r->allowed}, {"deniedRequests", r->denied}};
   };
-  auto changes = [&](const std::vector<FlowChange>& fs, bool withRequests) {
+  auto executables = [](const std::optional<std::vector<std::string>>& e) -> ordered_json {
+    if (!e) return nullptr;
+    return *e;
+  };
+  enum class Extra { None, Requests, Executables };
+  auto changes = [&](const std::vector<FlowChange>& fs, Extra extra) {
     ordered_json arr = ordered_json::array();
     for (const auto& f : fs) {
       ordered_json before = ordered_json::array(), after = ordered_json::array();
       for (const auto& c : f.before) before.push_back(cause(c));
       for (const auto& c : f.after) after.push_back(cause(c));
       ordered_json change{{"src", f.src}, {"dst", f.dst}, {"conns", connsToJson(f.conns)}};
-      if (withRequests) {
+      if (extra == Extra::Requests) {
         change["requestsBefore"] = requests(f.requestsBefore);
         change["requestsAfter"] = requests(f.requestsAfter);
+      }
+      if (extra == Extra::Executables) {
+        change["executablesBefore"] = executables(f.executablesBefore);
+        change["executablesAfter"] = executables(f.executablesAfter);
+        change["executablesAdded"] = f.executablesAdded();
+        change["executablesRemoved"] = f.executablesRemoved();
       }
       change["before"] = std::move(before);
       change["after"] = std::move(after);
@@ -518,9 +631,10 @@ std::string renderDiffJson(const ReachDiff& d) {
     return arr;
   };
   ordered_json j{{"changed", d.changed()},
-                 {"added", changes(d.added, false)},
-                 {"removed", changes(d.removed, false)},
-                 {"requestsChanged", changes(d.requestsChanged, true)},
+                 {"added", changes(d.added, Extra::None)},
+                 {"removed", changes(d.removed, Extra::None)},
+                 {"requestsChanged", changes(d.requestsChanged, Extra::Requests)},
+                 {"executablesChanged", changes(d.executablesChanged, Extra::Executables)},
                  {"policies",
                   {{"added", d.policies.policiesAdded},
                    {"removed", d.policies.policiesRemoved},

@@ -16,6 +16,11 @@
 // other, or read in both by different request items, as `reach` lists them
 // (ReachEvaluator::httpItems) — is a request change: the connection still
 // passes, the API surface it carries does not.
+//
+// Process (docs/process.md): likewise, an interval allowed in both versions
+// for which the executables that may open it differ — restricted in one
+// version and not the other, or to other executables, as `reach` lists
+// them (ReachEvaluator::processExecutables) — is an executables change.
 #pragma once
 
 #include <optional>
@@ -78,6 +83,16 @@ struct FlowChange {
   // Requests changed only: how the requests are decided in each version;
   // nullopt when that version does not read them (every request passes).
   std::optional<HttpRequests> requestsBefore, requestsAfter;
+  // Executables changed only: the executables whose calls may open the
+  // connections in each version; nullopt when that version lets every
+  // executable (no process rule restricts them). Causes as for requests:
+  // the process rules of the source's egress, or what allows the
+  // connection there.
+  std::optional<std::vector<std::string>> executablesBefore, executablesAfter;
+  // Listed after and not before, listed before and not after (a version
+  // that lets every executable lists none).
+  std::vector<std::string> executablesAdded() const;
+  std::vector<std::string> executablesRemoved() const;
 };
 
 // Changes to the policies themselves, whether or not they change a flow.
@@ -95,11 +110,13 @@ struct ReachDiff {
   // Connections allowed in both versions whose HTTP requests are decided
   // differently; in the same order.
   std::vector<FlowChange> requestsChanged;
+  // Connections allowed in both whose executables differ; in the same order.
+  std::vector<FlowChange> executablesChanged;
   PolicyChanges policies;
   bool connectivityChanged() const { return !added.empty() || !removed.empty(); }
   // What --exit-code and the JSON "changed" report: a flow added or removed,
-  // or the requests of one changed.
-  bool changed() const { return connectivityChanged() || !requestsChanged.empty(); }
+  // or the requests or executables of one changed.
+  bool changed() const { return connectivityChanged() || !requestsChanged.empty() || !executablesChanged.empty(); }
 };
 
 // One version: its IR and the keys of all its policies (including those

@@ -12,6 +12,8 @@
 #include "features/dns/dns.h"
 #include "features/http/http.h"
 #include "features/l4/l4.h"
+#include "features/process/process.h"
+#include "labels/names.h"
 #include "names/dns.h"
 #include "names/http.h"
 #include "ir/protocols.h"
@@ -115,7 +117,18 @@ std::string trafficText(const ir::Traffic& t) {
   if (t.http.kind == ir::HttpMessage::Kind::Request) out += " request " + t.http.request.method + " " + t.http.request.target;
   if (t.http.kind == ir::HttpMessage::Kind::Unreadable)
     out += " (not an HTTP/1.x request membrane reads: " + t.http.why + ")";
+  if (t.executable) out += " call by " + *t.executable;
   return out;
+}
+
+std::optional<std::string> parseExecutable(const std::string& written, std::string* error) {
+  size_t column = 0;
+  std::string why = labels::executablePathProblem(written, &column);
+  if (why.empty()) return written;
+  if (error)
+    *error = "invalid executable '" + written + "': it " + why + " (byte " + std::to_string(column + 1) +
+             "); name it by its absolute path as the pod sees it, e.g. /usr/local/bin/api";
+  return std::nullopt;
 }
 
 std::optional<ir::HttpMessage> parseHttpRequest(const std::string& requestLine,
@@ -388,13 +401,27 @@ std::string httpMismatch(const ir::HttpCondition& c, const ir::Traffic& t) {
   return out;
 }
 
-// Why a rule's protocols and ports (or, past them, its DNS names or HTTP
-// requests) do not cover the traffic.
+// Why a rule's process condition does not match a call.
+std::string processMismatch(const ir::ProcessCondition& c, const std::string& executable) {
+  return "the call is made by " + executable + ", which is not " +
+         (c.executables.size() == 1 ? "the rule's executable, " + c.executables.front()
+                                    : "one of the rule's executables: " + joined(c.executables)) +
+         " (the socket hooks fail it with EPERM)";
+}
+
+// Why a rule's protocols and ports (or, past them, its DNS names, HTTP
+// requests or executables) do not cover the traffic.
 std::string trafficMismatch(const ir::Rule& rule, const ir::Traffic& t, RuleVerdict::Status& status) {
   const auto* http = rule.condition<ir::HttpCondition>();
   if (http && (!rule.condition<ir::L4Condition>() || features::l4::matches(*rule.condition<ir::L4Condition>(), t))) {
     status = RuleVerdict::Status::HttpMismatch;
     return httpMismatch(*http, t);
+  }
+  const auto* process = rule.condition<ir::ProcessCondition>();
+  if (process && t.executable &&
+      (!rule.condition<ir::L4Condition>() || features::l4::matches(*rule.condition<ir::L4Condition>(), t))) {
+    status = RuleVerdict::Status::ProcessMismatch;
+    return processMismatch(*process, *t.executable);
   }
   const auto* dns = rule.condition<ir::DnsCondition>();
   if (dns && (!rule.condition<ir::L4Condition>() || features::l4::matches(*rule.condition<ir::L4Condition>(), t))) {
@@ -482,6 +509,34 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
     side.inspectsHttp =
         ir::evaluate(program.classes.at(*subject.endpoint->classIndex).direction(dir), peer, connection).inspectsHttp;
   }
+  side.needsProcess = verdict.needsProcess;
+  if (subject.endpoint->classIndex && dir == ir::Direction::Egress) {
+    // The connection as a packet (no executable): when only rules with a
+    // process condition allow it, they say which executables' calls may
+    // open it.
+    const auto& policy = program.classes.at(*subject.endpoint->classIndex).direction(dir);
+    ir::Traffic packet = t;
+    packet.executable.reset();
+    const ir::Verdict asPacket = t.executable ? ir::evaluate(policy, peer, packet) : verdict;
+    if (asPacket.allowed && asPacket.needsProcess) {
+      for (const auto& r : policy.rules) {
+        const auto* c = r.condition<ir::ProcessCondition>();
+        if (!c || r.audit || r.action != ir::Action::Allow || !ir::ruleMatches(r, peer, packet)) continue;
+        auto it = std::find_if(side.processGrants.begin(), side.processGrants.end(),
+                               [&](const SideExplanation::ProcessGrant& g) { return g.rule == r.id; });
+        if (it == side.processGrants.end()) {
+          RuleVerdict rv = ruleVerdict(program, sources, r);
+          side.processGrants.push_back({r.id, rv.location, rv.text, {}});
+          it = side.processGrants.end() - 1;
+        }
+        it->executables.insert(it->executables.end(), c->executables.begin(), c->executables.end());
+        std::sort(it->executables.begin(), it->executables.end());
+        it->executables.erase(std::unique(it->executables.begin(), it->executables.end()), it->executables.end());
+      }
+      std::sort(side.processGrants.begin(), side.processGrants.end(),
+                [](const auto& a, const auto& b) { return a.rule < b.rule; });
+    }
+  }
 
   std::set<uint32_t> seen;
   if (subject.endpoint->classIndex) {
@@ -544,14 +599,70 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
   return side;
 }
 
-// What must agree for several endpoints to be explained as one.
-using Signature = std::tuple<bool, int, uint32_t, uint32_t, bool, int, uint32_t, uint32_t>;
+// "/a (rule 1 at p.policy:5:5) or /b, /c (rule 2 at p.policy:6:5)".
+std::string grantsText(const std::vector<SideExplanation::ProcessGrant>& grants) {
+  std::string out;
+  for (size_t i = 0; i < grants.size(); ++i)
+    out += (i ? " or " : "") + joined(grants[i].executables) + " (rule " + std::to_string(grants[i].rule) + " at " +
+           grants[i].location + ")";
+  return out;
+}
+
+// What process rules (docs/process.md) make of the connection: which
+// executables' calls may open it, or why the one named by --exe may not.
+void addProcessNotes(const ir::Program& program, const End& src, Explanation& e) {
+  const SideExplanation* egress = e.egress ? &*e.egress : nullptr;
+  e.needsProcess = egress && egress->needsProcess;
+  if (e.executable && !src.endpoint) {
+    e.notes.push_back(
+        "--exe names the source's executable, but the source is not an endpoint: no process rule "
+        "applies");
+    return;
+  }
+  if (!egress) return;
+  if (!e.executable) {
+    if (e.needsProcess && e.allowed)
+      e.notes.push_back("allowed only for calls (connect, sendmsg) by the executables of process conditions: " +
+                        grantsText(egress->processGrants) +
+                        "; other executables get EPERM, and packets from a socket no such call opened (a raw socket, "
+                        "one opened before the policy) are dropped (explain --exe PATH decides one call)");
+    return;
+  }
+  e.deniedForExecutable = !egress->verdict.allowed && !egress->processGrants.empty();
+  if (e.deniedForExecutable) {
+    e.notes.push_back("denied for its executable only: the call by " + *e.executable + " fails with EPERM; calls by " +
+                      grantsText(egress->processGrants) + " are allowed");
+    return;
+  }
+  if (!egress->verdict.allowed || egress->verdict.reason != ir::Reason::AllowedByRule) return;
+  for (const auto& g : egress->processGrants)
+    if (g.rule == egress->verdict.rule) {
+      e.notes.push_back("a call by " + *e.executable + ": allowed by the process condition of rule " +
+                        std::to_string(g.rule) + " at " + g.location + ", which lists it");
+      return;
+    }
+  if (!egress->processGrants.empty()) return;
+  // Allowed by a rule without a process condition: say so where process
+  // rules exist for the source, since one might expect them to decide.
+  bool processRules = false;
+  if (src.endpoint->classIndex)
+    for (const auto& r : program.classes.at(*src.endpoint->classIndex).egress.rules)
+      processRules |= r.condition<ir::ProcessCondition>() != nullptr;
+  if (processRules)
+    e.notes.push_back(
+        "the executable does not matter here: a rule without a process condition allows the "
+        "connection for every executable's call");
+}
+
+// What must agree for several endpoints to be explained as one (last:
+// whether the egress needs an executable, docs/process.md).
+using Signature = std::tuple<bool, int, uint32_t, uint32_t, bool, int, uint32_t, uint32_t, bool>;
 Signature signatureOf(const ir::FlowVerdict& fv) {
   auto part = [](const std::optional<ir::Verdict>& v) {
     return v ? std::tuple<bool, int, uint32_t, uint32_t>{v->allowed, static_cast<int>(v->reason), v->rule, v->auditRule}
              : std::tuple<bool, int, uint32_t, uint32_t>{true, -1, 0, 0};
   };
-  return std::tuple_cat(part(fv.egress), part(fv.ingress));
+  return std::tuple_cat(part(fv.egress), part(fv.ingress), std::tuple<bool>{fv.egress && fv.egress->needsProcess});
 }
 
 std::vector<End> endsOf(const ResolvedEnd& r) {
@@ -625,6 +736,8 @@ std::optional<Explanation> explainFlow(const ir::Program& program, const SourceM
     e.egress = explainSide(program, sources, p.src, p.dst, ir::Direction::Egress, *p.verdict.egress, t);
   if (p.verdict.ingress)
     e.ingress = explainSide(program, sources, p.dst, p.src, ir::Direction::Ingress, *p.verdict.ingress, t);
+  e.executable = t.executable;
+  addProcessNotes(program, p.src, e);
   bool inspects = (e.egress && e.egress->inspectsHttp) || (e.ingress && e.ingress->inspectsHttp);
   if (t.http.kind == ir::HttpMessage::Kind::None && inspects && e.allowed)
     e.notes.push_back("HTTP rules apply: the connection is let through to the socket layer, which decides its "
@@ -660,6 +773,7 @@ const char* statusName(RuleVerdict::Status s) {
     case RuleVerdict::Status::PortMismatch: return "port-mismatch";
     case RuleVerdict::Status::DnsMismatch: return "dns-mismatch";
     case RuleVerdict::Status::HttpMismatch: return "http-mismatch";
+    case RuleVerdict::Status::ProcessMismatch: return "process-mismatch";
     case RuleVerdict::Status::NotSelected: return "not-selected";
   }
   return "";
@@ -693,8 +807,16 @@ std::string snippet(const RuleVerdict& r, const std::string& indent) {
 
 }  // namespace
 
+std::vector<std::string> SideExplanation::processExecutables() const {
+  std::set<std::string> all;
+  for (const auto& g : processGrants) all.insert(g.executables.begin(), g.executables.end());
+  return {all.begin(), all.end()};
+}
+
 std::string renderExplanationText(const Explanation& e) {
-  std::string out = e.src + " -> " + e.dst + " on " + e.traffic + ": " + (e.allowed ? "ALLOWED" : "DENIED") + "\n";
+  std::string out = e.src + " -> " + e.dst + " on " + e.traffic + ": " + (e.allowed ? "ALLOWED" : "DENIED");
+  if (e.allowed && e.needsProcess) out += " (only for calls by " + joined(e.egress->processExecutables()) + ")";
+  out += "\n";
   for (const auto& n : e.notes) out += "  note: " + n + "\n";
   for (const auto* side : {&e.egress, &e.ingress}) {
     if (!*side) continue;
@@ -702,6 +824,9 @@ std::string renderExplanationText(const Explanation& e) {
     out += std::string("\n") + sideName(s.direction) + " of " + s.subject + ": " + verdictText(s) + "\n";
     out += "  peer: " + s.peer + "\n";
     if (s.inspectsHttp) out += "  requests: read by the socket layer and decided one by one (HTTP rules apply)\n";
+    if (s.needsProcess)
+      out += "  calls: allowed only for " + joined(s.processExecutables()) +
+             " (process rules); other executables get EPERM\n";
     if (s.policies.empty())
       out += "  selected by no policy\n";
     else
@@ -730,6 +855,13 @@ std::string renderExplanationJson(const Explanation& e) {
     if (!r.detail.empty()) j["detail"] = r.detail;
     return j;
   };
+  auto processRules = [](const SideExplanation& s) {
+    ordered_json out = ordered_json::array();
+    for (const auto& g : s.processGrants)
+      out.push_back(
+          ordered_json{{"rule", g.rule}, {"location", g.location}, {"text", g.text}, {"executables", g.executables}});
+    return out;
+  };
   auto side = [&](const std::optional<SideExplanation>& s) -> ordered_json {
     if (!s) return nullptr;
     ordered_json others = ordered_json::array();
@@ -741,6 +873,8 @@ std::string renderExplanationJson(const Explanation& e) {
                         {"peer", s->peer},
                         {"decidingRule", s->deciding ? rule(*s->deciding) : ordered_json(nullptr)},
                         {"inspectsHttp", s->inspectsHttp},
+                        {"needsProcess", s->needsProcess},
+                        {"processRules", processRules(*s)},
                         {"auditWouldDeny", s->verdict.auditWouldDeny},
                         {"auditRule", s->audit ? rule(*s->audit) : ordered_json(nullptr)},
                         {"otherRules", std::move(others)}};
@@ -750,6 +884,10 @@ std::string renderExplanationJson(const Explanation& e) {
                  {"traffic", e.traffic},
                  {"allowed", e.allowed},
                  {"refusedByName", e.refusedByName},
+                 {"executable", e.executable ? ordered_json(*e.executable) : ordered_json(nullptr)},
+                 {"needsProcess", e.needsProcess},
+                 {"executables", e.egress ? e.egress->processExecutables() : std::vector<std::string>{}},
+                 {"deniedForExecutable", e.deniedForExecutable},
                  {"egress", side(e.egress)},
                  {"ingress", side(e.ingress)},
                  {"notes", e.notes}};

@@ -32,6 +32,10 @@ std::optional<std::string> parseDnsName(const std::string& written, std::string*
 // a header without ':', more than METHOD and TARGET).
 std::optional<ir::HttpMessage> parseHttpRequest(const std::string& requestLine,
                                                 const std::vector<std::string>& headers, std::string* error);
+// The executable `explain --exe PATH` names (docs/process.md): a path as
+// process rules write it (labels::executablePathProblem). nullopt and
+// `error` set, with the offending byte, when it is not one.
+std::optional<std::string> parseExecutable(const std::string& written, std::string* error);
 
 // One end of the connection to explain, as the user named it:
 //   `namespace/pod` or `pod`            an endpoint
@@ -65,6 +69,7 @@ struct RuleVerdict {
     PortMismatch,      // the protocol matches, the port or ICMP type is outside the rule's
     DnsMismatch,       // protocol and port match; the DNS query's name is not one the rule lists
     HttpMismatch,      // protocol and port match; no request item of the rule matches the request
+    ProcessMismatch,   // protocol and port match; the calling executable is not one the rule lists
     NotSelected,       // would match, but its policy does not select the subject
   };
   uint32_t id = 0;
@@ -89,6 +94,20 @@ struct SideExplanation {
   // HTTP: the connection's requests are decided one by one (Verdict::
   // inspectsHttp of the connection itself, also when a request is given).
   bool inspectsHttp = false;
+  // Process (docs/process.md): the flow is allowed only on sockets whose
+  // call (connect, sendmsg) by one of these executables the socket hooks
+  // let through — the verdict's needsProcess on a packet (no --exe) — and
+  // the rules with a process condition that allow it. Filled whenever the
+  // connection as a packet needs it, also for a call (--exe), so that a call
+  // by another executable can say which ones may make it.
+  bool needsProcess = false;  // the verdict's (false for a call)
+  struct ProcessGrant {
+    uint32_t rule = 0;
+    std::string location, text;
+    std::vector<std::string> executables;
+  };
+  std::vector<ProcessGrant> processGrants;              // by rule id
+  std::vector<std::string> processExecutables() const;  // theirs, sorted, unique
   std::optional<RuleVerdict> deciding;  // Reason::AllowedByRule or DeniedByRule
   std::optional<RuleVerdict> audit;     // an audit-mode deny that would have denied
   // The side's other rules (deny rules, then allow rules, by id), then rules
@@ -105,6 +124,14 @@ struct Explanation {
   // A DNS query denied only for its name: the datapath answers it REFUSED
   // (tc) rather than dropping it silently.
   bool refusedByName = false;
+  // Process: the call's executable (explain --exe), absent for a packet.
+  std::optional<std::string> executable;
+  // The source's egress allows the connection only for calls by the
+  // executables its process rules list (SideExplanation::needsProcess).
+  bool needsProcess = false;
+  // A call (--exe) denied for its executable only: connect() or sendmsg()
+  // fails with EPERM, while calls by the rules' executables are allowed.
+  bool deniedForExecutable = false;
   std::vector<std::string> notes;  // e.g. which endpoints a workload name stood for
 };
 

@@ -284,11 +284,15 @@ struct ReachEvaluator::Impl {
   Evaluator eval;
   std::vector<Members> members;  // per peer; empty for non-workloads
   bool hasHttp = false;          // some rule has an http condition: requests may be read
+  bool hasProcess = false;       // some rule has a process condition: flows may need an executable
   Impl(const ir::Program& program, const ReachSpace& s)
       : program(program), space(s), eval(program, s.impl_->atoms, s.impl_->v4, s.impl_->v6) {
     for (const auto& cls : program.classes)
       for (const auto* dp : {&cls.ingress, &cls.egress})
-        for (const auto& r : dp->rules) hasHttp |= r.condition<ir::HttpCondition>() != nullptr;
+        for (const auto& r : dp->rules) {
+          hasHttp |= r.condition<ir::HttpCondition>() != nullptr;
+          hasProcess |= r.condition<ir::ProcessCondition>() != nullptr;
+        }
     for (const auto& p : s.peers()) {
       Members m;
       for (const auto& key : p.endpoints) {
@@ -392,6 +396,45 @@ std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> Rea
                         std::vector<std::string>(denied.begin(), denied.end()));
 }
 
+std::optional<std::vector<const ir::Rule*>> ReachEvaluator::processRules(size_t src, size_t dst, size_t atom) const {
+  if (!impl_->hasProcess) return std::nullopt;
+  const auto& peers = impl_->space.peers();
+  const ir::Program& program = impl_->program;
+  ir::Traffic t = impl_->space.probe(atom);
+  bool needed = false;
+  std::vector<const ir::Rule*> out;
+  std::set<const ir::Rule*> seen;
+  forEachProbe(impl_->members[src], impl_->members[dst], otherEnd(peers[src]), otherEnd(peers[dst]),
+               [&](const End& a, const End& b) {
+                 ir::FlowVerdict v = impl_->eval.flowVerdict(a, b, t);
+                 if (!v.allowed() || !v.egress || !v.egress->needsProcess || !a.endpoint) return true;
+                 needed = true;
+                 // Only process rules match: a plain allow would have made
+                 // the verdict need no executable.
+                 ir::Peer peer = ir::peerOf(program, b);
+                 for (const auto& r : program.classes.at(*a.endpoint->classIndex).egress.rules) {
+                   if (r.audit || r.action != ir::Action::Allow || !r.condition<ir::ProcessCondition>() ||
+                       !ir::ruleMatches(r, peer, t))
+                     continue;
+                   if (seen.insert(&r).second) out.push_back(&r);
+                 }
+                 return true;
+               });
+  if (!needed) return std::nullopt;
+  return out;
+}
+
+std::optional<std::vector<std::string>> ReachEvaluator::processExecutables(size_t src, size_t dst, size_t atom) const {
+  auto rules = processRules(src, dst, atom);
+  if (!rules) return std::nullopt;
+  std::set<std::string> all;
+  for (const auto* r : *rules) {
+    const auto& e = r->condition<ir::ProcessCondition>()->executables;
+    all.insert(e.begin(), e.end());
+  }
+  return std::vector<std::string>(all.begin(), all.end());
+}
+
 // ---- the analysis ------------------------------------------------------------------
 
 namespace {
@@ -417,6 +460,23 @@ std::vector<HttpPorts> httpPortsOf(const ReachEvaluator& eval, const ReachSpace&
   std::sort(out.begin(), out.end(), [](const HttpPorts& a, const HttpPorts& b) { return a.ports < b.ports; });
   return out;
 }
+
+// The allowed atoms that need an executable, grouped by the executables.
+std::vector<ProcessConns> processConnsOf(const ReachEvaluator& eval, const ReachSpace& space, size_t s, size_t d,
+                                         const std::vector<bool>& acc) {
+  std::map<std::vector<std::string>, std::vector<bool>> byExecutables;
+  for (size_t a = 0; a < acc.size(); ++a) {
+    if (!acc[a]) continue;
+    auto executables = eval.processExecutables(s, d, a);
+    if (!executables) continue;
+    auto& atoms = byExecutables[*executables];
+    if (atoms.empty()) atoms.assign(acc.size(), false);
+    atoms[a] = true;
+  }
+  std::vector<ProcessConns> out;
+  for (const auto& [executables, atoms] : byExecutables) out.push_back({space.conns(atoms), executables});
+  return out;
+}
 }  // namespace
 
 Reachability computeReach(const ir::Program& program, const ReachOptions& options) {
@@ -429,7 +489,8 @@ Reachability computeReach(const ir::Program& program, const ReachOptions& option
       if (!eval.isFlow(s, d)) continue;
       std::vector<bool> acc = eval.allowed(s, d);
       if (none(acc)) continue;
-      r.flows.push_back({r.peers[s].name, r.peers[d].name, space.conns(acc), httpPortsOf(eval, space, s, d, acc)});
+      r.flows.push_back({r.peers[s].name, r.peers[d].name, space.conns(acc), httpPortsOf(eval, space, s, d, acc),
+                         processConnsOf(eval, space, s, d, acc)});
     }
   }
   return r;
@@ -498,8 +559,15 @@ std::string renderText(const Reachability& r) {
   for (const auto& f : r.flows) {
     out += padded(f.src, ws) + "  " + padded(f.dst, wd) + "  " + f.conns.str() + "\n";
     for (const auto& h : f.http) out += std::string(ws + wd + 4, ' ') + httpText(h) + "\n";
+    for (const auto& p : f.process) out += std::string(ws + wd + 4, ' ') + processText(p) + "\n";
   }
   return out;
+}
+
+std::string processText(const ProcessConns& p) {
+  std::string exes;
+  for (const auto& e : p.executables) exes += (exes.empty() ? "" : ", ") + e;
+  return p.conns.str() + " process: " + exes;
 }
 
 std::string httpItemsText(const std::vector<std::string>& allowed, const std::vector<std::string>& denied) {
@@ -539,6 +607,12 @@ std::string renderJson(const Reachability& r) {
       }
       flow["http"] = std::move(http);
     }
+    if (!f.process.empty()) {
+      ordered_json process = ordered_json::array();
+      for (const auto& p : f.process)
+        process.push_back(ordered_json{{"conns", connsToJson(p.conns)}, {"executables", p.executables}});
+      flow["process"] = std::move(process);
+    }
     flows.push_back(std::move(flow));
   }
   return ordered_json{{"flows", std::move(flows)}}.dump(2) + "\n";
@@ -570,6 +644,11 @@ std::string renderMarkdown(const Reachability& r) {
         conns += p.hasPorts ? p.name + " " + portsText(p, ", ") : p.name + " (every protocol no policy names)";
       }
     }
+    for (const auto& p : f.process) {
+      std::string exes;
+      for (const auto& e : p.executables) exes += (exes.empty() ? "`" : ", `") + e + "`";
+      conns += "<br>" + p.conns.str() + " only for calls by " + exes;
+    }
     out += "| `" + f.src + "` | `" + f.dst + "` | " + conns + " |\n";
   }
   return out;
@@ -592,6 +671,12 @@ std::string renderDot(const Reachability& r) {
   }
   for (const auto& f : r.flows) {
     std::string label = f.conns.str();
+    for (const auto& p : f.process) {
+      // One label line per group: its protocols joined by ", ", not "; ".
+      std::string line = processText(p);
+      for (size_t i = 0; (i = line.find("; ", i)) != std::string::npos;) line.replace(i, 2, ", ");
+      label += "; " + line;
+    }
     for (size_t i = 0; (i = label.find("; ", i)) != std::string::npos;) label.replace(i, 2, "\n");
     std::string quoted = dotQuoted(label);
     for (size_t i = 0; (i = quoted.find('\n', i)) != std::string::npos;) quoted.replace(i, 1, "\\n");

@@ -80,10 +80,25 @@ struct HttpPorts {
   friend bool operator==(const HttpPorts&, const HttpPorts&) = default;
 };
 
+// Connections of a flow that only rules with a process condition allow
+// (docs/process.md): the source's egress lets them through only on sockets
+// whose call (connect, or sendmsg with an address) by one of `executables`
+// the socket hooks allowed; a call by any other executable fails with
+// EPERM. `executables`: those of the process rules that match the
+// connection on some probe of the pair, sorted.
+struct ProcessConns {
+  Conns conns;
+  std::vector<std::string> executables;
+  friend bool operator==(const ProcessConns&, const ProcessConns&) = default;
+};
+
 struct Flow {
   std::string src, dst;
   Conns conns;
   std::vector<HttpPorts> http;  // by first port; empty when no HTTP rule applies
+  // Grouped by executables; empty when every connection is allowed for
+  // every executable. The connections stay in `conns` too.
+  std::vector<ProcessConns> process;
 };
 
 struct Reachability {
@@ -169,6 +184,14 @@ class ReachEvaluator {
     const ir::Rule* rule = nullptr;
   };
   std::optional<std::vector<HttpRule>> httpRules(size_t src, size_t dst, size_t atom) const;
+  // Process (docs/process.md): where some probe of the pair allows this
+  // atom only for calls by the executables of the source's matching
+  // process rules (the verdict's needsProcess), those rules (each once, in
+  // probe order); nullopt when no probe needs an executable.
+  std::optional<std::vector<const ir::Rule*>> processRules(size_t src, size_t dst, size_t atom) const;
+  // The executables of processRules, sorted and unique; nullopt with it
+  // (every executable may open the connection).
+  std::optional<std::vector<std::string>> processExecutables(size_t src, size_t dst, size_t atom) const;
 
  private:
   struct Impl;
@@ -183,6 +206,9 @@ std::string renderMarkdown(const Reachability& r);  // a table for a PR comment
 std::string renderDot(const Reachability& r);       // graphviz digraph
 // By name: text, json, csv, md, dot. Unknown names give "".
 std::string render(const Reachability& r, std::string_view format);
+// A flow's process connections as the text renderer shows them, one line
+// per group: "TCP 5432; UDP 53 process: /opt/app/server, /usr/bin/python3".
+std::string processText(const ProcessConns& p);
 // Request items in words, as the text renderer shows them after "HTTP: ":
 // "GET \"/a\"; POST \"/b\"; denied DELETE", or "every request" when
 // `allowed` is empty (no item restricts them).

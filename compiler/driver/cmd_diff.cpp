@@ -121,8 +121,8 @@ std::vector<std::string> policyKeys(const Compilation& c) {
 
 DiffCommand::DiffCommand(CLI::App& app) {
   cmd_ = app.add_subcommand("diff",
-                            "Show the connectivity a policy change adds and removes (HTTP requests included), "
-                            "with the rules responsible");
+                            "Show the connectivity a policy change adds and removes (HTTP requests and executables "
+                            "included), with the rules responsible");
   cmd_->add_option("old", old_, "The policies before: a file, a directory, or git:REV[:PATH]")
       ->required()
       ->type_name("OLD");
@@ -136,13 +136,15 @@ DiffCommand::DiffCommand(CLI::App& app) {
       ->check(CLI::IsMember({"text", "md", "json"}));
   cmd_->add_option("-o,--output", output_, "Write the output here instead of standard output")->type_name("FILE");
   cmd_->add_flag("--exit-code", exitCode_,
-                 "Exit with 1 when connectivity or the HTTP requests allowed changed (like git diff --exit-code)");
+                 "Exit with 1 when connectivity, the HTTP requests or the executables allowed changed (like git diff "
+                 "--exit-code)");
   addColorOption(cmd_, color_);
   cmd_->footer(
       "Flows are those of `membranec reach`: workload to workload, host or external range, per protocol and ports;\n"
-      "a flow allowed in both versions whose HTTP requests are decided differently is listed as requests changed.\n"
+      "a flow allowed in both versions whose HTTP requests are decided differently is listed as requests changed,\n"
+      "one whose executables differ (process rules) as executables changed.\n"
       "git:REV:PATH reads PATH as of git revision REV; git:REV alone takes the path from the other side.\n\n"
-      "Exit codes: 0 success (with --exit-code: no change), 1 connectivity or HTTP requests changed\n"
+      "Exit codes: 0 success (with --exit-code: no change), 1 connectivity, HTTP requests or executables changed\n"
       "(--exit-code only), 2 usage or input errors, 3 policy errors in either version.\n\n"
       "Examples:\n"
       "  membranec diff -i policies/shop/inventory.json base/policies/shop policies/shop\n"

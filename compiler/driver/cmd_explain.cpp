@@ -41,6 +41,11 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
                    "name peers (`to dns \"...\"`) match")
       ->type_name("NAME")
       ->allow_extra_args(false);  // one name per --learned, so paths after it stay paths
+  exeOption_ = cmd_->add_option("--exe", exe_,
+                                "The connection is opened by a call (connect, sendmsg) of this executable, an absolute "
+                                "path as the source pod sees it: which rule with a process condition lets it through, "
+                                "or why the call fails with EPERM (docs/process.md)")
+                   ->type_name("PATH");
   cmd_->add_option("--format", format_, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
   cmd_->add_flag("--exit-code", exitCode_, "Exit with 1 when the connection is denied");
   addColorOption(cmd_, color_);
@@ -55,7 +60,8 @@ ExplainCommand::ExplainCommand(CLI::App& app) {
       "  membranec explain ... --from shop/api --to kube-system/coredns --port udp/53 --query api.stripe.com\n"
       "  membranec explain ... --from shop/api --to 198.51.100.7 --port tcp/443 --learned api.stripe.com\n"
       "  membranec explain ... --from shop/frontend --to shop/api --port tcp/8080 --request 'GET /api/v1/orders' "
-      "--header 'Host: api'");
+      "--header 'Host: api'\n"
+      "  membranec explain ... --from shop/api --to shop/postgres --port tcp/5432 --exe /usr/local/bin/api");
 }
 
 int ExplainCommand::run() const {
@@ -68,6 +74,14 @@ int ExplainCommand::run() const {
   if (!traffic) {
     std::cerr << "membranec: error: " << error << "\n";
     return kExitInputErrors;
+  }
+  if (exeOption_->count()) {
+    auto exe = analysis::parseExecutable(exe_, &error);
+    if (!exe) {
+      std::cerr << "membranec: error: --exe: " << error << "\n";
+      return kExitInputErrors;
+    }
+    traffic->executable = std::move(*exe);
   }
   if (!query_.empty()) {
     auto name = analysis::parseDnsName(query_, &error);

@@ -27,7 +27,8 @@ class ExplainCommand {
  private:
   CLI::App* cmd_ = nullptr;
   pipeline::Inputs inputs_;
-  std::string from_, to_, port_, query_, request_;
+  std::string from_, to_, port_, query_, request_, exe_;
+  CLI::Option* exeOption_ = nullptr;
   std::vector<std::string> learned_, headers_;
   std::string format_ = "text";
   std::string color_ = "auto";

@@ -38,11 +38,14 @@ class Context {
 // Whether `inner` lies inside `outer` (same file).
 bool within(const SourceRange& inner, const SourceRange& outer);
 
-void checkShadowing(Context& ctx);  // MB101 redundant-rule, MB102 dead-allow, MB116 http-rule-restricts-nothing
+void checkShadowing(Context& ctx);  // MB101 redundant-rule, MB102 dead-allow, MB116 http-rule-restricts-nothing,
+                                    // MB118 process-rule-restricts-nothing
 void checkInventory(Context& ctx);  // MB103 peer-matches-nothing, MB104 policy-selects-nothing, MB105 unknown-label-key
 void checkExposure(Context& ctx);   // MB106 broad-allow, MB107 exposed-sensitive-port, MB112 unrestricted-ports
 void checkDns(Context& ctx);        // MB113 dns-match-all, MB114 dns-name-not-looked-up
 void checkHttp(Context& ctx);       // MB115 http-request-shadowed (MB116 is checkShadowing's)
+void checkProcess(Context& ctx);    // MB117 process-exe-in-writable-dir, MB119 process-exe-interpreter
+                                    // (MB118 is checkShadowing's)
 void checkStructure(Context& ctx);  // MB108 ineffective-except, MB109 overlapping-ports, MB110 unused-definition, MB111 audit-policy
 
 }  // namespace membrane::lint

@@ -1,7 +1,9 @@
-// MB101 redundant-rule, MB102 dead-allow and MB116 http-rule-restricts-
-// nothing: coverage of one rule's connections by other rules, exact over the
-// model in coverage.h.
+// MB101 redundant-rule, MB102 dead-allow, MB116 http-rule-restricts-
+// nothing and MB118 process-rule-restricts-nothing: coverage of one rule's
+// connections by other rules, exact over the model in coverage.h.
 #include <algorithm>
+
+#include "features/process/process.h"
 
 #include "lint/check.h"
 #include "lint/coverage.h"
@@ -16,6 +18,19 @@ struct RuleRef {
   TrafficSet traffic;
   std::vector<bool> concrete;  // which of PeerSpace::concrete it matches
 };
+
+// A process condition's executables, sorted; null without one.
+const features::process::Checked* processOf(const RuleRef& r) {
+  return r.rule->condition<features::process::Checked>();
+}
+
+// Whether every executable of `inner` is one of `outer`'s.
+bool executablesCover(const features::process::Checked& outer, const features::process::Checked& inner) {
+  return std::all_of(inner.executables.begin(), inner.executables.end(), [&](const auto& i) {
+    return std::any_of(outer.executables.begin(), outer.executables.end(),
+                       [&](const auto& o) { return o.path == i.path; });
+  });
+}
 
 class Shadowing {
  public:
@@ -68,6 +83,20 @@ class Shadowing {
     std::vector<bool> removed = dead;
     for (size_t i = 0; i < rules_.size(); ++i) {
       if (dead[i]) continue;
+      // MB118: a process allow whose connections plain allows already
+      // allow, for every executable: its executables restrict nothing.
+      if (processOf(rules_[i])) {
+        if (auto plain = covering(rules_[i], ir::Action::Allow, removed, true)) {
+          removed[i] = true;
+          report("MB118", i, *plain,
+                 "this process rule restricts nothing: allow rules without a process condition already allow every "
+                 "connection it matches, for every executable",
+                 "narrow or delete the plain allow so that this rule decides which executables connect, or delete "
+                 "this rule",
+                 "allowed by this rule");
+          continue;
+        }
+      }
       auto cover = covering(i, rules_[i].rule->action, removed);
       if (!cover) continue;
       removed[i] = true;
@@ -98,10 +127,17 @@ class Shadowing {
   std::vector<RuleRef> http_;  // allow rules with an http condition (MB116)
 
   // Whether rule `c` counts when judging rule `r`: same direction, applies
-  // to at least the same endpoints, and is enforced whenever `r` is.
-  bool eligible(const RuleRef& c, const RuleRef& r, ir::Action action) const {
+  // to at least the same endpoints, and is enforced whenever `r` is. A rule
+  // with a process condition allows its connections for its executables
+  // only: it covers a rule with one whose executables are all among its
+  // own, and no other (`plainOnly`: none at all).
+  bool eligible(const RuleRef& c, const RuleRef& r, ir::Action action, bool plainOnly = false) const {
     if (&c == &r || c.rule->action != action || c.rule->direction != r.rule->direction) return false;
     if (c.policy->audit && !r.policy->audit) return false;
+    if (const auto* cp = processOf(c)) {
+      const auto* rp = processOf(r);
+      if (plainOnly || !rp || !executablesCover(*cp, *rp)) return false;
+    }
     return policySubsumes(*c.policy, *r.policy);
   }
 
@@ -110,14 +146,14 @@ class Shadowing {
   std::optional<std::vector<size_t>> covering(size_t i, ir::Action action, const std::vector<bool>& removed) const {
     return covering(rules_[i], action, removed);
   }
-  std::optional<std::vector<size_t>> covering(const RuleRef& r, ir::Action action,
-                                              const std::vector<bool>& removed) const {
+  std::optional<std::vector<size_t>> covering(const RuleRef& r, ir::Action action, const std::vector<bool>& removed,
+                                              bool plainOnly = false) const {
     if (r.traffic.empty()) return std::nullopt;
     bool ingress = r.rule->direction == ir::Direction::Ingress;
     std::vector<size_t> candidates;
     for (size_t j = 0; j < rules_.size(); ++j) {
       if (!removed.empty() && removed[j]) continue;
-      if (eligible(rules_[j], r, action) && rules_[j].traffic.overlaps(r.traffic)) candidates.push_back(j);
+      if (eligible(rules_[j], r, action, plainOnly) && rules_[j].traffic.overlaps(r.traffic)) candidates.push_back(j);
     }
     if (candidates.empty()) return std::nullopt;
     std::set<size_t> used;
@@ -203,7 +239,7 @@ class Shadowing {
 }  // namespace
 
 void checkShadowing(Context& ctx) {
-  if (!ctx.enabled("MB101") && !ctx.enabled("MB102") && !ctx.enabled("MB116")) return;
+  if (!ctx.enabled("MB101") && !ctx.enabled("MB102") && !ctx.enabled("MB116") && !ctx.enabled("MB118")) return;
   Shadowing(ctx).run();
 }
 

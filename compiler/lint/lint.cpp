@@ -242,6 +242,7 @@ Result lint(const pipeline::Compilation& c, const Options& options, bool invento
     checkStructure(ctx);
     checkDns(ctx);
     checkHttp(ctx);
+    checkProcess(ctx);
   }
 
   std::map<FileId, std::vector<Suppression>> suppressions;

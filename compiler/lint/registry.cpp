@@ -117,6 +117,28 @@ const std::vector<CheckInfo>& catalogue() {
        "of connections is computed as for MB101.",
        "Narrow or delete the plain allow rule so that the http rule decides the port's requests, or delete the "
        "http rule."},
+      {"MB117", "process-exe-in-writable-dir", Severity::Warning,
+       "A process rule names an executable under /tmp/, /var/tmp/ or /dev/shm/",
+       "A `with process { exe \"...\" }` rule (docs/process.md) lets the file at that path connect. Anyone who runs "
+       "in the pod can create files under /tmp/, /var/tmp/ and /dev/shm/ (world-writable directories), so whatever "
+       "is put at the path, or swapped in for the file, gets the rule's connections: the condition restricts "
+       "little.",
+       "Install the executable where only its owner can write (e.g. /usr/local/bin) and name that path."},
+      {"MB118", "process-rule-restricts-nothing", Severity::Warning,
+       "An allow rule with `with process` restricts nothing: plain allow rules already allow its connections",
+       "Allow rules without a process condition, in this policy or in policies that apply to at least the same "
+       "endpoints, already allow every connection this rule matches, for every executable: its executables allow "
+       "nothing more, and read alone they suggest the connections are restricted to them. Coverage of connections "
+       "is computed as for MB101.",
+       "Narrow or delete the plain allow rule so that the process rule decides which executables connect, or "
+       "delete the process rule."},
+      {"MB119", "process-exe-interpreter", Severity::Warning,
+       "A process rule names an interpreter (python3, node, sh, ...)",
+       "The executable a process rule tests is the file the kernel ran (docs/process.md): for a script, its "
+       "interpreter. A rule naming /usr/bin/python3 lets every Python script in the pod connect, and `python3 -c` "
+       "code too; it cannot tell one script from another.",
+       "Copy the interpreter to a path of its own for this service (e.g. /opt/app/bin/python3), run the service "
+       "with it, and name that path."},
   };
   return kChecks;
 }

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
@@ -115,6 +116,26 @@ bool LoadedClass::own(const std::vector<net::Address>& addresses, std::string* e
     }
   }
   return true;
+}
+
+bool LoadedClass::approveProcessFlow(mb_ct_key key, std::string* error) {
+  int fd = mapFd("mb_process_flows");
+  key.endpoint = endpointId_;
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  uint64_t recorded = static_cast<uint64_t>(now.tv_sec) * 1000000000ull + static_cast<uint64_t>(now.tv_nsec);
+  if (fd < 0 || bpf_map_update_elem(fd, &key, &recorded, BPF_ANY) != 0) {
+    if (error)
+      *error = fd < 0 ? std::string("it has no map mb_process_flows")
+                      : "cannot record a flow in mb_process_flows: " + std::string(std::strerror(errno));
+    return false;
+  }
+  return true;
+}
+
+void LoadedClass::withdrawProcessFlow(mb_ct_key key) {
+  key.endpoint = endpointId_;
+  bpf_map_delete_elem(mapFd("mb_process_flows"), &key);
 }
 
 std::optional<bool> LoadedClass::passes(Hook hook, const std::vector<uint8_t>& frame, std::string* error) {

@@ -40,6 +40,16 @@ class LoadedClass {
   bool setIdentities(const std::vector<identity::TrieEntry>& entries, std::string* error);
   // Adds addresses the endpoint may send from (mb_endpoint_addrs).
   bool own(const std::vector<net::Address>& addresses, std::string* error);
+  // Records a flow the endpoint sends as one whose socket's call the
+  // socket-call programs let through (mb_process_flows, what the process
+  // gate fills on a node; docs/process.md): `key` as the endpoint sent it,
+  // its endpoint field set here. A test run has no socket to mark.
+  bool approveProcessFlow(mb_ct_key key, std::string* error);
+  // Removes it again: an ICMP message other than an echo, or a protocol
+  // without ports, has a key without ports, which the next probe of another
+  // type to the same address would find.
+  void withdrawProcessFlow(mb_ct_key key);
+  uint32_t endpointId() const { return endpointId_; }
   // Whether the program passes `frame` (an Ethernet frame; the kernel strips
   // it for cgroup programs). nullopt, `error` set, if the run itself fails.
   std::optional<bool> passes(Hook hook, const std::vector<uint8_t>& frame, std::string* error);

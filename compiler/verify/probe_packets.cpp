@@ -1,6 +1,9 @@
 // See probe_packets.h.
 #include "verify/probe_packets.h"
 
+#include <algorithm>
+#include <cstring>
+
 namespace membrane::verify {
 
 namespace {
@@ -18,6 +21,30 @@ uint8_t echoReplyType(net::Family f) { return f == net::Family::V4 ? 0 : 129; }
 
 bool isEchoRequest(net::Family f, uint8_t protocol, uint16_t type) {
   return isIcmpOf(f, protocol) && type == (f == net::Family::V4 ? 8 : 128);
+}
+
+mb_ct_key flowKey(const ProbeTuple& t, uint32_t endpoint) {
+  mb_ct_key k{};
+  const bool v4 = t.src.family == net::Family::V4;
+  std::copy(t.src.bytes.begin(), t.src.bytes.begin() + (v4 ? 4 : 16), k.saddr);
+  std::copy(t.dst.bytes.begin(), t.dst.bytes.begin() + (v4 ? 4 : 16), k.daddr);
+  auto network = [](uint16_t v) {
+    uint8_t b[2] = {static_cast<uint8_t>(v >> 8), static_cast<uint8_t>(v)};
+    uint16_t out;
+    std::memcpy(&out, b, 2);
+    return out;
+  };
+  if (t.protocol == 6 || t.protocol == 17 || t.protocol == 132) {
+    k.sport = network(t.sport);
+    k.dport = network(t.dport);
+  } else if (isIcmpOf(t.src.family, t.protocol) &&
+             (isEchoRequest(t.src.family, t.protocol, t.dport) || t.dport == echoReplyType(t.src.family))) {
+    k.sport = network(t.sport);  // the echo id
+  }
+  k.proto = t.protocol;
+  k.family = v4 ? MB_FAMILY_V4 : MB_FAMILY_V6;
+  k.endpoint = endpoint;
+  return k;
 }
 
 std::vector<uint8_t> probeFrame(const ProbeTuple& t) {

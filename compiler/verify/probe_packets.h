@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "abi/datapath.h"
 #include "net/address.h"
 
 namespace membrane::verify {
@@ -22,6 +23,13 @@ struct ProbeTuple {
 };
 
 std::vector<uint8_t> probeFrame(const ProbeTuple& t);
+
+// The connection key (struct mb_ct_key) the datapath builds from the parsed
+// probeFrame(t) (lib/conntrack.h, mb_ct_key_init): addresses (IPv4 in the
+// first 4 bytes), ports in network order (an ICMP echo's id in sport, 0 for
+// other ICMP and port-less protocols), protocol, family, and `endpoint`.
+// What process rules' mb_process_flows is keyed by (docs/process.md).
+mb_ct_key flowKey(const ProbeTuple& t, uint32_t endpoint);
 
 // The ICMP echo reply type of a family (0, or 129 for ICMPv6), and whether
 // a type is an echo request.

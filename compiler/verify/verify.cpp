@@ -101,7 +101,9 @@ std::string trafficText(net::Family f, const TrafficProbe& t) {
 std::string verdictText(const ir::Verdict& v) {
   switch (v.reason) {
     case ir::Reason::NoPolicy: return "allows (no policy restricts the direction)";
-    case ir::Reason::AllowedByRule: return "allows by rule " + std::to_string(v.rule);
+    case ir::Reason::AllowedByRule:
+      return "allows by rule " + std::to_string(v.rule) +
+             (v.needsProcess ? " (process condition: on sockets whose call the socket hooks let through)" : "");
     case ir::Reason::DeniedByRule: return "denies by rule " + std::to_string(v.rule);
     case ir::Reason::DefaultDeny: return "denies (default deny)";
     case ir::Reason::UnreadableRequest: return "denies (not a request membrane reads)";
@@ -149,13 +151,40 @@ class ClassProber {
     }
     if (++counter_ == 0 && !renewOwnAddresses(error)) return false;
 
-    auto passed = object_.passes(hook, probeFrame(t), error);
-    if (!passed) return false;
-    ++result_.probes;
     auto where = [&](std::string object, std::string evaluator) {
       return Mismatch{result_.id, hookName(hook), kind.describe(), peer.str(), trafficText(f, traffic),
                       std::move(object), std::move(evaluator)};
     };
+    if (want.needsProcess) {
+      // Only rules with a process condition allow the flow (docs/process.md):
+      // the object passes it only from a socket whose call the socket hooks
+      // let through. A test run has no socket, so first the flow no call
+      // opened (a raw socket): dropped, a DENY of rule 0. Then, at tc, the
+      // same tuple recorded as a node's process gate records an approved
+      // socket's: decided as the evaluator says. cgroup_skb asks the socket
+      // itself, and there is none: it must drop.
+      auto unapproved = object_.passes(hook, probeFrame(t), error);
+      if (!unapproved) return false;
+      ++result_.probes;
+      if (*unapproved) {
+        record(
+            where("passes it from no socket a call opened", verdictText(want) + ", so it drops a flow no call opened"));
+        object_.takeEvents();
+        pending_.clear();
+        return true;
+      }
+      pending_.push_back({MB_EVENT_DENY, 0, where("", "drops a flow no call opened (rule 0)")});
+      if (hook != Hook::TcFromEndpoint) {
+        if (pending_.size() >= kEventBatch) checkEvents();
+        return true;
+      }
+      if (!object_.approveProcessFlow(flowKey(t, object_.endpointId()), error)) return false;
+    }
+
+    auto passed = object_.passes(hook, probeFrame(t), error);
+    if (want.needsProcess) object_.withdrawProcessFlow(flowKey(t, object_.endpointId()));
+    if (!passed) return false;
+    ++result_.probes;
     if (*passed != want.allowed) {
       record(where(*passed ? "passes" : "drops", verdictText(want)));
       object_.takeEvents();  // what it wrote belongs to a verdict already reported

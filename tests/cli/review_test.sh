@@ -282,6 +282,48 @@ expect_rc 2
 expect_err "--request: expected 'METHOD TARGET'"
 finish "explain --request: a malformed request is exit code 2"
 
+# Process rules (docs/process.md): only the api's server may reach
+# postgres; a second version adds psql.
+mkdir -p "$tmp/process" "$tmp/process2"
+cat >"$tmp/process/api.policy" <<'EOF'
+namespace shop
+policy api-process {
+  selects { app = api }
+  egress {
+    allow to pods { app = postgres } on tcp/5432 with process { exe "/usr/local/bin/api" }
+  }
+}
+EOF
+sed 's|exe "/usr/local/bin/api" }|exe "/usr/local/bin/api", exe "/usr/bin/psql" }|' "$tmp/process/api.policy" \
+  >"$tmp/process2/api.policy"
+run explain -i "$inv" "$tmp/process" --from shop/api-0 --to shop/postgres-0 --port tcp/5432
+expect_rc 0
+expect_out "shop/api-0 -> shop/postgres-0 on tcp/5432: ALLOWED (only for calls by /usr/local/bin/api)"
+expect_out "other executables get EPERM"
+finish "explain: a flow only a process rule allows names its executables"
+
+run explain -i "$inv" "$tmp/process" --from shop/api-0 --to shop/postgres-0 --port tcp/5432 --exe /usr/bin/curl \
+  --format json --exit-code
+expect_rc 1
+expect_json 'j["executable"] == "/usr/bin/curl" and j["deniedForExecutable"] and j["egress"]["otherRules"][0]["status"] == "process-mismatch"'
+finish "explain --exe: a call by another executable is denied for its executable"
+
+run explain -i "$inv" "$tmp/process" --from shop/api-0 --to shop/postgres-0 --port tcp/5432 --exe usr/bin/curl
+expect_rc 2
+expect_err "--exe: invalid executable 'usr/bin/curl': it is not an absolute path"
+finish "explain --exe: a path that is not absolute is exit code 2"
+
+run reach -i "$inv" "$tmp/process" --format json
+expect_rc 0
+expect_json 'any(f["src"] == "shop/api" and f["dst"] == "shop/postgres" and f["process"] == [{"conns": {"TCP": ["5432"]}, "executables": ["/usr/local/bin/api"]}] for f in j["flows"])'
+finish "reach: a flow only a process rule allows lists its executables"
+
+run diff -i "$inv" "$tmp/process" "$tmp/process2" --exit-code
+expect_rc 1
+expect_out "0 flows added, 0 flows removed, 1 flow with executables changed"
+expect_out "    executables added: /usr/bin/psql"
+finish "diff --exit-code: an executable added to a process rule is a change"
+
 run explain -i "$inv" "$tmp/broken" --from shop/api --to shop/nats --port tcp/4222
 expect_rc 3
 expect_err "oops.policy:2:"

@@ -87,6 +87,34 @@ expect_rc 0
 expect_out "every object decides as the policies say"
 finish http_rules_verified
 
+# Process rules (docs/process.md): a flow only process rules allow
+# (MB_VERDICT_PROCESS) passes only from a socket whose call the socket hooks
+# let through, which a test run does not have. verify probes it twice at tc
+# egress: unapproved it must drop (a DENY of rule 0), then with its tuple in
+# mb_process_flows (as the process gate records an approved socket's) it
+# must pass by its rule, and its reply too; at cgroup egress (no socket) it
+# must drop. Without that, every such flow was a mismatch.
+mkdir -p "$tmp/process"
+cat >"$tmp/process/api.policy" <<'EOF2'
+namespace shop
+policy api-process {
+  selects { app = api }
+  egress {
+    allow to pods { app = postgres } on tcp/5432 with process { exe "/usr/local/bin/api" }
+    allow to pods { app = nats } on tcp/4222 with process { exe "/usr/local/bin/api", exe "/usr/bin/python3" }
+    allow to pods { app = nats } on tcp/4222
+    allow to pods { k8s-app = kube-dns } in namespace kube-system on udp/53 with process { exe "/usr/local/bin/api" }
+    allow to pods { app = postgres } with process { exe "/usr/local/bin/backup" }
+  }
+}
+EOF2
+run compile -i "$shop/inventory.json" -o "$tmp/process-out" "$tmp/process"
+expect_rc 0
+run verify "$tmp/process-out" -i "$shop/inventory.json" "$tmp/process"
+expect_rc 0
+expect_out "every object decides as the policies say"
+finish process_rules_verified
+
 run verify -o json "$tmp/out" -i "$shop/inventory.json" "$shop"
 expect_rc 0
 python3 - "$out" <<'PY' || fail "bad JSON report"

@@ -572,6 +572,115 @@ TEST(DiffFormats, RequestChangesInTextMarkdownAndJson) {
   EXPECT_TRUE(none["requestsChanged"].empty());
 }
 
+// Process rules (docs/process.md): x/b's egress to x/a on tcp/5432, the rule
+// on line 5, column 5.
+std::string bEgress(const std::string& rules) {
+  return "namespace x\npolicy b-out {\n  selects { pod = b }\n  egress {\n" + rules + "  }\n}\n";
+}
+
+std::string executables(const std::optional<std::vector<std::string>>& e) {
+  if (!e) return "every executable";
+  std::string out;
+  for (const auto& x : *e) out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+TEST(DiffProcess, AnExecutableAddedToAProcessRuleIsAnExecutablesChange) {
+  XyzCluster before(bEgress("    allow to pods { pod = a } on tcp/5432 with process { exe \"/opt/app/server\" }\n"),
+                    "old.policy");
+  XyzCluster after(bEgress("    allow to pods { pod = a } on tcp/5432 with process { exe \"/opt/app/server\", exe "
+                           "\"/usr/bin/psql\" }\n"),
+                   "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  EXPECT_EQ(flows(d.removed), "");
+  EXPECT_TRUE(d.requestsChanged.empty());
+  EXPECT_FALSE(d.connectivityChanged());
+  EXPECT_TRUE(d.changed()) << "--exit-code fails on it";
+  EXPECT_EQ(flows(d.executablesChanged), "x/b -> x/a: TCP 5432\n");
+  ASSERT_EQ(d.executablesChanged.size(), 1u);
+  const FlowChange& f = d.executablesChanged[0];
+  EXPECT_EQ(executables(f.executablesBefore), "/opt/app/server");
+  EXPECT_EQ(executables(f.executablesAfter), "/opt/app/server, /usr/bin/psql");
+  EXPECT_EQ(f.executablesAdded(), (std::vector<std::string>{"/usr/bin/psql"}));
+  EXPECT_TRUE(f.executablesRemoved().empty());
+  EXPECT_EQ(causes(f.before),
+            "egress of x/b: `allow to pods { pod = a } on tcp/5432 with process { exe "
+            "\"/opt/app/server\" }` (x/b-out, old.policy:5:5)\n");
+  EXPECT_EQ(causes(f.after),
+            "egress of x/b: `allow to pods { pod = a } on tcp/5432 with process { exe "
+            "\"/opt/app/server\", exe \"/usr/bin/psql\" }` (x/b-out, new.policy:5:5)\n");
+
+  std::string text = renderDiffText(d);
+  EXPECT_NE(text.find("0 flows added, 0 flows removed, 1 flow with executables changed"), std::string::npos) << text;
+  EXPECT_NE(text.find("\n~ x/b -> x/a: TCP 5432 executables changed\n"
+                      "    executables now: /opt/app/server, /usr/bin/psql\n"
+                      "    executables were: /opt/app/server\n"
+                      "    executables added: /usr/bin/psql\n"
+                      "    now decided by: egress of x/b: "),
+            std::string::npos)
+      << text;
+  std::string md = renderDiffMarkdown(d);
+  EXPECT_NE(md.find("#### Executables changed (1)\n\n| Source | Destination | Connections | Executables now | "
+                    "Executables before | Now decided by | Was decided by |\n| --- | --- | --- | --- | --- | --- | "
+                    "--- |\n| `x/b` | `x/a` | TCP 5432 | `/opt/app/server`<br>`/usr/bin/psql` | `/opt/app/server` | "),
+            std::string::npos)
+      << md;
+  auto j = nlohmann::json::parse(renderDiffJson(d));
+  EXPECT_EQ(j["changed"], true);
+  ASSERT_EQ(j["executablesChanged"].size(), 1u);
+  const auto& c = j["executablesChanged"][0];
+  EXPECT_EQ(c["conns"], nlohmann::json({{"TCP", {"5432"}}}));
+  EXPECT_EQ(c["executablesBefore"], nlohmann::json({"/opt/app/server"}));
+  EXPECT_EQ(c["executablesAfter"], nlohmann::json({"/opt/app/server", "/usr/bin/psql"}));
+  EXPECT_EQ(c["executablesAdded"], nlohmann::json({"/usr/bin/psql"}));
+  EXPECT_EQ(c["executablesRemoved"], nlohmann::json::array());
+  EXPECT_EQ(c["before"][0]["location"], "old.policy:5:5");
+  EXPECT_FALSE(c.contains("requestsBefore"));
+
+  ReachDiff back = diff(after, before);
+  ASSERT_EQ(back.executablesChanged.size(), 1u);
+  EXPECT_EQ(back.executablesChanged[0].executablesRemoved(), (std::vector<std::string>{"/usr/bin/psql"}));
+  EXPECT_TRUE(back.executablesChanged[0].executablesAdded().empty());
+  EXPECT_NE(renderDiffText(back).find("    executables removed: /usr/bin/psql\n"), std::string::npos);
+}
+
+TEST(DiffProcess, AProcessConditionAddedToAPlainRuleRestrictsEveryOtherExecutable) {
+  XyzCluster before(bEgress("    allow to pods { pod = a } on tcp/5432\n"), "old.policy");
+  XyzCluster after(bEgress("    allow to pods { pod = a } on tcp/5432 with process { exe \"/opt/app/server\" }\n"),
+                   "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_FALSE(d.connectivityChanged());
+  ASSERT_EQ(d.executablesChanged.size(), 1u);
+  const FlowChange& f = d.executablesChanged[0];
+  EXPECT_EQ(executables(f.executablesBefore), "every executable");
+  EXPECT_EQ(executables(f.executablesAfter), "/opt/app/server");
+  EXPECT_EQ(f.executablesAdded(), (std::vector<std::string>{"/opt/app/server"}));
+  EXPECT_EQ(causes(f.before), "egress of x/b: `allow to pods { pod = a } on tcp/5432` (x/b-out, old.policy:5:5)\n");
+  EXPECT_NE(renderDiffText(d).find("    executables were: every executable (no process rule)\n"), std::string::npos);
+  EXPECT_TRUE(nlohmann::json::parse(renderDiffJson(d))["executablesChanged"][0]["executablesBefore"].is_null());
+
+  ReachDiff reverse = diff(after, before);
+  ASSERT_EQ(reverse.executablesChanged.size(), 1u);
+  EXPECT_EQ(executables(reverse.executablesChanged[0].executablesAfter), "every executable");
+}
+
+TEST(DiffProcess, SameExecutablesInAnotherOrderOrRuleAreNoChange) {
+  XyzCluster before(bEgress("    allow to pods { pod = a } on tcp/5432 with process { exe \"/b\", exe \"/a\" }\n"));
+  XyzCluster after(
+      bEgress("    allow to pods { pod = a } on tcp/5432 with process { exe \"/a\" }\n"
+              "    allow to pods { pod = a } on tcp/5432 with process { exe \"/b\" }\n"));
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_TRUE(d.executablesChanged.empty()) << flows(d.executablesChanged);
+  EXPECT_FALSE(d.changed());
+}
+
 TEST(DiffFormats, JsonContract) {
   XyzCluster before(kBase);
   XyzCluster after(R"(namespace x

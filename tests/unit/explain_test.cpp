@@ -324,6 +324,182 @@ TEST(ExplainHttp, TheRequestIsReadByTheReferenceReader) {
   EXPECT_FALSE(parseHttpRequest("GET /", {"X: a\r\nHost: b"}, &error));
 }
 
+// Process rules (docs/process.md) of x/b's egress: rules on lines 5-7.
+const char* kProcessPolicy = R"(namespace x
+policy b-out {
+  selects { pod = b }
+  egress {
+    allow to pods { pod = a } on tcp/5432 with process { exe "/opt/app/server" }
+    allow to pods { pod = a } on tcp/5432 with process { exe "/usr/bin/psql", exe "/opt/app/server" }
+    allow to pods { pod = c } on tcp/5432
+  }
+}
+)";
+
+Result explainCall(const XyzCluster& c, const std::string& to, const std::string& exe) {
+  Result r;
+  auto t = parseTraffic("tcp/5432", &r.error);
+  if (!exe.empty()) t->executable = *parseExecutable(exe, &r.error);
+  auto src = resolveEnd(c.ir(), "x/b", &r.error);
+  auto dst = resolveEnd(c.ir(), to, &r.error);
+  if (!src || !dst) return r;
+  r.e = explainFlow(c.ir(), &c.compilation().sources, *src, *dst, *t, &r.error);
+  return r;
+}
+
+bool hasNote(const Explanation& e, const std::string& text) {
+  for (const auto& n : e.notes)
+    if (n == text) return true;
+  return false;
+}
+
+TEST(ExplainProcess, WithoutAnExecutableTheVerdictSaysWhichExecutablesMayConnect) {
+  XyzCluster c(kProcessPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explainCall(c, "x/a", "");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_TRUE(r.e->allowed);
+  EXPECT_TRUE(r.e->needsProcess);
+  EXPECT_FALSE(r.e->executable);
+  ASSERT_TRUE(r.e->egress);
+  EXPECT_TRUE(r.e->egress->needsProcess);
+  ASSERT_EQ(r.e->egress->processGrants.size(), 2u);
+  EXPECT_EQ(r.e->egress->processGrants[1].location, "t.policy:6:5");
+  EXPECT_EQ(r.e->egress->processGrants[1].executables, (std::vector<std::string>{"/opt/app/server", "/usr/bin/psql"}));
+  EXPECT_EQ(r.e->egress->processExecutables(), (std::vector<std::string>{"/opt/app/server", "/usr/bin/psql"}));
+  EXPECT_TRUE(hasNote(*r.e,
+                      "allowed only for calls (connect, sendmsg) by the executables of process conditions: "
+                      "/opt/app/server (rule 1 at t.policy:5:5) or /opt/app/server, /usr/bin/psql (rule 2 at "
+                      "t.policy:6:5); other executables get EPERM, and packets from a socket no such call opened (a "
+                      "raw socket, one opened before the policy) are dropped (explain --exe PATH decides one call)"))
+      << renderExplanationText(*r.e);
+  std::string text = renderExplanationText(*r.e);
+  EXPECT_EQ(text.substr(0, text.find('\n')),
+            "x/b -> x/a on tcp/5432: ALLOWED (only for calls by /opt/app/server, /usr/bin/psql)");
+  EXPECT_NE(text.find("  calls: allowed only for /opt/app/server, /usr/bin/psql (process rules); other executables "
+                      "get EPERM\n"),
+            std::string::npos)
+      << text;
+  auto j = nlohmann::json::parse(renderExplanationJson(*r.e));
+  EXPECT_EQ(j["needsProcess"], true);
+  EXPECT_TRUE(j["executable"].is_null());
+  EXPECT_EQ(j["executables"], nlohmann::json({"/opt/app/server", "/usr/bin/psql"}));
+  EXPECT_EQ(j["deniedForExecutable"], false);
+  EXPECT_EQ(j["egress"]["needsProcess"], true);
+  EXPECT_EQ(j["egress"]["processRules"][0]["location"], "t.policy:5:5");
+  EXPECT_EQ(j["egress"]["processRules"][0]["executables"], nlohmann::json({"/opt/app/server"}));
+
+  Result plain = explainCall(c, "x/c", "");
+  ASSERT_TRUE(plain.e) << plain.error;
+  EXPECT_TRUE(plain.e->allowed);
+  EXPECT_FALSE(plain.e->needsProcess) << "a plain allow: every executable";
+  EXPECT_TRUE(plain.e->notes.empty());
+  EXPECT_EQ(nlohmann::json::parse(renderExplanationJson(*plain.e))["needsProcess"], false);
+}
+
+TEST(ExplainProcess, ACallByAListedExecutableIsAllowedByItsRule) {
+  XyzCluster c(kProcessPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explainCall(c, "x/a", "/usr/bin/psql");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_TRUE(r.e->allowed);
+  EXPECT_FALSE(r.e->needsProcess) << "a call's verdict is final";
+  EXPECT_EQ(r.e->traffic, "tcp/5432 call by /usr/bin/psql");
+  ASSERT_TRUE(r.e->egress->deciding);
+  EXPECT_EQ(r.e->egress->deciding->location, "t.policy:6:5");
+  const auto* first = otherAt(*r.e->egress, "t.policy:5:5");
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(first->status, RuleVerdict::Status::ProcessMismatch);
+  EXPECT_EQ(std::string(statusName(first->status)), "process-mismatch");
+  EXPECT_EQ(first->detail,
+            "the call is made by /usr/bin/psql, which is not the rule's executable, /opt/app/server "
+            "(the socket hooks fail it with EPERM)");
+  EXPECT_TRUE(hasNote(*r.e,
+                      "a call by /usr/bin/psql: allowed by the process condition of rule 2 at t.policy:6:5, "
+                      "which lists it"))
+      << renderExplanationText(*r.e);
+  EXPECT_EQ(nlohmann::json::parse(renderExplanationJson(*r.e))["executable"], "/usr/bin/psql");
+}
+
+TEST(ExplainProcess, ACallByAnotherExecutableIsDeniedForItsExecutableOnly) {
+  XyzCluster c(kProcessPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explainCall(c, "x/a", "/usr/bin/curl");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_FALSE(r.e->allowed);
+  EXPECT_TRUE(r.e->deniedForExecutable);
+  EXPECT_EQ(r.e->egress->verdict.reason, ir::Reason::DefaultDeny);
+  const auto* second = otherAt(*r.e->egress, "t.policy:6:5");
+  ASSERT_NE(second, nullptr);
+  EXPECT_EQ(second->status, RuleVerdict::Status::ProcessMismatch);
+  EXPECT_EQ(second->detail,
+            "the call is made by /usr/bin/curl, which is not one of the rule's executables: "
+            "/opt/app/server, /usr/bin/psql (the socket hooks fail it with EPERM)");
+  EXPECT_EQ(otherAt(*r.e->egress, "t.policy:7:5")->status, RuleVerdict::Status::PeerMismatch);
+  EXPECT_TRUE(hasNote(*r.e,
+                      "denied for its executable only: the call by /usr/bin/curl fails with EPERM; calls by "
+                      "/opt/app/server (rule 1 at t.policy:5:5) or /opt/app/server, /usr/bin/psql (rule 2 at "
+                      "t.policy:6:5) are allowed"))
+      << renderExplanationText(*r.e);
+  auto j = nlohmann::json::parse(renderExplanationJson(*r.e));
+  EXPECT_EQ(j["deniedForExecutable"], true);
+  EXPECT_EQ(j["egress"]["otherRules"][0]["status"], "process-mismatch");
+
+  Result plain = explainCall(c, "x/c", "/usr/bin/curl");
+  ASSERT_TRUE(plain.e) << plain.error;
+  EXPECT_TRUE(plain.e->allowed);
+  EXPECT_FALSE(plain.e->deniedForExecutable);
+  EXPECT_TRUE(hasNote(*plain.e,
+                      "the executable does not matter here: a rule without a process condition allows the "
+                      "connection for every executable's call"));
+}
+
+TEST(ExplainProcess, PodsOfAWorkloadAreAlikeOnlyWhenTheyNeedTheSameExecutables) {
+  // web-0 and web-1 are one workload; a plain allow applies to web-0 only,
+  // numbered after the process rule (policies are numbered by name), so
+  // both are allowed by rule 1.
+  nlohmann::json inv = {{"namespaces", nlohmann::json::array({nlohmann::json{{"name", "w"}}})},
+                        {"endpoints", nlohmann::json::array()}};
+  auto pod = [&](const std::string& name, nlohmann::json labels, const std::string& ip) {
+    nlohmann::json e = {{"name", name}, {"namespace", "w"}, {"labels", labels}, {"addresses", {ip}}};
+    if (name != "db-0") e["workload"] = "web";
+    inv["endpoints"].push_back(e);
+  };
+  pod("web-0", {{"app", "web"}, {"canary", "yes"}}, "198.18.5.1");
+  pod("web-1", {{"app", "web"}}, "198.18.5.2");
+  pod("db-0", {{"app", "db"}}, "198.18.5.3");
+  XyzCluster c({{"t.policy", R"(namespace w
+policy a-web { selects { app = web } egress { allow to pods { app = db } on tcp/5432 with process { exe "/a" } } }
+policy b-canary { selects { canary = yes } egress { allow to pods { app = db } on tcp/5432 } }
+)"}},
+               inv);
+  ASSERT_TRUE(c.ok());
+  std::string error;
+  auto src = resolveEnd(c.ir(), "w/web", &error);
+  auto dst = resolveEnd(c.ir(), "w/db-0", &error);
+  ASSERT_TRUE(src && dst) << error;
+  ASSERT_EQ(src->endpoints.size(), 2u);
+  auto t = parseTraffic("tcp/5432", &error);
+  ASSERT_EQ(c.ir().rules.at(1).policy, "w/a-web") << "the process rule is rule 1";
+  EXPECT_FALSE(explainFlow(c.ir(), nullptr, *src, *dst, *t, &error)) << "web-1 needs /a, web-0 does not";
+  EXPECT_NE(error.find("not treated alike"), std::string::npos) << error;
+  t->executable = "/a";
+  EXPECT_TRUE(explainFlow(c.ir(), nullptr, *src, *dst, *t, &error)) << "a call by /a is allowed from both: " << error;
+}
+
+TEST(ExplainProcess, AnExecutableIsAnAbsolutePathAsProcessRulesWriteIt) {
+  std::string error;
+  EXPECT_EQ(parseExecutable("/usr/bin/psql", &error), "/usr/bin/psql");
+  EXPECT_FALSE(parseExecutable("psql", &error));
+  EXPECT_EQ(error,
+            "invalid executable 'psql': it is not an absolute path (it must start with '/') (byte 1); name it "
+            "by its absolute path as the pod sees it, e.g. /usr/local/bin/api");
+  EXPECT_FALSE(parseExecutable("/usr/../bin/psql", &error));
+  EXPECT_NE(error.find("has a '..' component (write the path without it) (byte 6)"), std::string::npos) << error;
+  EXPECT_FALSE(parseExecutable("/usr/bin/", &error));
+  EXPECT_FALSE(parseExecutable("", &error));
+}
+
 TEST(ExplainVerdicts, DefaultDenyWithPortOutsideTheRanges) {
   XyzCluster c(kPolicy);
   ASSERT_TRUE(c.ok());

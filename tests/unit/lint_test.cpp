@@ -672,6 +672,96 @@ TEST(LintHttp, AnHttpRuleAPlainAllowAlreadyOpensRestrictsNothing) {
   EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:5: MB116"})) << l.dump();
 }
 
+// ---- process rules: MB101/MB102, MB117, MB118, MB119 ----------------------------
+
+TEST(LintProcess, AProcessRuleCoversOnlyProcessRulesWithFewerExecutables) {
+  // Line 4 allows only the server's calls: the plain allow on line 5 is not
+  // redundant (it lets every executable). Line 7 lists the executables of
+  // line 6 and more: line 6 is redundant; line 7 is not.
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to world on tcp/5432 with process { exe \"/opt/app/server\" }\n"
+      "    allow to world on tcp/5432\n"
+      "    allow to world on tcp/6432 with process { exe \"/opt/app/server\" }\n"
+      "    allow to world on tcp/6432 with process { exe \"/opt/app/server\", exe \"/usr/bin/psql\" }\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB101", "MB102"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:6:5: MB101"})) << l.dump();
+}
+
+TEST(LintProcess, AProcessRuleADenyAlwaysOverridesIsDead) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to world on tcp/5432 with process { exe \"/opt/app/server\" }\n"
+      "    deny to world on tcp\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB102"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:5: MB102"})) << l.dump();
+}
+
+TEST(LintProcess, AProcessRuleAPlainAllowAlreadyOpensRestrictsNothing) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to world on tcp/5432 with process { exe \"/opt/app/server\" }\n"
+      "    allow to world on tcp/5000-6000\n"
+      "    allow to world on tcp/7432 with process { exe \"/opt/app/server\" }\n"
+      "    allow to cidr 198.19.0.0/16 on tcp/7432\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB101", "MB118"}));
+  // Line 4 is opened by line 5; line 7 opens only part of line 6's world.
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:5: MB118"})) << l.dump();
+  const Finding* f = l.find("t.policy:4:5: MB118");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->message,
+            "this process rule restricts nothing: allow rules without a process condition already allow "
+            "every connection it matches, for every executable");
+  ASSERT_EQ(f->related.size(), 1u);
+  EXPECT_EQ(l.c->sources.describe(f->related[0].range.begin), "t.policy:5:5");
+}
+
+TEST(LintProcess, AnExecutableInAWorldWritableDirectoryIsReportedAtItsPath) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to world on tcp/1 with process { exe \"/opt/app/server\", exe \"/tmp/server\" }\n"
+      "    allow to world on tcp/2 with process { exe \"/var/tmp/x\"; exe \"/dev/shm/y\" }\n"
+      "    allow to world on tcp/3 with process { exe \"/tmpfiles/z\", exe \"/var/tmpx\", exe \"/opt/tmp/a\" }\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB117"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:71: MB117", "t.policy:5:48: MB117", "t.policy:5:66: MB117"}))
+      << l.dump();
+  EXPECT_EQ(l.find("t.policy:4:71: MB117")->message,
+            "\"/tmp/server\" is under /tmp/, where anyone in the pod can create a file: whatever is put there may "
+            "connect");
+}
+
+TEST(LintProcess, AnInterpreterIsReportedButNotAFileNamedLikeOne) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  egress {\n"
+      "    allow to world on tcp/1 with process { exe \"/usr/bin/python3.11\", exe \"/bin/sh\", exe \"/usr/bin/node\" "
+      "}\n"
+      "    allow to world on tcp/2 with process { exe \"/opt/app/python-api\", exe \"/usr/bin/shellcheck\", exe "
+      "\"/opt/python3/server\" }\n"
+      "  }\n"
+      "}\n",
+      false, only({"MB119"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:48: MB119", "t.policy:4:75: MB119", "t.policy:4:90: MB119"}))
+      << l.dump();
+}
+
 TEST(LintHttp, PathPatternCoverageIsSound) {
   using names::httpPathPatternCovers;
   EXPECT_TRUE(httpPathPatternCovers("/**", "/a/*"));

@@ -265,6 +265,69 @@ TEST(ReachHttp, AnHttpRestrictedFlowListsTheRequestItemsPerPort) {
   }
 }
 
+TEST(ReachProcess, AFlowOnlyProcessRulesAllowListsItsExecutablesNotAPlainAllow) {
+  Cluster c(R"(
+    namespace x
+    policy b { selects { pod = b } egress {
+      allow to pods { pod = a } on tcp/5432 with process { exe "/opt/app/server" }
+      allow to pods { pod = a } on udp/5353 with process { exe "/opt/app/server", exe "/usr/bin/python3" }
+      allow to pods { pod = a } on tcp/80
+      allow to pods { pod = c } on tcp/80 with process { exe "/opt/app/server" }
+      allow to pods { pod = c } on tcp/80
+    } }
+  )");
+  ASSERT_TRUE(c.ok());
+  Reachability r = computeReach(c.ir(), kWorkloadsOnly);
+  const Flow* toA = nullptr;
+  const Flow* toC = nullptr;
+  for (const auto& f : r.flows) {
+    if (f.src == "x/b" && f.dst == "x/a") toA = &f;
+    if (f.src == "x/b" && f.dst == "x/c") toC = &f;
+  }
+  ASSERT_NE(toA, nullptr);
+  EXPECT_EQ(toA->conns.str(), "TCP 80,5432; UDP 5353") << "the connections stay listed";
+  ASSERT_EQ(toA->process.size(), 2u) << "one group per set of executables";
+  EXPECT_EQ(toA->process[0].conns.str(), "TCP 5432");
+  EXPECT_EQ(toA->process[0].executables, (std::vector<std::string>{"/opt/app/server"}));
+  EXPECT_EQ(toA->process[1].conns.str(), "UDP 5353");
+  EXPECT_EQ(toA->process[1].executables, (std::vector<std::string>{"/opt/app/server", "/usr/bin/python3"}));
+  ASSERT_NE(toC, nullptr);
+  EXPECT_TRUE(toC->process.empty()) << "a plain allow of the same port lets every executable";
+
+  std::string text = render(r, "text");
+  EXPECT_NE(text.find("TCP 5432 process: /opt/app/server\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("UDP 5353 process: /opt/app/server, /usr/bin/python3\n"), std::string::npos) << text;
+  auto json = nlohmann::json::parse(render(r, "json"));
+  bool found = false;
+  for (const auto& f : json["flows"]) {
+    if (f["src"] == "x/b" && f["dst"] == "x/a") {
+      found = true;
+      EXPECT_EQ(f["process"],
+                nlohmann::json::parse(R"([{"conns": {"TCP": ["5432"]}, "executables": ["/opt/app/server"]},
+                                                       {"conns": {"UDP": ["5353"]},
+                                                        "executables": ["/opt/app/server", "/usr/bin/python3"]}])"));
+    } else {
+      EXPECT_FALSE(f.contains("process")) << f.dump();
+    }
+  }
+  EXPECT_TRUE(found);
+  EXPECT_NE(render(r, "md").find("TCP 5432 only for calls by `/opt/app/server`"), std::string::npos) << render(r, "md");
+  EXPECT_NE(render(r, "dot").find("TCP 5432 process: /opt/app/server"), std::string::npos) << render(r, "dot");
+}
+
+TEST(ReachProcess, AnIngressDenyStillRemovesAProcessFlow) {
+  Cluster c(R"(
+    namespace x
+    policy b { selects { pod = b } egress {
+      allow to pods { pod = a } on tcp/5432 with process { exe "/opt/app/server" }
+    } }
+    policy a { selects { pod = a } ingress { allow from pods { pod = c } on tcp/5432 } }
+  )");
+  ASSERT_TRUE(c.ok());
+  Reachability r = computeReach(c.ir(), kWorkloadsOnly);
+  EXPECT_EQ(conns(r, "x/b", "x/a"), "-");
+}
+
 TEST(ReachNames, ANamePeerIsADestinationStandingForAddressesLearnedUnderIt) {
   Cluster c(R"(
     namespace x
@@ -501,7 +564,7 @@ TEST(ReachFormats, TextCsvMarkdownDot) {
   small.peers = {r.peers[0], r.peers[1], r.peers[2]};
   for (const auto& f : r.flows)
     if (f.src == "x/a" && f.dst.starts_with("x/")) small.flows.push_back(f);
-  small.flows.push_back({"x/b", "x/c", Conns{true, {}}, {}});
+  small.flows.push_back({"x/b", "x/c", Conns{true, {}}, {}, {}});
   EXPECT_EQ(renderText(small),
             "SOURCE  DESTINATION  CONNECTIONS\n"
             "x/a     x/b          TCP 80; UDP 53\n"
