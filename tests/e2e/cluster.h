@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -130,8 +131,13 @@ class Cluster {
     bool first = true;
     for (const auto& m : members_) {
       if (unmanaged_.count(m.key())) continue;
-      out << (first ? "" : ", ") << R"({"name": ")" << m.name << R"(", "namespace": ")" << m.ns
-          << R"(", "interface": ")" << m.pod->hostInterface() << R"("})";
+      out << (first ? "" : ", ") << R"({"name": ")" << m.name << R"(", "namespace": ")" << m.ns << '"';
+      // The packet programs on the veth (unless cgroupsOnly); the pod's
+      // cgroup too, where process rules' programs go.
+      if (!cgroupsOnly) out << R"(, "interface": ")" << m.pod->hostInterface() << '"';
+      if (!m.pod->cgroup().empty()) out << R"(, "cgroup": ")" << m.pod->cgroup() << '"';
+      if (auto it = roots_.find(m.key()); it != roots_.end()) out << R"(, "root": ")" << it->second << '"';
+      out << "}";
       first = false;
     }
     out << "]}\n";
@@ -139,16 +145,24 @@ class Cluster {
     return run({"apply", artifacts.string(), "--node", node.string()});
   }
 
+  // Where a member's processes' "/" is, for process rules' executables
+  // (NODE.json "root"; the pods share this machine's mount namespace, so a
+  // directory stands in for a container's root filesystem).
+  void setRoot(const std::string& ns, const std::string& name, const std::string& dir) { roots_[ns + "/" + name] = dir; }
   const ir::Endpoint& endpoint(const Member& m) const { return *program().findEndpoint(m.ns, m.name); }
   const fs::path& workDir() const { return work_; }
 
   std::string attach = "auto";  // membrane --attach
+  // NODE.json names each pod by its cgroup only: the packet programs run
+  // there (cgroup_skb), not on the veth.
+  bool cgroupsOnly = false;
 
  private:
   Topology topo_;
   fs::path work_;
   std::vector<Member> members_;
   std::set<std::string> unmanaged_;  // ns/name
+  std::map<std::string, std::string> roots_;  // ns/name → NODE.json "root"
   inventory::Inventory inventory_;
   std::unique_ptr<pipeline::Compilation> compilation_;
   std::unique_ptr<codegen::ClassCompiler> compiler_;

@@ -5,7 +5,11 @@
 // were allowed or denied and by which rule. Where HTTP rules decide each
 // request (the shop's frontend -> api), nginx serves the port, and real curl
 // requests, allowed and denied, show each request's answer and the rule the
-// node counted it against. Cleans everything up, also on failure. Needs root.
+// node counted it against. Where process rules name the program that may
+// connect (the shop's api -> database), the pod's service runs as that
+// executable in a root directory of its own, and a shell (bash) in the pod
+// shows its connect() refused with EPERM. Cleans everything up, also on
+// failure. Needs root.
 //
 //   membrane_demo [POLICY_DIR]      (default: policies/shop of the source tree)
 #include <sys/mount.h>
@@ -158,11 +162,44 @@ int run(const fs::path& policyDir) {
   auto endpointOf = [&](const std::string& key) {
     return program.findEndpoint(key.substr(0, key.find('/')), key.substr(key.find('/') + 1));
   };
-  auto flowVerdict = [&](const std::string& srcKey, const std::string& dstKey, const Service& s) {
+  // A flow's verdict: as packets (no executable), or as a call by
+  // `executable` (a path as the policies name it).
+  auto flowVerdict = [&](const std::string& srcKey, const std::string& dstKey, const Service& s,
+                         std::optional<std::string> executable = std::nullopt) {
+    ir::Traffic t(s.proto == "tcp" ? ir::kTCP : ir::kUDP, s.port);
+    t.executable = std::move(executable);
     return ir::evaluateFlow(program, {endpointOf(srcKey), *net::Address::parse(pods[srcKey]->address4()), false},
-                            {endpointOf(dstKey), *net::Address::parse(pods[dstKey]->address4()), false},
-                            {s.proto == "tcp" ? ir::kTCP : ir::kUDP, s.port});
+                            {endpointOf(dstKey), *net::Address::parse(pods[dstKey]->address4()), false}, t);
   };
+  // Process rules (docs/process.md): a pod whose class names executables
+  // runs its service as each of them, in a root directory of its own
+  // (NODE.json "root"; the pods share this machine's mount namespace): a
+  // copy of the prober under each name. Its probes run as the first.
+  std::map<std::string, fs::path> roots;          // ns/name
+  std::map<std::string, std::string> serviceExe;  // ns/name → the executable its probes run as
+  std::map<std::string, std::string> serviceExePolicy;  // ... as the policies name it
+  for (const auto& [key, pod] : pods) {
+    const ir::Endpoint* e = endpointOf(key);
+    if (!e || !e->classIndex) continue;
+    std::set<std::string> executables;
+    for (const auto& rule : program.classes.at(*e->classIndex).egress.rules)
+      if (const auto* pc = rule.condition<ir::ProcessCondition>())
+        executables.insert(pc->executables.begin(), pc->executables.end());
+    if (executables.empty()) continue;
+    fs::path root = work / "roots" / key;
+    for (const auto& exe : executables) {
+      fs::create_directories((root / exe.substr(1)).parent_path());
+      fs::copy_file(proberPath(), root / exe.substr(1), fs::copy_options::overwrite_existing);
+    }
+    roots[key] = root;
+    serviceExe[key] = (root / executables.begin()->substr(1)).string();
+    serviceExePolicy[key] = *executables.begin();
+  }
+  auto prober = [&](const std::string& key) {
+    auto it = serviceExe.find(key);
+    return it == serviceExe.end() ? proberPath() : it->second;
+  };
+
   // The ports whose requests the socket layer reads (for some peer): nginx
   // serves them, and the first such flow gets the HTTP requests below.
   std::set<std::pair<std::string, uint16_t>> httpPorts;  // ns/name, port
@@ -223,7 +260,11 @@ int run(const fs::path& policyDir) {
   for (const auto& [key, pod] : pods) {
     auto slash = key.find('/');
     node << (first ? "" : ", ") << R"({"namespace": ")" << key.substr(0, slash) << R"(", "name": ")"
-         << key.substr(slash + 1) << R"(", "interface": ")" << pod->hostInterface() << R"("})";
+         << key.substr(slash + 1) << R"(", "interface": ")" << pod->hostInterface() << '"';
+    // The cgroup, where process rules' programs go; the root they resolve in.
+    if (!pod->cgroup().empty()) node << R"(, "cgroup": ")" << pod->cgroup() << '"';
+    if (auto r = roots.find(key); r != roots.end()) node << R"(, "root": ")" << r->second.string() << '"';
+    node << "}";
     first = false;
   }
   node << "]}\n";
@@ -261,7 +302,7 @@ int run(const fs::path& policyDir) {
     for (const auto& [dstKey, dstPod] : pods) {
       if (dstKey == srcKey) continue;
       for (const auto& s : services[dstKey]) {
-        std::vector<std::string> argv = {proberPath(), "probe", s.proto, dstPod->address4(), std::to_string(s.port),
+        std::vector<std::string> argv = {prober(srcKey), "probe", s.proto, dstPod->address4(), std::to_string(s.port),
                                          "--timeout-ms", "500"};
         // nginx echoes nothing: a connection to it is the probe.
         if (s.proto == "tcp" && httpPorts.count({dstKey, s.port})) argv.push_back("--connect-only");
@@ -270,7 +311,13 @@ int run(const fs::path& policyDir) {
     }
     for (auto& p : pending) {
       bool passed = p.process.wait(Millis(5000)).exitCode == 0;
-      ir::FlowVerdict v = flowVerdict(srcKey, p.dstKey, p.service);
+      // The probe is a call by the pod's service (its executable, if its
+      // process rules name one); `asPackets` tells what the rules leave to
+      // the executable.
+      std::optional<std::string> exe;
+      if (auto it = serviceExePolicy.find(srcKey); it != serviceExePolicy.end()) exe = it->second;
+      ir::FlowVerdict v = flowVerdict(srcKey, p.dstKey, p.service, exe);
+      ir::FlowVerdict asPackets = flowVerdict(srcKey, p.dstKey, p.service);
       (passed ? allowed : denied)++;
       bool agree = passed == v.allowed();
       disagreements += !agree;
@@ -278,7 +325,9 @@ int run(const fs::path& policyDir) {
                   p.dstKey.c_str(), p.service.proto.c_str(), p.service.port, p.service.name.c_str(),
                   because(program, v.egress, "egress:").c_str(), v.egress && v.ingress ? "; " : "",
                   because(program, v.ingress, "ingress:").c_str(),
-                  v.ingress && v.ingress->inspectsHttp ? "; each request decided on its own" : "",
+                  v.ingress && v.ingress->inspectsHttp ? "; each request decided on its own"
+                  : asPackets.egress && asPackets.egress->needsProcess ? "; only for the program the rule names"
+                                                                       : "",
                   agree ? "" : "   <-- the evaluator disagrees!");
     }
   }
@@ -287,6 +336,49 @@ int run(const fs::path& policyDir) {
     std::cout << "; " << disagreements << " disagree with the reference evaluator\n";
   else
     std::cout << "; every one as the reference evaluator predicts\n";
+
+  // 5b. Process rules: a shell in a pod whose rules name its service's
+  // program tries a flow only that program may open. bash's connect()
+  // fails with EPERM, and the node reports who tried.
+  for (const auto& [srcKey, policyExe] : serviceExePolicy) {
+    std::optional<std::pair<std::string, Service>> target;
+    for (const auto& [dstKey, dstPod] : pods)
+      for (const auto& s : services[dstKey]) {
+        ir::FlowVerdict packets = flowVerdict(srcKey, dstKey, s);
+        if (!target && s.proto == "tcp" && packets.allowed() && packets.egress && packets.egress->needsProcess)
+          target = {dstKey, s};
+      }
+    if (!target) continue;
+    const auto& [dstKey, service] = *target;
+    std::error_code ec;
+    std::string bash = fs::canonical("/usr/bin/bash", ec).string();
+    ir::FlowVerdict v = flowVerdict(srcKey, dstKey, service, bash);
+    std::string address = pods[dstKey]->address4() + "/" + std::to_string(service.port);
+    std::cout << "\na shell in " << srcKey << " (bash, not " << policyExe << ") tries " << dstKey << " on tcp/"
+              << service.port << ":\n$ bash -c 'true 3<>/dev/tcp/" << address << "'\n";
+    // The node's report: the next event after the attempt (the probes are over).
+    Process events = Topology::spawn("", [&] {
+      std::vector<std::string> argv = membrane;
+      argv.insert(argv.end(), {"events", "--timeout", "10", "--count", "1"});
+      return argv;
+    }());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // events skips what came before it started
+    ExecResult tried = pods[srcKey]->exec({"bash", "-c", "true 3<>/dev/tcp/" + address + " && echo connected"});
+    std::cout << tried.out << tried.err;
+    ExecResult seen = events.wait(Millis(15000));
+    std::cout << "$ membrane events\n" << seen.out;
+    bool refused = tried.err.find("Operation not permitted") != std::string::npos;
+    bool reported = seen.out.find("process-deny") != std::string::npos && seen.out.find(bash) != std::string::npos;
+    if (refused != !v.allowed() || !reported) {
+      std::cout << "  " << (refused ? "refused" : "not refused") << ", " << (reported ? "reported" : "not reported")
+                << "; the evaluator " << (v.allowed() ? "allows" : "refuses") << " it   <-- disagreement!\n";
+      ++disagreements;
+    } else {
+      std::cout << "refused with EPERM and reported, as the reference evaluator predicts (" << policyExe
+                << " made every probe above)\n";
+    }
+    break;  // one pod shows it
+  }
 
   // 6. HTTP requests where the HTTP rules decide each one: curl in the
   // source pod, nginx in the destination. The deciding rule is the one the
