@@ -1,7 +1,8 @@
-// A node for the real-traffic benchmarks (bench/dns, bench/http): pods of a
-// testkit topology as endpoints of namespace "bench", each labelled
-// app=<its name>, and the `membrane` binary against a private bpffs and
-// state directory, compiling policies with the real `membranec`. Header-only:
+// A node for the real-traffic benchmarks (bench/dns, bench/http,
+// bench/process): pods of a testkit topology as endpoints of namespace
+// "bench", each labelled app=<its name>, and the `membrane` binary against a
+// private bpffs and state directory, compiling policies with the real
+// `membranec`. Header-only:
 // the including target defines MEMBRANE_BIN and MEMBRANEC_BIN (the binaries'
 // paths) and links membrane_e2e_topology.
 #pragma once
@@ -10,6 +11,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -21,11 +23,22 @@
 
 namespace membrane::bench {
 
+// What NODE.json says of each pod besides its host-side veth.
+struct PodNodeOptions {
+  // Also the pod's cgroup ("cgroup", Pod::cgroup()), where process rules'
+  // socket-call programs and gate go (docs/process.md).
+  bool cgroups = false;
+  // Pod name → where its processes' "/" is ("root"), in which the node
+  // resolves process rules' executables.
+  std::map<std::string, std::string> roots;
+};
+
 class PodNode {
  public:
   // Every pod is an endpoint of the inventory and of NODE.json (by its
-  // host-side veth).
-  PodNode(e2e::Topology& t, const std::vector<e2e::Pod*>& pods, std::filesystem::path work)
+  // host-side veth, and as `options` say).
+  PodNode(e2e::Topology& t, const std::vector<e2e::Pod*>& pods, std::filesystem::path work,
+          const PodNodeOptions& options = {})
       : t_(t), work_(std::move(work)) {
     std::ofstream inv(work_ / "inventory.json");
     std::ofstream node(work_ / "node.json");
@@ -38,7 +51,11 @@ class PodNode {
       inv << sep << R"({"name": ")" << p.name() << R"(", "namespace": "bench", "labels": {"app": ")" << p.name()
           << R"("}, "addresses": [")" << p.address4() << R"(", ")" << p.address6() << R"("]})";
       node << sep << R"({"name": ")" << p.name() << R"(", "namespace": "bench", "interface": ")" << p.hostInterface()
-           << R"("})";
+           << '"';
+      if (options.cgroups && !p.cgroup().empty()) node << R"(, "cgroup": ")" << p.cgroup() << '"';
+      if (auto root = options.roots.find(p.name()); root != options.roots.end())
+        node << R"(, "root": ")" << root->second << '"';
+      node << "}";
     }
     inv << "]}\n";
     node << "]}\n";
