@@ -40,21 +40,13 @@
 #include <vector>
 
 #include "harness.h"
+#include "socket_sandbox.h"
 
 namespace mbtest {
 namespace {
 
 constexpr uint16_t kPort = 8080;
 constexpr uint32_t kSlot = 5;
-constexpr const char* kCgroupRoot = "/sys/fs/cgroup/unified";
-
-std::string cgroup2Root() {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, dir, type, rest;
-  while (mounts >> dev >> dir >> type && std::getline(mounts, rest))
-    if (type == "cgroup2") return dir;
-  return kCgroupRoot;
-}
 
 // A request's end in `buf` from `at` (header block, then Content-Length or
 // chunked body), or npos while incomplete. The server's framing, for tests.
@@ -327,32 +319,17 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
         Options{.events = (1u << MB_EVENT_HTTP_ALLOW) | (1u << MB_EVENT_HTTP_DENY) | (1u << MB_EVENT_HTTP_AUDIT)});
     ASSERT_TRUE(dp_->loaded()) << dp_->error();
 
-    // A network namespace of our own, for this thread (and what it forks).
-    origNetns_ = open("/proc/thread-self/ns/net", O_RDONLY);
-    ASSERT_GE(origNetns_, 0);
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << std::strerror(errno);
-    inNetns_ = true;
-    ASSERT_EQ(std::system("ip link set lo up && ip addr add 198.18.7.1/32 dev lo && "
-                          "ip addr add 198.18.7.2/32 dev lo && ip addr add 2001:2:0:7::1/128 dev lo nodad && "
-                          "ip addr add 2001:2:0:7::2/128 dev lo nodad"),
-              0);
-
-    // A cgroup of our own, holding this process; first the empty ones of
-    // runs that were killed before their TearDown.
-    std::string root = cgroup2Root();
-    for (const auto& entry : std::filesystem::directory_iterator(root)) {
-      std::string name = entry.path().filename().string();
-      if (name.rfind("mb-http-test-", 0) != 0) continue;
-      pid_t pid = pid_t(std::atoi(name.c_str() + 13));
-      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) rmdir(entry.path().c_str());
-    }
-    cgroup_ = root + "/mb-http-test-" + std::to_string(getpid());
-    ASSERT_EQ(mkdir(cgroup_.c_str(), 0755), 0) << cgroup_ << ": " << std::strerror(errno);
-    origCgroup_ = root + currentCgroup();
-    ASSERT_TRUE(writeFile(cgroup_ + "/cgroup.procs", std::to_string(getpid())));
-    movedIn_ = true;
-    cgFd_ = open(cgroup_.c_str(), O_RDONLY | O_DIRECTORY);
-    ASSERT_GE(cgFd_, 0);
+    // A network namespace of our own, for this thread (and what it forks),
+    // and a cgroup of our own, holding this process.
+    sandbox_ = std::make_unique<SocketSandbox>();
+    std::string why = sandbox_->enterNetns(
+        "ip link set lo up && ip addr add 198.18.7.1/32 dev lo && "
+        "ip addr add 198.18.7.2/32 dev lo && ip addr add 2001:2:0:7::1/128 dev lo nodad && "
+        "ip addr add 2001:2:0:7::2/128 dev lo nodad");
+    ASSERT_EQ(why, "");
+    ASSERT_EQ(why = sandbox_->enterCgroup("mb-http-test-"), "");
+    cgroup_ = sandbox_->cgroup();
+    cgFd_ = sandbox_->cgroupFd();
 
     sockops_ = bpf_program__attach_cgroup(prog(MB_PROG_SOCKOPS), cgFd_);
     ASSERT_NE(sockops_, nullptr) << "attach sockops: " << std::strerror(errno);
@@ -378,11 +355,7 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
 
   void TearDown() override {
     if (sockops_) bpf_link__destroy(sockops_);
-    if (cgFd_ >= 0) close(cgFd_);
-    if (movedIn_) writeFile(origCgroup_ + "/cgroup.procs", std::to_string(getpid()));
-    if (!cgroup_.empty()) rmdir(cgroup_.c_str());
-    if (inNetns_) setns(origNetns_, CLONE_NEWNET);
-    if (origNetns_ >= 0) close(origNetns_);
+    sandbox_.reset();
     dp_.reset();
   }
 
@@ -430,19 +403,6 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
     return sum;
   }
 
-  static bool writeFile(const std::string& path, const std::string& text) {
-    std::ofstream f(path);
-    f << text;
-    f.flush();
-    return bool(f);
-  }
-  static std::string currentCgroup() {
-    std::ifstream f("/proc/self/cgroup");
-    std::string line;
-    while (std::getline(f, line))
-      if (line.rfind("0::", 0) == 0) return line.substr(3) == "/" ? "" : line.substr(3);
-    return "";
-  }
 
   // Waits until the server has seen `n` requests (or a second passed).
   static void waitFor(const std::function<bool()>& done) {
@@ -450,9 +410,9 @@ class SocketLayerTest : public ::testing::TestWithParam<int> {
   }
 
   std::unique_ptr<Datapath> dp_;
-  int origNetns_ = -1, cgFd_ = -1;
-  bool inNetns_ = false, movedIn_ = false;
-  std::string cgroup_, origCgroup_;
+  std::unique_ptr<SocketSandbox> sandbox_;
+  int cgFd_ = -1;         // the sandbox's cgroup
+  std::string cgroup_;
   bpf_link* sockops_ = nullptr;
 };
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "fixture.h"
+#include "socket_sandbox.h"
 
 namespace mbtest {
 namespace {
@@ -94,31 +95,6 @@ MB_INSTANTIATE_FAMILY_HOOK(ProcessVerdictTest);
 
 // ---- the socket calls, on real sockets ---------------------------------------
 
-constexpr const char* kCgroupPrefix = "mb-process-test-";
-
-std::string cgroup2Root() {
-  std::ifstream mounts("/proc/self/mounts");
-  std::string dev, dir, type, rest;
-  while (mounts >> dev >> dir >> type && std::getline(mounts, rest))
-    if (type == "cgroup2") return dir;
-  return "/sys/fs/cgroup/unified";
-}
-
-bool writeFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path);
-  f << text;
-  f.flush();
-  return bool(f);
-}
-
-std::string currentCgroup() {
-  std::ifstream f("/proc/self/cgroup");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("0::", 0) == 0) return line.substr(3) == "/" ? "" : line.substr(3);
-  return "";
-}
-
 // This process's executable as the kernel names it (lib/process.h).
 mb_process_exe_key selfExecutable() {
   struct stat st{};
@@ -143,39 +119,22 @@ class ProcessCallsTest : public ::testing::TestWithParam<int> {
     dp_->setIdentity(family() == 4 ? "198.18.7.1" : "2001:2:0:7::1", family() == 4 ? 32 : 128, MB_PEER_ENDPOINT, {0},
                      101);
 
-    // A network namespace of our own, for this thread.
-    origNetns_ = open("/proc/thread-self/ns/net", O_RDONLY);
-    ASSERT_GE(origNetns_, 0);
-    ASSERT_EQ(unshare(CLONE_NEWNET), 0) << std::strerror(errno);
-    inNetns_ = true;
-    // The server on loopback; a remote network behind a veth, for
-    // packets that leave by a device other than loopback (the gate's).
-    ASSERT_EQ(std::system("ip link set lo up && ip addr add 198.18.7.1/32 dev lo && "
+    // A network namespace of our own, for this thread: the server on
+    // loopback; a remote network behind a veth, for packets that leave by a
+    // device other than loopback (the gate's). And a cgroup of our own
+    // holding this process, with the socket calls and the gate.
+    ASSERT_EQ(sandbox_.enterNetns("ip link set lo up && ip addr add 198.18.7.1/32 dev lo && "
                           "ip addr add 2001:2:0:7::1/128 dev lo nodad && ip link add mbv0 type veth peer name mbv1 && "
                           "ip link set mbv0 up && ip link set mbv1 up && ip route add 198.18.8.0/24 dev mbv0 && "
                           "ip -6 route add 2001:2:0:8::/64 dev mbv0"),
-              0);
+              "");
     dp_->setIdentity(remote(), family() == 4 ? 32 : 128, MB_PEER_ENDPOINT, {0}, 102);
 
-    // A cgroup of our own holding this process (first the empty ones of runs
-    // killed before their TearDown), with the socket calls and the gate.
-    std::string root = cgroup2Root();
-    for (const auto& entry : std::filesystem::directory_iterator(root)) {
-      std::string name = entry.path().filename().string();
-      if (name.rfind(kCgroupPrefix, 0) != 0) continue;
-      pid_t pid = pid_t(std::atoi(name.c_str() + std::strlen(kCgroupPrefix)));
-      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH) rmdir(entry.path().c_str());
-    }
-    cgroup_ = root + "/" + kCgroupPrefix + std::to_string(getpid());
-    ASSERT_EQ(mkdir(cgroup_.c_str(), 0755), 0) << cgroup_ << ": " << std::strerror(errno);
-    origCgroup_ = root + currentCgroup();
-    ASSERT_TRUE(writeFile(cgroup_ + "/cgroup.procs", std::to_string(getpid())));
-    movedIn_ = true;
-    cgFd_ = open(cgroup_.c_str(), O_RDONLY | O_DIRECTORY);
-    ASSERT_GE(cgFd_, 0);
+    ASSERT_EQ(sandbox_.enterCgroup("mb-process-test-"), "");
     for (const char* name : {MB_PROG_CONNECT4, MB_PROG_CONNECT6, MB_PROG_SENDMSG4, MB_PROG_SENDMSG6,
                              MB_PROG_PROCESS_GATE}) {
-      bpf_link* link = bpf_program__attach_cgroup(bpf_object__find_program_by_name(dp_->object(), name), cgFd_);
+      bpf_link* link =
+          bpf_program__attach_cgroup(bpf_object__find_program_by_name(dp_->object(), name), sandbox_.cgroupFd());
       ASSERT_NE(link, nullptr) << "attach " << name << ": " << std::strerror(errno);
       links_.push_back(link);
     }
@@ -183,11 +142,7 @@ class ProcessCallsTest : public ::testing::TestWithParam<int> {
 
   void TearDown() override {
     for (bpf_link* l : links_) bpf_link__destroy(l);
-    if (cgFd_ >= 0) close(cgFd_);
-    if (movedIn_) writeFile(origCgroup_ + "/cgroup.procs", std::to_string(getpid()));
-    if (!cgroup_.empty()) rmdir(cgroup_.c_str());
-    if (inNetns_) setns(origNetns_, CLONE_NEWNET);
-    if (origNetns_ >= 0) close(origNetns_);
+    links_.clear();
     dp_.reset();
   }
 
@@ -257,9 +212,7 @@ class ProcessCallsTest : public ::testing::TestWithParam<int> {
   }
 
   std::unique_ptr<Datapath> dp_;
-  int origNetns_ = -1, cgFd_ = -1;
-  bool inNetns_ = false, movedIn_ = false;
-  std::string cgroup_, origCgroup_;
+  SocketSandbox sandbox_;  // left after the sockets (fds_) close: declared first
   std::vector<bpf_link*> links_;
   struct Fds {
     std::vector<int> fds;
