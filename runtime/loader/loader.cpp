@@ -909,7 +909,9 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
       Fd existing(bpf_obj_get(a.pin.c_str()));
       // A link whose interface or cgroup went away (severed), or that sits
       // where the endpoint no longer is, cannot be swapped: replace it.
-      bool moved = before && (before->interface != e.interface || before->cgroup != e.cgroup);
+      // (By what this hook attaches to: an interface endpoint that gains a
+      // cgroup keeps swapping its tc links in place.)
+      bool moved = before && (h->tc() ? before->interface != e.interface : before->cgroup != e.cgroup);
       if (existing.fd >= 0 && (moved || linkProgramId(existing.fd) == 0 || linkSevered(existing.fd))) {
         bpf_link_detach(existing.fd);
         existing.reset();

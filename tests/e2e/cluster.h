@@ -135,7 +135,7 @@ class Cluster {
       // The packet programs on the veth (unless cgroupsOnly); the pod's
       // cgroup too, where process rules' programs go.
       if (!cgroupsOnly) out << R"(, "interface": ")" << m.pod->hostInterface() << '"';
-      if (!m.pod->cgroup().empty()) out << R"(, "cgroup": ")" << m.pod->cgroup() << '"';
+      if (!m.pod->cgroup().empty() && !withoutCgroups) out << R"(, "cgroup": ")" << m.pod->cgroup() << '"';
       if (auto it = roots_.find(m.key()); it != roots_.end()) out << R"(, "root": ")" << it->second << '"';
       out << "}";
       first = false;
@@ -156,6 +156,8 @@ class Cluster {
   // NODE.json names each pod by its cgroup only: the packet programs run
   // there (cgroup_skb), not on the veth.
   bool cgroupsOnly = false;
+  // NODE.json names no cgroup (the pods have one all the same).
+  bool withoutCgroups = false;
 
  private:
   Topology topo_;
