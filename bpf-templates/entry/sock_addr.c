@@ -113,8 +113,9 @@ static __always_inline int mb_sock_addr_decide(struct bpf_sock_addr *ctx, const 
     }
     if (out.audit_would_deny)
       mb_sock_addr_event(MB_EVENT_PROCESS_AUDIT, &in, out.rule_id, out.audit_rule_id, &exe, in.exe);
-    /* What the packet programs ask of this flow's packets. A full map
-     * fails the update: the flow is then dropped there (fail closed). */
+    /* What the packet programs ask of this flow's packets. The map is an
+     * LRU: when full, the oldest mark goes, and that socket's next new flow
+     * is dropped there (fail closed). */
     mb_u64 cookie = bpf_get_socket_cookie(ctx);
     struct mb_process_sock mark = {.endpoint = mb_endpoint_id(), .pad = 0};
     bpf_map_update_elem(&mb_process_socks, &cookie, &mark, BPF_ANY);
