@@ -111,11 +111,25 @@ void HttpServer::writeFile(const std::string& relativePath, const std::string& c
 }
 
 std::vector<std::string> HttpServer::requests() const {
-  std::ifstream in(dir_ / "requests.log");
-  std::vector<std::string> out;
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) out.push_back(line);
-  return out;
+  auto read = [&] {
+    std::ifstream in(dir_ / "requests.log");
+    std::vector<std::string> out;
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) out.push_back(line);
+    return out;
+  };
+  // nginx writes a request's line in its log phase, after the answer has
+  // gone out: a client can hold the answer before the line exists. Read
+  // until the log has been still for 100 ms (3 s at most).
+  std::vector<std::string> seen = read();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::vector<std::string> again = read();
+    if (again == seen) break;
+    seen = std::move(again);
+  }
+  return seen;
 }
 
 std::string HttpServer::stop() {

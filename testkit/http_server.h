@@ -52,7 +52,8 @@ class HttpServer {
   // A static file under the document root ("dir/name.txt" creates dir/).
   void writeFile(const std::string& relativePath, const std::string& content);
   // "METHOD URI" of every request nginx received so far, in order (the
-  // readiness probe's own GET /.membrane-ready excluded).
+  // readiness probe's own GET /.membrane-ready excluded). Waits until the
+  // log has been still for 100 ms: nginx logs a request after answering it.
   std::vector<std::string> requests() const;
   // Ends nginx (SIGQUIT, SIGKILL after 2 s); idempotent. Returns what it
   // printed, for messages.
