@@ -113,6 +113,13 @@ std::vector<std::string> problems(const Graph& g) {
       forbid(from == "compiler/ir" && !(to == "compiler/support" || under(to, "runtime")),
              "the IR is a data model: support/ and runtime/ only");
       forbid(under(from, "compiler") && under(to, "tests"), "no production code includes tests");
+      // membrane_analysis (analysis/, lint/) sits on membrane_compiler; only
+      // the driver and verify link it.
+      const bool usesAnalysisLibrary = under(from, "compiler/analysis") || under(from, "compiler/lint") ||
+                                       under(from, "compiler/driver") || under(from, "compiler/verify");
+      forbid(under(from, "compiler") && !usesAnalysisLibrary &&
+                 (under(to, "compiler/analysis") || under(to, "compiler/lint")),
+             "the compiler library and codegen do not use the review tools (membrane_analysis)");
       // A rule kind is one folder, compiler/features/<kind>/: it may use the
       // shared program kinds (compiler/features) but no other kind and not
       // the registry that lists them all; and no kind reaches into the
@@ -199,12 +206,15 @@ TEST(Layering, ReportsCyclesAndForbiddenEdgesWithTheirPlace) {
   g["compiler/codegen"]["compiler/sema"] = "compiler/codegen/artifact_writer.h:12";
   g["compiler/features/http"]["compiler/features/l4"] = "compiler/features/http/check.cpp:4";
   g["compiler/features/http"]["compiler/features"] = "compiler/features/http/http.h:9";
+  g["compiler/pipeline"]["compiler/lint"] = "compiler/pipeline/pipeline.cpp:7";
   auto found = problems(g);
   EXPECT_EQ(found, (std::vector<std::string>{
                        "compiler/codegen/artifact_writer.h:12: compiler/codegen includes compiler/sema: codegen reads "
                        "the IR, not the checker's output",
                        "compiler/features/http/check.cpp:4: compiler/features/http includes compiler/features/l4: "
                        "a rule kind depends on no other kind and not on the registry",
+                       "compiler/pipeline/pipeline.cpp:7: compiler/pipeline includes compiler/lint: the compiler "
+                       "library and codegen do not use the review tools (membrane_analysis)",
                        "runtime/loader/loader.cpp:12: runtime/loader includes compiler/codegen: the node side never "
                        "includes the compiler",
                        "cycle: compiler/driver -> compiler/lint -> compiler/driver (closed at "
