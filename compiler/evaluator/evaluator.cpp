@@ -40,6 +40,12 @@ bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t) {
   return peerMatches(rule.peer, peer) && conditionsMatch(rule, t);
 }
 
+bool allowedByClauses(const DirectionPolicy& policy, const std::string& executable) {
+  for (const auto& clause : policy.processClauses)
+    if (!std::binary_search(clause.executables.begin(), clause.executables.end(), executable)) return false;
+  return true;
+}
+
 namespace {
 // Deny wins; then the lowest-numbered allow; else default deny. On a
 // connection (no request read), a rule with an http condition stands for
@@ -62,8 +68,12 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
   bool httpRule = false, httpDeny = false, plainAllow = false;
   const bool packet = !t.executable;
   bool processRule = false, processFreeAllow = false;
+  // A call by an executable some `processes` clause of the class does not
+  // list: no allow rule lets it through, whatever its conditions say.
+  const bool clauseRefuses = !packet && !allowedByClauses(policy, *t.executable);
   for (const auto& r : policy.rules) {
     if (r.audit && !includeAudit) continue;
+    if (clauseRefuses && r.action == Action::Allow) continue;
     if (!ruleMatches(r, peer, t)) continue;
     const bool http = r.condition<HttpCondition>() != nullptr;
     if (connection && http) {
