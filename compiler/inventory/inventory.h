@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,11 @@ struct Endpoint {
   std::vector<NamedPort> ports;
   // Owning workload name (Deployment, StatefulSet, ...) or the pod's own name.
   std::string workload;
+  // The executables its processes may run, as absolute paths
+  // (labels::executablePathProblem), sorted, unique; absent when the
+  // inventory does not say (docs/inventory.md). Only lint reads them
+  // (MB120 process-exe-not-in-inventory).
+  std::optional<std::vector<std::string>> executables;
   std::string source;  // file the endpoint came from, for messages
 };
 
