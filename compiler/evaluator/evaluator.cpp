@@ -106,6 +106,17 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
 
 Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic& t) {
   Verdict v = policy.enforced ? decide(policy, peer, t, false) : Verdict{};
+  if (!policy.enforced && !policy.processClauses.empty()) {
+    // `processes` clauses isolate a direction nothing else does: their
+    // executables connect anywhere, nothing else connects. (Lowering writes
+    // this as an enforced direction with an allow rule of the clause's; read
+    // here from the clauses themselves.)
+    const uint32_t clause = policy.processClauses.front().rule;
+    if (t.executable && !allowedByClauses(policy, *t.executable)) return {false, Reason::DefaultDeny, 0, false, 0};
+    v = {true, Reason::AllowedByRule, clause, false, 0};
+    v.needsProcess = !t.executable;
+    return v;
+  }
   if (v.allowed && policy.audited) {
     Verdict would = decide(policy, peer, t, true);
     if (!would.allowed) {

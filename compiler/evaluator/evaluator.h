@@ -21,7 +21,8 @@
 //  - `processes` clauses (docs/process.md, DirectionPolicy::processClauses):
 //    a call whose executable one of them does not list is allowed by no
 //    rule (deny rules still deny it); lowering has written the same into
-//    every allow rule's process condition.
+//    every allow rule's process condition. A direction nothing but clauses
+//    isolates lets their executables connect anywhere, nothing else.
 #pragma once
 
 #include <optional>

@@ -317,6 +317,25 @@ TEST(ProcessClause, TheEvaluatorRefusesACallAClauseDoesNotListWhateverTheRulesSa
   EXPECT_TRUE(ir::allowedByClauses(ir::DirectionPolicy{}, "/a")) << "no clause, no restriction";
 }
 
+TEST(ProcessClause, TheEvaluatorIsolatesADirectionOnlyClausesRestrict) {
+  // Lowering writes such a direction as enforced, with an allow rule of the
+  // clause's; the evaluator reads the clauses alone the same way.
+  ir::DirectionPolicy policy;
+  policy.processClauses = {{3, {"/a"}}};
+  ir::Peer world = ir::Peer::world(*net::Address::parse("198.19.1.1"));
+  ir::Traffic t{ir::kUDP, 53};
+  ir::Verdict packet = ir::evaluate(policy, world, t);
+  EXPECT_TRUE(packet.allowed);
+  EXPECT_TRUE(packet.needsProcess);
+  EXPECT_EQ(packet.rule, 3u) << "the clause is the reason";
+  t.executable = "/a";
+  ir::Verdict listed = ir::evaluate(policy, world, t);
+  EXPECT_TRUE(listed.allowed);
+  EXPECT_FALSE(listed.needsProcess);
+  t.executable = "/b";
+  EXPECT_FALSE(ir::evaluate(policy, world, t).allowed);
+}
+
 TEST(ProcessClause, IntersectKeepsTheExecutablesBothConditionsList) {
   EXPECT_EQ(intersect({{"/a", "/b", "/c"}}, {{"/b", "/c", "/d"}}).executables, (Paths{"/b", "/c"}));
   EXPECT_TRUE(intersect({{"/a"}}, {{"/b"}}).executables.empty());
