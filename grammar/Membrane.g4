@@ -10,6 +10,9 @@
 //  - `with NAME { ... }` after a rule: each rule kind parses its own body
 //    (compiler/features/<kind>/), so a kind needs no grammar change.
 //    `service` peers parse and are rejected by the checker.
+//  - `processes { exe "/usr/local/bin/api" }` in a policy: the executables
+//    of the selected endpoints that may use the network at all (egress).
+//    Its body is the process rule kind's, parsed by that kind's module.
 //  - `dns "a.example.com", "*.example.com"`: strings after `dns` continue
 //    its list (the loop is greedy), any other peer ends it.
 grammar Membrane;
@@ -31,6 +34,7 @@ policyStmt
     | CLUSTERWIDE                                 # policyClusterwide
     | SELECTS selectorRef                         # policySelects
     | MODE word                                   # policyMode
+    | PROCESSES '{' balanced* '}'                 # policyProcesses
     | INGRESS '{' policyRule* '}'                       # ingressSection
     | EGRESS '{' policyRule* '}'                        # egressSection
     ;
@@ -137,7 +141,7 @@ word
     | NAMESPACE | SELECTOR | PORTS | PEERS | POLICY | CLUSTERWIDE | SELECTS
     | MODE | INGRESS | EGRESS | ALLOW | DENY | FROM | TO | ON | WITH | PODS
     | NAMESPACES | IN | NOTIN | CIDR | EXCEPT | SERVICE | WORLD | CLUSTER
-    | HOST | ALL | ANY | TCP | UDP | SCTP | ICMP | ICMPV6 | DNS
+    | HOST | ALL | ANY | TCP | UDP | SCTP | ICMP | ICMPV6 | DNS | PROCESSES
     ;
 
 NAMESPACE   : 'namespace';
@@ -148,6 +152,7 @@ POLICY      : 'policy';
 CLUSTERWIDE : 'clusterwide';
 SELECTS     : 'selects';
 MODE        : 'mode';
+PROCESSES   : 'processes';
 INGRESS     : 'ingress';
 EGRESS      : 'egress';
 ALLOW       : 'allow';

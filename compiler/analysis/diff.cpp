@@ -118,13 +118,20 @@ Causes requestCausesOf(const ReachEvaluator& eval, const ir::Program& program, c
 }
 
 // The causes of one version's executables on one probed interval of a
-// pair: where it restricts them, its process rules (the source's egress);
+// pair: where it restricts them, its process rules (the source's egress)
+// and the `processes` clauses of the source's class;
 // where it does not, what allows the connection on the source's egress.
 Causes executableCausesOf(const ReachEvaluator& eval, const ir::Program& program, const ir::Program& other,
                           const std::vector<ReachPeer>& peers, size_t s, size_t d, size_t atom) {
   Causes out;
   if (auto rules = eval.processRules(s, d, atom)) {
     for (const auto* r : *rules) out.insert(ruleCause(program, r->id, ir::Direction::Egress, peers[s].name));
+    // The `processes` clauses that restrict the source's rules
+    // (docs/process.md): the executables are theirs as much as the rules'.
+    for (const auto& probe : eval.probes(s, d, atom))
+      if (const auto* cls = classOf(program, probe.src))
+        for (const auto& clause : cls->egress.processClauses)
+          out.insert(ruleCause(program, clause.rule, ir::Direction::Egress, peers[s].name));
     return out;
   }
   for (const auto& probe : eval.probes(s, d, atom))

@@ -628,6 +628,25 @@ void addProcessNotes(const ir::Program& program, const End& src, Explanation& e)
                         "one opened before the policy) are dropped (explain --exe PATH decides one call)");
     return;
   }
+  // The `processes` clauses of the source's class: the executables that may
+  // connect at all, whichever rule allows the flow.
+  if (src.endpoint->classIndex) {
+    const auto& clauses = program.classes.at(*src.endpoint->classIndex).egress.processClauses;
+    std::vector<std::string> listing, refusing;
+    for (const auto& clause : clauses) {
+      auto it = program.rules.find(clause.rule);
+      std::string where = "the `processes` clause of policy " +
+                          (it == program.rules.end() ? std::string("?") : it->second.policy + " at " + it->second.location);
+      bool listed = std::binary_search(clause.executables.begin(), clause.executables.end(), *e.executable);
+      (listed ? listing : refusing).push_back(where + (listed ? "" : ", which lists " + joined(clause.executables)));
+    }
+    if (!refusing.empty())
+      e.notes.push_back("refused by " + joined(refusing, " and by ") + ": no egress connection of " + src.endpoint->key() +
+                        " is allowed for " + *e.executable + " (the socket hooks fail the call with EPERM)");
+    else if (!listing.empty() && egress->verdict.allowed)
+      e.notes.push_back("the call by " + *e.executable + " passes " + joined(listing, " and ") +
+                        " (only the executables a policy's clause lists may connect at all)");
+  }
   e.deniedForExecutable = !egress->verdict.allowed && !egress->processGrants.empty();
   if (e.deniedForExecutable) {
     e.notes.push_back("denied for its executable only: the call by " + *e.executable + " fails with EPERM; calls by " +

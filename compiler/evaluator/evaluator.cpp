@@ -40,6 +40,12 @@ bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t) {
   return peerMatches(rule.peer, peer) && conditionsMatch(rule, t);
 }
 
+bool allowedByClauses(const DirectionPolicy& policy, const std::string& executable) {
+  for (const auto& clause : policy.processClauses)
+    if (!std::binary_search(clause.executables.begin(), clause.executables.end(), executable)) return false;
+  return true;
+}
+
 namespace {
 // Deny wins; then the lowest-numbered allow; else default deny. On a
 // connection (no request read), a rule with an http condition stands for
@@ -62,8 +68,12 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
   bool httpRule = false, httpDeny = false, plainAllow = false;
   const bool packet = !t.executable;
   bool processRule = false, processFreeAllow = false;
+  // A call by an executable some `processes` clause of the class does not
+  // list: no allow rule lets it through, whatever its conditions say.
+  const bool clauseRefuses = !packet && !allowedByClauses(policy, *t.executable);
   for (const auto& r : policy.rules) {
     if (r.audit && !includeAudit) continue;
+    if (clauseRefuses && r.action == Action::Allow) continue;
     if (!ruleMatches(r, peer, t)) continue;
     const bool http = r.condition<HttpCondition>() != nullptr;
     if (connection && http) {
@@ -96,6 +106,17 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
 
 Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic& t) {
   Verdict v = policy.enforced ? decide(policy, peer, t, false) : Verdict{};
+  if (!policy.enforced && !policy.processClauses.empty()) {
+    // `processes` clauses isolate a direction nothing else does: their
+    // executables connect anywhere, nothing else connects. (Lowering writes
+    // this as an enforced direction with an allow rule of the clause's; read
+    // here from the clauses themselves.)
+    const uint32_t clause = policy.processClauses.front().rule;
+    if (t.executable && !allowedByClauses(policy, *t.executable)) return {false, Reason::DefaultDeny, 0, false, 0};
+    v = {true, Reason::AllowedByRule, clause, false, 0};
+    v.needsProcess = !t.executable;
+    return v;
+  }
   if (v.allowed && policy.audited) {
     Verdict would = decide(policy, peer, t, true);
     if (!would.allowed) {

@@ -18,6 +18,11 @@
 //    executable) meets process rules as the calls the socket hooks
 //    allowed: allowed, but only on sockets those hooks let through
 //    (needsProcess), unless a rule without a process condition allows it.
+//  - `processes` clauses (docs/process.md, DirectionPolicy::processClauses):
+//    a call whose executable one of them does not list is allowed by no
+//    rule (deny rules still deny it); lowering has written the same into
+//    every allow rule's process condition. A direction nothing but clauses
+//    isolates lets their executables connect anywhere, nothing else.
 #pragma once
 
 #include <optional>
@@ -55,6 +60,9 @@ bool peerMatches(const PeerMatch& m, const Peer& peer);
 // Every condition of the rule holds (each kind's meaning is its module's).
 bool conditionsMatch(const Rule& rule, const Traffic& t);
 bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t);
+// Whether every `processes` clause of the direction lists the executable
+// (true when it has none).
+bool allowedByClauses(const DirectionPolicy& policy, const std::string& executable);
 
 Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic& t);
 // A query denied only for its name (some rule would allow it for some name):

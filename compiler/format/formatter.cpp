@@ -191,6 +191,11 @@ class Formatter {
       size_t open = nextNamed(index(ext->word()->getStop()), "{");
       for (size_t i = open + 1; i <= index(ext->getStop()); ++i) roles_[i].inExtension = true;
       return;  // the body's braces are not selectors or sets
+    } else if (auto* clause = dynamic_cast<P::PolicyProcessesContext*>(node)) {
+      // `processes { ... }`: a `with process` body, laid out like one.
+      size_t open = nextNamed(index(clause->PROCESSES()->getSymbol()), "{");
+      for (size_t i = open + 1; i <= index(clause->getStop()); ++i) roles_[i].inExtension = true;
+      return;
     }
     for (auto* child : node->children) markInline(child);
   }

@@ -32,7 +32,8 @@
 //    line comment pushes onto the next line is indented as a continuation
 //    (statement indentation + 4).
 //  - `with NAME { ... }` extension bodies (parsed, rejected by the checker)
-//    are put on one line; tokens that touched in the input still touch.
+//    and a policy's `processes { ... }` are put on one line; tokens that
+//    touched in the input still touch.
 //  - Trailing whitespace is removed, lines end in "\n" (CRLF input becomes
 //    LF), the file ends with exactly one newline. A file without any token or
 //    comment formats to the empty string.

@@ -120,6 +120,11 @@ struct Policy {
   SourceRange clusterwideRange;
   std::optional<SelectorRef> selects;
   std::optional<Name> mode;
+  // `processes { exe "PATH", ... }`: the executables of the selected
+  // endpoints that may open egress connections at all (docs/process.md).
+  // Its body is kept like a `with process` body (kind: the keyword), for
+  // the process kind's module to check.
+  std::optional<Extension> processes;
   std::vector<Section> sections;  // in source order; duplicates are a sema error
   // Statements given more than once (keyword, where): a sema error.
   std::vector<std::pair<std::string, SourceRange>> repeated;

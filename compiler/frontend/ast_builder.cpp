@@ -89,6 +89,14 @@ class AstBuilder {
       } else if (auto* mode = dynamic_cast<P::PolicyModeContext*>(stmt)) {
         if (p.mode) p.repeated.push_back({"mode", range(mode)});
         else p.mode = word(mode->word());
+      } else if (auto* pr = dynamic_cast<P::PolicyProcessesContext*>(stmt)) {
+        if (p.processes) {
+          p.repeated.push_back({"processes", range(pr)});
+        } else {
+          ast::Extension e{{pr->PROCESSES()->getText(), range(pr->PROCESSES())}, {}, range(pr)};
+          for (auto* b : pr->balanced()) bodyTokens(b, e.body);
+          p.processes = std::move(e);
+        }
       } else if (auto* in = dynamic_cast<P::IngressSectionContext*>(stmt)) {
         p.sections.push_back(section(ast::Direction::Ingress, in->INGRESS()->getSymbol(), in->policyRule()));
       } else if (auto* eg = dynamic_cast<P::EgressSectionContext*>(stmt)) {

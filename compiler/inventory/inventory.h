@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,12 @@ struct Endpoint {
   // Owning workload name (Deployment, StatefulSet, ...) or the pod's own name.
   std::string workload;
   std::string source;  // file the endpoint came from, for messages
+  // The executables its processes may run, as absolute paths
+  // (labels::executablePathProblem), sorted, unique; absent when the
+  // inventory does not say (docs/inventory.md). Only lint reads them
+  // (MB120 process-exe-not-in-inventory). Last, so that brace
+  // initializations of the fields above stay as they are.
+  std::optional<std::vector<std::string>> executables;
 };
 
 struct Namespace {

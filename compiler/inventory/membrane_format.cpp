@@ -1,8 +1,11 @@
 // membrane's own inventory format (docs/inventory.md): strict, so that a
 // misspelt key is an error rather than a silently dropped field.
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "inventory/formats.h"
+#include "labels/names.h"
 
 namespace membrane::inventory::detail {
 
@@ -17,7 +20,7 @@ void readMembraneNamespace(const Reader& r, const json& v, const std::string& pa
 void readMembraneEndpoint(const Reader& r, const std::string& file, const json& v, const std::string& path,
                           Loaded& out) {
   r.object(v, path);
-  r.checkKeys(v, path, {"name", "namespace", "labels", "addresses", "ports", "workload"});
+  r.checkKeys(v, path, {"name", "namespace", "labels", "addresses", "ports", "workload", "executables"});
   Loaded::Ep e = readEndpointNames(r, file, v, path, path, false);
   if (const json* a = r.find(v, "addresses", false)) {
     std::string ap = member(path, "addresses");
@@ -37,6 +40,23 @@ void readMembraneEndpoint(const Reader& r, const std::string& file, const json& 
         np.protocol = r.protocol(*proto, member(ip, "protocol"));
       addPort(r, e, portPaths, std::move(np), ip);
     }
+  }
+  if (const json* exes = r.find(v, "executables", false)) {
+    // Paths from a file anyone may have written: held to the node's rule
+    // for executable paths, like the paths of process rules.
+    std::string xp = member(path, "executables");
+    std::vector<std::string> paths;
+    for (size_t i = 0; i < r.array(*exes, xp).size(); ++i) {
+      std::string ip = element(xp, i);
+      const std::string& exe = r.string((*exes)[i], ip);
+      size_t column = 0;
+      if (std::string why = labels::executablePathProblem(exe, &column); !why.empty())
+        r.fail(ip, "executable " + nlohmann::json(exe).dump() + " " + why + " (byte " + std::to_string(column + 1) + ")");
+      paths.push_back(exe);
+    }
+    std::sort(paths.begin(), paths.end());
+    paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+    e.ep.executables = std::move(paths);
   }
   e.ep.workload = e.ep.name;
   if (const json* w = r.find(v, "workload", false)) e.ep.workload = r.name(*w, member(path, "workload"));

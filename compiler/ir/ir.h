@@ -173,6 +173,18 @@ struct DirectionPolicy {
   // audit policies were enforced, and differences are reported.
   bool audited = false;
   std::vector<Rule> rules;  // deny rules first, then allow rules; each group by id
+  // Egress: the `processes` clauses of the policies that select the class
+  // (docs/process.md), by rule id (RuleInfo::clause). A call
+  // (Traffic::executable set) is allowed only when every one lists its
+  // executable. Lowering has put their intersection on every allow rule as
+  // its process condition and, where no enforcing policy had isolated the
+  // direction, added an allow rule of the clause's own (peer `all`); the
+  // evaluator checks the clauses as well, so the two are held to each other.
+  struct ProcessClause {
+    uint32_t rule = 0;                     // the clause's id in Program::rules
+    std::vector<std::string> executables;  // sorted, unique, non-empty
+  };
+  std::vector<ProcessClause> processClauses;
 };
 
 // Endpoints selected by the same set of policies (and giving the port names
@@ -209,6 +221,10 @@ struct RuleInfo {
   std::string text;     // the rule as written
   std::string location; // "file:line:col"
   SourceRange loc;
+  // A policy's `processes { ... }` clause, not a rule: `text` is the clause
+  // as written; it is the id of the allow rule lowering adds for it where
+  // the clause alone isolates a class's egress.
+  bool clause = false;
 };
 
 // A policy as the node needs it: its key, mode and whom it selects, so that

@@ -42,7 +42,13 @@ json toJson(const Rule& rule) {
 static json toJson(const DirectionPolicy& d) {
   json rules = json::array();
   for (const auto& r : d.rules) rules.push_back(toJson(r));
-  return {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", rules}};
+  json out = {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", rules}};
+  if (!d.processClauses.empty()) {
+    out["processClauses"] = json::array();
+    for (const auto& c : d.processClauses)
+      out["processClauses"].push_back({{"rule", c.rule}, {"executables", c.executables}});
+  }
+  return out;
 }
 
 json toJson(const Program& p) {
@@ -82,14 +88,17 @@ json toJson(const Program& p) {
     j["classes"].push_back(cj);
   }
   j["rules"] = json::array();
-  for (const auto& [id, r] : p.rules)
-    j["rules"].push_back({{"id", id},
-                          {"policy", r.policy},
-                          {"direction", directionName(r.direction)},
-                          {"action", actionName(r.action)},
-                          {"audit", r.audit},
-                          {"text", r.text},
-                          {"location", r.location}});
+  for (const auto& [id, r] : p.rules) {
+    json rj = {{"id", id},
+               {"policy", r.policy},
+               {"direction", directionName(r.direction)},
+               {"action", actionName(r.action)},
+               {"audit", r.audit},
+               {"text", r.text},
+               {"location", r.location}};
+    if (r.clause) rj["clause"] = true;
+    j["rules"].push_back(std::move(rj));
+  }
   return j;
 }
 
@@ -140,6 +149,12 @@ std::string toText(const Program& p) {
       const auto& dp = c.direction(d);
       out += std::string("  ") + directionName(d) + ": " + (dp.enforced ? "default deny" : "open") +
              (dp.audited ? " (audited)" : "") + "\n";
+      for (const auto& clause : dp.processClauses) {
+        out += "    processes [" + std::to_string(clause.rule) + "]:";
+        for (size_t i = 0; i < clause.executables.size(); ++i)
+          out += (i ? ", " : " ") + clause.executables[i];
+        out += "\n";
+      }
       for (const auto& r : dp.rules) {
         out += "    [" + std::to_string(r.id) + "] " + actionName(r.action) + (r.audit ? " (audit)" : "") + " " +
                describePeer(p, r.peer) + features::describeConditions(r) + "\n";

@@ -139,6 +139,16 @@ const std::vector<CheckInfo>& catalogue() {
        "code too; it cannot tell one script from another.",
        "Copy the interpreter to a path of its own for this service (e.g. /opt/app/bin/python3), run the service "
        "with it, and name that path."},
+      {"MB120", "process-exe-not-in-inventory", Severity::Warning,
+       "A process rule or `processes` clause names an executable the inventory lists for none of its endpoints",
+       "The inventory may list the executables of each endpoint (`executables`, docs/inventory.md). A "
+       "`with process` rule or a policy's `processes` clause names a path that none of the endpoints its policy "
+       "selects lists: it would match no call, usually a typo or a path from another image. Reported only when "
+       "every endpoint the policy selects lists its executables; an endpoint without the field may run anything. "
+       "Only run with an inventory.",
+       "Name the path the image installs (see the inventory's `executables`), or add it to the inventory if the "
+       "image has it.",
+       true},
   };
   return kChecks;
 }

@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "features/l4/l4.h"
+#include "features/process/process.h"
 #include "features/registry/registry.h"
 
 namespace membrane::lowering {
@@ -40,6 +41,8 @@ class Lowering {
   Program out_;
   // Rule id of each checked rule, by (policy index, rule index).
   std::map<std::pair<size_t, size_t>, uint32_t> ruleIds_;
+  // Id of each policy's `processes` clause, by policy index.
+  std::map<size_t, uint32_t> clauseIds_;
   std::set<std::pair<uint32_t, std::string>> warnedNamedPorts_;
   std::set<std::tuple<size_t, size_t, uint8_t, std::string>> warnedEgressNamedPorts_;
   // Egress named ports, resolved per destination: by (policy index, rule
@@ -202,6 +205,145 @@ class Lowering {
         info.location = sources_.describe(rule.range.begin);
         out_.rules.emplace(id, std::move(info));
       }
+      if (pol.processes) {
+        uint32_t id = next++;
+        clauseIds_[p] = id;
+        RuleInfo info;
+        info.id = id;
+        info.policy = pol.key();
+        info.direction = Direction::Egress;
+        info.action = Action::Allow;
+        info.audit = pol.audit;
+        info.text = clauseText(*pol.processes);
+        info.loc = pol.processes->range;
+        info.location = sources_.describe(pol.processes->range.begin);
+        info.clause = true;
+        out_.rules.emplace(id, std::move(info));
+      }
+    }
+  }
+
+  // `processes { exe "/a", exe "/b" }`, in source order.
+  static std::string clauseText(const features::process::Checked& clause) {
+    std::string out = std::string(features::process::kClauseKeyword) + " { ";
+    for (size_t i = 0; i < clause.executables.size(); ++i)
+      out += (i ? ", exe \"" : "exe \"") + clause.executables[i].path + "\"";
+    return out + " }";
+  }
+
+  std::string ruleText(uint32_t id) const {
+    auto it = out_.rules.find(id);
+    return it == out_.rules.end() ? std::string("?") : it->second.text;
+  }
+
+  static std::string endpointsText(const EndpointClass& cls, const inventory::Endpoint& ep) {
+    return cls.endpoints.empty() ? ep.ns + "/" + ep.name : cls.endpoints.front() + (cls.endpoints.size() > 1 ? ", ..." : "");
+  }
+
+  // The `processes` clauses of the policies selecting a class
+  // (docs/process.md): they restrict the class, whichever policy's rules
+  // allow its egress. Every egress allow rule gets the clauses' common
+  // executables as its process condition (intersected with its own); a
+  // class no enforcing policy isolated in egress gets an allow rule of the
+  // clause's own, to anything, for those executables. Reports (once per
+  // class, `report`) what cannot hold: clauses or a rule sharing no
+  // executable, http or dns rules in the class's egress, an egress only
+  // audit-mode policies restrict.
+  void applyProcessClauses(EndpointClass& cls, const std::vector<size_t>& selecting, const inventory::Endpoint& ep,
+                           bool report) {
+    std::vector<size_t> withClause;
+    for (size_t p : selecting)
+      if (checked_.policies[p].processes) withClause.push_back(p);
+    if (withClause.empty()) return;
+    DirectionPolicy& egress = cls.egress;
+    const auto& firstClause = *checked_.policies[withClause.front()].processes;
+    ProcessCondition common = features::process::lower(firstClause);
+    bool ok = true;
+    for (size_t i = 0; i < withClause.size(); ++i) {
+      size_t p = withClause[i];
+      const auto& clause = *checked_.policies[p].processes;
+      ProcessCondition own = features::process::lower(clause);
+      egress.processClauses.push_back({clauseIds_.at(p), own.executables});
+      if (i == 0 || !ok) continue;
+      ProcessCondition both = features::process::intersect(common, own);
+      if (both.executables.empty()) {
+        ok = false;
+        if (!report) continue;
+        auto& d = diags_.error(clause.range,
+                               "the `processes` clauses of policies " + checked_.policies[withClause.front()].key() +
+                                   " and " + checked_.policies[p].key() +
+                                   " share no executable: no egress connection of endpoints " + endpointsText(cls, ep) +
+                                   " would be allowed",
+                               "the clauses of every policy selecting an endpoint hold together (their "
+                               "intersection); list the executables that may connect in each");
+        for (size_t k = 0; k < i; ++k)
+          d.notes.push_back({Severity::Note, checked_.policies[withClause[k]].processes->range,
+                             "the clause of policy " + checked_.policies[withClause[k]].key() + " is here", "", {}});
+        continue;
+      }
+      common = std::move(both);
+    }
+    // Where the socket calls cannot decide: the rules that read requests or
+    // queries, and the audited verdict of an egress only audit policies
+    // isolate.
+    std::set<uint32_t> reported;
+    for (const auto& r : egress.rules) {
+      const char* other = r.condition<HttpCondition>() ? "http" : r.condition<DnsCondition>() ? "dns" : nullptr;
+      if (!other || !reported.insert(r.id).second) continue;
+      ok = false;
+      if (!report) continue;
+      auto& d = diags_.error(firstClause.range,
+                             "the `processes` clause of policy " + checked_.policies[withClause.front()].key() +
+                                 " and rule `" + ruleText(r.id) + "` of policy " + r.policy + ", with a " + other +
+                                 " condition, apply to the same endpoints (" + endpointsText(cls, ep) + ")",
+                             std::string("process conditions and ") + other +
+                                 " rules cannot share a direction of one endpoint yet: the socket layer and the "
+                                 "socket calls do not share a verdict (docs/process.md, \"Limits\")");
+      d.notes.push_back({Severity::Note, r.loc, std::string("the ") + other + " rule is here", "", {}});
+    }
+    if (!egress.enforced && egress.audited) {
+      ok = false;
+      if (report)
+        diags_.error(firstClause.range,
+                     "the egress of endpoints " + endpointsText(cls, ep) +
+                         " is restricted only by audit-mode policies: a `processes` clause cannot isolate it yet",
+                     "give one enforcing policy selecting them an `egress` section, or enforce the audit policy");
+    }
+    if (!ok) return;
+    reported.clear();
+    for (auto& r : egress.rules) {
+      if (r.action != Action::Allow) continue;
+      ProcessCondition* own = nullptr;
+      for (auto& c : r.conditions)
+        if (auto* pc = std::get_if<ProcessCondition>(&c)) own = pc;
+      if (!own) {
+        r.conditions.push_back(common);
+        continue;
+      }
+      *own = features::process::intersect(*own, common);
+      if (!own->executables.empty() || !reported.insert(r.id).second || !report) continue;
+      auto& d = diags_.error(r.loc,
+                             "rule `" + ruleText(r.id) + "` of policy " + r.policy +
+                                 " lets no executable connect from endpoints " + endpointsText(cls, ep) +
+                                 ": none of its `with process` executables is in their `processes` clauses",
+                             "the `processes` clauses of the policies selecting an endpoint restrict every rule "
+                             "that allows its egress; name an executable they list, or add it to them");
+      for (size_t p : withClause)
+        d.notes.push_back({Severity::Note, checked_.policies[p].processes->range,
+                           "the clause of policy " + checked_.policies[p].key() + " is here", "", {}});
+    }
+    if (!egress.enforced) {
+      // Nothing else isolates the class's egress: the clause does, letting
+      // its executables connect anywhere.
+      egress.enforced = true;
+      Rule rule;
+      rule.id = clauseIds_.at(withClause.front());
+      rule.action = Action::Allow;
+      rule.peer.all = true;
+      rule.conditions.push_back(common);
+      rule.policy = checked_.policies[withClause.front()].key();
+      rule.loc = firstClause.range;
+      egress.rules.push_back(std::move(rule));
     }
   }
 
@@ -335,6 +477,7 @@ class Lowering {
       cls.ingressNamedPorts = labels::bindingsOf({ingressNames.begin(), ingressNames.end()}, ep.ports);
       for (const auto& b : cls.ingressNamedPorts)
         key += labels::portProtocolName(b.protocol) + "/" + b.name + "=" + (b.port ? std::to_string(*b.port) : "-") + ";";
+      applyProcessClauses(cls, selecting, ep, !classByKey.count(key));
       for (auto* dp : {&cls.ingress, &cls.egress}) {
         std::stable_sort(dp->rules.begin(), dp->rules.end(), [](const Rule& a, const Rule& b) {
           if (a.action != b.action) return a.action == Action::Deny;

@@ -551,7 +551,9 @@ class Checker {
     }
     for (const auto& [keyword, where] : p.repeated) {
       diags_.error(where, "policy '" + p.name.text + "' has more than one `" + keyword + "`",
-                   keyword == "selects" ? "combine the requirements into one selector" : "keep one of them");
+                   keyword == "selects"     ? "combine the requirements into one selector"
+                   : keyword == "processes" ? "list every executable in one `processes { ... }`"
+                                            : "keep one of them");
     }
     if (p.clusterwide && p.ns) {
       auto& d = diags_.error(p.ns->range, "a clusterwide policy has no namespace");
@@ -584,6 +586,21 @@ class Checker {
       out.selects = *sel;
     }
 
+    if (p.processes) {
+      if (auto checked = features::process::check(*p.processes, sources_, diags_)) {
+        if (out.audit) {
+          // The clause restricts every allow rule of the class, also those
+          // of enforcing policies: an audit-mode clause would have to hold
+          // in the audited verdict only, which the IR cannot say yet.
+          auto& d = diags_.error(checked->range, "a `processes` clause is not supported in an audit-mode policy yet",
+                                 "put the clause in a policy that enforces, or drop `mode audit`");
+          d.notes.push_back({Severity::Note, p.mode->range, "the policy is in audit mode here", "", {}});
+        } else {
+          out.processes = std::move(*checked);
+        }
+      }
+    }
+
     std::map<ir::Direction, SourceRange> sectionSeen;
     for (const auto& section : p.sections) {
       auto dir = section.direction == ast::Direction::Ingress ? ir::Direction::Ingress : ir::Direction::Egress;
@@ -599,7 +616,7 @@ class Checker {
         if (auto checked = rule(r, dir, out)) out.rules.push_back(std::move(*checked));
       }
     }
-    if (p.sections.empty() && diags_.errorCount() == before) {
+    if (p.sections.empty() && !p.processes && diags_.errorCount() == before) {
       diags_.warning(p.name.range, "policy '" + p.name.text + "' has neither an `ingress` nor an `egress` section",
                      "it selects endpoints but restricts nothing");
     }

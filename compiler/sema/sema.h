@@ -58,6 +58,10 @@ struct CheckedPolicy {
   bool audit = false;
   labels::Selector selects;
   bool hasIngress = false, hasEgress = false;
+  // `processes { ... }` (docs/process.md): the executables of the selected
+  // endpoints that may open egress connections at all; lowering restricts
+  // every egress allow rule of each class the policy selects to them.
+  std::optional<features::process::Checked> processes;
   std::vector<CheckedRule> rules;  // source order, ingress and egress mixed
   SourceRange range;
 

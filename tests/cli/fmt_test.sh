@@ -124,4 +124,16 @@ run fmt
 expect_rc 2
 finish "no paths: usage error"
 
+clause_messy=$'policy api { selects { app = api }\n processes {\n  exe "/usr/local/bin/api"\n  , exe "/usr/bin/python3.11" }\n}'
+clause_canonical=$'policy api {\n  selects { app = api }\n  processes { exe "/usr/local/bin/api", exe "/usr/bin/python3.11" }\n}\n'
+printf '%s' "$clause_messy" >"$tmp/clause.policy"
+run fmt "$tmp/clause.policy"
+expect_rc 0
+[[ $(cat "$out"; echo x) == "${clause_canonical}x" ]] || fail "stdout is not the canonical text"
+printf '%s' "$clause_canonical" >"$tmp/clause-clean.policy"
+run fmt --check "$tmp/clause-clean.policy"
+expect_rc 0
+expect_no_out
+finish "a policy's processes clause is laid out on one line and reads back unchanged"
+
 summary

@@ -39,7 +39,7 @@ printf 'policy broken {\n  selects { app = x }\n  ingress { allow to world }\n}\
 
 run lint "$root/policies/shop"
 expect_rc 0
-expect_out "lint: no findings in 8 files (1 suppressed); not run without an inventory (-i): MB103, MB104, MB105"
+expect_out "lint: no findings in 8 files (1 suppressed); not run without an inventory (-i): MB103, MB104, MB105, MB120"
 finish "shop lints clean without an inventory, and says which checks did not run"
 
 run lint -i "$root/policies/shop/inventory.json" "$root/policies/shop" --werror
@@ -62,6 +62,31 @@ finish "warnings exit 0"
 run lint --werror "$tmp/p/warn.policy"
 expect_rc 1
 finish "--werror: warnings exit 1"
+
+mkdir -p "$tmp/exe"
+cat >"$tmp/exe/api.policy" <<'POLICY'
+namespace shop
+
+policy api {
+  selects { app = api }
+  processes { exe "/usr/local/bin/api", exe "/usr/local/bin/apj" }
+}
+POLICY
+cat >"$tmp/exe/inventory.json" <<'JSON'
+{"endpoints": [{"name": "api-0", "namespace": "shop", "labels": {"app": "api"},
+                "executables": ["/usr/local/bin/api", "/usr/bin/python3.11"]}]}
+JSON
+run lint -i "$tmp/exe/inventory.json" "$tmp/exe/api.policy"
+expect_rc 0
+expect_out "api.policy:5:45: warning: \"/usr/local/bin/apj\" is not among the executables the inventory lists for endpoint shop/api-0 the policy selects: it matches no call there [MB120 process-exe-not-in-inventory]"
+expect_out "hint: did you mean \"/usr/local/bin/api\"?"
+finish "MB120: a clause's executable the inventory lists for no selected endpoint"
+
+printf '{"endpoints": [{"name": "api-0", "namespace": "shop", "executables": ["usr/bin/api"]}]}' >"$tmp/exe/bad.json"
+run lint -i "$tmp/exe/bad.json" "$tmp/exe/api.policy"
+expect_rc 2
+expect_err "endpoints[0].executables[0]: executable \"usr/bin/api\" is not an absolute path"
+finish "an inventory's executable is held to the rule of process paths"
 
 run lint "$tmp/p/err.policy"
 expect_rc 1
@@ -120,7 +145,7 @@ checks = [(f["check"], f["line"], f["column"], f["severity"]) for f in d["findin
 assert ("MB107", 4, 25, "error") in checks, checks
 assert ("MB111", 5, 8, "warning") in checks, checks
 assert d["summary"]["errors"] == 2 and d["summary"]["files"] == 2, d["summary"]
-assert d["notRun"] == ["MB103", "MB104", "MB105"], d["notRun"]
+assert d["notRun"] == ["MB103", "MB104", "MB105", "MB120"], d["notRun"]
 PY
 finish "--format json"
 

@@ -13,6 +13,11 @@
 //    and audit bits as the evaluator decides the call.
 // Process conditions are attached to the IR here (the policies give peers
 // and ports), so the test does not depend on the language's front end.
+// The second test writes them in the policies instead, with `processes`
+// clauses (docs/process.md): one or two policies' clauses on the class
+// (intersecting), rules' own `with process` beside them, and classes whose
+// egress only the clauses isolate; lowering restricts the rules, and the
+// evaluator holds the clauses themselves.
 // Seeded: MEMBRANE_PROCESS_DIFF_SEED picks the first seed,
 // MEMBRANE_PROCESS_DIFF_CASES the number of probes (default 20000). A
 // failure prints the seed, the rules and the probe.
@@ -22,6 +27,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <sstream>
 
 #include "codegen/class_compiler.h"
 #include "codegen/decision_codegen.h"
@@ -67,18 +73,64 @@ ir::ProcessCondition randomCondition(Random& r) {
   return c;  // kExecutables is sorted, so this is too
 }
 
+// Executables as a `with process` body or clause: `core` always (so that no
+// intersection is empty), the others at random.
+std::string processBody(Random& r, const std::string& core) {
+  std::string out = "exe \"" + core + "\"";
+  for (const auto& e : kExecutables)
+    if (e != core && r.chance(0.4)) out += ", exe \"" + e + "\"";
+  return out;
+}
+
+// Policies selecting h/web with `processes` clauses: web's always, also's
+// sometimes; rules with their own `with process` sometimes; and, a third of
+// the time, no egress section at all (the clauses alone isolate it).
+std::string randomClausePolicy(Random& r) {
+  const std::string core = r.pick(kExecutables);
+  const bool isolated = r.chance(0.67);
+  auto section = [&] {
+    std::string out;
+    size_t n = 2 + r.below(5);
+    for (size_t i = 0; i < n; ++i) {
+      std::string rule = r.pick(kEgress);
+      if (rule.rfind("allow", 0) == 0 && r.chance(0.4)) rule += " with process { " + processBody(r, core) + " }";
+      out += "    " + rule + "\n";
+    }
+    return out;
+  };
+  std::string p = "namespace h\n";
+  p += "policy web {\n  selects { app = web }\n  processes { " + processBody(r, core) + " }\n";
+  if (isolated) p += "  egress {\n" + section() + "  }\n";
+  p += "}\n";
+  if (r.chance(0.5)) {
+    p += "policy also {\n  selects { app = web }\n";
+    if (r.chance(0.6)) p += "  processes { " + processBody(r, core) + " }\n";
+    if (isolated && r.chance(0.5)) p += "  egress {\n" + section() + "  }\n";
+    p += "}\n";
+  }
+  if (isolated && r.chance(0.5))
+    p += "policy watch {\n  selects { app = web }\n  mode audit\n  egress {\n" + section() + "  }\n}\n";
+  return p;
+}
+
 struct Checked {
   size_t packets = 0, calls = 0, process = 0, callsAllowed = 0, mismatches = 0;
+  size_t clauseClasses = 0, isolatedByClause = 0, refusedByClause = 0;
 };
 
-void runScenario(uint64_t seed, size_t probes, codegen::ClassCompiler& compiler, Checked& total) {
+// `clauses`: the policies hold the process conditions (randomClausePolicy);
+// else they are attached to the IR here.
+void runScenario(uint64_t seed, size_t probes, codegen::ClassCompiler& compiler, Checked& total,
+                 bool clauses = false) {
   Random r(seed);
-  std::string policy = randomPolicy(r);
+  std::string policy = clauses ? randomClausePolicy(r) : randomPolicy(r);
   pipeline::Compilation c;
   std::string error;
   ASSERT_TRUE(inventory::loadInventoryText("inventory.json", kInventory, c.inventory, &error)) << error;
   pipeline::runText({{"random.policy", policy}}, c);
-  ASSERT_FALSE(c.diags.hasErrors()) << policy;
+  std::ostringstream diagnostics;
+  c.diags.print(diagnostics, false);
+  ASSERT_FALSE(c.diags.hasErrors()) << policy << diagnostics.str();
   ir::Program& program = *c.ir;
   // Process conditions on allow rules: every rule sharing an id gets the same one.
   std::string rules;
@@ -86,8 +138,12 @@ void runScenario(uint64_t seed, size_t probes, codegen::ClassCompiler& compiler,
   for (auto& cls : program.classes)
     for (auto& rule : cls.egress.rules) {
       auto [it, added] = chosen.emplace(rule.id, std::nullopt);
-      if (added && rule.action == ir::Action::Allow && r.chance(0.6)) it->second = randomCondition(r);
-      if (it->second) rule.conditions.push_back(*it->second);
+      if (clauses) {
+        if (const auto* written = rule.condition<ir::ProcessCondition>()) it->second = *written;
+      } else {
+        if (added && rule.action == ir::Action::Allow && r.chance(0.6)) it->second = randomCondition(r);
+        if (it->second) rule.conditions.push_back(*it->second);
+      }
       std::string execs;
       if (it->second)
         for (const auto& e : it->second->executables) execs += " " + e;
@@ -103,6 +159,11 @@ void runScenario(uint64_t seed, size_t probes, codegen::ClassCompiler& compiler,
   const ir::Endpoint* subject = program.findEndpoint("h", "web");
   ASSERT_TRUE(subject && subject->classIndex);
   const ir::EndpointClass& cls = program.classes.at(*subject->classIndex);
+  if (clauses) {
+    ASSERT_FALSE(cls.egress.processClauses.empty()) << policy;
+    total.clauseClasses += 1;
+    total.isolatedByClause += policy.find("egress") == std::string::npos;
+  }
   codegen::ClassObject object = compiler.compile(program, cls, lowering, {});
   auto wrapped = Wrapped::load(object.elf, &error);
   ASSERT_TRUE(wrapped) << "seed " << seed << ": " << error << "\n" << policy << rules;
@@ -141,6 +202,7 @@ void runScenario(uint64_t seed, size_t probes, codegen::ClassCompiler& compiler,
     ir::Verdict cv = ir::evaluate(cls.egress, p.peer, call);
     result = wrapped->run(hc);
     ++total.calls;
+    total.refusedByClause += !ir::allowedByClauses(cls.egress, *call.executable);
     total.callsAllowed += cv.allowed;
     if (!agrees(cv, result, false))
       fail("call " + flow + " by " + *call.executable + ": the socket calls' decision says " + resultText(result) +
@@ -174,6 +236,35 @@ TEST(ProcessDifferential, PacketsAndCallsAgreeWithTheEvaluator) {
   EXPECT_GT(total.process, total.packets / 20);
   EXPECT_GT(total.callsAllowed, total.calls / 20);
   EXPECT_LT(total.callsAllowed, total.calls * 19 / 20);
+}
+
+TEST(ProcessDifferential, ClassesWithProcessesClausesAgreeWithTheEvaluator) {
+  MB_REQUIRE_BPF();
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(compiler) << error;
+  uint64_t seed = 1;
+  if (const char* s = std::getenv("MEMBRANE_PROCESS_DIFF_SEED")) seed = std::strtoull(s, nullptr, 10);
+  size_t budget = 10000;
+  if (const char* s = std::getenv("MEMBRANE_PROCESS_DIFF_CASES")) budget = std::strtoull(s, nullptr, 10);
+  Checked total;
+  size_t scenarios = 0;
+  while (total.calls < budget && total.mismatches == 0) {
+    runScenario(seed + scenarios, 250, *compiler, total, true);
+    ++scenarios;
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  std::cout << "process clause differential: " << scenarios << " classes (" << total.isolatedByClause
+            << " isolated by their clauses alone), " << total.packets << " packets (" << total.process
+            << " left to the socket calls), " << total.calls << " calls (" << total.callsAllowed << " allowed, "
+            << total.refusedByClause << " by executables a clause does not list), " << total.mismatches
+            << " mismatches\n";
+  EXPECT_EQ(total.mismatches, 0u);
+  EXPECT_EQ(total.clauseClasses, scenarios);
+  EXPECT_GT(total.isolatedByClause, scenarios / 10) << "classes only the clauses isolate are probed";
+  EXPECT_GT(total.process, total.packets / 20);
+  EXPECT_GT(total.callsAllowed, total.calls / 20);
+  EXPECT_GT(total.refusedByClause, total.calls / 20);
 }
 
 }  // namespace

@@ -681,6 +681,29 @@ TEST(DiffProcess, SameExecutablesInAnotherOrderOrRuleAreNoChange) {
   EXPECT_FALSE(d.changed());
 }
 
+TEST(DiffProcess, AProcessesClauseAddedInAnotherPolicyIsAnExecutablesChangeCausedByTheClause) {
+  // The clause is in a policy of its own: it restricts x/b-out's rule all
+  // the same, and the diff names it beside the rule.
+  XyzCluster before(bEgress("    allow to pods { pod = a } on tcp/5432\n"), "old.policy");
+  XyzCluster after(bEgress("    allow to pods { pod = a } on tcp/5432\n") +
+                       "policy b-exe {\n  selects { pod = b }\n  processes { exe \"/opt/app/server\" }\n}\n",
+                   "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  EXPECT_EQ(flows(d.added), "");
+  ASSERT_FALSE(d.executablesChanged.empty());
+  const FlowChange* toA = nullptr;
+  for (const auto& f : d.executablesChanged)
+    if (f.dst == "x/a") toA = &f;
+  ASSERT_NE(toA, nullptr) << flows(d.executablesChanged);
+  EXPECT_EQ(executables(toA->executablesBefore), "every executable");
+  EXPECT_EQ(executables(toA->executablesAfter), "/opt/app/server");
+  EXPECT_EQ(causes(toA->after),
+            "egress of x/b: `processes { exe \"/opt/app/server\" }` (x/b-exe, new.policy:10:3)\n"
+            "egress of x/b: `allow to pods { pod = a } on tcp/5432` (x/b-out, new.policy:5:5)\n");
+}
+
 TEST(DiffFormats, JsonContract) {
   XyzCluster before(kBase);
   XyzCluster after(R"(namespace x

@@ -454,6 +454,79 @@ TEST(ExplainProcess, ACallByAnotherExecutableIsDeniedForItsExecutableOnly) {
                       "connection for every executable's call"));
 }
 
+// `processes` clauses (docs/process.md): x/b's restricts the rule of its
+// policy; x/c's alone isolates x/c's egress.
+const char* kClausePolicy = R"(namespace x
+policy b-out {
+  selects { pod = b }
+  processes { exe "/opt/app/server", exe "/usr/bin/psql" }
+  egress {
+    allow to pods { pod = a } on tcp/5432
+  }
+}
+policy c-only {
+  selects { pod = c }
+  processes { exe "/opt/app/server" }
+}
+)";
+
+Result explainFrom(const XyzCluster& c, const std::string& from, const std::string& to, const std::string& exe) {
+  Result r;
+  auto t = parseTraffic("tcp/5432", &r.error);
+  if (!exe.empty()) t->executable = *parseExecutable(exe, &r.error);
+  auto src = resolveEnd(c.ir(), from, &r.error);
+  auto dst = resolveEnd(c.ir(), to, &r.error);
+  if (!src || !dst) return r;
+  r.e = explainFlow(c.ir(), &c.compilation().sources, *src, *dst, *t, &r.error);
+  return r;
+}
+
+TEST(ExplainProcess, ACallAClauseDoesNotListIsRefusedByTheClauseAtItsLine) {
+  XyzCluster c(kClausePolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explainFrom(c, "x/b", "x/a", "/usr/bin/curl");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_FALSE(r.e->allowed);
+  EXPECT_TRUE(hasNote(*r.e,
+                      "refused by the `processes` clause of policy x/b-out at t.policy:4:3, which lists "
+                      "/opt/app/server, /usr/bin/psql: no egress connection of x/b is allowed for /usr/bin/curl (the "
+                      "socket hooks fail the call with EPERM)"))
+      << renderExplanationText(*r.e);
+
+  Result listed = explainFrom(c, "x/b", "x/a", "/usr/bin/psql");
+  ASSERT_TRUE(listed.e) << listed.error;
+  EXPECT_TRUE(listed.e->allowed);
+  EXPECT_EQ(listed.e->egress->deciding->location, "t.policy:6:5") << "the rule still decides";
+  EXPECT_TRUE(hasNote(*listed.e,
+                      "the call by /usr/bin/psql passes the `processes` clause of policy x/b-out at t.policy:4:3 "
+                      "(only the executables a policy's clause lists may connect at all)"))
+      << renderExplanationText(*listed.e);
+}
+
+TEST(ExplainProcess, AClassOnlyAClauseIsolatesIsExplainedByTheClause) {
+  XyzCluster c(kClausePolicy);
+  ASSERT_TRUE(c.ok());
+  Result packet = explainFrom(c, "x/c", "198.19.1.1", "");
+  ASSERT_TRUE(packet.e) << packet.error;
+  EXPECT_TRUE(packet.e->allowed);
+  EXPECT_TRUE(packet.e->needsProcess);
+  ASSERT_TRUE(packet.e->egress->deciding);
+  EXPECT_EQ(packet.e->egress->deciding->location, "t.policy:11:3");
+  EXPECT_EQ(packet.e->egress->deciding->text, "processes { exe \"/opt/app/server\" }");
+  ASSERT_EQ(packet.e->egress->processGrants.size(), 1u);
+  EXPECT_EQ(packet.e->egress->processGrants[0].location, "t.policy:11:3");
+  EXPECT_EQ(packet.e->egress->processGrants[0].executables, (std::vector<std::string>{"/opt/app/server"}));
+
+  Result curl = explainFrom(c, "x/c", "198.19.1.1", "/usr/bin/curl");
+  ASSERT_TRUE(curl.e) << curl.error;
+  EXPECT_FALSE(curl.e->allowed);
+  EXPECT_TRUE(hasNote(*curl.e,
+                      "refused by the `processes` clause of policy x/c-only at t.policy:11:3, which lists "
+                      "/opt/app/server: no egress connection of x/c is allowed for /usr/bin/curl (the socket hooks "
+                      "fail the call with EPERM)"))
+      << renderExplanationText(*curl.e);
+}
+
 TEST(ExplainProcess, PodsOfAWorkloadAreAlikeOnlyWhenTheyNeedTheSameExecutables) {
   // web-0 and web-1 are one workload; a plain allow applies to web-0 only,
   // numbered after the process rule (policies are numbered by name), so

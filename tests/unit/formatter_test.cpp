@@ -250,6 +250,25 @@ TEST(FormatterLayout, SeparatorsInAnExtensionHugWhatTheyFollow) {
             "policy p {\n  egress {\n    allow to world on udp/53 with dns { \"a.b\", \"c.d\";\"e.f\" }\n  }\n}\n");
 }
 
+TEST(FormatterLayout, AProcessesClauseIsAStatementOnOneLineLikeAProcessBody) {
+  const std::string canonical =
+      "policy api {\n"
+      "  selects { app = api }\n"
+      "  processes { exe \"/usr/local/bin/api\", exe \"/usr/bin/python3.11\" } # who may connect\n"
+      "  egress {\n"
+      "    allow to world on tcp/443\n"
+      "  }\n"
+      "}\n";
+  EXPECT_EQ(fmt("policy api { selects { app = api }\n processes {\n  exe \"/usr/local/bin/api\"\n  , exe "
+                "\"/usr/bin/python3.11\" }  # who may connect\n egress { allow to world on tcp/443 } }"),
+            canonical);
+  EXPECT_EQ(fmt(canonical), canonical) << "round trip";
+  expectStable("processes", "policy p {processes{exe \"/a\";exe \"/b\"}selects{}}\n");
+  EXPECT_EQ(fmt("policy p {processes{exe \"/a\";exe \"/b\"}selects{}}\n"),
+            "policy p {\n  processes {exe \"/a\";exe \"/b\"}\n  selects {}\n}\n")
+      << "tokens that touched still touch";
+}
+
 // ---- comments ----------------------------------------------------------------
 
 TEST(FormatterComments, AllThreeKindsStayInPlace) {

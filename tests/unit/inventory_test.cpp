@@ -141,6 +141,31 @@ TEST(InventoryOwnFormat, EmptyLabelValueIsAllowed) {
   EXPECT_EQ(inv.endpoints.at(0).labels, (labels::LabelSet{{"canary", ""}}));
 }
 
+TEST(InventoryOwnFormat, ExecutablesAreOptionalSortedAndKeptOnce) {
+  Inventory inv = loadOk(R"({"endpoints": [
+      {"name": "a", "executables": ["/usr/local/bin/api", "/usr/bin/python3.11", "/usr/local/bin/api"]},
+      {"name": "b", "executables": []},
+      {"name": "c"}]})");
+  EXPECT_EQ(inv.endpoints.at(0).executables,
+            (std::vector<std::string>{"/usr/bin/python3.11", "/usr/local/bin/api"}));
+  EXPECT_EQ(inv.endpoints.at(1).executables, std::vector<std::string>{}) << "listed: none";
+  EXPECT_FALSE(inv.endpoints.at(2).executables) << "absent: not known";
+}
+
+TEST(InventoryOwnFormat, AnExecutableIsHeldToTheRuleOfProcessPaths) {
+  EXPECT_EQ(loadError(R"({"endpoints": [{"name": "a", "executables": ["/usr/bin/api", "usr/bin/api"]}]})"),
+            "inventory.json: endpoints[0].executables[1]: executable \"usr/bin/api\" is not an absolute path (it "
+            "must start with '/') (byte 1)");
+  EXPECT_CONTAINS(loadError(R"({"endpoints": [{"name": "a", "executables": ["/opt/../api"]}]})"),
+                  "endpoints[0].executables[0]: executable \"/opt/../api\" has a '..' component");
+  EXPECT_CONTAINS(loadError(R"({"endpoints": [{"name": "a", "executables": ["/opt/\u0007api"]}]})"),
+                  "executable \"/opt/\\u0007api\" holds a control character (byte 6)");
+  EXPECT_CONTAINS(loadError(R"({"endpoints": [{"name": "a", "executables": "/usr/bin/api"}]})"),
+                  "endpoints[0].executables: expected an array");
+  EXPECT_CONTAINS(loadError(R"({"endpoints": [{"name": "a", "executables": [7]}]})"),
+                  "endpoints[0].executables[0]: expected a string");
+}
+
 // ---- kubectl output -------------------------------------------------------------------
 
 TEST(InventoryKubectl, PodsFixture) {

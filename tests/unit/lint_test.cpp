@@ -762,6 +762,81 @@ TEST(LintProcess, AnInterpreterIsReportedButNotAFileNamedLikeOne) {
       << l.dump();
 }
 
+TEST(LintProcess, TheClausesPathsAreCheckedLikeARulesAndAnchoredAtTheClause) {
+  auto l = lintText(
+      "policy p {\n"
+      "  selects {}\n"
+      "  processes { exe \"/tmp/server\", exe \"/usr/bin/python3\", exe \"/opt/app/server\" }\n"
+      "}\n",
+      false, only({"MB117", "MB119"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:3:19: MB117", "t.policy:3:38: MB119"})) << l.dump();
+  EXPECT_EQ(l.find("t.policy:3:38: MB119")->message,
+            "\"/usr/bin/python3\" is an interpreter: the executable of every script it runs (and of `-c` code) is "
+            "the interpreter, so the clause lets any of them connect");
+  EXPECT_EQ(l.c->sources.describe(l.find("t.policy:3:19: MB117")->anchor.begin), "t.policy:3:3");
+}
+
+// MB120: web-0 and web-1 (app=web) list their executables; other-0
+// (app=other) does not.
+Linted lintWithExecutables(const std::string& text, const char* web1Executables = "[\"/usr/local/bin/api\"]") {
+  Linted l;
+  l.c = std::make_unique<pipeline::Compilation>();
+  std::string inventory = std::string(R"({"endpoints": [
+      {"name": "web-0", "namespace": "h", "labels": {"app": "web"},
+       "executables": ["/usr/local/bin/api", "/usr/bin/python3.11", "/usr/local/bin/api"]},
+      {"name": "web-1", "namespace": "h", "labels": {"app": "web"}, "executables": )") +
+                          web1Executables + R"(},
+      {"name": "other-0", "namespace": "h", "labels": {"app": "other"}}]})";
+  std::string error;
+  EXPECT_TRUE(inventory::loadInventoryText("inventory.json", inventory, l.c->inventory, &error)) << error;
+  pipeline::runText({{"t.policy", text}}, *l.c);
+  std::ostringstream diags;
+  l.c->diags.print(diags, false);
+  EXPECT_FALSE(l.c->diags.hasErrors()) << diags.str();
+  l.result = lint(*l.c, only({"MB120"}), true);
+  return l;
+}
+
+TEST(LintProcess, AnExecutableTheInventoryListsForNoSelectedEndpointIsReportedAtItsPath) {
+  auto l = lintWithExecutables(
+      "namespace h\n"
+      "policy web {\n"
+      "  selects { app = web }\n"
+      "  processes { exe \"/usr/local/bin/api\", exe \"/usr/local/bin/apj\", exe \"/usr/bin/python3.11\" }\n"
+      "  egress {\n"
+      "    allow to world on tcp/443 with process { exe \"/usr/bin/python3.11\", exe \"/usr/bin/curl\" }\n"
+      "  }\n"
+      "}\n");
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:4:45: MB120", "t.policy:6:77: MB120"})) << l.dump();
+  const Finding* typo = l.find("t.policy:4:45: MB120");
+  EXPECT_EQ(typo->message,
+            "\"/usr/local/bin/apj\" is not among the executables the inventory lists for the 2 endpoints the policy "
+            "selects: it matches no call there");
+  EXPECT_EQ(typo->hint, "did you mean \"/usr/local/bin/api\"?");
+}
+
+TEST(LintProcess, AnExecutableListedForOneSelectedEndpointIsNotReported) {
+  auto l = lintWithExecutables(
+      "namespace h\npolicy web {\n  selects { app = web }\n  processes { exe \"/usr/bin/python3.11\" }\n}\n",
+      "[]");
+  EXPECT_TRUE(l.ids().empty()) << l.dump();
+}
+
+TEST(LintProcess, WithoutTheInventorysExecutablesThereIsNoFinding) {
+  // other-0 lists none: it may run anything. A policy selecting it and web
+  // pods alike is not judged either.
+  auto l = lintWithExecutables(
+      "namespace h\n"
+      "policy other {\n  selects { app = other }\n  processes { exe \"/nowhere\" }\n}\n"
+      "policy all {\n  selects {}\n  processes { exe \"/usr/local/bin/api\", exe \"/nowhere\" }\n}\n"
+      "policy none {\n  selects { app = absent }\n  processes { exe \"/nowhere\" }\n}\n");
+  EXPECT_TRUE(l.ids().empty()) << l.dump();
+  auto withoutInventory = lintText("policy p {\n  selects {}\n  processes { exe \"/nowhere\" }\n}\n", false,
+                                   only({"MB120"}));
+  EXPECT_TRUE(withoutInventory.ids().empty());
+  EXPECT_EQ(withoutInventory.result.notRun, (std::vector<std::string>{"MB120"}));
+}
+
 TEST(LintHttp, PathPatternCoverageIsSound) {
   using names::httpPathPatternCovers;
   EXPECT_TRUE(httpPathPatternCovers("/**", "/a/*"));
@@ -930,7 +1005,7 @@ TEST(LintRender, JsonAndHuman) {
   EXPECT_EQ(doc["suppressed"][0]["check"], "MB101");
   EXPECT_EQ(doc["suppressed"][0]["reason"], "kept: \"100%\", see ticket");
   EXPECT_EQ(doc["summary"]["errors"], 2);
-  EXPECT_EQ(doc["notRun"], json::array({"MB103", "MB104", "MB105"}));
+  EXPECT_EQ(doc["notRun"], json::array({"MB103", "MB104", "MB105", "MB120"}));
 
   std::string human = renderHuman(*l.c, l.result, o);
   EXPECT_NE(human.find("t.policy:3:8: warning: policy 'default/a' is in audit mode: it reports connections it would deny but "
@@ -938,7 +1013,7 @@ TEST(LintRender, JsonAndHuman) {
             std::string::npos)
       << human;
   EXPECT_NE(human.find("lint: 2 errors, 1 warning in 1 file (1 suppressed); not run without an inventory (-i): "
-                       "MB103, MB104, MB105\n"),
+                       "MB103, MB104, MB105, MB120\n"),
             std::string::npos)
       << human;
 }

@@ -342,7 +342,7 @@ TEST(Parser, MisspeltSectionKeywordGetsDidYouMean) {
       "}\n");
   EXPECT_EQ(diagnostics(*c),
             std::vector<std::string>{"a.policy:3:3: error: expected `}`, `namespace`, `clusterwide`, `selects`, "
-                                     "`mode`, `ingress` or `egress`, found `ingres` | hint: did you mean `ingress`?"});
+                                     "`mode`, `processes`, `ingress` or `egress`, found `ingres` | hint: did you mean `ingress`?"});
   EXPECT_FALSE(c->checked) << "no checking after a syntax error";
   EXPECT_TRUE(c->ast.files.empty()) << "never a half-built AST";
 }
@@ -379,8 +379,8 @@ TEST(Parser, MissingClosingBraceAtEndOfFile) {
   // printed source line is not an empty one.
   EXPECT_EQ(c->sources.describe(d.range.begin), "a.policy:5:4");
   EXPECT_EQ(d.range.length, 0u);
-  EXPECT_EQ(d.message, "expected `}`, `namespace`, `clusterwide`, `selects`, `mode`, `ingress` or `egress`, "
-                       "found end of file");
+  EXPECT_EQ(d.message, "expected `}`, `namespace`, `clusterwide`, `selects`, `mode`, `processes`, `ingress` or "
+                       "`egress`, found end of file");
 }
 
 TEST(Parser, MissingClosingBraceWithoutFinalNewline) {
@@ -490,8 +490,8 @@ TEST(Parser, InvalidUtf8IsAnErrorNotACrash) {
 TEST(Parser, RenderedErrorShowsLineAndCaret) {
   auto c = compile("policy p {\n  selects {}\n  ingres {\n  }\n}\n");
   EXPECT_EQ(rendered(*c),
-            "a.policy:3:3: error: expected `}`, `namespace`, `clusterwide`, `selects`, `mode`, `ingress` or "
-            "`egress`, found `ingres`\n"
+            "a.policy:3:3: error: expected `}`, `namespace`, `clusterwide`, `selects`, `mode`, `processes`, "
+            "`ingress` or `egress`, found `ingres`\n"
             "    ingres {\n"
             "    ^~~~~~\n"
             "hint: did you mean `ingress`?\n");

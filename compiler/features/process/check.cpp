@@ -1,6 +1,7 @@
-// Process, checking (process.h): the body of `with process { ... }` — items
-// `exe "PATH"` separated by `,` or `;` — each path held to the node's rule
-// (labels/names.h), every problem reported at its token or byte.
+// Process, checking (process.h): the body of `with process { ... }` and of
+// a policy's `processes { ... }` clause — items `exe "PATH"` separated by
+// `,` or `;` — each path held to the node's rule (labels/names.h), every
+// problem reported at its token or byte, in the words of the construct.
 #include "features/process/process.h"
 #include "frontend/lexical.h"
 #include "labels/names.h"
@@ -10,7 +11,9 @@ namespace membrane::features::process {
 std::optional<Checked> check(const ast::Extension& extension, const SourceManager&, DiagnosticEngine& diags) {
   Checked out;
   out.range = extension.range;
-  const char* hint = "name each executable by its absolute path: with process { exe \"/usr/local/bin/api\" }";
+  const bool clause = isClause(extension);
+  const std::string opening = clause ? "processes {" : "with process {";
+  const std::string hint = "name each executable by its absolute path: " + opening + " exe \"/usr/local/bin/api\" }";
   enum class Want { Exe, Path, Separator } want = Want::Exe;
   bool ok = true;
   for (const auto& token : extension.body) {
@@ -18,7 +21,7 @@ std::optional<Checked> check(const ast::Extension& extension, const SourceManage
     switch (want) {
       case Want::Exe:
         if (token.text != "exe") {
-          diags.error(token.range, "expected `exe \"PATH\"` in `with process { ... }`, found `" + token.text + "`",
+          diags.error(token.range, "expected `exe \"PATH\"` in `" + opening + " ... }`, found `" + token.text + "`",
                       hint);
           return std::nullopt;
         }
@@ -54,8 +57,9 @@ std::optional<Checked> check(const ast::Extension& extension, const SourceManage
     }
   }
   if (extension.body.empty()) {
-    diags.error(extension.range, "`with process { }` names no executable",
-                "name the executables the rule lets connect, e.g. with process { exe \"/usr/local/bin/api\" }");
+    diags.error(extension.range, "`" + opening + " }` names no executable",
+                std::string(clause ? "name the executables that may connect" : "name the executables the rule lets connect") +
+                    ", e.g. " + opening + " exe \"/usr/local/bin/api\" }");
     return std::nullopt;
   }
   if (want == Want::Path) {

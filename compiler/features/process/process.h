@@ -30,6 +30,14 @@
 namespace membrane::features::process {
 
 inline constexpr const char* kName = "process";
+// The policy statement `processes { exe "PATH", ... }` (docs/process.md):
+// the executables of the selected endpoints that may open egress
+// connections at all. Its body is a `with process` body.
+inline constexpr const char* kClauseKeyword = "processes";
+
+// Whether the body is a policy's `processes` clause (ast::Policy::processes)
+// rather than a rule's `with process`.
+inline bool isClause(const ast::Extension& extension) { return extension.kind.text == kClauseKeyword; }
 
 // ---- checking -----------------------------------------------------------
 
@@ -44,15 +52,19 @@ struct Checked {
   SourceRange range;                           // the whole `with process { ... }`
 };
 
-// Checks the body of `with process { ... }`: items `exe "PATH"` separated by
-// `,` or `;`. Reports every problem at its token (a bad path at its byte);
-// nullopt after any.
+// Checks the body of `with process { ... }` or of a `processes { ... }`
+// clause: items `exe "PATH"` separated by `,` or `;`. Reports every problem
+// at its token (a bad path at its byte); nullopt after any.
 std::optional<Checked> check(const ast::Extension& extension, const SourceManager& sources, DiagnosticEngine& diags);
 
 // ---- lowering -----------------------------------------------------------
 
 // The paths, sorted and unique: the same on every subject.
 ir::ProcessCondition lower(const Checked& checked);
+
+// The executables both conditions list (both sorted and unique); empty when
+// they share none.
+ir::ProcessCondition intersect(const ir::ProcessCondition& a, const ir::ProcessCondition& b);
 
 // ---- meaning ------------------------------------------------------------
 
