@@ -162,8 +162,8 @@ expect_out "0 flows added, 0 flows removed, 1 flow with HTTP requests changed; p
 expect_out "~ shop/frontend -> shop/api: TCP 8080 HTTP requests changed"
 expect_out '    requests now: GET "/api/v1/products/*"; POST "/api/v1/orders"'
 expect_out "    requests were: every request (not read)"
-expect_out "    now decided by: ingress of shop/api: \`allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" }\` (shop/api, $tmp/http-new/api.policy:11:5)"
-expect_out "    was decided by: ingress of shop/api: \`allow from pods frontend on tcp/http\` (shop/api, $tmp/http-plain/api.policy:11:5)"
+expect_out "    now decided by: ingress of shop/api: \`allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" }\` (shop/api, $tmp/http-new/api.policy:16:5)"
+expect_out "    was decided by: ingress of shop/api: \`allow from pods frontend on tcp/http\` (shop/api, $tmp/http-plain/api.policy:16:5)"
 expect_no_out_text "no connectivity change"
 finish "diff: an http condition added to a plain rule is a request change"
 
@@ -178,8 +178,8 @@ expect_json 'j["requestsChanged"][0]["src"] == "shop/frontend" and j["requestsCh
 expect_json 'j["requestsChanged"][0]["conns"] == {"TCP": ["8080"]}'
 expect_json 'j["requestsChanged"][0]["requestsBefore"] == {"requests": ["GET \"/api/v1/products/*\"", "POST \"/api/v1/orders\""], "deniedRequests": []}'
 expect_json 'j["requestsChanged"][0]["requestsAfter"] == {"requests": ["GET \"/api/**\"", "POST \"/api/v1/orders\""], "deniedRequests": []}'
-expect_json '[c["location"] for c in j["requestsChanged"][0]["before"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-new/api.policy:11:5"]'
-expect_json '[c["location"] for c in j["requestsChanged"][0]["after"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-wider/api.policy:11:5"]'
+expect_json '[c["location"] for c in j["requestsChanged"][0]["before"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-new/api.policy:16:5"]'
+expect_json '[c["location"] for c in j["requestsChanged"][0]["after"]] == [sys.argv[1].rsplit("/", 1)[0] + "/http-wider/api.policy:16:5"]'
 finish "diff --exit-code --format json: request items changed, with the rules in both versions"
 
 run diff -i "$inv" "$tmp/http-wider" "$tmp/http-plain" --format md
@@ -202,7 +202,7 @@ expect_out "shop/frontend-0 -> shop/api-0 on tcp/8080: ALLOWED"
 expect_out "egress of shop/frontend-0: allowed by a rule"
 expect_out "    $shop/frontend.policy:16:5: allow to pods api on tcp/http  [shop/frontend]"
 expect_out "ingress of shop/api-0: allowed by a rule"
-expect_out "    $shop/api.policy:11:5: allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products\"; GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" header \"Content-Type\" = \"application/json\" }  [shop/api]"
+expect_out "    $shop/api.policy:16:5: allow from pods frontend on tcp/8080 with http { GET \"/api/v1/products\"; GET \"/api/v1/products/*\"; POST \"/api/v1/orders\" header \"Content-Type\" = \"application/json\" }  [shop/api]"
 expect_out "  requests: read by the socket layer and decided one by one (HTTP rules apply)"
 expect_out "          allow from pods frontend on tcp/8080 with http { GET"
 expect_out "          ^~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~"

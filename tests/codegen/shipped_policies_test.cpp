@@ -117,26 +117,32 @@ TEST(ShippedPolicies, FlowsBehaveAsWritten) {
   // ...and nothing else; the database may not call the API at all.
   EXPECT_FALSE(apiObj->passes(Program::TcToEndpoint, tcpTo(frontend, api, 22)));
   EXPECT_FALSE(apiObj->passes(Program::TcToEndpoint, tcpTo(postgres, api, 8080)));
-  // The API may reach the payment provider on 443, not on 80.
-  EXPECT_TRUE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, "198.19.200.7", 443)));
+  // Every egress flow of the API is its own program's only (the policy's
+  // `processes` clause, docs/process.md): a packet of a flow no socket call
+  // let through is dropped; one whose tuple the gate recorded passes. So it
+  // reaches the database and the payment provider on 443, never on 80.
+  auto approve = [&](const char* dst, uint16_t port) {
+    mb_ct_key approved{};
+    std::memcpy(approved.saddr, Addr::parse(api).bytes.data(), 4);
+    std::memcpy(approved.daddr, Addr::parse(dst).bytes.data(), 4);
+    approved.sport = htons(40000);
+    approved.dport = htons(port);
+    approved.proto = mbtest::kTcp;
+    approved.family = MB_FAMILY_V4;
+    approved.endpoint = 1;
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns's clock: a fresh record
+    uint64_t when = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+    return bpf_map_update_elem(apiObj->mapFd("mb_process_flows"), &approved, &when, BPF_ANY) == 0;
+  };
+  for (auto [dst, port] : {std::pair{postgres, uint16_t(5432)}, std::pair{"198.19.200.7", uint16_t(443)}}) {
+    SCOPED_TRACE(std::string(dst) + ":" + std::to_string(port));
+    EXPECT_FALSE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, dst, port)));
+    ASSERT_TRUE(approve(dst, port));
+    EXPECT_TRUE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, dst, port)));
+  }
+  ASSERT_TRUE(approve("198.19.200.7", 80));
   EXPECT_FALSE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, "198.19.200.7", 80)));
-  // The API reaches the database only as its own program (a process rule,
-  // docs/process.md): a packet of a flow no socket call let through is
-  // dropped; one whose tuple the gate recorded passes.
-  EXPECT_FALSE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, postgres, 5432)));
-  mb_ct_key approved{};
-  std::memcpy(approved.saddr, Addr::parse(api).bytes.data(), 4);
-  std::memcpy(approved.daddr, Addr::parse(postgres).bytes.data(), 4);
-  approved.sport = htons(40000);
-  approved.dport = htons(5432);
-  approved.proto = mbtest::kTcp;
-  approved.family = MB_FAMILY_V4;
-  approved.endpoint = 1;
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);  // bpf_ktime_get_ns's clock: a fresh record
-  uint64_t when = uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
-  ASSERT_EQ(bpf_map_update_elem(apiObj->mapFd("mb_process_flows"), &approved, &when, BPF_ANY), 0);
-  EXPECT_TRUE(apiObj->passes(Program::TcFromEndpoint, tcpTo(api, postgres, 5432)));
   // IPv6 too.
   EXPECT_TRUE(apiObj->passes(Program::TcToEndpoint, mbtest::frame(mbtest::ip(Addr::parse("2001:2::1:10"), Addr::parse("2001:2::1:20"), mbtest::kTcp, mbtest::tcp(40001, 8080)))));
 
