@@ -210,23 +210,32 @@ void runScenario(uint64_t seed, size_t probes, codegen::ClassCompiler& compiler,
   }
 }
 
-TEST(ProcessDifferential, PacketsAndCallsAgreeWithTheEvaluator) {
-  MB_REQUIRE_BPF();
+// Scenarios from MEMBRANE_PROCESS_DIFF_SEED (1) on, `probes` probes each,
+// until MEMBRANE_PROCESS_DIFF_CASES (`budget`) calls or the first mismatch.
+Checked runScenarios(size_t budget, size_t probes, bool clauses, size_t& scenarios) {
+  Checked total;
+  scenarios = 0;
   std::string error;
   auto compiler = codegen::ClassCompiler::create(&error);
-  ASSERT_TRUE(compiler) << error;
+  EXPECT_TRUE(compiler) << error;
+  if (!compiler) return total;
   uint64_t seed = 1;
   if (const char* s = std::getenv("MEMBRANE_PROCESS_DIFF_SEED")) seed = std::strtoull(s, nullptr, 10);
-  size_t budget = 20000;
   if (const char* s = std::getenv("MEMBRANE_PROCESS_DIFF_CASES")) budget = std::strtoull(s, nullptr, 10);
-  Checked total;
+  while (total.calls < budget && total.mismatches == 0) {
+    runScenario(seed + scenarios, probes, *compiler, total, clauses);
+    ++scenarios;
+    if (::testing::Test::HasFatalFailure()) break;
+  }
+  return total;
+}
+
+TEST(ProcessDifferential, PacketsAndCallsAgreeWithTheEvaluator) {
+  MB_REQUIRE_BPF();
   size_t scenarios = 0;
   auto started = std::chrono::steady_clock::now();
-  while (total.calls < budget && total.mismatches == 0) {
-    runScenario(seed + scenarios, 500, *compiler, total);
-    ++scenarios;
-    if (::testing::Test::HasFatalFailure()) return;
-  }
+  Checked total = runScenarios(20000, 500, false, scenarios);
+  if (::testing::Test::HasFatalFailure()) return;
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << "process differential: " << scenarios << " classes, " << total.packets << " packets (" << total.process
             << " left to the socket calls), " << total.calls << " calls (" << total.callsAllowed << " allowed), "
@@ -240,20 +249,9 @@ TEST(ProcessDifferential, PacketsAndCallsAgreeWithTheEvaluator) {
 
 TEST(ProcessDifferential, ClassesWithProcessesClausesAgreeWithTheEvaluator) {
   MB_REQUIRE_BPF();
-  std::string error;
-  auto compiler = codegen::ClassCompiler::create(&error);
-  ASSERT_TRUE(compiler) << error;
-  uint64_t seed = 1;
-  if (const char* s = std::getenv("MEMBRANE_PROCESS_DIFF_SEED")) seed = std::strtoull(s, nullptr, 10);
-  size_t budget = 10000;
-  if (const char* s = std::getenv("MEMBRANE_PROCESS_DIFF_CASES")) budget = std::strtoull(s, nullptr, 10);
-  Checked total;
   size_t scenarios = 0;
-  while (total.calls < budget && total.mismatches == 0) {
-    runScenario(seed + scenarios, 250, *compiler, total, true);
-    ++scenarios;
-    if (::testing::Test::HasFatalFailure()) return;
-  }
+  Checked total = runScenarios(10000, 250, true, scenarios);
+  if (::testing::Test::HasFatalFailure()) return;
   std::cout << "process clause differential: " << scenarios << " classes (" << total.isolatedByClause
             << " isolated by their clauses alone), " << total.packets << " packets (" << total.process
             << " left to the socket calls), " << total.calls << " calls (" << total.callsAllowed << " allowed, "
