@@ -4,7 +4,7 @@
 // generated code in the kernel (http_wrapper.c linked with the class, run
 // with BPF_PROG_TEST_RUN: decision_wrapper.h), against the reference
 // evaluator:
-//  - random packets (peers, protocols, ports) go to mb_decide_egress:
+//  - random packets (peers; TCP, UDP and ICMP echo; ports) go to mb_decide_egress:
 //    allowed, denied, or MB_VERDICT_PROCESS exactly where the evaluator's
 //    verdict on a packet says needsProcess, with its rule and audit bits;
 //  - random calls — the same flows made by one of the executables, or by
@@ -50,6 +50,7 @@ const std::vector<std::string> kEgress = {
     "allow to cidr 198.19.0.0/16 on tcp/80, tcp/8080, udp/9090",
     "deny to pods { app = server } on tcp/9090",
     "allow to pods { app = web }",
+    "allow to cidr 198.19.0.0/16 on icmp/echo-request",
 };
 
 std::string randomPolicy(Random& r) {
@@ -93,7 +94,10 @@ std::string randomClausePolicy(Random& r) {
     size_t n = 2 + r.below(5);
     for (size_t i = 0; i < n; ++i) {
       std::string rule = r.pick(kEgress);
-      if (rule.rfind("allow", 0) == 0 && r.chance(0.4)) rule += " with process { " + processBody(r, core) + " }";
+      // (`with process` is refused on a rule naming ICMP; the clause still
+      // restricts it.)
+      if (rule.rfind("allow", 0) == 0 && rule.find("icmp") == std::string::npos && r.chance(0.4))
+        rule += " with process { " + processBody(r, core) + " }";
       out += "    " + rule + "\n";
     }
     return out;
@@ -174,12 +178,16 @@ void runScenario(uint64_t seed, size_t probes, codegen::ClassCompiler& compiler,
     PeerCase p = randomPeer(r, program);
     HttpCase hc{};
     fillPeer(hc, p);
-    bool udp = r.chance(0.3);
-    uint16_t port = r.pick(ports);
-    hc.in.proto = udp ? ir::kUDP : ir::kTCP;
+    // TCP, UDP, or ICMP echo (a ping socket's connect(); ICMP's "port" is
+    // its type): allow rules on ICMP meet a `processes` clause too.
+    const size_t kind = r.below(20);
+    const bool udp = kind >= 12 && kind < 17, icmp = kind >= 17;
+    uint16_t port = icmp ? uint16_t(r.chance(0.8) ? 8 : 0) : r.pick(ports);
+    hc.in.proto = icmp ? ir::kICMP : udp ? ir::kUDP : ir::kTCP;
     hc.in.port = port;
     hc.egress = 1;
-    std::string flow = std::string(udp ? "udp/" : "tcp/") + std::to_string(port) + " to " + p.address.str();
+    std::string flow = std::string(icmp ? "icmp type " : udp ? "udp/" : "tcp/") + std::to_string(port) + " to " +
+                       p.address.str();
 
     // The packet.
     hc.request = kConnection;
