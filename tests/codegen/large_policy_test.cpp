@@ -52,13 +52,13 @@ inventory::Inventory largeInventory() {
   for (int n = 0; n < 7; ++n)
     inv.namespaces.push_back({"ns" + std::to_string(n), {{"team", "t" + std::to_string(n)}, {inventory::kNamespaceNameLabel, "ns" + std::to_string(n)}}});
   inv.namespaces.push_back({"big", {{inventory::kNamespaceNameLabel, "big"}}});
-  inv.endpoints.push_back({"target-0", "big", {{"app", "target"}}, {*net::Address::parse("198.18.0.1")}, {}, "target", ""});
+  inv.endpoints.push_back({"target-0", "big", {{"app", "target"}}, {*net::Address::parse("198.18.0.1")}, {}, "target", "", std::nullopt});
   for (int i = 0; i < 60; ++i) {
     std::string ns = i % 2 ? "big" : "ns" + std::to_string(i % 7);
     labels::LabelSet labels = {{"app", "svc-" + std::to_string(i * 5)}};
     if (i % 4 == 0) labels["tier"] = "canary";
     inv.endpoints.push_back({"client-" + std::to_string(i), ns, labels,
-                             {*net::Address::parse("198.18.1." + std::to_string(i + 1))}, {}, "client", ""});
+                             {*net::Address::parse("198.18.1." + std::to_string(i + 1))}, {}, "client", "", std::nullopt});
   }
   return inv;
 }

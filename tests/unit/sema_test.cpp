@@ -789,7 +789,7 @@ TEST(Sema, NameValidationHelpers) {
 
 TEST(Sema, CiliumK8sSourcePrefixMatchesKubernetesLabels) {
   pipeline::Compilation c;
-  c.inventory.endpoints.push_back({"a", "default", {{"app", "web"}}, {}, {}, "a", ""});
+  c.inventory.endpoints.push_back({"a", "default", {{"app", "web"}}, {}, {}, "a", "", std::nullopt});
   pipeline::runText({{"a.policy", "policy p {\n  selects { k8s:app = web }\n  ingress {}\n}\n"}}, c);
   ASSERT_TRUE(c.ir) << rendered(c);
   ASSERT_EQ(c.ir->classes.size(), 1u) << "`k8s:app` must select the endpoint labelled app=web";
