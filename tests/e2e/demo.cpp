@@ -368,7 +368,11 @@ int run(const fs::path& policyDir) {
     ExecResult seen = events.wait(Millis(15000));
     std::cout << "$ membrane events\n" << seen.out;
     bool refused = tried.err.find("Operation not permitted") != std::string::npos;
-    bool reported = seen.out.find("process-deny") != std::string::npos && seen.out.find(bash) != std::string::npos;
+    // The event names the executable by path while the process lives
+    // (/proc/PID/exe), by device:inode once it has exited; its command
+    // ("(pid N, bash)") either way.
+    bool reported = seen.out.find("process-deny") != std::string::npos &&
+                    seen.out.find(", bash)") != std::string::npos;
     if (refused != !v.allowed() || !reported) {
       std::cout << "  " << (refused ? "refused" : "not refused") << ", " << (reported ? "reported" : "not reported")
                 << "; the evaluator " << (v.allowed() ? "allows" : "refuses") << " it   <-- disagreement!\n";

@@ -43,11 +43,11 @@ TEST_F(ManifestCheck, RefusesAnEmptiedRuleList) {
   // Class 1 (shop/api): its ingress rules use named ports its endpoints define.
   EXPECT_EQ(refusal([](json& m) { m["classes"][classIndex(m, 1)]["ingress"]["rules"] = json::array(); }),
             "manifest.classes[1].ingress.rules: rule 3 of shop/api is missing");
-  // Egress: rule 15 (shop/default-deny's DNS rule) is every shop class's. (The
+  // Egress: rule 16 (shop/default-deny's DNS rule) is every shop class's. (The
   // manifest does not say why an egress rule on named ports no destination
   // defines is left out, so rules 5-8, in class 1 alone, cannot be missed.)
   EXPECT_EQ(refusal([](json& m) { m["classes"][classIndex(m, 1)]["egress"]["rules"] = json::array(); }),
-            "manifest.classes[1].egress.rules: rule 15 of shop/default-deny is missing");
+            "manifest.classes[1].egress.rules: rule 16 of shop/default-deny is missing");
 }
 
 TEST_F(ManifestCheck, RefusesRulesOfOtherPoliciesOrDirectionsOrOutOfOrder) {
