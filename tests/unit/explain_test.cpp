@@ -336,15 +336,20 @@ policy b-out {
 }
 )";
 
-Result explainCall(const XyzCluster& c, const std::string& to, const std::string& exe) {
+Result explainFrom(const XyzCluster& c, const std::string& from, const std::string& to, const std::string& exe) {
   Result r;
   auto t = parseTraffic("tcp/5432", &r.error);
   if (!exe.empty()) t->executable = *parseExecutable(exe, &r.error);
-  auto src = resolveEnd(c.ir(), "x/b", &r.error);
+  auto src = resolveEnd(c.ir(), from, &r.error);
   auto dst = resolveEnd(c.ir(), to, &r.error);
   if (!src || !dst) return r;
   r.e = explainFlow(c.ir(), &c.compilation().sources, *src, *dst, *t, &r.error);
   return r;
+}
+
+// A call from x/b.
+Result explainCall(const XyzCluster& c, const std::string& to, const std::string& exe) {
+  return explainFrom(c, "x/b", to, exe);
 }
 
 bool hasNote(const Explanation& e, const std::string& text) {
@@ -469,17 +474,6 @@ policy c-only {
   processes { exe "/opt/app/server" }
 }
 )";
-
-Result explainFrom(const XyzCluster& c, const std::string& from, const std::string& to, const std::string& exe) {
-  Result r;
-  auto t = parseTraffic("tcp/5432", &r.error);
-  if (!exe.empty()) t->executable = *parseExecutable(exe, &r.error);
-  auto src = resolveEnd(c.ir(), from, &r.error);
-  auto dst = resolveEnd(c.ir(), to, &r.error);
-  if (!src || !dst) return r;
-  r.e = explainFlow(c.ir(), &c.compilation().sources, *src, *dst, *t, &r.error);
-  return r;
-}
 
 TEST(ExplainProcess, ACallAClauseDoesNotListIsRefusedByTheClauseAtItsLine) {
   XyzCluster c(kClausePolicy);
