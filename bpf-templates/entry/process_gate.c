@@ -26,7 +26,7 @@ int mb_process_gate(struct __sk_buff *skb) {
   if (mb_parse(skb, MB_L3, &pkt) != MB_PARSED)
     return MB_CGROUP_PASS;
   struct mb_ct_key k;
-  mb_ct_key_init(&k, &pkt.t);
+  mb_ct_key_init(&k, &pkt.t, mb_endpoint_id());
   /* At most one write per flow per MB_PROCESS_FLOW_REFRESH_NS: fresh for
    * tc while the socket sends, stale soon after it stops. */
   mb_u64 now = bpf_ktime_get_ns();

@@ -109,6 +109,7 @@ static long (*bpf_skb_load_bytes)(const void *skb, mb_u32 offset, void *to,
 static long (*bpf_skb_change_tail)(void *skb, mb_u32 len, mb_u64 flags) = (void *)38;
 static long (*bpf_skb_pull_data)(void *skb, mb_u32 len) = (void *)39;
 static mb_u64 (*bpf_get_socket_cookie)(void *ctx) = (void *)46;
+static mb_u64 (*bpf_skb_ancestor_cgroup_id)(void *skb, int ancestor_level) = (void *)83;
 static long (*bpf_skb_adjust_room)(void *skb, int len_diff, mb_u32 mode, mb_u64 flags) = (void *)50;
 static long (*bpf_sock_ops_cb_flags_set)(void *skops, int flags) = (void *)59;
 static long (*bpf_msg_apply_bytes)(void *msg, mb_u32 bytes) = (void *)61;

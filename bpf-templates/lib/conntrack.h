@@ -30,7 +30,7 @@ MB_SHARED struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_conntrack MB_MAPS;
 
-static __always_inline void mb_ct_key_init(struct mb_ct_key *k, const struct mb_tuple *t) {
+static __always_inline void mb_ct_key_init(struct mb_ct_key *k, const struct mb_tuple *t, mb_u32 endpoint) {
   __builtin_memset(k, 0, sizeof(*k));
   __builtin_memcpy(k->saddr, t->saddr, 16);
   __builtin_memcpy(k->daddr, t->daddr, 16);
@@ -38,7 +38,7 @@ static __always_inline void mb_ct_key_init(struct mb_ct_key *k, const struct mb_
   k->dport = t->dport;
   k->proto = t->proto;
   k->family = t->family;
-  k->endpoint = mb_endpoint_id();
+  k->endpoint = endpoint;
 }
 
 /* Turns a key into the key of the same flow seen from the other side. ICMP
@@ -114,7 +114,7 @@ static __always_inline int mb_ct_track_flags(const struct mb_pkt *pkt, mb_u64 no
   if (pkt->kind == MB_PKT_ICMP_OTHER || pkt->kind == MB_PKT_ICMP_ERROR)
     return -1; /* never tracked; errors are handled by mb_ct_related() */
 
-  mb_ct_key_init(&k, &pkt->t);
+  mb_ct_key_init(&k, &pkt->t, pkt->endpoint);
   /* An echo reply only ever answers a request, and a request never
    * answers anything: ICMP echo is looked up in one orientation only. */
   if (pkt->kind != MB_PKT_ECHO_REPLY) {
@@ -163,7 +163,7 @@ static __always_inline int mb_ct_related(mb_ctx_t *ctx, const struct mb_pkt *pkt
 
   if (mb_parse_icmp_quote(ctx, pkt, &q, &qkind) < 0)
     return -1;
-  mb_ct_key_init(&k, &q);
+  mb_ct_key_init(&k, &q, pkt->endpoint);
   if (qkind != MB_PKT_ECHO_REPLY && mb_ct_get(&k, now))
     return MB_REASON_REPLY;
   if (qkind != MB_PKT_ECHO_REQUEST) {
@@ -187,7 +187,7 @@ static __always_inline void mb_ct_create(const struct mb_pkt *pkt, int dir, mb_u
   if (pkt->t.proto == IPPROTO_TCP && (pkt->tcp_flags & MB_TCP_RST))
     return;
 
-  mb_ct_key_init(&k, &pkt->t);
+  mb_ct_key_init(&k, &pkt->t, pkt->endpoint);
   __builtin_memset(&e, 0, sizeof(e));
   e.expires_ns =
       now + (pkt->t.proto == IPPROTO_TCP ? MB_CT_TIMEOUT_TCP_SYN : MB_CT_TIMEOUT_OTHER);

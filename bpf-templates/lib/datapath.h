@@ -29,6 +29,7 @@
 #include "lib/counters.h"
 #include "lib/decide.h"
 #include "lib/dns.h"
+#include "lib/endpoint.h"
 #include "lib/events.h"
 #include "lib/identity.h"
 #include "lib/l7_refused.h"
@@ -96,7 +97,15 @@ static __always_inline int mb_process(mb_ctx_t *ctx, const int dir, const int l2
   struct mb_pkt pkt;
   int reason;
 
+  mb_u32 endpoint = mb_endpoint_at_hook(ctx, l2);
+  if (!endpoint) {
+    /* Whose policy this is, is known (the program is its class's); whose
+     * addresses, conntrack and names are not. */
+    mb_count_reason(MB_REASON_NO_ENDPOINT);
+    return MB_VERDICT_DENY;
+  }
   reason = mb_parse(ctx, l2, &pkt);
+  pkt.endpoint = endpoint;
   if (dir == MB_DIR_EGRESS) {
     /* Whatever policy says, an endpoint only speaks for itself. */
     int source = mb_source_check(ctx, l2, &pkt);

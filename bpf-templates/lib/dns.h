@@ -40,7 +40,7 @@ static __always_inline mb_u64 mb_dns_peer_bits(const struct mb_pkt *pkt, struct 
   if (!mb_dns_feature(MB_DNS_F_NAMES))
     return 0;
   __builtin_memset(&key, 0, sizeof(key));
-  key.endpoint = mb_endpoint_id();
+  key.endpoint = pkt->endpoint;
   key.family = pkt->t.family;
   __builtin_memcpy(key.addr, pkt->t.daddr, 16);
   struct mb_dns_learned *v = bpf_map_lookup_elem(&mb_dns_learned, &key);

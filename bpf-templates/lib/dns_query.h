@@ -47,7 +47,7 @@ static __always_inline int mb_dns_read_query(mb_ctx_t *ctx, const struct mb_pkt 
  * mb_dns_response_key from the other side. */
 static __always_inline void mb_dns_query_key(struct mb_dns_pending_key *k, const struct mb_pkt *pkt, mb_u16 id) {
   __builtin_memset(k, 0, sizeof(*k));
-  k->endpoint = mb_endpoint_id();
+  k->endpoint = pkt->endpoint;
   k->family = pkt->t.family;
   k->proto = pkt->t.proto;
   k->id = id;

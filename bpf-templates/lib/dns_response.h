@@ -64,6 +64,7 @@ static __always_inline int mb_dns_owner_in_chain(struct mb_dns_scratch *s, mb_u3
 struct mb_dns_loop_ctx {
   struct mb_dns_scratch *s;
   mb_u64 now;
+  mb_u32 endpoint; /* whose response it is */
 };
 
 static long mb_dns_answer_step(mb_u64 index, void *vctx) {
@@ -147,7 +148,7 @@ static long mb_dns_learn_step(mb_u64 index, void *vctx) {
     return 1;
   struct mb_dns_found *f = &s->found[i & (MB_DNS_RECORDS_MAX - 1)];
   __builtin_memset(&key, 0, sizeof(key));
-  key.endpoint = mb_endpoint_id();
+  key.endpoint = c->endpoint;
   key.family = f->family;
   __builtin_memcpy(key.addr, f->addr, 16);
   mb_u64 expires = now + mb_dns_ttl_ns(f->ttl);
@@ -222,7 +223,7 @@ static __always_inline void mb_dns_read_response(mb_ctx_t *ctx, const struct mb_
   mb_u16 id;
   __builtin_memcpy(&id, s->msg, 2);
   __builtin_memset(&k, 0, sizeof(k));
-  k.endpoint = mb_endpoint_id();
+  k.endpoint = pkt->endpoint;
   k.family = pkt->t.family;
   k.proto = pkt->t.proto;
   k.id = id;
@@ -264,7 +265,7 @@ static __always_inline void mb_dns_read_response(mb_ctx_t *ctx, const struct mb_
     mb_dns_count(MB_DNS_STAT_OVER_LIMIT);
     answers = MB_DNS_RECORDS_MAX;
   }
-  struct mb_dns_loop_ctx c = {.s = s, .now = now};
+  struct mb_dns_loop_ctx c = {.s = s, .now = now, .endpoint = pkt->endpoint};
   s->answers.pos = next + 4;
   s->answers.end = end;
   s->answers.left = answers;

@@ -22,7 +22,7 @@ static __always_inline void mb_emit(int kind, int dir, mb_u32 rule_id, const str
     return;
 
   ev->timestamp_ns = now;
-  ev->endpoint = mb_endpoint_id();
+  ev->endpoint = pkt->endpoint;
   ev->rule_id = rule_id;
   ev->kind = kind;
   ev->direction = dir;

@@ -23,6 +23,7 @@ MB_SHARED struct {
   __type(key, struct mb_l7_endpoint_key);
   __type(value, struct mb_l7_endpoint);
   __uint(max_entries, MB_L7_ENDPOINTS_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC); /* written by the loader only: no memory until used */
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_l7_endpoints MB_MAPS;
 

@@ -61,6 +61,7 @@ struct mb_pkt {
   mb_u8 kind; /* enum mb_pkt_kind */
   mb_u8 arp;  /* an ARP packet (no tuple; lib/source.h reads its sender) */
   mb_u8 fragment; /* a fragment of an IP packet (first or later) */
+  mb_u32 endpoint; /* the endpoint whose hook sees it (lib/endpoint.h); set after mb_parse() */
 };
 
 /* Wire layouts (no system headers). */

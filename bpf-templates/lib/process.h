@@ -52,6 +52,7 @@ MB_SHARED struct {
   __type(key, struct mb_process_exe_key);
   __type(value, mb_u64);
   __uint(max_entries, MB_PROCESS_EXE_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC); /* written by the loader only: no memory until used */
 } mb_process_exe MB_MAPS;
 
 /* Sockets whose call a process rule let through, by cookie. An LRU hash, not
@@ -108,7 +109,7 @@ static __always_inline int mb_process_sock_marked(mb_u64 cookie) {
 static __always_inline int mb_process_approved(mb_ctx_t *ctx, const struct mb_pkt *pkt, const int l2) {
   if (l2) {
     struct mb_ct_key k;
-    mb_ct_key_init(&k, &pkt->t);
+    mb_ct_key_init(&k, &pkt->t, pkt->endpoint);
     mb_u64 *recorded = bpf_map_lookup_elem(&mb_process_flows, &k);
     return recorded && bpf_ktime_get_ns() - *recorded <= MB_PROCESS_FLOW_FRESH_NS;
   }

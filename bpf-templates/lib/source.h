@@ -33,6 +33,7 @@ MB_SHARED struct {
   __type(key, struct mb_endpoint_addr_key);
   __type(value, mb_u32);
   __uint(max_entries, MB_ENDPOINT_ADDRS_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC); /* written by the loader only: no memory until used */
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_endpoint_addrs MB_MAPS;
 
@@ -41,11 +42,11 @@ MB_SHARED struct {
 #define MB_SOURCE_SPOOFED 1
 #define MB_SOURCE_UNCHECKABLE 2
 
-static __always_inline int mb_owns(mb_u8 family, const mb_u8 addr[16]) {
+static __always_inline int mb_owns(mb_u32 endpoint, mb_u8 family, const mb_u8 addr[16]) {
   struct mb_endpoint_addr_key k;
 
   __builtin_memset(&k, 0, sizeof(k));
-  k.endpoint = mb_endpoint_id();
+  k.endpoint = endpoint;
   k.family = family;
   /* Parsed IPv4 addresses have a zero tail, as the key wants. */
   __builtin_memcpy(k.addr, addr, 16);
@@ -82,7 +83,7 @@ static __always_inline int mb_icmp6_is_link_scoped(mb_u8 type) {
 }
 
 /* ARP: htype(2) ptype(2) hlen(1) plen(1) oper(2) sha(6) spa(4) tha(6) tpa(4). */
-static __always_inline int mb_arp_source_check(mb_ctx_t *ctx, const int l2) {
+static __always_inline int mb_arp_source_check(mb_ctx_t *ctx, const int l2, mb_u32 endpoint) {
   mb_u8 arp[18];
 
   if (mb_ctx_load_bytes(ctx, l2 ? ETH_HLEN : 0, arp, sizeof(arp)) < 0)
@@ -96,7 +97,7 @@ static __always_inline int mb_arp_source_check(mb_ctx_t *ctx, const int l2) {
   __builtin_memcpy(&spa, sender, 4);
   if (spa == 0) /* a probe (RFC 5227): asks, claims nothing */
     return MB_SOURCE_OK;
-  return mb_owns(MB_FAMILY_V4, sender) ? MB_SOURCE_OK : MB_SOURCE_SPOOFED;
+  return mb_owns(endpoint, MB_FAMILY_V4, sender) ? MB_SOURCE_OK : MB_SOURCE_SPOOFED;
 }
 
 /* An ICMPv6 message, with its type in `pkt->port` (as the parser leaves it). */
@@ -107,11 +108,11 @@ static __always_inline int mb_is_icmp6_type(const struct mb_pkt *pkt, int type) 
 /* `pkt` as mb_parse() left it, whatever it returned. */
 static __always_inline int mb_source_check(mb_ctx_t *ctx, const int l2, const struct mb_pkt *pkt) {
   if (pkt->arp)
-    return mb_arp_source_check(ctx, l2);
+    return mb_arp_source_check(ctx, l2, pkt->endpoint);
   if (pkt->t.family == 0) /* no source address was read */
     return MB_SOURCE_UNCHECKABLE;
   const mb_u8 *src = pkt->t.saddr;
-  if (mb_owns(pkt->t.family, src))
+  if (mb_owns(pkt->endpoint, pkt->t.family, src))
     goto own;
   if (!l2 && mb_is_loopback(pkt->t.family, src))
     return MB_SOURCE_OK;
@@ -126,7 +127,7 @@ own:
     mb_u8 target[16];
     if (mb_ctx_load_bytes(ctx, pkt->l4_off + 8, target, 16) < 0)
       return MB_SOURCE_UNCHECKABLE;
-    if (!mb_is_link_local6(target) && !mb_owns(MB_FAMILY_V6, target))
+    if (!mb_is_link_local6(target) && !mb_owns(pkt->endpoint, MB_FAMILY_V6, target))
       return MB_SOURCE_SPOOFED;
   }
   return MB_SOURCE_OK;

@@ -24,7 +24,9 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 8 /* 8: process rules (the socket-call programs, mb_process_*, MB_VERDICT_PROCESS,
+#define MB_ABI_VERSION 9 /* 9: one load per class (mb_endpoints, mb_endpoint_depths, mb_pkt carries
+                            the endpoint, MB_REASON_NO_ENDPOINT, mb_reasons has 32 entries);
+                            8: process rules (the socket-call programs, mb_process_*, MB_VERDICT_PROCESS,
                             mb_decision_input.exe);
                             7: the socket layer's client side (mb_l7_msg_*, mb_l7_out_state);
                             6: the socket layer frames in its verdict alone (mb_l7_parser gone, mb_l7_held,
@@ -106,7 +108,7 @@ struct mb_identity {
  * an endpoint's programs; shared by every policy version. The value is
  * reserved (1). */
 struct mb_endpoint_addr_key {
-  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u32 endpoint; /* the endpoint's id (mb_endpoints) */
   mb_u32 family;   /* MB_FAMILY_* */
   mb_u8 addr[16];  /* network order; IPv4 in the first 4 bytes, rest zero */
 };
@@ -122,7 +124,7 @@ struct mb_ct_key {
   mb_u8 proto;
   mb_u8 family;
   mb_u16 pad;
-  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u32 endpoint; /* the endpoint's id */
 };
 
 #define MB_CT_NEW 0
@@ -183,7 +185,9 @@ enum mb_reason {
   MB_REASON_PROCESS_UNAPPROVED = 15, /* a new flow only rules with a process condition allow, from a
                                         socket whose call the socket-call programs did not let through
                                         (a raw or packet socket, one opened before the rules): dropped */
-  MB_REASON_MAX = 16, /* the map's size: room for reasons to come */
+  MB_REASON_NO_ENDPOINT = 16, /* a program loaded for a whole class found no endpoint for its hook in
+                                 mb_endpoints (the loader fills it before attaching): dropped */
+  MB_REASON_MAX = 32, /* the map's size: room for reasons to come */
 };
 /* What the datapath learned (or refused to learn) from DNS is not a reason:
  * such packets pass or drop under one of the reasons above, and these are
@@ -218,10 +222,38 @@ struct mb_event {
   mb_u8 daddr[16];
 };
 
-/* Per-endpoint configuration, in the object's .rodata (set by the loader
- * before load): one compiled class object serves many endpoints. */
+/* Which endpoint a packet program runs for (BPF_MAP_TYPE_HASH, name
+ * "mb_endpoints", pinned, one per node). The loader loads a class's packet
+ * programs once for all of its endpoints (mb_config.endpoint_id 0) and,
+ * before attaching them, records each endpoint under what its hook sees:
+ * the host-side veth's ifindex (tc) or its cgroup's id (cgroup_skb: the
+ * socket's cgroup, or its ancestor at one of the depths in
+ * mb_endpoint_depths). A packet at a hook no entry names is dropped
+ * (MB_REASON_NO_ENDPOINT). */
+#define MB_ENDPOINT_BY_IFINDEX 1
+#define MB_ENDPOINT_BY_CGROUP 2
+#define MB_ENDPOINTS_MAX 65536
+struct mb_endpoint_key {
+  mb_u32 kind; /* MB_ENDPOINT_BY_* */
+  mb_u32 pad;  /* 0 */
+  mb_u64 id;   /* the ifindex, or the cgroup id (its directory's inode) */
+};
+struct mb_endpoint_entry {
+  mb_u32 endpoint; /* the endpoint's id: conntrack, events, owned addresses, DNS */
+  mb_u32 flags;    /* 0; room for per-endpoint settings */
+};
+/* The cgroup depths (levels below the cgroup v2 root) at which endpoints'
+ * cgroups sit (BPF_MAP_TYPE_ARRAY, name "mb_endpoint_depths", pinned): a
+ * cgroup_skb program looks up the socket's ancestor at each, in order, until
+ * one is an endpoint; 0 ends the list. */
+#define MB_ENDPOINT_DEPTHS_MAX 4
+
+/* Per-load configuration, in the object's .rodata (set by the loader before
+ * load): one compiled class object serves many endpoints. */
 struct mb_config {
-  mb_u32 endpoint_id;
+  mb_u32 endpoint_id; /* the endpoint this load serves alone (socket-call, socket-layer and
+                         process programs are loaded per endpoint), or 0: a load shared by
+                         the class's endpoints, which finds each packet's in mb_endpoints */
   mb_u32 events; /* bitmask of MB_EVENT_* kinds to emit (1 << kind) */
   mb_u32 flags;  /* MB_CONFIG_* */
   mb_u32 l7_slot; /* the endpoint's slot in mb_l7_endpoints' values and the prog arrays */
@@ -411,7 +443,7 @@ struct mb_dns_name {
 
 /* Queries awaiting their answer (BPF_MAP_TYPE_LRU_HASH, name "mb_dns_pending"). */
 struct mb_dns_pending_key {
-  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u32 endpoint; /* the endpoint's id */
   mb_u8 family;    /* MB_FAMILY_* */
   mb_u8 proto;     /* IPPROTO_UDP or IPPROTO_TCP */
   mb_u16 id;       /* DNS message id, as on the wire */
@@ -430,7 +462,7 @@ struct mb_dns_pending {
 
 /* Learned addresses (BPF_MAP_TYPE_LRU_HASH, name "mb_dns_learned"). */
 struct mb_dns_learned_key {
-  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u32 endpoint; /* the endpoint's id */
   mb_u32 family;   /* MB_FAMILY_* */
   mb_u8 addr[16];  /* network order; IPv4 in the first 4 bytes, rest zero */
 };
@@ -526,7 +558,7 @@ struct mb_l7_endpoint_key {
 
 struct mb_l7_endpoint {
   mb_u32 slot;     /* index into mb_l7_skb_progs / mb_l7_msg_progs */
-  mb_u32 endpoint; /* mb_config.endpoint_id */
+  mb_u32 endpoint; /* the endpoint's id */
   mb_u8 protocol;  /* MB_L7_* */
   mb_u8 pad[7];
 };

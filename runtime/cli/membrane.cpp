@@ -82,7 +82,14 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
       }
       j["endpoints"].push_back({{"endpoint", e.key}, {"id", e.endpointId},
                                 {"class", e.classId ? nlohmann::json(*e.classId) : nlohmann::json(nullptr)},
-                                {"attachedTo", e.where}, {"programs", e.programs}, {"hooks", hooks}});
+                                {"attachedTo", e.where}, {"programs", e.programs}, {"hooks", hooks},
+                                {"learned", e.learned}});
+    }
+    j["learned"] = nlohmann::json::array();
+    for (const auto& l : s->learned) {
+      nlohmann::json addresses = nlohmann::json::array();
+      for (const auto& a : l.addresses) addresses.push_back(a.str());
+      j["learned"].push_back({{"endpoint", l.key}, {"addresses", addresses}, {"labels", l.labels}});
     }
     for (const auto& r : s->rules)
       j["rules"].push_back({{"id", r.id}, {"policy", r.policy}, {"rule", r.text}, {"location", r.location},
@@ -95,8 +102,17 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
   for (const auto& e : s->endpoints) {
     std::string progs;
     for (const auto& [hook, h] : e.hooks) progs += (progs.empty() ? "" : " ") + hook + "=" + hookText(h);
-    std::printf("%-32s %-6s %-16s %s\n", e.key.c_str(), e.classId ? std::to_string(*e.classId).c_str() : "-",
-                e.where.c_str(), progs.empty() ? "(unrestricted)" : progs.c_str());
+    std::printf("%-32s %-6s %-16s %s%s\n", e.key.c_str(), e.classId ? std::to_string(*e.classId).c_str() : "-",
+                e.where.c_str(), progs.empty() ? "(unrestricted)" : progs.c_str(),
+                e.learned ? "  (learned: labels from NODE.json)" : "");
+  }
+  if (!s->learned.empty()) {
+    std::cout << "\nlearned with `endpoint add` (not enforced here; known by address):\n";
+    for (const auto& l : s->learned) {
+      std::string addresses;
+      for (const auto& a : l.addresses) addresses += (addresses.empty() ? "" : ", ") + a.str();
+      std::printf("  %-30s %s\n", l.key.c_str(), addresses.c_str());
+    }
   }
   if (!s->problems.empty()) {
     std::cout << "\nNOT AS APPLIED: the kernel does not run what version " << s->version << " attached:\n";

@@ -254,6 +254,23 @@ uint64_t cgroupId(const std::string& path) {
   return stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
 }
 
+std::optional<uint32_t> cgroupDepth(const std::string& path) {
+  constexpr long kCgroup2Magic = 0x63677270;  // CGROUP2_SUPER_MAGIC
+  constexpr ino_t kRootCgroupIno = 1;          // the hierarchy's root cgroup: id 1
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::canonical(path, ec);
+  if (ec) return std::nullopt;
+  // Up through the parents to the root cgroup. A mount of a subtree (a
+  // cgroup namespace) never reaches it: its depths are not the kernel's.
+  for (uint32_t depth = 0;; ++depth, p = p.parent_path()) {
+    struct statfs fs {};
+    struct stat st {};
+    if (statfs(p.c_str(), &fs) != 0 || fs.f_type != kCgroup2Magic || stat(p.c_str(), &st) != 0) return std::nullopt;
+    if (st.st_ino == kRootCgroupIno) return depth;
+    if (p == p.parent_path()) return std::nullopt;
+  }
+}
+
 std::optional<ProgramInfo> programInfo(int progFd) {
   bpf_prog_info info{};
   uint32_t len = sizeof info;

@@ -107,6 +107,10 @@ std::optional<LinkTarget> linkTarget(int linkFd);
 // The id the kernel gives the cgroup v2 directory `path` (its inode number),
 // as cgroup links report it; 0 if it cannot be read.
 uint64_t cgroupId(const std::string& path);
+// How many levels below its hierarchy's root the cgroup v2 directory `path`
+// sits (the root is 0; the kernel's ancestor level), or nullopt if `path` is
+// not a cgroup v2 directory.
+std::optional<uint32_t> cgroupDepth(const std::string& path);
 
 // A loaded program: its id, its tag (16 hex digits, a hash of its
 // instructions) and the ids of the maps it uses.

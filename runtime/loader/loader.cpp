@@ -20,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -32,6 +33,7 @@
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
 #include "loader/attach.h"
+#include "loader/endpoint_map.h"
 #include "loader/executables.h"
 #include "loader/lock.h"
 #include "loader/object_config.h"
@@ -105,6 +107,13 @@ std::string linkPin(const Paths& paths, const std::string& ns, const std::string
 
 std::string identityPin(const Paths& paths, const std::string& version) {
   return paths.bpffsRoot + "/versions/" + version + "/mb_identity";
+}
+
+// A version's rule counters: its rule ids mean nothing in another compile,
+// so each version counts in its own map, sized by its rules, and the map
+// goes with the version.
+std::string ruleStatsPin(const Paths& paths, const std::string& version) {
+  return paths.bpffsRoot + "/versions/" + version + "/mb_rule_stats";
 }
 
 std::string commandFor(const Paths& paths, const char* operation) {
@@ -352,25 +361,6 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
   return false;
 }
 
-// Zeroes every rule counter (a per-CPU array of MB_RULE_MAX entries): in
-// batches of a few thousand keys, one bpf() call each, instead of one call
-// per key (65,536 calls made every swap of version cost tens of ms).
-void resetRuleCounters(int fd) {
-  constexpr uint32_t kBatch = 4096;
-  size_t cpus = static_cast<size_t>(std::max(libbpf_num_possible_cpus(), 1));
-  std::vector<uint32_t> keys(kBatch);
-  std::vector<mb_rule_stats> zero(kBatch * cpus);
-  for (uint32_t first = 0; first < MB_RULE_MAX; first += kBatch) {
-    uint32_t count = std::min<uint32_t>(kBatch, MB_RULE_MAX - first);
-    for (uint32_t i = 0; i < count; ++i) keys[i] = first + i;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    uint32_t done = count;
-    if (bpf_map_update_batch(fd, keys.data(), zero.data(), &done, &opts) == 0 && done == count) continue;
-    // Kernels without batch operations on arrays: one key at a time.
-    for (uint32_t i = 0; i < count; ++i) bpf_map_update_elem(fd, &keys[i], zero.data(), BPF_ANY);
-  }
-}
-
 // ---- apply, stage by stage
 // -----------------------------------------------------
 
@@ -380,6 +370,25 @@ struct Artifacts {
   artifacts::Manifest manifest;
   std::string version;  // first 16 hex digits of the manifest's SHA-256
 };
+
+// Points an opened object's per-version maps at this version's pins: the
+// identity trie and the rule counters (one entry per rule id, 0 included).
+bool pinVersionMaps(bpf_object* object, const Paths& paths, const Artifacts& a, std::string* why) {
+  bpf_map* trie = bpf_object__find_map_by_name(object, "mb_identity");
+  if (!trie || bpf_map__set_pin_path(trie, identityPin(paths, a.version).c_str()) != 0) {
+    *why = "has no mb_identity map";
+    return false;
+  }
+  uint32_t ruleSlots = 1;
+  for (const auto& r : a.manifest.rules) ruleSlots = std::max(ruleSlots, r.id + 1);
+  bpf_map* stats = bpf_object__find_map_by_name(object, "mb_rule_stats");
+  if (!stats || bpf_map__set_pin_path(stats, ruleStatsPin(paths, a.version).c_str()) != 0 ||
+      bpf_map__set_max_entries(stats, ruleSlots) != 0) {
+    *why = "has no mb_rule_stats map";
+    return false;
+  }
+  return true;
+}
 
 // 1. The artifacts as a whole: manifest (format, consistency, ABI), every
 // object against its hash, the kernel features they need.
@@ -447,7 +456,13 @@ struct PlannedEndpoint {
   std::optional<uint32_t> classId;                   // set for every endpoint (the open class if unselected)
   std::vector<Hook> hooks;                           // where its programs go
   std::vector<net::Address> own;                     // its source addresses (mb_endpoint_addrs)
-  std::unique_ptr<bpf_object, ObjectCloser> object;  // its load of its class's object
+  // The load its hooks run: its class's, shared with the class's other
+  // endpoints, or its own (sharedAs unset).
+  std::shared_ptr<bpf_object> object;
+  // How a shared load finds it (endpoint_map.h); set when its hooks are all
+  // packet hooks (tc, cgroup_skb) and its class needs no per-endpoint state
+  // (socket layer slots, executables resolved in its root).
+  std::optional<endpoint_map::Entry> sharedAs;
   // The socket layer (sockets.h): its class's L7 ports and, with any, its slot.
   L7PortList l7;
   std::optional<uint32_t> l7Slot;
@@ -457,6 +472,12 @@ struct PlannedEndpoint {
 struct Plan {
   std::vector<PlannedEndpoint> endpoints;
   std::vector<identity::TrieEntry> trie;
+  std::vector<endpoint_map::Entry> endpointEntries() const {
+    std::vector<endpoint_map::Entry> out;
+    for (const auto& p : endpoints)
+      if (p.sharedAs) out.push_back(*p.sharedAs);
+    return out;
+  }
   bool usesSockets() const {
     return std::any_of(endpoints.begin(), endpoints.end(), [](const PlannedEndpoint& p) { return p.usesSockets(); });
   }
@@ -470,9 +491,61 @@ struct Plan {
   }
 };
 
+// 2b. Which endpoints run their class's shared load, found per packet by
+// what their hook sees: those whose hooks are all packet hooks and whose
+// class keeps no per-endpoint state in its object. The rest get a load of
+// their own, as do, to keep one meaning per packet:
+// - an endpoint whose interface or cgroup cannot be read now (attaching it
+//   fails later, with its own message);
+// - cgroup endpoints nested in one another (each packet runs both of their
+//   programs, and a shared load would find the same endpoint in both);
+// - cgroups at depths beyond the MB_ENDPOINT_DEPTHS_MAX the programs look at
+//   (`inUse`: the depths running programs look at now, which stay until the
+//   commit).
+void chooseSharedLoads(const Artifacts& a, Plan& plan, const std::vector<uint32_t>& inUse) {
+  struct Candidate {
+    PlannedEndpoint* p;
+    std::string path;  // canonical cgroup path, with a final '/'
+  };
+  std::vector<Candidate> cgroups;
+  for (auto& p : plan.endpoints) {
+    if (!p.classId || p.usesSockets() || !a.manifest.findClass(*p.classId)->executables.empty()) continue;
+    if (p.hooks.empty() || !std::all_of(p.hooks.begin(), p.hooks.end(),
+                                        [](const Hook& h) { return h.point->when == AttachWhen::PacketHook; }))
+      continue;
+    const NodeEndpoint& e = p.endpoint;
+    if (p.hooks.front().tc()) {
+      if (unsigned ifindex = if_nametoindex(e.interface.c_str())) p.sharedAs = endpoint_map::byInterface(ifindex, p.id);
+      continue;
+    }
+    auto depth = cgroupDepth(e.cgroup);
+    uint64_t id = cgroupId(e.cgroup);
+    std::error_code ec;
+    std::string path = fs::canonical(e.cgroup, ec).string() + "/";
+    if (!depth || *depth == 0 || id == 0 || ec) continue;
+    p.sharedAs = endpoint_map::byCgroup(id, *depth, p.id);
+    cgroups.push_back({&p, path});
+  }
+  std::sort(cgroups.begin(), cgroups.end(), [](const Candidate& x, const Candidate& y) { return x.path < y.path; });
+  // Sorted, a cgroup's descendants (the paths it is a prefix of) follow it.
+  for (size_t i = 0; i < cgroups.size(); ++i)
+    for (size_t j = i + 1; j < cgroups.size() && cgroups[j].path.rfind(cgroups[i].path, 0) == 0; ++j) {
+      cgroups[i].p->sharedAs.reset();
+      cgroups[j].p->sharedAs.reset();
+    }
+  std::set<uint32_t> depths(inUse.begin(), inUse.end());
+  for (auto& c : cgroups) {
+    if (!c.p->sharedAs) continue;
+    uint32_t d = c.p->sharedAs->depth;
+    if (!depths.count(d) && depths.size() < MB_ENDPOINT_DEPTHS_MAX) depths.insert(d);
+    if (!depths.count(d)) c.p->sharedAs.reset();
+  }
+}
+
 // 2. NODE.json against the manifest: every endpoint's class, datapath id and
 // hooks, and the trie's entries. Nothing is touched yet.
-bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* previous, Plan& plan, std::string* error) {
+bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* previous,
+                   const std::vector<uint32_t>& depthsInUse, Plan& plan, std::string* error) {
   std::set<uint32_t> ids;
   for (const auto& e : node.endpoints) {
     PlannedEndpoint p;
@@ -546,6 +619,7 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
   }
   for (auto& p : plan.endpoints)
     if (auto it = slots->find(p.endpoint.key()); it != slots->end()) p.l7Slot = it->second;
+  chooseSharedLoads(a, plan, depthsInUse);
   std::vector<NodeEndpoint> extra;
   for (const auto& e : node.endpoints)
     if (e.labels) extra.push_back(e);
@@ -554,8 +628,10 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
   return identityEntries(a.manifest, extra, node.hostAddresses, plan.trie, error);
 }
 
-// 3. One load of its class's object per enforced endpoint, with the shared
-// maps under maps/ and this version's trie under versions/<version>/.
+// 3. The loads: one of each class's object for all of its endpoints whose
+// hooks find them per packet (chooseSharedLoads), one per other enforced
+// endpoint; with the shared maps under maps/ and this version's trie under
+// versions/<version>/.
 bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::string* error) {
   if (!ensureBpffs(paths.bpffsRoot, error)) return false;
   std::error_code ec;
@@ -566,6 +642,34 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       return false;
     }
   }
+  // A shared load serves the endpoints of one class whose hooks run the same
+  // programs (interface endpoints tc's, cgroup endpoints cgroup_skb's).
+  struct Load {
+    uint32_t classId = 0;
+    std::vector<PlannedEndpoint*> endpoints;  // in plan order; one unless shared
+    std::shared_ptr<bpf_object> object;
+    std::string who() const {
+      std::string out = "endpoint" + std::string(endpoints.size() > 1 ? "s " : " ") + endpoints.front()->endpoint.key();
+      if (endpoints.size() > 1) out += " and " + std::to_string(endpoints.size() - 1) + " more";
+      return out;
+    }
+  };
+  std::vector<Load> loads;
+  std::map<std::pair<uint32_t, std::set<std::string>>, size_t> sharedLoad;  // (class, programs) → loads index
+  for (auto& p : plan.endpoints) {
+    if (!p.classId) continue;  // classFor always sets one; a checked manifest has no class-less endpoint
+    if (p.sharedAs) {
+      std::set<std::string> programs;
+      for (const Hook& h : p.hooks) programs.insert(h.program);
+      auto [it, fresh] = sharedLoad.emplace(std::make_pair(*p.classId, programs), loads.size());
+      if (!fresh) {
+        loads[it->second].endpoints.push_back(&p);
+        continue;
+      }
+    }
+    loads.push_back({*p.classId, {&p}, nullptr});
+  }
+
   libbpf::LibbpfLog log;
   std::string why;
   // Open and configure every object (cheap), then load them. Loading (one
@@ -573,25 +677,22 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
   // loads alone, since it creates and pins the shared and per-version maps
   // the others then reuse; the rest load in parallel (the kernel verifies
   // privileged loads concurrently).
-  std::vector<PlannedEndpoint*> toLoad;
-  for (auto& p : plan.endpoints) {
-    if (!p.classId) continue;  // classFor always sets one; a checked manifest has no class-less endpoint
-    const artifacts::ClassEntry* cls = a.manifest.findClass(*p.classId);
+  for (auto& load : loads) {
+    const PlannedEndpoint& p = *load.endpoints.front();
+    const artifacts::ClassEntry* cls = a.manifest.findClass(load.classId);
     std::string path = (a.dir / cls->object).string();
     std::string mapsRoot = paths.bpffsRoot + "/maps";
     LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = mapsRoot.c_str());
     log.clear();
-    p.object.reset(bpf_object__open_file(path.c_str(), &opts));
+    load.object.reset(bpf_object__open_file(path.c_str(), &opts), ObjectCloser{});
     auto fail = [&](const std::string& message) {
       if (error) *error = message;
       return false;
     };
-    if (!p.object) return fail("cannot open " + path + ": " + log.text());
-    bpf_map* map = bpf_object__find_map_by_name(p.object.get(), "mb_identity");
-    if (!map || bpf_map__set_pin_path(map, identityPin(paths, a.version).c_str()) != 0)
-      return fail(path + " has no mb_identity map");
+    if (!load.object) return fail("cannot open " + path + ": " + log.text());
+    if (!pinVersionMaps(load.object.get(), paths, a, &why)) return fail(path + " " + why);
     mb_config config{};
-    config.endpoint_id = p.id;
+    config.endpoint_id = p.sharedAs ? 0 : p.id;  // 0: found per packet (lib/endpoint.h)
     config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED) |
                     (1u << MB_EVENT_DNS_REFUSED) | (1u << MB_EVENT_HTTP_DENY) | (1u << MB_EVENT_HTTP_AUDIT) |
                     (1u << MB_EVENT_PROCESS_DENY) | (1u << MB_EVENT_PROCESS_AUDIT);
@@ -602,40 +703,39 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       config.flags |= MB_CONFIG_SOCKETS;
       config.l7_slot = *p.l7Slot;
     }
-    if (!setConfig(p.object.get(), config, &why)) return fail(path + ": " + why);
+    if (!setConfig(load.object.get(), config, &why)) return fail(path + ": " + why);
     // The manifest names the programs; the object must have them, or a hook
     // would be left without one halfway through attaching.
     for (const Hook& h : p.hooks)
-      if (!bpf_object__find_program_by_name(p.object.get(), h.program.c_str()))
+      if (!bpf_object__find_program_by_name(load.object.get(), h.program.c_str()))
         return fail(path + " has no program " + h.program + ", which the manifest lists at " + h.name);
-    // Only the programs this endpoint's hooks need are loaded.
+    // Only the programs its endpoints' hooks need are loaded.
     bpf_program* prog;
-    bpf_object__for_each_program(prog, p.object.get()) {
+    bpf_object__for_each_program(prog, load.object.get()) {
       std::string_view name = bpf_program__name(prog);
       bool needed = std::any_of(p.hooks.begin(), p.hooks.end(), [&](const Hook& h) { return h.program == name; }) ||
                     (!p.l7.ingress.empty() && name == MB_PROG_L7_SKB_VERDICT) ||
                     (!p.l7.egress.empty() && name == MB_PROG_L7_MSG_VERDICT);
       bpf_program__set_autoload(prog, needed);
     }
-    toLoad.push_back(&p);
+    for (PlannedEndpoint* e : load.endpoints) e->object = load.object;
   }
-  std::vector<std::string> failures(toLoad.size());
+  std::vector<std::string> failures(loads.size());
   auto loadOne = [&](size_t i) {
-    PlannedEndpoint& p = *toLoad[i];
+    Load& load = loads[i];
     libbpf::ThreadLog threadLog;
-    if (int err = bpf_object__load(p.object.get()); err)
-      failures[i] = "class " + std::to_string(*p.classId) + " (" + a.manifest.findClass(*p.classId)->object +
-                    ") failed to load for endpoint " + p.endpoint.key() + ": " + std::strerror(-err) + "\n" +
-                    threadLog.tail();
+    if (int err = bpf_object__load(load.object.get()); err)
+      failures[i] = "class " + std::to_string(load.classId) + " (" + a.manifest.findClass(load.classId)->object +
+                    ") failed to load for " + load.who() + ": " + std::strerror(-err) + "\n" + threadLog.tail();
   };
-  if (toLoad.empty()) return true;
+  if (loads.empty()) return true;
   loadOne(0);
   if (failures[0].empty()) {
     std::atomic<size_t> next{1};
     auto work = [&] {
-      for (size_t i = next++; i < toLoad.size(); i = next++) loadOne(i);
+      for (size_t i = next++; i < loads.size(); i = next++) loadOne(i);
     };
-    size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), toLoad.size() - 1);
+    size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), loads.size() - 1);
     std::vector<std::thread> threads;
     for (size_t w = 1; w < workers; ++w) threads.emplace_back(work);
     work();
@@ -682,16 +782,24 @@ bool fillTrie(const Paths& paths, const std::string& version, const Plan& plan, 
     return !anyLoaded;
   }
   std::vector<mb_lpm_key> old = mapKeys<mb_lpm_key>(trie.fd);
+  auto bytes = [](const mb_lpm_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
+  std::set<std::string> had;
+  for (const auto& k : old) had.insert(bytes(k));
   std::set<std::string> keep;
   for (const auto& e : plan.trie) {
-    if (bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0) {
+    // A live trie (a re-apply of the running version) is only written where
+    // an entry changes.
+    mb_identity now{};
+    bool same = had.count(bytes(e.key)) && bpf_map_lookup_elem(trie.fd, &e.key, &now) == 0 &&
+                std::memcmp(&now, &e.value, sizeof now) == 0;
+    if (!same && bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0) {
       if (error) *error = std::string("cannot fill the identity map: ") + std::strerror(errno);
       return false;
     }
-    keep.insert(std::string(reinterpret_cast<const char*>(&e.key), sizeof e.key));
+    keep.insert(bytes(e.key));
   }
   for (const auto& k : old)
-    if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(trie.fd, &k);
+    if (!keep.count(bytes(k))) bpf_map_delete_elem(trie.fd, &k);
   return true;
 }
 
@@ -784,9 +892,9 @@ bool setUpSockets(const Artifacts& a, const Plan& plan, const Paths& paths, Sock
     if (error) *error = "cannot open " + path + " for the socket layer: " + log.text();
     return false;
   }
-  bpf_map* trie = bpf_object__find_map_by_name(object.get(), "mb_identity");
-  if (!trie || bpf_map__set_pin_path(trie, identityPin(paths, a.version).c_str()) != 0) {
-    if (error) *error = path + " has no mb_identity map";
+  std::string why;
+  if (!pinVersionMaps(object.get(), paths, a, &why)) {
+    if (error) *error = path + " " + why;
     return false;
   }
   bpf_program* prog;
@@ -1049,12 +1157,6 @@ bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const 
       std::error_code rec;
       fs::remove_all(it->path(), rec);
     }
-  if (previous && previous->version != a.version) {
-    // Rule ids are numbered per compile: counters of the previous version
-    // would be credited to other rules. They start over with the version.
-    Fd stats(bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str()));
-    if (stats.fd >= 0) resetRuleCounters(stats.fd);
-  }
   return true;
 }
 
@@ -1082,7 +1184,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   }
   const State* before = previous ? &*previous : nullptr;
   Plan plan;
-  if (!planEndpoints(a, node, before, plan, error)) return false;
+  if (!planEndpoints(a, node, before, endpoint_map::currentDepths(paths.bpffsRoot), plan, error)) return false;
 
   // From here the bpffs is touched. A failure before attaching leaves what
   // runs as it was; a new version's directory is removed again.
@@ -1095,7 +1197,8 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   };
   std::vector<std::string> warnings;
   if (!loadPrograms(a, plan, paths, error) || !fillEndpointExecutables(a, plan, warnings, error) ||
-      !fillTrie(paths, a.version, plan, error) || !addOwnedAddresses(paths, plan, error)) {
+      !fillTrie(paths, a.version, plan, error) || !addOwnedAddresses(paths, plan, error) ||
+      !endpoint_map::add(paths.bpffsRoot, plan.endpointEntries(), error)) {
     plan.endpoints.clear();  // closes the objects before their version's pins go
     dropNewVersion();
     return false;
@@ -1126,6 +1229,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   }
   if (!commit(a, node, plan, att, paths, before, r, error)) return false;
   pruneOwnedAddresses(paths, plan);
+  endpoint_map::prune(paths.bpffsRoot, plan.endpointEntries());
   // The socket layer keeps only what this version's endpoints use; with none
   // it is detached (its sockops program would run for every new connection
   // of the node for nothing).
@@ -1133,7 +1237,10 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   for (const auto& p : plan.endpoints)
     if (p.l7Slot) slotsInUse.insert(*p.l7Slot);
   sockets::pruneEndpoints(paths.bpffsRoot, plan.l7Entries());
-  sockets::clearSlotsExcept(paths.bpffsRoot, slotsInUse);
+  // Slots are only ever filled while the node-wide programs are attached
+  // (setUpSockets attaches them first, and they stay until here): a node
+  // without them has no slot to clear, and skips 8,192 bpf() calls.
+  if (sockets::nodeProgramsAttached(paths.bpffsRoot)) sockets::clearSlotsExcept(paths.bpffsRoot, slotsInUse);
   if (!plan.usesSockets()) sockets::detachNodePrograms(paths.bpffsRoot);
   if (report) *report = r;
   return true;
@@ -1364,6 +1471,7 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   Status s;
   s.version = state->version;
   s.artifactDir = state->artifactDir;
+  for (const auto& l : state->learned) s.learned.push_back({l.key(), l.addresses, l.labels.value_or(labels::LabelSet{})});
   std::set<std::string> known;  // link pins the state accounts for
   bool anyRecorded = false;
   // Every hook the applied manifest's programs run at: where a program could
@@ -1372,7 +1480,9 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   for (const auto& c : manifest->classes)
     for (const auto& prog : c.programs) hookNames.insert(prog.hook);
   for (const auto& e : state->endpoints) {
-    EndpointStatus es{e.key, e.id, e.classId, e.interface.empty() ? e.cgroup : e.interface, {}, {}};
+    bool compiled = std::any_of(manifest->endpoints.begin(), manifest->endpoints.end(),
+                                [&](const artifacts::EndpointEntry& m) { return m.ns + "/" + m.name == e.key; });
+    EndpointStatus es{e.key, e.id, e.classId, e.interface.empty() ? e.cgroup : e.interface, {}, {}, !compiled};
     for (const auto& h : e.hooks) {
       es.hooks[h] = hookStatus(paths, e, h, true);
       if (e.mode == "link") known.insert(linkPinName(e.ns, e.name, h));
@@ -1427,7 +1537,7 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
                          identityPin(paths, state->version));
 
   int cpus = libbpf_num_possible_cpus();
-  Fd stats(bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str()));
+  Fd stats(bpf_obj_get(ruleStatsPin(paths, state->version).c_str()));
   auto ruleCounter = [&](uint32_t id, RuleCounter rc) {
     std::vector<mb_rule_stats> v(static_cast<size_t>(std::max(cpus, 1)));
     if (stats.fd >= 0 && bpf_map_lookup_elem(stats.fd, &id, v.data()) == 0)

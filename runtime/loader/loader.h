@@ -112,6 +112,15 @@ struct EndpointStatus {
   std::string where;  // interface or cgroup
   std::map<std::string, uint32_t> programs;  // hook → program id the kernel runs there (0: none)
   std::map<std::string, HookStatus> hooks;   // hook → against what was applied
+  bool learned = false;  // not in the compile's inventory: NODE.json gave its labels
+};
+
+// An endpoint `endpoint add` told the node about: not enforced here, known
+// by its addresses (the identity trie).
+struct LearnedPeer {
+  std::string key;
+  std::vector<net::Address> addresses;
+  labels::LabelSet labels;
 };
 
 struct RuleCounter {
@@ -124,6 +133,7 @@ struct Status {
   std::string version;
   std::string artifactDir;
   std::vector<EndpointStatus> endpoints;
+  std::vector<LearnedPeer> learned;  // endpoint add, in the order added
   std::vector<RuleCounter> rules;  // rule id 0 = default deny
   std::map<std::string, uint64_t> reasons;
   std::map<std::string, uint64_t> dns;  // mb_dns_stats by name ("dns-learned", ...: docs/dns.md)

@@ -356,7 +356,7 @@ TEST(Enforcement, ConcurrentAppliesLeaveOneVersionEverywhere) {
 // own interface stayed unfiltered, while apply reported both enforced. Now
 // a name Kubernetes would refuse is refused, and names it allows get pins of
 // their own.
-TEST(Enforcement, EndpointsWithSimilarNamesEachGetTheirOwnPrograms) {
+TEST(Enforcement, EndpointsWithSimilarNamesEachGetTheirOwnLinks) {
   MB_REQUIRE_ROOT();
   // t0 stays in the inventory so the targets' class is compiled.
   Cluster c({{"x", "t1", {{"role", "target"}}},
@@ -404,18 +404,90 @@ TEST(Enforcement, EndpointsWithSimilarNamesEachGetTheirOwnPrograms) {
   ASSERT_EQ(status.exitCode, 0) << status.describe();
   auto eps = nlohmann::json::parse(status.out)["endpoints"];
   ASSERT_EQ(eps.size(), 2u);
-  EXPECT_NE(eps[0]["programs"]["tc-from"], eps[1]["programs"]["tc-from"]) << eps;
-  EXPECT_NE(eps[0]["programs"]["tc-to"], eps[1]["programs"]["tc-to"]) << eps;
+  // One class, so one load of its programs serves both; each has its own
+  // links, on its own interface.
+  EXPECT_EQ(eps[0]["programs"]["tc-from"], eps[1]["programs"]["tc-from"]) << eps;
+  for (const char* pin : {"x_b%2ex_tc-from", "x_b%2ex_tc-to", "x_b-x_tc-from", "x_b-x_tc-to"})
+    EXPECT_TRUE(fs::exists(c.workDir() / "bpf" / "links" / pin)) << pin;
+}
+
+// A class's programs are loaded once and serve every endpoint of it, each
+// found per packet by what its hook sees; at cgroups, by the socket's cgroup
+// or its ancestor where the endpoint's cgroup is (a container's cgroup sits
+// inside its pod's).
+TEST(Enforcement, OneLoadServesEveryEndpointOfAClassAndProcessesInCgroupsBelowThem) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "b", {}}, {"x", "client", {}}, {"y", "other", {}}});
+  if (!c.topology().cgroupUnavailable().empty()) {
+    if (runningInCi()) FAIL() << "no cgroup v2: " << c.topology().cgroupUnavailable();
+    GTEST_SKIP() << "no cgroup v2: " << c.topology().cgroupUnavailable();
+  }
+  c.cgroupsOnly = true;
+  fs::path dir = c.compile(R"(namespace x
+policy targets { selects { pod in (a, b) } ingress { allow from pods { pod = client } on tcp/80 } }
+policy client { selects { pod = client } egress { allow to pods { pod = a } on tcp/80 } }
+)",
+                           "targets");
+  const auto& a = c.members()[0];
+  const auto& b = c.members()[1];
+  const auto& client = c.members()[2];
+  const auto& other = c.members()[3];
+  std::vector<Process> servers;
+  for (const auto* m : {&a, &b}) {
+    servers.push_back(m->pod->spawn({proberPath(), "serve", "--tcp", "80"}));
+    ASSERT_TRUE(servers.back().waitForOutput("ready", Millis(3000))) << m->key();
+  }
+  ExecResult applied = c.apply(dir);
+  ASSERT_TRUE(applied.succeeded()) << applied.describe();
+
+  // A process in a cgroup below the pod's, created for the test and removed
+  // after it, whatever happens.
+  std::vector<fs::path> children;
+  struct RemoveChildren {
+    std::vector<fs::path>& dirs;
+    ~RemoveChildren() {
+      for (const auto& d : dirs) rmdir(d.c_str());
+    }
+  } removeChildren{children};
+  auto probe = [&](const Cluster::Member& from, const Cluster::Member& to, bool below) {
+    std::vector<std::string> argv = {proberPath(), "probe", "tcp", to.pod->address4(), "80", "--timeout-ms", "400"};
+    if (below) {
+      fs::path child = fs::path(from.pod->cgroup()) / "container";
+      if (!fs::exists(child)) {
+        fs::create_directory(child);
+        children.push_back(child);
+      }
+      std::string command = "echo $$ > " + (child / "cgroup.procs").string() + " && exec";
+      for (const auto& arg : argv) command += " " + arg;
+      argv = {"sh", "-c", command};
+    }
+    return from.pod->exec(argv).exitCode;
+  };
+  for (bool below : {false, true}) {
+    SCOPED_TRACE(below ? "from a cgroup below the pod's" : "from the pod's cgroup");
+    EXPECT_EQ(probe(client, a, below), 0) << "x/client may call x/a, and x/a accepts it";
+    EXPECT_EQ(probe(client, b, below), 1) << "x/client's egress allows x/a only";
+    EXPECT_EQ(probe(other, a, below), 1) << "x/a accepts x/client only";
+    EXPECT_EQ(probe(other, b, below), 1) << "x/b accepts x/client only";
+  }
+  ExecResult status = c.run({"status", "-o", "json"});
+  ASSERT_EQ(status.exitCode, 0) << status.describe();
+  auto j = nlohmann::json::parse(status.out);
+  auto eps = j["endpoints"];
+  ASSERT_EQ(eps.size(), 4u);
+  EXPECT_EQ(eps[0]["programs"]["cg-in"], eps[1]["programs"]["cg-in"]) << "x/a and x/b: one class, one load " << eps;
+  EXPECT_NE(eps[0]["programs"]["cg-in"], eps[2]["programs"]["cg-in"]) << "x/client: another class " << eps;
+  EXPECT_EQ(j["reasons"]["no-endpoint"], 0) << "every packet found its endpoint";
 }
 
 // apply reads every hook back after attaching. Two endpoints on one
 // interface (which NODE.json refuses, but a program calling the loader can
-// ask for) in tc mode: the second one's filter replaces the first one's, the
-// read-back sees it, and everything is rolled back.
+// ask for), of two classes, in tc mode: the second one's filter replaces the
+// first one's, the read-back sees it, and everything is rolled back.
 TEST(Enforcement, ApplyRollsBackWhenAHookDoesNotRunWhatItLoaded) {
   MB_REQUIRE_ROOT();
   Cluster c({{"x", "a", {}}, {"x", "b", {}}});
-  fs::path dir = c.compile("namespace x\npolicy all { selects {} ingress { allow from pods {} on tcp/80 } }", "all");
+  fs::path dir = c.compile("namespace x\npolicy pa { selects { pod = a } ingress { allow from pods {} on tcp/80 } }", "pa");
   loader::NodeConfig node;
   std::string shared = c.members()[0].pod->hostInterface();
   for (const char* name : {"a", "b"}) {
@@ -601,10 +673,19 @@ TEST(Enforcement, EndpointsLearnedAfterCompileNeedOnlyAnIdentityUpdate) {
   ExecResult after = c.run({"status", "-o", "json"});
   EXPECT_EQ(nlohmann::json::parse(after.out)["endpoints"], nlohmann::json::parse(before.out)["endpoints"])
       << "no program was reloaded";
+  // status names what the node learned, with its addresses and labels.
+  EXPECT_EQ(nlohmann::json::parse(before.out)["learned"], nlohmann::json::array());
+  EXPECT_EQ(nlohmann::json::parse(after.out)["learned"],
+            nlohmann::json::parse(R"([{"endpoint": "x/late", "addresses": [")" + late.address4() + R"(", ")" +
+                                  late.address6() + R"("], "labels": {"pod": "b"}}])"));
+  ExecResult table = c.run({"status"});
+  EXPECT_NE(table.out.find("learned with `endpoint add`"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("x/late"), std::string::npos) << table.out;
 
   ExecResult removed = c.run({"endpoint", "remove", "--name", "late", "--namespace", "x"});
   ASSERT_TRUE(removed.succeeded()) << removed.describe();
   EXPECT_EQ(probe(), 1) << "forgotten, it is world again";
+  EXPECT_EQ(nlohmann::json::parse(c.run({"status", "-o", "json"}).out)["learned"], nlohmann::json::array());
 }
 
 // Kubernetes resolves an egress named port in each destination pod. x/b

@@ -69,17 +69,30 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   auto s = loader::status(paths, &error);
   ASSERT_TRUE(s) << error;
   ASSERT_EQ(s->endpoints.size(), 1u);
+  EXPECT_FALSE(s->endpoints[0].learned) << "compiled from the inventory";
   uint32_t progIn = s->endpoints[0].programs.at("cg-in");
   EXPECT_NE(progIn, 0u);
 
-  // Counts as traffic would leave them, at the first, a middle and the last
-  // rule id (the reset works in batches: cover both ends and a batch edge).
-  int ruleStats = bpf_obj_get((paths.bpffsRoot + "/maps/mb_rule_stats").c_str());
-  ASSERT_GE(ruleStats, 0);
+  // The version's rule counters, one per rule id (0: default deny), pinned
+  // with its trie. Counts as traffic would leave them, at the first and the
+  // last rule id.
+  std::string firstStats = paths.bpffsRoot + "/versions/" + first.version + "/mb_rule_stats";
+  int ruleStats = bpf_obj_get(firstStats.c_str());
+  ASSERT_GE(ruleStats, 0) << firstStats;
+  bpf_map_info info{};
+  uint32_t infoLen = sizeof info;
+  ASSERT_EQ(bpf_obj_get_info_by_fd(ruleStats, &info, &infoLen), 0);
+  uint32_t lastRule = 0;
+  for (const auto& r : s->rules) lastRule = std::max(lastRule, r.id);
+  EXPECT_EQ(info.max_entries, lastRule + 1) << "sized by the version's rules, not MB_RULE_MAX";
   size_t cpus = static_cast<size_t>(std::max(libbpf_num_possible_cpus(), 1));
-  const std::vector<uint32_t> countedIds = {0, 4095, 4096, MB_RULE_MAX - 1};
+  const std::vector<uint32_t> countedIds = {0, lastRule};
   std::vector<mb_rule_stats> counted(cpus, mb_rule_stats{7, 700});
   for (uint32_t id : countedIds) ASSERT_EQ(bpf_map_update_elem(ruleStats, &id, counted.data(), BPF_ANY), 0);
+  close(ruleStats);
+  s = loader::status(paths, &error);
+  ASSERT_TRUE(s) << error;
+  EXPECT_EQ(s->rules.front().packets, 7u * cpus) << "status reads the version's counters";
 
   // A new policy version: the links stay, their programs change, atomically.
   fs::path v2 = dir.path() / "out2";
@@ -93,7 +106,11 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   ASSERT_TRUE(s) << error;
   EXPECT_NE(s->endpoints[0].programs.at("cg-in"), progIn) << "the link now runs the new program";
   EXPECT_FALSE(fs::exists(paths.bpffsRoot + "/versions/" + first.version)) << "the old version's trie is gone";
-  // Rule ids are renumbered per compile: the old version's counts are gone.
+  // Rule ids are renumbered per compile: the new version counts from zero,
+  // in its own map.
+  EXPECT_FALSE(fs::exists(firstStats)) << "the old version's counters went with it";
+  ruleStats = bpf_obj_get((paths.bpffsRoot + "/versions/" + second.version + "/mb_rule_stats").c_str());
+  ASSERT_GE(ruleStats, 0);
   for (uint32_t id : countedIds) {
     std::vector<mb_rule_stats> now(cpus, mb_rule_stats{1, 1});
     ASSERT_EQ(bpf_map_lookup_elem(ruleStats, &id, now.data()), 0);
@@ -281,6 +298,7 @@ TEST_F(ApplyTest, UnselectedEndpointsRunTheOpenClass) {
   EXPECT_FALSE(cls->ingress.enforced || cls->egress.enforced);
   EXPECT_EQ(s->endpoints[0].programs.size(), 2u);
   for (const auto& [hook, id] : s->endpoints[0].programs) EXPECT_NE(id, 0u) << hook;
+  EXPECT_TRUE(s->endpoints[0].learned) << "ops/tool-0 is not in the compile's inventory: NODE.json named it";
 }
 
 // An address is one endpoint's: a peer or learned endpoint (NODE.json, or

@@ -1,0 +1,113 @@
+// The node's endpoint maps: see endpoint_map.h.
+#include "loader/endpoint_map.h"
+
+#include <bpf/bpf.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "loader/kernel.h"
+
+namespace membrane::loader::endpoint_map {
+namespace {
+
+std::string pin(const std::string& bpffsRoot, const char* name) { return bpffsRoot + "/maps/" + name; }
+
+std::pair<uint32_t, uint64_t> ordered(const mb_endpoint_key& k) { return {k.kind, k.id}; }
+
+std::vector<uint32_t> readDepths(int fd) {
+  std::vector<uint32_t> out;
+  for (uint32_t i = 0; i < MB_ENDPOINT_DEPTHS_MAX; ++i) {
+    uint32_t d = 0;
+    if (bpf_map_lookup_elem(fd, &i, &d) != 0 || d == 0) break;
+    out.push_back(d);
+  }
+  return out;
+}
+
+}  // namespace
+
+Entry byInterface(uint32_t ifindex, uint32_t endpoint) {
+  Entry e;
+  e.key.kind = MB_ENDPOINT_BY_IFINDEX;
+  e.key.id = ifindex;
+  e.endpoint = endpoint;
+  return e;
+}
+
+Entry byCgroup(uint64_t cgroupId, uint32_t depth, uint32_t endpoint) {
+  Entry e;
+  e.key.kind = MB_ENDPOINT_BY_CGROUP;
+  e.key.id = cgroupId;
+  e.endpoint = endpoint;
+  e.depth = depth;
+  return e;
+}
+
+std::vector<uint32_t> currentDepths(const std::string& bpffsRoot) {
+  Fd depths(bpf_obj_get(pin(bpffsRoot, "mb_endpoint_depths").c_str()));
+  return depths.fd < 0 ? std::vector<uint32_t>{} : readDepths(depths.fd);
+}
+
+bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, std::string* error) {
+  if (entries.empty()) return true;
+  auto fail = [&](const std::string& what) {
+    if (error) *error = what + ": " + std::strerror(errno);
+    return false;
+  };
+  Fd map(bpf_obj_get(pin(bpffsRoot, "mb_endpoints").c_str()));
+  Fd depths(bpf_obj_get(pin(bpffsRoot, "mb_endpoint_depths").c_str()));
+  if (map.fd < 0 || depths.fd < 0) return fail("the endpoint maps are not pinned under " + bpffsRoot + "/maps");
+  for (const auto& e : entries) {
+    mb_endpoint_entry value{e.endpoint, 0};
+    if (bpf_map_update_elem(map.fd, &e.key, &value, BPF_ANY) != 0) return fail("cannot fill mb_endpoints");
+  }
+  // New depths go into free slots after the ones in use: the list the
+  // programs walk only grows here.
+  std::vector<uint32_t> have = readDepths(depths.fd);
+  for (const auto& e : entries) {
+    if (e.key.kind != MB_ENDPOINT_BY_CGROUP || std::count(have.begin(), have.end(), e.depth)) continue;
+    uint32_t slot = static_cast<uint32_t>(have.size());
+    if (slot >= MB_ENDPOINT_DEPTHS_MAX) {
+      errno = ENOSPC;
+      return fail("endpoints' cgroups sit at more than " + std::to_string(MB_ENDPOINT_DEPTHS_MAX) + " depths");
+    }
+    if (bpf_map_update_elem(depths.fd, &slot, &e.depth, BPF_ANY) != 0) return fail("cannot fill mb_endpoint_depths");
+    have.push_back(e.depth);
+  }
+  return true;
+}
+
+void prune(const std::string& bpffsRoot, const std::vector<Entry>& keep) {
+  Fd map(bpf_obj_get(pin(bpffsRoot, "mb_endpoints").c_str()));
+  if (map.fd >= 0) {
+    std::set<std::pair<uint32_t, uint64_t>> wanted;
+    for (const auto& e : keep) wanted.insert(ordered(e.key));
+    for (const auto& k : mapKeys<mb_endpoint_key>(map.fd))
+      if (!wanted.count(ordered(k))) bpf_map_delete_elem(map.fd, &k);
+  }
+  Fd depths(bpf_obj_get(pin(bpffsRoot, "mb_endpoint_depths").c_str()));
+  if (depths.fd < 0) return;
+  std::set<uint32_t> needed;
+  for (const auto& e : keep)
+    if (e.key.kind == MB_ENDPOINT_BY_CGROUP) needed.insert(e.depth);
+  // A depth no longer needed is overwritten by the last one, then the last
+  // slot cleared: the list stays a superset of what is needed throughout.
+  std::vector<uint32_t> have = readDepths(depths.fd);
+  for (size_t i = 0; i < have.size();) {
+    if (needed.count(have[i])) {
+      ++i;
+      continue;
+    }
+    uint32_t last = static_cast<uint32_t>(have.size() - 1), at = static_cast<uint32_t>(i), zero = 0;
+    if (at != last) bpf_map_update_elem(depths.fd, &at, &have[last], BPF_ANY);
+    bpf_map_update_elem(depths.fd, &last, &zero, BPF_ANY);
+    have[i] = have[last];
+    have.pop_back();
+  }
+}
+
+}  // namespace membrane::loader::endpoint_map
