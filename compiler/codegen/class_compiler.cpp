@@ -24,6 +24,7 @@
 #include <stdexcept>
 
 #include "codegen/bpf_target.h"
+#include "codegen/decision_codegen.h"
 #include "codegen/object_linker.h"
 #include "codegen/precompiled_skeleton.h"
 
@@ -39,6 +40,7 @@ std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error) {
   // Both were compiled when membranec was built (codegen/skeleton_builder.cpp).
   const PrecompiledSkeleton& pre = precompiledSkeleton();
   cc->skeletonObject_ = std::string(pre.object);
+  cc->skeletonWithoutProcess_ = std::string(pre.objectWithoutProcess);
   auto shell = llvm::parseBitcodeFile(
       llvm::MemoryBufferRef(llvm::StringRef(pre.decisionShell.data(), pre.decisionShell.size()), "decision.bc"),
       *cc->context_);
@@ -126,7 +128,10 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
     out.assembly = emitBpf(*copy, *target_, llvm::CGFT_AssemblyFile);
   }
   std::string decision = emitBpf(*module, *target_, llvm::CGFT_ObjectFile);
-  out.elf = linkBpfObjects({skeletonObject_, decision});
+  // The manifest lists the socket-call programs only for classes with
+  // process rules (artifact_writer.cpp); the others' objects leave them out.
+  bool process = !classExecutables(cls).empty();
+  out.elf = linkBpfObjects({process ? skeletonObject_ : skeletonWithoutProcess_, decision});
   return out;
 }
 

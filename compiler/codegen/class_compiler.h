@@ -45,7 +45,8 @@ class ClassCompiler {
  private:
   ClassCompiler();
   std::unique_ptr<llvm::LLVMContext> context_;
-  std::string skeletonObject_;                    // the datapath, same for every class
+  std::string skeletonObject_;                    // the datapath, for classes with process rules
+  std::string skeletonWithoutProcess_;            // and for the others (no socket-call programs)
   std::unique_ptr<llvm::Module> decisionShell_;   // cloned per class
   std::unique_ptr<llvm::TargetMachine> target_;
 };

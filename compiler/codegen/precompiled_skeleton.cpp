@@ -16,9 +16,10 @@ const PrecompiledSkeleton& precompiledSkeleton() {
     PrecompiledSkeleton s;
     for (const auto& [name, bytes] : kPrecompiledSkeleton) {
       if (name == "skeleton.o") s.object = bytes;
+      if (name == "skeleton-without-process.o") s.objectWithoutProcess = bytes;
       if (name == "decision.bc") s.decisionShell = bytes;
     }
-    if (s.object.empty() || s.decisionShell.empty())
+    if (s.object.empty() || s.objectWithoutProcess.empty() || s.decisionShell.empty())
       throw std::logic_error("membranec was built without its precompiled datapath skeleton");
     return s;
   }();

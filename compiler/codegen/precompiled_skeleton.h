@@ -10,6 +10,7 @@ namespace membrane::codegen {
 
 struct PrecompiledSkeleton {
   std::string_view object;         // the skeleton, an ELF object for the BPF target
+  std::string_view objectWithoutProcess;  // the same without the socket-call programs
   std::string_view decisionShell;  // LLVM bitcode, with the BPF data layout
 };
 
