@@ -390,6 +390,39 @@ bool pinVersionMaps(bpf_object* object, const Paths& paths, const Artifacts& a, 
   return true;
 }
 
+// Whether every map `object` would reuse from a pin has the shape the object
+// declares. libbpf refuses a mismatch at load with "couldn't reuse pinned
+// map"; saying which map and what to do is kinder. A mismatch means the
+// maps were pinned by a membrane of another datapath ABI: their programs
+// still run, so they cannot be replaced in place.
+bool pinnedMapsFit(bpf_object* object, std::string* error) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, object) {
+    const char* pin = bpf_map__pin_path(map);
+    if (!pin) continue;
+    Fd pinned(bpf_obj_get(pin));
+    if (pinned.fd < 0) continue;  // created at load
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(pinned.fd, &info, &len) != 0) continue;  // libbpf will say
+    auto shape = [](uint32_t type, uint32_t key, uint32_t value, uint32_t entries, uint32_t flags) {
+      return "type " + std::to_string(type) + ", key " + std::to_string(key) + " B, value " + std::to_string(value) +
+             " B, " + std::to_string(entries) + " entries, flags " + std::to_string(flags);
+    };
+    std::string want = shape(bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
+                             bpf_map__max_entries(map), bpf_map__map_flags(map));
+    std::string have = shape(info.type, info.key_size, info.value_size, info.max_entries, info.map_flags);
+    if (want != have) {
+      if (error)
+        *error = std::string(pin) + " was pinned by a membrane of another datapath ABI (" + have + "; this one, ABI " +
+                 std::to_string(MB_ABI_VERSION) + ", needs " + want +
+                 "); run membrane detach, then apply (the node is not enforced between the two)";
+      return false;
+    }
+  }
+  return true;
+}
+
 // 1. The artifacts as a whole: manifest (format, consistency, ABI), every
 // object against its hash, the kernel features they need.
 bool verifyArtifacts(const std::string& artifactDir, Artifacts& out, std::string* error) {
@@ -718,6 +751,7 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
                     (!p.l7.egress.empty() && name == MB_PROG_L7_MSG_VERDICT);
       bpf_program__set_autoload(prog, needed);
     }
+    if (&load == &loads.front() && !pinnedMapsFit(load.object.get(), error)) return false;
     for (PlannedEndpoint* e : load.endpoints) e->object = load.object;
   }
   std::vector<std::string> failures(loads.size());

@@ -123,6 +123,28 @@ TEST_F(ApplyTest, AttachesSwapsAndDetachesOnACgroup) {
   EXPECT_FALSE(loader::status(paths, &error));
 }
 
+// Maps a membrane of another datapath ABI pinned (mb_reasons had 16 entries
+// before ABI 9) cannot be reused: apply names the map and what to do, before
+// anything changes, instead of libbpf's "couldn't reuse pinned map".
+TEST_F(ApplyTest, RefusesMapsPinnedByAnotherDatapathAbiNamingTheMapAndTheWayOut) {
+  MB_REQUIRE_BPF();
+  TestCgroup cg;
+  std::string error;
+  ASSERT_TRUE(loader::ensureBpffs(paths.bpffsRoot, &error)) << error;
+  fs::create_directories(paths.bpffsRoot + "/maps");
+  int old = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "mb_reasons", 4, 8, 16, nullptr);
+  ASSERT_GE(old, 0) << std::strerror(errno);
+  ASSERT_EQ(bpf_obj_pin(old, (paths.bpffsRoot + "/maps/mb_reasons").c_str()), 0) << std::strerror(errno);
+  close(old);
+  EXPECT_FALSE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, nullptr, &error));
+  EXPECT_NE(error.find("/maps/mb_reasons was pinned by a membrane of another datapath ABI"), std::string::npos)
+      << error;
+  EXPECT_NE(error.find("16 entries"), std::string::npos) << error;
+  EXPECT_NE(error.find("run membrane detach, then apply"), std::string::npos) << error;
+  EXPECT_TRUE(nothingApplied());
+  EXPECT_TRUE(fs::is_empty(paths.bpffsRoot + "/links")) << "nothing attached";
+}
+
 // What the datapath learned from DNS is facts, not compiled bits: the DNS
 // maps are pinned by name under maps/ like conntrack, shared by every
 // object, and a new version reuses them untouched. `status` reports the DNS

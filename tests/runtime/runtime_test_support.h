@@ -22,6 +22,7 @@
 #include "codegen/artifact_writer.h"
 #include "pipeline/pipeline.h"
 #include "loaded_object.h"
+#include "loader/kernel.h"
 #include "loader/loader.h"
 #include "environment.h"  // testkit: ScratchDir
 #include "topology.h"
