@@ -1,11 +1,12 @@
 /* Per-load configuration.
  *
  * One compiled object serves every endpoint of a class; what the loader
- * sets per load lives here (the endpoint, for loads that serve one). `volatile const` puts it in .rodata, which libbpf
- * exposes as a map the loader fills before load. The kernel then freezes
- * it, so the verifier sees the values as constants and prunes branches on
- * them (e.g. disabled event kinds cost nothing). `volatile` keeps clang
- * from folding the zero default into the code.
+ * sets per load lives here (the endpoint, for loads that serve one).
+ * `volatile const` puts it in .rodata, which libbpf exposes as a map the
+ * loader fills before load. The kernel then freezes it, so the verifier
+ * sees the values as constants and prunes branches on them (e.g. disabled
+ * event kinds cost nothing). `volatile` keeps clang from folding the zero
+ * default into the code.
  */
 #ifndef MB_LIB_CONFIG_H
 #define MB_LIB_CONFIG_H
