@@ -110,4 +110,35 @@ void prune(const std::string& bpffsRoot, const std::vector<Entry>& keep) {
   }
 }
 
+Snapshot snapshot(const std::string& bpffsRoot) {
+  Snapshot s;
+  Fd map(bpf_obj_get(pin(bpffsRoot, "mb_endpoints").c_str()));
+  if (map.fd >= 0)
+    for (const auto& k : mapKeys<mb_endpoint_key>(map.fd)) {
+      mb_endpoint_entry e{};
+      if (bpf_map_lookup_elem(map.fd, &k, &e) == 0) s.entries.push_back({k, e});
+    }
+  s.depths = currentDepths(bpffsRoot);
+  return s;
+}
+
+void restore(const std::string& bpffsRoot, const Snapshot& before) {
+  Fd map(bpf_obj_get(pin(bpffsRoot, "mb_endpoints").c_str()));
+  if (map.fd >= 0) {
+    std::set<std::pair<uint32_t, uint64_t>> had;
+    for (const auto& [k, e] : before.entries) {
+      had.insert(ordered(k));
+      bpf_map_update_elem(map.fd, &k, &e, BPF_ANY);
+    }
+    for (const auto& k : mapKeys<mb_endpoint_key>(map.fd))
+      if (!had.count(ordered(k))) bpf_map_delete_elem(map.fd, &k);
+  }
+  // add only appends: the depths before are a prefix of the list now.
+  Fd depths(bpf_obj_get(pin(bpffsRoot, "mb_endpoint_depths").c_str()));
+  if (depths.fd < 0) return;
+  uint32_t zero = 0;
+  for (uint32_t slot = static_cast<uint32_t>(readDepths(depths.fd).size()); slot-- > before.depths.size();)
+    bpf_map_update_elem(depths.fd, &slot, &zero, BPF_ANY);
+}
+
 }  // namespace membrane::loader::endpoint_map

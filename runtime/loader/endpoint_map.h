@@ -38,4 +38,15 @@ bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, std::s
 // Removes every entry and depth `keep` does not need.
 void prune(const std::string& bpffsRoot, const std::vector<Entry>& keep);
 
+// What the maps held before an apply's `add`, to put back if the apply then
+// fails: the programs that keep running were attached with those entries.
+struct Snapshot {
+  std::vector<std::pair<mb_endpoint_key, mb_endpoint_entry>> entries;
+  std::vector<uint32_t> depths;
+};
+Snapshot snapshot(const std::string& bpffsRoot);
+// Entries as they were (changed ones rewritten, added ones deleted), and the
+// depths `add` appended cleared again, the last first.
+void restore(const std::string& bpffsRoot, const Snapshot& before);
+
 }  // namespace membrane::loader::endpoint_map

@@ -1231,9 +1231,17 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   };
   std::vector<std::string> warnings;
   if (!loadPrograms(a, plan, paths, error) || !fillEndpointExecutables(a, plan, warnings, error) ||
-      !fillTrie(paths, a.version, plan, error) || !addOwnedAddresses(paths, plan, error) ||
-      !endpoint_map::add(paths.bpffsRoot, plan.endpointEntries(), error)) {
+      !fillTrie(paths, a.version, plan, error) || !addOwnedAddresses(paths, plan, error)) {
     plan.endpoints.clear();  // closes the objects before their version's pins go
+    dropNewVersion();
+    return false;
+  }
+  // The entries the running programs find their endpoints by, to put back if
+  // this apply fails from here on.
+  endpoint_map::Snapshot endpointsBefore = endpoint_map::snapshot(paths.bpffsRoot);
+  if (!endpoint_map::add(paths.bpffsRoot, plan.endpointEntries(), error)) {
+    endpoint_map::restore(paths.bpffsRoot, endpointsBefore);
+    plan.endpoints.clear();
     dropNewVersion();
     return false;
   }
@@ -1241,6 +1249,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   SocketChanges socketChanges;
   if (!setUpSockets(a, plan, paths, socketChanges, error)) {
     socketChanges.rollback(paths);
+    endpoint_map::restore(paths.bpffsRoot, endpointsBefore);
     plan.endpoints.clear();
     dropNewVersion();
     return false;
@@ -1256,6 +1265,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   if (!attached || !checkAttached(att, error)) {
     att.rollback();
     socketChanges.rollback(paths);
+    endpoint_map::restore(paths.bpffsRoot, endpointsBefore);
     if (error) *error += " (rolled back)";
     plan.endpoints.clear();
     dropNewVersion();

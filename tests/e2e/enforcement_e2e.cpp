@@ -23,6 +23,7 @@
 #include "codegen/artifact_writer.h"
 #include "pipeline/pipeline.h"
 #include "evaluator/evaluator.h"
+#include "abi/datapath.h"
 #include "loader/kernel.h"
 #include "loader/loader.h"
 #include "cluster.h"
@@ -517,6 +518,9 @@ TEST(Enforcement, ApplyRollsBackWhenAHookDoesNotRunWhatItLoaded) {
   EXPECT_EQ(left[0], 0u) << "the filters apply added are gone again";
   EXPECT_EQ(left[1], 0u);
   EXPECT_FALSE(fs::exists(c.workDir() / "state" / "state.json"));
+  loader::Fd endpoints(bpf_obj_get((paths.bpffsRoot + "/maps/mb_endpoints").c_str()));
+  ASSERT_GE(endpoints.fd, 0);
+  EXPECT_TRUE(loader::mapKeys<mb_endpoint_key>(endpoints.fd).empty()) << "the endpoint entries it added are gone too";
 }
 
 // Flips the first instruction of a program section so the verifier rejects

@@ -85,5 +85,20 @@ TEST_F(EndpointMapTest, DepthsAreOnlyAppendedBeforeTheCommitAndRemovedWithoutLos
   EXPECT_EQ(em::currentDepths(root), (std::vector<uint32_t>{4, 2}));
 }
 
+// A failed apply puts back what the running programs were attached with: an
+// interface NODE.json gave to another endpoint is its old endpoint's again.
+TEST_F(EndpointMapTest, RestoreUndoesAnAddThatOverwroteAddedAndAppended) {
+  std::string error;
+  ASSERT_TRUE(em::add(root, {em::byInterface(7, 100), em::byCgroup(1, 2, 101)}, &error)) << error;
+  em::Snapshot before = em::snapshot(root);
+  ASSERT_TRUE(em::add(root, {em::byInterface(7, 200), em::byInterface(8, 201), em::byCgroup(2, 3, 202)}, &error))
+      << error;
+  EXPECT_EQ(em::currentDepths(root), (std::vector<uint32_t>{2, 3}));
+  em::restore(root, before);
+  EXPECT_EQ(entries(), (std::map<std::pair<uint32_t, uint64_t>, uint32_t>{
+                           {{MB_ENDPOINT_BY_IFINDEX, 7}, 100}, {{MB_ENDPOINT_BY_CGROUP, 1}, 101}}));
+  EXPECT_EQ(em::currentDepths(root), std::vector<uint32_t>{2});
+}
+
 }  // namespace
 }  // namespace membrane
