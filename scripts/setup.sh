@@ -16,8 +16,9 @@ PACKAGES=(
   antlr4 libantlr4-runtime-dev default-jre-headless
   # libraries
   libbpf-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev libgtest-dev googletest
-  # tools the tests and the node side use
-  bpftool iproute2 python3
+  # tools the tests and the node side use (strace: the kill test stops
+  # `membrane` at exact steps of an apply with its syscall delay injection)
+  bpftool iproute2 python3 strace
   # the traffic benchmark compares membrane with them (bench/traffic)
   iptables nftables
   # DNS tests and the lookup benchmark (tests/e2e/README.md, bench/dns): a real

@@ -41,6 +41,7 @@
 #include "inventory/inventory.h"
 #include "evaluator/evaluator.h"
 #include "kernel/generic_policy.h"
+#include "loader/dispatch.h"
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
 #include "loader/object_config.h"
@@ -101,7 +102,8 @@ std::string setRodata(bpf_object* obj, const char* name, const void* value, size
 // One loaded program under test, with what loading it cost.
 struct Loaded {
   bpf_object* object = nullptr;
-  int fd = -1;
+  bpf_object* dispatcher = nullptr;  // the node's dispatchers, in front of a class program
+  int fd = -1;  // what packets are run through: the dispatcher, or the program itself
   double loadMs = 0;
   uint32_t verifiedInsns = 0;
   uint32_t xlatedInsns = 0;
@@ -110,6 +112,7 @@ struct Loaded {
   Loaded(const Loaded&) = delete;
   Loaded& operator=(const Loaded&) = delete;
   ~Loaded() {
+    if (dispatcher) bpf_object__close(dispatcher);
     if (object) bpf_object__close(object);
   }
   int mapFd(const char* name) const {
@@ -132,7 +135,8 @@ std::unique_ptr<Loaded> loadObject(const std::string& pathOrElf, bool inMemory, 
   bpf_object__for_each_map(map, out->object) { bpf_map__set_pin_path(map, nullptr); }
   // The empty program has no mb_config; every other object has one, set as
   // the node loader sets a class's shared load: no endpoint of its own, so
-  // every packet finds its endpoint in mb_endpoints (filled below).
+  // every packet goes through the node's dispatcher, which finds its
+  // endpoint and load in mb_endpoints and tail-calls the program (below).
   bool skeleton = std::string(program) != "bench_empty";
   if (skeleton) {
     mb_config config{};
@@ -144,19 +148,33 @@ std::unique_ptr<Loaded> loadObject(const std::string& pathOrElf, bool inMemory, 
   if (int err = bpf_object__load(out->object))
     fail(std::string("loading ") + program + " failed (" + std::strerror(-err) + "):\n" + log.tail(30));
   out->loadMs = secondsSince(start) * 1000;
-  if (skeleton) {
-    // BPF_PROG_TEST_RUN runs tc programs on the loopback device.
-    mb_endpoint_key key{MB_ENDPOINT_BY_IFINDEX, 0, kLoopbackIfindex};
-    mb_endpoint_entry entry{kEndpointId, 0};
-    if (bpf_map_update_elem(out->mapFd("mb_endpoints"), &key, &entry, BPF_ANY) != 0)
-      fail(std::string("filling mb_endpoints: ") + std::strerror(errno));
-  }
   bpf_program* prog = bpf_object__find_program_by_name(out->object, program);
   if (!prog) fail(std::string("no program ") + program);
   out->fd = bpf_program__fd(prog);
+  if (skeleton) {
+    std::string_view dispatch = loader::dispatch::embeddedObject();
+    out->dispatcher = bpf_object__open_mem(dispatch.data(), dispatch.size(), nullptr);
+    if (!out->dispatcher) fail("opening the dispatchers: " + log.text());
+    bpf_object__for_each_map(map, out->dispatcher) { bpf_map__set_pin_path(map, nullptr); }
+    if (int err = bpf_object__load(out->dispatcher))
+      fail(std::string("loading the dispatchers failed (") + std::strerror(-err) + "):\n" + log.tail(30));
+    bool from = std::string(program) == MB_PROG_TC_FROM_ENDPOINT;
+    auto dispatcherMap = [&](const char* name) { return bpf_map__fd(bpf_object__find_map_by_name(out->dispatcher, name)); };
+    // BPF_PROG_TEST_RUN runs tc programs on the loopback device; slot 0 is
+    // active, load 0 is this program.
+    mb_endpoint_key key{MB_ENDPOINT_BY_IFINDEX, 0, kLoopbackIfindex};
+    mb_endpoint_entry entry{{{kEndpointId, 0}, {0, MB_LOAD_NONE}}};
+    uint32_t index = 0;
+    if (bpf_map_update_elem(dispatcherMap("mb_endpoints"), &key, &entry, BPF_ANY) != 0 ||
+        bpf_map_update_elem(dispatcherMap(from ? MB_MAP_DISPATCH_TC_FROM : MB_MAP_DISPATCH_TC_TO), &index, &out->fd,
+                            BPF_ANY) != 0)
+      fail(std::string("filling the dispatchers' maps: ") + std::strerror(errno));
+    out->fd = bpf_program__fd(bpf_object__find_program_by_name(
+        out->dispatcher, from ? MB_PROG_DISPATCH_TC_FROM : MB_PROG_DISPATCH_TC_TO));
+  }
   bpf_prog_info info{};
   uint32_t len = sizeof info;
-  if (bpf_obj_get_info_by_fd(out->fd, &info, &len) == 0) {
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len) == 0) {
     out->verifiedInsns = info.verified_insns;
     out->xlatedInsns = info.xlated_prog_len / sizeof(bpf_insn);
   }
@@ -692,8 +710,10 @@ void printSection(const std::vector<SizeResult>& results, const SourceCheckFigur
   out << "`build/bench/membrane_bench_kernel" << (o.quick ? " --quick" : "") << "`: BPF_PROG_TEST_RUN on the tc "
       << "program that guards the endpoint's ingress (`mb_tc_to_endpoint`), " << thousands(o.repeat)
       << " repeats per run, median of " << o.runs << " runs, nanoseconds per packet as the kernel measures them. "
-      << "Every program is loaded as the node loads a class's programs, once for all of its endpoints: each packet "
-      << "finds its endpoint in `mb_endpoints` by the interface it runs on (one hash lookup). "
+      << "Every program is loaded and run as the node runs a class's programs, once for all of its endpoints, "
+      << "behind the node's tc dispatcher (`bpf-templates/dispatch.c`): each packet goes through it, which finds the "
+      << "endpoint in `mb_endpoints` by the interface it runs on (one hash lookup), reads the active version slot "
+      << "and tail-calls the program (floors 2 and generic too; floor 1 runs alone). "
       << "Policies of N generated rules per direction (both directions; a mix of selectors, namespace-scoped "
       << "selectors, port ranges, IPv4 and IPv6 CIDRs and deny rules, see `bench/common/scenario.cpp`).\n\n";
   out << "- **floor 1**: an empty tc program (`bench/bpf/empty.c`): the cost of the test harness itself.\n"

@@ -254,10 +254,12 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
          "rules and one egress rule, so two programs per endpoint: `tc-from` and `tc-to`), plus one pod that only "
          "sends; and once 100 pods split between 10 classes (10 such policies, each selecting a tenth). `membranec compile` writes two versions (the second adds a rule). Times are the wall time of the "
          "`membrane` command (`--attach auto`, so TCX links on this kernel), process start to exit: **attach** is "
-         "`membrane apply v1` on a node with nothing applied (check artifacts, create the node's maps, load and "
-         "verify the class's program pair once, record every endpoint in `mb_endpoints`, fill the identity trie, "
-         "create and pin the links), **swap** is `membrane apply v2` right after it (load the new version's "
-         "pair once, then `bpf_link_update` every link), **detach** is `membrane detach`. "
+         "`membrane apply v1` on a node with nothing applied (check artifacts, load the node's dispatchers and "
+         "create its maps, load and verify the class's program pair once, put it in the dispatchers' version "
+         "slot, record every endpoint in `mb_endpoints`, fill the identity trie, create and pin the links to the "
+         "dispatchers, flip), **swap** is `membrane apply v2` right after it (load the new version's pair once, "
+         "fill the other slot, read every link back, flip `mb_active_slot`: every endpoint switches at that one "
+         "map update), **detach** is `membrane detach`. "
       << (quick ? "One run per size (`--quick`)." : "Median of 5 runs (3 with 100 endpoints).")
       << " The machine is shared (2 vCPUs, other jobs running), so times vary by 10-30 % between runs.\n\n";
   std::cout << "| endpoints | classes | programs loaded | links | attach | swap to a new version | detach |\n"
@@ -282,18 +284,18 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
     double attachClass = (spread->attach - hundred->attach) / extra, swapClass = (spread->swap - hundred->swap) / extra;
     std::cout << "\n**Per endpoint** (one class, 10 to 100 endpoints): " << ms(attachEndpoint) << " to attach, "
               << ms(swapEndpoint) << " to swap: its entry in `mb_endpoints`, its trie and owned-address entries, "
-                 "two TCX links created and pinned (attach) or updated (swap). **Per class** (100 endpoints in "
+                 "two TCX links created and pinned (attach) or read back (swap). **Per class** (100 endpoints in "
               << spread->classes << " classes against 1): " << ms(attachClass) << " to attach, " << ms(swapClass)
-              << " to swap: one load of its object's two programs through the verifier (a class's programs find "
-                 "each packet's endpoint by the veth's ifindex, so one load serves all of its endpoints; loads "
-                 "after the first run on every core at once). **Fixed** (one class, the line through 10 and 100 "
+              << " to swap: one load of its object's two programs through the verifier (the dispatchers find "
+                 "each packet's endpoint by the veth's ifindex and hand it over, so one load serves all of its "
+                 "endpoints; loads after the first run on every core at once). **Fixed** (one class, the line through 10 and 100 "
                  "endpoints at 0): "
               << ms(std::max(0.0, ten->attach - attachEndpoint * ten->endpoints)) << " to attach, "
               << ms(std::max(0.0, ten->swap - swapEndpoint * ten->endpoints))
               << " to swap, the class's load included: process start, hashing the artifacts, kernel feature probes, "
-                 "state files, and on the first attach creating the node's maps (conntrack's 262,144 preallocated "
-                 "entries the largest). None of this stops traffic: each endpoint runs the old version until its "
-                 "own links are updated.\n";
+                 "state files (the pending record of the swap included), and on the first attach creating the node's "
+                 "maps (conntrack's 262,144 preallocated entries the largest). None of this stops traffic: every "
+                 "endpoint runs the old version until the flip.\n";
     std::cout << "\n**Goals** (100 endpoints: attach in at most 300 ms, swap in at most 100 ms): attach "
               << ms(hundred->attach) << (hundred->attach <= 0.300 ? " (met)" : " (**not met**)") << ", swap "
               << ms(hundred->swap) << (hundred->swap <= 0.100 ? " (met)" : " (**not met**)")
@@ -321,8 +323,8 @@ void printSection(const std::vector<Timing>& timings, const std::vector<SwapLoss
               << " |\n";
   }
   std::cout << "\n**Goal** (no packet lost during a swap): "
-            << (allZero ? "**met**: every packet sent across the swaps arrived, at every size. Each link's program "
-                          "is replaced atomically by `bpf_link_update`, every packet runs either the old or the new "
+            << (allZero ? "**met**: every packet sent across the swaps arrived, at every size. The dispatchers "
+                          "switch every endpoint at one map update, every packet runs either the old or the new "
                           "program, both allow these flows, and conntrack is a map both versions share."
                         : "**not met**: packets were lost across a swap (see the table); the loss is in the swap "
                           "path, or, on this shared machine, in a receive buffer that overflowed while the swap "

@@ -8,6 +8,7 @@
 #define MB_LIB_COUNTERS_H
 
 #include "include/platform.h"
+#include "lib/reasons.h"
 
 MB_SHARED struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -16,20 +17,6 @@ MB_SHARED struct {
   __uint(max_entries, MB_RULE_MAX);
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_rule_stats MB_MAPS;
-
-MB_SHARED struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __type(key, mb_u32);
-  __type(value, mb_u64);
-  __uint(max_entries, MB_REASON_MAX);
-  __uint(pinning, LIBBPF_PIN_BY_NAME);
-} mb_reasons MB_MAPS;
-
-static __always_inline void mb_count_reason(mb_u32 reason) {
-  mb_u64 *n = bpf_map_lookup_elem(&mb_reasons, &reason);
-  if (n)
-    *n += 1;
-}
 
 /* Counts a policy decision under the rule that made it (0: default deny).
  * Only decisions are counted here; packets of established flows are counted

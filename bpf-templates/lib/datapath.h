@@ -97,10 +97,11 @@ static __always_inline int mb_process(mb_ctx_t *ctx, const int dir, const int l2
   struct mb_pkt pkt;
   int reason;
 
-  mb_u32 endpoint = mb_endpoint_at_hook(ctx, l2);
+  mb_u32 endpoint = mb_endpoint_at_hook(ctx);
   if (!endpoint) {
-    /* Whose policy this is, is known (the program is its class's); whose
-     * addresses, conntrack and names are not. */
+    /* A shared load run without a dispatcher: whose policy this is, is
+     * known (the program is its class's); whose addresses, conntrack and
+     * names are not. */
     mb_count_reason(MB_REASON_NO_ENDPOINT);
     return MB_VERDICT_DENY;
   }

@@ -1,7 +1,7 @@
 // Build-time tool: compiles the datapath skeleton once, when membranec is
 // built, so that no run of membranec compiles it again.
 //
-//   membrane_skeleton_builder OBJECT OBJECT_WITHOUT_PROCESS BITCODE
+//   membrane_skeleton_builder OBJECT OBJECT_WITHOUT_PROCESS BITCODE DISPATCH
 //
 // OBJECT: the skeleton for the BPF target, as one ELF object: its
 // translation units (bpf-templates/endpoint.c, the skb kinds, and msg.c,
@@ -14,6 +14,9 @@
 // as LLVM bitcode. Both from the embedded templates (bpf_skeleton.cpp: the
 // same in-memory file system and flags, so no machine header is read), with
 // the BPF data layout.
+// DISPATCH: bpf-templates/dispatch.c, the node's dispatchers, which no
+// class links: the node loader embeds it (runtime/loader/dispatch.h), as
+// the node has no compiler.
 #include <llvm/Bitcode/BitcodeWriter.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
@@ -30,8 +33,8 @@
 
 int main(int argc, char** argv) {
   using namespace membrane::codegen;
-  if (argc != 4) {
-    std::cerr << "usage: membrane_skeleton_builder OBJECT OBJECT_WITHOUT_PROCESS BITCODE\n";
+  if (argc != 5) {
+    std::cerr << "usage: membrane_skeleton_builder OBJECT OBJECT_WITHOUT_PROCESS BITCODE DISPATCH\n";
     return 2;
   }
   try {
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
         << linkBpfObjects({compile("bpf-templates/endpoint.c"), msg});
     std::ofstream(argv[2], std::ios::binary | std::ios::trunc)
         << linkBpfObjects({compile("bpf-templates/endpoint_without_process.c"), msg});
+    std::ofstream(argv[4], std::ios::binary | std::ios::trunc) << linkBpfObjects({compile("bpf-templates/dispatch.c")});
 
     auto shell = compileSkeleton(context, embeddedTemplates(), "bpf-templates/decision.c", &error);
     if (!shell) throw std::runtime_error(error);

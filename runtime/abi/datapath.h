@@ -24,7 +24,10 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 9 /* 9: one load per class (mb_endpoints, mb_endpoint_depths, mb_pkt carries
+#define MB_ABI_VERSION 10 /* 10: one dispatcher per packet hook and node (mb_dispatch_*, mb_active_slot,
+                            mb_endpoint_entry has a slot per version, MB_REASON_NO_PROGRAM; a class's
+                            shared load reads its endpoint from skb->cb[MB_CB_ENDPOINT]);
+                            9: one load per class (mb_endpoints, mb_endpoint_depths, mb_pkt carries
                             the endpoint, MB_REASON_NO_ENDPOINT, mb_reasons has 32 entries);
                             8: process rules (the socket-call programs, mb_process_*, MB_VERDICT_PROCESS,
                             mb_decision_input.exe);
@@ -185,8 +188,12 @@ enum mb_reason {
   MB_REASON_PROCESS_UNAPPROVED = 15, /* a new flow only rules with a process condition allow, from a
                                         socket whose call the socket-call programs did not let through
                                         (a raw or packet socket, one opened before the rules): dropped */
-  MB_REASON_NO_ENDPOINT = 16, /* a program loaded for a whole class found no endpoint for its hook in
-                                 mb_endpoints (the loader fills it before attaching): dropped */
+  MB_REASON_NO_ENDPOINT = 16, /* a dispatcher found no endpoint for its hook in mb_endpoints (the
+                                 loader fills it before attaching), or a class's shared load ran
+                                 without one: dropped */
+  MB_REASON_NO_PROGRAM = 17,  /* a dispatcher found the endpoint, but no program of the active
+                                 version for it (an endpoint joining, before the flip, or leaving,
+                                 after it): dropped */
   MB_REASON_MAX = 32, /* the map's size: room for reasons to come */
 };
 /* What the datapath learned (or refused to learn) from DNS is not a reason:
@@ -222,14 +229,41 @@ struct mb_event {
   mb_u8 daddr[16];
 };
 
-/* Which endpoint a packet program runs for (BPF_MAP_TYPE_HASH, name
- * "mb_endpoints", pinned, one per node). The loader loads a class's packet
- * programs once for all of its endpoints (mb_config.endpoint_id 0) and,
- * before attaching them, records each endpoint under what its hook sees:
- * the host-side veth's ifindex (tc) or its cgroup's id (cgroup_skb: the
- * socket's cgroup, or its ancestor at one of the depths in
- * mb_endpoint_depths). A packet at a hook no entry names is dropped
- * (MB_REASON_NO_ENDPOINT). */
+/* The packet hooks' dispatchers (bpf-templates/dispatch.c): the programs a
+ * node attaches at every tc and cgroup_skb hook of an endpoint, loaded once
+ * per node. Each finds its packet's endpoint in mb_endpoints, by what its
+ * hook sees: the host-side veth's ifindex (tc) or a cgroup id (cgroup_skb:
+ * the socket's cgroup, or its ancestor at one of the depths in
+ * mb_endpoint_depths). The entry holds, per version slot, the endpoint's id
+ * and which load judges it; the dispatcher reads the active slot
+ * (mb_active_slot) and tail-calls that load's program for its hook, in
+ * its prog array at slot * MB_LOADS_MAX + load. A swap fills the inactive
+ * slot, then flips mb_active_slot: one map update moves every endpoint of
+ * the node to the new version at one instant.
+ *
+ * A packet at a hook no entry names is dropped (MB_REASON_NO_ENDPOINT); one
+ * whose entry names no load in the active slot, or whose load has no
+ * program there, too (MB_REASON_NO_PROGRAM). */
+#define MB_PROG_DISPATCH_TC_FROM "mb_dispatch_tc_from"
+#define MB_PROG_DISPATCH_TC_TO "mb_dispatch_tc_to"
+#define MB_PROG_DISPATCH_CG_IN "mb_dispatch_cg_in"
+#define MB_PROG_DISPATCH_CG_OUT "mb_dispatch_cg_out"
+/* Their prog arrays (BPF_MAP_TYPE_PROG_ARRAY, pinned), one per hook: a prog
+ * array only holds programs of its owner's type and attach type. */
+#define MB_MAP_DISPATCH_TC_FROM "mb_progs_tc_from"
+#define MB_MAP_DISPATCH_TC_TO "mb_progs_tc_to"
+#define MB_MAP_DISPATCH_CG_IN "mb_progs_cg_in"
+#define MB_MAP_DISPATCH_CG_OUT "mb_progs_cg_out"
+#define MB_LOADS_MAX 4096 /* loads (of class objects) one version may attach on a node */
+#define MB_DISPATCH_SLOTS 2
+#define MB_LOAD_NONE 0xffffffffu /* an entry's slot with no load: its packets are dropped */
+/* mb_active_slot (BPF_MAP_TYPE_ARRAY, pinned, one u32): the slot of
+ * mb_endpoint_entry and the prog arrays that packets are judged by. */
+
+/* The skb control block word through which a dispatcher hands the
+ * endpoint's id to a class's shared load (mb_config.endpoint_id 0). */
+#define MB_CB_ENDPOINT 0
+
 #define MB_ENDPOINT_BY_IFINDEX 1
 #define MB_ENDPOINT_BY_CGROUP 2
 #define MB_ENDPOINTS_MAX 65536
@@ -238,9 +272,12 @@ struct mb_endpoint_key {
   mb_u32 pad;  /* 0 */
   mb_u64 id;   /* the ifindex, or the cgroup id (its directory's inode) */
 };
-struct mb_endpoint_entry {
+struct mb_endpoint_slot {
   mb_u32 endpoint; /* the endpoint's id: conntrack, events, owned addresses, DNS */
-  mb_u32 flags;    /* 0; room for per-endpoint settings */
+  mb_u32 load;     /* its load's index in the prog arrays' slot, or MB_LOAD_NONE */
+};
+struct mb_endpoint_entry {
+  struct mb_endpoint_slot slot[MB_DISPATCH_SLOTS]; /* by mb_active_slot's value */
 };
 /* The cgroup depths (levels below the cgroup v2 root) at which endpoints'
  * cgroups sit (BPF_MAP_TYPE_ARRAY, name "mb_endpoint_depths", pinned): a
@@ -253,7 +290,8 @@ struct mb_endpoint_entry {
 struct mb_config {
   mb_u32 endpoint_id; /* the endpoint this load serves alone (socket-call, socket-layer and
                          process programs are loaded per endpoint), or 0: a load shared by
-                         the class's endpoints, which finds each packet's in mb_endpoints */
+                         the class's endpoints, run by the dispatchers, which hand it each
+                         packet's (skb->cb[MB_CB_ENDPOINT]) */
   mb_u32 events; /* bitmask of MB_EVENT_* kinds to emit (1 << kind) */
   mb_u32 flags;  /* MB_CONFIG_* */
   mb_u32 l7_slot; /* the endpoint's slot in mb_l7_endpoints' values and the prog arrays */

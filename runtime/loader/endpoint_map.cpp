@@ -52,8 +52,7 @@ std::vector<uint32_t> currentDepths(const std::string& bpffsRoot) {
   return depths.fd < 0 ? std::vector<uint32_t>{} : readDepths(depths.fd);
 }
 
-bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, std::string* error) {
-  if (entries.empty()) return true;
+bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, uint32_t slot, std::string* error) {
   auto fail = [&](const std::string& what) {
     if (error) *error = what + ": " + std::strerror(errno);
     return false;
@@ -61,21 +60,37 @@ bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, std::s
   Fd map(bpf_obj_get(pin(bpffsRoot, "mb_endpoints").c_str()));
   Fd depths(bpf_obj_get(pin(bpffsRoot, "mb_endpoint_depths").c_str()));
   if (map.fd < 0 || depths.fd < 0) return fail("the endpoint maps are not pinned under " + bpffsRoot + "/maps");
+  if (slot >= MB_DISPATCH_SLOTS) {
+    errno = EINVAL;
+    return fail("no version slot " + std::to_string(slot));
+  }
+  std::set<std::pair<uint32_t, uint64_t>> wanted;
+  for (const auto& e : entries) wanted.insert(ordered(e.key));
+  for (const auto& k : mapKeys<mb_endpoint_key>(map.fd)) {
+    mb_endpoint_entry value{};
+    if (wanted.count(ordered(k)) || bpf_map_lookup_elem(map.fd, &k, &value) != 0) continue;
+    value.slot[slot] = {0, MB_LOAD_NONE};
+    if (bpf_map_update_elem(map.fd, &k, &value, BPF_EXIST) != 0 && errno != ENOENT)
+      return fail("cannot update mb_endpoints");
+  }
   for (const auto& e : entries) {
-    mb_endpoint_entry value{e.endpoint, 0};
+    mb_endpoint_entry value{};
+    if (bpf_map_lookup_elem(map.fd, &e.key, &value) != 0)
+      for (auto& s : value.slot) s = {0, MB_LOAD_NONE};
+    value.slot[slot] = {e.endpoint, e.load};
     if (bpf_map_update_elem(map.fd, &e.key, &value, BPF_ANY) != 0) return fail("cannot fill mb_endpoints");
   }
-  // New depths go into free slots after the ones in use: the list the
-  // programs walk only grows here.
+  // New depths go into free places after the ones in use: the list the
+  // dispatchers walk only grows here.
   std::vector<uint32_t> have = readDepths(depths.fd);
   for (const auto& e : entries) {
     if (e.key.kind != MB_ENDPOINT_BY_CGROUP || std::count(have.begin(), have.end(), e.depth)) continue;
-    uint32_t slot = static_cast<uint32_t>(have.size());
-    if (slot >= MB_ENDPOINT_DEPTHS_MAX) {
+    uint32_t at = static_cast<uint32_t>(have.size());
+    if (at >= MB_ENDPOINT_DEPTHS_MAX) {
       errno = ENOSPC;
       return fail("endpoints' cgroups sit at more than " + std::to_string(MB_ENDPOINT_DEPTHS_MAX) + " depths");
     }
-    if (bpf_map_update_elem(depths.fd, &slot, &e.depth, BPF_ANY) != 0) return fail("cannot fill mb_endpoint_depths");
+    if (bpf_map_update_elem(depths.fd, &at, &e.depth, BPF_ANY) != 0) return fail("cannot fill mb_endpoint_depths");
     have.push_back(e.depth);
   }
   return true;

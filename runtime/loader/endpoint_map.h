@@ -1,12 +1,13 @@
-// Where a class's shared load finds each packet's endpoint: the node's
-// mb_endpoints and mb_endpoint_depths (runtime/abi/datapath.h,
-// bpf-templates/lib/endpoint.h).
+// Where the node's dispatchers find each packet's endpoint and load: the
+// node's mb_endpoints and mb_endpoint_depths (runtime/abi/datapath.h,
+// bpf-templates/lib/dispatch.h, dispatch.h).
 //
-// apply loads a class's packet programs once for all of its endpoints; before
-// attaching them it records every such endpoint here (add), and after its
-// commit it removes what no endpoint of the new state is (prune). Every
-// intermediate state of both maps names a superset of what the programs
-// running at that moment need, so no packet of a running endpoint misses.
+// Before attaching anything, apply writes every dispatched endpoint of the
+// version it brings into the slot packets do not follow yet (add), and
+// after its commit removes what no endpoint of the new state is (prune).
+// The active slot of an entry is never written while it is active, and the
+// depth list only grows until the commit, so no packet of a running
+// endpoint misses.
 #pragma once
 
 #include <cstdint>
@@ -19,8 +20,9 @@ namespace membrane::loader::endpoint_map {
 
 struct Entry {
   mb_endpoint_key key{};
-  uint32_t endpoint = 0;  // its id
-  uint32_t depth = 0;     // for a cgroup: its level below the root (> 0)
+  uint32_t endpoint = 0;          // its id
+  uint32_t load = MB_LOAD_NONE;   // its load's index in the dispatchers' prog arrays
+  uint32_t depth = 0;             // for a cgroup: its level below the root (> 0)
 };
 
 // An interface endpoint, found by the ifindex of its host-side veth.
@@ -31,9 +33,12 @@ Entry byCgroup(uint64_t cgroupId, uint32_t depth, uint32_t endpoint);
 // The depths the node's programs look at now (empty without the map).
 std::vector<uint32_t> currentDepths(const std::string& bpffsRoot);
 
-// Adds (or updates) `entries` and the depths they need to the pinned maps
-// under <bpffsRoot>/maps. Entries already there stay.
-bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, std::string* error);
+// Writes `entries` into `slot` of the pinned mb_endpoints (under
+// <bpffsRoot>/maps), and MB_LOAD_NONE into `slot` of every other entry
+// there: after the flip to `slot`, an endpoint left out is dropped, not
+// judged by what the slot held before. The other slot of each entry stays
+// as it was (MB_LOAD_NONE for a new one). Appends the depths they need.
+bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, uint32_t slot, std::string* error);
 
 // Removes every entry and depth `keep` does not need.
 void prune(const std::string& bpffsRoot, const std::vector<Entry>& keep);

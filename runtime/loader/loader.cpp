@@ -1,13 +1,16 @@
 // The node loader (loader.h). `apply` runs in stages, each a function below:
-//   verifyArtifacts  the manifest (format, consistency, ABI), objects, kernel
-//   features planEndpoints    NODE.json's endpoints → classes, ids, hooks, trie
-//   entries loadPrograms     bpffs, one load per enforced endpoint, maps pinned
-//   fillTrie         this version's identity trie
-//   attachAll        attach or swap every hook (undone by
-//   Attachments::rollback) checkAttached    read every hook back from the
-//   kernel commit           detach what is no longer wanted, write state, drop
-//   old versions
-// Nothing before attachAll changes what runs; all of it holds the node lock.
+//   recoverInterrupted  finish or undo what a killed apply left (pending.json)
+//   verifyArtifacts     the manifest (format, consistency, ABI), objects, kernel features
+//   planEndpoints       NODE.json's endpoints -> classes, ids, hooks, dispatch, trie entries
+//   loadPrograms        bpffs, the node's dispatchers, one load per class (or endpoint), maps pinned
+//   fillTrie            this version's identity trie (and owned addresses)
+//   fillSlot            this version into the slot packets do not follow (and mb_endpoints)
+//   attachAll           attach or swap every hook (undone by Attachments::rollback)
+//   checkAttached       read every hook back from the kernel
+//   the flip            dispatch::activate: one map update moves the node to this version
+//   finishApply         write the state, detach what is no longer wanted, drop old versions
+// Nothing before the flip changes what dispatched hooks run; pending.json
+// says what is under way; all of it holds the node lock.
 #include "loader/loader.h"
 
 #include <bpf/bpf.h>
@@ -33,6 +36,7 @@
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
 #include "loader/attach.h"
+#include "loader/dispatch.h"
 #include "loader/endpoint_map.h"
 #include "loader/executables.h"
 #include "loader/lock.h"
@@ -142,6 +146,11 @@ struct EndpointState {
   std::string mode = "link";                   // "link" (TCX or cgroup, pinned) or "tc" (cls_bpf)
   std::map<std::string, HookRecord> programs;  // hook → what apply attached
   std::optional<uint32_t> l7Slot;              // the socket layer's slot (sockets.h), if its class has L7 rules
+  // Its load's index in the dispatchers' prog arrays, when its packet hooks
+  // run the node's dispatchers (dispatch.h); `programs` then names the class
+  // programs they hand its packets to.
+  std::optional<uint32_t> load;
+  bool dispatched(const std::string& hook) const { return load && dispatch::forHook(hook); }
   std::string pin(const Paths& paths, const std::string& hook) const { return linkPin(paths, ns, name, hook); }
 };
 
@@ -151,10 +160,12 @@ struct State {
   std::vector<EndpointState> endpoints;
   std::vector<NodeEndpoint> learned;  // endpoint add
   std::vector<net::Address> host;
+  uint32_t loads = 0;  // loads this version holds in the active slot's prog arrays
 
   json toJson() const {
     json j = {{"version", version},
               {"artifactDir", artifactDir},
+              {"loads", loads},
               {"endpoints", json::array()},
               {"learned", json::array()},
               {"host", json::array()}};
@@ -171,7 +182,8 @@ struct State {
                                 {"hooks", e.hooks},
                                 {"mode", e.mode},
                                 {"programs", programs},
-                                {"l7Slot", e.l7Slot ? json(*e.l7Slot) : json(nullptr)}});
+                                {"l7Slot", e.l7Slot ? json(*e.l7Slot) : json(nullptr)},
+                                {"load", e.load ? json(*e.load) : json(nullptr)}});
     }
     for (const auto& l : learned) {
       json addrs = json::array();
@@ -198,6 +210,12 @@ struct State {
       if (error) *error = "unreadable state: " + (text ? path + ":" : "") + why;
       return std::nullopt;
     }
+    return fromJson(doc->value, path, error);
+  }
+
+  // A state from its JSON (read strictly by the caller); `path` names it in
+  // errors.
+  static std::optional<State> fromJson(const json& j, const std::string& path, std::string* error) {
     auto address = [](const json& a) {
       auto parsed = net::Address::parse(a.get<std::string>());
       if (!parsed) throw std::runtime_error("'" + a.get<std::string>() + "' is not an IP address");
@@ -208,11 +226,11 @@ struct State {
       if (!n) throw std::runtime_error(v.dump() + " is not a 32-bit id");
       return *n;
     };
-    const json& j = doc->value;
     try {
       State s;
       s.version = j.at("version");
       s.artifactDir = j.at("artifactDir");
+      if (j.contains("loads")) s.loads = u32(j.at("loads"));
       for (const auto& e : j.at("endpoints")) {
         EndpointState es;
         es.key = e.at("key");
@@ -230,6 +248,7 @@ struct State {
           for (const auto& [hook, p] : e.at("programs").items())
             es.programs[hook] = {u32(p.at("id")), p.at("tag").get<std::string>()};
         if (e.contains("l7Slot") && !e.at("l7Slot").is_null()) es.l7Slot = u32(e.at("l7Slot"));
+        if (e.contains("load") && !e.at("load").is_null()) es.load = u32(e.at("load"));
         s.endpoints.push_back(es);
       }
       for (const auto& l : j.at("learned")) {
@@ -390,39 +409,6 @@ bool pinVersionMaps(bpf_object* object, const Paths& paths, const Artifacts& a, 
   return true;
 }
 
-// Whether every map `object` would reuse from a pin has the shape the object
-// declares. libbpf refuses a mismatch at load with "couldn't reuse pinned
-// map"; saying which map and what to do is kinder. A mismatch means the
-// maps were pinned by a membrane of another datapath ABI: their programs
-// still run, so they cannot be replaced in place.
-bool pinnedMapsFit(bpf_object* object, std::string* error) {
-  bpf_map* map;
-  bpf_object__for_each_map(map, object) {
-    const char* pin = bpf_map__pin_path(map);
-    if (!pin) continue;
-    Fd pinned(bpf_obj_get(pin));
-    if (pinned.fd < 0) continue;  // created at load
-    bpf_map_info info{};
-    uint32_t len = sizeof info;
-    if (bpf_obj_get_info_by_fd(pinned.fd, &info, &len) != 0) continue;  // libbpf will say
-    auto shape = [](uint32_t type, uint32_t key, uint32_t value, uint32_t entries, uint32_t flags) {
-      return "type " + std::to_string(type) + ", key " + std::to_string(key) + " B, value " + std::to_string(value) +
-             " B, " + std::to_string(entries) + " entries, flags " + std::to_string(flags);
-    };
-    std::string want = shape(bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
-                             bpf_map__max_entries(map), bpf_map__map_flags(map));
-    std::string have = shape(info.type, info.key_size, info.value_size, info.max_entries, info.map_flags);
-    if (want != have) {
-      if (error)
-        *error = std::string(pin) + " was pinned by a membrane of another datapath ABI (" + have + "; this one, ABI " +
-                 std::to_string(MB_ABI_VERSION) + ", needs " + want +
-                 "); run membrane detach, then apply (the node is not enforced between the two)";
-      return false;
-    }
-  }
-  return true;
-}
-
 // 1. The artifacts as a whole: manifest (format, consistency, ABI), every
 // object against its hash, the kernel features they need.
 bool verifyArtifacts(const std::string& artifactDir, Artifacts& out, std::string* error) {
@@ -490,12 +476,15 @@ struct PlannedEndpoint {
   std::vector<Hook> hooks;                           // where its programs go
   std::vector<net::Address> own;                     // its source addresses (mb_endpoint_addrs)
   // The load its hooks run: its class's, shared with the class's other
-  // endpoints, or its own (sharedAs unset).
+  // endpoints (`shared`), or its own; and the load's index in the
+  // dispatchers' prog arrays.
   std::shared_ptr<bpf_object> object;
-  // How a shared load finds it (endpoint_map.h); set when its hooks are all
-  // packet hooks (tc, cgroup_skb) and its class needs no per-endpoint state
-  // (socket layer slots, executables resolved in its root).
-  std::optional<endpoint_map::Entry> sharedAs;
+  bool shared = false;
+  uint32_t load = MB_LOAD_NONE;
+  // How the node's dispatchers find it (endpoint_map.h), when its packet
+  // hooks (tc, cgroup_skb) run them; chooseDispatch says when.
+  std::optional<endpoint_map::Entry> dispatchedAs;
+  bool dispatched(const Hook& h) const { return dispatchedAs && dispatch::forHook(h.name); }
   // The socket layer (sockets.h): its class's L7 ports and, with any, its slot.
   L7PortList l7;
   std::optional<uint32_t> l7Slot;
@@ -504,11 +493,15 @@ struct PlannedEndpoint {
 
 struct Plan {
   std::vector<PlannedEndpoint> endpoints;
+  uint32_t loads = 0;  // loads of class objects (loadPrograms)
   std::vector<identity::TrieEntry> trie;
   std::vector<endpoint_map::Entry> endpointEntries() const {
     std::vector<endpoint_map::Entry> out;
     for (const auto& p : endpoints)
-      if (p.sharedAs) out.push_back(*p.sharedAs);
+      if (p.dispatchedAs) {
+        out.push_back(*p.dispatchedAs);
+        out.back().load = p.load;
+      }
     return out;
   }
   bool usesSockets() const {
@@ -524,31 +517,34 @@ struct Plan {
   }
 };
 
-// 2b. Which endpoints run their class's shared load, found per packet by
-// what their hook sees: those whose hooks are all packet hooks and whose
-// class keeps no per-endpoint state in its object. The rest get a load of
-// their own, as do, to keep one meaning per packet:
+// 2b. Which endpoints' packet hooks run the node's dispatchers, and which
+// of those share their class's load.
+//
+// Dispatched are the endpoints the dispatchers can find by what their hooks
+// see, with one meaning per packet. Not dispatched (their hooks run their
+// own load directly, and swap hook by hook, not at the flip):
 // - an endpoint whose interface or cgroup cannot be read now (attaching it
 //   fails later, with its own message);
-// - cgroup endpoints nested in one another (each packet runs both of their
-//   programs, and a shared load would find the same endpoint in both);
-// - cgroups at depths beyond the MB_ENDPOINT_DEPTHS_MAX the programs look at
-//   (`inUse`: the depths running programs look at now, which stay until the
-//   commit).
-void chooseSharedLoads(const Artifacts& a, Plan& plan, const std::vector<uint32_t>& inUse) {
+// - cgroup endpoints nested in one another (each packet runs the hooks of
+//   both, and a dispatcher cannot tell at which of the two it runs);
+// - cgroups at depths beyond the MB_ENDPOINT_DEPTHS_MAX the dispatchers look
+//   at (`inUse`: the depths they look at now, which stay until the commit).
+// A dispatched endpoint shares its class's load unless its class keeps
+// per-endpoint state in its object (socket layer slots, executables
+// resolved in its root).
+void chooseDispatch(const Artifacts& a, Plan& plan, const std::vector<uint32_t>& inUse) {
   struct Candidate {
     PlannedEndpoint* p;
     std::string path;  // canonical cgroup path, with a final '/'
   };
   std::vector<Candidate> cgroups;
   for (auto& p : plan.endpoints) {
-    if (!p.classId || p.usesSockets() || !a.manifest.findClass(*p.classId)->executables.empty()) continue;
-    if (p.hooks.empty() || !std::all_of(p.hooks.begin(), p.hooks.end(),
-                                        [](const Hook& h) { return h.point->when == AttachWhen::PacketHook; }))
-      continue;
+    auto packetHook = std::find_if(p.hooks.begin(), p.hooks.end(), [](const Hook& h) { return dispatch::forHook(h.name).has_value(); });
+    if (!p.classId || packetHook == p.hooks.end()) continue;
     const NodeEndpoint& e = p.endpoint;
-    if (p.hooks.front().tc()) {
-      if (unsigned ifindex = if_nametoindex(e.interface.c_str())) p.sharedAs = endpoint_map::byInterface(ifindex, p.id);
+    if (packetHook->tc()) {
+      if (unsigned ifindex = if_nametoindex(e.interface.c_str()))
+        p.dispatchedAs = endpoint_map::byInterface(ifindex, p.id);
       continue;
     }
     auto depth = cgroupDepth(e.cgroup);
@@ -556,22 +552,32 @@ void chooseSharedLoads(const Artifacts& a, Plan& plan, const std::vector<uint32_
     std::error_code ec;
     std::string path = fs::canonical(e.cgroup, ec).string() + "/";
     if (!depth || *depth == 0 || id == 0 || ec) continue;
-    p.sharedAs = endpoint_map::byCgroup(id, *depth, p.id);
+    p.dispatchedAs = endpoint_map::byCgroup(id, *depth, p.id);
     cgroups.push_back({&p, path});
   }
   std::sort(cgroups.begin(), cgroups.end(), [](const Candidate& x, const Candidate& y) { return x.path < y.path; });
   // Sorted, a cgroup's descendants (the paths it is a prefix of) follow it.
   for (size_t i = 0; i < cgroups.size(); ++i)
     for (size_t j = i + 1; j < cgroups.size() && cgroups[j].path.rfind(cgroups[i].path, 0) == 0; ++j) {
-      cgroups[i].p->sharedAs.reset();
-      cgroups[j].p->sharedAs.reset();
+      cgroups[i].p->dispatchedAs.reset();
+      cgroups[j].p->dispatchedAs.reset();
     }
   std::set<uint32_t> depths(inUse.begin(), inUse.end());
   for (auto& c : cgroups) {
-    if (!c.p->sharedAs) continue;
-    uint32_t d = c.p->sharedAs->depth;
+    if (!c.p->dispatchedAs) continue;
+    uint32_t d = c.p->dispatchedAs->depth;
     if (!depths.count(d) && depths.size() < MB_ENDPOINT_DEPTHS_MAX) depths.insert(d);
-    if (!depths.count(d)) c.p->sharedAs.reset();
+    if (!depths.count(d)) c.p->dispatchedAs.reset();
+  }
+  // Endpoints one key would name (two on one interface: NODE.json refuses
+  // it, a program calling the loader may not) are not dispatched: each gets
+  // its own program, and the read-back finds which one the hook kept.
+  std::map<std::pair<uint32_t, uint64_t>, int> named;
+  for (const auto& p : plan.endpoints)
+    if (p.dispatchedAs) ++named[{p.dispatchedAs->key.kind, p.dispatchedAs->key.id}];
+  for (auto& p : plan.endpoints) {
+    if (p.dispatchedAs && named[{p.dispatchedAs->key.kind, p.dispatchedAs->key.id}] > 1) p.dispatchedAs.reset();
+    p.shared = p.dispatchedAs && !p.usesSockets() && a.manifest.findClass(*p.classId)->executables.empty();
   }
 }
 
@@ -652,7 +658,7 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
   }
   for (auto& p : plan.endpoints)
     if (auto it = slots->find(p.endpoint.key()); it != slots->end()) p.l7Slot = it->second;
-  chooseSharedLoads(a, plan, depthsInUse);
+  chooseDispatch(a, plan, depthsInUse);
   std::vector<NodeEndpoint> extra;
   for (const auto& e : node.endpoints)
     if (e.labels) extra.push_back(e);
@@ -661,10 +667,11 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
   return identityEntries(a.manifest, extra, node.hostAddresses, plan.trie, error);
 }
 
-// 3. The loads: one of each class's object for all of its endpoints whose
-// hooks find them per packet (chooseSharedLoads), one per other enforced
-// endpoint; with the shared maps under maps/ and this version's trie under
-// versions/<version>/.
+// 3. The node's dispatchers, if it has none yet; and the loads: one of each
+// class's object for all of its endpoints that share it (chooseDispatch),
+// one per other enforced endpoint; with the shared maps under maps/ and this
+// version's trie under versions/<version>/. Each load's index in the
+// dispatchers' prog arrays is its place here.
 bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::string* error) {
   if (!ensureBpffs(paths.bpffsRoot, error)) return false;
   std::error_code ec;
@@ -675,6 +682,7 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
       return false;
     }
   }
+  if (!dispatch::ensureLoaded(paths.bpffsRoot, error)) return false;
   // A shared load serves the endpoints of one class whose hooks run the same
   // programs (interface endpoints tc's, cgroup endpoints cgroup_skb's).
   struct Load {
@@ -691,7 +699,7 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
   std::map<std::pair<uint32_t, std::set<std::string>>, size_t> sharedLoad;  // (class, programs) → loads index
   for (auto& p : plan.endpoints) {
     if (!p.classId) continue;  // classFor always sets one; a checked manifest has no class-less endpoint
-    if (p.sharedAs) {
+    if (p.shared) {
       std::set<std::string> programs;
       for (const Hook& h : p.hooks) programs.insert(h.program);
       auto [it, fresh] = sharedLoad.emplace(std::make_pair(*p.classId, programs), loads.size());
@@ -702,6 +710,16 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
     }
     loads.push_back({*p.classId, {&p}, nullptr});
   }
+  if (loads.size() > MB_LOADS_MAX) {
+    if (error)
+      *error = "this version needs " + std::to_string(loads.size()) + " loads of class objects on this node, more than "
+               "the dispatchers' " + std::to_string(MB_LOADS_MAX) + " (each class shares one across its endpoints, "
+               "but endpoints of classes with HTTP or process rules get one each)";
+    return false;
+  }
+  for (size_t i = 0; i < loads.size(); ++i)
+    for (PlannedEndpoint* e : loads[i].endpoints) e->load = static_cast<uint32_t>(i);
+  plan.loads = static_cast<uint32_t>(loads.size());
 
   libbpf::LibbpfLog log;
   std::string why;
@@ -725,7 +743,7 @@ bool loadPrograms(const Artifacts& a, Plan& plan, const Paths& paths, std::strin
     if (!load.object) return fail("cannot open " + path + ": " + log.text());
     if (!pinVersionMaps(load.object.get(), paths, a, &why)) return fail(path + " " + why);
     mb_config config{};
-    config.endpoint_id = p.sharedAs ? 0 : p.id;  // 0: found per packet (lib/endpoint.h)
+    config.endpoint_id = p.shared ? 0 : p.id;  // 0: handed over by the dispatchers (lib/endpoint.h)
     config.events = (1u << MB_EVENT_DENY) | (1u << MB_EVENT_AUDIT) | (1u << MB_EVENT_SPOOFED) |
                     (1u << MB_EVENT_DNS_REFUSED) | (1u << MB_EVENT_HTTP_DENY) | (1u << MB_EVENT_HTTP_AUDIT) |
                     (1u << MB_EVENT_PROCESS_DENY) | (1u << MB_EVENT_PROCESS_AUDIT);
@@ -967,11 +985,33 @@ bool setUpSockets(const Artifacts& a, const Plan& plan, const Paths& paths, Sock
   return true;
 }
 
+// 4d. This version's class programs into `slot` of the dispatchers' prog
+// arrays, at their loads' indices, before anything is attached: packets do
+// not follow that slot until the flip.
+bool fillSlot(const Plan& plan, const Paths& paths, uint32_t slot, std::string* error) {
+  std::set<std::pair<std::string, uint32_t>> done;  // (hook, load)
+  for (const auto& p : plan.endpoints)
+    for (const Hook& h : p.hooks) {
+      if (!p.dispatched(h) || !done.insert({h.name, p.load}).second) continue;
+      bpf_program* prog = bpf_object__find_program_by_name(p.object.get(), h.program.c_str());
+      int fd = prog ? bpf_program__fd(prog) : -1;
+      if (fd < 0) {
+        if (error) *error = "endpoint " + p.endpoint.key() + " " + h.name + ": its program is not loaded";
+        return false;
+      }
+      if (!dispatch::setProgram(paths.bpffsRoot, h.name, slot, p.load, fd, error)) return false;
+    }
+  return true;
+}
+
 // One hook this apply attached or swapped, and how to undo it.
 struct Attached {
   const PlannedEndpoint* endpoint = nullptr;
   const Hook* hook = nullptr;
-  HookRecord program;  // what was attached
+  HookRecord program;  // the class program that judges its packets
+  uint32_t runs = 0;   // the program the hook itself runs: the dispatcher, or `program`
+  bool dispatched = false;
+  bool unchanged = false;  // it ran the dispatcher already: nothing to undo
   bool tc = false;     // a cls_bpf filter, found by interface
   Fd link;             // the link (TCX, cgroup)
   std::string pin;
@@ -991,6 +1031,7 @@ class Attachments {
     for (auto it = done.rbegin(); it != done.rend(); ++it) {
       Attached& d = *it;
       const std::string& iface = d.endpoint->endpoint.interface;
+      if (d.unchanged) continue;
       if (d.tc) {
         if (d.oldProg.fd >= 0)
           attachTc(d.oldProg.fd, iface, d.hook->ingress, nullptr);
@@ -1007,10 +1048,15 @@ class Attachments {
   }
 };
 
-// 5. Attaches or swaps every hook of every enforced endpoint.
+// Whether interface hooks are cls_bpf filters rather than TCX links.
+bool useTcFilters(const Paths& paths) { return paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported()); }
+
+// 5. Attaches or swaps every hook of every enforced endpoint: a dispatched
+// hook to the node's dispatcher (left alone when it runs it already: its
+// packets move to this version at the flip), any other to its program.
 bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Attachments& out, ApplyReport& report,
                std::string* error) {
-  bool useTc = paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported());
+  bool useTc = useTcFilters(paths);
   libbpf::LibbpfLog quiet;  // libbpf's tc messages ("Parent Qdisc doesn't exists") are
                     // not errors here
   std::string why;
@@ -1033,10 +1079,29 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
       a.endpoint = &p;
       a.hook = h;
       a.program = {info->id, info->tag};
+      a.runs = info->id;
+      a.dispatched = p.dispatched(*h);
+      Fd dispatcher;
+      if (a.dispatched) {
+        dispatcher = dispatch::program(paths.bpffsRoot, h->name);
+        auto d = dispatcher.fd >= 0 ? programInfo(dispatcher.fd) : std::nullopt;
+        if (!d) {
+          if (error) *error = "attaching " + e.key() + " " + h->name + ": the node's dispatcher for it is not pinned";
+          return false;
+        }
+        progFd = dispatcher.fd;
+        a.runs = d->id;
+      }
       if (h->tc() && useTc) {
         // cls_bpf: attaching replaces the filter's program in one step.
         uint32_t oldId = tcProgramId(e.interface, h->ingress);
         a.tc = true;
+        if (a.dispatched && oldId == a.runs) {
+          a.unchanged = true;
+          ++report.swapped;
+          out.done.push_back(std::move(a));
+          continue;
+        }
         a.oldProg = Fd(oldId ? bpf_prog_get_fd_by_id(oldId) : -1);
         a.created = oldId == 0;
         if (!attachTc(progFd, e.interface, h->ingress, &why)) {
@@ -1059,7 +1124,11 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
         existing.reset();
         unlink(a.pin.c_str());
       }
-      if (existing.fd >= 0) {
+      if (existing.fd >= 0 && a.dispatched && linkProgramId(existing.fd) == a.runs) {
+        a.unchanged = true;
+        a.link = std::move(existing);
+        ++report.swapped;
+      } else if (existing.fd >= 0) {
         a.oldProg = Fd(bpf_prog_get_fd_by_id(linkProgramId(existing.fd)));
         if (!updateLink(existing.fd, progFd, a.oldProg.fd, &why)) {
           if (error) *error = "swapping " + e.key() + " " + h->name + ": " + why;
@@ -1091,8 +1160,9 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
 }
 
 // 5b. Every hook read back from the kernel, through its pin or its filter:
-// it must run the program this apply loaded for it, where the endpoint is.
-bool checkAttached(const Attachments& att, std::string* error) {
+// it must run the program this apply loaded for it, or the dispatcher that
+// hands its packets to that program from `slot`, where the endpoint is.
+bool checkAttached(const Attachments& att, const Paths& paths, uint32_t slot, std::string* error) {
   for (const auto& a : att.done) {
     const NodeEndpoint& e = a.endpoint->endpoint;
     std::string at = e.key() + " " + a.hook->name;
@@ -1100,20 +1170,25 @@ bool checkAttached(const Attachments& att, std::string* error) {
       if (error) *error = "after attaching, " + at + " " + what;
       return false;
     };
+    if (a.dispatched) {
+      uint32_t queued = dispatch::programAt(paths.bpffsRoot, a.hook->name, slot, a.endpoint->load);
+      if (queued != a.program.id)
+        return mismatch("would get program " + std::to_string(queued) + " from its dispatcher, not program " +
+                        std::to_string(a.program.id) + " loaded for it");
+    }
+    std::string expected = a.dispatched ? "the node's dispatcher (program " + std::to_string(a.runs) + ")"
+                                        : "program " + std::to_string(a.runs) + " loaded for it";
     if (a.tc) {
       uint32_t running = tcProgramId(e.interface, a.hook->ingress);
-      if (running != a.program.id)
-        return mismatch("runs program " + std::to_string(running) + ", not program " + std::to_string(a.program.id) +
-                        " loaded for it");
+      if (running != a.runs) return mismatch("runs program " + std::to_string(running) + ", not " + expected);
       continue;
     }
     Fd link(bpf_obj_get(a.pin.c_str()));
     if (link.fd < 0) return mismatch("has no link pinned at " + a.pin);
     auto target = linkTarget(link.fd);
     if (!target) return mismatch("has a link at " + a.pin + " that cannot be read");
-    if (target->programId != a.program.id)
-      return mismatch("runs program " + std::to_string(target->programId) + ", not program " +
-                      std::to_string(a.program.id) + " loaded for it");
+    if (target->programId != a.runs)
+      return mismatch("runs program " + std::to_string(target->programId) + ", not " + expected);
     if (target->tcx && target->ifindex != if_nametoindex(e.interface.c_str()))
       return mismatch("is attached to interface index " + std::to_string(target->ifindex) + ", not to " + e.interface);
     if (target->cgroup && target->cgroupId != cgroupId(e.cgroup))
@@ -1122,15 +1197,14 @@ bool checkAttached(const Attachments& att, std::string* error) {
   return true;
 }
 
-// 6, 7. What the new state does not list loses its links and filters; the
-// state is written; tries of other versions are unpinned (no program reads
-// them now); a new version's rule counters start at zero.
-bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const Attachments& att, const Paths& paths,
-            const State* previous, ApplyReport& report, std::string* error) {
+// 6. The state this apply commits, from the plan and what attachAll did.
+State nextState(const Artifacts& a, const NodeConfig& node, const Plan& plan, const Attachments& att,
+                const State* previous) {
   State next;
   next.version = a.version;
   next.artifactDir = fs::absolute(a.dir).string();
   next.host = node.hostAddresses;
+  next.loads = plan.loads;
   if (previous) next.learned = previous->learned;
   for (const auto& p : plan.endpoints) {
     EndpointState es;
@@ -1142,6 +1216,7 @@ bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const 
     es.interface = p.endpoint.interface;
     es.cgroup = p.endpoint.cgroup;
     es.l7Slot = p.l7Slot;
+    if (p.dispatchedAs) es.load = p.load;
     for (const auto& d : att.done)
       if (d.endpoint == &p) {
         es.hooks.push_back(d.hook->name);
@@ -1149,8 +1224,147 @@ bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const 
         if (d.tc) es.mode = "tc";
       }
     next.endpoints.push_back(std::move(es));
-    ++report.endpoints;
   }
+  return next;
+}
+
+// Links no hook of `state` owns (endpoints gone or now unrestricted, hooks
+// of an endpoint that moved between an interface and a cgroup; all of them
+// without a state) are detached and unpinned.
+size_t detachUnwantedLinks(const Paths& paths, const State* state) {
+  std::set<std::string> wanted;
+  if (state)
+    for (const auto& es : state->endpoints)
+      if (es.mode == "link")
+        for (const auto& h : es.hooks) wanted.insert(linkPinName(es.ns, es.name, h));
+  size_t detached = 0;
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/links", ec); !ec && it != fs::directory_iterator(); ++it) {
+    if (wanted.count(it->path().filename().string())) continue;
+    // Detach now: dropping the last reference frees a link later, from a
+    // workqueue, and until then the old program would still run.
+    Fd link(bpf_obj_get(it->path().c_str()));
+    if (link.fd >= 0) bpf_link_detach(link.fd);
+    std::error_code rec;
+    fs::remove(it->path(), rec);
+    ++detached;
+  }
+  return detached;
+}
+
+// Every version's directory but `keep`'s (none with "").
+void dropOtherVersions(const Paths& paths, const std::string& keep) {
+  std::error_code ec;
+  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/versions", ec); !ec && it != fs::directory_iterator(); ++it)
+    if (it->path().filename() != keep) {
+      std::error_code rec;
+      fs::remove_all(it->path(), rec);
+    }
+}
+
+// The entries the dispatchers find `state`'s dispatched endpoints by, as
+// the kernel names their interfaces and cgroups now.
+std::vector<endpoint_map::Entry> dispatchedEntries(const State& state) {
+  std::vector<endpoint_map::Entry> out;
+  for (const auto& e : state.endpoints) {
+    if (!e.load) continue;
+    if (!e.interface.empty()) {
+      if (unsigned ifindex = if_nametoindex(e.interface.c_str())) out.push_back(endpoint_map::byInterface(ifindex, e.id));
+    } else if (auto depth = cgroupDepth(e.cgroup); depth && *depth > 0) {
+      out.push_back(endpoint_map::byCgroup(cgroupId(e.cgroup), *depth, e.id));
+    }
+    if (!out.empty()) out.back().load = *e.load;
+  }
+  return out;
+}
+
+// ---- an apply in progress ---------------------------------------------------
+
+// pending.json in the state directory says what an apply is doing to the
+// node beyond what state.json says, written before it does it, so that the
+// next command finds what a killed apply left and finishes or undoes it
+// (recoverInterrupted):
+//   "fill"  the slot packets do not follow is being filled and hooks
+//           attached; the tc filters it may add are listed;
+//   "flip"  everything is in place and read back, and the state to commit
+//           is here (the manifest beside it, manifest.pending.json): the
+//           flip is next, or done.
+struct Pending {
+  std::string phase;  // "fill" or "flip"
+  uint32_t slot = 0;  // the slot this apply fills
+  uint32_t loads = 0;
+  uint32_t previousLoads = 0;  // the loads of the version in the other slot
+  std::string version;
+  std::vector<std::string> tcInterfaces;
+  json state;  // "flip": the state it commits
+
+  json toJson() const {
+    return {{"phase", phase},     {"slot", slot},     {"loads", loads}, {"previousLoads", previousLoads},
+            {"version", version}, {"tcInterfaces", tcInterfaces}, {"state", state}};
+  }
+};
+
+fs::path pendingPath(const Paths& paths) { return fs::path(paths.stateDir) / "pending.json"; }
+fs::path pendingManifestPath(const Paths& paths) { return fs::path(paths.stateDir) / "manifest.pending.json"; }
+
+bool writePending(const Paths& paths, const Pending& pending, std::string* error) {
+  std::error_code ec;
+  fs::create_directories(paths.stateDir, ec);
+  return writeFileAtomically(pendingPath(paths), pending.toJson().dump() + "\n", error);
+}
+
+void removePending(const Paths& paths) {
+  std::error_code ec;
+  fs::remove(pendingManifestPath(paths), ec);
+  fs::remove(pendingPath(paths), ec);
+}
+
+std::optional<Pending> loadPending(const Paths& paths, std::string* error) {
+  if (error) error->clear();
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(pendingPath(paths), ec))) return std::nullopt;
+  std::string why;
+  auto text = io::readRegularFile(pendingPath(paths).string(), kMaxStateBytes, "pending.json", &why);
+  std::optional<io::JsonDocument> doc;
+  if (text) doc = io::parseJsonStrictly(*text, &why);
+  try {
+    if (!doc) throw std::runtime_error(why);
+    const json& j = doc->value;
+    Pending p;
+    p.phase = j.at("phase");
+    if (p.phase != "fill" && p.phase != "flip") throw std::runtime_error("unknown phase \"" + p.phase + "\"");
+    p.slot = j.at("slot");
+    p.loads = j.at("loads");
+    p.previousLoads = j.at("previousLoads");
+    p.version = j.at("version");
+    p.tcInterfaces = j.at("tcInterfaces").get<std::vector<std::string>>();
+    p.state = j.at("state");
+    if (p.slot >= MB_DISPATCH_SLOTS || p.loads > MB_LOADS_MAX || p.previousLoads > MB_LOADS_MAX)
+      throw std::runtime_error("a slot or load count out of range");
+    return p;
+  } catch (const std::exception& e) {
+    if (error) *error = "unreadable " + pendingPath(paths).string() + ": " + e.what();
+    return std::nullopt;
+  }
+}
+
+// 7. After the flip: the state is written (the manifest first), what it does
+// not list loses its filters and links, other versions' tries and counters
+// go (no program reads them now: the previous version's, or one an
+// interrupted apply left), the previous version's programs leave the slot
+// packets no longer follow, and pending.json goes last.
+bool finishApply(const Paths& paths, const State& next, const State* previous, uint32_t slot,
+                 uint32_t previousLoads, const std::string* manifestText, size_t* detached, std::string* error) {
+  std::error_code ec;
+  fs::create_directories(paths.stateDir, ec);
+  // The manifest staged before the flip; a recovery that finds it moved
+  // already (killed after the rename) keeps it.
+  fs::rename(pendingManifestPath(paths), fs::path(paths.stateDir) / "manifest.json", ec);
+  if (ec && manifestText && !writeFileAtomically(fs::path(paths.stateDir) / "manifest.json", *manifestText, error))
+    return false;
+  if (!writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error))
+    return false;
+  size_t n = 0;
   // cls_bpf filters of endpoints that are no longer enforced here.
   if (previous)
     for (const auto& old : previous->endpoints) {
@@ -1160,37 +1374,64 @@ bool commit(const Artifacts& a, const NodeConfig& node, const Plan& plan, const 
       });
       if (kept) continue;
       for (const auto& h : old.hooks)
-        if (auto hook = resolveHook(h); hook && detachTc(old.interface, hook->kernelIngress)) ++report.detached;
+        if (auto hook = resolveHook(h); hook && detachTc(old.interface, hook->kernelIngress)) ++n;
     }
-  // Links no hook of the new state owns (endpoints gone or now unrestricted,
-  // hooks of an endpoint that moved between an interface and a cgroup).
-  std::set<std::string> wanted;
-  for (const auto& es : next.endpoints)
-    if (es.mode == "link")
-      for (const auto& h : es.hooks) wanted.insert(linkPinName(es.ns, es.name, h));
-  std::error_code ec;
-  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/links", ec); !ec && it != fs::directory_iterator(); ++it) {
-    if (wanted.count(it->path().filename().string())) continue;
-    // Detach now: dropping the last reference frees a link later, from a
-    // workqueue, and until then the old program would still run.
-    Fd link(bpf_obj_get(it->path().c_str()));
-    if (link.fd >= 0) bpf_link_detach(link.fd);
-    fs::remove(it->path(), ec);
-    ++report.detached;
-  }
+  n += detachUnwantedLinks(paths, &next);
+  dropOtherVersions(paths, next.version);
+  dispatch::clearSlot(paths.bpffsRoot, dispatch::otherSlot(slot), previousLoads);
+  removePending(paths);
+  if (detached) *detached = n;
+  return true;
+}
 
-  fs::create_directories(paths.stateDir, ec);
-  if (!writeFileAtomically(fs::path(paths.stateDir) / "manifest.json", a.manifestText, error) ||
-      !writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error))
+// What a killed apply left, finished or undone, before a command that
+// changes the node reads the state. With pending.json at "flip" and the
+// flip done, the node runs the new version: its state is committed (roll
+// forward). Otherwise the node still runs the state's version: the slot the
+// apply filled is emptied, its version's directory dropped, and the filters,
+// links and entries it added for endpoints the state does not list are
+// removed (roll back).
+bool recoverInterrupted(const Paths& paths, std::string* error) {
+  std::string why;
+  auto pending = loadPending(paths, &why);
+  if (!pending) {
+    if (why.empty()) return true;
+    if (error) *error = why + "; remove it, or run membrane detach";
     return false;
-  // Every hook runs this version now: other versions' tries (the previous
-  // one, or one an interrupted apply left) are read by nothing.
-  ec.clear();
-  for (auto it = fs::directory_iterator(paths.bpffsRoot + "/versions", ec); !ec && it != fs::directory_iterator(); ++it)
-    if (it->path().filename() != a.version) {
-      std::error_code rec;
-      fs::remove_all(it->path(), rec);
+  }
+  auto state = State::load(paths, &why);
+  if (!state && !why.empty()) {
+    if (error) *error = why + "; remove it, or run membrane detach";
+    return false;
+  }
+  if (pending->phase == "flip" && dispatch::activeSlot(paths.bpffsRoot) == pending->slot) {
+    auto next = State::fromJson(pending->state, pendingPath(paths).string(), error);
+    if (!next) {
+      if (error) *error += "; remove it, or run membrane detach";
+      return false;
     }
+    if (!finishApply(paths, *next, state ? &*state : nullptr, pending->slot, pending->previousLoads, nullptr, nullptr,
+                     error))
+      return false;
+    endpoint_map::prune(paths.bpffsRoot, dispatchedEntries(*next));
+    return true;
+  }
+  dispatch::clearSlot(paths.bpffsRoot, pending->slot, pending->loads);
+  if (!state || state->version != pending->version) {
+    std::error_code ec;
+    fs::remove_all(paths.bpffsRoot + "/versions/" + pending->version, ec);
+  }
+  for (const auto& iface : pending->tcInterfaces) {
+    bool kept = state && std::any_of(state->endpoints.begin(), state->endpoints.end(), [&](const EndpointState& e) {
+                  return e.mode == "tc" && e.interface == iface;
+                });
+    if (kept || if_nametoindex(iface.c_str()) == 0) continue;
+    detachTc(iface, true);
+    detachTc(iface, false);
+  }
+  detachUnwantedLinks(paths, state ? &*state : nullptr);
+  endpoint_map::prune(paths.bpffsRoot, state ? dispatchedEntries(*state) : std::vector<endpoint_map::Entry>{});
+  removePending(paths);
   return true;
 }
 
@@ -1207,6 +1448,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
            std::string* error) {
   auto lock = lockNode(paths, "apply", error);
   if (!lock) return false;
+  if (!recoverInterrupted(paths, error)) return false;
 
   Artifacts a;
   if (!verifyArtifacts(artifactDir, a, error)) return false;
@@ -1236,11 +1478,30 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
     dropNewVersion();
     return false;
   }
-  // The entries the running programs find their endpoints by, to put back if
-  // this apply fails from here on.
+  // This version goes into the slot packets do not follow. The entries, to
+  // put back if this apply fails from here on.
+  uint32_t active = dispatch::activeSlot(paths.bpffsRoot);
+  uint32_t slot = dispatch::otherSlot(active);
   endpoint_map::Snapshot endpointsBefore = endpoint_map::snapshot(paths.bpffsRoot);
-  if (!endpoint_map::add(paths.bpffsRoot, plan.endpointEntries(), error)) {
+  auto emptySlot = [&] {
+    dispatch::clearSlot(paths.bpffsRoot, slot, plan.loads);
     endpoint_map::restore(paths.bpffsRoot, endpointsBefore);
+    removePending(paths);
+  };
+  // Before the node changes: what the next command undoes if this one is
+  // killed before the flip.
+  Pending pending;
+  pending.phase = "fill";
+  pending.slot = slot;
+  pending.loads = plan.loads;
+  pending.previousLoads = previous ? previous->loads : 0;
+  pending.version = a.version;
+  if (useTcFilters(paths))
+    for (const auto& p : plan.endpoints)
+      if (!p.endpoint.interface.empty()) pending.tcInterfaces.push_back(p.endpoint.interface);
+  if (!writePending(paths, pending, error) || !fillSlot(plan, paths, slot, error) ||
+      !endpoint_map::add(paths.bpffsRoot, plan.endpointEntries(), slot, error)) {
+    emptySlot();
     plan.endpoints.clear();
     dropNewVersion();
     return false;
@@ -1249,7 +1510,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   SocketChanges socketChanges;
   if (!setUpSockets(a, plan, paths, socketChanges, error)) {
     socketChanges.rollback(paths);
-    endpoint_map::restore(paths.bpffsRoot, endpointsBefore);
+    emptySlot();
     plan.endpoints.clear();
     dropNewVersion();
     return false;
@@ -1262,16 +1523,25 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   Attachments att;
   bool attached = attachAll(plan, paths, before, att, r, error);
   if (attached && paths.afterAttachForTesting) paths.afterAttachForTesting();
-  if (!attached || !checkAttached(att, error)) {
+  // What the next command commits if this one is killed after the flip.
+  State next = nextState(a, node, plan, att, before);
+  pending.phase = "flip";
+  pending.state = next.toJson();
+  // The flip: from this one map update on, every dispatched hook of the node
+  // judges by this version.
+  if (!attached || !checkAttached(att, paths, slot, error) ||
+      !writeFileAtomically(pendingManifestPath(paths), a.manifestText, error) ||
+      !writePending(paths, pending, error) || !dispatch::activate(paths.bpffsRoot, slot, error)) {
     att.rollback();
     socketChanges.rollback(paths);
-    endpoint_map::restore(paths.bpffsRoot, endpointsBefore);
+    emptySlot();
     if (error) *error += " (rolled back)";
     plan.endpoints.clear();
     dropNewVersion();
     return false;
   }
-  if (!commit(a, node, plan, att, paths, before, r, error)) return false;
+  r.endpoints = next.endpoints.size();
+  if (!finishApply(paths, next, before, slot, pending.previousLoads, &a.manifestText, &r.detached, error)) return false;
   pruneOwnedAddresses(paths, plan);
   endpoint_map::prune(paths.bpffsRoot, plan.endpointEntries());
   // The socket layer keeps only what this version's endpoints use; with none
@@ -1326,6 +1596,7 @@ bool detachAll(const Paths& paths, std::string* error) {
   sockets::detachNodePrograms(paths.bpffsRoot);
   ec.clear();
   for (const char* sub : {"links", "versions", "maps", "node"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
+  removePending(paths);  // what an interrupted apply did is gone with the rest
   fs::remove(fs::path(paths.stateDir) / "state.json", ec);
   fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
   if (ec) {
@@ -1371,7 +1642,7 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
     return false;
   }
   auto lock = lockNode(paths, "endpoint add", error);
-  if (!lock) return false;
+  if (!lock || !recoverInterrupted(paths, error)) return false;
   auto state = requireState(paths, error);
   if (!state) return false;
   // The new entries are computed (and an address another endpoint has is
@@ -1399,7 +1670,7 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
 
 bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error) {
   auto lock = lockNode(paths, "endpoint remove", error);
-  if (!lock) return false;
+  if (!lock || !recoverInterrupted(paths, error)) return false;
   auto state = requireState(paths, error);
   if (!state) return false;
   auto it = std::find_if(state->learned.begin(), state->learned.end(),
@@ -1493,6 +1764,26 @@ HookStatus hookStatus(const Paths& paths, const EndpointState& e, const std::str
       return hs;
     }
   }
+  // A dispatched hook runs the node's dispatcher, which hands its packets
+  // to the class program at the endpoint's load in the active slot: that
+  // program is the hook's.
+  if (recorded && e.dispatched(hookName)) {
+    uint32_t dispatcher = dispatch::programId(paths.bpffsRoot, hookName);
+    if (hs.program != dispatcher) {
+      hs.state = HookStatus::State::Differs;
+      hs.detail = "runs program " + std::to_string(hs.program) + ", not the node's dispatcher (program " +
+                  std::to_string(dispatcher) + ")";
+      return hs;
+    }
+    uint32_t slot = dispatch::activeSlot(paths.bpffsRoot);
+    hs.program = dispatch::programAt(paths.bpffsRoot, hookName, slot, *e.load);
+    if (hs.program == 0) {
+      hs.state = HookStatus::State::NotAttached;
+      hs.detail = "its dispatcher has no program for it (load " + std::to_string(*e.load) + ", slot " +
+                  std::to_string(slot) + ")";
+      return hs;
+    }
+  }
   if (!recorded) {
     hs.state = HookStatus::State::Unexpected;
     hs.detail = "runs program " + std::to_string(hs.program) + ", but the applied state has no program here";
@@ -1576,6 +1867,17 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
     s.problems.push_back(who + ": unexpected: a link (program " + std::to_string(prog) +
                          ") of no endpoint the applied state lists");
   }
+  // A killed apply (pending.json): status only reads, the next command that
+  // changes the node finishes or undoes it.
+  std::string pendingWhy;
+  if (auto pending = loadPending(paths, &pendingWhy))
+    s.problems.push_back("an apply of version " + pending->version + " was interrupted (" +
+                         (pending->phase == "flip" && dispatch::activeSlot(paths.bpffsRoot) == pending->slot
+                              ? "after its flip: the node runs it"
+                              : "before its flip: the node runs version " + state->version) +
+                         "); the next apply, endpoint add or endpoint remove finishes it");
+  else if (!pendingWhy.empty())
+    s.problems.push_back(pendingWhy);
   if (anyRecorded && !fs::exists(identityPin(paths, state->version)))
     s.problems.push_back("version " + state->version + ": its identity map is not pinned at " +
                          identityPin(paths, state->version));

@@ -1,15 +1,20 @@
 // The node loader behind `membrane`: verify artifacts, load every program,
-// then attach or swap them, all or nothing. Links and maps are pinned under
-// one bpffs root so they outlive the process; conntrack, counters, events
-// and fragments are shared across policy versions, the identity trie is per
-// version (its bits change with the policy) and swapped with the programs.
+// then attach them behind the node's dispatchers and switch the whole node
+// to the new version with one map update (dispatch.h), all or nothing.
+// Links and maps are pinned under one bpffs root so they outlive the
+// process; conntrack, counters, events and fragments are shared across
+// policy versions, the identity trie is per version (its bits change with
+// the policy) and swapped with the programs.
 //
 // Pins under the root:
-//   maps/mb_conntrack, mb_rule_stats, mb_reasons, mb_events, mb_fragments,
+//   maps/mb_conntrack, mb_reasons, mb_events, mb_fragments,
 //        mb_endpoint_addrs, mb_dns_pending, mb_dns_learned, mb_dns_stats,
 //        mb_dns_scratch, mb_dns_nesting (every map the skeleton pins by
-//        name: shared by all versions, never cleared by a swap)
-//   versions/<version>/mb_identity
+//        name: shared by all versions, never cleared by a swap), and the
+//        dispatchers' mb_endpoints, mb_endpoint_depths, mb_active_slot,
+//        mb_progs_tc_from, mb_progs_tc_to, mb_progs_cg_in, mb_progs_cg_out
+//   versions/<version>/mb_identity, mb_rule_stats
+//   node/dispatch/<program>              the dispatchers (dispatch.h), loaded by the first apply
 //   node/sockops                         the socket layer's cgroup link (sockets.h), while some
 //                                        endpoint's class has L7 rules
 //   links/<namespace>_<name>_<hook>      hook: the manifest program's (tc-from, tc-to, cg-in, cg-out)
@@ -17,7 +22,8 @@
 // State (which version, which endpoints, their ids, the program each hook
 // was given) is JSON in the state directory, next to a copy of the applied
 // manifest and the node lock (lock.h), which every command that changes the
-// node holds throughout.
+// node holds throughout; pending.json, while an apply runs or after one was
+// killed, says what it is doing (docs/runtime.md, "Killed commands").
 #pragma once
 
 #include <chrono>
@@ -62,7 +68,7 @@ struct ApplyReport {
   std::string previousVersion;  // empty on first apply
   size_t endpoints = 0;
   size_t attached = 0;  // new links
-  size_t swapped = 0;   // links updated in place
+  size_t swapped = 0;   // hooks moved to the new version in place (links updated, or at the flip)
   size_t detached = 0;  // links of endpoints no longer enforced
   // What is enforced, but maybe not as meant: an executable of a process
   // rule that names no file in an endpoint's root (no call of it can match).

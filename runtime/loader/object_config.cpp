@@ -1,10 +1,14 @@
+// Checks and settings of an opened object before load (object_config.h).
 #include "loader/object_config.h"
 
+#include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include <cstring>
 #include <vector>
+
+#include "loader/kernel.h"
 
 namespace membrane::loader {
 
@@ -48,6 +52,34 @@ bool setConfig(bpf_object* object, const mb_config& config, std::string* error) 
   }
   if (error) *error = "the object has no mb_config variable";
   return false;
+}
+
+bool pinnedMapsFit(bpf_object* object, std::string* error) {
+  bpf_map* map;
+  bpf_object__for_each_map(map, object) {
+    const char* pin = bpf_map__pin_path(map);
+    if (!pin) continue;
+    Fd pinned(bpf_obj_get(pin));
+    if (pinned.fd < 0) continue;  // created at load
+    bpf_map_info info{};
+    uint32_t len = sizeof info;
+    if (bpf_obj_get_info_by_fd(pinned.fd, &info, &len) != 0) continue;  // libbpf will say
+    auto shape = [](uint32_t type, uint32_t key, uint32_t value, uint32_t entries, uint32_t flags) {
+      return "type " + std::to_string(type) + ", key " + std::to_string(key) + " B, value " + std::to_string(value) +
+             " B, " + std::to_string(entries) + " entries, flags " + std::to_string(flags);
+    };
+    std::string want = shape(bpf_map__type(map), bpf_map__key_size(map), bpf_map__value_size(map),
+                             bpf_map__max_entries(map), bpf_map__map_flags(map));
+    std::string have = shape(info.type, info.key_size, info.value_size, info.max_entries, info.map_flags);
+    if (want != have) {
+      if (error)
+        *error = std::string(pin) + " was pinned by a membrane of another datapath ABI (" + have + "; this one, ABI " +
+                 std::to_string(MB_ABI_VERSION) + ", needs " + want +
+                 "); run membrane detach, then apply (the node is not enforced between the two)";
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace membrane::loader

@@ -24,8 +24,9 @@ const std::vector<ReasonCounter>& reasonCounters() {
       {"l7-undecided", "mb_reasons", MB_REASON_L7_UNDECIDED},  // docs/http.md
       {"process-unapproved", "mb_reasons", MB_REASON_PROCESS_UNAPPROVED},  // docs/process.md
       {"no-endpoint", "mb_reasons", MB_REASON_NO_ENDPOINT},  // docs/runtime.md
+      {"no-program", "mb_reasons", MB_REASON_NO_PROGRAM},    // docs/runtime.md
   };
-  static_assert(MB_REASON_NO_ENDPOINT + 1 == 17, "a new mb_reason needs its name in reasonCounters()");
+  static_assert(MB_REASON_NO_PROGRAM + 1 == 18, "a new mb_reason needs its name in reasonCounters()");
   return counters;
 }
 

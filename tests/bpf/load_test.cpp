@@ -88,9 +88,6 @@ TEST_F(LoadTest, MapsMatchTheAbi) {
        MB_DNS_LEARNED_MAX, 0},
       {"mb_dns_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, MB_DNS_STAT_MAX, 0},
       {"mb_dns_nesting", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 4, 1, 0},
-      {"mb_endpoints", BPF_MAP_TYPE_HASH, sizeof(mb_endpoint_key), sizeof(mb_endpoint_entry), MB_ENDPOINTS_MAX,
-       BPF_F_NO_PREALLOC},
-      {"mb_endpoint_depths", BPF_MAP_TYPE_ARRAY, 4, 4, MB_ENDPOINT_DEPTHS_MAX, 0},
   };
   for (const auto& w : wants) {
     SCOPED_TRACE(w.name);

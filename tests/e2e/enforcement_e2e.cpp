@@ -14,6 +14,7 @@
 #include <functional>
 #include <fstream>
 #include <map>
+#include <csignal>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -24,7 +25,9 @@
 #include "pipeline/pipeline.h"
 #include "evaluator/evaluator.h"
 #include "abi/datapath.h"
+#include "loader/dispatch.h"
 #include "loader/kernel.h"
+#include "loader/pins.h"
 #include "loader/loader.h"
 #include "cluster.h"
 #include "topology.h"
@@ -297,16 +300,29 @@ std::string versionsAgree(Cluster& c) {
     if (v.path().filename() != version) problems += "another version's trie is pinned: " + v.path().string() + "\n";
   size_t hooks = 0, links = 0;
   for (const auto& e : state["endpoints"]) hooks += e["hooks"].size();
-  for (const auto& l : fs::directory_iterator(bpf / "links")) {
-    ++links;
-    int fd = bpf_obj_get(l.path().c_str());
-    uint32_t prog = fd >= 0 ? membrane::loader::linkProgramId(fd) : 0;
-    if (fd >= 0) close(fd);
-    auto info = membrane::loader::programInfoById(prog);
-    if (!info || std::find(info->mapIds.begin(), info->mapIds.end(), trieId) == info->mapIds.end())
-      problems += l.path().filename().string() + " runs program " + std::to_string(prog) +
-                  ", which does not read version " + version + "'s trie\n";
-  }
+  links = static_cast<size_t>(std::distance(fs::directory_iterator(bpf / "links"), fs::directory_iterator()));
+  // Each hook's program, or, where it runs the node's dispatcher, the one
+  // the dispatcher hands its packets to: at the endpoint's load in the
+  // active slot.
+  uint32_t active = membrane::loader::dispatch::activeSlot(bpf.string());
+  for (const auto& e : state["endpoints"])
+    for (const auto& h : e["hooks"]) {
+      std::string hook = h;
+      fs::path pin = bpf / "links" / membrane::loader::linkPinName(e["namespace"], e["name"], hook);
+      int fd = bpf_obj_get(pin.c_str());
+      uint32_t prog = fd >= 0 ? membrane::loader::linkProgramId(fd) : 0;
+      if (fd >= 0) close(fd);
+      bool dispatched = !e["load"].is_null() && membrane::loader::dispatch::forHook(hook);
+      if (dispatched) {
+        if (prog != membrane::loader::dispatch::programId(bpf.string(), hook))
+          problems += pin.filename().string() + " runs program " + std::to_string(prog) + ", not the dispatcher\n";
+        prog = membrane::loader::dispatch::programAt(bpf.string(), hook, active, e["load"].get<uint32_t>());
+      }
+      auto info = membrane::loader::programInfoById(prog);
+      if (!info || std::find(info->mapIds.begin(), info->mapIds.end(), trieId) == info->mapIds.end())
+        problems += pin.filename().string() + (dispatched ? " hands packets to program " : " runs program ") +
+                    std::to_string(prog) + ", which does not read version " + version + "'s trie\n";
+    }
   if (links != hooks)
     problems += std::to_string(links) + " links pinned for " + std::to_string(hooks) + " hooks recorded\n";
   return problems;
@@ -479,6 +495,214 @@ policy client { selects { pod = client } egress { allow to pods { pod = a } on t
   EXPECT_EQ(eps[0]["programs"]["cg-in"], eps[1]["programs"]["cg-in"]) << "x/a and x/b: one class, one load " << eps;
   EXPECT_NE(eps[0]["programs"]["cg-in"], eps[2]["programs"]["cg-in"]) << "x/client: another class " << eps;
   EXPECT_EQ(j["reasons"]["no-endpoint"], 0) << "every packet found its endpoint";
+}
+
+// A change two services make together (x/a may now send to x/b, and x/b
+// now accepts x/a) takes effect on the whole node at one instant: every
+// dispatched hook follows one version slot, and apply flips it with one map
+// update. Under v1 x/a's egress drops the stream (default deny) and x/b's
+// ingress would drop it by a deny rule; under v2 both let it through. A
+// packet x/a let go under v2 and x/b judged under v1 is the only way to a
+// "denied-rule" count, so the count must stay 0 however often the node
+// swaps under a stream. With hooks swapped one by one (x/a first in
+// NODE.json, endpoints between the two) it did not.
+TEST(Enforcement, AllEndpointsOfANodeSwitchVersionsAtOneInstant) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "f1", {}}, {"x", "f2", {}}, {"x", "f3", {}}, {"x", "f4", {}}, {"x", "b", {}}});
+  fs::path v1 = c.compile(R"(namespace x
+policy a-out { selects { pod = a } egress { allow to host } }
+policy b-in { selects { pod = b } ingress { allow from all
+                                            deny from pods { pod = a } } }
+)",
+                          "v1");
+  fs::path v2 = c.compile(R"(namespace x
+policy a-out { selects { pod = a } egress { allow to host
+                                            allow to pods { pod = b } on udp/5000 } }
+policy b-in { selects { pod = b } ingress { allow from all } }
+)",
+                          "v2");
+  ASSERT_TRUE(c.apply(v1).succeeded());
+  const auto& a = c.members().front();
+  const auto& b = c.members().back();
+  Process counter = b.pod->spawn({proberPath(), "count", "udp", "--port", "5000"});
+  ASSERT_TRUE(counter.waitForOutput("ready", Millis(3000)));
+  auto reasons = [&] {
+    ExecResult status = c.run({"status", "-o", "json"});
+    EXPECT_EQ(status.exitCode, 0) << status.describe();
+    auto j = nlohmann::json::parse(status.out, nullptr, false);
+    return j.is_discarded() ? nlohmann::json() : j["reasons"];
+  };
+  uint64_t noProgramBefore = reasons()["no-program"].get<uint64_t>();
+  Process stream = a.pod->spawn(
+      {proberPath(), "stream", "udp", b.pod->address4(), "5000", "--pps", "1000000", "--seconds", "60"});
+  std::this_thread::sleep_for(200ms);
+  for (int round = 0; round < 8; ++round) {
+    ExecResult forward = c.apply(v2);
+    ASSERT_TRUE(forward.succeeded()) << forward.describe();
+    std::this_thread::sleep_for(50ms);
+    ExecResult back = c.apply(v1);
+    ASSERT_TRUE(back.succeeded()) << back.describe();
+    std::this_thread::sleep_for(50ms);
+  }
+  stream.stop();
+  ExecResult counted = counter.stop();
+  unsigned long received = 0;
+  std::istringstream lines(counted.out);
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) received = std::stoul(line);
+  auto after = reasons();
+  EXPECT_GT(received, 0u) << "the stream reached x/b under v2";
+  EXPECT_GT(after["denied-default"].get<uint64_t>(), 0u) << "x/a's egress dropped it under v1";
+  EXPECT_EQ(after["denied-rule"].get<uint64_t>(), 0u)
+      << "a packet was judged by v2 at x/a and by v1 at x/b: a swap was half applied";
+  EXPECT_EQ(after["no-program"].get<uint64_t>(), noProgramBefore) << "no endpoint was without a program mid-swap";
+}
+
+// membrane killed (SIGKILL) at spread-out moments of `apply` and `endpoint
+// add`: after every kill the node enforces one whole version, the old or the
+// new, on real traffic; the next command finishes or undoes what the killed
+// one left (pending.json, docs/runtime.md "Killed commands"), and in the end
+// every hook runs the version the state names. v1 and v2 differ at both
+// endpoints (x/a and x/b each accept tcp/81 from the other under v2 only),
+// so a node running a mix shows as one direction open and the other closed.
+TEST(Enforcement, AKilledCommandLeavesOneWholeVersionAndTheNextCommandFinishesIt) {
+  MB_REQUIRE_ROOT();
+  Cluster c({{"x", "a", {}}, {"x", "b", {}}, {"x", "c", {}}});
+  fs::path v1 = c.compile(R"(namespace x
+policy a-in { selects { pod = a } ingress { allow from pods { pod = b } on tcp/80 } }
+policy b-in { selects { pod = b } ingress { allow from pods { pod = a } on tcp/80 } }
+)",
+                          "v1");
+  fs::path v2 = c.compile(R"(namespace x
+policy a-in { selects { pod = a } ingress { allow from pods { pod = b } on tcp/80, tcp/81 } }
+policy b-in { selects { pod = b } ingress { allow from pods { pod = a } on tcp/80, tcp/81 } }
+)",
+                          "v2");
+  const auto& a = c.members()[0];
+  const auto& b = c.members()[1];
+  std::vector<Process> servers;
+  for (const auto* m : {&a, &b}) {
+    servers.push_back(m->pod->spawn({proberPath(), "serve", "--tcp", "80,81"}));
+    ASSERT_TRUE(servers.back().waitForOutput("ready", Millis(3000))) << m->key();
+  }
+  ASSERT_TRUE(c.apply(v1).succeeded());
+  // How long a whole apply takes here: kills are spread over it.
+  auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.apply(v2).succeeded());
+  ASSERT_TRUE(c.apply(v1).succeeded());
+  auto applyTime = (std::chrono::steady_clock::now() - started) / 2;
+  // Which version the traffic says the node runs.
+  auto observed = [&]() -> std::string {
+    Process ab = a.pod->spawn({proberPath(), "probe", "tcp", b.pod->address4(), "81", "--timeout-ms", "300"});
+    Process ba = b.pod->spawn({proberPath(), "probe", "tcp", a.pod->address4(), "81", "--timeout-ms", "300"});
+    bool abOpen = ab.wait(Millis(5000)).exitCode == 0, baOpen = ba.wait(Millis(5000)).exitCode == 0;
+    if (abOpen && baOpen) return "v2";
+    if (!abOpen && !baOpen) return "v1";
+    return std::string("a mix: x/a -> x/b tcp/81 ") + (abOpen ? "open" : "closed") + ", x/b -> x/a tcp/81 " +
+           (baOpen ? "open" : "closed");
+  };
+  ASSERT_EQ(observed(), "v1");
+  fs::path node = c.workDir() / "node.json";  // written by apply
+  std::vector<std::string> membrane = {MEMBRANE_BIN, "--netns", c.topology().hostNamespace(), "--bpffs",
+                                       (c.workDir() / "bpf").string(), "--state-dir",
+                                       (c.workDir() / "state").string()};
+  std::mt19937 rng(20261205);
+  int kills = 0, interrupted = 0;
+  // Kill moments: half spread over [0, tooLate], half over [tooEarly,
+  // tooLate], the band where an apply's changes happen, learned as the test
+  // goes: a kill that found the command finished moves tooLate down to it,
+  // one that found nothing begun (no pending.json) moves tooEarly up.
+  using Micros = std::chrono::microseconds;
+  Micros tooLate = std::chrono::duration_cast<Micros>(applyTime) * 3 / 2, tooEarly{0};
+  auto between = [&](Micros lo, Micros hi) {
+    return lo + (hi - lo) * std::uniform_int_distribution<int>(0, 1000)(rng) / 1000;
+  };
+  for (int i = 0; i < 80; ++i) {
+    bool endpointAdd = i % 6 == 5;
+    std::vector<std::string> argv = membrane;
+    if (endpointAdd) {
+      argv.insert(argv.end(), {"endpoint", "add", "--name", "late", "--namespace", "x", "--label", "pod=late",
+                               "--address", "198.18.9." + std::to_string(i)});
+    } else {
+      argv.insert(argv.end(), {"apply", (i % 2 ? v1 : v2).string(), "--node", node.string()});
+    }
+    if (tooEarly > tooLate * 9 / 10) tooEarly = tooLate * 8 / 10;  // timing varies: keep a band
+    Micros delay = endpointAdd ? between(Micros(0), Micros(8000))
+                   : i / 2 % 2 ? between(tooEarly, tooLate)
+                               : between(Micros(0), tooLate);
+    Process p = Topology::spawn("", argv);
+    std::this_thread::sleep_for(delay);
+    p.signal(SIGKILL);
+    ExecResult r = p.wait(Millis(10000));
+    bool killed = r.exitCode != 0;  // it had not finished
+    kills += killed;
+    std::string seen = observed();
+    EXPECT_TRUE(seen == "v1" || seen == "v2")
+        << "after killing `" << argv[7] << "` (" << i << ") " << delay.count() << " us in: " << seen;
+    bool pending = fs::exists(c.workDir() / "state" / "pending.json");
+    interrupted += pending;
+    if (!endpointAdd && !killed) tooLate = std::min(tooLate, delay);
+    if (!endpointAdd && killed && !pending) tooEarly = std::max(tooEarly, delay);
+  }
+  std::cout << "killed " << kills << " of 80 commands mid-way at random moments (" << interrupted
+            << " left an apply to finish); an apply takes "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(applyTime).count() << " ms here\n";
+  EXPECT_GE(kills, 50);
+  // Where a random kill rarely lands (a few ms of an apply): killed at each
+  // of an apply's state-file renames, held there by strace's syscall delay
+  // injection. Renames: 1 pending.json (fill), 2 the staged manifest, 3
+  // pending.json (flip; the flip follows), 4 the manifest into place, 5
+  // state.json. After 1-3 the next command rolls back, after 4-5 forward.
+  for (int rename = 1; rename <= 5; ++rename) {
+    std::string expected = observed();
+    fs::path target = expected == "v1" ? v2 : v1;
+    std::vector<std::string> argv = {"strace", "-f", "-o", "/dev/null", "-e", "trace=rename", "-e",
+                                     "inject=rename:delay_exit=10000000:when=" + std::to_string(rename)};
+    argv.insert(argv.end(), membrane.begin(), membrane.end());
+    argv.insert(argv.end(), {"apply", target.string(), "--node", node.string()});
+    Process p = Topology::spawn("", argv);
+    // Held for 10 s after the rename: the files show when it got there.
+    auto deadline = std::chrono::steady_clock::now() + 8s;
+    auto phase = [&] {
+      std::ifstream in(c.workDir() / "state" / "pending.json");
+      auto j = nlohmann::json::parse(in, nullptr, false);
+      return j.is_discarded() ? std::string() : j.value("phase", "");
+    };
+    auto reached = [&] {
+      switch (rename) {
+        case 1: return phase() == "fill";
+        case 2: return fs::exists(c.workDir() / "state" / "manifest.pending.json");
+        case 3: return phase() == "flip";
+        default: return phase() == "flip" && !fs::exists(c.workDir() / "state" / "manifest.pending.json");
+      }
+    };
+    while (!reached() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(2ms);
+    if (rename == 5) std::this_thread::sleep_for(300ms);  // past rename 4 to the state's write
+    p.signal(SIGKILL);
+    ExecResult r = p.wait(Millis(10000));
+    ASSERT_TRUE(reached()) << "apply never reached rename " << rename << ": " << r.describe();
+    std::string seen = observed();
+    std::string want = rename <= 3 ? expected : (target == v1 ? "v1" : "v2");
+    EXPECT_EQ(seen, want) << "killed after rename " << rename;
+    ExecResult status = c.run({"status"});
+    EXPECT_EQ(status.exitCode, 3) << "status reports the interrupted apply: " << status.describe();
+    EXPECT_NE(status.out.find("was interrupted ("), std::string::npos) << status.out;
+    ExecResult added = c.run({"endpoint", "add", "--name", "late", "--namespace", "x", "--label", "pod=late",
+                              "--address", "198.18.9.200"});
+    EXPECT_TRUE(added.succeeded()) << "the next command finishes it: " << added.describe();
+    EXPECT_FALSE(fs::exists(c.workDir() / "state" / "pending.json"));
+    EXPECT_EQ(observed(), want) << "after the next command, killed after rename " << rename;
+    EXPECT_EQ(versionsAgree(c), "") << "killed after rename " << rename;
+  }
+  // The next command finishes what the last kill left; then one version
+  // runs everywhere, as the state says.
+  ExecResult last = c.apply(v2);
+  ASSERT_TRUE(last.succeeded()) << last.describe();
+  EXPECT_EQ(observed(), "v2");
+  EXPECT_EQ(versionsAgree(c), "");
+  EXPECT_FALSE(fs::exists(c.workDir() / "state" / "pending.json"));
+  ExecResult status = c.run({"status"});
+  EXPECT_EQ(status.exitCode, 0) << status.describe();
 }
 
 // apply reads every hook back after attaching. Two endpoints on one

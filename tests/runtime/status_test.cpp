@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "loader/dispatch.h"
 #include "loader/pins.h"
 #include "runtime_test_support.h"
 
@@ -33,6 +34,18 @@ class StatusTest : public ApplyTest {
     close(fd);
     return id;
   }
+  // The class program a dispatched hook's dispatcher hands its packets to
+  // (`load`: the endpoint's, from state.json).
+  uint32_t handedTo(const std::string& hook, uint32_t load) const {
+    return loader::dispatch::programAt(paths.bpffsRoot, hook, loader::dispatch::activeSlot(paths.bpffsRoot), load);
+  }
+  uint32_t loadOf(const std::string& key) const {
+    json state = json::parse(readText(fs::path(paths.stateDir) / "state.json"));
+    for (const auto& e : state["endpoints"])
+      if (e["key"] == key) return e["load"].get<uint32_t>();
+    ADD_FAILURE() << key << " has no load";
+    return 0;
+  }
   // The binary's status, in JSON (and its exit code).
   json statusJson(int* exitCode) const {
     e2e::ExecResult r = membrane({"status", "-o", "json"});
@@ -53,7 +66,11 @@ TEST_F(StatusTest, SaysNothingIsAttachedOnceTheBpffsIsGone) {
   applyShop(artifacts, cgroupNode(cg.path.string()));
   e2e::ExecResult before = membrane({"status"});
   EXPECT_EQ(before.exitCode, 0) << before.describe();
-  uint32_t cgIn = programAt(pin("shop", "api-0", "cg-in"));
+  // The hook runs the node's dispatcher; status names the class program it
+  // hands the endpoint's packets to.
+  EXPECT_EQ(programAt(pin("shop", "api-0", "cg-in")), loader::dispatch::programId(paths.bpffsRoot, "cg-in"));
+  uint32_t cgIn = handedTo("cg-in", loadOf("shop/api-0"));
+  ASSERT_NE(cgIn, 0u);
   EXPECT_TRUE(Contains(before.out, "cg-in=" + std::to_string(cgIn) + " cg-out="));
   EXPECT_FALSE(Contains(before.out, "NOT AS APPLIED"));
 
@@ -84,7 +101,7 @@ TEST_F(StatusTest, SaysALinkUnpinnedBehindItsBackIsNotAttached) {
   MB_REQUIRE_BPF();
   ASSERT_TRUE(fs::exists(cg.path));
   applyShop(artifacts, cgroupNode(cg.path.string()));
-  uint32_t cgOut = programAt(pin("shop", "api-0", "cg-out"));
+  uint32_t cgOut = handedTo("cg-out", loadOf("shop/api-0"));
   ASSERT_EQ(unlink(pin("shop", "api-0", "cg-in").c_str()), 0);
   e2e::ExecResult r = membrane({"status"});
   EXPECT_EQ(r.exitCode, 3) << r.describe();
@@ -110,7 +127,9 @@ TEST_F(StatusTest, SaysWhenAProgramWasSwappedBehindItsBack) {
   otherPaths.stateDir = (elsewhere.path() / "state").string();
   std::string error;
   ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(other.path.string()), otherPaths, nullptr, &error)) << error;
-  uint32_t applied = programAt(pin("shop", "api-0", "cg-in"));
+  uint32_t dispatcher = programAt(pin("shop", "api-0", "cg-in"));
+  uint32_t applied = handedTo("cg-in", loadOf("shop/api-0"));
+  // The other node's dispatcher: the same code, another program.
   uint32_t foreign = programAt(otherPaths.bpffsRoot + "/links/" + loader::linkPinName("shop", "api-0", "cg-in"));
   ASSERT_NE(foreign, 0u);
   int link = bpf_obj_get(pin("shop", "api-0", "cg-in").c_str());
@@ -125,12 +144,48 @@ TEST_F(StatusTest, SaysWhenAProgramWasSwappedBehindItsBack) {
   EXPECT_EQ(r.exitCode, 3) << r.describe();
   EXPECT_TRUE(Contains(r.out, " cg-in=" + std::to_string(foreign) + "(DIFFERS) cg-out="));
   EXPECT_TRUE(Contains(r.out, "  shop/api-0 cg-in: differs: runs program " + std::to_string(foreign) +
-                                  ", not program " + std::to_string(applied) + " that apply attached\n"));
+                                  ", not the node's dispatcher (program " + std::to_string(dispatcher) + ")\n"));
   int rc = 0;
   json j = statusJson(&rc);
   EXPECT_EQ(j["endpoints"][0]["hooks"]["cg-in"]["state"], "differs");
   EXPECT_EQ(j["endpoints"][0]["hooks"]["cg-in"]["program"], foreign);
   EXPECT_EQ(j["endpoints"][0]["hooks"]["cg-in"]["applied"], applied);
+  loader::detachAll(otherPaths, &error);
+  umount2(otherPaths.bpffsRoot.c_str(), MNT_DETACH);
+}
+
+// Behind the dispatcher: the class program in its prog array replaced by
+// another one is what status reports for the hook.
+TEST_F(StatusTest, SaysWhenTheProgramADispatcherHandsPacketsToWasSwapped) {
+  MB_REQUIRE_BPF();
+  ASSERT_TRUE(fs::exists(cg.path));
+  applyShop(artifacts, cgroupNode(cg.path.string()));
+  uint32_t load = loadOf("shop/api-0");
+  uint32_t applied = handedTo("cg-in", load);
+  // Another class program of the same kind: the endpoint's own cg-out one
+  // will not do (another attach type); load it again from the same object.
+  uint32_t active = loader::dispatch::activeSlot(paths.bpffsRoot);
+  loader::Fd progs(bpf_obj_get((paths.bpffsRoot + "/maps/" MB_MAP_DISPATCH_CG_IN).c_str()));
+  ASSERT_GE(progs.fd, 0);
+  TestCgroup other("-other");
+  testkit::ScratchDir elsewhere{"membrane-test"};
+  loader::Paths otherPaths;
+  otherPaths.bpffsRoot = (elsewhere.path() / "bpf").string();
+  otherPaths.stateDir = (elsewhere.path() / "state").string();
+  std::string error;
+  ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(other.path.string()), otherPaths, nullptr, &error)) << error;
+  uint32_t foreign = loader::dispatch::programAt(otherPaths.bpffsRoot, "cg-in",
+                                                 loader::dispatch::activeSlot(otherPaths.bpffsRoot), load);
+  ASSERT_NE(foreign, 0u);
+  loader::Fd prog(bpf_prog_get_fd_by_id(foreign));
+  uint32_t key = active * MB_LOADS_MAX + load;
+  ASSERT_EQ(bpf_map_update_elem(progs.fd, &key, &prog.fd, BPF_ANY), 0) << std::strerror(errno);
+
+  e2e::ExecResult r = membrane({"status"});
+  EXPECT_EQ(r.exitCode, 3) << r.describe();
+  EXPECT_TRUE(Contains(r.out, " cg-in=" + std::to_string(foreign) + "(DIFFERS) cg-out="));
+  EXPECT_TRUE(Contains(r.out, "  shop/api-0 cg-in: differs: runs program " + std::to_string(foreign) +
+                                  ", not program " + std::to_string(applied) + " that apply attached\n"));
   loader::detachAll(otherPaths, &error);
   umount2(otherPaths.bpffsRoot.c_str(), MNT_DETACH);
 }
@@ -190,8 +245,10 @@ TEST_F(StatusTest, ApplyRollsBackWhenAHookDoesNotRunWhatItLoaded) {
       cg.path.string(), R"({"name": "api-1", "namespace": "shop", "cgroup": ")" + second.path.string() + "\"}");
   uint32_t swappedIn = 0;
   paths.afterAttachForTesting = [&] {
+    // api-1's class program (its own load, 1, in the slot being filled, 1)
+    // straight on api-0's link, in place of the dispatcher.
     int link = bpf_obj_get(pin("shop", "api-0", "cg-in").c_str());
-    swappedIn = programAt(pin("shop", "api-1", "cg-in"));
+    swappedIn = loader::dispatch::programAt(paths.bpffsRoot, "cg-in", 1, 1);
     int prog = bpf_prog_get_fd_by_id(swappedIn);
     EXPECT_EQ(bpf_link_update(link, prog, nullptr), 0);
     close(link);
@@ -200,8 +257,8 @@ TEST_F(StatusTest, ApplyRollsBackWhenAHookDoesNotRunWhatItLoaded) {
   std::string error;
   EXPECT_FALSE(loader::apply(artifacts.string(), node, paths, nullptr, &error));
   EXPECT_TRUE(Contains(
-      error, "after attaching, shop/api-0 cg-in runs program " + std::to_string(swappedIn) + ", not program "));
-  EXPECT_TRUE(EndsWith(error, " loaded for it (rolled back)"));
+      error, "after attaching, shop/api-0 cg-in runs program " + std::to_string(swappedIn) + ", not the node's dispatcher"));
+  EXPECT_TRUE(EndsWith(error, " (rolled back)"));
   EXPECT_TRUE(nothingApplied());
   EXPECT_TRUE(fs::is_empty(paths.bpffsRoot + "/links")) << "the new links are gone again";
   EXPECT_TRUE(fs::is_empty(paths.bpffsRoot + "/versions")) << "and so is the new version's trie";
