@@ -58,6 +58,24 @@ class StatusTest : public ApplyTest {
     std::string error;
     ASSERT_TRUE(loader::apply(artifactDir.string(), node, paths, nullptr, &error)) << error;
   }
+  // Programs of the same kinds from elsewhere: the shop applied by another
+  // node's state on another cgroup, with a bpffs of its own; gone with it.
+  struct Elsewhere {
+    TestCgroup cg{"-other"};
+    testkit::ScratchDir dir{"membrane-test"};
+    loader::Paths paths;
+    explicit Elsewhere(const fs::path& artifacts) {
+      paths.bpffsRoot = (dir.path() / "bpf").string();
+      paths.stateDir = (dir.path() / "state").string();
+      std::string error;
+      EXPECT_TRUE(loader::apply(artifacts.string(), cgroupNode(cg.path.string()), paths, nullptr, &error)) << error;
+    }
+    ~Elsewhere() {
+      std::string error;
+      loader::detachAll(paths, &error);
+      umount2(paths.bpffsRoot.c_str(), MNT_DETACH);
+    }
+  };
 };
 
 TEST_F(StatusTest, SaysNothingIsAttachedOnceTheBpffsIsGone) {
@@ -118,19 +136,11 @@ TEST_F(StatusTest, SaysWhenAProgramWasSwappedBehindItsBack) {
   MB_REQUIRE_BPF();
   ASSERT_TRUE(fs::exists(cg.path));
   applyShop(artifacts, cgroupNode(cg.path.string()));
-  // A program of the same kind from elsewhere: another node's state on
-  // another cgroup, with a bpffs of its own.
-  TestCgroup other("-other");
-  testkit::ScratchDir elsewhere{"membrane-test"};
-  loader::Paths otherPaths;
-  otherPaths.bpffsRoot = (elsewhere.path() / "bpf").string();
-  otherPaths.stateDir = (elsewhere.path() / "state").string();
-  std::string error;
-  ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(other.path.string()), otherPaths, nullptr, &error)) << error;
+  Elsewhere other(artifacts);
   uint32_t dispatcher = programAt(pin("shop", "api-0", "cg-in"));
   uint32_t applied = handedTo("cg-in", loadOf("shop/api-0"));
   // The other node's dispatcher: the same code, another program.
-  uint32_t foreign = programAt(otherPaths.bpffsRoot + "/links/" + loader::linkPinName("shop", "api-0", "cg-in"));
+  uint32_t foreign = programAt(other.paths.bpffsRoot + "/links/" + loader::linkPinName("shop", "api-0", "cg-in"));
   ASSERT_NE(foreign, 0u);
   int link = bpf_obj_get(pin("shop", "api-0", "cg-in").c_str());
   int prog = bpf_prog_get_fd_by_id(foreign);
@@ -150,8 +160,6 @@ TEST_F(StatusTest, SaysWhenAProgramWasSwappedBehindItsBack) {
   EXPECT_EQ(j["endpoints"][0]["hooks"]["cg-in"]["state"], "differs");
   EXPECT_EQ(j["endpoints"][0]["hooks"]["cg-in"]["program"], foreign);
   EXPECT_EQ(j["endpoints"][0]["hooks"]["cg-in"]["applied"], applied);
-  loader::detachAll(otherPaths, &error);
-  umount2(otherPaths.bpffsRoot.c_str(), MNT_DETACH);
 }
 
 // Behind the dispatcher: the class program in its prog array replaced by
@@ -162,20 +170,14 @@ TEST_F(StatusTest, SaysWhenTheProgramADispatcherHandsPacketsToWasSwapped) {
   applyShop(artifacts, cgroupNode(cg.path.string()));
   uint32_t load = loadOf("shop/api-0");
   uint32_t applied = handedTo("cg-in", load);
-  // Another class program of the same kind: the endpoint's own cg-out one
-  // will not do (another attach type); load it again from the same object.
+  // Another class program of the same kind (the endpoint's own cg-out one
+  // will not do: another attach type): the same object's, loaded elsewhere.
   uint32_t active = loader::dispatch::activeSlot(paths.bpffsRoot);
   loader::Fd progs(bpf_obj_get((paths.bpffsRoot + "/maps/" MB_MAP_DISPATCH_CG_IN).c_str()));
   ASSERT_GE(progs.fd, 0);
-  TestCgroup other("-other");
-  testkit::ScratchDir elsewhere{"membrane-test"};
-  loader::Paths otherPaths;
-  otherPaths.bpffsRoot = (elsewhere.path() / "bpf").string();
-  otherPaths.stateDir = (elsewhere.path() / "state").string();
-  std::string error;
-  ASSERT_TRUE(loader::apply(artifacts.string(), cgroupNode(other.path.string()), otherPaths, nullptr, &error)) << error;
-  uint32_t foreign = loader::dispatch::programAt(otherPaths.bpffsRoot, "cg-in",
-                                                 loader::dispatch::activeSlot(otherPaths.bpffsRoot), load);
+  Elsewhere other(artifacts);
+  uint32_t foreign = loader::dispatch::programAt(other.paths.bpffsRoot, "cg-in",
+                                                 loader::dispatch::activeSlot(other.paths.bpffsRoot), load);
   ASSERT_NE(foreign, 0u);
   loader::Fd prog(bpf_prog_get_fd_by_id(foreign));
   uint32_t key = active * MB_LOADS_MAX + load;
@@ -186,8 +188,6 @@ TEST_F(StatusTest, SaysWhenTheProgramADispatcherHandsPacketsToWasSwapped) {
   EXPECT_TRUE(Contains(r.out, " cg-in=" + std::to_string(foreign) + "(DIFFERS) cg-out="));
   EXPECT_TRUE(Contains(r.out, "  shop/api-0 cg-in: differs: runs program " + std::to_string(foreign) +
                                   ", not program " + std::to_string(applied) + " that apply attached\n"));
-  loader::detachAll(otherPaths, &error);
-  umount2(otherPaths.bpffsRoot.c_str(), MNT_DETACH);
 }
 
 // An apply killed after attaching and before writing its state leaves the
