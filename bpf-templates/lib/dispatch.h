@@ -97,16 +97,19 @@ static __always_inline struct mb_endpoint_entry *mb_endpoint_entry_at_hook(struc
   return e;
 }
 
-/* Tail-calls the program that judges the packet and does not return; when
- * there is none, counts why and returns (the caller drops). */
-static __always_inline void mb_dispatch(struct __sk_buff *skb, void *progs, const int by_ifindex) {
+/* Tail-calls the program that judges the packet and does not return. When
+ * there is none, counts why and returns 0: the caller drops. Returns 1 (the
+ * caller passes) only while the node is being detached (MB_SLOT_DETACHED). */
+static __always_inline int mb_dispatch(struct __sk_buff *skb, void *progs, const int by_ifindex) {
+  mb_u32 zero = 0;
+  mb_u32 *active = bpf_map_lookup_elem(&mb_active_slot, &zero);
+  if (active && *active == MB_SLOT_DETACHED)
+    return 1;
   struct mb_endpoint_entry *e = mb_endpoint_entry_at_hook(skb, by_ifindex);
   if (!e) {
     mb_count_reason(MB_REASON_NO_ENDPOINT);
-    return;
+    return 0;
   }
-  mb_u32 zero = 0;
-  mb_u32 *active = bpf_map_lookup_elem(&mb_active_slot, &zero);
   mb_u32 slot = active && *active == 1 ? 1 : 0;
   mb_u32 endpoint = slot ? e->slot[1].endpoint : e->slot[0].endpoint;
   mb_u32 load = slot ? e->slot[1].load : e->slot[0].load;
@@ -115,6 +118,7 @@ static __always_inline void mb_dispatch(struct __sk_buff *skb, void *progs, cons
     bpf_tail_call(skb, progs, slot * MB_LOADS_MAX + load);
   }
   mb_count_reason(MB_REASON_NO_PROGRAM);
+  return 0;
 }
 
 #endif /* MB_LIB_DISPATCH_H */

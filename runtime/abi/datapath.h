@@ -258,7 +258,11 @@ struct mb_event {
 #define MB_DISPATCH_SLOTS 2
 #define MB_LOAD_NONE 0xffffffffu /* an entry's slot with no load: its packets are dropped */
 /* mb_active_slot (BPF_MAP_TYPE_ARRAY, pinned, one u32): the slot of
- * mb_endpoint_entry and the prog arrays that packets are judged by. */
+ * mb_endpoint_entry and the prog arrays that packets are judged by; or
+ * MB_SLOT_DETACHED, written first by `membrane detach`: every dispatched hook
+ * then passes every packet, so the node stops enforcing at one instant, as
+ * it started. */
+#define MB_SLOT_DETACHED 2
 
 /* The skb control block word through which a dispatcher hands the
  * endpoint's id to a class's shared load (mb_config.endpoint_id 0). */

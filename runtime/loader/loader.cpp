@@ -1288,9 +1288,11 @@ std::vector<endpoint_map::Entry> dispatchedEntries(const State& state) {
 //           attached; the tc filters it may add are listed;
 //   "flip"  everything is in place and read back, and the state to commit
 //           is here (the manifest beside it, manifest.pending.json): the
-//           flip is next, or done.
+//           flip is next, or done;
+//   "detach" `membrane detach` runs (detachLocked): the next command
+//           finishes it.
 struct Pending {
-  std::string phase;  // "fill" or "flip"
+  std::string phase;  // "fill", "flip" or "detach"
   uint32_t slot = 0;  // the slot this apply fills
   uint32_t loads = 0;
   uint32_t previousLoads = 0;  // the loads of the version in the other slot
@@ -1332,7 +1334,8 @@ std::optional<Pending> loadPending(const Paths& paths, std::string* error) {
     const json& j = doc->value;
     Pending p;
     p.phase = j.at("phase");
-    if (p.phase != "fill" && p.phase != "flip") throw std::runtime_error("unknown phase \"" + p.phase + "\"");
+    if (p.phase != "fill" && p.phase != "flip" && p.phase != "detach")
+      throw std::runtime_error("unknown phase \"" + p.phase + "\"");
     p.slot = j.at("slot");
     p.loads = j.at("loads");
     p.previousLoads = j.at("previousLoads");
@@ -1384,6 +1387,68 @@ bool finishApply(const Paths& paths, const State& next, const State* previous, u
   return true;
 }
 
+// `membrane detach`, under the node lock; also how the next command
+// finishes a detach that was killed. Nothing changes until every tc-mode
+// filter is known to be reachable from here; then pending.json says a
+// detach is under way, and one map update (MB_SLOT_DETACHED) makes every
+// dispatched hook pass everything before links and filters go one by one.
+bool detachLocked(const Paths& paths, std::string* error) {
+  std::error_code ec;
+  std::string why;
+  auto state = State::load(paths, &why);
+  if (state) {
+    // cls_bpf filters are not pinned: they are found by interface, in the
+    // network namespace they were attached in. Keep the state if any is
+    // out of sight, so a second try (with --netns) can still find them.
+    std::string missed;
+    for (const auto& e : state->endpoints)
+      if (e.mode == "tc" && !e.hooks.empty() && if_nametoindex(e.interface.c_str()) == 0) missed += " " + e.interface;
+    if (!missed.empty()) {
+      if (error)
+        *error = "cls_bpf filters on" + missed + " are not visible here; run detach with the --netns they were "
+                 "applied with";
+      return false;
+    }
+  }
+  Pending detaching;
+  detaching.phase = "detach";
+  if (fs::exists(paths.stateDir) && !writePending(paths, detaching, error)) return false;
+  if (fs::exists(paths.bpffsRoot + "/maps/mb_active_slot") &&
+      !dispatch::activate(paths.bpffsRoot, MB_SLOT_DETACHED, error))
+    return false;
+  if (state) {
+    std::string missed;
+    for (const auto& e : state->endpoints)
+      if (e.mode == "tc")
+        for (const auto& h : e.hooks)
+          if (auto hook = resolveHook(h);
+              hook && tcProgramId(e.interface, hook->kernelIngress) != 0 && !detachTc(e.interface, hook->kernelIngress))
+            missed += " " + e.interface;
+    if (!missed.empty()) {
+      if (error) *error = "cannot remove the cls_bpf filters on" + missed + "; run detach again";
+      return false;
+    }
+  }
+  // Links are detached before their pins go (a freed link detaches only
+  // later, from a workqueue); maps go once no program holds them.
+  for (auto it = fs::directory_iterator(fs::path(paths.bpffsRoot) / "links", ec); !ec && it != fs::directory_iterator();
+       ++it) {
+    Fd link(bpf_obj_get(it->path().c_str()));
+    if (link.fd >= 0) bpf_link_detach(link.fd);
+  }
+  sockets::detachNodePrograms(paths.bpffsRoot);
+  ec.clear();
+  for (const char* sub : {"links", "versions", "maps", "node"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
+  fs::remove(fs::path(paths.stateDir) / "state.json", ec);
+  fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
+  removePending(paths);  // last: until here the next command finishes the detach
+  if (ec) {
+    if (error) *error = ec.message();
+    return false;
+  }
+  return true;
+}
+
 // What a killed apply left, finished or undone, before a command that
 // changes the node reads the state. With pending.json at "flip" and the
 // flip done, the node runs the new version: its state is committed (roll
@@ -1399,6 +1464,7 @@ bool recoverInterrupted(const Paths& paths, std::string* error) {
     if (error) *error = why + "; remove it, or run membrane detach";
     return false;
   }
+  if (pending->phase == "detach") return detachLocked(paths, error);
   auto state = State::load(paths, &why);
   if (!state && !why.empty()) {
     if (error) *error = why + "; remove it, or run membrane detach";
@@ -1563,47 +1629,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
 bool detachAll(const Paths& paths, std::string* error) {
   auto lock = lockNode(paths, "detach", error);
   if (!lock) return false;
-  std::error_code ec;
-  std::string why;
-  if (auto state = State::load(paths, &why)) {
-    // cls_bpf filters are not pinned: they are found by interface, in the
-    // network namespace they were attached in. Keep the state if any is
-    // left, so a second try (with --netns) can still find them.
-    std::string missed;
-    for (const auto& e : state->endpoints)
-      if (e.mode == "tc")
-        for (const auto& h : e.hooks)
-          if (auto hook = resolveHook(h);
-              hook && tcProgramId(e.interface, hook->kernelIngress) != 0 && !detachTc(e.interface, hook->kernelIngress))
-            missed += " " + e.interface;
-    for (const auto& e : state->endpoints)
-      if (e.mode == "tc" && !e.hooks.empty() && if_nametoindex(e.interface.c_str()) == 0) missed += " " + e.interface;
-    if (!missed.empty()) {
-      if (error)
-        *error = "cls_bpf filters on" + missed +
-                 " are not visible here; run detach with the --netns they were "
-                 "applied with";
-      return false;
-    }
-  }
-  // Links are detached before their pins go (a freed link detaches only
-  // later, from a workqueue); maps go once no program holds them.
-  for (auto it = fs::directory_iterator(fs::path(paths.bpffsRoot) / "links", ec); !ec && it != fs::directory_iterator();
-       ++it) {
-    Fd link(bpf_obj_get(it->path().c_str()));
-    if (link.fd >= 0) bpf_link_detach(link.fd);
-  }
-  sockets::detachNodePrograms(paths.bpffsRoot);
-  ec.clear();
-  for (const char* sub : {"links", "versions", "maps", "node"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
-  removePending(paths);  // what an interrupted apply did is gone with the rest
-  fs::remove(fs::path(paths.stateDir) / "state.json", ec);
-  fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
-  if (ec) {
-    if (error) *error = ec.message();
-    return false;
-  }
-  return true;
+  return detachLocked(paths, error);
 }
 
 namespace {
@@ -1870,7 +1896,12 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   // A killed apply (pending.json): status only reads, the next command that
   // changes the node finishes or undoes it.
   std::string pendingWhy;
-  if (auto pending = loadPending(paths, &pendingWhy))
+  auto pending = loadPending(paths, &pendingWhy);
+  if (pending && pending->phase == "detach")
+    s.problems.push_back(
+        "a detach was interrupted (dispatched hooks may pass every packet already); the next detach, apply, "
+        "endpoint add or endpoint remove finishes it");
+  else if (pending)
     s.problems.push_back("an apply of version " + pending->version + " was interrupted (" +
                          (pending->phase == "flip" && dispatch::activeSlot(paths.bpffsRoot) == pending->slot
                               ? "after its flip: the node runs it"

@@ -133,6 +133,23 @@ TEST_P(DispatchTest, FlippingTheActiveSlotSwitchesWhichVersionJudges) {
   EXPECT_TRUE(sent(40002));
 }
 
+// `membrane detach` first writes MB_SLOT_DETACHED: from then on every
+// dispatched hook passes every packet, found or not, and runs nothing else.
+TEST_P(DispatchTest, WhileTheNodeIsBeingDetachedEveryPacketPasses) {
+  Datapath strict(Options{.endpoint_id = 0, .egress_enforced = true});
+  ASSERT_TRUE(strict.loaded()) << strict.error();
+  strict.ownAddress(n().endpoint, 12);
+  queue(0, 0, strict);
+  record(kLoopbackIfindex, {12, 0}, kNone);
+  EXPECT_FALSE(sent(40000));
+  activate(MB_SLOT_DETACHED);
+  EXPECT_TRUE(sent(40001));
+  record(kLoopbackIfindex + 1, {12, 0}, kNone);  // no entry for this interface any more
+  EXPECT_TRUE(sent(40002));
+  EXPECT_EQ(strict.decideCalls(MB_DIR_EGRESS), 1u) << "no class program ran once detaching";
+  EXPECT_EQ(dispatcherReason(MB_REASON_NO_ENDPOINT), 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Families, DispatchTest, ::testing::Values(4, 6));
 
 }  // namespace

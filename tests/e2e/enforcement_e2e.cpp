@@ -592,14 +592,19 @@ policy b-in { selects { pod = b } ingress { allow from pods { pod = a } on tcp/8
   ASSERT_TRUE(c.apply(v1).succeeded());
   auto applyTime = (std::chrono::steady_clock::now() - started) / 2;
   // Which version the traffic says the node runs.
+  // x/c may reach x/a under neither version: only a detached node lets it.
+  const auto& other = c.members()[2];
   auto observed = [&]() -> std::string {
     Process ab = a.pod->spawn({proberPath(), "probe", "tcp", b.pod->address4(), "81", "--timeout-ms", "300"});
     Process ba = b.pod->spawn({proberPath(), "probe", "tcp", a.pod->address4(), "81", "--timeout-ms", "300"});
+    Process ca = other.pod->spawn({proberPath(), "probe", "tcp", a.pod->address4(), "80", "--timeout-ms", "300"});
     bool abOpen = ab.wait(Millis(5000)).exitCode == 0, baOpen = ba.wait(Millis(5000)).exitCode == 0;
-    if (abOpen && baOpen) return "v2";
-    if (!abOpen && !baOpen) return "v1";
+    bool caOpen = ca.wait(Millis(5000)).exitCode == 0;
+    if (abOpen && baOpen && caOpen) return "detached";
+    if (abOpen && baOpen && !caOpen) return "v2";
+    if (!abOpen && !baOpen && !caOpen) return "v1";
     return std::string("a mix: x/a -> x/b tcp/81 ") + (abOpen ? "open" : "closed") + ", x/b -> x/a tcp/81 " +
-           (baOpen ? "open" : "closed");
+           (baOpen ? "open" : "closed") + ", x/c -> x/a tcp/80 " + (caOpen ? "open" : "closed");
   };
   ASSERT_EQ(observed(), "v1");
   fs::path node = c.workDir() / "node.json";  // written by apply
@@ -694,6 +699,33 @@ policy b-in { selects { pod = b } ingress { allow from pods { pod = a } on tcp/8
     EXPECT_EQ(observed(), want) << "after the next command, killed after rename " << rename;
     EXPECT_EQ(versionsAgree(c), "") << "killed after rename " << rename;
   }
+  // `detach` killed: the node still runs its version, or has stopped
+  // enforcing altogether (its first step makes every dispatched hook pass),
+  // never a part of it; the next apply finishes the detach, then applies.
+  started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(c.run({"detach"}).succeeded());
+  Micros detachTime = std::chrono::duration_cast<Micros>(std::chrono::steady_clock::now() - started);
+  ASSERT_TRUE(c.apply(v1).succeeded());
+  int detachKills = 0;
+  Micros detachWindow = detachTime;  // shrinks when a detach finished first, as above
+  for (int k = 0; k < 10; ++k) {
+    std::string before = observed();
+    std::vector<std::string> argv = membrane;
+    argv.push_back("detach");
+    Process p = Topology::spawn("", argv);
+    std::this_thread::sleep_for(between(Micros(0), detachWindow));
+    p.signal(SIGKILL);
+    bool killed = p.wait(Millis(10000)).exitCode != 0;
+    detachKills += killed;
+    detachWindow = killed ? detachWindow * 11 / 10 : detachWindow * 6 / 10;
+    std::string seen = observed();
+    EXPECT_TRUE(seen == before || seen == "detached") << "detach killed (" << k << "), was " << before << ": " << seen;
+    fs::path again = k % 2 ? v1 : v2;
+    ExecResult applied = c.apply(again);
+    ASSERT_TRUE(applied.succeeded()) << applied.describe();
+    EXPECT_EQ(observed(), again == v1 ? "v1" : "v2") << "after the apply that followed detach kill " << k;
+  }
+  std::cout << "killed " << detachKills << " of 10 detaches mid-way\n";
   // The next command finishes what the last kill left; then one version
   // runs everywhere, as the state says.
   ExecResult last = c.apply(v2);

@@ -133,6 +133,31 @@ TEST_F(RecoveryTest, AnApplyKilledBeforeItsFlipIsUndoneByTheNextCommand) {
   EXPECT_EQ(after.exitCode, 0) << after.describe();
 }
 
+// A detach killed after its first step: pending.json says a detach runs,
+// and the dispatchers pass everything (MB_SLOT_DETACHED). The next command
+// finishes the detach before its own work.
+TEST_F(RecoveryTest, ADetachKilledMidwayIsFinishedByTheNextCommand) {
+  MB_REQUIRE_BPF();
+  ASSERT_TRUE(fs::exists(cg.path));
+  applyOrFail(artifacts);
+  std::string error;
+  ASSERT_TRUE(loader::dispatch::activate(paths.bpffsRoot, MB_SLOT_DETACHED, &error)) << error;
+  writeText(state() / "pending.json", json({{"phase", "detach"}, {"slot", 0}, {"loads", 0}, {"previousLoads", 0},
+                                            {"version", ""}, {"tcInterfaces", json::array()}, {"state", nullptr}})
+                                          .dump());
+  e2e::ExecResult before = membrane({"status"});
+  EXPECT_EQ(before.exitCode, 3) << before.describe();
+  EXPECT_TRUE(Contains(before.out, "a detach was interrupted")) << before.out;
+  e2e::ExecResult added = endpointAdd();
+  EXPECT_EQ(added.exitCode, 1) << "the detach is finished first, and then nothing is applied: " << added.describe();
+  EXPECT_TRUE(nothingApplied());
+  EXPECT_FALSE(fs::exists(state() / "pending.json"));
+  EXPECT_TRUE(fs::is_empty(paths.bpffsRoot) || !fs::exists(paths.bpffsRoot + "/links")) << "links are gone";
+  applyOrFail(artifacts);  // and the node can be enforced again
+  e2e::ExecResult after = membrane({"status"});
+  EXPECT_EQ(after.exitCode, 0) << after.describe();
+}
+
 // pending.json is read as strictly as state.json: one that cannot be read
 // stops every command that changes the node, saying what to do.
 TEST_F(RecoveryTest, APendingFileThatCannotBeReadStopsTheNextCommand) {
