@@ -517,6 +517,20 @@ struct Plan {
   }
 };
 
+// How the dispatchers find an endpoint, as the kernel names its interface
+// (when `byInterface`) or cgroup now; nullopt when that cannot be read.
+std::optional<endpoint_map::Entry> dispatchEntry(const std::string& interface, const std::string& cgroup,
+                                                 bool byInterface, uint32_t id) {
+  if (byInterface) {
+    unsigned ifindex = if_nametoindex(interface.c_str());
+    return ifindex ? std::optional(endpoint_map::byInterface(ifindex, id)) : std::nullopt;
+  }
+  auto depth = cgroupDepth(cgroup);
+  uint64_t cgroupIdNow = cgroupId(cgroup);
+  if (!depth || *depth == 0 || cgroupIdNow == 0) return std::nullopt;
+  return endpoint_map::byCgroup(cgroupIdNow, *depth, id);
+}
+
 // 2b. Which endpoints' packet hooks run the node's dispatchers, and which
 // of those share their class's load.
 //
@@ -542,17 +556,15 @@ void chooseDispatch(const Artifacts& a, Plan& plan, const std::vector<uint32_t>&
     auto packetHook = std::find_if(p.hooks.begin(), p.hooks.end(), [](const Hook& h) { return dispatch::forHook(h.name).has_value(); });
     if (!p.classId || packetHook == p.hooks.end()) continue;
     const NodeEndpoint& e = p.endpoint;
-    if (packetHook->tc()) {
-      if (unsigned ifindex = if_nametoindex(e.interface.c_str()))
-        p.dispatchedAs = endpoint_map::byInterface(ifindex, p.id);
+    auto entry = dispatchEntry(e.interface, e.cgroup, packetHook->tc(), p.id);
+    if (!entry || packetHook->tc()) {
+      p.dispatchedAs = entry;
       continue;
     }
-    auto depth = cgroupDepth(e.cgroup);
-    uint64_t id = cgroupId(e.cgroup);
     std::error_code ec;
     std::string path = fs::canonical(e.cgroup, ec).string() + "/";
-    if (!depth || *depth == 0 || id == 0 || ec) continue;
-    p.dispatchedAs = endpoint_map::byCgroup(id, *depth, p.id);
+    if (ec) continue;
+    p.dispatchedAs = entry;
     cgroups.push_back({&p, path});
   }
   std::sort(cgroups.begin(), cgroups.end(), [](const Candidate& x, const Candidate& y) { return x.path < y.path; });
@@ -1057,6 +1069,11 @@ bool useTcFilters(const Paths& paths) { return paths.attach == "tc" || (paths.at
 bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Attachments& out, ApplyReport& report,
                std::string* error) {
   bool useTc = useTcFilters(paths);
+  struct Dispatcher {
+    Fd fd;
+    uint32_t id = 0;
+  };
+  std::map<std::string, Dispatcher> dispatchers;  // by hook name
   libbpf::LibbpfLog quiet;  // libbpf's tc messages ("Parent Qdisc doesn't exists") are
                     // not errors here
   std::string why;
@@ -1081,16 +1098,20 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
       a.program = {info->id, info->tag};
       a.runs = info->id;
       a.dispatched = p.dispatched(*h);
-      Fd dispatcher;
       if (a.dispatched) {
-        dispatcher = dispatch::program(paths.bpffsRoot, h->name);
-        auto d = dispatcher.fd >= 0 ? programInfo(dispatcher.fd) : std::nullopt;
-        if (!d) {
+        // Each hook's dispatcher is opened once per apply, not per endpoint.
+        auto [it, fresh] = dispatchers.try_emplace(h->name);
+        if (fresh) {
+          it->second.fd = dispatch::program(paths.bpffsRoot, h->name);
+          auto d = it->second.fd.fd >= 0 ? programInfo(it->second.fd.fd) : std::nullopt;
+          it->second.id = d ? d->id : 0;
+        }
+        if (it->second.id == 0) {
           if (error) *error = "attaching " + e.key() + " " + h->name + ": the node's dispatcher for it is not pinned";
           return false;
         }
-        progFd = dispatcher.fd;
-        a.runs = d->id;
+        progFd = it->second.fd.fd;
+        a.runs = it->second.id;
       }
       if (h->tc() && useTc) {
         // cls_bpf: attaching replaces the filter's program in one step.
@@ -1268,12 +1289,10 @@ std::vector<endpoint_map::Entry> dispatchedEntries(const State& state) {
   std::vector<endpoint_map::Entry> out;
   for (const auto& e : state.endpoints) {
     if (!e.load) continue;
-    if (!e.interface.empty()) {
-      if (unsigned ifindex = if_nametoindex(e.interface.c_str())) out.push_back(endpoint_map::byInterface(ifindex, e.id));
-    } else if (auto depth = cgroupDepth(e.cgroup); depth && *depth > 0) {
-      out.push_back(endpoint_map::byCgroup(cgroupId(e.cgroup), *depth, e.id));
+    if (auto entry = dispatchEntry(e.interface, e.cgroup, !e.interface.empty(), e.id)) {
+      entry->load = *e.load;
+      out.push_back(*entry);
     }
-    if (!out.empty()) out.back().load = *e.load;
   }
   return out;
 }
