@@ -30,6 +30,12 @@ PACKAGES=(
   # with. Their services are never started (see policy-rc.d below): the tests
   # run them as plain processes in network namespaces.
   nginx-light curl wrk haproxy
+  # cluster mode (docs/cluster.md): etcd is the store nodes share endpoints
+  # through (the tests start their own members on loopback ports; the
+  # package's service is never started), the agent's etcd client speaks its
+  # JSON API over libcurl, and the CNI tests chain membrane-cni after the
+  # reference plugins (ptp, host-local)
+  etcd-server etcd-client libcurl4-openssl-dev containernetworking-plugins
 )
 
 as_root() {
