@@ -14,6 +14,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster/agent.h"
 #include "loader/dns_state.h"
 #include "loader/events.h"
 #include "loader/kernel.h"
@@ -64,10 +65,47 @@ std::string hookText(const loader::HookStatus& h) {
   return "?";
 }
 
+// 2026-12-05 19:40:02 UTC
+std::string wallTime(int64_t unixSeconds) {
+  time_t t = static_cast<time_t>(unixSeconds);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &utc);
+  return buf;
+}
+
+// The cluster agent's report (docs/cluster.md), as status shows it; it
+// adds to `problems` what an operator must act on.
+nlohmann::json agentJson(const cluster::AgentReport& a) {
+  return {{"node", a.node},           {"pid", a.pid},       {"running", a.running},
+          {"etcd", a.etcd},           {"connected", a.connected}, {"member", a.member},
+          {"error", a.error},         {"since", a.since},   {"revision", a.revision},
+          {"published", a.published}, {"peers", a.peers},   {"skipped", a.skipped},
+          {"malformed", a.malformed}, {"applyError", a.applyError}};
+}
+
+void printAgent(const cluster::AgentReport& a) {
+  std::cout << "\ncluster agent for node " << a.node << " (pid " << a.pid << (a.running ? "" : ", NOT RUNNING")
+            << "):\n";
+  if (a.connected)
+    std::cout << "  etcd: connected to " << a.member << " since " << wallTime(a.since) << "\n";
+  else
+    std::cout << "  etcd: UNREACHABLE since " << wallTime(a.since) << " (" << a.error
+              << "); enforcing the last known state\n";
+  std::cout << "  " << a.published << " endpoints of this node published; " << a.peers
+            << " endpoints of other nodes known (revision " << a.revision << ")\n";
+  if (!a.applyError.empty()) std::cout << "  the last trie update failed: " << a.applyError << "\n";
+  for (const auto& s : a.skipped) std::cout << "  left out: " << s << "\n";
+  for (const auto& m : a.malformed) std::cout << "  ignored record: " << m << "\n";
+}
+
 int runStatus(const loader::Paths& paths, const std::string& output) {
   std::string error;
   auto s = loader::status(paths, &error);
   if (!s) return fail(error);
+  auto agent = cluster::readAgentReport(paths.stateDir, &error);
+  if (!agent && !error.empty()) s->problems.push_back("the cluster agent's report is unreadable: " + error);
   int rc = s->problems.empty() ? 0 : kExitNotAsApplied;
   if (output == "json") {
     nlohmann::json j = {{"version", s->version}, {"artifactDir", s->artifactDir}, {"endpoints", nlohmann::json::array()},
@@ -94,6 +132,13 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
     for (const auto& r : s->rules)
       j["rules"].push_back({{"id", r.id}, {"policy", r.policy}, {"rule", r.text}, {"location", r.location},
                             {"packets", r.packets}, {"bytes", r.bytes}});
+    j["cluster"] = nlohmann::json::array();
+    for (const auto& c : s->cluster) {
+      nlohmann::json addresses = nlohmann::json::array();
+      for (const auto& a : c.addresses) addresses.push_back(a.str());
+      j["cluster"].push_back({{"endpoint", c.key}, {"node", c.node}, {"addresses", addresses}, {"labels", c.labels}});
+    }
+    j["agent"] = agent ? agentJson(*agent) : nlohmann::json(nullptr);
     std::cout << j.dump(2) << "\n";
     return rc;
   }
@@ -114,6 +159,14 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
       std::printf("  %-30s %s\n", l.key.c_str(), addresses.c_str());
     }
   }
+  if (!s->cluster.empty()) {
+    std::map<std::string, size_t> perNode;
+    for (const auto& c : s->cluster) ++perNode[c.node];
+    std::cout << "\nlearned from the cluster (not enforced here; known by address):";
+    for (const auto& [node, n] : perNode) std::cout << " " << node << " " << n;
+    std::cout << "\n";
+  }
+  if (agent) printAgent(*agent);
   if (!s->problems.empty()) {
     std::cout << "\nNOT AS APPLIED: the kernel does not run what version " << s->version << " attached:\n";
     for (const auto& p : s->problems) std::cout << "  " << p << "\n";
@@ -353,6 +406,32 @@ int main(int argc, char** argv) {
   remove->add_option("--name", epName)->required();
   remove->add_option("--namespace", epNs)->capture_default_str();
 
+  cluster::AgentOptions agentOptions;
+  agentOptions.node = [] {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    return std::string(host);
+  }();
+  std::string agentPrefix = agentOptions.layout.prefix;
+  long leaseTtl = 10;
+  auto* agent = app.add_subcommand(
+      "agent",
+      "Share endpoints with the other nodes through etcd (docs/cluster.md): publish this node's, with a lease, and "
+      "keep the identity trie in step with every other node's. Runs until SIGINT or SIGTERM; while etcd is "
+      "unreachable it keeps enforcing the last known state, and `membrane status` says so");
+  agent->add_option("--etcd", agentOptions.etcd, "An etcd member's client URL (http://HOST:PORT); repeatable")
+      ->required()
+      ->allow_extra_args(false);
+  agent->add_option("--node", agentOptions.node, "This node's name, as other nodes see it (default: the host name)")
+      ->capture_default_str();
+  agent->add_option("--lease-ttl", leaseTtl,
+                    "Seconds after which a node that stopped renewing its lease (a dead agent) loses its endpoints "
+                    "on every other node")
+      ->check(CLI::Range(2, 3600))
+      ->capture_default_str();
+  agent->add_option("--prefix", agentPrefix, "The etcd key prefix every node of the cluster uses")
+      ->capture_default_str();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -380,6 +459,28 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (status->parsed()) return runStatus(paths, output);
+  if (agent->parsed()) {
+    agentOptions.layout.prefix = agentPrefix;
+    while (!agentOptions.layout.prefix.empty() && agentOptions.layout.prefix.back() == '/')
+      agentOptions.layout.prefix.pop_back();
+    agentOptions.leaseTtl = std::chrono::seconds(leaseTtl);
+    agentOptions.paths = paths;
+    agentOptions.log = [](const std::string& line) {
+      std::cerr << isoTime(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                     std::chrono::system_clock::now().time_since_epoch())
+                                                     .count()))
+                << " membrane agent: " << line << std::endl;
+    };
+    std::signal(SIGINT, [](int) { stopEvents = true; });
+    std::signal(SIGTERM, [](int) { stopEvents = true; });
+    try {
+      cluster::runAgent(agentOptions, stopEvents);
+    } catch (const std::invalid_argument& e) {
+      std::cerr << "membrane: error: " << e.what() << "\n";
+      return 2;
+    }
+    return 0;
+  }
   if (events->parsed()) {
     eventOptions.timeoutMs = eventTimeout < 0 ? -1 : static_cast<int>(eventTimeout * 1000);
     eventOptions.stop = &stopEvents;

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 namespace membrane::io {
 
@@ -88,6 +89,23 @@ std::optional<std::string> readRegularFile(const std::string& path, size_t maxBy
   if (have > maxBytes) return tooBig(std::nullopt);
   text.resize(have);
   return text;
+}
+
+bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << data;
+    if (!out.flush()) {
+      if (error) *error = "cannot write '" + tmp + "'";
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (error) *error = "cannot write '" + path + "': " + std::strerror(errno);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace membrane::io

@@ -26,4 +26,9 @@ std::optional<std::string> readRegularFile(const std::string& path, size_t maxBy
 // "64 MiB", "512 KiB", "100 bytes": sizes in messages.
 std::string sizeText(size_t bytes);
 
+// Replaces `path` with `data` through "<path>.tmp" and a rename, so a reader
+// sees the old content or the new, never a part (state files the node and
+// its agent keep). False with `error` set when it cannot.
+bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error);
+
 }  // namespace membrane::io

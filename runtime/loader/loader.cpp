@@ -61,20 +61,7 @@ constexpr size_t kMaxStateBytes = 64 * io::kMiB;
 // ---- small helpers ---------------------------------------------------------
 
 bool writeFileAtomically(const fs::path& p, const std::string& data, std::string* error) {
-  fs::path tmp = p;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << data;
-    if (!out.flush()) {
-      if (error) *error = "cannot write '" + tmp.string() + "'";
-      return false;
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, p, ec);
-  if (ec && error) *error = "cannot write '" + p.string() + "': " + ec.message();
-  return !ec;
+  return io::writeFileAtomically(p.string(), data, error);
 }
 
 // One hook of a planned endpoint: a program its class's manifest entry
@@ -150,17 +137,57 @@ struct EndpointState {
   // run the node's dispatchers (dispatch.h); `programs` then names the class
   // programs they hand its packets to.
   std::optional<uint32_t> load;
+  // An endpoint NODE.json gave labels (learned after the compile): its
+  // labels, addresses and named ports, as the trie and the cluster agent
+  // need them; unset for one the manifest knows.
+  std::optional<labels::LabelSet> labels;
+  std::vector<net::Address> addresses;
+  std::vector<labels::NamedPort> ports;
   bool dispatched(const std::string& hook) const { return load && dispatch::forHook(hook); }
+  NodeEndpoint asLearned() const {
+    NodeEndpoint e;
+    e.name = name;
+    e.ns = ns;
+    e.labels = labels;
+    e.addresses = addresses;
+    e.ports = ports;
+    return e;
+  }
   std::string pin(const Paths& paths, const std::string& hook) const { return linkPin(paths, ns, name, hook); }
 };
+
+json learnedJson(const NodeEndpoint& l) {
+  json addrs = json::array();
+  for (const auto& a : l.addresses) addrs.push_back(a.str());
+  return {{"name", l.name}, {"namespace", l.ns}, {"labels", *l.labels}, {"addresses", addrs}, {"ports", l.ports}};
+}
 
 struct State {
   std::string version;
   std::string artifactDir;
   std::vector<EndpointState> endpoints;
   std::vector<NodeEndpoint> learned;  // endpoint add
+  std::vector<NodeEndpoint> peers;    // NODE.json's
+  std::vector<ClusterEndpoint> cluster;  // other nodes' endpoints, from the cluster agent
   std::vector<net::Address> host;
   uint32_t loads = 0;  // loads this version holds in the active slot's prog arrays
+  // False for a state.json written before states recorded NODE.json's peers
+  // and learned endpoints' labels: the trie then has entries this state
+  // cannot recompute, so rewriting it only adds and updates until the next
+  // apply.
+  bool complete = true;
+
+  // Who the trie knows besides the manifest's inventory and the cluster's
+  // endpoints, in apply's order: NODE.json's learned local endpoints, its
+  // peers, then those of `endpoint add`.
+  std::vector<NodeEndpoint> knownHere() const {
+    std::vector<NodeEndpoint> out;
+    for (const auto& e : endpoints)
+      if (e.labels) out.push_back(e.asLearned());
+    out.insert(out.end(), peers.begin(), peers.end());
+    out.insert(out.end(), learned.begin(), learned.end());
+    return out;
+  }
 
   json toJson() const {
     json j = {{"version", version},
@@ -168,6 +195,8 @@ struct State {
               {"loads", loads},
               {"endpoints", json::array()},
               {"learned", json::array()},
+              {"peers", json::array()},
+              {"cluster", json::array()},
               {"host", json::array()}};
     for (const auto& e : endpoints) {
       json programs = json::object();
@@ -184,12 +213,14 @@ struct State {
                                 {"programs", programs},
                                 {"l7Slot", e.l7Slot ? json(*e.l7Slot) : json(nullptr)},
                                 {"load", e.load ? json(*e.load) : json(nullptr)}});
+      if (e.labels) j["endpoints"].back()["learned"] = learnedJson(e.asLearned());
     }
-    for (const auto& l : learned) {
-      json addrs = json::array();
-      for (const auto& a : l.addresses) addrs.push_back(a.str());
-      j["learned"].push_back(
-          {{"name", l.name}, {"namespace", l.ns}, {"labels", *l.labels}, {"addresses", addrs}, {"ports", l.ports}});
+    for (const auto& l : learned) j["learned"].push_back(learnedJson(l));
+    for (const auto& p : peers) j["peers"].push_back(learnedJson(p));
+    for (const auto& c : cluster) {
+      j["cluster"].push_back(learnedJson(c.endpoint));
+      j["cluster"].back()["node"] = c.node;
+      j["cluster"].back()["revision"] = c.revision;
     }
     for (const auto& a : host) j["host"].push_back(a.str());
     return j;
@@ -251,15 +282,34 @@ struct State {
         if (e.contains("load") && !e.at("load").is_null()) es.load = u32(e.at("load"));
         s.endpoints.push_back(es);
       }
-      for (const auto& l : j.at("learned")) {
+      auto learnedFrom = [&](const json& l) {
         NodeEndpoint ne;
         ne.name = l.at("name");
         ne.ns = l.at("namespace");
         ne.labels = l.at("labels").get<labels::LabelSet>();
         for (const auto& a : l.at("addresses")) ne.addresses.push_back(address(a));
         ne.ports = l.value("ports", json::array()).get<std::vector<labels::NamedPort>>();
-        s.learned.push_back(ne);
-      }
+        return ne;
+      };
+      for (size_t i = 0; i < s.endpoints.size(); ++i)
+        if (const json& e = j.at("endpoints")[i]; e.contains("learned")) {
+          NodeEndpoint ne = learnedFrom(e.at("learned"));
+          s.endpoints[i].labels = ne.labels;
+          s.endpoints[i].addresses = ne.addresses;
+          s.endpoints[i].ports = ne.ports;
+        }
+      for (const auto& l : j.at("learned")) s.learned.push_back(learnedFrom(l));
+      s.complete = j.contains("peers");
+      if (j.contains("peers"))
+        for (const auto& p : j.at("peers")) s.peers.push_back(learnedFrom(p));
+      if (j.contains("cluster"))
+        for (const auto& c : j.at("cluster")) {
+          ClusterEndpoint ce;
+          ce.endpoint = learnedFrom(c);
+          ce.node = c.at("node");
+          ce.revision = c.value("revision", int64_t{0});
+          s.cluster.push_back(ce);
+        }
       for (const auto& a : j.at("host")) s.host.push_back(address(a));
       return s;
     } catch (const std::exception& e) {
@@ -326,6 +376,78 @@ bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoin
       }
     }
   return identity::buildEntries(withExtra, host, out, error);
+}
+
+// What the trie is built from once the cluster agent's endpoints join the
+// node's own knowledge (docs/cluster.md, "Who owns an address").
+struct IdentityView {
+  artifacts::Manifest manifest;     // the compile's, less addresses a cluster endpoint now has
+  std::vector<NodeEndpoint> extra;  // `known`, then the cluster endpoints taken
+  std::vector<std::string> skipped; // a sentence per cluster endpoint left out
+};
+
+// The node's own knowledge wins: the addresses of its local endpoints (`local`
+// keys, from the manifest or NODE.json) and of `known` (NODE.json's learned
+// endpoints and peers, `endpoint add`) are never given to a cluster endpoint,
+// nor is a local endpoint's name. Among cluster endpoints the newest write
+// wins an address (a pod's address reused after its old record lingers until
+// its node's lease expires). A cluster endpoint does take an address from a
+// compiled endpoint of another node: the cluster is live, the inventory
+// only as fresh as the compile.
+IdentityView identityView(const artifacts::Manifest& m, const std::vector<NodeEndpoint>& known,
+                          const std::set<std::string>& local, const std::vector<ClusterEndpoint>& cluster) {
+  IdentityView view{m, known, {}};
+  std::set<std::string> fixedKeys = local;
+  std::map<net::Address, std::string> owner;
+  for (const auto& e : known) {
+    fixedKeys.insert(e.key());
+    for (const auto& a : e.addresses) owner.emplace(a, e.key());
+  }
+  for (const auto& e : m.endpoints)
+    if (std::string key = e.ns + "/" + e.name; local.count(key))
+      for (const auto& a : e.addresses) owner.emplace(a, key);
+  std::vector<const ClusterEndpoint*> newestFirst;
+  for (const auto& c : cluster) newestFirst.push_back(&c);
+  std::stable_sort(newestFirst.begin(), newestFirst.end(),
+                   [](const ClusterEndpoint* a, const ClusterEndpoint* b) { return a->revision > b->revision; });
+  std::set<std::string> taken;
+  std::vector<const ClusterEndpoint*> accepted;
+  for (const ClusterEndpoint* c : newestFirst) {
+    std::string key = c->endpoint.key();
+    std::string why;
+    if (fixedKeys.count(key)) {
+      why = "this node has an endpoint of that name";
+    } else if (taken.count(key)) {
+      why = "another node published a newer record of it";
+    } else {
+      for (const auto& a : c->endpoint.addresses)
+        if (auto it = owner.find(a); it != owner.end() && it->second != key) {
+          why = "it claims " + a.str() + ", which is " + it->second + "'s";
+          break;
+        }
+    }
+    if (!why.empty()) {
+      view.skipped.push_back(key + " from node " + c->node + ": " + why);
+      continue;
+    }
+    taken.insert(key);
+    for (const auto& a : c->endpoint.addresses) owner.emplace(a, key);
+    accepted.push_back(c);
+  }
+  std::sort(accepted.begin(), accepted.end(), [](const ClusterEndpoint* a, const ClusterEndpoint* b) {
+    return a->endpoint.key() < b->endpoint.key();
+  });
+  for (const ClusterEndpoint* c : accepted) view.extra.push_back(c->endpoint);
+  // Compiled endpoints elsewhere lose what a cluster endpoint now has.
+  for (auto& e : view.manifest.endpoints) {
+    std::string key = e.ns + "/" + e.name;
+    if (local.count(key)) continue;
+    std::erase_if(e.addresses, [&](const net::Address& a) {
+      auto it = owner.find(a);
+      return it != owner.end() && it->second != key && taken.count(it->second);
+    });
+  }
+  return view;
 }
 
 // The class an endpoint belongs to: from the manifest, or for one learned
@@ -495,6 +617,7 @@ struct Plan {
   std::vector<PlannedEndpoint> endpoints;
   uint32_t loads = 0;  // loads of class objects (loadPrograms)
   std::vector<identity::TrieEntry> trie;
+  std::vector<std::string> clusterSkipped;  // cluster endpoints the trie leaves out (identityView)
   std::vector<endpoint_map::Entry> endpointEntries() const {
     std::vector<endpoint_map::Entry> out;
     for (const auto& p : endpoints)
@@ -671,12 +794,17 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
   for (auto& p : plan.endpoints)
     if (auto it = slots->find(p.endpoint.key()); it != slots->end()) p.l7Slot = it->second;
   chooseDispatch(a, plan, depthsInUse);
-  std::vector<NodeEndpoint> extra;
-  for (const auto& e : node.endpoints)
-    if (e.labels) extra.push_back(e);
-  extra.insert(extra.end(), node.peers.begin(), node.peers.end());
-  if (previous) extra.insert(extra.end(), previous->learned.begin(), previous->learned.end());
-  return identityEntries(a.manifest, extra, node.hostAddresses, plan.trie, error);
+  std::vector<NodeEndpoint> known;
+  std::set<std::string> local;
+  for (const auto& e : node.endpoints) {
+    local.insert(e.key());
+    if (e.labels) known.push_back(e);
+  }
+  known.insert(known.end(), node.peers.begin(), node.peers.end());
+  if (previous) known.insert(known.end(), previous->learned.begin(), previous->learned.end());
+  IdentityView view = identityView(a.manifest, known, local, previous ? previous->cluster : std::vector<ClusterEndpoint>{});
+  plan.clusterSkipped = view.skipped;
+  return identityEntries(view.manifest, view.extra, node.hostAddresses, plan.trie, error);
 }
 
 // 3. The node's dispatchers, if it has none yet; and the loads: one of each
@@ -837,6 +965,37 @@ bool fillEndpointExecutables(const Artifacts& a, const Plan& plan, std::vector<s
 // 4. This version's trie, before any program of it runs. Re-applying the
 // same version rewrites it in place: entries added or updated, then the
 // ones no longer wanted deleted.
+// A trie (live or not) made to hold exactly `entries`: entries added or
+// updated where they change, then (with `prune`) the others deleted. An
+// address that changes identity is never missing meanwhile. Returns how
+// many entries it wrote or deleted.
+std::optional<size_t> syncTrie(int fd, const std::vector<identity::TrieEntry>& entries, bool prune,
+                               std::string* error) {
+  std::vector<mb_lpm_key> old = mapKeys<mb_lpm_key>(fd);
+  auto bytes = [](const mb_lpm_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
+  std::set<std::string> had;
+  for (const auto& k : old) had.insert(bytes(k));
+  std::set<std::string> keep;
+  size_t changes = 0;
+  for (const auto& e : entries) {
+    mb_identity now{};
+    bool same = had.count(bytes(e.key)) && bpf_map_lookup_elem(fd, &e.key, &now) == 0 &&
+                std::memcmp(&now, &e.value, sizeof now) == 0;
+    if (!same) {
+      if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0) {
+        if (error) *error = std::string("cannot update the identity map: ") + std::strerror(errno);
+        return std::nullopt;
+      }
+      ++changes;
+    }
+    keep.insert(bytes(e.key));
+  }
+  if (prune)
+    for (const auto& k : old)
+      if (!keep.count(bytes(k)) && bpf_map_delete_elem(fd, &k) == 0) ++changes;
+  return changes;
+}
+
 bool fillTrie(const Paths& paths, const std::string& version, const Plan& plan, std::string* error) {
   Fd trie(bpf_obj_get(identityPin(paths, version).c_str()));
   bool anyLoaded = std::any_of(plan.endpoints.begin(), plan.endpoints.end(),
@@ -845,26 +1004,9 @@ bool fillTrie(const Paths& paths, const std::string& version, const Plan& plan, 
     if (anyLoaded && error) *error = "the identity map was not pinned";
     return !anyLoaded;
   }
-  std::vector<mb_lpm_key> old = mapKeys<mb_lpm_key>(trie.fd);
-  auto bytes = [](const mb_lpm_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
-  std::set<std::string> had;
-  for (const auto& k : old) had.insert(bytes(k));
-  std::set<std::string> keep;
-  for (const auto& e : plan.trie) {
-    // A live trie (a re-apply of the running version) is only written where
-    // an entry changes.
-    mb_identity now{};
-    bool same = had.count(bytes(e.key)) && bpf_map_lookup_elem(trie.fd, &e.key, &now) == 0 &&
-                std::memcmp(&now, &e.value, sizeof now) == 0;
-    if (!same && bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0) {
-      if (error) *error = std::string("cannot fill the identity map: ") + std::strerror(errno);
-      return false;
-    }
-    keep.insert(bytes(e.key));
-  }
-  for (const auto& k : old)
-    if (!keep.count(bytes(k))) bpf_map_delete_elem(trie.fd, &k);
-  return true;
+  // A live trie (a re-apply of the running version) is only written where
+  // an entry changes.
+  return syncTrie(trie.fd, plan.trie, true, error).has_value();
 }
 
 std::string ownedAddressesPin(const Paths& paths) { return paths.bpffsRoot + "/maps/mb_endpoint_addrs"; }
@@ -1226,9 +1368,18 @@ State nextState(const Artifacts& a, const NodeConfig& node, const Plan& plan, co
   next.artifactDir = fs::absolute(a.dir).string();
   next.host = node.hostAddresses;
   next.loads = plan.loads;
-  if (previous) next.learned = previous->learned;
+  next.peers = node.peers;
+  if (previous) {
+    next.learned = previous->learned;
+    next.cluster = previous->cluster;
+  }
   for (const auto& p : plan.endpoints) {
     EndpointState es;
+    if (p.endpoint.labels) {
+      es.labels = p.endpoint.labels;
+      es.addresses = p.endpoint.addresses;
+      es.ports = p.endpoint.ports;
+    }
     es.key = p.endpoint.key();
     es.ns = p.endpoint.ns;
     es.name = p.endpoint.name;
@@ -1603,6 +1754,7 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
 
   ApplyReport r;
   r.warnings = std::move(warnings);
+  for (const auto& skipped : plan.clusterSkipped) r.warnings.push_back("cluster endpoint left out of the trie: " + skipped);
   r.version = a.version;
   r.previousVersion = previous ? previous->version : "";
   Attachments att;
@@ -1653,21 +1805,30 @@ bool detachAll(const Paths& paths, std::string* error) {
 
 namespace {
 
-bool rewriteIdentities(const Paths& paths, State& state, std::string* error) {
-  auto manifest = loadAppliedManifest(paths, error);
-  if (!manifest) return false;
+// The trie a state means, and the cluster endpoints it leaves out.
+bool stateTrie(const artifacts::Manifest& manifest, const State& state, std::vector<identity::TrieEntry>& out,
+               std::vector<std::string>* skipped, std::string* error) {
+  std::set<std::string> local;
+  for (const auto& e : state.endpoints) local.insert(e.key);
+  IdentityView view = identityView(manifest, state.knownHere(), local, state.cluster);
+  if (skipped) *skipped = view.skipped;
+  return identityEntries(view.manifest, view.extra, state.host, out, error);
+}
+
+// The current version's trie made what `state` means, then the state
+// written. How many entries changed goes to `changes`.
+bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, const State& state,
+                       std::vector<std::string>* skipped, size_t* changes, std::string* error) {
   std::vector<identity::TrieEntry> entries;
-  if (!identityEntries(*manifest, state.learned, state.host, entries, error)) return false;
+  if (!stateTrie(manifest, state, entries, skipped, error)) return false;
   Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
   if (trie.fd < 0) {
     if (error) *error = "no identity map for version " + state.version + " under " + paths.bpffsRoot;
     return false;
   }
-  for (const auto& e : entries)
-    if (bpf_map_update_elem(trie.fd, &e.key, &e.value, BPF_ANY) != 0) {
-      if (error) *error = std::string("cannot update the identity map: ") + std::strerror(errno);
-      return false;
-    }
+  auto n = syncTrie(trie.fd, entries, state.complete, error);
+  if (!n) return false;
+  if (changes) *changes = *n;
   return writeFileAtomically(fs::path(paths.stateDir) / "state.json", state.toJson().dump(2) + "\n", error);
 }
 
@@ -1690,18 +1851,17 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
   if (!lock || !recoverInterrupted(paths, error)) return false;
   auto state = requireState(paths, error);
   if (!state) return false;
+  auto manifest = loadAppliedManifest(paths, error);
+  if (!manifest) return false;
   // The new entries are computed (and an address another endpoint has is
-  // refused) before the trie loses anything.
+  // refused) before the trie changes.
   State updated = *state;
   std::erase_if(updated.learned, [&](const NodeEndpoint& e) { return e.key() == endpoint.key(); });
   updated.learned.push_back(endpoint);
-  if (auto manifest = loadAppliedManifest(paths, error); !manifest) {
-    return false;
-  } else {
-    std::vector<identity::TrieEntry> entries;
-    if (!identityEntries(*manifest, updated.learned, updated.host, entries, error)) return false;
-  }
-  // Re-adding an endpoint replaces it: addresses it no longer has go.
+  std::vector<identity::TrieEntry> entries;
+  if (!stateTrie(*manifest, updated, entries, nullptr, error)) return false;
+  // Re-adding an endpoint replaces it: addresses it no longer has go (which
+  // the rewrite does itself, unless the state is an old one).
   Fd trie(bpf_obj_get(identityPin(paths, state->version).c_str()));
   for (const auto& old : state->learned)
     if (old.key() == endpoint.key())
@@ -1710,7 +1870,7 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
           mb_lpm_key key = identity::keyFor(a);
           if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
         }
-  return rewriteIdentities(paths, updated, error);
+  return rewriteIdentities(paths, *manifest, updated, nullptr, nullptr, error);
 }
 
 bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error) {
@@ -1718,6 +1878,8 @@ bool endpointRemove(const std::string& ns, const std::string& name, const Paths&
   if (!lock || !recoverInterrupted(paths, error)) return false;
   auto state = requireState(paths, error);
   if (!state) return false;
+  auto manifest = loadAppliedManifest(paths, error);
+  if (!manifest) return false;
   auto it = std::find_if(state->learned.begin(), state->learned.end(),
                          [&](const NodeEndpoint& e) { return e.ns == ns && e.name == name; });
   if (it == state->learned.end()) {
@@ -1731,7 +1893,52 @@ bool endpointRemove(const std::string& ns, const std::string& name, const Paths&
     mb_lpm_key key = identity::keyFor(a);
     if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
   }
-  return rewriteIdentities(paths, *state, error);
+  return rewriteIdentities(paths, *manifest, *state, nullptr, nullptr, error);
+}
+
+bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Paths& paths, ClusterUpdate* report,
+                         std::string* error) {
+  auto lock = lockNode(paths, "agent", error);
+  if (!lock || !recoverInterrupted(paths, error)) return false;
+  auto state = requireState(paths, error);
+  if (!state) return false;
+  auto manifest = loadAppliedManifest(paths, error);
+  if (!manifest) return false;
+  state->cluster = endpoints;
+  ClusterUpdate r;
+  if (!rewriteIdentities(paths, *manifest, *state, &r.skipped, &r.trieChanges, error)) return false;
+  r.taken = endpoints.size() - r.skipped.size();
+  if (report) *report = std::move(r);
+  return true;
+}
+
+std::optional<std::vector<NodeEndpoint>> localEndpoints(const Paths& paths, std::string* error, std::string* version) {
+  auto state = requireState(paths, error);
+  if (!state) return std::nullopt;
+  if (version) *version = state->version;
+  auto manifest = loadAppliedManifest(paths, error);
+  if (!manifest) return std::nullopt;
+  std::vector<NodeEndpoint> out;
+  for (const auto& e : state->endpoints) {
+    if (e.labels) {
+      out.push_back(e.asLearned());
+      continue;
+    }
+    for (const auto& me : manifest->endpoints) {
+      if (me.ns != e.ns || me.name != e.name) continue;
+      NodeEndpoint ne;
+      ne.name = e.name;
+      ne.ns = e.ns;
+      ne.addresses = me.addresses;
+      for (const auto& i : manifest->identities)
+        if (i.id == me.identity) {
+          ne.labels = i.labels;
+          ne.ports = i.ports;
+        }
+      if (ne.labels) out.push_back(ne);
+    }
+  }
+  return out;
 }
 
 const char* hookStateName(HookStatus::State s) {
@@ -1851,7 +2058,10 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
   Status s;
   s.version = state->version;
   s.artifactDir = state->artifactDir;
-  for (const auto& l : state->learned) s.learned.push_back({l.key(), l.addresses, l.labels.value_or(labels::LabelSet{})});
+  for (const auto& l : state->learned) s.learned.push_back({l.key(), l.addresses, l.labels.value_or(labels::LabelSet{}), ""});
+  for (const auto& c : state->cluster)
+    s.cluster.push_back({c.endpoint.key(), c.endpoint.addresses, c.endpoint.labels.value_or(labels::LabelSet{}), c.node});
+  std::sort(s.cluster.begin(), s.cluster.end(), [](const LearnedPeer& a, const LearnedPeer& b) { return a.key < b.key; });
   std::set<std::string> known;  // link pins the state accounts for
   bool anyRecorded = false;
   // Every hook the applied manifest's programs run at: where a program could

@@ -93,6 +93,36 @@ bool detachAll(const Paths& paths, std::string* error);
 bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* error);
 bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error);
 
+// An endpoint another node runs, as the cluster agent read it from etcd
+// (docs/cluster.md): known here by its addresses, like `endpoint add`'s.
+struct ClusterEndpoint {
+  std::string node;      // the node that published it
+  NodeEndpoint endpoint;  // name, namespace, labels, addresses, named ports
+  int64_t revision = 0;   // etcd's revision of its record: the newest wins an address
+};
+
+struct ClusterUpdate {
+  size_t taken = 0;                  // endpoints the trie now has
+  std::vector<std::string> skipped;  // one sentence per endpoint left out, and why
+  size_t trieChanges = 0;            // trie entries written or deleted
+};
+
+// Makes `endpoints` the whole set of other nodes' endpoints this node knows,
+// replacing the previous set: the current version's trie gets exactly the
+// entries that change, and every later apply keeps them. An endpoint whose
+// name or address this node's own knowledge has (its endpoints, NODE.json's
+// peers, `endpoint add`) is left out and reported, never an error: one bad
+// record must not stop the rest (docs/cluster.md). Holds the node lock.
+bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Paths& paths, ClusterUpdate* report,
+                         std::string* error);
+
+// The endpoints this node enforces, with the labels, addresses and named
+// ports other nodes need to recognise them (what the agent publishes):
+// from the manifest for compiled ones, from NODE.json for learned ones.
+// `version`, if given, gets the applied version.
+std::optional<std::vector<NodeEndpoint>> localEndpoints(const Paths& paths, std::string* error,
+                                                        std::string* version = nullptr);
+
 // What the kernel has at one hook, against what apply attached there.
 struct HookStatus {
   enum class State {
@@ -127,6 +157,7 @@ struct LearnedPeer {
   std::string key;
   std::vector<net::Address> addresses;
   labels::LabelSet labels;
+  std::string node;  // for the cluster's: the node that runs it
 };
 
 struct RuleCounter {
@@ -140,6 +171,7 @@ struct Status {
   std::string artifactDir;
   std::vector<EndpointStatus> endpoints;
   std::vector<LearnedPeer> learned;  // endpoint add, in the order added
+  std::vector<LearnedPeer> cluster;  // other nodes' (the cluster agent's), by key
   std::vector<RuleCounter> rules;  // rule id 0 = default deny
   std::map<std::string, uint64_t> reasons;
   std::map<std::string, uint64_t> dns;  // mb_dns_stats by name ("dns-learned", ...: docs/dns.md)
