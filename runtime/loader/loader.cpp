@@ -143,6 +143,7 @@ struct EndpointState {
   std::optional<labels::LabelSet> labels;
   std::vector<net::Address> addresses;
   std::vector<labels::NamedPort> ports;
+  std::string root = "/";  // NODE.json's, for process rules' executables
   bool dispatched(const std::string& hook) const { return load && dispatch::forHook(hook); }
   NodeEndpoint asLearned() const {
     NodeEndpoint e;
@@ -212,7 +213,8 @@ struct State {
                                 {"mode", e.mode},
                                 {"programs", programs},
                                 {"l7Slot", e.l7Slot ? json(*e.l7Slot) : json(nullptr)},
-                                {"load", e.load ? json(*e.load) : json(nullptr)}});
+                                {"load", e.load ? json(*e.load) : json(nullptr)},
+                                {"root", e.root}});
       if (e.labels) j["endpoints"].back()["learned"] = learnedJson(e.asLearned());
     }
     for (const auto& l : learned) j["learned"].push_back(learnedJson(l));
@@ -280,6 +282,7 @@ struct State {
             es.programs[hook] = {u32(p.at("id")), p.at("tag").get<std::string>()};
         if (e.contains("l7Slot") && !e.at("l7Slot").is_null()) es.l7Slot = u32(e.at("l7Slot"));
         if (e.contains("load") && !e.at("load").is_null()) es.load = u32(e.at("load"));
+        es.root = e.value("root", std::string("/"));
         s.endpoints.push_back(es);
       }
       auto learnedFrom = [&](const json& l) {
@@ -1387,6 +1390,7 @@ State nextState(const Artifacts& a, const NodeConfig& node, const Plan& plan, co
     es.classId = p.classId;
     es.interface = p.endpoint.interface;
     es.cgroup = p.endpoint.cgroup;
+    es.root = p.endpoint.root;
     es.l7Slot = p.l7Slot;
     if (p.dispatchedAs) es.load = p.load;
     for (const auto& d : att.done)
@@ -1680,12 +1684,9 @@ uint32_t endpointId(const std::string& key) {
   return h ? h : 1;
 }
 
-bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
-           std::string* error) {
-  auto lock = lockNode(paths, "apply", error);
-  if (!lock) return false;
-  if (!recoverInterrupted(paths, error)) return false;
-
+// apply, with the node lock held and interrupted commands finished.
+static bool applyLocked(const std::string& artifactDir, const NodeConfig& node, const Paths& paths,
+                        ApplyReport* report, std::string* error) {
   Artifacts a;
   if (!verifyArtifacts(artifactDir, a, error)) return false;
   std::string why;
@@ -1795,6 +1796,99 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
   if (!plan.usesSockets()) sockets::detachNodePrograms(paths.bpffsRoot);
   if (report) *report = r;
   return true;
+}
+
+bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
+           std::string* error) {
+  auto lock = lockNode(paths, "apply", error);
+  if (!lock || !recoverInterrupted(paths, error)) return false;
+  return applyLocked(artifactDir, node, paths, report, error);
+}
+
+// The NODE.json the applied state was made from: its local endpoints
+// (with labels, addresses and ports where NODE.json gave them), peers and
+// host addresses. nullopt for a state too old to record them.
+static std::optional<NodeConfig> appliedNodeConfig(const State& state, std::string* error) {
+  if (!state.complete) {
+    if (error)
+      *error = "the state in this node's state directory was written by an older membrane and does not record "
+               "NODE.json's peers; run membrane apply with NODE.json once";
+    return std::nullopt;
+  }
+  NodeConfig node;
+  node.hostAddresses = state.host;
+  node.peers = state.peers;
+  for (const auto& e : state.endpoints) {
+    NodeEndpoint ne = e.asLearned();
+    ne.interface = e.interface;
+    ne.cgroup = e.cgroup;
+    ne.root = e.root;
+    node.endpoints.push_back(ne);
+  }
+  return node;
+}
+
+// What a change of the local endpoints does: refuse (error set), nothing,
+// or apply the edited node.
+enum class LocalChange { Refused, None, Apply };
+
+// The applied NODE.json edited by `change`, applied again with the applied
+// artifacts, all under one hold of the lock. With `nothingAppliedIsFine`, a
+// node with no state changes nothing and succeeds.
+static bool changeLocalEndpoints(const Paths& paths, const char* operation, ApplyReport* report, std::string* error,
+                                 bool nothingAppliedIsFine, const std::function<LocalChange(NodeConfig&)>& change) {
+  auto lock = lockNode(paths, operation, error);
+  if (!lock || !recoverInterrupted(paths, error)) return false;
+  std::string why;
+  auto state = State::load(paths, &why);
+  if (!state && why.empty() && nothingAppliedIsFine) return true;
+  if (!state) return requireState(paths, error).has_value();
+  auto node = appliedNodeConfig(*state, error);
+  if (!node) return false;
+  switch (change(*node)) {
+    case LocalChange::Refused: return false;
+    case LocalChange::None: return true;
+    case LocalChange::Apply: break;
+  }
+  return applyLocked(state->artifactDir, *node, paths, report, error);
+}
+
+bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport* report, std::string* error) {
+  if (std::string why = namespaceNameProblem(endpoint.ns); !why.empty()) {
+    if (error) *error = "namespace: " + why;
+    return false;
+  }
+  if (std::string why = podNameProblem(endpoint.name); !why.empty()) {
+    if (error) *error = "name: " + why;
+    return false;
+  }
+  if (endpoint.interface.empty() && endpoint.cgroup.empty()) {
+    if (error) *error = "endpoint " + endpoint.key() + " names neither an interface nor a cgroup to enforce it at";
+    return false;
+  }
+  return changeLocalEndpoints(paths, "endpoint join", report, error, false, [&](NodeConfig& node) {
+    std::erase_if(node.endpoints, [&](const NodeEndpoint& e) { return e.key() == endpoint.key(); });
+    for (const auto& e : node.endpoints)
+      if ((!endpoint.interface.empty() && e.interface == endpoint.interface) ||
+          (!endpoint.cgroup.empty() && e.cgroup == endpoint.cgroup)) {
+        if (error)
+          *error = "endpoint " + e.key() + " is enforced at " + (e.interface.empty() ? e.cgroup : e.interface) +
+                   " already";
+        return LocalChange::Refused;
+      }
+    node.endpoints.push_back(endpoint);
+    return LocalChange::Apply;
+  });
+}
+
+bool endpointLeave(const std::string& ns, const std::string& name, const Paths& paths, ApplyReport* report,
+                   bool* wasThere, std::string* error) {
+  if (wasThere) *wasThere = false;
+  return changeLocalEndpoints(paths, "endpoint leave", report, error, true, [&](NodeConfig& node) {
+    size_t removed = std::erase_if(node.endpoints, [&](const NodeEndpoint& e) { return e.ns == ns && e.name == name; });
+    if (wasThere) *wasThere = removed > 0;
+    return removed ? LocalChange::Apply : LocalChange::None;
+  });
 }
 
 bool detachAll(const Paths& paths, std::string* error) {

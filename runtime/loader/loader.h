@@ -85,6 +85,17 @@ struct ApplyReport {
 bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& paths, ApplyReport* report,
            std::string* error);
 
+// One local endpoint joins (or, already there, is replaced) or leaves the
+// endpoints this node enforces, and the applied artifacts are applied again
+// for the new set, as `apply` would with NODE.json edited accordingly: all
+// or nothing, under one hold of the node lock (so two at once both count).
+// For the CNI plugin (docs/cluster.md). An endpoint learned after the
+// compile gives labels and addresses. endpointLeave of an endpoint the node
+// does not enforce changes nothing and succeeds (`*wasThere` false).
+bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport* report, std::string* error);
+bool endpointLeave(const std::string& ns, const std::string& name, const Paths& paths, ApplyReport* report,
+                   bool* wasThere, std::string* error);
+
 // Removes every link, map and the state membrane created.
 bool detachAll(const Paths& paths, std::string* error);
 

@@ -1,0 +1,240 @@
+// membrane-cni (docs/cluster.md) chained after Debian's reference plugins
+// (ptp with host-local IPAM), invoked as a container runtime does: the pod's
+// network namespace made first, then ADD through the chain with the previous
+// result handed on; DEL in reverse. Real traffic decides whether the pod is
+// enforced by its labels.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "cluster.h"
+
+namespace membrane::e2e {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+const char* kCniDir = "/usr/lib/cni";
+
+const char* kPolicy = R"(namespace x
+policy client { selects { app = client } egress { allow to pods { app = server } on tcp/8080 } }
+policy server { selects { app = server } ingress { allow from pods { app = client } on tcp/8080 } }
+policy tiered { selects { tier = gold } ingress { allow from pods { app = client } on tcp/9090 } }
+)";
+
+// A pod made the way a runtime makes one: its network namespace, then the
+// plugin chain. The destructor runs DEL through the chain and deletes the
+// namespace.
+class CniPod {
+ public:
+  CniPod(Cluster& c, std::string name, int index) : c_(c), name_(std::move(name)) {
+    netns_ = c.topology().tag() + "-cni-" + std::to_string(index);
+    ExecResult r = Topology::exec("", {"ip", "netns", "add", netns_});
+    if (!r.succeeded()) throw std::runtime_error(r.describe());
+    ipamDir_ = (c.workDir() / "ipam").string();
+  }
+  ~CniPod() {
+    del();
+    Topology::exec("", {"ip", "netns", "del", netns_});
+  }
+
+  json ptpConfig() const {
+    return {{"cniVersion", "1.0.0"},
+            {"name", "pods"},
+            {"type", "ptp"},
+            {"ipMasq", false},
+            {"ipam",
+             {{"type", "host-local"},
+              {"ranges", json::array({json::array({{{"subnet", "198.18.50.0/24"}}})})},
+              {"dataDir", ipamDir_},
+              {"routes", json::array({{{"dst", "0.0.0.0/0"}}})}}}};
+  }
+  json membraneConfig(const json& prevResult) const {
+    json c = {{"cniVersion", "1.0.0"},
+              {"name", "pods"},
+              {"type", "membrane-cni"},
+              {"bpffs", (c_.workDir() / "bpf").string()},
+              {"stateDir", (c_.workDir() / "state").string()}};
+    if (!prevResult.is_null()) c["prevResult"] = prevResult;
+    if (!labels.is_null()) c["runtimeConfig"] = {{"podLabels", labels}};
+    return c;
+  }
+
+  // One plugin, in the node's namespace, as the runtime calls it.
+  ExecResult plugin(const std::string& binary, const std::string& command, const json& config,
+                    const std::string& args = "") const {
+    std::string input = config.dump();
+    std::vector<std::string> argv = {"/usr/bin/env",
+                                     "CNI_COMMAND=" + command,
+                                     "CNI_CONTAINERID=" + netns_,
+                                     "CNI_NETNS=/run/netns/" + netns_,
+                                     "CNI_IFNAME=eth0",
+                                     "CNI_PATH=" + std::string(kCniDir),
+                                     "CNI_ARGS=" + (args.empty() ? "IgnoreUnknown=1;K8S_POD_NAMESPACE=x;K8S_POD_NAME=" + name_ : args),
+                                     binary};
+    return Topology::exec(c_.topology().hostNamespace(), argv, Millis(30000), &input);
+  }
+  ExecResult membrane(const std::string& command, const json& prevResult, const std::string& args = "") const {
+    return plugin(MEMBRANE_CNI_BIN, command, membraneConfig(prevResult), args);
+  }
+
+  // ADD through ptp, then membrane-cni. The final result, or the failing
+  // plugin's output.
+  ExecResult add() {
+    ExecResult ptp = plugin(std::string(kCniDir) + "/ptp", "ADD", ptpConfig());
+    if (!ptp.succeeded()) return ptp;
+    prevResult_ = json::parse(ptp.out);
+    return membrane("ADD", prevResult_);
+  }
+  ExecResult del() {
+    ExecResult r = membrane("DEL", prevResult_);
+    plugin(std::string(kCniDir) + "/ptp", "DEL", ptpConfig());
+    return r;
+  }
+  const json& ptpResult() const { return prevResult_; }
+  std::string address() const {
+    std::string cidr = prevResult_["ips"][0]["address"];
+    return cidr.substr(0, cidr.find('/'));
+  }
+  std::string hostVeth() const { return prevResult_["interfaces"][0]["name"]; }
+  const std::string& netns() const { return netns_; }
+
+  json labels;  // runtimeConfig.podLabels
+
+ private:
+  Cluster& c_;
+  std::string name_, netns_, ipamDir_;
+  json prevResult_;
+};
+
+class CniTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MEMBRANE_E2E_REQUIRE_PRIVILEGES();
+    if (!fs::exists(std::string(kCniDir) + "/ptp")) {
+      if (runningInCi()) FAIL() << "the CNI reference plugins are not installed (containernetworking-plugins)";
+      GTEST_SKIP() << "the CNI reference plugins are not installed (containernetworking-plugins)";
+    }
+    c_ = std::make_unique<Cluster>(std::vector<std::tuple<std::string, std::string, labels::LabelSet>>{
+        {"x", "client", {{"app", "client"}}}, {"x", "intruder", {{"app", "intruder"}}}, {"x", "s0", {{"app", "server"}}}});
+    artifacts_ = c_->compile(kPolicy, "v1");
+    ASSERT_FALSE(artifacts_.empty());
+    ExecResult r = c_->apply(artifacts_);
+    ASSERT_TRUE(r.succeeded()) << r.describe();
+  }
+  const Cluster::Member& member(const std::string& name) {
+    for (const auto& m : c_->members())
+      if (m.name == name) return m;
+    throw std::runtime_error("no member " + name);
+  }
+  int probe(const std::string& from, const std::string& address) {
+    return member(from).pod->exec({proberPath(), "probe", "tcp", address, "8080", "--timeout-ms", "400"}).exitCode;
+  }
+  json status() {
+    ExecResult st = c_->run({"status", "-o", "json"});
+    return json::parse(st.out, nullptr, false);
+  }
+  const json* endpoint(const json& status, const std::string& key) {
+    for (const auto& e : status["endpoints"])
+      if (e["endpoint"] == key) return &e;
+    return nullptr;
+  }
+
+  std::unique_ptr<Cluster> c_;
+  fs::path artifacts_;
+};
+
+TEST_F(CniTest, APodAddedThroughThePluginChainIsEnforcedByItsLabels) {
+  CniPod web(*c_, "web-1", 1);
+  web.labels = {{"app", "server"}};
+  ExecResult added = web.add();
+  ASSERT_TRUE(added.succeeded()) << added.describe();
+  // The previous result, unchanged.
+  EXPECT_EQ(json::parse(added.out), web.ptpResult());
+
+  json st = status();
+  const json* e = endpoint(st, "x/web-1");
+  ASSERT_TRUE(e) << st.dump(2);
+  EXPECT_EQ((*e)["attachedTo"], web.hostVeth());
+  EXPECT_EQ((*e)["learned"], true);
+  EXPECT_EQ(st["asApplied"], true) << st.dump(2);
+
+  Process server = Topology::spawn(web.netns(), {proberPath(), "serve", "--tcp", "8080"});
+  ASSERT_TRUE(server.waitForOutput("ready", 2s));
+  EXPECT_EQ(probe("client", web.address()), 0) << "the client may call servers";
+  EXPECT_NE(probe("intruder", web.address()), 0) << "web-1's ingress lets only clients in";
+
+  ExecResult check = web.membrane("CHECK", web.ptpResult());
+  EXPECT_TRUE(check.succeeded()) << check.describe();
+
+  ExecResult del = web.membrane("DEL", web.ptpResult());
+  EXPECT_TRUE(del.succeeded()) << del.describe();
+  EXPECT_FALSE(endpoint(status(), "x/web-1"));
+  // Unenforced now: nothing at web-1 keeps the intruder out.
+  EXPECT_EQ(probe("intruder", web.address()), 0);
+  check = web.membrane("CHECK", web.ptpResult());
+  EXPECT_EQ(check.exitCode, 1);
+  EXPECT_EQ(json::parse(check.out)["code"], 101) << check.out;
+  // DEL of a pod the node does not have: done already, no error.
+  del = web.membrane("DEL", web.ptpResult());
+  EXPECT_TRUE(del.succeeded()) << del.describe();
+}
+
+TEST_F(CniTest, AnAddMembraneRefusesFailsAndLeavesTheNodeAsItWas) {
+  std::string before = [&] {
+    std::ifstream in(c_->workDir() / "state" / "state.json");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  CniPod odd(*c_, "odd-1", 2);
+  // Selected by server and tiered: no pod of the compile was, so no class has that set.
+  odd.labels = {{"app", "server"}, {"tier", "gold"}};
+  ExecResult added = odd.add();
+  EXPECT_EQ(added.exitCode, 1) << added.describe();
+  json error = json::parse(added.out, nullptr, false);
+  ASSERT_FALSE(error.is_discarded()) << added.describe();
+  EXPECT_EQ(error["cniVersion"], "1.0.0");
+  EXPECT_EQ(error["code"], 100);
+  EXPECT_NE(error["msg"].get<std::string>().find("a combination no compiled class has"), std::string::npos) << error;
+  std::ifstream in(c_->workDir() / "state" / "state.json");
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), before) << "a refused ADD changed the node";
+  EXPECT_FALSE(endpoint(status(), "x/odd-1"));
+}
+
+TEST_F(CniTest, ThePluginSaysWhatItSpeaksAndRefusesWhatItCannotUseWithCniErrors) {
+  CniPod pod(*c_, "web-2", 3);
+  ExecResult version = pod.membrane("VERSION", nullptr);
+  ASSERT_TRUE(version.succeeded()) << version.describe();
+  EXPECT_EQ(json::parse(version.out)["supportedVersions"], json({"0.4.0", "1.0.0"}));
+
+  auto errorCode = [](const ExecResult& r) {
+    json j = json::parse(r.out, nullptr, false);
+    return r.exitCode == 1 && !j.is_discarded() ? j.value("code", -1) : -2;
+  };
+  pod.labels = {{"app", "server"}};
+  EXPECT_EQ(errorCode(pod.membrane("ADD", nullptr)), 7) << "no prevResult: not chained";
+  json config = pod.membraneConfig(json{{"interfaces", json::array()}, {"ips", json::array()}});
+  config["cniVersion"] = "0.3.1";
+  EXPECT_EQ(errorCode(pod.plugin(MEMBRANE_CNI_BIN, "ADD", config)), 1) << "a version it does not speak";
+  ExecResult noPod = pod.membrane("ADD", json{{"interfaces", json::array()}}, "IgnoreUnknown=1");
+  EXPECT_EQ(errorCode(noPod), 4) << noPod.describe();
+  ExecResult badName = pod.membrane("ADD", json{{"interfaces", json::array()}}, "K8S_POD_NAMESPACE=x;K8S_POD_NAME=a%b");
+  EXPECT_EQ(errorCode(badName), 4) << badName.describe();
+  // Without podLabels and without a pod info file, there is nothing to enforce it by.
+  pod.labels = nullptr;
+  ExecResult ptp = pod.plugin(std::string(kCniDir) + "/ptp", "ADD", pod.ptpConfig());
+  ASSERT_TRUE(ptp.succeeded()) << ptp.describe();
+  ExecResult noLabels = pod.membrane("ADD", json::parse(ptp.out));
+  EXPECT_EQ(errorCode(noLabels), 100) << noLabels.describe();
+  EXPECT_NE(noLabels.out.find("no labels for pod x/web-2"), std::string::npos) << noLabels.out;
+  // The documented fallback: <stateDir>/pods/<namespace>/<name>.json.
+  fs::create_directories(c_->workDir() / "state" / "pods" / "x");
+  std::ofstream(c_->workDir() / "state" / "pods" / "x" / "web-2.json") << R"({"labels": {"app": "server"}})";
+  ExecResult withFile = pod.membrane("ADD", json::parse(ptp.out));
+  EXPECT_TRUE(withFile.succeeded()) << withFile.describe();
+  EXPECT_TRUE(endpoint(status(), "x/web-2"));
+}
+
+}  // namespace
+}  // namespace membrane::e2e
