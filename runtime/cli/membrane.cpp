@@ -82,7 +82,8 @@ nlohmann::json agentJson(const cluster::AgentReport& a) {
           {"etcd", a.etcd},           {"connected", a.connected}, {"member", a.member},
           {"error", a.error},         {"since", a.since},   {"revision", a.revision},
           {"published", a.published}, {"peers", a.peers},   {"skipped", a.skipped},
-          {"malformed", a.malformed}, {"applyError", a.applyError}};
+          {"malformed", a.malformed}, {"applyError", a.applyError}, {"wanted", a.wanted},
+          {"wantedSource", a.wantedSource}, {"version", a.version}, {"rolloutError", a.rolloutError}};
 }
 
 void printAgent(const cluster::AgentReport& a) {
@@ -96,6 +97,12 @@ void printAgent(const cluster::AgentReport& a) {
   std::cout << "  " << a.published << " endpoints of this node published; " << a.peers
             << " endpoints of other nodes known (revision " << a.revision << ")\n";
   if (!a.applyError.empty()) std::cout << "  the last trie update failed: " << a.applyError << "\n";
+  if (!a.wanted.empty() || !a.rolloutError.empty()) {
+    bool runsIt = !a.wanted.empty() && a.wanted.compare(0, 16, a.version) == 0 && a.rolloutError.empty();
+    std::cout << "  rollout: the cluster asks for " << (a.wanted.empty() ? "?" : a.wanted.substr(0, 16)) << " from "
+              << a.wantedSource << (runsIt ? "; running it" : "; NOT running it") << "\n";
+    if (!a.rolloutError.empty()) std::cout << "  rollout failed: " << a.rolloutError << "\n";
+  }
   for (const auto& s : a.skipped) std::cout << "  left out: " << s << "\n";
   for (const auto& m : a.malformed) std::cout << "  ignored record: " << m << "\n";
 }
@@ -431,6 +438,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   agent->add_option("--prefix", agentPrefix, "The etcd key prefix every node of the cluster uses")
       ->capture_default_str();
+  agent->add_option("--node-netns", agentOptions.nodeNetns,
+                    "The network namespace of the node's interfaces, when the agent runs in another (one that reaches "
+                    "etcd): versions rolled out through etcd are applied there. Default: the agent's own");
 
   try {
     app.parse(argc, argv);

@@ -19,9 +19,11 @@
 #include <stdexcept>
 #include <thread>
 
+#include "cluster/fetch.h"
 #include "io/file.h"
 #include "io/json.h"
 #include "labels/names.h"
+#include "loader/kernel.h"
 #include "loader/node_config.h"
 
 namespace membrane::cluster {
@@ -113,7 +115,8 @@ class Reporter {
               {"connected", report_.connected}, {"member", report_.member}, {"error", report_.error},
               {"since", report_.since},     {"revision", report_.revision}, {"published", report_.published},
               {"peers", report_.peers},     {"skipped", report_.skipped}, {"malformed", report_.malformed},
-              {"applyError", report_.applyError}};
+              {"applyError", report_.applyError}, {"wanted", report_.wanted}, {"wantedSource", report_.wantedSource},
+              {"version", report_.version}, {"rolloutError", report_.rolloutError}};
     // Only what changed is written: the publisher wakes on renames in the
     // state directory.
     std::string text = j.dump(2) + "\n";
@@ -170,7 +173,7 @@ class Watcher {
     while (!stop) {
       std::string error;
       if (needSync) {
-        auto range = etcd_.rangePrefix(o_.layout.endpointsPrefix(), &error);
+        auto range = etcd_.rangePrefix(o_.layout.prefix + "/", &error);
         if (!range) {
           disconnected(error);
           sleepFor(backoff.take(), stop);
@@ -179,6 +182,7 @@ class Watcher {
         connected();
         records_.clear();
         malformed_.clear();
+        wanted_.reset();
         for (const auto& kv : range->kvs) take(kv, false);
         nextRevision_ = range->revision + 1;
         needSync = false;
@@ -187,26 +191,37 @@ class Watcher {
                       std::to_string(range->revision));
       }
       if (dirty_) push();
+      rollOut();
       auto retryAt = std::chrono::steady_clock::now() + 1s;
       int64_t compactRevision = 0;
       WatchEnd end = etcd_.watchPrefix(
-          o_.layout.endpointsPrefix(), nextRevision_,
+          o_.layout.prefix + "/", nextRevision_,
           [&](const std::vector<WatchEvent>& events) {
             connected();
             backoff.reset();
+            bool records = false;
             for (const auto& e : events) {
+              records = records || isRecord(e.kv.key);
               if (e.deleted) {
                 records_.erase(e.kv.key);
                 malformed_.erase(e.kv.key);
+                if (e.kv.key == o_.layout.artifactsKey()) wanted_.reset();
               } else {
                 take(e.kv, true);
               }
               nextRevision_ = std::max(nextRevision_, e.kv.modRevision + 1);
             }
-            dirty_ = true;
-            push();
+            if (records) {
+              dirty_ = true;
+              push();
+            }
+            rollOut();
           },
-          [&] { return stop || (dirty_ && std::chrono::steady_clock::now() > retryAt); }, &compactRevision, &error);
+          [&] {
+            auto now = std::chrono::steady_clock::now();
+            return stop || (dirty_ && now > retryAt) || (wanted_ && *wanted_ == failedRollout_ && now > rolloutRetryAt_);
+          },
+          &compactRevision, &error);
       switch (end) {
         case WatchEnd::Stopped:
           break;
@@ -224,9 +239,17 @@ class Watcher {
   }
 
  private:
+  bool isRecord(const std::string& key) const { return key.rfind(o_.layout.endpointsPrefix(), 0) == 0; }
+
   // A put: another node's record, kept by key (this node's own are not
-  // peers; a record that is not membrane's is reported, not used).
+  // peers; a record that is not membrane's is reported, not used); the
+  // artifacts key; nothing else (nodes' keys, ...).
   void take(const KeyValue& kv, bool logIt) {
+    if (kv.key == o_.layout.artifactsKey()) {
+      wanted_ = kv.value;
+      return;
+    }
+    if (!isRecord(kv.key)) return;
     std::string why;
     auto e = parseEndpointRecord(o_.layout, kv, &why);
     if (!e) {
@@ -268,6 +291,60 @@ class Watcher {
     });
   }
 
+  // The version the artifacts key asks for, fetched and applied unless this
+  // node runs it already; a failure is reported and tried again in 10 s.
+  void rollOut() {
+    if (!wanted_ || *wanted_ == doneRollout_) return;
+    if (*wanted_ == failedRollout_ && std::chrono::steady_clock::now() < rolloutRetryAt_) return;
+    std::string value = *wanted_, why, running;
+    auto result = [&](const std::string& error, const std::string& sha, const std::string& source) {
+      if (error.empty()) {
+        doneRollout_ = value;
+        failedRollout_.clear();
+      } else {
+        if (value != failedRollout_ || error != lastRolloutError_) reporter_.log("rollout: " + error);
+        failedRollout_ = value;
+        rolloutRetryAt_ = std::chrono::steady_clock::now() + 10s;
+      }
+      lastRolloutError_ = error;
+      loader::localEndpoints(paths_, nullptr, &running);
+      reporter_.update([&](AgentReport& r) {
+        r.wanted = sha;
+        r.wantedSource = source;
+        r.version = running;
+        r.rolloutError = error;
+      });
+    };
+    auto wanted = parseArtifactsWanted(value, &why);
+    if (!wanted) return result(o_.layout.artifactsKey() + ": " + why, "", "");
+    std::string version = wanted->manifestSha256.substr(0, 16);
+    loader::localEndpoints(paths_, nullptr, &running);
+    if (running == version) return result("", wanted->manifestSha256, wanted->source);
+    fs::path staged = fs::path(o_.paths.stateDir) / "artifacts" / version;
+    loader::ApplyReport report;
+    if (!fetchArtifacts(*wanted, staged.string(), &why) || !applyInNodeNetns(staged.string(), report, why))
+      return result(why, wanted->manifestSha256, wanted->source);
+    reporter_.log("now running version " + report.version + " from " + wanted->source +
+                  (report.previousVersion.empty() ? "" : " (was " + report.previousVersion + ")"));
+    for (const auto& w : report.warnings) reporter_.log("warning: " + w);
+    // Only the running version's files are kept (the state names them).
+    std::error_code ec;
+    for (const auto& d : fs::directory_iterator(staged.parent_path(), ec))
+      if (d.path().filename() != version) fs::remove_all(d.path(), ec);
+    result("", wanted->manifestSha256, wanted->source);
+  }
+
+  // loader::applyArtifacts in the node's network namespace: on a thread of
+  // its own that enters it (a network namespace is per thread), so this
+  // thread's etcd connection stays where it is.
+  bool applyInNodeNetns(const std::string& dir, loader::ApplyReport& report, std::string& why) {
+    if (o_.nodeNetns.empty()) return loader::applyArtifacts(dir, paths_, &report, &why);
+    bool ok = false;
+    std::thread inNode([&] { ok = loader::enterNetns(o_.nodeNetns, &why) && loader::applyArtifacts(dir, paths_, &report, &why); });
+    inNode.join();
+    return ok;
+  }
+
   void connected() {
     if (isConnected_) return;
     isConnected_ = true;
@@ -296,6 +373,9 @@ class Watcher {
   bool isConnected_ = false;
   std::string lastApplyError_;
   std::vector<std::string> lastSkipped_;
+  std::optional<std::string> wanted_;  // the artifacts key's value
+  std::string doneRollout_, failedRollout_, lastRolloutError_;
+  std::chrono::steady_clock::time_point rolloutRetryAt_{};
 };
 
 // ---- the publisher: this node's endpoints under its lease --------------------
@@ -474,6 +554,10 @@ std::optional<AgentReport> readAgentReport(const std::string& stateDir, std::str
     r.skipped = j.at("skipped").get<std::vector<std::string>>();
     r.malformed = j.at("malformed").get<std::vector<std::string>>();
     r.applyError = j.at("applyError");
+    r.wanted = j.value("wanted", "");
+    r.wantedSource = j.value("wantedSource", "");
+    r.version = j.value("version", "");
+    r.rolloutError = j.value("rolloutError", "");
     return r;
   } catch (const std::exception& e) {
     if (error) *error = path + ": " + e.what();

@@ -18,7 +18,10 @@
 // Key layout (docs/cluster.md), under a prefix (default /membrane/v1):
 //   <prefix>/endpoints/<node>/<namespace>/<name>   {"name", "namespace", "labels", "addresses", "ports"}
 //   <prefix>/nodes/<node>                           {"node", "version", "endpoints"}
-// both put with the node's lease. A record is the NODE.json peer form, and is
+// both put with the node's lease, and one key an operator writes:
+//   <prefix>/artifacts                              {"source": DIR or URL, "manifest": SHA-256}
+// the version every node should run, which each agent fetches (fetch.h),
+// checks and applies to the endpoints its node enforces. A record is the NODE.json peer form, and is
 // read as strictly as NODE.json (another node's records are input like any
 // other).
 #pragma once
@@ -42,6 +45,7 @@ struct KeyLayout {
     return endpointsPrefix() + node + "/" + ns + "/" + name;
   }
   std::string nodeKey(const std::string& node) const { return prefix + "/nodes/" + node; }
+  std::string artifactsKey() const { return prefix + "/artifacts"; }
 };
 
 // The value published for one endpoint.
@@ -60,6 +64,9 @@ struct AgentOptions {
   KeyLayout layout;
   std::chrono::seconds leaseTtl{10};
   loader::Paths paths;
+  // Where the node's interfaces are when that is not the agent's own network
+  // namespace (which must reach etcd): rollouts apply there. Empty: here.
+  std::string nodeNetns;
   // One line per thing worth telling (connected, lost etcd, endpoints
   // taken or left out, ...); the CLI prints them with a timestamp.
   std::function<void(const std::string&)> log;
@@ -81,6 +88,10 @@ struct AgentReport {
   std::vector<std::string> skipped;    // left out of the trie, and why
   std::vector<std::string> malformed;  // records that are not membrane's, and why
   std::string applyError;              // why the last trie update failed ("" when it did not)
+  std::string wanted;                  // the artifacts key's manifest SHA-256 ("" when unset)
+  std::string wantedSource;            // and where it said to fetch them
+  std::string version;                 // the version this node runs
+  std::string rolloutError;            // why the wanted version is not running, if it is not
 };
 std::optional<AgentReport> readAgentReport(const std::string& stateDir, std::string* error);
 

@@ -1853,6 +1853,20 @@ static bool changeLocalEndpoints(const Paths& paths, const char* operation, Appl
   return applyLocked(state->artifactDir, *node, paths, report, error);
 }
 
+bool applyArtifacts(const std::string& artifactDir, const Paths& paths, ApplyReport* report, std::string* error) {
+  auto lock = lockNode(paths, "apply", error);
+  if (!lock || !recoverInterrupted(paths, error)) return false;
+  std::string why;
+  auto state = State::load(paths, &why);
+  if (!state && !why.empty()) {
+    if (error) *error = why + "; remove it, or run membrane detach";
+    return false;
+  }
+  std::optional<NodeConfig> node = NodeConfig{};
+  if (state) node = appliedNodeConfig(*state, error);
+  return node && applyLocked(artifactDir, *node, paths, report, error);
+}
+
 bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport* report, std::string* error) {
   if (std::string why = namespaceNameProblem(endpoint.ns); !why.empty()) {
     if (error) *error = "namespace: " + why;

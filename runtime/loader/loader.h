@@ -96,6 +96,12 @@ bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport*
 bool endpointLeave(const std::string& ns, const std::string& name, const Paths& paths, ApplyReport* report,
                    bool* wasThere, std::string* error);
 
+// Applies other artifacts to the endpoints this node enforces now (the
+// applied NODE.json as joins and leaves left it; none on a node with
+// nothing applied yet), as `apply` does: the cluster agent's rollout
+// (docs/cluster.md).
+bool applyArtifacts(const std::string& artifactDir, const Paths& paths, ApplyReport* report, std::string* error);
+
 // Removes every link, map and the state membrane created.
 bool detachAll(const Paths& paths, std::string* error);
 

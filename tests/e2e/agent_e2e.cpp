@@ -17,7 +17,9 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "artifacts/manifest.h"
 #include "cluster.h"
+#include "cluster/etcd.h"
 #include "etcd_cluster.h"
 #include "identity/identity_table.h"
 
@@ -75,7 +77,8 @@ class Node {
 
   void startAgent(const std::vector<std::string>& etcd, int leaseTtl = 10) {
     std::vector<std::string> argv = base();
-    argv.insert(argv.end(), {"agent", "--node", name_, "--lease-ttl", std::to_string(leaseTtl)});
+    argv.insert(argv.end(), {"agent", "--node", name_, "--lease-ttl", std::to_string(leaseTtl), "--node-netns",
+                             topo_.hostNamespace()});
     for (const auto& url : etcd) argv.insert(argv.end(), {"--etcd", url});
     agent_ = Topology::spawn("", argv);
   }
@@ -306,6 +309,85 @@ TEST_F(AgentTest, OneOfThreeEtcdMembersDownChangesNothing) {
   ASSERT_TRUE(took) << "b2 not known on node A within 1 s with one member of three down\n" << logs();
   std::cout << "with a member down, node A learned b2 in " << took->count() << " ms\n";
   EXPECT_TRUE(nodeA_->knows(member("b1").pod->address4()));
+}
+
+std::string fileText(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST_F(AgentTest, TheArtifactsKeyRollsEveryNodeToTheVersionItPinsAndNothingElse) {
+  build(1);
+  fs::path v2 = cluster_->compile(std::string(kPolicy) +
+                                      "policy metrics { selects { app = server } ingress { allow from pods { app = "
+                                      "client } on tcp/9090 } }\n",
+                                  "v2");
+  ASSERT_FALSE(v2.empty());
+  std::string manifest = fileText(v2 / "manifest.json"), sha = artifacts::sha256Hex(manifest);
+  std::string version = sha.substr(0, 16);
+  testkit::EtcdCluster etcd(1);
+  nodeA_->startAgent(etcd.clientUrls());
+  nodeB_->startAgent(etcd.clientUrls());
+  Process server = member("b1").pod->spawn({proberPath(), "serve", "--tcp", "8080"});
+  ASSERT_TRUE(server.waitForOutput("ready", 2s));
+  nodeBRuns({"b1"});
+  ASSERT_TRUE(nodeA_->timeUntil(member("b1").pod->address4(), true, 1000ms)) << logs();
+  auto versionOf = [](Node& n) {
+    return nlohmann::json::parse(n.membrane({"status", "-o", "json"}).out, nullptr, false).value("version", "");
+  };
+  std::string v1 = versionOf(*nodeA_);
+  ASSERT_NE(v1, version);
+
+  // The manifest served over HTTP, as a CI job's artifact store would.
+  Process http = Topology::spawn("", {"python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory",
+                                      v2.string()});
+  ASSERT_TRUE(http.waitForOutput("port ", 5s)) << http.err();
+  std::string out = http.out();
+  std::string port = out.substr(out.find("port ") + 5);
+  port = port.substr(0, port.find_first_not_of("0123456789"));
+
+  cluster::Etcd client(etcd.clientUrls());
+  std::string error;
+  auto wantedKey = [&](const std::string& source, const std::string& hash) {
+    return nlohmann::json{{"source", source}, {"manifest", hash}}.dump();
+  };
+  // A hash that is not the manifest's: nobody moves, and both say why.
+  std::string wrong(64, '0');
+  ASSERT_TRUE(client.put("/membrane/v1/artifacts", wantedKey("http://127.0.0.1:" + port + "/", wrong), 0, &error))
+      << error;
+  auto deadline = Clock::now() + 10s;
+  while (Clock::now() < deadline && (nodeA_->agentReport().value("rolloutError", "").empty() ||
+                                     nodeB_->agentReport().value("rolloutError", "").empty()))
+    std::this_thread::sleep_for(50ms);
+  EXPECT_NE(nodeA_->agentReport().value("rolloutError", "").find("not the " + wrong + " the cluster asks for"),
+            std::string::npos)
+      << nodeA_->agentReport().dump(2);
+  EXPECT_EQ(versionOf(*nodeA_), v1);
+  EXPECT_EQ(versionOf(*nodeB_), v1);
+
+  ASSERT_TRUE(client.put("/membrane/v1/artifacts", wantedKey("http://127.0.0.1:" + port + "/", sha), 0, &error))
+      << error;
+  deadline = Clock::now() + 20s;
+  while (Clock::now() < deadline && (versionOf(*nodeA_) != version || versionOf(*nodeB_) != version))
+    std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(versionOf(*nodeA_), version) << logs();
+  EXPECT_EQ(versionOf(*nodeB_), version) << logs();
+  // What the cluster taught node A survives the new version's trie, and each
+  // node tells the cluster what it runs.
+  EXPECT_TRUE(nodeA_->knows(member("b1").pod->address4()));
+  EXPECT_TRUE(aReaches("b1"));
+  deadline = Clock::now() + 5s;
+  std::string published;
+  while (Clock::now() < deadline) {
+    auto r = client.rangePrefix("/membrane/v1/nodes/node-b", &error);
+    if (r && r->kvs.size() == 1) published = nlohmann::json::parse(r->kvs[0].value).value("version", "");
+    if (published == version) break;
+    std::this_thread::sleep_for(50ms);
+  }
+  EXPECT_EQ(published, version);
+  // B's endpoints join under the new version too (the CNI plugin's path).
+  nodeBRuns({});
+  EXPECT_TRUE(nodeA_->timeUntil(member("b1").pod->address4(), false, 1000ms));
 }
 
 }  // namespace

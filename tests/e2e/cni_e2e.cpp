@@ -236,5 +236,35 @@ TEST_F(CniTest, ThePluginSaysWhatItSpeaksAndRefusesWhatItCannotUseWithCniErrors)
   EXPECT_TRUE(endpoint(status(), "x/web-2"));
 }
 
+// An apply that cannot see the node's interfaces (run outside the node's
+// network namespace) is refused after its read-back, and what ran before
+// still runs: status as applied, the same verdicts.
+TEST_F(CniTest, AnApplyFromAnotherNetworkNamespaceIsRolledBackLeavingEnforcementAsItWas) {
+  CniPod web(*c_, "web-1", 1);
+  web.labels = {{"app", "server"}};
+  ExecResult added = web.add();
+  ASSERT_TRUE(added.succeeded()) << added.describe();
+  Process server = Topology::spawn(web.netns(), {proberPath(), "serve", "--tcp", "8080"});
+  ASSERT_TRUE(server.waitForOutput("ready", 2s));
+  ASSERT_EQ(probe("client", web.address()), 0);
+  ASSERT_NE(probe("intruder", web.address()), 0);
+  json before = status();
+  fs::path v2 = c_->compile(std::string(kPolicy) + "policy more { selects { app = server } ingress { allow from pods "
+                                                   "{ app = client } on tcp/9090 } }\n",
+                            "v2");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    ExecResult r = Topology::exec("", {MEMBRANE_BIN, "--bpffs", (c_->workDir() / "bpf").string(), "--state-dir",
+                                       (c_->workDir() / "state").string(), "apply", v2.string(), "--node",
+                                       (c_->workDir() / "node.json").string()});
+    EXPECT_EQ(r.exitCode, 1) << r.describe();
+    EXPECT_EQ(probe("client", web.address()), 0) << "attempt " << attempt << " broke the client's access";
+  }
+  json after = status();
+  EXPECT_EQ(after["version"], before["version"]);
+  EXPECT_EQ(after["asApplied"], true) << after.dump(2);
+  EXPECT_EQ(probe("client", web.address()), 0) << "the failed apply broke the client's access";
+  EXPECT_NE(probe("intruder", web.address()), 0);
+}
+
 }  // namespace
 }  // namespace membrane::e2e
