@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster.h"
+#include "cni_pod.h"
 
 namespace membrane::e2e {
 namespace {
@@ -16,98 +17,11 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-const char* kCniDir = "/usr/lib/cni";
-
 const char* kPolicy = R"(namespace x
 policy client { selects { app = client } egress { allow to pods { app = server } on tcp/8080 } }
 policy server { selects { app = server } ingress { allow from pods { app = client } on tcp/8080 } }
 policy tiered { selects { tier = gold } ingress { allow from pods { app = client } on tcp/9090 } }
 )";
-
-// A pod made the way a runtime makes one: its network namespace, then the
-// plugin chain. The destructor runs DEL through the chain and deletes the
-// namespace.
-class CniPod {
- public:
-  CniPod(Cluster& c, std::string name, int index) : c_(c), name_(std::move(name)) {
-    netns_ = c.topology().tag() + "-cni-" + std::to_string(index);
-    ExecResult r = Topology::exec("", {"ip", "netns", "add", netns_});
-    if (!r.succeeded()) throw std::runtime_error(r.describe());
-    ipamDir_ = (c.workDir() / "ipam").string();
-  }
-  ~CniPod() {
-    del();
-    Topology::exec("", {"ip", "netns", "del", netns_});
-  }
-
-  json ptpConfig() const {
-    return {{"cniVersion", "1.0.0"},
-            {"name", "pods"},
-            {"type", "ptp"},
-            {"ipMasq", false},
-            {"ipam",
-             {{"type", "host-local"},
-              {"ranges", json::array({json::array({{{"subnet", "198.18.50.0/24"}}})})},
-              {"dataDir", ipamDir_},
-              {"routes", json::array({{{"dst", "0.0.0.0/0"}}})}}}};
-  }
-  json membraneConfig(const json& prevResult) const {
-    json c = {{"cniVersion", "1.0.0"},
-              {"name", "pods"},
-              {"type", "membrane-cni"},
-              {"bpffs", (c_.workDir() / "bpf").string()},
-              {"stateDir", (c_.workDir() / "state").string()}};
-    if (!prevResult.is_null()) c["prevResult"] = prevResult;
-    if (!labels.is_null()) c["runtimeConfig"] = {{"podLabels", labels}};
-    return c;
-  }
-
-  // One plugin, in the node's namespace, as the runtime calls it.
-  ExecResult plugin(const std::string& binary, const std::string& command, const json& config,
-                    const std::string& args = "") const {
-    std::string input = config.dump();
-    std::vector<std::string> argv = {"/usr/bin/env",
-                                     "CNI_COMMAND=" + command,
-                                     "CNI_CONTAINERID=" + netns_,
-                                     "CNI_NETNS=/run/netns/" + netns_,
-                                     "CNI_IFNAME=eth0",
-                                     "CNI_PATH=" + std::string(kCniDir),
-                                     "CNI_ARGS=" + (args.empty() ? "IgnoreUnknown=1;K8S_POD_NAMESPACE=x;K8S_POD_NAME=" + name_ : args),
-                                     binary};
-    return Topology::exec(c_.topology().hostNamespace(), argv, Millis(30000), &input);
-  }
-  ExecResult membrane(const std::string& command, const json& prevResult, const std::string& args = "") const {
-    return plugin(MEMBRANE_CNI_BIN, command, membraneConfig(prevResult), args);
-  }
-
-  // ADD through ptp, then membrane-cni. The final result, or the failing
-  // plugin's output.
-  ExecResult add() {
-    ExecResult ptp = plugin(std::string(kCniDir) + "/ptp", "ADD", ptpConfig());
-    if (!ptp.succeeded()) return ptp;
-    prevResult_ = json::parse(ptp.out);
-    return membrane("ADD", prevResult_);
-  }
-  ExecResult del() {
-    ExecResult r = membrane("DEL", prevResult_);
-    plugin(std::string(kCniDir) + "/ptp", "DEL", ptpConfig());
-    return r;
-  }
-  const json& ptpResult() const { return prevResult_; }
-  std::string address() const {
-    std::string cidr = prevResult_["ips"][0]["address"];
-    return cidr.substr(0, cidr.find('/'));
-  }
-  std::string hostVeth() const { return prevResult_["interfaces"][0]["name"]; }
-  const std::string& netns() const { return netns_; }
-
-  json labels;  // runtimeConfig.podLabels
-
- private:
-  Cluster& c_;
-  std::string name_, netns_, ipamDir_;
-  json prevResult_;
-};
 
 class CniTest : public ::testing::Test {
  protected:
@@ -147,7 +61,7 @@ class CniTest : public ::testing::Test {
 };
 
 TEST_F(CniTest, APodAddedThroughThePluginChainIsEnforcedByItsLabels) {
-  CniPod web(*c_, "web-1", 1);
+  CniPod web(c_->topology(), c_->workDir(), "web-1", 1);
   web.labels = {{"app", "server"}};
   ExecResult added = web.add();
   ASSERT_TRUE(added.succeeded()) << added.describe();
@@ -187,7 +101,7 @@ TEST_F(CniTest, AnAddMembraneRefusesFailsAndLeavesTheNodeAsItWas) {
     std::ifstream in(c_->workDir() / "state" / "state.json");
     return std::string(std::istreambuf_iterator<char>(in), {});
   }();
-  CniPod odd(*c_, "odd-1", 2);
+  CniPod odd(c_->topology(), c_->workDir(), "odd-1", 2);
   // Selected by server and tiered: no pod of the compile was, so no class has that set.
   odd.labels = {{"app", "server"}, {"tier", "gold"}};
   ExecResult added = odd.add();
@@ -203,7 +117,7 @@ TEST_F(CniTest, AnAddMembraneRefusesFailsAndLeavesTheNodeAsItWas) {
 }
 
 TEST_F(CniTest, ThePluginSaysWhatItSpeaksAndRefusesWhatItCannotUseWithCniErrors) {
-  CniPod pod(*c_, "web-2", 3);
+  CniPod pod(c_->topology(), c_->workDir(), "web-2", 3);
   ExecResult version = pod.membrane("VERSION", nullptr);
   ASSERT_TRUE(version.succeeded()) << version.describe();
   EXPECT_EQ(json::parse(version.out)["supportedVersions"], json({"0.4.0", "1.0.0"}));
@@ -240,7 +154,7 @@ TEST_F(CniTest, ThePluginSaysWhatItSpeaksAndRefusesWhatItCannotUseWithCniErrors)
 // network namespace) is refused after its read-back, and what ran before
 // still runs: status as applied, the same verdicts.
 TEST_F(CniTest, AnApplyFromAnotherNetworkNamespaceIsRolledBackLeavingEnforcementAsItWas) {
-  CniPod web(*c_, "web-1", 1);
+  CniPod web(c_->topology(), c_->workDir(), "web-1", 1);
   web.labels = {{"app", "server"}};
   ExecResult added = web.add();
   ASSERT_TRUE(added.succeeded()) << added.describe();
