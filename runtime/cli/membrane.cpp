@@ -412,6 +412,25 @@ int main(int argc, char** argv) {
   auto* remove = endpoint->add_subcommand("remove", "Forget an endpoint added with `endpoint add`");
   remove->add_option("--name", epName)->required();
   remove->add_option("--namespace", epNs)->capture_default_str();
+  std::string epInterface, epCgroup, epRoot = "/";
+  auto* join = endpoint->add_subcommand(
+      "join", "Enforce policy on one more endpoint of this node, with the applied artifacts, as apply would with it "
+              "added to NODE.json (what membrane-cni does on ADD): all or nothing");
+  join->add_option("--name", epName)->required();
+  join->add_option("--namespace", epNs)->capture_default_str();
+  join->add_option("--label", epLabels, "key=value; repeatable (none: an endpoint the compile's inventory knows)")
+      ->allow_extra_args(false);
+  join->add_option("--address", epAddresses, "IPv4 or IPv6, with --label; repeatable")->allow_extra_args(false);
+  join->add_option("--port", epPorts, "a named container port, NAME=NUMBER[/tcp|udp|sctp]; repeatable")
+      ->allow_extra_args(false);
+  join->add_option("--interface", epInterface, "its host-side veth");
+  join->add_option("--cgroup", epCgroup, "its cgroup v2 directory");
+  join->add_option("--root", epRoot, "where its processes' / is, for process rules")->capture_default_str();
+  auto* leave = endpoint->add_subcommand(
+      "leave", "Stop enforcing policy on an endpoint of this node (what membrane-cni does on DEL); one the node does "
+               "not enforce is no error");
+  leave->add_option("--name", epName)->required();
+  leave->add_option("--namespace", epNs)->capture_default_str();
 
   cluster::AgentOptions agentOptions;
   agentOptions.node = [] {
@@ -498,11 +517,13 @@ int main(int argc, char** argv) {
   }
   if (dns->parsed()) return runDns(paths, dnsOutput, dnsEndpoint);
   if (detach->parsed()) return loader::detachAll(paths, &error) ? 0 : fail(error);
-  if (add->parsed()) {
+  if (add->parsed() || join->parsed()) {
     loader::NodeEndpoint e;
     e.name = epName;
     e.ns = epNs;
-    e.labels = labels::LabelSet{};
+    // `endpoint add` always gives labels (none is an endpoint without
+    // labels); `join` only with --label or --address (else the inventory's).
+    if (add->parsed() || !epLabels.empty() || !epAddresses.empty()) e.labels = labels::LabelSet{};
     for (const auto& kv : epLabels) {
       auto eq = kv.find('=');
       if (eq == std::string::npos) return fail("--label wants key=value, got '" + kv + "'");
@@ -519,8 +540,17 @@ int main(int argc, char** argv) {
       e.ports.push_back(*port);
     }
     std::sort(e.ports.begin(), e.ports.end());
-    return loader::endpointAdd(e, paths, &error) ? 0 : fail(error);
+    if (add->parsed()) return loader::endpointAdd(e, paths, &error) ? 0 : fail(error);
+    if (e.labels && e.addresses.empty()) return fail("an endpoint with labels needs --address");
+    e.interface = epInterface;
+    e.cgroup = epCgroup;
+    e.root = epRoot;
+    loader::ApplyReport report;
+    if (!loader::endpointJoin(e, paths, &report, &error)) return fail(error);
+    for (const auto& w : report.warnings) std::cerr << "warning: " << w << "\n";
+    return 0;
   }
   if (remove->parsed()) return loader::endpointRemove(epNs, epName, paths, &error) ? 0 : fail(error);
+  if (leave->parsed()) return loader::endpointLeave(epNs, epName, paths, nullptr, nullptr, &error) ? 0 : fail(error);
   return 2;
 }

@@ -179,6 +179,41 @@ TEST_F(ClusterEndpointsTest, TheAgentPublishesWhatThisNodeEnforcesWithItsLabels)
   EXPECT_EQ((*local)[0].addresses[0].str(), "198.18.1.20");
 }
 
+TEST_F(ClusterEndpointsTest, EndpointJoinAndLeaveChangeWhatTheNodeEnforcesAllOrNothing) {
+  TestCgroup cg2("-join");
+  std::string error;
+  std::string before = readText(fs::path(paths.stateDir) / "state.json");
+  // A cgroup another endpoint has: refused, nothing changed.
+  e2e::ExecResult taken = membrane({"endpoint", "join", "--name", "new-0", "--namespace", "shop", "--label",
+                                    "app=frontend", "--address", "198.18.7.7", "--cgroup", cg.path.string()});
+  EXPECT_EQ(taken.exitCode, 1);
+  EXPECT_TRUE(Contains(taken.err, "endpoint shop/api-0 is enforced at " + cg.path.string() + " already"));
+  EXPECT_EQ(readText(fs::path(paths.stateDir) / "state.json"), before);
+
+  e2e::ExecResult joined = membrane({"endpoint", "join", "--name", "new-0", "--namespace", "shop", "--label",
+                                     "app=frontend", "--address", "198.18.7.7", "--port", "http=80", "--cgroup",
+                                     cg2.path.string()});
+  ASSERT_TRUE(joined.succeeded()) << joined.describe();
+  auto s = loader::status(paths, &error);
+  ASSERT_TRUE(s) << error;
+  std::set<std::string> keys;
+  for (const auto& e : s->endpoints) keys.insert(e.key + "@" + e.where);
+  EXPECT_EQ(keys, (std::set<std::string>{"shop/api-0@" + cg.path.string(), "shop/new-0@" + cg2.path.string()}));
+  EXPECT_TRUE(s->problems.empty());
+  ASSERT_TRUE(entry("198.18.7.7"));
+  // The peer NODE.json gave survives the re-apply.
+  EXPECT_TRUE(entry("198.18.9.9"));
+
+  e2e::ExecResult left = membrane({"endpoint", "leave", "--name", "new-0", "--namespace", "shop"});
+  ASSERT_TRUE(left.succeeded()) << left.describe();
+  s = loader::status(paths, &error);
+  ASSERT_EQ(s->endpoints.size(), 1u);
+  EXPECT_FALSE(entry("198.18.7.7"));
+  // Leaving again is no error.
+  left = membrane({"endpoint", "leave", "--name", "new-0", "--namespace", "shop"});
+  EXPECT_TRUE(left.succeeded()) << left.describe();
+}
+
 // ---- records from etcd
 
 cluster::KeyValue kv(const std::string& key, const std::string& value) { return {key, value, 7, 0}; }
