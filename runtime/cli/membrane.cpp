@@ -156,7 +156,7 @@ int runStatus(const loader::Paths& paths, const std::string& output) {
     for (const auto& [hook, h] : e.hooks) progs += (progs.empty() ? "" : " ") + hook + "=" + hookText(h);
     std::printf("%-32s %-6s %-16s %s%s\n", e.key.c_str(), e.classId ? std::to_string(*e.classId).c_str() : "-",
                 e.where.c_str(), progs.empty() ? "(unrestricted)" : progs.c_str(),
-                e.learned ? "  (learned: labels from NODE.json)" : "");
+                e.learned ? "  (learned: labels given on this node)" : "");
   }
   if (!s->learned.empty()) {
     std::cout << "\nlearned with `endpoint add` (not enforced here; known by address):\n";

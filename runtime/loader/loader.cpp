@@ -1828,6 +1828,43 @@ static std::optional<NodeConfig> appliedNodeConfig(const State& state, std::stri
   return node;
 }
 
+// Endpoints of the applied node whose interface or cgroup no longer exists
+// (a pod whose network went without a DEL): nothing is left to enforce
+// there, and applying them would fail every later join. They are dropped,
+// one warning each.
+// When every interface is missing, though, this is the wrong network
+// namespace, not a node whose pods all vanished: refused (error set), so
+// that a misconfigured command cannot stop enforcement everywhere.
+static std::optional<std::vector<std::string>> dropVanished(NodeConfig& node, const std::string& keep,
+                                                            std::string* error) {
+  size_t interfaces = 0, missing = 0;
+  for (const auto& e : node.endpoints)
+    if (!e.interface.empty() && e.key() != keep) {
+      ++interfaces;
+      if (if_nametoindex(e.interface.c_str()) == 0) ++missing;
+    }
+  if (interfaces > 0 && missing == interfaces) {
+    if (error)
+      *error = "none of the " + std::to_string(interfaces) +
+               " interfaces this node enforces at is in this network namespace: is it the node's (--netns, "
+               "--node-netns)?";
+    return std::nullopt;
+  }
+  std::vector<std::string> warnings;
+  std::erase_if(node.endpoints, [&](const NodeEndpoint& e) {
+    if (e.key() == keep) return false;
+    std::error_code ec;
+    std::string gone = !e.interface.empty() && if_nametoindex(e.interface.c_str()) == 0 ? "interface " + e.interface
+                       : !e.cgroup.empty() && !fs::exists(e.cgroup, ec)                ? "cgroup " + e.cgroup
+                                                                                       : "";
+    if (!gone.empty())
+      warnings.push_back("endpoint " + e.key() + " is no longer enforced: its " + gone +
+                         " is gone (its pod went without a CNI DEL or endpoint leave)");
+    return !gone.empty();
+  });
+  return warnings;
+}
+
 // What a change of the local endpoints does: refuse (error set), nothing,
 // or apply the edited node.
 enum class LocalChange { Refused, None, Apply };
@@ -1835,8 +1872,21 @@ enum class LocalChange { Refused, None, Apply };
 // The applied NODE.json edited by `change`, applied again with the applied
 // artifacts, all under one hold of the lock. With `nothingAppliedIsFine`, a
 // node with no state changes nothing and succeeds.
+// The applied node, edited, applied again: endpoints that vanished (but
+// `keep`) dropped first, and said.
+static bool applyAgain(const std::string& artifactDir, NodeConfig& node, const std::string& keep, const Paths& paths,
+                       ApplyReport* report, std::string* error) {
+  auto dropped = dropVanished(node, keep, error);
+  ApplyReport r;
+  if (!dropped || !applyLocked(artifactDir, node, paths, &r, error)) return false;
+  r.warnings.insert(r.warnings.begin(), dropped->begin(), dropped->end());
+  if (report) *report = std::move(r);
+  return true;
+}
+
 static bool changeLocalEndpoints(const Paths& paths, const char* operation, ApplyReport* report, std::string* error,
-                                 bool nothingAppliedIsFine, const std::function<LocalChange(NodeConfig&)>& change) {
+                                 bool nothingAppliedIsFine, const std::string& keep,
+                                 const std::function<LocalChange(NodeConfig&)>& change) {
   auto lock = lockNode(paths, operation, error);
   if (!lock || !recoverInterrupted(paths, error)) return false;
   std::string why;
@@ -1850,7 +1900,7 @@ static bool changeLocalEndpoints(const Paths& paths, const char* operation, Appl
     case LocalChange::None: return true;
     case LocalChange::Apply: break;
   }
-  return applyLocked(state->artifactDir, *node, paths, report, error);
+  return applyAgain(state->artifactDir, *node, keep, paths, report, error);
 }
 
 bool applyArtifacts(const std::string& artifactDir, const Paths& paths, ApplyReport* report, std::string* error) {
@@ -1864,7 +1914,7 @@ bool applyArtifacts(const std::string& artifactDir, const Paths& paths, ApplyRep
   }
   std::optional<NodeConfig> node = NodeConfig{};
   if (state) node = appliedNodeConfig(*state, error);
-  return node && applyLocked(artifactDir, *node, paths, report, error);
+  return node && applyAgain(artifactDir, *node, "", paths, report, error);
 }
 
 bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport* report, std::string* error) {
@@ -1880,7 +1930,7 @@ bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport*
     if (error) *error = "endpoint " + endpoint.key() + " names neither an interface nor a cgroup to enforce it at";
     return false;
   }
-  return changeLocalEndpoints(paths, "endpoint join", report, error, false, [&](NodeConfig& node) {
+  return changeLocalEndpoints(paths, "endpoint join", report, error, false, endpoint.key(), [&](NodeConfig& node) {
     std::erase_if(node.endpoints, [&](const NodeEndpoint& e) { return e.key() == endpoint.key(); });
     for (const auto& e : node.endpoints)
       if ((!endpoint.interface.empty() && e.interface == endpoint.interface) ||
@@ -1898,7 +1948,7 @@ bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport*
 bool endpointLeave(const std::string& ns, const std::string& name, const Paths& paths, ApplyReport* report,
                    bool* wasThere, std::string* error) {
   if (wasThere) *wasThere = false;
-  return changeLocalEndpoints(paths, "endpoint leave", report, error, true, [&](NodeConfig& node) {
+  return changeLocalEndpoints(paths, "endpoint leave", report, error, true, "", [&](NodeConfig& node) {
     size_t removed = std::erase_if(node.endpoints, [&](const NodeEndpoint& e) { return e.ns == ns && e.name == name; });
     if (wasThere) *wasThere = removed > 0;
     return removed ? LocalChange::Apply : LocalChange::None;

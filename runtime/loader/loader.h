@@ -91,7 +91,10 @@ bool apply(const std::string& artifactDir, const NodeConfig& node, const Paths& 
 // or nothing, under one hold of the node lock (so two at once both count).
 // For the CNI plugin (docs/cluster.md). An endpoint learned after the
 // compile gives labels and addresses. endpointLeave of an endpoint the node
-// does not enforce changes nothing and succeeds (`*wasThere` false).
+// does not enforce changes nothing and succeeds (`*wasThere` false). Both
+// (and applyArtifacts) first drop endpoints whose interface or cgroup is
+// gone, with a warning in `report`: a pod whose network vanished without a
+// DEL must not keep every later pod off the node.
 bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport* report, std::string* error);
 bool endpointLeave(const std::string& ns, const std::string& name, const Paths& paths, ApplyReport* report,
                    bool* wasThere, std::string* error);

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "cluster.h"
@@ -150,6 +151,34 @@ TEST_F(CniTest, ThePluginSaysWhatItSpeaksAndRefusesWhatItCannotUseWithCniErrors)
   EXPECT_TRUE(endpoint(status(), "x/web-2"));
 }
 
+// A runtime that loses a pod's network without DEL (a crash, a deleted
+// namespace) must not keep every later pod off the node: the next ADD drops
+// the endpoint whose interface is gone, and says so.
+TEST_F(CniTest, APodWhoseInterfaceVanishedWithoutADelDoesNotBlockTheNextAdd) {
+  auto gone = std::make_unique<CniPod>(c_->topology(), c_->workDir(), "gone-1", 4);
+  gone->labels = {{"app", "server"}};
+  ExecResult added = gone->add();
+  ASSERT_TRUE(added.succeeded()) << added.describe();
+  ExecResult removed = Topology::exec("", {"ip", "netns", "del", gone->netns()});
+  ASSERT_TRUE(removed.succeeded()) << removed.describe();
+  // The kernel dismantles the veth pair with the namespace.
+  std::string veth = gone->hostVeth();
+  for (int i = 0; i < 200; ++i) {
+    ExecResult link = Topology::exec(c_->topology().hostNamespace(), {"ip", "link", "show", veth});
+    if (!link.succeeded()) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  CniPod next(c_->topology(), c_->workDir(), "next-1", 5);
+  next.labels = {{"app", "server"}};
+  added = next.add();
+  ASSERT_TRUE(added.succeeded()) << added.describe();
+  EXPECT_NE(added.err.find("x/gone-1"), std::string::npos) << added.err;
+  json st = status();
+  EXPECT_TRUE(endpoint(st, "x/next-1"));
+  EXPECT_FALSE(endpoint(st, "x/gone-1"));
+  EXPECT_EQ(st["asApplied"], true) << st.dump(2);
+}
+
 // An apply that cannot see the node's interfaces (run outside the node's
 // network namespace) is refused after its read-back, and what ran before
 // still runs: status as applied, the same verdicts.
@@ -173,7 +202,16 @@ TEST_F(CniTest, AnApplyFromAnotherNetworkNamespaceIsRolledBackLeavingEnforcement
     EXPECT_EQ(r.exitCode, 1) << r.describe();
     EXPECT_EQ(probe("client", web.address()), 0) << "attempt " << attempt << " broke the client's access";
   }
+  // endpoint leave (as a CNI DEL) from there would drop every endpoint as
+  // vanished: refused instead.
+  ExecResult leave = Topology::exec("", {MEMBRANE_BIN, "--bpffs", (c_->workDir() / "bpf").string(), "--state-dir",
+                                         (c_->workDir() / "state").string(), "endpoint", "leave", "--name", "client",
+                                         "--namespace", "x"});
+  EXPECT_EQ(leave.exitCode, 1) << leave.describe();
+  EXPECT_NE(leave.err.find("interfaces this node enforces at is in this network namespace"), std::string::npos)
+      << leave.err;
   json after = status();
+  EXPECT_EQ(after["endpoints"].size(), before["endpoints"].size());
   EXPECT_EQ(after["version"], before["version"]);
   EXPECT_EQ(after["asApplied"], true) << after.dump(2);
   EXPECT_EQ(probe("client", web.address()), 0) << "the failed apply broke the client's access";
