@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -75,17 +76,47 @@ std::string EtcdCluster::unavailableReason() {
   return findSystemProgram("etcd").empty() ? "etcd is not installed (Debian package etcd-server; scripts/setup.sh)" : "";
 }
 
-EtcdCluster::EtcdCluster(int members) {
+void EtcdCluster::makeCertificates() {
+  std::string d = dir_->path().string();
+  auto run = [&](const std::string& command) {
+    std::string full = command + " >>" + d + "/openssl.log 2>&1";
+    if (std::system(full.c_str()) != 0)
+      throw std::runtime_error("openssl failed: " + command + " (see " + d + "/openssl.log)");
+  };
+  // A CA; a certificate for the members (127.0.0.1), one for a client, both
+  // signed by it; and one signed by nobody.
+  run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=membrane-test-ca -keyout " + d + "/ca.key -out " +
+      d + "/ca.pem");
+  auto signedCert = [&](const std::string& name, const std::string& cn, const std::string& ext) {
+    run("openssl req -newkey rsa:2048 -nodes -subj /CN=" + cn + " -keyout " + d + "/" + name + ".key -out " + d + "/" +
+        name + ".csr");
+    std::ofstream(d + "/" + name + ".ext") << ext << "\n";
+    run("openssl x509 -req -days 2 -in " + d + "/" + name + ".csr -CA " + d + "/ca.pem -CAkey " + d +
+        "/ca.key -CAcreateserial -extfile " + d + "/" + name + ".ext -out " + d + "/" + name + ".pem");
+  };
+  signedCert("server", "etcd", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth");
+  signedCert("client", "node", "extendedKeyUsage=clientAuth");
+  run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=stranger -keyout " + d + "/stranger.key -out " + d +
+      "/stranger.pem");
+  serverCert_ = d + "/server.pem";
+  serverKey_ = d + "/server.key";
+  tls_ = {d + "/ca.pem", d + "/client.pem", d + "/client.key", d + "/stranger.pem", d + "/stranger.key"};
+}
+
+EtcdCluster::EtcdCluster(int members, bool tls) : useTls_(tls) {
   binary_ = findSystemProgram("etcd");
   if (binary_.empty()) throw std::runtime_error(unavailableReason());
   if (members < 1) throw std::invalid_argument("an etcd cluster needs a member");
   dir_ = std::make_unique<ScratchDir>("membrane-etcd");
+  if (tls) makeCertificates();
   std::vector<int> held;
   for (int i = 0; i < members; ++i) {
     Member m;
     m.name = "m" + std::to_string(i);
-    m.clientUrl = "http://127.0.0.1:" + std::to_string(reservePort(held));
+    m.clientUrl = std::string(tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(reservePort(held));
     m.peerUrl = "http://127.0.0.1:" + std::to_string(reservePort(held));
+    // Health and metrics, always plain HTTP: the tests ask them without TLS.
+    m.metricsUrl = "http://127.0.0.1:" + std::to_string(reservePort(held));
     m.dataDir = (*dir_ / m.name).string();
     m.logPath = (*dir_ / (m.name + ".log")).string();
     initialCluster_ += (initialCluster_.empty() ? "" : ",") + m.name + "=" + m.peerUrl;
@@ -134,7 +165,11 @@ void EtcdCluster::launch(Member& m, bool fresh) {
                                    // Elections in well under a second, as the failure tests need.
                                    "--heartbeat-interval=50",
                                    "--election-timeout=500",
+                                   "--listen-metrics-urls=" + m.metricsUrl,
                                    "--log-level=warn"};
+  if (useTls_)
+    args.insert(args.end(), {"--cert-file=" + serverCert_, "--key-file=" + serverKey_,
+                             "--trusted-ca-file=" + tls_.ca, "--client-cert-auth"});
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -163,7 +198,7 @@ void EtcdCluster::waitHealthy(const Member& m, std::chrono::milliseconds timeout
   while (std::chrono::steady_clock::now() < deadline) {
     if (m.pid > 0 && waitpid(m.pid, nullptr, WNOHANG) == m.pid)
       throw std::runtime_error("etcd member " + m.name + " exited:\n" + log(static_cast<int>(&m - members_.data())));
-    if (httpGet(portOf(m.clientUrl), "/health", 1s).find("\"health\":\"true\"") != std::string::npos) return;
+    if (httpGet(portOf(m.metricsUrl), "/health", 1s).find("\"health\":\"true\"") != std::string::npos) return;
     std::this_thread::sleep_for(50ms);
   }
   throw std::runtime_error("etcd member " + m.name + " not healthy after " + std::to_string(timeout.count()) +
@@ -199,6 +234,12 @@ void EtcdCluster::start(int member, bool wait) {
   if (m.pid > 0) return;
   launch(m, false);
   if (wait) waitHealthy(m, 20s);
+}
+
+std::string EtcdCluster::get(int member, const std::string& path) const {
+  std::string answer = httpGet(portOf(members_.at(static_cast<size_t>(member)).metricsUrl), path, 5s);
+  auto body = answer.find("\r\n\r\n");
+  return body == std::string::npos ? "" : answer.substr(body + 4);
 }
 
 std::string EtcdCluster::log(int member) const {

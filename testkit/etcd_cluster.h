@@ -29,12 +29,16 @@ class EtcdCluster {
   // Starts `members` members and waits (up to 20 s) until every one says it
   // is healthy. Throws std::runtime_error with the members' logs on failure,
   // or when etcd is not installed.
-  explicit EtcdCluster(int members = 1);
+  //
+  // With `tls`, clients speak HTTPS and must show a certificate
+  // (--client-cert-auth): a CA, the members' certificate (for 127.0.0.1)
+  // and a client's are made with the openssl command first (tlsFiles()).
+  explicit EtcdCluster(int members = 1, bool tls = false);
   ~EtcdCluster();
   EtcdCluster(const EtcdCluster&) = delete;
   EtcdCluster& operator=(const EtcdCluster&) = delete;
 
-  // "http://127.0.0.1:PORT" of every member, in order.
+  // "http://127.0.0.1:PORT" (https with tls) of every member, in order.
   std::vector<std::string> clientUrls() const;
   const std::string& clientUrl(int member) const;
   int size() const { return static_cast<int>(members_.size()); }
@@ -51,20 +55,35 @@ class EtcdCluster {
 
   // What the member printed (its log file).
   std::string log(int member) const;
+  // The body of GET `path` from the member's metrics port ("/metrics", "/health");
+  // "" when it does not answer.
+  std::string get(int member, const std::string& path) const;
+  pid_t pid(int member) const { return members_.at(static_cast<size_t>(member)).pid; }
 
   // Why etcd cannot be started here ("" when it can): the binary is missing.
   static std::string unavailableReason();
 
+  // With tls: the PEM files a client needs (the CA, a client certificate
+  // and its key), and a certificate and key the CA never signed.
+  struct TlsFiles {
+    std::string ca, clientCert, clientKey, strangerCert, strangerKey;
+  };
+  const TlsFiles& tlsFiles() const { return tls_; }
+
  private:
   struct Member {
-    std::string name, clientUrl, peerUrl, dataDir, logPath;
+    std::string name, clientUrl, peerUrl, metricsUrl, dataDir, logPath;
     pid_t pid = -1;
   };
   void launch(Member& m, bool fresh);
   void waitHealthy(const Member& m, std::chrono::milliseconds timeout);
 
   std::unique_ptr<ScratchDir> dir_;
+  void makeCertificates();
   std::string binary_, initialCluster_;
+  bool useTls_ = false;
+  TlsFiles tls_;
+  std::string serverCert_, serverKey_;
   std::vector<Member> members_;
 };
 

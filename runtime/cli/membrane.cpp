@@ -457,6 +457,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   agent->add_option("--prefix", agentPrefix, "The etcd key prefix every node of the cluster uses")
       ->capture_default_str();
+  agent->add_option("--etcd-cacert", agentOptions.tls.caFile,
+                    "For https:// members: the CA certificate (PEM) that signed theirs (default: the system's)")
+      ->check(CLI::ExistingFile);
+  agent->add_option("--etcd-cert", agentOptions.tls.certFile,
+                    "This node's client certificate (PEM), for members that require one (--client-cert-auth)")
+      ->check(CLI::ExistingFile);
+  agent->add_option("--etcd-key", agentOptions.tls.keyFile, "The key (PEM) of --etcd-cert")->check(CLI::ExistingFile);
   agent->add_option("--node-netns", agentOptions.nodeNetns,
                     "The network namespace of the node's interfaces, when the agent runs in another (one that reaches "
                     "etcd): versions rolled out through etcd are applied there. Default: the agent's own");

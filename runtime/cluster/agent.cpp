@@ -165,7 +165,8 @@ loader::Paths agentPaths(const AgentOptions& o) {
 
 class Watcher {
  public:
-  Watcher(const AgentOptions& o, Reporter& r) : o_(o), reporter_(r), etcd_(o.etcd), paths_(agentPaths(o)) {}
+  Watcher(const AgentOptions& o, Reporter& r)
+      : o_(o), reporter_(r), etcd_(o.etcd, std::chrono::milliseconds(2000), o.tls), paths_(agentPaths(o)) {}
 
   void run(const std::atomic<bool>& stop) {
     Backoff backoff;
@@ -382,7 +383,8 @@ class Watcher {
 
 class Publisher {
  public:
-  Publisher(const AgentOptions& o, Reporter& r) : o_(o), reporter_(r), etcd_(o.etcd) {}
+  Publisher(const AgentOptions& o, Reporter& r)
+      : o_(o), reporter_(r), etcd_(o.etcd, std::chrono::milliseconds(2000), o.tls) {}
 
   void run(const std::atomic<bool>& stop) {
     // Every rename into the state directory (state.json after an apply,
@@ -520,6 +522,8 @@ void runAgent(const AgentOptions& options, const std::atomic<bool>& stop) {
   if (std::string why = labels::dnsSubdomainProblem(options.node); !why.empty())
     throw std::invalid_argument("--node: " + why);
   if (options.leaseTtl < 2s) throw std::invalid_argument("--lease-ttl: at least 2 seconds");
+  if (options.tls.certFile.empty() != options.tls.keyFile.empty())
+    throw std::invalid_argument("--etcd-cert and --etcd-key go together");
   std::error_code ec;
   fs::create_directories(options.paths.stateDir, ec);
   Reporter reporter(options);

@@ -60,6 +60,7 @@ std::optional<loader::ClusterEndpoint> parseEndpointRecord(const KeyLayout& layo
 
 struct AgentOptions {
   std::vector<std::string> etcd;  // member URLs
+  EtcdTls tls;                    // for https:// members
   std::string node;               // this node's name (a DNS-1123 subdomain)
   KeyLayout layout;
   std::chrono::seconds leaseTtl{10};

@@ -128,8 +128,17 @@ struct Etcd::Curl {
   }
 };
 
-Etcd::Etcd(std::vector<std::string> members, std::chrono::milliseconds timeout)
-    : members_(std::move(members)), timeout_(timeout), curl_(std::make_unique<Curl>()) {
+// What every transfer to a member sets: the protocols, no signals, TLS.
+static void setCommon(CURL* h, const EtcdTls& tls) {
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!tls.caFile.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, tls.caFile.c_str());
+  if (!tls.certFile.empty()) curl_easy_setopt(h, CURLOPT_SSLCERT, tls.certFile.c_str());
+  if (!tls.keyFile.empty()) curl_easy_setopt(h, CURLOPT_SSLKEY, tls.keyFile.c_str());
+}
+
+Etcd::Etcd(std::vector<std::string> members, std::chrono::milliseconds timeout, EtcdTls tls)
+    : members_(std::move(members)), timeout_(timeout), tls_(std::move(tls)), curl_(std::make_unique<Curl>()) {
   if (members_.empty()) throw std::invalid_argument("etcd: no member to talk to");
   for (auto& m : members_)
     while (!m.empty() && m.back() == '/') m.pop_back();
@@ -153,8 +162,7 @@ std::optional<std::string> Etcd::call(const std::string& path, const std::string
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, appendTo);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_.count()));
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    setCommon(h, tls_);
     CURLcode rc = curl_easy_perform(h);
     std::string why;
     if (rc != CURLE_OK) {
@@ -248,13 +256,14 @@ namespace {
 
 // The state of one watch stream while libcurl delivers it.
 struct WatchStream {
-  const std::function<void(const std::vector<WatchEvent>&)>* onEvents = nullptr;
   std::string buffer;
   bool compacted = false;
   int64_t compactRevision = 0;
   std::string failure;  // set: abort the transfer with this error
 
-  // One message of the stream; false to end it.
+  std::vector<WatchEvent> pending;  // this chunk's events, handed on together
+
+  // One message of the stream, its events added to `pending`; false to end it.
   bool message(const std::string& line) {
     json j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
@@ -276,15 +285,13 @@ struct WatchStream {
         failure = "etcd canceled the watch: " + r.value("cancel_reason", std::string("no reason given"));
         return false;
       }
-      std::vector<WatchEvent> events;
       if (r.contains("events"))
         for (const auto& e : r.at("events")) {
           WatchEvent ev;
           ev.deleted = e.value("type", "PUT") == "DELETE";
           ev.kv = keyValueFrom(e.at("kv"));
-          events.push_back(std::move(ev));
+          pending.push_back(std::move(ev));
         }
-      if (!events.empty()) (*onEvents)(events);
       return true;
     } catch (const std::exception& e) {
       failure = std::string("the watch stream sent an unexpected message: ") + e.what();
@@ -292,15 +299,19 @@ struct WatchStream {
     }
   }
 
+  // Every complete message of what arrived, its events queued in `pending`
+  // (libcurl calls this once per HTTP chunk, that is once per message).
   static size_t write(char* data, size_t size, size_t count, void* user) {
     auto* s = static_cast<WatchStream*>(user);
     s->buffer.append(data, size * count);
     size_t start = 0;
-    for (size_t nl; (nl = s->buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
+    bool go = true;
+    for (size_t nl; go && (nl = s->buffer.find('\n', start)) != std::string::npos; start = nl + 1) {
       std::string line = s->buffer.substr(start, nl - start);
       if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
-      if (!s->message(line)) return 0;  // aborts the transfer
+      go = s->message(line);
     }
+    if (!go) return 0;  // aborts the transfer
     s->buffer.erase(0, start);
     // A message longer than any etcd sends for our keys: a broken stream.
     if (s->buffer.size() > (64u << 20)) {
@@ -323,7 +334,6 @@ WatchEnd Etcd::watchPrefix(const std::string& prefix, int64_t startRevision,
                     {"start_revision", std::to_string(startRevision)}}}};
   std::string body = request.dump(), url = member + "/v3/watch";
   WatchStream stream;
-  stream.onEvents = &onEvents;
 
   Curl curl;
   CURL* h = curl.handle;
@@ -334,9 +344,10 @@ WatchEnd Etcd::watchPrefix(const std::string& prefix, int64_t startRevision,
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, curl.headers);
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, WatchStream::write);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &stream);
+  // Large chunks: what arrived while the caller was busy comes in few calls.
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(timeout_.count()));
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  setCommon(h, tls_);
   // A member that vanishes without closing the connection is noticed within
   // a few seconds.
   curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -348,9 +359,18 @@ WatchEnd Etcd::watchPrefix(const std::string& prefix, int64_t startRevision,
   curl_multi_add_handle(multi, h);
   WatchEnd end = WatchEnd::Failed;
   std::string why;
+  // The events of everything one curl_multi_perform read, in one call: a
+  // caller that falls behind (its handling waits for the node lock) gets
+  // what piled up meanwhile at once, not one message at a time.
+  auto deliver = [&] {
+    if (stream.pending.empty()) return;
+    onEvents(stream.pending);
+    stream.pending.clear();
+  };
   for (;;) {
     int running = 0;
     CURLMcode mc = curl_multi_perform(multi, &running);
+    deliver();
     if (mc != CURLM_OK) {
       why = curl_multi_strerror(mc);
       break;

@@ -43,11 +43,20 @@ enum class WatchEnd {
 // range_end for a prefix): "/a/" -> "/a0".
 std::string prefixEnd(const std::string& prefix);
 
+// TLS to etcd (https:// members): the CA that signed the members'
+// certificates, and this client's certificate and key when the members ask
+// for one (etcd --client-cert-auth). Empty: the system's CAs, no client
+// certificate.
+struct EtcdTls {
+  std::string caFile, certFile, keyFile;
+};
+
 class Etcd {
  public:
-  // `members`: base URLs, "http://127.0.0.1:2379". `timeout`: for each
-  // request (connecting included), not for watches.
-  explicit Etcd(std::vector<std::string> members, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000));
+  // `members`: base URLs, "http://127.0.0.1:2379" or "https://...".
+  // `timeout`: for each request (connecting included), not for watches.
+  explicit Etcd(std::vector<std::string> members, std::chrono::milliseconds timeout = std::chrono::milliseconds(2000),
+                EtcdTls tls = {});
   ~Etcd();
   Etcd(const Etcd&) = delete;
   Etcd& operator=(const Etcd&) = delete;
@@ -74,7 +83,8 @@ class Etcd {
   bool compact(int64_t revision, std::string* error);
 
   // Watches every key under `prefix` from `startRevision` on, calling
-  // `onEvents` with each batch the member sends (in revision order) until
+  // `onEvents` with the events of every message that arrived together (in
+  // revision order; a slow `onEvents` gets what piled up meanwhile) until
   // `stop()` returns true (checked at least every 200 ms), the start revision
   // turns out compacted (`*compactRevision` set), or the stream fails. A
   // watch uses the member that answered last, and moves on to the next one
@@ -97,6 +107,7 @@ class Etcd {
   std::vector<std::string> members_;
   size_t current_ = 0;
   std::chrono::milliseconds timeout_;
+  EtcdTls tls_;
   std::unique_ptr<Curl> curl_;
 };
 

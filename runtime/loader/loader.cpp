@@ -1980,13 +1980,16 @@ bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, 
   std::vector<identity::TrieEntry> entries;
   if (!stateTrie(manifest, state, entries, skipped, error)) return false;
   Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
-  if (trie.fd < 0) {
+  if (trie.fd >= 0) {
+    auto n = syncTrie(trie.fd, entries, state.complete, error);
+    if (!n) return false;
+    if (changes) *changes = *n;
+  } else if (!state.endpoints.empty()) {
     if (error) *error = "no identity map for version " + state.version + " under " + paths.bpffsRoot;
     return false;
+  } else if (changes) {
+    *changes = 0;  // nothing enforced, no trie: the next apply builds it from the state
   }
-  auto n = syncTrie(trie.fd, entries, state.complete, error);
-  if (!n) return false;
-  if (changes) *changes = *n;
   return writeFileAtomically(fs::path(paths.stateDir) / "state.json", state.toJson().dump(2) + "\n", error);
 }
 

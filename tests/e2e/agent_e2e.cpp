@@ -76,10 +76,14 @@ class Node {
     return membrane({"apply", artifacts.string(), "--node", (dir_ / "node.json").string()});
   }
 
-  void startAgent(const std::vector<std::string>& etcd, int leaseTtl = 10) {
+  void startAgent(const std::vector<std::string>& etcd, int leaseTtl = 10,
+                  const testkit::EtcdCluster::TlsFiles* tls = nullptr) {
     std::vector<std::string> argv = base();
     argv.insert(argv.end(), {"agent", "--node", name_, "--lease-ttl", std::to_string(leaseTtl), "--node-netns",
                              topo_.hostNamespace()});
+    if (tls)
+      argv.insert(argv.end(),
+                  {"--etcd-cacert", tls->ca, "--etcd-cert", tls->clientCert, "--etcd-key", tls->clientKey});
     for (const auto& url : etcd) argv.insert(argv.end(), {"--etcd", url});
     agent_ = Topology::spawn("", argv);
   }
@@ -191,9 +195,10 @@ class AgentTest : public ::testing::Test {
 TEST_F(AgentTest, APodStartedOnOneNodeIsReachedFromAnotherByItsLabelsWithinASecond) {
   constexpr int kPods = 5;
   build(kPods);
-  testkit::EtcdCluster etcd(1);
-  nodeA_->startAgent(etcd.clientUrls());
-  nodeB_->startAgent(etcd.clientUrls());
+  // Over TLS, with client certificates, as a real cluster's etcd is run.
+  testkit::EtcdCluster etcd(1, true);
+  nodeA_->startAgent(etcd.clientUrls(), 10, &etcd.tlsFiles());
+  nodeB_->startAgent(etcd.clientUrls(), 10, &etcd.tlsFiles());
   std::vector<Process> servers;
   for (int i = 1; i <= kPods; ++i) {
     servers.push_back(member("b" + std::to_string(i)).pod->spawn({proberPath(), "serve", "--tcp", "8080"}));

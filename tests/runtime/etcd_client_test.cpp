@@ -234,5 +234,62 @@ TEST(EtcdClient, WithNoMemberReachableARequestFailsNamingEachOne) {
   EXPECT_NE(error.find("http://127.0.0.1:1"), std::string::npos) << error;
 }
 
+// The agent's trie update can wait for the node lock for a second: what
+// arrives meanwhile must come in one call, or it falls further behind with
+// every change (bench/cluster found it one message per call).
+TEST(EtcdClient, AWatchHandsASlowCallerEverythingThatPiledUpInOneCall) {
+  MB_REQUIRE_ETCD();
+  EtcdCluster etcd(1);
+  Etcd client(etcd.clientUrls());
+  std::atomic<bool> stop{false};
+  std::atomic<int> calls{0}, events{0};
+  std::string error;
+  std::thread watching([&] {
+    Etcd w(etcd.clientUrls());
+    int64_t compacted = 0;
+    std::string why;
+    w.watchPrefix(
+        "/m/", 1,
+        [&](const std::vector<WatchEvent>& batch) {
+          ++calls;
+          events += static_cast<int>(batch.size());
+          std::this_thread::sleep_for(300ms);  // a slow caller
+        },
+        [&] { return stop.load(); }, &compacted, &why);
+  });
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(client.put("/m/k" + std::to_string(i), "v", 0, &error)) << error;
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (events < 30 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+  stop = true;
+  watching.join();
+  EXPECT_EQ(events, 30);
+  EXPECT_LE(calls, 6) << "30 events in " << calls << " calls";
+}
+
+TEST(EtcdClient, OverTlsOnlyAClientWithACertificateTheMembersTrustGetsIn) {
+  MB_REQUIRE_ETCD();
+  EtcdCluster etcd(1, true);
+  const auto& f = etcd.tlsFiles();
+  std::string error;
+  Etcd trusted(etcd.clientUrls(), std::chrono::milliseconds(2000), {f.ca, f.clientCert, f.clientKey});
+  ASSERT_TRUE(trusted.put("/m/a", "1", 0, &error)) << error;
+  auto r = trusted.rangePrefix("/m/", &error);
+  ASSERT_TRUE(r && r->kvs.size() == 1) << error;
+  {
+    Watcher w(etcd.clientUrls(), "/m/", 1);  // a watcher without TLS files: refused
+    w.thread.join();
+    EXPECT_EQ(w.end, WatchEnd::Failed);
+  }
+
+  Etcd noCertificate(etcd.clientUrls(), std::chrono::milliseconds(2000), {f.ca, "", ""});
+  EXPECT_FALSE(noCertificate.rangePrefix("/m/", &error));
+  Etcd stranger(etcd.clientUrls(), std::chrono::milliseconds(2000), {f.ca, f.strangerCert, f.strangerKey});
+  EXPECT_FALSE(stranger.rangePrefix("/m/", &error));
+  // The members' certificate is not one the system trusts.
+  Etcd systemCas(etcd.clientUrls(), std::chrono::milliseconds(2000), {"", f.clientCert, f.clientKey});
+  EXPECT_FALSE(systemCas.rangePrefix("/m/", &error));
+  EXPECT_NE(error.find("certificate"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace membrane::cluster
