@@ -1917,15 +1917,21 @@ bool applyArtifacts(const std::string& artifactDir, const Paths& paths, ApplyRep
   return node && applyAgain(artifactDir, *node, "", paths, report, error);
 }
 
+// Names from outside (the command line, the CNI plugin) as Kubernetes
+// allows them; the error names the option they came from.
+static bool namesAllowed(const NodeEndpoint& endpoint, std::string* error) {
+  std::string why = namespaceNameProblem(endpoint.ns), which = "--namespace: ";
+  if (why.empty()) {
+    why = podNameProblem(endpoint.name);
+    which = "--name: ";
+  }
+  if (why.empty()) return true;
+  if (error) *error = which + why;
+  return false;
+}
+
 bool endpointJoin(const NodeEndpoint& endpoint, const Paths& paths, ApplyReport* report, std::string* error) {
-  if (std::string why = namespaceNameProblem(endpoint.ns); !why.empty()) {
-    if (error) *error = "namespace: " + why;
-    return false;
-  }
-  if (std::string why = podNameProblem(endpoint.name); !why.empty()) {
-    if (error) *error = "name: " + why;
-    return false;
-  }
+  if (!namesAllowed(endpoint, error)) return false;
   if (endpoint.interface.empty() && endpoint.cgroup.empty()) {
     if (error) *error = "endpoint " + endpoint.key() + " names neither an interface nor a cgroup to enforce it at";
     return false;
@@ -1996,14 +2002,7 @@ bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, 
 }  // namespace
 
 bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* error) {
-  if (std::string why = namespaceNameProblem(endpoint.ns); !why.empty()) {
-    if (error) *error = "--namespace: " + why;
-    return false;
-  }
-  if (std::string why = podNameProblem(endpoint.name); !why.empty()) {
-    if (error) *error = "--name: " + why;
-    return false;
-  }
+  if (!namesAllowed(endpoint, error)) return false;
   if (!endpoint.labels || endpoint.addresses.empty()) {
     if (error) *error = "an endpoint needs labels and at least one address";
     return false;

@@ -185,6 +185,17 @@ class AgentTest : public ::testing::Test {
                                   "400"}).exitCode == 0;
   }
   std::string logs() { return "node A's agent:\n" + nodeA_->agentLog() + "\nnode B's agent:\n" + nodeB_->agentLog(); }
+  // Both agents on `etcd`; b1 serves tcp/8080, runs on node B and is known
+  // on node A. The server, which serves until it goes.
+  Process agentsAndServingB1(const testkit::EtcdCluster& etcd) {
+    nodeA_->startAgent(etcd.clientUrls());
+    nodeB_->startAgent(etcd.clientUrls());
+    Process server = member("b1").pod->spawn({proberPath(), "serve", "--tcp", "8080"});
+    EXPECT_TRUE(server.waitForOutput("ready", 2s));
+    nodeBRuns({"b1"});
+    EXPECT_TRUE(nodeA_->timeUntil(member("b1").pod->address4(), true, 1000ms)) << logs();
+    return server;
+  }
 
   std::unique_ptr<Cluster> cluster_;
   fs::path artifacts_;
@@ -317,12 +328,8 @@ TEST_F(AgentTest, ADeadNodesEndpointsExpireWithItsLeaseAndNotBefore) {
 TEST_F(AgentTest, WithEveryEtcdMemberDownEnforcementStaysAsItWasAndCatchesUpWhenTheyReturn) {
   build(1);
   testkit::EtcdCluster etcd(3);
-  nodeA_->startAgent(etcd.clientUrls());
-  nodeB_->startAgent(etcd.clientUrls());
-  Process server = member("b1").pod->spawn({proberPath(), "serve", "--tcp", "8080"});
-  ASSERT_TRUE(server.waitForOutput("ready", 2s));
-  nodeBRuns({"b1"});
-  ASSERT_TRUE(nodeA_->timeUntil(member("b1").pod->address4(), true, 1000ms)) << logs();
+  Process server = agentsAndServingB1(etcd);
+  ASSERT_FALSE(HasFailure());
 
   for (int m = 0; m < 3; ++m) etcd.stop(m);
   auto deadline = Clock::now() + 10s;
@@ -379,12 +386,8 @@ TEST_F(AgentTest, TheArtifactsKeyRollsEveryNodeToTheVersionItPinsAndNothingElse)
   std::string manifest = fileText(v2 / "manifest.json"), sha = artifacts::sha256Hex(manifest);
   std::string version = sha.substr(0, 16);
   testkit::EtcdCluster etcd(1);
-  nodeA_->startAgent(etcd.clientUrls());
-  nodeB_->startAgent(etcd.clientUrls());
-  Process server = member("b1").pod->spawn({proberPath(), "serve", "--tcp", "8080"});
-  ASSERT_TRUE(server.waitForOutput("ready", 2s));
-  nodeBRuns({"b1"});
-  ASSERT_TRUE(nodeA_->timeUntil(member("b1").pod->address4(), true, 1000ms)) << logs();
+  Process server = agentsAndServingB1(etcd);
+  ASSERT_FALSE(HasFailure());
   auto versionOf = [](Node& n) {
     return nlohmann::json::parse(n.membrane({"status", "-o", "json"}).out, nullptr, false).value("version", "");
   };
