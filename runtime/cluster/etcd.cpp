@@ -262,6 +262,7 @@ struct WatchStream {
   std::string failure;  // set: abort the transfer with this error
 
   std::vector<WatchEvent> pending;  // this chunk's events, handed on together
+  bool created = false;             // the member confirmed the watch
 
   // One message of the stream, its events added to `pending`; false to end it.
   bool message(const std::string& line) {
@@ -281,6 +282,7 @@ struct WatchStream {
         compactRevision = compact;
         return false;
       }
+      if (r.value("created", false)) created = true;
       if (r.value("canceled", false)) {
         failure = "etcd canceled the watch: " + r.value("cancel_reason", std::string("no reason given"));
         return false;
@@ -362,8 +364,10 @@ WatchEnd Etcd::watchPrefix(const std::string& prefix, int64_t startRevision,
   // The events of everything one curl_multi_perform read, in one call: a
   // caller that falls behind (its handling waits for the node lock) gets
   // what piled up meanwhile at once, not one message at a time.
+  bool told = false;  // that the watch is established (an empty call)
   auto deliver = [&] {
-    if (stream.pending.empty()) return;
+    if (stream.pending.empty() && (told || !stream.created)) return;
+    told = told || stream.created;
     onEvents(stream.pending);
     stream.pending.clear();
   };

@@ -84,7 +84,8 @@ class Etcd {
 
   // Watches every key under `prefix` from `startRevision` on, calling
   // `onEvents` with the events of every message that arrived together (in
-  // revision order; a slow `onEvents` gets what piled up meanwhile) until
+  // revision order; a slow `onEvents` gets what piled up meanwhile), and
+  // once with none when the member has established the watch, until
   // `stop()` returns true (checked at least every 200 ms), the start revision
   // turns out compacted (`*compactRevision` set), or the stream fails. A
   // watch uses the member that answered last, and moves on to the next one

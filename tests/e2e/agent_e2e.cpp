@@ -353,6 +353,17 @@ TEST_F(AgentTest, WithEveryEtcdMemberDownEnforcementStaysAsItWasAndCatchesUpWhen
   deadline = Clock::now() + 5s;
   while (!nodeA_->agentReport().value("connected", false) && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
   EXPECT_TRUE(nodeA_->agentReport().value("connected", false));
+
+  // Away and back with nothing changed meanwhile: the agent says it is
+  // connected again once its watch is, not at the next change.
+  for (int m = 0; m < 3; ++m) etcd.stop(m);
+  deadline = Clock::now() + 10s;
+  while (nodeA_->agentReport().value("connected", true) && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  ASSERT_FALSE(nodeA_->agentReport().value("connected", true));
+  for (int m = 0; m < 3; ++m) etcd.start(m, false);
+  deadline = Clock::now() + 15s;
+  while (!nodeA_->agentReport().value("connected", false) && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(nodeA_->agentReport().value("connected", false)) << logs();
 }
 
 TEST_F(AgentTest, OneOfThreeEtcdMembersDownChangesNothing) {
