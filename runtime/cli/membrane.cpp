@@ -107,6 +107,17 @@ void printAgent(const cluster::AgentReport& a) {
   for (const auto& m : a.malformed) std::cout << "  ignored record: " << m << "\n";
 }
 
+// What an endpoint join or leave did, on stderr like apply's summary.
+void reportChange(const std::string& what, const loader::ApplyReport& r) {
+  for (const auto& w : r.warnings) std::cerr << "warning: " << w << "\n";
+  if (r.inPlace)
+    std::cerr << what << " in place: version " << r.version << " runs on, its class programs were loaded already ("
+              << r.endpoints << " endpoints, " << r.attached << " links attached, " << r.detached << " detached)\n";
+  else
+    std::cerr << what << ": version " << r.version << " applied again (" << r.endpoints << " endpoints, "
+              << r.attached << " links attached, " << r.swapped << " swapped, " << r.detached << " detached)\n";
+}
+
 int runStatus(const loader::Paths& paths, const std::string& output) {
   std::string error;
   auto s = loader::status(paths, &error);
@@ -554,10 +565,19 @@ int main(int argc, char** argv) {
     e.root = epRoot;
     loader::ApplyReport report;
     if (!loader::endpointJoin(e, paths, &report, &error)) return fail(error);
-    for (const auto& w : report.warnings) std::cerr << "warning: " << w << "\n";
+    reportChange("joined " + e.key(), report);
     return 0;
   }
   if (remove->parsed()) return loader::endpointRemove(epNs, epName, paths, &error) ? 0 : fail(error);
-  if (leave->parsed()) return loader::endpointLeave(epNs, epName, paths, nullptr, nullptr, &error) ? 0 : fail(error);
+  if (leave->parsed()) {
+    loader::ApplyReport report;
+    bool wasThere = false;
+    if (!loader::endpointLeave(epNs, epName, paths, &report, &wasThere, &error)) return fail(error);
+    if (!wasThere)
+      std::cerr << epNs << "/" << epName << " was not enforced here: nothing to do\n";
+    else
+      reportChange("left " + epNs + "/" + epName, report);
+    return 0;
+  }
   return 2;
 }

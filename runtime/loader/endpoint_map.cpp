@@ -16,7 +16,10 @@ namespace {
 
 std::string pin(const std::string& bpffsRoot, const char* name) { return bpffsRoot + "/maps/" + name; }
 
-std::pair<uint32_t, uint64_t> ordered(const mb_endpoint_key& k) { return {k.kind, k.id}; }
+bool failed(std::string* error, const std::string& what) {
+  if (error) *error = what + ": " + std::strerror(errno);
+  return false;
+}
 
 std::vector<uint32_t> readDepths(int fd) {
   std::vector<uint32_t> out;
@@ -27,6 +30,25 @@ std::vector<uint32_t> readDepths(int fd) {
   }
   return out;
 }
+
+// New depths go into free places after the ones in use: the list the
+// dispatchers walk only grows here.
+bool appendDepths(int fd, const std::vector<Entry>& entries, std::string* error) {
+  std::vector<uint32_t> have = readDepths(fd);
+  for (const auto& e : entries) {
+    if (e.key.kind != MB_ENDPOINT_BY_CGROUP || std::count(have.begin(), have.end(), e.depth)) continue;
+    uint32_t at = static_cast<uint32_t>(have.size());
+    if (at >= MB_ENDPOINT_DEPTHS_MAX) {
+      errno = ENOSPC;
+      return failed(error, "endpoints' cgroups sit at more than " + std::to_string(MB_ENDPOINT_DEPTHS_MAX) + " depths");
+    }
+    if (bpf_map_update_elem(fd, &at, &e.depth, BPF_ANY) != 0) return failed(error, "cannot fill mb_endpoint_depths");
+    have.push_back(e.depth);
+  }
+  return true;
+}
+
+std::pair<uint32_t, uint64_t> ordered(const mb_endpoint_key& k) { return {k.kind, k.id}; }
 
 }  // namespace
 
@@ -53,10 +75,7 @@ std::vector<uint32_t> currentDepths(const std::string& bpffsRoot) {
 }
 
 bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, uint32_t slot, std::string* error) {
-  auto fail = [&](const std::string& what) {
-    if (error) *error = what + ": " + std::strerror(errno);
-    return false;
-  };
+  auto fail = [&](const std::string& what) { return failed(error, what); };
   Fd map(bpf_obj_get(pin(bpffsRoot, "mb_endpoints").c_str()));
   Fd depths(bpf_obj_get(pin(bpffsRoot, "mb_endpoint_depths").c_str()));
   if (map.fd < 0 || depths.fd < 0) return fail("the endpoint maps are not pinned under " + bpffsRoot + "/maps");
@@ -80,19 +99,25 @@ bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, uint32
     value.slot[slot] = {e.endpoint, e.load};
     if (bpf_map_update_elem(map.fd, &e.key, &value, BPF_ANY) != 0) return fail("cannot fill mb_endpoints");
   }
-  // New depths go into free places after the ones in use: the list the
-  // dispatchers walk only grows here.
-  std::vector<uint32_t> have = readDepths(depths.fd);
-  for (const auto& e : entries) {
-    if (e.key.kind != MB_ENDPOINT_BY_CGROUP || std::count(have.begin(), have.end(), e.depth)) continue;
-    uint32_t at = static_cast<uint32_t>(have.size());
-    if (at >= MB_ENDPOINT_DEPTHS_MAX) {
-      errno = ENOSPC;
-      return fail("endpoints' cgroups sit at more than " + std::to_string(MB_ENDPOINT_DEPTHS_MAX) + " depths");
-    }
-    if (bpf_map_update_elem(depths.fd, &at, &e.depth, BPF_ANY) != 0) return fail("cannot fill mb_endpoint_depths");
-    have.push_back(e.depth);
+  return appendDepths(depths.fd, entries, error);
+}
+
+bool addNew(const std::string& bpffsRoot, const Entry& entry, uint32_t slot, std::string* error) {
+  Fd map(bpf_obj_get(pin(bpffsRoot, "mb_endpoints").c_str()));
+  Fd depths(bpf_obj_get(pin(bpffsRoot, "mb_endpoint_depths").c_str()));
+  if (map.fd < 0 || depths.fd < 0)
+    return failed(error, "the endpoint maps are not pinned under " + bpffsRoot + "/maps");
+  if (slot >= MB_DISPATCH_SLOTS) {
+    errno = EINVAL;
+    return failed(error, "no version slot " + std::to_string(slot));
   }
+  // The depth first: once the entry is there, a dispatcher may look for it.
+  if (!appendDepths(depths.fd, {entry}, error)) return false;
+  mb_endpoint_entry value{};
+  for (auto& s : value.slot) s = {0, MB_LOAD_NONE};
+  value.slot[slot] = {entry.endpoint, entry.load};
+  if (bpf_map_update_elem(map.fd, &entry.key, &value, BPF_NOEXIST) != 0)
+    return failed(error, "cannot add to mb_endpoints");
   return true;
 }
 

@@ -40,6 +40,12 @@ std::vector<uint32_t> currentDepths(const std::string& bpffsRoot);
 // as it was (MB_LOAD_NONE for a new one). Appends the depths they need.
 bool add(const std::string& bpffsRoot, const std::vector<Entry>& entries, uint32_t slot, std::string* error);
 
+// Writes one new entry, for an endpoint joining the running version in
+// place (no hook runs the dispatchers for it yet, so no packet reads it
+// before it is complete): `slot` (the active one) names its load, the
+// other slot none. Fails if its key is there already. Appends its depth.
+bool addNew(const std::string& bpffsRoot, const Entry& entry, uint32_t slot, std::string* error);
+
 // Removes every entry and depth `keep` does not need.
 void prune(const std::string& bpffsRoot, const std::vector<Entry>& keep);
 

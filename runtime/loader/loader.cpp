@@ -1039,18 +1039,23 @@ bool addOwnedAddresses(const Paths& paths, const Plan& plan, std::string* error)
   return true;
 }
 
-// After the commit: addresses no endpoint here owns any more go.
-void pruneOwnedAddresses(const Paths& paths, const Plan& plan) {
+// Addresses no endpoint here owns any more go: every key but `keep`.
+void pruneOwnedAddresses(const Paths& paths, const std::vector<mb_endpoint_addr_key>& keep) {
   Fd map(bpf_obj_get(ownedAddressesPin(paths).c_str()));
   if (map.fd < 0) return;
-  std::set<std::string> keep;
-  for (const auto& p : plan.endpoints)
-    for (const auto& addr : p.own) {
-      mb_endpoint_addr_key key = identity::ownedAddressKey(p.id, addr);
-      keep.insert(std::string(reinterpret_cast<const char*>(&key), sizeof key));
-    }
+  auto bytes = [](const mb_endpoint_addr_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
+  std::set<std::string> wanted;
+  for (const auto& k : keep) wanted.insert(bytes(k));
   for (const auto& k : mapKeys<mb_endpoint_addr_key>(map.fd))
-    if (!keep.count(std::string(reinterpret_cast<const char*>(&k), sizeof k))) bpf_map_delete_elem(map.fd, &k);
+    if (!wanted.count(bytes(k))) bpf_map_delete_elem(map.fd, &k);
+}
+
+// After the commit: what the plan's endpoints do not own goes.
+void pruneOwnedAddresses(const Paths& paths, const Plan& plan) {
+  std::vector<mb_endpoint_addr_key> keep;
+  for (const auto& p : plan.endpoints)
+    for (const auto& addr : p.own) keep.push_back(identity::ownedAddressKey(p.id, addr));
+  pruneOwnedAddresses(paths, keep);
 }
 
 // What setUpSockets changed, to undo it if a later step fails: the slots'
@@ -1452,6 +1457,37 @@ std::vector<endpoint_map::Entry> dispatchedEntries(const State& state) {
   return out;
 }
 
+// The trie a state means, and the cluster endpoints it leaves out.
+bool stateTrie(const artifacts::Manifest& manifest, const State& state, std::vector<identity::TrieEntry>& out,
+               std::vector<std::string>* skipped, std::string* error) {
+  std::set<std::string> local;
+  for (const auto& e : state.endpoints) local.insert(e.key);
+  IdentityView view = identityView(manifest, state.knownHere(), local, state.cluster);
+  if (skipped) *skipped = view.skipped;
+  return identityEntries(view.manifest, view.extra, state.host, out, error);
+}
+
+// The current version's trie made what `state` means, then the state
+// written. How many entries changed goes to `changes`.
+bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, const State& state,
+                       std::vector<std::string>* skipped, size_t* changes, std::string* error) {
+  std::vector<identity::TrieEntry> entries;
+  if (!stateTrie(manifest, state, entries, skipped, error)) return false;
+  Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
+  if (trie.fd >= 0) {
+    auto n = syncTrie(trie.fd, entries, state.complete, error);
+    if (!n) return false;
+    if (changes) *changes = *n;
+  } else if (!state.endpoints.empty()) {
+    if (error) *error = "no identity map for version " + state.version + " under " + paths.bpffsRoot;
+    return false;
+  } else if (changes) {
+    *changes = 0;  // nothing enforced, no trie: the next apply builds it from the state
+  }
+  return writeFileAtomically(fs::path(paths.stateDir) / "state.json", state.toJson().dump(2) + "\n", error);
+}
+
+
 // ---- an apply in progress ---------------------------------------------------
 
 // pending.json in the state directory says what an apply is doing to the
@@ -1464,9 +1500,12 @@ std::vector<endpoint_map::Entry> dispatchedEntries(const State& state) {
 //           is here (the manifest beside it, manifest.pending.json): the
 //           flip is next, or done;
 //   "detach" `membrane detach` runs (detachLocked): the next command
-//           finishes it.
+//           finishes it;
+//   "endpoints" endpoints join or leave the running version in place
+//           (changeInPlace): the next command makes the node what
+//           state.json says (reconcileToState).
 struct Pending {
-  std::string phase;  // "fill", "flip" or "detach"
+  std::string phase;  // "fill", "flip", "detach" or "endpoints"
   uint32_t slot = 0;  // the slot this apply fills
   uint32_t loads = 0;
   uint32_t previousLoads = 0;  // the loads of the version in the other slot
@@ -1508,7 +1547,7 @@ std::optional<Pending> loadPending(const Paths& paths, std::string* error) {
     const json& j = doc->value;
     Pending p;
     p.phase = j.at("phase");
-    if (p.phase != "fill" && p.phase != "flip" && p.phase != "detach")
+    if (p.phase != "fill" && p.phase != "flip" && p.phase != "detach" && p.phase != "endpoints")
       throw std::runtime_error("unknown phase \"" + p.phase + "\"");
     p.slot = j.at("slot");
     p.loads = j.at("loads");
@@ -1623,6 +1662,28 @@ bool detachLocked(const Paths& paths, std::string* error) {
   return true;
 }
 
+// The node made what `state` says of its endpoints, within its running
+// version: links no endpoint of it has are detached, endpoint entries and
+// own addresses no endpoint of it has removed, and the trie made to hold
+// what it means. What an endpoint change in place did is undone (before its
+// state was written) or finished (after) by this; `detached` counts links.
+bool reconcileToState(const Paths& paths, const State& state, size_t* detached, std::string* error) {
+  auto manifest = loadAppliedManifest(paths, error);
+  if (!manifest) return false;
+  size_t n = detachUnwantedLinks(paths, &state);
+  if (detached) *detached = n;
+  endpoint_map::prune(paths.bpffsRoot, dispatchedEntries(state));
+  std::vector<mb_endpoint_addr_key> owned;
+  for (const auto& e : state.endpoints)
+    for (const auto& addr : ownAddresses(*manifest, e.asLearned())) owned.push_back(identity::ownedAddressKey(e.id, addr));
+  std::vector<identity::TrieEntry> entries;
+  if (!stateTrie(*manifest, state, entries, nullptr, error)) return false;
+  Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
+  if (trie.fd >= 0 && !syncTrie(trie.fd, entries, state.complete, error)) return false;
+  pruneOwnedAddresses(paths, owned);
+  return true;
+}
+
 // What a killed apply left, finished or undone, before a command that
 // changes the node reads the state. With pending.json at "flip" and the
 // flip done, the node runs the new version: its state is committed (roll
@@ -1643,6 +1704,11 @@ bool recoverInterrupted(const Paths& paths, std::string* error) {
   if (!state && !why.empty()) {
     if (error) *error = why + "; remove it, or run membrane detach";
     return false;
+  }
+  if (pending->phase == "endpoints") {
+    if (state && !reconcileToState(paths, *state, nullptr, error)) return false;
+    removePending(paths);
+    return true;
   }
   if (pending->phase == "flip" && dispatch::activeSlot(paths.bpffsRoot) == pending->slot) {
     auto next = State::fromJson(pending->state, pendingPath(paths).string(), error);
@@ -1673,6 +1739,214 @@ bool recoverInterrupted(const Paths& paths, std::string* error) {
   endpoint_map::prune(paths.bpffsRoot, state ? dispatchedEntries(*state) : std::vector<endpoint_map::Entry>{});
   removePending(paths);
   return true;
+}
+
+
+// ---- endpoints joining and leaving in place ---------------------------------
+
+enum class InPlace { Done, NotPossible, Failed };
+
+// A pod's endpoint joining (leaving) the node, in place: when every
+// endpoint it adds is one the running version's loads already judge (its
+// class's load is shared by a dispatched endpoint of the same kind here,
+// and all of its hooks run the dispatchers), nothing is loaded or verified
+// and nothing flips. Its entry, own addresses and trie entries are written,
+// its hooks attached to the dispatchers and read back, then the state is
+// written and what removed endpoints had goes (reconcileToState). Anything
+// else (a class without a load here, an endpoint with its own load, socket
+// layer or process rules, endpoints whose dispatch would change, tc
+// filters) is NotPossible: the caller applies the whole node again.
+// pending.json ("endpoints") lets the next command finish or undo it.
+InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& paths, ApplyReport* report,
+                      std::string* error) {
+  if (!before.complete || useTcFilters(paths)) return InPlace::NotPossible;
+  uint32_t active = dispatch::activeSlot(paths.bpffsRoot);
+  if (!fs::exists(paths.bpffsRoot + "/maps/mb_active_slot")) return InPlace::NotPossible;
+  std::map<std::string, const EndpointState*> had;
+  for (const auto& es : before.endpoints) had[es.key] = &es;
+  std::set<std::string> staying;
+  for (const auto& e : node.endpoints) {
+    auto it = had.find(e.key());
+    if (it == had.end()) continue;
+    const EndpointState& es = *it->second;
+    // An endpoint that stays must stay as it is.
+    if (es.interface != e.interface || es.cgroup != e.cgroup || es.root != e.root || es.labels != e.labels ||
+        (e.labels && (es.addresses != e.addresses || es.ports != e.ports)) || es.mode != "link")
+      return InPlace::NotPossible;
+    staying.insert(e.key());
+  }
+  // One that leaves must hold nothing of the socket layer's (which only a
+  // whole apply prunes).
+  for (const auto& es : before.endpoints)
+    if (!staying.count(es.key) && (es.mode != "link" || es.l7Slot)) return InPlace::NotPossible;
+
+  Artifacts a;
+  std::string why;
+  auto manifest = loadAppliedManifest(paths, &why);
+  if (!manifest) return InPlace::NotPossible;
+  a.manifest = std::move(*manifest);
+  a.version = before.version;
+  a.dir = before.artifactDir;
+  Plan plan;
+  if (!planEndpoints(a, node, &before, endpoint_map::currentDepths(paths.bpffsRoot), plan, &why))
+    return InPlace::NotPossible;  // the whole apply says why
+
+  // Each endpoint that joins: the load it shares, and the class programs
+  // (as the state records them) its dispatchers hand its packets to.
+  struct Joining {
+    const PlannedEndpoint* planned;
+    const EndpointState* sharer;
+  };
+  std::vector<Joining> joining;
+  for (const auto& p : plan.endpoints) {
+    auto it = had.find(p.endpoint.key());
+    if (it != had.end()) {
+      if (p.dispatchedAs.has_value() != it->second->load.has_value()) return InPlace::NotPossible;
+      continue;
+    }
+    bool allDispatched = std::all_of(p.hooks.begin(), p.hooks.end(), [&](const Hook& h) { return p.dispatched(h); });
+    if (!p.classId || !p.shared || !p.dispatchedAs || !allDispatched) return InPlace::NotPossible;
+    std::set<std::string> hooks;
+    for (const Hook& h : p.hooks) hooks.insert(h.name);
+    const EndpointState* sharer = nullptr;
+    for (const auto& es : before.endpoints) {
+      if (!staying.count(es.key) || es.classId != p.classId || !es.load ||
+          es.interface.empty() != p.endpoint.interface.empty() ||
+          std::set<std::string>(es.hooks.begin(), es.hooks.end()) != hooks)
+        continue;
+      bool loaded = std::all_of(hooks.begin(), hooks.end(), [&](const std::string& h) {
+        auto rec = es.programs.find(h);
+        return rec != es.programs.end() && rec->second.id != 0 &&
+               dispatch::programAt(paths.bpffsRoot, h, active, *es.load) == rec->second.id;
+      });
+      if (loaded) {
+        sharer = &es;
+        break;
+      }
+    }
+    if (!sharer) return InPlace::NotPossible;
+    joining.push_back({&p, sharer});
+  }
+  if (joining.empty() && staying.size() == before.endpoints.size()) return InPlace::NotPossible;
+
+  // The state this change commits, in NODE.json's order.
+  State next = before;
+  next.endpoints.clear();
+  for (const auto& p : plan.endpoints) {
+    if (auto it = had.find(p.endpoint.key()); it != had.end()) {
+      next.endpoints.push_back(*it->second);
+      continue;
+    }
+    const EndpointState& sharer = *std::find_if(joining.begin(), joining.end(), [&](const Joining& j) {
+                                     return j.planned == &p;
+                                   })->sharer;
+    EndpointState es;
+    if (p.endpoint.labels) {
+      es.labels = p.endpoint.labels;
+      es.addresses = p.endpoint.addresses;
+      es.ports = p.endpoint.ports;
+    }
+    es.key = p.endpoint.key();
+    es.ns = p.endpoint.ns;
+    es.name = p.endpoint.name;
+    es.id = p.id;
+    es.classId = p.classId;
+    es.interface = p.endpoint.interface;
+    es.cgroup = p.endpoint.cgroup;
+    es.root = p.endpoint.root;
+    es.load = sharer.load;
+    es.hooks = sharer.hooks;
+    es.programs = sharer.programs;
+    next.endpoints.push_back(std::move(es));
+  }
+
+  Pending pending;
+  pending.phase = "endpoints";
+  pending.slot = active;
+  pending.loads = before.loads;
+  pending.version = before.version;
+  pending.state = next.toJson();
+  if (!writePending(paths, pending, error)) return InPlace::Failed;
+  auto undo = [&](const std::string& what) {
+    std::string ignored;
+    if (reconcileToState(paths, before, nullptr, &ignored)) removePending(paths);
+    if (error) *error = what + " (rolled back)";
+    return InPlace::Failed;
+  };
+
+  // Joining endpoints: found by the dispatchers, owning their addresses and
+  // known to the trie before a hook of theirs runs.
+  Fd owned(bpf_obj_get(ownedAddressesPin(paths).c_str()));
+  Fd trie(bpf_obj_get(identityPin(paths, before.version).c_str()));
+  if (owned.fd < 0 || trie.fd < 0) return undo("the running version's maps are not pinned under " + paths.bpffsRoot);
+  for (const auto& j : joining) {
+    endpoint_map::Entry entry = *j.planned->dispatchedAs;
+    entry.load = *j.sharer->load;
+    if (!endpoint_map::addNew(paths.bpffsRoot, entry, active, &why))
+      return undo("endpoint " + j.planned->endpoint.key() + ": " + why);
+    uint32_t one = 1;
+    for (const auto& addr : j.planned->own) {
+      mb_endpoint_addr_key key = identity::ownedAddressKey(j.planned->id, addr);
+      if (bpf_map_update_elem(owned.fd, &key, &one, BPF_ANY) != 0)
+        return undo("cannot fill the endpoint address map: " + std::string(std::strerror(errno)));
+    }
+  }
+  if (!syncTrie(trie.fd, plan.trie, true, &why)) return undo(why);
+
+  ApplyReport r;
+  r.version = r.previousVersion = before.version;
+  r.inPlace = true;
+  struct NewLink {
+    const NodeEndpoint* endpoint;
+    const Hook* hook;
+    Fd link;
+    uint32_t dispatcher;
+  };
+  std::vector<NewLink> links;
+  for (const auto& j : joining) {
+    const NodeEndpoint& e = j.planned->endpoint;
+    for (const Hook& h : j.planned->hooks) {
+      std::string at = "attaching " + e.key() + " " + h.name + ": ";
+      Fd dispatcher = dispatch::program(paths.bpffsRoot, h.name);
+      auto info = dispatcher.fd >= 0 ? programInfo(dispatcher.fd) : std::nullopt;
+      if (!info) return undo(at + "the node's dispatcher for it is not pinned");
+      std::string pin = linkPin(paths, e.ns, e.name, h.name);
+      int fd = h.tc() ? attachTcx(dispatcher.fd, e.interface, h.ingress, &why)
+                      : attachCgroupAs(dispatcher.fd, e.cgroup, h.cgroupAttachType, &why);
+      if (fd < 0) return undo(at + why);
+      links.push_back({&e, &h, Fd(fd), info->id});
+      if (bpf_obj_pin(fd, pin.c_str()) != 0) {
+        why = std::strerror(errno);
+        bpf_link_detach(fd);
+        return undo(at + "cannot pin its link at " + pin + ": " + why);
+      }
+      ++r.attached;
+    }
+  }
+  if (!links.empty() && paths.afterAttachForTesting) paths.afterAttachForTesting();
+  // Read back: each new link runs the dispatcher, where its endpoint is.
+  for (const auto& l : links) {
+    auto target = linkTarget(l.link.fd);
+    const NodeEndpoint& e = *l.endpoint;
+    bool right = target && target->programId == l.dispatcher &&
+                 (!target->tcx || target->ifindex == if_nametoindex(e.interface.c_str())) &&
+                 (!target->cgroup || target->cgroupId == cgroupId(e.cgroup));
+    if (!right)
+      return undo("after attaching, " + e.key() + " " + l.hook->name + " runs program " +
+                  std::to_string(target ? target->programId : 0) + ", not the node's dispatcher (program " +
+                  std::to_string(l.dispatcher) + ") where it is");
+  }
+  if (!writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error)) {
+    std::string what = error ? *error : "cannot write state.json";
+    return undo(what);
+  }
+  // Committed: what left goes. A failure now leaves pending.json, and the
+  // next command finishes this.
+  if (!reconcileToState(paths, next, &r.detached, error)) return InPlace::Failed;
+  removePending(paths);
+  r.endpoints = next.endpoints.size();
+  if (report) *report = std::move(r);
+  return InPlace::Done;
 }
 
 }  // namespace
@@ -1900,7 +2174,18 @@ static bool changeLocalEndpoints(const Paths& paths, const char* operation, Appl
     case LocalChange::None: return true;
     case LocalChange::Apply: break;
   }
-  return applyAgain(state->artifactDir, *node, keep, paths, report, error);
+  auto dropped = dropVanished(*node, keep, error);
+  if (!dropped) return false;
+  if (dropped->empty()) switch (changeInPlace(*state, *node, paths, report, error)) {
+      case InPlace::Done: return true;
+      case InPlace::Failed: return false;
+      case InPlace::NotPossible: break;
+    }
+  ApplyReport r;
+  if (!applyLocked(state->artifactDir, *node, paths, &r, error)) return false;
+  r.warnings.insert(r.warnings.begin(), dropped->begin(), dropped->end());
+  if (report) *report = std::move(r);
+  return true;
 }
 
 bool applyArtifacts(const std::string& artifactDir, const Paths& paths, ApplyReport* report, std::string* error) {
@@ -1967,39 +2252,6 @@ bool detachAll(const Paths& paths, std::string* error) {
   return detachLocked(paths, error);
 }
 
-namespace {
-
-// The trie a state means, and the cluster endpoints it leaves out.
-bool stateTrie(const artifacts::Manifest& manifest, const State& state, std::vector<identity::TrieEntry>& out,
-               std::vector<std::string>* skipped, std::string* error) {
-  std::set<std::string> local;
-  for (const auto& e : state.endpoints) local.insert(e.key);
-  IdentityView view = identityView(manifest, state.knownHere(), local, state.cluster);
-  if (skipped) *skipped = view.skipped;
-  return identityEntries(view.manifest, view.extra, state.host, out, error);
-}
-
-// The current version's trie made what `state` means, then the state
-// written. How many entries changed goes to `changes`.
-bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, const State& state,
-                       std::vector<std::string>* skipped, size_t* changes, std::string* error) {
-  std::vector<identity::TrieEntry> entries;
-  if (!stateTrie(manifest, state, entries, skipped, error)) return false;
-  Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
-  if (trie.fd >= 0) {
-    auto n = syncTrie(trie.fd, entries, state.complete, error);
-    if (!n) return false;
-    if (changes) *changes = *n;
-  } else if (!state.endpoints.empty()) {
-    if (error) *error = "no identity map for version " + state.version + " under " + paths.bpffsRoot;
-    return false;
-  } else if (changes) {
-    *changes = 0;  // nothing enforced, no trie: the next apply builds it from the state
-  }
-  return writeFileAtomically(fs::path(paths.stateDir) / "state.json", state.toJson().dump(2) + "\n", error);
-}
-
-}  // namespace
 
 bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* error) {
   if (!namesAllowed(endpoint, error)) return false;
@@ -2290,6 +2542,10 @@ std::optional<Status> status(const Paths& paths, std::string* error) {
     s.problems.push_back(
         "a detach was interrupted (dispatched hooks may pass every packet already); the next detach, apply, "
         "endpoint add or endpoint remove finishes it");
+  else if (pending && pending->phase == "endpoints")
+    s.problems.push_back("an endpoint join or leave was interrupted (links, entries or trie entries of endpoints the "
+                         "state does not list may be left); the next apply, endpoint join, leave, add or remove "
+                         "finishes it");
   else if (pending)
     s.problems.push_back("an apply of version " + pending->version + " was interrupted (" +
                          (pending->phase == "flip" && dispatch::activeSlot(paths.bpffsRoot) == pending->slot

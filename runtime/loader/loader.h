@@ -70,6 +70,9 @@ struct ApplyReport {
   size_t attached = 0;  // new links
   size_t swapped = 0;   // hooks moved to the new version in place (links updated, or at the flip)
   size_t detached = 0;  // links of endpoints no longer enforced
+  // An endpoint join or leave done within the running version: its class's
+  // load was there already, so nothing was loaded, verified or flipped.
+  bool inPlace = false;
   // What is enforced, but maybe not as meant: an executable of a process
   // rule that names no file in an endpoint's root (no call of it can match).
   std::vector<std::string> warnings;

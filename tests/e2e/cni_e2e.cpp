@@ -97,6 +97,49 @@ TEST_F(CniTest, APodAddedThroughThePluginChainIsEnforcedByItsLabels) {
   EXPECT_TRUE(del.succeeded()) << del.describe();
 }
 
+// A pod of a class the node runs already is the common case on a busy node:
+// its ADD and DEL change the node in place (docs/runtime.md, "Joining in
+// place"), and the class program that judges s0 keeps running, unreloaded,
+// and judges the new pod too.
+TEST_F(CniTest, APodOfAClassTheNodeRunsJoinsAndLeavesWithoutLoadingAnyProgram) {
+  auto programs = [](const json* e) {
+    std::map<std::string, uint32_t> out;
+    if (e)
+      for (const auto& [hook, h] : (*e)["hooks"].items()) out[hook] = h["program"].get<uint32_t>();
+    return out;
+  };
+  json before = status();
+  auto s0 = programs(endpoint(before, "x/s0"));
+  ASSERT_FALSE(s0.empty()) << before.dump(2);
+
+  CniPod web(c_->topology(), c_->workDir(), "web-1", 1);
+  web.labels = {{"app", "server"}};
+  ExecResult added = web.add();
+  ASSERT_TRUE(added.succeeded()) << added.describe();
+  json st = status();
+  EXPECT_EQ(st["version"], before["version"]);
+  EXPECT_EQ(st["asApplied"], true) << st.dump(2);
+  EXPECT_EQ(programs(endpoint(st, "x/s0")), s0) << "s0's class program was loaded again";
+  EXPECT_EQ(programs(endpoint(st, "x/web-1")), s0) << "web-1 is not judged by its class's running program";
+
+  Process server = Topology::spawn(web.netns(), {proberPath(), "serve", "--tcp", "8080"});
+  Process s0Server = member("s0").pod->spawn({proberPath(), "serve", "--tcp", "8080"});
+  ASSERT_TRUE(server.waitForOutput("ready", 2s));
+  ASSERT_TRUE(s0Server.waitForOutput("ready", 2s));
+  EXPECT_EQ(probe("client", web.address()), 0) << "the client may call servers";
+  EXPECT_NE(probe("intruder", web.address()), 0) << "web-1's ingress lets only clients in";
+
+  ExecResult del = web.membrane("DEL", web.ptpResult());
+  ASSERT_TRUE(del.succeeded()) << del.describe();
+  st = status();
+  EXPECT_FALSE(endpoint(st, "x/web-1"));
+  EXPECT_EQ(st["asApplied"], true) << st.dump(2);
+  EXPECT_EQ(programs(endpoint(st, "x/s0")), s0);
+  EXPECT_EQ(probe("intruder", web.address()), 0) << "web-1 is no longer enforced";
+  EXPECT_NE(probe("intruder", member("s0").pod->address4()), 0) << "s0 still is";
+  EXPECT_EQ(probe("client", member("s0").pod->address4()), 0);
+}
+
 TEST_F(CniTest, AnAddMembraneRefusesFailsAndLeavesTheNodeAsItWas) {
   std::string before = [&] {
     std::ifstream in(c_->workDir() / "state" / "state.json");

@@ -6,6 +6,8 @@
 // back). With real kills on real traffic:
 // Enforcement.AKilledCommandLeavesOneWholeVersionAndTheNextCommandFinishesIt.
 #include <bpf/bpf.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -131,6 +133,65 @@ TEST_F(RecoveryTest, AnApplyKilledBeforeItsFlipIsUndoneByTheNextCommand) {
   EXPECT_NE(bpf_map_lookup_elem(endpoints.fd, &strayKey, &strayEntry), 0) << "and so is the stray entry";
   e2e::ExecResult after = membrane({"status"});
   EXPECT_EQ(after.exitCode, 0) << after.describe();
+}
+
+// An endpoint join in place (its class's load runs already) killed after
+// attaching its hooks, before its state is written: a real kill of a child
+// process at that step. The next command removes what it added.
+TEST_F(RecoveryTest, AnEndpointJoinKilledInPlaceIsUndoneByTheNextCommand) {
+  MB_REQUIRE_BPF();
+  ASSERT_TRUE(fs::exists(cg.path));
+  // postgres-0's class has L3/L4 rules only: its load is shared.
+  TestCgroup db("-db"), second("-second");
+  std::string error;
+  ASSERT_TRUE(loader::apply(artifacts.string(),
+                            cgroupNode(cg.path.string(), R"({"name": "postgres-0", "namespace": "shop", "cgroup": ")" +
+                                                             db.path.string() + "\"}"),
+                            paths, nullptr, &error))
+      << error;
+  std::string stateBefore = readText(state() / "state.json");
+  loader::NodeEndpoint e;
+  e.name = "postgres-1";
+  e.ns = "shop";
+  e.labels = labels::LabelSet{{"app", "postgres"}, {"tier", "data"}};
+  e.addresses = {*net::Address::parse("198.18.7.8")};
+  e.ports = {{"postgres", 6, 5432}};
+  e.cgroup = second.path.string();
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    loader::Paths killedPaths = paths;
+    killedPaths.afterAttachForTesting = [] { _exit(9); };
+    bool joined = loader::endpointJoin(e, killedPaths, nullptr, &error);
+    fprintf(stderr, "the join returned %s: %s\n", joined ? "true" : "false", error.c_str());
+    _exit(0);
+  }
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  ASSERT_TRUE(WIFEXITED(wstatus));
+  ASSERT_EQ(WEXITSTATUS(wstatus), 9) << "the join did not reach the step after attaching";
+  std::string pin = paths.bpffsRoot + "/links/" + loader::linkPinName("shop", "postgres-1", "cg-in");
+  ASSERT_TRUE(fs::exists(pin));
+  ASSERT_TRUE(fs::exists(state() / "pending.json"));
+  EXPECT_EQ(readText(state() / "state.json"), stateBefore);
+  loader::Fd endpoints(bpf_obj_get((paths.bpffsRoot + "/maps/mb_endpoints").c_str()));
+  mb_endpoint_key key{MB_ENDPOINT_BY_CGROUP, 0, loader::cgroupId(second.path.string())};
+  mb_endpoint_entry entry{};
+  ASSERT_EQ(bpf_map_lookup_elem(endpoints.fd, &key, &entry), 0) << "the join added no entry: not in place?";
+
+  e2e::ExecResult before = membrane({"status"});
+  EXPECT_EQ(before.exitCode, 3) << before.describe();
+  EXPECT_TRUE(Contains(before.out, "an endpoint join or leave was interrupted")) << before.out;
+
+  e2e::ExecResult left = membrane({"endpoint", "leave", "--name", "nobody", "--namespace", "shop"});
+  ASSERT_EQ(left.exitCode, 0) << left.describe();
+  EXPECT_FALSE(fs::exists(state() / "pending.json"));
+  EXPECT_FALSE(fs::exists(pin)) << "the killed join's link is gone";
+  EXPECT_NE(bpf_map_lookup_elem(endpoints.fd, &key, &entry), 0) << "and so is its entry";
+  e2e::ExecResult after = membrane({"status"});
+  EXPECT_EQ(after.exitCode, 0) << after.describe();
+  EXPECT_FALSE(Contains(after.out, "198.18.7.8")) << after.out;
+  EXPECT_EQ(readText(state() / "state.json"), stateBefore);
 }
 
 // A detach killed after its first step: pending.json says a detach runs,
