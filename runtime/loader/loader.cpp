@@ -16,6 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -197,7 +199,6 @@ struct State {
               {"endpoints", json::array()},
               {"learned", json::array()},
               {"peers", json::array()},
-              {"cluster", json::array()},
               {"host", json::array()}};
     for (const auto& e : endpoints) {
       json programs = json::object();
@@ -219,18 +220,32 @@ struct State {
     }
     for (const auto& l : learned) j["learned"].push_back(learnedJson(l));
     for (const auto& p : peers) j["peers"].push_back(learnedJson(p));
-    for (const auto& c : cluster) {
-      j["cluster"].push_back(learnedJson(c.endpoint));
-      j["cluster"].back()["node"] = c.node;
-      j["cluster"].back()["revision"] = c.revision;
-    }
     for (const auto& a : host) j["host"].push_back(a.str());
     return j;
   }
 
+  // cluster.json: the cluster agent's endpoints, apart from state.json so
+  // that its updates (many a second under churn) neither rewrite nor
+  // re-read what this node enforces.
+  static fs::path clusterPath(const Paths& paths) { return fs::path(paths.stateDir) / "cluster.json"; }
+  static json clusterJson(const std::vector<ClusterEndpoint>& cluster) {
+    json j = json::array();
+    for (const auto& c : cluster) {
+      j.push_back(learnedJson(c.endpoint));
+      j.back()["node"] = c.node;
+      j.back()["revision"] = c.revision;
+    }
+    return j;
+  }
+  static bool writeCluster(const Paths& paths, const std::vector<ClusterEndpoint>& cluster, std::string* error) {
+    return writeFileAtomically(clusterPath(paths), clusterJson(cluster).dump() + "\n", error);
+  }
+
   // nullopt with `error` empty: nothing applied (no state.json); with
   // `error` set: a state.json that cannot be read.
-  static std::optional<State> load(const Paths& paths, std::string* error) {
+  // Without `withCluster`, cluster.json is not read (for a caller that
+  // replaces the cluster's endpoints).
+  static std::optional<State> load(const Paths& paths, std::string* error, bool withCluster = true) {
     if (error) error->clear();
     std::string path = (fs::path(paths.stateDir) / "state.json").string();
     std::error_code ec;
@@ -243,7 +258,49 @@ struct State {
       if (error) *error = "unreadable state: " + (text ? path + ":" : "") + why;
       return std::nullopt;
     }
-    return fromJson(doc->value, path, error);
+    auto s = fromJson(doc->value, path, error);
+    if (!s || !withCluster) return s;
+    // The cluster's endpoints from cluster.json (a state.json from before
+    // it holds them itself).
+    std::string cpath = clusterPath(paths).string();
+    if (!fs::exists(fs::symlink_status(cpath, ec))) return s;
+    text = io::readRegularFile(cpath, kMaxStateBytes, "cluster.json", &why);
+    doc.reset();
+    if (text) doc = io::parseJsonStrictly(*text, &why);
+    try {
+      if (!doc) throw std::runtime_error(why);
+      s->cluster = clusterFromJson(doc->value);
+    } catch (const std::exception& e) {
+      if (error) *error = "unreadable state: " + cpath + ": " + e.what();
+      return std::nullopt;
+    }
+    return s;
+  }
+
+  static NodeEndpoint learnedFrom(const json& l) {
+    NodeEndpoint ne;
+    ne.name = l.at("name");
+    ne.ns = l.at("namespace");
+    ne.labels = l.at("labels").get<labels::LabelSet>();
+    for (const auto& a : l.at("addresses")) {
+      auto parsed = net::Address::parse(a.get<std::string>());
+      if (!parsed) throw std::runtime_error("'" + a.get<std::string>() + "' is not an IP address");
+      ne.addresses.push_back(*parsed);
+    }
+    ne.ports = l.value("ports", json::array()).get<std::vector<labels::NamedPort>>();
+    return ne;
+  }
+
+  static std::vector<ClusterEndpoint> clusterFromJson(const json& j) {
+    std::vector<ClusterEndpoint> out;
+    for (const auto& c : j) {
+      ClusterEndpoint ce;
+      ce.endpoint = learnedFrom(c);
+      ce.node = c.at("node");
+      ce.revision = c.value("revision", int64_t{0});
+      out.push_back(ce);
+    }
+    return out;
   }
 
   // A state from its JSON (read strictly by the caller); `path` names it in
@@ -285,15 +342,6 @@ struct State {
         es.root = e.value("root", std::string("/"));
         s.endpoints.push_back(es);
       }
-      auto learnedFrom = [&](const json& l) {
-        NodeEndpoint ne;
-        ne.name = l.at("name");
-        ne.ns = l.at("namespace");
-        ne.labels = l.at("labels").get<labels::LabelSet>();
-        for (const auto& a : l.at("addresses")) ne.addresses.push_back(address(a));
-        ne.ports = l.value("ports", json::array()).get<std::vector<labels::NamedPort>>();
-        return ne;
-      };
       for (size_t i = 0; i < s.endpoints.size(); ++i)
         if (const json& e = j.at("endpoints")[i]; e.contains("learned")) {
           NodeEndpoint ne = learnedFrom(e.at("learned"));
@@ -305,14 +353,7 @@ struct State {
       s.complete = j.contains("peers");
       if (j.contains("peers"))
         for (const auto& p : j.at("peers")) s.peers.push_back(learnedFrom(p));
-      if (j.contains("cluster"))
-        for (const auto& c : j.at("cluster")) {
-          ClusterEndpoint ce;
-          ce.endpoint = learnedFrom(c);
-          ce.node = c.at("node");
-          ce.revision = c.value("revision", int64_t{0});
-          s.cluster.push_back(ce);
-        }
+      if (j.contains("cluster")) s.cluster = clusterFromJson(j.at("cluster"));
       for (const auto& a : j.at("host")) s.host.push_back(address(a));
       return s;
     } catch (const std::exception& e) {
@@ -322,27 +363,72 @@ struct State {
   }
 };
 
+// state.json written (through a rename). A state read from a state.json
+// that held the cluster's endpoints itself (before cluster.json) moves them
+// to cluster.json first, so that none is lost.
+bool writeState(const Paths& paths, const State& state, std::string* error) {
+  std::error_code ec;
+  if (!state.cluster.empty() && !fs::exists(State::clusterPath(paths), ec) &&
+      !State::writeCluster(paths, state.cluster, error))
+    return false;
+  return writeFileAtomically(fs::path(paths.stateDir) / "state.json", state.toJson().dump(2) + "\n", error);
+}
+
 // The state, or nullopt with `error` saying why: nothing applied, or
 // unreadable.
-std::optional<State> requireState(const Paths& paths, std::string* error) {
+std::optional<State> requireState(const Paths& paths, std::string* error, bool withCluster = true) {
   std::string why;
-  auto s = State::load(paths, &why);
+  auto s = State::load(paths, &why, withCluster);
   if (!s && error) *error = why.empty() ? "nothing applied on this node (no state in " + paths.stateDir + ")" : why;
   return s;
 }
 
+// The applied manifest, parsed once per file: the cluster agent reads it
+// for every trie update and every state change it publishes. manifest.json
+// is only ever replaced whole (a rename), so the file's device, inode, size
+// and change time name what it holds.
+struct ParsedManifest {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  struct timespec ctime {};
+  std::string path;
+  std::shared_ptr<const artifacts::Manifest> manifest;
+  bool same(const std::string& p, const struct stat& st) const {
+    return manifest && path == p && dev == st.st_dev && ino == st.st_ino && size == st.st_size &&
+           ctime.tv_sec == st.st_ctim.tv_sec && ctime.tv_nsec == st.st_ctim.tv_nsec;
+  }
+};
+
 std::optional<artifacts::Manifest> loadAppliedManifest(const Paths& paths, std::string* error) {
+  static std::mutex cacheLock;
+  static ParsedManifest cache;
   std::string path = (fs::path(paths.stateDir) / "manifest.json").string();
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(path, ec))) {
     if (error) *error = "nothing applied on this node (no " + path + ")";
     return std::nullopt;
   }
+  struct stat before {};
+  bool statted = lstat(path.c_str(), &before) == 0 && S_ISREG(before.st_mode);
+  if (statted) {
+    std::lock_guard<std::mutex> hold(cacheLock);
+    if (cache.same(path, before)) return *cache.manifest;
+  }
   auto text = io::readRegularFile(path, kMaxManifestBytes, "manifest.json", error);
   if (!text) return std::nullopt;
   std::string why;
   auto m = artifacts::Manifest::fromJson(*text, &why);
   if (!m && error) *error = "the applied manifest " + path + " is unreadable: " + why;
+  // Kept only if the file did not change while it was read.
+  struct stat after {};
+  if (m && statted && lstat(path.c_str(), &after) == 0 && after.st_ino == before.st_ino &&
+      after.st_dev == before.st_dev && after.st_size == before.st_size &&
+      after.st_ctim.tv_sec == before.st_ctim.tv_sec && after.st_ctim.tv_nsec == before.st_ctim.tv_nsec) {
+    std::lock_guard<std::mutex> hold(cacheLock);
+    cache = {before.st_dev, before.st_ino, before.st_size, before.st_ctim, path,
+             std::make_shared<const artifacts::Manifest>(*m)};
+  }
   return m;
 }
 
@@ -1468,8 +1554,9 @@ bool stateTrie(const artifacts::Manifest& manifest, const State& state, std::vec
 }
 
 // The current version's trie made what `state` means, then the state
-// written. How many entries changed goes to `changes`.
-bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, const State& state,
+// written (with `clusterOnly`, only its cluster endpoints, cluster.json).
+// How many entries changed goes to `changes`.
+bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, const State& state, bool clusterOnly,
                        std::vector<std::string>* skipped, size_t* changes, std::string* error) {
   std::vector<identity::TrieEntry> entries;
   if (!stateTrie(manifest, state, entries, skipped, error)) return false;
@@ -1484,7 +1571,7 @@ bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, 
   } else if (changes) {
     *changes = 0;  // nothing enforced, no trie: the next apply builds it from the state
   }
-  return writeFileAtomically(fs::path(paths.stateDir) / "state.json", state.toJson().dump(2) + "\n", error);
+  return clusterOnly ? State::writeCluster(paths, state.cluster, error) : writeState(paths, state, error);
 }
 
 
@@ -1578,7 +1665,7 @@ bool finishApply(const Paths& paths, const State& next, const State* previous, u
   fs::rename(pendingManifestPath(paths), fs::path(paths.stateDir) / "manifest.json", ec);
   if (ec && manifestText && !writeFileAtomically(fs::path(paths.stateDir) / "manifest.json", *manifestText, error))
     return false;
-  if (!writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error))
+  if (!writeState(paths, next, error))
     return false;
   size_t n = 0;
   // cls_bpf filters of endpoints that are no longer enforced here.
@@ -1653,6 +1740,7 @@ bool detachLocked(const Paths& paths, std::string* error) {
   ec.clear();
   for (const char* sub : {"links", "versions", "maps", "node"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
   fs::remove(fs::path(paths.stateDir) / "state.json", ec);
+  fs::remove(State::clusterPath(paths), ec);
   fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
   removePending(paths);  // last: until here the next command finishes the detach
   if (ec) {
@@ -1667,7 +1755,9 @@ bool detachLocked(const Paths& paths, std::string* error) {
 // own addresses no endpoint of it has removed, and the trie made to hold
 // what it means. What an endpoint change in place did is undone (before its
 // state was written) or finished (after) by this; `detached` counts links.
-bool reconcileToState(const Paths& paths, const State& state, size_t* detached, std::string* error) {
+// `trie`, when given, is what the state means (computed already).
+bool reconcileToState(const Paths& paths, const State& state, size_t* detached, std::string* error,
+                      const std::vector<identity::TrieEntry>* trie = nullptr) {
   auto manifest = loadAppliedManifest(paths, error);
   if (!manifest) return false;
   size_t n = detachUnwantedLinks(paths, &state);
@@ -1676,10 +1766,10 @@ bool reconcileToState(const Paths& paths, const State& state, size_t* detached, 
   std::vector<mb_endpoint_addr_key> owned;
   for (const auto& e : state.endpoints)
     for (const auto& addr : ownAddresses(*manifest, e.asLearned())) owned.push_back(identity::ownedAddressKey(e.id, addr));
-  std::vector<identity::TrieEntry> entries;
-  if (!stateTrie(*manifest, state, entries, nullptr, error)) return false;
-  Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
-  if (trie.fd >= 0 && !syncTrie(trie.fd, entries, state.complete, error)) return false;
+  std::vector<identity::TrieEntry> computed;
+  if (!trie && !stateTrie(*manifest, state, computed, nullptr, error)) return false;
+  Fd trieFd(bpf_obj_get(identityPin(paths, state.version).c_str()));
+  if (trieFd.fd >= 0 && !syncTrie(trieFd.fd, trie ? *trie : computed, state.complete, error)) return false;
   pruneOwnedAddresses(paths, owned);
   return true;
 }
@@ -1936,13 +2026,14 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
                   std::to_string(target ? target->programId : 0) + ", not the node's dispatcher (program " +
                   std::to_string(l.dispatcher) + ") where it is");
   }
-  if (!writeFileAtomically(fs::path(paths.stateDir) / "state.json", next.toJson().dump(2) + "\n", error)) {
+  if (!writeState(paths, next, error)) {
     std::string what = error ? *error : "cannot write state.json";
     return undo(what);
   }
-  // Committed: what left goes. A failure now leaves pending.json, and the
-  // next command finishes this.
-  if (!reconcileToState(paths, next, &r.detached, error)) return InPlace::Failed;
+  // Committed: what left goes (a join alone is complete already). A failure
+  // now leaves pending.json, and the next command finishes this.
+  bool left = staying.size() < before.endpoints.size();
+  if (left && !reconcileToState(paths, next, &r.detached, error, &plan.trie)) return InPlace::Failed;
   removePending(paths);
   r.endpoints = next.endpoints.size();
   if (report) *report = std::move(r);
@@ -2282,7 +2373,7 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
           mb_lpm_key key = identity::keyFor(a);
           if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
         }
-  return rewriteIdentities(paths, *manifest, updated, nullptr, nullptr, error);
+  return rewriteIdentities(paths, *manifest, updated, false, nullptr, nullptr, error);
 }
 
 bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error) {
@@ -2305,27 +2396,27 @@ bool endpointRemove(const std::string& ns, const std::string& name, const Paths&
     mb_lpm_key key = identity::keyFor(a);
     if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
   }
-  return rewriteIdentities(paths, *manifest, *state, nullptr, nullptr, error);
+  return rewriteIdentities(paths, *manifest, *state, false, nullptr, nullptr, error);
 }
 
 bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Paths& paths, ClusterUpdate* report,
                          std::string* error) {
   auto lock = lockNode(paths, "agent", error);
   if (!lock || !recoverInterrupted(paths, error)) return false;
-  auto state = requireState(paths, error);
+  auto state = requireState(paths, error, false);  // its cluster endpoints are replaced
   if (!state) return false;
   auto manifest = loadAppliedManifest(paths, error);
   if (!manifest) return false;
   state->cluster = endpoints;
   ClusterUpdate r;
-  if (!rewriteIdentities(paths, *manifest, *state, &r.skipped, &r.trieChanges, error)) return false;
+  if (!rewriteIdentities(paths, *manifest, *state, true, &r.skipped, &r.trieChanges, error)) return false;
   r.taken = endpoints.size() - r.skipped.size();
   if (report) *report = std::move(r);
   return true;
 }
 
 std::optional<std::vector<NodeEndpoint>> localEndpoints(const Paths& paths, std::string* error, std::string* version) {
-  auto state = requireState(paths, error);
+  auto state = requireState(paths, error, false);  // this node's own only
   if (!state) return std::nullopt;
   if (version) *version = state->version;
   auto manifest = loadAppliedManifest(paths, error);

@@ -2,6 +2,7 @@
 // docs/cluster.md "Who owns an address"), read back from the kernel; and the
 // records the agent reads from etcd (cluster::parseEndpointRecord).
 #include <bpf/bpf.h>
+#include <sys/stat.h>
 
 #include "cluster/agent.h"
 #include "identity/identity_table.h"
@@ -165,6 +166,40 @@ TEST_F(ClusterEndpointsTest, ApplyAndEndpointAddKeepTheClusterEndpoints) {
   ASSERT_EQ(j["cluster"].size(), 1u);
   EXPECT_EQ(j["cluster"][0]["endpoint"], "shop/api-7");
   EXPECT_EQ(j["cluster"][0]["node"], "node-b");
+}
+
+// The agent updates the trie many times a second under churn: its updates
+// go to cluster.json, and what this node enforces (state.json, which the
+// agent's publisher watches and every join reads) is left as it is.
+TEST_F(ClusterEndpointsTest, TheAgentsUpdatesLeaveWhatThisNodeEnforcesUnwritten) {
+  fs::path statePath = fs::path(paths.stateDir) / "state.json";
+  std::string before = readText(statePath);
+  struct stat was {};
+  ASSERT_EQ(stat(statePath.c_str(), &was), 0);
+  set({remote("node-b", "api-7", {{"app", "api"}, {"tier", "backend"}}, {"198.18.7.1"})});
+  ASSERT_TRUE(entry("198.18.7.1"));
+  struct stat now {};
+  ASSERT_EQ(stat(statePath.c_str(), &now), 0);
+  EXPECT_EQ(now.st_ino, was.st_ino) << "state.json was rewritten";
+  EXPECT_EQ(readText(statePath), before);
+  EXPECT_TRUE(Contains(readText(fs::path(paths.stateDir) / "cluster.json"), "api-7"));
+}
+
+// A state.json from before cluster.json held the cluster's endpoints
+// itself: the next command keeps them (moved to cluster.json).
+TEST_F(ClusterEndpointsTest, ClusterEndpointsAStateJsonOfAnOlderMembraneHoldsAreKept) {
+  set({remote("node-b", "api-7", {{"app", "api"}, {"tier", "backend"}}, {"198.18.7.1"})});
+  fs::path statePath = fs::path(paths.stateDir) / "state.json", clusterPath = fs::path(paths.stateDir) / "cluster.json";
+  auto state = nlohmann::json::parse(readText(statePath));
+  state["cluster"] = nlohmann::json::parse(readText(clusterPath));
+  writeText(statePath, state.dump(2));
+  fs::remove(clusterPath);
+  e2e::ExecResult added = membrane({"endpoint", "add", "--name", "late", "--namespace", "shop", "--label", "app=api",
+                                    "--address", "198.18.6.1"});
+  ASSERT_TRUE(added.succeeded()) << added.describe();
+  EXPECT_TRUE(entry("198.18.7.1"));
+  EXPECT_TRUE(entry("198.18.6.1"));
+  EXPECT_TRUE(Contains(readText(clusterPath), "api-7"));
 }
 
 TEST_F(ClusterEndpointsTest, TheAgentPublishesWhatThisNodeEnforcesWithItsLabels) {
