@@ -4,17 +4,21 @@
 //
 // Exit codes: 0 success, 1 refused or failed (nothing changed), 2 usage,
 // 3 (status) the kernel does not run what was applied.
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "cluster/agent.h"
+#include "cluster/agent.h"  // the agent's options; its code only in membrane-agent
 #include "loader/dns_state.h"
 #include "loader/events.h"
 #include "loader/kernel.h"
@@ -507,6 +511,21 @@ int main(int argc, char** argv) {
   }
   if (status->parsed()) return runStatus(paths, output);
   if (agent->parsed()) {
+#ifndef MEMBRANE_WITH_AGENT
+    // The agent is membrane-agent, beside this binary (runtime/CMakeLists.txt
+    // says why): the same command line, run there.
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return fail(std::string("cannot find this program's path: ") + std::strerror(errno));
+    self[n] = 0;
+    std::string agentBinary = std::filesystem::path(self).parent_path() / "membrane-agent";
+    std::vector<char*> args(argv, argv + argc);
+    args[0] = agentBinary.data();
+    args.push_back(nullptr);
+    execv(agentBinary.c_str(), args.data());
+    return fail("cannot run " + agentBinary + ", the agent's program (installed beside membrane): " +
+                std::strerror(errno));
+#else
     agentOptions.layout.prefix = agentPrefix;
     while (!agentOptions.layout.prefix.empty() && agentOptions.layout.prefix.back() == '/')
       agentOptions.layout.prefix.pop_back();
@@ -527,6 +546,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     return 0;
+#endif
   }
   if (events->parsed()) {
     eventOptions.timeoutMs = eventTimeout < 0 ? -1 : static_cast<int>(eventTimeout * 1000);

@@ -11,11 +11,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
 #include <ctime>
 #include <filesystem>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 
@@ -161,12 +164,102 @@ loader::Paths agentPaths(const AgentOptions& o) {
   return p;
 }
 
+// ---- the trie updater: what the watch learned, into the trie, coalesced -----
+
+// Trie updates run on a thread of their own. While one runs (it may wait for
+// the node's lock behind a join, then rewrites the trie), whatever the watch
+// brings piles up, and the next update takes all of it. Updates are spaced
+// out: the next starts no sooner than kTrieUpdateEvery, or three times as
+// long as the last one took (a node busy with joins makes updates slow: the
+// agent then takes less of the machine, with more in each update), after the
+// one before. In a quiet cluster an update starts as soon as its change
+// arrives. A failed update is retried after a second, with whatever is
+// newest then.
+constexpr auto kTrieUpdateEvery = 50ms;
+
+class TrieUpdater {
+ public:
+  struct Batch {
+    std::vector<loader::ClusterEndpoint> endpoints;
+    std::vector<std::string> malformed;  // a sentence per record ignored
+    int64_t revision = 0;                // what the batch is as of
+  };
+
+  TrieUpdater(const AgentOptions& o, Reporter& r) : reporter_(r), paths_(agentPaths(o)) {}
+
+  // The whole set as of now, replacing one not yet taken.
+  void offer(Batch batch) {
+    std::lock_guard<std::mutex> l(mutex_);
+    pending_ = std::move(batch);
+    wake_.notify_one();
+  }
+
+  void run(const std::atomic<bool>& stop) {
+    auto notBefore = std::chrono::steady_clock::now();
+    while (!stop) {
+      std::optional<Batch> batch;
+      {
+        std::unique_lock<std::mutex> l(mutex_);
+        wake_.wait_for(l, 100ms, [&] { return pending_.has_value() || stop; });
+        if (!pending_ || stop) continue;
+      }
+      // Spaced out: what arrives meanwhile joins this batch.
+      while (!stop && std::chrono::steady_clock::now() < notBefore)
+        std::this_thread::sleep_until(std::min(notBefore, std::chrono::steady_clock::now() + 50ms));
+      {
+        std::lock_guard<std::mutex> l(mutex_);
+        batch.swap(pending_);
+      }
+      if (!batch || stop) continue;
+      auto started = std::chrono::steady_clock::now();
+      if (update(*batch)) {
+        auto took = std::chrono::steady_clock::now() - started;
+        notBefore = started + std::max<std::chrono::steady_clock::duration>(kTrieUpdateEvery, 2 * took);
+        continue;
+      }
+      notBefore = started + 1s;
+      std::lock_guard<std::mutex> l(mutex_);
+      if (!pending_) pending_ = std::move(batch);
+    }
+  }
+
+ private:
+  bool update(const Batch& b) {
+    loader::ClusterUpdate result;
+    std::string error;
+    bool ok = loader::clusterEndpointsSet(b.endpoints, paths_, &result, &error);
+    if (!ok && error != lastError_) reporter_.log("cannot update the trie (retrying): " + error);
+    if (ok && result.skipped != lastSkipped_)
+      for (const auto& s : result.skipped) reporter_.log("left out: " + s);
+    lastError_ = ok ? "" : error;
+    if (ok) lastSkipped_ = result.skipped;
+    reporter_.update([&](AgentReport& r) {
+      r.applyError = lastError_;
+      if (!ok) return;
+      r.revision = b.revision;
+      r.peers = result.taken;
+      r.skipped = result.skipped;
+      r.malformed = b.malformed;
+    });
+    return ok;
+  }
+
+  Reporter& reporter_;
+  loader::Paths paths_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::optional<Batch> pending_;
+  std::string lastError_;
+  std::vector<std::string> lastSkipped_;
+};
+
 // ---- the watcher: other nodes' endpoints into the trie ----------------------
 
 class Watcher {
  public:
-  Watcher(const AgentOptions& o, Reporter& r)
-      : o_(o), reporter_(r), etcd_(o.etcd, std::chrono::milliseconds(2000), o.tls), paths_(agentPaths(o)) {}
+  Watcher(const AgentOptions& o, Reporter& r, TrieUpdater& u)
+      : o_(o), reporter_(r), updater_(u), etcd_(o.etcd, std::chrono::milliseconds(2000), o.tls),
+        paths_(agentPaths(o)) {}
 
   void run(const std::atomic<bool>& stop) {
     Backoff backoff;
@@ -187,13 +280,11 @@ class Watcher {
         for (const auto& kv : range->kvs) take(kv, false);
         nextRevision_ = range->revision + 1;
         needSync = false;
-        dirty_ = true;
+        hand();
         reporter_.log("read " + std::to_string(range->kvs.size()) + " endpoint records at revision " +
                       std::to_string(range->revision));
       }
-      if (dirty_) push();
       rollOut();
-      auto retryAt = std::chrono::steady_clock::now() + 1s;
       int64_t compactRevision = 0;
       WatchEnd end = etcd_.watchPrefix(
           o_.layout.prefix + "/", nextRevision_,
@@ -212,15 +303,12 @@ class Watcher {
               }
               nextRevision_ = std::max(nextRevision_, e.kv.modRevision + 1);
             }
-            if (records) {
-              dirty_ = true;
-              push();
-            }
+            if (records) hand();
             rollOut();
           },
           [&] {
             auto now = std::chrono::steady_clock::now();
-            return stop || (dirty_ && now > retryAt) || (wanted_ && *wanted_ == failedRollout_ && now > rolloutRetryAt_);
+            return stop || (wanted_ && *wanted_ == failedRollout_ && now > rolloutRetryAt_);
           },
           &compactRevision, &error);
       switch (end) {
@@ -267,29 +355,13 @@ class Watcher {
     records_[kv.key] = *e;
   }
 
-  // The records, made the trie's cluster endpoints.
-  void push() {
-    std::vector<loader::ClusterEndpoint> all;
-    for (const auto& [key, e] : records_) all.push_back(e);
-    loader::ClusterUpdate update;
-    std::string error;
-    bool ok = loader::clusterEndpointsSet(all, paths_, &update, &error);
-    if (ok) dirty_ = false;
-    if (!ok && error != lastApplyError_) reporter_.log("cannot update the trie (retrying): " + error);
-    if (ok && update.skipped != lastSkipped_)
-      for (const auto& s : update.skipped) reporter_.log("left out: " + s);
-    lastApplyError_ = ok ? "" : error;
-    if (ok) lastSkipped_ = update.skipped;
-    int64_t applied = nextRevision_ - 1;
-    reporter_.update([&](AgentReport& r) {
-      r.applyError = lastApplyError_;
-      if (!ok) return;
-      r.revision = applied;
-      r.peers = update.taken;
-      r.skipped = update.skipped;
-      r.malformed.clear();
-      for (const auto& [key, why] : malformed_) r.malformed.push_back(why);
-    });
+  // The records, as the trie's cluster endpoints, to the updater.
+  void hand() {
+    TrieUpdater::Batch b;
+    for (const auto& [key, e] : records_) b.endpoints.push_back(e);
+    for (const auto& [key, why] : malformed_) b.malformed.push_back(why);
+    b.revision = nextRevision_ - 1;
+    updater_.offer(std::move(b));
   }
 
   // The version the artifacts key asks for, fetched and applied unless this
@@ -365,15 +437,13 @@ class Watcher {
 
   const AgentOptions& o_;
   Reporter& reporter_;
+  TrieUpdater& updater_;
   Etcd etcd_;
   loader::Paths paths_;
   std::map<std::string, loader::ClusterEndpoint> records_;
   std::map<std::string, std::string> malformed_;
   int64_t nextRevision_ = 1;
-  bool dirty_ = false;
   bool isConnected_ = false;
-  std::string lastApplyError_;
-  std::vector<std::string> lastSkipped_;
   std::optional<std::string> wanted_;  // the artifacts key's value
   std::string doneRollout_, failedRollout_, lastRolloutError_;
   std::chrono::steady_clock::time_point rolloutRetryAt_{};
@@ -528,45 +598,14 @@ void runAgent(const AgentOptions& options, const std::atomic<bool>& stop) {
   fs::create_directories(options.paths.stateDir, ec);
   Reporter reporter(options);
   reporter.update([](AgentReport&) {});
-  Watcher watcher(options, reporter);
+  TrieUpdater updater(options, reporter);
+  Watcher watcher(options, reporter, updater);
   Publisher publisher(options, reporter);
+  std::thread updating([&] { updater.run(stop); });
   std::thread watching([&] { watcher.run(stop); });
   publisher.run(stop);
   watching.join();
-}
-
-std::optional<AgentReport> readAgentReport(const std::string& stateDir, std::string* error) {
-  std::string path = (fs::path(stateDir) / "agent.json").string();
-  std::error_code ec;
-  if (!fs::exists(path, ec)) return std::nullopt;
-  auto text = io::readRegularFile(path, 16 * io::kMiB, "agent.json", error);
-  if (!text) return std::nullopt;
-  try {
-    json j = json::parse(*text);
-    AgentReport r;
-    r.node = j.at("node");
-    r.pid = j.at("pid");
-    r.running = r.pid > 0 && (kill(r.pid, 0) == 0 || errno == EPERM);
-    r.etcd = j.at("etcd").get<std::vector<std::string>>();
-    r.connected = j.at("connected");
-    r.member = j.at("member");
-    r.error = j.at("error");
-    r.since = j.at("since");
-    r.revision = j.at("revision");
-    r.published = j.at("published");
-    r.peers = j.at("peers");
-    r.skipped = j.at("skipped").get<std::vector<std::string>>();
-    r.malformed = j.at("malformed").get<std::vector<std::string>>();
-    r.applyError = j.at("applyError");
-    r.wanted = j.value("wanted", "");
-    r.wantedSource = j.value("wantedSource", "");
-    r.version = j.value("version", "");
-    r.rolloutError = j.value("rolloutError", "");
-    return r;
-  } catch (const std::exception& e) {
-    if (error) *error = path + ": " + e.what();
-    return std::nullopt;
-  }
+  updating.join();
 }
 
 }  // namespace membrane::cluster

@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/agent_report.h"
 #include "cluster/etcd.h"
 #include "loader/loader.h"
 
@@ -73,28 +74,6 @@ struct AgentOptions {
   std::function<void(const std::string&)> log;
 };
 
-// What the agent last wrote to <state dir>/agent.json.
-struct AgentReport {
-  std::string node;
-  int pid = 0;
-  bool running = false;  // the process that wrote it is alive
-  std::vector<std::string> etcd;
-  bool connected = false;
-  std::string member;    // the member it talks to
-  std::string error;     // why etcd is unreachable, when it is not connected
-  int64_t since = 0;     // unix seconds: when `connected` last changed
-  int64_t revision = 0;  // the last etcd revision applied to the trie
-  size_t published = 0;  // this node's endpoints under its keys
-  size_t peers = 0;      // other nodes' endpoints in the trie
-  std::vector<std::string> skipped;    // left out of the trie, and why
-  std::vector<std::string> malformed;  // records that are not membrane's, and why
-  std::string applyError;              // why the last trie update failed ("" when it did not)
-  std::string wanted;                  // the artifacts key's manifest SHA-256 ("" when unset)
-  std::string wantedSource;            // and where it said to fetch them
-  std::string version;                 // the version this node runs
-  std::string rolloutError;            // why the wanted version is not running, if it is not
-};
-std::optional<AgentReport> readAgentReport(const std::string& stateDir, std::string* error);
 
 // Runs until `stop` is true (checked at least every 200 ms). Throws
 // std::invalid_argument for options it cannot run with.
