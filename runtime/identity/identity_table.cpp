@@ -100,6 +100,7 @@ bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Ad
       byAddress[p.addr] = e;
     }
   }
+  out.reserve(out.size() + byPrefix.size() + byAddress.size());
   for (auto& [p, e] : byPrefix) out.push_back(e);
   for (auto& [a, e] : byAddress) out.push_back(e);
   return true;

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "abi/datapath.h"
 #include "identity/identity_table.h"
@@ -264,12 +265,13 @@ struct State {
     // it holds them itself).
     std::string cpath = clusterPath(paths).string();
     if (!fs::exists(fs::symlink_status(cpath, ec))) return s;
+    // Read plainly, not strictly: membrane writes it, from records the agent
+    // read strictly from etcd, and every join reads it (hundreds of
+    // records on a cluster).
     text = io::readRegularFile(cpath, kMaxStateBytes, "cluster.json", &why);
-    doc.reset();
-    if (text) doc = io::parseJsonStrictly(*text, &why);
     try {
-      if (!doc) throw std::runtime_error(why);
-      s->cluster = clusterFromJson(doc->value);
+      if (!text) throw std::runtime_error(why);
+      s->cluster = clusterFromJson(json::parse(*text));
     } catch (const std::exception& e) {
       if (error) *error = "unreadable state: " + cpath + ": " + e.what();
       return std::nullopt;
@@ -436,24 +438,54 @@ std::optional<artifacts::Manifest> loadAppliedManifest(const Paths& paths, std::
 // An address belongs to one endpoint: one that claims another's is refused
 // (a learned endpoint with a compiled one's name replaces it, addresses and
 // all).
+// A learned endpoint's identity number: from what it is (namespace, labels,
+// named ports), not from its place among the others, so that a pod joining
+// or leaving anywhere in the cluster leaves every other entry of the trie as
+// it was (numbers are informational in the datapath; the bits decide).
+// Above the compiled identities; a number another label set took already
+// moves to the next free one.
+uint32_t learnedIdentityNumber(const std::string& ns, const labels::LabelSet& l,
+                               const std::vector<labels::NamedPort>& ports, uint32_t base) {
+  std::string what = ns;
+  for (const auto& [k, v] : l) what += '\0' + k + '=' + v;
+  for (const auto& p : ports) what += '\0' + p.name + '/' + std::to_string(p.protocol) + '/' + std::to_string(p.port);
+  uint32_t h = 2166136261u;
+  for (unsigned char c : what) h = (h ^ c) * 16777619u;
+  return base + h % (0x7fffffffu - base);
+}
+
 bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoint>& extra,
                      const std::vector<net::Address>& host, std::vector<identity::TrieEntry>& out, std::string* error) {
   artifacts::Manifest withExtra = m;
-  uint32_t nextId = 0;
-  for (const auto& i : m.identities) nextId = std::max(nextId, i.id + 1);
-  nextId = std::max<uint32_t>(nextId, 0x10000);  // learned identities, above compiled ones
-  for (const auto& e : extra) {
-    if (!e.labels) continue;
-    labels::LabelSet nsLabels = {{"kubernetes.io/metadata.name", e.ns}};
+  uint32_t base = 0;
+  for (const auto& i : m.identities) base = std::max(base, i.id + 1);
+  base = std::max<uint32_t>(base, 0x10000);  // learned identities, above compiled ones
+  // One identity per (namespace, labels, ports), whatever the endpoints' order.
+  using What = std::tuple<std::string, labels::LabelSet, std::vector<labels::NamedPort>>;
+  std::map<What, uint32_t> numbered;
+  for (const auto& e : extra)
+    if (e.labels) numbered.emplace(What{e.ns, *e.labels, e.ports}, 0);
+  std::set<uint32_t> taken;
+  for (auto& [what, id] : numbered) {
+    const auto& [ns, l, ports] = what;
+    id = learnedIdentityNumber(ns, l, ports, base);
+    while (taken.count(id)) id = id + 1 < 0x7fffffffu ? id + 1 : base;
+    taken.insert(id);
+    labels::LabelSet nsLabels = {{"kubernetes.io/metadata.name", ns}};
     for (const auto& i : m.identities)
-      if (i.ns == e.ns) nsLabels = i.namespaceLabels;
-    withExtra.identities.push_back(
-        {nextId, e.ns, *e.labels, nsLabels, e.ports, m.bitsFor(e.ns, *e.labels, nsLabels, e.ports)});
-    std::erase_if(withExtra.endpoints,
-                  [&](const artifacts::EndpointEntry& x) { return x.ns == e.ns && x.name == e.name; });
-    withExtra.endpoints.push_back({e.name, e.ns, nextId, e.addresses, std::nullopt});
-    ++nextId;
+      if (i.ns == ns) nsLabels = i.namespaceLabels;
+    withExtra.identities.push_back({id, ns, l, nsLabels, ports, m.bitsFor(ns, l, nsLabels, ports)});
   }
+  // A learned endpoint with a compiled one's name replaces it.
+  std::set<std::pair<std::string, std::string>> learned;
+  for (const auto& e : extra)
+    if (e.labels) learned.emplace(e.ns, e.name);
+  std::erase_if(withExtra.endpoints,
+                [&](const artifacts::EndpointEntry& x) { return learned.count({x.ns, x.name}) > 0; });
+  for (const auto& e : extra)
+    if (e.labels)
+      withExtra.endpoints.push_back(
+          {e.name, e.ns, numbered.at(What{e.ns, *e.labels, e.ports}), e.addresses, std::nullopt});
   std::map<net::Address, std::string> owner;
   for (const auto& e : withExtra.endpoints)
     for (const auto& a : e.addresses) {
@@ -1553,13 +1585,10 @@ bool stateTrie(const artifacts::Manifest& manifest, const State& state, std::vec
   return identityEntries(view.manifest, view.extra, state.host, out, error);
 }
 
-// The current version's trie made what `state` means, then the state
-// written (with `clusterOnly`, only its cluster endpoints, cluster.json).
+// The running version's trie made to hold `entries` (what `state` means).
 // How many entries changed goes to `changes`.
-bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, const State& state, bool clusterOnly,
-                       std::vector<std::string>* skipped, size_t* changes, std::string* error) {
-  std::vector<identity::TrieEntry> entries;
-  if (!stateTrie(manifest, state, entries, skipped, error)) return false;
+bool writeTrie(const Paths& paths, const State& state, const std::vector<identity::TrieEntry>& entries,
+               size_t* changes, std::string* error) {
   Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
   if (trie.fd >= 0) {
     auto n = syncTrie(trie.fd, entries, state.complete, error);
@@ -1571,9 +1600,17 @@ bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, 
   } else if (changes) {
     *changes = 0;  // nothing enforced, no trie: the next apply builds it from the state
   }
-  return clusterOnly ? State::writeCluster(paths, state.cluster, error) : writeState(paths, state, error);
+  return true;
 }
 
+// The current version's trie made what `state` means, then the state
+// written.
+bool rewriteIdentities(const Paths& paths, const artifacts::Manifest& manifest, const State& state,
+                       std::string* error) {
+  std::vector<identity::TrieEntry> entries;
+  return stateTrie(manifest, state, entries, nullptr, error) && writeTrie(paths, state, entries, nullptr, error) &&
+         writeState(paths, state, error);
+}
 
 // ---- an apply in progress ---------------------------------------------------
 
@@ -2373,7 +2410,7 @@ bool endpointAdd(const NodeEndpoint& endpoint, const Paths& paths, std::string* 
           mb_lpm_key key = identity::keyFor(a);
           if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
         }
-  return rewriteIdentities(paths, *manifest, updated, false, nullptr, nullptr, error);
+  return rewriteIdentities(paths, *manifest, updated, error);
 }
 
 bool endpointRemove(const std::string& ns, const std::string& name, const Paths& paths, std::string* error) {
@@ -2396,20 +2433,58 @@ bool endpointRemove(const std::string& ns, const std::string& name, const Paths&
     mb_lpm_key key = identity::keyFor(a);
     if (trie.fd >= 0) bpf_map_delete_elem(trie.fd, &key);
   }
-  return rewriteIdentities(paths, *manifest, *state, false, nullptr, nullptr, error);
+  return rewriteIdentities(paths, *manifest, *state, error);
+}
+
+// Which state.json and manifest.json the state directory holds now: both
+// are only ever replaced whole (a rename, under the node lock), so their
+// inodes and change times name them.
+static std::vector<int64_t> stateFilesNow(const Paths& paths) {
+  std::vector<int64_t> id;
+  for (const char* name : {"state.json", "manifest.json", "pending.json"}) {
+    struct stat st {};
+    if (lstat((fs::path(paths.stateDir) / name).c_str(), &st) != 0) {
+      id.insert(id.end(), {0, 0, 0});
+      continue;
+    }
+    id.insert(id.end(), {static_cast<int64_t>(st.st_ino), st.st_ctim.tv_sec, st.st_ctim.tv_nsec});
+  }
+  return id;
 }
 
 bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Paths& paths, ClusterUpdate* report,
                          std::string* error) {
+  // The trie is computed before taking the node's lock, from the state as
+  // it is, and used under the lock only if the state did not change
+  // meanwhile: a join or apply waits only for the trie's write, not its
+  // computation, and the agent not for theirs.
+  auto compute = [&](std::vector<identity::TrieEntry>& entries, std::vector<std::string>& skipped,
+                     std::string* why) {
+    auto state = requireState(paths, why, false);  // its cluster endpoints are replaced
+    if (!state) return false;
+    auto manifest = loadAppliedManifest(paths, why);
+    if (!manifest) return false;
+    state->cluster = endpoints;
+    return stateTrie(*manifest, *state, entries, &skipped, why);
+  };
+  std::vector<int64_t> computedFrom = stateFilesNow(paths);
+  std::vector<identity::TrieEntry> entries;
+  std::vector<std::string> skipped;
+  std::string why;
+  bool computed = compute(entries, skipped, &why);
   auto lock = lockNode(paths, "agent", error);
   if (!lock || !recoverInterrupted(paths, error)) return false;
-  auto state = requireState(paths, error, false);  // its cluster endpoints are replaced
+  auto state = requireState(paths, error, false);
   if (!state) return false;
-  auto manifest = loadAppliedManifest(paths, error);
-  if (!manifest) return false;
+  if (!computed || stateFilesNow(paths) != computedFrom) {
+    entries.clear();
+    if (!compute(entries, skipped, error)) return false;
+  }
   state->cluster = endpoints;
   ClusterUpdate r;
-  if (!rewriteIdentities(paths, *manifest, *state, true, &r.skipped, &r.trieChanges, error)) return false;
+  r.skipped = skipped;
+  if (!writeTrie(paths, *state, entries, &r.trieChanges, error) || !State::writeCluster(paths, state->cluster, error))
+    return false;
   r.taken = endpoints.size() - r.skipped.size();
   if (report) *report = std::move(r);
   return true;

@@ -168,6 +168,25 @@ TEST_F(ClusterEndpointsTest, ApplyAndEndpointAddKeepTheClusterEndpoints) {
   EXPECT_EQ(j["cluster"][0]["node"], "node-b");
 }
 
+// A pod joining anywhere must not rewrite the trie entries of every other
+// pod: a learned endpoint's identity number comes from its labels, not from
+// its place in the list (with hundreds of pods, each change rewrote them all).
+TEST_F(ClusterEndpointsTest, APodJoiningLeavesEveryOtherPodsTrieEntryAsItWas) {
+  auto b = remote("node-b", "zz-api", {{"app", "api"}, {"tier", "backend"}}, {"198.18.7.2"});
+  auto c = remote("node-b", "zz-frontend", {{"app", "frontend"}}, {"198.18.7.3"});
+  set({b, c});
+  auto before2 = entry("198.18.7.2"), before3 = entry("198.18.7.3");
+  ASSERT_TRUE(before2 && before3);
+  // Sorted before both, with labels of its own.
+  loader::ClusterUpdate u = set({remote("node-c", "aa-new", {{"app", "other"}}, {"198.18.7.1"}), b, c});
+  ASSERT_TRUE(entry("198.18.7.1"));
+  auto after2 = entry("198.18.7.2"), after3 = entry("198.18.7.3");
+  ASSERT_TRUE(after2 && after3);
+  EXPECT_EQ(std::memcmp(&*before2, &*after2, sizeof *after2), 0) << "zz-api's entry changed";
+  EXPECT_EQ(std::memcmp(&*before3, &*after3, sizeof *after3), 0) << "zz-frontend's entry changed";
+  EXPECT_EQ(u.trieChanges, 1u) << "only the new pod's address is written";
+}
+
 // The agent updates the trie many times a second under churn: its updates
 // go to cluster.json, and what this node enforces (state.json, which the
 // agent's publisher watches and every join reads) is left as it is.
