@@ -169,13 +169,13 @@ loader::Paths agentPaths(const AgentOptions& o) {
 // Trie updates run on a thread of their own. While one runs (it may wait for
 // the node's lock behind a join, then rewrites the trie), whatever the watch
 // brings piles up, and the next update takes all of it. Updates are spaced
-// out: the next starts no sooner than kTrieUpdateEvery, or three times as
+// out: the next starts no sooner than kTrieUpdateEvery, or twice as
 // long as the last one took (a node busy with joins makes updates slow: the
 // agent then takes less of the machine, with more in each update), after the
 // one before. In a quiet cluster an update starts as soon as its change
 // arrives. A failed update is retried after a second, with whatever is
 // newest then.
-constexpr auto kTrieUpdateEvery = 50ms;
+constexpr auto kTrieUpdateEvery = 20ms;
 
 class TrieUpdater {
  public:
