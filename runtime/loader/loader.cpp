@@ -1486,6 +1486,26 @@ bool checkAttached(const Attachments& att, const Paths& paths, uint32_t slot, st
   return true;
 }
 
+// What the state records of a planned endpoint, before its hooks: who it
+// is, where, its class and (learned here) its labels, addresses and ports.
+EndpointState plannedState(const PlannedEndpoint& p) {
+  EndpointState es;
+  if (p.endpoint.labels) {
+    es.labels = p.endpoint.labels;
+    es.addresses = p.endpoint.addresses;
+    es.ports = p.endpoint.ports;
+  }
+  es.key = p.endpoint.key();
+  es.ns = p.endpoint.ns;
+  es.name = p.endpoint.name;
+  es.id = p.id;
+  es.classId = p.classId;
+  es.interface = p.endpoint.interface;
+  es.cgroup = p.endpoint.cgroup;
+  es.root = p.endpoint.root;
+  return es;
+}
+
 // 6. The state this apply commits, from the plan and what attachAll did.
 State nextState(const Artifacts& a, const NodeConfig& node, const Plan& plan, const Attachments& att,
                 const State* previous) {
@@ -1500,20 +1520,7 @@ State nextState(const Artifacts& a, const NodeConfig& node, const Plan& plan, co
     next.cluster = previous->cluster;
   }
   for (const auto& p : plan.endpoints) {
-    EndpointState es;
-    if (p.endpoint.labels) {
-      es.labels = p.endpoint.labels;
-      es.addresses = p.endpoint.addresses;
-      es.ports = p.endpoint.ports;
-    }
-    es.key = p.endpoint.key();
-    es.ns = p.endpoint.ns;
-    es.name = p.endpoint.name;
-    es.id = p.id;
-    es.classId = p.classId;
-    es.interface = p.endpoint.interface;
-    es.cgroup = p.endpoint.cgroup;
-    es.root = p.endpoint.root;
+    EndpointState es = plannedState(p);
     es.l7Slot = p.l7Slot;
     if (p.dispatchedAs) es.load = p.load;
     for (const auto& d : att.done)
@@ -1967,20 +1974,7 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
     const EndpointState& sharer = *std::find_if(joining.begin(), joining.end(), [&](const Joining& j) {
                                      return j.planned == &p;
                                    })->sharer;
-    EndpointState es;
-    if (p.endpoint.labels) {
-      es.labels = p.endpoint.labels;
-      es.addresses = p.endpoint.addresses;
-      es.ports = p.endpoint.ports;
-    }
-    es.key = p.endpoint.key();
-    es.ns = p.endpoint.ns;
-    es.name = p.endpoint.name;
-    es.id = p.id;
-    es.classId = p.classId;
-    es.interface = p.endpoint.interface;
-    es.cgroup = p.endpoint.cgroup;
-    es.root = p.endpoint.root;
+    EndpointState es = plannedState(p);
     es.load = sharer.load;
     es.hooks = sharer.hooks;
     es.programs = sharer.programs;
