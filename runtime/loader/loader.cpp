@@ -29,6 +29,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <string_view>
 #include <thread>
 #include <tuple>
 
@@ -385,37 +386,47 @@ std::optional<State> requireState(const Paths& paths, std::string* error, bool w
   return s;
 }
 
-// The applied manifest, parsed once per file: the cluster agent reads it
-// for every trie update and every state change it publishes. manifest.json
-// is only ever replaced whole (a rename), so the file's device, inode, size
-// and change time name what it holds.
-struct ParsedManifest {
+// FNV-1a: endpoint ids and learned identity numbers.
+uint32_t fnv1a(std::string_view bytes) {
+  uint32_t h = 2166136261u;
+  for (unsigned char c : bytes) h = (h ^ c) * 16777619u;
+  return h;
+}
+
+// Which file a path names now. The state directory's files are only ever
+// replaced whole (a rename), so device, inode, size and change time name
+// what one holds; all zero for a path that is not a regular file.
+struct FileVersion {
   dev_t dev = 0;
   ino_t ino = 0;
   off_t size = 0;
-  struct timespec ctime {};
-  std::string path;
-  std::shared_ptr<const artifacts::Manifest> manifest;
-  bool same(const std::string& p, const struct stat& st) const {
-    return manifest && path == p && dev == st.st_dev && ino == st.st_ino && size == st.st_size &&
-           ctime.tv_sec == st.st_ctim.tv_sec && ctime.tv_nsec == st.st_ctim.tv_nsec;
-  }
+  int64_t ctimeSec = 0, ctimeNsec = 0;
+  bool operator==(const FileVersion&) const = default;
+  bool exists() const { return ino != 0; }
 };
+FileVersion fileVersion(const fs::path& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return {};
+  return {st.st_dev, st.st_ino, st.st_size, st.st_ctim.tv_sec, st.st_ctim.tv_nsec};
+}
 
+// The applied manifest, parsed once per file version: the cluster agent
+// reads it for every trie update and every state change it publishes.
 std::optional<artifacts::Manifest> loadAppliedManifest(const Paths& paths, std::string* error) {
   static std::mutex cacheLock;
-  static ParsedManifest cache;
+  static std::string cachedPath;
+  static FileVersion cachedVersion;
+  static std::shared_ptr<const artifacts::Manifest> cached;
   std::string path = (fs::path(paths.stateDir) / "manifest.json").string();
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(path, ec))) {
     if (error) *error = "nothing applied on this node (no " + path + ")";
     return std::nullopt;
   }
-  struct stat before {};
-  bool statted = lstat(path.c_str(), &before) == 0 && S_ISREG(before.st_mode);
-  if (statted) {
+  FileVersion before = fileVersion(path);
+  if (before.exists()) {
     std::lock_guard<std::mutex> hold(cacheLock);
-    if (cache.same(path, before)) return *cache.manifest;
+    if (cached && cachedPath == path && cachedVersion == before) return *cached;
   }
   auto text = io::readRegularFile(path, kMaxManifestBytes, "manifest.json", error);
   if (!text) return std::nullopt;
@@ -423,13 +434,11 @@ std::optional<artifacts::Manifest> loadAppliedManifest(const Paths& paths, std::
   auto m = artifacts::Manifest::fromJson(*text, &why);
   if (!m && error) *error = "the applied manifest " + path + " is unreadable: " + why;
   // Kept only if the file did not change while it was read.
-  struct stat after {};
-  if (m && statted && lstat(path.c_str(), &after) == 0 && after.st_ino == before.st_ino &&
-      after.st_dev == before.st_dev && after.st_size == before.st_size &&
-      after.st_ctim.tv_sec == before.st_ctim.tv_sec && after.st_ctim.tv_nsec == before.st_ctim.tv_nsec) {
+  if (m && before.exists() && fileVersion(path) == before) {
     std::lock_guard<std::mutex> hold(cacheLock);
-    cache = {before.st_dev, before.st_ino, before.st_size, before.st_ctim, path,
-             std::make_shared<const artifacts::Manifest>(*m)};
+    cachedPath = path;
+    cachedVersion = before;
+    cached = std::make_shared<const artifacts::Manifest>(*m);
   }
   return m;
 }
@@ -449,9 +458,7 @@ uint32_t learnedIdentityNumber(const std::string& ns, const labels::LabelSet& l,
   std::string what = ns;
   for (const auto& [k, v] : l) what += '\0' + k + '=' + v;
   for (const auto& p : ports) what += '\0' + p.name + '/' + std::to_string(p.protocol) + '/' + std::to_string(p.port);
-  uint32_t h = 2166136261u;
-  for (unsigned char c : what) h = (h ^ c) * 16777619u;
-  return base + h % (0x7fffffffu - base);
+  return base + fnv1a(what) % (0x7fffffffu - base);
 }
 
 bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoint>& extra,
@@ -1331,6 +1338,20 @@ class Attachments {
 // Whether interface hooks are cls_bpf filters rather than TCX links.
 bool useTcFilters(const Paths& paths) { return paths.attach == "tc" || (paths.attach == "auto" && !tcxSupported()); }
 
+// A new link of `progFd` at an endpoint's hook, pinned at `pin`; fd -1
+// (`why` set, nothing left attached) when either step fails.
+Fd attachPinned(int progFd, const NodeEndpoint& e, const Hook& h, const std::string& pin, std::string* why) {
+  int fd = h.tc() ? attachTcx(progFd, e.interface, h.ingress, why)
+                  : attachCgroupAs(progFd, e.cgroup, h.cgroupAttachType, why);
+  if (fd >= 0 && bpf_obj_pin(fd, pin.c_str()) != 0) {
+    if (why) *why = "cannot pin its link at " + pin + ": " + std::strerror(errno);
+    bpf_link_detach(fd);
+    close(fd);
+    fd = -1;
+  }
+  return Fd(fd);
+}
+
 // 5. Attaches or swaps every hook of every enforced endpoint: a dispatched
 // hook to the node's dispatcher (left alone when it runs it already: its
 // packets move to this version at the flip), any other to its program.
@@ -1426,19 +1447,11 @@ bool attachAll(const Plan& plan, const Paths& paths, const State* previous, Atta
         a.link = std::move(existing);
         ++report.swapped;
       } else {
-        int fd =
-            h->tc() ? attachTcx(progFd, e.interface, h->ingress, &why)
-                    : attachCgroupAs(progFd, e.cgroup, h->cgroupAttachType, &why);
-        if (fd < 0 || bpf_obj_pin(fd, a.pin.c_str()) != 0) {
-          if (fd >= 0) {
-            why = std::strerror(errno);
-            bpf_link_detach(fd);
-            close(fd);
-          }
+        a.link = attachPinned(progFd, e, *h, a.pin, &why);
+        if (a.link.fd < 0) {
           if (error) *error = "attaching " + e.key() + " " + h->name + ": " + why;
           return false;
         }
-        a.link = Fd(fd);
         a.created = true;
         ++report.attached;
       }
@@ -1932,7 +1945,7 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
     const EndpointState* sharer;
   };
   std::vector<Joining> joining;
-  for (const auto& p : plan.endpoints) {
+  for (auto& p : plan.endpoints) {
     auto it = had.find(p.endpoint.key());
     if (it != had.end()) {
       if (p.dispatchedAs.has_value() != it->second->load.has_value()) return InPlace::NotPossible;
@@ -1959,6 +1972,7 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
       }
     }
     if (!sharer) return InPlace::NotPossible;
+    p.load = *sharer->load;
     joining.push_back({&p, sharer});
   }
   if (joining.empty() && staying.size() == before.endpoints.size()) return InPlace::NotPossible;
@@ -1975,7 +1989,7 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
                                      return j.planned == &p;
                                    })->sharer;
     EndpointState es = plannedState(p);
-    es.load = sharer.load;
+    es.load = p.load;
     es.hooks = sharer.hooks;
     es.programs = sharer.programs;
     next.endpoints.push_back(std::move(es));
@@ -2002,7 +2016,7 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
   if (owned.fd < 0 || trie.fd < 0) return undo("the running version's maps are not pinned under " + paths.bpffsRoot);
   for (const auto& j : joining) {
     endpoint_map::Entry entry = *j.planned->dispatchedAs;
-    entry.load = *j.sharer->load;
+    entry.load = j.planned->load;
     if (!endpoint_map::addNew(paths.bpffsRoot, entry, active, &why))
       return undo("endpoint " + j.planned->endpoint.key() + ": " + why);
     uint32_t one = 1;
@@ -2017,13 +2031,10 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
   ApplyReport r;
   r.version = r.previousVersion = before.version;
   r.inPlace = true;
-  struct NewLink {
-    const NodeEndpoint* endpoint;
-    const Hook* hook;
-    Fd link;
-    uint32_t dispatcher;
-  };
-  std::vector<NewLink> links;
+  // Attached as attachAll attaches a new dispatched hook, and read back by
+  // the same check: each runs the node's dispatcher where its endpoint is,
+  // and the dispatcher hands it the class program the state records.
+  Attachments att;
   for (const auto& j : joining) {
     const NodeEndpoint& e = j.planned->endpoint;
     for (const Hook& h : j.planned->hooks) {
@@ -2031,32 +2042,22 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
       Fd dispatcher = dispatch::program(paths.bpffsRoot, h.name);
       auto info = dispatcher.fd >= 0 ? programInfo(dispatcher.fd) : std::nullopt;
       if (!info) return undo(at + "the node's dispatcher for it is not pinned");
-      std::string pin = linkPin(paths, e.ns, e.name, h.name);
-      int fd = h.tc() ? attachTcx(dispatcher.fd, e.interface, h.ingress, &why)
-                      : attachCgroupAs(dispatcher.fd, e.cgroup, h.cgroupAttachType, &why);
-      if (fd < 0) return undo(at + why);
-      links.push_back({&e, &h, Fd(fd), info->id});
-      if (bpf_obj_pin(fd, pin.c_str()) != 0) {
-        why = std::strerror(errno);
-        bpf_link_detach(fd);
-        return undo(at + "cannot pin its link at " + pin + ": " + why);
-      }
+      Attached added;
+      added.endpoint = j.planned;
+      added.hook = &h;
+      added.program = j.sharer->programs.at(h.name);
+      added.runs = info->id;
+      added.dispatched = true;
+      added.created = true;
+      added.pin = linkPin(paths, e.ns, e.name, h.name);
+      added.link = attachPinned(dispatcher.fd, e, h, added.pin, &why);
+      if (added.link.fd < 0) return undo(at + why);
+      att.done.push_back(std::move(added));
       ++r.attached;
     }
   }
-  if (!links.empty() && paths.afterAttachForTesting) paths.afterAttachForTesting();
-  // Read back: each new link runs the dispatcher, where its endpoint is.
-  for (const auto& l : links) {
-    auto target = linkTarget(l.link.fd);
-    const NodeEndpoint& e = *l.endpoint;
-    bool right = target && target->programId == l.dispatcher &&
-                 (!target->tcx || target->ifindex == if_nametoindex(e.interface.c_str())) &&
-                 (!target->cgroup || target->cgroupId == cgroupId(e.cgroup));
-    if (!right)
-      return undo("after attaching, " + e.key() + " " + l.hook->name + " runs program " +
-                  std::to_string(target ? target->programId : 0) + ", not the node's dispatcher (program " +
-                  std::to_string(l.dispatcher) + ") where it is");
-  }
+  if (!att.done.empty() && paths.afterAttachForTesting) paths.afterAttachForTesting();
+  if (!checkAttached(att, paths, active, &why)) return undo(why);
   if (!writeState(paths, next, error)) {
     std::string what = error ? *error : "cannot write state.json";
     return undo(what);
@@ -2074,9 +2075,8 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
 }  // namespace
 
 uint32_t endpointId(const std::string& key) {
-  // FNV-1a: stable, cheap, and 0 is never used (0 means "unset").
-  uint32_t h = 2166136261u;
-  for (unsigned char c : key) h = (h ^ c) * 16777619u;
+  // Stable, cheap, and 0 is never used (0 means "unset").
+  uint32_t h = fnv1a(key);
   return h ? h : 1;
 }
 
@@ -2430,20 +2430,12 @@ bool endpointRemove(const std::string& ns, const std::string& name, const Paths&
   return rewriteIdentities(paths, *manifest, *state, error);
 }
 
-// Which state.json and manifest.json the state directory holds now: both
-// are only ever replaced whole (a rename, under the node lock), so their
-// inodes and change times name them.
-static std::vector<int64_t> stateFilesNow(const Paths& paths) {
-  std::vector<int64_t> id;
-  for (const char* name : {"state.json", "manifest.json", "pending.json"}) {
-    struct stat st {};
-    if (lstat((fs::path(paths.stateDir) / name).c_str(), &st) != 0) {
-      id.insert(id.end(), {0, 0, 0});
-      continue;
-    }
-    id.insert(id.end(), {static_cast<int64_t>(st.st_ino), st.st_ctim.tv_sec, st.st_ctim.tv_nsec});
-  }
-  return id;
+// The files of the state directory a trie update is computed from.
+static std::vector<FileVersion> stateFilesNow(const Paths& paths) {
+  std::vector<FileVersion> out;
+  for (const char* name : {"state.json", "manifest.json", "pending.json"})
+    out.push_back(fileVersion(fs::path(paths.stateDir) / name));
+  return out;
 }
 
 bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Paths& paths, ClusterUpdate* report,
@@ -2452,29 +2444,23 @@ bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Pa
   // it is, and used under the lock only if the state did not change
   // meanwhile: a join or apply waits only for the trie's write, not its
   // computation, and the agent not for theirs.
-  auto compute = [&](std::vector<identity::TrieEntry>& entries, std::vector<std::string>& skipped,
-                     std::string* why) {
-    auto state = requireState(paths, why, false);  // its cluster endpoints are replaced
-    if (!state) return false;
-    auto manifest = loadAppliedManifest(paths, why);
-    if (!manifest) return false;
-    state->cluster = endpoints;
-    return stateTrie(*manifest, *state, entries, &skipped, why);
-  };
-  std::vector<int64_t> computedFrom = stateFilesNow(paths);
+  std::optional<State> state;
   std::vector<identity::TrieEntry> entries;
   std::vector<std::string> skipped;
+  auto compute = [&](std::string* why) {
+    entries.clear();
+    state = requireState(paths, why, false);  // its cluster endpoints are replaced
+    if (!state) return false;
+    state->cluster = endpoints;
+    auto manifest = loadAppliedManifest(paths, why);
+    return manifest && stateTrie(*manifest, *state, entries, &skipped, why);
+  };
+  std::vector<FileVersion> computedFrom = stateFilesNow(paths);
   std::string why;
-  bool computed = compute(entries, skipped, &why);
+  bool computed = compute(&why);
   auto lock = lockNode(paths, "agent", error);
   if (!lock || !recoverInterrupted(paths, error)) return false;
-  auto state = requireState(paths, error, false);
-  if (!state) return false;
-  if (!computed || stateFilesNow(paths) != computedFrom) {
-    entries.clear();
-    if (!compute(entries, skipped, error)) return false;
-  }
-  state->cluster = endpoints;
+  if ((!computed || stateFilesNow(paths) != computedFrom) && !compute(error)) return false;
   ClusterUpdate r;
   r.skipped = skipped;
   if (!writeTrie(paths, *state, entries, &r.trieChanges, error) || !State::writeCluster(paths, state->cluster, error))
