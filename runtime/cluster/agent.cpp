@@ -172,10 +172,12 @@ loader::Paths agentPaths(const AgentOptions& o) {
 // out: the next starts no sooner than kTrieUpdateEvery, or twice as
 // long as the last one took (a node busy with joins makes updates slow: the
 // agent then takes less of the machine, with more in each update), after the
-// one before. In a quiet cluster an update starts as soon as its change
+// one before, but never more than kTrieUpdateEveryAtMost after it (one slow
+// update on a loaded machine must not hold the next change back a second). In a quiet cluster an update starts as soon as its change
 // arrives. A failed update is retried after a second, with whatever is
 // newest then.
 constexpr auto kTrieUpdateEvery = 20ms;
+constexpr auto kTrieUpdateEveryAtMost = 200ms;
 
 class TrieUpdater {
  public:
@@ -214,7 +216,8 @@ class TrieUpdater {
       auto started = std::chrono::steady_clock::now();
       if (update(*batch)) {
         auto took = std::chrono::steady_clock::now() - started;
-        notBefore = started + std::max<std::chrono::steady_clock::duration>(kTrieUpdateEvery, 2 * took);
+        notBefore = started + std::clamp<std::chrono::steady_clock::duration>(2 * took, kTrieUpdateEvery,
+                                                                                kTrieUpdateEveryAtMost);
         continue;
       }
       notBefore = started + 1s;
