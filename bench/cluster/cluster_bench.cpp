@@ -340,19 +340,8 @@ int run(bool quick, int nodesOption, int perNodeOption) {
         (ch.join ? joinLocal : leaveLocal).push_back(loc);
         if (all <= 1000) ++withinSecond;
       }
-      Churn result;
-      result.n = changes.size();
-      result.seconds = churnSeconds;
-      result.agentCpu = agentCpu;
-      result.etcdCpu = etcdCpu;
-      result.received = received;
-      result.sent = sent;
-      result.afterReturn = afterReturn;
-      result.fromStart = fromStart;
-      result.joinLocal = joinLocal;
-      result.leaveLocal = leaveLocal;
-      result.withinSecond = withinSecond;
-      return result;
+      return Churn{changes.size(), churnSeconds, agentCpu,  etcdCpu,    received,    sent,
+                   afterReturn,    fromStart,    joinLocal, leaveLocal, withinSecond};
     };
     Churn closed = churn(0, std::chrono::milliseconds(0));
     progress("churn as fast as it goes measured; now paced, " + std::to_string(pacedPerSecond) + " changes a second per node");
