@@ -264,20 +264,32 @@ struct State {
     if (!s || !withCluster) return s;
     // The cluster's endpoints from cluster.json (a state.json from before
     // it holds them itself).
-    std::string cpath = clusterPath(paths).string();
-    if (!fs::exists(fs::symlink_status(cpath, ec))) return s;
+    if (!fs::exists(fs::symlink_status(clusterPath(paths), ec))) return s;
+    auto cluster = loadCluster(paths, error);
+    if (!cluster) return std::nullopt;
+    s->cluster = std::move(*cluster);
+    return s;
+  }
+
+  // cluster.json alone: none when there is no such file. It outlives a
+  // detach (the agent's, not an apply's), so the next apply starts with
+  // the cluster's endpoints rather than until the next change in etcd.
+  static std::optional<std::vector<ClusterEndpoint>> loadCluster(const Paths& paths, std::string* error) {
+    std::string path = clusterPath(paths).string();
+    std::error_code ec;
+    if (!fs::exists(fs::symlink_status(path, ec))) return std::vector<ClusterEndpoint>{};
     // Read plainly, not strictly: membrane writes it, from records the agent
     // read strictly from etcd, and every join reads it (hundreds of
     // records on a cluster).
-    text = io::readRegularFile(cpath, kMaxStateBytes, "cluster.json", &why);
+    std::string why;
+    auto text = io::readRegularFile(path, kMaxStateBytes, "cluster.json", &why);
     try {
       if (!text) throw std::runtime_error(why);
-      s->cluster = clusterFromJson(json::parse(*text));
+      return clusterFromJson(json::parse(*text));
     } catch (const std::exception& e) {
-      if (error) *error = "unreadable state: " + cpath + ": " + e.what();
+      if (error) *error = "unreadable state: " + path + ": " + e.what();
       return std::nullopt;
     }
-    return s;
   }
 
   static NodeEndpoint learnedFrom(const json& l) {
@@ -847,7 +859,8 @@ void chooseDispatch(const Artifacts& a, Plan& plan, const std::vector<uint32_t>&
 // 2. NODE.json against the manifest: every endpoint's class, datapath id and
 // hooks, and the trie's entries. Nothing is touched yet.
 bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* previous,
-                   const std::vector<uint32_t>& depthsInUse, Plan& plan, std::string* error) {
+                   const std::vector<ClusterEndpoint>& cluster, const std::vector<uint32_t>& depthsInUse, Plan& plan,
+                   std::string* error) {
   std::set<uint32_t> ids;
   for (const auto& e : node.endpoints) {
     PlannedEndpoint p;
@@ -930,7 +943,7 @@ bool planEndpoints(const Artifacts& a, const NodeConfig& node, const State* prev
   }
   known.insert(known.end(), node.peers.begin(), node.peers.end());
   if (previous) known.insert(known.end(), previous->learned.begin(), previous->learned.end());
-  IdentityView view = identityView(a.manifest, known, local, previous ? previous->cluster : std::vector<ClusterEndpoint>{});
+  IdentityView view = identityView(a.manifest, known, local, cluster);
   plan.clusterSkipped = view.skipped;
   return identityEntries(view.manifest, view.extra, node.hostAddresses, plan.trie, error);
 }
@@ -1521,17 +1534,15 @@ EndpointState plannedState(const PlannedEndpoint& p) {
 
 // 6. The state this apply commits, from the plan and what attachAll did.
 State nextState(const Artifacts& a, const NodeConfig& node, const Plan& plan, const Attachments& att,
-                const State* previous) {
+                const State* previous, const std::vector<ClusterEndpoint>& cluster) {
   State next;
   next.version = a.version;
   next.artifactDir = fs::absolute(a.dir).string();
   next.host = node.hostAddresses;
   next.loads = plan.loads;
   next.peers = node.peers;
-  if (previous) {
-    next.learned = previous->learned;
-    next.cluster = previous->cluster;
-  }
+  if (previous) next.learned = previous->learned;
+  next.cluster = cluster;
   for (const auto& p : plan.endpoints) {
     EndpointState es = plannedState(p);
     es.l7Slot = p.l7Slot;
@@ -1797,7 +1808,6 @@ bool detachLocked(const Paths& paths, std::string* error) {
   ec.clear();
   for (const char* sub : {"links", "versions", "maps", "node"}) fs::remove_all(fs::path(paths.bpffsRoot) / sub, ec);
   fs::remove(fs::path(paths.stateDir) / "state.json", ec);
-  fs::remove(State::clusterPath(paths), ec);
   fs::remove(fs::path(paths.stateDir) / "manifest.json", ec);
   removePending(paths);  // last: until here the next command finishes the detach
   if (ec) {
@@ -1935,7 +1945,7 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
   a.version = before.version;
   a.dir = before.artifactDir;
   Plan plan;
-  if (!planEndpoints(a, node, &before, endpoint_map::currentDepths(paths.bpffsRoot), plan, &why))
+  if (!planEndpoints(a, node, &before, before.cluster, endpoint_map::currentDepths(paths.bpffsRoot), plan, &why))
     return InPlace::NotPossible;  // the whole apply says why
 
   // Each endpoint that joins: the load it shares, and the class programs
@@ -2092,8 +2102,12 @@ static bool applyLocked(const std::string& artifactDir, const NodeConfig& node, 
     return false;
   }
   const State* before = previous ? &*previous : nullptr;
+  // The cluster's endpoints: the state's, or after a detach cluster.json's.
+  auto cluster = previous ? std::optional(previous->cluster) : State::loadCluster(paths, error);
+  if (!cluster) return false;
   Plan plan;
-  if (!planEndpoints(a, node, before, endpoint_map::currentDepths(paths.bpffsRoot), plan, error)) return false;
+  if (!planEndpoints(a, node, before, *cluster, endpoint_map::currentDepths(paths.bpffsRoot), plan, error))
+    return false;
 
   // From here the bpffs is touched. A failure before attaching leaves what
   // runs as it was; a new version's directory is removed again.
@@ -2158,7 +2172,7 @@ static bool applyLocked(const std::string& artifactDir, const NodeConfig& node, 
   bool attached = attachAll(plan, paths, before, att, r, error);
   if (attached && paths.afterAttachForTesting) paths.afterAttachForTesting();
   // What the next command commits if this one is killed after the flip.
-  State next = nextState(a, node, plan, att, before);
+  State next = nextState(a, node, plan, att, before, *cluster);
   pending.phase = "flip";
   pending.state = next.toJson();
   // The flip: from this one map update on, every dispatched hook of the node
@@ -2449,8 +2463,9 @@ bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Pa
   std::vector<std::string> skipped;
   auto compute = [&](std::string* why) {
     entries.clear();
-    state = requireState(paths, why, false);  // its cluster endpoints are replaced
-    if (!state) return false;
+    skipped.clear();
+    state = State::load(paths, why, false);  // its cluster endpoints are replaced
+    if (!state) return why->empty();         // nothing applied: cluster.json only
     state->cluster = endpoints;
     auto manifest = loadAppliedManifest(paths, why);
     return manifest && stateTrie(*manifest, *state, entries, &skipped, why);
@@ -2460,12 +2475,20 @@ bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Pa
   bool computed = compute(&why);
   auto lock = lockNode(paths, "agent", error);
   if (!lock || !recoverInterrupted(paths, error)) return false;
-  if ((!computed || stateFilesNow(paths) != computedFrom) && !compute(error)) return false;
+  if (!computed || stateFilesNow(paths) != computedFrom) {
+    std::string recomputeWhy;
+    if (!compute(&recomputeWhy)) {
+      if (error) *error = recomputeWhy;
+      return false;
+    }
+  }
   ClusterUpdate r;
+  r.applied = state.has_value();
   r.skipped = skipped;
-  if (!writeTrie(paths, *state, entries, &r.trieChanges, error) || !State::writeCluster(paths, state->cluster, error))
+  if ((state && !writeTrie(paths, *state, entries, &r.trieChanges, error)) ||
+      !State::writeCluster(paths, endpoints, error))
     return false;
-  r.taken = endpoints.size() - r.skipped.size();
+  if (state) r.taken = endpoints.size() - r.skipped.size();
   if (report) *report = std::move(r);
   return true;
 }

@@ -128,6 +128,7 @@ struct ClusterUpdate {
   size_t taken = 0;                  // endpoints the trie now has
   std::vector<std::string> skipped;  // one sentence per endpoint left out, and why
   size_t trieChanges = 0;            // trie entries written or deleted
+  bool applied = true;               // false: nothing applied here yet, the set kept for the first apply
 };
 
 // Makes `endpoints` the whole set of other nodes' endpoints this node knows,
@@ -135,7 +136,9 @@ struct ClusterUpdate {
 // entries that change, and every later apply keeps them. An endpoint whose
 // name or address this node's own knowledge has (its endpoints, NODE.json's
 // peers, `endpoint add`) is left out and reported, never an error: one bad
-// record must not stop the rest (docs/cluster.md). Holds the node lock.
+// record must not stop the rest (docs/cluster.md). With nothing applied on
+// the node, the set is only recorded (cluster.json), for the first apply.
+// Holds the node lock.
 bool clusterEndpointsSet(const std::vector<ClusterEndpoint>& endpoints, const Paths& paths, ClusterUpdate* report,
                          std::string* error);
 

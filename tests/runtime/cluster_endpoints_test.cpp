@@ -221,6 +221,40 @@ TEST_F(ClusterEndpointsTest, ClusterEndpointsAStateJsonOfAnOlderMembraneHoldsAre
   EXPECT_TRUE(Contains(readText(clusterPath), "api-7"));
 }
 
+// The agent writes the trie only when the cluster changes: a node detached
+// and applied again must start with the cluster's endpoints, not treat
+// other nodes' pods as the world until the next change in etcd.
+TEST_F(ClusterEndpointsTest, AnApplyAfterDetachKnowsTheClusterEndpointsAlready) {
+  set({withApiPorts(remote("node-b", "api-7", {{"app", "api"}, {"tier", "backend"}}, {"198.18.7.1"}))});
+  ASSERT_TRUE(entry("198.18.7.1"));
+  std::string error;
+  ASSERT_TRUE(loader::detachAll(paths, &error)) << error;
+  auto node = parseNode(R"({"endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" + cg.path.string() +
+                        R"("}]})");
+  ASSERT_TRUE(loader::apply(artifacts.string(), node, paths, nullptr, &error)) << error;
+  EXPECT_TRUE(entry("198.18.7.1"));
+  EXPECT_TRUE(sameBits(*entry("198.18.7.1"), *entry("198.18.1.20")));
+}
+
+// An agent that starts before the node's first apply: its set is kept, and
+// the first apply's trie has it.
+TEST_F(ClusterEndpointsTest, TheAgentsSetBeforeAnyApplyIsInTheFirstApplysTrie) {
+  std::string error;
+  ASSERT_TRUE(loader::detachAll(paths, &error)) << error;
+  fs::remove(fs::path(paths.stateDir) / "cluster.json");
+  auto u = set({remote("node-b", "api-7", {{"app", "api"}, {"tier", "backend"}}, {"198.18.7.1"})});
+  EXPECT_FALSE(u.applied);
+  EXPECT_EQ(u.taken, 0u);
+  EXPECT_EQ(u.trieChanges, 0u);
+  auto node = parseNode(R"({"endpoints": [{"name": "api-0", "namespace": "shop", "cgroup": ")" + cg.path.string() +
+                        R"("}]})");
+  ASSERT_TRUE(loader::apply(artifacts.string(), node, paths, nullptr, &error)) << error;
+  EXPECT_TRUE(entry("198.18.7.1"));
+  e2e::ExecResult st = membrane({"status", "-o", "json"});
+  ASSERT_TRUE(st.succeeded()) << st.describe();
+  EXPECT_EQ(nlohmann::json::parse(st.out)["cluster"].size(), 1u);
+}
+
 TEST_F(ClusterEndpointsTest, TheAgentPublishesWhatThisNodeEnforcesWithItsLabels) {
   std::string error, version;
   auto local = loader::localEndpoints(paths, &error, &version);
