@@ -8,9 +8,10 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+
+#include "cluster/curl_init.h"
 
 namespace membrane::cluster {
 
@@ -88,11 +89,6 @@ std::string etcdError(const json& j, int* code) {
 // DEADLINE_EXCEEDED (4), UNAVAILABLE (14).
 bool memberUnavailable(int code) { return code == 4 || code == 14; }
 
-void globalInit() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
 size_t appendTo(char* data, size_t size, size_t count, void* user) {
   static_cast<std::string*>(user)->append(data, size * count);
   return size * count;
@@ -117,8 +113,7 @@ struct Etcd::Curl {
   CURL* handle = nullptr;
   curl_slist* headers = nullptr;
   Curl() {
-    globalInit();
-    handle = curl_easy_init();
+    handle = curlReady() ? curl_easy_init() : nullptr;
     headers = curl_slist_append(nullptr, "Content-Type: application/json");
     if (!handle || !headers) throw std::runtime_error("cannot set up libcurl");
   }

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "artifacts/manifest.h"
+#include "cluster/curl_init.h"
 #include "io/file.h"
 #include "io/json.h"
 
@@ -45,8 +46,7 @@ size_t appendLimited(char* data, size_t size, size_t count, void* user) {
 }
 
 std::optional<std::string> download(const std::string& url, std::string* error) {
-  static const bool initialised = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-  CURL* h = initialised ? curl_easy_init() : nullptr;
+  CURL* h = curlReady() ? curl_easy_init() : nullptr;
   if (!h) {
     if (error) *error = "cannot set up libcurl";
     return std::nullopt;

@@ -19,6 +19,7 @@
 
 #include "artifacts/manifest.h"
 #include "cluster.h"
+#include "cluster/agent.h"
 #include "cluster/etcd.h"
 #include "cni_pod.h"
 #include "etcd_cluster.h"
@@ -380,6 +381,57 @@ TEST_F(AgentTest, OneOfThreeEtcdMembersDownChangesNothing) {
   ASSERT_TRUE(took) << "b2 not known on node A within 1 s with one member of three down\n" << logs();
   std::cout << "with a member down, node A learned b2 in " << took->count() << " ms\n";
   EXPECT_TRUE(nodeA_->knows(member("b1").pod->address4()));
+}
+
+// Node A's agent talks to one member only; while that member is down, node
+// B's pods change and etcd compacts the history. Back again, node A's
+// watch cannot resume where it left off (the delete of b1 is gone from the
+// history): it must read everything again and replace its set, or b1 would
+// stay reachable forever.
+TEST_F(AgentTest, AWatchResumedPastACompactionReadsEverythingAgain) {
+  build(2);
+  testkit::EtcdCluster etcd(3);
+  std::vector<std::string> urls = etcd.clientUrls();
+  nodeA_->startAgent({urls[0]});
+  nodeB_->startAgent({urls[1], urls[2]});
+  Process server = member("b1").pod->spawn({proberPath(), "serve", "--tcp", "8080"});
+  ASSERT_TRUE(server.waitForOutput("ready", 2s));
+  nodeBRuns({"b1"});
+  ASSERT_TRUE(nodeA_->timeUntil(member("b1").pod->address4(), true, 1000ms)) << logs();
+  EXPECT_TRUE(aReaches("b1"));
+
+  etcd.stop(0);
+  auto deadline = Clock::now() + 10s;
+  while (nodeA_->agentReport().value("connected", true) && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  ASSERT_FALSE(nodeA_->agentReport().value("connected", true)) << logs();
+  nodeBRuns({"b2"});  // b1 leaves node B, b2 joins
+  cluster::Etcd client({urls[1], urls[2]});
+  std::string error;
+  std::optional<cluster::Etcd::Range> now;
+  cluster::KeyLayout layout;
+  auto has = [&](const std::string& name) {
+    return std::any_of(now->kvs.begin(), now->kvs.end(), [&](const cluster::KeyValue& kv) {
+      return kv.key == layout.endpointKey("node-b", "x", name);
+    });
+  };
+  deadline = Clock::now() + 5s;  // until node B's agent has published the change
+  do {
+    std::this_thread::sleep_for(20ms);
+    now = client.rangePrefix(layout.prefix + "/", &error);
+    ASSERT_TRUE(now) << error;
+  } while ((has("b1") || !has("b2")) && Clock::now() < deadline);
+  ASSERT_TRUE(has("b2") && !has("b1")) << logs();
+  ASSERT_TRUE(client.compact(now->revision, &error)) << error;
+  EXPECT_TRUE(nodeA_->knows(member("b1").pod->address4())) << "node A cannot have heard of the change yet";
+
+  etcd.start(0);
+  auto took = nodeA_->timeUntil(member("b1").pod->address4(), false, 15000ms);
+  ASSERT_TRUE(took) << "node A still knows b1 15 s after its member came back\n" << logs();
+  EXPECT_TRUE(nodeA_->timeUntil(member("b2").pod->address4(), true, 1000ms)) << logs();
+  EXPECT_NE(nodeA_->agentLog().find("was compacted"), std::string::npos)
+      << "the watch resumed without meeting the compaction: this test did not test it\n"
+      << logs();
+  EXPECT_FALSE(aReaches("b1"));
 }
 
 std::string fileText(const fs::path& p) {
