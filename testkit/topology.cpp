@@ -25,6 +25,7 @@
 #include <exception>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
 #include <set>
 #include <sstream>
@@ -742,10 +743,11 @@ void Topology::startGuardian() {
   guardianFd_ = writeEnd.release();
 }
 
-Pod& Topology::addPod(const std::string& name) {
+Pod& Topology::addPod(const std::string& name, const std::string& onNode) {
   if (!validName(name, 32, false) || name == "host")
     throw std::invalid_argument("Topology: bad pod name '" + name +
                                 "' (want [a-z0-9-], 1..32 characters, not 'host')");
+  const std::string& hostNetns = onNode.empty() ? hostNs_ : node(onNode).netns;
   for (const auto& p : pods_)
     if (p->name_ == name)
       throw std::invalid_argument("Topology: pod '" + name + "' already exists");
@@ -754,6 +756,8 @@ Pod& Topology::addPod(const std::string& name) {
   pod->index_ = nextIndex_++;
   pod->netns_ = tag_ + "-" + name;
   pod->hostInterface_ = "mbh" + std::to_string(pod->index_);
+  pod->hostNetns_ = hostNetns;
+  pod->node_ = onNode;
   if (!cgroupDir_.empty())
     pod->cgroup_ = cgroupDir_ + "/" + name;
   std::tie(pod->address4_, pod->address6_) = podAddresses(pod->index_);
@@ -764,14 +768,60 @@ Pod& Topology::addPod(const std::string& name) {
   return ref;
 }
 
+const std::string& Topology::addNode(const std::string& name) {
+  if (!validName(name, 32, false))
+    throw std::invalid_argument("Topology: bad node name '" + name + "' (want [a-z0-9-], 1..32 characters)");
+  for (const auto& n : nodes_)
+    if (n->name == name)
+      throw std::invalid_argument("Topology: node '" + name + "' already exists");
+  const int k = static_cast<int>(nodes_.size()) + 1;
+  if (k > 250)
+    throw std::invalid_argument("Topology: at most 250 nodes");
+  auto n = std::make_unique<Node>();
+  n->name = name;
+  n->netns = tag_ + "-node." + name;
+  n->address4 = "198.19.254." + std::to_string(k);
+  n->address6 = "2001:2:0:fffe::" + std::to_string(k);
+  n->fabric = "mbn" + std::to_string(k);
+  nodes_.push_back(std::move(n));
+  if (up_)
+    createPods({});
+  return nodes_.back()->netns;
+}
+
+const Topology::Node& Topology::node(const std::string& name) const {
+  for (const auto& n : nodes_)
+    if (n->name == name)
+      return *n;
+  throw std::invalid_argument("Topology: no node '" + name + "'");
+}
+
+const std::string& Topology::nodeNamespace(const std::string& name) const { return node(name).netns; }
+
+// A CIDR as `ip` reads it: only its characters get into a batch.
+static void checkPrefix(const char* who, const std::string& prefix) {
+  if (prefix.empty() || prefix.find_first_not_of("0123456789abcdefABCDEF.:/") != std::string::npos)
+    throw std::invalid_argument(std::string(who) + ": bad prefix '" + prefix + "'");
+}
+
+void Topology::routePrefixToNode(const std::string& name, const std::string& prefix) {
+  const Node& n = node(name);
+  if (!n.created)
+    throw std::logic_error("Topology::routePrefixToNode: node '" + name + "' is not up");
+  checkPrefix("Topology::routePrefixToNode", prefix);
+  const bool v6 = prefix.find(':') != std::string::npos;
+  ipBatch(hostNs_, "route add " + prefix + " via " + (v6 ? n.address6 : n.address4) + " dev " + n.fabric + "\n");
+}
+
 void Topology::routePrefixToPod(const std::string& name, const std::string& prefix) {
   const Pod& p = pod(name);
   if (!p.created_)
     throw std::logic_error("Topology::routePrefixToPod: pod '" + name + "' is not up");
+  if (!p.node_.empty())
+    throw std::logic_error("Topology::routePrefixToPod: pod '" + name + "' is on a node");
   // Validated by `ip` itself; only the characters of a CIDR get through, so
   // nothing else can reach its batch.
-  if (prefix.empty() || prefix.find_first_not_of("0123456789abcdefABCDEF.:/") != std::string::npos)
-    throw std::invalid_argument("Topology::routePrefixToPod: bad prefix '" + prefix + "'");
+  checkPrefix("Topology::routePrefixToPod", prefix);
   // Via the pod's own address, not on-link: the node then resolves one
   // neighbour (the pod), not one per address of the prefix, which would
   // overflow its neighbour table (gc_thresh3, 1,024 entries) and need the pod
@@ -788,6 +838,11 @@ void Topology::removePod(const std::string& name) {
     throw std::invalid_argument("Topology: no pod '" + name + "'");
   const bool created = (*it)->created_;
   const std::string hostInterface = (*it)->hostInterface_;
+  const std::string hostNetns = (*it)->hostNetns_;
+  std::string fabricRoutes;  // the host namespace's routes to a node's pod
+  if (!(*it)->node_.empty())
+    for (const auto* a : {&(*it)->address4_, &(*it)->address6_})
+      fabricRoutes += "route del " + *a + (a == &(*it)->address4_ ? "/32" : "/128") + "\n";
   if (created)
     killAndDelete({(*it)->netns_});
   if (!(*it)->cgroup_.empty())
@@ -795,13 +850,15 @@ void Topology::removePod(const std::string& name) {
   pods_.erase(it);
   if (!created || !hostCreated_)
     return;
+  if (!fabricRoutes.empty())
+    exec(hostNs_, {ip_, "-batch", "-"}, Millis(10000), &fabricRoutes);  // best effort: unused when gone
   // The kernel dismantles a namespace asynchronously: until then the pod
   // still answers. Its veth leaving the host namespace marks the end.
-  inNamespace(hostNs_, [&] {
+  inNamespace(hostNetns, [&] {
     const auto deadline = Clock::now() + Millis(10000);
     while (::if_nametoindex(hostInterface.c_str()) != 0) {
       if (Clock::now() > deadline)
-        throw std::runtime_error("Topology: " + hostInterface + " still in " + hostNs_ +
+        throw std::runtime_error("Topology: " + hostInterface + " still in " + hostNetns +
                                  " 10 s after its pod was deleted");
       std::this_thread::sleep_for(Millis(2));
     }
@@ -844,14 +901,26 @@ void Topology::createPods(const std::vector<Pod*>& pods) {
   // 1. The namespaces (in the root namespace: only `netns add`).
   std::string batch;
   std::vector<std::string> fresh;
+  std::vector<Node*> freshNodes;
+  std::set<std::string> routers;  // namespaces that forward: the host's, the nodes'
+  routers.insert(hostNs_);
   if (!hostCreated_)
     fresh.push_back(hostNs_);
+  for (auto& n : nodes_) {
+    routers.insert(n->netns);
+    if (!n->created) {
+      freshNodes.push_back(n.get());
+      fresh.push_back(n->netns);
+    }
+  }
   for (Pod* p : pods)
     fresh.push_back(p->netns_);
   for (const auto& ns : fresh)
     batch += "netns add " + ns + "\n";
   if (!hostCreated_)
     hostCreated_ = true;  // down() deletes it even if the batch fails halfway
+  for (Node* n : freshNodes)
+    n->created = true;
   for (Pod* p : pods)
     p->created_ = true;
   run("", batch);
@@ -859,9 +928,9 @@ void Topology::createPods(const std::vector<Pod*>& pods) {
   // 2. Sysctls, before any veth exists so `default` applies to the new ones.
   const std::string anyGroup = "0 2147483647";
   for (const auto& ns : fresh) {
-    const bool host = ns == hostNs_;
+    const bool router = routers.count(ns) != 0;
     inNamespace(ns, [&] {
-      if (host) {
+      if (router) {
         writeSysctl(ns, "net/ipv4/ip_forward", "1");
         writeSysctl(ns, "net/ipv6/conf/all/forwarding", "1");
         writeSysctl(ns, "net/ipv6/conf/default/forwarding", "1");
@@ -875,21 +944,59 @@ void Topology::createPods(const std::vector<Pod*>& pods) {
     });
   }
 
-  // 3. The host side: loopback, one veth per pod (peer created directly in
-  // the pod's namespace as eth0), the node's addresses, a route per pod.
-  batch.clear();
+  // 3. The host side: loopback, one fabric veth per new node (peer created
+  // directly in the node's namespace), one veth per pod (peer created
+  // directly in the pod's namespace as eth0) in the host namespace or its
+  // node's, the node's addresses, a route per pod; and in the host
+  // namespace a route per node pod to its node.
+  std::map<std::string, std::string> batches;  // namespace → its batch
+  std::map<std::string, std::vector<std::string>> hostIfaces;  // namespace → veths to wait for
   if (fresh.front() == hostNs_)
-    batch += "link set lo up\n";
+    batches[hostNs_] += "link set lo up\n";
+  for (Node* n : freshNodes) {
+    std::string& b = batches[hostNs_];
+    b += "link add " + n->fabric + " type veth peer name fabric netns " + n->netns + "\n";
+    b += "link set " + n->fabric + " up\n";
+    b += "addr add " + std::string(kFabric4) + "/32 dev " + n->fabric + "\n";
+    b += "addr add " + std::string(kFabric6) + "/128 dev " + n->fabric + " nodad\n";
+    b += "route add " + n->address4 + "/32 dev " + n->fabric + "\n";
+    b += "route add " + n->address6 + "/128 dev " + n->fabric + "\n";
+    hostIfaces[hostNs_].push_back(n->fabric);
+  }
   for (Pod* p : pods) {
     const std::string& h = p->hostInterface_;
-    batch += "link add " + h + " type veth peer name " + p->interface_ + " netns " + p->netns_ + "\n";
-    batch += "link set " + h + " up\n";
-    batch += "addr add " + std::string(kNode4) + "/32 dev " + h + "\n";
-    batch += "addr add " + std::string(kNode6) + "/128 dev " + h + " nodad\n";
-    batch += "route add " + p->address4_ + "/32 dev " + h + "\n";
-    batch += "route add " + p->address6_ + "/128 dev " + h + "\n";
+    std::string& b = batches[p->hostNetns_];
+    b += "link add " + h + " type veth peer name " + p->interface_ + " netns " + p->netns_ + "\n";
+    b += "link set " + h + " up\n";
+    b += "addr add " + std::string(kNode4) + "/32 dev " + h + "\n";
+    b += "addr add " + std::string(kNode6) + "/128 dev " + h + " nodad\n";
+    b += "route add " + p->address4_ + "/32 dev " + h + "\n";
+    b += "route add " + p->address6_ + "/128 dev " + h + "\n";
+    hostIfaces[p->hostNetns_].push_back(h);
+    if (!p->node_.empty()) {
+      const Node& n = node(p->node_);
+      batches[hostNs_] += "route add " + p->address4_ + "/32 via " + n.address4 + " dev " + n.fabric + "\n";
+      batches[hostNs_] += "route add " + p->address6_ + "/128 via " + n.address6 + " dev " + n.fabric + "\n";
+    }
   }
-  run(hostNs_, batch);
+  // The host namespace first: it holds the fabric veths the nodes' sides
+  // need.
+  if (auto it = batches.find(hostNs_); it != batches.end())
+    run(hostNs_, it->second);
+  for (Node* n : freshNodes) {
+    std::string b = "link set lo up\nlink set fabric up\n";
+    b += "addr add " + n->address4 + "/32 dev fabric\n";
+    b += "addr add " + n->address6 + "/128 dev fabric nodad\n";
+    b += "route add " + std::string(kFabric4) + "/32 dev fabric scope link\n";
+    b += "route add default via " + std::string(kFabric4) + " dev fabric\n";
+    b += "route add " + std::string(kFabric6) + "/128 dev fabric\n";
+    b += "route add ::/0 via " + std::string(kFabric6) + " dev fabric\n";
+    batches[n->netns] = b + batches[n->netns];
+    hostIfaces[n->netns].push_back("fabric");
+  }
+  for (const auto& [ns, b] : batches)
+    if (ns != hostNs_)
+      run(ns, b);
 
   // 4. Pod sides, concurrently: addresses and routes via the node.
   std::vector<std::pair<Process, std::string>> running;
@@ -938,12 +1045,10 @@ void Topology::createPods(const std::vector<Pod*>& pods) {
       }
     });
   };
-  std::vector<std::string> hostIfaces;
-  for (Pod* p : pods) {
-    hostIfaces.push_back(p->hostInterface_);
+  for (Pod* p : pods)
     waitRunning(p->netns_, {p->interface_});
-  }
-  waitRunning(hostNs_, hostIfaces);
+  for (const auto& [ns, ifaces] : hostIfaces)
+    waitRunning(ns, ifaces);
 }
 
 void Topology::down() noexcept {
@@ -953,6 +1058,8 @@ void Topology::down() noexcept {
     killAndRemoveCgroup(cgroupDir_);
   for (auto& p : pods_)
     p->created_ = false;
+  for (auto& n : nodes_)
+    n->created = false;
   hostCreated_ = false;
   up_ = false;
 }
@@ -977,11 +1084,14 @@ std::vector<Pod*> Topology::pods() {
 
 std::vector<std::string> Topology::namespaces() const {
   std::vector<std::string> out;
-  if (hostCreated_)
-    out.push_back(hostNs_);
   for (const auto& p : pods_)
     if (p->created_)
       out.push_back(p->netns_);
+  for (const auto& n : nodes_)
+    if (n->created)
+      out.push_back(n->netns);
+  if (hostCreated_)
+    out.push_back(hostNs_);
   return out;
 }
 

@@ -1,7 +1,8 @@
 // End-to-end test topology: "pods" are network namespaces, each joined by a
 // veth pair to one "host" namespace that routes between them (IPv4 and IPv6
 // forwarding, no NAT). Nothing is created in the root namespace: the host
-// side of every veth lives in the host namespace, which is where the node
+// side of every veth lives in the host namespace (or, for a pod on a node,
+// in the node's namespace: see "Nodes" below), which is where the node
 // loader attaches its tc programs.
 //
 //   Topology t("mbe2e");
@@ -21,6 +22,17 @@
 //
 // Namespace names: <prefix>-<pid>-<token>-<n>-host and <prefix>-<pid>-<token>
 // -<n>-<pod name> (visible to `ip netns`), host-side veths mbh<k>.
+//
+// Nodes (addNode), for tests of several nodes: each its own namespace
+// (<tag>-node.<name>), joined to the host namespace, which then routes
+// between nodes as a fabric would, by a veth pair (`fabric` in the node,
+// mbn<k> in the host namespace). A pod added on a node has its host-side
+// veth in the node's namespace; the node routes to it exactly as the host
+// namespace does to its own pods (the same node addresses), and the host
+// namespace routes its addresses to the node. Node k's own addresses are
+// 198.19.254.k/32 and 2001:2:0:fffe::k/128 on `fabric`; the host namespace's
+// side of every fabric veth has kFabric4 and kFabric6, the nodes' default
+// routes.
 //
 // Each pod also gets a cgroup v2 directory, <root>/<tag>/<pod> (root:
 // /sys/fs/cgroup/unified or /sys/fs/cgroup, whichever is cgroup2), holding
@@ -150,9 +162,14 @@ class Pod {
   const std::string& netns() const { return netns_; }
   // The pod-side veth, inside netns().
   const std::string& interface() const { return interface_; }
-  // The host-side veth, inside Topology::hostNamespace(): where the node
-  // loader attaches tc programs for this pod.
+  // The host-side veth, inside hostNetns(): where the node loader attaches
+  // tc programs for this pod.
   const std::string& hostInterface() const { return hostInterface_; }
+  // The namespace holding hostInterface(): Topology::hostNamespace(), or
+  // the namespace of the node the pod was added on.
+  const std::string& hostNetns() const { return hostNetns_; }
+  // The node the pod was added on, or "".
+  const std::string& node() const { return node_; }
   const std::string& address4() const { return address4_; }
   const std::string& address6() const { return address6_; }
   // 1, 2, ... in the order pods were added to the topology.
@@ -177,7 +194,7 @@ class Pod {
 
  private:
   friend class Topology;
-  std::string name_, netns_, interface_ = "eth0", hostInterface_, address4_, address6_, cgroup_;
+  std::string name_, netns_, interface_ = "eth0", hostInterface_, hostNetns_, node_, address4_, address6_, cgroup_;
   std::vector<FileOverlay> overlays_;
   int index_ = 0;
   bool created_ = false;
@@ -196,7 +213,16 @@ class Topology {
   // Adds a pod ([a-z0-9-], 1..32 characters, not "host"). Before up() the pod
   // is only recorded; after up() it is created at once. References stay
   // valid until the pod is removed or the Topology destroyed.
-  Pod& addPod(const std::string& name);
+  // `node`: a node added before (addNode), or "" for the host namespace.
+  Pod& addPod(const std::string& name, const std::string& node = "");
+  // Adds a node ([a-z0-9-], 1..32 characters); created with the pods by
+  // up(), or at once after it. Returns its namespace's name.
+  const std::string& addNode(const std::string& name);
+  // A node's namespace (throws std::invalid_argument for an unknown node).
+  const std::string& nodeNamespace(const std::string& node) const;
+  // Routes `prefix` from the host namespace to the node: for addresses the
+  // node hands out itself (a CNI plugin's IPAM). Needs up().
+  void routePrefixToNode(const std::string& node, const std::string& prefix);
   // Routes `prefix` (IPv4 or IPv6 CIDR, e.g. "198.18.128.0/17") from the
   // node to the pod and has the pod accept every address in it as its own (a
   // local route on its loopback): one pod then answers for many hosts, e.g.
@@ -224,6 +250,10 @@ class Topology {
   // The node's addresses (on every host-side veth).
   static constexpr const char* kNode4 = "198.19.255.254";
   static constexpr const char* kNode6 = "2001:2:0:ffff::1";
+  // The host namespace's addresses on the fabric (every mbn<k>), when it
+  // joins nodes.
+  static constexpr const char* kFabric4 = "198.19.254.254";
+  static constexpr const char* kFabric6 = "2001:2:0:fffe::ffff";
   // Why pods have no cgroup (no writable cgroup v2 hierarchy), or "".
   const std::string& cgroupUnavailable() const { return cgroupUnavailable_; }
   // The cgroup v2 directory holding every pod's cgroup (<cgroup2 root>/<tag>):
@@ -253,6 +283,13 @@ class Topology {
   static std::size_t removeStale(std::string_view prefix);
 
  private:
+  struct Node {
+    std::string name, netns, address4, address6, fabric;  // fabric: mbn<k>, in the host namespace
+    bool created = false;
+  };
+  const Node& node(const std::string& name) const;
+  // Creates the host namespace if needed, every node not created yet, then
+  // `pods`.
   void createPods(const std::vector<Pod*>& pods);
   // `ip -batch -` in namespace `ns`; throws with ip's output on failure.
   void ipBatch(const std::string& ns, const std::string& batch) const;
@@ -264,6 +301,7 @@ class Topology {
   std::string cgroupDir_;          // <cgroup2 root>/<tag>, or "" without cgroup v2
   std::string cgroupUnavailable_;  // why cgroupDir_ is empty
   std::vector<std::unique_ptr<Pod>> pods_;
+  std::vector<std::unique_ptr<Node>> nodes_;
   int nextIndex_ = 1;
   bool up_ = false;
   bool hostCreated_ = false;

@@ -1,8 +1,10 @@
 // Nodes that share endpoints through etcd (docs/cluster.md), on real
-// traffic: two "nodes", each with its own bpffs root, state directory and
-// `membrane agent`, enforce the pods of one topology (their veths share the
-// topology's routing namespace, as pods of two nodes on one fabric would
-// reach each other). x/a runs on node A and may call pods {app = server}
+// traffic: two "nodes", each a network namespace of its own (its pods'
+// host-side veths, their routes, its bpffs root, state directory and
+// `membrane agent`), joined by a routed fabric (Topology::addNode), so a
+// packet between nodes leaves one node's pod veth, crosses the fabric and
+// enters the other's, each side judged by its own node's programs and
+// trie. x/a runs on node A and may call pods {app = server}
 // on tcp/8080; the b pods are not in the compile's inventory: node B learns
 // them from NODE.json, and node A only through the agents. So whether a can
 // reach a b pod is whether node A's trie knows it as a server.
@@ -55,7 +57,7 @@ class Node {
   }
   ExecResult membrane(std::vector<std::string> args) {
     std::vector<std::string> argv = base();
-    argv.insert(argv.begin() + 1, {"--netns", topo_.hostNamespace()});
+    argv.insert(argv.begin() + 1, {"--netns", topo_.nodeNamespace(name_)});
     argv.insert(argv.end(), args.begin(), args.end());
     return Topology::exec("", argv, Millis(30000));
   }
@@ -81,7 +83,7 @@ class Node {
                   const testkit::EtcdCluster::TlsFiles* tls = nullptr) {
     std::vector<std::string> argv = base();
     argv.insert(argv.end(), {"agent", "--node", name_, "--lease-ttl", std::to_string(leaseTtl), "--node-netns",
-                             topo_.hostNamespace()});
+                             topo_.nodeNamespace(name_)});
     if (tls)
       argv.insert(argv.end(),
                   {"--etcd-cacert", tls->ca, "--etcd-cert", tls->clientCert, "--etcd-key", tls->clientKey});
@@ -146,7 +148,9 @@ class AgentTest : public ::testing::Test {
     std::vector<std::tuple<std::string, std::string, labels::LabelSet>> members = {
         {"x", "a", {{"app", "client"}}}, {"x", "s0", {{"app", "server"}}}};
     for (int i = 1; i <= bPods; ++i) members.push_back({"x", "b" + std::to_string(i), {{"app", "server"}}});
-    cluster_ = std::make_unique<Cluster>(members);
+    std::map<std::string, std::string> nodeOf = {{"a", "node-a"}, {"s0", "node-b"}};
+    for (int i = 1; i <= bPods; ++i) nodeOf["b" + std::to_string(i)] = "node-b";
+    cluster_ = std::make_unique<Cluster>(Cluster::Nodes{nodeOf}, members);
     for (int i = 1; i <= bPods; ++i) cluster_->leaveOutOfInventory("x", "b" + std::to_string(i));
     artifacts_ = cluster_->compile(kPolicy, "v1");
     ASSERT_FALSE(artifacts_.empty());
@@ -269,11 +273,15 @@ TEST_F(AgentTest, PodsAddedThroughTheCniPluginOnOneNodeAreReachedFromAnotherByTh
   nodeA_->startAgent(etcd.clientUrls());
   nodeB_->startAgent(etcd.clientUrls());
   fs::path nodeBDir = cluster_->workDir() / "node-b";
+  const std::string subnet = "198.18.50.0/24";  // node B's pods, by its IPAM
+  cluster_->topology().routePrefixToNode("node-b", subnet);
   std::vector<std::unique_ptr<CniPod>> pods;
   std::vector<Process> servers;
   std::vector<long> afterAdd, whole;
   for (int i = 1; i <= kPods; ++i) {
     auto pod = std::make_unique<CniPod>(cluster_->topology(), nodeBDir, "web-" + std::to_string(i), i);
+    pod->nodeNetns = cluster_->topology().nodeNamespace("node-b");
+    pod->subnet = subnet;
     pod->labels = {{"app", "server"}};
     auto started = Clock::now();
     ExecResult added = pod->add();

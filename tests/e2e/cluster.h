@@ -38,14 +38,29 @@ class Cluster {
     std::string key() const { return ns + "/" + name; }
   };
 
+  // Members (by name) whose pods run on a node of their own
+  // (Topology::addNode), for tests of several nodes; the others' veths are
+  // in the topology's host namespace. A type of its own, so that a brace
+  // list of members never reads as one.
+  struct Nodes {
+    std::map<std::string, std::string> of;  // member name → node name
+  };
+
   explicit Cluster(const std::vector<std::tuple<std::string, std::string, labels::LabelSet>>& members)
+      : Cluster(Nodes{}, members) {}
+  Cluster(const Nodes& placement, const std::vector<std::tuple<std::string, std::string, labels::LabelSet>>& members)
       : topo_("mbpol") {
+    const std::map<std::string, std::string>& nodeOf = placement.of;
     char tmpl[] = "/tmp/membrane-e2e-XXXXXX";
     work_ = mkdtemp(tmpl);
+    std::set<std::string> nodes;
+    for (const auto& [name, node] : nodeOf)
+      if (nodes.insert(node).second) topo_.addNode(node);
     for (const auto& [ns, name, l] : members) {
       Member m{ns, name, l, nullptr};
       m.labels["pod"] = name;
-      m.pod = &topo_.addPod(ns + "-" + name);
+      auto node = nodeOf.find(name);
+      m.pod = &topo_.addPod(ns + "-" + name, node == nodeOf.end() ? "" : node->second);
       members_.push_back(m);
     }
     topo_.up();

@@ -21,7 +21,8 @@ inline const char* kCniDir = "/usr/lib/cni";
 class CniPod {
  public:
   // Pod x/<name> of the node whose bpffs and state directory are under
-  // `nodeDir` (bpf/, state/), its interfaces in `topo`'s host namespace.
+  // `nodeDir` (bpf/, state/), its interfaces in `topo`'s host namespace
+  // unless nodeNetns says otherwise.
   CniPod(Topology& topo, const std::filesystem::path& nodeDir, std::string name, int index)
       : topo_(topo), nodeDir_(nodeDir), name_(std::move(name)) {
     netns_ = topo.tag() + "-cni-" + std::to_string(index);
@@ -68,7 +69,7 @@ class CniPod {
                                      "CNI_PATH=" + std::string(kCniDir),
                                      "CNI_ARGS=" + (args.empty() ? "IgnoreUnknown=1;K8S_POD_NAMESPACE=x;K8S_POD_NAME=" + name_ : args),
                                      binary};
-    return Topology::exec(topo_.hostNamespace(), argv, Millis(30000), &input);
+    return Topology::exec(nodeNetns.empty() ? topo_.hostNamespace() : nodeNetns, argv, Millis(30000), &input);
   }
   ExecResult membrane(const std::string& command, const nlohmann::json& prevResult, const std::string& args = "") const {
     return plugin(MEMBRANE_CNI_BIN, command, membraneConfig(prevResult), args);
@@ -97,6 +98,9 @@ class CniPod {
 
   nlohmann::json labels;                          // runtimeConfig.podLabels
   std::string subnet = "198.18.50.0/24";  // host-local's range
+  // Where the runtime runs the plugins (the node's namespace, which gets
+  // the pod's host-side veth); empty: the topology's host namespace.
+  std::string nodeNetns;
 
  private:
   Topology& topo_;

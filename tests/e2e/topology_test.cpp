@@ -131,6 +131,49 @@ TEST_F(E2e, EveryPodReachesEveryPodOverTcpUdpIcmpBothFamilies) {
     EXPECT_TRUE(s.running()) << "server died: " << s.err();
 }
 
+// Two nodes on a fabric, and a pod of the host namespace: every pod reaches
+// every other across nodes, each pod's host-side veth is in its own node's
+// namespace (where a node's loader attaches), a pod added on a node while
+// up is reachable at once and unreachable once removed, and teardown
+// leaves no node behind.
+TEST_F(E2e, PodsOnNodesReachEachOtherAcrossTheFabric) {
+  std::string tag;
+  {
+    Topology t("mbe2e");
+    const std::string nodeA = t.addNode("node-a");
+    const std::string nodeB = t.addNode("node-b");
+    std::vector<Pod*> pods = {&t.addPod("x-a", "node-a"), &t.addPod("x-b", "node-b"), &t.addPod("x-c")};
+    t.up();
+    tag = t.tag();
+    EXPECT_EQ(pods[0]->hostNetns(), nodeA);
+    EXPECT_EQ(pods[1]->hostNetns(), nodeB);
+    EXPECT_EQ(pods[2]->hostNetns(), t.hostNamespace());
+    EXPECT_TRUE(Topology::exec(nodeA, {"ip", "link", "show", pods[0]->hostInterface()}).succeeded());
+    EXPECT_FALSE(Topology::exec(nodeA, {"ip", "link", "show", pods[1]->hostInterface()}).succeeded());
+    std::vector<Process> servers;
+    for (Pod* p : pods)
+      servers.push_back(serve(p->netns()));
+    for (Pod* from : pods)
+      for (Pod* to : pods)
+        for (const std::string& address : {to->address4(), to->address6()}) {
+          if (from == to)
+            continue;
+          const ExecResult r = from->exec(probeArgs("tcp", address, kTcpPort, kOkTimeoutMs));
+          EXPECT_TRUE(r.succeeded()) << from->name() << " -> " << to->name() << " " << address << ": "
+                                     << r.describe();
+        }
+    // Added while up, on a node: reachable from the other node, then gone.
+    Pod& d = t.addPod("x-d", "node-b");
+    Process server = serve(d.netns());
+    EXPECT_TRUE(pods[0]->exec(probeArgs("udp", d.address6(), kUdpPort, kOkTimeoutMs)).succeeded());
+    const std::string goneAddress = d.address4();
+    t.removePod("x-d");
+    EXPECT_EQ(pods[0]->exec(probeArgs("icmp", goneAddress, "0", kBlockedTimeoutMs)).exitCode, 1);
+    EXPECT_EQ(withTag("mbe2e", tag).size(), 6u);  // host, 2 nodes, 3 pods
+  }
+  EXPECT_TRUE(withTag("mbe2e", tag).empty());
+}
+
 TEST_F(E2e, PodsHaveTheDocumentedShape) {
   Topology t("mbe2e");
   Pod& a = t.addPod("x-a");
