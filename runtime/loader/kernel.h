@@ -9,9 +9,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace membrane::loader {
@@ -63,6 +66,91 @@ std::vector<Key> mapKeys(int fd) {
     prev = &key;
   }
   return keys;
+}
+
+// Whether a batch operation's error means the map type has no batch
+// operations (older kernels, some map types), so entry by entry is next.
+inline bool batchUnsupported(int err) { return err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */; }
+
+// Every entry of a map, read in batches (BPF_MAP_LOOKUP_BATCH: one bpf()
+// call per 1,024 entries instead of two per entry, each 5-8 µs on a VM;
+// LPM tries have them through the kernel's generic batch operations), or
+// entry by entry where the map has none. nullopt with `error` when the
+// kernel refuses a read.
+template <typename Key, typename Value>
+std::optional<std::vector<std::pair<Key, Value>>> mapEntries(int fd, std::string* error) {
+  std::vector<std::pair<Key, Value>> out;
+  constexpr uint32_t kBatch = 1024;
+  std::vector<Key> keys(kBatch);
+  std::vector<Value> values(kBatch);
+  Key from{}, next{};
+  bool first = true;
+  for (;;) {
+    uint32_t count = kBatch;
+    int err = bpf_map_lookup_batch(fd, first ? nullptr : &from, &next, keys.data(), values.data(), &count, nullptr);
+    if (err < 0 && err != -ENOENT) {
+      if (first && batchUnsupported(err)) break;
+      if (error) *error = std::string("cannot read a map: ") + std::strerror(-err);
+      return std::nullopt;
+    }
+    for (uint32_t i = 0; i < count; ++i) out.emplace_back(keys[i], values[i]);
+    if (err == -ENOENT) return out;  // the end
+    from = next;
+    first = false;
+  }
+  for (const auto& k : mapKeys<Key>(fd)) {
+    Value v{};
+    if (bpf_map_lookup_elem(fd, &k, &v) == 0) out.emplace_back(k, v);  // else deleted meanwhile
+  }
+  return out;
+}
+
+// keys[i] → values[i] written (BPF_ANY), in batches where the map has
+// batch operations. false with `error` at the first the kernel refuses.
+template <typename Key, typename Value>
+bool mapWrite(int fd, const std::vector<Key>& keys, const std::vector<Value>& values, std::string* error) {
+  size_t done = 0;
+  if (!keys.empty()) {
+    uint32_t count = static_cast<uint32_t>(keys.size());
+    int err = bpf_map_update_batch(fd, keys.data(), values.data(), &count, nullptr);
+    if (err == 0) return true;
+    if (!batchUnsupported(err) || count != 0) {
+      if (error) *error = std::string("cannot write a map: ") + std::strerror(-err);
+      return false;
+    }
+  }
+  for (; done < keys.size(); ++done)
+    if (bpf_map_update_elem(fd, &keys[done], &values[done], BPF_ANY) != 0) {
+      if (error) *error = std::string("cannot write a map: ") + std::strerror(errno);
+      return false;
+    }
+  return true;
+}
+
+// `keys` deleted, in batches where the map has batch operations; a key
+// already gone is passed over. Returns how many were deleted.
+template <typename Key>
+size_t mapDelete(int fd, const std::vector<Key>& keys) {
+  size_t deleted = 0, at = 0;
+  bool batches = true;
+  while (at < keys.size()) {
+    if (batches) {
+      uint32_t count = static_cast<uint32_t>(keys.size() - at);
+      int err = bpf_map_delete_batch(fd, keys.data() + at, &count, nullptr);
+      deleted += count;
+      at += count;
+      if (err == 0) break;
+      if (count == 0 && batchUnsupported(err)) {
+        batches = false;
+      } else {
+        ++at;  // keys[at] was refused (gone already): the rest in batches again
+      }
+      continue;
+    }
+    if (bpf_map_delete_elem(fd, &keys[at]) == 0) ++deleted;
+    ++at;
+  }
+  return deleted;
 }
 
 // Names of required features (manifest `requiredFeatures`) this kernel lacks.

@@ -1112,29 +1112,35 @@ bool fillEndpointExecutables(const Artifacts& a, const Plan& plan, std::vector<s
 // many entries it wrote or deleted.
 std::optional<size_t> syncTrie(int fd, const std::vector<identity::TrieEntry>& entries, bool prune,
                                std::string* error) {
-  std::vector<mb_lpm_key> old = mapKeys<mb_lpm_key>(fd);
+  // Read whole and written in batches: with a cluster's endpoints the trie
+  // holds thousands of entries, and every join and agent update syncs it.
+  auto current = mapEntries<mb_lpm_key, mb_identity>(fd, error);
+  if (!current) return std::nullopt;
   auto bytes = [](const mb_lpm_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
-  std::set<std::string> had;
-  for (const auto& k : old) had.insert(bytes(k));
+  std::map<std::string, mb_identity> had;
+  for (const auto& [k, v] : *current) had.emplace(bytes(k), v);
+  std::vector<mb_lpm_key> writeKeys, deleteKeys;
+  std::vector<mb_identity> writeValues;
   std::set<std::string> keep;
-  size_t changes = 0;
   for (const auto& e : entries) {
-    mb_identity now{};
-    bool same = had.count(bytes(e.key)) && bpf_map_lookup_elem(fd, &e.key, &now) == 0 &&
-                std::memcmp(&now, &e.value, sizeof now) == 0;
-    if (!same) {
-      if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0) {
-        if (error) *error = std::string("cannot update the identity map: ") + std::strerror(errno);
-        return std::nullopt;
-      }
-      ++changes;
+    auto it = had.find(bytes(e.key));
+    if (it == had.end() || std::memcmp(&it->second, &e.value, sizeof e.value) != 0) {
+      writeKeys.push_back(e.key);
+      writeValues.push_back(e.value);
     }
     keep.insert(bytes(e.key));
   }
   if (prune)
-    for (const auto& k : old)
-      if (!keep.count(bytes(k)) && bpf_map_delete_elem(fd, &k) == 0) ++changes;
-  return changes;
+    for (const auto& [k, v] : *current)
+      if (!keep.count(bytes(k))) deleteKeys.push_back(k);
+  // Writes before deletes: an address that changes identity is never
+  // missing meanwhile.
+  if (!mapWrite(fd, writeKeys, writeValues, error)) {
+    if (error) *error = "the identity map: " + *error;
+    return std::nullopt;
+  }
+  size_t deleted = mapDelete(fd, deleteKeys);
+  return writeKeys.size() + deleted;
 }
 
 bool fillTrie(const Paths& paths, const std::string& version, const Plan& plan, std::string* error) {
