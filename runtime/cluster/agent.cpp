@@ -508,7 +508,7 @@ class Publisher {
     std::string why;
     std::string version;
     auto local = loader::localEndpoints(o_.paths, &why, &version);
-    if (!local && why.rfind("nothing applied", 0) != 0) {
+    if (!local && !loader::nothingApplied(why)) {
       // An unreadable state: keep what is published rather than withdraw it.
       if (why != lastStateError_) reporter_.log("cannot read this node's endpoints: " + why);
       lastStateError_ = why;

@@ -227,8 +227,7 @@ void fromPrevResult(const Config& c, loader::NodeEndpoint& e) {
 // Nothing applied, or the node busy: the runtime may try again; anything
 // else is a refusal.
 int codeFor(const std::string& error) {
-  if (error.rfind("nothing applied", 0) == 0 || error.rfind("another membrane is changing this node", 0) == 0)
-    return kTryAgainLater;
+  if (loader::nothingApplied(error) || loader::nodeBusy(error)) return kTryAgainLater;
   return kRefused;
 }
 

@@ -394,7 +394,7 @@ bool writeState(const Paths& paths, const State& state, std::string* error) {
 std::optional<State> requireState(const Paths& paths, std::string* error, bool withCluster = true) {
   std::string why;
   auto s = State::load(paths, &why, withCluster);
-  if (!s && error) *error = why.empty() ? "nothing applied on this node (no state in " + paths.stateDir + ")" : why;
+  if (!s && error) *error = why.empty() ? std::string(kNothingApplied) + " (no state in " + paths.stateDir + ")" : why;
   return s;
 }
 
@@ -432,7 +432,7 @@ std::optional<artifacts::Manifest> loadAppliedManifest(const Paths& paths, std::
   std::string path = (fs::path(paths.stateDir) / "manifest.json").string();
   std::error_code ec;
   if (!fs::exists(fs::symlink_status(path, ec))) {
-    if (error) *error = "nothing applied on this node (no " + path + ")";
+    if (error) *error = std::string(kNothingApplied) + " (no " + path + ")";
     return std::nullopt;
   }
   FileVersion before = fileVersion(path);

@@ -32,12 +32,23 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "artifacts/manifest.h"
+#include "loader/lock.h"
 #include "loader/node_config.h"
 
 namespace membrane::loader {
+
+// How an error that means nothing is applied on the node yet begins.
+inline constexpr std::string_view kNothingApplied = "nothing applied on this node";
+
+// The two failures a caller may retry later rather than take as a refusal
+// (the CNI plugin answers "try again later", the agent waits for an
+// apply): nothing applied yet, and the node lock held past the timeout.
+inline bool nothingApplied(const std::string& error) { return error.rfind(kNothingApplied, 0) == 0; }
+inline bool nodeBusy(const std::string& error) { return error.rfind(kNodeBusy, 0) == 0; }
 
 struct Paths {
   std::string bpffsRoot = "/sys/fs/bpf/membrane";

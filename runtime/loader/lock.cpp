@@ -95,7 +95,7 @@ std::optional<NodeLock> NodeLock::acquire(const std::string& stateDir, const std
     auto left = deadline - std::chrono::steady_clock::now();
     if (left <= std::chrono::steady_clock::duration::zero()) {
       if (error)
-        *error = "another membrane is changing this node: " + (who.empty() ? "a process holding " + path : who) +
+        *error = std::string(kNodeBusy) + ": " + (who.empty() ? "a process holding " + path : who) +
                  "; gave up after " + secondsText(timeout) + " (--lock-timeout)";
       return std::nullopt;
     }

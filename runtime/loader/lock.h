@@ -15,8 +15,13 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace membrane::loader {
+
+// How the error of a command that gave up waiting for the node lock begins
+// (loader::nodeBusy tells it apart).
+inline constexpr std::string_view kNodeBusy = "another membrane is changing this node";
 
 class NodeLock {
  public:

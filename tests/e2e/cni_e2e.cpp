@@ -194,6 +194,30 @@ TEST_F(CniTest, ThePluginSaysWhatItSpeaksAndRefusesWhatItCannotUseWithCniErrors)
   EXPECT_TRUE(endpoint(status(), "x/web-2"));
 }
 
+// A pod scheduled before the node's first apply (or after a detach) is not
+// refused: the runtime is told to try again later (CNI code 11), and the
+// same ADD succeeds once the node runs a version.
+TEST_F(CniTest, AnAddBeforeAnythingIsAppliedAsksTheRuntimeToTryAgainLater) {
+  ExecResult detached = c_->run({"detach"});
+  ASSERT_TRUE(detached.succeeded()) << detached.describe();
+  CniPod pod(c_->topology(), c_->workDir(), "web-4", 5);
+  pod.labels = {{"app", "server"}};
+  ExecResult ptp = pod.plugin(std::string(kCniDir) + "/ptp", "ADD", pod.ptpConfig());
+  ASSERT_TRUE(ptp.succeeded()) << ptp.describe();
+  ExecResult early = pod.membrane("ADD", json::parse(ptp.out));
+  EXPECT_EQ(early.exitCode, 1) << early.describe();
+  json error = json::parse(early.out, nullptr, false);
+  ASSERT_FALSE(error.is_discarded()) << early.out;
+  EXPECT_EQ(error["code"], 11) << early.out;
+  EXPECT_NE(error.dump().find("nothing applied"), std::string::npos) << early.out;
+
+  ExecResult r = c_->apply(artifacts_);
+  ASSERT_TRUE(r.succeeded()) << r.describe();
+  ExecResult again = pod.membrane("ADD", json::parse(ptp.out));
+  EXPECT_TRUE(again.succeeded()) << again.describe();
+  EXPECT_TRUE(endpoint(status(), "x/web-4"));
+}
+
 // A runtime that loses a pod's network without DEL (a crash, a deleted
 // namespace) must not keep every later pod off the node: the next ADD drops
 // the endpoint whose interface is gone, and says so.
