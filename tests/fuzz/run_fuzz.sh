@@ -93,9 +93,16 @@ for name in "${targets[@]}"; do
   [[ -f $root/tests/fuzz/${name}_fuzzer.cpp ]] || { echo "run_fuzz: no target '$name' (have: ${all_targets[*]})" >&2; exit 1; }
 done
 
-log "building ${targets[*]/%/_fuzzer}"
+# The build's output goes to a file, shown only when it fails: in a CI log a
+# finding must not drown in thousands of lines of compiler output (CI shows
+# a failing test's first and last lines).
+log "building ${targets[*]/%/_fuzzer} (output: $build/build.log)"
 start=$SECONDS
-cmake --build "$build" --target "${targets[@]/%/_fuzzer}" -j"$(nproc)" || { echo "run_fuzz: FAILED: build" >&2; exit 1; }
+if ! cmake --build "$build" --target "${targets[@]/%/_fuzzer}" -j"$(nproc)" >"$build/build.log" 2>&1; then
+  grep -E -B2 -A8 'error|Error' "$build/build.log" | head -n 200 >&2
+  echo "run_fuzz: FAILED: build (whole output in $build/build.log)" >&2
+  exit 1
+fi
 log "built in $((SECONDS - start)) s"
 
 # -timeout defaults to 60 s per input; a target's .args may change it (the
@@ -105,6 +112,7 @@ log "built in $((SECONDS - start)) s"
 # to 1 so a finding can never look like ctest's skip code (77, which is also
 # libFuzzer's default).
 failed=()
+findings=()
 for name in "${targets[@]}"; do
   fuzzer=$build/tests/fuzz/${name}_fuzzer
   corpus=$build/fuzz-corpus/$name
@@ -120,6 +128,8 @@ for name in "${targets[@]}"; do
     done <"$root/tests/fuzz/$name.args"
   fi
   log "fuzzing $name for ${FUZZ_SECONDS}s"
+  started=$build/.started-$name  # inputs newer than it are this run's
+  touch "$started"
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:detect_stack_use_after_return=1:strict_string_checks=1} \
   UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
   "$fuzzer" "$corpus" "${seeds[@]}" \
@@ -135,14 +145,24 @@ for name in "${targets[@]}"; do
   speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$build/fuzz-$name.log" | tail -1)
   corp=$(grep -o 'corp: [0-9]*/[0-9]*[a-zA-Z]*' "$build/fuzz-$name.log" | tail -1)
   if ((rc != 0)); then
-    tail -n 80 "$build/fuzz-$name.log" >&2
+    tail -n 30 "$build/fuzz-$name.log" >&2
     echo "run_fuzz: $name FAILED (libFuzzer exit $rc): see the report above ($build/fuzz-$name.log); inputs in $artifacts/" >&2
+    # The finding in a few lines, here and again at the very end (below).
+    mine=("$name: $(grep -m3 -E '^==[0-9]+==ERROR|runtime error|^[a-z_]+_fuzzer: |^SUMMARY|ALARM|Timeout|out-of-memory|leak' \
+      "$build/fuzz-$name.log" | tr '\n' ' ' | cut -c1-400)")
+    for input in "$artifacts"/*; do
+      [[ -f $input && $input -nt $started && $(stat -c %s "$input") -le 2048 ]] || continue
+      mine+=("$name input $(basename "$input") (base64): $(base64 -w0 "$input")")
+    done
+    for f in "${mine[@]}"; do echo "run_fuzz: finding: $f" >&2; done
+    findings+=("${mine[@]}")
     failed+=("$name")
     continue
   fi
   log "$name OK: ${runs:-?} runs, ${speed:-?} exec/s, ${corp:-corp: ?} ($(find "$corpus" -type f | wc -l) inputs kept in $corpus)"
 done
 if ((${#failed[@]})); then
+  for f in "${findings[@]}"; do echo "run_fuzz: finding: $f" >&2; done
   echo "run_fuzz: FAILED: ${failed[*]}" >&2
   exit 1
 fi
