@@ -5,8 +5,10 @@
 // cannot express is an error naming the field.
 #include <algorithm>
 #include <cctype>
+#include <map>
 #include <set>
 #include <string_view>
+#include <utility>
 
 #include "ir/protocols.h"
 #include "k8s/convert.h"
@@ -335,6 +337,38 @@ class CiliumConverter {
     if (auto line = cidrText(ctx_, cidr, excepts, what)) rule.peers.push_back(*line);
   }
 
+  // Cilium's entities membrane refuses, each with why and what to write
+  // instead (docs/kubernetes.md, "Entities"): a peer membrane cannot name is
+  // an error, never a rule dropped.
+  inline static const std::map<std::string, std::pair<std::string, std::string>> kEntitiesWithoutEquivalent = {
+      {"remote-node",
+       {"other nodes are not in membrane's inventory (their addresses are `world`)",
+        "allow the nodes' addresses with toCIDR/fromCIDR"}},
+      {"kube-apiserver",
+       {"the API server is not in membrane's inventory",
+        "allow its addresses with toCIDR, or its pods with toEndpoints when it runs as pods"}},
+      {"health",
+       {"Cilium's health-check endpoints have no counterpart: membrane runs no agent endpoint on a node",
+        "remove it; nothing of membrane's own needs allowing"}},
+      {"init",
+       {"Cilium's identity for endpoints whose labels are not known yet has no counterpart: membrane "
+        "enforces an endpoint only once its labels are known",
+        "remove it"}},
+      {"ingress",
+       {"Cilium's embedded ingress proxy has no counterpart",
+        "select the ingress controller's pods with fromEndpoints/toEndpoints"}},
+      {"unmanaged",
+       {"membrane has no identity for pods it does not manage: a pod of the inventory is an endpoint "
+        "wherever it runs, and any other address is `world`",
+        "select such pods by their labels, or their addresses with toCIDR"}},
+      {"world-ipv4",
+       {"membrane's `world` has no address family",
+        "write `world` (both families), or toCIDR 0.0.0.0/0, which also covers endpoints"}},
+      {"world-ipv6",
+       {"membrane's `world` has no address family",
+        "write `world` (both families), or toCIDR ::/0, which also covers endpoints"}},
+  };
+
   void entity(const YAML::Node& e, const std::string& what, Rule& rule) {
     auto name = ctx_.string(e, what);
     if (!name) return;
@@ -346,14 +380,13 @@ class CiliumConverter {
                        "them (remote-node) as part of `cluster` and not of `world`",
                    "see docs/kubernetes.md, \"Entities\"");
       rule.peers.push_back({*name, ctx_.at(e)});
+    } else if (auto it = kEntitiesWithoutEquivalent.find(*name); it != kEntitiesWithoutEquivalent.end()) {
+      ctx_.error(e, what + ": entity '" + *name + "' has no membrane equivalent: " + it->second.first,
+                 it->second.second);
     } else {
-      static const std::vector<std::string> known = {"world", "cluster", "host", "all", "remote-node",
-                                                     "kube-apiserver", "health", "init", "ingress",
-                                                     "unmanaged", "world-ipv4", "world-ipv6"};
-      bool cilium = std::find(known.begin(), known.end(), *name) != known.end();
-      ctx_.error(e, what + ": entity '" + *name + "' " +
-                        (cilium ? "has no membrane equivalent (only world, cluster, host and all do)"
-                                : "is not a Cilium entity"));
+      ctx_.error(e, what + ": entity '" + *name + "' is not a Cilium entity",
+                 "Cilium's entities: world, cluster, host, all, remote-node, kube-apiserver, health, init, "
+                 "ingress, unmanaged, world-ipv4, world-ipv6");
     }
   }
 
