@@ -80,6 +80,7 @@ struct CompileCommandOptions {
   std::vector<std::string> emit;
   std::string decision = "auto";
   size_t jobs = 0;
+  bool progress = false;  // progress lines even when standard error is no terminal
 };
 
 int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
@@ -102,11 +103,22 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
     if (e == "llvm") options.emit.llvmIr = true;
     if (e == "asm") options.emit.assembly = true;
   }
+  // On a terminal, one line rewritten after every class; with --progress
+  // elsewhere (a CI log), a line at every tenth of the classes, and the last.
   bool tty = driver::showProgress(opts.quiet);
+  auto elapsed = [start] {
+    return secondsText(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  };
   if (tty) {
-    options.progress = [](size_t i, size_t n, const ir::EndpointClass& cls) {
+    options.progress = [elapsed](size_t i, size_t n, const ir::EndpointClass& cls) {
       std::cerr << "\r\033[Kcompiling class " << cls.id << " (" << i + 1 << "/" << n << ", "
-                << plural(cls.endpoints.size(), "endpoint", "endpoints") << ")" << std::flush;
+                << plural(cls.endpoints.size(), "endpoint", "endpoints") << ", " << elapsed() << ")" << std::flush;
+    };
+  } else if (copts.progress) {
+    options.progress = [elapsed](size_t i, size_t n, const ir::EndpointClass&) {
+      size_t done = i + 1, step = std::max<size_t>(1, n / 10);
+      if (done % step == 0 || done == n)
+        std::cerr << "compiled " << done << "/" << n << " classes (" << elapsed() << ")\n";
     };
   }
   codegen::Artifacts artifacts;
@@ -123,7 +135,7 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
     return kExitInputErrors;
   }
   if (!opts.quiet) {
-    std::string took = secondsText(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    std::string took = elapsed();
     size_t enforced = 0;
     for (const auto& e : c.ir->endpoints) enforced += e.classIndex.has_value();
     // The last object is the open class's (unrestricted endpoints).
@@ -175,6 +187,9 @@ int main(int argc, char** argv) {
       ->type_name("llvm|asm")
       ->allow_extra_args(false);  // one value per --emit, so paths after it stay paths
   compileCmd->add_option("-j,--jobs", compileCmdOpts.jobs, "Classes compiled in parallel (default: one per core)");
+  compileCmd->add_flag("--progress", compileCmdOpts.progress,
+                       "Print progress when standard error is not a terminal too (a CI log): a line at every tenth "
+                       "of the classes, with the time so far (a terminal gets one line, rewritten, unless -q)");
   compileCmd->add_option("--decision", compileCmdOpts.decision,
                          "Where rules live: folded into code, in .rodata tables, or auto (tables past " +
                              std::to_string(codegen::PeerLowering::kTableRuleThreshold) + " rules in a direction)")

@@ -363,6 +363,21 @@ case_ir_output_unwritable() {
   expect_contains "$err" "$tmp/no-such-dir/ir.json"
 }
 
+# A pipeline asks for progress with --progress (standard error is a file
+# here, not a terminal): lines of classes done with the time so far, the
+# last one all of them; without the flag, none.
+case_compile_progress_only_when_asked() {
+  run compile --inventory "$inventory" -o "$tmp/out/quiet" "$policies"
+  expect_rc 0
+  ! grep -q "classes (" "$err" || fail "progress without --progress: $(cat "$err")"
+  run compile --progress --inventory "$inventory" -o "$tmp/out/progress" "$policies"
+  expect_rc 0
+  grep -qE '^compiled [0-9]+/[0-9]+ classes \([0-9.]+ m?s\)$' "$err" || fail "no progress line: $(cat "$err")"
+  local last
+  last=$(grep -E '^compiled [0-9]+/[0-9]+ classes' "$err" | tail -1 | sed -E 's/^compiled ([0-9]+)\/([0-9]+) .*/\1 \2/')
+  [[ -n $last && ${last% *} == "${last#* }" ]] || fail "the last progress line is not all classes: $last"
+}
+
 # An http policy checks, prints its requests in the IR and compiles, ingress
 # and egress: the manifest names each class's HTTP ports by direction, which
 # the node's socket layer polices.
@@ -501,6 +516,7 @@ t ir_json
 t ir_text_lists_classes
 t ir_output_file
 t ir_output_unwritable
+t compile_progress_only_when_asked
 t http_rules_check_print_and_refuse_compile
 t color_always
 t color_never
