@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -308,7 +309,9 @@ void run(const Options& o) {
     ClangResult clang;
   };
   std::vector<Row> rows;
-  std::vector<std::pair<size_t, size_t>> workloads;
+  // First one small class (2 rules): what a pipeline compiling a small
+  // policy set waits for, process start to exit (issue #18's < 100 ms).
+  std::vector<std::pair<size_t, size_t>> workloads = {{1, 2}};
   for (size_t k : o.classCounts) workloads.push_back({k, 50});
   workloads.push_back({1, o.bigRules});
   Workload recompileTarget;
@@ -319,6 +322,13 @@ void run(const Options& o) {
     std::cerr << "bench compiler: " << label << "\n";
     Workload w = writeWorkload(root, std::to_string(classes) + "x" + std::to_string(rules), classes, rules);
     Row row{label, classes, rules, runMembranec(w), {}};
+    if (classes == 1 && rules == 2) {
+      // Tens of milliseconds: the median of 9 runs, not one.
+      std::vector<ChildResult> runs = {row.membranec};
+      for (int i = 0; i < 8; ++i) runs.push_back(runMembranec(w));
+      std::sort(runs.begin(), runs.end(), [](const ChildResult& a, const ChildResult& b) { return a.seconds < b.seconds; });
+      row.membranec = runs[runs.size() / 2];
+    }
     peakRss = std::max(peakRss, row.membranec.maxRssKiB);
     auto c = lower(w);
     if (c->ir->classes.size() != classes) fail("workload " + label + " has an unexpected class count");
@@ -446,8 +456,15 @@ void run(const Options& o) {
     }
   }
   const Row* thousand = nullptr;
-  for (const Row& r : rows)
+  const Row* small = nullptr;
+  for (const Row& r : rows) {
     if (r.classes == 1000 && r.rules == 50) thousand = &r;
+    if (r.classes == 1 && r.rules == 2) small = &r;
+  }
+  if (small)
+    out << "- One small class (2 rules) in under 100 ms wall, process start to exit: "
+        << verdict(small->membranec.seconds < 0.1) << " (" << fixed(small->membranec.seconds * 1000, 0) << " ms wall, "
+        << fixed(small->membranec.cpuSeconds * 1000, 0) << " ms CPU, the median of 9 runs).\n";
   if (thousand)
     out << "- 1,000 classes × 50 rules in under 10 s: " << verdict(thousand->membranec.seconds < 10) << " ("
         << fixed(thousand->membranec.seconds, 2) << " s wall, " << fixed(thousand->membranec.cpuSeconds, 2)
