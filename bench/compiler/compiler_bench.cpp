@@ -498,7 +498,13 @@ void run(const Options& o) {
     double marginal = (b.membranec.cpuSeconds - a.membranec.cpuSeconds) / double(b.classes - a.classes);
     double fixedCost = a.membranec.cpuSeconds - marginal * double(a.classes);
     double clangPerClass = b.clang.cpuTotal / double(b.classes);
-    if (marginal > 0)
+    if (marginal > 0 && fixedCost < 0)
+      out << "; membranec's CPU per class grows with the class count (" << fixed(a.membranec.cpuSeconds * 1000 / double(a.classes), 1)
+          << " ms at " << thousands(a.classes) << " classes, " << fixed(b.membranec.cpuSeconds * 1000 / double(b.classes), 1)
+          << " ms at " << thousands(b.classes) << "), so no fixed start-up fits; each further class costs "
+          << fixed(marginal * 1000, 1) << " ms against " << fixed(clangPerClass * 1000, 0) << " ms for each class clang compiles ("
+          << fixed(clangPerClass / marginal, 0) << "× cheaper)";
+    else if (marginal > 0)
       out << "; membranec's CPU time fits a fixed start-up of " << fixed(fixedCost, 2) << " s (process start, "
           << "reading the policies, the threads' compilers) plus " << fixed(marginal * 1000, 1)
           << " ms per class of 50 rules, against "
