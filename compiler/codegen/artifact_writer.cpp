@@ -122,6 +122,7 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   // in their class's slot, so the output does not depend on scheduling.
   size_t n = classes.size();
   std::vector<ClassObject> objects(n);
+  std::vector<std::string> hashes(n);  // with onObject: each object's, taken before it goes
   size_t workers = std::min<size_t>(options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency()), n);
   std::atomic<size_t> next{0}, done{0};
   std::mutex progressMutex;
@@ -130,6 +131,18 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
     try {
       for (size_t i; (i = next++) < n && !failure;) {
         objects[i] = cc.compile(program, *classes[i], lowering, options.emit);
+        if (options.onObject) {
+          // What the manifest needs of it, then it goes.
+          ClassObject& obj = objects[i];
+          std::string error;
+          if (!options.onObject(obj, &error)) throw std::runtime_error(error);
+          hashes[i] = artifacts::sha256Hex(obj.elf);
+          // Swapped out, not assigned: assigning an empty string keeps the
+          // old buffer, so the memory would stay held.
+          std::string().swap(obj.elf);
+          std::string().swap(obj.llvmIr);
+          std::string().swap(obj.assembly);
+        }
         std::lock_guard<std::mutex> lock(progressMutex);
         if (options.progress) options.progress(done++, n, *classes[i]);
       }
@@ -155,7 +168,7 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   for (size_t i = 0; i < n; ++i) {
     ClassObject& obj = objects[i];
     artifacts::ClassEntry& e = m.classes[i];
-    e.sha256 = artifacts::sha256Hex(obj.elf);
+    e.sha256 = options.onObject ? hashes[i] : artifacts::sha256Hex(obj.elf);
     e.portIntervals = obj.stats.intervals;
     e.leafRuleTests = obj.stats.leafRuleTests;
     e.maxLeafRules = obj.stats.maxLeafRules;
@@ -235,15 +248,15 @@ bool isMembraneOutput(const fs::path& dir, const std::string& dirName, std::stri
 
 }  // namespace
 
-bool writeArtifacts(const std::string& dirName, const Artifacts& artifacts, std::string* error) {
+std::unique_ptr<ArtifactStaging> ArtifactStaging::open(const std::string& dirName, std::string* error) {
   std::error_code ec;
   fs::path dir = fs::absolute(dirName, ec);
   if (fs::exists(dir, ec)) {
     if (!fs::is_directory(dir, ec)) {
       if (error) *error = "'" + dirName + "' exists and is not a directory";
-      return false;
+      return nullptr;
     }
-    if (!fs::is_empty(dir, ec) && !isMembraneOutput(dir, dirName, error)) return false;
+    if (!fs::is_empty(dir, ec) && !isMembraneOutput(dir, dirName, error)) return nullptr;
   }
   fs::path parent = dir.parent_path();
   fs::create_directories(parent, ec);
@@ -252,33 +265,54 @@ bool writeArtifacts(const std::string& dirName, const Artifacts& artifacts, std:
   fs::remove_all(staging, ec);
   if (!fs::create_directory(staging, ec)) {
     if (error) *error = "cannot create '" + staging.string() + "': " + ec.message();
-    return false;
+    return nullptr;
   }
-  auto fail = [&](const std::string& message) {
-    fs::remove_all(staging, ec);
-    if (error && error->empty()) *error = message;
-    return false;
-  };
-  for (const auto& obj : artifacts.objects) {
-    std::string base = "class-" + std::to_string(obj.classId);
-    if (!writeFile(staging / (base + ".o"), obj.elf, error)) return fail("");
-    if (!obj.llvmIr.empty() && !writeFile(staging / (base + ".ll"), obj.llvmIr, error)) return fail("");
-    if (!obj.assembly.empty() && !writeFile(staging / (base + ".s"), obj.assembly, error)) return fail("");
-  }
-  if (!writeFile(staging / "manifest.json", artifacts.manifest.toJson(), error)) return fail("");
+  return std::unique_ptr<ArtifactStaging>(new ArtifactStaging(dirName, dir.string(), staging.string()));
+}
 
+ArtifactStaging::~ArtifactStaging() {
+  std::error_code ec;
+  if (!committed_) fs::remove_all(staging_, ec);
+}
+
+bool ArtifactStaging::write(const ClassObject& obj, std::string* error) {
+  fs::path staging = staging_;
+  std::string base = "class-" + std::to_string(obj.classId);
+  return writeFile(staging / (base + ".o"), obj.elf, error) &&
+         (obj.llvmIr.empty() || writeFile(staging / (base + ".ll"), obj.llvmIr, error)) &&
+         (obj.assembly.empty() || writeFile(staging / (base + ".s"), obj.assembly, error));
+}
+
+bool ArtifactStaging::commit(const artifacts::Manifest& manifest, std::string* error) {
+  fs::path staging = staging_, dir = dir_;
+  if (!writeFile(staging / "manifest.json", manifest.toJson(), error)) return false;
   // Into place in one step: a new directory is renamed over; an old one is
   // exchanged with the staging directory (renameat2 RENAME_EXCHANGE), so at
   // every moment `dir` is either all old or all new.
+  std::error_code ec;
   if (!fs::exists(dir, ec)) {
     fs::rename(staging, dir, ec);
-    if (ec) return fail("cannot move the output into '" + dirName + "': " + ec.message());
+    if (ec) {
+      if (error) *error = "cannot move the output into '" + dirName_ + "': " + ec.message();
+      return false;
+    }
+    committed_ = true;
     return true;
   }
-  if (renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0)
-    return fail("cannot replace '" + dirName + "': " + std::strerror(errno));
-  fs::remove_all(staging, ec);  // now holds the previous output
+  if (renameat2(AT_FDCWD, staging.c_str(), AT_FDCWD, dir.c_str(), RENAME_EXCHANGE) != 0) {
+    if (error) *error = "cannot replace '" + dirName_ + "': " + std::strerror(errno);
+    return false;
+  }
+  // The staging path now holds the previous output: the destructor removes it.
   return true;
+}
+
+bool writeArtifacts(const std::string& dirName, const Artifacts& artifacts, std::string* error) {
+  auto staging = ArtifactStaging::open(dirName, error);
+  if (!staging) return false;
+  for (const auto& obj : artifacts.objects)
+    if (!staging->write(obj, error)) return false;
+  return staging->commit(artifacts.manifest, error);
 }
 
 }  // namespace membrane::codegen

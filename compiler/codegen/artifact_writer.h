@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,11 +23,17 @@ struct CompileOptions {
   size_t jobs = 0;
   // Called as each class is done: (how many before it, total, class).
   std::function<void(size_t, size_t, const ir::EndpointClass&)> progress;
+  // If set, each class's object goes here as soon as it is compiled (from
+  // the worker threads, for different classes at once), and Artifacts::objects holds
+  // only the classes' ids: a thousand objects of about 600 KB are not all
+  // held at once (ArtifactStaging writes them as they come). False stops
+  // the compile: buildArtifacts then throws with `error`.
+  std::function<bool(const ClassObject&, std::string* error)> onObject;
 };
 
 struct Artifacts {
   artifacts::Manifest manifest;
-  std::vector<ClassObject> objects;  // same order as manifest.classes
+  std::vector<ClassObject> objects;  // same order as manifest.classes (only ids with onObject)
 };
 
 // The class of the endpoints no policy selects, numbered after the IR's
@@ -63,5 +70,28 @@ inline constexpr size_t kMaxManifestBytes = size_t{64} << 20;
 // a manifest.json whose "format" is "membrane-artifacts" and nothing but
 // class-N.o/.ll/.s files besides; anything else is refused and left alone.
 bool writeArtifacts(const std::string& dir, const Artifacts& artifacts, std::string* error);
+
+// writeArtifacts in steps, for a compile that writes each object as it is
+// done: open() checks `dir` as writeArtifacts does and makes the staging
+// directory (so a directory that would be refused is refused before any
+// class is compiled), write() puts one class's files there, commit() the
+// manifest and then everything into place. Destroyed without commit(), it
+// removes the staging directory: `dir` stays as it was.
+class ArtifactStaging {
+ public:
+  static std::unique_ptr<ArtifactStaging> open(const std::string& dir, std::string* error);
+  ~ArtifactStaging();
+  ArtifactStaging(const ArtifactStaging&) = delete;
+  ArtifactStaging& operator=(const ArtifactStaging&) = delete;
+
+  bool write(const ClassObject& object, std::string* error);
+  bool commit(const artifacts::Manifest& manifest, std::string* error);
+
+ private:
+  ArtifactStaging(std::string dirName, std::string dir, std::string staging)
+      : dirName_(std::move(dirName)), dir_(std::move(dir)), staging_(std::move(staging)) {}
+  std::string dirName_, dir_, staging_;
+  bool committed_ = false;
+};
 
 }  // namespace membrane::codegen

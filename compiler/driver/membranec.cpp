@@ -3,6 +3,7 @@
 // Exit codes (all subcommands): 0 success, 1 the policies have errors,
 // 2 usage or input errors (missing files, bad inventory).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <iostream>
 
@@ -121,16 +122,29 @@ int runCompile(const CommonOptions& opts, const CompileCommandOptions& copts) {
         std::cerr << "compiled " << done << "/" << n << " classes (" << elapsed() << ")\n";
     };
   }
+  // The output directory is checked before any class is compiled, and each
+  // object is written as it is done rather than all held until the end.
+  auto staging = codegen::ArtifactStaging::open(copts.output, &error);
+  if (!staging) {
+    std::cerr << "membranec: error: " << error << "\n";
+    return kExitInputErrors;
+  }
+  std::atomic<bool> writeFailed{false};
+  options.onObject = [&](const codegen::ClassObject& obj, std::string* why) {
+    bool ok = staging->write(obj, why);
+    if (!ok) writeFailed = true;
+    return ok;
+  };
   codegen::Artifacts artifacts;
   try {
     artifacts = codegen::buildArtifacts(*compiler, *c.ir, options);
   } catch (const std::exception& e) {
     if (tty) std::cerr << "\r\033[K";
     std::cerr << "membranec: error: " << e.what() << "\n";
-    return kExitPolicyErrors;
+    return writeFailed ? kExitInputErrors : kExitPolicyErrors;
   }
   if (tty) std::cerr << "\r\033[K";
-  if (!codegen::writeArtifacts(copts.output, artifacts, &error)) {
+  if (!staging->commit(artifacts.manifest, &error)) {
     std::cerr << "membranec: error: " << error << "\n";
     return kExitInputErrors;
   }

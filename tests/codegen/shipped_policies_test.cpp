@@ -9,9 +9,14 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <mutex>
 
 #include "abi/datapath.h"
 #include "codegen/artifact_writer.h"
+#include "environment.h"  // testkit: ScratchDir
 #include "pipeline/pipeline.h"
 #include "loaded_object.h"
 
@@ -76,6 +81,94 @@ TEST(ShippedPolicies, OutputIsByteIdenticalAcrossRuns) {
   for (size_t i = 0; i < a->artifacts.objects.size(); ++i)
     EXPECT_EQ(a->artifacts.objects[i].elf, b->artifacts.objects[i].elf) << "class " << i;
   EXPECT_EQ(a->artifacts.manifest.toJson(), b->artifacts.manifest.toJson());
+}
+
+// `membranec compile` writes each object as it is done (ArtifactStaging),
+// so a thousand classes are not all held in memory: the directory it
+// leaves is byte for byte what writing everything at the end gives, and
+// nothing is held.
+TEST(ShippedPolicies, ObjectsWrittenAsTheyAreCompiledGiveTheSameOutput) {
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(compiler) << error;
+  testkit::ScratchDir dir{"membrane-staging-test"};
+  auto whole = compileShop(*compiler, 2);
+  ASSERT_TRUE(whole);
+  ASSERT_TRUE(codegen::writeArtifacts((dir.path() / "whole").string(), whole->artifacts, &error)) << error;
+
+  auto staging = codegen::ArtifactStaging::open((dir.path() / "streamed").string(), &error);
+  ASSERT_TRUE(staging) << error;
+  pipeline::Compilation c;
+  std::string root = MEMBRANE_SOURCE_DIR "/policies/shop";
+  pipeline::run({{root}, {root + "/inventory.json"}}, c);
+  ASSERT_EQ(c.outcome(), pipeline::Outcome::Ok);
+  codegen::CompileOptions options;
+  options.jobs = 2;
+  size_t written = 0;
+  std::mutex m;
+  options.onObject = [&](const codegen::ClassObject& obj, std::string* why) {
+    std::lock_guard<std::mutex> lock(m);
+    ++written;
+    return staging->write(obj, why);
+  };
+  codegen::Artifacts streamed = codegen::buildArtifacts(*compiler, *c.ir, options);
+  EXPECT_EQ(written, whole->artifacts.objects.size());
+  // Released, not only emptied: an emptied string keeps its buffer.
+  for (const auto& obj : streamed.objects)
+    EXPECT_LT(obj.elf.capacity(), 64u) << "class " << obj.classId << "'s object is still held";
+  ASSERT_TRUE(staging->commit(streamed.manifest, &error)) << error;
+  staging.reset();
+
+  auto files = [](const fs::path& d) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::directory_iterator(d)) {
+      std::ifstream in(e.path(), std::ios::binary);
+      out[e.path().filename().string()] = std::string(std::istreambuf_iterator<char>(in), {});
+    }
+    return out;
+  };
+  auto a = files(dir.path() / "whole"), b = files(dir.path() / "streamed");
+  EXPECT_EQ(a.size(), whole->artifacts.objects.size() + 1);
+  EXPECT_TRUE(a == b) << "the streamed output differs";
+  // No staging directory is left beside them.
+  size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(dir.path())) entries += e.exists();
+  EXPECT_EQ(entries, 2u);
+}
+
+// A compile that fails half way (here: the sink refuses the third object)
+// leaves the output directory as it was and no staging directory behind.
+TEST(ShippedPolicies, AStreamedCompileThatFailsLeavesTheOutputAsItWas) {
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  ASSERT_TRUE(compiler) << error;
+  testkit::ScratchDir dir{"membrane-staging-test"};
+  auto whole = compileShop(*compiler, 1);
+  ASSERT_TRUE(whole);
+  fs::path out = dir.path() / "out";
+  ASSERT_TRUE(codegen::writeArtifacts(out.string(), whole->artifacts, &error)) << error;
+  std::ifstream before(out / "manifest.json");
+  std::string manifest((std::istreambuf_iterator<char>(before)), {});
+  {
+    auto staging = codegen::ArtifactStaging::open(out.string(), &error);
+    ASSERT_TRUE(staging) << error;
+    codegen::CompileOptions options;
+    options.jobs = 1;
+    size_t n = 0;
+    options.onObject = [&](const codegen::ClassObject& obj, std::string* why) {
+      if (++n == 3) {
+        *why = "disk full";
+        return false;
+      }
+      return staging->write(obj, why);
+    };
+    EXPECT_THROW(codegen::buildArtifacts(*compiler, *whole->c.ir, options), std::runtime_error);
+  }
+  std::ifstream after(out / "manifest.json");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(after)), {}), manifest);
+  size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(dir.path())) entries += e.exists();
+  EXPECT_EQ(entries, 1u) << "a staging directory was left behind";
 }
 
 TEST(ShippedPolicies, FlowsBehaveAsWritten) {
