@@ -129,7 +129,8 @@ struct Importer {
       } catch (const std::logic_error& e) {
         // A converter bug (a name that no policy word can hold got past the
         // name rules): refuse the document rather than write it.
-        ctx.error(doc, std::string("internal error converting this object: ") + e.what());
+        if (Diagnostic* d = ctx.error(doc, std::string("internal error converting this object: ") + e.what()))
+          d->internal = true;
       }
     }
   }
@@ -457,7 +458,7 @@ ImportResult importManifests(const std::vector<FileId>& files, const SourceManag
     } catch (const std::logic_error& e) {
       // A name no policy word can hold got past the name rules: a bug,
       // reported rather than written.
-      diags.error(p.origin, std::string("internal error converting this policy: ") + e.what());
+      diags.error(p.origin, std::string("internal error converting this policy: ") + e.what()).internal = true;
       continue;
     }
     imp.result.policies.push_back(std::move(out));

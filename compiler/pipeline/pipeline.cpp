@@ -109,9 +109,11 @@ void parseAndLower(Compilation& c, const std::vector<FileId>& ids, const Convert
   for (const auto& f : c.ast.files) {
     if (f.id != converted.file) continue;
     if (std::string why = k8s::verifyParsed(converted.policies, f); !why.empty()) {
-      c.diags.error(SourceRange{c.sources.locate(f.id, 0), 0},
-                    "internal error: the policies converted from Kubernetes manifests do not read back as "
-                    "converted: " + why);
+      c.diags
+          .error(SourceRange{c.sources.locate(f.id, 0), 0},
+                 "internal error: the policies converted from Kubernetes manifests do not read back as "
+                 "converted: " + why)
+          .internal = true;
       return;
     }
   }

@@ -23,6 +23,10 @@ struct Diagnostic {
   std::string message;
   std::string hint;                // printed as "hint: ..." when set
   std::vector<Diagnostic> notes;   // attached notes, e.g. "previous definition is here"
+  // A bug in membrane, not in the input (its message starts "internal
+  // error"). Tools and the fuzzers tell it by this flag, never by the text:
+  // a message may start with the input's own words.
+  bool internal = false;
 };
 
 class DiagnosticEngine {

@@ -148,7 +148,7 @@ for name in "${targets[@]}"; do
     tail -n 30 "$build/fuzz-$name.log" >&2
     echo "run_fuzz: $name FAILED (libFuzzer exit $rc): see the report above ($build/fuzz-$name.log); inputs in $artifacts/" >&2
     # The finding in a few lines, here and again at the very end (below).
-    mine=("$name: $(grep -m3 -E '^==[0-9]+==ERROR|runtime error|^[a-z_]+_fuzzer: |^SUMMARY|ALARM|Timeout|out-of-memory|leak' \
+    mine=("$name: $(grep -m3 -E '^==[0-9]+==ERROR|runtime error|^[a-z0-9_]+_fuzzer: |^SUMMARY|ALARM|Timeout|out-of-memory|leak' \
       "$build/fuzz-$name.log" | tr '\n' ' ' | cut -c1-400)")
     for input in "$artifacts"/*; do
       [[ -f $input && $input -nt $started && $(stat -c %s "$input") -le 2048 ]] || continue
