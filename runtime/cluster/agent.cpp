@@ -173,8 +173,8 @@ loader::Paths agentPaths(const AgentOptions& o) {
 // long as the last one took (a node busy with joins makes updates slow: the
 // agent then takes less of the machine, with more in each update), after the
 // one before, but never more than kTrieUpdateEveryAtMost after it (one slow
-// update on a loaded machine must not hold the next change back a second). In a quiet cluster an update starts as soon as its change
-// arrives. A failed update is retried after a second, with whatever is
+// update on a loaded machine must not hold the next change back a second).
+// In a quiet cluster an update starts as soon as its change arrives. A failed update is retried after a second, with whatever is
 // newest then.
 constexpr auto kTrieUpdateEvery = 20ms;
 constexpr auto kTrieUpdateEveryAtMost = 200ms;

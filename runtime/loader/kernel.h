@@ -73,8 +73,9 @@ std::vector<Key> mapKeys(int fd) {
 inline bool batchUnsupported(int err) { return err == -EINVAL || err == -EOPNOTSUPP || err == -524 /* ENOTSUPP */; }
 
 // Every entry of a map, read in batches (BPF_MAP_LOOKUP_BATCH: one bpf()
-// call per 1,024 entries instead of two per entry, each 5-8 µs on a VM;
-// LPM tries have them through the kernel's generic batch operations), or
+// call per 1,024 entries instead of two per entry, from about 1 µs to 5-8 µs
+// each on the VMs measured; LPM tries have them through the kernel's
+// generic batch operations), or
 // entry by entry where the map has none. nullopt with `error` when the
 // kernel refuses a read.
 template <typename Key, typename Value>
