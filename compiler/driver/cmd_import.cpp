@@ -117,7 +117,10 @@ int runImport(const ImportOptions& opts) {
     std::cerr << "imported " << plural(result.objects, "object", "objects") << " from "
               << plural(ids.size(), "file", "files") << ": " << plural(result.policies.size(), "policy", "policies")
               << ", " << plural(endpoints, "endpoint", "endpoints") << ", "
-              << plural(namespaces, "namespace", "namespaces") << "; " << result.skipped << " skipped";
+              << plural(namespaces, "namespace", "namespaces");
+    if (result.inventory.contains("services"))
+      std::cerr << ", " << plural(result.inventory["services"].size(), "service", "services");
+    std::cerr << "; " << result.skipped << " skipped";
     if (!opts.outputDir.empty() && opts.outputDir != "-")
       std::cerr << "; wrote " << plural(outputs.size(), "file", "files") << " to " << opts.outputDir;
     std::cerr << "\n";

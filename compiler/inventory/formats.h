@@ -14,11 +14,13 @@
 
 namespace membrane::inventory::detail {
 
-// ---- membrane's format: {"namespaces": [...], "endpoints": [...]} ----
+// ---- membrane's format: {"namespaces": [...], "endpoints": [...], "services": [...]} ----
 void checkMembraneTopLevel(const Reader& r, const nlohmann::json& root);
 void readMembraneNamespace(const Reader& r, const nlohmann::json& v, const std::string& path, Loaded& out);
 void readMembraneEndpoint(const Reader& r, const std::string& file, const nlohmann::json& v, const std::string& path,
                           Loaded& out);
+void readMembraneService(const Reader& r, const std::string& file, const nlohmann::json& v, const std::string& path,
+                         Loaded& out);
 void readMembrane(const Reader& r, const std::string& file, const nlohmann::json& root, Loaded& out);
 
 // ---- kubectl's: List, PodList, NamespaceList, Pod or Namespace ----

@@ -43,6 +43,13 @@ const Endpoint* Inventory::findEndpoint(const std::string& ns, const std::string
   return it != endpoints.end() && it->ns == ns && it->name == name ? &*it : nullptr;
 }
 
+const Service* Inventory::findService(const std::string& ns, const std::string& name) const {
+  auto key = std::tie(ns, name);
+  auto it = std::lower_bound(services.begin(), services.end(), key,
+                             [](const Service& s, const auto& k) { return std::tie(s.ns, s.name) < k; });
+  return it != services.end() && it->ns == ns && it->name == name ? &*it : nullptr;
+}
+
 namespace {
 
 // ---- reading a file -------------------------------------------------------------------
@@ -189,6 +196,18 @@ void merge(const std::string& file, Loaded&& loaded, Inventory& inv) {
     if (!inv.findNamespace(name)) namespaces.push_back(n->ns);
   std::sort(namespaces.begin(), namespaces.end(),
             [](const Namespace& a, const Namespace& b) { return a.name < b.name; });
+  // Services: few, so a map finds one defined twice.
+  std::vector<Service> services = inv.services;
+  std::map<std::string, const Loaded::Svc*> fileServices;
+  for (const Loaded::Svc& sv : loaded.services) {
+    if (auto [it, inserted] = fileServices.emplace(sv.service.key(), &sv); !inserted)
+      r.fail(sv.path, "service " + quote(sv.service.key()) + " is defined again: first at " + it->second->path);
+    if (const Service* old = inv.findService(sv.service.ns, sv.service.name))
+      r.fail(sv.path, "service " + quote(sv.service.key()) + " is defined again: first in " + old->source);
+    services.push_back(sv.service);
+  }
+  std::sort(services.begin(), services.end(),
+            [](const Service& a, const Service& b) { return std::tie(a.ns, a.name) < std::tie(b.ns, b.name); });
   for (size_t k = 0; k < order.size(); ++k) {
     // Follow the cycle through k, moving each endpoint once; done ones are
     // marked by order[j] == j.
@@ -215,6 +234,7 @@ void merge(const std::string& file, Loaded&& loaded, Inventory& inv) {
   }
   inv.namespaces = std::move(namespaces);
   inv.endpoints = std::move(eps);
+  inv.services = std::move(services);
 }
 
 bool setError(std::string* error, std::string message) {

@@ -43,15 +43,34 @@ struct Namespace {
   labels::LabelSet labels;  // always includes kNamespaceNameLabel
 };
 
+// A Kubernetes Service, for the policy peers that name one (`service NAME`,
+// Cilium's toServices): it stands for the pods its selector picks or, when
+// it has no selector, for the addresses of its Endpoints or EndpointSlices
+// (docs/inventory.md, "Services").
+struct Service {
+  std::string name;
+  std::string ns = "default";
+  labels::LabelSet labels;
+  // The pods it selects, in its namespace; absent for a service without a
+  // selector (an empty one is none, as in Kubernetes).
+  std::optional<labels::LabelSet> selector;
+  std::vector<net::Address> addresses;  // without a selector: its endpoints' addresses
+  std::string externalName;             // type ExternalName: a DNS name, no endpoints
+  std::string source;                   // file it came from, for messages
+  std::string key() const { return ns + "/" + name; }
+};
+
 struct Inventory {
   std::vector<Namespace> namespaces;  // sorted by name, unique
   std::vector<Endpoint> endpoints;    // sorted by (namespace, name), unique
+  std::vector<Service> services;      // sorted by (namespace, name), unique
 
   const Namespace* findNamespace(const std::string& name) const;
   // Labels of a namespace; a namespace that is referenced by an endpoint but
   // not declared gets only its name label.
   labels::LabelSet namespaceLabels(const std::string& name) const;
   const Endpoint* findEndpoint(const std::string& ns, const std::string& name) const;
+  const Service* findService(const std::string& ns, const std::string& name) const;
 };
 
 // The largest inventory file loadInventoryFile reads (docs/cli.md#inputs):

@@ -20,7 +20,12 @@ struct Loaded {
     Endpoint ep;
     std::string path;
   };
+  struct Svc {
+    Service service;
+    std::string path;
+  };
   std::vector<Ns> namespaces;
+  std::vector<Svc> services;
   // Endpoints and their JSON paths apart, so that the endpoints can become
   // the inventory's without a copy.
   std::vector<Endpoint> endpoints;

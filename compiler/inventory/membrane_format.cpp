@@ -63,7 +63,46 @@ void readMembraneEndpoint(const Reader& r, const std::string& file, const json& 
   out.add(std::move(e));
 }
 
-void checkMembraneTopLevel(const Reader& r, const json& root) { r.checkKeys(root, "", {"namespaces", "endpoints"}); }
+void readMembraneService(const Reader& r, const std::string& file, const json& v, const std::string& path,
+                         Loaded& out) {
+  r.object(v, path);
+  r.checkKeys(v, path, {"name", "namespace", "labels", "selector", "addresses", "externalName"});
+  Loaded::Svc sv;
+  sv.path = path;
+  Service& s = sv.service;
+  s.source = file;
+  s.name = r.name(r.require(v, "name", path), member(path, "name"));
+  if (const json* ns = r.find(v, "namespace", false)) s.ns = r.name(*ns, member(path, "namespace"));
+  if (const json* l = r.find(v, "labels", false)) s.labels = r.labelSet(*l, member(path, "labels"));
+  const json* sel = r.find(v, "selector", false);
+  const json* addrs = r.find(v, "addresses", false);
+  const json* external = r.find(v, "externalName", false);
+  if (sel) {
+    labels::LabelSet set = r.labelSet(*sel, member(path, "selector"));
+    // As in Kubernetes, an empty selector is none: something else manages
+    // the endpoints.
+    if (!set.empty()) s.selector = std::move(set);
+  }
+  if (s.selector && addrs)
+    r.fail(member(path, "addresses"),
+           "a service with a selector stands for the pods it selects: give `selector` or `addresses`, not both");
+  if (external && (s.selector || addrs))
+    r.fail(member(path, "externalName"), "an ExternalName service has no selector and no addresses");
+  if (addrs) {
+    std::string ap = member(path, "addresses");
+    for (size_t i = 0; i < r.array(*addrs, ap).size(); ++i) {
+      net::Address a = r.address((*addrs)[i], element(ap, i));
+      if (std::find(s.addresses.begin(), s.addresses.end(), a) == s.addresses.end()) s.addresses.push_back(a);
+    }
+    std::sort(s.addresses.begin(), s.addresses.end());
+  }
+  if (external) s.externalName = r.name(*external, member(path, "externalName"));
+  out.services.push_back(std::move(sv));
+}
+
+void checkMembraneTopLevel(const Reader& r, const json& root) {
+  r.checkKeys(root, "", {"namespaces", "endpoints", "services"});
+}
 
 void readMembrane(const Reader& r, const std::string& file, const json& root, Loaded& out) {
   checkMembraneTopLevel(r, root);
@@ -76,6 +115,10 @@ void readMembrane(const Reader& r, const std::string& file, const json& root, Lo
     r.array(*eps, "endpoints");
     for (size_t i = 0; i < eps->size(); ++i)
       readMembraneEndpoint(r, file, (*eps)[i], element("endpoints", i), out);
+  }
+  if (const json* svcs = r.find(root, "services", false)) {
+    r.array(*svcs, "services");
+    for (size_t i = 0; i < svcs->size(); ++i) readMembraneService(r, file, (*svcs)[i], element("services", i), out);
   }
 }
 

@@ -30,7 +30,6 @@ const std::map<std::string, std::string> kUnsupportedRuleFields = {
     {"toGroups", "cloud-provider groups are not modelled; use CIDRs"},
     {"fromNodes", "node selectors are not modelled; nodes other than this one are `world`"},
     {"toNodes", "node selectors are not modelled; nodes other than this one are `world`"},
-    {"toServices", "service peers are not supported yet; select the service's pods with toEndpoints"},
     {"authentication", "mutual authentication is not modelled"},
 };
 
@@ -212,6 +211,7 @@ class CiliumConverter {
     const std::string dir = egress ? "to" : "from";
     std::vector<std::string> known = {dir + "Endpoints", dir + "CIDR", dir + "CIDRSet", dir + "Entities", "toPorts",
                                       "icmps"};
+    if (egress) known.push_back("toServices");
     std::map<std::string, std::string> unsupported;
     for (const auto& [k, why] : kUnsupportedRuleFields)
       if (k.rfind(dir, 0) == 0 || k == "authentication") unsupported[k] = why;
@@ -234,6 +234,8 @@ class CiliumConverter {
       for (const auto& s : sets) cidrSet(s, what + "." + dir + "CIDRSet[]", rule);
     if (YAML::Node ents = ctx_.get(r, dir + "Entities"); ents.IsDefined() && ctx_.isSequence(ents, what + "." + dir + "Entities"))
       for (const auto& e : ents) entity(e, what + "." + dir + "Entities[]", rule);
+    if (YAML::Node svcs = ctx_.get(r, "toServices"); egress && svcs.IsDefined() && ctx_.isSequence(svcs, what + ".toServices"))
+      for (const auto& s : svcs) toService(s, what + ".toServices[]", rule);
     if (egress && !deny) toFqdns(r, what, rule);
 
     std::vector<Rule> withDns;
@@ -335,6 +337,49 @@ class CiliumConverter {
     if (YAML::Node ex = ctx_.get(s, "except"); ex.IsDefined() && ctx_.isSequence(ex, what + ".except"))
       for (const auto& e : ex) excepts.push_back(e);
     if (auto line = cidrText(ctx_, cidr, excepts, what)) rule.peers.push_back(*line);
+  }
+
+  // `toServices: [{k8sService: {serviceName, namespace}}]` → `service NS/NAME`,
+  // the namespace being the policy's when not given (docs/kubernetes.md,
+  // "Services as peers"). Which pods or addresses that is, the compiler
+  // looks up in the inventory.
+  void toService(const YAML::Node& s, const std::string& what, Rule& rule) {
+    if (!ctx_.isMap(s, what)) return;
+    ctx_.checkKeys(s, what, {"k8sService"},
+                   {{"k8sServiceSelector",
+                     "selecting services by their labels is not supported yet; name each service with "
+                     "k8sService"}});
+    YAML::Node svc = ctx_.get(s, "k8sService");
+    if (!svc.IsDefined()) {
+      if (!ctx_.get(s, "k8sServiceSelector").IsDefined()) ctx_.error(s, what + ": needs `k8sService`");
+      return;
+    }
+    const std::string field = what + ".k8sService";
+    if (!ctx_.isMap(svc, field)) return;
+    ctx_.checkKeys(svc, field, {"serviceName", "namespace"});
+    YAML::Node nameNode = ctx_.get(svc, "serviceName");
+    if (!nameNode.IsDefined()) {
+      ctx_.error(svc, field + ": `serviceName` is required");
+      return;
+    }
+    auto name = ctx_.name(nameNode, NameRule::ObjectName, field + ".serviceName");
+    if (!name) return;
+    if (!names::isServiceName(*name)) {
+      ctx_.error(nameNode, field + ".serviceName: '" + *name + "' is not a Service name",
+                 "Service names are lowercase letters, digits and '-', start with a letter and are at most 63 "
+                 "characters");
+      return;
+    }
+    std::string ns = obj_.ns;
+    if (YAML::Node nsNode = ctx_.get(svc, "namespace"); nsNode.IsDefined()) {
+      auto n = ctx_.name(nsNode, NameRule::Namespace, field + ".namespace");
+      if (!n) return;
+      ns = *n;
+    } else if (clusterwide_) {
+      ctx_.error(svc, field + ": a clusterwide policy has no namespace of its own: give the service's `namespace`");
+      return;
+    }
+    rule.peers.push_back({"service " + word(ns) + "/" + word(*name), ctx_.at(s)});
   }
 
   // Cilium's entities membrane refuses, each with why and what to write

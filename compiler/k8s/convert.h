@@ -218,8 +218,27 @@ struct InventoryBuilder {
   std::map<std::string, Placed> endpointAt;    // "ns/name" → where it was defined
   std::map<std::string, Placed> namespaceAt;
   std::set<std::string> podWorkloads;          // "ns/workload" of every Pod read
+  // "ns/name" → the Service object as an inventory entry (null until one is
+  // read), and the addresses its Endpoints and EndpointSlices give.
+  struct ServiceParts {
+    nlohmann::json service;
+    std::set<std::string> addresses;
+  };
+  std::map<std::string, ServiceParts> services;
 };
 bool isWorkloadKind(const std::string& apiVersion, const std::string& kind);
 void convertWorkload(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv);
+// A `labels` map (metadata.labels, a Service's selector): keys and values
+// checked by the Kubernetes rules; an absent node is the empty map.
+std::optional<nlohmann::json> readLabels(Context& ctx, const YAML::Node& labels, const std::string& what);
+
+// Service (v1), Endpoints (v1) and EndpointSlice (discovery.k8s.io/v1): the
+// services policies may name as peers (docs/kubernetes.md, "Services as
+// peers"). The parts of one service are joined by finishServices.
+bool isServiceKind(const std::string& apiVersion, const std::string& kind);
+void convertServicePart(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv);
+// The inventory's `services`: each Service with its selector, or without
+// one, the addresses its Endpoints and EndpointSlices give.
+nlohmann::json finishServices(const InventoryBuilder& inv);
 
 }  // namespace membrane::k8s

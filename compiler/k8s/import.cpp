@@ -175,7 +175,7 @@ struct Importer {
       unenforcedPolicy(ctx, node, apiNode, metadata, apiVersion, kind);
       return;
     }
-    bool modelled = enforced || isWorkloadKind(apiVersion, kind);
+    bool modelled = enforced || isWorkloadKind(apiVersion, kind) || isServiceKind(apiVersion, kind);
     if (!modelled) {
       ++result.skipped;
       if (options.noteSkipped) {
@@ -221,7 +221,10 @@ struct Importer {
     objectAt[id] = ctx.at(node);
 
     if (!isPolicyKind(kind)) {
-      convertWorkload(ctx, obj, inventory);
+      if (isServiceKind(apiVersion, kind))
+        convertServicePart(ctx, obj, inventory);
+      else
+        convertWorkload(ctx, obj, inventory);
       return;
     }
     // The path goes into a comment: no line break or stray byte may end it.
@@ -346,6 +349,7 @@ struct Importer {
       endpoints.push_back(e);
     }
     result.inventory = {{"namespaces", inventory.namespaces}, {"endpoints", endpoints}};
+    if (!inventory.services.empty()) result.inventory["services"] = finishServices(inventory);
   }
 };
 

@@ -49,7 +49,7 @@ struct ImportResult {
   size_t skipped = 0;                    // objects of kinds that are not modelled
   bool hasInventory() const {
     auto nonEmpty = [&](const char* key) { return inventory.contains(key) && !inventory.at(key).empty(); };
-    return nonEmpty("namespaces") || nonEmpty("endpoints");
+    return nonEmpty("namespaces") || nonEmpty("endpoints") || nonEmpty("services");
   }
 };
 

@@ -32,26 +32,6 @@ const std::vector<Kind>& workloadKinds() {
   return kinds;
 }
 
-std::optional<json> readLabels(Context& ctx, const YAML::Node& labels, const std::string& what) {
-  json out = json::object();
-  if (!labels.IsDefined()) return out;
-  if (!ctx.isMap(labels, what)) return std::nullopt;
-  bool ok = true;
-  for (auto it = labels.begin(); it != labels.end(); ++it) {
-    // A null value is the empty string, as the API server reads it.
-    auto k = ctx.name(it->first, NameRule::LabelKey, what + " key");
-    auto v = it->second.IsNull() ? std::optional<std::string>("")
-                                 : ctx.name(it->second, NameRule::LabelValue, what + " value");
-    if (!k || !v) {
-      ok = false;
-      continue;
-    }
-    out[*k] = *v;  // no key twice: checkDocument
-  }
-  if (!ok) return std::nullopt;
-  return out;
-}
-
 // Named container ports of a pod spec, as inventory port objects.
 std::optional<json> readPorts(Context& ctx, const YAML::Node& podSpec) {
   json out = json::array();
@@ -168,6 +148,26 @@ std::optional<std::string> controllerName(Context& ctx, const ObjectRef& obj) {
 }
 
 }  // namespace
+
+std::optional<json> readLabels(Context& ctx, const YAML::Node& labels, const std::string& what) {
+  json out = json::object();
+  if (!labels.IsDefined()) return out;
+  if (!ctx.isMap(labels, what)) return std::nullopt;
+  bool ok = true;
+  for (auto it = labels.begin(); it != labels.end(); ++it) {
+    // A null value is the empty string, as the API server reads it.
+    auto k = ctx.name(it->first, NameRule::LabelKey, what + " key");
+    auto v = it->second.IsNull() ? std::optional<std::string>("")
+                                 : ctx.name(it->second, NameRule::LabelValue, what + " value");
+    if (!k || !v) {
+      ok = false;
+      continue;
+    }
+    out[*k] = *v;  // no key twice: checkDocument
+  }
+  if (!ok) return std::nullopt;
+  return out;
+}
 
 bool isWorkloadKind(const std::string& apiVersion, const std::string& kind) {
   for (const auto& k : workloadKinds())

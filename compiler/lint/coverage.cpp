@@ -315,6 +315,8 @@ bool PeerSpace::matches(const sema::PeerSpec& spec, const PeerAtom& atom) const 
     // Which addresses a name peer matches is learned at run time: no atom
     // of the static model (rules with name peers are left out of coverage).
     case sema::PeerSpec::Kind::Dns: return false;
+    // Resolved to pods or CIDRs before lint runs (lowering::resolveServicePeers).
+    case sema::PeerSpec::Kind::Service: return false;
   }
   return false;
 }
@@ -329,7 +331,8 @@ bool PeerSpace::matchesAnyAddress(const sema::CheckedRule& rule, const labels::S
       case sema::PeerSpec::Kind::Pods: return scopedImplies(selector, scopedOf(s));
       case sema::PeerSpec::Kind::Entity: return s.entity == ast::Entity::All || s.entity == ast::Entity::Cluster;
       case sema::PeerSpec::Kind::Cidr:
-      case sema::PeerSpec::Kind::Dns: return false;
+      case sema::PeerSpec::Kind::Dns:
+      case sema::PeerSpec::Kind::Service: return false;
     }
     return false;
   });
@@ -353,7 +356,8 @@ std::vector<PeerAtom> PeerSpace::hypothetical(const sema::CheckedRule& rule) con
         for (const auto& rep : representatives)
           if (spec.cidr.matches(rep)) cidrReps.push_back(rep);
         break;
-      case sema::PeerSpec::Kind::Dns: break;
+      case sema::PeerSpec::Kind::Dns:
+      case sema::PeerSpec::Kind::Service: break;
     }
   }
   std::vector<PeerAtom> out;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 
 #include "features/l4/l4.h"
@@ -379,6 +380,10 @@ class Lowering {
           break;
         case sema::PeerSpec::Kind::Cidr: m.cidrs.push_back(spec.cidr); break;
         case sema::PeerSpec::Kind::Dns: m.dnsNames.insert(m.dnsNames.end(), spec.dnsNames.begin(), spec.dnsNames.end()); break;
+        case sema::PeerSpec::Kind::Service:
+          // Never a silently empty peer: the pipeline resolves services first.
+          throw std::logic_error("service peer " + spec.ns + "/" + spec.service +
+                                 " reached lowering unresolved (lowering::resolveServicePeers)");
       }
     }
     std::sort(m.dnsNames.begin(), m.dnsNames.end());

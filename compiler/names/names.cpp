@@ -49,6 +49,8 @@ bool isDnsSubdomain(std::string_view s) {
 
 bool isValidNamespaceName(const std::string& name) { return isDnsLabel(name); }
 
+bool isServiceName(std::string_view s) { return isDnsLabel(s) && s.front() >= 'a' && s.front() <= 'z'; }
+
 std::string labelKeyProblem(const std::string& key) {
   std::string_view name = key;
   if (auto slash = key.find('/'); slash != std::string::npos) {

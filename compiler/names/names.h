@@ -19,6 +19,9 @@ bool isDnsLabel(std::string_view s);
 // and ending with a letter or digit.
 bool isDnsSubdomain(std::string_view s);
 bool isValidNamespaceName(const std::string& name);
+// RFC 1035 label, what Kubernetes requires of Service names: an RFC 1123
+// label that starts with a letter (a Service's name becomes a DNS name).
+bool isServiceName(std::string_view s);
 
 // Empty string when valid, else why not. A key is an optional DNS-subdomain
 // prefix and '/', then a name of 1-63 letters, digits, '-', '_' and '.',

@@ -470,10 +470,23 @@ class Checker {
       for (const auto& n : dns->names) ok &= features::dns::checkName(n, diags_, names);
       if (!ok) return false;
       spec.dnsNames = features::dns::texts(names);
-    } else if (std::get_if<ast::ServicePeer>(&p.value)) {
-      diags_.error(p.range, "service peers are not supported yet",
-                   "select the service's pods with `pods { ... }` instead");
-      return false;
+    } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
+      spec.kind = PeerSpec::Kind::Service;
+      bool ok = true;
+      if (!svc->ns.text.empty() && !isValidNamespaceName(svc->ns.text)) {
+        diags_.error(svc->ns.range, "invalid namespace name '" + svc->ns.text + "'",
+                     "namespace names are lowercase letters, digits and '-', at most 63 characters");
+        ok = false;
+      }
+      if (!names::isServiceName(svc->name.text)) {
+        diags_.error(svc->name.range, "invalid service name '" + svc->name.text + "'",
+                     "service names are lowercase letters, digits and '-', start with a letter and are at most "
+                     "63 characters");
+        ok = false;
+      }
+      if (!ok) return false;
+      spec.ns = svc->ns.text.empty() ? std::string(kPolicyNamespace) : svc->ns.text;
+      spec.service = svc->name.text;
     } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
       // A misspelt `world` parses as a reference: suggest the entity keywords too.
       if (!lookup(*ref, DefKind::Peers, {"world", "cluster", "host", "all"})) return false;
@@ -654,6 +667,15 @@ class Checker {
     if (!ok) return std::nullopt;
     // Fill in "the policy's namespace" now that we know the policy.
     for (auto& spec : out.peers) {
+      if (spec.kind == PeerSpec::Kind::Service && spec.ns == kPolicyNamespace) {
+        if (pol.clusterwide) {
+          diags_.error(spec.range, "service '" + spec.service + "' in a clusterwide policy needs its namespace",
+                       "a clusterwide policy has no namespace of its own: write `service NAMESPACE/" +
+                           spec.service + "`");
+          return std::nullopt;
+        }
+        spec.ns = pol.ns;
+      }
       if (spec.kind == PeerSpec::Kind::Pods && spec.ns == kPolicyNamespace) {
         if (pol.clusterwide) {
           spec.scope = ir::NamespaceScope::Any;

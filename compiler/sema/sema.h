@@ -17,11 +17,11 @@ namespace membrane::sema {
 
 // One alternative of a rule's peer list, fully resolved.
 struct PeerSpec {
-  enum class Kind { Pods, Entity, Cidr, Dns } kind = Kind::Pods;
+  enum class Kind { Pods, Entity, Cidr, Dns, Service } kind = Kind::Pods;
   // Pods
   labels::Selector pods;
   ir::NamespaceScope scope = ir::NamespaceScope::Exact;
-  std::string ns;
+  std::string ns;  // Pods (Exact) and Service: the namespace
   labels::Selector namespaces;
   // Entity
   ast::Entity entity = ast::Entity::All;
@@ -29,6 +29,10 @@ struct PeerSpec {
   ir::CidrMatch cidr;
   // Dns: names and patterns, normalized, sorted, unique (egress only)
   std::vector<std::string> dnsNames;
+  // Service: its name in `ns`. Lowering looks it up in the inventory and
+  // puts the pods or addresses it stands for in its place
+  // (lowering::resolveServicePeers).
+  std::string service;
   SourceRange range;
 };
 

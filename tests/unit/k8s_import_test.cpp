@@ -483,8 +483,11 @@ TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
   // Line 5 is the first line of `spec`.
   const std::vector<Case> cases = {
       {"  nodeSelector: {}\n", "5:3: error: spec: `nodeSelector` is not supported"},
-      {"  endpointSelector: {}\n  egress: [{toServices: [{k8sService: {serviceName: a}}]}]\n",
-       "6:13: error: spec.egress[]: `toServices` is not supported"},
+      {"  endpointSelector: {}\n  egress: [{toServices: [{k8sServiceSelector: {selector: {}}}]}]\n",
+       "6:27: error: spec.egress[].toServices[]: `k8sServiceSelector` is not supported: selecting services by their "
+       "labels is not supported yet"},
+      {"  endpointSelector: {}\n  ingress: [{toServices: [{k8sService: {serviceName: a}}]}]\n",
+       "6:14: error: spec.ingress[]: unknown field `toServices`"},
       {"  endpointSelector: {}\n  egress: [{toGroups: [{aws: {}}]}]\n", "`toGroups` is not supported"},
       {"  endpointSelector: {}\n  ingress: [{fromGroups: [{aws: {}}]}]\n", "`fromGroups` is not supported"},
       {"  endpointSelector: {}\n  ingress: [{fromRequires: [{}]}]\n", "`fromRequires` is not supported"},

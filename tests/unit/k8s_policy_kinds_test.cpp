@@ -180,7 +180,7 @@ spec: {}
 
 TEST(K8sPolicyKinds, KindsThatAreNotPolicyAreStillSkippedSilentlyByCheckAndWithANoteByImport) {
   std::string yaml = std::string(kNamespace) +
-                     "apiVersion: v1\nkind: Service\nmetadata: {name: api, namespace: shop}\n---\n"
+                     "apiVersion: v1\nkind: Secret\nmetadata: {name: api, namespace: shop}\n---\n"
                      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: shop}\n---\n"
                      "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: pdb, namespace: shop}\n";
   Checked r = check(yaml);
@@ -188,7 +188,7 @@ TEST(K8sPolicyKinds, KindsThatAreNotPolicyAreStillSkippedSilentlyByCheckAndWithA
   EXPECT_EQ(r.diagnostics, "");
   auto [errors, diagnostics] = import(yaml);
   EXPECT_FALSE(errors) << diagnostics;
-  EXPECT_NE(diagnostics.find("note: skipped v1 Service api: membrane does not model this kind"), std::string::npos);
+  EXPECT_NE(diagnostics.find("note: skipped v1 Secret api: membrane does not model this kind"), std::string::npos);
   EXPECT_NE(diagnostics.find("note: skipped policy/v1 PodDisruptionBudget pdb"), std::string::npos);
 }
 

@@ -278,12 +278,19 @@ TEST(Sema, WithExtensionsOtherThanDnsHttpAndProcessAreNotSupported) {
                      "L3/L4, DNS (`with dns`), HTTP (`with http`) and executables (`with process`) today"});
 }
 
-TEST(Sema, ServicePeersAreNotSupported) {
-  expectDiagnostics(withRule("egress", "allow to service shop/api, service api"),
-                    {"a.policy:4:14: error: service peers are not supported yet | hint: select the service's pods "
-                     "with `pods { ... }` instead",
-                     "a.policy:4:32: error: service peers are not supported yet | hint: select the service's pods "
-                     "with `pods { ... }` instead"});
+TEST(Sema, ServicePeerNamesFollowTheKubernetesRules) {
+  expectDiagnostics(withRule("egress", "allow to service Shop/api, service API"),
+                    {"a.policy:4:22: error: invalid namespace name 'Shop' | hint: namespace names are lowercase "
+                     "letters, digits and '-', at most 63 characters",
+                     "a.policy:4:40: error: invalid service name 'API' | hint: service names are lowercase letters, "
+                     "digits and '-', start with a letter and are at most 63 characters"});
+}
+
+TEST(Sema, AServicePeerInAClusterwidePolicyNeedsItsNamespace) {
+  auto c = compile(Files{{"a.policy", "policy p { clusterwide selects {} egress { allow to service api } }\n"}});
+  EXPECT_EQ(diagnostics(*c), (Lines{"a.policy:1:53: error: service 'api' in a clusterwide policy needs its namespace "
+                                    "| hint: a clusterwide policy has no namespace of its own: write `service "
+                                    "NAMESPACE/api`"}));
 }
 
 // ---- policies -----------------------------------------------------------

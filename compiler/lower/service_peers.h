@@ -1,0 +1,22 @@
+// Service peers → what they stand for, looked up in the inventory: the pods
+// a service's selector picks, or the addresses of a service without one
+// (docs/language.md, "Service peers"). Runs between the checker and
+// lowering, so that everything after it (lowering, lint, the node's
+// manifest) sees only pod selectors and CIDRs.
+#pragma once
+
+#include "inventory/inventory.h"
+#include "sema/sema.h"
+#include "support/diagnostics.h"
+
+namespace membrane::lowering {
+
+// Replaces every `service` peer in `checked` in place: a service with a
+// selector by `pods { k = v, ... } in namespace NS`, one without by a
+// `cidr` per address of its Endpoints (none: the peer matches nothing, with a
+// warning). A service the inventory lacks, or an ExternalName one, is an
+// error at the peer. False after an error; `checked` is then not to be used.
+bool resolveServicePeers(sema::CheckedProgram& checked, const inventory::Inventory& inventory,
+                         DiagnosticEngine& diags);
+
+}  // namespace membrane::lowering
