@@ -9,7 +9,9 @@
 //    keep them.
 //  - `with NAME { ... }` after a rule: each rule kind parses its own body
 //    (compiler/features/<kind>/), so a kind needs no grammar change.
-//    `service` peers parse and are rejected by the checker.
+//  - `service [NS/]NAME [in namespaceRef]` and `service { labels } [in
+//    namespaceRef]` name Kubernetes Services; the compiler looks them up in
+//    the inventory.
 //  - `processes { exe "/usr/local/bin/api" }` in a policy: the executables
 //    of the selected endpoints that may use the network at all (egress).
 //    Its body is the process rule kind's, parsed by that kind's module.
@@ -62,7 +64,8 @@ peer
     | namespaceRef                                # namespacesPeer
     | entity=(WORLD | CLUSTER | HOST | ALL)       # entityPeer
     | CIDR ADDRESS (EXCEPT exceptList)?           # cidrPeer
-    | SERVICE word ('/' word)?                    # servicePeer
+    | SERVICE word ('/' word)? (IN namespaceRef)? # servicePeer
+    | SERVICE selectorBody (IN namespaceRef)?     # servicesBySelectorPeer
     | DNS STRING (',' STRING)*                    # dnsPeer
     | word                                        # peerRef
     ;

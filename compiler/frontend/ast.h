@@ -51,9 +51,14 @@ struct PodsPeer {
   std::optional<NamespaceRef> ns;  // absent: the policy's namespace (all, if clusterwide)
 };
 
+// `service NAME`, `service NS/NAME`, `service NAME in NAMESPACES`, or
+// `service { labels } [in NAMESPACES]`: the Services named, or those whose
+// labels match `selector`.
 struct ServicePeer {
-  Name ns;  // empty when not given
-  Name name;
+  Name ns;    // `NS/`; empty when not given
+  Name name;  // empty for the selector form
+  std::optional<SelectorRef> selector;
+  std::optional<NamespaceRef> in;  // absent: the policy's namespace (all, if clusterwide)
 };
 
 // `dns "api.example.com", "*.example.com"`: destinations by the names the

@@ -170,6 +170,12 @@ class AstBuilder {
       ast::ServicePeer sp;
       if (words.size() == 2) sp.ns = word(words[0]);
       sp.name = word(words.back());
+      if (svc->namespaceRef()) sp.in = namespaceRef(svc->namespaceRef());
+      p.value = std::move(sp);
+    } else if (auto* svcs = dynamic_cast<P::ServicesBySelectorPeerContext*>(c)) {
+      ast::ServicePeer sp;
+      sp.selector = selectorBody(svcs->selectorBody());
+      if (svcs->namespaceRef()) sp.in = namespaceRef(svcs->namespaceRef());
       p.value = std::move(sp);
     } else if (auto* ref = dynamic_cast<P::PeerRefContext*>(c)) {
       p.value = word(ref->word());

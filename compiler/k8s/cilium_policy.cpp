@@ -271,7 +271,7 @@ class CiliumConverter {
     if (!fqdns.IsDefined() || !ctx_.isSequence(fqdns, what + ".toFQDNs") || fqdns.size() == 0) return;
     if (!rule.peers.empty()) {
       ctx_.error(fqdns, what + ".toFQDNs: Cilium does not combine toFQDNs with other peers (toEndpoints, toCIDR, "
-                               "toCIDRSet, toEntities) in one rule",
+                               "toCIDRSet, toEntities, toServices) in one rule",
                  "write the names and the other peers as separate egress rules");
       return;
     }
@@ -339,23 +339,43 @@ class CiliumConverter {
     if (auto line = cidrText(ctx_, cidr, excepts, what)) rule.peers.push_back(*line);
   }
 
-  // `toServices: [{k8sService: {serviceName, namespace}}]` → `service NS/NAME`,
-  // the namespace being the policy's when not given (docs/kubernetes.md,
-  // "Services as peers"). Which pods or addresses that is, the compiler
-  // looks up in the inventory.
+  // `toServices`: `k8sService: {serviceName, namespace}` → `service NS/NAME`,
+  // `k8sServiceSelector: {selector, namespace}` → `service { ... } in
+  // namespace NS`. Without a namespace Cilium matches the services of every
+  // namespace (its RuleTranslator compares the namespace only when one is
+  // given), so `in namespaces {}`. Which pods or addresses that is, the
+  // compiler looks up in the inventory (docs/kubernetes.md, "Services as
+  // peers").
   void toService(const YAML::Node& s, const std::string& what, Rule& rule) {
     if (!ctx_.isMap(s, what)) return;
-    ctx_.checkKeys(s, what, {"k8sService"},
-                   {{"k8sServiceSelector",
-                     "selecting services by their labels is not supported yet; name each service with "
-                     "k8sService"}});
-    YAML::Node svc = ctx_.get(s, "k8sService");
-    if (!svc.IsDefined()) {
-      if (!ctx_.get(s, "k8sServiceSelector").IsDefined()) ctx_.error(s, what + ": needs `k8sService`");
+    ctx_.checkKeys(s, what, {"k8sService", "k8sServiceSelector"});
+    YAML::Node byName = ctx_.get(s, "k8sService"), byLabels = ctx_.get(s, "k8sServiceSelector");
+    if (byName.IsDefined() == byLabels.IsDefined()) {
+      ctx_.error(s, what + (byName.IsDefined() ? ": give `k8sService` or `k8sServiceSelector`, not both"
+                                               : ": needs `k8sService` or `k8sServiceSelector`"));
       return;
     }
-    const std::string field = what + ".k8sService";
+    const std::string field = what + (byName.IsDefined() ? ".k8sService" : ".k8sServiceSelector");
+    const YAML::Node& svc = byName.IsDefined() ? byName : byLabels;
     if (!ctx_.isMap(svc, field)) return;
+    std::optional<std::string> ns;
+    if (YAML::Node nsNode = ctx_.get(svc, "namespace"); nsNode.IsDefined()) {
+      ns = ctx_.name(nsNode, NameRule::Namespace, field + ".namespace");
+      if (!ns) return;
+    }
+    if (byLabels.IsDefined()) {
+      ctx_.checkKeys(svc, field, {"selector", "namespace"});
+      YAML::Node selNode = ctx_.get(svc, "selector");
+      if (!selNode.IsDefined()) {
+        ctx_.error(svc, field + ": `selector` is required");
+        return;
+      }
+      auto reqs = readLabelSelector(ctx_, selNode, field + ".selector");
+      if (!reqs) return;
+      rule.peers.push_back({"service " + selectorText(*reqs) + (ns ? " in namespace " + word(*ns) : " in namespaces {}"),
+                            ctx_.at(s)});
+      return;
+    }
     ctx_.checkKeys(svc, field, {"serviceName", "namespace"});
     YAML::Node nameNode = ctx_.get(svc, "serviceName");
     if (!nameNode.IsDefined()) {
@@ -370,20 +390,12 @@ class CiliumConverter {
                  "characters");
       return;
     }
-    std::string ns = obj_.ns;
-    if (YAML::Node nsNode = ctx_.get(svc, "namespace"); nsNode.IsDefined()) {
-      auto n = ctx_.name(nsNode, NameRule::Namespace, field + ".namespace");
-      if (!n) return;
-      ns = *n;
-    } else if (clusterwide_) {
-      ctx_.error(svc, field + ": a clusterwide policy has no namespace of its own: give the service's `namespace`");
-      return;
-    }
-    rule.peers.push_back({"service " + word(ns) + "/" + word(*name), ctx_.at(s)});
+    rule.peers.push_back({ns ? "service " + word(*ns) + "/" + word(*name) : "service " + word(*name) + " in namespaces {}",
+                          ctx_.at(s)});
   }
 
   // Cilium's entities membrane refuses, each with why and what to write
-  // instead (docs/kubernetes.md, "Entities"): a peer membrane cannot name is
+  // instead (docs/kubernetes.md, "Every field"): a peer membrane cannot name is
   // an error, never a rule dropped.
   inline static const std::map<std::string, std::pair<std::string, std::string>> kEntitiesWithoutEquivalent = {
       {"remote-node",
@@ -423,7 +435,7 @@ class CiliumConverter {
       ctx_.warning(e,
                    "entity '" + *name + "': other nodes of the cluster are `world` in membrane, while Cilium counts "
                        "them (remote-node) as part of `cluster` and not of `world`",
-                   "see docs/kubernetes.md, \"Entities\"");
+                   "see docs/kubernetes.md, \"Differences to keep in mind\"");
       rule.peers.push_back({*name, ctx_.at(e)});
     } else if (auto it = kEntitiesWithoutEquivalent.find(*name); it != kEntitiesWithoutEquivalent.end()) {
       ctx_.error(e, what + ": entity '" + *name + "' has no membrane equivalent: " + it->second.first,

@@ -141,6 +141,8 @@ class InventoryChecks {
       if (pods->ns && pods->ns->kind == ast::NamespaceRef::Kind::BySelector) noteUse(pods->ns->selector, kNamespaces);
     } else if (auto* ns = std::get_if<ast::NamespaceRef>(&p.value)) {
       if (ns->kind == ast::NamespaceRef::Kind::BySelector) noteUse(ns->selector, kNamespaces);
+    } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
+      if (svc->in && svc->in->kind == ast::NamespaceRef::Kind::BySelector) noteUse(svc->in->selector, kNamespaces);
     }
   }
 
@@ -175,6 +177,9 @@ class InventoryChecks {
         checkSelector(pods->ns->selector, kNamespaces, anchor);
     } else if (auto* ns = std::get_if<ast::NamespaceRef>(&p.value)) {
       if (ns->kind == ast::NamespaceRef::Kind::BySelector) checkSelector(ns->selector, kNamespaces, anchor);
+    } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
+      if (svc->in && svc->in->kind == ast::NamespaceRef::Kind::BySelector)
+        checkSelector(svc->in->selector, kNamespaces, anchor);
     }
   }
 

@@ -181,6 +181,8 @@ void peerRefs(const ast::Peer& p, std::set<std::string>& out) {
     if (pods->ns && pods->ns->kind == ast::NamespaceRef::Kind::BySelector) selectorRefs(pods->ns->selector, out);
   } else if (auto* ns = std::get_if<ast::NamespaceRef>(&p.value)) {
     if (ns->kind == ast::NamespaceRef::Kind::BySelector) selectorRefs(ns->selector, out);
+  } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
+    if (svc->in && svc->in->kind == ast::NamespaceRef::Kind::BySelector) selectorRefs(svc->in->selector, out);
   } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
     out.insert(ref->text);
   }

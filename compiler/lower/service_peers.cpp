@@ -37,6 +37,27 @@ PeerSpec cidrOf(const PeerSpec& peer, const net::Address& address) {
 bool resolveServicePeers(sema::CheckedProgram& checked, const inventory::Inventory& inventory,
                          DiagnosticEngine& diags) {
   bool ok = true;
+  // What one service stands for, appended to `out`; false after an error.
+  auto resolveOne = [&](const PeerSpec& peer, const inventory::Service& service, std::vector<PeerSpec>& out) {
+    if (!service.externalName.empty()) {
+      diags.error(peer.range,
+                  "service '" + service.key() + "' is of type ExternalName (" + service.externalName +
+                      "): it has no endpoints to allow or deny",
+                  "name its destination by DNS instead: `dns \"" + service.externalName + "\"`");
+      return false;
+    }
+    if (service.selector) {
+      out.push_back(podsOf(peer, service));
+      return true;
+    }
+    if (service.addresses.empty())
+      diags.warning(peer.range,
+                    "service '" + service.key() + "' has no selector and no endpoint addresses: it matches nothing",
+                    "a service without a selector stands for the addresses of its Endpoints or EndpointSlices; "
+                    "give them as inputs (docs/inventory.md, \"Services\")");
+    for (const auto& a : service.addresses) out.push_back(cidrOf(peer, a));
+    return true;
+  };
   for (auto& policy : checked.policies)
     for (auto& rule : policy.rules) {
       if (std::none_of(rule.peers.begin(), rule.peers.end(),
@@ -48,33 +69,42 @@ bool resolveServicePeers(sema::CheckedProgram& checked, const inventory::Invento
           resolved.push_back(std::move(peer));
           continue;
         }
-        const std::string key = peer.ns + "/" + peer.service;
-        const inventory::Service* service = inventory.findService(peer.ns, peer.service);
-        if (!service) {
-          diags.error(peer.range, "service '" + key + "' is not in the inventory",
-                      "give its Service manifest (with its Endpoints or EndpointSlices if it has no selector) as "
-                      "an input, or list it in an inventory file's `services` (docs/inventory.md)");
+        if (!peer.service.empty() && peer.scope == ir::NamespaceScope::Exact) {
+          const inventory::Service* service = inventory.findService(peer.ns, peer.service);
+          if (!service) {
+            diags.error(peer.range, "service '" + peer.ns + "/" + peer.service + "' is not in the inventory",
+                        "give its Service manifest (with its Endpoints or EndpointSlices if it has no selector) as "
+                        "an input, or list it in an inventory file's `services` (docs/inventory.md)");
+            ok = false;
+            continue;
+          }
+          ok &= resolveOne(peer, *service, resolved);
+          continue;
+        }
+        // By name in several namespaces, or by labels: every service of the
+        // inventory in the namespaces the peer names that has the name or
+        // whose labels match, as the compile sees them.
+        size_t matched = 0;
+        for (const auto& service : inventory.services) {
+          bool inScope = peer.scope == ir::NamespaceScope::Any ||
+                         (peer.scope == ir::NamespaceScope::Exact && service.ns == peer.ns) ||
+                         (peer.scope == ir::NamespaceScope::Selector &&
+                          peer.namespaces.matches(inventory.namespaceLabels(service.ns)));
+          bool picked = peer.service.empty() ? peer.services.matches(service.labels) : service.name == peer.service;
+          if (!inScope || !picked) continue;
+          ++matched;
+          ok &= resolveOne(peer, service, resolved);
+        }
+        if (matched == 0 && !peer.service.empty()) {
+          diags.error(peer.range, "no namespace this peer names has a service '" + peer.service + "' in the inventory",
+                      "give its Service manifest as an input, or list it in an inventory file's `services` "
+                      "(docs/inventory.md)");
           ok = false;
           continue;
         }
-        if (!service->externalName.empty()) {
-          diags.error(peer.range,
-                      "service '" + key + "' is of type ExternalName (" + service->externalName +
-                          "): it has no endpoints to allow or deny",
-                      "name its destination by DNS instead: `dns \"" + service->externalName + "\"`");
-          ok = false;
-          continue;
-        }
-        if (service->selector) {
-          resolved.push_back(podsOf(peer, *service));
-          continue;
-        }
-        if (service->addresses.empty())
-          diags.warning(peer.range,
-                        "service '" + key + "' has no selector and no endpoint addresses: this peer matches nothing",
-                        "a service without a selector stands for the addresses of its Endpoints or EndpointSlices; "
-                        "give them as inputs (docs/inventory.md, \"Services\")");
-        for (const auto& a : service->addresses) resolved.push_back(cidrOf(peer, a));
+        if (matched == 0)
+          diags.warning(peer.range, "no service of the inventory matches this peer: it matches nothing",
+                        "a service selector picks Services by their own labels (metadata.labels), not their pods'");
       }
       rule.peers = std::move(resolved);
     }

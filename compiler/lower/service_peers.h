@@ -14,8 +14,10 @@ namespace membrane::lowering {
 // Replaces every `service` peer in `checked` in place: a service with a
 // selector by `pods { k = v, ... } in namespace NS`, one without by a
 // `cidr` per address of its Endpoints (none: the peer matches nothing, with a
-// warning). A service the inventory lacks, or an ExternalName one, is an
-// error at the peer. False after an error; `checked` is then not to be used.
+// warning); a peer by labels by each service it matches in the compile's
+// inventory (none: a warning). A service named that the inventory lacks, or
+// an ExternalName one, is an error at the peer. False after an error;
+// `checked` is then not to be used.
 bool resolveServicePeers(sema::CheckedProgram& checked, const inventory::Inventory& inventory,
                          DiagnosticEngine& diags);
 

@@ -470,7 +470,18 @@ class Checker {
       for (const auto& n : dns->names) ok &= features::dns::checkName(n, diags_, names);
       if (!ok) return false;
       spec.dnsNames = features::dns::texts(names);
-    } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
+    } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value); svc && svc->selector) {
+      spec.kind = PeerSpec::Kind::Service;
+      auto sel = selector(*svc->selector);
+      if (!sel) return false;
+      spec.services = *sel;
+      if (svc->in) {
+        if (!namespaceScope(*svc->in, spec)) return false;
+      } else {
+        spec.scope = ir::NamespaceScope::Exact;
+        spec.ns = kPolicyNamespace;
+      }
+    } else if (svc) {
       spec.kind = PeerSpec::Kind::Service;
       bool ok = true;
       if (!svc->ns.text.empty() && !isValidNamespaceName(svc->ns.text)) {
@@ -484,9 +495,19 @@ class Checker {
                      "63 characters");
         ok = false;
       }
+      if (svc->in && !svc->ns.text.empty()) {
+        diags_.error(svc->in->range, "service " + svc->ns.text + "/" + svc->name.text + " names its namespace twice",
+                     "write `service NAMESPACE/NAME` or `service NAME in namespaces { ... }`, not both");
+        ok = false;
+      }
       if (!ok) return false;
-      spec.ns = svc->ns.text.empty() ? std::string(kPolicyNamespace) : svc->ns.text;
       spec.service = svc->name.text;
+      if (svc->in) {
+        if (!namespaceScope(*svc->in, spec)) return false;
+      } else {
+        spec.scope = ir::NamespaceScope::Exact;
+        spec.ns = svc->ns.text.empty() ? std::string(kPolicyNamespace) : svc->ns.text;
+      }
     } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
       // A misspelt `world` parses as a reference: suggest the entity keywords too.
       if (!lookup(*ref, DefKind::Peers, {"world", "cluster", "host", "all"})) return false;
@@ -667,11 +688,20 @@ class Checker {
     if (!ok) return std::nullopt;
     // Fill in "the policy's namespace" now that we know the policy.
     for (auto& spec : out.peers) {
+      if (spec.kind == PeerSpec::Kind::Service && spec.service.empty() && spec.ns == kPolicyNamespace) {
+        // As for pods: the policy's namespace, every namespace if clusterwide.
+        if (pol.clusterwide) {
+          spec.scope = ir::NamespaceScope::Any;
+          spec.ns.clear();
+        } else {
+          spec.ns = pol.ns;
+        }
+      }
       if (spec.kind == PeerSpec::Kind::Service && spec.ns == kPolicyNamespace) {
         if (pol.clusterwide) {
           diags_.error(spec.range, "service '" + spec.service + "' in a clusterwide policy needs its namespace",
                        "a clusterwide policy has no namespace of its own: write `service NAMESPACE/" +
-                           spec.service + "`");
+                           spec.service + "`, or `service " + spec.service + " in namespaces {}` for every namespace");
           return std::nullopt;
         }
         spec.ns = pol.ns;

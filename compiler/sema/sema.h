@@ -29,10 +29,12 @@ struct PeerSpec {
   ir::CidrMatch cidr;
   // Dns: names and patterns, normalized, sorted, unique (egress only)
   std::vector<std::string> dnsNames;
-  // Service: its name in `ns`. Lowering looks it up in the inventory and
-  // puts the pods or addresses it stands for in its place
-  // (lowering::resolveServicePeers).
+  // Service: its name in `ns` or, when empty, the services whose labels
+  // match `services` in the namespaces `scope` says (as for Pods). Lowering
+  // looks them up in the inventory and puts the pods or addresses they stand
+  // for in their place (lowering::resolveServicePeers).
   std::string service;
+  labels::Selector services;
   SourceRange range;
 };
 

@@ -12,14 +12,14 @@ data=$(cd "$(dirname "$0")/../data/k8s" && pwd)
 
 expect_no_err() { grep -qF -- "$1" "$err" && fail "stderr has: $1"; }
 
-# import to stdout: the policies, the note about the skipped Service.
+# import to stdout: the policies, and the Service counted with the
+# inventory (policies may name it as a peer).
 run import k8s "$data/shop.yaml"
 expect_rc 0
 expect_out "# from networking.k8s.io/v1 NetworkPolicy shop/api ($data/shop.yaml:95)"
 expect_out "allow from pods { app = prometheus } in namespaces { purpose = monitoring } on tcp/9090"
 expect_out "allow to cidr 198.19.0.0/16 except 198.19.66.0/24"
-expect_err "shop.yaml:84:1: note: skipped v1 Service api"
-expect_err "imported 9 objects from 1 file: 2 policies, 4 endpoints, 2 namespaces; 1 skipped"
+expect_err "imported 9 objects from 1 file: 2 policies, 4 endpoints, 2 namespaces, 1 service; 0 skipped"
 finish import_stdout
 
 # import -o: one file per namespace plus the inventory; fmt --check and
@@ -28,6 +28,7 @@ run import k8s -o "$tmp/out" "$data/shop.yaml" "$data/repo"
 expect_rc 0
 for f in shop.policy inventory.json; do [[ -f $tmp/out/$f ]] || fail "$f not written"; done
 grep -qF '"name": "checkout"' "$tmp/out/inventory.json" || fail "inventory.json lacks the checkout Deployment"
+grep -qF '"selector": {' "$tmp/out/inventory.json" || fail "inventory.json lacks the api Service's selector"
 grep -qF 'policy checkout-cnp' "$tmp/out/shop.policy" && fail "checkout renamed without a collision"
 expect_err "skipped v1 ConfigMap settings"
 finish import_output_dir

@@ -483,9 +483,8 @@ TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
   // Line 5 is the first line of `spec`.
   const std::vector<Case> cases = {
       {"  nodeSelector: {}\n", "5:3: error: spec: `nodeSelector` is not supported"},
-      {"  endpointSelector: {}\n  egress: [{toServices: [{k8sServiceSelector: {selector: {}}}]}]\n",
-       "6:27: error: spec.egress[].toServices[]: `k8sServiceSelector` is not supported: selecting services by their "
-       "labels is not supported yet"},
+      {"  endpointSelector: {}\n  egress: [{toServices: [{k8sService: {serviceName: a}, k8sServiceSelector: {}}]}]\n",
+       "6:26: error: spec.egress[].toServices[]: give `k8sService` or `k8sServiceSelector`, not both"},
       {"  endpointSelector: {}\n  ingress: [{toServices: [{k8sService: {serviceName: a}}]}]\n",
        "6:14: error: spec.ingress[]: unknown field `toServices`"},
       {"  endpointSelector: {}\n  egress: [{toGroups: [{aws: {}}]}]\n", "`toGroups` is not supported"},

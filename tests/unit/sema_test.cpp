@@ -290,7 +290,13 @@ TEST(Sema, AServicePeerInAClusterwidePolicyNeedsItsNamespace) {
   auto c = compile(Files{{"a.policy", "policy p { clusterwide selects {} egress { allow to service api } }\n"}});
   EXPECT_EQ(diagnostics(*c), (Lines{"a.policy:1:53: error: service 'api' in a clusterwide policy needs its namespace "
                                     "| hint: a clusterwide policy has no namespace of its own: write `service "
-                                    "NAMESPACE/api`"}));
+                                    "NAMESPACE/api`, or `service api in namespaces {}` for every namespace"}));
+}
+
+TEST(Sema, AServicePeerNamesItsNamespaceOnce) {
+  expectDiagnostics(withRule("egress", "allow to service shop/api in namespace shop"),
+                    {"a.policy:4:34: error: service shop/api names its namespace twice | hint: write `service "
+                     "NAMESPACE/NAME` or `service NAME in namespaces { ... }`, not both"});
 }
 
 // ---- policies -----------------------------------------------------------

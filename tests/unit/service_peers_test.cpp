@@ -132,10 +132,22 @@ TEST(ServicePeers, AServiceTheInputsLackIsAnErrorAtThePeer) {
   Manifests m(webEgressTo("api", "8080"));
   EXPECT_FALSE(m.ok());
   const int line = Manifests::line(7);
-  EXPECT_NE(m.diagnostics().find("m.yaml:" + std::to_string(line) + ":18: error: service 'shop/api' is not in the "
-                                 "inventory"),
+  EXPECT_NE(m.diagnostics().find("m.yaml:" + std::to_string(line) + ":18: error: no namespace this peer names has a "
+                                 "service 'api' in the inventory"),
             std::string::npos)
       << m.diagnostics();
+  Manifests named(R"(apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: web, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: web}}
+  egress: [{toServices: [{k8sService: {serviceName: api, namespace: shop}}]}]
+)");
+  EXPECT_FALSE(named.ok());
+  EXPECT_NE(named.diagnostics().find("m.yaml:" + std::to_string(Manifests::line(6)) +
+                                     ":26: error: service 'shop/api' is not in the inventory"),
+            std::string::npos)
+      << named.diagnostics();
 }
 
 TEST(ServicePeers, AnExternalNameServiceIsAnErrorThatSuggestsADnsPeer) {
@@ -160,7 +172,7 @@ metadata: {name: pg, namespace: shop}
 spec: {ports: [{port: 5432}]}
 )");
   ASSERT_TRUE(m.ok());
-  EXPECT_NE(m.diagnostics().find("warning: service 'shop/pg' has no selector and no endpoint addresses: this peer "
+  EXPECT_NE(m.diagnostics().find("warning: service 'shop/pg' has no selector and no endpoint addresses: it "
                                  "matches nothing"),
             std::string::npos)
       << m.diagnostics();
@@ -168,33 +180,74 @@ spec: {ports: [{port: 5432}]}
   EXPECT_DENIED(m, "shop/web-0", "world:198.18.7.1", kTcp5432);
 }
 
-TEST(ServicePeers, AClusterwidePolicyMustNameTheServicesNamespace) {
-  Manifests m(R"(apiVersion: cilium.io/v2
-kind: CiliumClusterwideNetworkPolicy
-metadata: {name: web}
-spec:
-  endpointSelector: {matchLabels: {app: web}}
-  egress: [{toServices: [{k8sService: {serviceName: api}}]}]
-)");
-  EXPECT_FALSE(m.ok());
-  EXPECT_NE(m.diagnostics().find("a clusterwide policy has no namespace of its own: give the service's `namespace`"),
-            std::string::npos)
-      << m.diagnostics();
-}
+// Two services named api: shop's selects the api pods, ops's the prometheus
+// pod. Both are tagged tier=backend, as is shop's db.
+const char* kTwoApis = R"(---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: shop, labels: {tier: backend}}
+spec: {selector: {app: api}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: api, namespace: ops, labels: {tier: backend}}
+spec: {selector: {app: prometheus}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: shop, labels: {tier: backend}}
+spec: {selector: {app: db}}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: shop, labels: {tier: front}}
+spec: {selector: {app: web}}
+)";
 
-TEST(ServicePeers, SelectingServicesByLabelIsRefusedAtItsLine) {
-  Manifests m(R"(apiVersion: cilium.io/v2
+std::string webEgressToServices(const std::string& items) {
+  return R"(apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
 metadata: {name: web, namespace: shop}
 spec:
   endpointSelector: {matchLabels: {app: web}}
-  egress: [{toServices: [{k8sServiceSelector: {selector: {matchLabels: {tier: db}}}}]}]
-)");
-  EXPECT_FALSE(m.ok());
-  EXPECT_NE(m.diagnostics().find("m.yaml:" + std::to_string(Manifests::line(6)) +
-                                 ":27: error: spec.egress[].toServices[]: `k8sServiceSelector` is not supported"),
+  egress: [{toServices: )" +
+         items + "}]\n" + kTwoApis;
+}
+
+TEST(ServicePeers, WithoutANamespaceCiliumMatchesTheNamedServiceInEveryNamespace) {
+  // Cilium compares a toServices namespace only when one is given.
+  Manifests any(webEgressToServices("[{k8sService: {serviceName: api}}]"));
+  ASSERT_TRUE(any.ok());
+  EXPECT_ALLOWED(any, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(any, "shop/web-0", "ops/prom-0", kTcp80);
+  EXPECT_DENIED(any, "shop/web-0", "shop/db-0", kTcp80);
+  Manifests one(webEgressToServices("[{k8sService: {serviceName: api, namespace: ops}}]"));
+  ASSERT_TRUE(one.ok());
+  EXPECT_DENIED(one, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(one, "shop/web-0", "ops/prom-0", kTcp80);
+}
+
+TEST(ServicePeers, K8sServiceSelectorPicksServicesByTheirOwnLabels) {
+  Manifests shop(webEgressToServices(
+      "[{k8sServiceSelector: {selector: {matchLabels: {tier: backend}}, namespace: shop}}]"));
+  ASSERT_TRUE(shop.ok());
+  EXPECT_ALLOWED(shop, "shop/web-0", "shop/api-0", kTcp80);
+  EXPECT_ALLOWED(shop, "shop/web-0", "shop/db-0", kTcp80);
+  EXPECT_DENIED(shop, "shop/web-0", "ops/prom-0", kTcp80);
+  EXPECT_DENIED(shop, "shop/web-0", "ops/web-0", kTcp80);
+  Manifests everywhere(webEgressToServices(
+      "[{k8sServiceSelector: {selector: {matchExpressions: [{key: tier, operator: In, values: [backend]}]}}}]"));
+  ASSERT_TRUE(everywhere.ok());
+  EXPECT_ALLOWED(everywhere, "shop/web-0", "shop/db-0", kTcp80);
+  EXPECT_ALLOWED(everywhere, "shop/web-0", "ops/prom-0", kTcp80);
+  EXPECT_DENIED(everywhere, "shop/web-0", "ops/web-0", kTcp80);
+  // A selector no service matches is a warning, and allows nothing.
+  Manifests none(webEgressToServices("[{k8sServiceSelector: {selector: {matchLabels: {tier: cache}}}}]"));
+  ASSERT_TRUE(none.ok());
+  EXPECT_NE(none.diagnostics().find("warning: no service of the inventory matches this peer: it matches nothing"),
             std::string::npos)
-      << m.diagnostics();
+      << none.diagnostics();
+  EXPECT_DENIED(none, "shop/web-0", "shop/api-0", kTcp80);
 }
 
 // The language's own `service` peer, with services from an inventory file,
@@ -205,18 +258,29 @@ TEST(ServicePeers, ThePolicyLanguagesServicePeerReadsServicesFromTheInventory) {
 policy db {
   selects { app = db }
   ingress { allow from service web on tcp/5432 }
-  egress { allow to service backup/store on tcp/443 }
+  egress {
+    allow to service backup/store on tcp/443
+    allow to service { tier = batch } in namespaces { team = data } on tcp/9000
+    allow to service report in namespaces {} on tcp/8443
+  }
 }
 )");
   std::string inventory = dir.write("inventory.json", R"({
   "endpoints": [
     {"name": "web-0", "namespace": "shop", "labels": {"app": "web"}, "addresses": ["198.18.1.20"]},
     {"name": "db-0", "namespace": "shop", "labels": {"app": "db"}, "addresses": ["198.18.1.30"]},
-    {"name": "other-0", "namespace": "shop", "labels": {"app": "other"}, "addresses": ["198.18.1.40"]}
+    {"name": "other-0", "namespace": "shop", "labels": {"app": "other"}, "addresses": ["198.18.1.40"]},
+    {"name": "etl-0", "namespace": "lake", "labels": {"app": "etl"}, "addresses": ["198.18.3.10"]},
+    {"name": "etl-0", "namespace": "misc", "labels": {"app": "etl"}, "addresses": ["198.18.4.10"]}
   ],
+  "namespaces": [{"name": "lake", "labels": {"team": "data"}}, {"name": "misc"}],
   "services": [
     {"name": "web", "namespace": "shop", "selector": {"app": "web"}},
-    {"name": "store", "namespace": "backup", "addresses": ["198.18.8.1", "2001:2::8:1"]}
+    {"name": "store", "namespace": "backup", "addresses": ["198.18.8.1", "2001:2::8:1"]},
+    {"name": "etl", "namespace": "lake", "labels": {"tier": "batch"}, "selector": {"app": "etl"}},
+    {"name": "etl", "namespace": "misc", "labels": {"tier": "batch"}, "selector": {"app": "etl"}},
+    {"name": "report", "namespace": "lake", "addresses": ["198.18.9.1"]},
+    {"name": "report", "namespace": "misc", "addresses": ["198.18.9.2"]}
   ]
 })");
   pipeline::Compilation c;
@@ -234,6 +298,17 @@ policy db {
   EXPECT_TRUE(ir::evaluateFlow(p, end("db-0"), world("198.18.8.1"), tcp443).allowed());
   EXPECT_TRUE(ir::evaluateFlow(p, end("db-0"), world("2001:2::8:1"), tcp443).allowed());
   EXPECT_FALSE(ir::evaluateFlow(p, end("db-0"), world("198.18.8.2"), tcp443).allowed());
+  // By labels, in the namespaces labelled team=data: lake's etl, not misc's.
+  const Traffic tcp9000{ir::kTCP, 9000}, tcp8443{ir::kTCP, 8443};
+  auto in = [&](const std::string& ns, const std::string& name) {
+    const ir::Endpoint* e = p.findEndpoint(ns, name);
+    return ir::FlowEnd{e, e->addresses.at(0), false};
+  };
+  EXPECT_TRUE(ir::evaluateFlow(p, end("db-0"), in("lake", "etl-0"), tcp9000).allowed());
+  EXPECT_FALSE(ir::evaluateFlow(p, end("db-0"), in("misc", "etl-0"), tcp9000).allowed());
+  // By name in every namespace: both reports.
+  EXPECT_TRUE(ir::evaluateFlow(p, end("db-0"), world("198.18.9.1"), tcp8443).allowed());
+  EXPECT_TRUE(ir::evaluateFlow(p, end("db-0"), world("198.18.9.2"), tcp8443).allowed());
 }
 
 // ---- the inventory's `services` -------------------------------------------------------
