@@ -18,6 +18,12 @@ namespace membrane::inventory {
 
 // The label every namespace carries implicitly, as Kubernetes sets it.
 inline constexpr const char* kNamespaceNameLabel = "kubernetes.io/metadata.name";
+// The label Cilium derives from a pod's service account
+// (`spec.serviceAccountName`; "default" when unset, as the API server's
+// admission sets it). The Kubernetes readers add it to every pod they read,
+// so that Cilium selectors on it are pod selectors like any other
+// (docs/kubernetes.md, "Derived labels").
+inline constexpr const char* kServiceAccountLabel = "io.cilium.k8s.policy.serviceaccount";
 
 using labels::NamedPort;
 

@@ -86,6 +86,7 @@ void readPod(const Reader& r, const std::string& file, const json& pod, const st
   if (const json* spec = r.find(pod, "spec", true)) {
     std::string sp = member(path, "spec");
     r.object(*spec, sp);
+    addServiceAccountLabel(r, *spec, sp, e);
     std::vector<std::string> portPaths;
     if (const json* containers = r.find(*spec, "containers", true)) {
       std::string cp = member(sp, "containers");

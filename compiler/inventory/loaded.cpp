@@ -51,6 +51,17 @@ void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths
   portPaths.push_back(path);
 }
 
+void addServiceAccountLabel(const Reader& r, const nlohmann::json& spec, const std::string& specPath, Loaded::Ep& e) {
+  std::string account = "default";
+  for (const char* key : {"serviceAccount", "serviceAccountName"})  // the newer name wins
+    if (const auto* v = r.find(spec, key, true); v && !(v->is_string() && v->get_ref<const std::string&>().empty()))
+      account = r.name(*v, member(specPath, key));
+  auto [it, inserted] = e.ep.labels.emplace(kServiceAccountLabel, account);
+  if (!inserted && it->second != account)
+    r.fail(specPath, "label " + quote(kServiceAccountLabel) + " is " + quote(it->second) +
+                         " but the pod's service account is " + quote(account));
+}
+
 void addAddress(Endpoint& e, const net::Address& a) {
   if (std::find(e.addresses.begin(), e.addresses.end(), a) == e.addresses.end()) e.addresses.push_back(a);
 }

@@ -55,6 +55,11 @@ void addNamespace(const Reader& r, const nlohmann::json& obj, const std::string&
 // resolution ambiguous: that fails.
 void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths, NamedPort p,
              const std::string& path);
+// The pod's service account (`serviceAccountName`, else the deprecated
+// `serviceAccount`, else "default") as the label kServiceAccountLabel, read
+// from a pod spec at `specPath`. A pod label of that key with another value
+// fails: the two would disagree on who the pod is.
+void addServiceAccountLabel(const Reader& r, const nlohmann::json& spec, const std::string& specPath, Loaded::Ep& e);
 // Adds `a` unless the endpoint has it already.
 void addAddress(Endpoint& e, const net::Address& a);
 

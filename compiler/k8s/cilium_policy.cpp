@@ -10,6 +10,7 @@
 #include <string_view>
 #include <utility>
 
+#include "inventory/inventory.h"
 #include "ir/protocols.h"
 #include "k8s/convert.h"
 #include "names/dns.h"
@@ -874,6 +875,11 @@ class CiliumConverter {
           continue;
         }
         ns.push_back(r);
+      } else if (key == inventory::kServiceAccountLabel) {
+        // Derived from the pod's service account by the inventory's
+        // Kubernetes readers too: a pod label like any other.
+        r.key = key;
+        pod.push_back(r);
       } else if (key.rfind("io.cilium.", 0) == 0 || key.rfind("io.kubernetes.", 0) == 0) {
         ctx_.error(r.keyNode, what + ": label '" + shown(r.key) + "' is derived by Cilium and not in membrane's inventory");
         ok = false;

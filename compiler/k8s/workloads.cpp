@@ -1,6 +1,7 @@
 // Namespaces, Pods and workloads → membrane's inventory format
 // (docs/kubernetes.md, "Inventory").
 
+#include "inventory/inventory.h"
 #include "inventory/workload.h"
 #include "k8s/convert.h"
 #include "net/address.h"
@@ -30,6 +31,36 @@ const std::vector<Kind>& workloadKinds() {
       {"batch/v1", "CronJob", {"spec", "jobTemplate", "spec", "template"}},
   };
   return kinds;
+}
+
+// The label Cilium derives from the pod's service account
+// (inventory::kServiceAccountLabel), added to `labels`: `serviceAccountName`,
+// else the deprecated `serviceAccount`, else "default", which the API
+// server's admission fills in. False after an error.
+bool addServiceAccount(Context& ctx, const YAML::Node& podSpec, const std::string& prefix, json& labels) {
+  std::string account = "default";
+  for (const char* key : {"serviceAccount", "serviceAccountName"}) {  // the newer name wins
+    YAML::Node node = ctx.get(podSpec, key);
+    if (!node.IsDefined()) continue;
+    auto name = ctx.string(node, prefix + "spec." + key);
+    if (!name) return false;
+    if (name->empty()) continue;
+    // A service account's name is an object name; as a label value it may
+    // have at most 63 characters.
+    if (!ctx.checkName(node, *name, NameRule::ObjectName, prefix + "spec." + key) ||
+        !ctx.checkName(node, *name, NameRule::LabelValue, prefix + "spec." + key + " (as a label value)"))
+      return false;
+    account = *name;
+  }
+  const char* key = inventory::kServiceAccountLabel;
+  if (labels.contains(key) && labels[key] != account) {
+    ctx.error(podSpec, "the pod's label " + std::string(key) + " is '" + labels[key].get<std::string>() +
+                           "' but its service account is '" + account + "'",
+              "remove the label: Cilium derives it from the service account");
+    return false;
+  }
+  labels[key] = account;
+  return true;
 }
 
 // Named container ports of a pod spec, as inventory port objects.
@@ -213,6 +244,7 @@ void convertWorkload(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv) 
   auto labels = readLabels(ctx, ctx.get(ctx.get(pod, "metadata"), "labels"), prefix + "metadata.labels");
   auto ports = readPorts(ctx, ctx.get(pod, "spec"));
   if (!labels || !ports) return;
+  if (!addServiceAccount(ctx, ctx.get(pod, "spec"), prefix, *labels)) return;
 
   json endpoint = {{"name", obj.name}, {"namespace", obj.ns}, {"labels", *labels}, {"ports", *ports}};
   if (isPod) {

@@ -535,8 +535,8 @@ TEST(K8sCiliumErrors, EveryUnsupportedFieldIsAnErrorAtItsLine) {
       {"  endpointSelector: {matchLabels: {\"io.kubernetes.pod.namespace\": ops}}\n  ingress: [{}]\n",
        "selecting endpoints by namespace is not supported"},
       {"  endpointSelector: {}\n  ingress: [{fromEndpoints: [{matchLabels: "
-       "{\"io.cilium.k8s.policy.serviceaccount\": x}}]}]\n",
-       "label 'io.cilium.k8s.policy.serviceaccount' is derived by Cilium"},
+       "{\"io.cilium.k8s.policy.cluster\": x}}]}]\n",
+       "label 'io.cilium.k8s.policy.cluster' is derived by Cilium"},
       {"  endpointSelector: {}\n  egress: [{toPorts: [{ports: [{port: \"80\", protocol: ICMP}]}]}]\n",
        "unknown protocol 'ICMP' (expected TCP, UDP, SCTP or ANY)"},
       {"  endpointSelector: {}\n  egress: [{icmps: [{fields: [{type: EchoRequst}]}]}]\n",

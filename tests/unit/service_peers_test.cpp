@@ -373,5 +373,76 @@ TEST(InventoryServices, AServiceDefinedInTwoFilesIsAnError) {
   EXPECT_EQ(inv.services.size(), 1u);
 }
 
+// ---- the service-account label Cilium derives ---------------------------------------
+
+TEST(ServiceAccountLabel, EveryPodFromManifestsCarriesItsServiceAccountAsCiliumDerivesIt) {
+  Manifests m(R"(apiVersion: v1
+kind: Pod
+metadata: {name: robot-0, namespace: shop, labels: {app: robot}}
+spec: {serviceAccountName: robot, containers: [{name: r}]}
+status: {podIP: 198.18.1.90}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: batch, namespace: shop}
+spec:
+  template:
+    metadata: {labels: {app: batch}}
+    spec: {serviceAccount: robot, containers: [{name: b}]}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {name: api, namespace: shop}
+spec:
+  endpointSelector: {matchLabels: {app: api}}
+  ingress:
+  - fromEndpoints: [{matchLabels: {"k8s:io.cilium.k8s.policy.serviceaccount": robot}}]
+)");
+  ASSERT_TRUE(m.ok());
+  const ir::Program& p = *m.compilation().ir;
+  auto label = [&](const char* ns, const char* name) {
+    return p.identity(p.findEndpoint(ns, name)->identity)->labels.at(inventory::kServiceAccountLabel);
+  };
+  EXPECT_EQ(label("shop", "robot-0"), "robot");
+  EXPECT_EQ(label("shop", "batch"), "robot");  // the deprecated field, from a template
+  EXPECT_EQ(label("shop", "web-0"), "default");  // unset: what admission fills in
+  EXPECT_ALLOWED(m, "shop/robot-0", "shop/api-0", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "shop/api-0", kTcp80);
+}
+
+TEST(ServiceAccountLabel, ALabelThatContradictsTheServiceAccountIsAnError) {
+  Manifests m(R"(apiVersion: v1
+kind: Pod
+metadata: {name: odd-0, namespace: shop, labels: {io.cilium.k8s.policy.serviceaccount: admin}}
+spec: {serviceAccountName: robot, containers: [{name: r}]}
+)");
+  EXPECT_FALSE(m.ok());
+  EXPECT_NE(m.diagnostics().find("error: the pod's label io.cilium.k8s.policy.serviceaccount is 'admin' but its "
+                                 "service account is 'robot'"),
+            std::string::npos)
+      << m.diagnostics();
+  Manifests longName("apiVersion: v1\nkind: Pod\nmetadata: {name: long-0, namespace: shop}\nspec: "
+                     "{serviceAccountName: " + std::string(64, 'a') + ", containers: [{name: r}]}\n");
+  EXPECT_FALSE(longName.ok());
+  EXPECT_NE(longName.diagnostics().find("spec.serviceAccountName (as a label value)"), std::string::npos)
+      << longName.diagnostics();
+}
+
+TEST(ServiceAccountLabel, KubectlPodsCarryItToo) {
+  inventory::Inventory inv;
+  std::string error;
+  ASSERT_TRUE(inventory::loadInventoryText("pods.json", R"({"kind": "PodList", "items": [
+      {"metadata": {"name": "a", "namespace": "shop"}, "spec": {"serviceAccountName": "robot", "containers": []}},
+      {"metadata": {"name": "b", "namespace": "shop"}, "spec": {"containers": []}}]})",
+                                           inv, &error))
+      << error;
+  EXPECT_EQ(inv.findEndpoint("shop", "a")->labels.at(inventory::kServiceAccountLabel), "robot");
+  EXPECT_EQ(inv.findEndpoint("shop", "b")->labels.at(inventory::kServiceAccountLabel), "default");
+  // membrane's own format takes labels as written: nothing is derived.
+  inventory::Inventory own;
+  ASSERT_TRUE(inventory::loadInventoryText("inventory.json", R"({"endpoints": [{"name": "a"}]})", own, &error));
+  EXPECT_TRUE(own.endpoints[0].labels.empty());
+}
+
 }  // namespace
 }  // namespace membrane
