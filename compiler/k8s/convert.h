@@ -187,8 +187,10 @@ std::optional<std::vector<Requirement>> readLabelSelector(Context& ctx, const YA
 std::string namespaceRefText(const std::vector<Requirement>& nsReqs);
 // `cidr C` / `cidr C except E` / `cidr C except (E1, E2)`; checks that each
 // prefix parses (host bits are left to the checker, which suggests a fix).
+// `prefixRequired`: a bare address is an error, as the API server refuses
+// one in a NetworkPolicy's ipBlock (Cilium reads it as /32 or /128).
 std::optional<SourceLine> cidrText(Context& ctx, const YAML::Node& cidr, const std::vector<YAML::Node>& excepts,
-                                   const std::string& what);
+                                   const std::string& what, bool prefixRequired = false);
 // `tcp/80`, `udp/8000-8100`, `sctp/http`, `tcp`; `proto` is lowercase.
 std::string portItem(const std::string& proto, const std::string& port, const std::string& endPort = {});
 

@@ -178,11 +178,11 @@ struct Importer {
     bool modelled = enforced || isWorkloadKind(apiVersion, kind) || isServiceKind(apiVersion, kind);
     if (!modelled) {
       ++result.skipped;
-      if (options.noteSkipped) {
-        std::string why = kind.starts_with("Cilium") ? " (unsupported apiVersion)" : "";
+      // (A policy kind in an apiVersion membrane does not read is refused
+      // above as policy-like, so this is never one.)
+      if (options.noteSkipped)
         ctx.note(node, "skipped " + apiVersion + " " + kind + shownName(ctx, metadata) +
-                           ": membrane does not model this kind" + why);
-      }
+                           ": membrane does not model this kind");
       return;
     }
     if (!metadata.IsDefined() || !ctx.isMap(metadata, "metadata")) {

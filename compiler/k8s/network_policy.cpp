@@ -18,7 +18,7 @@ std::string namespaceRefText(const std::vector<Requirement>& nsReqs) {
 }
 
 std::optional<SourceLine> cidrText(Context& ctx, const YAML::Node& cidr, const std::vector<YAML::Node>& excepts,
-                                   const std::string& what) {
+                                   const std::string& what, bool prefixRequired) {
   auto prefixText = [&](const YAML::Node& n, const std::string& field) -> std::optional<std::string> {
     auto s = ctx.string(n, what + field);
     if (!s) return std::nullopt;
@@ -28,6 +28,11 @@ std::optional<SourceLine> cidrText(Context& ctx, const YAML::Node& cidr, const s
     bool addressChars = s->find_first_not_of("0123456789abcdefABCDEF.:/") == std::string::npos;
     if (!addressChars || (!net::Prefix::parse(*s, &hostBits) && !hostBits)) {
       ctx.error(n, what + field + ": '" + shown(*s) + "' is not an IPv4 or IPv6 CIDR");
+      return std::nullopt;
+    }
+    if (prefixRequired && s->find('/') == std::string::npos) {
+      ctx.error(n, what + field + ": '" + shown(*s) + "' is an address, not a CIDR: the API server refuses it",
+                "write `" + *s + (s->find(':') == std::string::npos ? "/32" : "/128") + "` for the one address");
       return std::nullopt;
     }
     return s;
@@ -145,7 +150,7 @@ std::optional<SourceLine> convertPeer(Context& ctx, const YAML::Node& peer) {
     std::vector<YAML::Node> excepts;
     if (YAML::Node ex = ctx.get(block, "except"); ex.IsDefined() && ctx.isSequence(ex, what + ".ipBlock.except"))
       for (const auto& e : ex) excepts.push_back(e);
-    return cidrText(ctx, cidr, excepts, what + ".ipBlock");
+    return cidrText(ctx, cidr, excepts, what + ".ipBlock", /*prefixRequired=*/true);
   }
   if (!hasPods && !hasNs) {
     ctx.error(peer, what + ": needs `podSelector`, `namespaceSelector` or `ipBlock`");
