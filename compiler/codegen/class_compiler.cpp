@@ -33,23 +33,32 @@ namespace membrane::codegen {
 ClassCompiler::ClassCompiler() = default;
 ClassCompiler::~ClassCompiler() = default;
 
-std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error) {
+std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error, size_t classesPerContext) {
   std::unique_ptr<ClassCompiler> cc(new ClassCompiler());
-  cc->context_ = std::make_unique<llvm::LLVMContext>();
+  cc->classesPerContext_ = classesPerContext ? classesPerContext : 1;
   cc->target_ = createBpfTargetMachine();
   // Both were compiled when membranec was built (codegen/skeleton_builder.cpp).
   const PrecompiledSkeleton& pre = precompiledSkeleton();
   cc->skeletonObject_ = std::string(pre.object);
   cc->skeletonWithoutProcess_ = std::string(pre.objectWithoutProcess);
+  if (!cc->renewContext(error)) return nullptr;
+  return cc;
+}
+
+bool ClassCompiler::renewContext(std::string* error) {
+  decisionShell_.reset();  // before the context that owns it
+  context_ = std::make_unique<llvm::LLVMContext>();
+  classesInContext_ = 0;
+  const PrecompiledSkeleton& pre = precompiledSkeleton();
   auto shell = llvm::parseBitcodeFile(
       llvm::MemoryBufferRef(llvm::StringRef(pre.decisionShell.data(), pre.decisionShell.size()), "decision.bc"),
-      *cc->context_);
+      *context_);
   if (!shell) {
     if (error) *error = "the embedded decision shell does not load: " + llvm::toString(shell.takeError());
-    return nullptr;
+    return false;
   }
-  cc->decisionShell_ = std::move(*shell);
-  return cc;
+  decisionShell_ = std::move(*shell);
+  return true;
 }
 
 namespace {
@@ -84,15 +93,40 @@ void optimize(llvm::Module& module, llvm::TargetMachine& target) {
   mpm.run(module, mam);
 }
 
+// The shell's helpers that only generated code calls: table matching, the
+// port search as data, the HTTP automaton. A global function stays in a
+// module whether called or not, and the back end compiled all of them for
+// every class: about 600 BPF instructions, more than a 50-rule class's own
+// decision, and 70% of its back-end time. A class whose decision calls
+// none of them does not carry them; their static callees then go with
+// GlobalDCE.
+void dropUncalledHelpers(llvm::Module& module) {
+  for (bool dropped = true; dropped;) {
+    dropped = false;
+    for (const char* name : {"mb_table_match", "mb_port_leaf", "mb_http_dfa_run", "mb_http_dfa_word"})
+      if (llvm::Function* f = module.getFunction(name); f && !f->isDeclaration() && f->use_empty()) {
+        f->eraseFromParent();
+        dropped = true;
+      }
+  }
+}
+
 }  // namespace
 
 ClassObject ClassCompiler::compile(const ir::Program& program, const ir::EndpointClass& cls,
                                    const PeerLowering& lowering, const EmitOptions& options) {
+  if (classesInContext_++ == classesPerContext_) {
+    std::string error;
+    // The shell loaded at create(), so it loads again; if not, say so.
+    if (!renewContext(&error)) throw std::runtime_error("internal error: " + error);
+    classesInContext_ = 1;
+  }
   std::unique_ptr<llvm::Module> module = llvm::CloneModule(*decisionShell_);
   module->setModuleIdentifier("class-" + std::to_string(cls.id));
   ClassObject out;
   out.classId = cls.id;
   out.stats = generateDecisions(*module, program, cls, lowering);
+  dropUncalledHelpers(*module);
 
   std::string problems;
   llvm::raw_string_ostream problemStream(problems);

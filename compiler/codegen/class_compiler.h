@@ -1,10 +1,12 @@
 // Turns one endpoint class into a BPF ELF object, all in memory:
-//  - once per run: compile the datapath skeleton (bpf-templates/endpoint.c) to
-//    an object, and the decision shell (bpf-templates/decision.c) to IR;
+//  - once per run: load the datapath skeleton (bpf-templates/endpoint.c, an
+//    object) and the decision shell (bpf-templates/decision.c, bitcode), both
+//    compiled when membranec was built (precompiled_skeleton.h);
 //  - per class: clone the shell, generate the class's decision into it,
 //    optimize and emit that small module, and link it with the skeleton.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 
@@ -34,8 +36,16 @@ struct ClassObject {
 
 class ClassCompiler {
  public:
-  // Compiles the embedded skeleton once. Null (and `error` set) on failure.
-  static std::unique_ptr<ClassCompiler> create(std::string* error);
+  // An LLVMContext keeps every constant and type made in it until it is
+  // destroyed, so one context for a whole compile grows with the classes
+  // (about 45 KB each) and its uniquing tables slow every class down. A
+  // fresh context (and shell) every this many classes bounds both; the
+  // output does not depend on it (tested).
+  static constexpr size_t kClassesPerContext = 32;
+
+  // Loads the embedded skeleton and decision shell. Null (and `error` set)
+  // on failure.
+  static std::unique_ptr<ClassCompiler> create(std::string* error, size_t classesPerContext = kClassesPerContext);
   ~ClassCompiler();
 
   // Throws std::runtime_error when the class cannot be lowered.
@@ -44,6 +54,11 @@ class ClassCompiler {
 
  private:
   ClassCompiler();
+  // A new context with the decision shell parsed into it; false (and
+  // `error` set) when the shell does not load.
+  bool renewContext(std::string* error);
+  size_t classesPerContext_ = kClassesPerContext;
+  size_t classesInContext_ = 0;
   std::unique_ptr<llvm::LLVMContext> context_;
   std::string skeletonObject_;                    // the datapath, for classes with process rules
   std::string skeletonWithoutProcess_;            // and for the others (no socket-call programs)

@@ -83,6 +83,24 @@ TEST(ShippedPolicies, OutputIsByteIdenticalAcrossRuns) {
   EXPECT_EQ(a->artifacts.manifest.toJson(), b->artifacts.manifest.toJson());
 }
 
+// The class compiler starts a fresh LLVMContext every few classes, so that
+// what a context accumulates stays bounded; no byte of output may depend on
+// where those renewals fall.
+TEST(ShippedPolicies, AFreshLlvmContextEveryFewClassesChangesNoByte) {
+  std::string error;
+  auto renewing = codegen::ClassCompiler::create(&error, 1);  // before every class but the first
+  ASSERT_TRUE(renewing) << error;
+  auto keeping = codegen::ClassCompiler::create(&error, 1u << 30);
+  ASSERT_TRUE(keeping) << error;
+  auto a = compileShop(*renewing, 1);
+  auto b = compileShop(*keeping, 1);
+  ASSERT_TRUE(a && b);
+  ASSERT_GE(a->artifacts.objects.size(), 3u);
+  ASSERT_EQ(a->artifacts.objects.size(), b->artifacts.objects.size());
+  for (size_t i = 0; i < a->artifacts.objects.size(); ++i)
+    EXPECT_EQ(a->artifacts.objects[i].elf, b->artifacts.objects[i].elf) << "class " << i;
+}
+
 // `membranec compile` writes each object as it is done (ArtifactStaging),
 // so a thousand classes are not all held in memory: the directory it
 // leaves is byte for byte what writing everything at the end gives, and
