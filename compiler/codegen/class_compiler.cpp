@@ -39,8 +39,8 @@ std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error, size_t 
   cc->target_ = createBpfTargetMachine();
   // Both were compiled when membranec was built (codegen/skeleton_builder.cpp).
   const PrecompiledSkeleton& pre = precompiledSkeleton();
-  cc->skeletonObject_ = std::string(pre.object);
-  cc->skeletonWithoutProcess_ = std::string(pre.objectWithoutProcess);
+  cc->skeleton_ = std::make_unique<StagedObject>(pre.object);
+  cc->skeletonWithoutProcess_ = std::make_unique<StagedObject>(pre.objectWithoutProcess);
   if (!cc->renewContext(error)) return nullptr;
   return cc;
 }
@@ -165,7 +165,7 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
   // The manifest lists the socket-call programs only for classes with
   // process rules (artifact_writer.cpp); the others' objects leave them out.
   bool process = !classExecutables(cls).empty();
-  out.elf = linkBpfObjects({process ? skeletonObject_ : skeletonWithoutProcess_, decision});
+  out.elf = linkBpfObjects(process ? *skeleton_ : *skeletonWithoutProcess_, decision);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "codegen/decision_codegen.h"
+#include "codegen/object_linker.h"
 #include "ir/ir.h"
 
 namespace llvm {
@@ -60,8 +61,8 @@ class ClassCompiler {
   size_t classesPerContext_ = kClassesPerContext;
   size_t classesInContext_ = 0;
   std::unique_ptr<llvm::LLVMContext> context_;
-  std::string skeletonObject_;                    // the datapath, for classes with process rules
-  std::string skeletonWithoutProcess_;            // and for the others (no socket-call programs)
+  std::unique_ptr<StagedObject> skeleton_;                // the datapath, for classes with process rules
+  std::unique_ptr<StagedObject> skeletonWithoutProcess_;  // and for the others (no socket-call programs)
   std::unique_ptr<llvm::Module> decisionShell_;   // cloned per class
   std::unique_ptr<llvm::TargetMachine> target_;
 };

@@ -4,6 +4,7 @@
 
 #include <bpf/libbpf.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -11,8 +12,6 @@
 #include <stdexcept>
 
 namespace membrane::codegen {
-
-namespace {
 
 class MemFd {
  public:
@@ -32,17 +31,20 @@ class MemFd {
       done += static_cast<size_t>(n);
     }
   }
+  // The whole file, read into a string of its size (no growing copies of a
+  // 600 KB object).
   std::string read() const {
-    std::string out;
-    char buf[65536];
-    off_t at = 0;
-    for (;;) {
-      ssize_t n = ::pread(fd_, buf, sizeof buf, at);
+    struct stat st {};
+    if (fstat(fd_, &st) != 0) throw std::runtime_error(std::string("reading the linked object: ") + std::strerror(errno));
+    std::string out(static_cast<size_t>(st.st_size), '\0');
+    size_t done = 0;
+    while (done < out.size()) {
+      ssize_t n = ::pread(fd_, out.data() + done, out.size() - done, static_cast<off_t>(done));
       if (n < 0) throw std::runtime_error(std::string("reading the linked object: ") + std::strerror(errno));
       if (n == 0) break;
-      out.append(buf, static_cast<size_t>(n));
-      at += n;
+      done += static_cast<size_t>(n);
     }
+    out.resize(done);
     return out;
   }
 
@@ -50,25 +52,44 @@ class MemFd {
   int fd_;
 };
 
-}  // namespace
+namespace {
 
-std::string linkBpfObjects(const std::vector<std::string_view>& objects) {
+// Links the objects at `paths` (memfds) into one.
+std::string link(const std::vector<std::string>& paths) {
   libbpf::LibbpfLog log;
-
   MemFd output("membrane-linked");
-  std::vector<std::unique_ptr<MemFd>> inputs;
   bpf_linker* linker = bpf_linker__new(output.path().c_str(), nullptr);
   if (!linker) throw std::runtime_error("cannot start the BPF linker: " + log.text());
   int err = 0;
-  for (size_t i = 0; i < objects.size() && !err; ++i) {
-    inputs.push_back(std::make_unique<MemFd>("membrane-object"));
-    inputs.back()->write(objects[i]);
-    err = bpf_linker__add_file(linker, inputs.back()->path().c_str(), nullptr);
-  }
+  for (size_t i = 0; i < paths.size() && !err; ++i) err = bpf_linker__add_file(linker, paths[i].c_str(), nullptr);
   if (!err) err = bpf_linker__finalize(linker);
   bpf_linker__free(linker);
   if (err) throw std::runtime_error("linking the class object failed (" + std::string(std::strerror(-err)) + "): " + log.text());
   return output.read();
+}
+
+}  // namespace
+
+StagedObject::StagedObject(std::string_view object) : fd_(std::make_unique<MemFd>("membrane-staged")) {
+  fd_->write(object);
+}
+StagedObject::~StagedObject() = default;
+
+std::string linkBpfObjects(const std::vector<std::string_view>& objects) {
+  std::vector<std::unique_ptr<MemFd>> inputs;
+  std::vector<std::string> paths;
+  for (std::string_view object : objects) {
+    inputs.push_back(std::make_unique<MemFd>("membrane-object"));
+    inputs.back()->write(object);
+    paths.push_back(inputs.back()->path());
+  }
+  return link(paths);
+}
+
+std::string linkBpfObjects(const StagedObject& first, std::string_view second) {
+  MemFd input("membrane-object");
+  input.write(second);
+  return link({first.fd_->path(), input.path()});
 }
 
 }  // namespace membrane::codegen
