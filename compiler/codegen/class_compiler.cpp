@@ -20,6 +20,7 @@
 
 #include <cstdlib>
 #include <string_view>
+#include <vector>
 
 #include <stdexcept>
 
@@ -100,6 +101,27 @@ void optimize(llvm::Module& module, llvm::TargetMachine& target) {
 // decision, and 70% of its back-end time. A class whose decision calls
 // none of them does not carry them; their static callees then go with
 // GlobalDCE.
+// The kernel reads BTF, never DWARF, and libbpf's linker drops the DWARF
+// sections of its inputs; yet the back end writes both when the module has
+// debug info. With a "CodeView" module flag and no "Dwarf Version" on a
+// non-Windows target, LLVM's AsmPrinter sets up neither CodeView nor DWARF,
+// while the module keeps its debug info, so the BPF back end still writes
+// BTF and BTF.ext. Linked objects are byte-identical with and without this
+// (checked on 1,001 classes); it saves 3-4% of a class's compile time.
+void skipDwarf(llvm::Module& module) {
+  llvm::NamedMDNode* flags = module.getModuleFlagsMetadata();
+  if (!flags) return;
+  std::vector<llvm::MDNode*> keep;
+  for (llvm::MDNode* flag : flags->operands()) {
+    auto* key = llvm::dyn_cast<llvm::MDString>(flag->getOperand(1));
+    if (key && key->getString() == "Dwarf Version") continue;
+    keep.push_back(flag);
+  }
+  flags->clearOperands();
+  for (llvm::MDNode* flag : keep) flags->addOperand(flag);
+  module.addModuleFlag(llvm::Module::Warning, "CodeView", 1);
+}
+
 void dropUncalledHelpers(llvm::Module& module) {
   for (bool dropped = true; dropped;) {
     dropped = false;
@@ -127,6 +149,7 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
   out.classId = cls.id;
   out.stats = generateDecisions(*module, program, cls, lowering);
   dropUncalledHelpers(*module);
+  skipDwarf(*module);
 
   std::string problems;
   llvm::raw_string_ostream problemStream(problems);
