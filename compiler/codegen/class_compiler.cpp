@@ -31,68 +31,7 @@
 
 namespace membrane::codegen {
 
-ClassCompiler::ClassCompiler() = default;
-ClassCompiler::~ClassCompiler() = default;
-
-std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error, size_t classesPerContext) {
-  std::unique_ptr<ClassCompiler> cc(new ClassCompiler());
-  cc->classesPerContext_ = classesPerContext ? classesPerContext : 1;
-  cc->target_ = createBpfTargetMachine();
-  // Both were compiled when membranec was built (codegen/skeleton_builder.cpp).
-  const PrecompiledSkeleton& pre = precompiledSkeleton();
-  cc->skeleton_ = std::make_unique<StagedObject>(pre.object);
-  cc->skeletonWithoutProcess_ = std::make_unique<StagedObject>(pre.objectWithoutProcess);
-  if (!cc->renewContext(error)) return nullptr;
-  return cc;
-}
-
-bool ClassCompiler::renewContext(std::string* error) {
-  decisionShell_.reset();  // before the context that owns it
-  context_ = std::make_unique<llvm::LLVMContext>();
-  classesInContext_ = 0;
-  const PrecompiledSkeleton& pre = precompiledSkeleton();
-  auto shell = llvm::parseBitcodeFile(
-      llvm::MemoryBufferRef(llvm::StringRef(pre.decisionShell.data(), pre.decisionShell.size()), "decision.bc"),
-      *context_);
-  if (!shell) {
-    if (error) *error = "the embedded decision shell does not load: " + llvm::toString(shell.takeError());
-    return false;
-  }
-  decisionShell_ = std::move(*shell);
-  return true;
-}
-
 namespace {
-
-// The decision shell arrives optimized by clang (-O2), and the generator
-// writes the decision straight into the shell's functions as a compact
-// search, so all that is left is merging the loads and blocks generation
-// repeats. For a 50-rule class the full -O2 module pipeline gave 546 BPF
-// instructions in 229M host instructions of compile work, this gives 563 in
-// 95M (callgrind); MEMBRANE_FULL_O2=1 brings the full pipeline back.
-void optimize(llvm::Module& module, llvm::TargetMachine& target) {
-  llvm::LoopAnalysisManager lam;
-  llvm::FunctionAnalysisManager fam;
-  llvm::CGSCCAnalysisManager cgam;
-  llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder pb(&target);
-  pb.registerModuleAnalyses(mam);
-  pb.registerCGSCCAnalyses(cgam);
-  pb.registerFunctionAnalyses(fam);
-  pb.registerLoopAnalyses(lam);
-  pb.crossRegisterProxies(lam, fam, cgam, mam);
-  if (const char* full = std::getenv("MEMBRANE_FULL_O2"); full && std::string_view(full) == "1") {
-    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
-    return;
-  }
-  llvm::ModulePassManager mpm;
-  llvm::FunctionPassManager fpm;
-  fpm.addPass(llvm::EarlyCSEPass());
-  fpm.addPass(llvm::SimplifyCFGPass());
-  mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
-  mpm.addPass(llvm::GlobalDCEPass());
-  mpm.run(module, mam);
-}
 
 // The shell's helpers that only generated code calls: table matching, the
 // port search as data, the HTTP automaton. A global function stays in a
@@ -133,6 +72,89 @@ void dropUncalledHelpers(llvm::Module& module) {
   }
 }
 
+// Whether a class's decision calls any of those helpers: its table-driven
+// directions (mb_table_match, and mb_port_leaf past the coded search) and
+// its http rules (the automaton). A class that needs one and is compiled
+// from the lean shell fails loudly: generateDecisions finds no helper.
+bool callsHelpers(const ir::EndpointClass& cls, const PeerLowering& lowering) {
+  for (const ir::DirectionPolicy* d : {&cls.ingress, &cls.egress}) {
+    if (lowering.usesTable(*d)) return true;
+    for (const auto& r : d->rules)
+      if (r.condition<ir::HttpCondition>()) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+ClassCompiler::ClassCompiler() = default;
+ClassCompiler::~ClassCompiler() = default;
+
+std::unique_ptr<ClassCompiler> ClassCompiler::create(std::string* error, size_t classesPerContext) {
+  std::unique_ptr<ClassCompiler> cc(new ClassCompiler());
+  cc->classesPerContext_ = classesPerContext ? classesPerContext : 1;
+  cc->target_ = createBpfTargetMachine();
+  // Both were compiled when membranec was built (codegen/skeleton_builder.cpp).
+  const PrecompiledSkeleton& pre = precompiledSkeleton();
+  cc->skeleton_ = std::make_unique<StagedObject>(pre.object);
+  cc->skeletonWithoutProcess_ = std::make_unique<StagedObject>(pre.objectWithoutProcess);
+  if (!cc->renewContext(error)) return nullptr;
+  return cc;
+}
+
+bool ClassCompiler::renewContext(std::string* error) {
+  leanShell_.reset();  // both before the context that owns them
+  decisionShell_.reset();
+  context_ = std::make_unique<llvm::LLVMContext>();
+  classesInContext_ = 0;
+  const PrecompiledSkeleton& pre = precompiledSkeleton();
+  auto shell = llvm::parseBitcodeFile(
+      llvm::MemoryBufferRef(llvm::StringRef(pre.decisionShell.data(), pre.decisionShell.size()), "decision.bc"),
+      *context_);
+  if (!shell) {
+    if (error) *error = "the embedded decision shell does not load: " + llvm::toString(shell.takeError());
+    return false;
+  }
+  decisionShell_ = std::move(*shell);
+  // Cloning costs with the size of what is cloned: most classes call none
+  // of the helpers, so they start from a shell without them.
+  leanShell_ = llvm::CloneModule(*decisionShell_);
+  dropUncalledHelpers(*leanShell_);
+  return true;
+}
+
+namespace {
+
+// The decision shell arrives optimized by clang (-O2), and the generator
+// writes the decision straight into the shell's functions as a compact
+// search, so all that is left is merging the loads and blocks generation
+// repeats. For a 50-rule class the full -O2 module pipeline gave 546 BPF
+// instructions in 229M host instructions of compile work, this gives 563 in
+// 95M (callgrind); MEMBRANE_FULL_O2=1 brings the full pipeline back.
+void optimize(llvm::Module& module, llvm::TargetMachine& target) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(&target);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  if (const char* full = std::getenv("MEMBRANE_FULL_O2"); full && std::string_view(full) == "1") {
+    pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(module, mam);
+    return;
+  }
+  llvm::ModulePassManager mpm;
+  llvm::FunctionPassManager fpm;
+  fpm.addPass(llvm::EarlyCSEPass());
+  fpm.addPass(llvm::SimplifyCFGPass());
+  mpm.addPass(llvm::createModuleToFunctionPassAdaptor(std::move(fpm)));
+  mpm.addPass(llvm::GlobalDCEPass());
+  mpm.run(module, mam);
+}
+
 }  // namespace
 
 ClassObject ClassCompiler::compile(const ir::Program& program, const ir::EndpointClass& cls,
@@ -143,7 +165,7 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
     if (!renewContext(&error)) throw std::runtime_error("internal error: " + error);
     classesInContext_ = 1;
   }
-  std::unique_ptr<llvm::Module> module = llvm::CloneModule(*decisionShell_);
+  std::unique_ptr<llvm::Module> module = llvm::CloneModule(callsHelpers(cls, lowering) ? *decisionShell_ : *leanShell_);
   module->setModuleIdentifier("class-" + std::to_string(cls.id));
   ClassObject out;
   out.classId = cls.id;

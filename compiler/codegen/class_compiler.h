@@ -63,7 +63,8 @@ class ClassCompiler {
   std::unique_ptr<llvm::LLVMContext> context_;
   std::unique_ptr<StagedObject> skeleton_;                // the datapath, for classes with process rules
   std::unique_ptr<StagedObject> skeletonWithoutProcess_;  // and for the others (no socket-call programs)
-  std::unique_ptr<llvm::Module> decisionShell_;   // cloned per class
+  std::unique_ptr<llvm::Module> decisionShell_;   // cloned per class that uses tables or http rules
+  std::unique_ptr<llvm::Module> leanShell_;       // the same without their helpers, for every other class
   std::unique_ptr<llvm::TargetMachine> target_;
 };
 
