@@ -414,6 +414,15 @@ class Checker {
     return true;
   }
 
+  // `in NAMESPACES` when written, else the policy's namespace (filled in
+  // once the policy is known).
+  bool scopeOrPolicyNamespace(const std::optional<ast::NamespaceRef>& in, PeerSpec& spec) {
+    if (in) return namespaceScope(*in, spec);
+    spec.scope = ir::NamespaceScope::Exact;
+    spec.ns = kPolicyNamespace;
+    return true;
+  }
+
   bool peer(const ast::Peer& p, std::vector<PeerSpec>& out) {
     PeerSpec spec;
     spec.range = p.range;
@@ -422,12 +431,7 @@ class Checker {
       if (!sel) return false;
       spec.kind = PeerSpec::Kind::Pods;
       spec.pods = *sel;
-      if (pods->ns) {
-        if (!namespaceScope(*pods->ns, spec)) return false;
-      } else {
-        spec.scope = ir::NamespaceScope::Exact;
-        spec.ns = kPolicyNamespace;
-      }
+      if (!scopeOrPolicyNamespace(pods->ns, spec)) return false;
     } else if (auto* ns = std::get_if<ast::NamespaceRef>(&p.value)) {
       spec.kind = PeerSpec::Kind::Pods;
       if (!namespaceScope(*ns, spec)) return false;
@@ -475,20 +479,18 @@ class Checker {
       auto sel = selector(*svc->selector);
       if (!sel) return false;
       spec.services = *sel;
-      if (svc->in) {
-        if (!namespaceScope(*svc->in, spec)) return false;
-      } else {
-        spec.scope = ir::NamespaceScope::Exact;
-        spec.ns = kPolicyNamespace;
-      }
+      if (!scopeOrPolicyNamespace(svc->in, spec)) return false;
     } else if (svc) {
       spec.kind = PeerSpec::Kind::Service;
-      bool ok = true;
-      if (!svc->ns.text.empty() && !isValidNamespaceName(svc->ns.text)) {
-        diags_.error(svc->ns.range, "invalid namespace name '" + svc->ns.text + "'",
-                     "namespace names are lowercase letters, digits and '-', at most 63 characters");
-        ok = false;
+      // `service NS/NAME` is `service NAME in namespace NS`.
+      std::optional<ast::NamespaceRef> in = svc->in;
+      if (!in && !svc->ns.text.empty()) {
+        in.emplace();
+        in->kind = ast::NamespaceRef::Kind::ByName;
+        in->name = svc->ns;
+        in->range = svc->ns.range;
       }
+      bool ok = scopeOrPolicyNamespace(in, spec);
       if (!names::isServiceName(svc->name.text)) {
         diags_.error(svc->name.range, "invalid service name '" + svc->name.text + "'",
                      "service names are lowercase letters, digits and '-', start with a letter and are at most "
@@ -502,12 +504,6 @@ class Checker {
       }
       if (!ok) return false;
       spec.service = svc->name.text;
-      if (svc->in) {
-        if (!namespaceScope(*svc->in, spec)) return false;
-      } else {
-        spec.scope = ir::NamespaceScope::Exact;
-        spec.ns = svc->ns.text.empty() ? std::string(kPolicyNamespace) : svc->ns.text;
-      }
     } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
       // A misspelt `world` parses as a reference: suggest the entity keywords too.
       if (!lookup(*ref, DefKind::Peers, {"world", "cluster", "host", "all"})) return false;
