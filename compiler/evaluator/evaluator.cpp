@@ -89,8 +89,10 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
       processRule |= process;
       processFreeAllow |= !process;
     }
+    // The first matching rule of its kind decides: `rules` is in the order
+    // the rules were written (deny rules first), which the datapath follows.
     const Rule*& slot = r.action == Action::Deny ? deny : allow;
-    if (!slot || r.id < slot->id) slot = &r;
+    if (!slot) slot = &r;
   }
   if (deny) return {false, Reason::DeniedByRule, deny->id, false, 0};
   if (allow) {

@@ -148,7 +148,7 @@ using Condition = std::variant<L4Condition, DnsCondition, HttpCondition, Process
 // ports lowers to several of these with the same id: one per number the name
 // has among the destinations, each with peers narrowed to the pods defining it.
 struct Rule {
-  uint32_t id = 0;  // global, stable within one compile; 0 is never a rule
+  uint32_t id = 0;  // a hash of the rule and its policy (lower.cpp), below MB_RULE_MAX; 0 is never a rule
   Action action = Action::Allow;
   bool audit = false;  // from a policy in audit mode: logged, not enforced
   PeerMatch peer;
@@ -172,9 +172,9 @@ struct DirectionPolicy {
   // Some audit-mode policy has this section: verdicts are also computed as if
   // audit policies were enforced, and differences are reported.
   bool audited = false;
-  std::vector<Rule> rules;  // deny rules first, then allow rules; each group by id
+  std::vector<Rule> rules;  // deny rules first, then allow rules; each group in the order written
   // Egress: the `processes` clauses of the policies that select the class
-  // (docs/process.md), by rule id (RuleInfo::clause). A call
+  // (docs/process.md), in policy order, each by its id (RuleInfo::clause). A call
   // (Traffic::executable set) is allowed only when every one lists its
   // executable. Lowering has put their intersection on every allow rule as
   // its process condition and, where no enforcing policy had isolated the

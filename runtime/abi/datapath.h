@@ -24,7 +24,8 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 10 /* 10: one dispatcher per packet hook and node (mb_dispatch_*, mb_active_slot,
+#define MB_ABI_VERSION 11 /* 11: rule ids are hashes below MB_RULE_MAX (2^24), mb_rule_stats a per-CPU
+                            hash; 10: one dispatcher per packet hook and node (mb_dispatch_*, mb_active_slot,
                             mb_endpoint_entry has a slot per version, MB_REASON_NO_PROGRAM; a class's
                             shared load reads its endpoint from skb->cb[MB_CB_ENDPOINT]);
                             9: one load per class (mb_endpoints, mb_endpoint_depths, mb_pkt carries
@@ -75,7 +76,8 @@ typedef unsigned long long mb_u64;
 /* Map sizes. */
 #define MB_IDENTITY_MAX 65536
 #define MB_CONNTRACK_MAX 262144
-#define MB_RULE_MAX 65536 /* rule ids are 1..MB_RULE_MAX-1 */
+#define MB_RULE_MAX (1u << 24) /* rule ids are 1..MB_RULE_MAX-1: a hash of the rule (the compiler's
+                                  lower.cpp), so sparse; they fill bits 0-23 of a decision result */
 #define MB_EVENTS_BYTES (1 << 20)
 #define MB_ENDPOINT_ADDRS_MAX 16384
 
@@ -157,8 +159,11 @@ struct mb_ct_entry {
 #define MB_CT_TIMEOUT_CLOSING (10ull * 1000000000ull)
 #define MB_CT_TIMEOUT_OTHER (60ull * 1000000000ull)
 
-/* Per-rule counters (BPF_MAP_TYPE_PERCPU_ARRAY, name "mb_rule_stats",
- * index = rule id; index 0 counts default-deny). */
+/* Per-rule counters (BPF_MAP_TYPE_PERCPU_HASH, name "mb_rule_stats",
+ * key = rule id; 0 counts default deny). Rule ids are sparse: an entry is
+ * made the first time its rule decides, in a map the loader sizes to the
+ * version's rules. */
+#define MB_RULE_STATS_UNSIZED 1024 /* its size in an object; the loader sizes it per version */
 struct mb_rule_stats {
   mb_u64 packets;
   mb_u64 bytes;

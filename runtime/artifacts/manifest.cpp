@@ -585,7 +585,7 @@ void checkManifest(const Manifest& m) {
   }
 
   // Classes: unique ids and objects, sorted known policies, rules of those
-  // policies in that direction, in verdict order.
+  // policies in that direction, in verdict order, once.
   std::set<uint32_t> classIds;
   std::set<std::string> objects;
   const ClassEntry* openClass = nullptr;
@@ -640,12 +640,16 @@ void checkManifest(const Manifest& m) {
         if (!(rule.audit ? d.audited : d.enforced))
           throw FieldError(dp + (rule.audit ? ".audited" : ".enforced") + ": false, but the class has rule " +
                            std::to_string(rule.id) + " of " + rule.policy);
+        // Denies, then allows; each group by policy in the class's (key)
+        // order, and within a policy as written, which ids cannot show.
         if (k > 0) {
           const RuleEntry& prev = *ruleById.at(d.rules[k - 1]);
-          bool ordered = prev.action != rule.action ? prev.action == "deny" : prev.id < rule.id;
-          if (!ordered) throw FieldError(rp + ": not in verdict order (denies, then allows, each by id, once)");
+          bool ordered = prev.action != rule.action ? prev.action == "deny" : prev.policy <= rule.policy;
+          if (!ordered)
+            throw FieldError(rp + ": not in verdict order (denies, then allows, each group by policy)");
         }
-        listed.insert(rule.id);
+        if (!listed.insert(rule.id).second)
+          throw FieldError(rp + ": rule " + std::to_string(rule.id) + " is listed twice");
       }
       // A rule of the class's policies is left out only where it matches
       // nothing: an ingress rule on named ports the class's endpoints do not
@@ -746,7 +750,7 @@ std::vector<uint32_t> Manifest::bitsFor(const std::string& ns, const labels::Lab
   return bits;
 }
 
-std::string sha256Hex(const std::string& data) {
+std::string sha256Hex(std::string_view data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);

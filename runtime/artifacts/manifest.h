@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "labels/selector.h"
@@ -189,6 +190,6 @@ struct Manifest {
 };
 
 // Lowercase hex SHA-256 of `data`.
-std::string sha256Hex(const std::string& data);
+std::string sha256Hex(std::string_view data);
 
 }  // namespace membrane::artifacts

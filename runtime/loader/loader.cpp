@@ -653,15 +653,15 @@ struct Artifacts {
 };
 
 // Points an opened object's per-version maps at this version's pins: the
-// identity trie and the rule counters (one entry per rule id, 0 included).
+// identity trie and the rule counters (room for every rule id, and 0).
 bool pinVersionMaps(bpf_object* object, const Paths& paths, const Artifacts& a, std::string* why) {
   bpf_map* trie = bpf_object__find_map_by_name(object, "mb_identity");
   if (!trie || bpf_map__set_pin_path(trie, identityPin(paths, a.version).c_str()) != 0) {
     *why = "has no mb_identity map";
     return false;
   }
-  uint32_t ruleSlots = 1;
-  for (const auto& r : a.manifest.rules) ruleSlots = std::max(ruleSlots, r.id + 1);
+  // Rule ids are sparse: one entry per rule, and one for default deny.
+  uint32_t ruleSlots = static_cast<uint32_t>(a.manifest.rules.size()) + 1;
   bpf_map* stats = bpf_object__find_map_by_name(object, "mb_rule_stats");
   if (!stats || bpf_map__set_pin_path(stats, ruleStatsPin(paths, a.version).c_str()) != 0 ||
       bpf_map__set_max_entries(stats, ruleSlots) != 0) {

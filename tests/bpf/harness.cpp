@@ -261,8 +261,10 @@ std::vector<uint64_t> Datapath::reasons() const {
 mb_rule_stats Datapath::rule(uint32_t id) const {
   std::vector<mb_rule_stats> values(possibleCpus());
   mb_rule_stats sum{};
+  // No entry: the rule has decided nothing yet (entries are made by a
+  // rule's first decision).
   if (bpf_map_lookup_elem(mapFd("mb_rule_stats"), &id, values.data()) != 0)
-    return mb_rule_stats{~0ull, ~0ull};
+    return errno == ENOENT ? mb_rule_stats{0, 0} : mb_rule_stats{~0ull, ~0ull};
   for (const auto& v : values) {
     sum.packets += v.packets;
     sum.bytes += v.bytes;

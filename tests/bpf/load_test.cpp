@@ -78,7 +78,7 @@ TEST_F(LoadTest, MapsMatchTheAbi) {
        MB_IDENTITY_MAX, BPF_F_NO_PREALLOC},
       {"mb_conntrack", BPF_MAP_TYPE_LRU_HASH, sizeof(mb_ct_key), sizeof(mb_ct_entry),
        MB_CONNTRACK_MAX, 0},
-      {"mb_rule_stats", BPF_MAP_TYPE_PERCPU_ARRAY, 4, sizeof(mb_rule_stats), MB_RULE_MAX, 0},
+      {"mb_rule_stats", BPF_MAP_TYPE_PERCPU_HASH, 4, sizeof(mb_rule_stats), MB_RULE_STATS_UNSIZED, 0},
       {"mb_reasons", BPF_MAP_TYPE_PERCPU_ARRAY, 4, 8, MB_REASON_MAX, 0},
       {"mb_events", BPF_MAP_TYPE_RINGBUF, 0, 0, MB_EVENTS_BYTES, 0},
       {"mb_fragments", BPF_MAP_TYPE_LRU_HASH, 40, 8, 8192, 0},

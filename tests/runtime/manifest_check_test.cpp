@@ -22,6 +22,16 @@ class ManifestCheck : public ShopManifestTest {
     ADD_FAILURE() << "no class " << id;
     return 0;
   }
+  // The id of the rule of `policy` whose text starts so (ids are hashes).
+  static uint32_t idOf(const std::string& policy, const std::string& textStart) {
+    for (const auto& r : (*shop_)["rules"])
+      if (r["policy"] == policy && r["text"].get<std::string>().starts_with(textStart)) return r["id"];
+    ADD_FAILURE() << "no rule of " << policy << " starting " << textStart;
+    return 0;
+  }
+  static std::string ruleOf(const std::string& policy, const std::string& textStart) {
+    return "rule " + std::to_string(idOf(policy, textStart));
+  }
   static size_t endpointIndex(const json& m, const std::string& ns, const std::string& name) {
     for (size_t i = 0; i < m["endpoints"].size(); ++i)
       if (m["endpoints"][i]["namespace"] == ns && m["endpoints"][i]["name"] == name) return i;
@@ -42,26 +52,47 @@ TEST_F(ManifestCheck, RefusesAClassListingARuleThatDoesNotExist) {
 TEST_F(ManifestCheck, RefusesAnEmptiedRuleList) {
   // Class 1 (shop/api): its ingress rules use named ports its endpoints define.
   EXPECT_EQ(refusal([](json& m) { m["classes"][classIndex(m, 1)]["ingress"]["rules"] = json::array(); }),
-            "manifest.classes[1].ingress.rules: rule 3 of shop/api is missing");
-  // Egress: rule 16 (shop/default-deny's DNS rule) is every shop class's. (The
+            "manifest.classes[1].ingress.rules: " + ruleOf("shop/api", "allow from pods frontend") +
+                " of shop/api is missing");
+  // Egress: shop/default-deny's DNS rule is every shop class's. (The
   // manifest does not say why an egress rule on named ports no destination
-  // defines is left out, so rules 5-8, in class 1 alone, cannot be missed.)
+  // defines is left out, so shop/api's egress rules, in class 1 alone,
+  // cannot be missed.)
   EXPECT_EQ(refusal([](json& m) { m["classes"][classIndex(m, 1)]["egress"]["rules"] = json::array(); }),
-            "manifest.classes[1].egress.rules: rule 16 of shop/default-deny is missing");
+            "manifest.classes[1].egress.rules: " + ruleOf("shop/default-deny", "allow to cluster-dns") +
+                " of shop/default-deny is missing");
 }
 
 TEST_F(ManifestCheck, RefusesRulesOfOtherPoliciesOrDirectionsOrOutOfOrder) {
-  EXPECT_EQ(refusal([](json& m) { m["classes"][classIndex(m, 1)]["ingress"]["rules"].push_back(1); }),
-            "manifest.classes[1].ingress.rules[2]: rule 1 belongs to kube-system/coredns, which is not among the "
-            "class's policies");
-  EXPECT_EQ(refusal([](json& m) { m["classes"][classIndex(m, 1)]["ingress"]["rules"].push_back(5); }),
-            "manifest.classes[1].ingress.rules[2]: rule 5 is an egress rule");
-  EXPECT_EQ(refusal([](json& m) {
-              m["classes"][classIndex(m, 1)]["ingress"]["rules"] = {4, 3};
+  const uint32_t coredns = idOf("kube-system/coredns", "");
+  EXPECT_EQ(refusal([&](json& m) { m["classes"][classIndex(m, 1)]["ingress"]["rules"].push_back(coredns); }),
+            "manifest.classes[1].ingress.rules[2]: rule " + std::to_string(coredns) +
+                " belongs to kube-system/coredns, which is not among the class's policies");
+  const uint32_t toDatabase = idOf("shop/api", "allow to pods database");
+  EXPECT_EQ(refusal([&](json& m) { m["classes"][classIndex(m, 1)]["ingress"]["rules"].push_back(toDatabase); }),
+            "manifest.classes[1].ingress.rules[2]: rule " + std::to_string(toDatabase) + " is an egress rule");
+  // shop/default-deny's rule before shop/api's: policies are in key order.
+  const uint32_t dns = idOf("shop/default-deny", "allow to cluster-dns");
+  EXPECT_EQ(refusal([&](json& m) { m["classes"][classIndex(m, 1)]["egress"]["rules"] = {dns, toDatabase}; }),
+            "manifest.classes[1].egress.rules[1]: not in verdict order (denies, then allows, each group by policy)");
+  EXPECT_EQ(refusal([&](json& m) {
+              m["classes"][classIndex(m, 1)]["egress"]["rules"] = {toDatabase, toDatabase, dns};
             }),
-            "manifest.classes[1].ingress.rules[1]: not in verdict order (denies, then allows, each by id, once)");
+            "manifest.classes[1].egress.rules[1]: rule " + std::to_string(toDatabase) + " is listed twice");
+  // An allow before a deny (shop/database's ingress).
+  const uint32_t allowApi = idOf("shop/database", "allow from pods { app in (api");
+  const uint32_t denyRunner = idOf("shop/database", "deny from pods { role = backup");
+  size_t database = 0;
+  const json& shop = *shop_;  // const: [] must not grow it
+  for (size_t i = 0; i < shop["classes"].size(); ++i)
+    if (shop["classes"][i]["policies"] == json{"shop/database", "shop/default-deny"}) database = i;
+  ASSERT_NE(database, 0u);
+  EXPECT_EQ(refusal([&](json& m) { m["classes"][database]["ingress"]["rules"] = {allowApi, denyRunner}; }),
+            "manifest.classes[" + std::to_string(database) +
+                "].ingress.rules[1]: not in verdict order (denies, then allows, each group by policy)");
   EXPECT_EQ(refusal([](json& m) { m["classes"][classIndex(m, 1)]["ingress"]["enforced"] = false; }),
-            "manifest.classes[1].ingress.enforced: false, but the class has rule 3 of shop/api");
+            "manifest.classes[1].ingress.enforced: false, but the class has " +
+                ruleOf("shop/api", "allow from pods frontend") + " of shop/api");
 }
 
 TEST_F(ManifestCheck, RefusesAnEndpointListedInAClassItDoesNotRun) {
@@ -142,7 +173,9 @@ TEST_F(ManifestCheck, RefusesIdentitiesWhoseBitsAreNotTheirLabels) {
 }
 
 TEST_F(ManifestCheck, RefusesIdsListedTwice) {
-  EXPECT_EQ(refusal([](json& m) { m["rules"][1]["id"] = 1; }), "manifest.rules[1].id: rule 1 is listed twice");
+  EXPECT_EQ(refusal([](json& m) { m["rules"][1]["id"] = m["rules"][0]["id"]; }),
+            "manifest.rules[1].id: rule " + std::to_string((*shop_)["rules"][0]["id"].get<uint32_t>()) +
+                " is listed twice");
   EXPECT_EQ(refusal([](json& m) { m["identities"][1]["id"] = m["identities"][0]["id"]; }),
             "manifest.identities[1].id: identity 256 is listed twice");
   EXPECT_EQ(refusal([](json& m) {
@@ -171,11 +204,12 @@ TEST_F(ManifestCheck, RefusesRulesThatDoNotFitTheirPolicyOrTheCounters) {
   EXPECT_EQ(refusal([](json& m) { m["rules"][0]["policy"] = "shop/nope"; }),
             "manifest.rules[0].policy: no policy \"shop/nope\" in manifest.policies");
   EXPECT_EQ(refusal([](json& m) { m["rules"][0]["audit"] = true; }),
-            "manifest.rules[0].audit: policy kube-system/coredns is not in audit mode");
+            "manifest.rules[0].audit: policy " + (*shop_)["rules"][0]["policy"].get<std::string>() +
+                " is not in audit mode");
   EXPECT_EQ(refusal([](json& m) { m["rules"][0]["direction"] = "sideways"; }),
             "manifest.rules[0].direction: expected \"ingress\" or \"egress\"");
-  EXPECT_EQ(refusal([](json& m) { m["rules"][0]["id"] = 65536; }),
-            "manifest.rules[0].id: 65536 is not a rule id (1-65535)");
+  EXPECT_EQ(refusal([](json& m) { m["rules"][0]["id"] = 16777216; }),
+            "manifest.rules[0].id: 16777216 is not a rule id (1-16777215)");
   EXPECT_EQ(refusal([](json& m) { m["policies"][0]["namespace"] = ""; }),
             "manifest.policies[0].namespace: required unless clusterwide");
 }

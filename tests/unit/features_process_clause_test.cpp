@@ -349,12 +349,13 @@ TEST(ProcessClause, TheIrPrintsTheClausesOfAClassAndMarksTheirEntries) {
   ASSERT_FALSE(c->diags.hasErrors()) << testing::rendered(*c);
   nlohmann::json j = ir::toJson(*c->ir);
   const auto& egress = j["classes"][0]["egress"];
-  EXPECT_EQ(egress["processClauses"], nlohmann::json::parse(R"([{"rule": 1, "executables": ["/a"]}])"));
+  const std::string id = std::to_string(j["rules"][0]["id"].get<uint32_t>());
+  EXPECT_EQ(egress["processClauses"], nlohmann::json::parse(R"([{"rule": )" + id + R"(, "executables": ["/a"]}])"));
   EXPECT_EQ(egress["rules"][0]["process"]["executables"], nlohmann::json({"/a"}));
   EXPECT_EQ(j["rules"][0]["clause"], true);
   EXPECT_EQ(j["rules"][0]["text"], "processes { exe \"/a\" }");
   std::string text = ir::toText(*c->ir);
-  EXPECT_NE(text.find("    processes [1]: /a\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("    processes [" + id + "]: /a\n"), std::string::npos) << text;
 }
 
 }  // namespace

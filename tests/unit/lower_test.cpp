@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
+#include "abi/datapath.h"
 #include "pipeline/pipeline.h"
 #include "evaluator/evaluator.h"
 #include "features/l4/l4.h"
@@ -687,7 +690,7 @@ TEST(LowerPorts, IcmpTypesMergeAndPrintEveryType) {
 
 // ---- rules ------------------------------------------------------------------------------------
 
-TEST(LowerRules, DenyRulesFirstThenById) {
+TEST(LowerRules, DenyRulesFirstThenInTheOrderWritten) {
   Compiled c(R"(
     namespace x
     policy a {
@@ -707,28 +710,94 @@ TEST(LowerRules, DenyRulesFirstThenById) {
   )");
   ASSERT_TRUE(c.ok());
   const Program& p = c.ir();
-  // Ids follow policies in key order and rules in source order, ingress and egress mixed.
-  std::vector<std::string> texts;
-  for (const auto& [id, info] : p.rules) texts.push_back(std::to_string(id) + " " + info.text);
-  EXPECT_EQ(texts, (std::vector<std::string>{"1 allow from namespace y", "2 deny from namespace z",
-                                             "3 allow from namespace w", "4 deny from pods {pod = b}",
-                                             "5 allow to all", "6 deny to world", "7 deny from host",
-                                             "8 allow from host"}));
+  ASSERT_EQ(p.rules.size(), 8u);
   const EndpointClass* cls = c.classOf("x", "a");
   ASSERT_NE(cls, nullptr);
-  EXPECT_EQ(ruleIds(cls->ingress), (std::vector<uint32_t>{2, 4, 7, 1, 3, 8}));
-  EXPECT_EQ(ruleIds(cls->egress), (std::vector<uint32_t>{6, 5}));
-  for (const auto& r : cls->ingress.rules) {
-    EXPECT_EQ(r.action, p.rules.at(r.id).action);
-    EXPECT_EQ(r.policy, p.rules.at(r.id).policy);
-    EXPECT_EQ(p.rules.at(r.id).direction, Direction::Ingress);
+  auto texts = [&](const DirectionPolicy& d) {
+    std::vector<std::string> out;
+    for (const auto& r : d.rules) out.push_back(p.rules.at(r.id).text);
+    return out;
+  };
+  // Policies in key order, rules in source order, deny rules first.
+  EXPECT_EQ(texts(cls->ingress),
+            (std::vector<std::string>{"deny from namespace z", "deny from pods {pod = b}", "deny from host",
+                                      "allow from namespace y", "allow from namespace w", "allow from host"}));
+  EXPECT_EQ(texts(cls->egress), (std::vector<std::string>{"deny to world", "allow to all"}));
+  for (const auto* d : {&cls->ingress, &cls->egress})
+    for (const auto& r : d->rules) {
+      EXPECT_EQ(r.action, p.rules.at(r.id).action);
+      EXPECT_EQ(r.policy, p.rules.at(r.id).policy);
+      EXPECT_EQ(p.rules.at(r.id).direction, d == &cls->ingress ? Direction::Ingress : Direction::Egress);
+    }
+  const RuleInfo& first = p.rules.at(cls->ingress.rules[3].id);
+  EXPECT_EQ(first.location, "t.policy:6:9");
+  EXPECT_EQ(first.loc.begin.line, 6u);
+  EXPECT_EQ(p.rules.at(cls->ingress.rules.back().id).location, "t.policy:16:53");
+  EXPECT_EQ(p.rules.at(cls->ingress.rules.back().id).policy, "x/b");
+}
+
+// The ids of the rules of a policy, by text.
+std::map<std::string, uint32_t> idsOf(const Program& p, const std::string& policy) {
+  std::map<std::string, uint32_t> out;
+  for (const auto& [id, info] : p.rules)
+    if (info.policy == policy) out[std::string(directionName(info.direction)) + " " + info.text] = id;
+  return out;
+}
+
+TEST(LowerRules, ARulesIdDependsOnItsPolicyAndItselfNotOnOtherPolicies) {
+  const std::string shop = R"(
+    namespace x
+    policy shop {
+      selects { app = shop }
+      ingress { allow from pods { app = web } on tcp/80  deny from world }
+      egress { allow to pods { app = db } on tcp/5432 }
+    }
+  )";
+  Compiled alone(shop);
+  ASSERT_TRUE(alone.ok());
+  // Another policy before it, with more rules, and another after it.
+  Compiled among(R"(
+    namespace x
+    policy aaa { selects {} ingress { allow from host  allow from namespace y  deny from namespace z } }
+    policy zzz { selects {} egress { allow to all } }
+  )" + shop);
+  ASSERT_TRUE(among.ok());
+  auto ids = idsOf(alone.ir(), "x/shop");
+  ASSERT_EQ(ids.size(), 3u);
+  EXPECT_EQ(idsOf(among.ir(), "x/shop"), ids);
+  for (const auto& [text, id] : ids) {
+    EXPECT_GT(id, 0u) << text;
+    EXPECT_LT(id, MB_RULE_MAX) << text;
   }
-  EXPECT_EQ(p.rules.at(6).direction, Direction::Egress);
-  EXPECT_EQ(p.rules.at(6).action, Action::Deny);
-  EXPECT_EQ(p.rules.at(7).policy, "x/b");
-  EXPECT_EQ(p.rules.at(1).location, "t.policy:6:9");
-  EXPECT_EQ(p.rules.at(8).location, "t.policy:16:53");
-  EXPECT_EQ(p.rules.at(1).loc.begin.line, 6u);
+  // A rule of the same policy changed: the others keep their ids.
+  Compiled edited(R"(
+    namespace x
+    policy shop {
+      selects { app = shop }
+      ingress { allow from pods { app = web } on tcp/8080  deny from world }
+      egress { allow to pods { app = db } on tcp/5432 }
+    }
+  )");
+  ASSERT_TRUE(edited.ok());
+  auto after = idsOf(edited.ir(), "x/shop");
+  EXPECT_EQ(after.at("ingress deny from world"), ids.at("ingress deny from world"));
+  EXPECT_EQ(after.at("egress allow to pods { app = db } on tcp/5432"),
+            ids.at("egress allow to pods { app = db } on tcp/5432"));
+  EXPECT_NE(after.at("ingress allow from pods { app = web } on tcp/8080"),
+            ids.at("ingress allow from pods { app = web } on tcp/80"));
+}
+
+TEST(LowerRules, TheSameRuleTwiceInAPolicyOrInTwoPoliciesHasTwoIds) {
+  Compiled c(R"(
+    namespace x
+    policy a { selects {} ingress { allow from host  allow from host } }
+    policy b { selects {} ingress { allow from host } egress { allow to host } }
+  )");
+  ASSERT_TRUE(c.ok());
+  std::set<uint32_t> ids;
+  for (const auto& [id, info] : c.ir().rules) ids.insert(id);
+  EXPECT_EQ(ids.size(), 4u);
+  EXPECT_EQ(c.ir().rules.size(), 4u);
 }
 
 TEST(LowerRules, EnforcedAndAuditedFlags) {
@@ -976,30 +1045,50 @@ policy api {
   EXPECT_EQ(cls["endpoints"], json::array({"x/api-0"}));
   EXPECT_EQ(cls["ingress"]["enforced"], true);
   EXPECT_EQ(cls["ingress"]["audited"], false);
+  // Rule ids are hashes (LowerRules): each class rule is compared without
+  // its id, and the id is the one the rule list gives its text.
+  auto idOf = [&](const std::string& text) {
+    for (const auto& r : j["rules"])
+      if (r["text"] == text) return r["id"];
+    return json();
+  };
+  auto withoutId = [](json r) {
+    r.erase("id");
+    return r;
+  };
   ASSERT_EQ(cls["ingress"]["rules"].size(), 2u);
-  EXPECT_EQ(cls["ingress"]["rules"][0], json::parse(R"({
-    "id": 2, "action": "deny", "audit": false, "policy": "x/api",
+  EXPECT_EQ(withoutId(cls["ingress"]["rules"][0]), json::parse(R"({
+    "action": "deny", "audit": false, "policy": "x/api",
     "peer": {"cidrs": [{"prefix": "198.19.0.0/16", "except": ["198.19.1.0/24"]}]},
     "l4": "any"})"));
-  EXPECT_EQ(cls["ingress"]["rules"][1], json::parse(R"({
-    "id": 1, "action": "allow", "audit": false, "policy": "x/api",
+  EXPECT_EQ(cls["ingress"]["rules"][0]["id"], idOf("deny from cidr 198.19.0.0/16 except 198.19.1.0/24"));
+  EXPECT_EQ(withoutId(cls["ingress"]["rules"][1]), json::parse(R"({
+    "action": "allow", "audit": false, "policy": "x/api",
     "peer": {"selectorBits": [0]},
     "l4": [{"protocol": "tcp", "ports": ["8080"]}]})"));
+  EXPECT_EQ(cls["ingress"]["rules"][1]["id"], idOf("allow from pods {app = web} on tcp/http"));
   EXPECT_EQ(cls["egress"]["enforced"], true);
   ASSERT_EQ(cls["egress"]["rules"].size(), 1u);
-  EXPECT_EQ(cls["egress"]["rules"][0], json::parse(R"({
-    "id": 3, "action": "allow", "audit": false, "policy": "x/api",
+  EXPECT_EQ(withoutId(cls["egress"]["rules"][0]), json::parse(R"({
+    "action": "allow", "audit": false, "policy": "x/api",
     "peer": {"selectorBits": [1], "entities": ["world"]},
     "l4": [{"protocol": "icmp", "types": ["echo-request"]}, {"protocol": "tcp", "ports": ["5432-5433"]}]})"));
+  EXPECT_EQ(cls["egress"]["rules"][0]["id"], idOf("allow to pods {app = db}, world on tcp/{5432, 5433}, icmp/echo-request"));
 
+  // The rule list, by id.
   ASSERT_EQ(j["rules"].size(), 3u);
-  EXPECT_EQ(j["rules"][0], json::parse(R"({"id": 1, "policy": "x/api", "direction": "ingress", "action": "allow",
+  std::map<std::string, json> byText;
+  for (const auto& r : j["rules"]) {
+    EXPECT_GT(r["id"].get<uint32_t>(), 0u);
+    byText[r["text"]] = withoutId(r);
+  }
+  EXPECT_EQ(byText["allow from pods {app = web} on tcp/http"],
+            json::parse(R"({"policy": "x/api", "direction": "ingress", "action": "allow",
     "audit": false, "text": "allow from pods {app = web} on tcp/http", "location": "api.policy:5:5"})"));
-  EXPECT_EQ(j["rules"][1]["text"], "deny from cidr 198.19.0.0/16 except 198.19.1.0/24");
-  EXPECT_EQ(j["rules"][1]["action"], "deny");
-  EXPECT_EQ(j["rules"][2]["direction"], "egress");
-  EXPECT_EQ(j["rules"][2]["location"], "api.policy:9:5");
-  EXPECT_EQ(j["rules"][2]["text"], "allow to pods {app = db}, world on tcp/{5432, 5433}, icmp/echo-request");
+  EXPECT_EQ(byText["deny from cidr 198.19.0.0/16 except 198.19.1.0/24"]["action"], "deny");
+  const json& egressRule = byText["allow to pods {app = db}, world on tcp/{5432, 5433}, icmp/echo-request"];
+  EXPECT_EQ(egressRule["direction"], "egress");
+  EXPECT_EQ(egressRule["location"], "api.policy:9:5");
 
   // Exactly these top-level keys.
   std::vector<std::string> keys;
