@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "artifacts/manifest.h"
+#include "codegen/class_cache.h"
 #include "codegen/class_compiler.h"
 #include "ir/ir.h"
 
@@ -19,6 +20,10 @@ struct CompileOptions {
   size_t cidrFoldLimit = PeerLowering::kDefaultFoldLimit;
   DecisionMode decisionMode = DecisionMode::Auto;
   size_t codedPortSearchLimit = PeerLowering::kCodedPortSearchLimit;
+  // Objects kept from earlier compiles (--cache): a class whose key is
+  // there is read, not compiled; every class compiled is stored. Not used
+  // with --emit (a cached class has no IR or assembly to show).
+  ClassCache* cache = nullptr;
   // Threads compiling classes; 0 = one per core.
   size_t jobs = 0;
   // Called as each class is done: (how many before it, total, class).

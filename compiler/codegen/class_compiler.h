@@ -27,9 +27,15 @@ struct EmitOptions {
   bool assembly = false; // keep the class decision's BPF assembly text
 };
 
+struct CachedObjectFile;  // class_cache.h
+
 struct ClassObject {
   uint32_t classId = 0;
   std::string elf;       // the BPF object file
+  // Or, for a class read from the cache (class_cache.h) and handed to
+  // CompileOptions::onObject, the verified entry itself, open, for
+  // ArtifactStaging to link into the output rather than copy.
+  std::shared_ptr<const CachedObjectFile> cached;
   std::string llvmIr;    // with EmitOptions::llvmIr
   std::string assembly;  // with EmitOptions::assembly
   DecisionStats stats;

@@ -39,7 +39,7 @@ json toJson(const Rule& rule) {
   return out;
 }
 
-static json toJson(const DirectionPolicy& d) {
+json toJson(const DirectionPolicy& d) {
   json rules = json::array();
   for (const auto& r : d.rules) rules.push_back(toJson(r));
   json out = {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", rules}};

@@ -9,6 +9,7 @@ namespace membrane::ir {
 
 nlohmann::json toJson(const Program& program);
 nlohmann::json toJson(const Rule& rule);
+nlohmann::json toJson(const DirectionPolicy& direction);
 
 }  // namespace membrane::ir
 

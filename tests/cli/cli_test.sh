@@ -363,6 +363,31 @@ case_ir_output_unwritable() {
   expect_contains "$err" "$tmp/no-such-dir/ir.json"
 }
 
+# --cache DIR (or $MEMBRANE_CACHE_DIR) reads every class back on the second
+# run and writes the same output; --no-cache wins over the environment; a
+# cache that cannot be made is exit 2 before anything is written.
+case_compile_cache_flag_environment_and_refusal() {
+  run compile --inventory "$inventory" -o "$tmp/out/nocache" "$policies"
+  expect_rc 0
+  run compile --cache "$tmp/cache" --inventory "$inventory" -o "$tmp/out/cold" "$policies"
+  expect_rc 0
+  grep -qE '; 0 of [0-9]+ from the cache; ' "$err" || fail "cold: $(cat "$err")"
+  MEMBRANE_CACHE_DIR="$tmp/cache" run compile --inventory "$inventory" -o "$tmp/out/warm" "$policies"
+  expect_rc 0
+  local n
+  n=$(sed -nE 's/.*; ([0-9]+) of ([0-9]+) from the cache;.*/\1 \2/p' "$err")
+  [[ -n $n && ${n% *} == "${n#* }" ]] || fail "warm: not every class from the cache: $(cat "$err")"
+  diff -r "$tmp/out/nocache" "$tmp/out/warm" >/dev/null || fail "the output with the cache differs from without"
+  MEMBRANE_CACHE_DIR="$tmp/cache" run compile --no-cache --inventory "$inventory" -o "$tmp/out/none" "$policies"
+  expect_rc 0
+  ! grep -q "from the cache" "$err" || fail "--no-cache read the cache: $(cat "$err")"
+  : >"$tmp/not-a-dir"
+  run compile --cache "$tmp/not-a-dir" --inventory "$inventory" -o "$tmp/out/refused" "$policies"
+  expect_rc 2
+  expect_err "cannot use '$tmp/not-a-dir' as the cache"
+  [[ ! -e $tmp/out/refused ]] || fail "a refused compile wrote its output"
+}
+
 # A pipeline asks for progress with --progress (standard error is a file
 # here, not a terminal): lines of classes done with the time so far, the
 # last one all of them; without the flag, none.
@@ -504,6 +529,7 @@ t inventory_invalid_json
 t inventory_invalid_address
 t inventory_missing_file
 t directory_without_policies
+t compile_cache_flag_environment_and_refusal
 t help
 t subcommand_help
 t version
