@@ -182,7 +182,8 @@ class ItemListener : public antlr4::tree::ParseTreeListener {
   void visitTerminal(antlr4::tree::TerminalNode*) override {}
   void visitErrorNode(antlr4::tree::ErrorNode*) override {}
   void enterEveryRule(antlr4::ParserRuleContext* ctx) override {
-    if (dynamic_cast<P::ItemContext*>(ctx)) errors_.itemStarted(ctx);
+    // By rule index, not dynamic_cast: this runs for every rule of every file.
+    if (ctx->getRuleIndex() == P::RuleItem) errors_.itemStarted(ctx);
   }
   void exitEveryRule(antlr4::ParserRuleContext*) override {}
 
