@@ -3,6 +3,10 @@
 // never uses a damaged entry, and can be shared by compiles running at once.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -222,6 +226,59 @@ TEST(ClassCache, ACachedObjectIsLinkedIntoTheOutputNotCopied) {
     EXPECT_GE(fs::hard_link_count(object), 2u) << object << " is the cache's entry";
   }
   EXPECT_EQ(streamed.manifest.toJson(), plain->artifacts.manifest.toJson());
+}
+
+// A cache on another filesystem than the output (here /dev/shm, a tmpfs of
+// its own): no hard link can cross, so the object is copied, and the
+// output is the same.
+TEST(ClassCache, ACacheOnAnotherFilesystemIsCopiedFrom) {
+  Workspace ws;
+  struct stat shm {}, tmp {};
+  bool apart = ::stat("/dev/shm", &shm) == 0 && ::stat(ws.dir.path().c_str(), &tmp) == 0 && shm.st_dev != tmp.st_dev;
+  if (!apart) {
+    if (testkit::runningInCi()) FAIL() << "/dev/shm is not a filesystem of its own beside " << ws.dir.path();
+    GTEST_SKIP() << "/dev/shm is not a filesystem of its own beside " << ws.dir.path();
+  }
+  std::string dir = "/dev/shm/membrane-class-cache-test-XXXXXX";
+  ASSERT_TRUE(mkdtemp(dir.data())) << std::strerror(errno);
+  struct Removed {
+    std::string path;
+    ~Removed() {
+      std::error_code ec;
+      fs::remove_all(path, ec);
+    }
+  } removed{dir};
+  auto plain = compile(ws, nullptr);
+  ASSERT_TRUE(plain);
+  std::string error;
+  auto cache = codegen::ClassCache::open(dir, &error);
+  ASSERT_TRUE(cache) << error;
+  for (int run = 0; run < 2; ++run) {
+    pipeline::Compilation c;
+    pipeline::run({{ws.policies.string()}, {(ws.policies / "inventory.json").string()}}, c);
+    ASSERT_EQ(c.outcome(), pipeline::Outcome::Ok);
+    auto compiler = codegen::ClassCompiler::create(&error);
+    ASSERT_TRUE(compiler) << error;
+    auto staging = codegen::ArtifactStaging::open((ws.dir / "out").string(), &error);
+    ASSERT_TRUE(staging) << error;
+    codegen::CompileOptions options;
+    options.cache = cache.get();
+    std::mutex m;
+    options.onObject = [&](const codegen::ClassObject& obj, std::string* why) {
+      std::lock_guard<std::mutex> lock(m);
+      return staging->write(obj, why);
+    };
+    codegen::Artifacts streamed = codegen::buildArtifacts(*compiler, *c.ir, options);
+    ASSERT_TRUE(staging->commit(streamed.manifest, &error)) << error;
+  }
+  EXPECT_EQ(cache->hits(), plain->artifacts.objects.size()) << "the second run read every class";
+  for (size_t i = 0; i < plain->artifacts.objects.size(); ++i) {
+    fs::path object = ws.dir / "out" / codegen::objectName(plain->artifacts.manifest.classes[i].id);
+    std::ifstream in(object, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(bytes == plain->artifacts.objects[i].elf) << object;
+    EXPECT_EQ(fs::hard_link_count(object), 1u) << object << " is a copy";
+  }
 }
 
 TEST(ClassCache, CompilesSharingACacheAtOnceEachWriteTheRightBytes) {
