@@ -227,8 +227,7 @@ bool linkCached(const CachedObjectFile& object, const fs::path& path, std::strin
   std::string self = "/proc/self/fd/" + std::to_string(object.fd);
   if (linkat(AT_FDCWD, self.c_str(), AT_FDCWD, path.c_str(), AT_SYMLINK_FOLLOW) == 0) {
     if (fsync(object.fd) == 0) return true;
-    if (error) *error = "cannot sync '" + path.string() + "': " + std::strerror(errno);
-    return false;
+    ::unlink(path.c_str());  // a filesystem that cannot sync it this way: copy it
   }
   std::string bytes;
   return object.read(bytes, error) && writeFile(path, bytes, error);
