@@ -219,8 +219,10 @@ std::optional<ClassCache::Entry> ClassCache::load(const std::string& key) {
   bool intact = artifacts::sha256Hex(std::string_view(static_cast<const char*>(bytes), length)) == e.sha256;
   munmap(bytes, length);
   if (!intact) return damaged();
-  // Used now: `find DIR -mtime +N -delete` keeps what compiles still use.
+  // Used now, both files: `find DIR -mtime +N -delete` keeps what compiles
+  // still use.
   ::futimens(fd, nullptr);
+  ::utimensat(AT_FDCWD, pathOf(key, ".meta").c_str(), nullptr, 0);
   e.object = std::move(object);
   ++hits_;
   return e;

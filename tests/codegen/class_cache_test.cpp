@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -302,6 +303,25 @@ TEST(ClassCache, CompilesSharingACacheAtOnceEachWriteTheRightBytes) {
   auto after = openCache(ws);
   ASSERT_TRUE(compile(ws, after.get()));
   EXPECT_EQ(after->hits(), plain->artifacts.objects.size());
+}
+
+// Pruning by age (`find DIR -type f -mtime +7 -delete`, docs/cli.md) keeps
+// what compiles still use only if a hit makes both of its files new.
+TEST(ClassCache, AHitMakesBothFilesOfItsEntryNew) {
+  Workspace ws;
+  {
+    auto cache = openCache(ws);
+    ASSERT_TRUE(compile(ws, cache.get()));
+  }
+  auto files = entries(ws);
+  ASSERT_FALSE(files.empty());
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(24 * 30);
+  for (const auto& f : files) fs::last_write_time(f, old);
+  auto cache = openCache(ws);
+  ASSERT_TRUE(compile(ws, cache.get()));
+  EXPECT_EQ(cache->misses(), 0u);
+  for (const auto& f : files)
+    EXPECT_GT(fs::last_write_time(f), old + std::chrono::hours(24)) << f << " was read but kept its old time";
 }
 
 TEST(ClassCache, TheKeyFollowsTheDecisionNotTheClassNumberOrItsEndpoints) {
