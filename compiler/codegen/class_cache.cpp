@@ -21,6 +21,7 @@
 
 #include "abi/datapath.h"
 #include "artifacts/manifest.h"
+#include "io/file.h"
 #include "ir_print/ir_json.h"
 
 namespace membrane::codegen {
@@ -79,24 +80,6 @@ std::string compilerFingerprint() {
   std::ostringstream bytes;
   bytes << in.rdbuf();
   return "sha256 " + artifacts::sha256Hex(bytes.str());
-}
-
-bool readWhole(const std::string& path, std::string& out) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  struct stat st {};
-  bool ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
-  if (ok) {
-    out.resize(static_cast<size_t>(st.st_size));
-    size_t done = 0;
-    while (ok && done < out.size()) {
-      ssize_t n = ::read(fd, out.data() + done, out.size() - done);
-      ok = n > 0;
-      done += ok ? static_cast<size_t>(n) : 0;
-    }
-  }
-  ::close(fd);
-  return ok;
 }
 
 bool writeWhole(int fd, std::string_view data) {
@@ -189,11 +172,13 @@ bool CachedObjectFile::read(std::string& out, std::string* error) const {
 }
 
 std::optional<ClassCache::Entry> ClassCache::load(const std::string& key) {
-  std::string meta;
-  if (!readWhole(pathOf(key, ".meta"), meta)) {
+  std::string why;
+  std::optional<std::string> read = io::readRegularFile(pathOf(key, ".meta"), 4096, "a cache entry", &why);
+  if (!read) {
     ++misses_;
     return std::nullopt;
   }
+  const std::string& meta = *read;
   auto damaged = [&]() -> std::optional<Entry> {
     ++damaged_;
     ++misses_;

@@ -64,6 +64,44 @@ std::unique_ptr<Compiled> compile(const Workspace& ws, codegen::ClassCache* cach
   return out;
 }
 
+// A compile as `membranec compile` runs it: objects streamed into a staging
+// directory as they come (cached ones linked or copied), then committed to
+// `out`. Returns how many objects came from the cache.
+size_t streamInto(const Workspace& ws, codegen::ClassCache* cache, const fs::path& out) {
+  pipeline::Compilation c;
+  pipeline::run({{ws.policies.string()}, {(ws.policies / "inventory.json").string()}}, c);
+  EXPECT_EQ(c.outcome(), pipeline::Outcome::Ok);
+  if (c.outcome() != pipeline::Outcome::Ok) return 0;
+  std::string error;
+  auto compiler = codegen::ClassCompiler::create(&error);
+  auto staging = codegen::ArtifactStaging::open(out.string(), &error);
+  EXPECT_TRUE(compiler && staging) << error;
+  if (!compiler || !staging) return 0;
+  codegen::CompileOptions options;
+  options.cache = cache;
+  std::mutex m;
+  size_t cached = 0;
+  options.onObject = [&](const codegen::ClassObject& obj, std::string* why) {
+    std::lock_guard<std::mutex> lock(m);
+    cached += obj.cached != nullptr;
+    return staging->write(obj, why);
+  };
+  codegen::Artifacts streamed = codegen::buildArtifacts(*compiler, *c.ir, options);
+  EXPECT_TRUE(staging->commit(streamed.manifest, &error)) << error;
+  return cached;
+}
+
+// Each object in `out` is the one `plain` compiled, with `links` names.
+void expectObjectsIn(const fs::path& out, const Compiled& plain, uintmax_t links) {
+  for (size_t i = 0; i < plain.artifacts.objects.size(); ++i) {
+    fs::path object = out / codegen::objectName(plain.artifacts.manifest.classes[i].id);
+    std::ifstream in(object, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(bytes == plain.artifacts.objects[i].elf) << object;
+    EXPECT_EQ(fs::hard_link_count(object), links) << object;
+  }
+}
+
 std::unique_ptr<codegen::ClassCache> openCache(const Workspace& ws) {
   std::string error;
   auto cache = codegen::ClassCache::open(ws.cache.string(), &error);
@@ -200,33 +238,13 @@ TEST(ClassCache, ACachedObjectIsLinkedIntoTheOutputNotCopied) {
   ASSERT_TRUE(compile(ws, cold.get()));
 
   auto warm = openCache(ws);
-  pipeline::Compilation c;
-  pipeline::run({{ws.policies.string()}, {(ws.policies / "inventory.json").string()}}, c);
-  ASSERT_EQ(c.outcome(), pipeline::Outcome::Ok);
-  std::string error;
-  auto compiler = codegen::ClassCompiler::create(&error);
-  ASSERT_TRUE(compiler) << error;
-  auto staging = codegen::ArtifactStaging::open((ws.dir / "out").string(), &error);
-  ASSERT_TRUE(staging) << error;
-  codegen::CompileOptions options;
-  options.cache = warm.get();
-  std::mutex m;
-  options.onObject = [&](const codegen::ClassObject& obj, std::string* why) {
-    std::lock_guard<std::mutex> lock(m);
-    EXPECT_TRUE(obj.cached) << "class " << obj.classId << " came from the cache";
-    return staging->write(obj, why);
-  };
-  codegen::Artifacts streamed = codegen::buildArtifacts(*compiler, *c.ir, options);
-  ASSERT_TRUE(staging->commit(streamed.manifest, &error)) << error;
+  EXPECT_EQ(streamInto(ws, warm.get(), ws.dir / "out"), plain->artifacts.objects.size());
   EXPECT_EQ(warm->hits(), plain->artifacts.objects.size());
-  for (size_t i = 0; i < plain->artifacts.objects.size(); ++i) {
-    fs::path object = ws.dir / "out" / codegen::objectName(plain->artifacts.manifest.classes[i].id);
-    std::ifstream in(object, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_TRUE(bytes == plain->artifacts.objects[i].elf) << object;
-    EXPECT_GE(fs::hard_link_count(object), 2u) << object << " is the cache's entry";
-  }
-  EXPECT_EQ(streamed.manifest.toJson(), plain->artifacts.manifest.toJson());
+  // Linked: the output's name and the cache entry's.
+  expectObjectsIn(ws.dir / "out", *plain, 2);
+  std::ifstream manifest(ws.dir / "out" / "manifest.json");
+  std::string text((std::istreambuf_iterator<char>(manifest)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, plain->artifacts.manifest.toJson());
 }
 
 // A cache on another filesystem than the output (here /dev/shm, a tmpfs of
@@ -254,32 +272,10 @@ TEST(ClassCache, ACacheOnAnotherFilesystemIsCopiedFrom) {
   std::string error;
   auto cache = codegen::ClassCache::open(dir, &error);
   ASSERT_TRUE(cache) << error;
-  for (int run = 0; run < 2; ++run) {
-    pipeline::Compilation c;
-    pipeline::run({{ws.policies.string()}, {(ws.policies / "inventory.json").string()}}, c);
-    ASSERT_EQ(c.outcome(), pipeline::Outcome::Ok);
-    auto compiler = codegen::ClassCompiler::create(&error);
-    ASSERT_TRUE(compiler) << error;
-    auto staging = codegen::ArtifactStaging::open((ws.dir / "out").string(), &error);
-    ASSERT_TRUE(staging) << error;
-    codegen::CompileOptions options;
-    options.cache = cache.get();
-    std::mutex m;
-    options.onObject = [&](const codegen::ClassObject& obj, std::string* why) {
-      std::lock_guard<std::mutex> lock(m);
-      return staging->write(obj, why);
-    };
-    codegen::Artifacts streamed = codegen::buildArtifacts(*compiler, *c.ir, options);
-    ASSERT_TRUE(staging->commit(streamed.manifest, &error)) << error;
-  }
+  EXPECT_EQ(streamInto(ws, cache.get(), ws.dir / "out"), 0u);
+  EXPECT_EQ(streamInto(ws, cache.get(), ws.dir / "out"), plain->artifacts.objects.size());
   EXPECT_EQ(cache->hits(), plain->artifacts.objects.size()) << "the second run read every class";
-  for (size_t i = 0; i < plain->artifacts.objects.size(); ++i) {
-    fs::path object = ws.dir / "out" / codegen::objectName(plain->artifacts.manifest.classes[i].id);
-    std::ifstream in(object, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    EXPECT_TRUE(bytes == plain->artifacts.objects[i].elf) << object;
-    EXPECT_EQ(fs::hard_link_count(object), 1u) << object << " is a copy";
-  }
+  expectObjectsIn(ws.dir / "out", *plain, 1);  // copies
 }
 
 TEST(ClassCache, CompilesSharingACacheAtOnceEachWriteTheRightBytes) {
