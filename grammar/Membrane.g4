@@ -17,6 +17,10 @@
 //    Its body is the process rule kind's, parsed by that kind's module.
 //  - `dns "a.example.com", "*.example.com"`: strings after `dns` continue
 //    its list (the loop is greedy), any other peer ends it.
+//  - `tier admin priority N` / `tier baseline`: the AdminNetworkPolicy
+//    tiers around ordinary policies (docs/language.md, "Tiers"); `pass` is
+//    their third action. `selects SEL in NAMESPACES` narrows a clusterwide
+//    policy's subjects by namespace.
 grammar Membrane;
 
 file
@@ -34,15 +38,17 @@ item
 policyStmt
     : NAMESPACE word                              # policyNamespace
     | CLUSTERWIDE                                 # policyClusterwide
-    | SELECTS selectorRef                         # policySelects
+    | SELECTS selectorRef (IN namespaceRef)?      # policySelects
     | MODE word                                   # policyMode
+    | TIER ADMIN PRIORITY NUMBER                  # policyAdminTier
+    | TIER BASELINE                               # policyBaselineTier
     | PROCESSES '{' balanced* '}'                 # policyProcesses
     | INGRESS '{' policyRule* '}'                       # ingressSection
     | EGRESS '{' policyRule* '}'                        # egressSection
     ;
 
 policyRule
-    : action=(ALLOW | DENY) dir=(FROM | TO) peerList (ON l4List)? extension*
+    : action=(ALLOW | DENY | PASS) dir=(FROM | TO) peerList (ON l4List)? extension*
     ;
 
 // Reserved for L7 (http, kafka, dns), process constraints and more.
@@ -145,6 +151,7 @@ word
     | MODE | INGRESS | EGRESS | ALLOW | DENY | FROM | TO | ON | WITH | PODS
     | NAMESPACES | IN | NOTIN | CIDR | EXCEPT | SERVICE | WORLD | CLUSTER
     | HOST | ALL | ANY | TCP | UDP | SCTP | ICMP | ICMPV6 | DNS | PROCESSES
+    | TIER | ADMIN | BASELINE | PRIORITY | PASS
     ;
 
 NAMESPACE   : 'namespace';
@@ -182,6 +189,11 @@ UDP         : 'udp';
 SCTP        : 'sctp';
 ICMP        : 'icmp';
 ICMPV6      : 'icmpv6';
+TIER        : 'tier';
+ADMIN       : 'admin';
+BASELINE    : 'baseline';
+PRIORITY    : 'priority';
+PASS        : 'pass';
 
 // An address or prefix. Listed before NAME so `fd00::1` is an address (ties go
 // to the first rule); IPv6 needs two colons, so `k8s:app` stays a NAME.

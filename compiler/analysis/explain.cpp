@@ -543,58 +543,91 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
     const auto& cls = program.classes.at(*subject.endpoint->classIndex);
     side.classId = cls.id;
     side.policies = cls.policies;
-    const auto& rules = cls.direction(dir).rules;
-    for (const auto& part : rules) {
-      if (!seen.insert(part.id).second) continue;
-      const ir::Rule& rule = representative(rules, part.id, peer, t);
-      RuleVerdict rv = ruleVerdict(program, sources, rule);
-      if (!ir::peerMatches(rule.peer, peer)) {
-        rv.status = RuleVerdict::Status::PeerMismatch;
-        rv.detail = "the rule's peers do not include " + side.peer + namedPortMismatch(program, rules, part.id, peer);
-        if (!rule.peer.dnsNames.empty())
-          rv.detail += peer.learnedNames.empty()
-                           ? " (no name was learned for it: explain --learned NAME says it was)"
-                           : " (it was learned for " + joined(peer.learnedNames) + ", which " +
-                                 features::dns::describePeer(rule.peer.dnsNames) + " does not match)";
-      } else if (!ir::conditionsMatch(rule, t)) {
-        rv.detail = trafficMismatch(rule, t, rv.status);
-      } else if (t.http.kind == ir::HttpMessage::Kind::None && rule.action == ir::Action::Deny &&
-                 rule.condition<ir::HttpCondition>()) {
-        rv.status = RuleVerdict::Status::AlsoMatches;
-        rv.detail = "denies the requests it matches, never the connection: the socket layer reads each request";
-      } else if (rule.audit) {
-        rv.status = RuleVerdict::Status::AuditOnly;
-        rv.detail = "policy " + rule.policy + " is in audit mode: a match is logged, not enforced";
-        if (verdict.auditWouldDeny && verdict.auditRule == rule.id) {
-          rv.detail += "; enforced, it would deny this connection";
-          side.audit = rv;
-        }
-      } else if (verdict.rule == rule.id) {
-        rv.status = RuleVerdict::Status::Decides;
-        side.deciding = rv;
-        continue;
-      } else if (rule.action == ir::Action::Allow && verdict.reason == ir::Reason::DeniedByRule) {
-        rv.status = RuleVerdict::Status::OverriddenByDeny;
-        rv.detail = "overridden: deny rules win, and " + ruleRef(program, verdict.rule) + " denies";
-      } else {
-        rv.status = RuleVerdict::Status::AlsoMatches;
-        rv.detail = "matches too; " + ruleRef(program, verdict.rule) + " comes first";
+    const ir::DirectionPolicy& policy = cls.direction(dir);
+    side.tiered = !policy.admin.empty() || !policy.baseline.empty();
+    // Which tiers had their say (docs/language.md, "Tiers"): the admin
+    // tier always; the ordinary policies unless an admin rule decided; the
+    // baseline tier where, besides, nothing isolates the direction.
+    auto inList = [&](const std::vector<ir::Rule>& list, uint32_t id) {
+      return id && std::any_of(list.begin(), list.end(), [&](const ir::Rule& r) { return r.id == id; });
+    };
+    const bool adminDecided = inList(policy.admin, verdict.rule);
+    const bool baselineReached = !adminDecided && !policy.enforced && policy.processClauses.empty();
+    const ir::Rule* firstAdmin = nullptr;
+    for (const auto& r : policy.admin)
+      if (ir::ruleMatches(r, peer, t)) {
+        firstAdmin = &r;
+        break;
       }
-      side.others.push_back(std::move(rv));
+    for (const auto* list : {&policy.admin, &policy.rules, &policy.baseline}) {
+      const bool admin = list == &policy.admin, baseline = list == &policy.baseline;
+      for (const auto& part : *list) {
+        if (!seen.insert(part.id).second) continue;
+        const ir::Rule& rule = representative(*list, part.id, peer, t);
+        RuleVerdict rv = ruleVerdict(program, sources, rule);
+        rv.tier = admin ? ir::Tier::Admin : baseline ? ir::Tier::Baseline : ir::Tier::Network;
+        if (!ir::peerMatches(rule.peer, peer)) {
+          rv.status = RuleVerdict::Status::PeerMismatch;
+          rv.detail = "the rule's peers do not include " + side.peer + namedPortMismatch(program, *list, part.id, peer);
+          if (!rule.peer.dnsNames.empty())
+            rv.detail += peer.learnedNames.empty()
+                             ? " (no name was learned for it: explain --learned NAME says it was)"
+                             : " (it was learned for " + joined(peer.learnedNames) + ", which " +
+                                   features::dns::describePeer(rule.peer.dnsNames) + " does not match)";
+        } else if (!ir::conditionsMatch(rule, t)) {
+          rv.detail = trafficMismatch(rule, t, rv.status);
+        } else if (admin && &rule != firstAdmin) {
+          rv.status = RuleVerdict::Status::AlsoMatches;
+          rv.detail = "matches too; " + ruleRef(program, firstAdmin->id) + " comes first in the admin tier";
+        } else if (admin && rule.action == ir::Action::Pass) {
+          rv.status = RuleVerdict::Status::Passes;
+          rv.detail = "the admin tier leaves the connection to the ordinary policies" +
+                      std::string(baselineReached ? " and the baseline tier" : "");
+        } else if (!admin && adminDecided) {
+          rv.status = RuleVerdict::Status::NotReached;
+          rv.detail = "the admin tier decided first, by " + ruleRef(program, verdict.rule);
+        } else if (baseline && !baselineReached) {
+          rv.status = RuleVerdict::Status::NotReached;
+          rv.detail = "an ordinary policy isolates the " + std::string(ir::directionName(dir)) +
+                      ", so the baseline tier has no say";
+        } else if (t.http.kind == ir::HttpMessage::Kind::None && rule.action == ir::Action::Deny &&
+                   rule.condition<ir::HttpCondition>()) {
+          rv.status = RuleVerdict::Status::AlsoMatches;
+          rv.detail = "denies the requests it matches, never the connection: the socket layer reads each request";
+        } else if (rule.audit) {
+          rv.status = RuleVerdict::Status::AuditOnly;
+          rv.detail = "policy " + rule.policy + " is in audit mode: a match is logged, not enforced";
+          if (verdict.auditWouldDeny && verdict.auditRule == rule.id) {
+            rv.detail += "; enforced, it would deny this connection";
+            side.audit = rv;
+          }
+        } else if (verdict.rule == rule.id) {
+          rv.status = RuleVerdict::Status::Decides;
+          side.deciding = rv;
+          continue;
+        } else if (rule.action == ir::Action::Allow && verdict.reason == ir::Reason::DeniedByRule && !baseline) {
+          rv.status = RuleVerdict::Status::OverriddenByDeny;
+          rv.detail = "overridden: deny rules win, and " + ruleRef(program, verdict.rule) + " denies";
+        } else {
+          rv.status = RuleVerdict::Status::AlsoMatches;
+          rv.detail = "matches too; " + ruleRef(program, verdict.rule) + " comes first";
+        }
+        side.others.push_back(std::move(rv));
+      }
     }
   }
   // Rules that would match if their policy selected the subject: the usual
   // "why does my rule not apply" answer.
   for (const auto& cls : program.classes) {
-    for (const auto& rule : cls.direction(dir).rules) {
-      if (!seen.insert(rule.id).second) continue;
-      if (std::binary_search(side.policies.begin(), side.policies.end(), rule.policy)) continue;
-      if (!ir::ruleMatches(rule, peer, t)) continue;
+    cls.direction(dir).forEachRule([&](const ir::Rule& rule) {
+      if (!seen.insert(rule.id).second) return;
+      if (std::binary_search(side.policies.begin(), side.policies.end(), rule.policy)) return;
+      if (!ir::ruleMatches(rule, peer, t)) return;
       RuleVerdict rv = ruleVerdict(program, sources, rule);
       rv.status = RuleVerdict::Status::NotSelected;
       rv.detail = "would match, but policy " + rule.policy + " does not select " + side.subject;
       side.others.push_back(std::move(rv));
-    }
+    });
   }
   return side;
 }
@@ -794,6 +827,8 @@ const char* statusName(RuleVerdict::Status s) {
     case RuleVerdict::Status::HttpMismatch: return "http-mismatch";
     case RuleVerdict::Status::ProcessMismatch: return "process-mismatch";
     case RuleVerdict::Status::NotSelected: return "not-selected";
+    case RuleVerdict::Status::Passes: return "passes";
+    case RuleVerdict::Status::NotReached: return "not-reached";
   }
   return "";
 }
@@ -809,6 +844,9 @@ std::string verdictText(const SideExplanation& s) {
     case ir::Reason::DefaultDeny: return "denied: no rule matches (default deny)";
     case ir::Reason::UnreadableRequest: return "denied: not an HTTP/1.x request membrane reads";
     case ir::Reason::NoPolicy:
+      if (s.tiered)
+        return std::string("allowed: no tier rule decides, and no ordinary policy that selects it has an ") +
+               sideName(s.direction) + " section";
       return s.policies.empty() ? "allowed: no policy selects " + s.subject
                                 : std::string("allowed: no policy that selects it has an ") + sideName(s.direction) +
                                       " section";
@@ -817,8 +855,14 @@ std::string verdictText(const SideExplanation& s) {
 }
 
 // file:line:col, then the line and a caret, like a diagnostic.
+// "[shop/api]", "[guard, admin tier]".
+std::string policyTag(const RuleVerdict& r) {
+  return "[" + r.policy + (r.tier == ir::Tier::Network ? "" : std::string(", ") + artifacts::tierName(r.tier) + " tier") +
+         "]";
+}
+
 std::string snippet(const RuleVerdict& r, const std::string& indent) {
-  std::string out = indent + r.location + ": " + r.text + "  [" + r.policy + "]\n";
+  std::string out = indent + r.location + ": " + r.text + "  " + policyTag(r) + "\n";
   if (r.sourceLine.empty()) return out;
   SourceExcerpt e = excerpt(r.sourceLine, r.column, r.length);
   return out + indent + "  " + e.line + "\n" + indent + "  " + e.caret + "\n";
@@ -855,7 +899,7 @@ std::string renderExplanationText(const Explanation& e) {
     if (!s.others.empty()) {
       out += "  other rules:\n";
       for (const auto& r : s.others)
-        out += "    " + r.location + ": " + r.text + "  [" + r.policy + "]\n      " + statusName(r.status) + ": " +
+        out += "    " + r.location + ": " + r.text + "  " + policyTag(r) + "\n      " + statusName(r.status) + ": " +
                r.detail + "\n";
     }
   }
@@ -871,6 +915,7 @@ std::string renderExplanationJson(const Explanation& e) {
                    {"policy", r.policy},
                    {"text", r.text},
                    {"location", r.location}};
+    if (r.tier != ir::Tier::Network) j["tier"] = artifacts::tierName(r.tier);
     if (!r.detail.empty()) j["detail"] = r.detail;
     return j;
   };

@@ -71,11 +71,14 @@ struct RuleVerdict {
     HttpMismatch,      // protocol and port match; no request item of the rule matches the request
     ProcessMismatch,   // protocol and port match; the calling executable is not one the rule lists
     NotSelected,       // would match, but its policy does not select the subject
+    Passes,            // an admin-tier `pass` that matched first: the ordinary policies decide
+    NotReached,        // matched, but an earlier tier decided (docs/language.md, "Tiers")
   };
   uint32_t id = 0;
   Status status = Status::PeerMismatch;
   std::string detail;  // the why, e.g. "port 8080 is not in 80,443"
   ir::Action action = ir::Action::Allow;
+  ir::Tier tier = ir::Tier::Network;
   bool audit = false;
   std::string policy, text, location;
   // The source line the rule starts on, and where the caret goes (1-based
@@ -91,6 +94,7 @@ struct SideExplanation {
   std::vector<std::string> policies;  // the policies that select the subject
   std::string peer;                   // the other end, as the rules see it
   ir::Verdict verdict;
+  bool tiered = false;  // tier policies have rules in this direction
   // HTTP: the connection's requests are decided one by one (Verdict::
   // inspectsHttp of the connection itself, also when a request is given).
   bool inspectsHttp = false;

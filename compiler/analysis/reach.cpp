@@ -25,8 +25,7 @@ template <typename Fn>
 void forEachRule(const std::vector<const ir::Program*>& programs, Fn fn) {
   for (const auto* program : programs)
     for (const auto& cls : program->classes)
-      for (const auto* dp : {&cls.ingress, &cls.egress})
-        for (const auto& rule : dp->rules) fn(rule);
+      for (const auto* dp : {&cls.ingress, &cls.egress}) dp->forEachRule(fn);
 }
 
 Atoms buildAtoms(const std::vector<const ir::Program*>& programs) {

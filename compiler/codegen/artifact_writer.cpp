@@ -30,10 +30,15 @@ namespace fs = std::filesystem;
 std::string objectName(uint32_t classId) { return "class-" + std::to_string(classId) + ".o"; }
 
 static artifacts::DirectionSummary summary(const ir::DirectionPolicy& d) {
-  artifacts::DirectionSummary s{d.enforced, d.audited, {}};
+  artifacts::DirectionSummary s{d.enforced, d.audited, {}, {}, {}};
   // The parts of one rule (egress named ports, one per number) are adjacent.
-  for (const auto& r : d.rules)
-    if (s.rules.empty() || s.rules.back() != r.id) s.rules.push_back(r.id);
+  auto ids = [](const std::vector<ir::Rule>& rules, std::vector<uint32_t>& out) {
+    for (const auto& r : rules)
+      if (out.empty() || out.back() != r.id) out.push_back(r.id);
+  };
+  ids(d.admin, s.admin);
+  ids(d.rules, s.rules);
+  ids(d.baseline, s.baseline);
   return s;
 }
 

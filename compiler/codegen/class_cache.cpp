@@ -125,8 +125,8 @@ std::unique_ptr<ClassCache> ClassCache::open(const std::string& dir, std::string
 #if defined(__x86_64__) && defined(__GLIBCXX__)
 static_assert(sizeof(ir::Rule) == 168, "ir::Rule changed: is the new field in ir_json's toJson (the cache key)?");
 static_assert(sizeof(ir::PeerMatch) == 80, "ir::PeerMatch changed: is the new field in ir_json's toJson?");
-static_assert(sizeof(ir::DirectionPolicy) == 56, "ir::DirectionPolicy changed: is the new field in the cache key?");
-static_assert(sizeof(ir::EndpointClass) == 192, "ir::EndpointClass changed: is the new field in the cache key?");
+static_assert(sizeof(ir::DirectionPolicy) == 104, "ir::DirectionPolicy changed: is the new field in the cache key?");
+static_assert(sizeof(ir::EndpointClass) == 288, "ir::EndpointClass changed: is the new field in the cache key?");
 static_assert(sizeof(PeerLowering) == 64, "PeerLowering changed: is the new field in the cache key?");
 #endif
 
@@ -140,11 +140,12 @@ std::string ClassCache::key(const ir::EndpointClass& cls, const PeerLowering& lo
   // The bit of each CIDR the class tests (none: folded into code).
   nlohmann::json cidrs = nlohmann::json::array();
   for (const auto* dp : {&cls.ingress, &cls.egress})
-    for (const auto& r : dp->rules)
+    dp->forEachRule([&](const ir::Rule& r) {
       for (const auto& c : r.peer.cidrs) {
         auto it = lowering.cidrBits.find(c);
         cidrs.push_back(it == lowering.cidrBits.end() ? -1 : static_cast<int64_t>(it->second));
       }
+    });
   k["cidrBits"] = std::move(cidrs);
   return artifacts::sha256Hex(identity_ + "\n" + k.dump());
 }

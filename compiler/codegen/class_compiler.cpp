@@ -184,17 +184,18 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
     // every rule the decision folds in, with where it was written.
     std::string header = "; membrane class " + std::to_string(cls.id) + ": ";
     for (size_t i = 0; i < cls.endpoints.size(); ++i) header += (i ? ", " : "") + cls.endpoints[i];
-    header += "\n; matchers return the deciding rule id, | 0x80000000 for a deny (0x80000000 alone: default deny)\n";
+    header += "\n; matchers return the deciding rule id, | 0x80000000 for a deny (0x80000000 alone: default deny);"
+              " admin matchers return 0x40000000 for a pass or no match\n";
     for (const auto* dir : {&cls.ingress, &cls.egress}) {
       bool ingress = dir == &cls.ingress;
       header += std::string("; ") + (ingress ? "ingress" : "egress") + ": " +
                 (dir->enforced ? "default deny" : "open") + (dir->audited ? ", audited" : "") + "\n";
-      for (const auto& r : dir->rules) {
+      dir->forEachRule([&](const ir::Rule& r) {
         auto info = program.rules.find(r.id);
-        if (info == program.rules.end()) continue;
+        if (info == program.rules.end()) return;
         header += ";   rule " + std::to_string(r.id) + (r.audit ? " (audit)" : "") + ": " + info->second.text + "   [" +
                   info->second.location + "]\n";
-      }
+      });
     }
     llvm::raw_string_ostream irStream(out.llvmIr);
     irStream << header << "\n";

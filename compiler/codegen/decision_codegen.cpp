@@ -29,9 +29,13 @@ enum InputField {
 enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdBits = 2 };
 
 // A matcher returns the deciding rule id, with the top bit set for a deny;
-// kDefaultDeny is "no rule matched".
+// kDefaultDeny is "no rule matched". The admin tier's matcher returns
+// kAdminPass for a `pass` or no match: the ordinary policies decide
+// (ids stay below MB_RULE_MAX, so no id has this bit).
 constexpr uint32_t kDenyBit = 0x80000000u;
 constexpr uint32_t kDefaultDeny = kDenyBit;
+constexpr uint32_t kAdminPass = 0x40000000u;
+static_assert(MB_RULE_MAX <= kAdminPass && MB_RESULT_DNS_LEARN < kAdminPass, "a pass must not look like a rule");
 
 [[noreturn]] void notSupported(const std::string& what) {
   throw std::runtime_error("code generation does not support " + what);
@@ -161,7 +165,7 @@ class DecisionGenerator {
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
     b_.SetInsertPoint(entry);
-    if (!policy.enforced && !policy.audited) {
+    if (!policy.decides()) {
       b_.CreateRet(b_.getInt64(0));  // open direction: allowed, no rule
       return;
     }
@@ -185,6 +189,23 @@ class DecisionGenerator {
     b_.CreateRet(b_.getInt64(MB_RESULT_DENY | MB_RESULT_ENFORCED));
     b_.SetInsertPoint(body);
     if (request_) request_->prepare(req, policy);
+    for (const auto* tier : {&policy.admin, &policy.baseline})
+      if (size_t tests = foldedTests(*tier); tests > PeerLowering::kFoldedTestLimit)
+        notSupported("a tier of " + std::to_string(tier->size()) + " rules needing " + std::to_string(tests) +
+                     " rule tests (more than " + std::to_string(PeerLowering::kFoldedTestLimit) +
+                     " would not load; tier rules are always folded into code)");
+    stats.rules += policy.admin.size() + policy.baseline.size();
+    if (!policy.admin.empty()) {
+      // The admin tier (docs/language.md, "Tiers"): an allow or deny is the
+      // verdict; a pass, or no match, goes on to the ordinary policies.
+      llvm::Value* adminCode = emitMatcher("admin", pointers(policy.admin), fn, peer, in, false, nullptr, kAdminPass);
+      auto* adminDecided = llvm::BasicBlock::Create(ctx(), "admin.decided", fn);
+      auto* ordinary = llvm::BasicBlock::Create(ctx(), "ordinary", fn);
+      b_.CreateCondBr(b_.CreateICmpEQ(b_.CreateAnd(adminCode, kAdminPass), b_.getInt32(0)), adminDecided, ordinary);
+      b_.SetInsertPoint(adminDecided);
+      b_.CreateRet(b_.CreateOr(b_.CreateZExt(adminCode, b_.getInt64Ty()), b_.getInt64(MB_RESULT_ENFORCED)));
+      b_.SetInsertPoint(ordinary);
+    }
 
     std::vector<const ir::Rule*> enforcedRules, allRules;
     for (const auto& r : policy.rules) {
@@ -206,11 +227,20 @@ class DecisionGenerator {
       notSupported("http and process rules in one direction of a class (their programs share no verdict yet)");
     llvm::Value* code = b_.getInt32(0);  // not enforced: allowed, no rule
     llvm::Value* l7 = nullptr;
-    if (policy.enforced) code = emitMatcher("enforced", enforcedRules, fn, peer, in, table, &l7);
+    if (policy.enforced)
+      code = emitMatcher("enforced", enforcedRules, fn, peer, in, table, &l7, kDefaultDeny);
+    else if (!policy.baseline.empty())
+      // Nothing isolates the direction: the baseline tier's first match
+      // decides, and without one the flow is allowed, no rule deciding.
+      code = emitMatcher("baseline", pointers(policy.baseline), fn, peer, in, false, nullptr, 0);
     llvm::Value* denied = b_.CreateICmpNE(b_.CreateAnd(code, kDenyBit), b_.getInt32(0), "denied");
     // The matcher's rule id and deny bit sit where the packed result wants them.
     llvm::Value* result = b_.CreateZExt(code, b_.getInt64Ty());
-    if (policy.enforced) result = b_.CreateOr(result, b_.getInt64(MB_RESULT_ENFORCED));
+    if (policy.enforced)
+      result = b_.CreateOr(result, b_.getInt64(MB_RESULT_ENFORCED));
+    else if (!policy.baseline.empty())
+      result = b_.CreateSelect(b_.CreateICmpEQ(code, b_.getInt32(0)), result,
+                               b_.CreateOr(result, b_.getInt64(MB_RESULT_ENFORCED)));
     if (l7) {
       // Allowed, and the socket layer decides the requests (or, for
       // process rules, the socket calls decided the flow): a verdict of
@@ -230,7 +260,7 @@ class DecisionGenerator {
     auto* done = llvm::BasicBlock::Create(ctx(), "done", fn);
     b_.CreateCondBr(denied, done, auditBlock);
     b_.SetInsertPoint(auditBlock);
-    llvm::Value* auditCode = emitMatcher("audit", allRules, fn, peer, in, table, nullptr);
+    llvm::Value* auditCode = emitMatcher("audit", allRules, fn, peer, in, table, nullptr, kDefaultDeny);
     llvm::BasicBlock* audited = b_.GetInsertBlock();
     llvm::Value* wouldDeny = b_.CreateICmpNE(b_.CreateAnd(auditCode, kDenyBit), b_.getInt32(0));
     llvm::Value* auditBits = b_.CreateOr(
@@ -255,8 +285,8 @@ class DecisionGenerator {
     llvm::Value* dir = fn->getArg(0);
     auto* retType = llvm::cast<llvm::IntegerType>(fn->getReturnType());
     llvm::Value* isEgress = b_.CreateICmpEQ(dir, llvm::ConstantInt::get(dir->getType(), MB_DIR_EGRESS));
-    b_.CreateRet(b_.CreateSelect(isEgress, llvm::ConstantInt::get(retType, cls.egress.enforced ? 1 : 0),
-                                 llvm::ConstantInt::get(retType, cls.ingress.enforced ? 1 : 0)));
+    b_.CreateRet(b_.CreateSelect(isEgress, llvm::ConstantInt::get(retType, cls.egress.restricted() ? 1 : 0),
+                                 llvm::ConstantInt::get(retType, cls.ingress.restricted() ? 1 : 0)));
   }
 
  private:
@@ -278,7 +308,7 @@ class DecisionGenerator {
     llvm::Value* peer = nullptr;
     llvm::Value* peerFlags = nullptr;
     llvm::Value* port = nullptr;
-    llvm::BasicBlock* defaultDeny = nullptr;
+    llvm::BasicBlock* noMatch = nullptr;  // exits with the matcher's no-match code
     llvm::BasicBlock* exit = nullptr;  // where the code is known
     // Every way out stores its code here: a phi with an incoming value per
     // way out (and LLVM folds every search node that reaches default deny
@@ -299,13 +329,26 @@ class DecisionGenerator {
     llvm::AllocaInst* l7 = nullptr;
   };
 
+  static std::vector<const ir::Rule*> pointers(const std::vector<ir::Rule>& rules) {
+    std::vector<const ir::Rule*> out;
+    for (const auto& r : rules) out.push_back(&r);
+    return out;
+  }
+
+  static size_t foldedTests(const std::vector<ir::Rule>& rules) {
+    ir::DirectionPolicy d;
+    d.rules = rules;
+    return foldedRuleTests(d);
+  }
+
   // Emits the search over `rules` (in verdict order) at the insertion point
   // of `fn`; returns the i32 code (the deciding rule id, with kDenyBit for a
-  // deny), leaving the insertion point where the code is known.
+  // deny; kAdminPass for a pass rule; `noMatch` when no rule matches),
+  // leaving the insertion point where the code is known.
   // With `l7` (packet decisions), *l7 is set to the i1 "the socket layer
   // decides the requests" (meaningful when the code is an allow).
   llvm::Value* emitMatcher(const std::string& name, const std::vector<const ir::Rule*>& rules, llvm::Function* fn,
-                           llvm::Value* peer, llvm::Value* in, bool table, llvm::Value** l7) {
+                           llvm::Value* peer, llvm::Value* in, bool table, llvm::Value** l7, uint32_t noMatch) {
     Frame f;
     f.fn = fn;
     f.in = in;
@@ -322,11 +365,11 @@ class DecisionGenerator {
       if (l7 && !request_ && !executables_) f.l7 = b_.CreateAlloca(b_.getInt1Ty(), nullptr, name + ".l7");
     }
     if (f.l7) b_.CreateStore(b_.getFalse(), f.l7);
-    f.defaultDeny = llvm::BasicBlock::Create(ctx(), name + ".default.deny", fn);
+    f.noMatch = llvm::BasicBlock::Create(ctx(), name + ".no.match", fn);
     {
       llvm::IRBuilderBase::InsertPointGuard guard(b_);
-      b_.SetInsertPoint(f.defaultDeny);
-      exitWith(f, b_.getInt32(kDefaultDeny));
+      b_.SetInsertPoint(f.noMatch);
+      exitWith(f, b_.getInt32(noMatch));
     }
 
     // Protocols some rule names; every other protocol only meets rules for
@@ -386,7 +429,7 @@ class DecisionGenerator {
     llvm::Value* leaf = b_.CreateCall(search, {b_.getInt32(first), b_.getInt32(static_cast<uint32_t>(leaves.lists.size())),
                                                f.port});
     auto* found = llvm::BasicBlock::Create(ctx(), "port.leaf", f.fn);
-    b_.CreateCondBr(b_.CreateICmpEQ(leaf, b_.getInt32(kNoPortLeaf)), f.defaultDeny, found);
+    b_.CreateCondBr(b_.CreateICmpEQ(leaf, b_.getInt32(kNoPortLeaf)), f.noMatch, found);
     b_.SetInsertPoint(found);
     b_.CreateStore(leaf, tableCall(f));
     b_.CreateBr(f.tableCallBlock);
@@ -415,7 +458,7 @@ class DecisionGenerator {
   }
 
   llvm::BasicBlock* leaf(Frame& f, const std::vector<Applicable>& rules, const std::vector<size_t>& list) {
-    if (list.empty()) return f.defaultDeny;
+    if (list.empty()) return f.noMatch;
     std::vector<const ir::Rule*> key;
     for (size_t i : list) key.push_back(rules[i].rule);
     if (auto it = f.leaves.find(key); it != f.leaves.end()) return it->second;
@@ -586,7 +629,7 @@ class DecisionGenerator {
         }
         b_.SetInsertPoint(next);
       }
-      b_.CreateBr(f.defaultDeny);
+      b_.CreateBr(f.noMatch);
       return;
     }
     size_t mid = lo + (hi - lo) / 2;
@@ -749,7 +792,9 @@ class DecisionGenerator {
     uint32_t learn = !request_ && rule.action == ir::Action::Allow && rule.condition<ir::DnsCondition>()
                          ? uint32_t(MB_RESULT_DNS_LEARN)
                          : 0;
-    exitWith(f, b_.getInt32(rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0) | learn));
+    uint32_t code = rule.action == ir::Action::Pass ? kAdminPass
+                                                   : rule.id | (rule.action == ir::Action::Deny ? kDenyBit : 0) | learn;
+    exitWith(f, b_.getInt32(code));
     f.ruleReturn.emplace(rule.id, block);
     return block;
   }
@@ -843,7 +888,7 @@ PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, 
   for (const auto& cls : program.classes)
     for (const auto* dp : {&cls.ingress, &cls.egress}) {
       tables |= out.usesTable(*dp);
-      for (const auto& r : dp->rules) cidrs.insert(r.peer.cidrs.begin(), r.peer.cidrs.end());
+      dp->forEachRule([&](const ir::Rule& r) { cidrs.insert(r.peer.cidrs.begin(), r.peer.cidrs.end()); });
     }
   if (cidrs.size() > foldLimit || (tables && !cidrs.empty())) {
     uint32_t next = static_cast<uint32_t>(program.selectors.size());
@@ -864,12 +909,23 @@ DecisionStats generateDecisions(llvm::Module& module, const ir::Program& program
   // flow to the socket calls; request and call decisions test them). Any other kind reaching here slipped past the pipeline's
   // enforceability check: fail rather than generate a rule without its
   // condition.
-  for (const auto* dp : {&cls.ingress, &cls.egress})
+  // Tier rules are matched by peer and ports alone (the checker refuses
+  // any other condition on them): the admin and baseline matchers test no
+  // request, name or executable.
+  for (const auto* dp : {&cls.ingress, &cls.egress}) {
     for (const auto& r : dp->rules)
       for (const auto& c : r.conditions)
         if (!std::holds_alternative<ir::L4Condition>(c) && !std::holds_alternative<ir::DnsCondition>(c) &&
             !std::holds_alternative<ir::HttpCondition>(c) && !std::holds_alternative<ir::ProcessCondition>(c))
           notSupported("rule " + std::to_string(r.id) + "'s " + features::kindName(c) + " condition in a packet program");
+    for (const auto* tier : {&dp->admin, &dp->baseline})
+      for (const auto& r : *tier) {
+        for (const auto& c : r.conditions)
+          if (!std::holds_alternative<ir::L4Condition>(c))
+            notSupported("tier rule " + std::to_string(r.id) + "'s " + features::kindName(c) + " condition");
+        if (!r.peer.dnsNames.empty()) notSupported("tier rule " + std::to_string(r.id) + "'s dns peer");
+      }
+  }
   DnsPatterns dns(cls);
   generateDnsTables(module, dns);
   DecisionGenerator gen(module, program, lowering, dns);

@@ -104,10 +104,30 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
   }
   return {false, Reason::DefaultDeny, 0, false, 0};
 }
+
+// The first of a tier's rules that matches: in a tier, order decides.
+const Rule* firstMatch(const std::vector<Rule>& rules, const Peer& peer, const Traffic& t) {
+  for (const auto& r : rules)
+    if (ruleMatches(r, peer, t)) return &r;
+  return nullptr;
+}
+
+Verdict tierVerdict(const Rule& r) {
+  return r.action == Action::Allow ? Verdict{true, Reason::AllowedByRule, r.id, false, 0}
+                                   : Verdict{false, Reason::DeniedByRule, r.id, false, 0};
+}
 }  // namespace
 
 Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic& t) {
+  // The admin tier first: an allow or deny decides; a pass, or no match,
+  // leaves the flow to the ordinary policies.
+  if (const Rule* admin = firstMatch(policy.admin, peer, t); admin && admin->action != Action::Pass)
+    return tierVerdict(*admin);
   Verdict v = policy.enforced ? decide(policy, peer, t, false) : Verdict{};
+  // Where no ordinary policy isolates the direction, the baseline tier
+  // decides; without a match the flow is allowed.
+  if (!policy.enforced && policy.processClauses.empty())
+    if (const Rule* baseline = firstMatch(policy.baseline, peer, t)) v = tierVerdict(*baseline);
   if (!policy.enforced && !policy.processClauses.empty()) {
     // `processes` clauses isolate a direction nothing else does: their
     // executables connect anywhere, nothing else connects. (Lowering writes

@@ -2,8 +2,11 @@
 // `explain`, `reach` and the differential tests are held to. Deliberately
 // simple — a linear scan over the IR rules, no cleverness.
 //
-// Semantics (docs/language.md, "Semantics"):
-//  - a direction no enforcing policy restricts is open;
+// Semantics (docs/language.md, "Semantics" and "Tiers"):
+//  - the admin tier's rules come first: the first that matches decides,
+//    unless it is a `pass`, which (like no match) goes on to the rest;
+//  - a direction no enforcing policy restricts is decided by the baseline
+//    tier's first matching rule, and is otherwise open;
 //  - otherwise a matching deny rule denies, else a matching allow rule
 //    allows, else the default is deny;
 //  - audit-mode policies never change the verdict; they only report what

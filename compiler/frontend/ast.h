@@ -99,7 +99,7 @@ struct Extension {
   SourceRange range;
 };
 
-enum class Action { Allow, Deny };
+enum class Action { Allow, Deny, Pass };
 enum class Direction { Ingress, Egress };
 
 struct Rule {
@@ -118,12 +118,25 @@ struct Section {
   SourceRange range;  // the keyword
 };
 
+// `tier admin priority N` or `tier baseline`: the policy belongs to an
+// AdminNetworkPolicy tier (docs/language.md, "Tiers") rather than to the
+// ordinary policies between them.
+struct TierStatement {
+  enum class Kind { Admin, Baseline } kind = Kind::Admin;
+  std::optional<Name> priority;  // Admin: the number as written
+  SourceRange range;
+};
+
 struct Policy {
   Name name;
   std::optional<Name> ns;  // `namespace` statement inside the policy
   bool clusterwide = false;
   SourceRange clusterwideRange;
   std::optional<SelectorRef> selects;
+  // `selects SEL in NAMESPACES`: only endpoints of those namespaces (a
+  // clusterwide policy's; sema refuses it elsewhere).
+  std::optional<NamespaceRef> selectsIn;
+  std::optional<TierStatement> tier;
   std::optional<Name> mode;
   // `processes { exe "PATH", ... }`: the executables of the selected
   // endpoints that may open egress connections at all (docs/process.md).

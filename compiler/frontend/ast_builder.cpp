@@ -84,8 +84,19 @@ class AstBuilder {
         p.clusterwide = true;
         p.clusterwideRange = range(cw);
       } else if (auto* sel = dynamic_cast<P::PolicySelectsContext*>(stmt)) {
-        if (p.selects) p.repeated.push_back({"selects", range(sel)});
-        else p.selects = selectorRef(sel->selectorRef());
+        if (p.selects) {
+          p.repeated.push_back({"selects", range(sel)});
+        } else {
+          p.selects = selectorRef(sel->selectorRef());
+          if (sel->namespaceRef()) p.selectsIn = namespaceRef(sel->namespaceRef());
+        }
+      } else if (auto* admin = dynamic_cast<P::PolicyAdminTierContext*>(stmt)) {
+        if (p.tier) p.repeated.push_back({"tier", range(admin)});
+        else p.tier = ast::TierStatement{ast::TierStatement::Kind::Admin,
+                                         ast::Name{admin->NUMBER()->getText(), range(admin->NUMBER())}, range(admin)};
+      } else if (auto* baseline = dynamic_cast<P::PolicyBaselineTierContext*>(stmt)) {
+        if (p.tier) p.repeated.push_back({"tier", range(baseline)});
+        else p.tier = ast::TierStatement{ast::TierStatement::Kind::Baseline, std::nullopt, range(baseline)};
       } else if (auto* mode = dynamic_cast<P::PolicyModeContext*>(stmt)) {
         if (p.mode) p.repeated.push_back({"mode", range(mode)});
         else p.mode = word(mode->word());
@@ -114,7 +125,9 @@ class AstBuilder {
 
   ast::Rule rule(P::PolicyRuleContext* c) {
     ast::Rule r;
-    r.action = c->action->getType() == P::ALLOW ? ast::Action::Allow : ast::Action::Deny;
+    r.action = c->action->getType() == P::ALLOW  ? ast::Action::Allow
+               : c->action->getType() == P::PASS ? ast::Action::Pass
+                                                 : ast::Action::Deny;
     r.fromKeyword = c->dir->getType() == P::FROM;
     r.dirRange = range(c->dir);
     r.peers = peerList(c->peerList());

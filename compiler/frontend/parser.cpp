@@ -89,7 +89,7 @@ class DiagnosticErrorListener : public antlr4::BaseErrorListener {
     std::string message;
     if (expected.empty()) {
       message = "unexpected " + found;
-    } else if (expected.size() > 8) {
+    } else if (expected.size() > 10) {
       message = "unexpected " + found;
     } else {
       message = "expected ";

@@ -17,7 +17,7 @@
 namespace membrane::inventory {
 
 // The label every namespace carries implicitly, as Kubernetes sets it.
-inline constexpr const char* kNamespaceNameLabel = "kubernetes.io/metadata.name";
+using labels::kNamespaceNameLabel;
 // The label Cilium derives from a pod's service account
 // (`spec.serviceAccountName`; "default" when unset, as the API server's
 // admission sets it). The Kubernetes readers add it to every pod they read,

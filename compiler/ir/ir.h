@@ -18,7 +18,10 @@
 namespace membrane::ir {
 
 enum class Direction : uint8_t { Ingress, Egress };
-enum class Action : uint8_t { Allow, Deny };
+// Pass: an admin-tier rule's third action (docs/language.md, "Tiers"): the
+// admin tier does not decide the flow, the ordinary policies do.
+enum class Action : uint8_t { Allow, Deny, Pass };
+using artifacts::Tier;
 
 // IANA protocol numbers; 0 = any protocol.
 inline constexpr uint8_t kAnyProtocol = 0;
@@ -166,8 +169,14 @@ struct Rule {
 };
 
 struct DirectionPolicy {
+  // The rules of the admin tier's policies (docs/language.md, "Tiers"),
+  // decided before everything else: policies by priority, then key, each
+  // policy's rules as written. The first match decides; a `pass` (or no
+  // match) leaves the flow to the ordinary policies.
+  std::vector<Rule> admin;
   // Some enforcing policy that selects the class has this section: the
   // direction is default-deny and only allow rules let traffic through.
+  // (Sections of tier policies isolate nothing.)
   bool enforced = false;
   // Some audit-mode policy has this section: verdicts are also computed as if
   // audit policies were enforced, and differences are reported.
@@ -185,6 +194,22 @@ struct DirectionPolicy {
     std::vector<std::string> executables;  // sorted, unique, non-empty
   };
   std::vector<ProcessClause> processClauses;
+  // The baseline tier's rules, by policy key, each policy's as written:
+  // where no admin rule decided and nothing isolated the direction, the
+  // first match decides; no match allows.
+  std::vector<Rule> baseline;
+
+  // Some policy decides here; otherwise the direction is open.
+  bool decides() const { return enforced || audited || !admin.empty() || !baseline.empty(); }
+  // Traffic the datapath cannot classify is dropped here (fail closed):
+  // some enforcing policy or tier has a say.
+  bool restricted() const { return enforced || !admin.empty() || !baseline.empty(); }
+  // Every rule: admin, ordinary, baseline, each in verdict order.
+  template <class F>
+  void forEachRule(F&& f) const {
+    for (const auto* tier : {&admin, &rules, &baseline})
+      for (const auto& r : *tier) f(r);
+  }
 };
 
 // Endpoints selected by the same set of policies (and giving the port names

@@ -60,6 +60,6 @@ std::string protocolName(uint8_t p) {
 }
 
 const char* directionName(Direction d) { return d == Direction::Ingress ? "ingress" : "egress"; }
-const char* actionName(Action a) { return a == Action::Allow ? "allow" : "deny"; }
+const char* actionName(Action a) { return a == Action::Allow ? "allow" : a == Action::Deny ? "deny" : "pass"; }
 
 }  // namespace membrane::ir

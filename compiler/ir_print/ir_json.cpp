@@ -43,6 +43,14 @@ json toJson(const DirectionPolicy& d) {
   json rules = json::array();
   for (const auto& r : d.rules) rules.push_back(toJson(r));
   json out = {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", rules}};
+  // The tiers only where a tier policy has rules (the cache key hashes
+  // this: classes without tiers keep their keys).
+  for (const auto& [name, tier] : {std::pair{"admin", &d.admin}, std::pair{"baseline", &d.baseline}}) {
+    if (tier->empty()) continue;
+    json list = json::array();
+    for (const auto& r : *tier) list.push_back(toJson(r));
+    out[name] = std::move(list);
+  }
   if (!d.processClauses.empty()) {
     out["processClauses"] = json::array();
     for (const auto& c : d.processClauses)
@@ -147,7 +155,7 @@ std::string toText(const Program& p) {
     }
     for (Direction d : {Direction::Ingress, Direction::Egress}) {
       const auto& dp = c.direction(d);
-      out += std::string("  ") + directionName(d) + ": " + (dp.enforced ? "default deny" : "open") +
+      out += std::string("  ") + directionName(d) + ": " + (dp.enforced ? "default deny" : !dp.baseline.empty() ? "baseline" : "open") +
              (dp.audited ? " (audited)" : "") + "\n";
       for (const auto& clause : dp.processClauses) {
         out += "    processes [" + std::to_string(clause.rule) + "]:";
@@ -155,10 +163,14 @@ std::string toText(const Program& p) {
           out += (i ? ", " : " ") + clause.executables[i];
         out += "\n";
       }
-      for (const auto& r : dp.rules) {
-        out += "    [" + std::to_string(r.id) + "] " + actionName(r.action) + (r.audit ? " (audit)" : "") + " " +
-               describePeer(p, r.peer) + features::describeConditions(r) + "\n";
-      }
+      auto list = [&](const std::vector<Rule>& rules, const char* tier) {
+        for (const auto& r : rules)
+          out += "    [" + std::to_string(r.id) + "] " + tier + actionName(r.action) + (r.audit ? " (audit)" : "") +
+                 " " + describePeer(p, r.peer) + features::describeConditions(r) + "\n";
+      };
+      list(dp.admin, "admin ");
+      list(dp.rules, "");
+      list(dp.baseline, "baseline ");
     }
   }
   std::vector<std::string> open;

@@ -39,7 +39,7 @@ class Context {
 bool within(const SourceRange& inner, const SourceRange& outer);
 
 void checkShadowing(Context& ctx);  // MB101 redundant-rule, MB102 dead-allow, MB116 http-rule-restricts-nothing,
-                                    // MB118 process-rule-restricts-nothing
+                                    // MB118 process-rule-restricts-nothing, MB121 tier-rule-shadowed
 void checkInventory(Context& ctx);  // MB103 peer-matches-nothing, MB104 policy-selects-nothing, MB105 unknown-label-key
 void checkExposure(Context& ctx);   // MB106 broad-allow, MB107 exposed-sensitive-port, MB112 unrestricted-ports
 void checkDns(Context& ctx);        // MB113 dns-match-all, MB114 dns-name-not-looked-up

@@ -1,6 +1,9 @@
 // MB101 redundant-rule, MB102 dead-allow, MB116 http-rule-restricts-
-// nothing and MB118 process-rule-restricts-nothing: coverage of one rule's
-// connections by other rules, exact over the model in coverage.h.
+// nothing, MB118 process-rule-restricts-nothing and MB121 tier-rule-
+// shadowed: coverage of one rule's connections by other rules, exact over
+// the model in coverage.h. Ordinary rules follow "deny wins"; tier rules
+// (docs/language.md, "Tiers") the first match in their tier's order, so
+// the two are judged apart.
 #include <algorithm>
 
 #include "features/process/process.h"
@@ -49,6 +52,10 @@ class Shadowing {
         RuleRef r{&pol, &rule, TrafficSet::of(rule), {}};
         r.concrete.reserve(space_.concrete.size());
         for (const auto& atom : space_.concrete) r.concrete.push_back(space_.matches(rule, atom));
+        if (pol.tier != ir::Tier::Network) {
+          tier_.push_back(std::move(r));
+          continue;
+        }
         // Allow rules with an http condition are judged by MB116 only (their
         // connections, which their L4 part and peers give).
         if (rule.condition<features::http::Checked>()) {
@@ -106,13 +113,14 @@ class Shadowing {
                  ir::actionName(rules_[i].rule->action) + " rules",
              "delete it; removing it changes no verdict", "covered by this rule");
     }
+    runTiers();
     // MB116: an http allow whose connections plain allows already allow
     // (every request on them): its items restrict nothing.
     if (!ctx_.enabled("MB116")) return;
     for (const auto& h : http_) {
       auto cover = covering(h, ir::Action::Allow, dead);
       if (!cover) continue;
-      reportAt("MB116", h, *cover,
+      reportAt("MB116", h, *cover, rules_,
                "this http rule restricts nothing: allow rules without an http condition already allow every "
                "connection it matches, and so every request on it",
                "narrow or delete the plain allow so that this rule decides the requests, or delete this rule",
@@ -125,6 +133,34 @@ class Shadowing {
   PeerSpace space_;
   std::vector<RuleRef> rules_;
   std::vector<RuleRef> http_;  // allow rules with an http condition (MB116)
+  std::vector<RuleRef> tier_;  // rules of tier policies (MB121)
+
+  // Whether tier rule `a` comes before `b` in their tier: admin policies by
+  // priority, then key; baseline by key; a policy's rules as written.
+  static bool tierBefore(const RuleRef& a, const RuleRef& b) {
+    if (a.policy->tier != b.policy->tier || a.rule->direction != b.rule->direction) return false;
+    if (a.policy == b.policy) return a.rule->range.begin < b.rule->range.begin;
+    return std::make_pair(a.policy->priority, a.policy->key()) < std::make_pair(b.policy->priority, b.policy->key());
+  }
+
+  // MB121: a tier rule that earlier rules of its tier, applying to at least
+  // its endpoints, match on every connection it matches: the first match
+  // decides, so it never does (whatever their actions).
+  void runTiers() {
+    if (!ctx_.enabled("MB121")) return;
+    for (const auto& r : tier_) {
+      auto cover = coverFrom(tier_, r, [&](size_t j) {
+        return tierBefore(tier_[j], r) && policySubsumes(*tier_[j].policy, *r.policy);
+      });
+      if (!cover) continue;
+      const char* tier = r.policy->tier == ir::Tier::Admin ? "admin" : "baseline";
+      reportAt("MB121", r, *cover, tier_,
+               std::string("this ") + tier + "-tier rule never decides: earlier rules of its tier match every "
+                   "connection it matches",
+               "in a tier the first matching rule decides; move this rule before them, narrow them, or delete it",
+               "matched first by this rule");
+    }
+  }
 
   // Whether rule `c` counts when judging rule `r`: same direction, applies
   // to at least the same endpoints, and is enforced whenever `r` is. A rule
@@ -148,13 +184,20 @@ class Shadowing {
   }
   std::optional<std::vector<size_t>> covering(const RuleRef& r, ir::Action action, const std::vector<bool>& removed,
                                               bool plainOnly = false) const {
+    return coverFrom(rules_, r, [&](size_t j) {
+      return (removed.empty() || !removed[j]) && eligible(rules_[j], r, action, plainOnly);
+    });
+  }
+
+  // The rules of `pool` that `counts` lets judge `r` and that together
+  // cover every connection of it (those sharing one with it), or nullopt.
+  template <class Counts>
+  std::optional<std::vector<size_t>> coverFrom(const std::vector<RuleRef>& pool, const RuleRef& r, Counts counts) const {
     if (r.traffic.empty()) return std::nullopt;
     bool ingress = r.rule->direction == ir::Direction::Ingress;
     std::vector<size_t> candidates;
-    for (size_t j = 0; j < rules_.size(); ++j) {
-      if (!removed.empty() && removed[j]) continue;
-      if (eligible(rules_[j], r, action, plainOnly) && rules_[j].traffic.overlaps(r.traffic)) candidates.push_back(j);
-    }
+    for (size_t j = 0; j < pool.size(); ++j)
+      if (&pool[j] != &r && counts(j) && pool[j].traffic.overlaps(r.traffic)) candidates.push_back(j);
     if (candidates.empty()) return std::nullopt;
     std::set<size_t> used;
     bool anyAtom = false;
@@ -164,7 +207,7 @@ class Shadowing {
       std::vector<size_t> here;
       for (size_t j : candidates) {
         if (!candidateMatches(j)) continue;
-        u.add(rules_[j].traffic);
+        u.add(pool[j].traffic);
         here.push_back(j);
       }
       if (!u.contains(r.traffic, ingress)) return false;
@@ -174,7 +217,7 @@ class Shadowing {
     for (size_t a = 0; a < space_.concrete.size(); ++a) {
       if (!r.concrete[a]) continue;
       anyAtom = true;
-      if (!coveredAt([&](size_t j) { return bool(rules_[j].concrete[a]); })) return std::nullopt;
+      if (!coveredAt([&](size_t j) { return bool(pool[j].concrete[a]); })) return std::nullopt;
     }
     // Hypothetical endpoints come grouped by selector, one atom per address
     // range. Rules that match the selector whatever the address (by pods
@@ -186,13 +229,13 @@ class Shadowing {
       size_t end = a;
       while (end < hypothetical.size() && hypothetical[end].selector == selector) ++end;
       anyAtom = true;
-      std::vector<char> always(rules_.size(), 0);
+      std::vector<char> always(pool.size(), 0);
       TrafficSet alwaysTraffic;
       std::vector<size_t> alwaysRules;
       for (size_t j : candidates) {
-        if (!space_.matchesAnyAddress(*rules_[j].rule, selector)) continue;
+        if (!space_.matchesAnyAddress(*pool[j].rule, selector)) continue;
         always[j] = 1;
-        alwaysTraffic.add(rules_[j].traffic);
+        alwaysTraffic.add(pool[j].traffic);
         alwaysRules.push_back(j);
       }
       if (alwaysTraffic.contains(r.traffic, ingress)) {
@@ -200,7 +243,7 @@ class Shadowing {
       } else {
         for (size_t k = a; k < end; ++k) {
           const auto& atom = hypothetical[k];
-          if (!coveredAt([&](size_t j) { return always[j] || space_.matches(*rules_[j].rule, atom); }))
+          if (!coveredAt([&](size_t j) { return always[j] || space_.matches(*pool[j].rule, atom); }))
             return std::nullopt;
         }
       }
@@ -212,23 +255,23 @@ class Shadowing {
 
   void report(const std::string& id, size_t i, const std::vector<size_t>& cover, std::string message,
               std::string hint, const std::string& noteText) {
-    reportAt(id, rules_[i], cover, std::move(message), std::move(hint), noteText);
+    reportAt(id, rules_[i], cover, rules_, std::move(message), std::move(hint), noteText);
   }
-  void reportAt(const std::string& id, const RuleRef& judged, const std::vector<size_t>& cover, std::string message,
-                std::string hint, const std::string& noteText) {
+  void reportAt(const std::string& id, const RuleRef& judged, const std::vector<size_t>& cover,
+                const std::vector<RuleRef>& pool, std::string message, std::string hint, const std::string& noteText) {
     const auto* rule = judged.rule;
     Finding* f = ctx_.report(id, rule->range, rule->range, std::move(message), std::move(hint));
     if (!f) return;
     // Closest first: same policy, then by source position.
     std::vector<size_t> order = cover;
     std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      bool sa = rules_[a].policy == judged.policy, sb = rules_[b].policy == judged.policy;
+      bool sa = pool[a].policy == judged.policy, sb = pool[b].policy == judged.policy;
       if (sa != sb) return sa;
-      return rules_[a].rule->range.begin < rules_[b].rule->range.begin;
+      return pool[a].rule->range.begin < pool[b].rule->range.begin;
     });
     constexpr size_t kMaxNotes = 4;
     for (size_t k = 0; k < order.size() && k < kMaxNotes; ++k) {
-      const auto& c = rules_[order[k]];
+      const auto& c = pool[order[k]];
       std::string where = c.policy == judged.policy ? "" : " (policy " + c.policy->key() + ")";
       f->related.push_back({c.rule->range, noteText + where});
     }
@@ -239,7 +282,9 @@ class Shadowing {
 }  // namespace
 
 void checkShadowing(Context& ctx) {
-  if (!ctx.enabled("MB101") && !ctx.enabled("MB102") && !ctx.enabled("MB116") && !ctx.enabled("MB118")) return;
+  if (!ctx.enabled("MB101") && !ctx.enabled("MB102") && !ctx.enabled("MB116") && !ctx.enabled("MB118") &&
+      !ctx.enabled("MB121"))
+    return;
   Shadowing(ctx).run();
 }
 

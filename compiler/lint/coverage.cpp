@@ -145,6 +145,9 @@ labels::ScopedSelector scopedOf(const sema::PeerSpec& spec) {
 bool policySubsumes(const sema::CheckedPolicy& outer, const sema::CheckedPolicy& inner) {
   if (&outer == &inner) return true;
   if (!outer.clusterwide && (inner.clusterwide || inner.ns != outer.ns)) return false;
+  // Subject namespaces (`selects ... in`): the inner policy's must be among
+  // the outer's, which only its own namespace selector can show.
+  if (outer.namespaces && (!inner.namespaces || !selectorImplies(*inner.namespaces, *outer.namespaces))) return false;
   return selectorImplies(inner.selects, outer.selects);
 }
 

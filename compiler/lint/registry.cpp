@@ -149,6 +149,15 @@ const std::vector<CheckInfo>& catalogue() {
        "Name the path the image installs (see the inventory's `executables`), or add it to the inventory if the "
        "image has it.",
        true},
+      {"MB121", "tier-rule-shadowed", Severity::Warning,
+       "A tier rule never decides: earlier rules of its tier match every connection it matches",
+       "In the admin and baseline tiers (docs/language.md, \"Tiers\") the first matching rule decides, whatever "
+       "its action: admin policies by priority, then name; baseline policies by name; a policy's rules in the "
+       "order written. Earlier rules of the tier, in policies that apply to at least the same endpoints, match "
+       "every connection this rule matches, so it never decides. Coverage of connections is computed as for "
+       "MB101.",
+       "Move the rule before the rules that cover it (or give its policy a lower priority number), narrow them, or "
+       "delete it."},
   };
   return kChecks;
 }

@@ -28,7 +28,8 @@ class Lowering {
 
   Program run() {
     for (const auto& pol : checked_.policies)
-      out_.policies.push_back({pol.key(), pol.ns, pol.clusterwide, pol.audit, pol.selects});
+      out_.policies.push_back({pol.key(), pol.ns, pol.clusterwide, pol.audit, pol.selects, pol.namespaces, pol.tier,
+                               pol.priority});
     buildSelectorTable();
     resolveEgressNamedPorts();
     buildIdentities();
@@ -384,9 +385,16 @@ class Lowering {
     }
   }
 
-  static bool selects(const sema::CheckedPolicy& pol, const inventory::Endpoint& ep) {
+  bool selects(const sema::CheckedPolicy& pol, const inventory::Endpoint& ep) const {
     if (!pol.clusterwide && pol.ns != ep.ns) return false;
+    if (pol.namespaces && !pol.namespaces->matches(inv_.namespaceLabels(ep.ns))) return false;
     return pol.selects.matches(ep.labels);
+  }
+
+  uint32_t priorityOf(const std::string& policyKey) const {
+    auto it = std::lower_bound(checked_.policies.begin(), checked_.policies.end(), policyKey,
+                               [](const sema::CheckedPolicy& p, const std::string& key) { return p.key() < key; });
+    return it != checked_.policies.end() && it->key() == policyKey ? it->priority : 0;
   }
 
   // Does a rule's peer side match this inventory endpoint (by selector or address)?
@@ -481,8 +489,12 @@ class Lowering {
         const auto& pol = checked_.policies[p];
         cls.policies.push_back(pol.key());
         key += pol.key() + ";";
-        if (pol.hasIngress) (pol.audit ? cls.ingress.audited : cls.ingress.enforced) = true;
-        if (pol.hasEgress) (pol.audit ? cls.egress.audited : cls.egress.enforced) = true;
+        // Sections of tier policies isolate nothing: their rules decide
+        // around the ordinary policies' (docs/language.md, "Tiers").
+        if (pol.tier == Tier::Network) {
+          if (pol.hasIngress) (pol.audit ? cls.ingress.audited : cls.ingress.enforced) = true;
+          if (pol.hasEgress) (pol.audit ? cls.egress.audited : cls.egress.enforced) = true;
+        }
         for (size_t r = 0; r < pol.rules.size(); ++r) {
           const auto& rule = pol.rules[r];
           uint32_t id = ruleIds_.at({p, r});
@@ -493,7 +505,8 @@ class Lowering {
           lowered.policy = pol.key();
           lowered.loc = rule.range;
           lowered.peer = peerMatch(rule);
-          auto& rules = (rule.direction == Direction::Ingress ? cls.ingress : cls.egress).rules;
+          DirectionPolicy& dp = rule.direction == Direction::Ingress ? cls.ingress : cls.egress;
+          auto& rules = pol.tier == Tier::Admin ? dp.admin : pol.tier == Tier::Baseline ? dp.baseline : dp.rules;
           if (rule.direction == Direction::Ingress)
             for (const auto& spec : features::l4::specsOf(rule))
               for (const auto& np : spec.namedPorts) ingressNames.insert({np.protocol, np.name});
@@ -523,10 +536,14 @@ class Lowering {
       // policies in key order (checked_.policies is sorted so), a policy's
       // rules as they were pushed above, its `processes` clause's rule
       // (pushed last by applyProcessClauses) after them.
+      // Admin rules by priority, then key; baseline rules by key (pushed so).
       for (auto* dp : {&cls.ingress, &cls.egress}) {
         std::stable_sort(dp->rules.begin(), dp->rules.end(), [](const Rule& a, const Rule& b) {
           if (a.action != b.action) return a.action == Action::Deny;
           return a.policy < b.policy;
+        });
+        std::stable_sort(dp->admin.begin(), dp->admin.end(), [&](const Rule& a, const Rule& b) {
+          return priorityOf(a.policy) < priorityOf(b.policy);
         });
       }
       auto [it, fresh] = classByKey.emplace(key, static_cast<uint32_t>(out_.classes.size()));

@@ -107,6 +107,9 @@ const char* defKindName(DefKind k) {
 // definition is used, since definitions are shared by policies of any namespace.
 constexpr const char* kPolicyNamespace = "\x01policy-namespace";
 
+// AdminNetworkPolicy's priorities: 0 (first) to 1000.
+constexpr unsigned long kMaxAdminPriority = 1000;
+
 // The budget of peers and protocol items that uses of definitions may copy in
 // one run (see Checker::expand). A few hundred bytes each: a few hundred MB at most.
 constexpr size_t kMaxExpandedItems = 1'000'000;
@@ -157,6 +160,7 @@ class Checker {
     if (diags_.errorCount() > before) return std::nullopt;
     std::sort(out.policies.begin(), out.policies.end(),
               [](const CheckedPolicy& a, const CheckedPolicy& b) { return a.key() < b.key(); });
+    warnSharedPriorities(out);
     return out;
   }
 
@@ -179,6 +183,24 @@ class Checker {
   size_t expanded_ = 0;              // items copied out of definitions so far
   bool expansionExhausted_ = false;  // past kMaxExpandedItems, reported once
   std::set<SourceLoc> badFileNamespaces_;  // already reported
+
+  // Kubernetes leaves the order of two AdminNetworkPolicies of one priority
+  // undefined; membrane decides them by name, and says so.
+  void warnSharedPriorities(const CheckedProgram& program) {
+    std::map<uint32_t, const CheckedPolicy*> first;
+    for (const auto& pol : program.policies) {
+      if (pol.tier != ir::Tier::Admin) continue;
+      auto [it, fresh] = first.emplace(pol.priority, &pol);
+      if (fresh) continue;
+      auto& d = diags_.warning(pol.tierRange,
+                               "policies " + it->second->key() + " and " + pol.key() + " share priority " +
+                                   std::to_string(pol.priority) + ": " + it->second->key() +
+                                   "'s rules decide first (by name)",
+                               "Kubernetes leaves the order of admin policies of one priority undefined; give each "
+                               "its own priority");
+      d.notes.push_back({Severity::Note, it->second->tierRange, "the priority of " + it->second->key() + " is here", "", {}});
+    }
+  }
 
   void collectDefinitions() {
     // A definition named like a keyword could never be referred to by that
@@ -615,6 +637,8 @@ class Checker {
     } else if (auto sel = selector(*p.selects)) {
       out.selects = *sel;
     }
+    if (p.selectsIn) subjectNamespaces(p, out);
+    if (p.tier) tier(p, out);
 
     if (p.processes) {
       if (auto checked = features::process::check(*p.processes, sources_, diags_)) {
@@ -654,6 +678,88 @@ class Checker {
     return out;
   }
 
+  // `selects SEL in NAMESPACES`: a clusterwide policy's subjects, narrowed
+  // to namespaces (a namespaced policy's are in its own namespace).
+  void subjectNamespaces(const ast::Policy& p, CheckedPolicy& out) {
+    if (!p.clusterwide) {
+      diags_.error(p.selectsIn->range, "`selects ... in` is for clusterwide policies",
+                   "a namespaced policy selects endpoints of its own namespace; add `clusterwide` to select in "
+                   "other namespaces");
+      return;
+    }
+    PeerSpec scope;
+    if (!namespaceScope(*p.selectsIn, scope)) return;
+    switch (scope.scope) {
+      case ir::NamespaceScope::Any: break;  // `in namespaces {}`: every namespace, as without `in`
+      case ir::NamespaceScope::Selector: out.namespaces = scope.namespaces; break;
+      case ir::NamespaceScope::Exact:
+        out.namespaces = labels::Selector{{{labels::kNamespaceNameLabel, labels::Op::Equals, {scope.ns}}}};
+        break;
+    }
+  }
+
+  // `tier admin priority N` / `tier baseline`: the AdminNetworkPolicy
+  // tiers, whose policies are clusterwide, enforce, and have rules of
+  // peers and ports only.
+  void tier(const ast::Policy& p, CheckedPolicy& out) {
+    const ast::TierStatement& t = *p.tier;
+    out.tier = t.kind == ast::TierStatement::Kind::Admin ? ir::Tier::Admin : ir::Tier::Baseline;
+    out.tierRange = t.range;
+    if (t.priority) {
+      const std::string& digits = t.priority->text;
+      if (digits.size() > 4 || std::stoul(digits) > kMaxAdminPriority) {
+        diags_.error(t.priority->range, "priority " + digits + " is out of range",
+                     "priorities are 0 to " + std::to_string(kMaxAdminPriority) +
+                         " (AdminNetworkPolicy's); a lower number decides first");
+      } else {
+        out.priority = static_cast<uint32_t>(std::stoul(digits));
+      }
+    }
+    const char* tierText = out.tier == ir::Tier::Admin ? "an admin-tier" : "a baseline-tier";
+    if (!p.clusterwide)
+      diags_.error(t.range, std::string(tierText) + " policy must be clusterwide",
+                   "tiers hold cluster administrators' policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy), "
+                   "which belong to no namespace: add `clusterwide`");
+    if (p.mode && p.mode->text == "audit") {
+      auto& d = diags_.error(p.mode->range, std::string("audit mode is not supported in ") + tierText + " policy",
+                             "enforce the policy, or test it as an ordinary policy in audit mode first");
+      d.notes.push_back({Severity::Note, t.range, "the tier is given here", "", {}});
+    }
+    if (p.processes) {
+      auto& d = diags_.error(p.processes->range, std::string("a `processes` clause is not supported in ") + tierText +
+                                                     " policy",
+                             "put the clause in an ordinary policy selecting the same endpoints");
+      d.notes.push_back({Severity::Note, t.range, "the tier is given here", "", {}});
+    }
+  }
+
+  // What a tier policy's rule may not have: conditions beside its ports,
+  // `dns` peers; `pass` outside the admin tier.
+  bool tierRule(const ast::Rule& r, const CheckedRule& checked, const CheckedPolicy& pol) {
+    bool ok = true;
+    if (r.action == ast::Action::Pass && pol.tier != ir::Tier::Admin) {
+      diags_.error(r.range, "`pass` is an action of admin-tier policies",
+                   pol.tier == ir::Tier::Network
+                       ? "`pass` hands a flow from the admin tier to the ordinary policies; write `allow` or `deny`"
+                       : "the baseline tier is the last: its rules allow or deny");
+      ok = false;
+    }
+    if (pol.tier == ir::Tier::Network) return ok;
+    for (const auto& ext : r.extensions) {
+      diags_.error(ext.range, "`with " + ext.kind.text + "` is not supported in tier policies",
+                   "tier rules match peers and ports (as AdminNetworkPolicy's do); put the condition in an ordinary "
+                   "policy, which the admin tier can `pass` to");
+      ok = false;
+    }
+    for (const auto& spec : checked.peers)
+      if (spec.kind == PeerSpec::Kind::Dns) {
+        diags_.error(spec.range, "`dns` peers are not supported in tier policies",
+                     "name the destinations by cidr, or allow them by name in an ordinary policy");
+        ok = false;
+      }
+    return ok;
+  }
+
   std::optional<CheckedRule> rule(const ast::Rule& r, ir::Direction dir, const CheckedPolicy& pol) {
     bool ok = true;
     bool wantFrom = dir == ir::Direction::Ingress;
@@ -666,7 +772,9 @@ class Checker {
     }
     CheckedRule out;
     for (const auto& ext : r.extensions) ok &= features::checkWith(ext, sources_, diags_, out.conditions);
-    out.action = r.action == ast::Action::Allow ? ir::Action::Allow : ir::Action::Deny;
+    out.action = r.action == ast::Action::Allow  ? ir::Action::Allow
+                 : r.action == ast::Action::Pass ? ir::Action::Pass
+                                                 : ir::Action::Deny;
     out.direction = dir;
     out.range = r.range;
     out.text = foldWhitespace(sources_.slice(r.range));
@@ -680,6 +788,7 @@ class Checker {
                      "an ingress rule cannot name its sources by DNS; use pods, namespaces or cidr");
         ok = false;
       }
+    ok &= tierRule(r, out, pol);
     if (ok) ok = features::checkCombination(out.conditions, dir, out.action, diags_);
     if (!ok) return std::nullopt;
     // Fill in "the policy's namespace" now that we know the policy.

@@ -63,6 +63,13 @@ struct CheckedPolicy {
   bool clusterwide = false;
   bool audit = false;
   labels::Selector selects;
+  // `selects ... in NAMESPACES` (clusterwide only): the subjects' namespaces
+  // must match too (a namespace by name: its kubernetes.io/metadata.name).
+  std::optional<labels::Selector> namespaces;
+  // `tier admin priority N` / `tier baseline` (docs/language.md, "Tiers").
+  ir::Tier tier = ir::Tier::Network;
+  uint32_t priority = 0;
+  SourceRange tierRange;
   bool hasIngress = false, hasEgress = false;
   // `processes { ... }` (docs/process.md): the executables of the selected
   // endpoints that may open egress connections at all; lowering restricts

@@ -37,13 +37,13 @@ bool portsIn(net::Family f, uint8_t protocol) {
 std::vector<FamilyRegions> regionsOf(const ir::DirectionPolicy& policy) {
   std::vector<const ir::Rule*> rules;
   std::vector<net::Prefix> cuts;
-  for (const auto& r : policy.rules) {
+  policy.forEachRule([&](const ir::Rule& r) {
     rules.push_back(&r);
     for (const auto& c : r.peer.cidrs) {
       cuts.push_back(c.prefix);
       cuts.insert(cuts.end(), c.except.begin(), c.except.end());
     }
-  }
+  });
   // Port 0 too: a packet can carry it, so the object must decide it as the IR does.
   analysis::Atoms atoms = analysis::partitionTraffic(rules, 0);
 

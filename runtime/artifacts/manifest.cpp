@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -26,7 +27,11 @@ json addresses(const std::vector<net::Address>& as) {
 }
 
 json direction(const DirectionSummary& d) {
-  return {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", d.rules}};
+  json out = {{"enforced", d.enforced}, {"audited", d.audited}, {"rules", d.rules}};
+  // Only where a tier policy has rules: manifests without tiers stay as they were.
+  if (!d.admin.empty()) out["admin"] = d.admin;
+  if (!d.baseline.empty()) out["baseline"] = d.baseline;
+  return out;
 }
 
 // Reading: every accessor names the field it failed on.
@@ -127,7 +132,11 @@ labels::NamedPort readNamedPort(const json& j, const std::string& path) {
 DirectionSummary readDirection(const json& j, const std::string& path, const char* key) {
   const json& d = field(j, path, key);
   std::string p = path + "." + key;
-  return {get<bool>(d, p, "enforced"), get<bool>(d, p, "audited"), get<std::vector<uint32_t>>(d, p, "rules")};
+  DirectionSummary out{get<bool>(d, p, "enforced"), get<bool>(d, p, "audited"), get<std::vector<uint32_t>>(d, p, "rules"),
+                       {}, {}};
+  if (d.contains("admin")) out.admin = get<std::vector<uint32_t>>(d, p, "admin");
+  if (d.contains("baseline")) out.baseline = get<std::vector<uint32_t>>(d, p, "baseline");
+  return out;
 }
 
 json spans(const std::vector<PortSpan>& list) {
@@ -224,12 +233,13 @@ std::string Manifest::toJson() const {
                               {"addresses", addresses(e.addresses)},
                               {"class", e.classId ? json(*e.classId) : json(nullptr)}});
   j["policies"] = json::array();
-  for (const auto& p : policies)
-    j["policies"].push_back({{"key", p.key},
-                             {"namespace", p.ns},
-                             {"clusterwide", p.clusterwide},
-                             {"audit", p.audit},
-                             {"selects", p.selects}});
+  for (const auto& p : policies) {
+    json pj = {{"key", p.key}, {"namespace", p.ns}, {"clusterwide", p.clusterwide}, {"audit", p.audit}, {"selects", p.selects}};
+    if (p.namespaces) pj["namespaces"] = *p.namespaces;
+    if (p.tier != Tier::Network) pj["tier"] = tierName(p.tier);
+    if (p.tier == Tier::Admin) pj["priority"] = p.priority;
+    j["policies"].push_back(std::move(pj));
+  }
   j["classes"] = json::array();
   for (const auto& c : classes) {
     json cj = {{"id", c.id},
@@ -422,6 +432,22 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       e.clusterwide = get<bool>(pols[i], p, "clusterwide");
       e.audit = get<bool>(pols[i], p, "audit");
       e.selects = readSelector(pols[i], p, "selects");
+      if (pols[i].contains("namespaces")) {
+        if (!e.clusterwide) throw FieldError(p + ".namespaces: only a clusterwide policy selects by namespace labels");
+        e.namespaces = readSelector(pols[i], p, "namespaces");
+      }
+      if (pols[i].contains("tier")) {
+        std::string tier = get<std::string>(pols[i], p, "tier");
+        if (tier == tierName(Tier::Admin)) e.tier = Tier::Admin;
+        else if (tier == tierName(Tier::Baseline)) e.tier = Tier::Baseline;
+        else throw FieldError(p + ".tier: expected \"admin\" or \"baseline\" (absent for ordinary policies)");
+        if (!e.clusterwide) throw FieldError(p + ".tier: only a clusterwide policy has a tier");
+        if (e.audit) throw FieldError(p + ".tier: a tier policy is never in audit mode");
+      }
+      if (pols[i].contains("priority")) {
+        if (e.tier != Tier::Admin) throw FieldError(p + ".priority: only an admin-tier policy has a priority");
+        e.priority = get<uint32_t>(pols[i], p, "priority");
+      }
       m.policies.push_back(std::move(e));
     }
     const json& rules = array(j, "manifest", "rules");
@@ -471,10 +497,33 @@ const IdentityEntry* Manifest::findIdentity(uint32_t id) const {
   return nullptr;
 }
 
-std::vector<std::string> Manifest::selectingPolicies(const std::string& ns, const labels::LabelSet& labelSet) const {
+const char* tierName(Tier t) {
+  switch (t) {
+    case Tier::Admin: return "admin";
+    case Tier::Network: return "network";
+    case Tier::Baseline: return "baseline";
+  }
+  return "";
+}
+
+bool PolicyEntry::selectsEndpoint(const std::string& endpointNs, const labels::LabelSet& endpointLabels,
+                                  const labels::LabelSet& namespaceLabels) const {
+  if (!clusterwide && ns != endpointNs) return false;
+  if (namespaces && !namespaces->matches(namespaceLabels)) return false;
+  return selects.matches(endpointLabels);
+}
+
+labels::LabelSet Manifest::namespaceLabels(const std::string& ns) const {
+  for (const auto& i : identities)
+    if (i.ns == ns) return i.namespaceLabels;
+  return {{labels::kNamespaceNameLabel, ns}};
+}
+
+std::vector<std::string> Manifest::selectingPolicies(const std::string& ns, const labels::LabelSet& labelSet,
+                                                     const labels::LabelSet& namespaceLabels) const {
   std::vector<std::string> keys;
   for (const auto& p : policies)
-    if ((p.clusterwide || p.ns == ns) && p.selects.matches(labelSet)) keys.push_back(p.key);
+    if (p.selectsEndpoint(ns, labelSet, namespaceLabels)) keys.push_back(p.key);
   std::sort(keys.begin(), keys.end());
   return keys;
 }
@@ -564,7 +613,12 @@ void checkManifest(const Manifest& m) {
       throw FieldError(p + ".policy: no policy " + jsonString(r.policy) + " in manifest.policies");
     if (r.direction != "ingress" && r.direction != "egress")
       throw FieldError(p + ".direction: expected \"ingress\" or \"egress\"");
-    if (r.action != "allow" && r.action != "deny") throw FieldError(p + ".action: expected \"allow\" or \"deny\"");
+    if (r.action == "pass") {
+      if (pol->second->tier != Tier::Admin)
+        throw FieldError(p + ".action: \"pass\" is an admin-tier action, and policy " + r.policy + " is not one");
+    } else if (r.action != "allow" && r.action != "deny") {
+      throw FieldError(p + ".action: expected \"allow\", \"deny\" or \"pass\"");
+    }
     if (r.audit != pol->second->audit)
       throw FieldError(p + ".audit: policy " + r.policy + (pol->second->audit ? " is" : " is not") + " in audit mode");
   }
@@ -603,7 +657,8 @@ void checkManifest(const Manifest& m) {
         throw FieldError(p + ".policies: empty, but class " + std::to_string(openClass->id) +
                          " is the open class already");
       if (!c.ingress.rules.empty() || !c.egress.rules.empty() || c.ingress.enforced || c.egress.enforced ||
-          c.ingress.audited || c.egress.audited)
+          c.ingress.audited || c.egress.audited || !c.ingress.admin.empty() || !c.egress.admin.empty() ||
+          !c.ingress.baseline.empty() || !c.egress.baseline.empty())
         throw FieldError(p + ": the open class (no policies) has no rules and enforces nothing");
       openClass = &c;
     }
@@ -626,31 +681,49 @@ void checkManifest(const Manifest& m) {
       const DirectionSummary& d = dir == "ingress" ? c.ingress : c.egress;
       std::string dp = p + "." + dir;
       std::set<uint32_t> listed;
-      for (size_t k = 0; k < d.rules.size(); ++k) {
-        std::string rp = dp + ".rules[" + std::to_string(k) + "]";
-        auto r = ruleById.find(d.rules[k]);
-        if (r == ruleById.end())
-          throw FieldError(rp + ": rule " + std::to_string(d.rules[k]) + " is not in manifest.rules");
-        const RuleEntry& rule = *r->second;
-        if (rule.direction != dir)
-          throw FieldError(rp + ": rule " + std::to_string(rule.id) + " is an " + rule.direction + " rule");
-        if (!std::binary_search(c.policies.begin(), c.policies.end(), rule.policy))
-          throw FieldError(rp + ": rule " + std::to_string(rule.id) + " belongs to " + rule.policy +
-                           ", which is not among the class's policies");
-        if (!(rule.audit ? d.audited : d.enforced))
-          throw FieldError(dp + (rule.audit ? ".audited" : ".enforced") + ": false, but the class has rule " +
-                           std::to_string(rule.id) + " of " + rule.policy);
-        // Denies, then allows; each group by policy in the class's (key)
-        // order, and within a policy as written, which ids cannot show.
-        if (k > 0) {
-          const RuleEntry& prev = *ruleById.at(d.rules[k - 1]);
-          bool ordered = prev.action != rule.action ? prev.action == "deny" : prev.policy <= rule.policy;
-          if (!ordered)
-            throw FieldError(rp + ": not in verdict order (denies, then allows, each group by policy)");
+      // Each list holds rules of its tier's policies in verdict order:
+      // admin by (priority, policy), ordinary denies then allows (each group
+      // by policy), baseline by policy; within a policy as written, which
+      // ids cannot show.
+      auto checkList = [&](const std::vector<uint32_t>& ids, Tier tier, const char* list) {
+        for (size_t k = 0; k < ids.size(); ++k) {
+          std::string rp = dp + "." + list + "[" + std::to_string(k) + "]";
+          auto r = ruleById.find(ids[k]);
+          if (r == ruleById.end())
+            throw FieldError(rp + ": rule " + std::to_string(ids[k]) + " is not in manifest.rules");
+          const RuleEntry& rule = *r->second;
+          if (rule.direction != dir)
+            throw FieldError(rp + ": rule " + std::to_string(rule.id) + " is an " + rule.direction + " rule");
+          if (!std::binary_search(c.policies.begin(), c.policies.end(), rule.policy))
+            throw FieldError(rp + ": rule " + std::to_string(rule.id) + " belongs to " + rule.policy +
+                             ", which is not among the class's policies");
+          const PolicyEntry& pol = *policyByKey.at(rule.policy);
+          if (pol.tier != tier)
+            throw FieldError(rp + ": rule " + std::to_string(rule.id) + " belongs to " + rule.policy + ", of the " +
+                             tierName(pol.tier) + " tier, not the " + tierName(tier) + " tier");
+          if (tier == Tier::Network && !(rule.audit ? d.audited : d.enforced))
+            throw FieldError(dp + (rule.audit ? ".audited" : ".enforced") + ": false, but the class has rule " +
+                             std::to_string(rule.id) + " of " + rule.policy);
+          if (k > 0) {
+            const RuleEntry& prev = *ruleById.at(ids[k - 1]);
+            const PolicyEntry& prevPol = *policyByKey.at(prev.policy);
+            bool ordered = tier == Tier::Network && prev.action != rule.action
+                               ? prev.action == "deny"
+                               : std::tie(prevPol.priority, prev.policy) <= std::tie(pol.priority, rule.policy);
+            if (!ordered)
+              throw FieldError(rp + ": not in verdict order (" +
+                               (tier == Tier::Admin      ? "by priority, then policy"
+                                : tier == Tier::Network ? "denies, then allows, each group by policy"
+                                                        : "by policy") +
+                               ")");
+          }
+          if (!listed.insert(rule.id).second)
+            throw FieldError(rp + ": rule " + std::to_string(rule.id) + " is listed twice");
         }
-        if (!listed.insert(rule.id).second)
-          throw FieldError(rp + ": rule " + std::to_string(rule.id) + " is listed twice");
-      }
+      };
+      checkList(d.admin, Tier::Admin, "admin");
+      checkList(d.rules, Tier::Network, "rules");
+      checkList(d.baseline, Tier::Baseline, "baseline");
       // A rule of the class's policies is left out only where it matches
       // nothing: an ingress rule on named ports the class's endpoints do not
       // define, or an egress rule on named ports no destination defines,
@@ -660,9 +733,13 @@ void checkManifest(const Manifest& m) {
             !std::binary_search(c.policies.begin(), c.policies.end(), rule->policy))
           continue;
         if (dir == "ingress" && unboundIngressName) continue;
-        if (dir == "egress" && std::none_of(m.classes.begin(), m.classes.end(), [id = id](const ClassEntry& other) {
-              return std::find(other.egress.rules.begin(), other.egress.rules.end(), id) != other.egress.rules.end();
-            }))
+        auto listsIt = [id = id](const DirectionSummary& s) {
+          for (const auto* ids : {&s.admin, &s.rules, &s.baseline})
+            if (std::find(ids->begin(), ids->end(), id) != ids->end()) return true;
+          return false;
+        };
+        if (dir == "egress" && std::none_of(m.classes.begin(), m.classes.end(),
+                                            [&](const ClassEntry& other) { return listsIt(other.egress); }))
           continue;
         throw FieldError(dp + ".rules: rule " + std::to_string(id) + " of " + rule->policy + " is missing");
       }
@@ -689,7 +766,7 @@ void checkManifest(const Manifest& m) {
     if (id == identityById.end()) throw FieldError(p + ".identity: no identity " + std::to_string(e.identity));
     if (id->second->ns != e.ns)
       throw FieldError(p + ".identity: identity " + std::to_string(e.identity) + " is of namespace " + id->second->ns);
-    std::vector<std::string> selecting = m.selectingPolicies(e.ns, id->second->labels);
+    std::vector<std::string> selecting = m.selectingPolicies(e.ns, id->second->labels, id->second->namespaceLabels);
     if (!e.classId)
       throw FieldError(p + ".class: null, but every endpoint runs a class (" +
                        (selecting.empty() ? "the open class, as no policy selects it)" : listText(selecting) + " select it)"));

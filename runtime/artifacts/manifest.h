@@ -20,7 +20,10 @@ namespace membrane::artifacts {
 inline constexpr const char* kFormatName = "membrane-artifacts";
 // 2: every class lists its programs (`programs`), with their kind, hook and
 // kernel features.
-inline constexpr int kFormatVersion = 2;
+// 3: policies may have a tier, a priority and subject namespaces; classes'
+// directions may list `admin` and `baseline` rules (an older node would
+// place endpoints and read verdicts without them).
+inline constexpr int kFormatVersion = 3;
 // In requiredFeatures when some selector carries definesPort (egress named
 // ports): a loader that does not know the field must refuse, not over-allow.
 inline constexpr const char* kNamedPortPeersFeature = "manifest:named-port-peers";
@@ -59,6 +62,13 @@ struct EndpointEntry {
   std::optional<uint32_t> classId;  // always set by check(): the open class when no policy selects it
 };
 
+// The tiers of Kubernetes' AdminNetworkPolicy API, in the order they decide
+// (docs/language.md, "Tiers"): the admin tier (`tier admin priority N`),
+// the ordinary policies (NetworkPolicy's tier), the baseline tier.
+enum class Tier : uint8_t { Admin, Network, Baseline };
+// "admin", "network", "baseline".
+const char* tierName(Tier t);
+
 // A policy's subject selector, so a node can tell which class an endpoint it
 // learns after compile belongs to.
 struct PolicyEntry {
@@ -67,12 +77,23 @@ struct PolicyEntry {
   bool clusterwide = false;
   bool audit = false;
   labels::Selector selects;
+  // `selects ... in namespaces SEL` (clusterwide only): the subjects'
+  // namespaces' labels must match too.
+  std::optional<labels::Selector> namespaces;
+  Tier tier = Tier::Network;
+  uint32_t priority = 0;  // admin tier: lower decides first
+
+  bool selectsEndpoint(const std::string& endpointNs, const labels::LabelSet& endpointLabels,
+                       const labels::LabelSet& namespaceLabels) const;
 };
 
 struct DirectionSummary {
   bool enforced = false;
   bool audited = false;
   std::vector<uint32_t> rules;  // rule ids in verdict order
+  // The tier policies' rules, each in verdict order (admin: policies by
+  // priority, then key; baseline: by key; a policy's rules as written).
+  std::vector<uint32_t> admin, baseline;
 };
 
 // One program of a class object, where it runs and what it needs
@@ -182,7 +203,11 @@ struct Manifest {
   // Keys of the policies that select an endpoint with these labels in `ns`
   // (its namespace's, and clusterwide ones), sorted: the `policies` of the
   // class it belongs to; empty when it is unrestricted.
-  std::vector<std::string> selectingPolicies(const std::string& ns, const labels::LabelSet& labels) const;
+  std::vector<std::string> selectingPolicies(const std::string& ns, const labels::LabelSet& labels,
+                                             const labels::LabelSet& namespaceLabels) const;
+  // The labels of namespace `ns`, as the compile saw them (on its
+  // identities); only its name label for a namespace it did not see.
+  labels::LabelSet namespaceLabels(const std::string& ns) const;
   // Selector bits for an endpoint the node learns after compile.
   std::vector<uint32_t> bitsFor(const std::string& ns, const labels::LabelSet& labels,
                                 const labels::LabelSet& namespaceLabels,

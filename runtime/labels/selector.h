@@ -15,6 +15,10 @@ namespace membrane::labels {
 
 using LabelSet = std::map<std::string, std::string>;
 
+// The label every namespace carries with its own name (the API server sets
+// it), so that selecting namespaces by labels can select one by name.
+inline constexpr const char* kNamespaceNameLabel = "kubernetes.io/metadata.name";
+
 enum class Op { Equals, NotEquals, In, NotIn, Exists, DoesNotExist };
 
 struct Requirement {

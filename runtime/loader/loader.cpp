@@ -490,9 +490,7 @@ bool identityEntries(const artifacts::Manifest& m, const std::vector<NodeEndpoin
     id = learnedIdentityNumber(ns, l, ports, base);
     while (taken.count(id)) id = id + 1 < 0x7fffffffu ? id + 1 : base;
     taken.insert(id);
-    labels::LabelSet nsLabels = {{"kubernetes.io/metadata.name", ns}};
-    for (const auto& i : m.identities)
-      if (i.ns == ns) nsLabels = i.namespaceLabels;
+    labels::LabelSet nsLabels = m.namespaceLabels(ns);
     withExtra.identities.push_back({id, ns, l, nsLabels, ports, m.bitsFor(ns, l, nsLabels, ports)});
   }
   // A learned endpoint with a compiled one's name replaces it.
@@ -605,7 +603,7 @@ bool classFor(const artifacts::Manifest& m, const NodeEndpoint& e, std::optional
     if (error) *error = "endpoint " + e.key() + " is not in the manifest; give its labels and addresses";
     return false;
   }
-  std::vector<std::string> selecting = m.selectingPolicies(e.ns, *e.labels);
+  std::vector<std::string> selecting = m.selectingPolicies(e.ns, *e.labels, m.namespaceLabels(e.ns));
   // Classes of one policy set differ by what their endpoints give the port
   // names ingress rules use; the endpoint's own ports pick among them.
   std::vector<const artifacts::ClassEntry*> candidates;

@@ -60,8 +60,8 @@ TEST(ArtifactWriter, DescribesPoliciesAndProgramsFromTheIrAlone) {
   ir::Program program;
   labels::Selector api;
   api.requirements.push_back({"app", labels::Op::In, {"api"}});
-  program.policies.push_back({"audit-all", "", true, true, labels::Selector{}});
-  program.policies.push_back({"shop/api", "shop", false, false, api});
+  program.policies.push_back({"audit-all", "", true, true, labels::Selector{}, std::nullopt, ir::Tier::Network, 0});
+  program.policies.push_back({"shop/api", "shop", false, false, api, std::nullopt, ir::Tier::Network, 0});
   artifacts::Manifest m = describeArtifacts(program);
   ASSERT_EQ(m.policies.size(), 2u);
   EXPECT_EQ(m.policies[0].key, "audit-all");

@@ -99,6 +99,41 @@ std::string randomRule(Random& r, bool ingress) {
   return s;
 }
 
+// A rule of a tier policy (docs/language.md, "Tiers"): admin rules may pass.
+std::string randomTierRule(Random& r, bool ingress, bool admin) {
+  std::string s = admin && r.chance(0.3) ? "pass " : r.chance(0.4) ? "deny " : "allow ";
+  s += ingress ? "from " : "to ";
+  size_t peers = 1 + r.below(2);
+  for (size_t i = 0; i < peers; ++i) s += (i ? ", " : "") + randomPeer(r);
+  if (r.chance(0.85)) s += " on " + randomL4(r);
+  return s;
+}
+
+// Admin-tier and baseline-tier policies around the ordinary ones.
+void randomTierPolicies(Random& r, std::ostringstream& p) {
+  size_t admins = r.chance(0.5) ? 1 + r.below(2) : 0;
+  size_t baselines = r.chance(0.4) ? 1 : 0;
+  for (size_t i = 0; i < admins + baselines; ++i) {
+    bool admin = i < admins;
+    p << "policy " << (admin ? "admin" : "baseline") << i << " {\n  clusterwide\n";
+    if (admin)
+      p << "  tier admin priority " << r.below(3) << "\n";
+    else
+      p << "  tier baseline\n";
+    p << "  selects " << randomSelector(r);
+    if (r.chance(0.4)) p << " in namespaces { env = " << (r.chance(0.5) ? "prod" : "dev") << " }";
+    p << "\n";
+    for (bool ingress : {true, false}) {
+      if (!r.chance(0.6)) continue;
+      p << "  " << (ingress ? "ingress" : "egress") << " {\n";
+      size_t rules = 1 + r.below(4);
+      for (size_t k = 0; k < rules; ++k) p << "    " << randomTierRule(r, ingress, admin) << "\n";
+      p << "  }\n";
+    }
+    p << "}\n";
+  }
+}
+
 Scenario randomScenario(Random& r) {
   Scenario sc;
   std::ostringstream p;
@@ -115,6 +150,7 @@ Scenario randomScenario(Random& r) {
     }
     p << "}\n";
   }
+  randomTierPolicies(r, p);
   sc.policy = p.str();
 
   for (size_t n = 0; n < kNamespaces.size(); ++n) {

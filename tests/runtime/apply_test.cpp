@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "artifacts/manifest.h"
 #include "runtime_test_support.h"
 
 namespace membrane::testing {
@@ -38,9 +39,10 @@ TEST_F(ApplyTest, RefusesAnotherFormatVersion) {
   fs::path manifest = artifacts / "manifest.json";
   std::ifstream in(manifest);
   std::string text((std::istreambuf_iterator<char>(in)), {});
-  auto at = text.find("\"formatVersion\": 2");
+  std::string ours = "\"formatVersion\": " + std::to_string(membrane::artifacts::kFormatVersion);
+  auto at = text.find(ours);
   ASSERT_NE(at, std::string::npos);
-  text.replace(at, 18, "\"formatVersion\": 9");
+  text.replace(at, ours.size(), "\"formatVersion\": 9");
   std::ofstream(manifest) << text;
   std::string error;
   EXPECT_FALSE(loader::apply(artifacts.string(), cgroupNode("/nonexistent"), paths, nullptr, &error));

@@ -214,6 +214,31 @@ TEST_F(ManifestCheck, RefusesRulesThatDoNotFitTheirPolicyOrTheCounters) {
             "manifest.policies[0].namespace: required unless clusterwide");
 }
 
+TEST_F(ManifestCheck, RefusesTierFieldsThatDoNotFitTheirPolicies) {
+  const std::string first = (*shop_)["rules"][0]["policy"];
+  EXPECT_EQ(refusal([](json& m) { m["rules"][0]["action"] = "pass"; }),
+            "manifest.rules[0].action: \"pass\" is an admin-tier action, and policy " + first + " is not one");
+  EXPECT_EQ(refusal([](json& m) { m["rules"][0]["action"] = "skip"; }),
+            "manifest.rules[0].action: expected \"allow\", \"deny\" or \"pass\"");
+  EXPECT_EQ(refusal([](json& m) { m["policies"][0]["tier"] = "admin"; }),
+            "manifest.policies[0].tier: only a clusterwide policy has a tier");
+  EXPECT_EQ(refusal([](json& m) { m["policies"][0]["tier"] = "top"; }),
+            "manifest.policies[0].tier: expected \"admin\" or \"baseline\" (absent for ordinary policies)");
+  EXPECT_EQ(refusal([](json& m) { m["policies"][0]["priority"] = 3; }),
+            "manifest.policies[0].priority: only an admin-tier policy has a priority");
+  EXPECT_EQ(refusal([](json& m) { m["policies"][0]["namespaces"] = json{{"requirements", json::array()}}; }),
+            "manifest.policies[0].namespaces: only a clusterwide policy selects by namespace labels");
+  // An ordinary policy's rules listed as the admin tier's.
+  const uint32_t fromFrontend = idOf("shop/api", "allow from pods frontend");
+  EXPECT_EQ(refusal([&](json& m) {
+              auto& ingress = m["classes"][classIndex(m, 1)]["ingress"];
+              ingress["admin"] = ingress["rules"];
+              ingress["rules"] = json::array();
+            }),
+            "manifest.classes[1].ingress.admin[0]: rule " + std::to_string(fromFrontend) +
+                " belongs to shop/api, of the network tier, not the admin tier");
+}
+
 // Found by manifest_fuzzer: nlohmann converts any number to the integer type
 // asked for, a float too large for it being undefined behaviour and an
 // integer too large wrapping around (4294967297 read as a uint32_t is 1).

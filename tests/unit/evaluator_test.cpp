@@ -1503,5 +1503,186 @@ TEST(EvaluatorVerdict, PeerAndTrafficMatchingOnHandBuiltRules) {
   EXPECT_EQ(o.reason, Reason::NoPolicy);
 }
 
+// ---- tiers (AdminNetworkPolicy, docs/language.md "Tiers") -------------------------
+
+TEST(EvaluatorTiers, AnAdminDenyWinsOverANetworkPolicyAllow) {
+  Cluster c(R"(
+    namespace x
+    policy allow-all { selects {} ingress { allow from all } }
+    policy no-y {
+      clusterwide
+      tier admin priority 10
+      selects {} in namespaces { ns = x }
+      ingress { deny from namespaces { ns = y } }
+    }
+  )");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(reachability(c.ir(), kAllPorts, R"(
+        x/a x/b x/c y/a y/b y/c z/a z/b z/c
+    x/a  .   .   .   .   .   .   .   .   .
+    x/b  .   .   .   .   .   .   .   .   .
+    x/c  .   .   .   .   .   .   .   .   .
+    y/a  X   X   X   .   .   .   .   .   .
+    y/b  X   X   X   .   .   .   .   .   .
+    y/c  X   X   X   .   .   .   .   .   .
+    z/a  .   .   .   .   .   .   .   .   .
+    z/b  .   .   .   .   .   .   .   .   .
+    z/c  .   .   .   .   .   .   .   .   .
+  )"));
+  Verdict v = *flow(c.ir(), "y/a", "x/b", kTcp80).ingress;
+  EXPECT_EQ(v.reason, Reason::DeniedByRule);
+  EXPECT_EQ(v.rule, c.rule("deny from namespaces { ns = y }"));
+}
+
+TEST(EvaluatorTiers, AnAdminAllowWinsOverANetworkPolicysDefaultDeny) {
+  Cluster c(R"(
+    namespace x
+    policy deny-ingress { selects {} ingress {} }
+    policy let-z-in {
+      clusterwide
+      tier admin priority 10
+      selects {}
+      ingress { allow from namespaces { ns = z } on tcp/80 }
+    }
+  )");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(reachability(c.ir(), {kTcp80}, R"(
+        x/a x/b x/c y/a y/b y/c z/a z/b z/c
+    x/a  X   X   X   .   .   .   .   .   .
+    x/b  X   X   X   .   .   .   .   .   .
+    x/c  X   X   X   .   .   .   .   .   .
+    y/a  X   X   X   .   .   .   .   .   .
+    y/b  X   X   X   .   .   .   .   .   .
+    y/c  X   X   X   .   .   .   .   .   .
+    z/a  .   .   .   .   .   .   .   .   .
+    z/b  .   .   .   .   .   .   .   .   .
+    z/c  .   .   .   .   .   .   .   .   .
+  )"));
+  // On another port the admin rule does not match: the NetworkPolicy's default deny holds.
+  EXPECT_TRUE(reachability(c.ir(), {kTcp81}, kIntoXBlocked));
+}
+
+TEST(EvaluatorTiers, APassLeavesTheFlowToTheNetworkPoliciesAndThenTheBaseline) {
+  Cluster c(R"(
+    namespace x
+    policy only-from-y { selects { pod = a } ingress { allow from namespaces { ns = y } } }
+    policy y-is-theirs {
+      clusterwide
+      tier admin priority 1
+      selects {} in namespace x
+      ingress { pass from namespaces { ns = y } }
+    }
+    policy nobody-else {
+      clusterwide
+      tier admin priority 2
+      selects {} in namespace x
+      ingress { deny from all }
+    }
+  )");
+  ASSERT_TRUE(c.ok());
+  // y passes the admin tier: x/a's NetworkPolicy allows it, and nothing
+  // isolates x/b and x/c, so the (empty) baseline lets it in. Everyone else
+  // meets the second admin policy's deny.
+  EXPECT_TRUE(reachability(c.ir(), kAllPorts, R"(
+        x/a x/b x/c y/a y/b y/c z/a z/b z/c
+    x/a  X   X   X   .   .   .   .   .   .
+    x/b  X   X   X   .   .   .   .   .   .
+    x/c  X   X   X   .   .   .   .   .   .
+    y/a  .   .   .   .   .   .   .   .   .
+    y/b  .   .   .   .   .   .   .   .   .
+    y/c  .   .   .   .   .   .   .   .   .
+    z/a  X   X   X   .   .   .   .   .   .
+    z/b  X   X   X   .   .   .   .   .   .
+    z/c  X   X   X   .   .   .   .   .   .
+  )"));
+  Verdict passed = *flow(c.ir(), "y/a", "x/a", kTcp80).ingress;
+  EXPECT_EQ(passed.rule, c.rule("allow from namespaces { ns = y }"));
+  Verdict open = *flow(c.ir(), "y/a", "x/b", kTcp80).ingress;
+  EXPECT_EQ(open.reason, Reason::NoPolicy);
+}
+
+TEST(EvaluatorTiers, TheLowerPriorityNumberDecidesFirst) {
+  auto policies = [](int allowPriority, int denyPriority) {
+    return "policy allow-y { clusterwide tier admin priority " + std::to_string(allowPriority) +
+           " selects {} in namespace x ingress { allow from namespaces { ns = y } } }\n"
+           "policy deny-y { clusterwide tier admin priority " +
+           std::to_string(denyPriority) + " selects {} in namespace x ingress { deny from namespaces { ns = y } } }\n";
+  };
+  Cluster allowFirst(policies(5, 10));
+  ASSERT_TRUE(allowFirst.ok());
+  EXPECT_TRUE(flow(allowFirst.ir(), "y/a", "x/a", kTcp80).allowed());
+  Cluster denyFirst(policies(10, 5));
+  ASSERT_TRUE(denyFirst.ok());
+  EXPECT_FALSE(flow(denyFirst.ir(), "y/a", "x/a", kTcp80).allowed());
+  // Within one policy the first rule that matches decides, allow or deny.
+  Cluster ordered(R"(
+    policy first-match { clusterwide tier admin priority 3 selects {} in namespace x
+      ingress { allow from pods { pod = a } in namespace y
+                deny from namespaces { ns = y } } }
+  )");
+  ASSERT_TRUE(ordered.ok());
+  EXPECT_TRUE(flow(ordered.ir(), "y/a", "x/a", kTcp80).allowed());
+  EXPECT_FALSE(flow(ordered.ir(), "y/b", "x/a", kTcp80).allowed());
+}
+
+TEST(EvaluatorTiers, TheBaselineDecidesOnlyWhereNoNetworkPolicyIsolates) {
+  Cluster c(R"(
+    namespace z
+    policy z-takes-y { selects {} ingress { allow from namespaces { ns = y } } }
+    policy default {
+      clusterwide
+      tier baseline
+      selects {}
+      ingress { allow from namespaces { ns = x } on tcp/81
+                deny from namespaces { ns = y }
+                deny from namespaces { ns = x } }
+    }
+  )");
+  ASSERT_TRUE(c.ok());
+  // Into x and y the baseline decides: y and x are refused (x on tcp/80;
+  // its first rule lets tcp/81 through). z's NetworkPolicy isolates z, so
+  // the baseline has no say there: only y gets in.
+  EXPECT_TRUE(reachability(c.ir(), {kTcp80}, R"(
+        x/a x/b x/c y/a y/b y/c z/a z/b z/c
+    x/a  X   X   X   X   X   X   X   X   X
+    x/b  X   X   X   X   X   X   X   X   X
+    x/c  X   X   X   X   X   X   X   X   X
+    y/a  X   X   X   X   X   X   .   .   .
+    y/b  X   X   X   X   X   X   .   .   .
+    y/c  X   X   X   X   X   X   .   .   .
+    z/a  .   .   .   .   .   .   X   X   X
+    z/b  .   .   .   .   .   .   X   X   X
+    z/c  .   .   .   .   .   .   X   X   X
+  )"));
+  EXPECT_TRUE(flow(c.ir(), "x/a", "y/a", kTcp81).allowed());
+  Verdict baseline = *flow(c.ir(), "y/a", "x/a", kTcp80).ingress;
+  EXPECT_EQ(baseline.reason, Reason::DeniedByRule);
+  EXPECT_EQ(baseline.rule, c.rule("deny from namespaces { ns = y }"));
+}
+
+TEST(EvaluatorTiers, SubjectNamespacesNarrowWhomATierPolicySelects) {
+  Cluster c(R"(
+    policy lock-x {
+      clusterwide
+      tier admin priority 0
+      selects { pod = a } in namespaces { ns in (x, z) }
+      ingress { deny from all }
+    }
+  )");
+  ASSERT_TRUE(c.ok());
+  EXPECT_TRUE(reachability(c.ir(), {kTcp80, kUdp81}, R"(
+        x/a x/b x/c y/a y/b y/c z/a z/b z/c
+    x/a  X   .   .   .   .   .   X   .   .
+    x/b  X   .   .   .   .   .   X   .   .
+    x/c  X   .   .   .   .   .   X   .   .
+    y/a  X   .   .   .   .   .   X   .   .
+    y/b  X   .   .   .   .   .   X   .   .
+    y/c  X   .   .   .   .   .   X   .   .
+    z/a  X   .   .   .   .   .   X   .   .
+    z/b  X   .   .   .   .   .   X   .   .
+    z/c  X   .   .   .   .   .   X   .   .
+  )"));
+}
+
 }  // namespace
 }  // namespace membrane::ir

@@ -110,6 +110,72 @@ TEST(ExplainVerdicts, AllowedWithDecidingRulesAndWhyNot) {
   EXPECT_EQ(in.audit->location, "t.policy:18:13");
 }
 
+// Tiers (docs/language.md, "Tiers"): each rule's tier, the deciding tier,
+// and the rules of the tiers that did not get to decide.
+const char* kTierPolicy = R"(namespace x
+policy a-in { selects { pod = a } ingress { allow from pods {} on tcp/80 } }
+policy guard {
+  clusterwide
+  tier admin priority 5
+  selects { pod = a } in namespace x
+  ingress {
+    deny from pods { pod = c } on tcp/80
+    pass from pods { pod = b }
+    deny from all on tcp/80
+  }
+}
+policy default {
+  clusterwide
+  tier baseline
+  selects {}
+  ingress { deny from pods { pod = b } }
+}
+)";
+
+TEST(ExplainTiers, TheAdminTierDecidesFirstAndLaterTiersAreNotReached) {
+  XyzCluster c(kTierPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explain(c, "x/c", "x/a", "tcp/80");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_FALSE(r.e->allowed);
+  const SideExplanation& in = *r.e->ingress;
+  ASSERT_TRUE(in.deciding);
+  EXPECT_EQ(in.deciding->location, "t.policy:8:5");
+  EXPECT_EQ(in.deciding->tier, ir::Tier::Admin);
+  EXPECT_EQ(others(in),
+            "t.policy:9:5 peer-mismatch\n"
+            "t.policy:10:5 also-matches\n"
+            "t.policy:2:45 not-reached\n"
+            "t.policy:17:13 peer-mismatch\n");
+  EXPECT_NE(renderExplanationText(*r.e).find("[guard, admin tier]"), std::string::npos) << renderExplanationText(*r.e);
+}
+
+TEST(ExplainTiers, APassHandsTheConnectionToTheOrdinaryPolicies) {
+  XyzCluster c(kTierPolicy);
+  ASSERT_TRUE(c.ok());
+  Result r = explain(c, "x/b", "x/a", "tcp/80");
+  ASSERT_TRUE(r.e) << r.error;
+  EXPECT_TRUE(r.e->allowed);
+  const SideExplanation& in = *r.e->ingress;
+  ASSERT_TRUE(in.deciding);
+  EXPECT_EQ(in.deciding->location, "t.policy:2:45");
+  EXPECT_EQ(in.deciding->tier, ir::Tier::Network);
+  // The baseline would deny x/b, but x/a's ordinary policy isolates it.
+  EXPECT_EQ(others(in),
+            "t.policy:8:5 peer-mismatch\n"
+            "t.policy:9:5 passes\n"
+            "t.policy:10:5 also-matches\n"
+            "t.policy:17:13 not-reached\n");
+  // Where nothing isolates the direction, the baseline decides after the pass.
+  Result open = explain(c, "x/b", "x/c", "tcp/80");
+  ASSERT_TRUE(open.e) << open.error;
+  EXPECT_FALSE(open.e->allowed);
+  ASSERT_TRUE(open.e->ingress->deciding);
+  EXPECT_EQ(open.e->ingress->deciding->tier, ir::Tier::Baseline);
+  auto json = nlohmann::json::parse(renderExplanationJson(*open.e));
+  EXPECT_EQ(json["ingress"]["decidingRule"]["tier"], "baseline") << json.dump(2);
+}
+
 // Pod x/b may look up *.example.com through x/c, and connect to what
 // api.example.com resolved to.
 const char* kDnsPolicy = R"(namespace x

@@ -1078,6 +1078,39 @@ std::string randomPolicies(Rng& rng) {
   return text;
 }
 
+// Tier policies (docs/language.md, "Tiers") around one ordinary policy:
+// rules whose order decides, of every action.
+std::string randomTierPolicies(Rng& rng) {
+  static const std::vector<std::string> kSelects = {"{}", "{ app = api }", "{ tier = data }", "{ app in (api, frontend) }"};
+  static const std::vector<std::string> kIn = {"", " in namespace shop", " in namespaces { purpose = monitoring }"};
+  static const std::vector<std::string> kPeers = {
+      "pods { app = api }", "pods {}", "namespaces { purpose = monitoring }", "namespace ops", "world", "cluster",
+      "all", "cidr 198.18.1.0/24", "cidr 198.18.1.20/31", "cidr 0.0.0.0/0"};
+  static const std::vector<std::string> kPorts = {"", " on tcp/80", " on tcp/80-90", " on tcp/85", " on udp/53",
+                                                  " on tcp"};
+  std::string text = "namespace shop\npolicy ordinary {\n  selects " + rng.of(kSelects) +
+                     "\n  ingress {\n    allow from pods {} on tcp/80\n  }\n}\n";
+  size_t policies = 2 + rng.pick(3);
+  for (size_t p = 0; p < policies; ++p) {
+    bool admin = p + 1 < policies || rng.pick(2) == 0;
+    text += "policy t" + std::to_string(p) + " {\n  clusterwide\n";
+    text += admin ? "  tier admin priority " + std::to_string(1 + rng.pick(2)) + "\n" : std::string("  tier baseline\n");
+    text += "  selects " + rng.of(kSelects) + rng.of(kIn) + "\n";
+    for (const char* dir : {"ingress", "egress"}) {
+      text += std::string("  ") + dir + " {\n";
+      size_t rules = 1 + rng.pick(4);
+      for (size_t r = 0; r < rules; ++r) {
+        size_t a = rng.pick(admin ? 3 : 2);
+        text += std::string("    ") + (a == 0 ? "allow" : a == 1 ? "deny" : "pass") + (dir[0] == 'i' ? " from " : " to ") +
+                rng.of(kPeers) + rng.of(kPorts) + "\n";
+      }
+      text += "  }\n";
+    }
+    text += "}\n";
+  }
+  return text;
+}
+
 // Every verdict the evaluator gives for the probes, as one string.
 std::string verdicts(const pipeline::Compilation& c) {
   const ir::Program& ir = *c.ir;
@@ -1141,6 +1174,75 @@ TEST(LintShadowingProperty, DeletingFlaggedRulesChangesNoVerdict) {
   EXPECT_GE(runsWithFindings, kRuns / 4) << "the random policies rarely have redundant rules: the test is too weak";
   std::cout << "[          ] " << flagged << " rules flagged in " << runsWithFindings << " of " << kRuns
             << " random policy sets; deleting them changed no verdict\n";
+}
+
+TEST(LintShadowingProperty, DeletingTierRulesMB121FlagsChangesNoVerdict) {
+  Rng rng{0xC2B2AE3D27D4EB4Full};
+  size_t runsWithFindings = 0, flagged = 0;
+  constexpr size_t kRuns = 120;
+  for (size_t run = 0; run < kRuns; ++run) {
+    std::string text = randomTierPolicies(rng);
+    auto l = lintText(text, true, only({"MB121"}));
+    ASSERT_TRUE(l.c->ir) << text;
+    std::set<uint32_t> lines;
+    for (const auto& f : l.result.findings) lines.insert(f.range.begin.line);
+    if (lines.empty()) continue;
+    ++runsWithFindings;
+    flagged += lines.size();
+    std::string pruned;
+    std::istringstream in(text);
+    std::string line;
+    for (uint32_t n = 1; std::getline(in, line); ++n)
+      if (!lines.count(n)) pruned += line + "\n";
+    auto after = std::make_unique<pipeline::Compilation>();
+    std::string error;
+    ASSERT_TRUE(inventory::loadInventoryFile(shopInventory(), after->inventory, &error));
+    pipeline::runText({{"t.policy", pruned}}, *after);
+    ASSERT_TRUE(after->ir) << pruned;
+    ASSERT_EQ(verdicts(*l.c), verdicts(*after)) << "run " << run << ": lint flagged\n"
+                                                << l.dump() << "in\n"
+                                                << text;
+  }
+  EXPECT_GE(runsWithFindings, kRuns / 4) << "the random tiers rarely shadow a rule: the test is too weak";
+  std::cout << "[          ] " << flagged << " tier rules flagged in " << runsWithFindings << " of " << kRuns
+            << " random policy sets; deleting them changed no verdict\n";
+}
+
+TEST(LintTiers, ATierRuleEarlierRulesOfItsTierAlwaysMatchFirstNeverDecides) {
+  // Line 6 (priority 10, every endpoint) matches all of line 14's
+  // connections first: whatever its action, line 14 never decides. The
+  // ordinary policy's deny covers line 15's connections, but the admin tier
+  // decides before it: no finding there, and none of MB101/MB102 for tier rules.
+  auto l = lintText(
+      "policy guard {\n"
+      "  clusterwide\n"
+      "  tier admin priority 10\n"
+      "  selects {}\n"
+      "  ingress {\n"
+      "    deny from namespaces { purpose = monitoring }\n"
+      "  }\n"
+      "}\n"
+      "policy guard-api {\n"
+      "  clusterwide\n"
+      "  tier admin priority 20\n"
+      "  selects { app = api }\n"
+      "  ingress {\n"
+      "    allow from namespaces { purpose = monitoring } on tcp/8080\n"
+      "    allow from world on tcp/443\n"
+      "  }\n"
+      "}\n"
+      "namespace shop\n"
+      "policy p { selects {} ingress { deny from world } }\n",
+      false, only({"MB101", "MB102", "MB121"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:14:5: MB121"})) << l.dump();
+  // Earlier only by priority: with guard-api first, nothing is shadowed.
+  auto swapped = lintText(
+      "policy guard { clusterwide tier admin priority 30 selects {}\n"
+      "  ingress { deny from namespaces { purpose = monitoring } } }\n"
+      "policy guard-api { clusterwide tier admin priority 20 selects { app = api }\n"
+      "  ingress { allow from namespaces { purpose = monitoring } on tcp/8080 } }\n",
+      false, only({"MB121"}));
+  EXPECT_TRUE(swapped.ids().empty()) << swapped.dump();
 }
 
 }  // namespace

@@ -87,8 +87,36 @@ TEST(Manifest, TellsAnEndpointLearnedLaterItsBitsAndPolicies) {
   labels::LabelSet nsLabels = {{"kubernetes.io/metadata.name", "x"}};
   EXPECT_EQ(m.bitsFor("x", {{"pod", "b"}}, nsLabels, {}), std::vector<uint32_t>{0});
   EXPECT_EQ(m.bitsFor("y", {{"pod", "b"}}, {{"kubernetes.io/metadata.name", "y"}}, {}), std::vector<uint32_t>{});
-  EXPECT_EQ(m.selectingPolicies("x", {{"pod", "a"}}), std::vector<std::string>{"x/p"});
-  EXPECT_EQ(m.selectingPolicies("x", {{"pod", "c"}}), std::vector<std::string>{});
+  EXPECT_EQ(m.selectingPolicies("x", {{"pod", "a"}}, nsLabels), std::vector<std::string>{"x/p"});
+  EXPECT_EQ(m.selectingPolicies("x", {{"pod", "c"}}, nsLabels), std::vector<std::string>{});
+}
+
+TEST(Manifest, PlacesALaterEndpointByItsNamespacesLabelsWhenAClusterwidePolicyAsksForThem) {
+  Manifest m = smallManifest();
+  PolicyEntry admin;
+  admin.key = "guard";
+  admin.clusterwide = true;
+  admin.tier = Tier::Admin;
+  admin.priority = 5;
+  admin.namespaces = labels::Selector{{{"env", labels::Op::Equals, {"prod"}}}};
+  m.policies.push_back(admin);
+  labels::LabelSet prod = {{"kubernetes.io/metadata.name", "x"}, {"env", "prod"}};
+  labels::LabelSet dev = {{"kubernetes.io/metadata.name", "x"}, {"env", "dev"}};
+  EXPECT_EQ(m.selectingPolicies("x", {{"pod", "a"}}, prod), (std::vector<std::string>{"guard", "x/p"}));
+  EXPECT_EQ(m.selectingPolicies("x", {{"pod", "a"}}, dev), std::vector<std::string>{"x/p"});
+  // The fields survive the manifest's JSON, and only where they are set.
+  std::string text = m.toJson();
+  EXPECT_NE(text.find("\"tier\""), std::string::npos);
+  std::string error;
+  auto back = Manifest::fromJson(text, &error);
+  ASSERT_TRUE(back);
+  const PolicyEntry& read = back->policies.back();
+  EXPECT_EQ(read.tier, Tier::Admin);
+  EXPECT_EQ(read.priority, 5u);
+  ASSERT_TRUE(read.namespaces);
+  EXPECT_EQ(*read.namespaces, *admin.namespaces);
+  EXPECT_FALSE(back->policies.front().namespaces);
+  EXPECT_EQ(back->policies.front().tier, Tier::Network);
 }
 
 TEST(Manifest, RefusesAnotherFormatOrVersion) {

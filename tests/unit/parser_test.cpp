@@ -342,7 +342,7 @@ TEST(Parser, MisspeltSectionKeywordGetsDidYouMean) {
       "}\n");
   EXPECT_EQ(diagnostics(*c),
             std::vector<std::string>{"a.policy:3:3: error: expected `}`, `namespace`, `clusterwide`, `selects`, "
-                                     "`mode`, `processes`, `ingress` or `egress`, found `ingres` | hint: did you mean `ingress`?"});
+                                     "`mode`, `processes`, `ingress`, `egress` or `tier`, found `ingres` | hint: did you mean `ingress`?"});
   EXPECT_FALSE(c->checked) << "no checking after a syntax error";
   EXPECT_TRUE(c->ast.files.empty()) << "never a half-built AST";
 }
@@ -360,7 +360,7 @@ TEST(Parser, MisspeltRuleKeyword) {
   const auto& d = c->diags.all()[0];
   EXPECT_EQ(c->sources.describe(d.range.begin), "a.policy:4:5");
   EXPECT_EQ(d.range.length, 4u);
-  EXPECT_EQ(d.message, "expected `}`, `allow` or `deny`, found `alow`");
+  EXPECT_EQ(d.message, "expected `}`, `allow`, `deny` or `pass`, found `alow`");
   EXPECT_EQ(d.hint, "did you mean `allow`?");
 }
 
@@ -379,8 +379,8 @@ TEST(Parser, MissingClosingBraceAtEndOfFile) {
   // printed source line is not an empty one.
   EXPECT_EQ(c->sources.describe(d.range.begin), "a.policy:5:4");
   EXPECT_EQ(d.range.length, 0u);
-  EXPECT_EQ(d.message, "expected `}`, `namespace`, `clusterwide`, `selects`, `mode`, `processes`, `ingress` or "
-                       "`egress`, found end of file");
+  EXPECT_EQ(d.message, "expected `}`, `namespace`, `clusterwide`, `selects`, `mode`, `processes`, `ingress`, "
+                       "`egress` or `tier`, found end of file");
 }
 
 TEST(Parser, MissingClosingBraceWithoutFinalNewline) {
@@ -491,7 +491,7 @@ TEST(Parser, RenderedErrorShowsLineAndCaret) {
   auto c = compile("policy p {\n  selects {}\n  ingres {\n  }\n}\n");
   EXPECT_EQ(rendered(*c),
             "a.policy:3:3: error: expected `}`, `namespace`, `clusterwide`, `selects`, `mode`, `processes`, "
-            "`ingress` or `egress`, found `ingres`\n"
+            "`ingress`, `egress` or `tier`, found `ingres`\n"
             "    ingres {\n"
             "    ^~~~~~\n"
             "hint: did you mean `ingress`?\n");

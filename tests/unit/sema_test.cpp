@@ -841,4 +841,85 @@ TEST(Sema, HugePortIsQuotedAsWritten) {
                     {"a.policy:4:29: error: port 99999999999 is out of range (1-65535)"});
 }
 
+// ---- tiers (docs/language.md, "Tiers") ---------------------------------------------
+
+TEST(SemaTiers, ATierPolicyMustBeClusterwide) {
+  expectDiagnostics("policy p {\n  tier admin priority 3\n  selects {}\n  ingress {}\n}\n",
+                    {"a.policy:2:3: error: an admin-tier policy must be clusterwide | hint: tiers hold cluster "
+                     "administrators' policies (AdminNetworkPolicy, BaselineAdminNetworkPolicy), which belong to no "
+                     "namespace: add `clusterwide`"});
+}
+
+TEST(SemaTiers, APriorityAboveOneThousandIsRefusedAtItsNumber) {
+  expectDiagnostics("policy p {\n  clusterwide\n  tier admin priority 1001\n  selects {}\n}\n",
+                    {"a.policy:3:23: error: priority 1001 is out of range | hint: priorities are 0 to 1000 "
+                     "(AdminNetworkPolicy's); a lower number decides first"});
+  expectDiagnostics("policy p {\n  clusterwide\n  tier admin priority 99999999999999999999\n  selects {}\n}\n",
+                    {"a.policy:3:23: error: priority 99999999999999999999 is out of range | hint: priorities are 0 "
+                     "to 1000 (AdminNetworkPolicy's); a lower number decides first"});
+}
+
+TEST(SemaTiers, PassIsAnAdminTierActionOnly) {
+  expectDiagnostics(withRule("ingress", "pass from all"),
+                    {"a.policy:4:5: error: `pass` is an action of admin-tier policies | hint: `pass` hands a flow "
+                     "from the admin tier to the ordinary policies; write `allow` or `deny`"});
+  expectDiagnostics("policy default {\n  clusterwide\n  tier baseline\n  selects {}\n  egress {\n    pass to all\n  }\n}\n",
+                    {"a.policy:6:5: error: `pass` is an action of admin-tier policies | hint: the baseline tier is "
+                     "the last: its rules allow or deny"});
+}
+
+TEST(SemaTiers, TierPoliciesHaveNoAuditModeProcessesOrConditions) {
+  expectDiagnostics("policy p {\n  clusterwide\n  tier baseline\n  mode audit\n  selects {}\n}\n",
+                    {"a.policy:4:8: error: audit mode is not supported in a baseline-tier policy | hint: enforce the "
+                     "policy, or test it as an ordinary policy in audit mode first | note a.policy:3:3: the tier is "
+                     "given here"});
+  auto c = compile(R"(policy p {
+  clusterwide
+  tier admin priority 1
+  selects {}
+  processes { exe "/bin/a" }
+  egress {
+    allow to world on tcp/443 with http { GET "/" }
+    deny to dns "example.com"
+  }
+}
+)");
+  Lines d = diagnostics(*c);
+  ASSERT_EQ(d.size(), 3u) << rendered(*c);
+  EXPECT_EQ(d[0], "a.policy:5:3: error: a `processes` clause is not supported in an admin-tier policy | hint: put "
+                  "the clause in an ordinary policy selecting the same endpoints | note a.policy:3:3: the tier is "
+                  "given here");
+  EXPECT_EQ(d[1], "a.policy:7:31: error: `with http` is not supported in tier policies | hint: tier rules match "
+                  "peers and ports (as AdminNetworkPolicy's do); put the condition in an ordinary policy, which the "
+                  "admin tier can `pass` to");
+  EXPECT_EQ(d[2], "a.policy:8:13: error: `dns` peers are not supported in tier policies | hint: name the "
+                  "destinations by cidr, or allow them by name in an ordinary policy");
+}
+
+TEST(SemaTiers, SelectsInNamespacesIsForClusterwidePolicies) {
+  expectDiagnostics("policy p {\n  selects {} in namespaces { env = prod }\n  ingress {}\n}\n",
+                    {"a.policy:2:17: error: `selects ... in` is for clusterwide policies | hint: a namespaced "
+                     "policy selects endpoints of its own namespace; add `clusterwide` to select in other "
+                     "namespaces"});
+  auto c = compile("policy p {\n  clusterwide\n  selects { app = db } in namespace shop\n  ingress {}\n}\n");
+  ASSERT_TRUE(c->checked) << rendered(*c);
+  const auto& pol = c->checked->policies.at(0);
+  ASSERT_TRUE(pol.namespaces);
+  EXPECT_EQ(pol.namespaces->str(), "{kubernetes.io/metadata.name = shop}");
+}
+
+TEST(SemaTiers, TwoAdminPoliciesOfOnePriorityAreDecidedByNameWithAWarning) {
+  expectDiagnostics("policy b { clusterwide tier admin priority 7 selects {} ingress {} }\n"
+                    "policy a { clusterwide tier admin priority 7 selects {} ingress {} }\n",
+                    {"a.policy:1:24: warning: policies a and b share priority 7: a's rules decide first (by name) | "
+                     "hint: Kubernetes leaves the order of admin policies of one priority undefined; give each its "
+                     "own priority | note a.policy:2:24: the priority of a is here"});
+}
+
+TEST(SemaTiers, NewKeywordsStayUsableAsLabelWords) {
+  auto c = compile("policy p {\n  selects { tier = admin, pass, priority in (baseline) }\n"
+                   "  ingress { allow from pods { role = pass } }\n}\n");
+  EXPECT_FALSE(c->diags.hasErrors()) << rendered(*c);
+}
+
 }  // namespace membrane

@@ -41,7 +41,7 @@ inline Manifest smallManifest() {
   selected.sha256 = std::string(64, 'a');
   selected.policies = {"x/p"};
   selected.endpoints = {"x/a"};
-  selected.ingress = {true, false, {2, 1}};
+  selected.ingress = {true, false, {2, 1}, {}, {}};
   selected.portIntervals = 7;
   selected.programs = artifacts::skeletonProgramEntries();
   ClassEntry open;
