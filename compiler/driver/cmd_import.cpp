@@ -152,7 +152,7 @@ ImportCommand addImportCommand(CLI::App& app) {
   k8sCmd->add_flag("-q,--quiet", opts->quiet, "Print diagnostics only, no summary");
   k8sCmd->footer(
       "Every object of a kind membrane does not model (Service, ConfigMap, ...) is skipped with a note;\n"
-      "one of a policy kind membrane does not enforce (AdminNetworkPolicy, Calico, Istio, ...) is an error\n"
+      "one of a policy kind membrane does not enforce (Calico, Istio, ...) is an error\n"
       "unless --skip-kind names it.\n"
       "What cannot be converted exactly (L7 rules, toFQDNs, nodeSelector, ...) is an error at the manifest\n"
       "line; nothing is written then. The mapping is in docs/kubernetes.md. The manifests can also be given\n"

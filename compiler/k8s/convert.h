@@ -131,6 +131,12 @@ std::string shown(const std::string& text, size_t max = 80);
 // ---- the policy model ---------------------------------------------------------
 struct Rule {
   bool deny = false;
+  // `pass` (AdminNetworkPolicy's third action, admin tier only); `deny` is
+  // false then.
+  bool pass = false;
+  // A comment line above the rule: an AdminNetworkPolicy rule's `name`, kept
+  // so that the converted policy still shows what its author called it.
+  std::optional<SourceLine> comment;
   std::vector<SourceLine> peers;   // at least one
   std::vector<SourceLine> protos;  // empty: every protocol and port
   // `with dns { ... }`: the names and patterns, each a quoted string
@@ -155,8 +161,19 @@ struct Policy {
   std::string apiVersion, kind;
   SourceRange origin;
   std::string header;
-  SourceLine selects;  // the selector text, e.g. "{ app = api }"
+  // The selector text, e.g. "{ app = api }"; an AdminNetworkPolicy's subject
+  // continues it with `in namespaces { ... }` / `in namespace X`.
+  SourceLine selects;
   size_t selectsCount = 0;  // its requirements
+  // The AdminNetworkPolicy tiers (`tier admin priority N`, `tier baseline`);
+  // None for every other kind. `tierLine` is the statement's text and origin.
+  enum class Tier { None, Admin, Baseline } tier = Tier::None;
+  int64_t priority = 0;  // Admin: spec.priority
+  SourceLine tierLine;
+  // `selects ... in NAMESPACES` (an AdminNetworkPolicy's subject), for the
+  // read-back check: empty when there is none, "name" for `in namespace X`,
+  // else the number of requirements of `in namespaces { ... }`.
+  std::string selectsIn;
   Section ingress, egress;
 };
 
@@ -185,6 +202,8 @@ std::optional<std::vector<Requirement>> readLabelSelector(Context& ctx, const YA
 // `namespace X` when the selector only fixes the namespace name, else
 // `namespaces { ... }`.
 std::string namespaceRefText(const std::vector<Requirement>& nsReqs);
+// Whether namespaceRefText writes these requirements as `namespace X`.
+bool namespaceRefIsName(const std::vector<Requirement>& nsReqs);
 // `cidr C` / `cidr C except E` / `cidr C except (E1, E2)`; checks that each
 // prefix parses (host bits are left to the checker, which suggests a fix).
 // `prefixRequired`: a bare address is an error, as the API server refuses
@@ -207,6 +226,11 @@ std::vector<Policy> convertCiliumPolicy(Context& ctx, const ObjectRef& obj);
 // CiliumClusterwideNetworkPolicy named obj.name (docs/kubernetes.md,
 // "Cilium rule arrays").
 std::vector<Policy> convertCiliumRuleArray(Context& ctx, const ObjectRef& obj);
+// policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy and
+// BaselineAdminNetworkPolicy (by obj.kind): one clusterwide policy in the
+// admin or baseline tier (docs/kubernetes.md, "AdminNetworkPolicy and
+// BaselineAdminNetworkPolicy").
+std::optional<Policy> convertAdminNetworkPolicy(Context& ctx, const ObjectRef& obj);
 
 // Workload kinds into membrane's inventory format. Endpoints get a "k8s.template"
 // key (removed before output) when they stand for the replicas of a template.

@@ -80,18 +80,27 @@ std::string checkSkipKind(const std::string& pattern) {
                                               : std::all_of(kind.begin(), kind.end(), isKindChar));
   bool groupOk = slash == std::string::npos || (!group.empty() && std::all_of(group.begin(), group.end(), isGroupChar));
   if (kindOk && groupOk) return "";
-  return "'" + pattern + "' is not a kind: expected KIND (AdminNetworkPolicy), GROUP/KIND "
+  return "'" + pattern + "' is not a kind: expected KIND (GlobalNetworkPolicy), GROUP/KIND "
          "(crd.projectcalico.org/NetworkPolicy) or GROUP/* (security.istio.io/*)";
 }
 
 namespace {
 
 // The policy kinds membrane reads, and the apiVersion it reads them in.
+bool isAdminKind(const std::string& kind) {
+  return kind == "AdminNetworkPolicy" || kind == "BaselineAdminNetworkPolicy";
+}
 bool isPolicyKind(const std::string& kind) {
-  return kind == "NetworkPolicy" || kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy";
+  return kind == "NetworkPolicy" || kind == "CiliumNetworkPolicy" || kind == "CiliumClusterwideNetworkPolicy" ||
+         isAdminKind(kind);
 }
 const char* policyApiVersion(const std::string& kind) {
-  return kind == "NetworkPolicy" ? "networking.k8s.io/v1" : "cilium.io/v2";
+  if (kind == "NetworkPolicy") return "networking.k8s.io/v1";
+  // v1alpha1 is the version with these kinds; later versions of the group
+  // replace them (v1alpha2's ClusterNetworkPolicy) and are refused as
+  // policies membrane does not enforce.
+  if (isAdminKind(kind)) return "policy.networking.k8s.io/v1alpha1";
+  return "cilium.io/v2";
 }
 
 struct Importer {
@@ -201,7 +210,24 @@ struct Importer {
     auto name = ctx.name(nameNode, kind == "Namespace" ? NameRule::Namespace : NameRule::ObjectName, "metadata.name");
     if (!name) return;
     obj.name = *name;
-    bool clusterScoped = kind == "Namespace" || kind == "CiliumClusterwideNetworkPolicy";
+    bool clusterScoped = kind == "Namespace" || kind == "CiliumClusterwideNetworkPolicy" || isAdminKind(kind);
+    if (isAdminKind(kind)) {
+      // The API server drops the namespace of a cluster-scoped object, so a
+      // policy its author meant for one namespace would apply to all that
+      // its subject selects: refused rather than silently widened.
+      if (YAML::Node nsNode = ctx.get(metadata, "namespace"); nsNode.IsDefined()) {
+        auto ns = ctx.string(nsNode, "metadata.namespace");
+        if (!ns) return;
+        if (!ns->empty()) {
+          ctx.error(nsNode,
+                    kind + " " + obj.name + " has a namespace, but it is cluster-scoped: the API server ignores "
+                        "metadata.namespace, and the policy applies to every namespace its subject selects",
+                    "remove metadata.namespace; to limit the policy to namespace " + shown(*ns) +
+                        ", select it in spec.subject (kubernetes.io/metadata.name: " + shown(*ns) + ")");
+          return;
+        }
+      }
+    }
     if (!clusterScoped) {
       obj.ns = "default";
       if (YAML::Node nsNode = ctx.get(metadata, "namespace"); nsNode.IsDefined()) {
@@ -231,8 +257,8 @@ struct Importer {
     std::string path = shown(ctx.path(), SIZE_MAX);
     std::string where = " (" + path + ":" + std::to_string(ctx.at(node).begin.line) + ")";
     std::string header = "from " + apiVersion + " " + kind + " " + (obj.ns.empty() ? "" : obj.ns + "/") + obj.name;
-    if (kind == "NetworkPolicy") {
-      if (auto p = convertNetworkPolicy(ctx, obj)) {
+    if (kind == "NetworkPolicy" || isAdminKind(kind)) {
+      if (auto p = kind == "NetworkPolicy" ? convertNetworkPolicy(ctx, obj) : convertAdminNetworkPolicy(ctx, obj)) {
         p->header = header + where;
         policies.push_back(std::move(*p));
       }
@@ -312,28 +338,46 @@ struct Importer {
               hint);
   }
 
-  // Policies of different kinds may share a name in one namespace
-  // (NetworkPolicy shop/api and CiliumNetworkPolicy shop/api); the
-  // NetworkPolicy keeps it and the others get a suffix for their kind.
+  // Policies of different kinds may share a name where they share a
+  // namespace (NetworkPolicy shop/api and CiliumNetworkPolicy shop/api), or
+  // are all clusterwide (an AdminNetworkPolicy and a
+  // CiliumClusterwideNetworkPolicy, or an AdminNetworkPolicy named default and
+  // the BaselineAdminNetworkPolicy). Kubernetes' own kinds keep their names,
+  // in the order NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy
+  // (two objects of one of these kinds never share one: that is an object
+  // defined twice); then the Cilium policies in manifest order. A policy whose
+  // name is taken gets a suffix for its kind.
   void nameCollisions() {
+    auto rank = [](const Policy& p) {
+      if (p.kind == "NetworkPolicy") return 0;
+      if (p.kind == "AdminNetworkPolicy") return 1;
+      if (p.kind == "BaselineAdminNetworkPolicy") return 2;
+      return 3;
+    };
+    auto suffix = [](const Policy& p) {
+      return p.kind == "AdminNetworkPolicy"               ? "-anp"
+             : p.kind == "BaselineAdminNetworkPolicy"     ? "-banp"
+             : p.kind == "CiliumClusterwideNetworkPolicy" ? "-ccnp"
+                                                          : "-cnp";
+    };
+    std::vector<Policy*> order;
+    for (auto& p : policies) order.push_back(&p);
+    std::stable_sort(order.begin(), order.end(), [&](const Policy* a, const Policy* b) { return rank(*a) < rank(*b); });
     std::set<std::string> taken;
     auto key = [](const Policy& p, const std::string& name) { return p.clusterwide ? name : p.ns + "/" + name; };
-    for (const auto& p : policies)
-      if (p.kind == "NetworkPolicy") taken.insert(key(p, p.name));
-    for (auto& p : policies) {
-      if (p.kind == "NetworkPolicy") continue;
-      std::string name = p.name;
-      if (taken.count(key(p, name))) {
-        std::string base = p.name + (p.kind == "CiliumClusterwideNetworkPolicy" ? "-ccnp" : "-cnp");
+    for (Policy* p : order) {
+      std::string name = p->name;
+      if (taken.count(key(*p, name))) {
+        std::string base = p->name + suffix(*p);
         name = base;
-        for (int i = 2; taken.count(key(p, name)); ++i) name = base + "-" + std::to_string(i);
-        diags.report({Severity::Note, p.origin,
-                      "policy '" + p.name + "' is renamed '" + name + "': a policy of another kind has that name",
+        for (int i = 2; taken.count(key(*p, name)); ++i) name = base + "-" + std::to_string(i);
+        diags.report({Severity::Note, p->origin,
+                      "policy '" + p->name + "' is renamed '" + name + "': a policy of another kind has that name",
                       "",
                       {}});
       }
-      p.name = name;
-      taken.insert(key(p, name));
+      p->name = name;
+      taken.insert(key(*p, name));
     }
   }
 
@@ -357,7 +401,9 @@ std::vector<SourceLine> policyLines(const Policy& p) {
   std::vector<SourceLine> out;
   out.push_back({"policy " + word(p.name) + " {", p.origin});
   out.push_back({p.clusterwide ? "  clusterwide" : "  namespace " + word(p.ns), p.origin});
+  if (p.tier != Policy::Tier::None) out.push_back({"  " + p.tierLine.text, p.tierLine.origin});
   out.push_back({"  selects " + p.selects.text, p.selects.origin});
+  for (const auto& more : p.selects.continued) out.push_back({"    " + more.text, more.origin});
   auto section = [&](const Section& s, const char* name, const char* dir) {
     if (!s.present) return;
     if (s.rules.empty()) {
@@ -367,7 +413,8 @@ std::vector<SourceLine> policyLines(const Policy& p) {
     out.push_back({std::string("  ") + name + " {", s.origin});
     // One peer or protocol item per line, so each maps to its own YAML node.
     for (const auto& r : s.rules) {
-      out.push_back({std::string("    ") + (r.deny ? "deny " : "allow ") + dir, r.origin});
+      if (r.comment) out.push_back({"    " + r.comment->text, r.comment->origin});
+      out.push_back({std::string("    ") + (r.pass ? "pass " : r.deny ? "deny " : "allow ") + dir, r.origin});
       for (size_t i = 0; i < r.peers.size(); ++i) {
         out.push_back({std::string("      ") + (i ? ", " : "") + r.peers[i].text, r.peers[i].origin});
         for (const auto& more : r.peers[i].continued) out.push_back({"        " + more.text, more.origin});
@@ -400,11 +447,14 @@ std::vector<SourceLine> policyLines(const Policy& p) {
 // The structure a policy's text must parse back to (verifyParsed).
 std::string shapeOf(const Policy& p) {
   std::string out = p.name + "|" + (p.clusterwide ? "*" : p.ns) + "|" + std::to_string(p.selectsCount);
+  if (!p.selectsIn.empty()) out += "|in " + p.selectsIn;
+  if (p.tier == Policy::Tier::Admin) out += "|admin " + std::to_string(p.priority);
+  if (p.tier == Policy::Tier::Baseline) out += "|baseline";
   auto section = [&](const Section& s, char dir) {
     if (!s.present) return;
     out += std::string("|") + dir;
     for (const auto& r : s.rules)
-      out += std::string(" ") + (r.deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
+      out += std::string(" ") + (r.pass ? "p" : r.deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
              std::to_string(r.protos.size()) + (r.dnsNames.empty() && r.httpItems.empty() ? "" : "+with");
   };
   section(p.ingress, 'I');
@@ -415,11 +465,20 @@ std::string shapeOf(const Policy& p) {
 std::string shapeOf(const ast::Policy& p) {
   std::string out = p.name.text + "|" + (p.clusterwide ? "*" : p.ns ? p.ns->text : "?") + "|" +
                     (p.selects && !p.selects->ref ? std::to_string(p.selects->requirements.size()) : "?");
+  if (p.selectsIn)
+    out += "|in " + (p.selectsIn->kind == ast::NamespaceRef::Kind::ByName ? std::string("name")
+                     : p.selectsIn->selector.ref                          ? std::string("?")
+                                                       : std::to_string(p.selectsIn->selector.requirements.size()));
+  if (p.tier && p.tier->kind == ast::TierStatement::Kind::Admin)
+    out += "|admin " + (p.tier->priority ? p.tier->priority->text : "?");
+  if (p.tier && p.tier->kind == ast::TierStatement::Kind::Baseline) out += "|baseline";
   if (p.mode) out += "|mode";
   for (const auto& s : p.sections) {
     out += std::string("|") + (s.direction == ast::Direction::Ingress ? 'I' : 'E');
     for (const auto& r : s.rules)
-      out += std::string(" ") + (r.action == ast::Action::Deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
+      out += std::string(" ") +
+             (r.action == ast::Action::Pass ? "p" : r.action == ast::Action::Deny ? "d" : "a") +
+             std::to_string(r.peers.size()) + "/" +
              std::to_string(r.l4.size()) + (r.extensions.empty() ? "" : "+with");
   }
   if (!p.repeated.empty()) out += "|repeated";

@@ -2,9 +2,10 @@
 //
 // Reads NetworkPolicy (networking.k8s.io/v1), CiliumNetworkPolicy and
 // CiliumClusterwideNetworkPolicy (cilium.io/v2, the L3/L4 part and DNS
-// rules) and the objects that make up the inventory (Namespace, Pod, and the
-// workload kinds whose pod template gives the labels and named ports of
-// their replicas).
+// rules), AdminNetworkPolicy and BaselineAdminNetworkPolicy
+// (policy.networking.k8s.io/v1alpha1, as tier policies) and the objects
+// that make up the inventory (Namespace, Pod, and the workload kinds whose
+// pod template gives the labels and named ports of their replicas).
 //
 // The result is used two ways: `membranec import k8s` writes it out as
 // *.policy files and an inventory.json, and the pipeline (pipeline::run)
@@ -78,10 +79,10 @@ struct ImportOptions {
 
 // Whether an object holds network or security policy, so that leaving it out
 // would silently drop rules someone relies on: its kind ends in `Policy`
-// (AdminNetworkPolicy, GlobalNetworkPolicy, AuthorizationPolicy, ...), or its
-// API group is one that only holds policy (kPolicyGroups). Objects of such
-// kinds that membrane does not enforce are errors unless skipped
-// (docs/kubernetes.md, "Policies membrane does not enforce").
+// (GlobalNetworkPolicy, AuthorizationPolicy, ...), or its API group is one
+// that only holds policy (kPolicyGroups). Objects of such kinds that membrane
+// does not enforce are errors unless skipped (docs/kubernetes.md, "Policies
+// membrane does not enforce").
 bool isPolicyLike(const std::string& apiVersion, const std::string& kind);
 // API groups all of whose kinds are policy or change what policy means
 // (Calico's network sets, Istio's peer authentication, ...).
@@ -116,7 +117,8 @@ std::string renderForOutput(const std::vector<ImportedPolicy>& policies, const s
 
 // Whether policy text parsed from the converted policies has exactly their
 // structure: no definitions, the same policies in order, each with the same
-// name, namespace, number of selector requirements, sections, rules, and
+// name, namespace, number of selector requirements, `selects ... in`
+// namespaces, tier and priority, sections, rules (and their actions), and
 // peers and protocol items per rule. Every string from a manifest is checked
 // and quoted before it becomes text, so a difference is a converter bug that
 // let a field change the structure of the text; the caller refuses the result.

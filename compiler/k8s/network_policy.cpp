@@ -6,14 +6,17 @@
 
 namespace membrane::k8s {
 
-std::string namespaceRefText(const std::vector<Requirement>& nsReqs) {
+bool namespaceRefIsName(const std::vector<Requirement>& nsReqs) {
   // `namespace X` only for a name a namespace can have; any other value is a
   // selector that matches no namespace, as in Kubernetes.
-  if (nsReqs.size() == 1 && nsReqs[0].key == "kubernetes.io/metadata.name" &&
-      (nsReqs[0].op == Requirement::Op::Equals ||
-       (nsReqs[0].op == Requirement::Op::In && nsReqs[0].values.size() == 1)) &&
-      names::isDnsLabel(nsReqs[0].values[0]))
-    return "namespace " + word(nsReqs[0].values[0]);
+  return nsReqs.size() == 1 && nsReqs[0].key == "kubernetes.io/metadata.name" &&
+         (nsReqs[0].op == Requirement::Op::Equals ||
+          (nsReqs[0].op == Requirement::Op::In && nsReqs[0].values.size() == 1)) &&
+         names::isDnsLabel(nsReqs[0].values[0]);
+}
+
+std::string namespaceRefText(const std::vector<Requirement>& nsReqs) {
+  if (namespaceRefIsName(nsReqs)) return "namespace " + word(nsReqs[0].values[0]);
   return "namespaces " + selectorText(nsReqs);
 }
 

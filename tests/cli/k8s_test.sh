@@ -134,7 +134,7 @@ finish manifest_as_inventory
 
 # A policy membrane does not enforce is an error in every command that reads
 # manifests, unless --skip-kind names it; then a warning (never silence).
-cat >"$tmp/anp.yaml" <<'YAML'
+cat >"$tmp/refused.yaml" <<'YAML'
 apiVersion: v1
 kind: Namespace
 metadata: {name: shop}
@@ -144,45 +144,44 @@ kind: Pod
 metadata: {name: api-0, namespace: shop, labels: {app: api}}
 status: {podIP: 198.18.1.10}
 ---
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
+apiVersion: crd.projectcalico.org/v1
+kind: GlobalNetworkPolicy
 metadata:
   name: deny-all
 spec:
-  priority: 10
-  subject: {namespaces: {}}
-  ingress: [{action: Deny, from: [{namespaces: {}}]}]
+  selector: all()
+  types: [Ingress]
 YAML
-anp_error="anp.yaml:10:1: error: policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy deny-all: membrane does not enforce this kind of policy"
-anp_warning="anp.yaml:10:1: warning: skipped policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy deny-all (--skip-kind AdminNetworkPolicy): its rules are not enforced"
+refused_error="refused.yaml:10:1: error: crd.projectcalico.org/v1 GlobalNetworkPolicy deny-all: membrane does not enforce this kind of policy"
+refused_warning="refused.yaml:10:1: warning: skipped crd.projectcalico.org/v1 GlobalNetworkPolicy deny-all (--skip-kind GlobalNetworkPolicy): its rules are not enforced"
 explain_args=(--from shop/api-0 --to shop/api-0 --port tcp/80)
 for cmd in check ir compile lint reach explain "import k8s"; do
   # shellcheck disable=SC2206 # "import k8s" is two words
   words=($cmd)
   extra=()
   [[ $cmd == explain ]] && extra=("${explain_args[@]}")
-  [[ $cmd == compile ]] && extra=(-o "$tmp/anp-out")
-  run "${words[@]}" "${extra[@]}" "$tmp/anp.yaml"
+  [[ $cmd == compile ]] && extra=(-o "$tmp/refused-out")
+  run "${words[@]}" "${extra[@]}" "$tmp/refused.yaml"
   expect_rc "$([[ $cmd == explain ]] && echo 3 || echo 1)"
-  expect_err "$anp_error"
-  expect_err "hint: remove it from the inputs, or pass --skip-kind policy.networking.k8s.io/AdminNetworkPolicy"
+  expect_err "$refused_error"
+  expect_err "hint: remove it from the inputs, or pass --skip-kind crd.projectcalico.org/GlobalNetworkPolicy"
   finish "${cmd// /_}_refuses_an_unenforced_policy_kind"
-  [[ $cmd == compile ]] && extra=(-o "$tmp/anp-out-skipped")
-  run "${words[@]}" "${extra[@]}" --skip-kind AdminNetworkPolicy "$tmp/anp.yaml"
-  expect_err "$anp_warning"
+  [[ $cmd == compile ]] && extra=(-o "$tmp/refused-out-skipped")
+  run "${words[@]}" "${extra[@]}" --skip-kind GlobalNetworkPolicy "$tmp/refused.yaml"
+  expect_err "$refused_warning"
   expect_no_err "error:"
   finish "${cmd// /_}_skips_a_kind_named_with_skip_kind"
 done
-run diff "$tmp/anp.yaml" "$tmp/anp.yaml"
+run diff "$tmp/refused.yaml" "$tmp/refused.yaml"
 expect_rc 3
-expect_err "$anp_error"
+expect_err "$refused_error"
 finish diff_refuses_an_unenforced_policy_kind
-run diff --skip-kind AdminNetworkPolicy "$tmp/anp.yaml" "$tmp/anp.yaml"
+run diff --skip-kind GlobalNetworkPolicy "$tmp/refused.yaml" "$tmp/refused.yaml"
 expect_rc 0
-expect_err "$anp_warning"
+expect_err "$refused_warning"
 finish diff_skips_a_kind_named_with_skip_kind
 
-run check --skip-kind '*' "$tmp/anp.yaml"
+run check --skip-kind '*' "$tmp/refused.yaml"
 expect_rc 2
 expect_err "'*' is not a kind"
 finish skip_kind_refuses_a_wildcard

@@ -1,6 +1,6 @@
 // Policy kinds membrane does not enforce (docs/kubernetes.md, "Policies
-// membrane does not enforce"): an AdminNetworkPolicy, a Calico or Istio
-// policy, ... in the manifests is an error naming it and its place, in every
+// membrane does not enforce"): a Calico or Istio policy, an
+// AdminNetworkPolicy of a version membrane does not read, ... in the manifests is an error naming it and its place, in every
 // command that reads manifests (they all go through k8s::importManifests),
 // unless --skip-kind names it; then it is a warning, never silence. Kinds
 // that are not policy (Service, ConfigMap, ...) are skipped as before.
@@ -54,32 +54,30 @@ std::pair<bool, std::string> import(const std::string& yaml, const std::vector<s
 
 const char* kNamespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n";
 
-const char* kAdminNetworkPolicy = R"(apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
+const char* kGlobalNetworkPolicy = R"(apiVersion: crd.projectcalico.org/v1
+kind: GlobalNetworkPolicy
 metadata:
   name: deny-all
 spec:
-  priority: 10
-  subject: {namespaces: {}}
-  ingress:
-    - {action: Deny, from: [{namespaces: {}}]}
+  selector: all()
+  types: [Ingress]
 )";
 
-TEST(K8sPolicyKinds, AnAdminNetworkPolicyIsAnErrorNamingItAndWhereItIs) {
-  Checked r = check(std::string(kNamespace) + kAdminNetworkPolicy);
+TEST(K8sPolicyKinds, ACalicoGlobalNetworkPolicyIsAnErrorNamingItAndWhereItIs) {
+  Checked r = check(std::string(kNamespace) + kGlobalNetworkPolicy);
   EXPECT_EQ(r.outcome, pipeline::Outcome::PolicyErrors) << r.diagnostics;
-  EXPECT_NE(r.diagnostics.find("m.yaml:5:1: error: policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy deny-all: "
+  EXPECT_NE(r.diagnostics.find("m.yaml:5:1: error: crd.projectcalico.org/v1 GlobalNetworkPolicy deny-all: "
                                "membrane does not enforce this kind of policy"),
             std::string::npos)
       << r.diagnostics;
-  EXPECT_NE(r.diagnostics.find("--skip-kind policy.networking.k8s.io/AdminNetworkPolicy"), std::string::npos)
+  EXPECT_NE(r.diagnostics.find("--skip-kind crd.projectcalico.org/GlobalNetworkPolicy"), std::string::npos)
       << r.diagnostics;
 }
 
 TEST(K8sPolicyKinds, ImportRefusesWhatCheckRefuses) {
-  auto [errors, diagnostics] = import(std::string(kNamespace) + kAdminNetworkPolicy);
+  auto [errors, diagnostics] = import(std::string(kNamespace) + kGlobalNetworkPolicy);
   EXPECT_TRUE(errors);
-  EXPECT_NE(diagnostics.find("m.yaml:5:1: error: policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy deny-all"),
+  EXPECT_NE(diagnostics.find("m.yaml:5:1: error: crd.projectcalico.org/v1 GlobalNetworkPolicy deny-all"),
             std::string::npos)
       << diagnostics;
 }
@@ -87,7 +85,10 @@ TEST(K8sPolicyKinds, ImportRefusesWhatCheckRefuses) {
 TEST(K8sPolicyKinds, EveryPolicyKindMembraneDoesNotEnforceIsAnError) {
   // apiVersion, kind: each alone in a file, after a Namespace.
   const std::vector<std::pair<std::string, std::string>> kinds = {
-      {"policy.networking.k8s.io/v1alpha1", "BaselineAdminNetworkPolicy"},
+      // The group's later version, whose ClusterNetworkPolicy replaces the
+      // v1alpha1 kinds membrane reads; and a v1alpha1 kind in it.
+      {"policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"},
+      {"policy.networking.k8s.io/v1alpha2", "AdminNetworkPolicy"},
       {"crd.projectcalico.org/v1", "NetworkPolicy"},
       {"projectcalico.org/v3", "GlobalNetworkPolicy"},
       {"crd.projectcalico.org/v1", "GlobalNetworkSet"},  // by its group: it changes what Calico rules match
@@ -127,34 +128,32 @@ items:
 }
 
 TEST(K8sPolicyKinds, SkipKindSkipsTheObjectWithAWarning) {
-  for (const char* pattern : {"AdminNetworkPolicy", "policy.networking.k8s.io/AdminNetworkPolicy",
-                              "policy.networking.k8s.io/*"}) {
-    Checked r = check(std::string(kNamespace) + kAdminNetworkPolicy, {pattern});
+  for (const char* pattern : {"GlobalNetworkPolicy", "crd.projectcalico.org/GlobalNetworkPolicy",
+                              "crd.projectcalico.org/*"}) {
+    Checked r = check(std::string(kNamespace) + kGlobalNetworkPolicy, {pattern});
     EXPECT_EQ(r.outcome, pipeline::Outcome::Ok) << pattern << "\n" << r.diagnostics;
     EXPECT_EQ(r.warnings, 1u);
-    EXPECT_NE(r.diagnostics.find(std::string("m.yaml:5:1: warning: skipped policy.networking.k8s.io/v1alpha1 "
-                                             "AdminNetworkPolicy deny-all (--skip-kind ") +
+    EXPECT_NE(r.diagnostics.find(std::string("m.yaml:5:1: warning: skipped crd.projectcalico.org/v1 "
+                                             "GlobalNetworkPolicy deny-all (--skip-kind ") +
                                  pattern + "): its rules are not enforced"),
               std::string::npos)
         << r.diagnostics;
   }
-  auto [errors, diagnostics] = import(std::string(kNamespace) + kAdminNetworkPolicy, {"AdminNetworkPolicy"});
+  auto [errors, diagnostics] = import(std::string(kNamespace) + kGlobalNetworkPolicy, {"GlobalNetworkPolicy"});
   EXPECT_FALSE(errors) << diagnostics;
-  EXPECT_NE(diagnostics.find("warning: skipped policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy"),
-            std::string::npos);
+  EXPECT_NE(diagnostics.find("warning: skipped crd.projectcalico.org/v1 GlobalNetworkPolicy"), std::string::npos);
 }
 
 TEST(K8sPolicyKinds, SkipKindSkipsOnlyTheKindsItNames) {
-  Checked r = check(std::string(kNamespace) + kAdminNetworkPolicy +
-                        "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: BaselineAdminNetworkPolicy\n"
-                        "metadata: {name: default}\nspec: {}\n",
-                    {"AdminNetworkPolicy", "crd.projectcalico.org/*", "projectcalico.org/BaselineAdminNetworkPolicy"});
+  Checked r = check(std::string(kNamespace) + kGlobalNetworkPolicy +
+                        "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                        "metadata: {name: deny, namespace: shop}\nspec: {}\n",
+                    {"GlobalNetworkPolicy", "projectcalico.org/*", "networking.istio.io/AuthorizationPolicy"});
   EXPECT_EQ(r.outcome, pipeline::Outcome::PolicyErrors);
-  EXPECT_NE(r.diagnostics.find("warning: skipped policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy deny-all"),
+  EXPECT_NE(r.diagnostics.find("warning: skipped crd.projectcalico.org/v1 GlobalNetworkPolicy deny-all"),
             std::string::npos)
       << r.diagnostics;
-  EXPECT_NE(r.diagnostics.find("error: policy.networking.k8s.io/v1alpha1 BaselineAdminNetworkPolicy default"),
-            std::string::npos)
+  EXPECT_NE(r.diagnostics.find("error: security.istio.io/v1 AuthorizationPolicy deny"), std::string::npos)
       << r.diagnostics;
 }
 
@@ -175,6 +174,32 @@ spec: {}
   EXPECT_EQ(r.outcome, pipeline::Outcome::Ok) << r.diagnostics;
   EXPECT_EQ(r.policies, 1u);
   EXPECT_NE(r.diagnostics.find("warning: skipped crd.projectcalico.org/v1 NetworkPolicy calico"), std::string::npos)
+      << r.diagnostics;
+}
+
+TEST(K8sPolicyKinds, SkipKindNeverSkipsAnAdminNetworkPolicyMembraneEnforces) {
+  // policy.networking.k8s.io/v1alpha1 AdminNetworkPolicy is converted
+  // (k8s_admin_network_policy_test.cpp): --skip-kind leaves it enforced, and
+  // still skips the group's versions membrane does not read.
+  Checked r = check(std::string(kNamespace) + R"(apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: deny-all}
+spec:
+  priority: 10
+  subject: {namespaces: {}}
+  ingress: [{action: Deny, from: [{namespaces: {}}]}]
+---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {name: later}
+spec: {}
+)",
+                    {"AdminNetworkPolicy", "policy.networking.k8s.io/*"});
+  EXPECT_EQ(r.outcome, pipeline::Outcome::Ok) << r.diagnostics;
+  EXPECT_EQ(r.policies, 1u);
+  EXPECT_EQ(r.warnings, 1u) << r.diagnostics;
+  EXPECT_NE(r.diagnostics.find("warning: skipped policy.networking.k8s.io/v1alpha2 ClusterNetworkPolicy later"),
+            std::string::npos)
       << r.diagnostics;
 }
 
