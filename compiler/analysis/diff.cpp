@@ -243,6 +243,17 @@ PolicyChanges policyChanges(const PolicyVersion& before, const PolicyVersion& af
   diff.clear();
   std::set_difference(ra.begin(), ra.end(), rb.begin(), rb.end(), std::back_inserter(diff));
   pc.rulesRemoved = diff.size();
+  // A tier's order decides, so a policy moved between tiers or priorities
+  // changes verdicts with no rule changed.
+  auto tierText = [](const ir::PolicyInfo& p) {
+    return p.tier == ir::Tier::Admin ? "admin priority " + std::to_string(p.priority)
+                                     : std::string(artifacts::tierName(p.tier)) + " tier";
+  };
+  std::map<std::string, const ir::PolicyInfo*> was;
+  for (const auto& pa : before.program->policies) was.emplace(pa.key, &pa);
+  for (const auto& pb : after.program->policies)
+    if (auto it = was.find(pb.key); it != was.end() && (it->second->tier != pb.tier || it->second->priority != pb.priority))
+      pc.tiersChanged.push_back(pb.key + ": " + tierText(*it->second) + " -> " + tierText(pb));
   return pc;
 }
 
@@ -447,6 +458,7 @@ std::string policyLine(const PolicyChanges& pc) {
                     joined(pc.policiesRemoved) + ")");
   if (pc.rulesAdded || pc.rulesRemoved)
     parts.push_back(count(pc.rulesAdded, "rule", "rules") + " added, " + std::to_string(pc.rulesRemoved) + " removed");
+  if (!pc.tiersChanged.empty()) parts.push_back("moved: " + joined(pc.tiersChanged));
   return joined(parts, "; ");
 }
 
@@ -646,7 +658,8 @@ std::string renderDiffJson(const ReachDiff& d) {
                   {{"added", d.policies.policiesAdded},
                    {"removed", d.policies.policiesRemoved},
                    {"rulesAdded", d.policies.rulesAdded},
-                   {"rulesRemoved", d.policies.rulesRemoved}}}};
+                   {"rulesRemoved", d.policies.rulesRemoved},
+                   {"tiersChanged", d.policies.tiersChanged}}}};
   return j.dump(2) + "\n";
 }
 

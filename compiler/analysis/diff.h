@@ -102,7 +102,12 @@ struct PolicyChanges {
   // folded): a rule that only moved is unchanged, an edited one counts as
   // one removed and one added.
   size_t rulesAdded = 0, rulesRemoved = 0;
-  bool empty() const { return policiesAdded.empty() && policiesRemoved.empty() && !rulesAdded && !rulesRemoved; }
+  // Policies in both versions whose tier or priority changed
+  // (docs/language.md, "Tiers"), each "guard: admin priority 10 -> 20".
+  std::vector<std::string> tiersChanged;
+  bool empty() const {
+    return policiesAdded.empty() && policiesRemoved.empty() && !rulesAdded && !rulesRemoved && tiersChanged.empty();
+  }
 };
 
 struct ReachDiff {

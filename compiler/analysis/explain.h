@@ -61,7 +61,7 @@ std::optional<ResolvedEnd> resolveEnd(const ir::Program& program, const std::str
 struct RuleVerdict {
   enum class Status {
     Decides,           // matched and decided the verdict
-    AlsoMatches,       // matched; another rule of the same action decided first (lower id)
+    AlsoMatches,       // matched; another rule of the same action (in a tier: any earlier one) decided first
     OverriddenByDeny,  // an allow rule that matched, but a deny rule matched too
     AuditOnly,         // matched, but its policy is in audit mode: logged, not enforced
     PeerMismatch,      // the peer is not one the rule names

@@ -770,5 +770,27 @@ policy a-in {
   EXPECT_NE(long_md.find("<details><summary>Removed flows ("), std::string::npos) << long_md;
 }
 
+TEST(DiffTiers, APriorityChangeSwapsWhichAdminPolicyDecidesAndIsNamed) {
+  auto policies = [](int allowPriority) {
+    return "policy allow-b { clusterwide tier admin priority " + std::to_string(allowPriority) +
+           " selects { pod = a } in namespace x ingress { allow from pods { pod = b } in namespace x on tcp/80 } }\n"
+           "policy deny-b { clusterwide tier admin priority 20 selects { pod = a } in namespace x\n"
+           "  ingress { deny from pods { pod = b } on tcp/80 } }\n";
+  };
+  XyzCluster before(policies(30), "old.policy");
+  XyzCluster after(policies(10), "new.policy");
+  ASSERT_TRUE(before.ok());
+  ASSERT_TRUE(after.ok());
+  ReachDiff d = diff(before, after);
+  // Only the order changed: x/b's allow now comes before the deny.
+  EXPECT_EQ(flows(d.added), "x/b -> x/a: TCP 80\n");
+  EXPECT_EQ(flows(d.removed), "");
+  EXPECT_EQ(d.policies.rulesAdded, 0u);
+  EXPECT_EQ(d.policies.tiersChanged, std::vector<std::string>{"allow-b: admin priority 30 -> admin priority 10"});
+  EXPECT_FALSE(d.policies.empty());
+  EXPECT_NE(renderDiff(d, "text").find("moved: allow-b: admin priority 30 -> admin priority 10"), std::string::npos)
+      << renderDiff(d, "text");
+}
+
 }  // namespace
 }  // namespace membrane::analysis
