@@ -1142,21 +1142,22 @@ std::string verdicts(const pipeline::Compilation& c) {
   return out;
 }
 
-}  // namespace
-
-TEST(LintShadowingProperty, DeletingFlaggedRulesChangesNoVerdict) {
-  Rng rng{0x9E3779B97F4A7C15ull};
-  size_t runsWithFindings = 0, flagged = 0;
-  constexpr size_t kRuns = 120;
-  for (size_t run = 0; run < kRuns; ++run) {
-    std::string text = randomPolicies(rng);
-    auto l = lintText(text, true, only({"MB101", "MB102"}));
+// Lints `runs` policy sets from `generate` with only `checks`, deletes the
+// lines of every finding and expects no verdict of the evaluator to change.
+struct Flagged {
+  size_t runsWithFindings = 0, rules = 0;
+};
+Flagged deleteFlaggedRules(Rng& rng, std::string (*generate)(Rng&), Options checks, size_t runs) {
+  Flagged out;
+  for (size_t run = 0; run < runs; ++run) {
+    std::string text = generate(rng);
+    auto l = lintText(text, true, checks);
     if (!l.c->ir) continue;
     std::set<uint32_t> lines;
     for (const auto& f : l.result.findings) lines.insert(f.range.begin.line);
     if (lines.empty()) continue;
-    ++runsWithFindings;
-    flagged += lines.size();
+    ++out.runsWithFindings;
+    out.rules += lines.size();
     std::string pruned;
     std::istringstream in(text);
     std::string line;
@@ -1164,47 +1165,42 @@ TEST(LintShadowingProperty, DeletingFlaggedRulesChangesNoVerdict) {
       if (!lines.count(n)) pruned += line + "\n";
     auto after = std::make_unique<pipeline::Compilation>();
     std::string error;
-    ASSERT_TRUE(inventory::loadInventoryFile(shopInventory(), after->inventory, &error));
+    if (!inventory::loadInventoryFile(shopInventory(), after->inventory, &error)) {
+      ADD_FAILURE() << error;
+      return out;
+    }
     pipeline::runText({{"t.policy", pruned}}, *after);
-    ASSERT_TRUE(after->ir) << pruned;
-    ASSERT_EQ(verdicts(*l.c), verdicts(*after)) << "run " << run << ": lint flagged\n"
-                                                << l.dump() << "in\n"
-                                                << text;
+    if (!after->ir) {
+      ADD_FAILURE() << "the pruned policies do not compile:\n" << pruned;
+      return out;
+    }
+    if (verdicts(*l.c) != verdicts(*after)) {
+      ADD_FAILURE() << "run " << run << ": deleting what lint flagged changed verdicts; lint flagged\n"
+                    << l.dump() << "in\n"
+                    << text;
+      return out;
+    }
   }
-  EXPECT_GE(runsWithFindings, kRuns / 4) << "the random policies rarely have redundant rules: the test is too weak";
-  std::cout << "[          ] " << flagged << " rules flagged in " << runsWithFindings << " of " << kRuns
+  return out;
+}
+
+}  // namespace
+
+TEST(LintShadowingProperty, DeletingFlaggedRulesChangesNoVerdict) {
+  Rng rng{0x9E3779B97F4A7C15ull};
+  constexpr size_t kRuns = 120;
+  Flagged f = deleteFlaggedRules(rng, randomPolicies, only({"MB101", "MB102"}), kRuns);
+  EXPECT_GE(f.runsWithFindings, kRuns / 4) << "the random policies rarely have redundant rules: the test is too weak";
+  std::cout << "[          ] " << f.rules << " rules flagged in " << f.runsWithFindings << " of " << kRuns
             << " random policy sets; deleting them changed no verdict\n";
 }
 
 TEST(LintShadowingProperty, DeletingTierRulesMB121FlagsChangesNoVerdict) {
   Rng rng{0xC2B2AE3D27D4EB4Full};
-  size_t runsWithFindings = 0, flagged = 0;
   constexpr size_t kRuns = 120;
-  for (size_t run = 0; run < kRuns; ++run) {
-    std::string text = randomTierPolicies(rng);
-    auto l = lintText(text, true, only({"MB121"}));
-    ASSERT_TRUE(l.c->ir) << text;
-    std::set<uint32_t> lines;
-    for (const auto& f : l.result.findings) lines.insert(f.range.begin.line);
-    if (lines.empty()) continue;
-    ++runsWithFindings;
-    flagged += lines.size();
-    std::string pruned;
-    std::istringstream in(text);
-    std::string line;
-    for (uint32_t n = 1; std::getline(in, line); ++n)
-      if (!lines.count(n)) pruned += line + "\n";
-    auto after = std::make_unique<pipeline::Compilation>();
-    std::string error;
-    ASSERT_TRUE(inventory::loadInventoryFile(shopInventory(), after->inventory, &error));
-    pipeline::runText({{"t.policy", pruned}}, *after);
-    ASSERT_TRUE(after->ir) << pruned;
-    ASSERT_EQ(verdicts(*l.c), verdicts(*after)) << "run " << run << ": lint flagged\n"
-                                                << l.dump() << "in\n"
-                                                << text;
-  }
-  EXPECT_GE(runsWithFindings, kRuns / 4) << "the random tiers rarely shadow a rule: the test is too weak";
-  std::cout << "[          ] " << flagged << " tier rules flagged in " << runsWithFindings << " of " << kRuns
+  Flagged f = deleteFlaggedRules(rng, randomTierPolicies, only({"MB121"}), kRuns);
+  EXPECT_GE(f.runsWithFindings, kRuns / 4) << "the random tiers rarely shadow a rule: the test is too weak";
+  std::cout << "[          ] " << f.rules << " tier rules flagged in " << f.runsWithFindings << " of " << kRuns
             << " random policy sets; deleting them changed no verdict\n";
 }
 
