@@ -79,7 +79,7 @@ expect_json 'j["added"][0]["conns"] == {"TCP": ["9100"]}'
 expect_json '[c["kind"] for c in j["added"][0]["after"]] == ["open", "rule"]'
 expect_json 'j["added"][0]["after"][1]["location"].endswith("/new/frontend.policy:11:5")'
 expect_json 'j["removed"][0]["after"][0]["action"] == "deny"'
-expect_json 'j["policies"] == {"added": [], "removed": [], "rulesAdded": 2, "rulesRemoved": 1}'
+expect_json 'j["policies"] == {"added": [], "removed": [], "rulesAdded": 2, "rulesRemoved": 1, "tiersChanged": []}'
 finish "diff --format json: the contract"
 
 run diff -i "$inv" "$shop" "$tmp/new" --format json -o "$tmp/diff.json" --exit-code
