@@ -17,6 +17,8 @@
 //    Its body is the process rule kind's, parsed by that kind's module.
 //  - `dns "a.example.com", "*.example.com"`: strings after `dns` continue
 //    its list (the loop is greedy), any other peer ends it.
+//  - `nodes { labels }`: the cluster's nodes whose labels match; the compiler
+//    puts their addresses from the inventory in its place.
 //  - `tier admin priority N` / `tier baseline`: the AdminNetworkPolicy
 //    tiers around ordinary policies (docs/language.md, "Tiers"); `pass` is
 //    their third action. `selects SEL in NAMESPACES` narrows a clusterwide
@@ -73,6 +75,7 @@ peer
     | SERVICE word ('/' word)? (IN namespaceRef)? # servicePeer
     | SERVICE selectorBody (IN namespaceRef)?     # servicesBySelectorPeer
     | DNS STRING (',' STRING)*                    # dnsPeer
+    | NODES selectorRef                           # nodesPeer
     | word                                        # peerRef
     ;
 
@@ -151,7 +154,7 @@ word
     | MODE | INGRESS | EGRESS | ALLOW | DENY | FROM | TO | ON | WITH | PODS
     | NAMESPACES | IN | NOTIN | CIDR | EXCEPT | SERVICE | WORLD | CLUSTER
     | HOST | ALL | ANY | TCP | UDP | SCTP | ICMP | ICMPV6 | DNS | PROCESSES
-    | TIER | ADMIN | BASELINE | PRIORITY | PASS
+    | TIER | ADMIN | BASELINE | PRIORITY | PASS | NODES
     ;
 
 NAMESPACE   : 'namespace';
@@ -194,6 +197,7 @@ ADMIN       : 'admin';
 BASELINE    : 'baseline';
 PRIORITY    : 'priority';
 PASS        : 'pass';
+NODES       : 'nodes';
 
 // An address or prefix. Listed before NAME so `fd00::1` is an address (ties go
 // to the first rule); IPv6 needs two colons, so `k8s:app` stays a NAME.

@@ -120,6 +120,8 @@ int runImport(const ImportOptions& opts) {
               << plural(namespaces, "namespace", "namespaces");
     if (result.inventory.contains("services"))
       std::cerr << ", " << plural(result.inventory["services"].size(), "service", "services");
+    if (result.inventory.contains("nodes"))
+      std::cerr << ", " << plural(result.inventory["nodes"].size(), "node", "nodes");
     std::cerr << "; " << result.skipped << " skipped";
     if (!opts.outputDir.empty() && opts.outputDir != "-")
       std::cerr << "; wrote " << plural(outputs.size(), "file", "files") << " to " << opts.outputDir;

@@ -68,8 +68,15 @@ struct DnsPeer {
   std::vector<Name> names;
 };
 
+// `nodes { labels }`: the cluster's nodes whose labels match, which the
+// compiler replaces by their addresses from the inventory (docs/language.md,
+// "Node peers").
+struct NodesPeer {
+  SelectorRef nodes;
+};
+
 struct Peer {
-  std::variant<PodsPeer, NamespaceRef, Entity, CidrPeer, ServicePeer, Name /*peers ref*/, DnsPeer> value;
+  std::variant<PodsPeer, NamespaceRef, Entity, CidrPeer, ServicePeer, Name /*peers ref*/, DnsPeer, NodesPeer> value;
   SourceRange range;
 };
 

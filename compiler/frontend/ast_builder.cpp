@@ -196,6 +196,8 @@ class AstBuilder {
       ast::DnsPeer dp;
       for (auto* s : dns->STRING()) dp.names.push_back({unquote(s->getText()), range(s)});
       p.value = std::move(dp);
+    } else if (auto* nodes = dynamic_cast<P::NodesPeerContext*>(c)) {
+      p.value = ast::NodesPeer{selectorRef(nodes->selectorRef())};
     }
     return p;
   }

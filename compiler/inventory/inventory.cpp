@@ -50,6 +50,12 @@ const Service* Inventory::findService(const std::string& ns, const std::string& 
   return it != services.end() && it->ns == ns && it->name == name ? &*it : nullptr;
 }
 
+const Node* Inventory::findNode(const std::string& name) const {
+  auto it = std::lower_bound(nodes.begin(), nodes.end(), name,
+                             [](const Node& n, const std::string& key) { return n.name < key; });
+  return it != nodes.end() && it->name == name ? &*it : nullptr;
+}
+
 namespace {
 
 // ---- reading a file -------------------------------------------------------------------
@@ -66,7 +72,7 @@ void load(const std::string& file, const std::string& text, Loaded& out) {
   ElementReader onElement;
   if (kubectl) {
     std::string kind = kubectlKind(r, top);
-    if (kind != "Pod" && kind != "Namespace") {
+    if (kind != "Pod" && kind != "Namespace" && kind != "Node") {
       streamed = {"items"};
       out.endpoints.reserve(o.elements["items"]);
       out.endpointPaths.reserve(o.elements["items"]);
@@ -90,7 +96,7 @@ void load(const std::string& file, const std::string& text, Loaded& out) {
   json root;
   if (!buildDocument(text, std::move(streamed), std::move(onElement), root))
     r.fail("", "internal error: the second parse disagrees with the first");
-  // The rest: wrong types at the top level, and all of a single Pod or Namespace.
+  // The rest: wrong types at the top level, and all of a single Pod, Namespace or Node.
   if (kubectl)
     readKubectl(r, file, root, out);
   else
@@ -208,6 +214,18 @@ void merge(const std::string& file, Loaded&& loaded, Inventory& inv) {
   }
   std::sort(services.begin(), services.end(),
             [](const Service& a, const Service& b) { return std::tie(a.ns, a.name) < std::tie(b.ns, b.name); });
+  // Nodes: few too (a cluster has thousands at most), and as with services
+  // a node listed twice is an error, even with the same contents.
+  std::vector<Node> nodes = inv.nodes;
+  std::map<std::string, const Loaded::Nd*> fileNodes;
+  for (const Loaded::Nd& nd : loaded.nodes) {
+    if (auto [it, inserted] = fileNodes.emplace(nd.node.name, &nd); !inserted)
+      r.fail(nd.path, "node " + quote(nd.node.name) + " is defined again: first at " + it->second->path);
+    if (const Node* old = inv.findNode(nd.node.name))
+      r.fail(nd.path, "node " + quote(nd.node.name) + " is defined again: first in " + old->source);
+    nodes.push_back(nd.node);
+  }
+  std::sort(nodes.begin(), nodes.end(), [](const Node& a, const Node& b) { return a.name < b.name; });
   for (size_t k = 0; k < order.size(); ++k) {
     // Follow the cycle through k, moving each endpoint once; done ones are
     // marked by order[j] == j.
@@ -235,6 +253,7 @@ void merge(const std::string& file, Loaded&& loaded, Inventory& inv) {
   inv.namespaces = std::move(namespaces);
   inv.endpoints = std::move(eps);
   inv.services = std::move(services);
+  inv.nodes = std::move(nodes);
 }
 
 bool setError(std::string* error, std::string message) {

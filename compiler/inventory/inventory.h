@@ -1,8 +1,9 @@
 // The endpoints known at compile time. Schema: docs/inventory.md.
 //
 // Accepts membrane's own inventory JSON and, as they are, the JSON printed by
-// `kubectl get pods -A -o json` and `kubectl get namespaces -o json` (List,
-// PodList, NamespaceList, or a single Pod / Namespace object).
+// `kubectl get pods -A -o json`, `kubectl get namespaces -o json` and
+// `kubectl get nodes -o json` (List, PodList, NamespaceList, NodeList, or a
+// single Pod / Namespace / Node object).
 #pragma once
 
 #include <cstddef>
@@ -66,10 +67,22 @@ struct Service {
   std::string key() const { return ns + "/" + name; }
 };
 
+// A node of the cluster, for the policy peers that name nodes by their
+// labels (`nodes { ... }`, AdminNetworkPolicy's `nodes`): it stands for its
+// addresses (docs/inventory.md, "Nodes"). Nodes are not endpoints: no
+// policy selects them, and their addresses are matched as CIDRs.
+struct Node {
+  std::string name;
+  labels::LabelSet labels;
+  std::vector<net::Address> addresses;  // sorted, unique
+  std::string source;                   // file it came from, for messages
+};
+
 struct Inventory {
   std::vector<Namespace> namespaces;  // sorted by name, unique
   std::vector<Endpoint> endpoints;    // sorted by (namespace, name), unique
   std::vector<Service> services;      // sorted by (namespace, name), unique
+  std::vector<Node> nodes;            // sorted by name, unique
 
   const Namespace* findNamespace(const std::string& name) const;
   // Labels of a namespace; a namespace that is referenced by an endpoint but
@@ -77,6 +90,7 @@ struct Inventory {
   labels::LabelSet namespaceLabels(const std::string& name) const;
   const Endpoint* findEndpoint(const std::string& ns, const std::string& name) const;
   const Service* findService(const std::string& ns, const std::string& name) const;
+  const Node* findNode(const std::string& name) const;
 };
 
 // The largest inventory file loadInventoryFile reads (docs/cli.md#inputs):

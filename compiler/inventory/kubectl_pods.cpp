@@ -1,10 +1,11 @@
-// kubectl's JSON as an inventory: `kubectl get pods -A -o json` and `kubectl
-// get namespaces -o json` as they are (List, PodList, NamespaceList, or a
-// single Pod or Namespace).
+// kubectl's JSON as an inventory: `kubectl get pods -A -o json`, `kubectl
+// get namespaces -o json` and `kubectl get nodes -o json` as they are (List,
+// PodList, NamespaceList, NodeList, or a single Pod, Namespace or Node).
 //
 // Lenient: kubectl prints dozens of fields we do not need and adds more with
 // every release, so unknown keys are ignored and null counts as absent. The
 // fields we do use are still type-checked.
+#include <algorithm>
 #include <optional>
 
 #include <nlohmann/json.hpp>
@@ -120,25 +121,55 @@ void readKubeNamespace(const Reader& r, const json& obj, const std::string& path
   addNamespace(r, meta, metaPath, path, true, out);
 }
 
-const std::vector<std::string> kTopLevelKinds = {"List", "PodList", "NamespaceList", "Pod", "Namespace"};
+// A Node: its name, labels, and the addresses other machines reach it at
+// (status.addresses of type InternalIP and ExternalIP). Hostname and the DNS
+// types are names, not addresses, and are skipped unread.
+void readKubeNode(const Reader& r, const std::string& file, const json& obj, const std::string& path, Loaded& out) {
+  std::string metaPath = member(path, "metadata");
+  const json& meta = r.object(r.require(obj, "metadata", path), metaPath);
+  Loaded::Nd n = readNodeNames(r, file, meta, metaPath, path, true);
+  if (const json* status = r.find(obj, "status", true)) {
+    std::string sp = member(path, "status");
+    if (const json* addrs = r.find(r.object(*status, sp), "addresses", true)) {
+      std::string ap = member(sp, "addresses");
+      for (size_t i = 0; i < r.array(*addrs, ap).size(); ++i) {
+        std::string ip = element(ap, i);
+        const json& entry = r.object((*addrs)[i], ip);
+        const json* type = r.find(entry, "type", true);
+        if (!type) continue;
+        const std::string& t = r.string(*type, member(ip, "type"));
+        if (t != "InternalIP" && t != "ExternalIP") continue;
+        addNodeAddress(n.node, r.address(r.require(entry, "address", ip), member(ip, "address")));
+      }
+    }
+  }
+  out.nodes.push_back(std::move(n));
+}
+
+const std::vector<std::string> kTopLevelKinds = {"List", "PodList", "NamespaceList", "NodeList",
+                                                 "Pod", "Namespace", "Node"};
+const char* kExpectedKinds = "expected List, PodList, NamespaceList, NodeList, Pod, Namespace or Node";
 
 }  // namespace
 
 std::string kubectlKind(const Reader& r, const json& root) {
   const json* kindValue = r.find(root, "kind", true);
-  if (!kindValue) r.fail("", "missing \"kind\" (expected List, PodList, NamespaceList, Pod or Namespace)");
+  if (!kindValue) r.fail("", std::string("missing \"kind\" (") + kExpectedKinds + ")");
   const std::string& kind = r.string(*kindValue, "kind");
-  if (kind != "List" && kind != "PodList" && kind != "NamespaceList" && kind != "Pod" && kind != "Namespace") {
+  if (std::find(kTopLevelKinds.begin(), kTopLevelKinds.end(), kind) == kTopLevelKinds.end()) {
     std::string hint = suggest(kind, kTopLevelKinds);
     r.fail("kind", "unsupported kind " + quote(kind) +
-                       (hint.empty() ? " (expected List, PodList, NamespaceList, Pod or Namespace)"
+                       (hint.empty() ? std::string(" (") + kExpectedKinds + ")"
                                      : " (did you mean " + quote(hint) + "?)"));
   }
   return kind;
 }
 
 std::string impliedItemKind(const std::string& listKind) {
-  return listKind == "PodList" ? "Pod" : listKind == "NamespaceList" ? "Namespace" : "";
+  return listKind == "PodList"         ? "Pod"
+         : listKind == "NamespaceList" ? "Namespace"
+         : listKind == "NodeList"      ? "Node"
+                                       : "";
 }
 
 void readKubectlItem(const Reader& r, const std::string& file, const json& value, const std::string& path,
@@ -151,6 +182,8 @@ void readKubectlItem(const Reader& r, const std::string& file, const json& value
     readPod(r, file, item, path, out);
   else if (itemKind == "Namespace")
     readKubeNamespace(r, item, path, out);
+  else if (itemKind == "Node")
+    readKubeNode(r, file, item, path, out);
   // Other kinds (Services, Deployments, ...) may share the list; they carry
   // no endpoint addresses we could use.
 }
@@ -159,6 +192,7 @@ void readKubectl(const Reader& r, const std::string& file, const json& root, Loa
   std::string kind = kubectlKind(r, root);
   if (kind == "Pod") return readPod(r, file, root, "", out);
   if (kind == "Namespace") return readKubeNamespace(r, root, "", out);
+  if (kind == "Node") return readKubeNode(r, file, root, "", out);
   const json* items = r.find(root, "items", true);
   if (!items) return;
   r.array(*items, "items");

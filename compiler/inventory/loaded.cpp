@@ -3,6 +3,8 @@
 
 #include <algorithm>
 
+#include "names/names.h"
+
 namespace membrane::inventory::detail {
 
 namespace {
@@ -60,6 +62,28 @@ void addServiceAccountLabel(const Reader& r, const nlohmann::json& spec, const s
   if (!inserted && it->second != account)
     r.fail(specPath, "label " + quote(kServiceAccountLabel) + " is " + quote(it->second) +
                          " but the pod's service account is " + quote(account));
+}
+
+Loaded::Nd readNodeNames(const Reader& r, const std::string& file, const nlohmann::json& obj,
+                         const std::string& objPath, const std::string& path, bool nullIsAbsent) {
+  Loaded::Nd n;
+  n.path = path;
+  n.node.source = file;
+  std::string namePath = member(objPath, "name");
+  n.node.name = r.name(r.require(obj, "name", objPath), namePath);
+  // Held to the API server's rule for Node names, the one the Kubernetes
+  // import checks, so that both inputs accept the same nodes.
+  if (!names::isDnsSubdomain(n.node.name))
+    r.fail(namePath, "node name " + quote(n.node.name) +
+                         " is not a Kubernetes object name (lowercase letters, digits, '-' and '.', at most 253 "
+                         "characters)");
+  if (const auto* l = r.find(obj, "labels", nullIsAbsent)) n.node.labels = r.labelSet(*l, member(objPath, "labels"));
+  return n;
+}
+
+void addNodeAddress(Node& n, const net::Address& a) {
+  auto at = std::lower_bound(n.addresses.begin(), n.addresses.end(), a);
+  if (at == n.addresses.end() || *at != a) n.addresses.insert(at, a);
 }
 
 void addAddress(Endpoint& e, const net::Address& a) {

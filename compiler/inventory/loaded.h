@@ -24,8 +24,13 @@ struct Loaded {
     Service service;
     std::string path;
   };
+  struct Nd {
+    Node node;
+    std::string path;
+  };
   std::vector<Ns> namespaces;
   std::vector<Svc> services;
+  std::vector<Nd> nodes;
   // Endpoints and their JSON paths apart, so that the endpoints can become
   // the inventory's without a copy.
   std::vector<Endpoint> endpoints;
@@ -60,6 +65,13 @@ void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths
 // from a pod spec at `specPath`. A pod label of that key with another value
 // fails: the two would disagree on who the pod is.
 void addServiceAccountLabel(const Reader& r, const nlohmann::json& spec, const std::string& specPath, Loaded::Ep& e);
+// A node declared at `path`: its name (a Kubernetes object name, since
+// Node objects are named so) and labels read from `obj` at `objPath`; the
+// caller adds its addresses.
+Loaded::Nd readNodeNames(const Reader& r, const std::string& file, const nlohmann::json& obj,
+                         const std::string& objPath, const std::string& path, bool nullIsAbsent);
+// Adds `a` unless the node has it already; the addresses stay sorted.
+void addNodeAddress(Node& n, const net::Address& a);
 // Adds `a` unless the endpoint has it already.
 void addAddress(Endpoint& e, const net::Address& a);
 

@@ -100,8 +100,21 @@ void readMembraneService(const Reader& r, const std::string& file, const json& v
   out.services.push_back(std::move(sv));
 }
 
+void readMembraneNode(const Reader& r, const std::string& file, const json& v, const std::string& path,
+                      Loaded& out) {
+  r.object(v, path);
+  r.checkKeys(v, path, {"name", "labels", "addresses"});
+  Loaded::Nd n = readNodeNames(r, file, v, path, path, false);
+  if (const json* addrs = r.find(v, "addresses", false)) {
+    std::string ap = member(path, "addresses");
+    for (size_t i = 0; i < r.array(*addrs, ap).size(); ++i)
+      addNodeAddress(n.node, r.address((*addrs)[i], element(ap, i)));
+  }
+  out.nodes.push_back(std::move(n));
+}
+
 void checkMembraneTopLevel(const Reader& r, const json& root) {
-  r.checkKeys(root, "", {"namespaces", "endpoints", "services"});
+  r.checkKeys(root, "", {"namespaces", "endpoints", "services", "nodes"});
 }
 
 void readMembrane(const Reader& r, const std::string& file, const json& root, Loaded& out) {
@@ -119,6 +132,10 @@ void readMembrane(const Reader& r, const std::string& file, const json& root, Lo
   if (const json* svcs = r.find(root, "services", false)) {
     r.array(*svcs, "services");
     for (size_t i = 0; i < svcs->size(); ++i) readMembraneService(r, file, (*svcs)[i], element("services", i), out);
+  }
+  if (const json* nodes = r.find(root, "nodes", false)) {
+    r.array(*nodes, "nodes");
+    for (size_t i = 0; i < nodes->size(); ++i) readMembraneNode(r, file, (*nodes)[i], element("nodes", i), out);
   }
 }
 

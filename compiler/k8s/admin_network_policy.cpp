@@ -5,9 +5,9 @@
 //
 // Both kinds are read as the API server validates them (the CRD's schema and
 // its CEL rules): what it would refuse is refused here, at the field, and a
-// field membrane cannot enforce exactly (node peers, domain names) is an
-// error rather than a rule dropped, since a dropped admin rule changes what
-// every namespace may do.
+// field membrane cannot enforce exactly (domain names) is an error rather
+// than a rule dropped, since a dropped admin rule changes what every
+// namespace may do.
 #include <algorithm>
 #include <cctype>
 
@@ -219,7 +219,8 @@ class AdminConverter {
     action(r, what, rule);
 
     YAML::Node peers = ctx_.get(r, peersKey);
-    bool networks = false;
+    // The first peer by address (`networks` or `nodes`) the rule has, if any.
+    std::string addressPeer;
     if (!peers.IsDefined()) {
       ctx_.error(r, what + ": `" + peersKey + "` is required: at least one peer");
     } else if (ctx_.isSequence(peers, what + "." + peersKey)) {
@@ -230,7 +231,7 @@ class AdminConverter {
       else if (peers.size() > kMaxPeers)
         ctx_.error(peers[kMaxPeers], what + "." + peersKey + ": more than 100 peers; the API server refuses them");
       else
-        for (const auto& peer : peers) convertPeer(peer, egress, what + "." + peersKey + "[]", rule, networks);
+        for (const auto& peer : peers) convertPeer(peer, egress, what + "." + peersKey + "[]", rule, addressPeer);
     }
 
     YAML::Node ports = ctx_.get(r, "ports");
@@ -244,11 +245,14 @@ class AdminConverter {
       else
         for (const auto& port : ports) convertPort(port, what + ".ports[]", rule, named);
     }
-    // The API's CEL rule: addresses outside the cluster have no port names.
-    if (networks && !named.empty())
-      ctx_.error(named.front(), what + ".ports[].namedPort: a named port cannot be used with a `networks` peer: "
-                                       "addresses have no port names, and the API server refuses the combination",
-                 "give the port by number, or put the networks in a rule of their own");
+    // The API's CEL rule: addresses outside the cluster, and nodes, have no
+    // port names.
+    if (!addressPeer.empty() && !named.empty())
+      ctx_.error(named.front(),
+                 what + ".ports[].namedPort: a named port cannot be used with a `" + addressPeer +
+                     "` peer: " + (addressPeer == "nodes" ? "nodes" : "addresses") +
+                     " have no port names, and the API server refuses the combination",
+                 "give the port by number, or put the " + addressPeer + " in a rule of their own");
     if (ctx_.errors() != errorsBefore) return std::nullopt;
     return rule;
   }
@@ -287,7 +291,8 @@ class AdminConverter {
     ctx_.error(node, what + ".action: unknown action '" + shown(*a) + "' (expected " + expected + ")", hint);
   }
 
-  void convertPeer(const YAML::Node& peer, bool egress, const std::string& what, Rule& rule, bool& networks) {
+  void convertPeer(const YAML::Node& peer, bool egress, const std::string& what, Rule& rule,
+                   std::string& addressPeer) {
     if (!ctx_.isMap(peer, what)) return;
     std::vector<std::string> known = {"namespaces", "pods"};
     if (egress) {
@@ -319,15 +324,14 @@ class AdminConverter {
         rule.peers.push_back({"pods " + selectorText(set->pods), ctx_.at(set->podNode),
                               {{"in " + namespaceRefText(set->namespaces), ctx_.at(set->nsNode)}}});
     } else if (key == "networks") {
-      networks = true;
+      if (addressPeer.empty()) addressPeer = key;
       convertNetworks(node, what + ".networks", rule);
     } else if (key == "nodes") {
-      // Like Cilium's remote-node entity: membrane's inventory has pods and
-      // this node, not the cluster's nodes or their addresses.
-      ctx_.error(keyNode(peer, key),
-                 what + ": `nodes` peers are not supported: the cluster's nodes are not in membrane's inventory "
-                        "(their addresses are `world`)",
-                 "select the nodes' addresses with a `networks` peer");
+      if (addressPeer.empty()) addressPeer = key;
+      // The nodes whose labels match, by the addresses the inventory gives
+      // them (Node objects among the inputs): the checker's `nodes` peer.
+      if (auto reqs = readLabelSelector(ctx_, node, what + ".nodes"))
+        rule.peers.push_back({"nodes " + selectorText(*reqs), ctx_.at(node)});
     } else {
       ctx_.error(keyNode(peer, key), what + ": `domainNames` peers are not supported yet",
                  "allow the names with a `dns` peer in a membrane policy (`allow to dns \"example.com\"`, "

@@ -401,7 +401,8 @@ class CiliumConverter {
   inline static const std::map<std::string, std::pair<std::string, std::string>> kEntitiesWithoutEquivalent = {
       {"remote-node",
        {"other nodes are not in membrane's inventory (their addresses are `world`)",
-        "allow the nodes' addresses with toCIDR/fromCIDR"}},
+        "allow the nodes' addresses with toCIDR/fromCIDR, or write a membrane policy with a `nodes {}` peer: the "
+        "addresses of the Node objects among the inputs, this node's included (docs/language.md, \"Node peers\")"}},
       {"kube-apiserver",
        {"the API server is not in membrane's inventory",
         "allow its addresses with toCIDR, or its pods with toEndpoints when it runs as pods"}},

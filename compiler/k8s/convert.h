@@ -251,6 +251,7 @@ struct InventoryBuilder {
     std::set<std::string> addresses;
   };
   std::map<std::string, ServiceParts> services;
+  nlohmann::json nodes = nlohmann::json::array();  // in manifest order
 };
 bool isWorkloadKind(const std::string& apiVersion, const std::string& kind);
 void convertWorkload(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv);
@@ -266,5 +267,10 @@ void convertServicePart(Context& ctx, const ObjectRef& obj, InventoryBuilder& in
 // The inventory's `services`: each Service with its selector, or without
 // one, the addresses its Endpoints and EndpointSlices give.
 nlohmann::json finishServices(const InventoryBuilder& inv);
+
+// Node (v1): the cluster's nodes, which `nodes` peers name by their labels
+// and stand for by their InternalIP and ExternalIP addresses (nodes.cpp).
+bool isNodeKind(const std::string& apiVersion, const std::string& kind);
+void convertNode(Context& ctx, const ObjectRef& obj, InventoryBuilder& inv);
 
 }  // namespace membrane::k8s

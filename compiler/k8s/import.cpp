@@ -184,7 +184,8 @@ struct Importer {
       unenforcedPolicy(ctx, node, apiNode, metadata, apiVersion, kind);
       return;
     }
-    bool modelled = enforced || isWorkloadKind(apiVersion, kind) || isServiceKind(apiVersion, kind);
+    bool modelled = enforced || isWorkloadKind(apiVersion, kind) || isServiceKind(apiVersion, kind) ||
+                    isNodeKind(apiVersion, kind);
     if (!modelled) {
       ++result.skipped;
       // (A policy kind in an apiVersion membrane does not read is refused
@@ -210,7 +211,8 @@ struct Importer {
     auto name = ctx.name(nameNode, kind == "Namespace" ? NameRule::Namespace : NameRule::ObjectName, "metadata.name");
     if (!name) return;
     obj.name = *name;
-    bool clusterScoped = kind == "Namespace" || kind == "CiliumClusterwideNetworkPolicy" || isAdminKind(kind);
+    bool clusterScoped = kind == "Namespace" || kind == "Node" || kind == "CiliumClusterwideNetworkPolicy" ||
+                         isAdminKind(kind);
     if (isAdminKind(kind)) {
       // The API server drops the namespace of a cluster-scoped object, so a
       // policy its author meant for one namespace would apply to all that
@@ -249,6 +251,8 @@ struct Importer {
     if (!isPolicyKind(kind)) {
       if (isServiceKind(apiVersion, kind))
         convertServicePart(ctx, obj, inventory);
+      else if (isNodeKind(apiVersion, kind))
+        convertNode(ctx, obj, inventory);
       else
         convertWorkload(ctx, obj, inventory);
       return;
@@ -394,6 +398,7 @@ struct Importer {
     }
     result.inventory = {{"namespaces", inventory.namespaces}, {"endpoints", endpoints}};
     if (!inventory.services.empty()) result.inventory["services"] = finishServices(inventory);
+    if (!inventory.nodes.empty()) result.inventory["nodes"] = inventory.nodes;
   }
 };
 

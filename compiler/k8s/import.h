@@ -4,8 +4,9 @@
 // CiliumClusterwideNetworkPolicy (cilium.io/v2, the L3/L4 part and DNS
 // rules), AdminNetworkPolicy and BaselineAdminNetworkPolicy
 // (policy.networking.k8s.io/v1alpha1, as tier policies) and the objects
-// that make up the inventory (Namespace, Pod, and the workload kinds whose
-// pod template gives the labels and named ports of their replicas).
+// that make up the inventory (Namespace, Pod, the workload kinds whose pod
+// template gives the labels and named ports of their replicas, Services and
+// their endpoints, and Nodes).
 //
 // The result is used two ways: `membranec import k8s` writes it out as
 // *.policy files and an inventory.json, and the pipeline (pipeline::run)
@@ -50,7 +51,7 @@ struct ImportResult {
   size_t skipped = 0;                    // objects of kinds that are not modelled
   bool hasInventory() const {
     auto nonEmpty = [&](const char* key) { return inventory.contains(key) && !inventory.at(key).empty(); };
-    return nonEmpty("namespaces") || nonEmpty("endpoints") || nonEmpty("services");
+    return nonEmpty("namespaces") || nonEmpty("endpoints") || nonEmpty("services") || nonEmpty("nodes");
   }
 };
 

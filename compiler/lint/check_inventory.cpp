@@ -30,6 +30,8 @@ class InventoryChecks {
       for (const auto& [k, v] : ns.labels) nsValues_[k].insert(v);
     }
     nsValues_[inventory::kNamespaceNameLabel].insert(namespaces_.begin(), namespaces_.end());
+    for (const auto& node : inv_.nodes)
+      for (const auto& [k, v] : node.labels) nodeValues_[k].insert(v);
   }
 
   void run() {
@@ -42,7 +44,7 @@ class InventoryChecks {
   Context& ctx_;
   const inventory::Inventory& inv_;
   std::set<std::string> namespaces_;
-  std::map<std::string, std::set<std::string>> podValues_, nsValues_;
+  std::map<std::string, std::set<std::string>> podValues_, nsValues_, nodeValues_;
 
   static std::vector<std::string> keysOf(const std::map<std::string, std::set<std::string>>& m) {
     std::vector<std::string> out;
@@ -129,7 +131,7 @@ class InventoryChecks {
 
   // ---- MB105 ----
 
-  enum Position { kPods = 1, kNamespaces = 2 };
+  enum Position { kPods = 1, kNamespaces = 2, kNodes = 4 };
   std::map<std::string, int> defPositions_;  // selector definition -> where it is used
 
   void noteUse(const ast::SelectorRef& s, int pos) {
@@ -143,6 +145,8 @@ class InventoryChecks {
       if (ns->kind == ast::NamespaceRef::Kind::BySelector) noteUse(ns->selector, kNamespaces);
     } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
       if (svc->in && svc->in->kind == ast::NamespaceRef::Kind::BySelector) noteUse(svc->in->selector, kNamespaces);
+    } else if (auto* nodes = std::get_if<ast::NodesPeer>(&p.value)) {
+      noteUse(nodes->nodes, kNodes);
     }
   }
 
@@ -150,21 +154,32 @@ class InventoryChecks {
     if (s.ref) return;  // checked at the definition
     for (const auto& lr : s.requirements) {
       std::string key = stripSource(lr.req.key);
-      bool known = ((pos & kPods) && podValues_.count(key)) || ((pos & kNamespaces) && nsValues_.count(key));
+      bool known = ((pos & kPods) && podValues_.count(key)) || ((pos & kNamespaces) && nsValues_.count(key)) ||
+                   ((pos & kNodes) && nodeValues_.count(key));
       if (known) continue;
+      // A selector used only for nodes, where the inventory lists none: no
+      // node labels to hold it to.
+      if (pos == kNodes && inv_.nodes.empty()) continue;
       std::vector<std::string> candidates;
-      if (pos & kPods) candidates = keysOf(podValues_);
-      if (pos & kNamespaces) {
-        auto more = keysOf(nsValues_);
-        candidates.insert(candidates.end(), more.begin(), more.end());
-      }
+      for (auto [bit, values] : {std::pair{kPods, &podValues_}, std::pair{kNamespaces, &nsValues_},
+                                 std::pair{kNodes, &nodeValues_}})
+        if (pos & bit) {
+          auto more = keysOf(*values);
+          candidates.insert(candidates.end(), more.begin(), more.end());
+        }
       std::string guess = closestMatch(key, candidates);
       if (!isPositive(lr.req.op) && guess.empty()) continue;
-      std::string what = pos == kNamespaces ? "no namespace of the inventory has label key '"
-                         : pos == kPods     ? "no endpoint of the inventory has label key '"
-                                            : "no endpoint or namespace of the inventory has label key '";
+      std::vector<std::string> kinds;
+      if (pos & kPods) kinds.push_back("endpoint");
+      if (pos & kNamespaces) kinds.push_back("namespace");
+      if (pos & kNodes) kinds.push_back("node");
+      std::string what = "no ";
+      for (size_t i = 0; i < kinds.size(); ++i)
+        what += (i == 0 ? "" : i + 1 == kinds.size() ? " or " : ", ") + kinds[i];
+      what += " of the inventory has label key '";
       ctx_.report("MB105", lr.range, anchor, what + key + "'",
                   guess.empty() ? (pos == kNamespaces ? "namespace selectors look at namespace labels"
+                                   : pos == kNodes    ? "node selectors look at the labels of the inventory's nodes"
                                                       : "pod selectors look at endpoint labels, not namespace labels")
                                 : "did you mean `" + guess + "`?");
     }
@@ -180,6 +195,8 @@ class InventoryChecks {
     } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
       if (svc->in && svc->in->kind == ast::NamespaceRef::Kind::BySelector)
         checkSelector(svc->in->selector, kNamespaces, anchor);
+    } else if (auto* nodes = std::get_if<ast::NodesPeer>(&p.value)) {
+      checkSelector(nodes->nodes, kNodes, anchor);
     }
   }
 
@@ -190,6 +207,8 @@ class InventoryChecks {
         for (const auto& p : d.peers) noteUses(p);
       for (const auto& p : file.policies) {
         if (p.selects) noteUse(*p.selects, kPods);
+        if (p.selectsIn && p.selectsIn->kind == ast::NamespaceRef::Kind::BySelector)
+          noteUse(p.selectsIn->selector, kNamespaces);
         for (const auto& s : p.sections)
           for (const auto& r : s.rules)
             for (const auto& peer : r.peers) noteUses(peer);
@@ -197,13 +216,16 @@ class InventoryChecks {
     }
     for (const auto& file : ctx_.ast().files) {
       for (const auto& d : file.selectors) {
-        int pos = defPositions_.count(d.name.text) ? defPositions_[d.name.text] : kPods | kNamespaces;
+        int pos = defPositions_.count(d.name.text) ? defPositions_[d.name.text]
+                                                   : kPods | kNamespaces | (inv_.nodes.empty() ? 0 : kNodes);
         checkSelector(d.body, pos, d.range);
       }
       for (const auto& d : file.peers)
         for (const auto& p : d.peers) checkPeer(p, d.range);
       for (const auto& p : file.policies) {
         if (p.selects) checkSelector(*p.selects, kPods, p.range);
+        if (p.selectsIn && p.selectsIn->kind == ast::NamespaceRef::Kind::BySelector)
+          checkSelector(p.selectsIn->selector, kNamespaces, p.range);
         for (const auto& s : p.sections)
           for (const auto& r : s.rules)
             for (const auto& peer : r.peers) checkPeer(peer, r.range);

@@ -183,6 +183,8 @@ void peerRefs(const ast::Peer& p, std::set<std::string>& out) {
     if (ns->kind == ast::NamespaceRef::Kind::BySelector) selectorRefs(ns->selector, out);
   } else if (auto* svc = std::get_if<ast::ServicePeer>(&p.value)) {
     if (svc->in && svc->in->kind == ast::NamespaceRef::Kind::BySelector) selectorRefs(svc->in->selector, out);
+  } else if (auto* nodes = std::get_if<ast::NodesPeer>(&p.value)) {
+    selectorRefs(nodes->nodes, out);
   } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
     out.insert(ref->text);
   }
@@ -218,6 +220,8 @@ void checkUnused(Context& ctx) {
     }
     for (const auto& p : f.policies) {
       if (p.selects) selectorRefs(*p.selects, roots);
+      if (p.selectsIn && p.selectsIn->kind == ast::NamespaceRef::Kind::BySelector)
+        selectorRefs(p.selectsIn->selector, roots);
       for (const auto& s : p.sections)
         for (const auto& r : s.rules) {
           for (const auto& peer : r.peers) peerRefs(peer, roots);

@@ -318,8 +318,10 @@ bool PeerSpace::matches(const sema::PeerSpec& spec, const PeerAtom& atom) const 
     // Which addresses a name peer matches is learned at run time: no atom
     // of the static model (rules with name peers are left out of coverage).
     case sema::PeerSpec::Kind::Dns: return false;
-    // Resolved to pods or CIDRs before lint runs (lowering::resolveServicePeers).
-    case sema::PeerSpec::Kind::Service: return false;
+    // Resolved to pods or CIDRs before lint runs (lowering::resolveServicePeers,
+    // lowering::resolveNodePeers).
+    case sema::PeerSpec::Kind::Service:
+    case sema::PeerSpec::Kind::Nodes: return false;
   }
   return false;
 }
@@ -335,7 +337,8 @@ bool PeerSpace::matchesAnyAddress(const sema::CheckedRule& rule, const labels::S
       case sema::PeerSpec::Kind::Entity: return s.entity == ast::Entity::All || s.entity == ast::Entity::Cluster;
       case sema::PeerSpec::Kind::Cidr:
       case sema::PeerSpec::Kind::Dns:
-      case sema::PeerSpec::Kind::Service: return false;
+      case sema::PeerSpec::Kind::Service:
+      case sema::PeerSpec::Kind::Nodes: return false;
     }
     return false;
   });
@@ -360,7 +363,8 @@ std::vector<PeerAtom> PeerSpace::hypothetical(const sema::CheckedRule& rule) con
           if (spec.cidr.matches(rep)) cidrReps.push_back(rep);
         break;
       case sema::PeerSpec::Kind::Dns:
-      case sema::PeerSpec::Kind::Service: break;
+      case sema::PeerSpec::Kind::Service:
+      case sema::PeerSpec::Kind::Nodes: break;
     }
   }
   std::vector<PeerAtom> out;

@@ -428,6 +428,10 @@ class Lowering {
           // Never a silently empty peer: the pipeline resolves services first.
           throw std::logic_error("service peer " + spec.ns + "/" + spec.service +
                                  " reached lowering unresolved (lowering::resolveServicePeers)");
+        case sema::PeerSpec::Kind::Nodes:
+          // Likewise: the pipeline puts the nodes' addresses in its place.
+          throw std::logic_error("nodes peer " + spec.nodes.str() +
+                                 " reached lowering unresolved (lowering::resolveNodePeers)");
       }
     }
     std::sort(m.dnsNames.begin(), m.dnsNames.end());

@@ -24,15 +24,15 @@ PeerSpec podsOf(const PeerSpec& peer, const inventory::Service& service) {
   return pods;
 }
 
-PeerSpec cidrOf(const PeerSpec& peer, const net::Address& address) {
+}  // namespace
+
+PeerSpec addressPeer(const PeerSpec& at, const net::Address& address) {
   PeerSpec cidr;
   cidr.kind = PeerSpec::Kind::Cidr;
   cidr.cidr.prefix = net::Prefix{address, static_cast<uint8_t>(address.bits())};
-  cidr.range = peer.range;
+  cidr.range = at.range;
   return cidr;
 }
-
-}  // namespace
 
 bool resolveServicePeers(sema::CheckedProgram& checked, const inventory::Inventory& inventory,
                          DiagnosticEngine& diags) {
@@ -55,7 +55,7 @@ bool resolveServicePeers(sema::CheckedProgram& checked, const inventory::Invento
                     "service '" + service.key() + "' has no selector and no endpoint addresses: it matches nothing",
                     "a service without a selector stands for the addresses of its Endpoints or EndpointSlices; "
                     "give them as inputs (docs/inventory.md, \"Services\")");
-    for (const auto& a : service.addresses) out.push_back(cidrOf(peer, a));
+    for (const auto& a : service.addresses) out.push_back(addressPeer(peer, a));
     return true;
   };
   for (auto& policy : checked.policies)

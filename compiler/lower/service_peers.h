@@ -21,4 +21,8 @@ namespace membrane::lowering {
 bool resolveServicePeers(sema::CheckedProgram& checked, const inventory::Inventory& inventory,
                          DiagnosticEngine& diags);
 
+// A `cidr ADDR/32` (or /128) peer standing for one address, written where
+// `at` was: what a resolved peer (a service's endpoint, a node) becomes.
+sema::PeerSpec addressPeer(const sema::PeerSpec& at, const net::Address& address);
+
 }  // namespace membrane::lowering

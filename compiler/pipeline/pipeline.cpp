@@ -9,6 +9,7 @@
 #include "frontend/parser.h"
 #include "k8s/import.h"
 #include "lower/lower.h"
+#include "lower/node_peers.h"
 #include "lower/service_peers.h"
 
 namespace membrane::pipeline {
@@ -129,8 +130,9 @@ void parseAndLower(Compilation& c, const std::vector<FileId>& ids, const Convert
       enforceable &= features::checkEnforceable(rule.conditions, rule.text, pol.key(), rule.range, target, c.diags);
   if (!enforceable) return;
   // Stage 2c: service peers become the pods or addresses the inventory
-  // says they stand for.
+  // says they stand for, and node peers their nodes' addresses.
   if (!lowering::resolveServicePeers(*c.checked, c.inventory, c.diags)) return;
+  if (!lowering::resolveNodePeers(*c.checked, c.inventory, c.diags)) return;
   // Stage 3: lower.
   c.ir = lowering::lower(*c.checked, c.inventory, c.sources, c.diags);
   if (!c.ir) return;

@@ -208,7 +208,7 @@ class Checker {
     static const std::set<std::string> kReserved = {
         "namespace", "selector", "ports", "peers", "policy", "clusterwide", "selects", "mode", "ingress", "egress",
         "allow", "deny", "from", "to", "on", "with", "pods", "namespaces", "in", "notin", "cidr", "except",
-        "service", "world", "cluster", "host", "all", "any", "tcp", "udp", "sctp", "icmp", "icmpv6"};
+        "service", "world", "cluster", "host", "all", "any", "tcp", "udp", "sctp", "icmp", "icmpv6", "nodes"};
     auto add = [&](const ast::Name& name, DefKind kind, const void* node) {
       if (kReserved.count(name.text)) {
         diags_.error(name.range, "'" + name.text + "' is a keyword and cannot name a definition",
@@ -526,6 +526,11 @@ class Checker {
       }
       if (!ok) return false;
       spec.service = svc->name.text;
+    } else if (auto* nodes = std::get_if<ast::NodesPeer>(&p.value)) {
+      spec.kind = PeerSpec::Kind::Nodes;
+      auto sel = selector(nodes->nodes);
+      if (!sel) return false;
+      spec.nodes = *sel;
     } else if (auto* ref = std::get_if<ast::Name>(&p.value)) {
       // A misspelt `world` parses as a reference: suggest the entity keywords too.
       if (!lookup(*ref, DefKind::Peers, {"world", "cluster", "host", "all"})) return false;

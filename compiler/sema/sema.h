@@ -17,7 +17,7 @@ namespace membrane::sema {
 
 // One alternative of a rule's peer list, fully resolved.
 struct PeerSpec {
-  enum class Kind { Pods, Entity, Cidr, Dns, Service } kind = Kind::Pods;
+  enum class Kind { Pods, Entity, Cidr, Dns, Service, Nodes } kind = Kind::Pods;
   // Pods
   labels::Selector pods;
   ir::NamespaceScope scope = ir::NamespaceScope::Exact;
@@ -35,6 +35,10 @@ struct PeerSpec {
   // for in their place (lowering::resolveServicePeers).
   std::string service;
   labels::Selector services;
+  // Nodes: the cluster's nodes whose labels match. Like a service peer it is
+  // replaced before lowering, by a one-address `cidr` per address of each
+  // matching node of the inventory (lowering::resolveNodePeers).
+  labels::Selector nodes;
   SourceRange range;
 };
 

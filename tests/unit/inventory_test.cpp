@@ -38,6 +38,12 @@ std::string dump(const Inventory& inv) {
     for (const auto& p : e.ports) out << " " << p.name << ":" << p.port << "/" << int(p.protocol);
     out << "\n";
   }
+  for (const auto& n : inv.nodes) {
+    out << "node " << n.name << " source=" << n.source;
+    for (const auto& [k, v] : n.labels) out << " " << k << "=" << v;
+    for (const auto& a : n.addresses) out << " " << a.str();
+    out << "\n";
+  }
   return out.str();
 }
 
@@ -708,9 +714,11 @@ TEST(InventoryErrors, Kubectl) {
             R"(inventory.json: kind: unsupported kind "pod" (did you mean "Pod"?))");
   EXPECT_EQ(
       loadError(R"({"apiVersion": "v1", "kind": "Service"})"),
-      R"(inventory.json: kind: unsupported kind "Service" (expected List, PodList, NamespaceList, Pod or Namespace))");
+      R"(inventory.json: kind: unsupported kind "Service" (expected List, PodList, NamespaceList, NodeList, Pod, )"
+      R"(Namespace or Node))");
   EXPECT_EQ(loadError(R"({"apiVersion": "v1", "items": []})"),
-            R"(inventory.json: missing "kind" (expected List, PodList, NamespaceList, Pod or Namespace))");
+            R"(inventory.json: missing "kind" (expected List, PodList, NamespaceList, NodeList, Pod, Namespace )"
+            R"(or Node))");
   EXPECT_EQ(loadError(R"({"apiVersion": "v1", "kind": 1})"),
             "inventory.json: kind: expected a string, got number");
   EXPECT_EQ(loadError(R"({"kind": "List", "items": {}})"),
@@ -917,6 +925,93 @@ TEST(InventoryRobustness, TruncatedAndDeeplyNestedInput) {
   for (int i = 0; i < 50000; ++i) deepKeys += R"({"a":)";
   deepKeys += "1" + std::string(50000, '}');
   EXPECT_EQ(loadError(deepKeys), R"(inventory.json: unknown top-level key "a")");
+}
+
+// ---- nodes ------------------------------------------------------------------------------
+
+TEST(InventoryNodes, AreSortedByNameWithEachAddressOnceAndInOrder) {
+  Inventory inv;
+  std::string error;
+  ASSERT_TRUE(loadInventoryText("a.json", R"({"nodes": [
+      {"name": "worker-2", "labels": {"role": "worker"},
+       "addresses": ["2001:2::c8:12", "198.18.200.12", "198.18.200.12"]},
+      {"name": "cp-1", "labels": {"node-role.kubernetes.io/control-plane": ""}, "addresses": ["198.18.200.1"]}]})",
+                                inv, &error))
+      << error;
+  ASSERT_TRUE(loadInventoryText("b.json", R"({"nodes": [{"name": "worker-1.example.com"}]})", inv, &error)) << error;
+  EXPECT_EQ(dump(inv),
+            "node cp-1 source=a.json node-role.kubernetes.io/control-plane= 198.18.200.1\n"
+            "node worker-1.example.com source=b.json\n"
+            "node worker-2 source=a.json role=worker 198.18.200.12 2001:2::c8:12\n");
+  ASSERT_NE(inv.findNode("worker-2"), nullptr);
+  EXPECT_EQ(inv.findNode("worker-2")->labels.at("role"), "worker");
+  EXPECT_EQ(inv.findNode("worker-3"), nullptr);
+}
+
+TEST(InventoryNodes, MistakesInTheNodesListAreErrorsNamingTheField) {
+  EXPECT_EQ(loadError(R"({"node": []})"), R"(inventory.json: unknown top-level key "node" (did you mean "nodes"?))");
+  EXPECT_EQ(loadError(R"({"nodes": {}})"), "inventory.json: nodes: expected an array, got object");
+  EXPECT_EQ(loadError(R"({"nodes": [{"name": "a", "adresses": []}]})"),
+            R"(inventory.json: nodes[0]: unknown key "adresses" (did you mean "addresses"?))");
+  EXPECT_EQ(loadError(R"({"nodes": [{"name": "a", "namespace": "x"}]})"),
+            R"(inventory.json: nodes[0]: unknown key "namespace")");
+  EXPECT_EQ(loadError(R"({"nodes": [{"labels": {}}]})"), R"(inventory.json: nodes[0]: missing required key "name")");
+  EXPECT_EQ(loadError(R"({"nodes": [{"name": "Node_1"}]})"),
+            R"(inventory.json: nodes[0].name: node name "Node_1" is not a Kubernetes object name (lowercase letters, )"
+            R"(digits, '-' and '.', at most 253 characters))");
+  EXPECT_EQ(loadError(R"({"nodes": [{"name": "a", "addresses": ["198.18.200.300"]}]})"),
+            R"(inventory.json: nodes[0].addresses[0]: "198.18.200.300" is not an IPv4 or IPv6 address)");
+  EXPECT_EQ(loadError(R"({"nodes": [{"name": "a", "addresses": ["198.18.200.0/24"]}]})"),
+            R"(inventory.json: nodes[0].addresses[0]: "198.18.200.0/24" is not an IPv4 or IPv6 address (a single )"
+            R"(address, not a prefix, is expected))");
+  EXPECT_EQ(loadError(R"({"nodes": [{"name": "a", "labels": {"role": 1}}]})"),
+            "inventory.json: nodes[0].labels.role: expected a string, got number");
+  // Listed twice, even alike: one of the two is a mistake.
+  EXPECT_EQ(loadError(R"({"nodes": [{"name": "a"}, {"name": "b"}, {"name": "a"}]})"),
+            R"(inventory.json: nodes[2]: node "a" is defined again: first at nodes[0])");
+}
+
+TEST(InventoryNodes, ANodeInTwoFilesIsAnErrorThatLeavesTheInventoryAsItWas) {
+  Inventory inv;
+  std::string error;
+  ASSERT_TRUE(loadInventoryText("a.json", R"({"nodes": [{"name": "n1", "addresses": ["198.18.200.1"]}]})", inv,
+                                &error))
+      << error;
+  std::string before = dump(inv);
+  EXPECT_FALSE(loadInventoryText("b.json", R"({"nodes": [{"name": "n0"}, {"name": "n1"}]})", inv, &error));
+  EXPECT_EQ(error, R"(b.json: nodes[1]: node "n1" is defined again: first in a.json)");
+  EXPECT_EQ(dump(inv), before);
+}
+
+TEST(InventoryNodes, KubectlNodesGiveTheirInternalAndExternalAddresses) {
+  // `kubectl get nodes -o json`: a List of Nodes; Hostname and the DNS
+  // types name the node and are skipped.
+  Inventory inv = loadOk(R"({"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Node",
+       "metadata": {"name": "worker-1", "labels": {"role": "worker", "kubernetes.io/hostname": "worker-1"}},
+       "spec": {"podCIDR": "198.18.64.0/24"},
+       "status": {"addresses": [{"type": "InternalIP", "address": "198.18.200.11"},
+                                {"type": "ExternalIP", "address": "2001:2::c8:11"},
+                                {"type": "Hostname", "address": "worker-1"},
+                                {"type": "InternalDNS", "address": "worker-1.cluster.internal"}],
+                  "capacity": {"cpu": "4"}}},
+      {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "pending"}, "status": {"addresses": null}}]})");
+  EXPECT_EQ(dump(inv),
+            "node pending source=inventory.json\n"
+            "node worker-1 source=inventory.json kubernetes.io/hostname=worker-1 role=worker 198.18.200.11 "
+            "2001:2::c8:11\n");
+  // A NodeList's items may omit their kind; a single Node is read too.
+  inv = loadOk(R"({"apiVersion": "v1", "kind": "NodeList", "items": [{"metadata": {"name": "n1"}}]})");
+  EXPECT_NE(inv.findNode("n1"), nullptr);
+  inv = loadOk(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"},
+      "status": {"addresses": [{"type": "InternalIP", "address": "198.18.200.2"}]}})");
+  ASSERT_NE(inv.findNode("n2"), nullptr);
+  EXPECT_EQ(inv.findNode("n2")->addresses, (std::vector<net::Address>{addr("198.18.200.2")}));
+  EXPECT_EQ(loadError(R"({"kind": "NodeList", "items": [{"metadata": {"name": "n"},
+      "status": {"addresses": [{"type": "InternalIP", "address": "worker-1"}]}}]})"),
+            R"(inventory.json: items[0].status.addresses[0].address: "worker-1" is not an IPv4 or IPv6 address)");
+  EXPECT_EQ(loadError(R"({"kind": "Node", "metadata": {"name": "n"}, "status": {"addresses": [{"type": 4}]}})"),
+            "inventory.json: status.addresses[0].type: expected a string, got number");
 }
 
 }  // namespace

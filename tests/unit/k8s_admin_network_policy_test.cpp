@@ -458,20 +458,50 @@ TEST(K8sAdminNetworkPolicyErrors, MoreRulesPeersOrNetworksThanTheApiAllowsAreErr
       << c.diagnostics;
 }
 
-TEST(K8sAdminNetworkPolicyErrors, NodeAndDomainNamePeersAreRefusedWithWhatToWriteInstead) {
+TEST(K8sAdminNetworkPolicyErrors, DomainNamePeersAreRefusedWithWhatToWriteInstead) {
   expectRefused({
-      {anp("  egress: [{action: Allow, to: [{nodes: {matchLabels: {role: control-plane}}}]}]\n"),
-       "7:34: error: spec.egress[].to[]: `nodes` peers are not supported: the cluster's nodes are not in membrane's "
-       "inventory"},
       {anp("  egress: [{action: Allow, to: [{domainNames: [\"*.example.com\"]}]}]\n"),
        "7:34: error: spec.egress[].to[]: `domainNames` peers are not supported yet"},
   });
-  Converted nodes = convert(anp("  egress: [{action: Allow, to: [{nodes: {}}]}]\n"));
-  EXPECT_NE(nodes.diagnostics.find("hint: select the nodes' addresses with a `networks` peer"), std::string::npos)
-      << nodes.diagnostics;
   Converted names = convert(anp("  egress: [{action: Allow, to: [{domainNames: [example.com]}]}]\n"));
   EXPECT_NE(names.diagnostics.find("hint: allow the names with a `dns` peer"), std::string::npos)
       << names.diagnostics;
+}
+
+TEST(K8sAdminNetworkPolicy, ANodesPeerBecomesANodesPeerOfItsSelector) {
+  Converted c = convert(anp(R"(  egress:
+    - action: Deny
+      to:
+        - nodes: {matchLabels: {node-role.kubernetes.io/control-plane: ""}}
+        - nodes: {matchExpressions: [{key: role, operator: In, values: [worker, nodes]}]}
+        - nodes: {}
+)"));
+  ASSERT_FALSE(c.errors) << c.diagnostics;
+  EXPECT_EQ(c.text, anpText("  egress {\n"
+                            "    deny to\n"
+                            "      nodes { node-role.kubernetes.io/control-plane = \"\" }\n"
+                            "      , nodes { role in (worker, nodes) }\n"
+                            "      , nodes {}\n"
+                            "  }\n"));
+  EXPECT_EQ(c.shape, "p|*|0|in name|admin 10|E d3/0\n");
+  EXPECT_NE(c.withLines.find("      , nodes { role in (worker, nodes) } @11\n"), std::string::npos) << c.withLines;
+  // In a BaselineAdminNetworkPolicy too.
+  Converted banp = convert(kBanpHead + "metadata: {name: default}\nspec:\n  subject: {namespaces: {}}\n"
+                                       "  egress: [{action: Allow, to: [{nodes: {matchLabels: {role: worker}}}]}]\n");
+  ASSERT_FALSE(banp.errors) << banp.diagnostics;
+  EXPECT_NE(banp.text.find("      nodes { role = worker }\n"), std::string::npos) << banp.text;
+}
+
+TEST(K8sAdminNetworkPolicyErrors, ANodesPeerTakesNoNamedPortAndNoIngressRule) {
+  // The API's CEL rule: nodes have no port names.
+  expectRefused({
+      {anp("  egress: [{action: Allow, to: [{nodes: {}}], ports: [{namedPort: http}]}]\n"),
+       "7:67: error: spec.egress[].ports[].namedPort: a named port cannot be used with a `nodes` peer: nodes have no "
+       "port names, and the API server refuses the combination"},
+      {anp("  ingress: [{action: Allow, from: [{nodes: {}}]}]\n"),
+       "7:37: error: spec.ingress[].from[]: unknown field `nodes`"},
+      {anp("  egress: [{action: Allow, to: [{nodes: {matchLabels: {role: [a]}}}]}]\n"), "7:62: error: "},
+  });
 }
 
 TEST(K8sAdminNetworkPolicyErrors, ANamespaceOnTheClusterScopedKindsIsAnError) {
@@ -654,6 +684,43 @@ TEST(K8sAdminNetworkPolicyVerdicts, NetworksMatchAddressesOnEgress) {
   EXPECT_ALLOWED(m, "shop/web-0", "world:198.19.66.5", kTcp8080);  // outside the range
   EXPECT_ALLOWED(m, "shop/web-0", "world:198.19.67.5", kTcp80);
   EXPECT_ALLOWED(m, "ops/web-0", "world:198.19.66.5", kTcp80);    // not the subject
+}
+
+TEST(K8sAdminNetworkPolicyVerdicts, NodesMatchTheAddressesOfTheNodeObjectsGiven) {
+  const std::string nodes = R"(---
+apiVersion: v1
+kind: Node
+metadata: {name: cp-1, labels: {node-role.kubernetes.io/control-plane: ""}}
+status: {addresses: [{type: InternalIP, address: 198.18.200.1}, {type: Hostname, address: cp-1}]}
+---
+apiVersion: v1
+kind: Node
+metadata: {name: worker-1, labels: {role: worker}}
+status: {addresses: [{type: InternalIP, address: 198.18.200.11}, {type: ExternalIP, address: "2001:2::c8:11"}]}
+)";
+  Manifests m(anp(R"(  egress:
+    - action: Allow
+      to: [{nodes: {matchLabels: {node-role.kubernetes.io/control-plane: ""}}}]
+      ports: [{portNumber: {port: 6443}}]
+    - action: Deny
+      to: [{nodes: {}}]
+)") + nodes);
+  ASSERT_TRUE(m.ok()) << m.diagnostics();
+  EXPECT_TRUE(m.diagnostics().empty()) << m.diagnostics();
+  const Traffic kTcp6443{ir::kTCP, 6443};
+  EXPECT_ALLOWED(m, "shop/web-0", "world:198.18.200.1", kTcp6443);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.18.200.1", kTcp80);
+  EXPECT_DENIED(m, "shop/web-0", "world:198.18.200.11", kTcp6443);
+  EXPECT_DENIED(m, "shop/web-0", "world:2001:2::c8:11", kTcp80);
+  EXPECT_ALLOWED(m, "shop/web-0", "world:198.18.200.12", kTcp80);  // no node's address
+  EXPECT_ALLOWED(m, "ops/web-0", "world:198.18.200.11", kTcp80);   // ops is not the subject
+  // Without Node objects the peers match nothing, and say so.
+  Manifests without(anp("  egress: [{action: Deny, to: [{nodes: {}}]}]\n"));
+  ASSERT_TRUE(without.ok()) << without.diagnostics();
+  EXPECT_NE(without.diagnostics().find("warning: no node of the inventory matches this peer: it matches nothing"),
+            std::string::npos)
+      << without.diagnostics();
+  EXPECT_ALLOWED(without, "shop/web-0", "world:198.18.200.11", kTcp80);
 }
 
 TEST(K8sBaselineAdminNetworkPolicyVerdicts, TheBaselineDecidesOnlyWhatNoNetworkPolicyDoes) {

@@ -753,6 +753,81 @@ TEST(K8sInventory, NamespaceNameLabelMustMatch) {
   EXPECT_TRUE(good.ok());
 }
 
+TEST(K8sInventory, NodesGiveTheirNameLabelsAndInternalAndExternalAddresses) {
+  // As `kubectl get nodes -o yaml` prints them: a List, with fields membrane
+  // does not read (spec, capacity, conditions) and address types it skips.
+  const char* nodes = R"(apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: Node
+    metadata:
+      name: worker-1
+      labels: {role: worker, kubernetes.io/hostname: worker-1}
+    spec: {podCIDR: 198.18.64.0/24}
+    status:
+      capacity: {cpu: "4"}
+      addresses:
+        - {type: InternalIP, address: 198.18.200.11}
+        - {type: ExternalIP, address: "2001:2::c8:11"}
+        - {type: Hostname, address: worker-1}
+        - {type: InternalDNS, address: worker-1.cluster.internal}
+  - apiVersion: v1
+    kind: Node
+    metadata: {name: cp-1, labels: {node-role.kubernetes.io/control-plane: ""}}
+    status: {addresses: [{type: InternalIP, address: 198.18.200.1}]}
+)";
+  TempDir dir;
+  std::string path = dir.write("nodes.yaml", nodes);
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  std::string error;
+  auto id = sources.load(path, &error);
+  ASSERT_TRUE(id) << error;
+  ImportResult r = importManifests({*id}, sources, diags);
+  std::ostringstream out;
+  diags.print(out, false);
+  // Modelled now: no "skipped" note.
+  EXPECT_TRUE(diags.all().empty()) << out.str();
+  EXPECT_TRUE(r.hasInventory());
+  EXPECT_EQ(r.skipped, 0u);
+  EXPECT_EQ(r.inventory["nodes"].dump(),
+            R"([{"addresses":["198.18.200.11","2001:2::c8:11"],"labels":{"kubernetes.io/hostname":"worker-1",)"
+            R"("role":"worker"},"name":"worker-1"},{"addresses":["198.18.200.1"],"labels":)"
+            R"({"node-role.kubernetes.io/control-plane":""},"name":"cp-1"}])");
+  // Compiled directly, they are the compile's inventory.
+  Manifests m(nodes, false);
+  ASSERT_TRUE(m.ok());
+  const auto& inv = m.compilation().inventory;
+  ASSERT_EQ(inv.nodes.size(), 2u);
+  EXPECT_EQ(inv.nodes[0].name, "cp-1");
+  const inventory::Node* worker = inv.findNode("worker-1");
+  ASSERT_NE(worker, nullptr);
+  EXPECT_EQ(worker->labels.at("role"), "worker");
+  ASSERT_EQ(worker->addresses.size(), 2u);
+  EXPECT_EQ(worker->addresses[1].str(), "2001:2::c8:11");
+}
+
+TEST(K8sInventory, NodeMistakesAreErrorsAtTheirLine) {
+  Manifests bad("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus:\n  addresses:\n"
+                "    - {type: InternalIP, address: 198.18.200.300}\n",
+                false);
+  EXPECT_NE(bad.diagnostics().find("m.yaml:6:35: error: '198.18.200.300' is not an IPv4 or IPv6 address"),
+            std::string::npos)
+      << bad.diagnostics();
+  Manifests label("apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {\"bad key\": x}}\n", false);
+  EXPECT_NE(label.diagnostics().find("m.yaml:3:31: error: "), std::string::npos) << label.diagnostics();
+  Manifests name("apiVersion: v1\nkind: Node\nmetadata: {name: Node_1}\n", false);
+  EXPECT_NE(name.diagnostics().find("m.yaml:3:18: error: "), std::string::npos) << name.diagnostics();
+  std::string node = "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n";
+  Manifests twice(node + "---\n" + node, false);
+  EXPECT_NE(twice.diagnostics().find("Node n1 is defined twice"), std::string::npos) << twice.diagnostics();
+  Manifests noType("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {addresses: [{address: 198.18.200.1}]}\n",
+                   false);
+  EXPECT_NE(noType.diagnostics().find("error: status.addresses[]: `type` is required"), std::string::npos)
+      << noType.diagnostics();
+}
+
 // ---- generated text ------------------------------------------------------------------------
 
 TEST(K8sText, OutputIsFormattedAndNamesTheSource) {

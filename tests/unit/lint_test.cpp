@@ -1241,5 +1241,26 @@ TEST(LintTiers, ATierRuleEarlierRulesOfItsTierAlwaysMatchFirstNeverDecides) {
   EXPECT_TRUE(swapped.ids().empty()) << swapped.dump();
 }
 
+TEST(LintTiers, SelectorsUsedOnlyForSubjectNamespacesOrNodesAreUsedAndCheckedAsSuch) {
+  // `mon` only narrows a subject's namespaces, `workers` only names nodes:
+  // neither is unused (MB110). `purpse` is no namespace label key (MB105);
+  // node labels are not held to pod labels, and the shop inventory lists
+  // no nodes to hold them to.
+  auto l = lintText(
+      "selector mon = { purpse = monitoring }\n"
+      "selector workers = { node-role = worker }\n"
+      "policy guard {\n"
+      "  clusterwide\n"
+      "  tier admin priority 1\n"
+      "  selects {} in namespaces mon\n"
+      "  egress { deny to nodes workers }\n"
+      "}\n",
+      true, only({"MB105", "MB110"}));
+  EXPECT_EQ(l.ids(), (std::vector<std::string>{"t.policy:1:18: MB105"})) << l.dump();
+  const Finding* f = l.find("t.policy:1:18: MB105");
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->message, "no namespace of the inventory has label key 'purpse'");
+}
+
 }  // namespace
 }  // namespace membrane::lint

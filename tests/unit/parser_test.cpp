@@ -313,6 +313,40 @@ TEST(Parser, OtherPeerForms) {
   EXPECT_EQ(text(*c, peers[1].range), "namespace kube-system");
 }
 
+TEST(Parser, NodesPeerTakesASelectorAndNodesStaysALabelWord) {
+  EXPECT_EQ(lex("nodes"), std::vector<std::string>{"NODES:nodes"});
+  auto c = compile(
+      "selector workers = { nodes = nodes }\n"
+      "policy p {\n"
+      "  selects { role in (nodes, pods), nodes }\n"
+      "  egress {\n"
+      "    allow to nodes { kubernetes.io/os = linux, !nodes }, nodes workers, pods { nodes }\n"
+      "  }\n"
+      "}\n");
+  // No syntax error; the nodes peers match no node (no inventory): warnings.
+  ASSERT_FALSE(c->diags.hasErrors()) << rendered(*c);
+  const auto& p = c->ast.files[0].policies[0];
+  EXPECT_EQ(p.selects->requirements.at(0).req.values, (std::vector<std::string>{"nodes", "pods"}));
+  EXPECT_EQ(p.selects->requirements.at(1).req.key, "nodes");
+  EXPECT_EQ(c->ast.files[0].selectors.at(0).body.requirements.at(0).req.values, std::vector<std::string>{"nodes"});
+  const auto& peers = p.sections[0].rules[0].peers;
+  ASSERT_EQ(peers.size(), 3u);
+  const auto* inline_ = std::get_if<ast::NodesPeer>(&peers[0].value);
+  ASSERT_NE(inline_, nullptr);
+  ASSERT_EQ(inline_->nodes.requirements.size(), 2u);
+  EXPECT_EQ(inline_->nodes.requirements[0].req.key, "kubernetes.io/os");
+  EXPECT_EQ(inline_->nodes.requirements[1].req.key, "nodes");
+  EXPECT_EQ(inline_->nodes.requirements[1].req.op, labels::Op::DoesNotExist);
+  EXPECT_EQ(text(*c, peers[0].range), "nodes { kubernetes.io/os = linux, !nodes }");
+  const auto* named = std::get_if<ast::NodesPeer>(&peers[1].value);
+  ASSERT_NE(named, nullptr);
+  ASSERT_TRUE(named->nodes.ref);
+  EXPECT_EQ(named->nodes.ref->text, "workers");
+  const auto* pods = std::get_if<ast::PodsPeer>(&peers[2].value);
+  ASSERT_NE(pods, nullptr);
+  EXPECT_EQ(pods->pods.requirements.at(0).req.key, "nodes");
+}
+
 TEST(Parser, FileNamespaceAppliesToFollowingPolicies) {
   auto c = compile(
       "policy a { selects {} ingress {} }\n"

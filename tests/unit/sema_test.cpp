@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "features/l4/l4.h"
+#include "frontend/parser.h"
 #include "pipeline/pipeline.h"
 #include "frontend_test_support.h"
 
@@ -818,6 +819,50 @@ TEST(Sema, DefinitionNamedLikeAKeywordIsRefused) {
   expectDiagnostics("peers \"world\" = cidr 198.18.0.0/15\n",
                     {"a.policy:1:7: error: 'world' is a keyword and cannot name a definition | hint: a reference to "
                      "it would mean the keyword; choose another name"});
+}
+
+TEST(Sema, NodesCannotNameADefinition) {
+  // `allow to nodes ...` starts a nodes peer, so a definition of that name
+  // could never be referred to.
+  expectDiagnostics("selector nodes = { role = worker }\npeers \"nodes\" = cidr 198.18.0.0/15\n",
+                    {"a.policy:1:10: error: 'nodes' is a keyword and cannot name a definition | hint: a reference to "
+                     "it would mean the keyword; choose another name",
+                     "a.policy:2:7: error: 'nodes' is a keyword and cannot name a definition | hint: a reference to "
+                     "it would mean the keyword; choose another name"});
+}
+
+TEST(Sema, ANodesPeerIsCheckedInEitherDirectionAndEveryTier) {
+  pipeline::Compilation c;
+  pipeline::runText({{"a.policy", "selector workers = { role = worker }\n"
+                                  "policy p {\n  clusterwide\n  tier admin priority 3\n  selects {}\n"
+                                  "  ingress { allow from nodes workers }\n  egress { pass to nodes {} }\n}\n"}},
+                    c);
+  ASSERT_FALSE(c.diags.hasErrors()) << rendered(c);
+  // Resolved by the pipeline (no node in this inventory: nothing left, with
+  // a warning each).
+  ASSERT_TRUE(c.checked);
+  EXPECT_TRUE(c.checked->policies[0].rules[0].peers.empty());
+  EXPECT_EQ(diagnostics(c), (Lines{"a.policy:6:24: warning: no node of the inventory matches this peer: it matches "
+                                   "nothing | hint: a nodes peer stands for the addresses of the cluster's nodes: "
+                                   "give the Node manifests (`kubectl get nodes -o yaml`) or an inventory file's "
+                                   "`nodes` list (docs/inventory.md)",
+                                   "a.policy:7:20: warning: no node of the inventory matches this peer: it matches "
+                                   "nothing | hint: a nodes peer stands for the addresses of the cluster's nodes: "
+                                   "give the Node manifests (`kubectl get nodes -o yaml`) or an inventory file's "
+                                   "`nodes` list (docs/inventory.md)"}));
+  // Before the pipeline resolves it, the checker's peer carries the selector.
+  SourceManager sources;
+  DiagnosticEngine diags(sources);
+  FileId id = sources.add("b.policy", "policy p {\n  selects {}\n  egress { allow to nodes { k8s:zone = a } }\n}\n");
+  auto file = frontend::parseFile(id, sources, diags);
+  ASSERT_TRUE(file);
+  ast::Program program;
+  program.files.push_back(std::move(*file));
+  auto checked = sema::check(program, sources, diags);
+  ASSERT_TRUE(checked);
+  const auto& spec = checked->policies[0].rules[0].peers.at(0);
+  EXPECT_EQ(spec.kind, sema::PeerSpec::Kind::Nodes);
+  EXPECT_EQ(spec.nodes.str(), "{zone = a}");  // Cilium's `k8s:` source dropped, as for pods
 }
 
 TEST(Sema, RepeatedPolicyStatementsAreErrors) {
