@@ -298,4 +298,11 @@ bool loadInventoryFile(const std::string& path, Inventory& inv, std::string* err
   return loadAndMerge(path, *text, [&] { *text = std::string(); }, inv, error);
 }
 
+std::string serviceAccountOf(const std::optional<std::string>& serviceAccountName,
+                             const std::optional<std::string>& serviceAccount) {
+  if (serviceAccountName && !serviceAccountName->empty()) return *serviceAccountName;
+  if (serviceAccount && !serviceAccount->empty()) return *serviceAccount;
+  return "default";
+}
+
 }  // namespace membrane::inventory

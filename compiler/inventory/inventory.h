@@ -25,6 +25,12 @@ using labels::kNamespaceNameLabel;
 // so that Cilium selectors on it are pod selectors like any other
 // (docs/kubernetes.md, "Derived labels").
 inline constexpr const char* kServiceAccountLabel = "io.cilium.k8s.policy.serviceaccount";
+// A pod's service account, as the API server's admission fills it in:
+// `serviceAccountName`, else the deprecated `serviceAccount`, else
+// "default" (an empty string counts as unset). The one rule both pod
+// readers (kubectl JSON, manifests) follow.
+std::string serviceAccountOf(const std::optional<std::string>& serviceAccountName,
+                             const std::optional<std::string>& serviceAccount);
 
 using labels::NamedPort;
 

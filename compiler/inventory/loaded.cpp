@@ -54,10 +54,18 @@ void addPort(const Reader& r, Loaded::Ep& e, std::vector<std::string>& portPaths
 }
 
 void addServiceAccountLabel(const Reader& r, const nlohmann::json& spec, const std::string& specPath, Loaded::Ep& e) {
-  std::string account = "default";
-  for (const char* key : {"serviceAccount", "serviceAccountName"})  // the newer name wins
-    if (const auto* v = r.find(spec, key, true); v && !(v->is_string() && v->get_ref<const std::string&>().empty()))
-      account = r.name(*v, member(specPath, key));
+  std::optional<std::string> given[2];  // serviceAccountName, serviceAccount
+  const char* keys[2] = {"serviceAccountName", "serviceAccount"};
+  for (int i = 0; i < 2; ++i)
+    if (const auto* v = r.find(spec, keys[i], true); v && !(v->is_string() && v->get_ref<const std::string&>().empty())) {
+      given[i] = r.name(*v, member(specPath, keys[i]));
+      // A service account's name is an object name; as a label value it may
+      // have at most 63 characters.
+      if (std::string why = names::labelValueProblem(*given[i]); !why.empty())
+        r.fail(member(specPath, keys[i]), quote(*given[i]) + " cannot be the label " + quote(kServiceAccountLabel) +
+                                              ": " + why);
+    }
+  std::string account = serviceAccountOf(given[0], given[1]);
   auto [it, inserted] = e.ep.labels.emplace(kServiceAccountLabel, account);
   if (!inserted && it->second != account)
     r.fail(specPath, "label " + quote(kServiceAccountLabel) + " is " + quote(it->second) +

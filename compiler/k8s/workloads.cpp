@@ -38,20 +38,22 @@ const std::vector<Kind>& workloadKinds() {
 // else the deprecated `serviceAccount`, else "default", which the API
 // server's admission fills in. False after an error.
 bool addServiceAccount(Context& ctx, const YAML::Node& podSpec, const std::string& prefix, json& labels) {
-  std::string account = "default";
-  for (const char* key : {"serviceAccount", "serviceAccountName"}) {  // the newer name wins
-    YAML::Node node = ctx.get(podSpec, key);
+  std::optional<std::string> given[2];  // serviceAccountName, serviceAccount
+  const char* keys[2] = {"serviceAccountName", "serviceAccount"};
+  for (int i = 0; i < 2; ++i) {
+    YAML::Node node = ctx.get(podSpec, keys[i]);
     if (!node.IsDefined()) continue;
-    auto name = ctx.string(node, prefix + "spec." + key);
+    auto name = ctx.string(node, prefix + "spec." + keys[i]);
     if (!name) return false;
     if (name->empty()) continue;
     // A service account's name is an object name; as a label value it may
     // have at most 63 characters.
-    if (!ctx.checkName(node, *name, NameRule::ObjectName, prefix + "spec." + key) ||
-        !ctx.checkName(node, *name, NameRule::LabelValue, prefix + "spec." + key + " (as a label value)"))
+    if (!ctx.checkName(node, *name, NameRule::ObjectName, prefix + "spec." + keys[i]) ||
+        !ctx.checkName(node, *name, NameRule::LabelValue, prefix + "spec." + keys[i] + " (as a label value)"))
       return false;
-    account = *name;
+    given[i] = *name;
   }
+  std::string account = inventory::serviceAccountOf(given[0], given[1]);
   const char* key = inventory::kServiceAccountLabel;
   if (labels.contains(key) && labels[key] != account) {
     ctx.error(podSpec, "the pod's label " + std::string(key) + " is '" + labels[key].get<std::string>() +

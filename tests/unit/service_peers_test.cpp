@@ -444,5 +444,32 @@ TEST(ServiceAccountLabel, KubectlPodsCarryItToo) {
   EXPECT_TRUE(own.endpoints[0].labels.empty());
 }
 
+TEST(ServiceAccountLabel, BothReadersPreferServiceAccountNameAndRefuseANameNoLabelCanHold) {
+  // The newer field wins whichever order the object writes them in; an
+  // empty one counts as unset.
+  inventory::Inventory inv;
+  std::string error;
+  ASSERT_TRUE(inventory::loadInventoryText("pods.json", R"({"kind": "PodList", "items": [
+      {"metadata": {"name": "a", "namespace": "shop"},
+       "spec": {"serviceAccountName": "robot", "serviceAccount": "old", "containers": []}},
+      {"metadata": {"name": "b", "namespace": "shop"},
+       "spec": {"serviceAccountName": "", "serviceAccount": "old", "containers": []}}]})",
+                                           inv, &error))
+      << error;
+  EXPECT_EQ(inv.findEndpoint("shop", "a")->labels.at(inventory::kServiceAccountLabel), "robot");
+  EXPECT_EQ(inv.findEndpoint("shop", "b")->labels.at(inventory::kServiceAccountLabel), "old");
+  EXPECT_EQ(inventory::serviceAccountOf(std::nullopt, std::nullopt), "default");
+  // A 64-character name is a valid object name but no label value: refused
+  // from kubectl JSON as it is from manifests.
+  inventory::Inventory refused;
+  std::string long64(64, 'r');
+  EXPECT_FALSE(inventory::loadInventoryText(
+      "pods.json",
+      R"({"kind": "PodList", "items": [{"metadata": {"name": "a", "namespace": "shop"}, "spec": {"serviceAccountName": ")" +
+          long64 + R"(", "containers": []}}]})",
+      refused, &error));
+  EXPECT_NE(error.find("cannot be the label \"io.cilium.k8s.policy.serviceaccount\""), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace membrane
