@@ -110,18 +110,22 @@ class Lowering {
         if (rule[r].direction != Direction::Egress) continue;
         PeerMatch peer = peerMatch(rule[r]);
         for (const auto& spec : features::l4::specsOf(rule[r]))
-          for (const auto& ref : spec.namedPorts) resolveEgressNamedPort(p, r, ref, peer);
+          for (const auto& ref : spec.namedPorts) resolveEgressNamedPort(p, r, ref, peer, rule[r]);
       }
     }
   }
 
-  void resolveEgressNamedPort(size_t p, size_t r, const features::l4::NamedPortRef& ref, const PeerMatch& peer) {
+  void resolveEgressNamedPort(size_t p, size_t r, const features::l4::NamedPortRef& ref, const PeerMatch& peer,
+                              const sema::CheckedRule& rule) {
     std::set<uint16_t> numbers;
+    bool otherProtocol = false;  // the name resolves under another protocol the rule gives it
     for (const auto& ep : inv_.endpoints)
-      if (peerMatchesEndpoint(peer, ep))
+      if (peerMatchesEndpoint(peer, ep)) {
         for (uint16_t n : labels::numbersNamed(ep.ports, ref.protocol, ref.name)) numbers.insert(n);
+        otherProtocol = otherProtocol || definedUnderAnotherProtocol(rule, ref, ep);
+      }
     if (numbers.empty()) {
-      warnUnresolvedEgress(ref, p, r);
+      if (!otherProtocol) warnUnresolvedEgress(ref, p, r);
       return;
     }
     conditionPortNames_.insert({ref.protocol, ref.name});
@@ -450,7 +454,9 @@ class Lowering {
     features::Subject s;
     s.direction = rule.direction;
     s.ports = &subject.ports;
-    s.unresolvedPort = [&](const features::l4::NamedPortRef& np) { warnUnresolvedIngress(np, ruleId, subject); };
+    s.unresolvedPort = [&](const features::l4::NamedPortRef& np) {
+      if (!definedUnderAnotherProtocol(rule, np, subject)) warnUnresolvedIngress(np, ruleId, subject);
+    };
     std::vector<Condition> out;
     for (const auto& checked : rule.conditions) {
       auto lowered = features::lowerForSubject(checked, s);
@@ -458,6 +464,21 @@ class Lowering {
       out.push_back(std::move(*lowered));
     }
     return out;
+  }
+
+  // Whether `endpoint` defines the port name of `ref` under another protocol
+  // the rule gives that name. A name given under several protocols (an
+  // AdminNetworkPolicy's namedPort, which has none, becomes tcp/, udp/ and
+  // sctp/NAME) is unresolved only where it resolves under none of them:
+  // warning about each protocol the pod does not use it for would be noise.
+  static bool definedUnderAnotherProtocol(const sema::CheckedRule& rule, const features::l4::NamedPortRef& ref,
+                                          const inventory::Endpoint& endpoint) {
+    for (const auto& spec : features::l4::specsOf(rule))
+      for (const auto& other : spec.namedPorts)
+        if (other.name == ref.name && other.protocol != ref.protocol &&
+            !labels::numbersNamed(endpoint.ports, other.protocol, other.name).empty())
+          return true;
+    return false;
   }
 
   void warnUnresolvedIngress(const features::l4::NamedPortRef& np, uint32_t ruleId, const inventory::Endpoint& subject) {

@@ -59,7 +59,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& e : m->endpoints) {
     const artifacts::IdentityEntry* id = m->findIdentity(e.identity);
     if (!id) broken("an endpoint's identity is missing");
-    auto selecting = m->selectingPolicies(e.ns, id->labels);
+    auto selecting = m->selectingPolicies(e.ns, id->labels, id->namespaceLabels);
     const artifacts::ClassEntry* cls = e.classId ? m->findClass(*e.classId) : nullptr;
     if (e.classId && (!cls || cls->policies != selecting)) broken("an endpoint runs a class not for its policies");
     if (!e.classId) broken("an accepted endpoint runs no class");
@@ -69,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!m->identities.empty()) {
     const auto& i = m->identities.front();
     m->bitsFor(i.ns, i.labels, {{"kubernetes.io/metadata.name", i.ns}}, {{"http", 6, 8080}});
-    m->selectingPolicies(i.ns, i.labels);
+    m->selectingPolicies(i.ns, i.labels, m->namespaceLabels(i.ns));
   }
 
   // The writer and the reader agree.

@@ -926,6 +926,47 @@ TEST(LowerNamedPorts, UnresolvedEgressRuleIsDroppedWithOneWarning) {
   EXPECT_EQ(c.diags().all()[0].range.begin.line, 6u);
 }
 
+TEST(LowerNamedPorts, ANameGivenUnderSeveralProtocolsWarnsOnlyWhereItResolvesUnderNone) {
+  // An AdminNetworkPolicy namedPort has no protocol: it becomes tcp/, udp/
+  // and sctp/web. x/a defines web for TCP, x/b for UDP, x/c not at all:
+  // only x/c is worth a warning (one, for the name), and only y's rule
+  // towards pods defining it under no protocol.
+  json inv = inventoryOf(json::array({
+      endpoint("x", "a", {{"pod", "a"}}, "198.18.1.1", json::array({namedPort("web", 80)})),
+      endpoint("x", "b", {{"pod", "b"}}, "198.18.1.2", json::array({namedPort("web", 81, "UDP")})),
+      endpoint("x", "c", {{"pod", "c"}}, "198.18.1.3"),
+      endpoint("y", "a", {{"pod", "a"}}, "198.18.2.1"),
+  }));
+  Compiled c(R"(
+    namespace x
+    policy p {
+      selects {}
+      ingress { allow from all on tcp/web, udp/web, sctp/web }
+      egress {
+        allow to pods { pod in (a, b) } on tcp/web, udp/web, sctp/web
+        allow to namespace y on tcp/web, udp/web
+      }
+    }
+  )",
+             inv);
+  ASSERT_TRUE(c.ok());
+  ASSERT_EQ(c.diags().warningCount(), 3u) << c.diagnostics();
+  std::string all = c.diagnostics();
+  EXPECT_NE(all.find("is not defined by endpoint x/c"), std::string::npos) << all;
+  EXPECT_EQ(all.find("endpoint x/a"), std::string::npos) << all;
+  EXPECT_EQ(all.find("endpoint x/b"), std::string::npos) << all;
+  // y's rule: both of its protocols resolve nowhere, each is reported.
+  size_t line8 = 0;
+  for (const auto& d : c.diags().all()) line8 += d.range.begin.line == 8;
+  EXPECT_EQ(line8, 2u) << all;
+  // The verdicts are each protocol's own.
+  const Program& p = c.ir();
+  Peer world = Peer::world(*net::Address::parse("198.19.0.1"));
+  EXPECT_TRUE(evaluate(p, *p.findEndpoint("x", "a"), Direction::Ingress, world, {kTCP, 80}).allowed);
+  EXPECT_FALSE(evaluate(p, *p.findEndpoint("x", "a"), Direction::Ingress, world, {kUDP, 80}).allowed);
+  EXPECT_TRUE(evaluate(p, *p.findEndpoint("x", "b"), Direction::Ingress, world, {kUDP, 81}).allowed);
+}
+
 // ---- determinism and JSON ------------------------------------------------------------------
 
 const char* const kShopLikePolicy = R"(
