@@ -4,6 +4,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <list>
 #include <set>
 #include <sstream>
 
@@ -352,7 +353,10 @@ Case Case::load(const std::string& path, const Topology& topo) {
   }
   if (!steps || !steps.IsSequence() || steps.size() == 0) fail(path, "no steps");
 
-  std::vector<std::pair<std::string, YAML::Node>> inForce;  // key, manifest; first-applied order
+  // key, manifest; first-applied order. A list: a vector's erase moves the
+  // later elements down by assignment, and assigning a YAML::Node rewrites
+  // the object it refers to (an earlier step's manifest).
+  std::list<std::pair<std::string, YAML::Node>> inForce;
   for (size_t i = 0; i < steps.size(); ++i) {
     const YAML::Node& s = steps[i];
     std::string where = path + " (step " + std::to_string(i + 1) + ")";
