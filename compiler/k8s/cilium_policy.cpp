@@ -29,8 +29,8 @@ const std::map<std::string, std::string> kUnsupportedRuleFields = {
     {"toRequires", "membrane has no equivalent of Cilium's requirements (deprecated in Cilium)"},
     {"fromGroups", "cloud-provider groups are not modelled; use CIDRs"},
     {"toGroups", "cloud-provider groups are not modelled; use CIDRs"},
-    {"fromNodes", "node selectors are not modelled; nodes other than this one are `world`"},
-    {"toNodes", "node selectors are not modelled; nodes other than this one are `world`"},
+    {"fromNodes", "Cilium's node selectors are not converted yet; write a `nodes { ... }` peer in a membrane policy"},
+    {"toNodes", "Cilium's node selectors are not converted yet; write a `nodes { ... }` peer in a membrane policy"},
     {"authentication", "mutual authentication is not modelled"},
 };
 
