@@ -268,11 +268,11 @@ class AdminConverter {
     if (!a) return;
     if (*a == "Allow") return;
     if (*a == "Deny") {
-      rule.deny = true;
+      rule.action = Rule::Action::Deny;
       return;
     }
     if (*a == "Pass" && !baseline_) {
-      rule.pass = true;
+      rule.action = Rule::Action::Pass;
       return;
     }
     if (*a == "Pass") {
@@ -291,6 +291,26 @@ class AdminConverter {
     ctx_.error(node, what + ".action: unknown action '" + shown(*a) + "' (expected " + expected + ")", hint);
   }
 
+  // The one key of `known` that `map` has (the API's one-of fields: a peer,
+  // a port); nullopt after an error when it has none or several. Unknown
+  // keys are reported, and a map with only those gets no second error.
+  std::optional<std::string> exactlyOne(const YAML::Node& map, const std::vector<std::string>& known,
+                                        const std::string& what) {
+    size_t errorsBefore = ctx_.errors();
+    ctx_.checkKeys(map, what, known);
+    std::vector<std::string> given;
+    for (const auto& k : known)
+      if (ctx_.get(map, k).IsDefined()) given.push_back(k);
+    if (given.size() == 1) return given.front();
+    if (given.size() > 1 || ctx_.errors() == errorsBefore) {
+      std::string list;
+      for (size_t i = 0; i < known.size(); ++i)
+        list += (i ? (i + 1 == known.size() ? " or `" : ", `") : "`") + known[i] + "`";
+      ctx_.error(map, what + ": needs exactly one of " + list);
+    }
+    return std::nullopt;
+  }
+
   void convertPeer(const YAML::Node& peer, bool egress, const std::string& what, Rule& rule,
                    std::string& addressPeer) {
     if (!ctx_.isMap(peer, what)) return;
@@ -299,22 +319,9 @@ class AdminConverter {
       known.insert(known.end(), {"networks", "nodes"});
       if (!baseline_) known.push_back("domainNames");  // the baseline API has none
     }
-    size_t errorsBefore = ctx_.errors();
-    ctx_.checkKeys(peer, what, known);
-    std::vector<std::string> given;
-    for (const auto& k : known)
-      if (ctx_.get(peer, k).IsDefined()) given.push_back(k);
-    if (given.size() != 1) {
-      // An unknown key alone has been reported already.
-      if (given.size() > 1 || ctx_.errors() == errorsBefore) {
-        std::string list;
-        for (size_t i = 0; i < known.size(); ++i)
-          list += (i ? (i + 1 == known.size() ? " or `" : ", `") : "`") + known[i] + "`";
-        ctx_.error(peer, what + ": needs exactly one of " + list);
-      }
-      return;
-    }
-    const std::string& key = given.front();
+    auto one = exactlyOne(peer, known, what);
+    if (!one) return;
+    const std::string& key = *one;
     YAML::Node node = ctx_.get(peer, key);
     if (key == "namespaces") {
       if (auto reqs = readLabelSelector(ctx_, node, what + ".namespaces"))
@@ -399,20 +406,11 @@ class AdminConverter {
   // namedPort.
   void convertPort(const YAML::Node& port, const std::string& what, Rule& rule, std::vector<YAML::Node>& named) {
     if (!ctx_.isMap(port, what)) return;
-    const std::vector<std::string> known = {"portNumber", "portRange", "namedPort"};
-    size_t errorsBefore = ctx_.errors();
-    ctx_.checkKeys(port, what, known);
-    std::vector<std::string> given;
-    for (const auto& k : known)
-      if (ctx_.get(port, k).IsDefined()) given.push_back(k);
-    if (given.size() != 1) {
-      if (given.size() > 1 || ctx_.errors() == errorsBefore)
-        ctx_.error(port, what + ": needs exactly one of `portNumber`, `portRange` or `namedPort`");
-      return;
-    }
-    YAML::Node node = ctx_.get(port, given.front());
-    const std::string field = what + "." + given.front();
-    if (given.front() == "namedPort") {
+    auto one = exactlyOne(port, {"portNumber", "portRange", "namedPort"}, what);
+    if (!one) return;
+    YAML::Node node = ctx_.get(port, *one);
+    const std::string field = what + "." + *one;
+    if (*one == "namedPort") {
       // ANP's named ports have no protocol: the name matches a container
       // port of that name whatever its protocol.
       auto name = ctx_.name(node, NameRule::PortName, field);
@@ -422,7 +420,7 @@ class AdminConverter {
       return;
     }
     if (!ctx_.isMap(node, field)) return;
-    if (given.front() == "portNumber") {
+    if (*one == "portNumber") {
       ctx_.checkKeys(node, field, {"protocol", "port"});
       auto proto = protocol(node, field);
       auto number = portNumber(node, "port", field);

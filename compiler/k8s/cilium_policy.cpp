@@ -223,7 +223,7 @@ class CiliumConverter {
 
     size_t errorsBefore = ctx_.errors();
     Rule rule;
-    rule.deny = deny;
+    rule.action = deny ? Rule::Action::Deny : Rule::Action::Allow;
     rule.origin = ctx_.at(r);
     if (YAML::Node eps = ctx_.get(r, dir + "Endpoints"); eps.IsDefined() && ctx_.isSequence(eps, what + "." + dir + "Endpoints"))
       for (const auto& sel : eps)

@@ -130,10 +130,8 @@ std::string shown(const std::string& text, size_t max = 80);
 
 // ---- the policy model ---------------------------------------------------------
 struct Rule {
-  bool deny = false;
-  // `pass` (AdminNetworkPolicy's third action, admin tier only); `deny` is
-  // false then.
-  bool pass = false;
+  // `pass` is AdminNetworkPolicy's third action (admin tier only).
+  enum class Action { Allow, Deny, Pass } action = Action::Allow;
   // A comment line above the rule: an AdminNetworkPolicy rule's `name`, kept
   // so that the converted policy still shows what its author called it.
   std::optional<SourceLine> comment;

@@ -419,7 +419,9 @@ std::vector<SourceLine> policyLines(const Policy& p) {
     // One peer or protocol item per line, so each maps to its own YAML node.
     for (const auto& r : s.rules) {
       if (r.comment) out.push_back({"    " + r.comment->text, r.comment->origin});
-      out.push_back({std::string("    ") + (r.pass ? "pass " : r.deny ? "deny " : "allow ") + dir, r.origin});
+      out.push_back({std::string("    ") + (r.action == Rule::Action::Pass   ? "pass "
+                                                  : r.action == Rule::Action::Deny ? "deny "
+                                                                                   : "allow ") + dir, r.origin});
       for (size_t i = 0; i < r.peers.size(); ++i) {
         out.push_back({std::string("      ") + (i ? ", " : "") + r.peers[i].text, r.peers[i].origin});
         for (const auto& more : r.peers[i].continued) out.push_back({"        " + more.text, more.origin});
@@ -459,7 +461,7 @@ std::string shapeOf(const Policy& p) {
     if (!s.present) return;
     out += std::string("|") + dir;
     for (const auto& r : s.rules)
-      out += std::string(" ") + (r.pass ? "p" : r.deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
+      out += std::string(" ") + (r.action == Rule::Action::Pass ? "p" : r.action == Rule::Action::Deny ? "d" : "a") + std::to_string(r.peers.size()) + "/" +
              std::to_string(r.protos.size()) + (r.dnsNames.empty() && r.httpItems.empty() ? "" : "+with");
   };
   section(p.ingress, 'I');
