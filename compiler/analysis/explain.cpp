@@ -552,13 +552,8 @@ SideExplanation explainSide(const ir::Program& program, const SourceManager* sou
       return id && std::any_of(list.begin(), list.end(), [&](const ir::Rule& r) { return r.id == id; });
     };
     const bool adminDecided = inList(policy.admin, verdict.rule);
-    const bool baselineReached = !adminDecided && !policy.enforced && policy.processClauses.empty();
-    const ir::Rule* firstAdmin = nullptr;
-    for (const auto& r : policy.admin)
-      if (ir::ruleMatches(r, peer, t)) {
-        firstAdmin = &r;
-        break;
-      }
+    const bool baselineReached = !adminDecided && policy.baselineDecides();
+    const ir::Rule* firstAdmin = ir::firstMatch(policy.admin, peer, t);
     for (const auto* list : {&policy.admin, &policy.rules, &policy.baseline}) {
       const bool admin = list == &policy.admin, baseline = list == &policy.baseline;
       for (const auto& part : *list) {

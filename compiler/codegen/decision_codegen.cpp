@@ -229,7 +229,7 @@ class DecisionGenerator {
     llvm::Value* l7 = nullptr;
     if (policy.enforced)
       code = emitMatcher("enforced", enforcedRules, fn, peer, in, table, &l7, kDefaultDeny);
-    else if (!policy.baseline.empty())
+    else if (policy.baselineDecides() && !policy.baseline.empty())
       // Nothing isolates the direction: the baseline tier's first match
       // decides, and without one the flow is allowed, no rule deciding.
       code = emitMatcher("baseline", pointers(policy.baseline), fn, peer, in, false, nullptr, 0);

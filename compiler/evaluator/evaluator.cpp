@@ -40,6 +40,12 @@ bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t) {
   return peerMatches(rule.peer, peer) && conditionsMatch(rule, t);
 }
 
+const Rule* firstMatch(const std::vector<Rule>& rules, const Peer& peer, const Traffic& t) {
+  for (const auto& r : rules)
+    if (ruleMatches(r, peer, t)) return &r;
+  return nullptr;
+}
+
 bool allowedByClauses(const DirectionPolicy& policy, const std::string& executable) {
   for (const auto& clause : policy.processClauses)
     if (!std::binary_search(clause.executables.begin(), clause.executables.end(), executable)) return false;
@@ -105,13 +111,6 @@ Verdict decide(const DirectionPolicy& policy, const Peer& peer, const Traffic& t
   return {false, Reason::DefaultDeny, 0, false, 0};
 }
 
-// The first of a tier's rules that matches: in a tier, order decides.
-const Rule* firstMatch(const std::vector<Rule>& rules, const Peer& peer, const Traffic& t) {
-  for (const auto& r : rules)
-    if (ruleMatches(r, peer, t)) return &r;
-  return nullptr;
-}
-
 Verdict tierVerdict(const Rule& r) {
   return r.action == Action::Allow ? Verdict{true, Reason::AllowedByRule, r.id, false, 0}
                                    : Verdict{false, Reason::DeniedByRule, r.id, false, 0};
@@ -126,7 +125,7 @@ Verdict evaluate(const DirectionPolicy& policy, const Peer& peer, const Traffic&
   Verdict v = policy.enforced ? decide(policy, peer, t, false) : Verdict{};
   // Where no ordinary policy isolates the direction, the baseline tier
   // decides; without a match the flow is allowed.
-  if (!policy.enforced && policy.processClauses.empty())
+  if (policy.baselineDecides())
     if (const Rule* baseline = firstMatch(policy.baseline, peer, t)) v = tierVerdict(*baseline);
   if (!policy.enforced && !policy.processClauses.empty()) {
     // `processes` clauses isolate a direction nothing else does: their

@@ -63,6 +63,8 @@ bool peerMatches(const PeerMatch& m, const Peer& peer);
 // Every condition of the rule holds (each kind's meaning is its module's).
 bool conditionsMatch(const Rule& rule, const Traffic& t);
 bool ruleMatches(const Rule& rule, const Peer& peer, const Traffic& t);
+// The first of `rules` that matches, or null: how a tier decides.
+const Rule* firstMatch(const std::vector<Rule>& rules, const Peer& peer, const Traffic& t);
 // Whether every `processes` clause of the direction lists the executable
 // (true when it has none).
 bool allowedByClauses(const DirectionPolicy& policy, const std::string& executable);

@@ -201,6 +201,9 @@ struct DirectionPolicy {
 
   // Some policy decides here; otherwise the direction is open.
   bool decides() const { return enforced || audited || !admin.empty() || !baseline.empty(); }
+  // The baseline tier has a say: nothing isolates the direction (no
+  // enforcing section, no `processes` clause).
+  bool baselineDecides() const { return !enforced && processClauses.empty(); }
   // Traffic the datapath cannot classify is dropped here (fail closed):
   // some enforcing policy or tier has a say.
   bool restricted() const { return enforced || !admin.empty() || !baseline.empty(); }
