@@ -5,7 +5,9 @@
  * skeleton's. The bodies here only stand in: should one ever survive, it
  * denies.
  */
+#define MB_SHARED_EXTERN /* the maps below are the skeleton's (lib/identity.h) */
 #include "include/platform.h"
+#include "lib/identity.h"
 
 __attribute__((noinline)) mb_u64 mb_decide_ingress(const struct mb_identity *peer,
                                                    const struct mb_decision_input *in) {
@@ -44,6 +46,23 @@ __attribute__((noinline)) int mb_direction_enforced(int direction) {
  * stand-in, should it survive, is that of a class without any: it denies. */
 #include "include/process_none.h"
 
+/* ---- Peer bits past the trie value's (runtime/abi/datapath.h) -------------
+ *
+ * Bit b of a peer is in its trie value's bits[] below MB_PEER_BITS, and past
+ * that in mb_more_peer_bits under the value's more_bits: a lookup instead of
+ * a load. Generated code calls mb_peer_word once per such word a port leaf
+ * tests; a class testing none carries no copy of it. */
+static __always_inline mb_u64 mb_more_peer_word(mb_u64 set, mb_u32 word) {
+  if (!set) return 0;
+  struct mb_more_peer_bits_key key = {.set = set, .word = word, .pad = 0};
+  mb_u64 *bits = bpf_map_lookup_elem(&mb_more_peer_bits, &key);
+  return bits ? *bits : 0;
+}
+
+/* Called by generated code only: word `word` (>= MB_PEER_WORDS) of the peer
+ * bits of the trie entry whose more_bits is `set`. */
+__attribute__((noinline)) mb_u64 mb_peer_word(mb_u64 set, mb_u32 word) { return mb_more_peer_word(set, word); }
+
 /* ---- Table-driven matching, for large rule sets ---------------------------
  *
  * Small classes get their rules folded into code. Past a size where that code
@@ -52,8 +71,9 @@ __attribute__((noinline)) int mb_direction_enforced(int direction) {
  * to this function: the leaf's rules live in .rodata as data the compiler
  * generates per class, one entry per (rule, 64-bit word of peer bits) in
  * verdict order (denies first), so the first entry that hits decides.
- * Word MB_PEER_WORDS of a mask stands for the peer's MB_PEER_* flags.
+ * Word MB_TABLE_FLAGS_WORD of a mask stands for the peer's MB_PEER_* flags.
  */
+#define MB_TABLE_FLAGS_WORD 0xffffffffu
 #define MB_TABLE_SCAN_MAX 4096
 #define MB_MATCH_DEFAULT_DENY 0x80000000u
 
@@ -76,6 +96,7 @@ extern const mb_u32 mb_table_entry_count;
 
 struct mb_table_scan {
   const struct mb_identity *peer;
+  mb_u64 more; /* peer->more_bits */
   mb_u32 flags;
   mb_u32 first;
   mb_u32 count;
@@ -106,6 +127,8 @@ static long mb_table_scan_block(mb_u64 block, void *ctx) {
        * from dropping it as redundant after the comparison. */
       asm volatile("" : "+r"(w));
       word = scan->peer->bits[w & (MB_PEER_WORDS - 1)];
+    } else if (w != MB_TABLE_FLAGS_WORD) {
+      word = mb_more_peer_word(scan->more, w);
     }
     if (word & e->mask) {
       scan->code = e->code;
@@ -124,8 +147,12 @@ __attribute__((noinline)) mb_u32 mb_table_match(const struct mb_identity *peer, 
                                                 mb_u32 leaf_index) {
   if (!peer || leaf_index >= mb_table_leaf_count) return MB_MATCH_DEFAULT_DENY;
   const struct mb_table_leaf *leaf = &mb_table_leaves[leaf_index];
-  struct mb_table_scan scan = {
-      .peer = peer, .flags = flags, .first = leaf->first, .count = leaf->count, .code = MB_MATCH_DEFAULT_DENY};
+  struct mb_table_scan scan = {.peer = peer,
+                               .more = peer->more_bits,
+                               .flags = flags,
+                               .first = leaf->first,
+                               .count = leaf->count,
+                               .code = MB_MATCH_DEFAULT_DENY};
   bpf_loop((MB_TABLE_SCAN_MAX + MB_TABLE_BLOCK - 1) / MB_TABLE_BLOCK, mb_table_scan_block, &scan, 0);
   return scan.code;
 }

@@ -19,6 +19,18 @@ MB_SHARED struct {
   __uint(pinning, LIBBPF_PIN_BY_NAME);
 } mb_identity MB_MAPS;
 
+/* Peer bits past the trie value's (runtime/abi/datapath.h): per version,
+ * like the trie, and read only by the class's decision (decision.c,
+ * mb_peer_word), which declares it extern. Allocated as filled. */
+MB_SHARED struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __type(key, struct mb_more_peer_bits_key);
+  __type(value, mb_u64);
+  __uint(max_entries, MB_MORE_PEER_BITS_MAX);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(pinning, LIBBPF_PIN_BY_NAME);
+} mb_more_peer_bits MB_MAPS;
+
 /* The identity of every address the trie does not know. It lives in .data,
  * not .rodata: the decision is a global function, and the verifier wants its
  * pointer arguments to be writable memory (nothing writes it). */

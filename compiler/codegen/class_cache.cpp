@@ -32,7 +32,7 @@ namespace {
 
 // Bumped whenever the entry layout changes; entries of another format are
 // damaged entries, rewritten on their next store.
-constexpr std::string_view kFormat = "membrane-class-cache 1";
+constexpr std::string_view kFormat = "membrane-class-cache 2";  // 2: stats end with morePeerWords
 
 // The GNU build id of the running executable: a hash the linker takes of
 // the whole binary, so any change to the compiler's code, or to the
@@ -94,7 +94,8 @@ bool writeWhole(int fd, std::string_view data) {
 std::string statsText(const DecisionStats& s) {
   std::ostringstream out;
   out << s.rules << ' ' << s.intervals << ' ' << s.leafRuleTests << ' ' << s.maxLeafRules << ' ' << s.foldedCidrs
-      << ' ' << s.searchNodes << ' ' << s.tableLeaves << ' ' << s.tableEntries << ' ' << s.dataPortIntervals;
+      << ' ' << s.searchNodes << ' ' << s.tableLeaves << ' ' << s.tableEntries << ' ' << s.dataPortIntervals
+      << ' ' << s.morePeerWords;
   return out.str();
 }
 
@@ -191,7 +192,8 @@ std::optional<ClassCache::Entry> ClassCache::load(const std::string& key) {
   Entry e;
   DecisionStats& s = e.stats;
   line >> format >> version >> entryKey >> length >> e.sha256 >> s.rules >> s.intervals >> s.leafRuleTests >>
-      s.maxLeafRules >> s.foldedCidrs >> s.searchNodes >> s.tableLeaves >> s.tableEntries >> s.dataPortIntervals;
+      s.maxLeafRules >> s.foldedCidrs >> s.searchNodes >> s.tableLeaves >> s.tableEntries >> s.dataPortIntervals >>
+      s.morePeerWords;
   if (!line || (line >> rest) || format + " " + version != kFormat || entryKey != key) return damaged();
 
   int fd = ::open(pathOf(key, ".o").c_str(), O_RDONLY | O_CLOEXEC);

@@ -64,7 +64,7 @@ void skipDwarf(llvm::Module& module) {
 void dropUncalledHelpers(llvm::Module& module) {
   for (bool dropped = true; dropped;) {
     dropped = false;
-    for (const char* name : {"mb_table_match", "mb_port_leaf", "mb_http_dfa_run", "mb_http_dfa_word"})
+    for (const char* name : {"mb_table_match", "mb_port_leaf", "mb_http_dfa_run", "mb_http_dfa_word", "mb_peer_word"})
       if (llvm::Function* f = module.getFunction(name); f && !f->isDeclaration() && f->use_empty()) {
         f->eraseFromParent();
         dropped = true;
@@ -73,10 +73,12 @@ void dropUncalledHelpers(llvm::Module& module) {
 }
 
 // Whether a class's decision calls any of those helpers: its table-driven
-// directions (mb_table_match, and mb_port_leaf past the coded search) and
-// its http rules (the automaton). A class that needs one and is compiled
-// from the lean shell fails loudly: generateDecisions finds no helper.
+// directions (mb_table_match, and mb_port_leaf past the coded search), its
+// http rules (the automaton) and its peer bits past the trie value's
+// (mb_peer_word). A class that needs one and is compiled from the lean
+// shell fails loudly: generateDecisions finds no helper.
 bool callsHelpers(const ir::EndpointClass& cls, const PeerLowering& lowering) {
+  if (lowering.bitsPastTrieValue(cls)) return true;
   for (const ir::DirectionPolicy* d : {&cls.ingress, &cls.egress}) {
     if (lowering.usesTable(*d)) return true;
     for (const auto& r : d->rules)

@@ -26,7 +26,7 @@ enum InputField {
   kInPeerFlags = 0, kInFamily = 1, kInProto = 2, kInPort = 3, kInAddr = 4,
   kInDns = 5, kInDnsQuery = 7, kInDnsPeer = 8, kInExe = 9
 };
-enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdBits = 2 };
+enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdMoreBits = 2, kIdBits = 3 };
 
 // A matcher returns the deciding rule id, with the top bit set for a deny;
 // kDefaultDeny is "no rule matched". The admin tier's matcher returns
@@ -35,6 +35,9 @@ enum IdentityField { kIdFlags = 0, kIdIdentity = 1, kIdBits = 2 };
 constexpr uint32_t kDenyBit = 0x80000000u;
 constexpr uint32_t kDefaultDeny = kDenyBit;
 constexpr uint32_t kAdminPass = 0x40000000u;
+// decision.c's MB_TABLE_FLAGS_WORD: a table entry whose mask tests the
+// peer's MB_PEER_* flags, not a word of its bits.
+constexpr uint32_t kTableFlagsWord = 0xffffffffu;
 static_assert(MB_RULE_MAX <= kAdminPass && MB_RESULT_DNS_LEARN < kAdminPass, "a pass must not look like a rule");
 
 [[noreturn]] void notSupported(const std::string& what) {
@@ -160,7 +163,7 @@ class DecisionGenerator {
     llvm::Value* peer = fn->getArg(0);
     llvm::Value* in = fn->getArg(1);
     llvm::Value* req = request_ ? fn->getArg(2) : nullptr;
-    expectStruct(peer->getType()->getPointerElementType(), 3, "mb_identity");
+    expectStruct(peer->getType()->getPointerElementType(), 4, "mb_identity");
     expectStruct(in->getType()->getPointerElementType(), 10, "mb_decision_input");
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
@@ -322,7 +325,7 @@ class DecisionGenerator {
     // By the rules a leaf tests (not their ids: one rule whose named port
     // resolves per destination lowers to several IR rules with one id).
     std::map<std::vector<const ir::Rule*>, llvm::BasicBlock*> leaves;
-    std::vector<llvm::Value*> bitsWords;  // loaded lazily, per leaf
+    std::map<unsigned, llvm::Value*> bitsWords;  // loaded (or looked up) lazily, per leaf
     // Packet decisions: set at a leaf when the connection is the socket
     // layer's (MB_VERDICT_L7), or the socket calls' (MB_VERDICT_PROCESS),
     // should an allow decide it.
@@ -480,7 +483,7 @@ class DecisionGenerator {
     }
     // Load every bit word the leaf needs here, in a block that dominates all
     // its tests (a word first loaded inside one half would not reach the other).
-    f.bitsWords.assign(MB_PEER_WORDS, nullptr);
+    f.bitsWords.clear();
     std::vector<const ir::Rule*> chain;
     for (size_t i : list) {
       chain.push_back(rules[i].rule);
@@ -697,7 +700,7 @@ class DecisionGenerator {
         notSupported("DNS rules in a table-driven class (more than " +
                      std::to_string(PeerLowering::kTableRuleThreshold) + " rules in a direction)");
       uint64_t flags = r->peer.all ? (MB_PEER_WORLD | MB_PEER_HOST | MB_PEER_ENDPOINT) : entityFlags(r->peer);
-      if (flags) tableEntries_.push_back({flags, code, MB_PEER_WORDS});
+      if (flags) tableEntries_.push_back({flags, code, kTableFlagsWord});
       for (const auto& [word, mask] : wordsOf(r->peer)) tableEntries_.push_back({mask, code, word});
     }
     leaf.count = static_cast<uint32_t>(tableEntries_.size()) - leaf.first;
@@ -770,11 +773,7 @@ class DecisionGenerator {
 
   std::map<unsigned, uint64_t> wordsOf(const ir::PeerMatch& m) const {
     std::map<unsigned, uint64_t> words;
-    auto add = [&](uint32_t bit) {
-      if (bit >= MB_PEER_BITS)
-        notSupported("more than " + std::to_string(MB_PEER_BITS) + " peer bits (map-driven matching is planned)");
-      words[bit / 64] |= uint64_t(1) << (bit % 64);
-    };
+    auto add = [&](uint32_t bit) { words[bit / 64] |= uint64_t(1) << (bit % 64); };
     for (uint32_t bit : m.selectorBits) add(bit);
     for (const auto& c : m.cidrs)
       if (auto it = lowering_.cidrBits.find(c); it != lowering_.cidrBits.end()) add(it->second);
@@ -799,13 +798,24 @@ class DecisionGenerator {
     return block;
   }
 
+  // Word `word` of the peer's bits: a load from its trie value for the first
+  // MB_PEER_WORDS, past them a call of the shell's mb_peer_word (a lookup in
+  // mb_more_peer_bits).
   llvm::Value* bitsWord(Frame& f, unsigned word) {
-    if (!f.bitsWords[word]) {
+    llvm::Value*& loaded = f.bitsWords[word];
+    if (loaded) return loaded;
+    if (word < MB_PEER_WORDS) {
       llvm::Value* bits = b_.fieldPtr(f.peer, kIdBits, "bits");
       llvm::Value* ptr = b_.CreateConstInBoundsGEP2_32(bits->getType()->getPointerElementType(), bits, 0, word);
-      f.bitsWords[word] = b_.CreateLoad(b_.getInt64Ty(), ptr, "bits." + std::to_string(word));
+      loaded = b_.CreateLoad(b_.getInt64Ty(), ptr, "bits." + std::to_string(word));
+      return loaded;
     }
-    return f.bitsWords[word];
+    llvm::Function* lookup = module_.getFunction("mb_peer_word");
+    if (!lookup) throw std::runtime_error("the decision shell does not define mb_peer_word");
+    ++stats.morePeerWords;
+    loaded = b_.CreateCall(lookup, {b_.loadField(f.peer, kIdMoreBits, "more.bits"), b_.getInt32(word)},
+                           "bits." + std::to_string(word));
+    return loaded;
   }
 
   // The peer address in prefix `p`, compared as 32-bit words in the byte
@@ -878,6 +888,17 @@ bool PeerLowering::usesTable(const ir::DirectionPolicy& d) const {
   return false;
 }
 
+bool PeerLowering::bitsPastTrieValue(const ir::EndpointClass& cls) const {
+  bool past = false;
+  for (const auto* dp : {&cls.ingress, &cls.egress})
+    dp->forEachRule([&](const ir::Rule& r) {
+      for (uint32_t bit : r.peer.selectorBits) past |= bit >= MB_PEER_BITS;
+      for (const auto& c : r.peer.cidrs)
+        if (auto it = cidrBits.find(c); it != cidrBits.end()) past |= it->second >= MB_PEER_BITS;
+    });
+  return past;
+}
+
 PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, DecisionMode mode,
                                   size_t codedPortSearchLimit) {
   std::set<ir::CidrMatch> cidrs;
@@ -894,10 +915,6 @@ PeerLowering PeerLowering::choose(const ir::Program& program, size_t foldLimit, 
     uint32_t next = static_cast<uint32_t>(program.selectors.size());
     for (const auto& c : cidrs) out.cidrBits.emplace(c, next++);
   }
-  if (out.bitCount(program) > MB_PEER_BITS)
-    notSupported(std::to_string(program.selectors.size()) + " peer selectors and " + std::to_string(out.cidrBits.size()) +
-                 " CIDRs: more than the datapath's " + std::to_string(MB_PEER_BITS) +
-                 " peer bits (map-driven matching is planned)");
   return out;
 }
 

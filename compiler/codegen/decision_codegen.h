@@ -57,13 +57,17 @@ struct PeerLowering {
   bool usesTable(const ir::DirectionPolicy& d) const;
 
   static constexpr size_t kDefaultFoldLimit = 16;
-  // Throws std::runtime_error when selectors and lowered CIDRs exceed the
-  // datapath's peer bits.
-  // Tables hold only bit masks, so any table use lowers every CIDR.
+  // Selectors take bits 0..S-1, lowered CIDRs the bits after them. Bits past
+  // MB_PEER_BITS are looked up in mb_more_peer_bits (bitsPastTrieValue), so
+  // there is no ceiling. Tables hold only bit masks, so any table use lowers
+  // every CIDR.
   static PeerLowering choose(const ir::Program& program, size_t foldLimit = kDefaultFoldLimit,
                              DecisionMode mode = DecisionMode::Auto,
                              size_t codedPortSearchLimit = kCodedPortSearchLimit);
   size_t bitCount(const ir::Program& program) const { return program.selectors.size() + cidrBits.size(); }
+  // Whether some rule of the class tests a bit past MB_PEER_BITS (and so
+  // its decision calls the shell's mb_peer_word).
+  bool bitsPastTrieValue(const ir::EndpointClass& cls) const;
 };
 
 // The executables of a class's process rules, sorted and unique: bit i of
@@ -87,6 +91,7 @@ struct DecisionStats {
   size_t tableLeaves = 0;     // leaves handed to the table matcher
   size_t tableEntries = 0;    // (rule, word) entries in the tables
   size_t dataPortIntervals = 0;  // intervals searched as data (mb_port_leaf), not code
+  size_t morePeerWords = 0;   // words of peer bits looked up (mb_peer_word), not loaded
 };
 
 // Throws std::runtime_error when the shell's declarations do not match the

@@ -97,6 +97,14 @@ int LoadedClass::mapFd(const char* name) const {
 bool LoadedClass::setIdentities(const std::vector<identity::TrieEntry>& entries, std::string* error) {
   int fd = mapFd("mb_identity");
   for (const auto& k : loader::mapKeys<mb_lpm_key>(fd)) bpf_map_delete_elem(fd, &k);
+  // The words past the trie value's first, as the node writes them.
+  int more = mapFd("mb_more_peer_bits");
+  for (const auto& k : loader::mapKeys<mb_more_peer_bits_key>(more)) bpf_map_delete_elem(more, &k);
+  for (const auto& w : identity::morePeerWords(entries))
+    if (bpf_map_update_elem(more, &w.key, &w.bits, BPF_ANY) != 0) {
+      if (error) *error = "cannot fill the peer bit map: " + std::string(std::strerror(errno));
+      return false;
+    }
   for (const auto& e : entries)
     if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0) {
       if (error) *error = "cannot fill the identity trie: " + std::string(std::strerror(errno));

@@ -24,7 +24,8 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 11 /* 11: rule ids are hashes below MB_RULE_MAX (2^24), mb_rule_stats a per-CPU
+#define MB_ABI_VERSION 12 /* 12: peer bits past the first MB_PEER_WORDS words in mb_more_peer_bits
+                            (mb_identity.more_bits); 11: rule ids are hashes below MB_RULE_MAX (2^24), mb_rule_stats a per-CPU
                             hash; 10: one dispatcher per packet hook and node (mb_dispatch_*, mb_active_slot,
                             mb_endpoint_entry has a slot per version, MB_REASON_NO_PROGRAM; a class's
                             shared load reads its endpoint from skb->cb[MB_CB_ENDPOINT]);
@@ -68,8 +69,10 @@ typedef unsigned long long mb_u64;
 #define MB_PROG_PROCESS_GATE "mb_process_gate"
 
 /* Peer membership: selector bits (and CIDR bits lowered into the identity
- * trie) per address. 4096 bits; membranec refuses a policy set needing more.
- * Raised from 1024 in ABI 2. */
+ * trie) per address. The first MB_PEER_BITS live in the trie's value, where
+ * a decision reads them with a load; the rest, as many as a policy set
+ * needs, in mb_more_peer_bits, one entry per 64-bit word that has a bit set,
+ * where a decision looks them up (docs/datapath.md, "Peer bits"). */
 #define MB_PEER_WORDS 64
 #define MB_PEER_BITS (MB_PEER_WORDS * 64)
 
@@ -102,8 +105,24 @@ struct mb_lpm_key {
 struct mb_identity {
   mb_u32 flags;    /* MB_PEER_* */
   mb_u32 identity; /* numeric identity (informational) */
+  /* The key of this entry's words past bits[] in mb_more_peer_bits: a hash
+   * of those words (so entries with the same ones share them, and a key
+   * never names other words), or 0 when it has none set. */
+  mb_u64 more_bits;
   mb_u64 bits[MB_PEER_WORDS];
 };
+
+/* Peer bits past the first MB_PEER_BITS (BPF_MAP_TYPE_HASH, name
+ * "mb_more_peer_bits", one per policy version like mb_identity): the word
+ * `word` (>= MB_PEER_WORDS) of the entries whose more_bits is `set`. A word
+ * without an entry is zero. Written before the trie entries that name it,
+ * deleted after the last of them. */
+struct mb_more_peer_bits_key {
+  mb_u64 set;  /* mb_identity.more_bits */
+  mb_u32 word; /* bit / 64 */
+  mb_u32 pad;
+};
+#define MB_MORE_PEER_BITS_MAX (1u << 20) /* words with a bit set, over the sets of one version */
 
 /* The addresses each local endpoint owns (BPF_MAP_TYPE_HASH, name
  * "mb_endpoint_addrs"): a packet leaving an endpoint must carry one of them

@@ -578,11 +578,6 @@ void checkPrograms(const ClassEntry& c, const std::string& p) {
 void checkManifest(const Manifest& m) {
   auto at = [](const char* list, size_t i) { return std::string("manifest.") + list + "[" + std::to_string(i) + "]"; };
 
-  if (m.selectors.size() + m.cidrs.size() > MB_PEER_BITS)
-    throw FieldError("manifest.cidrs: " + std::to_string(m.selectors.size()) + " selectors and " +
-                     std::to_string(m.cidrs.size()) + " CIDRs need more than the datapath's " +
-                     std::to_string(MB_PEER_BITS) + " peer bits");
-
   // Policies: unique keys, "namespace/name" or a clusterwide name.
   std::map<std::string, const PolicyEntry*> policyByKey;
   for (size_t i = 0; i < m.policies.size(); ++i) {

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <map>
+#include <string>
 
 namespace membrane::identity {
 
@@ -25,17 +26,68 @@ mb_endpoint_addr_key ownedAddressKey(uint32_t endpoint, const net::Address& addr
   return key;
 }
 
-void setBits(mb_identity& value, const std::vector<uint32_t>& bits) {
-  for (uint32_t b : bits) value.bits[b / 64] |= uint64_t(1) << (b % 64);
+void setBits(TrieEntry& entry, const std::vector<uint32_t>& bits) {
+  for (uint32_t b : bits) {
+    uint64_t bit = uint64_t(1) << (b % 64);
+    if (b < MB_PEER_BITS)
+      entry.value.bits[b / 64] |= bit;
+    else
+      entry.more[b / 64] |= bit;
+  }
+}
+
+namespace {
+
+// The key of a set of words past the trie value's: the first 8 bytes of the
+// SHA-256 of the words, never 0 (0 is "none"). A hash rather than a number
+// handed out per apply, so that a key always names the same words: the trie
+// and mb_more_peer_bits are written one after the other, never together,
+// and an entry read in between must not find another set's words.
+uint64_t moreBitsKey(const std::map<uint32_t, uint64_t>& words) {
+  std::string bytes;
+  for (const auto& [w, bits] : words) {
+    bytes.append(reinterpret_cast<const char*>(&w), sizeof w);
+    bytes.append(reinterpret_cast<const char*>(&bits), sizeof bits);
+  }
+  uint64_t key = std::stoull(artifacts::sha256Hex(bytes).substr(0, 16), nullptr, 16);
+  return key ? key : 1;
+}
+
+// Sets more_bits of every entry with words past bits[].
+bool keyMoreBits(std::vector<TrieEntry>& entries, std::string* error) {
+  std::map<uint64_t, const std::map<uint32_t, uint64_t>*> seen;
+  for (auto& e : entries) {
+    if (e.more.empty()) continue;
+    e.value.more_bits = moreBitsKey(e.more);
+    auto [it, fresh] = seen.emplace(e.value.more_bits, &e.more);
+    if (!fresh && *it->second != e.more) {
+      if (error) *error = "two different sets of peer bits have one key in mb_more_peer_bits";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<MorePeerWord> morePeerWords(const std::vector<TrieEntry>& entries) {
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> words;
+  for (const auto& e : entries)
+    for (const auto& [w, bits] : e.more) words[{e.value.more_bits, w}] = bits;
+  std::vector<MorePeerWord> out;
+  out.reserve(words.size());
+  for (const auto& [key, bits] : words) {
+    MorePeerWord m;
+    m.key.set = key.first;
+    m.key.word = key.second;
+    m.bits = bits;
+    out.push_back(m);
+  }
+  return out;
 }
 
 bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Address>& hostAddresses,
                   std::vector<TrieEntry>& out, std::string* error) {
-  if (manifest.selectors.size() + manifest.cidrs.size() > MB_PEER_BITS) {
-    if (error) *error = std::to_string(manifest.selectors.size() + manifest.cidrs.size()) +
-                        " peer bits exceed the datapath's " + std::to_string(MB_PEER_BITS);
-    return false;
-  }
   auto cidrBits = [&](const net::Address& a) {
     std::vector<uint32_t> bits;
     for (const auto& c : manifest.cidrs)
@@ -56,8 +108,8 @@ bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Ad
       e.key = keyFor(a);
       e.value.flags = MB_PEER_ENDPOINT;
       e.value.identity = ep.identity;
-      setBits(e.value, it->second->bits);
-      setBits(e.value, cidrBits(a));
+      setBits(e, it->second->bits);
+      setBits(e, cidrBits(a));
       byAddress[a] = e;
     }
   }
@@ -67,7 +119,7 @@ bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Ad
     e.key = keyFor(a);
     e.value.flags = MB_PEER_HOST;
     e.value.identity = kHostIdentity;
-    setBits(e.value, cidrBits(a));
+    setBits(e, cidrBits(a));
     byAddress[a] = e;
   }
   // Regions: every prefix boundary a lowered CIDR draws.
@@ -82,7 +134,7 @@ bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Ad
       e.value.flags = MB_PEER_WORLD;
       e.value.identity = kWorldIdentity;
       for (const auto& other : manifest.cidrs)
-        if (other.matchesRegion(p)) setBits(e.value, {other.bit});
+        if (other.matchesRegion(p)) setBits(e, {other.bit});
       byPrefix[p] = e;
     }
   }
@@ -96,14 +148,14 @@ bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Ad
       e.key = keyFor(p);
       e.value.flags = MB_PEER_WORLD;
       e.value.identity = kWorldIdentity;
-      setBits(e.value, cidrBits(p.addr));
+      setBits(e, cidrBits(p.addr));
       byAddress[p.addr] = e;
     }
   }
   out.reserve(out.size() + byPrefix.size() + byAddress.size());
-  for (auto& [p, e] : byPrefix) out.push_back(e);
-  for (auto& [a, e] : byAddress) out.push_back(e);
-  return true;
+  for (auto& [p, e] : byPrefix) out.push_back(std::move(e));
+  for (auto& [a, e] : byAddress) out.push_back(std::move(e));
+  return keyMoreBits(out, error);
 }
 
 }  // namespace membrane::identity

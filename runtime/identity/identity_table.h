@@ -4,6 +4,7 @@
 // map update, not a recompile.
 #pragma once
 
+#include <map>
 #include <vector>
 
 #include "abi/datapath.h"
@@ -19,11 +20,23 @@ inline constexpr uint32_t kWorldIdentity = 2;
 struct TrieEntry {
   mb_lpm_key key{};
   mb_identity value{};
+  // The entry's words past value.bits (index >= MB_PEER_WORDS, nonzero):
+  // mb_more_peer_bits entries under value.more_bits (set by buildEntries).
+  std::map<uint32_t, uint64_t> more;
 };
 
 mb_lpm_key keyFor(const net::Prefix& prefix);
 mb_lpm_key keyFor(const net::Address& address);
-void setBits(mb_identity& value, const std::vector<uint32_t>& bits);
+// Bits below MB_PEER_BITS into entry.value.bits, the others into entry.more.
+void setBits(TrieEntry& entry, const std::vector<uint32_t>& bits);
+
+// What mb_more_peer_bits holds for `entries` (built by buildEntries): one
+// entry per word of each distinct set, in key order.
+struct MorePeerWord {
+  mb_more_peer_bits_key key{};
+  uint64_t bits = 0;
+};
+std::vector<MorePeerWord> morePeerWords(const std::vector<TrieEntry>& entries);
 
 // The mb_endpoint_addrs key saying that local endpoint `endpoint` owns
 // `address`: packets it sends may carry it as their source.
@@ -31,8 +44,10 @@ mb_endpoint_addr_key ownedAddressKey(uint32_t endpoint, const net::Address& addr
 
 // One entry per endpoint address and per host address (with the bits of the
 // selectors and lowered CIDRs they match), and one per lowered CIDR prefix
-// and except (world, with the CIDR bits of that region). Fails (returns false,
-// `error` set) when a selector bit does not fit the datapath ABI.
+// and except (world, with the CIDR bits of that region). An entry with bits
+// past MB_PEER_BITS gets more_bits, a hash of those words. Fails (returns
+// false, `error` set) when an endpoint names an unknown identity, or in the
+// (2^-64) event that two different sets of words hash alike.
 bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Address>& hostAddresses,
                   std::vector<TrieEntry>& out, std::string* error);
 

@@ -104,6 +104,12 @@ std::string identityPin(const Paths& paths, const std::string& version) {
   return paths.bpffsRoot + "/versions/" + version + "/mb_identity";
 }
 
+// The version's peer bits past the trie value's (mb_more_peer_bits): what
+// the bits mean is the version's, like the trie's.
+std::string morePeerBitsPin(const Paths& paths, const std::string& version) {
+  return paths.bpffsRoot + "/versions/" + version + "/mb_more_peer_bits";
+}
+
 // A version's rule counters: its rule ids mean nothing in another compile,
 // so each version counts in its own map, sized by its rules, and the map
 // goes with the version.
@@ -658,6 +664,11 @@ bool pinVersionMaps(bpf_object* object, const Paths& paths, const Artifacts& a, 
     *why = "has no mb_identity map";
     return false;
   }
+  bpf_map* more = bpf_object__find_map_by_name(object, "mb_more_peer_bits");
+  if (!more || bpf_map__set_pin_path(more, morePeerBitsPin(paths, a.version).c_str()) != 0) {
+    *why = "has no mb_more_peer_bits map";
+    return false;
+  }
   // Rule ids are sparse: one entry per rule, and one for default deny.
   uint32_t ruleSlots = static_cast<uint32_t>(a.manifest.rules.size()) + 1;
   bpf_map* stats = bpf_object__find_map_by_name(object, "mb_rule_stats");
@@ -1104,12 +1115,36 @@ bool fillEndpointExecutables(const Artifacts& a, const Plan& plan, std::vector<s
 // 4. This version's trie, before any program of it runs. Re-applying the
 // same version rewrites it in place: entries added or updated, then the
 // ones no longer wanted deleted.
-// A trie (live or not) made to hold exactly `entries`: entries added or
-// updated where they change, then (with `prune`) the others deleted. An
-// address that changes identity is never missing meanwhile. Returns how
-// many entries it wrote or deleted.
-std::optional<size_t> syncTrie(int fd, const std::vector<identity::TrieEntry>& entries, bool prune,
-                               std::string* error) {
+// A version's trie (live or not) made to hold exactly `entries`: entries
+// added or updated where they change, then (with `prune`) the others
+// deleted. An address that changes identity is never missing meanwhile.
+// The words past the trie value's go to the version's mb_more_peer_bits
+// first and leave it last, so no entry ever names words that are not there.
+// Returns how many trie entries it wrote or deleted.
+std::optional<size_t> syncTrie(const Paths& paths, const std::string& version, int fd,
+                               const std::vector<identity::TrieEntry>& entries, bool prune, std::string* error) {
+  std::vector<identity::MorePeerWord> words = identity::morePeerWords(entries);
+  Fd more(bpf_obj_get(morePeerBitsPin(paths, version).c_str()));
+  if (more.fd < 0 && !words.empty()) {
+    if (error) *error = "no mb_more_peer_bits map for version " + version + " under " + paths.bpffsRoot;
+    return std::nullopt;
+  }
+  // Only the words that are missing or differ are written, as for the trie.
+  std::map<std::pair<uint64_t, uint32_t>, uint64_t> hadWords;
+  if (more.fd >= 0) {
+    auto current = mapEntries<mb_more_peer_bits_key, uint64_t>(more.fd, error);
+    if (!current) return std::nullopt;
+    for (const auto& [k, v] : *current) hadWords[{k.set, k.word}] = v;
+  }
+  std::vector<mb_more_peer_bits_key> wordKeys;
+  std::vector<uint64_t> wordValues;
+  for (const auto& w : words)
+    if (auto it = hadWords.find({w.key.set, w.key.word}); it == hadWords.end() || it->second != w.bits)
+      wordKeys.push_back(w.key), wordValues.push_back(w.bits);
+  if (!mapWrite(more.fd, wordKeys, wordValues, error)) {
+    if (error) *error = "the peer bit map: " + *error;
+    return std::nullopt;
+  }
   // Read whole and written in batches: with a cluster's endpoints the trie
   // holds thousands of entries, and every join and agent update syncs it.
   auto current = mapEntries<mb_lpm_key, mb_identity>(fd, error);
@@ -1138,6 +1173,14 @@ std::optional<size_t> syncTrie(int fd, const std::vector<identity::TrieEntry>& e
     return std::nullopt;
   }
   size_t deleted = mapDelete(fd, deleteKeys);
+  if (prune && more.fd >= 0) {
+    std::set<std::pair<uint64_t, uint32_t>> wanted;
+    for (const auto& w : words) wanted.emplace(w.key.set, w.key.word);
+    std::vector<mb_more_peer_bits_key> unwanted;
+    for (const auto& [k, v] : hadWords)
+      if (!wanted.count(k)) unwanted.push_back({k.first, k.second, 0});
+    mapDelete(more.fd, unwanted);
+  }
   return writeKeys.size() + deleted;
 }
 
@@ -1151,7 +1194,7 @@ bool fillTrie(const Paths& paths, const std::string& version, const Plan& plan, 
   }
   // A live trie (a re-apply of the running version) is only written where
   // an entry changes.
-  return syncTrie(trie.fd, plan.trie, true, error).has_value();
+  return syncTrie(paths, version, trie.fd, plan.trie, true, error).has_value();
 }
 
 std::string ownedAddressesPin(const Paths& paths) { return paths.bpffsRoot + "/maps/mb_endpoint_addrs"; }
@@ -1626,7 +1669,7 @@ bool writeTrie(const Paths& paths, const State& state, const std::vector<identit
                size_t* changes, std::string* error) {
   Fd trie(bpf_obj_get(identityPin(paths, state.version).c_str()));
   if (trie.fd >= 0) {
-    auto n = syncTrie(trie.fd, entries, state.complete, error);
+    auto n = syncTrie(paths, state.version, trie.fd, entries, state.complete, error);
     if (!n) return false;
     if (changes) *changes = *n;
   } else if (!state.endpoints.empty()) {
@@ -1840,7 +1883,8 @@ bool reconcileToState(const Paths& paths, const State& state, size_t* detached, 
   std::vector<identity::TrieEntry> computed;
   if (!trie && !stateTrie(*manifest, state, computed, nullptr, error)) return false;
   Fd trieFd(bpf_obj_get(identityPin(paths, state.version).c_str()));
-  if (trieFd.fd >= 0 && !syncTrie(trieFd.fd, trie ? *trie : computed, state.complete, error)) return false;
+  if (trieFd.fd >= 0 && !syncTrie(paths, state.version, trieFd.fd, trie ? *trie : computed, state.complete, error))
+    return false;
   pruneOwnedAddresses(paths, owned);
   return true;
 }
@@ -2040,7 +2084,7 @@ InPlace changeInPlace(const State& before, const NodeConfig& node, const Paths& 
         return undo("cannot fill the endpoint address map: " + std::string(std::strerror(errno)));
     }
   }
-  if (!syncTrie(trie.fd, plan.trie, true, &why)) return undo(why);
+  if (!syncTrie(paths, before.version, trie.fd, plan.trie, true, &why)) return undo(why);
 
   ApplyReport r;
   r.version = r.previousVersion = before.version;

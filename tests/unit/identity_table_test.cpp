@@ -53,11 +53,22 @@ TEST(TrieKeys, CountTheFamilyFieldInThePrefixLength) {
 }
 
 TEST(TrieKeys, SetBitsSpreadsBitsOverTheWords) {
-  mb_identity v{};
-  setBits(v, {0, 63, 64, MB_PEER_BITS - 1});
-  EXPECT_EQ(v.bits[0], (uint64_t{1} << 63) | 1u);
-  EXPECT_EQ(v.bits[1], 1u);
-  EXPECT_EQ(v.bits[MB_PEER_WORDS - 1], uint64_t{1} << 63);
+  TrieEntry e;
+  setBits(e, {0, 63, 64, MB_PEER_BITS - 1});
+  EXPECT_EQ(e.value.bits[0], (uint64_t{1} << 63) | 1u);
+  EXPECT_EQ(e.value.bits[1], 1u);
+  EXPECT_EQ(e.value.bits[MB_PEER_WORDS - 1], uint64_t{1} << 63);
+  EXPECT_TRUE(e.more.empty());
+}
+
+TEST(TrieKeys, SetBitsPutsBitsPastTheTrieValueInMoreWords) {
+  TrieEntry e;
+  setBits(e, {MB_PEER_BITS, MB_PEER_BITS + 65, 20000});
+  EXPECT_EQ(e.more.size(), 3u);
+  EXPECT_EQ(e.more.at(MB_PEER_WORDS), 1u);
+  EXPECT_EQ(e.more.at(MB_PEER_WORDS + 1), 2u);
+  EXPECT_EQ(e.more.at(20000 / 64), uint64_t{1} << (20000 % 64));
+  for (uint64_t w : e.value.bits) EXPECT_EQ(w, 0u);
 }
 
 TEST(IdentityTable, GivesEveryEndpointAddressItsIdentityAndSelectorBits) {
@@ -121,13 +132,39 @@ TEST(IdentityTable, RefusesAnEndpointOfAnUnknownIdentity) {
   EXPECT_EQ(error, "endpoint x/a has unknown identity 999");
 }
 
-TEST(IdentityTable, RefusesMoreBitsThanTheDatapathHas) {
+// Past MB_PEER_BITS there is no ceiling: a CIDR numbered after 4,096 others
+// marks its region through mb_more_peer_bits, under a key that is one per
+// distinct set of words.
+TEST(IdentityTable, BitsPastTheTrieValueGoToMorePeerWordsKeyedByTheirContent) {
   artifacts::Manifest m = smallManifest();
   for (uint32_t i = 0; i < MB_PEER_BITS; ++i) m.cidrs.push_back({1 + i, prefix("198.18.9.0/24"), {}});
+  m.cidrs.push_back({1 + MB_PEER_BITS, prefix("198.18.10.0/24"), {}});
   std::vector<TrieEntry> entries;
   std::string error;
-  EXPECT_FALSE(buildEntries(m, {}, entries, &error));
-  EXPECT_EQ(error, std::to_string(MB_PEER_BITS + 1) + " peer bits exceed the datapath's " + std::to_string(MB_PEER_BITS));
+  ASSERT_TRUE(buildEntries(m, {addr("198.18.9.7"), addr("198.18.10.7")}, entries, &error)) << error;
+  auto region9 = entryFor(entries, prefix("198.18.9.0/24"));
+  auto region10 = entryFor(entries, prefix("198.18.10.0/24"));
+  auto host9 = entryFor(entries, prefix("198.18.9.7/32"));
+  auto host10 = entryFor(entries, prefix("198.18.10.7/32"));
+  auto endpoint = entryFor(entries, prefix("198.18.1.1/32"));
+  ASSERT_TRUE(region9 && region10 && host9 && host10 && endpoint);
+  // Bits 1..4096: 4095 in the value, bit 4096 (word 64) past it.
+  EXPECT_EQ(bitCount(region9->value), size_t(MB_PEER_BITS - 1));
+  EXPECT_EQ(region9->more, (std::map<uint32_t, uint64_t>{{MB_PEER_WORDS, 1u}}));
+  EXPECT_EQ(bitCount(region10->value), 0u);
+  EXPECT_EQ(region10->more, (std::map<uint32_t, uint64_t>{{MB_PEER_WORDS, 2u}}));
+  // One key per distinct set of words: the host inside a region shares it.
+  EXPECT_NE(region9->value.more_bits, 0u);
+  EXPECT_EQ(host9->value.more_bits, region9->value.more_bits);
+  EXPECT_EQ(host10->value.more_bits, region10->value.more_bits);
+  EXPECT_NE(region9->value.more_bits, region10->value.more_bits);
+  EXPECT_EQ(endpoint->value.more_bits, 0u);  // nothing past bits[]
+  std::vector<MorePeerWord> words = morePeerWords(entries);
+  ASSERT_EQ(words.size(), 2u);
+  for (const auto& w : words) {
+    EXPECT_EQ(w.key.word, uint32_t(MB_PEER_WORDS));
+    EXPECT_EQ(w.bits, w.key.set == region9->value.more_bits ? 1u : 2u);
+  }
 }
 
 TEST(IdentityTable, OwnedAddressKeysNameTheEndpointAndTheAddress) {

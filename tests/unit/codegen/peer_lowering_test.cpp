@@ -6,8 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <stdexcept>
-
 #include "abi/datapath.h"
 #include "cluster_test_support.h"
 
@@ -81,20 +79,22 @@ TEST(PeerLowering, AutoUsesTablesOnlyPastTheRuleThreshold) {
   EXPECT_FALSE(PeerLowering::choose(many.ir(), PeerLowering::kDefaultFoldLimit, DecisionMode::Folded).usesTable(in));
 }
 
-TEST(PeerLowering, RefusesMorePeerBitsThanTheDatapathHas) {
+// The trie value holds MB_PEER_BITS bits; past them, bits are looked up in
+// mb_more_peer_bits, so a policy set needing more is lowered, not refused,
+// and the class that tests them is marked as calling mb_peer_word.
+TEST(PeerLowering, LowersMorePeerBitsThanTheTrieValueHoldsAndMarksTheClass) {
   std::string cidrs;
   for (uint32_t i = 0; i < MB_PEER_BITS; ++i)
     cidrs += std::string(i ? ", " : "") + "cidr 10." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ".0/24";
   XyzCluster c(policyWithCidrs(cidrs));
   ASSERT_TRUE(c.ok());
-  try {
-    PeerLowering::choose(c.ir());
-    FAIL() << "expected a refusal";
-  } catch (const std::runtime_error& e) {
-    EXPECT_EQ(std::string(e.what()), "code generation does not support 1 peer selectors and " +
-                                         std::to_string(MB_PEER_BITS) + " CIDRs: more than the datapath's " +
-                                         std::to_string(MB_PEER_BITS) + " peer bits (map-driven matching is planned)");
-  }
+  PeerLowering l = PeerLowering::choose(c.ir());
+  EXPECT_EQ(l.bitCount(c.ir()), size_t(MB_PEER_BITS) + 1);
+  EXPECT_TRUE(l.bitsPastTrieValue(c.ir().classes.at(0)));
+
+  XyzCluster few(policyWithCidrs("cidr 198.18.10.0/24, cidr 198.18.9.0/24"));
+  ASSERT_TRUE(few.ok());
+  EXPECT_FALSE(PeerLowering::choose(few.ir(), /*foldLimit=*/1).bitsPastTrieValue(few.ir().classes.at(0)));
 }
 
 }  // namespace
