@@ -183,7 +183,12 @@ std::unique_ptr<Loaded> loadObject(const std::string& pathOrElf, bool inMemory, 
 
 std::string bpfObjectPath(const char* name) { return std::string(MEMBRANE_BENCH_BPF_DIR) + "/" + name + ".bpf.o"; }
 
+// The identity trie and the words past its values' bits, as the node fills them.
 void fillTrie(const Loaded& l, const std::vector<identity::TrieEntry>& entries) {
+  int more = l.mapFd("mb_more_peer_bits");
+  for (const auto& w : identity::morePeerWords(entries))
+    if (bpf_map_update_elem(more, &w.key, &w.bits, BPF_ANY) != 0)
+      fail(std::string("filling mb_more_peer_bits: ") + std::strerror(errno));
   int fd = l.mapFd("mb_identity");
   for (const auto& e : entries)
     if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0)
@@ -255,13 +260,28 @@ std::unique_ptr<Scenario> buildPortScenario(size_t rules, PortVocabulary v) {
   return s;
 }
 
-std::unique_ptr<Scenario> buildScenario(size_t rules) {
+// A policy of `selectors` rules with selectors of their own in a namespace
+// without endpoints: compiled first (its key sorts first), it takes peer
+// bits 0..selectors-1 and moves every other policy's bits up by as many.
+std::string bitsTakingPolicy(size_t selectors) {
+  std::string p = "namespace aaa-bits\npolicy takes-bits {\n  selects {}\n  ingress {\n";
+  for (size_t i = 0; i < selectors; ++i) p += "    allow from pods { app = none-" + std::to_string(i) + " } on tcp/1\n";
+  return p + "  }\n}\n";
+}
+
+// With `bitsPastTrie`, the same policy with every peer bit past the trie
+// value's (bitsTakingPolicy first): matching looks words up in
+// mb_more_peer_bits instead of loading them.
+std::unique_ptr<Scenario> buildScenario(size_t rules, bool bitsPastTrie = false) {
   auto s = std::make_unique<Scenario>();
   std::string error;
   if (!inventory::loadInventoryText("bench-inventory.json", generateInventory("target", 1), s->compilation.inventory,
                                     &error))
     fail(error);
-  pipeline::runText({{"bench.policy", generatePolicy("bench", "target0", rules, rules, 7)}}, s->compilation);
+  std::vector<std::pair<std::string, std::string>> texts = {
+      {"bench.policy", generatePolicy("bench", "target0", rules, rules, 7)}};
+  if (bitsPastTrie) texts.push_back({"bits.policy", bitsTakingPolicy(MB_PEER_BITS)});
+  pipeline::runText(texts, s->compilation);
   if (s->compilation.diags.hasErrors() || !s->compilation.ir) fail("the generated policy does not compile");
   s->target = s->compilation.ir->findEndpoint(kBenchNamespace, "target0-0");
   if (!s->target || !s->target->classIndex) fail("the target endpoint has no class");
@@ -514,6 +534,42 @@ SizeResult benchSize(size_t rules, const Options& o, codegen::ClassCompiler& com
   return r;
 }
 
+// ---- peer bits past the trie value ------------------------------------------
+
+// The same class with its peer bits in the trie value and, moved past
+// MB_PEER_BITS, looked up in mb_more_peer_bits: membrane's new flow both
+// ways, and floor 2 for scale.
+struct BitsPastTrieResult {
+  size_t rules = 0;
+  std::string decisionMode;
+  size_t lookups = 0;                // mb_peer_word calls in the decision's code
+  Figures inValue[2], lookedUp[2], floor2[2];  // [v4, v6]
+};
+
+BitsPastTrieResult benchBitsPastTrie(size_t rules, const Options& o, codegen::ClassCompiler& compiler) {
+  BitsPastTrieResult r;
+  r.rules = rules;
+  std::cerr << "bench kernel: " << rules << " rules, peer bits past the trie value\n";
+  auto plain = buildScenario(rules);
+  auto moved = buildScenario(rules, true);
+  LoadedScenario a = compileAndLoad(*plain, compiler);
+  LoadedScenario b = compileAndLoad(*moved, compiler);
+  r.decisionMode = b.stats.tableLeaves ? "table" : "folded";
+  r.lookups = b.stats.morePeerWords;
+  for (int f = 0; f < 2; ++f) {
+    net::Family family = f == 0 ? net::Family::V4 : net::Family::V6;
+    checkAgreement("membrane, bits looked up", *b.membrane, *moved, family, o.quick ? 200 : 1000);
+    clearConntrack(*b.membrane);
+    // The probes of the plain scenario: the same rules, peers and ports.
+    std::vector<Probe> probes = chooseProbes(*plain, family);
+    const net::Address self = plain->target->addresses[f];
+    r.inValue[f] = measure(*a.membrane, kMembrane, probes, self, o);
+    r.lookedUp[f] = measure(*b.membrane, kMembrane, probes, self, o);
+    r.floor2[f] = measure(*a.floor2, kFloor2, probes, self, o);
+  }
+  return r;
+}
+
 // ---- anti-spoofing ----------------------------------------------------------
 
 // What checking the source of every packet an endpoint sends costs: the same
@@ -702,9 +758,30 @@ std::string dnsSubsection(const std::vector<DnsFigures>& dns, const Options& o) 
   return out.str();
 }
 
+std::string bitsPastTrieSubsection(const std::vector<BitsPastTrieResult>& results) {
+  std::ostringstream out;
+  out << "### Peer bits past the trie value (ns per packet, new flow)\n\n"
+      << "An identity trie value holds the first " << thousands(MB_PEER_BITS)
+      << " peer bits; a policy set with more selectors (and lowered CIDRs) has the rest looked up in "
+         "`mb_more_peer_bits`, one hash lookup per 64-bit word a port leaf tests (docs/datapath.md, \"Peer bits\"). "
+         "The policy above, compiled alone (bits in the value) and after a policy of "
+      << thousands(MB_PEER_BITS)
+      << " selectors of its own that takes the first bits (every bit of the class looked up); the same probes, "
+         "checked against the evaluator first.\n\n";
+  Table t({"rules", "decision", "lookups in code", "family", "floor 2", "bits in value", "bits looked up",
+           "looked up - in value", "looked up / floor 2"});
+  for (const BitsPastTrieResult& r : results)
+    for (int f = 0; f < 2; ++f)
+      t.row({thousands(r.rules), r.decisionMode, thousands(r.lookups), f == 0 ? "IPv4" : "IPv6",
+             fixed(r.floor2[f].newFlow), fixed(r.inValue[f].newFlow), fixed(r.lookedUp[f].newFlow),
+             fixed(r.lookedUp[f].newFlow - r.inValue[f].newFlow), ratio(r.lookedUp[f].newFlow, r.floor2[f].newFlow)});
+  out << t.markdown() << "\n";
+  return out.str();
+}
+
 void printSection(const std::vector<SizeResult>& results, const SourceCheckFigures (&source)[2],
                   const std::vector<PortSearchResult>& ports, const std::vector<DnsFigures>& dns,
-                  const Options& o) {
+                  const std::vector<BitsPastTrieResult>& bitsPastTrie, const Options& o) {
   std::ostringstream out;
   out << "## 1. Per-packet cost in the kernel\n\n";
   out << "`build/bench/membrane_bench_kernel" << (o.quick ? " --quick" : "") << "`: BPF_PROG_TEST_RUN on the tc "
@@ -780,6 +857,7 @@ void printSection(const std::vector<SizeResult>& results, const SourceCheckFigur
   }
 
   out << dnsSubsection(dns, o);
+  if (!bitsPastTrie.empty()) out << bitsPastTrieSubsection(bitsPastTrie);
 
   if (!ports.empty()) {
     out << "### Port vocabulary (ns per packet, IPv4 new flow)\n\n"
@@ -958,7 +1036,11 @@ int main(int argc, char** argv) {
       for (PortVocabulary v : {PortVocabulary::Small, PortVocabulary::Distinct})
         ports.push_back(benchPortSearch(rules, v, o, *compiler));
     std::vector<DnsFigures> dns = measureDns(o);
-    printSection(results, source, ports, dns, o);
+    std::vector<BitsPastTrieResult> bitsPastTrie;
+    for (size_t rules : o.sizes)
+      if (rules == o.sizes.front() || rules == o.sizes.back())
+        bitsPastTrie.push_back(benchBitsPastTrie(rules, o, *compiler));
+    printSection(results, source, ports, dns, bitsPastTrie, o);
     return 0;
   });
 }
