@@ -26,6 +26,7 @@
 
 #include "codegen/bpf_target.h"
 #include "codegen/decision_codegen.h"
+#include "codegen/line_info.h"
 #include "codegen/object_linker.h"
 #include "codegen/precompiled_skeleton.h"
 
@@ -210,6 +211,7 @@ ClassObject ClassCompiler::compile(const ir::Program& program, const ir::Endpoin
     out.assembly = emitBpf(*copy, *target_, llvm::CGFT_AssemblyFile);
   }
   std::string decision = emitBpf(*module, *target_, llvm::CGFT_ObjectFile);
+  dropLineInfo(decision);  // as the skeleton's (line_info.h)
   // The manifest lists the socket-call programs only for classes with
   // process rules (artifact_writer.cpp); the others' objects leave them out.
   bool process = !classExecutables(cls).empty();

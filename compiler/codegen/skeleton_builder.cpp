@@ -29,6 +29,7 @@
 
 #include "codegen/bpf_skeleton.h"
 #include "codegen/bpf_target.h"
+#include "codegen/line_info.h"
 #include "codegen/object_linker.h"
 
 int main(int argc, char** argv) {
@@ -41,11 +42,15 @@ int main(int argc, char** argv) {
     llvm::LLVMContext context;
     auto target = createBpfTargetMachine();
     std::string error;
+    // Without line info (codegen/line_info.h): the kernel never needs it,
+    // and every class object would carry the skeleton's.
     auto compile = [&](const char* unit) {
       auto module = compileSkeleton(context, embeddedTemplates(), unit, &error);
       if (!module) throw std::runtime_error(error);
       module->setDataLayout(target->createDataLayout());
-      return emitBpf(*module, *target, llvm::CGFT_ObjectFile);
+      std::string object = emitBpf(*module, *target, llvm::CGFT_ObjectFile);
+      dropLineInfo(object);
+      return object;
     };
     std::string msg = compile("bpf-templates/msg.c");
     std::ofstream(argv[1], std::ios::binary | std::ios::trunc)

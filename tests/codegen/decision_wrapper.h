@@ -18,6 +18,7 @@
 #include <string>
 
 #include "abi/datapath.h"
+#include "codegen/line_info.h"
 #include "codegen/object_linker.h"
 #include "evaluator/evaluator.h"
 #include "seeded_random.h"
@@ -57,6 +58,9 @@ class Wrapped {
       *error = "no wrapper object at " MEMBRANE_HTTP_WRAPPER_OBJ;
       return nullptr;
     }
+    // Class objects carry no line info, and libbpf refuses a program with
+    // line info that calls a subprogram without: the wrapper drops its own.
+    codegen::dropLineInfo(wrapper);
     std::unique_ptr<Wrapped> w(new Wrapped());
     try {
       w->elf_ = codegen::linkBpfObjects({classElf, wrapper});
