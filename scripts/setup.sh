@@ -16,6 +16,9 @@ PACKAGES=(
   antlr4 libantlr4-runtime-dev default-jre-headless
   # libraries
   libbpf-dev libssl-dev nlohmann-json3-dev libcli11-dev libfmt-dev libyaml-cpp-dev libgtest-dev googletest
+  # membranec's allocator: LLVM and the parser allocate small objects by the
+  # million, and glibc's malloc took 12-20% of a compile (docs/benchmarks.md)
+  libjemalloc-dev
   # tools the tests and the node side use (strace: the kill test stops
   # `membrane` at exact steps of an apply with its syscall delay injection)
   bpftool iproute2 python3 strace

@@ -454,7 +454,7 @@ void run(const Options& o) {
       << "`membranec compile --cache DIR` on each workload (docs/cli.md, \"The cache\"): cold (an empty "
          "cache: every class compiled and stored), warm (run again, nothing changed: every class read), and "
          "warm after the one-port change above (one class compiled, the rest read). Every run writes the whole "
-         "output directory (objects of about 600 KB each), as a compile without the cache does.\n\n";
+         "output directory (objects of about 390 KB each), as a compile without the cache does.\n\n";
   {
     Table ct({"workload", "no cache wall s", "cold wall s", "cold CPU s", "warm wall s", "warm CPU s",
               "one port changed wall s", "one port changed CPU s", "peak MiB"});
