@@ -773,10 +773,7 @@ class DecisionGenerator {
 
   std::map<unsigned, uint64_t> wordsOf(const ir::PeerMatch& m) const {
     std::map<unsigned, uint64_t> words;
-    auto add = [&](uint32_t bit) { words[bit / 64] |= uint64_t(1) << (bit % 64); };
-    for (uint32_t bit : m.selectorBits) add(bit);
-    for (const auto& c : m.cidrs)
-      if (auto it = lowering_.cidrBits.find(c); it != lowering_.cidrBits.end()) add(it->second);
+    for (uint32_t bit : lowering_.bitsOf(m)) words[bit / 64] |= uint64_t(1) << (bit % 64);
     return words;
   }
 
@@ -888,13 +885,18 @@ bool PeerLowering::usesTable(const ir::DirectionPolicy& d) const {
   return false;
 }
 
+std::vector<uint32_t> PeerLowering::bitsOf(const ir::PeerMatch& m) const {
+  std::vector<uint32_t> bits = m.selectorBits;
+  for (const auto& c : m.cidrs)
+    if (auto it = cidrBits.find(c); it != cidrBits.end()) bits.push_back(it->second);
+  return bits;
+}
+
 bool PeerLowering::bitsPastTrieValue(const ir::EndpointClass& cls) const {
   bool past = false;
   for (const auto* dp : {&cls.ingress, &cls.egress})
     dp->forEachRule([&](const ir::Rule& r) {
-      for (uint32_t bit : r.peer.selectorBits) past |= bit >= MB_PEER_BITS;
-      for (const auto& c : r.peer.cidrs)
-        if (auto it = cidrBits.find(c); it != cidrBits.end()) past |= it->second >= MB_PEER_BITS;
+      for (uint32_t bit : bitsOf(r.peer)) past |= bit >= MB_PEER_BITS;
     });
   return past;
 }

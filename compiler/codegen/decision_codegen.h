@@ -65,6 +65,9 @@ struct PeerLowering {
                              DecisionMode mode = DecisionMode::Auto,
                              size_t codedPortSearchLimit = kCodedPortSearchLimit);
   size_t bitCount(const ir::Program& program) const { return program.selectors.size() + cidrBits.size(); }
+  // The peer bits a match tests: its selectors', and its CIDRs' where they
+  // are lowered (folded CIDRs are compares, not bits).
+  std::vector<uint32_t> bitsOf(const ir::PeerMatch& m) const;
   // Whether some rule of the class tests a bit past MB_PEER_BITS (and so
   // its decision calls the shell's mb_peer_word).
   bool bitsPastTrieValue(const ir::EndpointClass& cls) const;

@@ -86,7 +86,6 @@ TEST(ManySelectors, TwentyThousandSelectorsMatchThroughTheMapAndAgreeWithTheEval
     while (index < artifacts.objects.size() && artifacts.objects[index].classId != classId) ++index;
     ASSERT_LT(index, artifacts.objects.size());
     const auto& stats = artifacts.objects[index].stats;
-    EXPECT_GT(stats.morePeerWords + stats.tableEntries, 0u);
     if (std::string(targetName) == "narrow-0") {
       EXPECT_EQ(stats.tableLeaves, 0u) << "the narrow class is folded";
       EXPECT_GT(stats.morePeerWords, 0u) << "its selector bits are past the trie value's";
