@@ -94,6 +94,21 @@ extern const struct mb_table_entry mb_table_entries[];
 extern const mb_u32 mb_table_leaf_count;
 extern const mb_u32 mb_table_entry_count;
 
+/* Verdicts by peer set, for the sets the compiler knew of (the manifest's
+ * peerSets; mb_identity.set is 1 + the index): cell [leaf * width + column]
+ * is 1 + the position in the leaf of the entry that decides for the sets of
+ * that column (sets alike at every leaf of the class share a column), or 0
+ * when none does. One load, whatever the leaf's length; a peer whose set the
+ * compiler did not know (set 0) is scanned. Addresses outside the trie
+ * (MB_PEER_SET_WORLD) have a column of their own. Defined per class (zero
+ * columns when the class has no table, or the table would be too large). */
+extern const mb_u16 mb_dense_columns[]; /* per set: its column */
+extern const mb_u32 mb_dense_set_count;
+extern const mb_u16 mb_dense_cells[];
+extern const mb_u32 mb_dense_cell_count;
+extern const mb_u32 mb_dense_width; /* columns */
+extern const mb_u32 mb_dense_world_column; /* MB_PEER_SET_WORLD's */
+
 struct mb_table_scan {
   const struct mb_identity *peer;
   mb_u64 more; /* peer->more_bits */
@@ -147,6 +162,29 @@ __attribute__((noinline)) mb_u32 mb_table_match(const struct mb_identity *peer, 
                                                 mb_u32 leaf_index) {
   if (!peer || leaf_index >= mb_table_leaf_count) return MB_MATCH_DEFAULT_DENY;
   const struct mb_table_leaf *leaf = &mb_table_leaves[leaf_index];
+  /* The table is built from each set's flags: it holds when the flags to
+   * decide by are the entry's own, as every caller's are. */
+  mb_u32 set = peer->set - 1; /* 0: unknown, wraps past every count */
+  mb_u32 column = mb_dense_width; /* none */
+  if (peer->set == MB_PEER_SET_WORLD) {
+    column = mb_dense_world_column;
+  } else if (set < mb_dense_set_count) {
+    asm volatile("" : "+r"(set));
+    column = mb_dense_columns[set];
+  }
+  if (column < mb_dense_width && flags == peer->flags) {
+    mb_u32 cell = (mb_u32)leaf_index * mb_dense_width + column;
+    if (cell < mb_dense_cell_count) {
+      asm volatile("" : "+r"(cell));
+      mb_u32 at = mb_dense_cells[cell];
+      if (!at) return MB_MATCH_DEFAULT_DENY;
+      mb_u32 index = leaf->first + at - 1;
+      if (index < mb_table_entry_count) {
+        asm volatile("" : "+r"(index));
+        return mb_table_entries[index].code;
+      }
+    }
+  }
   struct mb_table_scan scan = {.peer = peer,
                                .more = peer->more_bits,
                                .flags = flags,

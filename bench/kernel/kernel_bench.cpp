@@ -892,7 +892,9 @@ void printSection(const std::vector<SizeResult>& results, const SourceCheckFigur
       if (p == kMembrane)
         notes = r.decisionMode + " decision (" + thousands(r.stats.intervals) + " port leaves, longest leaf " +
                 thousands(r.stats.maxLeafRules) + " rules" +
-                (r.stats.tableLeaves ? ", " + thousands(r.stats.tableEntries) + " table entries" : std::string()) +
+                (r.stats.tableLeaves ? ", " + thousands(r.stats.tableEntries) + " table entries, " +
+                                           thousands(r.stats.denseColumns) + " verdict columns by peer set"
+                                     : std::string()) +
                 "), compiled in " + fixed(r.compileMs, 0) + " ms";
       t.row({p == kFloor1 ? "any" : thousands(r.rules), kProgramNames[p], thousands(r.verified[p]),
              thousands(r.xlated[p]), fixed(r.loadMs[p], 1), notes});
@@ -966,11 +968,12 @@ void printSection(const std::vector<SizeResult>& results, const SourceCheckFigur
     for (const SizeResult& r : results) tables |= r.decisionMode == "table";
     if (tables)
       out << "past " << codegen::PeerLowering::kTableRuleThreshold
-          << " rules in a direction membrane's decision is table-driven: the port search is still code, but each "
-             "port leaf's rules are data in .rodata scanned by `mb_table_match` (bpf-templates/decision.c) with "
-             "`bpf_loop`, one callback per (rule, 64-bit word of peer bits) entry until the first hit, so a new flow "
-             "pays per entry scanned in its leaf (see the per-probe table and the longest-leaf column above), while "
-             "the generic program pays three hash lookups whatever the rule count.";
+          << " rules in a direction membrane's decision is table-driven: the port search is still code (data past "
+          << codegen::PeerLowering::kCodedPortSearchLimit
+          << " intervals), and each port leaf's verdict is data in .rodata: for a peer set the compiler knew of, one "
+             "load from `mb_dense_cells` (0 verdict columns above: none, the leaf's entries are scanned by "
+             "`mb_table_match` with `bpf_loop` until the first hit, paying per entry scanned), while the generic "
+             "program pays three hash lookups whatever the rule count; the per-probe table shows which probes.";
     else
       out << "the folded decision's per-packet path (protocol switch, port search, the leaf's rule tests) costs "
              "more than the generic program's hash lookups at the sizes marked above; the per-probe table shows "

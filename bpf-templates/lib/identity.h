@@ -34,7 +34,7 @@ MB_SHARED struct {
 /* The identity of every address the trie does not know. It lives in .data,
  * not .rodata: the decision is a global function, and the verifier wants its
  * pointer arguments to be writable memory (nothing writes it). */
-static struct mb_identity mb_world_identity = {.flags = MB_PEER_WORLD};
+static struct mb_identity mb_world_identity = {.flags = MB_PEER_WORLD, .set = MB_PEER_SET_WORLD};
 
 static __always_inline struct mb_identity *mb_identity_lookup(mb_u8 family,
                                                                     const mb_u8 addr[16]) {

@@ -21,6 +21,7 @@
 #include "artifacts/programs.h"
 #include "codegen/decision_codegen.h"
 #include "codegen/http_codegen.h"
+#include "identity/identity_table.h"
 #include "io/file.h"
 
 namespace membrane::codegen {
@@ -122,6 +123,20 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
   if (tables) m.requiredFeatures.push_back("helper:bpf_loop");  // mb_table_match
   for (const auto& [cidr, bit] : lowering.cidrBits) m.cidrs.push_back({bit, cidr.prefix, cidr.except});
   std::sort(m.cidrs.begin(), m.cidrs.end(), [](const auto& a, const auto& b) { return a.bit < b.bit; });
+  // Table-driven classes decide the peer sets known now by table lookup
+  // (PeerLowering::peerSets): every trie entry the manifest gives, without
+  // the node's own addresses, which it alone knows.
+  if (tables) {
+    std::vector<identity::TrieEntry> entries;
+    std::string error;
+    if (!identity::buildEntries(m, {}, entries, &error)) throw std::runtime_error(error);
+    std::vector<const identity::TrieEntry*> firsts;
+    m.peerSets = identity::peerSets(entries, &firsts);
+    for (const auto* e : firsts) lowering.peerSets.push_back(*e);
+    std::string keys;
+    for (const auto& k : m.peerSets) keys += k;
+    lowering.peerSetsDigest = artifacts::sha256Hex(keys);
+  }
 
   // Classes are independent: compile them on every core. Each worker has its
   // own compiler (LLVM contexts are not shared across threads); results land

@@ -32,7 +32,7 @@ namespace {
 
 // Bumped whenever the entry layout changes; entries of another format are
 // damaged entries, rewritten on their next store.
-constexpr std::string_view kFormat = "membrane-class-cache 2";  // 2: stats end with morePeerWords
+constexpr std::string_view kFormat = "membrane-class-cache 3";  // 3: stats end with denseColumns; 2: with morePeerWords
 
 // The GNU build id of the running executable: a hash the linker takes of
 // the whole binary, so any change to the compiler's code, or to the
@@ -95,7 +95,7 @@ std::string statsText(const DecisionStats& s) {
   std::ostringstream out;
   out << s.rules << ' ' << s.intervals << ' ' << s.leafRuleTests << ' ' << s.maxLeafRules << ' ' << s.foldedCidrs
       << ' ' << s.searchNodes << ' ' << s.tableLeaves << ' ' << s.tableEntries << ' ' << s.dataPortIntervals
-      << ' ' << s.morePeerWords;
+      << ' ' << s.morePeerWords << ' ' << s.denseColumns;
   return out.str();
 }
 
@@ -128,7 +128,7 @@ static_assert(sizeof(ir::Rule) == 168, "ir::Rule changed: is the new field in ir
 static_assert(sizeof(ir::PeerMatch) == 80, "ir::PeerMatch changed: is the new field in ir_json's toJson?");
 static_assert(sizeof(ir::DirectionPolicy) == 104, "ir::DirectionPolicy changed: is the new field in the cache key?");
 static_assert(sizeof(ir::EndpointClass) == 288, "ir::EndpointClass changed: is the new field in the cache key?");
-static_assert(sizeof(PeerLowering) == 64, "PeerLowering changed: is the new field in the cache key?");
+static_assert(sizeof(PeerLowering) == 120, "PeerLowering changed: is the new field in the cache key?");
 #endif
 
 std::string ClassCache::key(const ir::EndpointClass& cls, const PeerLowering& lowering) const {
@@ -148,6 +148,9 @@ std::string ClassCache::key(const ir::EndpointClass& cls, const PeerLowering& lo
       }
     });
   k["cidrBits"] = std::move(cidrs);
+  // A table-driven class's verdicts by peer set are built for the peer sets
+  // of the whole program (PeerLowering::peerSets).
+  if (lowering.usesTable(cls.ingress) || lowering.usesTable(cls.egress)) k["peerSets"] = lowering.peerSetsDigest;
   return artifacts::sha256Hex(identity_ + "\n" + k.dump());
 }
 
@@ -193,7 +196,7 @@ std::optional<ClassCache::Entry> ClassCache::load(const std::string& key) {
   DecisionStats& s = e.stats;
   line >> format >> version >> entryKey >> length >> e.sha256 >> s.rules >> s.intervals >> s.leafRuleTests >>
       s.maxLeafRules >> s.foldedCidrs >> s.searchNodes >> s.tableLeaves >> s.tableEntries >> s.dataPortIntervals >>
-      s.morePeerWords;
+      s.morePeerWords >> s.denseColumns;
   if (!line || (line >> rest) || format + " " + version != kFormat || entryKey != key) return damaged();
 
   int fd = ::open(pathOf(key, ".o").c_str(), O_RDONLY | O_CLOEXEC);

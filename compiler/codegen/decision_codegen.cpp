@@ -163,7 +163,7 @@ class DecisionGenerator {
     llvm::Value* peer = fn->getArg(0);
     llvm::Value* in = fn->getArg(1);
     llvm::Value* req = request_ ? fn->getArg(2) : nullptr;
-    expectStruct(peer->getType()->getPointerElementType(), 4, "mb_identity");
+    expectStruct(peer->getType()->getPointerElementType(), 6, "mb_identity");
     expectStruct(in->getType()->getPointerElementType(), 10, "mb_decision_input");
 
     auto* entry = llvm::BasicBlock::Create(ctx(), "entry", fn);
@@ -743,6 +743,8 @@ class DecisionGenerator {
     define("mb_table_leaf_count", b_.getInt32(static_cast<uint32_t>(tableLeaves_.size())));
     define("mb_table_entry_count", b_.getInt32(static_cast<uint32_t>(tableEntries_.size())));
 
+    defineDenseVerdicts();
+
     if (portIntervals_.empty()) portIntervals_.push_back({0, kNoPortLeaf});
     llvm::StructType* intervalType = structOf("mb_port_intervals");
     expectStruct(intervalType, 2, "mb_port_interval");
@@ -754,6 +756,86 @@ class DecisionGenerator {
   }
 
  private:
+  // Past these the class keeps scanning: the work to build the verdicts
+  // (known sets × table entries, each tested once per set) and their size
+  // (leaves × columns, 2 bytes each).
+  static constexpr size_t kDenseWorkLimit = size_t(1) << 27;
+  static constexpr size_t kDenseCellLimit = size_t(1) << 21;
+
+  // 1 + the position in leaf `leaf` of the first entry that hits peer set
+  // `set`, or 0: what mb_table_match's scan finds for a peer of that set.
+  uint16_t firstHit(const TableLeaf& leaf, const identity::TrieEntry& set) const {
+    for (uint32_t k = 0; k < leaf.count; ++k) {
+      const TableEntry& e = tableEntries_[leaf.first + k];
+      uint64_t word = 0;
+      if (e.word == kTableFlagsWord) {
+        word = set.value.flags;
+      } else if (e.word < MB_PEER_WORDS) {
+        word = set.value.bits[e.word];
+      } else if (auto it = set.more.find(e.word); it != set.more.end()) {
+        word = it->second;
+      }
+      if (word & e.mask) return static_cast<uint16_t>(k + 1);
+    }
+    return 0;
+  }
+
+  // Defines mb_dense_*: the verdict of every known peer set, and of the
+  // identity of addresses outside the trie, at every leaf (decision.c).
+  // Columns are the distinct verdict vectors over the leaves, so sets this
+  // class tells apart nowhere share one.
+  void defineDenseVerdicts() {
+    std::vector<uint16_t> columnOf, cells;
+    size_t width = 0;
+    // The known sets, then the identity of addresses outside the trie.
+    std::vector<identity::TrieEntry> sets = lowering_.peerSets;
+    identity::TrieEntry world;
+    world.value.flags = MB_PEER_WORLD;
+    sets.push_back(world);
+    size_t leaves = stats.tableLeaves;
+    if (leaves > 0 && sets.size() * tableEntries_.size() <= kDenseWorkLimit) {
+      std::map<std::vector<uint16_t>, uint16_t> columns;
+      std::vector<const std::vector<uint16_t>*> byColumn;
+      bool fits = true;
+      for (const auto& set : sets) {
+        std::vector<uint16_t> column(leaves);
+        for (size_t l = 0; l < leaves; ++l) column[l] = firstHit(tableLeaves_[l], set);
+        auto [it, fresh] = columns.emplace(std::move(column), static_cast<uint16_t>(byColumn.size()));
+        if (fresh) {
+          if (byColumn.size() >= 0xffff || (byColumn.size() + 1) * leaves > kDenseCellLimit) {
+            fits = false;
+            break;
+          }
+          byColumn.push_back(&it->first);
+        }
+        columnOf.push_back(it->second);
+      }
+      if (fits) {
+        width = byColumn.size();
+        cells.resize(leaves * width);
+        for (size_t c = 0; c < width; ++c)
+          for (size_t l = 0; l < leaves; ++l) cells[l * width + c] = (*byColumn[c])[l];
+      } else {
+        columnOf.clear();
+      }
+    }
+    stats.denseColumns = width;
+    uint16_t worldColumn = columnOf.empty() ? 0 : columnOf.back();
+    if (!columnOf.empty()) columnOf.pop_back();
+    size_t setCount = columnOf.size();
+    if (columnOf.empty()) columnOf.push_back(0);
+    if (cells.empty()) cells.push_back(0);
+    auto u16s = [&](const std::vector<uint16_t>& v) {
+      return llvm::ConstantDataArray::get(ctx(), llvm::ArrayRef<uint16_t>(v.data(), v.size()));
+    };
+    define("mb_dense_columns", u16s(columnOf));
+    define("mb_dense_set_count", b_.getInt32(static_cast<uint32_t>(setCount)));
+    define("mb_dense_cells", u16s(cells));
+    define("mb_dense_cell_count", b_.getInt32(static_cast<uint32_t>(width ? cells.size() : 0)));
+    define("mb_dense_width", b_.getInt32(static_cast<uint32_t>(width)));
+    define("mb_dense_world_column", b_.getInt32(worldColumn));
+  }
+
   // Replaces the shell's extern declaration `name` with a constant definition.
   void define(const char* name, llvm::Constant* init) {
     llvm::GlobalVariable* decl = module_.getGlobalVariable(name);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "identity/identity_table.h"
 #include "ir/ir.h"
 
 namespace llvm {
@@ -71,6 +72,14 @@ struct PeerLowering {
   // Whether some rule of the class tests a bit past MB_PEER_BITS (and so
   // its decision calls the shell's mb_peer_word).
   bool bitsPastTrieValue(const ir::EndpointClass& cls) const;
+
+  // The peer sets the compiler knows of (the manifest's peerSets, in its
+  // order: an identity trie entry of each), from which table-driven classes
+  // build their verdicts by peer set (decision.c, mb_dense_cells). Empty
+  // when no class is table-driven. peerSetsDigest stands for them in a
+  // table-driven class's cache key.
+  std::vector<identity::TrieEntry> peerSets;
+  std::string peerSetsDigest;
 };
 
 // The executables of a class's process rules, sorted and unique: bit i of
@@ -95,6 +104,7 @@ struct DecisionStats {
   size_t tableEntries = 0;    // (rule, word) entries in the tables
   size_t dataPortIntervals = 0;  // intervals searched as data (mb_port_leaf), not code
   size_t morePeerWords = 0;   // words of peer bits looked up (mb_peer_word), not loaded
+  size_t denseColumns = 0;    // distinct columns of the verdicts by peer set (0: none, tables scan)
 };
 
 // Throws std::runtime_error when the shell's declarations do not match the

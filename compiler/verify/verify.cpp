@@ -72,12 +72,14 @@ void firstDifference(const json& want, const json& have, const std::string& path
 }
 
 // Everything the manifest says about the policies, as opposed to how they
-// were compiled: the lowering (CIDR bits, table mode and its feature,
-// object hashes and counts) and the compiler version are the compile's own.
+// were compiled: the lowering (CIDR bits, table mode and its feature, the
+// peer sets of table-driven classes, object hashes and counts) and the
+// compiler version are the compile's own. (Peer sets that do not match the
+// objects' tables show up as mismatches: the trie is built from them.)
 std::vector<std::string> manifestDifferences(const artifacts::Manifest& want, const artifacts::Manifest& have) {
   json w = json::parse(want.toJson()), h = json::parse(have.toJson());
   for (json* j : {&w, &h}) {
-    for (const char* key : {"cidrs", "requiredFeatures", "compiler"}) j->erase(key);
+    for (const char* key : {"cidrs", "peerSets", "requiredFeatures", "compiler"}) j->erase(key);
     for (auto& c : (*j)["classes"]) {
       c.erase("sha256");
       c.erase("lowering");

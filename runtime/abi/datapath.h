@@ -24,7 +24,8 @@ typedef unsigned int mb_u32;
 typedef unsigned long long mb_u64;
 #endif
 
-#define MB_ABI_VERSION 12 /* 12: peer bits past the first MB_PEER_WORDS words in mb_more_peer_bits
+#define MB_ABI_VERSION 13 /* 13: mb_identity.set, the entry's peer set among the manifest's peerSets (a
+                            table-driven class's verdict per port leaf and set, without a scan); 12: peer bits past the first MB_PEER_WORDS words in mb_more_peer_bits
                             (mb_identity.more_bits); 11: rule ids are hashes below MB_RULE_MAX (2^24), mb_rule_stats a per-CPU
                             hash; 10: one dispatcher per packet hook and node (mb_dispatch_*, mb_active_slot,
                             mb_endpoint_entry has a slot per version, MB_REASON_NO_PROGRAM; a class's
@@ -110,7 +111,16 @@ struct mb_identity {
    * never names other words), or 0 when it has none set. */
   mb_u64 more_bits;
   mb_u64 bits[MB_PEER_WORDS];
+  /* 1 + the index of this entry's peer set (its flags and every bit) in the
+   * manifest's peerSets, or 0 when the set is not among them (an address
+   * the compiler did not know of). Table-driven classes read their verdict
+   * for a known set from a table built at compile time; for 0 they scan. */
+  mb_u32 set;
+  mb_u32 reserved;
 };
+/* mb_identity.set of the identity the datapath gives addresses outside the
+ * trie (world, no bits): each table-driven class has a column for it too. */
+#define MB_PEER_SET_WORLD 0xffffffffu
 
 /* Peer bits past the first MB_PEER_BITS (BPF_MAP_TYPE_HASH, name
  * "mb_more_peer_bits", one per policy version like mb_identity): the word

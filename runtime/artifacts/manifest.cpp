@@ -225,6 +225,7 @@ std::string Manifest::toJson() const {
     if (!i.ports.empty()) ij["ports"] = i.ports;
     j["identities"].push_back(ij);
   }
+  if (!peerSets.empty()) j["peerSets"] = peerSets;
   j["endpoints"] = json::array();
   for (const auto& e : endpoints)
     j["endpoints"].push_back({{"name", e.name},
@@ -361,6 +362,17 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
       for (uint32_t b : e.bits)
         if (b >= m.selectors.size()) throw FieldError(p + ".bits: bit " + std::to_string(b) + " has no selector");
       m.identities.push_back(std::move(e));
+    }
+    if (j.contains("peerSets")) {
+      m.peerSets = get<std::vector<std::string>>(j, "manifest", "peerSets");
+      std::set<std::string> seen;
+      for (size_t i = 0; i < m.peerSets.size(); ++i) {
+        const std::string& k = m.peerSets[i];
+        std::string p = "manifest.peerSets[" + std::to_string(i) + "]";
+        if (k.size() != 64 || k.find_first_not_of("0123456789abcdef") != std::string::npos)
+          throw FieldError(p + ": expected 64 lowercase hex digits");
+        if (!seen.insert(k).second) throw FieldError(p + ": listed twice");
+      }
     }
     const json& classes = array(j, "manifest", "classes");
     for (size_t i = 0; i < classes.size(); ++i) {

@@ -174,6 +174,12 @@ struct Manifest {
   std::vector<SelectorEntry> selectors;
   std::vector<CidrEntry> cidrs;  // bits after the selectors'
   std::vector<IdentityEntry> identities;
+  // The peer sets (an identity trie entry's flags and bits, keyed by
+  // identity::peerSetKey) the compiler knew of when a class is table-driven:
+  // such a class decides a peer whose set is listed here with one load from
+  // a table built for these sets (mb_identity.set is 1 + the index). Empty
+  // when no class is table-driven.
+  std::vector<std::string> peerSets;
   std::vector<EndpointEntry> endpoints;
   std::vector<PolicyEntry> policies;
   std::vector<ClassEntry> classes;

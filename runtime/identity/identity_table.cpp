@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 
 namespace membrane::identity {
@@ -68,7 +69,44 @@ bool keyMoreBits(std::vector<TrieEntry>& entries, std::string* error) {
   return true;
 }
 
+// mb_identity.set of entries[from..]: 1 + the index of their set in the
+// manifest's peerSets, or 0.
+void numberPeerSets(const artifacts::Manifest& manifest, std::vector<TrieEntry>& entries, size_t from) {
+  if (manifest.peerSets.empty()) return;
+  std::map<std::string, uint32_t> index;
+  for (size_t i = 0; i < manifest.peerSets.size(); ++i) index.emplace(manifest.peerSets[i], static_cast<uint32_t>(i));
+  for (size_t i = from; i < entries.size(); ++i) {
+    TrieEntry& e = entries[i];
+    auto it = index.find(peerSetKey(e));
+    e.value.set = it == index.end() ? 0 : it->second + 1;
+  }
+}
+
 }  // namespace
+
+std::string peerSetKey(const TrieEntry& entry) {
+  std::string bytes;
+  bytes.reserve(sizeof entry.value.flags + sizeof entry.value.bits + entry.more.size() * 12);
+  bytes.append(reinterpret_cast<const char*>(&entry.value.flags), sizeof entry.value.flags);
+  bytes.append(reinterpret_cast<const char*>(entry.value.bits), sizeof entry.value.bits);
+  for (const auto& [w, bits] : entry.more) {
+    bytes.append(reinterpret_cast<const char*>(&w), sizeof w);
+    bytes.append(reinterpret_cast<const char*>(&bits), sizeof bits);
+  }
+  return artifacts::sha256Hex(bytes);
+}
+
+std::vector<std::string> peerSets(const std::vector<TrieEntry>& entries, std::vector<const TrieEntry*>* firsts) {
+  std::vector<std::string> keys;
+  std::set<std::string> seen;
+  for (const auto& e : entries) {
+    std::string key = peerSetKey(e);
+    if (!seen.insert(key).second) continue;
+    keys.push_back(std::move(key));
+    if (firsts) firsts->push_back(&e);
+  }
+  return keys;
+}
 
 std::vector<MorePeerWord> morePeerWords(const std::vector<TrieEntry>& entries) {
   std::map<std::pair<uint64_t, uint32_t>, uint64_t> words;
@@ -152,10 +190,13 @@ bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Ad
       byAddress[p.addr] = e;
     }
   }
+  size_t first = out.size();
   out.reserve(out.size() + byPrefix.size() + byAddress.size());
   for (auto& [p, e] : byPrefix) out.push_back(std::move(e));
   for (auto& [a, e] : byAddress) out.push_back(std::move(e));
-  return keyMoreBits(out, error);
+  if (!keyMoreBits(out, error)) return false;
+  numberPeerSets(manifest, out, first);
+  return true;
 }
 
 }  // namespace membrane::identity

@@ -38,6 +38,15 @@ struct MorePeerWord {
 };
 std::vector<MorePeerWord> morePeerWords(const std::vector<TrieEntry>& entries);
 
+// The key of an entry's peer set: SHA-256 (hex) of its flags, bits[] and
+// words past them. Entries with one key are decided alike by every class;
+// the manifest's peerSets lists keys (artifacts/manifest.h).
+std::string peerSetKey(const TrieEntry& entry);
+// The distinct keys of `entries`, in order of first appearance, and (with
+// `firsts`) the first entry of each.
+std::vector<std::string> peerSets(const std::vector<TrieEntry>& entries,
+                                  std::vector<const TrieEntry*>* firsts = nullptr);
+
 // The mb_endpoint_addrs key saying that local endpoint `endpoint` owns
 // `address`: packets it sends may carry it as their source.
 mb_endpoint_addr_key ownedAddressKey(uint32_t endpoint, const net::Address& address);
@@ -45,7 +54,8 @@ mb_endpoint_addr_key ownedAddressKey(uint32_t endpoint, const net::Address& addr
 // One entry per endpoint address and per host address (with the bits of the
 // selectors and lowered CIDRs they match), and one per lowered CIDR prefix
 // and except (world, with the CIDR bits of that region). An entry with bits
-// past MB_PEER_BITS gets more_bits, a hash of those words. Fails (returns
+// past MB_PEER_BITS gets more_bits, a hash of those words, and an entry
+// whose peer set the manifest lists gets set (1 + its index). Fails (returns
 // false, `error` set) when an endpoint names an unknown identity, or in the
 // (2^-64) event that two different sets of words hash alike.
 bool buildEntries(const artifacts::Manifest& manifest, const std::vector<net::Address>& hostAddresses,

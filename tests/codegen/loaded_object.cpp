@@ -29,6 +29,11 @@ void LoadedObject::fillIdentities(const artifacts::Manifest& manifest, const std
   ASSERT_TRUE(object_->setIdentities(entries, &error)) << error;
 }
 
+void LoadedObject::setIdentities(const std::vector<identity::TrieEntry>& entries) {
+  std::string error;
+  ASSERT_TRUE(object_->setIdentities(entries, &error)) << error;
+}
+
 void LoadedObject::ownAddresses(const std::vector<net::Address>& addresses) {
   std::string error;
   ASSERT_TRUE(object_->own(addresses, &error)) << error;

@@ -30,6 +30,8 @@ class LoadedObject {
 
   // Fills mb_identity from the manifest (plus host addresses).
   void fillIdentities(const artifacts::Manifest& manifest, const std::vector<net::Address>& hostAddresses);
+  // Replaces mb_identity (and mb_more_peer_bits) with `entries`, as given.
+  void setIdentities(const std::vector<identity::TrieEntry>& entries);
   // The addresses the loaded endpoint may send from (mb_endpoint_addrs).
   void ownAddresses(const std::vector<net::Address>& addresses);
   bool passes(Program p, const mbtest::Bytes& frame);

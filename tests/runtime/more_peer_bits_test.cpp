@@ -2,7 +2,8 @@
 // writes them to the version's mb_more_peer_bits under each trie entry's
 // more_bits, and trie updates (here, the cluster agent's) add the words of
 // new sets before the entries naming them and prune the words no entry
-// names any more. Read back from the kernel.
+// names any more; and every entry carries the number of its peer set among
+// the manifest's. Read back from the kernel.
 #include <bpf/bpf.h>
 
 #include <map>
@@ -134,6 +135,34 @@ TEST_F(MorePeerBitsTest, TrieUpdatesAddNewSetsFirstAndPruneTheWordsNoEntryNames)
   set({});
   EXPECT_FALSE(entry("198.18.7.2"));
   EXPECT_EQ(moreWords(), before);
+}
+
+// 4,201 rules in postgres's ingress make it table-driven, so the manifest
+// lists the peer sets the compiler built its verdicts for, and the node
+// numbers every trie entry by that list: 1 + the index, 0 when unlisted.
+TEST_F(MorePeerBitsTest, TrieEntriesCarryTheirPeerSetsNumberFromTheManifestOrNoneWhenItIsNotListed) {
+  auto m = nlohmann::json::parse(readText(artifacts / "manifest.json"));
+  ASSERT_TRUE(m.contains("peerSets"));
+  size_t listed = m["peerSets"].size();
+  auto api = entry("198.18.1.20");
+  auto frontend = entry("198.18.1.10");
+  ASSERT_TRUE(api && frontend);
+  EXPECT_GE(api->set, 1u);
+  EXPECT_LE(api->set, listed);
+  EXPECT_EQ(entry("198.18.1.21")->set, api->set) << "api-1 has api-0's identity";
+  EXPECT_NE(frontend->set, 0u);
+  EXPECT_NE(frontend->set, api->set);
+
+  // Learned later: with api's labels and ports, api's set; with labels no
+  // address the compiler knew of has, none (its class scans).
+  auto api7Record = remote("api-7", {{"app", "api"}, {"tier", "backend"}}, "198.18.7.1");
+  api7Record.endpoint.ports = {{"http", 6, 8080}, {"metrics", 6, 9090}};
+  set({api7Record, remote("loner-1", {{"app", "loner"}}, "198.18.7.2")});
+  auto api7 = entry("198.18.7.1");
+  auto loner = entry("198.18.7.2");
+  ASSERT_TRUE(api7 && loner);
+  EXPECT_EQ(api7->set, api->set);
+  EXPECT_EQ(loner->set, 0u);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 
@@ -165,6 +166,54 @@ TEST(IdentityTable, BitsPastTheTrieValueGoToMorePeerWordsKeyedByTheirContent) {
     EXPECT_EQ(w.key.word, uint32_t(MB_PEER_WORDS));
     EXPECT_EQ(w.bits, w.key.set == region9->value.more_bits ? 1u : 2u);
   }
+}
+
+TEST(IdentityTable, EntriesGetTheIndexOfTheirPeerSetAmongTheManifestsAndZeroWhenItIsNotListed) {
+  artifacts::Manifest m = withCidr();
+  std::vector<TrieEntry> entries;
+  std::string error;
+  ASSERT_TRUE(buildEntries(m, {}, entries, &error)) << error;
+  for (const auto& e : entries) EXPECT_EQ(e.value.set, 0u) << "the manifest lists no sets";
+  // The sets as the compiler lists them: distinct keys, first entry of each.
+  std::vector<const TrieEntry*> firsts;
+  m.peerSets = peerSets(entries, &firsts);
+  ASSERT_EQ(firsts.size(), m.peerSets.size());
+  ASSERT_GE(m.peerSets.size(), 2u);
+  // Keep all but the first set: its entries are unknown on the node.
+  std::string dropped = m.peerSets.front();
+  m.peerSets.erase(m.peerSets.begin());
+  entries.clear();
+  ASSERT_TRUE(buildEntries(m, {addr("198.18.9.7")}, entries, &error)) << error;
+  for (const auto& e : entries) {
+    std::string key = peerSetKey(e);
+    if (key == dropped) {
+      EXPECT_EQ(e.value.set, 0u);
+      continue;
+    }
+    auto it = std::find(m.peerSets.begin(), m.peerSets.end(), key);
+    if (it == m.peerSets.end()) {
+      EXPECT_EQ(e.value.set, 0u) << "a host address the compiler did not know of";
+    } else {
+      EXPECT_EQ(e.value.set, 1u + static_cast<uint32_t>(it - m.peerSets.begin()));
+    }
+  }
+}
+
+TEST(IdentityTable, APeerSetKeyCoversTheFlagsTheBitsAndTheWordsPastThem) {
+  TrieEntry a;
+  setBits(a, {3});
+  TrieEntry flags = a, bits = a, more = a;
+  flags.value.flags = MB_PEER_HOST;
+  setBits(bits, {70});
+  setBits(more, {MB_PEER_BITS + 1});
+  TrieEntry other = a;
+  other.key = keyFor(addr("198.18.1.9"));  // the address is not part of the set
+  other.value.identity = 99;
+  EXPECT_EQ(peerSetKey(a), peerSetKey(other));
+  EXPECT_NE(peerSetKey(a), peerSetKey(flags));
+  EXPECT_NE(peerSetKey(a), peerSetKey(bits));
+  EXPECT_NE(peerSetKey(a), peerSetKey(more));
+  EXPECT_EQ(peerSetKey(a).size(), 64u);
 }
 
 TEST(IdentityTable, OwnedAddressKeysNameTheEndpointAndTheAddress) {

@@ -147,6 +147,20 @@ TEST(Manifest, RefusesClassesWhoseObjectOrHashCouldNotBeTrusted) {
             "manifest.classes[0].sha256: expected 64 lowercase hex digits");
 }
 
+TEST(Manifest, ReadsBackItsPeerSetsAndRefusesKeysThatAreNotHashesOrRepeat) {
+  Manifest m = smallManifest();
+  EXPECT_EQ(json::parse(m.toJson()).count("peerSets"), 0u) << "none listed: no field";
+  m.peerSets = {std::string(64, 'a'), std::string(64, 'b')};
+  std::string error;
+  auto back = Manifest::fromJson(m.toJson(), &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->peerSets, m.peerSets);
+  EXPECT_EQ(refusal([](json& j) { j["peerSets"] = {std::string(63, 'a')}; }),
+            "manifest.peerSets[0]: expected 64 lowercase hex digits");
+  EXPECT_EQ(refusal([](json& j) { j["peerSets"] = {std::string(64, 'a'), std::string(64, 'a')}; }),
+            "manifest.peerSets[1]: listed twice");
+}
+
 TEST(Manifest, RefusesPartsThatDisagree) {
   // A rule of no listed policy; an identity whose bits are not its labels'.
   EXPECT_EQ(refusal([](json& j) { j["rules"][0]["policy"] = "x/q"; }),

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -235,18 +236,42 @@ TEST(Verify, AFlippedFoldedCidrIsCaught) {
 // low so a small policy takes that path, which every region then checks,
 // edges of the data search (the first interval, the last, default deny)
 // included.
-TEST(Verify, APortSearchKeptAsDataIsProvenEqual) {
-  MB_REQUIRE_BPF();
+// 302 rules for pods b and c on ports all over the range: table-driven.
+std::string manyPortsPolicy() {
   std::ostringstream p;
   p << "namespace x\npolicy a-in {\n  selects { app = a }\n  ingress {\n";
   std::mt19937 rng(3);
   for (int i = 0; i < 300; ++i)
     p << "    allow from pods { app = " << (i % 3 ? "b" : "c") << " } on tcp/" << 1024 + rng() % 60000 << "\n";
   p << "    deny from pods { app = c } on tcp/30000-40000\n    allow from all on udp/53\n  }\n}\n";
+  return p.str();
+}
+
+TEST(Verify, PeerSetsListedInAnotherOrderThanTheTablesWereBuiltForAreCaught) {
+  MB_REQUIRE_BPF();
+  codegen::CompileOptions options;
+  options.decisionMode = codegen::DecisionMode::Table;
+  Compiled c({{"ports.policy", manyPortsPolicy()}}, smallInventory(), options);
+  ASSERT_TRUE(c.verify().equal());
+  std::ifstream in(c.out() / "manifest.json");
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  std::string error;
+  auto m = artifacts::Manifest::fromJson(text, &error);
+  ASSERT_TRUE(m) << error;
+  ASSERT_GE(m->peerSets.size(), 2u);
+  std::reverse(m->peerSets.begin(), m->peerSets.end());
+  std::ofstream(c.out() / "manifest.json", std::ios::trunc) << m->toJson();
+  Report r = c.verify();
+  EXPECT_TRUE(r.manifestDifferences.empty()) << r.manifestDifferences.at(0);
+  EXPECT_GT(r.mismatchCount, 0u) << "peers decided by another set's column";
+}
+
+TEST(Verify, APortSearchKeptAsDataIsProvenEqual) {
+  MB_REQUIRE_BPF();
   codegen::CompileOptions options;
   options.decisionMode = codegen::DecisionMode::Table;
   options.codedPortSearchLimit = 16;
-  Compiled c({{"ports.policy", p.str()}}, smallInventory(), options);
+  Compiled c({{"ports.policy", manyPortsPolicy()}}, smallInventory(), options);
   Report r = c.verify();
   EXPECT_TRUE(r.equal()) << r.mismatchCount << " mismatches; first: "
                          << (r.mismatches.empty() ? "" : r.mismatches[0].traffic + ": " + r.mismatches[0].object +
