@@ -765,7 +765,9 @@ std::string bitsPastTrieSubsection(const std::vector<BitsPastTrieResult>& result
   out << "### Peer bits past the trie value (ns per packet, new flow)\n\n"
       << "An identity trie value holds the first " << thousands(MB_PEER_BITS)
       << " peer bits; a policy set with more selectors (and lowered CIDRs) has the rest looked up in "
-         "`mb_more_peer_bits`, one hash lookup per 64-bit word a port leaf tests (docs/datapath.md, \"Peer bits\"). "
+         "`mb_more_peer_bits`, one hash lookup per 64-bit word a port leaf tests (docs/datapath.md, \"Peer bits\"); "
+         "a table-driven class decides a peer set the compiler knew of from its verdicts by peer set and looks up "
+         "nothing (a set it did not know is scanned, one lookup per entry whose word is past the value's). "
          "The policy above, compiled alone (bits in the value) and after a policy of "
       << thousands(MB_PEER_BITS)
       << " selectors of its own that takes the first bits (every bit of the class looked up); the same probes, "
