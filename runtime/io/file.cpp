@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -92,19 +94,38 @@ std::optional<std::string> readRegularFile(const std::string& path, size_t maxBy
 }
 
 bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << data;
-    if (!out.flush()) {
-      if (error) *error = "cannot write '" + tmp + "'";
-      return false;
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+  // A temporary name of this write's own: writers of one path at once (the
+  // node and its agent, two commands) must not write into one file.
+  std::string tmp = path + ".tmp.XXXXXX";
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) {
     if (error) *error = "cannot write '" + path + "': " + std::strerror(errno);
     return false;
   }
+  auto fail = [&](const std::string& what) {
+    int saved = errno;
+    if (fd >= 0) ::close(fd);
+    ::unlink(tmp.c_str());
+    if (error) *error = "cannot write '" + what + "': " + std::strerror(saved);
+    return false;
+  };
+  for (size_t done = 0; done < data.size();) {
+    ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(tmp);
+    done += static_cast<size_t>(n);
+  }
+  // On disk before it takes the name: after a crash the file is the old
+  // content or the new, never an empty one. mkostemp creates 0600; these
+  // files are read by others (a node's state, fetched artifacts), as a
+  // plain create would leave them.
+  if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) return fail(tmp);
+  if (::close(fd) != 0) {
+    fd = -1;
+    return fail(tmp);
+  }
+  fd = -1;
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) return fail(path);
   return true;
 }
 

@@ -26,9 +26,11 @@ std::optional<std::string> readRegularFile(const std::string& path, size_t maxBy
 // "64 MiB", "512 KiB", "100 bytes": sizes in messages.
 std::string sizeText(size_t bytes);
 
-// Replaces `path` with `data` through "<path>.tmp" and a rename, so a reader
-// sees the old content or the new, never a part (state files the node and
-// its agent keep). False with `error` set when it cannot.
+// Replaces `path` with `data` through a temporary file of its own next to it
+// ("<path>.tmp.XXXXXX"), synced, and a rename, so a reader sees the old
+// content or the new, never a part, even with other writers of `path` at
+// once or after a crash (state files the node and its agent keep). False
+// with `error` set when it cannot; the temporary file is then gone.
 bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error);
 
 }  // namespace membrane::io
