@@ -42,6 +42,7 @@
 #include "evaluator/evaluator.h"
 #include "kernel/generic_policy.h"
 #include "loader/dispatch.h"
+#include "loader/identity_maps.h"
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
 #include "loader/object_config.h"
@@ -187,14 +188,9 @@ std::string bpfObjectPath(const char* name) { return std::string(MEMBRANE_BENCH_
 
 // The identity trie and the words past its values' bits, as the node fills them.
 void fillTrie(const Loaded& l, const std::vector<identity::TrieEntry>& entries) {
-  int more = l.mapFd("mb_more_peer_bits");
-  for (const auto& w : identity::morePeerWords(entries))
-    if (bpf_map_update_elem(more, &w.key, &w.bits, BPF_ANY) != 0)
-      fail(std::string("filling mb_more_peer_bits: ") + std::strerror(errno));
-  int fd = l.mapFd("mb_identity");
-  for (const auto& e : entries)
-    if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0)
-      fail(std::string("filling mb_identity: ") + std::strerror(errno));
+  std::string error;
+  if (!membrane::loader::syncIdentityMaps(l.mapFd("mb_identity"), l.mapFd("mb_more_peer_bits"), entries, true, &error))
+    fail("filling the identity trie: " + error);
 }
 
 void clearConntrack(const Loaded& l) {

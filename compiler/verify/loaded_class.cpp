@@ -8,6 +8,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "loader/identity_maps.h"
 #include "loader/kernel.h"
 #include "libbpf/libbpf_log.h"
 #include "loader/object_config.h"
@@ -95,22 +96,10 @@ int LoadedClass::mapFd(const char* name) const {
 }
 
 bool LoadedClass::setIdentities(const std::vector<identity::TrieEntry>& entries, std::string* error) {
-  int fd = mapFd("mb_identity");
-  for (const auto& k : loader::mapKeys<mb_lpm_key>(fd)) bpf_map_delete_elem(fd, &k);
-  // The words past the trie value's first, as the node writes them.
-  int more = mapFd("mb_more_peer_bits");
-  for (const auto& k : loader::mapKeys<mb_more_peer_bits_key>(more)) bpf_map_delete_elem(more, &k);
-  for (const auto& w : identity::morePeerWords(entries))
-    if (bpf_map_update_elem(more, &w.key, &w.bits, BPF_ANY) != 0) {
-      if (error) *error = "cannot fill the peer bit map: " + std::string(std::strerror(errno));
-      return false;
-    }
-  for (const auto& e : entries)
-    if (bpf_map_update_elem(fd, &e.key, &e.value, BPF_ANY) != 0) {
-      if (error) *error = "cannot fill the identity trie: " + std::string(std::strerror(errno));
-      return false;
-    }
-  return true;
+  // As the node writes them: words past the trie value's first.
+  if (loader::syncIdentityMaps(mapFd("mb_identity"), mapFd("mb_more_peer_bits"), entries, true, error)) return true;
+  if (error) *error = "cannot fill the identity trie: " + *error;
+  return false;
 }
 
 bool LoadedClass::own(const std::vector<net::Address>& addresses, std::string* error) {

@@ -43,6 +43,7 @@
 #include "loader/dispatch.h"
 #include "loader/endpoint_map.h"
 #include "loader/executables.h"
+#include "loader/identity_maps.h"
 #include "loader/lock.h"
 #include "loader/object_config.h"
 #include "loader/pins.h"
@@ -1115,73 +1116,16 @@ bool fillEndpointExecutables(const Artifacts& a, const Plan& plan, std::vector<s
 // 4. This version's trie, before any program of it runs. Re-applying the
 // same version rewrites it in place: entries added or updated, then the
 // ones no longer wanted deleted.
-// A version's trie (live or not) made to hold exactly `entries`: entries
-// added or updated where they change, then (with `prune`) the others
-// deleted. An address that changes identity is never missing meanwhile.
-// The words past the trie value's go to the version's mb_more_peer_bits
-// first and leave it last, so no entry ever names words that are not there.
-// Returns how many trie entries it wrote or deleted.
+// A version's trie (live or not) made to hold exactly `entries`, with its
+// words past the values in the version's mb_more_peer_bits
+// (identity_maps.h). Returns how many trie entries it wrote or deleted.
 std::optional<size_t> syncTrie(const Paths& paths, const std::string& version, int fd,
                                const std::vector<identity::TrieEntry>& entries, bool prune, std::string* error) {
-  std::vector<identity::MorePeerWord> words = identity::morePeerWords(entries);
-  Fd more(bpf_obj_get(morePeerBitsPin(paths, version).c_str()));
-  if (more.fd < 0 && !words.empty()) {
-    if (error) *error = "no mb_more_peer_bits map for version " + version + " under " + paths.bpffsRoot;
-    return std::nullopt;
-  }
-  // Only the words that are missing or differ are written, as for the trie.
-  std::map<std::pair<uint64_t, uint32_t>, uint64_t> hadWords;
-  if (more.fd >= 0) {
-    auto current = mapEntries<mb_more_peer_bits_key, uint64_t>(more.fd, error);
-    if (!current) return std::nullopt;
-    for (const auto& [k, v] : *current) hadWords[{k.set, k.word}] = v;
-  }
-  std::vector<mb_more_peer_bits_key> wordKeys;
-  std::vector<uint64_t> wordValues;
-  for (const auto& w : words)
-    if (auto it = hadWords.find({w.key.set, w.key.word}); it == hadWords.end() || it->second != w.bits)
-      wordKeys.push_back(w.key), wordValues.push_back(w.bits);
-  if (!mapWrite(more.fd, wordKeys, wordValues, error)) {
-    if (error) *error = "the peer bit map: " + *error;
-    return std::nullopt;
-  }
-  // Read whole and written in batches: with a cluster's endpoints the trie
-  // holds thousands of entries, and every join and agent update syncs it.
-  auto current = mapEntries<mb_lpm_key, mb_identity>(fd, error);
-  if (!current) return std::nullopt;
-  auto bytes = [](const mb_lpm_key& k) { return std::string(reinterpret_cast<const char*>(&k), sizeof k); };
-  std::map<std::string, mb_identity> had;
-  for (const auto& [k, v] : *current) had.emplace(bytes(k), v);
-  std::vector<mb_lpm_key> writeKeys, deleteKeys;
-  std::vector<mb_identity> writeValues;
-  std::set<std::string> keep;
-  for (const auto& e : entries) {
-    auto it = had.find(bytes(e.key));
-    if (it == had.end() || std::memcmp(&it->second, &e.value, sizeof e.value) != 0) {
-      writeKeys.push_back(e.key);
-      writeValues.push_back(e.value);
-    }
-    keep.insert(bytes(e.key));
-  }
-  if (prune)
-    for (const auto& [k, v] : *current)
-      if (!keep.count(bytes(k))) deleteKeys.push_back(k);
-  // Writes before deletes: an address that changes identity is never
-  // missing meanwhile.
-  if (!mapWrite(fd, writeKeys, writeValues, error)) {
-    if (error) *error = "the identity map: " + *error;
-    return std::nullopt;
-  }
-  size_t deleted = mapDelete(fd, deleteKeys);
-  if (prune && more.fd >= 0) {
-    std::set<std::pair<uint64_t, uint32_t>> wanted;
-    for (const auto& w : words) wanted.emplace(w.key.set, w.key.word);
-    std::vector<mb_more_peer_bits_key> unwanted;
-    for (const auto& [k, v] : hadWords)
-      if (!wanted.count(k)) unwanted.push_back({k.first, k.second, 0});
-    mapDelete(more.fd, unwanted);
-  }
-  return writeKeys.size() + deleted;
+  std::string pin = morePeerBitsPin(paths, version);
+  Fd more(bpf_obj_get(pin.c_str()));
+  auto n = syncIdentityMaps(fd, more.fd, entries, prune, error);
+  if (!n && more.fd < 0 && error) *error += " (none pinned at " + pin + ")";
+  return n;
 }
 
 bool fillTrie(const Paths& paths, const std::string& version, const Plan& plan, std::string* error) {
