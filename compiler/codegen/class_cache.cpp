@@ -82,15 +82,6 @@ std::string compilerFingerprint() {
   return "sha256 " + artifacts::sha256Hex(bytes.str());
 }
 
-bool writeWhole(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 std::string statsText(const DecisionStats& s) {
   std::ostringstream out;
   out << s.rules << ' ' << s.intervals << ' ' << s.leafRuleTests << ' ' << s.maxLeafRules << ' ' << s.foldedCidrs
@@ -219,21 +210,6 @@ std::optional<ClassCache::Entry> ClassCache::load(const std::string& key) {
   return e;
 }
 
-namespace {
-
-// `data` into `path` by way of a temporary file beside it and a rename.
-bool replaceFile(const fs::path& path, std::string_view data) {
-  std::string tmp = (path.parent_path() / ".entry-XXXXXX").string();
-  int fd = mkstemp(tmp.data());
-  bool ok = fd >= 0 && fchmod(fd, 0644) == 0 && writeWhole(fd, data);
-  if (fd >= 0) ok = ::close(fd) == 0 && ok;
-  if (ok) ok = ::rename(tmp.c_str(), path.c_str()) == 0;
-  if (!ok && fd >= 0) ::unlink(tmp.c_str());
-  return ok;
-}
-
-}  // namespace
-
 void ClassCache::store(const std::string& key, const ClassObject& object, const std::string& sha256) {
   std::error_code ec;
   fs::create_directories(fs::path(pathOf(key, ".o")).parent_path(), ec);
@@ -241,7 +217,10 @@ void ClassCache::store(const std::string& key, const ClassObject& object, const 
                      statsText(object.stats) + "\n";
   // The object first: a reader that finds the new line with the old
   // object (or none) sees a damaged entry, never a wrong one.
-  if (ec || !replaceFile(pathOf(key, ".o"), object.elf) || !replaceFile(pathOf(key, ".meta"), meta)) ++unwritten_;
+  // Not synced: after a crash a torn entry fails its length or hash check.
+  if (ec || !io::writeFileAtomically(pathOf(key, ".o"), object.elf, nullptr, false) ||
+      !io::writeFileAtomically(pathOf(key, ".meta"), meta, nullptr, false))
+    ++unwritten_;
 }
 
 }  // namespace membrane::codegen

@@ -16,7 +16,8 @@
 // An entry whose object does not have that length and hash (a truncated
 // write, a flipped bit) or whose line is not that (another format, another
 // key) is a miss and is rewritten, never used. Files are written to a
-// temporary name and renamed into place, never written in place, so
+// temporary name and renamed into place (io::writeFileAtomically, unsynced:
+// the checks above catch a torn entry after a crash), never in place, so
 // compiles sharing a cache at once see whole files, an object linked into
 // an output directory stays as it was verified, and a directory removed or
 // emptied is only a cold cache.

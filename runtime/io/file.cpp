@@ -93,7 +93,7 @@ std::optional<std::string> readRegularFile(const std::string& path, size_t maxBy
   return text;
 }
 
-bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error) {
+bool writeFileAtomically(const std::string& path, std::string_view data, std::string* error, bool synced) {
   // A temporary name of this write's own: writers of one path at once (the
   // node and its agent, two commands) must not write into one file.
   std::string tmp = path + ".tmp.XXXXXX";
@@ -119,7 +119,7 @@ bool writeFileAtomically(const std::string& path, const std::string& data, std::
   // content or the new, never an empty one. mkostemp creates 0600; these
   // files are read by others (a node's state, fetched artifacts), as a
   // plain create would leave them.
-  if (::fchmod(fd, 0644) != 0 || ::fsync(fd) != 0) return fail(tmp);
+  if (::fchmod(fd, 0644) != 0 || (synced && ::fsync(fd) != 0)) return fail(tmp);
   if (::close(fd) != 0) {
     fd = -1;
     return fail(tmp);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace membrane::io {
 
@@ -31,6 +32,8 @@ std::string sizeText(size_t bytes);
 // content or the new, never a part, even with other writers of `path` at
 // once or after a crash (state files the node and its agent keep). False
 // with `error` set when it cannot; the temporary file is then gone.
-bool writeFileAtomically(const std::string& path, const std::string& data, std::string* error);
+// `synced` false skips the sync, for files whose readers detect a torn
+// write themselves (the compiler's cache entries carry their hash).
+bool writeFileAtomically(const std::string& path, std::string_view data, std::string* error, bool synced = true);
 
 }  // namespace membrane::io
