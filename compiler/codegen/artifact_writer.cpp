@@ -215,6 +215,7 @@ Artifacts buildArtifacts(ClassCompiler& compiler, const ir::Program& program, co
     e.foldedCidrs = obj.stats.foldedCidrs;
     e.tableLeaves = obj.stats.tableLeaves;
     e.tableEntries = obj.stats.tableEntries;
+    e.verdictColumns = obj.stats.denseColumns;
     out.objects.push_back(std::move(obj));
   }
   return out;

@@ -257,7 +257,8 @@ std::string Manifest::toJson() const {
                  {"maxLeafRules", c.maxLeafRules},
                  {"foldedCidrs", c.foldedCidrs},
                  {"tableLeaves", c.tableLeaves},
-                 {"tableEntries", c.tableEntries}}}};
+                 {"tableEntries", c.tableEntries},
+                 {"verdictColumns", c.verdictColumns}}}};
     for (const auto& prog : c.programs)
       cj["programs"].push_back({{"name", prog.name},
                                 {"kind", prog.kind},
@@ -417,6 +418,7 @@ std::optional<Manifest> Manifest::fromJson(const std::string& text, std::string*
         c.foldedCidrs = count("foldedCidrs");
         c.tableLeaves = count("tableLeaves");
         c.tableEntries = count("tableEntries");
+        c.verdictColumns = count("verdictColumns");
       }
       m.classes.push_back(std::move(c));
     }

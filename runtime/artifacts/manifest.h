@@ -152,6 +152,7 @@ struct ClassEntry {
   uint64_t foldedCidrs = 0;
   uint64_t tableLeaves = 0;   // port leaves decided from .rodata tables
   uint64_t tableEntries = 0;
+  uint64_t verdictColumns = 0;  // distinct columns of the table's verdicts by peer set (0: it scans)
 };
 
 struct RuleEntry {

@@ -136,6 +136,7 @@ TEST_F(DenseVerdicts, KnownPeerSetsAreDecidedByTheTableAndUnknownOnesByTheScanAl
   const auto& stats = artifacts_.objects[0].stats;
   ASSERT_GT(stats.tableLeaves, 0u) << "320 rules in a direction are table-driven";
   EXPECT_GT(stats.denseColumns, 0u);
+  EXPECT_EQ(artifacts_.manifest.classes[0].verdictColumns, stats.denseColumns) << "the manifest reports it";
   ASSERT_FALSE(artifacts_.manifest.peerSets.empty());
   // Pods of one workload share a set; no entry is unknown without host
   // addresses.

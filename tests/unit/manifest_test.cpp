@@ -161,6 +161,20 @@ TEST(Manifest, ReadsBackItsPeerSetsAndRefusesKeysThatAreNotHashesOrRepeat) {
             "manifest.peerSets[1]: listed twice");
 }
 
+TEST(Manifest, ReadsBackEachClassesVerdictColumnsAndZeroWhereTheFieldIsAbsent) {
+  Manifest m = smallManifest();
+  m.classes[0].verdictColumns = 86;
+  std::string error;
+  auto back = Manifest::fromJson(m.toJson(), &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->classes[0].verdictColumns, 86u);
+  json j = json::parse(m.toJson());
+  j["classes"][0]["lowering"].erase("verdictColumns");
+  back = Manifest::fromJson(j.dump(2), &error);
+  ASSERT_TRUE(back) << error;
+  EXPECT_EQ(back->classes[0].verdictColumns, 0u);
+}
+
 TEST(Manifest, RefusesPartsThatDisagree) {
   // A rule of no listed policy; an identity whose bits are not its labels'.
   EXPECT_EQ(refusal([](json& j) { j["rules"][0]["policy"] = "x/q"; }),
