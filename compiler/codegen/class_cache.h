@@ -4,7 +4,8 @@
 //
 // A class's object is a function of its decision (its rules, their ids,
 // peers and conditions, its named ports), of how peers are lowered for it
-// (the decision mode, the bit of each CIDR it tests) and of the compiler
+// (the decision mode, the bit of each CIDR it tests and, for a table-driven
+// class, the program's peer sets its verdicts are built for) and of the compiler
 // itself (the running executable's build id, which covers the embedded
 // skeleton, and LLVM). The key is the SHA-256 of all of that; nothing else
 // reaches the object, so a compile with the cache writes the same bytes as

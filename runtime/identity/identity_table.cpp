@@ -39,6 +39,14 @@ void setBits(TrieEntry& entry, const std::vector<uint32_t>& bits) {
 
 namespace {
 
+// Words past the trie value's as bytes, in word order: what both keys hash.
+void appendWords(std::string& bytes, const std::map<uint32_t, uint64_t>& words) {
+  for (const auto& [w, bits] : words) {
+    bytes.append(reinterpret_cast<const char*>(&w), sizeof w);
+    bytes.append(reinterpret_cast<const char*>(&bits), sizeof bits);
+  }
+}
+
 // The key of a set of words past the trie value's: the first 8 bytes of the
 // SHA-256 of the words, never 0 (0 is "none"). A hash rather than a number
 // handed out per apply, so that a key always names the same words: the trie
@@ -46,10 +54,7 @@ namespace {
 // and an entry read in between must not find another set's words.
 uint64_t moreBitsKey(const std::map<uint32_t, uint64_t>& words) {
   std::string bytes;
-  for (const auto& [w, bits] : words) {
-    bytes.append(reinterpret_cast<const char*>(&w), sizeof w);
-    bytes.append(reinterpret_cast<const char*>(&bits), sizeof bits);
-  }
+  appendWords(bytes, words);
   uint64_t key = std::stoull(artifacts::sha256Hex(bytes).substr(0, 16), nullptr, 16);
   return key ? key : 1;
 }
@@ -89,10 +94,7 @@ std::string peerSetKey(const TrieEntry& entry) {
   bytes.reserve(sizeof entry.value.flags + sizeof entry.value.bits + entry.more.size() * 12);
   bytes.append(reinterpret_cast<const char*>(&entry.value.flags), sizeof entry.value.flags);
   bytes.append(reinterpret_cast<const char*>(entry.value.bits), sizeof entry.value.bits);
-  for (const auto& [w, bits] : entry.more) {
-    bytes.append(reinterpret_cast<const char*>(&w), sizeof w);
-    bytes.append(reinterpret_cast<const char*>(&bits), sizeof bits);
-  }
+  appendWords(bytes, entry.more);
   return artifacts::sha256Hex(bytes);
 }
 
